@@ -1,0 +1,96 @@
+// Projects, apps and app versions: content-addressed files, a manifest, a coordinator signature.
+import { z } from 'zod';
+import { jsonHash } from '../../protocol/hash.js';
+import { MAX_APP_FILES, MAX_FILE_BYTES } from '../../protocol/limits.js';
+import { FileName, type AppManifest } from '../../protocol/messages.js';
+import type { BlobStore } from '../files/blob-store.js';
+import type { CoordinatorKey } from '../identity/coordinator-key.js';
+import type { AppVersionRecord, Requirements, VersionPlatform } from '../store/catalog.js';
+import type { Store } from '../store/store.js';
+import { ValidationSchema, type AppPolicy } from '../work/model.js';
+
+export const ProjectSpecSchema = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  description: z.string().max(5000).default(''),
+});
+
+export const AppSpecSchema = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  validation: ValidationSchema.default({ mode: 'exact' }),
+  homogeneousRedundancy: z.boolean().default(false),
+  adaptiveReplication: z.boolean().default(false),
+});
+
+export const RequirementsSchema = z.strictObject({
+  wasm: z.boolean().optional(),
+  minMemoryMb: z.number().int().positive().optional(),
+  features: z.array(z.string().min(1).max(32)).max(32).optional(),
+});
+
+export interface AppFileUpload {
+  name: string;
+  bytes: Uint8Array;
+}
+
+export class AppRegistry {
+  constructor(
+    private readonly store: Store,
+    private readonly blobs: BlobStore,
+    private readonly key: CoordinatorKey,
+  ) {}
+
+  createProject(spec: z.input<typeof ProjectSpecSchema>, now = Date.now()): number {
+    const p = ProjectSpecSchema.parse(spec);
+    if (this.store.catalog.projectByName(p.name)) throw new RegistryError(`a project named "${p.name}" already exists`);
+    return this.store.catalog.insertProject(p.name, p.description, now);
+  }
+
+  createApp(projectId: number, spec: z.input<typeof AppSpecSchema>, now = Date.now()): AppPolicy {
+    const a = AppSpecSchema.parse(spec);
+    if (!this.store.catalog.projectById(projectId)) throw new RegistryError(`project ${projectId} does not exist`);
+    if (this.store.catalog.appByName(projectId, a.name)) throw new RegistryError(`the project already has an app named "${a.name}"`);
+    const id = this.store.catalog.insertApp({ projectId, ...a }, now);
+    return { id, projectId, ...a };
+  }
+
+  /**
+   * Stores the files by hash, then records and signs the manifest. The bundle hash (SHA-256
+   * of the manifest's canonical JSON) names exactly this code; tasks carry it.
+   */
+  addVersion(
+    appId: number,
+    v: { entry?: string; platform?: VersionPlatform; requirements?: Requirements; files: AppFileUpload[] },
+    now = Date.now(),
+  ): AppVersionRecord {
+    if (!this.store.catalog.appById(appId)) throw new RegistryError(`app ${appId} does not exist`);
+    const entry = v.entry ?? 'main.js';
+    if (v.files.length === 0 || v.files.length > MAX_APP_FILES) throw new RegistryError(`an app version has 1 to ${MAX_APP_FILES} files`);
+    const names = new Set<string>();
+    for (const f of v.files) {
+      if (!FileName.safeParse(f.name).success) throw new RegistryError(`"${f.name}" is not an allowed file name`);
+      if (names.has(f.name)) throw new RegistryError(`file "${f.name}" appears twice`);
+      if (f.bytes.length > MAX_FILE_BYTES) throw new RegistryError(`file "${f.name}" is larger than ${MAX_FILE_BYTES} bytes`);
+      names.add(f.name);
+    }
+    if (!names.has(entry)) throw new RegistryError(`the entry file "${entry}" is not among the files`);
+    const requirements = RequirementsSchema.parse(v.requirements ?? {});
+
+    const files = [...v.files]
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((f) => ({ name: f.name, sha256: this.blobs.put(f.bytes), size: f.bytes.length }));
+    const manifest: AppManifest = { entry, files };
+    const bundleHash = jsonHash(manifest);
+    const signature = this.key.sign('appVersion', manifest);
+    return this.store.transaction(() => {
+      for (const f of files) this.store.catalog.recordFile(f.sha256, f.size, now);
+      return this.store.catalog.insertVersion(
+        { appId, platform: v.platform ?? 'any', requirements, bundleHash, manifest, signature },
+        now,
+      );
+    });
+  }
+}
+
+export class RegistryError extends Error {
+  override name = 'RegistryError';
+}

@@ -1,0 +1,67 @@
+// Configuration from command-line flags, then environment variables, then defaults.
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+export const ConfigSchema = z.strictObject({
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  host: z.string().min(1).default('localhost'),
+  dataDir: z.string().min(1).default('./data'),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** How often the transitioner looks for missed deadlines. */
+  transitionIntervalMs: z.coerce.number().int().min(10).max(3_600_000).default(5_000),
+  /** Work units seeded in the demo project when the data dir is empty (0: no demo). */
+  demoWorkunits: z.coerce.number().int().min(0).max(1_000_000).default(500),
+  distinctUsers: z.boolean().default(true),
+  trustThreshold: z.coerce.number().int().min(1).default(10),
+  spotCheckRate: z.coerce.number().min(0).max(1).default(0.1),
+  maxInFlightPerHost: z.coerce.number().int().min(1).max(10_000).default(256),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+const FLAGS = {
+  port: { type: 'string', env: 'VG_PORT' },
+  host: { type: 'string', env: 'VG_HOST' },
+  'data-dir': { type: 'string', env: 'VG_DATA_DIR' },
+  'log-level': { type: 'string', env: 'VG_LOG_LEVEL' },
+  'transition-interval-ms': { type: 'string', env: 'VG_TRANSITION_INTERVAL_MS' },
+  'demo-workunits': { type: 'string', env: 'VG_DEMO_WORKUNITS' },
+  'trust-threshold': { type: 'string', env: 'VG_TRUST_THRESHOLD' },
+  'spot-check-rate': { type: 'string', env: 'VG_SPOT_CHECK_RATE' },
+  'max-in-flight-per-host': { type: 'string', env: 'VG_MAX_IN_FLIGHT_PER_HOST' },
+} as const;
+
+export const USAGE = `Usage: npm start -- [options]
+
+  --port N                    HTTP and Socket.IO port (env VG_PORT or PORT; default 8080; 0 picks a free port)
+  --host NAME                 interface to listen on (env VG_HOST; default localhost)
+  --data-dir DIR              database, key and files (env VG_DATA_DIR; default ./data)
+  --log-level LEVEL           debug | info | warn | error | silent (env VG_LOG_LEVEL; default info)
+  --transition-interval-ms N  deadline sweep period (env VG_TRANSITION_INTERVAL_MS; default 5000)
+  --demo-workunits N          demo work units seeded into an empty data dir (env VG_DEMO_WORKUNITS; default 500; 0: none)
+  --trust-threshold N         consecutive valid results before adaptive replication trusts a host (default 10)
+  --spot-check-rate F         share of a trusted host's work still replicated (default 0.1)
+  --max-in-flight-per-host N  most tasks one host may hold (default 256)
+  --help                      this text
+`;
+
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Returns the configuration, or a message for the user (bad flags, --help). */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): { config: Config } | { message: string; exitCode: number } {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(Object.entries(FLAGS).map(([k, v]) => [k, { type: v.type }]));
+    values = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, strict: true }).values;
+  } catch (e) {
+    return { message: `${(e as Error).message}\n\n${USAGE}`, exitCode: 2 };
+  }
+  if (values.help) return { message: USAGE, exitCode: 0 };
+  const raw: Record<string, unknown> = {};
+  for (const [flag, { env: name }] of Object.entries(FLAGS)) {
+    const value = values[flag] ?? env[name] ?? (flag === 'port' ? env.PORT : undefined);
+    if (value !== undefined) raw[camel(flag)] = value;
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) return { message: `invalid configuration:\n${z.prettifyError(parsed.error)}\n\n${USAGE}`, exitCode: 2 };
+  return { config: parsed.data };
+}

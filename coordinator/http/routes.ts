@@ -1,0 +1,119 @@
+// HTTP for volunteers and anyone auditing: the coordinator's key, content-addressed files,
+// app version manifests, volunteer accounts and the credit ledger.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { MAX_FILE_BYTES, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from '../../protocol/limits.js';
+import { Hex32, Hex64 } from '../../protocol/messages.js';
+import { verifyBody } from '../../protocol/signing.js';
+import type { Ed25519 } from '../../protocol/ed25519.js';
+import type { BlobStore } from '../files/blob-store.js';
+import { errorFields, type Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import { AccountSpecSchema, type HostRegistry } from '../volunteers/host-registry.js';
+import { VOLUNTEER_NAMESPACE } from '../volunteers/namespace.js';
+
+export const WELL_KNOWN_PATH = '/.well-known/volunteer-grid.json';
+
+interface RouteDeps {
+  store: Store;
+  blobs: BlobStore;
+  registry: HostRegistry;
+  ed: Ed25519;
+  coordinatorKey: string;
+  log: Logger;
+}
+
+function sendError(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({ error: { code, message } });
+}
+
+const LedgerQuery = z.strictObject({
+  after: z.coerce.number().int().nonnegative().default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(500),
+});
+
+export function volunteerRoutes(deps: RouteDeps): express.Router {
+  const { store, blobs, registry, ed, coordinatorKey, log } = deps;
+  const router = express.Router();
+
+  router.get(WELL_KNOWN_PATH, (_req, res) => {
+    res.json({
+      software: 'volunteer-grid',
+      protocol: PROTOCOL_VERSION,
+      coordinatorKey,
+      volunteerNamespace: VOLUNTEER_NAMESPACE,
+      limits: { maxMessageBytes: MAX_MESSAGE_BYTES, maxFileBytes: MAX_FILE_BYTES },
+    });
+  });
+
+  router.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+
+  router.get('/files/:hash', (req, res) => {
+    const hash = Hex32.safeParse(req.params.hash);
+    if (!hash.success) return sendError(res, 400, 'bad_request', 'a file is named by its SHA-256: 64 lower-case hex digits');
+    if (store.catalog.fileSize(hash.data) === undefined || !blobs.has(hash.data)) return sendError(res, 404, 'not_found', 'no such file');
+    res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+    res.setHeader('ETag', `"${hash.data}"`);
+    res.type('application/octet-stream');
+    res.sendFile(blobs.pathOf(hash.data));
+  });
+
+  // Large outputs: a known host uploads the file, signed, before reporting the result.
+  router.put('/files/:hash', express.raw({ type: () => true, limit: MAX_FILE_BYTES }), (req, res) => {
+    const hash = Hex32.safeParse(req.params.hash);
+    const hostKey = Hex32.safeParse(req.get('x-vg-host-key'));
+    const signature = Hex64.safeParse(req.get('x-vg-signature'));
+    if (!hash.success) return sendError(res, 400, 'bad_request', 'a file is named by its SHA-256: 64 lower-case hex digits');
+    if (!hostKey.success || !signature.success) {
+      return sendError(res, 401, 'unauthenticated', 'uploads need X-VG-Host-Key and X-VG-Signature headers (see docs/protocol.md)');
+    }
+    if (!store.identities.hostByKey(hostKey.data)) return sendError(res, 403, 'forbidden', 'unknown host key; connect as a volunteer first');
+    if (!verifyBody(ed, hostKey.data, 'upload', { hostKey: hostKey.data, sha256: hash.data }, signature.data)) {
+      return sendError(res, 403, 'forbidden', 'the upload signature does not verify');
+    }
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    try {
+      blobs.put(body, hash.data);
+    } catch (e) {
+      return sendError(res, 400, 'bad_request', (e as Error).message);
+    }
+    store.catalog.recordFile(hash.data, body.length, Date.now());
+    res.status(201).json({ sha256: hash.data, size: body.length });
+  });
+
+  router.get('/app-versions/:hash', (req, res) => {
+    const hash = Hex32.safeParse(req.params.hash);
+    if (!hash.success) return sendError(res, 400, 'bad_request', 'an app version is named by its bundle hash: 64 lower-case hex digits');
+    const v = store.catalog.versionByHash(hash.data);
+    if (!v) return sendError(res, 404, 'not_found', 'no such app version');
+    res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+    res.json({ bundleHash: v.bundleHash, manifest: v.manifest, signature: v.signature, platform: v.platform, requirements: v.requirements });
+  });
+
+  router.post('/api/v1/accounts', express.json({ limit: '16kb' }), (req, res) => {
+    const spec = AccountSpecSchema.safeParse(req.body);
+    if (!spec.success) return sendError(res, 400, 'bad_request', z.prettifyError(spec.error));
+    res.status(201).json(registry.createAccount(spec.data));
+  });
+
+  router.get('/api/v1/ledger', (req, res) => {
+    const q = LedgerQuery.safeParse(req.query);
+    if (!q.success) return sendError(res, 400, 'bad_request', z.prettifyError(q.error));
+    const entries = store.ledger.entriesAfter(q.data.after, q.data.limit);
+    const prevHash = entries.length > 0 ? (store.ledger.hashBefore(entries[0]!.entryId) ?? null) : null;
+    res.json({ coordinatorKey, prevHash, entries });
+  });
+
+  // Express 5 passes thrown errors and body-parser failures here.
+  router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { status?: number; type?: string; message?: string };
+    if (e.type === 'entity.too.large') return sendError(res, 413, 'too_large', `the body is larger than allowed`);
+    if (e.status && e.status >= 400 && e.status < 500) return sendError(res, e.status, 'bad_request', e.message ?? 'bad request');
+    log.error('http request failed', errorFields(err));
+    sendError(res, 500, 'internal', 'internal error; nothing was changed');
+  });
+
+  return router;
+}

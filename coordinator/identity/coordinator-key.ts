@@ -1,0 +1,54 @@
+// The coordinator's Ed25519 identity: created on first start, kept in the data dir.
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { fromHex, toHex } from '../../protocol/bytes.js';
+import type { Ed25519 } from '../../protocol/ed25519.js';
+import { Hex32 } from '../../protocol/messages.js';
+import { signBody, type SigningDomain } from '../../protocol/signing.js';
+
+const KeyFile = z.strictObject({ publicKey: Hex32, seed: Hex32, createdAt: z.string() });
+
+export interface CoordinatorKey {
+  publicKey: string;
+  sign(domain: SigningDomain, body: unknown): string;
+}
+
+export const KEY_FILE_NAME = 'coordinator-key.json';
+
+export function loadOrCreateCoordinatorKey(dataDir: string, ed: Ed25519): { key: CoordinatorKey; created: boolean } {
+  const file = join(dataDir, KEY_FILE_NAME);
+  let seed: string;
+  let created = false;
+  if (existsSync(file)) {
+    const parsed = KeyFile.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (!parsed.success) throw new Error(`${file} is not a valid coordinator key file: ${parsed.error.message}`);
+    seed = parsed.data.seed;
+    if (toHex(ed.publicKeyFromSeed(fromHex(seed))) !== parsed.data.publicKey) {
+      throw new Error(`${file}: the public key does not match the seed; the file is corrupt`);
+    }
+  } else {
+    seed = toHex(ed.randomSeed());
+    const body = JSON.stringify(
+      { publicKey: toHex(ed.publicKeyFromSeed(fromHex(seed))), seed, createdAt: new Date().toISOString() },
+      null,
+      2,
+    );
+    writeDurably(file, body, 0o600);
+    created = true;
+  }
+  const publicKey = toHex(ed.publicKeyFromSeed(fromHex(seed)));
+  return { key: { publicKey, sign: (domain, body) => signBody(ed, seed, domain, body) }, created };
+}
+
+function writeDurably(file: string, text: string, mode: number): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}

@@ -1,0 +1,149 @@
+// Projects, apps, app versions and the index of content-addressed files.
+import type { Database, Statement } from 'better-sqlite3';
+import type { AppManifest } from '../../protocol/messages.js';
+import type { AppPolicy, Validation } from '../work/model.js';
+
+export type VersionPlatform = 'any' | 'node' | 'browser';
+
+/** What a host must offer to run an app version. */
+export interface Requirements {
+  wasm?: boolean;
+  minMemoryMb?: number;
+  features?: string[];
+}
+
+export interface AppVersionRecord {
+  id: number;
+  appId: number;
+  version: number;
+  platform: VersionPlatform;
+  requirements: Requirements;
+  bundleHash: string;
+  manifest: AppManifest;
+  signature: string;
+}
+
+export interface ProjectRecord {
+  id: number;
+  name: string;
+  description: string;
+  status: 'active' | 'paused';
+}
+
+interface VersionRow {
+  id: number;
+  app_id: number;
+  version: number;
+  platform: VersionPlatform;
+  requirements_json: string;
+  bundle_hash: string;
+  manifest_json: string;
+  signature: string;
+}
+
+const toVersion = (r: VersionRow): AppVersionRecord => ({
+  id: r.id,
+  appId: r.app_id,
+  version: r.version,
+  platform: r.platform,
+  requirements: JSON.parse(r.requirements_json) as Requirements,
+  bundleHash: r.bundle_hash,
+  manifest: JSON.parse(r.manifest_json) as AppManifest,
+  signature: r.signature,
+});
+
+export class CatalogStore {
+  private readonly s: Record<string, Statement>;
+
+  constructor(db: Database) {
+    this.s = {
+      insertProject: db.prepare('INSERT INTO projects (name, description, created_at) VALUES (?, ?, ?)'),
+      projectByName: db.prepare('SELECT id, name, description, status FROM projects WHERE name = ?'),
+      projectById: db.prepare('SELECT id, name, description, status FROM projects WHERE id = ?'),
+      insertApp: db.prepare(`INSERT INTO apps (project_id, name, validation_json, homogeneous_redundancy,
+        adaptive_replication, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+      appById: db.prepare('SELECT * FROM apps WHERE id = ?'),
+      appByName: db.prepare('SELECT * FROM apps WHERE project_id = ? AND name = ?'),
+      nextVersion: db.prepare('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM app_versions WHERE app_id = ?'),
+      insertVersion: db.prepare(`INSERT INTO app_versions (app_id, version, platform, requirements_json, bundle_hash,
+        manifest_json, signature, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      versionsOfApp: db.prepare('SELECT * FROM app_versions WHERE app_id = ? ORDER BY version DESC'),
+      versionByHash: db.prepare('SELECT * FROM app_versions WHERE bundle_hash = ? ORDER BY id LIMIT 1'),
+      versionById: db.prepare('SELECT * FROM app_versions WHERE id = ?'),
+      insertFile: db.prepare('INSERT OR IGNORE INTO files (sha256, size, created_at) VALUES (?, ?, ?)'),
+      fileSize: db.prepare('SELECT size FROM files WHERE sha256 = ?'),
+    };
+  }
+
+  insertProject(name: string, description: string, now: number): number {
+    return Number(this.s.insertProject!.run(name, description, now).lastInsertRowid);
+  }
+
+  projectByName(name: string): ProjectRecord | undefined {
+    return this.s.projectByName!.get(name) as ProjectRecord | undefined;
+  }
+
+  projectById(id: number): ProjectRecord | undefined {
+    return this.s.projectById!.get(id) as ProjectRecord | undefined;
+  }
+
+  insertApp(a: Omit<AppPolicy, 'id'>, now: number): number {
+    return Number(
+      this.s.insertApp!.run(a.projectId, a.name, JSON.stringify(a.validation), a.homogeneousRedundancy ? 1 : 0,
+        a.adaptiveReplication ? 1 : 0, now).lastInsertRowid,
+    );
+  }
+
+  appById(id: number): AppPolicy | undefined {
+    return toApp(this.s.appById!.get(id));
+  }
+
+  appByName(projectId: number, name: string): AppPolicy | undefined {
+    return toApp(this.s.appByName!.get(projectId, name));
+  }
+
+  insertVersion(v: Omit<AppVersionRecord, 'id' | 'version'>, now: number): AppVersionRecord {
+    const version = (this.s.nextVersion!.get(v.appId) as { v: number }).v;
+    const id = Number(
+      this.s.insertVersion!.run(v.appId, version, v.platform, JSON.stringify(v.requirements), v.bundleHash,
+        JSON.stringify(v.manifest), v.signature, now).lastInsertRowid,
+    );
+    return { ...v, id, version };
+  }
+
+  /** Newest first. */
+  versionsOfApp(appId: number): AppVersionRecord[] {
+    return (this.s.versionsOfApp!.all(appId) as VersionRow[]).map(toVersion);
+  }
+
+  versionByHash(bundleHash: string): AppVersionRecord | undefined {
+    const row = this.s.versionByHash!.get(bundleHash) as VersionRow | undefined;
+    return row && toVersion(row);
+  }
+
+  versionById(id: number): AppVersionRecord | undefined {
+    const row = this.s.versionById!.get(id) as VersionRow | undefined;
+    return row && toVersion(row);
+  }
+
+  recordFile(sha256: string, size: number, now: number): void {
+    this.s.insertFile!.run(sha256, size, now);
+  }
+
+  fileSize(sha256: string): number | undefined {
+    return (this.s.fileSize!.get(sha256) as { size: number } | undefined)?.size;
+  }
+}
+
+function toApp(row: unknown): AppPolicy | undefined {
+  if (!row) return undefined;
+  const r = row as { id: number; project_id: number; name: string; validation_json: string; homogeneous_redundancy: number; adaptive_replication: number };
+  return {
+    id: r.id,
+    projectId: r.project_id,
+    name: r.name,
+    validation: JSON.parse(r.validation_json) as Validation,
+    homogeneousRedundancy: r.homogeneous_redundancy === 1,
+    adaptiveReplication: r.adaptive_replication === 1,
+  };
+}

@@ -1,0 +1,173 @@
+// Users, teams and hosts: who computes, and the credit and trust they have earned.
+import type { Database, Statement } from 'better-sqlite3';
+import type { Capabilities, Platform } from '../../protocol/messages.js';
+import type { Average } from '../work/credit.js';
+
+export interface HostRecord {
+  id: number;
+  publicKey: string;
+  userId: number;
+  teamId: number | null;
+  name: string | null;
+  platformKind: Platform['kind'];
+  platformClass: string;
+  platform: Platform;
+  capabilities: Capabilities;
+  consecutiveValid: number;
+  nValid: number;
+  nInvalid: number;
+  nError: number;
+  totalCredit: number;
+  rac: number;
+  racTime: number;
+}
+
+export interface UserRecord {
+  id: number;
+  name: string;
+  teamId: number | null;
+  totalCredit: number;
+  rac: number;
+  racTime: number;
+}
+
+export type CreditHolder = 'hosts' | 'users' | 'teams';
+
+interface HostRow {
+  id: number;
+  public_key: string;
+  user_id: number;
+  team_id: number | null;
+  name: string | null;
+  platform_kind: Platform['kind'];
+  platform_class: string;
+  platform_json: string;
+  capabilities_json: string;
+  consecutive_valid: number;
+  n_valid: number;
+  n_invalid: number;
+  n_error: number;
+  total_credit: number;
+  rac: number;
+  rac_time: number;
+}
+
+const HOST_COLUMNS = `h.id, h.public_key, h.user_id, u.team_id, h.name, h.platform_kind, h.platform_class,
+  h.platform_json, h.capabilities_json, h.consecutive_valid, h.n_valid, h.n_invalid, h.n_error,
+  h.total_credit, h.rac, h.rac_time`;
+
+function toHost(r: HostRow): HostRecord {
+  return {
+    id: r.id,
+    publicKey: r.public_key,
+    userId: r.user_id,
+    teamId: r.team_id,
+    name: r.name,
+    platformKind: r.platform_kind,
+    platformClass: r.platform_class,
+    platform: JSON.parse(r.platform_json) as Platform,
+    capabilities: JSON.parse(r.capabilities_json) as Capabilities,
+    consecutiveValid: r.consecutive_valid,
+    nValid: r.n_valid,
+    nInvalid: r.n_invalid,
+    nError: r.n_error,
+    totalCredit: r.total_credit,
+    rac: r.rac,
+    racTime: r.rac_time,
+  };
+}
+
+export class IdentityStore {
+  private readonly s: Record<string, Statement>;
+
+  constructor(private readonly db: Database) {
+    this.s = {
+      hostByKey: db.prepare(`SELECT ${HOST_COLUMNS} FROM hosts h JOIN users u ON u.id = h.user_id WHERE h.public_key = ?`),
+      hostById: db.prepare(`SELECT ${HOST_COLUMNS} FROM hosts h JOIN users u ON u.id = h.user_id WHERE h.id = ?`),
+      insertHost: db.prepare(`INSERT INTO hosts (public_key, user_id, name, platform_kind, platform_class, platform_json,
+        capabilities_json, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      updateHost: db.prepare(`UPDATE hosts SET user_id = ?, name = ?, platform_kind = ?, platform_class = ?, platform_json = ?,
+        capabilities_json = ?, last_seen_at = ? WHERE id = ?`),
+      insertUser: db.prepare('INSERT INTO users (name, account_key_hash, team_id, created_at) VALUES (?, ?, ?, ?)'),
+      userById: db.prepare('SELECT id, name, team_id, total_credit, rac, rac_time FROM users WHERE id = ?'),
+      userByKeyHash: db.prepare('SELECT id, name, team_id, total_credit, rac, rac_time FROM users WHERE account_key_hash = ?'),
+      teamByName: db.prepare('SELECT id FROM teams WHERE name = ?'),
+      insertTeam: db.prepare('INSERT INTO teams (name, created_at) VALUES (?, ?)'),
+      trustValid: db.prepare('UPDATE hosts SET consecutive_valid = consecutive_valid + ?, n_valid = n_valid + 1 WHERE id = ?'),
+      trustInvalid: db.prepare('UPDATE hosts SET consecutive_valid = 0, n_invalid = n_invalid + 1 WHERE id = ?'),
+      trustError: db.prepare('UPDATE hosts SET consecutive_valid = 0, n_error = n_error + 1 WHERE id = ?'),
+    };
+    for (const table of ['hosts', 'users', 'teams'] as const) {
+      this.s[`credit_${table}`] = db.prepare(`SELECT rac, rac_time FROM ${table} WHERE id = ?`);
+      this.s[`add_${table}`] = db.prepare(
+        `UPDATE ${table} SET total_credit = total_credit + ?, rac = ?, rac_time = ? WHERE id = ?`,
+      );
+    }
+  }
+
+  hostByKey(publicKey: string): HostRecord | undefined {
+    const row = this.s.hostByKey!.get(publicKey) as HostRow | undefined;
+    return row && toHost(row);
+  }
+
+  hostById(id: number): HostRecord | undefined {
+    const row = this.s.hostById!.get(id) as HostRow | undefined;
+    return row && toHost(row);
+  }
+
+  insertHost(h: { publicKey: string; userId: number; name: string | null; platform: Platform; platformClass: string; capabilities: Capabilities; now: number }): number {
+    const info = this.s.insertHost!.run(h.publicKey, h.userId, h.name, h.platform.kind, h.platformClass,
+      JSON.stringify(h.platform), JSON.stringify(h.capabilities), h.now, h.now);
+    return Number(info.lastInsertRowid);
+  }
+
+  updateHost(id: number, h: { userId: number; name: string | null; platform: Platform; platformClass: string; capabilities: Capabilities; now: number }): void {
+    this.s.updateHost!.run(h.userId, h.name, h.platform.kind, h.platformClass, JSON.stringify(h.platform),
+      JSON.stringify(h.capabilities), h.now, id);
+  }
+
+  insertUser(u: { name: string; accountKeyHash: string | null; teamId: number | null; now: number }): number {
+    return Number(this.s.insertUser!.run(u.name, u.accountKeyHash, u.teamId, u.now).lastInsertRowid);
+  }
+
+  userById(id: number): UserRecord | undefined {
+    return toUser(this.s.userById!.get(id));
+  }
+
+  userByAccountKeyHash(hash: string): UserRecord | undefined {
+    return toUser(this.s.userByKeyHash!.get(hash));
+  }
+
+  teamIdByName(name: string, now: number): number {
+    const row = this.s.teamByName!.get(name) as { id: number } | undefined;
+    return row ? row.id : Number(this.s.insertTeam!.run(name, now).lastInsertRowid);
+  }
+
+  /** Trust for adaptive replication: `weight` 0 records a valid result without raising trust. */
+  recordValid(hostId: number, weight: 0 | 1): void {
+    this.s.trustValid!.run(weight, hostId);
+  }
+
+  recordInvalid(hostId: number): void {
+    this.s.trustInvalid!.run(hostId);
+  }
+
+  recordError(hostId: number): void {
+    this.s.trustError!.run(hostId);
+  }
+
+  creditAverage(holder: CreditHolder, id: number): Average {
+    const row = this.s[`credit_${holder}`]!.get(id) as { rac: number; rac_time: number };
+    return { rac: row.rac, time: row.rac_time };
+  }
+
+  addCredit(holder: CreditHolder, id: number, amount: number, avg: Average): void {
+    this.s[`add_${holder}`]!.run(amount, avg.rac, avg.time, id);
+  }
+}
+
+function toUser(row: unknown): UserRecord | undefined {
+  if (!row) return undefined;
+  const r = row as { id: number; name: string; team_id: number | null; total_credit: number; rac: number; rac_time: number };
+  return { id: r.id, name: r.name, teamId: r.team_id, totalCredit: r.total_credit, rac: r.rac, racTime: r.rac_time };
+}

@@ -1,0 +1,58 @@
+// The append-only credit ledger (triggers refuse UPDATE and DELETE).
+import type { Database, Statement } from 'better-sqlite3';
+import type { CreditReceipt } from '../../protocol/messages.js';
+
+export interface LedgerEntry extends CreditReceipt {
+  replicaId: number;
+  hostId: number;
+  userId: number;
+  teamId: number | null;
+}
+
+const RECEIPT_COLUMNS = `id AS entryId, replica_id AS taskId, workunit_id AS workunitId, host_key AS hostKey, amount,
+  granted_at AS grantedAt, prev_hash AS prevHash, entry_hash AS entryHash, signature`;
+
+export class LedgerStore {
+  private readonly s: Record<string, Statement>;
+
+  constructor(db: Database) {
+    this.s = {
+      last: db.prepare('SELECT id, entry_hash FROM credit_ledger ORDER BY id DESC LIMIT 1'),
+      nextId: db.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS id FROM credit_ledger'),
+      insert: db.prepare(`INSERT INTO credit_ledger (id, replica_id, workunit_id, host_id, host_key, user_id, team_id, amount,
+        granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      granted: db.prepare('SELECT 1 FROM credit_ledger WHERE replica_id = ?'),
+      after: db.prepare(`SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE id > ? ORDER BY id LIMIT ?`),
+      ofHostAfter: db.prepare(`SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE host_id = ? AND id > ? ORDER BY id LIMIT ?`),
+      hashBefore: db.prepare('SELECT entry_hash FROM credit_ledger WHERE id < ? ORDER BY id DESC LIMIT 1'),
+    };
+  }
+
+  /** The id and hash the next entry must link to. */
+  head(): { nextId: number; prevHash: string | undefined } {
+    const last = this.s.last!.get() as { id: number; entry_hash: string } | undefined;
+    return { nextId: (last?.id ?? 0) + 1, prevHash: last?.entry_hash };
+  }
+
+  hasGrant(replicaId: number): boolean {
+    return this.s.granted!.get(replicaId) !== undefined;
+  }
+
+  append(e: LedgerEntry): void {
+    this.s.insert!.run(e.entryId, e.replicaId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.grantedAt,
+      e.prevHash, e.entryHash, e.signature);
+  }
+
+  entriesAfter(afterId: number, limit: number): CreditReceipt[] {
+    return this.s.after!.all(afterId, limit) as CreditReceipt[];
+  }
+
+  entriesOfHostAfter(hostId: number, afterId: number, limit: number): CreditReceipt[] {
+    return this.s.ofHostAfter!.all(hostId, afterId, limit) as CreditReceipt[];
+  }
+
+  /** Hash of the entry before `entryId` (to check a run of entries that starts mid-ledger). */
+  hashBefore(entryId: number): string | undefined {
+    return (this.s.hashBefore!.get(entryId) as { entry_hash: string } | undefined)?.entry_hash;
+  }
+}

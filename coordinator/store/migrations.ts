@@ -1,0 +1,194 @@
+// Versioned schema migrations, applied in order inside one transaction each.
+// Never edit a released migration: append a new one.
+import type { Database } from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const AGGREGATE_CREDIT = `
+  total_credit REAL NOT NULL DEFAULT 0,
+  rac REAL NOT NULL DEFAULT 0,
+  rac_time INTEGER NOT NULL DEFAULT 0`;
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'core schema',
+    sql: `
+CREATE TABLE teams (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,${AGGREGATE_CREDIT}
+);
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  account_key_hash TEXT UNIQUE,
+  team_id INTEGER REFERENCES teams(id),
+  created_at INTEGER NOT NULL,${AGGREGATE_CREDIT}
+);
+CREATE TABLE hosts (
+  id INTEGER PRIMARY KEY,
+  public_key TEXT NOT NULL UNIQUE,
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  name TEXT,
+  platform_kind TEXT NOT NULL,
+  platform_class TEXT NOT NULL,
+  platform_json TEXT NOT NULL,
+  capabilities_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  consecutive_valid INTEGER NOT NULL DEFAULT 0,
+  n_valid INTEGER NOT NULL DEFAULT 0,
+  n_invalid INTEGER NOT NULL DEFAULT 0,
+  n_error INTEGER NOT NULL DEFAULT 0,${AGGREGATE_CREDIT}
+);
+CREATE INDEX hosts_user ON hosts(user_id);
+
+CREATE TABLE projects (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  description TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'paused')),
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE apps (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL REFERENCES projects(id),
+  name TEXT NOT NULL,
+  validation_json TEXT NOT NULL,
+  homogeneous_redundancy INTEGER NOT NULL DEFAULT 0,
+  adaptive_replication INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  UNIQUE (project_id, name)
+);
+CREATE TABLE app_versions (
+  id INTEGER PRIMARY KEY,
+  app_id INTEGER NOT NULL REFERENCES apps(id),
+  version INTEGER NOT NULL,
+  platform TEXT NOT NULL CHECK (platform IN ('any', 'node', 'browser')),
+  requirements_json TEXT NOT NULL,
+  bundle_hash TEXT NOT NULL,
+  manifest_json TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (app_id, version)
+);
+CREATE INDEX app_versions_bundle ON app_versions(bundle_hash);
+CREATE TABLE files (
+  sha256 TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE batches (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL REFERENCES projects(id),
+  app_id INTEGER NOT NULL REFERENCES apps(id),
+  name TEXT NOT NULL,
+  client_key TEXT,
+  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'cancelled')),
+  created_at INTEGER NOT NULL,
+  UNIQUE (project_id, client_key)
+);
+CREATE TABLE workunits (
+  id INTEGER PRIMARY KEY,
+  batch_id INTEGER NOT NULL REFERENCES batches(id),
+  app_id INTEGER NOT NULL REFERENCES apps(id),
+  input_json TEXT,
+  input_hash TEXT NOT NULL,
+  min_quorum INTEGER NOT NULL,
+  target_nresults INTEGER NOT NULL,
+  max_error_results INTEGER NOT NULL,
+  max_total_results INTEGER NOT NULL,
+  max_success_results INTEGER NOT NULL,
+  delay_bound_ms INTEGER NOT NULL,
+  fpops_est REAL NOT NULL,
+  priority INTEGER NOT NULL,
+  rng_seed TEXT NOT NULL,
+  hr_class TEXT,
+  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'done', 'failed', 'cancelled')),
+  canonical_replica_id INTEGER,
+  error_reason TEXT,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER
+);
+CREATE INDEX workunits_batch ON workunits(batch_id, status);
+
+CREATE TABLE replicas (
+  id INTEGER PRIMARY KEY,
+  workunit_id INTEGER NOT NULL REFERENCES workunits(id),
+  priority INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('unsent', 'in_progress', 'over')),
+  outcome TEXT CHECK (outcome IN ('success', 'client_error', 'no_reply', 'aborted', 'abandoned', 'not_needed')),
+  validate_state TEXT CHECK (validate_state IN ('pending', 'valid', 'invalid')),
+  host_id INTEGER REFERENCES hosts(id),
+  app_version_id INTEGER REFERENCES app_versions(id),
+  created_at INTEGER NOT NULL,
+  sent_at INTEGER,
+  deadline INTEGER,
+  received_at INTEGER,
+  progress REAL,
+  task_signature TEXT,
+  result_hash TEXT,
+  result_signature TEXT,
+  output_json TEXT,
+  output_hash TEXT,
+  error_json TEXT,
+  cpu_time_ms REAL,
+  elapsed_ms REAL,
+  credit REAL
+);
+CREATE INDEX replicas_unsent ON replicas(priority DESC, id) WHERE status = 'unsent';
+CREATE INDEX replicas_deadline ON replicas(deadline) WHERE status = 'in_progress';
+CREATE INDEX replicas_workunit ON replicas(workunit_id);
+CREATE INDEX replicas_host ON replicas(host_id, status);
+
+CREATE TABLE credit_ledger (
+  id INTEGER PRIMARY KEY,
+  replica_id INTEGER NOT NULL UNIQUE REFERENCES replicas(id),
+  workunit_id INTEGER NOT NULL,
+  host_id INTEGER NOT NULL REFERENCES hosts(id),
+  host_key TEXT NOT NULL,
+  user_id INTEGER NOT NULL,
+  team_id INTEGER,
+  amount REAL NOT NULL,
+  granted_at INTEGER NOT NULL,
+  prev_hash TEXT NOT NULL,
+  entry_hash TEXT NOT NULL UNIQUE,
+  signature TEXT NOT NULL
+);
+CREATE INDEX credit_ledger_host ON credit_ledger(host_id, id);
+CREATE TRIGGER credit_ledger_append_only_update BEFORE UPDATE ON credit_ledger
+  BEGIN SELECT RAISE(ABORT, 'the credit ledger is append-only'); END;
+CREATE TRIGGER credit_ledger_append_only_delete BEFORE DELETE ON credit_ledger
+  BEGIN SELECT RAISE(ABORT, 'the credit ledger is append-only'); END;
+`,
+  },
+];
+
+export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+  );
+  const newest = Math.max(0, ...applied);
+  const known = Math.max(0, ...migrations.map((m) => m.version));
+  if (newest > known) {
+    throw new Error(`the database has schema version ${newest}, newer than this coordinator knows (${known}); upgrade the coordinator`);
+  }
+  const done: number[] = [];
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    })();
+    done.push(m.version);
+  }
+  return done;
+}

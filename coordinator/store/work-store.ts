@@ -1,0 +1,296 @@
+// Batches, work units and replicas: the rows the work lifecycle moves.
+import type { Database, Statement } from 'better-sqlite3';
+import type { Replica, ReplicaOutcome, Replication, ValidateState, Workunit, WorkunitStatus } from '../work/model.js';
+
+export interface NewWorkunit extends Replication {
+  batchId: number;
+  appId: number;
+  inputJson: string | null;
+  inputHash: string;
+  rngSeed: string;
+}
+
+/** An unsent replica as the scheduler sees it. */
+export interface Candidate {
+  replicaId: number;
+  workunitId: number;
+  appId: number;
+  projectId: number;
+  hrClass: string | null;
+}
+
+/** Everything needed to build and sign a task for an assigned replica. */
+export interface TaskSource {
+  replicaId: number;
+  workunitId: number;
+  inputJson: string | null;
+  inputHash: string;
+  rngSeed: string;
+  fpopsEst: number;
+  delayBoundMs: number;
+  projectName: string;
+  appName: string;
+}
+
+/** A replica with what a result report must be checked against. */
+export interface ReplicaForResult {
+  id: number;
+  workunitId: number;
+  hostId: number | null;
+  status: 'unsent' | 'in_progress' | 'over';
+  outcome: ReplicaOutcome | null;
+  resultHash: string | null;
+  workunitStatus: WorkunitStatus;
+}
+
+export interface ResultRecord {
+  replicaId: number;
+  outcome: 'success' | 'client_error';
+  receivedAt: number;
+  resultHash: string;
+  signature: string;
+  outputJson: string | null;
+  outputHash: string | null;
+  errorJson: string | null;
+  cpuTimeMs: number;
+  elapsedMs: number;
+}
+
+interface WorkunitRow {
+  id: number;
+  batch_id: number;
+  app_id: number;
+  input_hash: string;
+  min_quorum: number;
+  target_nresults: number;
+  max_error_results: number;
+  max_total_results: number;
+  max_success_results: number;
+  delay_bound_ms: number;
+  fpops_est: number;
+  priority: number;
+  rng_seed: string;
+  hr_class: string | null;
+  status: WorkunitStatus;
+  canonical_replica_id: number | null;
+  error_reason: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+const toWorkunit = (r: WorkunitRow): Workunit => ({
+  id: r.id,
+  batchId: r.batch_id,
+  appId: r.app_id,
+  inputHash: r.input_hash,
+  minQuorum: r.min_quorum,
+  targetNresults: r.target_nresults,
+  maxErrorResults: r.max_error_results,
+  maxTotalResults: r.max_total_results,
+  maxSuccessResults: r.max_success_results,
+  delayBoundMs: r.delay_bound_ms,
+  fpopsEst: r.fpops_est,
+  priority: r.priority,
+  rngSeed: r.rng_seed,
+  hrClass: r.hr_class,
+  status: r.status,
+  canonicalReplicaId: r.canonical_replica_id,
+  errorReason: r.error_reason,
+  createdAt: r.created_at,
+  finishedAt: r.finished_at,
+});
+
+export class WorkStore {
+  private readonly s: Record<string, Statement>;
+
+  constructor(db: Database) {
+    this.s = {
+      insertBatch: db.prepare('INSERT INTO batches (project_id, app_id, name, client_key, created_at) VALUES (?, ?, ?, ?, ?)'),
+      batchByKey: db.prepare('SELECT id FROM batches WHERE project_id = ? AND client_key = ?'),
+      cancelBatch: db.prepare("UPDATE batches SET status = 'cancelled' WHERE id = ?"),
+      activeWorkunitsOfBatch: db.prepare("SELECT id FROM workunits WHERE batch_id = ? AND status = 'active'"),
+      batchCounts: db.prepare('SELECT status, COUNT(*) AS n FROM workunits WHERE batch_id = ? GROUP BY status'),
+      insertWorkunit: db.prepare(`INSERT INTO workunits (batch_id, app_id, input_json, input_hash, min_quorum, target_nresults,
+        max_error_results, max_total_results, max_success_results, delay_bound_ms, fpops_est, priority, rng_seed, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      workunit: db.prepare('SELECT * FROM workunits WHERE id = ?'),
+      finishWorkunit: db.prepare(`UPDATE workunits SET status = ?, canonical_replica_id = ?, error_reason = ?, finished_at = ?
+        WHERE id = ? AND status = 'active'`),
+      setHrClass: db.prepare('UPDATE workunits SET hr_class = ? WHERE id = ? AND hr_class IS NULL'),
+      reduceQuorum: db.prepare('UPDATE workunits SET min_quorum = 1, target_nresults = 1 WHERE id = ?'),
+      insertReplica: db.prepare("INSERT INTO replicas (workunit_id, priority, status, created_at) VALUES (?, ?, 'unsent', ?)"),
+      replicasOf: db.prepare(`SELECT r.id, r.workunit_id, r.status, r.outcome, r.validate_state, r.host_id, h.user_id,
+        r.deadline, r.received_at, r.output_hash FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id
+        WHERE r.workunit_id = ? ORDER BY r.id`),
+      candidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
+        w.hr_class AS hrClass
+        FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
+        JOIN projects p ON p.id = a.project_id
+        WHERE r.status = 'unsent' AND p.status = 'active'
+        ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`),
+      hostHasReplica: db.prepare('SELECT 1 FROM replicas WHERE workunit_id = ? AND host_id = ? LIMIT 1'),
+      userHasReplica: db.prepare(`SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id
+        WHERE r.workunit_id = ? AND h.user_id = ? LIMIT 1`),
+      sentCount: db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE workunit_id = ? AND status <> 'unsent'"),
+      assign: db.prepare(`UPDATE replicas SET status = 'in_progress', host_id = ?, app_version_id = ?, sent_at = ?, deadline = ?,
+        task_signature = ? WHERE id = ? AND status = 'unsent'`),
+      taskSource: db.prepare(`SELECT r.id AS replicaId, w.id AS workunitId, w.input_json AS inputJson, w.input_hash AS inputHash,
+        w.rng_seed AS rngSeed, w.fpops_est AS fpopsEst, w.delay_bound_ms AS delayBoundMs, p.name AS projectName, a.name AS appName
+        FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
+        WHERE r.id = ?`),
+      forResult: db.prepare(`SELECT r.id, r.workunit_id AS workunitId, r.host_id AS hostId, r.status, r.outcome,
+        r.result_hash AS resultHash, w.status AS workunitStatus
+        FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE r.id = ?`),
+      recordResult: db.prepare(`UPDATE replicas SET status = 'over', outcome = ?, validate_state = ?, received_at = ?,
+        result_hash = ?, result_signature = ?, output_json = ?, output_hash = ?, error_json = ?, cpu_time_ms = ?,
+        elapsed_ms = ?, progress = 1 WHERE id = ?`),
+      end: db.prepare("UPDATE replicas SET status = 'over', outcome = ? WHERE id = ? AND status = ?"),
+      hostOf: db.prepare('SELECT host_id FROM replicas WHERE id = ?'),
+      setValidateState: db.prepare('UPDATE replicas SET validate_state = ? WHERE id = ?'),
+      setCredit: db.prepare('UPDATE replicas SET credit = ? WHERE id = ?'),
+      output: db.prepare('SELECT output_json, output_hash FROM replicas WHERE id = ?'),
+      expired: db.prepare(`SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND deadline < ?
+        ORDER BY deadline LIMIT ?`),
+      progress: db.prepare("UPDATE replicas SET progress = ? WHERE id = ? AND host_id = ? AND status = 'in_progress'"),
+      inProgressOfHost: db.prepare("SELECT id FROM replicas WHERE host_id = ? AND status = 'in_progress' ORDER BY id"),
+    };
+  }
+
+  insertBatch(b: { projectId: number; appId: number; name: string; clientKey: string | null; now: number }): number {
+    return Number(this.s.insertBatch!.run(b.projectId, b.appId, b.name, b.clientKey, b.now).lastInsertRowid);
+  }
+
+  batchIdByClientKey(projectId: number, clientKey: string): number | undefined {
+    return (this.s.batchByKey!.get(projectId, clientKey) as { id: number } | undefined)?.id;
+  }
+
+  markBatchCancelled(batchId: number): void {
+    this.s.cancelBatch!.run(batchId);
+  }
+
+  activeWorkunitsOfBatch(batchId: number): number[] {
+    return (this.s.activeWorkunitsOfBatch!.all(batchId) as { id: number }[]).map((r) => r.id);
+  }
+
+  batchCounts(batchId: number): Record<WorkunitStatus, number> {
+    const counts: Record<WorkunitStatus, number> = { active: 0, done: 0, failed: 0, cancelled: 0 };
+    for (const r of this.s.batchCounts!.all(batchId) as { status: WorkunitStatus; n: number }[]) counts[r.status] = r.n;
+    return counts;
+  }
+
+  insertWorkunit(w: NewWorkunit, now: number): number {
+    return Number(
+      this.s.insertWorkunit!.run(w.batchId, w.appId, w.inputJson, w.inputHash, w.minQuorum, w.targetNresults,
+        w.maxErrorResults, w.maxTotalResults, w.maxSuccessResults, w.delayBoundMs, w.fpopsEst, w.priority, w.rngSeed, now)
+        .lastInsertRowid,
+    );
+  }
+
+  workunit(id: number): Workunit | undefined {
+    const row = this.s.workunit!.get(id) as WorkunitRow | undefined;
+    return row && toWorkunit(row);
+  }
+
+  /** Moves an active work unit to a final state; false if it was not active. */
+  finishWorkunit(id: number, status: Exclude<WorkunitStatus, 'active'>, canonicalId: number | null, reason: string | null, now: number): boolean {
+    return this.s.finishWorkunit!.run(status, canonicalId, reason, now, id).changes === 1;
+  }
+
+  setHrClass(workunitId: number, hrClass: string): void {
+    this.s.setHrClass!.run(hrClass, workunitId);
+  }
+
+  reduceQuorumToOne(workunitId: number): void {
+    this.s.reduceQuorum!.run(workunitId);
+  }
+
+  insertReplicas(workunitId: number, priority: number, count: number, now: number): void {
+    for (let i = 0; i < count; i++) this.s.insertReplica!.run(workunitId, priority, now);
+  }
+
+  replicasOf(workunitId: number): Replica[] {
+    return (this.s.replicasOf!.all(workunitId) as {
+      id: number; workunit_id: number; status: Replica['status']; outcome: ReplicaOutcome | null;
+      validate_state: ValidateState | null; host_id: number | null; user_id: number | null; deadline: number | null;
+      received_at: number | null; output_hash: string | null;
+    }[]).map((r) => ({
+      id: r.id,
+      workunitId: r.workunit_id,
+      status: r.status,
+      outcome: r.outcome,
+      validateState: r.validate_state,
+      hostId: r.host_id,
+      userId: r.user_id,
+      deadline: r.deadline,
+      receivedAt: r.received_at,
+      outputHash: r.output_hash,
+    }));
+  }
+
+  /** Unsent replicas of active projects, highest priority first. */
+  candidates(limit: number, offset: number): Candidate[] {
+    return this.s.candidates!.all(limit, offset) as Candidate[];
+  }
+
+  hostHasReplica(workunitId: number, hostId: number): boolean {
+    return this.s.hostHasReplica!.get(workunitId, hostId) !== undefined;
+  }
+
+  userHasReplica(workunitId: number, userId: number): boolean {
+    return this.s.userHasReplica!.get(workunitId, userId) !== undefined;
+  }
+
+  sentCount(workunitId: number): number {
+    return (this.s.sentCount!.get(workunitId) as { n: number }).n;
+  }
+
+  assign(a: { replicaId: number; hostId: number; appVersionId: number; sentAt: number; deadline: number; taskSignature: string }): boolean {
+    return this.s.assign!.run(a.hostId, a.appVersionId, a.sentAt, a.deadline, a.taskSignature, a.replicaId).changes === 1;
+  }
+
+  taskSource(replicaId: number): TaskSource {
+    return this.s.taskSource!.get(replicaId) as TaskSource;
+  }
+
+  replicaForResult(replicaId: number): ReplicaForResult | undefined {
+    return this.s.forResult!.get(replicaId) as ReplicaForResult | undefined;
+  }
+
+  recordResult(r: ResultRecord): void {
+    this.s.recordResult!.run(r.outcome, r.outcome === 'success' ? 'pending' : null, r.receivedAt, r.resultHash, r.signature,
+      r.outputJson, r.outputHash, r.errorJson, r.cpuTimeMs, r.elapsedMs, r.replicaId);
+  }
+
+  /** Ends a replica that is in `from` state with an outcome; returns its host if it changed. */
+  endReplica(replicaId: number, from: 'unsent' | 'in_progress', outcome: ReplicaOutcome): { changed: boolean; hostId: number | null } {
+    const changed = this.s.end!.run(outcome, replicaId, from).changes === 1;
+    const row = this.s.hostOf!.get(replicaId) as { host_id: number | null } | undefined;
+    return { changed, hostId: row?.host_id ?? null };
+  }
+
+  setValidateState(replicaId: number, state: ValidateState): void {
+    this.s.setValidateState!.run(state, replicaId);
+  }
+
+  setCredit(replicaId: number, credit: number): void {
+    this.s.setCredit!.run(credit, replicaId);
+  }
+
+  output(replicaId: number): { outputJson: string | null; outputHash: string | null } {
+    const r = this.s.output!.get(replicaId) as { output_json: string | null; output_hash: string | null };
+    return { outputJson: r.output_json, outputHash: r.output_hash };
+  }
+
+  /** Work units with a replica past its deadline. */
+  workunitsWithExpiredReplicas(now: number, limit: number): number[] {
+    return [...new Set((this.s.expired!.all(now, limit) as { id: number }[]).map((r) => r.id))];
+  }
+
+  setProgress(replicaId: number, hostId: number, fraction: number): boolean {
+    return this.s.progress!.run(fraction, replicaId, hostId).changes === 1;
+  }
+
+  inProgressOfHost(hostId: number): number[] {
+    return (this.s.inProgressOfHost!.all(hostId) as { id: number }[]).map((r) => r.id);
+  }
+}

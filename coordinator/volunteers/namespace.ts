@@ -1,0 +1,151 @@
+// The Socket.IO namespace for volunteers: parse each message with its schema, call one
+// service method, reply. docs/protocol.md describes every message.
+import type { Namespace, Server, Socket } from 'socket.io';
+import { z } from 'zod';
+import { MAX_MESSAGE_BYTES, MAX_RESULTS_PER_REPORT, MAX_TASKS_PER_REQUEST, PROTOCOL_VERSION } from '../../protocol/limits.js';
+import {
+  AuthSchema,
+  GiveBackSchema,
+  HelloSchema,
+  ProgressSchema,
+  ReceiptsRequestSchema,
+  ResultsReportSchema,
+  TasksRequestSchema,
+  type ErrorCode,
+  type Hello,
+  type Reply,
+} from '../../protocol/messages.js';
+import { errorFields, type Logger } from '../log.js';
+import type { HostNotifier } from '../work/outbox.js';
+import { UnknownAccountError, type HostRegistry } from './host-registry.js';
+import type { VolunteerService } from './volunteer-service.js';
+
+export const VOLUNTEER_NAMESPACE = '/volunteer';
+export const HEARTBEAT_INTERVAL_MS = 30_000;
+
+const fail = (code: ErrorCode, message: string): Reply<never> => ({ ok: false, error: { code, message } });
+const EmptySchema = z.strictObject({}).default({});
+const hostRoom = (hostId: number) => `host:${hostId}`;
+
+interface Session {
+  nonce?: string;
+  hello?: Hello;
+  hostId?: number;
+}
+
+export function attachVolunteerNamespace(
+  io: Server,
+  deps: { registry: HostRegistry; service: VolunteerService; coordinatorKey: string; log: Logger },
+): Namespace {
+  const { registry, service, coordinatorKey, log } = deps;
+  const nsp = io.of(VOLUNTEER_NAMESPACE);
+
+  nsp.on('connection', (socket: Socket) => {
+    const session: Session = {};
+
+    function on<S extends z.ZodType>(
+      event: string,
+      schema: S,
+      handler: (msg: z.infer<S>) => Reply<object>,
+      needsAuth = true,
+    ): void {
+      socket.on(event, (payload: unknown, ack: unknown) => {
+        if (typeof ack !== 'function') {
+          socket.emit('protocol.error', { code: 'bad_request', message: `"${event}" must be sent with an acknowledgement callback` });
+          return;
+        }
+        const reply = ack as (r: Reply<object>) => void;
+        if (needsAuth && session.hostId === undefined) return reply(fail('unauthenticated', `send hello and auth before "${event}"`));
+        const parsed = schema.safeParse(payload ?? undefined);
+        if (!parsed.success) return reply(fail('bad_request', `${event}: ${z.prettifyError(parsed.error)}`));
+        try {
+          reply(handler(parsed.data));
+        } catch (e) {
+          log.error('volunteer message failed', { event, hostId: session.hostId, ...errorFields(e) });
+          reply(fail('internal', `the coordinator could not handle "${event}"; nothing was changed, try again`));
+        }
+      });
+    }
+
+    on(
+      'hello',
+      z.unknown(),
+      (raw) => {
+        const version = (raw as { protocol?: unknown } | null)?.protocol;
+        if (version !== PROTOCOL_VERSION) {
+          return fail('unsupported_protocol', `this coordinator speaks protocol ${PROTOCOL_VERSION}, not ${String(version)}`);
+        }
+        const parsed = HelloSchema.safeParse(raw);
+        if (!parsed.success) return fail('bad_request', `hello: ${z.prettifyError(parsed.error)}`);
+        session.hello = parsed.data;
+        session.nonce = registry.newChallenge();
+        session.hostId = undefined;
+        return { ok: true, challenge: session.nonce, coordinatorKey, protocol: PROTOCOL_VERSION };
+      },
+      false,
+    );
+
+    on(
+      'auth',
+      AuthSchema,
+      ({ signature }) => {
+        const { hello, nonce } = session;
+        if (!hello || !nonce) return fail('unauthenticated', 'send hello first to get a challenge');
+        session.nonce = undefined; // one attempt per challenge
+        if (!registry.proves(hello, nonce, signature)) return fail('unauthenticated', 'the challenge signature does not verify with hostKey');
+        try {
+          const host = registry.register(hello, Date.now());
+          session.hostId = host.id;
+          void socket.join(hostRoom(host.id));
+          log.info('host connected', { hostId: host.id, userId: host.userId, platform: host.platformClass, name: host.name });
+          return {
+            ok: true,
+            hostId: host.id,
+            userId: host.userId,
+            limits: {
+              maxMessageBytes: MAX_MESSAGE_BYTES,
+              maxTasksPerRequest: MAX_TASKS_PER_REQUEST,
+              maxResultsPerReport: MAX_RESULTS_PER_REPORT,
+              heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+            },
+          };
+        } catch (e) {
+          if (e instanceof UnknownAccountError) return fail('unauthenticated', e.message);
+          throw e;
+        }
+      },
+      false,
+    );
+
+    on('tasks.request', TasksRequestSchema, ({ count }) => {
+      const tasks = service.requestTasks(session.hostId!, count);
+      return tasks.length > 0 ? { ok: true, tasks } : { ok: true, tasks, retryAfterMs: 10_000 };
+    });
+    on('results.report', ResultsReportSchema, ({ results }) => ({ ok: true, results: service.reportResults(session.hostId!, results) }));
+    on('tasks.progress', ProgressSchema, ({ updates }) => ({ ok: true, updated: service.progress(session.hostId!, updates) }));
+    on('tasks.giveBack', GiveBackSchema, ({ taskIds }) => ({ ok: true, tasks: service.giveBack(session.hostId!, taskIds) }));
+    on('credit.receipts', ReceiptsRequestSchema, ({ afterEntryId, limit }) => ({
+      ok: true,
+      receipts: service.receipts(session.hostId!, afterEntryId, limit),
+    }));
+    on('heartbeat', EmptySchema, () => ({ ok: true, serverTime: Date.now() }));
+
+    socket.on('disconnect', (reason) => {
+      if (session.hostId !== undefined) log.info('host disconnected', { hostId: session.hostId, reason });
+    });
+  });
+
+  return nsp;
+}
+
+/** Delivers post-commit notices to whichever sockets a host has open. */
+export function socketNotifier(nsp: () => Namespace | undefined): HostNotifier {
+  return {
+    abort(hostId, taskIds, reason) {
+      nsp()?.to(hostRoom(hostId)).emit('tasks.abort', { taskIds, reason });
+    },
+    credit(hostId, receipts) {
+      nsp()?.to(hostRoom(hostId)).emit('credit.granted', { receipts });
+    },
+  };
+}

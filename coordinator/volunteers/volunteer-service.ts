@@ -1,0 +1,76 @@
+// What volunteers can ask of the coordinator, one method per message: each runs its
+// transaction, commits, then tells other hosts what changed (aborts, credit).
+import type { CreditReceipt, Result, ResultAck, Task } from '../../protocol/messages.js';
+import type { Store } from '../store/store.js';
+import { Outbox, type HostNotifier } from '../work/outbox.js';
+import type { ResultIntake } from '../work/result-intake.js';
+import type { Scheduler } from '../work/scheduler.js';
+import type { Transitioner } from '../work/transitioner.js';
+
+export interface GiveBackAck {
+  taskId: number;
+  status: 'given_back' | 'not_in_progress';
+}
+
+export class VolunteerService {
+  constructor(
+    private readonly store: Store,
+    private readonly scheduler: Scheduler,
+    private readonly intake: ResultIntake,
+    private readonly transitioner: Transitioner,
+    private readonly notifier: HostNotifier,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  requestTasks(hostId: number, count: number): Task[] {
+    const now = this.clock();
+    return this.store.transaction(() => this.scheduler.assign(hostId, count, now));
+  }
+
+  reportResults(hostId: number, results: Result[]): ResultAck[] {
+    const host = this.store.identities.hostById(hostId);
+    if (!host) throw new Error(`host ${hostId} does not exist`);
+    return this.committed((outbox, now) => this.intake.report(host, results, now, outbox));
+  }
+
+  /** A host hands tasks back (shutting down): they are reissued at once, not at the deadline. */
+  giveBack(hostId: number, taskIds: number[]): GiveBackAck[] {
+    return this.committed((outbox, now) => {
+      const acks: GiveBackAck[] = [];
+      const touched = new Set<number>();
+      for (const taskId of taskIds) {
+        const r = this.store.work.replicaForResult(taskId);
+        if (!r || r.hostId !== hostId || r.status !== 'in_progress') {
+          acks.push({ taskId, status: 'not_in_progress' });
+          continue;
+        }
+        this.store.work.endReplica(taskId, 'in_progress', 'abandoned');
+        touched.add(r.workunitId);
+        acks.push({ taskId, status: 'given_back' });
+      }
+      for (const id of touched) this.transitioner.transition(id, now, outbox);
+      return acks;
+    });
+  }
+
+  progress(hostId: number, updates: { taskId: number; fraction: number }[]): number {
+    return this.store.transaction(() => updates.filter((u) => this.store.work.setProgress(u.taskId, hostId, u.fraction)).length);
+  }
+
+  receipts(hostId: number, afterEntryId: number, limit: number): CreditReceipt[] {
+    return this.store.ledger.entriesOfHostAfter(hostId, afterEntryId, limit);
+  }
+
+  /** Deadline sweep, run on a timer. */
+  sweepDeadlines(): number {
+    return this.committed((outbox, now) => this.transitioner.sweepDeadlines(now, outbox));
+  }
+
+  private committed<T>(fn: (outbox: Outbox, now: number) => T): T {
+    const outbox = new Outbox();
+    const now = this.clock();
+    const result = this.store.transaction(() => fn(outbox, now));
+    outbox.flush(this.notifier);
+    return result;
+  }
+}

@@ -1,0 +1,25 @@
+// Which app version a host can run, and which class of platform it belongs to.
+import type { Capabilities, Platform } from '../../protocol/messages.js';
+import type { AppVersionRecord } from '../store/catalog.js';
+
+/**
+ * Hosts whose arithmetic may differ are told apart for homogeneous redundancy: Node, and each
+ * browser engine. All replicas of a work unit under homogeneous redundancy go to one class.
+ */
+export function platformClass(platform: Platform): string {
+  return platform.kind === 'node' ? 'node' : `browser:${(platform.engine ?? 'unknown').toLowerCase()}`;
+}
+
+export function hostMeets(platformKind: Platform['kind'], caps: Capabilities, v: AppVersionRecord): boolean {
+  if (v.platform !== 'any' && v.platform !== platformKind) return false;
+  const req = v.requirements;
+  if (req.wasm && !caps.wasm) return false;
+  if (req.minMemoryMb !== undefined && (caps.memoryMb ?? 0) < req.minMemoryMb) return false;
+  if (req.features?.some((f) => !caps.features?.includes(f))) return false;
+  return true;
+}
+
+/** The newest version of an app that the host can run (versions come newest first). */
+export function pickVersion(versions: AppVersionRecord[], platformKind: Platform['kind'], caps: Capabilities): AppVersionRecord | undefined {
+  return versions.find((v) => hostMeets(platformKind, caps, v));
+}

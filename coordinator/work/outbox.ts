@@ -1,0 +1,33 @@
+// What the hosts must be told once a transaction has committed: never before, so a host is
+// never told of an abort or a credit grant that a crash could undo.
+import type { CreditReceipt } from '../../protocol/messages.js';
+
+export interface HostNotifier {
+  abort(hostId: number, taskIds: number[], reason: string): void;
+  credit(hostId: number, receipts: CreditReceipt[]): void;
+}
+
+export class Outbox {
+  private readonly aborts = new Map<string, { hostId: number; reason: string; taskIds: number[] }>();
+  private readonly receipts = new Map<number, CreditReceipt[]>();
+
+  abort(hostId: number, taskId: number, reason: string): void {
+    const key = `${hostId}\u0000${reason}`;
+    const entry = this.aborts.get(key) ?? { hostId, reason, taskIds: [] };
+    entry.taskIds.push(taskId);
+    this.aborts.set(key, entry);
+  }
+
+  receipt(hostId: number, receipt: CreditReceipt): void {
+    const list = this.receipts.get(hostId) ?? [];
+    list.push(receipt);
+    this.receipts.set(hostId, list);
+  }
+
+  flush(notifier: HostNotifier): void {
+    for (const a of this.aborts.values()) notifier.abort(a.hostId, a.taskIds, a.reason);
+    for (const [hostId, list] of this.receipts) notifier.credit(hostId, list);
+    this.aborts.clear();
+    this.receipts.clear();
+  }
+}

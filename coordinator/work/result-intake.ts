@@ -1,0 +1,97 @@
+// Takes result reports from a host: checks each against the assignment the coordinator made
+// and the host's signature, records it, and runs the transitioner on the work units touched.
+// Idempotent: the same result reported twice is a duplicate, never a second result.
+import { canonicalJson } from '../../protocol/canonical.js';
+import { utf8 } from '../../protocol/bytes.js';
+import { jsonHash, sha256Hex } from '../../protocol/hash.js';
+import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
+import type { Ed25519 } from '../../protocol/ed25519.js';
+import type { Result, ResultAck, ResultRejection } from '../../protocol/messages.js';
+import { resultBody, verifyBody } from '../../protocol/signing.js';
+import type { HostRecord } from '../store/identities.js';
+import type { Store } from '../store/store.js';
+import type { Outbox } from './outbox.js';
+import type { Transitioner } from './transitioner.js';
+
+export class ResultIntake {
+  constructor(
+    private readonly store: Store,
+    private readonly ed: Ed25519,
+    private readonly transitioner: Transitioner,
+  ) {}
+
+  /** Call inside a transaction; the acks are true once it commits. */
+  report(host: HostRecord, results: Result[], now: number, outbox: Outbox): ResultAck[] {
+    const touched = new Set<number>();
+    const acks = results.map((r) => this.intakeOne(host, r, now, touched));
+    for (const id of touched) this.transitioner.transition(id, now, outbox);
+    return acks;
+  }
+
+  private intakeOne(host: HostRecord, r: Result, now: number, touched: Set<number>): ResultAck {
+    const reject = (code: ResultRejection, message: string): ResultAck => ({ taskId: r.taskId, status: 'rejected', error: { code, message } });
+    const body = resultBody(r);
+    if (r.hostKey !== host.publicKey) return reject('not_assigned', `result names host ${r.hostKey.slice(0, 16)}…, not this host`);
+    if (!verifyBody(this.ed, host.publicKey, 'result', body, r.signature)) {
+      return reject('bad_signature', 'the result signature does not verify with this host’s key');
+    }
+    const replica = this.store.work.replicaForResult(r.taskId);
+    if (!replica || replica.hostId !== host.id || replica.workunitId !== r.workunitId) {
+      return reject('not_assigned', `task ${r.taskId} of work unit ${r.workunitId} was not assigned to this host`);
+    }
+    const resultHash = jsonHash(body);
+    if (replica.resultHash !== null) {
+      return replica.resultHash === resultHash
+        ? { taskId: r.taskId, status: 'duplicate' }
+        : reject('conflict', `task ${r.taskId} already has a different result`);
+    }
+    if (replica.outcome === 'aborted' || replica.outcome === 'abandoned' || replica.outcome === 'not_needed') {
+      return reject('aborted', `task ${r.taskId} was ${replica.outcome === 'abandoned' ? 'given back' : 'aborted'}`);
+    }
+    if (replica.workunitStatus !== 'active') {
+      return reject('workunit_finished', `work unit ${r.workunitId} is ${replica.workunitStatus}; the result is no longer needed`);
+    }
+    // In progress, or past its deadline ("no reply") while the work unit is open: accepted.
+
+    let outputJson: string | null = null;
+    if (r.outcome === 'success') {
+      const problem = this.checkOutput(r, (json) => (outputJson = json));
+      if (problem) return reject('bad_output', problem);
+    }
+    this.store.work.recordResult({
+      replicaId: r.taskId,
+      outcome: r.outcome === 'success' ? 'success' : 'client_error',
+      receivedAt: now,
+      resultHash,
+      signature: r.signature,
+      outputJson,
+      outputHash: r.outputHash ?? null,
+      errorJson: r.error ? JSON.stringify(r.error) : null,
+      cpuTimeMs: r.cpuTimeMs,
+      elapsedMs: r.elapsedMs,
+    });
+    if (r.outcome === 'error') this.store.identities.recordError(host.id);
+    touched.add(r.workunitId);
+    return { taskId: r.taskId, status: 'accepted' };
+  }
+
+  /** The output must be what outputHash names: inline, or uploaded before the report. */
+  private checkOutput(r: Result, keep: (json: string) => void): string | undefined {
+    if (r.output === undefined) {
+      return this.store.catalog.fileSize(r.outputHash!) === undefined
+        ? `output ${r.outputHash} is neither inline nor uploaded (PUT /files/${r.outputHash} first)`
+        : undefined;
+    }
+    let json: string;
+    try {
+      json = canonicalJson(r.output);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    const bytes = utf8(json);
+    if (bytes.length > MAX_INLINE_JSON_BYTES) return `inline output exceeds ${MAX_INLINE_JSON_BYTES} bytes; upload it as a file`;
+    if (sha256Hex(bytes) !== r.outputHash) return 'outputHash is not the SHA-256 of the output’s canonical JSON';
+    keep(json);
+    return undefined;
+  }
+}

@@ -1,0 +1,113 @@
+// Assigns unsent replicas to a host (BOINC's scheduler): at most one replica of a work unit
+// per host (and per user), a matching app version, homogeneous redundancy, adaptive
+// replication; commits the assignment and returns the signed tasks.
+import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
+import type { Task, TaskBody } from '../../protocol/messages.js';
+import type { CoordinatorKey } from '../identity/coordinator-key.js';
+import type { AppVersionRecord } from '../store/catalog.js';
+import type { HostRecord } from '../store/identities.js';
+import type { Store } from '../store/store.js';
+import { pickVersion } from './app-matching.js';
+import type { AppPolicy } from './model.js';
+
+export interface SchedulerOptions {
+  /** Never send two replicas of one work unit to hosts of the same user. */
+  distinctUsers: boolean;
+  /** Consecutive valid results after which a host may get work units at quorum 1. */
+  trustThreshold: number;
+  /** Share of a trusted host's work units that are still replicated, as spot checks. */
+  spotCheckRate: number;
+  /** Most tasks a host may hold at once. */
+  maxInFlightPerHost: number;
+  random: () => number;
+}
+
+const PAGE = 256;
+const MAX_SCANNED = 4096;
+
+export class Scheduler {
+  constructor(
+    private readonly store: Store,
+    private readonly key: CoordinatorKey,
+    private readonly options: SchedulerOptions,
+  ) {}
+
+  /** Call inside a transaction: the assignments and the tasks describing them commit together. */
+  assign(hostId: number, count: number, now: number): Task[] {
+    const host = this.store.identities.hostById(hostId);
+    if (!host) throw new Error(`host ${hostId} does not exist`);
+    const room = this.options.maxInFlightPerHost - this.store.work.inProgressOfHost(hostId).length;
+    const wanted = Math.min(count, Math.max(0, room));
+    const tasks: Task[] = [];
+    const apps = new Map<number, { policy: AppPolicy; version: AppVersionRecord | undefined }>();
+
+    let offset = 0;
+    for (let scanned = 0; tasks.length < wanted && scanned < MAX_SCANNED; ) {
+      const page = this.store.work.candidates(PAGE, offset);
+      if (page.length === 0) break;
+      scanned += page.length;
+      let taken = 0;
+      for (const c of page) {
+        if (tasks.length >= wanted) break;
+        let app = apps.get(c.appId);
+        if (!app) {
+          const policy = this.store.catalog.appById(c.appId)!;
+          const version = pickVersion(this.store.catalog.versionsOfApp(c.appId), host.platformKind, host.capabilities);
+          app = { policy, version };
+          apps.set(c.appId, app);
+        }
+        if (!app.version) continue;
+        if (app.policy.homogeneousRedundancy && c.hrClass !== null && c.hrClass !== host.platformClass) continue;
+        if (this.store.work.hostHasReplica(c.workunitId, host.id)) continue;
+        if (this.options.distinctUsers && this.store.work.userHasReplica(c.workunitId, host.userId)) continue;
+        tasks.push(this.take(c.replicaId, c.workunitId, host, app.policy, app.version, now));
+        taken++;
+      }
+      // Taken replicas leave the unsent set, so the next page starts that much earlier.
+      offset += page.length - taken;
+    }
+    return tasks;
+  }
+
+  private take(replicaId: number, workunitId: number, host: HostRecord, app: AppPolicy, version: AppVersionRecord, now: number): Task {
+    const { work } = this.store;
+    if (app.homogeneousRedundancy) work.setHrClass(workunitId, host.platformClass);
+    if (app.adaptiveReplication) this.maybeReplicateOnce(replicaId, workunitId, host);
+
+    const src = work.taskSource(replicaId);
+    const body: TaskBody = {
+      taskId: replicaId,
+      workunitId,
+      hostKey: host.publicKey,
+      appVersionHash: version.bundleHash,
+      inputHash: src.inputHash,
+      deadline: now + src.delayBoundMs,
+      rngSeed: src.rngSeed,
+      fpopsEst: src.fpopsEst,
+      issuedAt: now,
+    };
+    const signature = this.key.sign('task', body);
+    const assigned = work.assign({ replicaId, hostId: host.id, appVersionId: version.id, sentAt: now, deadline: body.deadline, taskSignature: signature });
+    if (!assigned) throw new Error(`replica ${replicaId} was no longer unsent`);
+    const task: Task = { ...body, signature, project: src.projectName, app: src.appName };
+    if (src.inputJson !== null && src.inputJson.length <= MAX_INLINE_JSON_BYTES) task.input = JSON.parse(src.inputJson);
+    return task;
+  }
+
+  /**
+   * Adaptive replication: the first replica of a work unit sent to a trusted host may be the
+   * only one (quorum 1), except for random spot checks. The other unsent replicas are dropped.
+   */
+  private maybeReplicateOnce(replicaId: number, workunitId: number, host: HostRecord): void {
+    const { work } = this.store;
+    if (host.consecutiveValid < this.options.trustThreshold) return;
+    if (work.sentCount(workunitId) > 0) return;
+    const wu = work.workunit(workunitId)!;
+    if (wu.minQuorum <= 1) return;
+    if (this.options.random() < this.options.spotCheckRate) return;
+    work.reduceQuorumToOne(workunitId);
+    for (const r of work.replicasOf(workunitId)) {
+      if (r.id !== replicaId && r.status === 'unsent') work.endReplica(r.id, 'unsent', 'not_needed');
+    }
+  }
+}

@@ -1,0 +1,59 @@
+// Canonical JSON: the one byte encoding that is hashed and signed.
+// Object keys sorted by UTF-16 code units, no white space, strings and numbers as
+// ECMAScript's JSON.stringify writes them (the rules of RFC 8785, JCS). Only JSON values
+// are allowed: no undefined, functions, non-finite numbers or sparse holes.
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export class CanonicalEncodingError extends Error {
+  constructor(path: string, what: string) {
+    super(`cannot encode ${what} at ${path || '(root)'} as canonical JSON`);
+    this.name = 'CanonicalEncodingError';
+  }
+}
+
+export function canonicalJson(value: unknown): string {
+  return encode(value, '', 0);
+}
+
+const MAX_DEPTH = 64;
+
+function encode(value: unknown, path: string, depth: number): string {
+  if (depth > MAX_DEPTH) throw new CanonicalEncodingError(path, `nesting deeper than ${MAX_DEPTH}`);
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new CanonicalEncodingError(path, String(value));
+      // -0 and 0 must encode alike so equal results hash alike.
+      return JSON.stringify(value === 0 ? 0 : value);
+    case 'object': {
+      if (Array.isArray(value)) {
+        const items: string[] = [];
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) throw new CanonicalEncodingError(`${path}[${i}]`, 'an array hole');
+          items.push(encode(value[i], `${path}[${i}]`, depth + 1));
+        }
+        return `[${items.join(',')}]`;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new CanonicalEncodingError(path, `an object of class ${proto?.constructor?.name ?? 'unknown'}`);
+      }
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort();
+      const members: string[] = [];
+      for (const key of keys) {
+        const member = record[key];
+        if (member === undefined) continue; // as JSON.stringify: absent and undefined are one
+        members.push(`${JSON.stringify(key)}:${encode(member, `${path}.${key}`, depth + 1)}`);
+      }
+      return `{${members.join(',')}}`;
+    }
+    default:
+      throw new CanonicalEncodingError(path, `a value of type ${typeof value}`);
+  }
+}

@@ -1,0 +1,231 @@
+// Every message of the volunteer protocol, as zod schemas (the one validation at each edge)
+// and the TypeScript types inferred from them. docs/protocol.md is the prose twin of this file.
+import { z } from 'zod';
+import {
+  MAX_APP_FILES,
+  MAX_ERROR_MESSAGE_CHARS,
+  MAX_RESULTS_PER_REPORT,
+  MAX_TASKS_PER_REQUEST,
+  PROTOCOL_VERSION,
+} from './limits.js';
+
+export const Hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits');
+export const Hex64 = z.string().regex(/^[0-9a-f]{128}$/, 'expected 128 lower-case hex digits');
+const Id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const Millis = z.number().int().nonnegative().max(8.64e15);
+const ShortText = (max: number) => z.string().min(1).max(max);
+
+/** Any JSON value; inputs and outputs are validated deeper by canonical encoding. */
+export const JsonValueSchema = z.json();
+
+/** A flat file name inside an app version: no directories, so no traversal. */
+export const FileName = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'file names are 1-128 characters of A-Z a-z 0-9 . _ - and start with a letter, digit or _');
+
+// ---- identity ----
+
+export const PlatformSchema = z.strictObject({
+  kind: z.enum(['node', 'browser']),
+  /** JavaScript engine or browser family, e.g. "v8", "chromium", "firefox", "webkit". */
+  engine: ShortText(32).optional(),
+  os: ShortText(32).optional(),
+  arch: ShortText(32).optional(),
+});
+export type Platform = z.infer<typeof PlatformSchema>;
+
+export const CapabilitiesSchema = z.strictObject({
+  cores: z.number().int().min(1).max(4096).optional(),
+  memoryMb: z.number().int().min(1).max(1 << 24).optional(),
+  wasm: z.boolean().optional(),
+  features: z.array(ShortText(32)).max(32).optional(),
+});
+export type Capabilities = z.infer<typeof CapabilitiesSchema>;
+
+export const HelloSchema = z.strictObject({
+  protocol: z.literal(PROTOCOL_VERSION),
+  hostKey: Hex32,
+  platform: PlatformSchema,
+  capabilities: CapabilitiesSchema.default({}),
+  name: ShortText(64).optional(),
+  /** Secret that links this host to a user account, so credit adds up across machines. */
+  accountKey: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/).optional(),
+});
+export type Hello = z.infer<typeof HelloSchema>;
+
+/** Signed by the host key (domain "auth"): proves the host holds the key it named in hello. */
+export const AuthProofSchema = z.strictObject({
+  nonce: Hex32,
+  hostKey: Hex32,
+  coordinatorKey: Hex32,
+});
+export type AuthProof = z.infer<typeof AuthProofSchema>;
+
+export const AuthSchema = z.strictObject({ signature: Hex64 });
+
+// ---- tasks ----
+
+export const TasksRequestSchema = z.strictObject({
+  count: z.number().int().min(1).max(MAX_TASKS_PER_REQUEST),
+});
+
+/** The fields of a task that the coordinator signs (domain "task"). */
+export const TaskBodySchema = z.strictObject({
+  taskId: Id,
+  workunitId: Id,
+  hostKey: Hex32,
+  appVersionHash: Hex32,
+  /** SHA-256 of the input's canonical JSON; when `input` is absent, GET /files/{inputHash}. */
+  inputHash: Hex32,
+  deadline: Millis,
+  /** Seed of ctx.random(): the same for every replica of a work unit. */
+  rngSeed: Hex32,
+  fpopsEst: z.number().positive(),
+  issuedAt: Millis,
+});
+export type TaskBody = z.infer<typeof TaskBodySchema>;
+
+export const TaskSchema = TaskBodySchema.extend({
+  input: JsonValueSchema.optional(),
+  signature: Hex64,
+  /** Display only, not signed: what the volunteer is computing for. */
+  project: ShortText(200),
+  app: ShortText(200),
+});
+export type Task = z.infer<typeof TaskSchema>;
+
+export const ProgressSchema = z.strictObject({
+  updates: z
+    .array(z.strictObject({ taskId: Id, fraction: z.number().min(0).max(1) }))
+    .min(1)
+    .max(MAX_TASKS_PER_REQUEST),
+});
+
+export const GiveBackSchema = z.strictObject({
+  taskIds: z.array(Id).min(1).max(MAX_TASKS_PER_REQUEST),
+  reason: ShortText(200),
+});
+
+// ---- results ----
+
+export const ResultErrorSchema = z.strictObject({
+  code: ShortText(64),
+  message: z.string().max(MAX_ERROR_MESSAGE_CHARS),
+});
+
+/** The fields of a result that the host signs (domain "result"). */
+export const ResultBodySchema = z.strictObject({
+  taskId: Id,
+  workunitId: Id,
+  hostKey: Hex32,
+  outcome: z.enum(['success', 'error']),
+  /** SHA-256 of the output's canonical JSON (success only). */
+  outputHash: Hex32.optional(),
+  error: ResultErrorSchema.optional(),
+  cpuTimeMs: z.number().nonnegative().max(1e12),
+  elapsedMs: z.number().nonnegative().max(1e12),
+});
+export type ResultBody = z.infer<typeof ResultBodySchema>;
+
+export const ResultSchema = ResultBodySchema.extend({
+  /** Inline output; absent when it was uploaded with PUT /files/{outputHash}. */
+  output: JsonValueSchema.optional(),
+  signature: Hex64,
+}).superRefine((r, ctx) => {
+  if (r.outcome === 'success' && !r.outputHash) ctx.addIssue({ code: 'custom', message: 'a success needs outputHash' });
+  if (r.outcome === 'error' && !r.error) ctx.addIssue({ code: 'custom', message: 'an error result needs error' });
+  if (r.outcome === 'error' && (r.outputHash || r.output !== undefined))
+    ctx.addIssue({ code: 'custom', message: 'an error result has no output' });
+});
+export type Result = z.infer<typeof ResultSchema>;
+
+export const ResultsReportSchema = z.strictObject({
+  results: z.array(ResultSchema).min(1).max(MAX_RESULTS_PER_REPORT),
+});
+
+export const ResultStatusSchema = z.enum(['accepted', 'duplicate', 'rejected']);
+export type ResultStatus = z.infer<typeof ResultStatusSchema>;
+
+// ---- credit ----
+
+/** A ledger entry as the coordinator signs it for the host (domain "creditReceipt"). */
+export const CreditReceiptBodySchema = z.strictObject({
+  entryId: Id,
+  taskId: Id,
+  workunitId: Id,
+  hostKey: Hex32,
+  amount: z.number().nonnegative(),
+  grantedAt: Millis,
+  prevHash: Hex32,
+  entryHash: Hex32,
+});
+export type CreditReceiptBody = z.infer<typeof CreditReceiptBodySchema>;
+export type CreditReceipt = CreditReceiptBody & { signature: string };
+
+export const ReceiptsRequestSchema = z.strictObject({
+  afterEntryId: z.number().int().nonnegative().default(0),
+  limit: z.number().int().min(1).max(500).default(100),
+});
+
+// ---- app versions ----
+
+export const AppFileSchema = z.strictObject({
+  name: FileName,
+  sha256: Hex32,
+  size: z.number().int().nonnegative(),
+});
+
+/** What an app version is: its files by hash. The bundle hash is jsonHash(manifest). */
+export const AppManifestSchema = z.strictObject({
+  entry: FileName,
+  files: z.array(AppFileSchema).min(1).max(MAX_APP_FILES),
+});
+export type AppManifest = z.infer<typeof AppManifestSchema>;
+
+/** Signed by a host (domain "upload") to PUT a large output file. */
+export const UploadProofSchema = z.strictObject({ hostKey: Hex32, sha256: Hex32 });
+export type UploadProof = z.infer<typeof UploadProofSchema>;
+
+// ---- replies ----
+
+export const ERROR_CODES = [
+  'bad_request',
+  'unsupported_protocol',
+  'unauthenticated',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'too_large',
+  'rate_limited',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ProtocolError {
+  code: ErrorCode;
+  message: string;
+}
+
+export type Reply<T extends object> = ({ ok: true } & T) | { ok: false; error: ProtocolError };
+
+export const RESULT_REJECTIONS = [
+  'bad_signature',
+  'not_assigned',
+  'bad_output',
+  'conflict',
+  'aborted',
+  'workunit_finished',
+] as const;
+export type ResultRejection = (typeof RESULT_REJECTIONS)[number];
+
+export interface ResultAck {
+  taskId: number;
+  status: ResultStatus;
+  error?: { code: ResultRejection; message: string };
+}
+
+/** Server → host: stop these tasks; their results are no longer wanted. */
+export interface AbortNotice {
+  taskIds: number[];
+  reason: string;
+}
