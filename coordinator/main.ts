@@ -15,7 +15,7 @@ try {
   const coordinator = await startCoordinator(config, log);
   process.stdout.write(
     `\nvolunteer-grid coordinator running at ${coordinator.url}\n` +
-      `  coordinator public key: ${coordinator.coordinatorKey}\n` +
+      `  coordinator public key: ${coordinator.key.publicKey}\n` +
       `  served at ${coordinator.url}/.well-known/volunteer-grid.json\n` +
       `  data dir: ${config.dataDir}\n\n`,
   );

@@ -6,3 +6,4 @@ export * from './limits.js';
 export * from './messages.js';
 export * from './signing.js';
 export * from './ledger.js';
+export * from './results.js';

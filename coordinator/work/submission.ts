@@ -45,7 +45,9 @@ export class Submission {
 
   /** All or nothing: every work unit and its first replicas commit in one transaction. */
   submitBatch(spec: BatchSpec, now = Date.now()): Submitted {
-    const b = BatchSpecSchema.parse(spec);
+    const parsed = BatchSpecSchema.safeParse(spec);
+    if (!parsed.success) throw new SubmissionError(`invalid batch: ${z.prettifyError(parsed.error)}`);
+    const b = parsed.data;
     const app = this.store.catalog.appById(b.appId);
     if (!app) throw new SubmissionError(`app ${b.appId} does not exist`);
     if (this.store.catalog.versionsOfApp(app.id).length === 0) throw new SubmissionError(`app ${app.name} has no app version yet`);

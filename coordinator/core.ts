@@ -1,0 +1,81 @@
+// The coordinator without its network: store, keys, files and the work lifecycle, wired.
+// The server adds HTTP and Socket.IO on top; tests drive it directly with their own clock.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Ed25519 } from '../protocol/ed25519.js';
+import { nodeEd25519 } from '../protocol/ed25519-node.js';
+import { AppRegistry } from './apps/app-registry.js';
+import type { Config } from './config.js';
+import { BlobStore } from './files/blob-store.js';
+import { loadOrCreateCoordinatorKey, type CoordinatorKey } from './identity/coordinator-key.js';
+import { Store } from './store/store.js';
+import { HostRegistry } from './volunteers/host-registry.js';
+import { VolunteerService } from './volunteers/volunteer-service.js';
+import { CreditGranter } from './work/credit-granter.js';
+import { Outbox, type HostNotifier } from './work/outbox.js';
+import { ResultIntake } from './work/result-intake.js';
+import { Scheduler } from './work/scheduler.js';
+import { Submission } from './work/submission.js';
+import { Transitioner } from './work/transitioner.js';
+
+export type CoreOptions = Pick<Config, 'dataDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'maxInFlightPerHost'>;
+
+export interface Core {
+  ed: Ed25519;
+  key: CoordinatorKey;
+  keyCreated: boolean;
+  store: Store;
+  blobs: BlobStore;
+  apps: AppRegistry;
+  submission: Submission;
+  registry: HostRegistry;
+  service: VolunteerService;
+  /** Cancels a batch's open work units and tells hosts to abort their tasks. */
+  cancelBatch(batchId: number): number;
+  close(): void;
+}
+
+export function createCore(
+  options: CoreOptions,
+  notifier: HostNotifier,
+  env: { clock?: () => number; random?: () => number } = {},
+): Core {
+  mkdirSync(options.dataDir, { recursive: true });
+  const clock = env.clock ?? Date.now;
+  const ed = nodeEd25519();
+  const { key, created } = loadOrCreateCoordinatorKey(options.dataDir, ed);
+  const store = Store.open(join(options.dataDir, 'coordinator.sqlite'));
+  const blobs = new BlobStore(join(options.dataDir, 'files'));
+
+  const credit = new CreditGranter(store, key);
+  const transitioner = new Transitioner(store, blobs, credit, { distinctUsers: options.distinctUsers });
+  const scheduler = new Scheduler(store, key, {
+    distinctUsers: options.distinctUsers,
+    trustThreshold: options.trustThreshold,
+    spotCheckRate: options.spotCheckRate,
+    maxInFlightPerHost: options.maxInFlightPerHost,
+    random: env.random ?? Math.random,
+  });
+  const intake = new ResultIntake(store, ed, transitioner);
+  const service = new VolunteerService(store, scheduler, intake, transitioner, notifier, clock);
+  const submission = new Submission(store, blobs, transitioner);
+
+  return {
+    ed,
+    key,
+    keyCreated: created,
+    store,
+    blobs,
+    apps: new AppRegistry(store, blobs, key),
+    submission,
+    registry: new HostRegistry(store, ed, key.publicKey),
+    service,
+    cancelBatch(batchId) {
+      const outbox = new Outbox();
+      const n = submission.cancelBatch(batchId, outbox, clock());
+      outbox.flush(notifier);
+      return n;
+    },
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,110 @@
+// A coordinator core on a real SQLite file in a temp dir, with a hand-driven clock and
+// recorded notices: for deterministic tests of the lifecycle rules through the real store.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fromHex, toHex } from '../../protocol/bytes.js';
+import { nodeEd25519 } from '../../protocol/ed25519-node.js';
+import type { Capabilities, CreditReceipt, Platform, Result, Task } from '../../protocol/messages.js';
+import { buildResult, type Outcome } from '../../protocol/results.js';
+import type { Requirements, VersionPlatform } from '../../coordinator/store/catalog.js';
+import { createCore, type Core, type CoreOptions } from '../../coordinator/core.js';
+import type { Replication, Validation } from '../../coordinator/work/model.js';
+
+export const PRIMES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'primes');
+const ed = nodeEd25519();
+
+export interface WorldHost {
+  id: number;
+  userId: number;
+  publicKey: string;
+  seed: string;
+  request(count: number): Task[];
+  report(...results: Result[]): ReturnType<Core['service']['reportResults']>;
+  result(task: Task, outcome: Outcome): Result;
+}
+
+export interface World {
+  core: Core;
+  dataDir: string;
+  now(): number;
+  advance(ms: number): void;
+  aborts: { hostId: number; taskIds: number[]; reason: string }[];
+  credits: { hostId: number; receipts: CreditReceipt[] }[];
+  addHost(opts?: { platform?: Platform; capabilities?: Capabilities; accountKey?: string; name?: string }): WorldHost;
+  addApp(opts?: { validation?: Validation; homogeneousRedundancy?: boolean; adaptiveReplication?: boolean; platform?: VersionPlatform; requirements?: Requirements }): number;
+  submit(appId: number, inputs: unknown[], replication?: Partial<Replication>): number;
+  workunitIds(batchId: number): number[];
+  close(): void;
+}
+
+export function createWorld(options: Partial<CoreOptions> = {}, random: () => number = () => 0.5): World {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vg-world-'));
+  let now = 1_700_000_000_000;
+  const aborts: World['aborts'] = [];
+  const credits: World['credits'] = [];
+  const core = createCore(
+    { dataDir, distinctUsers: true, trustThreshold: 3, spotCheckRate: 0, maxInFlightPerHost: 100, ...options },
+    { abort: (hostId, taskIds, reason) => aborts.push({ hostId, taskIds, reason }), credit: (hostId, receipts) => credits.push({ hostId, receipts }) },
+    { clock: () => now, random },
+  );
+  let apps = 0;
+
+  return {
+    core,
+    dataDir,
+    now: () => now,
+    advance: (ms) => void (now += ms),
+    aborts,
+    credits,
+    addHost(opts = {}) {
+      const seed = toHex(ed.randomSeed());
+      const publicKey = toHex(ed.publicKeyFromSeed(fromHex(seed)));
+      const host = core.registry.register(
+        {
+          protocol: 1,
+          hostKey: publicKey,
+          platform: opts.platform ?? { kind: 'node', engine: 'v8' },
+          capabilities: opts.capabilities ?? { wasm: true },
+          name: opts.name,
+          accountKey: opts.accountKey,
+        },
+        now,
+      );
+      return {
+        id: host.id,
+        userId: host.userId,
+        publicKey,
+        seed,
+        request: (count) => core.service.requestTasks(host.id, count),
+        report: (...results) => core.service.reportResults(host.id, results),
+        result: (task, outcome) => buildResult(ed, seed, task, outcome),
+      };
+    },
+    addApp(opts = {}) {
+      const projectId = core.apps.createProject({ name: `project ${++apps}` });
+      const app = core.apps.createApp(projectId, {
+        name: 'primes',
+        validation: opts.validation,
+        homogeneousRedundancy: opts.homogeneousRedundancy,
+        adaptiveReplication: opts.adaptiveReplication,
+      });
+      const files = readdirSync(PRIMES_DIR)
+        .filter((f) => f.endsWith('.js'))
+        .map((name) => ({ name, bytes: readFileSync(join(PRIMES_DIR, name)) }));
+      core.apps.addVersion(app.id, { files, platform: opts.platform, requirements: opts.requirements }, now);
+      return app.id;
+    },
+    submit(appId, inputs, replication = {}) {
+      return core.submission.submitBatch({ appId, name: 'test batch', replication, workunits: inputs.map((input) => ({ input: input as never })) }, now).batchId;
+    },
+    workunitIds(batchId) {
+      return (core.store.db.prepare('SELECT id FROM workunits WHERE batch_id = ? ORDER BY id').all(batchId) as { id: number }[]).map((r) => r.id);
+    },
+    close() {
+      core.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
