@@ -1,0 +1,35 @@
+// A real coordinator in this process on a random loopback port with a temp data dir.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigSchema, type Config } from '../../coordinator/config.js';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
+import { createLogger } from '../../coordinator/log.js';
+
+export interface TestCoordinator extends RunningCoordinator {
+  dataDir: string;
+  /** Closes and removes the data dir. */
+  dispose(): Promise<void>;
+}
+
+export async function startTestCoordinator(overrides: Partial<Config> = {}): Promise<TestCoordinator> {
+  const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'vg-coordinator-'));
+  const config = ConfigSchema.parse({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', transitionIntervalMs: 100, demoWorkunits: 0, ...overrides });
+  const running = await startCoordinator(config, createLogger(process.env.VG_TEST_LOG ? 'debug' : 'silent'));
+  return Object.assign(running, {
+    dataDir,
+    async dispose() {
+      await running.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  });
+}
+
+/** Polls until check() is true, or fails after timeoutMs with what it was waiting for. */
+export async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,167 @@
+// A volunteer written in the test against the documented protocol: socket.io-client, its own
+// Ed25519 key (tweetnacl), verification of every task and app bundle before running it.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { io, type Socket } from 'socket.io-client';
+import { fromHex, toHex } from '../../protocol/bytes.js';
+import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
+import { jsonHash, sha256Hex } from '../../protocol/hash.js';
+import type { AbortNotice, AppManifest, Capabilities, CreditReceipt, Platform, Reply, Result, ResultAck, Task } from '../../protocol/messages.js';
+import { buildResult, type Outcome } from '../../protocol/results.js';
+import { inputMatches, signBody, taskBody, verifyBody } from '../../protocol/signing.js';
+
+const ed = tweetnaclEd25519();
+
+export type Behaviour = 'honest' | 'garbage' | 'colluder' | 'failing';
+type RunFn = (input: unknown, ctx: unknown) => Promise<unknown>;
+
+export interface VolunteerOptions {
+  seed?: string;
+  name?: string;
+  platform?: Platform;
+  capabilities?: Capabilities;
+  accountKey?: string;
+  behaviour?: Behaviour;
+  coordinatorKey?: string;
+}
+
+export class TestVolunteer {
+  readonly aborts: AbortNotice[] = [];
+  readonly receipts: CreditReceipt[] = [];
+  readonly accepted: Result[] = [];
+  hostId = 0;
+  userId = 0;
+  private readonly apps = new Map<string, RunFn>();
+  private readonly dir = mkdtempSync(join(tmpdir(), 'vg-volunteer-'));
+
+  private constructor(
+    readonly url: string,
+    readonly socket: Socket,
+    readonly seed: string,
+    readonly publicKey: string,
+    readonly coordinatorKey: string,
+    readonly behaviour: Behaviour,
+  ) {
+    socket.on('tasks.abort', (n: AbortNotice) => this.aborts.push(n));
+    socket.on('credit.granted', (m: { receipts: CreditReceipt[] }) => this.receipts.push(...m.receipts));
+  }
+
+  /** Connects, says hello and proves its key. Throws with the coordinator's message on refusal. */
+  static async connect(url: string, opts: VolunteerOptions = {}): Promise<TestVolunteer> {
+    const seed = opts.seed ?? toHex(ed.randomSeed());
+    const publicKey = toHex(ed.publicKeyFromSeed(fromHex(seed)));
+    const socket = io(`${url}/volunteer`, { transports: ['websocket'], forceNew: true, reconnection: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
+    const hello = await call<{ challenge: string; coordinatorKey: string }>(socket, 'hello', {
+      protocol: 1,
+      hostKey: publicKey,
+      platform: opts.platform ?? { kind: 'node', engine: 'v8' },
+      capabilities: opts.capabilities ?? { wasm: true, cores: 1 },
+      name: opts.name,
+      accountKey: opts.accountKey,
+    });
+    if (opts.coordinatorKey && hello.coordinatorKey !== opts.coordinatorKey) throw new Error('coordinator key changed');
+    const signature = signBody(ed, seed, 'auth', { nonce: hello.challenge, hostKey: publicKey, coordinatorKey: hello.coordinatorKey });
+    const v = new TestVolunteer(url, socket, seed, publicKey, hello.coordinatorKey, opts.behaviour ?? 'honest');
+    const auth = await call<{ hostId: number; userId: number }>(socket, 'auth', { signature });
+    v.hostId = auth.hostId;
+    v.userId = auth.userId;
+    return v;
+  }
+
+  send<T extends object>(event: string, payload: unknown): Promise<Reply<T>> {
+    return this.socket.timeout(15_000).emitWithAck(event, payload) as Promise<Reply<T>>;
+  }
+
+  /** Requests tasks and checks each: coordinator signature, addressed to us, input hash. */
+  async requestTasks(count: number): Promise<Task[]> {
+    const reply = await this.send<{ tasks: Task[] }>('tasks.request', { count });
+    if (!reply.ok) throw new Error(`tasks.request: ${reply.error.message}`);
+    for (const t of reply.tasks) {
+      if (!verifyBody(ed, this.coordinatorKey, 'task', taskBody(t), t.signature)) throw new Error(`task ${t.taskId}: bad signature`);
+      if (t.hostKey !== this.publicKey) throw new Error(`task ${t.taskId} is for another host`);
+      if (t.input !== undefined && !inputMatches(t.input, t.inputHash)) throw new Error(`task ${t.taskId}: input does not match its hash`);
+    }
+    return reply.tasks;
+  }
+
+  async compute(task: Task): Promise<Result> {
+    const started = Date.now();
+    let outcome: Outcome;
+    if (this.behaviour === 'failing') outcome = { error: { code: 'app_error', message: 'simulated crash' } };
+    else if (this.behaviour === 'garbage') outcome = { output: { garbage: Math.random() } };
+    else if (this.behaviour === 'colluder') outcome = { output: { count: -1, checksum: 0 } };
+    else {
+      const run = await this.app(task.appVersionHash);
+      const input = task.input ?? (await this.fetchJson(task.inputHash));
+      const ctx = { progress: () => {}, checkpoint: async () => {}, resume: undefined, random: () => 0 };
+      outcome = { output: await run(input, ctx) };
+    }
+    const elapsed = Date.now() - started;
+    return buildResult(ed, this.seed, task, outcome, { cpuTimeMs: elapsed, elapsedMs: elapsed });
+  }
+
+  async report(results: Result[]): Promise<ResultAck[]> {
+    const reply = await this.send<{ results: ResultAck[] }>('results.report', { results });
+    if (!reply.ok) throw new Error(`results.report: ${reply.error.message}`);
+    reply.results.forEach((ack, i) => ack.status !== 'rejected' && this.accepted.push(results[i]!));
+    return reply.results;
+  }
+
+  /** Fetches, hashes and runs until `done()` says stop. */
+  async work(done: () => boolean, batchSize = 4): Promise<number> {
+    let reported = 0;
+    while (!done() && this.socket.connected) {
+      const tasks = await this.requestTasks(batchSize);
+      if (tasks.length === 0) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      const results: Result[] = [];
+      for (const t of tasks) results.push(await this.compute(t));
+      await this.report(results);
+      reported += results.length;
+    }
+    return reported;
+  }
+
+  /** Downloads an app version, checks the coordinator's signature and every file hash, loads it. */
+  private async app(bundleHash: string): Promise<RunFn> {
+    const cached = this.apps.get(bundleHash);
+    if (cached) return cached;
+    const res = await fetch(`${this.url}/app-versions/${bundleHash}`);
+    if (!res.ok) throw new Error(`app version ${bundleHash}: HTTP ${res.status}`);
+    const doc = (await res.json()) as { manifest: AppManifest; signature: string };
+    if (jsonHash(doc.manifest) !== bundleHash) throw new Error('manifest does not match the bundle hash');
+    if (!verifyBody(ed, this.coordinatorKey, 'appVersion', doc.manifest, doc.signature)) throw new Error('manifest signature does not verify');
+    for (const f of doc.manifest.files) {
+      const bytes = new Uint8Array(await (await fetch(`${this.url}/files/${f.sha256}`)).arrayBuffer());
+      if (sha256Hex(bytes) !== f.sha256) throw new Error(`file ${f.name} does not match its hash`);
+      writeFileSync(join(this.dir, `${bundleHash}-${f.name}`), bytes);
+    }
+    const mod = (await import(pathToFileURL(join(this.dir, `${bundleHash}-${doc.manifest.entry}`)).href)) as { default: RunFn };
+    this.apps.set(bundleHash, mod.default);
+    return mod.default;
+  }
+
+  private async fetchJson(hash: string): Promise<unknown> {
+    const bytes = new Uint8Array(await (await fetch(`${this.url}/files/${hash}`)).arrayBuffer());
+    if (sha256Hex(bytes) !== hash) throw new Error('input file does not match its hash');
+    return JSON.parse(new TextDecoder().decode(bytes));
+  }
+
+  close(): void {
+    this.socket.disconnect();
+  }
+}
+
+async function call<T extends object>(socket: Socket, event: string, payload: unknown): Promise<T> {
+  const reply = (await socket.timeout(15_000).emitWithAck(event, payload)) as Reply<T>;
+  if (!reply.ok) throw new Error(`${event}: ${reply.error.code}: ${reply.error.message}`);
+  return reply;
+}

@@ -1,0 +1,221 @@
+// The real coordinator on a random port; volunteers over real Socket.IO connections.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
+import { jsonHash } from '../../protocol/hash.js';
+import { GENESIS_HASH, verifyLedgerChain } from '../../protocol/ledger.js';
+import type { CreditReceipt, Reply, ResultAck } from '../../protocol/messages.js';
+import { buildResult } from '../../protocol/results.js';
+import { signBody } from '../../protocol/signing.js';
+import { primesInputs } from '../../examples/primes/inputs.js';
+import { PRIMES_DIR } from '../helpers/world.js';
+import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { TestVolunteer } from '../helpers/test-volunteer.js';
+
+let coordinator: TestCoordinator | undefined;
+const volunteers: TestVolunteer[] = [];
+afterEach(async () => {
+  volunteers.splice(0).forEach((v) => v.close());
+  await coordinator?.dispose();
+  coordinator = undefined;
+});
+
+async function join_(opts: Parameters<typeof TestVolunteer.connect>[1] = {}): Promise<TestVolunteer> {
+  const v = await TestVolunteer.connect(coordinator!.url, opts);
+  volunteers.push(v);
+  return v;
+}
+
+function primesApp(c: TestCoordinator): number {
+  const projectId = c.apps.createProject({ name: 'primes' });
+  const app = c.apps.createApp(projectId, { name: 'primes' });
+  const files = readdirSync(PRIMES_DIR).filter((f) => f.endsWith('.js')).map((name) => ({ name, bytes: readFileSync(join(PRIMES_DIR, name)) }));
+  c.apps.addVersion(app.id, { files });
+  return app.id;
+}
+
+/** Independent of the app: a sieve, and the same checksum definition. */
+function expectedPrimes(from: number, to: number) {
+  const sieve = new Uint8Array(to).fill(1);
+  sieve[0] = 0;
+  if (to > 1) sieve[1] = 0;
+  for (let i = 2; i * i < to; i++) if (sieve[i]) for (let j = i * i; j < to; j += i) sieve[j] = 0;
+  let count = 0;
+  let checksum = 0;
+  for (let n = from; n < to; n++) if (sieve[n]) (count++, (checksum = (Math.imul(checksum, 31) + n) >>> 0));
+  return { from, to, count, checksum };
+}
+
+const counts = (c: TestCoordinator, batchId: number) => c.store.work.batchCounts(batchId);
+
+describe('a batch end to end', () => {
+  it('three volunteers complete a batch with correct canonical results and verifiable credit', async () => {
+    coordinator = await startTestCoordinator();
+    const appId = primesApp(coordinator);
+    const inputs = primesInputs(12, 2000, 100_000);
+    const { batchId } = coordinator.submission.submitBatch({
+      appId,
+      name: 'e2e',
+      replication: { minQuorum: 2, targetNresults: 2, fpopsEst: 1e12 },
+      workunits: inputs.map((input) => ({ input: { ...input } })),
+    });
+    const vs = await Promise.all([join_({ name: 'a' }), join_({ name: 'b' }), join_({ name: 'c' })]);
+    const done = () => counts(coordinator!, batchId).done === inputs.length;
+    await Promise.all(vs.map((v) => v.work(done, 3)));
+    expect(counts(coordinator, batchId)).toEqual({ active: 0, done: 12, failed: 0, cancelled: 0 });
+
+    const rows = coordinator.store.db
+      .prepare(`SELECT w.input_json AS input, r.output_json AS output FROM workunits w JOIN replicas r ON r.id = w.canonical_replica_id WHERE w.batch_id = ?`)
+      .all(batchId) as { input: string; output: string }[];
+    expect(rows).toHaveLength(12);
+    for (const row of rows) {
+      const { from, to } = JSON.parse(row.input) as { from: number; to: number };
+      expect(JSON.parse(row.output)).toEqual(expectedPrimes(from, to));
+    }
+
+    // Credit: 2 valid replicas per work unit, each 200 * 1e12 / 86400e9 cobblestones.
+    const per = (1e12 * 200) / 86_400e9;
+    const ledger = (await (await fetch(`${coordinator.url}/api/v1/ledger?after=0&limit=1000`)).json()) as { entries: CreditReceipt[]; coordinatorKey: string };
+    expect(ledger.entries).toHaveLength(24);
+    expect(verifyLedgerChain(tweetnaclEd25519(), ledger.coordinatorKey, ledger.entries, GENESIS_HASH)).toBeUndefined();
+    await waitFor('credit notices', () => vs.reduce((n, v) => n + v.receipts.length, 0) === 24);
+    for (const v of vs) {
+      const host = coordinator.store.identities.hostById(v.hostId)!;
+      const mine = ledger.entries.filter((e) => e.hostKey === v.publicKey);
+      expect(host.totalCredit).toBeCloseTo(mine.length * per, 9);
+      expect(v.receipts.map((r) => r.entryId).sort()).toEqual(mine.map((e) => e.entryId).sort());
+      expect(host.rac).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('the handshake and message validation', () => {
+  it('refuses unknown protocol versions, bad proofs and unauthenticated requests with clear errors', async () => {
+    coordinator = await startTestCoordinator();
+    const v = await join_();
+    const raw = v.socket;
+    const send = <T extends object>(event: string, payload: unknown) => raw.timeout(5000).emitWithAck(event, payload) as Promise<Reply<T>>;
+
+    expect(await send('hello', { protocol: 99 })).toMatchObject({ ok: false, error: { code: 'unsupported_protocol' } });
+    expect(await send('hello', { protocol: 1, hostKey: 'nope' })).toMatchObject({ ok: false, error: { code: 'bad_request', message: expect.stringMatching(/hostKey/) } });
+    // A new hello drops the session: nothing is allowed until auth succeeds again.
+    expect(await send('hello', { protocol: 1, hostKey: v.publicKey, platform: { kind: 'node' } })).toMatchObject({ ok: true });
+    expect(await send('tasks.request', { count: 1 })).toMatchObject({ ok: false, error: { code: 'unauthenticated' } });
+    expect(await send('auth', { signature: '00'.repeat(64) })).toMatchObject({ ok: false, error: { code: 'unauthenticated', message: expect.stringMatching(/does not verify/) } });
+    // One attempt per challenge.
+    expect(await send('auth', { signature: '00'.repeat(64) })).toMatchObject({ ok: false, error: { message: expect.stringMatching(/hello first/) } });
+  });
+
+  it('answers malformed messages with bad_request and changes nothing', async () => {
+    coordinator = await startTestCoordinator();
+    primesApp(coordinator);
+    const v = await join_();
+    for (const payload of [{ count: 'x' }, { count: 0 }, { count: 1000 }, { count: 1, extra: true }, null, 'str', [1]]) {
+      expect(await v.send('tasks.request', payload)).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    }
+    expect(await v.send('results.report', { results: [] })).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await v.send('results.report', { results: [{ taskId: 1, outcome: 'success' }] })).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    const protocolErrors: unknown[] = [];
+    v.socket.on('protocol.error', (e) => protocolErrors.push(e));
+    v.socket.emit('heartbeat', {});
+    await waitFor('protocol.error', () => protocolErrors.length === 1);
+    expect(protocolErrors[0]).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/acknowledgement/) });
+    expect(coordinator.store.db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE status <> 'unsent'").get()).toEqual({ n: 0 });
+    expect(await v.send('heartbeat', {})).toMatchObject({ ok: true, serverTime: expect.any(Number) });
+  });
+
+  it('rejects forged, misdirected and replayed results over the wire', async () => {
+    coordinator = await startTestCoordinator();
+    coordinator.submission.submitBatch({ appId: primesApp(coordinator), name: 'b', workunits: [{ input: { from: 1, to: 100 } }] });
+    const [alice, mallory] = [await join_(), await join_()];
+    const [task] = await alice.requestTasks(1);
+    await mallory.requestTasks(1);
+    const result = await alice.compute(task!);
+
+    const forged = { ...result, signature: signBody(tweetnaclEd25519(), mallory.seed, 'result', { ...result, signature: undefined, output: undefined }) };
+    expect((await alice.report([forged]))[0]).toMatchObject({ status: 'rejected', error: { code: 'bad_signature' } });
+    const misdirected = buildResult(tweetnaclEd25519(), mallory.seed, { ...task!, hostKey: mallory.publicKey }, { output: result.output });
+    expect((await mallory.report([misdirected]))[0]).toMatchObject({ status: 'rejected', error: { code: 'not_assigned' } });
+    expect((await mallory.report([result]))[0]).toMatchObject({ status: 'rejected', error: { code: 'not_assigned' } });
+
+    expect((await alice.report([result]))[0]!.status).toBe('accepted');
+    const replay = await alice.report([result]);
+    expect(replay[0]).toEqual({ taskId: task!.taskId, status: 'duplicate' } satisfies ResultAck);
+    expect(coordinator.store.db.prepare('SELECT COUNT(*) AS n FROM replicas WHERE received_at IS NOT NULL').get()).toEqual({ n: 1 });
+  });
+});
+
+describe('pushes and side channels', () => {
+  it('tells hosts to abort the tasks of a cancelled batch', async () => {
+    coordinator = await startTestCoordinator();
+    const { batchId } = coordinator.submission.submitBatch({
+      appId: primesApp(coordinator),
+      name: 'to cancel',
+      workunits: primesInputs(3, 100).map((input) => ({ input: { ...input } })),
+    });
+    const v = await join_();
+    const tasks = await v.requestTasks(3);
+    expect(coordinator.cancelBatch(batchId)).toBe(3);
+    await waitFor('tasks.abort', () => v.aborts.length === 1);
+    expect(v.aborts[0]!.taskIds.sort()).toEqual(tasks.map((t) => t.taskId).sort());
+    expect(v.aborts[0]!.reason).toMatch(/cancelled/);
+  });
+
+  it('reissues a task whose deadline passed, and still accepts the late result while the work unit is open', async () => {
+    coordinator = await startTestCoordinator({ transitionIntervalMs: 50 });
+    coordinator.submission.submitBatch({
+      appId: primesApp(coordinator),
+      name: 'deadline',
+      replication: { delayBoundMs: 1000 },
+      workunits: [{ input: { from: 1, to: 1000 } }],
+    });
+    const [slow, fast] = [await join_(), await join_()];
+    const [late] = await slow.requestTasks(1);
+    const [t] = await fast.requestTasks(1);
+    await fast.report([await fast.compute(t!)]);
+    const wuId = t!.workunitId;
+    await waitFor('deadline reissue', () => coordinator!.store.work.replicasOf(wuId).some((r) => r.outcome === 'no_reply'), 5000);
+    expect(coordinator.store.work.replicasOf(wuId).filter((r) => r.status === 'unsent')).toHaveLength(1);
+    expect((await slow.report([await slow.compute(late!)]))[0]!.status).toBe('accepted');
+    expect(coordinator.store.work.workunit(wuId)!.status).toBe('done');
+  });
+
+  it('accepts a large output uploaded by hash with a signed PUT', async () => {
+    coordinator = await startTestCoordinator();
+    coordinator.submission.submitBatch({ appId: primesApp(coordinator), name: 'big', workunits: [{ input: { from: 1, to: 10 } }], replication: { minQuorum: 1, targetNresults: 1 } });
+    const v = await join_();
+    const [task] = await v.requestTasks(1);
+    const output = { blob: 'x'.repeat(300_000) };
+    const result = buildResult(tweetnaclEd25519(), v.seed, task!, { output, inline: false });
+    const bytes = new TextEncoder().encode(JSON.stringify(output));
+    const hash = jsonHash(output);
+
+    expect((await v.report([result]))[0]).toMatchObject({ status: 'rejected', error: { code: 'bad_output', message: expect.stringMatching(/PUT \/files/) } });
+    const put = (headers: Record<string, string>, body: Uint8Array = bytes) => fetch(`${coordinator!.url}/files/${hash}`, { method: 'PUT', headers, body });
+    expect((await put({})).status).toBe(401);
+    const signature = signBody(tweetnaclEd25519(), v.seed, 'upload', { hostKey: v.publicKey, sha256: hash });
+    const headers = { 'x-vg-host-key': v.publicKey, 'x-vg-signature': signature };
+    const wrong = await put(headers, new TextEncoder().encode('{}'));
+    expect(wrong.status).toBe(400);
+    expect(((await wrong.json()) as { error: { message: string } }).error.message).toMatch(/hashes to/);
+    expect((await put(headers)).status).toBe(201);
+    expect((await v.report([result]))[0]!.status).toBe('accepted');
+    expect(coordinator.store.work.workunit(task!.workunitId)!.status).toBe('done');
+    expect(Buffer.from(await (await fetch(`${coordinator.url}/files/${hash}`)).arrayBuffer()).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it('links hosts to an account created over HTTP so their credit adds up', async () => {
+    coordinator = await startTestCoordinator();
+    const bad = await fetch(`${coordinator.url}/api/v1/accounts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name": 5}' });
+    expect(bad.status).toBe(400);
+    const res = await fetch(`${coordinator.url}/api/v1/accounts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'alice', team: 'lab' }) });
+    expect(res.status).toBe(201);
+    const { userId, accountKey } = (await res.json()) as { userId: number; accountKey: string };
+    const [a, b] = [await join_({ accountKey }), await join_({ accountKey })];
+    expect([a.userId, b.userId]).toEqual([userId, userId]);
+    await expect(join_({ accountKey: 'x'.repeat(32) })).rejects.toThrow(/unauthenticated: no account has this account key/);
+    const wellKnown = (await (await fetch(`${coordinator.url}/.well-known/volunteer-grid.json`)).json()) as { coordinatorKey: string };
+    expect(wellKnown.coordinatorKey).toBe(coordinator.key.publicKey);
+  });
+});
