@@ -5,6 +5,7 @@ import {
   MAX_APP_FILES,
   MAX_ERROR_MESSAGE_CHARS,
   MAX_RESULTS_PER_REPORT,
+  MAX_TASKS_HELD,
   MAX_TASKS_PER_REQUEST,
   PROTOCOL_VERSION,
 } from './limits.js';
@@ -67,6 +68,11 @@ export const AuthSchema = z.strictObject({ signature: Hex64 });
 
 export const TasksRequestSchema = z.strictObject({
   count: z.number().int().min(1).max(MAX_TASKS_PER_REQUEST),
+  /**
+   * Ids of the tasks the host holds (running or finished but unreported). When given, tasks
+   * the coordinator assigned to this host but the host does not list are sent again first.
+   */
+  holding: z.array(Id).max(MAX_TASKS_HELD).optional(),
 });
 
 /** The fields of a task that the coordinator signs (domain "task"). */

@@ -153,6 +153,8 @@ export class WorkStore {
         ORDER BY deadline LIMIT ?`),
       progress: db.prepare("UPDATE replicas SET progress = ? WHERE id = ? AND host_id = ? AND status = 'in_progress'"),
       inProgressOfHost: db.prepare("SELECT id FROM replicas WHERE host_id = ? AND status = 'in_progress' ORDER BY id"),
+      sentTask: db.prepare(`SELECT r.sent_at AS sentAt, r.deadline, r.task_signature AS signature, v.bundle_hash AS appVersionHash
+        FROM replicas r JOIN app_versions v ON v.id = r.app_version_id WHERE r.id = ? AND r.status = 'in_progress'`),
     };
   }
 
@@ -288,6 +290,11 @@ export class WorkStore {
 
   setProgress(replicaId: number, hostId: number, fraction: number): boolean {
     return this.s.progress!.run(fraction, replicaId, hostId).changes === 1;
+  }
+
+  /** What was signed when an in-progress replica was sent, to send the same task again. */
+  sentTask(replicaId: number): { sentAt: number; deadline: number; signature: string; appVersionHash: string } | undefined {
+    return this.s.sentTask!.get(replicaId) as { sentAt: number; deadline: number; signature: string; appVersionHash: string } | undefined;
   }
 
   inProgressOfHost(hostId: number): number[] {

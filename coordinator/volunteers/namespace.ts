@@ -117,8 +117,8 @@ export function attachVolunteerNamespace(
       false,
     );
 
-    on('tasks.request', TasksRequestSchema, ({ count }) => {
-      const tasks = service.requestTasks(session.hostId!, count);
+    on('tasks.request', TasksRequestSchema, ({ count, holding }) => {
+      const tasks = service.requestTasks(session.hostId!, count, holding);
       return tasks.length > 0 ? { ok: true, tasks } : { ok: true, tasks, retryAfterMs: 10_000 };
     });
     on('results.report', ResultsReportSchema, ({ results }) => ({ ok: true, results: service.reportResults(session.hostId!, results) }));

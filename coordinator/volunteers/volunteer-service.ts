@@ -22,9 +22,9 @@ export class VolunteerService {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  requestTasks(hostId: number, count: number): Task[] {
+  requestTasks(hostId: number, count: number, holding?: number[]): Task[] {
     const now = this.clock();
-    return this.store.transaction(() => this.scheduler.assign(hostId, count, now));
+    return this.store.transaction(() => this.scheduler.assign(hostId, count, now, holding));
   }
 
   reportResults(hostId: number, results: Result[]): ResultAck[] {

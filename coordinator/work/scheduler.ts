@@ -7,6 +7,7 @@ import type { CoordinatorKey } from '../identity/coordinator-key.js';
 import type { AppVersionRecord } from '../store/catalog.js';
 import type { HostRecord } from '../store/identities.js';
 import type { Store } from '../store/store.js';
+import type { TaskSource } from '../store/work-store.js';
 import { pickVersion } from './app-matching.js';
 import type { AppPolicy } from './model.js';
 
@@ -32,13 +33,18 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
   ) {}
 
-  /** Call inside a transaction: the assignments and the tasks describing them commit together. */
-  assign(hostId: number, count: number, now: number): Task[] {
+  /**
+   * Call inside a transaction: the assignments and the tasks describing them commit together.
+   * With `holding` (the task ids the host has), tasks the host lost (e.g. a reply that never
+   * arrived because the coordinator crashed) are sent again first, as BOINC's "resend lost results".
+   */
+  assign(hostId: number, count: number, now: number, holding?: number[]): Task[] {
     const host = this.store.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
-    const room = this.options.maxInFlightPerHost - this.store.work.inProgressOfHost(hostId).length;
-    const wanted = Math.min(count, Math.max(0, room));
-    const tasks: Task[] = [];
+    const inProgress = this.store.work.inProgressOfHost(hostId);
+    const tasks: Task[] = holding ? this.resendLost(host, inProgress, new Set(holding), count, now) : [];
+    const room = this.options.maxInFlightPerHost - inProgress.length;
+    const wanted = Math.min(count - tasks.length, Math.max(0, room)) + tasks.length;
     const apps = new Map<number, { policy: AppPolicy; version: AppVersionRecord | undefined }>();
 
     let offset = 0;
@@ -69,6 +75,36 @@ export class Scheduler {
     return tasks;
   }
 
+  private resendLost(host: HostRecord, inProgress: number[], holding: Set<number>, count: number, now: number): Task[] {
+    const tasks: Task[] = [];
+    for (const replicaId of inProgress) {
+      if (tasks.length >= count) break;
+      if (holding.has(replicaId)) continue;
+      const sent = this.store.work.sentTask(replicaId);
+      if (!sent || sent.deadline < now) continue; // past its deadline: the transitioner reissues it
+      const src = this.store.work.taskSource(replicaId);
+      const body: TaskBody = {
+        taskId: replicaId,
+        workunitId: src.workunitId,
+        hostKey: host.publicKey,
+        appVersionHash: sent.appVersionHash,
+        inputHash: src.inputHash,
+        deadline: sent.deadline,
+        rngSeed: src.rngSeed,
+        fpopsEst: src.fpopsEst,
+        issuedAt: sent.sentAt,
+      };
+      tasks.push(this.toTask(body, sent.signature, src));
+    }
+    return tasks;
+  }
+
+  private toTask(body: TaskBody, signature: string, src: TaskSource): Task {
+    const task: Task = { ...body, signature, project: src.projectName, app: src.appName };
+    if (src.inputJson !== null && src.inputJson.length <= MAX_INLINE_JSON_BYTES) task.input = JSON.parse(src.inputJson);
+    return task;
+  }
+
   private take(replicaId: number, workunitId: number, host: HostRecord, app: AppPolicy, version: AppVersionRecord, now: number): Task {
     const { work } = this.store;
     if (app.homogeneousRedundancy) work.setHrClass(workunitId, host.platformClass);
@@ -89,9 +125,7 @@ export class Scheduler {
     const signature = this.key.sign('task', body);
     const assigned = work.assign({ replicaId, hostId: host.id, appVersionId: version.id, sentAt: now, deadline: body.deadline, taskSignature: signature });
     if (!assigned) throw new Error(`replica ${replicaId} was no longer unsent`);
-    const task: Task = { ...body, signature, project: src.projectName, app: src.appName };
-    if (src.inputJson !== null && src.inputJson.length <= MAX_INLINE_JSON_BYTES) task.input = JSON.parse(src.inputJson);
-    return task;
+    return this.toTask(body, signature, src);
   }
 
   /**

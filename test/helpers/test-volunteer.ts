@@ -31,6 +31,8 @@ export class TestVolunteer {
   readonly aborts: AbortNotice[] = [];
   readonly receipts: CreditReceipt[] = [];
   readonly accepted: Result[] = [];
+  /** Computed but not yet acknowledged: reported again (idempotently) after a reconnect. */
+  pending: Result[] = [];
   hostId = 0;
   userId = 0;
   private readonly apps = new Map<string, RunFn>();
@@ -79,8 +81,8 @@ export class TestVolunteer {
   }
 
   /** Requests tasks and checks each: coordinator signature, addressed to us, input hash. */
-  async requestTasks(count: number): Promise<Task[]> {
-    const reply = await this.send<{ tasks: Task[] }>('tasks.request', { count });
+  async requestTasks(count: number, holding?: number[]): Promise<Task[]> {
+    const reply = await this.send<{ tasks: Task[] }>('tasks.request', { count, holding });
     if (!reply.ok) throw new Error(`tasks.request: ${reply.error.message}`);
     for (const t of reply.tasks) {
       if (!verifyBody(ed, this.coordinatorKey, 'task', taskBody(t), t.signature)) throw new Error(`task ${t.taskId}: bad signature`);
@@ -113,21 +115,29 @@ export class TestVolunteer {
     return reply.results;
   }
 
-  /** Fetches, hashes and runs until `done()` says stop. */
-  async work(done: () => boolean, batchSize = 4): Promise<number> {
-    let reported = 0;
-    while (!done() && this.socket.connected) {
-      const tasks = await this.requestTasks(batchSize);
-      if (tasks.length === 0) {
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
+  /**
+   * Requests, computes and reports until `done()` says stop or the connection drops. Results
+   * stay in `pending` until acknowledged, so a lost connection loses none of them.
+   */
+  async work(done: () => boolean, batchSize = 4): Promise<void> {
+    try {
+      while (!done() && this.socket.connected) {
+        if (this.pending.length > 0) {
+          await this.report(this.pending);
+          this.pending = [];
+          continue;
+        }
+        // Listing what we hold gets back any task whose assignment reply we never received.
+        const tasks = await this.requestTasks(batchSize, []);
+        if (tasks.length === 0) {
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        for (const t of tasks) this.pending.push(await this.compute(t));
       }
-      const results: Result[] = [];
-      for (const t of tasks) results.push(await this.compute(t));
-      await this.report(results);
-      reported += results.length;
+    } catch (e) {
+      if (this.socket.connected) throw e; // a real failure, not the coordinator going away
     }
-    return reported;
   }
 
   /** Downloads an app version, checks the coordinator's signature and every file hash, loads it. */

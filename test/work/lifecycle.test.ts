@@ -96,6 +96,19 @@ describe('scheduler', () => {
     expect(world.addHost({ platform: chromium }).request(1)).toHaveLength(1);
   });
 
+  it('sends lost tasks again, identically signed, when the host lists what it holds', () => {
+    world = createWorld();
+    world.submit(world.addApp(), inputs(3));
+    const host = world.addHost();
+    const [kept, lost] = host.request(2);
+    expect(host.request(1)).toHaveLength(1); // without a list, nothing is resent
+    const again = world.core.service.requestTasks(host.id, 5, [kept!.taskId]);
+    expect(again.map((t) => t.taskId)).toContain(lost!.taskId);
+    expect(again.find((t) => t.taskId === lost!.taskId)).toEqual(lost);
+    world.advance(25 * HOUR);
+    expect(world.core.service.requestTasks(host.id, 5, [])).toEqual([]);
+  });
+
   it('bounds the tasks one host holds at once', () => {
     world = createWorld({ maxInFlightPerHost: 3 });
     world.submit(world.addApp(), inputs(10));

@@ -1,0 +1,53 @@
+// The coordinator as a separate process (as `npm start` runs it), for crash tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface CoordinatorProcess {
+  url: string;
+  child: ChildProcess;
+  output: string[];
+  /** SIGKILL: no chance to flush or close anything. */
+  kill9(): Promise<void>;
+  stop(): Promise<number | null>;
+}
+
+export async function spawnCoordinator(dataDir: string, args: string[] = []): Promise<CoordinatorProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'coordinator', 'main.ts'), '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...args],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const output: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`coordinator did not start:\n${output.join('')}`)), 30_000);
+    let buffered = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output.push(chunk.toString());
+      buffered += chunk.toString();
+      const match = /"msg":"coordinator listening","url":"([^"]+)"/.exec(buffered);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    void exited.then((code) => reject(new Error(`coordinator exited with ${code}:\n${output.join('')}`)));
+  });
+  return {
+    url,
+    child,
+    output,
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
