@@ -22,6 +22,8 @@ import type { VolunteerService } from './volunteer-service.js';
 
 export const VOLUNTEER_NAMESPACE = '/volunteer';
 export const HEARTBEAT_INTERVAL_MS = 30_000;
+/** Suggested wait before asking again when there is no work. */
+export const NO_WORK_RETRY_MS = 10_000;
 
 const fail = (code: ErrorCode, message: string): Reply<never> => ({ ok: false, error: { code, message } });
 const EmptySchema = z.strictObject({}).default({});
@@ -118,8 +120,15 @@ export function attachVolunteerNamespace(
     );
 
     on('tasks.request', TasksRequestSchema, ({ count, holding }) => {
-      const tasks = service.requestTasks(session.hostId!, count, holding);
-      return tasks.length > 0 ? { ok: true, tasks } : { ok: true, tasks, retryAfterMs: 10_000 };
+      const hostId = session.hostId!;
+      const tasks = service.requestTasks(hostId, count, holding);
+      const abort = holding ? service.unwanted(hostId, holding) : [];
+      return {
+        ok: true,
+        tasks,
+        ...(abort.length > 0 ? { abort: { taskIds: abort, reason: 'no longer wanted: aborted, given back or finished' } } : {}),
+        ...(tasks.length === 0 ? { retryAfterMs: NO_WORK_RETRY_MS } : {}),
+      };
     });
     on('results.report', ResultsReportSchema, ({ results }) => ({ ok: true, results: service.reportResults(session.hostId!, results) }));
     on('tasks.progress', ProgressSchema, ({ updates }) => ({ ok: true, updated: service.progress(session.hostId!, updates) }));

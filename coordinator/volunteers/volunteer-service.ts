@@ -27,6 +27,19 @@ export class VolunteerService {
     return this.store.transaction(() => this.scheduler.assign(hostId, count, now, holding));
   }
 
+  /**
+   * Of the tasks a host says it holds, those whose results are no longer wanted: aborted,
+   * given back, not this host's, or of a finished work unit. (A task past its deadline is
+   * still wanted while its work unit is open.) Covers hosts that missed the abort push.
+   */
+  unwanted(hostId: number, holding: number[]): number[] {
+    return holding.filter((taskId) => {
+      const r = this.store.work.replicaForResult(taskId);
+      if (!r || r.hostId !== hostId || r.workunitStatus !== 'active') return true;
+      return r.outcome === 'aborted' || r.outcome === 'abandoned' || r.outcome === 'not_needed';
+    });
+  }
+
   reportResults(hostId: number, results: Result[]): ResultAck[] {
     const host = this.store.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);

@@ -160,6 +160,11 @@ describe('pushes and side channels', () => {
     await waitFor('tasks.abort', () => v.aborts.length === 1);
     expect(v.aborts[0]!.taskIds.sort()).toEqual(tasks.map((t) => t.taskId).sort());
     expect(v.aborts[0]!.reason).toMatch(/cancelled/);
+
+    // A host that missed the push learns it when it next lists what it holds.
+    const reply = await v.send<{ tasks: unknown[]; abort?: { taskIds: number[] } }>('tasks.request', { count: 1, holding: tasks.map((t) => t.taskId) });
+    expect(reply).toMatchObject({ ok: true, tasks: [], retryAfterMs: expect.any(Number) });
+    expect(reply.ok && reply.abort?.taskIds.sort()).toEqual(tasks.map((t) => t.taskId).sort());
   });
 
   it('reissues a task whose deadline passed, and still accepts the late result while the work unit is open', async () => {
