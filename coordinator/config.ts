@@ -11,7 +11,8 @@ export const ConfigSchema = z.strictObject({
   transitionIntervalMs: z.coerce.number().int().min(10).max(3_600_000).default(5_000),
   /** Work units seeded in the demo project when the data dir is empty (0: no demo). */
   demoWorkunits: z.coerce.number().int().min(0).max(1_000_000).default(500),
-  distinctUsers: z.boolean().default(true),
+  /** Never send two replicas of one work unit to hosts of the same user. */
+  distinctUsers: z.union([z.boolean(), z.stringbool()]).default(true),
   trustThreshold: z.coerce.number().int().min(1).default(10),
   spotCheckRate: z.coerce.number().min(0).max(1).default(0.1),
   maxInFlightPerHost: z.coerce.number().int().min(1).max(10_000).default(256),
@@ -25,6 +26,7 @@ const FLAGS = {
   'log-level': { type: 'string', env: 'VG_LOG_LEVEL' },
   'transition-interval-ms': { type: 'string', env: 'VG_TRANSITION_INTERVAL_MS' },
   'demo-workunits': { type: 'string', env: 'VG_DEMO_WORKUNITS' },
+  'distinct-users': { type: 'string', env: 'VG_DISTINCT_USERS' },
   'trust-threshold': { type: 'string', env: 'VG_TRUST_THRESHOLD' },
   'spot-check-rate': { type: 'string', env: 'VG_SPOT_CHECK_RATE' },
   'max-in-flight-per-host': { type: 'string', env: 'VG_MAX_IN_FLIGHT_PER_HOST' },
@@ -38,6 +40,7 @@ export const USAGE = `Usage: npm start -- [options]
   --log-level LEVEL           debug | info | warn | error | silent (env VG_LOG_LEVEL; default info)
   --transition-interval-ms N  deadline sweep period (env VG_TRANSITION_INTERVAL_MS; default 5000)
   --demo-workunits N          demo work units seeded into an empty data dir (env VG_DEMO_WORKUNITS; default 500; 0: none)
+  --distinct-users BOOL       never send two replicas of a work unit to one user's hosts (default true)
   --trust-threshold N         consecutive valid results before adaptive replication trusts a host (default 10)
   --spot-check-rate F         share of a trusted host's work still replicated (default 0.1)
   --max-in-flight-per-host N  most tasks one host may hold (default 256)

@@ -210,6 +210,25 @@ describe('pushes and side channels', () => {
     expect(Buffer.from(await (await fetch(`${coordinator.url}/files/${hash}`)).arrayBuffer()).equals(Buffer.from(bytes))).toBe(true);
   });
 
+  it('sends inputs too large for a message as files by hash', async () => {
+    coordinator = await startTestCoordinator();
+    const projectId = coordinator.apps.createProject({ name: 'echo' });
+    const app = coordinator.apps.createApp(projectId, { name: 'length' });
+    const code = 'export default async function run(input) { return { length: input.text.length }; }';
+    coordinator.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(code) }] });
+    const input = { text: 'y'.repeat(400_000) };
+    coordinator.submission.submitBatch({ appId: app.id, name: 'large', workunits: [{ input }], replication: { minQuorum: 1, targetNresults: 1 } });
+    const v = await join_();
+    const [task] = await v.requestTasks(1);
+    expect(task!.input).toBeUndefined();
+    expect(task!.inputHash).toBe(jsonHash(input));
+    const result = await v.compute(task!); // fetches /files/{inputHash} and checks the hash
+    expect(result.output).toEqual({ length: 400_000 });
+    expect((await v.report([result]))[0]!.status).toBe('accepted');
+    expect((await fetch(`${coordinator.url}/files/${'0'.repeat(64)}`)).status).toBe(404);
+    expect((await fetch(`${coordinator.url}/files/..%2f..%2fetc%2fpasswd`)).status).toBe(400);
+  });
+
   it('links hosts to an account created over HTTP so their credit adds up', async () => {
     coordinator = await startTestCoordinator();
     const bad = await fetch(`${coordinator.url}/api/v1/accounts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name": 5}' });
