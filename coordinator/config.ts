@@ -1,6 +1,6 @@
 // Configuration from command-line flags, then environment variables, then defaults.
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { loadOptions, type FlagSpec, type Loaded } from '../common/cli-options.js';
 
 export const ConfigSchema = z.strictObject({
   port: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -19,18 +19,18 @@ export const ConfigSchema = z.strictObject({
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
-const FLAGS = {
-  port: { type: 'string', env: 'VG_PORT' },
-  host: { type: 'string', env: 'VG_HOST' },
-  'data-dir': { type: 'string', env: 'VG_DATA_DIR' },
-  'log-level': { type: 'string', env: 'VG_LOG_LEVEL' },
-  'transition-interval-ms': { type: 'string', env: 'VG_TRANSITION_INTERVAL_MS' },
-  'demo-workunits': { type: 'string', env: 'VG_DEMO_WORKUNITS' },
-  'distinct-users': { type: 'string', env: 'VG_DISTINCT_USERS' },
-  'trust-threshold': { type: 'string', env: 'VG_TRUST_THRESHOLD' },
-  'spot-check-rate': { type: 'string', env: 'VG_SPOT_CHECK_RATE' },
-  'max-in-flight-per-host': { type: 'string', env: 'VG_MAX_IN_FLIGHT_PER_HOST' },
-} as const;
+const FLAGS: Record<string, FlagSpec> = {
+  port: { env: ['VG_PORT', 'PORT'] },
+  host: { env: ['VG_HOST'] },
+  'data-dir': { env: ['VG_DATA_DIR'] },
+  'log-level': { env: ['VG_LOG_LEVEL'] },
+  'transition-interval-ms': { env: ['VG_TRANSITION_INTERVAL_MS'] },
+  'demo-workunits': { env: ['VG_DEMO_WORKUNITS'] },
+  'distinct-users': { env: ['VG_DISTINCT_USERS'] },
+  'trust-threshold': { env: ['VG_TRUST_THRESHOLD'] },
+  'spot-check-rate': { env: ['VG_SPOT_CHECK_RATE'] },
+  'max-in-flight-per-host': { env: ['VG_MAX_IN_FLIGHT_PER_HOST'] },
+};
 
 export const USAGE = `Usage: npm start -- [options]
 
@@ -47,24 +47,7 @@ export const USAGE = `Usage: npm start -- [options]
   --help                      this text
 `;
 
-const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-
 /** Returns the configuration, or a message for the user (bad flags, --help). */
-export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): { config: Config } | { message: string; exitCode: number } {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    const options = Object.fromEntries(Object.entries(FLAGS).map(([k, v]) => [k, { type: v.type }]));
-    values = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, strict: true }).values;
-  } catch (e) {
-    return { message: `${(e as Error).message}\n\n${USAGE}`, exitCode: 2 };
-  }
-  if (values.help) return { message: USAGE, exitCode: 0 };
-  const raw: Record<string, unknown> = {};
-  for (const [flag, { env: name }] of Object.entries(FLAGS)) {
-    const value = values[flag] ?? env[name] ?? (flag === 'port' ? env.PORT : undefined);
-    if (value !== undefined) raw[camel(flag)] = value;
-  }
-  const parsed = ConfigSchema.safeParse(raw);
-  if (!parsed.success) return { message: `invalid configuration:\n${z.prettifyError(parsed.error)}\n\n${USAGE}`, exitCode: 2 };
-  return { config: parsed.data };
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Loaded<Config> {
+  return loadOptions(ConfigSchema, FLAGS, USAGE, argv, env);
 }

@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import { createCore, type Core } from './core.js';
 import { seedDemo } from './demo/seed-demo.js';
 import { volunteerRoutes } from './http/routes.js';
-import { createLogger, errorFields, type Logger } from './log.js';
+import { createLogger, errorFields, type Logger } from '../common/log.js';
 import { attachVolunteerNamespace, socketNotifier } from './volunteers/namespace.js';
 
 export interface RunningCoordinator extends Omit<Core, 'close'> {

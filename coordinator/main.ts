@@ -1,14 +1,14 @@
 // `npm start`: the coordinator as a program.
 import { loadConfig } from './config.js';
 import { startCoordinator } from './coordinator.js';
-import { createLogger, errorFields } from './log.js';
+import { createLogger, errorFields } from '../common/log.js';
 
 const loaded = loadConfig(process.argv.slice(2), process.env);
 if ('message' in loaded) {
   (loaded.exitCode === 0 ? process.stdout : process.stderr).write(loaded.message);
   process.exit(loaded.exitCode);
 }
-const { config } = loaded;
+const config = loaded.options;
 const log = createLogger(config.logLevel);
 
 try {

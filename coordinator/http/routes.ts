@@ -7,7 +7,7 @@ import { Hex32, Hex64 } from '../../protocol/messages.js';
 import { verifyBody } from '../../protocol/signing.js';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import type { BlobStore } from '../files/blob-store.js';
-import { errorFields, type Logger } from '../log.js';
+import { errorFields, type Logger } from '../../common/log.js';
 import type { Store } from '../store/store.js';
 import { AccountSpecSchema, type HostRegistry } from '../volunteers/host-registry.js';
 import { VOLUNTEER_NAMESPACE } from '../volunteers/namespace.js';

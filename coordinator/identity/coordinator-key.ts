@@ -1,7 +1,8 @@
 // The coordinator's Ed25519 identity: created on first start, kept in the data dir.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileDurably } from '../../common/durable-file.js';
 import { fromHex, toHex } from '../../protocol/bytes.js';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import { Hex32 } from '../../protocol/messages.js';
@@ -34,21 +35,9 @@ export function loadOrCreateCoordinatorKey(dataDir: string, ed: Ed25519): { key:
       null,
       2,
     );
-    writeDurably(file, body, 0o600);
+    writeFileDurably(file, body, 0o600);
     created = true;
   }
   const publicKey = toHex(ed.publicKeyFromSeed(fromHex(seed)));
   return { key: { publicKey, sign: (domain, body) => signBody(ed, seed, domain, body) }, created };
-}
-
-function writeDurably(file: string, text: string, mode: number): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
 }

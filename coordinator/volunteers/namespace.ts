@@ -15,7 +15,7 @@ import {
   type Hello,
   type Reply,
 } from '../../protocol/messages.js';
-import { errorFields, type Logger } from '../log.js';
+import { errorFields, type Logger } from '../../common/log.js';
 import type { HostNotifier } from '../work/outbox.js';
 import { UnknownAccountError, type HostRegistry } from './host-registry.js';
 import type { VolunteerService } from './volunteer-service.js';

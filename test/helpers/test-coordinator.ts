@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigSchema, type Config } from '../../coordinator/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
-import { createLogger } from '../../coordinator/log.js';
+import { createLogger } from '../../common/log.js';
 
 export interface TestCoordinator extends RunningCoordinator {
   dataDir: string;
