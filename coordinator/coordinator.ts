@@ -23,8 +23,11 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const core = createCore(config, socketNotifier(() => nsp));
   if (core.keyCreated) log.info('created coordinator key', { dataDir: config.dataDir });
 
-  const seeded = seedDemo(core, config.demoWorkunits);
-  if (seeded) log.info('seeded demo project', { batchId: seeded.batchId, workunits: config.demoWorkunits });
+  const seeded = await seedDemo(core, config.demoWorkunits).catch((e: unknown) => {
+    core.close();
+    throw e;
+  });
+  if (seeded) log.info('seeded demo project', { batchIds: seeded.batchIds, workunits: config.demoWorkunits });
 
   const app = express();
   app.disable('x-powered-by');

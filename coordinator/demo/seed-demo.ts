@@ -1,36 +1,42 @@
-// An empty data dir gets a demo project, so a volunteer that connects gets work at once.
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { primesFpops, primesInputs } from '../../examples/primes/inputs.js';
+// An empty data dir gets a demo project with both example apps (plain JavaScript and
+// WebAssembly), so a volunteer that connects gets work at once.
+import { EXAMPLES, type ExampleApp } from '../../examples/catalog.js';
 import type { AppRegistry } from '../apps/app-registry.js';
 import type { Store } from '../store/store.js';
-import type { Submission } from '../work/submission.js';
+import type { BatchSpec, Submission } from '../work/submission.js';
 
-const PRIMES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'primes');
+type JsonInput = BatchSpec['workunits'][number]['input'];
+
 export const DEMO_PROJECT = 'demo';
+/** The WebAssembly demo is a fixed picture: its strips, at most this many. */
+const MANDELBROT_STRIPS = 48;
 
-export function seedDemo(
+export async function seedDemo(
   deps: { store: Store; apps: AppRegistry; submission: Submission },
   workunits: number,
-): { batchId: number } | undefined {
+): Promise<{ batchIds: number[] } | undefined> {
   if (workunits === 0 || deps.store.catalog.projectByName(DEMO_PROJECT)) return undefined;
-  const projectId = deps.apps.createProject({
-    name: DEMO_PROJECT,
-    description: 'Counts the primes in ranges of integers: a small real computation to try the grid with.',
+  // Read and compile everything before writing anything: the seed lands whole or not at all.
+  const primesFiles = await EXAMPLES.primes.files();
+  const mandelbrotFiles = await EXAMPLES.mandelbrot.files();
+  return deps.store.transaction(() => {
+    const projectId = deps.apps.createProject({
+      name: DEMO_PROJECT,
+      description: 'Example computations to try the grid with: primes in ranges of integers (JavaScript) and the Mandelbrot set (WebAssembly).',
+    });
+    const seed = <I extends object>(example: ExampleApp<I>, files: typeof primesFiles, count: number) => {
+      const app = deps.apps.createApp(projectId, { name: example.name, validation: { mode: 'exact' } });
+      deps.apps.addVersion(app.id, { entry: 'main.js', platform: 'any', requirements: example.requirements, files });
+      const inputs = example.inputs(count);
+      return deps.submission.submitBatch({
+        appId: app.id,
+        name: `demo: ${example.name}`,
+        clientKey: `demo-seed-${example.name}`,
+        replication: { minQuorum: 2, targetNresults: 2, delayBoundMs: 3600_000 },
+        // Example inputs are plain objects of numbers: JSON by construction.
+        workunits: inputs.map((input) => ({ input: { ...input } as JsonInput, replication: { fpopsEst: example.fpops(input) } })),
+      }).batchId;
+    };
+    return { batchIds: [seed(EXAMPLES.primes, primesFiles, workunits), seed(EXAMPLES.mandelbrot, mandelbrotFiles, Math.min(workunits, MANDELBROT_STRIPS))] };
   });
-  const app = deps.apps.createApp(projectId, { name: 'primes', validation: { mode: 'exact' } });
-  const files = readdirSync(PRIMES_DIR)
-    .filter((name) => name.endsWith('.js'))
-    .map((name) => ({ name, bytes: readFileSync(join(PRIMES_DIR, name)) }));
-  deps.apps.addVersion(app.id, { entry: 'main.js', platform: 'any', files });
-  const inputs = primesInputs(workunits);
-  const { batchId } = deps.submission.submitBatch({
-    appId: app.id,
-    name: 'demo: primes below 1e6 + ranges',
-    clientKey: 'demo-seed',
-    replication: { minQuorum: 2, targetNresults: 2, delayBoundMs: 3600_000 },
-    workunits: inputs.map((input) => ({ input: { ...input }, replication: { fpopsEst: primesFpops(input) } })),
-  });
-  return { batchId };
 }

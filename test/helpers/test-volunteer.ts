@@ -35,7 +35,7 @@ export class TestVolunteer {
   pending: Result[] = [];
   hostId = 0;
   userId = 0;
-  private readonly apps = new Map<string, RunFn>();
+  private readonly apps = new Map<string, { run: RunFn; files: Map<string, Uint8Array> }>();
   private readonly dir = mkdtempSync(join(tmpdir(), 'vg-volunteer-'));
 
   private constructor(
@@ -99,9 +99,10 @@ export class TestVolunteer {
     else if (this.behaviour === 'garbage') outcome = { output: { garbage: Math.random() } };
     else if (this.behaviour === 'colluder') outcome = { output: { count: -1, checksum: 0 } };
     else {
-      const run = await this.app(task.appVersionHash);
+      const { run, files } = await this.app(task.appVersionHash);
       const input = task.input ?? (await this.fetchJson(task.inputHash));
-      const ctx = { progress: () => {}, checkpoint: async () => {}, resume: undefined, random: () => 0 };
+      const file = async (name: string) => files.get(name) ?? Promise.reject(new Error(`no file ${name}`));
+      const ctx = { progress: () => {}, checkpoint: async () => {}, resume: undefined, random: () => 0, file };
       outcome = { output: await run(input, ctx) };
     }
     const elapsed = Date.now() - started;
@@ -141,7 +142,7 @@ export class TestVolunteer {
   }
 
   /** Downloads an app version, checks the coordinator's signature and every file hash, loads it. */
-  private async app(bundleHash: string): Promise<RunFn> {
+  private async app(bundleHash: string): Promise<{ run: RunFn; files: Map<string, Uint8Array> }> {
     const cached = this.apps.get(bundleHash);
     if (cached) return cached;
     const res = await fetch(`${this.url}/app-versions/${bundleHash}`);
@@ -149,14 +150,17 @@ export class TestVolunteer {
     const doc = (await res.json()) as { manifest: AppManifest; signature: string };
     if (jsonHash(doc.manifest) !== bundleHash) throw new Error('manifest does not match the bundle hash');
     if (!verifyBody(ed, this.coordinatorKey, 'appVersion', doc.manifest, doc.signature)) throw new Error('manifest signature does not verify');
+    const files = new Map<string, Uint8Array>();
     for (const f of doc.manifest.files) {
       const bytes = new Uint8Array(await (await fetch(`${this.url}/files/${f.sha256}`)).arrayBuffer());
       if (sha256Hex(bytes) !== f.sha256) throw new Error(`file ${f.name} does not match its hash`);
       writeFileSync(join(this.dir, `${bundleHash}-${f.name}`), bytes);
+      files.set(f.name, bytes);
     }
     const mod = (await import(pathToFileURL(join(this.dir, `${bundleHash}-${doc.manifest.entry}`)).href)) as { default: RunFn };
-    this.apps.set(bundleHash, mod.default);
-    return mod.default;
+    const app = { run: mod.default, files };
+    this.apps.set(bundleHash, app);
+    return app;
   }
 
   private async fetchJson(hash: string): Promise<unknown> {
