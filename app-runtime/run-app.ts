@@ -1,0 +1,139 @@
+// The app runtime shared by the Node daemon and the browser volunteer: loads an app version's
+// ES modules into a fresh SES Compartment and runs `run(input, ctx)`. The compartment's global
+// object holds only the JavaScript intrinsics (without Date.now, Math.random or a working
+// Function constructor), `WebAssembly` and a console that goes to the volunteer's log: no
+// network, files, process, timers or host modules. docs/apps.md is the contract.
+//
+// The realm must be locked down first (lockdownRealm) and this must run in a thread of its
+// own: SES confines what code can reach, not how long it runs or how much memory it takes.
+import { ModuleSource } from '@endo/module-source';
+import { canonicalJson } from '../protocol/canonical.js';
+import { seededRandom } from './prng.js';
+
+export const MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024;
+const MAX_LOG_LINES = 200;
+const MAX_LOG_LINE_CHARS = 2000;
+
+export interface AppBundle {
+  entry: string;
+  /** Every file of the version by name, already checked against the signed manifest. */
+  files: ReadonlyMap<string, Uint8Array>;
+}
+
+export interface AppRun {
+  input: unknown;
+  rngSeed: string;
+  /** Canonical JSON of the last checkpoint, when resuming. */
+  resume?: string;
+}
+
+/** What the runtime needs from the volunteer around it. */
+export interface TaskHost {
+  progress(fraction: number): void;
+  /** Persists the state durably; the app waits for it. */
+  checkpoint(stateJson: string): Promise<void>;
+  log(level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
+}
+
+export type AppFailureCode = 'app_load_failed' | 'app_exception' | 'bad_output';
+
+export type AppOutcome = { ok: true; outputJson: string } | { ok: false; code: AppFailureCode; message: string };
+
+/** Runs one task of an app to its end. Never throws: failures of the app are values. */
+export async function runApp(bundle: AppBundle, run: AppRun, host: TaskHost): Promise<AppOutcome> {
+  let entry: unknown;
+  try {
+    const compartment = appCompartment(bundle, appConsole(host));
+    const { namespace } = await compartment.import(bundle.entry);
+    entry = (namespace as { default?: unknown }).default;
+  } catch (e) {
+    return { ok: false, code: 'app_load_failed', message: describe(e) };
+  }
+  if (typeof entry !== 'function') {
+    return { ok: false, code: 'app_load_failed', message: `${bundle.entry} must export default async function run(input, ctx)` };
+  }
+
+  let output: unknown;
+  try {
+    output = await (entry as (input: unknown, ctx: unknown) => unknown)(run.input, makeCtx(bundle, run, host));
+  } catch (e) {
+    return { ok: false, code: 'app_exception', message: describe(e) };
+  }
+  try {
+    return { ok: true, outputJson: canonicalJson(output) };
+  } catch (e) {
+    return { ok: false, code: 'bad_output', message: `the output is not JSON: ${describe(e)}` };
+  }
+}
+
+function appCompartment(bundle: AppBundle, console: object): Compartment {
+  return new Compartment({
+    __options__: true,
+    name: 'app',
+    globals: { WebAssembly: (globalThis as unknown as { WebAssembly: object }).WebAssembly, console },
+    // Files are flat: "./util.js" names the version's own util.js and nothing else does.
+    resolveHook: (specifier: string) => {
+      const name = /^\.\/([A-Za-z0-9_][A-Za-z0-9._-]*)$/.exec(specifier)?.[1];
+      if (name === undefined || !bundle.files.has(name)) {
+        throw new Error(`app code may import only its own files, as "./name.js"; "${specifier}" is not one`);
+      }
+      return name;
+    },
+    importHook: async (name: string) => {
+      const bytes = bundle.files.get(name);
+      if (!bytes || !/\.m?js$/.test(name)) throw new Error(`"${name}" is not a JavaScript file of this app version`);
+      return new ModuleSource(new TextDecoder('utf-8', { fatal: true }).decode(bytes), name);
+    },
+  });
+}
+
+function makeCtx(bundle: AppBundle, run: AppRun, host: TaskHost): object {
+  const random = seededRandom(run.rngSeed);
+  return Object.freeze({
+    resume: run.resume === undefined ? undefined : (JSON.parse(run.resume) as unknown),
+    random: () => random(),
+    progress: (fraction: unknown) => {
+      if (typeof fraction === 'number' && Number.isFinite(fraction)) host.progress(Math.min(1, Math.max(0, fraction)));
+    },
+    file: async (name: unknown) => {
+      const bytes = typeof name === 'string' ? bundle.files.get(name) : undefined;
+      if (!bytes) throw new Error(`this app version has no file ${JSON.stringify(name)}`);
+      return bytes.slice(); // a copy: one task cannot change what the next one reads
+    },
+    checkpoint: async (state: unknown) => {
+      const json = canonicalJson(state);
+      if (json.length > MAX_CHECKPOINT_BYTES) throw new Error(`a checkpoint is at most ${MAX_CHECKPOINT_BYTES} bytes`);
+      await host.checkpoint(json);
+    },
+  });
+}
+
+function appConsole(host: TaskHost): object {
+  let lines = 0;
+  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
+    if (++lines > MAX_LOG_LINES) return;
+    host.log(level, args.map(text).join(' ').slice(0, MAX_LOG_LINE_CHARS));
+  };
+  return harden({ log: at('info'), info: at('info'), debug: at('debug'), warn: at('warn'), error: at('error') });
+}
+
+function text(v: unknown): string {
+  try {
+    return typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
+/** An app's error, whatever it threw, as a short message (calling its code can throw too). */
+function describe(e: unknown): string {
+  try {
+    if (e instanceof Error) {
+      const frame = e.stack?.split('\n').find((l) => /^\s+at /.test(l))?.trim();
+      return frame ? `${e.name}: ${e.message} (${frame})` : `${e.name}: ${e.message}`;
+    }
+    return `threw ${text(e)}`;
+  } catch {
+    return 'threw a value that cannot be described';
+  }
+}

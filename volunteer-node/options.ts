@@ -1,0 +1,60 @@
+// The daemon's options: flags, then VG_VOLUNTEER_* environment variables, then defaults.
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { loadOptions, type FlagSpec, type Loaded } from '../common/cli-options.js';
+import { Hex32 } from '../protocol/messages.js';
+
+export const OptionsSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'the coordinator URL, e.g. http://localhost:8080' }),
+  threads: z.coerce.number().int().min(1).max(1024).default(availableParallelism()),
+  dataDir: z.string().min(1).default('./volunteer-data'),
+  name: z.string().trim().min(1).max(64).optional(),
+  account: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, 'an account key as POST /api/v1/accounts returns it').optional(),
+  maxMemoryMb: z.coerce.number().int().min(32).max(1 << 20).default(512),
+  maxCpuSeconds: z.coerce.number().min(0.1).max(7 * 86_400).default(3600),
+  graceSeconds: z.coerce.number().min(0).max(3600).default(30),
+  prefetch: z.coerce.number().int().min(0).max(1024).optional(),
+  coordinatorKey: Hex32.optional(),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  display: z.enum(['auto', 'live', 'log']).default('auto'),
+});
+export type Options = z.infer<typeof OptionsSchema>;
+
+const env = (name: string): FlagSpec => ({ env: [`VG_VOLUNTEER_${name}`] });
+const FLAGS: Record<string, FlagSpec> = {
+  url: env('URL'),
+  threads: env('THREADS'),
+  'data-dir': env('DATA_DIR'),
+  name: env('NAME'),
+  account: env('ACCOUNT'),
+  'max-memory-mb': env('MAX_MEMORY_MB'),
+  'max-cpu-seconds': env('MAX_CPU_SECONDS'),
+  'grace-seconds': env('GRACE_SECONDS'),
+  prefetch: env('PREFETCH'),
+  'coordinator-key': env('COORDINATOR_KEY'),
+  'log-level': env('LOG_LEVEL'),
+  display: env('DISPLAY'),
+};
+
+export const USAGE = `Usage: npm run volunteer -- --url http://coordinator:8080 [options]
+
+  --url URL               the coordinator (env VG_VOLUNTEER_URL)
+  --threads N             tasks run at once (default: the number of cores, ${availableParallelism()} here)
+  --data-dir DIR          key, trusted coordinator key, app cache, journal (default ./volunteer-data)
+  --name NAME             how this machine is shown on leaderboards
+  --account KEY           account key (POST /api/v1/accounts) so credit adds up across machines
+  --max-memory-mb N       heap limit of each task (default 512)
+  --max-cpu-seconds N     CPU-time limit of each task (default 3600)
+  --grace-seconds N       on SIGINT/SIGTERM, how long running tasks may finish (default 30)
+  --prefetch N            tasks fetched ahead beyond one per thread (default: --threads)
+  --coordinator-key HEX   pin the coordinator's public key instead of trusting it on first use
+  --log-level LEVEL       debug | info | warn | error | silent (default info)
+  --display MODE          live (a line per thread) | log (JSON lines) | auto: live on a terminal
+  --help                  this text
+
+Every option can also be set as an environment variable VG_VOLUNTEER_<NAME>, e.g. VG_VOLUNTEER_THREADS=2.
+`;
+
+export function loadVolunteerOptions(argv: string[], environment: NodeJS.ProcessEnv): Loaded<Options> {
+  return loadOptions(OptionsSchema, FLAGS, USAGE, argv, environment);
+}

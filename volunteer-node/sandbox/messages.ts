@@ -1,0 +1,22 @@
+// Messages between the daemon's main thread and a sandbox worker thread.
+import type { AppOutcome } from '../../app-runtime/run-app.js';
+
+export interface RunJob {
+  type: 'run';
+  taskId: number;
+  entry: string;
+  files: [name: string, bytes: Uint8Array][];
+  input: unknown;
+  rngSeed: string;
+  resume?: string;
+}
+
+export type ToWorker = RunJob | { type: 'checkpointed'; seq: number; error?: string };
+
+export type FromWorker =
+  /** `tid`: the OS thread id, so the main thread can read this thread's CPU time. */
+  | { type: 'ready'; tid: number | null }
+  | { type: 'progress'; taskId: number; fraction: number }
+  | { type: 'checkpoint'; taskId: number; seq: number; stateJson: string }
+  | { type: 'log'; taskId: number; level: 'debug' | 'info' | 'warn' | 'error'; text: string }
+  | { type: 'done'; taskId: number; outcome: AppOutcome };

@@ -1,0 +1,253 @@
+// A pool of sandbox worker threads, one task each at a time, with the limits SES cannot give:
+// a CPU-time limit per task (read from /proc, wall time where that is unavailable), a V8 heap
+// limit per worker, a ceiling on the whole process's memory (typed arrays and WebAssembly
+// memory live outside the V8 heap), and a stop for apps whose promise can never settle. A
+// worker that breaks a limit is terminated and replaced; its task ends as a client error.
+import { Worker } from 'node:worker_threads';
+import type { AppOutcome } from '../../app-runtime/run-app.js';
+import type { Logger } from '../../common/log.js';
+import type { FromWorker, RunJob, ToWorker } from './messages.js';
+import { threadCpuMs } from './thread-cpu.js';
+
+// From TypeScript sources (tsx), a small boot file registers the loader in the worker first.
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker-boot.mjs' : './worker-main.js', import.meta.url);
+const WATCH_INTERVAL_MS = 250;
+/** A task that uses no CPU this long, with no checkpoint being written, is waiting forever. */
+const STALL_MS = 5_000;
+/** An idle worker that burns this much CPU in one watch interval runs leftover app code. */
+const IDLE_CPU_MS = 100;
+
+export type LimitCode = 'cpu_limit' | 'memory_limit' | 'app_stalled' | 'worker_crashed' | 'aborted';
+export type TaskOutcome = AppOutcome | { ok: false; code: LimitCode; message: string };
+
+export interface TaskEvents {
+  progress(fraction: number): void;
+  checkpoint(stateJson: string): Promise<void>;
+  log(level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
+}
+
+export interface Finished {
+  outcome: TaskOutcome;
+  cpuTimeMs: number;
+  elapsedMs: number;
+}
+
+export interface SandboxPoolOptions {
+  threads: number;
+  /** V8 heap limit of each worker. */
+  maxMemoryMb: number;
+  maxCpuMs: number;
+  log: Logger;
+}
+
+interface Running {
+  job: RunJob;
+  events: TaskEvents;
+  resolve: (f: Finished) => void;
+  startedAt: number;
+  startCpu: number | undefined;
+  lastCpu: number | undefined;
+  lastCpuChangeAt: number;
+  checkpointsPending: number;
+  posted: boolean;
+}
+
+class Slot {
+  worker!: Worker;
+  tid: number | null | undefined; // undefined until the worker is ready
+  running: Running | undefined;
+  idleCpu: number | undefined;
+  private ready!: Promise<void>;
+
+  constructor(private readonly pool: SandboxPool) {
+    this.spawn();
+  }
+
+  spawn(): void {
+    const { maxMemoryMb } = this.pool.options;
+    this.tid = undefined;
+    this.idleCpu = undefined;
+    this.worker = new Worker(WORKER_URL, {
+      resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, maxMemoryMb >> 3)), stackSizeMb: 4 },
+      stdout: true, // app code has no console of its own; anything printed is dropped
+      stderr: true,
+    });
+    const worker = this.worker;
+    this.ready = new Promise((resolve) => {
+      worker.on('message', (m: FromWorker) => {
+        if (worker !== this.worker) return;
+        if (m.type === 'ready') {
+          this.tid = m.tid;
+          resolve();
+        } else this.onMessage(m);
+      });
+    });
+    worker.on('error', (e: Error & { code?: string }) => {
+      if (worker !== this.worker) return;
+      const memory = e.code === 'ERR_WORKER_OUT_OF_MEMORY';
+      this.finish(
+        memory ? 'memory_limit' : 'worker_crashed',
+        memory ? `the task used more than ${maxMemoryMb} MB of heap` : `the sandbox worker failed: ${e.message}`,
+        false,
+      );
+    });
+    worker.on('exit', () => {
+      if (worker !== this.worker) return;
+      this.finish('worker_crashed', 'the sandbox worker exited', false);
+      this.spawn();
+    });
+  }
+
+  start(job: RunJob, events: TaskEvents): Promise<Finished> {
+    return new Promise<Finished>((resolve) => {
+      const r: Running = { job, events, resolve, startedAt: Date.now(), startCpu: undefined, lastCpu: undefined, lastCpuChangeAt: Date.now(), checkpointsPending: 0, posted: false };
+      this.running = r; // claimed now, posted when the worker is ready
+      void this.ready.then(() => {
+        if (this.running !== r) return; // aborted while the worker started
+        r.startCpu = r.lastCpu = this.cpu();
+        r.startedAt = r.lastCpuChangeAt = Date.now();
+        r.posted = true;
+        this.post(job);
+      });
+    });
+  }
+
+  cpu(): number | undefined {
+    return typeof this.tid === 'number' ? threadCpuMs(this.tid) : undefined;
+  }
+
+  private post(m: ToWorker): void {
+    this.worker.postMessage(m);
+  }
+
+  private onMessage(m: Exclude<FromWorker, { type: 'ready' }>): void {
+    const r = this.running;
+    if (!r || m.taskId !== r.job.taskId) return;
+    switch (m.type) {
+      case 'progress':
+        r.events.progress(m.fraction);
+        break;
+      case 'log':
+        r.events.log(m.level, m.text);
+        break;
+      case 'checkpoint':
+        r.checkpointsPending++;
+        r.events.checkpoint(m.stateJson).then(
+          () => this.checkpointed(r, m.seq),
+          (e: unknown) => this.checkpointed(r, m.seq, e instanceof Error ? e.message : String(e)),
+        );
+        break;
+      case 'done':
+        this.complete(m.outcome);
+        break;
+    }
+  }
+
+  private checkpointed(r: Running, seq: number, error?: string): void {
+    r.checkpointsPending--;
+    r.lastCpuChangeAt = Date.now();
+    if (this.running === r) this.post({ type: 'checkpointed', seq, ...(error === undefined ? {} : { error }) });
+  }
+
+  private complete(outcome: TaskOutcome): void {
+    const r = this.running;
+    if (!r) return;
+    this.running = undefined;
+    const end = this.cpu();
+    const elapsedMs = Date.now() - r.startedAt;
+    this.idleCpu = end;
+    r.resolve({ outcome, elapsedMs, cpuTimeMs: end !== undefined && r.startCpu !== undefined ? end - r.startCpu : elapsedMs });
+  }
+
+  /** Ends the running task with a limit error and, if asked, replaces the worker. */
+  finish(code: LimitCode, message: string, terminate = true): void {
+    this.complete({ ok: false, code, message });
+    if (terminate) this.replace();
+  }
+
+  replace(): void {
+    const old = this.worker;
+    this.spawn();
+    void old.terminate();
+  }
+
+  /** Called every WATCH_INTERVAL_MS. */
+  watch(now: number): void {
+    const { maxCpuMs } = this.pool.options;
+    const cpu = this.cpu();
+    const r = this.running;
+    if (r && !r.posted) return;
+    if (!r) {
+      // An app can leave work behind (a promise loop) after its task ended.
+      if (cpu !== undefined && this.idleCpu !== undefined && cpu - this.idleCpu > IDLE_CPU_MS) {
+        this.pool.options.log.warn('sandbox worker busy while idle; replacing it');
+        this.replace();
+      } else this.idleCpu = cpu;
+      return;
+    }
+    const used = cpu !== undefined && r.startCpu !== undefined ? cpu - r.startCpu : now - r.startedAt;
+    if (used > maxCpuMs) return this.finish('cpu_limit', `the task used more than ${maxCpuMs / 1000} s of CPU time`);
+    if (cpu !== undefined && cpu !== r.lastCpu) {
+      r.lastCpu = cpu;
+      r.lastCpuChangeAt = now;
+    } else if (cpu !== undefined && r.checkpointsPending === 0 && now - r.lastCpuChangeAt > STALL_MS) {
+      this.finish('app_stalled', 'the app is waiting for something that can never happen (no CPU used, nothing pending)');
+    }
+  }
+
+  runningSince(): number | undefined {
+    return this.running?.startedAt;
+  }
+}
+
+export class SandboxPool {
+  private readonly slots: Slot[];
+  private readonly timer: NodeJS.Timeout;
+  private readonly rssCeiling: number;
+
+  constructor(readonly options: SandboxPoolOptions) {
+    this.slots = Array.from({ length: options.threads }, () => new Slot(this));
+    // Heaps plus what typed arrays and WebAssembly memories may take, over today's footprint.
+    this.rssCeiling = process.memoryUsage.rss() + options.threads * options.maxMemoryMb * 2 * 1024 * 1024;
+    this.timer = setInterval(() => this.watch(), WATCH_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  get idle(): number {
+    return this.slots.filter((s) => !s.running).length;
+  }
+
+  /** Runs a job on an idle worker; the caller keeps at most `threads` jobs running. */
+  run(job: RunJob, events: TaskEvents): Promise<Finished> {
+    const slot = this.slots.find((s) => !s.running);
+    if (!slot) throw new Error('no idle sandbox worker');
+    return slot.start(job, events);
+  }
+
+  /** Stops a running task (its work unit is over, or the daemon is shutting down). */
+  abort(taskId: number, reason: string): boolean {
+    const slot = this.slots.find((s) => s.running?.job.taskId === taskId);
+    slot?.finish('aborted', reason);
+    return slot !== undefined;
+  }
+
+  runningTaskIds(): number[] {
+    return this.slots.flatMap((s) => (s.running ? [s.running.job.taskId] : []));
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    for (const s of this.slots) s.finish('aborted', 'the volunteer is stopping', false);
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private watch(): void {
+    const now = Date.now();
+    for (const s of this.slots) s.watch(now);
+    if (process.memoryUsage.rss() > this.rssCeiling) {
+      // Memory outside the V8 heaps cannot be told apart by thread: stop the newest task first.
+      const newest = this.slots.filter((s) => s.running).sort((a, b) => b.runningSince()! - a.runningSince()!)[0];
+      newest?.finish('memory_limit', `the volunteer's memory went over its ceiling while this task ran (typed arrays or WebAssembly memory)`);
+    }
+  }
+}

@@ -1,0 +1,52 @@
+// A sandbox worker thread: locks its realm down with SES, then runs one task at a time in a
+// fresh Compartment. The main thread enforces CPU and memory limits from outside.
+import { readlinkSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import { lockdownRealm } from '../../app-runtime/lockdown.js';
+import { runApp } from '../../app-runtime/run-app.js';
+import type { FromWorker, ToWorker } from './messages.js';
+
+const port = parentPort;
+if (!port) throw new Error('worker-main.ts runs as a worker thread');
+
+lockdownRealm();
+
+const send = (m: FromWorker) => port.postMessage(m);
+const pendingCheckpoints = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+let seq = 0;
+
+port.on('message', (m: ToWorker) => {
+  if (m.type === 'checkpointed') {
+    const p = pendingCheckpoints.get(m.seq);
+    pendingCheckpoints.delete(m.seq);
+    if (m.error === undefined) p?.resolve();
+    else p?.reject(new Error(m.error));
+    return;
+  }
+  const { taskId } = m;
+  void runApp(
+    { entry: m.entry, files: new Map(m.files) },
+    { input: m.input, rngSeed: m.rngSeed, ...(m.resume === undefined ? {} : { resume: m.resume }) },
+    {
+      progress: (fraction) => send({ type: 'progress', taskId, fraction }),
+      log: (level, text) => send({ type: 'log', taskId, level, text }),
+      checkpoint: (stateJson) =>
+        new Promise<void>((resolve, reject) => {
+          const s = ++seq;
+          pendingCheckpoints.set(s, { resolve, reject });
+          send({ type: 'checkpoint', taskId, seq: s, stateJson });
+        }),
+    },
+  ).then((outcome) => send({ type: 'done', taskId, outcome }));
+});
+
+send({ type: 'ready', tid: osThreadId() });
+
+/** Linux names the calling thread in /proc/thread-self; elsewhere CPU time is not readable. */
+function osThreadId(): number | null {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop());
+  } catch {
+    return null;
+  }
+}
