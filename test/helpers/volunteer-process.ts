@@ -1,0 +1,78 @@
+// The volunteer daemon as a separate process, as `npm run volunteer` runs it, with its
+// structured log lines parsed so tests can wait for what it says it did.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export class VolunteerProcess {
+  readonly lines: LogLine[] = [];
+  readonly output: string[] = [];
+  readonly exited: Promise<number | null>;
+  private constructor(
+    readonly child: ChildProcess,
+    readonly dataDir: string,
+  ) {
+    let buffered = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      this.output.push(chunk.toString());
+      buffered += chunk.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          this.lines.push(JSON.parse(line) as LogLine);
+        } catch {
+          // not a log line
+        }
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => this.output.push(chunk.toString()));
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  static start(url: string, dataDir: string, args: string[] = []): VolunteerProcess {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'volunteer-node', 'main.ts'), '--url', url, '--data-dir', dataDir, '--display', 'log', '--threads', '1', ...args],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    return new VolunteerProcess(child, dataDir);
+  }
+
+  logged(msg: string, match: (l: LogLine) => boolean = () => true): LogLine[] {
+    return this.lines.filter((l) => l.msg === msg && match(l));
+  }
+
+  async waitForLog(msg: string, match: (l: LogLine) => boolean = () => true, timeoutMs = 30_000): Promise<LogLine> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.logged(msg, match)[0];
+      if (found) return found;
+      if (Date.now() > until || this.child.exitCode !== null) {
+        throw new Error(`volunteer never logged "${msg}"${this.child.exitCode !== null ? ` (exited ${this.child.exitCode})` : ''}:\n${this.output.join('').slice(-4000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  async kill9(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM: the daemon's graceful stop. Returns its exit code. */
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode !== null) return this.child.exitCode;
+    this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
