@@ -37,7 +37,7 @@ export class LiveDisplay {
 
   private draw(): void {
     const v = this.view();
-    const width = this.out.columns ?? 100;
+    const width = this.out.columns || 120;
     const lines = [
       `${v.connected ? '\x1b[32m● connected\x1b[0m' : '\x1b[33m○ connecting\x1b[0m'}  done ${v.done}  errors ${v.errors}  ` +
         `queued ${v.queued}  unreported ${v.unreported}  credit ${v.credit.toFixed(2)}`,
