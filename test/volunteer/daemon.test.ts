@@ -244,6 +244,25 @@ describe('the volunteer daemon', () => {
     expect(workunitStates(dbOf(coordinator), batch)).toEqual({ active: 3 });
   }, 60_000);
 
+  it('refuses a coordinator whose key is not the pinned or first-seen one, and runs nothing', async () => {
+    coordinator = await startTestCoordinator();
+    const projectId = coordinator.apps.createProject({ name: 'keys' });
+    submit(coordinator, await addExample(coordinator, projectId, 'primes'), primesInputs(2, 1000, 10_000));
+
+    const pinned = startDaemon(coordinator.url, ['--coordinator-key', 'ab'.repeat(32)]);
+    expect(await pinned.exited).toBe(1);
+    expect(pinned.output.join('')).toMatch(/--coordinator-key pins/);
+    expect(pinned.logged('task started')).toEqual([]);
+
+    // Trust on first use: the key seen first is remembered; an impostor with another key is refused.
+    const dataDir = tempDir('vg-daemon-');
+    writeFileSync(join(dataDir, 'coordinator.json'), JSON.stringify({ url: coordinator.url, coordinatorKey: 'cd'.repeat(32), firstSeen: '2026-01-01T00:00:00Z' }));
+    const tofu = startDaemon(coordinator.url, [], dataDir);
+    expect(await tofu.exited).toBe(1);
+    expect(tofu.output.join('')).toMatch(/this volunteer trusts cdcd/);
+    expect(tofu.logged('task started')).toEqual([]);
+  }, 60_000);
+
   it('reconnects after the coordinator is killed and restarted, and the batch completes', async () => {
     const dataDir = tempDir('vg-coordinator-');
     // The demo project: primes (JavaScript) and Mandelbrot (WebAssembly).
