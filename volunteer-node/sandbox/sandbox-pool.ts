@@ -73,6 +73,8 @@ class Slot {
       stderr: true,
     });
     const worker = this.worker;
+    worker.stdout.resume(); // drained, not shown
+    worker.stderr.resume();
     this.ready = new Promise((resolve) => {
       worker.on('message', (m: FromWorker) => {
         if (worker !== this.worker) return;
