@@ -1,6 +1,6 @@
 // A volunteer written in the test against the documented protocol: socket.io-client, its own
 // Ed25519 key (tweetnacl), verification of every task and app bundle before running it.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -171,6 +171,7 @@ export class TestVolunteer {
 
   close(): void {
     this.socket.disconnect();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -65,6 +65,7 @@ describe('coordinator crash', () => {
     const before = volunteers;
     volunteers = await Promise.all(before.map((v) => TestVolunteer.connect(proc!.url, { seed: v.seed, coordinatorKey: firstKey })));
     volunteers.forEach((v, i) => (v.pending = before[i]!.pending));
+    before.forEach((v) => v.close());
     await Promise.all(volunteers.map((v) => v.work(() => doneCount() === workunits, 2)));
     await proc.stop();
 
