@@ -15,6 +15,10 @@ export function lockdownRealm(): void {
     errorTrapping: 'none',
     unhandledRejectionTrapping: 'none',
   });
-  harden((globalThis as unknown as { WebAssembly: object }).WebAssembly);
+  const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: object) => { buffer: object } } }).WebAssembly;
+  harden(wasm);
+  // Not a global of compartments, but reachable through shared WebAssembly memory; harden it
+  // so no task can leave state on it for the next.
+  harden(new wasm.Memory({ initial: 0, maximum: 1, shared: true }).buffer.constructor);
   done = true;
 }

@@ -94,7 +94,7 @@ export class Daemon {
     this.host = loadOrCreateHostKey(options.dataDir, ed);
     if (this.host.created) log.info('created host key', { hostKey: this.host.publicKey, dataDir: options.dataDir });
     this.journal = new TaskJournal(join(options.dataDir, 'journal'), log);
-    this.pool = new SandboxPool({ threads: options.threads, maxMemoryMb: options.maxMemoryMb, maxCpuMs: options.maxCpuMs, log });
+    this.pool = new SandboxPool({ threads: options.threads, maxMemoryMb: options.maxMemoryMb, maxCpuMs: options.maxCpuMs, log, onIdle: () => this.dispatch() });
 
     for (const r of this.journal.results()) this.unreported.set(r.taskId, r);
     for (const task of this.journal.tasks()) {

@@ -16,6 +16,8 @@ export type ToWorker = RunJob | { type: 'checkpointed'; seq: number; error?: str
 export type FromWorker =
   /** `tid`: the OS thread id, so the main thread can read this thread's CPU time. */
   | { type: 'ready'; tid: number | null }
+  /** After 'done', once nothing of the last task is left running. */
+  | { type: 'idle' }
   | { type: 'progress'; taskId: number; fraction: number }
   | { type: 'checkpoint'; taskId: number; seq: number; stateJson: string }
   | { type: 'log'; taskId: number; level: 'debug' | 'info' | 'warn' | 'error'; text: string }

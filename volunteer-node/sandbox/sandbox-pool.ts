@@ -16,6 +16,8 @@ const WATCH_INTERVAL_MS = 250;
 const STALL_MS = 5_000;
 /** An idle worker that burns this much CPU in one watch interval runs leftover app code. */
 const IDLE_CPU_MS = 100;
+/** After a task, how long a worker may take to drain what the app left before it is replaced. */
+const SETTLE_MS = 1_000;
 
 export type LimitCode = 'cpu_limit' | 'memory_limit' | 'app_stalled' | 'worker_crashed' | 'aborted';
 export type TaskOutcome = AppOutcome | { ok: false; code: LimitCode; message: string };
@@ -38,6 +40,8 @@ export interface SandboxPoolOptions {
   maxMemoryMb: number;
   maxCpuMs: number;
   log: Logger;
+  /** Called whenever a worker becomes free for the next task. */
+  onIdle?: () => void;
 }
 
 interface Running {
@@ -56,6 +60,8 @@ class Slot {
   worker!: Worker;
   tid: number | null | undefined; // undefined until the worker is ready
   running: Running | undefined;
+  /** Since when the last task ended without the worker confirming it is idle. */
+  settlingSince: number | undefined;
   idleCpu: number | undefined;
   private ready!: Promise<void>;
 
@@ -67,6 +73,7 @@ class Slot {
     const { maxMemoryMb } = this.pool.options;
     this.tid = undefined;
     this.idleCpu = undefined;
+    this.settlingSince = undefined;
     this.worker = new Worker(WORKER_URL, {
       resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, maxMemoryMb >> 3)), stackSizeMb: 4 },
       stdout: true, // app code has no console of its own; anything printed is dropped
@@ -81,20 +88,25 @@ class Slot {
         if (m.type === 'ready') {
           this.tid = m.tid;
           resolve();
+          this.pool.slotFreed();
+        } else if (m.type === 'idle') {
+          this.settlingSince = undefined;
+          this.idleCpu = this.cpu();
+          this.pool.slotFreed();
         } else this.onMessage(m);
       });
     });
     worker.on('error', (e: Error & { code?: string }) => {
       if (worker !== this.worker) return;
       const memory = e.code === 'ERR_WORKER_OUT_OF_MEMORY';
+      // The worker is gone: replace it now, so no task is handed to it while it exits.
       this.finish(
         memory ? 'memory_limit' : 'worker_crashed',
         memory ? `the task used more than ${maxMemoryMb} MB of heap` : `the sandbox worker failed: ${e.message}`,
-        false,
       );
     });
     worker.on('exit', () => {
-      if (worker !== this.worker) return;
+      if (worker !== this.worker || this.pool.closed) return;
       this.finish('worker_crashed', 'the sandbox worker exited', false);
       this.spawn();
     });
@@ -122,7 +134,11 @@ class Slot {
     this.worker.postMessage(m);
   }
 
-  private onMessage(m: Exclude<FromWorker, { type: 'ready' }>): void {
+  get free(): boolean {
+    return !this.running && this.settlingSince === undefined;
+  }
+
+  private onMessage(m: Exclude<FromWorker, { type: 'ready' | 'idle' }>): void {
     const r = this.running;
     if (!r || m.taskId !== r.job.taskId) return;
     switch (m.type) {
@@ -155,6 +171,7 @@ class Slot {
     const r = this.running;
     if (!r) return;
     this.running = undefined;
+    this.settlingSince = Date.now();
     const end = this.cpu();
     const elapsedMs = Date.now() - r.startedAt;
     this.idleCpu = end;
@@ -169,7 +186,7 @@ class Slot {
 
   replace(): void {
     const old = this.worker;
-    this.spawn();
+    if (!this.pool.closed) this.spawn();
     void old.terminate();
   }
 
@@ -179,6 +196,13 @@ class Slot {
     const cpu = this.cpu();
     const r = this.running;
     if (r && !r.posted) return;
+    if (!r && this.settlingSince !== undefined) {
+      if (now - this.settlingSince > SETTLE_MS) {
+        this.pool.options.log.warn('sandbox worker still busy after its task; replacing it');
+        this.replace();
+      }
+      return;
+    }
     if (!r) {
       // An app can leave work behind (a promise loop) after its task ended.
       if (cpu !== undefined && this.idleCpu !== undefined && cpu - this.idleCpu > IDLE_CPU_MS) {
@@ -206,6 +230,8 @@ export class SandboxPool {
   private readonly slots: Slot[];
   private readonly timer: NodeJS.Timeout;
   private readonly rssCeiling: number;
+  private readonly waiting: { job: RunJob; events: TaskEvents; resolve: (f: Finished) => void }[] = [];
+  closed = false;
 
   constructor(readonly options: SandboxPoolOptions) {
     this.slots = Array.from({ length: options.threads }, () => new Slot(this));
@@ -216,18 +242,33 @@ export class SandboxPool {
   }
 
   get idle(): number {
-    return this.slots.filter((s) => !s.running).length;
+    return this.slots.filter((s) => s.free).length;
   }
 
-  /** Runs a job on an idle worker; the caller keeps at most `threads` jobs running. */
+  /** Runs a job on a free worker, or as soon as one is free. */
   run(job: RunJob, events: TaskEvents): Promise<Finished> {
-    const slot = this.slots.find((s) => !s.running);
-    if (!slot) throw new Error('no idle sandbox worker');
-    return slot.start(job, events);
+    return new Promise((resolve) => {
+      this.waiting.push({ job, events, resolve });
+      this.slotFreed();
+    });
   }
 
-  /** Stops a running task (its work unit is over, or the daemon is shutting down). */
+  /** Starts waiting jobs on free workers, then tells the owner a worker is free. */
+  slotFreed(): void {
+    for (let slot = this.slots.find((s) => s.free); slot && this.waiting.length > 0; slot = this.slots.find((s) => s.free)) {
+      const { job, events, resolve } = this.waiting.shift()!;
+      void slot.start(job, events).then(resolve);
+    }
+    if (this.idle > 0) this.options.onIdle?.();
+  }
+
+  /** Stops a running or waiting task (its work unit is over, or the daemon is shutting down). */
   abort(taskId: number, reason: string): boolean {
+    const w = this.waiting.findIndex((x) => x.job.taskId === taskId);
+    if (w >= 0) {
+      this.waiting.splice(w, 1)[0]!.resolve({ outcome: { ok: false, code: 'aborted', message: reason }, cpuTimeMs: 0, elapsedMs: 0 });
+      return true;
+    }
     const slot = this.slots.find((s) => s.running?.job.taskId === taskId);
     slot?.finish('aborted', reason);
     return slot !== undefined;
@@ -238,7 +279,9 @@ export class SandboxPool {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
+    for (const w of this.waiting.splice(0)) w.resolve({ outcome: { ok: false, code: 'aborted', message: 'the volunteer is stopping' }, cpuTimeMs: 0, elapsedMs: 0 });
     for (const s of this.slots) s.finish('aborted', 'the volunteer is stopping', false);
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }

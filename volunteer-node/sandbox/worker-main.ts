@@ -10,6 +10,8 @@ const port = parentPort;
 if (!port) throw new Error('worker-main.ts runs as a worker thread');
 
 lockdownRealm();
+// A promise an app rejects and never handles is its own business, not the thread's end.
+process.on('unhandledRejection', () => {});
 
 const send = (m: FromWorker) => port.postMessage(m);
 const pendingCheckpoints = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
@@ -37,7 +39,12 @@ port.on('message', (m: ToWorker) => {
           send({ type: 'checkpoint', taskId, seq: s, stateJson });
         }),
     },
-  ).then((outcome) => send({ type: 'done', taskId, outcome }));
+  ).then((outcome) => {
+    send({ type: 'done', taskId, outcome });
+    // Runs only once the microtask queue is empty: a worker still busy with work the app left
+    // behind never says it is idle, and the pool replaces it.
+    setImmediate(() => send({ type: 'idle' }));
+  });
 });
 
 send({ type: 'ready', tid: osThreadId() });
