@@ -12,6 +12,8 @@ import { seededRandom } from './prng.js';
 
 export const MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024;
 const MAX_LOG_LINES = 200;
+const PROGRESS_INTERVAL_MS = 100;
+const PROGRESS_PER_INTERVAL = 20;
 const MAX_LOG_LINE_CHARS = 2000;
 
 export interface AppBundle {
@@ -55,7 +57,12 @@ export async function runApp(bundle: AppBundle, run: AppRun, host: TaskHost): Pr
 
   let output: unknown;
   try {
-    output = await (entry as (input: unknown, ctx: unknown) => unknown)(run.input, makeCtx(bundle, run, host));
+    const { ctx, flushProgress } = makeCtx(bundle, run, host);
+    try {
+      output = await (entry as (input: unknown, ctx: unknown) => unknown)(run.input, ctx);
+    } finally {
+      flushProgress();
+    }
   } catch (e) {
     return { ok: false, code: 'app_exception', message: describe(e) };
   }
@@ -87,13 +94,33 @@ function appCompartment(bundle: AppBundle, console: object): Compartment {
   });
 }
 
-function makeCtx(bundle: AppBundle, run: AppRun, host: TaskHost): object {
+function makeCtx(bundle: AppBundle, run: AppRun, host: TaskHost): { ctx: object; flushProgress: () => void } {
   const random = seededRandom(run.rngSeed);
-  return Object.freeze({
+  // An app may call progress in a tight loop: pass on a few updates per interval, no more.
+  let windowStart = -Infinity;
+  let inWindow = 0;
+  let dropped: number | undefined; // the latest update held back, delivered at the end
+  const flushProgress = () => {
+    if (dropped !== undefined) host.progress(dropped);
+    dropped = undefined;
+  };
+  const ctx = Object.freeze({
     resume: run.resume === undefined ? undefined : (JSON.parse(run.resume) as unknown),
     random: () => random(),
     progress: (fraction: unknown) => {
-      if (typeof fraction === 'number' && Number.isFinite(fraction)) host.progress(Math.min(1, Math.max(0, fraction)));
+      if (typeof fraction !== 'number' || !Number.isFinite(fraction)) return;
+      const now = Date.now(); // the host realm's clock; the app has none
+      if (now - windowStart >= PROGRESS_INTERVAL_MS) {
+        windowStart = now;
+        inWindow = 0;
+      }
+      const clamped = Math.min(1, Math.max(0, fraction));
+      if (++inWindow > PROGRESS_PER_INTERVAL) {
+        dropped = clamped;
+        return;
+      }
+      dropped = undefined;
+      host.progress(clamped);
     },
     file: async (name: unknown) => {
       const bytes = typeof name === 'string' ? bundle.files.get(name) : undefined;
@@ -102,10 +129,11 @@ function makeCtx(bundle: AppBundle, run: AppRun, host: TaskHost): object {
     },
     checkpoint: async (state: unknown) => {
       const json = canonicalJson(state);
-      if (json.length > MAX_CHECKPOINT_BYTES) throw new Error(`a checkpoint is at most ${MAX_CHECKPOINT_BYTES} bytes`);
+      if (new TextEncoder().encode(json).length > MAX_CHECKPOINT_BYTES) throw new Error(`a checkpoint is at most ${MAX_CHECKPOINT_BYTES} bytes`);
       await host.checkpoint(json);
     },
   });
+  return { ctx, flushProgress };
 }
 
 function appConsole(host: TaskHost): object {
