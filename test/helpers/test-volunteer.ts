@@ -7,10 +7,11 @@ import { pathToFileURL } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import { fromHex, toHex } from '../../protocol/bytes.js';
 import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
-import { jsonHash, sha256Hex } from '../../protocol/hash.js';
-import type { AbortNotice, AppManifest, Capabilities, CreditReceipt, Platform, Reply, Result, ResultAck, Task } from '../../protocol/messages.js';
+import { sha256Hex } from '../../protocol/hash.js';
+import type { AbortNotice, Capabilities, CreditReceipt, Platform, Reply, Result, ResultAck, Task } from '../../protocol/messages.js';
 import { buildResult, type Outcome } from '../../protocol/results.js';
-import { inputMatches, signBody, taskBody, verifyBody } from '../../protocol/signing.js';
+import { signBody } from '../../protocol/signing.js';
+import { appVersionProblem, fileProblem, taskProblem, type SignedAppVersion } from '../../protocol/verify.js';
 
 const ed = tweetnaclEd25519();
 
@@ -85,9 +86,8 @@ export class TestVolunteer {
     const reply = await this.send<{ tasks: Task[] }>('tasks.request', { count, holding });
     if (!reply.ok) throw new Error(`tasks.request: ${reply.error.message}`);
     for (const t of reply.tasks) {
-      if (!verifyBody(ed, this.coordinatorKey, 'task', taskBody(t), t.signature)) throw new Error(`task ${t.taskId}: bad signature`);
-      if (t.hostKey !== this.publicKey) throw new Error(`task ${t.taskId} is for another host`);
-      if (t.input !== undefined && !inputMatches(t.input, t.inputHash)) throw new Error(`task ${t.taskId}: input does not match its hash`);
+      const problem = taskProblem(ed, this.coordinatorKey, this.publicKey, t);
+      if (problem) throw new Error(`task ${t.taskId}: ${problem}`);
     }
     return reply.tasks;
   }
@@ -147,13 +147,14 @@ export class TestVolunteer {
     if (cached) return cached;
     const res = await fetch(`${this.url}/app-versions/${bundleHash}`);
     if (!res.ok) throw new Error(`app version ${bundleHash}: HTTP ${res.status}`);
-    const doc = (await res.json()) as { manifest: AppManifest; signature: string };
-    if (jsonHash(doc.manifest) !== bundleHash) throw new Error('manifest does not match the bundle hash');
-    if (!verifyBody(ed, this.coordinatorKey, 'appVersion', doc.manifest, doc.signature)) throw new Error('manifest signature does not verify');
+    const checked = appVersionProblem(ed, this.coordinatorKey, bundleHash, (await res.json()) as SignedAppVersion);
+    if ('problem' in checked) throw new Error(checked.problem);
+    const doc = { manifest: checked.manifest };
     const files = new Map<string, Uint8Array>();
     for (const f of doc.manifest.files) {
       const bytes = new Uint8Array(await (await fetch(`${this.url}/files/${f.sha256}`)).arrayBuffer());
-      if (sha256Hex(bytes) !== f.sha256) throw new Error(`file ${f.name} does not match its hash`);
+      const problem = fileProblem(f, bytes);
+      if (problem) throw new Error(problem);
       writeFileSync(join(this.dir, `${bundleHash}-${f.name}`), bytes);
       files.set(f.name, bytes);
     }
