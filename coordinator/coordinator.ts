@@ -1,40 +1,81 @@
-// Runs the coordinator: the core, plus HTTP routes and the Socket.IO volunteer namespace on
-// one server, and the deadline timer.
+// Runs the coordinator: the core, plus HTTP routes, the researcher API, the admin UI and the
+// Socket.IO namespaces on one server, the deadline timer and the replica maker.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Server as SocketServer, type Namespace } from 'socket.io';
 import { MAX_MESSAGE_BYTES } from '../protocol/limits.js';
+import { createLogger, errorFields, type Logger } from '../common/log.js';
+import { attachAdminNamespace, type BatchWatch } from './api/admin-namespace.js';
+import { API_PREFIX, apiRouter } from './api/api-router.js';
 import type { Config } from './config.js';
 import { createCore, type Core } from './core.js';
 import { seedDemo } from './demo/seed-demo.js';
+import { adminUi } from './http/admin-ui.js';
 import { volunteerRoutes } from './http/routes.js';
-import { createLogger, errorFields, type Logger } from '../common/log.js';
-import { attachVolunteerNamespace, socketNotifier } from './volunteers/namespace.js';
+import { attachVolunteerNamespace, onlineHostIds, socketNotifier } from './volunteers/namespace.js';
+import { discardStaged, ReplicaMaker } from './work/batch-ingest.js';
 
 export interface RunningCoordinator extends Omit<Core, 'close'> {
   url: string;
   port: number;
+  /** Set when this start created the first admin account (the password is shown once). */
+  firstAdmin?: { name: string; password: string; generated: boolean };
+  /** Resolves when every committed batch has its replicas. */
+  replicasReady(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startCoordinator(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningCoordinator> {
   let nsp: Namespace | undefined;
-  const core = createCore(config, socketNotifier(() => nsp));
+  let watch: BatchWatch | undefined;
+  const notifier = { ...socketNotifier(() => nsp), batchesChanged: (ids: number[]) => watch?.batchesChanged(ids) };
+  const core = createCore(config, notifier);
   if (core.keyCreated) log.info('created coordinator key', { dataDir: config.dataDir });
+  const replicaMaker = new ReplicaMaker(
+    core.submission,
+    (e) => log.error('creating replicas failed', errorFields(e)),
+    (batchId) => watch?.batchesChanged([batchId]),
+  );
 
-  const seeded = await seedDemo(core, config.demoWorkunits).catch((e: unknown) => {
+  let firstAdmin: RunningCoordinator['firstAdmin'];
+  try {
+    firstAdmin = await core.accounts.ensureFirstAdmin(config.adminPassword);
+    if (firstAdmin) log.info('created the first admin account', { name: firstAdmin.name, passwordGenerated: firstAdmin.generated });
+    const seeded = await seedDemo(core, config.demoWorkunits);
+    if (seeded) log.info('seeded demo project', { batchIds: seeded.batchIds, workunits: config.demoWorkunits });
+    const admin = core.accounts.list().filter((a) => a.role === 'admin').sort((a, b) => a.id - b.id)[0];
+    if (admin) core.store.catalog.adoptOwnerless(admin.id);
+    // A submission cut short by a crash left a staged batch: it was never acknowledged.
+    for (const batchId of core.store.work.stagedBatches()) {
+      await discardStaged(core.submission, batchId);
+      log.warn('discarded a batch whose submission never finished', { batchId });
+    }
+  } catch (e) {
     core.close();
     throw e;
-  });
-  if (seeded) log.info('seeded demo project', { batchIds: seeded.batchIds, workunits: config.demoWorkunits });
+  }
+  replicaMaker.add(core.store.work.batchesWithoutReplicas());
 
   const app = express();
   app.disable('x-powered-by');
   app.use(volunteerRoutes({ ...core, coordinatorKey: core.key.publicKey, log }));
+  app.use(
+    API_PREFIX,
+    apiRouter({
+      ...core,
+      log,
+      trustThreshold: config.trustThreshold,
+      secureCookies: config.secureCookies,
+      onCommitted: (batchId) => replicaMaker.add([batchId]),
+      onlineHostIds: () => (nsp ? onlineHostIds(nsp) : new Set()),
+    }),
+  );
+  app.use('/admin', adminUi());
   const http = createServer(app);
   const io = new SocketServer(http, { maxHttpBufferSize: MAX_MESSAGE_BYTES, serveClient: false, cors: { origin: '*' } });
   nsp = attachVolunteerNamespace(io, { registry: core.registry, service: core.service, coordinatorKey: core.key.publicKey, log });
+  watch = attachAdminNamespace(io, { store: core.store, accounts: core.accounts, log });
 
   const sweep = setInterval(() => {
     try {
@@ -46,13 +87,20 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   }, config.transitionIntervalMs);
   sweep.unref();
 
+  const stopAll = async () => {
+    clearInterval(sweep);
+    replicaMaker.stop();
+    await replicaMaker.idle();
+    watch?.close();
+  };
+
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(config.port, config.host, () => resolve());
     });
   } catch (e) {
-    clearInterval(sweep);
+    await stopAll();
     core.close();
     throw e;
   }
@@ -65,9 +113,11 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     ...core,
     url,
     port,
+    ...(firstAdmin ? { firstAdmin } : {}),
+    replicasReady: () => replicaMaker.idle(),
     close() {
       closing ??= (async () => {
-        clearInterval(sweep);
+        await stopAll();
         await new Promise<void>((resolve) => io.close(() => resolve()));
         http.closeAllConnections();
         core.close();

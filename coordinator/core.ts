@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Ed25519 } from '../protocol/ed25519.js';
 import { nodeEd25519 } from '../protocol/ed25519-node.js';
+import { AccountService } from './accounts/account-service.js';
 import { AppRegistry } from './apps/app-registry.js';
 import type { Config } from './config.js';
 import { BlobStore } from './files/blob-store.js';
@@ -27,6 +28,7 @@ export interface Core {
   store: Store;
   blobs: BlobStore;
   apps: AppRegistry;
+  accounts: AccountService;
   submission: Submission;
   registry: HostRegistry;
   service: VolunteerService;
@@ -67,6 +69,7 @@ export function createCore(
     store,
     blobs,
     apps: new AppRegistry(store, blobs, key),
+    accounts: new AccountService(store, clock),
     submission,
     registry: new HostRegistry(store, ed, key.publicKey),
     service,

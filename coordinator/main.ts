@@ -17,8 +17,18 @@ try {
     `\nvolunteer-grid coordinator running at ${coordinator.url}\n` +
       `  coordinator public key: ${coordinator.key.publicKey}\n` +
       `  served at ${coordinator.url}/.well-known/volunteer-grid.json\n` +
-      `  data dir: ${config.dataDir}\n\n`,
+      `  data dir: ${config.dataDir}\n` +
+      `  admin UI: ${coordinator.url}/admin\n\n`,
   );
+  if (coordinator.firstAdmin?.generated) {
+    // Shown once, here only: it is stored as a scrypt hash.
+    process.stdout.write(
+      `  Created the first admin account. Log in at ${coordinator.url}/admin with\n` +
+        `    name:     ${coordinator.firstAdmin.name}\n` +
+        `    password: ${coordinator.firstAdmin.password}\n` +
+        `  This password is not shown again; change it once logged in.\n\n`,
+    );
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -5,13 +5,19 @@ import { MAX_APP_FILES, MAX_FILE_BYTES } from '../../protocol/limits.js';
 import { FileName, type AppManifest } from '../../protocol/messages.js';
 import type { BlobStore } from '../files/blob-store.js';
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
-import type { AppVersionRecord, Requirements, VersionPlatform } from '../store/catalog.js';
+import type { AppVersionRecord, ProjectRecord, Requirements, VersionPlatform } from '../store/catalog.js';
 import type { Store } from '../store/store.js';
 import { ValidationSchema, type AppPolicy } from '../work/model.js';
 
 export const ProjectSpecSchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
   description: z.string().max(5000).default(''),
+});
+
+export const ProjectUpdateSchema = z.strictObject({
+  name: ProjectSpecSchema.shape.name.optional(),
+  description: z.string().max(5000).optional(),
+  status: z.enum(['active', 'paused']).optional(),
 });
 
 export const AppSpecSchema = z.strictObject({
@@ -39,16 +45,31 @@ export class AppRegistry {
     private readonly key: CoordinatorKey,
   ) {}
 
-  createProject(spec: z.input<typeof ProjectSpecSchema>, now = Date.now()): number {
+  createProject(spec: z.input<typeof ProjectSpecSchema>, ownerId: number | null = null, now = Date.now()): number {
     const p = ProjectSpecSchema.parse(spec);
-    if (this.store.catalog.projectByName(p.name)) throw new RegistryError(`a project named "${p.name}" already exists`);
-    return this.store.catalog.insertProject(p.name, p.description, now);
+    return this.store.transaction(() => {
+      if (this.store.catalog.projectByName(p.name)) throw new RegistryError(`a project named "${p.name}" already exists`, 'conflict');
+      return this.store.catalog.insertProject({ name: p.name, description: p.description, ownerId }, now);
+    });
+  }
+
+  updateProject(id: number, change: z.input<typeof ProjectUpdateSchema>): ProjectRecord {
+    const c = ProjectUpdateSchema.parse(change);
+    return this.store.transaction(() => {
+      const p = this.store.catalog.projectById(id);
+      if (!p) throw new RegistryError(`project ${id} does not exist`, 'not_found');
+      if (c.name !== undefined && c.name !== p.name && this.store.catalog.projectByName(c.name)) {
+        throw new RegistryError(`a project named "${c.name}" already exists`, 'conflict');
+      }
+      this.store.catalog.updateProject({ ...p, ...c });
+      return this.store.catalog.projectById(id)!;
+    });
   }
 
   createApp(projectId: number, spec: z.input<typeof AppSpecSchema>, now = Date.now()): AppPolicy {
     const a = AppSpecSchema.parse(spec);
-    if (!this.store.catalog.projectById(projectId)) throw new RegistryError(`project ${projectId} does not exist`);
-    if (this.store.catalog.appByName(projectId, a.name)) throw new RegistryError(`the project already has an app named "${a.name}"`);
+    if (!this.store.catalog.projectById(projectId)) throw new RegistryError(`project ${projectId} does not exist`, 'not_found');
+    if (this.store.catalog.appByName(projectId, a.name)) throw new RegistryError(`the project already has an app named "${a.name}"`, 'conflict');
     const id = this.store.catalog.insertApp({ projectId, ...a }, now);
     return { id, projectId, ...a };
   }
@@ -62,7 +83,7 @@ export class AppRegistry {
     v: { entry?: string; platform?: VersionPlatform; requirements?: Requirements; files: AppFileUpload[] },
     now = Date.now(),
   ): AppVersionRecord {
-    if (!this.store.catalog.appById(appId)) throw new RegistryError(`app ${appId} does not exist`);
+    if (!this.store.catalog.appById(appId)) throw new RegistryError(`app ${appId} does not exist`, 'not_found');
     const entry = v.entry ?? 'main.js';
     if (v.files.length === 0 || v.files.length > MAX_APP_FILES) throw new RegistryError(`an app version has 1 to ${MAX_APP_FILES} files`);
     const names = new Set<string>();
@@ -93,4 +114,10 @@ export class AppRegistry {
 
 export class RegistryError extends Error {
   override name = 'RegistryError';
+  constructor(
+    message: string,
+    readonly code: 'bad_request' | 'conflict' | 'not_found' = 'bad_request',
+  ) {
+    super(message);
+  }
 }

@@ -21,14 +21,22 @@ export interface AppVersionRecord {
   bundleHash: string;
   manifest: AppManifest;
   signature: string;
+  createdAt: number;
 }
+
+/** An app's policy and when it was made. */
+export type AppRecord = AppPolicy & { createdAt: number };
 
 export interface ProjectRecord {
   id: number;
   name: string;
   description: string;
   status: 'active' | 'paused';
+  ownerId: number | null;
+  createdAt: number;
 }
+
+const PROJECT_COLUMNS = 'id, name, description, status, owner_id AS ownerId, created_at AS createdAt';
 
 interface VersionRow {
   id: number;
@@ -39,6 +47,7 @@ interface VersionRow {
   bundle_hash: string;
   manifest_json: string;
   signature: string;
+  created_at: number;
 }
 
 const toVersion = (r: VersionRow): AppVersionRecord => ({
@@ -50,6 +59,7 @@ const toVersion = (r: VersionRow): AppVersionRecord => ({
   bundleHash: r.bundle_hash,
   manifest: JSON.parse(r.manifest_json) as AppManifest,
   signature: r.signature,
+  createdAt: r.created_at,
 });
 
 export class CatalogStore {
@@ -57,9 +67,14 @@ export class CatalogStore {
 
   constructor(db: Database) {
     this.s = {
-      insertProject: db.prepare('INSERT INTO projects (name, description, created_at) VALUES (?, ?, ?)'),
-      projectByName: db.prepare('SELECT id, name, description, status FROM projects WHERE name = ?'),
-      projectById: db.prepare('SELECT id, name, description, status FROM projects WHERE id = ?'),
+      insertProject: db.prepare('INSERT INTO projects (name, description, owner_id, created_at) VALUES (?, ?, ?, ?)'),
+      projectByName: db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE name = ?`),
+      projectById: db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE id = ?`),
+      projects: db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects ORDER BY id`),
+      projectsOf: db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE owner_id = ? ORDER BY id`),
+      updateProject: db.prepare('UPDATE projects SET name = ?, description = ?, status = ? WHERE id = ?'),
+      setOwnerIfNone: db.prepare('UPDATE projects SET owner_id = ? WHERE owner_id IS NULL'),
+      appsOfProject: db.prepare('SELECT * FROM apps WHERE project_id = ? ORDER BY id'),
       insertApp: db.prepare(`INSERT INTO apps (project_id, name, validation_json, homogeneous_redundancy,
         adaptive_replication, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
       appById: db.prepare('SELECT * FROM apps WHERE id = ?'),
@@ -75,8 +90,26 @@ export class CatalogStore {
     };
   }
 
-  insertProject(name: string, description: string, now: number): number {
-    return Number(this.s.insertProject!.run(name, description, now).lastInsertRowid);
+  insertProject(p: { name: string; description: string; ownerId: number | null }, now: number): number {
+    return Number(this.s.insertProject!.run(p.name, p.description, p.ownerId, now).lastInsertRowid);
+  }
+
+  /** All projects, or those of one owner. */
+  projects(ownerId?: number): ProjectRecord[] {
+    return (ownerId === undefined ? this.s.projects!.all() : this.s.projectsOf!.all(ownerId)) as ProjectRecord[];
+  }
+
+  updateProject(p: Pick<ProjectRecord, 'id' | 'name' | 'description' | 'status'>): void {
+    this.s.updateProject!.run(p.name, p.description, p.status, p.id);
+  }
+
+  /** Projects made before accounts existed (the demo) go to the first admin. */
+  adoptOwnerless(ownerId: number): number {
+    return this.s.setOwnerIfNone!.run(ownerId).changes;
+  }
+
+  appsOfProject(projectId: number): AppRecord[] {
+    return (this.s.appsOfProject!.all(projectId) as unknown[]).map((row) => toApp(row)!);
   }
 
   projectByName(name: string): ProjectRecord | undefined {
@@ -94,21 +127,21 @@ export class CatalogStore {
     );
   }
 
-  appById(id: number): AppPolicy | undefined {
+  appById(id: number): AppRecord | undefined {
     return toApp(this.s.appById!.get(id));
   }
 
-  appByName(projectId: number, name: string): AppPolicy | undefined {
+  appByName(projectId: number, name: string): AppRecord | undefined {
     return toApp(this.s.appByName!.get(projectId, name));
   }
 
-  insertVersion(v: Omit<AppVersionRecord, 'id' | 'version'>, now: number): AppVersionRecord {
+  insertVersion(v: Omit<AppVersionRecord, 'id' | 'version' | 'createdAt'>, now: number): AppVersionRecord {
     const version = (this.s.nextVersion!.get(v.appId) as { v: number }).v;
     const id = Number(
       this.s.insertVersion!.run(v.appId, version, v.platform, JSON.stringify(v.requirements), v.bundleHash,
         JSON.stringify(v.manifest), v.signature, now).lastInsertRowid,
     );
-    return { ...v, id, version };
+    return { ...v, id, version, createdAt: now };
   }
 
   /** Newest first. */
@@ -135,9 +168,9 @@ export class CatalogStore {
   }
 }
 
-function toApp(row: unknown): AppPolicy | undefined {
+function toApp(row: unknown): AppRecord | undefined {
   if (!row) return undefined;
-  const r = row as { id: number; project_id: number; name: string; validation_json: string; homogeneous_redundancy: number; adaptive_replication: number };
+  const r = row as { id: number; project_id: number; name: string; validation_json: string; homogeneous_redundancy: number; adaptive_replication: number; created_at: number };
   return {
     id: r.id,
     projectId: r.project_id,
@@ -145,5 +178,6 @@ function toApp(row: unknown): AppPolicy | undefined {
     validation: JSON.parse(r.validation_json) as Validation,
     homogeneousRedundancy: r.homogeneous_redundancy === 1,
     adaptiveReplication: r.adaptive_replication === 1,
+    createdAt: r.created_at,
   };
 }

@@ -168,6 +168,53 @@ CREATE TRIGGER credit_ledger_append_only_delete BEFORE DELETE ON credit_ledger
   BEGIN SELECT RAISE(ABORT, 'the credit ledger is append-only'); END;
 `,
   },
+  {
+    version: 2,
+    name: 'researcher accounts, project owners, staged batches',
+    sql: `
+CREATE TABLE researchers (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  role TEXT NOT NULL CHECK (role IN ('researcher', 'admin')),
+  password_hash TEXT NOT NULL,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  researcher_id INTEGER NOT NULL REFERENCES researchers(id),
+  csrf_token TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_researcher ON sessions(researcher_id);
+CREATE TABLE api_tokens (
+  id INTEGER PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  researcher_id INTEGER NOT NULL REFERENCES researchers(id),
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER
+);
+CREATE INDEX api_tokens_researcher ON api_tokens(researcher_id);
+
+ALTER TABLE projects ADD COLUMN owner_id INTEGER REFERENCES researchers(id);
+
+-- A batch is staged while its work units stream in (chunk by chunk, so a huge batch never
+-- blocks the coordinator); it becomes visible in one step when the last chunk is in. Replicas
+-- are created afterwards, in chunks too, for work units with id > replicas_through.
+ALTER TABLE batches ADD COLUMN staged INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE batches ADD COLUMN replicas_through INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE batches ADD COLUMN workunit_count INTEGER NOT NULL DEFAULT 0;
+UPDATE batches SET replicas_through = COALESCE((SELECT MAX(id) FROM workunits w WHERE w.batch_id = batches.id), 0),
+  workunit_count = (SELECT COUNT(*) FROM workunits w WHERE w.batch_id = batches.id);
+
+ALTER TABLE workunits ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+UPDATE workunits SET seq = (SELECT COUNT(*) FROM workunits w2 WHERE w2.batch_id = workunits.batch_id AND w2.id < workunits.id);
+CREATE INDEX workunits_batch_seq ON workunits(batch_id, seq);
+CREATE INDEX workunits_batch_finished ON workunits(batch_id, finished_at) WHERE finished_at IS NOT NULL;
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

@@ -4,6 +4,8 @@ import type { Replica, ReplicaOutcome, Replication, ValidateState, Workunit, Wor
 
 export interface NewWorkunit extends Replication {
   batchId: number;
+  /** Position in the batch's input, from 0. */
+  seq: number;
   appId: number;
   inputJson: string | null;
   inputHash: string;
@@ -16,6 +18,7 @@ export interface Candidate {
   workunitId: number;
   appId: number;
   projectId: number;
+  batchId: number;
   hrClass: string | null;
 }
 
@@ -105,14 +108,25 @@ export class WorkStore {
 
   constructor(db: Database) {
     this.s = {
-      insertBatch: db.prepare('INSERT INTO batches (project_id, app_id, name, client_key, created_at) VALUES (?, ?, ?, ?, ?)'),
-      batchByKey: db.prepare('SELECT id FROM batches WHERE project_id = ? AND client_key = ?'),
+      insertBatch: db.prepare('INSERT INTO batches (project_id, app_id, name, client_key, created_at, staged) VALUES (?, ?, ?, ?, ?, 1)'),
+      batchByKey: db.prepare('SELECT id, staged, workunit_count FROM batches WHERE project_id = ? AND client_key = ?'),
+      unstage: db.prepare('UPDATE batches SET staged = 0, workunit_count = ? WHERE id = ? AND staged = 1'),
+      stagedBatches: db.prepare('SELECT id FROM batches WHERE staged = 1'),
+      deleteStagedWorkunits: db.prepare(`DELETE FROM workunits WHERE id IN (SELECT w.id FROM workunits w JOIN batches b ON b.id = w.batch_id
+        WHERE w.batch_id = ? AND b.staged = 1 LIMIT ?)`),
+      deleteStagedBatch: db.prepare('DELETE FROM batches WHERE id = ? AND staged = 1'),
+      workunitsAfter: db.prepare(`SELECT id, status, priority, target_nresults FROM workunits WHERE batch_id = ? AND id > ?
+        ORDER BY id LIMIT ?`),
+      setReplicasThrough: db.prepare('UPDATE batches SET replicas_through = ? WHERE id = ?'),
+      replicasThrough: db.prepare('SELECT replicas_through FROM batches WHERE id = ? AND staged = 0'),
+      batchesWithoutReplicas: db.prepare(`SELECT b.id FROM batches b WHERE b.staged = 0
+        AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.id > b.replicas_through) ORDER BY b.id`),
       cancelBatch: db.prepare("UPDATE batches SET status = 'cancelled' WHERE id = ?"),
       activeWorkunitsOfBatch: db.prepare("SELECT id FROM workunits WHERE batch_id = ? AND status = 'active'"),
       batchCounts: db.prepare('SELECT status, COUNT(*) AS n FROM workunits WHERE batch_id = ? GROUP BY status'),
-      insertWorkunit: db.prepare(`INSERT INTO workunits (batch_id, app_id, input_json, input_hash, min_quorum, target_nresults,
+      insertWorkunit: db.prepare(`INSERT INTO workunits (batch_id, seq, app_id, input_json, input_hash, min_quorum, target_nresults,
         max_error_results, max_total_results, max_success_results, delay_bound_ms, fpops_est, priority, rng_seed, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       workunit: db.prepare('SELECT * FROM workunits WHERE id = ?'),
       finishWorkunit: db.prepare(`UPDATE workunits SET status = ?, canonical_replica_id = ?, error_reason = ?, finished_at = ?
         WHERE id = ? AND status = 'active'`),
@@ -123,7 +137,7 @@ export class WorkStore {
         r.deadline, r.received_at, r.output_hash FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id
         WHERE r.workunit_id = ? ORDER BY r.id`),
       candidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
-        w.hr_class AS hrClass
+        w.batch_id AS batchId, w.hr_class AS hrClass
         FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
         JOIN projects p ON p.id = a.project_id
         WHERE r.status = 'unsent' AND p.status = 'active'
@@ -162,8 +176,42 @@ export class WorkStore {
     return Number(this.s.insertBatch!.run(b.projectId, b.appId, b.name, b.clientKey, b.now).lastInsertRowid);
   }
 
-  batchIdByClientKey(projectId: number, clientKey: string): number | undefined {
-    return (this.s.batchByKey!.get(projectId, clientKey) as { id: number } | undefined)?.id;
+  batchByClientKey(projectId: number, clientKey: string): { id: number; staged: boolean; workunits: number } | undefined {
+    const row = this.s.batchByKey!.get(projectId, clientKey) as { id: number; staged: number; workunit_count: number } | undefined;
+    return row && { id: row.id, staged: row.staged === 1, workunits: row.workunit_count };
+  }
+
+  /** Makes a staged batch visible; false if it was not staged. */
+  unstageBatch(batchId: number, workunits: number): boolean {
+    return this.s.unstage!.run(workunits, batchId).changes === 1;
+  }
+
+  stagedBatches(): number[] {
+    return (this.s.stagedBatches!.all() as { id: number }[]).map((r) => r.id);
+  }
+
+  /** Deletes up to `limit` work units of a staged batch, then the batch once it is empty. Returns how many went. */
+  deleteStagedBatchPart(batchId: number, limit: number): number {
+    const n = this.s.deleteStagedWorkunits!.run(batchId, limit).changes;
+    if (n < limit) this.s.deleteStagedBatch!.run(batchId);
+    return n;
+  }
+
+  /** Work units of a batch after an id, in id order: what the replica maker walks. */
+  workunitsAfter(batchId: number, afterId: number, limit: number): { id: number; status: WorkunitStatus; priority: number; target_nresults: number }[] {
+    return this.s.workunitsAfter!.all(batchId, afterId, limit) as { id: number; status: WorkunitStatus; priority: number; target_nresults: number }[];
+  }
+
+  replicasThrough(batchId: number): number | undefined {
+    return (this.s.replicasThrough!.get(batchId) as { replicas_through: number } | undefined)?.replicas_through;
+  }
+
+  setReplicasThrough(batchId: number, workunitId: number): void {
+    this.s.setReplicasThrough!.run(workunitId, batchId);
+  }
+
+  batchesWithoutReplicas(): number[] {
+    return (this.s.batchesWithoutReplicas!.all() as { id: number }[]).map((r) => r.id);
   }
 
   markBatchCancelled(batchId: number): void {
@@ -182,7 +230,7 @@ export class WorkStore {
 
   insertWorkunit(w: NewWorkunit, now: number): number {
     return Number(
-      this.s.insertWorkunit!.run(w.batchId, w.appId, w.inputJson, w.inputHash, w.minQuorum, w.targetNresults,
+      this.s.insertWorkunit!.run(w.batchId, w.seq, w.appId, w.inputJson, w.inputHash, w.minQuorum, w.targetNresults,
         w.maxErrorResults, w.maxTotalResults, w.maxSuccessResults, w.delayBoundMs, w.fpopsEst, w.priority, w.rngSeed, now)
         .lastInsertRowid,
     );

@@ -147,6 +147,13 @@ export function attachVolunteerNamespace(
   return nsp;
 }
 
+/** Hosts with at least one authenticated connection now. */
+export function onlineHostIds(nsp: Namespace): Set<number> {
+  const ids = new Set<number>();
+  for (const name of nsp.adapter.rooms.keys()) if (name.startsWith('host:')) ids.add(Number(name.slice(5)));
+  return ids;
+}
+
 /** Delivers post-commit notices to whichever sockets a host has open. */
 export function socketNotifier(nsp: () => Namespace | undefined): HostNotifier {
   return {

@@ -23,8 +23,7 @@ export class VolunteerService {
   ) {}
 
   requestTasks(hostId: number, count: number, holding?: number[]): Task[] {
-    const now = this.clock();
-    return this.store.transaction(() => this.scheduler.assign(hostId, count, now, holding));
+    return this.committed((outbox, now) => this.scheduler.assign(hostId, count, now, holding, outbox));
   }
 
   /**

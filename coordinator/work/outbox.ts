@@ -5,11 +5,14 @@ import type { CreditReceipt } from '../../protocol/messages.js';
 export interface HostNotifier {
   abort(hostId: number, taskIds: number[], reason: string): void;
   credit(hostId: number, receipts: CreditReceipt[]): void;
+  /** Batches whose work units or replicas changed: for researchers watching them live. */
+  batchesChanged?(batchIds: number[]): void;
 }
 
 export class Outbox {
   private readonly aborts = new Map<string, { hostId: number; reason: string; taskIds: number[] }>();
   private readonly receipts = new Map<number, CreditReceipt[]>();
+  private readonly batches = new Set<number>();
 
   abort(hostId: number, taskId: number, reason: string): void {
     const key = `${hostId}\u0000${reason}`;
@@ -24,10 +27,16 @@ export class Outbox {
     this.receipts.set(hostId, list);
   }
 
+  batchChanged(batchId: number): void {
+    this.batches.add(batchId);
+  }
+
   flush(notifier: HostNotifier): void {
+    if (this.batches.size > 0) notifier.batchesChanged?.([...this.batches]);
     for (const a of this.aborts.values()) notifier.abort(a.hostId, a.taskIds, a.reason);
     for (const [hostId, list] of this.receipts) notifier.credit(hostId, list);
     this.aborts.clear();
     this.receipts.clear();
+    this.batches.clear();
   }
 }

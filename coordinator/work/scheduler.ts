@@ -9,6 +9,7 @@ import type { HostRecord } from '../store/identities.js';
 import type { Store } from '../store/store.js';
 import type { TaskSource } from '../store/work-store.js';
 import { pickVersion } from './app-matching.js';
+import type { Outbox } from './outbox.js';
 import type { AppPolicy } from './model.js';
 
 export interface SchedulerOptions {
@@ -38,7 +39,7 @@ export class Scheduler {
    * With `holding` (the task ids the host has), tasks the host lost (e.g. a reply that never
    * arrived because the coordinator crashed) are sent again first, as BOINC's "resend lost results".
    */
-  assign(hostId: number, count: number, now: number, holding?: number[]): Task[] {
+  assign(hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox): Task[] {
     const host = this.store.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
     const inProgress = this.store.work.inProgressOfHost(hostId);
@@ -67,6 +68,7 @@ export class Scheduler {
         if (this.store.work.hostHasReplica(c.workunitId, host.id)) continue;
         if (this.options.distinctUsers && this.store.work.userHasReplica(c.workunitId, host.userId)) continue;
         tasks.push(this.take(c.replicaId, c.workunitId, host, app.policy, app.version, now));
+        outbox?.batchChanged(c.batchId);
         taken++;
       }
       // Taken replicas leave the unsent set, so the next page starts that much earlier.

@@ -1,30 +1,40 @@
-// Creates batches of work units and their first replicas; cancels batches.
+// Creates batches of work units; cancels batches.
+//
+// A batch is written in steps so that a huge one never blocks the coordinator: `begin` makes a
+// staged batch (invisible to everyone), `addChunk` inserts work units a chunk per transaction,
+// `commit` makes the whole batch visible in one tiny transaction, and the replica maker then
+// creates the replicas chunk by chunk. A failure before commit discards the staged rows, and a
+// crash leaves only staged rows, which the coordinator discards at start: all or nothing.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { describeIssues } from '../../common/zod-message.js';
 import { utf8 } from '../../protocol/bytes.js';
 import { canonicalJson } from '../../protocol/canonical.js';
 import { sha256Hex } from '../../protocol/hash.js';
 import { MAX_FILE_BYTES, MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import type { BlobStore } from '../files/blob-store.js';
 import type { Store } from '../store/store.js';
-import { checkReplication, DEFAULT_REPLICATION, ReplicationSchema, type Replication } from './model.js';
+import { checkReplication, DEFAULT_REPLICATION, ReplicationSchema, type AppPolicy, type Replication } from './model.js';
 import type { Outbox } from './outbox.js';
 import type { Transitioner } from './transitioner.js';
 
 export const MAX_WORKUNITS_PER_BATCH = 1_000_000;
 
-export const BatchSpecSchema = z.strictObject({
+export const BatchHeaderSchema = z.strictObject({
   appId: z.number().int().positive(),
   name: z.string().trim().min(1).max(200),
   /** Makes the submission idempotent: the same key returns the batch made the first time. */
   clientKey: z.string().min(1).max(200).optional(),
   replication: ReplicationSchema.partial().default({}),
-  workunits: z
-    .array(z.strictObject({ input: z.json(), replication: ReplicationSchema.partial().optional() }))
-    .min(1)
-    .max(MAX_WORKUNITS_PER_BATCH),
 });
-export type BatchSpec = z.input<typeof BatchSpecSchema>;
+export type BatchHeader = z.input<typeof BatchHeaderSchema>;
+
+export const WorkunitSpecSchema = z.strictObject({ input: z.json(), replication: ReplicationSchema.partial().optional() });
+export type WorkunitSpec = z.input<typeof WorkunitSpecSchema>;
+
+export interface BatchSpec extends BatchHeader {
+  workunits: WorkunitSpec[];
+}
 
 export interface Submitted {
   batchId: number;
@@ -32,8 +42,28 @@ export interface Submitted {
   workunits: number;
 }
 
+/** A work unit as received, with where it was (for error messages: "line 12"). */
+export interface RawWorkunit {
+  value: unknown;
+  where: string;
+}
+
 export class SubmissionError extends Error {
   override name = 'SubmissionError';
+  constructor(
+    message: string,
+    readonly code: 'bad_request' | 'conflict' | 'not_found' = 'bad_request',
+  ) {
+    super(message);
+  }
+}
+
+/** A batch being written. */
+export interface Stage {
+  batchId: number;
+  app: AppPolicy;
+  replication: Partial<Replication>;
+  count: number;
 }
 
 export class Submission {
@@ -43,47 +73,92 @@ export class Submission {
     private readonly transitioner: Transitioner,
   ) {}
 
-  /** All or nothing: every work unit and its first replicas commit in one transaction. */
-  submitBatch(spec: BatchSpec, now = Date.now()): Submitted {
-    const parsed = BatchSpecSchema.safeParse(spec);
-    if (!parsed.success) throw new SubmissionError(`invalid batch: ${z.prettifyError(parsed.error)}`);
-    const b = parsed.data;
-    const app = this.store.catalog.appById(b.appId);
-    if (!app) throw new SubmissionError(`app ${b.appId} does not exist`);
-    if (this.store.catalog.versionsOfApp(app.id).length === 0) throw new SubmissionError(`app ${app.name} has no app version yet`);
+  /** Starts a batch, or returns the one already made with this client key. */
+  begin(header: BatchHeader, now = Date.now()): Stage | Submitted {
+    const parsed = BatchHeaderSchema.safeParse(header);
+    if (!parsed.success) throw new SubmissionError(`invalid batch: ${describeIssues(parsed.error)}`);
+    const h = parsed.data;
+    const app = this.store.catalog.appById(h.appId);
+    if (!app) throw new SubmissionError(`app ${h.appId} does not exist`, 'not_found');
+    if (this.store.catalog.versionsOfApp(app.id).length === 0) throw new SubmissionError(`app ${app.name} has no app version yet; upload one first`);
+    const problem = checkReplication({ ...DEFAULT_REPLICATION, ...h.replication });
+    if (problem) throw new SubmissionError(`replication: ${problem}`);
+    return this.store.transaction(() => {
+      if (h.clientKey !== undefined) {
+        const existing = this.store.work.batchByClientKey(app.projectId, h.clientKey);
+        if (existing?.staged) throw new SubmissionError(`a batch with client key "${h.clientKey}" is still being submitted; retry when it is done`, 'conflict');
+        if (existing) return { batchId: existing.id, created: false, workunits: existing.workunits };
+      }
+      const batchId = this.store.work.insertBatch({ projectId: app.projectId, appId: app.id, name: h.name, clientKey: h.clientKey ?? null, now });
+      return { batchId, app, replication: h.replication, count: 0 };
+    });
+  }
 
+  /** Validates and inserts work units into a staged batch, in one transaction. */
+  addChunk(stage: Stage, raw: RawWorkunit[], now = Date.now()): void {
+    if (stage.count + raw.length > MAX_WORKUNITS_PER_BATCH) throw new SubmissionError(`a batch has at most ${MAX_WORKUNITS_PER_BATCH} work units`);
     // Encode, check and store large inputs before the transaction; blobs are idempotent.
-    const prepared = b.workunits.map((w, i) => {
-      const replication: Replication = { ...DEFAULT_REPLICATION, ...b.replication, ...w.replication };
+    const prepared = raw.map(({ value, where }) => {
+      const w = WorkunitSpecSchema.safeParse(value);
+      if (!w.success) throw new SubmissionError(`${where}: ${describeIssues(w.error)}`);
+      const replication: Replication = { ...DEFAULT_REPLICATION, ...stage.replication, ...w.data.replication };
       const problem = checkReplication(replication);
-      if (problem) throw new SubmissionError(`work unit ${i}: ${problem}`);
-      const json = canonicalJson(w.input);
+      if (problem) throw new SubmissionError(`${where}: ${problem}`);
+      const json = canonicalJson(w.data.input);
       const bytes = utf8(json);
-      if (bytes.length > MAX_FILE_BYTES) throw new SubmissionError(`work unit ${i}: input is larger than ${MAX_FILE_BYTES} bytes`);
+      if (bytes.length > MAX_FILE_BYTES) throw new SubmissionError(`${where}: the input is larger than ${MAX_FILE_BYTES} bytes`);
       const inline = bytes.length <= MAX_INLINE_JSON_BYTES;
       const inputHash = inline ? sha256Hex(bytes) : this.blobs.put(bytes);
       return { replication, inputJson: inline ? json : null, inputHash, size: bytes.length, inline };
     });
-
-    return this.store.transaction(() => {
-      if (b.clientKey !== undefined) {
-        const existing = this.store.work.batchIdByClientKey(app.projectId, b.clientKey);
-        if (existing !== undefined) {
-          const counts = this.store.work.batchCounts(existing);
-          const total = counts.active + counts.done + counts.failed + counts.cancelled;
-          return { batchId: existing, created: false, workunits: total };
-        }
-      }
-      const batchId = this.store.work.insertBatch({ projectId: app.projectId, appId: app.id, name: b.name, clientKey: b.clientKey ?? null, now });
+    this.store.transaction(() => {
       for (const p of prepared) {
         if (!p.inline) this.store.catalog.recordFile(p.inputHash, p.size, now);
-        const id = this.store.work.insertWorkunit(
-          { ...p.replication, batchId, appId: app.id, inputJson: p.inputJson, inputHash: p.inputHash, rngSeed: randomBytes(32).toString('hex') },
+        this.store.work.insertWorkunit(
+          { ...p.replication, batchId: stage.batchId, seq: stage.count++, appId: stage.app.id, inputJson: p.inputJson, inputHash: p.inputHash, rngSeed: randomBytes(32).toString('hex') },
           now,
         );
-        this.store.work.insertReplicas(id, p.replication.priority, p.replication.targetNresults, now);
       }
-      return { batchId, created: true, workunits: prepared.length };
+    });
+  }
+
+  /** Makes the staged batch visible, all at once. */
+  commit(stage: Stage): Submitted {
+    if (stage.count === 0) throw new SubmissionError('a batch needs at least one work unit');
+    if (!this.store.work.unstageBatch(stage.batchId, stage.count)) throw new Error(`batch ${stage.batchId} is not staged`);
+    return { batchId: stage.batchId, created: true, workunits: stage.count };
+  }
+
+  /** Deletes part of a staged batch; true when nothing of it is left. */
+  discardPart(batchId: number, limit = 5000): boolean {
+    return this.store.transaction(() => this.store.work.deleteStagedBatchPart(batchId, limit)) < limit;
+  }
+
+  /** Creates the first replicas of the next `limit` work units of a committed batch; true when none are left. */
+  makeReplicas(batchId: number, limit: number, now = Date.now()): boolean {
+    return this.store.transaction(() => {
+      const through = this.store.work.replicasThrough(batchId);
+      if (through === undefined) return true;
+      const wus = this.store.work.workunitsAfter(batchId, through, limit);
+      for (const w of wus) {
+        // Cancelled while waiting for its replicas: it gets none.
+        if (w.status === 'active') this.store.work.insertReplicas(w.id, w.priority, w.target_nresults, now);
+      }
+      if (wus.length > 0) this.store.work.setReplicasThrough(batchId, wus[wus.length - 1]!.id);
+      return wus.length < limit;
+    });
+  }
+
+  /** A whole batch in one transaction: for small batches made in-process (the demo, tests). */
+  submitBatch(spec: BatchSpec, now = Date.now()): Submitted {
+    const { workunits, ...header } = spec;
+    return this.store.transaction(() => {
+      const stage = this.begin(header, now);
+      if (!('app' in stage)) return stage;
+      this.addChunk(stage, workunits.map((value, i) => ({ value, where: `workunits[${i}]` })), now);
+      const submitted = this.commit(stage);
+      this.makeReplicas(stage.batchId, Number.MAX_SAFE_INTEGER, now);
+      return submitted;
     });
   }
 

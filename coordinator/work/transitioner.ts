@@ -26,6 +26,7 @@ export class Transitioner {
   transition(workunitId: number, now: number, outbox: Outbox): void {
     const wu = this.store.work.workunit(workunitId);
     if (!wu) return;
+    outbox.batchChanged(wu.batchId);
     const replicas = this.store.work.replicasOf(workunitId);
     const app = this.app(wu.appId);
     const plan = planTransition(wu, replicas, now, (successes) => this.validate(app, wu, successes));

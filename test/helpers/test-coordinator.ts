@@ -6,6 +6,9 @@ import { ConfigSchema, type Config } from '../../coordinator/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
 import { createLogger } from '../../common/log.js';
 
+/** The first admin's password in test coordinators (name: admin). */
+export const TEST_ADMIN_PASSWORD = 'test-admin-password';
+
 export interface TestCoordinator extends RunningCoordinator {
   dataDir: string;
   /** Closes and removes the data dir. */
@@ -14,7 +17,7 @@ export interface TestCoordinator extends RunningCoordinator {
 
 export async function startTestCoordinator(overrides: Partial<Config> = {}): Promise<TestCoordinator> {
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'vg-coordinator-'));
-  const config = ConfigSchema.parse({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', transitionIntervalMs: 100, demoWorkunits: 0, ...overrides });
+  const config = ConfigSchema.parse({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', transitionIntervalMs: 100, demoWorkunits: 0, adminPassword: TEST_ADMIN_PASSWORD, ...overrides });
   const running = await startCoordinator(config, createLogger(process.env.VG_TEST_LOG ? 'debug' : 'silent'));
   return Object.assign(running, {
     dataDir,

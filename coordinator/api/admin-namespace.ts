@@ -1,0 +1,103 @@
+// Socket.IO namespace /admin: researchers watch batches and get their status pushed when they
+// change (coalesced to at most one push per batch per PUSH_INTERVAL_MS), instead of polling.
+import type { Namespace, Server, Socket } from 'socket.io';
+import { z } from 'zod';
+import { describeIssues } from '../../common/zod-message.js';
+import { errorFields, type Logger } from '../../common/log.js';
+import type { AccountService } from '../accounts/account-service.js';
+import { batchStatus } from '../research/batch-status.js';
+import type { AccountRecord } from '../store/account-store.js';
+import type { Store } from '../store/store.js';
+import { Access } from './access.js';
+import { ApiError } from './api-error.js';
+import { identify } from './auth.js';
+
+export const ADMIN_NAMESPACE = '/admin';
+export const PUSH_INTERVAL_MS = 500;
+
+const WatchSchema = z.strictObject({ batchId: z.number().int().positive() });
+const AuthSchema = z.object({ token: z.string().max(200).optional() });
+const room = (batchId: number) => `batch:${batchId}`;
+
+type Ack = (reply: { ok: true; status?: unknown } | { ok: false; error: { code: string; message: string } }) => void;
+
+export interface BatchWatch {
+  nsp: Namespace;
+  /** Tells watchers of these batches (after their changes committed). */
+  batchesChanged(batchIds: number[]): void;
+  close(): void;
+}
+
+export function attachAdminNamespace(io: Server, deps: { store: Store; accounts: AccountService; log: Logger }): BatchWatch {
+  const { store, accounts, log } = deps;
+  const access = new Access(store);
+  const nsp = io.of(ADMIN_NAMESPACE);
+  const lastPush = new Map<number, number>();
+  const timers = new Map<number, NodeJS.Timeout>();
+
+  nsp.use((socket, next) => {
+    try {
+      const auth = AuthSchema.safeParse(socket.handshake.auth ?? {});
+      const token = auth.success ? auth.data.token : undefined;
+      const c = identify(accounts, {
+        method: 'GET',
+        headers: token !== undefined ? { authorization: `Bearer ${token}` } : { cookie: socket.handshake.headers.cookie },
+      });
+      if (!c) return next(new Error('unauthenticated: log in first, or pass auth: { token }'));
+      socket.data.account = c.account;
+      next();
+    } catch (e) {
+      next(new Error(e instanceof ApiError ? `${e.code}: ${e.message}` : 'unauthenticated'));
+    }
+  });
+
+  nsp.on('connection', (socket: Socket) => {
+    const account = socket.data.account as AccountRecord;
+    socket.on('batch.watch', (payload: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return;
+      const reply = ack as Ack;
+      const msg = WatchSchema.safeParse(payload);
+      if (!msg.success) return reply({ ok: false, error: { code: 'bad_request', message: describeIssues(msg.error) } });
+      try {
+        const batch = access.batch(account, msg.data.batchId);
+        void socket.join(room(batch.id));
+        reply({ ok: true, status: batchStatus(store.reports, batch, Date.now()) });
+      } catch (e) {
+        if (e instanceof ApiError) return reply({ ok: false, error: { code: e.code, message: e.message } });
+        log.error('batch.watch failed', errorFields(e));
+        reply({ ok: false, error: { code: 'internal', message: 'internal error' } });
+      }
+    });
+    socket.on('batch.unwatch', (payload: unknown, ack: unknown) => {
+      const msg = WatchSchema.safeParse(payload);
+      if (msg.success) void socket.leave(room(msg.data.batchId));
+      if (typeof ack === 'function') (ack as Ack)({ ok: true });
+    });
+  });
+
+  const push = (batchId: number) => {
+    timers.delete(batchId);
+    lastPush.set(batchId, Date.now());
+    try {
+      const batch = store.reports.batch(batchId);
+      if (batch) nsp.to(room(batchId)).emit('batch.status', batchStatus(store.reports, batch, Date.now()));
+    } catch (e) {
+      log.error('batch status push failed', { batchId, ...errorFields(e) });
+    }
+  };
+
+  return {
+    nsp,
+    batchesChanged(batchIds) {
+      for (const id of batchIds) {
+        if (timers.has(id) || !nsp.adapter.rooms.has(room(id))) continue;
+        const wait = Math.max(0, (lastPush.get(id) ?? 0) + PUSH_INTERVAL_MS - Date.now());
+        timers.set(id, setTimeout(() => push(id), wait));
+      }
+    },
+    close() {
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
+    },
+  };
+}

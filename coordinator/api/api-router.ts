@@ -1,0 +1,52 @@
+// The researcher and admin API under /api/v1: public routes first, then everything that needs
+// an account. docs/api.md describes every route.
+import express from 'express';
+import type { Logger } from '../../common/log.js';
+import type { AccountService } from '../accounts/account-service.js';
+import type { AppRegistry } from '../apps/app-registry.js';
+import type { BlobStore } from '../files/blob-store.js';
+import type { Store } from '../store/store.js';
+import type { Submission } from '../work/submission.js';
+import { Access } from './access.js';
+import { ApiError, apiErrorHandler } from './api-error.js';
+import { requireAccount } from './auth.js';
+import { batchRoutes } from './batch-routes.js';
+import { hostRoutes, leaderboardRoutes } from './host-routes.js';
+import { projectRoutes } from './project-routes.js';
+import { sessionRoutes } from './session-routes.js';
+
+export const API_PREFIX = '/api/v1';
+
+export interface ApiDeps {
+  store: Store;
+  blobs: BlobStore;
+  apps: AppRegistry;
+  submission: Submission;
+  accounts: AccountService;
+  log: Logger;
+  trustThreshold: number;
+  secureCookies: boolean;
+  cancelBatch(batchId: number): number;
+  onCommitted(batchId: number): void;
+  onlineHostIds(): Set<number>;
+}
+
+export function apiRouter(deps: ApiDeps): express.Router {
+  const router = express.Router();
+  const access = new Access(deps.store);
+  router.use((_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+  router.use(sessionRoutes(deps.accounts, deps.secureCookies));
+  router.use(leaderboardRoutes(deps.store));
+  router.use(requireAccount(deps.accounts));
+  router.use(projectRoutes({ store: deps.store, apps: deps.apps, access }));
+  router.use(batchRoutes({ ...deps, access }));
+  router.use(hostRoutes(deps));
+  router.use((req) => {
+    throw new ApiError('not_found', `no route ${req.method} ${API_PREFIX}${req.path}`);
+  });
+  router.use(apiErrorHandler(deps.log));
+  return router;
+}

@@ -1,0 +1,155 @@
+// Batches: submit (JSON or streamed NDJSON), follow, inspect, export results, cancel.
+import { once } from 'node:events';
+import express from 'express';
+import { z } from 'zod';
+import type { BlobStore } from '../files/blob-store.js';
+import { batchStatus } from '../research/batch-status.js';
+import { resultPages } from '../research/results-export.js';
+import { validationView } from '../research/validation-view.js';
+import type { Store } from '../store/store.js';
+import { INGEST_CHUNK, ingestBatch } from '../work/batch-ingest.js';
+import { ReplicationSchema } from '../work/model.js';
+import { BatchHeaderSchema, MAX_WORKUNITS_PER_BATCH, type Submitted } from '../work/submission.js';
+import type { Submission, RawWorkunit } from '../work/submission.js';
+import type { Access } from './access.js';
+import { ApiError, parse } from './api-error.js';
+import { caller } from './auth.js';
+import { ndjsonWorkunits } from './ndjson.js';
+import { IdParam } from './session-routes.js';
+
+/** A JSON batch body; NDJSON has no such limit (it streams). */
+export const MAX_JSON_BATCH_BYTES = '100mb';
+
+const JsonBatchSchema = BatchHeaderSchema.omit({ appId: true }).extend({
+  workunits: z.array(z.unknown()).min(1).max(MAX_WORKUNITS_PER_BATCH),
+});
+
+const num = z.coerce.number();
+const NdjsonQuerySchema = z.strictObject({
+  name: BatchHeaderSchema.shape.name,
+  clientKey: BatchHeaderSchema.shape.clientKey,
+  minQuorum: num.pipe(ReplicationSchema.shape.minQuorum).optional(),
+  targetNresults: num.pipe(ReplicationSchema.shape.targetNresults).optional(),
+  maxErrorResults: num.pipe(ReplicationSchema.shape.maxErrorResults).optional(),
+  maxTotalResults: num.pipe(ReplicationSchema.shape.maxTotalResults).optional(),
+  maxSuccessResults: num.pipe(ReplicationSchema.shape.maxSuccessResults).optional(),
+  delayBoundMs: num.pipe(ReplicationSchema.shape.delayBoundMs).optional(),
+  fpopsEst: num.pipe(ReplicationSchema.shape.fpopsEst).optional(),
+  priority: num.pipe(ReplicationSchema.shape.priority).optional(),
+});
+
+const ListQuerySchema = z.strictObject({
+  projectId: IdParam.optional(),
+  appId: IdParam.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+const WorkunitsQuerySchema = z.strictObject({
+  status: z.enum(['active', 'done', 'failed', 'cancelled']).optional(),
+  after: z.coerce.number().int().min(-1).default(-1),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+const ErrorsQuerySchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
+const ValidationQuerySchema = z.strictObject({
+  filter: z.enum(['contested', 'all']).default('contested'),
+  after: z.coerce.number().int().min(-1).default(-1),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+const ResultsQuerySchema = z.strictObject({ status: z.enum(['done', 'finished']).default('finished') });
+
+async function* arrayChunks(items: unknown[]): AsyncGenerator<RawWorkunit[]> {
+  for (let i = 0; i < items.length; i += INGEST_CHUNK) {
+    yield items.slice(i, i + INGEST_CHUNK).map((value, j) => ({ value, where: `workunits[${i + j}]` }));
+  }
+}
+
+export function batchRoutes(deps: {
+  store: Store;
+  blobs: BlobStore;
+  submission: Submission;
+  access: Access;
+  cancelBatch(batchId: number): number;
+  onCommitted(batchId: number): void;
+}): express.Router {
+  const { store, blobs, submission, access } = deps;
+  const router = express.Router();
+  const json = express.json({ limit: MAX_JSON_BATCH_BYTES });
+
+  router.post('/apps/:id/batches', async (req, res) => {
+    const app = access.app(caller(res).account, parse(IdParam, req.params.id, 'app id'));
+    let submitted: Submitted;
+    if (req.is('application/x-ndjson') || req.is('application/jsonl')) {
+      const { name, clientKey, ...replication } = parse(NdjsonQuerySchema, req.query, 'batch parameters');
+      submitted = await ingestBatch(submission, { appId: app.id, name, clientKey, replication }, ndjsonWorkunits(req, INGEST_CHUNK));
+      if (!submitted.created) req.resume();
+    } else if (req.is('application/json')) {
+      await new Promise<void>((resolve, reject) => json(req, res, (e?: unknown) => (e ? reject(e) : resolve())));
+      const { workunits, ...header } = parse(JsonBatchSchema, req.body, 'batch');
+      submitted = await ingestBatch(submission, { ...header, appId: app.id }, arrayChunks(workunits));
+    } else {
+      throw new ApiError('unsupported_media_type', 'send the batch as application/json or application/x-ndjson');
+    }
+    if (submitted.created) deps.onCommitted(submitted.batchId);
+    res.status(submitted.created ? 201 : 200).json(submitted);
+  });
+
+  router.get('/batches', (req, res) => {
+    const account = caller(res).account;
+    const q = parse(ListQuerySchema, req.query, 'query');
+    const now = Date.now();
+    const rows = store.reports.batches({ projectId: q.projectId, appId: q.appId, ownerId: access.ownerFilter(account) }, q.limit);
+    res.json({ batches: rows.map((b) => batchStatus(store.reports, b, now)) });
+  });
+
+  router.get('/batches/:id', (req, res) => {
+    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+    res.json(batchStatus(store.reports, b, Date.now()));
+  });
+
+  router.get('/batches/:id/workunits', (req, res) => {
+    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+    const q = parse(WorkunitsQuerySchema, req.query, 'query');
+    const workunits = store.reports.workunits(b.id, q.status, q.after, q.limit);
+    res.json({ workunits, next: workunits.length === q.limit ? workunits[workunits.length - 1]!.seq : null });
+  });
+
+  router.get('/workunits/:id', (req, res) => {
+    const id = parse(IdParam, req.params.id, 'work unit id');
+    access.workunitBatch(caller(res).account, id);
+    const wu = store.reports.workunit(id);
+    if (!wu) throw new ApiError('not_found', `no work unit ${id}`);
+    res.json({ ...wu, replicas: store.reports.replicas(id) });
+  });
+
+  router.get('/batches/:id/errors', (req, res) => {
+    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+    const q = parse(ErrorsQuerySchema, req.query, 'query');
+    res.json({ byCode: store.reports.errorCodes(b.id), errors: store.reports.errors(b.id, q.limit) });
+  });
+
+  router.get('/batches/:id/validation', (req, res) => {
+    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+    const q = parse(ValidationQuerySchema, req.query, 'query');
+    res.json(validationView(store.reports, b.id, { all: q.filter === 'all', afterSeq: q.after, limit: q.limit }));
+  });
+
+  router.get('/batches/:id/results', async (req, res) => {
+    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+    const q = parse(ResultsQuerySchema, req.query, 'query');
+    res.status(200);
+    res.type('application/x-ndjson');
+    res.setHeader('Content-Disposition', `attachment; filename="batch-${b.id}-results.ndjson"`);
+    res.setHeader('Cache-Control', 'no-store');
+    for (const page of resultPages(store.reports, blobs, b.id, q.status === 'done')) {
+      if (res.destroyed) return;
+      if (!res.write(page)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    }
+    res.end();
+  });
+
+  router.post('/batches/:id/cancel', (req, res) => {
+    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+    res.json({ cancelled: deps.cancelBatch(b.id) });
+  });
+
+  return router;
+}

@@ -1,0 +1,103 @@
+// Projects, apps and app versions.
+import express from 'express';
+import { z } from 'zod';
+import { AppSpecSchema, ProjectSpecSchema, ProjectUpdateSchema, RequirementsSchema, type AppRegistry } from '../apps/app-registry.js';
+import type { AppRecord, AppVersionRecord, ProjectRecord } from '../store/catalog.js';
+import type { Store } from '../store/store.js';
+import type { Access } from './access.js';
+import { ApiError, parse } from './api-error.js';
+import { caller } from './auth.js';
+import { readMultipart } from './multipart.js';
+import { IdParam } from './session-routes.js';
+
+const VersionFieldsSchema = z.strictObject({
+  entry: z.string().min(1).max(128).optional(),
+  platform: z.enum(['any', 'node', 'browser']).optional(),
+  requirements: z
+    .string()
+    .max(4096)
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'requirements must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(RequirementsSchema)
+    .optional(),
+});
+
+export function projectRoutes(deps: { store: Store; apps: AppRegistry; access: Access }): express.Router {
+  const { store, apps, access } = deps;
+  const router = express.Router();
+  const json = express.json({ limit: '64kb' });
+
+  const projectView = (p: ProjectRecord) => ({
+    ...p,
+    ownerName: p.ownerId === null ? null : (store.accounts.byId(p.ownerId)?.name ?? null),
+    workunits: store.reports.projectWorkunitCounts(p.id),
+  });
+  const versionView = (v: AppVersionRecord) => ({
+    id: v.id,
+    appId: v.appId,
+    version: v.version,
+    platform: v.platform,
+    requirements: v.requirements,
+    bundleHash: v.bundleHash,
+    signature: v.signature,
+    entry: v.manifest.entry,
+    files: v.manifest.files,
+    createdAt: v.createdAt,
+  });
+  const appView = (a: AppRecord) => ({ ...a, versions: store.catalog.versionsOfApp(a.id).map(versionView) });
+
+  router.get('/projects', (_req, res) => {
+    res.json({ projects: store.catalog.projects(access.ownerFilter(caller(res).account)).map(projectView) });
+  });
+
+  router.post('/projects', json, (req, res) => {
+    const spec = parse(ProjectSpecSchema, req.body, 'project');
+    const id = apps.createProject(spec, caller(res).account.id);
+    res.status(201).json(projectView(store.catalog.projectById(id)!));
+  });
+
+  router.get('/projects/:id', (req, res) => {
+    const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
+    res.json({
+      ...projectView(p),
+      apps: store.catalog.appsOfProject(p.id).map(appView),
+      batches: store.reports.batches({ projectId: p.id }, 1000).map((b) => ({ id: b.id, name: b.name, appId: b.appId, appName: b.appName, workunits: b.workunitCount, cancelled: b.cancelled, createdAt: b.createdAt })),
+    });
+  });
+
+  router.patch('/projects/:id', json, (req, res) => {
+    const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
+    const change = parse(ProjectUpdateSchema, req.body, 'project change');
+    res.json(projectView(apps.updateProject(p.id, change)));
+  });
+
+  router.post('/projects/:id/apps', json, (req, res) => {
+    const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
+    const spec = parse(AppSpecSchema, req.body, 'app');
+    const app = apps.createApp(p.id, spec);
+    res.status(201).json(appView(store.catalog.appById(app.id)!));
+  });
+
+  router.get('/apps/:id', (req, res) => {
+    res.json(appView(access.app(caller(res).account, parse(IdParam, req.params.id, 'app id'))));
+  });
+
+  router.post('/apps/:id/versions', async (req, res) => {
+    const app = access.app(caller(res).account, parse(IdParam, req.params.id, 'app id'));
+    const upload = await readMultipart(req);
+    const fields = parse(VersionFieldsSchema, upload.fields, 'app version');
+    const stray = upload.files.find((f) => f.field !== 'files');
+    if (stray) throw new ApiError('bad_request', `file parts must be named "files", not "${stray.field}"`);
+    if (upload.files.length === 0) throw new ApiError('bad_request', 'no files: send one part named "files" per file');
+    const version = apps.addVersion(app.id, { ...fields, files: upload.files.map((f) => ({ name: f.name, bytes: f.bytes })) });
+    res.status(201).json(versionView(version));
+  });
+
+  return router;
+}

@@ -1,0 +1,95 @@
+// Logging in and out, the caller's own password and API tokens, and (admins) accounts.
+import express from 'express';
+import { z } from 'zod';
+import { NewAccountSchema, Password, RoleSchema, SESSION_TTL_MS, type AccountService } from '../accounts/account-service.js';
+import type { AccountRecord } from '../store/account-store.js';
+import { ApiError, parse } from './api-error.js';
+import { caller, identify, LoginThrottle, requireAccount, requireAdmin, SESSION_COOKIE } from './auth.js';
+
+const LoginSchema = z.strictObject({ name: z.string().min(1).max(64), password: z.string().min(1).max(1000) });
+const PasswordChangeSchema = z.strictObject({ currentPassword: z.string().min(1).max(1000), newPassword: Password });
+const TokenSpecSchema = z.strictObject({ name: z.string().trim().min(1).max(100) });
+const AccountUpdateSchema = z
+  .strictObject({ disabled: z.boolean().optional(), role: RoleSchema.optional(), password: Password.optional() })
+  .refine((u) => Object.keys(u).length > 0, 'give at least one of disabled, role, password');
+export const IdParam = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+const publicAccount = (a: AccountRecord) => ({ id: a.id, name: a.name, role: a.role });
+
+export function sessionRoutes(accounts: AccountService, secureCookies: boolean): express.Router {
+  const router = express.Router();
+  const throttle = new LoginThrottle();
+  const json = express.json({ limit: '16kb' });
+  const signedIn = requireAccount(accounts);
+  const cookie = (value: string, maxAgeS: number) =>
+    `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secureCookies ? '; Secure' : ''}`;
+
+  router.post('/session', json, async (req, res) => {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    throttle.check(address);
+    const { name, password } = parse(LoginSchema, req.body, 'login');
+    const session = await accounts.login(name, password);
+    if (!session) {
+      throttle.failed(address);
+      throw new ApiError('unauthenticated', 'wrong name or password');
+    }
+    res.setHeader('Set-Cookie', cookie(session.token, Math.floor(SESSION_TTL_MS / 1000)));
+    res.json({ account: publicAccount(session.account), csrfToken: session.csrfToken });
+  });
+
+  router.get('/session', signedIn, (_req, res) => {
+    const c = caller(res);
+    res.json({ account: publicAccount(c.account), csrfToken: c.session?.csrfToken ?? null });
+  });
+
+  router.delete('/session', (req, res) => {
+    const c = identify(accounts, req);
+    if (c?.session) accounts.logout(c.session.token);
+    res.setHeader('Set-Cookie', cookie('', 0));
+    res.status(204).end();
+  });
+
+  router.post('/session/password', json, signedIn, async (req, res) => {
+    const c = caller(res);
+    const body = parse(PasswordChangeSchema, req.body, 'password change');
+    await accounts.changePassword(c.account.id, body.currentPassword, body.newPassword, c.session?.token);
+    res.status(204).end();
+  });
+
+  router.get('/tokens', signedIn, (_req, res) => {
+    res.json({ tokens: accounts.tokens(caller(res).account.id) });
+  });
+
+  router.post('/tokens', json, signedIn, (req, res) => {
+    const { name } = parse(TokenSpecSchema, req.body, 'token');
+    res.status(201).json(accounts.createToken(caller(res).account.id, name));
+  });
+
+  router.delete('/tokens/:id', signedIn, (req, res) => {
+    const id = parse(IdParam, req.params.id, 'token id');
+    if (!accounts.revokeToken(caller(res).account.id, id)) throw new ApiError('not_found', `you have no token ${id}`);
+    res.status(204).end();
+  });
+
+  router.get('/researchers', signedIn, requireAdmin, (_req, res) => {
+    res.json({ accounts: accounts.list() });
+  });
+
+  router.post('/researchers', json, signedIn, requireAdmin, async (req, res) => {
+    const spec = parse(NewAccountSchema, req.body, 'account');
+    const created = await accounts.create(spec);
+    res.status(201).json(created);
+  });
+
+  router.patch('/researchers/:id', json, signedIn, requireAdmin, async (req, res) => {
+    const id = parse(IdParam, req.params.id, 'account id');
+    const change = parse(AccountUpdateSchema, req.body, 'account change');
+    if (id === caller(res).account.id && (change.disabled === true || change.role === 'researcher')) {
+      throw new ApiError('bad_request', 'you cannot disable yourself or take away your own admin role');
+    }
+    res.json({ account: await accounts.update(id, change) });
+  });
+
+  return router;
+}
+

@@ -1,0 +1,102 @@
+// What a researcher sees of a batch: counts, throughput, ETA and a finished-per-bucket series.
+import type { BatchRow, ReportStore } from '../store/report-store.js';
+import type { ReplicaOutcome, WorkunitStatus } from '../work/model.js';
+
+export const THROUGHPUT_WINDOW_MS = 60_000;
+const MAX_BUCKETS = 120;
+const MIN_BUCKET_MS = 1000;
+
+export interface ReplicaCounts {
+  unsent: number;
+  inProgress: number;
+  success: number;
+  clientError: number;
+  noReply: number;
+  aborted: number;
+  abandoned: number;
+  notNeeded: number;
+}
+
+export interface BatchStatus {
+  id: number;
+  projectId: number;
+  projectName: string;
+  appId: number;
+  appName: string;
+  name: string;
+  clientKey: string | null;
+  status: 'active' | 'done' | 'cancelled';
+  createdAt: number;
+  finishedAt: number | null;
+  workunits: Record<WorkunitStatus, number> & { total: number };
+  replicas: ReplicaCounts;
+  throughput: { workunitsPerSecond: number; windowMs: number };
+  etaMs: number | null;
+  series: { bucketMs: number; points: { t: number; done: number; failed: number }[] };
+}
+
+const OUTCOME_KEY: Record<ReplicaOutcome, keyof ReplicaCounts> = {
+  success: 'success',
+  client_error: 'clientError',
+  no_reply: 'noReply',
+  aborted: 'aborted',
+  abandoned: 'abandoned',
+  not_needed: 'notNeeded',
+};
+
+/** Buckets wide enough that the batch's life fits in MAX_BUCKETS, in round seconds. */
+export function bucketSize(spanMs: number): number {
+  const raw = Math.max(MIN_BUCKET_MS, Math.ceil(spanMs / MAX_BUCKETS));
+  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400].map((s) => s * 1000);
+  return steps.find((s) => s >= raw) ?? Math.ceil(raw / 86_400_000) * 86_400_000;
+}
+
+export function batchStatus(reports: ReportStore, batch: BatchRow, now: number): BatchStatus {
+  const counts = reports.workunitCounts(batch.id);
+  const total = counts.active + counts.done + counts.failed + counts.cancelled;
+  const replicas: ReplicaCounts = { unsent: 0, inProgress: 0, success: 0, clientError: 0, noReply: 0, aborted: 0, abandoned: 0, notNeeded: 0 };
+  for (const r of reports.replicaCounts(batch.id)) {
+    if (r.status === 'unsent') replicas.unsent += r.n;
+    else if (r.status === 'in_progress') replicas.inProgress += r.n;
+    else if (r.outcome) replicas[OUTCOME_KEY[r.outcome]] += r.n;
+  }
+
+  const open = counts.active > 0;
+  const status = batch.cancelled ? 'cancelled' : open ? 'active' : 'done';
+  const finishedAt = open ? null : reports.lastFinished(batch.id);
+  const end = finishedAt ?? now;
+
+  // Throughput over the last minute of the batch's life (or its whole life if shorter).
+  const windowMs = Math.max(1, Math.min(THROUGHPUT_WINDOW_MS, end - batch.createdAt));
+  const perSecond = (reports.finishedSince(batch.id, end - windowMs) * 1000) / windowMs;
+  const etaMs = !open ? 0 : perSecond > 0 ? Math.round((counts.active / perSecond) * 1000) : null;
+
+  const bucketMs = bucketSize(end - batch.createdAt);
+  const byBucket = new Map<number, { t: number; done: number; failed: number }>();
+  for (const row of reports.finishedSeries(batch.id, batch.createdAt, bucketMs)) {
+    const b = Math.max(0, Math.floor(row.bucket));
+    const point = byBucket.get(b) ?? { t: batch.createdAt + b * bucketMs, done: 0, failed: 0 };
+    point[row.status] += row.n;
+    byBucket.set(b, point);
+  }
+  const lastBucket = Math.floor((end - batch.createdAt) / bucketMs);
+  const points = Array.from({ length: lastBucket + 1 }, (_, b) => byBucket.get(b) ?? { t: batch.createdAt + b * bucketMs, done: 0, failed: 0 });
+
+  return {
+    id: batch.id,
+    projectId: batch.projectId,
+    projectName: batch.projectName,
+    appId: batch.appId,
+    appName: batch.appName,
+    name: batch.name,
+    clientKey: batch.clientKey,
+    status,
+    createdAt: batch.createdAt,
+    finishedAt,
+    workunits: { total, ...counts },
+    replicas,
+    throughput: { workunitsPerSecond: Math.round(perSecond * 100) / 100, windowMs },
+    etaMs,
+    series: { bucketMs, points },
+  };
+}

@@ -1,0 +1,69 @@
+// Why a result was or was not accepted: per work unit, its successful replicas grouped by
+// output (so disagreeing outputs sit side by side) and its errors; per host, its rates.
+import type { HostStats, ReportStore } from '../store/report-store.js';
+import type { ValidateState, WorkunitStatus } from '../work/model.js';
+
+export interface OutputGroup {
+  outputHash: string;
+  canonical: boolean;
+  output: unknown;
+  replicas: { replicaId: number; hostId: number | null; hostName: string | null; validateState: ValidateState | null }[];
+}
+
+export interface ContestedWorkunit {
+  id: number;
+  seq: number;
+  status: WorkunitStatus;
+  minQuorum: number;
+  errorReason: string | null;
+  groups: OutputGroup[];
+  errors: { replicaId: number; hostId: number | null; hostName: string | null; code: string; message: string }[];
+}
+
+export interface HostRates extends HostStats {
+  invalidRate: number;
+  errorRate: number;
+}
+
+export interface ValidationView {
+  workunits: ContestedWorkunit[];
+  next: number | null;
+  hosts: HostRates[];
+}
+
+export function validationView(reports: ReportStore, batchId: number, opts: { all: boolean; afterSeq: number; limit: number }): ValidationView {
+  const ids = reports.validationWorkunits(batchId, opts.all, opts.afterSeq, opts.limit);
+  const workunits = ids.map((id): ContestedWorkunit => {
+    const wu = reports.workunit(id)!;
+    const groups = new Map<string, OutputGroup>();
+    const errors: ContestedWorkunit['errors'] = [];
+    for (const r of reports.replicas(id)) {
+      if (r.outcome === 'client_error') {
+        errors.push({ replicaId: r.id, hostId: r.hostId, hostName: r.hostName, code: r.error?.code ?? 'unknown', message: r.error?.message ?? '' });
+      }
+      if (r.outcome !== 'success' || r.outputHash === null) continue;
+      const group = groups.get(r.outputHash) ?? { outputHash: r.outputHash, canonical: false, output: null, replicas: [] };
+      group.replicas.push({ replicaId: r.id, hostId: r.hostId, hostName: r.hostName, validateState: r.validateState });
+      if (r.id === wu.canonicalReplicaId) group.canonical = true;
+      if (group.output === null && r.output !== null) group.output = r.output;
+      groups.set(r.outputHash, group);
+    }
+    return {
+      id,
+      seq: wu.seq,
+      status: wu.status,
+      minQuorum: wu.minQuorum,
+      errorReason: wu.errorReason,
+      // The canonical group first, then the larger groups.
+      groups: [...groups.values()].sort((a, b) => Number(b.canonical) - Number(a.canonical) || b.replicas.length - a.replicas.length),
+      errors,
+    };
+  });
+  const hosts = reports.hostStats(batchId).map((h) => ({
+    ...h,
+    invalidRate: h.valid + h.invalid > 0 ? h.invalid / (h.valid + h.invalid) : 0,
+    errorRate: h.results > 0 ? h.errors / h.results : 0,
+  }));
+  const last = workunits[workunits.length - 1];
+  return { workunits, next: workunits.length === opts.limit && last ? last.seq : null, hosts };
+}

@@ -1,0 +1,293 @@
+// Read-only views for researchers and admins: batch progress, work-unit detail, errors,
+// validation, results export, hosts and leaderboards. Staged batches are never visible.
+import type { Database, Statement } from 'better-sqlite3';
+import type { Platform } from '../../protocol/messages.js';
+import type { ReplicaOutcome, ReplicaStatus, ValidateState, WorkunitStatus } from '../work/model.js';
+import type { CreditHolder } from './identities.js';
+
+export interface BatchRow {
+  id: number;
+  projectId: number;
+  projectName: string;
+  ownerId: number | null;
+  appId: number;
+  appName: string;
+  name: string;
+  clientKey: string | null;
+  cancelled: boolean;
+  workunitCount: number;
+  createdAt: number;
+}
+
+export interface WorkunitSummary {
+  id: number;
+  seq: number;
+  status: WorkunitStatus;
+  errorReason: string | null;
+  finishedAt: number | null;
+}
+
+export interface WorkunitDetailRow extends WorkunitSummary {
+  batchId: number;
+  appId: number;
+  input: unknown;
+  inputHash: string;
+  minQuorum: number;
+  targetNresults: number;
+  maxErrorResults: number;
+  maxTotalResults: number;
+  maxSuccessResults: number;
+  delayBoundMs: number;
+  fpopsEst: number;
+  priority: number;
+  canonicalReplicaId: number | null;
+  createdAt: number;
+}
+
+export interface ReplicaView {
+  id: number;
+  hostId: number | null;
+  hostName: string | null;
+  userName: string | null;
+  status: ReplicaStatus;
+  outcome: ReplicaOutcome | null;
+  validateState: ValidateState | null;
+  sentAt: number | null;
+  deadline: number | null;
+  receivedAt: number | null;
+  cpuTimeMs: number | null;
+  elapsedMs: number | null;
+  credit: number | null;
+  outputHash: string | null;
+  output: unknown;
+  error: { code: string; message: string } | null;
+}
+
+export interface ErrorView {
+  replicaId: number;
+  workunitId: number;
+  seq: number;
+  hostId: number | null;
+  hostName: string | null;
+  code: string;
+  message: string;
+  at: number | null;
+}
+
+export interface HostStats {
+  hostId: number;
+  hostName: string | null;
+  results: number;
+  valid: number;
+  invalid: number;
+  errors: number;
+}
+
+export interface ResultRow {
+  seq: number;
+  workunitId: number;
+  status: WorkunitStatus;
+  errorReason: string | null;
+  outputJson: string | null;
+  outputHash: string | null;
+}
+
+export interface HostView {
+  id: number;
+  name: string | null;
+  userName: string;
+  teamName: string | null;
+  platform: Platform;
+  lastSeenAt: number;
+  nValid: number;
+  nInvalid: number;
+  nError: number;
+  totalCredit: number;
+  rac: number;
+  consecutiveValid: number;
+}
+
+export interface LeaderboardRow {
+  id: number;
+  name: string | null;
+  team: string | null;
+  totalCredit: number;
+  rac: number;
+}
+
+const BATCH_COLUMNS = `b.id, b.project_id AS projectId, p.name AS projectName, p.owner_id AS ownerId, b.app_id AS appId,
+  a.name AS appName, b.name, b.client_key AS clientKey, b.status = 'cancelled' AS cancelled, b.workunit_count AS workunitCount,
+  b.created_at AS createdAt
+  FROM batches b JOIN projects p ON p.id = b.project_id JOIN apps a ON a.id = b.app_id`;
+
+const REPLICA_COLUMNS = `r.id, r.host_id AS hostId, h.name AS hostName, u.name AS userName, r.status, r.outcome,
+  r.validate_state AS validateState, r.sent_at AS sentAt, r.deadline, r.received_at AS receivedAt, r.cpu_time_ms AS cpuTimeMs,
+  r.elapsed_ms AS elapsedMs, r.credit, r.output_hash AS outputHash, r.output_json AS outputJson, r.error_json AS errorJson
+  FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN users u ON u.id = h.user_id`;
+
+type ReplicaRow = Omit<ReplicaView, 'output' | 'error'> & { outputJson: string | null; errorJson: string | null };
+
+const toReplica = ({ outputJson, errorJson, ...r }: ReplicaRow): ReplicaView => ({
+  ...r,
+  output: outputJson === null ? null : (JSON.parse(outputJson) as unknown),
+  error: errorJson === null ? null : (JSON.parse(errorJson) as { code: string; message: string }),
+});
+
+const LEADERBOARD: Record<CreditHolder, string> = {
+  users: `SELECT u.id, u.name, t.name AS team, u.total_credit AS totalCredit, u.rac FROM users u LEFT JOIN teams t ON t.id = u.team_id
+    ORDER BY u.total_credit DESC, u.id LIMIT ?`,
+  teams: 'SELECT t.id, t.name, NULL AS team, t.total_credit AS totalCredit, t.rac FROM teams t ORDER BY t.total_credit DESC, t.id LIMIT ?',
+  hosts: `SELECT h.id, h.name, t.name AS team, h.total_credit AS totalCredit, h.rac FROM hosts h JOIN users u ON u.id = h.user_id
+    LEFT JOIN teams t ON t.id = u.team_id ORDER BY h.total_credit DESC, h.id LIMIT ?`,
+};
+
+export class ReportStore {
+  private readonly s: Record<string, Statement>;
+
+  constructor(db: Database) {
+    this.s = {
+      batch: db.prepare(`SELECT ${BATCH_COLUMNS} WHERE b.id = ? AND b.staged = 0`),
+      batches: db.prepare(`SELECT ${BATCH_COLUMNS} WHERE b.staged = 0 AND (@project IS NULL OR b.project_id = @project) AND (@app IS NULL OR b.app_id = @app)
+        AND (@owner IS NULL OR p.owner_id = @owner) ORDER BY b.id DESC LIMIT @limit`),
+      workunitCounts: db.prepare('SELECT status, COUNT(*) AS n FROM workunits WHERE batch_id = ? GROUP BY status'),
+      projectCounts: db.prepare(`SELECT w.status, COUNT(*) AS n FROM workunits w JOIN batches b ON b.id = w.batch_id
+        WHERE b.project_id = ? AND b.staged = 0 GROUP BY w.status`),
+      replicaCounts: db.prepare(`SELECT r.status, r.outcome, COUNT(*) AS n FROM workunits w JOIN replicas r ON r.workunit_id = w.id
+        WHERE w.batch_id = ? GROUP BY r.status, r.outcome`),
+      finishedSeries: db.prepare(`SELECT (finished_at - @from) / @bucket AS bucket, status, COUNT(*) AS n FROM workunits
+        WHERE batch_id = @batch AND finished_at IS NOT NULL AND status IN ('done', 'failed') GROUP BY bucket, status`),
+      finishedSince: db.prepare(`SELECT COUNT(*) AS n FROM workunits WHERE batch_id = ? AND finished_at >= ? AND status IN ('done', 'failed')`),
+      lastFinished: db.prepare('SELECT MAX(finished_at) AS t FROM workunits WHERE batch_id = ? AND finished_at IS NOT NULL'),
+      workunits: db.prepare(`SELECT id, seq, status, error_reason AS errorReason, finished_at AS finishedAt FROM workunits
+        WHERE batch_id = @batch AND (@status IS NULL OR status = @status) AND seq > @after ORDER BY seq LIMIT @limit`),
+      workunit: db.prepare(`SELECT w.id, w.batch_id AS batchId, w.app_id AS appId, w.seq, w.status, w.input_json AS inputJson,
+        w.input_hash AS inputHash, w.min_quorum AS minQuorum, w.target_nresults AS targetNresults, w.max_error_results AS maxErrorResults,
+        w.max_total_results AS maxTotalResults, w.max_success_results AS maxSuccessResults, w.delay_bound_ms AS delayBoundMs,
+        w.fpops_est AS fpopsEst, w.priority, w.canonical_replica_id AS canonicalReplicaId, w.error_reason AS errorReason,
+        w.created_at AS createdAt, w.finished_at AS finishedAt
+        FROM workunits w JOIN batches b ON b.id = w.batch_id WHERE w.id = ? AND b.staged = 0`),
+      replicasOf: db.prepare(`SELECT ${REPLICA_COLUMNS} WHERE r.workunit_id = ? ORDER BY r.id`),
+      errors: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.seq, r.host_id AS hostId, h.name AS hostName,
+        r.error_json AS errorJson, r.received_at AS at
+        FROM workunits w JOIN replicas r ON r.workunit_id = w.id LEFT JOIN hosts h ON h.id = r.host_id
+        WHERE w.batch_id = ? AND r.outcome = 'client_error' ORDER BY r.received_at DESC, r.id DESC LIMIT ?`),
+      errorCodes: db.prepare(`SELECT json_extract(r.error_json, '$.code') AS code, COUNT(*) AS n
+        FROM workunits w JOIN replicas r ON r.workunit_id = w.id WHERE w.batch_id = ? AND r.outcome = 'client_error' GROUP BY code`),
+      contested: db.prepare(`SELECT w.id FROM workunits w WHERE w.batch_id = @batch AND w.seq > @after AND (@all = 1 OR w.status = 'failed'
+        OR EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.validate_state = 'invalid')
+        OR (SELECT COUNT(DISTINCT r.output_hash) FROM replicas r WHERE r.workunit_id = w.id AND r.outcome = 'success') > 1)
+        ORDER BY w.seq LIMIT @limit`),
+      hostStats: db.prepare(`SELECT r.host_id AS hostId, h.name AS hostName, COUNT(*) AS results,
+        SUM(r.validate_state = 'valid') AS valid, SUM(r.validate_state = 'invalid') AS invalid, SUM(r.outcome = 'client_error') AS errors
+        FROM workunits w JOIN replicas r ON r.workunit_id = w.id LEFT JOIN hosts h ON h.id = r.host_id
+        WHERE w.batch_id = ? AND r.outcome IN ('success', 'client_error') GROUP BY r.host_id ORDER BY r.host_id`),
+      results: db.prepare(`SELECT w.seq, w.id AS workunitId, w.status, w.error_reason AS errorReason, r.output_json AS outputJson,
+        r.output_hash AS outputHash FROM workunits w LEFT JOIN replicas r ON r.id = w.canonical_replica_id
+        WHERE w.batch_id = @batch AND w.seq > @after AND w.status <> 'active' AND (@onlyDone = 0 OR w.status = 'done') ORDER BY w.seq LIMIT @limit`),
+      hosts: db.prepare(`SELECT h.id, h.name, u.name AS userName, t.name AS teamName, h.platform_json AS platformJson,
+        h.last_seen_at AS lastSeenAt, h.n_valid AS nValid, h.n_invalid AS nInvalid, h.n_error AS nError, h.total_credit AS totalCredit,
+        h.rac, h.consecutive_valid AS consecutiveValid
+        FROM hosts h JOIN users u ON u.id = h.user_id LEFT JOIN teams t ON t.id = u.team_id
+        WHERE @ids IS NULL OR h.id IN (SELECT value FROM json_each(@ids)) ORDER BY h.last_seen_at DESC LIMIT @limit`),
+      leaderboardUsers: db.prepare(LEADERBOARD.users),
+      leaderboardTeams: db.prepare(LEADERBOARD.teams),
+      leaderboardHosts: db.prepare(LEADERBOARD.hosts),
+    };
+  }
+
+  batch(id: number): BatchRow | undefined {
+    const row = this.s.batch!.get(id) as (Omit<BatchRow, 'cancelled'> & { cancelled: number }) | undefined;
+    return row && { ...row, cancelled: row.cancelled === 1 };
+  }
+
+  batches(filter: { projectId?: number; appId?: number; ownerId?: number }, limit: number): BatchRow[] {
+    return (this.s.batches!.all({ project: filter.projectId ?? null, app: filter.appId ?? null, owner: filter.ownerId ?? null, limit }) as (Omit<BatchRow, 'cancelled'> & { cancelled: number })[])
+      .map((row) => ({ ...row, cancelled: row.cancelled === 1 }));
+  }
+
+  workunitCounts(batchId: number): Record<WorkunitStatus, number> {
+    return countBy(this.s.workunitCounts!.all(batchId) as { status: WorkunitStatus; n: number }[]);
+  }
+
+  projectWorkunitCounts(projectId: number): Record<WorkunitStatus, number> {
+    return countBy(this.s.projectCounts!.all(projectId) as { status: WorkunitStatus; n: number }[]);
+  }
+
+  replicaCounts(batchId: number): { status: ReplicaStatus; outcome: ReplicaOutcome | null; n: number }[] {
+    return this.s.replicaCounts!.all(batchId) as { status: ReplicaStatus; outcome: ReplicaOutcome | null; n: number }[];
+  }
+
+  /** Work units finished per bucket of `bucketMs` from `from`. */
+  finishedSeries(batchId: number, from: number, bucketMs: number): { bucket: number; status: 'done' | 'failed'; n: number }[] {
+    return this.s.finishedSeries!.all({ batch: batchId, from, bucket: bucketMs }) as { bucket: number; status: 'done' | 'failed'; n: number }[];
+  }
+
+  finishedSince(batchId: number, since: number): number {
+    return (this.s.finishedSince!.get(batchId, since) as { n: number }).n;
+  }
+
+  lastFinished(batchId: number): number | null {
+    return (this.s.lastFinished!.get(batchId) as { t: number | null }).t;
+  }
+
+  workunits(batchId: number, status: WorkunitStatus | undefined, afterSeq: number, limit: number): WorkunitSummary[] {
+    return this.s.workunits!.all({ batch: batchId, status: status ?? null, after: afterSeq, limit }) as WorkunitSummary[];
+  }
+
+  workunit(id: number): WorkunitDetailRow | undefined {
+    const row = this.s.workunit!.get(id) as (Omit<WorkunitDetailRow, 'input'> & { inputJson: string | null }) | undefined;
+    if (!row) return undefined;
+    const { inputJson, ...rest } = row;
+    return { ...rest, input: inputJson === null ? null : (JSON.parse(inputJson) as unknown) };
+  }
+
+  replicas(workunitId: number): ReplicaView[] {
+    return (this.s.replicasOf!.all(workunitId) as ReplicaRow[]).map(toReplica);
+  }
+
+  errors(batchId: number, limit: number): ErrorView[] {
+    return (this.s.errors!.all(batchId, limit) as (Omit<ErrorView, 'code' | 'message'> & { errorJson: string | null })[]).map(({ errorJson, ...e }) => {
+      const err = errorJson === null ? { code: 'unknown', message: '' } : (JSON.parse(errorJson) as { code: string; message: string });
+      return { ...e, code: err.code, message: err.message };
+    });
+  }
+
+  errorCodes(batchId: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.s.errorCodes!.all(batchId) as { code: string | null; n: number }[]) out[r.code ?? 'unknown'] = r.n;
+    return out;
+  }
+
+  /** Work units with disagreement, invalid results or failure (or all), by seq. */
+  validationWorkunits(batchId: number, all: boolean, afterSeq: number, limit: number): number[] {
+    return (this.s.contested!.all({ batch: batchId, after: afterSeq, all: all ? 1 : 0, limit }) as { id: number }[]).map((r) => r.id);
+  }
+
+  hostStats(batchId: number): HostStats[] {
+    return this.s.hostStats!.all(batchId) as HostStats[];
+  }
+
+  /** Finished work units after a seq, with their canonical output: a page of the results export. */
+  results(batchId: number, afterSeq: number, onlyDone: boolean, limit: number): ResultRow[] {
+    return this.s.results!.all({ batch: batchId, after: afterSeq, onlyDone: onlyDone ? 1 : 0, limit }) as ResultRow[];
+  }
+
+  /** Hosts most recently seen first; only those given when `ids` is set. */
+  hosts(ids: number[] | undefined, limit: number): HostView[] {
+    return (this.s.hosts!.all({ ids: ids === undefined ? null : JSON.stringify(ids), limit }) as (Omit<HostView, 'platform'> & { platformJson: string })[]).map(({ platformJson, ...h }) => ({
+      ...h,
+      platform: JSON.parse(platformJson) as Platform,
+    }));
+  }
+
+  leaderboard(kind: CreditHolder, limit: number): LeaderboardRow[] {
+    const stmt = kind === 'users' ? this.s.leaderboardUsers : kind === 'teams' ? this.s.leaderboardTeams : this.s.leaderboardHosts;
+    return stmt!.all(limit) as LeaderboardRow[];
+  }
+}
+
+function countBy(rows: { status: WorkunitStatus; n: number }[]): Record<WorkunitStatus, number> {
+  const counts: Record<WorkunitStatus, number> = { active: 0, done: 0, failed: 0, cancelled: 0 };
+  for (const r of rows) counts[r.status] = r.n;
+  return counts;
+}
