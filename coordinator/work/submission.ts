@@ -170,7 +170,8 @@ export class Submission {
         this.store.work.finishWorkunit(id, 'cancelled', null, 'cancelled by the researcher', now);
         this.transitioner.transition(id, now, outbox);
       }
-      this.store.work.markBatchCancelled(batchId);
+      // A batch that already finished stays done: there was nothing left to cancel.
+      if (ids.length > 0) this.store.work.markBatchCancelled(batchId);
       return ids.length;
     });
   }
