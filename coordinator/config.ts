@@ -16,6 +16,8 @@ export const ConfigSchema = z.strictObject({
   trustThreshold: z.coerce.number().int().min(1).default(10),
   spotCheckRate: z.coerce.number().min(0).max(1).default(0.1),
   maxInFlightPerHost: z.coerce.number().int().min(1).max(10_000).default(256),
+  /** A host without a connection this long has its tasks in progress reissued. */
+  disconnectGraceMs: z.coerce.number().int().min(100).max(7 * 24 * 3600 * 1000).default(120_000),
   /** The first admin's password, used only when the database has no account yet (else random). */
   adminPassword: z.string().min(12, 'the admin password has at least 12 characters').max(200).optional(),
   /** Mark the session cookie Secure: set it when the coordinator is served over HTTPS. */
@@ -34,6 +36,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'trust-threshold': { env: ['VG_TRUST_THRESHOLD'] },
   'spot-check-rate': { env: ['VG_SPOT_CHECK_RATE'] },
   'max-in-flight-per-host': { env: ['VG_MAX_IN_FLIGHT_PER_HOST'] },
+  'disconnect-grace-ms': { env: ['VG_DISCONNECT_GRACE_MS'] },
   'admin-password': { env: ['VG_ADMIN_PASSWORD'] },
   'secure-cookies': { env: ['VG_SECURE_COOKIES'] },
 };
@@ -50,6 +53,7 @@ export const USAGE = `Usage: npm start -- [options]
   --trust-threshold N         consecutive valid results before adaptive replication trusts a host (default 10)
   --spot-check-rate F         share of a trusted host's work still replicated (default 0.1)
   --max-in-flight-per-host N  most tasks one host may hold (default 256)
+  --disconnect-grace-ms N     reissue the tasks of a host gone this long (env VG_DISCONNECT_GRACE_MS; default 120000)
   --admin-password P          first admin's password on an empty database (env VG_ADMIN_PASSWORD,
                               preferred: flags show in ps); default: a random one, printed once
   --secure-cookies BOOL       Secure session cookie, for HTTPS deployments (env VG_SECURE_COOKIES; default false)

@@ -13,6 +13,8 @@ import { createCore, type Core } from './core.js';
 import { seedDemo } from './demo/seed-demo.js';
 import { adminUi } from './http/admin-ui.js';
 import { volunteerRoutes } from './http/routes.js';
+import { volunteerPage } from './http/volunteer-page.js';
+import { DisconnectGrace } from './volunteers/disconnect-grace.js';
 import { attachVolunteerNamespace, onlineHostIds, socketNotifier } from './volunteers/namespace.js';
 import { discardStaged, ReplicaMaker } from './work/batch-ingest.js';
 
@@ -72,9 +74,18 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     }),
   );
   app.use('/admin', adminUi());
+  app.use(volunteerPage());
   const http = createServer(app);
   const io = new SocketServer(http, { maxHttpBufferSize: MAX_MESSAGE_BYTES, serveClient: false, cors: { origin: '*' } });
-  nsp = attachVolunteerNamespace(io, { registry: core.registry, service: core.service, coordinatorKey: core.key.publicKey, log });
+  const grace = new DisconnectGrace(
+    config.disconnectGraceMs,
+    (hostId) => nsp !== undefined && onlineHostIds(nsp).has(hostId),
+    (hostId) => core.service.giveUpHost(hostId),
+    log,
+  );
+  nsp = attachVolunteerNamespace(io, { registry: core.registry, service: core.service, coordinatorKey: core.key.publicKey, log, presence: grace });
+  // After a restart nobody is connected yet: hosts holding tasks get the same grace to come back.
+  for (const hostId of core.store.work.hostsWithTasksInProgress()) grace.left(hostId);
   watch = attachAdminNamespace(io, { store: core.store, accounts: core.accounts, log });
 
   const sweep = setInterval(() => {
@@ -92,6 +103,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     replicaMaker.stop();
     await replicaMaker.idle();
     watch?.close();
+    grace.close();
   };
 
   try {

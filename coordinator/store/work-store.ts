@@ -166,6 +166,7 @@ export class WorkStore {
       expired: db.prepare(`SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND deadline < ?
         ORDER BY deadline LIMIT ?`),
       progress: db.prepare("UPDATE replicas SET progress = ? WHERE id = ? AND host_id = ? AND status = 'in_progress'"),
+      hostsWithTasks: db.prepare("SELECT DISTINCT host_id AS id FROM replicas WHERE status = 'in_progress'"),
       inProgressOfHost: db.prepare("SELECT id FROM replicas WHERE host_id = ? AND status = 'in_progress' ORDER BY id"),
       sentTask: db.prepare(`SELECT r.sent_at AS sentAt, r.deadline, r.task_signature AS signature, v.bundle_hash AS appVersionHash
         FROM replicas r JOIN app_versions v ON v.id = r.app_version_id WHERE r.id = ? AND r.status = 'in_progress'`),
@@ -343,6 +344,10 @@ export class WorkStore {
   /** What was signed when an in-progress replica was sent, to send the same task again. */
   sentTask(replicaId: number): { sentAt: number; deadline: number; signature: string; appVersionHash: string } | undefined {
     return this.s.sentTask!.get(replicaId) as { sentAt: number; deadline: number; signature: string; appVersionHash: string } | undefined;
+  }
+
+  hostsWithTasksInProgress(): number[] {
+    return (this.s.hostsWithTasks!.all() as { id: number }[]).map((r) => r.id);
   }
 
   inProgressOfHost(hostId: number): number[] {

@@ -37,7 +37,13 @@ interface Session {
 
 export function attachVolunteerNamespace(
   io: Server,
-  deps: { registry: HostRegistry; service: VolunteerService; coordinatorKey: string; log: Logger },
+  deps: {
+    registry: HostRegistry;
+    service: VolunteerService;
+    coordinatorKey: string;
+    log: Logger;
+    presence?: { joined(hostId: number): void; left(hostId: number): void };
+  },
 ): Namespace {
   const { registry, service, coordinatorKey, log } = deps;
   const nsp = io.of(VOLUNTEER_NAMESPACE);
@@ -99,6 +105,7 @@ export function attachVolunteerNamespace(
           const host = registry.register(hello, Date.now());
           session.hostId = host.id;
           void socket.join(hostRoom(host.id));
+          deps.presence?.joined(host.id);
           log.info('host connected', { hostId: host.id, userId: host.userId, platform: host.platformClass, name: host.name });
           return {
             ok: true,
@@ -140,7 +147,10 @@ export function attachVolunteerNamespace(
     on('heartbeat', EmptySchema, () => ({ ok: true, serverTime: Date.now() }));
 
     socket.on('disconnect', (reason) => {
-      if (session.hostId !== undefined) log.info('host disconnected', { hostId: session.hostId, reason });
+      if (session.hostId === undefined) return;
+      log.info('host disconnected', { hostId: session.hostId, reason });
+      // Rooms are left by now: the room is gone when this was the host's last connection.
+      if (!nsp.adapter.rooms.has(hostRoom(session.hostId))) deps.presence?.left(session.hostId);
     });
   });
 

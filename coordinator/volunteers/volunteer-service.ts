@@ -65,6 +65,21 @@ export class VolunteerService {
     });
   }
 
+  /** A host gone for good (its grace period passed): its tasks in progress get no reply and are reissued. */
+  giveUpHost(hostId: number): number {
+    return this.committed((outbox, now) => {
+      const ids = this.store.work.inProgressOfHost(hostId);
+      const touched = new Set<number>();
+      for (const id of ids) {
+        this.store.work.endReplica(id, 'in_progress', 'no_reply');
+        const r = this.store.work.replicaForResult(id);
+        if (r) touched.add(r.workunitId);
+      }
+      for (const id of touched) this.transitioner.transition(id, now, outbox);
+      return ids.length;
+    });
+  }
+
   progress(hostId: number, updates: { taskId: number; fraction: number }[]): number {
     return this.store.transaction(() => updates.filter((u) => this.store.work.setProgress(u.taskId, hostId, u.fraction)).length);
   }

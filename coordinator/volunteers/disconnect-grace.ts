@@ -1,0 +1,43 @@
+// Browser tabs come and go: when a host has had no connection for the grace period, its tasks
+// in progress are given up ("no reply") and reissued, instead of waiting for their deadlines.
+// Its results are still accepted if they arrive while their work units are open.
+import { errorFields, type Logger } from '../../common/log.js';
+
+export class DisconnectGrace {
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+
+  constructor(
+    private readonly graceMs: number,
+    private readonly isOnline: (hostId: number) => boolean,
+    private readonly giveUp: (hostId: number) => number,
+    private readonly log: Logger,
+  ) {}
+
+  joined(hostId: number): void {
+    const t = this.timers.get(hostId);
+    if (t) clearTimeout(t);
+    this.timers.delete(hostId);
+  }
+
+  /** The host's last connection closed (or, at start, it held tasks): start its grace period. */
+  left(hostId: number): void {
+    if (this.timers.has(hostId)) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(hostId);
+      if (this.isOnline(hostId)) return;
+      try {
+        const n = this.giveUp(hostId);
+        if (n > 0) this.log.info('reissuing the tasks of a host that went away', { hostId, tasks: n, graceMs: this.graceMs });
+      } catch (e) {
+        this.log.error('giving up a host’s tasks failed', { hostId, ...errorFields(e) });
+      }
+    }, this.graceMs);
+    timer.unref();
+    this.timers.set(hostId, timer);
+  }
+
+  close(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+}

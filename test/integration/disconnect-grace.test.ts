@@ -1,0 +1,76 @@
+// Churn: a host that disconnects and stays away past the grace period has its tasks reissued
+// (not at their deadline), and its late results still count while their work units are open.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { primesInputs } from '../../examples/primes/inputs.js';
+import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { TestVolunteer } from '../helpers/test-volunteer.js';
+import { PRIMES_DIR } from '../helpers/world.js';
+
+let coordinator: TestCoordinator | undefined;
+const volunteers: TestVolunteer[] = [];
+afterEach(async () => {
+  volunteers.splice(0).forEach((v) => v.close());
+  await coordinator?.dispose();
+  coordinator = undefined;
+});
+
+function primesBatch(c: TestCoordinator, n: number): number {
+  const projectId = c.apps.createProject({ name: 'primes' });
+  const app = c.apps.createApp(projectId, { name: 'primes' });
+  const files = readdirSync(PRIMES_DIR).filter((f) => f.endsWith('.js')).map((name) => ({ name, bytes: readFileSync(join(PRIMES_DIR, name)) }));
+  c.apps.addVersion(app.id, { files });
+  return c.submission.submitBatch({
+    appId: app.id,
+    name: 'churn',
+    replication: { minQuorum: 1, targetNresults: 1, delayBoundMs: 3600_000 },
+    workunits: primesInputs(n, 1000, 10_000).map((input) => ({ input: { ...input } })),
+  }).batchId;
+}
+
+const replicaRows = (c: TestCoordinator) =>
+  c.store.db.prepare('SELECT id, status, outcome, host_id AS hostId FROM replicas ORDER BY id').all() as {
+    id: number;
+    status: string;
+    outcome: string | null;
+    hostId: number | null;
+  }[];
+
+describe('disconnect grace', () => {
+  it('reissues the tasks of a host gone longer than the grace period, and still takes its late results', async () => {
+    coordinator = await startTestCoordinator({ disconnectGraceMs: 300 });
+    const batchId = primesBatch(coordinator, 3);
+    const leaver = await TestVolunteer.connect(coordinator.url, { name: 'leaver' });
+    const tasks = await leaver.requestTasks(3);
+    expect(tasks).toHaveLength(3);
+    const results = await Promise.all(tasks.map((t) => leaver.compute(t)));
+    leaver.close();
+
+    // Long before the one-hour deadline, the three replicas get "no reply" and are reissued.
+    await waitFor('reissue after the grace period', () => replicaRows(coordinator!).filter((r) => r.status === 'unsent').length === 3, 5000);
+    expect(replicaRows(coordinator).filter((r) => r.outcome === 'no_reply').map((r) => r.id)).toEqual(tasks.map((t) => t.taskId));
+
+    // The leaver comes back (same key) with its results: they are accepted, the work units finish.
+    const back = await TestVolunteer.connect(coordinator.url, { name: 'leaver', seed: leaver.seed });
+    volunteers.push(back);
+    const acks = await back.report(results);
+    expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(coordinator.store.work.batchCounts(batchId)).toMatchObject({ done: 3, active: 0 });
+    // The reissued replicas are no longer needed.
+    expect(replicaRows(coordinator).filter((r) => r.status === 'unsent')).toEqual([]);
+  });
+
+  it('keeps the tasks of a host that reconnects within the grace period', async () => {
+    coordinator = await startTestCoordinator({ disconnectGraceMs: 1500 });
+    primesBatch(coordinator, 2);
+    const v = await TestVolunteer.connect(coordinator.url, { name: 'flaky' });
+    const tasks = await v.requestTasks(2);
+    v.close();
+    const back = await TestVolunteer.connect(coordinator.url, { name: 'flaky', seed: v.seed });
+    volunteers.push(back);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(replicaRows(coordinator).map((r) => r.status)).toEqual(['in_progress', 'in_progress']);
+    expect(replicaRows(coordinator).map((r) => r.id)).toEqual(tasks.map((t) => t.taskId));
+  });
+});
