@@ -1,0 +1,76 @@
+// Projects: list, create, pause and resume.
+import { z } from 'zod';
+import { Project, ProjectList } from '../api-schemas.js';
+import { defineCommand, flag } from '../command.js';
+import { formatTable } from '../format.js';
+import { Id, jsonHelp, Switch } from '../options.js';
+
+export const projectsList = defineCommand({
+  words: ['projects', 'list'],
+  summary: 'list your projects (an admin sees all)',
+  usage: `Usage: volunteer-grid projects list [--json]
+
+${jsonHelp()}
+`,
+  flags: { json: flag(true) },
+  schema: z.strictObject({ json: Switch }),
+  async run(o, ctx) {
+    const { projects } = await ctx.connect().api.call('GET', '/projects', ProjectList);
+    if (o.json) {
+      ctx.print(JSON.stringify({ projects }));
+      return 0;
+    }
+    if (projects.length === 0) {
+      ctx.print('no projects yet: create one with `volunteer-grid projects create NAME`');
+      return 0;
+    }
+    ctx.print(
+      formatTable(
+        ['ID', 'NAME', 'STATUS', 'OWNER', 'ACTIVE', 'DONE', 'FAILED', 'CANCELLED'],
+        projects.map((p) => [p.id, p.name, p.status, p.ownerName ?? '-', p.workunits.active, p.workunits.done, p.workunits.failed, p.workunits.cancelled]),
+      ),
+    );
+    return 0;
+  },
+});
+
+export const projectsCreate = defineCommand({
+  words: ['projects', 'create'],
+  summary: 'create a project',
+  usage: `Usage: volunteer-grid projects create NAME [--description TEXT] [--json]
+
+  --description TEXT      what the project computes, shown to volunteers
+${jsonHelp()}
+`,
+  positionals: ['name'],
+  flags: { description: flag(), json: flag(true) },
+  schema: z.strictObject({ name: z.string().min(1), description: z.string().optional(), json: Switch }),
+  async run(o, ctx) {
+    const project = await ctx.connect().api.call('POST', '/projects', Project, {
+      json: { name: o.name, ...(o.description === undefined ? {} : { description: o.description }) },
+    });
+    ctx.print(o.json ? JSON.stringify(project) : `created project ${project.id} (${project.name})`);
+    return 0;
+  },
+});
+
+const setStatus = (status: 'paused' | 'active', verb: 'pause' | 'resume', summary: string) =>
+  defineCommand({
+    words: ['projects', verb],
+    summary,
+    usage: `Usage: volunteer-grid projects ${verb} ID
+
+${verb === 'pause' ? "A paused project's tasks are not handed out; tasks already out finish normally." : 'Hands out the tasks of a paused project again.'}
+`,
+    positionals: ['id'],
+    flags: {},
+    schema: z.strictObject({ id: Id('ID') }),
+    async run(o, ctx) {
+      const project = await ctx.connect().api.call('PATCH', `/projects/${o.id}`, Project, { json: { status } });
+      ctx.print(`project ${project.id} (${project.name}) is ${project.status}`);
+      return 0;
+    },
+  });
+
+export const projectsPause = setStatus('paused', 'pause', 'stop handing out the tasks of a project');
+export const projectsResume = setStatus('active', 'resume', 'hand out the tasks of a paused project again');

@@ -1,0 +1,114 @@
+// Submitting a batch: streams an NDJSON file of inputs (one JSON value per line) to the
+// coordinator, which checks every line before creating anything. Idempotent by client key.
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { z } from 'zod';
+import { readAnswer } from '../api-client.js';
+import { SubmitResult } from '../api-schemas.js';
+import { defineCommand, flag } from '../command.js';
+import type { Context } from '../context.js';
+import { Failure } from '../failure.js';
+import { fileBodyStream, sha256OfFile } from '../file-stream.js';
+import { formatBytes, formatCount } from '../format.js';
+import { Id, jsonHelp, Switch } from '../options.js';
+import { ProgressBar } from '../progress-bar.js';
+
+const count = z.coerce.number().int().nonnegative();
+
+/** Replication flags, named as the API's query parameters (docs/api.md, "Batches"). */
+const REPLICATION = {
+  'min-quorum': { key: 'minQuorum', schema: count.min(1).optional(), help: 'agreeing results from distinct hosts needed (default 2)' },
+  'target-nresults': { key: 'targetNresults', schema: count.min(1).optional(), help: 'replicas created at once (default 2)' },
+  'max-error-results': { key: 'maxErrorResults', schema: count.optional(), help: 'more client errors than this fail a work unit (default 3)' },
+  'max-total-results': { key: 'maxTotalResults', schema: count.min(1).optional(), help: 'more replicas than this fail it (default 8)' },
+  'max-success-results': { key: 'maxSuccessResults', schema: count.min(1).optional(), help: 'this many successes without agreement fail it (default 6)' },
+  'delay-bound-ms': { key: 'delayBoundMs', schema: count.min(1).optional(), help: 'time a volunteer has for a task (default 86400000)' },
+  'fpops-est': { key: 'fpopsEst', schema: z.coerce.number().positive().optional(), help: 'estimated floating-point operations per task, drives credit (default 1e10)' },
+  priority: { key: 'priority', schema: z.coerce.number().int().optional(), help: 'higher is handed out first (default 0)' },
+} as const;
+type ReplicationKey = (typeof REPLICATION)[keyof typeof REPLICATION]['key'];
+
+/** The same file, name and app give the same key, so running a submit again creates nothing. */
+export function defaultClientKey(appId: number, name: string, fileSha256: string): string {
+  return `cli-${createHash('sha256').update(`app ${appId}\nname ${name}\nsha256 ${fileSha256}`).digest('hex').slice(0, 32)}`;
+}
+
+async function hashWithProgress(path: string, size: number, ctx: Context): Promise<string> {
+  const bar = new ProgressBar({ label: `hashing ${path}`, format: formatBytes, total: size, out: ctx.stderr });
+  const hash = await sha256OfFile(path, (read) => bar.update(read));
+  bar.clear();
+  return hash;
+}
+
+export const submit = defineCommand({
+  words: ['submit'],
+  summary: 'submit a batch of work units from an NDJSON file of inputs',
+  usage: `Usage: volunteer-grid submit --app ID --inputs FILE.ndjson --name NAME [options]
+
+Streams FILE (one input per line, any JSON value; blank lines skipped) to the coordinator, which
+creates one work unit per line, all or nothing: a bad line means no batch, with its line number
+in the error. Submitting the same file under the same name again creates nothing and prints the
+first batch: the client key defaults to a hash of the app, the name and the file's SHA-256.
+
+  --app ID                  the app (its newest versions run the work units)
+  --inputs FILE             the NDJSON file of inputs
+  --name NAME               the batch's name
+  --client-key KEY          idempotency key (default: derived from the app, name and file)
+${Object.entries(REPLICATION)
+  .map(([f, r]) => `  --${`${f} N`.padEnd(24)}${r.help}`)
+  .join('\n')}
+${jsonHelp(28)}
+`,
+  flags: {
+    app: flag(),
+    inputs: flag(),
+    name: flag(),
+    'client-key': flag(),
+    json: flag(true),
+    ...Object.fromEntries(Object.keys(REPLICATION).map((f) => [f, flag()])),
+  },
+  schema: z.strictObject({
+    app: Id('--app'),
+    inputs: z.string().min(1),
+    name: z.string().min(1),
+    clientKey: z.string().min(1).max(200).optional(),
+    json: Switch,
+    ...(Object.fromEntries(Object.values(REPLICATION).map((r) => [r.key, r.schema])) as Record<ReplicationKey, z.ZodOptional<z.ZodNumber>>),
+  }),
+  async run(o, ctx) {
+    let size: number;
+    try {
+      const stat = statSync(o.inputs);
+      if (!stat.isFile()) throw new Failure(`${o.inputs} is not a file`);
+      size = stat.size;
+    } catch (e) {
+      if (e instanceof Failure) throw e;
+      throw new Failure(`cannot read ${o.inputs}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+    const { api } = ctx.connect();
+    const clientKey = o.clientKey ?? defaultClientKey(o.app, o.name, await hashWithProgress(o.inputs, size, ctx));
+    const query: Record<string, string | number | undefined> = { name: o.name, clientKey };
+    for (const { key } of Object.values(REPLICATION)) query[key] = o[key];
+
+    const bar = new ProgressBar({ label: `submitting ${o.inputs}`, format: formatBytes, total: size, out: ctx.stderr });
+    bar.update(0);
+    let response: Response;
+    try {
+      response = await api.send('POST', `/apps/${o.app}/batches`, {
+        query,
+        headers: { 'content-type': 'application/x-ndjson' },
+        // Once all is sent, the coordinator still checks and stores the last chunk of lines.
+        body: fileBodyStream(o.inputs, (sent) => bar.update(sent, sent === size ? { note: 'waiting for the coordinator' } : {})),
+      });
+    } catch (e) {
+      bar.clear();
+      throw e;
+    }
+    const result = await readAnswer(response, SubmitResult, 'POST /batches');
+    bar.finish(result.created ? `sent ${formatBytes(size)}` : 'already submitted');
+    if (o.json) ctx.print(JSON.stringify(result));
+    else if (result.created) ctx.print(`submitted batch ${result.batchId}: ${formatCount(result.workunits)} work units (client key ${clientKey})`);
+    else ctx.print(`already submitted as batch ${result.batchId} (${formatCount(result.workunits)} work units, client key ${clientKey}): nothing new created`);
+    return 0;
+  },
+});

@@ -1,0 +1,329 @@
+// The researcher CLI for real: `volunteer-grid` child processes against a real coordinator,
+// with real volunteer daemons computing the example primes app, the downloaded results
+// checked against the app run in this process.
+import { spawn } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLES, EXAMPLES_DIR } from '../../examples/catalog.js';
+import type { PrimesInput } from '../../examples/primes/inputs.js';
+import { canonicalJson } from '../../protocol/canonical.js';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { VolunteerProcess } from '../helpers/volunteer-process.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = join(ROOT, 'cli', 'bin.mjs');
+const ADMIN_PASSWORD = 'correct-horse-battery';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const dirs: string[] = [];
+const tempDir = (prefix: string) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** Runs the CLI as the package bin runs it, with its own config file and no VG_* from outside. */
+function grid(args: string[], options: { config: string; env?: Record<string, string>; stdin?: string }): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, VG_CLI_CONFIG: options.config, ...options.env };
+  for (const name of ['VG_URL', 'VG_TOKEN', 'VG_DATA_DIR']) if (!options.env?.[name]) delete env[name];
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdin.end(options.stdin ?? '');
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`volunteer-grid ${args.join(' ')} did not exit:\n${stdout}\n${stderr}`));
+    }, 45_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Fails with the CLI's output when it did not exit as expected. */
+function expectExit(run: Run, code: number): Run {
+  if (run.code !== code) throw new Error(`expected exit ${code}, got ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+  return run;
+}
+
+/** The primes app run directly in this process (trusted, no sandbox): the expected output. */
+async function expectedPrimes(input: PrimesInput): Promise<string> {
+  const mod = (await import(pathToFileURL(join(EXAMPLES_DIR, 'primes', 'main.js')).href)) as {
+    default: (input: unknown, ctx: unknown) => Promise<unknown>;
+  };
+  const ctx = { resume: undefined, random: () => 0, progress: () => {}, checkpoint: async () => {}, file: async () => new Uint8Array() };
+  return canonicalJson(await mod.default(input, ctx));
+}
+
+/** A loopback port nobody listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const ndjson = (values: unknown[]) => values.map((v) => `${JSON.stringify(v)}\n`).join('');
+
+describe('the researcher CLI against a real coordinator', () => {
+  let coordinator: TestCoordinator;
+  let work: string;
+  let config: string;
+  let env: Record<string, string>;
+  let volunteers: VolunteerProcess[] = [];
+  const cli = (args: string[], options: { env?: Record<string, string>; stdin?: string } = {}) => grid(args, { config, ...options });
+  const json = <T>(run: Run) => JSON.parse(expectExit(run, 0).stdout) as T;
+
+  beforeAll(async () => {
+    coordinator = await startTestCoordinator({ adminPassword: ADMIN_PASSWORD });
+    work = tempDir('vg-cli-');
+    config = join(work, 'config', 'cli.json');
+    // VG_URL and VG_TOKEN of an admin token, for the tests that need no config file
+    const scratch = join(work, 'scratch.json');
+    expectExit(await grid(['login', '--url', coordinator.url, '--name', 'admin', '--password', ADMIN_PASSWORD], { config: scratch }), 0);
+    env = { VG_URL: coordinator.url, VG_TOKEN: (JSON.parse(readFileSync(scratch, 'utf8')) as { token: string }).token };
+  });
+
+  afterEach(async () => {
+    await Promise.all(volunteers.map((v) => v.kill9()));
+    volunteers = [];
+  });
+
+  afterAll(async () => {
+    await coordinator?.dispose();
+  });
+
+  it('logs in, uploads the primes app, submits, waits for two volunteers and downloads correct results', async () => {
+    // login with the password on piped stdin: a token is saved, readable only by its owner
+    const login = expectExit(await cli(['login', '--url', coordinator.url, '--name', 'admin'], { stdin: `${ADMIN_PASSWORD}\n` }), 0);
+    expect(login.stdout).toContain(`logged in to ${coordinator.url} as admin (admin)`);
+    const saved = JSON.parse(readFileSync(config, 'utf8')) as { url: string; token: string };
+    expect(saved.url).toBe(coordinator.url);
+    expect(saved.token).toMatch(/^vgt_/);
+    expect(statSync(config).mode & 0o777).toBe(0o600);
+    expect(expectExit(await cli(['whoami']), 0).stdout).toContain('admin (admin)');
+
+    const project = json<{ id: number; name: string }>(await cli(['projects', 'create', 'cli-primes', '--description', 'from the CLI test', '--json']));
+    expect(project.name).toBe('cli-primes');
+    expect(expectExit(await cli(['projects', 'list']), 0).stdout).toMatch(new RegExp(`^\\s*${project.id}\\s+cli-primes\\s+active`, 'm'));
+    const app = json<{ id: number }>(await cli(['apps', 'create', '--project', String(project.id), 'primes', '--json']));
+
+    // the app's files (not the examples folder: its inputs.ts generator is no part of the app)
+    const appDir = join(work, 'primes-app');
+    mkdirSync(appDir);
+    for (const f of await EXAMPLES.primes.files()) writeFileSync(join(appDir, f.name), f.bytes);
+    expect(expectExit(await cli(['apps', 'upload', '--app', String(app.id), appDir]), 0).stdout).toMatch(/^uploaded version 1 of app \d+: 1 file/);
+    expect(expectExit(await cli(['apps', 'show', String(app.id)]), 0).stdout).toMatch(/^\s*1\s+any\s+main\.js/m);
+
+    const inputs = EXAMPLES.primes.inputs(12);
+    const inputsFile = join(work, 'inputs.ndjson');
+    writeFileSync(inputsFile, ndjson(inputs));
+    const submitArgs = ['submit', '--app', String(app.id), '--inputs', inputsFile, '--name', 'run 1', '--fpops-est', '1e9'];
+    const submitted = json<{ batchId: number; created: boolean; workunits: number }>(await cli([...submitArgs, '--json']));
+    expect(submitted).toMatchObject({ created: true, workunits: 12 });
+    // the same file and name again: idempotent
+    const again = expectExit(await cli(submitArgs), 0);
+    expect(again.stdout).toContain(`already submitted as batch ${submitted.batchId}`);
+    const batches = json<{ batches: { id: number }[] }>(await cli(['batches', 'list', '--project', String(project.id), '--json']));
+    expect(batches.batches.map((b) => b.id)).toEqual([submitted.batchId]);
+
+    for (const i of [1, 2]) volunteers.push(VolunteerProcess.start(coordinator.url, tempDir('vg-cli-volunteer-'), ['--name', `cli-volunteer-${i}`]));
+    const waited = expectExit(await cli(['wait', String(submitted.batchId), '--timeout', '40']), 0);
+    expect(waited.stdout).toContain(`batch ${submitted.batchId} done: 12 work units`);
+    expect(waited.stderr).toContain(`batch ${submitted.batchId} 100%, 12 of 12`); // not a terminal: plain progress lines
+    expect(expectExit(await cli(['status', String(submitted.batchId)]), 0).stdout).toMatch(/: done\n.*\n\s+work units\s+12 of 12 finished \(100%\): 12 done, 0 failed/);
+
+    const out = join(work, 'results', 'run-1.ndjson');
+    mkdirSync(dirname(out));
+    const downloaded = expectExit(await cli(['results', String(submitted.batchId), '--out', out]), 0);
+    expect(downloaded.stdout).toContain(`wrote 12 results`);
+    expect(readdirSync(dirname(out))).toEqual(['run-1.ndjson']); // no temp file left behind
+    const lines = readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { seq: number; status: string; output: unknown });
+    expect(lines.map((l) => l.seq)).toEqual(inputs.map((_, i) => i));
+    for (const [i, line] of lines.entries()) {
+      expect(line.status).toBe('done');
+      expect(canonicalJson(line.output)).toBe(await expectedPrimes(inputs[i]!));
+    }
+
+    // logout revokes the token on the server, not only here
+    expectExit(await cli(['logout']), 0);
+    expect(existsSync(config)).toBe(false);
+    expect(expectExit(await cli(['whoami']), 1).stderr).toMatch(/^error: not logged in/);
+    const revoked = expectExit(await cli(['whoami'], { env: { VG_URL: coordinator.url, VG_TOKEN: saved.token } }), 1);
+    expect(revoked.stderr).toMatch(/^error: .* refused the API token/);
+
+    // a token made elsewhere can be saved as it is
+    expect(expectExit(await cli(['token', 'set', '--url', coordinator.url, '--token', env.VG_TOKEN!]), 0).stdout).toContain('token of admin (admin)');
+    expect(expectExit(await cli(['whoami']), 0).stdout).toContain(`admin (admin) at ${coordinator.url}`);
+  }, 60_000);
+
+  it('refuses a batch with a bad NDJSON line, naming the line, and creates nothing', async () => {
+    const project = json<{ id: number }>(await cli(['projects', 'create', 'cli-bad-lines', '--json'], { env }));
+    const app = json<{ id: number }>(await cli(['apps', 'create', '--project', String(project.id), 'primes', '--json'], { env }));
+    const appDir = join(work, 'bad-lines-app');
+    mkdirSync(appDir);
+    for (const f of await EXAMPLES.primes.files()) writeFileSync(join(appDir, f.name), f.bytes);
+    expectExit(await cli(['apps', 'upload', '--app', String(app.id), appDir], { env }), 0);
+    const file = join(work, 'bad.ndjson');
+    writeFileSync(file, `${ndjson(EXAMPLES.primes.inputs(2))}{"from": 1, "to":\n${ndjson(EXAMPLES.primes.inputs(2))}`);
+    const run = expectExit(await cli(['submit', '--app', String(app.id), '--inputs', file, '--name', 'bad'], { env }), 1);
+    expect(run.stderr).toMatch(/^error: line 3: not valid JSON/m);
+    expect(run.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
+    expect(json<{ batches: unknown[] }>(await cli(['batches', 'list', '--project', String(project.id), '--json'], { env })).batches).toEqual([]);
+  });
+
+  it('says clearly when the token is wrong or the coordinator is unreachable', async () => {
+    const wrong = expectExit(await cli(['projects', 'list'], { env: { VG_URL: coordinator.url, VG_TOKEN: 'vgt_thisIsNotAValidTokenAtAll' } }), 1);
+    expect(wrong.stderr).toBe(`error: ${coordinator.url} refused the API token: the API token is not valid (revoked, or its account is disabled); log in again with \`volunteer-grid login\`\n`);
+    const badLogin = expectExit(await cli(['login', '--url', coordinator.url, '--name', 'admin', '--password', 'not-the-password']), 1);
+    expect(badLogin.stderr).toBe('error: wrong name or password (401 unauthenticated)\n');
+    const nobody = `http://127.0.0.1:${await closedPort()}`;
+    const down = expectExit(await cli(['projects', 'list'], { env: { VG_URL: nobody, VG_TOKEN: 'vgt_thisIsNotAValidTokenAtAll' } }), 1);
+    expect(down.stderr).toMatch(new RegExp(`^error: cannot reach the coordinator at ${nobody}: .*ECONNREFUSED`));
+  });
+
+  it('wait exits 1 with how many work units failed, and errors lists why', async () => {
+    const project = json<{ id: number }>(await cli(['projects', 'create', 'cli-failing', '--json'], { env }));
+    const app = json<{ id: number }>(await cli(['apps', 'create', '--project', String(project.id), 'thrower', '--json'], { env }));
+    const appDir = join(work, 'thrower-app');
+    mkdirSync(appDir);
+    writeFileSync(join(appDir, 'main.js'), `export default async function run(input) { if (input.fail) throw new Error('no luck with ' + input.n); return input.n; }\n`);
+    expectExit(await cli(['apps', 'upload', '--app', String(app.id), appDir], { env }), 0);
+    const file = join(work, 'some-fail.ndjson');
+    writeFileSync(file, ndjson([{ n: 1 }, { n: 2, fail: true }, { n: 3 }]));
+    const args = ['submit', '--app', String(app.id), '--inputs', file, '--name', 'some fail', '--min-quorum', '1', '--target-nresults', '1', '--max-error-results', '0'];
+    const { batchId } = json<{ batchId: number }>(await cli([...args, '--json'], { env }));
+    volunteers.push(VolunteerProcess.start(coordinator.url, tempDir('vg-cli-volunteer-')));
+    const waited = expectExit(await cli(['wait', String(batchId), '--timeout', '30'], { env }), 1);
+    expect(waited.stderr).toContain(`error: batch ${batchId} finished with 1 failed work unit of 3`);
+    const errors = expectExit(await cli(['errors', String(batchId)], { env }), 0);
+    expect(errors.stdout).toContain('errors by code: app_exception 1');
+    expect(errors.stdout).toContain('no luck with 2');
+    // --status done leaves the failed one out
+    const out = join(work, 'some-fail.ndjson.out');
+    expectExit(await cli(['results', String(batchId), '--out', out, '--status', 'done'], { env }), 0);
+    expect(readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { output: number }).output)).toEqual([1, 3]);
+  }, 45_000);
+
+  it('pauses a project, cancels a batch, and wait reports the cancellation', async () => {
+    const project = json<{ id: number }>(await cli(['projects', 'create', 'cli-cancel', '--json'], { env }));
+    expect(expectExit(await cli(['projects', 'pause', String(project.id)], { env }), 0).stdout).toContain('is paused');
+    const app = json<{ id: number }>(await cli(['apps', 'create', '--project', String(project.id), 'primes', '--json'], { env }));
+    const appDir = join(work, 'cancel-app');
+    mkdirSync(appDir);
+    for (const f of await EXAMPLES.primes.files()) writeFileSync(join(appDir, f.name), f.bytes);
+    expectExit(await cli(['apps', 'upload', '--app', String(app.id), appDir], { env }), 0);
+    const file = join(work, 'cancel.ndjson');
+    writeFileSync(file, ndjson(EXAMPLES.primes.inputs(5)));
+    const { batchId } = json<{ batchId: number }>(await cli(['submit', '--app', String(app.id), '--inputs', file, '--name', 'to cancel', '--json'], { env }));
+    expect(expectExit(await cli(['cancel', String(batchId)], { env }), 0).stdout).toBe(`cancelled 5 work units of batch ${batchId}\n`);
+    const waited = expectExit(await cli(['wait', String(batchId)], { env }), 1);
+    expect(waited.stderr).toContain(`error: batch ${batchId} was cancelled: 5 of 5 work units cancelled`);
+    expect(expectExit(await cli(['projects', 'resume', String(project.id)], { env }), 0).stdout).toContain('is active');
+  });
+
+  it('refuses app folders with subfolders, and usage errors exit 2', async () => {
+    const appDir = join(work, 'nested-app');
+    mkdirSync(join(appDir, 'lib'), { recursive: true });
+    writeFileSync(join(appDir, 'main.js'), 'export default async () => 1;\n');
+    const nested = expectExit(await cli(['apps', 'upload', '--app', '1', appDir], { env }), 1);
+    expect(nested.stderr).toMatch(/^error: .*nested-app\/lib is a folder/);
+
+    expect(expectExit(await cli([]), 2).stderr).toContain('Usage: volunteer-grid COMMAND');
+    expect(expectExit(await cli(['--help']), 0).stdout).toContain('admin create-account');
+    expect(expectExit(await cli(['submit', '--help']), 0).stdout).toContain('--min-quorum N');
+    expect(expectExit(await cli(['frobnicate']), 2).stderr).toMatch(/^unknown command 'frobnicate'/);
+    expect(expectExit(await cli(['projects', 'create']), 2).stderr).toMatch(/^missing NAME/);
+    expect(expectExit(await cli(['status', 'twelve']), 2).stderr).toContain('BATCH must be a number');
+    expect(expectExit(await cli(['projects', 'list', '--colour']), 2).stderr).toMatch(/^Unknown option '--colour'/);
+  });
+
+});
+
+describe('volunteer-grid results', () => {
+  it('leaves no file behind when the download breaks off or ends mid-line', async () => {
+    // A stand-in coordinator whose results downloads go wrong.
+    const status = (id: number) => ({
+      id, projectId: 1, appId: 1, name: 'b', status: 'done', createdAt: 1, finishedAt: 2,
+      workunits: { total: 2, active: 0, done: 2, failed: 0, cancelled: 0 },
+    });
+    const server = createHttpServer((req, res) => {
+      const [, , , , id, what] = (req.url ?? '').split(/[/?]/);
+      if (what !== 'results') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status(Number(id))));
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write('{"seq":0,"status":"done","output":1}\n{"seq":1,"sta');
+      if (id === '7') setTimeout(() => res.destroy(), 100);
+      else res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const dir = tempDir('vg-cli-results-');
+      const out = join(dir, 'results.ndjson');
+      writeFileSync(out, 'an earlier download\n');
+      const env = { VG_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, VG_TOKEN: 'vgt_aTokenTheFakeServerIgnores' };
+      const config = join(dir, 'cli.json');
+      const broken = expectExit(await grid(['results', '7', '--out', out], { config, env }), 1);
+      expect(broken.stderr).toMatch(/^error: the download of batch 7's results broke off after 50 B: .*; nothing written\n$/);
+      const cut = expectExit(await grid(['results', '8', '--out', out], { config, env }), 1);
+      expect(cut.stderr).toBe("error: the download of batch 8's results ended in the middle of a line; nothing written\n");
+      expect(readdirSync(dir)).toEqual(['results.ndjson']);
+      expect(readFileSync(out, 'utf8')).toBe('an earlier download\n');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('volunteer-grid admin (offline)', () => {
+  let coordinator: TestCoordinator | undefined;
+  afterEach(async () => {
+    await coordinator?.dispose();
+    coordinator = undefined;
+  });
+
+  it("creates an account in a stopped coordinator's database, which can then log in", async () => {
+    const dataDir = tempDir('vg-cli-data-');
+    const config = join(tempDir('vg-cli-'), 'cli.json');
+    const first = await startTestCoordinator({ dataDir, adminPassword: ADMIN_PASSWORD });
+    await first.close();
+
+    const created = expectExit(await grid(['admin', 'create-account', '--data-dir', dataDir, '--name', 'ada'], { config }), 0);
+    expect(created.stdout).toMatch(/^created researcher account ada \(id \d+\)\npassword: (\S+)\n/);
+    const password = /password: (\S+)/.exec(created.stdout)![1]!;
+    const twice = expectExit(await grid(['admin', 'create-account', '--data-dir', dataDir, '--name', 'ada'], { config }), 1);
+    expect(twice.stderr).toBe('error: an account named "ada" already exists\n');
+    const nowhere = expectExit(await grid(['admin', 'create-account', '--data-dir', join(dataDir, 'nope'), '--name', 'bob'], { config }), 1);
+    expect(nowhere.stderr).toMatch(/^error: no coordinator database in /);
+
+    coordinator = await startTestCoordinator({ dataDir });
+    const login = expectExit(await grid(['login', '--url', coordinator.url, '--name', 'ada'], { config, stdin: `${password}\n` }), 0);
+    expect(login.stdout).toContain('as ada (researcher)');
+    // a researcher sees only their own projects
+    expect(expectExit(await grid(['projects', 'list'], { config }), 0).stdout).toContain('no projects yet');
+
+    await coordinator.close();
+    const reset = expectExit(await grid(['admin', 'reset-password', '--data-dir', dataDir, '--name', 'ada'], { config, stdin: 'a-brand-new-password\n' }), 0);
+    expect(reset.stdout).toContain('password of ada (researcher) changed');
+    coordinator = await startTestCoordinator({ dataDir });
+    expectExit(await grid(['login', '--url', coordinator.url, '--name', 'ada', '--password', 'a-brand-new-password'], { config }), 0);
+  }, 30_000);
+});
