@@ -154,7 +154,8 @@ export class AccountService {
     return { id, name, token, createdAt: now, lastUsedAt: null };
   }
 
-  accountByToken(token: string): AccountRecord | undefined {
+  /** The account a token belongs to, and the token's id. */
+  accountByToken(token: string): { account: AccountRecord; tokenId: number } | undefined {
     if (!token.startsWith(API_TOKEN_PREFIX)) return undefined;
     return this.store.accounts.accountByToken(sha256(token), this.clock());
   }

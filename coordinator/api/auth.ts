@@ -12,6 +12,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export interface Caller {
   account: AccountRecord;
   session?: Session;
+  /** Set when the caller used an API token. */
+  tokenId?: number;
 }
 
 export function readCookie(header: string | undefined, name: string): string | undefined {
@@ -28,9 +30,9 @@ export function identify(accounts: AccountService, req: Pick<Request, 'method' |
   const auth = req.headers.authorization;
   if (auth !== undefined) {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
-    const account = m ? accounts.accountByToken(m[1]!) : undefined;
-    if (!account) throw new ApiError('unauthenticated', 'the API token is not valid (revoked, or its account is disabled)');
-    return { account };
+    const found = m ? accounts.accountByToken(m[1]!) : undefined;
+    if (!found) throw new ApiError('unauthenticated', 'the API token is not valid (revoked, or its account is disabled)');
+    return found;
   }
   const token = readCookie(req.headers.cookie, SESSION_COOKIE);
   if (token === undefined) return undefined;

@@ -66,7 +66,9 @@ export function sessionRoutes(accounts: AccountService, secureCookies: boolean):
   });
 
   router.delete('/tokens/:id', signedIn, (req, res) => {
-    const id = parse(IdParam, req.params.id, 'token id');
+    const c = caller(res);
+    if (req.params.id === 'current' && c.tokenId === undefined) throw new ApiError('bad_request', 'tokens/current means the API token of this request; send one');
+    const id = req.params.id === 'current' ? c.tokenId! : parse(IdParam, req.params.id, 'token id');
     if (!accounts.revokeToken(caller(res).account.id, id)) throw new ApiError('not_found', `you have no token ${id}`);
     res.status(204).end();
   });

@@ -135,11 +135,11 @@ export class AccountStore {
   }
 
   /** The enabled account a token belongs to; records when it was last used. */
-  accountByToken(tokenHash: string, now: number): AccountRecord | undefined {
+  accountByToken(tokenHash: string, now: number): { account: AccountRecord; tokenId: number } | undefined {
     const row = this.s.token!.get(tokenHash) as (AccountRow & { token_id: number }) | undefined;
     if (!row) return undefined;
     this.s.touchToken!.run(now, row.token_id, now);
-    return toAccount(row);
+    return { account: toAccount(row), tokenId: row.token_id };
   }
 
   tokensOf(accountId: number): TokenRecord[] {
