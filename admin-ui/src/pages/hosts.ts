@@ -1,0 +1,80 @@
+// Volunteer hosts: who is online, what they did, how far they are trusted.
+import { get, hasArray } from '../api';
+import type { Host, HostList, HostPlatform } from '../api-types';
+import { h, mount } from '../dom';
+import { credit, int } from '../format';
+import { card, loadInto, pageHeader, type Page } from '../page';
+import { badge, dot } from '../ui/badges';
+import { timeCell } from '../ui/cells';
+import { checkbox } from '../ui/form';
+import { emptyState, table } from '../ui/table';
+
+function trustCell(host: Host): HTMLElement {
+  return h(
+    'div',
+    { class: 'trust' },
+    host.trusted ? badge('trusted', 'green') : badge('not trusted', 'grey'),
+    h('div', { class: 'muted small' }, `${int(host.consecutiveValid)} valid in a row`),
+  );
+}
+
+function platformText(p: HostPlatform | string): string {
+  if (typeof p === 'string') return p;
+  const where = [p.os, p.arch].filter(Boolean).join('/');
+  return [p.kind, p.engine, where].filter(Boolean).join(' · ');
+}
+
+export function hostsPage(): Page {
+  const onlineOnly = checkbox('Online only', { name: 'online' });
+  const summary = h('span', { class: 'muted' });
+  const slot = h('div');
+  const load = () =>
+    loadInto(
+      slot,
+      () => get<HostList>(`/hosts?limit=500${onlineOnly.input.checked ? '&online=true' : ''}`, hasArray('hosts')),
+      ({ hosts, online }) => {
+        mount(summary, `${int(online)} online · ${int(hosts.length)} shown`);
+        return card(
+          null,
+          table(
+            [
+              { label: '', align: 'center', render: (x) => dot(x.online) },
+              { label: 'Host', className: 'nowrap', render: (x) => h('div', null, h('strong', null, x.name ?? `host ${x.id}`), h('div', { class: 'muted small' }, `#${x.id}`)) },
+              { label: 'Volunteer', render: (x) => h('div', null, x.userName ?? h('span', { class: 'muted' }, 'anonymous'), x.teamName ? h('div', { class: 'muted small' }, x.teamName) : null) },
+              { label: 'Platform', className: 'nowrap', render: (x) => h('span', { class: 'small' }, platformText(x.platform)) },
+              { label: 'Last seen', align: 'num', render: (x) => (x.online ? h('span', { class: 'text-green' }, 'now') : timeCell(x.lastSeenAt)) },
+              {
+                label: 'Tasks done',
+                align: 'num',
+                render: (x) =>
+                  h(
+                    'div',
+                    null,
+                    int(x.tasksDone),
+                    h('div', { class: 'muted small', title: 'valid · invalid · client errors' }, `${int(x.nValid)} ✓ · ${int(x.nInvalid)} ✗ · ${int(x.nError)} err`),
+                  ),
+              },
+              { label: 'Credit', align: 'num', render: (x) => credit(x.totalCredit) },
+              { label: 'RAC', align: 'num', render: (x) => credit(x.rac) },
+              { label: 'Trust', render: trustCell },
+            ],
+            hosts,
+            { empty: emptyState(onlineOnly.input.checked ? 'No host is online right now.' : 'No volunteer has connected yet. Run npm run volunteer -- --url <this coordinator> on any machine.') },
+          ),
+          { className: 'card-flush' },
+        );
+      },
+      'Loading hosts…',
+    );
+  onlineOnly.input.addEventListener('change', () => void load());
+  void load();
+  return {
+    title: 'Hosts',
+    el: h(
+      'div',
+      null,
+      pageHeader('Hosts', { subtitle: 'Machines that volunteer their computing time.', actions: [summary, onlineOnly.el, h('button', { type: 'button', class: 'btn', onclick: () => void load() }, 'Refresh')] }),
+      slot,
+    ),
+  };
+}

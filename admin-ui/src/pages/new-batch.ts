@@ -1,0 +1,192 @@
+// Submitting a batch: one app, replication parameters, and the inputs as NDJSON (a file or
+// pasted), streamed to the coordinator with upload progress.
+import { get, hasNumber, upload, type Upload } from '../api';
+import { DEFAULT_REPLICATION, type ProjectDetail, type Replication, type SubmittedBatch } from '../api-types';
+import { h, mount, uid } from '../dom';
+import { bytes, int, percent } from '../format';
+import { card, pageHeader, type Page, type PageContext } from '../page';
+import { navigate } from '../router';
+import { toast } from '../ui/dialog';
+import { field, input, numberValue, select } from '../ui/form';
+import { errorBox, loading, notice } from '../ui/states';
+
+const isDetail = (v: unknown): v is ProjectDetail => hasNumber<ProjectDetail>('id')(v) && Array.isArray(v.apps);
+
+interface NumberSpec {
+  key: keyof Replication;
+  label: string;
+  hint: string;
+  /** Shown value = stored value / scale (the deadline is edited in hours). */
+  scale?: number;
+  min: number;
+  step?: string;
+}
+
+const MAIN: NumberSpec[] = [
+  { key: 'minQuorum', label: 'Quorum', hint: 'Agreeing results from distinct hosts needed.', min: 1 },
+  { key: 'targetNresults', label: 'Initial replicas', hint: 'Replicas created at once per work unit.', min: 1 },
+];
+const MORE: NumberSpec[] = [
+  { key: 'maxErrorResults', label: 'Max error results', hint: 'More client errors than this fail the work unit.', min: 0 },
+  { key: 'maxTotalResults', label: 'Max total results', hint: 'More replicas than this fail it.', min: 1 },
+  { key: 'maxSuccessResults', label: 'Max success results', hint: 'This many successes without agreement fail it.', min: 1 },
+  { key: 'delayBoundMs', label: 'Deadline (hours)', hint: 'Time a volunteer has for one task.', scale: 3_600_000, min: 0, step: 'any' },
+  { key: 'fpopsEst', label: 'Estimated operations', hint: 'Floating-point operations per work unit; drives credit.', min: 0, step: 'any' },
+  { key: 'priority', label: 'Priority', hint: 'Higher is handed out first.', min: -1_000_000 },
+];
+
+function numberField(spec: NumberSpec): { el: HTMLElement; read(): number | null; spec: NumberSpec } {
+  const scale = spec.scale ?? 1;
+  const shown = DEFAULT_REPLICATION[spec.key] / scale;
+  const el = input({ type: 'number', name: spec.key, min: spec.min, step: spec.step ?? '1', value: shown >= 1e6 ? shown.toExponential().replace('+', '') : String(shown) });
+  return { el: field(spec.label, el, { hint: spec.hint }), read: () => { const v = numberValue(el); return v === null ? null : v * scale; }, spec };
+}
+
+/** Non-blank lines of pasted NDJSON, counted cheaply. */
+function countLines(text: string): number {
+  let n = 0;
+  for (const line of text.split('\n')) if (line.trim() !== '') n++;
+  return n;
+}
+
+function batchForm(project: ProjectDetail, preselect: string | null, onUploadStart: (u: Upload<SubmittedBatch>) => void): HTMLElement {
+  const runnable = project.apps.filter((a) => a.versions.length > 0);
+  const app = select(
+    runnable.map((a) => [String(a.id), `${a.name} (v${Math.max(...a.versions.map((v) => v.version))})`] as const),
+    { name: 'app', required: true },
+  );
+  if (preselect && runnable.some((a) => String(a.id) === preselect)) app.value = preselect;
+  const name = input({ name: 'name', required: true, maxlength: 200, value: `run ${new Date().toISOString().slice(0, 16).replace('T', ' ')}` });
+  const clientKey = input({ name: 'clientKey', maxlength: 200, placeholder: 'e.g. sweep-2024-05-01' });
+  const mainFields = MAIN.map(numberField);
+  const moreFields = MORE.map(numberField);
+
+  const sourceName = uid('source');
+  const fromFile = h('input', { type: 'radio', name: sourceName, value: 'file', id: uid('r'), checked: true });
+  const fromPaste = h('input', { type: 'radio', name: sourceName, value: 'paste', id: uid('r') });
+  const file = input({ type: 'file', name: 'inputs', accept: '.ndjson,.jsonl,.json,.txt,application/x-ndjson' });
+  const pasted = h('textarea', { name: 'pasted', rows: 10, class: 'mono', spellcheck: 'false', placeholder: '{"from":0,"to":50000}\n{"from":50000,"to":100000}' });
+  const summary = h('div', { class: 'muted small', 'aria-live': 'polite' });
+  const fileField = field('NDJSON file', file, { hint: 'One input (any JSON value) per line. Large files are streamed.', wide: true });
+  const pasteField = field('Inputs (NDJSON, one JSON value per line)', pasted, { wide: true });
+  const showSource = () => {
+    fileField.hidden = !fromFile.checked;
+    pasteField.hidden = fromFile.checked;
+    describeInputs();
+  };
+  const describeInputs = () => {
+    if (fromFile.checked) {
+      const f = file.files?.[0];
+      mount(summary, f ? `${f.name}, ${bytes(f.size)}` : '');
+    } else {
+      const n = countLines(pasted.value);
+      mount(summary, n ? `${int(n)} work unit${n === 1 ? '' : 's'}` : '');
+    }
+  };
+  fromFile.addEventListener('change', showSource);
+  fromPaste.addEventListener('change', showSource);
+  file.addEventListener('change', describeInputs);
+  pasted.addEventListener('input', describeInputs);
+  showSource();
+
+  const status = h('div', { 'aria-live': 'polite' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Submit batch');
+
+  const form = h(
+    'form',
+    {
+      class: 'form-grid',
+      onsubmit: (e: SubmitEvent) => {
+        e.preventDefault();
+        const params = new URLSearchParams({ name: name.value.trim() });
+        if (clientKey.value.trim()) params.set('clientKey', clientKey.value.trim());
+        for (const f of [...mainFields, ...moreFields]) {
+          const v = f.read();
+          if (v === null) continue;
+          if (!Number.isFinite(v)) return mount(status, errorBox(`${f.spec.label} must be a number.`, 'Check the replication settings'));
+          if (v !== DEFAULT_REPLICATION[f.spec.key]) params.set(f.spec.key, String(f.spec.key === 'delayBoundMs' ? Math.round(v) : v));
+        }
+        let body: Blob | string;
+        if (fromFile.checked) {
+          const f = file.files?.[0];
+          if (!f) return mount(status, errorBox('Choose an NDJSON file, or paste the inputs instead.', 'No inputs'));
+          body = f;
+        } else {
+          if (countLines(pasted.value) === 0) return mount(status, errorBox('Paste at least one line of JSON.', 'No inputs'));
+          body = pasted.value;
+        }
+        const bar = h('progress', { max: 1, value: 0, 'aria-label': 'Upload progress' });
+        const label = h('span', { class: 'small muted' }, 'Starting the upload…');
+        mount(status, h('div', { class: 'upload-progress' }, bar, label));
+        submit.disabled = true;
+        const u = upload<SubmittedBatch>(
+          `/apps/${app.value}/batches?${params}`,
+          body,
+          'application/x-ndjson',
+          (sent, total) => {
+            bar.value = total ? sent / total : 0;
+            label.textContent = total && sent < total ? `Uploading ${bytes(sent)} of ${bytes(total)} (${percent(sent / total)})` : 'Creating work units…';
+          },
+          hasNumber('batchId'),
+        );
+        onUploadStart(u);
+        void u.done.then((res) => {
+          submit.disabled = false;
+          if (!res.ok) {
+            return mount(status, errorBox(res.error, res.error.code === 'aborted' ? 'Upload cancelled' : 'The coordinator refused the batch'));
+          }
+          const b = res.value;
+          toast(b.created ? `Batch created with ${int(b.workunits)} work units` : 'A batch with this client key exists already: here it is', 'success');
+          navigate(`#/batches/${b.batchId}`);
+        });
+      },
+    },
+    field('App', app),
+    field('Batch name', name),
+    field('Client key', clientKey, { hint: 'Optional. The same key again creates nothing.' }),
+    h(
+      'fieldset',
+      { class: 'field-wide fieldset' },
+      h('legend', null, 'Replication'),
+      h('div', { class: 'form-grid' }, mainFields.map((f) => f.el)),
+      h('details', { class: 'more' }, h('summary', null, 'More replication settings'), h('div', { class: 'form-grid' }, moreFields.map((f) => f.el))),
+    ),
+    h(
+      'fieldset',
+      { class: 'field-wide fieldset' },
+      h('legend', null, 'Inputs'),
+      h(
+        'div',
+        { class: 'segmented', role: 'radiogroup', 'aria-label': 'Where the inputs come from' },
+        h('span', null, fromFile, h('label', { for: fromFile.id }, 'Upload a file')),
+        h('span', null, fromPaste, h('label', { for: fromPaste.id }, 'Paste NDJSON')),
+      ),
+      h('div', { class: 'form-grid' }, fileField, pasteField),
+      summary,
+    ),
+    h('div', { class: 'form-actions field-wide' }, submit, h('a', { class: 'btn', href: `#/projects/${project.id}` }, 'Cancel')),
+    h('div', { class: 'field-wide' }, status),
+  );
+  return form;
+}
+
+export function newBatchPage(ctx: PageContext): Page {
+  const id = Number(ctx.params.id);
+  const root = h('div', null, loading());
+  let current: Upload<SubmittedBatch> | null = null;
+  void get<ProjectDetail>(`/projects/${id}`, isDetail).then((res) => {
+    const crumbs = [{ label: 'Projects', href: '#/projects' }, ...(res.ok ? [{ label: res.value.name, href: `#/projects/${id}` }] : [])];
+    if (!res.ok) return mount(root, pageHeader('New batch', { crumbs }), errorBox(res.error, 'Could not load the project'));
+    const p = res.value;
+    const runnable = p.apps.some((a) => a.versions.length > 0);
+    mount(
+      root,
+      pageHeader('New batch', { crumbs, subtitle: `A set of work units for one app of ${p.name}: one input each.` }),
+      runnable
+        ? card(null, batchForm(p, ctx.query.get('app'), (u) => (current = u)))
+        : notice('info', 'This project has no app with an uploaded version yet. ', h('a', { href: `#/projects/${id}` }, 'Create an app and upload its files first.')),
+    );
+  });
+  // Leaving the page mid-upload cancels it: the submission is all or nothing anyway.
+  return { title: 'New batch', el: root, dispose: () => current?.abort() };
+}

@@ -1,0 +1,108 @@
+// One work unit: its input and parameters, and every replica with its host, outcome and output.
+import { get, hasNumber } from '../api';
+import type { BatchStatus, ReplicaDetail, WorkunitDetail } from '../api-types';
+import { h, mount } from '../dom';
+import { credit, duration, int, prettyJson } from '../format';
+import { card, pageHeader, type Page, type PageContext } from '../page';
+import { badge } from '../ui/badges';
+import { hashCell, timeCell } from '../ui/cells';
+import { errorBox, loading } from '../ui/states';
+import { table } from '../ui/table';
+
+const isDetail = (v: unknown): v is WorkunitDetail => hasNumber<WorkunitDetail>('id')(v) && Array.isArray(v.replicas);
+
+const PARAMS: [keyof WorkunitDetail, string, (v: number) => string][] = [
+  ['minQuorum', 'Quorum', int],
+  ['targetNresults', 'Initial replicas', int],
+  ['maxErrorResults', 'Max error results', int],
+  ['maxTotalResults', 'Max total results', int],
+  ['maxSuccessResults', 'Max success results', int],
+  ['delayBoundMs', 'Deadline', duration],
+  ['fpopsEst', 'Estimated operations', (v) => v.toExponential(2)],
+  ['priority', 'Priority', int],
+];
+
+function hostLabel(r: ReplicaDetail): string {
+  const host = r.hostName ?? (r.hostId === null ? null : `host ${r.hostId}`);
+  if (!host) return '—';
+  return r.userName && r.userName !== host ? `${host} (${r.userName})` : host;
+}
+
+function replicaOutput(r: ReplicaDetail, canonical: boolean): HTMLElement {
+  const body = r.error
+    ? h('div', { class: 'alert alert-error' }, h('strong', null, r.error.code), h('span', { class: 'wrap' }, r.error.message))
+    : r.output !== null && r.output !== undefined
+      ? h('pre', { class: 'json' }, prettyJson(r.output))
+      : h('p', { class: 'muted' }, r.outputHash ? 'The output is stored as a file (too large to show inline).' : 'No output yet.');
+  return h(
+    'article',
+    { class: canonical ? 'output-card canonical' : 'output-card', 'aria-label': `Replica ${r.id}` },
+    h(
+      'header',
+      null,
+      h('strong', null, `Replica ${r.id}`),
+      h('span', { class: 'muted' }, hostLabel(r)),
+      r.validateState ? badge(r.validateState) : null,
+      canonical ? badge('canonical', 'green') : null,
+    ),
+    body,
+  );
+}
+
+export function workunitPage(ctx: PageContext): Page {
+  const id = Number(ctx.params.id);
+  const root = h('div', null, loading('Loading the work unit…'));
+  void get<WorkunitDetail>(`/workunits/${id}`, isDetail).then((res) => {
+    if (!res.ok) return mount(root, pageHeader('Work unit', { crumbs: [{ label: 'Projects', href: '#/projects' }] }), errorBox(res.error, res.error.status === 404 ? 'No such work unit' : 'Could not load the work unit'));
+    const w = res.value;
+    document.title = `Work unit #${w.seq} · volunteer-grid`;
+    const params = PARAMS.filter(([k]) => typeof w[k] === 'number').map(([k, label, fmt]) => [h('dt', null, label), h('dd', { class: 'num' }, fmt(w[k] as number))]);
+    const withOutput = w.replicas.filter((r) => r.error || r.outputHash);
+    const crumbs = h('div');
+    const header = (b: BatchStatus | null) =>
+      pageHeader(`Work unit #${w.seq}`, {
+        crumbs: [
+          { label: 'Projects', href: '#/projects' },
+          ...(b ? [{ label: b.projectName, href: `#/projects/${b.projectId}` }] : []),
+          { label: b?.name ?? `Batch ${w.batchId}`, href: `#/batches/${w.batchId}` },
+        ],
+        badge: badge(w.status),
+        subtitle: [`Id ${w.id}`, w.errorReason ? [' · ', h('span', { class: 'text-red' }, w.errorReason)] : null],
+      });
+    mount(crumbs, header(null));
+    // The batch's and project's names for the breadcrumb.
+    void get<BatchStatus>(`/batches/${w.batchId}`, hasNumber('id')).then((b) => b.ok && mount(crumbs, header(b.value)));
+    mount(
+      root,
+      crumbs,
+      h(
+        'div',
+        { class: 'grid-2' },
+        card('Input', h('pre', { class: 'json' }, prettyJson(w.input))),
+        card('Parameters', h('dl', { class: 'props' }, params, h('dt', null, 'Canonical replica'), h('dd', null, w.canonicalReplicaId === null ? '—' : `Replica ${w.canonicalReplicaId}`))),
+      ),
+      card(
+        'Replicas',
+        table(
+          [
+            { label: 'Replica', render: (r) => h('span', { class: 'num' }, int(r.id)) },
+            { label: 'Host', render: (r) => hostLabel(r) },
+            { label: 'Status', render: (r) => badge(r.status) },
+            { label: 'Outcome', render: (r) => (r.outcome ? badge(r.outcome) : '—') },
+            { label: 'Validation', render: (r) => (r.validateState ? badge(r.validateState) : '—') },
+            { label: 'Sent', align: 'num', render: (r) => timeCell(r.sentAt) },
+            { label: 'Received', align: 'num', render: (r) => timeCell(r.receivedAt) },
+            { label: 'CPU time', align: 'num', render: (r) => (r.cpuTimeMs === null ? '—' : duration(r.cpuTimeMs)) },
+            { label: 'Credit', align: 'num', render: (r) => (r.credit === null ? '—' : credit(r.credit)) },
+            { label: 'Output hash', render: (r) => hashCell(r.outputHash, 10) },
+          ],
+          w.replicas,
+          { empty: 'No replica created yet.', rowClass: (r) => (r.id === w.canonicalReplicaId ? 'row-canonical' : null) },
+        ),
+        { className: 'card-flush' },
+      ),
+      withOutput.length ? card('Outputs and errors', h('div', { class: 'outputs' }, withOutput.map((r) => replicaOutput(r, r.id === w.canonicalReplicaId)))) : null,
+    );
+  });
+  return { title: 'Work unit', el: root };
+}
