@@ -32,7 +32,7 @@ export const NewAccountSchema = z.strictObject({
 export class AccountError extends Error {
   override name = 'AccountError';
   constructor(
-    readonly code: 'conflict' | 'not_found' | 'unauthenticated' | 'bad_request',
+    readonly code: 'conflict' | 'not_found' | 'unauthenticated' | 'forbidden' | 'bad_request',
     message: string,
   ) {
     super(message);
@@ -139,7 +139,7 @@ export class AccountService {
   /** Checks the current password; ends the account's other sessions. */
   async changePassword(accountId: number, currentPassword: string, newPassword: string, keepSessionToken?: string): Promise<void> {
     const stored = this.store.accounts.passwordHash(accountId);
-    if (!stored || !(await verifyPassword(currentPassword, stored))) throw new AccountError('unauthenticated', 'the current password is wrong');
+    if (!stored || !(await verifyPassword(currentPassword, stored))) throw new AccountError('forbidden', 'the current password is wrong');
     const hash = await hashPassword(Password.parse(newPassword));
     this.store.transaction(() => {
       this.store.accounts.setPassword(accountId, hash);

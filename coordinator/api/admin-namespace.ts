@@ -14,6 +14,8 @@ import { identify } from './auth.js';
 
 export const ADMIN_NAMESPACE = '/admin';
 export const PUSH_INTERVAL_MS = 500;
+/** How often open connections' credentials are checked again. */
+export const CREDENTIAL_RECHECK_MS = 30_000;
 
 const WatchSchema = z.strictObject({ batchId: z.number().int().positive() });
 const AuthSchema = z.object({ token: z.string().max(200).optional() });
@@ -39,23 +41,41 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
     try {
       const auth = AuthSchema.safeParse(socket.handshake.auth ?? {});
       const token = auth.success ? auth.data.token : undefined;
-      const c = identify(accounts, {
-        method: 'GET',
-        headers: token !== undefined ? { authorization: `Bearer ${token}` } : { cookie: socket.handshake.headers.cookie },
-      });
+      const headers = token !== undefined ? { authorization: `Bearer ${token}` } : { cookie: socket.handshake.headers.cookie };
+      const c = identify(accounts, { method: 'GET', headers });
       if (!c) return next(new Error('unauthenticated: log in first, or pass auth: { token }'));
       socket.data.account = c.account;
+      socket.data.headers = headers;
       next();
     } catch (e) {
       next(new Error(e instanceof ApiError ? `${e.code}: ${e.message}` : 'unauthenticated'));
     }
   });
 
+  /** The socket's credentials still hold (not logged out, revoked or disabled since it connected). */
+  const stillValid = (socket: Socket): boolean => {
+    try {
+      const c = identify(accounts, { method: 'GET', headers: socket.data.headers as Record<string, string | undefined> });
+      return c !== undefined && c.account.id === (socket.data.account as AccountRecord).id;
+    } catch {
+      return false;
+    }
+  };
+  const sweep = setInterval(() => {
+    for (const socket of nsp.sockets.values()) if (!stillValid(socket)) socket.disconnect(true);
+  }, CREDENTIAL_RECHECK_MS);
+  sweep.unref();
+
   nsp.on('connection', (socket: Socket) => {
     const account = socket.data.account as AccountRecord;
     socket.on('batch.watch', (payload: unknown, ack: unknown) => {
       if (typeof ack !== 'function') return;
       const reply = ack as Ack;
+      if (!stillValid(socket)) {
+        reply({ ok: false, error: { code: 'unauthenticated', message: 'the session or token this connection used is no longer valid' } });
+        socket.disconnect(true);
+        return;
+      }
       const msg = WatchSchema.safeParse(payload);
       if (!msg.success) return reply({ ok: false, error: { code: 'bad_request', message: describeIssues(msg.error) } });
       try {
@@ -96,6 +116,7 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
       }
     },
     close() {
+      clearInterval(sweep);
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
     },

@@ -75,6 +75,8 @@ function toApiError(err: unknown): ApiError | undefined {
 
 export function apiErrorHandler(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    // A body we stopped reading leaves the connection unusable for another request.
+    if (!req.complete) res.setHeader('Connection', 'close');
     const e = toApiError(err);
     if (e) return sendError(res, e.code, e.message);
     log.error('api request failed', { method: req.method, path: req.path, ...errorFields(err) });

@@ -20,7 +20,13 @@ export function readCookie(header: string | undefined, name: string): string | u
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined; // malformed: as if there were no cookie
+      }
+    }
   }
   return undefined;
 }
@@ -82,5 +88,8 @@ export class LoginThrottle {
 
   failed(address: string, now = Date.now()): void {
     this.failures.set(address, [...(this.failures.get(address) ?? []), now]);
+    if (this.failures.size > 10_000) {
+      for (const [a, times] of this.failures) if ((times[times.length - 1] ?? 0) <= now - this.windowMs) this.failures.delete(a);
+    }
   }
 }

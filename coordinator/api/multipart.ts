@@ -30,7 +30,7 @@ export function readMultipart(req: Request): Promise<Upload> {
     };
     let bb: busboy.Busboy;
     try {
-      bb = busboy({ headers: req.headers, limits: { files: MAX_APP_FILES, fileSize: MAX_FILE_BYTES, fields: 20, fieldSize: 64 * 1024 } });
+      bb = busboy({ headers: req.headers, preservePath: true, limits: { files: MAX_APP_FILES, fileSize: MAX_FILE_BYTES, fields: 20, fieldSize: 64 * 1024 } });
     } catch (e) {
       reject(new ApiError('bad_request', `bad multipart body: ${(e as Error).message}`));
       return;
@@ -42,6 +42,7 @@ export function readMultipart(req: Request): Promise<Upload> {
         if (total > MAX_UPLOAD_BYTES) fail(new ApiError('too_large', `an app version's files add up to at most ${MAX_UPLOAD_BYTES} bytes`));
         else chunks.push(chunk);
       });
+      stream.on('error', (e: Error) => fail(new ApiError('bad_request', `bad multipart body: ${e.message}`)));
       stream.on('limit', () => fail(new ApiError('too_large', `file "${info.filename}" is larger than ${MAX_FILE_BYTES} bytes`)));
       stream.on('end', () => files.push({ field, name: info.filename ?? '', bytes: new Uint8Array(Buffer.concat(chunks)) }));
     });
@@ -54,6 +55,9 @@ export function readMultipart(req: Request): Promise<Upload> {
     bb.on('error', (e: Error) => fail(new ApiError('bad_request', `bad multipart body: ${e.message}`)));
     bb.on('close', () => {
       if (!failed) resolve({ fields, files });
+    });
+    req.on('close', () => {
+      if (!req.complete) fail(new ApiError('bad_request', 'the upload was cut off'));
     });
     req.pipe(bb);
   });

@@ -17,7 +17,10 @@ function parseLine(text: string, lineNo: number): RawWorkunit {
 
 export async function* ndjsonWorkunits(body: AsyncIterable<Buffer | string>, chunkSize: number): AsyncGenerator<RawWorkunit[]> {
   const decoder = new StringDecoder('utf8');
-  let pending = '';
+  // The unfinished line, as pieces: joined once when its newline arrives, so a long line costs
+  // linear time.
+  let parts: string[] = [];
+  let partChars = 0;
   let lineNo = 0;
   let chunk: RawWorkunit[] = [];
   const take = (line: string) => {
@@ -26,21 +29,28 @@ export async function* ndjsonWorkunits(body: AsyncIterable<Buffer | string>, chu
     if (text.trim() !== '') chunk.push(parseLine(text, lineNo));
   };
   for await (const piece of body) {
-    pending += typeof piece === 'string' ? piece : decoder.write(piece);
-    let nl: number;
+    const text = typeof piece === 'string' ? piece : decoder.write(piece);
     let start = 0;
-    while ((nl = pending.indexOf('\n', start)) !== -1) {
-      take(pending.slice(start, nl));
+    let nl: number;
+    while ((nl = text.indexOf('\n', start)) !== -1) {
+      parts.push(text.slice(start, nl));
+      take(parts.join(''));
+      parts = [];
+      partChars = 0;
       start = nl + 1;
     }
-    pending = pending.slice(start);
-    if (pending.length > MAX_LINE_CHARS) throw new ApiError('too_large', `line ${lineNo + 1} is longer than ${MAX_LINE_CHARS} characters`);
+    if (start < text.length) {
+      parts.push(text.slice(start));
+      partChars += text.length - start;
+    }
+    if (partChars > MAX_LINE_CHARS) throw new ApiError('too_large', `line ${lineNo + 1} is longer than ${MAX_LINE_CHARS} characters`);
     if (chunk.length >= chunkSize) {
       yield chunk;
       chunk = [];
     }
   }
-  pending += decoder.end();
-  if (pending !== '') take(pending);
+  const rest = decoder.end();
+  if (rest !== '') parts.push(rest);
+  if (parts.length > 0) take(parts.join(''));
   if (chunk.length > 0) yield chunk;
 }

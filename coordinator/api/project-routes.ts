@@ -7,6 +7,7 @@ import type { Store } from '../store/store.js';
 import type { Access } from './access.js';
 import { ApiError, parse } from './api-error.js';
 import { caller } from './auth.js';
+import { jsonBody } from './json-body.js';
 import { readMultipart } from './multipart.js';
 import { IdParam } from './session-routes.js';
 
@@ -31,7 +32,7 @@ const VersionFieldsSchema = z.strictObject({
 export function projectRoutes(deps: { store: Store; apps: AppRegistry; access: Access }): express.Router {
   const { store, apps, access } = deps;
   const router = express.Router();
-  const json = express.json({ limit: '64kb' });
+  const json = jsonBody('64kb');
 
   const projectView = (p: ProjectRecord) => ({
     ...p,

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { NewAccountSchema, Password, RoleSchema, SESSION_TTL_MS, type AccountService } from '../accounts/account-service.js';
 import type { AccountRecord } from '../store/account-store.js';
 import { ApiError, parse } from './api-error.js';
+import { jsonBody } from './json-body.js';
 import { caller, identify, LoginThrottle, requireAccount, requireAdmin, SESSION_COOKIE } from './auth.js';
 
 const LoginSchema = z.strictObject({ name: z.string().min(1).max(64), password: z.string().min(1).max(1000) });
@@ -19,7 +20,7 @@ const publicAccount = (a: AccountRecord) => ({ id: a.id, name: a.name, role: a.r
 export function sessionRoutes(accounts: AccountService, secureCookies: boolean): express.Router {
   const router = express.Router();
   const throttle = new LoginThrottle();
-  const json = express.json({ limit: '16kb' });
+  const json = jsonBody('16kb');
   const signedIn = requireAccount(accounts);
   const cookie = (value: string, maxAgeS: number) =>
     `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secureCookies ? '; Secure' : ''}`;

@@ -104,7 +104,12 @@ export class Submission {
       const replication: Replication = { ...DEFAULT_REPLICATION, ...stage.replication, ...w.data.replication };
       const problem = checkReplication(replication);
       if (problem) throw new SubmissionError(`${where}: ${problem}`);
-      const json = canonicalJson(w.data.input);
+      let json: string;
+      try {
+        json = canonicalJson(w.data.input);
+      } catch (e) {
+        throw new SubmissionError(`${where}: the input cannot be encoded: ${(e as Error).message}`);
+      }
       const bytes = utf8(json);
       if (bytes.length > MAX_FILE_BYTES) throw new SubmissionError(`${where}: the input is larger than ${MAX_FILE_BYTES} bytes`);
       const inline = bytes.length <= MAX_INLINE_JSON_BYTES;
