@@ -1,0 +1,370 @@
+// The browser volunteer page end to end, in real headless Chromium against a real coordinator
+// (and a real Node volunteer where a second host is needed): both example apps computed and
+// validated across a browser and Node, a reload resuming from a checkpoint, a tampered task
+// refused, and a closed tab's tasks reissued within the disconnect grace period.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLES, EXAMPLES_DIR } from '../../examples/catalog.js';
+import { mandelbrotInputs } from '../../examples/mandelbrot/inputs.js';
+import { primesInputs } from '../../examples/primes/inputs.js';
+import { canonicalJson } from '../../protocol/canonical.js';
+import { launchChromium, skipBrowserTests } from '../helpers/chromium.js';
+import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { VolunteerProcess } from '../helpers/volunteer-process.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+/** Names that would run or render as markup if the page ever used innerHTML. */
+const HOSTILE_PROJECT = '<img src=x onerror="window.__pwned=1">Primes & <b>friends</b>';
+const HOSTILE_NICK = '<script>window.__pwned=2</script>Ada';
+const HOSTILE_TEAM = '<i>Analytical</i> Engines';
+
+/** A slow app with a checkpoint per step; its output records every step it resumed at. */
+const SLOW_APP = `
+export default async function run(input, ctx) {
+  const state = ctx.resume ?? { step: 0, x: 0, resumes: [] };
+  if (ctx.resume) state.resumes.push(state.step);
+  while (state.step < input.steps) {
+    let x = state.x;
+    for (let i = 0; i < input.work; i++) x = (x * 31 + i) % 1000003;
+    state.x = x;
+    state.step++;
+    ctx.progress(state.step / input.steps);
+    await ctx.checkpoint(state);
+  }
+  return { steps: state.step, x: state.x, resumes: state.resumes };
+}`;
+
+type Kind = 'primes' | 'mandelbrot';
+type RunFn = (input: unknown, ctx: object) => Promise<unknown>;
+
+/** The page is served from dist/volunteer; `npm test` builds it first, a lone vitest run may not have. */
+async function ensurePageBuilt(): Promise<void> {
+  if (existsSync(join(ROOT, 'dist', 'volunteer', 'index.html'))) return;
+  const { build } = await import('vite');
+  await build({ configFile: join(ROOT, 'volunteer-web', 'vite.config.ts'), logLevel: 'warn' });
+}
+
+function readDb<T>(c: TestCoordinator, fn: (db: Database.Database) => T): T {
+  const db = new Database(join(c.dataDir, 'coordinator.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+const countDone = (c: TestCoordinator, batchId: number) =>
+  readDb(c, (db) => (db.prepare(`SELECT COUNT(*) AS n FROM workunits WHERE batch_id = ? AND status = 'done'`).get(batchId) as { n: number }).n);
+
+function replicasOf(c: TestCoordinator, batchId: number) {
+  return readDb(c, (db) =>
+    db
+      .prepare(`SELECT r.id, r.workunit_id AS wu, r.status, r.outcome, r.error_json AS error, r.output_json AS output, h.platform_kind AS kind
+        FROM replicas r JOIN workunits w ON w.id = r.workunit_id LEFT JOIN hosts h ON h.id = r.host_id WHERE w.batch_id = ? ORDER BY r.id`)
+      .all(batchId) as { id: number; wu: number; status: string; outcome: string | null; error: string | null; output: string | null; kind: string | null }[],
+  );
+}
+
+async function expectedOutput(kind: Kind, input: unknown): Promise<string> {
+  const files = new Map((await EXAMPLES[kind].files()).map((f) => [f.name, f.bytes]));
+  const mod = (await import(pathToFileURL(join(EXAMPLES_DIR, kind, 'main.js')).href)) as { default: RunFn };
+  const ctx = { resume: undefined, random: () => 0, progress: () => {}, checkpoint: async () => {}, file: async (n: string) => files.get(n)! };
+  return canonicalJson(await mod.default(input, ctx));
+}
+
+function submit(c: TestCoordinator, appId: number, inputs: object[], replication: Record<string, number> = {}): number {
+  return c.submission.submitBatch({
+    appId,
+    name: `batch of app ${appId}`,
+    replication: { minQuorum: 2, targetNresults: 2, fpopsEst: 1e11, ...replication },
+    workunits: inputs.map((input) => ({ input: input as Record<string, number> })),
+  }).batchId;
+}
+
+function addApp(c: TestCoordinator, projectId: number, name: string, source: string): number {
+  const app = c.apps.createApp(projectId, { name });
+  c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(source) }] });
+  return app.id;
+}
+
+/** An app that reports what it can reach from inside the sandbox (a Web Worker's global has fetch, indexedDB…). */
+const ESCAPE_APP = `
+export default async function run() {
+  const seen = {};
+  const probe = async (name, f) => {
+    try { seen[name] = String(await f()); } catch { seen[name] = 'threw'; }
+  };
+  for (const g of ['fetch', 'XMLHttpRequest', 'WebSocket', 'indexedDB', 'postMessage', 'importScripts', 'self', 'setTimeout', 'Worker']) {
+    await probe(g, () => typeof globalThis[g]);
+  }
+  await probe('Function', () => typeof Function('return this')().fetch);
+  await probe('AsyncFunction', async () => typeof (await (async () => {}).constructor('return this')()).fetch);
+  await probe('import', () => import('/favicon.svg'));
+  await probe('Date.now', () => Date.now());
+  await probe('Math.random', () => Math.random());
+  await probe('prototype', () => { Object.prototype.polluted = 1; return 'changed'; });
+  return seen;
+}`;
+
+const ONE_REPLICA = { minQuorum: 1, targetNresults: 1, maxErrorResults: 1, maxTotalResults: 1 };
+
+describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in Chromium', () => {
+  let browser: Browser | undefined;
+  let coordinator: TestCoordinator | undefined;
+  let context: BrowserContext | undefined;
+  let volunteer: VolunteerProcess | undefined;
+  const dirs: string[] = [];
+  let pageErrors: string[] = [];
+  let cspViolations: string[] = [];
+
+  beforeAll(async () => {
+    await ensurePageBuilt();
+    browser = await launchChromium();
+  }, 60_000);
+
+  afterEach(async () => {
+    await context?.close().catch(() => {});
+    context = undefined;
+    await volunteer?.kill9().catch(() => {});
+    volunteer = undefined;
+    await coordinator?.dispose().catch(() => {});
+    coordinator = undefined;
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  }, 30_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+  });
+
+  /** A fresh browser profile (so a new host key) with the volunteer page open. */
+  async function openPage(settings?: object): Promise<Page> {
+    context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+    if (settings) await context.addInitScript(`localStorage.setItem('volunteer-grid.settings', ${JSON.stringify(JSON.stringify(settings))})`);
+    const page = await context.newPage();
+    pageErrors = [];
+    cspViolations = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
+    await page.goto(`${coordinator!.url}/`);
+    await page.waitForSelector('#toggle');
+    return page;
+  }
+
+  async function start(page: Page): Promise<void> {
+    expect(await page.textContent('#toggle')).toBe('Start volunteering');
+    await page.click('#toggle');
+    await page.waitForFunction(`document.querySelector('#toggle').textContent === 'Pause'`);
+  }
+
+  /** Resolves once some worker's progress bar is past `fraction` (and not done). */
+  const progressPast = (page: Page, fraction: number, timeout = 20_000) =>
+    page.waitForFunction(`[...document.querySelectorAll('#workers progress')].some((p) => p.value > ${fraction} && p.value < 1)`, null, { timeout });
+
+  it('computes both example apps beside a Node volunteer, with replicas validated across browser and Node', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const projectId = c.apps.createProject({ name: HOSTILE_PROJECT });
+    const primes = c.apps.createApp(projectId, { name: 'primes' });
+    c.apps.addVersion(primes.id, { files: await EXAMPLES.primes.files(), requirements: EXAMPLES.primes.requirements });
+    const mandel = c.apps.createApp(projectId, { name: 'mandelbrot' });
+    c.apps.addVersion(mandel.id, { files: await EXAMPLES.mandelbrot.files(), requirements: EXAMPLES.mandelbrot.requirements });
+    // Big enough for progress to show, small enough for the whole test to take seconds.
+    const primesIn = primesInputs(3, 150_000, 1_000_000_000);
+    const mandelIn = mandelbrotInputs(3, { width: 96, rowsPerStrip: 6, maxIter: 300 });
+    const primesBatch = submit(c, primes.id, primesIn);
+    const mandelBatch = submit(c, mandel.id, mandelIn);
+
+    const dir = mkdtempSync(join(tmpdir(), 'vg-web-node-'));
+    dirs.push(dir);
+    volunteer = VolunteerProcess.start(c.url, dir, ['--name', 'node-volunteer']);
+
+    const page = await openPage();
+    // A nickname and a team through a volunteer account, before starting: shown as text only.
+    await page.fill('#nickname', HOSTILE_NICK);
+    await page.fill('#team', HOSTILE_TEAM);
+    await page.click('.you-form button[type=submit]');
+    await page.waitForFunction(`document.querySelector('#you-message').dataset.kind === 'ok'`);
+    await start(page);
+
+    await progressPast(page, 0.1);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'volunteer-page.png'), fullPage: true });
+
+    await waitFor('both batches validated', () => countDone(c, primesBatch) === 3 && countDone(c, mandelBatch) === 3, 60_000);
+
+    for (const [batchId, kind, inputs] of [[primesBatch, 'primes', primesIn], [mandelBatch, 'mandelbrot', mandelIn]] as const) {
+      const replicas = replicasOf(c, batchId);
+      const byWu = new Map<number, typeof replicas>();
+      for (const r of replicas) byWu.set(r.wu, [...(byWu.get(r.wu) ?? []), r]);
+      for (const [i, wu] of [...byWu.keys()].sort((a, b) => a - b).entries()) {
+        const valid = byWu.get(wu)!.filter((r) => r.outcome === 'success');
+        // One replica from the browser and one from Node, both exactly the trusted output.
+        expect(valid.map((r) => r.kind).sort()).toEqual(['browser', 'node']);
+        const expected = await expectedOutput(kind, inputs[i]);
+        for (const r of valid) expect(r.output).toBe(expected);
+      }
+      const states = readDb(c, (db) => db.prepare(`SELECT DISTINCT r.validate_state AS s FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE w.batch_id = ?`).all(batchId));
+      expect(states).toEqual([{ s: 'valid' }]);
+    }
+    const browserHost = readDb(c, (db) => db.prepare(`SELECT platform_json AS p, name FROM hosts WHERE platform_kind = 'browser'`).get()) as { p: string; name: string };
+    expect(JSON.parse(browserHost.p)).toMatchObject({ kind: 'browser', engine: 'chromium' });
+    expect(browserHost.name).toBe(HOSTILE_NICK);
+
+    // Credit receipts reach the page; its counts, projects and the leaderboard show them.
+    await page.waitForFunction(`document.querySelector('#stat-valid').textContent === '6'`, null, { timeout: 15_000 });
+    expect(await page.textContent('#stat-completed')).toBe('6');
+    expect(Number(await page.textContent('#credit-total'))).toBeGreaterThan(0);
+    expect(await page.textContent('#projects')).toContain(HOSTILE_PROJECT);
+    await page.waitForFunction(`document.querySelector('#leaderboard').textContent.includes(${JSON.stringify(HOSTILE_NICK)})`, null, { timeout: 15_000 });
+    expect(await page.textContent('#leaderboard')).toContain(HOSTILE_TEAM);
+    expect(await page.evaluate('document.querySelectorAll("main img, main script, main b, main i").length')).toBe(0);
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+    expect(await page.textContent('#coordinator-fingerprint')).toBe((c.key.publicKey.slice(0, 32).match(/.{4}/g) ?? []).join(' '));
+    expect(pageErrors).toEqual([]);
+    expect(cspViolations).toEqual([]);
+  }, 90_000);
+
+  it('resumes a task from its checkpoint after a reload', async () => {
+    coordinator = await startTestCoordinator({ disconnectGraceMs: 60_000 });
+    const c = coordinator;
+    const projectId = c.apps.createProject({ name: 'reload' });
+    const batch = submit(c, addApp(c, projectId, 'slow', SLOW_APP), [{ steps: 80, work: 4_000_000 }], ONE_REPLICA);
+
+    const page = await openPage();
+    await start(page);
+    await progressPast(page, 0.25);
+    await page.reload();
+    await page.waitForSelector('#toggle');
+    // Started before the reload, so it carries on without a click.
+    await waitFor('the work unit done', () => countDone(c, batch) === 1, 30_000);
+
+    const replicas = replicasOf(c, batch);
+    expect(replicas).toHaveLength(1); // never reissued: the same host finished it
+    const output = JSON.parse(replicas[0]!.output!) as { steps: number; resumes: number[] };
+    expect(output.steps).toBe(80);
+    expect(output.resumes).toHaveLength(1);
+    expect(output.resumes[0]).toBeGreaterThanOrEqual(20); // from the checkpoint, not from step 0
+    expect(output.resumes[0]).toBeLessThan(80);
+    expect(await page.textContent('#activity')).toMatch(/Resumed task \d+ \(slow\) from its checkpoint/);
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('refuses a task with a bad signature, keeps app code in its sandbox, and stops an endless task at its time limit', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const projectId = c.apps.createProject({ name: 'hostile' });
+    // If this ever ran, its result would be a success.
+    const tampered = submit(c, addApp(c, projectId, 'tampered', 'export default async () => "ran";'), [{ n: 1 }], ONE_REPLICA);
+    const endless = submit(c, addApp(c, projectId, 'endless', 'export default async () => { for (;;) {} };'), [{ n: 1 }], ONE_REPLICA);
+    const escape = submit(c, addApp(c, projectId, 'escape', ESCAPE_APP), [{ n: 1 }], ONE_REPLICA);
+
+    // A man in the middle on the page's WebSocket changes one hex digit of the signature of the
+    // 'tampered' app's tasks, in tasks.request replies (Socket.IO ack frames: 43/volunteer,<id>[…]).
+    const page = await openPage({ maxTaskMinutes: 0.02 });
+    let tamperedTasks = 0;
+    await page.routeWebSocket(/\/socket\.io\//, (ws: WebSocketRoute) => {
+      const server = ws.connectToServer();
+      ws.onMessage((m) => server.send(m));
+      server.onMessage((m) => {
+        const frame = typeof m === 'string' ? /^(43\/volunteer,\d+)(\[.*)$/s.exec(m) : null;
+        const reply = frame ? (JSON.parse(frame[2]!) as [{ tasks?: { app: string; signature: string }[] }]) : undefined;
+        for (const task of reply?.[0]?.tasks ?? []) {
+          if (task.app !== 'tampered') continue;
+          task.signature = (task.signature[0] === '0' ? '1' : '0') + task.signature.slice(1);
+          tamperedTasks++;
+        }
+        ws.send(reply ? `${frame![1]}${JSON.stringify(reply)}` : m);
+      });
+    });
+    await page.reload(); // the route applies to sockets opened from now on
+    await page.waitForSelector('#toggle');
+    await start(page);
+
+    await waitFor('both work units failed', () => readDb(c, (db) => db.prepare(`SELECT COUNT(*) AS n FROM workunits WHERE status = 'failed'`).get() as { n: number }).n === 2, 30_000);
+    await waitFor('the escape attempt reported', () => countDone(c, escape) === 1, 10_000);
+    expect(tamperedTasks).toBe(1);
+    const [refused] = replicasOf(c, tampered);
+    expect(refused).toMatchObject({ outcome: 'client_error', kind: 'browser', output: null });
+    expect(JSON.parse(refused!.error!)).toEqual({ code: 'bad_signature', message: 'the task signature does not verify with the coordinator key' });
+    const [stopped] = replicasOf(c, endless);
+    expect(JSON.parse(stopped!.error!)).toMatchObject({ code: 'cpu_limit' });
+    // Nothing of the worker's global (the Function constructors evaluate strict code in the
+    // compartment: `this` is undefined), no imports, no clock or ambient randomness, frozen prototypes.
+    const undef = Object.fromEntries(['fetch', 'XMLHttpRequest', 'WebSocket', 'indexedDB', 'postMessage', 'importScripts', 'self', 'setTimeout', 'Worker'].map((k) => [k, 'undefined']));
+    const threw = Object.fromEntries(['Function', 'AsyncFunction', 'import', 'Date.now', 'Math.random', 'prototype'].map((k) => [k, 'threw']));
+    expect(JSON.parse(replicasOf(c, escape)[0]!.output!)).toEqual({ ...undef, ...threw });
+    await page.waitForFunction(`document.querySelector('#stat-errors').textContent === '2'`, null, { timeout: 10_000 });
+    expect(await page.textContent('#activity')).toMatch(/Refused task \d+ \(bad_signature\)/);
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('holds a task at its checkpoint while paused, keeps to the CPU duty cycle, and stops an app that waits forever', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const projectId = c.apps.createProject({ name: 'gentle' });
+    const slow = submit(c, addApp(c, projectId, 'slow', SLOW_APP), [{ steps: 60, work: 4_000_000 }], ONE_REPLICA);
+    const stalled = submit(c, addApp(c, projectId, 'stuck', 'export default async () => new Promise(() => {});'), [{ n: 1 }], ONE_REPLICA);
+
+    const page = await openPage({ cores: 2, dutyPercent: 50 });
+    await start(page);
+    const slowRow = `[...document.querySelectorAll('#workers .worker')].find((li) => li.querySelector('.worker-title').textContent.includes('slow'))`;
+    await page.waitForFunction(`${slowRow}?.querySelector('progress').value > 0.2`, null, { timeout: 20_000 });
+    await page.click('#toggle'); // Pause
+    await page.waitForFunction(`${slowRow}?.dataset.state === 'paused'`, null, { timeout: 5_000 });
+    const held = await page.evaluate(`${slowRow}.querySelector('progress').value`);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await page.evaluate(`${slowRow}.querySelector('progress').value`)).toBe(held);
+    expect(await page.textContent('#status')).toMatch(/^Paused/);
+    await page.click('#toggle'); // Resume
+    await waitFor('both work units over', () => countDone(c, slow) === 1 && replicasOf(c, stalled)[0]?.status === 'over', 30_000);
+
+    const [result] = replicasOf(c, slow);
+    expect(JSON.parse(result!.output!)).toMatchObject({ steps: 60, resumes: [] }); // held, never restarted
+    const { cpu, elapsed } = readDb(c, (db) => db.prepare('SELECT cpu_time_ms AS cpu, elapsed_ms AS elapsed FROM replicas WHERE id = ?').get(result!.id)) as { cpu: number; elapsed: number };
+    // Computing half the time, plus the pause: rests and pauses are not counted as computing.
+    expect(elapsed).toBeGreaterThan(1.8 * cpu + 1_000);
+    expect(JSON.parse(replicasOf(c, stalled)[0]!.error!)).toMatchObject({ code: 'app_stalled' });
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('hands back its tasks when the tab closes; the rest are reissued within the grace period', async () => {
+    const graceMs = 3_000;
+    coordinator = await startTestCoordinator({ disconnectGraceMs: graceMs });
+    const c = coordinator;
+    const projectId = c.apps.createProject({ name: 'churn' });
+    const batch = submit(c, addApp(c, projectId, 'slow', SLOW_APP), [{ steps: 40, work: 4_000_000 }, { steps: 40, work: 4_000_000 }], {
+      ...ONE_REPLICA,
+      maxTotalResults: 2, // the tab's "no reply" counts as one
+    });
+
+    // One core: one task runs (and checkpoints), the other waits, fetched ahead.
+    const page = await openPage({ cores: 1 });
+    await start(page);
+    await progressPast(page, 0.1);
+    const held = replicasOf(c, batch);
+    expect(held.map((r) => [r.status, r.kind])).toEqual([['in_progress', 'browser'], ['in_progress', 'browser']]);
+
+    const closedAt = Date.now();
+    await page.close({ runBeforeUnload: true });
+    // The waiting task went back at once; the running one, with its checkpoint, after the grace.
+    await waitFor('a task handed back', () => replicasOf(c, batch).some((r) => r.outcome === 'abandoned'), graceMs - 1_000);
+    await waitFor('every task of the tab reissued', () => replicasOf(c, batch).filter((r) => r.kind === 'browser').every((r) => r.status === 'over'), graceMs + 3_000);
+    expect(Date.now() - closedAt).toBeLessThan(graceMs + 3_000);
+    expect(replicasOf(c, batch).filter((r) => r.kind === 'browser').map((r) => r.outcome).sort()).toEqual(['abandoned', 'no_reply']);
+
+    // Another volunteer gets both and finishes them.
+    const dir = mkdtempSync(join(tmpdir(), 'vg-web-node-'));
+    dirs.push(dir);
+    volunteer = VolunteerProcess.start(c.url, dir);
+    await waitFor('both work units done elsewhere', () => countDone(c, batch) === 2, 30_000);
+    expect(replicasOf(c, batch).filter((r) => r.outcome === 'success').map((r) => r.kind)).toEqual(['node', 'node']);
+  }, 60_000);
+});

@@ -1,0 +1,167 @@
+// The page's connection to its coordinator: Socket.IO to the /volunteer namespace of this
+// origin, with automatic reconnection, the hello/auth handshake on every connect, calls with
+// acknowledgements and timeouts, and heartbeats. The browser twin of volunteer-node/coordinator-link.ts.
+import { io, type Socket } from 'socket.io-client';
+import { z } from 'zod';
+import { PROTOCOL_VERSION } from '../../protocol/limits.js';
+import { Hex32, type AbortNotice, type Capabilities, type CreditReceipt, type Platform } from '../../protocol/messages.js';
+import type { BrowserCrypto } from './crypto.js';
+import { Emitter } from './emitter.js';
+import type { HostIdentity } from './identity.js';
+
+const CALL_TIMEOUT_MS = 30_000;
+
+export interface Session {
+  hostId: number;
+  userId: number;
+  coordinatorKey: string;
+  limits: { maxTasksPerRequest: number; maxResultsPerReport: number; heartbeatIntervalMs: number };
+}
+
+const HelloReply = z.object({ challenge: Hex32, coordinatorKey: Hex32 });
+const AuthReply = z.object({
+  hostId: z.number().int(),
+  userId: z.number().int(),
+  limits: z.object({
+    maxTasksPerRequest: z.number().int().min(1),
+    maxResultsPerReport: z.number().int().min(1),
+    heartbeatIntervalMs: z.number().int().min(1000),
+  }),
+});
+
+export class CallError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CallError';
+  }
+}
+
+export interface LinkOptions {
+  crypto: BrowserCrypto;
+  host: HostIdentity;
+  platform: Platform;
+  capabilities: Capabilities;
+  /** Read at every handshake, so a new nickname or account takes effect on reconnect. */
+  hello(): { name?: string; accountKey?: string };
+  /** Called with the key the coordinator presents; rejects to refuse it. */
+  trust(coordinatorKey: string): Promise<void>;
+}
+
+type LinkEvents = {
+  ready: Session;
+  lost: string;
+  /** The coordinator refused this volunteer, or the volunteer refused the coordinator: retrying will not help. */
+  fatal: Error;
+  abort: AbortNotice;
+  credit: CreditReceipt[];
+};
+
+export class CoordinatorLink extends Emitter<LinkEvents> {
+  session: Session | undefined;
+  private readonly socket: Socket;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: LinkOptions) {
+    super();
+    this.socket = io('/volunteer', {
+      transports: ['websocket'],
+      reconnection: true,
+      reconnectionDelay: 1_000,
+      reconnectionDelayMax: 30_000,
+      randomizationFactor: 0.5,
+      timeout: 20_000,
+    });
+    this.socket.on('connect', () => void this.handshake());
+    this.socket.on('disconnect', (reason) => this.lost(reason));
+    this.socket.on('tasks.abort', (n: AbortNotice) => this.emit('abort', n));
+    this.socket.on('credit.granted', (m: { receipts: CreditReceipt[] }) => this.emit('credit', m.receipts));
+  }
+
+  get connected(): boolean {
+    return this.session !== undefined;
+  }
+
+  /** Sends a message and returns the reply's fields, or throws CallError. */
+  async call<T extends object>(event: string, payload: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
+    let reply: { ok: true } & T | { ok: false; error: { code: string; message: string } };
+    try {
+      reply = (await this.socket.timeout(timeoutMs).emitWithAck(event, payload)) as typeof reply;
+    } catch {
+      throw new CallError('timeout', `no answer to ${event} within ${timeoutMs / 1000} s`);
+    }
+    if (!reply.ok) throw new CallError(reply.error.code, reply.error.message);
+    return reply;
+  }
+
+  /** Sends without waiting for the answer: for a page that is going away. */
+  fire(event: string, payload: unknown): void {
+    if (this.socket.connected) this.socket.emit(event, payload, () => undefined);
+  }
+
+  /** Handshakes again (a new nickname or account). */
+  reconnect(): void {
+    if (this.closed) return;
+    this.socket.disconnect().connect();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stopHeartbeat();
+    this.socket.close();
+  }
+
+  private async handshake(): Promise<void> {
+    const { crypto, host, platform, capabilities } = this.options;
+    try {
+      const extra = this.options.hello();
+      const hello = HelloReply.parse(
+        await this.call('hello', {
+          protocol: PROTOCOL_VERSION,
+          hostKey: host.publicKey,
+          platform,
+          capabilities,
+          ...(extra.name ? { name: extra.name } : {}),
+          ...(extra.accountKey ? { accountKey: extra.accountKey } : {}),
+        }),
+      );
+      await this.options.trust(hello.coordinatorKey);
+      const signature = await crypto.sign(host.seed, 'auth', { nonce: hello.challenge, hostKey: host.publicKey, coordinatorKey: hello.coordinatorKey });
+      const auth = AuthReply.parse(await this.call('auth', { signature }));
+      this.session = { ...auth, coordinatorKey: hello.coordinatorKey };
+      this.startHeartbeat(auth.limits.heartbeatIntervalMs);
+      this.emit('ready', this.session);
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      if (err instanceof CallError && (err.code === 'timeout' || err.code === 'internal')) {
+        this.socket.disconnect().connect();
+        return;
+      }
+      // A refused key or account will not fix itself by retrying.
+      this.socket.disconnect();
+      this.emit('fatal', err);
+    }
+  }
+
+  private startHeartbeat(intervalMs: number): void {
+    this.stopHeartbeat();
+    this.heartbeat = setInterval(() => {
+      this.call('heartbeat', {}).catch(() => this.socket.disconnect().connect());
+    }, intervalMs);
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  private lost(reason: string): void {
+    const was = this.session !== undefined;
+    this.session = undefined;
+    this.stopHeartbeat();
+    if (was && !this.closed) this.emit('lost', reason);
+  }
+}

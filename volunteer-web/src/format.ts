@@ -1,0 +1,29 @@
+// Numbers and keys as people read them.
+
+export function credit(n: number): string {
+  if (n === 0) return '0';
+  if (n < 0.01) return n.toPrecision(2);
+  if (n < 100) return n.toFixed(2);
+  return Math.round(n).toLocaleString('en');
+}
+
+export function count(n: number): string {
+  return n.toLocaleString('en');
+}
+
+export function percent(fraction: number): string {
+  return `${Math.floor(Math.min(1, Math.max(0, fraction)) * 100)}%`;
+}
+
+/** A key's first 128 bits in groups of four hex digits: enough to compare by eye. */
+export function fingerprint(keyHex: string): string {
+  return (keyHex.slice(0, 32).match(/.{4}/g) ?? []).join(' ');
+}
+
+export function clock(ms: number): string {
+  return new Date(ms).toLocaleTimeString('en', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+}
+
+export function date(ms: number): string {
+  return new Date(ms).toLocaleDateString('en', { year: 'numeric', month: 'short', day: 'numeric' });
+}
