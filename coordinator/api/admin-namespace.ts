@@ -14,6 +14,7 @@ import { identify } from './auth.js';
 
 export const ADMIN_NAMESPACE = '/admin';
 export const PUSH_INTERVAL_MS = 500;
+const COST_SHARE = 20;
 /** How often open connections' credentials are checked again. */
 export const CREDENTIAL_RECHECK_MS = 30_000;
 
@@ -34,7 +35,7 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
   const { store, accounts, log } = deps;
   const access = new Access(store);
   const nsp = io.of(ADMIN_NAMESPACE);
-  const lastPush = new Map<number, number>();
+  const nextPush = new Map<number, number>();
   const timers = new Map<number, NodeJS.Timeout>();
 
   nsp.use((socket, next) => {
@@ -97,13 +98,17 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
 
   const push = (batchId: number) => {
     timers.delete(batchId);
-    lastPush.set(batchId, Date.now());
+    const started = Date.now();
     try {
       const batch = store.reports.batch(batchId);
-      if (batch) nsp.to(room(batchId)).emit('batch.status', batchStatus(store.reports, batch, Date.now()));
+      if (batch) nsp.to(room(batchId)).emit('batch.status', batchStatus(store.reports, batch, started));
     } catch (e) {
       log.error('batch status push failed', { batchId, ...errorFields(e) });
     }
+    // A status costs time in proportion to the batch: a huge batch is pushed less often, so
+    // watching it never takes more than about 1/COST_SHARE of the coordinator.
+    const cost = Date.now() - started;
+    nextPush.set(batchId, Date.now() + Math.max(PUSH_INTERVAL_MS, cost * COST_SHARE));
   };
 
   return {
@@ -111,7 +116,7 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
     batchesChanged(batchIds) {
       for (const id of batchIds) {
         if (timers.has(id) || !nsp.adapter.rooms.has(room(id))) continue;
-        const wait = Math.max(0, (lastPush.get(id) ?? 0) + PUSH_INTERVAL_MS - Date.now());
+        const wait = Math.max(0, (nextPush.get(id) ?? 0) - Date.now());
         timers.set(id, setTimeout(() => push(id), wait));
       }
     },
