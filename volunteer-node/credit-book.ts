@@ -1,13 +1,13 @@
-// The credit this host has earned: each receipt checked (coordinator signature, entry hash)
+// The credit this host has earned: each receipt checked (volunteer-core/credit-receipts.ts)
 // and appended to receipts.ndjson, which is the host's proof of its credit.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Ed25519 } from '../protocol/ed25519.js';
-import { ledgerEntryHash } from '../protocol/ledger.js';
 import type { CreditReceipt } from '../protocol/messages.js';
-import { receiptBody, verifyBody } from '../protocol/signing.js';
+import type { VolunteerCrypto } from '../volunteer-core/crypto.js';
+import { checkReceipts } from '../volunteer-core/credit-receipts.js';
+import type { CreditStore } from '../volunteer-core/task-engine.js';
 
-export class CreditBook {
+export class CreditBook implements CreditStore {
   total = 0;
   lastEntryId = 0;
   private readonly file: string;
@@ -15,7 +15,7 @@ export class CreditBook {
 
   constructor(
     dataDir: string,
-    private readonly ed: Ed25519,
+    private readonly crypto: VolunteerCrypto,
     private readonly coordinatorKey: string,
     private readonly hostKey: string,
   ) {
@@ -31,25 +31,14 @@ export class CreditBook {
     }
   }
 
-  /** Keeps the receipts that verify; returns how many were new. */
-  add(receipts: CreditReceipt[]): { added: number; rejected: number } {
-    let added = 0;
-    let rejected = 0;
-    for (const r of receipts) {
-      if (this.seen.has(r.entryId)) continue;
-      const ok =
-        r.hostKey === this.hostKey &&
-        ledgerEntryHash(r) === r.entryHash &&
-        verifyBody(this.ed, this.coordinatorKey, 'creditReceipt', receiptBody(r), r.signature);
-      if (!ok) {
-        rejected++;
-        continue;
-      }
+  /** Keeps the receipts that verify; returns how many were new and how many were refused. */
+  async add(receipts: unknown[]): Promise<{ added: number; rejected: number }> {
+    const { fresh, rejected } = await checkReceipts(this.crypto, this.coordinatorKey, this.hostKey, receipts, (id) => this.seen.has(id));
+    for (const r of fresh) {
       appendFileSync(this.file, `${JSON.stringify(r)}\n`);
       this.count(r);
-      added++;
     }
-    return { added, rejected };
+    return { added: fresh.length, rejected };
   }
 
   private count(r: CreditReceipt): void {

@@ -6,10 +6,12 @@ import { join } from 'node:path';
 import { writeFileDurably } from '../common/durable-file.js';
 import { ResultSchema, TaskSchema, type Result, type Task } from '../protocol/messages.js';
 import type { Logger } from '../common/log.js';
+import type { TaskJournal as Journal } from '../volunteer-core/task-engine.js';
 
 const KINDS = ['tasks', 'checkpoints', 'results'] as const;
 
-export class TaskJournal {
+/** The engine's journal on files; writes are synchronous underneath, so each is done when its promise is made. */
+export class TaskJournal implements Journal {
   constructor(
     private readonly dir: string,
     private readonly log: Logger,
@@ -17,33 +19,33 @@ export class TaskJournal {
     for (const kind of KINDS) mkdirSync(join(dir, kind), { recursive: true });
   }
 
-  saveTask(task: Task): void {
+  async saveTask(task: Task): Promise<void> {
     writeFileDurably(this.path('tasks', task.taskId), JSON.stringify(task));
   }
 
-  saveCheckpoint(taskId: number, stateJson: string): void {
+  async saveCheckpoint(taskId: number, stateJson: string): Promise<void> {
     writeFileDurably(this.path('checkpoints', taskId), stateJson);
   }
 
-  checkpoint(taskId: number): string | undefined {
+  async checkpoint(taskId: number): Promise<string | undefined> {
     const file = this.path('checkpoints', taskId);
     return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
   }
 
-  saveResult(result: Result): void {
+  async saveResult(result: Result): Promise<void> {
     writeFileDurably(this.path('results', result.taskId), JSON.stringify(result));
   }
 
   /** Drops everything about a task: acknowledged, aborted or given back. */
-  forget(taskId: number): void {
+  async forget(taskId: number): Promise<void> {
     for (const kind of KINDS) rmSync(this.path(kind, taskId), { force: true });
   }
 
-  tasks(): Task[] {
+  async tasks(): Promise<Task[]> {
     return this.load('tasks', (v) => TaskSchema.parse(v));
   }
 
-  results(): Result[] {
+  async results(): Promise<Result[]> {
     return this.load('results', (v) => ResultSchema.parse(v));
   }
 

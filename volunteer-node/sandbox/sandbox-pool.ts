@@ -4,7 +4,7 @@
 // memory live outside the V8 heap), and a stop for apps whose promise can never settle. A
 // worker that breaks a limit is terminated and replaced; its task ends as a client error.
 import { Worker } from 'node:worker_threads';
-import type { AppOutcome } from '../../app-runtime/run-app.js';
+import type { AppOutcome, TaskHost } from '../../app-runtime/run-app.js';
 import type { Logger } from '../../common/log.js';
 import type { FromWorker, RunJob, ToWorker } from './messages.js';
 import { threadCpuMs } from './thread-cpu.js';
@@ -22,11 +22,8 @@ const SETTLE_MS = 1_000;
 export type LimitCode = 'cpu_limit' | 'memory_limit' | 'app_stalled' | 'worker_crashed' | 'aborted';
 export type TaskOutcome = AppOutcome | { ok: false; code: LimitCode; message: string };
 
-export interface TaskEvents {
-  progress(fraction: number): void;
-  checkpoint(stateJson: string): Promise<void>;
-  log(level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
-}
+/** What a running task tells its volunteer: app-runtime's TaskHost. */
+export type TaskEvents = TaskHost;
 
 export interface Finished {
   outcome: TaskOutcome;

@@ -12,17 +12,12 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, fromHex, toHex } from '../../protocol/bytes.js';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
-import { signingBytes, type SigningDomain } from '../../protocol/signing.js';
+import { signingBytes } from '../../protocol/signing.js';
+import type { VolunteerCrypto } from '../../volunteer-core/crypto.js';
 
-export interface BrowserCrypto {
+export interface BrowserCrypto extends VolunteerCrypto {
   /** 'webcrypto' or 'tweetnacl': shown on the page, so a volunteer can see what checks their tasks. */
   readonly ed25519: 'webcrypto' | 'tweetnacl';
-  /** Runs a synchronous check of protocol/verify.ts (or ledger.ts) with the best Ed25519 available. */
-  check<T>(run: (ed: Ed25519) => T): Promise<T>;
-  sign(seedHex: string, domain: SigningDomain, body: unknown): Promise<string>;
-  /** Runs a synchronous builder that signs with `seedHex` (protocol/results.ts's buildResult). */
-  signWith<T>(seedHex: string, build: (ed: Ed25519) => T): Promise<T>;
-  sha256Hex(bytes: Uint8Array): Promise<string>;
   publicKeyFromSeed(seedHex: string): string;
   randomSeedHex(): string;
 }

@@ -3,9 +3,10 @@
 // Checkpoints and results are written with strict durability. The browser twin of
 // volunteer-node/task-journal.ts.
 import { ResultSchema, TaskSchema, type Result, type Task } from '../../protocol/messages.js';
+import type { TaskJournal as Journal } from '../../volunteer-core/task-engine.js';
 import type { Idb } from './idb.js';
 
-export class TaskJournal {
+export class TaskJournal implements Journal {
   constructor(private readonly db: Idb) {}
 
   saveTask(task: Task): Promise<void> {

@@ -41,11 +41,8 @@ export interface Finished {
   elapsedMs: number;
 }
 
-export interface TaskEvents {
-  progress(fraction: number): void;
-  checkpoint(stateJson: string): Promise<void>;
-  log(level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
-}
+/** What a running task tells its volunteer: app-runtime's TaskHost. */
+export type TaskEvents = TaskHost;
 
 export type SlotState = 'starting' | 'idle' | 'running' | 'resting' | 'pausing' | 'paused';
 

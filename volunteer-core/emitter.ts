@@ -1,4 +1,4 @@
-// A minimal typed event emitter (the page has no Node EventEmitter).
+// A minimal typed event emitter: the page has no Node EventEmitter, and one kind serves both volunteers.
 export class Emitter<Events extends Record<string, unknown>> {
   private readonly listeners = new Map<keyof Events, Set<(value: never) => void>>();
 

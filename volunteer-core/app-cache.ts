@@ -1,23 +1,30 @@
-// App versions, their files and large inputs: fetched from this origin by hash, verified, and
-// kept in IndexedDB by hash (they never change). Nothing that fails verification is kept or
-// run. The browser twin of volunteer-node/app-cache.ts.
-import type { AppBundle } from '../../app-runtime/run-app.js';
-import { fromUtf8, utf8 } from '../../protocol/bytes.js';
-import { Hex64 } from '../../protocol/messages.js';
-import { appVersionProblem, type SignedAppVersion } from '../../protocol/verify.js';
-import type { BrowserCrypto } from './crypto.js';
-import type { HostIdentity } from './identity.js';
-import type { Idb } from './idb.js';
+// App versions, their files and large inputs: fetched from the coordinator by hash, verified,
+// and kept by hash (they never change) in the volunteer's store: files on disk for the daemon,
+// IndexedDB for the page. Nothing that fails verification is kept or run.
+import type { AppBundle } from '../app-runtime/run-app.js';
+import { fromUtf8, utf8 } from '../protocol/bytes.js';
+import { Hex64 } from '../protocol/messages.js';
+import { appVersionProblem, type SignedAppVersion } from '../protocol/verify.js';
+import type { VolunteerCrypto } from './crypto.js';
 
 /** Something the coordinator served does not verify: the task must not run. */
 export class VerificationError extends Error {
   override name = 'VerificationError';
   constructor(
+    /** The client error the task is reported with (docs/protocol.md). */
     readonly code: 'bad_app' | 'bad_input',
     message: string,
   ) {
     super(message);
   }
+}
+
+/** Where verified app versions and files are kept, by hash. */
+export interface AppStore {
+  appVersion(bundleHash: string): Promise<SignedAppVersion | undefined>;
+  saveAppVersion(bundleHash: string, doc: SignedAppVersion): Promise<void>;
+  file(sha256: string): Promise<Uint8Array | undefined>;
+  saveFile(sha256: string, bytes: Uint8Array): Promise<void>;
 }
 
 const FETCH_TIMEOUT_MS = 60_000;
@@ -26,10 +33,12 @@ export class AppCache {
   private readonly bundles = new Map<string, Promise<AppBundle>>();
 
   constructor(
-    private readonly db: Idb,
-    private readonly crypto: BrowserCrypto,
+    private readonly store: AppStore,
+    /** The coordinator's base URL; '' for the page's own origin. */
+    private readonly baseUrl: string,
+    private readonly crypto: VolunteerCrypto,
     private readonly coordinatorKey: string,
-    private readonly host: HostIdentity,
+    private readonly host: { publicKey: string; seed: string },
   ) {}
 
   /** The verified files of an app version; concurrent tasks of one version share one fetch. */
@@ -54,17 +63,17 @@ export class AppCache {
     const bytes = utf8(outputJson);
     const sha256 = await this.crypto.sha256Hex(bytes);
     const signature = await this.crypto.sign(this.host.seed, 'upload', { hostKey: this.host.publicKey, sha256 });
-    const res = await fetch(`/files/${sha256}`, {
+    const res = await fetch(`${this.baseUrl}/files/${sha256}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/octet-stream', 'x-vg-host-key': this.host.publicKey, 'x-vg-signature': signature },
       body: new Blob([bytes as Uint8Array<ArrayBuffer>]),
       signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
     });
-    if (!res.ok) throw new Error(`uploading output ${sha256} failed: HTTP ${res.status}`);
+    if (!res.ok) throw new Error(`uploading output ${sha256} failed: HTTP ${res.status} ${await res.text()}`);
   }
 
   private async loadBundle(bundleHash: string): Promise<AppBundle> {
-    const cached = await this.db.get<SignedAppVersion>('appVersions', bundleHash);
+    const cached = await this.store.appVersion(bundleHash);
     const doc = cached ?? signedAppVersion(await (await this.get(`/app-versions/${bundleHash}`)).json());
     const checked = await this.crypto.check((ed) => appVersionProblem(ed, this.coordinatorKey, bundleHash, doc));
     if ('problem' in checked) throw new VerificationError('bad_app', checked.problem);
@@ -80,22 +89,22 @@ export class AppCache {
         }),
       );
     }
-    if (!cached) await this.db.put('appVersions', bundleHash, { bundleHash, manifest: doc.manifest, signature: doc.signature });
+    if (!cached) await this.store.saveAppVersion(bundleHash, { bundleHash, manifest: doc.manifest, signature: doc.signature });
     return { entry: checked.manifest.entry, files };
   }
 
   private async file(sha256: string, code: VerificationError['code'], problem: (bytes: Uint8Array) => Promise<string | undefined>): Promise<Uint8Array> {
-    const cached = await this.db.get<Uint8Array>('files', sha256);
+    const cached = await this.store.file(sha256);
     if (cached instanceof Uint8Array && (await problem(cached)) === undefined) return cached; // else damaged: fetch again
     const bytes = new Uint8Array(await (await this.get(`/files/${sha256}`)).arrayBuffer());
     const p = await problem(bytes);
     if (p) throw new VerificationError(code, p);
-    await this.db.put('files', sha256, bytes);
+    await this.store.saveFile(sha256, bytes);
     return bytes;
   }
 
   private async get(path: string): Promise<Response> {
-    const res = await fetch(path, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    const res = await fetch(`${this.baseUrl}${path}`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
     if (res.status === 404) throw new VerificationError('bad_app', `the coordinator has no ${path}`);
     if (!res.ok) throw new Error(`GET ${path} failed: HTTP ${res.status}`);
     return res;

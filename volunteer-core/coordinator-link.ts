@@ -1,13 +1,15 @@
-// The page's connection to its coordinator: Socket.IO to the /volunteer namespace of this
-// origin, with automatic reconnection, the hello/auth handshake on every connect, calls with
-// acknowledgements and timeouts, and heartbeats. The browser twin of volunteer-node/coordinator-link.ts.
+// A volunteer's connection to its coordinator: Socket.IO to the /volunteer namespace with
+// automatic reconnection (exponential backoff with jitter), the hello/auth handshake on every
+// connect, calls with acknowledgements and timeouts, and heartbeats. The daemon and the page
+// differ only in where the coordinator is, how they trust its key and what they log.
 import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
-import { PROTOCOL_VERSION } from '../../protocol/limits.js';
-import { Hex32, type AbortNotice, type Capabilities, type CreditReceipt, type Platform } from '../../protocol/messages.js';
-import type { BrowserCrypto } from './crypto.js';
+import { PROTOCOL_VERSION } from '../protocol/limits.js';
+import { Hex32, type AbortNotice, type Capabilities, type CreditReceipt, type Platform } from '../protocol/messages.js';
+import { unref } from './clock.js';
+import type { VolunteerCrypto } from './crypto.js';
 import { Emitter } from './emitter.js';
-import type { HostIdentity } from './identity.js';
+import { quietLogger, type Logger } from './logger.js';
 
 const CALL_TIMEOUT_MS = 30_000;
 
@@ -40,17 +42,20 @@ export class CallError extends Error {
 }
 
 export interface LinkOptions {
-  crypto: BrowserCrypto;
-  host: HostIdentity;
+  /** The coordinator's base URL; the page leaves it out and talks to its own origin. */
+  url?: string;
+  crypto: VolunteerCrypto;
+  host: { publicKey: string; seed: string };
   platform: Platform;
   capabilities: Capabilities;
   /** Read at every handshake, so a new nickname or account takes effect on reconnect. */
   hello(): { name?: string; accountKey?: string };
-  /** Called with the key the coordinator presents; rejects to refuse it. */
-  trust(coordinatorKey: string): Promise<void>;
+  /** Called with the key the coordinator presents; throws (or rejects) to refuse it. */
+  trust(coordinatorKey: string): void | Promise<void>;
+  log?: Logger;
 }
 
-type LinkEvents = {
+export type LinkEvents = {
   ready: Session;
   lost: string;
   /** The coordinator refused this volunteer, or the volunteer refused the coordinator: retrying will not help. */
@@ -62,12 +67,14 @@ type LinkEvents = {
 export class CoordinatorLink extends Emitter<LinkEvents> {
   session: Session | undefined;
   private readonly socket: Socket;
+  private readonly log: Logger;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private closed = false;
 
   constructor(private readonly options: LinkOptions) {
     super();
-    this.socket = io('/volunteer', {
+    this.log = options.log ?? quietLogger;
+    this.socket = io(options.url === undefined ? '/volunteer' : `${options.url.replace(/\/$/, '')}/volunteer`, {
       transports: ['websocket'],
       reconnection: true,
       reconnectionDelay: 1_000,
@@ -77,6 +84,7 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
     });
     this.socket.on('connect', () => void this.handshake());
     this.socket.on('disconnect', (reason) => this.lost(reason));
+    this.socket.on('connect_error', (e) => this.log.debug('cannot reach the coordinator; retrying', { error: e.message }));
     this.socket.on('tasks.abort', (n: AbortNotice) => this.emit('abort', n));
     this.socket.on('credit.granted', (m: { receipts: CreditReceipt[] }) => this.emit('credit', m.receipts));
   }
@@ -87,7 +95,7 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
 
   /** Sends a message and returns the reply's fields, or throws CallError. */
   async call<T extends object>(event: string, payload: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
-    let reply: { ok: true } & T | { ok: false; error: { code: string; message: string } };
+    let reply: ({ ok: true } & T) | { ok: false; error: { code: string; message: string } };
     try {
       reply = (await this.socket.timeout(timeoutMs).emitWithAck(event, payload)) as typeof reply;
     } catch {
@@ -124,8 +132,8 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
           hostKey: host.publicKey,
           platform,
           capabilities,
-          ...(extra.name ? { name: extra.name } : {}),
-          ...(extra.accountKey ? { accountKey: extra.accountKey } : {}),
+          ...(extra.name === undefined ? {} : { name: extra.name }),
+          ...(extra.accountKey === undefined ? {} : { accountKey: extra.accountKey }),
         }),
       );
       await this.options.trust(hello.coordinatorKey);
@@ -136,7 +144,9 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
       this.emit('ready', this.session);
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
+      // No answer, or the coordinator failed on its side: worth another try.
       if (err instanceof CallError && (err.code === 'timeout' || err.code === 'internal')) {
+        this.log.warn('handshake failed; reconnecting', { error: err.message });
         this.socket.disconnect().connect();
         return;
       }
@@ -148,9 +158,14 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
 
   private startHeartbeat(intervalMs: number): void {
     this.stopHeartbeat();
-    this.heartbeat = setInterval(() => {
-      this.call('heartbeat', {}).catch(() => this.socket.disconnect().connect());
-    }, intervalMs);
+    this.heartbeat = unref(
+      setInterval(() => {
+        this.call('heartbeat', {}).catch((e: Error) => {
+          this.log.warn('heartbeat failed; reconnecting', { error: e.message });
+          this.socket.disconnect().connect();
+        });
+      }, intervalMs),
+    );
   }
 
   private stopHeartbeat(): void {
@@ -162,6 +177,9 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
     const was = this.session !== undefined;
     this.session = undefined;
     this.stopHeartbeat();
-    if (was && !this.closed) this.emit('lost', reason);
+    if (was && !this.closed) {
+      this.log.warn('lost the coordinator; reconnecting', { reason });
+      this.emit('lost', reason);
+    }
   }
 }

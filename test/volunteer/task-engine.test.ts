@@ -1,0 +1,452 @@
+// The volunteer task engine (volunteer-core/task-engine.ts) with in-memory adapters: a
+// journal in maps, a scripted link, a sandbox runner the test finishes by hand, and a clock
+// the test moves. Real signatures (tweetnacl) throughout, so verification is the real one.
+import { describe, expect, it } from 'vitest';
+import type { AppBundle } from '../../app-runtime/run-app.js';
+import { fromHex, toHex } from '../../protocol/bytes.js';
+import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
+import { jsonHash } from '../../protocol/hash.js';
+import type { Result, ResultAck, Task } from '../../protocol/messages.js';
+import { signBody, taskBody } from '../../protocol/signing.js';
+import { VerificationError } from '../../volunteer-core/app-cache.js';
+import type { Clock, TimerId } from '../../volunteer-core/clock.js';
+import { CallError, type LinkEvents, type Session } from '../../volunteer-core/coordinator-link.js';
+import { syncCrypto } from '../../volunteer-core/crypto.js';
+import { Emitter } from '../../volunteer-core/emitter.js';
+import {
+  TaskEngine,
+  type AppSource,
+  type CreditStore,
+  type EngineLink,
+  type Finished,
+  type SandboxJob,
+  type SandboxRunner,
+  type TaskEvents,
+  type TaskJournal,
+} from '../../volunteer-core/task-engine.js';
+
+const ed = tweetnaclEd25519();
+const crypto = syncCrypto(ed);
+const keyPair = () => {
+  const seed = toHex(ed.randomSeed());
+  return { seed, publicKey: toHex(ed.publicKeyFromSeed(fromHex(seed))) };
+};
+const coordinator = keyPair();
+const host = keyPair();
+const APP_HASH = 'a'.repeat(64);
+const RETRY_MS = 1_000;
+
+function signedTask(taskId: number, overrides: Partial<Task> = {}): Task {
+  const input = { n: taskId };
+  const body = {
+    taskId,
+    workunitId: 1000 + taskId,
+    hostKey: host.publicKey,
+    appVersionHash: APP_HASH,
+    inputHash: jsonHash(input),
+    deadline: Date.now() + 3_600_000,
+    rngSeed: 'b'.repeat(64),
+    fpopsEst: 1e9,
+    issuedAt: Date.now(),
+  };
+  return { ...body, input, signature: signBody(ed, coordinator.seed, 'task', taskBody(body)), project: 'demo', app: 'primes', ...overrides };
+}
+
+class MemoryJournal implements TaskJournal {
+  readonly taskMap = new Map<number, Task>();
+  readonly checkpoints = new Map<number, string>();
+  readonly resultMap = new Map<number, Result>();
+  async saveTask(task: Task) {
+    this.taskMap.set(task.taskId, task);
+  }
+  async saveCheckpoint(taskId: number, json: string) {
+    this.checkpoints.set(taskId, json);
+  }
+  async checkpoint(taskId: number) {
+    return this.checkpoints.get(taskId);
+  }
+  async saveResult(result: Result) {
+    this.resultMap.set(result.taskId, result);
+  }
+  async forget(taskId: number) {
+    this.taskMap.delete(taskId);
+    this.checkpoints.delete(taskId);
+    this.resultMap.delete(taskId);
+  }
+  async tasks() {
+    return [...this.taskMap.values()];
+  }
+  async results() {
+    return [...this.resultMap.values()];
+  }
+}
+
+interface Run {
+  job: SandboxJob;
+  events: TaskEvents;
+  finish(f: Finished): void;
+}
+
+class ManualRunner implements SandboxRunner {
+  readonly runs: Run[] = [];
+  readonly aborted: number[] = [];
+  constructor(private readonly slots: number) {}
+  get idle() {
+    return this.slots - this.runs.filter((r) => !('done' in r)).length;
+  }
+  run(job: SandboxJob, events: TaskEvents) {
+    if (this.idle === 0) return undefined;
+    return new Promise<Finished>((resolve) => {
+      const run: Run = {
+        job,
+        events,
+        finish: (f) => {
+          Object.assign(run, { done: true });
+          resolve(f);
+        },
+      };
+      this.runs.push(run);
+    });
+  }
+  abort(taskId: number, reason: string) {
+    this.aborted.push(taskId);
+    this.runs.find((r) => r.job.taskId === taskId && !('done' in r))?.finish({ outcome: { ok: false, code: 'aborted', message: reason }, cpuTimeMs: 0, elapsedMs: 0 });
+  }
+  running(taskId: number): Run {
+    const r = this.runs.find((x) => x.job.taskId === taskId && !('done' in x));
+    if (!r) throw new Error(`task ${taskId} is not running`);
+    return r;
+  }
+}
+
+type Handler = (payload: Record<string, unknown>) => object | Promise<object>;
+
+/** A link whose calls are answered by handlers; every call is recorded. */
+class ScriptedLink extends Emitter<LinkEvents> implements EngineLink {
+  session: Session | undefined;
+  readonly calls: { event: string; payload: Record<string, unknown> }[] = [];
+  readonly fired: { event: string; payload: unknown }[] = [];
+  readonly handlers: Record<string, Handler> = {
+    'tasks.request': () => ({ tasks: [], retryAfterMs: 60_000 }),
+    'credit.receipts': () => ({ receipts: [] }),
+    'tasks.progress': () => ({}),
+    'tasks.giveBack': () => ({}),
+    'results.report': (p) => ({ results: (p.results as Result[]).map((r): ResultAck => ({ taskId: r.taskId, status: 'accepted' })) }),
+  };
+
+  async call<T extends object>(event: string, payload: unknown): Promise<T> {
+    this.calls.push({ event, payload: payload as Record<string, unknown> });
+    const handler = this.handlers[event];
+    if (!handler) throw new CallError('unknown', `no handler for ${event}`);
+    return (await handler(payload as Record<string, unknown>)) as T;
+  }
+
+  fire(event: string, payload: unknown): void {
+    this.fired.push({ event, payload });
+  }
+
+  connect(maxResultsPerReport = 64): void {
+    this.session = { hostId: 1, userId: 1, coordinatorKey: coordinator.publicKey, limits: { maxTasksPerRequest: 8, maxResultsPerReport, heartbeatIntervalMs: 30_000 } };
+    this.emit('ready', this.session);
+  }
+
+  send<K extends keyof LinkEvents>(event: K, value: LinkEvents[K]): void {
+    this.emit(event, value);
+  }
+
+  made(event: string) {
+    return this.calls.filter((c) => c.event === event);
+  }
+
+  /** Answers the next ask for work with these tasks, later ones with none. */
+  offer(tasks: unknown[]): void {
+    let given = false;
+    this.handlers['tasks.request'] = () => {
+      if (given) return { tasks: [], retryAfterMs: 60_000 };
+      given = true;
+      return { tasks };
+    };
+  }
+}
+
+/** Timers that run only when the test moves time on. */
+class ManualClock implements Clock {
+  private t = 0;
+  private nextId = 1;
+  private readonly timers = new Map<number, { at: number; run: () => void; every?: number }>();
+  now = () => this.t;
+  setTimeout = (run: () => void, ms: number) => this.add(run, ms);
+  setInterval = (run: () => void, ms: number) => this.add(run, ms, ms);
+  clearTimeout = (id: TimerId | undefined) => void this.timers.delete(id as unknown as number);
+  clearInterval = (id: TimerId | undefined) => void this.timers.delete(id as unknown as number);
+  private add(run: () => void, ms: number, every?: number): TimerId {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.t + ms, run, ...(every === undefined ? {} : { every }) });
+    return id as unknown as TimerId;
+  }
+  /** Runs every timer due within `ms`, letting the engine's promises settle after each. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      await settle();
+      const due = [...this.timers.entries()].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      const [id, timer] = due;
+      this.t = Math.max(this.t, timer.at);
+      if (timer.every === undefined) this.timers.delete(id);
+      else timer.at += timer.every;
+      timer.run();
+    }
+    this.t = end;
+  }
+}
+
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+};
+
+const BUNDLE: AppBundle = { entry: 'main.js', files: new Map([['main.js', new Uint8Array([1])]]) };
+
+function setup(options: { slots?: number; capacity?: number; apps?: Partial<AppSource> } = {}) {
+  const journal = new MemoryJournal();
+  const runner = new ManualRunner(options.slots ?? 1);
+  const link = new ScriptedLink();
+  const clock = new ManualClock();
+  const apps: AppSource = { bundle: async () => BUNDLE, input: async () => ({}), uploadOutput: async () => undefined, ...options.apps };
+  const credit: CreditStore = { lastEntryId: 0, add: () => ({ added: 0, rejected: 0 }) };
+  const engine = new TaskEngine({
+    host,
+    crypto,
+    journal,
+    runner,
+    openApps: () => apps,
+    openCredit: () => credit,
+    capacity: () => options.capacity ?? 2,
+    clock,
+    retryMs: RETRY_MS,
+  });
+  engine.attach(link);
+  return { engine, journal, runner, link, clock };
+}
+
+const success = (value: unknown): Finished => ({ outcome: { ok: true, outputJson: JSON.stringify(value) }, cpuTimeMs: 10, elapsedMs: 12 });
+const reported = (link: ScriptedLink) => link.made('results.report').flatMap((c) => c.payload.results as Result[]);
+
+describe('the volunteer task engine', () => {
+  it('refuses a task whose signature does not verify: a client error result, nothing run', async () => {
+    const { link, runner, clock, journal } = setup();
+    const forged = signedTask(1, { signature: 'c'.repeat(128) });
+    link.offer([forged]);
+    link.connect();
+    await clock.advance(100);
+    expect(runner.runs).toHaveLength(0);
+    const [result] = reported(link);
+    expect(result).toMatchObject({ taskId: 1, outcome: 'error', error: { code: 'bad_signature' } });
+    expect(journal.taskMap.size + journal.resultMap.size).toBe(0); // acknowledged: forgotten
+  });
+
+  it('refuses a task issued to another host, and a malformed one that still names a task', async () => {
+    const { link, runner, clock } = setup();
+    const other = keyPair();
+    link.offer([signedTask(1, { hostKey: other.publicKey }), { taskId: 2, workunitId: 1002, nonsense: true }]);
+    link.connect();
+    await clock.advance(100);
+    expect(runner.runs).toHaveLength(0);
+    const codes = Object.fromEntries(reported(link).map((r) => [r.taskId, r.error?.code]));
+    expect(codes).toEqual({ 1: 'bad_signature', 2: 'bad_signature' });
+  });
+
+  it('reports an app or input that does not verify with its code, without running the task', async () => {
+    const { link, runner, clock } = setup({
+      apps: {
+        bundle: async (hash) => {
+          if (hash === 'd'.repeat(64)) throw new VerificationError('bad_app', 'the app version signature does not verify');
+          return BUNDLE;
+        },
+        input: async () => {
+          throw new VerificationError('bad_input', 'the input file does not match inputHash');
+        },
+      },
+    });
+    const badApp = signedTask(1);
+    const appBody = { ...badApp, appVersionHash: 'd'.repeat(64) };
+    const withBadApp = { ...appBody, signature: signBody(ed, coordinator.seed, 'task', taskBody(appBody)) };
+    const { input: _input, ...withBadInput } = signedTask(2); // input by hash: fetched, and it does not match
+    link.offer([withBadApp, withBadInput]);
+    link.connect();
+    await clock.advance(100);
+    expect(runner.runs).toHaveLength(0);
+    const codes = Object.fromEntries(reported(link).map((r) => [r.taskId, r.error?.code]));
+    expect(codes).toEqual({ 1: 'bad_app', 2: 'bad_input' });
+  });
+
+  it('gives up on a task whose app cannot be fetched after five tries: download_failed', async () => {
+    let tries = 0;
+    const { link, runner, clock } = setup({
+      apps: {
+        bundle: async () => {
+          tries++;
+          throw new Error('GET /app-versions failed: HTTP 503');
+        },
+      },
+    });
+    link.offer([signedTask(1)]);
+    link.connect();
+    await clock.advance(RETRY_MS * 10);
+    expect(tries).toBe(5);
+    expect(runner.runs).toHaveLength(0);
+    expect(reported(link)).toMatchObject([{ taskId: 1, error: { code: 'download_failed' } }]);
+  });
+
+  it('journals a task before it runs and its signed result before it reports it', async () => {
+    const { link, runner, clock, journal } = setup();
+    let journalledAtReport: Result | undefined;
+    const accept = link.handlers['results.report']!;
+    link.handlers['results.report'] = (p) => {
+      journalledAtReport = journal.resultMap.get(1);
+      return accept(p);
+    };
+    link.offer([signedTask(1)]);
+    link.connect();
+    await clock.advance(100);
+    expect(journal.taskMap.has(1)).toBe(true);
+    const run = runner.running(1);
+    expect(run.job).toMatchObject({ taskId: 1, entry: 'main.js', input: { n: 1 } });
+
+    await run.events.checkpoint('{"step":3}');
+    expect(journal.checkpoints.get(1)).toBe('{"step":3}');
+    run.finish(success({ primes: 4 }));
+    await settle();
+    expect(journal.resultMap.get(1)).toMatchObject({ taskId: 1, outcome: 'success', outputHash: jsonHash({ primes: 4 }), cpuTimeMs: 10 });
+    expect(link.made('results.report')).toHaveLength(0); // not yet: reports are batched
+
+    await clock.advance(100);
+    expect(journalledAtReport).toMatchObject({ taskId: 1, outcome: 'success' });
+    expect(reported(link)).toHaveLength(1);
+    expect(journal.taskMap.size + journal.checkpoints.size + journal.resultMap.size).toBe(0);
+  });
+
+  it('reports in batches of maxResultsPerReport and sends them all again after a failed call', async () => {
+    const { engine, link, clock, journal } = setup();
+    for (let id = 1; id <= 5; id++) await journal.saveResult({ ...(await resultFor(id)) });
+    await engine.restore();
+    let failures = 1;
+    const accept = link.handlers['results.report']!;
+    link.handlers['results.report'] = (p) => {
+      if (failures-- > 0) throw new CallError('internal', 'the coordinator had a bad moment');
+      return accept(p);
+    };
+    link.connect(2);
+    await clock.advance(100);
+    expect(link.made('results.report')).toHaveLength(1); // failed
+    expect(journal.resultMap.size).toBe(5); // kept
+    expect(engine.unreportedCount).toBe(5);
+
+    await clock.advance(RETRY_MS + 100);
+    const sizes = link.made('results.report').map((c) => (c.payload.results as Result[]).length);
+    expect(sizes).toEqual([2, 2, 2, 1]);
+    expect(new Set(reported(link).slice(2).map((r) => r.taskId))).toEqual(new Set([1, 2, 3, 4, 5]));
+    expect(engine.unreportedCount).toBe(0);
+    expect(journal.resultMap.size).toBe(0);
+  });
+
+  it('keeps results through a timed-out report and sends them with the next one', async () => {
+    const { engine, link, clock, journal } = setup();
+    await journal.saveResult(await resultFor(1));
+    await engine.restore();
+    let timeouts = 1;
+    const accept = link.handlers['results.report']!;
+    link.handlers['results.report'] = (p) => {
+      if (timeouts-- > 0) throw new CallError('timeout', 'no answer');
+      return accept(p);
+    };
+    link.connect();
+    await clock.advance(100);
+    expect(engine.unreportedCount).toBe(1);
+    await engine.report();
+    expect(engine.unreportedCount).toBe(0);
+    expect(journal.resultMap.size).toBe(0);
+  });
+
+  it('stops a running task the coordinator aborts, forgets it, and reports nothing for it', async () => {
+    const { engine, link, runner, clock, journal } = setup({ capacity: 1 });
+    link.offer([signedTask(1)]);
+    link.connect();
+    await clock.advance(100);
+    runner.running(1);
+    link.send('abort', { taskIds: [1], reason: 'the work unit is complete' });
+    await settle();
+    expect(runner.aborted).toEqual([1]);
+    expect(engine.heldTasks()).toEqual([]);
+    expect(journal.taskMap.size).toBe(0);
+    await clock.advance(RETRY_MS);
+    expect(link.made('results.report')).toHaveLength(0);
+    await expect(runner.runs[0]!.events.checkpoint('{}')).rejects.toThrow(/stopped/);
+    expect(journal.checkpoints.size).toBe(0);
+  });
+
+  it('gives tasks back: running ones are stopped, all are forgotten; without a connection they stay', async () => {
+    const { engine, link, runner, clock, journal } = setup({ slots: 1, capacity: 3 });
+    link.offer([signedTask(1), signedTask(2), signedTask(3)]);
+    link.connect();
+    await clock.advance(100);
+    expect(engine.heldTasks().map((h) => [h.task.taskId, h.state])).toEqual([
+      [1, 'running'],
+      [2, 'queued'],
+      [3, 'queued'],
+    ]);
+
+    link.session = undefined;
+    link.send('lost', 'transport close');
+    await engine.giveBack([2], 'the volunteer is stopping');
+    expect(link.made('tasks.giveBack')).toHaveLength(0);
+    expect(journal.taskMap.has(2)).toBe(true);
+
+    link.connect();
+    await settle();
+    engine.stopTaking();
+    await engine.giveBack([1, 2, 3], 'the volunteer is stopping');
+    expect(link.made('tasks.giveBack').map((c) => c.payload)).toEqual([{ taskIds: [1, 2, 3], reason: 'the volunteer is stopping' }]);
+    expect(runner.aborted).toContain(1);
+    expect(engine.heldTasks()).toEqual([]);
+    expect(journal.taskMap.size).toBe(0);
+    await clock.advance(RETRY_MS);
+    expect(link.made('results.report')).toHaveLength(0); // an aborted run is not a result
+  });
+
+  it('hands tasks back without waiting (a page going away) and forgets them', async () => {
+    const { engine, link, clock, journal } = setup({ slots: 0, capacity: 2 });
+    link.offer([signedTask(1), signedTask(2)]);
+    link.connect();
+    await clock.advance(100);
+    engine.handBack([1, 2], 'the browser tab closed');
+    await settle();
+    expect(link.fired).toEqual([{ event: 'tasks.giveBack', payload: { taskIds: [1, 2], reason: 'the browser tab closed' } }]);
+    expect(engine.heldTasks()).toEqual([]);
+    expect(journal.taskMap.size).toBe(0);
+  });
+
+  it('resumes a restored task from its journalled checkpoint, and requeues a suspended one', async () => {
+    const { engine, link, runner, clock, journal } = setup({ capacity: 1 });
+    await journal.saveTask(signedTask(7));
+    await journal.saveCheckpoint(7, '{"step":5}');
+    await engine.restore();
+    link.connect();
+    await clock.advance(100);
+    expect(runner.running(7).job.resume).toBe('{"step":5}');
+    expect(engine.heldTasks()[0]).toMatchObject({ state: 'running', resumed: true, checkpointed: true });
+    expect(link.made('tasks.request')).toHaveLength(0); // full: one task held
+
+    runner.running(7).finish({ outcome: { ok: false, code: 'suspended', message: 'paused' }, cpuTimeMs: 1, elapsedMs: 1 });
+    await settle();
+    expect(runner.running(7).job.resume).toBe('{"step":5}');
+    runner.running(7).finish(success(42));
+    await clock.advance(100);
+    expect(reported(link)).toMatchObject([{ taskId: 7, outcome: 'success' }]);
+  });
+});
+
+async function resultFor(taskId: number): Promise<Result> {
+  const { buildResult } = await import('../../protocol/results.js');
+  return buildResult(ed, host.seed, signedTask(taskId), { output: taskId }, { cpuTimeMs: 1, elapsedMs: 1 });
+}

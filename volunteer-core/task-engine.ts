@@ -1,0 +1,536 @@
+// The volunteer's task loop, the same for the daemon and the page: keeps every sandbox busy
+// with verified tasks, fetching ahead; journals tasks, checkpoints and results so a crash, a
+// reload or a lost connection loses nothing; reports signed results when connected, in
+// batches; gives work back. Where the two volunteers differ (files or IndexedDB, worker
+// threads or Web Workers, Node crypto or WebCrypto, logs or an activity list) they pass adapters.
+import type { AppBundle, AppOutcome, TaskHost } from '../app-runtime/run-app.js';
+import { utf8 } from '../protocol/bytes.js';
+import { canonicalJson } from '../protocol/canonical.js';
+import { MAX_ERROR_MESSAGE_CHARS, MAX_INLINE_JSON_BYTES } from '../protocol/limits.js';
+import { TaskSchema, type AbortNotice, type Result, type ResultAck, type Task } from '../protocol/messages.js';
+import { buildResult, type Outcome } from '../protocol/results.js';
+import { taskProblem } from '../protocol/verify.js';
+import { VerificationError } from './app-cache.js';
+import { realClock, type Clock, type TimerId } from './clock.js';
+import { CallError, type LinkEvents, type Session } from './coordinator-link.js';
+import type { VolunteerCrypto } from './crypto.js';
+
+const RETRY_MS = 5_000;
+const MAX_PREPARE_ATTEMPTS = 5;
+const PROGRESS_REPORT_MS = 10_000;
+const GIVE_BACK_CHUNK = 64;
+const RECEIPTS_PAGE = 500;
+
+// ---- the adapters ----
+
+/** Every task held, its last checkpoint, and every result until acknowledged. */
+export interface TaskJournal {
+  saveTask(task: Task): Promise<void>;
+  saveCheckpoint(taskId: number, stateJson: string): Promise<void>;
+  checkpoint(taskId: number): Promise<string | undefined>;
+  saveResult(result: Result): Promise<void>;
+  /** Drops everything about a task: acknowledged, aborted or given back. */
+  forget(taskId: number): Promise<void>;
+  tasks(): Promise<Task[]>;
+  results(): Promise<Result[]>;
+}
+
+/** Verified app versions and inputs (volunteer-core/app-cache.ts), and the upload of large outputs. */
+export interface AppSource {
+  bundle(appVersionHash: string): Promise<AppBundle>;
+  input(inputHash: string): Promise<unknown>;
+  uploadOutput(outputJson: string): Promise<void>;
+}
+
+/** The host's credit receipts: each checked before it is kept. */
+export interface CreditStore {
+  readonly lastEntryId: number;
+  add(receipts: unknown[]): { added: number; rejected: number } | Promise<{ added: number; rejected: number }>;
+}
+
+export interface SandboxJob {
+  taskId: number;
+  entry: string;
+  files: ReadonlyMap<string, Uint8Array>;
+  input: unknown;
+  rngSeed: string;
+  /** Canonical JSON of the last checkpoint, when resuming. */
+  resume?: string;
+}
+
+/** What a running task tells its volunteer: app-runtime's TaskHost. */
+export type TaskEvents = TaskHost;
+
+export interface Finished {
+  /** Besides the app's own outcome, a limit code: cpu_limit, aborted, suspended (resume later)… */
+  outcome: AppOutcome | { ok: false; code: string; message: string };
+  cpuTimeMs: number;
+  elapsedMs: number;
+}
+
+export interface SandboxRunner {
+  /** Free sandboxes now (0 while paused). */
+  readonly idle: number;
+  /** Starts a job on a free sandbox; undefined when none is free. */
+  run(job: SandboxJob, events: TaskEvents): Promise<Finished> | undefined;
+  /** Stops a running task; it finishes with the code 'aborted'. */
+  abort(taskId: number, reason: string): void;
+}
+
+/** The part of volunteer-core/coordinator-link.ts the engine uses. */
+export interface EngineLink {
+  readonly session: Session | undefined;
+  call<T extends object>(event: string, payload: unknown): Promise<T>;
+  /** Sends without waiting for the answer. */
+  fire(event: string, payload: unknown): void;
+  on<K extends 'ready' | 'lost' | 'abort' | 'credit'>(event: K, listener: (value: LinkEvents[K]) => void): () => void;
+}
+
+/** What happened, for the daemon's log or the page's activity list. Every one is optional. */
+export interface EngineEvents<C> {
+  /** Something the page shows changed. */
+  changed(): void;
+  restored(tasks: number, results: number): void;
+  connected(session: Session): void;
+  lost(reason: string): void;
+  fetchFailed(error: Error): void;
+  creditAdded(added: number, rejected: number, credit: C): void;
+  creditFetchFailed(error: Error): void;
+  refused(taskId: number, code: string, message: string): void;
+  prepareRetry(taskId: number, error: Error): void;
+  started(task: Task, resumed: boolean): void;
+  finished(task: Task, f: Finished): void;
+  /** A result is signed and journalled. */
+  resultSaved(result: Result): void;
+  aborted(taskId: number, reason: string): void;
+  reportFailed(error: Error, unreported: number): void;
+  /** The coordinator answered for a result; `result` and `task` when this run still knew them. */
+  acknowledged(ack: ResultAck, result: Result | undefined, task: Pick<Task, 'project' | 'app'> | undefined): void;
+  gaveBack(count: number): void;
+  giveBackFailed(error: Error): void;
+  appLog(task: Task, level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
+}
+
+export interface EngineOptions<C extends CreditStore> {
+  host: { publicKey: string; seed: string };
+  crypto: VolunteerCrypto;
+  journal: TaskJournal;
+  runner: SandboxRunner;
+  /** Opened at the first connect, when the coordinator's key is known. */
+  openApps(coordinatorKey: string): AppSource;
+  openCredit(coordinatorKey: string): C | Promise<C>;
+  /** How many tasks to hold: one per sandbox plus those fetched ahead. */
+  capacity(): number;
+  /** Whether to ask for work now (besides being connected and not stopping). */
+  canFetch?(): boolean;
+  events?: Partial<EngineEvents<C>>;
+  clock?: Clock;
+  retryMs?: number;
+}
+
+// ---- the engine ----
+
+export type HeldState = 'preparing' | 'queued' | 'running';
+
+interface Held {
+  task: Task;
+  state: HeldState;
+  bundle?: AppBundle;
+  input?: unknown;
+  progress: number;
+  attempts: number;
+  /** Canonical JSON of the last checkpoint (also in the journal). */
+  checkpoint?: string;
+  resumed: boolean;
+}
+
+export interface HeldTask {
+  task: Task;
+  state: HeldState;
+  progress: number;
+  checkpointed: boolean;
+  /** Running from a checkpoint written before. */
+  resumed: boolean;
+}
+
+type RefusedTask = Pick<Task, 'taskId' | 'workunitId' | 'hostKey'> & Partial<Pick<Task, 'project' | 'app'>>;
+
+export class TaskEngine<C extends CreditStore = CreditStore> {
+  private readonly held = new Map<number, Held>();
+  private readonly unreported = new Map<number, { result: Result; task?: Pick<Task, 'project' | 'app'> }>();
+  private readonly clock: Clock;
+  private readonly retryMs: number;
+  private readonly events: Partial<EngineEvents<C>>;
+  private link: EngineLink | undefined;
+  private apps: AppSource | undefined;
+  private creditStore: C | undefined;
+  private current: Session | undefined;
+  private requesting = false;
+  private reporting = false;
+  private stopping = false;
+  private fillTimer: TimerId | undefined;
+  private reportTimer: TimerId | undefined;
+  private readonly progressTimer: TimerId;
+  /** The last ask for work came back empty. */
+  waitingForWork = false;
+
+  constructor(private readonly o: EngineOptions<C>) {
+    this.clock = o.clock ?? realClock;
+    this.retryMs = o.retryMs ?? RETRY_MS;
+    this.events = o.events ?? {};
+    this.progressTimer = this.clock.setInterval(() => void this.reportProgress(), PROGRESS_REPORT_MS);
+  }
+
+  /** Takes back what the journal holds: tasks (with their checkpoints) and unreported results. */
+  async restore(): Promise<void> {
+    const { journal, host } = this.o;
+    for (const r of await journal.results()) this.unreported.set(r.taskId, { result: r });
+    for (const task of await journal.tasks()) {
+      if (this.unreported.has(task.taskId) || task.hostKey !== host.publicKey) continue;
+      const checkpoint = await journal.checkpoint(task.taskId);
+      this.held.set(task.taskId, { task, state: 'preparing', progress: 0, attempts: 0, resumed: false, ...(checkpoint === undefined ? {} : { checkpoint }) });
+    }
+    if (this.held.size + this.unreported.size > 0) this.events.restored?.(this.held.size, this.unreported.size);
+  }
+
+  /** Listens to a link; picks up its session if it is connected already. */
+  attach(link: EngineLink): void {
+    this.link = link;
+    link.on('ready', (s) => void this.onReady(s));
+    link.on('lost', (reason) => {
+      this.current = undefined;
+      this.events.lost?.(reason);
+    });
+    link.on('abort', (n: AbortNotice) => void this.abort(n.taskIds, n.reason));
+    link.on('credit', (receipts) => void this.addCredit(receipts));
+    if (link.session) void this.onReady(link.session);
+  }
+
+  get session(): Session | undefined {
+    return this.current;
+  }
+
+  get credit(): C | undefined {
+    return this.creditStore;
+  }
+
+  get unreportedCount(): number {
+    return this.unreported.size;
+  }
+
+  heldTasks(): HeldTask[] {
+    return [...this.held.values()].map((h) => ({ task: h.task, state: h.state, progress: h.progress, checkpointed: h.checkpoint !== undefined, resumed: h.resumed }));
+  }
+
+  /** The coordinator's key changed (and the volunteer accepted it): what was checked with the old one goes. */
+  forgetCoordinatorKey(): void {
+    this.apps = undefined;
+    this.creditStore = undefined;
+  }
+
+  // ---- connection ----
+
+  private async onReady(session: Session): Promise<void> {
+    this.current = session;
+    this.apps ??= this.o.openApps(session.coordinatorKey);
+    this.creditStore ??= await this.o.openCredit(session.coordinatorKey);
+    this.events.connected?.(session);
+    for (const h of this.held.values()) if (h.state === 'preparing' && h.attempts === 0) void this.prepare(h);
+    void this.catchUpCredit();
+    this.scheduleReport(0);
+    this.fill();
+  }
+
+  private async catchUpCredit(): Promise<void> {
+    try {
+      for (;;) {
+        const { receipts } = await this.link!.call<{ receipts: unknown[] }>('credit.receipts', { afterEntryId: this.creditStore!.lastEntryId, limit: RECEIPTS_PAGE });
+        await this.addCredit(receipts);
+        if (receipts.length < RECEIPTS_PAGE) return;
+      }
+    } catch (e) {
+      this.events.creditFetchFailed?.(asError(e)); // caught up next time
+    }
+  }
+
+  private async addCredit(receipts: unknown[]): Promise<void> {
+    const credit = this.creditStore;
+    if (!credit) return;
+    const { added, rejected } = await credit.add(receipts);
+    this.events.creditAdded?.(added, rejected, credit);
+    this.changed();
+  }
+
+  // ---- getting work ----
+
+  /** Asks for work now, or after `delayMs`, if there is room. */
+  fill(delayMs = 0): void {
+    this.clock.clearTimeout(this.fillTimer);
+    this.fillTimer = undefined;
+    if (delayMs > 0) {
+      this.fillTimer = this.clock.setTimeout(() => this.fill(), delayMs);
+      return;
+    }
+    void this.requestTasks();
+  }
+
+  private async requestTasks(): Promise<void> {
+    const session = this.current;
+    if (!session || this.stopping || this.requesting || this.o.canFetch?.() === false) return;
+    const want = this.o.capacity() - this.held.size;
+    if (want <= 0) return;
+    this.requesting = true;
+    try {
+      const reply = await this.link!.call<{ tasks: unknown[]; abort?: AbortNotice; retryAfterMs?: number }>('tasks.request', {
+        count: Math.min(want, session.limits.maxTasksPerRequest),
+        holding: [...this.held.keys(), ...this.unreported.keys()],
+      });
+      if (reply.abort) await this.abort(reply.abort.taskIds, reply.abort.reason);
+      for (const raw of reply.tasks) await this.accept(raw, session.coordinatorKey);
+      this.waitingForWork = reply.tasks.length === 0;
+      this.requesting = false;
+      this.changed();
+      if (reply.tasks.length === 0) this.fill(reply.retryAfterMs ?? this.retryMs);
+      else this.fill();
+    } catch (e) {
+      this.requesting = false;
+      this.events.fetchFailed?.(asError(e));
+      this.fill(this.retryMs);
+    }
+  }
+
+  /** Verifies a task (schema, coordinator signature, addressed to this host, inline input) before taking it. */
+  private async accept(raw: unknown, coordinatorKey: string): Promise<void> {
+    const { host, crypto, journal } = this.o;
+    const parsed = TaskSchema.safeParse(raw);
+    if (!parsed.success) {
+      const t = raw as Partial<Task> | null;
+      if (t && Number.isSafeInteger(t.taskId) && Number.isSafeInteger(t.workunitId)) {
+        await this.refuse({ taskId: t.taskId!, workunitId: t.workunitId!, hostKey: host.publicKey }, 'bad_signature', 'the task is malformed');
+      }
+      return;
+    }
+    const task = parsed.data;
+    if (this.held.has(task.taskId) || this.unreported.has(task.taskId)) return;
+    const problem = await crypto.check((ed) => taskProblem(ed, coordinatorKey, host.publicKey, task));
+    if (problem) return this.refuse(task, 'bad_signature', problem);
+    await journal.saveTask(task);
+    const h: Held = { task, state: 'preparing', progress: 0, attempts: 0, resumed: false };
+    this.held.set(task.taskId, h);
+    void this.prepare(h);
+  }
+
+  /** Fetches and verifies the app version and input; the task runs only if both verify. */
+  private async prepare(h: Held): Promise<void> {
+    const { task } = h;
+    h.attempts++;
+    try {
+      const apps = this.apps!;
+      h.bundle = await apps.bundle(task.appVersionHash);
+      h.input = task.input !== undefined ? task.input : await apps.input(task.inputHash);
+    } catch (e) {
+      if (this.held.get(task.taskId) !== h) return;
+      if (e instanceof VerificationError) return this.refuse(task, e.code, e.message);
+      if (h.attempts >= MAX_PREPARE_ATTEMPTS) return this.refuse(task, 'download_failed', asError(e).message);
+      this.events.prepareRetry?.(task.taskId, asError(e));
+      this.clock.setTimeout(() => void (this.held.get(task.taskId) === h && this.prepare(h)), this.retryMs);
+      return;
+    }
+    if (this.held.get(task.taskId) !== h) return; // aborted meanwhile
+    h.state = 'queued';
+    this.dispatch();
+  }
+
+  /** A task that must not run is reported as a client error, so it is reissued elsewhere. */
+  private async refuse(task: RefusedTask, code: string, message: string): Promise<void> {
+    this.held.delete(task.taskId);
+    this.events.refused?.(task.taskId, code, message);
+    await this.complete(task, { error: { code, message } }, { cpuTimeMs: 0, elapsedMs: 0 });
+  }
+
+  // ---- running ----
+
+  /** Starts queued tasks on free sandboxes. */
+  dispatch(): void {
+    const { runner, journal } = this.o;
+    for (const h of this.held.values()) {
+      if (this.stopping || runner.idle === 0) break;
+      if (h.state !== 'queued') continue;
+      const { task } = h;
+      const resume = h.checkpoint;
+      const running = runner.run(
+        { taskId: task.taskId, entry: h.bundle!.entry, files: h.bundle!.files, input: h.input, rngSeed: task.rngSeed, ...(resume === undefined ? {} : { resume }) },
+        {
+          progress: (f) => {
+            h.progress = f;
+            this.changed();
+          },
+          checkpoint: async (json) => {
+            if (this.held.get(task.taskId) !== h) throw new Error('the task was stopped');
+            await journal.saveCheckpoint(task.taskId, json);
+            // Stopped while writing: its journal entries are already gone; drop this one too.
+            if (this.held.get(task.taskId) !== h) return void (await journal.forget(task.taskId));
+            h.checkpoint = json;
+          },
+          log: (level, text) => this.events.appLog?.(task, level, text),
+        },
+      );
+      if (!running) break;
+      h.state = 'running';
+      h.resumed = resume !== undefined;
+      this.events.started?.(task, h.resumed);
+      void running.then((f) => this.finished(h, f));
+    }
+    this.changed();
+  }
+
+  private async finished(h: Held, f: Finished): Promise<void> {
+    const { task } = h;
+    h.resumed = false;
+    if (this.held.get(task.taskId) !== h) return; // aborted or given back
+    if (!f.outcome.ok && f.outcome.code === 'aborted') return; // stopped by us: not a result
+    if (!f.outcome.ok && f.outcome.code === 'suspended') {
+      h.state = 'queued'; // resumes from its last checkpoint when there is room again
+      this.dispatch();
+      return;
+    }
+    this.held.delete(task.taskId);
+    this.events.finished?.(task, f);
+    const timing = { cpuTimeMs: f.cpuTimeMs, elapsedMs: f.elapsedMs };
+    if (f.outcome.ok) await this.complete(task, { output: JSON.parse(f.outcome.outputJson) as unknown }, timing);
+    else await this.complete(task, { error: { code: f.outcome.code, message: f.outcome.message.slice(0, MAX_ERROR_MESSAGE_CHARS) } }, timing);
+    this.dispatch();
+    this.fill();
+  }
+
+  /** Signs the result and journals it before anything else: from here it survives a crash or a reload. */
+  private async complete(task: RefusedTask, outcome: Outcome, timing: { cpuTimeMs: number; elapsedMs: number }): Promise<void> {
+    const { crypto, host, journal } = this.o;
+    const rounded = { cpuTimeMs: Math.round(timing.cpuTimeMs), elapsedMs: Math.round(timing.elapsedMs) };
+    const result = await crypto.signWith(host.seed, (ed) => buildResult(ed, host.seed, task, outcome, rounded));
+    await journal.saveResult(result);
+    this.unreported.set(task.taskId, { result, ...(task.project !== undefined && task.app !== undefined ? { task: { project: task.project, app: task.app } } : {}) });
+    this.events.resultSaved?.(result);
+    this.scheduleReport();
+    this.changed();
+  }
+
+  private async abort(taskIds: number[], reason: string): Promise<void> {
+    for (const id of taskIds) {
+      const h = this.held.get(id);
+      if (!h && !this.unreported.has(id)) continue;
+      this.held.delete(id);
+      this.unreported.delete(id);
+      if (h?.state === 'running') this.o.runner.abort(id, reason);
+      await this.o.journal.forget(id);
+      this.events.aborted?.(id, reason);
+    }
+    this.dispatch();
+    this.fill();
+  }
+
+  // ---- reporting ----
+
+  private scheduleReport(delayMs = 20): void {
+    if (this.reportTimer) return;
+    this.reportTimer = this.clock.setTimeout(() => {
+      this.reportTimer = undefined;
+      void this.report();
+    }, delayMs);
+  }
+
+  /** Reports every unreported result, maxResultsPerReport at a time; on failure they are kept and sent again. */
+  async report(): Promise<void> {
+    if (!this.current || this.reporting || this.unreported.size === 0) return;
+    this.reporting = true;
+    try {
+      while (this.current && this.unreported.size > 0) {
+        const batch = [...this.unreported.values()].slice(0, this.current.limits.maxResultsPerReport);
+        const wire = await Promise.all(batch.map(({ result }) => this.toWire(result)));
+        const { results } = await this.link!.call<{ results: ResultAck[] }>('results.report', { results: wire });
+        for (const ack of results) await this.acknowledged(ack);
+      }
+    } catch (e) {
+      this.events.reportFailed?.(asError(e), this.unreported.size);
+      // A call that timed out is sent again with the next result, or after the reconnect.
+      if (!(e instanceof CallError && e.code === 'timeout')) this.clock.setTimeout(() => this.scheduleReport(0), this.retryMs);
+    } finally {
+      this.reporting = false;
+    }
+  }
+
+  /** Outputs too large for a message are uploaded by hash first. */
+  private async toWire(r: Result): Promise<Result> {
+    if (r.output === undefined) return r;
+    const json = canonicalJson(r.output);
+    if (utf8(json).length <= MAX_INLINE_JSON_BYTES) return r;
+    await this.apps!.uploadOutput(json);
+    const { output: _output, ...rest } = r;
+    return rest;
+  }
+
+  private async acknowledged(ack: ResultAck): Promise<void> {
+    const entry = this.unreported.get(ack.taskId);
+    this.unreported.delete(ack.taskId);
+    await this.o.journal.forget(ack.taskId);
+    this.events.acknowledged?.(ack, entry?.result, entry?.task);
+    this.changed();
+  }
+
+  private async reportProgress(): Promise<void> {
+    const updates = [...this.held.values()].filter((h) => h.state === 'running').map((h) => ({ taskId: h.task.taskId, fraction: h.progress }));
+    if (!this.current || updates.length === 0) return;
+    await this.link!.call('tasks.progress', { updates: updates.slice(0, this.current.limits.maxTasksPerRequest) }).catch(() => undefined);
+  }
+
+  // ---- giving back and stopping ----
+
+  /**
+   * Gives tasks back so the coordinator reissues them at once; running ones are stopped. Without
+   * a connection, or if the call fails, they stay in the journal (and are named in `holding`).
+   */
+  async giveBack(taskIds: number[], reason: string): Promise<void> {
+    const { runner, journal } = this.o;
+    for (const id of taskIds) if (this.held.get(id)?.state === 'running') runner.abort(id, reason);
+    if (!this.current || taskIds.length === 0) return;
+    try {
+      for (let i = 0; i < taskIds.length; i += GIVE_BACK_CHUNK) {
+        const chunk = taskIds.slice(i, i + GIVE_BACK_CHUNK);
+        await this.link!.call('tasks.giveBack', { taskIds: chunk, reason });
+        for (const id of chunk) {
+          if (this.held.get(id)?.state === 'running') runner.abort(id, reason); // started meanwhile
+          this.held.delete(id);
+          await journal.forget(id);
+        }
+      }
+      this.events.gaveBack?.(taskIds.length);
+    } catch (e) {
+      this.events.giveBackFailed?.(asError(e));
+    }
+    this.changed();
+  }
+
+  /** Gives tasks back without waiting for answers (the page is going away) and forgets them. */
+  handBack(taskIds: number[], reason: string): void {
+    for (let i = 0; i < taskIds.length; i += GIVE_BACK_CHUNK) {
+      this.link?.fire('tasks.giveBack', { taskIds: taskIds.slice(i, i + GIVE_BACK_CHUNK), reason });
+    }
+    for (const id of taskIds) {
+      this.held.delete(id);
+      void this.o.journal.forget(id);
+    }
+  }
+
+  /** Asks for no more work and starts nothing new; what runs goes on. */
+  stopTaking(): void {
+    this.stopping = true;
+    this.clock.clearTimeout(this.fillTimer);
+    this.clock.clearInterval(this.progressTimer);
+  }
+
+  private changed(): void {
+    this.events.changed?.();
+  }
+}
+
+const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
