@@ -58,6 +58,10 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     throw e;
   }
   replicaMaker.add(core.store.work.batchesWithoutReplicas());
+  for (const batchId of core.store.work.cancelledBatchesWithActiveWorkunits()) {
+    log.warn('finishing a cancellation a restart interrupted', { batchId });
+    core.cancelBatch(batchId).catch((e: unknown) => log.error('cancelling a batch failed', { batchId, ...errorFields(e) }));
+  }
 
   const app = express();
   app.disable('x-powered-by');
@@ -76,6 +80,10 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   app.use('/admin', adminUi());
   app.use(volunteerPage());
   const http = createServer(app);
+  // A big batch over a slow uplink may take longer than Node's default 5 minutes per request;
+  // a connection that goes quiet is still cut, after two minutes of silence.
+  http.requestTimeout = 0;
+  http.setTimeout(120_000);
   const io = new SocketServer(http, { maxHttpBufferSize: MAX_MESSAGE_BYTES, serveClient: false, cors: { origin: '*' } });
   const grace = new DisconnectGrace(
     config.disconnectGraceMs,

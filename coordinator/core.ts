@@ -1,6 +1,7 @@
 // The coordinator without its network: store, keys, files and the work lifecycle, wired.
 // The server adds HTTP and Socket.IO on top; tests drive it directly with their own clock.
 import { mkdirSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Ed25519 } from '../protocol/ed25519.js';
 import { nodeEd25519 } from '../protocol/ed25519-node.js';
@@ -19,6 +20,9 @@ import { Scheduler } from './work/scheduler.js';
 import { Submission } from './work/submission.js';
 import { Transitioner } from './work/transitioner.js';
 
+/** Work units cancelled per transaction. */
+const CANCEL_CHUNK = 500;
+
 export type CoreOptions = Pick<Config, 'dataDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'maxInFlightPerHost'>;
 
 export interface Core {
@@ -32,8 +36,11 @@ export interface Core {
   submission: Submission;
   registry: HostRegistry;
   service: VolunteerService;
-  /** Cancels a batch's open work units and tells hosts to abort their tasks. */
-  cancelBatch(batchId: number): number;
+  /**
+   * Cancels a batch's open work units a chunk at a time (a huge batch never stalls the loop)
+   * and tells hosts to abort their tasks after each chunk commits. Resolves with how many.
+   */
+  cancelBatch(batchId: number): Promise<number>;
   close(): void;
 }
 
@@ -73,11 +80,16 @@ export function createCore(
     submission,
     registry: new HostRegistry(store, ed, key.publicKey),
     service,
-    cancelBatch(batchId) {
-      const outbox = new Outbox();
-      const n = submission.cancelBatch(batchId, outbox, clock());
-      outbox.flush(notifier);
-      return n;
+    async cancelBatch(batchId) {
+      let total = 0;
+      for (;;) {
+        const outbox = new Outbox();
+        const part = submission.cancelBatchPart(batchId, CANCEL_CHUNK, outbox, clock());
+        outbox.flush(notifier);
+        total += part.cancelled;
+        if (part.done) return total;
+        await nextTurn();
+      }
     },
     close: () => store.close(),
   };

@@ -53,26 +53,29 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
     }
   });
 
-  /** The socket's credentials still hold (not logged out, revoked or disabled since it connected). */
-  const stillValid = (socket: Socket): boolean => {
+  /**
+   * The socket's account as it is now (its role may have changed), or undefined when its
+   * credentials no longer hold (logged out, revoked or disabled since it connected).
+   */
+  const currentAccount = (socket: Socket): AccountRecord | undefined => {
     try {
       const c = identify(accounts, { method: 'GET', headers: socket.data.headers as Record<string, string | undefined> });
-      return c !== undefined && c.account.id === (socket.data.account as AccountRecord).id;
+      return c !== undefined && c.account.id === (socket.data.account as AccountRecord).id ? c.account : undefined;
     } catch {
-      return false;
+      return undefined;
     }
   };
   const sweep = setInterval(() => {
-    for (const socket of nsp.sockets.values()) if (!stillValid(socket)) socket.disconnect(true);
+    for (const socket of nsp.sockets.values()) if (!currentAccount(socket)) socket.disconnect(true);
   }, CREDENTIAL_RECHECK_MS);
   sweep.unref();
 
   nsp.on('connection', (socket: Socket) => {
-    const account = socket.data.account as AccountRecord;
     socket.on('batch.watch', (payload: unknown, ack: unknown) => {
       if (typeof ack !== 'function') return;
       const reply = ack as Ack;
-      if (!stillValid(socket)) {
+      const account = currentAccount(socket);
+      if (!account) {
         reply({ ok: false, error: { code: 'unauthenticated', message: 'the session or token this connection used is no longer valid' } });
         socket.disconnect(true);
         return;

@@ -26,7 +26,7 @@ export interface ApiDeps {
   log: Logger;
   trustThreshold: number;
   secureCookies: boolean;
-  cancelBatch(batchId: number): number;
+  cancelBatch(batchId: number): Promise<number>;
   onCommitted(batchId: number): void;
   onlineHostIds(): Set<number>;
 }

@@ -70,23 +70,40 @@ export function requireAdmin(_req: Request, res: Response, next: NextFunction): 
   next();
 }
 
-/** Counts failed logins per address in a sliding window. */
+/**
+ * Limits password guessing: failed logins per address in a sliding window, counting attempts
+ * still being checked (so parallel requests cannot get around it), and a cap on password checks
+ * in flight overall (each costs ~32 MiB and a thread-pool slot).
+ */
 export class LoginThrottle {
   private readonly failures = new Map<string, number[]>();
+  private readonly pending = new Map<string, number>();
+  private inFlight = 0;
 
   constructor(
     private readonly max = 10,
     private readonly windowMs = 10 * 60_000,
+    private readonly maxInFlight = 8,
   ) {}
 
-  check(address: string, now = Date.now()): void {
+  /** Call before checking a password; then call end() exactly once. */
+  begin(address: string, now = Date.now()): void {
     const recent = (this.failures.get(address) ?? []).filter((t) => t > now - this.windowMs);
     if (recent.length === 0) this.failures.delete(address);
     else this.failures.set(address, recent);
-    if (recent.length >= this.max) throw new ApiError('rate_limited', 'too many failed logins from this address; try again in a few minutes');
+    const pending = this.pending.get(address) ?? 0;
+    if (recent.length + pending >= this.max) throw new ApiError('rate_limited', 'too many failed logins from this address; try again in a few minutes');
+    if (this.inFlight >= this.maxInFlight) throw new ApiError('rate_limited', 'too many logins at once; try again in a moment');
+    this.pending.set(address, pending + 1);
+    this.inFlight++;
   }
 
-  failed(address: string, now = Date.now()): void {
+  end(address: string, ok: boolean, now = Date.now()): void {
+    this.inFlight--;
+    const pending = (this.pending.get(address) ?? 1) - 1;
+    if (pending > 0) this.pending.set(address, pending);
+    else this.pending.delete(address);
+    if (ok) return;
     this.failures.set(address, [...(this.failures.get(address) ?? []), now]);
     if (this.failures.size > 10_000) {
       for (const [a, times] of this.failures) if ((times[times.length - 1] ?? 0) <= now - this.windowMs) this.failures.delete(a);

@@ -1,10 +1,13 @@
 // Batches: submit (JSON or streamed NDJSON), follow, inspect, export results, cancel.
 import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { errorFields, type Logger } from '../../common/log.js';
 import express from 'express';
 import { z } from 'zod';
 import type { BlobStore } from '../files/blob-store.js';
 import { batchStatus } from '../research/batch-status.js';
-import { resultPages } from '../research/results-export.js';
+import { resultPieces } from '../research/results-export.js';
 import { validationView } from '../research/validation-view.js';
 import type { Store } from '../store/store.js';
 import { INGEST_CHUNK, ingestBatch } from '../work/batch-ingest.js';
@@ -67,10 +70,11 @@ export function batchRoutes(deps: {
   blobs: BlobStore;
   submission: Submission;
   access: Access;
-  cancelBatch(batchId: number): number;
+  cancelBatch(batchId: number): Promise<number>;
   onCommitted(batchId: number): void;
+  log: Logger;
 }): express.Router {
-  const { store, blobs, submission, access } = deps;
+  const { store, blobs, submission, access, log } = deps;
   const router = express.Router();
   const json = express.json({ limit: MAX_JSON_BATCH_BYTES });
 
@@ -139,16 +143,23 @@ export function batchRoutes(deps: {
     res.type('application/x-ndjson');
     res.setHeader('Content-Disposition', `attachment; filename="batch-${b.id}-results.ndjson"`);
     res.setHeader('Cache-Control', 'no-store');
-    for (const page of resultPages(store.reports, blobs, b.id, q.status === 'done')) {
-      if (res.destroyed) return;
-      if (!res.write(page)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    try {
+      for (const piece of resultPieces(store.reports, blobs, b.id, q.status === 'done')) {
+        if (res.destroyed) return;
+        if ('file' in piece) await pipeline(createReadStream(piece.file), res, { end: false });
+        else if (!res.write(piece.text)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      }
+      res.end();
+    } catch (e) {
+      // The status line is gone: cutting the connection is the only honest signal of a broken download.
+      log.error('results export failed', { batchId: b.id, ...errorFields(e) });
+      res.destroy();
     }
-    res.end();
   });
 
-  router.post('/batches/:id/cancel', (req, res) => {
+  router.post('/batches/:id/cancel', async (req, res) => {
     const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
-    res.json({ cancelled: deps.cancelBatch(b.id) });
+    res.json({ cancelled: await deps.cancelBatch(b.id) });
   });
 
   return router;

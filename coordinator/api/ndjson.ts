@@ -6,6 +6,8 @@ import type { RawWorkunit } from '../work/submission.js';
 import { ApiError } from './api-error.js';
 
 const MAX_LINE_CHARS = MAX_FILE_BYTES + 1024;
+/** A chunk is handed on at this many characters even if it has fewer lines: memory stays bounded. */
+const MAX_CHUNK_CHARS = 16 * 1024 * 1024;
 
 function parseLine(text: string, lineNo: number): RawWorkunit {
   try {
@@ -23,10 +25,13 @@ export async function* ndjsonWorkunits(body: AsyncIterable<Buffer | string>, chu
   let partChars = 0;
   let lineNo = 0;
   let chunk: RawWorkunit[] = [];
+  let chunkChars = 0;
   const take = (line: string) => {
     lineNo++;
     const text = line.endsWith('\r') ? line.slice(0, -1) : line;
-    if (text.trim() !== '') chunk.push(parseLine(text, lineNo));
+    if (text.trim() === '') return;
+    chunk.push(parseLine(text, lineNo));
+    chunkChars += text.length;
   };
   for await (const piece of body) {
     const text = typeof piece === 'string' ? piece : decoder.write(piece);
@@ -44,9 +49,10 @@ export async function* ndjsonWorkunits(body: AsyncIterable<Buffer | string>, chu
       partChars += text.length - start;
     }
     if (partChars > MAX_LINE_CHARS) throw new ApiError('too_large', `line ${lineNo + 1} is longer than ${MAX_LINE_CHARS} characters`);
-    if (chunk.length >= chunkSize) {
+    if (chunk.length >= chunkSize || chunkChars >= MAX_CHUNK_CHARS) {
       yield chunk;
       chunk = [];
+      chunkChars = 0;
     }
   }
   const rest = decoder.end();

@@ -1,7 +1,7 @@
 // Logging in and out, the caller's own password and API tokens, and (admins) accounts.
 import express from 'express';
 import { z } from 'zod';
-import { NewAccountSchema, Password, RoleSchema, SESSION_TTL_MS, type AccountService } from '../accounts/account-service.js';
+import { NewAccountSchema, Password, RoleSchema, SESSION_TTL_MS, type AccountService, type Session } from '../accounts/account-service.js';
 import type { AccountRecord } from '../store/account-store.js';
 import { ApiError, parse } from './api-error.js';
 import { jsonBody } from './json-body.js';
@@ -27,13 +27,15 @@ export function sessionRoutes(accounts: AccountService, secureCookies: boolean):
 
   router.post('/session', json, async (req, res) => {
     const address = req.socket.remoteAddress ?? 'unknown';
-    throttle.check(address);
     const { name, password } = parse(LoginSchema, req.body, 'login');
-    const session = await accounts.login(name, password);
-    if (!session) {
-      throttle.failed(address);
-      throw new ApiError('unauthenticated', 'wrong name or password');
+    throttle.begin(address);
+    let session: Session | undefined;
+    try {
+      session = await accounts.login(name, password);
+    } finally {
+      throttle.end(address, session !== undefined);
     }
+    if (!session) throw new ApiError('unauthenticated', 'wrong name or password');
     res.setHeader('Set-Cookie', cookie(session.token, Math.floor(SESSION_TTL_MS / 1000)));
     res.json({ account: publicAccount(session.account), csrfToken: session.csrfToken });
   });

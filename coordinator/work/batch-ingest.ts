@@ -1,11 +1,12 @@
 // Submits a batch from a stream of work units without blocking the event loop: each chunk is
 // validated and inserted in its own short transaction, with a turn of the event loop between
 // chunks, into a staged batch that becomes visible only when the last chunk is in.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { BatchHeader, RawWorkunit, Submission, Submitted } from './submission.js';
 
 /** Work units per transaction: a few tens of milliseconds of work. */
 export const INGEST_CHUNK = 2000;
+const RETRY_MS = 1000;
 
 export async function ingestBatch(
   submission: Submission,
@@ -75,8 +76,9 @@ export class ReplicaMaker {
         this.onReplicasMade(batchId!);
         if (done) this.pending.delete(batchId!);
       } catch (e) {
-        this.pending.delete(batchId!);
+        // Kept pending: a transient failure (e.g. a full disk) must not leave work units without replicas.
         this.onError(e);
+        await sleep(RETRY_MS);
       }
       await nextTurn();
     }

@@ -167,17 +167,21 @@ export class Submission {
     });
   }
 
-  /** Cancels the batch's open work units; their replicas out on hosts are aborted. */
-  cancelBatch(batchId: number, outbox: Outbox, now = Date.now()): number {
+  /**
+   * Cancels up to `limit` open work units of the batch, in one transaction; their replicas out on
+   * hosts are aborted. The batch is marked cancelled with its first part, so a crash midway
+   * leaves a cancelled batch with open work units, which the coordinator finishes at start.
+   */
+  cancelBatchPart(batchId: number, limit: number, outbox: Outbox, now = Date.now()): { cancelled: number; done: boolean } {
     return this.store.transaction(() => {
-      const ids = this.store.work.activeWorkunitsOfBatch(batchId);
+      const ids = this.store.work.activeWorkunitsOfBatch(batchId, limit);
       for (const id of ids) {
         this.store.work.finishWorkunit(id, 'cancelled', null, 'cancelled by the researcher', now);
         this.transitioner.transition(id, now, outbox);
       }
       // A batch that already finished stays done: there was nothing left to cancel.
       if (ids.length > 0) this.store.work.markBatchCancelled(batchId);
-      return ids.length;
+      return { cancelled: ids.length, done: ids.length < limit };
     });
   }
 }

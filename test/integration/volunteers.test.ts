@@ -156,7 +156,7 @@ describe('pushes and side channels', () => {
     });
     const v = await join_();
     const tasks = await v.requestTasks(3);
-    expect(coordinator.cancelBatch(batchId)).toBe(3);
+    expect(await coordinator.cancelBatch(batchId)).toBe(3);
     await waitFor('tasks.abort', () => v.aborts.length === 1);
     expect(v.aborts[0]!.taskIds.sort()).toEqual(tasks.map((t) => t.taskId).sort());
     expect(v.aborts[0]!.reason).toMatch(/cancelled/);

@@ -235,12 +235,12 @@ describe('deadlines, errors and aborts', () => {
     expect(world.core.store.identities.hostById(h1.id)!.nError).toBe(1);
   });
 
-  it('cancelling a batch aborts replicas out on hosts', () => {
+  it('cancelling a batch aborts replicas out on hosts', async () => {
     world = createWorld();
     const batch = world.submit(world.addApp(), inputs(2));
     const host = world.addHost();
     const tasks = host.request(2);
-    expect(world.core.cancelBatch(batch)).toBe(2);
+    expect(await world.core.cancelBatch(batch)).toBe(2);
     expect(world.aborts).toHaveLength(1);
     expect(world.aborts[0]!.taskIds.sort()).toEqual(tasks.map((t) => t.taskId).sort());
     expect(world.workunitIds(batch).map((id) => wu(world, id).status)).toEqual(['cancelled', 'cancelled']);
