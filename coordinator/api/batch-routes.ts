@@ -18,7 +18,7 @@ import type { Access } from './access.js';
 import { ApiError, parse } from './api-error.js';
 import { caller } from './auth.js';
 import { ndjsonWorkunits } from './ndjson.js';
-import { IdParam } from './session-routes.js';
+import { IdParam } from './params.js';
 
 /** A JSON batch body; NDJSON has no such limit (it streams). */
 export const MAX_JSON_BATCH_BYTES = '100mb';

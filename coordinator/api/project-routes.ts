@@ -9,7 +9,7 @@ import { ApiError, parse } from './api-error.js';
 import { caller } from './auth.js';
 import { jsonBody } from './json-body.js';
 import { readMultipart } from './multipart.js';
-import { IdParam } from './session-routes.js';
+import { IdParam } from './params.js';
 
 const VersionFieldsSchema = z.strictObject({
   entry: z.string().min(1).max(128).optional(),

@@ -5,6 +5,7 @@ import { NewAccountSchema, Password, RoleSchema, SESSION_TTL_MS, type AccountSer
 import type { AccountRecord } from '../store/account-store.js';
 import { ApiError, parse } from './api-error.js';
 import { jsonBody } from './json-body.js';
+import { IdParam } from './params.js';
 import { caller, identify, LoginThrottle, requireAccount, requireAdmin, SESSION_COOKIE } from './auth.js';
 
 const LoginSchema = z.strictObject({ name: z.string().min(1).max(64), password: z.string().min(1).max(1000) });
@@ -13,7 +14,6 @@ const TokenSpecSchema = z.strictObject({ name: z.string().trim().min(1).max(100)
 const AccountUpdateSchema = z
   .strictObject({ disabled: z.boolean().optional(), role: RoleSchema.optional(), password: Password.optional() })
   .refine((u) => Object.keys(u).length > 0, 'give at least one of disabled, role, password');
-export const IdParam = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 const publicAccount = (a: AccountRecord) => ({ id: a.id, name: a.name, role: a.role });
 
