@@ -2,7 +2,7 @@
 // with an API token (or, only while logging in, a session cookie and its CSRF token), turns the
 // API's error bodies and network failures into one-line Failures, and checks answers with zod.
 import { z } from 'zod';
-import { ApiErrorBody } from './api-schemas.js';
+import { ApiErrorBodySchema } from '../protocol/api.js';
 import { describeError, Failure } from './failure.js';
 
 export type Auth = { token: string } | { cookie: string; csrfToken: string } | Record<string, never>;
@@ -66,7 +66,7 @@ export class GridApi {
     const text = await response.text().catch(() => '');
     let error: { code: string; message: string } | undefined;
     try {
-      const parsed = ApiErrorBody.safeParse(JSON.parse(text));
+      const parsed = ApiErrorBodySchema.safeParse(JSON.parse(text));
       if (parsed.success) error = parsed.data.error;
     } catch {
       // not JSON: not the API speaking (a proxy, another server)

@@ -2,7 +2,7 @@
 // it on every (re)connection, pass each pushed status on, and fail for good only when the
 // coordinator refuses the token or the batch; network drops are retried by socket.io-client.
 import { io } from 'socket.io-client';
-import { BatchStatus, WatchAck } from './api-schemas.js';
+import { type BatchStatus, BatchStatusSchema, WatchAckSchema } from '../protocol/api.js';
 import { Failure } from './failure.js';
 
 export interface BatchWatchEvents {
@@ -41,14 +41,14 @@ export function watchBatch(url: string, token: string, batchId: number, on: Batc
         socket.disconnect().connect();
         return;
       }
-      const ack = WatchAck.safeParse(raw);
+      const ack = WatchAckSchema.safeParse(raw);
       if (!ack.success) return fail(new Failure(`batch.watch: unexpected answer from the coordinator (${ack.error.issues[0]?.message})`));
       if (!ack.data.ok) return fail(new Failure(`cannot follow batch ${batchId}: ${ack.data.error.message} (${ack.data.error.code})`));
       on.status(ack.data.status);
     });
   });
   socket.on('batch.status', (raw: unknown) => {
-    const status = BatchStatus.safeParse(raw);
+    const status = BatchStatusSchema.safeParse(raw);
     if (!closed && status.success && status.data.id === batchId) on.status(status.data);
   });
   socket.on('disconnect', () => {

@@ -1,7 +1,7 @@
 // The REST client: JSON in and out, the session's CSRF token on writes, errors as values.
-import type { ApiErrorBody, Session } from './api-types';
+import type { ApiErrorDetail, Session } from '../../protocol/api';
 
-export interface ApiError extends ApiErrorBody {
+export interface ApiError extends ApiErrorDetail {
   /** HTTP status, or 0 when the request never got an answer. */
   status: number;
 }

@@ -1,7 +1,7 @@
 // Live batch status over Socket.IO (namespace /admin): the server pushes `batch.status`
 // whenever a watched batch changes, so the UI never polls.
 import { io, type Socket } from 'socket.io-client';
-import type { ApiErrorBody, BatchStatus, WatchAck } from './api-types';
+import type { ApiErrorDetail, BatchStatus, WatchAck } from '../../protocol/api';
 import { isRecord } from './api';
 
 interface ServerEvents {
@@ -47,7 +47,7 @@ function connect(): Socket<ServerEvents, ClientEvents> {
   return s;
 }
 
-const errorHandlers = new Map<number, (e: ApiErrorBody) => void>();
+const errorHandlers = new Map<number, (e: ApiErrorDetail) => void>();
 
 function deliverAck(batchId: number, ack: WatchAck): void {
   if (!isRecord(ack)) return;
@@ -59,7 +59,7 @@ function deliverAck(batchId: number, ack: WatchAck): void {
  * Follows one batch: `onStatus` gets the status at once (the watch ack) and on every change.
  * Returns the function that stops following it.
  */
-export function watchBatch(batchId: number, onStatus: Listener, onError: (e: ApiErrorBody) => void): () => void {
+export function watchBatch(batchId: number, onStatus: Listener, onError: (e: ApiErrorDetail) => void): () => void {
   const s = connect();
   let set = listeners.get(batchId);
   if (!set) listeners.set(batchId, (set = new Set()));

@@ -1,7 +1,7 @@
 // The admin UI: checks the session, then routes hash URLs to pages inside the app shell.
 import './styles.css';
 import { del, get, onSessionLost, setSession } from './api';
-import type { Session } from './api-types';
+import type { Session } from '../../protocol/api';
 import { h, mount } from './dom';
 import { disconnectLive } from './live';
 import type { Page, PageContext } from './page';

@@ -1,6 +1,6 @@
 // What every page is: a title, an element, and what to stop when the user leaves it.
 import type { ApiResult } from './api';
-import type { Session } from './api-types';
+import type { Session } from '../../protocol/api';
 import { h, mount, type Child } from './dom';
 import { errorBox, loading } from './ui/states';
 

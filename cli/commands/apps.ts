@@ -2,7 +2,7 @@
 import { openAsBlob, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { App, AppVersion } from '../api-schemas.js';
+import { AppSchema, AppVersionSchema } from '../../protocol/api.js';
 import { defineCommand, flag } from '../command.js';
 import { Failure } from '../failure.js';
 import { formatBytes, formatTable, formatTime } from '../format.js';
@@ -51,7 +51,7 @@ ${jsonHelp(30)}
       o.validation === 'exact'
         ? { mode: 'exact' }
         : { mode: 'tolerance', ...(o.absEpsilon === undefined ? {} : { absEpsilon: o.absEpsilon }), ...(o.relEpsilon === undefined ? {} : { relEpsilon: o.relEpsilon }) };
-    const app = await ctx.connect().api.call('POST', `/projects/${o.project}/apps`, App, {
+    const app = await ctx.connect().api.call('POST', `/projects/${o.project}/apps`, AppSchema, {
       json: {
         name: o.name,
         validation,
@@ -126,7 +126,7 @@ ${jsonHelp()}
     form.append('entry', o.entry);
     form.append('platform', o.platform);
     if (o.requirements !== undefined) form.append('requirements', o.requirements);
-    const version = await ctx.connect().api.call('POST', `/apps/${o.app}/versions`, AppVersion, { body: form });
+    const version = await ctx.connect().api.call('POST', `/apps/${o.app}/versions`, AppVersionSchema, { body: form });
     const size = version.files.reduce((sum, f) => sum + f.size, 0);
     ctx.print(
       o.json
@@ -148,7 +148,7 @@ ${jsonHelp()}
   flags: { json: flag(true) },
   schema: z.strictObject({ id: Id('ID'), json: Switch }),
   async run(o, ctx) {
-    const app = await ctx.connect().api.call('GET', `/apps/${o.id}`, App);
+    const app = await ctx.connect().api.call('GET', `/apps/${o.id}`, AppSchema);
     if (o.json) {
       ctx.print(JSON.stringify(app));
       return 0;

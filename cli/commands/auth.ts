@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { GridApi, readAnswer } from '../api-client.js';
-import { CreatedToken, Session } from '../api-schemas.js';
+import { CreatedTokenSchema, SessionSchema } from '../../protocol/api.js';
 import { defineCommand, flag } from '../command.js';
 import { configPath, forgetLogin, readSavedLogin, saveLogin, TokenSchema, UrlSchema } from '../config-file.js';
 import { Failure } from '../failure.js';
@@ -47,10 +47,10 @@ stdin when it is piped: echo "${'$'}PASSWORD" | volunteer-grid login --url … -
     const url = trimUrl(o.url);
     const password = o.password ?? (await readPassword(`Password for ${o.name} at ${url}: `, ctx.stdin, ctx.stderr));
     const loggedIn = await new GridApi(url).send('POST', '/session', { json: { name: o.name, password } });
-    const session = await readAnswer(loggedIn, Session, 'POST /session');
+    const session = await readAnswer(loggedIn, SessionSchema, 'POST /session');
     const api = new GridApi(url, { cookie: sessionCookie(loggedIn), csrfToken: session.csrfToken ?? '' });
     const tokenName = o.tokenName ?? `volunteer-grid CLI on ${hostname()}`.slice(0, 64);
-    const created = await api.call('POST', '/tokens', CreatedToken, { json: { name: tokenName } });
+    const created = await api.call('POST', '/tokens', CreatedTokenSchema, { json: { name: tokenName } });
     // The session was only the way to the token; end it so no cookie stays valid for a week.
     await api.call('DELETE', '/session', null).catch(() => undefined);
     const file = saveLogin(ctx.env, { url, token: created.token, tokenId: created.id, account: session.account.name });
@@ -73,7 +73,7 @@ Checks the token against the coordinator, then saves the URL and the token in th
   schema: z.strictObject({ url: UrlSchema, token: TokenSchema }),
   async run(o, ctx) {
     const url = trimUrl(o.url);
-    const session = await new GridApi(url, { token: o.token }).call('GET', '/session', Session);
+    const session = await new GridApi(url, { token: o.token }).call('GET', '/session', SessionSchema);
     const file = saveLogin(ctx.env, { url, token: o.token, account: session.account.name });
     ctx.print(`token of ${session.account.name} (${session.account.role}) at ${url} saved in ${file}`);
     return 0;
@@ -91,7 +91,7 @@ ${jsonHelp()}
   schema: z.strictObject({ json: Switch }),
   async run(o, ctx) {
     const { api, credentials } = ctx.connect();
-    const session = await api.call('GET', '/session', Session);
+    const session = await api.call('GET', '/session', SessionSchema);
     if (o.json) ctx.print(JSON.stringify({ url: credentials.url, account: session.account }));
     else ctx.print(`${session.account.name} (${session.account.role}) at ${credentials.url}, token from ${credentials.source === 'environment' ? 'VG_TOKEN' : configPath(ctx.env)}`);
     return 0;

@@ -4,7 +4,7 @@ import { open, rename } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { syncDir } from '../../common/durable-file.js';
-import { BatchErrors, BatchList, BatchStatus, CancelResult } from '../api-schemas.js';
+import { BatchErrorsSchema, BatchListSchema, type BatchStatus, BatchStatusSchema, CancelledSchema } from '../../protocol/api.js';
 import { defineCommand, flag } from '../command.js';
 import type { Context } from '../context.js';
 import { Failure } from '../failure.js';
@@ -14,7 +14,7 @@ import { ProgressBar } from '../progress-bar.js';
 
 const finished = (s: BatchStatus) => s.workunits.done + s.workunits.failed + s.workunits.cancelled;
 
-const getStatus = (ctx: Context, batch: number) => ctx.connect().api.call('GET', `/batches/${batch}`, BatchStatus);
+const getStatus = (ctx: Context, batch: number) => ctx.connect().api.call('GET', `/batches/${batch}`, BatchStatusSchema);
 
 export const batchesList = defineCommand({
   words: ['batches', 'list'],
@@ -28,7 +28,7 @@ ${jsonHelp()}
   flags: { project: flag(), app: flag(), json: flag(true) },
   schema: z.strictObject({ project: Id('--project').optional(), app: Id('--app').optional(), json: Switch }),
   async run(o, ctx) {
-    const { batches } = await ctx.connect().api.call('GET', '/batches', BatchList, { query: { projectId: o.project, appId: o.app } });
+    const { batches } = await ctx.connect().api.call('GET', '/batches', BatchListSchema, { query: { projectId: o.project, appId: o.app } });
     if (o.json) {
       ctx.print(JSON.stringify({ batches }));
       return 0;
@@ -267,7 +267,7 @@ Finished results stay available.
   flags: {},
   schema: z.strictObject({ batch: Id('BATCH') }),
   async run(o, ctx) {
-    const { cancelled } = await ctx.connect().api.call('POST', `/batches/${o.batch}/cancel`, CancelResult);
+    const { cancelled } = await ctx.connect().api.call('POST', `/batches/${o.batch}/cancel`, CancelledSchema);
     ctx.print(`cancelled ${formatCount(cancelled)} work unit${cancelled === 1 ? '' : 's'} of batch ${o.batch}`);
     return 0;
   },
@@ -285,7 +285,7 @@ ${jsonHelp()}
   flags: { limit: flag(), json: flag(true) },
   schema: z.strictObject({ batch: Id('BATCH'), limit: Id('--limit').optional(), json: Switch }),
   async run(o, ctx) {
-    const answer = await ctx.connect().api.call('GET', `/batches/${o.batch}/errors`, BatchErrors, { query: { limit: o.limit } });
+    const answer = await ctx.connect().api.call('GET', `/batches/${o.batch}/errors`, BatchErrorsSchema, { query: { limit: o.limit } });
     if (o.json) {
       ctx.print(JSON.stringify(answer));
       return 0;

@@ -1,6 +1,6 @@
 // Projects: list, create, pause and resume.
 import { z } from 'zod';
-import { Project, ProjectList } from '../api-schemas.js';
+import { ProjectListSchema, ProjectSchema } from '../../protocol/api.js';
 import { defineCommand, flag } from '../command.js';
 import { formatTable } from '../format.js';
 import { Id, jsonHelp, Switch } from '../options.js';
@@ -15,7 +15,7 @@ ${jsonHelp()}
   flags: { json: flag(true) },
   schema: z.strictObject({ json: Switch }),
   async run(o, ctx) {
-    const { projects } = await ctx.connect().api.call('GET', '/projects', ProjectList);
+    const { projects } = await ctx.connect().api.call('GET', '/projects', ProjectListSchema);
     if (o.json) {
       ctx.print(JSON.stringify({ projects }));
       return 0;
@@ -46,7 +46,7 @@ ${jsonHelp()}
   flags: { description: flag(), json: flag(true) },
   schema: z.strictObject({ name: z.string().min(1), description: z.string().optional(), json: Switch }),
   async run(o, ctx) {
-    const project = await ctx.connect().api.call('POST', '/projects', Project, {
+    const project = await ctx.connect().api.call('POST', '/projects', ProjectSchema, {
       json: { name: o.name, ...(o.description === undefined ? {} : { description: o.description }) },
     });
     ctx.print(o.json ? JSON.stringify(project) : `created project ${project.id} (${project.name})`);
@@ -66,7 +66,7 @@ ${verb === 'pause' ? "A paused project's tasks are not handed out; tasks already
     flags: {},
     schema: z.strictObject({ id: Id('ID') }),
     async run(o, ctx) {
-      const project = await ctx.connect().api.call('PATCH', `/projects/${o.id}`, Project, { json: { status } });
+      const project = await ctx.connect().api.call('PATCH', `/projects/${o.id}`, ProjectSchema, { json: { status } });
       ctx.print(`project ${project.id} (${project.name}) is ${project.status}`);
       return 0;
     },

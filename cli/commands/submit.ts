@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { z } from 'zod';
 import { readAnswer } from '../api-client.js';
-import { SubmitResult } from '../api-schemas.js';
+import { SubmittedSchema } from '../../protocol/api.js';
 import { defineCommand, flag } from '../command.js';
 import type { Context } from '../context.js';
 import { Failure } from '../failure.js';
@@ -104,7 +104,7 @@ ${jsonHelp(28)}
       bar.clear();
       throw e;
     }
-    const result = await readAnswer(response, SubmitResult, 'POST /batches');
+    const result = await readAnswer(response, SubmittedSchema, 'POST /batches');
     bar.finish(result.created ? `sent ${formatBytes(size)}` : 'already submitted');
     if (o.json) ctx.print(JSON.stringify(result));
     else if (result.created) ctx.print(`submitted batch ${result.batchId}: ${formatCount(result.workunits)} work units (client key ${clientKey})`);

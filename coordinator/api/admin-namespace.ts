@@ -2,6 +2,7 @@
 // change (coalesced to at most one push per batch per PUSH_INTERVAL_MS), instead of polling.
 import type { Namespace, Server, Socket } from 'socket.io';
 import { z } from 'zod';
+import type { BatchStatus, UnwatchAck, WatchAck } from '../../protocol/api.js';
 import { describeIssues } from '../../common/zod-message.js';
 import { errorFields, type Logger } from '../../common/log.js';
 import type { AccountService } from '../accounts/account-service.js';
@@ -22,7 +23,6 @@ const WatchSchema = z.strictObject({ batchId: z.number().int().positive() });
 const AuthSchema = z.object({ token: z.string().max(200).optional() });
 const room = (batchId: number) => `batch:${batchId}`;
 
-type Ack = (reply: { ok: true; status?: unknown } | { ok: false; error: { code: string; message: string } }) => void;
 
 export interface BatchWatch {
   nsp: Namespace;
@@ -73,7 +73,7 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
   nsp.on('connection', (socket: Socket) => {
     socket.on('batch.watch', (payload: unknown, ack: unknown) => {
       if (typeof ack !== 'function') return;
-      const reply = ack as Ack;
+      const reply = ack as (reply: WatchAck) => void;
       const account = currentAccount(socket);
       if (!account) {
         reply({ ok: false, error: { code: 'unauthenticated', message: 'the session or token this connection used is no longer valid' } });
@@ -95,7 +95,7 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
     socket.on('batch.unwatch', (payload: unknown, ack: unknown) => {
       const msg = WatchSchema.safeParse(payload);
       if (msg.success) void socket.leave(room(msg.data.batchId));
-      if (typeof ack === 'function') (ack as Ack)({ ok: true });
+      if (typeof ack === 'function') (ack as (reply: UnwatchAck) => void)({ ok: true });
     });
   });
 
@@ -104,7 +104,7 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
     const started = Date.now();
     try {
       const batch = store.reports.batch(batchId);
-      if (batch) nsp.to(room(batchId)).emit('batch.status', batchStatus(store.reports, batch, started));
+      if (batch) nsp.to(room(batchId)).emit('batch.status', batchStatus(store.reports, batch, started) satisfies BatchStatus);
     } catch (e) {
       log.error('batch status push failed', { batchId, ...errorFields(e) });
     }

@@ -2,22 +2,14 @@
 // errors (accounts, registry, submission) map onto these at the edge.
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
+import type { ApiErrorBody, ApiErrorCode } from '../../protocol/api.js';
 import { describeIssues } from '../../common/zod-message.js';
 import { errorFields, type Logger } from '../../common/log.js';
 import { AccountError } from '../accounts/account-service.js';
 import { RegistryError } from '../apps/app-registry.js';
 import { SubmissionError } from '../work/submission.js';
 
-export type ApiErrorCode =
-  | 'bad_request'
-  | 'unauthenticated'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'too_large'
-  | 'unsupported_media_type'
-  | 'rate_limited'
-  | 'internal';
+export type { ApiErrorCode } from '../../protocol/api.js';
 
 const STATUS: Record<ApiErrorCode, number> = {
   bad_request: 400,
@@ -50,7 +42,7 @@ export function sendError(res: Response, code: ApiErrorCode, message: string): v
     res.destroy();
     return;
   }
-  res.status(STATUS[code]).json({ error: { code, message } });
+  res.status(STATUS[code]).json({ error: { code, message } } satisfies ApiErrorBody);
 }
 
 /** Parses with a schema or fails with a 400 that says what was wrong. */

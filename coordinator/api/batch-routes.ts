@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { errorFields, type Logger } from '../../common/log.js';
 import express from 'express';
 import { z } from 'zod';
+import type { BatchErrors, BatchList, Cancelled, Submitted, WorkunitDetail, WorkunitPage } from '../../protocol/api.js';
 import type { BlobStore } from '../files/blob-store.js';
 import { batchStatus } from '../research/batch-status.js';
 import { resultPieces } from '../research/results-export.js';
@@ -12,7 +13,7 @@ import { validationView } from '../research/validation-view.js';
 import type { Store } from '../store/store.js';
 import { INGEST_CHUNK, ingestBatch } from '../work/batch-ingest.js';
 import { ReplicationSchema } from '../work/model.js';
-import { BatchHeaderSchema, MAX_WORKUNITS_PER_BATCH, type Submitted } from '../work/submission.js';
+import { BatchHeaderSchema, MAX_WORKUNITS_PER_BATCH } from '../work/submission.js';
 import type { Submission, RawWorkunit } from '../work/submission.js';
 import type { Access } from './access.js';
 import { ApiError, parse } from './api-error.js';
@@ -101,7 +102,7 @@ export function batchRoutes(deps: {
     const q = parse(ListQuerySchema, req.query, 'query');
     const now = Date.now();
     const rows = store.reports.batches({ projectId: q.projectId, appId: q.appId, ownerId: access.ownerFilter(account) }, q.limit);
-    res.json({ batches: rows.map((b) => batchStatus(store.reports, b, now)) });
+    res.json({ batches: rows.map((b) => batchStatus(store.reports, b, now)) } satisfies BatchList);
   });
 
   router.get('/batches/:id', (req, res) => {
@@ -113,7 +114,7 @@ export function batchRoutes(deps: {
     const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
     const q = parse(WorkunitsQuerySchema, req.query, 'query');
     const workunits = store.reports.workunits(b.id, q.status, q.after, q.limit);
-    res.json({ workunits, next: workunits.length === q.limit ? workunits[workunits.length - 1]!.seq : null });
+    res.json({ workunits, next: workunits.length === q.limit ? workunits[workunits.length - 1]!.seq : null } satisfies WorkunitPage);
   });
 
   router.get('/workunits/:id', (req, res) => {
@@ -121,13 +122,13 @@ export function batchRoutes(deps: {
     access.workunitBatch(caller(res).account, id);
     const wu = store.reports.workunit(id);
     if (!wu) throw new ApiError('not_found', `no work unit ${id}`);
-    res.json({ ...wu, replicas: store.reports.replicas(id) });
+    res.json({ ...wu, replicas: store.reports.replicas(id) } satisfies WorkunitDetail);
   });
 
   router.get('/batches/:id/errors', (req, res) => {
     const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
     const q = parse(ErrorsQuerySchema, req.query, 'query');
-    res.json({ byCode: store.reports.errorCodes(b.id), errors: store.reports.errors(b.id, q.limit) });
+    res.json({ byCode: store.reports.errorCodes(b.id), errors: store.reports.errors(b.id, q.limit) } satisfies BatchErrors);
   });
 
   router.get('/batches/:id/validation', (req, res) => {
@@ -159,7 +160,7 @@ export function batchRoutes(deps: {
 
   router.post('/batches/:id/cancel', async (req, res) => {
     const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
-    res.json({ cancelled: await deps.cancelBatch(b.id) });
+    res.json({ cancelled: await deps.cancelBatch(b.id) } satisfies Cancelled);
   });
 
   return router;

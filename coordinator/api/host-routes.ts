@@ -1,6 +1,7 @@
 // Volunteer hosts (for signed-in accounts) and the public leaderboards.
 import express from 'express';
 import { z } from 'zod';
+import type { Host, HostList, Leaderboard } from '../../protocol/api.js';
 import type { Store } from '../store/store.js';
 import { parse } from './api-error.js';
 
@@ -17,13 +18,13 @@ export function hostRoutes(deps: { store: Store; onlineHostIds(): Set<number>; t
   router.get('/hosts', (req, res) => {
     const q = parse(HostsQuerySchema, req.query, 'query');
     const online = deps.onlineHostIds();
-    const hosts = store.reports.hosts(q.online ? [...online] : undefined, q.limit).map((h) => ({
+    const hosts = store.reports.hosts(q.online ? [...online] : undefined, q.limit).map((h): Host => ({
       ...h,
       online: online.has(h.id),
       tasksDone: h.nValid + h.nInvalid + h.nError,
       trusted: h.consecutiveValid >= deps.trustThreshold,
     }));
-    res.json({ online: online.size, hosts });
+    res.json({ online: online.size, hosts } satisfies HostList);
   });
   return router;
 }
@@ -34,7 +35,7 @@ export function leaderboardRoutes(store: Store): express.Router {
     const { kind } = parse(LeaderboardParams, req.params, 'leaderboard');
     const { limit } = parse(LeaderboardQuery, req.query, 'query');
     res.setHeader('Cache-Control', 'public, max-age=10');
-    res.json({ kind, entries: store.reports.leaderboard(kind, limit).map((e, i) => ({ rank: i + 1, ...e })) });
+    res.json({ kind, entries: store.reports.leaderboard(kind, limit).map((e, i) => ({ rank: i + 1, ...e })) } satisfies Leaderboard);
   });
   return router;
 }

@@ -1,6 +1,7 @@
 // Projects, apps and app versions.
 import express from 'express';
 import { z } from 'zod';
+import type { App, AppVersion, Project, ProjectBatch, ProjectDetail, ProjectList } from '../../protocol/api.js';
 import { AppSpecSchema, ProjectSpecSchema, ProjectUpdateSchema, RequirementsSchema, type AppRegistry } from '../apps/app-registry.js';
 import type { AppRecord, AppVersionRecord, ProjectRecord } from '../store/catalog.js';
 import type { Store } from '../store/store.js';
@@ -34,12 +35,12 @@ export function projectRoutes(deps: { store: Store; apps: AppRegistry; access: A
   const router = express.Router();
   const json = jsonBody('64kb');
 
-  const projectView = (p: ProjectRecord) => ({
+  const projectView = (p: ProjectRecord): Project => ({
     ...p,
     ownerName: p.ownerId === null ? null : (store.accounts.byId(p.ownerId)?.name ?? null),
     workunits: store.reports.projectWorkunitCounts(p.id),
   });
-  const versionView = (v: AppVersionRecord) => ({
+  const versionView = (v: AppVersionRecord): AppVersion => ({
     id: v.id,
     appId: v.appId,
     version: v.version,
@@ -51,10 +52,10 @@ export function projectRoutes(deps: { store: Store; apps: AppRegistry; access: A
     files: v.manifest.files,
     createdAt: v.createdAt,
   });
-  const appView = (a: AppRecord) => ({ ...a, versions: store.catalog.versionsOfApp(a.id).map(versionView) });
+  const appView = (a: AppRecord): App => ({ ...a, versions: store.catalog.versionsOfApp(a.id).map(versionView) });
 
   router.get('/projects', (_req, res) => {
-    res.json({ projects: store.catalog.projects(access.ownerFilter(caller(res).account)).map(projectView) });
+    res.json({ projects: store.catalog.projects(access.ownerFilter(caller(res).account)).map(projectView) } satisfies ProjectList);
   });
 
   router.post('/projects', json, (req, res) => {
@@ -68,8 +69,8 @@ export function projectRoutes(deps: { store: Store; apps: AppRegistry; access: A
     res.json({
       ...projectView(p),
       apps: store.catalog.appsOfProject(p.id).map(appView),
-      batches: store.reports.batches({ projectId: p.id }, 1000).map((b) => ({ id: b.id, name: b.name, appId: b.appId, appName: b.appName, workunits: b.workunitCount, cancelled: b.cancelled, createdAt: b.createdAt })),
-    });
+      batches: store.reports.batches({ projectId: p.id }, 1000).map((b): ProjectBatch => ({ id: b.id, name: b.name, appId: b.appId, appName: b.appName, workunits: b.workunitCount, cancelled: b.cancelled, createdAt: b.createdAt })),
+    } satisfies ProjectDetail);
   });
 
   router.patch('/projects/:id', json, (req, res) => {

@@ -1,6 +1,7 @@
 // Logging in and out, the caller's own password and API tokens, and (admins) accounts.
 import express from 'express';
 import { z } from 'zod';
+import type { Account, AccountList, CreatedAccount, CreatedToken, Session as SessionBody, TokenList, UpdatedAccount } from '../../protocol/api.js';
 import { NewAccountSchema, Password, RoleSchema, SESSION_TTL_MS, type AccountService, type Session } from '../accounts/account-service.js';
 import type { AccountRecord } from '../store/account-store.js';
 import { ApiError, parse } from './api-error.js';
@@ -15,7 +16,7 @@ const AccountUpdateSchema = z
   .strictObject({ disabled: z.boolean().optional(), role: RoleSchema.optional(), password: Password.optional() })
   .refine((u) => Object.keys(u).length > 0, 'give at least one of disabled, role, password');
 
-const publicAccount = (a: AccountRecord) => ({ id: a.id, name: a.name, role: a.role });
+const publicAccount = (a: AccountRecord): Account => ({ id: a.id, name: a.name, role: a.role });
 
 export function sessionRoutes(accounts: AccountService, secureCookies: boolean): express.Router {
   const router = express.Router();
@@ -37,12 +38,12 @@ export function sessionRoutes(accounts: AccountService, secureCookies: boolean):
     }
     if (!session) throw new ApiError('unauthenticated', 'wrong name or password');
     res.setHeader('Set-Cookie', cookie(session.token, Math.floor(SESSION_TTL_MS / 1000)));
-    res.json({ account: publicAccount(session.account), csrfToken: session.csrfToken });
+    res.json({ account: publicAccount(session.account), csrfToken: session.csrfToken } satisfies SessionBody);
   });
 
   router.get('/session', signedIn, (_req, res) => {
     const c = caller(res);
-    res.json({ account: publicAccount(c.account), csrfToken: c.session?.csrfToken ?? null });
+    res.json({ account: publicAccount(c.account), csrfToken: c.session?.csrfToken ?? null } satisfies SessionBody);
   });
 
   router.delete('/session', (req, res) => {
@@ -60,12 +61,12 @@ export function sessionRoutes(accounts: AccountService, secureCookies: boolean):
   });
 
   router.get('/tokens', signedIn, (_req, res) => {
-    res.json({ tokens: accounts.tokens(caller(res).account.id) });
+    res.json({ tokens: accounts.tokens(caller(res).account.id) } satisfies TokenList);
   });
 
   router.post('/tokens', json, signedIn, (req, res) => {
     const { name } = parse(TokenSpecSchema, req.body, 'token');
-    res.status(201).json(accounts.createToken(caller(res).account.id, name));
+    res.status(201).json(accounts.createToken(caller(res).account.id, name) satisfies CreatedToken);
   });
 
   router.delete('/tokens/:id', signedIn, (req, res) => {
@@ -77,13 +78,13 @@ export function sessionRoutes(accounts: AccountService, secureCookies: boolean):
   });
 
   router.get('/researchers', signedIn, requireAdmin, (_req, res) => {
-    res.json({ accounts: accounts.list() });
+    res.json({ accounts: accounts.list() } satisfies AccountList);
   });
 
   router.post('/researchers', json, signedIn, requireAdmin, async (req, res) => {
     const spec = parse(NewAccountSchema, req.body, 'account');
     const created = await accounts.create(spec);
-    res.status(201).json(created);
+    res.status(201).json(created satisfies CreatedAccount);
   });
 
   router.patch('/researchers/:id', json, signedIn, requireAdmin, async (req, res) => {
@@ -92,7 +93,7 @@ export function sessionRoutes(accounts: AccountService, secureCookies: boolean):
     if (id === caller(res).account.id && (change.disabled === true || change.role === 'researcher')) {
       throw new ApiError('bad_request', 'you cannot disable yourself or take away your own admin role');
     }
-    res.json({ account: await accounts.update(id, change) });
+    res.json({ account: await accounts.update(id, change) } satisfies UpdatedAccount);
   });
 
   return router;

@@ -1,39 +1,10 @@
 // What a researcher sees of a batch: counts, throughput, ETA and a finished-per-bucket series.
+import type { BatchState, BatchStatus, ReplicaCounts, ReplicaOutcome, SeriesPoint } from '../../protocol/api.js';
 import type { BatchRow, ReportStore } from '../store/report-store.js';
-import type { ReplicaOutcome, WorkunitStatus } from '../work/model.js';
 
 export const THROUGHPUT_WINDOW_MS = 60_000;
 const MAX_BUCKETS = 120;
 const MIN_BUCKET_MS = 1000;
-
-export interface ReplicaCounts {
-  unsent: number;
-  inProgress: number;
-  success: number;
-  clientError: number;
-  noReply: number;
-  aborted: number;
-  abandoned: number;
-  notNeeded: number;
-}
-
-export interface BatchStatus {
-  id: number;
-  projectId: number;
-  projectName: string;
-  appId: number;
-  appName: string;
-  name: string;
-  clientKey: string | null;
-  status: 'active' | 'done' | 'cancelled';
-  createdAt: number;
-  finishedAt: number | null;
-  workunits: Record<WorkunitStatus, number> & { total: number };
-  replicas: ReplicaCounts;
-  throughput: { workunitsPerSecond: number; windowMs: number };
-  etaMs: number | null;
-  series: { bucketMs: number; points: { t: number; done: number; failed: number }[] };
-}
 
 const OUTCOME_KEY: Record<ReplicaOutcome, keyof ReplicaCounts> = {
   success: 'success',
@@ -62,7 +33,7 @@ export function batchStatus(reports: ReportStore, batch: BatchRow, now: number):
   }
 
   const open = counts.active > 0;
-  const status = batch.cancelled ? 'cancelled' : open ? 'active' : 'done';
+  const status: BatchState = batch.cancelled ? 'cancelled' : open ? 'active' : 'done';
   const finishedAt = open ? null : reports.lastFinished(batch.id);
   const end = finishedAt ?? now;
 
@@ -72,7 +43,7 @@ export function batchStatus(reports: ReportStore, batch: BatchRow, now: number):
   const etaMs = !open ? 0 : perSecond > 0 ? Math.round((counts.active / perSecond) * 1000) : null;
 
   const bucketMs = bucketSize(end - batch.createdAt);
-  const byBucket = new Map<number, { t: number; done: number; failed: number }>();
+  const byBucket = new Map<number, SeriesPoint>();
   for (const row of reports.finishedSeries(batch.id, batch.createdAt, bucketMs)) {
     const b = Math.max(0, Math.floor(row.bucket));
     const point = byBucket.get(b) ?? { t: batch.createdAt + b * bucketMs, done: 0, failed: 0 };

@@ -1,42 +1,14 @@
 // Why a result was or was not accepted: per work unit, its successful replicas grouped by
 // output (so disagreeing outputs sit side by side) and its errors; per host, its rates.
-import type { HostStats, ReportStore } from '../store/report-store.js';
-import type { ValidateState, WorkunitStatus } from '../work/model.js';
-
-export interface OutputGroup {
-  outputHash: string;
-  canonical: boolean;
-  output: unknown;
-  replicas: { replicaId: number; hostId: number | null; hostName: string | null; validateState: ValidateState | null }[];
-}
-
-export interface ContestedWorkunit {
-  id: number;
-  seq: number;
-  status: WorkunitStatus;
-  minQuorum: number;
-  errorReason: string | null;
-  groups: OutputGroup[];
-  errors: { replicaId: number; hostId: number | null; hostName: string | null; code: string; message: string }[];
-}
-
-export interface HostRates extends HostStats {
-  invalidRate: number;
-  errorRate: number;
-}
-
-export interface ValidationView {
-  workunits: ContestedWorkunit[];
-  next: number | null;
-  hosts: HostRates[];
-}
+import type { OutputGroup, ValidationView, ValidationWorkunit } from '../../protocol/api.js';
+import type { ReportStore } from '../store/report-store.js';
 
 export function validationView(reports: ReportStore, batchId: number, opts: { all: boolean; afterSeq: number; limit: number }): ValidationView {
   const ids = reports.validationWorkunits(batchId, opts.all, opts.afterSeq, opts.limit);
-  const workunits = ids.map((id): ContestedWorkunit => {
+  const workunits = ids.map((id): ValidationWorkunit => {
     const wu = reports.workunit(id)!;
     const groups = new Map<string, OutputGroup>();
-    const errors: ContestedWorkunit['errors'] = [];
+    const errors: ValidationWorkunit['errors'] = [];
     for (const r of reports.replicas(id)) {
       if (r.outcome === 'client_error') {
         errors.push({ replicaId: r.id, hostId: r.hostId, hostName: r.hostName, code: r.error?.code ?? 'unknown', message: r.error?.message ?? '' });

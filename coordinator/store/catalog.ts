@@ -1,16 +1,10 @@
 // Projects, apps, app versions and the index of content-addressed files.
 import type { Database, Statement } from 'better-sqlite3';
+import type { Requirements, VersionPlatform } from '../../protocol/api.js';
 import type { AppManifest } from '../../protocol/messages.js';
 import type { AppPolicy, Validation } from '../work/model.js';
 
-export type VersionPlatform = 'any' | 'node' | 'browser';
-
-/** What a host must offer to run an app version. */
-export interface Requirements {
-  wasm?: boolean;
-  minMemoryMb?: number;
-  features?: string[];
-}
+export type { Requirements, VersionPlatform } from '../../protocol/api.js';
 
 export interface AppVersionRecord {
   id: number;

@@ -1,8 +1,18 @@
 // Read-only views for researchers and admins: batch progress, work-unit detail, errors,
 // validation, results export, hosts and leaderboards. Staged batches are never visible.
 import type { Database, Statement } from 'better-sqlite3';
-import type { Platform } from '../../protocol/messages.js';
-import type { ReplicaOutcome, ReplicaStatus, ValidateState, WorkunitStatus } from '../work/model.js';
+import type {
+  BatchError,
+  Host,
+  HostPlatform,
+  HostValidation,
+  LeaderboardEntry,
+  ReplicaDetail,
+  ReplicaError,
+  WorkunitDetail,
+  WorkunitSummary,
+} from '../../protocol/api.js';
+import type { ReplicaOutcome, ReplicaStatus, WorkunitStatus } from '../work/model.js';
 import type { CreditHolder } from './identities.js';
 
 export interface BatchRow {
@@ -19,69 +29,11 @@ export interface BatchRow {
   createdAt: number;
 }
 
-export interface WorkunitSummary {
-  id: number;
-  seq: number;
-  status: WorkunitStatus;
-  errorReason: string | null;
-  finishedAt: number | null;
-}
+/** A work unit without its replicas (they come from replicas()). */
+export type WorkunitDetailRow = Omit<WorkunitDetail, 'replicas'>;
 
-export interface WorkunitDetailRow extends WorkunitSummary {
-  batchId: number;
-  appId: number;
-  input: unknown;
-  inputHash: string;
-  minQuorum: number;
-  targetNresults: number;
-  maxErrorResults: number;
-  maxTotalResults: number;
-  maxSuccessResults: number;
-  delayBoundMs: number;
-  fpopsEst: number;
-  priority: number;
-  canonicalReplicaId: number | null;
-  createdAt: number;
-}
-
-export interface ReplicaView {
-  id: number;
-  hostId: number | null;
-  hostName: string | null;
-  userName: string | null;
-  status: ReplicaStatus;
-  outcome: ReplicaOutcome | null;
-  validateState: ValidateState | null;
-  sentAt: number | null;
-  deadline: number | null;
-  receivedAt: number | null;
-  cpuTimeMs: number | null;
-  elapsedMs: number | null;
-  credit: number | null;
-  outputHash: string | null;
-  output: unknown;
-  error: { code: string; message: string } | null;
-}
-
-export interface ErrorView {
-  replicaId: number;
-  workunitId: number;
-  seq: number;
-  hostId: number | null;
-  hostName: string | null;
-  code: string;
-  message: string;
-  at: number | null;
-}
-
-export interface HostStats {
-  hostId: number;
-  hostName: string | null;
-  results: number;
-  valid: number;
-  invalid: number;
-  errors: number;
-}
+/** A host's counts in one batch; the rates are worked out from them. */
+export type HostStats = Omit<HostValidation, 'invalidRate' | 'errorRate'>;
 
 export interface ResultRow {
   seq: number;
@@ -92,28 +44,10 @@ export interface ResultRow {
   outputHash: string | null;
 }
 
-export interface HostView {
-  id: number;
-  name: string | null;
-  userName: string;
-  teamName: string | null;
-  platform: Platform;
-  lastSeenAt: number;
-  nValid: number;
-  nInvalid: number;
-  nError: number;
-  totalCredit: number;
-  rac: number;
-  consecutiveValid: number;
-}
+/** A host as stored; whether it is online and trusted is the live coordinator's to say. */
+export type HostView = Omit<Host, 'online' | 'tasksDone' | 'trusted'>;
 
-export interface LeaderboardRow {
-  id: number;
-  name: string | null;
-  team: string | null;
-  totalCredit: number;
-  rac: number;
-}
+export type LeaderboardRow = Omit<LeaderboardEntry, 'rank'>;
 
 const BATCH_COLUMNS = `b.id, b.project_id AS projectId, p.name AS projectName, p.owner_id AS ownerId, b.app_id AS appId,
   a.name AS appName, b.name, b.client_key AS clientKey, b.status = 'cancelled' AS cancelled, b.workunit_count AS workunitCount,
@@ -125,12 +59,12 @@ const REPLICA_COLUMNS = `r.id, r.host_id AS hostId, h.name AS hostName, u.name A
   r.elapsed_ms AS elapsedMs, r.credit, r.output_hash AS outputHash, r.output_json AS outputJson, r.error_json AS errorJson
   FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN users u ON u.id = h.user_id`;
 
-type ReplicaRow = Omit<ReplicaView, 'output' | 'error'> & { outputJson: string | null; errorJson: string | null };
+type ReplicaRow = Omit<ReplicaDetail, 'output' | 'error'> & { outputJson: string | null; errorJson: string | null };
 
-const toReplica = ({ outputJson, errorJson, ...r }: ReplicaRow): ReplicaView => ({
+const toReplica = ({ outputJson, errorJson, ...r }: ReplicaRow): ReplicaDetail => ({
   ...r,
   output: outputJson === null ? null : (JSON.parse(outputJson) as unknown),
-  error: errorJson === null ? null : (JSON.parse(errorJson) as { code: string; message: string }),
+  error: errorJson === null ? null : (JSON.parse(errorJson) as ReplicaError),
 });
 
 const LEADERBOARD: Record<CreditHolder, string> = {
@@ -241,13 +175,13 @@ export class ReportStore {
     return { ...rest, input: inputJson === null ? null : (JSON.parse(inputJson) as unknown) };
   }
 
-  replicas(workunitId: number): ReplicaView[] {
+  replicas(workunitId: number): ReplicaDetail[] {
     return (this.s.replicasOf!.all(workunitId) as ReplicaRow[]).map(toReplica);
   }
 
-  errors(batchId: number, limit: number): ErrorView[] {
-    return (this.s.errors!.all(batchId, limit) as (Omit<ErrorView, 'code' | 'message'> & { errorJson: string | null })[]).map(({ errorJson, ...e }) => {
-      const err = errorJson === null ? { code: 'unknown', message: '' } : (JSON.parse(errorJson) as { code: string; message: string });
+  errors(batchId: number, limit: number): BatchError[] {
+    return (this.s.errors!.all(batchId, limit) as (Omit<BatchError, 'code' | 'message'> & { errorJson: string | null })[]).map(({ errorJson, ...e }) => {
+      const err = errorJson === null ? { code: 'unknown', message: '' } : (JSON.parse(errorJson) as ReplicaError);
       return { ...e, code: err.code, message: err.message };
     });
   }
@@ -276,7 +210,7 @@ export class ReportStore {
   hosts(ids: number[] | undefined, limit: number): HostView[] {
     return (this.s.hosts!.all({ ids: ids === undefined ? null : JSON.stringify(ids), limit }) as (Omit<HostView, 'platform'> & { platformJson: string })[]).map(({ platformJson, ...h }) => ({
       ...h,
-      platform: JSON.parse(platformJson) as Platform,
+      platform: JSON.parse(platformJson) as HostPlatform,
     }));
   }
 

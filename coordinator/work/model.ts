@@ -1,37 +1,12 @@
 // The vocabulary of the work lifecycle (BOINC's): work units, their replicas, and the
 // parameters that govern replication and validation. Plain data, shared by store and logic.
 import { z } from 'zod';
+import type { ReplicaOutcome, ReplicaStatus, Replication, ValidateState, WorkunitState as WorkunitStatus } from '../../protocol/api.js';
 
-export const ReplicationSchema = z.strictObject({
-  /** Agreeing successful results from distinct hosts needed for a canonical result. */
-  minQuorum: z.number().int().min(1).max(16),
-  /** Replicas created at once when the work unit is created. */
-  targetNresults: z.number().int().min(1).max(16),
-  /** More client errors than this fail the work unit. */
-  maxErrorResults: z.number().int().min(0).max(64),
-  /** More replicas than this (excluding given back and not needed) fail the work unit. */
-  maxTotalResults: z.number().int().min(1).max(64),
-  /** This many successful results without agreement fail the work unit ("no consensus"). */
-  maxSuccessResults: z.number().int().min(1).max(64),
-  /** Time a host has to return a result (deadline = sent + delayBoundMs). */
-  delayBoundMs: z.number().int().min(1000).max(90 * 24 * 3600 * 1000),
-  /** Estimated floating-point operations: drives credit (cobblestones). */
-  fpopsEst: z.number().positive().max(1e21),
-  /** Higher goes first. */
-  priority: z.number().int().min(-1000).max(1000),
-});
-export type Replication = z.infer<typeof ReplicationSchema>;
-
-export const DEFAULT_REPLICATION: Replication = {
-  minQuorum: 2,
-  targetNresults: 2,
-  maxErrorResults: 3,
-  maxTotalResults: 8,
-  maxSuccessResults: 6,
-  delayBoundMs: 24 * 3600 * 1000,
-  fpopsEst: 1e10,
-  priority: 0,
-};
+// The replication parameters, their defaults and the states researchers see are part of the
+// API's vocabulary, defined once in protocol/api.ts.
+export { DEFAULT_REPLICATION, ReplicationSchema, type Replication } from '../../protocol/api.js';
+export type { ReplicaOutcome, ReplicaStatus, ValidateState, WorkunitState as WorkunitStatus } from '../../protocol/api.js';
 
 export function checkReplication(r: Replication): string | undefined {
   if (r.targetNresults < r.minQuorum) return 'targetNresults must be at least minQuorum';
@@ -49,11 +24,6 @@ export const ValidationSchema = z.discriminatedUnion('mode', [
   }),
 ]);
 export type Validation = z.infer<typeof ValidationSchema>;
-
-export type WorkunitStatus = 'active' | 'done' | 'failed' | 'cancelled';
-export type ReplicaStatus = 'unsent' | 'in_progress' | 'over';
-export type ReplicaOutcome = 'success' | 'client_error' | 'no_reply' | 'aborted' | 'abandoned' | 'not_needed';
-export type ValidateState = 'pending' | 'valid' | 'invalid';
 
 export interface Workunit extends Replication {
   id: number;

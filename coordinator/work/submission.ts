@@ -12,6 +12,7 @@ import { utf8 } from '../../protocol/bytes.js';
 import { canonicalJson } from '../../protocol/canonical.js';
 import { sha256Hex } from '../../protocol/hash.js';
 import { MAX_FILE_BYTES, MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
+import type { Submitted } from '../../protocol/api.js';
 import type { BlobStore } from '../files/blob-store.js';
 import type { Store } from '../store/store.js';
 import { checkReplication, DEFAULT_REPLICATION, ReplicationSchema, type AppPolicy, type Replication } from './model.js';
@@ -36,11 +37,8 @@ export interface BatchSpec extends BatchHeader {
   workunits: WorkunitSpec[];
 }
 
-export interface Submitted {
-  batchId: number;
-  created: boolean;
-  workunits: number;
-}
+/** What a submission answers (the API's body). */
+export type { Submitted } from '../../protocol/api.js';
 
 /** A work unit as received, with where it was (for error messages: "line 12"). */
 export interface RawWorkunit {

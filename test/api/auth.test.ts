@@ -11,10 +11,10 @@ import {
   PASSWORD,
   sessionCookie,
   type AccountDetail,
-  type NewToken,
+  type CreatedToken,
   type Project,
-  type SessionInfo,
-  type TokenInfo,
+  type Session,
+  type ApiToken,
 } from '../helpers/api-client.js';
 
 let c: TestCoordinator;
@@ -37,7 +37,7 @@ const TOKEN_SHAPE = /^vgt_[A-Za-z0-9_-]{43}$/;
 
 describe('POST /session (log in)', () => {
   it('answers the account and a CSRF token, and sets an HttpOnly SameSite=Strict session cookie for 7 days', async () => {
-    const r = await anon.post<SessionInfo>('/session', { name: 'admin', password: TEST_ADMIN_PASSWORD });
+    const r = await anon.post<Session>('/session', { name: 'admin', password: TEST_ADMIN_PASSWORD });
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ account: { id: 1, name: 'admin', role: 'admin' }, csrfToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
     const setCookie = r.headers.getSetCookie();
@@ -51,7 +51,7 @@ describe('POST /session (log in)', () => {
   });
 
   it('compares names case-insensitively', async () => {
-    const r = await anon.post<SessionInfo>('/session', { name: 'ADMIN', password: TEST_ADMIN_PASSWORD });
+    const r = await anon.post<Session>('/session', { name: 'ADMIN', password: TEST_ADMIN_PASSWORD });
     expect(r.status).toBe(200);
     expect(r.body.account).toEqual({ id: 1, name: 'admin', role: 'admin' });
   });
@@ -98,14 +98,14 @@ describe('POST /session (log in)', () => {
 
 describe('GET /session (who am I)', () => {
   it('answers the account and the same CSRF token for a cookie session', async () => {
-    const r = await admin.get<SessionInfo>('/session');
+    const r = await admin.get<Session>('/session');
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ account: { id: 1, name: 'admin', role: 'admin' }, csrfToken: admin.csrfToken });
   });
 
   it('answers csrfToken null for an API token', async () => {
-    const t = await admin.post<NewToken>('/tokens', { name: 'whoami' });
-    const r = await ApiClient.bearer(c.url, t.body.token).get<SessionInfo>('/session');
+    const t = await admin.post<CreatedToken>('/tokens', { name: 'whoami' });
+    const r = await ApiClient.bearer(c.url, t.body.token).get<Session>('/session');
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ account: { id: 1, name: 'admin', role: 'admin' }, csrfToken: null });
   });
@@ -172,7 +172,7 @@ describe('CSRF: a cookie session must send X-CSRF-Token to change anything', () 
   it('refuses POST, PATCH and DELETE without the header (or with a wrong one) with 403, and changes nothing', async () => {
     const p = await admin.post<Project>('/projects', { name: 'csrf-target' });
     expect(p.status).toBe(201);
-    const t = await admin.post<NewToken>('/tokens', { name: 'csrf-token' });
+    const t = await admin.post<CreatedToken>('/tokens', { name: 'csrf-token' });
     expect(t.status).toBe(201);
     for (const client of [admin.withCsrf(null), admin.withCsrf('wrong-token')]) {
       const before = state();
@@ -194,7 +194,7 @@ describe('CSRF: a cookie session must send X-CSRF-Token to change anything', () 
   });
 
   it('does not apply to API tokens, which send no cookie', async () => {
-    const t = await admin.post<NewToken>('/tokens', { name: 'no-csrf' });
+    const t = await admin.post<CreatedToken>('/tokens', { name: 'no-csrf' });
     const r = await ApiClient.bearer(c.url, t.body.token).post<Project>('/projects', { name: 'made-with-token' });
     expect(r.status).toBe(201);
   });
@@ -233,7 +233,7 @@ describe('API tokens', () => {
   it('POST makes a token shown once; GET lists it without the secret; it records when it was last used', async () => {
     const s = await ApiClient.login(c.url, 'token-ada', PASSWORD);
     const before = Date.now();
-    const r = await s.post<NewToken>('/tokens', { name: '  laptop  ' });
+    const r = await s.post<CreatedToken>('/tokens', { name: '  laptop  ' });
     expect(r.status).toBe(201);
     expect(r.body).toEqual({ id: expect.any(Number), name: 'laptop', token: expect.stringMatching(TOKEN_SHAPE), createdAt: expect.any(Number), lastUsedAt: null });
     expect(r.body.createdAt).toBeGreaterThanOrEqual(before);
@@ -241,28 +241,28 @@ describe('API tokens', () => {
     const stored = JSON.stringify(c.store.db.prepare('SELECT * FROM api_tokens').all());
     expect(stored).not.toContain(r.body.token);
 
-    const list = await s.get<{ tokens: TokenInfo[] }>('/tokens');
+    const list = await s.get<{ tokens: ApiToken[] }>('/tokens');
     expect(list.status).toBe(200);
     const mine = list.body.tokens.find((t) => t.id === r.body.id);
     expect(mine).toEqual({ id: r.body.id, name: 'laptop', createdAt: r.body.createdAt, lastUsedAt: null });
     for (const t of list.body.tokens) expect(Object.keys(t).sort()).toEqual(['createdAt', 'id', 'lastUsedAt', 'name']);
 
     const laptop = ApiClient.bearer(c.url, r.body.token);
-    expect((await laptop.get<SessionInfo>('/session')).body.account.name).toBe('token-ada');
-    const after = await s.get<{ tokens: TokenInfo[] }>('/tokens');
+    expect((await laptop.get<Session>('/session')).body.account.name).toBe('token-ada');
+    const after = await s.get<{ tokens: ApiToken[] }>('/tokens');
     expect(after.body.tokens.find((t) => t.id === r.body.id)!.lastUsedAt).toBeGreaterThanOrEqual(r.body.createdAt);
   });
 
   it('lists only your own tokens', async () => {
-    const mine = await ada.get<{ tokens: TokenInfo[] }>('/tokens');
-    const admins = await admin.get<{ tokens: TokenInfo[] }>('/tokens');
+    const mine = await ada.get<{ tokens: ApiToken[] }>('/tokens');
+    const admins = await admin.get<{ tokens: ApiToken[] }>('/tokens');
     const ids = (r: typeof mine) => r.body.tokens.map((t) => t.id);
     expect(ids(mine).filter((id) => ids(admins).includes(id))).toEqual([]);
   });
 
   it('DELETE revokes a token: it stops working at once; a second DELETE is 404', async () => {
     const s = await ApiClient.login(c.url, 'token-ada', PASSWORD);
-    const t = await s.post<NewToken>('/tokens', { name: 'short-lived' });
+    const t = await s.post<CreatedToken>('/tokens', { name: 'short-lived' });
     const client = ApiClient.bearer(c.url, t.body.token);
     expect((await client.get('/projects')).status).toBe(200);
     const r = await client.del(`/tokens/${t.body.id}`);
@@ -270,20 +270,20 @@ describe('API tokens', () => {
     expectError(await client.get('/projects'), 401, 'unauthenticated', /token is not valid/);
     expectError(await client.post('/projects', { name: 'revoked' }), 401, 'unauthenticated');
     expectError(await s.del(`/tokens/${t.body.id}`), 404, 'not_found', `you have no token ${t.body.id}`);
-    expect((await s.get<{ tokens: TokenInfo[] }>('/tokens')).body.tokens.map((x) => x.id)).not.toContain(t.body.id);
+    expect((await s.get<{ tokens: ApiToken[] }>('/tokens')).body.tokens.map((x) => x.id)).not.toContain(t.body.id);
   });
 
   it('DELETE /tokens/current revokes the token the request is made with, and only that one', async () => {
     const s = await ApiClient.login(c.url, 'token-ada', PASSWORD);
-    const doomed = ApiClient.bearer(c.url, (await s.post<NewToken>('/tokens', { name: 'doomed' })).body.token);
-    const kept = ApiClient.bearer(c.url, (await s.post<NewToken>('/tokens', { name: 'kept' })).body.token);
+    const doomed = ApiClient.bearer(c.url, (await s.post<CreatedToken>('/tokens', { name: 'doomed' })).body.token);
+    const kept = ApiClient.bearer(c.url, (await s.post<CreatedToken>('/tokens', { name: 'kept' })).body.token);
     const r = await doomed.del('/tokens/current');
     expect(r.status).toBe(204);
     expectError(await doomed.get('/session'), 401, 'unauthenticated');
     expectError(await doomed.del('/tokens/current'), 401, 'unauthenticated');
     expect((await kept.get('/session')).status).toBe(200);
-    expect((await s.get<{ tokens: TokenInfo[] }>('/tokens')).body.tokens.map((t) => t.name)).toContain('kept');
-    expect((await s.get<{ tokens: TokenInfo[] }>('/tokens')).body.tokens.map((t) => t.name)).not.toContain('doomed');
+    expect((await s.get<{ tokens: ApiToken[] }>('/tokens')).body.tokens.map((t) => t.name)).toContain('kept');
+    expect((await s.get<{ tokens: ApiToken[] }>('/tokens')).body.tokens.map((t) => t.name)).not.toContain('doomed');
   });
 
   it('DELETE /tokens/current with a cookie session (no token) is a 400 that changes nothing', async () => {
@@ -297,7 +297,7 @@ describe('API tokens', () => {
   });
 
   it("refuses to revoke another account's token with 404, and the token keeps working", async () => {
-    const other = await admin.post<NewToken>('/tokens', { name: 'admin-own' });
+    const other = await admin.post<CreatedToken>('/tokens', { name: 'admin-own' });
     const before = state();
     expectError(await ada.del(`/tokens/${other.body.id}`), 404, 'not_found');
     expect(state()).toEqual(before);

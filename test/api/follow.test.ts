@@ -23,10 +23,10 @@ import {
   type App,
   type BatchErrors,
   type BatchStatus,
-  type HostEntry,
+  type Host,
   type Leaderboard,
   type Submitted,
-  type ValidationReport,
+  type ValidationView,
   type WorkunitDetail,
   type WorkunitSummary,
 } from '../helpers/api-client.js';
@@ -290,7 +290,7 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
 
   describe('GET /batches/:id/validation', () => {
     it('puts the disagreeing outputs of a contested work unit side by side, and rates the hosts', async () => {
-      const r = await ada.get<ValidationReport>(`/batches/${batchId}/validation`);
+      const r = await ada.get<ValidationView>(`/batches/${batchId}/validation`);
       expect(r.status).toBe(200);
       // Contested: seq 0 (outputs disagree) and seq 2 (failed); seq 1 agreed; seq 3 has no results.
       expect(r.body.workunits.map((w) => w.seq)).toEqual([0, 2]);
@@ -339,7 +339,7 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
     });
 
     it('lists every work unit with filter=all, and pages with limit', async () => {
-      const all = await ada.get<ValidationReport>(`/batches/${batchId}/validation`, { filter: 'all' });
+      const all = await ada.get<ValidationView>(`/batches/${batchId}/validation`, { filter: 'all' });
       expect(all.body.workunits.map((w) => [w.seq, w.groups.length])).toEqual([
         [0, 2],
         [1, 1],
@@ -347,10 +347,10 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
         [3, 0],
       ]);
       expect(all.body.workunits[1]!.groups[0]).toMatchObject({ canonical: true, output: { n: 1, a: [2, 1] }, replicas: [{ validateState: 'valid' }, { validateState: 'valid' }] });
-      const page = await ada.get<ValidationReport>(`/batches/${batchId}/validation`, { filter: 'all', limit: 3 });
+      const page = await ada.get<ValidationView>(`/batches/${batchId}/validation`, { filter: 'all', limit: 3 });
       expect(page.body.workunits.map((w) => w.seq)).toEqual([0, 1, 2]);
       expect(page.body.next).toBe(2);
-      const rest = await ada.get<ValidationReport>(`/batches/${batchId}/validation`, { filter: 'all', limit: 3, after: page.body.next! });
+      const rest = await ada.get<ValidationView>(`/batches/${batchId}/validation`, { filter: 'all', limit: 3, after: page.body.next! });
       expect(rest.body.workunits.map((w) => w.seq)).toEqual([3]);
       expect(rest.body.next).toBeNull();
       expect(rest.body.hosts).toEqual(page.body.hosts);
@@ -399,7 +399,7 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
 
   describe('GET /hosts', () => {
     it('lists volunteer hosts with their stats and whether they are online, to any account', async () => {
-      const r = await bob.get<{ online: number; hosts: HostEntry[] }>('/hosts');
+      const r = await bob.get<{ online: number; hosts: Host[] }>('/hosts');
       expect(r.status).toBe(200);
       expect(r.body.online).toBe(3);
       const host = (v: TestVolunteer, user: string, team: string | null, nValid: number, nInvalid: number, nError: number, consecutiveValid: number) => ({
@@ -430,7 +430,7 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
 
     it('marks a host that disconnected as offline, and ?online=true leaves it out', async () => {
       const dan = await TestVolunteer.connect(c.url, { name: 'dan-host' });
-      const online = async () => (await ada.get<{ online: number; hosts: HostEntry[] }>('/hosts')).body;
+      const online = async () => (await ada.get<{ online: number; hosts: Host[] }>('/hosts')).body;
       expect((await online()).hosts.find((h) => h.id === dan.hostId)?.online).toBe(true);
       dan.close();
       let last = await online();
@@ -439,9 +439,9 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
       }
       expect(last.hosts.find((h) => h.id === dan.hostId)).toMatchObject({ name: 'dan-host', online: false });
       expect(last.online).toBe(3);
-      const only = await ada.get<{ online: number; hosts: HostEntry[] }>('/hosts', { online: true });
+      const only = await ada.get<{ online: number; hosts: Host[] }>('/hosts', { online: true });
       expect(only.body.hosts.map((h) => h.id).sort((x, y) => x - y)).toEqual([alice.hostId, bert.hostId, cara.hostId].sort((x, y) => x - y));
-      expect((await ada.get<{ hosts: HostEntry[] }>('/hosts', { limit: 1 })).body.hosts).toHaveLength(1);
+      expect((await ada.get<{ hosts: Host[] }>('/hosts', { limit: 1 })).body.hosts).toHaveLength(1);
     });
 
     it.each([
@@ -524,7 +524,7 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
       expect((await admin.get<BatchStatus>(`/batches/${batchId}`)).body.name).toBe('contested');
       expect((await admin.get<WorkunitDetail>(`/workunits/${wuIds[0]}`)).body.replicas).toHaveLength(3);
       expect((await admin.get<BatchErrors>(`/batches/${batchId}/errors`)).body.errors).toHaveLength(2);
-      expect((await admin.get<ValidationReport>(`/batches/${batchId}/validation`)).body.workunits).toHaveLength(2);
+      expect((await admin.get<ValidationView>(`/batches/${batchId}/validation`)).body.workunits).toHaveLength(2);
       expect((await admin.get<string>(`/batches/${batchId}/results`)).text.trim().split('\n')).toHaveLength(3);
     });
 

@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLES, EXAMPLES_DIR } from '../../examples/catalog.js';
 import type { PrimesInput } from '../../examples/primes/inputs.js';
+import type { BatchStatus } from '../../protocol/api.js';
 import { canonicalJson } from '../../protocol/canonical.js';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { VolunteerProcess } from '../helpers/volunteer-process.js';
@@ -261,9 +262,13 @@ describe('the researcher CLI against a real coordinator', () => {
 describe('volunteer-grid results', () => {
   it('leaves no file behind when the download breaks off or ends mid-line', async () => {
     // A stand-in coordinator whose results downloads go wrong.
-    const status = (id: number) => ({
-      id, projectId: 1, appId: 1, name: 'b', status: 'done', createdAt: 1, finishedAt: 2,
+    const status = (id: number): BatchStatus => ({
+      id, projectId: 1, projectName: 'p', appId: 1, appName: 'a', name: 'b', clientKey: null, status: 'done', createdAt: 1, finishedAt: 2,
       workunits: { total: 2, active: 0, done: 2, failed: 0, cancelled: 0 },
+      replicas: { unsent: 0, inProgress: 0, success: 4, clientError: 0, noReply: 0, aborted: 0, abandoned: 0, notNeeded: 0 },
+      throughput: { workunitsPerSecond: 0, windowMs: 1 },
+      etaMs: 0,
+      series: { bucketMs: 1000, points: [{ t: 1, done: 2, failed: 0 }] },
     });
     const server = createHttpServer((req, res) => {
       const [, , , , id, what] = (req.url ?? '').split(/[/?]/);

@@ -4,204 +4,32 @@
 import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { expect } from 'vitest';
+import type { Account, AccountDetail, ApiErrorBody, App, AppVersion, CreatedToken, Project, Role, Session } from '../../protocol/api.js';
 
 export const API = '/api/v1';
 
-// ---- the documented shapes ----
-
-export type Role = 'researcher' | 'admin';
-export interface Account {
-  id: number;
-  name: string;
-  role: Role;
-}
-export interface AccountDetail extends Account {
-  disabled: boolean;
-  createdAt: number;
-}
-export interface SessionInfo {
-  account: Account;
-  csrfToken: string | null;
-}
-export interface TokenInfo {
-  id: number;
-  name: string;
-  createdAt: number;
-  lastUsedAt: number | null;
-}
-export interface NewToken extends TokenInfo {
-  token: string;
-}
-export interface WorkunitCounts {
-  active: number;
-  done: number;
-  failed: number;
-  cancelled: number;
-}
-export interface Project {
-  id: number;
-  name: string;
-  description: string;
-  status: 'active' | 'paused';
-  ownerId: number | null;
-  ownerName: string | null;
-  createdAt: number;
-  workunits: WorkunitCounts;
-}
-export interface AppFile {
-  name: string;
-  sha256: string;
-  size: number;
-}
-export interface AppVersion {
-  id: number;
-  appId: number;
-  version: number;
-  platform: 'any' | 'node' | 'browser';
-  requirements: Record<string, unknown>;
-  bundleHash: string;
-  signature: string;
-  entry: string;
-  files: AppFile[];
-  createdAt: number;
-}
-export type Validation = { mode: 'exact' } | { mode: 'tolerance'; absEpsilon: number; relEpsilon: number };
-export interface App {
-  id: number;
-  projectId: number;
-  name: string;
-  validation: Validation;
-  homogeneousRedundancy: boolean;
-  adaptiveReplication: boolean;
-  createdAt: number;
-  versions: AppVersion[];
-}
-export interface ProjectBatch {
-  id: number;
-  name: string;
-  appId: number;
-  appName: string;
-  workunits: number;
-  cancelled: boolean;
-  createdAt: number;
-}
-export interface ProjectDetail extends Project {
-  apps: App[];
-  batches: ProjectBatch[];
-}
-export interface Submitted {
-  batchId: number;
-  created: boolean;
-  workunits: number;
-}
-export interface ReplicaCounts {
-  unsent: number;
-  inProgress: number;
-  success: number;
-  clientError: number;
-  noReply: number;
-  aborted: number;
-  abandoned: number;
-  notNeeded: number;
-}
-export interface BatchStatus {
-  id: number;
-  projectId: number;
-  projectName: string;
-  appId: number;
-  appName: string;
-  name: string;
-  clientKey: string | null;
-  status: 'active' | 'done' | 'cancelled';
-  createdAt: number;
-  finishedAt: number | null;
-  workunits: WorkunitCounts & { total: number };
-  replicas: ReplicaCounts;
-  throughput: { workunitsPerSecond: number; windowMs: number };
-  etaMs: number | null;
-  series: { bucketMs: number; points: { t: number; done: number; failed: number }[] };
-}
-export interface WorkunitSummary {
-  id: number;
-  seq: number;
-  status: keyof WorkunitCounts;
-  errorReason: string | null;
-  finishedAt: number | null;
-}
-export interface ReplicaDetail {
-  id: number;
-  hostId: number | null;
-  hostName: string | null;
-  userName: string | null;
-  status: 'unsent' | 'in_progress' | 'over';
-  outcome: 'success' | 'client_error' | 'no_reply' | 'aborted' | 'abandoned' | 'not_needed' | null;
-  validateState: 'pending' | 'valid' | 'invalid' | null;
-  sentAt: number | null;
-  deadline: number | null;
-  receivedAt: number | null;
-  cpuTimeMs: number | null;
-  elapsedMs: number | null;
-  credit: number | null;
-  outputHash: string | null;
-  output: unknown;
-  error: { code: string; message: string } | null;
-}
-export interface WorkunitDetail extends WorkunitSummary {
-  batchId: number;
-  appId: number;
-  input: unknown;
-  inputHash: string;
-  minQuorum: number;
-  targetNresults: number;
-  maxErrorResults: number;
-  maxTotalResults: number;
-  maxSuccessResults: number;
-  delayBoundMs: number;
-  fpopsEst: number;
-  priority: number;
-  canonicalReplicaId: number | null;
-  createdAt: number;
-  replicas: ReplicaDetail[];
-}
-export interface BatchErrors {
-  byCode: Record<string, number>;
-  errors: { replicaId: number; workunitId: number; seq: number; hostId: number | null; hostName: string | null; code: string; message: string; at: number | null }[];
-}
-export interface OutputGroup {
-  outputHash: string;
-  canonical: boolean;
-  output: unknown;
-  replicas: { replicaId: number; hostId: number | null; hostName: string | null; validateState: string | null }[];
-}
-export interface ValidationReport {
-  workunits: { id: number; seq: number; status: string; minQuorum: number; errorReason: string | null; groups: OutputGroup[]; errors: unknown[] }[];
-  next: number | null;
-  hosts: { hostId: number; hostName: string | null; results: number; valid: number; invalid: number; errors: number; invalidRate: number; errorRate: number }[];
-}
-export interface HostEntry {
-  id: number;
-  name: string | null;
-  userName: string;
-  teamName: string | null;
-  platform: unknown;
-  online: boolean;
-  lastSeenAt: number;
-  tasksDone: number;
-  nValid: number;
-  nInvalid: number;
-  nError: number;
-  totalCredit: number;
-  rac: number;
-  consecutiveValid: number;
-  trusted: boolean;
-}
-export interface Leaderboard {
-  kind: 'users' | 'teams' | 'hosts';
-  entries: { rank: number; id: number; name: string | null; team: string | null; totalCredit: number; rac: number }[];
-}
-export interface ApiErrorBody {
-  error: { code: string; message: string };
-}
+// The documented shapes, as the coordinator sends them (one definition for every client).
+export type {
+  Account,
+  AccountDetail,
+  ApiErrorBody,
+  ApiToken,
+  App,
+  AppVersion,
+  BatchErrors,
+  BatchStatus,
+  CreatedToken,
+  Host,
+  Leaderboard,
+  Project,
+  ProjectDetail,
+  Role,
+  Session,
+  Submitted,
+  ValidationView,
+  WorkunitDetail,
+  WorkunitSummary,
+} from '../../protocol/api.js';
 
 // ---- the client ----
 
@@ -251,7 +79,7 @@ export class ApiClient {
 
   /** Logs in with the session cookie (as the web UI does); throws unless it worked. */
   static async login(url: string, name: string, password: string): Promise<ApiClient> {
-    const r = await ApiClient.anonymous(url).post<SessionInfo>('/session', { name, password });
+    const r = await ApiClient.anonymous(url).post<Session>('/session', { name, password });
     if (r.status !== 200) throw new Error(`login as ${name}: HTTP ${r.status} ${r.text}`);
     const cookie = sessionCookie(r.headers);
     if (!cookie) throw new Error(`login as ${name}: no ${SESSION_COOKIE} cookie`);
@@ -261,7 +89,7 @@ export class ApiClient {
   /** Logs in and makes an API token: a client as the CLI would be. */
   static async withToken(url: string, name: string, password: string, tokenName = 'tests'): Promise<ApiClient> {
     const session = await ApiClient.login(url, name, password);
-    const r = await session.post<NewToken>('/tokens', { name: tokenName });
+    const r = await session.post<CreatedToken>('/tokens', { name: tokenName });
     if (r.status !== 201) throw new Error(`token for ${name}: HTTP ${r.status} ${r.text}`);
     return ApiClient.bearer(url, r.body.token, session.account);
   }

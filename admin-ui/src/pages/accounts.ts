@@ -1,6 +1,6 @@
 // Admin: researcher and admin accounts — create with a role, disable or enable.
 import { get, hasArray, isRecord, patch, post } from '../api';
-import type { CreatedResearcher, Researcher, Role } from '../api-types';
+import type { AccountDetail, AccountList, CreatedAccount, Role } from '../../../protocol/api';
 import { h, mount } from '../dom';
 import { card, loadInto, pageHeader, type Page, type PageContext } from '../page';
 import { badge } from '../ui/badges';
@@ -10,7 +10,7 @@ import { busy, field, input, select } from '../ui/form';
 import { errorBox, notice } from '../ui/states';
 import { table } from '../ui/table';
 
-const isCreated = (v: unknown): v is CreatedResearcher => isRecord(v) && isRecord(v.account) && typeof v.account.id === 'number';
+const isCreated = (v: unknown): v is CreatedAccount => isRecord(v) && isRecord(v.account) && typeof v.account.id === 'number';
 
 export function accountsPage(ctx: PageContext): Page {
   if (ctx.session.account.role !== 'admin') {
@@ -22,10 +22,9 @@ export function accountsPage(ctx: PageContext): Page {
   const reload = () =>
     loadInto(
       list,
-      // docs/api.md names the list `researchers`; the coordinator answers `accounts`.
       async () => {
-        const res = await get<{ accounts?: Researcher[]; researchers?: Researcher[] }>('/researchers', (v): v is { accounts?: Researcher[]; researchers?: Researcher[] } => hasArray('accounts')(v) || hasArray('researchers')(v));
-        return res.ok ? { ok: true as const, value: res.value.accounts ?? res.value.researchers ?? [] } : res;
+        const res = await get<AccountList>('/researchers', hasArray('accounts'));
+        return res.ok ? { ok: true as const, value: res.value.accounts } : res;
       },
       (researchers) =>
         table(
@@ -84,7 +83,7 @@ export function accountsPage(ctx: PageContext): Page {
         void busy(submit, 'Creating…', async () => {
           const body: { name: string; role: Role; password?: string } = { name: name.value.trim(), role: role.value as Role };
           if (password.value) body.password = password.value;
-          const res = await post<CreatedResearcher>('/researchers', body, isCreated);
+          const res = await post<CreatedAccount>('/researchers', body, isCreated);
           if (!res.ok) return mount(status, errorBox(res.error, 'Could not create the account'));
           mount(status);
           const a = res.value;

@@ -1,7 +1,7 @@
 // A batch, live: its status is pushed over Socket.IO (no polling) and updates the numbers in
 // place; the errors and the work-unit list reload, throttled, when the status shows they changed.
 import { get, hasNumber, isRecord, post } from '../api';
-import type { BatchStatus } from '../api-types';
+import type { BatchStatus } from '../../../protocol/api';
 import { h, mount } from '../dom';
 import { dateTime, int } from '../format';
 import { onConnectionState, watchBatch } from '../live';

@@ -1,6 +1,6 @@
 // Volunteer hosts: who is online, what they did, how far they are trusted.
 import { get, hasArray } from '../api';
-import type { Host, HostList, HostPlatform } from '../api-types';
+import type { Host, HostList, HostPlatform } from '../../../protocol/api';
 import { h, mount } from '../dom';
 import { credit, int } from '../format';
 import { card, loadInto, pageHeader, type Page } from '../page';
@@ -18,8 +18,7 @@ function trustCell(host: Host): HTMLElement {
   );
 }
 
-function platformText(p: HostPlatform | string): string {
-  if (typeof p === 'string') return p;
+function platformText(p: HostPlatform): string {
   const where = [p.os, p.arch].filter(Boolean).join('/');
   return [p.kind, p.engine, where].filter(Boolean).join(' · ');
 }

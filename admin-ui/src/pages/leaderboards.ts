@@ -1,6 +1,6 @@
 // Public leaderboards by total credit: volunteers, teams and hosts.
 import { get, hasArray } from '../api';
-import type { Leaderboard, LeaderboardKind } from '../api-types';
+import type { Leaderboard, LeaderboardKind } from '../../../protocol/api';
 import { h } from '../dom';
 import { credit } from '../format';
 import { card, loadInto, pageHeader, type Page, type PageContext } from '../page';

@@ -1,6 +1,6 @@
 // The login screen; on success hands the session to the shell.
 import { post, hasNumber } from '../api';
-import type { Session } from '../api-types';
+import type { Session } from '../../../protocol/api';
 import { h, mount } from '../dom';
 import { busy, field, input } from '../ui/form';
 import { errorBox, notice } from '../ui/states';

@@ -1,7 +1,8 @@
 // Submitting a batch: one app, replication parameters, and the inputs as NDJSON (a file or
 // pasted), streamed to the coordinator with upload progress.
 import { get, hasNumber, upload, type Upload } from '../api';
-import { DEFAULT_REPLICATION, type ProjectDetail, type Replication, type SubmittedBatch } from '../api-types';
+import { DEFAULT_REPLICATION } from '../../../protocol/replication-defaults';
+import type { ProjectDetail, Replication, Submitted } from '../../../protocol/api';
 import { h, mount, uid } from '../dom';
 import { bytes, int, percent } from '../format';
 import { card, pageHeader, type Page, type PageContext } from '../page';
@@ -49,7 +50,7 @@ function countLines(text: string): number {
   return n;
 }
 
-function batchForm(project: ProjectDetail, preselect: string | null, onUploadStart: (u: Upload<SubmittedBatch>) => void): HTMLElement {
+function batchForm(project: ProjectDetail, preselect: string | null, onUploadStart: (u: Upload<Submitted>) => void): HTMLElement {
   const runnable = project.apps.filter((a) => a.versions.length > 0);
   const app = select(
     runnable.map((a) => [String(a.id), `${a.name} (v${Math.max(...a.versions.map((v) => v.version))})`] as const),
@@ -119,7 +120,7 @@ function batchForm(project: ProjectDetail, preselect: string | null, onUploadSta
         const label = h('span', { class: 'small muted' }, 'Starting the upload…');
         mount(status, h('div', { class: 'upload-progress' }, bar, label));
         submit.disabled = true;
-        const u = upload<SubmittedBatch>(
+        const u = upload<Submitted>(
           `/apps/${app.value}/batches?${params}`,
           body,
           'application/x-ndjson',
@@ -173,7 +174,7 @@ function batchForm(project: ProjectDetail, preselect: string | null, onUploadSta
 export function newBatchPage(ctx: PageContext): Page {
   const id = Number(ctx.params.id);
   const root = h('div', null, loading());
-  let current: Upload<SubmittedBatch> | null = null;
+  let current: Upload<Submitted> | null = null;
   void get<ProjectDetail>(`/projects/${id}`, isDetail).then((res) => {
     const crumbs = [{ label: 'Projects', href: '#/projects' }, ...(res.ok ? [{ label: res.value.name, href: `#/projects/${id}` }] : [])];
     if (!res.ok) return mount(root, pageHeader('New batch', { crumbs }), errorBox(res.error, 'Could not load the project'));

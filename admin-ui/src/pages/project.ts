@@ -1,6 +1,6 @@
 // One project: its description and state, its apps and their versions, its batches.
 import { get, hasArray, hasNumber, patch } from '../api';
-import type { BatchStatus, Project, ProjectDetail } from '../api-types';
+import type { BatchStatus, Project, ProjectDetail } from '../../../protocol/api';
 import { h, mount, type Child } from '../dom';
 import { int } from '../format';
 import { card, pageHeader, type Page, type PageContext } from '../page';

@@ -1,6 +1,6 @@
 // All projects (an admin sees everyone's), with work-unit counts, and creating one.
 import { get, hasArray, hasNumber, post } from '../api';
-import type { Project } from '../api-types';
+import type { Project } from '../../../protocol/api';
 import { h, mount } from '../dom';
 import { int } from '../format';
 import { timeCell } from '../ui/cells';

@@ -1,6 +1,6 @@
 // API tokens for the CLI and scripts: create (shown once), list, revoke.
 import { del, get, hasArray, hasNumber, post } from '../api';
-import type { ApiToken, CreatedToken } from '../api-types';
+import type { ApiToken, CreatedToken } from '../../../protocol/api';
 import { h, mount } from '../dom';
 import { card, loadInto, pageHeader, type Page } from '../page';
 import { timeCell } from '../ui/cells';

@@ -1,7 +1,7 @@
 // Why results were (not) accepted: disagreeing outputs side by side per work unit, and each
 // host's invalid and error rates in the batch.
 import { get, hasArray, hasNumber } from '../api';
-import type { BatchStatus, BatchValidation, HostValidation, ValidationGroup, ValidationWorkunit } from '../api-types';
+import type { BatchStatus, HostValidation, OutputGroup, ValidationView, ValidationWorkunit } from '../../../protocol/api';
 import { h, mount } from '../dom';
 import { int, percent, prettyJson } from '../format';
 import { card, loadInto, pageHeader, type Page, type PageContext } from '../page';
@@ -33,7 +33,7 @@ function hostsTable(hosts: HostValidation[]): HTMLElement {
   );
 }
 
-function groupColumn(g: ValidationGroup, i: number, collapsed: boolean): HTMLElement {
+function groupColumn(g: OutputGroup, i: number, collapsed: boolean): HTMLElement {
   const output =
     g.output !== null && g.output !== undefined
       ? h('pre', { class: 'json' }, prettyJson(g.output))
@@ -133,13 +133,13 @@ export function validationPage(ctx: PageContext): Page {
     const button = h('button', { type: 'button', class: 'btn' }, 'Load more work units');
     const slot = h('div', { class: 'load-more' }, button);
     button.addEventListener('click', () => {
-      void loadInto(slot, () => get<BatchValidation>(url(next), hasArray('workunits')), (v) => [v.workunits.map(workunitCard), more(v.next)]);
+      void loadInto(slot, () => get<ValidationView>(url(next), hasArray('workunits')), (v) => [v.workunits.map(workunitCard), more(v.next)]);
     });
     return slot;
   };
   void loadInto(
     bodySlot,
-    () => get<BatchValidation>(url(null), hasArray('workunits')),
+    () => get<ValidationView>(url(null), hasArray('workunits')),
     (v) => [
       card('Hosts in this batch', hostsTable(v.hosts), { className: 'card-flush' }),
       h('h2', { class: 'section-title' }, filter === 'contested' ? 'Contested work units' : 'Work units'),

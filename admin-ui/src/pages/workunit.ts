@@ -1,6 +1,6 @@
 // One work unit: its input and parameters, and every replica with its host, outcome and output.
 import { get, hasNumber } from '../api';
-import type { BatchStatus, ReplicaDetail, WorkunitDetail } from '../api-types';
+import type { BatchStatus, ReplicaDetail, WorkunitDetail } from '../../../protocol/api';
 import { h, mount } from '../dom';
 import { credit, duration, int, prettyJson } from '../format';
 import { card, pageHeader, type Page, type PageContext } from '../page';

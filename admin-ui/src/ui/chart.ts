@@ -1,6 +1,6 @@
 // Throughput over time as an inline SVG bar chart: work units finished per bucket, done and
 // failed stacked, with a y scale and clock times along the x axis.
-import type { BatchStatus } from '../api-types';
+import type { BatchStatus } from '../../../protocol/api';
 import { h, s } from '../dom';
 import { clock, duration, int } from '../format';
 

@@ -1,6 +1,6 @@
 // The batch progress bar: one segment per work-unit state, widths set through the CSSOM
 // (style attributes are refused by the CSP; element.style is not).
-import type { WorkunitCounts } from '../api-types';
+import type { WorkunitCounts } from '../../../protocol/api';
 import { h } from '../dom';
 import { int, percent } from '../format';
 

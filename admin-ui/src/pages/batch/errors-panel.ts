@@ -1,7 +1,7 @@
 // A batch's errors: counts by code, then the newest errors (a few, more on demand). Reloaded
 // by the batch page when the pushed status shows new errors.
 import { get, hasArray } from '../../api';
-import type { BatchErrors } from '../../api-types';
+import type { BatchErrors } from '../../../../protocol/api';
 import { h, mount, type Child } from '../../dom';
 import { int } from '../../format';
 import { orDash, timeCell } from '../../ui/cells';

@@ -1,7 +1,7 @@
 // The live numbers of a batch: percent finished, the segmented bar, throughput, ETA, elapsed
 // time and failures; the replica counts by state; the throughput chart. Updated in place from
 // each pushed status.
-import type { BatchStatus, ReplicaCounts } from '../../api-types';
+import type { BatchStatus, ReplicaCounts } from '../../../../protocol/api';
 import { h, mount, type Child } from '../../dom';
 import { dateTime, duration, int, oneDecimal, percent } from '../../format';
 import { throughputChart } from '../../ui/chart';

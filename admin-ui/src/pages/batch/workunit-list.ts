@@ -1,7 +1,7 @@
 // A batch's work units, a page at a time (cursor paging), filtered by status; each row
 // links to the work unit's detail.
 import { get, hasArray, type ApiResult } from '../../api';
-import type { WorkunitPage, WorkunitState } from '../../api-types';
+import type { WorkunitPage, WorkunitState } from '../../../../protocol/api';
 import { h, mount } from '../../dom';
 import { int } from '../../format';
 import { navigate } from '../../router';

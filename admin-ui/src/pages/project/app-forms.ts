@@ -1,7 +1,7 @@
 // Creating an app (name, validation, replication policy) and uploading a version of it
 // (multipart: one part per file, with upload progress).
 import { hasNumber, isRecord, post, upload } from '../../api';
-import type { App, AppVersion, Validation } from '../../api-types';
+import type { App, AppVersion, Validation } from '../../../../protocol/api';
 import { h, mount } from '../../dom';
 import { bytes } from '../../format';
 import { toast } from '../../ui/dialog';

@@ -1,6 +1,6 @@
 // One app of a project: its validation and policy, its versions (newest first) and the form
 // for the next version.
-import type { App, Validation } from '../../api-types';
+import type { App, Validation } from '../../../../protocol/api';
 import { h, mount } from '../../dom';
 import { bytes } from '../../format';
 import { badge } from '../../ui/badges';

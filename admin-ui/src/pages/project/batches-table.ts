@@ -1,5 +1,5 @@
 // A project's batches, newest first, with their progress.
-import type { BatchStatus } from '../../api-types';
+import type { BatchStatus } from '../../../../protocol/api';
 import { h } from '../../dom';
 import { int, percent } from '../../format';
 import { navigate } from '../../router';
