@@ -18,6 +18,12 @@ export const ConfigSchema = z.strictObject({
   maxInFlightPerHost: z.coerce.number().int().min(1).max(10_000).default(256),
   /** A host without a connection this long has its tasks in progress reissued. */
   disconnectGraceMs: z.coerce.number().int().min(100).max(7 * 24 * 3600 * 1000).default(120_000),
+  /** HTTP requests per second per client address (bursts of 5×); 0: unlimited. */
+  httpRatePerIp: z.coerce.number().min(0).max(1_000_000).default(200),
+  /** Socket.IO connections per second per client address (bursts of 5×); 0: unlimited. */
+  connectRatePerIp: z.coerce.number().min(0).max(1_000_000).default(20),
+  /** Volunteer messages per second per connection (bursts of 5×); 0: unlimited. */
+  messageRatePerSocket: z.coerce.number().min(0).max(1_000_000).default(100),
   /** The first admin's password, used only when the database has no account yet (else random). */
   adminPassword: z.string().min(12, 'the admin password has at least 12 characters').max(200).optional(),
   /** Mark the session cookie Secure: set it when the coordinator is served over HTTPS. */
@@ -37,6 +43,9 @@ const FLAGS: Record<string, FlagSpec> = {
   'spot-check-rate': { env: ['VG_SPOT_CHECK_RATE'] },
   'max-in-flight-per-host': { env: ['VG_MAX_IN_FLIGHT_PER_HOST'] },
   'disconnect-grace-ms': { env: ['VG_DISCONNECT_GRACE_MS'] },
+  'http-rate-per-ip': { env: ['VG_HTTP_RATE_PER_IP'] },
+  'connect-rate-per-ip': { env: ['VG_CONNECT_RATE_PER_IP'] },
+  'message-rate-per-socket': { env: ['VG_MESSAGE_RATE_PER_SOCKET'] },
   'admin-password': { env: ['VG_ADMIN_PASSWORD'] },
   'secure-cookies': { env: ['VG_SECURE_COOKIES'] },
 };
@@ -54,6 +63,9 @@ export const USAGE = `Usage: npm start -- [options]
   --spot-check-rate F         share of a trusted host's work still replicated (default 0.1)
   --max-in-flight-per-host N  most tasks one host may hold (default 256)
   --disconnect-grace-ms N     reissue the tasks of a host gone this long (env VG_DISCONNECT_GRACE_MS; default 120000)
+  --http-rate-per-ip N        HTTP requests per second per address, bursts of 5x (default 200; 0: no limit)
+  --connect-rate-per-ip N     Socket.IO connections per second per address, bursts of 5x (default 20; 0: no limit)
+  --message-rate-per-socket N volunteer messages per second per connection, bursts of 5x (default 100; 0: no limit)
   --admin-password P          first admin's password on an empty database (env VG_ADMIN_PASSWORD,
                               preferred: flags show in ps); default: a random one, printed once
   --secure-cookies BOOL       Secure session cookie, for HTTPS deployments (env VG_SECURE_COOKIES; default false)

@@ -3,7 +3,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { Server as SocketServer, type Namespace } from 'socket.io';
+import { Server as SocketServer, type Namespace, type Socket } from 'socket.io';
 import { MAX_MESSAGE_BYTES } from '../protocol/limits.js';
 import { createLogger, errorFields, type Logger } from '../common/log.js';
 import { attachAdminNamespace, type BatchWatch } from './api/admin-namespace.js';
@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import { createCore, type Core } from './core.js';
 import { seedDemo } from './demo/seed-demo.js';
 import { adminUi } from './http/admin-ui.js';
+import { rateLimitByAddress, RateLimiter } from './http/rate-limit.js';
 import { volunteerRoutes } from './http/routes.js';
 import { volunteerPage } from './http/volunteer-page.js';
 import { DisconnectGrace } from './volunteers/disconnect-grace.js';
@@ -65,6 +66,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(rateLimitByAddress(new RateLimiter({ perSecond: config.httpRatePerIp, burst: config.httpRatePerIp * 5 })));
   app.use(volunteerRoutes({ ...core, coordinatorKey: core.key.publicKey, log }));
   app.use(
     API_PREFIX,
@@ -91,10 +93,22 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     (hostId) => core.service.giveUpHost(hostId),
     log,
   );
-  nsp = attachVolunteerNamespace(io, { registry: core.registry, service: core.service, coordinatorKey: core.key.publicKey, log, presence: grace });
+  const connects = new RateLimiter({ perSecond: config.connectRatePerIp, burst: config.connectRatePerIp * 5 });
+  const limitConnections = (socket: Socket, next: (err?: Error) => void) =>
+    connects.take(socket.handshake.address) ? next() : next(new Error('rate_limited: too many connections from this address; slow down'));
+  nsp = attachVolunteerNamespace(io, {
+    registry: core.registry,
+    service: core.service,
+    coordinatorKey: core.key.publicKey,
+    log,
+    presence: grace,
+    messageLimit: { perSecond: config.messageRatePerSocket, burst: config.messageRatePerSocket * 5 },
+  });
+  nsp.use(limitConnections);
   // After a restart nobody is connected yet: hosts holding tasks get the same grace to come back.
   for (const hostId of core.store.work.hostsWithTasksInProgress()) grace.left(hostId);
   watch = attachAdminNamespace(io, { store: core.store, accounts: core.accounts, log });
+  watch.nsp.use(limitConnections);
 
   const sweep = setInterval(() => {
     try {

@@ -17,6 +17,7 @@ import {
 } from '../../protocol/messages.js';
 import { errorFields, type Logger } from '../../common/log.js';
 import type { HostNotifier } from '../work/outbox.js';
+import { RateLimiter, type RateLimit } from '../http/rate-limit.js';
 import { UnknownAccountError, type HostRegistry } from './host-registry.js';
 import type { VolunteerService } from './volunteer-service.js';
 
@@ -43,6 +44,7 @@ export function attachVolunteerNamespace(
     coordinatorKey: string;
     log: Logger;
     presence?: { joined(hostId: number): void; left(hostId: number): void };
+    messageLimit?: RateLimit;
   },
 ): Namespace {
   const { registry, service, coordinatorKey, log } = deps;
@@ -50,6 +52,7 @@ export function attachVolunteerNamespace(
 
   nsp.on('connection', (socket: Socket) => {
     const session: Session = {};
+    const messages = new RateLimiter(deps.messageLimit ?? { perSecond: 0, burst: 0 });
 
     function on<S extends z.ZodType>(
       event: string,
@@ -63,6 +66,7 @@ export function attachVolunteerNamespace(
           return;
         }
         const reply = ack as (r: Reply<object>) => void;
+        if (!messages.take('socket')) return reply(fail('rate_limited', `too many messages on this connection; slow down`));
         if (needsAuth && session.hostId === undefined) return reply(fail('unauthenticated', `send hello and auth before "${event}"`));
         const parsed = schema.safeParse(payload ?? undefined);
         if (!parsed.success) return reply(fail('bad_request', `${event}: ${z.prettifyError(parsed.error)}`));

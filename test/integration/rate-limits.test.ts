@@ -1,0 +1,66 @@
+// Rate limits per address (HTTP requests, Socket.IO connections) and per connection (volunteer
+// messages): over the limit a client gets a clear "rate_limited", and the coordinator goes on.
+import { io } from 'socket.io-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { TestVolunteer } from '../helpers/test-volunteer.js';
+
+let coordinator: TestCoordinator | undefined;
+afterEach(async () => {
+  await coordinator?.dispose();
+  coordinator = undefined;
+});
+
+describe('rate limits', () => {
+  it('answers 429 with Retry-After to an address over its HTTP rate', async () => {
+    coordinator = await startTestCoordinator({ httpRatePerIp: 10 });
+    const statuses = await Promise.all(Array.from({ length: 80 }, () => fetch(`${coordinator!.url}/healthz`).then((r) => r.status)));
+    // The burst (50) goes through, plus whatever refilled meanwhile on a slow machine.
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(50);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+    const limited = await fetch(`${coordinator.url}/api/v1/leaderboards/users`);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('1');
+    expect(await limited.json()).toEqual({ error: { code: 'rate_limited', message: 'too many requests from this address; slow down' } });
+    await new Promise((r) => setTimeout(r, 1200));
+    expect((await fetch(`${coordinator.url}/healthz`)).status).toBe(200);
+  });
+
+  it('refuses Socket.IO connections over the per-address rate', async () => {
+    coordinator = await startTestCoordinator({ connectRatePerIp: 2 });
+    const outcomes = await Promise.all(
+      Array.from({ length: 15 }, async () => {
+        const s = io(`${coordinator!.url}/volunteer`, { transports: ['websocket'], forceNew: true, reconnection: false });
+        try {
+          return await new Promise<string>((resolve) => {
+            s.once('connect', () => resolve('connected'));
+            s.once('connect_error', (e) => resolve(e.message));
+          });
+        } finally {
+          s.disconnect();
+        }
+      }),
+    );
+    const connected = outcomes.filter((o) => o === 'connected').length;
+    expect(connected).toBeGreaterThanOrEqual(10);
+    expect(outcomes.filter((o) => o.startsWith('rate_limited')).length).toBe(15 - connected);
+    expect(connected).toBeLessThan(15);
+  });
+
+  it('answers rate_limited to a connection sending too many messages, and serves it again after a pause', async () => {
+    coordinator = await startTestCoordinator({ messageRatePerSocket: 5 });
+    const v = await TestVolunteer.connect(coordinator.url);
+    try {
+      // hello and auth took two of the 25 messages of the burst.
+      const replies = await Promise.all(Array.from({ length: 40 }, () => v.socket.timeout(5000).emitWithAck('heartbeat', {}) as Promise<{ ok: boolean; error?: { code: string } }>));
+      expect(replies.filter((r) => r.ok).length).toBeGreaterThanOrEqual(23);
+      expect(replies.filter((r) => !r.ok).length).toBeGreaterThan(0);
+      expect(replies.filter((r) => !r.ok).every((r) => r.error?.code === 'rate_limited')).toBe(true);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(((await v.socket.timeout(5000).emitWithAck('heartbeat', {})) as { ok: boolean }).ok).toBe(true);
+    } finally {
+      v.close();
+    }
+  });
+});
