@@ -59,6 +59,8 @@ export class TestVolunteer {
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('connect_error', reject);
+      // A coordinator that dies mid-handshake gives neither of the two above.
+      socket.once('disconnect', (reason) => reject(new Error(`disconnected while connecting: ${reason}`)));
     });
     const hello = await call<{ challenge: string; coordinatorKey: string }>(socket, 'hello', {
       protocol: 1,

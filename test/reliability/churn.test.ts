@@ -1,0 +1,278 @@
+// Churn: volunteers join and leave at random (seeded) during a batch at quorum 2 — some vanish
+// mid-task for good, some come back late (same key) with their results, some drop out briefly,
+// some join late, one stays connected and never answers. Every work unit completes correctly;
+// the tasks of vanished hosts are reissued after the grace period (or, for the silent one, the
+// deadline); late results count while their work unit is open and are refused once it is done.
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Task } from '../../protocol/messages.js';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { ackProblems, APP_MAIN, creditProblems, fetchAndVerifyLedger, workunitProblems } from './db-checks.js';
+import { HostClient, type ResultAckRecord } from './host-client.js';
+import { seeded } from './seeded-random.js';
+
+const WORKUNITS = 400;
+const QUORUM = 2;
+const GRACE_MS = 500;
+const DEADLINE_MS = 2500;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let coordinator: TestCoordinator | undefined;
+let appDir: string | undefined;
+const hosts: HostClient[] = [];
+let shutDown = false;
+
+afterAll(async () => {
+  shutDown = true;
+  hosts.forEach((h) => h.disconnect());
+  await coordinator?.dispose();
+  if (appDir) rmSync(appDir, { recursive: true, force: true });
+});
+
+interface Departure {
+  host: HostClient;
+  tasks: Task[];
+  leftAt: number;
+}
+
+describe('volunteer churn', () => {
+  it('completes a batch while volunteers vanish, return late and join late', async () => {
+    const started = Date.now();
+    const rnd = seeded('churn');
+    coordinator = await startTestCoordinator({ disconnectGraceMs: GRACE_MS, transitionIntervalMs: 100 });
+    const c = coordinator;
+    appDir = mkdtempSync(join(tmpdir(), 'vg-churn-apps-'));
+    const dir = appDir;
+    const db = c.store.db;
+
+    const projectId = c.apps.createProject({ name: 'churn' });
+    const app = c.apps.createApp(projectId, { name: 'affine' });
+    c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: Buffer.from(APP_MAIN) }] });
+    const { batchId } = c.submission.submitBatch({
+      appId: app.id,
+      name: 'churn',
+      replication: { minQuorum: QUORUM, targetNresults: QUORUM, delayBoundMs: DEADLINE_MS },
+      workunits: Array.from({ length: WORKUNITS }, (_, x) => ({ input: { x } })),
+    });
+
+    let n = 0;
+    const host = (role: string) => {
+      const { accountKey } = c.registry.createAccount({ name: `${role}-${++n}`, ...(n % 3 === 0 ? {} : { team: n % 3 === 1 ? 'red' : 'blue' }) });
+      const h = new HostClient({ name: `${role}-${n}`, accountKey, appDir: dir });
+      hosts.push(h);
+      return h;
+    };
+
+    // When each replica was first seen given up ("no reply"), by the grace period or a deadline.
+    const noReplyAt = new Map<number, number>();
+    const watchNoReply = db.prepare("SELECT id FROM replicas WHERE outcome = 'no_reply'");
+    const monitor = setInterval(() => {
+      for (const { id } of watchNoReply.all() as { id: number }[]) if (!noReplyAt.has(id)) noReplyAt.set(id, Date.now());
+    }, 20);
+
+    const doneCount = () => c.store.work.batchCounts(batchId).done;
+    const progress = () => doneCount() / WORKUNITS;
+    const allDone = () => doneCount() === WORKUNITS;
+    const failures: unknown[] = [];
+    const stop = () => allDone() || shutDown || failures.length > 0;
+    const until = async (what: string, check: () => boolean, timeoutMs = 30_000) => {
+      const end = Date.now() + timeoutMs;
+      while (!check()) {
+        if (failures.length > 0 || shutDown) throw new Error(`gave up waiting for ${what}`);
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await sleep(20);
+      }
+    };
+    const joinAt = (share: number) => until(`${Math.round(share * 100)}% of the batch`, () => progress() >= share);
+    const pace = () => rnd.int(2, 15);
+    const role = (p: Promise<void>) => p.catch((e: unknown) => void failures.push(e));
+    const workUntilDone = (h: HostClient) => h.work({ stop, batch: 4, computeDelayMs: pace });
+
+    /** Takes a few tasks, computes `computed` of them, and disconnects. */
+    const takeAndLeave = async (h: HostClient, computed: 'all' | 'some'): Promise<Departure> => {
+      await h.connect(c.url);
+      const tasks = await h.requestTasks(rnd.int(2, 4));
+      h.held.push(...tasks);
+      const k = computed === 'all' ? tasks.length : rnd.int(0, tasks.length - 1);
+      for (let i = 0; i < k; i++) h.pending.push(await h.compute(h.held.shift()!));
+      h.disconnect();
+      return { host: h, tasks, leftAt: Date.now() };
+    };
+
+    // Steady volunteers, there from start to end.
+    const steady = [0, 1, 2].map(() => host('steady'));
+    const steadyRuns = steady.map((h) => role((async () => {
+      await h.connect(c.url);
+      await workUntilDone(h);
+    })()));
+
+    // Flaky ones drop their connection now and then, mid-task, and are back within the grace period.
+    const flaky = [0, 1].map(() => host('flaky'));
+    const flakyAway: number[] = [];
+    const flakyRuns = flaky.map((h) => role((async () => {
+      while (!stop()) {
+        await h.connect(c.url);
+        const until = Date.now() + rnd.int(200, 1200);
+        await h.work({ stop: () => stop() || Date.now() > until, batch: 4, computeDelayMs: pace });
+        if (stop()) break;
+        h.disconnect();
+        const away = rnd.int(20, 150);
+        flakyAway.push(away);
+        await sleep(away);
+      }
+    })()));
+
+    // Vanishers leave mid-task and never come back.
+    const vanished: Departure[] = [];
+    const vanisherRuns = [0, 1, 2].map(() => host('vanisher')).map((h) => role((async () => {
+      await joinAt(rnd.between(0, 0.4));
+      vanished.push(await takeAndLeave(h, 'some'));
+    })()));
+
+    // Returners: back after the grace period while their work units are still open, back after
+    // those are done, or back within the grace period; each reports what it computed.
+    const lateOpen: { departure: Departure; acks: ResultAckRecord[] }[] = [];
+    const lateOpenRuns = [0, 1].map(() => host('late-open')).map((h) => role((async () => {
+      await joinAt(rnd.between(0, 0.2));
+      const d = await takeAndLeave(h, 'all');
+      await until('its tasks to be reissued', () => d.tasks.every((t) => noReplyAt.has(t.taskId)));
+      await h.connect(c.url);
+      const before = h.acks.length;
+      await h.report(h.pending);
+      lateOpen.push({ departure: d, acks: h.acks.slice(before) });
+      await workUntilDone(h);
+    })()));
+    let lateFinished: { departure: Departure; acks: ResultAckRecord[] } | undefined;
+    const finishedWorkunit = db.prepare("SELECT COUNT(*) AS n FROM workunits WHERE id = ? AND status = 'done'");
+    const lateFinishedRun = role((async () => {
+      const h = host('late-finished');
+      await joinAt(rnd.between(0, 0.2));
+      const d = await takeAndLeave(h, 'all');
+      await until('its work units to finish', () => d.tasks.every((t) => (finishedWorkunit.get(t.workunitId) as { n: number }).n === 1), 45_000);
+      await h.connect(c.url);
+      await h.report(h.pending);
+      lateFinished = { departure: d, acks: [...h.acks] };
+      h.disconnect();
+    })());
+    let withinGrace: Departure | undefined;
+    let withinGraceBackAt = 0;
+    const withinGraceRun = role((async () => {
+      const h = host('within-grace');
+      await joinAt(rnd.between(0.1, 0.4));
+      withinGrace = await takeAndLeave(h, 'all');
+      await sleep(rnd.int(20, 150));
+      await h.connect(c.url);
+      withinGraceBackAt = Date.now();
+      await workUntilDone(h);
+    })());
+
+    // A silent host: stays connected, takes tasks and never answers until the batch is done.
+    let silent: { departure: Departure; acks: ResultAckRecord[] } | undefined;
+    const silentRun = role((async () => {
+      const h = host('silent');
+      await h.connect(c.url);
+      const tasks = await h.requestTasks(3);
+      for (const t of tasks) h.pending.push(await h.compute(t));
+      await until('the batch to finish', () => allDone(), 45_000);
+      await h.report(h.pending);
+      silent = { departure: { host: h, tasks, leftAt: Date.now() }, acks: [...h.acks] };
+      h.disconnect();
+    })());
+
+    // Late joiners: new hosts once the batch is well under way.
+    const lateJoinRuns = [0, 1].map(() => host('late-joiner')).map((h) => role((async () => {
+      await joinAt(rnd.between(0.4, 0.7));
+      await h.connect(c.url);
+      await workUntilDone(h);
+    })()));
+
+    const everyone = [...steadyRuns, ...flakyRuns, ...vanisherRuns, ...lateOpenRuns, lateFinishedRun, withinGraceRun, silentRun, ...lateJoinRuns];
+    await Promise.race([Promise.all(everyone), until('the batch to finish', allDone, 45_000).catch((e: unknown) => void failures.push(e))]);
+    await Promise.all(everyone);
+    clearInterval(monitor);
+    expect(failures).toEqual([]);
+    hosts.forEach((h) => h.disconnect());
+
+    // Every work unit completed with the right canonical output.
+    expect(c.store.work.batchCounts(batchId)).toMatchObject({ done: WORKUNITS, active: 0, failed: 0 });
+    expect(workunitProblems(db)).toEqual([]);
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+
+    const replica = db.prepare('SELECT id, workunit_id AS wu, status, outcome, validate_state AS v, host_id AS hostId FROM replicas WHERE id = ?');
+    type Row = { id: number; wu: number; status: string; outcome: string | null; v: string | null; hostId: number };
+    const laterReplicas = db.prepare('SELECT COUNT(*) AS n FROM replicas WHERE workunit_id = ? AND id > ?');
+    const finishedAt = db.prepare('SELECT status, finished_at AS at FROM workunits WHERE id = ?');
+    const credited = db.prepare('SELECT COUNT(*) AS n FROM credit_ledger WHERE replica_id = ?');
+
+    // Vanished hosts' unfinished tasks: given up after the grace period, well before their
+    // deadline, and reissued.
+    let reissuedByGrace = 0;
+    for (const d of vanished) {
+      for (const t of d.tasks) {
+        const at = noReplyAt.get(t.taskId);
+        expect(at, `task ${t.taskId} of a vanished host was never given up`).toBeDefined();
+        expect(at! - d.leftAt).toBeGreaterThanOrEqual(GRACE_MS);
+        expect(at!).toBeLessThan(t.deadline);
+        expect((laterReplicas.get(t.workunitId, t.taskId) as { n: number }).n).toBeGreaterThan(0);
+        reissuedByGrace++;
+      }
+    }
+    // The silent host's tasks: given up at their deadline (it was online: no grace period), reissued.
+    expect(silent).toBeDefined();
+    for (const t of silent!.departure.tasks) {
+      const at = noReplyAt.get(t.taskId);
+      expect(at, `task ${t.taskId} of the silent host was never given up`).toBeDefined();
+      expect(at!).toBeGreaterThanOrEqual(t.deadline);
+      expect((laterReplicas.get(t.workunitId, t.taskId) as { n: number }).n).toBeGreaterThan(0);
+    }
+    // A host back within the grace period kept its tasks.
+    // (Only if it really was back in time: a machine stalled for the whole grace period says nothing.)
+    if (withinGraceBackAt - withinGrace!.leftAt < GRACE_MS) {
+      for (const t of withinGrace!.tasks) expect(noReplyAt.has(t.taskId), `task ${t.taskId} of a host back within the grace`).toBe(false);
+    } else {
+      console.warn(`the within-grace host came back after ${withinGraceBackAt - withinGrace!.leftAt} ms: the machine stalled; check skipped`);
+    }
+
+    // Every acknowledgement agrees with when its work unit finished: accepted while open (and
+    // then counted: valid and credited), refused as finished only once it was done.
+    const acks = hosts.flatMap((h) => h.acks);
+    expect(ackProblems(db, acks)).toEqual([]);
+    const inconsistent: string[] = [];
+    for (const a of acks) {
+      const wu = finishedAt.get(a.workunitId) as { status: string; at: number | null };
+      const r = replica.get(a.taskId) as Row;
+      if (a.status === 'accepted') {
+        if (wu.at !== null && wu.at < a.sentAt) inconsistent.push(`task ${a.taskId} accepted at ${a.sentAt}+, its work unit finished at ${wu.at}`);
+        if (r.v !== 'valid' || (credited.get(a.taskId) as { n: number }).n !== 1) inconsistent.push(`accepted task ${a.taskId} was not counted: ${r.v}`);
+      } else if (a.code === 'workunit_finished' || a.code === 'aborted') {
+        if (wu.status !== 'done' || wu.at === null || wu.at > a.ackedAt) inconsistent.push(`task ${a.taskId} refused (${a.code}) at ${a.ackedAt}, its work unit: ${JSON.stringify(wu)}`);
+      } else inconsistent.push(`task ${a.taskId}: ${a.status} ${a.code ?? ''}`);
+    }
+    expect(inconsistent).toEqual([]);
+
+    // Late results: those back after the grace period, while open, were accepted and counted…
+    const lateAccepted = lateOpen.flatMap((l) => l.acks).filter((a) => a.status === 'accepted');
+    expect(lateAccepted.length).toBeGreaterThan(0);
+    for (const a of lateAccepted) expect(noReplyAt.get(a.taskId)!).toBeLessThan(a.sentAt);
+    // …those after their work units finished were refused as such.
+    expect(lateFinished!.acks.map((a) => a.code)).toEqual(lateFinished!.departure.tasks.map(() => 'workunit_finished'));
+    expect(silent!.acks.map((a) => a.code)).toEqual(silent!.departure.tasks.map(() => 'workunit_finished'));
+
+    // Credit: one ledger row per valid replica, totals are the ledger's sums, the chain verifies.
+    expect(creditProblems(db)).toEqual([]);
+    const ledger = await fetchAndVerifyLedger(c.url, steady[0]!.coordinatorKey!);
+    expect(ledger.problem).toBeUndefined();
+    expect(ledger.entries.length).toBe((db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE validate_state = 'valid'").get() as { n: number }).n);
+
+    const outcomes = db.prepare('SELECT outcome, COUNT(*) AS n FROM replicas GROUP BY outcome ORDER BY outcome').all() as { outcome: string | null; n: number }[];
+    const count = (s: string) => acks.filter((a) => (a.code ?? a.status) === s).length;
+    console.log(
+      `[churn] seed ${rnd.seed}: ${hosts.length} hosts, ${hosts.reduce((k, h) => k + h.connections, 0)} connections ` +
+        `(flaky absences ${flakyAway.join(', ')} ms); ${reissuedByGrace} tasks reissued after the grace period, ${silent!.departure.tasks.length} at the deadline; ` +
+        `${lateAccepted.length} late results accepted while open, ${count('workunit_finished')} refused as finished, ${count('aborted')} as aborted; ` +
+        `${count('accepted')} accepted in all; replicas ${outcomes.map((o) => `${o.outcome}: ${o.n}`).join(', ')}; ${Date.now() - started} ms`,
+    );
+  }, 90_000);
+});

@@ -1,0 +1,157 @@
+// What must hold in a coordinator's database after crashes and churn, as lists of problems
+// (empty when all is well), so a failure names every offending row at once.
+import type Database from 'better-sqlite3';
+import { verifyLedgerChain } from '../../protocol/ledger.js';
+import { nodeEd25519 } from '../../protocol/ed25519-node.js';
+import type { CreditReceipt } from '../../protocol/messages.js';
+import type { GiveBackRecord, ResultAckRecord } from './host-client.js';
+
+/** The app both tests run: cheap, deterministic, and each output checkable from its input. */
+export const APP_MAIN = 'export default async function run(input) { return { x: input.x, y: (input.x * 7919 + 13) % 100003 }; }\n';
+export const expectedOutput = (input: { x: number }) => ({ x: input.x, y: (input.x * 7919 + 13) % 100003 });
+
+const FLOAT_TOLERANCE = 1e-9;
+const close = (a: number, b: number) => Math.abs(a - b) <= FLOAT_TOLERANCE * Math.max(1, Math.abs(a), Math.abs(b));
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Done work units have exactly one canonical replica: theirs, successful, valid, with the right output. */
+export function workunitProblems(db: Database.Database): string[] {
+  const rows = db
+    .prepare(
+      `SELECT w.id, w.status, w.canonical_replica_id AS canonical, w.input_json AS input, w.finished_at AS finishedAt,
+              r.workunit_id AS replicaWorkunit, r.outcome, r.validate_state AS validateState, r.output_json AS output
+       FROM workunits w LEFT JOIN replicas r ON r.id = w.canonical_replica_id`,
+    )
+    .all() as {
+    id: number;
+    status: string;
+    canonical: number | null;
+    input: string;
+    finishedAt: number | null;
+    replicaWorkunit: number | null;
+    outcome: string | null;
+    validateState: string | null;
+    output: string | null;
+  }[];
+  const problems: string[] = [];
+  for (const w of rows) {
+    if (w.status !== 'done') {
+      if (w.canonical !== null) problems.push(`work unit ${w.id} is ${w.status} but has canonical replica ${w.canonical}`);
+      continue;
+    }
+    if (w.canonical === null) problems.push(`work unit ${w.id} is done without a canonical replica`);
+    else if (w.replicaWorkunit !== w.id) problems.push(`work unit ${w.id}: canonical replica ${w.canonical} belongs to work unit ${w.replicaWorkunit}`);
+    else if (w.outcome !== 'success' || w.validateState !== 'valid')
+      problems.push(`work unit ${w.id}: canonical replica ${w.canonical} is ${w.outcome}/${w.validateState}`);
+    else if (!sameJson(JSON.parse(w.output ?? 'null'), expectedOutput(JSON.parse(w.input) as { x: number })))
+      problems.push(`work unit ${w.id}: canonical output ${w.output} is wrong for input ${w.input}`);
+    if (w.finishedAt === null) problems.push(`work unit ${w.id} is done without finished_at`);
+  }
+  return problems;
+}
+
+/**
+ * No credit twice: one ledger row per replica, only for valid replicas (each of which has one),
+ * with the replica's host, work unit and credit; and every holder's total is its ledger sum.
+ */
+export function creditProblems(db: Database.Database): string[] {
+  const problems: string[] = [];
+  for (const r of db.prepare('SELECT replica_id AS id, COUNT(*) AS n FROM credit_ledger GROUP BY replica_id HAVING n > 1').all() as { id: number; n: number }[])
+    problems.push(`replica ${r.id} has ${r.n} ledger rows`);
+  for (const r of db
+    .prepare(
+      `SELECT l.id, l.replica_id AS replica, r.validate_state AS v, r.host_id AS rh, l.host_id AS lh, r.workunit_id AS rw, l.workunit_id AS lw,
+              r.credit, l.amount, l.user_id AS lu, h.user_id AS hu, l.team_id AS lt, u.team_id AS ut
+       FROM credit_ledger l JOIN replicas r ON r.id = l.replica_id JOIN hosts h ON h.id = l.host_id JOIN users u ON u.id = h.user_id`,
+    )
+    .all() as { id: number; replica: number; v: string | null; rh: number; lh: number; rw: number; lw: number; credit: number | null; amount: number; lu: number; hu: number; lt: number | null; ut: number | null }[]) {
+    if (r.v !== 'valid') problems.push(`ledger row ${r.id} credits replica ${r.replica}, which is ${r.v}`);
+    if (r.rh !== r.lh || r.rw !== r.lw) problems.push(`ledger row ${r.id} names host ${r.lh}/work unit ${r.lw}, the replica has ${r.rh}/${r.rw}`);
+    if (r.credit === null || !close(r.credit, r.amount)) problems.push(`ledger row ${r.id} grants ${r.amount}, replica ${r.replica} records ${r.credit}`);
+    if (r.lu !== r.hu || r.lt !== r.ut) problems.push(`ledger row ${r.id} names user ${r.lu}/team ${r.lt}, the host has ${r.hu}/${r.ut}`);
+  }
+  const missing = db
+    .prepare("SELECT r.id FROM replicas r LEFT JOIN credit_ledger l ON l.replica_id = r.id WHERE r.validate_state = 'valid' AND l.id IS NULL")
+    .all() as { id: number }[];
+  for (const r of missing) problems.push(`valid replica ${r.id} has no ledger row`);
+  const count = db.prepare('SELECT COUNT(*) AS n FROM credit_ledger').get() as { n: number };
+  const orphans = db.prepare('SELECT COUNT(*) AS n FROM credit_ledger l LEFT JOIN replicas r ON r.id = l.replica_id WHERE r.id IS NULL').get() as { n: number };
+  if (orphans.n > 0) problems.push(`${orphans.n} of ${count.n} ledger rows credit no replica`);
+  for (const [table, column] of [['hosts', 'host_id'], ['users', 'user_id'], ['teams', 'team_id']] as const) {
+    const rows = db
+      .prepare(`SELECT t.id, t.total_credit AS total, COALESCE(l.s, 0) AS sum FROM ${table} t
+                LEFT JOIN (SELECT ${column} AS id, SUM(amount) AS s FROM credit_ledger GROUP BY ${column}) l ON l.id = t.id`)
+      .all() as { id: number; total: number; sum: number }[];
+    for (const r of rows) if (!close(r.total, r.sum)) problems.push(`${table} ${r.id}: total_credit ${r.total}, ledger sum ${r.sum}`);
+  }
+  return problems;
+}
+
+/** Every result the coordinator acknowledged (accepted, or a duplicate of one it had) is stored as reported. */
+export function ackProblems(db: Database.Database, acks: ResultAckRecord[]): string[] {
+  const stmt = db.prepare('SELECT result_hash AS hash, host_id AS hostId FROM replicas WHERE id = ?');
+  const problems: string[] = [];
+  for (const a of acks) {
+    if (a.status === 'rejected') continue;
+    const row = stmt.get(a.taskId) as { hash: string | null; hostId: number | null } | undefined;
+    if (!row) problems.push(`task ${a.taskId} (${a.status}) is not in the database`);
+    else if (row.hash !== a.resultHash) problems.push(`task ${a.taskId} was acknowledged ${a.status} with hash ${a.resultHash.slice(0, 12)}…, the database has ${row.hash}`);
+    else if (row.hostId !== a.hostId) problems.push(`task ${a.taskId} belongs to host ${row.hostId}, not ${a.hostId}`);
+  }
+  return problems;
+}
+
+/** Every task the coordinator said it took back stays taken back. */
+export function givenBackProblems(db: Database.Database, records: GiveBackRecord[]): string[] {
+  const stmt = db.prepare('SELECT status, outcome, result_hash AS hash FROM replicas WHERE id = ?');
+  const problems: string[] = [];
+  for (const g of records) {
+    if (g.status !== 'given_back') continue;
+    const row = stmt.get(g.taskId) as { status: string; outcome: string | null; hash: string | null } | undefined;
+    if (!row || row.status !== 'over' || row.outcome !== 'abandoned' || row.hash !== null)
+      problems.push(`task ${g.taskId} was given back, the database has ${JSON.stringify(row)}`);
+  }
+  return problems;
+}
+
+/** Done work units with their canonical replica and finish time: once done, these never change. */
+export function doneSnapshot(db: Database.Database): Map<number, string> {
+  const rows = db.prepare("SELECT id, canonical_replica_id AS c, finished_at AS f FROM workunits WHERE status = 'done'").all() as { id: number; c: number | null; f: number | null }[];
+  return new Map(rows.map((r) => [r.id, `canonical ${r.c} at ${r.f}`]));
+}
+
+export function snapshotProblems(before: Map<number, string>, after: Map<number, string>): string[] {
+  const problems: string[] = [];
+  for (const [id, was] of before) {
+    const now = after.get(id);
+    if (now !== was) problems.push(`work unit ${id} was done (${was}), later ${now ?? 'not done'}: finished twice`);
+  }
+  return problems;
+}
+
+/** Credit receipts pushed to hosts are in the ledger, unchanged. */
+export function receiptProblems(db: Database.Database, receipts: CreditReceipt[]): string[] {
+  const stmt = db.prepare('SELECT replica_id AS taskId, entry_hash AS entryHash FROM credit_ledger WHERE id = ?');
+  const problems: string[] = [];
+  for (const r of receipts) {
+    const row = stmt.get(r.entryId) as { taskId: number; entryHash: string } | undefined;
+    if (!row || row.taskId !== r.taskId || row.entryHash !== r.entryHash) problems.push(`receipt ${r.entryId} for task ${r.taskId} is not in the ledger as sent: ${JSON.stringify(row)}`);
+  }
+  return problems;
+}
+
+/** The whole public ledger, page by page, and whether its chain verifies with the coordinator key. */
+export async function fetchAndVerifyLedger(url: string, coordinatorKey: string): Promise<{ entries: CreditReceipt[]; problem: string | undefined }> {
+  const entries: CreditReceipt[] = [];
+  for (;;) {
+    const after = entries.length > 0 ? entries[entries.length - 1]!.entryId : 0;
+    const res = await fetch(`${url}/api/v1/ledger?after=${after}&limit=1000`);
+    if (!res.ok) throw new Error(`GET /api/v1/ledger: HTTP ${res.status}`);
+    const page = (await res.json()) as { coordinatorKey: string; entries: CreditReceipt[] };
+    if (page.coordinatorKey !== coordinatorKey) return { entries, problem: `the ledger names coordinator key ${page.coordinatorKey}` };
+    if (page.entries.length === 0) break;
+    entries.push(...page.entries);
+  }
+  const bad = verifyLedgerChain(nodeEd25519(), coordinatorKey, entries);
+  return { entries, problem: bad ? `ledger entry ${bad.entryId}: ${bad.problem}` : undefined };
+}
