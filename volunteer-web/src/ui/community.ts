@@ -1,7 +1,7 @@
 // The world around this browser: the projects it computes for, the public leaderboards, the
 // coordinator key it trusts, and a short log of what happened.
 import { z } from 'zod';
-import { h, fill, setText } from '../dom.js';
+import { h, mount, setText } from '../dom.js';
 import { clock, count, credit, date, fingerprint } from '../format.js';
 import type { VolunteerView } from '../volunteer.js';
 import type { Section } from './section.js';
@@ -30,8 +30,8 @@ export function projectsSection(): Section {
       const key = JSON.stringify([...projects].map(([n, p]) => [n, [...p.apps], p.tasks, p.now]));
       if (key === shown) return;
       shown = key;
-      if (projects.size === 0) return fill(list, h('li', { class: 'empty muted' }, 'Projects appear here once this browser computes for them.'));
-      fill(
+      if (projects.size === 0) return mount(list, h('li', { class: 'empty muted' }, 'Projects appear here once this browser computes for them.'));
+      mount(
         list,
         [...projects].sort((a, b) => b[1].tasks - a[1].tasks).map(([name, p]) =>
           h(
@@ -72,9 +72,9 @@ export function leaderboardSection(): Section {
     for (const t of tabs) t.setAttribute('aria-selected', String(t.dataset.kind === kind));
     const mine = (id: number) => (kind === 'hosts' && id === last?.hostId) || (kind === 'users' && id === last?.userId);
     if (entries.length === 0) {
-      fill(body, h('tr', null, h('td', { colspan: '4', class: 'muted empty' }, error || 'Nobody has earned credit yet. Be the first!')));
+      mount(body, h('tr', null, h('td', { colspan: '4', class: 'muted empty' }, error || 'Nobody has earned credit yet. Be the first!')));
     } else {
-      fill(
+      mount(
         body,
         entries.map((e) =>
           h(
@@ -155,8 +155,8 @@ export function activitySection(): Section {
     update(view) {
       if (shown === view.activity[0]) return;
       shown = view.activity[0];
-      if (view.activity.length === 0) return fill(list, h('li', { class: 'muted empty' }, 'Nothing yet.'));
-      fill(list, view.activity.map((a) => h('li', { 'data-level': a.level }, h('time', null, clock(a.at)), h('span', null, a.text))));
+      if (view.activity.length === 0) return mount(list, h('li', { class: 'muted empty' }, 'Nothing yet.'));
+      mount(list, view.activity.map((a) => h('li', { 'data-level': a.level }, h('time', null, clock(a.at)), h('span', null, a.text))));
     },
   };
 }

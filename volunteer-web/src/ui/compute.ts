@@ -1,6 +1,6 @@
 // What the volunteer is doing: the start/pause control with a plain-words status, a progress
 // bar per sandbox worker, and the counts and credit so far.
-import { h, fill, setText } from '../dom.js';
+import { h, mount, setText } from '../dom.js';
 import { count, credit, percent } from '../format.js';
 import type { SlotState } from '../sandbox/worker-pool.js';
 import type { Volunteer, VolunteerView, WorkerView } from '../volunteer.js';
@@ -153,7 +153,7 @@ export function bannerSection(v: Volunteer): Section {
       if (view.keyMismatch) {
         el.hidden = false;
         el.dataset.kind = 'danger';
-        fill(
+        mount(
           el,
           h('strong', null, 'The coordinator’s key changed.'),
           ' This browser trusts ',
@@ -166,7 +166,7 @@ export function bannerSection(v: Volunteer): Section {
       } else if (view.problem) {
         el.hidden = false;
         el.dataset.kind = 'warn';
-        fill(el, view.problem);
+        mount(el, view.problem);
       } else el.hidden = true;
     },
   };
