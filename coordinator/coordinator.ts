@@ -81,6 +81,9 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   );
   app.use('/admin', adminUi());
   app.use(volunteerPage());
+  app.use((req, res) => {
+    res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } });
+  });
   const http = createServer(app);
   // A big batch over a slow uplink may take longer than Node's default 5 minutes per request;
   // a connection that goes quiet is still cut, after two minutes of silence.

@@ -14,3 +14,5 @@ export const MAX_RESULTS_PER_REPORT = 64;
 export const MAX_TASKS_HELD = 10_000;
 export const MAX_APP_FILES = 64;
 export const MAX_ERROR_MESSAGE_CHARS = 2000;
+/** Deepest nesting of arrays and objects in a message or request body (canonical JSON allows 64 inside it). */
+export const MAX_MESSAGE_NESTING = 256;

@@ -61,10 +61,12 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
   });
 
   // Large outputs: a known host uploads the file, signed, before reporting the result.
-  router.put('/files/:hash', express.raw({ type: () => true, limit: MAX_FILE_BYTES }), (req, res) => {
+  // Who uploads, and what, is checked from the headers before a byte of the body is read.
+  const uploadAllowed = (req: Request, res: Response, next: NextFunction) => {
     const hash = Hex32.safeParse(req.params.hash);
     const hostKey = Hex32.safeParse(req.get('x-vg-host-key'));
     const signature = Hex64.safeParse(req.get('x-vg-signature'));
+    res.setHeader('Connection', 'close'); // a refused body is not read
     if (!hash.success) return sendError(res, 400, 'bad_request', 'a file is named by its SHA-256: 64 lower-case hex digits');
     if (!hostKey.success || !signature.success) {
       return sendError(res, 401, 'unauthenticated', 'uploads need X-VG-Host-Key and X-VG-Signature headers (see docs/protocol.md)');
@@ -73,14 +75,20 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
     if (!verifyBody(ed, hostKey.data, 'upload', { hostKey: hostKey.data, sha256: hash.data }, signature.data)) {
       return sendError(res, 403, 'forbidden', 'the upload signature does not verify');
     }
+    res.removeHeader('Connection');
+    next();
+  };
+
+  router.put('/files/:hash', uploadAllowed, express.raw({ type: () => true, limit: MAX_FILE_BYTES }), (req, res) => {
+    const hash = Hex32.parse(req.params.hash);
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     try {
-      blobs.put(body, hash.data);
+      blobs.put(body, hash);
     } catch (e) {
       return sendError(res, 400, 'bad_request', (e as Error).message);
     }
-    store.catalog.recordFile(hash.data, body.length, Date.now());
-    res.status(201).json({ sha256: hash.data, size: body.length });
+    store.catalog.recordFile(hash, body.length, Date.now());
+    res.status(201).json({ sha256: hash, size: body.length });
   });
 
   router.get('/app-versions/:hash', (req, res) => {

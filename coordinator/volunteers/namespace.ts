@@ -2,7 +2,8 @@
 // service method, reply. docs/protocol.md describes every message.
 import type { Namespace, Server, Socket } from 'socket.io';
 import { z } from 'zod';
-import { MAX_MESSAGE_BYTES, MAX_RESULTS_PER_REPORT, MAX_TASKS_PER_REQUEST, PROTOCOL_VERSION } from '../../protocol/limits.js';
+import { nestsDeeperThan } from '../../protocol/json-depth.js';
+import { MAX_MESSAGE_BYTES, MAX_MESSAGE_NESTING, MAX_RESULTS_PER_REPORT, MAX_TASKS_PER_REQUEST, PROTOCOL_VERSION } from '../../protocol/limits.js';
 import {
   AuthSchema,
   GiveBackSchema,
@@ -54,21 +55,45 @@ export function attachVolunteerNamespace(
     const session: Session = {};
     const messages = new RateLimiter(deps.messageLimit ?? { perSecond: 0, burst: 0 });
 
+    const known = new Set<string>();
+    // Socket.IO puts the acknowledgement callback last, after however many arguments were sent.
+    const ackOf = (args: unknown[]) => {
+      const last = args[args.length - 1];
+      return typeof last === 'function' ? (last as (r: Reply<object>) => void) : undefined;
+    };
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (known.has(event)) return;
+      const message = `unknown event "${String(event).slice(0, 64)}"; docs/protocol.md lists the messages`;
+      const ack = ackOf(args);
+      if (ack) ack(fail('bad_request', message));
+      else socket.emit('protocol.error', { code: 'bad_request', message });
+    });
+
     function on<S extends z.ZodType>(
       event: string,
       schema: S,
       handler: (msg: z.infer<S>) => Reply<object>,
       needsAuth = true,
     ): void {
-      socket.on(event, (payload: unknown, ack: unknown) => {
-        if (typeof ack !== 'function') {
+      known.add(event);
+      socket.on(event, (...args: unknown[]) => {
+        const reply = ackOf(args);
+        if (!reply) {
           socket.emit('protocol.error', { code: 'bad_request', message: `"${event}" must be sent with an acknowledgement callback` });
           return;
         }
-        const reply = ack as (r: Reply<object>) => void;
         if (!messages.take('socket')) return reply(fail('rate_limited', `too many messages on this connection; slow down`));
+        if (args.length > 2) return reply(fail('bad_request', `"${event}" takes one payload, not ${args.length - 1}`));
         if (needsAuth && session.hostId === undefined) return reply(fail('unauthenticated', `send hello and auth before "${event}"`));
-        const parsed = schema.safeParse(payload ?? undefined);
+        const payload = args.length === 2 ? args[0] : undefined;
+        // Checked without recursion first: the schema recurses once per level.
+        if (nestsDeeperThan(payload, MAX_MESSAGE_NESTING)) return reply(fail('bad_request', `${event}: nested deeper than ${MAX_MESSAGE_NESTING} levels`));
+        let parsed: z.ZodSafeParseResult<z.infer<S>>;
+        try {
+          parsed = schema.safeParse(payload);
+        } catch (e) {
+          return reply(fail('bad_request', `${event}: the message could not be checked (${(e as Error).message})`));
+        }
         if (!parsed.success) return reply(fail('bad_request', `${event}: ${z.prettifyError(parsed.error)}`));
         try {
           reply(handler(parsed.data));

@@ -11,7 +11,8 @@ import { describeIssues } from '../../common/zod-message.js';
 import { utf8 } from '../../protocol/bytes.js';
 import { canonicalJson } from '../../protocol/canonical.js';
 import { sha256Hex } from '../../protocol/hash.js';
-import { MAX_FILE_BYTES, MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
+import { nestsDeeperThan } from '../../protocol/json-depth.js';
+import { MAX_FILE_BYTES, MAX_INLINE_JSON_BYTES, MAX_MESSAGE_NESTING } from '../../protocol/limits.js';
 import type { Submitted } from '../../protocol/api.js';
 import type { BlobStore } from '../files/blob-store.js';
 import type { Store } from '../store/store.js';
@@ -97,6 +98,8 @@ export class Submission {
     if (stage.count + raw.length > MAX_WORKUNITS_PER_BATCH) throw new SubmissionError(`a batch has at most ${MAX_WORKUNITS_PER_BATCH} work units`);
     // Encode, check and store large inputs before the transaction; blobs are idempotent.
     const prepared = raw.map(({ value, where }) => {
+      // Checked without recursion first: the schema recurses once per level.
+      if (nestsDeeperThan(value, MAX_MESSAGE_NESTING)) throw new SubmissionError(`${where}: nested deeper than canonical JSON allows (64 levels)`);
       const w = WorkunitSpecSchema.safeParse(value);
       if (!w.success) throw new SubmissionError(`${where}: ${describeIssues(w.error)}`);
       const replication: Replication = { ...DEFAULT_REPLICATION, ...stage.replication, ...w.data.replication };
