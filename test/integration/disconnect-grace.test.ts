@@ -1,12 +1,10 @@
 // Churn: a host that disconnects and stays away past the grace period has its tasks reissued
 // (not at their deadline), and its late results still count while their work units are open.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { primesInputs } from '../../examples/primes/inputs.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
-import { PRIMES_DIR } from '../helpers/world.js';
+import { addPrimesApp } from '../helpers/batches.js';
 
 let coordinator: TestCoordinator | undefined;
 const volunteers: TestVolunteer[] = [];
@@ -17,12 +15,8 @@ afterEach(async () => {
 });
 
 function primesBatch(c: TestCoordinator, n: number): number {
-  const projectId = c.apps.createProject({ name: 'primes' });
-  const app = c.apps.createApp(projectId, { name: 'primes' });
-  const files = readdirSync(PRIMES_DIR).filter((f) => f.endsWith('.js')).map((name) => ({ name, bytes: readFileSync(join(PRIMES_DIR, name)) }));
-  c.apps.addVersion(app.id, { files });
   return c.submission.submitBatch({
-    appId: app.id,
+    appId: addPrimesApp(c),
     name: 'churn',
     replication: { minQuorum: 1, targetNresults: 1, delayBoundMs: 3600_000 },
     workunits: primesInputs(n, 1000, 10_000).map((input) => ({ input: { ...input } })),

@@ -1,6 +1,4 @@
 // The real coordinator on a random port; volunteers over real Socket.IO connections.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
 import { jsonHash } from '../../protocol/hash.js';
@@ -9,7 +7,7 @@ import type { CreditReceipt, Reply, ResultAck } from '../../protocol/messages.js
 import { buildResult } from '../../protocol/results.js';
 import { signBody } from '../../protocol/signing.js';
 import { primesInputs } from '../../examples/primes/inputs.js';
-import { PRIMES_DIR } from '../helpers/world.js';
+import { addPrimesApp } from '../helpers/batches.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 
@@ -27,13 +25,7 @@ async function join_(opts: Parameters<typeof TestVolunteer.connect>[1] = {}): Pr
   return v;
 }
 
-function primesApp(c: TestCoordinator): number {
-  const projectId = c.apps.createProject({ name: 'primes' });
-  const app = c.apps.createApp(projectId, { name: 'primes' });
-  const files = readdirSync(PRIMES_DIR).filter((f) => f.endsWith('.js')).map((name) => ({ name, bytes: readFileSync(join(PRIMES_DIR, name)) }));
-  c.apps.addVersion(app.id, { files });
-  return app.id;
-}
+const primesApp = (c: TestCoordinator): number => addPrimesApp(c);
 
 /** Independent of the app: a sieve, and the same checksum definition. */
 function expectedPrimes(from: number, to: number) {

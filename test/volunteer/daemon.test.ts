@@ -15,6 +15,7 @@ import type { CreditReceipt } from '../../protocol/messages.js';
 import { receiptBody, verifyBody } from '../../protocol/signing.js';
 import { spawnCoordinator, type CoordinatorProcess } from '../helpers/coordinator-process.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { submitInputs } from '../helpers/batches.js';
 import { VolunteerProcess } from '../helpers/volunteer-process.js';
 
 let coordinator: TestCoordinator | undefined;
@@ -90,14 +91,7 @@ async function addExample(c: TestCoordinator, projectId: number, name: 'primes' 
   return app.id;
 }
 
-function submit(c: TestCoordinator, appId: number, inputs: object[], replication: Record<string, number> = {}): number {
-  return c.submission.submitBatch({
-    appId,
-    name: `batch of app ${appId}`,
-    replication: { minQuorum: 2, targetNresults: 2, fpopsEst: 1e11, ...replication },
-    workunits: inputs.map((input) => ({ input: input as Record<string, number> })),
-  }).batchId;
-}
+const submit = submitInputs;
 
 describe('the volunteer daemon', () => {
   it('three daemons complete a batch of each example app with validated results and verifiable credit', async () => {

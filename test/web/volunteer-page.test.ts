@@ -15,6 +15,7 @@ import { primesInputs } from '../../examples/primes/inputs.js';
 import { canonicalJson } from '../../protocol/canonical.js';
 import { launchChromium, skipBrowserTests } from '../helpers/chromium.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { submitInputs } from '../helpers/batches.js';
 import { VolunteerProcess } from '../helpers/volunteer-process.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -78,14 +79,7 @@ async function expectedOutput(kind: Kind, input: unknown): Promise<string> {
   return canonicalJson(await mod.default(input, ctx));
 }
 
-function submit(c: TestCoordinator, appId: number, inputs: object[], replication: Record<string, number> = {}): number {
-  return c.submission.submitBatch({
-    appId,
-    name: `batch of app ${appId}`,
-    replication: { minQuorum: 2, targetNresults: 2, fpopsEst: 1e11, ...replication },
-    workunits: inputs.map((input) => ({ input: input as Record<string, number> })),
-  }).batchId;
-}
+const submit = submitInputs;
 
 function addApp(c: TestCoordinator, projectId: number, name: string, source: string): number {
   const app = c.apps.createApp(projectId, { name });
