@@ -36,7 +36,8 @@ export class TestVolunteer {
   pending: Result[] = [];
   hostId = 0;
   userId = 0;
-  private readonly apps = new Map<string, { run: RunFn; files: Map<string, Uint8Array> }>();
+  /** One load per app version, shared by concurrent computes (a second load would rewrite files being imported). */
+  private readonly apps = new Map<string, Promise<{ run: RunFn; files: Map<string, Uint8Array> }>>();
   private readonly dir = mkdtempSync(join(tmpdir(), 'vg-volunteer-'));
 
   private constructor(
@@ -144,9 +145,17 @@ export class TestVolunteer {
   }
 
   /** Downloads an app version, checks the coordinator's signature and every file hash, loads it. */
-  private async app(bundleHash: string): Promise<{ run: RunFn; files: Map<string, Uint8Array> }> {
-    const cached = this.apps.get(bundleHash);
-    if (cached) return cached;
+  private app(bundleHash: string): Promise<{ run: RunFn; files: Map<string, Uint8Array> }> {
+    let loading = this.apps.get(bundleHash);
+    if (!loading) {
+      loading = this.loadApp(bundleHash);
+      loading.catch(() => this.apps.delete(bundleHash));
+      this.apps.set(bundleHash, loading);
+    }
+    return loading;
+  }
+
+  private async loadApp(bundleHash: string): Promise<{ run: RunFn; files: Map<string, Uint8Array> }> {
     const res = await fetch(`${this.url}/app-versions/${bundleHash}`);
     if (!res.ok) throw new Error(`app version ${bundleHash}: HTTP ${res.status}`);
     const checked = appVersionProblem(ed, this.coordinatorKey, bundleHash, (await res.json()) as SignedAppVersion);
@@ -161,9 +170,7 @@ export class TestVolunteer {
       files.set(f.name, bytes);
     }
     const mod = (await import(pathToFileURL(join(this.dir, `${bundleHash}-${doc.manifest.entry}`)).href)) as { default: RunFn };
-    const app = { run: mod.default, files };
-    this.apps.set(bundleHash, app);
-    return app;
+    return { run: mod.default, files };
   }
 
   private async fetchJson(hash: string): Promise<unknown> {
