@@ -125,7 +125,6 @@ export class WorkStore {
       activeWorkunitsOfBatch: db.prepare("SELECT id FROM workunits WHERE batch_id = ? AND status = 'active' ORDER BY id LIMIT ?"),
       cancelledWithActive: db.prepare(`SELECT b.id FROM batches b WHERE b.status = 'cancelled'
         AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.status = 'active')`),
-      batchCounts: db.prepare('SELECT status, COUNT(*) AS n FROM workunits WHERE batch_id = ? GROUP BY status'),
       insertWorkunit: db.prepare(`INSERT INTO workunits (batch_id, seq, app_id, input_json, input_hash, min_quorum, target_nresults,
         max_error_results, max_total_results, max_success_results, delay_bound_ms, fpops_est, priority, rng_seed, created_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -228,12 +227,6 @@ export class WorkStore {
   /** Batches whose cancellation a crash interrupted. */
   cancelledBatchesWithActiveWorkunits(): number[] {
     return (this.s.cancelledWithActive!.all() as { id: number }[]).map((r) => r.id);
-  }
-
-  batchCounts(batchId: number): Record<WorkunitStatus, number> {
-    const counts: Record<WorkunitStatus, number> = { active: 0, done: 0, failed: 0, cancelled: 0 };
-    for (const r of this.s.batchCounts!.all(batchId) as { status: WorkunitStatus; n: number }[]) counts[r.status] = r.n;
-    return counts;
   }
 
   insertWorkunit(w: NewWorkunit, now: number): number {

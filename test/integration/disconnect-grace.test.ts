@@ -50,7 +50,7 @@ describe('disconnect grace', () => {
     volunteers.push(back);
     const acks = await back.report(results);
     expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted', 'accepted']);
-    expect(coordinator.store.work.batchCounts(batchId)).toMatchObject({ done: 3, active: 0 });
+    expect(coordinator.store.reports.workunitCounts(batchId)).toMatchObject({ done: 3, active: 0 });
     // The reissued replicas are no longer needed.
     expect(replicaRows(coordinator).filter((r) => r.status === 'unsent')).toEqual([]);
   });

@@ -39,7 +39,7 @@ function expectedPrimes(from: number, to: number) {
   return { from, to, count, checksum };
 }
 
-const counts = (c: TestCoordinator, batchId: number) => c.store.work.batchCounts(batchId);
+const counts = (c: TestCoordinator, batchId: number) => c.store.reports.workunitCounts(batchId);
 
 describe('a batch end to end', () => {
   it('three volunteers complete a batch with correct canonical results and verifiable credit', async () => {

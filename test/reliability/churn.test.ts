@@ -72,7 +72,7 @@ describe('volunteer churn', () => {
       for (const { id } of watchNoReply.all() as { id: number }[]) if (!noReplyAt.has(id)) noReplyAt.set(id, Date.now());
     }, 20);
 
-    const doneCount = () => c.store.work.batchCounts(batchId).done;
+    const doneCount = () => c.store.reports.workunitCounts(batchId).done;
     const progress = () => doneCount() / WORKUNITS;
     const allDone = () => doneCount() === WORKUNITS;
     const failures: unknown[] = [];
@@ -196,7 +196,7 @@ describe('volunteer churn', () => {
     hosts.forEach((h) => h.disconnect());
 
     // Every work unit completed with the right canonical output.
-    expect(c.store.work.batchCounts(batchId)).toMatchObject({ done: WORKUNITS, active: 0, failed: 0 });
+    expect(c.store.reports.workunitCounts(batchId)).toMatchObject({ done: WORKUNITS, active: 0, failed: 0 });
     expect(workunitProblems(db)).toEqual([]);
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
 
