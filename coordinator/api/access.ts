@@ -1,7 +1,7 @@
 // What a caller may see: a researcher their own projects and everything in them, an admin
 // everything. Someone else's thing answers 404, exactly like a missing one, so ids leak nothing.
 import type { AppRecord, ProjectRecord } from '../store/catalog.js';
-import type { BatchRow } from '../store/report-store.js';
+import type { BatchRow, WorkunitDetailRow } from '../store/report-store.js';
 import type { Store } from '../store/store.js';
 import type { AccountRecord } from '../store/account-store.js';
 import { ApiError } from './api-error.js';
@@ -32,11 +32,11 @@ export class Access {
     return b;
   }
 
-  workunitBatch(account: AccountRecord, workunitId: number): BatchRow {
-    const wu = this.store.work.workunit(workunitId);
+  workunit(account: AccountRecord, workunitId: number): WorkunitDetailRow {
+    const wu = this.store.reports.workunit(workunitId);
     const b = wu && this.store.reports.batch(wu.batchId);
-    if (!b || !this.owns(account, b.ownerId)) throw new ApiError('not_found', `no work unit ${workunitId}`);
-    return b;
+    if (!wu || !b || !this.owns(account, b.ownerId)) throw new ApiError('not_found', `no work unit ${workunitId}`);
+    return wu;
   }
 
   private owns(account: AccountRecord, ownerId: number | null): boolean {

@@ -119,9 +119,7 @@ export function batchRoutes(deps: {
 
   router.get('/workunits/:id', (req, res) => {
     const id = parse(IdParam, req.params.id, 'work unit id');
-    access.workunitBatch(caller(res).account, id);
-    const wu = store.reports.workunit(id);
-    if (!wu) throw new ApiError('not_found', `no work unit ${id}`);
+    const wu = access.workunit(caller(res).account, id);
     res.json({ ...wu, replicas: store.reports.replicas(id) } satisfies WorkunitDetail);
   });
 
