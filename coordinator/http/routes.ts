@@ -6,8 +6,9 @@ import { MAX_FILE_BYTES, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from '../../proto
 import { Hex32, Hex64 } from '../../protocol/messages.js';
 import { verifyBody } from '../../protocol/signing.js';
 import type { Ed25519 } from '../../protocol/ed25519.js';
+import { apiErrorHandler, sendError } from '../api/api-error.js';
 import type { BlobStore } from '../files/blob-store.js';
-import { errorFields, type Logger } from '../../common/log.js';
+import type { Logger } from '../../common/log.js';
 import type { Store } from '../store/store.js';
 import { AccountSpecSchema, type HostRegistry } from '../volunteers/host-registry.js';
 import { VOLUNTEER_NAMESPACE } from '../volunteers/namespace.js';
@@ -23,9 +24,6 @@ interface RouteDeps {
   log: Logger;
 }
 
-function sendError(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ error: { code, message } });
-}
 
 const LedgerQuery = z.strictObject({
   after: z.coerce.number().int().nonnegative().default(0),
@@ -52,8 +50,8 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
 
   router.get('/files/:hash', (req, res) => {
     const hash = Hex32.safeParse(req.params.hash);
-    if (!hash.success) return sendError(res, 400, 'bad_request', 'a file is named by its SHA-256: 64 lower-case hex digits');
-    if (store.catalog.fileSize(hash.data) === undefined || !blobs.has(hash.data)) return sendError(res, 404, 'not_found', 'no such file');
+    if (!hash.success) return sendError(res, 'bad_request', 'a file is named by its SHA-256: 64 lower-case hex digits');
+    if (store.catalog.fileSize(hash.data) === undefined || !blobs.has(hash.data)) return sendError(res, 'not_found', 'no such file');
     res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
     res.setHeader('ETag', `"${hash.data}"`);
     res.type('application/octet-stream');
@@ -67,13 +65,13 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
     const hostKey = Hex32.safeParse(req.get('x-vg-host-key'));
     const signature = Hex64.safeParse(req.get('x-vg-signature'));
     res.setHeader('Connection', 'close'); // a refused body is not read
-    if (!hash.success) return sendError(res, 400, 'bad_request', 'a file is named by its SHA-256: 64 lower-case hex digits');
+    if (!hash.success) return sendError(res, 'bad_request', 'a file is named by its SHA-256: 64 lower-case hex digits');
     if (!hostKey.success || !signature.success) {
-      return sendError(res, 401, 'unauthenticated', 'uploads need X-VG-Host-Key and X-VG-Signature headers (see docs/protocol.md)');
+      return sendError(res, 'unauthenticated', 'uploads need X-VG-Host-Key and X-VG-Signature headers (see docs/protocol.md)');
     }
-    if (!store.identities.hostByKey(hostKey.data)) return sendError(res, 403, 'forbidden', 'unknown host key; connect as a volunteer first');
+    if (!store.identities.hostByKey(hostKey.data)) return sendError(res, 'forbidden', 'unknown host key; connect as a volunteer first');
     if (!verifyBody(ed, hostKey.data, 'upload', { hostKey: hostKey.data, sha256: hash.data }, signature.data)) {
-      return sendError(res, 403, 'forbidden', 'the upload signature does not verify');
+      return sendError(res, 'forbidden', 'the upload signature does not verify');
     }
     res.removeHeader('Connection');
     next();
@@ -85,7 +83,7 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
     try {
       blobs.put(body, hash);
     } catch (e) {
-      return sendError(res, 400, 'bad_request', (e as Error).message);
+      return sendError(res, 'bad_request', (e as Error).message);
     }
     store.catalog.recordFile(hash, body.length, Date.now());
     res.status(201).json({ sha256: hash, size: body.length });
@@ -93,35 +91,29 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
 
   router.get('/app-versions/:hash', (req, res) => {
     const hash = Hex32.safeParse(req.params.hash);
-    if (!hash.success) return sendError(res, 400, 'bad_request', 'an app version is named by its bundle hash: 64 lower-case hex digits');
+    if (!hash.success) return sendError(res, 'bad_request', 'an app version is named by its bundle hash: 64 lower-case hex digits');
     const v = store.catalog.versionByHash(hash.data);
-    if (!v) return sendError(res, 404, 'not_found', 'no such app version');
+    if (!v) return sendError(res, 'not_found', 'no such app version');
     res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
     res.json({ bundleHash: v.bundleHash, manifest: v.manifest, signature: v.signature, platform: v.platform, requirements: v.requirements });
   });
 
   router.post('/api/v1/accounts', express.json({ limit: '16kb' }), (req, res) => {
     const spec = AccountSpecSchema.safeParse(req.body);
-    if (!spec.success) return sendError(res, 400, 'bad_request', z.prettifyError(spec.error));
+    if (!spec.success) return sendError(res, 'bad_request', z.prettifyError(spec.error));
     res.status(201).json(registry.createAccount(spec.data));
   });
 
   router.get('/api/v1/ledger', (req, res) => {
     const q = LedgerQuery.safeParse(req.query);
-    if (!q.success) return sendError(res, 400, 'bad_request', z.prettifyError(q.error));
+    if (!q.success) return sendError(res, 'bad_request', z.prettifyError(q.error));
     const entries = store.ledger.entriesAfter(q.data.after, q.data.limit);
     const prevHash = entries.length > 0 ? (store.ledger.hashBefore(entries[0]!.entryId) ?? null) : null;
     res.json({ coordinatorKey, prevHash, entries });
   });
 
-  // Express 5 passes thrown errors and body-parser failures here.
-  router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { status?: number; type?: string; message?: string };
-    if (e.type === 'entity.too.large') return sendError(res, 413, 'too_large', `the body is larger than allowed`);
-    if (e.status && e.status >= 400 && e.status < 500) return sendError(res, e.status, 'bad_request', e.message ?? 'bad request');
-    log.error('http request failed', errorFields(err));
-    sendError(res, 500, 'internal', 'internal error; nothing was changed');
-  });
+  // Express 5 passes thrown errors and body-parser failures here: answered as the API answers them.
+  router.use(apiErrorHandler(log));
 
   return router;
 }
