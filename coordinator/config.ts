@@ -15,6 +15,8 @@ export const ConfigSchema = z.strictObject({
   distinctUsers: z.union([z.boolean(), z.stringbool()]).default(true),
   trustThreshold: z.coerce.number().int().min(1).default(10),
   spotCheckRate: z.coerce.number().min(0).max(1).default(0.1),
+  /** Share of each host's tasks that are sentinels (work units with a known answer), where there are any. */
+  sentinelRate: z.coerce.number().min(0).max(1).default(0.05),
   maxInFlightPerHost: z.coerce.number().int().min(1).max(10_000).default(256),
   /** A host without a connection this long has its tasks in progress reissued. */
   disconnectGraceMs: z.coerce.number().int().min(100).max(7 * 24 * 3600 * 1000).default(120_000),
@@ -41,6 +43,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'distinct-users': { env: ['VG_DISTINCT_USERS'] },
   'trust-threshold': { env: ['VG_TRUST_THRESHOLD'] },
   'spot-check-rate': { env: ['VG_SPOT_CHECK_RATE'] },
+  'sentinel-rate': { env: ['VG_SENTINEL_RATE'] },
   'max-in-flight-per-host': { env: ['VG_MAX_IN_FLIGHT_PER_HOST'] },
   'disconnect-grace-ms': { env: ['VG_DISCONNECT_GRACE_MS'] },
   'http-rate-per-ip': { env: ['VG_HTTP_RATE_PER_IP'] },
@@ -61,6 +64,7 @@ export const USAGE = `Usage: npm start -- [options]
   --distinct-users BOOL       never send two replicas of a work unit to one user's hosts (default true)
   --trust-threshold N         consecutive valid results before adaptive replication trusts a host (default 10)
   --spot-check-rate F         share of a trusted host's work still replicated (default 0.1)
+  --sentinel-rate F           share of each host's tasks drawn from sentinels, where a batch has them (default 0.05)
   --max-in-flight-per-host N  most tasks one host may hold (default 256)
   --disconnect-grace-ms N     reissue the tasks of a host gone this long (env VG_DISCONNECT_GRACE_MS; default 120000)
   --http-rate-per-ip N        HTTP requests per second per address, bursts of 5x (default 200; 0: no limit)

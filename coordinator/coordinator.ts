@@ -33,7 +33,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   let nsp: Namespace | undefined;
   let watch: BatchWatch | undefined;
   const notifier = { ...socketNotifier(() => nsp), batchesChanged: (ids: number[]) => watch?.batchesChanged(ids) };
-  const core = createCore(config, notifier);
+  const core = createCore(config, notifier, { onError: (e) => log.error('re-checking a caught host failed', errorFields(e)) });
   if (core.keyCreated) log.info('created coordinator key', { dataDir: config.dataDir });
   const replicaMaker = new ReplicaMaker(
     core.submission,
@@ -59,6 +59,8 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     throw e;
   }
   replicaMaker.add(core.store.work.batchesWithoutReplicas());
+  // A re-check of a caught host's results that a restart interrupted.
+  core.recheckHosts().catch((e: unknown) => log.error('re-checking a caught host failed', errorFields(e)));
   for (const batchId of core.store.work.cancelledBatchesWithActiveWorkunits()) {
     log.warn('finishing a cancellation a restart interrupted', { batchId });
     core.cancelBatch(batchId).catch((e: unknown) => log.error('cancelling a batch failed', { batchId, ...errorFields(e) }));

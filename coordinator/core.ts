@@ -14,6 +14,7 @@ import { Store } from './store/store.js';
 import { HostRegistry } from './volunteers/host-registry.js';
 import { VolunteerService } from './volunteers/volunteer-service.js';
 import { CreditGranter } from './work/credit-granter.js';
+import { HostRecheck } from './work/host-recheck.js';
 import { Outbox, type HostNotifier } from './work/outbox.js';
 import { ResultIntake } from './work/result-intake.js';
 import { Scheduler } from './work/scheduler.js';
@@ -23,7 +24,7 @@ import { Transitioner } from './work/transitioner.js';
 /** Work units cancelled per transaction. */
 const CANCEL_CHUNK = 500;
 
-export type CoreOptions = Pick<Config, 'dataDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'maxInFlightPerHost'>;
+export type CoreOptions = Pick<Config, 'dataDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'sentinelRate' | 'maxInFlightPerHost'>;
 
 export interface Core {
   ed: Ed25519;
@@ -41,13 +42,18 @@ export interface Core {
    * and tells hosts to abort their tasks after each chunk commits. Resolves with how many.
    */
   cancelBatch(batchId: number): Promise<number>;
+  /**
+   * Re-checks the earlier results of hosts caught by a sentinel (started by itself when one is
+   * caught; call it at start to resume). Resolves when no host is left to re-check.
+   */
+  recheckHosts(): Promise<void>;
   close(): void;
 }
 
 export function createCore(
   options: CoreOptions,
   notifier: HostNotifier,
-  env: { clock?: () => number; random?: () => number } = {},
+  env: { clock?: () => number; random?: () => number; onError?: (e: unknown) => void } = {},
 ): Core {
   mkdirSync(options.dataDir, { recursive: true });
   const clock = env.clock ?? Date.now;
@@ -57,16 +63,29 @@ export function createCore(
   const blobs = new BlobStore(join(options.dataDir, 'files'));
 
   const credit = new CreditGranter(store, key);
-  const transitioner = new Transitioner(store, blobs, credit, { distinctUsers: options.distinctUsers });
+  const transitioner = new Transitioner(store, blobs, credit, { distinctUsers: options.distinctUsers, trustThreshold: options.trustThreshold });
+  // Hosts caught by a sentinel start the re-check of their earlier results once that commits.
+  const onError = env.onError ?? ((e: unknown) => console.error('re-checking a caught host failed', e));
+  const hosts: HostNotifier = {
+    abort: (hostId, taskIds, reason) => notifier.abort(hostId, taskIds, reason),
+    credit: (hostId, receipts) => notifier.credit(hostId, receipts),
+    batchesChanged: (batchIds) => notifier.batchesChanged?.(batchIds),
+    hostsDistrusted: (hostIds) => {
+      notifier.hostsDistrusted?.(hostIds);
+      recheck.kick().catch(onError);
+    },
+  };
+  const recheck = new HostRecheck(store, transitioner, hosts, clock);
   const scheduler = new Scheduler(store, key, {
     distinctUsers: options.distinctUsers,
     trustThreshold: options.trustThreshold,
     spotCheckRate: options.spotCheckRate,
+    sentinelRate: options.sentinelRate,
     maxInFlightPerHost: options.maxInFlightPerHost,
     random: env.random ?? Math.random,
   });
   const intake = new ResultIntake(store, ed, transitioner);
-  const service = new VolunteerService(store, scheduler, intake, transitioner, notifier, clock);
+  const service = new VolunteerService(store, scheduler, intake, transitioner, hosts, clock);
   const submission = new Submission(store, blobs, transitioner);
 
   return {
@@ -85,12 +104,13 @@ export function createCore(
       for (;;) {
         const outbox = new Outbox();
         const part = submission.cancelBatchPart(batchId, CANCEL_CHUNK, outbox, clock());
-        outbox.flush(notifier);
+        outbox.flush(hosts);
         total += part.cancelled;
         if (part.done) return total;
         await nextTurn();
       }
     },
+    recheckHosts: () => recheck.kick(),
     close: () => store.close(),
   };
 }

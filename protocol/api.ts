@@ -401,6 +401,11 @@ export const HostSchema = z.object({
   totalCredit: z.number(),
   rac: z.number(),
   consecutiveValid: Count,
+  /** Results to sentinels (work units with a known answer) that were right and wrong. */
+  sentinelsPassed: Count,
+  sentinelsFailed: Count,
+  /** Since when the host is distrusted (it answered a sentinel wrongly): it gets only sentinels. */
+  distrustedAt: Millis.nullable(),
   trusted: z.boolean(),
 });
 export type Host = z.infer<typeof HostSchema>;

@@ -160,7 +160,8 @@ export const CreditReceiptBodySchema = z.strictObject({
   taskId: Id,
   workunitId: Id,
   hostKey: Hex32,
-  amount: z.number().nonnegative(),
+  /** Negative: a revocation of the grant for the same taskId (its result was found invalid later). */
+  amount: z.number(),
   grantedAt: Millis,
   prevHash: Hex32,
   entryHash: Hex32,

@@ -54,6 +54,8 @@ first batch: the client key defaults to a hash of the app, the name and the file
   --inputs FILE             the NDJSON file of inputs
   --name NAME               the batch's name
   --client-key KEY          idempotency key (default: derived from the app, name and file)
+  --lines workunits         each line is a whole work unit, {"input", "replication"?, "expectedOutput"?}:
+                            how to include sentinels (work units whose answer you know; docs/api.md)
 ${Object.entries(REPLICATION)
   .map(([f, r]) => `  --${`${f} N`.padEnd(24)}${r.help}`)
   .join('\n')}
@@ -64,6 +66,7 @@ ${jsonHelp(28)}
     inputs: flag(),
     name: flag(),
     'client-key': flag(),
+    lines: flag(),
     json: flag(true),
     ...Object.fromEntries(Object.keys(REPLICATION).map((f) => [f, flag()])),
   },
@@ -72,6 +75,7 @@ ${jsonHelp(28)}
     inputs: z.string().min(1),
     name: z.string().min(1),
     clientKey: z.string().min(1).max(200).optional(),
+    lines: z.enum(['inputs', 'workunits']).default('inputs'),
     json: Switch,
     ...(Object.fromEntries(Object.values(REPLICATION).map((r) => [r.key, r.schema])) as Record<ReplicationKey, z.ZodOptional<z.ZodNumber>>),
   }),
@@ -87,7 +91,7 @@ ${jsonHelp(28)}
     }
     const { api } = ctx.connect();
     const clientKey = o.clientKey ?? defaultClientKey(o.app, o.name, await hashWithProgress(o.inputs, size, ctx));
-    const query: Record<string, string | number | undefined> = { name: o.name, clientKey };
+    const query: Record<string, string | number | undefined> = { name: o.name, clientKey, lines: o.lines };
     for (const { key } of Object.values(REPLICATION)) query[key] = o[key];
 
     const bar = new ProgressBar({ label: `submitting ${o.inputs}`, format: formatBytes, total: size, out: ctx.stderr });

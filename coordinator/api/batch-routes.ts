@@ -32,6 +32,8 @@ const num = z.coerce.number();
 const NdjsonQuerySchema = z.strictObject({
   name: BatchHeaderSchema.shape.name,
   clientKey: BatchHeaderSchema.shape.clientKey,
+  /** `workunits`: each line is `{input, replication?, expectedOutput?}` rather than a bare input. */
+  lines: z.enum(['inputs', 'workunits']).default('inputs'),
   minQuorum: num.pipe(ReplicationSchema.shape.minQuorum).optional(),
   targetNresults: num.pipe(ReplicationSchema.shape.targetNresults).optional(),
   maxErrorResults: num.pipe(ReplicationSchema.shape.maxErrorResults).optional(),
@@ -83,8 +85,8 @@ export function batchRoutes(deps: {
     const app = access.app(caller(res).account, parse(IdParam, req.params.id, 'app id'));
     let submitted: Submitted;
     if (req.is('application/x-ndjson') || req.is('application/jsonl')) {
-      const { name, clientKey, ...replication } = parse(NdjsonQuerySchema, req.query, 'batch parameters');
-      submitted = await ingestBatch(submission, { appId: app.id, name, clientKey, replication }, ndjsonWorkunits(req, INGEST_CHUNK));
+      const { name, clientKey, lines, ...replication } = parse(NdjsonQuerySchema, req.query, 'batch parameters');
+      submitted = await ingestBatch(submission, { appId: app.id, name, clientKey, replication }, ndjsonWorkunits(req, INGEST_CHUNK, lines));
       if (!submitted.created) req.resume();
     } else if (req.is('application/json')) {
       await new Promise<void>((resolve, reject) => json(req, res, (e?: unknown) => (e ? reject(e) : resolve())));

@@ -22,7 +22,7 @@ export function hostRoutes(deps: { store: Store; onlineHostIds(): Set<number>; t
       ...h,
       online: online.has(h.id),
       tasksDone: h.nValid + h.nInvalid + h.nError,
-      trusted: h.consecutiveValid >= deps.trustThreshold,
+      trusted: h.distrustedAt === null && h.consecutiveValid >= deps.trustThreshold,
     }));
     res.json({ online: online.size, hosts } satisfies HostList);
   });

@@ -9,15 +9,19 @@ const MAX_LINE_CHARS = MAX_FILE_BYTES + 1024;
 /** A chunk is handed on at this many characters even if it has fewer lines: memory stays bounded. */
 const MAX_CHUNK_CHARS = 16 * 1024 * 1024;
 
-function parseLine(text: string, lineNo: number): RawWorkunit {
+/** What a line holds: an input, or a whole work unit spec (`{input, replication?, expectedOutput?}`). */
+export type LineFormat = 'inputs' | 'workunits';
+
+function parseLine(text: string, lineNo: number, format: LineFormat): RawWorkunit {
   try {
-    return { value: { input: JSON.parse(text) as unknown }, where: `line ${lineNo}` };
+    const value = JSON.parse(text) as unknown;
+    return { value: format === 'inputs' ? { input: value } : value, where: `line ${lineNo}` };
   } catch (e) {
     throw new ApiError('bad_request', `line ${lineNo}: not valid JSON (${(e as Error).message})`);
   }
 }
 
-export async function* ndjsonWorkunits(body: AsyncIterable<Buffer | string>, chunkSize: number): AsyncGenerator<RawWorkunit[]> {
+export async function* ndjsonWorkunits(body: AsyncIterable<Buffer | string>, chunkSize: number, format: LineFormat = 'inputs'): AsyncGenerator<RawWorkunit[]> {
   const decoder = new StringDecoder('utf8');
   // The unfinished line, as pieces: joined once when its newline arrives, so a long line costs
   // linear time.
@@ -30,7 +34,7 @@ export async function* ndjsonWorkunits(body: AsyncIterable<Buffer | string>, chu
     lineNo++;
     const text = line.endsWith('\r') ? line.slice(0, -1) : line;
     if (text.trim() === '') return;
-    chunk.push(parseLine(text, lineNo));
+    chunk.push(parseLine(text, lineNo, format));
     chunkChars += text.length;
   };
   for await (const piece of body) {

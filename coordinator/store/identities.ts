@@ -17,6 +17,10 @@ export interface HostRecord {
   nValid: number;
   nInvalid: number;
   nError: number;
+  sentinelsPassed: number;
+  sentinelsFailed: number;
+  /** When the host last answered a sentinel wrongly, while it has not earned its trust back. */
+  distrustedAt: number | null;
   totalCredit: number;
   rac: number;
   racTime: number;
@@ -47,6 +51,9 @@ interface HostRow {
   n_valid: number;
   n_invalid: number;
   n_error: number;
+  sentinels_passed: number;
+  sentinels_failed: number;
+  distrusted_at: number | null;
   total_credit: number;
   rac: number;
   rac_time: number;
@@ -54,7 +61,7 @@ interface HostRow {
 
 const HOST_COLUMNS = `h.id, h.public_key, h.user_id, u.team_id, h.name, h.platform_kind, h.platform_class,
   h.platform_json, h.capabilities_json, h.consecutive_valid, h.n_valid, h.n_invalid, h.n_error,
-  h.total_credit, h.rac, h.rac_time`;
+  h.sentinels_passed, h.sentinels_failed, h.distrusted_at, h.total_credit, h.rac, h.rac_time`;
 
 function toHost(r: HostRow): HostRecord {
   return {
@@ -71,6 +78,9 @@ function toHost(r: HostRow): HostRecord {
     nValid: r.n_valid,
     nInvalid: r.n_invalid,
     nError: r.n_error,
+    sentinelsPassed: r.sentinels_passed,
+    sentinelsFailed: r.sentinels_failed,
+    distrustedAt: r.distrusted_at,
     totalCredit: r.total_credit,
     rac: r.rac,
     racTime: r.rac_time,
@@ -96,6 +106,15 @@ export class IdentityStore {
       trustValid: db.prepare('UPDATE hosts SET consecutive_valid = consecutive_valid + ?, n_valid = n_valid + 1 WHERE id = ?'),
       trustInvalid: db.prepare('UPDATE hosts SET consecutive_valid = 0, n_invalid = n_invalid + 1 WHERE id = ?'),
       trustError: db.prepare('UPDATE hosts SET consecutive_valid = 0, n_error = n_error + 1 WHERE id = ?'),
+      withdrawInvalid: db.prepare('UPDATE hosts SET n_invalid = MAX(0, n_invalid - 1) WHERE id = ?'),
+      sentinelPassed: db.prepare(`UPDATE hosts SET sentinels_passed = sentinels_passed + 1, consecutive_valid = consecutive_valid + 1,
+        n_valid = n_valid + 1,
+        distrusted_at = CASE WHEN consecutive_valid + 1 >= @threshold THEN NULL ELSE distrusted_at END WHERE id = @id`),
+      sentinelFailed: db.prepare(`UPDATE hosts SET sentinels_failed = sentinels_failed + 1, consecutive_valid = 0, n_invalid = n_invalid + 1,
+        distrusted_at = @now, recheck_pending = 1 WHERE id = @id`),
+      toRecheck: db.prepare('SELECT id FROM hosts WHERE recheck_pending = 1 ORDER BY id'),
+      rechecked: db.prepare('UPDATE hosts SET recheck_pending = 0 WHERE id = ?'),
+      distrusted: db.prepare('SELECT id FROM hosts WHERE distrusted_at IS NOT NULL'),
     };
     for (const table of ['hosts', 'users', 'teams'] as const) {
       this.s[`credit_${table}`] = db.prepare(`SELECT rac, rac_time FROM ${table} WHERE id = ?`);
@@ -154,6 +173,33 @@ export class IdentityStore {
 
   recordError(hostId: number): void {
     this.s.trustError!.run(hostId);
+  }
+
+  /** An invalid verdict taken back (the host that outvoted this one was caught cheating). */
+  withdrawInvalid(hostId: number): void {
+    this.s.withdrawInvalid!.run(hostId);
+  }
+
+  /** A right answer to a sentinel: trust, and after `threshold` in a row a distrusted host is trusted again. */
+  recordSentinelPassed(hostId: number, threshold: number): void {
+    this.s.sentinelPassed!.run({ id: hostId, threshold });
+  }
+
+  /** A wrong answer to a sentinel: no trust, distrusted, and its earlier valid results to be checked again. */
+  recordSentinelFailed(hostId: number, now: number): void {
+    this.s.sentinelFailed!.run({ id: hostId, now });
+  }
+
+  hostsToRecheck(): number[] {
+    return (this.s.toRecheck!.all() as { id: number }[]).map((r) => r.id);
+  }
+
+  markRechecked(hostId: number): void {
+    this.s.rechecked!.run(hostId);
+  }
+
+  distrustedHosts(): Set<number> {
+    return new Set((this.s.distrusted!.all() as { id: number }[]).map((r) => r.id));
   }
 
   creditAverage(holder: CreditHolder, id: number): Average {

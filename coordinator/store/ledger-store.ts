@@ -1,4 +1,5 @@
-// The append-only credit ledger (triggers refuse UPDATE and DELETE).
+// The append-only credit ledger (triggers refuse UPDATE and DELETE). A replica has at most one
+// grant (amount >= 0) and, if it was found invalid afterwards, one revocation (its negative).
 import type { Database, Statement } from 'better-sqlite3';
 import type { CreditReceipt } from '../../protocol/messages.js';
 
@@ -21,7 +22,8 @@ export class LedgerStore {
       nextId: db.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS id FROM credit_ledger'),
       insert: db.prepare(`INSERT INTO credit_ledger (id, replica_id, workunit_id, host_id, host_key, user_id, team_id, amount,
         granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      granted: db.prepare('SELECT 1 FROM credit_ledger WHERE replica_id = ?'),
+      granted: db.prepare('SELECT 1 FROM credit_ledger WHERE replica_id = ? AND amount >= 0'),
+      net: db.prepare('SELECT SUM(amount) AS net, COUNT(*) AS n FROM credit_ledger WHERE replica_id = ?'),
       after: db.prepare(`SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE id > ? ORDER BY id LIMIT ?`),
       ofHostAfter: db.prepare(`SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE host_id = ? AND id > ? ORDER BY id LIMIT ?`),
       hashBefore: db.prepare('SELECT entry_hash FROM credit_ledger WHERE id < ? ORDER BY id DESC LIMIT 1'),
@@ -36,6 +38,12 @@ export class LedgerStore {
 
   hasGrant(replicaId: number): boolean {
     return this.s.granted!.get(replicaId) !== undefined;
+  }
+
+  /** What a replica holds: its grant not yet revoked, or nothing. */
+  unrevokedGrant(replicaId: number): number | undefined {
+    const r = this.s.net!.get(replicaId) as { net: number | null; n: number };
+    return r.n === 1 ? (r.net ?? 0) : undefined;
   }
 
   append(e: LedgerEntry): void {

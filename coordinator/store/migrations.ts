@@ -218,6 +218,59 @@ CREATE INDEX workunits_batch_seq ON workunits(batch_id, seq);
 CREATE INDEX workunits_batch_finished ON workunits(batch_id, finished_at) WHERE finished_at IS NOT NULL;
 `,
   },
+  {
+    version: 3,
+    name: 'sentinels, distrusted hosts, credit revocations',
+    sql: `
+-- A sentinel is a work unit whose answer the researcher knows: results are checked against it.
+ALTER TABLE workunits ADD COLUMN expected_output_json TEXT;
+ALTER TABLE workunits ADD COLUMN expected_output_hash TEXT;
+CREATE INDEX workunits_open_sentinels ON workunits(batch_id) WHERE expected_output_hash IS NOT NULL AND status = 'active';
+
+-- A host that returned a wrong answer to a sentinel is distrusted: it gets only sentinels until
+-- it has answered enough of them right, and its earlier valid results are checked again
+-- (recheck_pending) by a resumable background job.
+ALTER TABLE hosts ADD COLUMN sentinels_passed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE hosts ADD COLUMN sentinels_failed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE hosts ADD COLUMN distrusted_at INTEGER;
+ALTER TABLE hosts ADD COLUMN recheck_pending INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX hosts_recheck ON hosts(id) WHERE recheck_pending = 1;
+CREATE INDEX replicas_host_valid ON replicas(host_id, workunit_id) WHERE validate_state = 'valid';
+CREATE INDEX replicas_host_pending ON replicas(host_id) WHERE validate_state = 'pending';
+
+-- The ledger takes revocations: an entry with a negative amount for a replica found invalid
+-- after its credit was granted. One grant and at most one revocation per replica, so the
+-- replica_id column loses its UNIQUE constraint to two partial unique indexes (SQLite rebuilds
+-- the table to drop a constraint; the append-only triggers go with the old table).
+DROP TRIGGER credit_ledger_append_only_update;
+DROP TRIGGER credit_ledger_append_only_delete;
+ALTER TABLE credit_ledger RENAME TO credit_ledger_v1;
+CREATE TABLE credit_ledger (
+  id INTEGER PRIMARY KEY,
+  replica_id INTEGER NOT NULL REFERENCES replicas(id),
+  workunit_id INTEGER NOT NULL,
+  host_id INTEGER NOT NULL REFERENCES hosts(id),
+  host_key TEXT NOT NULL,
+  user_id INTEGER NOT NULL,
+  team_id INTEGER,
+  amount REAL NOT NULL,
+  granted_at INTEGER NOT NULL,
+  prev_hash TEXT NOT NULL,
+  entry_hash TEXT NOT NULL UNIQUE,
+  signature TEXT NOT NULL
+);
+INSERT INTO credit_ledger SELECT id, replica_id, workunit_id, host_id, host_key, user_id, team_id, amount, granted_at,
+  prev_hash, entry_hash, signature FROM credit_ledger_v1;
+DROP TABLE credit_ledger_v1;
+CREATE UNIQUE INDEX credit_ledger_grant ON credit_ledger(replica_id) WHERE amount >= 0;
+CREATE UNIQUE INDEX credit_ledger_revocation ON credit_ledger(replica_id) WHERE amount < 0;
+CREATE INDEX credit_ledger_host ON credit_ledger(host_id, id);
+CREATE TRIGGER credit_ledger_append_only_update BEFORE UPDATE ON credit_ledger
+  BEGIN SELECT RAISE(ABORT, 'the credit ledger is append-only'); END;
+CREATE TRIGGER credit_ledger_append_only_delete BEFORE DELETE ON credit_ledger
+  BEGIN SELECT RAISE(ABORT, 'the credit ledger is append-only'); END;
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

@@ -120,7 +120,8 @@ export class ReportStore {
         WHERE w.batch_id = @batch AND w.seq > @after AND w.status <> 'active' AND (@onlyDone = 0 OR w.status = 'done') ORDER BY w.seq LIMIT @limit`),
       hosts: db.prepare(`SELECT h.id, h.name, u.name AS userName, t.name AS teamName, h.platform_json AS platformJson,
         h.last_seen_at AS lastSeenAt, h.n_valid AS nValid, h.n_invalid AS nInvalid, h.n_error AS nError, h.total_credit AS totalCredit,
-        h.rac, h.consecutive_valid AS consecutiveValid
+        h.rac, h.consecutive_valid AS consecutiveValid, h.sentinels_passed AS sentinelsPassed,
+        h.sentinels_failed AS sentinelsFailed, h.distrusted_at AS distrustedAt
         FROM hosts h JOIN users u ON u.id = h.user_id LEFT JOIN teams t ON t.id = u.team_id
         WHERE @ids IS NULL OR h.id IN (SELECT value FROM json_each(@ids)) ORDER BY h.last_seen_at DESC LIMIT @limit`),
       leaderboardUsers: db.prepare(LEADERBOARD.users),

@@ -10,6 +10,9 @@ export interface NewWorkunit extends Replication {
   inputJson: string | null;
   inputHash: string;
   rngSeed: string;
+  /** Sentinels only: the known answer's canonical JSON and its SHA-256. */
+  expectedOutputJson?: string | null;
+  expectedOutputHash?: string | null;
 }
 
 /** An unsent replica as the scheduler sees it. */
@@ -20,6 +23,21 @@ export interface Candidate {
   projectId: number;
   batchId: number;
   hrClass: string | null;
+}
+
+/** An open sentinel a host has not computed yet. */
+export interface SentinelCandidate {
+  workunitId: number;
+  appId: number;
+  batchId: number;
+  hrClass: string | null;
+  priority: number;
+}
+
+/** One replica of a host, with its work unit. */
+export interface HostReplica {
+  replicaId: number;
+  workunitId: number;
 }
 
 /** Everything needed to build and sign a task for an assigned replica. */
@@ -74,6 +92,7 @@ interface WorkunitRow {
   priority: number;
   rng_seed: string;
   hr_class: string | null;
+  expected_output_hash: string | null;
   status: WorkunitStatus;
   canonical_replica_id: number | null;
   error_reason: string | null;
@@ -96,6 +115,7 @@ const toWorkunit = (r: WorkunitRow): Workunit => ({
   priority: r.priority,
   rngSeed: r.rng_seed,
   hrClass: r.hr_class,
+  expectedOutputHash: r.expected_output_hash,
   status: r.status,
   canonicalReplicaId: r.canonical_replica_id,
   errorReason: r.error_reason,
@@ -126,8 +146,9 @@ export class WorkStore {
       cancelledWithActive: db.prepare(`SELECT b.id FROM batches b WHERE b.status = 'cancelled'
         AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.status = 'active')`),
       insertWorkunit: db.prepare(`INSERT INTO workunits (batch_id, seq, app_id, input_json, input_hash, min_quorum, target_nresults,
-        max_error_results, max_total_results, max_success_results, delay_bound_ms, fpops_est, priority, rng_seed, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        max_error_results, max_total_results, max_success_results, delay_bound_ms, fpops_est, priority, rng_seed, created_at,
+        expected_output_json, expected_output_hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       workunit: db.prepare('SELECT * FROM workunits WHERE id = ?'),
       finishWorkunit: db.prepare(`UPDATE workunits SET status = ?, canonical_replica_id = ?, error_reason = ?, finished_at = ?
         WHERE id = ? AND status = 'active'`),
@@ -169,6 +190,33 @@ export class WorkStore {
       progress: db.prepare("UPDATE replicas SET progress = ? WHERE id = ? AND host_id = ? AND status = 'in_progress'"),
       hostsWithTasks: db.prepare("SELECT DISTINCT host_id AS id FROM replicas WHERE status = 'in_progress'"),
       inProgressOfHost: db.prepare("SELECT id FROM replicas WHERE host_id = ? AND status = 'in_progress' ORDER BY id"),
+      openRegularWork: db.prepare(`SELECT 1 FROM workunits WHERE batch_id = ? AND status = 'active'
+        AND expected_output_hash IS NULL LIMIT 1`),
+      openSentinels: db.prepare(`SELECT id FROM workunits WHERE batch_id = ? AND status = 'active'
+        AND expected_output_hash IS NOT NULL ORDER BY id`),
+      expectedOutput: db.prepare('SELECT expected_output_json AS json FROM workunits WHERE id = ?'),
+      sentinelsFor: db.prepare(`SELECT w.id AS workunitId, w.app_id AS appId, w.batch_id AS batchId, w.hr_class AS hrClass,
+        w.priority FROM workunits w JOIN batches b ON b.id = w.batch_id JOIN apps a ON a.id = w.app_id
+        JOIN projects p ON p.id = a.project_id
+        WHERE w.expected_output_hash IS NOT NULL AND w.status = 'active' AND p.status = 'active' AND b.staged = 0
+          AND w.id <= b.replicas_through
+          AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.host_id = ?)
+        ORDER BY random() LIMIT ?`),
+      unsentOf: db.prepare("SELECT id FROM replicas WHERE workunit_id = ? AND status = 'unsent' ORDER BY id LIMIT 1"),
+      pendingRegularOfHost: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
+        JOIN workunits w ON w.id = r.workunit_id
+        WHERE r.host_id = ? AND r.validate_state = 'pending' AND w.status = 'active' AND w.expected_output_hash IS NULL`),
+      inProgressRegularOfHost: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
+        JOIN workunits w ON w.id = r.workunit_id
+        WHERE r.host_id = ? AND r.status = 'in_progress' AND w.expected_output_hash IS NULL`),
+      validRegularOfHost: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
+        JOIN workunits w ON w.id = r.workunit_id
+        WHERE r.host_id = ? AND r.validate_state = 'valid' AND w.expected_output_hash IS NULL
+        ORDER BY r.workunit_id LIMIT ?`),
+      reopen: db.prepare(`UPDATE workunits SET status = 'active', canonical_replica_id = NULL, error_reason = NULL, finished_at = NULL
+        WHERE id = ? AND status = 'done'`),
+      setCanonical: db.prepare("UPDATE workunits SET canonical_replica_id = ? WHERE id = ? AND status = 'done'"),
+      batchActive: db.prepare("SELECT status = 'active' AS active FROM batches WHERE id = ?"),
       sentTask: db.prepare(`SELECT r.sent_at AS sentAt, r.deadline, r.task_signature AS signature, v.bundle_hash AS appVersionHash
         FROM replicas r JOIN app_versions v ON v.id = r.app_version_id WHERE r.id = ? AND r.status = 'in_progress'`),
     };
@@ -232,7 +280,8 @@ export class WorkStore {
   insertWorkunit(w: NewWorkunit, now: number): number {
     return Number(
       this.s.insertWorkunit!.run(w.batchId, w.seq, w.appId, w.inputJson, w.inputHash, w.minQuorum, w.targetNresults,
-        w.maxErrorResults, w.maxTotalResults, w.maxSuccessResults, w.delayBoundMs, w.fpopsEst, w.priority, w.rngSeed, now)
+        w.maxErrorResults, w.maxTotalResults, w.maxSuccessResults, w.delayBoundMs, w.fpopsEst, w.priority, w.rngSeed, now,
+        w.expectedOutputJson ?? null, w.expectedOutputHash ?? null)
         .lastInsertRowid,
     );
   }
@@ -256,7 +305,61 @@ export class WorkStore {
   }
 
   insertReplicas(workunitId: number, priority: number, count: number, now: number): void {
-    for (let i = 0; i < count; i++) this.s.insertReplica!.run(workunitId, priority, now);
+    for (let i = 0; i < count; i++) this.insertReplica(workunitId, priority, now);
+  }
+
+  insertReplica(workunitId: number, priority: number, now: number): number {
+    return Number(this.s.insertReplica!.run(workunitId, priority, now).lastInsertRowid);
+  }
+
+  unsentReplicaOf(workunitId: number): number | undefined {
+    return (this.s.unsentOf!.get(workunitId) as { id: number } | undefined)?.id;
+  }
+
+  /** Whether a batch still has open work units other than sentinels. */
+  hasOpenRegularWork(batchId: number): boolean {
+    return this.s.openRegularWork!.get(batchId) !== undefined;
+  }
+
+  openSentinelsOfBatch(batchId: number): number[] {
+    return (this.s.openSentinels!.all(batchId) as { id: number }[]).map((r) => r.id);
+  }
+
+  /** A sentinel's known answer, as canonical JSON. */
+  expectedOutputJson(workunitId: number): string | null {
+    return (this.s.expectedOutput!.get(workunitId) as { json: string | null } | undefined)?.json ?? null;
+  }
+
+  /** Open sentinels of active projects that the host has had no replica of, in random order. */
+  sentinelsFor(hostId: number, limit: number): SentinelCandidate[] {
+    return this.s.sentinelsFor!.all(hostId, limit) as SentinelCandidate[];
+  }
+
+  /** The host's successful results still waiting for a quorum (not sentinels). */
+  pendingRegularOfHost(hostId: number): HostReplica[] {
+    return this.s.pendingRegularOfHost!.all(hostId) as HostReplica[];
+  }
+
+  inProgressRegularOfHost(hostId: number): HostReplica[] {
+    return this.s.inProgressRegularOfHost!.all(hostId) as HostReplica[];
+  }
+
+  /** The host's results judged valid by a quorum (not sentinels), in work-unit order. */
+  validRegularOfHost(hostId: number, limit: number): HostReplica[] {
+    return this.s.validRegularOfHost!.all(hostId, limit) as HostReplica[];
+  }
+
+  /** A done work unit back to active, without a canonical result; false if it was not done. */
+  reopenWorkunit(id: number): boolean {
+    return this.s.reopen!.run(id).changes === 1;
+  }
+
+  setCanonical(workunitId: number, replicaId: number): void {
+    this.s.setCanonical!.run(replicaId, workunitId);
+  }
+
+  batchIsActive(batchId: number): boolean {
+    return (this.s.batchActive!.get(batchId) as { active: number } | undefined)?.active === 1;
   }
 
   replicasOf(workunitId: number): Replica[] {

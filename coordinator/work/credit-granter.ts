@@ -1,8 +1,10 @@
-// Grants credit to valid replicas: one signed, hash-chained ledger entry per replica, and
-// the totals and recent averages of its host, user and team, in the caller's transaction.
+// Grants credit to valid replicas, and takes it back from replicas found invalid afterwards:
+// one signed, hash-chained ledger entry per grant or revocation, and the totals and recent
+// averages of the host, user and team, in the caller's transaction.
 import { GENESIS_HASH, ledgerEntryHash } from '../../protocol/ledger.js';
 import type { CreditReceipt } from '../../protocol/messages.js';
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
+import type { HostRecord } from '../store/identities.js';
 import type { Store } from '../store/store.js';
 import { addToAverage, creditForFpops } from './credit.js';
 import type { Workunit } from './model.js';
@@ -16,30 +18,50 @@ export class CreditGranter {
 
   grant(wu: Workunit, grants: { replicaId: number; hostId: number }[], now: number, outbox: Outbox): void {
     const amount = creditForFpops(wu.fpopsEst);
-    const { identities, ledger, work } = this.store;
     for (const { replicaId, hostId } of grants) {
-      if (ledger.hasGrant(replicaId)) continue; // written once, whatever retries happen
-      const host = identities.hostById(hostId);
-      if (!host) throw new Error(`host ${hostId} of replica ${replicaId} does not exist`);
-      const head = ledger.head();
-      const content = {
-        entryId: head.nextId,
-        taskId: replicaId,
-        workunitId: wu.id,
-        hostKey: host.publicKey,
-        amount,
-        grantedAt: now,
-        prevHash: head.prevHash ?? GENESIS_HASH,
-      };
-      const body = { ...content, entryHash: ledgerEntryHash(content) };
-      const receipt: CreditReceipt = { ...body, signature: this.key.sign('creditReceipt', body) };
-      ledger.append({ ...receipt, replicaId, hostId, userId: host.userId, teamId: host.teamId });
-      work.setCredit(replicaId, amount);
-      this.addTo('hosts', host.id, amount, now);
-      this.addTo('users', host.userId, amount, now);
-      if (host.teamId !== null) this.addTo('teams', host.teamId, amount, now);
-      outbox.receipt(host.id, receipt);
+      if (this.store.ledger.hasGrant(replicaId)) continue; // written once, whatever retries happen
+      this.append(wu.id, replicaId, this.host(hostId, replicaId), amount, now, outbox);
+      this.store.work.setCredit(replicaId, amount);
     }
+  }
+
+  /**
+   * Takes back the credit of a replica found invalid after it was granted (its host was caught
+   * cheating): an entry of the opposite amount, so the ledger stays append-only and its sums
+   * stay the totals. Nothing happens for a replica without an unrevoked grant.
+   */
+  revoke(workunitId: number, replicaId: number, hostId: number, now: number, outbox: Outbox): void {
+    const granted = this.store.ledger.unrevokedGrant(replicaId);
+    if (granted === undefined || granted === 0) return;
+    this.append(workunitId, replicaId, this.host(hostId, replicaId), -granted, now, outbox);
+    this.store.work.setCredit(replicaId, 0);
+  }
+
+  private host(hostId: number, replicaId: number): HostRecord {
+    const host = this.store.identities.hostById(hostId);
+    if (!host) throw new Error(`host ${hostId} of replica ${replicaId} does not exist`);
+    return host;
+  }
+
+  private append(workunitId: number, replicaId: number, host: HostRecord, amount: number, now: number, outbox: Outbox): void {
+    const { ledger } = this.store;
+    const head = ledger.head();
+    const content = {
+      entryId: head.nextId,
+      taskId: replicaId,
+      workunitId,
+      hostKey: host.publicKey,
+      amount,
+      grantedAt: now,
+      prevHash: head.prevHash ?? GENESIS_HASH,
+    };
+    const body = { ...content, entryHash: ledgerEntryHash(content) };
+    const receipt: CreditReceipt = { ...body, signature: this.key.sign('creditReceipt', body) };
+    ledger.append({ ...receipt, replicaId, hostId: host.id, userId: host.userId, teamId: host.teamId });
+    this.addTo('hosts', host.id, amount, now);
+    this.addTo('users', host.userId, amount, now);
+    if (host.teamId !== null) this.addTo('teams', host.teamId, amount, now);
+    outbox.receipt(host.id, receipt);
   }
 
   private addTo(holder: 'hosts' | 'users' | 'teams', id: number, amount: number, now: number): void {

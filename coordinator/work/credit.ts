@@ -30,5 +30,6 @@ export function decayAverage(avg: Average, now: number, halfLifeMs = RAC_HALF_LI
 export function addToAverage(avg: Average, amount: number, now: number, halfLifeMs = RAC_HALF_LIFE_MS): Average {
   const decayed = decayAverage(avg, now, halfLifeMs);
   const halfLifeDays = halfLifeMs / MS_PER_DAY;
-  return { rac: decayed.rac + (amount * Math.LN2) / halfLifeDays, time: now };
+  // A revocation (negative amount) takes its kernel back; the average never goes below zero.
+  return { rac: Math.max(0, decayed.rac + (amount * Math.LN2) / halfLifeDays), time: now };
 }

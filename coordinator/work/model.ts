@@ -32,6 +32,8 @@ export interface Workunit extends Replication {
   inputHash: string;
   rngSeed: string;
   hrClass: string | null;
+  /** Set for sentinels: the SHA-256 of the canonical JSON of the answer the researcher knows. */
+  expectedOutputHash: string | null;
   status: WorkunitStatus;
   canonicalReplicaId: number | null;
   errorReason: string | null;

@@ -7,12 +7,15 @@ export interface HostNotifier {
   credit(hostId: number, receipts: CreditReceipt[]): void;
   /** Batches whose work units or replicas changed: for researchers watching them live. */
   batchesChanged?(batchIds: number[]): void;
+  /** Hosts caught by a sentinel, whose earlier results must now be checked again. */
+  hostsDistrusted?(hostIds: number[]): void;
 }
 
 export class Outbox {
   private readonly aborts = new Map<string, { hostId: number; reason: string; taskIds: number[] }>();
   private readonly receipts = new Map<number, CreditReceipt[]>();
   private readonly batches = new Set<number>();
+  private readonly distrusted = new Set<number>();
 
   abort(hostId: number, taskId: number, reason: string): void {
     const key = `${hostId}\u0000${reason}`;
@@ -31,12 +34,18 @@ export class Outbox {
     this.batches.add(batchId);
   }
 
+  hostDistrusted(hostId: number): void {
+    this.distrusted.add(hostId);
+  }
+
   flush(notifier: HostNotifier): void {
+    if (this.distrusted.size > 0) notifier.hostsDistrusted?.([...this.distrusted]);
     if (this.batches.size > 0) notifier.batchesChanged?.([...this.batches]);
     for (const a of this.aborts.values()) notifier.abort(a.hostId, a.taskIds, a.reason);
     for (const [hostId, list] of this.receipts) notifier.credit(hostId, list);
     this.aborts.clear();
     this.receipts.clear();
     this.batches.clear();
+    this.distrusted.clear();
   }
 }

@@ -1,6 +1,6 @@
 // Assigns unsent replicas to a host (BOINC's scheduler): at most one replica of a work unit
 // per host (and per user), a matching app version, homogeneous redundancy, adaptive
-// replication; commits the assignment and returns the signed tasks.
+// replication, sentinels mixed in unannounced; commits the assignment and returns the signed tasks.
 import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import type { Task, TaskBody } from '../../protocol/messages.js';
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
@@ -21,7 +21,24 @@ export interface SchedulerOptions {
   spotCheckRate: number;
   /** Most tasks a host may hold at once. */
   maxInFlightPerHost: number;
+  /** Share of a host's tasks that are sentinels (work units with a known answer), where there are any. */
+  sentinelRate: number;
   random: () => number;
+}
+
+interface AppChoice {
+  policy: AppPolicy;
+  /** The version this host runs, if any matches it. */
+  version: AppVersionRecord | undefined;
+}
+
+/** Fisher–Yates, in place. */
+function shuffle<T>(list: T[], random: () => number): T[] {
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [list[i], list[j]] = [list[j]!, list[i]!];
+  }
+  return list;
 }
 
 const PAGE = 256;
@@ -46,35 +63,65 @@ export class Scheduler {
     const tasks: Task[] = holding ? this.resendLost(host, inProgress, new Set(holding), count, now) : [];
     const room = this.options.maxInFlightPerHost - inProgress.length;
     const wanted = Math.min(count - tasks.length, Math.max(0, room)) + tasks.length;
-    const apps = new Map<number, { policy: AppPolicy; version: AppVersionRecord | undefined }>();
+    const apps = new Map<number, AppChoice>();
+    const appFor = (appId: number): AppChoice => {
+      let app = apps.get(appId);
+      if (!app) {
+        const policy = this.store.catalog.appById(appId)!;
+        app = { policy, version: pickVersion(this.store.catalog.versionsOfApp(appId), host.platformKind, host.capabilities) };
+        apps.set(appId, app);
+      }
+      return app;
+    };
+
+    // A distrusted host gets sentinels only, until it has answered enough of them right; any
+    // other host gets one in `sentinelRate` of its tasks, unannounced.
+    const distrusted = host.distrustedAt !== null;
+    let sentinels = 0;
+    for (let i = tasks.length; i < wanted; i++) if (distrusted || this.options.random() < this.options.sentinelRate) sentinels++;
+    if (sentinels > 0) tasks.push(...this.takeSentinels(host, sentinels, now, appFor, outbox));
 
     let offset = 0;
-    for (let scanned = 0; tasks.length < wanted && scanned < MAX_SCANNED; ) {
+    for (let scanned = 0; !distrusted && tasks.length < wanted && scanned < MAX_SCANNED; ) {
       const page = this.store.work.candidates(PAGE, offset);
       if (page.length === 0) break;
       scanned += page.length;
       let taken = 0;
       for (const c of page) {
         if (tasks.length >= wanted) break;
-        let app = apps.get(c.appId);
-        if (!app) {
-          const policy = this.store.catalog.appById(c.appId)!;
-          const version = pickVersion(this.store.catalog.versionsOfApp(c.appId), host.platformKind, host.capabilities);
-          app = { policy, version };
-          apps.set(c.appId, app);
-        }
-        if (!app.version) continue;
-        if (app.policy.homogeneousRedundancy && c.hrClass !== null && c.hrClass !== host.platformClass) continue;
-        if (this.store.work.hostHasReplica(c.workunitId, host.id)) continue;
-        if (this.options.distinctUsers && this.store.work.userHasReplica(c.workunitId, host.userId)) continue;
-        tasks.push(this.take(c.replicaId, c.workunitId, host, app.policy, app.version, now));
+        const app = appFor(c.appId);
+        if (!this.mayTake(host, c.workunitId, c.hrClass, app)) continue;
+        tasks.push(this.take(c.replicaId, c.workunitId, host, app.policy, app.version!, now));
         outbox?.batchChanged(c.batchId);
         taken++;
       }
       // Taken replicas leave the unsent set, so the next page starts that much earlier.
       offset += page.length - taken;
     }
+    // Where a sentinel sits in the list must not give it away.
+    return sentinels > 0 ? shuffle(tasks, this.options.random) : tasks;
+  }
+
+  /** Sentinels the host has not computed: an unsent replica if one waits, else a new one. */
+  private takeSentinels(host: HostRecord, count: number, now: number, appFor: (appId: number) => AppChoice, outbox?: Outbox): Task[] {
+    const { work } = this.store;
+    const tasks: Task[] = [];
+    for (const s of work.sentinelsFor(host.id, count * 4)) {
+      if (tasks.length >= count) break;
+      const app = appFor(s.appId);
+      if (!this.mayTake(host, s.workunitId, s.hrClass, app)) continue;
+      const replicaId = work.unsentReplicaOf(s.workunitId) ?? work.insertReplica(s.workunitId, s.priority, now);
+      tasks.push(this.take(replicaId, s.workunitId, host, app.policy, app.version!, now));
+      outbox?.batchChanged(s.batchId);
+    }
     return tasks;
+  }
+
+  private mayTake(host: HostRecord, workunitId: number, hrClass: string | null, app: AppChoice): boolean {
+    if (!app.version) return false;
+    if (app.policy.homogeneousRedundancy && hrClass !== null && hrClass !== host.platformClass) return false;
+    if (this.store.work.hostHasReplica(workunitId, host.id)) return false;
+    return !(this.options.distinctUsers && this.store.work.userHasReplica(workunitId, host.userId));
   }
 
   private resendLost(host: HostRecord, inProgress: number[], holding: Set<number>, count: number, now: number): Task[] {
@@ -139,7 +186,7 @@ export class Scheduler {
     if (host.consecutiveValid < this.options.trustThreshold) return;
     if (work.sentCount(workunitId) > 0) return;
     const wu = work.workunit(workunitId)!;
-    if (wu.minQuorum <= 1) return;
+    if (wu.minQuorum <= 1 || wu.expectedOutputHash !== null) return;
     if (this.options.random() < this.options.spotCheckRate) return;
     work.reduceQuorumToOne(workunitId);
     for (const r of work.replicasOf(workunitId)) {

@@ -31,7 +31,12 @@ export const BatchHeaderSchema = z.strictObject({
 });
 export type BatchHeader = z.input<typeof BatchHeaderSchema>;
 
-export const WorkunitSpecSchema = z.strictObject({ input: z.json(), replication: ReplicationSchema.partial().optional() });
+export const WorkunitSpecSchema = z.strictObject({
+  input: z.json(),
+  replication: ReplicationSchema.partial().optional(),
+  /** Makes the work unit a sentinel: the answer is known, and every result is checked against it. */
+  expectedOutput: z.json().optional(),
+});
 export type WorkunitSpec = z.input<typeof WorkunitSpecSchema>;
 
 export interface BatchSpec extends BatchHeader {
@@ -57,12 +62,26 @@ export class SubmissionError extends Error {
   }
 }
 
+/** A sentinel's known answer, as the validator compares it: canonical JSON, inline, and its hash. */
+function expectedOutput(value: unknown, where: string): { json: string; hash: string } {
+  let json: string;
+  try {
+    json = canonicalJson(value);
+  } catch (e) {
+    throw new SubmissionError(`${where}: expectedOutput cannot be encoded: ${(e as Error).message}`);
+  }
+  const bytes = utf8(json);
+  if (bytes.length > MAX_INLINE_JSON_BYTES) throw new SubmissionError(`${where}: expectedOutput is larger than ${MAX_INLINE_JSON_BYTES} bytes (a sentinel's answer is kept inline)`);
+  return { json, hash: sha256Hex(bytes) };
+}
+
 /** A batch being written. */
 export interface Stage {
   batchId: number;
   app: AppPolicy;
   replication: Partial<Replication>;
   count: number;
+  sentinels: number;
 }
 
 export class Submission {
@@ -89,7 +108,7 @@ export class Submission {
         if (existing) return { batchId: existing.id, created: false, workunits: existing.workunits };
       }
       const batchId = this.store.work.insertBatch({ projectId: app.projectId, appId: app.id, name: h.name, clientKey: h.clientKey ?? null, now });
-      return { batchId, app, replication: h.replication, count: 0 };
+      return { batchId, app, replication: h.replication, count: 0, sentinels: 0 };
     });
   }
 
@@ -115,15 +134,27 @@ export class Submission {
       if (bytes.length > MAX_FILE_BYTES) throw new SubmissionError(`${where}: the input is larger than ${MAX_FILE_BYTES} bytes`);
       const inline = bytes.length <= MAX_INLINE_JSON_BYTES;
       const inputHash = inline ? sha256Hex(bytes) : this.blobs.put(bytes);
-      return { replication, inputJson: inline ? json : null, inputHash, size: bytes.length, inline };
+      const expected = w.data.expectedOutput === undefined ? undefined : expectedOutput(w.data.expectedOutput, where);
+      return { replication, inputJson: inline ? json : null, inputHash, size: bytes.length, inline, expected };
     });
     this.store.transaction(() => {
       for (const p of prepared) {
         if (!p.inline) this.store.catalog.recordFile(p.inputHash, p.size, now);
         this.store.work.insertWorkunit(
-          { ...p.replication, batchId: stage.batchId, seq: stage.count++, appId: stage.app.id, inputJson: p.inputJson, inputHash: p.inputHash, rngSeed: randomBytes(32).toString('hex') },
+          {
+            ...p.replication,
+            batchId: stage.batchId,
+            seq: stage.count++,
+            appId: stage.app.id,
+            inputJson: p.inputJson,
+            inputHash: p.inputHash,
+            rngSeed: randomBytes(32).toString('hex'),
+            expectedOutputJson: p.expected?.json ?? null,
+            expectedOutputHash: p.expected?.hash ?? null,
+          },
           now,
         );
+        if (p.expected) stage.sentinels++;
       }
     });
   }
@@ -131,6 +162,8 @@ export class Submission {
   /** Makes the staged batch visible, all at once. */
   commit(stage: Stage): Submitted {
     if (stage.count === 0) throw new SubmissionError('a batch needs at least one work unit');
+    // Sentinels stay open while their batch has work to check; a batch of only sentinels has none.
+    if (stage.sentinels === stage.count) throw new SubmissionError('a batch needs at least one work unit without expectedOutput (sentinels are mixed into the rest of the batch)');
     if (!this.store.work.unstageBatch(stage.batchId, stage.count)) throw new Error(`batch ${stage.batchId} is not staged`);
     return { batchId: stage.batchId, created: true, workunits: stage.count };
   }

@@ -40,10 +40,13 @@ export function planTransition(wu: Workunit, replicas: Replica[], now: number, v
     if (r.status === 'in_progress' && r.deadline !== null && r.deadline < now) plan.expire.push(r.id);
   }
 
-  const successes = replicas.filter((r) => r.outcome === 'success');
+  // In an open work unit an invalid result is one its host forfeited when it was caught cheating:
+  // it counts for nothing, neither in a quorum nor against the budget.
+  const forfeited = (r: Replica) => r.outcome === 'success' && r.validateState === 'invalid';
+  const successes = replicas.filter((r) => r.outcome === 'success' && !forfeited(r));
   const errors = replicas.filter((r) => r.outcome === 'client_error').length;
   // Given back and never-needed replicas are no one's failure: they do not use up the budget.
-  const counted = replicas.filter((r) => r.outcome !== 'abandoned' && r.outcome !== 'not_needed').length;
+  const counted = replicas.filter((r) => r.outcome !== 'abandoned' && r.outcome !== 'not_needed' && !forfeited(r)).length;
   const inFlight = unsent.length + outstanding().length;
 
   let largestGroup = 0;

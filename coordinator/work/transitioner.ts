@@ -1,16 +1,22 @@
-// Applies the state machine of transition-rules.ts to the store: expiry, validation, credit,
-// reissue, failure and aborts. Callers run it inside their transaction.
+// Applies the state machines of transition-rules.ts (work units) and sentinel-rules.ts
+// (sentinels) to the store: expiry, validation, credit, reissue, failure and aborts; and takes
+// back the verdicts a caught cheater took part in. Callers run it inside their transaction.
 import type { BlobStore } from '../files/blob-store.js';
 import type { Store } from '../store/store.js';
 import type { CreditGranter } from './credit-granter.js';
 import type { AppPolicy, Replica, Workunit } from './model.js';
 import type { Outbox } from './outbox.js';
+import { planSentinel } from './sentinel-rules.js';
 import { planTransition, type TransitionPlan } from './transition-rules.js';
-import { findQuorum, type Candidate } from './validator.js';
+import { findQuorum, outputsAgree, type Candidate, type Verdict } from './validator.js';
+
+const DISTRUSTED = 'this host returned a wrong result to a check with a known answer; its tasks were reassigned';
 
 export interface TransitionerOptions {
   /** Count at most one result per user in a quorum (and so never send two replicas to one user). */
   distinctUsers: boolean;
+  /** Right answers to sentinels in a row after which a distrusted host is trusted again. */
+  trustThreshold: number;
 }
 
 export class Transitioner {
@@ -29,6 +35,7 @@ export class Transitioner {
     outbox.batchChanged(wu.batchId);
     const replicas = this.store.work.replicasOf(workunitId);
     const app = this.app(wu.appId);
+    if (wu.expectedOutputHash !== null) return this.judgeSentinel(app, wu, replicas, now, outbox);
     const plan = planTransition(wu, replicas, now, (successes) => this.validate(app, wu, successes));
     this.apply(wu, replicas, plan, now, outbox);
   }
@@ -38,6 +45,46 @@ export class Transitioner {
     const ids = this.store.work.workunitsWithExpiredReplicas(now, limit);
     for (const id of ids) this.transition(id, now, outbox);
     return ids.length;
+  }
+
+  /**
+   * Takes back what a caught host's (and any distrusted host's) results decided in a work unit: their valid results become
+   * invalid and lose their credit, then the rest is validated again. If the rest still holds a
+   * quorum, the work unit stays done (perhaps with another canonical result); if not, it is open
+   * again and gets new replicas — or, in a cancelled batch, it fails.
+   */
+  withdraw(workunitId: number, caughtHostId: number, now: number, outbox: Outbox): void {
+    const { work, identities } = this.store;
+    const wu = work.workunit(workunitId);
+    if (!wu || wu.expectedOutputHash !== null) return;
+    outbox.batchChanged(wu.batchId);
+    const replicas = work.replicasOf(workunitId);
+    // The caught host counts as distrusted even if it has earned its trust back since.
+    const isDistrusted = (hostId: number | null) =>
+      hostId !== null && (hostId === caughtHostId || (identities.hostById(hostId)?.distrustedAt ?? null) !== null);
+    const distrusted = new Set(replicas.filter((r) => isDistrusted(r.hostId)).map((r) => r.id));
+    for (const r of replicas) {
+      if (!distrusted.has(r.id) || r.validateState !== 'valid') continue;
+      work.setValidateState(r.id, 'invalid');
+      this.credit.revoke(wu.id, r.id, r.hostId!, now, outbox);
+    }
+    if (wu.status !== 'done') return;
+
+    const rest = replicas.filter((r) => r.outcome === 'success' && !distrusted.has(r.id));
+    const verdict: Verdict = rest.length >= wu.minQuorum ? this.validate(this.app(wu.appId), wu, rest) : { kind: 'inconclusive', largestGroup: 0 };
+    if (verdict.kind === 'canonical') {
+      if (verdict.canonicalId !== wu.canonicalReplicaId) work.setCanonical(wu.id, verdict.canonicalId);
+      this.settle(wu, rest, verdict, now, outbox);
+      return;
+    }
+    // Too little is left: open again, as if the cheaters' answers had never come.
+    for (const r of rest) {
+      if (r.validateState === 'invalid') identities.withdrawInvalid(r.hostId!);
+      work.setValidateState(r.id, 'pending');
+    }
+    work.reopenWorkunit(wu.id);
+    if (work.batchIsActive(wu.batchId)) this.transition(wu.id, now, outbox);
+    else work.finishWorkunit(wu.id, 'failed', null, 'its canonical result was withdrawn (a host in its quorum was caught cheating) after the batch was cancelled', now);
   }
 
   private app(appId: number): AppPolicy {
@@ -50,19 +97,21 @@ export class Transitioner {
     return app;
   }
 
+  private candidate(app: AppPolicy, r: Replica): Candidate {
+    const candidate: Candidate = {
+      replicaId: r.id,
+      hostId: r.hostId ?? -r.id,
+      userId: r.userId ?? -r.id,
+      outputHash: r.outputHash ?? '',
+      output: undefined,
+    };
+    // Only tolerance comparison looks inside outputs; exact compares canonical hashes.
+    if (app.validation.mode === 'tolerance') candidate.output = this.loadOutput(r.id);
+    return candidate;
+  }
+
   private validate(app: AppPolicy, wu: Workunit, successes: Replica[]) {
-    const candidates: Candidate[] = successes.map((r) => {
-      const candidate: Candidate = {
-        replicaId: r.id,
-        hostId: r.hostId ?? -r.id,
-        userId: r.userId ?? -r.id,
-        outputHash: r.outputHash ?? '',
-        output: undefined,
-      };
-      // Only tolerance comparison looks inside outputs; exact compares canonical hashes.
-      if (app.validation.mode === 'tolerance') candidate.output = this.loadOutput(r.id);
-      return candidate;
-    });
+    const candidates = successes.map((r) => this.candidate(app, r));
     return findQuorum(candidates, { minQuorum: wu.minQuorum, distinctUsers: this.options.distinctUsers }, app.validation);
   }
 
@@ -74,44 +123,120 @@ export class Transitioner {
   }
 
   private apply(wu: Workunit, replicas: Replica[], plan: TransitionPlan, now: number, outbox: Outbox): void {
-    const { work, identities } = this.store;
+    const { work } = this.store;
     for (const id of plan.expire) work.endReplica(id, 'in_progress', 'no_reply');
-
-    if (plan.verdict) {
-      const byId = new Map(replicas.map((r) => [r.id, r]));
-      // A single unchecked result (adaptive replication) says nothing about a host's reliability.
-      const checked = wu.minQuorum > 1 ? 1 : 0;
-      for (const id of plan.verdict.valid) {
-        work.setValidateState(id, 'valid');
-        identities.recordValid(byId.get(id)!.hostId!, checked);
-      }
-      for (const id of plan.verdict.invalid) {
-        work.setValidateState(id, 'invalid');
-        identities.recordInvalid(byId.get(id)!.hostId!);
-      }
-      this.credit.grant(
-        wu,
-        plan.verdict.valid.map((id) => ({ replicaId: id, hostId: byId.get(id)!.hostId! })),
-        now,
-        outbox,
-      );
-    }
-
+    if (plan.verdict) this.settle(wu, replicas, plan.verdict, now, outbox);
     if (plan.finish) {
       const reason = plan.finish.status === 'failed' ? plan.finish.reason : null;
       work.finishWorkunit(wu.id, plan.finish.status, plan.verdict?.canonicalId ?? null, reason, now);
     }
-
     const abortReason = plan.finish
       ? plan.finish.status === 'done'
         ? 'work unit already has a canonical result'
         : `work unit failed: ${plan.finish.reason}`
       : `work unit ${wu.status}`;
-    for (const id of plan.abort) {
-      const { changed, hostId } = work.endReplica(id, 'in_progress', 'aborted');
-      if (changed && hostId !== null) outbox.abort(hostId, id, abortReason);
-    }
-    for (const id of plan.cancelUnsent) work.endReplica(id, 'unsent', 'not_needed');
+    this.stop(plan.abort, plan.cancelUnsent, abortReason, outbox);
     if (plan.create > 0) work.insertReplicas(wu.id, wu.priority, plan.create, now);
+    if (plan.finish) this.finishSentinelsIfDone(wu.batchId, now, outbox);
+  }
+
+  /** Records a verdict: validate states, trust and credit. Idempotent for replicas already settled. */
+  private settle(wu: Workunit, replicas: Replica[], verdict: Extract<Verdict, { kind: 'canonical' }>, now: number, outbox: Outbox): void {
+    const { work, identities, ledger } = this.store;
+    const byId = new Map(replicas.map((r) => [r.id, r]));
+    // A single unchecked result (adaptive replication) says nothing about a host's reliability.
+    const checked = wu.minQuorum > 1 ? 1 : 0;
+    for (const id of verdict.valid) {
+      const r = byId.get(id)!;
+      if (r.validateState === 'valid') continue;
+      if (r.validateState === 'invalid') identities.withdrawInvalid(r.hostId!); // outvoted by a cheater before
+      work.setValidateState(id, 'valid');
+      // A result validated again after its work unit was reopened was counted the first time.
+      if (!ledger.hasGrant(id)) identities.recordValid(r.hostId!, checked);
+    }
+    for (const id of verdict.invalid) {
+      const r = byId.get(id)!;
+      if (r.validateState === 'invalid') continue;
+      // Valid once, in a verdict a caught cheater was part of: its credit goes.
+      this.credit.revoke(wu.id, id, r.hostId!, now, outbox);
+      work.setValidateState(id, 'invalid');
+      identities.recordInvalid(r.hostId!);
+    }
+    this.credit.grant(wu, verdict.valid.map((id) => ({ replicaId: id, hostId: byId.get(id)!.hostId! })), now, outbox);
+  }
+
+  private judgeSentinel(app: AppPolicy, wu: Workunit, replicas: Replica[], now: number, outbox: Outbox): void {
+    const { work, identities } = this.store;
+    let expected: Candidate | undefined;
+    const matches = (r: Replica): boolean => {
+      expected ??= this.expectedCandidate(app, wu);
+      return outputsAgree(app.validation, expected, this.candidate(app, r));
+    };
+    const plan = planSentinel(wu, replicas, now, matches, work.hasOpenRegularWork(wu.batchId));
+    for (const id of plan.expire) work.endReplica(id, 'in_progress', 'no_reply');
+    const hostOf = (id: number) => replicas.find((r) => r.id === id)!.hostId!;
+    for (const id of plan.passed) {
+      work.setValidateState(id, 'valid');
+      identities.recordSentinelPassed(hostOf(id), this.options.trustThreshold);
+    }
+    this.credit.grant(wu, plan.passed.map((id) => ({ replicaId: id, hostId: hostOf(id) })), now, outbox);
+    for (const id of plan.failed) work.setValidateState(id, 'invalid');
+    const finish = plan.finish;
+    if (finish?.status === 'done') work.finishWorkunit(wu.id, 'done', finish.canonicalId, null, now);
+    if (finish?.status === 'failed') work.finishWorkunit(wu.id, 'failed', null, finish.reason, now);
+    this.stop(plan.abort, plan.cancelUnsent, 'the batch has no more open work', outbox);
+    // Last, so that the work units it touches see this sentinel settled.
+    for (const id of plan.failed) this.distrust(hostOf(id), now, outbox);
+  }
+
+  /**
+   * A host answered a sentinel wrongly. It loses its trust; the results it has waiting for a
+   * quorum are forfeited (no credit, and they no longer count) and its tasks out are aborted,
+   * so all of them are reissued; a background job re-checks what its results already decided.
+   */
+  private distrust(hostId: number, now: number, outbox: Outbox): void {
+    const { work, identities } = this.store;
+    identities.recordSentinelFailed(hostId, now);
+    outbox.hostDistrusted(hostId);
+    const touched = new Set<number>();
+    for (const r of work.pendingRegularOfHost(hostId)) {
+      work.setValidateState(r.replicaId, 'invalid');
+      // Pending again after a reopened work unit, it may still hold its first credit.
+      this.credit.revoke(r.workunitId, r.replicaId, hostId, now, outbox);
+      touched.add(r.workunitId);
+    }
+    for (const r of work.inProgressRegularOfHost(hostId)) {
+      if (work.endReplica(r.replicaId, 'in_progress', 'aborted').changed) outbox.abort(hostId, r.replicaId, DISTRUSTED);
+      touched.add(r.workunitId);
+    }
+    for (const id of touched) this.transition(id, now, outbox);
+  }
+
+  private expectedCandidate(app: AppPolicy, wu: Workunit): Candidate {
+    const json = this.store.work.expectedOutputJson(wu.id);
+    return {
+      replicaId: 0,
+      hostId: 0,
+      userId: 0,
+      outputHash: wu.expectedOutputHash!,
+      output: app.validation.mode === 'tolerance' && json !== null ? JSON.parse(json) : undefined,
+    };
+  }
+
+  /** Sentinels finish when the rest of their batch has. */
+  private finishSentinelsIfDone(batchId: number, now: number, outbox: Outbox): void {
+    const { work } = this.store;
+    const sentinels = work.openSentinelsOfBatch(batchId);
+    if (sentinels.length === 0 || work.hasOpenRegularWork(batchId)) return;
+    for (const id of sentinels) this.transition(id, now, outbox);
+  }
+
+  private stop(abort: number[], cancelUnsent: number[], reason: string, outbox: Outbox): void {
+    const { work } = this.store;
+    for (const id of abort) {
+      const { changed, hostId } = work.endReplica(id, 'in_progress', 'aborted');
+      if (changed && hostId !== null) outbox.abort(hostId, id, reason);
+    }
+    for (const id of cancelUnsent) work.endReplica(id, 'unsent', 'not_needed');
   }
 }

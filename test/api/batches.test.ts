@@ -358,6 +358,37 @@ describe('POST /apps/:id/batches with application/x-ndjson', () => {
     expectError(await refused(() => ndjson(['1', '2'], query as Record<string, string | number>)), 400, 'bad_request', message);
   });
 
+  it('takes whole work units per line with lines=workunits, sentinels included', async () => {
+    const r = await ndjson(['{"input":1}', '{"input":2,"expectedOutput":{"echo":2}}', '{"input":3,"replication":{"priority":5}}'], { name: 'specs', lines: 'workunits' });
+    expect(r.status).toBe(201);
+    const rows = c.store.db
+      .prepare('SELECT seq, input_json AS input, expected_output_json AS expected, priority FROM workunits WHERE batch_id = ? ORDER BY seq')
+      .all(r.body.batchId);
+    expect(rows).toEqual([
+      { seq: 0, input: '1', expected: null, priority: 0 },
+      { seq: 1, input: '2', expected: '{"echo":2}', priority: 0 },
+      { seq: 2, input: '3', expected: null, priority: 5 },
+    ]);
+    expectError(await refused(() => ndjson(['{"input":1,"expected":2}'], { name: 'typo', lines: 'workunits' })), 400, 'bad_request', /line 1: .*expected/);
+    expectError(await refused(() => ndjson(['1'], { name: 'bare', lines: 'workunits' })), 400, 'bad_request', /line 1/);
+  });
+
+  it('refuses a batch made only of sentinels, and an expected output over 256 KiB, with 400 and creates nothing', async () => {
+    expectError(
+      await refused(() => ada.post(batchesPath(), { name: 'all-sentinels', workunits: [{ input: 1, expectedOutput: 1 }] })),
+      400,
+      'bad_request',
+      /at least one work unit without expectedOutput/,
+    );
+    const big = 'x'.repeat(300 * 1024);
+    expectError(
+      await refused(() => ada.post(batchesPath(), { name: 'big-answer', workunits: [{ input: 1 }, { input: 2, expectedOutput: big }] })),
+      400,
+      'bad_request',
+      /workunits\[1\]: expectedOutput is larger than 262144 bytes/,
+    );
+  });
+
   it('refuses a body without any line with 400', async () => {
     expectError(await refused(() => ndjson(['', '  '], { name: 'blank' })), 400, 'bad_request', 'a batch needs at least one work unit');
   });

@@ -417,6 +417,9 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
         totalCredit: nValid * CREDIT,
         rac: expect.any(Number),
         consecutiveValid,
+        sentinelsPassed: 0,
+        sentinelsFailed: 0,
+        distrustedAt: null,
         trusted: false,
       });
       expect([...r.body.hosts].sort((x, y) => x.id - y.id)).toEqual([

@@ -191,6 +191,24 @@ describe('the researcher CLI against a real coordinator', () => {
     expect(json<{ batches: unknown[] }>(await cli(['batches', 'list', '--project', String(project.id), '--json'], { env })).batches).toEqual([]);
   });
 
+  it('submits whole work units per line with --lines workunits, sentinels included', async () => {
+    const project = json<{ id: number }>(await cli(['projects', 'create', 'cli-sentinels', '--json'], { env }));
+    const app = json<{ id: number }>(await cli(['apps', 'create', '--project', String(project.id), 'thrower', '--json'], { env }));
+    const appDir = join(work, 'sentinel-app');
+    mkdirSync(appDir);
+    writeFileSync(join(appDir, 'main.js'), 'export default async function run(input) { return input.n * 2; }\n');
+    expectExit(await cli(['apps', 'upload', '--app', String(app.id), appDir], { env }), 0);
+    const file = join(work, 'specs.ndjson');
+    writeFileSync(file, ndjson([{ input: { n: 1 } }, { input: { n: 2 }, expectedOutput: 4 }]));
+    const { batchId } = json<{ batchId: number }>(await cli(['submit', '--app', String(app.id), '--inputs', file, '--name', 'specs', '--lines', 'workunits', '--json'], { env }));
+    expect(coordinator.store.db.prepare('SELECT input_json AS input, expected_output_json AS expected FROM workunits WHERE batch_id = ? ORDER BY seq').all(batchId)).toEqual([
+      { input: '{"n":1}', expected: null },
+      { input: '{"n":2}', expected: '4' },
+    ]);
+    const bad = expectExit(await cli(['submit', '--app', String(app.id), '--inputs', file, '--name', 'x', '--lines', 'rows'], { env }), 2);
+    expect(bad.stderr).toMatch(/lines/);
+  });
+
   it('says clearly when the token is wrong or the coordinator is unreachable', async () => {
     const wrong = expectExit(await cli(['projects', 'list'], { env: { VG_URL: coordinator.url, VG_TOKEN: 'vgt_thisIsNotAValidTokenAtAll' } }), 1);
     expect(wrong.stderr).toBe(`error: ${coordinator.url} refused the API token: the API token is not valid (revoked, or its account is disabled); log in again with \`volunteer-grid login\`\n`);

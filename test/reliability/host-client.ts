@@ -43,6 +43,8 @@ export interface HostOptions {
   appDir: string;
   seed?: string;
   accountKey?: string;
+  /** A cheating host: what it reports instead of the output it computed. */
+  tamper?: (output: unknown, task: Task) => unknown;
 }
 
 export interface WorkOptions {
@@ -153,7 +155,8 @@ export class HostClient {
   async compute(task: Task): Promise<Result> {
     const run = await this.app(task.appVersionHash);
     if (task.input === undefined) throw new Error(`task ${task.taskId} has no inline input`);
-    const output = await run(task.input, { progress: () => {}, checkpoint: async () => {}, random: () => 0 });
+    const computed = await run(task.input, { progress: () => {}, checkpoint: async () => {}, random: () => 0 });
+    const output = this.opts.tamper ? this.opts.tamper(computed, task) : computed;
     return buildResult(ed, this.seed, task, { output }, { cpuTimeMs: 1, elapsedMs: 1 });
   }
 

@@ -20,6 +20,7 @@ function workunit(overrides: Partial<Workunit> = {}): Workunit {
     inputHash: 'input-hash',
     rngSeed: 'seed',
     hrClass: null,
+    expectedOutputHash: null,
     status: 'active',
     canonicalReplicaId: null,
     errorReason: null,

@@ -13,8 +13,11 @@ function trustCell(host: Host): HTMLElement {
   return h(
     'div',
     { class: 'trust' },
-    host.trusted ? badge('trusted', 'green') : badge('not trusted', 'grey'),
+    host.distrustedAt !== null ? badge('distrusted', 'red') : host.trusted ? badge('trusted', 'green') : badge('not trusted', 'grey'),
     h('div', { class: 'muted small' }, `${int(host.consecutiveValid)} valid in a row`),
+    host.sentinelsPassed + host.sentinelsFailed > 0
+      ? h('div', { class: 'muted small', title: 'answers to work units with a known answer: right · wrong' }, `checks ${int(host.sentinelsPassed)} ✓ · ${int(host.sentinelsFailed)} ✗`)
+      : null,
   );
 }
 

@@ -1,0 +1,188 @@
+// Cheaters: a share of the volunteers return wrong results — random garbage, and a colluding
+// group that agrees on the same wrong answer — against a real coordinator over real sockets, at
+// quorum 2, with sentinels (work units whose answer the researcher knows) in the batch. Every
+// canonical result must be right, cheaters must end with no credit and no trust, and honest
+// volunteers must be unaffected. The second case lets colluders win quorums before any sentinel
+// exists, so that catching them has to undo what they decided.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Task } from '../../protocol/messages.js';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { APP_MAIN, creditProblems, expectedOutput, fetchAndVerifyLedger, workunitProblems } from './db-checks.js';
+import { HostClient } from './host-client.js';
+import { seeded, type Seeded } from './seeded-random.js';
+
+type Role = 'honest' | 'garbage' | 'colluder';
+const REPLICATION = { minQuorum: 2, targetNresults: 2, maxErrorResults: 3, maxTotalResults: 12, maxSuccessResults: 10 };
+const CLOSE = 1e-9;
+
+let coordinator: TestCoordinator | undefined;
+let appDir: string | undefined;
+let hosts: { host: HostClient; role: Role }[] = [];
+let stopped = false;
+
+afterEach(async () => {
+  stopped = true;
+  hosts.forEach(({ host }) => host.disconnect());
+  hosts = [];
+  await coordinator?.dispose();
+  coordinator = undefined;
+  if (appDir) rmSync(appDir, { recursive: true, force: true });
+  appDir = undefined;
+});
+
+/** What each role reports: the computed output, random garbage, or the group's agreed wrong answer. */
+function tamper(role: Role, rnd: Seeded): ((output: unknown, task: Task) => unknown) | undefined {
+  if (role === 'garbage') return () => ({ x: rnd.int(0, 1e6), y: rnd.int(0, 1e6) });
+  if (role === 'colluder') return (output) => ({ ...(output as { x: number; y: number }), y: (output as { y: number }).y + 1 });
+  return undefined;
+}
+
+async function setUp(sentinelRate: number) {
+  stopped = false;
+  coordinator = await startTestCoordinator({ sentinelRate, transitionIntervalMs: 100 });
+  appDir = mkdtempSync(join(tmpdir(), 'vg-cheaters-apps-'));
+  const c = coordinator;
+  const projectId = c.apps.createProject({ name: 'cheaters' });
+  const app = c.apps.createApp(projectId, { name: 'affine' });
+  c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: Buffer.from(APP_MAIN) }] });
+  const submit = (name: string, regular: number[], sentinels: number[]) =>
+    c.submission.submitBatch({
+      appId: app.id,
+      name,
+      replication: REPLICATION,
+      workunits: [
+        ...regular.map((x) => ({ input: { x } })),
+        ...sentinels.map((x) => ({ input: { x }, expectedOutput: expectedOutput({ x }) })),
+      ],
+    }).batchId;
+  return { c, submit };
+}
+
+function addHost(c: TestCoordinator, role: Role, rnd: Seeded): HostClient {
+  const n = hosts.length + 1;
+  // One account per host: distinct users, so the quorum counts each cheater once.
+  const { accountKey } = c.registry.createAccount({ name: `${role}-${n}` });
+  const t = tamper(role, rnd);
+  const host = new HostClient({ name: `${role}-${n}`, accountKey, appDir: appDir!, ...(t ? { tamper: t } : {}) });
+  hosts.push({ host, role });
+  return host;
+}
+
+async function runUntil(list: HostClient[], url: string, done: () => boolean, timeoutMs: number): Promise<void> {
+  await Promise.all(list.map((h) => (h.connected ? undefined : h.connect(url))));
+  const deadline = Date.now() + timeoutMs;
+  const stop = () => stopped || done() || Date.now() > deadline;
+  await Promise.all(list.map((h) => h.work({ stop, batch: 4 })));
+  if (!done()) throw new Error(`the batch did not settle within ${timeoutMs} ms`);
+}
+
+/** All work units settled and no caught host's results left to re-check. */
+function settled(c: TestCoordinator): boolean {
+  const open = c.store.db.prepare("SELECT COUNT(*) AS n FROM workunits WHERE status = 'active'").get() as { n: number };
+  return open.n === 0 && c.store.identities.hostsToRecheck().length === 0;
+}
+
+interface HostRow {
+  id: number;
+  total_credit: number;
+  consecutive_valid: number;
+  sentinels_passed: number;
+  sentinels_failed: number;
+  distrusted_at: number | null;
+}
+
+function checkOutcome(c: TestCoordinator): { revocations: number; sentinelTasks: number } {
+  const db = c.store.db;
+  expect(workunitProblems(db)).toEqual([]);
+  expect(db.prepare("SELECT status, COUNT(*) AS n FROM workunits GROUP BY status").all()).toEqual([
+    { status: 'done', n: (db.prepare('SELECT COUNT(*) AS n FROM workunits').get() as { n: number }).n },
+  ]);
+  expect(creditProblems(db)).toEqual([]);
+  const hostRow = db.prepare('SELECT id, total_credit, consecutive_valid, sentinels_passed, sentinels_failed, distrusted_at FROM hosts WHERE id = ?');
+  const replicasOf = db.prepare(`SELECT r.validate_state AS v, COUNT(*) AS n FROM replicas r WHERE r.host_id = ? AND r.outcome = 'success'
+    GROUP BY r.validate_state`);
+  const revokedOf = db.prepare('SELECT COUNT(*) AS n FROM credit_ledger WHERE host_id = ? AND amount < 0');
+  const creditOf = db.prepare("SELECT COALESCE(SUM(credit), 0) AS s FROM replicas WHERE host_id = ? AND validate_state = 'valid'");
+  for (const { host, role } of hosts) {
+    const row = hostRow.get(host.hostId) as HostRow;
+    const states = Object.fromEntries((replicasOf.all(host.hostId) as { v: string; n: number }[]).map((r) => [r.v, r.n]));
+    if (role === 'honest') {
+      // Unaffected: trusted, every result valid and credited, nothing taken back.
+      expect(row.distrusted_at, `honest host ${host.hostId}`).toBeNull();
+      expect(row.sentinels_failed).toBe(0);
+      expect(Object.keys(states).filter((s) => s !== 'valid'), `honest host ${host.hostId}: ${JSON.stringify(states)}`).toEqual([]);
+      expect((revokedOf.get(host.hostId) as { n: number }).n).toBe(0);
+      expect(row.total_credit).toBeCloseTo((creditOf.get(host.hostId) as { s: number }).s, 9);
+      expect(row.total_credit).toBeGreaterThan(0);
+    } else {
+      // Caught: no trust, no valid result, and whatever it was granted taken back.
+      expect(row.distrusted_at, `${role} host ${host.hostId}`).not.toBeNull();
+      expect(row.sentinels_failed).toBeGreaterThan(0);
+      expect(row.consecutive_valid).toBe(0);
+      expect(states.valid ?? 0, `${role} host ${host.hostId}: ${JSON.stringify(states)}`).toBe(0);
+      expect(Math.abs(row.total_credit)).toBeLessThan(CLOSE);
+    }
+  }
+  expect((db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check).toBe('ok');
+  const revocations = (db.prepare('SELECT COUNT(*) AS n FROM credit_ledger WHERE amount < 0').get() as { n: number }).n;
+  const sentinelTasks = (db.prepare(`SELECT COUNT(*) AS n FROM replicas r JOIN workunits w ON w.id = r.workunit_id
+    WHERE w.expected_output_hash IS NOT NULL AND r.host_id IS NOT NULL`).get() as { n: number }).n;
+  return { revocations, sentinelTasks };
+}
+
+describe('cheating volunteers', () => {
+  it('30% cheaters (garbage and a colluding group) at quorum 2: every canonical result right, cheaters no credit', async () => {
+    const started = Date.now();
+    const rnd = seeded('cheaters');
+    const { c, submit } = await setUp(0.25);
+    const regular = Array.from({ length: 400 }, (_, i) => i);
+    const sentinels = Array.from({ length: 40 }, (_, i) => 100_000 + i);
+    submit('mixed', rnd.shuffle([...regular]), sentinels);
+    const roles: Role[] = rnd.shuffle([...Array<Role>(14).fill('honest'), ...Array<Role>(3).fill('garbage'), ...Array<Role>(3).fill('colluder')]);
+    const list = roles.map((role) => addHost(c, role, rnd));
+
+    await runUntil(list, c.url, () => settled(c), 60_000);
+
+    const { revocations, sentinelTasks } = checkOutcome(c);
+    const { problem } = await fetchAndVerifyLedger(c.url, c.key.publicKey);
+    expect(problem).toBeUndefined();
+    const replicas = (c.store.db.prepare('SELECT COUNT(*) AS n FROM replicas WHERE host_id IS NOT NULL').get() as { n: number }).n;
+    console.log(
+      `[cheaters] 20 hosts (14 honest, 3 garbage, 3 colluders), 400 work units + 40 sentinels at quorum 2: ` +
+        `${replicas} tasks sent, ${sentinelTasks} of them sentinels, ${revocations} grants revoked; every cheater caught; ${Date.now() - started} ms`,
+    );
+  }, 90_000);
+
+  it('colluders who won quorums before any sentinel existed lose them once caught, and the work is redone right', async () => {
+    const started = Date.now();
+    const rnd = seeded('colluders');
+    const { c, submit } = await setUp(0.5);
+    const colluders = [addHost(c, 'colluder', rnd), addHost(c, 'colluder', rnd)];
+
+    // Phase 1: only the colluders compute; with no sentinel anywhere, they decide every work unit.
+    const early = submit('early', Array.from({ length: 60 }, (_, i) => i), []);
+    await runUntil(colluders, c.url, () => c.store.reports.workunitCounts(early).done === 60, 30_000);
+    const wrong = c.store.db.prepare(`SELECT COUNT(*) AS n FROM workunits w JOIN replicas r ON r.id = w.canonical_replica_id
+      WHERE w.batch_id = ? AND r.output_json <> json_object('x', json_extract(w.input_json, '$.x'),
+        'y', (json_extract(w.input_json, '$.x') * 7919 + 13) % 100003)`);
+    expect(wrong.get(early)).toEqual({ n: 60 });
+    const granted = (c.store.db.prepare('SELECT COUNT(*) AS n FROM credit_ledger WHERE amount > 0').get() as { n: number }).n;
+    expect(granted).toBe(120);
+
+    // Phase 2: a batch with sentinels, and honest volunteers.
+    submit('later', Array.from({ length: 100 }, (_, i) => 1000 + i), Array.from({ length: 20 }, (_, i) => 100_000 + i));
+    const honest = Array.from({ length: 6 }, () => addHost(c, 'honest', rnd));
+    await runUntil([...colluders, ...honest], c.url, () => settled(c), 60_000);
+
+    const { revocations } = checkOutcome(c);
+    // Every grant of the first batch was the colluders' and was taken back.
+    expect(revocations).toBeGreaterThanOrEqual(120);
+    expect(wrong.get(early)).toEqual({ n: 0 });
+    const { problem } = await fetchAndVerifyLedger(c.url, c.key.publicKey);
+    expect(problem).toBeUndefined();
+    console.log(`[colluders] 60 work units decided by 2 colluders, then caught by sentinels: ${revocations} grants revoked, all 60 redone right; ${Date.now() - started} ms`);
+  }, 90_000);
+});
