@@ -237,6 +237,9 @@ ALTER TABLE hosts ADD COLUMN recheck_pending INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX hosts_recheck ON hosts(id) WHERE recheck_pending = 1;
 CREATE INDEX replicas_host_valid ON replicas(host_id, workunit_id) WHERE validate_state = 'valid';
 CREATE INDEX replicas_host_pending ON replicas(host_id) WHERE validate_state = 'pending';
+-- A result its host lost when it was caught (pending, or valid in a verdict now withdrawn):
+-- invalid, and never counted again, even if the host earns its trust back later.
+ALTER TABLE replicas ADD COLUMN forfeited INTEGER NOT NULL DEFAULT 0;
 
 -- The ledger takes revocations: an entry with a negative amount for a replica found invalid
 -- after its credit was granted. One grant and at most one revocation per replica, so the

@@ -155,7 +155,7 @@ export class WorkStore {
       setHrClass: db.prepare('UPDATE workunits SET hr_class = ? WHERE id = ? AND hr_class IS NULL'),
       reduceQuorum: db.prepare('UPDATE workunits SET min_quorum = 1, target_nresults = 1 WHERE id = ?'),
       insertReplica: db.prepare("INSERT INTO replicas (workunit_id, priority, status, created_at) VALUES (?, ?, 'unsent', ?)"),
-      replicasOf: db.prepare(`SELECT r.id, r.workunit_id, r.status, r.outcome, r.validate_state, r.host_id, h.user_id,
+      replicasOf: db.prepare(`SELECT r.id, r.workunit_id, r.status, r.outcome, r.validate_state, r.forfeited, r.host_id, h.user_id,
         r.deadline, r.received_at, r.output_hash FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id
         WHERE r.workunit_id = ? ORDER BY r.id`),
       candidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
@@ -183,6 +183,7 @@ export class WorkStore {
       end: db.prepare("UPDATE replicas SET status = 'over', outcome = ? WHERE id = ? AND status = ?"),
       hostOf: db.prepare('SELECT host_id FROM replicas WHERE id = ?'),
       setValidateState: db.prepare('UPDATE replicas SET validate_state = ? WHERE id = ?'),
+      forfeit: db.prepare("UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?"),
       setCredit: db.prepare('UPDATE replicas SET credit = ? WHERE id = ?'),
       output: db.prepare('SELECT output_json, output_hash FROM replicas WHERE id = ?'),
       expired: db.prepare(`SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND deadline < ?
@@ -365,7 +366,7 @@ export class WorkStore {
   replicasOf(workunitId: number): Replica[] {
     return (this.s.replicasOf!.all(workunitId) as {
       id: number; workunit_id: number; status: Replica['status']; outcome: ReplicaOutcome | null;
-      validate_state: ValidateState | null; host_id: number | null; user_id: number | null; deadline: number | null;
+      validate_state: ValidateState | null; forfeited: number; host_id: number | null; user_id: number | null; deadline: number | null;
       received_at: number | null; output_hash: string | null;
     }[]).map((r) => ({
       id: r.id,
@@ -373,6 +374,7 @@ export class WorkStore {
       status: r.status,
       outcome: r.outcome,
       validateState: r.validate_state,
+      forfeited: r.forfeited === 1,
       hostId: r.host_id,
       userId: r.user_id,
       deadline: r.deadline,
@@ -424,6 +426,11 @@ export class WorkStore {
 
   setValidateState(replicaId: number, state: ValidateState): void {
     this.s.setValidateState!.run(state, replicaId);
+  }
+
+  /** A caught host's result: invalid for good (see Replica.forfeited). */
+  forfeit(replicaId: number): void {
+    this.s.forfeit!.run(replicaId);
   }
 
   setCredit(replicaId: number, credit: number): void {

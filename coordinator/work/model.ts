@@ -47,6 +47,8 @@ export interface Replica {
   status: ReplicaStatus;
   outcome: ReplicaOutcome | null;
   validateState: ValidateState | null;
+  /** Lost by a host caught cheating: invalid, and never counted in a quorum or a budget again. */
+  forfeited: boolean;
   hostId: number | null;
   userId: number | null;
   deadline: number | null;

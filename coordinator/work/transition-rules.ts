@@ -40,13 +40,14 @@ export function planTransition(wu: Workunit, replicas: Replica[], now: number, v
     if (r.status === 'in_progress' && r.deadline !== null && r.deadline < now) plan.expire.push(r.id);
   }
 
-  // In an open work unit an invalid result is one its host forfeited when it was caught cheating:
-  // it counts for nothing, neither in a quorum nor against the budget.
-  const forfeited = (r: Replica) => r.outcome === 'success' && r.validateState === 'invalid';
-  const successes = replicas.filter((r) => r.outcome === 'success' && !forfeited(r));
+  // A result its host forfeited when it was caught cheating counts for nothing.
+  const successes = replicas.filter((r) => r.outcome === 'success' && !r.forfeited);
   const errors = replicas.filter((r) => r.outcome === 'client_error').length;
-  // Given back and never-needed replicas are no one's failure: they do not use up the budget.
-  const counted = replicas.filter((r) => r.outcome !== 'abandoned' && r.outcome !== 'not_needed' && !forfeited(r)).length;
+  // Given back and never-needed replicas are no one's failure, nor are forfeited ones and tasks
+  // aborted in an open work unit (taken from a caught host): they do not use up the budget.
+  const counted = replicas.filter(
+    (r) => r.outcome !== 'abandoned' && r.outcome !== 'not_needed' && r.outcome !== 'aborted' && !r.forfeited,
+  ).length;
   const inFlight = unsent.length + outstanding().length;
 
   let largestGroup = 0;

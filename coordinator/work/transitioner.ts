@@ -65,12 +65,12 @@ export class Transitioner {
     const distrusted = new Set(replicas.filter((r) => isDistrusted(r.hostId)).map((r) => r.id));
     for (const r of replicas) {
       if (!distrusted.has(r.id) || r.validateState !== 'valid') continue;
-      work.setValidateState(r.id, 'invalid');
+      work.forfeit(r.id);
       this.credit.revoke(wu.id, r.id, r.hostId!, now, outbox);
     }
     if (wu.status !== 'done') return;
 
-    const rest = replicas.filter((r) => r.outcome === 'success' && !distrusted.has(r.id));
+    const rest = replicas.filter((r) => r.outcome === 'success' && !r.forfeited && !distrusted.has(r.id));
     const verdict: Verdict = rest.length >= wu.minQuorum ? this.validate(this.app(wu.appId), wu, rest) : { kind: 'inconclusive', largestGroup: 0 };
     if (verdict.kind === 'canonical') {
       if (verdict.canonicalId !== wu.canonicalReplicaId) work.setCanonical(wu.id, verdict.canonicalId);
@@ -200,7 +200,7 @@ export class Transitioner {
     outbox.hostDistrusted(hostId);
     const touched = new Set<number>();
     for (const r of work.pendingRegularOfHost(hostId)) {
-      work.setValidateState(r.replicaId, 'invalid');
+      work.forfeit(r.replicaId);
       // Pending again after a reopened work unit, it may still hold its first credit.
       this.credit.revoke(r.workunitId, r.replicaId, hostId, now, outbox);
       touched.add(r.workunitId);

@@ -51,6 +51,7 @@ function replica(id: number, overrides: Partial<Replica> = {}): Replica {
     status: 'unsent',
     outcome: null,
     validateState: null,
+    forfeited: false,
     hostId: null,
     userId: null,
     deadline: null,
@@ -342,14 +343,24 @@ describe('planTransition', () => {
       expect(failureReason(p)).not.toBe('');
     });
 
-    it.each(['abandoned', 'not_needed'] as const)('does not count a %s replica towards max_total_results', (outcome) => {
+    // Aborted in an open work unit means taken from a host caught cheating.
+    it.each(['abandoned', 'not_needed', 'aborted'] as const)('does not count a %s replica towards max_total_results', (outcome) => {
       const p = plan(workunit({ maxTotalResults: 3 }), [success(1, 'A'), ended(2, outcome), inProgress(3, NOW - 1)]);
       expect(p.expire).toEqual([3]);
       expect(p.create).toBe(1);
       expect(p.finish).toBeUndefined();
     });
 
-    it.each(['no_reply', 'client_error', 'aborted'] as const)('counts a %s replica towards max_total_results', (outcome) => {
+    it('does not count a forfeited result, in the quorum or towards max_total_results', () => {
+      const forfeited = { ...success(2, 'A'), validateState: 'invalid' as const, forfeited: true };
+      const p = plan(workunit({ maxTotalResults: 3 }), [success(1, 'A'), forfeited, inProgress(3, NOW - 1)]);
+      expect(p.verdict).toBeUndefined();
+      expect(p.expire).toEqual([3]);
+      expect(p.create).toBe(1);
+      expect(p.finish).toBeUndefined();
+    });
+
+    it.each(['no_reply', 'client_error'] as const)('counts a %s replica towards max_total_results', (outcome) => {
       const p = plan(workunit({ maxTotalResults: 3 }), [success(1, 'A'), ended(2, outcome), inProgress(3, NOW - 1)]);
       expect(p.create).toBe(0);
       expect(p.finish?.status).toBe('failed');
