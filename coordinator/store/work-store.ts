@@ -135,7 +135,9 @@ export class WorkStore {
       deleteStagedWorkunits: db.prepare(`DELETE FROM workunits WHERE id IN (SELECT w.id FROM workunits w JOIN batches b ON b.id = w.batch_id
         WHERE w.batch_id = ? AND b.staged = 1 LIMIT ?)`),
       deleteStagedBatch: db.prepare('DELETE FROM batches WHERE id = ? AND staged = 1'),
-      workunitsAfter: db.prepare(`SELECT id, status, priority, target_nresults FROM workunits WHERE batch_id = ? AND id > ?
+      // "+batch_id" keeps the planner on the primary key range: through workunits_batch_seq it
+      // sorted the whole batch for every chunk (45 ms a chunk at a million work units).
+      workunitsAfter: db.prepare(`SELECT id, status, priority, target_nresults FROM workunits WHERE +batch_id = ? AND id > ?
         ORDER BY id LIMIT ?`),
       setReplicasThrough: db.prepare('UPDATE batches SET replicas_through = ? WHERE id = ?'),
       replicasThrough: db.prepare('SELECT replicas_through FROM batches WHERE id = ? AND staged = 0'),
@@ -193,8 +195,9 @@ export class WorkStore {
       inProgressOfHost: db.prepare("SELECT id FROM replicas WHERE host_id = ? AND status = 'in_progress' ORDER BY id"),
       openRegularWork: db.prepare(`SELECT 1 FROM workunits WHERE batch_id = ? AND status = 'active'
         AND expected_output_hash IS NULL LIMIT 1`),
-      openSentinels: db.prepare(`SELECT id FROM workunits WHERE batch_id = ? AND status = 'active'
-        AND expected_output_hash IS NOT NULL ORDER BY id`),
+      // The planner prefers workunits_batch, which scans every open work unit of the batch.
+      openSentinels: db.prepare(`SELECT id FROM workunits INDEXED BY workunits_open_sentinels WHERE batch_id = ?
+        AND status = 'active' AND expected_output_hash IS NOT NULL ORDER BY id`),
       expectedOutput: db.prepare('SELECT expected_output_json AS json FROM workunits WHERE id = ?'),
       sentinelsFor: db.prepare(`SELECT w.id AS workunitId, w.app_id AS appId, w.batch_id AS batchId, w.hr_class AS hrClass,
         w.priority FROM workunits w JOIN batches b ON b.id = w.batch_id JOIN apps a ON a.id = w.app_id

@@ -226,9 +226,8 @@ export class Transitioner {
   /** Sentinels finish when the rest of their batch has. */
   private finishSentinelsIfDone(batchId: number, now: number, outbox: Outbox): void {
     const { work } = this.store;
-    const sentinels = work.openSentinelsOfBatch(batchId);
-    if (sentinels.length === 0 || work.hasOpenRegularWork(batchId)) return;
-    for (const id of sentinels) this.transition(id, now, outbox);
+    if (work.hasOpenRegularWork(batchId)) return;
+    for (const id of work.openSentinelsOfBatch(batchId)) this.transition(id, now, outbox);
   }
 
   private stop(abort: number[], cancelUnsent: number[], reason: string, outbox: Outbox): void {
