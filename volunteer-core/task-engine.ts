@@ -358,6 +358,9 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
       if (h.state !== 'queued') continue;
       const { task } = h;
       const resume = h.checkpoint;
+      // Marked first: starting it may free a slot and call dispatch again, which must not
+      // start the same task on a second sandbox.
+      h.state = 'running';
       const running = runner.run(
         { taskId: task.taskId, entry: h.bundle!.entry, files: h.bundle!.files, input: h.input, rngSeed: task.rngSeed, ...(resume === undefined ? {} : { resume }) },
         {
@@ -375,8 +378,10 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
           log: (level, text) => this.events.appLog?.(task, level, text),
         },
       );
-      if (!running) break;
-      h.state = 'running';
+      if (!running) {
+        h.state = 'queued';
+        break;
+      }
       h.resumed = resume !== undefined;
       this.events.started?.(task, h.resumed);
       void running.then((f) => this.finished(h, f));

@@ -326,6 +326,19 @@ describe('the volunteer task engine', () => {
     expect(journal.taskMap.size + journal.checkpoints.size + journal.resultMap.size).toBe(0);
   });
 
+  it('starts each task once when starting one calls dispatch again (a sandbox pool reporting a free slot)', async () => {
+    const { engine, link, runner, clock } = setup({ slots: 3, capacity: 3 });
+    const run = runner.run.bind(runner);
+    runner.run = (job, events) => {
+      engine.dispatch(); // the pool's onIdle fires while the task is being started
+      return run(job, events);
+    };
+    link.offer([signedTask(1), signedTask(2), signedTask(3)]);
+    link.connect();
+    await clock.advance(100);
+    expect(runner.runs.map((r) => r.job.taskId).sort()).toEqual([1, 2, 3]);
+  });
+
   it('reports in batches of maxResultsPerReport and sends them all again after a failed call', async () => {
     const { engine, link, clock, journal } = setup();
     for (let id = 1; id <= 5; id++) await journal.saveResult({ ...(await resultFor(id)) });
