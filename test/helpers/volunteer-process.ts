@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onJsonLines } from '../../common/json-lines.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -20,21 +21,8 @@ export class VolunteerProcess {
     readonly child: ChildProcess,
     readonly dataDir: string,
   ) {
-    let buffered = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      this.output.push(chunk.toString());
-      buffered += chunk.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        try {
-          this.lines.push(JSON.parse(line) as LogLine);
-        } catch {
-          // not a log line
-        }
-      }
-    });
+    child.stdout!.on('data', (chunk: Buffer) => this.output.push(chunk.toString()));
+    onJsonLines(child.stdout!, (line) => this.lines.push(line as LogLine));
     child.stderr!.on('data', (chunk: Buffer) => this.output.push(chunk.toString()));
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }

@@ -6,10 +6,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
+import { protocolCall } from '../../common/socket-call.js';
 import { fromHex, toHex } from '../../protocol/bytes.js';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import { jsonHash } from '../../protocol/hash.js';
-import type { CreditReceipt, Reply, Result, ResultAck, ResultRejection, ResultStatus, Task } from '../../protocol/messages.js';
+import type { CreditReceipt, Result, ResultAck, ResultRejection, ResultStatus, Task } from '../../protocol/messages.js';
 import { buildResult } from '../../protocol/results.js';
 import { resultBody, signBody } from '../../protocol/signing.js';
 import { appVersionProblem, fileProblem, taskProblem, type SignedAppVersion } from '../../protocol/verify.js';
@@ -241,12 +242,8 @@ export class HostClient {
     }
   }
 
-  private async call<T extends object>(event: string, payload: unknown): Promise<T> {
-    const socket = this.socket;
-    if (!socket?.connected) throw new Error(`${event}: not connected`);
-    const reply = (await socket.timeout(REPLY_TIMEOUT_MS).emitWithAck(event, payload)) as Reply<T>;
-    if (!reply.ok) throw new Error(`${event}: ${reply.error.code}: ${reply.error.message}`);
-    return reply;
+  private call<T extends object>(event: string, payload: unknown): Promise<T> {
+    return protocolCall<T>(this.socket, event, payload, REPLY_TIMEOUT_MS);
   }
 
   /** Downloads an app version, checks the coordinator's signature and every file hash, loads it. */

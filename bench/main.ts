@@ -1,0 +1,128 @@
+// `npm run bench`: the performance benchmark (issue 7). Starts the real coordinator as a child
+// process for each scenario, drives it through its real API and volunteer protocol from other
+// processes over loopback, prints a table against the targets and writes every figure as JSON.
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { cleanUpAll, ROOT } from './children.js';
+import { durabilitySetting, NON_PRODUCTION_REASON } from './coordinator-process.js';
+import { machine, medians, table, type ScenarioOutcome } from './report.js';
+import type { Scenario, Shared } from './scenario.js';
+import { ceiling } from './scenarios/ceiling.js';
+import { connections } from './scenarios/connections.js';
+import { efficiency } from './scenarios/efficiency.js';
+import { ingest } from './scenarios/ingest.js';
+import { latency } from './scenarios/latency.js';
+import { throughput } from './scenarios/throughput.js';
+import { DEFAULT_LOAD } from './scenarios/load.js';
+
+// In this order: the ceiling and the throughput set what the latency run paces itself by.
+const SCENARIOS: Scenario[] = [ceiling, throughput, latency, connections, ingest, efficiency];
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --runs N           run every scenario N times and report the median (default 1; the targets are for 3)
+  --quick            a small smoke run (about two minutes): fewer work units and volunteers
+  --scenario NAME    run only this scenario (repeatable): ${SCENARIOS.map((s) => s.name).join(', ')}
+  --out FILE         where to write the JSON results (default bench/bench-results.json)
+  --hosts N          simulated hosts at full load (default ${DEFAULT_LOAD.hosts}, over ${DEFAULT_LOAD.processes} processes)
+  --tasks-per-message N  tasks per tasks.request and results per results.report at full load (default ${DEFAULT_LOAD.tasksPerMessage}, at most 64)
+  --profile DIR      each coordinator writes a V8 CPU profile into DIR/<scenario>-run<N>/
+                     (summarise one with: npx tsx bench/profile-summary.ts FILE.cpuprofile)
+  --help             this text
+`;
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '1' },
+      quick: { type: 'boolean', default: false },
+      scenario: { type: 'string', multiple: true },
+      out: { type: 'string', default: join(ROOT, 'bench', 'bench-results.json') },
+      profile: { type: 'string' },
+      hosts: { type: 'string', default: String(DEFAULT_LOAD.hosts) },
+      'tasks-per-message': { type: 'string', default: String(DEFAULT_LOAD.tasksPerMessage) },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`--runs takes a whole number from 1 to 20, not "${values.runs}"`);
+  const hosts = Number(values.hosts);
+  if (!Number.isInteger(hosts) || hosts < 2 || hosts > 1000) throw new Error(`--hosts takes a whole number from 2 to 1000, not "${values.hosts}"`);
+  const perMessage = Number(values['tasks-per-message']);
+  if (!Number.isInteger(perMessage) || perMessage < 1 || perMessage > 64) throw new Error(`--tasks-per-message takes a whole number from 1 to 64, not "${values['tasks-per-message']}"`);
+  const names = values.scenario ?? [];
+  const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
+  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; there are ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  return {
+    help: values.help,
+    runs,
+    quick: values.quick,
+    scenarios: names.length > 0 ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS,
+    out: resolve(values.out),
+    profileDir: values.profile ? resolve(values.profile) : undefined,
+    load: { ...DEFAULT_LOAD, hosts, tasksPerMessage: perMessage },
+  };
+}
+
+async function main(): Promise<number> {
+  let o: ReturnType<typeof options>;
+  try {
+    o = options();
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (o.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  const outcomes: ScenarioOutcome[] = o.scenarios.map((s) => ({ scenario: s.name, summary: s.summary, runs: [] }));
+  const notes = new Set<string>([`coordinator flags not as in production: ${NON_PRODUCTION_REASON}`, `durability as the coordinator sets it: ${durabilitySetting()}`]);
+  const started = Date.now();
+
+  for (let run = 1; run <= o.runs; run++) {
+    // Figures of one run feed later scenarios of the same run only.
+    const shared: Shared = {};
+    for (const [i, s] of o.scenarios.entries()) {
+      log(`run ${run}/${o.runs}: ${s.name} (${s.summary})`);
+      const t0 = Date.now();
+      try {
+        const result = await s.run({ quick: o.quick, load: o.load, run, shared, log, ...(o.profileDir ? { profileDir: o.profileDir } : {}) });
+        outcomes[i]!.runs.push(result);
+        for (const n of result.notes ?? []) notes.add(`${s.name}: ${n}`);
+        log(`  ${result.figures.map((f) => `${f.name} ${Number.isFinite(f.value) ? f.value.toFixed(f.digits ?? 1) : 'n/a'} ${f.unit}`).join('; ')} (${Math.round((Date.now() - t0) / 1000)} s)`);
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        outcomes[i]!.runs.push({ error: message });
+        log(`  failed: ${message}`);
+      }
+    }
+  }
+
+  process.stdout.write(`\n${table(outcomes, o.runs)}\n\n${[...notes].map((n) => `* ${n}`).join('\n')}\n`);
+  const doc = {
+    machine: machine(),
+    options: { runs: o.runs, quick: o.quick, load: o.load, scenarios: o.scenarios.map((s) => s.name), profileDir: o.profileDir ?? null },
+    durationS: Math.round((Date.now() - started) / 1000),
+    durability: durabilitySetting(),
+    notes: [...notes],
+    scenarios: outcomes.map((out) => ({ ...out, medians: medians(out) })),
+  };
+  writeFileSync(o.out, `${JSON.stringify(doc, null, 2)}\n`);
+  process.stdout.write(`\nwrote ${o.out}\n`);
+  const failed = outcomes.some((out) => out.runs.some((r) => 'error' in r));
+  return failed ? 1 : 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (e) {
+  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+} finally {
+  await cleanUpAll();
+}
+process.exit(code);
