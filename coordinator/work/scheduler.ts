@@ -41,6 +41,7 @@ function shuffle<T>(list: T[], random: () => number): T[] {
   return list;
 }
 
+/** Candidates read at most per query; the first query reads about what is wanted. */
 const PAGE = 256;
 const MAX_SCANNED = 4096;
 
@@ -82,9 +83,11 @@ export class Scheduler {
     if (sentinels > 0) tasks.push(...this.takeSentinels(host, sentinels, now, appFor, outbox));
 
     let offset = 0;
-    for (let scanned = 0; !distrusted && tasks.length < wanted && scanned < MAX_SCANNED; ) {
-      const page = this.store.work.candidates(PAGE, offset);
-      if (page.length === 0) break;
+    // Most candidates can be taken (a host skips only work units it already has), so a host
+    // asking for one task reads a few rows, not a page: the read grows only when skipping.
+    let pageSize = Math.min(PAGE, 2 * (wanted - tasks.length) + 8);
+    for (let scanned = 0; !distrusted && tasks.length < wanted && scanned < MAX_SCANNED; pageSize = Math.min(PAGE, pageSize * 4)) {
+      const page = this.store.work.candidates(pageSize, offset);
       scanned += page.length;
       let taken = 0;
       for (const c of page) {
@@ -95,6 +98,7 @@ export class Scheduler {
         outbox?.batchChanged(c.batchId);
         taken++;
       }
+      if (page.length < pageSize) break; // that was all the unsent work
       // Taken replicas leave the unsent set, so the next page starts that much earlier.
       offset += page.length - taken;
     }
