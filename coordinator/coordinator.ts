@@ -15,6 +15,7 @@ import { adminUi } from './http/admin-ui.js';
 import { rateLimitByAddress, RateLimiter } from './http/rate-limit.js';
 import { volunteerRoutes } from './http/routes.js';
 import { volunteerPage } from './http/volunteer-page.js';
+import { GroupCommit } from './store/group-commit.js';
 import { DisconnectGrace } from './volunteers/disconnect-grace.js';
 import { attachVolunteerNamespace, onlineHostIds, socketNotifier } from './volunteers/namespace.js';
 import { discardStaged, ReplicaMaker } from './work/batch-ingest.js';
@@ -101,9 +102,13 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const connects = new RateLimiter({ perSecond: config.connectRatePerIp, burst: config.connectRatePerIp * 5 });
   const limitConnections = (socket: Socket, next: (err?: Error) => void) =>
     connects.take(socket.handshake.address) ? next() : next(new Error('rate_limited: too many connections from this address; slow down'));
+  const commits = new GroupCommit(core.store, {
+    onNoticeError: (e) => log.error('telling hosts about committed work failed', errorFields(e)),
+  });
   nsp = attachVolunteerNamespace(io, {
     registry: core.registry,
     service: core.service,
+    commits,
     coordinatorKey: core.key.publicKey,
     log,
     presence: grace,
@@ -159,6 +164,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
         await stopAll();
         await new Promise<void>((resolve) => io.close(() => resolve()));
         http.closeAllConnections();
+        commits.flush();
         core.close();
         log.info('coordinator stopped');
       })();

@@ -29,12 +29,55 @@ export class Store {
     return new Store(openDatabase(file));
   }
 
-  /** Runs fn in one transaction (nested calls join the outer one); commits durably before returning. */
+  // One frame of after-commit callbacks per open (possibly nested) transaction.
+  private readonly frames: (() => void)[][] = [];
+
+  /**
+   * Runs fn in one transaction and commits durably before returning. A nested call is a
+   * savepoint of the outer one: if it throws, only its own writes are undone.
+   */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    const frame: (() => void)[] = [];
+    this.frames.push(frame);
+    let result: T;
+    try {
+      result = this.db.transaction(fn)();
+    } finally {
+      this.frames.pop();
+    }
+    const outer = this.frames.at(-1);
+    if (outer) outer.push(...frame);
+    else runAll(frame);
+    return result;
+  }
+
+  /**
+   * Runs cb once the transaction open now has committed (at once outside one); never if
+   * it, or the savepoint cb was registered in, rolls back. For telling the world about
+   * what is durable, and nothing that is not.
+   */
+  afterCommit(cb: () => void): void {
+    const frame = this.frames.at(-1);
+    if (frame) frame.push(cb);
+    else cb();
   }
 
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/** Runs every callback even if one throws (the commit has happened), then rethrows the first error. */
+function runAll(callbacks: (() => void)[]): void {
+  let first: unknown;
+  let failed = false;
+  for (const cb of callbacks) {
+    try {
+      cb();
+    } catch (e) {
+      if (!failed) first = e;
+      failed = true;
+    }
+  }
+  if (failed) throw first;
 }

@@ -17,6 +17,7 @@ import {
   type Reply,
 } from '../../protocol/messages.js';
 import { errorFields, type Logger } from '../../common/log.js';
+import type { GroupCommit } from '../store/group-commit.js';
 import type { HostNotifier } from '../work/outbox.js';
 import { RateLimiter, type RateLimit } from '../http/rate-limit.js';
 import { UnknownAccountError, type HostRegistry } from './host-registry.js';
@@ -42,13 +43,15 @@ export function attachVolunteerNamespace(
   deps: {
     registry: HostRegistry;
     service: VolunteerService;
+    /** Messages that write share commits with the others of their event-loop turn. */
+    commits: GroupCommit;
     coordinatorKey: string;
     log: Logger;
     presence?: { joined(hostId: number): void; left(hostId: number): void };
     messageLimit?: RateLimit;
   },
 ): Namespace {
-  const { registry, service, coordinatorKey, log } = deps;
+  const { registry, service, commits, coordinatorKey, log } = deps;
   const nsp = io.of(VOLUNTEER_NAMESPACE);
 
   nsp.on('connection', (socket: Socket) => {
@@ -72,7 +75,7 @@ export function attachVolunteerNamespace(
     function on<S extends z.ZodType>(
       event: string,
       schema: S,
-      handler: (msg: z.infer<S>) => Reply<object>,
+      handler: (msg: z.infer<S>) => Reply<object> | Promise<Reply<object>>,
       needsAuth = true,
     ): void {
       known.add(event);
@@ -95,11 +98,16 @@ export function attachVolunteerNamespace(
           return reply(fail('bad_request', `${event}: the message could not be checked (${(e as Error).message})`));
         }
         if (!parsed.success) return reply(fail('bad_request', `${event}: ${z.prettifyError(parsed.error)}`));
-        try {
-          reply(handler(parsed.data));
-        } catch (e) {
+        const failed = (e: unknown) => {
           log.error('volunteer message failed', { event, hostId: session.hostId, ...errorFields(e) });
           reply(fail('internal', `the coordinator could not handle "${event}"; nothing was changed, try again`));
+        };
+        try {
+          const answer = handler(parsed.data);
+          if (answer instanceof Promise) answer.then(reply, failed);
+          else reply(answer);
+        } catch (e) {
+          failed(e);
         }
       });
     }
@@ -155,10 +163,12 @@ export function attachVolunteerNamespace(
       false,
     );
 
-    on('tasks.request', TasksRequestSchema, ({ count, holding }) => {
+    on('tasks.request', TasksRequestSchema, async ({ count, holding }) => {
       const hostId = session.hostId!;
-      const tasks = service.requestTasks(hostId, count, holding);
-      const abort = holding ? service.unwanted(hostId, holding) : [];
+      const { tasks, abort } = await commits.run(() => ({
+        tasks: service.requestTasks(hostId, count, holding),
+        abort: holding ? service.unwanted(hostId, holding) : [],
+      }));
       return {
         ok: true,
         tasks,
@@ -166,9 +176,18 @@ export function attachVolunteerNamespace(
         ...(tasks.length === 0 ? { retryAfterMs: NO_WORK_RETRY_MS } : {}),
       };
     });
-    on('results.report', ResultsReportSchema, ({ results }) => ({ ok: true, results: service.reportResults(session.hostId!, results) }));
-    on('tasks.progress', ProgressSchema, ({ updates }) => ({ ok: true, updated: service.progress(session.hostId!, updates) }));
-    on('tasks.giveBack', GiveBackSchema, ({ taskIds }) => ({ ok: true, tasks: service.giveBack(session.hostId!, taskIds) }));
+    on('results.report', ResultsReportSchema, async ({ results }) => {
+      const hostId = session.hostId!;
+      return { ok: true, results: await commits.run(() => service.reportResults(hostId, results)) };
+    });
+    on('tasks.progress', ProgressSchema, async ({ updates }) => {
+      const hostId = session.hostId!;
+      return { ok: true, updated: await commits.run(() => service.progress(hostId, updates)) };
+    });
+    on('tasks.giveBack', GiveBackSchema, async ({ taskIds }) => {
+      const hostId = session.hostId!;
+      return { ok: true, tasks: await commits.run(() => service.giveBack(hostId, taskIds)) };
+    });
     on('credit.receipts', ReceiptsRequestSchema, ({ afterEntryId, limit }) => ({
       ok: true,
       receipts: service.receipts(session.hostId!, afterEntryId, limit),

@@ -1,5 +1,7 @@
 // What volunteers can ask of the coordinator, one method per message: each runs its
-// transaction, commits, then tells other hosts what changed (aborts, credit).
+// transaction and, once that has committed, tells other hosts what changed (aborts,
+// credit). A method may run inside a larger transaction (group commit): it is then a
+// savepoint, and the telling waits for the outer commit.
 import type { CreditReceipt, Result, ResultAck, Task } from '../../protocol/messages.js';
 import type { Store } from '../store/store.js';
 import { Outbox, type HostNotifier } from '../work/outbox.js';
@@ -96,8 +98,10 @@ export class VolunteerService {
   private committed<T>(fn: (outbox: Outbox, now: number) => T): T {
     const outbox = new Outbox();
     const now = this.clock();
-    const result = this.store.transaction(() => fn(outbox, now));
-    outbox.flush(this.notifier);
-    return result;
+    return this.store.transaction(() => {
+      const result = fn(outbox, now);
+      this.store.afterCommit(() => outbox.flush(this.notifier));
+      return result;
+    });
   }
 }
