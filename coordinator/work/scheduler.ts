@@ -102,8 +102,9 @@ export class Scheduler {
       // Taken replicas leave the unsent set, so the next page starts that much earlier.
       offset += page.length - taken;
     }
-    // Where a sentinel sits in the list must not give it away.
-    return sentinels > 0 ? shuffle(tasks, this.options.random) : tasks;
+    // Where a sentinel sits in the list must not give it away, nor must a list in id order
+    // tell that it has none: every list is shuffled.
+    return shuffle(tasks, this.options.random);
   }
 
   /** Sentinels the host has not computed: an unsent replica if one waits, else a new one. */
