@@ -26,6 +26,10 @@ export const ConfigSchema = z.strictObject({
   connectRatePerIp: z.coerce.number().min(0).max(1_000_000).default(20),
   /** Volunteer messages per second per connection (bursts of 5×); 0: unlimited. */
   messageRatePerSocket: z.coerce.number().min(0).max(1_000_000).default(100),
+  /** Volunteer messages per second per host over all its connections (bursts of 5×); 0: unlimited. */
+  messageRatePerHost: z.coerce.number().min(0).max(1_000_000).default(200),
+  /** Connections one host (one key) may have open at once. */
+  connectionsPerHost: z.coerce.number().int().min(1).max(1000).default(4),
   /** The first admin's password, used only when the database has no account yet (else random). */
   adminPassword: z.string().min(12, 'the admin password has at least 12 characters').max(200).optional(),
   /** Mark the session cookie Secure: set it when the coordinator is served over HTTPS. */
@@ -49,6 +53,8 @@ const FLAGS: Record<string, FlagSpec> = {
   'http-rate-per-ip': { env: ['VG_HTTP_RATE_PER_IP'] },
   'connect-rate-per-ip': { env: ['VG_CONNECT_RATE_PER_IP'] },
   'message-rate-per-socket': { env: ['VG_MESSAGE_RATE_PER_SOCKET'] },
+  'message-rate-per-host': { env: ['VG_MESSAGE_RATE_PER_HOST'] },
+  'connections-per-host': { env: ['VG_CONNECTIONS_PER_HOST'] },
   'admin-password': { env: ['VG_ADMIN_PASSWORD'] },
   'secure-cookies': { env: ['VG_SECURE_COOKIES'] },
 };
@@ -70,6 +76,8 @@ export const USAGE = `Usage: npm start -- [options]
   --http-rate-per-ip N        HTTP requests per second per address, bursts of 5x (default 200; 0: no limit)
   --connect-rate-per-ip N     Socket.IO connections per second per address, bursts of 5x (default 20; 0: no limit)
   --message-rate-per-socket N volunteer messages per second per connection, bursts of 5x (default 100; 0: no limit)
+  --message-rate-per-host N   volunteer messages per second per host over all its connections, bursts of 5x (default 200; 0: no limit)
+  --connections-per-host N    connections one host may have open at once (default 4)
   --admin-password P          first admin's password on an empty database (env VG_ADMIN_PASSWORD,
                               preferred: flags show in ps); default: a random one, printed once
   --secure-cookies BOOL       Secure session cookie, for HTTPS deployments (env VG_SECURE_COOKIES; default false)

@@ -113,6 +113,8 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     log,
     presence: grace,
     messageLimit: { perSecond: config.messageRatePerSocket, burst: config.messageRatePerSocket * 5 },
+    hostMessageLimit: { perSecond: config.messageRatePerHost, burst: config.messageRatePerHost * 5 },
+    connectionsPerHost: config.connectionsPerHost,
   });
   nsp.use(limitConnections);
   // After a restart nobody is connected yet: hosts holding tasks get the same grace to come back.

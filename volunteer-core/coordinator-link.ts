@@ -12,6 +12,8 @@ import { Emitter } from './emitter.js';
 import { quietLogger, type Logger } from './logger.js';
 
 const CALL_TIMEOUT_MS = 30_000;
+/** Wait before connecting again when the coordinator says this host connects too much. */
+const RETRY_REFUSED_MS = 10_000;
 
 export interface Session {
   hostId: number;
@@ -53,6 +55,8 @@ export interface LinkOptions {
   /** Called with the key the coordinator presents; throws (or rejects) to refuse it. */
   trust(coordinatorKey: string): void | Promise<void>;
   log?: Logger;
+  /** How long to wait (×1–2, jittered) after a handshake refused as rate_limited; default 10 s. */
+  retryRefusedMs?: number;
 }
 
 export type LinkEvents = {
@@ -69,6 +73,7 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
   private readonly socket: Socket;
   private readonly log: Logger;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private retry: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
 
   constructor(private readonly options: LinkOptions) {
@@ -118,6 +123,7 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.retry);
     this.stopHeartbeat();
     this.socket.close();
   }
@@ -148,6 +154,14 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
       if (err instanceof CallError && (err.code === 'timeout' || err.code === 'internal')) {
         this.log.warn('handshake failed; reconnecting', { error: err.message });
         this.socket.disconnect().connect();
+        return;
+      }
+      // Too many connections of this host (old ones not yet timed out): try again later.
+      if (err instanceof CallError && err.code === 'rate_limited') {
+        this.log.warn('handshake refused for now; reconnecting later', { error: err.message });
+        this.socket.disconnect();
+        // Not unref'd: like socket.io's own reconnection, the wait keeps a daemon alive.
+        this.retry = setTimeout(() => this.socket.connect(), (this.options.retryRefusedMs ?? RETRY_REFUSED_MS) * (1 + Math.random()));
         return;
       }
       // A refused key or account will not fix itself by retrying.

@@ -35,6 +35,11 @@ export class HostRegistry {
     return verifyBody(this.ed, hello.hostKey, 'auth', { nonce, hostKey: hello.hostKey, coordinatorKey: this.coordinatorKey }, signature);
   }
 
+  /** The id of the host with this key, if it has connected before. */
+  hostIdOf(hostKey: string): number | undefined {
+    return this.store.identities.hostByKey(hostKey)?.id;
+  }
+
   /** Creates or updates the host. Without an account key a new host gets an anonymous user of its own. */
   register(hello: Hello, now: number): HostRecord {
     return this.store.transaction(() => {

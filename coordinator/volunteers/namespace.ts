@@ -48,11 +48,18 @@ export function attachVolunteerNamespace(
     coordinatorKey: string;
     log: Logger;
     presence?: { joined(hostId: number): void; left(hostId: number): void };
+    /** Per connection. */
     messageLimit?: RateLimit;
+    /** Per host, over all its connections: more connections buy no more messages. */
+    hostMessageLimit?: RateLimit;
+    /** Connections one host may have authenticated at once (unlimited when absent). */
+    connectionsPerHost?: number;
   },
 ): Namespace {
   const { registry, service, commits, coordinatorKey, log } = deps;
   const nsp = io.of(VOLUNTEER_NAMESPACE);
+  const hostMessages = new RateLimiter(deps.hostMessageLimit ?? { perSecond: 0, burst: 0 });
+  const connectionsOf = (hostId: number) => nsp.adapter.rooms.get(hostRoom(hostId))?.size ?? 0;
 
   nsp.on('connection', (socket: Socket) => {
     const session: Session = {};
@@ -88,6 +95,9 @@ export function attachVolunteerNamespace(
         if (!messages.take('socket')) return reply(fail('rate_limited', `too many messages on this connection; slow down`));
         if (args.length > 2) return reply(fail('bad_request', `"${event}" takes one payload, not ${args.length - 1}`));
         if (needsAuth && session.hostId === undefined) return reply(fail('unauthenticated', `send hello and auth before "${event}"`));
+        if (session.hostId !== undefined && !hostMessages.take(String(session.hostId))) {
+          return reply(fail('rate_limited', 'too many messages from this host over all its connections; slow down'));
+        }
         const payload = args.length === 2 ? args[0] : undefined;
         // Checked without recursion first: the schema recurses once per level.
         if (nestsDeeperThan(payload, MAX_MESSAGE_NESTING)) return reply(fail('bad_request', `${event}: nested deeper than ${MAX_MESSAGE_NESTING} levels`));
@@ -138,6 +148,13 @@ export function attachVolunteerNamespace(
         if (!hello || !nonce) return fail('unauthenticated', 'send hello first to get a challenge');
         session.nonce = undefined; // one attempt per challenge
         if (!registry.proves(hello, nonce, signature)) return fail('unauthenticated', 'the challenge signature does not verify with hostKey');
+        const known = registry.hostIdOf(hello.hostKey);
+        const max = deps.connectionsPerHost;
+        // This socket may already be in the room (a second hello on it): it is not another connection.
+        const others = known === undefined ? 0 : connectionsOf(known) - (socket.rooms.has(hostRoom(known)) ? 1 : 0);
+        if (max !== undefined && others >= max) {
+          return fail('rate_limited', `this host already has ${max} connection${max === 1 ? '' : 's'} open; close one before opening another`);
+        }
         try {
           const host = registry.register(hello, Date.now());
           session.hostId = host.id;

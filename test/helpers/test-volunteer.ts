@@ -63,21 +63,29 @@ export class TestVolunteer {
       // A coordinator that dies mid-handshake gives neither of the two above.
       socket.once('disconnect', (reason) => reject(new Error(`disconnected while connecting: ${reason}`)));
     });
-    const hello = await call<{ challenge: string; coordinatorKey: string }>(socket, 'hello', {
-      protocol: 1,
-      hostKey: publicKey,
-      platform: opts.platform ?? { kind: 'node', engine: 'v8' },
-      capabilities: opts.capabilities ?? { wasm: true, cores: 1 },
-      name: opts.name,
-      accountKey: opts.accountKey,
-    });
-    if (opts.coordinatorKey && hello.coordinatorKey !== opts.coordinatorKey) throw new Error('coordinator key changed');
-    const signature = signBody(ed, seed, 'auth', { nonce: hello.challenge, hostKey: publicKey, coordinatorKey: hello.coordinatorKey });
-    const v = new TestVolunteer(url, socket, seed, publicKey, hello.coordinatorKey, opts.behaviour ?? 'honest');
-    const auth = await call<{ hostId: number; userId: number }>(socket, 'auth', { signature });
-    v.hostId = auth.hostId;
-    v.userId = auth.userId;
-    return v;
+    let v: TestVolunteer | undefined;
+    try {
+      const hello = await call<{ challenge: string; coordinatorKey: string }>(socket, 'hello', {
+        protocol: 1,
+        hostKey: publicKey,
+        platform: opts.platform ?? { kind: 'node', engine: 'v8' },
+        capabilities: opts.capabilities ?? { wasm: true, cores: 1 },
+        name: opts.name,
+        accountKey: opts.accountKey,
+      });
+      if (opts.coordinatorKey && hello.coordinatorKey !== opts.coordinatorKey) throw new Error('coordinator key changed');
+      const signature = signBody(ed, seed, 'auth', { nonce: hello.challenge, hostKey: publicKey, coordinatorKey: hello.coordinatorKey });
+      v = new TestVolunteer(url, socket, seed, publicKey, hello.coordinatorKey, opts.behaviour ?? 'honest');
+      const auth = await call<{ hostId: number; userId: number }>(socket, 'auth', { signature });
+      v.hostId = auth.hostId;
+      v.userId = auth.userId;
+      return v;
+    } catch (e) {
+      // A refused handshake leaves no connection (nor folder) behind.
+      if (v) v.close();
+      else socket.disconnect();
+      throw e;
+    }
   }
 
   send<T extends object>(event: string, payload: unknown): Promise<Reply<T>> {

@@ -1,5 +1,6 @@
-// Rate limits per address (HTTP requests, Socket.IO connections) and per connection (volunteer
-// messages): over the limit a client gets a clear "rate_limited", and the coordinator goes on.
+// Rate limits per address (HTTP requests, Socket.IO connections), per connection and per host
+// (volunteer messages, connections of one key): over the limit a client gets a clear
+// "rate_limited", and the coordinator goes on.
 import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
@@ -63,4 +64,62 @@ describe('rate limits', () => {
       v.close();
     }
   });
+
+  it('counts the messages of all of a host’s connections together; other hosts are not affected', async () => {
+    coordinator = await startTestCoordinator({ messageRatePerHost: 5 });
+    const a1 = await TestVolunteer.connect(coordinator.url);
+    const a2 = await TestVolunteer.connect(coordinator.url, { seed: a1.seed });
+    const b = await TestVolunteer.connect(coordinator.url);
+    try {
+      type Ack = { ok: boolean; error?: { code: string; message: string } };
+      const burst = (v: TestVolunteer, n: number) => Promise.all(Array.from({ length: n }, () => v.send('heartbeat', {}) as Promise<Ack>));
+      const [r1, r2, rb] = await Promise.all([burst(a1, 20), burst(a2, 20), burst(b, 20)]);
+      const mine = [...r1, ...r2];
+      // A burst of 25 (5 per second, bursts of 5×), plus what refills while the test runs.
+      expect(mine.filter((r) => r.ok).length).toBeGreaterThanOrEqual(25);
+      expect(mine.filter((r) => r.ok).length).toBeLessThan(35);
+      for (const r of mine.filter((x) => !x.ok)) {
+        expect(r.error).toEqual({ code: 'rate_limited', message: 'too many messages from this host over all its connections; slow down' });
+      }
+      expect(rb.every((r) => r.ok)).toBe(true);
+    } finally {
+      for (const v of [a1, a2, b]) v.close();
+    }
+  });
+
+  it('refuses a host more connections than --connections-per-host, until one closes', async () => {
+    coordinator = await startTestCoordinator({ connectionsPerHost: 2 });
+    const first = await TestVolunteer.connect(coordinator.url);
+    const second = await TestVolunteer.connect(coordinator.url, { seed: first.seed });
+    const open = [first, second];
+    try {
+      await expect(TestVolunteer.connect(coordinator.url, { seed: first.seed })).rejects.toThrow(
+        'this host already has 2 connections open; close one before opening another',
+      );
+      // Another host is not affected, and the refused attempt changed nothing for this one.
+      open.push(await TestVolunteer.connect(coordinator.url));
+      expect((await first.send('heartbeat', {})).ok).toBe(true);
+
+      second.close();
+      await waitFor(async () => {
+        try {
+          open.push(await TestVolunteer.connect(coordinator!.url, { seed: first.seed }));
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      expect(open.at(-1)!.hostId).toBe(first.hostId);
+    } finally {
+      for (const v of open) v.close();
+    }
+  });
 });
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`not true within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

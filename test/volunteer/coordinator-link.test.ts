@@ -1,0 +1,64 @@
+// The volunteers' link to a real coordinator: a handshake refused because the host already
+// has all the connections it may have (stale ones not yet timed out, say) is tried again
+// later, not given up on as a refused key would be.
+import { afterEach, expect, it } from 'vitest';
+import { nodeEd25519 } from '../../protocol/ed25519-node.js';
+import { toHex } from '../../protocol/bytes.js';
+import { CoordinatorLink, type Session } from '../../volunteer-core/coordinator-link.js';
+import { syncCrypto } from '../../volunteer-core/crypto.js';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { TestVolunteer } from '../helpers/test-volunteer.js';
+
+const ed = nodeEd25519();
+let coordinator: TestCoordinator | undefined;
+let link: CoordinatorLink | undefined;
+afterEach(async () => {
+  link?.close();
+  await coordinator?.dispose();
+  coordinator = link = undefined;
+});
+
+it('connects once the host has a connection free again, after being refused as rate_limited', async () => {
+  coordinator = await startTestCoordinator({ connectionsPerHost: 1 });
+  const seed = toHex(ed.randomSeed());
+  const holder = await TestVolunteer.connect(coordinator.url, { seed });
+
+  const events: string[] = [];
+  const warnings: string[] = [];
+  link = new CoordinatorLink({
+    url: coordinator.url,
+    crypto: syncCrypto(ed),
+    host: { seed, publicKey: toHex(ed.publicKeyFromSeed(Buffer.from(seed, 'hex'))) },
+    platform: { kind: 'node', engine: 'v8' },
+    capabilities: { cores: 1, wasm: true },
+    hello: () => ({}),
+    trust: () => {},
+    retryRefusedMs: 200,
+    log: {
+      debug: () => {},
+      info: () => {},
+      warn: (msg, fields) => warnings.push(`${msg}: ${String(fields?.error)}`),
+      error: () => {},
+    },
+  });
+  link.on('fatal', (e) => events.push(`fatal: ${e.message}`));
+  const ready = new Promise<Session>((resolve) => link!.on('ready', resolve));
+
+  await waitFor(() => warnings.length > 0);
+  expect(warnings[0]).toBe(
+    'handshake refused for now; reconnecting later: this host already has 1 connection open; close one before opening another',
+  );
+  holder.close();
+  const session = await ready;
+  expect(session.hostId).toBe(holder.hostId);
+  expect(link.connected).toBe(true);
+  expect(events).toEqual([]);
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`not true within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
