@@ -108,8 +108,8 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
     } catch (e) {
       log.error('batch status push failed', { batchId, ...errorFields(e) });
     }
-    // A status costs time in proportion to the batch: a huge batch is pushed less often, so
-    // watching it never takes more than about 1/COST_SHARE of the coordinator.
+    // A status reads counters, but its series grows with the batch's life: one that is slow to
+    // compute is pushed less often, so watching never takes more than ~1/COST_SHARE of the coordinator.
     const cost = Date.now() - started;
     nextPush.set(batchId, Date.now() + Math.max(PUSH_INTERVAL_MS, cost * COST_SHARE));
   };

@@ -1,19 +1,10 @@
 // What a researcher sees of a batch: counts, throughput, ETA and a finished-per-bucket series.
-import type { BatchState, BatchStatus, ReplicaCounts, ReplicaOutcome, SeriesPoint } from '../../protocol/api.js';
+import type { BatchState, BatchStatus, SeriesPoint } from '../../protocol/api.js';
 import type { BatchRow, ReportStore } from '../store/report-store.js';
 
 export const THROUGHPUT_WINDOW_MS = 60_000;
 const MAX_BUCKETS = 120;
 const MIN_BUCKET_MS = 1000;
-
-const OUTCOME_KEY: Record<ReplicaOutcome, keyof ReplicaCounts> = {
-  success: 'success',
-  client_error: 'clientError',
-  no_reply: 'noReply',
-  aborted: 'aborted',
-  abandoned: 'abandoned',
-  not_needed: 'notNeeded',
-};
 
 /** Buckets wide enough that the batch's life fits in MAX_BUCKETS, in round seconds. */
 export function bucketSize(spanMs: number): number {
@@ -25,29 +16,28 @@ export function bucketSize(spanMs: number): number {
 export function batchStatus(reports: ReportStore, batch: BatchRow, now: number): BatchStatus {
   const counts = reports.workunitCounts(batch.id);
   const total = counts.active + counts.done + counts.failed + counts.cancelled;
-  const replicas: ReplicaCounts = { unsent: 0, inProgress: 0, success: 0, clientError: 0, noReply: 0, aborted: 0, abandoned: 0, notNeeded: 0 };
-  for (const r of reports.replicaCounts(batch.id)) {
-    if (r.status === 'unsent') replicas.unsent += r.n;
-    else if (r.status === 'in_progress') replicas.inProgress += r.n;
-    else if (r.outcome) replicas[OUTCOME_KEY[r.outcome]] += r.n;
-  }
+  const replicas = reports.replicaCounts(batch.id);
 
   const open = counts.active > 0;
   const status: BatchState = batch.cancelled ? 'cancelled' : open ? 'active' : 'done';
   const finishedAt = open ? null : reports.lastFinished(batch.id);
   const end = finishedAt ?? now;
 
-  // Throughput over the last minute of the batch's life (or its whole life if shorter).
-  const windowMs = Math.max(1, Math.min(THROUGHPUT_WINDOW_MS, end - batch.createdAt));
-  const perSecond = (reports.finishedSince(batch.id, end - windowMs) * 1000) / windowMs;
+  // Throughput over the last minute of the batch's life (or its whole life if shorter), in
+  // whole seconds of its life, as finishes are counted.
+  const life = end - batch.createdAt;
+  const fromSecond = Math.max(0, Math.ceil((life - THROUGHPUT_WINDOW_MS) / 1000));
+  const windowMs = Math.max(1, life - fromSecond * 1000);
+  const perSecond = (reports.finishedSince(batch.id, fromSecond) * 1000) / windowMs;
   const etaMs = !open ? 0 : perSecond > 0 ? Math.round((counts.active / perSecond) * 1000) : null;
 
   const bucketMs = bucketSize(end - batch.createdAt);
   const byBucket = new Map<number, SeriesPoint>();
-  for (const row of reports.finishedSeries(batch.id, batch.createdAt, bucketMs)) {
-    const b = Math.max(0, Math.floor(row.bucket));
+  for (const row of reports.finishedSeries(batch.id, bucketMs / 1000)) {
+    const b = Math.max(0, row.bucket); // a clock set back may finish one before its batch began
     const point = byBucket.get(b) ?? { t: batch.createdAt + b * bucketMs, done: 0, failed: 0 };
-    point[row.status] += row.n;
+    point.done += row.done;
+    point.failed += row.failed;
     byBucket.set(b, point);
   }
   const lastBucket = Math.floor((end - batch.createdAt) / bucketMs);

@@ -7,6 +7,7 @@ import type {
   HostPlatform,
   HostValidation,
   LeaderboardEntry,
+  ReplicaCounts,
   ReplicaDetail,
   ReplicaError,
   WorkunitDetail,
@@ -83,15 +84,17 @@ export class ReportStore {
       batch: db.prepare(`SELECT ${BATCH_COLUMNS} WHERE b.id = ? AND b.staged = 0`),
       batches: db.prepare(`SELECT ${BATCH_COLUMNS} WHERE b.staged = 0 AND (@project IS NULL OR b.project_id = @project) AND (@app IS NULL OR b.app_id = @app)
         AND (@owner IS NULL OR p.owner_id = @owner) ORDER BY b.id DESC LIMIT @limit`),
-      workunitCounts: db.prepare('SELECT status, COUNT(*) AS n FROM workunits WHERE batch_id = ? GROUP BY status'),
-      projectCounts: db.prepare(`SELECT w.status, COUNT(*) AS n FROM workunits w JOIN batches b ON b.id = w.batch_id
-        WHERE b.project_id = ? AND b.staged = 0 GROUP BY w.status`),
-      replicaCounts: db.prepare(`SELECT r.status, r.outcome, COUNT(*) AS n FROM workunits w JOIN replicas r ON r.workunit_id = w.id
-        WHERE w.batch_id = ? GROUP BY r.status, r.outcome`),
-      finishedSeries: db.prepare(`SELECT (finished_at - @from) / @bucket AS bucket, status, COUNT(*) AS n FROM workunits
-        WHERE batch_id = @batch AND finished_at IS NOT NULL AND status IN ('done', 'failed') GROUP BY bucket, status`),
-      finishedSince: db.prepare(`SELECT COUNT(*) AS n FROM workunits WHERE batch_id = ? AND finished_at >= ? AND status IN ('done', 'failed')`),
-      lastFinished: db.prepare('SELECT MAX(finished_at) AS t FROM workunits WHERE batch_id = ? AND finished_at IS NOT NULL'),
+      // Counters kept by triggers (migration 4): a batch's status costs the same at any size.
+      workunitCounts: db.prepare('SELECT active, done, failed, cancelled FROM batch_counts WHERE batch_id = ?'),
+      projectCounts: db.prepare(`SELECT TOTAL(c.active) AS active, TOTAL(c.done) AS done, TOTAL(c.failed) AS failed,
+        TOTAL(c.cancelled) AS cancelled FROM batch_counts c JOIN batches b ON b.id = c.batch_id WHERE b.project_id = ? AND b.staged = 0`),
+      replicaCounts: db.prepare(`SELECT r_unsent AS unsent, r_in_progress AS inProgress, r_success AS success,
+        r_client_error AS clientError, r_no_reply AS noReply, r_aborted AS aborted, r_abandoned AS abandoned,
+        r_not_needed AS notNeeded FROM batch_counts WHERE batch_id = ?`),
+      finishedSeries: db.prepare(`SELECT second / CAST(@seconds AS INTEGER) AS bucket, SUM(done) AS done, SUM(failed) AS failed
+        FROM batch_finished WHERE batch_id = @batch GROUP BY bucket`),
+      finishedSince: db.prepare('SELECT TOTAL(done + failed) AS n FROM batch_finished WHERE batch_id = ? AND second >= ?'),
+      lastFinished: db.prepare('SELECT last_finished_at AS t FROM batch_counts WHERE batch_id = ?'),
       workunits: db.prepare(`SELECT id, seq, status, error_reason AS errorReason, finished_at AS finishedAt FROM workunits
         WHERE batch_id = @batch AND (@status IS NULL OR status = @status) AND seq > @after ORDER BY seq LIMIT @limit`),
       workunit: db.prepare(`SELECT w.id, w.batch_id AS batchId, w.app_id AS appId, w.seq, w.status, w.input_json AS inputJson,
@@ -141,28 +144,36 @@ export class ReportStore {
   }
 
   workunitCounts(batchId: number): Record<WorkunitStatus, number> {
-    return countBy(this.s.workunitCounts!.all(batchId) as { status: WorkunitStatus; n: number }[]);
+    return (this.s.workunitCounts!.get(batchId) as Record<WorkunitStatus, number> | undefined) ?? { active: 0, done: 0, failed: 0, cancelled: 0 };
   }
 
   projectWorkunitCounts(projectId: number): Record<WorkunitStatus, number> {
-    return countBy(this.s.projectCounts!.all(projectId) as { status: WorkunitStatus; n: number }[]);
+    return this.s.projectCounts!.get(projectId) as Record<WorkunitStatus, number>;
   }
 
-  replicaCounts(batchId: number): { status: ReplicaStatus; outcome: ReplicaOutcome | null; n: number }[] {
-    return this.s.replicaCounts!.all(batchId) as { status: ReplicaStatus; outcome: ReplicaOutcome | null; n: number }[];
+  replicaCounts(batchId: number): ReplicaCounts {
+    return (
+      (this.s.replicaCounts!.get(batchId) as ReplicaCounts | undefined) ?? {
+        unsent: 0, inProgress: 0, success: 0, clientError: 0, noReply: 0, aborted: 0, abandoned: 0, notNeeded: 0,
+      }
+    );
   }
 
-  /** Work units finished per bucket of `bucketMs` from `from`. */
-  finishedSeries(batchId: number, from: number, bucketMs: number): { bucket: number; status: 'done' | 'failed'; n: number }[] {
-    return this.s.finishedSeries!.all({ batch: batchId, from, bucket: bucketMs }) as { bucket: number; status: 'done' | 'failed'; n: number }[];
+  /**
+   * Work units finished (and still done or failed) per bucket of `bucketSeconds` seconds of the
+   * batch's life; a bucket with none is left out.
+   */
+  finishedSeries(batchId: number, bucketSeconds: number): { bucket: number; done: number; failed: number }[] {
+    return this.s.finishedSeries!.all({ batch: batchId, seconds: bucketSeconds }) as { bucket: number; done: number; failed: number }[];
   }
 
-  finishedSince(batchId: number, since: number): number {
-    return (this.s.finishedSince!.get(batchId, since) as { n: number }).n;
+  /** Work units finished (and still done or failed) from second `fromSecond` of the batch's life. */
+  finishedSince(batchId: number, fromSecond: number): number {
+    return (this.s.finishedSince!.get(batchId, fromSecond) as { n: number }).n;
   }
 
   lastFinished(batchId: number): number | null {
-    return (this.s.lastFinished!.get(batchId) as { t: number | null }).t;
+    return (this.s.lastFinished!.get(batchId) as { t: number | null } | undefined)?.t ?? null;
   }
 
   workunits(batchId: number, status: WorkunitStatus | undefined, afterSeq: number, limit: number): WorkunitSummary[] {
@@ -219,10 +230,4 @@ export class ReportStore {
     const stmt = kind === 'users' ? this.s.leaderboardUsers : kind === 'teams' ? this.s.leaderboardTeams : this.s.leaderboardHosts;
     return stmt!.all(limit) as LeaderboardRow[];
   }
-}
-
-function countBy(rows: { status: WorkunitStatus; n: number }[]): Record<WorkunitStatus, number> {
-  const counts: Record<WorkunitStatus, number> = { active: 0, done: 0, failed: 0, cancelled: 0 };
-  for (const r of rows) counts[r.status] = r.n;
-  return counts;
 }

@@ -11,6 +11,7 @@ import { buildResult, type Outcome } from '../../protocol/results.js';
 import type { Requirements, VersionPlatform } from '../../coordinator/store/catalog.js';
 import { createCore, type Core, type CoreOptions } from '../../coordinator/core.js';
 import type { Replication, Validation } from '../../coordinator/work/model.js';
+import { counterProblems } from './batch-counters.js';
 
 export const PRIMES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'primes');
 const ed = nodeEd25519();
@@ -102,9 +103,12 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
     workunitIds(batchId) {
       return (core.store.db.prepare('SELECT id FROM workunits WHERE batch_id = ? ORDER BY id').all(batchId) as { id: number }[]).map((r) => r.id);
     },
+    /** Also checks that the triggers' batch counters match the rows, whatever the test did. */
     close() {
+      const problems = core.store.db.open ? counterProblems(core.store.db) : [];
       core.close();
       rmSync(dataDir, { recursive: true, force: true });
+      if (problems.length > 0) throw new Error(`batch counters drifted from the rows:\n${problems.join('\n')}`);
     },
   };
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Task } from '../../protocol/messages.js';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { APP_MAIN, creditProblems, expectedOutput, fetchAndVerifyLedger, workunitProblems } from './db-checks.js';
+import { counterProblems } from '../helpers/batch-counters.js';
 import { HostClient } from './host-client.js';
 import { seeded, type Seeded } from './seeded-random.js';
 
@@ -101,6 +102,7 @@ function checkOutcome(c: TestCoordinator): { revocations: number; sentinelTasks:
     { status: 'done', n: (db.prepare('SELECT COUNT(*) AS n FROM workunits').get() as { n: number }).n },
   ]);
   expect(creditProblems(db)).toEqual([]);
+  expect(counterProblems(db)).toEqual([]);
   const hostRow = db.prepare('SELECT id, total_credit, consecutive_valid, sentinels_passed, sentinels_failed, distrusted_at FROM hosts WHERE id = ?');
   const replicasOf = db.prepare(`SELECT r.validate_state AS v, COUNT(*) AS n FROM replicas r WHERE r.host_id = ? AND r.outcome = 'success'
     GROUP BY r.validate_state`);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Task } from '../../protocol/messages.js';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { ackProblems, APP_MAIN, creditProblems, fetchAndVerifyLedger, workunitProblems } from './db-checks.js';
+import { counterProblems } from '../helpers/batch-counters.js';
 import { HostClient, type ResultAckRecord } from './host-client.js';
 import { seeded } from './seeded-random.js';
 
@@ -262,6 +263,7 @@ describe('volunteer churn', () => {
 
     // Credit: one ledger row per valid replica, totals are the ledger's sums, the chain verifies.
     expect(creditProblems(db)).toEqual([]);
+    expect(counterProblems(db)).toEqual([]);
     const ledger = await fetchAndVerifyLedger(c.url, steady[0]!.coordinatorKey!);
     expect(ledger.problem).toBeUndefined();
     expect(ledger.entries.length).toBe((db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE validate_state = 'valid'").get() as { n: number }).n);

@@ -22,6 +22,7 @@ import {
   snapshotProblems,
   workunitProblems,
 } from './db-checks.js';
+import { counterProblems } from '../helpers/batch-counters.js';
 import { HostClient } from './host-client.js';
 import { seeded } from './seeded-random.js';
 
@@ -208,6 +209,7 @@ describe('coordinator crashes', () => {
         expect(ackProblems(db, allAcks())).toEqual([]);
         expect(givenBackProblems(db, hosts.flatMap((h) => h.givenBack))).toEqual([]);
         expect(creditProblems(db)).toEqual([]);
+        expect(counterProblems(db)).toEqual([]);
         expect(workunitProblems(db)).toEqual([]);
         expect((db.prepare('SELECT COUNT(*) AS n FROM workunits WHERE batch_id = ?').get(batchId) as { n: number }).n).toBe(WORKUNITS);
         const snap = doneSnapshot(db);

@@ -170,3 +170,4 @@ export async function fetchAndVerifyLedger(url: string, coordinatorKey: string):
   const bad = verifyLedgerChain(nodeEd25519(), coordinatorKey, entries);
   return { entries, problem: bad ? `ledger entry ${bad.entryId}: ${bad.problem}` : undefined };
 }
+

@@ -1,0 +1,68 @@
+// The batch counters that triggers keep (migration 4), checked against a recount of the rows:
+// used by the in-process world at every close and by the reliability tests after crashes.
+import type Database from 'better-sqlite3';
+
+/**
+ * The batch counters kept by triggers equal a recount of the rows: work units by status,
+ * replicas by status or outcome, the latest finish (once nothing is open), and finishes per second
+ * of each batch's life.
+ */
+export function counterProblems(db: Database.Database): string[] {
+  const problems: string[] = [];
+  const kept = new Map(
+    (db.prepare('SELECT * FROM batch_counts').all() as ({ batch_id: number } & Record<string, number | null>)[]).map((r) => [r.batch_id, r]),
+  );
+  const recount = db
+    .prepare(
+      `SELECT b.id AS batch_id,
+         (SELECT COUNT(*) FROM workunits w WHERE w.batch_id = b.id AND w.status = 'active') AS active,
+         (SELECT COUNT(*) FROM workunits w WHERE w.batch_id = b.id AND w.status = 'done') AS done,
+         (SELECT COUNT(*) FROM workunits w WHERE w.batch_id = b.id AND w.status = 'failed') AS failed,
+         (SELECT COUNT(*) FROM workunits w WHERE w.batch_id = b.id AND w.status = 'cancelled') AS cancelled,
+         (SELECT MAX(finished_at) FROM workunits w WHERE w.batch_id = b.id) AS last_finished_at
+       FROM batches b ORDER BY b.id`,
+    )
+    .all() as ({ batch_id: number } & Record<string, number | null>)[];
+  const replicaKey = (status: string, outcome: string | null) =>
+    status === 'unsent' ? 'r_unsent' : status === 'in_progress' ? 'r_in_progress' : outcome ? `r_${outcome}` : undefined;
+  const replicas = db
+    .prepare('SELECT w.batch_id AS batchId, r.status, r.outcome, COUNT(*) AS n FROM replicas r JOIN workunits w ON w.id = r.workunit_id GROUP BY 1, 2, 3')
+    .all() as { batchId: number; status: string; outcome: string | null; n: number }[];
+  for (const want of recount) {
+    const have = kept.get(want.batch_id);
+    if (!have) {
+      problems.push(`batch ${want.batch_id} has no counters`);
+      continue;
+    }
+    kept.delete(want.batch_id);
+    const wantReplicas: Record<string, number> = {};
+    for (const r of replicas.filter((x) => x.batchId === want.batch_id)) {
+      const key = replicaKey(r.status, r.outcome);
+      if (key) wantReplicas[key] = (wantReplicas[key] ?? 0) + r.n;
+    }
+    for (const key of ['r_unsent', 'r_in_progress', 'r_success', 'r_client_error', 'r_no_reply', 'r_aborted', 'r_abandoned', 'r_not_needed']) {
+      if (have[key] !== (wantReplicas[key] ?? 0)) problems.push(`batch ${want.batch_id}: ${key} kept ${have[key]}, counted ${wantReplicas[key] ?? 0}`);
+    }
+    for (const key of ['active', 'done', 'failed', 'cancelled']) {
+      if (have[key] !== want[key]) problems.push(`batch ${want.batch_id}: ${key} kept ${have[key]}, counted ${want[key]}`);
+    }
+    // Kept as a maximum on the way up: it means the batch's end once nothing in it is open.
+    if (want.active === 0 && have.last_finished_at !== want.last_finished_at) {
+      problems.push(`batch ${want.batch_id}: last_finished_at kept ${have.last_finished_at}, counted ${want.last_finished_at}`);
+    }
+  }
+  for (const id of kept.keys()) problems.push(`counters for batch ${id}, which does not exist`);
+
+  const finishedKept = db.prepare('SELECT batch_id AS b, second AS s, done, failed FROM batch_finished WHERE done <> 0 OR failed <> 0 ORDER BY 1, 2').all();
+  const finishedCounted = db
+    .prepare(
+      `SELECT w.batch_id AS b, (w.finished_at - bt.created_at) / 1000 AS s, SUM(w.status = 'done') AS done, SUM(w.status = 'failed') AS failed
+       FROM workunits w JOIN batches bt ON bt.id = w.batch_id WHERE w.status IN ('done', 'failed') AND w.finished_at IS NOT NULL
+       GROUP BY 1, 2 ORDER BY 1, 2`,
+    )
+    .all();
+  if (JSON.stringify(finishedKept) !== JSON.stringify(finishedCounted)) {
+    problems.push(`finishes per second differ: kept ${JSON.stringify(finishedKept).slice(0, 300)}, counted ${JSON.stringify(finishedCounted).slice(0, 300)}`);
+  }
+  return problems;
+}
