@@ -36,6 +36,8 @@ interface Session {
   nonce?: string;
   hello?: Hello;
   hostId?: number;
+  /** The host whose room (pushes, presence, connection count) this socket is in. */
+  roomHostId?: number;
 }
 
 export function attachVolunteerNamespace(
@@ -122,6 +124,15 @@ export function attachVolunteerNamespace(
       });
     }
 
+    /** A message of an authenticated host, handled in its turn's group commit as that host. */
+    function onHost<S extends z.ZodType>(event: string, schema: S, handler: (msg: z.infer<S>, hostId: number) => Reply<object>): void {
+      on(event, schema, (msg) => {
+        // Captured now: a hello on this socket before the group runs must not change who this was.
+        const hostId = session.hostId!;
+        return commits.run(() => handler(msg, hostId));
+      });
+    }
+
     on(
       'hello',
       z.unknown(),
@@ -135,6 +146,7 @@ export function attachVolunteerNamespace(
         session.hello = parsed.data;
         session.nonce = registry.newChallenge();
         session.hostId = undefined;
+        leaveHostRoom(); // until auth says who this socket is now
         return { ok: true, challenge: session.nonce, coordinatorKey, protocol: PROTOCOL_VERSION };
       },
       false,
@@ -150,14 +162,14 @@ export function attachVolunteerNamespace(
         if (!registry.proves(hello, nonce, signature)) return fail('unauthenticated', 'the challenge signature does not verify with hostKey');
         const known = registry.hostIdOf(hello.hostKey);
         const max = deps.connectionsPerHost;
-        // This socket may already be in the room (a second hello on it): it is not another connection.
-        const others = known === undefined ? 0 : connectionsOf(known) - (socket.rooms.has(hostRoom(known)) ? 1 : 0);
-        if (max !== undefined && others >= max) {
+        // This socket left any room at hello, so it is not among these.
+        if (known !== undefined && max !== undefined && connectionsOf(known) >= max) {
           return fail('rate_limited', `this host already has ${max} connection${max === 1 ? '' : 's'} open; close one before opening another`);
         }
         try {
           const host = registry.register(hello, Date.now());
           session.hostId = host.id;
+          session.roomHostId = host.id;
           void socket.join(hostRoom(host.id));
           deps.presence?.joined(host.id);
           log.info('host connected', { hostId: host.id, userId: host.userId, platform: host.platformClass, name: host.name });
@@ -180,12 +192,11 @@ export function attachVolunteerNamespace(
       false,
     );
 
-    on('tasks.request', TasksRequestSchema, async ({ count, holding }) => {
-      const hostId = session.hostId!;
-      const { tasks, abort } = await commits.run(() => ({
-        tasks: service.requestTasks(hostId, count, holding),
-        abort: holding ? service.unwanted(hostId, holding) : [],
-      }));
+    // Every message of an authenticated host goes through the group commit, reads included, so
+    // a connection's messages are answered in the order they were sent.
+    onHost('tasks.request', TasksRequestSchema, ({ count, holding }, hostId) => {
+      const tasks = service.requestTasks(hostId, count, holding);
+      const abort = holding ? service.unwanted(hostId, holding) : [];
       return {
         ok: true,
         tasks,
@@ -193,30 +204,30 @@ export function attachVolunteerNamespace(
         ...(tasks.length === 0 ? { retryAfterMs: NO_WORK_RETRY_MS } : {}),
       };
     });
-    on('results.report', ResultsReportSchema, async ({ results }) => {
-      const hostId = session.hostId!;
-      return { ok: true, results: await commits.run(() => service.reportResults(hostId, results)) };
-    });
-    on('tasks.progress', ProgressSchema, async ({ updates }) => {
-      const hostId = session.hostId!;
-      return { ok: true, updated: await commits.run(() => service.progress(hostId, updates)) };
-    });
-    on('tasks.giveBack', GiveBackSchema, async ({ taskIds }) => {
-      const hostId = session.hostId!;
-      return { ok: true, tasks: await commits.run(() => service.giveBack(hostId, taskIds)) };
-    });
-    on('credit.receipts', ReceiptsRequestSchema, ({ afterEntryId, limit }) => ({
+    onHost('results.report', ResultsReportSchema, ({ results }, hostId) => ({ ok: true, results: service.reportResults(hostId, results) }));
+    onHost('tasks.progress', ProgressSchema, ({ updates }, hostId) => ({ ok: true, updated: service.progress(hostId, updates) }));
+    onHost('tasks.giveBack', GiveBackSchema, ({ taskIds }, hostId) => ({ ok: true, tasks: service.giveBack(hostId, taskIds) }));
+    onHost('credit.receipts', ReceiptsRequestSchema, ({ afterEntryId, limit }, hostId) => ({
       ok: true,
-      receipts: service.receipts(session.hostId!, afterEntryId, limit),
+      receipts: service.receipts(hostId, afterEntryId, limit),
     }));
-    on('heartbeat', EmptySchema, () => ({ ok: true, serverTime: Date.now() }));
+    onHost('heartbeat', EmptySchema, () => ({ ok: true, serverTime: Date.now() }));
 
     socket.on('disconnect', (reason) => {
-      if (session.hostId === undefined) return;
-      log.info('host disconnected', { hostId: session.hostId, reason });
+      const hostId = session.roomHostId;
+      if (hostId === undefined) return;
+      log.info('host disconnected', { hostId, reason });
       // Rooms are left by now: the room is gone when this was the host's last connection.
-      if (!nsp.adapter.rooms.has(hostRoom(session.hostId))) deps.presence?.left(session.hostId);
+      if (!nsp.adapter.rooms.has(hostRoom(hostId))) deps.presence?.left(hostId);
     });
+
+    function leaveHostRoom(): void {
+      const hostId = session.roomHostId;
+      if (hostId === undefined) return;
+      session.roomHostId = undefined;
+      void socket.leave(hostRoom(hostId));
+      if (!nsp.adapter.rooms.has(hostRoom(hostId))) deps.presence?.left(hostId);
+    }
   });
 
   return nsp;

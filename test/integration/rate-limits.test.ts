@@ -2,6 +2,9 @@
 // (volunteer messages, connections of one key): over the limit a client gets a clear
 // "rate_limited", and the coordinator goes on.
 import { io } from 'socket.io-client';
+import { toHex } from '../../protocol/bytes.js';
+import { nodeEd25519 } from '../../protocol/ed25519-node.js';
+import { signBody } from '../../protocol/signing.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
@@ -110,6 +113,34 @@ describe('rate limits', () => {
         }
       });
       expect(open.at(-1)!.hostId).toBe(first.hostId);
+    } finally {
+      for (const v of open) v.close();
+    }
+  });
+});
+
+describe('a socket that says hello again', () => {
+  it('leaves the room of the host it was: no longer counted as one of its connections (nor sent its pushes)', async () => {
+    coordinator = await startTestCoordinator({ connectionsPerHost: 1 });
+    const ed = nodeEd25519();
+    const a = await TestVolunteer.connect(coordinator.url);
+    const open = [a];
+    try {
+      // The same socket becomes host B.
+      const seedB = toHex(ed.randomSeed());
+      const keyB = toHex(ed.publicKeyFromSeed(Buffer.from(seedB, 'hex')));
+      const hello = (await a.socket.emitWithAck('hello', { protocol: 1, hostKey: keyB, platform: { kind: 'node', engine: 'v8' }, capabilities: {} })) as {
+        challenge: string;
+        coordinatorKey: string;
+      };
+      const signature = signBody(ed, seedB, 'auth', { nonce: hello.challenge, hostKey: keyB, coordinatorKey: hello.coordinatorKey });
+      const auth = (await a.socket.emitWithAck('auth', { signature })) as { ok: boolean; hostId: number };
+      expect(auth.ok).toBe(true);
+      expect(auth.hostId).not.toBe(a.hostId);
+
+      // Host A has no connection left, so it may open one; B has its one.
+      open.push(await TestVolunteer.connect(coordinator.url, { seed: a.seed }));
+      await expect(TestVolunteer.connect(coordinator.url, { seed: seedB })).rejects.toThrow('this host already has 1 connection open');
     } finally {
       for (const v of open) v.close();
     }

@@ -159,6 +159,26 @@ describe('pushes and side channels', () => {
     expect(reply.ok && reply.abort?.taskIds.sort()).toEqual(tasks.map((t) => t.taskId).sort());
   });
 
+  it('answers a connection’s messages in the order they were sent: receipts asked right after a report include its credit', async () => {
+    coordinator = await startTestCoordinator();
+    coordinator.submission.submitBatch({
+      appId: primesApp(coordinator),
+      name: 'order',
+      replication: { minQuorum: 1, targetNresults: 1 },
+      workunits: [{ input: { from: 1, to: 1000 } }],
+    });
+    const v = await join_();
+    const [t] = await v.requestTasks(1);
+    const result = await v.compute(t!);
+    // Sent back to back, without waiting: the report is a write, the receipts a read.
+    const [report, receipts] = await Promise.all([
+      v.send<{ results: ResultAck[] }>('results.report', { results: [result] }),
+      v.send<{ receipts: CreditReceipt[] }>('credit.receipts', { afterEntryId: 0 }),
+    ]);
+    expect(report.ok && report.results.map((a) => a.status)).toEqual(['accepted']);
+    expect(receipts.ok && receipts.receipts.map((r) => r.taskId)).toEqual([t!.taskId]);
+  });
+
   it('reissues a task whose deadline passed, and still accepts the late result while the work unit is open', async () => {
     coordinator = await startTestCoordinator({ transitionIntervalMs: 50 });
     coordinator.submission.submitBatch({
