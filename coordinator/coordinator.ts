@@ -163,10 +163,11 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     replicasReady: () => replicaMaker.idle(),
     close() {
       closing ??= (async () => {
+        // Answer what has arrived while the sockets are still open; refuse what comes after.
+        commits.close();
         await stopAll();
         await new Promise<void>((resolve) => io.close(() => resolve()));
         http.closeAllConnections();
-        commits.flush();
         core.close();
         log.info('coordinator stopped');
       })();

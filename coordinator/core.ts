@@ -111,6 +111,9 @@ export function createCore(
       }
     },
     recheckHosts: () => recheck.kick(),
-    close: () => store.close(),
+    close: () => {
+      recheck.stop();
+      store.close();
+    },
   };
 }

@@ -19,6 +19,7 @@ export const DEFAULT_MAX_GROUP = 64;
 export class GroupCommit {
   private queue: Job[] = [];
   private scheduled = false;
+  private closed = false;
   /** Commits made, and messages they carried: their ratio is the saving. */
   groups = 0;
   jobs = 0;
@@ -39,6 +40,7 @@ export class GroupCommit {
    */
   run<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      if (this.closed) return reject(new Error('the coordinator is shutting down'));
       this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
       if (this.queue.length >= (this.options.maxGroup ?? DEFAULT_MAX_GROUP)) this.flush();
       else if (!this.scheduled) {
@@ -49,12 +51,25 @@ export class GroupCommit {
     });
   }
 
+  /** Commits what is queued now, and refuses what comes later: for shutting down. */
+  close(): void {
+    this.flush();
+    this.closed = true;
+  }
+
   /** Commits what is queued now. */
   flush(): void {
     this.scheduled = false;
     const jobs = this.queue;
     this.queue = [];
     if (jobs.length === 0) return;
+    if (this.store.db.inTransaction) {
+      // Inside another transaction the group would be a savepoint: answering after it would
+      // acknowledge what is not on disk yet, and may never be.
+      const error = new Error('a group commit cannot run inside another transaction');
+      for (const job of jobs) job.reject(error);
+      return;
+    }
     const outcomes: Outcome[] = [];
     let committed = false;
     try {

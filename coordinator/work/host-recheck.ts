@@ -13,6 +13,7 @@ const CHUNK = 200;
 export class HostRecheck {
   private running: Promise<void> | undefined;
   private again = false;
+  private stopped = false;
 
   constructor(
     private readonly store: Store,
@@ -23,6 +24,7 @@ export class HostRecheck {
 
   /** Runs the job until no host is left to re-check; resolves when it is idle. */
   kick(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;
@@ -31,13 +33,19 @@ export class HostRecheck {
     return this.running;
   }
 
+  /** Stops after the chunk in hand (the coordinator is closing); the next start resumes. */
+  stop(): void {
+    this.stopped = true;
+  }
+
   private async run(): Promise<void> {
     do {
       this.again = false;
       for (const hostId of this.store.identities.hostsToRecheck()) {
-        while (!this.part(hostId)) await nextTurn();
+        while (!this.stopped && !this.part(hostId)) await nextTurn();
+        if (this.stopped) return;
       }
-    } while (this.again);
+    } while (this.again && !this.stopped);
   }
 
   /** One chunk of one host; true when the host is done. */

@@ -179,4 +179,20 @@ describe('GroupCommit', () => {
     await Promise.all([first, second, third]);
     expect({ groups: small.groups, jobs: small.jobs }).toEqual({ groups: 2, jobs: 3 });
   });
+
+  it('refuses to answer from inside another transaction, where its commit would not be durable', async () => {
+    const run = commits.run(() => insert('a'));
+    store.transaction(() => commits.flush());
+    await expect(run).rejects.toThrow('a group commit cannot run inside another transaction');
+    expect(onDisk()).toEqual([]);
+  });
+
+  it('commits what was queued when closed, and refuses what comes after', async () => {
+    const before = commits.run(() => insert('a'));
+    commits.close();
+    expect(onDisk()).toEqual(['a']);
+    await expect(before).resolves.toBe(1);
+    await expect(commits.run(() => insert('b'))).rejects.toThrow('the coordinator is shutting down');
+    expect(onDisk()).toEqual(['a']);
+  });
 });
