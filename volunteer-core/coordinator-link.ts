@@ -55,7 +55,7 @@ export interface LinkOptions {
   /** Called with the key the coordinator presents; throws (or rejects) to refuse it. */
   trust(coordinatorKey: string): void | Promise<void>;
   log?: Logger;
-  /** How long to wait (×1–2, jittered) after a handshake refused as rate_limited; default 10 s. */
+  /** How long to wait (×1–2, jittered) after a connection or handshake refused as rate_limited; default 10 s. */
   retryRefusedMs?: number;
 }
 
@@ -89,7 +89,14 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
     });
     this.socket.on('connect', () => void this.handshake());
     this.socket.on('disconnect', (reason) => this.lost(reason));
-    this.socket.on('connect_error', (e) => this.log.debug('cannot reach the coordinator; retrying', { error: e.message }));
+    this.socket.on('connect_error', (e) => {
+      // Socket.IO retries a connection that failed on its own, but not one the coordinator
+      // refused (too many connections from this address): that one is retried here, later.
+      if (!this.socket.active) {
+        this.log.warn('connection refused; trying again later', { error: e.message });
+        this.retryLater();
+      } else this.log.debug('cannot reach the coordinator; retrying', { error: e.message });
+    });
     this.socket.on('tasks.abort', (n: AbortNotice) => this.emit('abort', n));
     this.socket.on('credit.granted', (m: { receipts: CreditReceipt[] }) => this.emit('credit', m.receipts));
   }
@@ -118,6 +125,7 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
   /** Handshakes again (a new nickname or account). */
   reconnect(): void {
     if (this.closed) return;
+    clearTimeout(this.retry);
     this.socket.disconnect().connect();
   }
 
@@ -160,14 +168,22 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
       if (err instanceof CallError && err.code === 'rate_limited') {
         this.log.warn('handshake refused for now; reconnecting later', { error: err.message });
         this.socket.disconnect();
-        // Not unref'd: like socket.io's own reconnection, the wait keeps a daemon alive.
-        this.retry = setTimeout(() => this.socket.connect(), (this.options.retryRefusedMs ?? RETRY_REFUSED_MS) * (1 + Math.random()));
+        this.retryLater();
         return;
       }
       // A refused key or account will not fix itself by retrying.
       this.socket.disconnect();
       this.emit('fatal', err);
     }
+  }
+
+  /** Connects again after a jittered wait; one wait at a time. */
+  private retryLater(): void {
+    clearTimeout(this.retry);
+    // Not unref'd: like socket.io's own reconnection, the wait keeps a daemon alive.
+    this.retry = setTimeout(() => {
+      if (!this.closed) this.socket.connect();
+    }, (this.options.retryRefusedMs ?? RETRY_REFUSED_MS) * (1 + Math.random()));
   }
 
   private startHeartbeat(intervalMs: number): void {

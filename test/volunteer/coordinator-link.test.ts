@@ -1,6 +1,8 @@
-// The volunteers' link to a real coordinator: a handshake refused because the host already
-// has all the connections it may have (stale ones not yet timed out, say) is tried again
-// later, not given up on as a refused key would be.
+// The volunteers' link to a real coordinator: a connection refused because its address
+// connects too fast, or a handshake refused because the host already has all the connections
+// it may have (stale ones not yet timed out, say), is tried again later, not given up on as a
+// refused key would be.
+import { io } from 'socket.io-client';
 import { afterEach, expect, it } from 'vitest';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import { toHex } from '../../protocol/bytes.js';
@@ -18,15 +20,11 @@ afterEach(async () => {
   coordinator = link = undefined;
 });
 
-it('connects once the host has a connection free again, after being refused as rate_limited', async () => {
-  coordinator = await startTestCoordinator({ connectionsPerHost: 1 });
-  const seed = toHex(ed.randomSeed());
-  const holder = await TestVolunteer.connect(coordinator.url, { seed });
-
+function openLink(url: string, seed: string) {
   const events: string[] = [];
   const warnings: string[] = [];
-  link = new CoordinatorLink({
-    url: coordinator.url,
+  const opened = new CoordinatorLink({
+    url,
     crypto: syncCrypto(ed),
     host: { seed, publicKey: toHex(ed.publicKeyFromSeed(Buffer.from(seed, 'hex'))) },
     platform: { kind: 'node', engine: 'v8' },
@@ -41,8 +39,19 @@ it('connects once the host has a connection free again, after being refused as r
       error: () => {},
     },
   });
-  link.on('fatal', (e) => events.push(`fatal: ${e.message}`));
-  const ready = new Promise<Session>((resolve) => link!.on('ready', resolve));
+  opened.on('fatal', (e) => events.push(`fatal: ${e.message}`));
+  const ready = new Promise<Session>((resolve) => opened.on('ready', resolve));
+  return { link: opened, events, warnings, ready };
+}
+
+it('connects once the host has a connection free again, after being refused as rate_limited', async () => {
+  coordinator = await startTestCoordinator({ connectionsPerHost: 1 });
+  const seed = toHex(ed.randomSeed());
+  const holder = await TestVolunteer.connect(coordinator.url, { seed });
+
+  const opened = openLink(coordinator.url, seed);
+  link = opened.link;
+  const { events, warnings, ready } = opened;
 
   await waitFor(() => warnings.length > 0);
   expect(warnings[0]).toBe(
@@ -53,6 +62,23 @@ it('connects once the host has a connection free again, after being refused as r
   expect(session.hostId).toBe(holder.hostId);
   expect(link.connected).toBe(true);
   expect(events).toEqual([]);
+});
+
+it('connects once its address may connect again, after the coordinator refused the connection', async () => {
+  coordinator = await startTestCoordinator({ connectRatePerIp: 1 });
+  // Five connections use up the address's burst (1 per second, bursts of 5).
+  const others = Array.from({ length: 5 }, () => io(`${coordinator!.url}/volunteer`, { transports: ['websocket'], reconnection: false }));
+  try {
+    await Promise.all(others.map((s) => new Promise<void>((resolve) => s.once('connect', () => resolve()))));
+    const opened = openLink(coordinator.url, toHex(ed.randomSeed()));
+    link = opened.link;
+    await waitFor(() => opened.warnings.length > 0);
+    expect(opened.warnings[0]).toBe('connection refused; trying again later: rate_limited: too many connections from this address; slow down');
+    expect((await opened.ready).hostId).toBeGreaterThan(0);
+    expect(opened.events).toEqual([]);
+  } finally {
+    for (const s of others) s.disconnect();
+  }
 });
 
 async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
