@@ -45,7 +45,7 @@ export function attachVolunteerNamespace(
   deps: {
     registry: HostRegistry;
     service: VolunteerService;
-    /** Messages that write share commits with the others of their event-loop turn. */
+    /** Authenticated hosts' messages share a commit with the others of their event-loop turn. */
     commits: GroupCommit;
     coordinatorKey: string;
     log: Logger;
