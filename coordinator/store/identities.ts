@@ -114,7 +114,6 @@ export class IdentityStore {
         distrusted_at = @now, recheck_pending = 1 WHERE id = @id`),
       toRecheck: db.prepare('SELECT id FROM hosts WHERE recheck_pending = 1 ORDER BY id'),
       rechecked: db.prepare('UPDATE hosts SET recheck_pending = 0 WHERE id = ?'),
-      distrusted: db.prepare('SELECT id FROM hosts WHERE distrusted_at IS NOT NULL'),
     };
     for (const table of ['hosts', 'users', 'teams'] as const) {
       this.s[`credit_${table}`] = db.prepare(`SELECT rac, rac_time FROM ${table} WHERE id = ?`);
@@ -196,10 +195,6 @@ export class IdentityStore {
 
   markRechecked(hostId: number): void {
     this.s.rechecked!.run(hostId);
-  }
-
-  distrustedHosts(): Set<number> {
-    return new Set((this.s.distrusted!.all() as { id: number }[]).map((r) => r.id));
   }
 
   creditAverage(holder: CreditHolder, id: number): Average {
