@@ -34,7 +34,8 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   let nsp: Namespace | undefined;
   let watch: BatchWatch | undefined;
   const notifier = { ...socketNotifier(() => nsp), batchesChanged: (ids: number[]) => watch?.batchesChanged(ids) };
-  const core = createCore(config, notifier, { onError: (e) => log.error('re-checking a caught host failed', errorFields(e)) });
+  const recheckFailed = (e: unknown) => log.error('re-checking a caught host failed', errorFields(e));
+  const core = createCore(config, notifier, { onError: recheckFailed });
   if (core.keyCreated) log.info('created coordinator key', { dataDir: config.dataDir });
   const replicaMaker = new ReplicaMaker(
     core.submission,
@@ -61,7 +62,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   }
   replicaMaker.add(core.store.work.batchesWithoutReplicas());
   // A re-check of a caught host's results that a restart interrupted.
-  core.recheckHosts().catch((e: unknown) => log.error('re-checking a caught host failed', errorFields(e)));
+  core.recheckHosts().catch(recheckFailed);
   for (const batchId of core.store.work.cancelledBatchesWithActiveWorkunits()) {
     log.warn('finishing a cancellation a restart interrupted', { batchId });
     core.cancelBatch(batchId).catch((e: unknown) => log.error('cancelling a batch failed', { batchId, ...errorFields(e) }));
