@@ -17,7 +17,10 @@ import { seeded } from './seeded-random.js';
 const WORKUNITS = 400;
 const QUORUM = 2;
 const GRACE_MS = 500;
-const DEADLINE_MS = 2500;
+const DEADLINE_MS = 4000;
+// How late the grace timer may fire on a loaded machine before the checks below that tell the
+// grace period from the deadline apart say nothing (and are skipped, with a warning).
+const STALL_SLACK_MS = 1500;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let coordinator: TestCoordinator | undefined;
@@ -209,17 +212,22 @@ describe('volunteer churn', () => {
 
     // Vanished hosts' unfinished tasks: given up after the grace period, well before their
     // deadline, and reissued.
+    // (A task that was already near its deadline when its host left says nothing of the grace.)
     let reissuedByGrace = 0;
+    let tooLateToTell = 0;
     for (const d of vanished) {
       for (const t of d.tasks) {
         const at = noReplyAt.get(t.taskId);
         expect(at, `task ${t.taskId} of a vanished host was never given up`).toBeDefined();
         expect(at! - d.leftAt).toBeGreaterThanOrEqual(GRACE_MS);
-        expect(at!).toBeLessThan(t.deadline);
         expect((laterReplicas.get(t.workunitId, t.taskId) as { n: number }).n).toBeGreaterThan(0);
-        reissuedByGrace++;
+        if (d.leftAt + GRACE_MS + STALL_SLACK_MS < t.deadline) {
+          expect(at!).toBeLessThan(t.deadline);
+          reissuedByGrace++;
+        } else tooLateToTell++;
       }
     }
+    if (tooLateToTell > 0) console.warn(`${tooLateToTell} tasks of vanished hosts were near their deadline when their host left: the machine was slow; not counted`);
     // The silent host's tasks: given up at their deadline (it was online: no grace period), reissued.
     expect(silent).toBeDefined();
     for (const t of silent!.departure.tasks) {
@@ -230,8 +238,12 @@ describe('volunteer churn', () => {
     }
     // A host back within the grace period kept its tasks.
     // (Only if it really was back in time: a machine stalled for the whole grace period says nothing.)
+    // Its tasks may still pass their deadline before it reports them, if the machine is slow.
     if (withinGraceBackAt - withinGrace!.leftAt < GRACE_MS) {
-      for (const t of withinGrace!.tasks) expect(noReplyAt.has(t.taskId), `task ${t.taskId} of a host back within the grace`).toBe(false);
+      for (const t of withinGrace!.tasks) {
+        const at = noReplyAt.get(t.taskId);
+        expect(at === undefined || at >= t.deadline, `task ${t.taskId} of a host back within the grace was given up at ${at}, before its deadline ${t.deadline}`).toBe(true);
+      }
     } else {
       console.warn(`the within-grace host came back after ${withinGraceBackAt - withinGrace!.leftAt} ms: the machine stalled; check skipped`);
     }

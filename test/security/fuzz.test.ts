@@ -928,15 +928,20 @@ describe('hostile input', () => {
 
 describe('with rate limits on', () => {
   it('a flood of messages gets rate_limited, and the coordinator stays up', async () => {
-    const limited = await startTestCoordinator({ messageRatePerSocket: 50 });
+    // 20 messages a second, bursts of 100.
+    const limited = await startTestCoordinator({ messageRatePerSocket: 20 });
     try {
+      const since = Date.now();
       const v = await TestVolunteer.connect(limited.url);
       const rng = new Rng(SEED ^ 0x1f100d);
       const payloads = Array.from({ length: 600 }, () => (rng.chance(0.5) ? {} : JSON.parse(junk(rng, 2)) as unknown));
       const replies = (await Promise.all(payloads.map((p) => v.socket.timeout(10_000).emitWithAck(rng.pick(['heartbeat', 'tasks.request', 'credit.receipts']), p)))) as Reply<object>[];
       count('socket: flood with rate limits on', replies.length);
       const codes = replies.map((r) => (r.ok ? 'ok' : r.error.code));
-      expect(codes.filter((x) => x === 'rate_limited').length).toBeGreaterThan(200);
+      // At most the burst and what refilled went through, however long this machine took.
+      const mostAllowed = 100 + Math.ceil(((Date.now() - since) / 1000) * 20) + 1;
+      expect(codes.filter((x) => x === 'rate_limited').length).toBeGreaterThanOrEqual(600 - mostAllowed);
+      expect(codes.filter((x) => x === 'rate_limited').length).toBeGreaterThan(0);
       expect(codes.every((x) => x === 'ok' || (ERROR_CODES as readonly string[]).includes(x))).toBe(true);
       v.close();
       expect((await httpRaw(limited.url, 'GET', '/healthz')).status).toBe(200);

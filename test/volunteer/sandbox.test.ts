@@ -485,7 +485,7 @@ export default async function run({ path, url }, ctx) {
     ]);
     expect(stalled.outcome).toEqual(failure('app_stalled', /can never happen/));
     expect(stalled.elapsedMs).toBeGreaterThanOrEqual(5000);
-    expect(stalled.elapsedMs).toBeLessThan(8000);
+    expect(stalled.elapsedMs).toBeLessThan(15_000); // about 5 s; generous: the suite may share the CPUs
     expect(slow.outcome).toEqual(success('after'));
     expect(slow.checkpoints).toEqual(['{"at":1}']);
     expect(slow.elapsedMs).toBeGreaterThanOrEqual(5500);
@@ -744,7 +744,8 @@ describe('task events: checkpoints, progress, console, abort', () => {
     it('coalesces a flood of ctx.progress calls, still delivering the last value', async () => {
       const f = await run(pool, `export default async (input, ctx) => { const n = 200000; for (let i = 1; i <= n; i++) ctx.progress(i / n); return 'done'; };`);
       expect(f.outcome).toEqual(success('done'));
-      expect(f.progress.length).toBeLessThanOrEqual(1001);
+      // At most 20 in each 100 ms window of the run, and the last value.
+      expect(f.progress.length).toBeLessThanOrEqual(20 * (Math.ceil(f.elapsedMs / 100) + 1) + 1);
       expect(f.progress.at(-1)).toBe(1);
       expect(f.progress).toEqual([...f.progress].sort((a, b) => a - b));
     });
