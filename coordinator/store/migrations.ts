@@ -409,6 +409,17 @@ CREATE TRIGGER batch_counts_replica_update AFTER UPDATE OF status, outcome ON re
 END;
 `,
   },
+  {
+    version: 5,
+    name: 'full quorum kept while adaptive replication lowers it',
+    // A work unit a trusted host got alone (quorum 1) remembers the quorum it was submitted
+    // with, so that if that host is caught cheating the work unit is reopened at it, not at 1.
+    // Work units lowered before this migration cannot be told from ones submitted at quorum 1.
+    sql: `
+ALTER TABLE workunits ADD COLUMN full_min_quorum INTEGER;
+ALTER TABLE workunits ADD COLUMN full_target_nresults INTEGER;
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

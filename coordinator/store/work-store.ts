@@ -93,6 +93,7 @@ interface WorkunitRow {
   rng_seed: string;
   hr_class: string | null;
   expected_output_hash: string | null;
+  full_min_quorum: number | null;
   status: WorkunitStatus;
   canonical_replica_id: number | null;
   error_reason: string | null;
@@ -116,6 +117,7 @@ const toWorkunit = (r: WorkunitRow): Workunit => ({
   rngSeed: r.rng_seed,
   hrClass: r.hr_class,
   expectedOutputHash: r.expected_output_hash,
+  submittedQuorum: r.full_min_quorum ?? r.min_quorum,
   status: r.status,
   canonicalReplicaId: r.canonical_replica_id,
   errorReason: r.error_reason,
@@ -155,7 +157,8 @@ export class WorkStore {
       finishWorkunit: db.prepare(`UPDATE workunits SET status = ?, canonical_replica_id = ?, error_reason = ?, finished_at = ?
         WHERE id = ? AND status = 'active'`),
       setHrClass: db.prepare('UPDATE workunits SET hr_class = ? WHERE id = ? AND hr_class IS NULL'),
-      reduceQuorum: db.prepare('UPDATE workunits SET min_quorum = 1, target_nresults = 1 WHERE id = ?'),
+      reduceQuorum: db.prepare(`UPDATE workunits SET full_min_quorum = min_quorum, full_target_nresults = target_nresults,
+        min_quorum = 1, target_nresults = 1 WHERE id = ?`),
       insertReplica: db.prepare("INSERT INTO replicas (workunit_id, priority, status, created_at) VALUES (?, ?, 'unsent', ?)"),
       replicasOf: db.prepare(`SELECT r.id, r.workunit_id, r.status, r.outcome, r.validate_state, r.forfeited, r.host_id, h.user_id,
         r.deadline, r.received_at, r.output_hash FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id
@@ -217,7 +220,9 @@ export class WorkStore {
         JOIN workunits w ON w.id = r.workunit_id
         WHERE r.host_id = ? AND r.validate_state = 'valid' AND w.expected_output_hash IS NULL
         ORDER BY r.workunit_id LIMIT ?`),
-      reopen: db.prepare(`UPDATE workunits SET status = 'active', canonical_replica_id = NULL, error_reason = NULL, finished_at = NULL
+      reopen: db.prepare(`UPDATE workunits SET status = 'active', canonical_replica_id = NULL, error_reason = NULL, finished_at = NULL,
+        min_quorum = COALESCE(full_min_quorum, min_quorum), target_nresults = COALESCE(full_target_nresults, target_nresults),
+        full_min_quorum = NULL, full_target_nresults = NULL
         WHERE id = ? AND status = 'done'`),
       setCanonical: db.prepare("UPDATE workunits SET canonical_replica_id = ? WHERE id = ? AND status = 'done'"),
       batchActive: db.prepare("SELECT status = 'active' AS active FROM batches WHERE id = ?"),
@@ -304,6 +309,7 @@ export class WorkStore {
     this.s.setHrClass!.run(hrClass, workunitId);
   }
 
+  /** Adaptive replication: quorum 1, keeping the submitted one for a reopen. */
   reduceQuorumToOne(workunitId: number): void {
     this.s.reduceQuorum!.run(workunitId);
   }
@@ -353,7 +359,11 @@ export class WorkStore {
     return this.s.validRegularOfHost!.all(hostId, limit) as HostReplica[];
   }
 
-  /** A done work unit back to active, without a canonical result; false if it was not done. */
+  /**
+   * A done work unit back to active, without a canonical result; false if it was not done. A
+   * work unit adaptive replication had given one trusted host alone goes back to the quorum it
+   * was submitted with: the host it trusted is the one that was caught.
+   */
   reopenWorkunit(id: number): boolean {
     return this.s.reopen!.run(id).changes === 1;
   }

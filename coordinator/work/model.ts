@@ -34,6 +34,8 @@ export interface Workunit extends Replication {
   hrClass: string | null;
   /** Set for sentinels: the SHA-256 of the canonical JSON of the answer the researcher knows. */
   expectedOutputHash: string | null;
+  /** The quorum it was submitted with: more than minQuorum while adaptive replication lowered it to 1. */
+  submittedQuorum: number;
   status: WorkunitStatus;
   canonicalReplicaId: number | null;
   errorReason: string | null;

@@ -71,7 +71,10 @@ export class Transitioner {
     if (wu.status !== 'done') return;
 
     const rest = replicas.filter((r) => r.outcome === 'success' && !r.forfeited && !distrusted.has(r.id));
-    const verdict: Verdict = rest.length >= wu.minQuorum ? this.validate(this.app(wu.appId), wu, rest) : { kind: 'inconclusive', largestGroup: 0 };
+    // Judged at the submitted quorum: had the caught host never answered, adaptive replication
+    // would not have lowered it for that host.
+    const full = { ...wu, minQuorum: wu.submittedQuorum };
+    const verdict: Verdict = rest.length >= full.minQuorum ? this.validate(this.app(wu.appId), full, rest) : { kind: 'inconclusive', largestGroup: 0 };
     if (verdict.kind === 'canonical') {
       if (verdict.canonicalId !== wu.canonicalReplicaId) work.setCanonical(wu.id, verdict.canonicalId);
       this.settle(wu, rest, verdict, now, outbox);

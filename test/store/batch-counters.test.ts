@@ -64,7 +64,7 @@ it('backfills the counters of an existing database, then keeps them through ever
   // A replica ended without an outcome is counted nowhere, as before the counters.
   replica(8, 5, 'over', null);
 
-  expect(migrate(db)).toEqual([4]);
+  expect(migrate(db, MIGRATIONS.filter((m) => m.version <= 4))).toEqual([4]);
   expect(counterProblems(db)).toEqual([]);
   const reports = new ReportStore(db);
   expect(reports.workunitCounts(1)).toEqual({ active: 1, done: 1, failed: 1, cancelled: 0 });

@@ -521,6 +521,54 @@ describe('taking back what a caught host decided', () => {
     expect(replicaOf(world, th!).validateState).toBe('pending');
     expectLedgerConsistent(world);
   });
+
+  it('a work unit adaptive replication gave a trusted host alone reopens at the quorum it was submitted with', async () => {
+    const { roll } = lotteryWorld(); // trustThreshold 3, no spot checks
+    const app = world.addApp({ adaptiveReplication: true });
+    // y keeps the batch open, so its sentinels stay open throughout.
+    const batch = submit(world, app, [regular('w', { priority: 1 }), regular('y'), ...[1, 2, 3, 4].map((n) => sentinel(n))]);
+    const w = world.workunitIds(batch)[0]!;
+    const [c, h1, h2] = [world.addHost(), world.addHost(), world.addHost()];
+
+    // c earns trust on three sentinels, then gets w alone and decides it with a forged answer.
+    roll.value = SENTINEL;
+    for (let i = 0; i < 3; i++) {
+      const [t] = c.request(1);
+      answer(c, t!, right(t!));
+    }
+    expect(hostRow(world, c.id).consecutive_valid).toBe(3);
+    roll.value = REGULAR;
+    const [tw] = c.request(1);
+    expect(tw!.workunitId).toBe(w);
+    expect(wu(world, w)).toMatchObject({ minQuorum: 1, targetNresults: 1, submittedQuorum: 2 });
+    answer(c, tw!, forged());
+    expect(wu(world, w)).toMatchObject({ status: 'done', canonicalReplicaId: tw!.taskId });
+
+    // Caught on the fourth sentinel: w is open again at quorum 2, where one answer decides nothing.
+    roll.value = SENTINEL;
+    const [ts] = c.request(1);
+    answer(c, ts!, forged());
+    await world.core.recheckHosts();
+    expect(wu(world, w)).toMatchObject({ status: 'active', canonicalReplicaId: null, minQuorum: 2, targetNresults: 2, submittedQuorum: 2 });
+    expect(ledgerByReplica(world)[tw!.taskId]).toEqual([CREDIT, -CREDIT]);
+
+    roll.value = REGULAR;
+    const [t1] = h1.request(1);
+    expect(t1!.workunitId).toBe(w);
+    answer(h1, t1!, right(t1!));
+    expect(wu(world, w).status).toBe('active');
+    const [t2] = h2.request(1);
+    expect(t2!.workunitId).toBe(w);
+    answer(h2, t2!, right(t2!));
+    expect(wu(world, w)).toMatchObject({ status: 'done', canonicalReplicaId: t1!.taskId });
+    expect(replicas(world, w).map((r) => [r.hostId, r.outcome, r.validateState])).toEqual([
+      [c.id, 'success', 'invalid'],
+      [null, 'not_needed', null],
+      [h1.id, 'success', 'valid'],
+      [h2.id, 'success', 'valid'],
+    ]);
+    expectLedgerConsistent(world);
+  });
 });
 
 describe('reinstatement', () => {

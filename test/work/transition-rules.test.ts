@@ -35,6 +35,7 @@ function workunit(overrides: Partial<Workunit> = {}): Workunit {
     fpopsEst: 1e12,
     priority: 0,
     ...overrides,
+    submittedQuorum: overrides.submittedQuorum ?? overrides.minQuorum ?? 2,
   };
 }
 
