@@ -71,8 +71,8 @@ export class Transitioner {
     if (wu.status !== 'done') return;
 
     const rest = replicas.filter((r) => r.outcome === 'success' && !r.forfeited && !distrusted.has(r.id));
-    // Judged at the submitted quorum: had the caught host never answered, adaptive replication
-    // would not have lowered it for that host.
+    // Judged at the submitted quorum: adaptive replication's quorum of 1 rested on trust, and a
+    // work unit a caught host took part in gets none.
     const full = { ...wu, minQuorum: wu.submittedQuorum };
     const verdict: Verdict = rest.length >= full.minQuorum ? this.validate(this.app(wu.appId), full, rest) : { kind: 'inconclusive', largestGroup: 0 };
     if (verdict.kind === 'canonical') {
