@@ -8,13 +8,7 @@ import { signBody } from '../../protocol/signing.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
-
-/**
- * The most a token bucket can have let through since `since`: its burst, what refilled since,
- * and one for rounding. Upper bounds follow the time a test really took, so a slow machine
- * cannot fail them; the rates below are low enough that a refusal still needs no luck.
- */
-const mostAllowed = (burst: number, perSecond: number, since: number) => burst + Math.ceil(((Date.now() - since) / 1000) * perSecond) + 1;
+import { mostAllowed } from '../helpers/token-bucket.js';
 
 let coordinator: TestCoordinator | undefined;
 afterEach(async () => {
@@ -22,6 +16,8 @@ afterEach(async () => {
   coordinator = undefined;
 });
 
+// Upper bounds follow the time each test took (mostAllowed); the rates are low enough that a
+// refusal still needs no luck.
 describe('rate limits', () => {
   it('answers 429 with Retry-After to an address over its HTTP rate', async () => {
     coordinator = await startTestCoordinator({ httpRatePerIp: 10 });
