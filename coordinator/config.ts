@@ -15,8 +15,10 @@ export const ConfigSchema = z.strictObject({
   distinctUsers: z.union([z.boolean(), z.stringbool()]).default(true),
   trustThreshold: z.coerce.number().int().min(1).default(10),
   spotCheckRate: z.coerce.number().min(0).max(1).default(0.1),
-  /** Share of each host's tasks that are sentinels (work units with a known answer), where there are any. */
-  sentinelRate: z.coerce.number().min(0).max(1).default(0.05),
+  /** Share of each host's tasks that are checks: a sentinel where one waits, else a done work unit sent again. */
+  checkRate: z.coerce.number().min(0).max(1).default(0.05),
+  /** A caught host's earlier results are re-checked after a random delay of up to this. */
+  recheckDelayMs: z.coerce.number().int().min(0).max(24 * 3600 * 1000).default(600_000),
   maxInFlightPerHost: z.coerce.number().int().min(1).max(10_000).default(256),
   /** A host without a connection this long has its tasks in progress reissued. */
   disconnectGraceMs: z.coerce.number().int().min(100).max(7 * 24 * 3600 * 1000).default(120_000),
@@ -47,7 +49,8 @@ const FLAGS: Record<string, FlagSpec> = {
   'distinct-users': { env: ['VG_DISTINCT_USERS'] },
   'trust-threshold': { env: ['VG_TRUST_THRESHOLD'] },
   'spot-check-rate': { env: ['VG_SPOT_CHECK_RATE'] },
-  'sentinel-rate': { env: ['VG_SENTINEL_RATE'] },
+  'check-rate': { env: ['VG_CHECK_RATE'] },
+  'recheck-delay-ms': { env: ['VG_RECHECK_DELAY_MS'] },
   'max-in-flight-per-host': { env: ['VG_MAX_IN_FLIGHT_PER_HOST'] },
   'disconnect-grace-ms': { env: ['VG_DISCONNECT_GRACE_MS'] },
   'http-rate-per-ip': { env: ['VG_HTTP_RATE_PER_IP'] },
@@ -70,7 +73,9 @@ export const USAGE = `Usage: npm start -- [options]
   --distinct-users BOOL       never send two replicas of a work unit to one user's hosts (default true)
   --trust-threshold N         consecutive valid results before adaptive replication trusts a host (default 10)
   --spot-check-rate F         share of a trusted host's work still replicated (default 0.1)
-  --sentinel-rate F           share of each host's tasks drawn from sentinels, where a batch has them (default 0.05)
+  --check-rate F              share of each host's tasks that are checks: a sentinel where one waits, else
+                              a done work unit sent again to compare answers (default 0.05)
+  --recheck-delay-ms N        re-check a caught host's earlier results after a random delay of up to N ms (default 600000)
   --max-in-flight-per-host N  most tasks one host may hold (default 256)
   --disconnect-grace-ms N     reissue the tasks of a host gone this long (env VG_DISCONNECT_GRACE_MS; default 120000)
   --http-rate-per-ip N        HTTP requests per second per address, bursts of 5x (default 200; 0: no limit)

@@ -24,7 +24,10 @@ import { Transitioner } from './work/transitioner.js';
 /** Work units cancelled per transaction. */
 const CANCEL_CHUNK = 500;
 
-export type CoreOptions = Pick<Config, 'dataDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'sentinelRate' | 'maxInFlightPerHost'>;
+export type CoreOptions = Pick<
+  Config,
+  'dataDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'checkRate' | 'recheckDelayMs' | 'maxInFlightPerHost'
+>;
 
 export interface Core {
   ed: Ed25519;
@@ -43,8 +46,9 @@ export interface Core {
    */
   cancelBatch(batchId: number): Promise<number>;
   /**
-   * Re-checks the earlier results of hosts caught by a sentinel (started by itself when one is
-   * caught; call it at start to resume). Resolves when no host is left to re-check.
+   * Re-checks the earlier results of caught hosts whose re-check is due (started by itself when
+   * one is caught, and again when the next falls due; call it at start to resume). Resolves when
+   * no host due is left to re-check.
    */
   recheckHosts(): Promise<void>;
   close(): void;
@@ -62,8 +66,14 @@ export function createCore(
   const store = Store.open(join(options.dataDir, 'coordinator.sqlite'));
   const blobs = new BlobStore(join(options.dataDir, 'files'));
 
+  const random = env.random ?? Math.random;
   const credit = new CreditGranter(store, key);
-  const transitioner = new Transitioner(store, blobs, credit, { distinctUsers: options.distinctUsers, trustThreshold: options.trustThreshold });
+  const transitioner = new Transitioner(store, blobs, credit, {
+    distinctUsers: options.distinctUsers,
+    trustThreshold: options.trustThreshold,
+    recheckDelayMs: options.recheckDelayMs,
+    random,
+  });
   // Hosts caught by a sentinel start the re-check of their earlier results once that commits.
   const onError = env.onError ?? ((e: unknown) => console.error('re-checking a caught host failed', e));
   const hosts: HostNotifier = {
@@ -75,14 +85,14 @@ export function createCore(
       recheck.kick().catch(onError);
     },
   };
-  const recheck = new HostRecheck(store, transitioner, hosts, clock);
+  const recheck = new HostRecheck(store, transitioner, hosts, clock, onError);
   const scheduler = new Scheduler(store, key, {
     distinctUsers: options.distinctUsers,
     trustThreshold: options.trustThreshold,
     spotCheckRate: options.spotCheckRate,
-    sentinelRate: options.sentinelRate,
+    checkRate: options.checkRate,
     maxInFlightPerHost: options.maxInFlightPerHost,
-    random: env.random ?? Math.random,
+    random,
   });
   const intake = new ResultIntake(store, ed, transitioner);
   const service = new VolunteerService(store, scheduler, intake, transitioner, hosts, clock);

@@ -107,12 +107,16 @@ export class IdentityStore {
       trustInvalid: db.prepare('UPDATE hosts SET consecutive_valid = 0, n_invalid = n_invalid + 1 WHERE id = ?'),
       trustError: db.prepare('UPDATE hosts SET consecutive_valid = 0, n_error = n_error + 1 WHERE id = ?'),
       withdrawInvalid: db.prepare('UPDATE hosts SET n_invalid = MAX(0, n_invalid - 1) WHERE id = ?'),
-      sentinelPassed: db.prepare(`UPDATE hosts SET sentinels_passed = sentinels_passed + 1, consecutive_valid = consecutive_valid + 1,
+      checkPassed: db.prepare(`UPDATE hosts SET sentinels_passed = sentinels_passed + 1, consecutive_valid = consecutive_valid + 1,
         n_valid = n_valid + 1,
         distrusted_at = CASE WHEN consecutive_valid + 1 >= @threshold THEN NULL ELSE distrusted_at END WHERE id = @id`),
-      sentinelFailed: db.prepare(`UPDATE hosts SET sentinels_failed = sentinels_failed + 1, consecutive_valid = 0, n_invalid = n_invalid + 1,
-        distrusted_at = @now, recheck_pending = 1 WHERE id = @id`),
-      toRecheck: db.prepare('SELECT id FROM hosts WHERE recheck_pending = 1 ORDER BY id'),
+      // A host already distrusted starts its way back over; one caught now is re-checked later.
+      checkFailed: db.prepare(`UPDATE hosts SET sentinels_failed = sentinels_failed + 1, consecutive_valid = 0, n_invalid = n_invalid + 1,
+        recheck_pending = CASE WHEN distrusted_at IS NULL THEN 1 ELSE recheck_pending END,
+        recheck_at = CASE WHEN distrusted_at IS NULL THEN @recheckAt ELSE recheck_at END,
+        distrusted_at = COALESCE(distrusted_at, @now) WHERE id = @id`),
+      toRecheck: db.prepare('SELECT id FROM hosts WHERE recheck_pending = 1 AND COALESCE(recheck_at, 0) <= ? ORDER BY id'),
+      nextRecheck: db.prepare('SELECT MIN(COALESCE(recheck_at, 0)) AS at FROM hosts WHERE recheck_pending = 1'),
       rechecked: db.prepare('UPDATE hosts SET recheck_pending = 0 WHERE id = ?'),
     };
     for (const table of ['hosts', 'users', 'teams'] as const) {
@@ -179,18 +183,30 @@ export class IdentityStore {
     this.s.withdrawInvalid!.run(hostId);
   }
 
-  /** A right answer to a sentinel: trust, and after `threshold` in a row a distrusted host is trusted again. */
-  recordSentinelPassed(hostId: number, threshold: number): void {
-    this.s.sentinelPassed!.run({ id: hostId, threshold });
+  /**
+   * A right answer to a check (a sentinel, or a result checked against its canonical one): trust,
+   * and after `threshold` in a row a distrusted host is trusted again.
+   */
+  recordCheckPassed(hostId: number, threshold: number): void {
+    this.s.checkPassed!.run({ id: hostId, threshold });
   }
 
-  /** A wrong answer to a sentinel: no trust, distrusted, and its earlier valid results to be checked again. */
-  recordSentinelFailed(hostId: number, now: number): void {
-    this.s.sentinelFailed!.run({ id: hostId, now });
+  /**
+   * A wrong answer to a check: no trust, distrusted since `now` (if it was not already), and its
+   * earlier valid results to be checked again from `recheckAt` on.
+   */
+  recordCheckFailed(hostId: number, now: number, recheckAt: number): void {
+    this.s.checkFailed!.run({ id: hostId, now, recheckAt });
   }
 
-  hostsToRecheck(): number[] {
-    return (this.s.toRecheck!.all() as { id: number }[]).map((r) => r.id);
+  /** Caught hosts whose re-check may run at `now`. */
+  hostsToRecheck(now: number): number[] {
+    return (this.s.toRecheck!.all(now) as { id: number }[]).map((r) => r.id);
+  }
+
+  /** When the next re-check falls due, if any is pending. */
+  nextRecheckAt(): number | undefined {
+    return (this.s.nextRecheck!.get() as { at: number | null }).at ?? undefined;
   }
 
   markRechecked(hostId: number): void {

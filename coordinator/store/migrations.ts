@@ -420,6 +420,25 @@ ALTER TABLE workunits ADD COLUMN full_min_quorum INTEGER;
 ALTER TABLE workunits ADD COLUMN full_target_nresults INTEGER;
 `,
   },
+  {
+    version: 6,
+    name: 'checks no host can tell from regular work',
+    sql: `
+-- What a replica is for. 'sentinel': a replica of a work unit whose answer the researcher knows;
+-- such replicas wait in their own queue and are drawn at the check rate, never in batch order.
+-- 'check': a replica made after its work unit was done, to check a host against the canonical
+-- result (or to settle a dispute such a check opened). Both look like any task to a host.
+ALTER TABLE replicas ADD COLUMN kind TEXT NOT NULL DEFAULT 'regular' CHECK (kind IN ('regular', 'sentinel', 'check'));
+UPDATE replicas SET kind = 'sentinel'
+  WHERE workunit_id IN (SELECT id FROM workunits WHERE expected_output_hash IS NOT NULL);
+CREATE INDEX replicas_unsent_sentinel ON replicas(priority DESC, id) WHERE status = 'unsent' AND kind = 'sentinel';
+CREATE INDEX replicas_open_check ON replicas(workunit_id) WHERE kind = 'check' AND status <> 'over';
+
+-- A caught host's earlier results are re-checked after a random delay, so that when its credit
+-- is revoked says nothing about which of its reports gave it away.
+ALTER TABLE hosts ADD COLUMN recheck_at INTEGER;
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

@@ -1,6 +1,6 @@
 // Batches, work units and replicas: the rows the work lifecycle moves.
 import type { Database, Statement } from 'better-sqlite3';
-import type { Replica, ReplicaOutcome, Replication, ValidateState, Workunit, WorkunitStatus } from '../work/model.js';
+import type { Replica, ReplicaKind, ReplicaOutcome, Replication, ValidateState, Workunit, WorkunitStatus } from '../work/model.js';
 
 export interface NewWorkunit extends Replication {
   batchId: number;
@@ -25,8 +25,8 @@ export interface Candidate {
   hrClass: string | null;
 }
 
-/** An open sentinel a host has not computed yet. */
-export interface SentinelCandidate {
+/** A done work unit whose canonical result a host may be checked against. */
+export interface CheckCandidate {
   workunitId: number;
   appId: number;
   batchId: number;
@@ -38,6 +38,16 @@ export interface SentinelCandidate {
 export interface HostReplica {
   replicaId: number;
   workunitId: number;
+}
+
+/** A work unit as the replica maker walks them. */
+export interface WorkunitToReplicate {
+  id: number;
+  status: WorkunitStatus;
+  priority: number;
+  target_nresults: number;
+  /** 1 for a sentinel. */
+  sentinel: number;
 }
 
 /** Everything needed to build and sign a task for an assigned replica. */
@@ -57,6 +67,7 @@ export interface TaskSource {
 export interface ReplicaForResult {
   id: number;
   workunitId: number;
+  kind: ReplicaKind;
   hostId: number | null;
   status: 'unsent' | 'in_progress' | 'over';
   outcome: ReplicaOutcome | null;
@@ -139,8 +150,8 @@ export class WorkStore {
       deleteStagedBatch: db.prepare('DELETE FROM batches WHERE id = ? AND staged = 1'),
       // "+batch_id" keeps the planner on the primary key range: through workunits_batch_seq it
       // sorted the whole batch for every chunk (45 ms a chunk at a million work units).
-      workunitsAfter: db.prepare(`SELECT id, status, priority, target_nresults FROM workunits WHERE +batch_id = ? AND id > ?
-        ORDER BY id LIMIT ?`),
+      workunitsAfter: db.prepare(`SELECT id, status, priority, target_nresults, expected_output_hash IS NOT NULL AS sentinel
+        FROM workunits WHERE +batch_id = ? AND id > ? ORDER BY id LIMIT ?`),
       setReplicasThrough: db.prepare('UPDATE batches SET replicas_through = ? WHERE id = ?'),
       replicasThrough: db.prepare('SELECT replicas_through FROM batches WHERE id = ? AND staged = 0'),
       batchesWithoutReplicas: db.prepare(`SELECT b.id FROM batches b WHERE b.staged = 0
@@ -159,16 +170,40 @@ export class WorkStore {
       setHrClass: db.prepare('UPDATE workunits SET hr_class = ? WHERE id = ? AND hr_class IS NULL'),
       reduceQuorum: db.prepare(`UPDATE workunits SET full_min_quorum = min_quorum, full_target_nresults = target_nresults,
         min_quorum = 1, target_nresults = 1 WHERE id = ?`),
-      insertReplica: db.prepare("INSERT INTO replicas (workunit_id, priority, status, created_at) VALUES (?, ?, 'unsent', ?)"),
-      replicasOf: db.prepare(`SELECT r.id, r.workunit_id, r.status, r.outcome, r.validate_state, r.forfeited, r.host_id, h.user_id,
-        r.deadline, r.received_at, r.output_hash FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id
+      insertReplica: db.prepare("INSERT INTO replicas (workunit_id, priority, status, created_at, kind) VALUES (?, ?, 'unsent', ?, ?)"),
+      replicasOf: db.prepare(`SELECT r.id, r.workunit_id, r.kind, r.status, r.outcome, r.validate_state, r.forfeited, r.host_id, h.user_id,
+        h.distrusted_at IS NOT NULL AS host_distrusted, r.deadline, r.received_at, r.output_hash
+        FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id
         WHERE r.workunit_id = ? ORDER BY r.id`),
+      // Sentinels' replicas wait in a queue of their own, drawn at the check rate.
       candidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
         w.batch_id AS batchId, w.hr_class AS hrClass
         FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
         JOIN projects p ON p.id = a.project_id
-        WHERE r.status = 'unsent' AND p.status = 'active'
+        WHERE r.status = 'unsent' AND r.kind <> 'sentinel' AND p.status = 'active'
         ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`),
+      sentinelCandidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
+        w.batch_id AS batchId, w.hr_class AS hrClass
+        FROM replicas r INDEXED BY replicas_unsent_sentinel JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
+        JOIN projects p ON p.id = a.project_id
+        WHERE r.status = 'unsent' AND r.kind = 'sentinel' AND p.status = 'active'
+        ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`),
+      workunitIdRange: db.prepare('SELECT MIN(id) AS low, MAX(id) AS high FROM workunits'),
+      // A window of work units from a point (a bounded read wherever the point falls), keeping
+      // those a host could be checked on: done, decided by hosts none of which is distrusted, of
+      // an active batch and project, no check of it out already, and none of it this host's.
+      checkCandidates: db.prepare(`SELECT w.id AS workunitId, w.app_id AS appId, w.batch_id AS batchId, w.hr_class AS hrClass, w.priority
+        FROM (SELECT id, batch_id, app_id, hr_class, priority, status, expected_output_hash, canonical_replica_id FROM workunits
+          WHERE id >= @from ORDER BY id LIMIT @scan) w
+        JOIN batches b ON b.id = w.batch_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
+        WHERE w.status = 'done' AND w.expected_output_hash IS NULL AND w.canonical_replica_id IS NOT NULL
+          AND b.status = 'active' AND p.status = 'active'
+          AND NOT EXISTS (SELECT 1 FROM replicas r INDEXED BY replicas_open_check WHERE r.workunit_id = w.id AND r.kind = 'check'
+            AND r.status <> 'over')
+          AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.host_id = @host)
+          AND NOT EXISTS (SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id WHERE r.workunit_id = w.id
+            AND r.validate_state = 'valid' AND h.distrusted_at IS NOT NULL)
+        LIMIT @limit`),
       hostHasReplica: db.prepare('SELECT 1 FROM replicas WHERE workunit_id = ? AND host_id = ? LIMIT 1'),
       userHasReplica: db.prepare(`SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id
         WHERE r.workunit_id = ? AND h.user_id = ? LIMIT 1`),
@@ -179,7 +214,7 @@ export class WorkStore {
         w.rng_seed AS rngSeed, w.fpops_est AS fpopsEst, w.delay_bound_ms AS delayBoundMs, p.name AS projectName, a.name AS appName
         FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
         WHERE r.id = ?`),
-      forResult: db.prepare(`SELECT r.id, r.workunit_id AS workunitId, r.host_id AS hostId, r.status, r.outcome,
+      forResult: db.prepare(`SELECT r.id, r.workunit_id AS workunitId, r.kind, r.host_id AS hostId, r.status, r.outcome,
         r.result_hash AS resultHash, w.status AS workunitStatus
         FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE r.id = ?`),
       recordResult: db.prepare(`UPDATE replicas SET status = 'over', outcome = ?, validate_state = ?, received_at = ?,
@@ -202,20 +237,10 @@ export class WorkStore {
       openSentinels: db.prepare(`SELECT id FROM workunits INDEXED BY workunits_open_sentinels WHERE batch_id = ?
         AND status = 'active' AND expected_output_hash IS NOT NULL ORDER BY id`),
       expectedOutput: db.prepare('SELECT expected_output_json AS json FROM workunits WHERE id = ?'),
-      sentinelsFor: db.prepare(`SELECT w.id AS workunitId, w.app_id AS appId, w.batch_id AS batchId, w.hr_class AS hrClass,
-        w.priority FROM workunits w JOIN batches b ON b.id = w.batch_id JOIN apps a ON a.id = w.app_id
-        JOIN projects p ON p.id = a.project_id
-        WHERE w.expected_output_hash IS NOT NULL AND w.status = 'active' AND p.status = 'active' AND b.staged = 0
-          AND w.id <= b.replicas_through
-          AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.host_id = ?)
-        ORDER BY random() LIMIT ?`),
-      unsentOf: db.prepare("SELECT id FROM replicas WHERE workunit_id = ? AND status = 'unsent' ORDER BY id LIMIT 1"),
-      pendingRegularOfHost: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
-        JOIN workunits w ON w.id = r.workunit_id
-        WHERE r.host_id = ? AND r.validate_state = 'pending' AND w.status = 'active' AND w.expected_output_hash IS NULL`),
-      inProgressRegularOfHost: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
-        JOIN workunits w ON w.id = r.workunit_id
-        WHERE r.host_id = ? AND r.status = 'in_progress' AND w.expected_output_hash IS NULL`),
+      pendingOfHost: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
+        WHERE r.host_id = ? AND r.validate_state = 'pending'`),
+      inProgressWithWorkunitOfHost: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
+        WHERE r.host_id = ? AND r.status = 'in_progress'`),
       validRegularOfHost: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
         JOIN workunits w ON w.id = r.workunit_id
         WHERE r.host_id = ? AND r.validate_state = 'valid' AND w.expected_output_hash IS NULL
@@ -257,8 +282,8 @@ export class WorkStore {
   }
 
   /** Work units of a batch after an id, in id order: what the replica maker walks. */
-  workunitsAfter(batchId: number, afterId: number, limit: number): { id: number; status: WorkunitStatus; priority: number; target_nresults: number }[] {
-    return this.s.workunitsAfter!.all(batchId, afterId, limit) as { id: number; status: WorkunitStatus; priority: number; target_nresults: number }[];
+  workunitsAfter(batchId: number, afterId: number, limit: number): WorkunitToReplicate[] {
+    return this.s.workunitsAfter!.all(batchId, afterId, limit) as WorkunitToReplicate[];
   }
 
   replicasThrough(batchId: number): number | undefined {
@@ -314,16 +339,12 @@ export class WorkStore {
     this.s.reduceQuorum!.run(workunitId);
   }
 
-  insertReplicas(workunitId: number, priority: number, count: number, now: number): void {
-    for (let i = 0; i < count; i++) this.insertReplica(workunitId, priority, now);
+  insertReplicas(workunitId: number, priority: number, count: number, now: number, kind: ReplicaKind): void {
+    for (let i = 0; i < count; i++) this.insertReplica(workunitId, priority, now, kind);
   }
 
-  insertReplica(workunitId: number, priority: number, now: number): number {
-    return Number(this.s.insertReplica!.run(workunitId, priority, now).lastInsertRowid);
-  }
-
-  unsentReplicaOf(workunitId: number): number | undefined {
-    return (this.s.unsentOf!.get(workunitId) as { id: number } | undefined)?.id;
+  insertReplica(workunitId: number, priority: number, now: number, kind: ReplicaKind): number {
+    return Number(this.s.insertReplica!.run(workunitId, priority, now, kind).lastInsertRowid);
   }
 
   /** Whether a batch still has open work units other than sentinels. */
@@ -340,18 +361,29 @@ export class WorkStore {
     return (this.s.expectedOutput!.get(workunitId) as { json: string | null } | undefined)?.json ?? null;
   }
 
-  /** Open sentinels of active projects that the host has had no replica of, in random order. */
-  sentinelsFor(hostId: number, limit: number): SentinelCandidate[] {
-    return this.s.sentinelsFor!.all(hostId, limit) as SentinelCandidate[];
+  /** Unsent replicas of sentinels of active projects, highest priority first. */
+  sentinelCandidates(limit: number, offset: number): Candidate[] {
+    return this.s.sentinelCandidates!.all(limit, offset) as Candidate[];
   }
 
-  /** The host's successful results still waiting for a quorum (not sentinels). */
-  pendingRegularOfHost(hostId: number): HostReplica[] {
-    return this.s.pendingRegularOfHost!.all(hostId) as HostReplica[];
+  /** The lowest and highest work-unit ids (0 and 0 without any). */
+  workunitIdRange(): { low: number; high: number } {
+    const r = this.s.workunitIdRange!.get() as { low: number | null; high: number | null };
+    return { low: r.low ?? 0, high: r.high ?? 0 };
   }
 
-  inProgressRegularOfHost(hostId: number): HostReplica[] {
-    return this.s.inProgressRegularOfHost!.all(hostId) as HostReplica[];
+  /** Done work units, from `fromId` on within `scan` ids, that `hostId` could be checked on. */
+  checkCandidates(hostId: number, fromId: number, scan: number, limit: number): CheckCandidate[] {
+    return this.s.checkCandidates!.all({ host: hostId, from: fromId, scan, limit }) as CheckCandidate[];
+  }
+
+  /** The host's successful results still waiting for a verdict. */
+  pendingOfHost(hostId: number): HostReplica[] {
+    return this.s.pendingOfHost!.all(hostId) as HostReplica[];
+  }
+
+  inProgressWithWorkunitOfHost(hostId: number): HostReplica[] {
+    return this.s.inProgressWithWorkunitOfHost!.all(hostId) as HostReplica[];
   }
 
   /** The host's results judged valid by a quorum (not sentinels), in work-unit order. */
@@ -378,18 +410,20 @@ export class WorkStore {
 
   replicasOf(workunitId: number): Replica[] {
     return (this.s.replicasOf!.all(workunitId) as {
-      id: number; workunit_id: number; status: Replica['status']; outcome: ReplicaOutcome | null;
-      validate_state: ValidateState | null; forfeited: number; host_id: number | null; user_id: number | null; deadline: number | null;
-      received_at: number | null; output_hash: string | null;
+      id: number; workunit_id: number; kind: ReplicaKind; status: Replica['status']; outcome: ReplicaOutcome | null;
+      validate_state: ValidateState | null; forfeited: number; host_id: number | null; user_id: number | null;
+      host_distrusted: number | null; deadline: number | null; received_at: number | null; output_hash: string | null;
     }[]).map((r) => ({
       id: r.id,
       workunitId: r.workunit_id,
+      kind: r.kind,
       status: r.status,
       outcome: r.outcome,
       validateState: r.validate_state,
       forfeited: r.forfeited === 1,
       hostId: r.host_id,
       userId: r.user_id,
+      hostDistrusted: r.host_distrusted === 1,
       deadline: r.deadline,
       receivedAt: r.received_at,
       outputHash: r.output_hash,

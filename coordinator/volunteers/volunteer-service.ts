@@ -4,6 +4,7 @@
 // savepoint, and the telling waits for the outer commit.
 import type { CreditReceipt, Result, ResultAck, Task } from '../../protocol/messages.js';
 import type { Store } from '../store/store.js';
+import { workunitTakesResults } from '../work/model.js';
 import { Outbox, type HostNotifier } from '../work/outbox.js';
 import type { ResultIntake } from '../work/result-intake.js';
 import type { Scheduler } from '../work/scheduler.js';
@@ -36,7 +37,7 @@ export class VolunteerService {
   unwanted(hostId: number, holding: number[]): number[] {
     return holding.filter((taskId) => {
       const r = this.store.work.replicaForResult(taskId);
-      if (!r || r.hostId !== hostId || r.workunitStatus !== 'active') return true;
+      if (!r || r.hostId !== hostId || !workunitTakesResults(r.kind, r.workunitStatus)) return true;
       return r.outcome === 'aborted' || r.outcome === 'abandoned' || r.outcome === 'not_needed';
     });
   }

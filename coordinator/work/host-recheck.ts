@@ -1,7 +1,9 @@
 // Re-checks what a caught host's results already decided: work unit by work unit, a chunk per
 // transaction (a host may have thousands of valid results, and the coordinator must keep
-// serving meanwhile). The host's `recheck_pending` flag is cleared with the last chunk, so a
-// crash resumes the job at the next start.
+// serving meanwhile). Each caught host's re-check waits until its `recheck_at` (a random delay
+// after the catch, so the moment its credit is revoked does not point at the report that gave
+// it away). The host's `recheck_pending` flag is cleared with the last chunk, so a crash
+// resumes the job at the next start.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Store } from '../store/store.js';
 import { Outbox, type HostNotifier } from './outbox.js';
@@ -9,43 +11,62 @@ import type { Transitioner } from './transitioner.js';
 
 /** Work units re-checked per transaction. */
 const CHUNK = 200;
+/** setTimeout's longest delay; and the shortest, so that a re-check that keeps failing is retried at a walk. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MIN_TIMER_MS = 1000;
 
 export class HostRecheck {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly transitioner: Transitioner,
     private readonly notifier: HostNotifier,
     private readonly clock: () => number,
+    private readonly onError: (e: unknown) => void,
   ) {}
 
-  /** Runs the job until no host is left to re-check; resolves when it is idle. */
+  /** Runs the job until no host is due; resolves when it is idle, a timer set for the next one due. */
   kick(): Promise<void> {
     if (this.stopped) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;
     }
-    this.running = this.run().finally(() => (this.running = undefined));
+    this.running = this.run().finally(() => {
+      this.running = undefined;
+      this.scheduleNext();
+    });
     return this.running;
   }
 
   /** Stops after the chunk in hand (the coordinator is closing); the next start resumes. */
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.timer);
   }
 
   private async run(): Promise<void> {
     do {
       this.again = false;
-      for (const hostId of this.store.identities.hostsToRecheck()) {
+      for (const hostId of this.store.identities.hostsToRecheck(this.clock())) {
         while (!this.stopped && !this.part(hostId)) await nextTurn();
         if (this.stopped) return;
       }
     } while (this.again && !this.stopped);
+  }
+
+  private scheduleNext(): void {
+    clearTimeout(this.timer);
+    if (this.stopped || !this.store.db.open) return;
+    const at = this.store.identities.nextRecheckAt();
+    if (at === undefined) return;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(MIN_TIMER_MS, at - this.clock()));
+    this.timer = setTimeout(() => void this.kick().catch(this.onError), delay);
+    this.timer.unref();
   }
 
   /** One chunk of one host; true when the host is done. */

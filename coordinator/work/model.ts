@@ -43,9 +43,21 @@ export interface Workunit extends Replication {
   finishedAt: number | null;
 }
 
+/**
+ * What a replica is for: `regular` work; a `sentinel`'s replica (its work unit's answer is known);
+ * a `check` made after its work unit was done, to test a host against the canonical result.
+ */
+export type ReplicaKind = 'regular' | 'sentinel' | 'check';
+
+/** Whether a result for a replica can still count: its work unit is open, or it checks a done one. */
+export function workunitTakesResults(kind: ReplicaKind, workunitStatus: WorkunitStatus): boolean {
+  return workunitStatus === 'active' || (kind === 'check' && workunitStatus === 'done');
+}
+
 export interface Replica {
   id: number;
   workunitId: number;
+  kind: ReplicaKind;
   status: ReplicaStatus;
   outcome: ReplicaOutcome | null;
   validateState: ValidateState | null;
@@ -53,6 +65,8 @@ export interface Replica {
   forfeited: boolean;
   hostId: number | null;
   userId: number | null;
+  /** Its host is distrusted (caught): its results count for nothing, its tasks out for nothing. */
+  hostDistrusted: boolean;
   deadline: number | null;
   receivedAt: number | null;
   outputHash: string | null;

@@ -10,6 +10,7 @@ import type { Result, ResultAck, ResultRejection } from '../../protocol/messages
 import { resultBody, verifyBody } from '../../protocol/signing.js';
 import type { HostRecord } from '../store/identities.js';
 import type { Store } from '../store/store.js';
+import { workunitTakesResults } from './model.js';
 import type { Outbox } from './outbox.js';
 import type { Transitioner } from './transitioner.js';
 
@@ -48,7 +49,7 @@ export class ResultIntake {
     if (replica.outcome === 'aborted' || replica.outcome === 'abandoned' || replica.outcome === 'not_needed') {
       return reject('aborted', `task ${r.taskId} was ${replica.outcome === 'abandoned' ? 'given back' : 'aborted'}`);
     }
-    if (replica.workunitStatus !== 'active') {
+    if (!workunitTakesResults(replica.kind, replica.workunitStatus)) {
       return reject('workunit_finished', `work unit ${r.workunitId} is ${replica.workunitStatus}; the result is no longer needed`);
     }
     // In progress, or past its deadline ("no reply") while the work unit is open: accepted.

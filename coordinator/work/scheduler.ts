@@ -1,13 +1,13 @@
 // Assigns unsent replicas to a host (BOINC's scheduler): at most one replica of a work unit
 // per host (and per user), a matching app version, homogeneous redundancy, adaptive
-// replication, sentinels mixed in unannounced; commits the assignment and returns the signed tasks.
+// replication, checks mixed in unannounced; commits the assignment and returns the signed tasks.
 import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import type { Task, TaskBody } from '../../protocol/messages.js';
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
 import type { AppVersionRecord } from '../store/catalog.js';
 import type { HostRecord } from '../store/identities.js';
 import type { Store } from '../store/store.js';
-import type { TaskSource } from '../store/work-store.js';
+import type { Candidate, TaskSource } from '../store/work-store.js';
 import { pickVersion } from './app-matching.js';
 import type { Outbox } from './outbox.js';
 import type { AppPolicy } from './model.js';
@@ -21,8 +21,11 @@ export interface SchedulerOptions {
   spotCheckRate: number;
   /** Most tasks a host may hold at once. */
   maxInFlightPerHost: number;
-  /** Share of a host's tasks that are sentinels (work units with a known answer), where there are any. */
-  sentinelRate: number;
+  /**
+   * Share of every host's tasks that are checks: a researcher's sentinel where one waits, else a
+   * done work unit sent again to compare the host's answer with the one other hosts agreed on.
+   */
+  checkRate: number;
   random: () => number;
 }
 
@@ -44,6 +47,9 @@ function shuffle<T>(list: T[], random: () => number): T[] {
 /** Candidates read at most per query; the first query reads about what is wanted. */
 const PAGE = 256;
 const MAX_SCANNED = 4096;
+/** Work units read per look for one to check a host on, and looks per check. */
+const CHECK_WINDOW = 256;
+const CHECK_LOOKS = 2;
 
 export class Scheduler {
   constructor(
@@ -75,19 +81,43 @@ export class Scheduler {
       return app;
     };
 
-    // A distrusted host gets sentinels only, until it has answered enough of them right; any
-    // other host gets one in `sentinelRate` of its tasks, unannounced.
-    const distrusted = host.distrustedAt !== null;
-    let sentinels = 0;
-    for (let i = tasks.length; i < wanted; i++) if (distrusted || this.options.random() < this.options.sentinelRate) sentinels++;
-    if (sentinels > 0) tasks.push(...this.takeSentinels(host, sentinels, now, appFor, outbox));
+    // Every host, caught or not, gets the same mix: a check in `checkRate` of its slots,
+    // unannounced, so that neither its tasks nor being caught tell it which were checks. A check
+    // goes only where regular work could have: a task that came when there was no other work
+    // would be a check for sure.
+    let checks = 0;
+    for (let i = tasks.length; i < wanted; i++) if (this.options.random() < this.options.checkRate) checks++;
+    const regular = (limit: number, offset: number) => this.store.work.candidates(limit, offset);
+    const before = tasks.length;
+    this.takeFrom(regular, host, tasks, wanted - checks, now, appFor, outbox);
+    const workFound = tasks.length > before || (before === wanted - checks && this.hasWork(host, appFor));
+    if (checks > 0 && workFound) {
+      this.takeFrom((limit, offset) => this.store.work.sentinelCandidates(limit, offset), host, tasks, wanted, now, appFor, outbox);
+      this.takeKnownAnswers(host, tasks, wanted, now, appFor, outbox);
+      // Check slots nothing could fill get regular work.
+      this.takeFrom(regular, host, tasks, wanted, now, appFor, outbox);
+    }
+    // Where a check sits in the list must not give it away, nor must a list in id order
+    // tell that it has none: every list is shuffled.
+    return shuffle(tasks, this.options.random);
+  }
 
+  /** Takes candidates of a queue in its order until `tasks` has `wanted`. */
+  private takeFrom(
+    read: (limit: number, offset: number) => Candidate[],
+    host: HostRecord,
+    tasks: Task[],
+    wanted: number,
+    now: number,
+    appFor: (appId: number) => AppChoice,
+    outbox?: Outbox,
+  ): void {
     let offset = 0;
     // Most candidates can be taken (a host skips only work units it already has), so a host
     // asking for one task reads a few rows, not a page: the read grows only when skipping.
     let pageSize = Math.min(PAGE, 2 * (wanted - tasks.length) + 8);
-    for (let scanned = 0; !distrusted && tasks.length < wanted && scanned < MAX_SCANNED; pageSize = Math.min(PAGE, pageSize * 4)) {
-      const page = this.store.work.candidates(pageSize, offset);
+    for (let scanned = 0; tasks.length < wanted && scanned < MAX_SCANNED; pageSize = Math.min(PAGE, pageSize * 4)) {
+      const page = read(pageSize, offset);
       scanned += page.length;
       let taken = 0;
       for (const c of page) {
@@ -98,28 +128,39 @@ export class Scheduler {
         outbox?.batchChanged(c.batchId);
         taken++;
       }
-      if (page.length < pageSize) break; // that was all the unsent work
+      if (page.length < pageSize) break; // that was all of this queue
       // Taken replicas leave the unsent set, so the next page starts that much earlier.
       offset += page.length - taken;
     }
-    // Where a sentinel sits in the list must not give it away, nor must a list in id order
-    // tell that it has none: every list is shuffled.
-    return shuffle(tasks, this.options.random);
   }
 
-  /** Sentinels the host has not computed: an unsent replica if one waits, else a new one. */
-  private takeSentinels(host: HostRecord, count: number, now: number, appFor: (appId: number) => AppChoice, outbox?: Outbox): Task[] {
-    const { work } = this.store;
-    const tasks: Task[] = [];
-    for (const s of work.sentinelsFor(host.id, count * 4)) {
-      if (tasks.length >= count) break;
-      const app = appFor(s.appId);
-      if (!this.mayTake(host, s.workunitId, s.hrClass, app)) continue;
-      const replicaId = work.unsentReplicaOf(s.workunitId) ?? work.insertReplica(s.workunitId, s.priority, now);
-      tasks.push(this.take(replicaId, s.workunitId, host, app.policy, app.version!, now));
-      outbox?.batchChanged(s.batchId);
+  /** Whether the regular queue has a replica this host may take. */
+  private hasWork(host: HostRecord, appFor: (appId: number) => AppChoice): boolean {
+    for (let offset = 0; offset < MAX_SCANNED; offset += PAGE) {
+      const page = this.store.work.candidates(PAGE, offset);
+      if (page.some((c) => this.mayTake(host, c.workunitId, c.hrClass, appFor(c.appId)))) return true;
+      if (page.length < PAGE) return false;
     }
-    return tasks;
+    return false;
+  }
+
+  /**
+   * Checks the coordinator makes on its own, sentinels or not: a new replica of a done work unit,
+   * picked at random among those other hosts decided, whose answer the host's must match.
+   */
+  private takeKnownAnswers(host: HostRecord, tasks: Task[], wanted: number, now: number, appFor: (appId: number) => AppChoice, outbox?: Outbox): void {
+    const { work } = this.store;
+    const { low, high } = work.workunitIdRange();
+    for (let looks = 0; tasks.length < wanted && looks < CHECK_LOOKS * (wanted - tasks.length); looks++) {
+      // From a random point; a second look from the start, in case the point fell past the last.
+      const from = looks % CHECK_LOOKS === 0 ? low + Math.floor(this.options.random() * (high - low + 1)) : low;
+      const found = work.checkCandidates(host.id, from, CHECK_WINDOW, 4).find((c) => this.mayTake(host, c.workunitId, c.hrClass, appFor(c.appId)));
+      if (!found) continue;
+      const app = appFor(found.appId);
+      const replicaId = work.insertReplica(found.workunitId, found.priority, now, 'check');
+      tasks.push(this.take(replicaId, found.workunitId, host, app.policy, app.version!, now));
+      outbox?.batchChanged(found.batchId);
+    }
   }
 
   private mayTake(host: HostRecord, workunitId: number, hrClass: string | null, app: AppChoice): boolean {

@@ -1,18 +1,21 @@
-// The state machine of a sentinel: a work unit whose answer the researcher knows. Each result is
-// judged on arrival against that answer, not by a quorum; the scheduler keeps sending the
-// sentinel to new hosts while its batch has other open work, and it finishes with the batch.
+// The state machine of a sentinel: a work unit whose answer the researcher knows. To a host it
+// is a work unit like any other, and it runs like one: the same replicas, the same quorum, its
+// credit granted when a quorum of right answers is in. What differs is hidden: each result is
+// judged on arrival against the known answer (a wrong one catches its host), and it never
+// fails — once the rest of its batch is finished, it finishes too, drawn or not.
 // Pure, like transition-rules.ts; the Transitioner applies the plan.
 import type { Replica, Workunit } from './model.js';
+import { distinctSupport } from './validator.js';
 
 export interface SentinelPlan {
-  /** In progress past the deadline: over, outcome "no reply" (nobody's failure: not reissued). */
+  /** In progress past the deadline: over, outcome "no reply". */
   expire: number[];
-  /** Results that match the known answer. */
-  passed: number[];
-  /** Results that do not: their hosts are caught. */
-  failed: number[];
-  /** Set once the batch has no other open work. */
-  finish?: { status: 'done'; canonicalId: number } | { status: 'failed'; reason: string };
+  /** Results judged now against the known answer; those of distrusted hosts are then forfeited. */
+  judged: { id: number; right: boolean }[];
+  /** New unsent replicas, while the right answers fall short of a quorum. */
+  create: number;
+  /** Done: a quorum of right answers is in, or the batch has no other open work. */
+  finish?: { canonicalId: number | null; credited: number[] };
   abort: number[];
   cancelUnsent: number[];
 }
@@ -27,11 +30,14 @@ export function planSentinel(
   now: number,
   matches: (r: Replica) => boolean,
   batchHasOpenWork: boolean,
+  distinctUsers: boolean,
 ): SentinelPlan {
-  const plan: SentinelPlan = { expire: [], passed: [], failed: [], abort: [], cancelUnsent: [] };
+  const plan: SentinelPlan = { expire: [], judged: [], create: 0, abort: [], cancelUnsent: [] };
+  const running = () => replicas.filter((r) => r.status === 'in_progress' && !plan.expire.includes(r.id));
+  const unsent = replicas.filter((r) => r.status === 'unsent');
   const stopAll = () => {
-    plan.abort = replicas.filter((r) => r.status === 'in_progress').map((r) => r.id);
-    plan.cancelUnsent = replicas.filter((r) => r.status === 'unsent').map((r) => r.id);
+    plan.abort = running().map((r) => r.id);
+    plan.cancelUnsent = unsent.map((r) => r.id);
   };
   if (wu.status !== 'active') {
     stopAll();
@@ -39,14 +45,21 @@ export function planSentinel(
   }
   for (const r of replicas) {
     if (r.status === 'in_progress' && r.deadline !== null && r.deadline < now) plan.expire.push(r.id);
-    if (r.outcome === 'success' && r.validateState === 'pending') (matches(r) ? plan.passed : plan.failed).push(r.id);
+    if (r.outcome === 'success' && r.validateState === 'pending' && !r.forfeited) plan.judged.push({ id: r.id, right: matches(r) });
   }
-  if (!batchHasOpenWork) {
-    const right = replicas.find((r) => r.validateState === 'valid' || plan.passed.includes(r.id));
-    plan.finish = right
-      ? { status: 'done', canonicalId: right.id }
-      : { status: 'failed', reason: 'sentinel: no host returned the expected output' };
+  const counts = (r: Replica) => !r.forfeited && !r.hostDistrusted;
+  const judgedRight = new Set(plan.judged.filter((j) => j.right).map((j) => j.id));
+  const right = replicas.filter((r) => counts(r) && (r.validateState === 'valid' || judgedRight.has(r.id)));
+  const support = distinctSupport(right.map((r) => ({ hostId: r.hostId!, userId: r.userId ?? -r.id })), { distinctUsers });
+
+  if (support >= wu.minQuorum || !batchHasOpenWork) {
+    plan.finish = { canonicalId: right[0]?.id ?? null, credited: right.map((r) => r.id) };
     stopAll();
+    return plan;
   }
+  // Short of a quorum of right answers: as many replicas out as could make it up.
+  const inFlight = unsent.length + running().filter(counts).length;
+  const counted = replicas.filter((r) => r.outcome !== 'abandoned' && r.outcome !== 'not_needed' && r.outcome !== 'aborted' && counts(r)).length;
+  plan.create = Math.max(0, Math.min(wu.minQuorum - support - inFlight, wu.maxTotalResults - counted));
   return plan;
 }

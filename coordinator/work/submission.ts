@@ -183,7 +183,7 @@ export class Submission {
       const wus = this.store.work.workunitsAfter(batchId, through, limit);
       for (const w of wus) {
         // Cancelled while waiting for its replicas: it gets none.
-        if (w.status === 'active') this.store.work.insertReplicas(w.id, w.priority, w.target_nresults, now);
+        if (w.status === 'active') this.store.work.insertReplicas(w.id, w.priority, w.target_nresults, now, w.sentinel ? 'sentinel' : 'regular');
       }
       if (wus.length > 0) this.store.work.setReplicasThrough(batchId, wus[wus.length - 1]!.id);
       return wus.length < limit;

@@ -17,17 +17,23 @@ export interface TransitionPlan {
   abort: number[];
   /** Replicas never sent that are no longer wanted. */
   cancelUnsent: number[];
+  /** Results of distrusted hosts: they count for nothing, and never will. */
+  forfeit: number[];
 }
 
 export type Validate = (successes: Replica[]) => Verdict;
 
 export function planTransition(wu: Workunit, replicas: Replica[], now: number, validate: Validate): TransitionPlan {
-  const plan: TransitionPlan = { expire: [], create: 0, abort: [], cancelUnsent: [] };
+  const plan: TransitionPlan = { expire: [], create: 0, abort: [], cancelUnsent: [], forfeit: [] };
   const unsent = replicas.filter((r) => r.status === 'unsent');
-  const outstanding = (): Replica[] => replicas.filter((r) => r.status === 'in_progress' && !plan.expire.includes(r.id));
+  const running = (): Replica[] => replicas.filter((r) => r.status === 'in_progress' && !plan.expire.includes(r.id));
+  // A distrusted (caught) host is not told: it keeps its tasks, and what it returns is recorded,
+  // but neither its results nor its tasks out count, so the work unit goes on without them.
+  const counts = (r: Replica) => !r.forfeited && !r.hostDistrusted;
+  const outstanding = (): Replica[] => running().filter(counts);
 
   const stopAll = () => {
-    plan.abort = outstanding().map((r) => r.id);
+    plan.abort = running().map((r) => r.id);
     plan.cancelUnsent = unsent.map((r) => r.id);
   };
 
@@ -40,13 +46,14 @@ export function planTransition(wu: Workunit, replicas: Replica[], now: number, v
     if (r.status === 'in_progress' && r.deadline !== null && r.deadline < now) plan.expire.push(r.id);
   }
 
+  plan.forfeit = replicas.filter((r) => r.outcome === 'success' && r.validateState === 'pending' && r.hostDistrusted && !r.forfeited).map((r) => r.id);
   // A result its host forfeited when it was caught cheating counts for nothing.
-  const successes = replicas.filter((r) => r.outcome === 'success' && !r.forfeited);
-  const errors = replicas.filter((r) => r.outcome === 'client_error').length;
-  // Given back and never-needed replicas are no one's failure, nor are forfeited ones and tasks
-  // aborted in an open work unit (taken from a caught host): they do not use up the budget.
+  const successes = replicas.filter((r) => r.outcome === 'success' && counts(r));
+  const errors = replicas.filter((r) => r.outcome === 'client_error' && counts(r)).length;
+  // Given back and never-needed replicas are no one's failure, nor are forfeited ones, those of
+  // distrusted hosts, and tasks aborted in an open work unit: they do not use up the budget.
   const counted = replicas.filter(
-    (r) => r.outcome !== 'abandoned' && r.outcome !== 'not_needed' && r.outcome !== 'aborted' && !r.forfeited,
+    (r) => r.outcome !== 'abandoned' && r.outcome !== 'not_needed' && r.outcome !== 'aborted' && counts(r),
   ).length;
   const inFlight = unsent.length + outstanding().length;
 

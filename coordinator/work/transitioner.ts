@@ -1,22 +1,28 @@
-// Applies the state machines of transition-rules.ts (work units) and sentinel-rules.ts
-// (sentinels) to the store: expiry, validation, credit, reissue, failure and aborts; and takes
-// back the verdicts a caught cheater took part in. Callers run it inside their transaction.
+// Applies the state machines of transition-rules.ts (work units), sentinel-rules.ts (sentinels)
+// and check-rules.ts (checks of done work units) to the store: expiry, validation, credit,
+// reissue, failure and aborts; catches hosts that fail a check, and takes back the verdicts a
+// caught cheater took part in. Callers run it inside their transaction.
 import type { BlobStore } from '../files/blob-store.js';
 import type { Store } from '../store/store.js';
 import type { CreditGranter } from './credit-granter.js';
 import type { AppPolicy, Replica, Workunit } from './model.js';
+import { planChecks } from './check-rules.js';
 import type { Outbox } from './outbox.js';
 import { planSentinel } from './sentinel-rules.js';
 import { planTransition, type TransitionPlan } from './transition-rules.js';
 import { findQuorum, outputsAgree, type Candidate, type Verdict } from './validator.js';
 
-const DISTRUSTED = 'this host returned a wrong result to a check with a known answer; its tasks were reassigned';
+/** Said to a host whose task is no longer wanted because its work unit is decided, whatever kind it was. */
+const NOT_NEEDED = 'work unit already has a canonical result';
 
 export interface TransitionerOptions {
   /** Count at most one result per user in a quorum (and so never send two replicas to one user). */
   distinctUsers: boolean;
-  /** Right answers to sentinels in a row after which a distrusted host is trusted again. */
+  /** Right answers to checks in a row after which a distrusted host is trusted again. */
   trustThreshold: number;
+  /** A caught host's earlier results are re-checked after a random delay of up to this. */
+  recheckDelayMs: number;
+  random: () => number;
 }
 
 export class Transitioner {
@@ -36,6 +42,7 @@ export class Transitioner {
     const replicas = this.store.work.replicasOf(workunitId);
     const app = this.app(wu.appId);
     if (wu.expectedOutputHash !== null) return this.judgeSentinel(app, wu, replicas, now, outbox);
+    if (wu.status === 'done') return this.judgeChecks(app, wu, replicas, now, outbox);
     const plan = planTransition(wu, replicas, now, (successes) => this.validate(app, wu, successes));
     this.apply(wu, replicas, plan, now, outbox);
   }
@@ -60,9 +67,7 @@ export class Transitioner {
     outbox.batchChanged(wu.batchId);
     const replicas = work.replicasOf(workunitId);
     // The caught host counts as distrusted even if it has earned its trust back since.
-    const isDistrusted = (hostId: number | null) =>
-      hostId !== null && (hostId === caughtHostId || (identities.hostById(hostId)?.distrustedAt ?? null) !== null);
-    const distrusted = new Set(replicas.filter((r) => isDistrusted(r.hostId)).map((r) => r.id));
+    const distrusted = new Set(replicas.filter((r) => r.hostDistrusted || (r.hostId !== null && r.hostId === caughtHostId)).map((r) => r.id));
     for (const r of replicas) {
       if (!distrusted.has(r.id) || r.validateState !== 'valid') continue;
       work.forfeit(r.id);
@@ -113,7 +118,7 @@ export class Transitioner {
     return candidate;
   }
 
-  private validate(app: AppPolicy, wu: Workunit, successes: Replica[]) {
+  private validate(app: AppPolicy, wu: Pick<Workunit, 'minQuorum'>, successes: Replica[]) {
     const candidates = successes.map((r) => this.candidate(app, r));
     return findQuorum(candidates, { minQuorum: wu.minQuorum, distinctUsers: this.options.distinctUsers }, app.validation);
   }
@@ -128,6 +133,7 @@ export class Transitioner {
   private apply(wu: Workunit, replicas: Replica[], plan: TransitionPlan, now: number, outbox: Outbox): void {
     const { work } = this.store;
     for (const id of plan.expire) work.endReplica(id, 'in_progress', 'no_reply');
+    for (const id of plan.forfeit) work.forfeit(id);
     if (plan.verdict) this.settle(wu, replicas, plan.verdict, now, outbox);
     if (plan.finish) {
       const reason = plan.finish.status === 'failed' ? plan.finish.reason : null;
@@ -135,11 +141,11 @@ export class Transitioner {
     }
     const abortReason = plan.finish
       ? plan.finish.status === 'done'
-        ? 'work unit already has a canonical result'
+        ? NOT_NEEDED
         : `work unit failed: ${plan.finish.reason}`
       : `work unit ${wu.status}`;
     this.stop(plan.abort, plan.cancelUnsent, abortReason, outbox);
-    if (plan.create > 0) work.insertReplicas(wu.id, wu.priority, plan.create, now);
+    if (plan.create > 0) work.insertReplicas(wu.id, wu.priority, plan.create, now, 'regular');
     if (plan.finish) this.finishSentinelsIfDone(wu.batchId, now, outbox);
   }
 
@@ -169,49 +175,106 @@ export class Transitioner {
   }
 
   private judgeSentinel(app: AppPolicy, wu: Workunit, replicas: Replica[], now: number, outbox: Outbox): void {
-    const { work, identities } = this.store;
+    const { work } = this.store;
     let expected: Candidate | undefined;
     const matches = (r: Replica): boolean => {
       expected ??= this.expectedCandidate(app, wu);
       return outputsAgree(app.validation, expected, this.candidate(app, r));
     };
-    const plan = planSentinel(wu, replicas, now, matches, work.hasOpenRegularWork(wu.batchId));
+    const plan = planSentinel(wu, replicas, now, matches, work.hasOpenRegularWork(wu.batchId), this.options.distinctUsers);
     for (const id of plan.expire) work.endReplica(id, 'in_progress', 'no_reply');
-    const hostOf = (id: number) => replicas.find((r) => r.id === id)!.hostId!;
-    for (const id of plan.passed) {
-      work.setValidateState(id, 'valid');
-      identities.recordSentinelPassed(hostOf(id), this.options.trustThreshold);
+    const byId = new Map(replicas.map((r) => [r.id, r]));
+    const caught = this.judge(plan.judged.map((j) => ({ replica: byId.get(j.id)!, right: j.right })), now);
+    if (plan.create > 0) work.insertReplicas(wu.id, wu.priority, plan.create, now, 'sentinel');
+    if (plan.finish) {
+      work.finishWorkunit(wu.id, 'done', plan.finish.canonicalId, null, now);
+      this.credit.grant(wu, plan.finish.credited.map((id) => ({ replicaId: id, hostId: byId.get(id)!.hostId! })), now, outbox);
     }
-    this.credit.grant(wu, plan.passed.map((id) => ({ replicaId: id, hostId: hostOf(id) })), now, outbox);
-    for (const id of plan.failed) work.setValidateState(id, 'invalid');
-    const finish = plan.finish;
-    if (finish?.status === 'done') work.finishWorkunit(wu.id, 'done', finish.canonicalId, null, now);
-    if (finish?.status === 'failed') work.finishWorkunit(wu.id, 'failed', null, finish.reason, now);
-    this.stop(plan.abort, plan.cancelUnsent, 'the batch has no more open work', outbox);
+    this.stop(plan.abort, plan.cancelUnsent, NOT_NEEDED, outbox);
     // Last, so that the work units it touches see this sentinel settled.
-    for (const id of plan.failed) this.distrust(hostOf(id), now, outbox);
+    for (const hostId of caught) this.catchHost(hostId, now, outbox);
+  }
+
+  private judgeChecks(app: AppPolicy, wu: Workunit, replicas: Replica[], now: number, outbox: Outbox): void {
+    const { work, identities } = this.store;
+    const byId = new Map(replicas.map((r) => [r.id, r]));
+    const canonical = this.candidate(app, byId.get(wu.canonicalReplicaId!)!);
+    const agrees = (r: Replica) => outputsAgree(app.validation, canonical, this.candidate(app, r));
+    const plan = planChecks(wu, replicas, now, agrees, (successes, minQuorum) => this.validate(app, { minQuorum }, successes));
+    for (const id of plan.expire) work.endReplica(id, 'in_progress', 'no_reply');
+    const caught = this.judge(
+      [...plan.judgedDistrusted.map((j) => ({ replica: byId.get(j.id)!, right: j.right })),
+        ...plan.passed.map((id) => ({ replica: byId.get(id)!, right: true })),
+        ...plan.failed.map((id) => ({ replica: byId.get(id)!, right: false }))],
+      now,
+    );
+    const credited = plan.passed.filter((id) => !byId.get(id)!.hostDistrusted);
+    if (plan.overturn) {
+      // The answer that had been accepted lost: every result is judged again by the new verdict.
+      const { valid, invalid, canonicalId } = plan.overturn;
+      for (const id of invalid) {
+        const r = byId.get(id)!;
+        if (r.validateState === 'invalid') continue;
+        if (r.validateState === 'valid') this.credit.revoke(wu.id, id, r.hostId!, now, outbox);
+        work.setValidateState(id, 'invalid');
+        caught.add(r.hostId!);
+      }
+      for (const id of valid) {
+        const r = byId.get(id)!;
+        if (r.validateState === 'valid') continue;
+        if (r.validateState === 'invalid') identities.withdrawInvalid(r.hostId!);
+        work.setValidateState(id, 'valid');
+        if (r.kind === 'check') identities.recordCheckPassed(r.hostId!, this.options.trustThreshold);
+        else if (!this.store.ledger.hasGrant(id)) identities.recordValid(r.hostId!, 1);
+      }
+      credited.push(...valid);
+      work.setCanonical(wu.id, canonicalId);
+    }
+    for (const id of plan.unsettled) work.setValidateState(id, 'invalid');
+    this.credit.grant(wu, credited.map((id) => ({ replicaId: id, hostId: byId.get(id)!.hostId! })), now, outbox);
+    // Arbiters go out ahead of the work unit's peers: a dispute holds results and credit back.
+    if (plan.create > 0) work.insertReplicas(wu.id, wu.priority + 1, plan.create, now, 'check');
+    this.stop(plan.abort, plan.cancelUnsent, NOT_NEEDED, outbox);
+    for (const hostId of caught) this.catchHost(hostId, now, outbox);
   }
 
   /**
-   * A host answered a sentinel wrongly. It loses its trust; the results it has waiting for a
-   * quorum are forfeited (no credit, and they no longer count) and its tasks out are aborted,
-   * so all of them are reissued; a background job re-checks what its results already decided.
+   * Records answers to checks: a right one is valid and counts towards trust; a wrong one is
+   * invalid and catches its host (returned, to be caught once the caller is done). A distrusted
+   * host's answers count only towards its way back: its results are forfeited either way.
    */
-  private distrust(hostId: number, now: number, outbox: Outbox): void {
+  private judge(answers: { replica: Replica; right: boolean }[], now: number): Set<number> {
     const { work, identities } = this.store;
-    identities.recordSentinelFailed(hostId, now);
+    const caught = new Set<number>();
+    for (const { replica: r, right } of answers) {
+      const hostId = r.hostId!;
+      if (r.hostDistrusted) work.forfeit(r.id);
+      else work.setValidateState(r.id, right ? 'valid' : 'invalid');
+      if (right) identities.recordCheckPassed(hostId, this.options.trustThreshold);
+      else if (r.hostDistrusted) identities.recordCheckFailed(hostId, now, now);
+      else caught.add(hostId);
+    }
+    return caught;
+  }
+
+  /**
+   * A host failed a check. Nothing it can see changes: its tasks stay with it and keep coming in
+   * the same mix, so that being caught tells it nothing about which task was a check. But its
+   * results no longer count: those waiting for a quorum are forfeited (no credit), its tasks out
+   * are replaced, and after a random delay a background job re-checks what its results decided.
+   */
+  private catchHost(hostId: number, now: number, outbox: Outbox): void {
+    const { work, identities } = this.store;
+    identities.recordCheckFailed(hostId, now, now + Math.floor(this.options.random() * this.options.recheckDelayMs));
     outbox.hostDistrusted(hostId);
     const touched = new Set<number>();
-    for (const r of work.pendingRegularOfHost(hostId)) {
+    for (const r of work.pendingOfHost(hostId)) {
       work.forfeit(r.replicaId);
       // Pending again after a reopened work unit, it may still hold its first credit.
       this.credit.revoke(r.workunitId, r.replicaId, hostId, now, outbox);
       touched.add(r.workunitId);
     }
-    for (const r of work.inProgressRegularOfHost(hostId)) {
-      if (work.endReplica(r.replicaId, 'in_progress', 'aborted').changed) outbox.abort(hostId, r.replicaId, DISTRUSTED);
-      touched.add(r.workunitId);
-    }
+    for (const r of work.inProgressWithWorkunitOfHost(hostId)) touched.add(r.workunitId);
     for (const id of touched) this.transition(id, now, outbox);
   }
 

@@ -66,7 +66,8 @@ export function findQuorum(candidates: Candidate[], rule: QuorumRule, validation
   return { kind: 'canonical', canonicalId: best.canonical.replicaId, valid, invalid };
 }
 
-function distinctSupport(group: Candidate[], rule: QuorumRule): number {
+/** How many results of a group count towards a quorum: one per host, and per user if the rule says so. */
+export function distinctSupport(group: Pick<Candidate, 'hostId' | 'userId'>[], rule: Pick<QuorumRule, 'distinctUsers'>): number {
   const hosts = new Set<number>();
   const users = new Set<number>();
   for (const c of group) {

@@ -46,7 +46,7 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
   const aborts: World['aborts'] = [];
   const credits: World['credits'] = [];
   const core = createCore(
-    { dataDir, distinctUsers: true, trustThreshold: 3, spotCheckRate: 0, sentinelRate: 0, maxInFlightPerHost: 100, ...options },
+    { dataDir, distinctUsers: true, trustThreshold: 3, spotCheckRate: 0, checkRate: 0, recheckDelayMs: 0, maxInFlightPerHost: 100, ...options },
     { abort: (hostId, taskIds, reason) => aborts.push({ hostId, taskIds, reason }), credit: (hostId, receipts) => credits.push({ hostId, receipts }) },
     { clock: () => now, random },
   );

@@ -1,9 +1,10 @@
 // Cheaters: a share of the volunteers return wrong results — random garbage, and a colluding
 // group that agrees on the same wrong answer — against a real coordinator over real sockets, at
-// quorum 2, with sentinels (work units whose answer the researcher knows) in the batch. Every
-// canonical result must be right, cheaters must end with no credit and no trust, and honest
-// volunteers must be unaffected. The second case lets colluders win quorums before any sentinel
-// exists, so that catching them has to undo what they decided.
+// quorum 2, with sentinels (work units whose answer the researcher knows) in the batch, or with
+// none but the coordinator's own checks. Every canonical result must be right, cheaters must end
+// with no credit and no trust, and honest volunteers must be unaffected. Colluders that win
+// quorums before anything catches them lose them afterwards; and a caught host must learn
+// nothing from being caught that would tell its friends which tasks are checks.
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,9 +42,9 @@ function tamper(role: Role, rnd: Seeded): ((output: unknown, task: Task) => unkn
   return undefined;
 }
 
-async function setUp(sentinelRate: number) {
+async function setUp(checkRate: number) {
   stopped = false;
-  coordinator = await startTestCoordinator({ sentinelRate, transitionIntervalMs: 100 });
+  coordinator = await startTestCoordinator({ checkRate, transitionIntervalMs: 100 });
   appDir = mkdtempSync(join(tmpdir(), 'vg-cheaters-apps-'));
   const c = coordinator;
   const projectId = c.apps.createProject({ name: 'cheaters' });
@@ -83,7 +84,7 @@ async function runUntil(list: HostClient[], url: string, done: () => boolean, ti
 /** All work units settled and no caught host's results left to re-check. */
 function settled(c: TestCoordinator): boolean {
   const open = c.store.db.prepare("SELECT COUNT(*) AS n FROM workunits WHERE status = 'active'").get() as { n: number };
-  return open.n === 0 && c.store.identities.hostsToRecheck().length === 0;
+  return open.n === 0 && c.store.identities.nextRecheckAt() === undefined;
 }
 
 interface HostRow {
@@ -186,5 +187,61 @@ describe('cheating volunteers', () => {
     const { problem } = await fetchAndVerifyLedger(c.url, c.key.publicKey);
     expect(problem).toBeUndefined();
     console.log(`[colluders] 60 work units decided by 2 colluders, then caught by sentinels: ${revocations} grants revoked, all 60 redone right; ${Date.now() - started} ms`);
+  }, 90_000);
+
+  it('two colluders and no sentinel anywhere: the coordinator’s own checks catch them, and what they decided is redone right', async () => {
+    const started = Date.now();
+    const rnd = seeded('colluders without sentinels');
+    const { c, submit } = await setUp(0.1);
+    const batch = submit('no sentinels', rnd.shuffle(Array.from({ length: 600 }, (_, i) => i)), []);
+    const colluders = [addHost(c, 'colluder', rnd), addHost(c, 'colluder', rnd)];
+    const honest = Array.from({ length: 6 }, () => addHost(c, 'honest', rnd));
+    await runUntil([...colluders, ...honest], c.url, () => settled(c), 60_000);
+
+    const { revocations } = checkOutcome(c);
+    const checks = (c.store.db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE kind = 'check'").get() as { n: number }).n;
+    expect(c.store.reports.workunitCounts(batch)).toEqual({ active: 0, done: 600, failed: 0, cancelled: 0 });
+    const { problem } = await fetchAndVerifyLedger(c.url, c.key.publicKey);
+    expect(problem).toBeUndefined();
+    console.log(
+      `[colluders without sentinels] 2 colluders + 6 honest hosts, 600 work units at quorum 2, check rate 0.1: ` +
+        `${checks} checks, both colluders caught, ${revocations} grants revoked, every result right; ${Date.now() - started} ms`,
+    );
+  }, 90_000);
+
+  it('a caught host learns nothing from being caught: the same mix of tasks, the same messages, never the list of sentinels', async () => {
+    const rnd = seeded('caught host');
+    const { c, submit } = await setUp(0.2);
+    submit('mixed', rnd.shuffle(Array.from({ length: 400 }, (_, i) => i)), Array.from({ length: 80 }, (_, i) => 100_000 + i));
+    const sentinelIds = new Set(
+      (c.store.db.prepare('SELECT id FROM workunits WHERE expected_output_hash IS NOT NULL').all() as { id: number }[]).map((r) => r.id),
+    );
+    const throwaway = addHost(c, 'garbage', rnd);
+    const honest = Array.from({ length: 5 }, () => addHost(c, 'honest', rnd));
+    const caughtAt = () => (c.store.db.prepare('SELECT distrusted_at AS at FROM hosts WHERE id = ?').get(throwaway.hostId) as { at: number | null }).at;
+
+    // Until it is caught, then on to the end of the batch.
+    await runUntil([throwaway, ...honest], c.url, () => throwaway.hostId !== 0 && caughtAt() !== null, 30_000);
+    const seenBefore = throwaway.tasksSeen.size;
+    const openSentinels = (c.store.db.prepare(`SELECT COUNT(*) AS n FROM workunits WHERE expected_output_hash IS NOT NULL AND status = 'active'`)
+      .get() as { n: number }).n;
+    await runUntil([throwaway, ...honest], c.url, () => settled(c), 60_000);
+
+    const after = [...throwaway.tasksSeen.values()].slice(seenBefore);
+    const sentinelsAfter = after.filter((t) => sentinelIds.has(t.workunitId)).length;
+    // Today's fix: before it, a caught host got nothing but sentinels, every open one.
+    expect(after.length).toBeGreaterThan(20);
+    expect(sentinelsAfter / after.length).toBeLessThan(0.5);
+    expect(sentinelsAfter).toBeLessThan(openSentinels);
+    // Whatever it was told, honest hosts were told too: no abort or answer of its own kind.
+    const honestReasons = new Set(honest.flatMap((h) => h.aborts.map((a) => a.reason)));
+    for (const a of throwaway.aborts) expect(honestReasons).toContain(a.reason);
+    const honestAnswers = new Set(honest.flatMap((h) => h.acks.map((a) => `${a.status}/${a.code ?? ''}`)));
+    for (const a of throwaway.acks) expect(honestAnswers).toContain(`${a.status}/${a.code ?? ''}`);
+    checkOutcome(c);
+    console.log(
+      `[caught host] ${seenBefore} tasks until caught, ${after.length} after (${sentinelsAfter} sentinels, ${openSentinels} were open); ` +
+        `aborts ${throwaway.aborts.length}, all of kinds honest hosts saw too`,
+    );
   }, 90_000);
 });

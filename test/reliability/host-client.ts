@@ -75,6 +75,8 @@ export class HostClient {
   readonly acks: ResultAckRecord[] = [];
   readonly givenBack: GiveBackRecord[] = [];
   readonly receipts: CreditReceipt[] = [];
+  /** Every tasks.abort pushed to it. */
+  readonly aborts: { taskIds: number[]; reason: string }[] = [];
   readonly tasksSeen = new Map<number, Task>();
   connections = 0;
   private socket: Socket | undefined;
@@ -97,6 +99,7 @@ export class HostClient {
     const socket = io(`${url}/volunteer`, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: 5000 });
     this.socket = socket;
     socket.on('credit.granted', (m: { receipts: CreditReceipt[] }) => this.receipts.push(...m.receipts));
+    socket.on('tasks.abort', (m: { taskIds: number[]; reason: string }) => this.aborts.push(m));
     try {
       // A coordinator that dies between the WebSocket handshake and the namespace's answer
       // yields neither "connect" nor "connect_error", only "disconnect".

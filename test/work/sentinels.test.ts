@@ -1,23 +1,30 @@
 // Sentinels through the real store, with a hand-driven clock: work units whose answer the
-// researcher knows, mixed unannounced into hosts' tasks. A wrong answer distrusts the host,
-// forfeits what it has waiting, aborts what it holds, and a re-check takes back the credit of
-// what its results decided (reopening work units whose quorum no longer holds).
+// researcher knows, drawn into hosts' tasks at the check rate and run like any other work unit.
+// A wrong answer catches the host without telling it: its results stop counting, and a re-check
+// takes back the credit of what its results decided (reopening work units whose quorum no longer holds).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../protocol/canonical.js';
-import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import { jsonHash } from '../../protocol/hash.js';
-import { verifyLedgerChain } from '../../protocol/ledger.js';
 import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import type { Task } from '../../protocol/messages.js';
 import { MIGRATIONS, migrate } from '../../coordinator/store/migrations.js';
-import { creditForFpops } from '../../coordinator/work/credit.js';
-import { DEFAULT_REPLICATION, type Replication } from '../../coordinator/work/model.js';
+import { resultPieces } from '../../coordinator/research/results-export.js';
 import { SubmissionError } from '../../coordinator/work/submission.js';
-import { createWorld, type World, type WorldHost } from '../helpers/world.js';
+import { createWorld, type World } from '../helpers/world.js';
+import {
+  answer, creditOf, CREDIT, expectLedgerConsistent, forged, hostRow, ledgerByReplica, lotteryWorld, REGULAR, regular, replicaOf, replicas, right,
+  sentinel, SENTINEL, submit, wu,
+} from '../helpers/judging.js';
+
+function lottery(): { roll: { value: number } } {
+  const made = lotteryWorld();
+  world = made.world;
+  return made;
+}
 
 let world: World;
 let tempDir: string | undefined;
@@ -27,93 +34,6 @@ afterEach(() => {
   tempDir = undefined;
 });
 
-/** What one valid replica earns at the default fpopsEst. */
-const CREDIT = creditForFpops(DEFAULT_REPLICATION.fpopsEst);
-const NO_RIGHT_ANSWER = 'sentinel: no host returned the expected output';
-const BATCH_OVER = 'the batch has no more open work';
-
-interface Unit {
-  input: unknown;
-  expectedOutput?: unknown;
-  replication?: Partial<Replication>;
-}
-
-// Every task's right answer echoes its input, so a sentinel's known answer is that echo too.
-const regular = (tag: string, replication?: Partial<Replication>): Unit => ({ input: { r: tag }, ...(replication ? { replication } : {}) });
-const sentinel = (n: number, replication?: Partial<Replication>): Unit => ({
-  input: { s: n },
-  expectedOutput: { echo: { s: n } },
-  ...(replication ? { replication } : {}),
-});
-const right = (t: Task) => ({ output: { echo: t.input } });
-/** What colluders agree on, and what a careless host returns. */
-const forged = () => ({ output: { echo: 'forged' } });
-
-function submit(w: World, appId: number, units: Unit[], replication: Partial<Replication> = {}): number {
-  return w.core.submission.submitBatch({ appId, name: 'sentinels', replication, workunits: units as never[] }, w.now()).batchId;
-}
-
-function answer(host: WorldHost, task: Task, outcome: { output: unknown }): void {
-  expect(host.report(host.result(task, outcome))).toEqual([{ taskId: task.taskId, status: 'accepted' }]);
-}
-
-const replicas = (w: World, wuId: number) => w.core.store.work.replicasOf(wuId);
-const wu = (w: World, id: number) => w.core.store.work.workunit(id)!;
-const replicaOf = (w: World, task: Task) => replicas(w, task.workunitId).find((r) => r.id === task.taskId)!;
-const creditOf = (w: World, replicaId: number) =>
-  (w.core.store.db.prepare('SELECT credit FROM replicas WHERE id = ?').get(replicaId) as { credit: number | null }).credit;
-
-interface HostRow {
-  consecutive_valid: number;
-  n_valid: number;
-  n_invalid: number;
-  sentinels_passed: number;
-  sentinels_failed: number;
-  distrusted_at: number | null;
-  recheck_pending: number;
-  total_credit: number;
-}
-function hostRow(w: World, hostId: number): HostRow {
-  return w.core.store.db
-    .prepare(`SELECT consecutive_valid, n_valid, n_invalid, sentinels_passed, sentinels_failed, distrusted_at, recheck_pending,
-      total_credit FROM hosts WHERE id = ?`)
-    .get(hostId) as HostRow;
-}
-
-/** The ledger as replica id → the amounts of its entries, in order. */
-function ledgerByReplica(w: World): Record<number, number[]> {
-  const rows = w.core.store.db.prepare('SELECT replica_id AS r, amount FROM credit_ledger ORDER BY id').all() as { r: number; amount: number }[];
-  const out: Record<number, number[]> = {};
-  for (const { r, amount } of rows) (out[r] ??= []).push(amount);
-  return out;
-}
-
-/** The chain verifies, and every total (host, user) and replica credit is what the ledger sums to. */
-function expectLedgerConsistent(w: World): void {
-  const entries = w.core.store.ledger.entriesAfter(0, 100_000);
-  expect(verifyLedgerChain(nodeEd25519(), w.core.key.publicKey, entries)).toBeUndefined();
-  const db = w.core.store.db;
-  for (const [table, column] of [['hosts', 'host_id'], ['users', 'user_id']] as const) {
-    const rows = db
-      .prepare(`SELECT t.id, t.total_credit AS total, (SELECT COALESCE(SUM(l.amount), 0) FROM credit_ledger l WHERE l.${column} = t.id) AS sum
-        FROM ${table} t`)
-      .all() as { id: number; total: number; sum: number }[];
-    for (const r of rows) expect(r.total, `${table} ${r.id}`).toBeCloseTo(r.sum, 9);
-  }
-  const perReplica = db
-    .prepare('SELECT r.id, r.credit, SUM(l.amount) AS net FROM credit_ledger l JOIN replicas r ON r.id = l.replica_id GROUP BY r.id')
-    .all() as { id: number; credit: number; net: number }[];
-  for (const r of perReplica) expect(r.credit, `replica ${r.id}`).toBeCloseTo(r.net, 9);
-}
-
-/** A world whose sentinel lottery is decided by `roll.value`: below 0.5 a task slot is a sentinel. */
-function lotteryWorld(): { roll: { value: number } } {
-  const roll = { value: 0.9 };
-  world = createWorld({ sentinelRate: 0.5 }, () => roll.value);
-  return { roll };
-}
-const SENTINEL = 0.1;
-const REGULAR = 0.9;
 
 describe('submission', () => {
   it('stores a sentinel’s expected output as canonical JSON and its hash', () => {
@@ -155,123 +75,80 @@ describe('submission', () => {
 });
 
 describe('mixing sentinels into tasks', () => {
-  it('at rate 1 a host gets the sentinels it has not computed first (new replicas once the first are taken), then regular work', () => {
-    world = createWorld({ sentinelRate: 1 });
+  it('sentinels wait in a queue of their own, drawn at the check rate: each goes to as many hosts as a regular work unit', () => {
+    const { roll } = lottery();
     const app = world.addApp();
-    const batch = submit(world, app, [regular('0'), regular('1'), regular('2'), sentinel(1), sentinel(2)]);
+    // In batch order the sentinels come first: they must still not go out as regular work.
+    const batch = submit(world, app, [sentinel(1), sentinel(2), regular('0'), regular('1'), regular('2')]);
     const ids = world.workunitIds(batch);
-    const regularIds = ids.slice(0, 3);
-    const sentinelIds = ids.slice(3);
-    const firstReplicas = sentinelIds.flatMap((id) => replicas(world, id).map((r) => r.id));
-    const [a, b, c] = [world.addHost(), world.addHost(), world.addHost()];
+    const sentinelIds = ids.slice(0, 2);
+    const regularIds = ids.slice(2);
+    const made = sentinelIds.flatMap((id) => replicas(world, id).map((r) => r.id));
     const workunitsOf = (tasks: Task[]) => tasks.map((t) => t.workunitId).sort((x, y) => x - y);
+    const [a, b, c] = [world.addHost(), world.addHost(), world.addHost()];
 
-    const ta = a.request(2);
-    const tb = b.request(2);
-    expect(workunitsOf(ta)).toEqual(sentinelIds);
-    expect(workunitsOf(tb)).toEqual(sentinelIds);
-    // a and b took the replicas made with the batch; c's are made on the spot.
-    expect([...ta, ...tb].map((t) => t.taskId).sort((x, y) => x - y)).toEqual(firstReplicas);
-    const tc = c.request(2);
-    expect(workunitsOf(tc)).toEqual(sentinelIds);
-    for (const t of tc) expect(firstReplicas).not.toContain(t.taskId);
-    for (const id of sentinelIds) {
-      expect(replicas(world, id).map((r) => [r.status, r.hostId])).toEqual([
-        ['in_progress', a.id],
-        ['in_progress', b.id],
-        ['in_progress', c.id],
-      ]);
-    }
-
-    // Having computed every sentinel, a gets regular work, and no sentinel replica is made.
-    for (const t of ta) answer(a, t, right(t));
+    roll.value = REGULAR;
     expect(workunitsOf(a.request(3))).toEqual(regularIds);
-    for (const id of sentinelIds) expect(replicas(world, id)).toHaveLength(3);
-
-    // A new host's sentinels are not all at the front of its list.
+    roll.value = SENTINEL;
+    const tb = b.request(2);
+    const tc = c.request(2);
+    expect(workunitsOf(tb)).toEqual(sentinelIds);
+    expect(workunitsOf(tc)).toEqual(sentinelIds);
+    // The replicas made with the batch, and no more: a sentinel is no one's check twice over.
+    expect([...tb, ...tc].map((t) => t.taskId).sort((x, y) => x - y)).toEqual(made);
     const d = world.addHost();
-    const td = d.request(4);
-    const isSentinel = td.map((t) => sentinelIds.includes(t.workunitId));
-    expect(isSentinel.filter(Boolean)).toHaveLength(2);
-    expect(isSentinel).not.toEqual([true, true, false, false]);
+    expect(workunitsOf(d.request(5))).toEqual(regularIds);
+    for (const id of sentinelIds) expect(replicas(world, id)).toHaveLength(2);
   });
 
-  it('at rate 0 sentinels go out only as their ordinary replicas', () => {
-    world = createWorld({ sentinelRate: 0 });
+  it('at check rate 0 sentinels are never handed out, and finish with their batch without failing it', () => {
+    world = createWorld({ checkRate: 0 });
     const app = world.addApp();
     const batch = submit(world, app, [regular('0'), sentinel(1)]);
-    const [regularId, sentinelId] = world.workunitIds(batch);
-    const made = replicas(world, sentinelId!).map((r) => r.id);
-    const [a, b, c] = [world.addHost(), world.addHost(), world.addHost()];
+    const [regularId, sentinelId] = world.workunitIds(batch) as [number, number];
+    const [a, b] = [world.addHost(), world.addHost()];
     const ta = a.request(5);
     const tb = b.request(5);
-    expect(ta.map((t) => t.workunitId)).toEqual([regularId, sentinelId]);
-    expect(tb.map((t) => t.workunitId)).toEqual([regularId, sentinelId]);
-    expect([ta[1]!.taskId, tb[1]!.taskId]).toEqual(made);
-    expect(c.request(5)).toEqual([]);
-    expect(replicas(world, sentinelId!).map((r) => r.id)).toEqual(made);
-    // Still judged against the known answer on arrival.
-    answer(a, ta[1]!, right(ta[1]!));
-    expect(replicaOf(world, ta[1]!).validateState).toBe('valid');
-    expect(hostRow(world, a.id).sentinels_passed).toBe(1);
-  });
-
-  it('a distrusted host gets only sentinels, and nothing once it has had them all', () => {
-    world = createWorld({ sentinelRate: 1 });
-    const app = world.addApp();
-    const batch = submit(world, app, [regular('0'), regular('1'), sentinel(1), sentinel(2), sentinel(3)]);
-    const sentinelIds = world.workunitIds(batch).slice(2);
-    const cheat = world.addHost();
-    const [first] = cheat.request(1);
-    expect(sentinelIds).toContain(first!.workunitId);
-    answer(cheat, first!, forged());
-    expect(hostRow(world, cheat.id).distrusted_at).toBe(world.now());
-
-    const rest = cheat.request(10);
-    expect(rest.map((t) => t.workunitId).sort((x, y) => x - y)).toEqual(sentinelIds.filter((id) => id !== first!.workunitId));
-    expect(cheat.request(10)).toEqual([]);
-    // Regular work was there all along.
-    expect(world.addHost().request(10).filter((t) => !sentinelIds.includes(t.workunitId))).toHaveLength(2);
+    expect(ta.map((t) => t.workunitId)).toEqual([regularId]);
+    expect(tb.map((t) => t.workunitId)).toEqual([regularId]);
+    answer(a, ta[0]!, right(ta[0]!));
+    answer(b, tb[0]!, right(tb[0]!));
+    expect(wu(world, sentinelId)).toMatchObject({ status: 'done', canonicalReplicaId: null, errorReason: null });
+    expect(replicas(world, sentinelId).map((r) => r.outcome)).toEqual(['not_needed', 'not_needed']);
+    expect(world.core.store.reports.workunitCounts(batch)).toEqual({ active: 0, done: 2, failed: 0, cancelled: 0 });
   });
 });
 
-describe('judging sentinels', () => {
-  it('a right answer is valid on arrival, earns credit and counts as a passed sentinel', () => {
-    world = createWorld({ sentinelRate: 1 });
+describe('a caught host is not told', () => {
+  it('keeps getting the same mix: regular work when no check is drawn, not the open sentinels of every batch', async () => {
+    const { roll } = lottery();
     const app = world.addApp();
-    const batch = submit(world, app, [regular('0'), sentinel(1)]);
-    const sentinelId = world.workunitIds(batch)[1]!;
-    const host = world.addHost();
-    const [t] = host.request(1);
-    expect(t!.workunitId).toBe(sentinelId);
-    answer(host, t!, right(t!));
+    const batch = submit(world, app, [...['0', '1', '2', '3'].map((t) => regular(t)), ...[1, 2, 3, 4, 5, 6].map((n) => sentinel(n))]);
+    const sentinelIds = world.workunitIds(batch).slice(4);
+    const cheat = world.addHost();
+    roll.value = SENTINEL;
+    const [first] = cheat.request(1);
+    expect(sentinelIds).toContain(first!.workunitId);
+    answer(cheat, first!, forged());
+    await world.core.recheckHosts();
+    expect(hostRow(world, cheat.id).distrusted_at).toBe(world.now());
 
-    expect(replicaOf(world, t!)).toMatchObject({ outcome: 'success', validateState: 'valid' });
-    expect(creditOf(world, t!.taskId)).toBe(CREDIT);
-    expect(hostRow(world, host.id)).toEqual({
-      consecutive_valid: 1,
-      n_valid: 1,
-      n_invalid: 0,
-      sentinels_passed: 1,
-      sentinels_failed: 0,
-      distrusted_at: null,
-      recheck_pending: 0,
-      total_credit: CREDIT,
-    });
-    expect(ledgerByReplica(world)).toEqual({ [t!.taskId]: [CREDIT] });
-    expect(world.credits).toEqual([{ hostId: host.id, receipts: [expect.objectContaining({ taskId: t!.taskId, amount: CREDIT })] }]);
-    // Open while its batch has regular work.
-    expect(wu(world, sentinelId)).toMatchObject({ status: 'active', canonicalReplicaId: null });
-    expectLedgerConsistent(world);
+    // Today's lottery says "no check": a caught host gets regular work like anyone.
+    roll.value = REGULAR;
+    const after = cheat.request(10);
+    expect(after.map((t) => t.workunitId).filter((id) => sentinelIds.includes(id))).toEqual([]);
+    expect(after).toHaveLength(4);
+    // Nothing was aborted, nothing said.
+    expect(world.aborts).toEqual([]);
   });
 
-  it('a wrong answer distrusts the host: no credit, its waiting results forfeited and replaced, its tasks aborted and reissued', async () => {
-    const { roll } = lotteryWorld();
+  it('its tasks stay with it and its results are accepted, but count for nothing: its work units are done by others', async () => {
+    const { roll } = lottery();
     const app = world.addApp();
-    // R1's budget has room for two results only: the forfeited one must not use it up. (Priority
-    // 1 keeps the sentinel's own unsent replica out of the honest hosts' way.)
-    const batch = submit(world, app, [regular('1', { maxTotalResults: 2, priority: 1 }), regular('2', { priority: 1 }), sentinel(1)]);
-    const [r1, r2, s] = world.workunitIds(batch) as [number, number, number];
+    // R1's budget has room for two results only: neither the forfeited nor the ignored one may use it up.
+    // r3 is there so that there is regular work left for the cheat: a check comes only then.
+    const batch = submit(world, app, [regular('1', { maxTotalResults: 2 }), regular('2', { maxTotalResults: 2 }), regular('3'), sentinel(1)]);
+    const [r1, r2, r3, s] = world.workunitIds(batch) as [number, number, number, number];
     const cheat = world.addHost();
 
     roll.value = REGULAR;
@@ -285,7 +162,6 @@ describe('judging sentinels', () => {
     await world.core.recheckHosts();
 
     expect(replicaOf(world, ts!)).toMatchObject({ outcome: 'success', validateState: 'invalid' });
-    expect(creditOf(world, ts!.taskId)).toBeNull();
     expect(hostRow(world, cheat.id)).toEqual({
       consecutive_valid: 0,
       n_valid: 0,
@@ -296,46 +172,110 @@ describe('judging sentinels', () => {
       recheck_pending: 0, // the re-check ran (nothing of it was valid)
       total_credit: 0,
     });
-    // Forfeited, and replaced by a new unsent replica (the budget does not count it).
+    // Its waiting result is forfeited, its task out is kept; each work unit got a replacement.
     expect(replicas(world, r1).map((r) => [r.hostId, r.status, r.outcome, r.validateState])).toEqual([
       [cheat.id, 'over', 'success', 'invalid'],
       [null, 'unsent', null, null],
       [null, 'unsent', null, null],
     ]);
-    // Aborted, the host told, and reissued.
-    expect(replicas(world, r2).map((r) => [r.hostId, r.status, r.outcome])).toEqual([
-      [cheat.id, 'over', 'aborted'],
-      [null, 'unsent', null],
-      [null, 'unsent', null],
+    expect(replicas(world, r2).map((r) => [r.hostId, r.status])).toEqual([
+      [cheat.id, 'in_progress'],
+      [null, 'unsent'],
+      [null, 'unsent'],
     ]);
-    expect(world.aborts).toEqual([{ hostId: cheat.id, taskIds: [t2!.taskId], reason: expect.stringMatching(/wrong result to a check with a known answer/) }]);
-    expect(cheat.report(cheat.result(t2!, right(t2!)))[0]).toMatchObject({ status: 'rejected', error: { code: 'aborted' } });
-    expect(ledgerByReplica(world)).toEqual({});
+    expect(world.aborts).toEqual([]);
+    // Its result for r2 is accepted as anyone's, and forfeited.
+    answer(cheat, t2!, right(t2!));
+    expect(replicaOf(world, t2!)).toMatchObject({ outcome: 'success', validateState: 'invalid', forfeited: true });
 
     roll.value = REGULAR;
     const [h1, h2] = [world.addHost(), world.addHost()];
-    const done: Record<number, number> = {};
     for (const h of [h1, h2]) {
-      const tasks = h.request(2);
-      expect(tasks.map((t) => t.workunitId)).toEqual([r1, r2]);
-      for (const t of tasks) {
-        answer(h, t, right(t));
-        done[t.workunitId] ??= t.taskId;
-      }
+      const tasks = h.request(3);
+      expect(tasks.map((t) => t.workunitId).sort()).toEqual([r1, r2, r3]);
+      for (const t of tasks) answer(h, t, right(t));
     }
-    expect(wu(world, r1)).toMatchObject({ status: 'done', canonicalReplicaId: done[r1] });
-    expect(wu(world, r2)).toMatchObject({ status: 'done', canonicalReplicaId: done[r2] });
-    expect(replicaOf(world, t1!).validateState).toBe('invalid');
-    expect(hostRow(world, cheat.id).total_credit).toBe(0);
-    expect(hostRow(world, h1.id).total_credit).toBe(2 * CREDIT);
-    expect(hostRow(world, h2.id).total_credit).toBe(2 * CREDIT);
+    expect(wu(world, r1).status).toBe('done');
+    expect(wu(world, r2).status).toBe('done');
+    expect(world.credits.filter((c) => c.hostId === cheat.id)).toEqual([]);
+    expect(hostRow(world, h1.id).total_credit).toBe(3 * CREDIT);
+    expect(ledgerByReplica(world)[t1!.taskId]).toBeUndefined();
     expectLedgerConsistent(world);
+  });
+
+  it('sees the same abort a regular work unit’s straggler sees when its sentinel is decided', () => {
+    const { roll } = lottery();
+    const app = world.addApp();
+    const batch = submit(world, app, [regular('0'), regular('1'), sentinel(1)]);
+    const s = world.workunitIds(batch)[2]!;
+    const [a, b] = [world.addHost(), world.addHost()];
+    roll.value = SENTINEL;
+    const [ta] = a.request(1);
+    const [tb] = b.request(1);
+    expect([ta!.workunitId, tb!.workunitId]).toEqual([s, s]);
+    answer(a, ta!, right(ta!));
+    // a is a quorum of one right answer short; b's answer makes it (no credit before).
+    expect(world.credits).toEqual([]);
+    answer(b, tb!, right(tb!));
+    expect(wu(world, s)).toMatchObject({ status: 'done', canonicalReplicaId: ta!.taskId });
+    expect(world.credits.map((x) => x.hostId).sort()).toEqual([a.id, b.id].sort());
   });
 });
 
+describe('judging sentinels', () => {
+  it('a right answer is valid on arrival and counts as a passed check; its credit waits for a quorum of right answers', () => {
+    const { roll } = lottery();
+    const app = world.addApp();
+    const batch = submit(world, app, [regular('0'), sentinel(1)]);
+    const sentinelId = world.workunitIds(batch)[1]!;
+    const [host, other] = [world.addHost(), world.addHost()];
+    roll.value = SENTINEL;
+    const [t] = host.request(1);
+    expect(t!.workunitId).toBe(sentinelId);
+    answer(host, t!, right(t!));
+
+    expect(replicaOf(world, t!)).toMatchObject({ outcome: 'success', validateState: 'valid' });
+    expect(creditOf(world, t!.taskId)).toBeNull();
+    expect(hostRow(world, host.id)).toMatchObject({ consecutive_valid: 1, n_valid: 1, sentinels_passed: 1, distrusted_at: null, total_credit: 0 });
+    expect(world.credits).toEqual([]);
+    expect(wu(world, sentinelId)).toMatchObject({ status: 'active', canonicalReplicaId: null });
+
+    const [t2] = other.request(1);
+    answer(other, t2!, right(t2!));
+    expect(wu(world, sentinelId)).toMatchObject({ status: 'done', canonicalReplicaId: t!.taskId });
+    expect(ledgerByReplica(world)).toEqual({ [t!.taskId]: [CREDIT], [t2!.taskId]: [CREDIT] });
+    expect(hostRow(world, host.id).total_credit).toBe(CREDIT);
+    expectLedgerConsistent(world);
+  });
+
+  it('a wrong answer is replaced by another replica, as a regular disagreement would be', () => {
+    const { roll } = lottery();
+    const app = world.addApp();
+    const batch = submit(world, app, [regular('0'), sentinel(1)]);
+    const s = world.workunitIds(batch)[1]!;
+    const [cheat, h1, h2] = [world.addHost(), world.addHost(), world.addHost()];
+    roll.value = SENTINEL;
+    const [tc] = cheat.request(1);
+    answer(cheat, tc!, forged());
+    expect(replicas(world, s).map((r) => [r.hostId, r.status])).toEqual([
+      [cheat.id, 'over'],
+      [null, 'unsent'],
+      [null, 'unsent'],
+    ]);
+    for (const h of [h1, h2]) {
+      const [t] = h.request(1);
+      expect(t!.workunitId).toBe(s);
+      answer(h, t!, right(t!));
+    }
+    expect(wu(world, s).status).toBe('done');
+    expect(replicas(world, s).map((r) => r.validateState)).toEqual(['invalid', 'valid', 'valid']);
+  });
+});
+
+
 describe('taking back what a caught host decided', () => {
   it('colluders who won a quorum lose it: revoked, reopened, decided again by honest hosts', async () => {
-    const { roll } = lotteryWorld();
+    const { roll } = lottery();
     const app = world.addApp();
     const decided = submit(world, app, [regular('w', { priority: 1 })]);
     const checks = submit(world, app, [regular('x'), sentinel(1)]);
@@ -400,7 +340,7 @@ describe('taking back what a caught host decided', () => {
   });
 
   it('a work unit whose quorum holds without the caught host stays done; only its replica is revoked', async () => {
-    const { roll } = lotteryWorld();
+    const { roll } = lottery();
     const app = world.addApp();
     const decided = submit(world, app, [regular('w', { priority: 1 })]);
     submit(world, app, [regular('x'), sentinel(1)]);
@@ -443,7 +383,7 @@ describe('taking back what a caught host decided', () => {
   });
 
   it('in a cancelled batch a work unit whose quorum no longer holds fails instead of reopening', async () => {
-    const { roll } = lotteryWorld();
+    const { roll } = lottery();
     const app = world.addApp();
     const decided = submit(world, app, [regular('w', { priority: 1 }), regular('w2')]);
     submit(world, app, [regular('x'), sentinel(1)]);
@@ -474,7 +414,7 @@ describe('taking back what a caught host decided', () => {
   });
 
   it('a result forfeited by a host that later earned its trust back still counts for nothing when its work unit is re-checked', async () => {
-    const { roll } = lotteryWorld();
+    const { roll } = lottery();
     const app = world.addApp();
     // y keeps the batch open, so its sentinels stay open throughout.
     const batch = submit(world, app, [regular('w', { priority: 1 }), regular('y'), ...[1, 2, 3, 4, 5].map((n) => sentinel(n))]);
@@ -500,7 +440,8 @@ describe('taking back what a caught host decided', () => {
     expect(wu(world, w)).toMatchObject({ status: 'done', canonicalReplicaId: tc!.taskId });
     expect(replicaOf(world, tx!).validateState).toBe('invalid');
 
-    // x earns its trust back on three sentinels.
+    // x earns its trust back on three sentinels, drawn at the check rate like anyone's.
+    roll.value = SENTINEL;
     for (let i = 0; i < 3; i++) {
       const [t] = x.request(1);
       answer(x, t!, right(t!));
@@ -515,15 +456,15 @@ describe('taking back what a caught host decided', () => {
 
     expect(replicaOf(world, tx!).validateState).toBe('invalid');
     expect(ledgerByReplica(world)[tx!.taskId]).toBeUndefined();
-    // Its sentinel failure still on its record; credit from the three sentinels only.
-    expect(hostRow(world, x.id)).toMatchObject({ n_invalid: 1, consecutive_valid: 3, total_credit: 3 * CREDIT });
+    // Its sentinel failure still on its record; no credit: what it did while distrusted counted for nothing.
+    expect(hostRow(world, x.id)).toMatchObject({ n_invalid: 1, consecutive_valid: 3, total_credit: 0 });
     expect(wu(world, w)).toMatchObject({ status: 'active', canonicalReplicaId: null });
     expect(replicaOf(world, th!).validateState).toBe('pending');
     expectLedgerConsistent(world);
   });
 
   it('a work unit adaptive replication gave a trusted host alone reopens at the quorum it was submitted with', async () => {
-    const { roll } = lotteryWorld(); // trustThreshold 3, no spot checks
+    const { roll } = lottery(); // trustThreshold 3, no spot checks
     const app = world.addApp({ adaptiveReplication: true });
     // y keeps the batch open, so its sentinels stay open throughout.
     const batch = submit(world, app, [regular('w', { priority: 1 }), regular('y'), ...[1, 2, 3, 4].map((n) => sentinel(n))]);
@@ -572,11 +513,11 @@ describe('taking back what a caught host decided', () => {
 });
 
 describe('reinstatement', () => {
-  it('a distrusted host that answers trustThreshold sentinels right is trusted again and gets regular work', async () => {
-    const { roll } = lotteryWorld(); // trustThreshold 3
+  it('a distrusted host that answers trustThreshold checks right is trusted again; meanwhile nothing it returns counts', async () => {
+    const { roll } = lottery(); // trustThreshold 3
     const app = world.addApp();
-    const batch = submit(world, app, [regular('0'), ...[1, 2, 3, 4].map((n) => sentinel(n))]);
-    const regularId = world.workunitIds(batch)[0]!;
+    const batch = submit(world, app, [regular('0'), regular('1'), ...[1, 2, 3, 4].map((n) => sentinel(n))]);
+    const [r0, r1] = world.workunitIds(batch) as [number, number];
     const host = world.addHost();
     roll.value = SENTINEL;
     const [bad] = host.request(1);
@@ -584,47 +525,54 @@ describe('reinstatement', () => {
     await world.core.recheckHosts();
     const caughtAt = world.now();
 
-    // Distrusted: sentinels only, whatever the lottery says.
+    // Regular work as before; its result forfeited.
     roll.value = REGULAR;
+    const [t0] = host.request(1);
+    expect(t0!.workunitId).toBe(r0);
+    answer(host, t0!, right(t0!));
+    expect(replicaOf(world, t0!)).toMatchObject({ validateState: 'invalid', forfeited: true });
+
+    roll.value = SENTINEL;
     for (let passed = 1; passed <= 3; passed++) {
       world.advance(1000);
       const tasks = host.request(1);
       expect(tasks).toHaveLength(1);
-      expect(tasks[0]!.workunitId).not.toBe(regularId);
       answer(host, tasks[0]!, right(tasks[0]!));
       expect(hostRow(world, host.id)).toMatchObject({
         sentinels_passed: passed,
         sentinels_failed: 1,
         consecutive_valid: passed,
-        n_valid: passed,
         distrusted_at: passed < 3 ? caughtAt : null,
-        total_credit: passed * CREDIT,
+        total_credit: 0,
       });
     }
+    // Trusted again: its results count.
+    roll.value = REGULAR;
     const [next] = host.request(1);
-    expect(next!.workunitId).toBe(regularId);
+    expect(next!.workunitId).toBe(r1);
+    answer(host, next!, right(next!));
+    expect(replicaOf(world, next!)).toMatchObject({ validateState: 'pending', forfeited: false });
     expectLedgerConsistent(world);
   });
 });
 
 describe('finishing sentinels', () => {
-  it('when the batch’s last regular work unit finishes: done with the first right replica, failed without one, the rest aborted', () => {
-    const { roll } = lotteryWorld();
+  it('when the batch’s last regular work unit finishes: done with its right answers credited, or with none; never failed', () => {
+    const { roll } = lottery();
     const app = world.addApp();
-    const batch = submit(world, app, [regular('w'), sentinel(1), sentinel(2), sentinel(3, { targetNresults: 3 })]);
+    const batch = submit(world, app, [regular('w'), sentinel(1), sentinel(2), sentinel(3)]);
     const [w, s1, s2, s3] = world.workunitIds(batch) as [number, number, number, number];
     const [a, b, h1, h2] = [world.addHost(), world.addHost(), world.addHost(), world.addHost()];
     const byWorkunit = (tasks: Task[]) => Object.fromEntries(tasks.map((t) => [t.workunitId, t])) as Record<number, Task>;
 
     roll.value = SENTINEL;
-    const ta = byWorkunit(a.request(3));
-    const tb = byWorkunit(b.request(3));
-    expect(Object.keys(ta).map(Number).sort()).toEqual([s1, s2, s3]);
-    expect(Object.keys(tb).map(Number).sort()).toEqual([s1, s2, s3]);
+    const ta = byWorkunit(a.request(2));
+    expect(Object.keys(ta).map(Number).sort()).toEqual([s1, s2]);
     answer(a, ta[s1]!, right(ta[s1]!));
-    answer(b, tb[s1]!, right(tb[s1]!));
-    answer(b, tb[s2]!, forged());
-    expect(world.aborts).toEqual([]); // b held no regular task
+    const tb = byWorkunit(b.request(1));
+    expect(Object.keys(tb).map(Number)).toEqual([s1]);
+    answer(b, tb[s1]!, forged());
+    expect(world.aborts).toEqual([]);
     for (const id of [s1, s2, s3]) expect(wu(world, id).status).toBe('active');
 
     roll.value = REGULAR;
@@ -636,37 +584,35 @@ describe('finishing sentinels', () => {
     answer(h2, t2!, right(t2!));
     expect(wu(world, w).status).toBe('done');
 
+    // s1: a's right answer, short of a quorum, is credited now; s2 drawn by a, unanswered; s3 never drawn.
     expect(wu(world, s1)).toMatchObject({ status: 'done', canonicalReplicaId: ta[s1]!.taskId, errorReason: null });
-    expect(wu(world, s2)).toMatchObject({ status: 'failed', canonicalReplicaId: null, errorReason: NO_RIGHT_ANSWER });
-    expect(wu(world, s3)).toMatchObject({ status: 'failed', canonicalReplicaId: null, errorReason: NO_RIGHT_ANSWER });
-    expect(replicas(world, s1).map((r) => [r.hostId, r.outcome, r.validateState])).toEqual([
-      [a.id, 'success', 'valid'],
-      [b.id, 'success', 'valid'],
-    ]);
-    expect(replicas(world, s2).map((r) => [r.hostId, r.outcome, r.validateState])).toEqual([
-      [a.id, 'aborted', null],
-      [b.id, 'success', 'invalid'],
-    ]);
-    expect(replicas(world, s3).map((r) => [r.hostId, r.outcome])).toEqual([
+    expect(wu(world, s2)).toMatchObject({ status: 'done', canonicalReplicaId: null, errorReason: null });
+    expect(wu(world, s3)).toMatchObject({ status: 'done', canonicalReplicaId: null, errorReason: null });
+    expect(world.core.store.reports.workunitCounts(batch)).toEqual({ active: 0, done: 4, failed: 0, cancelled: 0 });
+    expect(replicas(world, s2).map((r) => [r.hostId, r.outcome])).toEqual([
       [a.id, 'aborted'],
-      [b.id, 'aborted'],
       [null, 'not_needed'],
     ]);
-    const aborts = [...world.aborts].sort((x, y) => x.hostId - y.hostId);
-    expect(aborts).toEqual([
-      { hostId: a.id, taskIds: [ta[s2]!.taskId, ta[s3]!.taskId], reason: BATCH_OVER },
-      { hostId: b.id, taskIds: [tb[s3]!.taskId], reason: BATCH_OVER },
+    expect(replicas(world, s3).map((r) => r.outcome)).toEqual(['not_needed', 'not_needed']);
+    // The download has a line for each; a sentinel nobody answered right gives its known answer.
+    const text = [...resultPieces(world.core.store.reports, world.core.blobs, batch, true)].map((p) => ('text' in p ? p.text : '')).join('');
+    expect(text.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+      { seq: 0, workunitId: w, status: 'done', output: { echo: { r: 'w' } } },
+      { seq: 1, workunitId: s1, status: 'done', output: { echo: { s: 1 } } },
+      { seq: 2, workunitId: s2, status: 'done', output: { echo: { s: 2 } } },
+      { seq: 3, workunitId: s3, status: 'done', output: { echo: { s: 3 } } },
     ]);
-    expect(a.report(a.result(ta[s3]!, right(ta[s3]!)))[0]).toMatchObject({ status: 'rejected', error: { code: 'aborted' } });
+    // The same words a straggler of a decided regular work unit gets.
+    expect(world.aborts).toEqual([{ hostId: a.id, taskIds: [ta[s2]!.taskId], reason: 'work unit already has a canonical result' }]);
     expect(ledgerByReplica(world)).toEqual({
       [ta[s1]!.taskId]: [CREDIT],
-      [tb[s1]!.taskId]: [CREDIT],
       [t1!.taskId]: [CREDIT],
       [t2!.taskId]: [CREDIT],
     });
     expectLedgerConsistent(world);
   });
 });
+
 
 describe('migration 3', () => {
   it('rebuilds credit_ledger keeping its rows and triggers, with one grant and one revocation per replica', () => {

@@ -49,12 +49,14 @@ function replica(id: number, overrides: Partial<Replica> = {}): Replica {
   return {
     id,
     workunitId: 1,
+    kind: 'regular',
     status: 'unsent',
     outcome: null,
     validateState: null,
     forfeited: false,
     hostId: null,
     userId: null,
+    hostDistrusted: false,
     deadline: null,
     receivedAt: null,
     outputHash: null,
@@ -157,7 +159,7 @@ describe('planTransition', () => {
 
     it('creates nothing more while its replicas are unsent or in progress', () => {
       const p = plan(workunit(), [unsent(1), inProgress(2)]);
-      expect(p).toEqual({ expire: [], create: 0, abort: [], cancelUnsent: [] });
+      expect(p).toEqual({ expire: [], create: 0, abort: [], cancelUnsent: [], forfeit: [] });
     });
 
     it('does not validate before min_quorum successful results exist', () => {
@@ -435,6 +437,44 @@ describe('planTransition', () => {
 
       const stillApart = plan(wu, [...disagreeing, success(4, 'D')]);
       expect(failureReason(stillApart)).toContain('no consensus');
+    });
+  });
+
+  describe('hosts caught cheating (distrusted)', () => {
+    const caught = <T extends Replica>(r: T): T => ({ ...r, hostDistrusted: true });
+
+    it('does not count their results: a pending one is forfeited, and another replica is made', () => {
+      const p = plan(workunit(), [success(1, 'A'), caught(success(2, 'A'))]);
+      expect(p.verdict).toBeUndefined();
+      expect(p.forfeit).toEqual([2]);
+      expect(p.create).toBe(1);
+      expectNothingStopped(p);
+    });
+
+    it('does not wait for their tasks out: a replica is made beside each, which is not aborted', () => {
+      const p = plan(workunit(), [success(1, 'A'), caught(inProgress(2))]);
+      expect(p.create).toBe(1);
+      expect(p.forfeit).toEqual([]);
+      expectNothingStopped(p);
+    });
+
+    it('does not let their errors or their results use up the budgets', () => {
+      const wu = workunit({ maxErrorResults: 0, maxTotalResults: 2 });
+      const p = plan(wu, [caught(clientError(1)), caught(success(2, 'X')), success(3, 'A')]);
+      expect(p.finish).toBeUndefined();
+      expect(p.create).toBe(1);
+    });
+
+    it('aborts their tasks out with everyone else’s once the work unit is done', () => {
+      const p = plan(workunit(), [success(1, 'A'), success(2, 'A'), caught(inProgress(3))]);
+      expect(p.finish).toEqual({ status: 'done' });
+      expect(p.abort).toEqual([3]);
+    });
+
+    it('does not forfeit a result already judged before its host was caught', () => {
+      const judged = { ...caught(success(1, 'A')), validateState: 'invalid' as const };
+      const p = plan(workunit(), [judged, success(2, 'A')]);
+      expect(p.forfeit).toEqual([]);
     });
   });
 

@@ -1,0 +1,95 @@
+// Worlds for judging hosts: sentinels and checks through the real store, with a hand-driven
+// clock, the lottery that decides which task slots are checks, and what to look at afterwards.
+import { expect } from 'vitest';
+import { nodeEd25519 } from '../../protocol/ed25519-node.js';
+import { verifyLedgerChain } from '../../protocol/ledger.js';
+import type { Task } from '../../protocol/messages.js';
+import type { CoreOptions } from '../../coordinator/core.js';
+import { creditForFpops } from '../../coordinator/work/credit.js';
+import { DEFAULT_REPLICATION, type Replication } from '../../coordinator/work/model.js';
+import { createWorld, type World, type WorldHost } from './world.js';
+
+/** What one valid replica earns at the default fpopsEst. */
+export const CREDIT = creditForFpops(DEFAULT_REPLICATION.fpopsEst);
+
+export interface Unit {
+  input: unknown;
+  expectedOutput?: unknown;
+  replication?: Partial<Replication>;
+}
+
+// Every task's right answer echoes its input, so a sentinel's known answer is that echo too.
+export const regular = (tag: string, replication?: Partial<Replication>): Unit => ({ input: { r: tag }, ...(replication ? { replication } : {}) });
+export const sentinel = (n: number, replication?: Partial<Replication>): Unit => ({
+  input: { s: n },
+  expectedOutput: { echo: { s: n } },
+  ...(replication ? { replication } : {}),
+});
+export const right = (t: Task) => ({ output: { echo: t.input } });
+/** What colluders agree on, and what a careless host returns. */
+export const forged = () => ({ output: { echo: 'forged' } });
+
+export function submit(w: World, appId: number, units: Unit[], replication: Partial<Replication> = {}): number {
+  return w.core.submission.submitBatch({ appId, name: 'sentinels', replication, workunits: units as never[] }, w.now()).batchId;
+}
+
+export function answer(host: WorldHost, task: Task, outcome: { output: unknown }): void {
+  expect(host.report(host.result(task, outcome))).toEqual([{ taskId: task.taskId, status: 'accepted' }]);
+}
+
+export const replicas = (w: World, wuId: number) => w.core.store.work.replicasOf(wuId);
+export const wu = (w: World, id: number) => w.core.store.work.workunit(id)!;
+export const replicaOf = (w: World, task: Task) => replicas(w, task.workunitId).find((r) => r.id === task.taskId)!;
+export const creditOf = (w: World, replicaId: number) =>
+  (w.core.store.db.prepare('SELECT credit FROM replicas WHERE id = ?').get(replicaId) as { credit: number | null }).credit;
+
+export interface HostRow {
+  consecutive_valid: number;
+  n_valid: number;
+  n_invalid: number;
+  sentinels_passed: number;
+  sentinels_failed: number;
+  distrusted_at: number | null;
+  recheck_pending: number;
+  total_credit: number;
+}
+export function hostRow(w: World, hostId: number): HostRow {
+  return w.core.store.db
+    .prepare(`SELECT consecutive_valid, n_valid, n_invalid, sentinels_passed, sentinels_failed, distrusted_at, recheck_pending,
+      total_credit FROM hosts WHERE id = ?`)
+    .get(hostId) as HostRow;
+}
+
+/** The ledger as replica id → the amounts of its entries, in order. */
+export function ledgerByReplica(w: World): Record<number, number[]> {
+  const rows = w.core.store.db.prepare('SELECT replica_id AS r, amount FROM credit_ledger ORDER BY id').all() as { r: number; amount: number }[];
+  const out: Record<number, number[]> = {};
+  for (const { r, amount } of rows) (out[r] ??= []).push(amount);
+  return out;
+}
+
+/** The chain verifies, and every total (host, user) and replica credit is what the ledger sums to. */
+export function expectLedgerConsistent(w: World): void {
+  const entries = w.core.store.ledger.entriesAfter(0, 100_000);
+  expect(verifyLedgerChain(nodeEd25519(), w.core.key.publicKey, entries)).toBeUndefined();
+  const db = w.core.store.db;
+  for (const [table, column] of [['hosts', 'host_id'], ['users', 'user_id']] as const) {
+    const rows = db
+      .prepare(`SELECT t.id, t.total_credit AS total, (SELECT COALESCE(SUM(l.amount), 0) FROM credit_ledger l WHERE l.${column} = t.id) AS sum
+        FROM ${table} t`)
+      .all() as { id: number; total: number; sum: number }[];
+    for (const r of rows) expect(r.total, `${table} ${r.id}`).toBeCloseTo(r.sum, 9);
+  }
+  const perReplica = db
+    .prepare('SELECT r.id, r.credit, SUM(l.amount) AS net FROM credit_ledger l JOIN replicas r ON r.id = l.replica_id GROUP BY r.id')
+    .all() as { id: number; credit: number; net: number }[];
+  for (const r of perReplica) expect(r.credit, `replica ${r.id}`).toBeCloseTo(r.net, 9);
+}
+
+/** A world whose check lottery is decided by `roll.value`: below 0.5 a task slot is a check. */
+export function lotteryWorld(options: Partial<CoreOptions> = {}): { world: World; roll: { value: number } } {
+  const roll = { value: 0.9 };
+  return { world: createWorld({ checkRate: 0.5, ...options }, () => roll.value), roll };
+}
+export const SENTINEL = 0.1;
+export const REGULAR = 0.9;
