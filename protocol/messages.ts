@@ -167,7 +167,20 @@ export const CreditReceiptBodySchema = z.strictObject({
   entryHash: Hex32,
 });
 export type CreditReceiptBody = z.infer<typeof CreditReceiptBodySchema>;
-export type CreditReceipt = CreditReceiptBody & { signature: string };
+
+export const CreditReceiptSchema = CreditReceiptBodySchema.extend({ signature: Hex64 });
+export type CreditReceipt = z.infer<typeof CreditReceiptSchema>;
+
+/**
+ * GET /api/v1/ledger: consecutive entries and the hash the first of them links to (64 zeros
+ * for entry 1), so that each page verifies on its own; null only when there are no entries.
+ */
+export const LedgerPageSchema = z.object({
+  coordinatorKey: Hex32,
+  prevHash: Hex32.nullable(),
+  entries: z.array(CreditReceiptSchema),
+});
+export type LedgerPage = z.infer<typeof LedgerPageSchema>;
 
 export const ReceiptsRequestSchema = z.strictObject({
   afterEntryId: z.number().int().nonnegative().default(0),
