@@ -138,10 +138,14 @@ export const ResultSchema = ResultBodySchema.extend({
   output: JsonValueSchema.optional(),
   signature: Hex64,
 }).superRefine((r, ctx) => {
-  if (r.outcome === 'success' && !r.outputHash) ctx.addIssue({ code: 'custom', message: 'a success needs outputHash' });
-  if (r.outcome === 'error' && !r.error) ctx.addIssue({ code: 'custom', message: 'an error result needs error' });
-  if (r.outcome === 'error' && (r.outputHash || r.output !== undefined))
-    ctx.addIssue({ code: 'custom', message: 'an error result has no output' });
+  // One outcome per result: a success with an error (or an error with an output) would be
+  // stored as one thing and shown as the other.
+  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (r.outcome === 'success' && !r.outputHash) issue('outputHash', 'a success needs outputHash');
+  if (r.outcome === 'success' && r.error !== undefined) issue('error', 'a success result has no error');
+  if (r.outcome === 'error' && !r.error) issue('error', 'an error result needs error');
+  if (r.outcome === 'error' && r.outputHash !== undefined) issue('outputHash', 'an error result has no outputHash');
+  if (r.outcome === 'error' && r.output !== undefined) issue('output', 'an error result has no output');
 });
 export type Result = z.infer<typeof ResultSchema>;
 

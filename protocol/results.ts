@@ -4,7 +4,10 @@ import { jsonHash } from './hash.js';
 import type { Result, ResultBody, TaskBody } from './messages.js';
 import { signBody } from './signing.js';
 
-export type Outcome = { output: unknown; inline?: boolean } | { error: { code: string; message: string } };
+/** A task either produced an output or failed with an error, never both (the schema refuses both). */
+export type Outcome =
+  | { output: unknown; inline?: boolean; error?: never }
+  | { error: { code: string; message: string }; output?: never; inline?: never };
 
 /**
  * Builds and signs a result for a task. With `inline: false` the output is left out of the
@@ -17,12 +20,15 @@ export function buildResult(
   outcome: Outcome,
   timing: { cpuTimeMs: number; elapsedMs: number } = { cpuTimeMs: 0, elapsedMs: 0 },
 ): Result {
-  const body: ResultBody =
-    'error' in outcome
-      ? { taskId: task.taskId, workunitId: task.workunitId, hostKey: task.hostKey, outcome: 'error', error: outcome.error, ...timing }
-      : { taskId: task.taskId, workunitId: task.workunitId, hostKey: task.hostKey, outcome: 'success', outputHash: jsonHash(outcome.output), ...timing };
-  const signature = signBody(ed, hostSeedHex, 'result', body);
-  const result: Result = { ...body, signature };
-  if ('output' in outcome && outcome.inline !== false) result.output = outcome.output as Result['output'];
+  const { taskId, workunitId, hostKey } = task;
+  if (outcome.error !== undefined) {
+    // An error carries no output, even from a caller that passed one along.
+    const body: ResultBody = { taskId, workunitId, hostKey, outcome: 'error', error: outcome.error, ...timing };
+    return { ...body, signature: signBody(ed, hostSeedHex, 'result', body) };
+  }
+  const body: ResultBody = { taskId, workunitId, hostKey, outcome: 'success', outputHash: jsonHash(outcome.output), ...timing };
+  const result: Result = { ...body, signature: signBody(ed, hostSeedHex, 'result', body) };
+  if (outcome.inline !== false) result.output = outcome.output as Result['output'];
   return result;
 }
+
