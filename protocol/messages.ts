@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   MAX_APP_FILES,
   MAX_ERROR_MESSAGE_CHARS,
+  MAX_MEASURED_MS,
   MAX_RESULTS_PER_REPORT,
   MAX_TASKS_HELD,
   MAX_TASKS_PER_REQUEST,
@@ -128,8 +129,9 @@ export const ResultBodySchema = z.strictObject({
   /** SHA-256 of the output's canonical JSON (success only). */
   outputHash: Hex32.optional(),
   error: ResultErrorSchema.optional(),
-  cpuTimeMs: z.number().nonnegative().max(1e12),
-  elapsedMs: z.number().nonnegative().max(1e12),
+  /** Milliseconds, fractions allowed. */
+  cpuTimeMs: z.number().nonnegative().max(MAX_MEASURED_MS),
+  elapsedMs: z.number().nonnegative().max(MAX_MEASURED_MS),
 });
 export type ResultBody = z.infer<typeof ResultBodySchema>;
 
