@@ -1,6 +1,7 @@
 // How a volunteer turns a finished task into a signed result.
 import type { Ed25519 } from './ed25519.js';
 import { jsonHash } from './hash.js';
+import { MAX_MEASURED_MS } from './limits.js';
 import type { Result, ResultBody, TaskBody } from './messages.js';
 import { signBody } from './signing.js';
 
@@ -18,9 +19,10 @@ export function buildResult(
   hostSeedHex: string,
   task: Pick<TaskBody, 'taskId' | 'workunitId' | 'hostKey'>,
   outcome: Outcome,
-  timing: { cpuTimeMs: number; elapsedMs: number } = { cpuTimeMs: 0, elapsedMs: 0 },
+  measuredMs: { cpuTimeMs: number; elapsedMs: number } = { cpuTimeMs: 0, elapsedMs: 0 },
 ): Result {
   const { taskId, workunitId, hostKey } = task;
+  const timing = { cpuTimeMs: measured(measuredMs.cpuTimeMs), elapsedMs: measured(measuredMs.elapsedMs) };
   if (outcome.error !== undefined) {
     // An error carries no output, even from a caller that passed one along.
     const body: ResultBody = { taskId, workunitId, hostKey, outcome: 'error', error: outcome.error, ...timing };
@@ -32,3 +34,11 @@ export function buildResult(
   return result;
 }
 
+/**
+ * A measurement the schema accepts. Wall-clock time read with Date.now() goes backwards when
+ * the clock is set back mid-task, and a negative elapsedMs would get the whole report refused
+ * on every retry: such a glitch counts as 0.
+ */
+function measured(ms: number): number {
+  return Number.isNaN(ms) ? 0 : Math.min(Math.max(ms, 0), MAX_MEASURED_MS);
+}

@@ -33,6 +33,15 @@ describe('buildResult', () => {
     expect(r).not.toHaveProperty('outputHash');
     expect(ResultSchema.safeParse(r).success).toBe(true);
   });
+
+  it('keeps measurements where the schema accepts them: a clock set back mid-task counts as 0', () => {
+    const back = buildResult(ed, seed, task, { output: 1 }, { cpuTimeMs: -3, elapsedMs: Number.NaN });
+    expect(back).toMatchObject({ cpuTimeMs: 0, elapsedMs: 0 });
+    expect(ResultSchema.safeParse(back).success).toBe(true);
+    const odd = buildResult(ed, seed, task, { error }, { cpuTimeMs: 12.5, elapsedMs: 2e12 });
+    expect(odd).toMatchObject({ cpuTimeMs: 12.5, elapsedMs: 1e12 });
+    expect(ResultSchema.safeParse(odd).success).toBe(true);
+  });
 });
 
 describe('ResultSchema: one outcome per result', () => {
