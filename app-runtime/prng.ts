@@ -1,5 +1,6 @@
 // ctx.random(): xoshiro128** seeded from the work unit's rngSeed. Integer arithmetic only, so
-// every engine (Node, Chromium, Firefox, WebKit) produces the same sequence.
+// every engine (Node, Chromium, Firefox, WebKit) produces the same sequence. docs/apps.md
+// specifies it bit for bit, with test vectors, for volunteers written in other languages.
 import { fromHex } from '../protocol/bytes.js';
 
 export function seededRandom(seedHex: string): () => number {

@@ -14,5 +14,7 @@ export const MAX_RESULTS_PER_REPORT = 64;
 export const MAX_TASKS_HELD = 10_000;
 export const MAX_APP_FILES = 64;
 export const MAX_ERROR_MESSAGE_CHARS = 2000;
+/** Largest cpuTimeMs or elapsedMs a result may carry (about 31 years). */
+export const MAX_MEASURED_MS = 1e12;
 /** Deepest nesting of arrays and objects in a message or request body (canonical JSON allows 64 inside it). */
 export const MAX_MESSAGE_NESTING = 256;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   MAX_APP_FILES,
   MAX_ERROR_MESSAGE_CHARS,
+  MAX_MEASURED_MS,
   MAX_RESULTS_PER_REPORT,
   MAX_TASKS_HELD,
   MAX_TASKS_PER_REQUEST,
@@ -128,8 +129,9 @@ export const ResultBodySchema = z.strictObject({
   /** SHA-256 of the output's canonical JSON (success only). */
   outputHash: Hex32.optional(),
   error: ResultErrorSchema.optional(),
-  cpuTimeMs: z.number().nonnegative().max(1e12),
-  elapsedMs: z.number().nonnegative().max(1e12),
+  /** Milliseconds, fractions allowed. */
+  cpuTimeMs: z.number().nonnegative().max(MAX_MEASURED_MS),
+  elapsedMs: z.number().nonnegative().max(MAX_MEASURED_MS),
 });
 export type ResultBody = z.infer<typeof ResultBodySchema>;
 
@@ -138,10 +140,14 @@ export const ResultSchema = ResultBodySchema.extend({
   output: JsonValueSchema.optional(),
   signature: Hex64,
 }).superRefine((r, ctx) => {
-  if (r.outcome === 'success' && !r.outputHash) ctx.addIssue({ code: 'custom', message: 'a success needs outputHash' });
-  if (r.outcome === 'error' && !r.error) ctx.addIssue({ code: 'custom', message: 'an error result needs error' });
-  if (r.outcome === 'error' && (r.outputHash || r.output !== undefined))
-    ctx.addIssue({ code: 'custom', message: 'an error result has no output' });
+  // One outcome per result: a success with an error (or an error with an output) would be
+  // stored as one thing and shown as the other.
+  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (r.outcome === 'success' && !r.outputHash) issue('outputHash', 'a success needs outputHash');
+  if (r.outcome === 'success' && r.error !== undefined) issue('error', 'a success result has no error');
+  if (r.outcome === 'error' && !r.error) issue('error', 'an error result needs error');
+  if (r.outcome === 'error' && r.outputHash !== undefined) issue('outputHash', 'an error result has no outputHash');
+  if (r.outcome === 'error' && r.output !== undefined) issue('output', 'an error result has no output');
 });
 export type Result = z.infer<typeof ResultSchema>;
 
@@ -167,7 +173,20 @@ export const CreditReceiptBodySchema = z.strictObject({
   entryHash: Hex32,
 });
 export type CreditReceiptBody = z.infer<typeof CreditReceiptBodySchema>;
-export type CreditReceipt = CreditReceiptBody & { signature: string };
+
+export const CreditReceiptSchema = CreditReceiptBodySchema.extend({ signature: Hex64 });
+export type CreditReceipt = z.infer<typeof CreditReceiptSchema>;
+
+/**
+ * GET /api/v1/ledger: consecutive entries and the hash the first of them links to (64 zeros
+ * for entry 1), so that each page verifies on its own; null only when there are no entries.
+ */
+export const LedgerPageSchema = z.object({
+  coordinatorKey: Hex32,
+  prevHash: Hex32.nullable(),
+  entries: z.array(CreditReceiptSchema),
+});
+export type LedgerPage = z.infer<typeof LedgerPageSchema>;
 
 export const ReceiptsRequestSchema = z.strictObject({
   afterEntryId: z.number().int().nonnegative().default(0),

@@ -3,7 +3,8 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { MAX_FILE_BYTES, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from '../../protocol/limits.js';
-import { Hex32, Hex64 } from '../../protocol/messages.js';
+import { GENESIS_HASH } from '../../protocol/ledger.js';
+import { Hex32, Hex64, type LedgerPage } from '../../protocol/messages.js';
 import { verifyBody } from '../../protocol/signing.js';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import { apiErrorHandler, sendError } from '../api/api-error.js';
@@ -108,8 +109,11 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
     const q = LedgerQuery.safeParse(req.query);
     if (!q.success) return sendError(res, 'bad_request', z.prettifyError(q.error));
     const entries = store.ledger.entriesAfter(q.data.after, q.data.limit);
-    const prevHash = entries.length > 0 ? (store.ledger.hashBefore(entries[0]!.entryId) ?? null) : null;
-    res.json({ coordinatorKey, prevHash, entries });
+    // Read from the entry before, not copied from the first entry: a page then checks its own
+    // first link, and entry 1 links to the genesis hash like any other entry to its predecessor.
+    const prevHash = entries.length > 0 ? (store.ledger.hashBefore(entries[0]!.entryId) ?? GENESIS_HASH) : null;
+    const page: LedgerPage = { coordinatorKey, prevHash, entries };
+    res.json(page);
   });
 
   // Express 5 passes thrown errors and body-parser failures here: answered as the API answers them.
