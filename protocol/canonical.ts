@@ -16,7 +16,8 @@ export function canonicalJson(value: unknown): string {
   return encode(value, '', 0);
 }
 
-const MAX_DEPTH = 64;
+/** Deepest nesting canonical JSON allows: a value inside 64 arrays or objects at most. */
+export const MAX_DEPTH = 64;
 
 function encode(value: unknown, path: string, depth: number): string {
   if (depth > MAX_DEPTH) throw new CanonicalEncodingError(path, `nesting deeper than ${MAX_DEPTH}`);
