@@ -9,6 +9,7 @@ import { AccountService } from './accounts/account-service.js';
 import { AppRegistry } from './apps/app-registry.js';
 import type { Config } from './config.js';
 import { BlobStore } from './files/blob-store.js';
+import { OutputFiles } from './files/output-files.js';
 import { loadOrCreateCoordinatorKey, type CoordinatorKey } from './identity/coordinator-key.js';
 import { Store } from './store/store.js';
 import { HostRegistry } from './volunteers/host-registry.js';
@@ -35,6 +36,8 @@ export interface Core {
   keyCreated: boolean;
   store: Store;
   blobs: BlobStore;
+  /** Which stored files may count as outputs (canonical JSON). */
+  outputs: OutputFiles;
   apps: AppRegistry;
   accounts: AccountService;
   submission: Submission;
@@ -65,6 +68,7 @@ export function createCore(
   const { key, created } = loadOrCreateCoordinatorKey(options.dataDir, ed);
   const store = Store.open(join(options.dataDir, 'coordinator.sqlite'));
   const blobs = new BlobStore(join(options.dataDir, 'files'));
+  const outputs = new OutputFiles(store.catalog, blobs);
 
   const random = env.random ?? Math.random;
   const credit = new CreditGranter(store, key);
@@ -94,7 +98,7 @@ export function createCore(
     maxInFlightPerHost: options.maxInFlightPerHost,
     random,
   });
-  const intake = new ResultIntake(store, ed, transitioner);
+  const intake = new ResultIntake(store, ed, transitioner, outputs);
   const service = new VolunteerService(store, scheduler, intake, transitioner, hosts, clock);
   const submission = new Submission(store, blobs, transitioner);
 
@@ -104,6 +108,7 @@ export function createCore(
     keyCreated: created,
     store,
     blobs,
+    outputs,
     apps: new AppRegistry(store, blobs, key),
     accounts: new AccountService(store, clock),
     submission,

@@ -4,7 +4,7 @@ import express from 'express';
 import type { Logger } from '../../common/log.js';
 import type { AccountService } from '../accounts/account-service.js';
 import type { AppRegistry } from '../apps/app-registry.js';
-import type { BlobStore } from '../files/blob-store.js';
+import type { OutputFiles } from '../files/output-files.js';
 import type { Store } from '../store/store.js';
 import type { Submission } from '../work/submission.js';
 import { Access } from './access.js';
@@ -19,7 +19,7 @@ export const API_PREFIX = '/api/v1';
 
 export interface ApiDeps {
   store: Store;
-  blobs: BlobStore;
+  outputs: OutputFiles;
   apps: AppRegistry;
   submission: Submission;
   accounts: AccountService;

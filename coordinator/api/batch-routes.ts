@@ -6,7 +6,7 @@ import { errorFields, type Logger } from '../../common/log.js';
 import express from 'express';
 import { z } from 'zod';
 import type { BatchErrors, BatchList, Cancelled, Submitted, WorkunitDetail, WorkunitPage } from '../../protocol/api.js';
-import type { BlobStore } from '../files/blob-store.js';
+import type { OutputFiles } from '../files/output-files.js';
 import { batchStatus } from '../research/batch-status.js';
 import { resultPieces } from '../research/results-export.js';
 import { validationView } from '../research/validation-view.js';
@@ -70,14 +70,14 @@ async function* arrayChunks(items: unknown[]): AsyncGenerator<RawWorkunit[]> {
 
 export function batchRoutes(deps: {
   store: Store;
-  blobs: BlobStore;
+  outputs: OutputFiles;
   submission: Submission;
   access: Access;
   cancelBatch(batchId: number): Promise<number>;
   onCommitted(batchId: number): void;
   log: Logger;
 }): express.Router {
-  const { store, blobs, submission, access, log } = deps;
+  const { store, outputs, submission, access, log } = deps;
   const router = express.Router();
   const json = express.json({ limit: MAX_JSON_BATCH_BYTES });
 
@@ -145,7 +145,7 @@ export function batchRoutes(deps: {
     res.setHeader('Content-Disposition', `attachment; filename="batch-${b.id}-results.ndjson"`);
     res.setHeader('Cache-Control', 'no-store');
     try {
-      for (const piece of resultPieces(store.reports, blobs, b.id, q.status === 'done')) {
+      for (const piece of resultPieces(store.reports, outputs, b.id, q.status === 'done')) {
         if (res.destroyed) return;
         if ('file' in piece) await pipeline(createReadStream(piece.file), res, { end: false });
         else if (!res.write(piece.text)) await Promise.race([once(res, 'drain'), once(res, 'close')]);

@@ -9,6 +9,7 @@ import { verifyBody } from '../../protocol/signing.js';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import { apiErrorHandler, sendError } from '../api/api-error.js';
 import type { BlobStore } from '../files/blob-store.js';
+import { OutputFiles } from '../files/output-files.js';
 import type { Logger } from '../../common/log.js';
 import type { Store } from '../store/store.js';
 import { AccountSpecSchema, type HostRegistry } from '../volunteers/host-registry.js';
@@ -19,6 +20,7 @@ export const WELL_KNOWN_PATH = '/.well-known/volunteer-grid.json';
 interface RouteDeps {
   store: Store;
   blobs: BlobStore;
+  outputs: OutputFiles;
   registry: HostRegistry;
   ed: Ed25519;
   coordinatorKey: string;
@@ -32,7 +34,7 @@ const LedgerQuery = z.strictObject({
 });
 
 export function volunteerRoutes(deps: RouteDeps): express.Router {
-  const { store, blobs, registry, ed, coordinatorKey, log } = deps;
+  const { store, blobs, outputs, registry, ed, coordinatorKey, log } = deps;
   const router = express.Router();
 
   router.get(WELL_KNOWN_PATH, (_req, res) => {
@@ -78,15 +80,20 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
     next();
   };
 
-  router.put('/files/:hash', uploadAllowed, express.raw({ type: () => true, limit: MAX_FILE_BYTES }), (req, res) => {
+  // Only outputs are uploaded, and only the exact bytes of canonicalJson count as one: the
+  // results export copies them into researchers' downloads as they are.
+  router.put('/files/:hash', uploadAllowed, express.raw({ type: () => true, limit: MAX_FILE_BYTES }), async (req, res) => {
     const hash = Hex32.parse(req.params.hash);
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const problem = await OutputFiles.uploadProblem(body);
+    if (problem !== undefined) {
+      return sendError(res, 'bad_request', `the body is not canonical JSON (an output is uploaded as the exact bytes of its canonical JSON; docs/protocol.md §1): ${problem}`);
+    }
     try {
-      blobs.put(body, hash);
+      outputs.storeUpload(body, hash, Date.now());
     } catch (e) {
       return sendError(res, 'bad_request', (e as Error).message);
     }
-    store.catalog.recordFile(hash, body.length, Date.now());
     res.status(201).json({ sha256: hash, size: body.length });
   });
 

@@ -1,7 +1,9 @@
 // The canonical results of a batch as NDJSON, a page of rows at a time, so a million-unit batch
 // is never held in memory: the HTTP route writes each piece and waits for the socket to drain.
-// Outputs too large to store inline (up to 64 MiB each) come as files to stream, never strings.
-import type { BlobStore } from '../files/blob-store.js';
+// Outputs too large to store inline (up to 64 MiB each) come as files to stream, never strings;
+// a file goes in only if it is canonical JSON, so every line is one JSON object the coordinator
+// framed, whatever a volunteer uploaded.
+import type { OutputFiles } from '../files/output-files.js';
 import type { ReportStore } from '../store/report-store.js';
 
 const PAGE = 500;
@@ -11,7 +13,7 @@ const FLUSH_CHARS = 1024 * 1024;
 export type ResultPiece = { text: string } | { file: string };
 
 /** Pieces of NDJSON in seq order: text, and files whose bytes go between two texts. */
-export function* resultPieces(reports: ReportStore, blobs: BlobStore, batchId: number, onlyDone: boolean): Generator<ResultPiece> {
+export function* resultPieces(reports: ReportStore, outputs: OutputFiles, batchId: number, onlyDone: boolean): Generator<ResultPiece> {
   let after = -1;
   let text = '';
   for (;;) {
@@ -20,14 +22,19 @@ export function* resultPieces(reports: ReportStore, blobs: BlobStore, batchId: n
       if (row.status !== 'done') {
         text += `${JSON.stringify({ seq: row.seq, workunitId: row.workunitId, status: row.status, error: row.errorReason ?? row.status })}\n`;
       } else {
-        // Outputs are canonical JSON text already, inline or in the blob store.
+        // Outputs are canonical JSON text already: inline ones as the coordinator encoded them,
+        // files as checked (a result accepted before files were checked may name one that is not).
         const head = `{"seq":${row.seq},"workunitId":${row.workunitId},"status":"done","output":`;
-        if (row.outputJson !== null || row.outputHash === null) {
+        const file = row.outputJson === null && row.outputHash !== null ? outputs.status(row.outputHash) : undefined;
+        if (file === undefined) {
           text += `${head}${row.outputJson ?? 'null'}}\n`;
-        } else {
+        } else if (file === 'canonical') {
           yield { text: text + head };
-          yield { file: blobs.pathOf(row.outputHash) };
+          yield { file: outputs.pathOf(row.outputHash!) };
           text = '}\n';
+        } else {
+          const error = file === 'missing' ? 'its output file is missing' : 'its output file is not canonical JSON (accepted before outputs were checked)';
+          text += `${JSON.stringify({ seq: row.seq, workunitId: row.workunitId, status: row.status, error })}\n`;
         }
       }
       if (text.length >= FLUSH_CHARS) {

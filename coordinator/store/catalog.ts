@@ -80,7 +80,11 @@ export class CatalogStore {
       versionByHash: db.prepare('SELECT * FROM app_versions WHERE bundle_hash = ? ORDER BY id LIMIT 1'),
       versionById: db.prepare('SELECT * FROM app_versions WHERE id = ?'),
       insertFile: db.prepare('INSERT OR IGNORE INTO files (sha256, size, created_at) VALUES (?, ?, ?)'),
+      insertCanonicalFile: db.prepare(`INSERT INTO files (sha256, size, created_at, canonical_json) VALUES (?, ?, ?, 1)
+        ON CONFLICT (sha256) DO UPDATE SET canonical_json = 1`),
       fileSize: db.prepare('SELECT size FROM files WHERE sha256 = ?'),
+      fileCanonical: db.prepare('SELECT canonical_json AS canonical FROM files WHERE sha256 = ?'),
+      setFileCanonical: db.prepare('UPDATE files SET canonical_json = ? WHERE sha256 = ?'),
     };
   }
 
@@ -157,8 +161,23 @@ export class CatalogStore {
     this.s.insertFile!.run(sha256, size, now);
   }
 
+  /** A file whose bytes were checked to be exactly canonical JSON (migration 7). */
+  recordCanonicalFile(sha256: string, size: number, now: number): void {
+    this.s.insertCanonicalFile!.run(sha256, size, now);
+  }
+
   fileSize(sha256: string): number | undefined {
     return (this.s.fileSize!.get(sha256) as { size: number } | undefined)?.size;
+  }
+
+  /** Whether a file is canonical JSON: null if it was never checked, undefined if there is no such file. */
+  fileCanonical(sha256: string): boolean | null | undefined {
+    const row = this.s.fileCanonical!.get(sha256) as { canonical: number | null } | undefined;
+    return row && (row.canonical === null ? null : row.canonical === 1);
+  }
+
+  setFileCanonical(sha256: string, canonical: boolean): void {
+    this.s.setFileCanonical!.run(canonical ? 1 : 0, sha256);
   }
 }
 

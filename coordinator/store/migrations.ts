@@ -439,6 +439,17 @@ CREATE INDEX replicas_open_check ON replicas(workunit_id) WHERE kind = 'check' A
 ALTER TABLE hosts ADD COLUMN recheck_at INTEGER;
 `,
   },
+  {
+    version: 7,
+    name: 'files checked to be canonical JSON before they count as outputs',
+    // 1: the bytes are exactly the canonical JSON of a value (an upload is checked before it is
+    // stored), so they may count as an output and be copied into a results export. 0: checked,
+    // they are not. NULL: never checked (app files, large inputs, and every file stored before
+    // this migration): checked the first time a result or an export needs it, and the answer kept.
+    sql: `
+ALTER TABLE files ADD COLUMN canonical_json INTEGER CHECK (canonical_json IN (0, 1));
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

@@ -8,6 +8,7 @@ import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import type { Result, ResultAck, ResultRejection } from '../../protocol/messages.js';
 import { resultBody, verifyBody } from '../../protocol/signing.js';
+import type { OutputFiles } from '../files/output-files.js';
 import type { HostRecord } from '../store/identities.js';
 import type { Store } from '../store/store.js';
 import { workunitTakesResults } from './model.js';
@@ -19,6 +20,7 @@ export class ResultIntake {
     private readonly store: Store,
     private readonly ed: Ed25519,
     private readonly transitioner: Transitioner,
+    private readonly outputs: OutputFiles,
   ) {}
 
   /** Call inside a transaction; the acks are true once it commits. */
@@ -76,12 +78,13 @@ export class ResultIntake {
     return { taskId: r.taskId, status: 'accepted' };
   }
 
-  /** The output must be what outputHash names: inline, or uploaded before the report. */
+  /** The output must be what outputHash names: inline, or uploaded as canonical JSON before the report. */
   private checkOutput(r: Result, keep: (json: string) => void): string | undefined {
     if (r.output === undefined) {
-      return this.store.catalog.fileSize(r.outputHash!) === undefined
-        ? `output ${r.outputHash} is neither inline nor uploaded (PUT /files/${r.outputHash} first)`
-        : undefined;
+      const status = this.outputs.status(r.outputHash!);
+      if (status === 'missing') return `output ${r.outputHash} is neither inline nor uploaded (PUT /files/${r.outputHash} first)`;
+      if (status === 'not_canonical') return `file ${r.outputHash} is not canonical JSON, so it cannot be an output (upload the canonical JSON of the output)`;
+      return undefined;
     }
     let json: string;
     try {

@@ -141,7 +141,7 @@ describe('checks of done work units', () => {
     expect([h, h1, h2, h3].map((x) => hostRow(world, x.id).total_credit)).toEqual([CREDIT, CREDIT, CREDIT, CREDIT]);
 
     // The researcher's download has the right answer.
-    const text = [...resultPieces(world.core.store.reports, world.core.blobs, batch, true)].map((p) => ('text' in p ? p.text : '')).join('');
+    const text = [...resultPieces(world.core.store.reports, world.core.outputs, batch, true)].map((p) => ('text' in p ? p.text : '')).join('');
     const line = text.split('\n').map((l) => (l ? JSON.parse(l) : null)).find((l) => l?.workunitId === w);
     expect(line).toEqual({ seq: 0, workunitId: w, status: 'done', output: { echo: { r: 'w' } } });
     expectLedgerConsistent(world);

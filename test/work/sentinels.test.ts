@@ -595,7 +595,7 @@ describe('finishing sentinels', () => {
     ]);
     expect(replicas(world, s3).map((r) => r.outcome)).toEqual(['not_needed', 'not_needed']);
     // The download has a line for each; a sentinel nobody answered right gives its known answer.
-    const text = [...resultPieces(world.core.store.reports, world.core.blobs, batch, true)].map((p) => ('text' in p ? p.text : '')).join('');
+    const text = [...resultPieces(world.core.store.reports, world.core.outputs, batch, true)].map((p) => ('text' in p ? p.text : '')).join('');
     expect(text.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
       { seq: 0, workunitId: w, status: 'done', output: { echo: { r: 'w' } } },
       { seq: 1, workunitId: s1, status: 'done', output: { echo: { s: 1 } } },

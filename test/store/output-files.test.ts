@@ -1,0 +1,73 @@
+// Migration 6 on a database that already has files: none of them counts as an output until it
+// is checked, which happens once, the first time it is asked about; an upload marks its file.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { utf8 } from '../../protocol/bytes.js';
+import { BlobStore } from '../../coordinator/files/blob-store.js';
+import { OutputFiles } from '../../coordinator/files/output-files.js';
+import { CatalogStore } from '../../coordinator/store/catalog.js';
+import { MIGRATIONS, migrate } from '../../coordinator/store/migrations.js';
+
+const T = 1_700_000_000_000;
+let dir: string;
+let db: Database.Database;
+let blobs: BlobStore;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vg-output-files-'));
+  db = new Database(join(dir, 'coordinator.sqlite'));
+  blobs = new BlobStore(join(dir, 'files'));
+  expect(migrate(db, MIGRATIONS.filter((m) => m.version <= 6))).toEqual([1, 2, 3, 4, 5, 6]);
+});
+afterEach(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A file as a coordinator before migration 7 stored it. */
+function oldFile(text: string): string {
+  const hash = blobs.put(utf8(text));
+  db.prepare('INSERT INTO files (sha256, size, created_at) VALUES (?, ?, ?)').run(hash, text.length, T);
+  return hash;
+}
+const mark = (hash: string) => (db.prepare('SELECT canonical_json AS c FROM files WHERE sha256 = ?').get(hash) as { c: number | null }).c;
+
+it('files stored before migration 7 are checked when first asked about, and the answer kept', () => {
+  const canonical = oldFile('{"a":[1,"x"]}');
+  const spaced = oldFile('{"a": [1, "x"]}');
+  const gone = oldFile('{"b":2}');
+  rmSync(blobs.pathOf(gone));
+  expect(migrate(db)).toEqual([7]);
+  const outputs = new OutputFiles(new CatalogStore(db), blobs);
+  expect([mark(canonical), mark(spaced), mark(gone)]).toEqual([null, null, null]);
+
+  expect(outputs.status(canonical)).toBe('canonical');
+  expect(outputs.status(spaced)).toBe('not_canonical');
+  expect(outputs.status(gone)).toBe('missing');
+  expect(outputs.status('0'.repeat(64))).toBe('missing');
+  expect([mark(canonical), mark(spaced), mark(gone)]).toEqual([1, 0, null]);
+
+  // Kept: the blob is not read again.
+  rmSync(blobs.pathOf(canonical));
+  expect(outputs.status(canonical)).toBe('canonical');
+});
+
+it('an upload of an unchecked file marks it canonical', async () => {
+  const text = '{"a":1}';
+  const hash = oldFile(text);
+  migrate(db);
+  const outputs = new OutputFiles(new CatalogStore(db), blobs);
+  expect(await OutputFiles.uploadProblem(utf8(text))).toBeUndefined();
+  outputs.storeUpload(utf8(text), hash, T);
+  expect(mark(hash)).toBe(1);
+  expect(() => outputs.storeUpload(utf8('{"a":2}'), hash, T)).toThrow(/hashes to/);
+});
+
+it('checks an upload a slice at a time and says where it is wrong', async () => {
+  const body = utf8(`["${'x'.repeat(600_000)}", 1]`);
+  expect(await OutputFiles.uploadProblem(body)).toBe('white space at byte 600004');
+  expect(await OutputFiles.uploadProblem(utf8(`["${'x'.repeat(600_000)}",1]`))).toBeUndefined();
+});
