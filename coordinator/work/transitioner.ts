@@ -105,7 +105,8 @@ export class Transitioner {
     return app;
   }
 
-  private candidate(app: AppPolicy, r: Replica): Candidate {
+  /** Undefined when the output cannot be read: such a result agrees with nothing. */
+  private candidate(app: AppPolicy, r: Replica): Candidate | undefined {
     const candidate: Candidate = {
       replicaId: r.id,
       hostId: r.hostId ?? -r.id,
@@ -114,20 +115,38 @@ export class Transitioner {
       output: undefined,
     };
     // Only tolerance comparison looks inside outputs; exact compares canonical hashes.
-    if (app.validation.mode === 'tolerance') candidate.output = this.loadOutput(r.id);
+    if (app.validation.mode === 'tolerance') {
+      const loaded = this.loadOutput(r.id);
+      if (!loaded.ok) return undefined;
+      candidate.output = loaded.output;
+    }
     return candidate;
   }
 
   private validate(app: AppPolicy, wu: Pick<Workunit, 'minQuorum'>, successes: Replica[]) {
-    const candidates = successes.map((r) => this.candidate(app, r));
+    const candidates: Candidate[] = [];
+    for (const r of successes) {
+      const candidate = this.candidate(app, r);
+      if (candidate) candidates.push(candidate);
+      else {
+        // One host's unreadable output (stored before uploads were checked, or its file gone)
+        // must not stop the others' results: it is invalid for good and never counted again.
+        this.store.work.forfeit(r.id);
+        if (r.hostId !== null) this.store.identities.recordInvalid(r.hostId);
+      }
+    }
     return findQuorum(candidates, { minQuorum: wu.minQuorum, distinctUsers: this.options.distinctUsers }, app.validation);
   }
 
-  private loadOutput(replicaId: number): unknown {
+  private loadOutput(replicaId: number): { ok: true; output: unknown } | { ok: false } {
     const { outputJson, outputHash } = this.store.work.output(replicaId);
-    if (outputJson !== null) return JSON.parse(outputJson);
-    if (outputHash !== null) return JSON.parse(this.blobs.read(outputHash).toString('utf8'));
-    return undefined;
+    try {
+      if (outputJson !== null) return { ok: true, output: JSON.parse(outputJson) };
+      if (outputHash !== null) return { ok: true, output: JSON.parse(this.blobs.read(outputHash).toString('utf8')) };
+    } catch {
+      return { ok: false };
+    }
+    return { ok: true, output: undefined };
   }
 
   private apply(wu: Workunit, replicas: Replica[], plan: TransitionPlan, now: number, outbox: Outbox): void {
@@ -179,7 +198,8 @@ export class Transitioner {
     let expected: Candidate | undefined;
     const matches = (r: Replica): boolean => {
       expected ??= this.expectedCandidate(app, wu);
-      return outputsAgree(app.validation, expected, this.candidate(app, r));
+      const candidate = this.candidate(app, r);
+      return candidate !== undefined && outputsAgree(app.validation, expected, candidate);
     };
     const plan = planSentinel(wu, replicas, now, matches, work.hasOpenRegularWork(wu.batchId), this.options.distinctUsers);
     for (const id of plan.expire) work.endReplica(id, 'in_progress', 'no_reply');
@@ -199,7 +219,11 @@ export class Transitioner {
     const { work, identities } = this.store;
     const byId = new Map(replicas.map((r) => [r.id, r]));
     const canonical = this.candidate(app, byId.get(wu.canonicalReplicaId!)!);
-    const agrees = (r: Replica) => outputsAgree(app.validation, canonical, this.candidate(app, r));
+    // An unreadable output agrees with nothing (validation then counts it for nothing).
+    const agrees = (r: Replica) => {
+      const candidate = this.candidate(app, r);
+      return canonical !== undefined && candidate !== undefined && outputsAgree(app.validation, canonical, candidate);
+    };
     const plan = planChecks(wu, replicas, now, agrees, (successes, minQuorum) => this.validate(app, { minQuorum }, successes));
     for (const id of plan.expire) work.endReplica(id, 'in_progress', 'no_reply');
     const caught = this.judge(

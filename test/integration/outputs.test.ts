@@ -1,6 +1,7 @@
 // Outputs researchers can trust, against the real coordinator: an uploaded output counts only
-// when its bytes are exactly the canonical JSON of a value, and the results export writes
-// nothing else.
+// when its bytes are exactly the canonical JSON of a value, the results export writes nothing
+// else, and one host's malformed stored output (as a database from before that check may hold)
+// makes only its own result invalid.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -236,5 +237,46 @@ describe('the results export', () => {
       { seq: 2, workunitId: t2!.workunitId, status: 'done', output: big },
     ]);
     expect(fileRow(forged)).toMatchObject({ canonical_json: 0 });
+  });
+});
+
+describe('a malformed stored output', () => {
+  it('makes only its own result invalid: other hosts’ reports go through and the work unit completes', async () => {
+    const appId = app({ mode: 'tolerance', absEpsilon: 0.01, relEpsilon: 0 });
+    const batchId = batch(appId, 2, { minQuorum: 2, targetNresults: 2 });
+    const [mallory, bob, carol] = [await volunteer('mallory'), await volunteer('bob'), await volunteer('carol')];
+    const [m0, m1] = await tasks(mallory, 2);
+    // Mallory's result for work unit 0 names a file that is not JSON, stored as a coordinator
+    // without the upload check (or a legacy database) would have it.
+    const bad = legacyFile(forgery(m1!.workunitId, 1));
+    c.store.work.recordResult({ replicaId: m0!.taskId, outcome: 'success', receivedAt: Date.now(), resultHash: 'a'.repeat(64), signature: 'b'.repeat(128),
+      outputJson: null, outputHash: bad, errorJson: null, cpuTimeMs: 1, elapsedMs: 1 });
+
+    // Bob's report touches that work unit and another one: both results are taken.
+    const [b0, b1] = await tasks(bob, 2);
+    const acks = await bob.report([buildResult(ed, bob.seed, b0!, { output: { x: 1 } }, TIMING), buildResult(ed, bob.seed, b1!, { output: { x: 2 } }, TIMING)]);
+    expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted']);
+    const replica = (id: number) => c.store.work.replicasOf(m0!.workunitId).find((r) => r.id === id)!;
+    expect(replica(m0!.taskId)).toMatchObject({ validateState: 'invalid', forfeited: true });
+    expect(c.store.identities.hostById(mallory.hostId)).toMatchObject({ nInvalid: 1, consecutiveValid: 0 });
+    expect(c.store.work.workunit(m0!.workunitId)!.status).toBe('active');
+
+    // A third host takes the replica made in its place; the two honest results agree within tolerance.
+    const [c0] = await tasks(carol, 2);
+    expect(c0!.workunitId).toBe(m0!.workunitId);
+    expect((await carol.report([buildResult(ed, carol.seed, c0!, { output: { x: 1.001 } }, TIMING)]))[0]!.status).toBe('accepted');
+    expect((await mallory.report([buildResult(ed, mallory.seed, m1!, { output: { x: 2.005 } }, TIMING)]))[0]!.status).toBe('accepted');
+
+    expect(c.store.reports.workunitCounts(batchId)).toMatchObject({ done: 2, active: 0, failed: 0 });
+    expect(c.store.work.replicasOf(m0!.workunitId).map((r) => [r.id, r.validateState])).toEqual([
+      [m0!.taskId, 'invalid'],
+      [b0!.taskId, 'valid'],
+      [c0!.taskId, 'valid'],
+    ]);
+    expect((await exported(batchId)).lines).toEqual([
+      { seq: 0, workunitId: m0!.workunitId, status: 'done', output: { x: 1 } },
+      // Ties go to the earliest replica: Mallory's, whose other result is a fair one.
+      { seq: 1, workunitId: m1!.workunitId, status: 'done', output: { x: 2.005 } },
+    ]);
   });
 });
