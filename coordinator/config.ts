@@ -20,6 +20,14 @@ export const ConfigSchema = z.strictObject({
   /** A caught host's earlier results are re-checked after a random delay of up to this. */
   recheckDelayMs: z.coerce.number().int().min(0).max(24 * 3600 * 1000).default(600_000),
   maxInFlightPerHost: z.coerce.number().int().min(1).max(10_000).default(256),
+  /** A new host's allowance: tasks held at once, and taken a day; each valid result doubles both, each failure halves them. */
+  newHostTasks: z.coerce.number().int().min(1).max(10_000).default(4),
+  newHostTasksPerDay: z.coerce.number().int().min(1).max(100_000_000).default(100),
+  maxTasksPerDayPerHost: z.coerce.number().int().min(1).max(1_000_000_000).default(1_000_000),
+  /** Share of a batch's work units that new hosts (fewer valid results than the trust threshold) may hold at once. */
+  newHostShare: z.coerce.number().min(0).max(1).default(0.1),
+  /** A task whose host reports no progress on it for this long is reissued. */
+  holdTimeoutMs: z.coerce.number().int().min(1000).max(30 * 24 * 3600 * 1000).default(3_600_000),
   /** A host without a connection this long has its tasks in progress reissued. */
   disconnectGraceMs: z.coerce.number().int().min(100).max(7 * 24 * 3600 * 1000).default(120_000),
   /** HTTP requests per second per client address (bursts of 5×); 0: unlimited. */
@@ -52,6 +60,11 @@ const FLAGS: Record<string, FlagSpec> = {
   'check-rate': { env: ['VG_CHECK_RATE'] },
   'recheck-delay-ms': { env: ['VG_RECHECK_DELAY_MS'] },
   'max-in-flight-per-host': { env: ['VG_MAX_IN_FLIGHT_PER_HOST'] },
+  'new-host-tasks': { env: ['VG_NEW_HOST_TASKS'] },
+  'new-host-tasks-per-day': { env: ['VG_NEW_HOST_TASKS_PER_DAY'] },
+  'max-tasks-per-day-per-host': { env: ['VG_MAX_TASKS_PER_DAY_PER_HOST'] },
+  'new-host-share': { env: ['VG_NEW_HOST_SHARE'] },
+  'hold-timeout-ms': { env: ['VG_HOLD_TIMEOUT_MS'] },
   'disconnect-grace-ms': { env: ['VG_DISCONNECT_GRACE_MS'] },
   'http-rate-per-ip': { env: ['VG_HTTP_RATE_PER_IP'] },
   'connect-rate-per-ip': { env: ['VG_CONNECT_RATE_PER_IP'] },
@@ -77,6 +90,12 @@ export const USAGE = `Usage: npm start -- [options]
                               a done work unit sent again to compare answers (default 0.05)
   --recheck-delay-ms N        re-check a caught host's earlier results after a random delay of up to N ms (default 600000)
   --max-in-flight-per-host N  most tasks one host may hold (default 256)
+  --new-host-tasks N          tasks a new host may hold at first; each valid result doubles it, each error,
+                              invalid result or task left without reply halves it (default 4)
+  --new-host-tasks-per-day N  tasks a new host may take a day at first, likewise (default 100)
+  --max-tasks-per-day-per-host N  most tasks any host may take a day (default 1000000)
+  --new-host-share F          share of a batch's work units that new hosts together may hold (default 0.1)
+  --hold-timeout-ms N         reissue a task whose host reports no progress on it this long (default 3600000)
   --disconnect-grace-ms N     reissue the tasks of a host gone this long (env VG_DISCONNECT_GRACE_MS; default 120000)
   --http-rate-per-ip N        HTTP requests per second per address, bursts of 5x (default 200; 0: no limit)
   --connect-rate-per-ip N     Socket.IO connections per second per address, bursts of 5x (default 20; 0: no limit)

@@ -16,6 +16,7 @@ import { HostRegistry } from './volunteers/host-registry.js';
 import { VolunteerService } from './volunteers/volunteer-service.js';
 import { CreditGranter } from './work/credit-granter.js';
 import { HostRecheck } from './work/host-recheck.js';
+import { QuotaKeeper, type QuotaPolicy } from './work/host-quota.js';
 import { Outbox, type HostNotifier } from './work/outbox.js';
 import { ResultIntake } from './work/result-intake.js';
 import { Scheduler } from './work/scheduler.js';
@@ -27,7 +28,8 @@ const CANCEL_CHUNK = 500;
 
 export type CoreOptions = Pick<
   Config,
-  'dataDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'checkRate' | 'recheckDelayMs' | 'maxInFlightPerHost'
+  | 'dataDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'checkRate' | 'recheckDelayMs' | 'maxInFlightPerHost'
+  | 'newHostTasks' | 'newHostTasksPerDay' | 'maxTasksPerDayPerHost' | 'newHostShare' | 'holdTimeoutMs'
 >;
 
 export interface Core {
@@ -72,7 +74,14 @@ export function createCore(
 
   const random = env.random ?? Math.random;
   const credit = new CreditGranter(store, key);
-  const transitioner = new Transitioner(store, blobs, credit, {
+  const quota: QuotaPolicy = {
+    newHostTasks: options.newHostTasks,
+    newHostTasksPerDay: options.newHostTasksPerDay,
+    maxInFlight: options.maxInFlightPerHost,
+    maxTasksPerDay: options.maxTasksPerDayPerHost,
+  };
+  const quotas = new QuotaKeeper(store.identities, quota);
+  const transitioner = new Transitioner(store, blobs, credit, quotas, {
     distinctUsers: options.distinctUsers,
     trustThreshold: options.trustThreshold,
     recheckDelayMs: options.recheckDelayMs,
@@ -95,11 +104,13 @@ export function createCore(
     trustThreshold: options.trustThreshold,
     spotCheckRate: options.spotCheckRate,
     checkRate: options.checkRate,
-    maxInFlightPerHost: options.maxInFlightPerHost,
+    quota,
+    newHostShare: options.newHostShare,
+    holdTimeoutMs: options.holdTimeoutMs,
     random,
   });
-  const intake = new ResultIntake(store, ed, transitioner, outputs);
-  const service = new VolunteerService(store, scheduler, intake, transitioner, hosts, clock);
+  const intake = new ResultIntake(store, ed, transitioner, outputs, quotas);
+  const service = new VolunteerService(store, scheduler, intake, transitioner, hosts, quotas, options.holdTimeoutMs, clock);
   const submission = new Submission(store, blobs, transitioner);
 
   return {

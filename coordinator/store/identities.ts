@@ -24,6 +24,15 @@ export interface HostRecord {
   totalCredit: number;
   rac: number;
   racTime: number;
+  /** The exponent of its allowance of tasks in flight (see work/host-quota.ts). */
+  quotaLevel: number;
+}
+
+/** A host's tasks a day for one app: their level, and how many it took on `day`. */
+export interface AppQuota {
+  level: number;
+  day: number;
+  used: number;
 }
 
 export interface UserRecord {
@@ -57,11 +66,12 @@ interface HostRow {
   total_credit: number;
   rac: number;
   rac_time: number;
+  quota_level: number;
 }
 
 const HOST_COLUMNS = `h.id, h.public_key, h.user_id, u.team_id, h.name, h.platform_kind, h.platform_class,
   h.platform_json, h.capabilities_json, h.consecutive_valid, h.n_valid, h.n_invalid, h.n_error,
-  h.sentinels_passed, h.sentinels_failed, h.distrusted_at, h.total_credit, h.rac, h.rac_time`;
+  h.sentinels_passed, h.sentinels_failed, h.distrusted_at, h.total_credit, h.rac, h.rac_time, h.quota_level`;
 
 function toHost(r: HostRow): HostRecord {
   return {
@@ -84,6 +94,7 @@ function toHost(r: HostRow): HostRecord {
     totalCredit: r.total_credit,
     rac: r.rac,
     racTime: r.rac_time,
+    quotaLevel: r.quota_level,
   };
 }
 
@@ -115,6 +126,17 @@ export class IdentityStore {
         recheck_pending = CASE WHEN distrusted_at IS NULL THEN 1 ELSE recheck_pending END,
         recheck_at = CASE WHEN distrusted_at IS NULL THEN @recheckAt ELSE recheck_at END,
         distrusted_at = COALESCE(distrusted_at, @now) WHERE id = @id`),
+      // Moved at most once a minute: a message is not worth a write of its own.
+      seen: db.prepare('UPDATE hosts SET last_seen_at = @now WHERE id = @id AND last_seen_at < @now - 60000'),
+      quotaLevel: db.prepare('UPDATE hosts SET quota_level = MAX(@min, MIN(@max, quota_level + @step)) WHERE id = @id'),
+      appQuota: db.prepare('SELECT level, day, used FROM host_app_quotas WHERE host_id = ? AND app_id = ?'),
+      // An app's level starts from its host's.
+      appQuotaLevel: db.prepare(`INSERT INTO host_app_quotas (host_id, app_id, level)
+        SELECT id, @app, MAX(@min, MIN(@max, quota_level + @step)) FROM hosts WHERE id = @id
+        ON CONFLICT (host_id, app_id) DO UPDATE SET level = MAX(@min, MIN(@max, level + @step))`),
+      tookTasks: db.prepare(`INSERT INTO host_app_quotas (host_id, app_id, level, day, used)
+        SELECT id, @app, quota_level, @day, @n FROM hosts WHERE id = @id
+        ON CONFLICT (host_id, app_id) DO UPDATE SET used = CASE WHEN day = @day THEN used + @n ELSE @n END, day = @day`),
       toRecheck: db.prepare('SELECT id FROM hosts WHERE recheck_pending = 1 AND COALESCE(recheck_at, 0) <= ? ORDER BY id'),
       nextRecheck: db.prepare('SELECT MIN(COALESCE(recheck_at, 0)) AS at FROM hosts WHERE recheck_pending = 1'),
       rechecked: db.prepare('UPDATE hosts SET recheck_pending = 0 WHERE id = ?'),
@@ -200,6 +222,31 @@ export class IdentityStore {
   }
 
   /** Caught hosts whose re-check may run at `now`. */
+  /** The host was heard from. */
+  seen(hostId: number, now: number): void {
+    this.s.seen!.run({ id: hostId, now });
+  }
+
+  /** Its allowance of tasks in flight doubles (+1) or halves (-1), within the levels given. */
+  stepQuota(hostId: number, step: 1 | -1, bounds: { min: number; max: number }): void {
+    this.s.quotaLevel!.run({ id: hostId, step, ...bounds });
+  }
+
+  /** Its tasks a day for an app, if it has taken any. */
+  appQuota(hostId: number, appId: number): AppQuota | undefined {
+    return this.s.appQuota!.get(hostId, appId) as AppQuota | undefined;
+  }
+
+  /** Its tasks a day for an app double (+1) or halve (-1), within the levels given. */
+  stepAppQuota(hostId: number, appId: number, step: 1 | -1, bounds: { min: number; max: number }): void {
+    this.s.appQuotaLevel!.run({ id: hostId, app: appId, step, ...bounds });
+  }
+
+  /** Counts tasks of an app given to the host against its quota for the day. */
+  tookTasks(hostId: number, appId: number, day: number, n: number): void {
+    if (n > 0) this.s.tookTasks!.run({ id: hostId, app: appId, day, n });
+  }
+
   hostsToRecheck(now: number): number[] {
     return (this.s.toRecheck!.all(now) as { id: number }[]).map((r) => r.id);
   }

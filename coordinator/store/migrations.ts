@@ -450,6 +450,46 @@ ALTER TABLE hosts ADD COLUMN recheck_at INTEGER;
 ALTER TABLE files ADD COLUMN canonical_json INTEGER CHECK (canonical_json IN (0, 1));
 `,
   },
+  {
+    version: 8,
+    name: 'quotas per host and app, new hosts held to a share of each batch, tasks held without progress',
+    sql: `
+-- BOINC's quotas. A host's allowance of tasks in flight doubles with each valid result and
+-- halves with each invalid one or task left without a reply; its tasks a day, kept per app (as
+-- BOINC keeps them per app version, so that one broken app does not starve a host of the
+-- others), double with each valid result and halve with each error. The levels are exponents.
+-- An app's level starts at its host's. Hosts that already had results keep what they earned.
+ALTER TABLE hosts ADD COLUMN quota_level INTEGER NOT NULL DEFAULT 0;
+UPDATE hosts SET quota_level = MIN(n_valid, 20);
+CREATE TABLE host_app_quotas (
+  host_id INTEGER NOT NULL REFERENCES hosts(id),
+  app_id INTEGER NOT NULL REFERENCES apps(id),
+  level INTEGER NOT NULL,
+  day INTEGER NOT NULL DEFAULT 0,
+  used INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (host_id, app_id)
+) WITHOUT ROWID;
+
+-- Taken by a host that was new then (too few valid results): new hosts together may hold only a
+-- share of a batch, counted here per batch by the triggers below.
+ALTER TABLE replicas ADD COLUMN new_host INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE batch_counts ADD COLUMN r_new_host INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER batch_counts_new_host_update AFTER UPDATE OF status, new_host ON replicas
+  WHEN (old.status = 'in_progress' AND old.new_host = 1) IS NOT (new.status = 'in_progress' AND new.new_host = 1) BEGIN
+  UPDATE batch_counts SET r_new_host = r_new_host + (new.status = 'in_progress' AND new.new_host = 1)
+    - (old.status = 'in_progress' AND old.new_host = 1)
+  WHERE batch_id = (SELECT batch_id FROM workunits WHERE id = new.workunit_id);
+END;
+CREATE TRIGGER batch_counts_new_host_delete AFTER DELETE ON replicas WHEN old.status = 'in_progress' AND old.new_host = 1 BEGIN
+  UPDATE batch_counts SET r_new_host = r_new_host - 1 WHERE batch_id = (SELECT batch_id FROM workunits WHERE id = old.workunit_id);
+END;
+
+-- A task is taken back (as if its deadline had passed) when its host shows no progress on it
+-- for the hold timeout: set when it is sent, moved on by every progress report.
+ALTER TABLE replicas ADD COLUMN hold_until INTEGER;
+CREATE INDEX replicas_hold ON replicas(hold_until) WHERE status = 'in_progress';
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

@@ -67,6 +67,7 @@ export interface TaskSource {
 export interface ReplicaForResult {
   id: number;
   workunitId: number;
+  appId: number;
   kind: ReplicaKind;
   hostId: number | null;
   status: 'unsent' | 'in_progress' | 'over';
@@ -172,7 +173,7 @@ export class WorkStore {
         min_quorum = 1, target_nresults = 1 WHERE id = ?`),
       insertReplica: db.prepare("INSERT INTO replicas (workunit_id, priority, status, created_at, kind) VALUES (?, ?, 'unsent', ?, ?)"),
       replicasOf: db.prepare(`SELECT r.id, r.workunit_id, r.kind, r.status, r.outcome, r.validate_state, r.forfeited, r.host_id, h.user_id,
-        h.distrusted_at IS NOT NULL AS host_distrusted, r.deadline, r.received_at, r.output_hash
+        h.distrusted_at IS NOT NULL AS host_distrusted, r.deadline, r.hold_until, r.received_at, r.output_hash
         FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id
         WHERE r.workunit_id = ? ORDER BY r.id`),
       // Sentinels' replicas wait in a queue of their own, drawn at the check rate.
@@ -208,13 +209,16 @@ export class WorkStore {
       userHasReplica: db.prepare(`SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id
         WHERE r.workunit_id = ? AND h.user_id = ? LIMIT 1`),
       sentCount: db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE workunit_id = ? AND status <> 'unsent'"),
-      assign: db.prepare(`UPDATE replicas SET status = 'in_progress', host_id = ?, app_version_id = ?, sent_at = ?, deadline = ?,
-        task_signature = ? WHERE id = ? AND status = 'unsent'`),
+      assign: db.prepare(`UPDATE replicas SET status = 'in_progress', host_id = @hostId, app_version_id = @appVersionId, sent_at = @sentAt,
+        deadline = @deadline, hold_until = @holdUntil, new_host = @newHost, task_signature = @taskSignature
+        WHERE id = @replicaId AND status = 'unsent'`),
+      newHostLoad: db.prepare(`SELECT c.r_new_host AS held, b.workunit_count AS workunits FROM batch_counts c JOIN batches b ON b.id = c.batch_id
+        WHERE c.batch_id = ?`),
       taskSource: db.prepare(`SELECT r.id AS replicaId, w.id AS workunitId, w.input_json AS inputJson, w.input_hash AS inputHash,
         w.rng_seed AS rngSeed, w.fpops_est AS fpopsEst, w.delay_bound_ms AS delayBoundMs, p.name AS projectName, a.name AS appName
         FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
         WHERE r.id = ?`),
-      forResult: db.prepare(`SELECT r.id, r.workunit_id AS workunitId, r.kind, r.host_id AS hostId, r.status, r.outcome,
+      forResult: db.prepare(`SELECT r.id, r.workunit_id AS workunitId, w.app_id AS appId, r.kind, r.host_id AS hostId, r.status, r.outcome,
         r.result_hash AS resultHash, w.status AS workunitStatus
         FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE r.id = ?`),
       recordResult: db.prepare(`UPDATE replicas SET status = 'over', outcome = ?, validate_state = ?, received_at = ?,
@@ -226,9 +230,12 @@ export class WorkStore {
       forfeit: db.prepare("UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?"),
       setCredit: db.prepare('UPDATE replicas SET credit = ? WHERE id = ?'),
       output: db.prepare('SELECT output_json, output_hash FROM replicas WHERE id = ?'),
-      expired: db.prepare(`SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND deadline < ?
-        ORDER BY deadline LIMIT ?`),
-      progress: db.prepare("UPDATE replicas SET progress = ? WHERE id = ? AND host_id = ? AND status = 'in_progress'"),
+      expired: db.prepare(`SELECT id FROM (SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND deadline < @now
+          ORDER BY deadline LIMIT @limit)
+        UNION SELECT id FROM (SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND hold_until < @now
+          ORDER BY hold_until LIMIT @limit)`),
+      progress: db.prepare(`UPDATE replicas SET progress = @fraction, hold_until = @holdUntil
+        WHERE id = @id AND host_id = @hostId AND status = 'in_progress'`),
       hostsWithTasks: db.prepare("SELECT DISTINCT host_id AS id FROM replicas WHERE status = 'in_progress'"),
       inProgressOfHost: db.prepare("SELECT id FROM replicas WHERE host_id = ? AND status = 'in_progress' ORDER BY id"),
       openRegularWork: db.prepare(`SELECT 1 FROM workunits WHERE batch_id = ? AND status = 'active'
@@ -412,7 +419,7 @@ export class WorkStore {
     return (this.s.replicasOf!.all(workunitId) as {
       id: number; workunit_id: number; kind: ReplicaKind; status: Replica['status']; outcome: ReplicaOutcome | null;
       validate_state: ValidateState | null; forfeited: number; host_id: number | null; user_id: number | null;
-      host_distrusted: number | null; deadline: number | null; received_at: number | null; output_hash: string | null;
+      host_distrusted: number | null; deadline: number | null; hold_until: number | null; received_at: number | null; output_hash: string | null;
     }[]).map((r) => ({
       id: r.id,
       workunitId: r.workunit_id,
@@ -425,6 +432,7 @@ export class WorkStore {
       userId: r.user_id,
       hostDistrusted: r.host_distrusted === 1,
       deadline: r.deadline,
+      holdUntil: r.hold_until,
       receivedAt: r.received_at,
       outputHash: r.output_hash,
     }));
@@ -447,8 +455,16 @@ export class WorkStore {
     return (this.s.sentCount!.get(workunitId) as { n: number }).n;
   }
 
-  assign(a: { replicaId: number; hostId: number; appVersionId: number; sentAt: number; deadline: number; taskSignature: string }): boolean {
-    return this.s.assign!.run(a.hostId, a.appVersionId, a.sentAt, a.deadline, a.taskSignature, a.replicaId).changes === 1;
+  /** Sends an unsent replica to a host; false if it was not unsent. `newHost`: the host was new then. */
+  assign(a: {
+    replicaId: number; hostId: number; appVersionId: number; sentAt: number; deadline: number; holdUntil: number; newHost: boolean; taskSignature: string;
+  }): boolean {
+    return this.s.assign!.run({ ...a, newHost: a.newHost ? 1 : 0 }).changes === 1;
+  }
+
+  /** Tasks of a batch that hosts new when they took them hold now, and the batch's size. */
+  newHostLoad(batchId: number): { held: number; workunits: number } {
+    return (this.s.newHostLoad!.get(batchId) as { held: number; workunits: number } | undefined) ?? { held: 0, workunits: 0 };
   }
 
   taskSource(replicaId: number): TaskSource {
@@ -489,13 +505,14 @@ export class WorkStore {
     return { outputJson: r.output_json, outputHash: r.output_hash };
   }
 
-  /** Work units with a replica past its deadline. */
+  /** Work units with a replica past its deadline or its hold time. */
   workunitsWithExpiredReplicas(now: number, limit: number): number[] {
-    return [...new Set((this.s.expired!.all(now, limit) as { id: number }[]).map((r) => r.id))];
+    return [...new Set((this.s.expired!.all({ now, limit }) as { id: number }[]).map((r) => r.id))];
   }
 
-  setProgress(replicaId: number, hostId: number, fraction: number): boolean {
-    return this.s.progress!.run(fraction, replicaId, hostId).changes === 1;
+  /** Progress on a task in progress on this host; it may then hold it until `holdUntil`. */
+  setProgress(replicaId: number, hostId: number, fraction: number, holdUntil: number): boolean {
+    return this.s.progress!.run({ id: replicaId, hostId, fraction, holdUntil }).changes === 1;
   }
 
   /** What was signed when an in-progress replica was sent, to send the same task again. */

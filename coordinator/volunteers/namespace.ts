@@ -129,7 +129,10 @@ export function attachVolunteerNamespace(
       on(event, schema, (msg) => {
         // Captured now: a hello on this socket before the group runs must not change who this was.
         const hostId = session.hostId!;
-        return commits.run(() => handler(msg, hostId));
+        return commits.run(() => {
+          service.seen(hostId);
+          return handler(msg, hostId);
+        });
       });
     }
 

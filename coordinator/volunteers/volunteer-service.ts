@@ -4,6 +4,7 @@
 // savepoint, and the telling waits for the outer commit.
 import type { CreditReceipt, Result, ResultAck, Task } from '../../protocol/messages.js';
 import type { Store } from '../store/store.js';
+import type { QuotaKeeper } from '../work/host-quota.js';
 import { workunitTakesResults } from '../work/model.js';
 import { Outbox, type HostNotifier } from '../work/outbox.js';
 import type { ResultIntake } from '../work/result-intake.js';
@@ -22,8 +23,15 @@ export class VolunteerService {
     private readonly intake: ResultIntake,
     private readonly transitioner: Transitioner,
     private readonly notifier: HostNotifier,
+    private readonly quotas: QuotaKeeper,
+    private readonly holdTimeoutMs: number,
     private readonly clock: () => number = Date.now,
   ) {}
+
+  /** The host sent a message: it was seen now. */
+  seen(hostId: number): void {
+    this.store.identities.seen(hostId, this.clock());
+  }
 
   requestTasks(hostId: number, count: number, holding?: number[]): Task[] {
     return this.committed((outbox, now) => this.scheduler.assign(hostId, count, now, holding, outbox));
@@ -68,7 +76,10 @@ export class VolunteerService {
     });
   }
 
-  /** A host gone for good (its grace period passed): its tasks in progress get no reply and are reissued. */
+  /**
+   * A host gone for good (its grace period passed): its tasks in progress get no reply and are
+   * reissued. Its quota halves once for leaving, not once per task it held.
+   */
   giveUpHost(hostId: number): number {
     return this.committed((outbox, now) => {
       const ids = this.store.work.inProgressOfHost(hostId);
@@ -78,13 +89,16 @@ export class VolunteerService {
         const r = this.store.work.replicaForResult(id);
         if (r) touched.add(r.workunitId);
       }
+      if (ids.length > 0) this.quotas.failed(hostId);
       for (const id of touched) this.transitioner.transition(id, now, outbox);
       return ids.length;
     });
   }
 
+  /** Progress on tasks: each may be held another hold timeout. */
   progress(hostId: number, updates: { taskId: number; fraction: number }[]): number {
-    return this.store.transaction(() => updates.filter((u) => this.store.work.setProgress(u.taskId, hostId, u.fraction)).length);
+    const holdUntil = this.clock() + this.holdTimeoutMs;
+    return this.store.transaction(() => updates.filter((u) => this.store.work.setProgress(u.taskId, hostId, u.fraction, holdUntil)).length);
   }
 
   receipts(hostId: number, afterEntryId: number, limit: number): CreditReceipt[] {

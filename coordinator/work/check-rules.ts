@@ -7,7 +7,7 @@
 // accepted. So either mistake — an honest host caught, or colluders upheld — needs as many
 // colluders to agree as the larger quorum, besides the ones that made the first decision.
 // Pure, like transition-rules.ts; the Transitioner applies the plan.
-import type { Replica, Workunit } from './model.js';
+import { overdue, type Replica, type Workunit } from './model.js';
 import type { Verdict } from './validator.js';
 
 /** Results a dispute may use, beyond the quorum that settles it: a few arbiters that did not answer. */
@@ -51,7 +51,7 @@ export function planChecks(
     if (r.kind !== 'check') {
       if (r.status === 'in_progress') plan.abort.push(r.id);
       if (r.status === 'unsent') plan.cancelUnsent.push(r.id);
-    } else if (r.status === 'in_progress' && r.deadline !== null && r.deadline < now) plan.expire.push(r.id);
+    } else if (overdue(r, now)) plan.expire.push(r.id);
   }
   const pendingChecks = replicas.filter((r) => r.kind === 'check' && r.outcome === 'success' && r.validateState === 'pending' && !r.forfeited);
   plan.judgedDistrusted = pendingChecks.filter((r) => r.hostDistrusted).map((r) => ({ id: r.id, right: agrees(r) }));

@@ -68,8 +68,15 @@ export interface Replica {
   /** Its host is distrusted (caught): its results count for nothing, its tasks out for nothing. */
   hostDistrusted: boolean;
   deadline: number | null;
+  /** Out on a host: taken back if no progress is reported by then (see `overdue`). */
+  holdUntil: number | null;
   receivedAt: number | null;
   outputHash: string | null;
+}
+
+/** A task out past its deadline, or held past its hold time without progress: it gets "no reply". */
+export function overdue(r: Replica, now: number): boolean {
+  return r.status === 'in_progress' && ((r.deadline !== null && r.deadline < now) || (r.holdUntil !== null && r.holdUntil < now));
 }
 
 export interface AppPolicy {

@@ -11,6 +11,7 @@ import { resultBody, verifyBody } from '../../protocol/signing.js';
 import type { OutputFiles } from '../files/output-files.js';
 import type { HostRecord } from '../store/identities.js';
 import type { Store } from '../store/store.js';
+import type { QuotaKeeper } from './host-quota.js';
 import { workunitTakesResults } from './model.js';
 import type { Outbox } from './outbox.js';
 import type { Transitioner } from './transitioner.js';
@@ -21,6 +22,7 @@ export class ResultIntake {
     private readonly ed: Ed25519,
     private readonly transitioner: Transitioner,
     private readonly outputs: OutputFiles,
+    private readonly quotas: QuotaKeeper,
   ) {}
 
   /** Call inside a transaction; the acks are true once it commits. */
@@ -73,7 +75,10 @@ export class ResultIntake {
       cpuTimeMs: r.cpuTimeMs,
       elapsedMs: r.elapsedMs,
     });
-    if (r.outcome === 'error') this.store.identities.recordError(host.id);
+    if (r.outcome === 'error') {
+      this.store.identities.recordError(host.id);
+      this.quotas.error(host.id, replica.appId);
+    }
     touched.add(r.workunitId);
     return { taskId: r.taskId, status: 'accepted' };
   }

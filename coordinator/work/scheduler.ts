@@ -9,18 +9,23 @@ import type { HostRecord } from '../store/identities.js';
 import type { Store } from '../store/store.js';
 import type { Candidate, TaskSource } from '../store/work-store.js';
 import { pickVersion } from './app-matching.js';
+import { dailyRoom, inFlightRoom, newHostCap, quotaDay, type QuotaPolicy } from './host-quota.js';
 import type { Outbox } from './outbox.js';
 import type { AppPolicy } from './model.js';
 
 export interface SchedulerOptions {
   /** Never send two replicas of one work unit to hosts of the same user. */
   distinctUsers: boolean;
-  /** Consecutive valid results after which a host may get work units at quorum 1. */
+  /** Consecutive valid results after which a host may get work units at quorum 1; and valid results after which it is no longer new. */
   trustThreshold: number;
   /** Share of a trusted host's work units that are still replicated, as spot checks. */
   spotCheckRate: number;
-  /** Most tasks a host may hold at once. */
-  maxInFlightPerHost: number;
+  /** What a host may hold and take (see host-quota.ts). */
+  quota: QuotaPolicy;
+  /** Share of a batch's work units that new hosts together may hold at once. */
+  newHostShare: number;
+  /** A task is taken back when its host reports no progress on it for this long. */
+  holdTimeoutMs: number;
   /**
    * Share of every host's tasks that are checks: a researcher's sentinel where one waits, else a
    * done work unit sent again to compare the host's answer with the one other hosts agreed on.
@@ -29,10 +34,27 @@ export interface SchedulerOptions {
   random: () => number;
 }
 
+/** New hosts together may always hold this many tasks of a batch, however small it is. */
+export const NEW_HOST_FLOOR = 16;
+
 interface AppChoice {
   policy: AppPolicy;
   /** The version this host runs, if any matches it. */
   version: AppVersionRecord | undefined;
+  /** Tasks of this app the host may still take today, and how many it took in this round. */
+  dailyLeft: number;
+  taken: number;
+}
+
+/** One request: the host, what it has been given so far, and what it may still take. */
+interface Round {
+  host: HostRecord;
+  now: number;
+  tasks: Task[];
+  outbox: Outbox | undefined;
+  appFor(appId: number): AppChoice;
+  /** For a new host: tasks of each batch new hosts may still take (read when first needed). */
+  newHostRoom: Map<number, number> | undefined;
 }
 
 /** Fisher–Yates, in place. */
@@ -67,18 +89,31 @@ export class Scheduler {
     const host = this.store.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
     const inProgress = this.store.work.inProgressOfHost(hostId);
-    const tasks: Task[] = holding ? this.resendLost(host, inProgress, new Set(holding), count, now) : [];
-    const room = this.options.maxInFlightPerHost - inProgress.length;
-    const wanted = Math.min(count - tasks.length, Math.max(0, room)) + tasks.length;
+    const resent = holding ? this.resendLost(host, inProgress, new Set(holding), count, now) : [];
+    const resentCount = resent.length;
+    const wanted = Math.min(count - resentCount, inFlightRoom(host.quotaLevel, inProgress.length, this.options.quota)) + resentCount;
     const apps = new Map<number, AppChoice>();
-    const appFor = (appId: number): AppChoice => {
-      let app = apps.get(appId);
-      if (!app) {
-        const policy = this.store.catalog.appById(appId)!;
-        app = { policy, version: pickVersion(this.store.catalog.versionsOfApp(appId), host.platformKind, host.capabilities) };
-        apps.set(appId, app);
-      }
-      return app;
+    const round: Round = {
+      host,
+      now,
+      tasks: resent,
+      outbox,
+      appFor: (appId) => {
+        let app = apps.get(appId);
+        if (!app) {
+          const policy = this.store.catalog.appById(appId)!;
+          const quota = this.store.identities.appQuota(hostId, appId) ?? { level: host.quotaLevel, day: 0, used: 0 };
+          app = {
+            policy,
+            version: pickVersion(this.store.catalog.versionsOfApp(appId), host.platformKind, host.capabilities),
+            dailyLeft: dailyRoom(quota, now, this.options.quota),
+            taken: 0,
+          };
+          apps.set(appId, app);
+        }
+        return app;
+      },
+      newHostRoom: this.isNew(host) ? new Map() : undefined,
     };
 
     // Every host, caught or not, gets the same mix: a check in `checkRate` of its slots,
@@ -86,32 +121,31 @@ export class Scheduler {
     // goes only where regular work could have: a task that came when there was no other work
     // would be a check for sure.
     let checks = 0;
-    for (let i = tasks.length; i < wanted; i++) if (this.options.random() < this.options.checkRate) checks++;
+    for (let i = resentCount; i < wanted; i++) if (this.options.random() < this.options.checkRate) checks++;
     const regular = (limit: number, offset: number) => this.store.work.candidates(limit, offset);
-    const before = tasks.length;
-    this.takeFrom(regular, host, tasks, wanted - checks, now, appFor, outbox);
-    const workFound = tasks.length > before || (before === wanted - checks && this.hasWork(host, appFor));
+    const before = round.tasks.length;
+    this.takeFrom(round, regular, wanted - checks);
+    const workFound = round.tasks.length > before || (before === wanted - checks && this.hasWork(round));
     if (checks > 0 && workFound) {
-      this.takeFrom((limit, offset) => this.store.work.sentinelCandidates(limit, offset), host, tasks, wanted, now, appFor, outbox);
-      this.takeKnownAnswers(host, tasks, wanted, now, appFor, outbox);
+      this.takeFrom(round, (limit, offset) => this.store.work.sentinelCandidates(limit, offset), wanted);
+      this.takeKnownAnswers(round, wanted);
       // Check slots nothing could fill get regular work.
-      this.takeFrom(regular, host, tasks, wanted, now, appFor, outbox);
+      this.takeFrom(round, regular, wanted);
     }
+    for (const [appId, app] of apps) this.store.identities.tookTasks(hostId, appId, quotaDay(now), app.taken);
     // Where a check sits in the list must not give it away, nor must a list in id order
     // tell that it has none: every list is shuffled.
-    return shuffle(tasks, this.options.random);
+    return shuffle(round.tasks, this.options.random);
   }
 
-  /** Takes candidates of a queue in its order until `tasks` has `wanted`. */
-  private takeFrom(
-    read: (limit: number, offset: number) => Candidate[],
-    host: HostRecord,
-    tasks: Task[],
-    wanted: number,
-    now: number,
-    appFor: (appId: number) => AppChoice,
-    outbox?: Outbox,
-  ): void {
+  /** A host with too few valid results to be held to less than a share of each batch. */
+  private isNew(host: HostRecord): boolean {
+    return host.nValid < this.options.trustThreshold;
+  }
+
+  /** Takes candidates of a queue in its order until the round has `wanted` tasks. */
+  private takeFrom(round: Round, read: (limit: number, offset: number) => Candidate[], wanted: number): void {
+    const { tasks } = round;
     let offset = 0;
     // Most candidates can be taken (a host skips only work units it already has), so a host
     // asking for one task reads a few rows, not a page: the read grows only when skipping.
@@ -122,10 +156,8 @@ export class Scheduler {
       let taken = 0;
       for (const c of page) {
         if (tasks.length >= wanted) break;
-        const app = appFor(c.appId);
-        if (!this.mayTake(host, c.workunitId, c.hrClass, app)) continue;
-        tasks.push(this.take(c.replicaId, c.workunitId, host, app.policy, app.version!, now));
-        outbox?.batchChanged(c.batchId);
+        if (!this.mayTake(round, c) || !this.newHostMayTake(round, c.batchId)) continue;
+        this.take(round, c.replicaId, c.workunitId, c.appId, c.batchId);
         taken++;
       }
       if (page.length < pageSize) break; // that was all of this queue
@@ -135,10 +167,10 @@ export class Scheduler {
   }
 
   /** Whether the regular queue has a replica this host may take. */
-  private hasWork(host: HostRecord, appFor: (appId: number) => AppChoice): boolean {
+  private hasWork(round: Round): boolean {
     for (let offset = 0; offset < MAX_SCANNED; offset += PAGE) {
       const page = this.store.work.candidates(PAGE, offset);
-      if (page.some((c) => this.mayTake(host, c.workunitId, c.hrClass, appFor(c.appId)))) return true;
+      if (page.some((c) => this.mayTake(round, c) && this.newHostMayTake(round, c.batchId, false))) return true;
       if (page.length < PAGE) return false;
     }
     return false;
@@ -148,26 +180,43 @@ export class Scheduler {
    * Checks the coordinator makes on its own, sentinels or not: a new replica of a done work unit,
    * picked at random among those other hosts decided, whose answer the host's must match.
    */
-  private takeKnownAnswers(host: HostRecord, tasks: Task[], wanted: number, now: number, appFor: (appId: number) => AppChoice, outbox?: Outbox): void {
+  private takeKnownAnswers(round: Round, wanted: number): void {
     const { work } = this.store;
+    const { tasks } = round;
     const { low, high } = work.workunitIdRange();
     for (let looks = 0; tasks.length < wanted && looks < CHECK_LOOKS * (wanted - tasks.length); looks++) {
       // From a random point; a second look from the start, in case the point fell past the last.
       const from = looks % CHECK_LOOKS === 0 ? low + Math.floor(this.options.random() * (high - low + 1)) : low;
-      const found = work.checkCandidates(host.id, from, CHECK_WINDOW, 4).find((c) => this.mayTake(host, c.workunitId, c.hrClass, appFor(c.appId)));
+      const found = work.checkCandidates(round.host.id, from, CHECK_WINDOW, 4).find((c) => this.mayTake(round, c));
       if (!found) continue;
-      const app = appFor(found.appId);
-      const replicaId = work.insertReplica(found.workunitId, found.priority, now, 'check');
-      tasks.push(this.take(replicaId, found.workunitId, host, app.policy, app.version!, now));
-      outbox?.batchChanged(found.batchId);
+      this.take(round, work.insertReplica(found.workunitId, found.priority, round.now, 'check'), found.workunitId, found.appId, found.batchId);
     }
   }
 
-  private mayTake(host: HostRecord, workunitId: number, hrClass: string | null, app: AppChoice): boolean {
-    if (!app.version) return false;
-    if (app.policy.homogeneousRedundancy && hrClass !== null && hrClass !== host.platformClass) return false;
-    if (this.store.work.hostHasReplica(workunitId, host.id)) return false;
-    return !(this.options.distinctUsers && this.store.work.userHasReplica(workunitId, host.userId));
+  private mayTake(round: Round, c: { workunitId: number; hrClass: string | null; appId: number }): boolean {
+    const { host } = round;
+    const app = round.appFor(c.appId);
+    if (!app.version || app.dailyLeft <= 0) return false;
+    if (app.policy.homogeneousRedundancy && c.hrClass !== null && c.hrClass !== host.platformClass) return false;
+    if (this.store.work.hostHasReplica(c.workunitId, host.id)) return false;
+    return !(this.options.distinctUsers && this.store.work.userHasReplica(c.workunitId, host.userId));
+  }
+
+  /**
+   * New hosts together hold at most a share of a batch's work units (a burst of fresh keys must
+   * not sit on a batch). `use` counts the task as taken.
+   */
+  private newHostMayTake(round: Round, batchId: number, use = true): boolean {
+    const rooms = round.newHostRoom;
+    if (!rooms) return true;
+    let left = rooms.get(batchId);
+    if (left === undefined) {
+      const load = this.store.work.newHostLoad(batchId);
+      left = newHostCap(load.workunits, this.options.newHostShare, NEW_HOST_FLOOR) - load.held;
+    }
+    if (left <= 0) return false;
+    rooms.set(batchId, use ? left - 1 : left);
+    return true;
   }
 
   private resendLost(host: HostRecord, inProgress: number[], holding: Set<number>, count: number, now: number): Task[] {
@@ -200,8 +249,13 @@ export class Scheduler {
     return task;
   }
 
-  private take(replicaId: number, workunitId: number, host: HostRecord, app: AppPolicy, version: AppVersionRecord, now: number): Task {
+  private take(round: Round, replicaId: number, workunitId: number, appId: number, batchId: number): void {
     const { work } = this.store;
+    const { host, now } = round;
+    const choice = round.appFor(appId);
+    choice.dailyLeft--;
+    choice.taken++;
+    const { policy: app, version } = choice;
     if (app.homogeneousRedundancy) work.setHrClass(workunitId, host.platformClass);
     if (app.adaptiveReplication) this.maybeReplicateOnce(replicaId, workunitId, host);
 
@@ -210,7 +264,7 @@ export class Scheduler {
       taskId: replicaId,
       workunitId,
       hostKey: host.publicKey,
-      appVersionHash: version.bundleHash,
+      appVersionHash: version!.bundleHash,
       inputHash: src.inputHash,
       deadline: now + src.delayBoundMs,
       rngSeed: src.rngSeed,
@@ -218,9 +272,19 @@ export class Scheduler {
       issuedAt: now,
     };
     const signature = this.key.sign('task', body);
-    const assigned = work.assign({ replicaId, hostId: host.id, appVersionId: version.id, sentAt: now, deadline: body.deadline, taskSignature: signature });
+    const assigned = work.assign({
+      replicaId,
+      hostId: host.id,
+      appVersionId: version!.id,
+      sentAt: now,
+      deadline: body.deadline,
+      holdUntil: now + this.options.holdTimeoutMs,
+      newHost: round.newHostRoom !== undefined,
+      taskSignature: signature,
+    });
     if (!assigned) throw new Error(`replica ${replicaId} was no longer unsent`);
-    return this.toTask(body, signature, src);
+    round.tasks.push(this.toTask(body, signature, src));
+    round.outbox?.batchChanged(batchId);
   }
 
   /**

@@ -4,7 +4,7 @@
 // judged on arrival against the known answer (a wrong one catches its host), and it never
 // fails — once the rest of its batch is finished, it finishes too, drawn or not.
 // Pure, like transition-rules.ts; the Transitioner applies the plan.
-import type { Replica, Workunit } from './model.js';
+import { overdue, type Replica, type Workunit } from './model.js';
 import { distinctSupport } from './validator.js';
 
 export interface SentinelPlan {
@@ -44,7 +44,7 @@ export function planSentinel(
     return plan;
   }
   for (const r of replicas) {
-    if (r.status === 'in_progress' && r.deadline !== null && r.deadline < now) plan.expire.push(r.id);
+    if (overdue(r, now)) plan.expire.push(r.id);
     if (r.outcome === 'success' && r.validateState === 'pending' && !r.forfeited) plan.judged.push({ id: r.id, right: matches(r) });
   }
   const counts = (r: Replica) => !r.forfeited && !r.hostDistrusted;

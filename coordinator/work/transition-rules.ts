@@ -1,7 +1,7 @@
 // The work-unit state machine (BOINC's transitioner), as one pure function: given a work
 // unit, its replicas, the time and a way to validate, say what must change. The Transitioner
 // applies the plan; nothing else decides replica or work-unit states.
-import type { Replica, Workunit } from './model.js';
+import { overdue, type Replica, type Workunit } from './model.js';
 import type { Verdict } from './validator.js';
 
 export interface TransitionPlan {
@@ -43,7 +43,7 @@ export function planTransition(wu: Workunit, replicas: Replica[], now: number, v
   }
 
   for (const r of replicas) {
-    if (r.status === 'in_progress' && r.deadline !== null && r.deadline < now) plan.expire.push(r.id);
+    if (overdue(r, now)) plan.expire.push(r.id);
   }
 
   plan.forfeit = replicas.filter((r) => r.outcome === 'success' && r.validateState === 'pending' && r.hostDistrusted && !r.forfeited).map((r) => r.id);

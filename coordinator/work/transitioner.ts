@@ -7,6 +7,7 @@ import type { Store } from '../store/store.js';
 import type { CreditGranter } from './credit-granter.js';
 import type { AppPolicy, Replica, Workunit } from './model.js';
 import { planChecks } from './check-rules.js';
+import type { QuotaKeeper } from './host-quota.js';
 import type { Outbox } from './outbox.js';
 import { planSentinel } from './sentinel-rules.js';
 import { planTransition, type TransitionPlan } from './transition-rules.js';
@@ -32,6 +33,7 @@ export class Transitioner {
     private readonly store: Store,
     private readonly blobs: BlobStore,
     private readonly credit: CreditGranter,
+    private readonly quotas: QuotaKeeper,
     private readonly options: TransitionerOptions,
   ) {}
 
@@ -132,7 +134,10 @@ export class Transitioner {
         // One host's unreadable output (stored before uploads were checked, or its file gone)
         // must not stop the others' results: it is invalid for good and never counted again.
         this.store.work.forfeit(r.id);
-        if (r.hostId !== null) this.store.identities.recordInvalid(r.hostId);
+        if (r.hostId !== null) {
+          this.store.identities.recordInvalid(r.hostId);
+          this.quotas.failed(r.hostId);
+        }
       }
     }
     return findQuorum(candidates, { minQuorum: wu.minQuorum, distinctUsers: this.options.distinctUsers }, app.validation);
@@ -151,7 +156,7 @@ export class Transitioner {
 
   private apply(wu: Workunit, replicas: Replica[], plan: TransitionPlan, now: number, outbox: Outbox): void {
     const { work } = this.store;
-    for (const id of plan.expire) work.endReplica(id, 'in_progress', 'no_reply');
+    this.expire(plan.expire);
     for (const id of plan.forfeit) work.forfeit(id);
     if (plan.verdict) this.settle(wu, replicas, plan.verdict, now, outbox);
     if (plan.finish) {
@@ -180,7 +185,10 @@ export class Transitioner {
       if (r.validateState === 'invalid') identities.withdrawInvalid(r.hostId!); // outvoted by a cheater before
       work.setValidateState(id, 'valid');
       // A result validated again after its work unit was reopened was counted the first time.
-      if (!ledger.hasGrant(id)) identities.recordValid(r.hostId!, checked);
+      if (!ledger.hasGrant(id)) {
+        identities.recordValid(r.hostId!, checked);
+        this.quotas.valid(r.hostId!, wu.appId);
+      }
     }
     for (const id of verdict.invalid) {
       const r = byId.get(id)!;
@@ -189,6 +197,7 @@ export class Transitioner {
       this.credit.revoke(wu.id, id, r.hostId!, now, outbox);
       work.setValidateState(id, 'invalid');
       identities.recordInvalid(r.hostId!);
+      this.quotas.failed(r.hostId!);
     }
     this.credit.grant(wu, verdict.valid.map((id) => ({ replicaId: id, hostId: byId.get(id)!.hostId! })), now, outbox);
   }
@@ -202,9 +211,9 @@ export class Transitioner {
       return candidate !== undefined && outputsAgree(app.validation, expected, candidate);
     };
     const plan = planSentinel(wu, replicas, now, matches, work.hasOpenRegularWork(wu.batchId), this.options.distinctUsers);
-    for (const id of plan.expire) work.endReplica(id, 'in_progress', 'no_reply');
+    this.expire(plan.expire);
     const byId = new Map(replicas.map((r) => [r.id, r]));
-    const caught = this.judge(plan.judged.map((j) => ({ replica: byId.get(j.id)!, right: j.right })), now);
+    const caught = this.judge(plan.judged.map((j) => ({ replica: byId.get(j.id)!, right: j.right })), wu.appId, now);
     if (plan.create > 0) work.insertReplicas(wu.id, wu.priority, plan.create, now, 'sentinel');
     if (plan.finish) {
       work.finishWorkunit(wu.id, 'done', plan.finish.canonicalId, null, now);
@@ -225,11 +234,12 @@ export class Transitioner {
       return canonical !== undefined && candidate !== undefined && outputsAgree(app.validation, canonical, candidate);
     };
     const plan = planChecks(wu, replicas, now, agrees, (successes, minQuorum) => this.validate(app, { minQuorum }, successes));
-    for (const id of plan.expire) work.endReplica(id, 'in_progress', 'no_reply');
+    this.expire(plan.expire);
     const caught = this.judge(
       [...plan.judgedDistrusted.map((j) => ({ replica: byId.get(j.id)!, right: j.right })),
         ...plan.passed.map((id) => ({ replica: byId.get(id)!, right: true })),
         ...plan.failed.map((id) => ({ replica: byId.get(id)!, right: false }))],
+      wu.appId,
       now,
     );
     const credited = plan.passed.filter((id) => !byId.get(id)!.hostDistrusted);
@@ -250,6 +260,7 @@ export class Transitioner {
         work.setValidateState(id, 'valid');
         if (r.kind === 'check') identities.recordCheckPassed(r.hostId!, this.options.trustThreshold);
         else if (!this.store.ledger.hasGrant(id)) identities.recordValid(r.hostId!, 1);
+        this.quotas.valid(r.hostId!, wu.appId);
       }
       credited.push(...valid);
       work.setCanonical(wu.id, canonicalId);
@@ -267,15 +278,17 @@ export class Transitioner {
    * invalid and catches its host (returned, to be caught once the caller is done). A distrusted
    * host's answers count only towards its way back: its results are forfeited either way.
    */
-  private judge(answers: { replica: Replica; right: boolean }[], now: number): Set<number> {
+  private judge(answers: { replica: Replica; right: boolean }[], appId: number, now: number): Set<number> {
     const { work, identities } = this.store;
     const caught = new Set<number>();
     for (const { replica: r, right } of answers) {
       const hostId = r.hostId!;
       if (r.hostDistrusted) work.forfeit(r.id);
       else work.setValidateState(r.id, right ? 'valid' : 'invalid');
-      if (right) identities.recordCheckPassed(hostId, this.options.trustThreshold);
-      else if (r.hostDistrusted) identities.recordCheckFailed(hostId, now, now);
+      if (right) {
+        identities.recordCheckPassed(hostId, this.options.trustThreshold);
+        this.quotas.valid(hostId, appId);
+      } else if (r.hostDistrusted) identities.recordCheckFailed(hostId, now, now);
       else caught.add(hostId);
     }
     return caught;
@@ -300,6 +313,14 @@ export class Transitioner {
     }
     for (const r of work.inProgressWithWorkunitOfHost(hostId)) touched.add(r.workunitId);
     for (const id of touched) this.transition(id, now, outbox);
+  }
+
+  /** Tasks past their deadline, or held without progress past the hold timeout: over, "no reply", and their hosts' quotas halved. */
+  private expire(replicaIds: number[]): void {
+    for (const id of replicaIds) {
+      const { changed, hostId } = this.store.work.endReplica(id, 'in_progress', 'no_reply');
+      if (changed && hostId !== null) this.quotas.failed(hostId);
+    }
   }
 
   private expectedCandidate(app: AppPolicy, wu: Workunit): Candidate {

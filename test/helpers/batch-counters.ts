@@ -28,6 +28,14 @@ export function counterProblems(db: Database.Database): string[] {
   const replicas = db
     .prepare('SELECT w.batch_id AS batchId, r.status, r.outcome, COUNT(*) AS n FROM replicas r JOIN workunits w ON w.id = r.workunit_id GROUP BY 1, 2, 3')
     .all() as { batchId: number; status: string; outcome: string | null; n: number }[];
+  // In progress on hosts that were new when they took them (migration 8; absent before).
+  const hasNewHost = (db.prepare("SELECT COUNT(*) AS n FROM pragma_table_info('batch_counts') WHERE name = 'r_new_host'").get() as { n: number }).n > 0;
+  const newHost = new Map(
+    hasNewHost
+      ? (db.prepare(`SELECT w.batch_id AS batchId, COUNT(*) AS n FROM replicas r JOIN workunits w ON w.id = r.workunit_id
+          WHERE r.status = 'in_progress' AND r.new_host = 1 GROUP BY 1`).all() as { batchId: number; n: number }[]).map((r) => [r.batchId, r.n])
+      : [],
+  );
   for (const want of recount) {
     const have = kept.get(want.batch_id);
     if (!have) {
@@ -42,6 +50,9 @@ export function counterProblems(db: Database.Database): string[] {
     }
     for (const key of ['r_unsent', 'r_in_progress', 'r_success', 'r_client_error', 'r_no_reply', 'r_aborted', 'r_abandoned', 'r_not_needed']) {
       if (have[key] !== (wantReplicas[key] ?? 0)) problems.push(`batch ${want.batch_id}: ${key} kept ${have[key]}, counted ${wantReplicas[key] ?? 0}`);
+    }
+    if (hasNewHost && have.r_new_host !== (newHost.get(want.batch_id) ?? 0)) {
+      problems.push(`batch ${want.batch_id}: r_new_host kept ${have.r_new_host}, counted ${newHost.get(want.batch_id) ?? 0}`);
     }
     for (const key of ['active', 'done', 'failed', 'cancelled']) {
       if (have[key] !== want[key]) problems.push(`batch ${want.batch_id}: ${key} kept ${have[key]}, counted ${want[key]}`);

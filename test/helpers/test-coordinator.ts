@@ -22,7 +22,9 @@ export async function startTestCoordinator(overrides: Partial<Config> = {}): Pro
     httpRatePerIp: 0, connectRatePerIp: 0, messageRatePerSocket: 0, messageRatePerHost: 0,
     // A caught host's re-check runs at once unless a test asks for the delay; checks (done work
     // units sent again) only where a test asks for them, so that a host's tasks are its batch's.
-    recheckDelayMs: 0, checkRate: 0, ...overrides });
+    recheckDelayMs: 0, checkRate: 0,
+    // Every host here starts new: quotas out of the way unless a test asks for them.
+    newHostTasks: 256, newHostTasksPerDay: 1_000_000, newHostShare: 1, ...overrides });
   const running = await startCoordinator(config, createLogger(process.env.VG_TEST_LOG ? 'debug' : 'silent'));
   return Object.assign(running, {
     dataDir,

@@ -46,7 +46,12 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
   const aborts: World['aborts'] = [];
   const credits: World['credits'] = [];
   const core = createCore(
-    { dataDir, distinctUsers: true, trustThreshold: 3, spotCheckRate: 0, checkRate: 0, recheckDelayMs: 0, maxInFlightPerHost: 100, ...options },
+    {
+      dataDir, distinctUsers: true, trustThreshold: 3, spotCheckRate: 0, checkRate: 0, recheckDelayMs: 0, maxInFlightPerHost: 100,
+      // Quotas out of the way unless a test asks for them: every host here starts new.
+      newHostTasks: 100, newHostTasksPerDay: 1_000_000, maxTasksPerDayPerHost: 1_000_000, newHostShare: 1, holdTimeoutMs: 30 * 86_400_000,
+      ...options,
+    },
     { abort: (hostId, taskIds, reason) => aborts.push({ hostId, taskIds, reason }), credit: (hostId, receipts) => credits.push({ hostId, receipts }) },
     { clock: () => now, random },
   );

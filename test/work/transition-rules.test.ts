@@ -57,6 +57,7 @@ function replica(id: number, overrides: Partial<Replica> = {}): Replica {
     hostId: null,
     userId: null,
     hostDistrusted: false,
+    holdUntil: null,
     deadline: null,
     receivedAt: null,
     outputHash: null,

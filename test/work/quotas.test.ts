@@ -1,0 +1,178 @@
+// Per-host quotas and hoarding, through the real store with a hand-driven clock: a new key starts
+// with a small allowance that grows with valid results and shrinks with failures; fresh keys
+// together hold only a share of a batch; a task held without progress is taken back.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CoreOptions } from '../../coordinator/core.js';
+import { dailyAllowance, dailyRoom, inFlightAllowance, inFlightRoom, levelBounds, newHostCap, quotaDay, type QuotaPolicy } from '../../coordinator/work/host-quota.js';
+import { NEW_HOST_FLOOR } from '../../coordinator/work/scheduler.js';
+import { answer, regular, right, submit } from '../helpers/judging.js';
+import { createWorld, type World, type WorldHost } from '../helpers/world.js';
+
+const POLICY: QuotaPolicy = { newHostTasks: 4, newHostTasksPerDay: 100, maxInFlight: 256, maxTasksPerDay: 1_000_000 };
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+describe('quota levels', () => {
+  it('start at the new host’s allowance, double per level up to the maximums, halve down to one task', () => {
+    expect([inFlightAllowance(0, POLICY), dailyAllowance(0, POLICY)]).toEqual([4, 100]);
+    expect([inFlightAllowance(3, POLICY), dailyAllowance(3, POLICY)]).toEqual([32, 800]);
+    expect([inFlightAllowance(-1, POLICY), dailyAllowance(-1, POLICY)]).toEqual([2, 50]);
+    expect([inFlightAllowance(-10, POLICY), dailyAllowance(-10, POLICY)]).toEqual([1, 1]);
+    expect([inFlightAllowance(40, POLICY), dailyAllowance(40, POLICY)]).toEqual([256, 1_000_000]);
+    // The top is where both reach their maximums (so failures are felt at once), the bottom one task.
+    expect(levelBounds(POLICY)).toEqual({ min: -7, max: 14 });
+  });
+
+  it('room: what may still be held, and what may still be taken today (a new day starts afresh)', () => {
+    const now = 10 * DAY + HOUR;
+    expect(inFlightRoom(0, 1, POLICY)).toBe(3);
+    expect(inFlightRoom(0, 9, POLICY)).toBe(0);
+    expect(dailyRoom({ level: 0, day: quotaDay(now), used: 99 }, now, POLICY)).toBe(1);
+    expect(dailyRoom({ level: 0, day: quotaDay(now) - 1, used: 100 }, now, POLICY)).toBe(100);
+  });
+
+  it('new hosts hold a share of a batch’s work units, and never fewer than the floor', () => {
+    expect(newHostCap(300, 0.1, 16)).toBe(30);
+    expect(newHostCap(40, 0.1, 16)).toBe(16);
+    expect(newHostCap(1_000_000, 0.1, 16)).toBe(100_000);
+  });
+});
+
+let world: World;
+afterEach(() => world?.close());
+
+/** A world with production-like quotas (trust threshold 3: three valid results and a host is no longer new). */
+function quotaWorld(options: Partial<CoreOptions> = {}): World {
+  world = createWorld({ newHostTasks: 4, newHostTasksPerDay: 100, maxTasksPerDayPerHost: 1_000_000, newHostShare: 0.1, holdTimeoutMs: HOUR, ...options });
+  return world;
+}
+
+const level = (w: World, host: WorldHost) => w.core.store.identities.hostById(host.id)!.quotaLevel;
+
+/** Each host computes `n` work units of a batch of its own, rightly, and they are valid. */
+function establish(w: World, hosts: WorldHost[], n: number): void {
+  const app = w.addApp();
+  for (const h of hosts) {
+    submit(w, app, Array.from({ length: n }, (_, i) => regular(`warm-up ${h.id}.${i}`)), { minQuorum: 1, targetNresults: 1 });
+    for (const t of h.request(n)) answer(h, t, right(t));
+  }
+}
+
+describe('a host’s allowance', () => {
+  it('tasks in flight: start small, double with each valid result, halve with each invalid one', () => {
+    quotaWorld();
+    const app = world.addApp();
+    const disputed = world.workunitIds(submit(world, app, [regular('disputed')], { priority: 1 }))[0]!;
+    submit(world, app, Array.from({ length: 40 }, (_, i) => regular(String(i))), { minQuorum: 1, targetNresults: 1 });
+    const host = world.addHost();
+    const first = host.request(64);
+    expect(first).toHaveLength(4);
+    const mine = first.find((t) => t.workunitId === disputed)!;
+    const plain = first.filter((t) => t !== mine);
+    answer(host, plain[0]!, right(plain[0]!));
+    expect(level(world, host)).toBe(1);
+    // Now 8 may be held: 3 still out, so 5 more.
+    expect(host.request(64)).toHaveLength(5);
+
+    // Outvoted: an invalid result halves it, back to 4 (it holds 7).
+    answer(host, mine, { output: 'wrong' });
+    for (const other of [world.addHost(), world.addHost()]) {
+      const [o] = other.request(1);
+      expect(o!.workunitId).toBe(disputed);
+      answer(other, o!, right(o!));
+    }
+    expect(world.core.store.work.replicasOf(disputed).find((r) => r.id === mine.taskId)!.validateState).toBe('invalid');
+    expect(level(world, host)).toBe(0);
+    expect(host.request(64)).toEqual([]);
+  });
+
+  it('tasks a day, per app: stop at the quota, start again the next day; one app’s errors leave the others alone', () => {
+    quotaWorld({ newHostTasks: 50, newHostTasksPerDay: 4, newHostShare: 1 });
+    const [broken, good] = [world.addApp(), world.addApp()];
+    submit(world, broken, Array.from({ length: 40 }, (_, i) => regular(`b${i}`)));
+    submit(world, good, Array.from({ length: 40 }, (_, i) => regular(`g${i}`)));
+    const host = world.addHost();
+    const appOf = (t: { workunitId: number }) => world.core.store.work.workunit(t.workunitId)!.appId;
+    const taken = host.request(64);
+    expect(taken.filter((t) => appOf(t) === broken)).toHaveLength(4);
+    expect(taken.filter((t) => appOf(t) === good)).toHaveLength(4);
+    expect(host.request(64)).toEqual([]);
+    // The broken app's tasks fail: that app's quota halves, twice.
+    for (const t of taken.filter((x) => appOf(x) === broken).slice(0, 2)) {
+      expect(host.report(host.result(t, { error: { code: 'app_exception', message: 'boom' } }))[0]!.status).toBe('accepted');
+    }
+    world.advance(DAY);
+    const next = host.request(64);
+    expect(next.filter((t) => appOf(t) === broken)).toHaveLength(1);
+    expect(next.filter((t) => appOf(t) === good)).toHaveLength(4);
+  });
+});
+
+describe('fresh keys', () => {
+  it('a burst of them holds no more than the new-host share of a batch; established hosts take the rest', () => {
+    quotaWorld();
+    const veterans = [world.addHost(), world.addHost()];
+    establish(world, veterans, 3);
+    for (const v of veterans) expect(world.core.store.identities.hostById(v.id)!.nValid).toBeGreaterThanOrEqual(3);
+
+    const app = world.addApp();
+    const batch = submit(world, app, Array.from({ length: 300 }, (_, i) => regular(String(i))));
+    const sybils = Array.from({ length: 20 }, () => world.addHost());
+    const held = sybils.reduce((n, s) => n + s.request(64).length, 0);
+    // A tenth of 300 work units, whatever the number of keys.
+    expect(held).toBe(30);
+    expect(sybils.reduce((n, s) => n + s.request(64).length, 0)).toBe(0);
+    const load = world.core.store.db.prepare('SELECT r_new_host AS n FROM batch_counts WHERE batch_id = ?').get(batch) as { n: number };
+    expect(load.n).toBe(30);
+    // The established hosts are not held back by it.
+    expect(veterans[0]!.request(64).length).toBeGreaterThan(4);
+  });
+
+  it('a small batch on a new platform runs: new hosts may always hold the floor', () => {
+    quotaWorld();
+    const app = world.addApp();
+    submit(world, app, Array.from({ length: 10 }, (_, i) => regular(String(i))));
+    const hosts = Array.from({ length: 6 }, () => world.addHost());
+    expect(hosts.reduce((n, h) => n + h.request(64).length, 0)).toBe(NEW_HOST_FLOOR);
+  });
+
+  it('tasks held without progress are taken back well before their deadline and reissued; progress keeps them', () => {
+    quotaWorld();
+    const app = world.addApp();
+    const batch = submit(world, app, Array.from({ length: 8 }, (_, i) => regular(String(i))), { delayBoundMs: DAY });
+    const [hoarder, worker] = [world.addHost(), world.addHost()];
+    const hoarded = hoarder.request(4);
+    const working = worker.request(4);
+    expect(hoarded).toHaveLength(4);
+    world.advance(HOUR / 2);
+    expect(world.core.service.progress(worker.id, working.map((t) => ({ taskId: t.taskId, fraction: 0.5 })))).toBe(4);
+    world.advance(HOUR / 2 + 1);
+    world.core.service.sweepDeadlines();
+
+    const states = (tasks: { taskId: number; workunitId: number }[]) =>
+      tasks.map((t) => world.core.store.work.replicasOf(t.workunitId).find((r) => r.id === t.taskId)!.outcome);
+    expect(states(hoarded)).toEqual(['no_reply', 'no_reply', 'no_reply', 'no_reply']);
+    expect(states(working)).toEqual([null, null, null, null]);
+    // Halved once per task it sat on; the work units have new replicas for others.
+    expect(level(world, hoarder)).toBe(-4);
+    for (const t of hoarded) expect(world.core.store.work.replicasOf(t.workunitId).filter((r) => r.status === 'unsent').length).toBeGreaterThan(0);
+    // A late result still counts while its work unit is open.
+    answer(hoarder, hoarded[0]!, right(hoarded[0]!));
+    expect(world.core.store.reports.workunitCounts(batch).active).toBe(8);
+  });
+});
+
+describe('lastSeenAt', () => {
+  it('follows the host’s messages, written at most once a minute', () => {
+    quotaWorld();
+    const host = world.addHost();
+    const seen = () => world.core.store.db.prepare('SELECT last_seen_at AS t FROM hosts WHERE id = ?').get(host.id) as { t: number };
+    const start = seen().t;
+    world.advance(30_000);
+    world.core.service.seen(host.id);
+    expect(seen().t).toBe(start);
+    world.advance(31_000);
+    world.core.service.seen(host.id);
+    expect(seen().t).toBe(world.now());
+  });
+});
