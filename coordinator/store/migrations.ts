@@ -432,7 +432,9 @@ ALTER TABLE replicas ADD COLUMN kind TEXT NOT NULL DEFAULT 'regular' CHECK (kind
 UPDATE replicas SET kind = 'sentinel'
   WHERE workunit_id IN (SELECT id FROM workunits WHERE expected_output_hash IS NOT NULL);
 CREATE INDEX replicas_unsent_sentinel ON replicas(priority DESC, id) WHERE status = 'unsent' AND kind = 'sentinel';
-CREATE INDEX replicas_open_check ON replicas(workunit_id) WHERE kind = 'check' AND status <> 'over';
+CREATE INDEX replicas_check ON replicas(workunit_id) WHERE kind = 'check';
+-- Done regular work units, to draw one at random to check a host on.
+CREATE INDEX workunits_done ON workunits(id) WHERE status = 'done' AND expected_output_hash IS NULL;
 
 -- A caught host's earlier results are re-checked after a random delay, so that when its credit
 -- is revoked says nothing about which of its reports gave it away.

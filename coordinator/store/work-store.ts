@@ -189,18 +189,18 @@ export class WorkStore {
         JOIN projects p ON p.id = a.project_id
         WHERE r.status = 'unsent' AND r.kind = 'sentinel' AND p.status = 'active'
         ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`),
-      workunitIdRange: db.prepare('SELECT MIN(id) AS low, MAX(id) AS high FROM workunits'),
-      // A window of work units from a point (a bounded read wherever the point falls), keeping
-      // those a host could be checked on: done, decided by hosts none of which is distrusted, of
-      // an active batch and project, no check of it out already, and none of it this host's.
+      doneRange: db.prepare(`SELECT MIN(id) AS low, MAX(id) AS high FROM workunits INDEXED BY workunits_done
+        WHERE status = 'done' AND expected_output_hash IS NULL`),
+      // Done work units from a point on (a bounded read wherever the point falls), keeping those a
+      // host could be checked on: decided by hosts none of which is distrusted, of an active batch
+      // and project, never checked before (a work unit goes to no more hosts than a reissued one
+      // would), and none of it this host's.
       checkCandidates: db.prepare(`SELECT w.id AS workunitId, w.app_id AS appId, w.batch_id AS batchId, w.hr_class AS hrClass, w.priority
-        FROM (SELECT id, batch_id, app_id, hr_class, priority, status, expected_output_hash, canonical_replica_id FROM workunits
-          WHERE id >= @from ORDER BY id LIMIT @scan) w
+        FROM (SELECT id, batch_id, app_id, hr_class, priority, canonical_replica_id FROM workunits INDEXED BY workunits_done
+          WHERE status = 'done' AND expected_output_hash IS NULL AND id >= @from ORDER BY id LIMIT @scan) w
         JOIN batches b ON b.id = w.batch_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
-        WHERE w.status = 'done' AND w.expected_output_hash IS NULL AND w.canonical_replica_id IS NOT NULL
-          AND b.status = 'active' AND p.status = 'active'
-          AND NOT EXISTS (SELECT 1 FROM replicas r INDEXED BY replicas_open_check WHERE r.workunit_id = w.id AND r.kind = 'check'
-            AND r.status <> 'over')
+        WHERE w.canonical_replica_id IS NOT NULL AND b.status = 'active' AND p.status = 'active'
+          AND NOT EXISTS (SELECT 1 FROM replicas r INDEXED BY replicas_check WHERE r.workunit_id = w.id AND r.kind = 'check')
           AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.host_id = @host)
           AND NOT EXISTS (SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id WHERE r.workunit_id = w.id
             AND r.validate_state = 'valid' AND h.distrusted_at IS NOT NULL)
@@ -373,13 +373,13 @@ export class WorkStore {
     return this.s.sentinelCandidates!.all(limit, offset) as Candidate[];
   }
 
-  /** The lowest and highest work-unit ids (0 and 0 without any). */
-  workunitIdRange(): { low: number; high: number } {
-    const r = this.s.workunitIdRange!.get() as { low: number | null; high: number | null };
-    return { low: r.low ?? 0, high: r.high ?? 0 };
+  /** The lowest and highest ids of done regular work units, if there are any. */
+  doneRange(): { low: number; high: number } | undefined {
+    const r = this.s.doneRange!.get() as { low: number | null; high: number | null };
+    return r.low === null || r.high === null ? undefined : { low: r.low, high: r.high };
   }
 
-  /** Done work units, from `fromId` on within `scan` ids, that `hostId` could be checked on. */
+  /** Done work units, the first `scan` from `fromId` on, that `hostId` could be checked on. */
   checkCandidates(hostId: number, fromId: number, scan: number, limit: number): CheckCandidate[] {
     return this.s.checkCandidates!.all({ host: hostId, from: fromId, scan, limit }) as CheckCandidate[];
   }

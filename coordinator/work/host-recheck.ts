@@ -29,17 +29,14 @@ export class HostRecheck {
     private readonly onError: (e: unknown) => void,
   ) {}
 
-  /** Runs the job until no host is due; resolves when it is idle, a timer set for the next one due. */
+  /**
+   * Runs the job until no host is due, and resolves then (a timer is left for the next one due).
+   * A kick while it runs makes it look again before it stops: a host caught meanwhile is not missed.
+   */
   kick(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.run().finally(() => {
-      this.running = undefined;
-      this.scheduleNext();
-    });
+    this.again = true;
+    this.running ??= this.loop();
     return this.running;
   }
 
@@ -49,14 +46,24 @@ export class HostRecheck {
     clearTimeout(this.timer);
   }
 
-  private async run(): Promise<void> {
-    do {
-      this.again = false;
-      for (const hostId of this.store.identities.hostsToRecheck(this.clock())) {
-        while (!this.stopped && !this.part(hostId)) await nextTurn();
-        if (this.stopped) return;
+  private async loop(): Promise<void> {
+    try {
+      while (this.again && !this.stopped) {
+        this.again = false;
+        await this.run();
       }
-    } while (this.again && !this.stopped);
+    } finally {
+      // In the same turn as the last look: a kick after it starts a new loop.
+      this.running = undefined;
+      this.scheduleNext();
+    }
+  }
+
+  private async run(): Promise<void> {
+    for (const hostId of this.store.identities.hostsToRecheck(this.clock())) {
+      while (!this.stopped && !this.part(hostId)) await nextTurn();
+      if (this.stopped) return;
+    }
   }
 
   private scheduleNext(): void {

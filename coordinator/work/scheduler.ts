@@ -69,9 +69,9 @@ function shuffle<T>(list: T[], random: () => number): T[] {
 /** Candidates read at most per query; the first query reads about what is wanted. */
 const PAGE = 256;
 const MAX_SCANNED = 4096;
-/** Work units read per look for one to check a host on, and looks per check. */
+/** Done work units read per look for one to check a host on, and looks per check. */
 const CHECK_WINDOW = 256;
-const CHECK_LOOKS = 2;
+const CHECK_LOOKS = 3;
 
 export class Scheduler {
   constructor(
@@ -183,10 +183,11 @@ export class Scheduler {
   private takeKnownAnswers(round: Round, wanted: number): void {
     const { work } = this.store;
     const { tasks } = round;
-    const { low, high } = work.workunitIdRange();
+    const range = work.doneRange();
+    if (!range) return;
+    const { low, high } = range;
     for (let looks = 0; tasks.length < wanted && looks < CHECK_LOOKS * (wanted - tasks.length); looks++) {
-      // From a random point; a second look from the start, in case the point fell past the last.
-      const from = looks % CHECK_LOOKS === 0 ? low + Math.floor(this.options.random() * (high - low + 1)) : low;
+      const from = low + Math.floor(this.options.random() * (high - low + 1));
       const found = work.checkCandidates(round.host.id, from, CHECK_WINDOW, 4).find((c) => this.mayTake(round, c));
       if (!found) continue;
       this.take(round, work.insertReplica(found.workunitId, found.priority, round.now, 'check'), found.workunitId, found.appId, found.batchId);

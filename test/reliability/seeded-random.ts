@@ -11,9 +11,10 @@ export interface Seeded {
   shuffle<T>(items: T[]): T[];
 }
 
-export function seeded(label: string): Seeded {
+/** Seeded from VG_RELIABILITY_SEED, else `fixed` (a run that must come out the same every time), else at random. */
+export function seeded(label: string, fixed?: number): Seeded {
   const fromEnv = process.env.VG_RELIABILITY_SEED;
-  const seed = fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+  const seed = fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) >>> 0 : fixed ?? (Math.random() * 2 ** 32) >>> 0;
   console.log(`[${label}] seed ${seed} (replay with VG_RELIABILITY_SEED=${seed})`);
   // mulberry32: small, fast, good enough to pick moments and roles.
   let a = seed;

@@ -339,6 +339,40 @@ describe('taking back what a caught host decided', () => {
     expectLedgerConsistent(world);
   });
 
+  it('the re-check waits a random delay after the catch, so when the credit goes does not point at the report that gave the host away', async () => {
+    const made = lotteryWorld({ recheckDelayMs: 600_000 });
+    world = made.world;
+    const { roll } = made;
+    const app = world.addApp();
+    const decided = submit(world, app, [regular('w', { priority: 1 })]);
+    submit(world, app, [regular('x'), regular('y'), sentinel(1)]);
+    const w = world.workunitIds(decided)[0]!;
+    const [c1, c2] = [world.addHost(), world.addHost()];
+    roll.value = REGULAR;
+    const [tc1] = c1.request(1);
+    const [tc2] = c2.request(1);
+    answer(c1, tc1!, forged());
+    answer(c2, tc2!, forged());
+    roll.value = SENTINEL; // also the draw of the delay: 0.1 of 10 minutes
+    const [ts] = c1.request(1);
+    answer(c1, ts!, forged());
+    const caughtAt = world.now();
+    await world.core.recheckHosts();
+    // Caught, but nothing it can see has moved yet.
+    expect(hostRow(world, c1.id)).toMatchObject({ distrusted_at: caughtAt, recheck_pending: 1, total_credit: CREDIT });
+    expect(wu(world, w).status).toBe('done');
+    expect(world.credits.filter((x) => x.hostId === c1.id).flatMap((x) => x.receipts).map((r) => r.amount)).toEqual([CREDIT]);
+
+    world.advance(60_000 - 1);
+    await world.core.recheckHosts();
+    expect(hostRow(world, c1.id).recheck_pending).toBe(1);
+    world.advance(1);
+    await world.core.recheckHosts();
+    expect(hostRow(world, c1.id)).toMatchObject({ recheck_pending: 0, total_credit: 0 });
+    expect(wu(world, w).status).toBe('active');
+    expectLedgerConsistent(world);
+  });
+
   it('a work unit whose quorum holds without the caught host stays done; only its replica is revoked', async () => {
     const { roll } = lottery();
     const app = world.addApp();
