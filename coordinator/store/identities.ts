@@ -128,12 +128,15 @@ export class IdentityStore {
         distrusted_at = COALESCE(distrusted_at, @now) WHERE id = @id`),
       // Moved at most once a minute: a message is not worth a write of its own.
       seen: db.prepare('UPDATE hosts SET last_seen_at = @now WHERE id = @id AND last_seen_at < @now - 60000'),
-      quotaLevel: db.prepare('UPDATE hosts SET quota_level = MAX(@min, MIN(@max, quota_level + @step)) WHERE id = @id'),
+      // Written only when it moves: a host at the top (or bottom) costs no page write.
+      quotaLevel: db.prepare(`UPDATE hosts SET quota_level = MAX(@min, MIN(@max, quota_level + @step))
+        WHERE id = @id AND quota_level <> MAX(@min, MIN(@max, quota_level + @step))`),
       appQuota: db.prepare('SELECT level, day, used FROM host_app_quotas WHERE host_id = ? AND app_id = ?'),
       // An app's level starts from its host's.
       appQuotaLevel: db.prepare(`INSERT INTO host_app_quotas (host_id, app_id, level)
         SELECT id, @app, MAX(@min, MIN(@max, quota_level + @step)) FROM hosts WHERE id = @id
-        ON CONFLICT (host_id, app_id) DO UPDATE SET level = MAX(@min, MIN(@max, level + @step))`),
+        ON CONFLICT (host_id, app_id) DO UPDATE SET level = MAX(@min, MIN(@max, level + @step))
+          WHERE level <> MAX(@min, MIN(@max, level + @step))`),
       tookTasks: db.prepare(`INSERT INTO host_app_quotas (host_id, app_id, level, day, used)
         SELECT id, @app, quota_level, @day, @n FROM hosts WHERE id = @id
         ON CONFLICT (host_id, app_id) DO UPDATE SET used = CASE WHEN day = @day THEN used + @n ELSE @n END, day = @day`),

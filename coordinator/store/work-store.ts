@@ -189,8 +189,10 @@ export class WorkStore {
         JOIN projects p ON p.id = a.project_id
         WHERE r.status = 'unsent' AND r.kind = 'sentinel' AND p.status = 'active'
         ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`),
-      doneRange: db.prepare(`SELECT MIN(id) AS low, MAX(id) AS high FROM workunits INDEXED BY workunits_done
-        WHERE status = 'done' AND expected_output_hash IS NULL`),
+      // Two seeks on the index: MIN and MAX in one query scan it whole.
+      doneRange: db.prepare(`SELECT
+        (SELECT id FROM workunits INDEXED BY workunits_done WHERE status = 'done' AND expected_output_hash IS NULL ORDER BY id LIMIT 1) AS low,
+        (SELECT id FROM workunits INDEXED BY workunits_done WHERE status = 'done' AND expected_output_hash IS NULL ORDER BY id DESC LIMIT 1) AS high`),
       // Done work units from a point on (a bounded read wherever the point falls), keeping those a
       // host could be checked on: decided by hosts none of which is distrusted, of an active batch
       // and project, never checked before (a work unit goes to no more hosts than a reissued one

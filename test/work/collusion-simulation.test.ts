@@ -67,33 +67,31 @@ async function simulate(o: Scenario): Promise<Run> {
 /** docs/security.md: P(caught within N tasks) ≥ 1 − (1 − s·g·(1 − c)^4)^N. */
 const bound = (o: Scenario) => 1 - (1 - o.checkRate * o.cheatShare * (1 - o.colluders / o.hosts) ** 4) ** o.tasks;
 
-function report(o: Scenario, run: Run, ms: number): number {
+/**
+ * Runs a scenario and checks it: at least the documented share of colluders caught, no honest
+ * host caught, and no wrong canonical result left once the caught hosts' re-checks have run.
+ */
+async function expectCaughtAsDocumented(o: Scenario): Promise<void> {
+  const started = Date.now();
+  const run = await simulate(o);
   const caught = run.caughtAfter.filter((n) => n !== undefined).sort((a, b) => a - b);
   console.log(
     `[collusion] ${o.hosts} hosts, ${o.colluders} colluders wrong on ${o.cheatShare * 100}% of tasks, quorum 2, check rate ${o.checkRate}, ` +
       `${o.tasks} tasks each: ${caught.length}/${o.colluders} caught (median after ${caught[Math.floor(caught.length / 2)]} tasks, ` +
       `slowest ${caught.at(-1)}; bound ${(bound(o) * 100).toFixed(1)}%); ${run.honestCaught} honest hosts caught; ` +
-      `${run.wrongCanonical} wrong canonical results left; ${ms} ms`,
+      `${run.wrongCanonical} wrong canonical results left; ${Date.now() - started} ms`,
   );
-  return caught.length / o.colluders;
+  expect(caught.length / o.colluders).toBeGreaterThanOrEqual(bound(o));
+  expect(run.honestCaught).toBe(0);
+  expect(run.wrongCanonical).toBe(0);
 }
 
 describe('colluders without sentinels', () => {
   it('wrong on every task: at check rate 0.05 and 10% colluders, caught within 100 tasks at least as often as documented', async () => {
-    const o: Scenario = { hosts: 200, colluders: 20, checkRate: 0.05, cheatShare: 1, tasks: 100, seed: 14 };
-    const started = Date.now();
-    const run = await simulate(o);
-    expect(report(o, run, Date.now() - started)).toBeGreaterThanOrEqual(bound(o));
-    expect(run.honestCaught).toBe(0);
-    expect(run.wrongCanonical).toBe(0);
+    await expectCaughtAsDocumented({ hosts: 200, colluders: 20, checkRate: 0.05, cheatShare: 1, tasks: 100, seed: 14 });
   }, 120_000);
 
   it('wrong on a fifth of its tasks: caught within 300 tasks at least as often as documented', async () => {
-    const o: Scenario = { hosts: 100, colluders: 10, checkRate: 0.05, cheatShare: 0.2, tasks: 300, seed: 15 };
-    const started = Date.now();
-    const run = await simulate(o);
-    expect(report(o, run, Date.now() - started)).toBeGreaterThanOrEqual(bound(o));
-    expect(run.honestCaught).toBe(0);
-    expect(run.wrongCanonical).toBe(0);
+    await expectCaughtAsDocumented({ hosts: 100, colluders: 10, checkRate: 0.05, cheatShare: 0.2, tasks: 300, seed: 15 });
   }, 120_000);
 });
