@@ -114,15 +114,14 @@ export class IdentityStore {
       userByKeyHash: db.prepare('SELECT id, name, team_id, total_credit, rac, rac_time FROM users WHERE account_key_hash = ?'),
       teamByName: db.prepare('SELECT id FROM teams WHERE name = ?'),
       insertTeam: db.prepare('INSERT INTO teams (name, created_at) VALUES (?, ?)'),
-      trustValid: db.prepare('UPDATE hosts SET consecutive_valid = consecutive_valid + ?, n_valid = n_valid + 1 WHERE id = ?'),
-      trustInvalid: db.prepare('UPDATE hosts SET consecutive_valid = 0, n_invalid = n_invalid + 1 WHERE id = ?'),
-      trustError: db.prepare('UPDATE hosts SET consecutive_valid = 0, n_error = n_error + 1 WHERE id = ?'),
-      withdrawInvalid: db.prepare('UPDATE hosts SET n_invalid = MAX(0, n_invalid - 1) WHERE id = ?'),
+      // Trust only: n_valid, n_invalid and n_error are kept by triggers on replicas (migration 9).
+      trustValid: db.prepare('UPDATE hosts SET consecutive_valid = consecutive_valid + ? WHERE id = ?'),
+      trustInvalid: db.prepare('UPDATE hosts SET consecutive_valid = 0 WHERE id = ?'),
+      trustError: db.prepare('UPDATE hosts SET consecutive_valid = 0 WHERE id = ?'),
       checkPassed: db.prepare(`UPDATE hosts SET sentinels_passed = sentinels_passed + 1, consecutive_valid = consecutive_valid + 1,
-        n_valid = n_valid + 1,
         distrusted_at = CASE WHEN consecutive_valid + 1 >= @threshold THEN NULL ELSE distrusted_at END WHERE id = @id`),
       // A host already distrusted starts its way back over; one caught now is re-checked later.
-      checkFailed: db.prepare(`UPDATE hosts SET sentinels_failed = sentinels_failed + 1, consecutive_valid = 0, n_invalid = n_invalid + 1,
+      checkFailed: db.prepare(`UPDATE hosts SET sentinels_failed = sentinels_failed + 1, consecutive_valid = 0,
         recheck_pending = CASE WHEN distrusted_at IS NULL THEN 1 ELSE recheck_pending END,
         recheck_at = CASE WHEN distrusted_at IS NULL THEN @recheckAt ELSE recheck_at END,
         distrusted_at = COALESCE(distrusted_at, @now) WHERE id = @id`),
@@ -190,22 +189,22 @@ export class IdentityStore {
     return row ? row.id : Number(this.s.insertTeam!.run(name, now).lastInsertRowid);
   }
 
-  /** Trust for adaptive replication: `weight` 0 records a valid result without raising trust. */
+  /**
+   * Trust for adaptive replication: a valid result raises it by `weight` (0 for an unchecked
+   * one). These record trust only: the counts of results follow the replicas (migration 9).
+   */
   recordValid(hostId: number, weight: 0 | 1): void {
     this.s.trustValid!.run(weight, hostId);
   }
 
+  /** An invalid result: trust starts over. */
   recordInvalid(hostId: number): void {
     this.s.trustInvalid!.run(hostId);
   }
 
+  /** A client error: trust starts over, as for an invalid result. */
   recordError(hostId: number): void {
     this.s.trustError!.run(hostId);
-  }
-
-  /** An invalid verdict taken back (the host that outvoted this one was caught cheating). */
-  withdrawInvalid(hostId: number): void {
-    this.s.withdrawInvalid!.run(hostId);
   }
 
   /**

@@ -492,6 +492,41 @@ ALTER TABLE replicas ADD COLUMN hold_until INTEGER;
 CREATE INDEX replicas_hold ON replicas(hold_until) WHERE status = 'in_progress';
 `,
   },
+  {
+    version: 9,
+    name: 'host counters kept by triggers',
+    sql: `
+-- A host's counts of valid, invalid and client-error results were kept by hand, and drifted
+-- whenever a verdict was taken back (a caught host's results withdrawn, a dispute overturned).
+-- Triggers keep them equal to a recount of the host's replicas instead, as migration 4 does for
+-- batches: a forfeited result is an invalid row, so it counts as invalid.
+UPDATE hosts SET n_valid = 0, n_invalid = 0, n_error = 0;
+WITH c AS (
+  SELECT host_id AS id, SUM(validate_state IS 'valid') AS v, SUM(validate_state IS 'invalid') AS i, SUM(outcome IS 'client_error') AS e
+  FROM replicas WHERE host_id IS NOT NULL GROUP BY host_id)
+UPDATE hosts SET n_valid = c.v, n_invalid = c.i, n_error = c.e FROM c WHERE c.id = hosts.id;
+
+CREATE TRIGGER host_counts_replica_insert AFTER INSERT ON replicas WHEN new.host_id IS NOT NULL BEGIN
+  UPDATE hosts SET n_valid = n_valid + (new.validate_state IS 'valid'), n_invalid = n_invalid + (new.validate_state IS 'invalid'),
+    n_error = n_error + (new.outcome IS 'client_error')
+  WHERE id = new.host_id;
+END;
+CREATE TRIGGER host_counts_replica_delete AFTER DELETE ON replicas WHEN old.host_id IS NOT NULL BEGIN
+  UPDATE hosts SET n_valid = n_valid - (old.validate_state IS 'valid'), n_invalid = n_invalid - (old.validate_state IS 'invalid'),
+    n_error = n_error - (old.outcome IS 'client_error')
+  WHERE id = old.host_id;
+END;
+CREATE TRIGGER host_counts_replica_update AFTER UPDATE OF validate_state, outcome, host_id ON replicas
+  WHEN old.validate_state IS NOT new.validate_state OR old.outcome IS NOT new.outcome OR old.host_id IS NOT new.host_id BEGIN
+  UPDATE hosts SET n_valid = n_valid - (old.validate_state IS 'valid'), n_invalid = n_invalid - (old.validate_state IS 'invalid'),
+    n_error = n_error - (old.outcome IS 'client_error')
+  WHERE id = old.host_id;
+  UPDATE hosts SET n_valid = n_valid + (new.validate_state IS 'valid'), n_invalid = n_invalid + (new.validate_state IS 'invalid'),
+    n_error = n_error + (new.outcome IS 'client_error')
+  WHERE id = new.host_id;
+END;
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

@@ -63,7 +63,7 @@ export class Transitioner {
    * again and gets new replicas — or, in a cancelled batch, it fails.
    */
   withdraw(workunitId: number, caughtHostId: number, now: number, outbox: Outbox): void {
-    const { work, identities } = this.store;
+    const { work } = this.store;
     const wu = work.workunit(workunitId);
     if (!wu || wu.expectedOutputHash !== null) return;
     outbox.batchChanged(wu.batchId);
@@ -88,10 +88,7 @@ export class Transitioner {
       return;
     }
     // Too little is left: open again, as if the cheaters' answers had never come.
-    for (const r of rest) {
-      if (r.validateState === 'invalid') identities.withdrawInvalid(r.hostId!);
-      work.setValidateState(r.id, 'pending');
-    }
+    for (const r of rest) work.setValidateState(r.id, 'pending');
     work.reopenWorkunit(wu.id);
     if (work.batchIsActive(wu.batchId)) this.transition(wu.id, now, outbox);
     else work.finishWorkunit(wu.id, 'failed', null, 'its canonical result was withdrawn (a host in its quorum was caught cheating) after the batch was cancelled', now);
@@ -182,9 +179,8 @@ export class Transitioner {
     for (const id of verdict.valid) {
       const r = byId.get(id)!;
       if (r.validateState === 'valid') continue;
-      if (r.validateState === 'invalid') identities.withdrawInvalid(r.hostId!); // outvoted by a cheater before
-      work.setValidateState(id, 'valid');
-      // A result validated again after its work unit was reopened was counted the first time.
+      work.setValidateState(id, 'valid'); // perhaps invalid before, outvoted by a cheater
+      // A result validated again after its work unit was reopened raised trust the first time.
       if (!ledger.hasGrant(id)) {
         identities.recordValid(r.hostId!, checked);
         this.quotas.valid(r.hostId!, wu.appId);
@@ -256,7 +252,6 @@ export class Transitioner {
       for (const id of valid) {
         const r = byId.get(id)!;
         if (r.validateState === 'valid') continue;
-        if (r.validateState === 'invalid') identities.withdrawInvalid(r.hostId!);
         work.setValidateState(id, 'valid');
         if (r.kind === 'check') identities.recordCheckPassed(r.hostId!, this.options.trustThreshold);
         else if (!this.store.ledger.hasGrant(id)) identities.recordValid(r.hostId!, 1);

@@ -1,11 +1,12 @@
-// The batch counters that triggers keep (migration 4), checked against a recount of the rows:
-// used by the in-process world at every close and by the reliability tests after crashes.
+// The counters that triggers keep — a batch's (migration 4) and a host's (migration 9) —
+// checked against a recount of the rows: used by the in-process world at every close and by the
+// reliability tests after crashes.
 import type Database from 'better-sqlite3';
 
 /**
  * The batch counters kept by triggers equal a recount of the rows: work units by status,
  * replicas by status or outcome, the latest finish (once nothing is open), and finishes per second
- * of each batch's life.
+ * of each batch's life; and so do the hosts' counts of results.
  */
 export function counterProblems(db: Database.Database): string[] {
   const problems: string[] = [];
@@ -75,5 +76,25 @@ export function counterProblems(db: Database.Database): string[] {
   if (JSON.stringify(finishedKept) !== JSON.stringify(finishedCounted)) {
     problems.push(`finishes per second differ: kept ${JSON.stringify(finishedKept).slice(0, 300)}, counted ${JSON.stringify(finishedCounted).slice(0, 300)}`);
   }
-  return problems;
+  return [...problems, ...hostCounterProblems(db)];
+}
+
+/**
+ * Each host's counts of valid, invalid and client-error results equal a recount of its replicas
+ * (kept by triggers since migration 9; nothing to check in an older schema).
+ */
+export function hostCounterProblems(db: Database.Database): string[] {
+  if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'host_counts_replica_update'").get()) return [];
+  const rows = db
+    .prepare(
+      `SELECT h.id, h.n_valid AS nValid, h.n_invalid AS nInvalid, h.n_error AS nError,
+         (SELECT COUNT(*) FROM replicas r WHERE r.host_id = h.id AND r.validate_state = 'valid') AS valid,
+         (SELECT COUNT(*) FROM replicas r WHERE r.host_id = h.id AND r.validate_state = 'invalid') AS invalid,
+         (SELECT COUNT(*) FROM replicas r WHERE r.host_id = h.id AND r.outcome = 'client_error') AS errors
+       FROM hosts h ORDER BY h.id`,
+    )
+    .all() as { id: number; nValid: number; nInvalid: number; nError: number; valid: number; invalid: number; errors: number }[];
+  return rows
+    .filter((h) => h.nValid !== h.valid || h.nInvalid !== h.invalid || h.nError !== h.errors)
+    .map((h) => `host ${h.id}: kept ${h.nValid} valid, ${h.nInvalid} invalid, ${h.nError} errors; counted ${h.valid}, ${h.invalid}, ${h.errors}`);
 }

@@ -108,12 +108,12 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
     workunitIds(batchId) {
       return (core.store.db.prepare('SELECT id FROM workunits WHERE batch_id = ? ORDER BY id').all(batchId) as { id: number }[]).map((r) => r.id);
     },
-    /** Also checks that the triggers' batch counters match the rows, whatever the test did. */
+    /** Also checks that the counters triggers keep (batches', hosts') match the rows, whatever the test did. */
     close() {
       const problems = core.store.db.open ? counterProblems(core.store.db) : [];
       core.close();
       rmSync(dataDir, { recursive: true, force: true });
-      if (problems.length > 0) throw new Error(`batch counters drifted from the rows:\n${problems.join('\n')}`);
+      if (problems.length > 0) throw new Error(`counters drifted from the rows:\n${problems.join('\n')}`);
     },
   };
 }

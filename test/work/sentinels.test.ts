@@ -165,7 +165,7 @@ describe('a caught host is not told', () => {
     expect(hostRow(world, cheat.id)).toEqual({
       consecutive_valid: 0,
       n_valid: 0,
-      n_invalid: 1,
+      n_invalid: 2, // the sentinel, and its forfeited result for r1
       sentinels_passed: 0,
       sentinels_failed: 1,
       distrusted_at: world.now(),
@@ -490,8 +490,10 @@ describe('taking back what a caught host decided', () => {
 
     expect(replicaOf(world, tx!).validateState).toBe('invalid');
     expect(ledgerByReplica(world)[tx!.taskId]).toBeUndefined();
-    // Its sentinel failure still on its record; no credit: what it did while distrusted counted for nothing.
-    expect(hostRow(world, x.id)).toMatchObject({ n_invalid: 1, consecutive_valid: 3, total_credit: 0 });
+    // No credit: what it did while distrusted counted for nothing. Its invalid results are its
+    // rows: the sentinel it failed, its forfeited w, and the three right answers it gave while
+    // distrusted (forfeited too).
+    expect(hostRow(world, x.id)).toMatchObject({ n_valid: 0, n_invalid: 5, consecutive_valid: 3, total_credit: 0 });
     expect(wu(world, w)).toMatchObject({ status: 'active', canonicalReplicaId: null });
     expect(replicaOf(world, th!).validateState).toBe('pending');
     expectLedgerConsistent(world);
