@@ -6,6 +6,27 @@ import { receiptBody, verifyBody } from './signing.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
+/**
+ * Credit is counted in whole micro-credits. A receipt's `amount` is a decimal number of credits
+ * (the signed format), an exact multiple of 10⁻⁶ for every entry since migration 9; sum receipts
+ * as integers of these units, never as floating-point credits (docs/protocol.md §9).
+ */
+export const MICRO_PER_CREDIT = 1_000_000;
+
+/**
+ * The whole micro-credits of an amount of credits: round(amount × 10⁶), halves away from zero so
+ * that a grant and its revocation cancel exactly (also for entries older than migration 9, whose
+ * amounts were not yet multiples of 10⁻⁶).
+ */
+export function creditUnits(amount: number): number {
+  return Math.sign(amount) * Math.round(Math.abs(amount) * MICRO_PER_CREDIT);
+}
+
+/** Micro-credits as a decimal number of credits: what receipts and the API show. */
+export function creditAmount(units: number): number {
+  return units / MICRO_PER_CREDIT;
+}
+
 export type LedgerEntryContent = Omit<CreditReceiptBody, 'entryHash'>;
 
 /** An entry's hash covers its content and the previous entry's hash. */

@@ -1,7 +1,7 @@
 // Which credit receipts a volunteer keeps: addressed to this host, with the entry hash of the
 // coordinator's ledger, signed by the coordinator. The daemon keeps them in a file, the page
-// in IndexedDB; both check them here.
-import { ledgerEntryHash } from '../protocol/ledger.js';
+// in IndexedDB; both check them here, and add them up with a CreditTally.
+import { creditAmount, creditUnits, ledgerEntryHash } from '../protocol/ledger.js';
 import { CreditReceiptBodySchema, Hex64, type CreditReceipt } from '../protocol/messages.js';
 import { receiptBody, verifyBody } from '../protocol/signing.js';
 import type { VolunteerCrypto } from './crypto.js';
@@ -29,4 +29,21 @@ export async function checkReceipts(
   );
   const fresh = list.filter((_, i) => ok[i]);
   return { fresh, rejected: rejected + list.length - fresh.length };
+}
+
+/**
+ * A host's credit as the exact sum of its receipts: each amount as whole micro-credits
+ * (docs/protocol.md §9), so that a grant and its revocation leave exactly nothing, not 6.9e-18.
+ */
+export class CreditTally {
+  private units = 0;
+
+  add(receipt: Pick<CreditReceipt, 'amount'>): void {
+    this.units += creditUnits(receipt.amount);
+  }
+
+  /** In credits. */
+  get total(): number {
+    return creditAmount(this.units);
+  }
 }

@@ -4,12 +4,12 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CreditReceipt } from '../protocol/messages.js';
 import type { VolunteerCrypto } from '../volunteer-core/crypto.js';
-import { checkReceipts } from '../volunteer-core/credit-receipts.js';
+import { checkReceipts, CreditTally } from '../volunteer-core/credit-receipts.js';
 import type { CreditStore } from '../volunteer-core/task-engine.js';
 
 export class CreditBook implements CreditStore {
-  total = 0;
   lastEntryId = 0;
+  private readonly tally = new CreditTally();
   private readonly file: string;
   private readonly seen = new Set<number>();
 
@@ -31,6 +31,11 @@ export class CreditBook implements CreditStore {
     }
   }
 
+  /** The sum of the receipts, in credits. */
+  get total(): number {
+    return this.tally.total;
+  }
+
   /** Keeps the receipts that verify; returns how many were new and how many were refused. */
   async add(receipts: unknown[]): Promise<{ added: number; rejected: number }> {
     const { fresh, rejected } = await checkReceipts(this.crypto, this.coordinatorKey, this.hostKey, receipts, (id) => this.seen.has(id));
@@ -44,7 +49,7 @@ export class CreditBook implements CreditStore {
   private count(r: CreditReceipt): void {
     if (this.seen.has(r.entryId)) return;
     this.seen.add(r.entryId);
-    this.total += r.amount;
+    this.tally.add(r);
     this.lastEntryId = Math.max(this.lastEntryId, r.entryId);
   }
 }

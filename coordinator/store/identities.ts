@@ -21,7 +21,8 @@ export interface HostRecord {
   sentinelsFailed: number;
   /** When the host last answered a sentinel wrongly, while it has not earned its trust back. */
   distrustedAt: number | null;
-  totalCredit: number;
+  /** Whole micro-credits. */
+  totalCreditMicro: number;
   rac: number;
   racTime: number;
   /** The exponent of its allowance of tasks in flight (see work/host-quota.ts). */
@@ -39,7 +40,8 @@ export interface UserRecord {
   id: number;
   name: string;
   teamId: number | null;
-  totalCredit: number;
+  /** Whole micro-credits. */
+  totalCreditMicro: number;
   rac: number;
   racTime: number;
 }
@@ -63,7 +65,7 @@ interface HostRow {
   sentinels_passed: number;
   sentinels_failed: number;
   distrusted_at: number | null;
-  total_credit: number;
+  total_credit_micro: number;
   rac: number;
   rac_time: number;
   quota_level: number;
@@ -71,7 +73,7 @@ interface HostRow {
 
 const HOST_COLUMNS = `h.id, h.public_key, h.user_id, u.team_id, h.name, h.platform_kind, h.platform_class,
   h.platform_json, h.capabilities_json, h.consecutive_valid, h.n_valid, h.n_invalid, h.n_error,
-  h.sentinels_passed, h.sentinels_failed, h.distrusted_at, h.total_credit, h.rac, h.rac_time, h.quota_level`;
+  h.sentinels_passed, h.sentinels_failed, h.distrusted_at, h.total_credit_micro, h.rac, h.rac_time, h.quota_level`;
 
 function toHost(r: HostRow): HostRecord {
   return {
@@ -91,7 +93,7 @@ function toHost(r: HostRow): HostRecord {
     sentinelsPassed: r.sentinels_passed,
     sentinelsFailed: r.sentinels_failed,
     distrustedAt: r.distrusted_at,
-    totalCredit: r.total_credit,
+    totalCreditMicro: r.total_credit_micro,
     rac: r.rac,
     racTime: r.rac_time,
     quotaLevel: r.quota_level,
@@ -110,8 +112,8 @@ export class IdentityStore {
       updateHost: db.prepare(`UPDATE hosts SET user_id = ?, name = ?, platform_kind = ?, platform_class = ?, platform_json = ?,
         capabilities_json = ?, last_seen_at = ? WHERE id = ?`),
       insertUser: db.prepare('INSERT INTO users (name, account_key_hash, team_id, created_at) VALUES (?, ?, ?, ?)'),
-      userById: db.prepare('SELECT id, name, team_id, total_credit, rac, rac_time FROM users WHERE id = ?'),
-      userByKeyHash: db.prepare('SELECT id, name, team_id, total_credit, rac, rac_time FROM users WHERE account_key_hash = ?'),
+      userById: db.prepare('SELECT id, name, team_id, total_credit_micro, rac, rac_time FROM users WHERE id = ?'),
+      userByKeyHash: db.prepare('SELECT id, name, team_id, total_credit_micro, rac, rac_time FROM users WHERE account_key_hash = ?'),
       teamByName: db.prepare('SELECT id FROM teams WHERE name = ?'),
       insertTeam: db.prepare('INSERT INTO teams (name, created_at) VALUES (?, ?)'),
       // Trust only: n_valid, n_invalid and n_error are kept by triggers on replicas (migration 9).
@@ -146,7 +148,7 @@ export class IdentityStore {
     for (const table of ['hosts', 'users', 'teams'] as const) {
       this.s[`credit_${table}`] = db.prepare(`SELECT rac, rac_time FROM ${table} WHERE id = ?`);
       this.s[`add_${table}`] = db.prepare(
-        `UPDATE ${table} SET total_credit = total_credit + ?, rac = ?, rac_time = ? WHERE id = ?`,
+        `UPDATE ${table} SET total_credit_micro = total_credit_micro + ?, rac = ?, rac_time = ? WHERE id = ?`,
       );
     }
   }
@@ -267,13 +269,13 @@ export class IdentityStore {
     return { rac: row.rac, time: row.rac_time };
   }
 
-  addCredit(holder: CreditHolder, id: number, amount: number, avg: Average): void {
-    this.s[`add_${holder}`]!.run(amount, avg.rac, avg.time, id);
+  addCredit(holder: CreditHolder, id: number, micro: number, avg: Average): void {
+    this.s[`add_${holder}`]!.run(micro, avg.rac, avg.time, id);
   }
 }
 
 function toUser(row: unknown): UserRecord | undefined {
   if (!row) return undefined;
-  const r = row as { id: number; name: string; team_id: number | null; total_credit: number; rac: number; rac_time: number };
-  return { id: r.id, name: r.name, teamId: r.team_id, totalCredit: r.total_credit, rac: r.rac, racTime: r.rac_time };
+  const r = row as { id: number; name: string; team_id: number | null; total_credit_micro: number; rac: number; rac_time: number };
+  return { id: r.id, name: r.name, teamId: r.team_id, totalCreditMicro: r.total_credit_micro, rac: r.rac, racTime: r.rac_time };
 }

@@ -1,5 +1,7 @@
 // The append-only credit ledger (triggers refuse UPDATE and DELETE). A replica has at most one
 // grant (amount >= 0) and, if it was found invalid afterwards, one revocation (its negative).
+// Each entry keeps the amount it was signed with and its exact units (micro-credits), which are
+// what every sum adds up.
 import type { Database, Statement } from 'better-sqlite3';
 import type { CreditReceipt } from '../../protocol/messages.js';
 
@@ -8,6 +10,8 @@ export interface LedgerEntry extends CreditReceipt {
   hostId: number;
   userId: number;
   teamId: number | null;
+  /** The amount in whole micro-credits. */
+  micro: number;
 }
 
 const RECEIPT_COLUMNS = `id AS entryId, replica_id AS taskId, workunit_id AS workunitId, host_key AS hostKey, amount,
@@ -20,10 +24,10 @@ export class LedgerStore {
     this.s = {
       last: db.prepare('SELECT id, entry_hash FROM credit_ledger ORDER BY id DESC LIMIT 1'),
       nextId: db.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS id FROM credit_ledger'),
-      insert: db.prepare(`INSERT INTO credit_ledger (id, replica_id, workunit_id, host_id, host_key, user_id, team_id, amount,
-        granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insert: db.prepare(`INSERT INTO credit_ledger (id, replica_id, workunit_id, host_id, host_key, user_id, team_id, amount, micro,
+        granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       granted: db.prepare('SELECT 1 FROM credit_ledger WHERE replica_id = ? AND amount >= 0'),
-      net: db.prepare('SELECT SUM(amount) AS net, COUNT(*) AS n FROM credit_ledger WHERE replica_id = ?'),
+      net: db.prepare('SELECT SUM(micro) AS net, COUNT(*) AS n FROM credit_ledger WHERE replica_id = ?'),
       after: db.prepare(`SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE id > ? ORDER BY id LIMIT ?`),
       ofHostAfter: db.prepare(`SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE host_id = ? AND id > ? ORDER BY id LIMIT ?`),
       hashBefore: db.prepare('SELECT entry_hash FROM credit_ledger WHERE id < ? ORDER BY id DESC LIMIT 1'),
@@ -40,14 +44,14 @@ export class LedgerStore {
     return this.s.granted!.get(replicaId) !== undefined;
   }
 
-  /** What a replica holds: its grant not yet revoked, or nothing. */
+  /** What a replica holds, in micro-credits: its grant not yet revoked, or nothing. */
   unrevokedGrant(replicaId: number): number | undefined {
     const r = this.s.net!.get(replicaId) as { net: number | null; n: number };
     return r.n === 1 ? (r.net ?? 0) : undefined;
   }
 
   append(e: LedgerEntry): void {
-    this.s.insert!.run(e.entryId, e.replicaId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.grantedAt,
+    this.s.insert!.run(e.entryId, e.replicaId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.micro, e.grantedAt,
       e.prevHash, e.entryHash, e.signature);
   }
 

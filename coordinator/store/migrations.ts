@@ -494,7 +494,7 @@ CREATE INDEX replicas_hold ON replicas(hold_until) WHERE status = 'in_progress';
   },
   {
     version: 9,
-    name: 'host counters kept by triggers',
+    name: 'host counters kept by triggers, credit in whole micro-credits',
     sql: `
 -- A host's counts of valid, invalid and client-error results were kept by hand, and drifted
 -- whenever a verdict was taken back (a caught host's results withdrawn, a dispute overturned).
@@ -525,6 +525,38 @@ CREATE TRIGGER host_counts_replica_update AFTER UPDATE OF validate_state, outcom
     n_error = n_error + (new.outcome IS 'client_error')
   WHERE id = new.host_id;
 END;
+
+-- Credit is counted in whole micro-credits: floating-point sums left 6.9e-18 where a grant and its
+-- revocation should leave nothing. Each ledger entry keeps the amount it was signed with (a
+-- receipt must still verify) and gets its exact units beside it: round(amount × 10⁶), halves away
+-- from zero, so that a revocation cancels its grant. Totals and replicas' credit are then the
+-- sums of those units (the floating totals they replace had drifted from the ledger).
+DROP TRIGGER credit_ledger_append_only_update;
+ALTER TABLE credit_ledger ADD COLUMN micro INTEGER NOT NULL DEFAULT 0;
+UPDATE credit_ledger SET micro = CAST(ROUND(amount * 1000000) AS INTEGER);
+CREATE TRIGGER credit_ledger_append_only_update BEFORE UPDATE ON credit_ledger
+  BEGIN SELECT RAISE(ABORT, 'the credit ledger is append-only'); END;
+
+ALTER TABLE hosts ADD COLUMN total_credit_micro INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN total_credit_micro INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE teams ADD COLUMN total_credit_micro INTEGER NOT NULL DEFAULT 0;
+-- TOTAL, not SUM: credit minted through a huge fpopsEst could overflow SUM's 64-bit integers and
+-- stop the migration; such totals are for an admin to correct (docs/api.md), not exact anyway.
+UPDATE hosts SET total_credit_micro = l.s
+  FROM (SELECT host_id, CAST(TOTAL(micro) AS INTEGER) AS s FROM credit_ledger GROUP BY host_id) l WHERE l.host_id = hosts.id;
+UPDATE users SET total_credit_micro = l.s
+  FROM (SELECT user_id, CAST(TOTAL(micro) AS INTEGER) AS s FROM credit_ledger GROUP BY user_id) l WHERE l.user_id = users.id;
+UPDATE teams SET total_credit_micro = l.s
+  FROM (SELECT team_id, CAST(TOTAL(micro) AS INTEGER) AS s FROM credit_ledger GROUP BY team_id) l WHERE l.team_id = teams.id;
+ALTER TABLE hosts DROP COLUMN total_credit;
+ALTER TABLE users DROP COLUMN total_credit;
+ALTER TABLE teams DROP COLUMN total_credit;
+
+-- NULL while a replica has no ledger entry; its net credit once it has.
+ALTER TABLE replicas ADD COLUMN credit_micro INTEGER;
+UPDATE replicas SET credit_micro = l.s FROM (SELECT replica_id, SUM(micro) AS s FROM credit_ledger GROUP BY replica_id) l
+  WHERE l.replica_id = replicas.id;
+ALTER TABLE replicas DROP COLUMN credit;
 `,
   },
 ];

@@ -1,6 +1,7 @@
 // Read-only views for researchers and admins: batch progress, work-unit detail, errors,
 // validation, results export, hosts and leaderboards. Staged batches are never visible.
 import type { Database, Statement } from 'better-sqlite3';
+import { creditAmount, creditUnits } from '../../protocol/ledger.js';
 import type {
   BatchError,
   Host,
@@ -57,23 +58,30 @@ const BATCH_COLUMNS = `b.id, b.project_id AS projectId, p.name AS projectName, p
 
 const REPLICA_COLUMNS = `r.id, r.host_id AS hostId, h.name AS hostName, u.name AS userName, r.status, r.outcome,
   r.validate_state AS validateState, r.sent_at AS sentAt, r.deadline, r.received_at AS receivedAt, r.cpu_time_ms AS cpuTimeMs,
-  r.elapsed_ms AS elapsedMs, r.credit, r.output_hash AS outputHash, r.output_json AS outputJson, r.error_json AS errorJson
+  r.elapsed_ms AS elapsedMs, r.credit_micro AS creditMicro, r.output_hash AS outputHash, r.output_json AS outputJson, r.error_json AS errorJson
   FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN users u ON u.id = h.user_id`;
 
-type ReplicaRow = Omit<ReplicaDetail, 'output' | 'error'> & { outputJson: string | null; errorJson: string | null };
+type ReplicaRow = Omit<ReplicaDetail, 'output' | 'error' | 'credit'> & { outputJson: string | null; errorJson: string | null; creditMicro: number | null };
 
-const toReplica = ({ outputJson, errorJson, ...r }: ReplicaRow): ReplicaDetail => ({
+const toReplica = ({ outputJson, errorJson, creditMicro, ...r }: ReplicaRow): ReplicaDetail => ({
   ...r,
+  credit: creditMicro === null ? null : creditAmount(creditMicro),
   output: outputJson === null ? null : (JSON.parse(outputJson) as unknown),
   error: errorJson === null ? null : (JSON.parse(errorJson) as ReplicaError),
 });
 
+/** Credit is stored in whole micro-credits (exact sums) and shown in credits. */
+type InMicro<T extends { totalCredit: number }> = Omit<T, 'totalCredit'> & { totalCreditMicro: number };
+/** RAC is a decaying average, not a sum of entries: shown to the micro-credit like the rest. */
+const shownRac = (rac: number) => creditAmount(creditUnits(rac));
+
 const LEADERBOARD: Record<CreditHolder, string> = {
-  users: `SELECT u.id, u.name, t.name AS team, u.total_credit AS totalCredit, u.rac FROM users u LEFT JOIN teams t ON t.id = u.team_id
-    ORDER BY u.total_credit DESC, u.id LIMIT ?`,
-  teams: 'SELECT t.id, t.name, NULL AS team, t.total_credit AS totalCredit, t.rac FROM teams t ORDER BY t.total_credit DESC, t.id LIMIT ?',
-  hosts: `SELECT h.id, h.name, t.name AS team, h.total_credit AS totalCredit, h.rac FROM hosts h JOIN users u ON u.id = h.user_id
-    LEFT JOIN teams t ON t.id = u.team_id ORDER BY h.total_credit DESC, h.id LIMIT ?`,
+  users: `SELECT u.id, u.name, t.name AS team, u.total_credit_micro AS totalCreditMicro, u.rac FROM users u LEFT JOIN teams t ON t.id = u.team_id
+    ORDER BY u.total_credit_micro DESC, u.id LIMIT ?`,
+  teams: `SELECT t.id, t.name, NULL AS team, t.total_credit_micro AS totalCreditMicro, t.rac FROM teams t
+    ORDER BY t.total_credit_micro DESC, t.id LIMIT ?`,
+  hosts: `SELECT h.id, h.name, t.name AS team, h.total_credit_micro AS totalCreditMicro, h.rac FROM hosts h JOIN users u ON u.id = h.user_id
+    LEFT JOIN teams t ON t.id = u.team_id ORDER BY h.total_credit_micro DESC, h.id LIMIT ?`,
 };
 
 export class ReportStore {
@@ -124,7 +132,7 @@ export class ReportStore {
         r.output_hash AS outputHash FROM workunits w LEFT JOIN replicas r ON r.id = w.canonical_replica_id
         WHERE w.batch_id = @batch AND w.seq > @after AND w.status <> 'active' AND (@onlyDone = 0 OR w.status = 'done') ORDER BY w.seq LIMIT @limit`),
       hosts: db.prepare(`SELECT h.id, h.name, u.name AS userName, t.name AS teamName, h.platform_json AS platformJson,
-        h.last_seen_at AS lastSeenAt, h.n_valid AS nValid, h.n_invalid AS nInvalid, h.n_error AS nError, h.total_credit AS totalCredit,
+        h.last_seen_at AS lastSeenAt, h.n_valid AS nValid, h.n_invalid AS nInvalid, h.n_error AS nError, h.total_credit_micro AS totalCreditMicro,
         h.rac, h.consecutive_valid AS consecutiveValid, h.sentinels_passed AS sentinelsPassed,
         h.sentinels_failed AS sentinelsFailed, h.distrusted_at AS distrustedAt
         FROM hosts h JOIN users u ON u.id = h.user_id LEFT JOIN teams t ON t.id = u.team_id
@@ -222,14 +230,21 @@ export class ReportStore {
 
   /** Hosts most recently seen first; only those given when `ids` is set. */
   hosts(ids: number[] | undefined, limit: number): HostView[] {
-    return (this.s.hosts!.all({ ids: ids === undefined ? null : JSON.stringify(ids), limit }) as (Omit<HostView, 'platform'> & { platformJson: string })[]).map(({ platformJson, ...h }) => ({
+    const rows = this.s.hosts!.all({ ids: ids === undefined ? null : JSON.stringify(ids), limit }) as (InMicro<Omit<HostView, 'platform'>> & { platformJson: string })[];
+    return rows.map(({ platformJson, totalCreditMicro, rac, ...h }) => ({
       ...h,
+      totalCredit: creditAmount(totalCreditMicro),
+      rac: shownRac(rac),
       platform: JSON.parse(platformJson) as HostPlatform,
     }));
   }
 
   leaderboard(kind: CreditHolder, limit: number): LeaderboardRow[] {
     const stmt = kind === 'users' ? this.s.leaderboardUsers : kind === 'teams' ? this.s.leaderboardTeams : this.s.leaderboardHosts;
-    return stmt!.all(limit) as LeaderboardRow[];
+    return (stmt!.all(limit) as InMicro<LeaderboardRow>[]).map(({ totalCreditMicro, rac, ...e }) => ({
+      ...e,
+      totalCredit: creditAmount(totalCreditMicro),
+      rac: shownRac(rac),
+    }));
   }
 }

@@ -230,7 +230,7 @@ export class WorkStore {
       hostOf: db.prepare('SELECT host_id FROM replicas WHERE id = ?'),
       setValidateState: db.prepare('UPDATE replicas SET validate_state = ? WHERE id = ?'),
       forfeit: db.prepare("UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?"),
-      setCredit: db.prepare('UPDATE replicas SET credit = ? WHERE id = ?'),
+      setCredit: db.prepare('UPDATE replicas SET credit_micro = ? WHERE id = ?'),
       output: db.prepare('SELECT output_json, output_hash FROM replicas WHERE id = ?'),
       expired: db.prepare(`SELECT id FROM (SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND deadline < @now
           ORDER BY deadline LIMIT @limit)
@@ -498,8 +498,9 @@ export class WorkStore {
     this.s.forfeit!.run(replicaId);
   }
 
-  setCredit(replicaId: number, credit: number): void {
-    this.s.setCredit!.run(credit, replicaId);
+  /** The replica's net credit, in micro-credits. */
+  setCredit(replicaId: number, micro: number): void {
+    this.s.setCredit!.run(micro, replicaId);
   }
 
   output(replicaId: number): { outputJson: string | null; outputHash: string | null } {

@@ -1,4 +1,5 @@
 // Credit on the cobblestone scale and recent average credit (RAC). Pure.
+import { MICRO_PER_CREDIT } from '../../protocol/ledger.js';
 
 const SECONDS_PER_DAY = 86_400;
 const MS_PER_DAY = SECONDS_PER_DAY * 1000;
@@ -8,6 +9,11 @@ export const RAC_HALF_LIFE_MS = 7 * MS_PER_DAY;
 
 export function creditForFpops(fpops: number): number {
   return fpops * COBBLESTONES_PER_FLOP;
+}
+
+/** The same in whole micro-credits, to the nearest (credit is counted in these units). */
+export function microForFpops(fpops: number): number {
+  return Math.round((fpops * 200 * MICRO_PER_CREDIT) / (SECONDS_PER_DAY * 1e9));
 }
 
 export interface Average {

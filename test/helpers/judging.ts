@@ -2,15 +2,17 @@
 // clock, the lottery that decides which task slots are checks, and what to look at afterwards.
 import { expect } from 'vitest';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
-import { verifyLedgerChain } from '../../protocol/ledger.js';
+import { creditAmount, creditUnits, verifyLedgerChain } from '../../protocol/ledger.js';
 import type { Task } from '../../protocol/messages.js';
 import type { CoreOptions } from '../../coordinator/core.js';
-import { creditForFpops } from '../../coordinator/work/credit.js';
+import { microForFpops } from '../../coordinator/work/credit.js';
 import { DEFAULT_REPLICATION, type Replication } from '../../coordinator/work/model.js';
 import { createWorld, type World, type WorldHost } from './world.js';
 
-/** What one valid replica earns at the default fpopsEst. */
-export const CREDIT = creditForFpops(DEFAULT_REPLICATION.fpopsEst);
+/** What one valid replica earns at the default fpopsEst, in micro-credits (totals count these). */
+export const CREDIT_MICRO = microForFpops(DEFAULT_REPLICATION.fpopsEst);
+/** The same as a receipt's amount: a decimal number of credits. */
+export const CREDIT = creditAmount(CREDIT_MICRO);
 
 export interface Unit {
   input: unknown;
@@ -40,8 +42,9 @@ export function answer(host: WorldHost, task: Task, outcome: { output: unknown }
 export const replicas = (w: World, wuId: number) => w.core.store.work.replicasOf(wuId);
 export const wu = (w: World, id: number) => w.core.store.work.workunit(id)!;
 export const replicaOf = (w: World, task: Task) => replicas(w, task.workunitId).find((r) => r.id === task.taskId)!;
+/** A replica's net credit in micro-credits (null before any ledger entry). */
 export const creditOf = (w: World, replicaId: number) =>
-  (w.core.store.db.prepare('SELECT credit FROM replicas WHERE id = ?').get(replicaId) as { credit: number | null }).credit;
+  (w.core.store.db.prepare('SELECT credit_micro AS c FROM replicas WHERE id = ?').get(replicaId) as { c: number | null }).c;
 
 export interface HostRow {
   consecutive_valid: number;
@@ -51,12 +54,12 @@ export interface HostRow {
   sentinels_failed: number;
   distrusted_at: number | null;
   recheck_pending: number;
-  total_credit: number;
+  total_credit_micro: number;
 }
 export function hostRow(w: World, hostId: number): HostRow {
   return w.core.store.db
     .prepare(`SELECT consecutive_valid, n_valid, n_invalid, sentinels_passed, sentinels_failed, distrusted_at, recheck_pending,
-      total_credit FROM hosts WHERE id = ?`)
+      total_credit_micro FROM hosts WHERE id = ?`)
     .get(hostId) as HostRow;
 }
 
@@ -68,22 +71,30 @@ export function ledgerByReplica(w: World): Record<number, number[]> {
   return out;
 }
 
-/** The chain verifies, and every total (host, user) and replica credit is what the ledger sums to. */
+/**
+ * The chain verifies; every entry's amount is exactly its micro-credits; and every total (host,
+ * user, team) and replica credit is exactly what the ledger's micro-credits sum to.
+ */
 export function expectLedgerConsistent(w: World): void {
   const entries = w.core.store.ledger.entriesAfter(0, 100_000);
   expect(verifyLedgerChain(nodeEd25519(), w.core.key.publicKey, entries)).toBeUndefined();
   const db = w.core.store.db;
-  for (const [table, column] of [['hosts', 'host_id'], ['users', 'user_id']] as const) {
+  const units = db.prepare('SELECT id, amount, micro FROM credit_ledger ORDER BY id').all() as { id: number; amount: number; micro: number }[];
+  for (const e of units) {
+    expect(creditUnits(e.amount), `entry ${e.id}`).toBe(e.micro);
+    expect(creditAmount(e.micro), `entry ${e.id}`).toBe(e.amount);
+  }
+  for (const [table, column] of [['hosts', 'host_id'], ['users', 'user_id'], ['teams', 'team_id']] as const) {
     const rows = db
-      .prepare(`SELECT t.id, t.total_credit AS total, (SELECT COALESCE(SUM(l.amount), 0) FROM credit_ledger l WHERE l.${column} = t.id) AS sum
+      .prepare(`SELECT t.id, t.total_credit_micro AS total, (SELECT COALESCE(SUM(l.micro), 0) FROM credit_ledger l WHERE l.${column} = t.id) AS sum
         FROM ${table} t`)
       .all() as { id: number; total: number; sum: number }[];
-    for (const r of rows) expect(r.total, `${table} ${r.id}`).toBeCloseTo(r.sum, 9);
+    for (const r of rows) expect(r.total, `${table} ${r.id}`).toBe(r.sum);
   }
   const perReplica = db
-    .prepare('SELECT r.id, r.credit, SUM(l.amount) AS net FROM credit_ledger l JOIN replicas r ON r.id = l.replica_id GROUP BY r.id')
+    .prepare('SELECT r.id, r.credit_micro AS credit, SUM(l.micro) AS net FROM credit_ledger l JOIN replicas r ON r.id = l.replica_id GROUP BY r.id')
     .all() as { id: number; credit: number; net: number }[];
-  for (const r of perReplica) expect(r.credit, `replica ${r.id}`).toBeCloseTo(r.net, 9);
+  for (const r of perReplica) expect(r.credit, `replica ${r.id}`).toBe(r.net);
 }
 
 /** A world whose check lottery is decided by `roll.value`: below 0.5 a task slot is a check. */

@@ -81,11 +81,11 @@ describe('coordinator crash', () => {
       expect(db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE validate_state = 'valid' AND kind = 'regular'").get()).toEqual({ n: workunits * 2 });
       const valid = (db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE validate_state = 'valid'").get() as { n: number }).n;
       expect(db.prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT replica_id) AS d FROM credit_ledger').get()).toEqual({ n: valid, d: valid });
-      const mismatched = db.prepare(`SELECT h.id FROM hosts h LEFT JOIN (SELECT host_id, SUM(amount) AS s FROM credit_ledger GROUP BY host_id) l
-        ON l.host_id = h.id WHERE ABS(h.total_credit - COALESCE(l.s, 0)) > 1e-9`).all();
+      const mismatched = db.prepare(`SELECT h.id FROM hosts h LEFT JOIN (SELECT host_id, SUM(micro) AS s FROM credit_ledger GROUP BY host_id) l
+        ON l.host_id = h.id WHERE h.total_credit_micro <> COALESCE(l.s, 0)`).all();
       expect(mismatched).toEqual([]);
-      const userMismatch = db.prepare(`SELECT u.id FROM users u LEFT JOIN (SELECT user_id, SUM(amount) AS s FROM credit_ledger GROUP BY user_id) l
-        ON l.user_id = u.id WHERE ABS(u.total_credit - COALESCE(l.s, 0)) > 1e-9`).all();
+      const userMismatch = db.prepare(`SELECT u.id FROM users u LEFT JOIN (SELECT user_id, SUM(micro) AS s FROM credit_ledger GROUP BY user_id) l
+        ON l.user_id = u.id WHERE u.total_credit_micro <> COALESCE(l.s, 0)`).all();
       expect(userMismatch).toEqual([]);
       const entries = db.prepare(`SELECT id AS entryId, replica_id AS taskId, workunit_id AS workunitId, host_key AS hostKey, amount,
         granted_at AS grantedAt, prev_hash AS prevHash, entry_hash AS entryHash, signature FROM credit_ledger ORDER BY id`).all() as CreditReceipt[];

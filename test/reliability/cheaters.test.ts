@@ -18,7 +18,6 @@ import { seeded, type Seeded } from './seeded-random.js';
 
 type Role = 'honest' | 'garbage' | 'colluder';
 const REPLICATION = { minQuorum: 2, targetNresults: 2, maxErrorResults: 3, maxTotalResults: 12, maxSuccessResults: 10 };
-const CLOSE = 1e-9;
 
 let coordinator: TestCoordinator | undefined;
 let appDir: string | undefined;
@@ -89,7 +88,7 @@ function settled(c: TestCoordinator): boolean {
 
 interface HostRow {
   id: number;
-  total_credit: number;
+  total_credit_micro: number;
   consecutive_valid: number;
   sentinels_passed: number;
   sentinels_failed: number;
@@ -104,11 +103,11 @@ function checkOutcome(c: TestCoordinator): { revocations: number; sentinelTasks:
   ]);
   expect(creditProblems(db)).toEqual([]);
   expect(counterProblems(db)).toEqual([]);
-  const hostRow = db.prepare('SELECT id, total_credit, consecutive_valid, sentinels_passed, sentinels_failed, distrusted_at FROM hosts WHERE id = ?');
+  const hostRow = db.prepare('SELECT id, total_credit_micro, consecutive_valid, sentinels_passed, sentinels_failed, distrusted_at FROM hosts WHERE id = ?');
   const replicasOf = db.prepare(`SELECT r.validate_state AS v, COUNT(*) AS n FROM replicas r WHERE r.host_id = ? AND r.outcome = 'success'
     GROUP BY r.validate_state`);
   const revokedOf = db.prepare('SELECT COUNT(*) AS n FROM credit_ledger WHERE host_id = ? AND amount < 0');
-  const creditOf = db.prepare("SELECT COALESCE(SUM(credit), 0) AS s FROM replicas WHERE host_id = ? AND validate_state = 'valid'");
+  const creditOf = db.prepare("SELECT COALESCE(SUM(credit_micro), 0) AS s FROM replicas WHERE host_id = ? AND validate_state = 'valid'");
   for (const { host, role } of hosts) {
     const row = hostRow.get(host.hostId) as HostRow;
     const states = Object.fromEntries((replicasOf.all(host.hostId) as { v: string; n: number }[]).map((r) => [r.v, r.n]));
@@ -118,15 +117,15 @@ function checkOutcome(c: TestCoordinator): { revocations: number; sentinelTasks:
       expect(row.sentinels_failed).toBe(0);
       expect(Object.keys(states).filter((s) => s !== 'valid'), `honest host ${host.hostId}: ${JSON.stringify(states)}`).toEqual([]);
       expect((revokedOf.get(host.hostId) as { n: number }).n).toBe(0);
-      expect(row.total_credit).toBeCloseTo((creditOf.get(host.hostId) as { s: number }).s, 9);
-      expect(row.total_credit).toBeGreaterThan(0);
+      expect(row.total_credit_micro).toBe((creditOf.get(host.hostId) as { s: number }).s);
+      expect(row.total_credit_micro).toBeGreaterThan(0);
     } else {
       // Caught: no trust, no valid result, and whatever it was granted taken back.
       expect(row.distrusted_at, `${role} host ${host.hostId}`).not.toBeNull();
       expect(row.sentinels_failed).toBeGreaterThan(0);
       expect(row.consecutive_valid).toBe(0);
       expect(states.valid ?? 0, `${role} host ${host.hostId}: ${JSON.stringify(states)}`).toBe(0);
-      expect(Math.abs(row.total_credit)).toBeLessThan(CLOSE);
+      expect(row.total_credit_micro).toBe(0);
     }
   }
   expect((db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check).toBe('ok');

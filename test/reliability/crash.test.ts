@@ -264,7 +264,7 @@ describe('coordinator crashes', () => {
       expect(db.prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT replica_id) AS d FROM credit_ledger').get()).toEqual({ n: WORKUNITS * QUORUM, d: WORKUNITS * QUORUM });
       expect(creditProblems(db)).toEqual([]);
       expect(receiptProblems(db, hosts.flatMap((h) => h.receipts))).toEqual([]);
-      expect((db.prepare('SELECT COUNT(*) AS n FROM teams WHERE total_credit > 0').get() as { n: number }).n).toBe(2);
+      expect((db.prepare('SELECT COUNT(*) AS n FROM teams WHERE total_credit_micro > 0').get() as { n: number }).n).toBe(2);
     });
 
     // Every result was accepted once (or, when that reply was lost, recognised as a duplicate

@@ -10,8 +10,6 @@ import type { GiveBackRecord, ResultAckRecord } from './host-client.js';
 export const APP_MAIN = 'export default async function run(input) { return { x: input.x, y: (input.x * 7919 + 13) % 100003 }; }\n';
 export const expectedOutput = (input: { x: number }) => ({ x: input.x, y: (input.x * 7919 + 13) % 100003 });
 
-const FLOAT_TOLERANCE = 1e-9;
-const close = (a: number, b: number) => Math.abs(a - b) <= FLOAT_TOLERANCE * Math.max(1, Math.abs(a), Math.abs(b));
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** Done work units have exactly one canonical replica: theirs, successful, valid, with the right output. */
@@ -51,8 +49,8 @@ export function workunitProblems(db: Database.Database): string[] {
 }
 
 /**
- * No credit twice: per replica one grant (amount >= 0) and at most one later revocation of exactly
- * that amount (its result was found invalid after it was granted); a replica with a grant not
+ * No credit twice, and every sum exact in micro-credits: per replica one grant (amount >= 0) and
+ * at most one later revocation of exactly that amount (its result was found invalid after it was granted); a replica with a grant not
  * revoked is valid and records that credit, a revoked one is not valid and records 0; every valid
  * replica has a grant; ledger rows name the replica's host, work unit, user and team; and every
  * holder's total is its ledger sum.
@@ -62,7 +60,7 @@ export function creditProblems(db: Database.Database): string[] {
   const rows = db
     .prepare(
       `SELECT l.id, l.replica_id AS replica, r.validate_state AS v, r.host_id AS rh, l.host_id AS lh, r.workunit_id AS rw, l.workunit_id AS lw,
-              r.credit, l.amount, l.user_id AS lu, h.user_id AS hu, l.team_id AS lt, u.team_id AS ut
+              r.credit_micro AS credit, l.micro AS amount, l.user_id AS lu, h.user_id AS hu, l.team_id AS lt, u.team_id AS ut
        FROM credit_ledger l JOIN replicas r ON r.id = l.replica_id JOIN hosts h ON h.id = l.host_id JOIN users u ON u.id = h.user_id
        ORDER BY l.id`,
     )
@@ -75,11 +73,11 @@ export function creditProblems(db: Database.Database): string[] {
   }
   for (const [replica, entries] of byReplica) {
     const [grant, revocation, ...more] = entries;
-    if (more.length > 0 || grant!.amount < 0 || (revocation && !close(revocation.amount, -grant!.amount))) {
+    if (more.length > 0 || grant!.amount < 0 || (revocation && revocation.amount !== -grant!.amount)) {
       problems.push(`replica ${replica} has ledger rows ${entries.map((e) => `${e.id}: ${e.amount}`).join(', ')}`);
     } else if (!revocation) {
       if (grant!.v !== 'valid') problems.push(`ledger row ${grant!.id} credits replica ${replica}, which is ${grant!.v}`);
-      if (grant!.credit === null || !close(grant!.credit, grant!.amount)) problems.push(`ledger row ${grant!.id} grants ${grant!.amount}, replica ${replica} records ${grant!.credit}`);
+      if (grant!.credit !== grant!.amount) problems.push(`ledger row ${grant!.id} grants ${grant!.amount}, replica ${replica} records ${grant!.credit}`);
     } else {
       if (grant!.v === 'valid') problems.push(`replica ${replica} is valid, but its credit was revoked (ledger row ${revocation.id})`);
       if (grant!.credit !== 0) problems.push(`replica ${replica} had its credit revoked, yet records ${grant!.credit}`);
@@ -94,10 +92,10 @@ export function creditProblems(db: Database.Database): string[] {
   if (orphans.n > 0) problems.push(`${orphans.n} of ${count.n} ledger rows credit no replica`);
   for (const [table, column] of [['hosts', 'host_id'], ['users', 'user_id'], ['teams', 'team_id']] as const) {
     const rows = db
-      .prepare(`SELECT t.id, t.total_credit AS total, COALESCE(l.s, 0) AS sum FROM ${table} t
-                LEFT JOIN (SELECT ${column} AS id, SUM(amount) AS s FROM credit_ledger GROUP BY ${column}) l ON l.id = t.id`)
+      .prepare(`SELECT t.id, t.total_credit_micro AS total, COALESCE(l.s, 0) AS sum FROM ${table} t
+                LEFT JOIN (SELECT ${column} AS id, SUM(micro) AS s FROM credit_ledger GROUP BY ${column}) l ON l.id = t.id`)
       .all() as { id: number; total: number; sum: number }[];
-    for (const r of rows) if (!close(r.total, r.sum)) problems.push(`${table} ${r.id}: total_credit ${r.total}, ledger sum ${r.sum}`);
+    for (const r of rows) if (r.total !== r.sum) problems.push(`${table} ${r.id}: total_credit_micro ${r.total}, ledger sum ${r.sum}`);
   }
   return problems;
 }

@@ -66,6 +66,8 @@ it('backfills the counters of an existing database, then keeps them through ever
 
   expect(migrate(db, MIGRATIONS.filter((m) => m.version <= 4))).toEqual([4]);
   expect(counterProblems(db)).toEqual([]);
+  migrate(db); // the later migrations, which the read side of today needs
+  expect(counterProblems(db)).toEqual([]);
   const reports = new ReportStore(db);
   expect(reports.workunitCounts(1)).toEqual({ active: 1, done: 1, failed: 1, cancelled: 0 });
   expect(reports.replicaCounts(2)).toEqual({ unsent: 0, inProgress: 0, success: 0, clientError: 0, noReply: 1, aborted: 1, abandoned: 0, notNeeded: 0 });

@@ -7,7 +7,7 @@ import type { Task } from '../../protocol/messages.js';
 import { resultPieces } from '../../coordinator/research/results-export.js';
 import type { World, WorldHost } from '../helpers/world.js';
 import {
-  answer, CREDIT, expectLedgerConsistent, forged, hostRow, ledgerByReplica, lotteryWorld, REGULAR, regular, replicaOf, replicas, right,
+  answer, CREDIT, CREDIT_MICRO, expectLedgerConsistent, forged, hostRow, ledgerByReplica, lotteryWorld, REGULAR, regular, replicaOf, replicas, right,
   SENTINEL as CHECK, submit, wu,
 } from '../helpers/judging.js';
 
@@ -47,7 +47,7 @@ describe('checks of done work units', () => {
     answer(c, t!, right(t!));
     expect(replicaOf(world, t!)).toMatchObject({ validateState: 'valid' });
     expect(wu(world, w).status).toBe('done');
-    expect(hostRow(world, c.id)).toMatchObject({ sentinels_passed: 1, consecutive_valid: 1, total_credit: CREDIT });
+    expect(hostRow(world, c.id)).toMatchObject({ sentinels_passed: 1, consecutive_valid: 1, total_credit_micro: CREDIT_MICRO });
     expect(world.credits.filter((x) => x.hostId === c.id).flatMap((x) => x.receipts).map((r) => r.taskId)).toEqual([t!.taskId]);
     expectLedgerConsistent(world);
   });
@@ -96,10 +96,10 @@ describe('checks of done work units', () => {
 
     expect(wu(world, w)).toMatchObject({ status: 'done', canonicalReplicaId: ta!.taskId });
     expect(replicaOf(world, t!).validateState).toBe('invalid');
-    expect(hostRow(world, liar.id)).toMatchObject({ sentinels_failed: 1, distrusted_at: world.now(), total_credit: 0 });
+    expect(hostRow(world, liar.id)).toMatchObject({ sentinels_failed: 1, distrusted_at: world.now(), total_credit_micro: 0 });
     for (const x of arbiters) expect(replicaOf(world, x)).toMatchObject({ validateState: 'valid' });
     expect(ledgerByReplica(world)[t!.taskId]).toBeUndefined();
-    expect([h1, h2].map((h) => hostRow(world, h.id).total_credit)).toEqual([CREDIT, CREDIT]);
+    expect([h1, h2].map((h) => hostRow(world, h.id).total_credit_micro)).toEqual([CREDIT_MICRO, CREDIT_MICRO]);
     expect(world.aborts).toEqual([]);
     expectLedgerConsistent(world);
   });
@@ -135,10 +135,10 @@ describe('checks of done work units', () => {
       [h2.id, 'valid'],
       [h3.id, 'valid'],
     ]);
-    for (const c of [c1, c2]) expect(hostRow(world, c.id)).toMatchObject({ distrusted_at: world.now(), total_credit: 0 });
+    for (const c of [c1, c2]) expect(hostRow(world, c.id)).toMatchObject({ distrusted_at: world.now(), total_credit_micro: 0 });
     expect(ledgerByReplica(world)[tc1!.taskId]).toEqual([CREDIT, -CREDIT]);
     expect(ledgerByReplica(world)[tc2!.taskId]).toEqual([CREDIT, -CREDIT]);
-    expect([h, h1, h2, h3].map((x) => hostRow(world, x.id).total_credit)).toEqual([CREDIT, CREDIT, CREDIT, CREDIT]);
+    expect([h, h1, h2, h3].map((x) => hostRow(world, x.id).total_credit_micro)).toEqual([CREDIT_MICRO, CREDIT_MICRO, CREDIT_MICRO, CREDIT_MICRO]);
 
     // The researcher's download has the right answer.
     const text = [...resultPieces(world.core.store.reports, world.core.outputs, batch, true)].map((p) => ('text' in p ? p.text : '')).join('');

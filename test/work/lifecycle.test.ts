@@ -136,8 +136,8 @@ describe('validation and credit', () => {
     expect(creditForFpops(86_400e9)).toBe(200);
     for (const h of [a, b]) {
       const host = world.core.store.identities.hostById(h.id)!;
-      expect(host.totalCredit).toBe(200);
-      expect(world.core.store.identities.userById(h.userId)!.totalCredit).toBe(200);
+      expect(host.totalCreditMicro).toBe(200_000_000);
+      expect(world.core.store.identities.userById(h.userId)!.totalCreditMicro).toBe(200_000_000);
     }
     const entries = world.core.store.ledger.entriesAfter(0, 10);
     expect(entries).toHaveLength(2);
@@ -166,8 +166,8 @@ describe('validation and credit', () => {
     expect(wu(world, wuId)).toMatchObject({ status: 'done', canonicalReplicaId: t1!.taskId });
     const states = Object.fromEntries(replicas(world, wuId).map((r) => [r.hostId, r.validateState]));
     expect(states).toEqual({ [honest1.id]: 'valid', [cheat.id]: 'invalid', [honest2.id]: 'valid' });
-    expect(world.core.store.identities.hostById(cheat.id)).toMatchObject({ totalCredit: 0, nInvalid: 1, consecutiveValid: 0 });
-    expect(world.core.store.identities.hostById(honest2.id)!.totalCredit).toBeGreaterThan(0);
+    expect(world.core.store.identities.hostById(cheat.id)).toMatchObject({ totalCreditMicro: 0, nInvalid: 1, consecutiveValid: 0 });
+    expect(world.core.store.identities.hostById(honest2.id)!.totalCreditMicro).toBeGreaterThan(0);
   });
 
   it('tolerance mode accepts numbers within epsilon', () => {

@@ -16,7 +16,7 @@ import { resultPieces } from '../../coordinator/research/results-export.js';
 import { SubmissionError } from '../../coordinator/work/submission.js';
 import { createWorld, type World } from '../helpers/world.js';
 import {
-  answer, creditOf, CREDIT, expectLedgerConsistent, forged, hostRow, ledgerByReplica, lotteryWorld, REGULAR, regular, replicaOf, replicas, right,
+  answer, creditOf, CREDIT, CREDIT_MICRO, expectLedgerConsistent, forged, hostRow, ledgerByReplica, lotteryWorld, REGULAR, regular, replicaOf, replicas, right,
   sentinel, SENTINEL, submit, wu,
 } from '../helpers/judging.js';
 
@@ -170,7 +170,7 @@ describe('a caught host is not told', () => {
       sentinels_failed: 1,
       distrusted_at: world.now(),
       recheck_pending: 0, // the re-check ran (nothing of it was valid)
-      total_credit: 0,
+      total_credit_micro: 0,
     });
     // Its waiting result is forfeited, its task out is kept; each work unit got a replacement.
     expect(replicas(world, r1).map((r) => [r.hostId, r.status, r.outcome, r.validateState])).toEqual([
@@ -198,7 +198,7 @@ describe('a caught host is not told', () => {
     expect(wu(world, r1).status).toBe('done');
     expect(wu(world, r2).status).toBe('done');
     expect(world.credits.filter((c) => c.hostId === cheat.id)).toEqual([]);
-    expect(hostRow(world, h1.id).total_credit).toBe(3 * CREDIT);
+    expect(hostRow(world, h1.id).total_credit_micro).toBe(3 * CREDIT_MICRO);
     expect(ledgerByReplica(world)[t1!.taskId]).toBeUndefined();
     expectLedgerConsistent(world);
   });
@@ -236,7 +236,7 @@ describe('judging sentinels', () => {
 
     expect(replicaOf(world, t!)).toMatchObject({ outcome: 'success', validateState: 'valid' });
     expect(creditOf(world, t!.taskId)).toBeNull();
-    expect(hostRow(world, host.id)).toMatchObject({ consecutive_valid: 1, n_valid: 1, sentinels_passed: 1, distrusted_at: null, total_credit: 0 });
+    expect(hostRow(world, host.id)).toMatchObject({ consecutive_valid: 1, n_valid: 1, sentinels_passed: 1, distrusted_at: null, total_credit_micro: 0 });
     expect(world.credits).toEqual([]);
     expect(wu(world, sentinelId)).toMatchObject({ status: 'active', canonicalReplicaId: null });
 
@@ -244,7 +244,7 @@ describe('judging sentinels', () => {
     answer(other, t2!, right(t2!));
     expect(wu(world, sentinelId)).toMatchObject({ status: 'done', canonicalReplicaId: t!.taskId });
     expect(ledgerByReplica(world)).toEqual({ [t!.taskId]: [CREDIT], [t2!.taskId]: [CREDIT] });
-    expect(hostRow(world, host.id).total_credit).toBe(CREDIT);
+    expect(hostRow(world, host.id).total_credit_micro).toBe(CREDIT_MICRO);
     expectLedgerConsistent(world);
   });
 
@@ -297,7 +297,7 @@ describe('taking back what a caught host decided', () => {
     answer(c1, ts!, forged());
     await world.core.recheckHosts();
 
-    expect(hostRow(world, c1.id)).toMatchObject({ distrusted_at: world.now(), recheck_pending: 0, total_credit: 0 });
+    expect(hostRow(world, c1.id)).toMatchObject({ distrusted_at: world.now(), recheck_pending: 0, total_credit_micro: 0 });
     expect(wu(world, w)).toMatchObject({ status: 'active', canonicalReplicaId: null, errorReason: null, finishedAt: null });
     expect(replicas(world, w).map((r) => [r.hostId, r.outcome, r.validateState])).toEqual([
       [c1.id, 'success', 'invalid'],
@@ -306,7 +306,7 @@ describe('taking back what a caught host decided', () => {
     ]);
     expect(ledgerByReplica(world)).toEqual({ [tc1!.taskId]: [CREDIT, -CREDIT], [tc2!.taskId]: [CREDIT] });
     expect(creditOf(world, tc1!.taskId)).toBe(0);
-    expect(hostRow(world, c2.id).total_credit).toBe(CREDIT);
+    expect(hostRow(world, c2.id).total_credit_micro).toBe(CREDIT_MICRO);
     const c1Receipts = world.credits.filter((c) => c.hostId === c1.id).flatMap((c) => c.receipts);
     expect(c1Receipts.map((r) => [r.taskId, r.amount])).toEqual([
       [tc1!.taskId, CREDIT],
@@ -332,7 +332,7 @@ describe('taking back what a caught host decided', () => {
       [th1!.taskId]: [CREDIT],
       [th2!.taskId]: [CREDIT],
     });
-    expect([c1, c2, h1, h2].map((h) => hostRow(world, h.id).total_credit)).toEqual([0, 0, CREDIT, CREDIT]);
+    expect([c1, c2, h1, h2].map((h) => hostRow(world, h.id).total_credit_micro)).toEqual([0, 0, CREDIT_MICRO, CREDIT_MICRO]);
     expect(hostRow(world, c2.id)).toMatchObject({ n_invalid: 1, consecutive_valid: 0, distrusted_at: null });
     expect(world.credits.filter((c) => c.hostId === c2.id).flatMap((c) => c.receipts).map((r) => r.amount)).toEqual([CREDIT, -CREDIT]);
     expect(world.core.store.ledger.entriesAfter(0, 100).filter((e) => e.amount < 0)).toHaveLength(2);
@@ -359,7 +359,7 @@ describe('taking back what a caught host decided', () => {
     const caughtAt = world.now();
     await world.core.recheckHosts();
     // Caught, but nothing it can see has moved yet.
-    expect(hostRow(world, c1.id)).toMatchObject({ distrusted_at: caughtAt, recheck_pending: 1, total_credit: CREDIT });
+    expect(hostRow(world, c1.id)).toMatchObject({ distrusted_at: caughtAt, recheck_pending: 1, total_credit_micro: CREDIT_MICRO });
     expect(wu(world, w).status).toBe('done');
     expect(world.credits.filter((x) => x.hostId === c1.id).flatMap((x) => x.receipts).map((r) => r.amount)).toEqual([CREDIT]);
 
@@ -368,7 +368,7 @@ describe('taking back what a caught host decided', () => {
     expect(hostRow(world, c1.id).recheck_pending).toBe(1);
     world.advance(1);
     await world.core.recheckHosts();
-    expect(hostRow(world, c1.id)).toMatchObject({ recheck_pending: 0, total_credit: 0 });
+    expect(hostRow(world, c1.id)).toMatchObject({ recheck_pending: 0, total_credit_micro: 0 });
     expect(wu(world, w).status).toBe('active');
     expectLedgerConsistent(world);
   });
@@ -411,8 +411,8 @@ describe('taking back what a caught host decided', () => {
       [tb!.taskId]: [CREDIT],
       [tc!.taskId]: [CREDIT],
     });
-    expect([a, b, c].map((h) => hostRow(world, h.id).total_credit)).toEqual([0, CREDIT, CREDIT]);
-    expect(world.core.store.identities.userById(a.userId)!.totalCredit).toBe(CREDIT);
+    expect([a, b, c].map((h) => hostRow(world, h.id).total_credit_micro)).toEqual([0, CREDIT_MICRO, CREDIT_MICRO]);
+    expect(world.core.store.identities.userById(a.userId)!.totalCreditMicro).toBe(CREDIT_MICRO);
     expectLedgerConsistent(world);
   });
 
@@ -493,7 +493,7 @@ describe('taking back what a caught host decided', () => {
     // No credit: what it did while distrusted counted for nothing. Its invalid results are its
     // rows: the sentinel it failed, its forfeited w, and the three right answers it gave while
     // distrusted (forfeited too).
-    expect(hostRow(world, x.id)).toMatchObject({ n_valid: 0, n_invalid: 5, consecutive_valid: 3, total_credit: 0 });
+    expect(hostRow(world, x.id)).toMatchObject({ n_valid: 0, n_invalid: 5, consecutive_valid: 3, total_credit_micro: 0 });
     expect(wu(world, w)).toMatchObject({ status: 'active', canonicalReplicaId: null });
     expect(replicaOf(world, th!).validateState).toBe('pending');
     expectLedgerConsistent(world);
@@ -579,7 +579,7 @@ describe('reinstatement', () => {
         sentinels_failed: 1,
         consecutive_valid: passed,
         distrusted_at: passed < 3 ? caughtAt : null,
-        total_credit: 0,
+        total_credit_micro: 0,
       });
     }
     // Trusted again: its results count.

@@ -4,7 +4,7 @@
 // exponential decay, half-life 7 days, in credits a day).
 import type { CreditReceipt } from '../../protocol/messages.js';
 import type { VolunteerCrypto } from '../../volunteer-core/crypto.js';
-import { checkReceipts, CreditReceiptSchema as ReceiptSchema } from '../../volunteer-core/credit-receipts.js';
+import { checkReceipts, CreditReceiptSchema as ReceiptSchema, CreditTally } from '../../volunteer-core/credit-receipts.js';
 import type { CreditStore } from '../../volunteer-core/task-engine.js';
 import type { Idb } from './idb.js';
 
@@ -12,9 +12,9 @@ const DAY_MS = 86_400_000;
 const RAC_HALF_LIFE_MS = 7 * DAY_MS;
 
 export class CreditBook implements CreditStore {
-  total = 0;
   lastEntryId = 0;
   private readonly receipts = new Map<number, CreditReceipt>();
+  private readonly tally = new CreditTally();
 
   private constructor(
     private readonly db: Idb,
@@ -30,6 +30,11 @@ export class CreditBook implements CreditStore {
       if (parsed.success && parsed.data.hostKey === hostKey) book.count(parsed.data);
     }
     return book;
+  }
+
+  /** The sum of the receipts, in credits. */
+  get total(): number {
+    return this.tally.total;
   }
 
   /** Valid results: each earned one receipt, and one found invalid later has a revocation too. */
@@ -61,7 +66,7 @@ export class CreditBook implements CreditStore {
   private count(r: CreditReceipt): void {
     if (this.receipts.has(r.entryId)) return;
     this.receipts.set(r.entryId, r);
-    this.total += r.amount;
+    this.tally.add(r);
     this.lastEntryId = Math.max(this.lastEntryId, r.entryId);
   }
 }
