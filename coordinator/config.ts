@@ -2,6 +2,9 @@
 import { z } from 'zod';
 import { loadOptions, type FlagSpec, type Loaded } from '../common/cli-options.js';
 
+/** Credits: about half a day of a fast core (coordinator/work/credit.ts), for projects whose admin set no cap. */
+export const DEFAULT_MAX_CREDIT_PER_RESULT = 1000;
+
 export const ConfigSchema = z.strictObject({
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('localhost'),
@@ -28,6 +31,8 @@ export const ConfigSchema = z.strictObject({
   newHostShare: z.coerce.number().min(0).max(1).default(0.1),
   /** A task whose host reports no progress on it for this long is reissued. */
   holdTimeoutMs: z.coerce.number().int().min(1000).max(30 * 24 * 3600 * 1000).default(3_600_000),
+  /** The most credit one result earns in a project whose admin set no cap of its own. */
+  maxCreditPerResult: z.coerce.number().min(0).max(1e9).default(DEFAULT_MAX_CREDIT_PER_RESULT),
   /** A host without a connection this long has its tasks in progress reissued. */
   disconnectGraceMs: z.coerce.number().int().min(100).max(7 * 24 * 3600 * 1000).default(120_000),
   /** HTTP requests per second per client address (bursts of 5×); 0: unlimited. */
@@ -65,6 +70,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'max-tasks-per-day-per-host': { env: ['VG_MAX_TASKS_PER_DAY_PER_HOST'] },
   'new-host-share': { env: ['VG_NEW_HOST_SHARE'] },
   'hold-timeout-ms': { env: ['VG_HOLD_TIMEOUT_MS'] },
+  'max-credit-per-result': { env: ['VG_MAX_CREDIT_PER_RESULT'] },
   'disconnect-grace-ms': { env: ['VG_DISCONNECT_GRACE_MS'] },
   'http-rate-per-ip': { env: ['VG_HTTP_RATE_PER_IP'] },
   'connect-rate-per-ip': { env: ['VG_CONNECT_RATE_PER_IP'] },
@@ -96,6 +102,8 @@ export const USAGE = `Usage: npm start -- [options]
   --max-tasks-per-day-per-host N  most tasks any host may take a day (default 1000000)
   --new-host-share F          share of a batch's work units that new hosts together may hold (default 0.1)
   --hold-timeout-ms N         reissue a task whose host reports no progress on it this long (default 3600000)
+  --max-credit-per-result N   most credit one result earns in a project without a cap of its own (an
+                              admin sets one per project: PUT /api/v1/projects/:id/credit-cap; default 1000)
   --disconnect-grace-ms N     reissue the tasks of a host gone this long (env VG_DISCONNECT_GRACE_MS; default 120000)
   --http-rate-per-ip N        HTTP requests per second per address, bursts of 5x (default 200; 0: no limit)
   --connect-rate-per-ip N     Socket.IO connections per second per address, bursts of 5x (default 20; 0: no limit)

@@ -35,7 +35,8 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   let watch: BatchWatch | undefined;
   const notifier = { ...socketNotifier(() => nsp), batchesChanged: (ids: number[]) => watch?.batchesChanged(ids) };
   const recheckFailed = (e: unknown) => log.error('re-checking a caught host failed', errorFields(e));
-  const core = createCore(config, notifier, { onError: recheckFailed });
+  const correctionFailed = (e: unknown) => log.error('correcting a project’s credit failed', errorFields(e));
+  const core = createCore(config, notifier, { onError: recheckFailed, onCorrectionError: correctionFailed });
   if (core.keyCreated) log.info('created coordinator key', { dataDir: config.dataDir });
   const replicaMaker = new ReplicaMaker(
     core.submission,
@@ -63,6 +64,8 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   replicaMaker.add(core.store.work.batchesWithoutReplicas());
   // A re-check of a caught host's results that a restart interrupted.
   core.recheckHosts().catch(recheckFailed);
+  // And a correction of a project's credit to its lowered cap.
+  core.correctCredit().catch(correctionFailed);
   for (const batchId of core.store.work.cancelledBatchesWithActiveWorkunits()) {
     log.warn('finishing a cancellation a restart interrupted', { batchId });
     core.cancelBatch(batchId).catch((e: unknown) => log.error('cancelling a batch failed', { batchId, ...errorFields(e) }));

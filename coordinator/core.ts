@@ -5,6 +5,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Ed25519 } from '../protocol/ed25519.js';
 import { nodeEd25519 } from '../protocol/ed25519-node.js';
+import { creditUnits } from '../protocol/ledger.js';
 import { AccountService } from './accounts/account-service.js';
 import { AppRegistry } from './apps/app-registry.js';
 import type { Config } from './config.js';
@@ -14,6 +15,7 @@ import { loadOrCreateCoordinatorKey, type CoordinatorKey } from './identity/coor
 import { Store } from './store/store.js';
 import { HostRegistry } from './volunteers/host-registry.js';
 import { VolunteerService } from './volunteers/volunteer-service.js';
+import { CreditCorrection } from './work/credit-correction.js';
 import { CreditGranter } from './work/credit-granter.js';
 import { HostRecheck } from './work/host-recheck.js';
 import { QuotaKeeper, type QuotaPolicy } from './work/host-quota.js';
@@ -29,7 +31,7 @@ const CANCEL_CHUNK = 500;
 export type CoreOptions = Pick<
   Config,
   | 'dataDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'checkRate' | 'recheckDelayMs' | 'maxInFlightPerHost'
-  | 'newHostTasks' | 'newHostTasksPerDay' | 'maxTasksPerDayPerHost' | 'newHostShare' | 'holdTimeoutMs'
+  | 'newHostTasks' | 'newHostTasksPerDay' | 'maxTasksPerDayPerHost' | 'newHostShare' | 'holdTimeoutMs' | 'maxCreditPerResult'
 >;
 
 export interface Core {
@@ -56,13 +58,17 @@ export interface Core {
    * no host due is left to re-check.
    */
   recheckHosts(): Promise<void>;
+  /** Projects' credit caps, and the job that takes back credit granted above a lowered one. */
+  creditCaps: CreditCorrection;
+  /** Runs the credit corrections pending (call at start to resume); resolves when none is left. */
+  correctCredit(): Promise<void>;
   close(): void;
 }
 
 export function createCore(
   options: CoreOptions,
   notifier: HostNotifier,
-  env: { clock?: () => number; random?: () => number; onError?: (e: unknown) => void } = {},
+  env: { clock?: () => number; random?: () => number; onError?: (e: unknown) => void; onCorrectionError?: (e: unknown) => void } = {},
 ): Core {
   mkdirSync(options.dataDir, { recursive: true });
   const clock = env.clock ?? Date.now;
@@ -73,7 +79,7 @@ export function createCore(
   const outputs = new OutputFiles(store.catalog, blobs);
 
   const random = env.random ?? Math.random;
-  const credit = new CreditGranter(store, key);
+  const credit = new CreditGranter(store, key, creditUnits(options.maxCreditPerResult));
   const quota: QuotaPolicy = {
     newHostTasks: options.newHostTasks,
     newHostTasksPerDay: options.newHostTasksPerDay,
@@ -99,6 +105,8 @@ export function createCore(
     },
   };
   const recheck = new HostRecheck(store, transitioner, hosts, clock, onError);
+  const onCorrectionError = env.onCorrectionError ?? ((e: unknown) => console.error('correcting a project’s credit failed', e));
+  const creditCaps = new CreditCorrection(store, credit, hosts, clock, onCorrectionError);
   const scheduler = new Scheduler(store, key, {
     distinctUsers: options.distinctUsers,
     trustThreshold: options.trustThreshold,
@@ -137,8 +145,11 @@ export function createCore(
       }
     },
     recheckHosts: () => recheck.kick(),
+    creditCaps,
+    correctCredit: () => creditCaps.kick(),
     close: () => {
       recheck.stop();
+      creditCaps.stop();
       store.close();
     },
   };

@@ -81,6 +81,17 @@ export type WorkunitCounts = z.infer<typeof WorkunitCountsSchema>;
 export const ProjectStatusSchema = z.enum(['active', 'paused']);
 export type ProjectStatus = z.infer<typeof ProjectStatusSchema>;
 
+/** The most credit one result earns in a project (docs/security.md, credit bounds). */
+export const CreditCapSchema = z.object({
+  /** In credits. */
+  maxPerResult: z.number().nonnegative(),
+  /** No admin set one: the coordinator's `--max-credit-per-result`. */
+  isDefault: z.boolean(),
+  /** Credit granted above a lowered cap is still being taken back. */
+  correcting: z.boolean(),
+});
+export type CreditCap = z.infer<typeof CreditCapSchema>;
+
 export const ProjectSchema = z.object({
   id: Id,
   name: z.string(),
@@ -90,6 +101,7 @@ export const ProjectSchema = z.object({
   ownerName: z.string().nullable(),
   createdAt: Millis,
   workunits: WorkunitCountsSchema,
+  creditCap: CreditCapSchema,
 });
 export type Project = z.infer<typeof ProjectSchema>;
 

@@ -1,4 +1,4 @@
-// Projects: list, create, pause and resume.
+// Projects: list, create, pause and resume; an admin sets a project's credit cap.
 import { z } from 'zod';
 import { ProjectListSchema, ProjectSchema } from '../../protocol/api.js';
 import { defineCommand, flag } from '../command.js';
@@ -26,8 +26,9 @@ ${jsonHelp()}
     }
     ctx.print(
       formatTable(
-        ['ID', 'NAME', 'STATUS', 'OWNER', 'ACTIVE', 'DONE', 'FAILED', 'CANCELLED'],
-        projects.map((p) => [p.id, p.name, p.status, p.ownerName ?? '-', p.workunits.active, p.workunits.done, p.workunits.failed, p.workunits.cancelled]),
+        ['ID', 'NAME', 'STATUS', 'OWNER', 'ACTIVE', 'DONE', 'FAILED', 'CANCELLED', 'CREDIT CAP'],
+        projects.map((p) => [p.id, p.name, p.status, p.ownerName ?? '-', p.workunits.active, p.workunits.done, p.workunits.failed, p.workunits.cancelled,
+          `${p.creditCap.maxPerResult}${p.creditCap.isDefault ? ' (default)' : ''}`]),
       ),
     );
     return 0;
@@ -74,3 +75,44 @@ ${verb === 'pause' ? "A paused project's tasks are not handed out; tasks already
 
 export const projectsPause = setStatus('paused', 'pause', 'stop handing out the tasks of a project');
 export const projectsResume = setStatus('active', 'resume', 'hand out the tasks of a paused project again');
+
+export const projectsCreditCap = defineCommand({
+  words: ['projects', 'credit-cap'],
+  summary: 'cap the credit one result earns in a project (admins)',
+  usage: `Usage: volunteer-grid projects credit-cap ID (--max-per-result CREDITS | --default) [--json]
+
+Admins only. Every later grant in the project is held to the cap, and credit already granted
+above it is taken back, by signed ledger entries the volunteers are sent, in the background:
+\`projects list\` shows the cap, and the API's creditCap.correcting says when that is done.
+Raising the cap gives nothing back.
+
+  --max-per-result CREDITS  the cap, in credits (to the micro-credit)
+  --default                 the coordinator's --max-credit-per-result instead of a cap of its own
+${jsonHelp(28)}
+`,
+  positionals: ['id'],
+  flags: { 'max-per-result': flag(), default: flag(true), json: flag(true) },
+  schema: z
+    .strictObject({
+      id: Id('ID'),
+      maxPerResult: z.coerce.number({ error: '--max-per-result must be a number' }).min(0).max(1e9).optional(),
+      default: Switch,
+      json: Switch,
+    })
+    .refine((o) => (o.maxPerResult === undefined) !== !o.default, { message: 'give either --max-per-result CREDITS or --default' }),
+  async run(o, ctx) {
+    const project = await ctx.connect().api.call('PUT', `/projects/${o.id}/credit-cap`, ProjectSchema, {
+      json: { maxCreditPerResult: o.default ? null : o.maxPerResult },
+    });
+    if (o.json) {
+      ctx.print(JSON.stringify(project));
+      return 0;
+    }
+    const cap = project.creditCap;
+    ctx.print(
+      `project ${project.id} (${project.name}): at most ${cap.maxPerResult} credits per result${cap.isDefault ? " (the coordinator's default)" : ''}` +
+        (cap.correcting ? '; credit granted above it is being taken back' : ''),
+    );
+    return 0;
+  },
+});

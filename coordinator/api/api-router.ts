@@ -6,6 +6,7 @@ import type { AccountService } from '../accounts/account-service.js';
 import type { AppRegistry } from '../apps/app-registry.js';
 import type { OutputFiles } from '../files/output-files.js';
 import type { Store } from '../store/store.js';
+import type { CreditCorrection } from '../work/credit-correction.js';
 import type { Submission } from '../work/submission.js';
 import { Access } from './access.js';
 import { ApiError, apiErrorHandler } from './api-error.js';
@@ -23,6 +24,7 @@ export interface ApiDeps {
   apps: AppRegistry;
   submission: Submission;
   accounts: AccountService;
+  creditCaps: CreditCorrection;
   log: Logger;
   trustThreshold: number;
   secureCookies: boolean;
@@ -41,7 +43,7 @@ export function apiRouter(deps: ApiDeps): express.Router {
   router.use(sessionRoutes(deps.accounts, deps.secureCookies));
   router.use(leaderboardRoutes(deps.store));
   router.use(requireAccount(deps.accounts));
-  router.use(projectRoutes({ store: deps.store, apps: deps.apps, access }));
+  router.use(projectRoutes({ store: deps.store, apps: deps.apps, access, creditCaps: deps.creditCaps }));
   router.use(batchRoutes({ ...deps, access }));
   router.use(hostRoutes(deps));
   router.use((req) => {

@@ -2,12 +2,14 @@
 import express from 'express';
 import { z } from 'zod';
 import type { App, AppVersion, Project, ProjectBatch, ProjectDetail, ProjectList } from '../../protocol/api.js';
+import { creditAmount, creditUnits } from '../../protocol/ledger.js';
 import { AppSpecSchema, ProjectSpecSchema, ProjectUpdateSchema, RequirementsSchema, type AppRegistry } from '../apps/app-registry.js';
 import type { AppRecord, AppVersionRecord, ProjectRecord } from '../store/catalog.js';
 import type { Store } from '../store/store.js';
+import type { CreditCorrection } from '../work/credit-correction.js';
 import type { Access } from './access.js';
 import { ApiError, parse } from './api-error.js';
-import { caller } from './auth.js';
+import { caller, requireAdmin } from './auth.js';
 import { jsonBody } from './json-body.js';
 import { readMultipart } from './multipart.js';
 import { IdParam } from './params.js';
@@ -30,15 +32,23 @@ const VersionFieldsSchema = z.strictObject({
     .optional(),
 });
 
-export function projectRoutes(deps: { store: Store; apps: AppRegistry; access: Access }): express.Router {
-  const { store, apps, access } = deps;
+/** In credits, to the micro-credit; null: back to the coordinator's --max-credit-per-result. */
+const CreditCapBodySchema = z.strictObject({ maxCreditPerResult: z.number().min(0).max(1e9).nullable() });
+
+export function projectRoutes(deps: { store: Store; apps: AppRegistry; access: Access; creditCaps: CreditCorrection }): express.Router {
+  const { store, apps, access, creditCaps } = deps;
   const router = express.Router();
   const json = jsonBody('64kb');
 
-  const projectView = (p: ProjectRecord): Project => ({
+  const projectView = ({ maxCreditMicro, creditCorrectionMicro, ...p }: ProjectRecord): Project => ({
     ...p,
     ownerName: p.ownerId === null ? null : (store.accounts.byId(p.ownerId)?.name ?? null),
     workunits: store.reports.projectWorkunitCounts(p.id),
+    creditCap: {
+      maxPerResult: creditAmount(creditCaps.capOf({ maxCreditMicro })),
+      isDefault: maxCreditMicro === null,
+      correcting: creditCorrectionMicro !== null,
+    },
   });
   const versionView = (v: AppVersionRecord): AppVersion => ({
     id: v.id,
@@ -77,6 +87,16 @@ export function projectRoutes(deps: { store: Store; apps: AppRegistry; access: A
     const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
     const change = parse(ProjectUpdateSchema, req.body, 'project change');
     res.json(projectView(apps.updateProject(p.id, change)));
+  });
+
+  // Admins only: the cap is what stops a project from minting credit. Lowering it takes back what
+  // was granted above it, in the background (creditCap.correcting says while).
+  router.put('/projects/:id/credit-cap', requireAdmin, json, (req, res) => {
+    const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
+    const { maxCreditPerResult } = parse(CreditCapBodySchema, req.body, 'credit cap');
+    const updated = creditCaps.setCap(p.id, maxCreditPerResult === null ? null : creditUnits(maxCreditPerResult));
+    if (!updated) throw new ApiError('not_found', `no project ${p.id}`);
+    res.json(projectView(updated));
   });
 
   router.post('/projects/:id/apps', json, (req, res) => {

@@ -28,9 +28,22 @@ export interface ProjectRecord {
   status: 'active' | 'paused';
   ownerId: number | null;
   createdAt: number;
+  /** The most credit per result an admin set, in micro-credits; null: the coordinator's default. */
+  maxCreditMicro: number | null;
+  /** The cap a correction is bringing granted credit down to, while it runs. */
+  creditCorrectionMicro: number | null;
 }
 
-const PROJECT_COLUMNS = 'id, name, description, status, owner_id AS ownerId, created_at AS createdAt';
+/** Where a project's credit correction stands: the batch it is in, the last work unit done in it. */
+export interface CreditCorrectionState {
+  projectId: number;
+  capMicro: number;
+  batchId: number;
+  through: number;
+}
+
+const PROJECT_COLUMNS = `id, name, description, status, owner_id AS ownerId, created_at AS createdAt, max_credit_micro AS maxCreditMicro,
+  credit_correction_micro AS creditCorrectionMicro`;
 
 interface VersionRow {
   id: number;
@@ -68,6 +81,15 @@ export class CatalogStore {
       projectsOf: db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE owner_id = ? ORDER BY id`),
       updateProject: db.prepare('UPDATE projects SET name = ?, description = ?, status = ? WHERE id = ?'),
       setOwnerIfNone: db.prepare('UPDATE projects SET owner_id = ? WHERE owner_id IS NULL'),
+      setCreditCap: db.prepare(`UPDATE projects SET max_credit_micro = @cap, credit_correction_micro = @correction,
+        credit_correction_batch = 0, credit_correction_through = 0 WHERE id = @id`),
+      creditCapOfApp: db.prepare('SELECT p.max_credit_micro AS cap FROM apps a JOIN projects p ON p.id = a.project_id WHERE a.id = ?'),
+      creditCorrections: db.prepare(`SELECT id AS projectId, credit_correction_micro AS capMicro, credit_correction_batch AS batchId,
+        credit_correction_through AS through FROM projects WHERE credit_correction_micro IS NOT NULL ORDER BY id`),
+      advanceCreditCorrection: db.prepare(`UPDATE projects SET credit_correction_batch = ?, credit_correction_through = ?
+        WHERE id = ? AND credit_correction_micro IS NOT NULL`),
+      finishCreditCorrection: db.prepare(`UPDATE projects SET credit_correction_micro = NULL, credit_correction_batch = 0,
+        credit_correction_through = 0 WHERE id = ?`),
       appsOfProject: db.prepare('SELECT * FROM apps WHERE project_id = ? ORDER BY id'),
       insertApp: db.prepare(`INSERT INTO apps (project_id, name, validation_json, homogeneous_redundancy,
         adaptive_replication, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
@@ -99,6 +121,32 @@ export class CatalogStore {
 
   updateProject(p: Pick<ProjectRecord, 'id' | 'name' | 'description' | 'status'>): void {
     this.s.updateProject!.run(p.name, p.description, p.status, p.id);
+  }
+
+  /**
+   * Sets a project's credit cap (null: the coordinator's default) and starts over the correction
+   * that brings credit granted above `correctionMicro` down to it (null: none).
+   */
+  setCreditCap(projectId: number, capMicro: number | null, correctionMicro: number | null): void {
+    this.s.setCreditCap!.run({ id: projectId, cap: capMicro, correction: correctionMicro });
+  }
+
+  /** The cap an admin set on the project of an app, in micro-credits; null: the coordinator's default. */
+  creditCapOfApp(appId: number): number | null {
+    return (this.s.creditCapOfApp!.get(appId) as { cap: number | null } | undefined)?.cap ?? null;
+  }
+
+  /** Projects whose credit is being brought down to a lowered cap, and where each stands. */
+  creditCorrections(): CreditCorrectionState[] {
+    return this.s.creditCorrections!.all() as CreditCorrectionState[];
+  }
+
+  advanceCreditCorrection(projectId: number, batchId: number, through: number): void {
+    this.s.advanceCreditCorrection!.run(batchId, through, projectId);
+  }
+
+  finishCreditCorrection(projectId: number): void {
+    this.s.finishCreditCorrection!.run(projectId);
   }
 
   /** Projects made before accounts existed (the demo) go to the first admin. */

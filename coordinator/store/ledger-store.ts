@@ -1,11 +1,16 @@
 // The append-only credit ledger (triggers refuse UPDATE and DELETE). A replica has at most one
-// grant (amount >= 0) and, if it was found invalid afterwards, one revocation (its negative).
-// Each entry keeps the amount it was signed with and its exact units (micro-credits), which are
-// what every sum adds up.
+// grant (amount >= 0) and, if it was found invalid afterwards, one revocation taking back what it
+// still held; corrections (an admin lowered its project's credit cap) take back part of a grant.
+// Unique indexes per kind keep grants and revocations to one each, whatever retries happen. Each
+// entry keeps the amount it was signed with and its exact units (micro-credits), which are what
+// every sum adds up.
 import type { Database, Statement } from 'better-sqlite3';
 import type { CreditReceipt } from '../../protocol/messages.js';
 
+export type LedgerKind = 'grant' | 'revocation' | 'correction';
+
 export interface LedgerEntry extends CreditReceipt {
+  kind: LedgerKind;
   replicaId: number;
   hostId: number;
   userId: number;
@@ -24,10 +29,11 @@ export class LedgerStore {
     this.s = {
       last: db.prepare('SELECT id, entry_hash FROM credit_ledger ORDER BY id DESC LIMIT 1'),
       nextId: db.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS id FROM credit_ledger'),
-      insert: db.prepare(`INSERT INTO credit_ledger (id, replica_id, workunit_id, host_id, host_key, user_id, team_id, amount, micro,
-        granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      granted: db.prepare('SELECT 1 FROM credit_ledger WHERE replica_id = ? AND amount >= 0'),
-      net: db.prepare('SELECT SUM(micro) AS net, COUNT(*) AS n FROM credit_ledger WHERE replica_id = ?'),
+      insert: db.prepare(`INSERT INTO credit_ledger (id, kind, replica_id, workunit_id, host_id, host_key, user_id, team_id, amount, micro,
+        granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      granted: db.prepare("SELECT 1 FROM credit_ledger WHERE replica_id = ? AND kind = 'grant'"),
+      held: db.prepare(`SELECT SUM(micro) AS net, SUM(kind = 'grant') AS grants, SUM(kind = 'revocation') AS revocations
+        FROM credit_ledger WHERE replica_id = ?`),
       after: db.prepare(`SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE id > ? ORDER BY id LIMIT ?`),
       ofHostAfter: db.prepare(`SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE host_id = ? AND id > ? ORDER BY id LIMIT ?`),
       hashBefore: db.prepare('SELECT entry_hash FROM credit_ledger WHERE id < ? ORDER BY id DESC LIMIT 1'),
@@ -44,14 +50,17 @@ export class LedgerStore {
     return this.s.granted!.get(replicaId) !== undefined;
   }
 
-  /** What a replica holds, in micro-credits: its grant not yet revoked, or nothing. */
+  /**
+   * What a replica holds, in micro-credits, while it has a grant not revoked: the grant less any
+   * corrections. Undefined without a grant, or once revoked.
+   */
   unrevokedGrant(replicaId: number): number | undefined {
-    const r = this.s.net!.get(replicaId) as { net: number | null; n: number };
-    return r.n === 1 ? (r.net ?? 0) : undefined;
+    const r = this.s.held!.get(replicaId) as { net: number | null; grants: number | null; revocations: number | null };
+    return r.grants === 1 && r.revocations === 0 ? (r.net ?? 0) : undefined;
   }
 
   append(e: LedgerEntry): void {
-    this.s.insert!.run(e.entryId, e.replicaId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.micro, e.grantedAt,
+    this.s.insert!.run(e.entryId, e.kind, e.replicaId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.micro, e.grantedAt,
       e.prevHash, e.entryHash, e.signature);
   }
 

@@ -494,7 +494,7 @@ CREATE INDEX replicas_hold ON replicas(hold_until) WHERE status = 'in_progress';
   },
   {
     version: 9,
-    name: 'host counters kept by triggers, credit in whole micro-credits',
+    name: 'host counters kept by triggers, credit in whole micro-credits, credit caps and corrections',
     sql: `
 -- A host's counts of valid, invalid and client-error results were kept by hand, and drifted
 -- whenever a verdict was taken back (a caught host's results withdrawn, a dispute overturned).
@@ -531,11 +531,24 @@ END;
 -- receipt must still verify) and gets its exact units beside it: round(amount × 10⁶), halves away
 -- from zero, so that a revocation cancels its grant. Totals and replicas' credit are then the
 -- sums of those units (the floating totals they replace had drifted from the ledger).
+--
+-- An entry also says what it is. An admin who lowers a project's credit cap takes back what was
+-- granted above it with 'correction' entries (negative), as many as caps are lowered; a replica
+-- still has at most one 'grant' and one 'revocation' (which takes back whatever is left), now
+-- one unique index per kind rather than per sign.
 DROP TRIGGER credit_ledger_append_only_update;
 ALTER TABLE credit_ledger ADD COLUMN micro INTEGER NOT NULL DEFAULT 0;
-UPDATE credit_ledger SET micro = CAST(ROUND(amount * 1000000) AS INTEGER);
+ALTER TABLE credit_ledger ADD COLUMN kind TEXT NOT NULL DEFAULT 'grant' CHECK (kind IN ('grant', 'revocation', 'correction'));
+UPDATE credit_ledger SET micro = CAST(ROUND(amount * 1000000) AS INTEGER),
+  kind = CASE WHEN amount < 0 THEN 'revocation' ELSE 'grant' END;
 CREATE TRIGGER credit_ledger_append_only_update BEFORE UPDATE ON credit_ledger
   BEGIN SELECT RAISE(ABORT, 'the credit ledger is append-only'); END;
+DROP INDEX credit_ledger_grant;
+DROP INDEX credit_ledger_revocation;
+CREATE UNIQUE INDEX credit_ledger_grant ON credit_ledger(replica_id) WHERE kind = 'grant';
+CREATE UNIQUE INDEX credit_ledger_revocation ON credit_ledger(replica_id) WHERE kind = 'revocation';
+-- What a replica holds is the sum of all its entries: without this, that sum scanned the ledger.
+CREATE INDEX credit_ledger_replica ON credit_ledger(replica_id);
 
 ALTER TABLE hosts ADD COLUMN total_credit_micro INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN total_credit_micro INTEGER NOT NULL DEFAULT 0;
@@ -557,6 +570,16 @@ ALTER TABLE replicas ADD COLUMN credit_micro INTEGER;
 UPDATE replicas SET credit_micro = l.s FROM (SELECT replica_id, SUM(micro) AS s FROM credit_ledger GROUP BY replica_id) l
   WHERE l.replica_id = replicas.id;
 ALTER TABLE replicas DROP COLUMN credit;
+
+-- A project's most credit per result, set by an admin (NULL: the coordinator's
+-- --max-credit-per-result). Lowering it takes back what was granted above it: a resumable job
+-- walks the project's batches (credit_correction_batch) and their work units
+-- (credit_correction_through) a chunk per transaction, while credit_correction_micro holds the cap
+-- it brings credit down to.
+ALTER TABLE projects ADD COLUMN max_credit_micro INTEGER CHECK (max_credit_micro >= 0);
+ALTER TABLE projects ADD COLUMN credit_correction_micro INTEGER CHECK (credit_correction_micro >= 0);
+ALTER TABLE projects ADD COLUMN credit_correction_batch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE projects ADD COLUMN credit_correction_through INTEGER NOT NULL DEFAULT 0;
 `,
   },
 ];

@@ -40,6 +40,19 @@ export interface HostReplica {
   workunitId: number;
 }
 
+/** A credited replica, with its work unit and host. */
+export interface CreditedReplica extends HostReplica {
+  hostId: number;
+}
+
+/** A successful result with the CPU time it reported, and whether it stands as valid now. */
+export interface MeasuredResult {
+  replicaId: number;
+  cpuTimeMs: number;
+  /** Valid, not forfeited, of a host not distrusted: one a grant may rest on. */
+  valid: boolean;
+}
+
 /** A work unit as the replica maker walks them. */
 export interface WorkunitToReplicate {
   id: number;
@@ -231,6 +244,16 @@ export class WorkStore {
       setValidateState: db.prepare('UPDATE replicas SET validate_state = ? WHERE id = ?'),
       forfeit: db.prepare("UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?"),
       setCredit: db.prepare('UPDATE replicas SET credit_micro = ? WHERE id = ?'),
+      measured: db.prepare(`SELECT r.id AS replicaId, COALESCE(r.cpu_time_ms, 0) AS cpuTimeMs,
+        r.validate_state IS 'valid' AND r.forfeited = 0 AND h.distrusted_at IS NULL AS valid
+        FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.workunit_id = ? AND r.outcome = 'success' ORDER BY r.id`),
+      nextBatchOfProject: db.prepare('SELECT id FROM batches WHERE project_id = ? AND id >= ? ORDER BY id LIMIT 1'),
+      // "+batch_id" keeps the planner on the primary key range, as for workunitsAfter.
+      workunitSpan: db.prepare(`SELECT MAX(id) AS last, COUNT(*) AS n FROM
+        (SELECT id FROM workunits WHERE +batch_id = ? AND id > ? ORDER BY id LIMIT ?)`),
+      creditedAbove: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, r.host_id AS hostId
+        FROM workunits w JOIN replicas r ON r.workunit_id = w.id
+        WHERE +w.batch_id = ? AND w.id > ? AND w.id <= ? AND r.credit_micro > ? ORDER BY r.id`),
       output: db.prepare('SELECT output_json, output_hash FROM replicas WHERE id = ?'),
       expired: db.prepare(`SELECT id FROM (SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND deadline < @now
           ORDER BY deadline LIMIT @limit)
@@ -501,6 +524,26 @@ export class WorkStore {
   /** The replica's net credit, in micro-credits. */
   setCredit(replicaId: number, micro: number): void {
     this.s.setCredit!.run(micro, replicaId);
+  }
+
+  /** A work unit's successful results with their CPU times: what its credit is bounded by. */
+  measuredResults(workunitId: number): MeasuredResult[] {
+    return (this.s.measured!.all(workunitId) as (Omit<MeasuredResult, 'valid'> & { valid: number })[]).map((r) => ({ ...r, valid: r.valid === 1 }));
+  }
+
+  /** The first batch of a project with an id from `fromId` on. */
+  nextBatchOfProject(projectId: number, fromId: number): number | undefined {
+    return (this.s.nextBatchOfProject!.get(projectId, fromId) as { id: number } | undefined)?.id;
+  }
+
+  /** The next (up to) `limit` work units of a batch after `afterId`, in id order: the last one's id, and how many. */
+  workunitSpan(batchId: number, afterId: number, limit: number): { last: number | null; n: number } {
+    return this.s.workunitSpan!.get(batchId, afterId, limit) as { last: number | null; n: number };
+  }
+
+  /** Replicas of the batch's work units with ids in (afterId, lastId] that hold more than `capMicro`. */
+  creditedAbove(batchId: number, afterId: number, lastId: number, capMicro: number): CreditedReplica[] {
+    return this.s.creditedAbove!.all(batchId, afterId, lastId, capMicro) as CreditedReplica[];
   }
 
   output(replicaId: number): { outputJson: string | null; outputHash: string | null } {

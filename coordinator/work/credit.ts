@@ -1,4 +1,5 @@
-// Credit on the cobblestone scale and recent average credit (RAC). Pure.
+// Credit on the cobblestone scale, what a grant is bounded by, and recent average credit (RAC).
+// Pure.
 import { MICRO_PER_CREDIT } from '../../protocol/ledger.js';
 
 const SECONDS_PER_DAY = 86_400;
@@ -14,6 +15,57 @@ export function creditForFpops(fpops: number): number {
 /** The same in whole micro-credits, to the nearest (credit is counted in these units). */
 export function microForFpops(fpops: number): number {
   return Math.round((fpops * 200 * MICRO_PER_CREDIT) / (SECONDS_PER_DAY * 1e9));
+}
+
+/**
+ * The speed measured CPU time is paid at: a fast core of 10 GFLOPS (BOINC's benchmarks put a
+ * current desktop core at 4 to 8), so a CPU-second earns 200 × 10 / 86,400 ≈ 0.0231 credits and
+ * a CPU-day 2,000. Generous on purpose: an honest host's result is bounded by the researcher's
+ * estimate, not by this, unless that estimate is more than a fast core could do in the time.
+ */
+export const REFERENCE_CORE_FLOPS = 10e9;
+
+/** What `cpuMs` of CPU time on the reference core is worth, in whole micro-credits. */
+export function microForCpuMs(cpuMs: number): number {
+  return Math.round((cpuMs * REFERENCE_CORE_FLOPS * 200 * MICRO_PER_CREDIT) / (1000 * SECONDS_PER_DAY * 1e9));
+}
+
+/**
+ * The lower of the two middle values (the middle one of an odd count): with two results the
+ * smaller, so that one host claiming more CPU time than its partner gains nothing, and with
+ * more, one host claiming much more or much less moves it no further than its neighbour.
+ */
+export function lowerMedian(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('the median of nothing');
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[(sorted.length - 1) >> 1]!;
+}
+
+export interface GrantBounds {
+  /** The researcher's estimate of the work unit's operations. */
+  fpopsEst: number;
+  /** The CPU time the credited result reported. */
+  ownCpuMs: number;
+  /**
+   * The CPU times of the work unit's valid results, the credited one among them: the quorum
+   * that accepted it (or the canonical result's quorum and the checks that agreed with it).
+   * Just its own for a result accepted alone.
+   */
+  validCpuMs: readonly number[];
+  /** The project's most per result, in micro-credits. */
+  capMicro: number;
+}
+
+/**
+ * What a valid result earns, in whole micro-credits: the researcher's estimate, but never more
+ * than the work the valid results measured (the lower median of their CPU times, and the result's
+ * own: no host earns more than it says it did) on the reference core, nor than the project's cap.
+ * So neither a huge fpopsEst nor one host's inflated CPU time mints credit; colluding hosts that
+ * all inflate theirs are held by the cap (BOINC's CreditNew bounds its grants the same ways).
+ */
+export function grantMicro(b: GrantBounds): number {
+  const measured = Math.min(b.ownCpuMs, lowerMedian(b.validCpuMs.length > 0 ? b.validCpuMs : [b.ownCpuMs]));
+  return Math.max(0, Math.min(microForFpops(b.fpopsEst), microForCpuMs(measured), b.capMicro));
 }
 
 export interface Average {

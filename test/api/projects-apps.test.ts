@@ -73,6 +73,8 @@ describe('projects', () => {
       ownerName: 'ada',
       createdAt: expect.any(Number),
       workunits: { active: 0, done: 0, failed: 0, cancelled: 0 },
+      // The coordinator's --max-credit-per-result until an admin sets a cap of its own.
+      creditCap: { maxPerResult: 1000, isDefault: true, correcting: false },
     });
     expect(r.body.createdAt).toBeGreaterThanOrEqual(before);
     adaProject = r.body;

@@ -259,6 +259,19 @@ describe('the researcher CLI against a real coordinator', () => {
     expect(expectExit(await cli(['projects', 'resume', String(project.id)], { env }), 0).stdout).toContain('is active');
   });
 
+  it('an admin sets a project’s credit cap, and puts it back to the default; projects list shows it', async () => {
+    const project = json<{ id: number }>(await cli(['projects', 'create', 'cli-credit', '--json'], { env }));
+    const set = expectExit(await cli(['projects', 'credit-cap', String(project.id), '--max-per-result', '2.5'], { env }), 0);
+    expect(set.stdout).toBe(`project ${project.id} (cli-credit): at most 2.5 credits per result\n`);
+    expect(expectExit(await cli(['projects', 'list'], { env }), 0).stdout).toMatch(new RegExp(`^\\s*${project.id}\\s+cli-credit\\s+.*\\s2\\.5$`, 'm'));
+    const reset = json<{ creditCap: unknown }>(await cli(['projects', 'credit-cap', String(project.id), '--default', '--json'], { env }));
+    expect(reset.creditCap).toEqual({ maxPerResult: 1000, isDefault: true, correcting: false });
+    for (const args of [[], ['--default', '--max-per-result', '1'], ['--max-per-result', 'lots']]) {
+      const run = expectExit(await cli(['projects', 'credit-cap', String(project.id), ...args], { env }), 2);
+      expect(run.stderr).toMatch(/--max-per-result|--default/);
+    }
+  });
+
   it('refuses app folders with subfolders, and usage errors exit 2', async () => {
     const appDir = join(work, 'nested-app');
     mkdirSync(join(appDir, 'lib'), { recursive: true });

@@ -9,12 +9,18 @@ import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import type { Capabilities, CreditReceipt, Platform, Result, Task } from '../../protocol/messages.js';
 import { buildResult, type Outcome } from '../../protocol/results.js';
 import type { Requirements, VersionPlatform } from '../../coordinator/store/catalog.js';
+import { DEFAULT_MAX_CREDIT_PER_RESULT } from '../../coordinator/config.js';
 import { createCore, type Core, type CoreOptions } from '../../coordinator/core.js';
 import type { Replication, Validation } from '../../coordinator/work/model.js';
 import { counterProblems } from './batch-counters.js';
 
 export const PRIMES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'primes');
 const ed = nodeEd25519();
+/**
+ * The CPU time a world host reports by default: more than the default fpopsEst takes on the
+ * reference core (a second), so that what a valid result earns is the researcher's estimate.
+ */
+export const MINUTE_MS = 60_000;
 
 export interface WorldHost {
   id: number;
@@ -23,7 +29,8 @@ export interface WorldHost {
   seed: string;
   request(count: number): Task[];
   report(...results: Result[]): ReturnType<Core['service']['reportResults']>;
-  result(task: Task, outcome: Outcome): Result;
+  /** A signed result; it says the task took a minute of CPU unless told otherwise. */
+  result(task: Task, outcome: Outcome, measured?: { cpuTimeMs: number; elapsedMs?: number }): Result;
 }
 
 export interface World {
@@ -40,18 +47,21 @@ export interface World {
   close(): void;
 }
 
+/** A world's core options, but for its data dir. */
+export const WORLD_OPTIONS: Omit<CoreOptions, 'dataDir'> = {
+  distinctUsers: true, trustThreshold: 3, spotCheckRate: 0, checkRate: 0, recheckDelayMs: 0, maxInFlightPerHost: 100,
+  // Quotas out of the way unless a test asks for them: every host here starts new.
+  newHostTasks: 100, newHostTasksPerDay: 1_000_000, maxTasksPerDayPerHost: 1_000_000, newHostShare: 1, holdTimeoutMs: 30 * 86_400_000,
+  maxCreditPerResult: DEFAULT_MAX_CREDIT_PER_RESULT,
+};
+
 export function createWorld(options: Partial<CoreOptions> = {}, random: () => number = () => 0.5): World {
   const dataDir = mkdtempSync(join(tmpdir(), 'vg-world-'));
   let now = 1_700_000_000_000;
   const aborts: World['aborts'] = [];
   const credits: World['credits'] = [];
   const core = createCore(
-    {
-      dataDir, distinctUsers: true, trustThreshold: 3, spotCheckRate: 0, checkRate: 0, recheckDelayMs: 0, maxInFlightPerHost: 100,
-      // Quotas out of the way unless a test asks for them: every host here starts new.
-      newHostTasks: 100, newHostTasksPerDay: 1_000_000, maxTasksPerDayPerHost: 1_000_000, newHostShare: 1, holdTimeoutMs: 30 * 86_400_000,
-      ...options,
-    },
+    { dataDir, ...WORLD_OPTIONS, ...options },
     { abort: (hostId, taskIds, reason) => aborts.push({ hostId, taskIds, reason }), credit: (hostId, receipts) => credits.push({ hostId, receipts }) },
     { clock: () => now, random },
   );
@@ -85,7 +95,8 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
         seed,
         request: (count) => core.service.requestTasks(host.id, count),
         report: (...results) => core.service.reportResults(host.id, results),
-        result: (task, outcome) => buildResult(ed, seed, task, outcome),
+        result: (task, outcome, measured = { cpuTimeMs: MINUTE_MS }) =>
+          buildResult(ed, seed, task, outcome, { cpuTimeMs: measured.cpuTimeMs, elapsedMs: measured.elapsedMs ?? measured.cpuTimeMs }),
       };
     },
     addApp(opts = {}) {

@@ -77,8 +77,10 @@ describe('a batch end to end', () => {
       expect(mine.length).toBeGreaterThan(0);
       expect(host.totalCreditMicro).toBe(mine.reduce((sum, e) => sum + creditUnits(e.amount), 0));
       expect(v.receipts.map((r) => r.entryId).sort()).toEqual(mine.map((e) => e.entryId).sort());
-      expect(host.rac).toBeGreaterThan(0);
+      // Credit follows the CPU time measured: these tasks take a fraction of a millisecond.
+      expect(host.rac > 0).toBe(host.totalCreditMicro > 0);
     }
+    expect(vs.some((v) => coordinator!.store.identities.hostById(v.hostId)!.totalCreditMicro > 0)).toBe(true);
   });
 });
 

@@ -49,22 +49,23 @@ export function workunitProblems(db: Database.Database): string[] {
 }
 
 /**
- * No credit twice, and every sum exact in micro-credits: per replica one grant (amount >= 0) and
- * at most one later revocation of exactly that amount (its result was found invalid after it was granted); a replica with a grant not
- * revoked is valid and records that credit, a revoked one is not valid and records 0; every valid
- * replica has a grant; ledger rows name the replica's host, work unit, user and team; and every
- * holder's total is its ledger sum.
+ * No credit twice, and every sum exact in micro-credits: per replica one grant first, then any
+ * corrections (negative: its project's cap was lowered), and at most one revocation, last, that
+ * leaves it nothing (its result was found invalid after it was granted); a replica not revoked
+ * is valid and records what its entries add up to, a revoked one is not valid and records 0;
+ * every valid replica has a grant; ledger rows name the replica's host, work unit, user and
+ * team; and every holder's total is its ledger sum.
  */
 export function creditProblems(db: Database.Database): string[] {
   const problems: string[] = [];
   const rows = db
     .prepare(
-      `SELECT l.id, l.replica_id AS replica, r.validate_state AS v, r.host_id AS rh, l.host_id AS lh, r.workunit_id AS rw, l.workunit_id AS lw,
-              r.credit_micro AS credit, l.micro AS amount, l.user_id AS lu, h.user_id AS hu, l.team_id AS lt, u.team_id AS ut
+      `SELECT l.id, l.kind, l.replica_id AS replica, r.validate_state AS v, r.host_id AS rh, l.host_id AS lh, r.workunit_id AS rw,
+              l.workunit_id AS lw, r.credit_micro AS credit, l.micro AS amount, l.user_id AS lu, h.user_id AS hu, l.team_id AS lt, u.team_id AS ut
        FROM credit_ledger l JOIN replicas r ON r.id = l.replica_id JOIN hosts h ON h.id = l.host_id JOIN users u ON u.id = h.user_id
        ORDER BY l.id`,
     )
-    .all() as { id: number; replica: number; v: string | null; rh: number; lh: number; rw: number; lw: number; credit: number | null; amount: number; lu: number; hu: number; lt: number | null; ut: number | null }[];
+    .all() as { id: number; kind: string; replica: number; v: string | null; rh: number; lh: number; rw: number; lw: number; credit: number | null; amount: number; lu: number; hu: number; lt: number | null; ut: number | null }[];
   const byReplica = new Map<number, typeof rows>();
   for (const r of rows) {
     byReplica.set(r.replica, [...(byReplica.get(r.replica) ?? []), r]);
@@ -72,19 +73,24 @@ export function creditProblems(db: Database.Database): string[] {
     if (r.lu !== r.hu || r.lt !== r.ut) problems.push(`ledger row ${r.id} names user ${r.lu}/team ${r.lt}, the host has ${r.hu}/${r.ut}`);
   }
   for (const [replica, entries] of byReplica) {
-    const [grant, revocation, ...more] = entries;
-    if (more.length > 0 || grant!.amount < 0 || (revocation && revocation.amount !== -grant!.amount)) {
-      problems.push(`replica ${replica} has ledger rows ${entries.map((e) => `${e.id}: ${e.amount}`).join(', ')}`);
-    } else if (!revocation) {
+    const [grant, ...after] = entries;
+    const last = after.at(-1);
+    const revoked = last?.kind === 'revocation';
+    const corrections = revoked ? after.slice(0, -1) : after;
+    const net = entries.reduce((sum, e) => sum + e.amount, 0);
+    const shape = grant!.kind === 'grant' && grant!.amount >= 0 && corrections.every((e) => e.kind === 'correction' && e.amount < 0) && net >= 0;
+    if (!shape || (revoked && net !== 0)) {
+      problems.push(`replica ${replica} has ledger rows ${entries.map((e) => `${e.id}: ${e.kind} ${e.amount}`).join(', ')}`);
+    } else if (!revoked) {
       if (grant!.v !== 'valid') problems.push(`ledger row ${grant!.id} credits replica ${replica}, which is ${grant!.v}`);
-      if (grant!.credit !== grant!.amount) problems.push(`ledger row ${grant!.id} grants ${grant!.amount}, replica ${replica} records ${grant!.credit}`);
+      if (grant!.credit !== net) problems.push(`replica ${replica} holds ${net} by the ledger, records ${grant!.credit}`);
     } else {
-      if (grant!.v === 'valid') problems.push(`replica ${replica} is valid, but its credit was revoked (ledger row ${revocation.id})`);
+      if (grant!.v === 'valid') problems.push(`replica ${replica} is valid, but its credit was revoked (ledger row ${last.id})`);
       if (grant!.credit !== 0) problems.push(`replica ${replica} had its credit revoked, yet records ${grant!.credit}`);
     }
   }
   const missing = db
-    .prepare("SELECT r.id FROM replicas r LEFT JOIN credit_ledger l ON l.replica_id = r.id AND l.amount >= 0 WHERE r.validate_state = 'valid' AND l.id IS NULL")
+    .prepare("SELECT r.id FROM replicas r LEFT JOIN credit_ledger l ON l.replica_id = r.id AND l.kind = 'grant' WHERE r.validate_state = 'valid' AND l.id IS NULL")
     .all() as { id: number }[];
   for (const r of missing) problems.push(`valid replica ${r.id} has no ledger row`);
   const count = db.prepare('SELECT COUNT(*) AS n FROM credit_ledger').get() as { n: number };

@@ -81,6 +81,20 @@ it('converts the ledger, totals and replica credit of an existing database to ex
   expect(reports.leaderboard('hosts', 10)[0]).toMatchObject({ totalCredit: 0.023148 });
   expect(reports.replicas(1).map((r) => r.credit)).toEqual([0, 0, 0, 0.023148]);
   expect(() => db.prepare('UPDATE credit_ledger SET micro = 1').run()).toThrow(/append-only/);
+
+  // Each entry says what it is; grants and revocations stay one per replica, corrections do not.
+  expect(db.prepare('SELECT kind, COUNT(*) AS n FROM credit_ledger GROUP BY kind ORDER BY kind').all()).toEqual([
+    { kind: 'grant', n: 4 },
+    { kind: 'revocation', n: 3 },
+  ]);
+  const entry = db.prepare(`INSERT INTO credit_ledger (id, kind, replica_id, workunit_id, host_id, host_key, user_id, amount, micro,
+    granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, 1, 1, 'k', 1, ?, ?, ?, 'p', ?, 's')`);
+  expect(() => entry.run(8, 'grant', 4, 1, 1_000_000, T, 'e8')).toThrow(/UNIQUE constraint failed: credit_ledger.replica_id/);
+  expect(() => entry.run(8, 'revocation', 1, -1, -1_000_000, T, 'e8')).toThrow(/UNIQUE constraint failed: credit_ledger.replica_id/);
+  expect(() => entry.run(8, 'bonus', 4, 1, 1_000_000, T, 'e8')).toThrow(/CHECK constraint failed/);
+  entry.run(8, 'correction', 4, -0.000001, -1, T, 'e8');
+  entry.run(9, 'correction', 4, -0.000001, -1, T, 'e9');
+  entry.run(10, 'revocation', 4, -0.023146, -23_146, T, 'e10');
   expect(db.pragma('foreign_key_check')).toEqual([]);
   expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
 });

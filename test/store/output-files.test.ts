@@ -40,7 +40,7 @@ it('files stored before migration 7 are checked when first asked about, and the 
   const spaced = oldFile('{"a": [1, "x"]}');
   const gone = oldFile('{"b":2}');
   rmSync(blobs.pathOf(gone));
-  expect(migrate(db, MIGRATIONS.filter((m) => m.version <= 7))).toEqual([7]);
+  expect(migrate(db)).toContain(7);
   const outputs = new OutputFiles(new CatalogStore(db), blobs);
   expect([mark(canonical), mark(spaced), mark(gone)]).toEqual([null, null, null]);
 

@@ -4,7 +4,12 @@ import {
   COBBLESTONES_PER_FLOP,
   creditForFpops,
   decayAverage,
+  grantMicro,
+  lowerMedian,
+  microForCpuMs,
+  microForFpops,
   RAC_HALF_LIFE_MS,
+  REFERENCE_CORE_FLOPS,
   type Average,
 } from '../../coordinator/work/credit.js';
 
@@ -29,6 +34,56 @@ describe('creditForFpops (cobblestones)', () => {
 
   it('uses 200 / (86400 · 10⁹) credits per operation', () => {
     expect(COBBLESTONES_PER_FLOP).toBeCloseTo(200 / 86_400e9, 20);
+  });
+});
+
+describe('in micro-credits', () => {
+  it('an estimate, to the nearest micro-credit', () => {
+    expect(microForFpops(86_400 * 1e9)).toBe(200_000_000);
+    expect(microForFpops(1e10)).toBe(23_148);
+    expect(microForFpops(1e21)).toBe(2_314_814_814_814_815);
+  });
+
+  it('measured CPU time, on a reference core of 10 GFLOPS: 2,000 credits a CPU-day', () => {
+    expect(REFERENCE_CORE_FLOPS).toBe(10e9);
+    expect(microForCpuMs(DAY)).toBe(2_000_000_000);
+    expect(microForCpuMs(1000)).toBe(microForFpops(REFERENCE_CORE_FLOPS));
+    expect(microForCpuMs(0)).toBe(0);
+    expect(Number.isSafeInteger(microForCpuMs(1e12))).toBe(true); // the most a result may report
+  });
+});
+
+describe('lowerMedian', () => {
+  it('is the smaller of two, the middle of three, the lower middle of four', () => {
+    expect(lowerMedian([5])).toBe(5);
+    expect(lowerMedian([9, 2])).toBe(2);
+    expect(lowerMedian([1e12, 3, 1])).toBe(3);
+    expect(lowerMedian([4, 1, 1e12, 2])).toBe(2);
+    expect(() => lowerMedian([])).toThrow();
+  });
+});
+
+describe('grantMicro', () => {
+  const bounds = { fpopsEst: 1e21, ownCpuMs: 2_000, validCpuMs: [2_000, 3_000], capMicro: 1_000_000_000 };
+
+  it('is the least of the estimate, the measured CPU time and the cap', () => {
+    expect(grantMicro(bounds)).toBe(46_296);
+    expect(grantMicro({ ...bounds, fpopsEst: 1e10 })).toBe(23_148);
+    expect(grantMicro({ ...bounds, capMicro: 10_000 })).toBe(10_000);
+    expect(grantMicro({ ...bounds, capMicro: 0 })).toBe(0);
+  });
+
+  it('gives a host that claims more CPU time than its partner no more than the partner measured', () => {
+    expect(grantMicro({ ...bounds, ownCpuMs: 1e12, validCpuMs: [1e12, 2_000] })).toBe(46_296);
+  });
+
+  it('gives no host more than its own CPU time', () => {
+    expect(grantMicro({ ...bounds, ownCpuMs: 1_000, validCpuMs: [1_000, 2_000, 3_000] })).toBe(23_148);
+  });
+
+  it('bounds a result accepted alone by its own CPU time', () => {
+    expect(grantMicro({ ...bounds, ownCpuMs: 5_000, validCpuMs: [5_000] })).toBe(115_741);
+    expect(grantMicro({ ...bounds, ownCpuMs: 5_000, validCpuMs: [] })).toBe(115_741);
   });
 });
 

@@ -125,9 +125,11 @@ describe('validation and credit', () => {
     const [a, b] = [world.addHost(), world.addHost()];
     const [ta] = a.request(1);
     const [tb] = b.request(1);
-    expect(a.report(a.result(ta!, { output: { count: 4 } }))).toEqual([{ taskId: ta!.taskId, status: 'accepted' }]);
+    // A day at 1 GFLOPS is 2.4 hours of the 10-GFLOPS reference core: as much CPU time as the estimate.
+    const measured = { cpuTimeMs: 2.4 * 3_600_000 };
+    expect(a.report(a.result(ta!, { output: { count: 4 } }, measured))).toEqual([{ taskId: ta!.taskId, status: 'accepted' }]);
     expect(wu(world, ta!.workunitId).status).toBe('active');
-    b.report(b.result(tb!, { output: { count: 4 } }));
+    b.report(b.result(tb!, { output: { count: 4 } }, measured));
 
     const done = wu(world, ta!.workunitId);
     expect(done.status).toBe('done');
@@ -145,7 +147,7 @@ describe('validation and credit', () => {
     expect(world.credits.map((c) => c.hostId).sort()).toEqual([a.id, b.id].sort());
 
     // A retried report changes nothing and grants nothing again.
-    expect(b.report(b.result(tb!, { output: { count: 4 } }))).toEqual([{ taskId: tb!.taskId, status: 'duplicate' }]);
+    expect(b.report(b.result(tb!, { output: { count: 4 } }, measured))).toEqual([{ taskId: tb!.taskId, status: 'duplicate' }]);
     expect(world.core.store.ledger.entriesAfter(0, 10)).toHaveLength(2);
   });
 

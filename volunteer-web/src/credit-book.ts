@@ -2,6 +2,7 @@
 // and kept in IndexedDB as the host's proof of its credit. Also the recent average credit,
 // computed from the receipts as the coordinator computes RAC (coordinator/work/credit.ts:
 // exponential decay, half-life 7 days, in credits a day).
+import { creditUnits } from '../../protocol/ledger.js';
 import type { CreditReceipt } from '../../protocol/messages.js';
 import type { VolunteerCrypto } from '../../volunteer-core/crypto.js';
 import { checkReceipts, CreditReceiptSchema as ReceiptSchema, CreditTally } from '../../volunteer-core/credit-receipts.js';
@@ -37,10 +38,23 @@ export class CreditBook implements CreditStore {
     return this.tally.total;
   }
 
-  /** Valid results: each earned one receipt, and one found invalid later has a revocation too. */
+  /**
+   * Valid results: tasks with a grant (a receipt of amount ≥ 0) that no later entry took back
+   * entirely. A result found invalid later has a revocation that leaves it nothing; a correction
+   * (an admin lowered the project's credit cap) takes back only what was above the cap, and the
+   * result stays valid — unless the cap is 0, which the receipts cannot tell from a revocation.
+   */
   get validResults(): number {
+    const tasks = new Map<number, { granted: boolean; taken: boolean; units: number }>();
+    for (const r of this.receipts.values()) {
+      const t = tasks.get(r.taskId) ?? { granted: false, taken: false, units: 0 };
+      if (r.amount >= 0) t.granted = true;
+      else t.taken = true;
+      t.units += creditUnits(r.amount);
+      tasks.set(r.taskId, t);
+    }
     let n = 0;
-    for (const r of this.receipts.values()) n += r.amount < 0 ? -1 : 1;
+    for (const t of tasks.values()) if (t.granted && (!t.taken || t.units > 0)) n++;
     return n;
   }
 

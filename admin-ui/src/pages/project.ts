@@ -2,7 +2,7 @@
 import { get, hasArray, hasNumber, patch } from '../api';
 import type { BatchStatus, Project, ProjectDetail } from '../../../protocol/api';
 import { h, mount, type Child } from '../dom';
-import { int } from '../format';
+import { credit, int } from '../format';
 import { card, pageHeader, type Page, type PageContext } from '../page';
 import { badge } from '../ui/badges';
 import { toast } from '../ui/dialog';
@@ -95,6 +95,8 @@ export function projectPage(ctx: PageContext): Page {
       stat('Failed', int(p.workunits.failed), p.workunits.failed ? 'tone-red' : ''),
       p.workunits.cancelled ? stat('Cancelled', int(p.workunits.cancelled)) : null,
       stat('Owner', p.ownerName ?? '—'),
+      // Set by an admin with PUT /api/v1/projects/:id/credit-cap (docs/api.md).
+      stat('Credit cap', `${credit(p.creditCap.maxPerResult)} per result${p.creditCap.isDefault ? ' (default)' : ''}`),
     );
     const newAppButton = h(
       'button',
