@@ -150,6 +150,13 @@ const toWorkunit = (r: WorkunitRow): Workunit => ({
   finishedAt: r.finished_at,
 });
 
+/**
+ * A replica a host had that keeps it from another of the same work unit: anything but one it gave
+ * back, or one that ended (no reply, aborted) before it reported any progress on it.
+ */
+const countsAgainstHost = (r: string) =>
+  `NOT (${r}.status = 'over' AND (${r}.outcome = 'abandoned' OR (${r}.outcome IN ('no_reply', 'aborted') AND ${r}.progress IS NULL)))`;
+
 export class WorkStore {
   private readonly s: Record<string, Statement>;
 
@@ -220,9 +227,11 @@ export class WorkStore {
           AND NOT EXISTS (SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id WHERE r.workunit_id = w.id
             AND r.validate_state = 'valid' AND h.distrusted_at IS NOT NULL)
         LIMIT @limit`),
-      hostHasReplica: db.prepare('SELECT 1 FROM replicas WHERE workunit_id = ? AND host_id = ? LIMIT 1'),
+      // A replica counts against its host (and user) unless the host gave it back or lost it
+      // before it ever started: with two hosts, nobody else could take that work unit.
+      hostHasReplica: db.prepare(`SELECT 1 FROM replicas r WHERE r.workunit_id = ? AND r.host_id = ? AND ${countsAgainstHost('r')} LIMIT 1`),
       userHasReplica: db.prepare(`SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id
-        WHERE r.workunit_id = ? AND h.user_id = ? LIMIT 1`),
+        WHERE r.workunit_id = ? AND h.user_id = ? AND ${countsAgainstHost('r')} LIMIT 1`),
       sentCount: db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE workunit_id = ? AND status <> 'unsent'"),
       assign: db.prepare(`UPDATE replicas SET status = 'in_progress', host_id = @hostId, app_version_id = @appVersionId, sent_at = @sentAt,
         deadline = @deadline, hold_until = @holdUntil, new_host = @newHost, task_signature = @taskSignature

@@ -94,6 +94,9 @@ async function main(): Promise<void> {
 
   // Tasks that have nothing to lose go back to the coordinator at once when the tab goes away.
   addEventListener('pagehide', () => volunteer.pageHidden());
+  addEventListener('pageshow', (e) => {
+    if (e.persisted) volunteer.pageShown();
+  });
 }
 
 function topbar(pill: HTMLElement): HTMLElement {

@@ -101,7 +101,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
       openApps: (coordinatorKey) => new AppCache(idbAppStore(db), '', crypto, coordinatorKey, host),
       openCredit: (coordinatorKey) => CreditBook.load(db, crypto, coordinatorKey, host.publicKey),
       capacity: () => pool.size * 2, // one running and one fetched ahead per core
-      canFetch: () => this.computing,
+      canFetch: () => this.computing && !this.leaving,
       events: {
         changed: () => this.changed(),
         restored: (tasks, results) => this.note('info', `Picked up where this tab left off: ${tasks} task(s), ${results} result(s) to report.`),
@@ -224,8 +224,17 @@ export class Volunteer extends Emitter<{ change: undefined }> {
    * if the tab does not come back the coordinator reissues them after its disconnect grace.
    */
   pageHidden(): void {
+    // Asks for nothing more first: the room a hand-back makes would be filled again at once, with
+    // the very tasks handed back (a host may take again what it gave back).
+    this.leaving = true;
     const giveBack = this.engine.heldTasks().filter((h) => !h.checkpointed).map((h) => h.task.taskId);
     this.engine.handBack(giveBack, 'the browser tab closed');
+  }
+
+  /** The tab came back from the back/forward cache: it takes work again. */
+  pageShown(): void {
+    this.leaving = false;
+    this.engine.fill();
   }
 
   view(): VolunteerView {
@@ -276,6 +285,9 @@ export class Volunteer extends Emitter<{ change: undefined }> {
     if (this.settings.pauseWhenHidden && this.power.hidden) reasons.push('the tab is hidden');
     return reasons;
   }
+
+  /** The tab is going away: it asks for no more work. */
+  private leaving = false;
 
   private get computing(): boolean {
     return this.settings.running && this.pauseReasons().length === 0 && !this.problem && !this.keyMismatch;

@@ -1,0 +1,100 @@
+// Work that must never stall: against the real coordinator over real Socket.IO connections, with
+// as few volunteers as a new researcher has. A host that handed a task back, or lost it before it
+// ever started, may take that work unit again: with two hosts, nobody else can.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Task } from '../../protocol/messages.js';
+import { addPrimesApp } from '../helpers/batches.js';
+import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { TestVolunteer } from '../helpers/test-volunteer.js';
+
+let coordinator: TestCoordinator | undefined;
+const volunteers: TestVolunteer[] = [];
+afterEach(async () => {
+  volunteers.splice(0).forEach((v) => v.close());
+  await coordinator?.dispose();
+  coordinator = undefined;
+});
+
+async function join(c: TestCoordinator, opts: Parameters<typeof TestVolunteer.connect>[1] = {}): Promise<TestVolunteer> {
+  const v = await TestVolunteer.connect(c.url, opts);
+  volunteers.push(v);
+  return v;
+}
+
+/** Four work units at quorum 2. */
+function batchOfFour(c: TestCoordinator): number {
+  const appId = addPrimesApp(c);
+  return c.submission.submitBatch({
+    appId,
+    name: 'four',
+    replication: { minQuorum: 2, targetNresults: 2 },
+    workunits: [0, 1, 2, 3].map((i) => ({ input: { from: i * 100, to: i * 100 + 99 } })),
+  }).batchId;
+}
+
+async function computeAndReport(v: TestVolunteer, tasks: Task[]): Promise<void> {
+  const results = await Promise.all(tasks.map((t) => v.compute(t)));
+  const reply = await v.send<{ results: { status: string }[] }>('results.report', { results });
+  expect(reply.ok && reply.results.map((r) => r.status)).toEqual(tasks.map(() => 'accepted'));
+}
+
+const done = (c: TestCoordinator, batchId: number) => c.store.reports.workunitCounts(batchId).done;
+
+describe('two hosts, no one else', () => {
+  it('a host that handed tasks back may take those work units again, so the batch finishes', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const batchId = batchOfFour(c);
+    const [daemon, tab] = [await join(c, { name: 'daemon' }), await join(c, { name: 'tab' })];
+    const mine = await daemon.requestTasks(4);
+    const theirs = await tab.requestTasks(4);
+    expect([mine.length, theirs.length]).toEqual([4, 4]);
+    // The tab closes two of its tasks unstarted; the daemon computes all of its own.
+    const back = await tab.send<{ tasks: { status: string }[] }>('tasks.giveBack', { taskIds: theirs.slice(2).map((t) => t.taskId), reason: 'tab closed' });
+    expect(back.ok && back.tasks.map((t) => t.status)).toEqual(['given_back', 'given_back']);
+    await computeAndReport(daemon, mine);
+    await computeAndReport(tab, theirs.slice(0, 2));
+    expect(done(c, batchId)).toBe(2);
+
+    // Only the tab may take what is left (the daemon has a result for each): it must be offered it.
+    expect(await daemon.requestTasks(4)).toEqual([]);
+    const again = await tab.requestTasks(4);
+    expect(again.map((t) => t.workunitId).sort()).toEqual(theirs.slice(2).map((t) => t.workunitId).sort());
+    await computeAndReport(tab, again);
+    expect(done(c, batchId)).toBe(4);
+  });
+
+  it('a host whose tasks were given up before it started them may take them again when it comes back', async () => {
+    coordinator = await startTestCoordinator({ disconnectGraceMs: 300 });
+    const c = coordinator;
+    const batchId = batchOfFour(c);
+    const daemon = await join(c, { name: 'daemon' });
+    const tab = await join(c, { name: 'tab' });
+    const mine = await daemon.requestTasks(4);
+    const theirs = await tab.requestTasks(4);
+    // The tab goes away before running anything; its tasks are given up after the grace period.
+    tab.close();
+    await waitFor('the tab’s tasks given up', () => c.store.reports.replicaCounts(batchId).noReply === 4);
+    await computeAndReport(daemon, mine);
+    const back = await join(c, { name: 'tab', seed: tab.seed, coordinatorKey: tab.coordinatorKey });
+    const again = await back.requestTasks(4);
+    expect(again.map((t) => t.workunitId).sort()).toEqual(theirs.map((t) => t.workunitId).sort());
+    await computeAndReport(back, again);
+    expect(done(c, batchId)).toBe(4);
+  });
+
+  it('a host that started a task keeps it against it: its late result may still come', async () => {
+    coordinator = await startTestCoordinator({ disconnectGraceMs: 300 });
+    const c = coordinator;
+    const batchId = batchOfFour(c);
+    const tab = await join(c, { name: 'tab' });
+    const theirs = await tab.requestTasks(1);
+    const progress = await tab.send('tasks.progress', { updates: [{ taskId: theirs[0]!.taskId, fraction: 0.5 }] });
+    expect(progress.ok).toBe(true);
+    tab.close();
+    await waitFor('the tab’s task given up', () => c.store.reports.replicaCounts(batchId).noReply === 1);
+    const back = await join(c, { name: 'tab', seed: tab.seed, coordinatorKey: tab.coordinatorKey });
+    const again = await back.requestTasks(4);
+    expect(again.map((t) => t.workunitId)).not.toContain(theirs[0]!.workunitId);
+  });
+});
