@@ -11,6 +11,8 @@ import { API_PREFIX, apiRouter } from './api/api-router.js';
 import type { Config } from './config.js';
 import { createCore, type Core } from './core.js';
 import { seedDemo } from './demo/seed-demo.js';
+import { batchBlockage } from './research/batch-blocked.js';
+import { batchStatus, type StatusOf } from './research/batch-status.js';
 import { adminUi } from './http/admin-ui.js';
 import { rateLimitByAddress, RateLimiter } from './http/rate-limit.js';
 import { volunteerRoutes } from './http/routes.js';
@@ -75,6 +77,11 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   app.disable('x-powered-by');
   app.use(rateLimitByAddress(new RateLimiter({ perSecond: config.httpRatePerIp, burst: config.httpRatePerIp * 5 })));
   app.use(volunteerRoutes({ ...core, coordinatorKey: core.key.publicKey, log }));
+  const online = () => (nsp ? onlineHostIds(nsp) : new Set<number>());
+  const statusOf: StatusOf = (batch, now) =>
+    batchStatus(core.store.reports, batch, now, (open, replicas) =>
+      batchBlockage(core.store, batch, open, replicas, online(), (hostId, candidates) => core.couldTake(hostId, candidates, now)),
+    );
   app.use(
     API_PREFIX,
     apiRouter({
@@ -83,7 +90,8 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       trustThreshold: config.trustThreshold,
       secureCookies: config.secureCookies,
       onCommitted: (batchId) => replicaMaker.add([batchId]),
-      onlineHostIds: () => (nsp ? onlineHostIds(nsp) : new Set()),
+      onlineHostIds: online,
+      statusOf,
     }),
   );
   app.use('/admin', adminUi());
@@ -123,7 +131,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   nsp.use(limitConnections);
   // After a restart nobody is connected yet: hosts holding tasks get the same grace to come back.
   for (const hostId of core.store.work.hostsWithTasksInProgress()) grace.left(hostId);
-  watch = attachAdminNamespace(io, { store: core.store, accounts: core.accounts, log });
+  watch = attachAdminNamespace(io, { store: core.store, accounts: core.accounts, statusOf, log });
   watch.nsp.use(limitConnections);
 
   const sweep = setInterval(() => {

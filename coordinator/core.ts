@@ -13,6 +13,7 @@ import { BlobStore } from './files/blob-store.js';
 import { OutputFiles } from './files/output-files.js';
 import { loadOrCreateCoordinatorKey, type CoordinatorKey } from './identity/coordinator-key.js';
 import { Store } from './store/store.js';
+import type { Candidate } from './store/work-store.js';
 import { HostRegistry } from './volunteers/host-registry.js';
 import { VolunteerService } from './volunteers/volunteer-service.js';
 import { CreditCorrection } from './work/credit-correction.js';
@@ -58,6 +59,8 @@ export interface Core {
    * no host due is left to re-check.
    */
   recheckHosts(): Promise<void>;
+  /** Whether a host could take one of these replicas, quotas aside (for telling why a batch cannot move). */
+  couldTake(hostId: number, candidates: Candidate[], now: number): boolean;
   /** Projects' credit caps, and the job that takes back credit granted above a lowered one. */
   creditCaps: CreditCorrection;
   /** Runs the credit corrections pending (call at start to resume); resolves when none is left. */
@@ -145,6 +148,7 @@ export function createCore(
       }
     },
     recheckHosts: () => recheck.kick(),
+    couldTake: (hostId, candidates, now) => scheduler.couldTake(hostId, candidates, now),
     creditCaps,
     correctCredit: () => creditCaps.kick(),
     close: () => {

@@ -199,7 +199,13 @@ export type Replication = z.infer<typeof ReplicationSchema>;
 export { DEFAULT_REPLICATION } from './replication-defaults.js';
 
 /** `POST /apps/:id/batches`: 201 when created, 200 with the first batch for a known client key. */
-export const SubmittedSchema = z.object({ batchId: Id, created: z.boolean(), workunits: Count });
+export const SubmittedSchema = z.object({
+  batchId: Id,
+  created: z.boolean(),
+  workunits: Count,
+  /** What will keep it from running, said at once (its project is paused, say). */
+  warnings: z.array(z.string()).optional(),
+});
 export type Submitted = z.infer<typeof SubmittedSchema>;
 
 export const BatchStateSchema = z.enum(['active', 'done', 'cancelled']);
@@ -223,6 +229,12 @@ export const SeriesPointSchema = z.object({ t: Millis, done: Count, failed: Coun
 export type SeriesPoint = z.infer<typeof SeriesPointSchema>;
 
 /** `GET /batches/:id`, and what the /admin namespace pushes as `batch.status`. */
+/** Why an open batch cannot move, in words a researcher acts on. */
+export const BlockedCodeSchema = z.enum(['project_paused', 'app_broken', 'no_hosts', 'no_eligible_hosts', 'all_failing']);
+export type BlockedCode = z.infer<typeof BlockedCodeSchema>;
+export const BlockedReasonSchema = z.object({ code: BlockedCodeSchema, message: z.string() });
+export type BlockedReason = z.infer<typeof BlockedReasonSchema>;
+
 export const BatchStatusSchema = z.object({
   id: Id,
   projectId: Id,
@@ -239,6 +251,8 @@ export const BatchStatusSchema = z.object({
   throughput: z.object({ workunitsPerSecond: z.number(), windowMs: Millis }),
   etaMs: Millis.nullable(),
   series: z.object({ bucketMs: Millis, points: z.array(SeriesPointSchema) }),
+  /** Empty while it can move; else why not (see docs/api.md, "When a batch cannot move"). */
+  blocked: z.array(BlockedReasonSchema),
 });
 export type BatchStatus = z.infer<typeof BatchStatusSchema>;
 

@@ -68,6 +68,8 @@ function describeStatus(s: BatchStatus): string[] {
     `  work units  ${formatCount(finished(s))} of ${formatCount(w.total)} finished (${percent(finished(s), w.total)}): ` +
       `${formatCount(w.done)} done, ${formatCount(w.failed)} failed, ${formatCount(w.cancelled)} cancelled, ${formatCount(w.active)} active`,
   ];
+  // Why it cannot move, where it cannot (older coordinators say nothing of it).
+  for (const b of s.blocked ?? []) lines.push(`  blocked     ${b.message}`);
   if (s.replicas) {
     const shown = Object.entries(s.replicas).filter(([, n]) => n > 0);
     lines.push(`  replicas    ${shown.length === 0 ? 'none' : shown.map(([k, n]) => `${formatCount(n)} ${k.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)}`).join(', ')}`);
@@ -133,8 +135,20 @@ passed first.
     const { watchBatch } = await import('../batch-watch.js');
     const bar = new ProgressBar({ label: `batch ${o.batch}`, format: formatCount, total: last.workunits.total, out: ctx.stderr });
     let lost = false;
+    let saidBlocked = '';
     const show = (s: BatchStatus) => {
-      const notes = [s.workunits.failed > 0 ? `${formatCount(s.workunits.failed)} failed` : undefined, lost ? 'reconnecting…' : undefined];
+      // Each time why it cannot move changes, say so in full above the bar.
+      const blocked = (s.blocked ?? []).map((b) => b.message).join('\n');
+      if (blocked !== saidBlocked) {
+        saidBlocked = blocked;
+        bar.clear();
+        ctx.stderr.write(blocked === '' ? `batch ${o.batch} can move again\n` : `batch ${o.batch} cannot move: ${blocked.replaceAll('\n', '; ')}\n`);
+      }
+      const notes = [
+        s.workunits.failed > 0 ? `${formatCount(s.workunits.failed)} failed` : undefined,
+        (s.blocked ?? []).length > 0 ? `blocked: ${(s.blocked ?? []).map((b) => b.code.replaceAll('_', ' ')).join(', ')}` : undefined,
+        lost ? 'reconnecting…' : undefined,
+      ];
       bar.update(finished(s), {
         total: s.workunits.total,
         ...(s.throughput ? { rate: s.throughput.workunitsPerSecond } : {}),

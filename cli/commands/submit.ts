@@ -113,6 +113,7 @@ ${jsonHelp(28)}
     if (o.json) ctx.print(JSON.stringify(result));
     else if (result.created) ctx.print(`submitted batch ${result.batchId}: ${formatCount(result.workunits)} work units (client key ${clientKey})`);
     else ctx.print(`already submitted as batch ${result.batchId} (${formatCount(result.workunits)} work units, client key ${clientKey}): nothing new created`);
+    for (const w of result.warnings ?? []) ctx.stderr.write(`warning: ${w}\n`);
     return 0;
   },
 });

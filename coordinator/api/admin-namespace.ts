@@ -6,7 +6,7 @@ import type { BatchStatus, UnwatchAck, WatchAck } from '../../protocol/api.js';
 import { describeIssues } from '../../common/zod-message.js';
 import { errorFields, type Logger } from '../../common/log.js';
 import type { AccountService } from '../accounts/account-service.js';
-import { batchStatus } from '../research/batch-status.js';
+import type { StatusOf } from '../research/batch-status.js';
 import type { AccountRecord } from '../store/account-store.js';
 import type { Store } from '../store/store.js';
 import { Access } from './access.js';
@@ -31,8 +31,8 @@ export interface BatchWatch {
   close(): void;
 }
 
-export function attachAdminNamespace(io: Server, deps: { store: Store; accounts: AccountService; log: Logger }): BatchWatch {
-  const { store, accounts, log } = deps;
+export function attachAdminNamespace(io: Server, deps: { store: Store; accounts: AccountService; statusOf: StatusOf; log: Logger }): BatchWatch {
+  const { store, accounts, statusOf, log } = deps;
   const access = new Access(store);
   const nsp = io.of(ADMIN_NAMESPACE);
   const nextPush = new Map<number, number>();
@@ -85,7 +85,7 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
       try {
         const batch = access.batch(account, msg.data.batchId);
         void socket.join(room(batch.id));
-        reply({ ok: true, status: batchStatus(store.reports, batch, Date.now()) });
+        reply({ ok: true, status: statusOf(batch, Date.now()) });
       } catch (e) {
         if (e instanceof ApiError) return reply({ ok: false, error: { code: e.code, message: e.message } });
         log.error('batch.watch failed', errorFields(e));
@@ -104,7 +104,7 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
     const started = Date.now();
     try {
       const batch = store.reports.batch(batchId);
-      if (batch) nsp.to(room(batchId)).emit('batch.status', batchStatus(store.reports, batch, started) satisfies BatchStatus);
+      if (batch) nsp.to(room(batchId)).emit('batch.status', statusOf(batch, started) satisfies BatchStatus);
     } catch (e) {
       log.error('batch status push failed', { batchId, ...errorFields(e) });
     }

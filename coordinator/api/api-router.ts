@@ -5,6 +5,7 @@ import type { Logger } from '../../common/log.js';
 import type { AccountService } from '../accounts/account-service.js';
 import type { AppRegistry } from '../apps/app-registry.js';
 import type { OutputFiles } from '../files/output-files.js';
+import type { StatusOf } from '../research/batch-status.js';
 import type { Store } from '../store/store.js';
 import type { CreditCorrection } from '../work/credit-correction.js';
 import type { Submission } from '../work/submission.js';
@@ -31,6 +32,7 @@ export interface ApiDeps {
   cancelBatch(batchId: number): Promise<number>;
   onCommitted(batchId: number): void;
   onlineHostIds(): Set<number>;
+  statusOf: StatusOf;
 }
 
 export function apiRouter(deps: ApiDeps): express.Router {

@@ -7,7 +7,7 @@ import express from 'express';
 import { z } from 'zod';
 import type { BatchErrors, BatchList, Cancelled, Submitted, WorkunitDetail, WorkunitPage } from '../../protocol/api.js';
 import type { OutputFiles } from '../files/output-files.js';
-import { batchStatus } from '../research/batch-status.js';
+import type { StatusOf } from '../research/batch-status.js';
 import { resultPieces } from '../research/results-export.js';
 import { validationView } from '../research/validation-view.js';
 import type { Store } from '../store/store.js';
@@ -75,6 +75,7 @@ export function batchRoutes(deps: {
   access: Access;
   cancelBatch(batchId: number): Promise<number>;
   onCommitted(batchId: number): void;
+  statusOf: StatusOf;
   log: Logger;
 }): express.Router {
   const { store, outputs, submission, access, log } = deps;
@@ -96,7 +97,9 @@ export function batchRoutes(deps: {
       throw new ApiError('unsupported_media_type', 'send the batch as application/json or application/x-ndjson');
     }
     if (submitted.created) deps.onCommitted(submitted.batchId);
-    res.status(submitted.created ? 201 : 200).json(submitted);
+    const project = store.catalog.projectById(app.projectId);
+    const warnings = project?.status === 'paused' ? [`project ${project.name} is paused: no task of this batch is sent until it is resumed`] : [];
+    res.status(submitted.created ? 201 : 200).json({ ...submitted, ...(warnings.length > 0 ? { warnings } : {}) } satisfies Submitted);
   });
 
   router.get('/batches', (req, res) => {
@@ -104,12 +107,12 @@ export function batchRoutes(deps: {
     const q = parse(ListQuerySchema, req.query, 'query');
     const now = Date.now();
     const rows = store.reports.batches({ projectId: q.projectId, appId: q.appId, ownerId: access.ownerFilter(account) }, q.limit);
-    res.json({ batches: rows.map((b) => batchStatus(store.reports, b, now)) } satisfies BatchList);
+    res.json({ batches: rows.map((b) => deps.statusOf(b, now)) } satisfies BatchList);
   });
 
   router.get('/batches/:id', (req, res) => {
     const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
-    res.json(batchStatus(store.reports, b, Date.now()));
+    res.json(deps.statusOf(b, Date.now()));
   });
 
   router.get('/batches/:id/workunits', (req, res) => {

@@ -1,5 +1,5 @@
 // What a researcher sees of a batch: counts, throughput, ETA and a finished-per-bucket series.
-import type { BatchState, BatchStatus, SeriesPoint } from '../../protocol/api.js';
+import type { BatchState, BatchStatus, BlockedReason, ReplicaCounts, SeriesPoint } from '../../protocol/api.js';
 import type { BatchRow, ReportStore } from '../store/report-store.js';
 
 export const THROUGHPUT_WINDOW_MS = 60_000;
@@ -13,7 +13,15 @@ export function bucketSize(spanMs: number): number {
   return steps.find((s) => s >= raw) ?? Math.ceil(raw / 86_400_000) * 86_400_000;
 }
 
-export function batchStatus(reports: ReportStore, batch: BatchRow, now: number): BatchStatus {
+/** A batch's status as shown, given how to tell why it cannot move. */
+export type StatusOf = (batch: BatchRow, now: number) => BatchStatus;
+
+export function batchStatus(
+  reports: ReportStore,
+  batch: BatchRow,
+  now: number,
+  blockage: (open: number, replicas: ReplicaCounts) => BlockedReason[] = () => [],
+): BatchStatus {
   const counts = reports.workunitCounts(batch.id);
   const total = counts.active + counts.done + counts.failed + counts.cancelled;
   const replicas = reports.replicaCounts(batch.id);
@@ -59,5 +67,6 @@ export function batchStatus(reports: ReportStore, batch: BatchRow, now: number):
     throughput: { workunitsPerSecond: Math.round(perSecond * 100) / 100, windowMs },
     etaMs,
     series: { bucketMs, points },
+    blocked: batch.cancelled ? [] : blockage(counts.active, replicas),
   };
 }

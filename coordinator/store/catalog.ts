@@ -16,6 +16,19 @@ export interface AppVersionRecord {
   manifest: AppManifest;
   signature: string;
   createdAt: number;
+  /** Set when it failed to load on every host that ran it (and never succeeded): no task is sent with it. */
+  broken: { at: number; reason: string } | null;
+}
+
+/** What a version's load failures look like, while it has never produced a result. */
+export interface VersionFailures {
+  succeeded: boolean;
+  /** Load failures, and the distinct hosts and users that had them among hosts with a valid result elsewhere. */
+  loadFailures: number;
+  provenHosts: number;
+  provenUsers: number;
+  /** The most recent failure's message. */
+  lastMessage: string | null;
 }
 
 /** An app's policy and when it was made. */
@@ -55,6 +68,8 @@ interface VersionRow {
   manifest_json: string;
   signature: string;
   created_at: number;
+  broken_at: number | null;
+  broken_reason: string | null;
 }
 
 const toVersion = (r: VersionRow): AppVersionRecord => ({
@@ -67,6 +82,7 @@ const toVersion = (r: VersionRow): AppVersionRecord => ({
   manifest: JSON.parse(r.manifest_json) as AppManifest,
   signature: r.signature,
   createdAt: r.created_at,
+  broken: r.broken_at === null ? null : { at: r.broken_at, reason: r.broken_reason ?? '' },
 });
 
 export class CatalogStore {
@@ -101,6 +117,21 @@ export class CatalogStore {
       versionsOfApp: db.prepare('SELECT * FROM app_versions WHERE app_id = ? ORDER BY version DESC'),
       versionByHash: db.prepare('SELECT * FROM app_versions WHERE bundle_hash = ? ORDER BY id LIMIT 1'),
       versionById: db.prepare('SELECT * FROM app_versions WHERE id = ?'),
+      versionSucceeded: db.prepare('UPDATE app_versions SET succeeded = 1 WHERE id = ? AND succeeded = 0'),
+      versionFailures: db.prepare(`SELECT v.succeeded,
+          (SELECT COUNT(*) FROM replicas r INDEXED BY replicas_version_errors WHERE r.app_version_id = v.id AND r.outcome = 'client_error'
+            AND json_extract(r.error_json, '$.code') = 'app_load_failed') AS loadFailures,
+          (SELECT COUNT(DISTINCT r.host_id) FROM replicas r INDEXED BY replicas_version_errors JOIN hosts h ON h.id = r.host_id
+            WHERE r.app_version_id = v.id AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') = 'app_load_failed'
+            AND h.n_valid > 0) AS provenHosts,
+          (SELECT COUNT(DISTINCT h.user_id) FROM replicas r INDEXED BY replicas_version_errors JOIN hosts h ON h.id = r.host_id
+            WHERE r.app_version_id = v.id AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') = 'app_load_failed'
+            AND h.n_valid > 0) AS provenUsers,
+          (SELECT json_extract(r.error_json, '$.message') FROM replicas r INDEXED BY replicas_version_errors
+            WHERE r.app_version_id = v.id AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') = 'app_load_failed'
+            ORDER BY r.received_at DESC LIMIT 1) AS lastMessage
+        FROM app_versions v WHERE v.id = ?`),
+      markBroken: db.prepare('UPDATE app_versions SET broken_at = ?, broken_reason = ? WHERE id = ? AND broken_at IS NULL AND succeeded = 0'),
       insertFile: db.prepare('INSERT OR IGNORE INTO files (sha256, size, created_at) VALUES (?, ?, ?)'),
       insertCanonicalFile: db.prepare(`INSERT INTO files (sha256, size, created_at, canonical_json) VALUES (?, ?, ?, 1)
         ON CONFLICT (sha256) DO UPDATE SET canonical_json = 1`),
@@ -181,13 +212,13 @@ export class CatalogStore {
     return toApp(this.s.appByName!.get(projectId, name));
   }
 
-  insertVersion(v: Omit<AppVersionRecord, 'id' | 'version' | 'createdAt'>, now: number): AppVersionRecord {
+  insertVersion(v: Omit<AppVersionRecord, 'id' | 'version' | 'createdAt' | 'broken'>, now: number): AppVersionRecord {
     const version = (this.s.nextVersion!.get(v.appId) as { v: number }).v;
     const id = Number(
       this.s.insertVersion!.run(v.appId, version, v.platform, JSON.stringify(v.requirements), v.bundleHash,
         JSON.stringify(v.manifest), v.signature, now).lastInsertRowid,
     );
-    return { ...v, id, version, createdAt: now };
+    return { ...v, id, version, createdAt: now, broken: null };
   }
 
   /** Newest first. */
@@ -203,6 +234,21 @@ export class CatalogStore {
   versionById(id: number): AppVersionRecord | undefined {
     const row = this.s.versionById!.get(id) as VersionRow | undefined;
     return row && toVersion(row);
+  }
+
+  /** The version produced a result: it is not broken, whatever happens later. */
+  markVersionSucceeded(versionId: number): void {
+    this.s.versionSucceeded!.run(versionId);
+  }
+
+  versionFailures(versionId: number): VersionFailures {
+    const r = this.s.versionFailures!.get(versionId) as Omit<VersionFailures, 'succeeded'> & { succeeded: number };
+    return { ...r, succeeded: r.succeeded === 1 };
+  }
+
+  /** Marks a version that never succeeded broken; false if it was already, or has succeeded meanwhile. */
+  markVersionBroken(versionId: number, reason: string, now: number): boolean {
+    return this.s.markBroken!.run(now, reason, versionId).changes === 1;
   }
 
   recordFile(sha256: string, size: number, now: number): void {

@@ -582,6 +582,19 @@ ALTER TABLE projects ADD COLUMN credit_correction_batch INTEGER NOT NULL DEFAULT
 ALTER TABLE projects ADD COLUMN credit_correction_through INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 10,
+    name: 'app versions that fail to load everywhere are marked broken',
+    sql: `
+-- A version that has produced a result once is not broken whatever happens later; until then,
+-- load failures from enough proven hosts mark it broken, and no task is sent with it again.
+ALTER TABLE app_versions ADD COLUMN succeeded INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE app_versions ADD COLUMN broken_at INTEGER;
+ALTER TABLE app_versions ADD COLUMN broken_reason TEXT;
+UPDATE app_versions SET succeeded = 1 WHERE EXISTS (SELECT 1 FROM replicas r WHERE r.app_version_id = app_versions.id AND r.outcome = 'success');
+CREATE INDEX replicas_version_errors ON replicas(app_version_id) WHERE outcome = 'client_error';
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

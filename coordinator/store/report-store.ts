@@ -27,6 +27,8 @@ export interface BatchRow {
   name: string;
   clientKey: string | null;
   cancelled: boolean;
+  /** Its project is paused: no task of it is sent. */
+  projectPaused: boolean;
   workunitCount: number;
   createdAt: number;
 }
@@ -51,8 +53,12 @@ export type HostView = Omit<Host, 'online' | 'tasksDone' | 'trusted'>;
 
 export type LeaderboardRow = Omit<LeaderboardEntry, 'rank'>;
 
+type RawBatchRow = Omit<BatchRow, 'cancelled' | 'projectPaused'> & { cancelled: number; projectPaused: number };
+const toBatchRow = (row: RawBatchRow): BatchRow => ({ ...row, cancelled: row.cancelled === 1, projectPaused: row.projectPaused === 1 });
+
 const BATCH_COLUMNS = `b.id, b.project_id AS projectId, p.name AS projectName, p.owner_id AS ownerId, b.app_id AS appId,
-  a.name AS appName, b.name, b.client_key AS clientKey, b.status = 'cancelled' AS cancelled, b.workunit_count AS workunitCount,
+  a.name AS appName, b.name, b.client_key AS clientKey, b.status = 'cancelled' AS cancelled, p.status = 'paused' AS projectPaused,
+  b.workunit_count AS workunitCount,
   b.created_at AS createdAt
   FROM batches b JOIN projects p ON p.id = b.project_id JOIN apps a ON a.id = b.app_id`;
 
@@ -144,13 +150,13 @@ export class ReportStore {
   }
 
   batch(id: number): BatchRow | undefined {
-    const row = this.s.batch!.get(id) as (Omit<BatchRow, 'cancelled'> & { cancelled: number }) | undefined;
-    return row && { ...row, cancelled: row.cancelled === 1 };
+    const row = this.s.batch!.get(id) as RawBatchRow | undefined;
+    return row && toBatchRow(row);
   }
 
   batches(filter: { projectId?: number; appId?: number; ownerId?: number }, limit: number): BatchRow[] {
-    return (this.s.batches!.all({ project: filter.projectId ?? null, app: filter.appId ?? null, owner: filter.ownerId ?? null, limit }) as (Omit<BatchRow, 'cancelled'> & { cancelled: number })[])
-      .map((row) => ({ ...row, cancelled: row.cancelled === 1 }));
+    return (this.s.batches!.all({ project: filter.projectId ?? null, app: filter.appId ?? null, owner: filter.ownerId ?? null, limit }) as RawBatchRow[])
+      .map(toBatchRow);
   }
 
   workunitCounts(batchId: number): Record<WorkunitStatus, number> {

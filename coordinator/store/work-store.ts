@@ -81,6 +81,8 @@ export interface ReplicaForResult {
   id: number;
   workunitId: number;
   appId: number;
+  /** The version it was sent with (null until sent). */
+  appVersionId: number | null;
   kind: ReplicaKind;
   hostId: number | null;
   status: 'unsent' | 'in_progress' | 'over';
@@ -152,10 +154,12 @@ const toWorkunit = (r: WorkunitRow): Workunit => ({
 
 /**
  * A replica a host had that keeps it from another of the same work unit: anything but one it gave
- * back, or one that ended (no reply, aborted) before it reported any progress on it.
+ * back, one that ended (no reply, aborted) before it reported any progress on it, or an error of
+ * a version since found broken (the version failed, not the host).
  */
 const countsAgainstHost = (r: string) =>
-  `NOT (${r}.status = 'over' AND (${r}.outcome = 'abandoned' OR (${r}.outcome IN ('no_reply', 'aborted') AND ${r}.progress IS NULL)))`;
+  `NOT (${r}.status = 'over' AND (${r}.outcome = 'abandoned' OR (${r}.outcome IN ('no_reply', 'aborted') AND ${r}.progress IS NULL)
+    OR (${r}.outcome = 'client_error' AND ${r}.app_version_id IN (SELECT id FROM app_versions WHERE broken_at IS NOT NULL))))`;
 
 export class WorkStore {
   private readonly s: Record<string, Statement>;
@@ -193,8 +197,9 @@ export class WorkStore {
         min_quorum = 1, target_nresults = 1 WHERE id = ?`),
       insertReplica: db.prepare("INSERT INTO replicas (workunit_id, priority, status, created_at, kind) VALUES (?, ?, 'unsent', ?, ?)"),
       replicasOf: db.prepare(`SELECT r.id, r.workunit_id, r.kind, r.status, r.outcome, r.validate_state, r.forfeited, r.host_id, h.user_id,
-        h.distrusted_at IS NOT NULL AS host_distrusted, r.deadline, r.hold_until, r.received_at, r.output_hash
-        FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id
+        h.distrusted_at IS NOT NULL AS host_distrusted, v.broken_at IS NOT NULL AS version_broken, r.deadline, r.hold_until,
+        r.received_at, r.output_hash
+        FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN app_versions v ON v.id = r.app_version_id
         WHERE r.workunit_id = ? ORDER BY r.id`),
       // Sentinels' replicas wait in a queue of their own, drawn at the check rate.
       candidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
@@ -203,6 +208,11 @@ export class WorkStore {
         JOIN projects p ON p.id = a.project_id
         WHERE r.status = 'unsent' AND r.kind <> 'sentinel' AND p.status = 'active'
         ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`),
+      // The batch's work units first (workunits_batch), then their unsent replicas.
+      batchCandidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
+        w.batch_id AS batchId, w.hr_class AS hrClass
+        FROM workunits w JOIN replicas r ON r.workunit_id = w.id JOIN apps a ON a.id = w.app_id
+        WHERE w.batch_id = ? AND w.status = 'active' AND r.status = 'unsent' AND r.kind <> 'sentinel' LIMIT ?`),
       sentinelCandidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
         w.batch_id AS batchId, w.hr_class AS hrClass
         FROM replicas r INDEXED BY replicas_unsent_sentinel JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
@@ -242,7 +252,8 @@ export class WorkStore {
         w.rng_seed AS rngSeed, w.fpops_est AS fpopsEst, w.delay_bound_ms AS delayBoundMs, p.name AS projectName, a.name AS appName
         FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
         WHERE r.id = ?`),
-      forResult: db.prepare(`SELECT r.id, r.workunit_id AS workunitId, w.app_id AS appId, r.kind, r.host_id AS hostId, r.status, r.outcome,
+      forResult: db.prepare(`SELECT r.id, r.workunit_id AS workunitId, w.app_id AS appId, r.app_version_id AS appVersionId, r.kind,
+        r.host_id AS hostId, r.status, r.outcome,
         r.result_hash AS resultHash, w.status AS workunitStatus
         FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE r.id = ?`),
       recordResult: db.prepare(`UPDATE replicas SET status = 'over', outcome = ?, validate_state = ?, received_at = ?,
@@ -402,6 +413,11 @@ export class WorkStore {
     return (this.s.expectedOutput!.get(workunitId) as { json: string | null } | undefined)?.json ?? null;
   }
 
+  /** Some unsent replicas of one batch's open work units (not sentinels), whatever their project's state. */
+  batchCandidates(batchId: number, limit: number): Candidate[] {
+    return this.s.batchCandidates!.all(batchId, limit) as Candidate[];
+  }
+
   /** Unsent replicas of sentinels of active projects, highest priority first. */
   sentinelCandidates(limit: number, offset: number): Candidate[] {
     return this.s.sentinelCandidates!.all(limit, offset) as Candidate[];
@@ -453,7 +469,8 @@ export class WorkStore {
     return (this.s.replicasOf!.all(workunitId) as {
       id: number; workunit_id: number; kind: ReplicaKind; status: Replica['status']; outcome: ReplicaOutcome | null;
       validate_state: ValidateState | null; forfeited: number; host_id: number | null; user_id: number | null;
-      host_distrusted: number | null; deadline: number | null; hold_until: number | null; received_at: number | null; output_hash: string | null;
+      host_distrusted: number | null; version_broken: number | null; deadline: number | null; hold_until: number | null; received_at: number | null;
+      output_hash: string | null;
     }[]).map((r) => ({
       id: r.id,
       workunitId: r.workunit_id,
@@ -465,6 +482,7 @@ export class WorkStore {
       hostId: r.host_id,
       userId: r.user_id,
       hostDistrusted: r.host_distrusted === 1,
+      versionBroken: r.version_broken === 1,
       deadline: r.deadline,
       holdUntil: r.hold_until,
       receivedAt: r.received_at,

@@ -19,7 +19,11 @@ export function hostMeets(platformKind: Platform['kind'], caps: Capabilities, v:
   return true;
 }
 
-/** The newest version of an app that the host can run (versions come newest first). */
+/**
+ * The newest version of an app that the host can run (versions come newest first), unless it is
+ * broken: then none, rather than an older one the researcher meant to replace.
+ */
 export function pickVersion(versions: AppVersionRecord[], platformKind: Platform['kind'], caps: Capabilities): AppVersionRecord | undefined {
-  return versions.find((v) => hostMeets(platformKind, caps, v));
+  const newest = versions.find((v) => hostMeets(platformKind, caps, v));
+  return newest?.broken === null ? newest : undefined;
 }

@@ -67,6 +67,8 @@ export interface Replica {
   userId: number | null;
   /** Its host is distrusted (caught): its results count for nothing, its tasks out for nothing. */
   hostDistrusted: boolean;
+  /** It was sent with a version since found broken: its error was the version's, and uses up no budget. */
+  versionBroken: boolean;
   deadline: number | null;
   /** Out on a host: taken back if no progress is reported by then (see `overdue`). */
   holdUntil: number | null;

@@ -13,6 +13,7 @@ import type { HostRecord } from '../store/identities.js';
 import type { Store } from '../store/store.js';
 import type { QuotaKeeper } from './host-quota.js';
 import { workunitTakesResults } from './model.js';
+import { brokenReason } from './version-health.js';
 import type { Outbox } from './outbox.js';
 import type { Transitioner } from './transitioner.js';
 
@@ -79,8 +80,22 @@ export class ResultIntake {
       this.store.identities.recordError(host.id);
       this.quotas.error(host.id, replica.appId);
     }
+    this.judgeVersion(replica.appVersionId, r, now);
     touched.add(r.workunitId);
     return { taskId: r.taskId, status: 'accepted' };
+  }
+
+  /**
+   * A version that has produced a result works; one that keeps failing to load on proven hosts is
+   * broken, and no task is sent with it any more (the scheduler skips it).
+   */
+  private judgeVersion(versionId: number | null, r: Result, now: number): void {
+    if (versionId === null) return;
+    const { catalog } = this.store;
+    if (r.outcome === 'success') return catalog.markVersionSucceeded(versionId);
+    if (r.error?.code !== 'app_load_failed') return;
+    const reason = brokenReason(catalog.versionFailures(versionId));
+    if (reason) catalog.markVersionBroken(versionId, reason, now);
   }
 
   /** The output must be what outputHash names: inline, or uploaded as canonical JSON before the report. */

@@ -52,6 +52,8 @@ interface Round {
   now: number;
   tasks: Task[];
   outbox: Outbox | undefined;
+  /** The apps met so far in this round. */
+  apps: Map<number, AppChoice>;
   appFor(appId: number): AppChoice;
   /** For a new host: tasks of each batch new hosts may still take (read when first needed). */
   newHostRoom: Map<number, number> | undefined;
@@ -92,29 +94,8 @@ export class Scheduler {
     const resent = holding ? this.resendLost(host, inProgress, new Set(holding), count, now) : [];
     const resentCount = resent.length;
     const wanted = Math.min(count - resentCount, inFlightRoom(host.quotaLevel, inProgress.length, this.options.quota)) + resentCount;
-    const apps = new Map<number, AppChoice>();
-    const round: Round = {
-      host,
-      now,
-      tasks: resent,
-      outbox,
-      appFor: (appId) => {
-        let app = apps.get(appId);
-        if (!app) {
-          const policy = this.store.catalog.appById(appId)!;
-          const quota = this.store.identities.appQuota(hostId, appId) ?? { level: host.quotaLevel, day: 0, used: 0 };
-          app = {
-            policy,
-            version: pickVersion(this.store.catalog.versionsOfApp(appId), host.platformKind, host.capabilities),
-            dailyLeft: dailyRoom(quota, now, this.options.quota),
-            taken: 0,
-          };
-          apps.set(appId, app);
-        }
-        return app;
-      },
-      newHostRoom: this.isNew(host) ? new Map() : undefined,
-    };
+    const round = this.round(host, now, resent, outbox);
+    const apps = round.apps;
 
     // Every host, caught or not, gets the same mix: a check in `checkRate` of its slots,
     // unannounced, so that neither its tasks nor being caught tell it which were checks. A check
@@ -138,9 +119,48 @@ export class Scheduler {
     return shuffle(round.tasks, this.options.random);
   }
 
+  /**
+   * Whether the host could take one of these replicas, quotas aside: a version for its platform,
+   * its class under homogeneous redundancy, and no replica of the work unit of its own (or its
+   * user's). What a batch status uses to tell that no connected host may take its work.
+   */
+  couldTake(hostId: number, candidates: Candidate[], now: number): boolean {
+    const host = this.store.identities.hostById(hostId);
+    if (!host) return false;
+    const round = this.round(host, now, [], undefined);
+    return candidates.some((c) => this.fits(round, c));
+  }
+
   /** A host with too few valid results to be held to less than a share of each batch. */
   private isNew(host: HostRecord): boolean {
     return host.nValid < this.options.trustThreshold;
+  }
+
+  private round(host: HostRecord, now: number, tasks: Task[], outbox: Outbox | undefined): Round {
+    const apps = new Map<number, AppChoice>();
+    return {
+      host,
+      now,
+      tasks,
+      outbox,
+      apps,
+      appFor: (appId) => {
+        let app = apps.get(appId);
+        if (!app) {
+          const policy = this.store.catalog.appById(appId)!;
+          const quota = this.store.identities.appQuota(host.id, appId) ?? { level: host.quotaLevel, day: 0, used: 0 };
+          app = {
+            policy,
+            version: pickVersion(this.store.catalog.versionsOfApp(appId), host.platformKind, host.capabilities),
+            dailyLeft: dailyRoom(quota, now, this.options.quota),
+            taken: 0,
+          };
+          apps.set(appId, app);
+        }
+        return app;
+      },
+      newHostRoom: this.isNew(host) ? new Map() : undefined,
+    };
   }
 
   /** Takes candidates of a queue in its order until the round has `wanted` tasks. */
@@ -195,9 +215,14 @@ export class Scheduler {
   }
 
   private mayTake(round: Round, c: { workunitId: number; hrClass: string | null; appId: number }): boolean {
+    return round.appFor(c.appId).dailyLeft > 0 && this.fits(round, c);
+  }
+
+  /** Quotas aside, whether this host may take this replica. */
+  private fits(round: Round, c: { workunitId: number; hrClass: string | null; appId: number }): boolean {
     const { host } = round;
     const app = round.appFor(c.appId);
-    if (!app.version || app.dailyLeft <= 0) return false;
+    if (!app.version) return false;
     if (app.policy.homogeneousRedundancy && c.hrClass !== null && c.hrClass !== host.platformClass) return false;
     if (this.store.work.hostHasReplica(c.workunitId, host.id)) return false;
     return !(this.options.distinctUsers && this.store.work.userHasReplica(c.workunitId, host.userId));

@@ -49,11 +49,16 @@ export function planTransition(wu: Workunit, replicas: Replica[], now: number, v
   plan.forfeit = replicas.filter((r) => r.outcome === 'success' && r.validateState === 'pending' && r.hostDistrusted && !r.forfeited).map((r) => r.id);
   // A result its host forfeited when it was caught cheating counts for nothing.
   const successes = replicas.filter((r) => r.outcome === 'success' && counts(r));
-  const errors = replicas.filter((r) => r.outcome === 'client_error' && counts(r)).length;
+  // An error of a broken version was the version's: a fixed one gets a fresh budget.
+  const hostsError = (r: Replica) => r.outcome === 'client_error' && !r.versionBroken;
+  const errors = replicas.filter((r) => hostsError(r) && counts(r)).length;
   // Given back and never-needed replicas are no one's failure, nor are forfeited ones, those of
-  // distrusted hosts, and tasks aborted in an open work unit: they do not use up the budget.
+  // distrusted hosts, tasks aborted in an open work unit, and errors of a broken version: they do
+  // not use up the budget.
   const counted = replicas.filter(
-    (r) => r.outcome !== 'abandoned' && r.outcome !== 'not_needed' && r.outcome !== 'aborted' && counts(r),
+    (r) =>
+      r.outcome !== 'abandoned' && r.outcome !== 'not_needed' && r.outcome !== 'aborted' && counts(r) &&
+      !(r.outcome === 'client_error' && r.versionBroken),
   ).length;
   const inFlight = unsent.length + outstanding().length;
 

@@ -165,6 +165,8 @@ describe('POST /apps/:id/batches with application/json', () => {
       throughput: { workunitsPerSecond: 0, windowMs: expect.any(Number) },
       etaMs: null,
       series: { bucketMs: 1000, points: expect.any(Array) },
+      // Nobody here runs volunteers: it says so.
+      blocked: [{ code: 'no_hosts', message: 'no volunteer is connected: the work waits for one' }],
     });
   });
 

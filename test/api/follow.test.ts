@@ -129,6 +129,7 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
         throughput: { workunitsPerSecond: expect.any(Number), windowMs: expect.any(Number) },
         etaMs: expect.any(Number),
         series: { bucketMs: 1000, points: expect.any(Array) },
+        blocked: [],
       });
       const b = r.body;
       expect(b.throughput.workunitsPerSecond).toBeGreaterThan(0);

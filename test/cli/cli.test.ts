@@ -300,6 +300,7 @@ describe('volunteer-grid results', () => {
       throughput: { workunitsPerSecond: 0, windowMs: 1 },
       etaMs: 0,
       series: { bucketMs: 1000, points: [{ t: 1, done: 2, failed: 0 }] },
+      blocked: [],
     });
     const server = createHttpServer((req, res) => {
       const [, , , , id, what] = (req.url ?? '').split(/[/?]/);

@@ -42,6 +42,7 @@ function replica(id: number, overrides: Partial<Replica>): Replica {
     hostId: id,
     userId: 100 + id,
     hostDistrusted: false,
+    versionBroken: false,
     holdUntil: null,
     deadline: NOW + HOUR,
     receivedAt: NOW - HOUR,

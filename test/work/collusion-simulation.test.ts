@@ -89,9 +89,9 @@ async function expectCaughtAsDocumented(o: Scenario): Promise<void> {
 describe('colluders without sentinels', () => {
   it('wrong on every task: at check rate 0.05 and 10% colluders, caught within 100 tasks at least as often as documented', async () => {
     await expectCaughtAsDocumented({ hosts: 200, colluders: 20, checkRate: 0.05, cheatShare: 1, tasks: 100, seed: 14 });
-  }, 120_000);
+  }, 300_000);
 
   it('wrong on a fifth of its tasks: caught within 300 tasks at least as often as documented', async () => {
     await expectCaughtAsDocumented({ hosts: 100, colluders: 10, checkRate: 0.05, cheatShare: 0.2, tasks: 300, seed: 15 });
-  }, 120_000);
+  }, 300_000);
 });

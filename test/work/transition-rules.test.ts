@@ -57,6 +57,7 @@ function replica(id: number, overrides: Partial<Replica> = {}): Replica {
     hostId: null,
     userId: null,
     hostDistrusted: false,
+    versionBroken: false,
     holdUntil: null,
     deadline: null,
     receivedAt: null,
@@ -438,6 +439,15 @@ describe('planTransition', () => {
 
       const stillApart = plan(wu, [...disagreeing, success(4, 'D')]);
       expect(failureReason(stillApart)).toContain('no consensus');
+    });
+  });
+
+  describe('errors of a version found broken', () => {
+    it('use up neither the error budget nor the total: a fixed version gets a fresh start', () => {
+      const broken = (r: Replica): Replica => ({ ...r, versionBroken: true });
+      const p = plan(workunit({ maxErrorResults: 0, maxTotalResults: 2 }), [broken(clientError(1)), broken(clientError(2))]);
+      expect(p.finish).toBeUndefined();
+      expect(p.create).toBe(2);
     });
   });
 

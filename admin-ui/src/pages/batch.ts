@@ -47,6 +47,7 @@ function batchView(id: number, live: HTMLElement, openWorkunits: () => number) {
   const workunits = workunitList(id);
   const header = h('div');
   const banner = h('div');
+  const blocked = h('div');
   const cancel = cancelButton(id, openWorkunits);
   const reloadErrors = throttle(() => void errors.reload(), 3_000);
   const reloadWorkunits = throttle(() => workunits.refresh(), 1_500);
@@ -54,7 +55,18 @@ function batchView(id: number, live: HTMLElement, openWorkunits: () => number) {
   let lastState = '';
   let lastErrors = '';
   let lastCounts = '';
+  let lastBlocked = '';
   const update = (s: BatchStatus) => {
+    const why = s.blocked.map((b) => b.message).join('\n');
+    if (why !== lastBlocked) {
+      lastBlocked = why;
+      mount(
+        blocked,
+        s.blocked.length === 0
+          ? null
+          : notice('warning', h('strong', null, 'This batch cannot move. '), h('ul', { class: 'blocked-reasons' }, ...s.blocked.map((b) => h('li', { 'data-code': b.code }, b.message)))),
+      );
+    }
     const state = `${s.status}|${s.name}`;
     if (state !== lastState) {
       if (lastState && s.status !== 'active') {
@@ -101,6 +113,7 @@ function batchView(id: number, live: HTMLElement, openWorkunits: () => number) {
     el: [
       header,
       banner,
+      blocked,
       numbers.progress,
       h('div', { class: 'grid-2' }, card('Throughput', numbers.chart), card('Replicas', numbers.replicas)),
       card('Errors', errors.el, { className: 'card-flush' }),

@@ -138,6 +138,7 @@ function batchForm(project: ProjectDetail, preselect: string | null, onUploadSta
           }
           const b = res.value;
           toast(b.created ? `Batch created with ${int(b.workunits)} work units` : 'A batch with this client key exists already: here it is', 'success');
+          for (const w of b.warnings ?? []) toast(w, 'info');
           navigate(`#/batches/${b.batchId}`);
         });
       },
