@@ -9,6 +9,7 @@
 import { ModuleSource } from '@endo/module-source';
 import { canonicalJson } from '../protocol/canonical.js';
 import { seededRandom } from './prng.js';
+import { TaskScope, taskWebAssembly } from './task-scope.js';
 
 export const MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024;
 const MAX_LOG_LINES = 200;
@@ -41,11 +42,22 @@ export type AppFailureCode = 'app_load_failed' | 'app_exception' | 'bad_output';
 
 export type AppOutcome = { ok: true; outputJson: string } | { ok: false; code: AppFailureCode; message: string };
 
-/** Runs one task of an app to its end. Never throws: failures of the app are values. */
-export async function runApp(bundle: AppBundle, run: AppRun, host: TaskHost): Promise<AppOutcome> {
+/**
+ * Runs one task of an app to its end. Never throws: failures of the app are values. When it
+ * returns, `scope` has ended: nothing the app left pending resumes (task-scope.ts).
+ */
+export async function runApp(bundle: AppBundle, run: AppRun, host: TaskHost, scope = new TaskScope()): Promise<AppOutcome> {
+  try {
+    return await runIn(scope, bundle, run, host);
+  } finally {
+    scope.end();
+  }
+}
+
+async function runIn(scope: TaskScope, bundle: AppBundle, run: AppRun, host: TaskHost): Promise<AppOutcome> {
   let entry: unknown;
   try {
-    const compartment = appCompartment(bundle, appConsole(host));
+    const compartment = appCompartment(bundle, appConsole(host), taskWebAssembly(scope));
     const { namespace } = await compartment.import(bundle.entry);
     entry = (namespace as { default?: unknown }).default;
   } catch (e) {
@@ -57,7 +69,7 @@ export async function runApp(bundle: AppBundle, run: AppRun, host: TaskHost): Pr
 
   let output: unknown;
   try {
-    const { ctx, flushProgress } = makeCtx(bundle, run, host);
+    const { ctx, flushProgress } = makeCtx(scope, bundle, run, host);
     try {
       output = await (entry as (input: unknown, ctx: unknown) => unknown)(run.input, ctx);
     } finally {
@@ -73,11 +85,11 @@ export async function runApp(bundle: AppBundle, run: AppRun, host: TaskHost): Pr
   }
 }
 
-function appCompartment(bundle: AppBundle, console: object): Compartment {
+function appCompartment(bundle: AppBundle, console: object, WebAssembly: object): Compartment {
   return new Compartment({
     __options__: true,
     name: 'app',
-    globals: { WebAssembly: (globalThis as unknown as { WebAssembly: object }).WebAssembly, console },
+    globals: { WebAssembly, console },
     // Files are flat: "./util.js" names the version's own util.js and nothing else does.
     resolveHook: (specifier: string) => {
       const name = /^\.\/([A-Za-z0-9_][A-Za-z0-9._-]*)$/.exec(specifier)?.[1];
@@ -94,7 +106,7 @@ function appCompartment(bundle: AppBundle, console: object): Compartment {
   });
 }
 
-function makeCtx(bundle: AppBundle, run: AppRun, host: TaskHost): { ctx: object; flushProgress: () => void } {
+function makeCtx(scope: TaskScope, bundle: AppBundle, run: AppRun, host: TaskHost): { ctx: object; flushProgress: () => void } {
   const random = seededRandom(run.rngSeed);
   // An app may call progress in a tight loop: pass on a few updates per interval, no more.
   let windowStart = -Infinity;
@@ -122,16 +134,18 @@ function makeCtx(bundle: AppBundle, run: AppRun, host: TaskHost): { ctx: object;
       dropped = undefined;
       host.progress(clamped);
     },
-    file: async (name: unknown) => {
-      const bytes = typeof name === 'string' ? bundle.files.get(name) : undefined;
-      if (!bytes) throw new Error(`this app version has no file ${JSON.stringify(name)}`);
-      return bytes.slice(); // a copy: one task cannot change what the next one reads
-    },
-    checkpoint: async (state: unknown) => {
-      const json = canonicalJson(state);
-      if (new TextEncoder().encode(json).length > MAX_CHECKPOINT_BYTES) throw new Error(`a checkpoint is at most ${MAX_CHECKPOINT_BYTES} bytes`);
-      await host.checkpoint(json);
-    },
+    file: (name: unknown) =>
+      scope.settle(async () => {
+        const bytes = typeof name === 'string' ? bundle.files.get(name) : undefined;
+        if (!bytes) throw new Error(`this app version has no file ${JSON.stringify(name)}`);
+        return bytes.slice(); // a copy: one task cannot change what the next one reads
+      }),
+    checkpoint: (state: unknown) =>
+      scope.settle(async () => {
+        const json = canonicalJson(state);
+        if (new TextEncoder().encode(json).length > MAX_CHECKPOINT_BYTES) throw new Error(`a checkpoint is at most ${MAX_CHECKPOINT_BYTES} bytes`);
+        await host.checkpoint(json);
+      }),
   });
   return { ctx, flushProgress };
 }

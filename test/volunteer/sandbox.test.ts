@@ -23,8 +23,9 @@ const OTHER_SEED = 'c0ffee00'.repeat(8);
 const encoder = new TextEncoder();
 let nextTaskId = 1;
 
-function newPool(options: { threads?: number } = {}): SandboxPool {
-  return new SandboxPool({ threads: options.threads ?? THREADS, maxMemoryMb: MAX_MEMORY_MB, maxCpuMs: MAX_CPU_MS, log: createLogger('silent') });
+function newPool(options: { threads?: number; log?: string[] } = {}): SandboxPool {
+  const log = options.log ? createLogger('debug', (line) => void options.log!.push((JSON.parse(line) as { msg: string }).msg)) : createLogger('silent');
+  return new SandboxPool({ threads: options.threads ?? THREADS, maxMemoryMb: MAX_MEMORY_MB, maxCpuMs: MAX_CPU_MS, log });
 }
 
 interface JobOptions {
@@ -93,8 +94,8 @@ async function expectPoolStillWorks(pool: SandboxPool): Promise<void> {
 /** A worker is free again once it confirms nothing of its last task is left running. */
 async function waitIdle(pool: SandboxPool): Promise<void> {
   const until = Date.now() + 3000;
-  while (pool.idle !== THREADS && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-  expect(pool.idle).toBe(THREADS);
+  while (pool.idle !== pool.options.threads && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  expect(pool.idle).toBe(pool.options.threads);
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -569,6 +570,108 @@ export default async function run({ path, url }, ctx) {
     const g = await run(pool, `export default async () => { Promise.reject(new Error('mine')); await new Promise((r) => r()); throw new Error('then mine'); };`);
     expect(g.outcome).toEqual(failure('app_exception', /then mine/));
     await expectPoolStillWorks(pool);
+  });
+});
+
+// A WebAssembly module built inside an app: `funcs` functions of `ops` additions each (large
+// enough that compiling it outlives the task that starts it), optionally importing env.f and
+// naming it as its start function, so instantiating the module calls back into app code.
+const WASM_BUILDER = `
+const leb = (n) => { const o = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; o.push(b); } while (n); return o; };
+const section = (id, bytes) => [id, ...leb(bytes.length), ...bytes];
+const utf8 = (s) => [...new TextEncoder().encode(s)];
+function wasmModule(funcs, ops, startImport) {
+  const body = [0, 0x41, 0];
+  for (let i = 0; i < ops; i++) body.push(0x41, 1, 0x6a); // i32.const 1; i32.add
+  body.push(0x0b);
+  const fn = [...leb(body.length), ...body];
+  const head = [0, 97, 115, 109, 1, 0, 0, 0, ...section(1, [2, 0x60, 0, 1, 0x7f, 0x60, 0, 0])];
+  if (startImport) head.push(...section(2, [1, ...leb(3), ...utf8('env'), ...leb(1), ...utf8('f'), 0, 1]));
+  head.push(...section(3, [...leb(funcs), ...new Array(funcs).fill(0)]));
+  if (startImport) head.push(...section(8, [0]));
+  const codeSize = leb(funcs).length + funcs * fn.length;
+  head.push(10, ...leb(codeSize), ...leb(funcs));
+  const bytes = new Uint8Array(head.length + funcs * fn.length);
+  bytes.set(head);
+  for (let i = 0, at = head.length; i < funcs; i++, at += fn.length) bytes.set(fn, at);
+  return bytes;
+}
+const burn = (n) => { let x = 0; for (let i = 0; i < n; i++) x = (x + i) | 0; return x; };
+`;
+
+// Computes a little, waiting for a checkpoint between slices: the event-loop turns in which
+// anything an earlier task left pending on the same worker would run.
+const INNOCENT_APP = `export default async (input, ctx) => {
+  let x = 0;
+  for (let step = 0; step < 20; step++) { for (let i = 0; i < 1e6; i++) x = (x + i) | 0; await ctx.checkpoint({ step }); }
+  return 'innocent';
+};`;
+
+describe('nothing one task leaves behind runs in, or is charged to, the next on the same worker', () => {
+  let pool: SandboxPool;
+  const logged: string[] = [];
+  beforeAll(async () => {
+    pool = newPool({ threads: 1, log: logged });
+    expect((await run(pool, NORMAL_APP, { input: { a: 2, b: 3 } })).outcome).toEqual(success(NORMAL_OUTPUT));
+  });
+  afterAll(async () => {
+    await pool.close();
+  });
+
+  /** Runs `main` and, queued right behind it on the one worker, the innocent app. */
+  async function thenInnocent(main: string) {
+    const slowCheckpoints = recorder(() => sleep(20));
+    const [first, second] = await Promise.all([run(pool, main), run(pool, INNOCENT_APP, {}, slowCheckpoints)]);
+    return { first, second };
+  }
+
+  // Regression: the compilation resumed after its task had ended; the worker said it was idle
+  // in between, so the next task was posted to it and failed with cpu_limit for the burn.
+  it('a chain of WebAssembly.compile calls that outlives its task', async () => {
+    const { first, second } = await thenInnocent(`${WASM_BUILDER}
+export default async () => {
+  const bytes = wasmModule(2000, 2000, false);
+  const loop = () => WebAssembly.compile(bytes).then(() => { burn(2e9); loop(); });
+  loop();
+  return 'left a compilation behind';
+};`);
+    expect(first.outcome).toEqual(success('left a compilation behind'));
+    expect(second.outcome).toEqual(success('innocent'));
+    expect(second.cpuTimeMs).toBeLessThan(MAX_CPU_MS / 2);
+    // The compilation could not resume the app, but it still used CPU: its worker was replaced.
+    expect(logged).toContain('the last task left a compilation running; replacing its worker');
+    await expectPoolStillWorks(pool);
+  });
+
+  // V8 instantiates asynchronously once compiled, calling the start function (here an app
+  // function) from the event loop, whichever task is running by then.
+  it('a WebAssembly.instantiate whose start function calls back into the app after its task', async () => {
+    const { first, second } = await thenInnocent(`${WASM_BUILDER}
+export default async () => {
+  void WebAssembly.instantiate(wasmModule(2000, 2000, true), { env: { f: () => burn(2e9) } });
+  return 'left an instantiation behind';
+};`);
+    expect(first.outcome).toEqual(success('left an instantiation behind'));
+    expect(second.outcome).toEqual(success('innocent'));
+    expect(second.cpuTimeMs).toBeLessThan(MAX_CPU_MS / 2);
+    await expectPoolStillWorks(pool);
+  });
+
+  it('while its task runs, WebAssembly.compile and instantiate work as usual', async () => {
+    const f = await run(pool, `${WASM_BUILDER}
+export default async () => {
+  let started = 0;
+  const small = wasmModule(2, 3, true);
+  const { module, instance } = await WebAssembly.instantiate(small, { env: { f: () => { started++; } } });
+  const again = await WebAssembly.instantiate(module, { env: { f: () => { started++; } } });
+  const compiled = await WebAssembly.compile(wasmModule(2, 3, false));
+  const plain = await WebAssembly.instantiate(compiled);
+  let linkError = '';
+  try { await WebAssembly.instantiate(small, {}); } catch (e) { linkError = e.name; }
+  return [started, module instanceof WebAssembly.Module, instance instanceof WebAssembly.Instance,
+    again instanceof WebAssembly.Instance, plain instanceof WebAssembly.Instance, linkError];
+};`);
+    expect(f.outcome).toEqual(success([2, true, true, true, true, 'TypeError']));
   });
 });
 

@@ -16,8 +16,12 @@ export type ToWorker = RunJob | { type: 'checkpointed'; seq: number; error?: str
 export type FromWorker =
   /** `tid`: the OS thread id, so the main thread can read this thread's CPU time. */
   | { type: 'ready'; tid: number | null }
-  /** After 'done', once nothing of the last task is left running. */
-  | { type: 'idle' }
+  /**
+   * After 'done', once no app code of the last task is left running. `leftPending`: host work
+   * it started that is still going on off the thread (a WebAssembly compilation); it can no
+   * longer resume app code, but it uses CPU, so the worker is replaced rather than reused.
+   */
+  | { type: 'idle'; leftPending: number }
   | { type: 'progress'; taskId: number; fraction: number }
   | { type: 'checkpoint'; taskId: number; seq: number; stateJson: string }
   | { type: 'log'; taskId: number; level: 'debug' | 'info' | 'warn' | 'error'; text: string }

@@ -87,6 +87,10 @@ class Slot {
           resolve();
           this.pool.slotFreed();
         } else if (m.type === 'idle') {
+          if (m.leftPending > 0) {
+            this.pool.options.log.debug('the last task left a compilation running; replacing its worker', { pending: m.leftPending });
+            return this.replace();
+          }
           this.settlingSince = undefined;
           this.idleCpu = this.cpu();
           this.pool.slotFreed();

@@ -4,6 +4,7 @@ import { readlinkSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { lockdownRealm } from '../../app-runtime/lockdown.js';
 import { runApp } from '../../app-runtime/run-app.js';
+import { TaskScope } from '../../app-runtime/task-scope.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 const port = parentPort;
@@ -26,6 +27,7 @@ port.on('message', (m: ToWorker) => {
     return;
   }
   const { taskId } = m;
+  const scope = new TaskScope();
   void runApp(
     { entry: m.entry, files: new Map(m.files) },
     { input: m.input, rngSeed: m.rngSeed, ...(m.resume === undefined ? {} : { resume: m.resume }) },
@@ -39,11 +41,13 @@ port.on('message', (m: ToWorker) => {
           send({ type: 'checkpoint', taskId, seq: s, stateJson });
         }),
     },
+    scope,
   ).then((outcome) => {
+    pendingCheckpoints.clear(); // the scope has ended: their answers would settle nothing
     send({ type: 'done', taskId, outcome });
     // Runs only once the microtask queue is empty: a worker still busy with work the app left
     // behind never says it is idle, and the pool replaces it.
-    setImmediate(() => send({ type: 'idle' }));
+    setImmediate(() => send({ type: 'idle', leftPending: scope.pending }));
   });
 });
 
