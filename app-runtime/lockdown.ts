@@ -1,5 +1,6 @@
 // Hardens this realm (a worker thread or a Web Worker) with SES before any app code runs:
 // shared intrinsics become frozen and the Function constructor is tamed. Call once, first.
+import './utc-date.js'; // before SES, which builds the compartments' Date from the realm's
 import 'ses';
 
 let done = false;

@@ -675,6 +675,71 @@ export default async () => {
   });
 });
 
+describe("the volunteer's time zone: the sandbox shows UTC only", () => {
+  let pool: SandboxPool;
+  const zone = process.env.TZ;
+  beforeAll(() => {
+    // Set before the workers start: a zone far from UTC, with summer time.
+    process.env.TZ = 'America/New_York';
+    pool = newPool({ threads: 1 });
+  });
+  afterAll(async () => {
+    await pool.close();
+    if (zone === undefined) delete process.env.TZ;
+    else process.env.TZ = zone;
+  });
+
+  it('no method, constructor or parse reveals the zone', async () => {
+    expect(new Date(Date.UTC(2020, 6, 1)).getTimezoneOffset()).toBe(240); // this process is in New York now
+    const f = await run(
+      pool,
+      `export default async () => {
+  const winter = new Date(0), summer = new Date(Date.UTC(2020, 6, 1, 12, 30, 15));
+  const set = new Date(0); set.setHours(5); set.setDate(3); set.setMonth(1);
+  class Sub extends Date {}
+  const year = new Date(0); year.setYear(99);
+  return {
+    offsets: [winter.getTimezoneOffset(), summer.getTimezoneOffset()],
+    parts: [summer.getFullYear(), summer.getMonth(), summer.getDate(), summer.getDay(), summer.getHours(), summer.getMinutes(), summer.getSeconds(), summer.getYear()],
+    strings: [String(winter), \`\${summer}\`, summer.toDateString(), summer.toTimeString(), summer.toLocaleString(), summer.toLocaleDateString(), summer.toLocaleTimeString(), new Date(NaN).toString()],
+    set: set.toISOString(),
+    setYear: year.toISOString(),
+    components: [new Date(2020, 6, 1, 12).getTime(), new Date(2020, 0).getTime(), new Sub(2020, 6, 1).getTime(), new (winter.constructor)(2020, 6, 1).getTime()],
+    parsed: [Date.parse('2020-07-01T12:00'), Date.parse('2020-07-01T12:00:00.5'), Date.parse('2020-07-01'), Date.parse('2020-07'), Date.parse('2020-07-01T12:00Z'),
+      Date.parse('2020-07-01T12:00+02:00'), Date.parse(String(summer)), Date.parse(summer.toUTCString()), Date.parse('Wed Jul 01 2020 14:30:15 GMT+0200 (CEST)')],
+    constructed: [new Date('2020-07-01T12:00').getTime(), new Date({ toString: () => '2020-07-01T12:00' }).getTime(), new Date(new Date(5)).getTime(), new Date(7).getTime()],
+    legacy: [Date.parse('Jul 1 2020 12:00'), Date.parse('2020/07/01'), new Date('2020-07-01 12:00').getTime()].map((t) => Number.isNaN(t)),
+    intl: typeof Intl,
+  };
+};`,
+    );
+    const summer = Date.UTC(2020, 6, 1, 12, 30, 15);
+    expect(f.outcome).toEqual(
+      success({
+        offsets: [0, 0],
+        parts: [2020, 6, 1, 3, 12, 30, 15, 120],
+        strings: [
+          'Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)',
+          'Wed Jul 01 2020 12:30:15 GMT+0000 (Coordinated Universal Time)',
+          'Wed Jul 01 2020',
+          '12:30:15 GMT+0000 (Coordinated Universal Time)',
+          'Wed Jul 01 2020 12:30:15 GMT+0000 (Coordinated Universal Time)',
+          'Wed Jul 01 2020',
+          '12:30:15 GMT+0000 (Coordinated Universal Time)',
+          'Invalid Date',
+        ],
+        set: '1970-02-03T05:00:00.000Z',
+        setYear: '1999-01-01T00:00:00.000Z',
+        components: [Date.UTC(2020, 6, 1, 12), Date.UTC(2020, 0), Date.UTC(2020, 6, 1), Date.UTC(2020, 6, 1)],
+        parsed: [Date.UTC(2020, 6, 1, 12), Date.UTC(2020, 6, 1, 12, 0, 0, 500), Date.UTC(2020, 6, 1), Date.UTC(2020, 6), Date.UTC(2020, 6, 1, 12), Date.UTC(2020, 6, 1, 10), summer, summer, summer],
+        constructed: [Date.UTC(2020, 6, 1, 12), Date.UTC(2020, 6, 1, 12), 5, 7],
+        legacy: [true, true, true], // Invalid Date: forms that name no zone
+        intl: 'undefined',
+      }),
+    );
+  });
+});
+
 describe('determinism', () => {
   let pool: SandboxPool;
   beforeAll(() => {
