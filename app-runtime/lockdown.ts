@@ -2,11 +2,16 @@
 // shared intrinsics become frozen and the Function constructor is tamed. Call once, first.
 import './utc-date.js'; // before SES, which builds the compartments' Date from the realm's
 import 'ses';
+import { redactPaths } from './redact-paths.js';
 
 let done = false;
 
 export function lockdownRealm(): void {
   if (done) return;
+  // The realm's one stack-trace hook, which V8 reads from this Error: frames keep the app's
+  // module names and lose the volunteer's paths, which app code could otherwise read and send.
+  // An accessor, because SES assigns its own hook and then freezes Error; this keeps ours.
+  Object.defineProperty(Error, 'prepareStackTrace', { get: () => stackWithoutPaths, set: () => {}, enumerable: false, configurable: false });
   lockdown({
     errorTaming: 'unsafe', // keep stack traces for app authors' error reports
     overrideTaming: 'severe', // libraries loaded before lockdown may assign to inherited properties
@@ -22,4 +27,23 @@ export function lockdownRealm(): void {
   // so no task can leave state on it for the next.
   harden(new wasm.Memory({ initial: 0, maximum: 1, shared: true }).buffer.constructor);
   done = true;
+}
+
+/** V8's call sites; only what is safe to show is used. */
+interface CallSite {
+  getScriptNameOrSourceURL(): unknown;
+  toString(): string;
+}
+
+function stackWithoutPaths(error: unknown, frames: CallSite[]): string {
+  let head: string;
+  try {
+    head = String(error);
+  } catch {
+    head = 'Error'; // an app's error whose toString throws
+  }
+  const lines = frames
+    .filter((f) => !String(f.getScriptNameOrSourceURL()).includes('/node_modules/')) // SES and libraries: noise
+    .map((f) => `\n  at ${redactPaths(String(f))}`);
+  return head + lines.join('');
 }

@@ -101,7 +101,8 @@ function appCompartment(bundle: AppBundle, console: object, WebAssembly: object)
     importHook: async (name: string) => {
       const bytes = bundle.files.get(name);
       if (!bytes || !/\.m?js$/.test(name)) throw new Error(`"${name}" is not a JavaScript file of this app version`);
-      return new ModuleSource(new TextDecoder('utf-8', { fatal: true }).decode(bytes), name);
+      // Named app:main.js in stack frames, the names redact-paths.ts keeps.
+      return new ModuleSource(new TextDecoder('utf-8', { fatal: true }).decode(bytes), `app:${name}`);
     },
   });
 }
@@ -171,7 +172,9 @@ function text(v: unknown): string {
 function describe(e: unknown): string {
   try {
     if (e instanceof Error) {
-      const frame = e.stack?.split('\n').find((l) => /^\s+at /.test(l))?.trim();
+      // The app's own frame nearest to it (the host may have thrown it): the host's frames say
+      // nothing to the app's author.
+      const frame = (e.stack ?? '').split('\n').find((l) => /^\s+at .*\bapp:[\w.-]+:\d+:\d+/.test(l))?.trim();
       return frame ? `${e.name}: ${e.message} (${frame})` : `${e.name}: ${e.message}`;
     }
     return `threw ${text(e)}`;

@@ -3,6 +3,7 @@
 // reload or a lost connection loses nothing; reports signed results when connected, in
 // batches; gives work back. Where the two volunteers differ (files or IndexedDB, worker
 // threads or Web Workers, Node crypto or WebCrypto, logs or an activity list) they pass adapters.
+import { redactPaths } from '../app-runtime/redact-paths.js';
 import type { AppBundle, AppOutcome, TaskHost } from '../app-runtime/run-app.js';
 import { utf8 } from '../protocol/bytes.js';
 import { canonicalJson } from '../protocol/canonical.js';
@@ -403,14 +404,21 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     this.events.finished?.(task, f);
     const timing = { cpuTimeMs: f.cpuTimeMs, elapsedMs: f.elapsedMs };
     if (f.outcome.ok) await this.complete(task, { output: JSON.parse(f.outcome.outputJson) as unknown }, timing);
-    else await this.complete(task, { error: { code: f.outcome.code, message: f.outcome.message.slice(0, MAX_ERROR_MESSAGE_CHARS) } }, timing);
+    else await this.complete(task, { error: { code: f.outcome.code, message: f.outcome.message } }, timing);
     this.dispatch();
     this.fill();
   }
 
-  /** Signs the result and journals it before anything else: from here it survives a crash or a reload. */
+  /**
+   * Signs the result and journals it before anything else: from here it survives a crash or a
+   * reload. An error's message names no file of this machine: it goes to the coordinator and
+   * the researcher.
+   */
   private async complete(task: RefusedTask, outcome: Outcome, timing: { cpuTimeMs: number; elapsedMs: number }): Promise<void> {
     const { crypto, host, journal } = this.o;
+    if ('error' in outcome && outcome.error) {
+      outcome = { error: { code: outcome.error.code, message: redactPaths(outcome.error.message).slice(0, MAX_ERROR_MESSAGE_CHARS) } };
+    }
     const rounded = { cpuTimeMs: Math.round(timing.cpuTimeMs), elapsedMs: Math.round(timing.elapsedMs) };
     const result = await crypto.signWith(host.seed, (ed) => buildResult(ed, host.seed, task, outcome, rounded));
     await journal.saveResult(result);

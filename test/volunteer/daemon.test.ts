@@ -2,7 +2,8 @@
 // example apps in the SES sandbox, surviving hostile apps, kills and coordinator restarts.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLES } from '../../examples/catalog.js';
@@ -18,6 +19,7 @@ import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/
 import { submitInputs } from '../helpers/batches.js';
 import { VolunteerProcess } from '../helpers/volunteer-process.js';
 
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 let coordinator: TestCoordinator | undefined;
 let coordinatorProc: CoordinatorProcess | undefined;
 let daemons: VolunteerProcess[] = [];
@@ -140,6 +142,7 @@ describe('the volunteer daemon', () => {
     const projectId = coordinator.apps.createProject({ name: 'hostile' });
     const keyDir = tempDir('vg-daemon-');
     const hostile: Record<string, string> = {
+      'host-error': `export default async (input, ctx) => { await ctx.file('missing.bin'); };`,
       'static-import': `import fs from 'fs'; export default async () => fs.readFileSync('/etc/passwd', 'utf8');`,
       'dynamic-import': `export default async () => (await import('node:child_process')).execSync('id').toString();`,
       'process-exit': `export default async () => { process.exit(1); };`,
@@ -150,6 +153,7 @@ describe('the volunteer daemon', () => {
       'memory-blow-up': `export default async () => { const a = []; for (;;) a.push(new Array(1000).fill({ x: 1 })); };`,
     };
     const expected: Record<string, string> = {
+      'host-error': 'app_exception',
       'static-import': 'app_load_failed',
       'dynamic-import': 'app_exception',
       'process-exit': 'app_exception',
@@ -185,6 +189,9 @@ describe('the volunteer daemon', () => {
       ),
     );
     expect(errors).toEqual({ ...expected, tampered: 'bad_app' });
+    // Error reports name no file of the volunteer's machine: not where it is installed, nor its data dir.
+    const reports = readDb(db, (d) => (d.prepare(`SELECT error_json AS e FROM replicas WHERE error_json IS NOT NULL`).all() as { e: string }[]).map((r) => r.e).join('\n'));
+    for (const where of ['file://', ROOT, tmpdir(), keyDir]) expect(reports).not.toContain(where);
     // Nothing ever ran the tampered code, and the key never left the daemon.
     expect(daemon.logged('refused a task')[0]?.reason).toMatch(/does not match its SHA-256/);
     const key = (JSON.parse(readFileSync(join(keyDir, 'host-key.json'), 'utf8')) as { seed: string }).seed;

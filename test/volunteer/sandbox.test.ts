@@ -427,6 +427,36 @@ export default async function run({ path, url }, ctx) {
     expect(outcomes.length).toBeGreaterThan(8);
   });
 
+  it("learns nothing of where the volunteer installed the program, from any stack; reports name the app's frame", async () => {
+    const f = await run(
+      pool,
+      `import { fail } from './util.js';
+export default async function run(input, ctx) {
+  const stacks = { own: new Error('mine').stack, imported: '', host: '', json: '', evalled: (0, eval)('new Error("e").stack'), fn: Function('return new Error("f").stack')() };
+  try { fail(); } catch (e) { stacks.imported = e.stack; }
+  try { await ctx.file('missing.bin'); } catch (e) { stacks.host = e.stack; }
+  try { await ctx.checkpoint({ f: () => 1 }); } catch (e) { stacks.json = e.stack; }
+  return stacks;
+}`,
+      { files: { 'util.js': `export function fail() {\n  throw new TypeError('from util');\n}` } },
+    );
+    expect(f.outcome.ok).toBe(true);
+    const stacks = JSON.parse((f.outcome as { outputJson: string }).outputJson) as Record<string, string>;
+    const root = new URL('../..', import.meta.url);
+    for (const [name, stack] of Object.entries(stacks)) {
+      for (const where of ['file:', root.pathname, '/node_modules/', tmpdir()]) expect(stack, name).not.toContain(where);
+    }
+    expect(stacks.own).toMatch(/^Error: mine\n {2}at run \(app:main\.js:3:\d+\)/);
+    expect(stacks.imported).toMatch(/^TypeError: from util\n {2}at fail \(app:util\.js:2:\d+\)\n {2}at run \(app:main\.js:4:\d+\)/);
+    expect(stacks.host).toMatch(/^Error: this app version has no file "missing.bin"\n/);
+    expect(stacks.host).toMatch(/at run \(app:main\.js:5:\d+\)/);
+
+    // A failure the host raised is reported at the app's line that caused it.
+    const g = await run(pool, `export default async (input, ctx) => {\n  await ctx.file('missing.bin');\n};`);
+    expect(g.outcome).toEqual(failure('app_exception', /^Error: this app version has no file "missing.bin" \(at default \(app:main\.js:2:\d+\)\)$/));
+    await expectPoolStillWorks(pool);
+  });
+
   it('has no clock or ambient randomness: Date.now(), new Date() and Math.random() throw', async () => {
     for (const [expr, message] of [
       ['Date.now()', /%SharedDate%\.now\(\) throws/],

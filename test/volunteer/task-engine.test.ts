@@ -439,6 +439,33 @@ describe('the volunteer task engine', () => {
     expect(journal.taskMap.size).toBe(0);
   });
 
+  it("strips the volunteer's file paths from every error it reports, keeping the app's module names", async () => {
+    const { link, runner, clock } = setup({
+      slots: 2,
+      capacity: 3,
+      apps: {
+        bundle: async (hash) => {
+          if (hash === 'd'.repeat(64)) throw new Error("EACCES: permission denied, open '/home/alice smith/volunteer-data/files/x'");
+          return BUNDLE;
+        },
+      },
+    });
+    const appBody = { ...signedTask(3), appVersionHash: 'd'.repeat(64) };
+    link.offer([signedTask(1), signedTask(2), { ...appBody, signature: signBody(ed, coordinator.seed, 'task', taskBody(appBody)) }]);
+    link.connect();
+    await clock.advance(100);
+    const failed = (message: string): Finished => ({ outcome: { ok: false, code: 'app_exception', message }, cpuTimeMs: 1, elapsedMs: 1 });
+    runner.running(1).finish(failed("TypeError: x is null (at f (app:util.js:2:8)) at runIn (file:///home/alice/volunteer-grid/app-runtime/run-app.ts:1:1132)"));
+    runner.running(2).finish({ outcome: { ok: false, code: 'worker_crashed', message: 'the sandbox worker failed: Cannot find module /home/alice/volunteer-grid/volunteer-node/sandbox/worker-main.js' }, cpuTimeMs: 1, elapsedMs: 1 });
+    await clock.advance(RETRY_MS * 6);
+    const messages = Object.fromEntries(reported(link).map((r) => [r.taskId, r.error?.message]));
+    expect(messages).toEqual({
+      1: 'TypeError: x is null (at f (app:util.js:2:8)) at runIn (<path>)',
+      2: 'the sandbox worker failed: Cannot find module <path>',
+      3: "EACCES: permission denied, open '<path>'",
+    });
+  });
+
   it('resumes a restored task from its journalled checkpoint, and requeues a suspended one', async () => {
     const { engine, link, runner, clock, journal } = setup({ capacity: 1 });
     await journal.saveTask(signedTask(7));
