@@ -11,7 +11,13 @@ import { canonicalJson } from '../protocol/canonical.js';
 import { seededRandom } from './prng.js';
 import { TaskScope, taskWebAssembly } from './task-scope.js';
 
-export const MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024;
+/** How much an app may checkpoint: each state, and all of one run's states together. */
+export interface CheckpointLimits {
+  bytes: number;
+  totalBytes: number;
+}
+/** Each state as large as the protocol lets a volunteer keep it; 64 of those for one run of a task. */
+export const DEFAULT_CHECKPOINT_LIMITS: CheckpointLimits = { bytes: 16 * 1024 * 1024, totalBytes: 1024 * 1024 * 1024 };
 const MAX_LOG_LINES = 200;
 const PROGRESS_INTERVAL_MS = 100;
 const PROGRESS_PER_INTERVAL = 20;
@@ -28,6 +34,8 @@ export interface AppRun {
   rngSeed: string;
   /** Canonical JSON of the last checkpoint, when resuming. */
   resume?: string;
+  /** The volunteer's; DEFAULT_CHECKPOINT_LIMITS when absent. */
+  checkpointLimits?: CheckpointLimits;
 }
 
 /** What the runtime needs from the volunteer around it. */
@@ -38,7 +46,7 @@ export interface TaskHost {
   log(level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
 }
 
-export type AppFailureCode = 'app_load_failed' | 'app_exception' | 'bad_output';
+export type AppFailureCode = 'app_load_failed' | 'app_exception' | 'bad_output' | 'checkpoint_limit';
 
 export type AppOutcome = { ok: true; outputJson: string } | { ok: false; code: AppFailureCode; message: string };
 
@@ -67,17 +75,30 @@ async function runIn(scope: TaskScope, bundle: AppBundle, run: AppRun, host: Tas
     return { ok: false, code: 'app_load_failed', message: `${bundle.entry} must export default async function run(input, ctx)` };
   }
 
+  // A limit the runtime checks itself ends the task at once, whatever the app does about it:
+  // the scope ends (nothing of the app resumes) and the run finishes with the failure.
+  let stopped: AppOutcome | undefined;
+  let stop!: () => void;
+  const stopping = new Promise<void>((resolve) => (stop = resolve));
+  const fail = (code: AppFailureCode, message: string) => {
+    if (stopped) return;
+    stopped = { ok: false, code, message };
+    scope.end();
+    stop();
+  };
+
   let output: unknown;
   try {
-    const { ctx, flushProgress } = makeCtx(scope, bundle, run, host);
+    const { ctx, flushProgress } = makeCtx(scope, bundle, run, host, fail);
     try {
-      output = await (entry as (input: unknown, ctx: unknown) => unknown)(run.input, ctx);
+      output = await Promise.race([(entry as (input: unknown, ctx: unknown) => unknown)(run.input, ctx), stopping]);
     } finally {
       flushProgress();
     }
   } catch (e) {
-    return { ok: false, code: 'app_exception', message: describe(e) };
+    return stopped ?? { ok: false, code: 'app_exception', message: describe(e) };
   }
+  if (stopped) return stopped;
   try {
     return { ok: true, outputJson: canonicalJson(output) };
   } catch (e) {
@@ -107,8 +128,16 @@ function appCompartment(bundle: AppBundle, console: object, WebAssembly: object)
   });
 }
 
-function makeCtx(scope: TaskScope, bundle: AppBundle, run: AppRun, host: TaskHost): { ctx: object; flushProgress: () => void } {
+function makeCtx(
+  scope: TaskScope,
+  bundle: AppBundle,
+  run: AppRun,
+  host: TaskHost,
+  fail: (code: AppFailureCode, message: string) => void,
+): { ctx: object; flushProgress: () => void } {
   const random = seededRandom(run.rngSeed);
+  const limits = run.checkpointLimits ?? DEFAULT_CHECKPOINT_LIMITS;
+  let checkpointed = 0; // bytes handed to the volunteer by this run
   // An app may call progress in a tight loop: pass on a few updates per interval, no more.
   let windowStart = -Infinity;
   let inWindow = 0;
@@ -144,7 +173,14 @@ function makeCtx(scope: TaskScope, bundle: AppBundle, run: AppRun, host: TaskHos
     checkpoint: (state: unknown) =>
       scope.settle(async () => {
         const json = canonicalJson(state);
-        if (new TextEncoder().encode(json).length > MAX_CHECKPOINT_BYTES) throw new Error(`a checkpoint is at most ${MAX_CHECKPOINT_BYTES} bytes`);
+        const bytes = new TextEncoder().encode(json).length;
+        if (bytes > limits.bytes) {
+          return fail('checkpoint_limit', `a checkpoint of ${bytes} bytes is over the volunteer's limit of ${limits.bytes} bytes`);
+        }
+        if (checkpointed + bytes > limits.totalBytes) {
+          return fail('checkpoint_limit', `this task's checkpoints would come to ${checkpointed + bytes} bytes, over the volunteer's limit of ${limits.totalBytes} bytes for one task`);
+        }
+        checkpointed += bytes;
         await host.checkpoint(json);
       }),
   });

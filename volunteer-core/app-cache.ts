@@ -1,10 +1,13 @@
 // App versions, their files and large inputs: fetched from the coordinator by hash, verified,
 // and kept by hash (they never change) in the volunteer's store: files on disk for the daemon,
-// IndexedDB for the page. Nothing that fails verification is kept or run.
+// IndexedDB for the page. Nothing that fails verification is kept or run. The store has a
+// budget: what does not fit goes, least recently used first, unless a held task needs it;
+// what cannot fit even then is used from memory and not kept.
 import type { AppBundle } from '../app-runtime/run-app.js';
 import { fromUtf8, utf8 } from '../protocol/bytes.js';
 import { Hex64 } from '../protocol/messages.js';
 import { appVersionProblem, type SignedAppVersion } from '../protocol/verify.js';
+import { entryId, planEviction, type CacheEntry, type CacheKind } from './cache-budget.js';
 import type { VolunteerCrypto } from './crypto.js';
 
 /** Something the coordinator served does not verify: the task must not run. */
@@ -25,12 +28,34 @@ export interface AppStore {
   saveAppVersion(bundleHash: string, doc: SignedAppVersion): Promise<void>;
   file(sha256: string): Promise<Uint8Array | undefined>;
   saveFile(sha256: string, bytes: Uint8Array): Promise<void>;
+  /** Everything kept, with its size and last use. */
+  entries(): Promise<CacheEntry[]>;
+  /** A task uses it now. */
+  touch(kind: CacheKind, key: string): Promise<void>;
+  remove(kind: CacheKind, key: string): Promise<void>;
+}
+
+/** What the volunteer's held tasks need: never evicted. */
+export interface CacheUse {
+  appVersions: ReadonlySet<string>;
+  /** Inputs that travel as files, by hash. */
+  inputs: ReadonlySet<string>;
+}
+
+export interface CacheBudget {
+  maxBytes: number;
+  inUse(): CacheUse;
 }
 
 const FETCH_TIMEOUT_MS = 60_000;
 
 export class AppCache {
+  /** Bundles in memory, while held tasks need them: concurrent tasks of one version share one fetch. */
   private readonly bundles = new Map<string, Promise<AppBundle>>();
+  /** The files of each app version loaded, so that those of held tasks are never evicted. */
+  private readonly versionFiles = new Map<string, readonly string[]>();
+  /** Writes to the store, one at a time: each plans its room from what the last one left. */
+  private writes: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly store: AppStore,
@@ -39,15 +64,20 @@ export class AppCache {
     private readonly crypto: VolunteerCrypto,
     private readonly coordinatorKey: string,
     private readonly host: { publicKey: string; seed: string },
-  ) {}
+    private readonly budget: CacheBudget,
+  ) {
+    void this.keep(0, async () => undefined); // a store over a (lowered) budget shrinks at once
+  }
 
-  /** The verified files of an app version; concurrent tasks of one version share one fetch. */
+  /** The verified files of an app version. */
   bundle(bundleHash: string): Promise<AppBundle> {
+    this.forgetUnused();
     let p = this.bundles.get(bundleHash);
     if (!p) {
-      p = this.loadBundle(bundleHash);
-      this.bundles.set(bundleHash, p);
-      p.catch(() => this.bundles.delete(bundleHash)); // try again for the next task
+      const loading = this.loadBundle(bundleHash);
+      this.bundles.set(bundleHash, loading);
+      loading.catch(() => this.bundles.get(bundleHash) === loading && this.bundles.delete(bundleHash)); // try again for the next task
+      p = loading;
     }
     return p;
   }
@@ -77,6 +107,8 @@ export class AppCache {
     const doc = cached ?? signedAppVersion(await (await this.get(`/app-versions/${bundleHash}`)).json());
     const checked = await this.crypto.check((ed) => appVersionProblem(ed, this.coordinatorKey, bundleHash, doc));
     if ('problem' in checked) throw new VerificationError('bad_app', checked.problem);
+    this.versionFiles.set(bundleHash, checked.manifest.files.map((f) => f.sha256));
+    if (cached) this.touch('version', bundleHash);
     const files = new Map<string, Uint8Array>();
     for (const entry of checked.manifest.files) {
       files.set(
@@ -89,18 +121,64 @@ export class AppCache {
         }),
       );
     }
-    if (!cached) await this.store.saveAppVersion(bundleHash, { bundleHash, manifest: doc.manifest, signature: doc.signature });
+    if (!cached) {
+      const kept: SignedAppVersion = { bundleHash, manifest: doc.manifest, signature: doc.signature };
+      await this.keep(utf8(JSON.stringify(kept)).length, () => this.store.saveAppVersion(bundleHash, kept));
+    }
     return { entry: checked.manifest.entry, files };
   }
 
   private async file(sha256: string, code: VerificationError['code'], problem: (bytes: Uint8Array) => Promise<string | undefined>): Promise<Uint8Array> {
     const cached = await this.store.file(sha256);
-    if (cached instanceof Uint8Array && (await problem(cached)) === undefined) return cached; // else damaged: fetch again
+    if (cached instanceof Uint8Array && (await problem(cached)) === undefined) {
+      this.touch('file', sha256);
+      return cached;
+    } // else damaged: fetch again
     const bytes = new Uint8Array(await (await this.get(`/files/${sha256}`)).arrayBuffer());
     const p = await problem(bytes);
     if (p) throw new VerificationError(code, p);
-    await this.store.saveFile(sha256, bytes);
+    await this.keep(bytes.length, () => this.store.saveFile(sha256, bytes));
     return bytes;
+  }
+
+  /**
+   * Makes room for `bytes` more within the budget and saves them, or does not save them when
+   * they cannot fit. The cache is only a cache: a write that fails leaves the task running
+   * from memory.
+   */
+  private keep(bytes: number, save: () => Promise<void>): Promise<void> {
+    const write = async () => {
+      const plan = planEviction(await this.store.entries(), await this.inUse(), this.budget.maxBytes, bytes);
+      for (const e of plan.evict) await this.store.remove(e.kind, e.key);
+      if (plan.fits) await save();
+    };
+    const done = this.writes.then(write).catch(() => undefined);
+    this.writes = done;
+    return done;
+  }
+
+  /** Ids (cache-budget.ts entryId) of what held tasks need. */
+  private async inUse(): Promise<Set<string>> {
+    const use = this.budget.inUse();
+    const ids = new Set<string>();
+    for (const version of use.appVersions) {
+      ids.add(entryId('version', version));
+      const files = this.versionFiles.get(version) ?? manifestFiles(await this.store.appVersion(version).catch(() => undefined));
+      for (const f of files) ids.add(entryId('file', f));
+    }
+    for (const input of use.inputs) ids.add(entryId('file', input));
+    return ids;
+  }
+
+  private touch(kind: CacheKind, key: string): void {
+    void this.store.touch(kind, key).catch(() => undefined);
+  }
+
+  /** Drops bundles and file lists no held task needs any more: memory is bounded too. */
+  private forgetUnused(): void {
+    const { appVersions } = this.budget.inUse();
+    for (const hash of this.bundles.keys()) if (!appVersions.has(hash)) this.bundles.delete(hash);
+    for (const hash of this.versionFiles.keys()) if (!appVersions.has(hash)) this.versionFiles.delete(hash);
   }
 
   private async get(path: string): Promise<Response> {
@@ -109,6 +187,12 @@ export class AppCache {
     if (!res.ok) throw new Error(`GET ${path} failed: HTTP ${res.status}`);
     return res;
   }
+}
+
+/** The file hashes a stored manifest names (not verified: only to keep them from eviction). */
+function manifestFiles(doc: SignedAppVersion | undefined): string[] {
+  const files = (doc?.manifest as { files?: unknown } | undefined)?.files;
+  return Array.isArray(files) ? files.flatMap((f) => (typeof (f as { sha256?: unknown })?.sha256 === 'string' ? [(f as { sha256: string }).sha256] : [])) : [];
 }
 
 /** The shape of GET /app-versions/:hash; the manifest itself is checked by appVersionProblem. */

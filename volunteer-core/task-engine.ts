@@ -4,14 +4,14 @@
 // batches; gives work back. Where the two volunteers differ (files or IndexedDB, worker
 // threads or Web Workers, Node crypto or WebCrypto, logs or an activity list) they pass adapters.
 import { redactPaths } from '../app-runtime/redact-paths.js';
-import type { AppBundle, AppOutcome, TaskHost } from '../app-runtime/run-app.js';
+import type { AppBundle, AppOutcome, CheckpointLimits, TaskHost } from '../app-runtime/run-app.js';
 import { utf8 } from '../protocol/bytes.js';
 import { canonicalJson } from '../protocol/canonical.js';
 import { MAX_ERROR_MESSAGE_CHARS, MAX_INLINE_JSON_BYTES } from '../protocol/limits.js';
 import { TaskSchema, type AbortNotice, type Result, type ResultAck, type Task } from '../protocol/messages.js';
 import { buildResult, type Outcome } from '../protocol/results.js';
 import { taskProblem } from '../protocol/verify.js';
-import { VerificationError } from './app-cache.js';
+import { VerificationError, type CacheUse } from './app-cache.js';
 import { realClock, type Clock, type TimerId } from './clock.js';
 import { CallError, type LinkEvents, type Session } from './coordinator-link.js';
 import type { VolunteerCrypto } from './crypto.js';
@@ -57,6 +57,7 @@ export interface SandboxJob {
   rngSeed: string;
   /** Canonical JSON of the last checkpoint, when resuming. */
   resume?: string;
+  checkpointLimits?: CheckpointLimits;
 }
 
 /** What a running task tells its volunteer: app-runtime's TaskHost. */
@@ -117,11 +118,16 @@ export interface EngineOptions<C extends CreditStore> {
   crypto: VolunteerCrypto;
   journal: TaskJournal;
   runner: SandboxRunner;
-  /** Opened at the first connect, when the coordinator's key is known. */
-  openApps(coordinatorKey: string): AppSource;
+  /**
+   * Opened at the first connect, when the coordinator's key is known. `inUse`: what the tasks
+   * held now need, which the cache must keep.
+   */
+  openApps(coordinatorKey: string, inUse: () => CacheUse): AppSource;
   openCredit(coordinatorKey: string): C | Promise<C>;
   /** How many tasks to hold: one per sandbox plus those fetched ahead. */
   capacity(): number;
+  /** How much each task may checkpoint (the runtime's defaults when absent). */
+  checkpointLimits?(): CheckpointLimits;
   /** Whether to ask for work now (besides being connected and not stopping). */
   canFetch?(): boolean;
   events?: Partial<EngineEvents<C>>;
@@ -223,6 +229,16 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     return [...this.held.values()].map((h) => ({ task: h.task, state: h.state, progress: h.progress, checkpointed: h.checkpoint !== undefined, resumed: h.resumed }));
   }
 
+  private cacheUse(): CacheUse {
+    const appVersions = new Set<string>();
+    const inputs = new Set<string>();
+    for (const { task } of this.held.values()) {
+      appVersions.add(task.appVersionHash);
+      if (task.input === undefined) inputs.add(task.inputHash);
+    }
+    return { appVersions, inputs };
+  }
+
   /** The coordinator's key changed (and the volunteer accepted it): what was checked with the old one goes. */
   forgetCoordinatorKey(): void {
     this.apps = undefined;
@@ -233,7 +249,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
 
   private async onReady(session: Session): Promise<void> {
     this.current = session;
-    this.apps ??= this.o.openApps(session.coordinatorKey);
+    this.apps ??= this.o.openApps(session.coordinatorKey, () => this.cacheUse());
     this.creditStore ??= await this.o.openCredit(session.coordinatorKey);
     this.events.connected?.(session);
     for (const h of this.held.values()) if (h.state === 'preparing' && h.attempts === 0) void this.prepare(h);
@@ -359,11 +375,20 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
       if (h.state !== 'queued') continue;
       const { task } = h;
       const resume = h.checkpoint;
+      const checkpointLimits = this.o.checkpointLimits?.();
       // Marked first: starting it may free a slot and call dispatch again, which must not
       // start the same task on a second sandbox.
       h.state = 'running';
       const running = runner.run(
-        { taskId: task.taskId, entry: h.bundle!.entry, files: h.bundle!.files, input: h.input, rngSeed: task.rngSeed, ...(resume === undefined ? {} : { resume }) },
+        {
+          taskId: task.taskId,
+          entry: h.bundle!.entry,
+          files: h.bundle!.files,
+          input: h.input,
+          rngSeed: task.rngSeed,
+          ...(resume === undefined ? {} : { resume }),
+          ...(checkpointLimits === undefined ? {} : { checkpointLimits }),
+        },
         {
           progress: (f) => {
             h.progress = f;

@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
+import type { CheckpointLimits } from '../app-runtime/run-app.js';
 import type { Ed25519 } from '../protocol/ed25519.js';
 import { AppCache } from '../volunteer-core/app-cache.js';
 import { CoordinatorLink } from '../volunteer-core/coordinator-link.js';
@@ -27,6 +28,9 @@ export interface DaemonOptions {
   prefetch: number;
   maxMemoryMb: number;
   maxCpuMs: number;
+  /** Bytes the app cache may take on disk. */
+  maxDiskBytes: number;
+  checkpointLimits: CheckpointLimits;
   graceMs: number;
   name?: string;
   accountKey?: string;
@@ -85,9 +89,11 @@ export class Daemon {
       crypto,
       journal: new TaskJournal(join(options.dataDir, 'journal'), log),
       runner,
-      openApps: (coordinatorKey) => new AppCache(fileAppStore(options.dataDir), baseUrl, crypto, coordinatorKey, this.host),
+      openApps: (coordinatorKey, inUse) =>
+        new AppCache(fileAppStore(options.dataDir), baseUrl, crypto, coordinatorKey, this.host, { maxBytes: options.maxDiskBytes, inUse }),
       openCredit: (coordinatorKey) => new CreditBook(options.dataDir, crypto, coordinatorKey, this.host.publicKey),
       capacity: () => options.threads + options.prefetch,
+      checkpointLimits: () => options.checkpointLimits,
       events: {
         restored: (tasks, unreportedResults) => log.info('restored from the journal', { tasks, unreportedResults }),
         connected: (s) => log.info('connected', { hostId: s.hostId, userId: s.userId, threads: options.threads }),

@@ -6,6 +6,8 @@ import { Daemon } from './daemon.js';
 import { LiveDisplay } from './live-display.js';
 import { loadVolunteerOptions } from './options.js';
 
+const MB = 1024 * 1024;
+
 const loaded = loadVolunteerOptions(process.argv.slice(2), process.env);
 if ('message' in loaded) {
   (loaded.exitCode === 0 ? process.stdout : process.stderr).write(loaded.message);
@@ -27,6 +29,8 @@ try {
       prefetch: o.prefetch ?? o.threads,
       maxMemoryMb: o.maxMemoryMb,
       maxCpuMs: o.maxCpuSeconds * 1000,
+      maxDiskBytes: Math.round(o.maxDiskMb * MB),
+      checkpointLimits: { bytes: Math.round(o.maxCheckpointMb * MB), totalBytes: Math.round(o.maxCheckpointTotalMb * MB) },
       graceMs: o.graceSeconds * 1000,
       ...(o.name === undefined ? {} : { name: o.name }),
       ...(o.account === undefined ? {} : { accountKey: o.account }),

@@ -12,6 +12,9 @@ export const OptionsSchema = z.strictObject({
   account: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, 'an account key as POST /api/v1/accounts returns it').optional(),
   maxMemoryMb: z.coerce.number().int().min(32).max(1 << 20).default(512),
   maxCpuSeconds: z.coerce.number().min(0.1).max(7 * 86_400).default(3600),
+  maxDiskMb: z.coerce.number().min(1).max(1 << 30).default(2048),
+  maxCheckpointMb: z.coerce.number().min(0.001).max(1024).default(16),
+  maxCheckpointTotalMb: z.coerce.number().min(0.001).max(1 << 20).default(1024),
   graceSeconds: z.coerce.number().min(0).max(3600).default(30),
   prefetch: z.coerce.number().int().min(0).max(1024).optional(),
   coordinatorKey: Hex32.optional(),
@@ -29,6 +32,9 @@ const FLAGS: Record<string, FlagSpec> = {
   account: env('ACCOUNT'),
   'max-memory-mb': env('MAX_MEMORY_MB'),
   'max-cpu-seconds': env('MAX_CPU_SECONDS'),
+  'max-disk-mb': env('MAX_DISK_MB'),
+  'max-checkpoint-mb': env('MAX_CHECKPOINT_MB'),
+  'max-checkpoint-total-mb': env('MAX_CHECKPOINT_TOTAL_MB'),
   'grace-seconds': env('GRACE_SECONDS'),
   prefetch: env('PREFETCH'),
   'coordinator-key': env('COORDINATOR_KEY'),
@@ -45,6 +51,11 @@ export const USAGE = `Usage: npm run volunteer -- --url http://coordinator:8080 
   --account KEY           account key (POST /api/v1/accounts) so credit adds up across machines
   --max-memory-mb N       heap limit of each task (default 512)
   --max-cpu-seconds N     CPU-time limit of each task (default 3600)
+  --max-disk-mb N         disk for cached app versions, app files and inputs; the least
+                          recently used go first, never what a held task needs (default 2048)
+  --max-checkpoint-mb N   largest checkpoint a task may write (default 16)
+  --max-checkpoint-total-mb N
+                          all the checkpoints one run of a task may write (default 1024)
   --grace-seconds N       on SIGINT/SIGTERM, how long running tasks may finish (default 30)
   --prefetch N            tasks fetched ahead beyond one per thread (default: --threads)
   --coordinator-key HEX   pin the coordinator's public key instead of trusting it on first use

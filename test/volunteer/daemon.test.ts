@@ -1,6 +1,6 @@
 // The volunteer daemon for real: separate processes against a real coordinator, running the
 // example apps in the SES sandbox, surviving hostile apps, kills and coordinator restarts.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -202,6 +202,44 @@ describe('the volunteer daemon', () => {
     const good = submit(coordinator, await addExample(coordinator, projectId, 'primes'), primesInputs(3, 2000, 50_000), { minQuorum: 1, targetNresults: 1 });
     await waitFor('the good batch', () => workunitStates(db, good).done === 3, 30_000);
     for (const { input, output } of canonicalOutputs(db, good)) expect(output).toBe(await expectedOutput('primes', input));
+    expect(await daemon.stop()).toBe(0);
+  }, 90_000);
+
+  // Regression: app files and inputs were cached forever (272 MB after 4 small tasks), and an
+  // app could write checkpoints without bound (670 MB for 1.8 s of CPU).
+  it('keeps its app cache within --max-disk-mb and stops an app that checkpoints without bound', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const projectId = c.apps.createProject({ name: 'disk' });
+    const KB = 1024;
+    const pad = (n: number, seed: number) => new Uint8Array(n).fill(seed);
+    // Four apps, each with a 400 KB file, each given a 300 KB input (inputs over 256 KiB travel as files).
+    const batches: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const app = c.apps.createApp(projectId, { name: `app-${i}` });
+      c.apps.addVersion(app.id, {
+        files: [
+          { name: 'main.js', bytes: new TextEncoder().encode(`export default async (input, ctx) => (await ctx.file('pad.bin')).length + input.pad.length;`) },
+          { name: 'pad.bin', bytes: pad(400 * KB, i + 1) },
+        ],
+      });
+      batches.push(submit(c, app.id, [{ pad: String(i).repeat(300 * KB) }], { minQuorum: 1, targetNresults: 1 }));
+    }
+    const flood = c.apps.createApp(projectId, { name: 'flood' });
+    c.apps.addVersion(flood.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(`export default async (input, ctx) => { for (let i = 0; ; i++) await ctx.checkpoint({ i, pad: 'x'.repeat(100000) }); };`) }] });
+    const floodBatch = submit(c, flood.id, [{ n: 1 }], { minQuorum: 1, targetNresults: 1, maxErrorResults: 1, maxTotalResults: 1 });
+
+    const daemon = startDaemon(c.url, ['--max-disk-mb', '1', '--max-checkpoint-total-mb', '1']);
+    const db = dbOf(c);
+    await waitFor('every work unit over', () => batches.every((b) => workunitStates(db, b).done === 1) && workunitStates(db, floodBatch).failed === 1, 60_000);
+    for (const [i, b] of batches.entries()) expect(JSON.parse(canonicalOutputs(db, b)[0]!.output)).toBe(700 * KB);
+    const floodError = readDb(db, (d) => d.prepare(`SELECT r.error_json AS e FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE w.batch_id = ?`).get(floodBatch)) as { e: string };
+    expect(JSON.parse(floodError.e)).toMatchObject({ code: 'checkpoint_limit', message: expect.stringMatching(/over the volunteer's limit of 1048576 bytes for one task/) });
+
+    // The cache holds at most 1 MiB: what each task needed (700 KB) fitted, older entries went.
+    const cached = ['files', 'app-versions'].flatMap((d) => readdirSync(join(daemon.dataDir, d)).map((f) => statSync(join(daemon.dataDir, d, f)).size));
+    expect(cached.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(1024 * KB);
+    expect(cached.length).toBeGreaterThan(0);
     expect(await daemon.stop()).toBe(0);
   }, 90_000);
 

@@ -13,6 +13,7 @@ import { createLogger } from '../../common/log.js';
 import { canonicalJson } from '../../protocol/canonical.js';
 import type { RunJob } from '../../volunteer-node/sandbox/messages.js';
 import { SandboxPool, type Finished, type TaskEvents } from '../../volunteer-node/sandbox/sandbox-pool.js';
+import { COMPILE_CHAIN_APP, INNOCENT_APP, INSTANTIATE_START_APP, WASM_BUILDER } from '../helpers/leftover-apps.js';
 
 const THREADS = 2;
 const MAX_MEMORY_MB = 128;
@@ -32,6 +33,7 @@ interface JobOptions {
   input?: unknown;
   rngSeed?: string;
   resume?: string;
+  checkpointLimits?: RunJob['checkpointLimits'];
   /** More files of the app version besides main.js. */
   files?: Record<string, string>;
   taskId?: number;
@@ -48,6 +50,7 @@ function makeJob(main: string, o: JobOptions = {}): RunJob {
     input: o.input ?? null,
     rngSeed: o.rngSeed ?? SEED,
     ...(o.resume === undefined ? {} : { resume: o.resume }),
+    ...(o.checkpointLimits === undefined ? {} : { checkpointLimits: o.checkpointLimits }),
   };
 }
 
@@ -603,40 +606,6 @@ export default async function run(input, ctx) {
   });
 });
 
-// A WebAssembly module built inside an app: `funcs` functions of `ops` additions each (large
-// enough that compiling it outlives the task that starts it), optionally importing env.f and
-// naming it as its start function, so instantiating the module calls back into app code.
-const WASM_BUILDER = `
-const leb = (n) => { const o = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; o.push(b); } while (n); return o; };
-const section = (id, bytes) => [id, ...leb(bytes.length), ...bytes];
-const utf8 = (s) => [...new TextEncoder().encode(s)];
-function wasmModule(funcs, ops, startImport) {
-  const body = [0, 0x41, 0];
-  for (let i = 0; i < ops; i++) body.push(0x41, 1, 0x6a); // i32.const 1; i32.add
-  body.push(0x0b);
-  const fn = [...leb(body.length), ...body];
-  const head = [0, 97, 115, 109, 1, 0, 0, 0, ...section(1, [2, 0x60, 0, 1, 0x7f, 0x60, 0, 0])];
-  if (startImport) head.push(...section(2, [1, ...leb(3), ...utf8('env'), ...leb(1), ...utf8('f'), 0, 1]));
-  head.push(...section(3, [...leb(funcs), ...new Array(funcs).fill(0)]));
-  if (startImport) head.push(...section(8, [0]));
-  const codeSize = leb(funcs).length + funcs * fn.length;
-  head.push(10, ...leb(codeSize), ...leb(funcs));
-  const bytes = new Uint8Array(head.length + funcs * fn.length);
-  bytes.set(head);
-  for (let i = 0, at = head.length; i < funcs; i++, at += fn.length) bytes.set(fn, at);
-  return bytes;
-}
-const burn = (n) => { let x = 0; for (let i = 0; i < n; i++) x = (x + i) | 0; return x; };
-`;
-
-// Computes a little, waiting for a checkpoint between slices: the event-loop turns in which
-// anything an earlier task left pending on the same worker would run.
-const INNOCENT_APP = `export default async (input, ctx) => {
-  let x = 0;
-  for (let step = 0; step < 20; step++) { for (let i = 0; i < 1e6; i++) x = (x + i) | 0; await ctx.checkpoint({ step }); }
-  return 'innocent';
-};`;
-
 describe('nothing one task leaves behind runs in, or is charged to, the next on the same worker', () => {
   let pool: SandboxPool;
   const logged: string[] = [];
@@ -658,13 +627,7 @@ describe('nothing one task leaves behind runs in, or is charged to, the next on 
   // Regression: the compilation resumed after its task had ended; the worker said it was idle
   // in between, so the next task was posted to it and failed with cpu_limit for the burn.
   it('a chain of WebAssembly.compile calls that outlives its task', async () => {
-    const { first, second } = await thenInnocent(`${WASM_BUILDER}
-export default async () => {
-  const bytes = wasmModule(2000, 2000, false);
-  const loop = () => WebAssembly.compile(bytes).then(() => { burn(2e9); loop(); });
-  loop();
-  return 'left a compilation behind';
-};`);
+    const { first, second } = await thenInnocent(COMPILE_CHAIN_APP);
     expect(first.outcome).toEqual(success('left a compilation behind'));
     expect(second.outcome).toEqual(success('innocent'));
     expect(second.cpuTimeMs).toBeLessThan(MAX_CPU_MS / 2);
@@ -676,11 +639,7 @@ export default async () => {
   // V8 instantiates asynchronously once compiled, calling the start function (here an app
   // function) from the event loop, whichever task is running by then.
   it('a WebAssembly.instantiate whose start function calls back into the app after its task', async () => {
-    const { first, second } = await thenInnocent(`${WASM_BUILDER}
-export default async () => {
-  void WebAssembly.instantiate(wasmModule(2000, 2000, true), { env: { f: () => burn(2e9) } });
-  return 'left an instantiation behind';
-};`);
+    const { first, second } = await thenInnocent(INSTANTIATE_START_APP);
     expect(first.outcome).toEqual(success('left an instantiation behind'));
     expect(second.outcome).toEqual(success('innocent'));
     expect(second.cpuTimeMs).toBeLessThan(MAX_CPU_MS / 2);
@@ -904,6 +863,40 @@ describe('task events: checkpoints, progress, console, abort', () => {
     it('gives ctx.resume undefined on a fresh run', async () => {
       const f = await run(pool, `export default async (input, ctx) => [typeof ctx.resume, 'resume' in ctx];`);
       expect(f.outcome).toEqual(success(['undefined', true]));
+    });
+
+    // Regression: an app could checkpoint as fast as the disk took it (670 MB in 1.8 s of CPU,
+    // ~1.3 TB in a default task), each state up to 16 MiB.
+    describe('checkpoint volume is bounded: over a limit the task ends as checkpoint_limit', () => {
+      const limits = { bytes: 4096, totalBytes: 64 * 1024 };
+
+      it('all of a run’s checkpoints together, even when the app catches and carries on', async () => {
+        const f = await run(
+          pool,
+          `export default async (input, ctx) => {
+      const state = { pad: 'x'.repeat(1000) };
+      for (let i = 0; ; i++) { try { await ctx.checkpoint({ i, ...state }); } catch {} }
+    };`,
+          { checkpointLimits: limits },
+        );
+        expect(f.outcome).toEqual(failure('checkpoint_limit', /checkpoints would come to \d+ bytes, over the volunteer's limit of 65536 bytes for one task/));
+        const written = f.checkpoints.reduce((n, c) => n + c.length, 0);
+        expect(written).toBeLessThanOrEqual(limits.totalBytes);
+        expect(written).toBeGreaterThan(limits.totalBytes - 2000);
+        await expectPoolStillWorks(pool);
+      });
+
+      it('one checkpoint over the size limit: nothing of it is written', async () => {
+        const f = await run(pool, `export default async (input, ctx) => { await ctx.checkpoint({ pad: 'x'.repeat(5000) }); return 'written'; };`, { checkpointLimits: limits });
+        expect(f.outcome).toEqual(failure('checkpoint_limit', /a checkpoint of 5\d\d\d bytes is over the volunteer's limit of 4096 bytes/));
+        expect(f.checkpoints).toEqual([]);
+      });
+
+      it('by default 16 MiB each', async () => {
+        const f = await run(pool, `export default async (input, ctx) => { await ctx.checkpoint('x'.repeat(16 * 1024 * 1024)); return 'written'; };`);
+        expect(f.outcome).toEqual(failure('checkpoint_limit', /is over the volunteer's limit of 16777216 bytes/));
+        expect(f.checkpoints).toEqual([]);
+      });
     });
 
     it("lets the app see a failed checkpoint, and refuses a state that is not JSON", async () => {

@@ -1,5 +1,5 @@
 // Messages between the daemon's main thread and a sandbox worker thread.
-import type { AppOutcome } from '../../app-runtime/run-app.js';
+import type { AppOutcome, CheckpointLimits } from '../../app-runtime/run-app.js';
 
 export interface RunJob {
   type: 'run';
@@ -9,6 +9,7 @@ export interface RunJob {
   input: unknown;
   rngSeed: string;
   resume?: string;
+  checkpointLimits?: CheckpointLimits;
 }
 
 export type ToWorker = RunJob | { type: 'checkpointed'; seq: number; error?: string };

@@ -30,7 +30,12 @@ port.on('message', (m: ToWorker) => {
   const scope = new TaskScope();
   void runApp(
     { entry: m.entry, files: new Map(m.files) },
-    { input: m.input, rngSeed: m.rngSeed, ...(m.resume === undefined ? {} : { resume: m.resume }) },
+    {
+      input: m.input,
+      rngSeed: m.rngSeed,
+      ...(m.resume === undefined ? {} : { resume: m.resume }),
+      ...(m.checkpointLimits === undefined ? {} : { checkpointLimits: m.checkpointLimits }),
+    },
     {
       progress: (fraction) => send({ type: 'progress', taskId, fraction }),
       log: (level, text) => send({ type: 'log', taskId, level, text }),

@@ -1,12 +1,14 @@
 // The page's durable memory, in IndexedDB: the host key, the trusted coordinator key, the task
-// journal (tasks, checkpoints, unreported results), credit receipts and the app cache. A small
-// typed wrapper over the raw API: one store per kind, keys out of line, promises instead of events.
+// journal (tasks, checkpoints, unreported results), credit receipts and the app cache (with
+// its index of sizes and last uses). A small typed wrapper over the raw API: one store per
+// kind, keys out of line, promises instead of events.
 
-export const STORES = ['meta', 'tasks', 'checkpoints', 'results', 'receipts', 'appVersions', 'files'] as const;
+export const STORES = ['meta', 'tasks', 'checkpoints', 'results', 'receipts', 'appVersions', 'files', 'cacheIndex'] as const;
 export type StoreName = (typeof STORES)[number];
 
 const DB_NAME = 'volunteer-grid';
-const DB_VERSION = 1;
+/** 2: cacheIndex. An upgrade only adds the stores that are missing. */
+const DB_VERSION = 2;
 
 const done = <T>(req: IDBRequest<T>): Promise<T> =>
   new Promise((resolve, reject) => {
@@ -46,6 +48,31 @@ export class Idb {
 
   async all<T>(store: StoreName): Promise<T[]> {
     return (await done(this.db.transaction(store, 'readonly').objectStore(store).getAll())) as T[];
+  }
+
+  async keys(store: StoreName): Promise<IDBValidKey[]> {
+    return done(this.db.transaction(store, 'readonly').objectStore(store).getAllKeys());
+  }
+
+  /** Every key with its value, read in one transaction. */
+  async entries<T>(store: StoreName): Promise<[IDBValidKey, T][]> {
+    const s = this.db.transaction(store, 'readonly').objectStore(store);
+    const [keys, values] = await Promise.all([done(s.getAllKeys()), done(s.getAll())]);
+    return keys.map((k, i) => [k, values[i] as T]);
+  }
+
+  /** Writes several values, to one store or more, all or nothing. */
+  async putAll(writes: readonly [StoreName, IDBValidKey, unknown][], durable = false): Promise<void> {
+    const tx = this.db.transaction([...new Set(writes.map(([s]) => s))], 'readwrite', { durability: durable ? 'strict' : 'relaxed' });
+    for (const [s, key, value] of writes) tx.objectStore(s).put(value, key);
+    await committed(tx);
+  }
+
+  /** Deletes several keys, each from its store, all or nothing. */
+  async deleteAll(deletes: readonly [StoreName, IDBValidKey][]): Promise<void> {
+    const tx = this.db.transaction([...new Set(deletes.map(([s]) => s))], 'readwrite');
+    for (const [s, key] of deletes) tx.objectStore(s).delete(key);
+    await committed(tx);
   }
 
   /**

@@ -1,5 +1,6 @@
 // The volunteer's choices, kept in localStorage so they survive reloads: whether it computes,
-// how many cores, the CPU duty cycle, when to pause, and who it is on the leaderboards.
+// how many cores, the CPU duty cycle, when to pause, how much storage apps may use, and who it
+// is on the leaderboards.
 import { z } from 'zod';
 
 export const MAX_CORES = Math.max(1, navigator.hardwareConcurrency || 1);
@@ -22,7 +23,14 @@ const SettingsSchema = z.object({
   accountKey: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/).optional().catch(undefined),
   /** Computing time one task may take before it is stopped as cpu_limit. */
   maxTaskMinutes: z.number().min(0.01).max(24 * 60).catch(60),
+  /** IndexedDB for cached app versions, app files and inputs; least recently used go first. */
+  maxDiskMb: z.number().min(1).max(1 << 20).catch(512),
+  /** The largest checkpoint a task may write, and all one run of a task may write. */
+  maxCheckpointMb: z.number().min(0.001).max(1024).catch(16),
+  maxCheckpointTotalMb: z.number().min(0.001).max(1 << 20).catch(1024),
 });
+
+export const MB = 1024 * 1024;
 export type Settings = z.infer<typeof SettingsSchema>;
 
 const KEY = 'volunteer-grid.settings';

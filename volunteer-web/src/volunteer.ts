@@ -14,7 +14,7 @@ import type { BrowserCrypto } from './crypto.js';
 import { CoordinatorKeyMismatch, trustCoordinatorKey, trustedCoordinatorKey, type HostIdentity, type Trust } from './identity.js';
 import type { Idb } from './idb.js';
 import type { PowerState } from './power.js';
-import { saveSettings, type Settings } from './settings.js';
+import { MB, saveSettings, type Settings } from './settings.js';
 import { countTask, loadStats, saveStats, type Stats } from './stats.js';
 import { WorkerPool, type SlotState } from './sandbox/worker-pool.js';
 import { TaskJournal } from './task-journal.js';
@@ -98,9 +98,16 @@ export class Volunteer extends Emitter<{ change: undefined }> {
         run: (job, events) => pool.run({ ...job, files: new Map(job.files) }, events),
         abort: (taskId, reason) => void pool.abort(taskId, reason),
       },
-      openApps: (coordinatorKey) => new AppCache(idbAppStore(db), '', crypto, coordinatorKey, host),
+      openApps: (coordinatorKey, inUse) =>
+        new AppCache(idbAppStore(db), '', crypto, coordinatorKey, host, {
+          get maxBytes() {
+            return settings.maxDiskMb * MB; // a change applies from the next write
+          },
+          inUse,
+        }),
       openCredit: (coordinatorKey) => CreditBook.load(db, crypto, coordinatorKey, host.publicKey),
       capacity: () => pool.size * 2, // one running and one fetched ahead per core
+      checkpointLimits: () => ({ bytes: Math.round(settings.maxCheckpointMb * MB), totalBytes: Math.round(settings.maxCheckpointTotalMb * MB) }),
       canFetch: () => this.computing && !this.leaving,
       events: {
         changed: () => this.changed(),
@@ -180,6 +187,12 @@ export class Volunteer extends Emitter<{ change: undefined }> {
     this.settings.maxTaskMinutes = minutes;
     this.persist();
     this.pool.setMaxTaskMs(minutes * 60_000);
+  }
+
+  /** Storage limits: they apply from the next write (the cache) or the next task (checkpoints). */
+  setStorageLimits(limits: Partial<Pick<Settings, 'maxDiskMb' | 'maxCheckpointMb' | 'maxCheckpointTotalMb'>>): void {
+    Object.assign(this.settings, limits);
+    this.persist();
   }
 
   setPowerRules(rules: { pauseOnBattery?: boolean; pauseWhenHidden?: boolean }): void {

@@ -1,5 +1,5 @@
 // What the page's main thread and a sandbox worker say to each other, through Comlink.
-import type { AppOutcome, TaskHost } from '../../../app-runtime/run-app.js';
+import type { AppOutcome, CheckpointLimits, TaskHost } from '../../../app-runtime/run-app.js';
 
 export interface WorkerJob {
   taskId: number;
@@ -10,6 +10,7 @@ export interface WorkerJob {
   rngSeed: string;
   /** Canonical JSON of the last checkpoint, when resuming. */
   resume?: string;
+  checkpointLimits?: CheckpointLimits;
 }
 
 export interface SandboxApi {

@@ -15,7 +15,12 @@ const api: SandboxApi = {
     try {
       return await runApp(
         { entry: job.entry, files: job.files },
-        { input: job.input, rngSeed: job.rngSeed, ...(job.resume === undefined ? {} : { resume: job.resume }) },
+        {
+          input: job.input,
+          rngSeed: job.rngSeed,
+          ...(job.resume === undefined ? {} : { resume: job.resume }),
+          ...(job.checkpointLimits === undefined ? {} : { checkpointLimits: job.checkpointLimits }),
+        },
         host,
       );
     } finally {

@@ -36,6 +36,15 @@ export function settingsSection(v: Volunteer, batteryKnown: () => boolean): Sect
     }
   });
 
+  const storage = (id: string, key: 'maxDiskMb' | 'maxCheckpointMb' | 'maxCheckpointTotalMb', max: number) => {
+    const input = h('input', { type: 'number', id, min: '1', max: String(max), step: '1', value: String(Math.round(s[key])) });
+    input.addEventListener('change', () => {
+      const mb = Number(input.value);
+      if (Number.isFinite(mb) && mb >= 1 && mb <= max) v.setStorageLimits({ [key]: mb });
+    });
+    return input;
+  };
+
   const el = h(
     'section',
     { class: 'card' },
@@ -50,6 +59,9 @@ export function settingsSection(v: Volunteer, batteryKnown: () => boolean): Sect
       { class: 'advanced' },
       h('summary', null, 'Advanced'),
       h('div', { class: 'field' }, h('label', { for: 'max-task' }, 'Stop a task after'), maxTask, h('span', { class: 'muted' }, 'minutes of computing')),
+      h('div', { class: 'field' }, h('label', { for: 'max-disk' }, 'Storage for apps'), storage('max-disk', 'maxDiskMb', 1 << 20), h('span', { class: 'muted' }, 'MB, the least recently used go first')),
+      h('div', { class: 'field' }, h('label', { for: 'max-checkpoint' }, 'Checkpoints of'), storage('max-checkpoint', 'maxCheckpointMb', 1024), h('span', { class: 'muted' }, 'MB at most, each')),
+      h('div', { class: 'field' }, h('label', { for: 'max-checkpoint-total' }, 'and'), storage('max-checkpoint-total', 'maxCheckpointTotalMb', 1 << 20), h('span', { class: 'muted' }, 'MB at most for one task')),
     ),
   );
   return {
