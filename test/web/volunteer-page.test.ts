@@ -17,6 +17,7 @@ import { launchChromium, skipBrowserTests } from '../helpers/chromium.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { submitInputs } from '../helpers/batches.js';
 import { VolunteerProcess } from '../helpers/volunteer-process.js';
+import { COMPILE_CHAIN_APP, INNOCENT_APP } from '../helpers/leftover-apps.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -137,8 +138,8 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
   });
 
   /** A fresh browser profile (so a new host key) with the volunteer page open. */
-  async function openPage(settings?: object): Promise<Page> {
-    context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+  async function openPage(settings?: object, options: { timezoneId?: string } = {}): Promise<Page> {
+    context = await browser!.newContext({ viewport: { width: 1280, height: 900 }, ...options });
     if (settings) await context.addInitScript(`localStorage.setItem('volunteer-grid.settings', ${JSON.stringify(JSON.stringify(settings))})`);
     const page = await context.newPage();
     pageErrors = [];
@@ -297,6 +298,92 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
     expect(JSON.parse(replicasOf(c, escape)[0]!.output!)).toEqual({ ...undef, ...threw });
     await page.waitForFunction(`document.querySelector('#stat-errors').textContent === '2'`, null, { timeout: 10_000 });
     expect(await page.textContent('#activity')).toMatch(/Refused task \d+ \(bad_signature\)/);
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  // The page starts a fresh worker for every task (sandbox/worker-pool.ts), so what a task
+  // leaves behind dies with its worker; the daemon, which reuses its threads, needs task scopes.
+  it('lets nothing a task leaves behind reach the next; shows apps UTC only; reports name no file of the machine', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const projectId = c.apps.createProject({ name: 'privacy' });
+    const leftover = submit(c, addApp(c, projectId, 'leftover', COMPILE_CHAIN_APP), [{ n: 1 }], ONE_REPLICA);
+    const innocent = submit(c, addApp(c, projectId, 'innocent', INNOCENT_APP), [{ n: 1 }], ONE_REPLICA);
+    const clock = submit(
+      c,
+      addApp(c, projectId, 'clock', `export default async () => {
+  const d = new Date(Date.UTC(2020, 6, 1, 12, 30, 15));
+  return [d.getTimezoneOffset(), d.getHours(), String(d), d.toLocaleString(), new Date(2020, 6, 1).getTime(), Date.parse('2020-07-01T12:00'), typeof Intl];
+};`),
+      [{ n: 1 }],
+      ONE_REPLICA,
+    );
+    const thrower = submit(c, addApp(c, projectId, 'thrower', `export default async (input, ctx) => {\n  await ctx.file('missing.bin');\n};`), [{ n: 1 }], ONE_REPLICA);
+
+    // One core, in a time zone far from UTC; a task may compute for 3 s.
+    const page = await openPage({ cores: 1, maxTaskMinutes: 0.05 }, { timezoneId: 'America/New_York' });
+    expect(await page.evaluate('new Date(Date.UTC(2020, 6, 1)).getTimezoneOffset()')).toBe(240);
+    await start(page);
+    await waitFor('all four work units over', () => [leftover, innocent, clock, thrower].every((b) => replicasOf(c, b)[0]?.status === 'over'), 45_000);
+
+    const [left] = replicasOf(c, leftover);
+    const [inn] = replicasOf(c, innocent);
+    expect(JSON.parse(left!.output!)).toBe('left a compilation behind');
+    expect(JSON.parse(inn!.output!)).toBe('innocent');
+    const cpu = readDb(c, (db) => db.prepare('SELECT cpu_time_ms AS cpu FROM replicas WHERE id = ?').get(inn!.id)) as { cpu: number };
+    expect(cpu.cpu).toBeLessThan(1_500); // its own computing only, not seconds of the leftover's
+
+    expect(JSON.parse(replicasOf(c, clock)[0]!.output!)).toEqual([
+      0,
+      12,
+      'Wed Jul 01 2020 12:30:15 GMT+0000 (Coordinated Universal Time)',
+      'Wed Jul 01 2020 12:30:15 GMT+0000 (Coordinated Universal Time)',
+      Date.UTC(2020, 6, 1),
+      Date.UTC(2020, 6, 1, 12),
+      'undefined',
+    ]);
+    const error = JSON.parse(replicasOf(c, thrower)[0]!.error!) as { code: string; message: string };
+    expect(error).toEqual({ code: 'app_exception', message: expect.stringMatching(/^Error: this app version has no file "missing.bin" \(at default \(app:main\.js:2:\d+\)\)$/) });
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('keeps its app cache in IndexedDB within its storage setting, and stops an app that checkpoints without bound', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const projectId = c.apps.createProject({ name: 'storage' });
+    const KB = 1024;
+    // Four apps, each with a 400 KB file, each given a 300 KB input (inputs over 256 KiB travel as files).
+    const batches: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const app = c.apps.createApp(projectId, { name: `app-${i}` });
+      c.apps.addVersion(app.id, {
+        files: [
+          { name: 'main.js', bytes: new TextEncoder().encode(`export default async (input, ctx) => (await ctx.file('pad.bin')).length + input.pad.length;`) },
+          { name: 'pad.bin', bytes: new Uint8Array(400 * KB).fill(i + 1) },
+        ],
+      });
+      batches.push(submit(c, app.id, [{ pad: String(i).repeat(300 * KB) }], ONE_REPLICA));
+    }
+    const flood = submit(c, addApp(c, projectId, 'flood', `export default async (input, ctx) => { for (let i = 0; ; i++) await ctx.checkpoint({ i, pad: 'x'.repeat(100000) }); };`), [{ n: 1 }], ONE_REPLICA);
+
+    const page = await openPage({ cores: 1, maxDiskMb: 1, maxCheckpointTotalMb: 1 });
+    await start(page);
+    await waitFor('every work unit over', () => [...batches, flood].every((b) => replicasOf(c, b)[0]?.status === 'over'), 45_000);
+    for (const b of batches) expect(JSON.parse(replicasOf(c, b)[0]!.output!)).toBe(700 * KB);
+    expect(JSON.parse(replicasOf(c, flood)[0]!.error!)).toMatchObject({ code: 'checkpoint_limit', message: expect.stringMatching(/over the volunteer's limit of 1048576 bytes for one task/) });
+
+    const sizes = (await page.evaluate(`new Promise((resolve, reject) => {
+      const open = indexedDB.open('volunteer-grid');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const tx = open.result.transaction(['files', 'appVersions']);
+        const files = tx.objectStore('files').getAll();
+        const versions = tx.objectStore('appVersions').getAll();
+        tx.oncomplete = () => resolve([...files.result.map((b) => b.length), ...versions.result.map((v) => JSON.stringify(v).length)]);
+      };
+    })`)) as number[];
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(1024 * KB);
     expect(pageErrors).toEqual([]);
   }, 60_000);
 
