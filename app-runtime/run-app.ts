@@ -16,7 +16,7 @@ export interface CheckpointLimits {
   bytes: number;
   totalBytes: number;
 }
-/** Each state as large as the protocol lets a volunteer keep it; 64 of those for one run of a task. */
+/** 16 MiB each (the one limit there was before volunteers could choose), and 64 of those for one run of a task. */
 export const DEFAULT_CHECKPOINT_LIMITS: CheckpointLimits = { bytes: 16 * 1024 * 1024, totalBytes: 1024 * 1024 * 1024 };
 const MAX_LOG_LINES = 200;
 const PROGRESS_INTERVAL_MS = 100;

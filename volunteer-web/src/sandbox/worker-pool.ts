@@ -5,10 +5,12 @@
 // its task ends as the same client error the Node volunteer reports (docs/apps.md).
 //
 // Every worker runs one task and is then replaced by a fresh one (which locks itself down
-// once). The Node daemon reuses its threads and replaces one that still burns CPU after its
-// task; a page cannot read a worker's CPU time, so it cannot tell an app's leftover promise
-// loop from an idle worker, and such a loop would go on computing through pauses and rests.
-// A fresh worker costs about 0.2 s, nothing beside tasks that take minutes.
+// once), so whatever a task leaves behind ends with its worker. The Node daemon reuses its
+// threads (app-runtime/task-scope.ts keeps a task's leftovers from resuming in the next) and
+// replaces one that still burns CPU after its task; a page cannot read a worker's CPU time, so
+// it cannot tell an app's leftover promise loop from an idle worker, and such a loop would go
+// on computing through pauses and rests. A fresh worker costs about 0.2 s, nothing beside
+// tasks that take minutes.
 //
 // Duty cycle and pause take effect when the app awaits ctx.checkpoint: the page writes the
 // checkpoint, then holds the app there for its rest (or while paused). Nothing is lost and no
