@@ -18,6 +18,7 @@ import { spawnCoordinator, type CoordinatorProcess } from '../helpers/coordinato
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { submitInputs } from '../helpers/batches.js';
 import { VolunteerProcess } from '../helpers/volunteer-process.js';
+import { COMPILE_CHAIN_APP, INNOCENT_APP } from '../helpers/leftover-apps.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 let coordinator: TestCoordinator | undefined;
@@ -204,6 +205,29 @@ describe('the volunteer daemon', () => {
     for (const { input, output } of canonicalOutputs(db, good)) expect(output).toBe(await expectedOutput('primes', input));
     expect(await daemon.stop()).toBe(0);
   }, 90_000);
+
+  // Regression: a compilation the first app left running resumed inside the next task on the
+  // same worker thread, which failed with cpu_limit for the leftover's computing.
+  it("runs a task after one that left work behind without that work's CPU", async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const projectId = c.apps.createProject({ name: 'leftovers' });
+    const add = (name: string, source: string) => {
+      const app = c.apps.createApp(projectId, { name });
+      c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(source) }] });
+      return app.id;
+    };
+    const once = { minQuorum: 1, targetNresults: 1, maxErrorResults: 1, maxTotalResults: 1 };
+    const leftover = submit(c, add('leftover', COMPILE_CHAIN_APP), [{ n: 1 }], once);
+    const innocent = submit(c, add('innocent', INNOCENT_APP), [{ n: 1 }, { n: 2 }], once);
+    const daemon = startDaemon(c.url, ['--max-cpu-seconds', '1.5']);
+    const db = dbOf(c);
+    await waitFor('every work unit over', () => workunitStates(db, leftover).done === 1 && (workunitStates(db, innocent).done ?? 0) + (workunitStates(db, innocent).failed ?? 0) === 2, 30_000);
+    expect(workunitStates(db, innocent)).toEqual({ done: 2 });
+    const cpu = readDb(db, (d) => d.prepare(`SELECT r.cpu_time_ms AS cpu FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE w.batch_id = ?`).all(innocent)) as { cpu: number }[];
+    for (const r of cpu) expect(r.cpu).toBeLessThan(1_000);
+    expect(await daemon.stop()).toBe(0);
+  }, 60_000);
 
   // Regression: app files and inputs were cached forever (272 MB after 4 small tasks), and an
   // app could write checkpoints without bound (670 MB for 1.8 s of CPU).
