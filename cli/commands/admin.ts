@@ -84,7 +84,8 @@ export const resetPassword = defineCommand({
   usage: `Usage: volunteer-grid admin reset-password --data-dir DIR --name NAME [--password P]
 
 Run on the coordinator's machine: opens DIR/coordinator.sqlite directly, no login needed. The
-account's sessions end; its API tokens keep working. Without --password the new password is
+account's sessions end and its API tokens are revoked (CLIs and scripts using them log in again
+or get a new token). Without --password the new password is
 read from the terminal without echo (twice), or as the first line of piped stdin.
 
   --data-dir DIR          the coordinator's data dir (env VG_DATA_DIR)
@@ -102,7 +103,7 @@ read from the terminal without echo (twice), or as the first line of piped stdin
       if (!found) throw new Failure(`no account named ${o.name}`);
       return accounts.update(found.id, { password });
     });
-    ctx.print(`password of ${account.name} (${account.role}) changed; its sessions were ended`);
+    ctx.print(`password of ${account.name} (${account.role}) changed; its sessions were ended and its API tokens revoked (\`volunteer-grid login\` makes a new one)`);
     return 0;
   },
 });

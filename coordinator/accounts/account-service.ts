@@ -97,14 +97,11 @@ export class AccountService {
       if (change.role !== undefined) this.store.accounts.setRole(id, change.role);
       if (passwordHash !== undefined) {
         this.store.accounts.setPassword(id, passwordHash);
-        this.store.accounts.deleteSessionsOf(id);
+        this.endCredentials(id);
       }
       if (change.disabled !== undefined) {
         this.store.accounts.setDisabled(id, change.disabled);
-        if (change.disabled) {
-          this.store.accounts.deleteSessionsOf(id);
-          this.store.accounts.deleteTokensOf(id);
-        }
+        if (change.disabled) this.endCredentials(id);
       }
       return this.store.accounts.byId(id)!;
     });
@@ -136,15 +133,28 @@ export class AccountService {
     this.store.accounts.deleteSession(sha256(token));
   }
 
-  /** Checks the current password; ends the account's other sessions. */
+  /**
+   * Checks the current password; ends the account's other sessions and revokes all its API
+   * tokens, the one this change was made with included.
+   */
   async changePassword(accountId: number, currentPassword: string, newPassword: string, keepSessionToken?: string): Promise<void> {
     const stored = this.store.accounts.passwordHash(accountId);
     if (!stored || !(await verifyPassword(currentPassword, stored))) throw new AccountError('forbidden', 'the current password is wrong');
     const hash = await hashPassword(Password.parse(newPassword));
     this.store.transaction(() => {
       this.store.accounts.setPassword(accountId, hash);
-      this.store.accounts.deleteSessionsOf(accountId, keepSessionToken === undefined ? '' : sha256(keepSessionToken));
+      this.endCredentials(accountId, keepSessionToken);
     });
+  }
+
+  /**
+   * What a new password ends: everything the old one gave. A token made with the old password
+   * (on a stolen laptop, in a leaked script) would otherwise outlive the change that was meant
+   * to lock its holder out. Only the session that made the change is kept.
+   */
+  private endCredentials(accountId: number, keepSessionToken?: string): void {
+    this.store.accounts.deleteSessionsOf(accountId, keepSessionToken === undefined ? '' : sha256(keepSessionToken));
+    this.store.accounts.deleteTokensOf(accountId);
   }
 
   createToken(accountId: number, name: string): TokenRecord & { token: string } {

@@ -415,6 +415,16 @@ describe('admin: /researchers', () => {
     expect((await ApiClient.login(c.url, 'reset-me', 'brand-new-password')).account!.id).toBe(id);
   });
 
+  it("PATCH password (an admin's reset): the account's API tokens are revoked too", async () => {
+    const token = await newResearcher(admin, 'reset-tokens');
+    const session = await ApiClient.login(c.url, 'reset-tokens', PASSWORD);
+    expect((await admin.patch(`/researchers/${token.account!.id}`, { password: 'brand-new-password-2' })).status).toBe(200);
+    expectError(await token.get('/projects'), 401, 'unauthenticated', /not valid/);
+    expectError(await session.get('/session'), 401, 'unauthenticated');
+    // The admin's own session is another account's: it stays.
+    expect((await admin.get('/session')).status).toBe(200);
+  });
+
   it('PATCH disabled: its sessions and tokens stop working and it cannot log in; enabling lets it log in again', async () => {
     const token = await newResearcher(admin, 'to-disable');
     const session = await ApiClient.login(c.url, 'to-disable', PASSWORD);
@@ -492,6 +502,32 @@ describe('POST /session/password', () => {
     const t = await newResearcher(admin, 'changer-token');
     expect((await t.post('/session/password', { currentPassword: PASSWORD, newPassword: 'changed-password-3' })).status).toBe(204);
     expect((await ApiClient.login(c.url, 'changer-token', 'changed-password-3')).account!.name).toBe('changer-token');
+  });
+
+  // Whoever got a token with the old password (a stolen laptop, a leaked script) must lose it
+  // when the password changes: a token is as good as the password it came from.
+  it("revokes the account's API tokens and ends its other sessions; the session that changed it stays", async () => {
+    const token = await newResearcher(admin, 'changer-revokes');
+    const second = await ApiClient.withToken(c.url, 'changer-revokes', PASSWORD, 'second');
+    const here = await ApiClient.login(c.url, 'changer-revokes', PASSWORD);
+    const elsewhere = await ApiClient.login(c.url, 'changer-revokes', PASSWORD);
+    const other = await newResearcher(admin, 'not-the-changer');
+    expect((await token.get('/session')).status).toBe(200);
+
+    expect((await here.post('/session/password', { currentPassword: PASSWORD, newPassword: 'changed-password-4' })).status).toBe(204);
+    expectError(await token.get('/projects'), 401, 'unauthenticated', /not valid/);
+    expectError(await second.get('/projects'), 401, 'unauthenticated', /not valid/);
+    expectError(await elsewhere.get('/session'), 401, 'unauthenticated');
+    expect((await here.get<{ tokens: ApiToken[] }>('/tokens')).body.tokens).toEqual([]);
+    expect((await here.get('/session')).status).toBe(200);
+    // Another account's tokens are not touched.
+    expect((await other.get('/session')).status).toBe(200);
+  });
+
+  it('revokes the token the change was made with too: a script logs in again', async () => {
+    const t = await newResearcher(admin, 'changer-by-token');
+    expect((await t.post('/session/password', { currentPassword: PASSWORD, newPassword: 'changed-password-5' })).status).toBe(204);
+    expectError(await t.get('/session'), 401, 'unauthenticated');
   });
 
   it.each([

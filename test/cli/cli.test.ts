@@ -360,7 +360,12 @@ describe('volunteer-grid admin (offline)', () => {
     await coordinator.close();
     const reset = expectExit(await grid(['admin', 'reset-password', '--data-dir', dataDir, '--name', 'ada'], { config, stdin: 'a-brand-new-password\n' }), 0);
     expect(reset.stdout).toContain('password of ada (researcher) changed');
+    expect(reset.stdout).toContain('its sessions were ended and its API tokens revoked');
     coordinator = await startTestCoordinator({ dataDir });
+    // The token the CLI saved came from the old password: it no longer works.
+    const saved = JSON.parse(readFileSync(config, 'utf8')) as { token: string };
+    const asSaved = await fetch(`${coordinator.url}/api/v1/session`, { headers: { authorization: `Bearer ${saved.token}` } });
+    expect(asSaved.status).toBe(401);
     expectExit(await grid(['login', '--url', coordinator.url, '--name', 'ada', '--password', 'a-brand-new-password'], { config }), 0);
   }, 30_000);
 });

@@ -164,4 +164,29 @@ describe.skipIf(skipBrowserTests('admin UI e2e'))('the admin web UI in Chromium'
     expect(pageErrors).toEqual([]);
     expect(cspViolations).toEqual([]);
   }, 60_000);
+
+  it('says, before and after, that a password change revokes every API token, and it does', async () => {
+    const url = coordinator!.url;
+    await page.goto(`${url}/admin/#/tokens`);
+    await page.getByRole('heading', { name: 'API tokens', level: 1 }).waitFor();
+    await page.getByLabel('Token name').fill('e2e laptop');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const token = await page.locator('#new-token').inputValue();
+    expect(token).toMatch(/^vgt_/);
+    const asToken = () => fetch(`${url}/api/v1/session`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    expect(await asToken()).toBe(200);
+
+    expect(await page.getByText('revokes all your API tokens').count()).toBe(1);
+    await page.getByLabel('Current password').fill(ADMIN_PASSWORD);
+    await page.getByLabel('New password').fill('a-new-e2e-password');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expect.poll(() => page.getByRole('region', { name: 'Your password' }).textContent(), POLL).toContain('all your API tokens revoked');
+    await page.getByText('No API tokens').waitFor();
+    expect(await asToken()).toBe(401);
+    // The session that made the change stays signed in.
+    await page.reload();
+    await page.getByRole('heading', { name: 'API tokens', level: 1 }).waitFor();
+    expect(pageErrors).toEqual([]);
+    expect(cspViolations).toEqual([]);
+  }, 30_000);
 });
