@@ -1,6 +1,7 @@
 // Configuration from command-line flags, then environment variables, then defaults.
 import { z } from 'zod';
 import { loadOptions, type FlagSpec, type Loaded } from '../common/cli-options.js';
+import { TrustProxySchema } from './http/client-address.js';
 
 /** Credits: about half a day of a fast core (coordinator/work/credit.ts), for projects whose admin set no cap. */
 export const DEFAULT_MAX_CREDIT_PER_RESULT = 1000;
@@ -49,6 +50,11 @@ export const ConfigSchema = z.strictObject({
   adminPassword: z.string().min(12, 'the admin password has at least 12 characters').max(200).optional(),
   /** Mark the session cookie Secure: set it when the coordinator is served over HTTPS. */
   secureCookies: z.union([z.boolean(), z.stringbool()]).default(false),
+  /**
+   * The reverse proxies in front (addresses, CIDR ranges, loopback | linklocal | uniquelocal, or a
+   * hop count): X-Forwarded-For names the client only on connections from them. Default: none.
+   */
+  trustProxy: TrustProxySchema.default(false),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -79,6 +85,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'connections-per-host': { env: ['VG_CONNECTIONS_PER_HOST'] },
   'admin-password': { env: ['VG_ADMIN_PASSWORD'] },
   'secure-cookies': { env: ['VG_SECURE_COOKIES'] },
+  'trust-proxy': { env: ['VG_TRUST_PROXY'] },
 };
 
 export const USAGE = `Usage: npm start -- [options]
@@ -113,6 +120,10 @@ export const USAGE = `Usage: npm start -- [options]
   --admin-password P          first admin's password on an empty database (env VG_ADMIN_PASSWORD,
                               preferred: flags show in ps); default: a random one, printed once
   --secure-cookies BOOL       Secure session cookie, for HTTPS deployments (env VG_SECURE_COOKIES; default false)
+  --trust-proxy LIST|N        the reverse proxies in front: addresses, CIDR ranges, loopback, linklocal,
+                              uniquelocal (comma-separated), or how many there are; the client address
+                              (rate limits, login throttle) comes from X-Forwarded-For only on connections
+                              from them (env VG_TRUST_PROXY; default: none)
   --help                      this text
 `;
 

@@ -6,7 +6,7 @@ import express from 'express';
 import { Server as SocketServer, type Namespace, type Socket } from 'socket.io';
 import { MAX_MESSAGE_BYTES } from '../protocol/limits.js';
 import { createLogger, errorFields, type Logger } from '../common/log.js';
-import { attachAdminNamespace, type BatchWatch } from './api/admin-namespace.js';
+import { ADMIN_NAMESPACE, attachAdminNamespace, type BatchWatch } from './api/admin-namespace.js';
 import { API_PREFIX, apiRouter } from './api/api-router.js';
 import type { Config } from './config.js';
 import { createCore, type Core } from './core.js';
@@ -14,12 +14,13 @@ import { seedDemo } from './demo/seed-demo.js';
 import { batchBlockage } from './research/batch-blocked.js';
 import { batchStatus, type StatusOf } from './research/batch-status.js';
 import { adminUi } from './http/admin-ui.js';
+import { clientAddress, trustFunction } from './http/client-address.js';
 import { rateLimitByAddress, RateLimiter } from './http/rate-limit.js';
 import { volunteerRoutes } from './http/routes.js';
 import { volunteerPage } from './http/volunteer-page.js';
 import { GroupCommit } from './store/group-commit.js';
 import { DisconnectGrace } from './volunteers/disconnect-grace.js';
-import { attachVolunteerNamespace, onlineHostIds, socketNotifier } from './volunteers/namespace.js';
+import { attachVolunteerNamespace, onlineHostIds, socketNotifier, VOLUNTEER_NAMESPACE } from './volunteers/namespace.js';
 import { discardStaged, ReplicaMaker } from './work/batch-ingest.js';
 
 export interface RunningCoordinator extends Omit<Core, 'close'> {
@@ -73,9 +74,12 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     core.cancelBatch(batchId).catch((e: unknown) => log.error('cancelling a batch failed', { batchId, ...errorFields(e) }));
   }
 
+  // One rule for who the client is, in Express (req.ip, req.protocol) and everything that counts per address.
+  const trust = trustFunction(config.trustProxy);
   const app = express();
   app.disable('x-powered-by');
-  app.use(rateLimitByAddress(new RateLimiter({ perSecond: config.httpRatePerIp, burst: config.httpRatePerIp * 5 })));
+  app.set('trust proxy', trust);
+  app.use(rateLimitByAddress(new RateLimiter({ perSecond: config.httpRatePerIp, burst: config.httpRatePerIp * 5 }), trust));
   app.use(volunteerRoutes({ ...core, coordinatorKey: core.key.publicKey, log }));
   const online = () => (nsp ? onlineHostIds(nsp) : new Set<number>());
   const statusOf: StatusOf = (batch, now) =>
@@ -89,6 +93,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       log,
       trustThreshold: config.trustThreshold,
       secureCookies: config.secureCookies,
+      trust,
       onCommitted: (batchId) => replicaMaker.add([batchId]),
       onlineHostIds: online,
       statusOf,
@@ -113,10 +118,15 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   );
   const connects = new RateLimiter({ perSecond: config.connectRatePerIp, burst: config.connectRatePerIp * 5 });
   const limitConnections = (socket: Socket, next: (err?: Error) => void) =>
-    connects.take(socket.handshake.address) ? next() : next(new Error('rate_limited: too many connections from this address; slow down'));
+    connects.take(clientAddress(socket.handshake.address, socket.handshake.headers, trust))
+      ? next()
+      : next(new Error('rate_limited: too many connections from this address; slow down'));
   const commits = new GroupCommit(core.store, {
     onNoticeError: (e) => log.error('telling hosts about committed work failed', errorFields(e)),
   });
+  // Before anything else a connection costs (the /admin namespace looks its credentials up).
+  io.of(VOLUNTEER_NAMESPACE).use(limitConnections);
+  io.of(ADMIN_NAMESPACE).use(limitConnections);
   nsp = attachVolunteerNamespace(io, {
     registry: core.registry,
     service: core.service,
@@ -128,11 +138,9 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     hostMessageLimit: { perSecond: config.messageRatePerHost, burst: config.messageRatePerHost * 5 },
     connectionsPerHost: config.connectionsPerHost,
   });
-  nsp.use(limitConnections);
   // After a restart nobody is connected yet: hosts holding tasks get the same grace to come back.
   for (const hostId of core.store.work.hostsWithTasksInProgress()) grace.left(hostId);
   watch = attachAdminNamespace(io, { store: core.store, accounts: core.accounts, statusOf, log });
-  watch.nsp.use(limitConnections);
 
   const sweep = setInterval(() => {
     try {

@@ -6,6 +6,7 @@ import type { AccountService } from '../accounts/account-service.js';
 import type { AppRegistry } from '../apps/app-registry.js';
 import type { OutputFiles } from '../files/output-files.js';
 import type { StatusOf } from '../research/batch-status.js';
+import type { TrustFn } from '../http/client-address.js';
 import type { Store } from '../store/store.js';
 import type { CreditCorrection } from '../work/credit-correction.js';
 import type { Submission } from '../work/submission.js';
@@ -29,6 +30,8 @@ export interface ApiDeps {
   log: Logger;
   trustThreshold: number;
   secureCookies: boolean;
+  /** Which proxies' X-Forwarded-For to believe (coordinator/http/client-address.ts). */
+  trust: TrustFn;
   cancelBatch(batchId: number): Promise<number>;
   onCommitted(batchId: number): void;
   onlineHostIds(): Set<number>;
@@ -42,7 +45,7 @@ export function apiRouter(deps: ApiDeps): express.Router {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
-  router.use(sessionRoutes(deps.accounts, deps.secureCookies));
+  router.use(sessionRoutes(deps.accounts, { secureCookies: deps.secureCookies, trust: deps.trust }));
   router.use(leaderboardRoutes(deps.store));
   router.use(requireAccount(deps.accounts));
   router.use(projectRoutes({ store: deps.store, apps: deps.apps, access, creditCaps: deps.creditCaps }));

@@ -7,6 +7,7 @@ import type { AccountRecord } from '../store/account-store.js';
 import { ApiError, parse } from './api-error.js';
 import { jsonBody } from './json-body.js';
 import { IdParam } from './params.js';
+import { clientAddress, type TrustFn } from '../http/client-address.js';
 import { caller, identify, LoginThrottle, requireAccount, requireAdmin, SESSION_COOKIE } from './auth.js';
 
 const LoginSchema = z.strictObject({ name: z.string().min(1).max(64), password: z.string().min(1).max(1000) });
@@ -18,7 +19,14 @@ const AccountUpdateSchema = z
 
 const publicAccount = (a: AccountRecord): Account => ({ id: a.id, name: a.name, role: a.role });
 
-export function sessionRoutes(accounts: AccountService, secureCookies: boolean): express.Router {
+export interface SessionOptions {
+  secureCookies: boolean;
+  /** Which proxies' X-Forwarded-For names the client (the login throttle counts per address). */
+  trust: TrustFn;
+}
+
+export function sessionRoutes(accounts: AccountService, options: SessionOptions): express.Router {
+  const { secureCookies, trust } = options;
   const router = express.Router();
   const throttle = new LoginThrottle();
   const json = jsonBody('16kb');
@@ -27,7 +35,7 @@ export function sessionRoutes(accounts: AccountService, secureCookies: boolean):
     `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secureCookies ? '; Secure' : ''}`;
 
   router.post('/session', json, async (req, res) => {
-    const address = req.socket.remoteAddress ?? 'unknown';
+    const address = clientAddress(req.socket.remoteAddress, req.headers, trust);
     const { name, password } = parse(LoginSchema, req.body, 'login');
     throttle.begin(address);
     let session: Session | undefined;
