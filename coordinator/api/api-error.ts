@@ -28,6 +28,8 @@ export class ApiError extends Error {
   constructor(
     readonly code: ApiErrorCode,
     message: string,
+    /** For rate_limited: sent as Retry-After. */
+    readonly retryAfterS?: number,
   ) {
     super(message);
   }
@@ -70,6 +72,7 @@ export function apiErrorHandler(log: Logger) {
     // A body we stopped reading leaves the connection unusable for another request.
     if (!req.complete) res.setHeader('Connection', 'close');
     const e = toApiError(err);
+    if (e?.retryAfterS !== undefined && !res.headersSent) res.setHeader('Retry-After', String(e.retryAfterS));
     if (e) return sendError(res, e.code, e.message);
     log.error('api request failed', { method: req.method, path: req.path, ...errorFields(err) });
     sendError(res, 'internal', 'internal error; nothing was changed');

@@ -8,7 +8,8 @@ import { ApiError, parse } from './api-error.js';
 import { jsonBody } from './json-body.js';
 import { IdParam } from './params.js';
 import { clientAddress, type TrustFn } from '../http/client-address.js';
-import { caller, identify, LoginThrottle, requireAccount, requireAdmin, SESSION_COOKIE } from './auth.js';
+import { caller, identify, requireAccount, requireAdmin, SESSION_COOKIE } from './auth.js';
+import { LoginThrottle } from './login-throttle.js';
 
 const LoginSchema = z.strictObject({ name: z.string().min(1).max(64), password: z.string().min(1).max(1000) });
 const PasswordChangeSchema = z.strictObject({ currentPassword: z.string().min(1).max(1000), newPassword: Password });
@@ -35,14 +36,13 @@ export function sessionRoutes(accounts: AccountService, options: SessionOptions)
     `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secureCookies ? '; Secure' : ''}`;
 
   router.post('/session', json, async (req, res) => {
-    const address = clientAddress(req.socket.remoteAddress, req.headers, trust);
     const { name, password } = parse(LoginSchema, req.body, 'login');
-    throttle.begin(address);
+    const attempt = throttle.begin(name, clientAddress(req.socket.remoteAddress, req.headers, trust));
     let session: Session | undefined;
     try {
       session = await accounts.login(name, password);
     } finally {
-      throttle.end(address, session !== undefined);
+      throttle.end(attempt, session !== undefined);
     }
     if (!session) throw new ApiError('unauthenticated', 'wrong name or password');
     res.setHeader('Set-Cookie', cookie(session.token, Math.floor(SESSION_TTL_MS / 1000)));
