@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { loadOptions, type FlagSpec, type Loaded } from '../common/cli-options.js';
 import { TrustProxySchema } from './http/client-address.js';
+import { AllowedOriginsSchema } from './http/origin-policy.js';
 
 /** Credits: about half a day of a fast core (coordinator/work/credit.ts), for projects whose admin set no cap. */
 export const DEFAULT_MAX_CREDIT_PER_RESULT = 1000;
@@ -55,6 +56,11 @@ export const ConfigSchema = z.strictObject({
    * hop count): X-Forwarded-For names the client only on connections from them. Default: none.
    */
   trustProxy: TrustProxySchema.default(false),
+  /**
+   * Origins besides the coordinator's own whose pages may use the session cookie (the web UI
+   * behind a proxy that serves it at another URL). Token requests may come from anywhere.
+   */
+  allowedOrigins: AllowedOriginsSchema.default([]),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -86,6 +92,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'admin-password': { env: ['VG_ADMIN_PASSWORD'] },
   'secure-cookies': { env: ['VG_SECURE_COOKIES'] },
   'trust-proxy': { env: ['VG_TRUST_PROXY'] },
+  'allowed-origins': { env: ['VG_ALLOWED_ORIGINS'] },
 };
 
 export const USAGE = `Usage: npm start -- [options]
@@ -124,6 +131,9 @@ export const USAGE = `Usage: npm start -- [options]
                               uniquelocal (comma-separated), or how many there are; the client address
                               (rate limits, login throttle) comes from X-Forwarded-For only on connections
                               from them (env VG_TRUST_PROXY; default: none)
+  --allowed-origins LIST      origins besides the coordinator's own (scheme://host[:port], comma-separated)
+                              whose pages may use the session cookie: the web UI's public URL behind a
+                              proxy that rewrites Host (env VG_ALLOWED_ORIGINS; default: none)
   --help                      this text
 `;
 

@@ -15,6 +15,7 @@ import { batchBlockage } from './research/batch-blocked.js';
 import { batchStatus, type StatusOf } from './research/batch-status.js';
 import { adminUi } from './http/admin-ui.js';
 import { clientAddress, trustFunction } from './http/client-address.js';
+import { OriginPolicy } from './http/origin-policy.js';
 import { rateLimitByAddress, RateLimiter } from './http/rate-limit.js';
 import { volunteerRoutes } from './http/routes.js';
 import { volunteerPage } from './http/volunteer-page.js';
@@ -76,6 +77,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
 
   // One rule for who the client is, in Express (req.ip, req.protocol) and everything that counts per address.
   const trust = trustFunction(config.trustProxy);
+  const origins = new OriginPolicy(config.allowedOrigins, trust);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', trust);
@@ -94,6 +96,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       trustThreshold: config.trustThreshold,
       secureCookies: config.secureCookies,
       trust,
+      origins,
       onCommitted: (batchId) => replicaMaker.add([batchId]),
       onlineHostIds: online,
       statusOf,
@@ -140,7 +143,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   });
   // After a restart nobody is connected yet: hosts holding tasks get the same grace to come back.
   for (const hostId of core.store.work.hostsWithTasksInProgress()) grace.left(hostId);
-  watch = attachAdminNamespace(io, { store: core.store, accounts: core.accounts, statusOf, log });
+  watch = attachAdminNamespace(io, { store: core.store, accounts: core.accounts, statusOf, origins, log });
 
   const sweep = setInterval(() => {
     try {

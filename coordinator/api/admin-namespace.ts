@@ -11,7 +11,8 @@ import type { AccountRecord } from '../store/account-store.js';
 import type { Store } from '../store/store.js';
 import { Access } from './access.js';
 import { ApiError } from './api-error.js';
-import { identify } from './auth.js';
+import type { OriginPolicy } from '../http/origin-policy.js';
+import { identify, type CredentialSource } from './auth.js';
 
 export const ADMIN_NAMESPACE = '/admin';
 export const PUSH_INTERVAL_MS = 500;
@@ -21,6 +22,7 @@ export const CREDENTIAL_RECHECK_MS = 30_000;
 
 const WatchSchema = z.strictObject({ batchId: z.number().int().positive() });
 const AuthSchema = z.object({ token: z.string().max(200).optional() });
+const TOKEN_HINT = 'log in first, or pass auth: { token }';
 const room = (batchId: number) => `batch:${batchId}`;
 
 
@@ -31,8 +33,11 @@ export interface BatchWatch {
   close(): void;
 }
 
-export function attachAdminNamespace(io: Server, deps: { store: Store; accounts: AccountService; statusOf: StatusOf; log: Logger }): BatchWatch {
-  const { store, accounts, statusOf, log } = deps;
+export function attachAdminNamespace(
+  io: Server,
+  deps: { store: Store; accounts: AccountService; statusOf: StatusOf; origins: OriginPolicy; log: Logger },
+): BatchWatch {
+  const { store, accounts, statusOf, origins, log } = deps;
   const access = new Access(store);
   const nsp = io.of(ADMIN_NAMESPACE);
   const nextPush = new Map<number, number>();
@@ -42,11 +47,19 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
     try {
       const auth = AuthSchema.safeParse(socket.handshake.auth ?? {});
       const token = auth.success ? auth.data.token : undefined;
-      const headers = token !== undefined ? { authorization: `Bearer ${token}` } : { cookie: socket.handshake.headers.cookie };
-      const c = identify(accounts, { method: 'GET', headers });
-      if (!c) return next(new Error('unauthenticated: log in first, or pass auth: { token }'));
+      const { headers: h, address, secure } = socket.handshake;
+      // With a token, from any page or program; with the cookie, only from the coordinator's own
+      // pages (or --allowed-origins): identify() checks the Origin the handshake came with.
+      const source: CredentialSource = {
+        method: 'GET',
+        headers: token !== undefined ? { authorization: `Bearer ${token}` } : { cookie: h.cookie, origin: h.origin, host: h.host, 'x-forwarded-proto': h['x-forwarded-proto'], 'x-forwarded-host': h['x-forwarded-host'] },
+        peer: address,
+        secure,
+      };
+      const c = identify(accounts, origins, source);
+      if (!c) return next(new Error(`unauthenticated: ${TOKEN_HINT}`));
       socket.data.account = c.account;
-      socket.data.headers = headers;
+      socket.data.source = source;
       next();
     } catch (e) {
       next(new Error(e instanceof ApiError ? `${e.code}: ${e.message}` : 'unauthenticated'));
@@ -59,7 +72,7 @@ export function attachAdminNamespace(io: Server, deps: { store: Store; accounts:
    */
   const currentAccount = (socket: Socket): AccountRecord | undefined => {
     try {
-      const c = identify(accounts, { method: 'GET', headers: socket.data.headers as Record<string, string | undefined> });
+      const c = identify(accounts, origins, socket.data.source as CredentialSource);
       return c !== undefined && c.account.id === (socket.data.account as AccountRecord).id ? c.account : undefined;
     } catch {
       return undefined;

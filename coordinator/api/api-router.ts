@@ -7,6 +7,7 @@ import type { AppRegistry } from '../apps/app-registry.js';
 import type { OutputFiles } from '../files/output-files.js';
 import type { StatusOf } from '../research/batch-status.js';
 import type { TrustFn } from '../http/client-address.js';
+import type { OriginPolicy } from '../http/origin-policy.js';
 import type { Store } from '../store/store.js';
 import type { CreditCorrection } from '../work/credit-correction.js';
 import type { Submission } from '../work/submission.js';
@@ -32,6 +33,8 @@ export interface ApiDeps {
   secureCookies: boolean;
   /** Which proxies' X-Forwarded-For to believe (coordinator/http/client-address.ts). */
   trust: TrustFn;
+  /** Which pages may use the session cookie (coordinator/http/origin-policy.ts). */
+  origins: OriginPolicy;
   cancelBatch(batchId: number): Promise<number>;
   onCommitted(batchId: number): void;
   onlineHostIds(): Set<number>;
@@ -45,9 +48,9 @@ export function apiRouter(deps: ApiDeps): express.Router {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
-  router.use(sessionRoutes(deps.accounts, { secureCookies: deps.secureCookies, trust: deps.trust }));
+  router.use(sessionRoutes(deps.accounts, { secureCookies: deps.secureCookies, trust: deps.trust, origins: deps.origins }));
   router.use(leaderboardRoutes(deps.store));
-  router.use(requireAccount(deps.accounts));
+  router.use(requireAccount(deps.accounts, deps.origins));
   router.use(projectRoutes({ store: deps.store, apps: deps.apps, access, creditCaps: deps.creditCaps }));
   router.use(batchRoutes({ ...deps, access }));
   router.use(hostRoutes(deps));

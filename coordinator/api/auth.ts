@@ -2,6 +2,7 @@
 // anything that changes state, the session's CSRF token in a header (the web UI).
 import type { NextFunction, Request, Response } from 'express';
 import type { AccountService, Session } from '../accounts/account-service.js';
+import type { OriginPolicy, RequestSource } from '../http/origin-policy.js';
 import type { AccountRecord } from '../store/account-store.js';
 import { ApiError } from './api-error.js';
 
@@ -31,8 +32,20 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
-/** The caller, if the request carries valid credentials; throws on a bad token or missing CSRF. */
-export function identify(accounts: AccountService, req: Pick<Request, 'method' | 'headers'>): Caller | undefined {
+/** A request as identify() reads it: HTTP, or a Socket.IO handshake. */
+export interface CredentialSource extends RequestSource {
+  method: string;
+}
+
+export function httpSource(req: Request): CredentialSource {
+  return { method: req.method, headers: req.headers, peer: req.socket.remoteAddress, secure: 'encrypted' in req.socket };
+}
+
+/**
+ * The caller, if the request carries valid credentials; throws on a bad token, on the session
+ * cookie sent by a page of another origin, and on a cookie write without the CSRF token.
+ */
+export function identify(accounts: AccountService, origins: OriginPolicy, req: CredentialSource): Caller | undefined {
   const auth = req.headers.authorization;
   if (auth !== undefined) {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
@@ -42,6 +55,8 @@ export function identify(accounts: AccountService, req: Pick<Request, 'method' |
   }
   const token = readCookie(req.headers.cookie, SESSION_COOKIE);
   if (token === undefined) return undefined;
+  const refused = origins.refusal(req);
+  if (refused !== undefined) throw new ApiError('forbidden', refused);
   const session = accounts.session(token);
   if (!session) return undefined;
   if (!SAFE_METHODS.has(req.method) && req.headers[CSRF_HEADER] !== session.csrfToken) {
@@ -56,9 +71,9 @@ export function caller(res: Response): Caller {
   return c;
 }
 
-export function requireAccount(accounts: AccountService) {
+export function requireAccount(accounts: AccountService, origins: OriginPolicy) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const c = identify(accounts, req);
+    const c = identify(accounts, origins, httpSource(req));
     if (!c) throw new ApiError('unauthenticated', 'log in first (POST /api/v1/session) or send Authorization: Bearer <API token>');
     res.locals.caller = c;
     next();

@@ -8,7 +8,8 @@ import { ApiError, parse } from './api-error.js';
 import { jsonBody } from './json-body.js';
 import { IdParam } from './params.js';
 import { clientAddress, type TrustFn } from '../http/client-address.js';
-import { caller, identify, requireAccount, requireAdmin, SESSION_COOKIE } from './auth.js';
+import type { OriginPolicy } from '../http/origin-policy.js';
+import { caller, httpSource, identify, requireAccount, requireAdmin, SESSION_COOKIE } from './auth.js';
 import { LoginThrottle } from './login-throttle.js';
 
 const LoginSchema = z.strictObject({ name: z.string().min(1).max(64), password: z.string().min(1).max(1000) });
@@ -24,18 +25,23 @@ export interface SessionOptions {
   secureCookies: boolean;
   /** Which proxies' X-Forwarded-For names the client (the login throttle counts per address). */
   trust: TrustFn;
+  /** Which pages may log in and use the session cookie. */
+  origins: OriginPolicy;
 }
 
 export function sessionRoutes(accounts: AccountService, options: SessionOptions): express.Router {
-  const { secureCookies, trust } = options;
+  const { secureCookies, trust, origins } = options;
   const router = express.Router();
   const throttle = new LoginThrottle();
   const json = jsonBody('16kb');
-  const signedIn = requireAccount(accounts);
+  const signedIn = requireAccount(accounts, origins);
   const cookie = (value: string, maxAgeS: number) =>
     `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secureCookies ? '; Secure' : ''}`;
 
   router.post('/session', json, async (req, res) => {
+    // A page elsewhere must not log the browser in either (to an account of its choosing).
+    const refused = origins.refusal(httpSource(req));
+    if (refused !== undefined) throw new ApiError('forbidden', refused);
     const { name, password } = parse(LoginSchema, req.body, 'login');
     const attempt = throttle.begin(name, clientAddress(req.socket.remoteAddress, req.headers, trust));
     let session: Session | undefined;
@@ -55,7 +61,7 @@ export function sessionRoutes(accounts: AccountService, options: SessionOptions)
   });
 
   router.delete('/session', (req, res) => {
-    const c = identify(accounts, req);
+    const c = identify(accounts, origins, httpSource(req));
     if (c?.session) accounts.logout(c.session.token);
     res.setHeader('Set-Cookie', cookie('', 0));
     res.status(204).end();
