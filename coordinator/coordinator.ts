@@ -42,6 +42,13 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const correctionFailed = (e: unknown) => log.error('correcting a project’s credit failed', errorFields(e));
   const core = createCore(config, notifier, { onError: recheckFailed, onCorrectionError: correctionFailed });
   if (core.keyCreated) log.info('created coordinator key', { dataDir: config.dataDir });
+  const { tightened, failed } = core.dataDirModes;
+  if (tightened.length > 0) {
+    log.warn('tightened the data dir: other users could read it', { dataDir: config.dataDir, tightened: tightened.length, paths: tightened.slice(0, 100) });
+  }
+  if (failed.length > 0) {
+    log.error('other users can still read part of the data dir: fix its owner or modes by hand', { dataDir: config.dataDir, failed: failed.slice(0, 100) });
+  }
   const replicaMaker = new ReplicaMaker(
     core.submission,
     (e) => log.error('creating replicas failed', errorFields(e)),

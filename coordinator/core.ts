@@ -1,6 +1,5 @@
 // The coordinator without its network: store, keys, files and the work lifecycle, wired.
 // The server adds HTTP and Socket.IO on top; tests drive it directly with their own clock.
-import { mkdirSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Ed25519 } from '../protocol/ed25519.js';
@@ -10,6 +9,7 @@ import { AccountService } from './accounts/account-service.js';
 import { AppRegistry } from './apps/app-registry.js';
 import type { Config } from './config.js';
 import { BlobStore } from './files/blob-store.js';
+import { secureDataDir, type DataDirModes } from './files/data-dir.js';
 import { OutputFiles } from './files/output-files.js';
 import { loadOrCreateCoordinatorKey, type CoordinatorKey } from './identity/coordinator-key.js';
 import { Store } from './store/store.js';
@@ -39,6 +39,8 @@ export interface Core {
   ed: Ed25519;
   key: CoordinatorKey;
   keyCreated: boolean;
+  /** What this start found readable by other users in the data dir, and tightened. */
+  dataDirModes: DataDirModes;
   store: Store;
   blobs: BlobStore;
   /** Which stored files may count as outputs (canonical JSON). */
@@ -73,7 +75,7 @@ export function createCore(
   notifier: HostNotifier,
   env: { clock?: () => number; random?: () => number; onError?: (e: unknown) => void; onCorrectionError?: (e: unknown) => void } = {},
 ): Core {
-  mkdirSync(options.dataDir, { recursive: true });
+  const dataDirModes = secureDataDir(options.dataDir);
   const clock = env.clock ?? Date.now;
   const ed = nodeEd25519();
   const { key, created } = loadOrCreateCoordinatorKey(options.dataDir, ed);
@@ -128,6 +130,7 @@ export function createCore(
     ed,
     key,
     keyCreated: created,
+    dataDirModes,
     store,
     blobs,
     outputs,

@@ -7,7 +7,7 @@ const HASH = /^[0-9a-f]{64}$/;
 
 export class BlobStore {
   constructor(private readonly root: string) {
-    mkdirSync(root, { recursive: true });
+    mkdirSync(root, { recursive: true, mode: 0o700 });
   }
 
   static hash(bytes: Uint8Array): string {
@@ -32,9 +32,10 @@ export class BlobStore {
     }
     const path = this.pathOf(sha256);
     if (existsSync(path)) return sha256;
-    mkdirSync(dirname(path), { recursive: true });
+    // Owner-only, as the whole data dir (files/data-dir.ts): inputs and results are researchers'.
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`;
-    const fd = openSync(tmp, 'w', 0o644);
+    const fd = openSync(tmp, 'w', 0o600);
     try {
       writeSync(fd, bytes);
       fsyncSync(fd);

@@ -1,3 +1,4 @@
+import { closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
 import { migrate } from './migrations.js';
@@ -8,6 +9,9 @@ import { migrate } from './migrations.js';
  * never acknowledges something a crash can lose.
  */
 export function openDatabase(file: string): Db {
+  // Owner-only from the start: it holds password hashes and every input and result. SQLite
+  // creates the -wal and -shm files with the database file's mode.
+  if (file !== ':memory:' && file !== '' && !existsSync(file)) closeSync(openSync(file, 'a', 0o600));
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigSchema, type Config } from '../../coordinator/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
-import { createLogger } from '../../common/log.js';
+import { createLogger, type Logger } from '../../common/log.js';
 
 /** The first admin's password in test coordinators (name: admin). */
 export const TEST_ADMIN_PASSWORD = 'test-admin-password';
@@ -15,7 +15,8 @@ export interface TestCoordinator extends RunningCoordinator {
   dispose(): Promise<void>;
 }
 
-export async function startTestCoordinator(overrides: Partial<Config> = {}): Promise<TestCoordinator> {
+/** `log` receives the coordinator's log (default: none unless VG_TEST_LOG is set). */
+export async function startTestCoordinator(overrides: Partial<Config> = {}, log?: Logger): Promise<TestCoordinator> {
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'vg-coordinator-'));
   const config = ConfigSchema.parse({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', transitionIntervalMs: 100, demoWorkunits: 0, adminPassword: TEST_ADMIN_PASSWORD,
     // Tests drive many clients from one address as fast as they can: no rate limits unless asked.
@@ -25,7 +26,7 @@ export async function startTestCoordinator(overrides: Partial<Config> = {}): Pro
     recheckDelayMs: 0, checkRate: 0,
     // Every host here starts new: quotas out of the way unless a test asks for them.
     newHostTasks: 256, newHostTasksPerDay: 1_000_000, newHostShare: 1, ...overrides });
-  const running = await startCoordinator(config, createLogger(process.env.VG_TEST_LOG ? 'debug' : 'silent'));
+  const running = await startCoordinator(config, log ?? createLogger(process.env.VG_TEST_LOG ? 'debug' : 'silent'));
   return Object.assign(running, {
     dataDir,
     async dispose() {
