@@ -6,12 +6,12 @@ import type { BatchStatus, UnwatchAck, WatchAck } from '../../protocol/api.js';
 import { describeIssues } from '../../common/zod-message.js';
 import { errorFields, type Logger } from '../../common/log.js';
 import type { AccountService } from '../accounts/account-service.js';
+import type { OriginPolicy } from '../http/origin-policy.js';
 import type { StatusOf } from '../research/batch-status.js';
 import type { AccountRecord } from '../store/account-store.js';
 import type { Store } from '../store/store.js';
 import { Access } from './access.js';
 import { ApiError } from './api-error.js';
-import type { OriginPolicy } from '../http/origin-policy.js';
 import { identify, type CredentialSource } from './auth.js';
 
 export const ADMIN_NAMESPACE = '/admin';

@@ -67,6 +67,9 @@ export class OriginPolicy {
     const own = this.ownOrigin(req);
     if (origin.toLowerCase() === own || this.allowed.has(origin.toLowerCase())) return undefined;
     const listed = this.allowed.size > 0 ? ' nor one of --allowed-origins' : '';
-    return `a page at ${origin} may not use this coordinator's session cookie (it is not ${own ?? 'the coordinator'}${listed}); log in on the coordinator's own page, or send an API token`;
+    return (
+      `a page at ${origin} may not use this coordinator's session cookie (it is not ${own ?? 'the coordinator'}${listed}); ` +
+      `log in on the coordinator's own page, or send an API token (a coordinator served at that address through a proxy lists it in --allowed-origins)`
+    );
   }
 }

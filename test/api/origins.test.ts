@@ -53,7 +53,7 @@ const watch = (s: ReturnType<typeof io>) => s.timeout(5000).emitWithAck('batch.w
 describe('the /admin namespace with the session cookie', () => {
   it('refuses a page on another port of the same host, saying why, and it reads nothing', async () => {
     const r = await connect(c.url, '/admin', { cookie: session.cookie!, origin: otherPort });
-    expect(r).toBe(`forbidden: a page at ${otherPort} may not use this coordinator's session cookie (it is not ${c.url}); log in on the coordinator's own page, or send an API token`);
+    expect(r).toBe(`forbidden: a page at ${otherPort} may not use this coordinator's session cookie (it is not ${c.url}); log in on the coordinator's own page, or send an API token (a coordinator served at that address through a proxy lists it in --allowed-origins)`);
   });
 
   it.each([
