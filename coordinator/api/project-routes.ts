@@ -3,7 +3,7 @@ import express from 'express';
 import { z } from 'zod';
 import type { App, AppVersion, Project, ProjectBatch, ProjectDetail, ProjectList } from '../../protocol/api.js';
 import { creditAmount, creditUnits } from '../../protocol/ledger.js';
-import { AppSpecSchema, ProjectSpecSchema, ProjectUpdateSchema, RequirementsSchema, type AppRegistry } from '../apps/app-registry.js';
+import { addCheckedVersion, AppSpecSchema, ProjectSpecSchema, ProjectUpdateSchema, RequirementsSchema, type AppRegistry } from '../apps/app-registry.js';
 import type { AppRecord, AppVersionRecord, ProjectRecord } from '../store/catalog.js';
 import type { Store } from '../store/store.js';
 import type { CreditCorrection } from '../work/credit-correction.js';
@@ -117,7 +117,7 @@ export function projectRoutes(deps: { store: Store; apps: AppRegistry; access: A
     const stray = upload.files.find((f) => f.field !== 'files');
     if (stray) throw new ApiError('bad_request', `file parts must be named "files", not "${stray.field}"`);
     if (upload.files.length === 0) throw new ApiError('bad_request', 'no files: send one part named "files" per file');
-    const version = apps.addVersion(app.id, { ...fields, files: upload.files.map((f) => ({ name: f.name, bytes: f.bytes })) });
+    const version = await addCheckedVersion(apps, app.id, { ...fields, files: upload.files.map((f) => ({ name: f.name, bytes: f.bytes })) });
     res.status(201).json(versionView(version));
   });
 

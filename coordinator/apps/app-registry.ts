@@ -8,6 +8,7 @@ import type { CoordinatorKey } from '../identity/coordinator-key.js';
 import type { AppVersionRecord, ProjectRecord, Requirements, VersionPlatform } from '../store/catalog.js';
 import type { Store } from '../store/store.js';
 import { ValidationSchema, type AppPolicy } from '../work/model.js';
+import { versionProblem } from './version-check.js';
 
 export const ProjectSpecSchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
@@ -110,6 +111,16 @@ export class AppRegistry {
       );
     });
   }
+}
+
+/**
+ * Checks a version as volunteers would load it (see version-check.ts), then adds it: what an
+ * upload goes through. Refused with the file, line and message.
+ */
+export async function addCheckedVersion(registry: AppRegistry, appId: number, v: Parameters<AppRegistry['addVersion']>[1], now = Date.now()): Promise<AppVersionRecord> {
+  const problem = await versionProblem(v.files, v.entry ?? 'main.js');
+  if (problem) throw new RegistryError(`the app version was refused: ${problem}`);
+  return registry.addVersion(appId, v, now);
 }
 
 export class RegistryError extends Error {
