@@ -45,6 +45,8 @@ export const ConfigSchema = z.strictObject({
   messageRatePerSocket: z.coerce.number().min(0).max(1_000_000).default(100),
   /** Volunteer messages per second per host over all its connections (bursts of 5×); 0: unlimited. */
   messageRatePerHost: z.coerce.number().min(0).max(1_000_000).default(200),
+  /** How long a host that found no work waits before asking again (it is told at once of new work). */
+  idleRetryMs: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   /** Connections one host (one key) may have open at once. */
   connectionsPerHost: z.coerce.number().int().min(1).max(1000).default(4),
   /** The first admin's password, used only when the database has no account yet (else random). */
@@ -89,6 +91,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'message-rate-per-socket': { env: ['VG_MESSAGE_RATE_PER_SOCKET'] },
   'message-rate-per-host': { env: ['VG_MESSAGE_RATE_PER_HOST'] },
   'connections-per-host': { env: ['VG_CONNECTIONS_PER_HOST'] },
+  'idle-retry-ms': { env: ['VG_IDLE_RETRY_MS'] },
   'admin-password': { env: ['VG_ADMIN_PASSWORD'] },
   'secure-cookies': { env: ['VG_SECURE_COOKIES'] },
   'trust-proxy': { env: ['VG_TRUST_PROXY'] },
@@ -124,6 +127,8 @@ export const USAGE = `Usage: npm start -- [options]
   --message-rate-per-socket N volunteer messages per second per connection, bursts of 5x (default 100; 0: no limit)
   --message-rate-per-host N   volunteer messages per second per host over all its connections, bursts of 5x (default 200; 0: no limit)
   --connections-per-host N    connections one host may have open at once (default 4)
+  --idle-retry-ms N           how long a volunteer that found no work waits before asking again; it is
+                              also told at once when new work appears (default 10000)
   --admin-password P          first admin's password on an empty database (env VG_ADMIN_PASSWORD,
                               preferred: flags show in ps); default: a random one, printed once
   --secure-cookies BOOL       Secure session cookie, for HTTPS deployments (env VG_SECURE_COOKIES; default false)

@@ -52,7 +52,10 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const replicaMaker = new ReplicaMaker(
     core.submission,
     (e) => log.error('creating replicas failed', errorFields(e)),
-    (batchId) => watch?.batchesChanged([batchId]),
+    (batchId) => {
+      watch?.batchesChanged([batchId]);
+      notifier.workAvailable();
+    },
   );
 
   let firstAdmin: RunningCoordinator['firstAdmin'];
@@ -107,6 +110,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       onCommitted: (batchId) => replicaMaker.add([batchId]),
       onlineHostIds: online,
       statusOf,
+      workAvailable: () => notifier.workAvailable(),
     }),
   );
   app.use('/admin', adminUi());
@@ -147,6 +151,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     messageLimit: { perSecond: config.messageRatePerSocket, burst: config.messageRatePerSocket * 5 },
     hostMessageLimit: { perSecond: config.messageRatePerHost, burst: config.messageRatePerHost * 5 },
     connectionsPerHost: config.connectionsPerHost,
+    idleRetryMs: config.idleRetryMs,
   });
   // After a restart nobody is connected yet: hosts holding tasks get the same grace to come back.
   for (const hostId of core.store.work.hostsWithTasksInProgress()) grace.left(hostId);

@@ -104,6 +104,7 @@ export function createCore(
     abort: (hostId, taskIds, reason) => notifier.abort(hostId, taskIds, reason),
     credit: (hostId, receipts) => notifier.credit(hostId, receipts),
     batchesChanged: (batchIds) => notifier.batchesChanged?.(batchIds),
+    workAvailable: () => notifier.workAvailable?.(),
     hostsDistrusted: (hostIds) => {
       notifier.hostsDistrusted?.(hostIds);
       recheck.kick().catch(onError);

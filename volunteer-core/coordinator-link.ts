@@ -66,6 +66,8 @@ export type LinkEvents = {
   fatal: Error;
   abort: AbortNotice;
   credit: CreditReceipt[];
+  /** The coordinator says there may be work for a host that found none: ask again now. */
+  available: void;
 };
 
 export class CoordinatorLink extends Emitter<LinkEvents> {
@@ -99,6 +101,7 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
     });
     this.socket.on('tasks.abort', (n: AbortNotice) => this.emit('abort', n));
     this.socket.on('credit.granted', (m: { receipts: CreditReceipt[] }) => this.emit('credit', m.receipts));
+    this.socket.on('tasks.available', () => this.emit('available', undefined));
   }
 
   get connected(): boolean {

@@ -19,6 +19,8 @@ import type { VolunteerCrypto } from './crypto.js';
 const RETRY_MS = 5_000;
 const MAX_PREPARE_ATTEMPTS = 5;
 const PROGRESS_REPORT_MS = 10_000;
+/** How far apart idle hosts told of new work ask for it. */
+const AVAILABLE_JITTER_MS = 1000;
 const GIVE_BACK_CHUNK = 64;
 const RECEIPTS_PAGE = 500;
 
@@ -85,7 +87,7 @@ export interface EngineLink {
   call<T extends object>(event: string, payload: unknown): Promise<T>;
   /** Sends without waiting for the answer. */
   fire(event: string, payload: unknown): void;
-  on<K extends 'ready' | 'lost' | 'abort' | 'credit'>(event: K, listener: (value: LinkEvents[K]) => void): () => void;
+  on<K extends 'ready' | 'lost' | 'abort' | 'credit' | 'available'>(event: K, listener: (value: LinkEvents[K]) => void): () => void;
 }
 
 /** What happened, for the daemon's log or the page's activity list. Every one is optional. */
@@ -130,6 +132,8 @@ export interface EngineOptions<C extends CreditStore> {
   checkpointLimits?(): CheckpointLimits;
   /** Whether to ask for work now (besides being connected and not stopping). */
   canFetch?(): boolean;
+  /** For spreading requests in time; Math.random by default. */
+  random?: () => number;
   events?: Partial<EngineEvents<C>>;
   clock?: Clock;
   retryMs?: number;
@@ -210,6 +214,11 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     });
     link.on('abort', (n: AbortNotice) => void this.abort(n.taskIds, n.reason));
     link.on('credit', (receipts) => void this.addCredit(receipts));
+    // Told there may be work: ask within a second (spread, so a thousand idle hosts do not ask
+    // in the same millisecond) instead of at the end of the wait the last empty answer set.
+    link.on('available', () => {
+      if (this.waitingForWork) this.fill(Math.floor((this.o.random ?? Math.random)() * AVAILABLE_JITTER_MS) + 1);
+    });
     if (link.session) void this.onReady(link.session);
   }
 

@@ -39,6 +39,7 @@ export interface ApiDeps {
   onCommitted(batchId: number): void;
   onlineHostIds(): Set<number>;
   statusOf: StatusOf;
+  workAvailable(): void;
 }
 
 export function apiRouter(deps: ApiDeps): express.Router {
@@ -51,7 +52,7 @@ export function apiRouter(deps: ApiDeps): express.Router {
   router.use(sessionRoutes(deps.accounts, { secureCookies: deps.secureCookies, trust: deps.trust, origins: deps.origins }));
   router.use(leaderboardRoutes(deps.store));
   router.use(requireAccount(deps.accounts, deps.origins));
-  router.use(projectRoutes({ store: deps.store, apps: deps.apps, access, creditCaps: deps.creditCaps }));
+  router.use(projectRoutes({ store: deps.store, apps: deps.apps, access, creditCaps: deps.creditCaps, workAvailable: deps.workAvailable }));
   router.use(batchRoutes({ ...deps, access }));
   router.use(hostRoutes(deps));
   router.use((req) => {

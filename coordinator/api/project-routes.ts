@@ -35,7 +35,14 @@ const VersionFieldsSchema = z.strictObject({
 /** In credits, to the micro-credit; null: back to the coordinator's --max-credit-per-result. */
 const CreditCapBodySchema = z.strictObject({ maxCreditPerResult: z.number().min(0).max(1e9).nullable() });
 
-export function projectRoutes(deps: { store: Store; apps: AppRegistry; access: Access; creditCaps: CreditCorrection }): express.Router {
+export function projectRoutes(deps: {
+  store: Store;
+  apps: AppRegistry;
+  access: Access;
+  creditCaps: CreditCorrection;
+  /** Work may have become available (a project resumed, a new version uploaded): idle volunteers are told. */
+  workAvailable(): void;
+}): express.Router {
   const { store, apps, access, creditCaps } = deps;
   const router = express.Router();
   const json = jsonBody('64kb');
@@ -86,7 +93,9 @@ export function projectRoutes(deps: { store: Store; apps: AppRegistry; access: A
   router.patch('/projects/:id', json, (req, res) => {
     const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
     const change = parse(ProjectUpdateSchema, req.body, 'project change');
-    res.json(projectView(apps.updateProject(p.id, change)));
+    const updated = apps.updateProject(p.id, change);
+    if (change.status === 'active') deps.workAvailable();
+    res.json(projectView(updated));
   });
 
   // Admins only: the cap is what stops a project from minting credit. Lowering it takes back what
@@ -118,6 +127,7 @@ export function projectRoutes(deps: { store: Store; apps: AppRegistry; access: A
     if (stray) throw new ApiError('bad_request', `file parts must be named "files", not "${stray.field}"`);
     if (upload.files.length === 0) throw new ApiError('bad_request', 'no files: send one part named "files" per file');
     const version = await addCheckedVersion(apps, app.id, { ...fields, files: upload.files.map((f) => ({ name: f.name, bytes: f.bytes })) });
+    deps.workAvailable(); // perhaps in place of a broken one
     res.status(201).json(versionView(version));
   });
 

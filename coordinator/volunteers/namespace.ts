@@ -26,7 +26,12 @@ import type { VolunteerService } from './volunteer-service.js';
 export const VOLUNTEER_NAMESPACE = '/volunteer';
 export const HEARTBEAT_INTERVAL_MS = 30_000;
 /** Suggested wait before asking again when there is no work. */
+/** How long a host that found no work waits before it asks again, unless told of new work first. */
 export const NO_WORK_RETRY_MS = 10_000;
+/** Sockets whose last ask for work came back empty: told at once when new work appears. */
+const IDLE_ROOM = 'idle';
+/** At most one "tasks.available" push per this long: a burst of new replicas tells idle hosts once. */
+const AVAILABLE_PUSH_MS = 500;
 
 const fail = (code: ErrorCode, message: string): Reply<never> => ({ ok: false, error: { code, message } });
 const EmptySchema = z.strictObject({}).default({});
@@ -56,6 +61,8 @@ export function attachVolunteerNamespace(
     hostMessageLimit?: RateLimit;
     /** Connections one host may have authenticated at once (unlimited when absent). */
     connectionsPerHost?: number;
+    /** What a host that found no work is told to wait (NO_WORK_RETRY_MS by default). */
+    idleRetryMs?: number;
   },
 ): Namespace {
   const { registry, service, commits, coordinatorKey, log } = deps;
@@ -150,6 +157,7 @@ export function attachVolunteerNamespace(
         session.nonce = registry.newChallenge();
         session.hostId = undefined;
         leaveHostRoom(); // until auth says who this socket is now
+        void socket.leave(IDLE_ROOM);
         return { ok: true, challenge: session.nonce, coordinatorKey, protocol: PROTOCOL_VERSION };
       },
       false,
@@ -200,11 +208,13 @@ export function attachVolunteerNamespace(
     onHost('tasks.request', TasksRequestSchema, ({ count, holding }, hostId) => {
       const tasks = service.requestTasks(hostId, count, holding);
       const abort = holding ? service.unwanted(hostId, holding) : [];
+      if (tasks.length === 0) void socket.join(IDLE_ROOM);
+      else void socket.leave(IDLE_ROOM);
       return {
         ok: true,
         tasks,
         ...(abort.length > 0 ? { abort: { taskIds: abort, reason: 'no longer wanted: aborted, given back or finished' } } : {}),
-        ...(tasks.length === 0 ? { retryAfterMs: NO_WORK_RETRY_MS } : {}),
+        ...(tasks.length === 0 ? { retryAfterMs: deps.idleRetryMs ?? NO_WORK_RETRY_MS } : {}),
       };
     });
     onHost('results.report', ResultsReportSchema, ({ results }, hostId) => ({ ok: true, results: service.reportResults(hostId, results) }));
@@ -244,8 +254,24 @@ export function onlineHostIds(nsp: Namespace): Set<number> {
 }
 
 /** Delivers post-commit notices to whichever sockets a host has open. */
-export function socketNotifier(nsp: () => Namespace | undefined): HostNotifier {
+export function socketNotifier(nsp: () => Namespace | undefined): HostNotifier & { workAvailable(): void } {
+  let lastAvailable = 0;
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  const tellIdle = () => {
+    lastAvailable = Date.now();
+    pending = undefined;
+    nsp()?.to(IDLE_ROOM).emit('tasks.available', {});
+  };
   return {
+    workAvailable() {
+      if (pending) return;
+      const wait = lastAvailable + AVAILABLE_PUSH_MS - Date.now();
+      if (wait <= 0) tellIdle();
+      else {
+        pending = setTimeout(tellIdle, wait);
+        pending.unref();
+      }
+    },
     abort(hostId, taskIds, reason) {
       nsp()?.to(hostRoom(hostId)).emit('tasks.abort', { taskIds, reason });
     },

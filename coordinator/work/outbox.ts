@@ -9,6 +9,8 @@ export interface HostNotifier {
   batchesChanged?(batchIds: number[]): void;
   /** Hosts caught by a sentinel, whose earlier results must now be checked again. */
   hostsDistrusted?(hostIds: number[]): void;
+  /** Unsent replicas were made: hosts that found no work may find some now. */
+  workAvailable?(): void;
 }
 
 export class Outbox {
@@ -16,6 +18,7 @@ export class Outbox {
   private readonly receipts = new Map<number, CreditReceipt[]>();
   private readonly batches = new Set<number>();
   private readonly distrusted = new Set<number>();
+  private work = false;
 
   abort(hostId: number, taskId: number, reason: string): void {
     const key = `${hostId}\u0000${reason}`;
@@ -38,9 +41,15 @@ export class Outbox {
     this.distrusted.add(hostId);
   }
 
+  workAvailable(): void {
+    this.work = true;
+  }
+
   flush(notifier: HostNotifier): void {
     if (this.distrusted.size > 0) notifier.hostsDistrusted?.([...this.distrusted]);
     if (this.batches.size > 0) notifier.batchesChanged?.([...this.batches]);
+    if (this.work) notifier.workAvailable?.();
+    this.work = false;
     for (const a of this.aborts.values()) notifier.abort(a.hostId, a.taskIds, a.reason);
     for (const [hostId, list] of this.receipts) notifier.credit(hostId, list);
     this.aborts.clear();

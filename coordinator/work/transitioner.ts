@@ -166,7 +166,10 @@ export class Transitioner {
         : `work unit failed: ${plan.finish.reason}`
       : `work unit ${wu.status}`;
     this.stop(plan.abort, plan.cancelUnsent, abortReason, outbox);
-    if (plan.create > 0) work.insertReplicas(wu.id, wu.priority, plan.create, now, 'regular');
+    if (plan.create > 0) {
+      work.insertReplicas(wu.id, wu.priority, plan.create, now, 'regular');
+      outbox.workAvailable();
+    }
     if (plan.finish) this.finishSentinelsIfDone(wu.batchId, now, outbox);
   }
 
@@ -210,7 +213,10 @@ export class Transitioner {
     this.expire(plan.expire);
     const byId = new Map(replicas.map((r) => [r.id, r]));
     const caught = this.judge(plan.judged.map((j) => ({ replica: byId.get(j.id)!, right: j.right })), wu.appId, now);
-    if (plan.create > 0) work.insertReplicas(wu.id, wu.priority, plan.create, now, 'sentinel');
+    if (plan.create > 0) {
+      work.insertReplicas(wu.id, wu.priority, plan.create, now, 'sentinel');
+      outbox.workAvailable();
+    }
     if (plan.finish) {
       work.finishWorkunit(wu.id, 'done', plan.finish.canonicalId, null, now);
       this.credit.grant(wu, plan.finish.credited.map((id) => ({ replicaId: id, hostId: byId.get(id)!.hostId! })), now, outbox);
@@ -263,7 +269,10 @@ export class Transitioner {
     for (const id of plan.unsettled) work.setValidateState(id, 'invalid');
     this.credit.grant(wu, credited.map((id) => ({ replicaId: id, hostId: byId.get(id)!.hostId! })), now, outbox);
     // Arbiters go out ahead of the work unit's peers: a dispute holds results and credit back.
-    if (plan.create > 0) work.insertReplicas(wu.id, wu.priority + 1, plan.create, now, 'check');
+    if (plan.create > 0) {
+      work.insertReplicas(wu.id, wu.priority + 1, plan.create, now, 'check');
+      outbox.workAvailable();
+    }
     this.stop(plan.abort, plan.cancelUnsent, NOT_NEEDED, outbox);
     for (const hostId of caught) this.catchHost(hostId, now, outbox);
   }
