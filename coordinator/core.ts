@@ -20,6 +20,7 @@ import { CreditCorrection } from './work/credit-correction.js';
 import { CreditGranter } from './work/credit-granter.js';
 import { HostRecheck } from './work/host-recheck.js';
 import { QuotaKeeper, type QuotaPolicy } from './work/host-quota.js';
+import { Repair } from './work/repair.js';
 import { Outbox, type HostNotifier } from './work/outbox.js';
 import { ResultIntake } from './work/result-intake.js';
 import { Scheduler } from './work/scheduler.js';
@@ -55,6 +56,9 @@ export interface Core {
    * and tells hosts to abort their tasks after each chunk commits. Resolves with how many.
    */
   cancelBatch(batchId: number): Promise<number>;
+  /** Opens a batch's failed work units again (those that failed with one of `codes`, if given), a chunk at a time. Resolves with how many. */
+  retryBatch(batchId: number, codes?: string[]): Promise<number>;
+  repair: Repair;
   /**
    * Re-checks the earlier results of caught hosts whose re-check is due (started by itself when
    * one is caught, and again when the next falls due; call it at start to resume). Resolves when
@@ -126,6 +130,7 @@ export function createCore(
   const intake = new ResultIntake(store, ed, transitioner, outputs, quotas);
   const service = new VolunteerService(store, scheduler, intake, transitioner, hosts, quotas, options.holdTimeoutMs, clock);
   const submission = new Submission(store, blobs, transitioner);
+  const repair = new Repair(store, transitioner);
 
   return {
     ed,
@@ -151,6 +156,18 @@ export function createCore(
         await nextTurn();
       }
     },
+    async retryBatch(batchId, codes) {
+      let total = 0;
+      for (;;) {
+        const outbox = new Outbox();
+        const part = repair.retryPart(batchId, codes, CANCEL_CHUNK, outbox, clock());
+        outbox.flush(hosts);
+        total += part.retried;
+        if (part.done) return total;
+        await nextTurn();
+      }
+    },
+    repair,
     recheckHosts: () => recheck.kick(),
     couldTake: (hostId, candidates, now) => scheduler.couldTake(hostId, candidates, now),
     creditCaps,

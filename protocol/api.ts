@@ -140,8 +140,15 @@ export const AppVersionSchema = z.object({
   entry: z.string(),
   files: z.array(AppFileInfoSchema),
   createdAt: Millis,
+  /** It failed to load on every volunteer that ran it: no task is sent with it. */
+  broken: z.object({ at: Millis, reason: z.string() }).nullable(),
+  /** Retired by a researcher: no task is sent with it. */
+  retiredAt: Millis.nullable(),
 });
 export type AppVersion = z.infer<typeof AppVersionSchema>;
+
+/** `PATCH /apps/:id/versions/:version`. */
+export const VersionChangeSchema = z.strictObject({ retired: z.boolean() });
 
 export const AppSchema = z.object({
   id: Id,
@@ -230,7 +237,7 @@ export type SeriesPoint = z.infer<typeof SeriesPointSchema>;
 
 /** `GET /batches/:id`, and what the /admin namespace pushes as `batch.status`. */
 /** Why an open batch cannot move, in words a researcher acts on. */
-export const BlockedCodeSchema = z.enum(['project_paused', 'app_broken', 'no_hosts', 'no_eligible_hosts', 'all_failing']);
+export const BlockedCodeSchema = z.enum(['project_paused', 'app_broken', 'no_version', 'no_hosts', 'no_eligible_hosts', 'all_failing']);
 export type BlockedCode = z.infer<typeof BlockedCodeSchema>;
 export const BlockedReasonSchema = z.object({ code: BlockedCodeSchema, message: z.string() });
 export type BlockedReason = z.infer<typeof BlockedReasonSchema>;
@@ -244,6 +251,10 @@ export const BatchStatusSchema = z.object({
   name: z.string(),
   clientKey: z.string().nullable(),
   status: BatchStateSchema,
+  /** The app version it is pinned to (null: the newest, as by default). */
+  appVersion: z.number().int().nullable(),
+  /** Hidden from lists unless asked for (finished batches only). */
+  archived: z.boolean(),
   createdAt: Millis,
   finishedAt: Millis.nullable(),
   workunits: WorkunitCountsSchema.extend({ total: Count }),
@@ -258,6 +269,14 @@ export type BatchStatus = z.infer<typeof BatchStatusSchema>;
 
 export const BatchListSchema = z.object({ batches: z.array(BatchStatusSchema) });
 export type BatchList = z.infer<typeof BatchListSchema>;
+
+/** `POST /batches/:id/retry`: which failed work units to open again (all without codes). */
+export const RetryRequestSchema = z.strictObject({ codes: z.array(z.string().min(1).max(64)).min(1).max(32).optional() });
+export const RetriedSchema = z.object({ retried: Count });
+export type Retried = z.infer<typeof RetriedSchema>;
+
+/** `PATCH /batches/:id`: pin it to an app version (null: the newest), or archive it (finished only). */
+export const BatchChangeSchema = z.strictObject({ appVersion: z.number().int().positive().nullable().optional(), archived: z.boolean().optional() });
 
 /** `POST /batches/:id/cancel`: how many work units it cancelled. */
 export const CancelledSchema = z.object({ cancelled: Count });

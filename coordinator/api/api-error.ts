@@ -7,6 +7,7 @@ import { describeIssues } from '../../common/zod-message.js';
 import { errorFields, type Logger } from '../../common/log.js';
 import { AccountError } from '../accounts/account-service.js';
 import { RegistryError } from '../apps/app-registry.js';
+import { RepairError } from '../work/repair.js';
 import { SubmissionError } from '../work/submission.js';
 
 export type { ApiErrorCode } from '../../protocol/api.js';
@@ -56,7 +57,9 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, what: stri
 
 function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
-  if (err instanceof AccountError || err instanceof RegistryError || err instanceof SubmissionError) return new ApiError(err.code, err.message);
+  if (err instanceof AccountError || err instanceof RegistryError || err instanceof SubmissionError || err instanceof RepairError) {
+    return new ApiError(err.code, err.message);
+  }
   if (err instanceof z.ZodError) return new ApiError('bad_request', describeIssues(err));
   // body-parser and friends
   const e = err as { status?: number; type?: string; message?: string };

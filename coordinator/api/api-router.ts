@@ -10,6 +10,7 @@ import type { TrustFn } from '../http/client-address.js';
 import type { OriginPolicy } from '../http/origin-policy.js';
 import type { Store } from '../store/store.js';
 import type { CreditCorrection } from '../work/credit-correction.js';
+import type { Repair } from '../work/repair.js';
 import type { Submission } from '../work/submission.js';
 import { Access } from './access.js';
 import { ApiError, apiErrorHandler } from './api-error.js';
@@ -36,6 +37,8 @@ export interface ApiDeps {
   /** Which pages may use the session cookie (coordinator/http/origin-policy.ts). */
   origins: OriginPolicy;
   cancelBatch(batchId: number): Promise<number>;
+  retryBatch(batchId: number, codes?: string[]): Promise<number>;
+  repair: Repair;
   onCommitted(batchId: number): void;
   onlineHostIds(): Set<number>;
   statusOf: StatusOf;

@@ -5,12 +5,13 @@ import { pipeline } from 'node:stream/promises';
 import { errorFields, type Logger } from '../../common/log.js';
 import express from 'express';
 import { z } from 'zod';
-import type { BatchErrors, BatchList, Cancelled, Submitted, WorkunitDetail, WorkunitPage } from '../../protocol/api.js';
+import { BatchChangeSchema, RetryRequestSchema, type BatchErrors, type BatchList, type Cancelled, type Retried, type Submitted, type WorkunitDetail, type WorkunitPage } from '../../protocol/api.js';
 import type { OutputFiles } from '../files/output-files.js';
 import type { StatusOf } from '../research/batch-status.js';
 import { resultPieces } from '../research/results-export.js';
 import { validationView } from '../research/validation-view.js';
 import type { Store } from '../store/store.js';
+import type { Repair } from '../work/repair.js';
 import { INGEST_CHUNK, ingestBatch } from '../work/batch-ingest.js';
 import { ReplicationSchema } from '../work/model.js';
 import { BatchHeaderSchema, MAX_WORKUNITS_PER_BATCH } from '../work/submission.js';
@@ -19,6 +20,7 @@ import type { Access } from './access.js';
 import { ApiError, parse } from './api-error.js';
 import { caller } from './auth.js';
 import { ndjsonWorkunits } from './ndjson.js';
+import { jsonBody } from './json-body.js';
 import { IdParam } from './params.js';
 
 /** A JSON batch body; NDJSON has no such limit (it streams). */
@@ -34,6 +36,7 @@ const NdjsonQuerySchema = z.strictObject({
   clientKey: BatchHeaderSchema.shape.clientKey,
   /** `workunits`: each line is `{input, replication?, expectedOutput?}` rather than a bare input. */
   lines: z.enum(['inputs', 'workunits']).default('inputs'),
+  appVersion: num.pipe(z.number().int().positive()).optional(),
   minQuorum: num.pipe(ReplicationSchema.shape.minQuorum).optional(),
   targetNresults: num.pipe(ReplicationSchema.shape.targetNresults).optional(),
   maxErrorResults: num.pipe(ReplicationSchema.shape.maxErrorResults).optional(),
@@ -47,6 +50,7 @@ const NdjsonQuerySchema = z.strictObject({
 const ListQuerySchema = z.strictObject({
   projectId: IdParam.optional(),
   appId: IdParam.optional(),
+  archived: z.stringbool().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
 const WorkunitsQuerySchema = z.strictObject({
@@ -74,20 +78,24 @@ export function batchRoutes(deps: {
   submission: Submission;
   access: Access;
   cancelBatch(batchId: number): Promise<number>;
+  retryBatch(batchId: number, codes?: string[]): Promise<number>;
+  repair: Repair;
   onCommitted(batchId: number): void;
+  workAvailable(): void;
   statusOf: StatusOf;
   log: Logger;
 }): express.Router {
   const { store, outputs, submission, access, log } = deps;
   const router = express.Router();
   const json = express.json({ limit: MAX_JSON_BATCH_BYTES });
+  const smallJson = jsonBody('16kb');
 
   router.post('/apps/:id/batches', async (req, res) => {
     const app = access.app(caller(res).account, parse(IdParam, req.params.id, 'app id'));
     let submitted: Submitted;
     if (req.is('application/x-ndjson') || req.is('application/jsonl')) {
-      const { name, clientKey, lines, ...replication } = parse(NdjsonQuerySchema, req.query, 'batch parameters');
-      submitted = await ingestBatch(submission, { appId: app.id, name, clientKey, replication }, ndjsonWorkunits(req, INGEST_CHUNK, lines));
+      const { name, clientKey, lines, appVersion, ...replication } = parse(NdjsonQuerySchema, req.query, 'batch parameters');
+      submitted = await ingestBatch(submission, { appId: app.id, name, clientKey, replication, appVersion }, ndjsonWorkunits(req, INGEST_CHUNK, lines));
       if (!submitted.created) req.resume();
     } else if (req.is('application/json')) {
       await new Promise<void>((resolve, reject) => json(req, res, (e?: unknown) => (e ? reject(e) : resolve())));
@@ -106,7 +114,7 @@ export function batchRoutes(deps: {
     const account = caller(res).account;
     const q = parse(ListQuerySchema, req.query, 'query');
     const now = Date.now();
-    const rows = store.reports.batches({ projectId: q.projectId, appId: q.appId, ownerId: access.ownerFilter(account) }, q.limit);
+    const rows = store.reports.batches({ projectId: q.projectId, appId: q.appId, ownerId: access.ownerFilter(account), archived: q.archived }, q.limit);
     res.json({ batches: rows.map((b) => deps.statusOf(b, now)) } satisfies BatchList);
   });
 
@@ -164,6 +172,27 @@ export function batchRoutes(deps: {
   router.post('/batches/:id/cancel', async (req, res) => {
     const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
     res.json({ cancelled: await deps.cancelBatch(b.id) } satisfies Cancelled);
+  });
+
+  router.post('/batches/:id/retry', smallJson, async (req, res) => {
+    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+    const { codes } = parse(RetryRequestSchema, req.body ?? {}, 'retry');
+    res.json({ retried: await deps.retryBatch(b.id, codes) } satisfies Retried);
+  });
+
+  router.patch('/batches/:id', smallJson, (req, res) => {
+    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+    const change = parse(BatchChangeSchema, req.body, 'batch change');
+    if (change.appVersion !== undefined) {
+      deps.repair.pin(b.id, b.appId, change.appVersion);
+      deps.workAvailable();
+    }
+    if (change.archived !== undefined) {
+      const open = store.reports.workunitCounts(b.id).active > 0 && !b.cancelled;
+      if (change.archived && open) throw new ApiError('conflict', `batch ${b.id} is still running: only a finished or cancelled batch can be archived`);
+      store.reports.setArchived(b.id, change.archived ? Date.now() : null);
+    }
+    res.json(deps.statusOf(store.reports.batch(b.id)!, Date.now()));
   });
 
   return router;

@@ -1,7 +1,7 @@
 // Projects, apps and app versions.
 import express from 'express';
 import { z } from 'zod';
-import type { App, AppVersion, Project, ProjectBatch, ProjectDetail, ProjectList } from '../../protocol/api.js';
+import { VersionChangeSchema, type App, type AppVersion, type Project, type ProjectBatch, type ProjectDetail, type ProjectList } from '../../protocol/api.js';
 import { creditAmount, creditUnits } from '../../protocol/ledger.js';
 import { addCheckedVersion, AppSpecSchema, ProjectSpecSchema, ProjectUpdateSchema, RequirementsSchema, type AppRegistry } from '../apps/app-registry.js';
 import type { AppRecord, AppVersionRecord, ProjectRecord } from '../store/catalog.js';
@@ -68,6 +68,8 @@ export function projectRoutes(deps: {
     entry: v.manifest.entry,
     files: v.manifest.files,
     createdAt: v.createdAt,
+    broken: v.broken,
+    retiredAt: v.retiredAt,
   });
   const appView = (a: AppRecord): App => ({ ...a, versions: store.catalog.versionsOfApp(a.id).map(versionView) });
 
@@ -129,6 +131,18 @@ export function projectRoutes(deps: {
     const version = await addCheckedVersion(apps, app.id, { ...fields, files: upload.files.map((f) => ({ name: f.name, bytes: f.bytes })) });
     deps.workAvailable(); // perhaps in place of a broken one
     res.status(201).json(versionView(version));
+  });
+
+  // Retiring a version stops new tasks with it; the newest version not retired is sent instead.
+  router.patch('/apps/:id/versions/:version', json, (req, res) => {
+    const app = access.app(caller(res).account, parse(IdParam, req.params.id, 'app id'));
+    const number = parse(IdParam, req.params.version, 'version');
+    const { retired } = parse(VersionChangeSchema, req.body, 'version change');
+    const v = store.catalog.versionsOfApp(app.id).find((x) => x.version === number);
+    if (!v) throw new ApiError('not_found', `app ${app.id} has no version ${number}`);
+    store.catalog.setVersionRetired(v.id, retired ? (v.retiredAt ?? Date.now()) : null);
+    deps.workAvailable();
+    res.json(versionView(store.catalog.versionById(v.id)!));
   });
 
   return router;

@@ -15,8 +15,10 @@ const CANDIDATES_TO_TRY = 50;
 export interface BlockFacts {
   open: number;
   projectPaused: boolean;
-  /** The app's versions, newest first, with why each is broken (null: it works); the newest is what is sent. */
+  /** The versions its tasks may go out with, newest first (retired ones left out), with why each is broken (null: it works); the first is what is sent. */
   versions: { version: number; broken: string | null }[];
+  /** It is pinned to one version. */
+  pinned: boolean;
   replicas: Pick<ReplicaCounts, 'unsent' | 'inProgress' | 'success' | 'clientError'>;
   onlineHosts: number;
   /** Connected hosts that may take some of its remaining work; undefined when not worked out. */
@@ -30,6 +32,7 @@ export function blockedReasons(f: BlockFacts): BlockedReason[] {
   const reasons: BlockedReason[] = [];
   if (f.projectPaused) reasons.push({ code: 'project_paused', message: 'the project is paused: no task of it is sent until it is resumed' });
   const newest = f.versions[0];
+  if (!newest) reasons.push({ code: 'no_version', message: f.pinned ? `its pinned version is retired: pin another, or none` : 'every version of the app is retired: bring one back, or upload one' });
   if (newest?.broken) {
     reasons.push({
       code: 'app_broken',
@@ -80,7 +83,11 @@ export function batchBlockage(
   return blockedReasons({
     open,
     projectPaused: batch.projectPaused,
-    versions: store.catalog.versionsOfApp(batch.appId).map((v) => ({ version: v.version, broken: v.broken?.reason ?? null })),
+    versions: store.catalog
+      .versionsOfApp(batch.appId)
+      .filter((v) => v.retiredAt === null && (batch.pinnedVersionId === null || v.id === batch.pinnedVersionId))
+      .map((v) => ({ version: v.version, broken: v.broken?.reason ?? null })),
+    pinned: batch.pinnedVersionId !== null,
     replicas,
     onlineHosts: onlineHostIds.size,
     takers,

@@ -60,6 +60,8 @@ export function batchStatus(
     name: batch.name,
     clientKey: batch.clientKey,
     status,
+    appVersion: batch.pinnedVersion,
+    archived: batch.archived,
     createdAt: batch.createdAt,
     finishedAt,
     workunits: { total, ...counts },

@@ -18,6 +18,8 @@ export interface AppVersionRecord {
   createdAt: number;
   /** Set when it failed to load on every host that ran it (and never succeeded): no task is sent with it. */
   broken: { at: number; reason: string } | null;
+  /** When a researcher retired it: no task is sent with it. */
+  retiredAt: number | null;
 }
 
 /** What a version's load failures look like, while it has never produced a result. */
@@ -70,6 +72,7 @@ interface VersionRow {
   created_at: number;
   broken_at: number | null;
   broken_reason: string | null;
+  retired_at: number | null;
 }
 
 const toVersion = (r: VersionRow): AppVersionRecord => ({
@@ -83,6 +86,7 @@ const toVersion = (r: VersionRow): AppVersionRecord => ({
   signature: r.signature,
   createdAt: r.created_at,
   broken: r.broken_at === null ? null : { at: r.broken_at, reason: r.broken_reason ?? '' },
+  retiredAt: r.retired_at,
 });
 
 export class CatalogStore {
@@ -131,6 +135,7 @@ export class CatalogStore {
             WHERE r.app_version_id = v.id AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') = 'app_load_failed'
             ORDER BY r.received_at DESC LIMIT 1) AS lastMessage
         FROM app_versions v WHERE v.id = ?`),
+      retire: db.prepare('UPDATE app_versions SET retired_at = ? WHERE id = ?'),
       markBroken: db.prepare('UPDATE app_versions SET broken_at = ?, broken_reason = ? WHERE id = ? AND broken_at IS NULL AND succeeded = 0'),
       insertFile: db.prepare('INSERT OR IGNORE INTO files (sha256, size, created_at) VALUES (?, ?, ?)'),
       insertCanonicalFile: db.prepare(`INSERT INTO files (sha256, size, created_at, canonical_json) VALUES (?, ?, ?, 1)
@@ -212,13 +217,13 @@ export class CatalogStore {
     return toApp(this.s.appByName!.get(projectId, name));
   }
 
-  insertVersion(v: Omit<AppVersionRecord, 'id' | 'version' | 'createdAt' | 'broken'>, now: number): AppVersionRecord {
+  insertVersion(v: Omit<AppVersionRecord, 'id' | 'version' | 'createdAt' | 'broken' | 'retiredAt'>, now: number): AppVersionRecord {
     const version = (this.s.nextVersion!.get(v.appId) as { v: number }).v;
     const id = Number(
       this.s.insertVersion!.run(v.appId, version, v.platform, JSON.stringify(v.requirements), v.bundleHash,
         JSON.stringify(v.manifest), v.signature, now).lastInsertRowid,
     );
-    return { ...v, id, version, createdAt: now, broken: null };
+    return { ...v, id, version, createdAt: now, broken: null, retiredAt: null };
   }
 
   /** Newest first. */
@@ -244,6 +249,11 @@ export class CatalogStore {
   versionFailures(versionId: number): VersionFailures {
     const r = this.s.versionFailures!.get(versionId) as Omit<VersionFailures, 'succeeded'> & { succeeded: number };
     return { ...r, succeeded: r.succeeded === 1 };
+  }
+
+  /** Retires a version (no task is sent with it), or brings it back with `null`. */
+  setVersionRetired(versionId: number, retiredAt: number | null): void {
+    this.s.retire!.run(retiredAt, versionId);
   }
 
   /** Marks a version that never succeeded broken; false if it was already, or has succeeded meanwhile. */

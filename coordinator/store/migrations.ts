@@ -595,6 +595,21 @@ UPDATE app_versions SET succeeded = 1 WHERE EXISTS (SELECT 1 FROM replicas r WHE
 CREATE INDEX replicas_version_errors ON replicas(app_version_id) WHERE outcome = 'client_error';
 `,
   },
+  {
+    version: 11,
+    name: 'repair: failed work units retried, app versions retired, batches pinned to a version or archived',
+    sql: `
+-- Replicas with an id up to retry_from belong to attempts before the work unit was last retried:
+-- they count for nothing in its judging and budgets, and keep no host from it.
+ALTER TABLE workunits ADD COLUMN retry_from INTEGER NOT NULL DEFAULT 0;
+-- A retired version gets no new task; the newest one not retired does.
+ALTER TABLE app_versions ADD COLUMN retired_at INTEGER;
+-- A batch pinned to a version gets tasks with that version only.
+ALTER TABLE batches ADD COLUMN app_version_id INTEGER REFERENCES app_versions(id);
+-- A finished batch archived is left out of lists unless they ask for it.
+ALTER TABLE batches ADD COLUMN archived_at INTEGER;
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

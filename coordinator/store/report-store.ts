@@ -29,6 +29,10 @@ export interface BatchRow {
   cancelled: boolean;
   /** Its project is paused: no task of it is sent. */
   projectPaused: boolean;
+  /** The version it is pinned to: its id and number (null: the app's newest). */
+  pinnedVersionId: number | null;
+  pinnedVersion: number | null;
+  archived: boolean;
   workunitCount: number;
   createdAt: number;
 }
@@ -53,14 +57,14 @@ export type HostView = Omit<Host, 'online' | 'tasksDone' | 'trusted'>;
 
 export type LeaderboardRow = Omit<LeaderboardEntry, 'rank'>;
 
-type RawBatchRow = Omit<BatchRow, 'cancelled' | 'projectPaused'> & { cancelled: number; projectPaused: number };
-const toBatchRow = (row: RawBatchRow): BatchRow => ({ ...row, cancelled: row.cancelled === 1, projectPaused: row.projectPaused === 1 });
+type RawBatchRow = Omit<BatchRow, 'cancelled' | 'projectPaused' | 'archived'> & { cancelled: number; projectPaused: number; archived: number };
+const toBatchRow = (row: RawBatchRow): BatchRow => ({ ...row, cancelled: row.cancelled === 1, projectPaused: row.projectPaused === 1, archived: row.archived === 1 });
 
 const BATCH_COLUMNS = `b.id, b.project_id AS projectId, p.name AS projectName, p.owner_id AS ownerId, b.app_id AS appId,
   a.name AS appName, b.name, b.client_key AS clientKey, b.status = 'cancelled' AS cancelled, p.status = 'paused' AS projectPaused,
-  b.workunit_count AS workunitCount,
+  b.workunit_count AS workunitCount, b.app_version_id AS pinnedVersionId, pv.version AS pinnedVersion, b.archived_at IS NOT NULL AS archived,
   b.created_at AS createdAt
-  FROM batches b JOIN projects p ON p.id = b.project_id JOIN apps a ON a.id = b.app_id`;
+  FROM batches b JOIN projects p ON p.id = b.project_id JOIN apps a ON a.id = b.app_id LEFT JOIN app_versions pv ON pv.id = b.app_version_id`;
 
 const REPLICA_COLUMNS = `r.id, r.host_id AS hostId, h.name AS hostName, u.name AS userName, r.status, r.outcome,
   r.validate_state AS validateState, r.sent_at AS sentAt, r.deadline, r.received_at AS receivedAt, r.cpu_time_ms AS cpuTimeMs,
@@ -97,7 +101,8 @@ export class ReportStore {
     this.s = {
       batch: db.prepare(`SELECT ${BATCH_COLUMNS} WHERE b.id = ? AND b.staged = 0`),
       batches: db.prepare(`SELECT ${BATCH_COLUMNS} WHERE b.staged = 0 AND (@project IS NULL OR b.project_id = @project) AND (@app IS NULL OR b.app_id = @app)
-        AND (@owner IS NULL OR p.owner_id = @owner) ORDER BY b.id DESC LIMIT @limit`),
+        AND (@owner IS NULL OR p.owner_id = @owner) AND (b.archived_at IS NOT NULL) = @archived ORDER BY b.id DESC LIMIT @limit`),
+      archive: db.prepare('UPDATE batches SET archived_at = ? WHERE id = ?'),
       // Counters kept by triggers (migration 4): a batch's status costs the same at any size.
       workunitCounts: db.prepare('SELECT active, done, failed, cancelled FROM batch_counts WHERE batch_id = ?'),
       projectCounts: db.prepare(`SELECT TOTAL(c.active) AS active, TOTAL(c.done) AS done, TOTAL(c.failed) AS failed,
@@ -154,9 +159,15 @@ export class ReportStore {
     return row && toBatchRow(row);
   }
 
-  batches(filter: { projectId?: number; appId?: number; ownerId?: number }, limit: number): BatchRow[] {
-    return (this.s.batches!.all({ project: filter.projectId ?? null, app: filter.appId ?? null, owner: filter.ownerId ?? null, limit }) as RawBatchRow[])
-      .map(toBatchRow);
+  /** Newest first; archived ones only when asked for (and then only they). */
+  batches(filter: { projectId?: number; appId?: number; ownerId?: number; archived?: boolean }, limit: number): BatchRow[] {
+    const params = { project: filter.projectId ?? null, app: filter.appId ?? null, owner: filter.ownerId ?? null, archived: filter.archived ? 1 : 0, limit };
+    return (this.s.batches!.all(params) as RawBatchRow[]).map(toBatchRow);
+  }
+
+  /** Archives a batch (null: brings it back into lists). */
+  setArchived(batchId: number, at: number | null): void {
+    this.s.archive!.run(at, batchId);
   }
 
   workunitCounts(batchId: number): Record<WorkunitStatus, number> {

@@ -23,6 +23,8 @@ export interface Candidate {
   projectId: number;
   batchId: number;
   hrClass: string | null;
+  /** The version its batch is pinned to, if it is. */
+  pinnedVersionId: number | null;
 }
 
 /** A done work unit whose canonical result a host may be checked against. */
@@ -32,6 +34,7 @@ export interface CheckCandidate {
   batchId: number;
   hrClass: string | null;
   priority: number;
+  pinnedVersionId: number | null;
 }
 
 /** One replica of a host, with its work unit. */
@@ -121,6 +124,7 @@ interface WorkunitRow {
   hr_class: string | null;
   expected_output_hash: string | null;
   full_min_quorum: number | null;
+  retry_from: number;
   status: WorkunitStatus;
   canonical_replica_id: number | null;
   error_reason: string | null;
@@ -145,6 +149,7 @@ const toWorkunit = (r: WorkunitRow): Workunit => ({
   hrClass: r.hr_class,
   expectedOutputHash: r.expected_output_hash,
   submittedQuorum: r.full_min_quorum ?? r.min_quorum,
+  retryFrom: r.retry_from,
   status: r.status,
   canonicalReplicaId: r.canonical_replica_id,
   errorReason: r.error_reason,
@@ -154,12 +159,14 @@ const toWorkunit = (r: WorkunitRow): Workunit => ({
 
 /**
  * A replica a host had that keeps it from another of the same work unit: anything but one it gave
- * back, one that ended (no reply, aborted) before it reported any progress on it, or an error of
- * a version since found broken (the version failed, not the host).
+ * back, one that ended (no reply, aborted) before it reported any progress on it, an error of a
+ * version since found broken (the version failed, not the host), or an attempt from before the
+ * work unit was retried.
  */
 const countsAgainstHost = (r: string) =>
   `NOT (${r}.status = 'over' AND (${r}.outcome = 'abandoned' OR (${r}.outcome IN ('no_reply', 'aborted') AND ${r}.progress IS NULL)
-    OR (${r}.outcome = 'client_error' AND ${r}.app_version_id IN (SELECT id FROM app_versions WHERE broken_at IS NOT NULL))))`;
+    OR (${r}.outcome = 'client_error' AND ${r}.app_version_id IN (SELECT id FROM app_versions WHERE broken_at IS NOT NULL))
+    OR ${r}.id <= (SELECT retry_from FROM workunits WHERE id = ${r}.workunit_id)))`;
 
 export class WorkStore {
   private readonly s: Record<string, Statement>;
@@ -183,6 +190,15 @@ export class WorkStore {
         AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.id > b.replicas_through) ORDER BY b.id`),
       cancelBatch: db.prepare("UPDATE batches SET status = 'cancelled' WHERE id = ?"),
       activeWorkunitsOfBatch: db.prepare("SELECT id FROM workunits WHERE batch_id = ? AND status = 'active' ORDER BY id LIMIT ?"),
+      // Failed work units of a batch, those with an error of one of @codes in their last attempt
+      // when codes are given (a JSON array; null: all).
+      failedWorkunits: db.prepare(`SELECT w.id FROM workunits w WHERE w.batch_id = @batch AND w.status = 'failed'
+          AND (@codes IS NULL OR EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.id > w.retry_from
+            AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') IN (SELECT value FROM json_each(@codes))))
+        ORDER BY w.id LIMIT @limit`),
+      retry: db.prepare(`UPDATE workunits SET status = 'active', canonical_replica_id = NULL, error_reason = NULL, finished_at = NULL,
+        retry_from = (SELECT COALESCE(MAX(id), 0) FROM replicas WHERE workunit_id = @id) WHERE id = @id AND status = 'failed'`),
+      pin: db.prepare('UPDATE batches SET app_version_id = ? WHERE id = ?'),
       cancelledWithActive: db.prepare(`SELECT b.id FROM batches b WHERE b.status = 'cancelled'
         AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.status = 'active')`),
       insertWorkunit: db.prepare(`INSERT INTO workunits (batch_id, seq, app_id, input_json, input_hash, min_quorum, target_nresults,
@@ -203,20 +219,20 @@ export class WorkStore {
         WHERE r.workunit_id = ? ORDER BY r.id`),
       // Sentinels' replicas wait in a queue of their own, drawn at the check rate.
       candidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
-        w.batch_id AS batchId, w.hr_class AS hrClass
+        w.batch_id AS batchId, w.hr_class AS hrClass, b.app_version_id AS pinnedVersionId
         FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
-        JOIN projects p ON p.id = a.project_id
+        JOIN projects p ON p.id = a.project_id JOIN batches b ON b.id = w.batch_id
         WHERE r.status = 'unsent' AND r.kind <> 'sentinel' AND p.status = 'active'
         ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`),
       // The batch's work units first (workunits_batch), then their unsent replicas.
       batchCandidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
-        w.batch_id AS batchId, w.hr_class AS hrClass
-        FROM workunits w JOIN replicas r ON r.workunit_id = w.id JOIN apps a ON a.id = w.app_id
+        w.batch_id AS batchId, w.hr_class AS hrClass, b.app_version_id AS pinnedVersionId
+        FROM workunits w JOIN replicas r ON r.workunit_id = w.id JOIN apps a ON a.id = w.app_id JOIN batches b ON b.id = w.batch_id
         WHERE w.batch_id = ? AND w.status = 'active' AND r.status = 'unsent' AND r.kind <> 'sentinel' LIMIT ?`),
       sentinelCandidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
-        w.batch_id AS batchId, w.hr_class AS hrClass
+        w.batch_id AS batchId, w.hr_class AS hrClass, b.app_version_id AS pinnedVersionId
         FROM replicas r INDEXED BY replicas_unsent_sentinel JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
-        JOIN projects p ON p.id = a.project_id
+        JOIN projects p ON p.id = a.project_id JOIN batches b ON b.id = w.batch_id
         WHERE r.status = 'unsent' AND r.kind = 'sentinel' AND p.status = 'active'
         ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`),
       // Two seeks on the index: MIN and MAX in one query scan it whole.
@@ -227,7 +243,8 @@ export class WorkStore {
       // host could be checked on: decided by hosts none of which is distrusted, of an active batch
       // and project, never checked before (a work unit goes to no more hosts than a reissued one
       // would), and none of it this host's.
-      checkCandidates: db.prepare(`SELECT w.id AS workunitId, w.app_id AS appId, w.batch_id AS batchId, w.hr_class AS hrClass, w.priority
+      checkCandidates: db.prepare(`SELECT w.id AS workunitId, w.app_id AS appId, w.batch_id AS batchId, w.hr_class AS hrClass, w.priority,
+        b.app_version_id AS pinnedVersionId
         FROM (SELECT id, batch_id, app_id, hr_class, priority, canonical_replica_id FROM workunits INDEXED BY workunits_done
           WHERE status = 'done' AND expected_output_hash IS NULL AND id >= @from ORDER BY id LIMIT @scan) w
         JOIN batches b ON b.id = w.batch_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
@@ -352,6 +369,21 @@ export class WorkStore {
 
   markBatchCancelled(batchId: number): void {
     this.s.cancelBatch!.run(batchId);
+  }
+
+  /** Failed work units of a batch, in id order; with `codes`, those whose last attempt had an error of one of them. */
+  failedWorkunitsOfBatch(batchId: number, codes: string[] | undefined, limit: number): number[] {
+    return (this.s.failedWorkunits!.all({ batch: batchId, codes: codes ? JSON.stringify(codes) : null, limit }) as { id: number }[]).map((r) => r.id);
+  }
+
+  /** A failed work unit open again, its replicas so far set aside (retry_from); false if it was not failed. */
+  retryWorkunit(id: number): boolean {
+    return this.s.retry!.run({ id }).changes === 1;
+  }
+
+  /** Pins a batch to an app version (null: the app's newest, as by default). */
+  pinBatch(batchId: number, versionId: number | null): void {
+    this.s.pin!.run(versionId, batchId);
   }
 
   activeWorkunitsOfBatch(batchId: number, limit: number): number[] {

@@ -19,11 +19,17 @@ export function hostMeets(platformKind: Platform['kind'], caps: Capabilities, v:
   return true;
 }
 
+/** A version tasks may be sent with: not broken, not retired. */
+export function usable(v: AppVersionRecord): boolean {
+  return v.broken === null && v.retiredAt === null;
+}
+
 /**
- * The newest version of an app that the host can run (versions come newest first), unless it is
- * broken: then none, rather than an older one the researcher meant to replace.
+ * The newest version of an app that the host can run and that is not retired (versions come
+ * newest first), unless it is broken: then none, rather than an older one the researcher meant
+ * to replace. (Retiring a version is how a researcher goes back to an older one.)
  */
 export function pickVersion(versions: AppVersionRecord[], platformKind: Platform['kind'], caps: Capabilities): AppVersionRecord | undefined {
-  const newest = versions.find((v) => hostMeets(platformKind, caps, v));
-  return newest?.broken === null ? newest : undefined;
+  const newest = versions.find((v) => v.retiredAt === null && hostMeets(platformKind, caps, v));
+  return newest && usable(newest) ? newest : undefined;
 }

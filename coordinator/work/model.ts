@@ -36,6 +36,8 @@ export interface Workunit extends Replication {
   expectedOutputHash: string | null;
   /** The quorum it was submitted with: more than minQuorum while adaptive replication lowered it to 1. */
   submittedQuorum: number;
+  /** Replicas with ids up to this are from before it was last retried: they count for nothing. */
+  retryFrom: number;
   status: WorkunitStatus;
   canonicalReplicaId: number | null;
   errorReason: string | null;

@@ -8,7 +8,7 @@ import type { AppVersionRecord } from '../store/catalog.js';
 import type { HostRecord } from '../store/identities.js';
 import type { Store } from '../store/store.js';
 import type { Candidate, TaskSource } from '../store/work-store.js';
-import { pickVersion } from './app-matching.js';
+import { hostMeets, pickVersion, usable } from './app-matching.js';
 import { dailyRoom, inFlightRoom, newHostCap, quotaDay, type QuotaPolicy } from './host-quota.js';
 import type { Outbox } from './outbox.js';
 import type { AppPolicy } from './model.js';
@@ -46,6 +46,9 @@ interface AppChoice {
   taken: number;
 }
 
+/** What the scheduler needs of a replica it may give: which work unit, app, batch and version. */
+type Offer = Pick<Candidate, 'workunitId' | 'appId' | 'hrClass' | 'pinnedVersionId'>;
+
 /** One request: the host, what it has been given so far, and what it may still take. */
 interface Round {
   host: HostRecord;
@@ -55,6 +58,8 @@ interface Round {
   /** The apps met so far in this round. */
   apps: Map<number, AppChoice>;
   appFor(appId: number): AppChoice;
+  /** The version this host would run for a replica: its batch's pinned one, else the app's newest. */
+  versionFor(c: Offer): AppVersionRecord | undefined;
   /** For a new host: tasks of each batch new hosts may still take (read when first needed). */
   newHostRoom: Map<number, number> | undefined;
 }
@@ -138,26 +143,36 @@ export class Scheduler {
 
   private round(host: HostRecord, now: number, tasks: Task[], outbox: Outbox | undefined): Round {
     const apps = new Map<number, AppChoice>();
+    const pinned = new Map<number, AppVersionRecord | undefined>();
+    const appFor = (appId: number): AppChoice => {
+      let app = apps.get(appId);
+      if (!app) {
+        const policy = this.store.catalog.appById(appId)!;
+        const quota = this.store.identities.appQuota(host.id, appId) ?? { level: host.quotaLevel, day: 0, used: 0 };
+        app = {
+          policy,
+          version: pickVersion(this.store.catalog.versionsOfApp(appId), host.platformKind, host.capabilities),
+          dailyLeft: dailyRoom(quota, now, this.options.quota),
+          taken: 0,
+        };
+        apps.set(appId, app);
+      }
+      return app;
+    };
     return {
       host,
       now,
       tasks,
       outbox,
       apps,
-      appFor: (appId) => {
-        let app = apps.get(appId);
-        if (!app) {
-          const policy = this.store.catalog.appById(appId)!;
-          const quota = this.store.identities.appQuota(host.id, appId) ?? { level: host.quotaLevel, day: 0, used: 0 };
-          app = {
-            policy,
-            version: pickVersion(this.store.catalog.versionsOfApp(appId), host.platformKind, host.capabilities),
-            dailyLeft: dailyRoom(quota, now, this.options.quota),
-            taken: 0,
-          };
-          apps.set(appId, app);
+      appFor,
+      versionFor: (c) => {
+        if (c.pinnedVersionId === null) return appFor(c.appId).version;
+        if (!pinned.has(c.pinnedVersionId)) {
+          const v = this.store.catalog.versionById(c.pinnedVersionId);
+          pinned.set(c.pinnedVersionId, v && usable(v) && hostMeets(host.platformKind, host.capabilities, v) ? v : undefined);
         }
-        return app;
+        return pinned.get(c.pinnedVersionId);
       },
       newHostRoom: this.isNew(host) ? new Map() : undefined,
     };
@@ -177,7 +192,7 @@ export class Scheduler {
       for (const c of page) {
         if (tasks.length >= wanted) break;
         if (!this.mayTake(round, c) || !this.newHostMayTake(round, c.batchId)) continue;
-        this.take(round, c.replicaId, c.workunitId, c.appId, c.batchId);
+        this.take(round, c.replicaId, c);
         taken++;
       }
       if (page.length < pageSize) break; // that was all of this queue
@@ -210,19 +225,19 @@ export class Scheduler {
       const from = low + Math.floor(this.options.random() * (high - low + 1));
       const found = work.checkCandidates(round.host.id, from, CHECK_WINDOW, 4).find((c) => this.mayTake(round, c));
       if (!found) continue;
-      this.take(round, work.insertReplica(found.workunitId, found.priority, round.now, 'check'), found.workunitId, found.appId, found.batchId);
+      this.take(round, work.insertReplica(found.workunitId, found.priority, round.now, 'check'), found);
     }
   }
 
-  private mayTake(round: Round, c: { workunitId: number; hrClass: string | null; appId: number }): boolean {
+  private mayTake(round: Round, c: Offer): boolean {
     return round.appFor(c.appId).dailyLeft > 0 && this.fits(round, c);
   }
 
   /** Quotas aside, whether this host may take this replica. */
-  private fits(round: Round, c: { workunitId: number; hrClass: string | null; appId: number }): boolean {
+  private fits(round: Round, c: Offer): boolean {
     const { host } = round;
     const app = round.appFor(c.appId);
-    if (!app.version) return false;
+    if (!round.versionFor(c)) return false;
     if (app.policy.homogeneousRedundancy && c.hrClass !== null && c.hrClass !== host.platformClass) return false;
     if (this.store.work.hostHasReplica(c.workunitId, host.id)) return false;
     return !(this.options.distinctUsers && this.store.work.userHasReplica(c.workunitId, host.userId));
@@ -275,13 +290,15 @@ export class Scheduler {
     return task;
   }
 
-  private take(round: Round, replicaId: number, workunitId: number, appId: number, batchId: number): void {
+  private take(round: Round, replicaId: number, c: Offer & { batchId: number }): void {
     const { work } = this.store;
     const { host, now } = round;
-    const choice = round.appFor(appId);
+    const { workunitId, batchId } = c;
+    const choice = round.appFor(c.appId);
     choice.dailyLeft--;
     choice.taken++;
-    const { policy: app, version } = choice;
+    const { policy: app } = choice;
+    const version = round.versionFor(c);
     if (app.homogeneousRedundancy) work.setHrClass(workunitId, host.platformClass);
     if (app.adaptiveReplication) this.maybeReplicateOnce(replicaId, workunitId, host);
 

@@ -28,6 +28,8 @@ export const BatchHeaderSchema = z.strictObject({
   /** Makes the submission idempotent: the same key returns the batch made the first time. */
   clientKey: z.string().min(1).max(200).optional(),
   replication: ReplicationSchema.partial().default({}),
+  /** Pins the batch to this version of the app (by default its tasks go out with the newest). */
+  appVersion: z.number().int().positive().optional(),
 });
 export type BatchHeader = z.input<typeof BatchHeaderSchema>;
 
@@ -108,6 +110,12 @@ export class Submission {
         if (existing) return { batchId: existing.id, created: false, workunits: existing.workunits };
       }
       const batchId = this.store.work.insertBatch({ projectId: app.projectId, appId: app.id, name: h.name, clientKey: h.clientKey ?? null, now });
+      if (h.appVersion !== undefined) {
+        const v = this.store.catalog.versionsOfApp(app.id).find((x) => x.version === h.appVersion);
+        if (!v) throw new SubmissionError(`app ${app.name} has no version ${h.appVersion}`);
+        if (v.broken || v.retiredAt !== null) throw new SubmissionError(`version ${h.appVersion} of app ${app.name} is ${v.broken ? 'broken' : 'retired'}`);
+        this.store.work.pinBatch(batchId, v.id);
+      }
       return { batchId, app, replication: h.replication, count: 0, sentinels: 0 };
     });
   }

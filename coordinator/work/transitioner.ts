@@ -41,7 +41,8 @@ export class Transitioner {
     const wu = this.store.work.workunit(workunitId);
     if (!wu) return;
     outbox.batchChanged(wu.batchId);
-    const replicas = this.store.work.replicasOf(workunitId);
+    // A work unit retried starts again: what came before counts for nothing.
+    const replicas = this.store.work.replicasOf(workunitId).filter((r) => r.id > wu.retryFrom);
     const app = this.app(wu.appId);
     if (wu.expectedOutputHash !== null) return this.judgeSentinel(app, wu, replicas, now, outbox);
     if (wu.status === 'done') return this.judgeChecks(app, wu, replicas, now, outbox);

@@ -158,6 +158,8 @@ describe('POST /apps/:id/batches with application/json', () => {
       name: 'run 1',
       clientKey: 'run-1',
       status: 'active',
+      appVersion: null,
+      archived: false,
       createdAt: expect.any(Number),
       finishedAt: null,
       workunits: { total: 3, active: 3, done: 0, failed: 0, cancelled: 0 },

@@ -120,6 +120,8 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
         name: 'contested',
         clientKey: null,
         status: 'active',
+        appVersion: null,
+        archived: false,
         createdAt: expect.any(Number),
         finishedAt: null,
         workunits: { total: 4, active: 1, done: 2, failed: 1, cancelled: 0 },

@@ -302,6 +302,8 @@ describe('app versions (multipart upload)', () => {
       entry: 'main.js',
       files,
       createdAt: expect.any(Number),
+      broken: null,
+      retiredAt: null,
     });
     expect(r.body.createdAt).toBeGreaterThanOrEqual(before);
 

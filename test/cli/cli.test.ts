@@ -294,7 +294,7 @@ describe('volunteer-grid results', () => {
   it('leaves no file behind when the download breaks off or ends mid-line', async () => {
     // A stand-in coordinator whose results downloads go wrong.
     const status = (id: number): BatchStatus => ({
-      id, projectId: 1, projectName: 'p', appId: 1, appName: 'a', name: 'b', clientKey: null, status: 'done', createdAt: 1, finishedAt: 2,
+      id, projectId: 1, projectName: 'p', appId: 1, appName: 'a', name: 'b', clientKey: null, status: 'done', appVersion: null, archived: false, createdAt: 1, finishedAt: 2,
       workunits: { total: 2, active: 0, done: 2, failed: 0, cancelled: 0 },
       replicas: { unsent: 0, inProgress: 0, success: 4, clientError: 0, noReply: 0, aborted: 0, abandoned: 0, notNeeded: 0 },
       throughput: { workunitsPerSecond: 0, windowMs: 1 },

@@ -6,6 +6,7 @@ const MOVING: BlockFacts = {
   open: 10,
   projectPaused: false,
   versions: [{ version: 1, broken: null }],
+  pinned: false,
   replicas: { unsent: 5, inProgress: 3, success: 4, clientError: 0 },
   onlineHosts: 3,
   takers: 3,

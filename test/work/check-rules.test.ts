@@ -19,6 +19,7 @@ function workunit(overrides: Partial<Workunit> = {}): Workunit {
     rngSeed: 'seed',
     hrClass: null,
     expectedOutputHash: null,
+    retryFrom: 0,
     submittedQuorum: 2,
     status: 'done',
     canonicalReplicaId: 1,

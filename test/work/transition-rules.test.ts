@@ -21,6 +21,7 @@ function workunit(overrides: Partial<Workunit> = {}): Workunit {
     rngSeed: 'seed',
     hrClass: null,
     expectedOutputHash: null,
+    retryFrom: 0,
     status: 'active',
     canonicalReplicaId: null,
     errorReason: null,
