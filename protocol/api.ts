@@ -310,6 +310,10 @@ export type ReplicaError = z.infer<typeof ReplicaErrorSchema>;
 
 export const ReplicaDetailSchema = z.object({
   id: Id,
+  /** `regular`; `sentinel` (its work unit's answer is known); `check` (sent after its work unit was done, to test a host). */
+  kind: z.enum(['regular', 'sentinel', 'check']),
+  /** The app version it was sent with (null: not sent). */
+  appVersion: z.number().int().nullable(),
   hostId: Id.nullable(),
   hostName: z.string().nullable(),
   userName: z.string().nullable(),

@@ -66,10 +66,10 @@ const BATCH_COLUMNS = `b.id, b.project_id AS projectId, p.name AS projectName, p
   b.created_at AS createdAt
   FROM batches b JOIN projects p ON p.id = b.project_id JOIN apps a ON a.id = b.app_id LEFT JOIN app_versions pv ON pv.id = b.app_version_id`;
 
-const REPLICA_COLUMNS = `r.id, r.host_id AS hostId, h.name AS hostName, u.name AS userName, r.status, r.outcome,
+const REPLICA_COLUMNS = `r.id, r.kind, v.version AS appVersion, r.host_id AS hostId, h.name AS hostName, u.name AS userName, r.status, r.outcome,
   r.validate_state AS validateState, r.sent_at AS sentAt, r.deadline, r.received_at AS receivedAt, r.cpu_time_ms AS cpuTimeMs,
   r.elapsed_ms AS elapsedMs, r.credit_micro AS creditMicro, r.output_hash AS outputHash, r.output_json AS outputJson, r.error_json AS errorJson
-  FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN users u ON u.id = h.user_id`;
+  FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN users u ON u.id = h.user_id LEFT JOIN app_versions v ON v.id = r.app_version_id`;
 
 type ReplicaRow = Omit<ReplicaDetail, 'output' | 'error' | 'credit'> & { outputJson: string | null; errorJson: string | null; creditMicro: number | null };
 

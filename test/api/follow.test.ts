@@ -213,6 +213,8 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
       });
       const replica = (host: TestVolunteer, user: string, output: unknown, validateState: string, credit: number | null) => ({
         id: expect.any(Number),
+        kind: 'regular',
+        appVersion: 1,
         hostId: host.hostId,
         hostName: `${user}-host`,
         userName: user,
