@@ -1,14 +1,12 @@
 // Errors as the API answers them: a status, a stable code and a message for people. Domain
-// errors (accounts, registry, submission) map onto these at the edge.
+// errors (accounts, and every DomainError) map onto these at the edge.
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
 import type { ApiErrorBody, ApiErrorCode } from '../../protocol/api.js';
 import { describeIssues } from '../../common/zod-message.js';
 import { errorFields, type Logger } from '../../common/log.js';
 import { AccountError } from '../accounts/account-service.js';
-import { RegistryError } from '../apps/app-registry.js';
-import { RepairError } from '../work/repair.js';
-import { SubmissionError } from '../work/submission.js';
+import { DomainError } from '../domain-error.js';
 
 export type { ApiErrorCode } from '../../protocol/api.js';
 
@@ -57,7 +55,7 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, what: stri
 
 function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
-  if (err instanceof AccountError || err instanceof RegistryError || err instanceof SubmissionError || err instanceof RepairError) {
+  if (err instanceof AccountError || err instanceof DomainError) {
     return new ApiError(err.code, err.message);
   }
   if (err instanceof z.ZodError) return new ApiError('bad_request', describeIssues(err));

@@ -9,6 +9,7 @@ import type { AppVersionRecord, ProjectRecord, Requirements, VersionPlatform } f
 import type { Store } from '../store/store.js';
 import { ValidationSchema, type AppPolicy } from '../work/model.js';
 import { versionProblem } from './version-check.js';
+import { DomainError } from '../domain-error.js';
 
 export const ProjectSpecSchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
@@ -123,12 +124,6 @@ export async function addCheckedVersion(registry: AppRegistry, appId: number, v:
   return registry.addVersion(appId, v, now);
 }
 
-export class RegistryError extends Error {
+export class RegistryError extends DomainError {
   override name = 'RegistryError';
-  constructor(
-    message: string,
-    readonly code: 'bad_request' | 'conflict' | 'not_found' = 'bad_request',
-  ) {
-    super(message);
-  }
 }

@@ -4,15 +4,10 @@
 import type { Store } from '../store/store.js';
 import type { Outbox } from './outbox.js';
 import type { Transitioner } from './transitioner.js';
+import { DomainError } from '../domain-error.js';
 
-export class RepairError extends Error {
+export class RepairError extends DomainError {
   override name = 'RepairError';
-  constructor(
-    message: string,
-    readonly code: 'bad_request' | 'conflict' | 'not_found' = 'bad_request',
-  ) {
-    super(message);
-  }
 }
 
 export class Repair {

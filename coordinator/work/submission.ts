@@ -19,6 +19,7 @@ import type { Store } from '../store/store.js';
 import { checkReplication, DEFAULT_REPLICATION, ReplicationSchema, type AppPolicy, type Replication } from './model.js';
 import type { Outbox } from './outbox.js';
 import type { Transitioner } from './transitioner.js';
+import { DomainError } from '../domain-error.js';
 
 export const MAX_WORKUNITS_PER_BATCH = 1_000_000;
 
@@ -54,14 +55,8 @@ export interface RawWorkunit {
   where: string;
 }
 
-export class SubmissionError extends Error {
+export class SubmissionError extends DomainError {
   override name = 'SubmissionError';
-  constructor(
-    message: string,
-    readonly code: 'bad_request' | 'conflict' | 'not_found' = 'bad_request',
-  ) {
-    super(message);
-  }
 }
 
 /** A sentinel's known answer, as the validator compares it: canonical JSON, inline, and its hash. */
