@@ -35,6 +35,8 @@ export const ConfigSchema = z.strictObject({
   holdTimeoutMs: z.coerce.number().int().min(1000).max(30 * 24 * 3600 * 1000).default(3_600_000),
   /** The most credit one result earns in a project whose admin set no cap of its own. */
   maxCreditPerResult: z.coerce.number().min(0).max(1e9).default(DEFAULT_MAX_CREDIT_PER_RESULT),
+  /** The highest work-unit priority in a project whose admin set no bound of its own. */
+  maxPriority: z.coerce.number().int().min(0).max(1000).default(10),
   /** A host without a connection this long has its tasks in progress reissued. */
   disconnectGraceMs: z.coerce.number().int().min(100).max(7 * 24 * 3600 * 1000).default(120_000),
   /** HTTP requests per second per client address (bursts of 5×); 0: unlimited. */
@@ -85,6 +87,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'new-host-share': { env: ['VG_NEW_HOST_SHARE'] },
   'hold-timeout-ms': { env: ['VG_HOLD_TIMEOUT_MS'] },
   'max-credit-per-result': { env: ['VG_MAX_CREDIT_PER_RESULT'] },
+  'max-priority': { env: ['VG_MAX_PRIORITY'] },
   'disconnect-grace-ms': { env: ['VG_DISCONNECT_GRACE_MS'] },
   'http-rate-per-ip': { env: ['VG_HTTP_RATE_PER_IP'] },
   'connect-rate-per-ip': { env: ['VG_CONNECT_RATE_PER_IP'] },
@@ -121,6 +124,8 @@ export const USAGE = `Usage: npm start -- [options]
   --hold-timeout-ms N         reissue a task whose host reports no progress on it this long (default 3600000)
   --max-credit-per-result N   most credit one result earns in a project without a cap of its own (an
                               admin sets one per project: PUT /api/v1/projects/:id/credit-cap; default 1000)
+  --max-priority N            highest work-unit priority in a project without a bound of its own (an admin
+                              sets one per project: PUT /api/v1/projects/:id/priority-cap; default 10)
   --disconnect-grace-ms N     reissue the tasks of a host gone this long (env VG_DISCONNECT_GRACE_MS; default 120000)
   --http-rate-per-ip N        HTTP requests per second per address, bursts of 5x (default 200; 0: no limit)
   --connect-rate-per-ip N     Socket.IO connections per second per address, bursts of 5x (default 20; 0: no limit)

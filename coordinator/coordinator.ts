@@ -40,7 +40,8 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const notifier = { ...socketNotifier(() => nsp), batchesChanged: (ids: number[]) => watch?.batchesChanged(ids) };
   const recheckFailed = (e: unknown) => log.error('re-checking a caught host failed', errorFields(e));
   const correctionFailed = (e: unknown) => log.error('correcting a project’s credit failed', errorFields(e));
-  const core = createCore(config, notifier, { onError: recheckFailed, onCorrectionError: correctionFailed });
+  const loweringFailed = (e: unknown) => log.error('lowering a project’s priorities failed', errorFields(e));
+  const core = createCore(config, notifier, { onError: recheckFailed, onCorrectionError: correctionFailed, onPriorityError: loweringFailed });
   if (core.keyCreated) log.info('created coordinator key', { dataDir: config.dataDir });
   const { tightened, failed } = core.dataDirModes;
   if (tightened.length > 0) {
@@ -80,6 +81,8 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   core.recheckHosts().catch(recheckFailed);
   // And a correction of a project's credit to its lowered cap.
   core.correctCredit().catch(correctionFailed);
+  // And the lowering of a project's queued work to its lowered priority bound.
+  core.lowerPriorities().catch(loweringFailed);
   for (const batchId of core.store.work.cancelledBatchesWithActiveWorkunits()) {
     log.warn('finishing a cancellation a restart interrupted', { batchId });
     core.cancelBatch(batchId).catch((e: unknown) => log.error('cancelling a batch failed', { batchId, ...errorFields(e) }));

@@ -19,6 +19,7 @@ import { VolunteerService } from './volunteers/volunteer-service.js';
 import { CreditCorrection } from './work/credit-correction.js';
 import { CreditGranter } from './work/credit-granter.js';
 import { HostRecheck } from './work/host-recheck.js';
+import { PriorityBounds } from './work/priority-bounds.js';
 import { QuotaKeeper, type QuotaPolicy } from './work/host-quota.js';
 import { Repair } from './work/repair.js';
 import { Outbox, type HostNotifier } from './work/outbox.js';
@@ -34,6 +35,7 @@ export type CoreOptions = Pick<
   Config,
   | 'dataDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'checkRate' | 'recheckDelayMs' | 'maxInFlightPerHost'
   | 'newHostTasks' | 'newHostTasksPerDay' | 'maxTasksPerDayPerHost' | 'newHostShare' | 'holdTimeoutMs' | 'maxCreditPerResult'
+  | 'maxPriority'
 >;
 
 export interface Core {
@@ -71,13 +73,23 @@ export interface Core {
   creditCaps: CreditCorrection;
   /** Runs the credit corrections pending (call at start to resume); resolves when none is left. */
   correctCredit(): Promise<void>;
+  /** Projects' priority bounds, and the job that brings queued work down to a lowered one. */
+  priorities: PriorityBounds;
+  /** Runs the priority lowerings pending (call at start to resume); resolves when none is left. */
+  lowerPriorities(): Promise<void>;
   close(): void;
 }
 
 export function createCore(
   options: CoreOptions,
   notifier: HostNotifier,
-  env: { clock?: () => number; random?: () => number; onError?: (e: unknown) => void; onCorrectionError?: (e: unknown) => void } = {},
+  env: {
+    clock?: () => number;
+    random?: () => number;
+    onError?: (e: unknown) => void;
+    onCorrectionError?: (e: unknown) => void;
+    onPriorityError?: (e: unknown) => void;
+  } = {},
 ): Core {
   const dataDirModes = secureDataDir(options.dataDir);
   const clock = env.clock ?? Date.now;
@@ -129,7 +141,8 @@ export function createCore(
   });
   const intake = new ResultIntake(store, ed, transitioner, outputs, quotas);
   const service = new VolunteerService(store, scheduler, intake, transitioner, hosts, quotas, options.holdTimeoutMs, clock);
-  const submission = new Submission(store, blobs, transitioner);
+  const priorities = new PriorityBounds(store, options.maxPriority, env.onPriorityError ?? ((e: unknown) => console.error('lowering a project’s priorities failed', e)));
+  const submission = new Submission(store, blobs, transitioner, priorities);
   const repair = new Repair(store, transitioner);
 
   return {
@@ -172,9 +185,12 @@ export function createCore(
     couldTake: (hostId, candidates, now) => scheduler.couldTake(hostId, candidates, now),
     creditCaps,
     correctCredit: () => creditCaps.kick(),
+    priorities,
+    lowerPriorities: () => priorities.kick(),
     close: () => {
       recheck.stop();
       creditCaps.stop();
+      priorities.stop();
       store.close();
     },
   };

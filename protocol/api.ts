@@ -92,6 +92,16 @@ export const CreditCapSchema = z.object({
 });
 export type CreditCap = z.infer<typeof CreditCapSchema>;
 
+/** The highest work-unit priority a project's batches may ask for (docs/security.md). */
+export const PriorityCapSchema = z.object({
+  maxPriority: z.number().int(),
+  /** No admin set one: the coordinator's `--max-priority`. */
+  isDefault: z.boolean(),
+  /** The project's queued work is still being brought down to a lowered bound. */
+  lowering: z.boolean(),
+});
+export type PriorityCap = z.infer<typeof PriorityCapSchema>;
+
 export const ProjectSchema = z.object({
   id: Id,
   name: z.string(),
@@ -102,6 +112,7 @@ export const ProjectSchema = z.object({
   createdAt: Millis,
   workunits: WorkunitCountsSchema,
   creditCap: CreditCapSchema,
+  priorityCap: PriorityCapSchema,
 });
 export type Project = z.infer<typeof ProjectSchema>;
 

@@ -1,4 +1,4 @@
-// Projects: list, create, pause and resume; an admin sets a project's credit cap.
+// Projects: list, create, pause and resume; an admin sets a project's credit cap and priority bound.
 import { z } from 'zod';
 import { ProjectListSchema, ProjectSchema } from '../../protocol/api.js';
 import { defineCommand, flag } from '../command.js';
@@ -112,6 +112,46 @@ ${jsonHelp(28)}
     ctx.print(
       `project ${project.id} (${project.name}): at most ${cap.maxPerResult} credits per result${cap.isDefault ? " (the coordinator's default)" : ''}` +
         (cap.correcting ? '; credit granted above it is being taken back' : ''),
+    );
+    return 0;
+  },
+});
+
+export const projectsPriorityCap = defineCommand({
+  words: ['projects', 'priority-cap'],
+  summary: "bound the priority of a project's work units (admins)",
+  usage: `Usage: volunteer-grid projects priority-cap ID (--max N | --default) [--json]
+
+Admins only. A batch asking for a work-unit priority above the bound is refused, and the
+project's queued work above it is brought down to it, in the background (the API's
+priorityCap.lowering says when that is done). Raising the bound raises nothing.
+
+  --max N                   the highest priority, 0 to 1000
+  --default                 the coordinator's --max-priority instead of a bound of its own
+${jsonHelp(28)}
+`,
+  positionals: ['id'],
+  flags: { max: flag(), default: flag(true), json: flag(true) },
+  schema: z
+    .strictObject({
+      id: Id('ID'),
+      max: z.coerce.number({ error: '--max must be a number' }).int().min(0).max(1000).optional(),
+      default: Switch,
+      json: Switch,
+    })
+    .refine((o) => (o.max === undefined) !== !o.default, { message: 'give either --max N or --default' }),
+  async run(o, ctx) {
+    const project = await ctx.connect().api.call('PUT', `/projects/${o.id}/priority-cap`, ProjectSchema, {
+      json: { maxPriority: o.default ? null : o.max },
+    });
+    if (o.json) {
+      ctx.print(JSON.stringify(project));
+      return 0;
+    }
+    const cap = project.priorityCap;
+    ctx.print(
+      `project ${project.id} (${project.name}): work-unit priority at most ${cap.maxPriority}${cap.isDefault ? " (the coordinator's default)" : ''}` +
+        (cap.lowering ? '; queued work above it is being brought down' : ''),
     );
     return 0;
   },

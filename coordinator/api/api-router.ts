@@ -11,6 +11,7 @@ import type { OriginPolicy } from '../http/origin-policy.js';
 import type { Store } from '../store/store.js';
 import type { CreditCorrection } from '../work/credit-correction.js';
 import type { Repair } from '../work/repair.js';
+import type { PriorityBounds } from '../work/priority-bounds.js';
 import type { Submission } from '../work/submission.js';
 import { Access } from './access.js';
 import { ApiError, apiErrorHandler } from './api-error.js';
@@ -29,6 +30,7 @@ export interface ApiDeps {
   submission: Submission;
   accounts: AccountService;
   creditCaps: CreditCorrection;
+  priorities: PriorityBounds;
   log: Logger;
   trustThreshold: number;
   secureCookies: boolean;
@@ -55,7 +57,7 @@ export function apiRouter(deps: ApiDeps): express.Router {
   router.use(sessionRoutes(deps.accounts, { secureCookies: deps.secureCookies, trust: deps.trust, origins: deps.origins }));
   router.use(leaderboardRoutes(deps.store));
   router.use(requireAccount(deps.accounts, deps.origins));
-  router.use(projectRoutes({ store: deps.store, apps: deps.apps, access, creditCaps: deps.creditCaps, workAvailable: deps.workAvailable }));
+  router.use(projectRoutes({ store: deps.store, apps: deps.apps, access, creditCaps: deps.creditCaps, priorities: deps.priorities, workAvailable: deps.workAvailable }));
   router.use(batchRoutes({ ...deps, access }));
   router.use(hostRoutes(deps));
   router.use((req) => {

@@ -7,6 +7,7 @@ import { addCheckedVersion, AppSpecSchema, ProjectSpecSchema, ProjectUpdateSchem
 import type { AppRecord, AppVersionRecord, ProjectRecord } from '../store/catalog.js';
 import type { Store } from '../store/store.js';
 import type { CreditCorrection } from '../work/credit-correction.js';
+import type { PriorityBounds } from '../work/priority-bounds.js';
 import type { Access } from './access.js';
 import { ApiError, parse } from './api-error.js';
 import { caller, requireAdmin } from './auth.js';
@@ -32,6 +33,9 @@ const VersionFieldsSchema = z.strictObject({
     .optional(),
 });
 
+/** null: back to the coordinator's --max-priority. */
+const PriorityCapBodySchema = z.strictObject({ maxPriority: z.number().int().min(0).max(1000).nullable() });
+
 /** In credits, to the micro-credit; null: back to the coordinator's --max-credit-per-result. */
 const CreditCapBodySchema = z.strictObject({ maxCreditPerResult: z.number().min(0).max(1e9).nullable() });
 
@@ -40,14 +44,15 @@ export function projectRoutes(deps: {
   apps: AppRegistry;
   access: Access;
   creditCaps: CreditCorrection;
+  priorities: PriorityBounds;
   /** Work may have become available (a project resumed, a new version uploaded): idle volunteers are told. */
   workAvailable(): void;
 }): express.Router {
-  const { store, apps, access, creditCaps } = deps;
+  const { store, apps, access, creditCaps, priorities } = deps;
   const router = express.Router();
   const json = jsonBody('64kb');
 
-  const projectView = ({ maxCreditMicro, creditCorrectionMicro, ...p }: ProjectRecord): Project => ({
+  const projectView = ({ maxCreditMicro, creditCorrectionMicro, maxPriority, priorityLowering, ...p }: ProjectRecord): Project => ({
     ...p,
     ownerName: p.ownerId === null ? null : (store.accounts.byId(p.ownerId)?.name ?? null),
     workunits: store.reports.projectWorkunitCounts(p.id),
@@ -56,6 +61,7 @@ export function projectRoutes(deps: {
       isDefault: maxCreditMicro === null,
       correcting: creditCorrectionMicro !== null,
     },
+    priorityCap: { maxPriority: priorities.maxOf({ maxPriority }), isDefault: maxPriority === null, lowering: priorityLowering !== null },
   });
   const versionView = (v: AppVersionRecord): AppVersion => ({
     id: v.id,
@@ -106,6 +112,16 @@ export function projectRoutes(deps: {
     const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
     const { maxCreditPerResult } = parse(CreditCapBodySchema, req.body, 'credit cap');
     const updated = creditCaps.setCap(p.id, maxCreditPerResult === null ? null : creditUnits(maxCreditPerResult));
+    if (!updated) throw new ApiError('not_found', `no project ${p.id}`);
+    res.json(projectView(updated));
+  });
+
+  // Admins only: the bound is what keeps one project's work from starving everyone else's.
+  // Lowering it brings the project's queued work down to it, in the background.
+  router.put('/projects/:id/priority-cap', requireAdmin, json, (req, res) => {
+    const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
+    const { maxPriority } = parse(PriorityCapBodySchema, req.body, 'priority cap');
+    const updated = priorities.setMax(p.id, maxPriority);
     if (!updated) throw new ApiError('not_found', `no project ${p.id}`);
     res.json(projectView(updated));
   });

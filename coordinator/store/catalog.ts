@@ -47,6 +47,18 @@ export interface ProjectRecord {
   maxCreditMicro: number | null;
   /** The cap a correction is bringing granted credit down to, while it runs. */
   creditCorrectionMicro: number | null;
+  /** The highest work-unit priority an admin allows the project; null: the coordinator's default. */
+  maxPriority: number | null;
+  /** The bound the project's queued work is being brought down to, while that runs. */
+  priorityLowering: number | null;
+}
+
+/** Where the lowering of a project's queued work to its priority bound stands, as for credit corrections. */
+export interface PriorityLoweringState {
+  projectId: number;
+  maxPriority: number;
+  batchId: number;
+  through: number;
 }
 
 /** Where a project's credit correction stands: the batch it is in, the last work unit done in it. */
@@ -58,7 +70,7 @@ export interface CreditCorrectionState {
 }
 
 const PROJECT_COLUMNS = `id, name, description, status, owner_id AS ownerId, created_at AS createdAt, max_credit_micro AS maxCreditMicro,
-  credit_correction_micro AS creditCorrectionMicro`;
+  credit_correction_micro AS creditCorrectionMicro, max_priority AS maxPriority, priority_lowering AS priorityLowering`;
 
 interface VersionRow {
   id: number;
@@ -110,6 +122,15 @@ export class CatalogStore {
         WHERE id = ? AND credit_correction_micro IS NOT NULL`),
       finishCreditCorrection: db.prepare(`UPDATE projects SET credit_correction_micro = NULL, credit_correction_batch = 0,
         credit_correction_through = 0 WHERE id = ?`),
+      setMaxPriority: db.prepare(`UPDATE projects SET max_priority = @max, priority_lowering = @lowering,
+        priority_lowering_batch = 0, priority_lowering_through = 0 WHERE id = @id`),
+      maxPriorityOfApp: db.prepare('SELECT p.max_priority AS max FROM apps a JOIN projects p ON p.id = a.project_id WHERE a.id = ?'),
+      priorityLowerings: db.prepare(`SELECT id AS projectId, priority_lowering AS maxPriority, priority_lowering_batch AS batchId,
+        priority_lowering_through AS through FROM projects WHERE priority_lowering IS NOT NULL ORDER BY id`),
+      advancePriorityLowering: db.prepare(`UPDATE projects SET priority_lowering_batch = ?, priority_lowering_through = ?
+        WHERE id = ? AND priority_lowering IS NOT NULL`),
+      finishPriorityLowering: db.prepare(`UPDATE projects SET priority_lowering = NULL, priority_lowering_batch = 0,
+        priority_lowering_through = 0 WHERE id = ?`),
       appsOfProject: db.prepare('SELECT * FROM apps WHERE project_id = ? ORDER BY id'),
       insertApp: db.prepare(`INSERT INTO apps (project_id, name, validation_json, homogeneous_redundancy,
         adaptive_replication, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
@@ -183,6 +204,32 @@ export class CatalogStore {
 
   finishCreditCorrection(projectId: number): void {
     this.s.finishCreditCorrection!.run(projectId);
+  }
+
+  /**
+   * Sets the highest priority a project's work units may have (null: the coordinator's default)
+   * and starts over the lowering of its queued work to `loweringTo` (null: none).
+   */
+  setMaxPriority(projectId: number, max: number | null, loweringTo: number | null): void {
+    this.s.setMaxPriority!.run({ id: projectId, max, lowering: loweringTo });
+  }
+
+  /** The priority bound an admin set on the project of an app; null: the coordinator's default. */
+  maxPriorityOfApp(appId: number): number | null {
+    return (this.s.maxPriorityOfApp!.get(appId) as { max: number | null } | undefined)?.max ?? null;
+  }
+
+  /** Projects whose queued work is being brought down to a lowered priority bound, and where each stands. */
+  priorityLowerings(): PriorityLoweringState[] {
+    return this.s.priorityLowerings!.all() as PriorityLoweringState[];
+  }
+
+  advancePriorityLowering(projectId: number, batchId: number, through: number): void {
+    this.s.advancePriorityLowering!.run(batchId, through, projectId);
+  }
+
+  finishPriorityLowering(projectId: number): void {
+    this.s.finishPriorityLowering!.run(projectId);
   }
 
   /** Projects made before accounts existed (the demo) go to the first admin. */

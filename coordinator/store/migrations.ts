@@ -610,6 +610,22 @@ ALTER TABLE batches ADD COLUMN app_version_id INTEGER REFERENCES app_versions(id
 ALTER TABLE batches ADD COLUMN archived_at INTEGER;
 `,
   },
+  {
+    version: 12,
+    name: 'coordinator resources: project priority bounds',
+    sql: `
+-- The highest work-unit priority a project's batches may ask for, set by an admin (NULL: the
+-- coordinator's --max-priority): priority orders the scheduler's queue, so without a bound one
+-- researcher's work could starve everyone else's. Lowering it brings the project's open work
+-- units and unsent replicas down to it: a resumable job walks the project's batches
+-- (priority_lowering_batch) and their work units (priority_lowering_through) a chunk per
+-- transaction, while priority_lowering holds the bound it brings them down to.
+ALTER TABLE projects ADD COLUMN max_priority INTEGER;
+ALTER TABLE projects ADD COLUMN priority_lowering INTEGER;
+ALTER TABLE projects ADD COLUMN priority_lowering_batch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE projects ADD COLUMN priority_lowering_through INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

@@ -291,6 +291,10 @@ export class WorkStore {
       creditedAbove: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, r.host_id AS hostId
         FROM workunits w JOIN replicas r ON r.workunit_id = w.id
         WHERE +w.batch_id = ? AND w.id > ? AND w.id <= ? AND r.credit_micro > ? ORDER BY r.id`),
+      lowerWorkunitPriority: db.prepare(`UPDATE workunits SET priority = @max
+        WHERE +batch_id = @batch AND id > @after AND id <= @last AND status = 'active' AND priority > @max`),
+      lowerReplicaPriority: db.prepare(`UPDATE replicas SET priority = @max WHERE status = 'unsent' AND priority > @max
+        AND workunit_id IN (SELECT id FROM workunits WHERE +batch_id = @batch AND id > @after AND id <= @last)`),
       output: db.prepare('SELECT output_json, output_hash FROM replicas WHERE id = ?'),
       expired: db.prepare(`SELECT id FROM (SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND deadline < @now
           ORDER BY deadline LIMIT @limit)
@@ -603,6 +607,15 @@ export class WorkStore {
   /** Replicas of the batch's work units with ids in (afterId, lastId] that hold more than `capMicro`. */
   creditedAbove(batchId: number, afterId: number, lastId: number, capMicro: number): CreditedReplica[] {
     return this.s.creditedAbove!.all(batchId, afterId, lastId, capMicro) as CreditedReplica[];
+  }
+
+  /**
+   * Brings the open work units of a batch with ids in (afterId, lastId], and their unsent
+   * replicas, down to priority `max`; returns how many rows changed.
+   */
+  lowerPriority(batchId: number, afterId: number, lastId: number, max: number): number {
+    const args = { batch: batchId, after: afterId, last: lastId, max };
+    return this.s.lowerWorkunitPriority!.run(args).changes + this.s.lowerReplicaPriority!.run(args).changes;
   }
 
   output(replicaId: number): { outputJson: string | null; outputHash: string | null } {

@@ -16,6 +16,7 @@ import { MAX_FILE_BYTES, MAX_INLINE_JSON_BYTES, MAX_MESSAGE_NESTING } from '../.
 import type { Submitted } from '../../protocol/api.js';
 import type { BlobStore } from '../files/blob-store.js';
 import type { Store } from '../store/store.js';
+import { priorityProblem } from './priority-bounds.js';
 import { checkReplication, DEFAULT_REPLICATION, ReplicationSchema, type AppPolicy, type Replication } from './model.js';
 import type { Outbox } from './outbox.js';
 import type { Transitioner } from './transitioner.js';
@@ -81,11 +82,17 @@ export interface Stage {
   sentinels: number;
 }
 
+/** The highest priority a project's work units may ask for in the queue (priority-bounds.ts). */
+export interface PriorityPolicy {
+  maxOfApp(appId: number): number;
+}
+
 export class Submission {
   constructor(
     private readonly store: Store,
     private readonly blobs: BlobStore,
     private readonly transitioner: Transitioner,
+    private readonly priorities: PriorityPolicy,
   ) {}
 
   /** Starts a batch, or returns the one already made with this client key. */
@@ -96,7 +103,7 @@ export class Submission {
     const app = this.store.catalog.appById(h.appId);
     if (!app) throw new SubmissionError(`app ${h.appId} does not exist`, 'not_found');
     if (this.store.catalog.versionsOfApp(app.id).length === 0) throw new SubmissionError(`app ${app.name} has no app version yet; upload one first`);
-    const problem = checkReplication({ ...DEFAULT_REPLICATION, ...h.replication });
+    const problem = checkReplication({ ...DEFAULT_REPLICATION, ...h.replication }) ?? priorityProblem(h.replication.priority, this.priorities.maxOfApp(app.id));
     if (problem) throw new SubmissionError(`replication: ${problem}`);
     return this.store.transaction(() => {
       if (h.clientKey !== undefined) {
@@ -118,6 +125,8 @@ export class Submission {
   /** Validates and inserts work units into a staged batch, in one transaction. */
   addChunk(stage: Stage, raw: RawWorkunit[], now = Date.now()): void {
     if (stage.count + raw.length > MAX_WORKUNITS_PER_BATCH) throw new SubmissionError(`a batch has at most ${MAX_WORKUNITS_PER_BATCH} work units`);
+    // Read per chunk: an admin who lowers it while a batch streams in holds the rest to it.
+    const maxPriority = this.priorities.maxOfApp(stage.app.id);
     // Encode, check and store large inputs before the transaction; blobs are idempotent.
     const prepared = raw.map(({ value, where }) => {
       // Checked without recursion first: the schema recurses once per level.
@@ -125,7 +134,7 @@ export class Submission {
       const w = WorkunitSpecSchema.safeParse(value);
       if (!w.success) throw new SubmissionError(`${where}: ${describeIssues(w.error)}`);
       const replication: Replication = { ...DEFAULT_REPLICATION, ...stage.replication, ...w.data.replication };
-      const problem = checkReplication(replication);
+      const problem = checkReplication(replication) ?? priorityProblem(replication.priority, maxPriority);
       if (problem) throw new SubmissionError(`${where}: ${problem}`);
       let json: string;
       try {

@@ -75,6 +75,7 @@ describe('projects', () => {
       workunits: { active: 0, done: 0, failed: 0, cancelled: 0 },
       // The coordinator's --max-credit-per-result until an admin sets a cap of its own.
       creditCap: { maxPerResult: 1000, isDefault: true, correcting: false },
+      priorityCap: { maxPriority: 10, isDefault: true, lowering: false },
     });
     expect(r.body.createdAt).toBeGreaterThanOrEqual(before);
     adaProject = r.body;

@@ -272,6 +272,18 @@ describe('the researcher CLI against a real coordinator', () => {
     }
   });
 
+  it('an admin bounds a project’s work-unit priority, and puts it back to the default', async () => {
+    const project = json<{ id: number }>(await cli(['projects', 'create', 'cli-priority', '--json'], { env }));
+    const set = expectExit(await cli(['projects', 'priority-cap', String(project.id), '--max', '50'], { env }), 0);
+    expect(set.stdout).toBe(`project ${project.id} (cli-priority): work-unit priority at most 50\n`);
+    const reset = json<{ priorityCap: unknown }>(await cli(['projects', 'priority-cap', String(project.id), '--default', '--json'], { env }));
+    expect(reset.priorityCap).toEqual({ maxPriority: 10, isDefault: true, lowering: false });
+    for (const args of [[], ['--default', '--max', '1'], ['--max', '1001'], ['--max', 'high']]) {
+      const run = expectExit(await cli(['projects', 'priority-cap', String(project.id), ...args], { env }), 2);
+      expect(run.stderr).toMatch(/--max|--default/);
+    }
+  });
+
   it('refuses app folders with subfolders, and usage errors exit 2', async () => {
     const appDir = join(work, 'nested-app');
     mkdirSync(join(appDir, 'lib'), { recursive: true });

@@ -135,6 +135,10 @@ export class ApiClient {
     return this.request<T>('POST', path, { json, query });
   }
 
+  put<T>(path: string, json?: unknown): Promise<Reply<T>> {
+    return this.request<T>('PUT', path, { json });
+  }
+
   patch<T>(path: string, json?: unknown): Promise<Reply<T>> {
     return this.request<T>('PATCH', path, { json });
   }

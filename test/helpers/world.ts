@@ -52,7 +52,7 @@ export const WORLD_OPTIONS: Omit<CoreOptions, 'dataDir'> = {
   distinctUsers: true, trustThreshold: 3, spotCheckRate: 0, checkRate: 0, recheckDelayMs: 0, maxInFlightPerHost: 100,
   // Quotas out of the way unless a test asks for them: every host here starts new.
   newHostTasks: 100, newHostTasksPerDay: 1_000_000, maxTasksPerDayPerHost: 1_000_000, newHostShare: 1, holdTimeoutMs: 30 * 86_400_000,
-  maxCreditPerResult: DEFAULT_MAX_CREDIT_PER_RESULT,
+  maxCreditPerResult: DEFAULT_MAX_CREDIT_PER_RESULT, maxPriority: 1000,
 };
 
 export function createWorld(options: Partial<CoreOptions> = {}, random: () => number = () => 0.5): World {

@@ -1,0 +1,121 @@
+// How high a project's work may go in the scheduler's queue. Work-unit priority orders the
+// queue (scheduler.ts reads unsent replicas highest first), so a researcher free to pick any
+// priority could starve every other project. Each project has a bound an admin sets (else the
+// coordinator's --max-priority); submissions above it are refused, not clamped, so that nobody is
+// surprised by the order their work runs in. Lowering a bound also brings the project's queued
+// work down to it, batch by batch, a chunk of work units per transaction, keeping its place in
+// the project's row so that a crash resumes it at the next start (as credit corrections do).
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { PriorityLoweringState, ProjectRecord } from '../store/catalog.js';
+import type { Store } from '../store/store.js';
+
+/** Work units looked at per transaction. */
+const CHUNK = 500;
+
+/** Why a work unit may not have this priority under this bound, if it may not. */
+export function priorityProblem(priority: number | undefined, max: number): string | undefined {
+  if (priority === undefined || priority <= max) return undefined;
+  return `priority ${priority} is above ${max}, the highest this project allows (an admin sets it: PUT /api/v1/projects/:id/priority-cap)`;
+}
+
+export class PriorityBounds {
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    /** The bound of projects whose admin set none (--max-priority). */
+    private readonly defaultMax: number,
+    private readonly onError: (e: unknown) => void,
+  ) {}
+
+  /** A project's bound: the one an admin set, or the coordinator's default. */
+  maxOf(project: Pick<ProjectRecord, 'maxPriority'>): number {
+    return project.maxPriority ?? this.defaultMax;
+  }
+
+  /** The bound for work units of an app. */
+  maxOfApp(appId: number): number {
+    return this.store.catalog.maxPriorityOfApp(appId) ?? this.defaultMax;
+  }
+
+  /**
+   * Sets a project's bound (null: back to the coordinator's default) and starts bringing its
+   * queued work down to it. Undefined for no such project.
+   */
+  setMax(projectId: number, max: number | null): ProjectRecord | undefined {
+    const found = this.store.transaction(() => {
+      const project = this.store.catalog.projectById(projectId);
+      if (!project) return false;
+      const bound = max ?? this.defaultMax;
+      // Raising a bound raises nothing; a lowering under way goes on to the new bound.
+      const lower = bound < this.maxOf(project) || project.priorityLowering !== null;
+      this.store.catalog.setMaxPriority(projectId, max, lower ? bound : null);
+      return true;
+    });
+    if (!found) return undefined;
+    // Its first chunk runs now: a small project is done before this returns.
+    this.kick().catch(this.onError);
+    return this.store.catalog.projectById(projectId);
+  }
+
+  /** Runs the lowerings pending (call at start to resume); resolves when none is left. */
+  kick(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.run().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Stops after the chunk in hand (the coordinator is closing); the next start resumes. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async run(): Promise<void> {
+    do {
+      this.again = false;
+      for (const { projectId } of this.store.catalog.priorityLowerings()) {
+        while (!this.stopped && !this.part(projectId)) await nextTurn();
+        if (this.stopped) return;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  /** One chunk of one project's lowering; true when the project is done. */
+  private part(projectId: number): boolean {
+    return this.store.transaction(() => {
+      const state = this.store.catalog.priorityLowerings().find((p) => p.projectId === projectId);
+      return state ? this.chunk(state) : true;
+    });
+  }
+
+  private chunk(p: PriorityLoweringState): boolean {
+    const { work, catalog } = this.store;
+    const batchId = work.nextBatchOfProject(p.projectId, p.batchId);
+    if (batchId === undefined) {
+      catalog.finishPriorityLowering(p.projectId);
+      return true;
+    }
+    const after = batchId === p.batchId ? p.through : 0;
+    const span = work.workunitSpan(batchId, after, CHUNK);
+    if (span.last !== null) work.lowerPriority(batchId, after, span.last, p.maxPriority);
+    if (span.n === CHUNK) {
+      catalog.advancePriorityLowering(p.projectId, batchId, span.last!);
+      return false;
+    }
+    // That batch is done; so is the project if it was the last.
+    if (work.nextBatchOfProject(p.projectId, batchId + 1) === undefined) {
+      catalog.finishPriorityLowering(p.projectId);
+      return true;
+    }
+    catalog.advancePriorityLowering(p.projectId, batchId + 1, 0);
+    return false;
+  }
+}
