@@ -13,14 +13,28 @@ export class CanonicalEncodingError extends Error {
 }
 
 export function canonicalJson(value: unknown): string {
-  return encode(value, '', 0);
+  try {
+    return encode(value, 0);
+  } catch (e) {
+    if (e instanceof Unencodable) throw new CanonicalEncodingError(e.path.reverse().join(''), e.what);
+    throw e;
+  }
 }
 
 /** Deepest nesting canonical JSON allows: a value inside 64 arrays or objects at most. */
 export const MAX_DEPTH = 64;
 
-function encode(value: unknown, path: string, depth: number): string {
-  if (depth > MAX_DEPTH) throw new CanonicalEncodingError(path, `nesting deeper than ${MAX_DEPTH}`);
+/**
+ * What cannot be encoded, and where: each level it passes on the way out adds its step to the
+ * path (built only then: a path string made for every value took most of the encoding time).
+ */
+class Unencodable {
+  readonly path: string[] = [];
+  constructor(readonly what: string) {}
+}
+
+function encode(value: unknown, depth: number): string {
+  if (depth > MAX_DEPTH) throw new Unencodable(`nesting deeper than ${MAX_DEPTH}`);
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
@@ -28,21 +42,26 @@ function encode(value: unknown, path: string, depth: number): string {
     case 'string':
       return JSON.stringify(value);
     case 'number':
-      if (!Number.isFinite(value)) throw new CanonicalEncodingError(path, String(value));
+      if (!Number.isFinite(value)) throw new Unencodable(String(value));
       // -0 and 0 must encode alike so equal results hash alike.
       return JSON.stringify(value === 0 ? 0 : value);
     case 'object': {
       if (Array.isArray(value)) {
         const items: string[] = [];
         for (let i = 0; i < value.length; i++) {
-          if (!(i in value)) throw new CanonicalEncodingError(`${path}[${i}]`, 'an array hole');
-          items.push(encode(value[i], `${path}[${i}]`, depth + 1));
+          try {
+            if (!(i in value)) throw new Unencodable('an array hole');
+            items.push(encode(value[i], depth + 1));
+          } catch (e) {
+            if (e instanceof Unencodable) e.path.push(`[${i}]`);
+            throw e;
+          }
         }
         return `[${items.join(',')}]`;
       }
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) {
-        throw new CanonicalEncodingError(path, `an object of class ${proto?.constructor?.name ?? 'unknown'}`);
+        throw new Unencodable(`an object of class ${proto?.constructor?.name ?? 'unknown'}`);
       }
       const record = value as Record<string, unknown>;
       const keys = Object.keys(record).sort();
@@ -50,11 +69,16 @@ function encode(value: unknown, path: string, depth: number): string {
       for (const key of keys) {
         const member = record[key];
         if (member === undefined) continue; // as JSON.stringify: absent and undefined are one
-        members.push(`${JSON.stringify(key)}:${encode(member, `${path}.${key}`, depth + 1)}`);
+        try {
+          members.push(`${JSON.stringify(key)}:${encode(member, depth + 1)}`);
+        } catch (e) {
+          if (e instanceof Unencodable) e.path.push(`.${key}`);
+          throw e;
+        }
       }
       return `{${members.join(',')}}`;
     }
     default:
-      throw new CanonicalEncodingError(path, `a value of type ${typeof value}`);
+      throw new Unencodable(`a value of type ${typeof value}`);
   }
 }
