@@ -3,6 +3,10 @@ import { z } from 'zod';
 import { loadOptions, type FlagSpec, type Loaded } from '../common/cli-options.js';
 import { TrustProxySchema } from './http/client-address.js';
 import { AllowedOriginsSchema } from './http/origin-policy.js';
+import { MAX_FILE_BYTES } from '../protocol/limits.js';
+
+/** A work unit's input: checked and encoded on the event loop when it is submitted, about 20 ms a MiB. */
+export const DEFAULT_MAX_INPUT_BYTES = 4 * 1024 * 1024;
 
 /** Credits: about half a day of a fast core (coordinator/work/credit.ts), for projects whose admin set no cap. */
 export const DEFAULT_MAX_CREDIT_PER_RESULT = 1000;
@@ -35,6 +39,8 @@ export const ConfigSchema = z.strictObject({
   holdTimeoutMs: z.coerce.number().int().min(1000).max(30 * 24 * 3600 * 1000).default(3_600_000),
   /** The most credit one result earns in a project whose admin set no cap of its own. */
   maxCreditPerResult: z.coerce.number().min(0).max(1e9).default(DEFAULT_MAX_CREDIT_PER_RESULT),
+  /** The largest work-unit input (its canonical JSON), and so the longest NDJSON line, near enough. */
+  maxInputBytes: z.coerce.number().int().min(1024).max(MAX_FILE_BYTES).default(DEFAULT_MAX_INPUT_BYTES),
   /** The highest work-unit priority in a project whose admin set no bound of its own. */
   maxPriority: z.coerce.number().int().min(0).max(1000).default(10),
   /** A host without a connection this long has its tasks in progress reissued. */
@@ -88,6 +94,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'hold-timeout-ms': { env: ['VG_HOLD_TIMEOUT_MS'] },
   'max-credit-per-result': { env: ['VG_MAX_CREDIT_PER_RESULT'] },
   'max-priority': { env: ['VG_MAX_PRIORITY'] },
+  'max-input-bytes': { env: ['VG_MAX_INPUT_BYTES'] },
   'disconnect-grace-ms': { env: ['VG_DISCONNECT_GRACE_MS'] },
   'http-rate-per-ip': { env: ['VG_HTTP_RATE_PER_IP'] },
   'connect-rate-per-ip': { env: ['VG_CONNECT_RATE_PER_IP'] },
@@ -126,6 +133,8 @@ export const USAGE = `Usage: npm start -- [options]
                               admin sets one per project: PUT /api/v1/projects/:id/credit-cap; default 1000)
   --max-priority N            highest work-unit priority in a project without a bound of its own (an admin
                               sets one per project: PUT /api/v1/projects/:id/priority-cap; default 10)
+  --max-input-bytes N         largest work-unit input, as canonical JSON (default 4194304, at most 67108864;
+                              each MiB is about 20 ms of the coordinator's event loop when it is submitted)
   --disconnect-grace-ms N     reissue the tasks of a host gone this long (env VG_DISCONNECT_GRACE_MS; default 120000)
   --http-rate-per-ip N        HTTP requests per second per address, bursts of 5x (default 200; 0: no limit)
   --connect-rate-per-ip N     Socket.IO connections per second per address, bursts of 5x (default 20; 0: no limit)

@@ -110,6 +110,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       secureCookies: config.secureCookies,
       trust,
       origins,
+      maxInputBytes: config.maxInputBytes,
       onCommitted: (batchId) => replicaMaker.add([batchId]),
       onlineHostIds: online,
       statusOf,

@@ -35,7 +35,7 @@ export type CoreOptions = Pick<
   Config,
   | 'dataDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'checkRate' | 'recheckDelayMs' | 'maxInFlightPerHost'
   | 'newHostTasks' | 'newHostTasksPerDay' | 'maxTasksPerDayPerHost' | 'newHostShare' | 'holdTimeoutMs' | 'maxCreditPerResult'
-  | 'maxPriority'
+  | 'maxPriority' | 'maxInputBytes'
 >;
 
 export interface Core {
@@ -142,7 +142,7 @@ export function createCore(
   const intake = new ResultIntake(store, ed, transitioner, outputs, quotas);
   const service = new VolunteerService(store, scheduler, intake, transitioner, hosts, quotas, options.holdTimeoutMs, clock);
   const priorities = new PriorityBounds(store, options.maxPriority, env.onPriorityError ?? ((e: unknown) => console.error('lowering a project’s priorities failed', e)));
-  const submission = new Submission(store, blobs, transitioner, priorities);
+  const submission = new Submission(store, blobs, transitioner, priorities, options.maxInputBytes);
   const repair = new Repair(store, transitioner);
 
   return {

@@ -2,6 +2,7 @@
 // an account. docs/api.md describes every route.
 import express from 'express';
 import type { Logger } from '../../common/log.js';
+import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import type { AccountService } from '../accounts/account-service.js';
 import type { AppRegistry } from '../apps/app-registry.js';
 import type { OutputFiles } from '../files/output-files.js';
@@ -38,6 +39,8 @@ export interface ApiDeps {
   trust: TrustFn;
   /** Which pages may use the session cookie (coordinator/http/origin-policy.ts). */
   origins: OriginPolicy;
+  /** The largest work-unit input (--max-input-bytes). */
+  maxInputBytes: number;
   cancelBatch(batchId: number): Promise<number>;
   retryBatch(batchId: number, codes?: string[]): Promise<number>;
   repair: Repair;
@@ -58,7 +61,8 @@ export function apiRouter(deps: ApiDeps): express.Router {
   router.use(leaderboardRoutes(deps.store));
   router.use(requireAccount(deps.accounts, deps.origins));
   router.use(projectRoutes({ store: deps.store, apps: deps.apps, access, creditCaps: deps.creditCaps, priorities: deps.priorities, workAvailable: deps.workAvailable }));
-  router.use(batchRoutes({ ...deps, access }));
+  // An NDJSON line holds an input, or a work unit: an input, a sentinel's answer and replication.
+  router.use(batchRoutes({ ...deps, access, maxLineChars: deps.maxInputBytes + MAX_INLINE_JSON_BYTES + 4096 }));
   router.use(hostRoutes(deps));
   router.use((req) => {
     throw new ApiError('not_found', `no route ${req.method} ${API_PREFIX}${req.path}`);

@@ -6,6 +6,8 @@ import { ApiError } from './api-error.js';
 
 /** All files of one app version together. */
 export const MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
+/** Part headers, boundaries and fields around the files. */
+const MAX_FRAMING_BYTES = 4 * 1024 * 1024;
 
 export interface Upload {
   fields: Record<string, string>;
@@ -15,6 +17,14 @@ export interface Upload {
 export function readMultipart(req: Request): Promise<Upload> {
   if (!req.is('multipart/form-data')) {
     return Promise.reject(new ApiError('unsupported_media_type', 'send the files as multipart/form-data (one part named "files" per file)'));
+  }
+  if ((req.headers['content-encoding'] ?? 'identity').trim().toLowerCase() !== 'identity') {
+    return Promise.reject(new ApiError('unsupported_media_type', 'send the files uncompressed (no Content-Encoding)'));
+  }
+  // Refused before a byte is read: more than the files may add up to, with room for the framing.
+  if (Number(req.headers['content-length']) > MAX_UPLOAD_BYTES + MAX_FRAMING_BYTES) {
+    req.resume();
+    return Promise.reject(new ApiError('too_large', `an app version's files add up to at most ${MAX_UPLOAD_BYTES} bytes`));
   }
   return new Promise((resolve, reject) => {
     const fields: Record<string, string> = {};

@@ -50,7 +50,7 @@ export function projectRoutes(deps: {
 }): express.Router {
   const { store, apps, access, creditCaps, priorities } = deps;
   const router = express.Router();
-  const json = jsonBody('64kb');
+  const json = jsonBody(64 * 1024);
 
   const projectView = ({ maxCreditMicro, creditCorrectionMicro, maxPriority, priorityLowering, ...p }: ProjectRecord): Project => ({
     ...p,

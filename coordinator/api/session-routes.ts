@@ -33,7 +33,7 @@ export function sessionRoutes(accounts: AccountService, options: SessionOptions)
   const { secureCookies, trust, origins } = options;
   const router = express.Router();
   const throttle = new LoginThrottle();
-  const json = jsonBody('16kb');
+  const json = jsonBody(16 * 1024);
   const signedIn = requireAccount(accounts, origins);
   const cookie = (value: string, maxAgeS: number) =>
     `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secureCookies ? '; Secure' : ''}`;

@@ -8,6 +8,7 @@ import { Hex32, Hex64, type LedgerPage } from '../../protocol/messages.js';
 import { verifyBody } from '../../protocol/signing.js';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import { apiErrorHandler, sendError } from '../api/api-error.js';
+import { jsonBody } from '../api/json-body.js';
 import type { BlobStore } from '../files/blob-store.js';
 import { OutputFiles } from '../files/output-files.js';
 import type { Logger } from '../../common/log.js';
@@ -106,7 +107,7 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
     res.json({ bundleHash: v.bundleHash, manifest: v.manifest, signature: v.signature, platform: v.platform, requirements: v.requirements });
   });
 
-  router.post('/api/v1/accounts', express.json({ limit: '16kb' }), (req, res) => {
+  router.post('/api/v1/accounts', jsonBody(16 * 1024, 'bad_request'), (req, res) => {
     const spec = AccountSpecSchema.safeParse(req.body);
     if (!spec.success) return sendError(res, 'bad_request', z.prettifyError(spec.error));
     res.status(201).json(registry.createAccount(spec.data));
