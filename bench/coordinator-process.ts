@@ -11,8 +11,8 @@ import { sampleProcess, type ProcSample } from './proc-stats.js';
 export const ADMIN_PASSWORD = 'bench-admin-password-1';
 
 /** The flags that differ from production, and why: printed with the results. */
-export const NON_PRODUCTION_FLAGS = ['--http-rate-per-ip', '0', '--connect-rate-per-ip', '0', '--message-rate-per-socket', '0'];
-export const NON_PRODUCTION_REASON = 'per-address rate limits off: every simulated volunteer connects from 127.0.0.1';
+export const NON_PRODUCTION_FLAGS = ['--http-rate-per-ip', '0', '--connect-rate-per-ip', '0', '--message-rate-per-socket', '0', '--connections-per-ip', '0'];
+export const NON_PRODUCTION_REASON = 'per-address rate and connection limits off: every simulated volunteer connects from 127.0.0.1';
 
 export interface CoordinatorOptions {
   /** Write a V8 CPU profile into this folder when the coordinator exits. */

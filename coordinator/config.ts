@@ -55,6 +55,15 @@ export const ConfigSchema = z.strictObject({
   messageRatePerHost: z.coerce.number().min(0).max(1_000_000).default(200),
   /** How long a host that found no work waits before asking again (it is told at once of new work). */
   idleRetryMs: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+  /** TCP connections one address may have open at once (HTTP and Socket.IO together); 0: no cap. */
+  connectionsPerIp: z.coerce.number().int().min(0).max(1_000_000).default(128),
+  /** Time to send a request's headers (Node's headersTimeout). */
+  headersTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** Time to send a whole request, body included (Node's requestTimeout); 0: none. Generous: a big batch over a slow uplink takes long. */
+  requestTimeoutMs: z.coerce.number().int().min(0).max(7 * 24 * 3_600_000).default(3_600_000),
+  /** A request body must deliver at least --body-min-bytes-per-second over every stretch this long (not counting time the coordinator is not reading); 0: not checked. */
+  bodyTimeoutMs: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  bodyMinBytesPerSecond: z.coerce.number().min(0).max(1e9).default(1024),
   /** Connections one host (one key) may have open at once. */
   connectionsPerHost: z.coerce.number().int().min(1).max(1000).default(4),
   /** The first admin's password, used only when the database has no account yet (else random). */
@@ -102,6 +111,11 @@ const FLAGS: Record<string, FlagSpec> = {
   'message-rate-per-host': { env: ['VG_MESSAGE_RATE_PER_HOST'] },
   'connections-per-host': { env: ['VG_CONNECTIONS_PER_HOST'] },
   'idle-retry-ms': { env: ['VG_IDLE_RETRY_MS'] },
+  'connections-per-ip': { env: ['VG_CONNECTIONS_PER_IP'] },
+  'headers-timeout-ms': { env: ['VG_HEADERS_TIMEOUT_MS'] },
+  'request-timeout-ms': { env: ['VG_REQUEST_TIMEOUT_MS'] },
+  'body-timeout-ms': { env: ['VG_BODY_TIMEOUT_MS'] },
+  'body-min-bytes-per-second': { env: ['VG_BODY_MIN_BYTES_PER_SECOND'] },
   'admin-password': { env: ['VG_ADMIN_PASSWORD'] },
   'secure-cookies': { env: ['VG_SECURE_COOKIES'] },
   'trust-proxy': { env: ['VG_TRUST_PROXY'] },
@@ -143,6 +157,13 @@ export const USAGE = `Usage: npm start -- [options]
   --connections-per-host N    connections one host may have open at once (default 4)
   --idle-retry-ms N           how long a volunteer that found no work waits before asking again; it is
                               also told at once when new work appears (default 10000)
+  --connections-per-ip N      TCP connections one address may have open at once; more are answered 429
+                              and closed (default 128; 0: no cap)
+  --headers-timeout-ms N      time to send a request's headers (default 30000)
+  --request-timeout-ms N      time to send a whole request, body included (default 3600000; 0: none)
+  --body-timeout-ms N         a request body must deliver --body-min-bytes-per-second over every stretch of
+                              N ms the coordinator waits for it, or it is cut with 408 (default 30000; 0: off)
+  --body-min-bytes-per-second N  (default 1024)
   --admin-password P          first admin's password on an empty database (env VG_ADMIN_PASSWORD,
                               preferred: flags show in ps); default: a random one, printed once
   --secure-cookies BOOL       Secure session cookie, for HTTPS deployments (env VG_SECURE_COOKIES; default false)

@@ -17,6 +17,7 @@ import { adminUi } from './http/admin-ui.js';
 import { clientAddress, trustFunction } from './http/client-address.js';
 import { OriginPolicy } from './http/origin-policy.js';
 import { rateLimitByAddress, RateLimiter } from './http/rate-limit.js';
+import { limitConnectionsPerAddress, watchBodyProgress } from './http/slow-clients.js';
 import { volunteerRoutes } from './http/routes.js';
 import { volunteerPage } from './http/volunteer-page.js';
 import { GroupCommit } from './store/group-commit.js';
@@ -122,12 +123,19 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   app.use((req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } });
   });
-  const http = createServer(app);
-  // A big batch over a slow uplink may take longer than Node's default 5 minutes per request;
-  // a connection that goes quiet is still cut, after two minutes of silence.
-  http.requestTimeout = 0;
+  // Headers must come within --headers-timeout-ms, a whole request within --request-timeout-ms
+  // (an hour: a big batch over a slow uplink takes longer than Node's default 5 minutes), and a
+  // body must keep coming (watchBodyProgress). Node looks for expired requests this often.
+  const headersTimeout = config.requestTimeoutMs > 0 ? Math.min(config.headersTimeoutMs, config.requestTimeoutMs) : config.headersTimeoutMs;
+  const http = createServer({ connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))) }, app);
+  http.headersTimeout = headersTimeout;
+  http.requestTimeout = config.requestTimeoutMs;
+  // A connection that goes quiet is cut after two minutes of silence.
   http.setTimeout(120_000);
+  limitConnectionsPerAddress(http, config.connectionsPerIp);
   const io = new SocketServer(http, { maxHttpBufferSize: MAX_MESSAGE_BYTES, serveClient: false, cors: { origin: '*' } });
+  // After Socket.IO took the server's request listeners: its long-polling requests are watched too.
+  watchBodyProgress(http, { windowMs: config.bodyTimeoutMs, minBytesPerSecond: config.bodyMinBytesPerSecond });
   const grace = new DisconnectGrace(
     config.disconnectGraceMs,
     (hostId) => nsp !== undefined && onlineHostIds(nsp).has(hostId),

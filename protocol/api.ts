@@ -21,6 +21,7 @@ export const API_ERROR_CODES = [
   'too_large',
   'unsupported_media_type',
   'rate_limited',
+  'timeout',
   'internal',
 ] as const;
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];

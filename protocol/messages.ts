@@ -223,6 +223,7 @@ export const ERROR_CODES = [
   'conflict',
   'too_large',
   'rate_limited',
+  'timeout',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -19,6 +19,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  timeout: 408,
   internal: 500,
 };
 

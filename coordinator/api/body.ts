@@ -18,7 +18,7 @@ export interface BodyLimit {
 }
 
 /** Whether the request has a body at all (a length, or chunked). */
-export function hasBody(req: Request): boolean {
+export function hasBody(req: Pick<Request, 'headers'>): boolean {
   const length = req.headers['content-length'];
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }

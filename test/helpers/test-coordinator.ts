@@ -20,7 +20,7 @@ export async function startTestCoordinator(overrides: Partial<Config> = {}, log?
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'vg-coordinator-'));
   const config = ConfigSchema.parse({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', transitionIntervalMs: 100, demoWorkunits: 0, adminPassword: TEST_ADMIN_PASSWORD,
     // Tests drive many clients from one address as fast as they can: no rate limits unless asked.
-    httpRatePerIp: 0, connectRatePerIp: 0, messageRatePerSocket: 0, messageRatePerHost: 0,
+    httpRatePerIp: 0, connectRatePerIp: 0, messageRatePerSocket: 0, messageRatePerHost: 0, connectionsPerIp: 0,
     // A caught host's re-check runs at once unless a test asks for the delay; checks (done work
     // units sent again) only where a test asks for them, so that a host's tasks are its batch's.
     recheckDelayMs: 0, checkRate: 0,
