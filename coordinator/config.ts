@@ -8,6 +8,9 @@ import { MAX_FILE_BYTES } from '../protocol/limits.js';
 /** A work unit's input: checked and encoded on the event loop when it is submitted, about 20 ms a MiB. */
 export const DEFAULT_MAX_INPUT_BYTES = 4 * 1024 * 1024;
 
+/** A task's output, uploaded as a file: stored, and checked as a stream (about 30 ms a MiB, a slice at a time). */
+export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
+
 /** Credits: about half a day of a fast core (coordinator/work/credit.ts), for projects whose admin set no cap. */
 export const DEFAULT_MAX_CREDIT_PER_RESULT = 1000;
 
@@ -41,6 +44,10 @@ export const ConfigSchema = z.strictObject({
   maxCreditPerResult: z.coerce.number().min(0).max(1e9).default(DEFAULT_MAX_CREDIT_PER_RESULT),
   /** The largest work-unit input (its canonical JSON), and so the longest NDJSON line, near enough. */
   maxInputBytes: z.coerce.number().int().min(1024).max(MAX_FILE_BYTES).default(DEFAULT_MAX_INPUT_BYTES),
+  /** The largest output one task may upload (PUT /files), once. */
+  maxOutputBytes: z.coerce.number().int().min(1024).max(MAX_FILE_BYTES).default(DEFAULT_MAX_OUTPUT_BYTES),
+  /** An uploaded output nothing refers to is removed once this long has passed since its upload. */
+  uploadGraceMs: z.coerce.number().int().min(0).max(30 * 24 * 3_600_000).default(3_600_000),
   /** The highest work-unit priority in a project whose admin set no bound of its own. */
   maxPriority: z.coerce.number().int().min(0).max(1000).default(10),
   /** A host without a connection this long has its tasks in progress reissued. */
@@ -104,6 +111,8 @@ const FLAGS: Record<string, FlagSpec> = {
   'max-credit-per-result': { env: ['VG_MAX_CREDIT_PER_RESULT'] },
   'max-priority': { env: ['VG_MAX_PRIORITY'] },
   'max-input-bytes': { env: ['VG_MAX_INPUT_BYTES'] },
+  'max-output-bytes': { env: ['VG_MAX_OUTPUT_BYTES'] },
+  'upload-grace-ms': { env: ['VG_UPLOAD_GRACE_MS'] },
   'disconnect-grace-ms': { env: ['VG_DISCONNECT_GRACE_MS'] },
   'http-rate-per-ip': { env: ['VG_HTTP_RATE_PER_IP'] },
   'connect-rate-per-ip': { env: ['VG_CONNECT_RATE_PER_IP'] },
@@ -149,6 +158,8 @@ export const USAGE = `Usage: npm start -- [options]
                               sets one per project: PUT /api/v1/projects/:id/priority-cap; default 10)
   --max-input-bytes N         largest work-unit input, as canonical JSON (default 4194304, at most 67108864;
                               each MiB is about 20 ms of the coordinator's event loop when it is submitted)
+  --max-output-bytes N        largest output a task may upload, once (default 16777216, at most 67108864)
+  --upload-grace-ms N         remove an uploaded output nothing refers to this long after its upload (default 3600000)
   --disconnect-grace-ms N     reissue the tasks of a host gone this long (env VG_DISCONNECT_GRACE_MS; default 120000)
   --http-rate-per-ip N        HTTP requests per second per address, bursts of 5x (default 200; 0: no limit)
   --connect-rate-per-ip N     Socket.IO connections per second per address, bursts of 5x (default 20; 0: no limit)

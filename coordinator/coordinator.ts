@@ -164,6 +164,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     hostMessageLimit: { perSecond: config.messageRatePerHost, burst: config.messageRatePerHost * 5 },
     connectionsPerHost: config.connectionsPerHost,
     idleRetryMs: config.idleRetryMs,
+    maxOutputBytes: config.maxOutputBytes,
   });
   // After a restart nobody is connected yet: hosts holding tasks get the same grace to come back.
   for (const hostId of core.store.work.hostsWithTasksInProgress()) grace.left(hostId);
@@ -179,8 +180,18 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   }, config.transitionIntervalMs);
   sweep.unref();
 
+  // Uploaded outputs nothing needs any more: looked for every ten minutes, or twice per grace period if shorter.
+  const collect = setInterval(() => {
+    core.collectOutputs().then(
+      (n) => n > 0 && log.info('removed uploaded outputs nothing needs', { files: n }),
+      (e: unknown) => log.error('removing uploaded outputs failed', errorFields(e)),
+    );
+  }, Math.max(1000, Math.min(600_000, Math.floor(config.uploadGraceMs / 2))));
+  collect.unref();
+
   const stopAll = async () => {
     clearInterval(sweep);
+    clearInterval(collect);
     replicaMaker.stop();
     await replicaMaker.idle();
     watch?.close();

@@ -10,7 +10,9 @@ import { AppRegistry } from './apps/app-registry.js';
 import type { Config } from './config.js';
 import { BlobStore } from './files/blob-store.js';
 import { secureDataDir, type DataDirModes } from './files/data-dir.js';
+import { OutputCollector } from './files/output-collector.js';
 import { OutputFiles } from './files/output-files.js';
+import { OutputUploads } from './files/output-uploads.js';
 import { loadOrCreateCoordinatorKey, type CoordinatorKey } from './identity/coordinator-key.js';
 import { Store } from './store/store.js';
 import type { Candidate } from './store/work-store.js';
@@ -35,7 +37,7 @@ export type CoreOptions = Pick<
   Config,
   | 'dataDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'checkRate' | 'recheckDelayMs' | 'maxInFlightPerHost'
   | 'newHostTasks' | 'newHostTasksPerDay' | 'maxTasksPerDayPerHost' | 'newHostShare' | 'holdTimeoutMs' | 'maxCreditPerResult'
-  | 'maxPriority' | 'maxInputBytes'
+  | 'maxPriority' | 'maxInputBytes' | 'maxOutputBytes' | 'uploadGraceMs'
 >;
 
 export interface Core {
@@ -48,6 +50,10 @@ export interface Core {
   blobs: BlobStore;
   /** Which stored files may count as outputs (canonical JSON). */
   outputs: OutputFiles;
+  /** Uploads of outputs: by a host, for a task of its own, once, within --max-output-bytes. */
+  uploads: OutputUploads;
+  /** Removes uploaded outputs nothing needs any more (one pass; resolves with how many). */
+  collectOutputs(): Promise<number>;
   apps: AppRegistry;
   accounts: AccountService;
   submission: Submission;
@@ -98,6 +104,8 @@ export function createCore(
   const store = Store.open(join(options.dataDir, 'coordinator.sqlite'));
   const blobs = new BlobStore(join(options.dataDir, 'files'));
   const outputs = new OutputFiles(store.catalog, blobs);
+  const uploads = new OutputUploads(store, outputs, options.maxOutputBytes);
+  const collector = new OutputCollector(store, blobs, options.uploadGraceMs, clock);
 
   const random = env.random ?? Math.random;
   const credit = new CreditGranter(store, key, creditUnits(options.maxCreditPerResult));
@@ -139,7 +147,7 @@ export function createCore(
     holdTimeoutMs: options.holdTimeoutMs,
     random,
   });
-  const intake = new ResultIntake(store, ed, transitioner, outputs, quotas);
+  const intake = new ResultIntake(store, ed, transitioner, outputs, uploads, quotas);
   const service = new VolunteerService(store, scheduler, intake, transitioner, hosts, quotas, options.holdTimeoutMs, clock);
   const priorities = new PriorityBounds(store, options.maxPriority, env.onPriorityError ?? ((e: unknown) => console.error('lowering a project’s priorities failed', e)));
   const submission = new Submission(store, blobs, transitioner, priorities, options.maxInputBytes);
@@ -153,6 +161,8 @@ export function createCore(
     store,
     blobs,
     outputs,
+    uploads,
+    collectOutputs: () => collector.collect(),
     apps: new AppRegistry(store, blobs, key),
     accounts: new AccountService(store, clock),
     submission,
@@ -191,6 +201,7 @@ export function createCore(
       recheck.stop();
       creditCaps.stop();
       priorities.stop();
+      collector.stop();
       store.close();
     },
   };

@@ -208,8 +208,8 @@ export const AppManifestSchema = z.strictObject({
 });
 export type AppManifest = z.infer<typeof AppManifestSchema>;
 
-/** Signed by a host (domain "upload") to PUT a large output file. */
-export const UploadProofSchema = z.strictObject({ hostKey: Hex32, sha256: Hex32 });
+/** Signed by a host (domain "upload") to PUT a large output file: the output of one of its tasks. */
+export const UploadProofSchema = z.strictObject({ hostKey: Hex32, sha256: Hex32, taskId: z.number().int().positive() });
 export type UploadProof = z.infer<typeof UploadProofSchema>;
 
 // ---- replies ----

@@ -5,7 +5,7 @@
 // what cannot fit even then is used from memory and not kept.
 import type { AppBundle } from '../app-runtime/run-app.js';
 import { fromUtf8, utf8 } from '../protocol/bytes.js';
-import { Hex64 } from '../protocol/messages.js';
+import { Hex64, type UploadProof } from '../protocol/messages.js';
 import { appVersionProblem, type SignedAppVersion } from '../protocol/verify.js';
 import { entryId, planEviction, type CacheEntry, type CacheKind } from './cache-budget.js';
 import type { VolunteerCrypto } from './crypto.js';
@@ -20,6 +20,11 @@ export class VerificationError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The coordinator will not take this upload, however often it is sent. */
+export class UploadRefused extends Error {
+  override name = 'UploadRefused';
 }
 
 /** Where verified app versions and files are kept, by hash. */
@@ -88,18 +93,33 @@ export class AppCache {
     return JSON.parse(fromUtf8(bytes)) as unknown;
   }
 
-  /** Uploads a large output, signed, before its result is reported. */
-  async uploadOutput(outputJson: string): Promise<void> {
+  /**
+   * Uploads a large output of a task, signed, before its result is reported. Throws
+   * UploadRefused when the coordinator will never take it (too large, not this host's task any
+   * more, another output already): retrying cannot help.
+   */
+  async uploadOutput(outputJson: string, taskId: number): Promise<void> {
     const bytes = utf8(outputJson);
     const sha256 = await this.crypto.sha256Hex(bytes);
-    const signature = await this.crypto.sign(this.host.seed, 'upload', { hostKey: this.host.publicKey, sha256 });
+    const proof: UploadProof = { hostKey: this.host.publicKey, sha256, taskId };
+    const signature = await this.crypto.sign(this.host.seed, 'upload', proof);
     const res = await fetch(`${this.baseUrl}/files/${sha256}`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/octet-stream', 'x-vg-host-key': this.host.publicKey, 'x-vg-signature': signature },
+      headers: {
+        'content-type': 'application/octet-stream',
+        'x-vg-host-key': this.host.publicKey,
+        'x-vg-task-id': String(taskId),
+        'x-vg-signature': signature,
+      },
       body: new Blob([bytes as Uint8Array<ArrayBuffer>]),
       signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
     });
-    if (!res.ok) throw new Error(`uploading output ${sha256} failed: HTTP ${res.status} ${await res.text()}`);
+    if (res.ok) return;
+    const text = await res.text();
+    const message = `uploading the output of task ${taskId} (${sha256}) failed: HTTP ${res.status} ${text}`;
+    // 403, 409, 413 and 400 say this upload will never be taken; others (408, 429, 5xx) may pass later.
+    if ([400, 403, 409, 413].includes(res.status)) throw new UploadRefused(message);
+    throw new Error(message);
   }
 
   private async loadBundle(bundleHash: string): Promise<AppBundle> {

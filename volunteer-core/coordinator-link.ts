@@ -19,7 +19,13 @@ export interface Session {
   hostId: number;
   userId: number;
   coordinatorKey: string;
-  limits: { maxTasksPerRequest: number; maxResultsPerReport: number; heartbeatIntervalMs: number };
+  limits: {
+    maxTasksPerRequest: number;
+    maxResultsPerReport: number;
+    heartbeatIntervalMs: number;
+    /** The largest output a task may upload; absent from coordinators that did not say. */
+    maxOutputBytes?: number;
+  };
 }
 
 const HelloReply = z.object({ challenge: Hex32, coordinatorKey: Hex32 });
@@ -30,6 +36,7 @@ const AuthReply = z.object({
     maxTasksPerRequest: z.number().int().min(1),
     maxResultsPerReport: z.number().int().min(1),
     heartbeatIntervalMs: z.number().int().min(1000),
+    maxOutputBytes: z.number().int().min(1).optional(),
   }),
 });
 

@@ -11,7 +11,7 @@ import { MAX_ERROR_MESSAGE_CHARS, MAX_INLINE_JSON_BYTES } from '../protocol/limi
 import { TaskSchema, type AbortNotice, type Result, type ResultAck, type Task } from '../protocol/messages.js';
 import { buildResult, type Outcome } from '../protocol/results.js';
 import { taskProblem } from '../protocol/verify.js';
-import { VerificationError, type CacheUse } from './app-cache.js';
+import { UploadRefused, VerificationError, type CacheUse } from './app-cache.js';
 import { realClock, type Clock, type TimerId } from './clock.js';
 import { CallError, type LinkEvents, type Session } from './coordinator-link.js';
 import type { VolunteerCrypto } from './crypto.js';
@@ -42,7 +42,8 @@ export interface TaskJournal {
 export interface AppSource {
   bundle(appVersionHash: string): Promise<AppBundle>;
   input(inputHash: string): Promise<unknown>;
-  uploadOutput(outputJson: string): Promise<void>;
+  /** Uploads a task's large output; throws UploadRefused when the coordinator never will take it. */
+  uploadOutput(outputJson: string, taskId: number): Promise<void>;
 }
 
 /** The host's credit receipts: each checked before it is kept. */
@@ -506,14 +507,40 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     }
   }
 
-  /** Outputs too large for a message are uploaded by hash first. */
+  /**
+   * Outputs too large for a message are uploaded by hash first. One the coordinator will never
+   * take (over its --max-output-bytes, or refused for good) becomes an error result instead, so
+   * that the task is given to another host rather than reported forever.
+   */
   private async toWire(r: Result): Promise<Result> {
     if (r.output === undefined) return r;
     const json = canonicalJson(r.output);
-    if (utf8(json).length <= MAX_INLINE_JSON_BYTES) return r;
-    await this.apps!.uploadOutput(json);
+    const size = utf8(json).length;
+    if (size <= MAX_INLINE_JSON_BYTES) return r;
+    const max = this.current?.limits.maxOutputBytes;
+    try {
+      if (max !== undefined && size > max) throw new UploadRefused(`the output is ${size} bytes, over the coordinator's limit of ${max}`);
+      await this.apps!.uploadOutput(json, r.taskId);
+    } catch (e) {
+      if (!(e instanceof UploadRefused)) throw e;
+      const code = max !== undefined && size > max ? 'output_too_large' : 'upload_refused';
+      return this.replaceWithError(r, code, e.message);
+    }
     const { output: _output, ...rest } = r;
     return rest;
+  }
+
+  /** Signs and journals an error result in place of a success that cannot be reported. */
+  private async replaceWithError(r: Result, code: string, message: string): Promise<Result> {
+    const { crypto, host, journal } = this.o;
+    const timing = { cpuTimeMs: r.cpuTimeMs, elapsedMs: r.elapsedMs };
+    const error = { code, message: message.slice(0, MAX_ERROR_MESSAGE_CHARS) };
+    const replaced = await crypto.signWith(host.seed, (ed) => buildResult(ed, host.seed, r, { error }, timing));
+    await journal.saveResult(replaced);
+    const entry = this.unreported.get(r.taskId);
+    if (entry) entry.result = replaced;
+    this.events.resultSaved?.(replaced);
+    return replaced;
   }
 
   private async acknowledged(ack: ResultAck): Promise<void> {

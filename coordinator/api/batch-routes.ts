@@ -1,6 +1,6 @@
 // Batches: submit (JSON or streamed NDJSON), follow, inspect, export results, cancel.
 import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { errorFields, type Logger } from '../../common/log.js';
 import express from 'express';
@@ -143,6 +143,25 @@ export function batchRoutes(deps: {
     const id = parse(IdParam, req.params.id, 'work unit id');
     const wu = access.workunit(caller(res).account, id);
     res.json({ ...wu, replicas: store.reports.replicas(id) } satisfies WorkunitDetail);
+  });
+
+  // A replica's output, inline or uploaded as a file: uploaded outputs are not served to anyone
+  // at /files (docs/protocol.md §5), only here, to whoever may see the work unit.
+  router.get('/workunits/:id/replicas/:replicaId/output', (req, res) => {
+    const id = parse(IdParam, req.params.id, 'work unit id');
+    access.workunit(caller(res).account, id);
+    const replicaId = parse(IdParam, req.params.replicaId, 'replica id');
+    const replica = store.work.replicaForResult(replicaId);
+    if (!replica || replica.workunitId !== id) throw new ApiError('not_found', `no replica ${replicaId} in work unit ${id}`);
+    const { outputJson, outputHash } = store.work.output(replicaId);
+    if (replica.outcome !== 'success' || outputHash === null) throw new ApiError('not_found', `replica ${replicaId} has no output (it did not succeed)`);
+    res.type('application/json');
+    if (outputJson !== null) return void res.send(outputJson);
+    const path = outputs.pathOf(outputHash);
+    if (outputs.status(outputHash) !== 'canonical' || !existsSync(path)) {
+      throw new ApiError('not_found', `the output file of replica ${replicaId} is not stored (any more): outputs no result can count on are removed`);
+    }
+    res.sendFile(path);
   });
 
   router.get('/batches/:id/errors', (req, res) => {

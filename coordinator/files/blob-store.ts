@@ -1,13 +1,45 @@
 // Content-addressed files on disk (app files, large inputs and outputs), indexed in SQLite.
-import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const HASH = /^[0-9a-f]{64}$/;
 
 export class BlobStore {
+  private readonly tmp: string;
+
   constructor(private readonly root: string) {
     mkdirSync(root, { recursive: true, mode: 0o700 });
+    this.tmp = join(root, 'tmp');
+    // Uploads a crash cut short left their bytes here: none of them was recorded.
+    rmSync(this.tmp, { recursive: true, force: true });
+    mkdirSync(this.tmp, { recursive: true, mode: 0o700 });
+  }
+
+  /** A fresh path for bytes being received, on the blobs' own file system (so that adopt renames). */
+  tempPath(): string {
+    return join(this.tmp, `upload-${process.pid}-${randomBytes(8).toString('hex')}`);
+  }
+
+  /**
+   * Moves a complete, synced temp file into place as the blob `sha256` (whose hash the caller
+   * checked); if the blob is already there the temp file goes. Synchronous, so that nothing
+   * else on the event loop sees the blob half-stored.
+   */
+  adopt(tempPath: string, sha256: string): void {
+    const path = this.pathOf(sha256);
+    if (existsSync(path)) {
+      unlinkSync(tempPath);
+      return;
+    }
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    renameSync(tempPath, path);
+    syncDir(dirname(path));
+  }
+
+  /** Deletes a blob, if it is there. */
+  remove(sha256: string): void {
+    rmSync(this.pathOf(sha256), { force: true });
   }
 
   static hash(bytes: Uint8Array): string {
@@ -48,5 +80,14 @@ export class BlobStore {
 
   read(sha256: string): Buffer {
     return readFileSync(this.pathOf(sha256));
+  }
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

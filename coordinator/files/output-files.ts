@@ -1,11 +1,13 @@
 // Which stored files may count as outputs: only bytes that are exactly the canonical JSON of a
 // value. The results export copies an output file's bytes into the researcher's NDJSON, so
 // anything else (a line break and a forged line, or bytes that are not JSON) would reach them.
-// Uploads are checked as they arrive, before anything is stored; a file stored without that
-// check (an app file, a large input, anything from before migration 7) is checked the first
-// time a result or an export names it as an output, and the answer is kept.
-import { closeSync, openSync, readSync } from 'node:fs';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+// Uploads are checked as they arrive, streamed to a temp file a piece at a time (never held in
+// memory whole), and stored only if they pass; a file stored without that check (an app file, a
+// large input, anything from before migration 7) is checked the first time a result or an export
+// names it as an output, and the answer is kept.
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { CanonicalJsonCheck } from '../../protocol/canonical-check.js';
 import type { CatalogStore } from '../store/catalog.js';
 import type { BlobStore } from './blob-store.js';
@@ -15,27 +17,79 @@ const SLICE = 256 * 1024;
 
 export type OutputFileStatus = 'canonical' | 'not_canonical' | 'missing';
 
+/** Bytes received in full and checked, in a temp file, waiting to be kept or dropped. */
+export interface Received {
+  temp: string;
+  size: number;
+}
+
+/** Why received bytes are not an output. */
+export interface ReceiveProblem {
+  code: 'bad_request' | 'too_large';
+  message: string;
+}
+
 export class OutputFiles {
   constructor(
     private readonly catalog: CatalogStore,
     private readonly blobs: BlobStore,
   ) {}
 
-  /** What is wrong with an upload's bytes as an output, if anything; other work runs between slices. */
-  static async uploadProblem(bytes: Uint8Array): Promise<string | undefined> {
+  /**
+   * Receives an output's bytes as they arrive, into a temp file: at most `maxBytes`, exactly
+   * the canonical JSON of a value (docs/protocol.md §1), hashing to `sha256`. Stops at the first
+   * problem. A piece arrives at a time, so other work runs in between.
+   */
+  async receive(body: AsyncIterable<Uint8Array>, sha256: string, maxBytes: number): Promise<Received | ReceiveProblem> {
+    const temp = this.blobs.tempPath();
+    const file = await open(temp, 'w', 0o600);
     const check = new CanonicalJsonCheck();
-    for (let at = 0; at < bytes.length; at += SLICE) {
-      if (at > 0) await nextTurn();
-      const problem = check.write(bytes.subarray(at, at + SLICE));
-      if (problem !== undefined) return problem;
+    const hash = createHash('sha256');
+    let size = 0;
+    const fail = async (p: ReceiveProblem) => {
+      await file.close();
+      rmSync(temp, { force: true });
+      return p;
+    };
+    const notCanonical = (problem: string): ReceiveProblem => ({
+      code: 'bad_request',
+      message: `the body is not canonical JSON (an output is uploaded as the exact bytes of its canonical JSON; docs/protocol.md §1): ${problem}`,
+    });
+    try {
+      for await (const piece of body) {
+        size += piece.length;
+        if (size > maxBytes) return await fail({ code: 'too_large', message: `the output is larger than ${maxBytes} bytes (the coordinator's --max-output-bytes)` });
+        for (let at = 0; at < piece.length; at += SLICE) {
+          const problem = check.write(piece.subarray(at, at + SLICE));
+          if (problem !== undefined) return await fail(notCanonical(problem));
+        }
+        hash.update(piece);
+        await file.write(piece);
+      }
+    } catch (e) {
+      // The body was cut off, or the disk failed: nothing is kept.
+      await file.close().catch(() => {});
+      rmSync(temp, { force: true });
+      throw e;
     }
-    return check.end();
+    const problem = check.end();
+    if (problem !== undefined) return fail(notCanonical(problem));
+    const actual = hash.digest('hex');
+    if (actual !== sha256) return fail({ code: 'bad_request', message: `the body hashes to ${actual}, not ${sha256}` });
+    await file.sync();
+    await file.close();
+    return { temp, size };
   }
 
-  /** Stores an upload uploadProblem found nothing wrong with; throws if it does not hash to sha256. */
-  storeUpload(bytes: Uint8Array, sha256: string, now: number): void {
-    this.blobs.put(bytes, sha256);
-    this.catalog.recordCanonicalFile(sha256, bytes.length, now);
+  /** Keeps received bytes as the output file `sha256` (their hash); synchronous, so nothing sees it half-stored. */
+  keep(received: Received, sha256: string, now: number): void {
+    this.blobs.adopt(received.temp, sha256);
+    this.catalog.recordCanonicalFile(sha256, received.size, now);
+  }
+
+  /** Drops received bytes that are not to be kept. */
+  drop(received: Received): void {
+    rmSync(received.temp, { force: true });
   }
 
   /** Whether a stored file may count as an output. A file never checked is checked now, once. */

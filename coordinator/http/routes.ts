@@ -8,9 +8,10 @@ import { Hex32, Hex64, type LedgerPage } from '../../protocol/messages.js';
 import { verifyBody } from '../../protocol/signing.js';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import { apiErrorHandler, sendError } from '../api/api-error.js';
+import { abandon } from '../api/body.js';
 import { jsonBody } from '../api/json-body.js';
 import type { BlobStore } from '../files/blob-store.js';
-import { OutputFiles } from '../files/output-files.js';
+import type { OutputUploads } from '../files/output-uploads.js';
 import type { Logger } from '../../common/log.js';
 import type { Store } from '../store/store.js';
 import { AccountSpecSchema, type HostRegistry } from '../volunteers/host-registry.js';
@@ -21,7 +22,7 @@ export const WELL_KNOWN_PATH = '/.well-known/volunteer-grid.json';
 interface RouteDeps {
   store: Store;
   blobs: BlobStore;
-  outputs: OutputFiles;
+  uploads: OutputUploads;
   registry: HostRegistry;
   ed: Ed25519;
   coordinatorKey: string;
@@ -29,13 +30,16 @@ interface RouteDeps {
 }
 
 
+/** The task an upload is the output of: a positive integer. */
+const TaskIdHeader = z.string().regex(/^[1-9][0-9]{0,15}$/).transform(Number).pipe(z.number().int().positive().max(Number.MAX_SAFE_INTEGER));
+
 const LedgerQuery = z.strictObject({
   after: z.coerce.number().int().nonnegative().default(0),
   limit: z.coerce.number().int().min(1).max(1000).default(500),
 });
 
 export function volunteerRoutes(deps: RouteDeps): express.Router {
-  const { store, blobs, outputs, registry, ed, coordinatorKey, log } = deps;
+  const { store, blobs, uploads, registry, ed, coordinatorKey, log } = deps;
   const router = express.Router();
 
   router.get(WELL_KNOWN_PATH, (_req, res) => {
@@ -44,7 +48,7 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
       protocol: PROTOCOL_VERSION,
       coordinatorKey,
       volunteerNamespace: VOLUNTEER_NAMESPACE,
-      limits: { maxMessageBytes: MAX_MESSAGE_BYTES, maxFileBytes: MAX_FILE_BYTES },
+      limits: { maxMessageBytes: MAX_MESSAGE_BYTES, maxFileBytes: MAX_FILE_BYTES, maxOutputBytes: uploads.maxBytes },
     });
   });
 
@@ -52,50 +56,71 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
     res.json({ ok: true });
   });
 
+  // App files and large inputs, which volunteers need, to anyone. Uploaded outputs are not
+  // served here: researchers get them through the API, which checks who they are.
   router.get('/files/:hash', (req, res) => {
     const hash = Hex32.safeParse(req.params.hash);
     if (!hash.success) return sendError(res, 'bad_request', 'a file is named by its SHA-256: 64 lower-case hex digits');
-    if (store.catalog.fileSize(hash.data) === undefined || !blobs.has(hash.data)) return sendError(res, 'not_found', 'no such file');
+    if (store.catalog.publicFileSize(hash.data) === undefined || !blobs.has(hash.data)) return sendError(res, 'not_found', 'no such file');
     res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
     res.setHeader('ETag', `"${hash.data}"`);
     res.type('application/octet-stream');
     res.sendFile(blobs.pathOf(hash.data));
   });
 
-  // Large outputs: a known host uploads the file, signed, before reporting the result.
-  // Who uploads, and what, is checked from the headers before a byte of the body is read.
+  // Large outputs: a host uploads the output of a task of its own, signed, before reporting the
+  // result. Who uploads, for which task, and how much, is checked from the headers before a byte
+  // of the body is read.
   const uploadAllowed = (req: Request, res: Response, next: NextFunction) => {
     const hash = Hex32.safeParse(req.params.hash);
     const hostKey = Hex32.safeParse(req.get('x-vg-host-key'));
+    const taskId = TaskIdHeader.safeParse(req.get('x-vg-task-id'));
     const signature = Hex64.safeParse(req.get('x-vg-signature'));
     res.setHeader('Connection', 'close'); // a refused body is not read
     if (!hash.success) return sendError(res, 'bad_request', 'a file is named by its SHA-256: 64 lower-case hex digits');
-    if (!hostKey.success || !signature.success) {
-      return sendError(res, 'unauthenticated', 'uploads need X-VG-Host-Key and X-VG-Signature headers (see docs/protocol.md)');
+    if (!hostKey.success || !signature.success || !taskId.success) {
+      return sendError(res, 'unauthenticated', 'uploads need X-VG-Host-Key, X-VG-Task-Id and X-VG-Signature headers (see docs/protocol.md)');
     }
-    if (!store.identities.hostByKey(hostKey.data)) return sendError(res, 'forbidden', 'unknown host key; connect as a volunteer first');
-    if (!verifyBody(ed, hostKey.data, 'upload', { hostKey: hostKey.data, sha256: hash.data }, signature.data)) {
+    const host = store.identities.hostByKey(hostKey.data);
+    if (!host) return sendError(res, 'forbidden', 'unknown host key; connect as a volunteer first');
+    if (!verifyBody(ed, hostKey.data, 'upload', { hostKey: hostKey.data, sha256: hash.data, taskId: taskId.data }, signature.data)) {
       return sendError(res, 'forbidden', 'the upload signature does not verify');
     }
+    const refused = uploads.refusal(host.id, taskId.data, hash.data);
+    if (refused) return sendError(res, refused.code, refused.message);
+    if (Number(req.get('content-length')) > uploads.maxBytes) {
+      return sendError(res, 'too_large', `the output is larger than ${uploads.maxBytes} bytes (the coordinator's --max-output-bytes)`);
+    }
+    if ((req.get('content-encoding') ?? 'identity').trim().toLowerCase() !== 'identity') {
+      return sendError(res, 'bad_request', 'send the output uncompressed (no Content-Encoding): its bytes are what is hashed');
+    }
     res.removeHeader('Connection');
+    res.locals.upload = { hostId: host.id, taskId: taskId.data, sha256: hash.data };
     next();
   };
 
   // Only outputs are uploaded, and only the exact bytes of canonicalJson count as one: the
   // results export copies them into researchers' downloads as they are.
-  router.put('/files/:hash', uploadAllowed, express.raw({ type: () => true, limit: MAX_FILE_BYTES }), async (req, res) => {
-    const hash = Hex32.parse(req.params.hash);
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const problem = await OutputFiles.uploadProblem(body);
-    if (problem !== undefined) {
-      return sendError(res, 'bad_request', `the body is not canonical JSON (an output is uploaded as the exact bytes of its canonical JSON; docs/protocol.md §1): ${problem}`);
-    }
+  router.put('/files/:hash', uploadAllowed, async (req, res) => {
+    const { hostId, taskId, sha256 } = res.locals.upload as { hostId: number; taskId: number; sha256: string };
+    // Not destroyed if the loop ends early: the answer goes out on the request's socket.
+    const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
+    let stored: Awaited<ReturnType<OutputUploads['upload']>>;
     try {
-      outputs.storeUpload(body, hash, Date.now());
+      stored = await uploads.upload(hostId, taskId, sha256, body, Date.now);
     } catch (e) {
-      return sendError(res, 'bad_request', (e as Error).message);
+      abandon(req);
+      if (!req.complete) return sendError(res, 'bad_request', `the upload was cut off: ${(e as Error).message}`);
+      throw e;
     }
-    res.status(201).json({ sha256: hash, size: body.length });
+    if ('code' in stored) {
+      if (!req.complete) {
+        res.setHeader('Connection', 'close');
+        abandon(req);
+      }
+      return sendError(res, stored.code, stored.message);
+    }
+    res.status(201).json({ sha256, size: stored.size });
   });
 
   router.get('/app-versions/:hash', (req, res) => {

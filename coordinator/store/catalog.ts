@@ -158,10 +158,14 @@ export class CatalogStore {
         FROM app_versions v WHERE v.id = ?`),
       retire: db.prepare('UPDATE app_versions SET retired_at = ? WHERE id = ?'),
       markBroken: db.prepare('UPDATE app_versions SET broken_at = ?, broken_reason = ? WHERE id = ? AND broken_at IS NULL AND succeeded = 0'),
-      insertFile: db.prepare('INSERT OR IGNORE INTO files (sha256, size, created_at) VALUES (?, ?, ?)'),
-      insertCanonicalFile: db.prepare(`INSERT INTO files (sha256, size, created_at, canonical_json) VALUES (?, ?, ?, 1)
+      // An app file or a large input is public, even if the same bytes came as an output first.
+      insertFile: db.prepare(`INSERT INTO files (sha256, size, created_at, public) VALUES (?, ?, ?, 1)
+        ON CONFLICT (sha256) DO UPDATE SET public = 1`),
+      // An output is private unless the same bytes are public already.
+      insertCanonicalFile: db.prepare(`INSERT INTO files (sha256, size, created_at, canonical_json, public) VALUES (?, ?, ?, 1, 0)
         ON CONFLICT (sha256) DO UPDATE SET canonical_json = 1`),
       fileSize: db.prepare('SELECT size FROM files WHERE sha256 = ?'),
+      publicFileSize: db.prepare('SELECT size FROM files WHERE sha256 = ? AND public = 1'),
       fileCanonical: db.prepare('SELECT canonical_json AS canonical FROM files WHERE sha256 = ?'),
       setFileCanonical: db.prepare('UPDATE files SET canonical_json = ? WHERE sha256 = ?'),
     };
@@ -312,13 +316,18 @@ export class CatalogStore {
     this.s.insertFile!.run(sha256, size, now);
   }
 
-  /** A file whose bytes were checked to be exactly canonical JSON (migration 7). */
+  /** An uploaded output, whose bytes were checked to be exactly canonical JSON (migration 7); private (migration 12). */
   recordCanonicalFile(sha256: string, size: number, now: number): void {
     this.s.insertCanonicalFile!.run(sha256, size, now);
   }
 
   fileSize(sha256: string): number | undefined {
     return (this.s.fileSize!.get(sha256) as { size: number } | undefined)?.size;
+  }
+
+  /** The size of a file anyone may download (an app file or a large input); undefined for an output or no file. */
+  publicFileSize(sha256: string): number | undefined {
+    return (this.s.publicFileSize!.get(sha256) as { size: number } | undefined)?.size;
   }
 
   /** Whether a file is canonical JSON: null if it was never checked, undefined if there is no such file. */

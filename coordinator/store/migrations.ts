@@ -612,7 +612,7 @@ ALTER TABLE batches ADD COLUMN archived_at INTEGER;
   },
   {
     version: 12,
-    name: 'coordinator resources: project priority bounds',
+    name: 'coordinator resources: project priority bounds, uploads tied to their task, outputs private and collected',
     sql: `
 -- The highest work-unit priority a project's batches may ask for, set by an admin (NULL: the
 -- coordinator's --max-priority): priority orders the scheduler's queue, so without a bound one
@@ -624,6 +624,27 @@ ALTER TABLE projects ADD COLUMN max_priority INTEGER;
 ALTER TABLE projects ADD COLUMN priority_lowering INTEGER;
 ALTER TABLE projects ADD COLUMN priority_lowering_batch INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE projects ADD COLUMN priority_lowering_through INTEGER NOT NULL DEFAULT 0;
+
+-- A host uploads an output only for a task of its own that may still report, once per task: the
+-- upload names the task. A result's file output must be its own task's upload.
+CREATE TABLE output_uploads (
+  replica_id INTEGER PRIMARY KEY REFERENCES replicas(id),
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  uploaded_at INTEGER NOT NULL
+);
+CREATE INDEX output_uploads_sha256 ON output_uploads(sha256, uploaded_at);
+
+-- Who may download a file. 1: anyone (GET /files/:hash): app files and large inputs, which
+-- volunteers need. 0: an uploaded output, which only researchers get, through the API. Files
+-- stored before this migration are public if a work unit or an app version names them.
+ALTER TABLE files ADD COLUMN public INTEGER NOT NULL DEFAULT 1 CHECK (public IN (0, 1));
+UPDATE files SET public = 0 WHERE sha256 NOT IN (
+  SELECT input_hash FROM workunits WHERE input_json IS NULL
+  UNION SELECT f.value ->> '$.sha256' FROM app_versions v, json_each(v.manifest_json, '$.files') f);
+-- Private files are what the collector walks; a file output is found by its hash.
+CREATE INDEX files_private ON files(public) WHERE public = 0;
+CREATE INDEX replicas_file_output ON replicas(output_hash) WHERE output_json IS NULL AND output_hash IS NOT NULL;
 `,
   },
 ];

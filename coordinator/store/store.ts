@@ -5,6 +5,7 @@ import { openDatabase } from './database.js';
 import { IdentityStore } from './identities.js';
 import { LedgerStore } from './ledger-store.js';
 import { ReportStore } from './report-store.js';
+import { UploadStore } from './upload-store.js';
 import { WorkStore } from './work-store.js';
 
 /** The one way into SQL: typed verbs grouped by what they touch, and transactions. */
@@ -15,6 +16,7 @@ export class Store {
   readonly ledger: LedgerStore;
   readonly accounts: AccountStore;
   readonly reports: ReportStore;
+  readonly uploads: UploadStore;
 
   constructor(readonly db: Database) {
     this.identities = new IdentityStore(db);
@@ -23,6 +25,7 @@ export class Store {
     this.ledger = new LedgerStore(db);
     this.accounts = new AccountStore(db);
     this.reports = new ReportStore(db);
+    this.uploads = new UploadStore(db);
   }
 
   static open(file: string): Store {

@@ -91,6 +91,8 @@ export interface ReplicaForResult {
   status: 'unsent' | 'in_progress' | 'over';
   outcome: ReplicaOutcome | null;
   resultHash: string | null;
+  /** The output the stored result names, if any. */
+  outputHash: string | null;
   workunitStatus: WorkunitStatus;
 }
 
@@ -271,7 +273,7 @@ export class WorkStore {
         WHERE r.id = ?`),
       forResult: db.prepare(`SELECT r.id, r.workunit_id AS workunitId, w.app_id AS appId, r.app_version_id AS appVersionId, r.kind,
         r.host_id AS hostId, r.status, r.outcome,
-        r.result_hash AS resultHash, w.status AS workunitStatus
+        r.result_hash AS resultHash, r.output_hash AS outputHash, w.status AS workunitStatus
         FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE r.id = ?`),
       recordResult: db.prepare(`UPDATE replicas SET status = 'over', outcome = ?, validate_state = ?, received_at = ?,
         result_hash = ?, result_signature = ?, output_json = ?, output_hash = ?, error_json = ?, cpu_time_ms = ?,

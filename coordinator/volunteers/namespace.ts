@@ -3,7 +3,7 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import { z } from 'zod';
 import { nestsDeeperThan } from '../../protocol/json-depth.js';
-import { MAX_MESSAGE_BYTES, MAX_MESSAGE_NESTING, MAX_RESULTS_PER_REPORT, MAX_TASKS_PER_REQUEST, PROTOCOL_VERSION } from '../../protocol/limits.js';
+import { MAX_FILE_BYTES, MAX_MESSAGE_BYTES, MAX_MESSAGE_NESTING, MAX_RESULTS_PER_REPORT, MAX_TASKS_PER_REQUEST, PROTOCOL_VERSION } from '../../protocol/limits.js';
 import {
   AuthSchema,
   GiveBackSchema,
@@ -63,6 +63,8 @@ export function attachVolunteerNamespace(
     connectionsPerHost?: number;
     /** What a host that found no work is told to wait (NO_WORK_RETRY_MS by default). */
     idleRetryMs?: number;
+    /** The largest output a task may upload (--max-output-bytes), told to hosts at auth. */
+    maxOutputBytes?: number;
   },
 ): Namespace {
   const { registry, service, commits, coordinatorKey, log } = deps;
@@ -193,6 +195,7 @@ export function attachVolunteerNamespace(
               maxTasksPerRequest: MAX_TASKS_PER_REQUEST,
               maxResultsPerReport: MAX_RESULTS_PER_REPORT,
               heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+              maxOutputBytes: deps.maxOutputBytes ?? MAX_FILE_BYTES,
             },
           };
         } catch (e) {

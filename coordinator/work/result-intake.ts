@@ -9,6 +9,7 @@ import type { Ed25519 } from '../../protocol/ed25519.js';
 import type { Result, ResultAck, ResultRejection } from '../../protocol/messages.js';
 import { resultBody, verifyBody } from '../../protocol/signing.js';
 import type { OutputFiles } from '../files/output-files.js';
+import type { OutputUploads } from '../files/output-uploads.js';
 import type { HostRecord } from '../store/identities.js';
 import type { Store } from '../store/store.js';
 import type { QuotaKeeper } from './host-quota.js';
@@ -23,6 +24,7 @@ export class ResultIntake {
     private readonly ed: Ed25519,
     private readonly transitioner: Transitioner,
     private readonly outputs: OutputFiles,
+    private readonly uploads: OutputUploads,
     private readonly quotas: QuotaKeeper,
   ) {}
 
@@ -98,9 +100,13 @@ export class ResultIntake {
     if (reason) catalog.markVersionBroken(versionId, reason, now);
   }
 
-  /** The output must be what outputHash names: inline, or uploaded as canonical JSON before the report. */
+  /** The output must be what outputHash names: inline, or uploaded as canonical JSON for this task before the report. */
   private checkOutput(r: Result, keep: (json: string) => void): string | undefined {
     if (r.output === undefined) {
+      // Its own task's upload, not a file another task (or a researcher) stored.
+      if (!this.uploads.uploadedFor(r.taskId, r.outputHash!)) {
+        return `output ${r.outputHash} is neither inline nor uploaded for task ${r.taskId} (PUT /files/${r.outputHash} with X-VG-Task-Id: ${r.taskId} first)`;
+      }
       const status = this.outputs.status(r.outputHash!);
       if (status === 'missing') return `output ${r.outputHash} is neither inline nor uploaded (PUT /files/${r.outputHash} first)`;
       if (status === 'not_canonical') return `file ${r.outputHash} is not canonical JSON, so it cannot be an output (upload the canonical JSON of the output)`;

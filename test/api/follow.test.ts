@@ -696,7 +696,11 @@ describe('outputs and inputs too large to store inline', () => {
       const bytes = utf8(canonicalJson(output));
       const put = await fetch(`${c.url}/files/${jsonHash(output)}`, {
         method: 'PUT',
-        headers: { 'x-vg-host-key': v.publicKey, 'x-vg-signature': signBody(ed, v.seed, 'upload', { hostKey: v.publicKey, sha256: jsonHash(output) }) },
+        headers: {
+          'x-vg-host-key': v.publicKey,
+          'x-vg-task-id': String(task!.taskId),
+          'x-vg-signature': signBody(ed, v.seed, 'upload', { hostKey: v.publicKey, sha256: jsonHash(output), taskId: task!.taskId }),
+        },
         body: bytes,
       });
       expect(put.status).toBe(201);

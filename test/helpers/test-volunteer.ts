@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
-import { fromHex, toHex } from '../../protocol/bytes.js';
+import { fromHex, toHex, utf8 } from '../../protocol/bytes.js';
+import { canonicalJson } from '../../protocol/canonical.js';
+import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
 import { sha256Hex } from '../../protocol/hash.js';
 import type { AbortNotice, Capabilities, CreditReceipt, Platform, Reply, Result, ResultAck, Task } from '../../protocol/messages.js';
@@ -118,7 +120,26 @@ export class TestVolunteer {
       outcome = { output: await run(input, ctx) };
     }
     const elapsed = performance.now() - started;
+    // An output too large for a message is uploaded first, as the output of this task.
+    if (outcome.output !== undefined) {
+      const bytes = utf8(canonicalJson(outcome.output));
+      if (bytes.length > MAX_INLINE_JSON_BYTES) {
+        const put = await this.upload(task.taskId, bytes);
+        if (!put.ok) throw new Error(`uploading the output of task ${task.taskId}: HTTP ${put.status} ${await put.text()}`);
+        outcome = { output: outcome.output, inline: false };
+      }
+    }
     return buildResult(ed, this.seed, task, outcome, { cpuTimeMs: elapsed, elapsedMs: elapsed });
+  }
+
+  /** PUT /files/{hash}: the output of one of this host's tasks, signed as the protocol asks (docs/protocol.md §5). */
+  upload(taskId: number, bytes: Uint8Array, hash = sha256Hex(bytes)): Promise<Response> {
+    const signature = signBody(ed, this.seed, 'upload', { hostKey: this.publicKey, sha256: hash, taskId });
+    return fetch(`${this.url}/files/${hash}`, {
+      method: 'PUT',
+      headers: { 'x-vg-host-key': this.publicKey, 'x-vg-task-id': String(taskId), 'x-vg-signature': signature },
+      body: bytes as Uint8Array<ArrayBuffer>,
+    });
   }
 
   async report(results: Result[]): Promise<ResultAck[]> {

@@ -9,7 +9,7 @@ import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import type { Capabilities, CreditReceipt, Platform, Result, Task } from '../../protocol/messages.js';
 import { buildResult, type Outcome } from '../../protocol/results.js';
 import type { Requirements, VersionPlatform } from '../../coordinator/store/catalog.js';
-import { DEFAULT_MAX_CREDIT_PER_RESULT, DEFAULT_MAX_INPUT_BYTES } from '../../coordinator/config.js';
+import { DEFAULT_MAX_CREDIT_PER_RESULT, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_OUTPUT_BYTES } from '../../coordinator/config.js';
 import { createCore, type Core, type CoreOptions } from '../../coordinator/core.js';
 import type { Replication, Validation } from '../../coordinator/work/model.js';
 import { counterProblems } from './batch-counters.js';
@@ -53,6 +53,7 @@ export const WORLD_OPTIONS: Omit<CoreOptions, 'dataDir'> = {
   // Quotas out of the way unless a test asks for them: every host here starts new.
   newHostTasks: 100, newHostTasksPerDay: 1_000_000, maxTasksPerDayPerHost: 1_000_000, newHostShare: 1, holdTimeoutMs: 30 * 86_400_000,
   maxCreditPerResult: DEFAULT_MAX_CREDIT_PER_RESULT, maxPriority: 1000, maxInputBytes: DEFAULT_MAX_INPUT_BYTES,
+  maxOutputBytes: DEFAULT_MAX_OUTPUT_BYTES, uploadGraceMs: 3_600_000,
 };
 
 export function createWorld(options: Partial<CoreOptions> = {}, random: () => number = () => 0.5): World {

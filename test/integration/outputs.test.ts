@@ -59,10 +59,17 @@ async function tasks(v: TestVolunteer, n: number): Promise<Task[]> {
   return (await v.requestTasks(n)).sort((a, b) => a.workunitId - b.workunitId);
 }
 
-/** PUT /files/{hash}, signed by the host as the protocol asks. */
-function upload(v: TestVolunteer, bytes: Uint8Array, hash = sha256Hex(bytes)): Promise<Response> {
-  const signature = signBody(ed, v.seed, 'upload', { hostKey: v.publicKey, sha256: hash });
-  return fetch(`${c.url}/files/${hash}`, { method: 'PUT', headers: { 'x-vg-host-key': v.publicKey, 'x-vg-signature': signature }, body: bytes });
+/** PUT /files/{hash} as the output of a task of the host's, signed as the protocol asks. */
+function upload(v: TestVolunteer, task: Task, bytes: Uint8Array, hash = sha256Hex(bytes)): Promise<Response> {
+  return v.upload(task.taskId, bytes, hash);
+}
+
+/** A volunteer holding one task, for tests of what an upload may be. */
+async function holdingATask(name: string): Promise<{ v: TestVolunteer; task: Task }> {
+  batch(app(), 1, { minQuorum: 1, targetNresults: 1 });
+  const v = await volunteer(name);
+  const [task] = await tasks(v, 1);
+  return { v, task: task! };
 }
 
 /** A signed success naming any output hash, the output left out (uploaded, or claimed to be). */
@@ -99,7 +106,7 @@ describe('uploaded outputs', () => {
     const [t0, t1, t2] = await tasks(mallory, 3);
     const forged = forgery(t1!.workunitId, 1);
 
-    const put = await upload(mallory, forged);
+    const put = await upload(mallory, t0!, forged);
     expect(put.status).toBe(400);
     expect(await put.json()).toEqual({ error: { code: 'bad_request', message: expect.stringMatching(/not canonical JSON/) } });
     expect(fileRow(sha256Hex(forged))).toBeUndefined();
@@ -109,7 +116,7 @@ describe('uploaded outputs', () => {
 
     // Honest results: one inline, one large enough to travel as a file.
     const big = { text: 'o'.repeat(300_000), n: 2 };
-    expect((await upload(mallory, utf8(canonicalJson(big)))).status).toBe(201);
+    expect((await upload(mallory, t2!, utf8(canonicalJson(big)))).status).toBe(201);
     const acks = await mallory.report([buildResult(ed, mallory.seed, t0!, { output: { n: 0 } }, TIMING), buildResult(ed, mallory.seed, t2!, { output: big, inline: false }, TIMING)]);
     expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted']);
     // t1 is still open: it is left out, and nothing speaks for it.
@@ -138,18 +145,18 @@ describe('uploaded outputs', () => {
     ['two values', '1 2'],
     ['an empty body', ''],
   ])('refuses valid-looking but non-canonical bytes: %s', async (_what, text) => {
-    const v = await volunteer('v');
+    const { v, task } = await holdingATask('v');
     const bytes = utf8(text);
-    const r = await upload(v, bytes);
+    const r = await upload(v, task, bytes);
     expect(r.status).toBe(400);
     expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/not canonical JSON/);
     expect(fileRow(sha256Hex(bytes))).toBeUndefined();
   });
 
   it('refuses bytes that are not UTF-8', async () => {
-    const v = await volunteer('v');
+    const { v, task } = await holdingATask('v');
     const bytes = Uint8Array.from([0x22, 0xc3, 0x28, 0x22]); // "Ã(" cut short
-    const r = await upload(v, bytes);
+    const r = await upload(v, task, bytes);
     expect(r.status).toBe(400);
     expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/not canonical JSON.*UTF-8/);
   });
@@ -163,7 +170,7 @@ describe('uploaded outputs', () => {
     expect(bytes.length).toBeGreaterThan(256 * 1024);
     for (const v of [a, b]) {
       const [t0, t1] = await tasks(v, 2);
-      expect((await upload(v, bytes)).status).toBe(201);
+      expect((await upload(v, t0!, bytes)).status).toBe(201);
       const acks = await v.report([buildResult(ed, v.seed, t0!, { output: big, inline: false }, TIMING), buildResult(ed, v.seed, t1!, { output: { small: true } }, TIMING)]);
       expect(acks.map((x) => x.status)).toEqual(['accepted', 'accepted']);
     }
@@ -194,18 +201,18 @@ describe('uploaded outputs', () => {
     expect(lines).toEqual([0, 1].map((i) => ({ seq: i, workunitId: expect.any(Number), status: 'done', output: { z: [1.5, 0, 1e21, 'é😀\u2028\u0001'], i, a: 'x'.repeat(300_000) } })));
   });
 
-  it('checks a file stored before outputs were checked when a result names it, once', async () => {
-    batch(app(), 2, { minQuorum: 1, targetNresults: 1 });
+  it('a result names only its own task’s upload: not another task’s, nor a file stored otherwise', async () => {
+    batch(app(), 3, { minQuorum: 1, targetNresults: 1 });
     const v = await volunteer('v');
-    const [t0, t1] = await tasks(v, 2);
-    const bad = legacyFile(forgery(t1!.workunitId, 1));
-    const good = legacyFile(utf8(canonicalJson({ legacy: 'y'.repeat(300_000) })));
-
-    const acks = await v.report([resultNaming(v, t0!, bad), resultNaming(v, t1!, good)]);
-    expect(acks[0]).toMatchObject({ status: 'rejected', error: { code: 'bad_output', message: expect.stringMatching(/not canonical JSON/) } });
-    expect(acks[1]!.status).toBe('accepted');
-    expect(fileRow(bad)).toMatchObject({ canonical_json: 0 });
-    expect(fileRow(good)).toMatchObject({ canonical_json: 1 });
+    const [t0, t1, t2] = await tasks(v, 3);
+    const bytes = utf8(canonicalJson({ big: 'y'.repeat(300_000) }));
+    expect((await upload(v, t0!, bytes)).status).toBe(201);
+    const legacy = legacyFile(utf8(canonicalJson({ legacy: 'z'.repeat(300_000) })));
+    const acks = await v.report([resultNaming(v, t1!, sha256Hex(bytes)), resultNaming(v, t2!, legacy)]);
+    for (const [ack, t] of [[acks[0], t1], [acks[1], t2]] as const) {
+      expect(ack).toMatchObject({ status: 'rejected', error: { code: 'bad_output', message: expect.stringContaining(`uploaded for task ${t!.taskId}`) } });
+    }
+    expect((await v.report([resultNaming(v, t0!, sha256Hex(bytes))]))[0]!.status).toBe('accepted');
   });
 
   it('an app file is not an output, even when its hash is named as one', async () => {
@@ -213,7 +220,7 @@ describe('uploaded outputs', () => {
     const v = await volunteer('v');
     const [t0] = await tasks(v, 1);
     const [ack] = await v.report([resultNaming(v, t0!, sha256Hex(utf8(TRIVIAL_MAIN)))]);
-    expect(ack).toMatchObject({ status: 'rejected', error: { code: 'bad_output', message: expect.stringMatching(/not canonical JSON/) } });
+    expect(ack).toMatchObject({ status: 'rejected', error: { code: 'bad_output', message: expect.stringMatching(/neither inline nor uploaded for task/) } });
   });
 });
 
@@ -223,7 +230,7 @@ describe('the results export', () => {
     const v = await volunteer('v');
     const [t0, t1, t2] = await tasks(v, 3);
     const big = { text: 'o'.repeat(300_000) };
-    expect((await upload(v, utf8(canonicalJson(big)))).status).toBe(201);
+    for (const t of [t0!, t2!]) expect((await upload(v, t, utf8(canonicalJson(big)))).status).toBe(201);
     const acks = await v.report([t0!, t2!].map((t) => buildResult(ed, v.seed, t, { output: big, inline: false }, TIMING)));
     expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted']);
     // As a database from before the check could hold it: the canonical result names a forged file.

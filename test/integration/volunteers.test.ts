@@ -216,15 +216,16 @@ describe('pushes and side channels', () => {
     expect((await v.report([result]))[0]).toMatchObject({ status: 'rejected', error: { code: 'bad_output', message: expect.stringMatching(/PUT \/files/) } });
     const put = (headers: Record<string, string>, body: Uint8Array = bytes) => fetch(`${coordinator!.url}/files/${hash}`, { method: 'PUT', headers, body });
     expect((await put({})).status).toBe(401);
-    const signature = signBody(tweetnaclEd25519(), v.seed, 'upload', { hostKey: v.publicKey, sha256: hash });
-    const headers = { 'x-vg-host-key': v.publicKey, 'x-vg-signature': signature };
+    const signature = signBody(tweetnaclEd25519(), v.seed, 'upload', { hostKey: v.publicKey, sha256: hash, taskId: task!.taskId });
+    const headers = { 'x-vg-host-key': v.publicKey, 'x-vg-task-id': String(task!.taskId), 'x-vg-signature': signature };
     const wrong = await put(headers, new TextEncoder().encode('{}'));
     expect(wrong.status).toBe(400);
     expect(((await wrong.json()) as { error: { message: string } }).error.message).toMatch(/hashes to/);
     expect((await put(headers)).status).toBe(201);
     expect((await v.report([result]))[0]!.status).toBe('accepted');
     expect(coordinator.store.work.workunit(task!.workunitId)!.status).toBe('done');
-    expect(Buffer.from(await (await fetch(`${coordinator.url}/files/${hash}`)).arrayBuffer()).equals(Buffer.from(bytes))).toBe(true);
+    // An output is not served to anyone who asks: researchers get it through the API.
+    expect((await fetch(`${coordinator.url}/files/${hash}`)).status).toBe(404);
   });
 
   it('sends inputs too large for a message as files by hash', async () => {

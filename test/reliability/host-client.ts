@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import { protocolCall } from '../../common/socket-call.js';
-import { fromHex, toHex } from '../../protocol/bytes.js';
+import { fromHex, toHex, utf8 } from '../../protocol/bytes.js';
+import { canonicalJson } from '../../protocol/canonical.js';
+import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
-import { jsonHash } from '../../protocol/hash.js';
+import { jsonHash, sha256Hex } from '../../protocol/hash.js';
 import type { CreditReceipt, Result, ResultAck, ResultRejection, ResultStatus, Task } from '../../protocol/messages.js';
 import { buildResult } from '../../protocol/results.js';
 import { resultBody, signBody } from '../../protocol/signing.js';
@@ -161,7 +163,18 @@ export class HostClient {
     if (task.input === undefined) throw new Error(`task ${task.taskId} has no inline input`);
     const computed = await run(task.input, { progress: () => {}, checkpoint: async () => {}, random: () => 0 });
     const output = this.opts.tamper ? this.opts.tamper(computed, task) : computed;
-    return buildResult(ed, this.seed, task, { output }, { cpuTimeMs: 1, elapsedMs: 1 });
+    // An output too large for a message goes up first, as the output of this task (docs/protocol.md §5).
+    const bytes = utf8(canonicalJson(output));
+    if (bytes.length <= MAX_INLINE_JSON_BYTES) return buildResult(ed, this.seed, task, { output }, { cpuTimeMs: 1, elapsedMs: 1 });
+    const sha256 = sha256Hex(bytes);
+    const signature = signBody(ed, this.seed, 'upload', { hostKey: this.publicKey, sha256, taskId: task.taskId });
+    const put = await fetch(`${this.url}/files/${sha256}`, {
+      method: 'PUT',
+      headers: { 'x-vg-host-key': this.publicKey, 'x-vg-task-id': String(task.taskId), 'x-vg-signature': signature },
+      body: bytes as Uint8Array<ArrayBuffer>,
+    });
+    if (!put.ok) throw new Error(`uploading the output of task ${task.taskId}: HTTP ${put.status} ${await put.text()}`);
+    return buildResult(ed, this.seed, task, { output, inline: false }, { cpuTimeMs: 1, elapsedMs: 1 });
   }
 
   /** Reports and records each acknowledgement; acknowledged results leave `pending`. */

@@ -788,8 +788,10 @@ describe('hostile input', () => {
         const h = rng.chance(0.5) ? rng.hex(64) : hashSeg(rng);
         const bytes = rng.chance(0.05) ? new Uint8Array(1024 * 1024 + rng.int(0, 100)) : new TextEncoder().encode(str(rng, 500));
         const signer = rng.pick([A, B, stranger, undefined]);
-        const sig = signer ? signBody(ed, signer.seed, rng.pick(['upload', 'upload', 'result'] as const), { hostKey: signer.publicKey, sha256: rng.chance(0.5) ? h : sha256Hex(bytes) }) : rng.hex(128);
+        const taskId = rng.pick(['1', '2', '3', '0', '-1', '1.5', 'abc', '', '99999999999999999999', String(rng.int(1, 50))]);
+        const sig = signer ? signBody(ed, signer.seed, rng.pick(['upload', 'upload', 'result'] as const), { hostKey: signer.publicKey, sha256: rng.chance(0.5) ? h : sha256Hex(bytes), taskId: Number(taskId) || 0 }) : rng.hex(128);
         const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+        if (rng.chance(0.9)) headers['x-vg-task-id'] = taskId;
         if (rng.chance(0.9)) headers['x-vg-host-key'] = rng.pick([signer?.publicKey ?? rng.hex(64), rng.hex(64), 'zz', '', A.publicKey]);
         if (rng.chance(0.9)) headers['x-vg-signature'] = rng.pick([sig, sig, rng.hex(128), 'x']);
         // Never a correct upload: either the body does not hash to the name, or the proof is bad.

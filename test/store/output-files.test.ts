@@ -1,11 +1,13 @@
 // Migration 6 on a database that already has files: none of them counts as an output until it
-// is checked, which happens once, the first time it is asked about; an upload marks its file.
-import { mkdtempSync, rmSync } from 'node:fs';
+// is checked, which happens once, the first time it is asked about; an upload marks its file,
+// once it has streamed in whole, canonical, hashing to its name and within its size limit.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { utf8 } from '../../protocol/bytes.js';
+import { sha256Hex } from '../../protocol/hash.js';
 import { BlobStore } from '../../coordinator/files/blob-store.js';
 import { OutputFiles } from '../../coordinator/files/output-files.js';
 import { CatalogStore } from '../../coordinator/store/catalog.js';
@@ -55,19 +57,30 @@ it('files stored before migration 7 are checked when first asked about, and the 
   expect(outputs.status(canonical)).toBe('canonical');
 });
 
-it('an upload of an unchecked file marks it canonical', async () => {
+/** An upload's body, in pieces as a socket would hand them over. */
+async function* pieces(bytes: Uint8Array, size = 64 * 1024): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+}
+
+it('an upload of an unchecked file marks it canonical; one that does not hash to its name is not kept', async () => {
   const text = '{"a":1}';
   const hash = oldFile(text);
   migrate(db);
   const outputs = new OutputFiles(new CatalogStore(db), blobs);
-  expect(await OutputFiles.uploadProblem(utf8(text))).toBeUndefined();
-  outputs.storeUpload(utf8(text), hash, T);
+  const received = await outputs.receive(pieces(utf8(text)), hash, 1024);
+  if ('code' in received) throw new Error(received.message);
+  outputs.keep(received, hash, T);
   expect(mark(hash)).toBe(1);
-  expect(() => outputs.storeUpload(utf8('{"a":2}'), hash, T)).toThrow(/hashes to/);
+  expect(await outputs.receive(pieces(utf8('{"a":2}')), hash, 1024)).toEqual({ code: 'bad_request', message: expect.stringMatching(/hashes to/) });
+  expect(readdirSync(join(dir, 'files', 'tmp'))).toEqual([]); // nothing left behind
 });
 
-it('checks an upload a slice at a time and says where it is wrong', async () => {
-  const body = utf8(`["${'x'.repeat(600_000)}", 1]`);
-  expect(await OutputFiles.uploadProblem(body)).toBe('white space at byte 600004');
-  expect(await OutputFiles.uploadProblem(utf8(`["${'x'.repeat(600_000)}",1]`))).toBeUndefined();
+it('checks an upload as it streams in, says where it is wrong, and stops at the size limit', async () => {
+  migrate(db);
+  const outputs = new OutputFiles(new CatalogStore(db), blobs);
+  const spaced = utf8(`["${'x'.repeat(600_000)}", 1]`);
+  expect(await outputs.receive(pieces(spaced), sha256Hex(spaced), 1024 * 1024)).toEqual({ code: 'bad_request', message: expect.stringMatching(/not canonical JSON .*: white space at byte 600004$/) });
+  const fine = utf8(`["${'x'.repeat(600_000)}",1]`);
+  expect(await outputs.receive(pieces(fine), sha256Hex(fine), 1024 * 1024)).toEqual({ temp: expect.any(String), size: fine.length });
+  expect(await outputs.receive(pieces(fine), sha256Hex(fine), 500_000)).toEqual({ code: 'too_large', message: expect.stringMatching(/larger than 500000 bytes/) });
 });

@@ -4,11 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import type { AppBundle } from '../../app-runtime/run-app.js';
 import { fromHex, toHex } from '../../protocol/bytes.js';
+import { canonicalJson } from '../../protocol/canonical.js';
 import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
 import { jsonHash } from '../../protocol/hash.js';
 import type { Result, ResultAck, Task } from '../../protocol/messages.js';
 import { signBody, taskBody } from '../../protocol/signing.js';
-import { VerificationError } from '../../volunteer-core/app-cache.js';
+import { UploadRefused, VerificationError } from '../../volunteer-core/app-cache.js';
 import type { Clock, TimerId } from '../../volunteer-core/clock.js';
 import { CallError, type LinkEvents, type Session } from '../../volunteer-core/coordinator-link.js';
 import { syncCrypto } from '../../volunteer-core/crypto.js';
@@ -145,8 +146,13 @@ class ScriptedLink extends Emitter<LinkEvents> implements EngineLink {
     this.fired.push({ event, payload });
   }
 
-  connect(maxResultsPerReport = 64): void {
-    this.session = { hostId: 1, userId: 1, coordinatorKey: coordinator.publicKey, limits: { maxTasksPerRequest: 8, maxResultsPerReport, heartbeatIntervalMs: 30_000 } };
+  connect(maxResultsPerReport = 64, maxOutputBytes?: number): void {
+    this.session = {
+      hostId: 1,
+      userId: 1,
+      coordinatorKey: coordinator.publicKey,
+      limits: { maxTasksPerRequest: 8, maxResultsPerReport, heartbeatIntervalMs: 30_000, ...(maxOutputBytes === undefined ? {} : { maxOutputBytes }) },
+    };
     this.emit('ready', this.session);
   }
 
@@ -324,6 +330,71 @@ describe('the volunteer task engine', () => {
     expect(journalledAtReport).toMatchObject({ taskId: 1, outcome: 'success' });
     expect(reported(link)).toHaveLength(1);
     expect(journal.taskMap.size + journal.checkpoints.size + journal.resultMap.size).toBe(0);
+  });
+
+  it('uploads a large output as the output of its task before reporting it without the output', async () => {
+    const uploads: { json: string; taskId: number }[] = [];
+    const { link, runner, clock } = setup({ apps: { uploadOutput: async (json, taskId) => void uploads.push({ json, taskId }) } });
+    link.offer([signedTask(1)]);
+    link.connect();
+    await clock.advance(100);
+    const big = { text: 'x'.repeat(300_000) };
+    runner.running(1).finish(success(big));
+    await clock.advance(100);
+    expect(uploads).toEqual([{ json: canonicalJson(big), taskId: 1 }]);
+    const [result] = reported(link);
+    expect(result).toMatchObject({ taskId: 1, outcome: 'success', outputHash: jsonHash(big) });
+    expect(result!.output).toBeUndefined();
+  });
+
+  it('reports an output over the coordinator’s limit as an error, uploading nothing: the task goes to another host', async () => {
+    let uploaded = 0;
+    const { link, runner, clock, journal } = setup({ apps: { uploadOutput: async () => void uploaded++ } });
+    link.offer([signedTask(1)]);
+    link.connect(64, 400_000);
+    await clock.advance(100);
+    runner.running(1).finish(success({ text: 'x'.repeat(500_000) }));
+    await clock.advance(100);
+    expect(uploaded).toBe(0);
+    expect(reported(link)).toMatchObject([{ taskId: 1, outcome: 'error', error: { code: 'output_too_large', message: expect.stringMatching(/over the coordinator's limit of 400000/) }, cpuTimeMs: 10 }]);
+    expect(journal.resultMap.size).toBe(0); // acknowledged
+  });
+
+  it('reports an upload the coordinator refuses for good as an error, instead of retrying it forever', async () => {
+    const { link, runner, clock } = setup({
+      apps: {
+        uploadOutput: async () => {
+          throw new UploadRefused('HTTP 403 {"error":{"code":"forbidden","message":"task 1 takes no result any more"}}');
+        },
+      },
+    });
+    link.offer([signedTask(1)]);
+    link.connect();
+    await clock.advance(100);
+    runner.running(1).finish(success({ text: 'x'.repeat(300_000) }));
+    await clock.advance(100);
+    expect(reported(link)).toMatchObject([{ taskId: 1, outcome: 'error', error: { code: 'upload_refused', message: expect.stringMatching(/takes no result any more/) } }]);
+  });
+
+  it('keeps a result whose upload failed for now (a 503), and uploads it again with the next report', async () => {
+    let attempts = 0;
+    const { link, runner, clock, journal } = setup({
+      apps: {
+        uploadOutput: async () => {
+          if (++attempts === 1) throw new Error('uploading failed: HTTP 503');
+        },
+      },
+    });
+    link.offer([signedTask(1)]);
+    link.connect();
+    await clock.advance(100);
+    runner.running(1).finish(success({ text: 'x'.repeat(300_000) }));
+    await clock.advance(100);
+    expect(reported(link)).toHaveLength(0);
+    expect(journal.resultMap.get(1)).toMatchObject({ outcome: 'success' });
+    await clock.advance(RETRY_MS + 100);
+    expect(attempts).toBe(2);
+    expect(reported(link)).toMatchObject([{ taskId: 1, outcome: 'success' }]);
   });
 
   it('starts each task once when starting one calls dispatch again (a sandbox pool reporting a free slot)', async () => {

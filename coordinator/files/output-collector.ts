@@ -1,0 +1,68 @@
+// Removes uploaded outputs nothing needs any more: uploads never reported, and outputs of
+// results that can no longer count (forfeited, or of a work unit that failed or was cancelled),
+// once the grace period since they were last uploaded has passed (store/upload-store.ts says
+// which). Off the hot path: private files are read a page at a time, and the garbage among them
+// removed a few per turn of the event loop.
+//
+// Invariant: a file's row is deleted by the statement that checks nothing needs it, and its blob
+// unlinked in the same turn; an upload keeps its blob and records it in one turn too, so neither
+// sees the other half done. That holds in one process; several coordinators sharing the files
+// would also need an upload to lock the file's row until its blob is in place.
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Store } from '../store/store.js';
+import type { BlobStore } from './blob-store.js';
+
+/** Private files looked at per read. */
+const PAGE = 500;
+/**
+ * Files removed per turn of the event loop: the check and the delete of each are one SQL
+ * statement, its blob unlinked in the same turn (an unlink took about a millisecond here).
+ */
+const REMOVE = 16;
+
+export class OutputCollector {
+  private running: Promise<number> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly blobs: BlobStore,
+    /** How long an upload is kept, at least, whatever refers to it (--upload-grace-ms). */
+    private readonly graceMs: number,
+    private readonly clock: () => number,
+  ) {}
+
+  /** One pass over the private files; resolves with how many were removed. A pass under way is joined. */
+  collect(): Promise<number> {
+    if (this.stopped) return Promise.resolve(0);
+    this.running ??= this.pass().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Stops after the chunk in hand (the coordinator is closing). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async pass(): Promise<number> {
+    let after = 0;
+    let removed = 0;
+    for (;;) {
+      const page = this.store.uploads.privateFiles(after, PAGE, this.clock() - this.graceMs);
+      const garbage = page.filter((f) => f.garbage).map((f) => f.sha256);
+      for (let i = 0; i < garbage.length && !this.stopped; i += REMOVE) {
+        await nextTurn();
+        const before = this.clock() - this.graceMs;
+        // Checked again as each is deleted: it may have come to be needed since the page was read.
+        const gone = this.store.transaction(() => garbage.slice(i, i + REMOVE).filter((sha256) => this.store.uploads.deleteIfGarbage(sha256, before)));
+        for (const sha256 of gone) this.blobs.remove(sha256);
+        removed += gone.length;
+      }
+      if (page.length < PAGE || this.stopped) return removed;
+      after = page.at(-1)!.rowid;
+      await nextTurn();
+    }
+  }
+}
