@@ -1,16 +1,19 @@
 // Content-addressed files on disk (app files, large inputs and outputs), indexed in SQLite.
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 const HASH = /^[0-9a-f]{64}$/;
 
 export class BlobStore {
+  private readonly root: string;
   private readonly tmp: string;
 
-  constructor(private readonly root: string) {
-    mkdirSync(root, { recursive: true, mode: 0o700 });
-    this.tmp = join(root, 'tmp');
+  constructor(root: string) {
+    // Absolute: files are sent with res.sendFile, which refuses a relative path (--data-dir ./data).
+    this.root = resolve(root);
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    this.tmp = join(this.root, 'tmp');
     // Uploads a crash cut short left their bytes here: none of them was recorded.
     rmSync(this.tmp, { recursive: true, force: true });
     mkdirSync(this.tmp, { recursive: true, mode: 0o700 });

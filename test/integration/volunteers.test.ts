@@ -1,4 +1,7 @@
 // The real coordinator on a random port; volunteers over real Socket.IO connections.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
 import { jsonHash } from '../../protocol/hash.js';
@@ -226,6 +229,17 @@ describe('pushes and side channels', () => {
     expect(coordinator.store.work.workunit(task!.workunitId)!.status).toBe('done');
     // An output is not served to anyone who asks: researchers get it through the API.
     expect((await fetch(`${coordinator.url}/files/${hash}`)).status).toBe(404);
+  });
+
+  it('serves files from a data dir given as a relative path (as --data-dir ./data is)', async () => {
+    const dir = relative(process.cwd(), mkdtempSync(join(tmpdir(), 'vg-relative-')));
+    expect(isAbsolute(dir)).toBe(false);
+    coordinator = await startTestCoordinator({ dataDir: dir });
+    const appId = primesApp(coordinator);
+    const file = coordinator.store.catalog.versionsOfApp(appId)[0]!.manifest.files[0]!;
+    const r = await fetch(`${coordinator.url}/files/${file.sha256}`);
+    expect(r.status).toBe(200);
+    expect((await r.arrayBuffer()).byteLength).toBe(file.size);
   });
 
   it('sends inputs too large for a message as files by hash', async () => {
