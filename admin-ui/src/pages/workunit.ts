@@ -28,12 +28,20 @@ function hostLabel(r: ReplicaDetail): string {
   return r.userName && r.userName !== host ? `${host} (${r.userName})` : host;
 }
 
-function replicaOutput(r: ReplicaDetail, canonical: boolean): HTMLElement {
+function replicaOutput(workunitId: number, r: ReplicaDetail, canonical: boolean): HTMLElement {
   const body = r.error
     ? h('div', { class: 'alert alert-error' }, h('strong', null, r.error.code), h('span', { class: 'wrap' }, r.error.message))
     : r.output !== null && r.output !== undefined
       ? h('pre', { class: 'json' }, prettyJson(r.output))
-      : h('p', { class: 'muted' }, r.outputHash ? 'The output is stored as a file (too large to show inline).' : 'No output yet.');
+      : r.outputHash
+        ? h(
+            'p',
+            { class: 'muted' },
+            'The output is stored as a file (too large to show inline): ',
+            h('a', { href: `/api/v1/workunits/${workunitId}/replicas/${r.id}/output`, download: `replica-${r.id}-output.json` }, 'download it'),
+            '.',
+          )
+        : h('p', { class: 'muted' }, 'No output yet.');
   return h(
     'article',
     { class: canonical ? 'output-card canonical' : 'output-card', 'aria-label': `Replica ${r.id}` },
@@ -101,7 +109,7 @@ export function workunitPage(ctx: PageContext): Page {
         ),
         { className: 'card-flush' },
       ),
-      withOutput.length ? card('Outputs and errors', h('div', { class: 'outputs' }, withOutput.map((r) => replicaOutput(r, r.id === w.canonicalReplicaId)))) : null,
+      withOutput.length ? card('Outputs and errors', h('div', { class: 'outputs' }, withOutput.map((r) => replicaOutput(w.id, r, r.id === w.canonicalReplicaId)))) : null,
     );
   });
   return { title: 'Work unit', el: root };
