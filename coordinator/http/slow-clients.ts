@@ -90,8 +90,9 @@ export function watchBodyProgress(server: Server, policy: BodyProgress): void {
     const cut = () => {
       stop();
       // What the route is reading will not come: once the connection is gone, its reading fails
-      // (a batch half in is discarded, as when a client goes away).
-      const failReading = () => req.destroy(new Error('the body came too slowly'));
+      // (a batch half in is discarded, as when a client goes away). Destroyed without an error,
+      // which a request with no 'error' listener would throw: a reader sees a premature close.
+      const failReading = () => req.destroy();
       if (res.headersSent) {
         socket.destroy();
         return failReading();

@@ -85,6 +85,19 @@ describe('slow clients', () => {
     await expect.poll(count, { timeout: 5000 }).toBe(0);
   });
 
+  it('app files trickled in are cut too, and the coordinator goes on', { timeout: 30_000 }, async () => {
+    const { c, admin, batches } = await coordinatorWith({ bodyTimeoutMs: 500, bodyMinBytesPerSecond: 100 });
+    const appId = batches.split('/')[4];
+    const raw = await open(c.url);
+    const part = `--x\r\nContent-Disposition: form-data; name="files"; filename="main.js"\r\n\r\n${'/'.repeat(400)}\r\n--x--\r\n`;
+    raw.socket.write(`POST ${API}/apps/${appId}/versions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin.token}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: ${part.length}\r\n\r\n`);
+    void trickle(raw, part, 100);
+    expect(await closesWithin(raw, 8000)).toBe(true);
+    expect(raw.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expect((await fetch(`${c.url}/healthz`)).status).toBe(200);
+    expect((await admin.get<{ versions: unknown[] }>(`/apps/${appId}`)).body.versions).toHaveLength(1);
+  });
+
   it('an upload that is slow but keeps coming goes through', { timeout: 30_000 }, async () => {
     const { c, admin, batches } = await coordinatorWith({ bodyTimeoutMs: 300, bodyMinBytesPerSecond: 1000 });
     const raw = await open(c.url);
