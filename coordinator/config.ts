@@ -21,7 +21,7 @@ export const ConfigSchema = z.strictObject({
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** How often the transitioner looks for missed deadlines. */
   transitionIntervalMs: z.coerce.number().int().min(10).max(3_600_000).default(5_000),
-  /** Work units seeded in the demo project when the data dir is empty (0: no demo). */
+  /** Work units of the demo's primes batch, seeded when the data dir is empty, beside at most 48 Mandelbrot strips (0: no demo). */
   demoWorkunits: z.coerce.number().int().min(0).max(1_000_000).default(500),
   /** Never send two replicas of one work unit to hosts of the same user. */
   distinctUsers: z.union([z.boolean(), z.stringbool()]).default(true),
@@ -138,7 +138,8 @@ export const USAGE = `Usage: npm start -- [options]
   --data-dir DIR              database, key and files (env VG_DATA_DIR; default ./data)
   --log-level LEVEL           debug | info | warn | error | silent (env VG_LOG_LEVEL; default info)
   --transition-interval-ms N  deadline sweep period (env VG_TRANSITION_INTERVAL_MS; default 5000)
-  --demo-workunits N          demo work units seeded into an empty data dir (env VG_DEMO_WORKUNITS; default 500; 0: none)
+  --demo-workunits N          work units of the demo's primes batch, seeded into an empty data dir with a
+                              Mandelbrot batch of at most 48 (env VG_DEMO_WORKUNITS; default 500; 0: no demo)
   --distinct-users BOOL       never send two replicas of a work unit to one user's hosts (default true)
   --trust-threshold N         consecutive valid results before adaptive replication trusts a host (default 10)
   --spot-check-rate F         share of a trusted host's work still replicated (default 0.1)

@@ -10,7 +10,7 @@ import { ADMIN_NAMESPACE, attachAdminNamespace, type BatchWatch } from './api/ad
 import { API_PREFIX, apiRouter } from './api/api-router.js';
 import type { Config } from './config.js';
 import { createCore, type Core } from './core.js';
-import { seedDemo } from './demo/seed-demo.js';
+import { DEMO_PROJECT, seedDemo } from './demo/seed-demo.js';
 import { batchBlockage } from './research/batch-blocked.js';
 import { batchStatus, type StatusOf } from './research/batch-status.js';
 import { adminUi } from './http/admin-ui.js';
@@ -65,7 +65,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     firstAdmin = await core.accounts.ensureFirstAdmin(config.adminPassword);
     if (firstAdmin) log.info('created the first admin account', { name: firstAdmin.name, passwordGenerated: firstAdmin.generated });
     const seeded = await seedDemo(core, config.demoWorkunits);
-    if (seeded) log.info('seeded demo project', { batchIds: seeded.batchIds, workunits: config.demoWorkunits });
+    if (seeded) log.info('seeded demo project', { project: DEMO_PROJECT, workunits: seeded.workunits, batches: seeded.batches });
     const admin = core.accounts.list().filter((a) => a.role === 'admin').sort((a, b) => a.id - b.id)[0];
     if (admin) core.store.catalog.adoptOwnerless(admin.id);
     // A submission cut short by a crash left a staged batch: it was never acknowledged.

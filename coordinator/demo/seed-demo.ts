@@ -11,10 +11,21 @@ export const DEMO_PROJECT = 'demo';
 /** The WebAssembly demo is a fixed picture: its strips, at most this many. */
 const MANDELBROT_STRIPS = 48;
 
+/** One batch the seed created, as the coordinator logs it. */
+export interface SeededBatch {
+  batchId: number;
+  app: string;
+  workunits: number;
+}
+
+/**
+ * `workunits` is the size of the primes batch; the Mandelbrot batch has at most
+ * MANDELBROT_STRIPS. The answer counts what was really created, batch by batch.
+ */
 export async function seedDemo(
   deps: { store: Store; apps: AppRegistry; submission: Submission },
   workunits: number,
-): Promise<{ batchIds: number[] } | undefined> {
+): Promise<{ batches: SeededBatch[]; workunits: number } | undefined> {
   if (workunits === 0 || deps.store.catalog.projectByName(DEMO_PROJECT)) return undefined;
   // Read and compile everything before writing anything: the seed lands whole or not at all.
   const primesFiles = await EXAMPLES.primes.files();
@@ -24,19 +35,21 @@ export async function seedDemo(
       name: DEMO_PROJECT,
       description: 'Example computations to try the grid with: primes in ranges of integers (JavaScript) and the Mandelbrot set (WebAssembly).',
     });
-    const seed = <I extends object>(example: ExampleApp<I>, files: typeof primesFiles, count: number) => {
+    const seed = <I extends object>(example: ExampleApp<I>, files: typeof primesFiles, count: number): SeededBatch => {
       const app = deps.apps.createApp(projectId, { name: example.name, validation: { mode: 'exact' } });
       deps.apps.addVersion(app.id, { entry: 'main.js', platform: 'any', requirements: example.requirements, files });
       const inputs = example.inputs(count);
-      return deps.submission.submitBatch({
+      const submitted = deps.submission.submitBatch({
         appId: app.id,
         name: `demo: ${example.name}`,
         clientKey: `demo-seed-${example.name}`,
         replication: { minQuorum: 2, targetNresults: 2, delayBoundMs: 3600_000 },
         // Example inputs are plain objects of numbers: JSON by construction.
         workunits: inputs.map((input) => ({ input: { ...input } as JsonInput, replication: { fpopsEst: example.fpops(input) } })),
-      }).batchId;
+      });
+      return { batchId: submitted.batchId, app: example.name, workunits: submitted.workunits };
     };
-    return { batchIds: [seed(EXAMPLES.primes, primesFiles, workunits), seed(EXAMPLES.mandelbrot, mandelbrotFiles, Math.min(workunits, MANDELBROT_STRIPS))] };
+    const batches = [seed(EXAMPLES.primes, primesFiles, workunits), seed(EXAMPLES.mandelbrot, mandelbrotFiles, Math.min(workunits, MANDELBROT_STRIPS))];
+    return { batches, workunits: batches.reduce((sum, b) => sum + b.workunits, 0) };
   });
 }
