@@ -68,6 +68,7 @@ export interface LinkOptions {
 
 export type LinkEvents = {
   ready: Session;
+  /** The connection dropped; why, in words (describeDisconnect). Socket.IO reconnects. */
   lost: string;
   /** The coordinator refused this volunteer, or the volunteer refused the coordinator: retrying will not help. */
   fatal: Error;
@@ -115,12 +116,20 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
     return this.session !== undefined;
   }
 
-  /** Sends a message and returns the reply's fields, or throws CallError. */
+  /**
+   * Sends a message and returns the reply's fields, or throws CallError: `disconnected` when
+   * there is no connection or it drops before the answer, `timeout` when the coordinator,
+   * connected all along, did not answer in time, or the coordinator's own code.
+   */
   async call<T extends object>(event: string, payload: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
+    // Not buffered for later: it would go out before the next handshake, and time out meanwhile.
+    if (!this.socket.connected) throw new CallError('disconnected', `not connected to the coordinator, so ${event} was not sent`);
     let reply: ({ ok: true } & T) | { ok: false; error: { code: string; message: string } };
     try {
       reply = (await this.socket.timeout(timeoutMs).emitWithAck(event, payload)) as typeof reply;
     } catch {
+      // socket.io fails every call still waiting when the connection drops: that is no timeout.
+      if (!this.socket.connected) throw new CallError('disconnected', `lost the connection to the coordinator before it answered ${event}`);
       throw new CallError('timeout', `no answer to ${event} within ${timeoutMs / 1000} s`);
     }
     if (!reply.ok) throw new CallError(reply.error.code, reply.error.message);
@@ -168,6 +177,11 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
       this.emit('ready', this.session);
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
+      // The connection dropped meanwhile: socket.io reconnects, and the handshake runs again.
+      if (err instanceof CallError && err.code === 'disconnected') {
+        this.log.debug('lost the connection during the handshake; reconnecting', { error: err.message });
+        return;
+      }
       // No answer, or the coordinator failed on its side: worth another try.
       if (err instanceof CallError && (err.code === 'timeout' || err.code === 'internal')) {
         this.log.warn('handshake failed; reconnecting', { error: err.message });
@@ -201,6 +215,7 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
     this.heartbeat = unref(
       setInterval(() => {
         this.call('heartbeat', {}).catch((e: Error) => {
+          if (e instanceof CallError && e.code === 'disconnected') return; // the loss is reported, and socket.io reconnects
           this.log.warn('heartbeat failed; reconnecting', { error: e.message });
           this.socket.disconnect().connect();
         });
@@ -218,8 +233,29 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
     this.session = undefined;
     this.stopHeartbeat();
     if (was && !this.closed) {
-      this.log.warn('lost the coordinator; reconnecting', { reason });
-      this.emit('lost', reason);
+      const why = describeDisconnect(reason);
+      this.log.warn('lost the coordinator; reconnecting', { reason: why });
+      this.emit('lost', why);
     }
+  }
+}
+
+/** Socket.IO's reason for a disconnection, in words for a volunteer. */
+export function describeDisconnect(reason: string): string {
+  switch (reason) {
+    case 'transport close':
+      return 'the connection closed (the coordinator stopped, or the network failed)';
+    case 'transport error':
+      return 'the connection failed';
+    case 'ping timeout':
+      return 'the coordinator stopped answering';
+    case 'io server disconnect':
+      return 'the coordinator ended the connection';
+    case 'io client disconnect':
+      return 'this volunteer closed it to open a new one';
+    case 'parse error':
+      return 'the coordinator sent something unreadable';
+    default:
+      return reason;
   }
 }

@@ -321,6 +321,8 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
       else this.fill();
     } catch (e) {
       this.requesting = false;
+      // A request cut by the lost connection is no failure of its own: 'lost' said so, and 'ready' asks again.
+      if (isDisconnect(e)) return;
       this.events.fetchFailed?.(asError(e));
       this.fill(this.retryMs);
     }
@@ -499,6 +501,8 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
         for (const ack of results) await this.acknowledged(ack);
       }
     } catch (e) {
+      // Cut by the lost connection: 'lost' said so, and 'ready' reports them.
+      if (isDisconnect(e)) return;
       this.events.reportFailed?.(asError(e), this.unreported.size);
       // A call that timed out is sent again with the next result, or after the reconnect.
       if (!(e instanceof CallError && e.code === 'timeout')) this.clock.setTimeout(() => this.scheduleReport(0), this.retryMs);
@@ -608,3 +612,5 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
 }
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
+const isDisconnect = (e: unknown): boolean => e instanceof CallError && e.code === 'disconnected';

@@ -44,8 +44,11 @@ export interface ThreadView {
   progress: number;
 }
 
+/** The connection, for the live display: never connected yet, connected, or lost (and why, since when). */
+export type ConnectionView = { state: 'connecting' } | { state: 'connected' } | { state: 'lost'; reason: string; sinceMs: number };
+
 export interface DaemonView {
-  connected: boolean;
+  connection: ConnectionView;
   running: ThreadView[];
   queued: number;
   unreported: number;
@@ -63,6 +66,7 @@ export class Daemon {
   private done = 0;
   private errors = 0;
   private fatal: ((e: Error) => void) | undefined;
+  private lost: { reason: string; at: number } | undefined;
 
   constructor(
     private readonly options: DaemonOptions,
@@ -142,6 +146,8 @@ export class Daemon {
       log,
     });
     this.link.on('fatal', (e) => this.fatal?.(e));
+    this.link.on('lost', (reason) => (this.lost = { reason, at: Date.now() }));
+    this.link.on('ready', () => (this.lost = undefined));
     // The journal is read before the engine hears of a session; attach() picks up one that came first.
     void this.engine.restore().then(
       () => this.engine.attach(this.link),
@@ -157,7 +163,12 @@ export class Daemon {
   view(): DaemonView {
     const held = this.engine.heldTasks();
     return {
-      connected: this.engine.session !== undefined,
+      connection:
+        this.engine.session !== undefined
+          ? { state: 'connected' }
+          : this.lost
+            ? { state: 'lost', reason: this.lost.reason, sinceMs: Date.now() - this.lost.at }
+            : { state: 'connecting' },
       running: held.filter((h) => h.state === 'running').map((h) => ({ taskId: h.task.taskId, project: h.task.project, app: h.task.app, progress: h.progress })),
       queued: held.filter((h) => h.state !== 'running').length,
       unreported: this.engine.unreportedCount,

@@ -38,10 +38,11 @@ export class LiveDisplay {
   private draw(): void {
     const v = this.view();
     const width = this.out.columns || 120;
-    const lines = [
-      `${v.connected ? '\x1b[32m● connected\x1b[0m' : '\x1b[33m○ connecting\x1b[0m'}  done ${v.done}  errors ${v.errors}  ` +
-        `queued ${v.queued}  unreported ${v.unreported}  credit ${v.credit.toFixed(2)}`,
-    ];
+    const c = v.connection;
+    const state = c.state === 'connected' ? '\x1b[32m● connected\x1b[0m' : `\x1b[33m○ ${c.state === 'lost' ? 'reconnecting' : 'connecting'}\x1b[0m`;
+    const lines = [`${state}  done ${v.done}  errors ${v.errors}  queued ${v.queued}  unreported ${v.unreported}  credit ${v.credit.toFixed(2)}`];
+    // Why it is reconnecting, on a line of its own so the counts above stay in view.
+    if (c.state === 'lost') lines.push(`  lost the coordinator ${formatSince(c.sinceMs)} ago: ${c.reason}; retrying`.slice(0, width));
     for (let i = 0; i < this.threads; i++) {
       const t = v.running[i];
       if (!t) {
@@ -56,4 +57,10 @@ export class LiveDisplay {
     this.out.write(`${lines.map((l) => l.slice(0, width + 20)).join('\n')}\n`);
     this.drawn = lines.length;
   }
+}
+
+/** 45 s, 3 min 05 s. */
+function formatSince(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
 }

@@ -1,10 +1,13 @@
 // The volunteer daemon for real: separate processes against a real coordinator, running the
 // example apps in the SES sandbox, surviving hostile apps, kills and coordinator restarts.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo, Socket as NetSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { Server as IoServer } from 'socket.io';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLES } from '../../examples/catalog.js';
 import { primesInputs } from '../../examples/primes/inputs.js';
@@ -95,6 +98,46 @@ async function addExample(c: TestCoordinator, projectId: number, name: 'primes' 
 }
 
 const submit = submitInputs;
+
+type Ack = (reply: unknown) => void;
+
+/**
+ * A stand-in coordinator that completes the handshake and then leaves every request for work
+ * unanswered, so that one is always pending when it goes away; `goAway` drops every connection
+ * as a killed process would, and stops listening.
+ */
+async function holdingCoordinator(port = 0): Promise<{ url: string; port: number; requests: number; goAway(): Promise<void> }> {
+  const http: HttpServer = createServer();
+  const connections = new Set<NetSocket>();
+  http.on('connection', (c) => {
+    connections.add(c);
+    c.once('close', () => connections.delete(c));
+  });
+  const io = new IoServer(http);
+  const state = { requests: 0 };
+  io.of('/volunteer').on('connection', (socket) => {
+    socket.on('hello', (_m: unknown, ack: Ack) => ack({ ok: true, challenge: 'ab'.repeat(32), coordinatorKey: 'cd'.repeat(32) }));
+    socket.on('auth', (_m: unknown, ack: Ack) =>
+      ack({ ok: true, hostId: 1, userId: 1, limits: { maxTasksPerRequest: 8, maxResultsPerReport: 8, heartbeatIntervalMs: 60_000 } }),
+    );
+    socket.on('credit.receipts', (_m: unknown, ack: Ack) => ack({ ok: true, receipts: [] }));
+    socket.on('heartbeat', (_m: unknown, ack: Ack) => ack({ ok: true }));
+    socket.on('tasks.request', () => void state.requests++); // never answered
+  });
+  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
+  const bound = (http.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    port: bound,
+    get requests() {
+      return state.requests;
+    },
+    async goAway() {
+      for (const c of connections) c.destroy();
+      await new Promise((resolve) => io.close(resolve));
+    },
+  };
+}
 
 describe('the volunteer daemon', () => {
   it('three daemons complete a batch of each example app with validated results and verifiable credit', async () => {
@@ -324,6 +367,38 @@ describe('the volunteer daemon', () => {
     expect(await tofu.exited).toBe(1);
     expect(tofu.output.join('')).toMatch(/this volunteer trusts cdcd/);
     expect(tofu.logged('task started')).toEqual([]);
+  }, 60_000);
+
+  it('says the connection was lost, not that a request timed out, when the coordinator goes away mid-request', async () => {
+    let stand = await holdingCoordinator();
+    try {
+      const logged = startDaemon(stand.url);
+      const live = startDaemon(stand.url, ['--display', 'live']);
+      await waitFor('both daemons asking for work', () => stand.requests >= 2);
+      const liveBefore = live.output.join('').length;
+      const liveSince = () => live.output.join('').slice(liveBefore);
+      await stand.goAway();
+
+      await logged.waitForLog('lost the coordinator; reconnecting', (l) => l.level === 'warn');
+      expect(logged.logged('lost the coordinator; reconnecting')[0]!.reason).toBe('the connection closed (the coordinator stopped, or the network failed)');
+      await waitFor('the live display saying so', () => /lost the coordinator \d+ s ago: the connection closed .*; retrying/.test(liveSince()), 10_000);
+      // The pending request failed at that instant: nothing may call it a 30 s timeout, then or later.
+      await new Promise((r) => setTimeout(r, 1_500));
+      for (const d of [logged, live]) {
+        const said = d.output.join('');
+        expect(said).not.toMatch(/within 30 s|no answer to/);
+        expect(said).not.toContain('asking for work failed');
+      }
+
+      // And it retries: the coordinator back on its port, both connect again and ask for work.
+      stand = await holdingCoordinator(stand.port);
+      await waitFor('connected again', () => logged.logged('connected').length === 2, 30_000);
+      await waitFor('asking for work again', () => stand.requests >= 2, 30_000);
+      await waitFor('the live display connected again', () => /● connected/.test(liveSince()), 10_000);
+      expect(await Promise.all([logged.stop(), live.stop()])).toEqual([0, 0]);
+    } finally {
+      await stand.goAway();
+    }
   }, 60_000);
 
   it('reconnects after the coordinator is killed and restarted, and the batch completes', async () => {

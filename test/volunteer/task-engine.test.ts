@@ -18,6 +18,7 @@ import {
   TaskEngine,
   type AppSource,
   type CreditStore,
+  type EngineEvents,
   type EngineLink,
   type Finished,
   type SandboxJob,
@@ -213,7 +214,7 @@ const settle = async () => {
 
 const BUNDLE: AppBundle = { entry: 'main.js', files: new Map([['main.js', new Uint8Array([1])]]) };
 
-function setup(options: { slots?: number; capacity?: number; apps?: Partial<AppSource> } = {}) {
+function setup(options: { slots?: number; capacity?: number; apps?: Partial<AppSource>; events?: Partial<EngineEvents<CreditStore>> } = {}) {
   const journal = new MemoryJournal();
   const runner = new ManualRunner(options.slots ?? 1);
   const link = new ScriptedLink();
@@ -230,6 +231,7 @@ function setup(options: { slots?: number; capacity?: number; apps?: Partial<AppS
     capacity: () => options.capacity ?? 2,
     clock,
     retryMs: RETRY_MS,
+    ...(options.events ? { events: options.events } : {}),
   });
   engine.attach(link);
   return { engine, journal, runner, link, clock };
@@ -450,6 +452,46 @@ describe('the volunteer task engine', () => {
     await engine.report();
     expect(engine.unreportedCount).toBe(0);
     expect(journal.resultMap.size).toBe(0);
+  });
+
+  it('a call cut by the lost connection is told as the loss alone, and picked up again once connected', async () => {
+    const said: string[] = [];
+    const { engine, link, clock, journal } = setup({
+      events: {
+        lost: (reason) => said.push(`lost: ${reason}`),
+        fetchFailed: (e) => said.push(`fetch failed: ${e.message}`),
+        reportFailed: (e) => said.push(`report failed: ${e.message}`),
+      },
+    });
+    await journal.saveResult(await resultFor(1));
+    await engine.restore();
+    // As the link does it: 'lost' first, then every call still waiting fails as disconnected.
+    const cut = (event: string, handler: Handler): Handler => {
+      let once = true;
+      return (p) => {
+        if (!once) return handler(p);
+        once = false;
+        link.session = undefined;
+        link.send('lost', 'the connection closed');
+        throw new CallError('disconnected', `lost the connection to the coordinator before it answered ${event}`);
+      };
+    };
+    link.handlers['tasks.request'] = cut('tasks.request', link.handlers['tasks.request']!);
+    link.handlers['results.report'] = cut('results.report', link.handlers['results.report']!);
+
+    link.connect(); // asks for work: cut
+    await clock.advance(100);
+    expect(link.made('tasks.request')).toHaveLength(1);
+    link.connect(); // asks for work again, then reports: cut
+    await clock.advance(100);
+    expect(link.made('tasks.request')).toHaveLength(2);
+    expect(link.made('results.report')).toHaveLength(1);
+    expect(engine.unreportedCount).toBe(1);
+    link.connect(); // reports again
+    await clock.advance(100);
+    expect(link.made('results.report')).toHaveLength(2);
+    expect(engine.unreportedCount).toBe(0);
+    expect(said).toEqual(['lost: the connection closed', 'lost: the connection closed']);
   });
 
   it('stops a running task the coordinator aborts, forgets it, and reports nothing for it', async () => {
