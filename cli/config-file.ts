@@ -8,8 +8,9 @@ import { z } from 'zod';
 import { writeFileDurably } from '../common/durable-file.js';
 import { Failure } from './failure.js';
 
-export const TokenSchema = z.string().regex(/^vgt_[A-Za-z0-9_-]{16,200}$/, 'an API token starts with vgt_');
-export const UrlSchema = z.url({ protocol: /^https?$/, error: 'the coordinator URL, e.g. http://localhost:8080' });
+// Worded as "must …" for cli/command.ts, which names the flag before it.
+export const TokenSchema = z.string().regex(/^vgt_[A-Za-z0-9_-]{16,200}$/, 'must be an API token: vgt_ and at least 16 letters, digits, _ or -');
+export const UrlSchema = z.url({ protocol: /^https?$/, error: "must be the coordinator's URL, e.g. http://localhost:8080" });
 
 const SavedSchema = z.object({
   url: UrlSchema,
@@ -44,7 +45,10 @@ export function readSavedLogin(env: NodeJS.ProcessEnv): SavedLogin | undefined {
     throw new Failure(`${file} is not valid JSON: log in again, or delete it`);
   }
   const parsed = SavedSchema.safeParse(json);
-  if (!parsed.success) throw new Failure(`${file} is not a CLI config (${parsed.error.issues[0]?.message}): log in again, or delete it`);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Failure(`${file} is not a CLI config (its ${issue?.path.join('.') || 'content'} ${issue?.message}): log in again, or delete it`);
+  }
   return parsed.data;
 }
 
@@ -76,8 +80,8 @@ export function resolveCredentials(env: NodeJS.ProcessEnv): Credentials {
     throw new Failure(`not logged in: run \`volunteer-grid login --url URL --name NAME\`, or set VG_URL and VG_TOKEN`);
   }
   const checkedUrl = UrlSchema.safeParse(url);
-  if (!checkedUrl.success) throw new Failure(`VG_URL: ${checkedUrl.error.issues[0]?.message}`);
+  if (!checkedUrl.success) throw new Failure(`VG_URL ${checkedUrl.error.issues[0]?.message}, not '${url}'`);
   const checkedToken = TokenSchema.safeParse(token);
-  if (!checkedToken.success) throw new Failure(`${env.VG_TOKEN ? 'VG_TOKEN' : 'the saved token'}: ${checkedToken.error.issues[0]?.message}`);
+  if (!checkedToken.success) throw new Failure(`${env.VG_TOKEN ? 'VG_TOKEN' : 'the saved token'} ${checkedToken.error.issues[0]?.message}`);
   return { url: url.replace(/\/+$/, ''), token, source: env.VG_TOKEN ? 'environment' : 'config' };
 }

@@ -43,3 +43,8 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
     )
     .join('\n');
 }
+
+/** "a", "a or b", "a, b or c". */
+export function orList(values: readonly string[]): string {
+  return values.length <= 1 ? (values[0] ?? '') : `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
+}

@@ -1,23 +1,10 @@
 // `npm run grid -- …` / `volunteer-grid …`: the researcher's command line, a client of the
 // coordinator's REST API (docs/api.md). Exit codes: 0 ok, 1 failure (one line on stderr),
 // 2 usage error.
+import { COMMANDS, GROUPS } from './all-commands.js';
 import { parseCommandLine, type Command } from './command.js';
-import { createAccount, resetPassword } from './commands/admin.js';
-import { appsCreate, appsShow, appsUpload } from './commands/apps.js';
-import { login, logout, tokenSet, whoami } from './commands/auth.js';
-import { batchesList, cancel, errors, results, status, wait } from './commands/batches.js';
-import { projectsCreate, projectsCreditCap, projectsList, projectsPause, projectsPriorityCap, projectsResume } from './commands/projects.js';
-import { submit } from './commands/submit.js';
 import { processContext } from './context.js';
 import { describeError, Failure } from './failure.js';
-
-const GROUPS: { title: string; commands: Command[] }[] = [
-  { title: 'Log in', commands: [login, tokenSet, whoami, logout] },
-  { title: 'Projects and apps', commands: [projectsList, projectsCreate, projectsPause, projectsResume, projectsCreditCap, projectsPriorityCap, appsCreate, appsUpload, appsShow] },
-  { title: 'Batches', commands: [submit, batchesList, status, wait, results, cancel, errors] },
-  { title: "On the coordinator's machine", commands: [createAccount, resetPassword] },
-];
-const COMMANDS = GROUPS.flatMap((g) => g.commands);
 
 function usage(commands: readonly { title: string; commands: Command[] }[] = GROUPS): string {
   const width = Math.max(...COMMANDS.map((c) => c.words.join(' ').length)) + 2;

@@ -4,9 +4,10 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { defineCommand, flag } from '../command.js';
+import { defineCommand, flag, secret } from '../command.js';
 import type { Context } from '../context.js';
 import { Failure } from '../failure.js';
+import { Choice, Text } from '../options.js';
 import { readPassword } from '../password-prompt.js';
 
 type Accounts = import('../../coordinator/accounts/account-service.js').AccountService;
@@ -34,10 +35,15 @@ async function withAccounts<T>(dataDir: string, fn: (accounts: Accounts) => Prom
 }
 
 const DATA_DIR_FLAG = { env: ['VG_DATA_DIR'] };
-const DataDir = z.string().min(1);
+const DataDir = Text();
 // The service checks these too; checking here gives a usage error with the flag's name.
-const Name = z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'use letters, digits and . _ @ - (starting with a letter or digit)');
-const Password = z.string().min(12, 'a password has at least 12 characters').max(200);
+const Name = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(64, 'must have at most 64 characters')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'must use only letters, digits and . _ @ - (starting with a letter or digit)');
+const Password = z.string().min(12, 'must have at least 12 characters').max(200, 'must have at most 200 characters');
 
 export const createAccount = defineCommand({
   words: ['admin', 'create-account'],
@@ -52,11 +58,11 @@ Without --password a random password is generated and printed once.
   --role ROLE             researcher (default) | admin
   --password P            its password (12 to 200 characters)
 `,
-  flags: { 'data-dir': DATA_DIR_FLAG, name: flag(), role: flag(), password: flag() },
+  flags: { 'data-dir': DATA_DIR_FLAG, name: flag(), role: flag(), password: secret() },
   schema: z.strictObject({
     dataDir: DataDir,
     name: Name,
-    role: z.enum(['researcher', 'admin']).default('researcher'),
+    role: Choice(['researcher', 'admin']).default('researcher'),
     password: Password.optional(),
   }),
   async run(o, ctx) {
@@ -74,7 +80,7 @@ async function newPassword(ctx: Context, given: string | undefined): Promise<str
   const typed = await readPassword('New password: ', ctx.stdin, ctx.stderr);
   if (ctx.stdin.isTTY && (await readPassword('Repeat it: ', ctx.stdin, ctx.stderr)) !== typed) throw new Failure('the passwords differ');
   const checked = Password.safeParse(typed);
-  if (!checked.success) throw new Failure(checked.error.issues[0]!.message);
+  if (!checked.success) throw new Failure(`the password ${checked.error.issues[0]!.message}`);
   return typed;
 }
 
@@ -92,7 +98,7 @@ read from the terminal without echo (twice), or as the first line of piped stdin
   --name NAME             the account
   --password P            the new password (12 to 200 characters)
 `,
-  flags: { 'data-dir': DATA_DIR_FLAG, name: flag(), password: flag() },
+  flags: { 'data-dir': DATA_DIR_FLAG, name: flag(), password: secret() },
   schema: z.strictObject({ dataDir: DataDir, name: Name, password: Password.optional() }),
   async run(o, ctx) {
     const file = join(resolve(o.dataDir), 'coordinator.sqlite');

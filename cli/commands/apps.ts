@@ -6,7 +6,7 @@ import { AppSchema, AppVersionSchema } from '../../protocol/api.js';
 import { defineCommand, flag } from '../command.js';
 import { Failure } from '../failure.js';
 import { formatBytes, formatTable, formatTime } from '../format.js';
-import { Id, jsonHelp, Switch } from '../options.js';
+import { Choice, Decimal, Id, jsonHelp, Switch, Text } from '../options.js';
 
 export const appsCreate = defineCommand({
   words: ['apps', 'create'],
@@ -34,11 +34,11 @@ ${jsonHelp(30)}
   },
   schema: z
     .strictObject({
-      project: Id('--project'),
-      name: z.string().min(1),
-      validation: z.enum(['exact', 'tolerance']).default('exact'),
-      absEpsilon: z.coerce.number().nonnegative().optional(),
-      relEpsilon: z.coerce.number().nonnegative().optional(),
+      project: Id('project'),
+      name: Text(),
+      validation: Choice(['exact', 'tolerance']).default('exact'),
+      absEpsilon: Decimal({ atLeast: 0 }).optional(),
+      relEpsilon: Decimal({ atLeast: 0 }).optional(),
       homogeneousRedundancy: Switch,
       adaptiveReplication: Switch,
       json: Switch,
@@ -71,7 +71,7 @@ const Requirements = z.string().transform((text, c) => {
   } catch {
     // reported below
   }
-  c.addIssue({ code: 'custom', message: 'a JSON object, e.g. {"wasm":true,"minMemoryMb":256}' });
+  c.addIssue({ code: 'custom', message: 'must be a JSON object, e.g. {"wasm":true,"minMemoryMb":256}' });
   return z.NEVER;
 });
 
@@ -111,10 +111,10 @@ ${jsonHelp()}
   positionals: ['dir'],
   flags: { app: flag(), entry: flag(), platform: flag(), requirements: flag(), json: flag(true) },
   schema: z.strictObject({
-    app: Id('--app'),
-    dir: z.string().min(1),
-    entry: z.string().min(1).default('main.js'),
-    platform: z.enum(['any', 'node', 'browser']).default('any'),
+    app: Id('app'),
+    dir: Text(),
+    entry: Text().default('main.js'),
+    platform: Choice(['any', 'node', 'browser']).default('any'),
     requirements: Requirements.optional(),
     json: Switch,
   }),
@@ -146,7 +146,7 @@ ${jsonHelp()}
 `,
   positionals: ['id'],
   flags: { json: flag(true) },
-  schema: z.strictObject({ id: Id('ID'), json: Switch }),
+  schema: z.strictObject({ id: Id('app'), json: Switch }),
   async run(o, ctx) {
     const app = await ctx.connect().api.call('GET', `/apps/${o.id}`, AppSchema);
     if (o.json) {

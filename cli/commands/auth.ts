@@ -3,10 +3,10 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { GridApi, readAnswer } from '../api-client.js';
 import { CreatedTokenSchema, SessionSchema } from '../../protocol/api.js';
-import { defineCommand, flag } from '../command.js';
+import { defineCommand, flag, secret } from '../command.js';
 import { configPath, forgetLogin, readSavedLogin, saveLogin, TokenSchema, UrlSchema } from '../config-file.js';
 import { Failure } from '../failure.js';
-import { jsonHelp, Switch } from '../options.js';
+import { jsonHelp, Switch, Text } from '../options.js';
 import { readPassword } from '../password-prompt.js';
 
 const trimUrl = (url: string) => url.replace(/\/+$/, '');
@@ -36,12 +36,12 @@ stdin when it is piped: echo "${'$'}PASSWORD" | volunteer-grid login --url … -
   --password P            the password (visible to other users of this machine: prefer the prompt)
   --token-name LABEL      how the token is listed on the server (default: this machine's hostname)
 `,
-  flags: { url: { env: ['VG_URL'] }, name: flag(), password: flag(), 'token-name': flag() },
+  flags: { url: { env: ['VG_URL'] }, name: flag(), password: secret(), 'token-name': flag() },
   schema: z.strictObject({
     url: UrlSchema,
-    name: z.string().min(1),
-    password: z.string().min(1).optional(),
-    tokenName: z.string().trim().min(1).max(64).optional(),
+    name: Text(),
+    password: Text().optional(),
+    tokenName: z.string().trim().pipe(Text(64)).optional(),
   }),
   async run(o, ctx) {
     const url = trimUrl(o.url);
@@ -69,7 +69,7 @@ Checks the token against the coordinator, then saves the URL and the token in th
   --url URL               the coordinator, e.g. http://localhost:8080 (env VG_URL)
   --token TOKEN           the API token (vgt_…)
 `,
-  flags: { url: { env: ['VG_URL'] }, token: flag() },
+  flags: { url: { env: ['VG_URL'] }, token: secret() },
   schema: z.strictObject({ url: UrlSchema, token: TokenSchema }),
   async run(o, ctx) {
     const url = trimUrl(o.url);

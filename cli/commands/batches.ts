@@ -9,7 +9,7 @@ import { defineCommand, flag } from '../command.js';
 import type { Context } from '../context.js';
 import { Failure } from '../failure.js';
 import { formatBytes, formatCount, formatDuration, formatTable, formatTime } from '../format.js';
-import { Id, jsonHelp, Switch } from '../options.js';
+import { Choice, Decimal, Id, jsonHelp, Switch, WholeNumber } from '../options.js';
 import { ProgressBar } from '../progress-bar.js';
 
 const finished = (s: BatchStatus) => s.workunits.done + s.workunits.failed + s.workunits.cancelled;
@@ -26,7 +26,7 @@ export const batchesList = defineCommand({
 ${jsonHelp()}
 `,
   flags: { project: flag(), app: flag(), json: flag(true) },
-  schema: z.strictObject({ project: Id('--project').optional(), app: Id('--app').optional(), json: Switch }),
+  schema: z.strictObject({ project: Id('project').optional(), app: Id('app').optional(), json: Switch }),
   async run(o, ctx) {
     const { batches } = await ctx.connect().api.call('GET', '/batches', BatchListSchema, { query: { projectId: o.project, appId: o.app } });
     if (o.json) {
@@ -91,7 +91,7 @@ ${jsonHelp()}
 `,
   positionals: ['batch'],
   flags: { json: flag(true) },
-  schema: z.strictObject({ batch: Id('BATCH'), json: Switch }),
+  schema: z.strictObject({ batch: Id('batch'), json: Switch }),
   async run(o, ctx) {
     const s = await getStatus(ctx, o.batch);
     ctx.print(o.json ? JSON.stringify(s) : describeStatus(s).join('\n'));
@@ -126,7 +126,7 @@ passed first.
 `,
   positionals: ['batch'],
   flags: { timeout: flag(), json: flag(true) },
-  schema: z.strictObject({ batch: Id('BATCH'), timeout: z.coerce.number().positive().optional(), json: Switch }),
+  schema: z.strictObject({ batch: Id('batch'), timeout: Decimal({ above: 0 }, ' of seconds').optional(), json: Switch }),
   async run(o, ctx) {
     // One REST call first: a wrong token or batch fails at once, with the API's message.
     let last = await getStatus(ctx, o.batch);
@@ -212,7 +212,7 @@ FILE appears only once the download is complete; a broken download leaves no hal
 `,
   positionals: ['batch'],
   flags: { out: flag(), status: flag() },
-  schema: z.strictObject({ batch: Id('BATCH'), out: z.string().min(1), status: z.enum(['done']).optional() }),
+  schema: z.strictObject({ batch: Id('batch'), out: z.string().min(1), status: Choice(['done']).optional() }),
   async run(o, ctx) {
     const { api } = ctx.connect();
     const s = await getStatus(ctx, o.batch);
@@ -279,7 +279,7 @@ Finished results stay available.
 `,
   positionals: ['batch'],
   flags: {},
-  schema: z.strictObject({ batch: Id('BATCH') }),
+  schema: z.strictObject({ batch: Id('batch') }),
   async run(o, ctx) {
     const { cancelled } = await ctx.connect().api.call('POST', `/batches/${o.batch}/cancel`, CancelledSchema);
     ctx.print(`cancelled ${formatCount(cancelled)} work unit${cancelled === 1 ? '' : 's'} of batch ${o.batch}`);
@@ -297,7 +297,7 @@ ${jsonHelp()}
 `,
   positionals: ['batch'],
   flags: { limit: flag(), json: flag(true) },
-  schema: z.strictObject({ batch: Id('BATCH'), limit: Id('--limit').optional(), json: Switch }),
+  schema: z.strictObject({ batch: Id('batch'), limit: WholeNumber(1).optional(), json: Switch }),
   async run(o, ctx) {
     const answer = await ctx.connect().api.call('GET', `/batches/${o.batch}/errors`, BatchErrorsSchema, { query: { limit: o.limit } });
     if (o.json) {

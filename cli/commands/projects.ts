@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ProjectListSchema, ProjectSchema } from '../../protocol/api.js';
 import { defineCommand, flag } from '../command.js';
 import { formatTable } from '../format.js';
-import { Id, jsonHelp, Switch } from '../options.js';
+import { Decimal, Id, jsonHelp, Switch, Text, WholeNumber } from '../options.js';
 
 export const projectsList = defineCommand({
   words: ['projects', 'list'],
@@ -45,7 +45,7 @@ ${jsonHelp()}
 `,
   positionals: ['name'],
   flags: { description: flag(), json: flag(true) },
-  schema: z.strictObject({ name: z.string().min(1), description: z.string().optional(), json: Switch }),
+  schema: z.strictObject({ name: Text(), description: z.string().optional(), json: Switch }),
   async run(o, ctx) {
     const project = await ctx.connect().api.call('POST', '/projects', ProjectSchema, {
       json: { name: o.name, ...(o.description === undefined ? {} : { description: o.description }) },
@@ -65,7 +65,7 @@ ${verb === 'pause' ? "A paused project's tasks are not handed out; tasks already
 `,
     positionals: ['id'],
     flags: {},
-    schema: z.strictObject({ id: Id('ID') }),
+    schema: z.strictObject({ id: Id('project') }),
     async run(o, ctx) {
       const project = await ctx.connect().api.call('PATCH', `/projects/${o.id}`, ProjectSchema, { json: { status } });
       ctx.print(`project ${project.id} (${project.name}) is ${project.status}`);
@@ -94,8 +94,8 @@ ${jsonHelp(28)}
   flags: { 'max-per-result': flag(), default: flag(true), json: flag(true) },
   schema: z
     .strictObject({
-      id: Id('ID'),
-      maxPerResult: z.coerce.number({ error: '--max-per-result must be a number' }).min(0).max(1e9).optional(),
+      id: Id('project'),
+      maxPerResult: Decimal({ atLeast: 0, atMost: 1e9 }, ' of credits').optional(),
       default: Switch,
       json: Switch,
     })
@@ -134,8 +134,8 @@ ${jsonHelp(28)}
   flags: { max: flag(), default: flag(true), json: flag(true) },
   schema: z
     .strictObject({
-      id: Id('ID'),
-      max: z.coerce.number({ error: '--max must be a number' }).int().min(0).max(1000).optional(),
+      id: Id('project'),
+      max: WholeNumber(0, 1000).optional(),
       default: Switch,
       json: Switch,
     })

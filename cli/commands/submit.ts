@@ -10,21 +10,19 @@ import type { Context } from '../context.js';
 import { Failure } from '../failure.js';
 import { fileBodyStream, sha256OfFile } from '../file-stream.js';
 import { formatBytes, formatCount } from '../format.js';
-import { Id, jsonHelp, Switch } from '../options.js';
+import { Choice, Decimal, Id, jsonHelp, Switch, Text, WholeNumber } from '../options.js';
 import { ProgressBar } from '../progress-bar.js';
-
-const count = z.coerce.number().int().nonnegative();
 
 /** Replication flags, named as the API's query parameters (docs/api.md, "Batches"). */
 const REPLICATION = {
-  'min-quorum': { key: 'minQuorum', schema: count.min(1).optional(), help: 'agreeing results from distinct hosts needed (default 2)' },
-  'target-nresults': { key: 'targetNresults', schema: count.min(1).optional(), help: 'replicas created at once (default 2)' },
-  'max-error-results': { key: 'maxErrorResults', schema: count.optional(), help: 'more client errors than this fail a work unit (default 3)' },
-  'max-total-results': { key: 'maxTotalResults', schema: count.min(1).optional(), help: 'more replicas than this fail it (default 8)' },
-  'max-success-results': { key: 'maxSuccessResults', schema: count.min(1).optional(), help: 'this many successes without agreement fail it (default 6)' },
-  'delay-bound-ms': { key: 'delayBoundMs', schema: count.min(1).optional(), help: 'time a volunteer has for a task (default 86400000)' },
-  'fpops-est': { key: 'fpopsEst', schema: z.coerce.number().positive().optional(), help: 'estimated floating-point operations per task, drives credit (default 1e10)' },
-  priority: { key: 'priority', schema: z.coerce.number().int().optional(), help: 'higher is handed out first (default 0)' },
+  'min-quorum': { key: 'minQuorum', schema: WholeNumber(1).optional(), help: 'agreeing results from distinct hosts needed (default 2)' },
+  'target-nresults': { key: 'targetNresults', schema: WholeNumber(1).optional(), help: 'replicas created at once (default 2)' },
+  'max-error-results': { key: 'maxErrorResults', schema: WholeNumber(0).optional(), help: 'more client errors than this fail a work unit (default 3)' },
+  'max-total-results': { key: 'maxTotalResults', schema: WholeNumber(1).optional(), help: 'more replicas than this fail it (default 8)' },
+  'max-success-results': { key: 'maxSuccessResults', schema: WholeNumber(1).optional(), help: 'this many successes without agreement fail it (default 6)' },
+  'delay-bound-ms': { key: 'delayBoundMs', schema: WholeNumber(1).optional(), help: 'time a volunteer has for a task (default 86400000)' },
+  'fpops-est': { key: 'fpopsEst', schema: Decimal({ above: 0 }).optional(), help: 'estimated floating-point operations per task, drives credit (default 1e10)' },
+  priority: { key: 'priority', schema: WholeNumber().optional(), help: 'higher is handed out first (default 0)' },
 } as const;
 type ReplicationKey = (typeof REPLICATION)[keyof typeof REPLICATION]['key'];
 
@@ -71,13 +69,13 @@ ${jsonHelp(28)}
     ...Object.fromEntries(Object.keys(REPLICATION).map((f) => [f, flag()])),
   },
   schema: z.strictObject({
-    app: Id('--app'),
-    inputs: z.string().min(1),
-    name: z.string().min(1),
-    clientKey: z.string().min(1).max(200).optional(),
-    lines: z.enum(['inputs', 'workunits']).default('inputs'),
+    app: Id('app'),
+    inputs: Text(),
+    name: Text(),
+    clientKey: Text(200).optional(),
+    lines: Choice(['inputs', 'workunits']).default('inputs'),
     json: Switch,
-    ...(Object.fromEntries(Object.values(REPLICATION).map((r) => [r.key, r.schema])) as Record<ReplicationKey, z.ZodOptional<z.ZodNumber>>),
+    ...(Object.fromEntries(Object.values(REPLICATION).map((r) => [r.key, r.schema])) as Record<ReplicationKey, (typeof REPLICATION)[keyof typeof REPLICATION]['schema']>),
   }),
   async run(o, ctx) {
     let size: number;

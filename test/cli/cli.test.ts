@@ -296,8 +296,11 @@ describe('the researcher CLI against a real coordinator', () => {
     expect(expectExit(await cli(['submit', '--help']), 0).stdout).toContain('--min-quorum N');
     expect(expectExit(await cli(['frobnicate']), 2).stderr).toMatch(/^unknown command 'frobnicate'/);
     expect(expectExit(await cli(['projects', 'create']), 2).stderr).toMatch(/^missing NAME/);
-    expect(expectExit(await cli(['status', 'twelve']), 2).stderr).toContain('BATCH must be a number');
-    expect(expectExit(await cli(['projects', 'list', '--colour']), 2).stderr).toMatch(/^Unknown option '--colour'/);
+    expect(expectExit(await cli(['status', 'twelve']), 2).stderr).toMatch(/^BATCH must be a batch id \(a whole number ≥ 1\), not 'twelve'\n\nUsage: volunteer-grid status/);
+    expect(expectExit(await cli(['projects', 'list', '--colour']), 2).stderr).toMatch(/^unknown option --colour\n\nUsage: volunteer-grid projects list/);
+    // argument errors name the flag and the value, in plain words
+    const quorum = expectExit(await cli(['submit', '--app', '1', '--inputs', 'x.ndjson', '--name', 'n', '--min-quorum', 'x'], { env }), 2);
+    expect(quorum.stderr).toMatch(/^--min-quorum must be a whole number ≥ 1, not 'x'\n\nUsage: volunteer-grid submit/);
   });
 
 });

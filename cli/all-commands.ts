@@ -1,0 +1,16 @@
+// Every command of the CLI, in the groups the top-level help shows.
+import type { Command } from './command.js';
+import { createAccount, resetPassword } from './commands/admin.js';
+import { appsCreate, appsShow, appsUpload } from './commands/apps.js';
+import { login, logout, tokenSet, whoami } from './commands/auth.js';
+import { batchesList, cancel, errors, results, status, wait } from './commands/batches.js';
+import { projectsCreate, projectsCreditCap, projectsList, projectsPause, projectsPriorityCap, projectsResume } from './commands/projects.js';
+import { submit } from './commands/submit.js';
+
+export const GROUPS: { title: string; commands: Command[] }[] = [
+  { title: 'Log in', commands: [login, tokenSet, whoami, logout] },
+  { title: 'Projects and apps', commands: [projectsList, projectsCreate, projectsPause, projectsResume, projectsCreditCap, projectsPriorityCap, appsCreate, appsUpload, appsShow] },
+  { title: 'Batches', commands: [submit, batchesList, status, wait, results, cancel, errors] },
+  { title: "On the coordinator's machine", commands: [createAccount, resetPassword] },
+];
+export const COMMANDS = GROUPS.flatMap((g) => g.commands);
