@@ -22,3 +22,31 @@ export function describeError(e: unknown): string {
   }
   return e.message;
 }
+
+/** Why a file operation failed, in words: "no such file or folder", not "ENOENT: …, open '…'". */
+export function fsReason(e: unknown): string {
+  switch ((e as NodeJS.ErrnoException | undefined)?.code) {
+    case 'ENOENT':
+      return 'no such file or folder';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a folder';
+    case 'ENOTDIR':
+      return 'a part of the path is not a folder';
+    case 'ENOSPC':
+      return 'the disk is full';
+    case 'EDQUOT':
+      return 'the disk quota is used up';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'too many files are open';
+    case 'ELOOP':
+      return 'too many symbolic links';
+    default:
+      return describeError(e);
+  }
+}

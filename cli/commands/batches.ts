@@ -1,15 +1,16 @@
 // Following batches: list, status, wait (live), results (download), cancel, errors.
-import { rmSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants as fsConstants, rmSync, statSync } from 'node:fs';
+import { open, rename, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import { syncDir } from '../../common/durable-file.js';
 import { BatchErrorsSchema, BatchListSchema, type BatchStatus, BatchStatusSchema, CancelledSchema } from '../../protocol/api.js';
 import { defineCommand, flag } from '../command.js';
 import type { Context } from '../context.js';
-import { Failure } from '../failure.js';
+import { describeError, Failure, fsReason } from '../failure.js';
 import { formatBytes, formatCount, formatDuration, formatTable, formatTime } from '../format.js';
-import { Choice, Decimal, Id, jsonHelp, Switch, WholeNumber } from '../options.js';
+import { Choice, Decimal, Id, jsonHelp, Switch, Text, WholeNumber } from '../options.js';
 import { ProgressBar } from '../progress-bar.js';
 
 const finished = (s: BatchStatus) => s.workunits.done + s.workunits.failed + s.workunits.cancelled;
@@ -198,76 +199,216 @@ passed first.
   },
 });
 
+/** Where `results` writes: whole lines only, so that what a broken download leaves is whole results. */
+interface ResultsSink {
+  /** Writes bytes that end with a newline. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** The download is complete. */
+  commit(): Promise<void>;
+  /** The download failed: undo what can be undone. */
+  abandon(): Promise<void>;
+  /** For messages: "run-1.ndjson", "stdout". */
+  readonly name: string;
+  /** After a failure, what the reader has: "nothing written", "stdout has the first 12 results only". */
+  leftAfterFailure(lines: number): string;
+}
+
+/** Fails at once, before any download, when FILE cannot be written: which folder is missing, say. */
+function checkOutFile(out: string): void {
+  const folder = dirname(out);
+  let stat;
+  try {
+    stat = statSync(folder);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Failure(`cannot write ${out}: the folder ${folder} does not exist (create it first)`);
+    throw new Failure(`cannot write ${out}: ${fsReason(e)}`);
+  }
+  if (!stat.isDirectory()) throw new Failure(`cannot write ${out}: ${folder} is not a folder`);
+  try {
+    if (statSync(out).isDirectory()) throw new Failure(`cannot write ${out}: it is a folder; name a file in it, e.g. ${join(out, 'results.ndjson')}`);
+  } catch (e) {
+    if (e instanceof Failure) throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Failure(`cannot write ${out}: ${fsReason(e)}`);
+  }
+  try {
+    accessSync(folder, fsConstants.W_OK);
+  } catch {
+    throw new Failure(`cannot write ${out}: no permission to create files in ${folder}`);
+  }
+}
+
+/** A temporary file renamed into place at the end, so a broken download never leaves half a file. */
+async function fileSink(out: string): Promise<ResultsSink> {
+  const path = resolve(out);
+  const tmp = `${path}.part-${process.pid}`;
+  let file: FileHandle;
+  try {
+    file = await open(tmp, 'w', 0o644);
+  } catch (e) {
+    throw new Failure(`cannot write ${out}: ${fsReason(e)}`);
+  }
+  // Synchronous: the process may exit right after a failure is reported.
+  const removeTmp = () => rmSync(tmp, { force: true });
+  const onSignal = () => {
+    removeTmp();
+    process.stderr.write('\nerror: download interrupted; nothing written\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  return {
+    name: out,
+    async write(bytes) {
+      try {
+        await file.write(bytes);
+      } catch (e) {
+        throw new Failure(`cannot write ${out}: ${fsReason(e)}; nothing written`);
+      }
+    },
+    async commit() {
+      try {
+        await file.sync();
+        await file.close();
+        await rename(tmp, path);
+        syncDir(dirname(path));
+      } catch (e) {
+        throw new Failure(`cannot write ${out}: ${fsReason(e)}; nothing written`);
+      } finally {
+        process.off('SIGINT', onSignal);
+      }
+    },
+    async abandon() {
+      process.off('SIGINT', onSignal);
+      await file.close().catch(() => undefined);
+      removeTmp();
+    },
+    leftAfterFailure: () => 'nothing written',
+  };
+}
+
+/** Standard output, with its back-pressure; a reader that goes away (`| head`) ends the download quietly. */
+function stdoutSink(stdout: NodeJS.WriteStream): ResultsSink & { readonly closed: boolean } {
+  let closed = false;
+  let failure: Error | undefined;
+  stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') closed = true;
+    else failure = e;
+  });
+  return {
+    name: 'stdout',
+    get closed() {
+      return closed;
+    },
+    async write(bytes) {
+      if (closed) return;
+      if (failure) throw new Failure(`cannot write the results to stdout: ${fsReason(failure)}`);
+      if (!stdout.write(bytes)) await new Promise<void>((resolveDrain) => {
+        const done = () => {
+          stdout.off('drain', done);
+          stdout.off('error', done);
+          stdout.off('close', done);
+          resolveDrain();
+        };
+        stdout.once('drain', done).once('error', done).once('close', done);
+      });
+    },
+    async commit() {},
+    async abandon() {},
+    leftAfterFailure: (lines) => `stdout has the first ${formatCount(lines)} result${lines === 1 ? '' : 's'} only`,
+  };
+}
+
 export const results = defineCommand({
   words: ['results'],
-  summary: "download a batch's results as NDJSON",
-  usage: `Usage: volunteer-grid results BATCH --out FILE [--status done]
+  summary: "download a batch's results as NDJSON (to stdout, or a file)",
+  usage: `Usage: volunteer-grid results BATCH [--out FILE] [--status done]
 
 Streams the results of the batch's finished work units, in seq order, one JSON object per line:
 {"seq":0,"workunitId":101,"status":"done","output":…} or {…,"status":"failed","error":"…"}.
-FILE appears only once the download is complete; a broken download leaves no half file.
+To stdout by default (progress and the summary go to stderr), so it pipes: volunteer-grid
+results 12 | jq …. With --out FILE, FILE appears only once the download is complete: a broken
+download leaves no half file (on stdout it leaves whole lines only, and exit 1).
 
-  --out FILE              where to write them
+  --out FILE              where to write them (- for stdout, the default); its folder must exist
   --status done           only the work units that are done (leave out failed and cancelled)
 `,
   positionals: ['batch'],
   flags: { out: flag(), status: flag() },
-  schema: z.strictObject({ batch: Id('batch'), out: z.string().min(1), status: Choice(['done']).optional() }),
+  schema: z.strictObject({ batch: Id('batch'), out: Text().optional(), status: Choice(['done']).optional() }),
   async run(o, ctx) {
+    const toStdout = o.out === undefined || o.out === '-';
+    if (!toStdout) checkOutFile(o.out!);
     const { api } = ctx.connect();
     const s = await getStatus(ctx, o.batch);
     const expected = o.status === 'done' ? s.workunits.done : finished(s);
-    const out = resolve(o.out);
-    const tmp = `${out}.part-${process.pid}`;
-    const bar = new ProgressBar({ label: `batch ${o.batch} results`, format: formatCount, total: expected, out: ctx.stderr });
-    const file = await open(tmp, 'w', 0o644);
-    // Synchronous: the process may exit right after a failure is reported.
-    const removeTmp = () => rmSync(tmp, { force: true });
-    const onSignal = () => {
-      bar.clear();
-      removeTmp();
-      ctx.stderr.write('error: download interrupted; nothing written\n');
-      process.exit(130);
-    };
-    process.once('SIGINT', onSignal);
+    // Results scrolling on the terminal show their own progress: no bar drawn over them.
+    const quiet = toStdout && ctx.stdout.isTTY === true;
+    const bar = new ProgressBar({ label: `batch ${o.batch} results`, format: formatCount, total: expected, out: quiet ? new PassThrough() : ctx.stderr });
+    const response = await api.send('GET', `/batches/${o.batch}/results`, { query: { status: o.status }, headers: { accept: 'application/x-ndjson' } });
+    if (!response.body) throw new Failure('the coordinator sent no results body');
+    const sink = toStdout ? stdoutSink(ctx.stdout) : await fileSink(o.out!);
     let lines = 0;
     let bytes = 0;
+    /** The bytes after the last newline, held back until their line is whole. */
+    let tail: Uint8Array = new Uint8Array(0);
     try {
-      const response = await api.send('GET', `/batches/${o.batch}/results`, { query: { status: o.status }, headers: { accept: 'application/x-ndjson' } });
-      if (!response.body) throw new Failure('the coordinator sent no results body');
-      let lastByte = 0x0a;
       bar.update(0, { note: formatBytes(0) });
-      try {
-        for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-          for (const byte of chunk) if (byte === 0x0a) lines++;
-          bytes += chunk.length;
-          lastByte = chunk[chunk.length - 1] ?? lastByte;
-          await file.write(chunk);
-          bar.update(lines, { note: formatBytes(bytes) });
+      const reader = (response.body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await reader.next();
+        } catch (e) {
+          throw new Failure(`the download of batch ${o.batch}'s results broke off after ${formatBytes(bytes)}: ${describeError(e)}; ${sink.leftAfterFailure(lines)}`);
         }
-      } catch (e) {
-        throw new Failure(`the download of batch ${o.batch}'s results broke off after ${formatBytes(bytes)}: ${(e as Error).message}; nothing written`);
+        if (next.done) break;
+        const chunk = next.value;
+        bytes += chunk.length;
+        const cut = chunk.lastIndexOf(0x0a);
+        if (cut === -1) {
+          tail = concat(tail, chunk);
+          continue;
+        }
+        const whole = concat(tail, chunk.subarray(0, cut + 1));
+        tail = chunk.slice(cut + 1);
+        for (const byte of whole) if (byte === 0x0a) lines++;
+        await sink.write(whole);
+        if ('closed' in sink && sink.closed) {
+          // The reader went away (`| head`): what it took is what it wanted.
+          await (reader.return?.() ?? Promise.resolve());
+          bar.clear();
+          return 0;
+        }
+        bar.update(lines, { note: formatBytes(bytes) });
       }
-      if (lastByte !== 0x0a) throw new Failure(`the download of batch ${o.batch}'s results ended in the middle of a line; nothing written`);
-      await file.sync();
-      await file.close();
-      await rename(tmp, out);
-      syncDir(dirname(out));
+      if (tail.length > 0) throw new Failure(`the download of batch ${o.batch}'s results ended in the middle of a line; ${sink.leftAfterFailure(lines)}`);
+      await sink.commit();
     } catch (e) {
       bar.clear();
-      await file.close().catch(() => undefined);
-      removeTmp();
+      await sink.abandon();
       throw e;
-    } finally {
-      process.off('SIGINT', onSignal);
     }
-    bar.update(lines, { total: Math.max(expected, lines), note: formatBytes(bytes) });
-    bar.finish();
     const partial = s.status === 'active' ? ` (batch still active: ${formatCount(s.workunits.active)} work units not finished yet are left out)` : '';
-    ctx.print(`wrote ${formatCount(lines)} results (${formatBytes(bytes)}) to ${o.out}${partial}`);
+    const summary = `wrote ${formatCount(lines)} results (${formatBytes(bytes)}) to ${sink.name}${partial}`;
+    if (toStdout) {
+      // The summary would mix with the results on stdout: it takes the progress line's place on stderr.
+      bar.clear();
+      ctx.stderr.write(`${summary}\n`);
+    } else {
+      bar.update(lines, { total: Math.max(expected, lines), note: formatBytes(bytes) });
+      bar.finish();
+      ctx.print(summary);
+    }
     return 0;
   },
 });
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+}
 
 export const cancel = defineCommand({
   words: ['cancel'],

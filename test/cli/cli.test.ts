@@ -305,18 +305,83 @@ describe('the researcher CLI against a real coordinator', () => {
 
 });
 
+/** A batch's status as a stand-in coordinator gives it. */
+const fakeStatus = (id: number): BatchStatus => ({
+  id, projectId: 1, projectName: 'p', appId: 1, appName: 'a', name: 'b', clientKey: null, status: 'done', appVersion: null, archived: false, createdAt: 1, finishedAt: 2,
+  workunits: { total: 2, active: 0, done: 2, failed: 0, cancelled: 0 },
+  replicas: { unsent: 0, inProgress: 0, success: 4, clientError: 0, noReply: 0, aborted: 0, abandoned: 0, notNeeded: 0 },
+  throughput: { workunitsPerSecond: 0, windowMs: 1 },
+  etaMs: 0,
+  series: { bucketMs: 1000, points: [{ t: 1, done: 2, failed: 0 }] },
+  blocked: [],
+});
+
 describe('volunteer-grid results', () => {
+  it('writes to stdout without --out or with --out -, whole lines only, and says which folder is missing', async () => {
+    const server = createHttpServer((req, res) => {
+      const [, , , , id, what] = (req.url ?? '').split(/[/?]/);
+      if (what !== 'results') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(fakeStatus(Number(id))));
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      if (id === '10') {
+        // Without end, for a reader that stops early.
+        let seq = 0;
+        const more = () => {
+          if (res.destroyed) return;
+          res.write(`${Array.from({ length: 100 }, () => JSON.stringify({ seq: seq++, status: 'done', output: seq })).join('\n')}\n`);
+          setTimeout(more, 5);
+        };
+        return more();
+      }
+      res.write('{"seq":0,"status":"done","output":1}\n{"seq":1,"sta');
+      if (id === '7') setTimeout(() => res.destroy(), 100);
+      else if (id === '9') res.end('tus":"done","output":2}\n');
+      else res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const dir = tempDir('vg-cli-results-');
+      const env = { VG_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, VG_TOKEN: 'vgt_aTokenTheFakeServerIgnores' };
+      const config = join(dir, 'cli.json');
+      const lines = '{"seq":0,"status":"done","output":1}\n{"seq":1,"status":"done","output":2}\n';
+      for (const args of [['results', '9'], ['results', '9', '--out', '-']]) {
+        const run = expectExit(await grid(args, { config, env }), 0);
+        expect(run.stdout).toBe(lines);
+        expect(run.stderr).toBe('wrote 2 results (74 B) to stdout\n');
+      }
+      const broken = expectExit(await grid(['results', '7'], { config, env }), 1);
+      expect(broken.stdout).toBe('{"seq":0,"status":"done","output":1}\n');
+      expect(broken.stderr).toMatch(/^error: the download of batch 7's results broke off after 50 B: .*; stdout has the first 1 result only\n$/);
+      const cut = expectExit(await grid(['results', '8'], { config, env }), 1);
+      expect(cut.stdout).toBe('{"seq":0,"status":"done","output":1}\n');
+      expect(cut.stderr).toBe("error: the download of batch 8's results ended in the middle of a line; stdout has the first 1 result only\n");
+      expect(readdirSync(dir)).toEqual([]); // no file named '-', nothing else
+
+      // A reader that goes away early (`| head -1`) ends the download quietly.
+      const child = spawn(process.execPath, [BIN, 'results', '10'], { cwd: ROOT, env: { ...process.env, VG_CLI_CONFIG: config, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      await new Promise((resolve) => child.stdout.once('data', resolve));
+      child.stdout.destroy();
+      expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(0);
+      expect(stderr).toBe('');
+
+      // A file in a folder that is not there: said before anything is downloaded.
+      const missing = expectExit(await grid(['results', '9', '--out', 'no-such-folder/run-1.ndjson'], { config, env }), 1);
+      expect(missing.stderr).toBe('error: cannot write no-such-folder/run-1.ndjson: the folder no-such-folder does not exist (create it first)\n');
+      const folder = expectExit(await grid(['results', '9', '--out', dir], { config, env }), 1);
+      expect(folder.stderr).toBe(`error: cannot write ${dir}: it is a folder; name a file in it, e.g. ${join(dir, 'results.ndjson')}\n`);
+      const file = join(dir, 'run.ndjson');
+      expect(expectExit(await grid(['results', '9', '--out', file], { config, env }), 0).stdout).toBe(`wrote 2 results (74 B) to ${file}\n`);
+      expect(readFileSync(file, 'utf8')).toBe(lines);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('leaves no file behind when the download breaks off or ends mid-line', async () => {
     // A stand-in coordinator whose results downloads go wrong.
-    const status = (id: number): BatchStatus => ({
-      id, projectId: 1, projectName: 'p', appId: 1, appName: 'a', name: 'b', clientKey: null, status: 'done', appVersion: null, archived: false, createdAt: 1, finishedAt: 2,
-      workunits: { total: 2, active: 0, done: 2, failed: 0, cancelled: 0 },
-      replicas: { unsent: 0, inProgress: 0, success: 4, clientError: 0, noReply: 0, aborted: 0, abandoned: 0, notNeeded: 0 },
-      throughput: { workunitsPerSecond: 0, windowMs: 1 },
-      etaMs: 0,
-      series: { bucketMs: 1000, points: [{ t: 1, done: 2, failed: 0 }] },
-      blocked: [],
-    });
+    const status = fakeStatus;
     const server = createHttpServer((req, res) => {
       const [, , , , id, what] = (req.url ?? '').split(/[/?]/);
       if (what !== 'results') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status(Number(id))));
