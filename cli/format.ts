@@ -29,19 +29,58 @@ export function formatTime(ms: number | null | undefined): string {
   return ms == null ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
-/** Columns padded to their widest cell; numbers aligned right. */
-export function formatTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
-  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? formatCount(c) : c)))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));
+/**
+ * Columns padded to their widest cell; numbers aligned right. The last column is shown whole:
+ * its lines (a message may have several) go under it, and with `width` (a terminal's) they are
+ * wrapped to fit beside the other columns.
+ */
+export function formatTable(header: readonly string[], rows: readonly (readonly (string | number)[])[], options: { width?: number } = {}): string {
+  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? formatCount(c) : printable(c))))];
+  const last = header.length - 1;
+  const widths = header.map((_, i) => (i === last ? 0 : Math.max(...cells.map((r) => String(r[i] ?? '').length))));
   const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number'));
+  const indent = widths.slice(0, last).reduce((sum, w) => sum + w + 2, 0);
+  // Too narrow a terminal for wrapping to help: lines as they are, under the column.
+  const room = options.width === undefined ? Infinity : Math.max(options.width - 1 - indent, 24);
   return cells
-    .map((r) =>
-      r
-        .map((c, i) => (numeric[i] ? String(c).padStart(widths[i]!) : String(c).padEnd(widths[i]!)))
-        .join('  ')
-        .trimEnd(),
-    )
+    .map((r) => {
+      const first = r.slice(0, last).map((c, i) => (numeric[i] ? String(c).padStart(widths[i]!) : String(c).padEnd(widths[i]!)));
+      const lines = String(r[last] ?? '')
+        .split('\n')
+        .flatMap((line) => wrap(line, room));
+      return [[...first, lines[0] ?? ''].join('  ').trimEnd(), ...lines.slice(1).map((l) => `${' '.repeat(indent)}${l}`.trimEnd())].join('\n');
+    })
     .join('\n');
+}
+
+/** Words of `text` on lines of at most `width` characters; a longer word is cut. */
+export function wrap(text: string, width: number): string[] {
+  if (text.length <= width) return [text];
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = '';
+    }
+    let rest = line === '' ? word : `${line} ${word}`;
+    while (rest.length > width) {
+      lines.push(rest.slice(0, width));
+      rest = rest.slice(width);
+    }
+    line = rest;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
+
+/**
+ * Text from elsewhere (a volunteer's error message, a host's name) with its control characters
+ * made visible as \u001b and the like, so it cannot move the cursor or recolour a terminal;
+ * line breaks stay, and tabs become spaces.
+ */
+export function printable(text: string): string {
+  return text.replace(/\r\n?/g, '\n').replaceAll('\t', ' ').replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** "a", "a or b", "a, b or c". */

@@ -451,10 +451,12 @@ ${jsonHelp()}
       return 0;
     }
     ctx.print(`errors by code: ${codes.map(([code, n]) => `${code} ${formatCount(n)}`).join(', ')}\n`);
+    // Each message whole, its location included: wrapped on a terminal, as it is elsewhere.
     ctx.print(
       formatTable(
         ['AT', 'SEQ', 'WORKUNIT', 'HOST', 'CODE', 'MESSAGE'],
-        answer.errors.map((e) => [formatTime(e.at), e.seq, e.workunitId, e.hostName ?? '-', e.code, e.message.split('\n')[0]!.slice(0, 120)]),
+        answer.errors.map((e) => [formatTime(e.at), e.seq, e.workunitId, e.hostName ?? '-', e.code, e.message]),
+        ctx.stdout.isTTY ? { width: ctx.stdout.columns || 100 } : {},
       ),
     );
     return 0;

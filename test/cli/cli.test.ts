@@ -224,7 +224,8 @@ describe('the researcher CLI against a real coordinator', () => {
     const app = json<{ id: number }>(await cli(['apps', 'create', '--project', String(project.id), 'thrower', '--json'], { env }));
     const appDir = join(work, 'thrower-app');
     mkdirSync(appDir);
-    writeFileSync(join(appDir, 'main.js'), `export default async function run(input) { if (input.fail) throw new Error('no luck with ' + input.n); return input.n; }\n`);
+    // A long message: its location comes after the first 120 characters.
+    writeFileSync(join(appDir, 'main.js'), `export default async function run(input) { if (input.fail) throw new Error('no luck with ' + input.n + ': ' + 'this input is not one the app can use; '.repeat(3)); return input.n; }\n`);
     expectExit(await cli(['apps', 'upload', '--app', String(app.id), appDir], { env }), 0);
     const file = join(work, 'some-fail.ndjson');
     writeFileSync(file, ndjson([{ n: 1 }, { n: 2, fail: true }, { n: 3 }]));
@@ -235,7 +236,8 @@ describe('the researcher CLI against a real coordinator', () => {
     expect(waited.stderr).toContain(`error: batch ${batchId} finished with 1 failed work unit of 3`);
     const errors = expectExit(await cli(['errors', String(batchId)], { env }), 0);
     expect(errors.stdout).toContain('errors by code: app_exception 1');
-    expect(errors.stdout).toContain('no luck with 2');
+    // the whole message, with where in the app it was thrown (not cut at 120 characters or a line)
+    expect(errors.stdout).toMatch(/ app_exception  Error: no luck with 2: (this input is not one the app can use; ){3} \(at [^\n]*\(app:main\.js:1:\d+\)\)\n/);
     // --status done leaves the failed one out
     const out = join(work, 'some-fail.ndjson.out');
     expectExit(await cli(['results', String(batchId), '--out', out, '--status', 'done'], { env }), 0);
