@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { writeFileDurably } from '../common/durable-file.js';
-import { Failure } from './failure.js';
+import { Failure, fsReason } from './failure.js';
 
 // Worded as "must …" for cli/command.ts, which names the flag before it.
 export const TokenSchema = z.string().regex(/^vgt_[A-Za-z0-9_-]{16,200}$/, 'must be an API token: vgt_ and at least 16 letters, digits, _ or -');
@@ -36,7 +36,7 @@ export function readSavedLogin(env: NodeJS.ProcessEnv): SavedLogin | undefined {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Failure(`cannot read ${file}: ${(e as Error).message}`);
+    throw new Failure(`cannot read ${file}: ${fsReason(e)}`);
   }
   let json: unknown;
   try {
@@ -54,14 +54,25 @@ export function readSavedLogin(env: NodeJS.ProcessEnv): SavedLogin | undefined {
 
 export function saveLogin(env: NodeJS.ProcessEnv, login: SavedLogin): string {
   const file = configPath(env);
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  writeFileDurably(file, `${JSON.stringify(login, null, 2)}\n`, 0o600);
-  chmodSync(file, 0o600); // in case the umask or an older file said otherwise
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileDurably(file, `${JSON.stringify(login, null, 2)}\n`, 0o600);
+    chmodSync(file, 0o600); // in case the umask or an older file said otherwise
+  } catch (e) {
+    // mkdir says EEXIST when the folder's name is taken by a file
+    const reason = (e as NodeJS.ErrnoException).code === 'EEXIST' ? `${dirname(file)} is not a folder` : fsReason(e);
+    throw new Failure(`cannot save the login in ${file}: ${reason} (choose another file with VG_CLI_CONFIG)`);
+  }
   return file;
 }
 
 export function forgetLogin(env: NodeJS.ProcessEnv): void {
-  rmSync(configPath(env), { force: true });
+  const file = configPath(env);
+  try {
+    rmSync(file, { force: true });
+  } catch (e) {
+    throw new Failure(`cannot delete ${file}: ${fsReason(e)}`);
+  }
 }
 
 export interface Credentials {

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { defineCommand, flag, secret } from '../command.js';
 import type { Context } from '../context.js';
-import { Failure } from '../failure.js';
+import { describeError, Failure } from '../failure.js';
 import { Choice, Text } from '../options.js';
 import { readPassword } from '../password-prompt.js';
 
@@ -23,7 +23,12 @@ async function withAccounts<T>(dataDir: string, fn: (accounts: Accounts) => Prom
     import('../../coordinator/store/store.js'),
     import('../../coordinator/accounts/account-service.js'),
   ]);
-  const store = Store.open(file);
+  let store: InstanceType<typeof Store>;
+  try {
+    store = Store.open(file);
+  } catch (e) {
+    throw new Failure(`cannot open the coordinator database ${file}: ${describeError(e)}`);
+  }
   try {
     return await fn(new AccountService(store));
   } catch (e) {

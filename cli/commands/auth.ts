@@ -51,9 +51,17 @@ stdin when it is piped: echo "${'$'}PASSWORD" | volunteer-grid login --url … -
     const api = new GridApi(url, { cookie: sessionCookie(loggedIn), csrfToken: session.csrfToken ?? '' });
     const tokenName = o.tokenName ?? `volunteer-grid CLI on ${hostname()}`.slice(0, 64);
     const created = await api.call('POST', '/tokens', CreatedTokenSchema, { json: { name: tokenName } });
-    // The session was only the way to the token; end it so no cookie stays valid for a week.
-    await api.call('DELETE', '/session', null).catch(() => undefined);
-    const file = saveLogin(ctx.env, { url, token: created.token, tokenId: created.id, account: session.account.name });
+    let file: string;
+    try {
+      file = saveLogin(ctx.env, { url, token: created.token, tokenId: created.id, account: session.account.name });
+    } catch (e) {
+      // Not kept here, so of no use to anyone: no token left behind on the server.
+      await api.call('DELETE', `/tokens/${created.id}`, null).catch(() => undefined);
+      throw e;
+    } finally {
+      // The session was only the way to the token; end it so no cookie stays valid for a week.
+      await api.call('DELETE', '/session', null).catch(() => undefined);
+    }
     ctx.print(`logged in to ${url} as ${session.account.name} (${session.account.role}); API token "${created.name}" saved in ${file}`);
     return 0;
   },

@@ -1,13 +1,13 @@
 // Submitting a batch: streams an NDJSON file of inputs (one JSON value per line) to the
 // coordinator, which checks every line before creating anything. Idempotent by client key.
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { readAnswer } from '../api-client.js';
 import { SubmittedSchema } from '../../protocol/api.js';
 import { defineCommand, flag } from '../command.js';
 import type { Context } from '../context.js';
-import { Failure } from '../failure.js';
+import { Failure, fsReason } from '../failure.js';
 import { fileBodyStream, sha256OfFile } from '../file-stream.js';
 import { formatBytes, formatCount } from '../format.js';
 import { Choice, Decimal, Id, jsonHelp, Switch, Text, WholeNumber } from '../options.js';
@@ -81,11 +81,13 @@ ${jsonHelp(28)}
     let size: number;
     try {
       const stat = statSync(o.inputs);
-      if (!stat.isFile()) throw new Failure(`${o.inputs} is not a file`);
+      if (!stat.isFile()) throw new Failure(`cannot read ${o.inputs}: it is not a file`);
       size = stat.size;
+      // Opened once here: a file it may not read would fail later inside fetch, as a network error.
+      closeSync(openSync(o.inputs, 'r'));
     } catch (e) {
       if (e instanceof Failure) throw e;
-      throw new Failure(`cannot read ${o.inputs}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+      throw new Failure(`cannot read ${o.inputs}: ${fsReason(e)}`);
     }
     const { api } = ctx.connect();
     const clientKey = o.clientKey ?? defaultClientKey(o.app, o.name, await hashWithProgress(o.inputs, size, ctx));

@@ -286,6 +286,22 @@ describe('the researcher CLI against a real coordinator', () => {
     }
   });
 
+  it('says in words what is wrong with a local file or folder', async () => {
+    const missing = expectExit(await cli(['submit', '--app', '1', '--inputs', join(work, 'nowhere.ndjson'), '--name', 'n'], { env }), 1);
+    expect(missing.stderr).toBe(`error: cannot read ${join(work, 'nowhere.ndjson')}: no such file or folder\n`);
+    const folder = expectExit(await cli(['submit', '--app', '1', '--inputs', work, '--name', 'n'], { env }), 1);
+    expect(folder.stderr).toBe(`error: cannot read ${work}: it is not a file\n`);
+    // A config file under a regular file: saving the login cannot work, and says why.
+    const file = join(work, 'a-file');
+    writeFileSync(file, '');
+    const badConfig = join(file, 'cli.json');
+    const tokens = () => coordinator.store.db.prepare('SELECT COUNT(*) AS n FROM api_tokens').get();
+    const before = tokens();
+    const login = expectExit(await grid(['login', '--url', coordinator.url, '--name', 'admin', '--password', ADMIN_PASSWORD], { config: badConfig }), 1);
+    expect(login.stderr).toBe(`error: cannot save the login in ${badConfig}: ${file} is not a folder (choose another file with VG_CLI_CONFIG)\n`);
+    expect(tokens()).toEqual(before); // the token it could not keep was revoked
+  });
+
   it('refuses app folders with subfolders, and usage errors exit 2', async () => {
     const appDir = join(work, 'nested-app');
     mkdirSync(join(appDir, 'lib'), { recursive: true });
