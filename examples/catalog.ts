@@ -1,10 +1,11 @@
 // The example apps in one place, for the coordinator's demo seed and the tests: each one's
-// files (as an app version holds them), an input generator and an operation estimate.
+// files (what `volunteer-grid apps upload examples/NAME` sends: its folder, less what its
+// .vgignore leaves out), an input generator and an operation estimate.
 
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileWat } from './build-wasm.js';
+import { readAppFolder } from '../common/app-folder.js';
 import { mandelbrotFpops, mandelbrotInputs, type MandelbrotInput } from './mandelbrot/inputs.js';
 import { primesFpops, primesInputs, type PrimesInput } from './primes/inputs.js';
 
@@ -19,7 +20,7 @@ export interface ExampleApp<I> {
   name: string;
   description: string;
   requirements: { wasm?: boolean };
-  /** The files of one app version; `main.js` is the entry. */
+  /** The files of one app version, by name; `main.js` is the entry. */
   files(): Promise<AppFile[]>;
   inputs(count: number): I[];
   fpops(input: I): number;
@@ -28,19 +29,18 @@ export interface ExampleApp<I> {
 /** Directory of the examples (this module's directory). */
 export const EXAMPLES_DIR = fileURLToPath(new URL('.', import.meta.url));
 
-async function readAppFile(dir: string, name: string): Promise<AppFile> {
-  return { name, bytes: new Uint8Array(await readFile(join(EXAMPLES_DIR, dir, name))) };
+/** The app version in an example's folder, read as an upload reads it. */
+async function folderFiles(example: string): Promise<AppFile[]> {
+  const folder = readAppFolder(join(EXAMPLES_DIR, example));
+  if ('error' in folder) throw new Error(`examples/${example}: ${folder.error}`);
+  return Promise.all(folder.files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await readFile(f.path)) })));
 }
 
 const primes: ExampleApp<PrimesInput> = {
   name: 'primes',
   description: 'Counts the primes in ranges of integers: a small real computation to try the grid with.',
   requirements: {},
-  async files() {
-    const dir = join(EXAMPLES_DIR, 'primes');
-    const names = (await readdir(dir)).filter((name) => name.endsWith('.js')).sort();
-    return Promise.all(names.map((name) => readAppFile('primes', name)));
-  },
+  files: () => folderFiles('primes'),
   inputs: (count) => primesInputs(count),
   fpops: primesFpops,
 };
@@ -50,11 +50,7 @@ const mandelbrot: ExampleApp<MandelbrotInput> = {
   description:
     'Mandelbrot escape-time counts over strips of the complex plane, computed by a WebAssembly kernel.',
   requirements: { wasm: true },
-  async files() {
-    const wat = await readFile(join(EXAMPLES_DIR, 'mandelbrot', 'kernel.wat'), 'utf8');
-    const [main, kernel] = await Promise.all([readAppFile('mandelbrot', 'main.js'), compileWat(wat, 'kernel.wat')]);
-    return [main, { name: 'kernel.wasm', bytes: kernel }];
-  },
+  files: () => folderFiles('mandelbrot'),
   inputs: (count) => mandelbrotInputs(count),
   fpops: mandelbrotFpops,
 };

@@ -27,7 +27,7 @@ export async function seedDemo(
   workunits: number,
 ): Promise<{ batches: SeededBatch[]; workunits: number } | undefined> {
   if (workunits === 0 || deps.store.catalog.projectByName(DEMO_PROJECT)) return undefined;
-  // Read and compile everything before writing anything: the seed lands whole or not at all.
+  // Read everything before writing anything: the seed lands whole or not at all.
   const primesFiles = await EXAMPLES.primes.files();
   const mandelbrotFiles = await EXAMPLES.mandelbrot.files();
   return deps.store.transaction(() => {

@@ -1,4 +1,4 @@
-;; Mandelbrot escape-time kernel, compiled to kernel.wasm by examples/build-wasm.ts.
+;; Mandelbrot escape-time kernel, compiled to kernel.wasm by `npm run build:examples` (examples/build-wasm.ts).
 ;;
 ;; row(cy, x0, dx, width, maxIter) computes one row of the image: for column i in
 ;; [0, width) the point c = (x0 + i*dx) + cy*i iterates z <- z*z + c from z = 0, and the
