@@ -1,10 +1,10 @@
 // Apps and their versions: create an app, upload a folder as a new version, show one.
-import { openAsBlob, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { openAsBlob } from 'node:fs';
 import { z } from 'zod';
-import { AppSchema, AppVersionSchema } from '../../protocol/api.js';
-import { defineCommand, flag } from '../command.js';
-import { Failure } from '../failure.js';
+import { IGNORE_FILE, readAppFolder } from '../../common/app-folder.js';
+import { AppSchema, AppVersionSchema, ProjectSchema } from '../../protocol/api.js';
+import { defineCommand, flag, repeatable } from '../command.js';
+import { Failure, fsReason } from '../failure.js';
 import { formatBytes, formatTable, formatTime } from '../format.js';
 import { Choice, Decimal, Id, jsonHelp, Switch, Text } from '../options.js';
 
@@ -75,64 +75,78 @@ const Requirements = z.string().transform((text, c) => {
   return z.NEVER;
 });
 
-/** The app's files: every regular file directly in `dir`. Folders are refused, not skipped. */
-function appFiles(dir: string): { name: string; path: string; size: number }[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir).sort();
-  } catch (e) {
-    throw new Failure(`cannot read ${dir}: ${(e as Error).message}`);
-  }
-  const files = names.map((name) => {
-    const path = join(dir, name);
-    const stat = statSync(path);
-    if (stat.isDirectory()) throw new Failure(`${path} is a folder: an app version is a flat set of files, so move what it holds next to the entry module`);
-    if (!stat.isFile()) throw new Failure(`${path} is not a regular file`);
-    return { name, path, size: stat.size };
-  });
-  if (files.length === 0) throw new Failure(`${dir} holds no files`);
-  return files;
-}
-
 export const appsUpload = defineCommand({
   words: ['apps', 'upload'],
   summary: "upload a folder's files as a new version of an app",
   usage: `Usage: volunteer-grid apps upload --app ID DIR [options]
 
-Uploads every file in DIR (no subfolders) as the app's next version; the coordinator stores the
-files by SHA-256 and signs the manifest. Volunteers run the newest version that suits them.
+Uploads the files in DIR as the app's next version, as they are (nothing is built: compile a
+kernel first); the coordinator stores them by SHA-256 and signs the manifest. Volunteers run the
+newest version that suits them. An app version is a flat set of files, so a subfolder is refused
+unless it is left out.
+
+What is not part of the app (an input generator, a kernel's source, notes) is left out by
+DIR/${IGNORE_FILE}: one pattern a line as in .gitignore (# comments, * ? [a-z], a trailing / for
+folders, ! to take a file back in; the last pattern that matches wins), and by --exclude.
+Hidden files (${IGNORE_FILE} itself) are always left out: no app file's name starts with a dot.
+The answer lists what went and what was left out, and why.
 
   --app ID                the app
+  --exclude PATTERN       leave out what matches, after ${IGNORE_FILE} (repeatable)
   --entry FILE            the entry module (default main.js)
   --platform P            any (default) | node | browser
   --requirements JSON     what a volunteer needs, e.g. '{"wasm":true,"minMemoryMb":256}'
 ${jsonHelp()}
 `,
   positionals: ['dir'],
-  flags: { app: flag(), entry: flag(), platform: flag(), requirements: flag(), json: flag(true) },
+  flags: { app: flag(), exclude: repeatable(), entry: flag(), platform: flag(), requirements: flag(), json: flag(true) },
   schema: z.strictObject({
     app: Id('app'),
     dir: Text(),
+    exclude: z.array(Text()).default([]),
     entry: Text().default('main.js'),
     platform: Choice(['any', 'node', 'browser']).default('any'),
     requirements: Requirements.optional(),
     json: Switch,
   }),
   async run(o, ctx) {
-    const files = appFiles(o.dir);
-    if (!files.some((f) => f.name === o.entry)) throw new Failure(`${o.dir} has no ${o.entry}, the entry module (choose another with --entry)`);
+    const folder = readAppFolder(o.dir, o.exclude);
+    if ('error' in folder) throw new Failure(folder.error);
+    for (const pattern of folder.unmatched) ctx.stderr.write(`warning: --exclude ${pattern} matches nothing in ${o.dir}\n`);
+    if (!folder.files.some((f) => f.name === o.entry)) {
+      const left = folder.leftOut.find((l) => l.name === o.entry);
+      throw new Failure(
+        left
+          ? `${o.entry}, the entry module, is left out (${left.why})`
+          : `${o.dir} has no ${o.entry}, the entry module (choose another with --entry)`,
+      );
+    }
+    const { api } = ctx.connect();
+    // Which app and project this is, said back before anything is sent: a wrong --app shows at once.
+    const app = await api.call('GET', `/apps/${o.app}`, AppSchema);
+    const project = await api.call('GET', `/projects/${app.projectId}`, ProjectSchema).catch(() => undefined);
     const form = new FormData();
-    for (const f of files) form.append('files', await openAsBlob(f.path), f.name);
+    for (const f of folder.files) {
+      try {
+        form.append('files', await openAsBlob(f.path), f.name);
+      } catch (e) {
+        throw new Failure(`cannot read ${f.path}: ${fsReason(e)}`);
+      }
+    }
     form.append('entry', o.entry);
     form.append('platform', o.platform);
     if (o.requirements !== undefined) form.append('requirements', o.requirements);
-    const version = await ctx.connect().api.call('POST', `/apps/${o.app}/versions`, AppVersionSchema, { body: form });
+    const version = await api.call('POST', `/apps/${o.app}/versions`, AppVersionSchema, { body: form });
+    if (o.json) {
+      ctx.print(JSON.stringify(version));
+      return 0;
+    }
     const size = version.files.reduce((sum, f) => sum + f.size, 0);
-    ctx.print(
-      o.json
-        ? JSON.stringify(version)
-        : `uploaded version ${version.version} of app ${version.appId}: ${version.files.length} file${version.files.length === 1 ? '' : 's'}, ${formatBytes(size)}, bundle ${version.bundleHash}`,
-    );
+    const where = `app ${app.name} (${app.id}) in project ${project ? `${project.name} (${project.id})` : app.projectId}`;
+    ctx.print(`uploaded version ${version.version} of ${where}: ${version.files.length} file${version.files.length === 1 ? '' : 's'}, ${formatBytes(size)}`);
+    ctx.print(`  files     ${version.files.map((f) => `${f.name} (${formatBytes(f.size)})`).join(', ')}`);
+    if (folder.leftOut.length > 0) ctx.print(`  left out  ${folder.leftOut.map((l) => `${l.name} (${l.why})`).join(', ')}`);
+    ctx.print(`  bundle    ${version.bundleHash}`);
     return 0;
   },
 });

@@ -2,6 +2,7 @@
 // with real volunteer daemons computing the example primes app, the downloaded results
 // checked against the app run in this process.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { formatBytes } from '../../cli/format.js';
 import { EXAMPLES, EXAMPLES_DIR } from '../../examples/catalog.js';
 import type { PrimesInput } from '../../examples/primes/inputs.js';
 import type { BatchStatus } from '../../protocol/api.js';
@@ -127,12 +129,11 @@ describe('the researcher CLI against a real coordinator', () => {
     expect(expectExit(await cli(['projects', 'list']), 0).stdout).toMatch(new RegExp(`^\\s*${project.id}\\s+cli-primes\\s+active`, 'm'));
     const app = json<{ id: number }>(await cli(['apps', 'create', '--project', String(project.id), 'primes', '--json']));
 
-    // the app's files (not the examples folder: its inputs.ts generator is no part of the app)
-    const appDir = join(work, 'primes-app');
-    mkdirSync(appDir);
-    for (const f of await EXAMPLES.primes.files()) writeFileSync(join(appDir, f.name), f.bytes);
-    expect(expectExit(await cli(['apps', 'upload', '--app', String(app.id), appDir]), 0).stdout).toMatch(/^uploaded version 1 of app \d+: 1 file/);
-    expect(expectExit(await cli(['apps', 'show', String(app.id)]), 0).stdout).toMatch(/^\s*1\s+any\s+main\.js/m);
+    // the example's folder as it is: its .vgignore leaves the input generator out
+    const uploaded = expectExit(await cli(['apps', 'upload', '--app', String(app.id), join(EXAMPLES_DIR, 'primes')]), 0).stdout.split('\n');
+    expect(uploaded[0]).toBe(`uploaded version 1 of app primes (${app.id}) in project cli-primes (${project.id}): 1 file, 1.09 KiB`);
+    expect(uploaded.slice(1, 3)).toEqual(['  files     main.js (1.09 KiB)', '  left out  .vgignore (hidden), inputs.ts (.vgignore line 3: inputs.ts)']);
+    expect(expectExit(await cli(['apps', 'show', String(app.id)]), 0).stdout).toMatch(/^\s*1\s+any\s+main\.js\s/m);
 
     const inputs = EXAMPLES.primes.inputs(12);
     const inputsFile = join(work, 'inputs.ndjson');
@@ -284,6 +285,41 @@ describe('the researcher CLI against a real coordinator', () => {
       const run = expectExit(await cli(['projects', 'priority-cap', String(project.id), ...args], { env }), 2);
       expect(run.stderr).toMatch(/--max|--default/);
     }
+  });
+
+  it('uploads the Mandelbrot example folder as it is, names the app and project, and leaves out what it is told to', async () => {
+    const project = json<{ id: number }>(await cli(['projects', 'create', 'cli-upload', '--json'], { env }));
+    const app = json<{ id: number }>(await cli(['apps', 'create', '--project', String(project.id), 'mandelbrot', '--json'], { env }));
+    const mandelbrot = join(EXAMPLES_DIR, 'mandelbrot');
+    const run = expectExit(await cli(['apps', 'upload', '--app', String(app.id), mandelbrot, '--requirements', '{"wasm":true}'], { env }), 0);
+    const kernel = readFileSync(join(mandelbrot, 'kernel.wasm'));
+    const main = readFileSync(join(mandelbrot, 'main.js'));
+    expect(run.stdout.split('\n').slice(0, 3)).toEqual([
+      `uploaded version 1 of app mandelbrot (${app.id}) in project cli-upload (${project.id}): 2 files, ${formatBytes(kernel.length + main.length)}`,
+      `  files     kernel.wasm (${formatBytes(kernel.length)}), main.js (${formatBytes(main.length)})`,
+      '  left out  .vgignore (hidden), inputs.ts (.vgignore line 4: inputs.ts), kernel.wat (.vgignore line 5: *.wat)',
+    ]);
+    const shown = json<{ versions: { files: { name: string; sha256: string }[] }[] }>(await cli(['apps', 'show', String(app.id), '--json'], { env }));
+    expect(shown.versions[0]!.files).toEqual([
+      { name: 'kernel.wasm', sha256: createHash('sha256').update(kernel).digest('hex'), size: kernel.length },
+      { name: 'main.js', sha256: createHash('sha256').update(main).digest('hex'), size: main.length },
+    ]);
+
+    // --exclude after the folder's .vgignore; a pattern that matches nothing is worth a warning
+    const dir = join(work, 'excluding-app');
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    for (const name of ['main.js', 'notes.md', 'make-inputs.ts']) writeFileSync(join(dir, name), 'export default async () => 1;\n');
+    writeFileSync(join(dir, '.vgignore'), '*.ts\n');
+    const excluded = expectExit(await cli(['apps', 'upload', '--app', String(app.id), dir, '--exclude', 'data/', '--exclude', '*.md', '--exclude', 'nothing*'], { env }), 0);
+    expect(excluded.stdout).toContain(`uploaded version 2 of app mandelbrot (${app.id}) in project cli-upload (${project.id}): 1 file, 30 B\n`);
+    expect(excluded.stdout).toContain('  left out  .vgignore (hidden), data/ (--exclude data/), make-inputs.ts (.vgignore line 1: *.ts), notes.md (--exclude *.md)\n');
+    expect(excluded.stderr).toBe(`warning: --exclude nothing* matches nothing in ${dir}\n`);
+    // the entry itself left out, and an app that is not there: said before anything is sent
+    const noEntry = expectExit(await cli(['apps', 'upload', '--app', String(app.id), dir, '--exclude', '*.js', '--exclude', 'data/'], { env }), 1);
+    expect(noEntry.stderr).toBe('error: main.js, the entry module, is left out (--exclude *.js)\n');
+    const noApp = expectExit(await cli(['apps', 'upload', '--app', '999999', dir, '--exclude', 'data/'], { env }), 1);
+    expect(noApp.stderr).toMatch(/^error: .*\(404 not_found\)\n$/);
+    expect(json<{ versions: unknown[] }>(await cli(['apps', 'show', String(app.id), '--json'], { env })).versions).toHaveLength(2);
   });
 
   it('says in words what is wrong with a local file or folder', async () => {
