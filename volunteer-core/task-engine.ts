@@ -170,6 +170,8 @@ type RefusedTask = Pick<Task, 'taskId' | 'workunitId' | 'hostKey'> & Partial<Pic
 export class TaskEngine<C extends CreditStore = CreditStore> {
   private readonly held = new Map<number, Held>();
   private readonly unreported = new Map<number, { result: Result; task?: Pick<Task, 'project' | 'app'> }>();
+  /** Tasks over whose results are being signed and journalled: no longer held, not yet unreported. */
+  private readonly completing = new Set<number>();
   private readonly clock: Clock;
   private readonly retryMs: number;
   private readonly events: Partial<EngineEvents<C>>;
@@ -310,7 +312,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     try {
       const reply = await this.link!.call<{ tasks: unknown[]; abort?: AbortNotice; retryAfterMs?: number }>('tasks.request', {
         count: Math.min(want, session.limits.maxTasksPerRequest),
-        holding: [...this.held.keys(), ...this.unreported.keys()],
+        holding: [...this.held.keys(), ...this.completing, ...this.unreported.keys()],
       });
       if (reply.abort) await this.abort(reply.abort.taskIds, reply.abort.reason);
       for (const raw of reply.tasks) await this.accept(raw, session.coordinatorKey);
@@ -340,7 +342,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
       return;
     }
     const task = parsed.data;
-    if (this.held.has(task.taskId) || this.unreported.has(task.taskId)) return;
+    if (this.held.has(task.taskId) || this.completing.has(task.taskId) || this.unreported.has(task.taskId)) return;
     const problem = await crypto.check((ed) => taskProblem(ed, coordinatorKey, host.publicKey, task));
     if (problem) return this.refuse(task, 'bad_signature', problem);
     await journal.saveTask(task);
@@ -457,9 +459,17 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
       outcome = { error: { code: outcome.error.code, message: redactPaths(outcome.error.message).slice(0, MAX_ERROR_MESSAGE_CHARS) } };
     }
     const rounded = { cpuTimeMs: Math.round(timing.cpuTimeMs), elapsedMs: Math.round(timing.elapsedMs) };
-    const result = await crypto.signWith(host.seed, (ed) => buildResult(ed, host.seed, task, outcome, rounded));
-    await journal.saveResult(result);
-    this.unreported.set(task.taskId, { result, ...(task.project !== undefined && task.app !== undefined ? { task: { project: task.project, app: task.app } } : {}) });
+    // Named in `holding` meanwhile: an ask for work that left it out would have the coordinator
+    // send it again as lost, and it would run twice.
+    this.completing.add(task.taskId);
+    let result: Result;
+    try {
+      result = await crypto.signWith(host.seed, (ed) => buildResult(ed, host.seed, task, outcome, rounded));
+      await journal.saveResult(result);
+      this.unreported.set(task.taskId, { result, ...(task.project !== undefined && task.app !== undefined ? { task: { project: task.project, app: task.app } } : {}) });
+    } finally {
+      this.completing.delete(task.taskId);
+    }
     this.events.resultSaved?.(result);
     this.scheduleReport();
     this.changed();

@@ -399,6 +399,35 @@ describe('the volunteer task engine', () => {
     expect(reported(link)).toMatchObject([{ taskId: 1, outcome: 'success' }]);
   });
 
+  // Regression: between a task's end and its result in the journal, the task was in neither
+  // list an ask for work names in `holding`; with fast tasks an ask went out then (a report's
+  // answer makes room), the coordinator sent the task again as lost, and it ran twice.
+  it('names a task whose result is being journalled as held, so it is not sent again and run twice', async () => {
+    const { engine, link, runner, clock, journal } = setup();
+    let release!: () => void;
+    const save = journal.saveResult.bind(journal);
+    journal.saveResult = async (r) => {
+      await new Promise<void>((resolve) => (release = resolve));
+      await save(r);
+    };
+    const task = signedTask(1);
+    link.offer([task]);
+    link.connect();
+    await clock.advance(100);
+    runner.running(1).finish(success(1));
+    await settle(); // signed; the journal write waits
+    // The coordinator sends a task again to a host that does not name it ("resend lost results").
+    link.handlers['tasks.request'] = (p) => ({ tasks: (p.holding as number[]).includes(1) ? [] : [task], retryAfterMs: 60_000 });
+    const asked = link.made('tasks.request').length;
+    engine.fill();
+    await settle();
+    expect(link.made('tasks.request').slice(asked).map((c) => c.payload.holding)).toEqual([[1]]);
+    release();
+    await clock.advance(100);
+    expect(runner.runs).toHaveLength(1);
+    expect(reported(link).map((r) => r.taskId)).toEqual([1]);
+  });
+
   it('starts each task once when starting one calls dispatch again (a sandbox pool reporting a free slot)', async () => {
     const { engine, link, runner, clock } = setup({ slots: 3, capacity: 3 });
     const run = runner.run.bind(runner);
