@@ -54,6 +54,8 @@ export interface CreditStore {
 
 export interface SandboxJob {
   taskId: number;
+  /** The app version's hash: the page runs one version's tasks on a worker before another's. */
+  appVersionHash: string;
   entry: string;
   files: ReadonlyMap<string, Uint8Array>;
   input: unknown;
@@ -396,6 +398,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
       const running = runner.run(
         {
           taskId: task.taskId,
+          appVersionHash: task.appVersionHash,
           entry: h.bundle!.entry,
           files: h.bundle!.files,
           input: h.input,

@@ -1,7 +1,8 @@
 // The browser volunteer page end to end, in real headless Chromium against a real coordinator
 // (and a real Node volunteer where a second host is needed): both example apps computed and
 // validated across a browser and Node, a reload resuming from a checkpoint, a tampered task
-// refused, and a closed tab's tasks reissued within the disconnect grace period.
+// refused, a closed tab's tasks reissued within the disconnect grace period, and one worker
+// running an app version's tasks one after another until one leaves something behind.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,7 +18,7 @@ import { launchChromium, skipBrowserTests } from '../helpers/chromium.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { submitInputs } from '../helpers/batches.js';
 import { VolunteerProcess } from '../helpers/volunteer-process.js';
-import { COMPILE_CHAIN_APP, INNOCENT_APP } from '../helpers/leftover-apps.js';
+import { COMPILE_CHAIN_APP, INNOCENT_APP, WASM_BUILDER } from '../helpers/leftover-apps.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -109,6 +110,62 @@ export default async function run() {
 
 const ONE_REPLICA = { minQuorum: 1, targetNresults: 1, maxErrorResults: 1, maxTotalResults: 1 };
 
+/**
+ * One app version for a worker's consecutive tasks: each task says whether it saw what the one
+ * before left on its global (a fresh compartment: never), which of the ways to have code called
+ * later it has (none: a kept worker relies on that), and whether the intrinsics SES removes in
+ * this browser (quietly now) are gone.
+ */
+const REUSED_APP = `
+export default async (input, ctx) => {
+  const before = typeof globalThis.previous;
+  globalThis.previous = input.n;
+  let x = 0;
+  for (let i = 0; i < 2e6; i++) x = (x + i) | 0;
+  await ctx.checkpoint({ x });
+  const later = ['setTimeout', 'setInterval', 'queueMicrotask', 'requestAnimationFrame', 'Atomics', 'FinalizationRegistry', 'WeakRef',
+    'MessageChannel', 'BroadcastChannel', 'Worker', 'fetch', 'indexedDB'].filter((k) => typeof globalThis[k] !== 'undefined');
+  const iterator = Object.getPrototypeOf(Object.getPrototypeOf([].values()));
+  return { n: input.n, before, later, unpermitted: ['join', 'includes'].filter((k) => k in iterator) };
+};`;
+
+/**
+ * One app version whose tasks do, by input, what ends a worker: leave a WebAssembly compilation
+ * running (whose continuation would compute for seconds), leave a promise loop that never
+ * drains, run past the time limit; or compute innocently with a checkpoint per step (the turns
+ * of the event loop in which anything left behind would run), reporting whether it saw a mark
+ * the others leave on their global.
+ */
+const MIXED_APP = `${WASM_BUILDER}
+export default async (input, ctx) => {
+  if (input.mode === 'compile') {
+    globalThis.mark = 'compile';
+    const bytes = wasmModule(2000, 2000, false);
+    const loop = () => WebAssembly.compile(bytes).then(() => { burn(2e9); loop(); });
+    loop();
+    return 'left a compilation behind';
+  }
+  if (input.mode === 'microtasks') {
+    globalThis.mark = 'microtasks';
+    (async () => { for (;;) await null; })();
+    return 'left a promise loop behind';
+  }
+  if (input.mode === 'endless') {
+    globalThis.mark = 'endless';
+    for (;;) {}
+  }
+  let x = 0;
+  for (let step = 0; step < 20; step++) { for (let i = 0; i < 1e6; i++) x = (x + i) | 0; await ctx.checkpoint({ step }); }
+  return ['innocent', typeof globalThis.mark];
+};`;
+
+/** The first line of the page's activity that contains `text`, once there is one. */
+const activityLine = async (page: Page, text: string, timeout = 45_000) =>
+  (await page.waitForFunction(`[...document.querySelectorAll('#activity li span')].map((e) => e.textContent).find((t) => t.includes(${JSON.stringify(text)}))`, null, { timeout })).jsonValue() as Promise<string>;
+
+const workerRow = (page: Page) =>
+  page.evaluate(`(({ sandbox, sandboxTasks, state }) => ({ sandbox: Number(sandbox), tasks: Number(sandboxTasks), state }))(document.querySelector('#workers .worker').dataset)`) as Promise<{ sandbox: number; tasks: number; state: string }>;
+
 describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in Chromium', () => {
   let browser: Browser | undefined;
   let coordinator: TestCoordinator | undefined;
@@ -117,6 +174,8 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
   const dirs: string[] = [];
   let pageErrors: string[] = [];
   let cspViolations: string[] = [];
+  /** Everything the page and its workers logged, from before the page loaded. */
+  let consoleMessages: string[] = [];
 
   beforeAll(async () => {
     await ensurePageBuilt();
@@ -144,9 +203,11 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
     const page = await context.newPage();
     pageErrors = [];
     cspViolations = [];
+    consoleMessages = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
       if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+      consoleMessages.push(`${m.type()}: ${m.text()}`);
     });
     await page.goto(`${coordinator!.url}/`);
     await page.waitForSelector('#toggle');
@@ -301,8 +362,8 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
     expect(pageErrors).toEqual([]);
   }, 60_000);
 
-  // The page starts a fresh worker for every task (sandbox/worker-pool.ts), so what a task
-  // leaves behind dies with its worker; the daemon, which reuses its threads, needs task scopes.
+  // Four app versions: every task here gets a fresh worker (a worker runs one version's tasks),
+  // so what a task leaves behind dies with its worker. One version's tasks on one worker: below.
   it('lets nothing a task leaves behind reach the next; shows apps UTC only; reports name no file of the machine', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
@@ -344,6 +405,81 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
     ]);
     const error = JSON.parse(replicasOf(c, thrower)[0]!.error!) as { code: string; message: string };
     expect(error).toEqual({ code: 'app_exception', message: expect.stringMatching(/^Error: this app version has no file "missing.bin" \(at default \(app:main\.js:2:\d+\)\)$/) });
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('runs consecutive tasks of one app version on one worker, each in a fresh compartment, another version on a fresh worker, and logs nothing to the console', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const projectId = c.apps.createProject({ name: 'reuse' });
+    const inputs = [1, 2, 3, 4, 5, 6].map((n) => ({ n }));
+    const first = submit(c, addApp(c, projectId, 'reused', REUSED_APP), inputs, ONE_REPLICA);
+    // Another app version, whose tasks come after those (higher work unit ids: fetched later).
+    const second = submit(c, addApp(c, projectId, 'reused-too', `${REUSED_APP}\n// another version`), inputs.slice(0, 2), ONE_REPLICA);
+
+    const page = await openPage({ cores: 1 });
+    await start(page);
+    await waitFor('every work unit done', () => countDone(c, first) === 6 && countDone(c, second) === 2, 30_000);
+
+    for (const [batch, n] of [[first, 6], [second, 2]]) {
+      const outputs = replicasOf(c, batch!).map((r) => JSON.parse(r.output!) as { n: number }).sort((x, y) => x.n - y.n);
+      expect(outputs).toEqual(inputs.slice(0, n).map(({ n }) => ({ n, before: 'undefined', later: [], unpermitted: [] })));
+      const cpu = readDb(c, (db) => db.prepare(`SELECT r.cpu_time_ms AS cpu FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE w.batch_id = ?`).all(batch)) as { cpu: number }[];
+      for (const { cpu: ms } of cpu) expect(ms).toBeLessThan(1_500);
+    }
+    // One worker replaced in eight tasks, where the version changed: the page's first worker
+    // ran the six of the first version, the second the two of the other.
+    expect(await workerRow(page)).toEqual({ sandbox: 2, tasks: 2, state: 'idle' });
+    expect(await page.textContent('#activity')).not.toMatch(/sandbox was replaced/);
+    // The page's console and its workers': SES used to warn twice as each worker locked down.
+    expect(consoleMessages).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('replaces a worker whose task left work going on or ran past its time; the tasks after it compute alone', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const projectId = c.apps.createProject({ name: 'leftovers' });
+    const modes = ['compile', 'microtasks', 'endless', 'innocent', 'innocent', 'innocent'];
+    // The three that end a worker have the lowest work unit ids, so the page fetches them first
+    // (two at a time, the next when one is over): the innocent ones run after at least two of them.
+    const batch = submit(c, addApp(c, projectId, 'mixed', MIXED_APP), modes.map((mode) => ({ mode })), ONE_REPLICA);
+
+    // One core; a task may compute for 3 s.
+    const page = await openPage({ cores: 1, maxTaskMinutes: 0.05 });
+    // Caught as they appear: the activity list keeps only its latest lines.
+    const notes = ['left a WebAssembly compilation running', 'kept computing', 'failed: cpu_limit'].map((text) => activityLine(page, text));
+    void Promise.allSettled(notes); // awaited below, unless an assertion fails first
+    await start(page);
+    await waitFor('every work unit over', () => replicasOf(c, batch).filter((r) => r.status === 'over').length === modes.length, 45_000);
+
+    const replicas = replicasOf(c, batch);
+    const byMode = (mode: string) => replicas.filter((r) => r.wu === replicas[0]!.wu + modes.indexOf(mode));
+    const [compile] = byMode('compile');
+    const [microtasks] = byMode('microtasks');
+    const [endless] = byMode('endless');
+    expect(JSON.parse(compile!.output!)).toBe('left a compilation behind');
+    expect(JSON.parse(microtasks!.output!)).toBe('left a promise loop behind');
+    expect(JSON.parse(endless!.error!)).toMatchObject({ code: 'cpu_limit' });
+    const innocent = replicas.filter((r) => r.wu >= replicas[0]!.wu + 3);
+    expect(innocent).toHaveLength(3);
+    for (const r of innocent) {
+      // Nothing of the tasks before: not their global, not their computing (seconds of it).
+      expect(JSON.parse(r.output!)).toEqual(['innocent', 'undefined']);
+      const { cpu } = readDb(c, (db) => db.prepare('SELECT cpu_time_ms AS cpu FROM replicas WHERE id = ?').get(r.id)) as { cpu: number };
+      expect(cpu).toBeLessThan(1_500);
+    }
+
+    // Each of the three ended its worker, whatever their order; the innocent tasks never do:
+    // the fourth worker ran what came after the last of them, and is kept.
+    const row = await workerRow(page);
+    expect(row.sandbox).toBe(4);
+    expect(row.tasks).toBeGreaterThanOrEqual(1);
+    expect(await Promise.all(notes)).toEqual([
+      `Task ${compile!.id} left a WebAssembly compilation running after it ended; its sandbox was replaced.`,
+      `Task ${microtasks!.id} kept computing after it ended; its sandbox was replaced.`,
+      `Task ${endless!.id} (mixed) failed: cpu_limit.`,
+    ]);
     expect(pageErrors).toEqual([]);
   }, 60_000);
 

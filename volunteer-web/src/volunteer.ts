@@ -1,9 +1,10 @@
 // The browser volunteer: volunteer-core's task engine with IndexedDB for its journal, cache and
-// credit, a pool of Web Workers (a fresh one per task) for its sandboxes, and WebCrypto where
-// the browser has it. What is the page's own: its controls (start, pause, cores, duty cycle,
-// task time limit), pausing on battery or when hidden, handing back on pagehide only what has
-// no checkpoint to lose, the coordinator key a volunteer can choose to trust anew, and what the
-// page shows (workers, stats, activity).
+// credit, a pool of Web Workers for its sandboxes (a worker runs tasks of one app version, and
+// is replaced whenever something of a task could reach the next: sandbox/reuse.ts), and
+// WebCrypto where the browser has it. What is the page's own: its controls (start, pause,
+// cores, duty cycle, task time limit), pausing on battery or when hidden, handing back on
+// pagehide only what has no checkpoint to lose, the coordinator key a volunteer can choose to
+// trust anew, and what the page shows (workers, stats, activity).
 import { AppCache } from '../../volunteer-core/app-cache.js';
 import { CallError, CoordinatorLink } from '../../volunteer-core/coordinator-link.js';
 import { Emitter } from '../../volunteer-core/emitter.js';
@@ -29,6 +30,9 @@ export interface Activity {
 
 export interface WorkerView {
   state: SlotState;
+  /** The slot's sandbox worker (numbered from 1 as the page started them) and how many tasks it was given. */
+  sandbox: number;
+  sandboxTasks: number;
   taskId?: number;
   project?: string;
   app?: string;
@@ -85,6 +89,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
         this.problem = message;
         this.changed();
       },
+      onLeftover: (taskId, what) => this.note('info', `Task ${taskId} ${what} after it ended; its sandbox was replaced.`),
     });
     this.pool = pool;
     this.engine = new TaskEngine({
@@ -257,6 +262,8 @@ export class Volunteer extends Emitter<{ change: undefined }> {
       const h = s.taskId === undefined ? undefined : byTask.get(s.taskId);
       return {
         state: s.state,
+        sandbox: s.sandbox,
+        sandboxTasks: s.sandboxTasks,
         progress: h?.progress ?? 0,
         resumed: h?.state === 'running' && h.resumed,
         ...(h ? { taskId: h.task.taskId, project: h.task.project, app: h.task.app } : {}),

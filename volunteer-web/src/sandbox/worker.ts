@@ -1,32 +1,58 @@
 // A sandbox Web Worker: locks its realm down with SES once, then runs one task at a time in a
 // fresh Compartment with app-runtime/run-app.ts, exactly as the Node volunteer's worker threads
-// do. The page enforces time limits from outside by terminating this worker.
+// do. The page enforces time limits from outside by terminating this worker, and decides
+// whether it runs another task (reuse.ts).
 import * as Comlink from 'comlink';
 import { lockdownRealm } from '../../../app-runtime/lockdown.js';
 import { runApp } from '../../../app-runtime/run-app.js';
+import { TaskScope } from '../../../app-runtime/task-scope.js';
 import type { SandboxApi } from './messages.js';
 
 lockdownRealm();
 // A promise an app rejects and never handles is its own business, not the worker's end.
 addEventListener('unhandledrejection', (e) => e.preventDefault());
 
+/** The task running or last run: its scope says what it left going on. */
+let last: { scope: TaskScope; ended: Promise<void> } | undefined;
+let running = false;
+
 const api: SandboxApi = {
   async run(job, host) {
     try {
-      return await runApp(
-        { entry: job.entry, files: job.files },
-        {
-          input: job.input,
-          rngSeed: job.rngSeed,
-          ...(job.resume === undefined ? {} : { resume: job.resume }),
-          ...(job.checkpointLimits === undefined ? {} : { checkpointLimits: job.checkpointLimits }),
-        },
-        host,
-      );
+      if (running) throw new Error('this sandbox is already running a task');
+      running = true;
+      const scope = new TaskScope();
+      let end!: () => void;
+      last = { scope, ended: new Promise<void>((resolve) => (end = resolve)) }; // before any await: drained() may come next
+      try {
+        return await runApp(
+          { entry: job.entry, files: job.files },
+          {
+            input: job.input,
+            rngSeed: job.rngSeed,
+            ...(job.resume === undefined ? {} : { resume: job.resume }),
+            ...(job.checkpointLimits === undefined ? {} : { checkpointLimits: job.checkpointLimits }),
+          },
+          host,
+          scope,
+        );
+      } finally {
+        running = false;
+        end();
+      }
     } finally {
       // The host callbacks came as a Comlink proxy: close its port, or every task leaks one.
       (host as Partial<Comlink.ProxyMethods>)[Comlink.releaseProxy]?.();
     }
+  },
+  async drained() {
+    const task = last;
+    if (!task) return { leftPending: 0 };
+    await task.ended;
+    // A timer runs only once the microtask queue is empty: a leftover promise loop that never
+    // ends never lets this answer.
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    return { leftPending: task.scope.pending };
   },
   ping: () => true,
 };

@@ -86,6 +86,8 @@ export function workersSection(): Section {
 
   const update = (w: WorkerView, r: (typeof rows)[number], i: number) => {
     r.el.dataset.state = w.state;
+    r.el.dataset.sandbox = String(w.sandbox);
+    r.el.dataset.sandboxTasks = String(w.sandboxTasks);
     const busy = w.taskId !== undefined;
     setText(r.title, busy ? `${w.project} · ${w.app}` : `Core ${i + 1}`);
     setText(r.detail, busy ? `Task ${w.taskId} · ${STATE_TEXT[w.state]}${w.resumed ? ' · resumed from its checkpoint' : ''}` : STATE_TEXT[w.state]);
