@@ -14,7 +14,7 @@ import { DEMO_PROJECT, seedDemo } from './demo/seed-demo.js';
 import { batchBlockage } from './research/batch-blocked.js';
 import { batchStatus, type StatusOf } from './research/batch-status.js';
 import { adminUi } from './http/admin-ui.js';
-import { clientAddress, trustFunction } from './http/client-address.js';
+import { addressGroup, clientAddress, trustFunction } from './http/client-address.js';
 import { OriginPolicy } from './http/origin-policy.js';
 import { rateLimitByAddress, RateLimiter } from './http/rate-limit.js';
 import { limitConnectionsPerAddress, watchBodyProgress } from './http/slow-clients.js';
@@ -132,7 +132,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   http.requestTimeout = config.requestTimeoutMs;
   // A connection that goes quiet is cut after two minutes of silence.
   http.setTimeout(120_000);
-  limitConnectionsPerAddress(http, config.connectionsPerIp);
+  limitConnectionsPerAddress(http, config.connectionsPerIp, trust);
   const io = new SocketServer(http, { maxHttpBufferSize: MAX_MESSAGE_BYTES, serveClient: false, cors: { origin: '*' } });
   // After Socket.IO took the server's request listeners: its long-polling requests are watched too.
   watchBodyProgress(http, { windowMs: config.bodyTimeoutMs, minBytesPerSecond: config.bodyMinBytesPerSecond });
@@ -144,7 +144,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   );
   const connects = new RateLimiter({ perSecond: config.connectRatePerIp, burst: config.connectRatePerIp * 5 });
   const limitConnections = (socket: Socket, next: (err?: Error) => void) =>
-    connects.take(clientAddress(socket.handshake.address, socket.handshake.headers, trust))
+    connects.take(addressGroup(clientAddress(socket.handshake.address, socket.handshake.headers, trust)))
       ? next()
       : next(new Error('rate_limited: too many connections from this address; slow down'));
   const commits = new GroupCommit(core.store, {

@@ -1,7 +1,7 @@
 // Token buckets per key (an address, a socket): a steady rate with room for bursts. A limit of
 // 0 turns a limiter off. Idle buckets are forgotten, so memory follows the active clients.
 import type { NextFunction, Request, Response } from 'express';
-import { clientAddress, type TrustFn } from './client-address.js';
+import { addressGroup, clientAddress, type TrustFn } from './client-address.js';
 
 export interface RateLimit {
   /** Sustained events per second; 0 is unlimited. */
@@ -46,7 +46,7 @@ export class RateLimiter {
 /** HTTP requests per client address (behind trusted proxies, the one they name): 429 with Retry-After when over. */
 export function rateLimitByAddress(limiter: RateLimiter, trust: TrustFn) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (limiter.take(clientAddress(req.socket.remoteAddress, req.headers, trust))) return next();
+    if (limiter.take(addressGroup(clientAddress(req.socket.remoteAddress, req.headers, trust)))) return next();
     res.setHeader('Retry-After', String(limiter.retryAfterSeconds()));
     res.status(429).json({ error: { code: 'rate_limited', message: 'too many requests from this address; slow down' } });
   };

@@ -7,14 +7,22 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { hasBody } from '../api/body.js';
+import { addressGroup, type TrustFn } from './client-address.js';
 
-/** Caps the connections open at once from one address; one more is answered 429 and closed. 0: no cap. */
-export function limitConnectionsPerAddress(server: Server, max: number): void {
+/**
+ * Caps the connections open at once from one address (an IPv6 /64 counting as one); one more is
+ * answered 429 and closed. 0: no cap. A trusted proxy's connections are not counted: every
+ * client behind it shares its address, and which client a connection serves is known only from
+ * its requests' X-Forwarded-For (the proxy limits its own clients' connections).
+ */
+export function limitConnectionsPerAddress(server: Server, max: number, trust: TrustFn): void {
   if (max <= 0) return;
   const open = new Map<string, number>();
   // Before the HTTP server's own listener, so that a refused socket is never served.
   server.prependListener('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? 'unknown';
+    const peer = socket.remoteAddress;
+    if (peer !== undefined && trust(peer, 0)) return;
+    const address = peer === undefined ? 'unknown' : addressGroup(peer);
     const n = open.get(address) ?? 0;
     if (n >= max) {
       const body = JSON.stringify({ error: { code: 'rate_limited', message: `too many connections from this address (at most ${max} at once); close some, or retry later` } });

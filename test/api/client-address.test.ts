@@ -67,6 +67,10 @@ describe('the HTTP rate limit', () => {
     expect(await get(url, viaProxy('203.0.113.1'))).toBe(200);
     expect(await get(url, viaProxy('203.0.113.1'))).toBe(429);
     expect(await get(url, viaProxy('203.0.113.2'))).toBe(200);
+    // An IPv6 /64 is one client: its owner has 2^64 addresses to pick from.
+    expect(await get(url, viaProxy('2001:db8:1:2::a'))).toBe(200);
+    expect(await get(url, viaProxy('2001:db8:1:2:ffff::b'))).toBe(429);
+    expect(await get(url, viaProxy('2001:db8:1:3::a'))).toBe(200);
     // 127.0.0.1 is not the proxy: its X-Forwarded-For is not believed.
     expect(await get(url, { forwardedFor: '203.0.113.3' })).toBe(200);
     expect(await get(url, { forwardedFor: '203.0.113.4' })).toBe(429);
@@ -88,6 +92,8 @@ describe('the Socket.IO connection limit', () => {
     expect(await connect(url, '/volunteer', viaProxy('203.0.113.1'))).toBe('connected');
     expect(await connect(url, '/volunteer', viaProxy('203.0.113.1'))).toMatch(/^rate_limited/);
     expect(await connect(url, '/volunteer', viaProxy('203.0.113.2'))).toBe('connected');
+    expect(await connect(url, '/volunteer', viaProxy('2001:db8:1:2::a'))).toBe('connected');
+    expect(await connect(url, '/volunteer', viaProxy('2001:db8:1:2:ffff::b'))).toMatch(/^rate_limited/);
     expect(await connect(url, '/volunteer', { forwardedFor: '203.0.113.3' })).toBe('connected');
     expect(await connect(url, '/volunteer', { forwardedFor: '203.0.113.4' })).toMatch(/^rate_limited/);
   });

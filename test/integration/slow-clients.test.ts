@@ -140,6 +140,14 @@ describe('slow clients', () => {
     expect(again.received()).toMatch(/^HTTP\/1\.1 200 /);
   });
 
+  it('connections from a --trust-proxy address are not capped: behind a proxy every client shares its address', { timeout: 30_000 }, async () => {
+    const { c } = await coordinatorWith({ connectionsPerIp: 3, trustProxy: ['loopback'] });
+    const held = await Promise.all(Array.from({ length: 6 }, () => open(c.url)));
+    for (const raw of held) raw.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await Promise.all(held.map((raw) => raw.closed));
+    for (const raw of held) expect(raw.received()).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
   it('300 connections trickling bodies are all cut, and the coordinator serves others meanwhile', { timeout: 60_000 }, async () => {
     const { c, admin, batches } = await coordinatorWith({ bodyTimeoutMs: 500, bodyMinBytesPerSecond: 100, connectionsPerIp: 400 });
     const raws = await Promise.all(Array.from({ length: 300 }, () => open(c.url)));
