@@ -161,7 +161,8 @@ export function batchRoutes(deps: {
     if (outputs.status(outputHash) !== 'canonical' || !existsSync(path)) {
       throw new ApiError('not_found', `the output file of replica ${replicaId} is not stored (any more): outputs no result can count on are removed`);
     }
-    res.sendFile(path);
+    // dotfiles: the path is built from a checked hash, but the data dir may sit under ~/.local.
+    res.sendFile(path, { dotfiles: 'allow' });
   });
 
   router.get('/batches/:id/errors', (req, res) => {

@@ -65,7 +65,8 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
     res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
     res.setHeader('ETag', `"${hash.data}"`);
     res.type('application/octet-stream');
-    res.sendFile(blobs.pathOf(hash.data));
+    // dotfiles: the path is built from a checked hash, but the data dir may sit under ~/.local.
+    res.sendFile(blobs.pathOf(hash.data), { dotfiles: 'allow' });
   });
 
   // Large outputs: a host uploads the output of a task of its own, signed, before reporting the

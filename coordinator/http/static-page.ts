@@ -36,7 +36,8 @@ export function staticPage(dir: string, opts: { csp: string; clientRoutes: boole
       return res.status(503).type('text/plain').send(`The ${opts.what} is not built. Run \`npm run build:web\` (npm start does it for you).\n`);
     }
     res.setHeader('Cache-Control', 'no-cache');
-    res.sendFile(index);
+    // dotfiles: a clone (or an npx cache) may sit under a folder whose name starts with a dot.
+    res.sendFile(index, { dotfiles: 'allow' });
   });
   return router;
 }

@@ -1,8 +1,8 @@
 // The real coordinator on a random port; volunteers over real Socket.IO connections.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
 import { jsonHash } from '../../protocol/hash.js';
 import { creditUnits, GENESIS_HASH, verifyLedgerChain } from '../../protocol/ledger.js';
@@ -235,6 +235,17 @@ describe('pushes and side channels', () => {
     const dir = relative(process.cwd(), mkdtempSync(join(tmpdir(), 'vg-relative-')));
     expect(isAbsolute(dir)).toBe(false);
     coordinator = await startTestCoordinator({ dataDir: dir });
+    const appId = primesApp(coordinator);
+    const file = coordinator.store.catalog.versionsOfApp(appId)[0]!.manifest.files[0]!;
+    const r = await fetch(`${coordinator.url}/files/${file.sha256}`);
+    expect(r.status).toBe(200);
+    expect((await r.arrayBuffer()).byteLength).toBe(file.size);
+  });
+
+  it('serves files from a data dir under a folder whose name starts with a dot (~/.local/share/…)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'vg-dot-'));
+    onTestFinished(() => rmSync(root, { recursive: true, force: true }));
+    coordinator = await startTestCoordinator({ dataDir: join(root, '.local', 'share', 'volunteer-grid') });
     const appId = primesApp(coordinator);
     const file = coordinator.store.catalog.versionsOfApp(appId)[0]!.manifest.files[0]!;
     const r = await fetch(`${coordinator.url}/files/${file.sha256}`);
