@@ -2,7 +2,7 @@
 import { openAsBlob } from 'node:fs';
 import { z } from 'zod';
 import { IGNORE_FILE, readAppFolder } from '../../common/app-folder.js';
-import { AppSchema, AppVersionSchema, ProjectSchema } from '../../protocol/api.js';
+import { AppSchema, type AppVersion, AppVersionSchema, ProjectSchema } from '../../protocol/api.js';
 import { defineCommand, flag, repeatable } from '../command.js';
 import { Failure, fsReason } from '../failure.js';
 import { formatBytes, formatTable, formatTime } from '../format.js';
@@ -151,6 +151,13 @@ ${jsonHelp()}
   },
 });
 
+/** Whether tasks go out with a version, and why not. */
+function versionState(v: AppVersion): string {
+  if (v.broken) return `broken: ${v.broken.reason}`;
+  if (v.retiredAt !== null) return `retired ${formatTime(v.retiredAt)}`;
+  return 'in service';
+}
+
 export const appsShow = defineCommand({
   words: ['apps', 'show'],
   summary: 'show an app and its versions',
@@ -176,9 +183,10 @@ ${jsonHelp()}
     }
     ctx.print(
       formatTable(
-        ['VERSION', 'PLATFORM', 'FILES', 'SIZE', 'REQUIREMENTS', 'BUNDLE', 'CREATED'],
+        ['VERSION', 'STATE', 'PLATFORM', 'FILES', 'SIZE', 'REQUIREMENTS', 'BUNDLE', 'CREATED'],
         app.versions.map((ver) => [
           ver.version,
+          versionState(ver),
           ver.platform,
           ver.files.map((f) => f.name).join(','),
           formatBytes(ver.files.reduce((s, f) => s + f.size, 0)),

@@ -20,16 +20,18 @@ const getStatus = (ctx: Context, batch: number) => ctx.connect().api.call('GET',
 export const batchesList = defineCommand({
   words: ['batches', 'list'],
   summary: 'list batches (yours; an admin sees all)',
-  usage: `Usage: volunteer-grid batches list [--project ID] [--app ID] [--json]
+  usage: `Usage: volunteer-grid batches list [--project ID] [--app ID] [--archived] [--json]
 
   --project ID            only this project's batches
   --app ID                only this app's batches
+  --archived              archived batches instead (\`volunteer-grid archive\`)
 ${jsonHelp()}
 `,
-  flags: { project: flag(), app: flag(), json: flag(true) },
-  schema: z.strictObject({ project: Id('project').optional(), app: Id('app').optional(), json: Switch }),
+  flags: { project: flag(), app: flag(), archived: flag(true), json: flag(true) },
+  schema: z.strictObject({ project: Id('project').optional(), app: Id('app').optional(), archived: Switch, json: Switch }),
   async run(o, ctx) {
-    const { batches } = await ctx.connect().api.call('GET', '/batches', BatchListSchema, { query: { projectId: o.project, appId: o.app } });
+    const query = { projectId: o.project, appId: o.app, archived: o.archived ? 'true' : undefined };
+    const { batches } = await ctx.connect().api.call('GET', '/batches', BatchListSchema, { query });
     if (o.json) {
       ctx.print(JSON.stringify({ batches }));
       return 0;
@@ -46,7 +48,7 @@ ${jsonHelp()}
           b.name,
           b.projectName ?? String(b.projectId),
           b.appName ?? String(b.appId),
-          b.status,
+          b.archived ? `${b.status} (archived)` : b.status,
           b.workunits.done,
           b.workunits.failed,
           b.workunits.cancelled,
@@ -64,8 +66,9 @@ const percent = (part: number, total: number) => (total === 0 ? '100%' : `${Math
 function describeStatus(s: BatchStatus): string[] {
   const w = s.workunits;
   const lines = [
-    `batch ${s.id} "${s.name}": ${s.status}`,
-    `  app         ${s.appName ?? '?'} (${s.appId}) in project ${s.projectName ?? '?'} (${s.projectId})`,
+    `batch ${s.id} "${s.name}": ${s.status}${s.archived ? ' (archived)' : ''}`,
+    `  app         ${s.appName ?? '?'} (${s.appId}) in project ${s.projectName ?? '?'} (${s.projectId})` +
+      (s.appVersion != null ? `, pinned to version ${s.appVersion}` : ''),
     `  work units  ${formatCount(finished(s))} of ${formatCount(w.total)} finished (${percent(finished(s), w.total)}): ` +
       `${formatCount(w.done)} done, ${formatCount(w.failed)} failed, ${formatCount(w.cancelled)} cancelled, ${formatCount(w.active)} active`,
   ];

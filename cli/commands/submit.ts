@@ -48,10 +48,12 @@ creates one work unit per line, all or nothing: a bad line means no batch, with 
 in the error. Submitting the same file under the same name again creates nothing and prints the
 first batch: the client key defaults to a hash of the app, the name and the file's SHA-256.
 
-  --app ID                  the app (its newest versions run the work units)
+  --app ID                  the app (its newest version not retired runs the work units)
   --inputs FILE             the NDJSON file of inputs
   --name NAME               the batch's name
   --client-key KEY          idempotency key (default: derived from the app, name and file)
+  --app-version N           send its tasks with this version of the app only (default: the newest
+                            not retired; \`volunteer-grid pin\` changes it later)
   --lines workunits         each line is a whole work unit, {"input", "replication"?, "expectedOutput"?}:
                             how to include sentinels (work units whose answer you know; docs/api.md)
 ${Object.entries(REPLICATION)
@@ -64,6 +66,7 @@ ${jsonHelp(28)}
     inputs: flag(),
     name: flag(),
     'client-key': flag(),
+    'app-version': flag(),
     lines: flag(),
     json: flag(true),
     ...Object.fromEntries(Object.keys(REPLICATION).map((f) => [f, flag()])),
@@ -73,6 +76,7 @@ ${jsonHelp(28)}
     inputs: Text(),
     name: Text(),
     clientKey: Text(200).optional(),
+    appVersion: WholeNumber(1).optional(),
     lines: Choice(['inputs', 'workunits']).default('inputs'),
     json: Switch,
     ...(Object.fromEntries(Object.values(REPLICATION).map((r) => [r.key, r.schema])) as Record<ReplicationKey, (typeof REPLICATION)[keyof typeof REPLICATION]['schema']>),
@@ -91,7 +95,7 @@ ${jsonHelp(28)}
     }
     const { api } = ctx.connect();
     const clientKey = o.clientKey ?? defaultClientKey(o.app, o.name, await hashWithProgress(o.inputs, size, ctx));
-    const query: Record<string, string | number | undefined> = { name: o.name, clientKey, lines: o.lines };
+    const query: Record<string, string | number | undefined> = { name: o.name, clientKey, lines: o.lines, appVersion: o.appVersion };
     for (const { key } of Object.values(REPLICATION)) query[key] = o[key];
 
     const bar = new ProgressBar({ label: `submitting ${o.inputs}`, format: formatBytes, total: size, out: ctx.stderr });

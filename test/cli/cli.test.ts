@@ -133,7 +133,7 @@ describe('the researcher CLI against a real coordinator', () => {
     const uploaded = expectExit(await cli(['apps', 'upload', '--app', String(app.id), join(EXAMPLES_DIR, 'primes')]), 0).stdout.split('\n');
     expect(uploaded[0]).toBe(`uploaded version 1 of app primes (${app.id}) in project cli-primes (${project.id}): 1 file, 1.09 KiB`);
     expect(uploaded.slice(1, 3)).toEqual(['  files     main.js (1.09 KiB)', '  left out  .vgignore (hidden), inputs.ts (.vgignore line 3: inputs.ts)']);
-    expect(expectExit(await cli(['apps', 'show', String(app.id)]), 0).stdout).toMatch(/^\s*1\s+any\s+main\.js\s/m);
+    expect(expectExit(await cli(['apps', 'show', String(app.id)]), 0).stdout).toMatch(/^\s*1\s+in service\s+any\s+main\.js\s/m);
 
     const inputs = EXAMPLES.primes.inputs(12);
     const inputsFile = join(work, 'inputs.ndjson');
@@ -244,6 +244,65 @@ describe('the researcher CLI against a real coordinator', () => {
     expectExit(await cli(['results', String(batchId), '--out', out, '--status', 'done'], { env }), 0);
     expect(readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { output: number }).output)).toEqual([1, 3]);
   }, 45_000);
+
+  it('retries failed work units once a fixed version is in; pins, retires and archives', async () => {
+    const project = json<{ id: number }>(await cli(['projects', 'create', 'cli-repair', '--json'], { env }));
+    const app = json<{ id: number }>(await cli(['apps', 'create', '--project', String(project.id), 'fixable', '--json'], { env }));
+    const upload = async (n: number, body: string) => {
+      const dir = join(work, `fixable-${n}`);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'main.js'), `export default async function run(input) { ${body} }\n`);
+      expectExit(await cli(['apps', 'upload', '--app', String(app.id), dir], { env }), 0);
+    };
+    await upload(1, "if (input.n === 2) throw new Error('two is a bug'); return input.n;");
+    const file = join(work, 'fixable.ndjson');
+    writeFileSync(file, ndjson([{ n: 1 }, { n: 2 }, { n: 3 }]));
+    const args = ['submit', '--app', String(app.id), '--inputs', file, '--min-quorum', '1', '--target-nresults', '1', '--max-error-results', '0'];
+    const { batchId } = json<{ batchId: number }>(await cli([...args, '--name', 'fixable', '--json'], { env }));
+    const volunteer = VolunteerProcess.start(coordinator.url, tempDir('vg-cli-volunteer-'));
+    volunteers.push(volunteer);
+    expect(expectExit(await cli(['wait', String(batchId), '--timeout', '30'], { env }), 1).stderr).toContain('finished with 1 failed work unit of 3');
+
+    // Nothing failed with that code; then the fix, and the failed one runs again with it.
+    expect(expectExit(await cli(['retry', String(batchId), '--code', 'cpu_limit'], { env }), 0).stdout).toBe(
+      `batch ${batchId} has no failed work units that failed with cpu_limit: nothing to retry\n`,
+    );
+    await upload(2, 'return input.n;');
+    expect(expectExit(await cli(['retry', String(batchId), '--code', 'app_exception', '--code', 'cpu_limit'], { env }), 0).stdout).toBe(
+      `retried 1 failed work unit of batch ${batchId} that failed with app_exception or cpu_limit; follow them with \`volunteer-grid wait ${batchId}\`\n`,
+    );
+    expect(expectExit(await cli(['wait', String(batchId), '--timeout', '30'], { env }), 0).stdout).toMatch(new RegExp(`^batch ${batchId} done: 3 work units`));
+    const results = join(work, 'fixable.out');
+    expectExit(await cli(['results', String(batchId), '--out', results], { env }), 0);
+    expect(readFileSync(results, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { output: number }).output)).toEqual([1, 2, 3]);
+
+    // Retiring the newest sends the one before; apps show says which are in service.
+    expect(expectExit(await cli(['apps', 'retire', String(app.id), '2'], { env }), 0).stdout).toBe(`retired version 2 of app ${app.id}: no new task goes out with it\n`);
+    const shown = expectExit(await cli(['apps', 'show', String(app.id)], { env }), 0).stdout;
+    expect(shown).toMatch(/\n +1  in service /);
+    expect(shown).toMatch(/\n +2  retired /);
+    expect(expectExit(await cli(['apps', 'retire', String(app.id), '2', '--undo'], { env }), 0).stdout).toBe(`version 2 of app ${app.id} is back in service\n`);
+
+    // Pinning, at submission and later; status says so.
+    expect(expectExit(await cli(['pin', String(batchId), '--version', '1'], { env }), 0).stdout).toBe(`batch ${batchId} is pinned to version 1 of app fixable\n`);
+    expect(expectExit(await cli(['status', String(batchId)], { env }), 0).stdout).toContain(`(${app.id}) in project cli-repair (${project.id}), pinned to version 1\n`);
+    expect(expectExit(await cli(['pin', String(batchId), '--newest'], { env }), 0).stdout).toContain('is pinned to no version');
+    expect(expectExit(await cli(['pin', String(batchId)], { env }), 2).stderr).toContain('give either --version N or --newest');
+    await volunteer.kill9();
+    const pinned = json<{ batchId: number }>(await cli([...args, '--name', 'pinned', '--app-version', '1', '--json'], { env }));
+    expect(json<{ appVersion: number | null }>(await cli(['status', String(pinned.batchId), '--json'], { env })).appVersion).toBe(1);
+    expect(expectExit(await cli([...args, '--name', 'no such version', '--app-version', '9'], { env }), 1).stderr).toMatch(/^error: .*version 9/m);
+
+    // Archiving: finished batches only; left out of lists unless asked for.
+    expect(expectExit(await cli(['archive', String(pinned.batchId)], { env }), 1).stderr).toContain(`batch ${pinned.batchId} is still running`);
+    expect(expectExit(await cli(['archive', String(batchId)], { env }), 0).stdout).toBe(`archived batch ${batchId} "fixable"\n`);
+    const list = async (extra: string[]) =>
+      json<{ batches: { id: number; archived: boolean }[] }>(await cli(['batches', 'list', '--app', String(app.id), ...extra, '--json'], { env })).batches.map((b) => [b.id, b.archived]);
+    expect(await list([])).toEqual([[pinned.batchId, false]]);
+    expect(await list(['--archived'])).toEqual([[batchId, true]]);
+    expect(expectExit(await cli(['batches', 'list', '--app', String(app.id), '--archived'], { env }), 0).stdout).toContain('done (archived)');
+    expect(expectExit(await cli(['archive', String(batchId), '--undo'], { env }), 0).stdout).toBe(`batch ${batchId} "fixable" is back in lists\n`);
+  }, 90_000);
 
   it('pauses a project, cancels a batch, and wait reports the cancellation', async () => {
     const project = json<{ id: number }>(await cli(['projects', 'create', 'cli-cancel', '--json'], { env }));
