@@ -1,6 +1,6 @@
 // Why results were (not) accepted: disagreeing outputs side by side per work unit, and each
 // host's invalid and error rates in the batch.
-import { get, hasArray, hasNumber } from '../api';
+import { get, hasArray, hasNumber, type ApiResult } from '../api';
 import type { BatchStatus, HostValidation, OutputGroup, ValidationView, ValidationWorkunit } from '../../../protocol/api';
 import { h, mount } from '../dom';
 import { int, percent, prettyJson } from '../format';
@@ -11,6 +11,7 @@ import { miniBar } from '../ui/progress';
 import { emptyState, table } from '../ui/table';
 
 const GROUP_LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const PAGE_SIZE = 50;
 
 function rateCell(rate: number, tone: 'red' | 'amber'): HTMLElement {
   return h('span', { class: 'rate' }, miniBar(rate, rate > 0 ? tone : 'green'), h('span', { class: 'num' }, percent(rate)));
@@ -126,20 +127,28 @@ export function validationPage(ctx: PageContext): Page {
       ] as const
     ).map(([key, label]) => h('a', { href: `#/batches/${id}/validation?filter=${key}`, class: key === filter ? 'tab active' : 'tab', 'aria-current': key === filter ? 'page' : null }, label)),
   );
-  const url = (after: number | null) => `/batches/${id}/validation?filter=${filter}&limit=50${after === null ? '' : `&after=${after}`}`;
+  // One work unit more than a page shows: the API's `next` is set whenever a page is full, even
+  // when nothing follows, so the extra one is what tells that there is more.
+  const url = (after: number | null) => `/batches/${id}/validation?filter=${filter}&limit=${PAGE_SIZE + 1}${after === null ? '' : `&after=${after}`}`;
+  const load = async (after: number | null): Promise<ApiResult<ValidationView>> => {
+    const res = await get<ValidationView>(url(after), hasArray('workunits'));
+    if (!res.ok) return res;
+    const workunits = res.value.workunits.slice(0, PAGE_SIZE);
+    return { ok: true, value: { ...res.value, workunits, next: res.value.workunits.length > PAGE_SIZE ? workunits[workunits.length - 1]!.seq : null } };
+  };
   /** A "Load more" button for the next page, which replaces itself with that page. */
   const more = (next: number | null | undefined): HTMLElement | null => {
     if (next === null || next === undefined) return null;
     const button = h('button', { type: 'button', class: 'btn' }, 'Load more work units');
     const slot = h('div', { class: 'load-more' }, button);
     button.addEventListener('click', () => {
-      void loadInto(slot, () => get<ValidationView>(url(next), hasArray('workunits')), (v) => [v.workunits.map(workunitCard), more(v.next)]);
+      void loadInto(slot, () => load(next), (v) => [v.workunits.map(workunitCard), more(v.next)]);
     });
     return slot;
   };
   void loadInto(
     bodySlot,
-    () => get<ValidationView>(url(null), hasArray('workunits')),
+    () => load(null),
     (v) => [
       card('Hosts in this batch', hostsTable(v.hosts), { className: 'card-flush' }),
       h('h2', { class: 'section-title' }, filter === 'contested' ? 'Contested work units' : 'Work units'),

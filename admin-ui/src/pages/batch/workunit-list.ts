@@ -1,5 +1,7 @@
 // A batch's work units, a page at a time (cursor paging), filtered by status; each row
-// links to the work unit's detail.
+// links to the work unit's detail. A page asks for one row more than it shows: the API's
+// `next` is set whenever a page is full, even when nothing follows, so the extra row is what
+// tells that there is a next page.
 import { get, hasArray, type ApiResult } from '../../api';
 import type { WorkunitPage, WorkunitState } from '../../../../protocol/api';
 import { h, mount } from '../../dom';
@@ -34,13 +36,14 @@ export function workunitList(batchId: number): { el: HTMLElement; refresh(): voi
   const load = async () => {
     const mine = ++seq;
     const after = cursors[page];
-    const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    const q = new URLSearchParams({ limit: String(PAGE_SIZE + 1) });
     if (filter.value) q.set('status', filter.value as WorkunitState);
     if (after !== null && after !== undefined) q.set('after', String(after));
     const res: ApiResult<WorkunitPage> = await get(`/batches/${batchId}/workunits?${q}`, hasArray('workunits'));
     if (mine !== seq) return;
     if (!res.ok) return mount(slot, errorBox(res.error, 'Could not load the work units'));
-    const { workunits, next } = res.value;
+    const workunits = res.value.workunits.slice(0, PAGE_SIZE);
+    const next = res.value.workunits.length > PAGE_SIZE ? workunits[workunits.length - 1]!.seq : null;
     cursors[page + 1] = next;
     mount(
       slot,
@@ -56,6 +59,8 @@ export function workunitList(batchId: number): { el: HTMLElement; refresh(): voi
         { onRowClick: (w) => navigate(`#/workunits/${w.id}`), rowLabel: (w) => `Work unit ${w.seq}`, empty: filter.value ? `No ${filter.value} work units.` : 'No work units.' },
       ),
     );
+    // One page holds them all: no pager.
+    if (page === 0 && next === null) return mount(pager);
     mount(
       pager,
       h('button', { type: 'button', class: 'btn btn-sm', disabled: page === 0, onclick: () => ((page -= 1), void load()) }, '← Previous'),

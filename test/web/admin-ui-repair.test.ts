@@ -1,0 +1,157 @@
+// The admin UI's repair tools and the rough edges researchers met, in real headless Chromium
+// against a real coordinator. The volunteers are test volunteers on real sockets, so that the
+// test decides which task fails, with which error, and which is still out.
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App, AppVersion, BatchStatus, Project, Submitted, WorkunitPage } from '../../protocol/api.js';
+import { nodeEd25519 } from '../../protocol/ed25519-node.js';
+import type { Platform, Result, Task } from '../../protocol/messages.js';
+import { buildResult } from '../../protocol/results.js';
+import { ensureUiBuilt, logIn } from '../helpers/admin-ui.js';
+import { ApiClient, newResearcher, TRIVIAL_MAIN } from '../helpers/api-client.js';
+import { launchChromium, skipBrowserTests } from '../helpers/chromium.js';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { TestVolunteer } from '../helpers/test-volunteer.js';
+
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-artifacts');
+const PASSWORD = 'correct-horse-battery-staple';
+/** Polls allow for a busy machine (the suite runs two files at once on two cores). */
+const POLL = { timeout: 15_000, interval: 100 };
+const ed = nodeEd25519();
+
+/** One coordinator, a logged-in page at 1280 px, and what to check after each test. */
+function harness(config: Parameters<typeof startTestCoordinator>[0] = {}) {
+  const h = {
+    c: undefined as unknown as TestCoordinator,
+    api: undefined as unknown as ApiClient,
+    page: undefined as unknown as Page,
+    volunteers: [] as TestVolunteer[],
+    pageErrors: [] as string[],
+    cspViolations: [] as string[],
+  };
+  let browser: Browser | undefined;
+  let context: BrowserContext | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium();
+    await ensureUiBuilt();
+    h.c = await startTestCoordinator({ adminPassword: PASSWORD, ...config });
+    h.api = await ApiClient.withToken(h.c.url, 'admin', PASSWORD);
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    h.page = await context.newPage();
+    h.page.on('pageerror', (e) => h.pageErrors.push(e.message));
+    h.page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) h.cspViolations.push(m.text());
+    });
+    await logIn(h.page, h.c.url, 'admin', PASSWORD);
+  }, 60_000);
+  afterAll(async () => {
+    await context?.close().catch(() => {});
+    await browser?.close().catch(() => {});
+    h.volunteers.splice(0).forEach((v) => v.close());
+    await h.c?.dispose().catch(() => {});
+  }, 30_000);
+  return h;
+}
+
+type Harness = ReturnType<typeof harness>;
+
+async function newProject(api: ApiClient, name: string, description = ''): Promise<{ project: Project; app: App }> {
+  const project = (await api.post<Project>('/projects', { name, description })).body;
+  const app = (await api.post<App>(`/projects/${project.id}/apps`, { name: 'echo' })).body;
+  expect((await api.upload(`/apps/${app.id}/versions`, [{ name: 'main.js', content: TRIVIAL_MAIN }])).status).toBe(201);
+  return { project, app };
+}
+
+/** A batch at quorum 1 (one result decides), so that each reported result settles its work unit. */
+async function submit(api: ApiClient, appId: number, name: string, inputs: unknown[], replication: Record<string, number> = {}): Promise<number> {
+  const r = await api.post<Submitted>(`/apps/${appId}/batches`, { name, replication: { minQuorum: 1, targetNresults: 1, ...replication }, workunits: inputs.map((input) => ({ input })) });
+  expect(r.status).toBe(201);
+  return r.body.batchId;
+}
+
+const statusOf = async (api: ApiClient, id: number) => (await api.get<BatchStatus>(`/batches/${id}`)).body;
+
+async function report(v: TestVolunteer, results: Result[]): Promise<void> {
+  const acks = await v.report(results);
+  expect(acks.map((a) => a.status)).toEqual(results.map(() => 'accepted'));
+}
+
+/** Computes whatever the coordinator hands out until the batch is done. */
+async function computeAll(api: ApiClient, v: TestVolunteer, batchId: number): Promise<void> {
+  for (let i = 0; i < 50 && (await statusOf(api, batchId)).status !== 'done'; i++) {
+    const tasks = await v.requestTasks(64);
+    if (tasks.length > 0) await report(v, await Promise.all(tasks.map((t) => v.compute(t))));
+  }
+  expect((await statusOf(api, batchId)).status).toBe('done');
+}
+
+async function volunteer(h: Harness, name: string, platform?: Platform): Promise<TestVolunteer> {
+  const v = await TestVolunteer.connect(h.c.url, { name, ...(platform ? { platform } : {}) });
+  h.volunteers.push(v);
+  return v;
+}
+
+/** Goes to a page of the UI (loading it again if it is the one shown) and waits for its heading. */
+async function open(h: Harness, hash: string, heading: string | RegExp): Promise<void> {
+  const url = `${h.c.url}/admin/#${hash}`;
+  if (h.page.url() === url) await h.page.reload();
+  else await h.page.goto(url);
+  await h.page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+}
+
+/** A metric of the batch's progress card, as "label value sub". */
+const metric = (page: Page, label: string) => page.locator('.metric').filter({ has: page.getByText(label, { exact: true }) });
+
+/** Whether the page's first table fits its card, and the page its window: nothing scrolls sideways. */
+const tableFits = (page: Page) =>
+  page
+    .locator('.table-wrap')
+    .first()
+    .evaluate((wrap) => {
+      const doc = wrap.ownerDocument;
+      return { table: wrap.scrollWidth <= wrap.clientWidth, page: doc.documentElement.scrollWidth <= doc.defaultView!.innerWidth };
+    });
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true, animations: 'disabled' });
+}
+
+describe.skipIf(skipBrowserTests('admin UI repair e2e'))('the admin UI: repairing batches, and the rough edges', () => {
+  const h = harness();
+  let flaky: { project: Project; app: App; batchId: number };
+
+  it('ends paging where the list ends: Next is off on the last page, no "Load more" after the last work units', async () => {
+    const { page, api } = h;
+    const { app } = await newProject(api, 'paging');
+    // 100 work units: five full pages of 20, two full pages of 50 in the validation view.
+    const batchId = await submit(api, app.id, 'hundred', Array.from({ length: 100 }, (_, i) => i));
+    await computeAll(api, await volunteer(h, 'pager'), batchId);
+
+    await open(h, `/batches/${batchId}`, 'hundred');
+    const workunits = page.getByRole('region', { name: 'Work units' });
+    const next = workunits.getByRole('button', { name: 'Next →' });
+    for (let p = 1; p <= 5; p++) {
+      await workunits.getByText(`Page ${p}`, { exact: true }).waitFor();
+      await expect.poll(() => workunits.getByRole('link', { name: `#${(p - 1) * 20}`, exact: true }).count(), POLL).toBe(1);
+      expect(await workunits.locator('tbody tr').count()).toBe(20);
+      if (p < 5) {
+        expect(await next.isEnabled()).toBe(true);
+        await next.click();
+      }
+    }
+    expect(await next.isDisabled()).toBe(true);
+
+    await open(h, `/batches/${batchId}/validation?filter=all`, 'Validation');
+    await page.getByRole('region', { name: 'Work unit 49' }).waitFor();
+    expect(await page.getByRole('region', { name: /^Work unit \d+$/ }).count()).toBe(50);
+    await page.getByRole('button', { name: 'Load more work units' }).click();
+    await page.getByRole('region', { name: 'Work unit 99' }).waitFor();
+    expect(await page.getByRole('region', { name: /^Work unit \d+$/ }).count()).toBe(100);
+    expect(await page.getByRole('button', { name: 'Load more work units' }).count()).toBe(0);
+    expect(h.pageErrors).toEqual([]);
+  }, 60_000);
+});
