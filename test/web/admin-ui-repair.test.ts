@@ -154,4 +154,33 @@ describe.skipIf(skipBrowserTests('admin UI repair e2e'))('the admin UI: repairin
     expect(await page.getByRole('button', { name: 'Load more work units' }).count()).toBe(0);
     expect(h.pageErrors).toEqual([]);
   }, 60_000);
+
+  it('fits the Projects and Hosts tables in a window 1280 px wide', async () => {
+    const { page, api } = h;
+    // Names as long as the API allows, where a table once grew sideways.
+    const owner = await newResearcher(api, 'a-researcher-with-a-long-account-name-from-a-big-lab'.slice(0, 64));
+    for (let i = 0; i < 3; i++) {
+      await owner.post('/projects', {
+        name: `climate-ensemble-downscaling-${i}-over-the-alps-at-one-kilometre-for-precipitation-extremes`.slice(0, 100),
+        description: 'Downscaling of the CMIP6 ensemble over the Alps at 1 km for precipitation extremes, with bias correction against station data '.repeat(3),
+      });
+    }
+    const platforms: Platform[] = [
+      { kind: 'browser', engine: 'chromium 131.0.6778.85', os: 'Windows 11 Enterprise', arch: 'x86_64' },
+      { kind: 'node', engine: 'node v22.11.0', os: 'linux', arch: 'x64' },
+    ];
+    for (let i = 0; i < 4; i++) await volunteer(h, `lab-workstation-${i}.physics.some-long-university-name.example.edu`.slice(0, 64), platforms[i % 2]);
+
+    const fits = () => tableFits(page);
+    await open(h, '/projects', 'Projects');
+    await page.getByText('climate-ensemble-downscaling-2', { exact: false }).waitFor();
+    expect(await fits()).toEqual({ table: true, page: true });
+    await screenshot(page, 'admin-projects-1280.png');
+
+    await open(h, '/hosts', 'Hosts');
+    await page.getByText('lab-workstation-3.', { exact: false }).first().waitFor();
+    expect(await fits()).toEqual({ table: true, page: true });
+    await screenshot(page, 'admin-hosts-1280.png');
+    expect(h.pageErrors).toEqual([]);
+  }, 60_000);
 });

@@ -1,11 +1,11 @@
 // Volunteer hosts: who is online, what they did, how far they are trusted.
 import { get, hasArray } from '../api';
-import type { Host, HostList, HostPlatform } from '../../../protocol/api';
+import type { Host, HostList } from '../../../protocol/api';
 import { h, mount } from '../dom';
 import { credit, int } from '../format';
 import { card, loadInto, pageHeader, type Page } from '../page';
 import { badge, dot } from '../ui/badges';
-import { timeCell } from '../ui/cells';
+import { breakable, timeCell } from '../ui/cells';
 import { checkbox } from '../ui/form';
 import { emptyState, table } from '../ui/table';
 
@@ -21,9 +21,19 @@ function trustCell(host: Host): HTMLElement {
   );
 }
 
-function platformText(p: HostPlatform): string {
-  const where = [p.os, p.arch].filter(Boolean).join('/');
-  return [p.kind, p.engine, where].filter(Boolean).join(' · ');
+/**
+ * The host's name (long DNS names break after their dots), then its id and platform — kind,
+ * engine, OS/arch, each unbroken — on a line that wraps between them.
+ */
+function hostCell(x: Host): HTMLElement {
+  const where = [x.platform.os, x.platform.arch].filter(Boolean).join('/');
+  const parts = [`#${x.id}`, x.platform.kind, x.platform.engine, where].filter((p): p is string => Boolean(p));
+  return h(
+    'div',
+    null,
+    h('strong', { class: 'wrap' }, breakable(x.name ?? `host ${x.id}`)),
+    h('div', { class: 'muted small' }, parts.map((p, i) => [i > 0 ? ' · ' : null, h('span', { class: 'nowrap' }, p)])),
+  );
 }
 
 export function hostsPage(): Page {
@@ -41,9 +51,10 @@ export function hostsPage(): Page {
           table(
             [
               { label: '', align: 'center', render: (x) => dot(x.online) },
-              { label: 'Host', className: 'nowrap', render: (x) => h('div', null, h('strong', null, x.name ?? `host ${x.id}`), h('div', { class: 'muted small' }, `#${x.id}`)) },
-              { label: 'Volunteer', render: (x) => h('div', null, x.userName ?? h('span', { class: 'muted' }, 'anonymous'), x.teamName ? h('div', { class: 'muted small' }, x.teamName) : null) },
-              { label: 'Platform', className: 'nowrap', render: (x) => h('span', { class: 'small' }, platformText(x.platform)) },
+              // Names wrap (host names are often long DNS names), the platform goes under the name:
+              // the table fits its card at 1280 px.
+              { label: 'Host', className: 'cell-name', render: hostCell },
+              { label: 'Volunteer', className: 'cell-name', render: (x) => h('div', { class: 'wrap' }, x.userName ? breakable(x.userName) : h('span', { class: 'muted' }, 'anonymous'), x.teamName ? h('div', { class: 'muted small' }, x.teamName) : null) },
               { label: 'Last seen', align: 'num', render: (x) => (x.online ? h('span', { class: 'text-green' }, 'now') : timeCell(x.lastSeenAt)) },
               {
                 label: 'Tasks done',
@@ -56,8 +67,8 @@ export function hostsPage(): Page {
                     h('div', { class: 'muted small', title: 'valid · invalid · client errors' }, `${int(x.nValid)} ✓ · ${int(x.nInvalid)} ✗ · ${int(x.nError)} err`),
                   ),
               },
-              { label: 'Credit', align: 'num', render: (x) => credit(x.totalCredit) },
-              { label: 'RAC', align: 'num', render: (x) => credit(x.rac) },
+              // The recent average under the total: one column less.
+              { label: 'Credit', align: 'num', render: (x) => h('div', null, credit(x.totalCredit), h('div', { class: 'muted small', title: 'recent average credit (RAC)' }, `RAC ${credit(x.rac)}`)) },
               { label: 'Trust', render: trustCell },
             ],
             hosts,

@@ -63,10 +63,15 @@ export function projectsPage(ctx: PageContext): Page {
         null,
         table(
           [
-            { label: 'Project', render: (p) => h('div', null, h('a', { href: `#/projects/${p.id}`, class: 'strong' }, p.name), p.description ? h('div', { class: 'muted small clamp' }, p.description) : null) },
-            ...(ctx.session.account.role === 'admin' ? [{ label: 'Owner', render: (p: Project) => p.ownerName ?? '—' }] : []),
+            // Long names and descriptions wrap (a description to two lines), so the table fits its card.
+            {
+              label: 'Project',
+              className: 'cell-name',
+              render: (p) => h('div', null, h('a', { href: `#/projects/${p.id}`, class: 'strong wrap' }, p.name), p.description ? h('div', { class: 'muted small clamp-2', title: p.description }, p.description) : null),
+            },
+            ...(ctx.session.account.role === 'admin' ? [{ label: 'Owner', className: 'wrap', render: (p: Project) => p.ownerName ?? '—' }] : []),
             { label: 'Status', render: (p) => badge(p.status) },
-            { label: 'Progress', render: (p) => stackedMini(p.workunits) },
+            { label: 'Progress', className: 'cell-bar', render: (p) => stackedMini(p.workunits) },
             { label: 'Active', align: 'num', render: (p) => int(p.workunits.active) },
             { label: 'Done', align: 'num', render: (p) => int(p.workunits.done) },
             { label: 'Failed', align: 'num', render: (p) => int(p.workunits.failed) },

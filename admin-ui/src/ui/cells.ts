@@ -1,5 +1,5 @@
 // Table cells that read the same everywhere.
-import { h } from '../dom';
+import { h, type Child } from '../dom';
 import { dateTime, relativeTime, shortHash } from '../format';
 
 /** A relative time ("3 min ago") with the exact date on hover. */
@@ -15,4 +15,9 @@ export function hashCell(hex: string | null | undefined, n = 12): HTMLElement | 
 
 export function orDash(v: string | null | undefined): string {
   return v === null || v === undefined || v === '' ? '—' : v;
+}
+
+/** Text with a line-break opportunity after each dot, slash, underscore and @ (DNS names, paths). */
+export function breakable(text: string): Child[] {
+  return text.split(/(?<=[./_@])/).flatMap((part, i) => (i === 0 ? [part] : [h('wbr'), part]));
 }
