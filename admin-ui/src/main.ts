@@ -5,6 +5,7 @@ import type { Session } from '../../protocol/api';
 import { h, mount } from './dom';
 import { disconnectLive } from './live';
 import type { Page, PageContext } from './page';
+import { accountPage } from './pages/account';
 import { accountsPage } from './pages/accounts';
 import { batchPage } from './pages/batch';
 import { hostsPage } from './pages/hosts';
@@ -33,6 +34,7 @@ const ROUTES: [pattern: string, page: PageFactory, nav: string][] = [
   ['/leaderboards', leaderboardsPage, 'leaderboards'],
   ['/tokens', tokensPage, 'tokens'],
   ['/accounts', accountsPage, 'accounts'],
+  ['/account', accountPage, 'account'],
 ];
 
 const NAV: [key: string, label: string, href: string, adminOnly: boolean][] = [
@@ -65,6 +67,7 @@ function shell(s: Session, active: string, content: HTMLElement): HTMLElement {
     ),
   );
   const logout = h('button', { type: 'button', class: 'btn btn-sm btn-ghost', onclick: () => void logOut() }, 'Log out');
+  const account = h('a', { class: active === 'account' ? 'btn btn-sm btn-ghost active' : 'btn btn-sm btn-ghost', href: '#/account', 'aria-current': active === 'account' ? 'page' : null }, 'Account');
   return h(
     'div',
     { class: 'shell' },
@@ -82,7 +85,7 @@ function shell(s: Session, active: string, content: HTMLElement): HTMLElement {
           h('div', { class: 'avatar', 'aria-hidden': 'true' }, s.account.name.slice(0, 1).toUpperCase()),
           h('div', { class: 'whoami-text' }, h('div', { class: 'whoami-name', title: s.account.name }, s.account.name), badge(s.account.role)),
         ),
-        logout,
+        h('div', { class: 'whoami-actions' }, account, logout),
       ),
     ),
     h('main', { class: 'content', id: 'main' }, content),

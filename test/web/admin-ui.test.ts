@@ -165,7 +165,7 @@ describe.skipIf(skipBrowserTests('admin UI e2e'))('the admin web UI in Chromium'
     expect(cspViolations).toEqual([]);
   }, 60_000);
 
-  it('says, before and after, that a password change revokes every API token, and it does', async () => {
+  it('says, before and after, that a password change (on the account page) revokes every API token, and it does', async () => {
     const url = coordinator!.url;
     await page.goto(`${url}/admin/#/tokens`);
     await page.getByRole('heading', { name: 'API tokens', level: 1 }).waitFor();
@@ -176,13 +176,18 @@ describe.skipIf(skipBrowserTests('admin UI e2e'))('the admin web UI in Chromium'
     const asToken = () => fetch(`${url}/api/v1/session`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
     expect(await asToken()).toBe(200);
 
+    // The password is the account's, not a token's: it is changed on the account page.
+    expect(await page.getByLabel('Current password').count()).toBe(0);
+    await page.getByRole('link', { name: 'Account', exact: true }).click();
+    await page.getByRole('heading', { name: 'Your account', level: 1 }).waitFor();
     expect(await page.getByText('revokes all your API tokens').count()).toBe(1);
     await page.getByLabel('Current password').fill(ADMIN_PASSWORD);
     await page.getByLabel('New password').fill('a-new-e2e-password');
     await page.getByRole('button', { name: 'Change password' }).click();
     await expect.poll(() => page.getByRole('region', { name: 'Your password' }).textContent(), POLL).toContain('all your API tokens revoked');
-    await page.getByText('No API tokens').waitFor();
     expect(await asToken()).toBe(401);
+    await page.getByRole('link', { name: 'make a new token' }).click();
+    await page.getByText('No API tokens').waitFor();
     // The session that made the change stays signed in.
     await page.reload();
     await page.getByRole('heading', { name: 'API tokens', level: 1 }).waitFor();

@@ -36,44 +36,6 @@ function shownOnce(t: CreatedToken): HTMLElement {
   );
 }
 
-/** `onChanged` runs after a change: the server revoked every token, so the list is stale. */
-function passwordForm(onChanged: () => void): HTMLElement {
-  const current = input({ name: 'currentPassword', type: 'password', autocomplete: 'current-password', required: true });
-  const next = input({ name: 'newPassword', type: 'password', autocomplete: 'new-password', required: true, minlength: 12, maxlength: 200 });
-  const status = h('div', { 'aria-live': 'polite' });
-  const submit = h('button', { type: 'submit', class: 'btn' }, 'Change password');
-  return h(
-    'form',
-    {
-      class: 'inline-form',
-      onsubmit: (e: SubmitEvent) => {
-        e.preventDefault();
-        void busy(submit, 'Changing…', async () => {
-          const res = await post<unknown>('/session/password', { currentPassword: current.value, newPassword: next.value });
-          if (!res.ok) return mount(status, errorBox(res.error.status === 401 ? 'The current password is wrong.' : res.error.message, 'Could not change the password'));
-          current.value = '';
-          next.value = '';
-          mount(
-            status,
-            notice(
-              'success',
-              h('strong', null, 'Password changed. '),
-              'Your other sessions were logged out and all your API tokens revoked: make a new token for each CLI or script (',
-              h('code', null, 'volunteer-grid login'),
-              ' does it).',
-            ),
-          );
-          onChanged();
-        });
-      },
-    },
-    field('Current password', current),
-    field('New password', next, { hint: '12 to 200 characters. Changing it logs out your other sessions and revokes all your API tokens.' }),
-    submit,
-    h('div', { class: 'field-wide' }, status),
-  );
-}
-
 export function tokensPage(): Page {
   const created = h('div');
   const list = h('div');
@@ -139,9 +101,14 @@ export function tokensPage(): Page {
   void reload();
   return {
     title: 'API tokens',
-    el: h('div', null, pageHeader('API tokens', { subtitle: 'For the CLI and scripts. A token acts as you; revoke the ones you no longer use.' }), card('New token', [form, status, created]), card('Your tokens', list, { className: 'card-flush' }), card('Your password', passwordForm(() => {
-      mount(created);
-      void reload();
-    }))),
+    el: h(
+      'div',
+      null,
+      pageHeader('API tokens', {
+        subtitle: ['For the CLI and scripts. A token acts as you; revoke the ones you no longer use. Changing your password (on ', h('a', { href: '#/account' }, 'your account'), ') revokes them all.'],
+      }),
+      card('New token', [form, status, created]),
+      card('Your tokens', list, { className: 'card-flush' }),
+    ),
   };
 }
