@@ -183,4 +183,38 @@ describe.skipIf(skipBrowserTests('admin UI repair e2e'))('the admin UI: repairin
     await screenshot(page, 'admin-hosts-1280.png');
     expect(h.pageErrors).toEqual([]);
   }, 60_000);
+
+  it("gives an ETA in a batch's tail, says why there is none when it cannot move, and drops the live badge when it ends", async () => {
+    const { page, api, c } = h;
+    const { project, app } = await newProject(api, 'tail');
+    const batchId = await submit(api, app.id, 'tail', [1, 2, 3, 4, 5, 6, 7, 8]);
+    const v = await volunteer(h, 'slow-host');
+    const tasks = await v.requestTasks(8);
+    expect(tasks).toHaveLength(8);
+    await report(v, await Promise.all(tasks.slice(0, 7).map((t) => v.compute(t))));
+    // The batch began three minutes ago: its seven results came in then, none in the last minute.
+    c.store.db.prepare('UPDATE batches SET created_at = created_at - 180000 WHERE id = ?').run(batchId);
+    const tail = await statusOf(api, batchId);
+    expect(tail).toMatchObject({ status: 'active', etaMs: null, blocked: [], workunits: { done: 7, active: 1 } });
+
+    await open(h, `/batches/${batchId}`, 'tail');
+    await page.getByText('87.5%', { exact: true }).waitFor();
+    const eta = metric(page, 'Estimated time left');
+    await expect.poll(() => eta.textContent(), POLL).toMatch(/about \d.*at the average rate so far: none finished in the last 1 min/);
+    expect(await eta.textContent()).not.toContain('waiting for the first results');
+    expect(await page.locator('.live').isVisible()).toBe(true);
+
+    await api.patch(`/projects/${project.id}`, { status: 'paused' });
+    await open(h, `/batches/${batchId}`, 'tail');
+    await expect.poll(() => eta.textContent(), POLL).toContain('Stalledits project is paused');
+    await page.getByRole('link', { name: 'Resume tail' }).waitFor();
+    await api.patch(`/projects/${project.id}`, { status: 'active' });
+
+    await report(v, [await v.compute(tasks[7]!)]);
+    await page.getByText('Batch complete.').waitFor();
+    await expect.poll(() => page.locator('.live').isHidden(), POLL).toBe(true);
+    expect(await eta.textContent()).toContain('Done');
+    expect(h.pageErrors).toEqual([]);
+    expect(h.cspViolations).toEqual([]);
+  }, 60_000);
 });

@@ -40,6 +40,14 @@ function cancelButton(batchId: number, openWorkunits: () => number): HTMLButtonE
   return button;
 }
 
+/** Where the fix for why a batch cannot move is made, if in this UI. */
+function fixLink(s: BatchStatus): HTMLElement | null {
+  const codes = new Set(s.blocked.map((b) => b.code));
+  if (codes.has('app_broken') || codes.has('no_version')) return h('a', { href: `#/projects/${s.projectId}` }, `Manage the versions of ${s.appName}`);
+  if (codes.has('project_paused')) return h('a', { href: `#/projects/${s.projectId}` }, `Resume ${s.projectName}`);
+  return null;
+}
+
 /** The page's parts, built from the first status; `update` applies every later one. */
 function batchView(id: number, live: HTMLElement, openWorkunits: () => number) {
   const numbers = batchNumbers();
@@ -64,7 +72,12 @@ function batchView(id: number, live: HTMLElement, openWorkunits: () => number) {
         blocked,
         s.blocked.length === 0
           ? null
-          : notice('warning', h('strong', null, 'This batch cannot move. '), h('ul', { class: 'blocked-reasons' }, ...s.blocked.map((b) => h('li', { 'data-code': b.code }, b.message)))),
+          : notice(
+              'warning',
+              h('strong', null, 'This batch cannot move. '),
+              h('ul', { class: 'blocked-reasons' }, ...s.blocked.map((b) => h('li', { 'data-code': b.code }, b.message))),
+              fixLink(s),
+            ),
       );
     }
     const state = `${s.status}|${s.name}`;
@@ -146,6 +159,8 @@ export function batchPage(ctx: PageContext): Page {
 
   const apply = (s: BatchStatus) => {
     status = s;
+    // Live updates keep coming (a retry opens a batch again), but a finished batch shows no badge for them.
+    live.hidden = s.status !== 'active';
     if (!view) {
       view = batchView(id, live, () => status?.workunits.active ?? 0);
       cleanups.push(view.dispose);

@@ -30,6 +30,34 @@ function metric(label: string): { el: HTMLElement; set(value: Child, sub?: Child
   };
 }
 
+/** Short names of why a batch cannot move, for the ETA's line (the full reasons are above it). */
+const STALLED: Record<BatchStatus['blocked'][number]['code'], string> = {
+  project_paused: 'its project is paused',
+  no_version: 'no version of the app may be sent',
+  app_broken: 'the app version is broken',
+  no_hosts: 'no volunteer is connected',
+  no_eligible_hosts: 'no connected volunteer may take it',
+  all_failing: 'every task fails',
+};
+
+/**
+ * The ETA and what it rests on. The coordinator's `etaMs` divides by the last minute's
+ * throughput; when nothing finished in that minute (a batch's tail on slow hosts) it is null,
+ * and the average rate over the batch's life stands in, said as such.
+ */
+export function eta(s: BatchStatus, now = Date.now()): [value: string, why: string] {
+  if (s.status === 'done') return ['Done', 'every work unit finished'];
+  if (s.status === 'cancelled') return ['—', 'cancelled'];
+  if (s.blocked.length > 0) return ['Stalled', `${s.blocked.map((b) => STALLED[b.code] ?? b.code).join('; ')} (see above)`];
+  if (s.etaMs !== null) return [duration(s.etaMs), 'at the current rate'];
+  const wu = s.workunits;
+  const computed = wu.done + wu.failed;
+  const out = s.replicas.inProgress;
+  if (computed === 0) return ['Unknown', out > 0 ? `waiting for the first results (${int(out)} task${out === 1 ? '' : 's'} out)` : 'waiting for the first results'];
+  const life = Math.max(1, now - s.createdAt);
+  return [`about ${duration((wu.active * life) / computed)}`, `at the average rate so far: none finished in the last ${duration(Math.ceil(s.throughput.windowMs / 1000) * 1000)}`];
+}
+
 export interface BatchNumbers {
   /** The progress card. */
   progress: HTMLElement;
@@ -79,10 +107,7 @@ export function batchNumbers(): BatchNumbers {
           ? `${int(computed)} of ${int(wu.total)} work units computed · ${int(wu.cancelled)} cancelled`
           : `${int(finished)} of ${int(wu.total)} work units finished${wu.cancelled ? ` · ${int(wu.cancelled)} cancelled` : ''}`;
       mThroughput.set(`${oneDecimal(s.throughput.workunitsPerSecond)}/s`, `work units, last ${duration(s.throughput.windowMs)}`);
-      if (s.status === 'done') mEta.set('Done', 'every work unit finished');
-      else if (s.status === 'cancelled') mEta.set('—', 'cancelled');
-      else if (s.etaMs === null) mEta.set('Unknown', 'waiting for the first results');
-      else mEta.set(duration(s.etaMs), 'at the current rate');
+      mEta.set(...eta(s));
       showElapsed(s);
       mFailed.set(int(wu.failed), wu.total ? `${percent(wu.failed / wu.total)} of all` : '');
       REPLICA_STATES.forEach(([key], i) => (replicaValues[i]!.textContent = int(s.replicas[key] ?? 0)));
@@ -90,6 +115,7 @@ export function batchNumbers(): BatchNumbers {
     },
     tick(s, redrawChart) {
       showElapsed(s);
+      if (s.etaMs === null) mEta.set(...eta(s));
       if (redrawChart) mount(chart, throughputChart(s));
     },
   };
