@@ -218,3 +218,52 @@ describe.skipIf(skipBrowserTests('admin UI repair e2e'))('the admin UI: repairin
     expect(h.cspViolations).toEqual([]);
   }, 60_000);
 });
+
+describe.skipIf(skipBrowserTests('admin UI sentinels e2e'))('the admin UI: sentinels from the new-batch form', () => {
+  // Every task slot is a check here, so that the one sentinel is drawn at once.
+  const h = harness({ checkRate: 1 });
+
+  it('submits work-unit lines with a known answer as sentinels, and the work unit says which replicas were', async () => {
+    const { page, api } = h;
+    const { project, app } = await newProject(api, 'sentinels');
+    await open(h, `/projects/${project.id}/new-batch`, 'New batch');
+    await page.getByLabel('Batch name').fill('with a sentinel');
+    await page.getByText('Paste NDJSON').click();
+    await page.getByText('Each line is a work unit (sentinels)').click();
+    expect(await page.locator('.explain').textContent()).toContain('is a sentinel: you know its answer');
+    await page.getByText('More about sentinels, from the docs').click();
+    await expect.poll(() => page.locator('.docs-excerpt').textContent(), POLL).toMatch(/A host that answers one wrongly is caught/);
+
+    const lines = [{ input: 1 }, { input: 2, replication: { minQuorum: 1, targetNresults: 1 } }, { input: 3, expectedOutput: { echo: 3 } }];
+    await page.getByLabel('Work units (NDJSON, one {"input": …} per line)').fill(lines.map((l) => JSON.stringify(l)).join('\n'));
+    await page.getByText('3 work units, 1 sentinel', { exact: true }).waitFor();
+    await screenshot(page, 'admin-new-batch-sentinels.png');
+    await page.getByLabel('Quorum').fill('1');
+    await page.getByLabel('Initial replicas').fill('1');
+    await page.getByRole('button', { name: 'Submit batch' }).click();
+    await page.waitForURL(/#\/batches\/\d+$/);
+    const batchId = Number(/#\/batches\/(\d+)$/.exec(page.url())![1]);
+    await page.getByRole('heading', { name: 'with a sentinel', level: 1 }).waitFor();
+
+    const v = await volunteer(h, 'checked-host');
+    const tasks = await v.requestTasks(8);
+    expect(tasks.map((t) => t.input).sort()).toEqual([1, 2, 3]);
+    await report(v, await Promise.all(tasks.map((t) => v.compute(t))));
+    await page.getByText('Batch complete.').waitFor();
+
+    const ids = (await api.get<WorkunitPage>(`/batches/${batchId}/workunits`)).body.workunits.map((w) => w.id);
+    const kinds = async (id: number) => {
+      await open(h, `/workunits/${id}`, /^Work unit #\d$/);
+      const replicas = page.getByRole('region', { name: 'Replicas' });
+      await replicas.locator('tbody tr').first().waitFor();
+      return replicas.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(1, 3).map((td) => td.textContent)));
+    };
+    expect(await kinds(ids[0]!)).toEqual([['regular', 'v1']]);
+    expect(await kinds(ids[2]!)).toEqual([['sentinel', 'v1']]);
+    // Two more columns than before, and the replicas still fit at 1280 px.
+    expect(await tableFits(page)).toEqual({ table: true, page: true });
+    await screenshot(page, 'admin-workunit-kinds.png');
+    expect(h.pageErrors).toEqual([]);
+    expect(h.cspViolations).toEqual([]);
+  }, 60_000);
+});

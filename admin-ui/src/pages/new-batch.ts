@@ -1,14 +1,17 @@
-// Submitting a batch: one app, replication parameters, and the inputs as NDJSON (a file or
-// pasted), streamed to the coordinator with upload progress.
+// Submitting a batch: one app (the newest version, or one pinned), replication parameters, and
+// the inputs as NDJSON (a file or pasted), streamed to the coordinator with upload progress.
+// Lines are bare inputs, or whole work units — which is how sentinels (work units with a
+// known answer, `expectedOutput`) are marked.
 import { get, hasNumber, upload, type Upload } from '../api';
 import { DEFAULT_REPLICATION } from '../../../protocol/replication-defaults';
-import type { ProjectDetail, Replication, Submitted } from '../../../protocol/api';
+import type { App, ProjectDetail, Replication, Submitted } from '../../../protocol/api';
 import { h, mount, uid } from '../dom';
 import { bytes, int, percent } from '../format';
 import { card, pageHeader, type Page, type PageContext } from '../page';
 import { navigate } from '../router';
 import { toast } from '../ui/dialog';
 import { field, input, numberValue, select } from '../ui/form';
+import { apiDocsExcerpt } from '../ui/docs';
 import { errorBox, loading, notice } from '../ui/states';
 
 const isDetail = (v: unknown): v is ProjectDetail => hasNumber<ProjectDetail>('id')(v) && Array.isArray(v.apps);
@@ -50,6 +53,54 @@ function countLines(text: string): number {
   return n;
 }
 
+/** Pasted work-unit lines with an `expectedOutput`; lines that do not parse are the coordinator's to refuse. */
+function countSentinels(text: string): number {
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (!line.includes('expectedOutput')) continue;
+    try {
+      const wu: unknown = JSON.parse(line);
+      if (typeof wu === 'object' && wu !== null && 'expectedOutput' in wu) n++;
+    } catch {
+      // counted by no one; the submission says which line is wrong
+    }
+  }
+  return n;
+}
+
+const plural = (n: number, one: string) => `${int(n)} ${one}${n === 1 ? '' : 's'}`;
+
+const SENTINEL_EXAMPLE = '{"input":{"from":0,"to":50000}}\n{"input":{"from":50000,"to":100000},"replication":{"minQuorum":3}}\n{"input":{"from":1,"to":100},"expectedOutput":{"count":25}}';
+
+/** What a sentinel is, said where the researcher chooses to give work units. */
+function sentinelHelp(): HTMLElement {
+  return h(
+    'div',
+    { class: 'explain' },
+    h(
+      'p',
+      null,
+      'Each line is one work unit: ',
+      h('code', null, '{"input": …, "expectedOutput": …, "replication": {…}}'),
+      ', the last two optional. A work unit with ',
+      h('code', null, 'expectedOutput'),
+      ' is a ',
+      h('strong', null, 'sentinel'),
+      ': you know its answer. Volunteers cannot tell it from the rest; one that answers it wrongly is caught without being told, and everything it computed is checked again. Put about one in every hundred work units, drawn like the others; a batch of only sentinels is refused.',
+    ),
+    apiDocsExcerpt('More about sentinels, from the docs', '**Sentinels.**', 'docs/api.md (Batches, Sentinels)'),
+  );
+}
+
+/** The app's versions to pin the batch to: the newest (the default) or one that may be sent. */
+function versionOptions(app: App | undefined): (readonly [string, string])[] {
+  const versions = [...(app?.versions ?? [])].sort((a, b) => b.version - a.version);
+  return [
+    ['', 'The newest (follows new uploads)'],
+    ...versions.filter((v) => v.retiredAt === null && !v.broken).map((v) => [String(v.version), `Version ${v.version} only`] as const),
+  ];
+}
+
 function batchForm(project: ProjectDetail, preselect: string | null, onUploadStart: (u: Upload<Submitted>) => void): HTMLElement {
   const runnable = project.apps.filter((a) => a.versions.length > 0);
   const app = select(
@@ -57,6 +108,10 @@ function batchForm(project: ProjectDetail, preselect: string | null, onUploadSta
     { name: 'app', required: true },
   );
   if (preselect && runnable.some((a) => String(a.id) === preselect)) app.value = preselect;
+  const version = select([], { name: 'appVersion' });
+  const showVersions = () => mount(version, versionOptions(runnable.find((a) => String(a.id) === app.value)).map(([value, label]) => h('option', { value }, label)));
+  app.addEventListener('change', showVersions);
+  showVersions();
   const name = input({ name: 'name', required: true, maxlength: 200, value: `run ${new Date().toISOString().slice(0, 16).replace('T', ' ')}` });
   const clientKey = input({ name: 'clientKey', maxlength: 200, placeholder: 'e.g. sweep-2024-05-01' });
   const mainFields = MAIN.map(numberField);
@@ -65,14 +120,24 @@ function batchForm(project: ProjectDetail, preselect: string | null, onUploadSta
   const sourceName = uid('source');
   const fromFile = h('input', { type: 'radio', name: sourceName, value: 'file', id: uid('r'), checked: true });
   const fromPaste = h('input', { type: 'radio', name: sourceName, value: 'paste', id: uid('r') });
+  const linesName = uid('lines');
+  const asInputs = h('input', { type: 'radio', name: linesName, value: 'inputs', id: uid('r'), checked: true });
+  const asWorkunits = h('input', { type: 'radio', name: linesName, value: 'workunits', id: uid('r') });
   const file = input({ type: 'file', name: 'inputs', accept: '.ndjson,.jsonl,.json,.txt,application/x-ndjson' });
-  const pasted = h('textarea', { name: 'pasted', rows: 10, class: 'mono', spellcheck: 'false', placeholder: '{"from":0,"to":50000}\n{"from":50000,"to":100000}' });
+  const pasted = h('textarea', { name: 'pasted', rows: 10, class: 'mono', spellcheck: 'false' });
   const summary = h('div', { class: 'muted small', 'aria-live': 'polite' });
-  const fileField = field('NDJSON file', file, { hint: 'One input (any JSON value) per line. Large files are streamed.', wide: true });
+  const fileHint = h('span');
+  const fileField = field('NDJSON file', file, { hint: fileHint, wide: true });
   const pasteField = field('Inputs (NDJSON, one JSON value per line)', pasted, { wide: true });
+  const help = sentinelHelp();
   const showSource = () => {
+    const workunits = asWorkunits.checked;
     fileField.hidden = !fromFile.checked;
     pasteField.hidden = fromFile.checked;
+    help.hidden = !workunits;
+    pasteField.querySelector('label')!.textContent = workunits ? 'Work units (NDJSON, one {"input": …} per line)' : 'Inputs (NDJSON, one JSON value per line)';
+    fileHint.textContent = `${workunits ? 'One work unit ({"input": …, "expectedOutput"?: …}) per line' : 'One input (any JSON value) per line'}. Large files are streamed.`;
+    pasted.placeholder = workunits ? SENTINEL_EXAMPLE : '{"from":0,"to":50000}\n{"from":50000,"to":100000}';
     describeInputs();
   };
   const describeInputs = () => {
@@ -81,11 +146,11 @@ function batchForm(project: ProjectDetail, preselect: string | null, onUploadSta
       mount(summary, f ? `${f.name}, ${bytes(f.size)}` : '');
     } else {
       const n = countLines(pasted.value);
-      mount(summary, n ? `${int(n)} work unit${n === 1 ? '' : 's'}` : '');
+      const sentinels = asWorkunits.checked ? countSentinels(pasted.value) : 0;
+      mount(summary, n ? `${plural(n, 'work unit')}${asWorkunits.checked ? `, ${plural(sentinels, 'sentinel')}` : ''}` : '');
     }
   };
-  fromFile.addEventListener('change', showSource);
-  fromPaste.addEventListener('change', showSource);
+  for (const radio of [fromFile, fromPaste, asInputs, asWorkunits]) radio.addEventListener('change', showSource);
   file.addEventListener('change', describeInputs);
   pasted.addEventListener('input', describeInputs);
   showSource();
@@ -101,6 +166,8 @@ function batchForm(project: ProjectDetail, preselect: string | null, onUploadSta
         e.preventDefault();
         const params = new URLSearchParams({ name: name.value.trim() });
         if (clientKey.value.trim()) params.set('clientKey', clientKey.value.trim());
+        if (version.value) params.set('appVersion', version.value);
+        if (asWorkunits.checked) params.set('lines', 'workunits');
         for (const f of [...mainFields, ...moreFields]) {
           const v = f.read();
           if (v === null) continue;
@@ -144,6 +211,7 @@ function batchForm(project: ProjectDetail, preselect: string | null, onUploadSta
       },
     },
     field('App', app),
+    field('Version', version, { hint: 'Pinned, tasks go out with that version only; you can change it later.' }),
     field('Batch name', name),
     field('Client key', clientKey, { hint: 'Optional. The same key again creates nothing.' }),
     h(
@@ -163,6 +231,13 @@ function batchForm(project: ProjectDetail, preselect: string | null, onUploadSta
         h('span', null, fromFile, h('label', { for: fromFile.id }, 'Upload a file')),
         h('span', null, fromPaste, h('label', { for: fromPaste.id }, 'Paste NDJSON')),
       ),
+      h(
+        'div',
+        { class: 'segmented', role: 'radiogroup', 'aria-label': 'What each line is' },
+        h('span', null, asInputs, h('label', { for: asInputs.id }, 'Each line is an input')),
+        h('span', null, asWorkunits, h('label', { for: asWorkunits.id }, 'Each line is a work unit (sentinels)')),
+      ),
+      help,
       h('div', { class: 'form-grid' }, fileField, pasteField),
       summary,
     ),

@@ -1,11 +1,12 @@
-// One work unit: its input and parameters, and every replica with its host, outcome and output.
+// One work unit: its input and parameters, and every replica with its kind (regular, sentinel,
+// check), the app version it was sent with, its host, outcome and output.
 import { get, hasNumber } from '../api';
 import type { BatchStatus, ReplicaDetail, WorkunitDetail } from '../../../protocol/api';
 import { h, mount } from '../dom';
 import { credit, duration, int, prettyJson } from '../format';
 import { card, pageHeader, type Page, type PageContext } from '../page';
 import { badge } from '../ui/badges';
-import { hashCell, timeCell } from '../ui/cells';
+import { breakable, hashCell, timeCell } from '../ui/cells';
 import { errorBox, loading } from '../ui/states';
 import { table } from '../ui/table';
 
@@ -26,6 +27,18 @@ function hostLabel(r: ReplicaDetail): string {
   const host = r.hostName ?? (r.hostId === null ? null : `host ${r.hostId}`);
   if (!host) return '—';
   return r.userName && r.userName !== host ? `${host} (${r.userName})` : host;
+}
+
+const KIND_HINTS: Record<ReplicaDetail['kind'], string> = {
+  regular: 'a replica of the work unit, as its replication asks for',
+  sentinel: 'the work unit is a sentinel: its answer is known, and each result is judged against it',
+  check: 'sent after the work unit was done, to test a volunteer against its result',
+};
+
+function kindBadge(r: ReplicaDetail): HTMLElement {
+  const el = badge(r.kind, r.kind === 'regular' ? 'grey' : 'violet');
+  el.title = KIND_HINTS[r.kind] ?? r.kind;
+  return el;
 }
 
 function replicaOutput(workunitId: number, r: ReplicaDetail, canonical: boolean): HTMLElement {
@@ -50,6 +63,8 @@ function replicaOutput(workunitId: number, r: ReplicaDetail, canonical: boolean)
       null,
       h('strong', null, `Replica ${r.id}`),
       h('span', { class: 'muted' }, hostLabel(r)),
+      r.appVersion === null ? null : h('span', { class: 'muted' }, `v${r.appVersion}`),
+      r.kind === 'regular' ? null : kindBadge(r),
       r.validateState ? badge(r.validateState) : null,
       canonical ? badge('canonical', 'green') : null,
     ),
@@ -94,12 +109,13 @@ export function workunitPage(ctx: PageContext): Page {
         table(
           [
             { label: 'Replica', render: (r) => h('span', { class: 'num' }, int(r.id)) },
-            { label: 'Host', render: (r) => hostLabel(r) },
-            { label: 'Status', render: (r) => badge(r.status) },
-            { label: 'Outcome', render: (r) => (r.outcome ? badge(r.outcome) : '—') },
+            { label: 'Kind', render: (r) => kindBadge(r) },
+            { label: 'Version', render: (r) => (r.appVersion === null ? h('span', { class: 'muted' }, 'not sent') : `v${r.appVersion}`) },
+            { label: 'Host', render: (r) => h('span', null, breakable(hostLabel(r))) },
+            // A replica that is over has an outcome; until then its status says where it is.
+            { label: 'State', render: (r) => badge(r.outcome ?? r.status) },
             { label: 'Validation', render: (r) => (r.validateState ? badge(r.validateState) : '—') },
-            { label: 'Sent', align: 'num', render: (r) => timeCell(r.sentAt) },
-            { label: 'Received', align: 'num', render: (r) => timeCell(r.receivedAt) },
+            { label: 'Sent, received', align: 'num', render: (r) => h('div', null, timeCell(r.sentAt), h('div', { class: 'muted small' }, timeCell(r.receivedAt))) },
             { label: 'CPU time', align: 'num', render: (r) => (r.cpuTimeMs === null ? '—' : duration(r.cpuTimeMs)) },
             { label: 'Credit', align: 'num', render: (r) => (r.credit === null ? '—' : credit(r.credit)) },
             { label: 'Output hash', render: (r) => hashCell(r.outputHash, 10) },
