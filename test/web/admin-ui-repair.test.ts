@@ -184,6 +184,70 @@ describe.skipIf(skipBrowserTests('admin UI repair e2e'))('the admin UI: repairin
     expect(h.pageErrors).toEqual([]);
   }, 60_000);
 
+  it('retries the failed work units of one error code, after saying what will happen', async () => {
+    const { page, api } = h;
+    const { project, app } = await newProject(api, 'repair');
+    const batchId = await submit(api, app.id, 'flaky', [1, 2, 3, 4, 5, 6, 7, 8], { maxErrorResults: 0 });
+    flaky = { project, app, batchId };
+    const v = await volunteer(h, 'flaky-host');
+    const tasks = await v.requestTasks(8);
+    expect(tasks.map((t) => t.input).sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const fail = (t: Task, code: string) => buildResult(ed, v.seed, t, { error: { code, message: `${code} on input ${String(t.input)}` } });
+    const codeFor: Record<number, string> = { 1: 'app_exception', 2: 'app_exception', 3: 'cpu_limit' };
+    await report(v, await Promise.all(tasks.map((t) => (codeFor[t.input as number] ? fail(t, codeFor[t.input as number]!) : v.compute(t)))));
+    expect((await statusOf(api, batchId)).workunits).toMatchObject({ active: 0, done: 5, failed: 3 });
+
+    await open(h, `/batches/${batchId}`, 'flaky');
+    // Finished: no live badge, no ETA to wait for; the banner says what to do about the failures.
+    await page.getByText('Batch complete.').waitFor();
+    expect(await page.locator('.live').isHidden()).toBe(true);
+    expect(await metric(page, 'Estimated time left').textContent()).toContain('Done');
+    expect(await page.getByText('3 failed: once the cause is fixed').count()).toBe(1);
+
+    // The fix: a new version. Then retry only what failed with app_exception.
+    expect((await api.upload(`/apps/${app.id}/versions`, [{ name: 'main.js', content: TRIVIAL_MAIN.replace('echo', 'fixed') }])).status).toBe(201);
+    await page.getByRole('button', { name: 'Retry failed work units' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Retry failed work units?' });
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toMatch(/budgets start afresh.*now version 2/);
+    expect(await dialog.getByText('All 3 failed work units').count()).toBe(1);
+    await dialog.getByLabel('Only those whose last attempt failed with:').check();
+    await dialog.getByRole('button', { name: 'Retry' }).click();
+    await dialog.getByText('Choose at least one error code').waitFor();
+    expect(await dialog.getByLabel(/cpu_limit\s+1 error$/).count()).toBe(1);
+    await dialog.getByLabel(/app_exception\s+2 errors$/).check();
+    await screenshot(page, 'admin-retry-dialog.png');
+    await dialog.getByRole('button', { name: 'Retry' }).click();
+    await page.getByText('2 work units retried').waitFor();
+    expect((await statusOf(api, batchId)).workunits).toMatchObject({ active: 2, done: 5, failed: 1 });
+
+    // Open again, and live again: the page follows the retried work units to the end.
+    await page.locator('.page-title').getByText('active', { exact: true }).waitFor();
+    await expect.poll(() => page.locator('.live').isVisible(), POLL).toBe(true);
+    await expect.poll(() => page.locator('.legend').textContent(), POLL).toMatch(/Failed 1.*Active 2/);
+    const again = await v.requestTasks(8);
+    expect(again.map((t) => t.input).sort()).toEqual([1, 2]);
+    await report(v, await Promise.all(again.map((t) => v.compute(t))));
+    await page.getByText('Batch complete.').waitFor();
+    await expect.poll(() => page.locator('.legend').textContent(), POLL).toMatch(/Done 7.*Failed 1/);
+    expect(await page.locator('.live').isHidden()).toBe(true);
+    await screenshot(page, 'admin-batch-retried.png');
+
+    // The work unit of input 1 ran twice: first with version 1 (the error), then with version 2.
+    const first = (await api.get<WorkunitPage>(`/batches/${batchId}/workunits?limit=1`)).body.workunits[0]!;
+    await page.getByRole('region', { name: 'Work units' }).getByRole('link', { name: '#0', exact: true }).click();
+    await page.getByRole('heading', { name: 'Work unit #0', level: 1 }).waitFor();
+    expect(page.url()).toContain(`#/workunits/${first.id}`);
+    const rows = page.getByRole('region', { name: 'Replicas' }).locator('tbody tr');
+    await expect.poll(() => rows.count(), POLL).toBe(2);
+    const cells = await rows.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim())));
+    const byVersion = Object.fromEntries(cells.map((c) => [c[2], c]));
+    expect(byVersion.v1).toEqual(expect.arrayContaining(['regular', 'client error']));
+    expect(byVersion.v2).toEqual(expect.arrayContaining(['regular', 'success']));
+    expect(h.pageErrors).toEqual([]);
+    expect(h.cspViolations).toEqual([]);
+  }, 60_000);
+
   it("gives an ETA in a batch's tail, says why there is none when it cannot move, and drops the live badge when it ends", async () => {
     const { page, api, c } = h;
     const { project, app } = await newProject(api, 'tail');

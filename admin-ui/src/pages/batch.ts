@@ -13,6 +13,7 @@ import { busy } from '../ui/form';
 import { errorBox, loading, notice } from '../ui/states';
 import { errorsPanel } from './batch/errors-panel';
 import { batchNumbers } from './batch/progress-card';
+import { repairActions } from './batch/repair-actions';
 import { workunitList } from './batch/workunit-list';
 
 const isStatus = (v: unknown): v is BatchStatus => hasNumber<BatchStatus>('id')(v) && isRecord(v.workunits) && isRecord(v.replicas);
@@ -49,7 +50,7 @@ function fixLink(s: BatchStatus): HTMLElement | null {
 }
 
 /** The page's parts, built from the first status; `update` applies every later one. */
-function batchView(id: number, live: HTMLElement, openWorkunits: () => number) {
+function batchView(id: number, live: HTMLElement, openWorkunits: () => number, apply: (s: BatchStatus) => void) {
   const numbers = batchNumbers();
   const errors = errorsPanel(id);
   const workunits = workunitList(id);
@@ -80,7 +81,7 @@ function batchView(id: number, live: HTMLElement, openWorkunits: () => number) {
             ),
       );
     }
-    const state = `${s.status}|${s.name}`;
+    const state = `${s.status}|${s.name}|${s.appVersion}|${s.archived}|${s.workunits.failed > 0}`;
     if (state !== lastState) {
       if (lastState && s.status !== 'active') {
         // Just finished or cancelled: show the final lists now, not after the throttle.
@@ -98,18 +99,41 @@ function batchView(id: number, live: HTMLElement, openWorkunits: () => number) {
             { label: 'Projects', href: '#/projects' },
             { label: s.projectName, href: `#/projects/${s.projectId}` },
           ],
-          badge: [badge(s.status), live],
-          subtitle: ['App ', h('strong', null, s.appName), ` · batch #${s.id}`, s.clientKey ? [' · client key ', h('code', null, s.clientKey)] : null, ' · created ', timeCell(s.createdAt)],
-          actions: [h('a', { class: 'btn', href: `#/batches/${s.id}/validation` }, 'Validation'), resultsLink(s.id, 'Download results', 'btn btn-primary'), s.status === 'active' ? cancel : null],
+          badge: [badge(s.status), s.archived ? badge('archived', 'grey') : null, live],
+          subtitle: [
+            'App ',
+            h('strong', null, s.appName),
+            ' ',
+            h('span', { class: 'pinned' }, s.appVersion === null ? '(newest version)' : `(pinned to version ${s.appVersion})`),
+            ` · batch #${s.id}`,
+            s.clientKey ? [' · client key ', h('code', null, s.clientKey)] : null,
+            ' · created ',
+            timeCell(s.createdAt),
+          ],
+          actions: [
+            h('a', { class: 'btn', href: `#/batches/${s.id}/validation` }, 'Validation'),
+            resultsLink(s.id, 'Download results', 'btn btn-primary'),
+            repairActions(s, apply),
+            s.status === 'active' ? cancel : null,
+          ],
         }),
       );
+      const failed = s.workunits.failed;
       mount(
         banner,
         s.status === 'done'
-          ? notice('success', h('strong', null, 'Batch complete. '), `Every work unit finished${s.finishedAt ? ` at ${dateTime(s.finishedAt)}` : ''}. `, resultsLink(s.id, 'Download the results', null), '.')
+          ? notice(
+              'success',
+              h('strong', null, 'Batch complete. '),
+              `Every work unit finished${s.finishedAt ? ` at ${dateTime(s.finishedAt)}` : ''}. `,
+              resultsLink(s.id, 'Download the results', null),
+              '.',
+              failed ? ` ${int(failed)} failed: once the cause is fixed (a new version of the app, say), retry them.` : null,
+            )
           : s.status === 'cancelled'
             ? notice('warning', h('strong', null, 'Cancelled. '), 'Open work units were cancelled; finished results can still be downloaded.')
             : null,
+        s.archived ? notice('info', h('strong', null, 'Archived. '), 'The project leaves it out of its batch list unless asked to show archived batches; everything here stays readable.') : null,
       );
     }
     numbers.update(s);
@@ -162,7 +186,7 @@ export function batchPage(ctx: PageContext): Page {
     // Live updates keep coming (a retry opens a batch again), but a finished batch shows no badge for them.
     live.hidden = s.status !== 'active';
     if (!view) {
-      view = batchView(id, live, () => status?.workunits.active ?? 0);
+      view = batchView(id, live, () => status?.workunits.active ?? 0, apply);
       cleanups.push(view.dispose);
       mount(root, view.el);
     }

@@ -1,24 +1,43 @@
-// A confirmation dialog (native <dialog>: focus trap and Escape for free) and toasts.
+// Dialogs (native <dialog>: focus trap and Escape for free) and toasts.
 import { h, type Child } from '../dom';
 
-export function confirmDialog(title: string, body: Child, confirmLabel: string, danger = true): Promise<boolean> {
+export interface DialogOptions {
+  title: string;
+  body: Child;
+  confirmLabel: string;
+  cancelLabel?: string;
+  /** 'danger' for what cannot be undone. */
+  tone?: 'danger' | 'primary';
+  /** Checked on confirm: a message keeps the dialog open and is shown in it. */
+  validate?: () => string | null;
+}
+
+/** Resolves true when confirmed; the caller reads any controls it put in `body` afterwards. */
+export function openDialog(options: DialogOptions): Promise<boolean> {
   return new Promise((resolve) => {
-    const dialog = h(
-      'dialog',
-      { class: 'dialog', 'aria-labelledby': 'dialog-title' },
+    const problem = h('p', { class: 'dialog-problem', role: 'alert', hidden: true });
+    const form = h(
+      'form',
+      { method: 'dialog' },
+      h('h2', { id: 'dialog-title' }, options.title),
+      h('div', { class: 'dialog-body' }, options.body),
+      problem,
       h(
-        'form',
-        { method: 'dialog' },
-        h('h2', { id: 'dialog-title' }, title),
-        h('div', { class: 'dialog-body' }, body),
-        h(
-          'div',
-          { class: 'dialog-actions' },
-          h('button', { type: 'submit', value: 'cancel', class: 'btn' }, 'Keep it'),
-          h('button', { type: 'submit', value: 'confirm', class: danger ? 'btn btn-danger' : 'btn btn-primary' }, confirmLabel),
-        ),
+        'div',
+        { class: 'dialog-actions' },
+        h('button', { type: 'submit', value: 'cancel', class: 'btn', formnovalidate: true }, options.cancelLabel ?? 'Keep it'),
+        h('button', { type: 'submit', value: 'confirm', class: options.tone === 'primary' ? 'btn btn-primary' : 'btn btn-danger' }, options.confirmLabel),
       ),
     );
+    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'dialog-title' }, form);
+    form.addEventListener('change', () => (problem.hidden = true));
+    form.addEventListener('submit', (e) => {
+      if ((e.submitter as HTMLButtonElement | null)?.value !== 'confirm') return;
+      const message = options.validate?.() ?? null;
+      problem.hidden = message === null;
+      problem.textContent = message ?? '';
+      if (message !== null) e.preventDefault();
+    });
     dialog.addEventListener('close', () => {
       resolve(dialog.returnValue === 'confirm');
       dialog.remove();
@@ -26,6 +45,10 @@ export function confirmDialog(title: string, body: Child, confirmLabel: string, 
     document.body.append(dialog);
     dialog.showModal();
   });
+}
+
+export function confirmDialog(title: string, body: Child, confirmLabel: string, danger = true): Promise<boolean> {
+  return openDialog({ title, body, confirmLabel, tone: danger ? 'danger' : 'primary' });
 }
 
 let toastHost: HTMLElement | null = null;
