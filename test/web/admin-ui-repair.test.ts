@@ -248,6 +248,80 @@ describe.skipIf(skipBrowserTests('admin UI repair e2e'))('the admin UI: repairin
     expect(h.cspViolations).toEqual([]);
   }, 60_000);
 
+  it("shows each app version's state, retires one and brings it back, and says why a broken one is not sent", async () => {
+    const { page, api, c } = h;
+    const { project, app } = flaky;
+    await open(h, `/projects/${project.id}`, 'repair');
+    const appRegion = page.getByRole('region', { name: 'App echo' });
+    const row = (v: number) => appRegion.locator('tbody tr').filter({ has: page.getByText(`v${v}`, { exact: true }) });
+    await expect.poll(() => row(2).textContent(), POLL).toContain('sentnew tasks go out with it');
+    expect(await row(1).textContent()).toContain('not sentversion 2 is newer');
+
+    await appRegion.getByRole('button', { name: 'Retire version 2' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Retire version 2?' });
+    expect(await dialog.textContent()).toContain('New tasks go out with version 1 instead');
+    await dialog.getByRole('button', { name: 'Retire' }).click();
+    await expect.poll(() => row(2).textContent(), POLL).toContain('retired');
+    await expect.poll(() => row(1).textContent(), POLL).toContain('sent');
+    expect((await api.get<App>(`/apps/${app.id}`)).body.versions.find((v) => v.version === 2)!.retiredAt).not.toBeNull();
+    await appRegion.getByRole('button', { name: 'Bring back version 2' }).click();
+    await expect.poll(() => row(2).textContent(), POLL).toContain('sentnew tasks go out with it');
+    expect((await api.get<App>(`/apps/${app.id}`)).body.versions.every((v) => v.retiredAt === null)).toBe(true);
+
+    // Version 3 failed to load on every volunteer that ran it (as the coordinator would mark it).
+    const v3 = (await api.upload(`/apps/${app.id}/versions`, [{ name: 'main.js', content: TRIVIAL_MAIN }])).body;
+    expect(c.store.catalog.markVersionBroken(v3.id, 'main.js: SyntaxError: Unexpected token (line 2, column 16)', Date.now())).toBe(true);
+    await open(h, `/projects/${project.id}`, 'repair');
+    await expect.poll(() => row(3).textContent(), POLL).toContain('brokenmain.js: SyntaxError: Unexpected token (line 2, column 16)');
+    expect(await appRegion.getByText('Version 3 is broken.').count()).toBe(1);
+    await screenshot(page, 'admin-app-versions.png');
+    expect(h.pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('pins a batch to a version, offering only versions that may be sent, and back to the newest', async () => {
+    const { page, api } = h;
+    const { batchId } = flaky;
+    await open(h, `/batches/${batchId}`, 'flaky');
+    expect(await page.locator('.page-subtitle').textContent()).toContain('(newest version)');
+    await page.getByRole('button', { name: 'Pin to version…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Pin to a version' });
+    const choice = dialog.getByLabel('Version');
+    const options = await choice.locator('option').evaluateAll((os) => os.map((o) => [o.textContent, (o as unknown as { disabled: boolean }).disabled] as const));
+    expect(options.map(([, disabled]) => disabled)).toEqual([false, true, false, false]);
+    expect(options[1]![0]).toMatch(/^Version 3, .* \(broken: main\.js: SyntaxError/);
+    await choice.selectOption('1');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.locator('.page-subtitle').textContent(), POLL).toContain('(pinned to version 1)');
+    expect((await statusOf(api, batchId)).appVersion).toBe(1);
+
+    await page.getByRole('button', { name: 'Pin to version…' }).click();
+    await dialog.getByLabel('Version').selectOption('');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.locator('.page-subtitle').textContent(), POLL).toContain('(newest version)');
+    expect((await statusOf(api, batchId)).appVersion).toBeNull();
+    expect(h.pageErrors).toEqual([]);
+  }, 60_000);
+
+  it("archives a finished batch: the project's list leaves it out until asked to show archived ones", async () => {
+    const { page, api } = h;
+    const { project, batchId } = flaky;
+    await open(h, `/batches/${batchId}`, 'flaky');
+    await page.getByRole('button', { name: 'Archive', exact: true }).click();
+    await page.getByText('Archived.', { exact: true }).waitFor();
+    expect((await statusOf(api, batchId)).archived).toBe(true);
+
+    await open(h, `/projects/${project.id}`, 'repair');
+    const batches = page.getByRole('region', { name: 'Batches' });
+    await batches.getByText('No batches but archived ones (1)', { exact: false }).waitFor();
+    await batches.getByLabel('Show archived (1)').check();
+    await batches.getByRole('link', { name: 'flaky' }).click();
+    await page.getByRole('heading', { name: 'flaky', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Unarchive' }).click();
+    await page.getByRole('button', { name: 'Archive', exact: true }).waitFor();
+    expect((await statusOf(api, batchId)).archived).toBe(false);
+    expect(h.pageErrors).toEqual([]);
+  }, 60_000);
+
   it("gives an ETA in a batch's tail, says why there is none when it cannot move, and drops the live badge when it ends", async () => {
     const { page, api, c } = h;
     const { project, app } = await newProject(api, 'tail');

@@ -6,7 +6,7 @@ import { credit, int } from '../format';
 import { card, pageHeader, type Page, type PageContext } from '../page';
 import { badge } from '../ui/badges';
 import { toast } from '../ui/dialog';
-import { busy, field, input } from '../ui/form';
+import { busy, checkbox, field, input } from '../ui/form';
 import { errorBox, loading, notice } from '../ui/states';
 import { emptyState } from '../ui/table';
 import { newAppForm } from './project/app-forms';
@@ -81,10 +81,28 @@ export function projectPage(ctx: PageContext): Page {
     );
 
     const batchesSlot = h('div', null, loading('Loading batches…'));
-    void get<{ batches: BatchStatus[] }>(`/batches?projectId=${p.id}`, hasArray('batches')).then((res) => {
+    // Archived batches are left out of the list unless asked for (and then the API lists only
+    // them): both lists are read, so that the switch can say how many are hidden.
+    const showArchived = checkbox('Show archived', { name: 'archived' });
+    let batches: { current: BatchStatus[]; archived: BatchStatus[] } | null = null;
+    const showBatches = () => {
+      if (!batches) return;
+      const n = batches.archived.length;
+      showArchived.el.querySelector('label')!.textContent = `Show archived (${int(n)})`;
+      const rows = showArchived.input.checked ? [...batches.current, ...batches.archived] : batches.current;
+      mount(batchesSlot, batchesTable(rows, true, n && !showArchived.input.checked ? `No batches but archived ones (${int(n)}): tick Show archived to list them.` : undefined));
+    };
+    const loadBatches = async () => {
+      const list = (archived: boolean) => get<{ batches: BatchStatus[] }>(`/batches?projectId=${p.id}${archived ? '&archived=true' : ''}`, hasArray('batches'));
+      const [current, archived] = await Promise.all([list(false), list(true)]);
       if (disposed) return;
-      mount(batchesSlot, res.ok ? batchesTable(res.value.batches) : errorBox(res.error, 'Could not load the batches'));
-    });
+      if (!current.ok) return mount(batchesSlot, errorBox(current.error, 'Could not load the batches'));
+      if (!archived.ok) return mount(batchesSlot, errorBox(archived.error, 'Could not load the archived batches'));
+      batches = { current: current.value.batches, archived: archived.value.batches };
+      showBatches();
+    };
+    showArchived.input.addEventListener('change', showBatches);
+    void loadBatches();
     const total = p.workunits.active + p.workunits.done + p.workunits.failed + p.workunits.cancelled;
     const stats = h(
       'div',
@@ -96,7 +114,7 @@ export function projectPage(ctx: PageContext): Page {
       p.workunits.cancelled ? stat('Cancelled', int(p.workunits.cancelled)) : null,
       stat('Owner', p.ownerName ?? '—'),
       // Set by an admin with PUT /api/v1/projects/:id/credit-cap (docs/api.md).
-      stat('Credit cap', `${credit(p.creditCap.maxPerResult)} per result${p.creditCap.isDefault ? ' (default)' : ''}`),
+      stat(`Credit cap per result${p.creditCap.isDefault ? ' (default)' : ''}`, credit(p.creditCap.maxPerResult)),
     );
     const newAppButton = h(
       'button',
@@ -116,7 +134,7 @@ export function projectPage(ctx: PageContext): Page {
       p.status === 'paused' ? notice('warning', h('strong', null, 'Paused. '), 'Volunteers get no new tasks from this project; tasks already out finish normally.') : null,
       stats,
       card('Apps', [newAppSlot, apps], { actions: newAppButton }),
-      card('Batches', batchesSlot, { actions: newBatch ? h('a', { class: 'btn btn-sm', href: `#/projects/${p.id}/new-batch` }, 'New batch') : null, className: 'card-flush' }),
+      card('Batches', batchesSlot, { actions: [showArchived.el, newBatch ? h('a', { class: 'btn btn-sm', href: `#/projects/${p.id}/new-batch` }, 'New batch') : null], className: 'card-flush' }),
     );
   };
 
