@@ -286,6 +286,7 @@ describe.skipIf(skipBrowserTests('admin UI repair e2e'))('the admin UI: repairin
     await page.getByRole('button', { name: 'Pin to version…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Pin to a version' });
     const choice = dialog.getByLabel('Version');
+    await choice.waitFor(); // the dialog opens once the app's versions are loaded
     const options = await choice.locator('option').evaluateAll((os) => os.map((o) => [o.textContent, (o as unknown as { disabled: boolean }).disabled] as const));
     expect(options.map(([, disabled]) => disabled)).toEqual([false, true, false, false]);
     expect(options[1]![0]).toMatch(/^Version 3, .* \(broken: main\.js: SyntaxError/);
