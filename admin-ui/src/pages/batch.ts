@@ -65,7 +65,9 @@ function batchView(id: number, live: HTMLElement, openWorkunits: () => number, a
   let lastErrors = '';
   let lastCounts = '';
   let lastBlocked = '';
+  let latest: BatchStatus | null = null;
   const update = (s: BatchStatus) => {
+    latest = s;
     const why = s.blocked.map((b) => b.message).join('\n');
     if (why !== lastBlocked) {
       lastBlocked = why;
@@ -113,7 +115,7 @@ function batchView(id: number, live: HTMLElement, openWorkunits: () => number, a
           actions: [
             h('a', { class: 'btn', href: `#/batches/${s.id}/validation` }, 'Validation'),
             resultsLink(s.id, 'Download results', 'btn btn-primary'),
-            repairActions(s, apply),
+            repairActions(s, () => latest ?? s, apply),
             s.status === 'active' ? cancel : null,
           ],
         }),

@@ -127,11 +127,11 @@ async function archive(s: BatchStatus, apply: Apply, button: HTMLButtonElement):
   });
 }
 
-/** The repair buttons that suit the batch as it is now. */
-export function repairActions(s: BatchStatus, apply: Apply): HTMLButtonElement[] {
-  const button = (label: string, action: typeof retry, cls = 'btn') => {
-    const b = h('button', { type: 'button', class: cls }, label);
-    b.addEventListener('click', () => void action(s, apply, b));
+/** The repair buttons that suit the batch as it is now; each acts on the status `latest` gives when clicked. */
+export function repairActions(s: BatchStatus, latest: () => BatchStatus, apply: Apply): HTMLButtonElement[] {
+  const button = (label: string, action: typeof retry) => {
+    const b = h('button', { type: 'button', class: 'btn' }, label);
+    b.addEventListener('click', () => void action(latest(), apply, b));
     return b;
   };
   const buttons: HTMLButtonElement[] = [];
