@@ -8,6 +8,7 @@
 // own: SES confines what code can reach, not how long it runs or how much memory it takes.
 import { ModuleSource } from '@endo/module-source';
 import { canonicalJson } from '../protocol/canonical.js';
+import { MAX_LOG_LINE_CHARS } from '../protocol/limits.js';
 import { seededRandom } from './prng.js';
 import { TaskScope, taskWebAssembly } from './task-scope.js';
 
@@ -21,7 +22,6 @@ export const DEFAULT_CHECKPOINT_LIMITS: CheckpointLimits = { bytes: 16 * 1024 * 
 const MAX_LOG_LINES = 200;
 const PROGRESS_INTERVAL_MS = 100;
 const PROGRESS_PER_INTERVAL = 20;
-const MAX_LOG_LINE_CHARS = 2000;
 
 export interface AppBundle {
   entry: string;
@@ -63,9 +63,11 @@ export async function runApp(bundle: AppBundle, run: AppRun, host: TaskHost, sco
 }
 
 async function runIn(scope: TaskScope, bundle: AppBundle, run: AppRun, host: TaskHost): Promise<AppOutcome> {
+  // One console for the module code and ctx.log: they share the run's line budget.
+  const console = appConsole(host);
   let entry: unknown;
   try {
-    const compartment = appCompartment(bundle, appConsole(host), taskWebAssembly(scope));
+    const compartment = appCompartment(bundle, console, taskWebAssembly(scope));
     const { namespace } = await compartment.import(bundle.entry);
     entry = (namespace as { default?: unknown }).default;
   } catch (e) {
@@ -89,7 +91,7 @@ async function runIn(scope: TaskScope, bundle: AppBundle, run: AppRun, host: Tas
 
   let output: unknown;
   try {
-    const { ctx, flushProgress } = makeCtx(scope, bundle, run, host, fail);
+    const { ctx, flushProgress } = makeCtx(scope, bundle, run, host, console, fail);
     try {
       output = await Promise.race([(entry as (input: unknown, ctx: unknown) => unknown)(run.input, ctx), stopping]);
     } finally {
@@ -133,6 +135,7 @@ function makeCtx(
   bundle: AppBundle,
   run: AppRun,
   host: TaskHost,
+  console: AppConsole,
   fail: (code: AppFailureCode, message: string) => void,
 ): { ctx: object; flushProgress: () => void } {
   const random = seededRandom(run.rngSeed);
@@ -149,6 +152,7 @@ function makeCtx(
   const ctx = Object.freeze({
     resume: run.resume === undefined ? undefined : (JSON.parse(run.resume) as unknown),
     random: () => random(),
+    log: console.log,
     progress: (fraction: unknown) => {
       if (typeof fraction !== 'number' || !Number.isFinite(fraction)) return;
       const now = Date.now(); // the host realm's clock; the app has none
@@ -187,10 +191,16 @@ function makeCtx(
   return { ctx, flushProgress };
 }
 
-function appConsole(host: TaskHost): object {
+type AppConsole = Readonly<Record<'log' | 'info' | 'debug' | 'warn' | 'error', (...args: unknown[]) => void>>;
+
+function appConsole(host: TaskHost): AppConsole {
   let lines = 0;
   const at = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
-    if (++lines > MAX_LOG_LINES) return;
+    if (++lines > MAX_LOG_LINES) {
+      // Said once, so that the log shows it was cut rather than ending early.
+      if (lines === MAX_LOG_LINES + 1) host.log('warn', `(the app logged more than ${MAX_LOG_LINES} lines in this run; the rest are not kept)`);
+      return;
+    }
     host.log(level, args.map(text).join(' ').slice(0, MAX_LOG_LINE_CHARS));
   };
   return harden({ log: at('info'), info: at('info'), debug: at('debug'), warn: at('warn'), error: at('error') });

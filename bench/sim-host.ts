@@ -46,7 +46,7 @@ export class SimHost {
     });
     socket.off('connect_error').off('disconnect');
     const hello = await this.call<{ challenge: string; coordinatorKey: string }>('hello', {
-      protocol: 1,
+      protocol: 2,
       hostKey: this.publicKey,
       platform: { kind: 'node', engine: 'v8' },
       capabilities: { cores: 1, wasm: true },

@@ -320,6 +320,13 @@ export type ValidateState = z.infer<typeof ValidateStateSchema>;
 export const ReplicaErrorSchema = z.object({ code: z.string(), message: z.string() });
 export type ReplicaError = z.infer<typeof ReplicaErrorSchema>;
 
+/** What the app logged in the run that produced a result: its last lines, and how many came before. */
+export const ReplicaLogSchema = z.object({
+  lines: z.array(z.object({ level: z.enum(['debug', 'info', 'warn', 'error']), text: z.string() })),
+  omitted: z.number().int().nonnegative(),
+});
+export type ReplicaLog = z.infer<typeof ReplicaLogSchema>;
+
 export const ReplicaDetailSchema = z.object({
   id: Id,
   /** `regular`; `sentinel` (its work unit's answer is known); `check` (sent after its work unit was done, to test a host). */
@@ -342,6 +349,8 @@ export const ReplicaDetailSchema = z.object({
   /** null when not stored inline (over 256 KiB) or not returned. */
   output: z.unknown(),
   error: ReplicaErrorSchema.nullable(),
+  /** null: no result yet, or the app logged nothing. */
+  log: ReplicaLogSchema.nullable(),
 });
 export type ReplicaDetail = z.infer<typeof ReplicaDetailSchema>;
 

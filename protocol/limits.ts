@@ -1,6 +1,7 @@
 // Explicit bounds shared by the coordinator and every volunteer. docs/protocol.md lists them.
 
-export const PROTOCOL_VERSION = 1;
+/** 2: uploads name their task (X-VG-Task-Id), results may carry the app's log. docs/protocol.md §1. */
+export const PROTOCOL_VERSION = 2;
 
 /** Largest Socket.IO message the coordinator accepts (its maxHttpBufferSize). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -14,6 +15,11 @@ export const MAX_RESULTS_PER_REPORT = 64;
 export const MAX_TASKS_HELD = 10_000;
 export const MAX_APP_FILES = 64;
 export const MAX_ERROR_MESSAGE_CHARS = 2000;
+/** A line an app logs (console or ctx.log), cut to this many characters. */
+export const MAX_LOG_LINE_CHARS = 2000;
+/** A result's log: its last lines, at most this many, and at most MAX_RESULT_LOG_CHARS of text together. */
+export const MAX_RESULT_LOG_LINES = 100;
+export const MAX_RESULT_LOG_CHARS = 16 * 1024;
 /** Largest cpuTimeMs or elapsedMs a result may carry (about 31 years). */
 export const MAX_MEASURED_MS = 1e12;
 /** Deepest nesting of arrays and objects in a message or request body (canonical JSON allows 64 inside it). */

@@ -4,7 +4,10 @@ import { z } from 'zod';
 import {
   MAX_APP_FILES,
   MAX_ERROR_MESSAGE_CHARS,
+  MAX_LOG_LINE_CHARS,
   MAX_MEASURED_MS,
+  MAX_RESULT_LOG_CHARS,
+  MAX_RESULT_LOG_LINES,
   MAX_RESULTS_PER_REPORT,
   MAX_TASKS_HELD,
   MAX_TASKS_PER_REQUEST,
@@ -120,6 +123,13 @@ export const ResultErrorSchema = z.strictObject({
   message: z.string().max(MAX_ERROR_MESSAGE_CHARS),
 });
 
+/** A line the app logged while it ran (its console, or ctx.log). */
+export const AppLogLineSchema = z.strictObject({
+  level: z.enum(['debug', 'info', 'warn', 'error']),
+  text: z.string().max(MAX_LOG_LINE_CHARS),
+});
+export type AppLogLine = z.infer<typeof AppLogLineSchema>;
+
 /** The fields of a result that the host signs (domain "result"). */
 export const ResultBodySchema = z.strictObject({
   taskId: Id,
@@ -132,6 +142,10 @@ export const ResultBodySchema = z.strictObject({
   /** Milliseconds, fractions allowed. */
   cpuTimeMs: z.number().nonnegative().max(MAX_MEASURED_MS),
   elapsedMs: z.number().nonnegative().max(MAX_MEASURED_MS),
+  /** The last lines the app logged in the run that produced the result (absent: none). */
+  log: z.array(AppLogLineSchema).min(1).max(MAX_RESULT_LOG_LINES).optional(),
+  /** How many lines it logged before those, not kept. */
+  logOmitted: z.number().int().positive().max(MAX_MEASURED_MS).optional(),
 });
 export type ResultBody = z.infer<typeof ResultBodySchema>;
 
@@ -148,6 +162,9 @@ export const ResultSchema = ResultBodySchema.extend({
   if (r.outcome === 'error' && !r.error) issue('error', 'an error result needs error');
   if (r.outcome === 'error' && r.outputHash !== undefined) issue('outputHash', 'an error result has no outputHash');
   if (r.outcome === 'error' && r.output !== undefined) issue('output', 'an error result has no output');
+  const logChars = (r.log ?? []).reduce((n, l) => n + l.text.length, 0);
+  if (logChars > MAX_RESULT_LOG_CHARS) issue('log', `a result's log is at most ${MAX_RESULT_LOG_CHARS} characters, not ${logChars}`);
+  if (r.logOmitted !== undefined && r.log === undefined) issue('logOmitted', 'logOmitted goes with a log');
 });
 export type Result = z.infer<typeof ResultSchema>;
 

@@ -1,5 +1,6 @@
 // How a volunteer turns a finished task into a signed result.
 import type { Ed25519 } from './ed25519.js';
+import type { AppLog } from './app-log.js';
 import { jsonHash } from './hash.js';
 import { MAX_MEASURED_MS } from './limits.js';
 import type { Result, ResultBody, TaskBody } from './messages.js';
@@ -20,15 +21,17 @@ export function buildResult(
   task: Pick<TaskBody, 'taskId' | 'workunitId' | 'hostKey'>,
   outcome: Outcome,
   measuredMs: { cpuTimeMs: number; elapsedMs: number } = { cpuTimeMs: 0, elapsedMs: 0 },
+  log?: AppLog,
 ): Result {
   const { taskId, workunitId, hostKey } = task;
   const timing = { cpuTimeMs: measured(measuredMs.cpuTimeMs), elapsedMs: measured(measuredMs.elapsedMs) };
+  const logged = log && log.lines.length > 0 ? { log: log.lines, ...(log.omitted > 0 ? { logOmitted: log.omitted } : {}) } : {};
   if (outcome.error !== undefined) {
     // An error carries no output, even from a caller that passed one along.
-    const body: ResultBody = { taskId, workunitId, hostKey, outcome: 'error', error: outcome.error, ...timing };
+    const body: ResultBody = { taskId, workunitId, hostKey, outcome: 'error', error: outcome.error, ...timing, ...logged };
     return { ...body, signature: signBody(ed, hostSeedHex, 'result', body) };
   }
-  const body: ResultBody = { taskId, workunitId, hostKey, outcome: 'success', outputHash: jsonHash(outcome.output), ...timing };
+  const body: ResultBody = { taskId, workunitId, hostKey, outcome: 'success', outputHash: jsonHash(outcome.output), ...timing, ...logged };
   const result: Result = { ...body, signature: signBody(ed, hostSeedHex, 'result', body) };
   if (outcome.inline !== false) result.output = outcome.output as Result['output'];
   return result;

@@ -58,8 +58,8 @@ export function taskBody(task: TaskBody): TaskBody {
 }
 
 export function resultBody(result: ResultBody): ResultBody {
-  const { taskId, workunitId, hostKey, outcome, outputHash, error, cpuTimeMs, elapsedMs } = result;
-  return { taskId, workunitId, hostKey, outcome, outputHash, error, cpuTimeMs, elapsedMs };
+  const { taskId, workunitId, hostKey, outcome, outputHash, error, cpuTimeMs, elapsedMs, log, logOmitted } = result;
+  return { taskId, workunitId, hostKey, outcome, outputHash, error, cpuTimeMs, elapsedMs, log, logOmitted };
 }
 
 export function receiptBody(receipt: CreditReceiptBody): CreditReceiptBody {

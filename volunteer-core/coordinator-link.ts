@@ -20,6 +20,8 @@ export interface Session {
   userId: number;
   coordinatorKey: string;
   limits: {
+    /** The largest message the coordinator takes: a report of results fits in it. */
+    maxMessageBytes: number;
     maxTasksPerRequest: number;
     maxResultsPerReport: number;
     heartbeatIntervalMs: number;
@@ -33,6 +35,7 @@ const AuthReply = z.object({
   hostId: z.number().int(),
   userId: z.number().int(),
   limits: z.object({
+    maxMessageBytes: z.number().int().min(64 * 1024),
     maxTasksPerRequest: z.number().int().min(1),
     maxResultsPerReport: z.number().int().min(1),
     heartbeatIntervalMs: z.number().int().min(1000),

@@ -4,6 +4,7 @@
 // batches; gives work back. Where the two volunteers differ (files or IndexedDB, worker
 // threads or Web Workers, Node crypto or WebCrypto, logs or an activity list) they pass adapters.
 import { redactPaths } from '../app-runtime/redact-paths.js';
+import { AppLogTail, type AppLog } from '../protocol/app-log.js';
 import type { AppBundle, AppOutcome, CheckpointLimits, TaskHost } from '../app-runtime/run-app.js';
 import { utf8 } from '../protocol/bytes.js';
 import { canonicalJson } from '../protocol/canonical.js';
@@ -22,6 +23,8 @@ const PROGRESS_REPORT_MS = 10_000;
 /** How far apart idle hosts told of new work ask for it. */
 const AVAILABLE_JITTER_MS = 1000;
 const GIVE_BACK_CHUNK = 64;
+/** Room a report's envelope (Socket.IO framing, the event name, the ack id) takes besides its results. */
+const REPORT_OVERHEAD_BYTES = 4096;
 const RECEIPTS_PAGE = 500;
 
 // ---- the adapters ----
@@ -156,6 +159,8 @@ interface Held {
   /** Canonical JSON of the last checkpoint (also in the journal). */
   checkpoint?: string;
   resumed: boolean;
+  /** What the app logged in its current run, for the result (the researcher sees it). */
+  log?: AppLogTail;
 }
 
 export interface HeldTask {
@@ -395,6 +400,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
       // Marked first: starting it may free a slot and call dispatch again, which must not
       // start the same task on a second sandbox.
       h.state = 'running';
+      h.log = new AppLogTail();
       const running = runner.run(
         {
           taskId: task.taskId,
@@ -418,7 +424,11 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
             if (this.held.get(task.taskId) !== h) return void (await journal.forget(task.taskId));
             h.checkpoint = json;
           },
-          log: (level, text) => this.events.appLog?.(task, level, text),
+          log: (level, text) => {
+            // Sent to the researcher: no path of this machine, as for error messages.
+            if (this.held.get(task.taskId) === h) h.log!.add(level, redactPaths(text));
+            this.events.appLog?.(task, level, text);
+          },
         },
       );
       if (!running) {
@@ -445,8 +455,9 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     this.held.delete(task.taskId);
     this.events.finished?.(task, f);
     const timing = { cpuTimeMs: f.cpuTimeMs, elapsedMs: f.elapsedMs };
-    if (f.outcome.ok) await this.complete(task, { output: JSON.parse(f.outcome.outputJson) as unknown }, timing);
-    else await this.complete(task, { error: { code: f.outcome.code, message: f.outcome.message } }, timing);
+    const log = h.log?.log;
+    if (f.outcome.ok) await this.complete(task, { output: JSON.parse(f.outcome.outputJson) as unknown }, timing, log);
+    else await this.complete(task, { error: { code: f.outcome.code, message: f.outcome.message } }, timing, log);
     this.dispatch();
     this.fill();
   }
@@ -456,7 +467,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
    * reload. An error's message names no file of this machine: it goes to the coordinator and
    * the researcher.
    */
-  private async complete(task: RefusedTask, outcome: Outcome, timing: { cpuTimeMs: number; elapsedMs: number }): Promise<void> {
+  private async complete(task: RefusedTask, outcome: Outcome, timing: { cpuTimeMs: number; elapsedMs: number }, log?: AppLog): Promise<void> {
     const { crypto, host, journal } = this.o;
     if ('error' in outcome && outcome.error) {
       outcome = { error: { code: outcome.error.code, message: redactPaths(outcome.error.message).slice(0, MAX_ERROR_MESSAGE_CHARS) } };
@@ -467,7 +478,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     this.completing.add(task.taskId);
     let result: Result;
     try {
-      result = await crypto.signWith(host.seed, (ed) => buildResult(ed, host.seed, task, outcome, rounded));
+      result = await crypto.signWith(host.seed, (ed) => buildResult(ed, host.seed, task, outcome, rounded, log));
       await journal.saveResult(result);
       this.unreported.set(task.taskId, { result, ...(task.project !== undefined && task.app !== undefined ? { task: { project: task.project, app: task.app } } : {}) });
     } finally {
@@ -509,7 +520,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     try {
       while (this.current && this.unreported.size > 0) {
         const batch = [...this.unreported.values()].slice(0, this.current.limits.maxResultsPerReport);
-        const wire = await Promise.all(batch.map(({ result }) => this.toWire(result)));
+        const wire = fitInMessage(await Promise.all(batch.map(({ result }) => this.toWire(result))), this.current.limits.maxMessageBytes);
         const { results } = await this.link!.call<{ results: ResultAck[] }>('results.report', { results: wire });
         for (const ack of results) await this.acknowledged(ack);
       }
@@ -552,7 +563,8 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     const { crypto, host, journal } = this.o;
     const timing = { cpuTimeMs: r.cpuTimeMs, elapsedMs: r.elapsedMs };
     const error = { code, message: message.slice(0, MAX_ERROR_MESSAGE_CHARS) };
-    const replaced = await crypto.signWith(host.seed, (ed) => buildResult(ed, host.seed, r, { error }, timing));
+    const log = r.log ? { lines: r.log, omitted: r.logOmitted ?? 0 } : undefined;
+    const replaced = await crypto.signWith(host.seed, (ed) => buildResult(ed, host.seed, r, { error }, timing, log));
     await journal.saveResult(replaced);
     const entry = this.unreported.get(r.taskId);
     if (entry) entry.result = replaced;
@@ -627,3 +639,20 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
 const isDisconnect = (e: unknown): boolean => e instanceof CallError && e.code === 'disconnected';
+
+/**
+ * The first results that fit in one message together (always at least one: a result's inline
+ * output and log are bounded well under a message), so that several large inline outputs are
+ * reported over several messages instead of one the coordinator would refuse.
+ */
+function fitInMessage(results: Result[], maxMessageBytes: number): Result[] {
+  const room = maxMessageBytes - REPORT_OVERHEAD_BYTES;
+  let bytes = 0;
+  let n = 0;
+  for (const r of results) {
+    bytes += utf8(JSON.stringify(r)).length + 1;
+    if (n > 0 && bytes > room) break;
+    n++;
+  }
+  return results.slice(0, n);
+}

@@ -647,6 +647,15 @@ CREATE INDEX files_private ON files(public) WHERE public = 0;
 CREATE INDEX replicas_file_output ON replicas(output_hash) WHERE output_json IS NULL AND output_hash IS NOT NULL;
 `,
   },
+  {
+    version: 13,
+    name: 'what the app logged in the run that produced a result',
+    sql: `
+-- {"lines": [{"level", "text"}], "omitted": n}: the last lines the app logged, as its host signed
+-- them with the result (so the stored result can still be verified); NULL: it logged nothing.
+ALTER TABLE replicas ADD COLUMN log_json TEXT;
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

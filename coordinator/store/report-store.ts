@@ -11,6 +11,7 @@ import type {
   ReplicaCounts,
   ReplicaDetail,
   ReplicaError,
+  ReplicaLog,
   WorkunitDetail,
   WorkunitSummary,
 } from '../../protocol/api.js';
@@ -68,16 +69,23 @@ const BATCH_COLUMNS = `b.id, b.project_id AS projectId, p.name AS projectName, p
 
 const REPLICA_COLUMNS = `r.id, r.kind, v.version AS appVersion, r.host_id AS hostId, h.name AS hostName, u.name AS userName, r.status, r.outcome,
   r.validate_state AS validateState, r.sent_at AS sentAt, r.deadline, r.received_at AS receivedAt, r.cpu_time_ms AS cpuTimeMs,
-  r.elapsed_ms AS elapsedMs, r.credit_micro AS creditMicro, r.output_hash AS outputHash, r.output_json AS outputJson, r.error_json AS errorJson
+  r.elapsed_ms AS elapsedMs, r.credit_micro AS creditMicro, r.output_hash AS outputHash, r.output_json AS outputJson, r.error_json AS errorJson,
+  r.log_json AS logJson
   FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN users u ON u.id = h.user_id LEFT JOIN app_versions v ON v.id = r.app_version_id`;
 
-type ReplicaRow = Omit<ReplicaDetail, 'output' | 'error' | 'credit'> & { outputJson: string | null; errorJson: string | null; creditMicro: number | null };
+type ReplicaRow = Omit<ReplicaDetail, 'output' | 'error' | 'credit' | 'log'> & {
+  outputJson: string | null;
+  errorJson: string | null;
+  logJson: string | null;
+  creditMicro: number | null;
+};
 
-const toReplica = ({ outputJson, errorJson, creditMicro, ...r }: ReplicaRow): ReplicaDetail => ({
+const toReplica = ({ outputJson, errorJson, logJson, creditMicro, ...r }: ReplicaRow): ReplicaDetail => ({
   ...r,
   credit: creditMicro === null ? null : creditAmount(creditMicro),
   output: outputJson === null ? null : (JSON.parse(outputJson) as unknown),
   error: errorJson === null ? null : (JSON.parse(errorJson) as ReplicaError),
+  log: logJson === null ? null : (JSON.parse(logJson) as ReplicaLog),
 });
 
 /** Credit is stored in whole micro-credits (exact sums) and shown in credits. */

@@ -105,6 +105,8 @@ export interface ResultRecord {
   outputJson: string | null;
   outputHash: string | null;
   errorJson: string | null;
+  /** The app's log as the result carried it: {lines, omitted}; null when it logged nothing. */
+  logJson: string | null;
   cpuTimeMs: number;
   elapsedMs: number;
 }
@@ -276,7 +278,7 @@ export class WorkStore {
         r.result_hash AS resultHash, r.output_hash AS outputHash, w.status AS workunitStatus
         FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE r.id = ?`),
       recordResult: db.prepare(`UPDATE replicas SET status = 'over', outcome = ?, validate_state = ?, received_at = ?,
-        result_hash = ?, result_signature = ?, output_json = ?, output_hash = ?, error_json = ?, cpu_time_ms = ?,
+        result_hash = ?, result_signature = ?, output_json = ?, output_hash = ?, error_json = ?, log_json = ?, cpu_time_ms = ?,
         elapsed_ms = ?, progress = 1 WHERE id = ?`),
       end: db.prepare("UPDATE replicas SET status = 'over', outcome = ? WHERE id = ? AND status = ?"),
       hostOf: db.prepare('SELECT host_id FROM replicas WHERE id = ?'),
@@ -567,7 +569,7 @@ export class WorkStore {
 
   recordResult(r: ResultRecord): void {
     this.s.recordResult!.run(r.outcome, r.outcome === 'success' ? 'pending' : null, r.receivedAt, r.resultHash, r.signature,
-      r.outputJson, r.outputHash, r.errorJson, r.cpuTimeMs, r.elapsedMs, r.replicaId);
+      r.outputJson, r.outputHash, r.errorJson, r.logJson, r.cpuTimeMs, r.elapsedMs, r.replicaId);
   }
 
   /** Ends a replica that is in `from` state with an outcome; returns its host if it changed. */

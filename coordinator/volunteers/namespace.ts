@@ -151,7 +151,12 @@ export function attachVolunteerNamespace(
       (raw) => {
         const version = (raw as { protocol?: unknown } | null)?.protocol;
         if (version !== PROTOCOL_VERSION) {
-          return fail('unsupported_protocol', `this coordinator speaks protocol ${PROTOCOL_VERSION}, not ${String(version)}`);
+          const older = typeof version === 'number' && version < PROTOCOL_VERSION;
+          return fail(
+            'unsupported_protocol',
+            `this coordinator speaks protocol ${PROTOCOL_VERSION}, not ${String(version)}` +
+              (older ? ': update this volunteer (a page: reload it; the daemon: update its clone or package and start it again)' : ''),
+          );
         }
         const parsed = HelloSchema.safeParse(raw);
         if (!parsed.success) return fail('bad_request', `hello: ${z.prettifyError(parsed.error)}`);

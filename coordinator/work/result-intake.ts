@@ -75,6 +75,7 @@ export class ResultIntake {
       outputJson,
       outputHash: r.outputHash ?? null,
       errorJson: r.error ? JSON.stringify(r.error) : null,
+      logJson: r.log ? JSON.stringify({ lines: r.log, omitted: r.logOmitted ?? 0 }) : null,
       cpuTimeMs: r.cpuTimeMs,
       elapsedMs: r.elapsedMs,
     });

@@ -230,6 +230,7 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
         outputHash: jsonHash(output),
         output,
         error: null,
+        log: null, // these results carried no app log
       });
       expect(replicas).toEqual([
         replica(alice, 'alice', { v: 1 }, 'valid', CREDIT),

@@ -68,7 +68,7 @@ export class TestVolunteer {
     let v: TestVolunteer | undefined;
     try {
       const hello = await call<{ challenge: string; coordinatorKey: string }>(socket, 'hello', {
-        protocol: 1,
+        protocol: 2,
         hostKey: publicKey,
         platform: opts.platform ?? { kind: 'node', engine: 'v8' },
         capabilities: opts.capabilities ?? { wasm: true, cores: 1 },

@@ -80,7 +80,7 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
       const publicKey = toHex(ed.publicKeyFromSeed(fromHex(seed)));
       const host = core.registry.register(
         {
-          protocol: 1,
+          protocol: 2,
           hostKey: publicKey,
           platform: opts.platform ?? { kind: 'node', engine: 'v8' },
           capabilities: opts.capabilities ?? { wasm: true },

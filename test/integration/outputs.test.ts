@@ -257,7 +257,7 @@ describe('a malformed stored output', () => {
     // without the upload check (or a legacy database) would have it.
     const bad = legacyFile(forgery(m1!.workunitId, 1));
     c.store.work.recordResult({ replicaId: m0!.taskId, outcome: 'success', receivedAt: Date.now(), resultHash: 'a'.repeat(64), signature: 'b'.repeat(128),
-      outputJson: null, outputHash: bad, errorJson: null, cpuTimeMs: 1, elapsedMs: 1 });
+      outputJson: null, outputHash: bad, errorJson: null, logJson: null, cpuTimeMs: 1, elapsedMs: 1 });
 
     // Bob's report touches that work unit and another one: both results are taken.
     const [b0, b1] = await tasks(bob, 2);

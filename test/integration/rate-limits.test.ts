@@ -148,7 +148,7 @@ describe('a socket that says hello again', () => {
       // The same socket becomes host B.
       const seedB = toHex(ed.randomSeed());
       const keyB = toHex(ed.publicKeyFromSeed(Buffer.from(seedB, 'hex')));
-      const hello = (await a.socket.emitWithAck('hello', { protocol: 1, hostKey: keyB, platform: { kind: 'node', engine: 'v8' }, capabilities: {} })) as {
+      const hello = (await a.socket.emitWithAck('hello', { protocol: 2, hostKey: keyB, platform: { kind: 'node', engine: 'v8' }, capabilities: {} })) as {
         challenge: string;
         coordinatorKey: string;
       };

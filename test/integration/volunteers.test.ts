@@ -95,9 +95,14 @@ describe('the handshake and message validation', () => {
     const send = <T extends object>(event: string, payload: unknown) => raw.timeout(5000).emitWithAck(event, payload) as Promise<Reply<T>>;
 
     expect(await send('hello', { protocol: 99 })).toMatchObject({ ok: false, error: { code: 'unsupported_protocol' } });
-    expect(await send('hello', { protocol: 1, hostKey: 'nope' })).toMatchObject({ ok: false, error: { code: 'bad_request', message: expect.stringMatching(/hostKey/) } });
+    // A volunteer from before protocol 2 is told to update, not left retrying.
+    expect(await send('hello', { protocol: 1, hostKey: v.publicKey, platform: { kind: 'node' } })).toMatchObject({
+      ok: false,
+      error: { code: 'unsupported_protocol', message: expect.stringMatching(/speaks protocol 2, not 1: update this volunteer/) },
+    });
+    expect(await send('hello', { protocol: 2, hostKey: 'nope' })).toMatchObject({ ok: false, error: { code: 'bad_request', message: expect.stringMatching(/hostKey/) } });
     // A new hello drops the session: nothing is allowed until auth succeeds again.
-    expect(await send('hello', { protocol: 1, hostKey: v.publicKey, platform: { kind: 'node' } })).toMatchObject({ ok: true });
+    expect(await send('hello', { protocol: 2, hostKey: v.publicKey, platform: { kind: 'node' } })).toMatchObject({ ok: true });
     expect(await send('tasks.request', { count: 1 })).toMatchObject({ ok: false, error: { code: 'unauthenticated' } });
     expect(await send('auth', { signature: '00'.repeat(64) })).toMatchObject({ ok: false, error: { code: 'unauthenticated', message: expect.stringMatching(/does not verify/) } });
     // One attempt per challenge.

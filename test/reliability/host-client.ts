@@ -118,7 +118,7 @@ export class HostClient {
         socket.once('disconnect', (reason) => settle(new Error(`connect: ${reason}`)));
       });
       const hello = await this.call<{ challenge: string; coordinatorKey: string }>('hello', {
-        protocol: 1,
+        protocol: 2,
         hostKey: this.publicKey,
         platform: { kind: 'node', engine: 'v8' },
         capabilities: { wasm: true, cores: 1 },

@@ -15,6 +15,7 @@ import { fromHex, toHex } from '../../protocol/bytes.js';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import { jsonHash, sha256Hex } from '../../protocol/hash.js';
 import { ERROR_CODES, RESULT_REJECTIONS, type Reply, type ResultAck, type Task } from '../../protocol/messages.js';
+import { PROTOCOL_VERSION } from '../../protocol/limits.js';
 import { buildResult } from '../../protocol/results.js';
 import { signBody, type SigningDomain } from '../../protocol/signing.js';
 import { spawnCoordinator } from '../helpers/coordinator-process.js';
@@ -445,12 +446,12 @@ function fieldsOf(body: Record<string, unknown>): Record<string, string> {
 
 /** hello, as an unauthenticated client would send it; may be valid (then it only issues a challenge). */
 function helloText(rng: Rng, hostKey = rng.hex(64), extra: Record<string, string> = {}): string {
-  const valid = { protocol: '1', hostKey: q(hostKey), platform: obj({ kind: q(rng.pick(['node', 'browser'])), engine: q('v8') }), capabilities: obj({ cores: '2' }), name: q('fuzz'), ...extra };
+  const valid = { protocol: String(PROTOCOL_VERSION), hostKey: q(hostKey), platform: obj({ kind: q(rng.pick(['node', 'browser'])), engine: q('v8') }), capabilities: obj({ cores: '2' }), name: q('fuzz'), ...extra };
   if (rng.chance(0.3)) return obj(valid);
   const v = { ...valid };
   switch (rng.int(0, 9)) {
     case 0:
-      return obj({ ...v, protocol: rng.pick(['0', '2', '"1"', 'null', '1.5', '1e309', '[]']) });
+      return obj({ ...v, protocol: rng.pick(['0', '1', '3', `"${PROTOCOL_VERSION}"`, 'null', '1.5', '1e309', '[]']) });
     case 1:
       return obj({ ...v, hostKey: q(rng.pick([hostKey.toUpperCase(), hostKey.slice(1), `${hostKey}0`, 'z'.repeat(64), '']) ) });
     case 2:
@@ -490,7 +491,7 @@ async function anonymousRound(rng: Rng, s: RawSocket, check: (event: string, sen
     // hello with a key we hold, then an auth that cannot succeed.
     const key = rng.chance(0.2) ? { seed: A.seed, publicKey: A.publicKey } : newKey(rng);
     const accountKey: Record<string, string> = rng.chance(0.15) ? { accountKey: q(rng.hex(32)) } : {};
-    const hello = obj({ protocol: '1', hostKey: q(key.publicKey), platform: obj({ kind: q('node') }), ...accountKey });
+    const hello = obj({ protocol: String(PROTOCOL_VERSION), hostKey: q(key.publicKey), platform: obj({ kind: q('node') }), ...accountKey });
     const h = await s.send('hello', [hello]);
     count('socket: hello (valid, before a bad auth)');
     if (h.kind !== 'reply' || (h.reply as { ok?: boolean }).ok !== true) return violation('a valid hello failed', hello, h);
@@ -561,7 +562,7 @@ describe('hostile input', () => {
       const s = await RawSocket.connect(c.url);
       if (authAs) {
         // A legitimate login of a known host on a second connection.
-        const h = (await s.send('hello', [obj({ protocol: '1', hostKey: q(authAs.publicKey), platform: obj({ kind: q('node'), engine: q('v8') }), capabilities: obj({ wasm: 'true', cores: '1' }), name: q(authAs === A ? 'fuzz-a' : 'fuzz-b') })])) as { kind: 'reply'; reply: { challenge: string; coordinatorKey: string } };
+        const h = (await s.send('hello', [obj({ protocol: String(PROTOCOL_VERSION), hostKey: q(authAs.publicKey), platform: obj({ kind: q('node'), engine: q('v8') }), capabilities: obj({ wasm: 'true', cores: '1' }), name: q(authAs === A ? 'fuzz-a' : 'fuzz-b') })])) as { kind: 'reply'; reply: { challenge: string; coordinatorKey: string } };
         const sig = signBody(ed, authAs.seed, 'auth', { nonce: h.reply.challenge, hostKey: authAs.publicKey, coordinatorKey: h.reply.coordinatorKey });
         const a = await s.send('auth', [obj({ signature: q(sig) })]);
         expect((a as { reply: { ok: boolean } }).reply.ok).toBe(true);
@@ -972,7 +973,7 @@ describe('found by the fuzzer', () => {
     try {
       const v = await TestVolunteer.connect(child.url);
       const s = await RawSocket.connect(child.url);
-      const h = (await s.send('hello', [obj({ protocol: '1', hostKey: q(v.publicKey), platform: obj({ kind: q('node') }) })])) as { reply: { challenge: string; coordinatorKey: string } };
+      const h = (await s.send('hello', [obj({ protocol: String(PROTOCOL_VERSION), hostKey: q(v.publicKey), platform: obj({ kind: q('node') }) })])) as { reply: { challenge: string; coordinatorKey: string } };
       await s.send('auth', [obj({ signature: q(signBody(ed, v.seed, 'auth', { nonce: h.reply.challenge, hostKey: v.publicKey, coordinatorKey: h.reply.coordinatorKey })) })]);
       v.close();
       const result = obj({ taskId: '1', workunitId: '1', hostKey: q(v.publicKey), outcome: q('success'), outputHash: q('0'.repeat(64)), cpuTimeMs: '0', elapsedMs: '0', signature: q('0'.repeat(128)), output: deep(new Rng(2), 5000) });

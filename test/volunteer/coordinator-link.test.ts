@@ -101,7 +101,7 @@ it('fails a call waiting when the connection drops at once as disconnected, not 
       if (++hellos > 1) ack({ ok: true, challenge: 'ab'.repeat(32), coordinatorKey: 'cd'.repeat(32) });
     });
     socket.on('auth', (_m: unknown, ack: (r: unknown) => void) =>
-      ack({ ok: true, hostId: 7, userId: 1, limits: { maxTasksPerRequest: 8, maxResultsPerReport: 8, heartbeatIntervalMs: 60_000 } }),
+      ack({ ok: true, hostId: 7, userId: 1, limits: { maxMessageBytes: 1048576, maxTasksPerRequest: 8, maxResultsPerReport: 8, heartbeatIntervalMs: 60_000 } }),
     );
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));

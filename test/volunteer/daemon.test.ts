@@ -118,7 +118,7 @@ async function holdingCoordinator(port = 0): Promise<{ url: string; port: number
   io.of('/volunteer').on('connection', (socket) => {
     socket.on('hello', (_m: unknown, ack: Ack) => ack({ ok: true, challenge: 'ab'.repeat(32), coordinatorKey: 'cd'.repeat(32) }));
     socket.on('auth', (_m: unknown, ack: Ack) =>
-      ack({ ok: true, hostId: 1, userId: 1, limits: { maxTasksPerRequest: 8, maxResultsPerReport: 8, heartbeatIntervalMs: 60_000 } }),
+      ack({ ok: true, hostId: 1, userId: 1, limits: { maxMessageBytes: 1048576, maxTasksPerRequest: 8, maxResultsPerReport: 8, heartbeatIntervalMs: 60_000 } }),
     );
     socket.on('credit.receipts', (_m: unknown, ack: Ack) => ack({ ok: true, receipts: [] }));
     socket.on('heartbeat', (_m: unknown, ack: Ack) => ack({ ok: true }));

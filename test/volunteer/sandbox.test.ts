@@ -963,12 +963,13 @@ describe('task events: checkpoints, progress, console, abort', () => {
       ]);
     });
 
-    it('limits how much one task can log: 200 lines of at most 2000 characters', async () => {
+    it('limits how much one task can log: 200 lines of at most 2000 characters, and one saying the rest were not kept', async () => {
       const f = await run(pool, `export default async () => { for (let i = 0; i < 500; i++) console.log(String(i).padEnd(5000, '.')); return 'flooded'; };`);
       expect(f.outcome).toEqual(success('flooded'));
-      expect(f.logs).toHaveLength(200);
+      expect(f.logs).toHaveLength(201);
       expect(f.logs[0]![1]).toHaveLength(2000);
       expect(f.logs[199]![1]!.startsWith('199.')).toBe(true);
+      expect(f.logs[200]).toEqual(['warn', '(the app logged more than 200 lines in this run; the rest are not kept)']);
     });
   });
 

@@ -7,8 +7,9 @@ import { fromHex, toHex } from '../../protocol/bytes.js';
 import { canonicalJson } from '../../protocol/canonical.js';
 import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
 import { jsonHash } from '../../protocol/hash.js';
-import type { Result, ResultAck, Task } from '../../protocol/messages.js';
-import { signBody, taskBody } from '../../protocol/signing.js';
+import { MAX_RESULT_LOG_CHARS, MAX_RESULT_LOG_LINES } from '../../protocol/limits.js';
+import { ResultSchema, type Result, type ResultAck, type Task } from '../../protocol/messages.js';
+import { resultBody, signBody, taskBody, verifyBody } from '../../protocol/signing.js';
 import { UploadRefused, VerificationError } from '../../volunteer-core/app-cache.js';
 import type { Clock, TimerId } from '../../volunteer-core/clock.js';
 import { CallError, type LinkEvents, type Session } from '../../volunteer-core/coordinator-link.js';
@@ -152,7 +153,7 @@ class ScriptedLink extends Emitter<LinkEvents> implements EngineLink {
       hostId: 1,
       userId: 1,
       coordinatorKey: coordinator.publicKey,
-      limits: { maxTasksPerRequest: 8, maxResultsPerReport, heartbeatIntervalMs: 30_000, ...(maxOutputBytes === undefined ? {} : { maxOutputBytes }) },
+      limits: { maxMessageBytes: 1024 * 1024, maxTasksPerRequest: 8, maxResultsPerReport, heartbeatIntervalMs: 30_000, ...(maxOutputBytes === undefined ? {} : { maxOutputBytes }) },
     };
     this.emit('ready', this.session);
   }
@@ -332,6 +333,72 @@ describe('the volunteer task engine', () => {
     expect(journalledAtReport).toMatchObject({ taskId: 1, outcome: 'success' });
     expect(reported(link)).toHaveLength(1);
     expect(journal.taskMap.size + journal.checkpoints.size + journal.resultMap.size).toBe(0);
+  });
+
+  it('reports what the app logged in its run with the result, signed, without the machine’s paths', async () => {
+    const { link, runner, clock } = setup();
+    link.offer([signedTask(1), signedTask(2)]);
+    link.connect();
+    await clock.advance(100);
+    const one = runner.running(1);
+    one.events.log('info', 'starting at 7');
+    one.events.log('warn', 'odd input in /home/ada/volunteer/data/x.json');
+    one.finish({ outcome: { ok: false, code: 'app_exception', message: 'Error: boom' }, cpuTimeMs: 5, elapsedMs: 6 });
+    await clock.advance(100);
+    runner.running(2).finish(success(2)); // logged nothing: no log field at all
+    await clock.advance(100);
+    const [failed, quiet] = reported(link);
+    expect(failed).toMatchObject({
+      taskId: 1,
+      outcome: 'error',
+      log: [
+        { level: 'info', text: 'starting at 7' },
+        { level: 'warn', text: expect.not.stringContaining('/home/ada') },
+      ],
+    });
+    expect(failed!.logOmitted).toBeUndefined();
+    expect(verifyBody(ed, host.publicKey, 'result', resultBody(failed!), failed!.signature)).toBe(true);
+    expect(verifyBody(ed, host.publicKey, 'result', { ...resultBody(failed!), log: [] }, failed!.signature)).toBe(false);
+    expect(quiet).not.toHaveProperty('log');
+  });
+
+  it('keeps the last lines of a long log within the protocol’s bounds, and says how many came before', async () => {
+    const { link, runner, clock } = setup();
+    link.offer([signedTask(1), signedTask(2)]);
+    link.connect();
+    await clock.advance(100);
+    const many = runner.running(1);
+    for (let i = 1; i <= 150; i++) many.events.log('info', `line ${i}`);
+    many.finish(success(1));
+    await clock.advance(100);
+    const long = runner.running(2);
+    for (let i = 1; i <= 40; i++) long.events.log('debug', `${i} `.padEnd(1500, '.'));
+    long.finish(success(2));
+    await clock.advance(100);
+    const [first, second] = reported(link);
+    expect(first!.log).toHaveLength(MAX_RESULT_LOG_LINES);
+    expect(first!.log![0]!.text).toBe('line 51');
+    expect(first!.log!.at(-1)!.text).toBe('line 150');
+    expect(first!.logOmitted).toBe(50);
+    const chars = second!.log!.reduce((n, l) => n + l.text.length, 0);
+    expect(chars).toBeLessThanOrEqual(MAX_RESULT_LOG_CHARS);
+    expect(second!.log!.at(-1)!.text.startsWith('40 ')).toBe(true);
+    expect(second!.logOmitted! + second!.log!.length).toBe(40);
+    for (const r of [first, second]) expect(ResultSchema.safeParse(r).success).toBe(true);
+  });
+
+  it('reports large inline outputs over several messages, each within the coordinator’s message size', async () => {
+    const { link, runner, clock } = setup({ slots: 8, capacity: 8 });
+    link.offer(Array.from({ length: 8 }, (_, i) => signedTask(i + 1)));
+    link.connect();
+    await clock.advance(100);
+    // Just under the inline bound each: eight of them are about 2 MB, one message is 1 MiB.
+    for (let i = 1; i <= 8; i++) runner.running(i).finish(success({ text: String(i).repeat(250_000) }));
+    await clock.advance(100);
+    const reports = link.made('results.report');
+    expect(reports.length).toBeGreaterThan(1);
+    for (const r of reports) expect(Buffer.byteLength(JSON.stringify(r.payload))).toBeLessThan(1024 * 1024);
+    expect(reported(link).map((r) => r.taskId).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('uploads a large output as the output of its task before reporting it without the output', async () => {

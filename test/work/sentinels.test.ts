@@ -385,7 +385,7 @@ describe('taking back what a caught host decided', () => {
     const [a, b, c] = [world.addHost({ accountKey }), world.addHost(), world.addHost()];
     const [ta] = a.request(1);
     const [tb] = b.request(1);
-    world.core.registry.register({ protocol: 1, hostKey: b.publicKey, platform: { kind: 'node', engine: 'v8' }, capabilities: { wasm: true }, accountKey }, world.now());
+    world.core.registry.register({ protocol: 2, hostKey: b.publicKey, platform: { kind: 'node', engine: 'v8' }, capabilities: { wasm: true }, accountKey }, world.now());
     expect(world.core.store.identities.hostById(b.id)!.userId).toBe(a.userId);
     answer(a, ta!, right(ta!));
     answer(b, tb!, right(tb!));

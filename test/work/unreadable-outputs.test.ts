@@ -17,7 +17,7 @@ function storeLegacyResult(w: World, task: Task, bytes: Uint8Array): string {
   const hash = w.core.blobs.put(bytes);
   w.core.store.catalog.recordFile(hash, bytes.length, w.now());
   w.core.store.work.recordResult({ replicaId: task.taskId, outcome: 'success', receivedAt: w.now(), resultHash: 'a'.repeat(64), signature: 'b'.repeat(128),
-    outputJson: null, outputHash: hash, errorJson: null, cpuTimeMs: 1, elapsedMs: 1 });
+    outputJson: null, outputHash: hash, errorJson: null, logJson: null, cpuTimeMs: 1, elapsedMs: 1 });
   return hash;
 }
 
