@@ -192,7 +192,9 @@ describe.skipIf(skipBrowserTests('admin UI repair e2e'))('the admin UI: repairin
     const v = await volunteer(h, 'flaky-host');
     const tasks = await v.requestTasks(8);
     expect(tasks.map((t) => t.input).sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    const fail = (t: Task, code: string) => buildResult(ed, v.seed, t, { error: { code, message: `${code} on input ${String(t.input)}` } });
+    // Each failing run logged two lines (after three that were not kept).
+    const log = (t: Task) => ({ lines: [{ level: 'info' as const, text: `input ${String(t.input)}` }, { level: 'error' as const, text: 'about to throw' }], omitted: 3 });
+    const fail = (t: Task, code: string) => buildResult(ed, v.seed, t, { error: { code, message: `${code} on input ${String(t.input)}` } }, { cpuTimeMs: 0, elapsedMs: 0 }, log(t));
     const codeFor: Record<number, string> = { 1: 'app_exception', 2: 'app_exception', 3: 'cpu_limit' };
     await report(v, await Promise.all(tasks.map((t) => (codeFor[t.input as number] ? fail(t, codeFor[t.input as number]!) : v.compute(t)))));
     expect((await statusOf(api, batchId)).workunits).toMatchObject({ active: 0, done: 5, failed: 3 });
@@ -244,6 +246,12 @@ describe.skipIf(skipBrowserTests('admin UI repair e2e'))('the admin UI: repairin
     const byVersion = Object.fromEntries(cells.map((c) => [c[2], c]));
     expect(byVersion.v1).toEqual(expect.arrayContaining(['regular', 'client error']));
     expect(byVersion.v2).toEqual(expect.arrayContaining(['regular', 'success']));
+    // What the failed run logged is open beside its error; the success logged nothing.
+    const failedLog = page.getByLabel(/^App log of replica \d+$/);
+    await failedLog.waitFor();
+    expect(await failedLog.count()).toBe(1);
+    expect(await page.locator('details.app-log[open] summary').textContent()).toBe('App log (the last 2 lines; 3 before them not kept)');
+    expect(await failedLog.locator('div').allTextContents()).toEqual(['input 1', 'error: about to throw']);
     expect(h.pageErrors).toEqual([]);
     expect(h.cspViolations).toEqual([]);
   }, 60_000);

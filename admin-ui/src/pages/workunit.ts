@@ -1,5 +1,5 @@
 // One work unit: its input and parameters, and every replica with its kind (regular, sentinel,
-// check), the app version it was sent with, its host, outcome and output.
+// check), the app version it was sent with, its host, outcome, output and what the app logged.
 import { get, hasNumber } from '../api';
 import type { BatchStatus, ReplicaDetail, WorkunitDetail } from '../../../protocol/api';
 import { h, mount } from '../dom';
@@ -41,6 +41,23 @@ function kindBadge(r: ReplicaDetail): HTMLElement {
   return el;
 }
 
+/** What the app logged in the run that produced the result: open at once when the run failed. */
+function appLog(r: ReplicaDetail): HTMLElement | null {
+  if (!r.log || r.log.lines.length === 0) return null;
+  const { lines, omitted } = r.log;
+  const count = `${int(lines.length)} line${lines.length === 1 ? '' : 's'}`;
+  return h(
+    'details',
+    { class: 'app-log', open: r.error !== null },
+    h('summary', null, `App log (${omitted > 0 ? `the last ${count}; ${int(omitted)} before them not kept` : count})`),
+    h(
+      'pre',
+      { class: 'json log', 'aria-label': `App log of replica ${r.id}` },
+      lines.map((l) => h('div', { class: `log-${l.level}` }, l.level === 'info' ? l.text : `${l.level}: ${l.text}`)),
+    ),
+  );
+}
+
 function replicaOutput(workunitId: number, r: ReplicaDetail, canonical: boolean): HTMLElement {
   const body = r.error
     ? h('div', { class: 'alert alert-error' }, h('strong', null, r.error.code), h('span', { class: 'wrap' }, r.error.message))
@@ -69,6 +86,7 @@ function replicaOutput(workunitId: number, r: ReplicaDetail, canonical: boolean)
       canonical ? badge('canonical', 'green') : null,
     ),
     body,
+    appLog(r),
   );
 }
 
