@@ -4,9 +4,9 @@
 // chunk appends a signed correction for every replica above the cap and records where it got to
 // in the project's row, so a crash resumes the job at the next start; grants made meanwhile are
 // already held to the new cap.
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { CreditCorrectionState, ProjectRecord } from '../store/catalog.js';
 import type { Store } from '../store/store.js';
+import { ChunkedJob } from './chunked-job.js';
 import type { CreditGranter } from './credit-granter.js';
 import { Outbox, type HostNotifier } from './outbox.js';
 
@@ -14,9 +14,10 @@ import { Outbox, type HostNotifier } from './outbox.js';
 const CHUNK = 500;
 
 export class CreditCorrection {
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly job = new ChunkedJob(
+    () => this.store.catalog.creditCorrections().map((p) => p.projectId),
+    (projectId: number) => this.part(projectId),
+  );
 
   constructor(
     private readonly store: Store,
@@ -50,30 +51,12 @@ export class CreditCorrection {
 
   /** Runs the corrections pending (call at start to resume); resolves when none is left. */
   kick(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.run().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.job.kick();
   }
 
   /** Stops after the chunk in hand (the coordinator is closing); the next start resumes. */
   stop(): void {
-    this.stopped = true;
-  }
-
-  private async run(): Promise<void> {
-    do {
-      this.again = false;
-      for (const { projectId } of this.store.catalog.creditCorrections()) {
-        while (!this.stopped && !this.part(projectId)) await nextTurn();
-        if (this.stopped) return;
-      }
-    } while (this.again && !this.stopped);
+    this.job.stop();
   }
 
   /** One chunk of one project's correction; true when the project is done (or its cap changed: the run comes back to it). */

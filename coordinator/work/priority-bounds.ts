@@ -5,9 +5,9 @@
 // surprised by the order their work runs in. Lowering a bound also brings the project's queued
 // work down to it, batch by batch, a chunk of work units per transaction, keeping its place in
 // the project's row so that a crash resumes it at the next start (as credit corrections do).
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { PriorityLoweringState, ProjectRecord } from '../store/catalog.js';
 import type { Store } from '../store/store.js';
+import { ChunkedJob } from './chunked-job.js';
 
 /** Work units looked at per transaction. */
 const CHUNK = 500;
@@ -19,9 +19,10 @@ export function priorityProblem(priority: number | undefined, max: number): stri
 }
 
 export class PriorityBounds {
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly job = new ChunkedJob(
+    () => this.store.catalog.priorityLowerings().map((p) => p.projectId),
+    (projectId: number) => this.part(projectId),
+  );
 
   constructor(
     private readonly store: Store,
@@ -62,30 +63,12 @@ export class PriorityBounds {
 
   /** Runs the lowerings pending (call at start to resume); resolves when none is left. */
   kick(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.run().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.job.kick();
   }
 
   /** Stops after the chunk in hand (the coordinator is closing); the next start resumes. */
   stop(): void {
-    this.stopped = true;
-  }
-
-  private async run(): Promise<void> {
-    do {
-      this.again = false;
-      for (const { projectId } of this.store.catalog.priorityLowerings()) {
-        while (!this.stopped && !this.part(projectId)) await nextTurn();
-        if (this.stopped) return;
-      }
-    } while (this.again && !this.stopped);
+    this.job.stop();
   }
 
   /** One chunk of one project's lowering; true when the project is done. */
