@@ -14,6 +14,11 @@ export const MAX_RESULTS_PER_REPORT = 64;
 /** Longest `holding` list in tasks.request (and so the most tasks a host can hold usefully). */
 export const MAX_TASKS_HELD = 10_000;
 export const MAX_APP_FILES = 64;
+/** Projects a tasks.request's `preferences` may list. */
+export const MAX_PREFERENCE_PROJECTS = 64;
+/** A project's resource share in `preferences`: 0..MAX_SHARE, DEFAULT_SHARE when not given. */
+export const MAX_SHARE = 1000;
+export const DEFAULT_SHARE = 100;
 export const MAX_ERROR_MESSAGE_CHARS = 2000;
 /** A line an app logs (console or ctx.log), cut to this many characters. */
 export const MAX_LOG_LINE_CHARS = 2000;

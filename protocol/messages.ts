@@ -6,6 +6,8 @@ import {
   MAX_ERROR_MESSAGE_CHARS,
   MAX_LOG_LINE_CHARS,
   MAX_MEASURED_MS,
+  MAX_PREFERENCE_PROJECTS,
+  MAX_SHARE,
   MAX_RESULT_LOG_CHARS,
   MAX_RESULT_LOG_LINES,
   MAX_RESULTS_PER_REPORT,
@@ -70,6 +72,27 @@ export const AuthSchema = z.strictObject({ signature: Hex64 });
 
 // ---- tasks ----
 
+/** What the volunteer wants of one project, named as tasks name it (`project`). */
+export const ProjectPreferenceSchema = z.strictObject({
+  project: ShortText(200),
+  /** Resource share against the other projects on this host (default 100); 0: only when no other project has work. */
+  share: z.number().int().min(0).max(MAX_SHARE).optional(),
+  /** Send no new tasks of this project (tasks already held stay, and lost ones are still sent again). */
+  noNewTasks: z.boolean().optional(),
+});
+export type ProjectPreference = z.infer<typeof ProjectPreferenceSchema>;
+
+/**
+ * The volunteer's project preferences, sent with every tasks.request (nothing is kept between
+ * requests, so they hold across reconnects and on whichever coordinator instance answers).
+ */
+export const VolunteerPreferencesSchema = z.strictObject({
+  projects: z.array(ProjectPreferenceSchema).max(MAX_PREFERENCE_PROJECTS).optional(),
+  /** Only projects listed in `projects` (default false: every project, at the default share unless listed). */
+  onlyListed: z.boolean().optional(),
+});
+export type VolunteerPreferences = z.infer<typeof VolunteerPreferencesSchema>;
+
 export const TasksRequestSchema = z.strictObject({
   count: z.number().int().min(1).max(MAX_TASKS_PER_REQUEST),
   /**
@@ -77,7 +100,10 @@ export const TasksRequestSchema = z.strictObject({
    * the coordinator assigned to this host but the host does not list are sent again first.
    */
   holding: z.array(Id).max(MAX_TASKS_HELD).optional(),
+  /** Which projects to compute for, and their resource shares; absent: every project, as the queue comes. */
+  preferences: VolunteerPreferencesSchema.optional(),
 });
+export type TasksRequest = z.infer<typeof TasksRequestSchema>;
 
 /** The fields of a task that the coordinator signs (domain "task"). */
 export const TaskBodySchema = z.strictObject({

@@ -656,6 +656,22 @@ CREATE INDEX replicas_file_output ON replicas(output_hash) WHERE output_json IS 
 ALTER TABLE replicas ADD COLUMN log_json TEXT;
 `,
   },
+  {
+    version: 14,
+    name: 'recent work per host and project, for volunteers resource shares',
+    sql: `
+-- The estimated work (fpops) each project sent each host, decayed with a half-life
+-- (coordinator/work/project-preferences.ts) as of updated_at: what the scheduler compares with a
+-- volunteer's resource shares. A row is written when a project sends the host new tasks.
+CREATE TABLE host_project_work (
+  host_id INTEGER NOT NULL REFERENCES hosts(id),
+  project_id INTEGER NOT NULL REFERENCES projects(id),
+  work REAL NOT NULL CHECK (work >= 0),
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (host_id, project_id)
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

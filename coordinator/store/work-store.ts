@@ -27,6 +27,13 @@ export interface Candidate {
   pinnedVersionId: number | null;
 }
 
+/** The work (fpops) a project sent a host, decayed as of `updatedAt`. */
+export interface RecentWork {
+  projectId: number;
+  work: number;
+  updatedAt: number;
+}
+
 /** A done work unit whose canonical result a host may be checked against. */
 export interface CheckCandidate {
   workunitId: number;
@@ -228,6 +235,19 @@ export class WorkStore {
         JOIN projects p ON p.id = a.project_id JOIN batches b ON b.id = w.batch_id
         WHERE r.status = 'unsent' AND r.kind <> 'sentinel' AND p.status = 'active'
         ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`),
+      // One project's part of the same queue (a volunteer's resource shares pick the project).
+      projectCandidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
+        w.batch_id AS batchId, w.hr_class AS hrClass, b.app_version_id AS pinnedVersionId
+        FROM replicas r INDEXED BY replicas_unsent JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
+        JOIN projects p ON p.id = a.project_id JOIN batches b ON b.id = w.batch_id
+        WHERE r.status = 'unsent' AND r.kind <> 'sentinel' AND p.status = 'active' AND a.project_id = ?
+        ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`),
+      // From the batches' kept counts, so it costs one row per open batch (sentinels' unsent replicas included).
+      projectsWithUnsent: db.prepare(`SELECT DISTINCT b.project_id AS id FROM batches b JOIN batch_counts c ON c.batch_id = b.id
+        JOIN projects p ON p.id = b.project_id WHERE b.status = 'active' AND c.r_unsent > 0 AND p.status = 'active'`),
+      recentWork: db.prepare('SELECT project_id AS projectId, work, updated_at AS updatedAt FROM host_project_work WHERE host_id = ?'),
+      setRecentWork: db.prepare(`INSERT INTO host_project_work (host_id, project_id, work, updated_at) VALUES (@host, @project, @work, @now)
+        ON CONFLICT (host_id, project_id) DO UPDATE SET work = excluded.work, updated_at = excluded.updated_at`),
       // The batch's work units first (workunits_batch), then their unsent replicas.
       batchCandidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
         w.batch_id AS batchId, w.hr_class AS hrClass, b.app_version_id AS pinnedVersionId
@@ -533,6 +553,25 @@ export class WorkStore {
   /** Unsent replicas of active projects, highest priority first. */
   candidates(limit: number, offset: number): Candidate[] {
     return this.s.candidates!.all(limit, offset) as Candidate[];
+  }
+
+  /** Unsent replicas of one active project (not sentinels), highest priority first. */
+  projectCandidates(projectId: number, limit: number, offset: number): Candidate[] {
+    return this.s.projectCandidates!.all(projectId, limit, offset) as Candidate[];
+  }
+
+  /** Active projects with an active batch that has unsent replicas. */
+  projectsWithUnsentWork(): number[] {
+    return (this.s.projectsWithUnsent!.all() as { id: number }[]).map((r) => r.id);
+  }
+
+  /** Each project's recent work on a host, as last written (decay it to now: project-preferences.ts). */
+  recentWorkOfHost(hostId: number): RecentWork[] {
+    return this.s.recentWork!.all(hostId) as RecentWork[];
+  }
+
+  setRecentWork(hostId: number, projectId: number, work: number, now: number): void {
+    this.s.setRecentWork!.run({ host: hostId, project: projectId, work, now });
   }
 
   hostHasReplica(workunitId: number, hostId: number): boolean {

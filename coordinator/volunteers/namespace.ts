@@ -213,8 +213,8 @@ export function attachVolunteerNamespace(
 
     // Every message of an authenticated host goes through the group commit, reads included, so
     // a connection's messages are answered in the order they were sent.
-    onHost('tasks.request', TasksRequestSchema, ({ count, holding }, hostId) => {
-      const tasks = service.requestTasks(hostId, count, holding);
+    onHost('tasks.request', TasksRequestSchema, ({ count, holding, preferences }, hostId) => {
+      const tasks = service.requestTasks(hostId, count, holding, preferences);
       const abort = holding ? service.unwanted(hostId, holding) : [];
       if (tasks.length === 0) void socket.join(IDLE_ROOM);
       else void socket.leave(IDLE_ROOM);

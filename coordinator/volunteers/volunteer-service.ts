@@ -2,7 +2,7 @@
 // transaction and, once that has committed, tells other hosts what changed (aborts,
 // credit). A method may run inside a larger transaction (group commit): it is then a
 // savepoint, and the telling waits for the outer commit.
-import type { CreditReceipt, Result, ResultAck, Task } from '../../protocol/messages.js';
+import type { CreditReceipt, Result, ResultAck, Task, VolunteerPreferences } from '../../protocol/messages.js';
 import type { Store } from '../store/store.js';
 import type { QuotaKeeper } from '../work/host-quota.js';
 import { workunitTakesResults } from '../work/model.js';
@@ -33,8 +33,8 @@ export class VolunteerService {
     this.store.identities.seen(hostId, this.clock());
   }
 
-  requestTasks(hostId: number, count: number, holding?: number[]): Task[] {
-    return this.committed((outbox, now) => this.scheduler.assign(hostId, count, now, holding, outbox));
+  requestTasks(hostId: number, count: number, holding?: number[], preferences?: VolunteerPreferences): Task[] {
+    return this.committed((outbox, now) => this.scheduler.assign(hostId, count, now, holding, outbox, preferences));
   }
 
   /**

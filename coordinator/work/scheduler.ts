@@ -1,8 +1,10 @@
 // Assigns unsent replicas to a host (BOINC's scheduler): at most one replica of a work unit
 // per host (and per user), a matching app version, homogeneous redundancy, adaptive
 // replication, checks mixed in unannounced; commits the assignment and returns the signed tasks.
+// A volunteer's project preferences (which projects, resource shares) are decided by the pure
+// rules of project-preferences.ts; `assignByShare` below only applies them.
 import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
-import type { Task, TaskBody } from '../../protocol/messages.js';
+import type { Task, TaskBody, VolunteerPreferences } from '../../protocol/messages.js';
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
 import type { AppVersionRecord } from '../store/catalog.js';
 import type { HostRecord } from '../store/identities.js';
@@ -12,6 +14,7 @@ import { hostMeets, pickVersion, usable } from './app-matching.js';
 import { dailyRoom, inFlightRoom, newHostCap, quotaDay, type QuotaPolicy } from './host-quota.js';
 import type { Outbox } from './outbox.js';
 import type { AppPolicy } from './model.js';
+import { decayWork, projectAllowed, projectOrder, resolvePreferences, type ResolvedPreferences } from './project-preferences.js';
 
 export interface SchedulerOptions {
   /** Never send two replicas of one work unit to hosts of the same user. */
@@ -62,6 +65,22 @@ interface Round {
   versionFor(c: Offer): AppVersionRecord | undefined;
   /** For a new host: tasks of each batch new hosts may still take (read when first needed). */
   newHostRoom: Map<number, number> | undefined;
+  /** The volunteer's preferences, when its request had any. */
+  prefs: ResolvedPreferences | undefined;
+  /** Work (fpops) each project sent the host in this round. */
+  sent: Map<number, number>;
+}
+
+/** Where a round is in one project's queue (assignByShare reads each project's queue on its own). */
+interface ProjectCursor {
+  projectId: number;
+  page: Candidate[];
+  at: number;
+  offset: number;
+  takenFromPage: number;
+  pageSize: number;
+  scanned: number;
+  done: boolean;
 }
 
 /** Fisher–Yates, in place. */
@@ -92,14 +111,15 @@ export class Scheduler {
    * With `holding` (the task ids the host has), tasks the host lost (e.g. a reply that never
    * arrived because the coordinator crashed) are sent again first, as BOINC's "resend lost results".
    */
-  assign(hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox): Task[] {
+  assign(hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Task[] {
     const host = this.store.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
     const inProgress = this.store.work.inProgressOfHost(hostId);
     const resent = holding ? this.resendLost(host, inProgress, new Set(holding), count, now) : [];
     const resentCount = resent.length;
     const wanted = Math.min(count - resentCount, inFlightRoom(host.quotaLevel, inProgress.length, this.options.quota)) + resentCount;
-    const round = this.round(host, now, resent, outbox);
+    const prefs = preferences && resolvePreferences(preferences, (name) => this.store.catalog.projectByName(name)?.id);
+    const round = this.round(host, now, resent, outbox, prefs);
     const apps = round.apps;
 
     // Every host, caught or not, gets the same mix: a check in `checkRate` of its slots,
@@ -108,17 +128,24 @@ export class Scheduler {
     // would be a check for sure.
     let checks = 0;
     for (let i = resentCount; i < wanted; i++) if (this.options.random() < this.options.checkRate) checks++;
-    const regular = (limit: number, offset: number) => this.store.work.candidates(limit, offset);
-    const before = round.tasks.length;
-    this.takeFrom(round, regular, wanted - checks);
-    const workFound = round.tasks.length > before || (before === wanted - checks && this.hasWork(round));
-    if (checks > 0 && workFound) {
-      this.takeFrom(round, (limit, offset) => this.store.work.sentinelCandidates(limit, offset), wanted);
-      this.takeKnownAnswers(round, wanted);
-      // Check slots nothing could fill get regular work.
-      this.takeFrom(round, regular, wanted);
+    if (prefs) this.assignByShare(round, wanted, checks);
+    else {
+      const regular = (limit: number, offset: number) => this.store.work.candidates(limit, offset);
+      const before = round.tasks.length;
+      this.takeFrom(round, regular, wanted - checks);
+      const workFound = round.tasks.length > before || (before === wanted - checks && this.hasWork(round));
+      if (checks > 0 && workFound) {
+        this.takeFrom(round, (limit, offset) => this.store.work.sentinelCandidates(limit, offset), wanted);
+        this.takeKnownAnswers(round, wanted);
+        // Check slots nothing could fill get regular work.
+        this.takeFrom(round, regular, wanted);
+      }
     }
     for (const [appId, app] of apps) this.store.identities.tookTasks(hostId, appId, quotaDay(now), app.taken);
+    if (round.sent.size > 0) {
+      const recent = this.recentWork(hostId, now);
+      for (const [projectId, work] of round.sent) this.store.work.setRecentWork(hostId, projectId, (recent.get(projectId) ?? 0) + work, now);
+    }
     // Where a check sits in the list must not give it away, nor must a list in id order
     // tell that it has none: every list is shuffled.
     return shuffle(round.tasks, this.options.random);
@@ -136,12 +163,107 @@ export class Scheduler {
     return candidates.some((c) => this.fits(round, c));
   }
 
+  /**
+   * With preferences: each task comes from the project `projectOrder` puts first (the one
+   * furthest below its share of this host's recent work), then from that project's queue in its
+   * order. A check slot is filled the same way and then, only if that project has regular work
+   * this host may take, with one of its sentinels or done work units: so a project's checks go
+   * under the same preferences and in the same proportions as its regular work, and where a
+   * check goes tells nothing. A project with no work for this host is left out for the round.
+   */
+  private assignByShare(round: Round, wanted: number, checks: number): void {
+    const prefs = round.prefs!;
+    const recent = this.recentWork(round.host.id, round.now);
+    const work = () => {
+      const w = new Map(recent);
+      for (const [p, sent] of round.sent) w.set(p, (w.get(p) ?? 0) + sent);
+      return w;
+    };
+    const open = new Set(this.store.work.projectsWithUnsentWork().filter((p) => projectAllowed(prefs, p)));
+    const cursors = new Map<number, ProjectCursor>();
+    let checksLeft = checks;
+    while (round.tasks.length < wanted && open.size > 0) {
+      const projectId = projectOrder(prefs, open, work())[0]!;
+      let cursor = cursors.get(projectId);
+      if (!cursor) cursors.set(projectId, (cursor = { projectId, page: [], at: 0, offset: 0, takenFromPage: 0, pageSize: Math.min(PAGE, 2 * wanted + 8), scanned: 0, done: false }));
+      const next = this.peek(round, cursor);
+      if (!next) {
+        open.delete(projectId);
+        continue;
+      }
+      if (checksLeft > 0) {
+        checksLeft--;
+        if (this.takeSentinelOf(round, projectId) || this.takeKnownAnswerOf(round, projectId)) continue;
+      }
+      cursor.at++;
+      cursor.takenFromPage++;
+      this.newHostMayTake(round, next.batchId);
+      this.take(round, next.replicaId, next);
+    }
+  }
+
+  /** The next candidate of a project's queue this host may take, left in place; reads on as needed. */
+  private peek(round: Round, cursor: ProjectCursor): Candidate | undefined {
+    for (;;) {
+      for (; cursor.at < cursor.page.length; cursor.at++) {
+        const c = cursor.page[cursor.at]!;
+        if (this.mayTake(round, c) && this.newHostMayTake(round, c.batchId, false)) return c;
+      }
+      if (cursor.done || cursor.scanned >= MAX_SCANNED) return undefined;
+      // Taken replicas leave the unsent set, so the next page starts that much earlier.
+      cursor.offset += cursor.page.length - cursor.takenFromPage;
+      cursor.page = this.store.work.projectCandidates(cursor.projectId, cursor.pageSize, cursor.offset);
+      cursor.scanned += cursor.page.length;
+      cursor.at = 0;
+      cursor.takenFromPage = 0;
+      cursor.done = cursor.page.length < cursor.pageSize;
+      cursor.pageSize = Math.min(PAGE, cursor.pageSize * 4);
+    }
+  }
+
+  /** One of the project's sentinels this host may take, taken; false if none. */
+  private takeSentinelOf(round: Round, projectId: number): boolean {
+    for (let offset = 0; offset < MAX_SCANNED; offset += PAGE) {
+      const page = this.store.work.sentinelCandidates(PAGE, offset);
+      const c = page.find((s) => s.projectId === projectId && this.mayTake(round, s) && this.newHostMayTake(round, s.batchId, false));
+      if (c) {
+        this.newHostMayTake(round, c.batchId);
+        this.take(round, c.replicaId, c);
+        return true;
+      }
+      if (page.length < PAGE) return false;
+    }
+    return false;
+  }
+
+  /** As takeKnownAnswers, one done work unit of the project sent again as a check; false if none was found. */
+  private takeKnownAnswerOf(round: Round, projectId: number): boolean {
+    const { work } = this.store;
+    const range = work.doneRange();
+    if (!range) return false;
+    for (let looks = 0; looks < CHECK_LOOKS; looks++) {
+      const from = range.low + Math.floor(this.options.random() * (range.high - range.low + 1));
+      const found = work
+        .checkCandidates(round.host.id, from, CHECK_WINDOW, 4)
+        .find((c) => round.appFor(c.appId).policy.projectId === projectId && this.mayTake(round, c));
+      if (!found) continue;
+      this.take(round, work.insertReplica(found.workunitId, found.priority, round.now, 'check'), found);
+      return true;
+    }
+    return false;
+  }
+
+  /** Each project's recent work on this host, decayed to now. */
+  private recentWork(hostId: number, now: number): Map<number, number> {
+    return new Map(this.store.work.recentWorkOfHost(hostId).map((r) => [r.projectId, decayWork(r.work, r.updatedAt, now)]));
+  }
+
   /** A host with too few valid results to be held to less than a share of each batch. */
   private isNew(host: HostRecord): boolean {
     return host.nValid < this.options.trustThreshold;
   }
 
-  private round(host: HostRecord, now: number, tasks: Task[], outbox: Outbox | undefined): Round {
+  private round(host: HostRecord, now: number, tasks: Task[], outbox: Outbox | undefined, prefs?: ResolvedPreferences): Round {
     const apps = new Map<number, AppChoice>();
     const pinned = new Map<number, AppVersionRecord | undefined>();
     const appFor = (appId: number): AppChoice => {
@@ -175,6 +297,8 @@ export class Scheduler {
         return pinned.get(c.pinnedVersionId);
       },
       newHostRoom: this.isNew(host) ? new Map() : undefined,
+      prefs,
+      sent: new Map(),
     };
   }
 
@@ -230,7 +354,9 @@ export class Scheduler {
   }
 
   private mayTake(round: Round, c: Offer): boolean {
-    return round.appFor(c.appId).dailyLeft > 0 && this.fits(round, c);
+    const app = round.appFor(c.appId);
+    if (round.prefs && !projectAllowed(round.prefs, app.policy.projectId)) return false;
+    return app.dailyLeft > 0 && this.fits(round, c);
   }
 
   /** Quotas aside, whether this host may take this replica. */
@@ -327,6 +453,7 @@ export class Scheduler {
     });
     if (!assigned) throw new Error(`replica ${replicaId} was no longer unsent`);
     round.tasks.push(this.toTask(body, signature, src));
+    round.sent.set(app.projectId, (round.sent.get(app.projectId) ?? 0) + src.fpopsEst);
     round.outbox?.batchChanged(batchId);
   }
 
