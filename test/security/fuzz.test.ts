@@ -285,7 +285,14 @@ function breakIt(rng: Rng, valid: Record<string, string>, types: Record<string, 
 
 const gens: Record<string, Gen> = {
   'tasks.request': (rng) => ({
-    args: [breakIt(rng, { count: String(rng.int(1, 64)), holding: `[${unknownId(rng)}]` }, { count: 'number', holding: 'array' }, ['count'])],
+    args: [
+      breakIt(
+        rng,
+        { count: String(rng.int(1, 64)), holding: `[${unknownId(rng)}]`, preferences: `{"projects":[{"project":"p${rng.int(0, 9)}","share":${rng.int(0, 1000)}}],"onlyListed":${rng.chance(0.5)}}` },
+        { count: 'number', holding: 'array', preferences: 'object' },
+        ['count'],
+      ),
+    ],
     expect: 'error',
   }),
 
