@@ -501,6 +501,64 @@ export type LeaderboardEntry = z.infer<typeof LeaderboardEntrySchema>;
 export const LeaderboardSchema = z.object({ kind: LeaderboardKindSchema, entries: z.array(LeaderboardEntrySchema) });
 export type Leaderboard = z.infer<typeof LeaderboardSchema>;
 
+// ---- public, read-only: the project list and the stats export (no login) ----
+
+/** An app as the public sees it: on which kinds of volunteer a task of it can run now. */
+export const PublicAppSchema = z.object({
+  name: z.string(),
+  /** From its versions that may be sent (not retired, not broken); empty: none can run anywhere now. */
+  platforms: z.array(z.enum(['node', 'browser'])),
+});
+export type PublicApp = z.infer<typeof PublicAppSchema>;
+
+export const PublicProjectSchema = z.object({
+  id: Id,
+  name: z.string(),
+  description: z.string(),
+  /** The owning researcher's name; null for a project made before owners existed. */
+  owner: z.string().nullable(),
+  apps: z.array(PublicAppSchema),
+  /** Work units of its batches that are neither cancelled nor archived. */
+  progress: z.object({ batches: Count, done: Count, failed: Count, total: Count }),
+  /** Active, with tasks waiting to be sent now. */
+  hasWork: z.boolean(),
+});
+export type PublicProject = z.infer<typeof PublicProjectSchema>;
+
+/** `GET /public/projects?after=&limit=`, by id; `next` is the `after` of the next page, null at the end. */
+export const PublicProjectListSchema = z.object({ projects: z.array(PublicProjectSchema), next: Id.nullable() });
+export type PublicProjectList = z.infer<typeof PublicProjectListSchema>;
+
+export const StatsKindSchema = z.enum(['users', 'teams', 'hosts']);
+export type StatsKind = z.infer<typeof StatsKindSchema>;
+
+/** Credit of a holder as the stats export gives it: BOINC's total_credit, expavg_credit and expavg_time. */
+const StatsCredit = { totalCredit: z.number(), rac: z.number(), racTime: z.number().int().nonnegative() };
+
+export const StatsUserSchema = z.object({ id: Id, name: z.string(), teamId: Id.nullable(), createdAt: z.number().int(), ...StatsCredit });
+export type StatsUser = z.infer<typeof StatsUserSchema>;
+export const StatsTeamSchema = z.object({ id: Id, name: z.string(), createdAt: z.number().int(), ...StatsCredit });
+export type StatsTeam = z.infer<typeof StatsTeamSchema>;
+export const StatsHostSchema = z.object({
+  id: Id,
+  userId: Id,
+  createdAt: z.number().int(),
+  lastSeenAt: z.number().int(),
+  platform: z.object({ kind: z.enum(['node', 'browser']), engine: z.string().optional(), os: z.string().optional(), arch: z.string().optional() }),
+  cores: z.number().int().nullable(),
+  ...StatsCredit,
+});
+export type StatsHost = z.infer<typeof StatsHostSchema>;
+
+/** `GET /public/stats`: what the export holds and where. */
+export const StatsIndexSchema = z.object({
+  generatedAt: z.number().int(),
+  racHalfLifeMs: z.number().int().positive(),
+  counts: z.object({ users: Count, teams: Count, hosts: Count }),
+  files: z.record(z.string(), z.string()),
+});
+export type StatsIndex = z.infer<typeof StatsIndexSchema>;
+
 // ---- the /admin Socket.IO namespace ----
 
 /** The ack of `batch.watch`. */

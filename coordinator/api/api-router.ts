@@ -20,6 +20,7 @@ import { requireAccount } from './auth.js';
 import { batchRoutes } from './batch-routes.js';
 import { hostRoutes, leaderboardRoutes } from './host-routes.js';
 import { projectRoutes } from './project-routes.js';
+import { publicRoutes } from './public-routes.js';
 import { sessionRoutes } from './session-routes.js';
 
 export const API_PREFIX = '/api/v1';
@@ -59,6 +60,7 @@ export function apiRouter(deps: ApiDeps): express.Router {
   });
   router.use(sessionRoutes(deps.accounts, { secureCookies: deps.secureCookies, trust: deps.trust, origins: deps.origins }));
   router.use(leaderboardRoutes(deps.store));
+  router.use(publicRoutes({ store: deps.store, log: deps.log }));
   router.use(requireAccount(deps.accounts, deps.origins));
   router.use(projectRoutes({ store: deps.store, apps: deps.apps, access, creditCaps: deps.creditCaps, priorities: deps.priorities, workAvailable: deps.workAvailable }));
   // An NDJSON line holds an input, or a work unit: an input, a sentinel's answer and replication.

@@ -4,6 +4,7 @@ import { CatalogStore } from './catalog.js';
 import { openDatabase } from './database.js';
 import { IdentityStore } from './identities.js';
 import { LedgerStore } from './ledger-store.js';
+import { PublicStore } from './public-store.js';
 import { ReportStore } from './report-store.js';
 import { UploadStore } from './upload-store.js';
 import { WorkStore } from './work-store.js';
@@ -17,6 +18,8 @@ export class Store {
   readonly accounts: AccountStore;
   readonly reports: ReportStore;
   readonly uploads: UploadStore;
+  /** What anyone may read: the public project list and stats export. */
+  readonly publicData: PublicStore;
 
   constructor(readonly db: Database) {
     this.identities = new IdentityStore(db);
@@ -26,6 +29,7 @@ export class Store {
     this.accounts = new AccountStore(db);
     this.reports = new ReportStore(db);
     this.uploads = new UploadStore(db);
+    this.publicData = new PublicStore(db);
   }
 
   static open(file: string): Store {
