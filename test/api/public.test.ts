@@ -231,3 +231,25 @@ describe('the stats export', () => {
   });
 });
 
+
+describe('public routes are rate-limited per address', () => {
+  it('answers 429 with Retry-After past the address’s burst, as every route does', async () => {
+    const limited = await startTestCoordinator({ httpRatePerIp: 1 });
+    try {
+      // Twenty at once: a burst of five, then a token a second.
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const r = await fetch(`${limited.url}/api/v1/public/${i % 2 ? 'projects' : 'stats/users'}`);
+          await r.arrayBuffer();
+          return r;
+        }),
+      );
+      const statuses = replies.map((r) => r.status);
+      expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(5);
+      expect(statuses).toContain(429);
+      expect(Number(replies.find((r) => r.status === 429)!.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      await limited.dispose();
+    }
+  });
+});
