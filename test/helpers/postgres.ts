@@ -1,0 +1,76 @@
+// A real PostgreSQL server for tests: a fresh database per suite, dropped after. The server is
+// the machine's (127.0.0.1:5432, trust auth) or VG_TEST_POSTGRES_URL; nothing else in it is
+// touched. Under CI=true a missing server fails the suite; elsewhere the suite is skipped and
+// says how to start one.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+/** A database on the server the tests may create others from. */
+export const POSTGRES_ADMIN_URL = process.env.VG_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+let reachable: Promise<string | null> | undefined;
+
+/** Null when the server answers, else why not. */
+export function postgresProblem(): Promise<string | null> {
+  reachable ??= (async () => {
+    const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3_000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return null;
+    } catch (error) {
+      return `PostgreSQL at ${redact(POSTGRES_ADMIN_URL)} does not answer (${(error as Error).message})`;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  })();
+  return reachable;
+}
+
+/**
+ * Whether a suite that needs PostgreSQL should be skipped: only outside CI, with a message. In
+ * CI (CI=true) it runs, and fails if the server is missing.
+ */
+export async function skipPostgresTests(suite: string): Promise<boolean> {
+  const problem = await postgresProblem();
+  if (!problem || process.env.CI === 'true') return false;
+  console.warn(
+    `[${suite}] skipped: ${problem}. Start one with \`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\` ` +
+      '(Debian: `apt-get install -y postgresql`), or set VG_TEST_POSTGRES_URL to a server where this user may create databases',
+  );
+  return true;
+}
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  /** Drops the database, ending whatever is still connected to it. */
+  drop(): Promise<void>;
+}
+
+/** A new, empty database named for this process and a random suffix. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `vg_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
