@@ -66,7 +66,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     if (firstAdmin) log.info('created the first admin account', { name: firstAdmin.name, passwordGenerated: firstAdmin.generated });
     const seeded = await seedDemo(core, config.demoWorkunits);
     if (seeded) log.info('seeded demo project', { project: DEMO_PROJECT, workunits: seeded.workunits, batches: seeded.batches });
-    const admin = core.accounts.list().filter((a) => a.role === 'admin').sort((a, b) => a.id - b.id)[0];
+    const admin = (await core.accounts.list()).filter((a) => a.role === 'admin').sort((a, b) => a.id - b.id)[0];
     if (admin) core.store.catalog.adoptOwnerless(admin.id);
     // A submission cut short by a crash left a staged batch: it was never acknowledged.
     for (const batchId of core.store.work.stagedBatches()) {

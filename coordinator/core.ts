@@ -164,7 +164,7 @@ export function createCore(
     uploads,
     collectOutputs: () => collector.collect(),
     apps: new AppRegistry(store, blobs, key),
-    accounts: new AccountService(store, clock),
+    accounts: new AccountService(store.sql, clock),
     submission,
     registry: new HostRegistry(store, ed, key.publicKey),
     service,

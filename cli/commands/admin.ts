@@ -30,7 +30,7 @@ async function withAccounts<T>(dataDir: string, fn: (accounts: Accounts) => Prom
     throw new Failure(`cannot open the coordinator database ${file}: ${describeError(e)}`);
   }
   try {
-    return await fn(new AccountService(store));
+    return await fn(new AccountService(store.sql));
   } catch (e) {
     if (e instanceof AccountError) throw new Failure(e.message);
     throw e;
@@ -110,7 +110,7 @@ read from the terminal without echo (twice), or as the first line of piped stdin
     if (!existsSync(file)) throw new Failure(`no coordinator database in ${o.dataDir} (looked for ${file})`);
     const password = await newPassword(ctx, o.password);
     const account = await withAccounts(o.dataDir, async (accounts) => {
-      const found = accounts.byName(o.name);
+      const found = await accounts.byName(o.name);
       if (!found) throw new Failure(`no account named ${o.name}`);
       return accounts.update(found.id, { password });
     });

@@ -3,8 +3,8 @@
 // so a copy of the database opens no doors.
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { AccountRecord, Role, TokenRecord } from '../store/account-store.js';
-import type { Store } from '../store/store.js';
+import { AccountStore, type AccountRecord, type Role, type TokenRecord } from '../store/account-store.js';
+import { ConstraintError, type SqlDatabase } from '../store/sql/sql.js';
 import { DUMMY_HASH, generatePassword, hashPassword, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, verifyPassword } from './passwords.js';
 
 export const SESSION_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -50,20 +50,35 @@ const sha256 = (secret: string) => createHash('sha256').update(secret).digest('h
 const secret = () => randomBytes(32).toString('base64url');
 
 export class AccountService {
+  private readonly accounts: AccountStore;
+
   constructor(
-    private readonly store: Store,
+    private readonly db: SqlDatabase,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.accounts = new AccountStore(db);
+  }
 
   /**
    * On an empty database, creates the first admin: with the given password, or a random one
-   * that the caller shows once. Nothing when accounts exist.
+   * that the caller shows once. Nothing when accounts exist, or when another instance starting
+   * at the same time created it first.
    */
   async ensureFirstAdmin(password?: string): Promise<{ name: string; password: string; generated: boolean } | undefined> {
-    if (this.store.accounts.count() > 0) return undefined;
+    if ((await this.accounts.count()) > 0) return undefined;
     const chosen = password === undefined ? undefined : Password.parse(password);
-    const created = await this.create({ name: FIRST_ADMIN_NAME, role: 'admin', password: chosen });
-    return { name: created.account.name, password: created.password ?? chosen!, generated: created.password !== undefined };
+    const generated = chosen ?? generatePassword();
+    const passwordHash = await hashPassword(generated);
+    let id: number | undefined;
+    try {
+      id = await this.accounts.insertFirst({ name: FIRST_ADMIN_NAME, role: 'admin', passwordHash, now: this.clock() });
+    } catch (error) {
+      // Two instances on one new database: the other one's admin committed first.
+      if (error instanceof ConstraintError && error.constraint === 'unique') return undefined;
+      throw error;
+    }
+    if (id === undefined) return undefined;
+    return { name: FIRST_ADMIN_NAME, password: generated, generated: chosen === undefined };
   }
 
   /** Returns the password too when it generated one (to be shown once). */
@@ -71,20 +86,28 @@ export class AccountService {
     const a = NewAccountSchema.parse(spec);
     const password = a.password ?? generatePassword();
     const passwordHash = await hashPassword(password);
-    const id = this.store.transaction(() => {
-      if (this.store.accounts.byName(a.name)) throw new AccountError('conflict', `an account named "${a.name}" already exists`);
-      return this.store.accounts.insert({ name: a.name, role: a.role, passwordHash, now: this.clock() });
-    });
-    const account = this.store.accounts.byId(id)!;
+    const conflict = () => new AccountError('conflict', `an account named "${a.name}" already exists`);
+    let id: number;
+    try {
+      id = await this.db.transaction(async (tx) => {
+        const accounts = new AccountStore(tx);
+        if (await accounts.byName(a.name)) throw conflict();
+        return accounts.insert({ name: a.name, role: a.role, passwordHash, now: this.clock() });
+      });
+    } catch (error) {
+      if (error instanceof ConstraintError && error.constraint === 'unique') throw conflict();
+      throw error;
+    }
+    const account = (await this.accounts.byId(id))!;
     return a.password === undefined ? { account, password } : { account };
   }
 
-  list(): AccountRecord[] {
-    return this.store.accounts.all();
+  list(): Promise<AccountRecord[]> {
+    return this.accounts.all();
   }
 
-  byName(name: string): AccountRecord | undefined {
-    const a = this.store.accounts.byName(name);
+  async byName(name: string): Promise<AccountRecord | undefined> {
+    const a = await this.accounts.byName(name);
     if (!a) return undefined;
     const { passwordHash: _, ...account } = a;
     return account;
@@ -92,45 +115,47 @@ export class AccountService {
 
   async update(id: number, change: { disabled?: boolean; role?: Role; password?: string }): Promise<AccountRecord> {
     const passwordHash = change.password === undefined ? undefined : await hashPassword(Password.parse(change.password));
-    return this.store.transaction(() => {
-      if (!this.store.accounts.byId(id)) throw new AccountError('not_found', `account ${id} does not exist`);
-      if (change.role !== undefined) this.store.accounts.setRole(id, change.role);
+    return this.db.transaction(async (tx) => {
+      const accounts = new AccountStore(tx);
+      if (!(await accounts.byId(id))) throw new AccountError('not_found', `account ${id} does not exist`);
+      if (change.role !== undefined) await accounts.setRole(id, change.role);
       if (passwordHash !== undefined) {
-        this.store.accounts.setPassword(id, passwordHash);
-        this.endCredentials(id);
+        await accounts.setPassword(id, passwordHash);
+        await endCredentials(accounts, id);
       }
       if (change.disabled !== undefined) {
-        this.store.accounts.setDisabled(id, change.disabled);
-        if (change.disabled) this.endCredentials(id);
+        await accounts.setDisabled(id, change.disabled);
+        if (change.disabled) await endCredentials(accounts, id);
       }
-      return this.store.accounts.byId(id)!;
+      return (await accounts.byId(id))!;
     });
   }
 
   /** A new session, or undefined when the name or password is wrong (or the account disabled). */
   async login(name: string, password: string): Promise<Session | undefined> {
-    const found = this.store.accounts.byName(name);
+    const found = await this.accounts.byName(name);
     const ok = await verifyPassword(password, found?.passwordHash ?? DUMMY_HASH);
     if (!found || !ok || found.disabled) return undefined;
     const now = this.clock();
     const token = secret();
     const csrfToken = secret();
     const expiresAt = now + SESSION_TTL_MS;
-    this.store.transaction(() => {
-      this.store.accounts.deleteExpiredSessions(now);
-      this.store.accounts.insertSession({ tokenHash: sha256(token), accountId: found.id, csrfToken, now, expiresAt });
+    await this.db.transaction(async (tx) => {
+      const accounts = new AccountStore(tx);
+      await accounts.deleteExpiredSessions(now);
+      await accounts.insertSession({ tokenHash: sha256(token), accountId: found.id, csrfToken, now, expiresAt });
     });
     const { passwordHash: _, ...account } = found;
     return { token, csrfToken, account, expiresAt };
   }
 
-  session(token: string): Session | undefined {
-    const s = this.store.accounts.session(sha256(token), this.clock());
+  async session(token: string): Promise<Session | undefined> {
+    const s = await this.accounts.session(sha256(token), this.clock());
     return s && { token, ...s };
   }
 
-  logout(token: string): void {
-    this.store.accounts.deleteSession(sha256(token));
+  async logout(token: string): Promise<void> {
+    await this.accounts.deleteSession(sha256(token));
   }
 
   /**
@@ -138,43 +163,44 @@ export class AccountService {
    * tokens, the one this change was made with included.
    */
   async changePassword(accountId: number, currentPassword: string, newPassword: string, keepSessionToken?: string): Promise<void> {
-    const stored = this.store.accounts.passwordHash(accountId);
+    const stored = await this.accounts.passwordHash(accountId);
     if (!stored || !(await verifyPassword(currentPassword, stored))) throw new AccountError('forbidden', 'the current password is wrong');
     const hash = await hashPassword(Password.parse(newPassword));
-    this.store.transaction(() => {
-      this.store.accounts.setPassword(accountId, hash);
-      this.endCredentials(accountId, keepSessionToken);
+    await this.db.transaction(async (tx) => {
+      const accounts = new AccountStore(tx);
+      await accounts.setPassword(accountId, hash);
+      await endCredentials(accounts, accountId, keepSessionToken);
     });
   }
 
-  /**
-   * What a new password ends: everything the old one gave. A token made with the old password
-   * (on a stolen laptop, in a leaked script) would otherwise outlive the change that was meant
-   * to lock its holder out. Only the session that made the change is kept.
-   */
-  private endCredentials(accountId: number, keepSessionToken?: string): void {
-    this.store.accounts.deleteSessionsOf(accountId, keepSessionToken === undefined ? '' : sha256(keepSessionToken));
-    this.store.accounts.deleteTokensOf(accountId);
-  }
-
-  createToken(accountId: number, name: string): TokenRecord & { token: string } {
+  async createToken(accountId: number, name: string): Promise<TokenRecord & { token: string }> {
     const token = API_TOKEN_PREFIX + secret();
     const now = this.clock();
-    const id = this.store.accounts.insertToken({ tokenHash: sha256(token), accountId, name, now });
+    const id = await this.accounts.insertToken({ tokenHash: sha256(token), accountId, name, now });
     return { id, name, token, createdAt: now, lastUsedAt: null };
   }
 
   /** The account a token belongs to, and the token's id. */
-  accountByToken(token: string): { account: AccountRecord; tokenId: number } | undefined {
+  async accountByToken(token: string): Promise<{ account: AccountRecord; tokenId: number } | undefined> {
     if (!token.startsWith(API_TOKEN_PREFIX)) return undefined;
-    return this.store.accounts.accountByToken(sha256(token), this.clock());
+    return this.accounts.accountByToken(sha256(token), this.clock());
   }
 
-  tokens(accountId: number): TokenRecord[] {
-    return this.store.accounts.tokensOf(accountId);
+  tokens(accountId: number): Promise<TokenRecord[]> {
+    return this.accounts.tokensOf(accountId);
   }
 
-  revokeToken(accountId: number, tokenId: number): boolean {
-    return this.store.accounts.deleteToken(tokenId, accountId);
+  revokeToken(accountId: number, tokenId: number): Promise<boolean> {
+    return this.accounts.deleteToken(tokenId, accountId);
   }
+}
+
+/**
+ * What a new password ends: everything the old one gave. A token made with the old password
+ * (on a stolen laptop, in a leaked script) would otherwise outlive the change that was meant
+ * to lock its holder out. Only the session that made the change is kept.
+ */
+async function endCredentials(accounts: AccountStore, accountId: number, keepSessionToken?: string): Promise<void> {
+  await accounts.deleteSessionsOf(accountId, keepSessionToken === undefined ? '' : sha256(keepSessionToken));
+  await accounts.deleteTokensOf(accountId);
 }

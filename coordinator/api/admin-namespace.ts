@@ -43,7 +43,7 @@ export function attachAdminNamespace(
   const nextPush = new Map<number, number>();
   const timers = new Map<number, NodeJS.Timeout>();
 
-  nsp.use((socket, next) => {
+  nsp.use(async (socket, next) => {
     try {
       const auth = AuthSchema.safeParse(socket.handshake.auth ?? {});
       const token = auth.success ? auth.data.token : undefined;
@@ -56,7 +56,7 @@ export function attachAdminNamespace(
         peer: address,
         secure,
       };
-      const c = identify(accounts, origins, source);
+      const c = await identify(accounts, origins, source);
       if (!c) return next(new Error(`unauthenticated: ${TOKEN_HINT}`));
       socket.data.account = c.account;
       socket.data.source = source;
@@ -70,24 +70,24 @@ export function attachAdminNamespace(
    * The socket's account as it is now (its role may have changed), or undefined when its
    * credentials no longer hold (logged out, revoked or disabled since it connected).
    */
-  const currentAccount = (socket: Socket): AccountRecord | undefined => {
+  const currentAccount = async (socket: Socket): Promise<AccountRecord | undefined> => {
     try {
-      const c = identify(accounts, origins, socket.data.source as CredentialSource);
+      const c = await identify(accounts, origins, socket.data.source as CredentialSource);
       return c !== undefined && c.account.id === (socket.data.account as AccountRecord).id ? c.account : undefined;
     } catch {
       return undefined;
     }
   };
   const sweep = setInterval(() => {
-    for (const socket of nsp.sockets.values()) if (!currentAccount(socket)) socket.disconnect(true);
+    for (const socket of nsp.sockets.values()) void currentAccount(socket).then((account) => account || socket.disconnect(true));
   }, CREDENTIAL_RECHECK_MS);
   sweep.unref();
 
   nsp.on('connection', (socket: Socket) => {
-    socket.on('batch.watch', (payload: unknown, ack: unknown) => {
+    socket.on('batch.watch', async (payload: unknown, ack: unknown) => {
       if (typeof ack !== 'function') return;
       const reply = ack as (reply: WatchAck) => void;
-      const account = currentAccount(socket);
+      const account = await currentAccount(socket);
       if (!account) {
         reply({ ok: false, error: { code: 'unauthenticated', message: 'the session or token this connection used is no longer valid' } });
         socket.disconnect(true);

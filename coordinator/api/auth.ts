@@ -45,11 +45,11 @@ export function httpSource(req: Request): CredentialSource {
  * The caller, if the request carries valid credentials; throws on a bad token, on the session
  * cookie sent by a page of another origin, and on a cookie write without the CSRF token.
  */
-export function identify(accounts: AccountService, origins: OriginPolicy, req: CredentialSource): Caller | undefined {
+export async function identify(accounts: AccountService, origins: OriginPolicy, req: CredentialSource): Promise<Caller | undefined> {
   const auth = req.headers.authorization;
   if (auth !== undefined) {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
-    const found = m ? accounts.accountByToken(m[1]!) : undefined;
+    const found = m ? await accounts.accountByToken(m[1]!) : undefined;
     if (!found) throw new ApiError('unauthenticated', 'the API token is not valid (revoked, or its account is disabled)');
     return found;
   }
@@ -57,7 +57,7 @@ export function identify(accounts: AccountService, origins: OriginPolicy, req: C
   if (token === undefined) return undefined;
   const refused = origins.refusal(req);
   if (refused !== undefined) throw new ApiError('forbidden', refused);
-  const session = accounts.session(token);
+  const session = await accounts.session(token);
   if (!session) return undefined;
   if (!SAFE_METHODS.has(req.method) && req.headers[CSRF_HEADER] !== session.csrfToken) {
     throw new ApiError('forbidden', `requests that change something need the session's CSRF token in the X-CSRF-Token header`);
@@ -72,8 +72,8 @@ export function caller(res: Response): Caller {
 }
 
 export function requireAccount(accounts: AccountService, origins: OriginPolicy) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const c = identify(accounts, origins, httpSource(req));
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const c = await identify(accounts, origins, httpSource(req));
     if (!c) throw new ApiError('unauthenticated', 'log in first (POST /api/v1/session) or send Authorization: Bearer <API token>');
     res.locals.caller = c;
     next();

@@ -52,9 +52,9 @@ export function projectRoutes(deps: {
   const router = express.Router();
   const json = jsonBody(64 * 1024);
 
-  const projectView = ({ maxCreditMicro, creditCorrectionMicro, maxPriority, priorityLowering, ...p }: ProjectRecord): Project => ({
+  const projectView = async ({ maxCreditMicro, creditCorrectionMicro, maxPriority, priorityLowering, ...p }: ProjectRecord): Promise<Project> => ({
     ...p,
-    ownerName: p.ownerId === null ? null : (store.accounts.byId(p.ownerId)?.name ?? null),
+    ownerName: p.ownerId === null ? null : ((await store.accounts.byId(p.ownerId))?.name ?? null),
     workunits: store.reports.projectWorkunitCounts(p.id),
     creditCap: {
       maxPerResult: creditAmount(creditCaps.capOf({ maxCreditMicro })),
@@ -79,51 +79,51 @@ export function projectRoutes(deps: {
   });
   const appView = (a: AppRecord): App => ({ ...a, versions: store.catalog.versionsOfApp(a.id).map(versionView) });
 
-  router.get('/projects', (_req, res) => {
-    res.json({ projects: store.catalog.projects(access.ownerFilter(caller(res).account)).map(projectView) } satisfies ProjectList);
+  router.get('/projects', async (_req, res) => {
+    res.json({ projects: await Promise.all(store.catalog.projects(access.ownerFilter(caller(res).account)).map(projectView)) } satisfies ProjectList);
   });
 
-  router.post('/projects', json, (req, res) => {
+  router.post('/projects', json, async (req, res) => {
     const spec = parse(ProjectSpecSchema, req.body, 'project');
     const id = apps.createProject(spec, caller(res).account.id);
-    res.status(201).json(projectView(store.catalog.projectById(id)!));
+    res.status(201).json(await projectView(store.catalog.projectById(id)!));
   });
 
-  router.get('/projects/:id', (req, res) => {
+  router.get('/projects/:id', async (req, res) => {
     const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
     res.json({
-      ...projectView(p),
+      ...(await projectView(p)),
       apps: store.catalog.appsOfProject(p.id).map(appView),
       batches: store.reports.batches({ projectId: p.id }, 1000).map((b): ProjectBatch => ({ id: b.id, name: b.name, appId: b.appId, appName: b.appName, workunits: b.workunitCount, cancelled: b.cancelled, createdAt: b.createdAt })),
     } satisfies ProjectDetail);
   });
 
-  router.patch('/projects/:id', json, (req, res) => {
+  router.patch('/projects/:id', json, async (req, res) => {
     const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
     const change = parse(ProjectUpdateSchema, req.body, 'project change');
     const updated = apps.updateProject(p.id, change);
     if (change.status === 'active') deps.workAvailable();
-    res.json(projectView(updated));
+    res.json(await projectView(updated));
   });
 
   // Admins only: the cap is what stops a project from minting credit. Lowering it takes back what
   // was granted above it, in the background (creditCap.correcting says while).
-  router.put('/projects/:id/credit-cap', requireAdmin, json, (req, res) => {
+  router.put('/projects/:id/credit-cap', requireAdmin, json, async (req, res) => {
     const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
     const { maxCreditPerResult } = parse(CreditCapBodySchema, req.body, 'credit cap');
     const updated = creditCaps.setCap(p.id, maxCreditPerResult === null ? null : creditUnits(maxCreditPerResult));
     if (!updated) throw new ApiError('not_found', `no project ${p.id}`);
-    res.json(projectView(updated));
+    res.json(await projectView(updated));
   });
 
   // Admins only: the bound is what keeps one project's work from starving everyone else's.
   // Lowering it brings the project's queued work down to it, in the background.
-  router.put('/projects/:id/priority-cap', requireAdmin, json, (req, res) => {
+  router.put('/projects/:id/priority-cap', requireAdmin, json, async (req, res) => {
     const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
     const { maxPriority } = parse(PriorityCapBodySchema, req.body, 'priority cap');
     const updated = priorities.setMax(p.id, maxPriority);
     if (!updated) throw new ApiError('not_found', `no project ${p.id}`);
-    res.json(projectView(updated));
+    res.json(await projectView(updated));
   });
 
   router.post('/projects/:id/apps', json, (req, res) => {

@@ -60,9 +60,9 @@ export function sessionRoutes(accounts: AccountService, options: SessionOptions)
     res.json({ account: publicAccount(c.account), csrfToken: c.session?.csrfToken ?? null } satisfies SessionBody);
   });
 
-  router.delete('/session', (req, res) => {
-    const c = identify(accounts, origins, httpSource(req));
-    if (c?.session) accounts.logout(c.session.token);
+  router.delete('/session', async (req, res) => {
+    const c = await identify(accounts, origins, httpSource(req));
+    if (c?.session) await accounts.logout(c.session.token);
     res.setHeader('Set-Cookie', cookie('', 0));
     res.status(204).end();
   });
@@ -74,25 +74,25 @@ export function sessionRoutes(accounts: AccountService, options: SessionOptions)
     res.status(204).end();
   });
 
-  router.get('/tokens', signedIn, (_req, res) => {
-    res.json({ tokens: accounts.tokens(caller(res).account.id) } satisfies TokenList);
+  router.get('/tokens', signedIn, async (_req, res) => {
+    res.json({ tokens: await accounts.tokens(caller(res).account.id) } satisfies TokenList);
   });
 
-  router.post('/tokens', json, signedIn, (req, res) => {
+  router.post('/tokens', json, signedIn, async (req, res) => {
     const { name } = parse(TokenSpecSchema, req.body, 'token');
-    res.status(201).json(accounts.createToken(caller(res).account.id, name) satisfies CreatedToken);
+    res.status(201).json((await accounts.createToken(caller(res).account.id, name)) satisfies CreatedToken);
   });
 
-  router.delete('/tokens/:id', signedIn, (req, res) => {
+  router.delete('/tokens/:id', signedIn, async (req, res) => {
     const c = caller(res);
     if (req.params.id === 'current' && c.tokenId === undefined) throw new ApiError('bad_request', 'tokens/current means the API token of this request; send one');
     const id = req.params.id === 'current' ? c.tokenId! : parse(IdParam, req.params.id, 'token id');
-    if (!accounts.revokeToken(caller(res).account.id, id)) throw new ApiError('not_found', `you have no token ${id}`);
+    if (!(await accounts.revokeToken(caller(res).account.id, id))) throw new ApiError('not_found', `you have no token ${id}`);
     res.status(204).end();
   });
 
-  router.get('/researchers', signedIn, requireAdmin, (_req, res) => {
-    res.json({ accounts: accounts.list() } satisfies AccountList);
+  router.get('/researchers', signedIn, requireAdmin, async (_req, res) => {
+    res.json({ accounts: await accounts.list() } satisfies AccountList);
   });
 
   router.post('/researchers', json, signedIn, requireAdmin, async (req, res) => {

@@ -6,6 +6,7 @@ import { IdentityStore } from './identities.js';
 import { LedgerStore } from './ledger-store.js';
 import { PublicStore } from './public-store.js';
 import { ReportStore } from './report-store.js';
+import { SqliteDatabase } from './sql/sqlite-database.js';
 import { UploadStore } from './upload-store.js';
 import { WorkStore } from './work-store.js';
 
@@ -20,13 +21,19 @@ export class Store {
   readonly uploads: UploadStore;
   /** What anyone may read: the public project list and stats export. */
   readonly publicData: PublicStore;
+  /**
+   * The same connection through the asynchronous store contract (coordinator/store/sql/), which
+   * the groups moved to it use (accounts so far) and which PostgreSQL implements too.
+   */
+  readonly sql: SqliteDatabase;
 
   constructor(readonly db: Database) {
+    this.sql = new SqliteDatabase(db);
     this.identities = new IdentityStore(db);
     this.catalog = new CatalogStore(db);
     this.work = new WorkStore(db);
     this.ledger = new LedgerStore(db);
-    this.accounts = new AccountStore(db);
+    this.accounts = new AccountStore(this.sql);
     this.reports = new ReportStore(db);
     this.uploads = new UploadStore(db);
     this.publicData = new PublicStore(db);
@@ -44,6 +51,10 @@ export class Store {
    * savepoint of the outer one: if it throws, only its own writes are undone.
    */
   transaction<T>(fn: () => T): T {
+    // While the groups move to the asynchronous contract, a synchronous transaction must never
+    // start inside an asynchronous one that holds the connection between its statements: it
+    // would become a savepoint of the other's, and be undone with it.
+    if (this.sql.busy && this.frames.length === 0) throw new Error('a synchronous transaction started while an asynchronous one held the database');
     const frame: (() => void)[] = [];
     this.frames.push(frame);
     let result: T;

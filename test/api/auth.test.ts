@@ -568,7 +568,7 @@ describe('login throttle', () => {
       expect(sessionCookie(r.headers)).toBeUndefined();
       expect((t.store.db.prepare('SELECT COUNT(*) AS n FROM sessions').get() as { n: number }).n).toBe(sessions);
       // Existing credentials are not affected.
-      const token = t.accounts.createToken(1, 'throttle');
+      const token = (await t.accounts.createToken(1, 'throttle'));
       expect((await ApiClient.bearer(t.url, token.token).get('/session')).status).toBe(200);
     } finally {
       await t.dispose();

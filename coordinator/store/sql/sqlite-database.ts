@@ -16,6 +16,11 @@ export class SqliteDatabase implements SqlDatabase {
 
   constructor(readonly db: Database) {}
 
+  /** Whether a transaction holds the connection now. */
+  get busy(): boolean {
+    return this.held;
+  }
+
   all<T>(sql: string, params?: SqlParams): Promise<T[]> {
     return this.outside(() => this.allNow<T>(sql, params));
   }
