@@ -13,6 +13,22 @@ const AGGREGATE_CREDIT = `
   rac REAL NOT NULL DEFAULT 0,
   rac_time INTEGER NOT NULL DEFAULT 0`;
 
+/**
+ * Who runs a singleton job (the ledger sequencer, a sweeper) now, until when, and a fencing
+ * number that grows with every new holder: a holder that lost its lease and does not know it yet
+ * is refused by what it writes under the number. One process on SQLite always holds them; the
+ * table is the same on both backends so the code is.
+ */
+export const LEASES_TABLE = `
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  fencing BIGINT NOT NULL,
+  acquired_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+`;
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -671,6 +687,11 @@ CREATE TABLE host_project_work (
   PRIMARY KEY (host_id, project_id)
 ) WITHOUT ROWID;
 `,
+  },
+  {
+    version: 15,
+    name: 'leases for jobs one instance runs at a time',
+    sql: LEASES_TABLE,
   },
 ];
 
