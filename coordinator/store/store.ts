@@ -7,6 +7,7 @@ import { LedgerStore } from './ledger-store.js';
 import { PublicStore } from './public-store.js';
 import { ReportStore } from './report-store.js';
 import { SqliteDatabase } from './sql/sqlite-database.js';
+import { runAfterCommit } from './sql/transaction-scope.js';
 import { UploadStore } from './upload-store.js';
 import { WorkStore } from './work-store.js';
 
@@ -65,7 +66,7 @@ export class Store {
     }
     const outer = this.frames.at(-1);
     if (outer) outer.push(...frame);
-    else runAll(frame);
+    else runAfterCommit(frame);
     return result;
   }
 
@@ -83,19 +84,4 @@ export class Store {
   close(): void {
     if (this.db.open) this.db.close();
   }
-}
-
-/** Runs every callback even if one throws (the commit has happened), then rethrows the first error. */
-function runAll(callbacks: (() => void)[]): void {
-  let first: unknown;
-  let failed = false;
-  for (const cb of callbacks) {
-    try {
-      cb();
-    } catch (e) {
-      if (!failed) first = e;
-      failed = true;
-    }
-  }
-  if (failed) throw first;
 }

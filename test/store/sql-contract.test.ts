@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresDatabase } from '../../coordinator/store/sql/postgres-database.js';
-import { ConstraintError, type SqlDatabase } from '../../coordinator/store/sql/sql.js';
+import { ConflictError, ConstraintError, type SqlDatabase } from '../../coordinator/store/sql/sql.js';
 import { SqliteDatabase } from '../../coordinator/store/sql/sqlite-database.js';
 import { TransactionLostError } from '../../coordinator/store/sql/transaction-scope.js';
 import { createTestDatabase, skipPostgresTests, type TestDatabase } from '../helpers/postgres.js';
@@ -167,6 +167,45 @@ for (const backend of backends) {
     });
   });
 }
+
+describe.skipIf(skipPostgres)('two PostgreSQL transactions that deadlock', () => {
+  it('fail one of them as a conflict, and with a retry both commit', async () => {
+    const database = await createTestDatabase();
+    const db = new PostgresDatabase({ connectionString: database.url, max: 4 });
+    try {
+      await db.run('CREATE TABLE acc (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)');
+      await db.run('INSERT INTO acc (id, n) VALUES (1, 0), (2, 0)');
+      // Each takes one row, waits until the other has taken the other row, then wants it too.
+      const crossing = (retries: number) => {
+        let arrived = 0;
+        const barrier = async () => {
+          arrived += 1;
+          while (arrived < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+        };
+        const move = (first: number, second: number) =>
+          db.transaction(
+            async (tx) => {
+              await tx.run('UPDATE acc SET n = n + 1 WHERE id = ?', [first]);
+              await barrier();
+              await tx.run('UPDATE acc SET n = n + 1 WHERE id = ?', [second]);
+            },
+            { retries },
+          );
+        return Promise.allSettled([move(1, 2), move(2, 1)]);
+      };
+      const once = await crossing(0);
+      expect(once.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+      expect((once.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(ConflictError);
+      const retried = await crossing(1);
+      expect(retried.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled']);
+      // One move of the first round and both of the second: three each, nothing half-done.
+      expect(await db.all('SELECT n FROM acc ORDER BY id')).toEqual([{ n: 3 }, { n: 3 }]);
+    } finally {
+      await db.close();
+      await database.drop();
+    }
+  });
+});
 
 describe.skipIf(skipPostgres)('a PostgreSQL connection lost mid-transaction', () => {
   it('fails that transaction as lost, keeps none of it, and the next one runs on a new connection', async () => {

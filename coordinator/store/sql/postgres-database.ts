@@ -4,7 +4,7 @@
 import pg from 'pg';
 import { ConflictError, ConstraintError, type RunResult, type SqlDatabase, type SqlParams, type SqlTransaction, type SqlValue, type TransactionOptions } from './sql.js';
 import { toPostgres, type PostgresStatement } from './postgres-statement.js';
-import { runAfterCommit, TransactionLostError, TransactionScope } from './transaction-scope.js';
+import { retryConflicts, runAfterCommit, TransactionLostError, TransactionScope } from './transaction-scope.js';
 
 const INT8 = 20;
 const BOOL = 16;
@@ -64,14 +64,8 @@ export class PostgresDatabase implements SqlDatabase {
     return { changes: (await this.query(this.pool, sql, params)).rowCount ?? 0 };
   }
 
-  async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.once(fn);
-      } catch (error) {
-        if (!(error instanceof ConflictError) || attempt >= (options.retries ?? 0)) throw error;
-      }
-    }
+  transaction<T>(fn: (tx: SqlTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return retryConflicts(() => this.once(fn), options.retries ?? 0);
   }
 
   async close(): Promise<void> {

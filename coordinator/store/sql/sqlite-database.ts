@@ -4,7 +4,7 @@
 // ever reads or writes inside someone else's transaction.
 import type { Database, Statement } from 'better-sqlite3';
 import { ConflictError, ConstraintError, type RunResult, type SqlDatabase, type SqlParams, type SqlTransaction, type SqlValue, type TransactionOptions } from './sql.js';
-import { runAfterCommit, TransactionLostError, TransactionScope } from './transaction-scope.js';
+import { retryConflicts, runAfterCommit, TransactionLostError, TransactionScope } from './transaction-scope.js';
 
 type Bindable = number | string | bigint | Buffer | null;
 
@@ -33,14 +33,8 @@ export class SqliteDatabase implements SqlDatabase {
     return this.outside(() => this.runNow(sql, params));
   }
 
-  async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.once(fn);
-      } catch (error) {
-        if (!(error instanceof ConflictError) || attempt >= (options.retries ?? 0)) throw error;
-      }
-    }
+  transaction<T>(fn: (tx: SqlTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return retryConflicts(() => this.once(fn), options.retries ?? 0);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 // What both backends keep for an open transaction: its nested savepoints, which of them may run
 // statements now, and the after-commit callbacks of each.
+import { ConflictError } from './sql.js';
 
 /** A transaction lost as a whole (connection gone, disk full, I/O error): nothing in it was kept. */
 export class TransactionLostError extends Error {
@@ -53,6 +54,17 @@ export class TransactionScope {
   /** The callbacks to run now that the transaction has committed. */
   committed(): (() => void)[] {
     return this.frames[0]!;
+  }
+}
+
+/** Runs once(), again while it fails with a conflict and retries are left (TransactionOptions.retries). */
+export async function retryConflicts<T>(once: () => Promise<T>, retries: number): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await once();
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt >= retries) throw error;
+    }
   }
 }
 
