@@ -10,6 +10,7 @@ import { ADMIN_NAMESPACE, attachAdminNamespace, type BatchWatch } from './api/ad
 import { API_PREFIX, apiRouter } from './api/api-router.js';
 import type { Config } from './config.js';
 import { createCore, type Core } from './core.js';
+import { bindCoordinatorKey } from './identity/key-binding.js';
 import { DEMO_PROJECT, seedDemo } from './demo/seed-demo.js';
 import { batchBlockage } from './research/batch-blocked.js';
 import { batchStatus, type StatusOf } from './research/batch-status.js';
@@ -44,6 +45,13 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const loweringFailed = (e: unknown) => log.error('lowering a project’s priorities failed', errorFields(e));
   const core = createCore(config, notifier, { onError: recheckFailed, onCorrectionError: correctionFailed, onPriorityError: loweringFailed });
   if (core.keyCreated) log.info('created coordinator key', { dataDir: config.dataDir });
+  try {
+    const { recorded } = await bindCoordinatorKey(core.store.sql, core.key.publicKey, Date.now());
+    if (recorded) log.info('the database now belongs to this coordinator key', { coordinatorKey: core.key.publicKey });
+  } catch (e) {
+    core.close();
+    throw e;
+  }
   const { tightened, failed } = core.dataDirModes;
   if (tightened.length > 0) {
     log.warn('tightened the data dir: other users could read it', { dataDir: config.dataDir, tightened: tightened.length, paths: tightened.slice(0, 100) });

@@ -29,6 +29,15 @@ CREATE TABLE leases (
 );
 `;
 
+/** The one coordinator key a database's ledger and tasks are signed with (identity/key-binding.ts). */
+export const IDENTITY_TABLE = `
+CREATE TABLE coordinator_identity (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  public_key TEXT NOT NULL,
+  recorded_at BIGINT NOT NULL
+);
+`;
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -692,6 +701,11 @@ CREATE TABLE host_project_work (
     version: 15,
     name: 'leases for jobs one instance runs at a time',
     sql: LEASES_TABLE,
+  },
+  {
+    version: 16,
+    name: 'the coordinator key the database belongs to',
+    sql: IDENTITY_TABLE,
   },
 ];
 

@@ -2,7 +2,7 @@
 // once against one database: a transaction-scoped advisory lock lets one of them migrate while the
 // others wait, then find nothing left to do. DDL is transactional on PostgreSQL, so a migration
 // is applied whole or not at all.
-import { LEASES_TABLE, type Migration } from '../migrations.js';
+import { IDENTITY_TABLE, LEASES_TABLE, type Migration } from '../migrations.js';
 import type { SqlDatabase } from '../sql/sql.js';
 import { POSTGRES_BASELINE, POSTGRES_BASELINE_VERSION } from './schema.js';
 
@@ -25,6 +25,7 @@ CREATE TABLE host_project_work (
 `,
   },
   { version: 15, name: 'leases for jobs one instance runs at a time', sql: LEASES_TABLE },
+  { version: 16, name: 'the coordinator key the database belongs to', sql: IDENTITY_TABLE },
 ];
 
 /** Applies what is missing; returns the versions it applied (none when another instance did). */
