@@ -5,6 +5,12 @@ import { dirname, join, resolve } from 'node:path';
 
 const HASH = /^[0-9a-f]{64}$/;
 
+/** Where the blob `sha256` lives under a blob root (`files/` of the data dir); only ever built from a validated hash. */
+export function blobPath(root: string, sha256: string): string {
+  if (!HASH.test(sha256)) throw new Error('not a SHA-256 hex digest');
+  return join(root, sha256.slice(0, 2), sha256);
+}
+
 export class BlobStore {
   private readonly root: string;
   private readonly tmp: string;
@@ -51,8 +57,7 @@ export class BlobStore {
 
   /** Path of a blob; only ever built from a validated hash, so never outside the root. */
   pathOf(sha256: string): string {
-    if (!HASH.test(sha256)) throw new Error('not a SHA-256 hex digest');
-    return join(this.root, sha256.slice(0, 2), sha256);
+    return blobPath(this.root, sha256);
   }
 
   has(sha256: string): boolean {

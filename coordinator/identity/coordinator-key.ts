@@ -17,17 +17,31 @@ export interface CoordinatorKey {
 
 export const KEY_FILE_NAME = 'coordinator-key.json';
 
+/**
+ * Checks the text of a key file (what `file` names in messages): valid, and its public key is
+ * its seed's. Returns the public key, or throws saying what is wrong.
+ */
+export function parseCoordinatorKeyFile(text: string, file: string, ed: Ed25519): { publicKey: string; seed: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file} is not a valid coordinator key file: ${(e as Error).message}`);
+  }
+  const parsed = KeyFile.safeParse(json);
+  if (!parsed.success) throw new Error(`${file} is not a valid coordinator key file: ${parsed.error.message}`);
+  if (toHex(ed.publicKeyFromSeed(fromHex(parsed.data.seed))) !== parsed.data.publicKey) {
+    throw new Error(`${file}: the public key does not match the seed; the file is corrupt`);
+  }
+  return { publicKey: parsed.data.publicKey, seed: parsed.data.seed };
+}
+
 export function loadOrCreateCoordinatorKey(dataDir: string, ed: Ed25519): { key: CoordinatorKey; created: boolean } {
   const file = join(dataDir, KEY_FILE_NAME);
   let seed: string;
   let created = false;
   if (existsSync(file)) {
-    const parsed = KeyFile.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (!parsed.success) throw new Error(`${file} is not a valid coordinator key file: ${parsed.error.message}`);
-    seed = parsed.data.seed;
-    if (toHex(ed.publicKeyFromSeed(fromHex(seed))) !== parsed.data.publicKey) {
-      throw new Error(`${file}: the public key does not match the seed; the file is corrupt`);
-    }
+    seed = parseCoordinatorKeyFile(readFileSync(file, 'utf8'), file, ed).seed;
   } else {
     seed = toHex(ed.randomSeed());
     const body = JSON.stringify(
