@@ -87,6 +87,10 @@ export const ConfigSchema = z.strictObject({
    * behind a proxy that serves it at another URL). Token requests may come from anywhere.
    */
   allowedOrigins: AllowedOriginsSchema.default([]),
+  /** Serve GET /metrics (Prometheus) on this port of --metrics-host; absent: no metrics at all. */
+  metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
+  /** The interface of the metrics listener: loopback unless the operator opens it on purpose. */
+  metricsHost: z.string().min(1).default('127.0.0.1'),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -129,6 +133,8 @@ const FLAGS: Record<string, FlagSpec> = {
   'secure-cookies': { env: ['VG_SECURE_COOKIES'] },
   'trust-proxy': { env: ['VG_TRUST_PROXY'] },
   'allowed-origins': { env: ['VG_ALLOWED_ORIGINS'] },
+  'metrics-port': { env: ['VG_METRICS_PORT'] },
+  'metrics-host': { env: ['VG_METRICS_HOST'] },
 };
 
 export const USAGE = `Usage: npm start -- [options]
@@ -186,6 +192,10 @@ export const USAGE = `Usage: npm start -- [options]
   --allowed-origins LIST      origins besides the coordinator's own (scheme://host[:port], comma-separated)
                               whose pages may use the session cookie: the web UI's public URL behind a
                               proxy that rewrites Host (env VG_ALLOWED_ORIGINS; default: none)
+  --metrics-port N            serve GET /metrics (Prometheus text format) on its own listener at this port
+                              (env VG_METRICS_PORT; default: no metrics; never on the public --port)
+  --metrics-host NAME         the metrics listener's interface (env VG_METRICS_HOST; default 127.0.0.1:
+                              keep it off the public network, or behind a firewall)
   --help                      this text
 `;
 

@@ -2,6 +2,7 @@
 // Socket.IO namespaces on one server, the deadline timer and the replica maker.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import express from 'express';
 import { Server as SocketServer, type Namespace, type Socket } from 'socket.io';
 import { MAX_MESSAGE_BYTES } from '../protocol/limits.js';
@@ -19,16 +20,23 @@ import { addressGroup, clientAddress, trustFunction } from './http/client-addres
 import { OriginPolicy } from './http/origin-policy.js';
 import { rateLimitByAddress, RateLimiter } from './http/rate-limit.js';
 import { limitConnectionsPerAddress, watchBodyProgress } from './http/slow-clients.js';
+import { readinessHandler } from './http/readiness.js';
 import { volunteerRoutes } from './http/routes.js';
 import { volunteerPage } from './http/volunteer-page.js';
+import { DbStatsReader } from './ops/db-stats.js';
+import { CoordinatorMetrics, serveMetrics } from './ops/metrics.js';
+import { DATABASE_FILE_NAME } from './ops/sqlite-file.js';
+import { TimedGroupCommit } from './ops/timed-group-commit.js';
 import { GroupCommit } from './store/group-commit.js';
 import { DisconnectGrace } from './volunteers/disconnect-grace.js';
-import { attachVolunteerNamespace, onlineHostIds, socketNotifier, VOLUNTEER_NAMESPACE } from './volunteers/namespace.js';
+import { attachVolunteerNamespace, onlineHostIds, onlineHostsByPlatform, socketNotifier, VOLUNTEER_NAMESPACE } from './volunteers/namespace.js';
 import { discardStaged, ReplicaMaker } from './work/batch-ingest.js';
 
 export interface RunningCoordinator extends Omit<Core, 'close'> {
   url: string;
   port: number;
+  /** Where GET /metrics is served, when --metrics-port is set. */
+  metricsUrl?: string;
   /** Set when this start created the first admin account (the password is shown once). */
   firstAdmin?: { name: string; password: string; generated: boolean };
   /** Resolves when every committed batch has its replicas. */
@@ -97,13 +105,37 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     core.cancelBatch(batchId).catch((e: unknown) => log.error('cancelling a batch failed', { batchId, ...errorFields(e) }));
   }
 
+  // Metrics only when asked for (--metrics-port), on a listener of their own.
+  let stats: DbStatsReader | undefined;
+  let metrics: CoordinatorMetrics | undefined;
+  if (config.metricsPort !== undefined) {
+    const reader = new DbStatsReader(join(config.dataDir, DATABASE_FILE_NAME));
+    stats = reader;
+    metrics = new CoordinatorMetrics({
+      hostsByPlatform: () => (nsp ? onlineHostsByPlatform(nsp) : new Map()),
+      dbStats: () => {
+        try {
+          return reader.read();
+        } catch (e) {
+          log.warn('reading the metrics from the database failed', errorFields(e));
+          return undefined;
+        }
+      },
+    });
+  }
+  let accepting = true;
+
   // One rule for who the client is, in Express (req.ip, req.protocol) and everything that counts per address.
   const trust = trustFunction(config.trustProxy);
   const origins = new OriginPolicy(config.allowedOrigins, trust);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', trust);
-  app.use(rateLimitByAddress(new RateLimiter({ perSecond: config.httpRatePerIp, burst: config.httpRatePerIp * 5 }), trust));
+  app.use(rateLimitByAddress(new RateLimiter({ perSecond: config.httpRatePerIp, burst: config.httpRatePerIp * 5 }), trust, () => metrics?.refused('http')));
+  app.get(
+    '/readyz',
+    readinessHandler(() => ({ database: core.store.db.open, migrations: core.store.db.open, key: core.key.publicKey.length === 64, accepting })),
+  );
   app.use(volunteerRoutes({ ...core, coordinatorKey: core.key.publicKey, log }));
   const online = () => (nsp ? onlineHostIds(nsp) : new Set<number>());
   const statusOf: StatusOf = (batch, now) =>
@@ -151,13 +183,15 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     log,
   );
   const connects = new RateLimiter({ perSecond: config.connectRatePerIp, burst: config.connectRatePerIp * 5 });
-  const limitConnections = (socket: Socket, next: (err?: Error) => void) =>
-    connects.take(addressGroup(clientAddress(socket.handshake.address, socket.handshake.headers, trust)))
-      ? next()
-      : next(new Error('rate_limited: too many connections from this address; slow down'));
-  const commits = new GroupCommit(core.store, {
-    onNoticeError: (e) => log.error('telling hosts about committed work failed', errorFields(e)),
-  });
+  const limitConnections = (socket: Socket, next: (err?: Error) => void) => {
+    if (connects.take(addressGroup(clientAddress(socket.handshake.address, socket.handshake.headers, trust)))) return next();
+    metrics?.refused('connect');
+    next(new Error('rate_limited: too many connections from this address; slow down'));
+  };
+  const commitOptions = { onNoticeError: (e: unknown) => log.error('telling hosts about committed work failed', errorFields(e)) };
+  const commits = metrics
+    ? new TimedGroupCommit(core.store, commitOptions, (n, seconds) => metrics.groupCommitted(n, seconds))
+    : new GroupCommit(core.store, commitOptions);
   // Before anything else a connection costs (the /admin namespace looks its credentials up).
   io.of(VOLUNTEER_NAMESPACE).use(limitConnections);
   io.of(ADMIN_NAMESPACE).use(limitConnections);
@@ -173,6 +207,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     connectionsPerHost: config.connectionsPerHost,
     idleRetryMs: config.idleRetryMs,
     maxOutputBytes: config.maxOutputBytes,
+    ...(metrics ? { observe: (event: string, payload: unknown, reply: Parameters<CoordinatorMetrics['volunteerMessage']>[2], seconds: number) => metrics.volunteerMessage(event, payload, reply, seconds) } : {}),
   });
   // After a restart nobody is connected yet: hosts holding tasks get the same grace to come back.
   for (const hostId of core.store.work.hostsWithTasksInProgress()) grace.left(hostId);
@@ -197,7 +232,14 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   }, Math.max(1000, Math.min(600_000, Math.floor(config.uploadGraceMs / 2))));
   collect.unref();
 
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   const stopAll = async () => {
+    accepting = false;
+    if (metricsServer) {
+      metricsServer.server.closeAllConnections();
+      await new Promise<void>((resolve) => metricsServer!.server.close(() => resolve()));
+    }
+    stats?.close();
     clearInterval(sweep);
     clearInterval(collect);
     replicaMaker.stop();
@@ -211,7 +253,9 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       http.once('error', reject);
       http.listen(config.port, config.host, () => resolve());
     });
+    if (metrics && config.metricsPort !== undefined) metricsServer = await serveMetrics(metrics, config.metricsPort, config.metricsHost);
   } catch (e) {
+    http.close();
     await stopAll();
     core.close();
     throw e;
@@ -219,6 +263,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const port = (http.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info('coordinator listening', { url, coordinatorKey: core.key.publicKey, dataDir: config.dataDir });
+  if (metricsServer) log.info('metrics served', { url: metricsServer.url });
 
   let closing: Promise<void> | undefined;
   return {
@@ -226,9 +271,11 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     url,
     port,
     ...(firstAdmin ? { firstAdmin } : {}),
+    ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     replicasReady: () => replicaMaker.idle(),
     close() {
       closing ??= (async () => {
+        accepting = false; // /readyz answers 503 from now on
         // Answer what has arrived while the sockets are still open; refuse what comes after.
         commits.close();
         await stopAll();

@@ -44,9 +44,10 @@ export class RateLimiter {
 }
 
 /** HTTP requests per client address (behind trusted proxies, the one they name): 429 with Retry-After when over. */
-export function rateLimitByAddress(limiter: RateLimiter, trust: TrustFn) {
+export function rateLimitByAddress(limiter: RateLimiter, trust: TrustFn, onRefused?: () => void) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (limiter.take(addressGroup(clientAddress(req.socket.remoteAddress, req.headers, trust)))) return next();
+    onRefused?.();
     res.setHeader('Retry-After', String(limiter.retryAfterSeconds()));
     res.status(429).json({ error: { code: 'rate_limited', message: 'too many requests from this address; slow down' } });
   };

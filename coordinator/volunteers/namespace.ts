@@ -65,6 +65,8 @@ export function attachVolunteerNamespace(
     idleRetryMs?: number;
     /** The largest output a task may upload (--max-output-bytes), told to hosts at auth. */
     maxOutputBytes?: number;
+    /** Told of every answered message (for metrics): its event, payload, answer and seconds from arrival to answer. */
+    observe?: (event: string, payload: unknown, reply: Reply<object>, seconds: number) => void;
   },
 ): Namespace {
   const { registry, service, commits, coordinatorKey, log } = deps;
@@ -98,11 +100,19 @@ export function attachVolunteerNamespace(
     ): void {
       known.add(event);
       socket.on(event, (...args: unknown[]) => {
-        const reply = ackOf(args);
-        if (!reply) {
+        const ack = ackOf(args);
+        if (!ack) {
           socket.emit('protocol.error', { code: 'bad_request', message: `"${event}" must be sent with an acknowledgement callback` });
           return;
         }
+        const arrived = performance.now();
+        const observe = deps.observe;
+        const reply = observe
+          ? (answer: Reply<object>) => {
+              observe(event, args.length === 2 ? args[0] : undefined, answer, (performance.now() - arrived) / 1000);
+              ack(answer);
+            }
+          : ack;
         if (!messages.take('socket')) return reply(fail('rate_limited', `too many messages on this connection; slow down`));
         if (args.length > 2) return reply(fail('bad_request', `"${event}" takes one payload, not ${args.length - 1}`));
         if (needsAuth && session.hostId === undefined) return reply(fail('unauthenticated', `send hello and auth before "${event}"`));
@@ -189,6 +199,8 @@ export function attachVolunteerNamespace(
           session.hostId = host.id;
           session.roomHostId = host.id;
           void socket.join(hostRoom(host.id));
+          // For the metrics: hosts online by platform.
+          socket.data = { hostId: host.id, platform: host.platformClass };
           deps.presence?.joined(host.id);
           log.info('host connected', { hostId: host.id, userId: host.userId, platform: host.platformClass, name: host.name });
           return {
@@ -259,6 +271,18 @@ export function onlineHostIds(nsp: Namespace): Set<number> {
   const ids = new Set<number>();
   for (const name of nsp.adapter.rooms.keys()) if (name.startsWith('host:')) ids.add(Number(name.slice(5)));
   return ids;
+}
+
+/** Hosts with at least one authenticated connection now, by platform class. */
+export function onlineHostsByPlatform(nsp: Namespace): Map<string, number> {
+  const platformOf = new Map<number, string>();
+  for (const socket of nsp.sockets.values()) {
+    const data = socket.data as { hostId?: number; platform?: string } | undefined;
+    if (data?.hostId !== undefined && socket.rooms.has(hostRoom(data.hostId))) platformOf.set(data.hostId, data.platform ?? 'unknown');
+  }
+  const counts = new Map<string, number>();
+  for (const platform of platformOf.values()) counts.set(platform, (counts.get(platform) ?? 0) + 1);
+  return counts;
 }
 
 /** Delivers post-commit notices to whichever sockets a host has open. */
