@@ -27,11 +27,11 @@ export class VolunteerProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  static start(url: string, dataDir: string, args: string[] = []): VolunteerProcess {
+  static start(url: string, dataDir: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): VolunteerProcess {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', join(ROOT, 'volunteer-node', 'main.ts'), '--url', url, '--data-dir', dataDir, '--display', 'log', '--threads', '1', ...args],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
     );
     return new VolunteerProcess(child, dataDir);
   }
