@@ -87,6 +87,11 @@ export class CoordinatorMetrics {
       registers,
     });
 
+    // Series that exist from the start (at 0), so rates and dashboards have them before the first event.
+    for (const limit of ['http', 'connect', 'message'] satisfies Refusal[]) this.refusals.inc({ limit }, 0);
+    for (const status of ['accepted', 'duplicate', 'rejected']) this.resultsReceived.inc({ status }, 0);
+    this.resultErrors.inc({ code: 'other' }, 0);
+
     // Read from the database at scrape time, one read for all of them.
     let stats: DbStats | undefined;
     let verdictsSeen: DbStats['results'] | undefined;

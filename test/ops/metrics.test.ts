@@ -1,5 +1,8 @@
 // GET /metrics on its own listener, scraped while a real batch runs: the counters and gauges move
 // as the batch does, and the public port does not serve them.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addPrimesApp, submitInputs } from '../helpers/batches.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
@@ -105,6 +108,16 @@ describe('metrics', () => {
       if (tries > 200) throw new Error('the host that left is still counted');
       await new Promise((r) => setTimeout(r, 25));
     }
+  });
+
+  it('are every metric the sample Grafana dashboard queries', async () => {
+    const file = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'deploy', 'grafana-dashboard.json');
+    const dashboard = JSON.parse(readFileSync(file, 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+    const queried = new Set(exprs.flatMap((e) => e.match(/\b(?:vg|nodejs|process)_[a-z0-9_]+/g) ?? []));
+    expect(queried.size).toBeGreaterThan(10);
+    const served = new Set([...(await scrape()).keys()].map((k) => k.split('{')[0]!));
+    expect([...queried].filter((name) => !served.has(name))).toEqual([]);
   });
 
   it('count client errors by code, and refusals by a rate limit', async () => {
