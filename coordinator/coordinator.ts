@@ -109,13 +109,17 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   let stats: DbStatsReader | undefined;
   let metrics: CoordinatorMetrics | undefined;
   if (config.metricsPort !== undefined) {
-    const reader = new DbStatsReader(join(config.dataDir, DATABASE_FILE_NAME));
-    stats = reader;
+    try {
+      stats = new DbStatsReader(join(config.dataDir, DATABASE_FILE_NAME));
+    } catch (e) {
+      log.error('metrics: cannot read the database; work units, verdicts and the ledger are left out', errorFields(e));
+    }
+    const reader = stats;
     metrics = new CoordinatorMetrics({
       hostsByPlatform: () => (nsp ? onlineHostsByPlatform(nsp) : new Map()),
       dbStats: () => {
         try {
-          return reader.read();
+          return reader?.read();
         } catch (e) {
           log.warn('reading the metrics from the database failed', errorFields(e));
           return undefined;
@@ -134,6 +138,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   app.use(rateLimitByAddress(new RateLimiter({ perSecond: config.httpRatePerIp, burst: config.httpRatePerIp * 5 }), trust, () => metrics?.refused('http')));
   app.get(
     '/readyz',
+    // Migrations ran in Store.open, before anything listened: a database still open has them all.
     readinessHandler(() => ({ database: core.store.db.open, migrations: core.store.db.open, key: core.key.publicKey.length === 64, accepting })),
   );
   app.use(volunteerRoutes({ ...core, coordinatorKey: core.key.publicKey, log }));
@@ -207,7 +212,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     connectionsPerHost: config.connectionsPerHost,
     idleRetryMs: config.idleRetryMs,
     maxOutputBytes: config.maxOutputBytes,
-    ...(metrics ? { observe: (event: string, payload: unknown, reply: Parameters<CoordinatorMetrics['volunteerMessage']>[2], seconds: number) => metrics.volunteerMessage(event, payload, reply, seconds) } : {}),
+    ...(metrics ? { observe: metrics.volunteerMessage.bind(metrics) } : {}),
   });
   // After a restart nobody is connected yet: hosts holding tasks get the same grace to come back.
   for (const hostId of core.store.work.hostsWithTasksInProgress()) grace.left(hostId);
