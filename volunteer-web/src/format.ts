@@ -11,8 +11,14 @@ export function count(n: number): string {
   return n.toLocaleString('en');
 }
 
+/**
+ * The whole percent a progress bar at `fraction` shows. Rounded down (100% only at the end), but
+ * past floating-point error first: 0.29 × 100 is 28.999999999999996, and a bare floor put "28%"
+ * beside a bar at 29%.
+ */
 export function percent(fraction: number): string {
-  return `${Math.floor(Math.min(1, Math.max(0, fraction)) * 100)}%`;
+  const clamped = Math.min(1, Math.max(0, fraction));
+  return `${Math.floor(Math.round(clamped * 1e6) / 1e4)}%`;
 }
 
 /** A key's first 128 bits in groups of four hex digits: enough to compare by eye. */

@@ -141,7 +141,9 @@ class Slot {
     const sandbox = { sandbox: this.sandbox.id, sandboxTasks: this.sandbox.tasks };
     if (!this.started && !r) return { state: 'starting', ...sandbox };
     if (!r) return { state: Date.now() < this.restUntil ? 'resting' : 'idle', ...sandbox };
-    const state: SlotState = !r.posted ? 'starting' : r.held === 'pause' ? 'paused' : r.held === 'rest' ? 'resting' : this.pool.paused ? 'pausing' : 'running';
+    // Held for its rest while the volunteer paused: it stays held after the rest, so it says paused.
+    const held = r.held === 'pause' || (r.held === 'rest' && this.pool.paused);
+    const state: SlotState = !r.posted ? 'starting' : held ? 'paused' : r.held === 'rest' ? 'resting' : this.pool.paused ? 'pausing' : 'running';
     return { state, taskId: r.job.taskId, ...sandbox };
   }
 
