@@ -106,10 +106,14 @@ export interface EngineEvents<C> {
   fetchFailed(error: Error): void;
   creditAdded(added: number, rejected: number, credit: C): void;
   creditFetchFailed(error: Error): void;
+  /** A task verified and journalled: it is this host's now. */
+  received(task: Task): void;
   refused(taskId: number, code: string, message: string): void;
   prepareRetry(taskId: number, error: Error): void;
   started(task: Task, resumed: boolean): void;
   finished(task: Task, f: Finished): void;
+  /** A run stopped early (paused, fewer cores, its project suspended): it resumes from its checkpoint. */
+  suspended(task: Task, f: Finished): void;
   /** A result is signed and journalled. */
   resultSaved(result: Result): void;
   aborted(taskId: number, reason: string): void;
@@ -138,6 +142,8 @@ export interface EngineOptions<C extends CreditStore> {
   checkpointLimits?(): CheckpointLimits;
   /** Whether to ask for work now (besides being connected and not stopping). */
   canFetch?(): boolean;
+  /** Whether a task that is ready may start now (the page holds a suspended project's tasks). */
+  mayStart?(task: Task): boolean;
   /** For spreading requests in time; Math.random by default. */
   random?: () => number;
   events?: Partial<EngineEvents<C>>;
@@ -355,6 +361,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     await journal.saveTask(task);
     const h: Held = { task, state: 'preparing', progress: 0, attempts: 0, resumed: false };
     this.held.set(task.taskId, h);
+    this.events.received?.(task);
     void this.prepare(h);
   }
 
@@ -395,6 +402,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
       if (this.stopping || runner.idle === 0) break;
       if (h.state !== 'queued') continue;
       const { task } = h;
+      if (this.o.mayStart?.(task) === false) continue;
       const resume = h.checkpoint;
       const checkpointLimits = this.o.checkpointLimits?.();
       // Marked first: starting it may free a slot and call dispatch again, which must not
@@ -449,6 +457,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     if (!f.outcome.ok && f.outcome.code === 'aborted') return; // stopped by us: not a result
     if (!f.outcome.ok && f.outcome.code === 'suspended') {
       h.state = 'queued'; // resumes from its last checkpoint when there is room again
+      this.events.suspended?.(task, f);
       this.dispatch();
       return;
     }

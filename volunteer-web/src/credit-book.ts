@@ -1,16 +1,13 @@
 // The credit this browser has earned: each receipt checked (volunteer-core/credit-receipts.ts)
 // and kept in IndexedDB as the host's proof of its credit. Also the recent average credit,
-// computed from the receipts as the coordinator computes RAC (coordinator/work/credit.ts:
-// exponential decay, half-life 7 days, in credits a day).
+// computed from the receipts as the coordinator computes RAC (volunteer-core/credit-history.ts).
 import { creditUnits } from '../../protocol/ledger.js';
 import type { CreditReceipt } from '../../protocol/messages.js';
 import type { VolunteerCrypto } from '../../volunteer-core/crypto.js';
+import { racAt } from '../../volunteer-core/credit-history.js';
 import { checkReceipts, CreditReceiptSchema as ReceiptSchema, CreditTally } from '../../volunteer-core/credit-receipts.js';
 import type { CreditStore } from '../../volunteer-core/task-engine.js';
 import type { Idb } from './idb.js';
-
-const DAY_MS = 86_400_000;
-const RAC_HALF_LIFE_MS = 7 * DAY_MS;
 
 export class CreditBook implements CreditStore {
   lastEntryId = 0;
@@ -70,11 +67,12 @@ export class CreditBook implements CreditStore {
 
   /** Recent average credit (credits a day) as it stands at `now`. */
   rac(now = Date.now()): number {
-    let rac = 0;
-    for (const r of this.receipts.values()) {
-      rac += ((r.amount * Math.LN2) / (RAC_HALF_LIFE_MS / DAY_MS)) * Math.pow(0.5, Math.max(0, now - r.grantedAt) / RAC_HALF_LIFE_MS);
-    }
-    return rac;
+    return racAt(this.receipts.values(), now);
+  }
+
+  /** Every receipt kept (each verified when it came), oldest entry first. */
+  all(): CreditReceipt[] {
+    return [...this.receipts.values()].sort((a, b) => a.entryId - b.entryId);
   }
 
   private count(r: CreditReceipt): void {

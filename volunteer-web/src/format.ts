@@ -33,3 +33,16 @@ export function clock(ms: number): string {
 export function date(ms: number): string {
   return new Date(ms).toLocaleDateString('en', { year: 'numeric', month: 'short', day: 'numeric' });
 }
+
+/** A duration as BOINC Manager shows it: h:mm:ss (m:ss under an hour). */
+export function duration(ms: number): string {
+  const total = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = String(total % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+export function dateTime(ms: number): string {
+  return new Date(ms).toLocaleString('en', { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false });
+}

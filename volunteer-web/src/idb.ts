@@ -1,14 +1,14 @@
 // The page's durable memory, in IndexedDB: the host key, the trusted coordinator key, the task
-// journal (tasks, checkpoints, unreported results), credit receipts and the app cache (with
-// its index of sizes and last uses). A small typed wrapper over the raw API: one store per
+// journal (tasks, checkpoints, unreported results), credit receipts, the app cache (with
+// its index of sizes and last uses) and the task history the page lists. A small typed wrapper over the raw API: one store per
 // kind, keys out of line, promises instead of events.
 
-export const STORES = ['meta', 'tasks', 'checkpoints', 'results', 'receipts', 'appVersions', 'files', 'cacheIndex'] as const;
+export const STORES = ['meta', 'tasks', 'checkpoints', 'results', 'receipts', 'appVersions', 'files', 'cacheIndex', 'history'] as const;
 export type StoreName = (typeof STORES)[number];
 
 const DB_NAME = 'volunteer-grid';
-/** 2: cacheIndex. An upgrade only adds the stores that are missing. */
-const DB_VERSION = 2;
+/** 2: cacheIndex; 3: history. An upgrade only adds the stores that are missing. */
+const DB_VERSION = 3;
 
 const done = <T>(req: IDBRequest<T>): Promise<T> =>
   new Promise((resolve, reject) => {

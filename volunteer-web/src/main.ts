@@ -13,6 +13,10 @@ import { activitySection, leaderboardSection, projectsSection, trustSection } fr
 import { bannerSection, heroSection, statsSection, workersSection } from './ui/compute.js';
 import { settingsSection, youSection } from './ui/controls.js';
 import type { Section } from './ui/section.js';
+import { tasksSection } from './ui/tasks.js';
+import { creditChartSection } from './ui/credit-chart.js';
+import { ledgerSection } from './ui/ledger.js';
+import { TaskHistory } from './task-history.js';
 import { Volunteer } from './volunteer.js';
 
 const PHASE_LABEL = { stopped: 'Paused', connecting: 'Connecting', computing: 'Computing', waiting: 'Waiting for work', paused: 'Paused', blocked: 'Stopped' } as const;
@@ -43,7 +47,7 @@ async function main(): Promise<void> {
   notice.hidden = true;
 
   const settings = loadSettings();
-  const volunteer = await Volunteer.create(db, crypto, host, settings, platform());
+  const volunteer = await Volunteer.create(db, await TaskHistory.load(db), crypto, host, settings, platform());
   const power = watchPower((p) => volunteer.setPower(p));
   volunteer.setPower(power);
   let announced: string | undefined;
@@ -53,28 +57,49 @@ async function main(): Promise<void> {
   });
 
   const hero = heroSection(volunteer, () => (volunteer.settings.running ? volunteer.pause() : volunteer.start()));
+  const tasks = tasksSection();
+  const ledger = ledgerSection(crypto, host.publicKey);
+  const chart = creditChartSection(volunteer);
   const sections: Section[] = [
     bannerSection(volunteer),
     hero,
     workersSection(),
-    statsSection(),
+    statsSection(() => tasks.show('errors')),
     settingsSection(volunteer, () => power.batteryKnown),
     youSection(volunteer),
     projectsSection(),
     leaderboardSection(),
     trustSection(host.publicKey, crypto.ed25519, () => announced),
     activitySection(),
+    tasks,
+    chart,
+    ledger,
   ];
   const [banner, , workers, stats, settingsCard, you, projects, board, trust, activity] = sections;
   page.append(
     banner!.el,
     hero.el,
     h('div', { class: 'columns' }, workers!.el, stats!.el),
+    tasks.el,
+    chart.el,
     h('div', { class: 'columns' }, settingsCard!.el, you!.el),
     h('div', { class: 'columns' }, projects!.el, board!.el),
     h('div', { class: 'columns' }, trust!.el, activity!.el),
   );
+  page.append(ledger.el);
   root.append(footer());
+
+  // #ledger: the verified ledger in place of the rest of the page.
+  const route = () => {
+    const view = location.hash === '#ledger' ? 'ledger' : 'volunteer';
+    document.body.dataset.view = view;
+    if (view === 'ledger') {
+      ledger.open();
+      scrollTo(0, 0);
+    }
+  };
+  addEventListener('hashchange', route);
+  route();
 
   let scheduled = false;
   function render(): void {
@@ -130,7 +155,7 @@ function footer(): HTMLElement {
       h('div', null, h('strong', null, 'Sandboxed'), h('p', null, 'Apps run in Web Workers locked down with SES: no network, no storage, no clock, no access to this page or your key.')),
       h('div', null, h('strong', null, 'Checked'), h('p', null, 'Each task is computed by at least two volunteers. Matching results are accepted and earn credit in a public, signed ledger.')),
     ),
-    h('p', { class: 'muted small' }, 'Open source volunteer computing. ', h('a', { href: '/api/v1/ledger' }, 'Credit ledger'), ' · ', h('a', { href: '/.well-known/volunteer-grid.json' }, 'Coordinator key')),
+    h('p', { class: 'muted small' }, 'Open source volunteer computing. ', h('a', { href: '#ledger', id: 'ledger-link' }, 'Credit ledger'), ' · ', h('a', { href: '/.well-known/volunteer-grid.json' }, 'Coordinator key')),
   );
 }
 

@@ -5,10 +5,12 @@
 // cores, duty cycle, task time limit), pausing on battery or when hidden, handing back on
 // pagehide only what has no checkpoint to lose, the coordinator key a volunteer can choose to
 // trust anew, and what the page shows (workers, stats, activity).
+import type { CreditReceipt } from '../../protocol/messages.js';
 import { AppCache } from '../../volunteer-core/app-cache.js';
 import { CallError, CoordinatorLink } from '../../volunteer-core/coordinator-link.js';
 import { Emitter } from '../../volunteer-core/emitter.js';
-import { TaskEngine } from '../../volunteer-core/task-engine.js';
+import { TaskEngine, type HeldTask } from '../../volunteer-core/task-engine.js';
+import { acknowledged, creditOutcomes, finishedRun, recordFor, remainingMs, type TaskRecord } from '../../volunteer-core/task-history.js';
 import { idbAppStore } from './app-store.js';
 import { CreditBook } from './credit-book.js';
 import type { BrowserCrypto } from './crypto.js';
@@ -19,6 +21,7 @@ import { MB, saveSettings, type Settings } from './settings.js';
 import { countTask, loadStats, saveStats, type Stats } from './stats.js';
 import { WorkerPool, type SlotState } from './sandbox/worker-pool.js';
 import { TaskJournal } from './task-journal.js';
+import type { TaskHistory } from './task-history.js';
 
 const ACTIVITY_LINES = 12;
 
@@ -40,6 +43,13 @@ export interface WorkerView {
   resumed: boolean;
 }
 
+/** A task of the history with what is live about it. */
+export interface TaskRow extends TaskRecord {
+  /** Elapsed so far, the current run included. */
+  elapsedNowMs: number;
+  remainingMs?: number;
+}
+
 export type Phase = 'stopped' | 'connecting' | 'computing' | 'waiting' | 'paused' | 'blocked';
 
 export interface VolunteerView {
@@ -56,6 +66,8 @@ export interface VolunteerView {
   credit: number;
   rac: number;
   activity: Activity[];
+  /** Newest first. */
+  tasks: TaskRow[];
   trust?: Trust;
   problem?: string;
   keyMismatch?: { trusted: string; presented: string };
@@ -71,9 +83,12 @@ export class Volunteer extends Emitter<{ change: undefined }> {
   private power: PowerState = { onBattery: false, hidden: false, batteryKnown: false };
   private problem: string | undefined;
   private keyMismatch: CoordinatorKeyMismatch | undefined;
+  /** When each running task's current run started. */
+  private readonly runningSince = new Map<number, number>();
 
   private constructor(
     private readonly db: Idb,
+    readonly history: TaskHistory,
     private readonly crypto: BrowserCrypto,
     readonly host: HostIdentity,
     readonly settings: Settings,
@@ -119,15 +134,42 @@ export class Volunteer extends Emitter<{ change: undefined }> {
         restored: (tasks, results) => this.note('info', `Picked up where this tab left off: ${tasks} task(s), ${results} result(s) to report.`),
         connected: () => this.note('info', 'Connected to the coordinator.'),
         lost: () => this.note('warn', 'Lost the connection to the coordinator; reconnecting…'),
-        creditAdded: (added, rejected) => {
+        creditAdded: (added, rejected, book) => {
+          this.creditToHistory(book);
           if (added > 0) this.note('info', `Credit granted for ${added} valid result${added === 1 ? '' : 's'}.`);
           if (rejected > 0) this.note('warn', `Ignored ${rejected} credit receipt(s) that do not verify.`);
         },
-        refused: (taskId, code, message) => this.note('warn', `Refused task ${taskId} (${code}): ${message}.`),
-        started: (task, resumed) => resumed && this.note('info', `Resumed task ${task.taskId} (${task.app}) from its checkpoint.`),
-        finished: (task, f) => !f.outcome.ok && this.note('warn', `Task ${task.taskId} (${task.app}) failed: ${f.outcome.code}.`),
-        aborted: (taskId, reason) => this.note('info', `Task ${taskId} is no longer needed (${reason}).`),
+        received: (task) => {
+          if (!history.get(task.taskId)) history.put(recordFor(task, Date.now()));
+        },
+        refused: (taskId, code, message) => {
+          history.update(taskId, (r) => finishedRun(r, { elapsedMs: 0, error: { code, message } }, Date.now()));
+          this.note('warn', `Refused task ${taskId} (${code}): ${message}.`);
+        },
+        started: (task, resumed) => {
+          this.runningSince.set(task.taskId, Date.now());
+          history.update(task.taskId, (r) => ({ ...r, state: 'running' }));
+          if (resumed) this.note('info', `Resumed task ${task.taskId} (${task.app}) from its checkpoint.`);
+        },
+        suspended: (task, f) => {
+          this.runningSince.delete(task.taskId);
+          const progress = this.engine.heldTasks().find((h) => h.task.taskId === task.taskId)?.progress ?? 0;
+          history.update(task.taskId, (r) => ({ ...r, state: 'fetched', elapsedMs: r.elapsedMs + f.elapsedMs, progress }));
+        },
+        finished: (task, f) => {
+          this.runningSince.delete(task.taskId);
+          const error = f.outcome.ok ? undefined : { code: f.outcome.code, message: f.outcome.message };
+          history.update(task.taskId, (r) => finishedRun(r, { elapsedMs: f.elapsedMs, ...(error ? { error } : {}) }, Date.now()));
+          if (!f.outcome.ok) this.note('warn', `Task ${task.taskId} (${task.app}) failed: ${f.outcome.code}.`);
+        },
+        aborted: (taskId, reason) => {
+          this.runningSince.delete(taskId);
+          history.update(taskId, (r) => ({ ...r, state: 'aborted', finishedAt: Date.now(), error: { code: 'aborted', message: reason } }));
+          this.note('info', `Task ${taskId} is no longer needed (${reason}).`);
+        },
         acknowledged: (ack, result, task) => {
+          history.update(ack.taskId, (r) => acknowledged(r, ack, Date.now()));
+          if (this.engine.credit) this.creditToHistory(this.engine.credit);
           if (!result) return;
           if (ack.status === 'rejected') {
             this.note('warn', `The coordinator did not take the result of task ${ack.taskId}: ${ack.error?.code ?? 'rejected'}.`);
@@ -146,8 +188,8 @@ export class Volunteer extends Emitter<{ change: undefined }> {
   }
 
   /** Restores the journal; connects at once if this browser volunteered before. */
-  static async create(db: Idb, crypto: BrowserCrypto, host: HostIdentity, settings: Settings, platform: { engine: string; os?: string }): Promise<Volunteer> {
-    const v = new Volunteer(db, crypto, host, settings, platform);
+  static async create(db: Idb, history: TaskHistory, crypto: BrowserCrypto, host: HostIdentity, settings: Settings, platform: { engine: string; os?: string }): Promise<Volunteer> {
+    const v = new Volunteer(db, history, crypto, host, settings, platform);
     v.trust = await trustedCoordinatorKey(db);
     await v.engine.restore();
     v.applyPause();
@@ -172,7 +214,26 @@ export class Volunteer extends Emitter<{ change: undefined }> {
     this.persist();
     this.applyPause();
     const notBegun = this.engine.heldTasks().filter((h) => h.state !== 'running' && !h.checkpointed).map((h) => h.task.taskId);
-    void this.engine.giveBack(notBegun, 'the volunteer paused');
+    void this.giveBack(notBegun, 'the volunteer paused');
+  }
+
+  /** Gives tasks back; those the coordinator took back are marked so in the history. */
+  private async giveBack(taskIds: number[], reason: string): Promise<void> {
+    await this.engine.giveBack(taskIds, reason);
+    const still = new Set(this.engine.heldTasks().map((h) => h.task.taskId));
+    for (const id of taskIds) if (!still.has(id)) this.markGivenBack(id, reason);
+  }
+
+  private markGivenBack(taskId: number, reason: string): void {
+    this.runningSince.delete(taskId);
+    this.history.update(taskId, (r) => ({ ...r, state: 'given_back', finishedAt: Date.now(), error: { code: 'given_back', message: reason } }));
+  }
+
+  /** Valid or invalid, and the credit, from the receipts: for tasks the history lists. */
+  private creditToHistory(book: CreditBook): void {
+    for (const [taskId, o] of creditOutcomes(book.all())) {
+      this.history.update(taskId, (r) => (r.state === o.state && r.credit === o.credit ? r : { ...r, state: o.state, credit: o.credit, finishedAt: r.finishedAt ?? Date.now() }));
+    }
   }
 
   setCores(n: number): void {
@@ -247,6 +308,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
     this.leaving = true;
     const giveBack = this.engine.heldTasks().filter((h) => !h.checkpointed).map((h) => h.task.taskId);
     this.engine.handBack(giveBack, 'the browser tab closed');
+    for (const id of giveBack) this.markGivenBack(id, 'the browser tab closed');
   }
 
   /** The tab came back from the back/forward cache: it takes work again. */
@@ -284,10 +346,29 @@ export class Volunteer extends Emitter<{ change: undefined }> {
       credit: credit?.total ?? 0,
       rac: credit?.rac() ?? 0,
       activity: this.activity,
+      tasks: this.taskRows(byTask),
       ...(this.trust ? { trust: this.trust } : {}),
       ...(this.problem ? { problem: this.problem } : {}),
       ...(this.keyMismatch ? { keyMismatch: { trusted: this.keyMismatch.trusted.coordinatorKey, presented: this.keyMismatch.presented } } : {}),
     };
+  }
+
+  /** This browser's verified credit receipts (none before the first connection). */
+  creditReceipts(): CreditReceipt[] {
+    return this.engine.credit?.all() ?? [];
+  }
+
+  private taskRows(held: Map<number, HeldTask>): TaskRow[] {
+    const now = Date.now();
+    const records = this.history.list();
+    return records.map((r) => {
+      const h = held.get(r.taskId);
+      const since = this.runningSince.get(r.taskId);
+      const live: TaskRecord = h ? { ...r, progress: h.progress, state: h.state === 'running' ? 'running' : r.state === 'running' ? 'fetched' : r.state } : r;
+      const elapsedNowMs = r.elapsedMs + (since === undefined ? 0 : now - since);
+      const remaining = remainingMs(live, elapsedNowMs, records);
+      return { ...live, elapsedNowMs, ...(remaining === undefined ? {} : { remainingMs: remaining }) };
+    });
   }
 
   private phase(): Phase {

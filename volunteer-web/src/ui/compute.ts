@@ -5,6 +5,8 @@ import { count, credit, percent } from '../format.js';
 import type { SlotState } from '../sandbox/worker-pool.js';
 import type { Volunteer, VolunteerView, WorkerView } from '../volunteer.js';
 import type { Section } from './section.js';
+import { explainError } from '../../../volunteer-core/task-history.js';
+import { isError } from './tasks.js';
 
 export function statusLine(v: Volunteer, view: VolunteerView): string {
   const cores = v.settings.cores;
@@ -114,7 +116,7 @@ export function workersSection(): Section {
   };
 }
 
-export function statsSection(): Section {
+export function statsSection(showErrors: () => void): Section {
   const tile = (id: string, label: string, hint: string) => {
     const value = h('span', { class: 'tile-value', id });
     return { value, el: h('div', { class: 'tile', title: hint }, value, h('span', { class: 'tile-label' }, label)) };
@@ -122,12 +124,16 @@ export function statsSection(): Section {
   const completed = tile('stat-completed', 'Tasks completed', 'results this browser computed and reported');
   const valid = tile('stat-valid', 'Valid', 'results confirmed by another volunteer’s identical result, with credit');
   const errors = tile('stat-errors', 'Errors', 'tasks that failed or were refused here, sent to another volunteer instead');
+  // Errors are explained, not just counted: the latest in words, and a way to the whole list.
+  const errorLine = h('p', { class: 'small error-line', id: 'latest-error', hidden: true });
+  let shownError = '';
   return {
     el: h(
       'section',
       { class: 'card' },
       h('h2', null, 'Your contribution'),
       h('div', { class: 'tiles' }, completed.el, valid.el, errors.el),
+      errorLine,
       h(
         'p',
         { class: 'muted small' },
@@ -139,6 +145,19 @@ export function statsSection(): Section {
       setText(completed.value, count(view.stats.completed));
       setText(valid.value, count(view.valid));
       setText(errors.value, count(view.stats.errors));
+      const latest = view.tasks.find((t) => isError(t));
+      const key = latest ? `${latest.taskId}:${latest.error?.code}` : '';
+      if (key === shownError) return;
+      shownError = key;
+      errorLine.hidden = !latest?.error;
+      if (latest?.error) {
+        mount(
+          errorLine,
+          h('strong', null, 'Latest error: '),
+          `task ${latest.taskId} (${latest.project} · ${latest.app}), ${latest.error.code}: ${explainError(latest.error.code)}. `,
+          h('a', { href: '#tasks-card', onclick: () => showErrors() }, 'See every error'),
+        );
+      }
     },
   };
 }

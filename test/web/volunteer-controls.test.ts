@@ -1,0 +1,175 @@
+// The volunteer page's history and controls in real headless Chromium against a real
+// coordinator: the task list (kept in IndexedDB) with each task's outcome and errors explained,
+// credit over time per project from the verified receipts, the verified ledger view, worker
+// cards whose label is their bar's, and the schedule (hours, idle).
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, skipBrowserTests } from '../helpers/chromium.js';
+import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { submitInputs } from '../helpers/batches.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+const ONE_REPLICA = { minQuorum: 1, targetNresults: 1, maxErrorResults: 1, maxTotalResults: 1 };
+
+/** Reports 29% (0.29 × 100 is 28.999999999999996), then computes for about a second. */
+const STEADY_APP = `
+export default async function run(input, ctx) {
+  ctx.progress(0.29);
+  let x = 0;
+  for (let i = 0; i < input.work; i++) x = (x * 31 + i) % 1000003;
+  ctx.progress(1);
+  return { x };
+}`;
+
+async function ensurePageBuilt(): Promise<void> {
+  if (existsSync(join(ROOT, 'dist', 'volunteer', 'index.html'))) return;
+  const { build } = await import('vite');
+  await build({ configFile: join(ROOT, 'volunteer-web', 'vite.config.ts'), logLevel: 'warn' });
+}
+
+function addApp(c: TestCoordinator, projectId: number, name: string, source: string): number {
+  const app = c.apps.createApp(projectId, { name });
+  c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(source) }] });
+  return app.id;
+}
+
+function overCount(c: TestCoordinator): { n: number } {
+  const db = new Database(join(c.dataDir, 'coordinator.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(`SELECT COUNT(*) AS n FROM replicas WHERE status = 'over'`).get() as { n: number };
+  } finally {
+    db.close();
+  }
+}
+
+/** The rows of the task list: task id → [state, outcome]. */
+const taskRows = (page: Page) =>
+  page.evaluate(`Object.fromEntries([...document.querySelectorAll('#tasks tbody tr[data-task]')].map((tr) => [tr.dataset.task, [tr.querySelector('.task-state').textContent, tr.querySelector('.task-outcome').textContent, tr.dataset.state]]))`) as Promise<Record<string, [string, string, string]>>;
+
+describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page’s history and controls in Chromium', () => {
+  let browser: Browser | undefined;
+  let coordinator: TestCoordinator | undefined;
+  let context: BrowserContext | undefined;
+  let pageErrors: string[] = [];
+  let cspViolations: string[] = [];
+
+  beforeAll(async () => {
+    await ensurePageBuilt();
+    browser = await launchChromium();
+    mkdirSync(ARTIFACTS, { recursive: true });
+  }, 60_000);
+
+  afterEach(async () => {
+    await context?.close().catch(() => {});
+    context = undefined;
+    await coordinator?.dispose().catch(() => {});
+    coordinator = undefined;
+  }, 30_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+  });
+
+  async function openPage(settings?: object, options: { timezoneId?: string } = {}): Promise<Page> {
+    context = await browser!.newContext({ viewport: { width: 1280, height: 900 }, ...options });
+    if (settings) await context.addInitScript(`if (!localStorage.getItem('volunteer-grid.settings')) localStorage.setItem('volunteer-grid.settings', ${JSON.stringify(JSON.stringify(settings))})`);
+    const page = await context.newPage();
+    pageErrors = [];
+    cspViolations = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
+    await page.goto(`${coordinator!.url}/`);
+    await page.waitForSelector('#toggle');
+    return page;
+  }
+
+  async function start(page: Page): Promise<void> {
+    await page.click('#toggle');
+    await page.waitForFunction(`document.querySelector('#toggle').textContent === 'Pause'`);
+  }
+
+  it('lists every task with its outcome and explains errors, keeps the list across a reload, charts credit per project, and shows the ledger verified', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const alpha = c.apps.createProject({ name: 'Alpha <b>lab</b>' });
+    const beta = c.apps.createProject({ name: 'Beta' });
+    submitInputs(c, addApp(c, alpha, 'steady', STEADY_APP), [{ work: 30_000_000 }, { work: 30_000_001 }], ONE_REPLICA);
+    submitInputs(c, addApp(c, beta, 'quick', 'export default async (input) => input.n * 2;'), [{ n: 1 }, { n: 2 }], ONE_REPLICA);
+    submitInputs(c, addApp(c, beta, 'thrower', 'export default async (input) => { throw new Error(`bad input ${input.n}`); };'), [{ n: 7 }], ONE_REPLICA);
+    submitInputs(c, addApp(c, alpha, 'endless', 'export default async () => { for (;;) {} };'), [{ n: 1 }], ONE_REPLICA);
+
+    // Two cores; a task may compute for 3 s.
+    const page = await openPage({ cores: 2, maxTaskMinutes: 0.05 });
+    await start(page);
+
+    // A worker card at 0.29 says 29%, as its bar shows (it said 28%).
+    const card = `[...document.querySelectorAll('#workers .worker')].find((li) => li.querySelector('progress').value === 0.29)`;
+    await page.waitForFunction(`!!${card}`, null, { timeout: 20_000 });
+    expect(await page.evaluate(`${card}?.querySelector('.worker-pct').textContent`)).toBe('29%');
+
+    await waitFor('every task over', () => overCount(c).n === 6, 45_000);
+    // Valid once the receipts arrived; the errors said in words, with their own message.
+    await page.waitForFunction(`document.querySelectorAll('#tasks tbody tr[data-state="valid"]').length === 4 && document.querySelectorAll('#tasks tbody tr[data-state="error"]').length === 2`, null, { timeout: 15_000 });
+    const rows = await taskRows(page);
+    expect(Object.values(rows).map(([state]) => state).sort()).toEqual(['Error', 'Error', 'Valid', 'Valid', 'Valid', 'Valid']);
+    const errors = Object.values(rows).filter(([, , state]) => state === 'error').map(([, outcome]) => outcome).sort();
+    expect(errors[0]).toMatch(/^app_exception: the app threw an error .*Error: bad input 7/);
+    expect(errors[1]).toMatch(/^cpu_limit: the task computed longer than your limit allows .*more than 3 s/);
+    for (const [state, outcome] of Object.values(rows)) if (state === 'Valid') expect(outcome).toMatch(/^\+[\d.]+ credit/);
+    const projects = await page.evaluate(`[...document.querySelectorAll('#tasks tbody tr[data-task] td:first-child .name')].map((e) => e.textContent).sort()`);
+    expect(projects).toEqual(['Alpha <b>lab</b>', 'Alpha <b>lab</b>', 'Alpha <b>lab</b>', 'Beta', 'Beta', 'Beta']);
+
+    // The error count leads to the errors, explained.
+    expect(await page.textContent('#latest-error')).toMatch(/Latest error: task \d+ \((Beta · thrower|Alpha <b>lab<\/b> · endless)\), (app_exception|cpu_limit): /);
+    await page.click('#latest-error a');
+    await page.waitForFunction(`document.querySelector('[data-filter="errors"]').getAttribute('aria-selected') === 'true'`);
+    expect(Object.keys(await taskRows(page))).toHaveLength(2);
+
+    // Credit over time, per project, from the receipts.
+    await page.waitForFunction(`document.querySelectorAll('#credit-chart polyline').length === 3`, null, { timeout: 10_000 });
+    const legend = (await page.evaluate(`[...document.querySelectorAll('#credit-legend li')].map((li) => li.textContent)`)) as string[];
+    expect(legend).toHaveLength(3);
+    expect(legend[0]).toMatch(/^All projects[\d.]+ total · [\d.]+ a day$/);
+    expect(legend.slice(1).map((l) => l.replace(/[\d.]+ total.*/, '')).sort()).toEqual(['Alpha <b>lab</b>', 'Beta']);
+    expect(await page.evaluate('document.querySelectorAll("main b, main img, main script").length')).toBe(0);
+    await page.click('[data-metric="rac"]');
+    await page.waitForFunction(`document.querySelector('#credit-chart title').textContent.startsWith('Recent average credit')`);
+    await page.screenshot({ path: join(ARTIFACTS, 'volunteer-tasks-and-credit.png'), fullPage: true });
+
+    // The list is in IndexedDB: a reload shows the same tasks and outcomes.
+    await page.reload();
+    await page.waitForFunction(`document.querySelectorAll('#tasks tbody tr[data-task]').length === 6`, null, { timeout: 10_000 });
+    expect(await taskRows(page)).toEqual(rows);
+
+    // The ledger link: a readable, verified view.
+    await page.click('#ledger-link');
+    await page.waitForFunction(`document.querySelector('#ledger-status').dataset.kind === 'ok'`, null, { timeout: 10_000 });
+    expect(await page.textContent('#ledger-status')).toMatch(/^Verified: entries 1 to 4 form one unbroken chain, every entry signed by the coordinator key [0-9a-f ]+, the key this browser trusts\.$/);
+    expect(await page.evaluate(`document.querySelectorAll('#ledger tbody tr.mine').length`)).toBe(4);
+    expect(await page.isVisible('#tasks')).toBe(false);
+    await page.screenshot({ path: join(ARTIFACTS, 'volunteer-ledger.png'), fullPage: true });
+    await page.click('text=← Back to volunteering');
+    await page.waitForSelector('#tasks', { state: 'visible' });
+    expect(pageErrors).toEqual([]);
+    expect(cspViolations).toEqual([]);
+
+    // A ledger changed on the way (one amount raised) does not verify, and says which entry.
+    await page.route('**/api/v1/ledger?*', async (route) => {
+      const res = await route.fetch();
+      const body = (await res.json()) as { entries: { amount: number }[] };
+      body.entries[2]!.amount += 1;
+      await route.fulfill({ response: res, json: body });
+    });
+    await page.reload();
+    await page.click('#ledger-link');
+    await page.waitForFunction(`document.querySelector('#ledger-status').dataset.kind === 'danger'`, null, { timeout: 10_000 });
+    expect(await page.textContent('#ledger-status')).toBe('The ledger does not verify: entry 3 hash does not match its content. Do not rely on its figures.');
+  }, 90_000);
+});
