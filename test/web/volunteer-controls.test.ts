@@ -172,4 +172,68 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
     await page.waitForFunction(`document.querySelector('#ledger-status').dataset.kind === 'danger'`, null, { timeout: 10_000 });
     expect(await page.textContent('#ledger-status')).toBe('The ledger does not verify: entry 3 hash does not match its content. Do not rely on its figures.');
   }, 90_000);
+  it('computes only in the chosen hours, kept across a reload', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const projectId = c.apps.createProject({ name: 'night owls' });
+    submitInputs(c, addApp(c, projectId, 'quick', 'export default async (input) => input.n + 1;'), [{ n: 1 }], ONE_REPLICA);
+    // In UTC, hours that leave out the present one (two hours ahead: the test cannot cross into them).
+    const hour = new Date().getUTCHours();
+    const page = await openPage({ scheduleMode: 'hours', fromHour: (hour + 2) % 24, toHour: (hour + 3) % 24 }, { timezoneId: 'UTC' });
+    await start(page);
+    const hh = (h: number) => `${String(h % 24).padStart(2, '0')}:00`;
+    await page.waitForFunction(`document.querySelector('#status').textContent.startsWith('Paused while outside your computing hours')`);
+    expect(await page.textContent('#status')).toBe(`Paused while outside your computing hours (${hh(hour + 2)}–${hh(hour + 3)}).`);
+    expect(await page.textContent('#schedule-now')).toBe(`Not computing now: outside your computing hours (${hh(hour + 2)}–${hh(hour + 3)}).`);
+    await page.screenshot({ path: join(ARTIFACTS, 'volunteer-schedule-hours.png'), fullPage: true });
+    expect(overCount(c).n).toBe(0);
+    expect(await page.textContent('#tasks')).toContain('No tasks yet');
+
+    // From this hour on: it computes.
+    await page.selectOption('#from-hour', String(hour));
+    await waitFor('the task computed', () => overCount(c).n === 1, 20_000);
+    expect(await page.textContent('#schedule-now')).toBe('The schedule allows computing now.');
+    await page.reload();
+    await page.waitForSelector('#toggle');
+    expect(await page.inputValue('#schedule-mode')).toBe('hours');
+    expect(await page.inputValue('#from-hour')).toBe(String(hour));
+    expect(await page.inputValue('#to-hour')).toBe(String((hour + 3) % 24));
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('computes only while the computer is idle, and says what the browser lets it know', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const projectId = c.apps.createProject({ name: 'idle hands' });
+    // Two tasks of about 2 s each, with a checkpoint per step, so a pause holds them there.
+    const slow = `export default async (input, ctx) => {
+      const s = ctx.resume ?? { step: 0 };
+      while (s.step < 20) { let x = 0; for (let i = 0; i < 3e6; i++) x = (x + i) | 0; s.step++; ctx.progress(s.step / 20); await ctx.checkpoint(s); }
+      return s.step;
+    };`;
+    submitInputs(c, addApp(c, projectId, 'slow', slow), [{ n: 1 }, { n: 2 }], ONE_REPLICA);
+    // Three seconds without input (the page offers whole minutes; a test cannot wait for them).
+    const page = await openPage({ cores: 1, scheduleMode: 'idle', idleMinutes: 0.05 });
+    const support = await page.evaluate(`navigator.permissions.query({ name: 'idle-detection' }).then((p) => p.state, () => 'none')`);
+    await start(page);
+    // The click on Start was input: it waits for a quiet spell, then computes.
+    await page.waitForFunction(`[...document.querySelectorAll('#workers progress')].some((p) => p.value > 0)`, null, { timeout: 20_000 });
+    // Moving the mouse pauses it at the next checkpoint.
+    const moving = setInterval(() => void page.mouse.move(100 + Math.random() * 300, 100 + Math.random() * 300).catch(() => {}), 200);
+    try {
+      await page.waitForFunction(`document.querySelector('#status').textContent === 'Paused while you are using this computer.'`, null, { timeout: 10_000 });
+      await page.waitForFunction(`document.querySelector('#workers .worker').dataset.state === 'paused'`, null, { timeout: 10_000 });
+      // Without idle detection the page says that only its own input counts.
+      const note = await page.textContent('#idle-support');
+      if (support === 'granted') expect(note).toMatch(/^This browser tells the page when nobody has used the computer/);
+      else expect(note).toMatch(/sees only input on this page: typing or clicking in other windows counts as idle/);
+      expect(await page.isVisible('#ask-idle')).toBe(support === 'prompt');
+      await page.screenshot({ path: join(ARTIFACTS, 'volunteer-schedule-idle.png'), fullPage: true });
+    } finally {
+      clearInterval(moving);
+    }
+    // Left alone, it carries on and finishes both.
+    await waitFor('both tasks computed', () => overCount(c).n === 2, 45_000);
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
 });

@@ -1,6 +1,6 @@
 // The volunteer's choices, kept in localStorage so they survive reloads: whether it computes,
-// how many cores, the CPU duty cycle, when to pause, how much storage apps may use, and who it
-// is on the leaderboards.
+// how many cores, the CPU duty cycle, when to pause (battery, hidden tab, the schedule), how much
+// storage apps may use, and who it is on the leaderboards.
 import { z } from 'zod';
 
 export const MAX_CORES = Math.max(1, navigator.hardwareConcurrency || 1);
@@ -16,6 +16,12 @@ const SettingsSchema = z.object({
   dutyPercent: z.number().int().min(10).max(100).catch(100),
   pauseOnBattery: z.boolean().catch(true),
   pauseWhenHidden: z.boolean().catch(false),
+  /** volunteer-core/schedule.ts: always, only in the hours from–to (local time), or only when idle. */
+  scheduleMode: z.enum(['always', 'hours', 'idle']).catch('always'),
+  fromHour: z.number().int().min(0).max(23).catch(22),
+  toHour: z.number().int().min(0).max(23).catch(7),
+  /** Minutes without input before computing (the page offers whole minutes; tests use less). */
+  idleMinutes: z.number().min(0.05).max(24 * 60).catch(5),
   /** Shown on the leaderboards (hello.name and the account's name). */
   nickname: z.string().max(64).catch(''),
   team: z.string().max(64).catch(''),

@@ -21,6 +21,8 @@ import { MB, saveSettings, type Settings } from './settings.js';
 import { countTask, loadStats, saveStats, type Stats } from './stats.js';
 import { WorkerPool, type SlotState } from './sandbox/worker-pool.js';
 import { TaskJournal } from './task-journal.js';
+import { IdleWatcher } from './idle.js';
+import { scheduleBlocks } from '../../volunteer-core/schedule.js';
 import type { TaskHistory } from './task-history.js';
 
 const ACTIVITY_LINES = 12;
@@ -48,6 +50,8 @@ export interface TaskRow extends TaskRecord {
   /** Elapsed so far, the current run included. */
   elapsedNowMs: number;
   remainingMs?: number;
+  /** Running, but held at a checkpoint: paused (by the volunteer, the schedule, battery…). */
+  held?: boolean;
 }
 
 export type Phase = 'stopped' | 'connecting' | 'computing' | 'waiting' | 'paused' | 'blocked';
@@ -85,6 +89,10 @@ export class Volunteer extends Emitter<{ change: undefined }> {
   private keyMismatch: CoordinatorKeyMismatch | undefined;
   /** When each running task's current run started. */
   private readonly runningSince = new Map<number, number>();
+  /** Input on the page, or the system's idle state where the browser grants it. */
+  readonly idle = new IdleWatcher(() => this.scheduleTick());
+  /** The pause reasons last applied, to notice when the schedule changes them. */
+  private appliedReasons = '';
 
   private constructor(
     private readonly db: Idb,
@@ -183,8 +191,12 @@ export class Volunteer extends Emitter<{ change: undefined }> {
         appLog: (task, level, text) => console[level](`[task ${task.taskId}]`, text),
       },
     });
-    // Worker states (resting, paused) change without events of their own.
-    setInterval(() => this.changed(), 1_000);
+    this.idle.setThreshold(settings.idleMinutes);
+    // Worker states (resting, paused) change without events of their own; the schedule with the clock.
+    setInterval(() => {
+      this.scheduleTick();
+      this.changed();
+    }, 1_000);
   }
 
   /** Restores the journal; connects at once if this browser volunteered before. */
@@ -265,6 +277,28 @@ export class Volunteer extends Emitter<{ change: undefined }> {
     Object.assign(this.settings, rules);
     this.persist();
     this.applyPause();
+  }
+
+  /** When to compute: always, in chosen hours, or when the computer is idle. */
+  setSchedule(schedule: Partial<Pick<Settings, 'scheduleMode' | 'fromHour' | 'toHour' | 'idleMinutes'>>): void {
+    Object.assign(this.settings, schedule);
+    this.persist();
+    this.idle.setThreshold(this.settings.idleMinutes);
+    this.applyPause();
+  }
+
+  /** Why the schedule holds computing now, if it does. */
+  scheduleReason(now = Date.now()): string | undefined {
+    const s = this.settings;
+    const { lastInputAt, systemIdle } = this.idle.state;
+    return scheduleBlocks(
+      { mode: s.scheduleMode, fromHour: s.fromHour, toHour: s.toHour, idleMinutes: s.idleMinutes },
+      { now, hour: new Date(now).getHours(), lastInputAt, ...(systemIdle === undefined ? {} : { systemIdle }) },
+    );
+  }
+
+  private scheduleTick(): void {
+    if (this.pauseReasons().join() !== this.appliedReasons) this.applyPause();
   }
 
   setPower(power: PowerState): void {
@@ -360,6 +394,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
 
   private taskRows(held: Map<number, HeldTask>): TaskRow[] {
     const now = Date.now();
+    const pausedSlots = new Set(this.pool.view().filter((v) => v.state === 'paused' || v.state === 'pausing').map((v) => v.taskId));
     const records = this.history.list();
     return records.map((r) => {
       const h = held.get(r.taskId);
@@ -367,7 +402,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
       const live: TaskRecord = h ? { ...r, progress: h.progress, state: h.state === 'running' ? 'running' : r.state === 'running' ? 'fetched' : r.state } : r;
       const elapsedNowMs = r.elapsedMs + (since === undefined ? 0 : now - since);
       const remaining = remainingMs(live, elapsedNowMs, records);
-      return { ...live, elapsedNowMs, ...(remaining === undefined ? {} : { remainingMs: remaining }) };
+      return { ...live, elapsedNowMs, ...(remaining === undefined ? {} : { remainingMs: remaining }), ...(pausedSlots.has(r.taskId) ? { held: true } : {}) };
     });
   }
 
@@ -384,6 +419,8 @@ export class Volunteer extends Emitter<{ change: undefined }> {
     const reasons: string[] = [];
     if (this.settings.pauseOnBattery && this.power.onBattery) reasons.push('running on battery');
     if (this.settings.pauseWhenHidden && this.power.hidden) reasons.push('the tab is hidden');
+    const scheduled = this.scheduleReason();
+    if (scheduled) reasons.push(scheduled);
     return reasons;
   }
 
@@ -395,7 +432,9 @@ export class Volunteer extends Emitter<{ change: undefined }> {
   }
 
   private applyPause(): void {
-    const paused = !this.settings.running || this.pauseReasons().length > 0;
+    const reasons = this.pauseReasons();
+    this.appliedReasons = reasons.join();
+    const paused = !this.settings.running || reasons.length > 0;
     this.pool.setPaused(paused);
     if (!paused) {
       this.engine.dispatch();

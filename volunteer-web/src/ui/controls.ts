@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { h, setText } from '../dom.js';
 import { MAX_CORES } from '../settings.js';
+import type { IdleSupport } from '../idle.js';
 import type { Volunteer } from '../volunteer.js';
 import type { Section } from './section.js';
 
@@ -26,6 +27,36 @@ export function settingsSection(v: Volunteer, batteryKnown: () => boolean): Sect
   const hidden = h('input', { type: 'checkbox', id: 'pause-hidden' });
   hidden.checked = s.pauseWhenHidden;
   hidden.addEventListener('change', () => v.setPowerRules({ pauseWhenHidden: hidden.checked }));
+
+  // When to compute: always, in chosen hours, or only when the computer is idle.
+  const mode = h(
+    'select',
+    { id: 'schedule-mode' },
+    h('option', { value: 'always' }, 'Whenever this tab is open'),
+    h('option', { value: 'hours' }, 'Only in these hours'),
+    h('option', { value: 'idle' }, 'Only when I am not using the computer'),
+  );
+  mode.value = s.scheduleMode;
+  mode.addEventListener('change', () => v.setSchedule({ scheduleMode: mode.value as typeof s.scheduleMode }));
+  const hourSelect = (id: string, value: number) => {
+    const el = h('select', { id }, Array.from({ length: 24 }, (_, hr) => h('option', { value: String(hr) }, `${String(hr).padStart(2, '0')}:00`)));
+    el.value = String(value);
+    return el;
+  };
+  const fromHour = hourSelect('from-hour', s.fromHour);
+  const toHour = hourSelect('to-hour', s.toHour);
+  fromHour.addEventListener('change', () => v.setSchedule({ fromHour: Number(fromHour.value) }));
+  toHour.addEventListener('change', () => v.setSchedule({ toHour: Number(toHour.value) }));
+  const hoursRow = h('div', { class: 'field', id: 'hours-row' }, h('label', { for: 'from-hour' }, 'From'), h('span', { class: 'inline' }, fromHour, ' to ', toHour), h('span', { class: 'muted small' }, 'this computer’s time'));
+  const idleMinutes = h('input', { type: 'number', id: 'idle-minutes', min: '1', max: '1440', step: '1', value: String(Math.max(1, Math.round(s.idleMinutes))) });
+  idleMinutes.addEventListener('change', () => {
+    const m = Number(idleMinutes.value);
+    if (Number.isFinite(m) && m >= 1 && m <= 1440) v.setSchedule({ idleMinutes: m });
+  });
+  const idleNote = h('p', { class: 'muted small', id: 'idle-support' });
+  const askIdle = h('button', { type: 'button', class: 'secondary', id: 'ask-idle', onclick: () => void v.idle.requestSystem() }, 'Let this page know when the computer is idle');
+  const idleRow = h('div', { class: 'idle-row' }, h('div', { class: 'field' }, h('label', { for: 'idle-minutes' }, 'After'), idleMinutes, h('span', { class: 'muted' }, 'minutes without input')), idleNote, askIdle);
+  const scheduleNow = h('p', { class: 'small', id: 'schedule-now' });
 
   const maxTask = h('input', { type: 'number', id: 'max-task', min: '1', max: '1440', step: '1', value: String(Math.round(s.maxTaskMinutes)) });
   maxTask.addEventListener('change', () => {
@@ -54,6 +85,10 @@ export function settingsSection(v: Volunteer, batteryKnown: () => boolean): Sect
     h('p', { class: 'muted small' }, 'Below 100%, each worker rests between stretches of work (at checkpoints and between tasks), so your fan stays quiet.'),
     h('label', { class: 'check' }, battery, h('span', null, 'Pause while on battery '), batteryNote),
     h('label', { class: 'check' }, hidden, h('span', null, 'Pause while this tab is hidden')),
+    h('div', { class: 'field' }, h('label', { for: 'schedule-mode' }, 'Compute'), mode),
+    hoursRow,
+    idleRow,
+    scheduleNow,
     h(
       'details',
       { class: 'advanced' },
@@ -76,9 +111,28 @@ export function settingsSection(v: Volunteer, batteryKnown: () => boolean): Sect
         setText(dutyOut, dutyText(s.dutyPercent));
       }
       setText(batteryNote, batteryKnown() ? '' : '(this browser cannot tell)');
+      if (document.activeElement !== mode) mode.value = s.scheduleMode;
+      hoursRow.hidden = s.scheduleMode !== 'hours';
+      idleRow.hidden = s.scheduleMode !== 'idle';
+      const support = v.idle.state.support;
+      idleNote.dataset.support = support;
+      setText(idleNote, IDLE_SUPPORT_TEXT[support]);
+      askIdle.hidden = support !== 'ask';
+      const reason = v.scheduleReason();
+      scheduleNow.hidden = s.scheduleMode === 'always';
+      setText(scheduleNow, reason ? `Not computing now: ${reason}.` : 'The schedule allows computing now.');
+      scheduleNow.dataset.kind = reason ? 'held' : 'ok';
     },
   };
 }
+
+/** Said plainly: what this browser lets the page know about the volunteer using the computer. */
+const IDLE_SUPPORT_TEXT: Record<IdleSupport, string> = {
+  system: 'This browser tells the page when nobody has used the computer (any window or app) for that long, or the screen is locked.',
+  ask: 'For now the page sees only input on this page: typing or clicking in other windows counts as idle. The browser can tell the page about the whole computer if you allow it.',
+  denied: 'This browser does not let the page know about the whole computer (the permission was refused), so it sees only input on this page: typing or clicking in other windows counts as idle.',
+  none: 'This browser cannot tell the page whether the computer is in use, so it sees only input on this page: typing or clicking in other windows counts as idle. Choose hours instead if that matters.',
+};
 
 const coresText = (n: number) => `${n} of ${MAX_CORES}`;
 const dutyText = (p: number) => (p >= 100 ? 'Full speed' : `${p}% of each core`);
