@@ -9,7 +9,7 @@ import type { AppBundle, AppOutcome, CheckpointLimits, TaskHost } from '../app-r
 import { utf8 } from '../protocol/bytes.js';
 import { canonicalJson } from '../protocol/canonical.js';
 import { MAX_ERROR_MESSAGE_CHARS, MAX_INLINE_JSON_BYTES } from '../protocol/limits.js';
-import { TaskSchema, type AbortNotice, type Result, type ResultAck, type Task } from '../protocol/messages.js';
+import { TaskSchema, type VolunteerPreferences, type AbortNotice, type Result, type ResultAck, type Task } from '../protocol/messages.js';
 import { buildResult, type Outcome } from '../protocol/results.js';
 import { taskProblem } from '../protocol/verify.js';
 import { UploadRefused, VerificationError, type CacheUse } from './app-cache.js';
@@ -144,6 +144,8 @@ export interface EngineOptions<C extends CreditStore> {
   canFetch?(): boolean;
   /** Whether a task that is ready may start now (the page holds a suspended project's tasks). */
   mayStart?(task: Task): boolean;
+  /** Which projects to compute for, sent with every tasks.request (docs/protocol.md). */
+  preferences?(): VolunteerPreferences | undefined;
   /** For spreading requests in time; Math.random by default. */
   random?: () => number;
   events?: Partial<EngineEvents<C>>;
@@ -323,9 +325,11 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     if (want <= 0) return;
     this.requesting = true;
     try {
+      const preferences = this.o.preferences?.();
       const reply = await this.link!.call<{ tasks: unknown[]; abort?: AbortNotice; retryAfterMs?: number }>('tasks.request', {
         count: Math.min(want, session.limits.maxTasksPerRequest),
         holding: [...this.held.keys(), ...this.completing, ...this.unreported.keys()],
+        ...(preferences ? { preferences } : {}),
       });
       if (reply.abort) await this.abort(reply.abort.taskIds, reply.abort.reason);
       for (const raw of reply.tasks) await this.accept(raw, session.coordinatorKey);

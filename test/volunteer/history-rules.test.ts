@@ -1,7 +1,9 @@
-// The rules behind the volunteer page's task list, credit chart and schedule
-// (volunteer-core/task-history.ts, credit-history.ts, schedule.ts): pure, so checked directly.
+// The rules behind the volunteer page's task list, credit chart, schedule and project choices
+// (volunteer-core/task-history.ts, credit-history.ts, schedule.ts, project-choices.ts): pure, so
+// checked directly.
 import { describe, expect, it } from 'vitest';
 import { creditSeries, DAY_MS, racAt } from '../../volunteer-core/credit-history.js';
+import { defaultChoice, preferencesFor, type ProjectChoice } from '../../volunteer-core/project-choices.js';
 import { scheduleBlocks, type Schedule } from '../../volunteer-core/schedule.js';
 import { acknowledged, creditOutcomes, explainError, finishedRun, overflow, recordFor, remainingMs, type TaskRecord } from '../../volunteer-core/task-history.js';
 
@@ -100,5 +102,31 @@ describe('schedule', () => {
     expect(scheduleBlocks(idle, at(12, 599_000, true))).toBeUndefined();
     expect(scheduleBlocks(idle, at(12, 0, false))).toBe('you are using this computer');
     expect(scheduleBlocks({ ...idle, mode: 'always' }, at(12, 599_000, false))).toBeUndefined();
+  });
+});
+
+describe('project choices', () => {
+  const c = (over: Partial<ProjectChoice> = {}): ProjectChoice => ({ ...defaultChoice(), ...over });
+  it('says nothing while every project computes at the default share', () => {
+    expect(preferencesFor({}, true)).toBeUndefined();
+    expect(preferencesFor({ A: c(), B: c({ suspended: true }) }, true)).toBeUndefined();
+  });
+
+  it('names shares and no new tasks; a project not computed for is sent no new tasks', () => {
+    expect(preferencesFor({ B: c({ noNewTasks: true }), A: c({ share: 300 }), C: c({ enabled: false, share: 5 }) }, true)).toEqual({
+      projects: [{ project: 'A', share: 300 }, { project: 'B', noNewTasks: true }, { project: 'C', noNewTasks: true }],
+    });
+  });
+
+  it('lists only the chosen projects when projects not chosen get nothing', () => {
+    expect(preferencesFor({ A: c(), B: c({ enabled: false }), C: c({ share: 0 }) }, false)).toEqual({ projects: [{ project: 'A' }, { project: 'C', share: 0 }], onlyListed: true });
+    expect(preferencesFor({}, false)).toEqual({ projects: [], onlyListed: true });
+  });
+
+  it('keeps within the protocol’s 64 projects, the chosen ones first', () => {
+    const many = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`p${String(i).padStart(2, '0')}`, c(i < 10 ? { noNewTasks: true } : { share: 50 })]));
+    const prefs = preferencesFor(many, true)!;
+    expect(prefs.projects).toHaveLength(64);
+    expect(prefs.projects!.filter((p) => p.noNewTasks)).toHaveLength(4);
   });
 });

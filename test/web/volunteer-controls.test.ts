@@ -38,14 +38,37 @@ function addApp(c: TestCoordinator, projectId: number, name: string, source: str
   return app.id;
 }
 
-function overCount(c: TestCoordinator): { n: number } {
+function readDb<T>(c: TestCoordinator, fn: (db: Database.Database) => T): T {
   const db = new Database(join(c.dataDir, 'coordinator.sqlite'), { readonly: true, fileMustExist: true });
   try {
-    return db.prepare(`SELECT COUNT(*) AS n FROM replicas WHERE status = 'over'`).get() as { n: number };
+    return fn(db);
   } finally {
     db.close();
   }
 }
+
+const overCount = (c: TestCoordinator) => readDb(c, (db) => db.prepare(`SELECT COUNT(*) AS n FROM replicas WHERE status = 'over'`).get() as { n: number });
+const doneCount = (c: TestCoordinator, batchId: number) =>
+  readDb(c, (db) => (db.prepare(`SELECT COUNT(*) AS n FROM workunits WHERE batch_id = ? AND status = 'done'`).get(batchId) as { n: number }).n);
+/** Replicas of a batch sent to a host. */
+const replicaCount = (c: TestCoordinator, batchId: number) =>
+  readDb(c, (db) => (db.prepare(`SELECT COUNT(*) AS n FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE w.batch_id = ? AND r.status != 'unsent'`).get(batchId) as { n: number }).n);
+
+/** A slow app with a checkpoint per step; its output records every step it resumed at. */
+const SLOW_APP = `
+export default async function run(input, ctx) {
+  const state = ctx.resume ?? { step: 0, x: 0, resumes: [] };
+  if (ctx.resume) state.resumes.push(state.step);
+  while (state.step < input.steps) {
+    let x = state.x;
+    for (let i = 0; i < input.work; i++) x = (x * 31 + i) % 1000003;
+    state.x = x;
+    state.step++;
+    ctx.progress(state.step / input.steps);
+    await ctx.checkpoint(state);
+  }
+  return { steps: state.step, resumes: state.resumes };
+}`;
 
 /** The rows of the task list: task id → [state, outcome]. */
 const taskRows = (page: Page) =>
@@ -75,8 +98,9 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
     await browser?.close().catch(() => {});
   });
 
-  async function openPage(settings?: object, options: { timezoneId?: string } = {}): Promise<Page> {
+  async function openPage(settings?: object, options: { timezoneId?: string } = {}, setUp?: (c: BrowserContext) => Promise<void>): Promise<Page> {
     context = await browser!.newContext({ viewport: { width: 1280, height: 900 }, ...options });
+    await setUp?.(context);
     if (settings) await context.addInitScript(`if (!localStorage.getItem('volunteer-grid.settings')) localStorage.setItem('volunteer-grid.settings', ${JSON.stringify(JSON.stringify(settings))})`);
     const page = await context.newPage();
     pageErrors = [];
@@ -236,4 +260,82 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
     await waitFor('both tasks computed', () => overCount(c).n === 2, 45_000);
     expect(pageErrors).toEqual([]);
   }, 90_000);
+  it('suspends a project’s tasks here, computes only for the projects chosen, with their shares and no new tasks, and tells the coordinator with every request', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const alpha = c.apps.createProject({ name: 'Alpha' });
+    const beta = c.apps.createProject({ name: 'Beta' });
+    const delta = c.apps.createProject({ name: 'Delta' });
+    const slowApp = addApp(c, alpha, 'slow', SLOW_APP);
+    const quickA = addApp(c, alpha, 'quick', 'export default async (input) => input.n * 3;');
+    const quickB = addApp(c, beta, 'quick', 'export default async (input) => input.n * 5;');
+    const quickD = addApp(c, delta, 'quick', 'export default async (input) => input.n * 7;');
+    const slow = submitInputs(c, slowApp, [{ steps: 40, work: 4_000_000 }], ONE_REPLICA);
+    const b1 = submitInputs(c, quickB, [1, 2, 3].map((n) => ({ n })), ONE_REPLICA);
+
+    // What the page asks the coordinator for: the preferences of every tasks.request it sends.
+    const sent: unknown[] = [];
+    const page = await openPage({ cores: 1 }, {}, (ctx) =>
+      ctx.routeWebSocket(/\/socket\.io\//, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((m) => {
+          const frame = typeof m === 'string' ? /^42\/volunteer,\d+(\[.*)$/s.exec(m) : null;
+          const [event, payload] = frame ? (JSON.parse(frame[1]!) as [string, { preferences?: unknown }]) : [];
+          if (event === 'tasks.request') sent.push(payload!.preferences ?? null);
+          server.send(m);
+        });
+        server.onMessage((m) => ws.send(m));
+      }),
+    );
+    await start(page);
+    const alphaRow = `document.querySelector('#projects li[data-project="Alpha"]')`;
+    const card = `[...document.querySelectorAll('#workers .worker')].find((li) => li.querySelector('.worker-title').textContent.startsWith('Alpha · slow'))`;
+    await page.waitForFunction(`${card}?.querySelector('progress').value > 0.1`, null, { timeout: 20_000 });
+
+    // Suspend: the slow task stops at its next checkpoint; the core goes to Beta meanwhile.
+    await page.click('#projects li[data-project="Alpha"] .project-suspend');
+    await page.waitForFunction(`[...document.querySelectorAll('#tasks tbody tr')].some((tr) => tr.querySelector('.task-state').textContent === 'Suspended')`, null, { timeout: 15_000 });
+    await waitFor('Beta computed while Alpha is suspended', () => doneCount(c, b1) === 3, 20_000);
+    expect(doneCount(c, slow)).toBe(0);
+    expect(await page.evaluate(`${alphaRow}.querySelector('.project-badges').textContent`)).toBe('suspended · 1 held');
+    await page.screenshot({ path: join(ARTIFACTS, 'volunteer-projects-suspended.png'), fullPage: true });
+    await page.click('#projects li[data-project="Alpha"] .project-suspend'); // Resume
+    await waitFor('the slow task done', () => doneCount(c, slow) === 1, 30_000);
+    const { output } = readDb(c, (db) => db.prepare(`SELECT r.output_json AS output FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE w.batch_id = ?`).get(slow) as { output: string });
+    const resumed = JSON.parse(output) as { steps: number; resumes: number[] };
+    expect(resumed.steps).toBe(40);
+    expect(resumed.resumes).toHaveLength(1); // from its checkpoint, not from the start
+    expect(resumed.resumes[0]).toBeGreaterThan(0);
+    expect(sent.every((p) => p === null)).toBe(true); // nothing to say yet: every project, default shares
+
+    // Alpha at a share of 300; no new tasks of Beta: a new batch of each, and only Alpha's computes.
+    await page.fill('#projects li[data-project="Alpha"] .project-share', '300');
+    await page.press('#projects li[data-project="Alpha"] .project-share', 'Enter');
+    await page.check('#projects li[data-project="Beta"] .project-nonew');
+    const a2 = submitInputs(c, quickA, [1, 2].map((n) => ({ n })), ONE_REPLICA);
+    const b2 = submitInputs(c, quickB, [4, 5].map((n) => ({ n })), ONE_REPLICA);
+    await waitFor('Alpha’s new batch done', () => doneCount(c, a2) === 2, 20_000);
+    expect(replicaCount(c, b2)).toBe(0);
+    expect(sent.at(-1)).toEqual({ projects: [{ project: 'Alpha', share: 300 }, { project: 'Beta', noNewTasks: true }] });
+
+    // Only the projects chosen: Beta no longer, and a project never chosen (Delta) gets nothing.
+    await page.uncheck('#projects li[data-project="Beta"] .project-enabled');
+    await page.uncheck('#new-projects');
+    const d1 = submitInputs(c, quickD, [{ n: 1 }], ONE_REPLICA);
+    const a3 = submitInputs(c, quickA, [{ n: 3 }], ONE_REPLICA);
+    await waitFor('Alpha’s third batch done', () => doneCount(c, a3) === 1, 20_000);
+    expect(replicaCount(c, d1)).toBe(0);
+    expect(replicaCount(c, b2)).toBe(0);
+    expect(sent.at(-1)).toEqual({ projects: [{ project: 'Alpha', share: 300 }], onlyListed: true });
+
+    // Kept across a reload.
+    await page.reload();
+    await page.waitForSelector('#projects li[data-project="Beta"]');
+    expect(await page.isChecked('#projects li[data-project="Beta"] .project-enabled')).toBe(false);
+    expect(await page.isChecked('#new-projects')).toBe(false);
+    expect(await page.inputValue('#projects li[data-project="Alpha"] .project-share')).toBe('300');
+    await page.screenshot({ path: join(ARTIFACTS, 'volunteer-projects.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+    expect(cspViolations).toEqual([]);
+  }, 120_000);
 });

@@ -9,7 +9,8 @@ import { Idb } from './idb.js';
 import { loadOrCreateHostKey } from './identity.js';
 import { watchPower } from './power.js';
 import { loadSettings } from './settings.js';
-import { activitySection, leaderboardSection, projectsSection, trustSection } from './ui/community.js';
+import { activitySection, leaderboardSection, trustSection } from './ui/community.js';
+import { projectsSection } from './ui/projects.js';
 import { bannerSection, heroSection, statsSection, workersSection } from './ui/compute.js';
 import { settingsSection, youSection } from './ui/controls.js';
 import type { Section } from './ui/section.js';
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
     statsSection(() => tasks.show('errors')),
     settingsSection(volunteer, () => power.batteryKnown),
     youSection(volunteer),
-    projectsSection(),
+    projectsSection(volunteer),
     leaderboardSection(),
     trustSection(host.publicKey, crypto.ed25519, () => announced),
     activitySection(),

@@ -2,6 +2,7 @@
 // how many cores, the CPU duty cycle, when to pause (battery, hidden tab, the schedule), how much
 // storage apps may use, and who it is on the leaderboards.
 import { z } from 'zod';
+import { DEFAULT_SHARE, MAX_SHARE } from '../../protocol/limits.js';
 
 export const MAX_CORES = Math.max(1, navigator.hardwareConcurrency || 1);
 export const DEFAULT_CORES = Math.max(1, Math.floor(MAX_CORES / 2));
@@ -20,6 +21,14 @@ const SettingsSchema = z.object({
   scheduleMode: z.enum(['always', 'hours', 'idle']).catch('always'),
   fromHour: z.number().int().min(0).max(23).catch(22),
   toHour: z.number().int().min(0).max(23).catch(7),
+  /** volunteer-core/project-choices.ts: per project (by name), and whether projects not chosen yet get work. */
+  projects: z
+    .record(
+      z.string().max(200),
+      z.object({ enabled: z.boolean().catch(true), share: z.number().int().min(0).max(MAX_SHARE).catch(DEFAULT_SHARE), noNewTasks: z.boolean().catch(false), suspended: z.boolean().catch(false) }),
+    )
+    .catch({}),
+  newProjects: z.boolean().catch(true),
   /** Minutes without input before computing (the page offers whole minutes; tests use less). */
   idleMinutes: z.number().min(0.05).max(24 * 60).catch(5),
   /** Shown on the leaderboards (hello.name and the account's name). */

@@ -23,6 +23,7 @@ import { WorkerPool, type SlotState } from './sandbox/worker-pool.js';
 import { TaskJournal } from './task-journal.js';
 import { IdleWatcher } from './idle.js';
 import { scheduleBlocks } from '../../volunteer-core/schedule.js';
+import { defaultChoice, preferencesFor, type ProjectChoice } from '../../volunteer-core/project-choices.js';
 import type { TaskHistory } from './task-history.js';
 
 const ACTIVITY_LINES = 12;
@@ -50,8 +51,8 @@ export interface TaskRow extends TaskRecord {
   /** Elapsed so far, the current run included. */
   elapsedNowMs: number;
   remainingMs?: number;
-  /** Running, but held at a checkpoint: paused (by the volunteer, the schedule, battery…). */
-  held?: boolean;
+  /** Held: at a checkpoint while paused (by the volunteer, the schedule, battery…), or its project suspended here. */
+  hold?: 'paused' | 'suspended';
 }
 
 export type Phase = 'stopped' | 'connecting' | 'computing' | 'waiting' | 'paused' | 'blocked';
@@ -112,6 +113,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
         this.problem = message;
         this.changed();
       },
+      suspended: (taskId) => this.suspendedTask(taskId),
       onLeftover: (taskId, what) => this.note('info', `Task ${taskId} ${what} after it ended; its sandbox was replaced.`),
     });
     this.pool = pool;
@@ -134,7 +136,10 @@ export class Volunteer extends Emitter<{ change: undefined }> {
           inUse,
         }),
       openCredit: (coordinatorKey) => CreditBook.load(db, crypto, coordinatorKey, host.publicKey),
-      capacity: () => pool.size * 2, // one running and one fetched ahead per core
+      // One running and one fetched ahead per core, besides the tasks of suspended projects.
+      capacity: () => pool.size * 2 + this.engine.heldTasks().filter((h) => this.choice(h.task.project)?.suspended).length,
+      mayStart: (task) => !this.choice(task.project)?.suspended,
+      preferences: () => preferencesFor(this.settings.projects, this.settings.newProjects),
       checkpointLimits: () => ({ bytes: Math.round(settings.maxCheckpointMb * MB), totalBytes: Math.round(settings.maxCheckpointTotalMb * MB) }),
       canFetch: () => this.computing && !this.leaving,
       events: {
@@ -279,6 +284,40 @@ export class Volunteer extends Emitter<{ change: undefined }> {
     this.applyPause();
   }
 
+  /** A project's choices: compute for it, its share, no new tasks, suspended here. */
+  setProjectChoice(project: string, change: Partial<ProjectChoice>): void {
+    const before = this.choice(project) ?? defaultChoice();
+    const after = { ...before, ...change };
+    this.settings.projects[project] = after;
+    this.persist();
+    if (before.enabled && !after.enabled) {
+      // No longer computed for: what has not begun goes back now (running tasks finish).
+      const notBegun = this.engine.heldTasks().filter((h) => h.task.project === project && h.state !== 'running' && !h.checkpointed).map((h) => h.task.taskId);
+      void this.giveBack(notBegun, 'the volunteer stopped computing for its project');
+    }
+    if (before.suspended !== after.suspended) this.note('info', `${after.suspended ? 'Suspended' : 'Resumed'} ${project} on this page.`);
+    this.engine.dispatch();
+    this.engine.fill(); // the new preferences go with the next request: now
+    this.changed();
+  }
+
+  /** Whether projects not chosen yet get work too. */
+  setNewProjects(on: boolean): void {
+    this.settings.newProjects = on;
+    this.persist();
+    this.engine.fill();
+    this.changed();
+  }
+
+  choice(project: string): ProjectChoice | undefined {
+    return Object.hasOwn(this.settings.projects, project) ? this.settings.projects[project] : undefined;
+  }
+
+  private suspendedTask(taskId: number): boolean {
+    const held = this.engine.heldTasks().find((h) => h.task.taskId === taskId);
+    return held !== undefined && this.choice(held.task.project)?.suspended === true;
+  }
+
   /** When to compute: always, in chosen hours, or when the computer is idle. */
   setSchedule(schedule: Partial<Pick<Settings, 'scheduleMode' | 'fromHour' | 'toHour' | 'idleMinutes'>>): void {
     Object.assign(this.settings, schedule);
@@ -402,7 +441,8 @@ export class Volunteer extends Emitter<{ change: undefined }> {
       const live: TaskRecord = h ? { ...r, progress: h.progress, state: h.state === 'running' ? 'running' : r.state === 'running' ? 'fetched' : r.state } : r;
       const elapsedNowMs = r.elapsedMs + (since === undefined ? 0 : now - since);
       const remaining = remainingMs(live, elapsedNowMs, records);
-      return { ...live, elapsedNowMs, ...(remaining === undefined ? {} : { remainingMs: remaining }), ...(pausedSlots.has(r.taskId) ? { held: true } : {}) };
+      const hold = h && this.choice(r.project)?.suspended ? 'suspended' : pausedSlots.has(r.taskId) ? 'paused' : undefined;
+      return { ...live, elapsedNowMs, ...(remaining === undefined ? {} : { remainingMs: remaining }), ...(hold ? { hold } : {}) };
     });
   }
 

@@ -76,6 +76,8 @@ export interface PoolOptions {
   onIdle(): void;
   /** The sandbox cannot start at all (a broken build or a browser without module workers). */
   onBroken(message: string): void;
+  /** Whether a task's project is suspended here: it stops at its next checkpoint, and its worker goes to other tasks. */
+  suspended?(taskId: number): boolean;
   /** A task did something after it ended (`what`: 'kept computing'…), and its worker was replaced for it. */
   onLeftover?(taskId: number, what: string): void;
 }
@@ -215,6 +217,7 @@ class Slot {
     r.checkpointsPending++;
     try {
       await r.events.checkpoint(stateJson);
+      if (this.suspendAt(r)) return;
       const rest = this.pool.restFor(busy(r, Date.now()) - r.restMark);
       if (rest < MIN_REST_MS && !this.pool.paused) return;
       this.hold(r, 'rest');
@@ -224,10 +227,18 @@ class Slot {
         r.held = 'pause';
         await this.pool.untilResumed();
       }
+      if (this.suspendAt(r)) return;
       if (this.running === r) this.release(r);
     } finally {
       r.checkpointsPending--;
     }
+  }
+
+  /** Its project was suspended: the task ends here, at the checkpoint just written, to resume later. */
+  private suspendAt(r: Running): boolean {
+    if (this.running !== r || !this.pool.options.suspended?.(r.job.taskId)) return false;
+    this.complete({ ok: false, code: 'suspended', message: 'its project is suspended' });
+    return true;
   }
 
   private hold(r: Running, why: 'rest' | 'pause'): void {
@@ -307,10 +318,14 @@ class Slot {
     }
     const { maxTaskMs } = this.pool.options;
     if (busy(r, now) > maxTaskMs) return this.stop('cpu_limit', `the task computed for more than ${maxTaskMs / 1000} s`);
-    if (this.pool.paused && r.held === undefined) {
+    const suspended = this.pool.options.suspended?.(r.job.taskId) ?? false;
+    if ((this.pool.paused || suspended) && r.held === undefined) {
       r.pauseSeenAt ??= now;
-      if (now - r.pauseSeenAt > SUSPEND_AFTER_MS) return this.stop('suspended', 'paused before the task reached a checkpoint');
+      if (now - r.pauseSeenAt > SUSPEND_AFTER_MS) return this.stop('suspended', suspended ? 'its project was suspended before the task reached a checkpoint' : 'paused before the task reached a checkpoint');
+    } else if (suspended && r.held === 'rest') {
+      return this.stop('suspended', 'its project is suspended'); // held at a checkpoint: nothing lost
     }
+    if (!this.pool.paused && !suspended) r.pauseSeenAt = undefined;
     this.probe(r, now);
   }
 

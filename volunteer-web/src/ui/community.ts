@@ -1,51 +1,10 @@
-// The world around this browser: the projects it computes for, the public leaderboards, the
-// coordinator key it trusts, and a short log of what happened.
+// The world around this browser: the public leaderboards, the coordinator key it trusts, and a
+// short log of what happened (its projects: projects.ts).
 import { z } from 'zod';
 import { h, mount, setText } from '../dom.js';
-import { clock, count, credit, date, fingerprint } from '../format.js';
+import { clock, credit, date, fingerprint } from '../format.js';
 import type { VolunteerView } from '../volunteer.js';
 import type { Section } from './section.js';
-
-export function projectsSection(): Section {
-  const list = h('ul', { class: 'projects', id: 'projects' });
-  let shown = '';
-  return {
-    el: h(
-      'section',
-      { class: 'card' },
-      h('h2', null, 'Projects you compute for'),
-      h('p', { class: 'muted small' }, 'Each task names its project and app; the coordinator chooses which work you get.'),
-      list,
-    ),
-    update(view) {
-      const projects = new Map<string, { apps: Set<string>; tasks: number; now: number }>();
-      for (const [name, p] of Object.entries(view.stats.projects)) projects.set(name, { apps: new Set(p.apps), tasks: p.tasks, now: 0 });
-      for (const w of view.workers) {
-        if (w.project === undefined || w.app === undefined) continue;
-        const p = projects.get(w.project) ?? { apps: new Set<string>(), tasks: 0, now: 0 };
-        p.apps.add(w.app);
-        p.now++;
-        projects.set(w.project, p);
-      }
-      const key = JSON.stringify([...projects].map(([n, p]) => [n, [...p.apps], p.tasks, p.now]));
-      if (key === shown) return;
-      shown = key;
-      if (projects.size === 0) return mount(list, h('li', { class: 'empty muted' }, 'Projects appear here once this browser computes for them.'));
-      mount(
-        list,
-        [...projects].sort((a, b) => b[1].tasks - a[1].tasks).map(([name, p]) =>
-          h(
-            'li',
-            { class: 'project' },
-            h('span', { class: 'project-name' }, name),
-            h('span', { class: 'muted small' }, `${p.apps.size === 1 ? 'app' : 'apps'}: ${[...p.apps].sort().join(', ')}`),
-            h('span', { class: 'project-count' }, `${count(p.tasks)} task${p.tasks === 1 ? '' : 's'} done here`, p.now > 0 ? h('span', { class: 'badge' }, 'computing now') : null),
-          ),
-        ),
-      );
-    },
-  };
-}
 
 type Kind = 'users' | 'teams' | 'hosts';
 const LeaderboardSchema = z.object({

@@ -93,7 +93,7 @@ export function tasksSection(): Section & { show(filter: Filter): void } {
             { 'data-task': String(r.taskId), 'data-state': r.state },
             h('td', null, h('span', { class: 'name' }, r.project), h('span', { class: 'team muted' }, r.app)),
             h('td', null, String(r.taskId), h('span', { class: 'team muted' }, dateTime(r.receivedAt))),
-            h('td', { class: 'task-state' }, r.held ? 'Paused' : STATE_LABEL[r.state]),
+            h('td', { class: 'task-state' }, r.hold === 'suspended' ? 'Suspended' : r.hold === 'paused' ? 'Paused' : STATE_LABEL[r.state]),
             h('td', { class: 'num' }, r.state === 'fetched' && r.elapsedNowMs === 0 ? '—' : duration(r.elapsedNowMs)),
             h('td', { class: 'num' }, r.remainingMs === undefined ? (ACTIVE_STATES.has(r.state) ? 'unknown' : '—') : duration(r.remainingMs)),
             h('td', { class: 'task-outcome' }, outcome(r)),
