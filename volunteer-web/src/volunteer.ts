@@ -2,9 +2,10 @@
 // credit, a pool of Web Workers for its sandboxes (a worker runs tasks of one app version, and
 // is replaced whenever something of a task could reach the next: sandbox/reuse.ts), and
 // WebCrypto where the browser has it. What is the page's own: its controls (start, pause,
-// cores, duty cycle, task time limit), pausing on battery or when hidden, handing back on
-// pagehide only what has no checkpoint to lose, the coordinator key a volunteer can choose to
-// trust anew, and what the page shows (workers, stats, activity).
+// cores, duty cycle, task time limit, the schedule, project choices and suspend), pausing on
+// battery, when hidden or outside the schedule, handing back on pagehide only what has no
+// checkpoint to lose, the coordinator key a volunteer can choose to trust anew, and what the
+// page shows (workers, stats, the task history, activity).
 import type { CreditReceipt } from '../../protocol/messages.js';
 import { AppCache } from '../../volunteer-core/app-cache.js';
 import { CallError, CoordinatorLink } from '../../volunteer-core/coordinator-link.js';
