@@ -287,6 +287,10 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
         server.onMessage((m) => ws.send(m));
       }),
     );
+    // The coordinator's public list, before any task: each project with its apps and progress.
+    await page.waitForFunction(`document.querySelector('#projects-note').textContent.startsWith('The coordinator’s 3 projects')`, null, { timeout: 10_000 });
+    expect(await page.evaluate(`[...document.querySelectorAll('#projects li.project')].map((li) => li.dataset.project).sort()`)).toEqual(['Alpha', 'Beta', 'Delta']);
+    expect(await page.textContent('#projects li[data-project="Alpha"] .project-facts')).toBe('apps: quick, slow · 0 of 1 work units done · 0 tasks done here');
     await start(page);
     const alphaRow = `document.querySelector('#projects li[data-project="Alpha"]')`;
     const card = `[...document.querySelectorAll('#workers .worker')].find((li) => li.querySelector('.worker-title').textContent.startsWith('Alpha · slow'))`;
@@ -297,7 +301,7 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
     await page.waitForFunction(`[...document.querySelectorAll('#tasks tbody tr')].some((tr) => tr.querySelector('.task-state').textContent === 'Suspended')`, null, { timeout: 15_000 });
     await waitFor('Beta computed while Alpha is suspended', () => doneCount(c, b1) === 3, 20_000);
     expect(doneCount(c, slow)).toBe(0);
-    expect(await page.evaluate(`${alphaRow}.querySelector('.project-badges').textContent`)).toBe('suspended · 1 held');
+    expect(await page.evaluate(`${alphaRow}.querySelector('.project-badges .warn').textContent`)).toBe('suspended · 1 held');
     await page.screenshot({ path: join(ARTIFACTS, 'volunteer-projects-suspended.png'), fullPage: true });
     await page.click('#projects li[data-project="Alpha"] .project-suspend'); // Resume
     await waitFor('the slow task done', () => doneCount(c, slow) === 1, 30_000);

@@ -3,7 +3,7 @@
 // choices: compute for it or not, a resource share, no new tasks, suspend here. Choices go to the
 // coordinator with every request for work (volunteer-core/project-choices.ts), except Suspend,
 // which holds the project's tasks on this page at their next checkpoint.
-import { z } from 'zod';
+import { PublicProjectListSchema, type PublicProject } from '../../../protocol/api.js';
 import { DEFAULT_SHARE, MAX_SHARE } from '../../../protocol/limits.js';
 import { defaultChoice } from '../../../volunteer-core/project-choices.js';
 import { h, mount, setText } from '../dom.js';
@@ -11,19 +11,6 @@ import { count } from '../format.js';
 import type { Volunteer, VolunteerView } from '../volunteer.js';
 import type { Section } from './section.js';
 
-const PublicProjects = z.object({
-  projects: z.array(
-    z.object({
-      name: z.string().max(200),
-      description: z.string().max(4000).catch(''),
-      apps: z.array(z.object({ name: z.string(), platforms: z.array(z.string()).catch([]) })).catch([]),
-      progress: z.object({ done: z.number(), total: z.number() }).optional().catch(undefined),
-      hasWork: z.boolean().optional().catch(undefined),
-    }),
-  ),
-  next: z.number().nullable().catch(null),
-});
-type PublicProject = z.infer<typeof PublicProjects>['projects'][number];
 
 const REFRESH_MS = 60_000;
 const MAX_PAGES = 5;
@@ -119,7 +106,7 @@ export function projectsSection(v: Volunteer): Section {
         );
         setText(r.description, p?.description ?? '');
         r.description.hidden = !p?.description;
-        const apps = p ? p.apps.map((a) => a.name) : [...new Set([...(view?.stats.projects[name]?.apps ?? []), ...(view?.tasks.filter((t) => t.project === name).map((t) => t.app) ?? [])])].sort();
+        const apps = p ? p.apps.map((a) => a.name).sort() : [...new Set([...(view?.stats.projects[name]?.apps ?? []), ...(view?.tasks.filter((t) => t.project === name).map((t) => t.app) ?? [])])].sort();
         setText(
           r.facts,
           [
@@ -154,7 +141,7 @@ export function projectsSection(v: Volunteer): Section {
       for (let page = 0; page < MAX_PAGES; page++) {
         const res = await fetch(`/api/v1/public/projects?after=${after}&limit=200`, { cache: 'no-cache' });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        const body = PublicProjects.parse(await res.json());
+        const body = PublicProjectListSchema.parse(await res.json());
         all.push(...body.projects);
         if (body.next === null) break;
         after = body.next;
