@@ -252,6 +252,11 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     return this.unreported.size;
   }
 
+  /** Tasks held, being completed, or with a result to report: every task this host still has. */
+  hasTask(taskId: number): boolean {
+    return this.held.has(taskId) || this.completing.has(taskId) || this.unreported.has(taskId);
+  }
+
   heldTasks(): HeldTask[] {
     return [...this.held.values()].map((h) => ({ task: h.task, state: h.state, progress: h.progress, checkpointed: h.checkpoint !== undefined, resumed: h.resumed }));
   }

@@ -11,7 +11,7 @@ import { AppCache } from '../../volunteer-core/app-cache.js';
 import { CallError, CoordinatorLink } from '../../volunteer-core/coordinator-link.js';
 import { Emitter } from '../../volunteer-core/emitter.js';
 import { TaskEngine, type HeldTask } from '../../volunteer-core/task-engine.js';
-import { acknowledged, creditOutcomes, finishedRun, recordFor, remainingMs, type TaskRecord } from '../../volunteer-core/task-history.js';
+import { ACTIVE_STATES, acknowledged, creditOutcomes, finishedRun, recordFor, remainingMs, type TaskRecord } from '../../volunteer-core/task-history.js';
 import { idbAppStore } from './app-store.js';
 import { CreditBook } from './credit-book.js';
 import type { BrowserCrypto } from './crypto.js';
@@ -210,6 +210,13 @@ export class Volunteer extends Emitter<{ change: undefined }> {
     const v = new Volunteer(db, history, crypto, host, settings, platform);
     v.trust = await trustedCoordinatorKey(db);
     await v.engine.restore();
+    // A task the list still shows in progress that the journal no longer has (the tab closed
+    // before it was reported, and it went back to the coordinator) is over for this browser.
+    for (const r of history.list()) {
+      if (ACTIVE_STATES.has(r.state) && !v.engine.hasTask(r.taskId)) {
+        history.update(r.taskId, (x) => ({ ...x, state: 'given_back', finishedAt: x.finishedAt ?? Date.now(), error: { code: 'given_back', message: 'this browser no longer held it when the page opened again' } }));
+      }
+    }
     v.applyPause();
     if (settings.joined) v.connect();
     return v;
