@@ -322,15 +322,19 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
     expect(replicaCount(c, b2)).toBe(0);
     expect(sent.at(-1)).toEqual({ projects: [{ project: 'Alpha', share: 300 }, { project: 'Beta', noNewTasks: true }] });
 
-    // Only the projects chosen: Beta no longer, and a project never chosen (Delta) gets nothing.
+    // Only the projects chosen: Beta no longer; new projects off keeps those shown (Delta), and a
+    // project that appears later (Epsilon) gets nothing.
     await page.uncheck('#projects li[data-project="Beta"] .project-enabled');
     await page.uncheck('#new-projects');
+    expect(await page.isChecked('#projects li[data-project="Delta"] .project-enabled')).toBe(true);
+    const epsilon = c.apps.createProject({ name: 'Epsilon' });
+    const e1 = submitInputs(c, addApp(c, epsilon, 'quick', 'export default async (input) => input.n * 11;'), [{ n: 1 }], ONE_REPLICA);
     const d1 = submitInputs(c, quickD, [{ n: 1 }], ONE_REPLICA);
     const a3 = submitInputs(c, quickA, [{ n: 3 }], ONE_REPLICA);
-    await waitFor('Alpha’s third batch done', () => doneCount(c, a3) === 1, 20_000);
-    expect(replicaCount(c, d1)).toBe(0);
+    await waitFor('Alpha’s and Delta’s new batches done', () => doneCount(c, a3) === 1 && doneCount(c, d1) === 1, 20_000);
+    expect(replicaCount(c, e1)).toBe(0);
     expect(replicaCount(c, b2)).toBe(0);
-    expect(sent.at(-1)).toEqual({ projects: [{ project: 'Alpha', share: 300 }], onlyListed: true });
+    expect(sent.at(-1)).toEqual({ projects: [{ project: 'Alpha', share: 300 }, { project: 'Delta' }], onlyListed: true });
 
     // Kept across a reload.
     await page.reload();

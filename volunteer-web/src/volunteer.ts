@@ -294,7 +294,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
 
   /** A project's choices: compute for it, its share, no new tasks, suspended here. */
   setProjectChoice(project: string, change: Partial<ProjectChoice>): void {
-    const before = this.choice(project) ?? defaultChoice();
+    const before = this.effectiveChoice(project);
     const after = { ...before, ...change };
     this.settings.projects[project] = after;
     this.persist();
@@ -309,8 +309,12 @@ export class Volunteer extends Emitter<{ change: undefined }> {
     this.changed();
   }
 
-  /** Whether projects not chosen yet get work too. */
-  setNewProjects(on: boolean): void {
+  /**
+   * Whether projects not chosen yet get work too. Turned off, the projects shown now (`known`)
+   * that had no choice of their own are chosen as they were, computed for: only new ones are left out.
+   */
+  setNewProjects(on: boolean, known: readonly string[] = []): void {
+    if (!on) for (const project of known) if (!this.choice(project)) this.settings.projects[project] = defaultChoice();
     this.settings.newProjects = on;
     this.persist();
     this.engine.fill();
@@ -319,6 +323,11 @@ export class Volunteer extends Emitter<{ change: undefined }> {
 
   choice(project: string): ProjectChoice | undefined {
     return Object.hasOwn(this.settings.projects, project) ? this.settings.projects[project] : undefined;
+  }
+
+  /** A project's choices as they apply: one never chosen is computed for only while new projects are. */
+  effectiveChoice(project: string): ProjectChoice {
+    return this.choice(project) ?? { ...defaultChoice(), enabled: this.settings.newProjects };
   }
 
   private suspendedTask(taskId: number): boolean {

@@ -5,7 +5,6 @@
 // which holds the project's tasks on this page at their next checkpoint.
 import { PublicProjectListSchema, type PublicProject } from '../../../protocol/api.js';
 import { DEFAULT_SHARE, MAX_SHARE } from '../../../protocol/limits.js';
-import { defaultChoice } from '../../../volunteer-core/project-choices.js';
 import { h, mount, setText } from '../dom.js';
 import { count } from '../format.js';
 import type { Volunteer, VolunteerView } from '../volunteer.js';
@@ -35,7 +34,7 @@ export function projectsSection(v: Volunteer): Section {
   const rows = new Map<string, Row>();
   const newProjects = h('input', { type: 'checkbox', id: 'new-projects' });
   newProjects.checked = v.settings.newProjects;
-  newProjects.addEventListener('change', () => v.setNewProjects(newProjects.checked));
+  newProjects.addEventListener('change', () => v.setNewProjects(newProjects.checked, [...rows.keys()]));
 
   const row = (name: string): Row => {
     const id = `p${rows.size}`;
@@ -48,7 +47,7 @@ export function projectsSection(v: Volunteer): Section {
     share.addEventListener('change', () => {
       const n = Math.round(Number(share.value));
       if (Number.isFinite(n) && n >= 0 && n <= MAX_SHARE) v.setProjectChoice(name, { share: n });
-      else share.value = String((v.choice(name) ?? defaultChoice()).share);
+      else share.value = String(v.effectiveChoice(name).share);
     });
     suspend.addEventListener('click', () => v.setProjectChoice(name, { suspended: !(v.choice(name)?.suspended ?? false) }));
     const badges = h('span', { class: 'project-badges' });
@@ -92,7 +91,7 @@ export function projectsSection(v: Volunteer): Section {
           rows.set(name, r);
           list.append(r.el);
         }
-        const c = v.choice(name) ?? defaultChoice();
+        const c = v.effectiveChoice(name);
         const now = view?.workers.filter((w) => w.project === name).length ?? 0;
         const held = view?.tasks.filter((t) => t.project === name && t.hold === 'suspended').length ?? 0;
         const done = view?.stats.projects[name]?.tasks ?? 0;
