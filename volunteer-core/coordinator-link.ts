@@ -1,5 +1,6 @@
 // A volunteer's connection to its coordinator: Socket.IO to the /volunteer namespace with
-// automatic reconnection (exponential backoff with jitter), the hello/auth handshake on every
+// reconnection kept here rather than in Socket.IO (exponential backoff with jitter), so that
+// the volunteer can be told what failed and when the next try is; the hello/auth handshake on every
 // connect, calls with acknowledgements and timeouts, and heartbeats. The daemon and the page
 // differ only in where the coordinator is, how they trust its key and what they log.
 import { io, type Socket } from 'socket.io-client';
@@ -7,6 +8,7 @@ import { z } from 'zod';
 import { PROTOCOL_VERSION } from '../protocol/limits.js';
 import { Hex32, type AbortNotice, type Capabilities, type CreditReceipt, type Platform } from '../protocol/messages.js';
 import { unref } from './clock.js';
+import { describeConnectError } from './connect-problem.js';
 import type { VolunteerCrypto } from './crypto.js';
 import { Emitter } from './emitter.js';
 import { quietLogger, type Logger } from './logger.js';
@@ -14,6 +16,9 @@ import { quietLogger, type Logger } from './logger.js';
 const CALL_TIMEOUT_MS = 30_000;
 /** Wait before connecting again when the coordinator says this host connects too much. */
 const RETRY_REFUSED_MS = 10_000;
+/** Waits between attempts: doubling from the first to the longest, each ×0.5–1.5. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
 
 export interface Session {
   hostId: number;
@@ -67,6 +72,19 @@ export interface LinkOptions {
   log?: Logger;
   /** How long to wait (×1–2, jittered) after a connection or handshake refused as rate_limited; default 10 s. */
   retryRefusedMs?: number;
+  /** The first wait before connecting again (doubling up to 30 s); default 1 s. */
+  retryFirstMs?: number;
+}
+
+/** Why the link is not connected, and when it tries again. */
+export interface LinkProblem {
+  problem: string;
+  /** When the next attempt starts (the clock's ms). */
+  retryAt: number;
+  /** Failed attempts in a row. */
+  attempts: number;
+  /** The coordinator refused it for now (too many connections), rather than it being unreachable. */
+  rateLimited: boolean;
 }
 
 export type LinkEvents = {
@@ -79,6 +97,8 @@ export type LinkEvents = {
   credit: CreditReceipt[];
   /** The coordinator says there may be work for a host that found none: ask again now. */
   available: void;
+  /** An attempt to connect or handshake failed: why, and when the next one is. */
+  retrying: LinkProblem;
 };
 
 export class CoordinatorLink extends Emitter<LinkEvents> {
@@ -88,27 +108,38 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  private failures = 0;
+  /** Why the last attempt failed, until one succeeds. */
+  problem: LinkProblem | undefined;
 
   constructor(private readonly options: LinkOptions) {
     super();
     this.log = options.log ?? quietLogger;
     this.socket = io(options.url === undefined ? '/volunteer' : `${options.url.replace(/\/$/, '')}/volunteer`, {
       transports: ['websocket'],
-      reconnection: true,
-      reconnectionDelay: 1_000,
-      reconnectionDelayMax: 30_000,
-      randomizationFactor: 0.5,
+      reconnection: false, // retryLater() does it, knowing why and when
       timeout: 20_000,
     });
     this.socket.on('connect', () => void this.handshake());
-    this.socket.on('disconnect', (reason) => this.lost(reason));
+    this.socket.on('disconnect', (reason) => {
+      this.lost(reason);
+      // Closed on purpose here (to connect again at once, or later): whoever closed it decides.
+      if (reason !== 'io client disconnect') this.retryLater(describeDisconnect(reason), false);
+    });
     this.socket.on('connect_error', (e) => {
-      // Socket.IO retries a connection that failed on its own, but not one the coordinator
-      // refused (too many connections from this address): that one is retried here, later.
-      if (!this.socket.active) {
+      const problem = describeConnectError(e, options.url);
+      // The coordinator refused it (too many connections from this address): retried later.
+      if (e.message.startsWith('rate_limited')) {
         this.log.warn('connection refused; trying again later', { error: e.message });
-        this.retryLater();
-      } else this.log.debug('cannot reach the coordinator; retrying', { error: e.message });
+        this.retryLater(problem, true);
+      } else {
+        const before = this.problem?.problem;
+        const at = this.retryLater(problem, false);
+        // Said as a warning when it is news; the same problem again, as information.
+        const fields = { problem, retryInSeconds: Math.round((at - Date.now()) / 1000), attempts: this.failures };
+        if (problem !== before) this.log.warn('cannot connect to the coordinator; retrying', fields);
+        else this.log.info('still cannot connect to the coordinator; retrying', fields);
+      }
     });
     this.socket.on('tasks.abort', (n: AbortNotice) => this.emit('abort', n));
     this.socket.on('credit.granted', (m: { receipts: CreditReceipt[] }) => this.emit('credit', m.receipts));
@@ -176,6 +207,8 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
       const signature = await crypto.sign(host.seed, 'auth', { nonce: hello.challenge, hostKey: host.publicKey, coordinatorKey: hello.coordinatorKey });
       const auth = AuthReply.parse(await this.call('auth', { signature }));
       this.session = { ...auth, coordinatorKey: hello.coordinatorKey };
+      this.failures = 0;
+      this.problem = undefined;
       this.startHeartbeat(auth.limits.heartbeatIntervalMs);
       this.emit('ready', this.session);
     } catch (e) {
@@ -195,7 +228,7 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
       if (err instanceof CallError && err.code === 'rate_limited') {
         this.log.warn('handshake refused for now; reconnecting later', { error: err.message });
         this.socket.disconnect();
-        this.retryLater();
+        this.retryLater(`the coordinator refused the handshake for now: ${err.message}`, true);
         return;
       }
       // A refused key or account will not fix itself by retrying.
@@ -204,13 +237,25 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
     }
   }
 
-  /** Connects again after a jittered wait; one wait at a time. */
-  private retryLater(): void {
+  /**
+   * Connects again after a jittered wait (one wait at a time), and says why and when. Returns
+   * when the next attempt starts.
+   */
+  private retryLater(problem: string, rateLimited: boolean): number {
     clearTimeout(this.retry);
-    // Not unref'd: like socket.io's own reconnection, the wait keeps a daemon alive.
+    if (this.closed) return Date.now();
+    const first = this.options.retryFirstMs ?? RETRY_FIRST_MS;
+    const waitMs = rateLimited
+      ? (this.options.retryRefusedMs ?? RETRY_REFUSED_MS) * (1 + Math.random())
+      : Math.min(RETRY_MAX_MS, first * 2 ** Math.min(this.failures, 16)) * (0.5 + Math.random());
+    this.failures++;
+    // Not unref'd: the wait keeps a daemon alive, as Socket.IO's own reconnection would.
     this.retry = setTimeout(() => {
-      if (!this.closed) this.socket.connect();
-    }, (this.options.retryRefusedMs ?? RETRY_REFUSED_MS) * (1 + Math.random()));
+      if (!this.closed && !this.socket.connected) this.socket.connect();
+    }, waitMs);
+    this.problem = { problem, retryAt: Date.now() + waitMs, attempts: this.failures, rateLimited };
+    this.emit('retrying', this.problem);
+    return this.problem.retryAt;
   }
 
   private startHeartbeat(intervalMs: number): void {
