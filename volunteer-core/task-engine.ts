@@ -104,6 +104,8 @@ export interface EngineEvents<C> {
   connected(session: Session): void;
   lost(reason: string): void;
   fetchFailed(error: Error): void;
+  /** An ask for work was answered, with this many tasks. */
+  asked(received: number): void;
   creditAdded(added: number, rejected: number, credit: C): void;
   creditFetchFailed(error: Error): void;
   /** A task verified and journalled: it is this host's now. */
@@ -151,6 +153,12 @@ export interface EngineOptions<C extends CreditStore> {
   events?: Partial<EngineEvents<C>>;
   clock?: Clock;
   retryMs?: number;
+}
+
+/** tasks.request's `preferences`: which projects, their resource shares, no new tasks from some. */
+export interface TaskPreferences {
+  projects?: { project: string; share?: number; noNewTasks?: boolean }[];
+  onlyListed?: boolean;
 }
 
 // ---- the engine ----
@@ -202,6 +210,8 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
   private readonly progressTimer: TimerId;
   /** The last ask for work came back empty. */
   waitingForWork = false;
+  /** When the engine asks for work next, while it waits to (the clock's ms). */
+  nextAskAt: number | undefined;
 
   constructor(private readonly o: EngineOptions<C>) {
     this.clock = o.clock ?? realClock;
@@ -316,7 +326,9 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
   fill(delayMs = 0): void {
     this.clock.clearTimeout(this.fillTimer);
     this.fillTimer = undefined;
+    this.nextAskAt = undefined;
     if (delayMs > 0) {
+      this.nextAskAt = this.clock.now() + delayMs;
       this.fillTimer = this.clock.setTimeout(() => this.fill(), delayMs);
       return;
     }
@@ -340,6 +352,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
       for (const raw of reply.tasks) await this.accept(raw, session.coordinatorKey);
       this.waitingForWork = reply.tasks.length === 0;
       this.requesting = false;
+      this.events.asked?.(reply.tasks.length);
       this.changed();
       if (reply.tasks.length === 0) this.fill(reply.retryAfterMs ?? this.retryMs);
       else this.fill();

@@ -2,6 +2,7 @@
 // and appended to receipts.ndjson, which is the host's proof of its credit.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { creditAmount, creditUnits } from '../protocol/ledger.js';
 import type { CreditReceipt } from '../protocol/messages.js';
 import type { VolunteerCrypto } from '../volunteer-core/crypto.js';
 import { checkReceipts, CreditTally } from '../volunteer-core/credit-receipts.js';
@@ -12,6 +13,8 @@ export class CreditBook implements CreditStore {
   private readonly tally = new CreditTally();
   private readonly file: string;
   private readonly seen = new Set<number>();
+  /** When each receipt was granted and its amount in micro-credits, for the credit per day. */
+  private readonly grants: { at: number; units: number }[] = [];
 
   constructor(
     dataDir: string,
@@ -36,6 +39,28 @@ export class CreditBook implements CreditStore {
     return this.tally.total;
   }
 
+  /** The receipts kept, the last grant, and credit per UTC day over the last `days` days (oldest first). */
+  summary(now: number, days = 7): { total: number; receipts: number; lastGrantedAt?: number; days: { day: string; credit: number }[] } {
+    const DAY = 86_400_000;
+    const today = Math.floor(now / DAY);
+    const perDay = new Map<number, number>();
+    let last: number | undefined;
+    for (const g of this.grants) {
+      last = Math.max(last ?? 0, g.at);
+      const d = Math.floor(g.at / DAY);
+      if (d > today - days) perDay.set(d, (perDay.get(d) ?? 0) + g.units);
+    }
+    return {
+      total: this.total,
+      receipts: this.grants.length,
+      ...(last === undefined ? {} : { lastGrantedAt: last }),
+      days: Array.from({ length: days }, (_, i) => {
+        const d = today - days + 1 + i;
+        return { day: new Date(d * DAY).toISOString().slice(0, 10), credit: creditAmount(perDay.get(d) ?? 0) };
+      }),
+    };
+  }
+
   /** Keeps the receipts that verify; returns how many were new and how many were refused. */
   async add(receipts: unknown[]): Promise<{ added: number; rejected: number }> {
     const { fresh, rejected } = await checkReceipts(this.crypto, this.coordinatorKey, this.hostKey, receipts, (id) => this.seen.has(id));
@@ -50,6 +75,7 @@ export class CreditBook implements CreditStore {
     if (this.seen.has(r.entryId)) return;
     this.seen.add(r.entryId);
     this.tally.add(r);
+    this.grants.push({ at: r.grantedAt, units: creditUnits(r.amount) });
     this.lastEntryId = Math.max(this.lastEntryId, r.entryId);
   }
 }

@@ -1,9 +1,11 @@
 // The volunteer daemon: volunteer-core's task engine with files for its journal, cache and
 // credit, worker threads for its sandboxes, Node's crypto and a structured log. What is the
 // daemon's own: the data dir and its host key, the coordinator key pinned or trusted on first
-// use, and stopping (give queued work back, let running tasks finish within a grace period,
-// flush results).
-import { mkdirSync } from 'node:fs';
+// use, its owner's controls (pause, no new tasks, compute hours, project preferences; the
+// control socket), counters kept across restarts, why it is idle, and stopping (give queued
+// work back, let running tasks finish within a grace period, flush results).
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
 import type { CheckpointLimits } from '../app-runtime/run-app.js';
@@ -17,8 +19,16 @@ import { CreditBook } from './credit-book.js';
 import { loadOrCreateHostKey, trustCoordinatorKey, type HostIdentity } from './identity.js';
 import { SandboxPool } from './sandbox/sandbox-pool.js';
 import { TaskJournal } from './task-journal.js';
+import type { TaskPreferences } from '../volunteer-core/task-engine.js';
+import { nextChange, withinHours, type ComputeHours } from './compute-hours.js';
+import type { ProjectPreference } from './config-file.js';
+import type { ControlRequest, CreditInfo, Status, TaskInfo } from './control-protocol.js';
+import { listenControl } from './control-socket.js';
+import { DaemonState } from './daemon-state.js';
 
 const FLUSH_MS = 10_000;
+/** How often the compute hours are looked at. */
+const SCHEDULE_CHECK_MS = 15_000;
 
 export interface DaemonOptions {
   url: string;
@@ -35,6 +45,11 @@ export interface DaemonOptions {
   name?: string;
   accountKey?: string;
   coordinatorKey?: string;
+  /** Local hours to compute in; always when absent. */
+  computeHours?: ComputeHours;
+  /** Project preferences from the config file and flags (the companion's no-new-tasks is added). */
+  projects?: ProjectPreference[];
+  onlyListed?: boolean;
 }
 
 export interface ThreadView {
@@ -44,8 +59,19 @@ export interface ThreadView {
   progress: number;
 }
 
-/** The connection, for the live display: never connected yet, connected, or lost (and why, since when). */
-export type ConnectionView = { state: 'connecting' } | { state: 'connected' } | { state: 'lost'; reason: string; sinceMs: number };
+/**
+ * The connection, for the live display: never connected yet, connected, or lost (and why, since
+ * when); when an attempt failed, why, and when the next one is.
+ */
+export type ConnectionView = Status['connection'];
+
+export interface StoppingView {
+  /** Running tasks it lets finish, until `deadline`. */
+  finishing: number;
+  deadline: number;
+  /** Tasks it gives back (not begun, or not finished in time). */
+  handingBack: number;
+}
 
 export interface DaemonView {
   connection: ConnectionView;
@@ -55,6 +81,11 @@ export interface DaemonView {
   done: number;
   errors: number;
   credit: number;
+  /** Why nothing runs (paused by the owner, outside the compute hours); empty when computing. */
+  paused: string[];
+  /** Why a thread is idle, when one is. */
+  idle: string | undefined;
+  stopping: StoppingView | undefined;
 }
 
 export class Daemon {
@@ -62,19 +93,24 @@ export class Daemon {
   private readonly engine: TaskEngine<CreditBook>;
   private readonly pool: SandboxPool;
   private readonly link: CoordinatorLink;
-  private stopping = false;
-  private done = 0;
-  private errors = 0;
+  private stopping: StoppingView | undefined;
+  private readonly state: DaemonState;
   private fatal: ((e: Error) => void) | undefined;
   private lost: { reason: string; at: number } | undefined;
+  /** Paused now (by the owner or the compute hours). */
+  private pausedNow = false;
+  private fetchError: { message: string } | undefined;
+  private control: Server | undefined;
+  private readonly scheduleTimer: NodeJS.Timeout;
 
   constructor(
     private readonly options: DaemonOptions,
     ed: Ed25519,
     private readonly log: Logger,
   ) {
-    mkdirSync(options.dataDir, { recursive: true });
+    privateDataDir(options.dataDir, log);
     this.host = loadOrCreateHostKey(options.dataDir, ed);
+    this.state = new DaemonState(options.dataDir);
     if (this.host.created) log.info('created host key', { hostKey: this.host.publicKey, dataDir: options.dataDir });
     const crypto = syncCrypto(ed);
     const baseUrl = options.url.replace(/\/$/, '');
@@ -82,7 +118,7 @@ export class Daemon {
     this.pool = pool;
     const runner: SandboxRunner = {
       get idle() {
-        return pool.idle;
+        return pool.idle; // 0 while paused
       },
       run: (job, events) => pool.run({ type: 'run', ...job, files: [...job.files] }, events),
       abort: (taskId, reason) => void pool.abort(taskId, reason),
@@ -98,10 +134,16 @@ export class Daemon {
       openCredit: (coordinatorKey) => new CreditBook(options.dataDir, crypto, coordinatorKey, this.host.publicKey),
       capacity: () => options.threads + options.prefetch,
       checkpointLimits: () => options.checkpointLimits,
+      canFetch: () => !this.pausedNow && !this.state.value.noNewTasks,
+      preferences: () => this.preferences(),
       events: {
         restored: (tasks, unreportedResults) => log.info('restored from the journal', { tasks, unreportedResults }),
         connected: (s) => log.info('connected', { hostId: s.hostId, userId: s.userId, threads: options.threads }),
-        fetchFailed: (e) => log.warn('asking for work failed; trying again', { error: e.message }),
+        fetchFailed: (e) => {
+          this.fetchError = { message: e.message };
+          log.warn('asking for work failed; trying again', { error: e.message });
+        },
+        asked: () => (this.fetchError = undefined),
         creditAdded: (added, rejected, credit) => {
           if (added > 0) log.info('credit granted', { receipts: added, total: Number(credit.total.toFixed(6)) });
           if (rejected > 0) log.warn('ignored credit receipts that do not verify', { rejected });
@@ -115,7 +157,7 @@ export class Daemon {
           if (f.outcome.ok) log.info('task finished', { taskId: task.taskId, ...timing });
           else log.warn('task failed', { taskId: task.taskId, code: f.outcome.code, error: f.outcome.message, ...timing });
         },
-        resultSaved: (r) => (r.outcome === 'error' ? this.errors++ : this.done++),
+        resultSaved: (r) => this.state.count(r.outcome === 'error' ? 'error' : 'done'),
         aborted: (taskId, reason) => log.info('task aborted by the coordinator', { taskId, reason }),
         reportFailed: (e, unreported) => log.warn('reporting results failed; they are kept and sent again', { error: e.message, unreported }),
         acknowledged: (ack) => {
@@ -148,6 +190,10 @@ export class Daemon {
     this.link.on('fatal', (e) => this.fatal?.(e));
     this.link.on('lost', (reason) => (this.lost = { reason, at: Date.now() }));
     this.link.on('ready', () => (this.lost = undefined));
+    if (this.state.value.paused) log.info('paused since the last run; volunteer-grid-volunteer resume to compute', {});
+    this.applyPause();
+    this.scheduleTimer = setInterval(() => this.applyPause(), SCHEDULE_CHECK_MS);
+    this.scheduleTimer.unref();
     // The journal is read before the engine hears of a session; attach() picks up one that came first.
     void this.engine.restore().then(
       () => this.engine.attach(this.link),
@@ -160,22 +206,162 @@ export class Daemon {
     return new Promise((_, reject) => (this.fatal = reject));
   }
 
+  /** Opens the control socket; refused (with the reason logged) when the data dir is not private. */
+  async openControl(): Promise<void> {
+    this.control = await listenControl(this.options.dataDir, (request) => this.onControl(request));
+  }
+
   view(): DaemonView {
     const held = this.engine.heldTasks();
+    const running = held.filter((h) => h.state === 'running');
     return {
-      connection:
-        this.engine.session !== undefined
-          ? { state: 'connected' }
-          : this.lost
-            ? { state: 'lost', reason: this.lost.reason, sinceMs: Date.now() - this.lost.at }
-            : { state: 'connecting' },
-      running: held.filter((h) => h.state === 'running').map((h) => ({ taskId: h.task.taskId, project: h.task.project, app: h.task.app, progress: h.progress })),
-      queued: held.filter((h) => h.state !== 'running').length,
+      connection: this.connectionView(),
+      running: running.map((h) => ({ taskId: h.task.taskId, project: h.task.project, app: h.task.app, progress: h.progress })),
+      queued: held.length - running.length,
       unreported: this.engine.unreportedCount,
-      done: this.done,
-      errors: this.errors,
+      done: this.state.value.done,
+      errors: this.state.value.errors,
       credit: this.engine.credit?.total ?? 0,
+      paused: this.pauseReasons(),
+      idle: running.length < this.options.threads ? this.idleReason(held.length - running.length) : undefined,
+      stopping: this.stopping,
     };
+  }
+
+  private connectionView(): ConnectionView {
+    if (this.engine.session !== undefined) return { state: 'connected' };
+    const p = this.link.problem;
+    const retry = p ? { problem: p.problem, retryInMs: Math.max(0, Math.round(p.retryAt - Date.now())) } : {};
+    return this.lost ? { state: 'lost', reason: this.lost.reason, sinceMs: Date.now() - this.lost.at, ...retry } : { state: 'connecting', ...retry };
+  }
+
+  private pauseReasons(): string[] {
+    const reasons: string[] = [];
+    if (this.state.value.paused) reasons.push('paused by its owner (volunteer-grid-volunteer resume)');
+    const hours = this.options.computeHours;
+    if (hours && !withinHours(hours, new Date())) {
+      const next = nextChange(hours, new Date());
+      reasons.push(`outside its compute hours (${hours.text})${next ? `; computes again at ${hhmm(next)}` : ''}`);
+    }
+    return reasons;
+  }
+
+  /** Why a thread has nothing to run, in words. */
+  private idleReason(waiting: number): string {
+    if (this.stopping) return 'stopping';
+    const paused = this.pauseReasons();
+    if (paused.length > 0) return paused.join('; ');
+    if (this.engine.session === undefined) {
+      const p = this.link.problem;
+      const inS = p ? `; next try in ${seconds(p.retryAt - Date.now())}` : '';
+      if (p?.rateLimited) return `rate-limited by the coordinator (${p.problem})${inS}`;
+      return p ? `not connected to the coordinator${inS}` : 'connecting to the coordinator';
+    }
+    if (waiting > 0) return 'fetching and checking what the next task needs';
+    if (this.state.value.noNewTasks) return 'no new tasks (volunteer-grid-volunteer allow-new-tasks)';
+    const next = this.engine.nextAskAt;
+    const ask = next === undefined ? '' : `; asks again in ${seconds(next - Date.now())}`;
+    if (this.fetchError) return `asking for work failed: ${this.fetchError.message}${ask}`;
+    if (this.engine.waitingForWork) {
+      const only = this.preferences();
+      const limits = only?.onlyListed ? ' from the listed projects' : '';
+      return `no work for this host${limits} now${ask || '; asks again when the coordinator has some'}`;
+    }
+    return 'asking for work';
+  }
+
+  /** What tasks.request says of the owner's projects: the config's list with the companion's no-new-tasks. */
+  private preferences(): TaskPreferences | undefined {
+    const byName = new Map((this.options.projects ?? []).map((p) => [p.project, { ...p }]));
+    for (const project of this.state.value.noNewTasksProjects) byName.set(project, { ...byName.get(project), project, noNewTasks: true });
+    const projects = [...byName.values()];
+    const onlyListed = this.options.onlyListed === true;
+    if (projects.length === 0 && !onlyListed) return undefined;
+    return { ...(projects.length > 0 ? { projects } : {}), ...(onlyListed ? { onlyListed } : {}) };
+  }
+
+  /** Pauses or resumes as the owner's pause and the compute hours say. */
+  private applyPause(): void {
+    if (this.stopping) return;
+    const reasons = this.pauseReasons();
+    const paused = reasons.length > 0;
+    if (paused === this.pausedNow) return;
+    this.pausedNow = paused;
+    this.pool.setPaused(paused, reasons.join('; '));
+    if (paused) {
+      this.log.info('paused', { reasons });
+      // Tasks not begun go back to be computed elsewhere meanwhile; begun ones wait here.
+      const notBegun = this.engine.heldTasks().filter((h) => h.state !== 'running' && !h.checkpointed).map((h) => h.task.taskId);
+      void this.engine.giveBack(notBegun, 'the volunteer paused');
+    } else {
+      this.log.info('computing again', {});
+      this.engine.dispatch();
+      this.engine.fill();
+    }
+  }
+
+  private status(): Status {
+    const v = this.view();
+    const s = this.state.value;
+    return {
+      url: this.options.url,
+      hostKey: this.host.publicKey,
+      pid: process.pid,
+      threads: this.options.threads,
+      connection: v.connection,
+      paused: v.paused,
+      noNewTasks: s.noNewTasks,
+      noNewTasksProjects: [...s.noNewTasksProjects],
+      ...(this.options.computeHours ? { schedule: this.options.computeHours.text } : {}),
+      ...(v.idle === undefined ? {} : { idle: v.idle }),
+      running: v.running.length,
+      queued: v.queued,
+      unreported: v.unreported,
+      done: v.done,
+      errors: v.errors,
+      credit: v.credit,
+    };
+  }
+
+  private onControl(request: ControlRequest): object {
+    const s = this.state.value;
+    switch (request.cmd) {
+      case 'status':
+        break;
+      case 'pause':
+      case 'resume':
+        this.state.set({ paused: request.cmd === 'pause' });
+        this.log.info(request.cmd === 'pause' ? 'paused by its owner' : 'resumed by its owner', {});
+        this.applyPause();
+        break;
+      case 'no-new-tasks':
+      case 'allow-new-tasks': {
+        const on = request.cmd === 'no-new-tasks';
+        if (request.project === undefined) this.state.set({ noNewTasks: on });
+        else {
+          const others = s.noNewTasksProjects.filter((p) => p !== request.project);
+          this.state.set({ noNewTasksProjects: on ? [...others, request.project] : others });
+        }
+        this.log.info(on ? 'no new tasks' : 'new tasks allowed', { project: request.project ?? 'all' });
+        if (!on) this.engine.fill();
+        break;
+      }
+      case 'tasks':
+        return { ok: true, tasks: this.tasks() };
+      case 'credit':
+        return { ok: true, credit: this.creditInfo() };
+    }
+    return { ok: true, status: this.status() };
+  }
+
+  private tasks(): TaskInfo[] {
+    return this.engine
+      .heldTasks()
+      .map((h) => ({ taskId: h.task.taskId, project: h.task.project, app: h.task.app, state: h.state, progress: h.progress, checkpointed: h.checkpointed }));
+  }
+
+  private creditInfo(): CreditInfo {
+    return this.engine.credit?.summary(Date.now()) ?? { total: 0, receipts: 0, days: [] };
   }
 
   /**
@@ -184,20 +370,26 @@ export class Daemon {
    */
   async stop(): Promise<void> {
     if (this.stopping) return;
-    this.stopping = true;
     const { engine } = this;
     engine.stopTaking();
+    clearInterval(this.scheduleTimer);
+    this.control?.close();
     const waiting = engine.heldTasks().filter((h) => h.state !== 'running').map((h) => h.task.taskId);
     const running = () => engine.heldTasks().filter((h) => h.state === 'running').length;
-    this.log.info('stopping', { running: running(), queued: waiting.length, graceSeconds: this.options.graceMs / 1000 });
+    const deadline = Date.now() + this.options.graceMs;
+    this.stopping = { finishing: running(), deadline, handingBack: waiting.length };
+    this.log.info('stopping', {
+      running: running(),
+      queued: waiting.length,
+      graceSeconds: this.options.graceMs / 1000,
+      message: describeStopping(this.stopping, Date.now()),
+    });
     await engine.giveBack(waiting, 'the volunteer is stopping');
 
-    const deadline = Date.now() + this.options.graceMs;
     while (running() > 0 && Date.now() < deadline) await sleep(100);
-    await engine.giveBack(
-      engine.heldTasks().map((h) => h.task.taskId),
-      'the volunteer stopped before the task finished',
-    );
+    const late = engine.heldTasks().map((h) => h.task.taskId);
+    this.stopping = { ...this.stopping, finishing: 0, handingBack: waiting.length + late.length };
+    await engine.giveBack(late, 'the volunteer stopped before the task finished');
 
     const flushUntil = Date.now() + FLUSH_MS;
     while (engine.unreportedCount > 0 && engine.session && Date.now() < flushUntil) {
@@ -206,8 +398,30 @@ export class Daemon {
     }
     if (engine.unreportedCount > 0) this.log.warn('results kept on disk for the next start', { unreported: engine.unreportedCount });
     this.link.close();
+    this.state.flush();
     await this.pool.close();
   }
 }
 
+/** "stopping: finishing 2 tasks (up to 28 s), handing back 1". */
+export function describeStopping(s: StoppingView, now: number): string {
+  const parts = [];
+  if (s.finishing > 0) parts.push(`finishing ${s.finishing} task${s.finishing === 1 ? '' : 's'} (up to ${seconds(s.deadline - now)})`);
+  parts.push(`handing back ${s.handingBack}`);
+  return `stopping: ${parts.join(', ')}`;
+}
+
+/** Creates the data dir 0700, or makes an existing one of ours 0700: it holds the host key and the control socket. */
+function privateDataDir(dataDir: string, log: Logger): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const st = statSync(dataDir);
+  const mode = st.mode & 0o777;
+  if ((mode & 0o077) !== 0 && st.uid === process.getuid?.()) {
+    chmodSync(dataDir, mode & 0o700);
+    log.warn('the data dir was open to other users; made it private', { dataDir, was: mode.toString(8), now: (mode & 0o700).toString(8) });
+  }
+}
+
+const seconds = (ms: number) => `${Math.max(0, Math.ceil(ms / 1000))} s`;
+const hhmm = (d: Date) => `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -20,6 +20,11 @@ export const OptionsSchema = z.strictObject({
   coordinatorKey: Hex32.optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   display: z.enum(['auto', 'live', 'log']).default('auto'),
+  /** Preferences and schedule (default <data-dir>/volunteer.json); the flags below override it. */
+  config: z.string().min(1).optional(),
+  computeHours: z.string().min(1).optional(),
+  projectShares: z.string().min(1).optional(),
+  onlyListedProjects: z.union([z.boolean(), z.stringbool()]).optional(),
 });
 export type Options = z.infer<typeof OptionsSchema>;
 
@@ -40,9 +45,14 @@ const FLAGS: Record<string, FlagSpec> = {
   'coordinator-key': env('COORDINATOR_KEY'),
   'log-level': env('LOG_LEVEL'),
   display: env('DISPLAY'),
+  config: env('CONFIG'),
+  'compute-hours': env('COMPUTE_HOURS'),
+  'project-shares': env('PROJECT_SHARES'),
+  'only-listed-projects': { ...env('ONLY_LISTED_PROJECTS'), boolean: true },
 };
 
-export const USAGE = `Usage: npm run volunteer -- --url http://coordinator:8080 [options]
+export const USAGE = `Usage: volunteer-grid-volunteer --url http://coordinator:8080 [options]
+   (or npm run volunteer -- --url … from a clone)
 
   --url URL               the coordinator (env VG_VOLUNTEER_URL)
   --threads N             tasks run at once (default: the number of cores, ${availableParallelism()} here)
@@ -61,7 +71,17 @@ export const USAGE = `Usage: npm run volunteer -- --url http://coordinator:8080 
   --coordinator-key HEX   pin the coordinator's public key instead of trusting it on first use
   --log-level LEVEL       debug | info | warn | error | silent (default info)
   --display MODE          live (a line per thread) | log (JSON lines) | auto: live on a terminal
+  --config FILE           preferences and schedule (default DATA-DIR/volunteer.json; see README)
+  --compute-hours HOURS   compute only in these local hours, e.g. 22:00-07:00 or
+                          08:00-09:00,12:00-14:00 (running tasks pause outside them)
+  --project-shares LIST   resource shares, e.g. primes=200,mandelbrot=50 (0-1000, default 100)
+  --only-listed-projects  tasks only from the projects in the config file or --project-shares
   --help                  this text
+
+Control the running daemon (same --data-dir), like boinccmd:
+  volunteer-grid-volunteer status | tasks | credit
+  volunteer-grid-volunteer pause | resume
+  volunteer-grid-volunteer no-new-tasks [PROJECT] | allow-new-tasks [PROJECT]
 
 Every option can also be set as an environment variable VG_VOLUNTEER_<NAME>, e.g. VG_VOLUNTEER_THREADS=2.
 `;

@@ -1,6 +1,6 @@
 // The volunteer daemon as a separate process, as `npm run volunteer` runs it, with its
 // structured log lines parsed so tests can wait for what it says it did.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onJsonLines } from '../../common/json-lines.js';
@@ -36,6 +36,11 @@ export class VolunteerProcess {
     return new VolunteerProcess(child, dataDir);
   }
 
+  /** The companion (`volunteer-grid-volunteer status …`) as a separate process, on this daemon's data dir. */
+  companion(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return runCompanion(this.dataDir, ...args);
+  }
+
   logged(msg: string, match: (l: LogLine) => boolean = () => true): LogLine[] {
     return this.lines.filter((l) => l.msg === msg && match(l));
   }
@@ -63,4 +68,20 @@ export class VolunteerProcess {
     this.child.kill('SIGTERM');
     return this.exited;
   }
+}
+
+/** Runs the companion with `--data-dir dataDir`; resolves with its exit code and output. */
+export function runCompanion(dataDir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'volunteer-node', 'main.ts'), ...args, '--data-dir', dataDir], { cwd: ROOT }, (error, stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** The companion's reply as JSON (`--json`); throws with what it said when it failed. */
+export async function companionJson<T>(dataDir: string, ...args: string[]): Promise<T> {
+  const r = await runCompanion(dataDir, ...args, '--json');
+  if (r.code !== 0) throw new Error(`companion ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
 }

@@ -19,7 +19,8 @@ const IDLE_CPU_MS = 100;
 /** After a task, how long a worker may take to drain what the app left before it is replaced. */
 const SETTLE_MS = 1_000;
 
-export type LimitCode = 'cpu_limit' | 'memory_limit' | 'app_stalled' | 'worker_crashed' | 'aborted';
+/** 'suspended': paused by the volunteer; the task runs again later from its last checkpoint. */
+export type LimitCode = 'cpu_limit' | 'memory_limit' | 'app_stalled' | 'worker_crashed' | 'aborted' | 'suspended';
 export type TaskOutcome = AppOutcome | { ok: false; code: LimitCode; message: string };
 
 /** What a running task tells its volunteer: app-runtime's TaskHost. */
@@ -233,6 +234,7 @@ export class SandboxPool {
   private readonly rssCeiling: number;
   private readonly waiting: { job: RunJob; events: TaskEvents; resolve: (f: Finished) => void }[] = [];
   closed = false;
+  private paused = false;
 
   constructor(readonly options: SandboxPoolOptions) {
     this.slots = Array.from({ length: options.threads }, () => new Slot(this));
@@ -242,8 +244,22 @@ export class SandboxPool {
     this.timer.unref();
   }
 
+  /** Free workers (none while paused). */
   get idle(): number {
-    return this.slots.filter((s) => s.free).length;
+    return this.paused ? 0 : this.slots.filter((s) => s.free).length;
+  }
+
+  /**
+   * Pauses: running tasks are stopped as 'suspended' (their workers replaced), to run again
+   * from their last checkpoint once resumed; nothing starts meanwhile.
+   */
+  setPaused(paused: boolean, reason: string): void {
+    if (paused === this.paused) return;
+    this.paused = paused;
+    if (paused) {
+      for (const w of this.waiting.splice(0)) w.resolve({ outcome: { ok: false, code: 'suspended', message: reason }, cpuTimeMs: 0, elapsedMs: 0 });
+      for (const s of this.slots) if (s.running) s.finish('suspended', reason);
+    } else this.slotFreed();
   }
 
   /** Runs a job on a free worker, or as soon as one is free. */
@@ -256,6 +272,7 @@ export class SandboxPool {
 
   /** Starts waiting jobs on free workers, then tells the owner a worker is free. */
   slotFreed(): void {
+    if (this.paused) return;
     for (let slot = this.slots.find((s) => s.free); slot && this.waiting.length > 0; slot = this.slots.find((s) => s.free)) {
       const { job, events, resolve } = this.waiting.shift()!;
       void slot.start(job, events).then(resolve);
