@@ -155,12 +155,6 @@ export interface EngineOptions<C extends CreditStore> {
   retryMs?: number;
 }
 
-/** tasks.request's `preferences`: which projects, their resource shares, no new tasks from some. */
-export interface TaskPreferences {
-  projects?: { project: string; share?: number; noNewTasks?: boolean }[];
-  onlyListed?: boolean;
-}
-
 // ---- the engine ----
 
 export type HeldState = 'preparing' | 'queued' | 'running';

@@ -86,12 +86,19 @@ export function formatStatus(s: Status): string {
     `host key      ${s.hostKey} (pid ${s.pid})`,
     `computing     ${s.paused.length > 0 ? `no: ${s.paused.join('; ')}` : 'yes'}${s.schedule ? ` (compute hours ${s.schedule})` : ''}`,
     `new tasks     ${s.noNewTasks ? 'none (allow-new-tasks to ask again)' : s.noNewTasksProjects.length > 0 ? `not from ${s.noNewTasksProjects.join(', ')}` : 'yes'}`,
+    `projects      ${describePreferences(s.preferences)}`,
     `threads       ${s.threads}: ${s.running} running${s.idle ? `; idle: ${s.idle}` : ''}`,
     `tasks         ${s.queued} queued, ${s.unreported} results to report`,
     `done          ${s.done} tasks, ${s.errors} errors (since the data dir was created)`,
     `credit        ${s.credit.toFixed(2)}`,
   ];
   return `${lines.join('\n')}\n`;
+}
+
+function describePreferences(p: Status['preferences']): string {
+  if (!p) return 'all, at equal shares';
+  const listed = (p.projects ?? []).map((x) => `${x.project} (${x.noNewTasks ? 'no new tasks' : `share ${x.share ?? 100}`})`);
+  return `${listed.join(', ') || 'none listed'}${p.onlyListed ? '; only these' : '; others at share 100'}`;
 }
 
 export function formatTasks(tasks: TaskInfo[]): string {

@@ -4,18 +4,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { MAX_PREFERENCE_PROJECTS, MAX_SHARE } from '../protocol/limits.js';
+import { ProjectPreferenceSchema, type ProjectPreference } from '../protocol/messages.js';
 import { parseComputeHours } from './compute-hours.js';
 
 export const CONFIG_FILE = 'volunteer.json';
 
-const ProjectPreference = z.strictObject({
-  /** The project's name, as the coordinator lists it. */
-  project: z.string().trim().min(1).max(200),
-  /** Resource share: tasks of this project against the others', 0–1000 (default 100). */
-  share: z.number().int().min(0).max(1000).optional(),
-  noNewTasks: z.boolean().optional(),
-});
-export type ProjectPreference = z.infer<typeof ProjectPreference>;
+export type { ProjectPreference };
 
 const ComputeHoursText = z.string().superRefine((s, ctx) => {
   const parsed = parseComputeHours(s);
@@ -25,7 +20,8 @@ const ComputeHoursText = z.string().superRefine((s, ctx) => {
 export const ConfigSchema = z.strictObject({
   /** Local hours to compute in, e.g. "22:00-07:00" or "08:00-09:00,12:00-14:00"; always when absent. */
   computeHours: ComputeHoursText.optional(),
-  projects: z.array(ProjectPreference).max(1000).optional(),
+  /** As tasks.request's preferences.projects (docs/protocol.md): name, share 0–1000 (default 100), noNewTasks. */
+  projects: z.array(ProjectPreferenceSchema).max(MAX_PREFERENCE_PROJECTS).optional(),
   /** Only tasks of the listed projects. */
   onlyListed: z.boolean().optional(),
 });
@@ -51,7 +47,7 @@ export function parseProjectShares(spec: string): ProjectPreference[] | { error:
   const out: ProjectPreference[] = [];
   for (const part of spec.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
     const m = /^(.+?)\s*=\s*(\d+)$/.exec(part);
-    if (!m || Number(m[2]) > 1000) return { error: `"${part}" is not PROJECT=SHARE with a share of 0–1000` };
+    if (!m || Number(m[2]) > MAX_SHARE) return { error: `"${part}" is not PROJECT=SHARE with a share of 0–${MAX_SHARE}` };
     out.push({ project: m[1]!, share: Number(m[2]) });
   }
   return out;

@@ -2,6 +2,7 @@
 // to each other over the control socket: one request per connection, one JSON line each way,
 // both checked with these schemas on arrival.
 import { z } from 'zod';
+import { VolunteerPreferencesSchema } from '../protocol/messages.js';
 
 /** The control socket's file name in the data dir. */
 export const CONTROL_SOCKET = 'control.sock';
@@ -44,6 +45,8 @@ export const StatusSchema = z.strictObject({
   paused: z.array(z.string()),
   noNewTasks: z.boolean(),
   noNewTasksProjects: z.array(z.string()),
+  /** The project preferences sent with every ask for work (config, flags and no-new-tasks PROJECT). */
+  preferences: VolunteerPreferencesSchema.optional(),
   /** The compute hours, when a schedule is set ("22:00–07:00"). */
   schedule: z.string().optional(),
   /** Why a thread is idle, when one is. */

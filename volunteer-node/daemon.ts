@@ -19,7 +19,8 @@ import { CreditBook } from './credit-book.js';
 import { loadOrCreateHostKey, trustCoordinatorKey, type HostIdentity } from './identity.js';
 import { SandboxPool } from './sandbox/sandbox-pool.js';
 import { TaskJournal } from './task-journal.js';
-import type { TaskPreferences } from '../volunteer-core/task-engine.js';
+import { MAX_PREFERENCE_PROJECTS } from '../protocol/limits.js';
+import type { VolunteerPreferences } from '../protocol/messages.js';
 import { nextChange, withinHours, type ComputeHours } from './compute-hours.js';
 import type { ProjectPreference } from './config-file.js';
 import type { ControlRequest, CreditInfo, Status, TaskInfo } from './control-protocol.js';
@@ -271,13 +272,17 @@ export class Daemon {
   }
 
   /** What tasks.request says of the owner's projects: the config's list with the companion's no-new-tasks. */
-  private preferences(): TaskPreferences | undefined {
-    const byName = new Map((this.options.projects ?? []).map((p) => [p.project, { ...p }]));
-    for (const project of this.state.value.noNewTasksProjects) byName.set(project, { ...byName.get(project), project, noNewTasks: true });
-    const projects = [...byName.values()];
+  private preferences(): VolunteerPreferences | undefined {
+    const projects = this.projectList();
     const onlyListed = this.options.onlyListed === true;
     if (projects.length === 0 && !onlyListed) return undefined;
     return { ...(projects.length > 0 ? { projects } : {}), ...(onlyListed ? { onlyListed } : {}) };
+  }
+
+  private projectList(noNewTasksProjects = this.state.value.noNewTasksProjects): NonNullable<VolunteerPreferences['projects']> {
+    const byName = new Map((this.options.projects ?? []).map((p) => [p.project, { ...p }]));
+    for (const project of noNewTasksProjects) byName.set(project, { ...byName.get(project), project, noNewTasks: true });
+    return [...byName.values()];
   }
 
   /** Pauses or resumes as the owner's pause and the compute hours say. */
@@ -303,6 +308,7 @@ export class Daemon {
   private status(): Status {
     const v = this.view();
     const s = this.state.value;
+    const preferences = this.preferences();
     return {
       url: this.options.url,
       hostKey: this.host.publicKey,
@@ -312,6 +318,7 @@ export class Daemon {
       paused: v.paused,
       noNewTasks: s.noNewTasks,
       noNewTasksProjects: [...s.noNewTasksProjects],
+      ...(preferences === undefined ? {} : { preferences }),
       ...(this.options.computeHours ? { schedule: this.options.computeHours.text } : {}),
       ...(v.idle === undefined ? {} : { idle: v.idle }),
       running: v.running.length,
@@ -340,7 +347,11 @@ export class Daemon {
         if (request.project === undefined) this.state.set({ noNewTasks: on });
         else {
           const others = s.noNewTasksProjects.filter((p) => p !== request.project);
-          this.state.set({ noNewTasksProjects: on ? [...others, request.project] : others });
+          const list = on ? [...others, request.project] : others;
+          if (this.projectList(list).length > MAX_PREFERENCE_PROJECTS) {
+            throw new Error(`the coordinator takes preferences for at most ${MAX_PREFERENCE_PROJECTS} projects; allow-new-tasks for some first`);
+          }
+          this.state.set({ noNewTasksProjects: list });
         }
         this.log.info(on ? 'no new tasks' : 'new tasks allowed', { project: request.project ?? 'all' });
         if (!on) this.engine.fill();

@@ -93,6 +93,20 @@ function inProgress(c: TestCoordinator): number {
   }
 }
 
+/** Work units done of a project's batches. */
+function doneOf(c: TestCoordinator, project: string): number {
+  const db = new Database(join(c.dataDir, 'coordinator.sqlite'), { readonly: true });
+  try {
+    return (
+      db
+        .prepare("SELECT COUNT(*) AS n FROM workunits w JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id WHERE p.name = ? AND w.status = 'done'")
+        .get(project) as { n: number }
+    ).n;
+  } finally {
+    db.close();
+  }
+}
+
 /** Local hours that exclude now: from two hours ahead to three hours ahead. */
 function hoursNotNow(): string {
   const h = (new Date().getHours() + 2) % 24;
@@ -276,7 +290,7 @@ describe('preferences and schedule', () => {
     submitInputs(coordinator, await addPrimes(coordinator), [{ from: 1, to: 1000 }], once);
     const dataDir = tempDir();
     const hours = hoursNotNow();
-    writeFileSync(join(dataDir, 'volunteer.json'), JSON.stringify({ computeHours: hours }));
+    writeFileSync(join(dataDir, 'volunteer.json'), JSON.stringify({ computeHours: hours, projects: [{ project: 'examples', share: 300 }] }));
     const d = startDaemon(coordinator.url, [], dataDir);
     await d.waitForLog('connected');
     const status = (await companionJson<{ status: Status }>(dataDir, 'status')).status;
@@ -307,7 +321,7 @@ describe('preferences and schedule', () => {
     expect(badFlag.output.join('')).toMatch(/--project-shares: "examples=lots" is not PROJECT=SHARE/);
   }, 90_000);
 
-  it.skipIf(skipTerminalTests('daemon live display'))('Ctrl-C in the live display says what it finishes and hands back, and the task count survives', async () => {
+  it.skipIf(skipTerminalTests('daemon live display'))('Ctrl-C in the live display says what it finishes and hands back', async () => {
     coordinator = await startTestCoordinator();
     submitInputs(coordinator, await addPrimes(coordinator), [{ from: 30_000_000, to: 36_000_000 }, { from: 36_000_000, to: 42_000_000 }], once);
     const dataDir = tempDir();
@@ -320,4 +334,47 @@ describe('preferences and schedule', () => {
     await waitFor('the daemon to exit', () => term.exited(), 30_000);
     expect(term.screen().some((l) => /^ {2}stopping: handing back [12]$/.test(l))).toBe(true);
   }, 90_000);
+});
+
+describe('project preferences reach the coordinator', () => {
+  it('asks only for the listed projects, and for none the companion said no new tasks of', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const alpha = await addPrimes(c, 'alpha');
+    const beta = await addPrimes(c, 'beta');
+    const small = (n: number, from: number) => Array.from({ length: n }, (_, i) => ({ from: from + i * 1000, to: from + (i + 1) * 1000 }));
+    submitInputs(c, alpha, small(3, 0), once);
+    submitInputs(c, beta, small(3, 0), once);
+    const dataDir = tempDir();
+    writeFileSync(join(dataDir, 'volunteer.json'), JSON.stringify({ projects: [{ project: 'beta', share: 200 }], onlyListed: true }));
+    const d = startDaemon(c.url, [], dataDir);
+    await waitFor("beta's three tasks", () => d.logged('task finished').length === 3, 60_000);
+    await expect.poll(async () => (await companionJson<{ status: Status }>(dataDir, 'status')).status.idle, { timeout: 20_000 }).toMatch(
+      /^no work for this host from the listed projects now; asks again in \d+ s$/,
+    );
+    expect(new Set(d.logged('task started').map((l) => l.project))).toEqual(new Set(['beta']));
+    expect(doneOf(c, 'alpha')).toBe(0);
+    expect((await d.companion('status')).stdout).toMatch(/\nprojects +beta \(share 200\); only these\n/);
+
+    // No new tasks of alpha, said with the companion (and kept), then the config's list goes:
+    // new beta work comes, alpha's still does not.
+    await d.companion('pause');
+    await d.companion('no-new-tasks', 'alpha');
+    expect(await d.stop()).toBe(0);
+    rmSync(join(dataDir, 'volunteer.json'));
+    submitInputs(c, beta, small(2, 100_000), once);
+    const again = startDaemon(c.url, [], dataDir);
+    await again.waitForLog('connected');
+    expect((await again.companion('resume')).code).toBe(0);
+    await waitFor('the new beta tasks', () => again.logged('task finished').length === 2, 60_000);
+    await expect.poll(async () => (await companionJson<{ status: Status }>(dataDir, 'status')).status.idle, { timeout: 20_000 }).toMatch(/^no work for this host now/);
+    expect(new Set(again.logged('task started').map((l) => l.project))).toEqual(new Set(['beta']));
+    expect(doneOf(c, 'alpha')).toBe(0);
+    expect((await companionJson<{ status: Status }>(dataDir, 'status')).status.preferences).toEqual({ projects: [{ project: 'alpha', noNewTasks: true }] });
+
+    // Allowed again: alpha's work comes.
+    await again.companion('allow-new-tasks', 'alpha');
+    await waitFor("alpha's tasks", () => doneOf(c, 'alpha') === 3, 60_000);
+    expect(await again.stop()).toBe(0);
+  }, 240_000);
 });
