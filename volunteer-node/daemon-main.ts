@@ -4,7 +4,8 @@ import { createLogger, errorFields } from '../common/log.js';
 import { nodeEd25519 } from '../protocol/ed25519-node.js';
 import { parseComputeHours } from './compute-hours.js';
 import { defaultConfigFile, mergeProjects, parseProjectShares, readConfig } from './config-file.js';
-import { Daemon } from './daemon.js';
+import { listenControl } from './control-socket.js';
+import { Daemon, privateDataDir } from './daemon.js';
 import { LiveDisplay } from './live-display.js';
 import { loadVolunteerOptions } from './options.js';
 
@@ -44,7 +45,14 @@ process.on('warning', (w) => log.warn('node warning', { name: w.name, warning: w
 
 let daemon: Daemon;
 try {
-  daemon = new Daemon(
+  // The control socket first: when another daemon answers on it, this one must not connect,
+  // nor touch the journal they would share.
+  privateDataDir(dataDir, log);
+  let started: Daemon | undefined;
+  const control = await listenControl(dataDir, (request) =>
+    started ? started.onControl(request) : { ok: false, error: { code: 'starting', message: 'the volunteer is starting; ask again in a moment' } },
+  );
+  daemon = started = new Daemon(
     {
       url: o.url,
       dataDir,
@@ -65,7 +73,7 @@ try {
     nodeEd25519(),
     log,
   );
-  await daemon.openControl();
+  daemon.useControl(control);
 } catch (e) {
   process.stderr.write(`volunteer failed to start: ${(e as Error).message}\n`);
   process.exit(1);

@@ -24,7 +24,6 @@ import type { VolunteerPreferences } from '../protocol/messages.js';
 import { nextChange, withinHours, type ComputeHours } from './compute-hours.js';
 import type { ProjectPreference } from './config-file.js';
 import type { ControlRequest, CreditInfo, Status, TaskInfo } from './control-protocol.js';
-import { listenControl } from './control-socket.js';
 import { DaemonState } from './daemon-state.js';
 
 const FLUSH_MS = 10_000;
@@ -207,9 +206,9 @@ export class Daemon {
     return new Promise((_, reject) => (this.fatal = reject));
   }
 
-  /** Opens the control socket; refused (with the reason logged) when the data dir is not private. */
-  async openControl(): Promise<void> {
-    this.control = await listenControl(this.options.dataDir, (request) => this.onControl(request));
+  /** The control socket (opened before the daemon, see daemon-main.ts): closed when it stops. */
+  useControl(server: Server): void {
+    this.control = server;
   }
 
   view(): DaemonView {
@@ -330,7 +329,8 @@ export class Daemon {
     };
   }
 
-  private onControl(request: ControlRequest): object {
+  /** Answers a request of the companion (the control socket's handler). */
+  onControl(request: ControlRequest): object {
     const s = this.state.value;
     switch (request.cmd) {
       case 'status':
@@ -423,7 +423,7 @@ export function describeStopping(s: StoppingView, now: number): string {
 }
 
 /** Creates the data dir 0700, or makes an existing one of ours 0700: it holds the host key and the control socket. */
-function privateDataDir(dataDir: string, log: Logger): void {
+export function privateDataDir(dataDir: string, log: Logger): void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const st = statSync(dataDir);
   const mode = st.mode & 0o777;

@@ -145,7 +145,7 @@ describe('a wrong --url', () => {
       expect(d.logged('connected')).toEqual([]);
     }
     expect(await Promise.all(ds.map((d) => d.stop()))).toEqual([0, 0, 0, 0]);
-  }, 60_000);
+  }, 180_000);
 
   it.skipIf(skipTerminalTests('daemon live display'))('shows it in the live display, each line within the terminal, and Ctrl-C says it is stopping', async () => {
     const port = await closedPort();
@@ -166,7 +166,7 @@ describe('a wrong --url', () => {
     const stopped = await term.waitForScreen('the stop', (r) => r.some((l) => l.includes('stopping: handing back 0')));
     expect(stopped.filter((l) => l.startsWith('○ not connected')).length).toBe(1);
     await waitFor('the daemon to exit', () => term.exited(), 20_000);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('the companion', () => {
@@ -278,10 +278,11 @@ describe('the companion', () => {
     const second = startDaemon(`http://127.0.0.1:${port}`, [], dataDir);
     expect(await second.exited).toBe(1);
     expect(second.output.join('')).toMatch(/volunteer failed to start: another volunteer is running with the data dir/);
+    expect(second.logged('volunteer starting')).toEqual([]); // refused before it connected or read the journal
     expect((await d.companion('status')).code).toBe(0);
     expect(await d.stop()).toBe(0);
     expect(existsSync(socket)).toBe(false);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('preferences and schedule', () => {
@@ -319,7 +320,7 @@ describe('preferences and schedule', () => {
     const badFlag = startDaemon(coordinator.url, ['--project-shares', 'examples=lots'], dataDir);
     expect(await badFlag.exited).toBe(2);
     expect(badFlag.output.join('')).toMatch(/--project-shares: "examples=lots" is not PROJECT=SHARE/);
-  }, 90_000);
+  }, 180_000);
 
   it.skipIf(skipTerminalTests('daemon live display'))('Ctrl-C in the live display says what it finishes and hands back', async () => {
     coordinator = await startTestCoordinator();
@@ -333,7 +334,7 @@ describe('preferences and schedule', () => {
     expect(rows.filter((l) => l.startsWith('● connected')).length).toBe(1);
     await waitFor('the daemon to exit', () => term.exited(), 30_000);
     expect(term.screen().some((l) => /^ {2}stopping: handing back [12]$/.test(l))).toBe(true);
-  }, 90_000);
+  }, 180_000);
 });
 
 describe('project preferences reach the coordinator', () => {
