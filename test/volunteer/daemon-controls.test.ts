@@ -49,10 +49,10 @@ function startDaemon(url: string, args: string[] = [], dataDir = tempDir()): Vol
 }
 
 /** The daemon in a real terminal, with its live display. */
-function startInTerminal(url: string, dataDir: string, args: string[], cols = 100): Terminal {
+function startInTerminal(url: string, dataDir: string, args: string[], cols = 100, env?: Record<string, string>): Terminal {
   const t = Terminal.start(
     [process.execPath, '--import', 'tsx', join(ROOT, 'volunteer-node', 'main.ts'), '--url', url, '--data-dir', dataDir, '--threads', '2', ...args],
-    { cols, rows: 30, cwd: ROOT },
+    { cols, rows: 30, cwd: ROOT, ...(env ? { env } : {}) },
   );
   terminals.push(t);
   return t;
@@ -167,6 +167,27 @@ describe('a wrong --url', () => {
     expect(stopped.filter((l) => l.startsWith('○ not connected')).length).toBe(1);
     await waitFor('the daemon to exit', () => term.exited(), 20_000);
   }, 180_000);
+  it.skipIf(skipTerminalTests('daemon live display'))("prints Node's own warnings above the live lines, in words, not through them", async () => {
+    const web = createServer((_req, res) => res.writeHead(404).end());
+    const port = await listen(web);
+    // Node warns of this setting at the first TLS connection, on stderr unless the daemon takes it.
+    const term = startInTerminal(`https://127.0.0.1:${port}`, tempDir(), [], 140, { NODE_TLS_REJECT_UNAUTHORIZED: '0' });
+    const rows = await term.waitForScreen('the TLS problem', (r) => r.some((l) => l.startsWith('  cannot connect: TLS failed: 127.0.0.1')));
+    const text = rows.join('\n');
+    expect(text).toMatch(/\d\d:\d\d:\d\d warn  node warning: name=Warning, warning=Setting the NODE_TLS_REJECT_UNAUTHORIZED/);
+    // The warning sits above the live block, which is there once and whole.
+    const warningAt = rows.findIndex((l) => l.includes('node warning'));
+    const blockAt = rows.findIndex((l) => l.startsWith('○ not connected'));
+    expect(warningAt).toBeGreaterThanOrEqual(0);
+    expect(blockAt).toBeGreaterThan(warningAt);
+    expect(rows.filter((l) => l.startsWith('○ not connected')).length).toBe(1);
+    expect(rows.slice(blockAt)).toEqual([
+      expect.stringMatching(/^○ not connected  done 0/),
+      expect.stringMatching(/^ {2}cannot connect: TLS failed: 127\.0\.0\.1:\d+ does not speak TLS; use http:\/\/ instead of https:\/\/\?; next try in \d+ s$/),
+      expect.stringMatching(/^ {2}\[1\] idle: not connected to the coordinator; next try in \d+ s$/),
+      expect.stringMatching(/^ {2}\[2\] idle: not connected to the coordinator; next try in \d+ s$/),
+    ]);
+  }, 120_000);
 });
 
 describe('the companion', () => {
