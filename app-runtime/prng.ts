@@ -4,6 +4,13 @@
 import { fromHex } from '../protocol/bytes.js';
 
 export function seededRandom(seedHex: string): () => number {
+  const next = seededWords(seedHex);
+  // 53 random bits: a uniform double in [0, 1).
+  return () => ((next() >>> 5) * 67108864 + (next() >>> 6)) / 9007199254740992;
+}
+
+/** The same generator's raw 32-bit outputs (unsigned): what a WASI program's random_get reads, little-endian. */
+export function seededWords(seedHex: string): () => number {
   const seed = fromHex(seedHex);
   if (seed.length < 16) throw new Error('an rngSeed has at least 16 bytes');
   const view = new DataView(seed.buffer, seed.byteOffset, seed.byteLength);
@@ -24,8 +31,7 @@ export function seededRandom(seedHex: string): () => number {
     d = rotl(d, 11);
     return result;
   };
-  // 53 random bits: a uniform double in [0, 1).
-  return () => ((next() >>> 5) * 67108864 + (next() >>> 6)) / 9007199254740992;
+  return next;
 }
 
 const rotl = (x: number, k: number) => (x << k) | (x >>> (32 - k));

@@ -9,6 +9,7 @@
 import { ModuleSource } from '@endo/module-source';
 import { canonicalJson } from '../protocol/canonical.js';
 import { MAX_LOG_LINE_CHARS } from '../protocol/limits.js';
+import type { AppKind } from '../protocol/app-kind.js';
 import { seededRandom } from './prng.js';
 import { TaskScope, taskWebAssembly } from './task-scope.js';
 
@@ -25,6 +26,8 @@ const PROGRESS_PER_INTERVAL = 20;
 
 export interface AppBundle {
   entry: string;
+  /** Absent: a JavaScript module (protocol/app-kind.ts). */
+  kind?: AppKind;
   /** Every file of the version by name, already checked against the signed manifest. */
   files: ReadonlyMap<string, Uint8Array>;
 }
@@ -46,7 +49,8 @@ export interface TaskHost {
   log(level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
 }
 
-export type AppFailureCode = 'app_load_failed' | 'app_exception' | 'bad_output' | 'checkpoint_limit';
+/** `bad_input` and `app_exit` (a non-zero exit code, in the message) are a WASI program's. */
+export type AppFailureCode = 'app_load_failed' | 'app_exception' | 'bad_output' | 'checkpoint_limit' | 'bad_input' | 'app_exit';
 
 export type AppOutcome = { ok: true; outputJson: string } | { ok: false; code: AppFailureCode; message: string };
 
@@ -191,9 +195,10 @@ function makeCtx(
   return { ctx, flushProgress };
 }
 
-type AppConsole = Readonly<Record<'log' | 'info' | 'debug' | 'warn' | 'error', (...args: unknown[]) => void>>;
+export type AppConsole = Readonly<Record<'log' | 'info' | 'debug' | 'warn' | 'error', (...args: unknown[]) => void>>;
 
-function appConsole(host: TaskHost): AppConsole {
+/** The app's console: its lines go to the volunteer's log, at most MAX_LOG_LINES of them a run. */
+export function appConsole(host: TaskHost): AppConsole {
   let lines = 0;
   const at = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
     if (++lines > MAX_LOG_LINES) {

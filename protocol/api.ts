@@ -4,6 +4,7 @@
 // a client keeps working when the coordinator adds a field. Request bodies stay with the
 // coordinator's routes, which are their only reader.
 import { z } from 'zod';
+import { APP_KINDS } from './app-kind.js';
 
 const Id = z.number().int();
 const Count = z.number().int().nonnegative();
@@ -150,6 +151,8 @@ export const AppVersionSchema = z.object({
   bundleHash: z.string(),
   signature: z.string(),
   entry: z.string(),
+  /** What the upload found the version to be (protocol/app-kind.ts). */
+  kind: z.enum(APP_KINDS),
   files: z.array(AppFileInfoSchema),
   createdAt: Millis,
   /** It failed to load on every volunteer that ran it: no task is sent with it. */

@@ -1,6 +1,7 @@
 // Every message of the volunteer protocol, as zod schemas (the one validation at each edge)
 // and the TypeScript types inferred from them. docs/protocol.md is the prose twin of this file.
 import { z } from 'zod';
+import { MANIFEST_KINDS } from './app-kind.js';
 import {
   MAX_APP_FILES,
   MAX_ERROR_MESSAGE_CHARS,
@@ -248,6 +249,8 @@ export const AppFileSchema = z.strictObject({
 export const AppManifestSchema = z.strictObject({
   entry: FileName,
   files: z.array(AppFileSchema).min(1).max(MAX_APP_FILES),
+  /** Absent for a JavaScript module (protocol/app-kind.ts): such manifests hash as they always did. */
+  kind: z.enum(MANIFEST_KINDS).optional(),
 });
 export type AppManifest = z.infer<typeof AppManifestSchema>;
 

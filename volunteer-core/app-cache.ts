@@ -4,6 +4,7 @@
 // budget: what does not fit goes, least recently used first, unless a held task needs it;
 // what cannot fit even then is used from memory and not kept.
 import type { AppBundle } from '../app-runtime/run-app.js';
+import { manifestKind } from '../protocol/app-kind.js';
 import { fromUtf8, utf8 } from '../protocol/bytes.js';
 import { Hex64, type UploadProof } from '../protocol/messages.js';
 import { appVersionProblem, type SignedAppVersion } from '../protocol/verify.js';
@@ -145,7 +146,7 @@ export class AppCache {
       const kept: SignedAppVersion = { bundleHash, manifest: doc.manifest, signature: doc.signature };
       await this.keep(utf8(JSON.stringify(kept)).length, () => this.store.saveAppVersion(bundleHash, kept));
     }
-    return { entry: checked.manifest.entry, files };
+    return { entry: checked.manifest.entry, kind: manifestKind(checked.manifest), files };
   }
 
   private async file(sha256: string, code: VerificationError['code'], problem: (bytes: Uint8Array) => Promise<string | undefined>): Promise<Uint8Array> {

@@ -6,6 +6,7 @@
 import { redactPaths } from '../app-runtime/redact-paths.js';
 import { AppLogTail, type AppLog } from '../protocol/app-log.js';
 import type { AppBundle, AppOutcome, CheckpointLimits, TaskHost } from '../app-runtime/run-app.js';
+import type { AppKind } from '../protocol/app-kind.js';
 import { utf8 } from '../protocol/bytes.js';
 import { canonicalJson } from '../protocol/canonical.js';
 import { MAX_ERROR_MESSAGE_CHARS, MAX_INLINE_JSON_BYTES } from '../protocol/limits.js';
@@ -60,6 +61,8 @@ export interface SandboxJob {
   /** The app version's hash: the page runs one version's tasks on a worker before another's. */
   appVersionHash: string;
   entry: string;
+  /** Absent: a JavaScript module. */
+  kind?: AppKind;
   files: ReadonlyMap<string, Uint8Array>;
   input: unknown;
   rngSeed: string;
@@ -430,6 +433,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
           taskId: task.taskId,
           appVersionHash: task.appVersionHash,
           entry: h.bundle!.entry,
+          ...(h.bundle!.kind === undefined || h.bundle!.kind === 'javascript' ? {} : { kind: h.bundle!.kind }),
           files: h.bundle!.files,
           input: h.input,
           rngSeed: task.rngSeed,

@@ -17,6 +17,7 @@ import { TaskEngine, type SandboxRunner } from '../volunteer-core/task-engine.js
 import { fileAppStore } from './app-store.js';
 import { CreditBook } from './credit-book.js';
 import { loadOrCreateHostKey, trustCoordinatorKey, type HostIdentity } from './identity.js';
+import { RUNNABLE_KIND_FEATURES } from '../protocol/app-kind.js';
 import { SandboxPool } from './sandbox/sandbox-pool.js';
 import { TaskJournal } from './task-journal.js';
 import { MAX_PREFERENCE_PROJECTS } from '../protocol/limits.js';
@@ -175,7 +176,7 @@ export class Daemon {
       crypto,
       host: this.host,
       platform: { kind: 'node', engine: 'v8', os: process.platform, arch: process.arch },
-      capabilities: { cores: options.threads, memoryMb: options.maxMemoryMb, wasm: true },
+      capabilities: { cores: options.threads, memoryMb: options.maxMemoryMb, wasm: true, features: [...RUNNABLE_KIND_FEATURES] },
       hello: () => ({
         ...(options.name === undefined ? {} : { name: options.name }),
         ...(options.accountKey === undefined ? {} : { accountKey: options.accountKey }),

@@ -3,6 +3,7 @@ import { openAsBlob } from 'node:fs';
 import { z } from 'zod';
 import { IGNORE_FILE, readAppFolder } from '../../common/app-folder.js';
 import { AppSchema, type AppVersion, AppVersionSchema, ProjectSchema } from '../../protocol/api.js';
+import { defaultEntry, describeKind } from '../../protocol/app-kind.js';
 import { defineCommand, flag, repeatable } from '../command.js';
 import { Failure, fsReason } from '../failure.js';
 import { formatBytes, formatTable, formatTime } from '../format.js';
@@ -93,7 +94,8 @@ The answer lists what went and what was left out, and why.
 
   --app ID                the app
   --exclude PATTERN       leave out what matches, after ${IGNORE_FILE} (repeatable)
-  --entry FILE            the entry module (default main.js)
+  --entry FILE            the entry: a JavaScript module or a WASI program (.wasm); by
+                          default main.js, else main.mjs, else main.wasm, whichever DIR has
   --platform P            any (default) | node | browser
   --requirements JSON     what a volunteer needs, e.g. '{"wasm":true,"minMemoryMb":256}'
 ${jsonHelp()}
@@ -104,7 +106,7 @@ ${jsonHelp()}
     app: Id('app'),
     dir: Text(),
     exclude: z.array(Text()).default([]),
-    entry: Text().default('main.js'),
+    entry: Text().optional(),
     platform: Choice(['any', 'node', 'browser']).default('any'),
     requirements: Requirements.optional(),
     json: Switch,
@@ -113,12 +115,13 @@ ${jsonHelp()}
     const folder = readAppFolder(o.dir, o.exclude);
     if ('error' in folder) throw new Failure(folder.error);
     for (const pattern of folder.unmatched) ctx.stderr.write(`warning: --exclude ${pattern} matches nothing in ${o.dir}\n`);
-    if (!folder.files.some((f) => f.name === o.entry)) {
-      const left = folder.leftOut.find((l) => l.name === o.entry);
+    const entry = o.entry ?? defaultEntry(folder.files.map((f) => f.name));
+    if (!folder.files.some((f) => f.name === entry)) {
+      const left = folder.leftOut.find((l) => l.name === entry);
       throw new Failure(
         left
-          ? `${o.entry}, the entry module, is left out (${left.why})`
-          : `${o.dir} has no ${o.entry}, the entry module (choose another with --entry)`,
+          ? `${entry}, the entry module, is left out (${left.why})`
+          : `${o.dir} has no ${entry}, the entry module (choose another with --entry)`,
       );
     }
     const { api } = ctx.connect();
@@ -133,7 +136,7 @@ ${jsonHelp()}
         throw new Failure(`cannot read ${f.path}: ${fsReason(e)}`);
       }
     }
-    form.append('entry', o.entry);
+    form.append('entry', entry);
     form.append('platform', o.platform);
     if (o.requirements !== undefined) form.append('requirements', o.requirements);
     const version = await api.call('POST', `/apps/${o.app}/versions`, AppVersionSchema, { body: form });
@@ -144,6 +147,7 @@ ${jsonHelp()}
     const size = version.files.reduce((sum, f) => sum + f.size, 0);
     const where = `app ${app.name} (${app.id}) in project ${project ? `${project.name} (${project.id})` : app.projectId}`;
     ctx.print(`uploaded version ${version.version} of ${where}: ${version.files.length} file${version.files.length === 1 ? '' : 's'}, ${formatBytes(size)}`);
+    ctx.print(`  kind      ${describeKind(version.kind)}, entry ${version.entry} (what the coordinator found it to be)`);
     ctx.print(`  files     ${version.files.map((f) => `${f.name} (${formatBytes(f.size)})`).join(', ')}`);
     if (folder.leftOut.length > 0) ctx.print(`  left out  ${folder.leftOut.map((l) => `${l.name} (${l.why})`).join(', ')}`);
     ctx.print(`  bundle    ${version.bundleHash}`);

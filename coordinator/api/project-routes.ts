@@ -3,6 +3,7 @@ import express from 'express';
 import { z } from 'zod';
 import { VersionChangeSchema, type App, type AppVersion, type Project, type ProjectBatch, type ProjectDetail, type ProjectList } from '../../protocol/api.js';
 import { creditAmount, creditUnits } from '../../protocol/ledger.js';
+import { manifestKind } from '../../protocol/app-kind.js';
 import { addCheckedVersion, AppSpecSchema, ProjectSpecSchema, ProjectUpdateSchema, RequirementsSchema, type AppRegistry } from '../apps/app-registry.js';
 import type { AppRecord, AppVersionRecord, ProjectRecord } from '../store/catalog.js';
 import type { Store } from '../store/store.js';
@@ -72,6 +73,7 @@ export function projectRoutes(deps: {
     bundleHash: v.bundleHash,
     signature: v.signature,
     entry: v.manifest.entry,
+    kind: manifestKind(v.manifest),
     files: v.manifest.files,
     createdAt: v.createdAt,
     broken: v.broken,

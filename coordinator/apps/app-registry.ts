@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { jsonHash } from '../../protocol/hash.js';
 import { MAX_APP_FILES, MAX_FILE_BYTES } from '../../protocol/limits.js';
+import { defaultEntry, kindOfEntry } from '../../protocol/app-kind.js';
 import { FileName, type AppManifest } from '../../protocol/messages.js';
 import type { BlobStore } from '../files/blob-store.js';
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
@@ -86,7 +87,7 @@ export class AppRegistry {
     now = Date.now(),
   ): AppVersionRecord {
     if (!this.store.catalog.appById(appId)) throw new RegistryError(`app ${appId} does not exist`, 'not_found');
-    const entry = v.entry ?? 'main.js';
+    const entry = v.entry ?? defaultEntry(v.files.map((f) => f.name));
     if (v.files.length === 0 || v.files.length > MAX_APP_FILES) throw new RegistryError(`an app version has 1 to ${MAX_APP_FILES} files`);
     const names = new Set<string>();
     for (const f of v.files) {
@@ -101,7 +102,10 @@ export class AppRegistry {
     const files = [...v.files]
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       .map((f) => ({ name: f.name, sha256: this.blobs.put(f.bytes), size: f.bytes.length }));
-    const manifest: AppManifest = { entry, files };
+    const kind = kindOfEntry(entry);
+    if (kind === undefined) throw new RegistryError(`the entry "${entry}" is not a kind of app this coordinator runs: a JavaScript module (.js, .mjs) or a WASI program (.wasm)`);
+    // A JavaScript module's manifest names no kind, so it hashes as it always did.
+    const manifest: AppManifest = kind === 'javascript' ? { entry, files } : { entry, files, kind };
     const bundleHash = jsonHash(manifest);
     const signature = this.key.sign('appVersion', manifest);
     return this.store.transaction(() => {
@@ -119,7 +123,7 @@ export class AppRegistry {
  * upload goes through. Refused with the file, line and message.
  */
 export async function addCheckedVersion(registry: AppRegistry, appId: number, v: Parameters<AppRegistry['addVersion']>[1], now = Date.now()): Promise<AppVersionRecord> {
-  const problem = await versionProblem(v.files, v.entry ?? 'main.js');
+  const problem = await versionProblem(v.files, v.entry ?? defaultEntry(v.files.map((f) => f.name)));
   if (problem) throw new RegistryError(`the app version was refused: ${problem}`);
   return registry.addVersion(appId, v, now);
 }

@@ -1,8 +1,10 @@
 // An app version is checked when it is uploaded, so that a mistake is the researcher's error
 // message, not every volunteer's failed task: every module parses (the same parser volunteers
 // load it with), imports only the version's own files, the entry has a default export, and every
-// WebAssembly file compiles.
+// WebAssembly file compiles; a WASI program's entry is a command that imports only WASI
+// preview 1 (what app-runtime/run-wasi.ts gives it).
 import { ModuleSource } from '@endo/module-source';
+import { kindOfEntry, type AppKind } from '../../protocol/app-kind.js';
 
 export interface VersionFile {
   name: string;
@@ -11,24 +13,56 @@ export interface VersionFile {
 
 const OWN_FILE = /^\.\/([A-Za-z0-9_][A-Za-z0-9._-]*)$/;
 /** Node's WebAssembly (the project's TypeScript libraries describe its types, not the global). */
-const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<unknown> } }).WebAssembly;
+interface WasmDescriptor {
+  module: string;
+  name: string;
+  kind: string;
+}
+const wasm = (globalThis as unknown as {
+  WebAssembly: {
+    compile(bytes: Uint8Array): Promise<object>;
+    Module: { imports(m: object): WasmDescriptor[]; exports(m: object): WasmDescriptor[] };
+  };
+}).WebAssembly;
 
-/** What is wrong with a version, naming the file (and line where the parser says), or undefined. */
-export async function versionProblem(files: VersionFile[], entry: string): Promise<string | undefined> {
+/** What the upload found: the version's kind, or what is wrong with it (naming the file, and line where the parser says). */
+export async function checkVersion(files: VersionFile[], entry: string): Promise<{ kind: AppKind } | { problem: string }> {
+  const kind = kindOfEntry(entry);
+  if (kind === undefined) return { problem: `the entry "${entry}" is neither a JavaScript module (.js, .mjs) nor a WASI program (.wasm)` };
   const names = new Set(files.map((f) => f.name));
   for (const f of files) {
     if (/\.m?js$/.test(f.name)) {
-      const problem = moduleProblem(f, names, f.name === entry);
-      if (problem) return problem;
+      const problem = moduleProblem(f, names, kind === 'javascript' && f.name === entry);
+      if (problem) return { problem };
     } else if (f.name.endsWith('.wasm')) {
+      let compiled: object;
       try {
-        await wasm.compile(f.bytes);
+        compiled = await wasm.compile(f.bytes);
       } catch (e) {
-        return `${f.name}: not a WebAssembly module that compiles: ${(e as Error).message}`;
+        return { problem: `${f.name}: not a WebAssembly module that compiles: ${(e as Error).message}` };
       }
+      const problem = kind === 'wasi' && f.name === entry ? wasiProblem(f.name, compiled) : undefined;
+      if (problem) return { problem };
     }
   }
-  if (!/\.m?js$/.test(entry)) return `the entry "${entry}" is not a JavaScript module (.js or .mjs)`;
+  return { kind };
+}
+
+/** What is wrong with a version, or undefined. */
+export async function versionProblem(files: VersionFile[], entry: string): Promise<string | undefined> {
+  const checked = await checkVersion(files, entry);
+  return 'problem' in checked ? checked.problem : undefined;
+}
+
+/** A WASI command: exports its memory and _start, imports only wasi_snapshot_preview1. */
+function wasiProblem(name: string, module: object): string | undefined {
+  const foreign = wasm.Module.imports(module).find((i) => i.module !== 'wasi_snapshot_preview1');
+  if (foreign) return `${name} imports "${foreign.module}"."${foreign.name}": a WASI program may import only wasi_snapshot_preview1 (preview 1)`;
+  const exports = wasm.Module.exports(module);
+  if (!exports.some((e) => e.name === '_start' && e.kind === 'function')) {
+    return `${name} exports no _start function: it is not a WASI command (build it as a program with a main, not a library)`;
+  }
+  if (!exports.some((e) => e.name === 'memory' && e.kind === 'memory')) return `${name} exports no memory`;
   return undefined;
 }
 

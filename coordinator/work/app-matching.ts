@@ -1,4 +1,5 @@
 // Which app version a host can run, and which class of platform it belongs to.
+import { kindFeature, manifestKind } from '../../protocol/app-kind.js';
 import type { Capabilities, Platform } from '../../protocol/messages.js';
 import type { AppVersionRecord } from '../store/catalog.js';
 
@@ -16,6 +17,9 @@ export function hostMeets(platformKind: Platform['kind'], caps: Capabilities, v:
   if (req.wasm && !caps.wasm) return false;
   if (req.minMemoryMb !== undefined && (caps.memoryMb ?? 0) < req.minMemoryMb) return false;
   if (req.features?.some((f) => !caps.features?.includes(f))) return false;
+  // A kind beyond JavaScript goes only to hosts that say they run it (older clients do not).
+  const kind = manifestKind(v.manifest);
+  if (kind !== 'javascript' && !caps.features?.includes(kindFeature(kind))) return false;
   return true;
 }
 

@@ -132,7 +132,11 @@ describe('the researcher CLI against a real coordinator', () => {
     // the example's folder as it is: its .vgignore leaves the input generator out
     const uploaded = expectExit(await cli(['apps', 'upload', '--app', String(app.id), join(EXAMPLES_DIR, 'primes')]), 0).stdout.split('\n');
     expect(uploaded[0]).toBe(`uploaded version 1 of app primes (${app.id}) in project cli-primes (${project.id}): 1 file, 1.09 KiB`);
-    expect(uploaded.slice(1, 3)).toEqual(['  files     main.js (1.09 KiB)', '  left out  .vgignore (hidden), inputs.ts (.vgignore line 3: inputs.ts)']);
+    expect(uploaded.slice(1, 4)).toEqual([
+      '  kind      a JavaScript module, entry main.js (what the coordinator found it to be)',
+      '  files     main.js (1.09 KiB)',
+      '  left out  .vgignore (hidden), inputs.ts (.vgignore line 3: inputs.ts)',
+    ]);
     expect(expectExit(await cli(['apps', 'show', String(app.id)]), 0).stdout).toMatch(/^\s*1\s+in service\s+any\s+main\.js\s/m);
 
     const inputs = EXAMPLES.primes.inputs(12);
@@ -353,8 +357,9 @@ describe('the researcher CLI against a real coordinator', () => {
     const run = expectExit(await cli(['apps', 'upload', '--app', String(app.id), mandelbrot, '--requirements', '{"wasm":true}'], { env }), 0);
     const kernel = readFileSync(join(mandelbrot, 'kernel.wasm'));
     const main = readFileSync(join(mandelbrot, 'main.js'));
-    expect(run.stdout.split('\n').slice(0, 3)).toEqual([
+    expect(run.stdout.split('\n').slice(0, 4)).toEqual([
       `uploaded version 1 of app mandelbrot (${app.id}) in project cli-upload (${project.id}): 2 files, ${formatBytes(kernel.length + main.length)}`,
+      '  kind      a JavaScript module, entry main.js (what the coordinator found it to be)',
       `  files     kernel.wasm (${formatBytes(kernel.length)}), main.js (${formatBytes(main.length)})`,
       '  left out  .vgignore (hidden), inputs.ts (.vgignore line 4: inputs.ts), kernel.wat (.vgignore line 5: *.wat)',
     ]);

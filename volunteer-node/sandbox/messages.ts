@@ -1,10 +1,12 @@
 // Messages between the daemon's main thread and a sandbox worker thread.
 import type { AppOutcome, CheckpointLimits } from '../../app-runtime/run-app.js';
+import type { AppKind } from '../../protocol/app-kind.js';
 
 export interface RunJob {
   type: 'run';
   taskId: number;
   entry: string;
+  kind?: AppKind;
   files: [name: string, bytes: Uint8Array][];
   input: unknown;
   rngSeed: string;

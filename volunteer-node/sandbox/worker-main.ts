@@ -3,7 +3,7 @@
 import { readlinkSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { lockdownRealm } from '../../app-runtime/lockdown.js';
-import { runApp } from '../../app-runtime/run-app.js';
+import { runTask } from '../../app-runtime/run-task.js';
 import { TaskScope } from '../../app-runtime/task-scope.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
@@ -28,8 +28,8 @@ port.on('message', (m: ToWorker) => {
   }
   const { taskId } = m;
   const scope = new TaskScope();
-  void runApp(
-    { entry: m.entry, files: new Map(m.files) },
+  void runTask(
+    { entry: m.entry, ...(m.kind === undefined ? {} : { kind: m.kind }), files: new Map(m.files) },
     {
       input: m.input,
       rngSeed: m.rngSeed,

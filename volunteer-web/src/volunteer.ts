@@ -7,6 +7,7 @@
 // checkpoint to lose, the coordinator key a volunteer can choose to trust anew, and what the
 // page shows (workers, stats, the task history, activity).
 import type { CreditReceipt } from '../../protocol/messages.js';
+import { RUNNABLE_KIND_FEATURES } from '../../protocol/app-kind.js';
 import { AppCache } from '../../volunteer-core/app-cache.js';
 import { CallError, CoordinatorLink } from '../../volunteer-core/coordinator-link.js';
 import { Emitter } from '../../volunteer-core/emitter.js';
@@ -525,6 +526,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
       capabilities: {
         cores: this.settings.cores, // in use, as the Node daemon reports its threads
         wasm: typeof WebAssembly === 'object',
+        features: [...RUNNABLE_KIND_FEATURES],
         ...(deviceMemoryMb() ? { memoryMb: deviceMemoryMb() } : {}),
       },
       hello: () => ({

@@ -1,11 +1,13 @@
 // What the page's main thread and a sandbox worker say to each other, through Comlink.
 import type { AppOutcome, CheckpointLimits, TaskHost } from '../../../app-runtime/run-app.js';
+import type { AppKind } from '../../../protocol/app-kind.js';
 
 export interface WorkerJob {
   taskId: number;
   /** The app version's hash: a worker runs tasks of one version only (reuse.ts). */
   appVersionHash: string;
   entry: string;
+  kind?: AppKind;
   /** Every file of the app version, already verified against its signed manifest. */
   files: Map<string, Uint8Array>;
   input: unknown;

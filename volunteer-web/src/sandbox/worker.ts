@@ -4,7 +4,7 @@
 // whether it runs another task (reuse.ts).
 import * as Comlink from 'comlink';
 import { lockdownRealm } from '../../../app-runtime/lockdown.js';
-import { runApp } from '../../../app-runtime/run-app.js';
+import { runTask } from '../../../app-runtime/run-task.js';
 import { TaskScope } from '../../../app-runtime/task-scope.js';
 import type { SandboxApi } from './messages.js';
 
@@ -25,8 +25,8 @@ const api: SandboxApi = {
       let end!: () => void;
       last = { scope, ended: new Promise<void>((resolve) => (end = resolve)) }; // before any await: drained() may come next
       try {
-        return await runApp(
-          { entry: job.entry, files: job.files },
+        return await runTask(
+          { entry: job.entry, ...(job.kind === undefined ? {} : { kind: job.kind }), files: job.files },
           {
             input: job.input,
             rngSeed: job.rngSeed,
