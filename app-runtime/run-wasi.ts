@@ -14,6 +14,7 @@
 // The program runs synchronously on the worker's thread: the volunteer's limits (CPU time,
 // memory, a stop by terminating the worker) hold exactly as for a JavaScript app.
 import { ConsoleStdout, Directory, File, Inode, OpenFile, PreopenDirectory, WASI, WASIProcExit, wasi as defs } from '@bjorn3/browser_wasi_shim';
+import { canonicalJson } from '../protocol/canonical.js';
 import { seededWords } from './prng.js';
 import { appConsole, DEFAULT_CHECKPOINT_LIMITS, type AppBundle, type AppOutcome, type AppRun, type TaskHost } from './run-app.js';
 import { TaskScope } from './task-scope.js';
@@ -113,9 +114,9 @@ function runIn(bundle: AppBundle, run: AppRun, host: TaskHost): AppOutcome {
   } catch {
     return { ok: false, code: 'bad_output', message: 'the output is not UTF-8 text' };
   }
-  if (!input.outputJson) return { ok: true, outputJson: JSON.stringify(text) };
+  if (!input.outputJson) return { ok: true, outputJson: canonicalJson(text) };
   try {
-    return { ok: true, outputJson: JSON.stringify(JSON.parse(text)) };
+    return { ok: true, outputJson: canonicalJson(JSON.parse(text)) };
   } catch (e) {
     return { ok: false, code: 'bad_output', message: `the output is not JSON: ${message(e)}` };
   }

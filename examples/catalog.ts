@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readAppFolder } from '../common/app-folder.js';
 import { mandelbrotFpops, mandelbrotInputs, type MandelbrotInput } from './mandelbrot/inputs.js';
+import { collatzFpops, collatzInputs, type CollatzInput } from './collatz/inputs.js';
 import { primesFpops, primesInputs, type PrimesInput } from './primes/inputs.js';
 
-export type { MandelbrotInput, PrimesInput };
+export type { CollatzInput, MandelbrotInput, PrimesInput };
 
 export interface AppFile {
   name: string;
@@ -20,7 +21,7 @@ export interface ExampleApp<I> {
   name: string;
   description: string;
   requirements: { wasm?: boolean };
-  /** The files of one app version, by name; `main.js` is the entry. */
+  /** The files of one app version, by name; `main.js` (or `main.wasm`, a WASI program) is the entry. */
   files(): Promise<AppFile[]>;
   inputs(count: number): I[];
   fpops(input: I): number;
@@ -55,7 +56,17 @@ const mandelbrot: ExampleApp<MandelbrotInput> = {
   fpops: mandelbrotFpops,
 };
 
-export const EXAMPLES: { primes: ExampleApp<PrimesInput>; mandelbrot: ExampleApp<MandelbrotInput> } = {
+const collatz: ExampleApp<CollatzInput> = {
+  name: 'collatz',
+  description: 'The longest Collatz trajectory in ranges of integers: a WASI program in C, checkpointing as it goes.',
+  requirements: {},
+  files: () => folderFiles('collatz'),
+  inputs: (count) => collatzInputs(count),
+  fpops: collatzFpops,
+};
+
+export const EXAMPLES: { primes: ExampleApp<PrimesInput>; mandelbrot: ExampleApp<MandelbrotInput>; collatz: ExampleApp<CollatzInput> } = {
   primes,
   mandelbrot,
+  collatz,
 };
