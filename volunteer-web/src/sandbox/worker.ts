@@ -25,7 +25,12 @@ const api: SandboxApi = {
       let end!: () => void;
       last = { scope, ended: new Promise<void>((resolve) => (end = resolve)) }; // before any await: drained() may come next
       try {
-        return await runTask(
+        // The host's calls travel on their own port, the outcome on the worker's: wait for the
+        // last log line or progress to arrive before answering, or a program that logs just
+        // before it ends (a WASI program's stderr, flushed at exit) would lose it.
+        let lastSent: Promise<unknown> = Promise.resolve();
+        const remote = host as unknown as Record<'log' | 'progress', (...args: unknown[]) => Promise<unknown>>;
+        const outcome = await runTask(
           { entry: job.entry, ...(job.kind === undefined ? {} : { kind: job.kind }), files: job.files },
           {
             input: job.input,
@@ -33,9 +38,15 @@ const api: SandboxApi = {
             ...(job.resume === undefined ? {} : { resume: job.resume }),
             ...(job.checkpointLimits === undefined ? {} : { checkpointLimits: job.checkpointLimits }),
           },
-          host,
+          {
+            log: (level, text) => void (lastSent = remote.log(level, text)),
+            progress: (fraction) => void (lastSent = remote.progress(fraction)),
+            checkpoint: (json) => host.checkpoint(json),
+          },
           scope,
         );
+        await lastSent.catch(() => {});
+        return outcome;
       } finally {
         running = false;
         end();
