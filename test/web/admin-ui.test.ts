@@ -115,6 +115,9 @@ describe.skipIf(skipBrowserTests('admin UI e2e'))('the admin web UI in Chromium'
     await app.getByRole('button', { name: 'Upload version' }).click();
     await app.getByText('v1', { exact: true }).waitFor();
     for (const f of files) await app.getByText(f.name, { exact: true }).waitFor();
+    // What the upload found the version to be, in the toast and the versions table.
+    await page.getByText(/version 1 uploaded: a JavaScript module, entry main\.js/).waitFor();
+    await app.getByText('JavaScript module', { exact: true }).waitFor();
 
     // A batch with a broken line is refused with its line number, and nothing is created.
     await page.getByRole('link', { name: 'New batch' }).first().click();

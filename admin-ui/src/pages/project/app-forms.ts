@@ -2,6 +2,7 @@
 // (multipart: one part per file, with upload progress).
 import { hasNumber, isRecord, post, upload } from '../../api';
 import type { App, AppVersion, Validation } from '../../../../protocol/api';
+import { describeKind } from '../../../../protocol/app-kind';
 import { h, mount } from '../../dom';
 import { bytes } from '../../format';
 import { toast } from '../../ui/dialog';
@@ -66,7 +67,7 @@ export function uploadVersionForm(app: App, onUploaded: () => void): HTMLElement
     ],
     { name: 'platform' },
   );
-  const entry = input({ name: 'entry', value: 'main.js', required: true });
+  const entry = input({ name: 'entry', placeholder: 'main.js, else main.mjs, else main.wasm' });
   const requirements = input({ name: 'requirements', placeholder: '{"wasm":true,"minMemoryMb":256}', class: 'mono' });
   const chosen = h('div', { class: 'muted small' });
   files.addEventListener('change', () => {
@@ -102,15 +103,18 @@ export function uploadVersionForm(app: App, onUploaded: () => void): HTMLElement
           const res = await upload<AppVersion>(`/apps/${app.id}/versions`, form, null, (sent, total) => (progress.value = total ? sent / total : 0), hasNumber('id')).done;
           progress.hidden = true;
           if (!res.ok) return mount(status, errorBox(res.error, 'The upload was refused'));
-          toast(`${app.name} version ${res.value.version} uploaded`, 'success');
+          toast(`${app.name} version ${res.value.version} uploaded: ${describeKind(res.value.kind)}, entry ${res.value.entry}`, 'success');
           onUploaded();
         });
       },
     },
-    field('Files', files, { hint: 'Every file of the bundle; the entry exports run(input, ctx).', wide: true }),
+    field('Files', files, {
+      hint: 'Every file of the bundle. The entry is a JavaScript module that exports run(input, ctx), or a WASI program (.wasm) that reads stdin and writes stdout; the upload says which it found.',
+      wide: true,
+    }),
     h('div', { class: 'field-wide' }, chosen),
     field('Platform', platform),
-    field('Entry file', entry),
+    field('Entry file (optional)', entry),
     field('Requirements (JSON, optional)', requirements, { wide: true }),
     h('div', { class: 'form-actions field-wide' }, submit, progress, status),
   );

@@ -3,6 +3,7 @@
 // next version.
 import { hasNumber, patch } from '../../api';
 import type { App, AppVersion, Validation } from '../../../../protocol/api';
+import { describeKind, type AppKind } from '../../../../protocol/app-kind';
 import { h, mount } from '../../dom';
 import { bytes } from '../../format';
 import { badge } from '../../ui/badges';
@@ -85,12 +86,16 @@ function retireButton(app: App, v: AppVersion, reload: () => void): HTMLButtonEl
   return button;
 }
 
+/** What the upload found a version to be (protocol/app-kind.ts). */
+const KIND_LABELS: Record<AppKind, string> = { javascript: 'JavaScript module', wasi: 'WASI program' };
+
 function versionsTable(app: App, reload: () => void): HTMLElement {
   const versions = [...app.versions].sort((a, b) => b.version - a.version);
   const sent = sentVersions(versions);
   return table(
     [
       { label: 'Version', render: (v) => h('div', null, h('strong', null, `v${v.version}`), h('div', { class: 'small' }, hashCell(v.bundleHash, 8))) },
+      { label: 'Kind', render: (v) => h('span', { title: `The upload found ${describeKind(v.kind)}; its entry is ${v.entry}` }, KIND_LABELS[v.kind]) },
       { label: 'Platform', render: (v) => badge(v.platform, 'grey') },
       { label: 'State', render: (v) => stateCell(v, sent) },
       {
