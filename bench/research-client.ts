@@ -22,7 +22,7 @@ import {
 
 export interface AppFile {
   name: string;
-  content: string;
+  content: string | Uint8Array;
 }
 
 export interface Submission {
@@ -58,7 +58,7 @@ export class ResearchClient {
     const app = await this.api.call('POST', `/projects/${project.id}/apps`, AppSchema, { json: { name: projectName } });
     const form = new FormData();
     form.append('platform', 'any');
-    for (const f of files) form.append('files', new Blob([f.content]), f.name);
+    for (const f of files) form.append('files', new Blob([typeof f.content === 'string' ? f.content : new Uint8Array(f.content)]), f.name);
     await this.api.call('POST', `/apps/${app.id}/versions`, AppVersionSchema, { body: form });
     return app.id;
   }

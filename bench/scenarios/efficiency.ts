@@ -1,9 +1,12 @@
 // Volunteer efficiency: the real Node daemon runs tasks of about 100 ms of compute, and we
 // measure the share of each thread's wall time that went to app code: the elapsedMs each
 // result reports (read back through the API, and in the daemon's log with when it ended).
+// Then what each kind of app (JavaScript, WASI) costs to start on a worker and per task
+// (bench/kind-costs.ts).
 import { availableParallelism } from 'node:os';
 import { onJsonLines } from '../../common/json-lines.js';
 import { BUSY_APP, busyLine, calibrateBusyLoop } from '../apps.js';
+import { kindCosts } from '../kind-costs.js';
 import { removeDir, spawnTs, stopChild, tempDir } from '../children.js';
 import { round, sum } from '../stats.js';
 import { withCoordinator, type Scenario } from '../scenario.js';
@@ -76,6 +79,7 @@ export const efficiency: Scenario = {
       const firstStarted = Math.min(...lines.filter((l) => l.msg === 'task started').map((l) => Date.parse(l.time)));
       const wholeSpanMs = Math.max(...runs.map((r) => r.end)) - firstStarted;
       const startedTwice = lines.filter((l) => l.msg === 'task started').length - new Set(lines.filter((l) => l.msg === 'task started').map((l) => l['taskId'])).size;
+      const kinds = await kindCosts(coordinator.url, research, ctx.quick ? 15 : 40);
       return {
         figures: [
           { name: 'app share of thread time, steady', value: 100 * steadyShare, unit: '%', target: { op: '>=', value: 95 }, digits: 1 },
@@ -83,6 +87,7 @@ export const efficiency: Scenario = {
           { name: 'app CPU share, whole run', value: (100 * sum(cpu)) / (threads * wholeSpanMs), unit: '%', digits: 1 },
           { name: 'mean task elapsed', value: sum(elapsed) / Math.max(1, elapsed.length), unit: 'ms', digits: 1 },
           { name: 'gap between tasks, steady', value: ((1 - steadyShare) * threads * (to - from)) / Math.max(1, runs.filter((r) => r.start >= from && r.start < to).length), unit: 'ms', digits: 1 },
+          ...kinds.figures,
         ],
         details: {
           threads,
@@ -97,6 +102,7 @@ export const efficiency: Scenario = {
           sumCpuMs: sum(cpu),
           tasksStartedTwice: startedTwice,
           warnings: lines.filter((l) => /warn|error/.test(String(l['level']))).map((l) => l.msg).slice(0, 5),
+          kinds: kinds.details,
         },
         notes:
           startedTwice > 0
