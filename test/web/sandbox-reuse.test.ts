@@ -6,7 +6,7 @@ import { afterDrain, fits, MAX_TASKS_PER_WORKER, mayKeep } from '../../volunteer
 describe('when a page sandbox worker runs another task', () => {
   it('only after a task whose run returned by itself', () => {
     expect(mayKeep({ ok: true })).toBe(true);
-    for (const code of ['app_exception', 'bad_output', 'app_load_failed']) expect(mayKeep({ ok: false, code })).toBe(true);
+    for (const code of ['app_exception', 'bad_output', 'app_load_failed', 'app_exit', 'bad_input']) expect(mayKeep({ ok: false, code })).toBe(true);
     // Stopped by the page (its worker terminated), or over a limit the runtime checks.
     for (const code of ['cpu_limit', 'app_stalled', 'aborted', 'suspended', 'worker_crashed', 'checkpoint_limit', 'anything new']) {
       expect(mayKeep({ ok: false, code })).toBe(false);

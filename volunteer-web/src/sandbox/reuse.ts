@@ -19,8 +19,8 @@
 /** Tasks one worker runs at most: a fresh one costs about 0.2 s, 0.04 % of this many 1-second tasks. */
 export const MAX_TASKS_PER_WORKER = 500;
 
-/** Codes of a task whose run returned on its own, with the app's failure. */
-const RETURNED = new Set(['app_load_failed', 'app_exception', 'bad_output']);
+/** Codes of a task whose run returned on its own, with the app's failure (the last two are a WASI program's). */
+const RETURNED = new Set(['app_load_failed', 'app_exception', 'bad_output', 'app_exit', 'bad_input']);
 
 /** Whether the worker may be kept after its task ended with this outcome (then it depends on whether it drained). */
 export function mayKeep(outcome: { ok: true } | { ok: false; code: string }): boolean {
