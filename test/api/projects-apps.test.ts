@@ -301,6 +301,7 @@ describe('app versions (multipart upload)', () => {
       bundleHash: jsonHash({ entry: 'main.js', files }),
       signature: expect.stringMatching(/^[0-9a-f]{128}$/),
       entry: 'main.js',
+      kind: 'javascript',
       files,
       createdAt: expect.any(Number),
       broken: null,
