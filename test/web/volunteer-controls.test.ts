@@ -2,13 +2,13 @@
 // coordinator: the task list (kept in IndexedDB) with each task's outcome and errors explained,
 // credit over time per project from the verified receipts, the verified ledger view, worker
 // cards whose label is their bar's, and the schedule (hours, idle).
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, skipBrowserTests } from '../helpers/chromium.js';
+import { ensurePageBuilt, addApp, readDb } from '../helpers/volunteer-page.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { submitInputs } from '../helpers/batches.js';
 
@@ -25,27 +25,6 @@ export default async function run(input, ctx) {
   ctx.progress(1);
   return { x };
 }`;
-
-async function ensurePageBuilt(): Promise<void> {
-  if (existsSync(join(ROOT, 'dist', 'volunteer', 'index.html'))) return;
-  const { build } = await import('vite');
-  await build({ configFile: join(ROOT, 'volunteer-web', 'vite.config.ts'), logLevel: 'warn' });
-}
-
-function addApp(c: TestCoordinator, projectId: number, name: string, source: string): number {
-  const app = c.apps.createApp(projectId, { name });
-  c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(source) }] });
-  return app.id;
-}
-
-function readDb<T>(c: TestCoordinator, fn: (db: Database.Database) => T): T {
-  const db = new Database(join(c.dataDir, 'coordinator.sqlite'), { readonly: true, fileMustExist: true });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
 
 const overCount = (c: TestCoordinator) => readDb(c, (db) => db.prepare(`SELECT COUNT(*) AS n FROM replicas WHERE status = 'over'`).get() as { n: number });
 const doneCount = (c: TestCoordinator, batchId: number) =>

@@ -3,11 +3,10 @@
 // validated across a browser and Node, a reload resuming from a checkpoint, a tampered task
 // refused, a closed tab's tasks reissued within the disconnect grace period, and one worker
 // running an app version's tasks one after another until one leaves something behind.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import Database from 'better-sqlite3';
 import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLES, EXAMPLES_DIR } from '../../examples/catalog.js';
@@ -15,6 +14,7 @@ import { mandelbrotInputs } from '../../examples/mandelbrot/inputs.js';
 import { primesInputs } from '../../examples/primes/inputs.js';
 import { canonicalJson } from '../../protocol/canonical.js';
 import { launchChromium, skipBrowserTests } from '../helpers/chromium.js';
+import { ensurePageBuilt, addApp, readDb } from '../helpers/volunteer-page.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { submitInputs } from '../helpers/batches.js';
 import { VolunteerProcess } from '../helpers/volunteer-process.js';
@@ -47,21 +47,6 @@ type Kind = 'primes' | 'mandelbrot';
 type RunFn = (input: unknown, ctx: object) => Promise<unknown>;
 
 /** The page is served from dist/volunteer; `npm test` builds it first, a lone vitest run may not have. */
-async function ensurePageBuilt(): Promise<void> {
-  if (existsSync(join(ROOT, 'dist', 'volunteer', 'index.html'))) return;
-  const { build } = await import('vite');
-  await build({ configFile: join(ROOT, 'volunteer-web', 'vite.config.ts'), logLevel: 'warn' });
-}
-
-function readDb<T>(c: TestCoordinator, fn: (db: Database.Database) => T): T {
-  const db = new Database(join(c.dataDir, 'coordinator.sqlite'), { readonly: true, fileMustExist: true });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
-
 const countDone = (c: TestCoordinator, batchId: number) =>
   readDb(c, (db) => (db.prepare(`SELECT COUNT(*) AS n FROM workunits WHERE batch_id = ? AND status = 'done'`).get(batchId) as { n: number }).n);
 
@@ -82,12 +67,6 @@ async function expectedOutput(kind: Kind, input: unknown): Promise<string> {
 }
 
 const submit = submitInputs;
-
-function addApp(c: TestCoordinator, projectId: number, name: string, source: string): number {
-  const app = c.apps.createApp(projectId, { name });
-  c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(source) }] });
-  return app.id;
-}
 
 /** An app that reports what it can reach from inside the sandbox (a Web Worker's global has fetch, indexedDB…). */
 const ESCAPE_APP = `

@@ -5,10 +5,9 @@
 // seeded clock and randomness and nothing of either machine; a non-zero exit is each host's
 // client error with its code and the program's stderr; an endless program is stopped on the
 // page by its time limit, and the page's worker goes on to the next task.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLES } from '../../examples/catalog.js';
@@ -16,18 +15,12 @@ import { collatzReference } from '../../examples/collatz/inputs.js';
 import type { App, AppVersion, BatchStatus, Submitted, WorkunitDetail, WorkunitPage } from '../../protocol/api.js';
 import { ApiClient, newApp, newResearcher } from '../helpers/api-client.js';
 import { launchChromium, skipBrowserTests } from '../helpers/chromium.js';
+import { ensurePageBuilt } from '../helpers/volunteer-page.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { VolunteerProcess } from '../helpers/volunteer-process.js';
 import { PROBE_WASM } from '../helpers/wasi-probe.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BOTH = { minQuorum: 2, targetNresults: 2, maxErrorResults: 1, maxTotalResults: 2 };
-
-async function ensurePageBuilt(): Promise<void> {
-  if (existsSync(join(ROOT, 'dist', 'volunteer', 'index.html'))) return;
-  const { build } = await import('vite');
-  await build({ configFile: join(ROOT, 'volunteer-web', 'vite.config.ts'), logLevel: 'warn' });
-}
 
 describe.skipIf(skipBrowserTests('WASI apps e2e'))('WASI programs on the daemon and in Chromium', () => {
   let browser: Browser | undefined;

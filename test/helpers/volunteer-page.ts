@@ -1,0 +1,33 @@
+// What the volunteer page's browser tests share: the built page, an app added straight through
+// the coordinator, and a read-only look at its database.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import type { TestCoordinator } from './test-coordinator.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Builds the page with Vite unless `npm test` (or an earlier suite) already did. */
+export async function ensurePageBuilt(): Promise<void> {
+  if (existsSync(join(ROOT, 'dist', 'volunteer', 'index.html'))) return;
+  const { build } = await import('vite');
+  await build({ configFile: join(ROOT, 'volunteer-web', 'vite.config.ts'), logLevel: 'warn' });
+}
+
+/** An app of one module, `main.js`; its id. */
+export function addApp(c: TestCoordinator, projectId: number, name: string, source: string): number {
+  const app = c.apps.createApp(projectId, { name });
+  c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(source) }] });
+  return app.id;
+}
+
+/** Runs fn on a read-only connection to the coordinator's database, closed after. */
+export function readDb<T>(c: TestCoordinator, fn: (db: Database.Database) => T): T {
+  const db = new Database(join(c.dataDir, 'coordinator.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
