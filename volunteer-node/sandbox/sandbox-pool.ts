@@ -306,11 +306,13 @@ export class SandboxPool {
 
   private watch(): void {
     const now = Date.now();
-    for (const s of this.slots) s.watch(now);
+    // Memory first: touching fresh pages costs CPU too (page faults), so a task that floods memory
+    // is often over both limits at one tick, and memory is the cause worth reporting.
     if (process.memoryUsage.rss() > this.rssCeiling) {
       // Memory outside the V8 heaps cannot be told apart by thread: stop the newest task first.
       const newest = this.slots.filter((s) => s.running).sort((a, b) => b.runningSince()! - a.runningSince()!)[0];
       newest?.finish('memory_limit', `the volunteer's memory went over its ceiling while this task ran (typed arrays or WebAssembly memory)`);
     }
+    for (const s of this.slots) s.watch(now);
   }
 }
