@@ -17,7 +17,12 @@ const dirs = new Set<string>();
  */
 export function spawnTs(file: string, args: string[], opts: SpawnOptions & { nodeArgs?: string[] } = {}): ChildProcess {
   const { nodeArgs = [], ...rest } = opts;
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, file), ...args], { cwd: ROOT, ...rest });
+  return spawnTracked(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, file), ...args], { cwd: ROOT, ...rest });
+}
+
+/** Any other program (e.g. the peer scenario's redis-server), stopped with the rest. */
+export function spawnTracked(command: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+  const child = spawn(command, args, opts);
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
@@ -62,9 +67,16 @@ function killAllNow(): void {
 }
 
 process.once('exit', killAllNow);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`\n${signal}: stopping every child process\n`);
-    void cleanUpAll().finally(() => process.exit(130));
-  });
+
+/**
+ * Ctrl-C and SIGTERM stop every child and leave. Only a program's entry installs this: a test
+ * importing these helpers runs in a test runner's process, whose signals are the runner's.
+ */
+export function stopChildrenOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\n${signal}: stopping every child process\n`);
+      void cleanUpAll().finally(() => process.exit(130));
+    });
+  }
 }

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cleanUpAll, ROOT } from './children.js';
+import { cleanUpAll, ROOT, stopChildrenOnSignals } from './children.js';
 import { durabilitySetting, NON_PRODUCTION_REASON } from './coordinator-process.js';
 import { machine, medians, table, type ScenarioOutcome } from './report.js';
 import type { Scenario, Shared } from './scenario.js';
@@ -117,6 +117,7 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
+stopChildrenOnSignals();
 let code = 1;
 try {
   code = await main();

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 export interface ProcSample {
   /** user + system CPU time since the process started, ms */
   cpuMs: number;
+  /** user + system CPU time of its children that it has waited for (e.g. redis-server's AOF rewrites), ms */
+  childrenCpuMs: number;
   /** resident set size, bytes */
   rssBytes: number;
   /** peak resident set size, bytes */
@@ -32,9 +34,11 @@ export function sampleProcess(pid: number): ProcSample {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
   const ticks = Number(fields[11]) + Number(fields[12]);
+  // cutime (16) and cstime (17).
+  const childTicks = Number(fields[13]) + Number(fields[14]);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { cpuMs: (ticks * 1000) / clockTicks(), rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM'), at: Date.now() };
+  return { cpuMs: (ticks * 1000) / clockTicks(), childrenCpuMs: (childTicks * 1000) / clockTicks(), rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM'), at: Date.now() };
 }
 
 export function cpuDelta(before: ProcSample, after: ProcSample): { cpuMs: number; wallMs: number; cores: number } {

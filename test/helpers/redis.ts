@@ -57,3 +57,13 @@ export async function deleteKeys(client: TestRedis, prefix: string): Promise<voi
     if (keys.length > 0) await client.del(keys);
   }
 }
+
+/**
+ * For suites that start a redis-server of their own (the benchmark's peer): true when they should
+ * be skipped, having said why. Under CI=true a missing binary fails them instead.
+ */
+export function skipRedisServerTests(suite: string, problem: string | null): boolean {
+  if (!problem || process.env.CI === 'true') return false;
+  console.warn(`[${suite}] skipped: ${problem}. Install one (Debian: \`apt-get install -y redis-server\`) or set VG_REDIS_SERVER to its path`);
+  return true;
+}
