@@ -13,17 +13,21 @@ import { connections } from './scenarios/connections.js';
 import { efficiency } from './scenarios/efficiency.js';
 import { ingest } from './scenarios/ingest.js';
 import { latency } from './scenarios/latency.js';
+import { peer } from './scenarios/peer.js';
 import { throughput } from './scenarios/throughput.js';
 import { DEFAULT_LOAD } from './scenarios/load.js';
 
-// In this order: the ceiling and the throughput set what the latency run paces itself by.
-const SCENARIOS: Scenario[] = [ceiling, throughput, latency, connections, ingest, efficiency];
+// In this order: the ceiling and the throughput set what the latency run paces itself by, and
+// the peer (BullMQ) runs right after the throughput it is compared with, so that with --runs N
+// the two alternate.
+const SCENARIOS: Scenario[] = [ceiling, throughput, peer, latency, connections, ingest, efficiency];
 
 const USAGE = `Usage: npm run bench -- [options]
 
   --runs N           run every scenario N times and report the median (default 1; the targets are for 3)
   --quick            a small smoke run (about two minutes): fewer work units and volunteers
   --scenario NAME    run only this scenario (repeatable): ${SCENARIOS.map((s) => s.name).join(', ')}
+                     (peer runs throughput too: it reports the ratio measured in the same run)
   --out FILE         where to write the JSON results (default bench/bench-results.json)
   --hosts N          simulated hosts at full load (default ${DEFAULT_LOAD.hosts}, over ${DEFAULT_LOAD.processes} processes)
   --tasks-per-message N  tasks per tasks.request and results per results.report at full load (default ${DEFAULT_LOAD.tasksPerMessage}, at most 64)
@@ -55,11 +59,14 @@ function options() {
   const names = values.scenario ?? [];
   const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; there are ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  // A scenario's needs run too, in the list's order (which puts them first).
+  const wanted = new Set(names);
+  for (const s of SCENARIOS) if (wanted.has(s.name)) for (const n of s.needs ?? []) wanted.add(n);
   return {
     help: values.help,
     runs,
     quick: values.quick,
-    scenarios: names.length > 0 ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS,
+    scenarios: names.length > 0 ? SCENARIOS.filter((s) => wanted.has(s.name)) : SCENARIOS,
     out: resolve(values.out),
     profileDir: values.profile ? resolve(values.profile) : undefined,
     load: { ...DEFAULT_LOAD, hosts, tasksPerMessage: perMessage },

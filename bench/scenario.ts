@@ -41,6 +41,8 @@ export interface Shared {
   ceilingRoundTripsPerSecond?: number;
   /** Tasks per second that the throughput run's messages carry with no application behind them (ceiling scenario). */
   ceilingTasksPerSecond?: number;
+  /** CPU per validated task of each process of the throughput run, ms (the peer scenario compares with them). */
+  throughputCpuMsPerTask?: { coordinator: number; volunteers: number };
 }
 
 export interface ScenarioContext {
@@ -57,6 +59,8 @@ export interface ScenarioContext {
 export interface Scenario {
   name: string;
   summary: string;
+  /** Scenarios whose figures this one reads from `Shared`: run before it in each run, even when not asked for. */
+  needs?: string[];
   run(ctx: ScenarioContext): Promise<ScenarioRun>;
 }
 

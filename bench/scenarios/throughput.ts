@@ -45,6 +45,8 @@ export const throughput: Scenario = {
         const messagesPerSecond = (messages * 1000) / e2eMs;
         const tasksPerSecond = (tasks * 1000) / e2eMs;
         ctx.shared.maxTasksPerSecond = tasksPerSecond;
+        const volunteersCpuMsPerTask = stats.cpuMs / Math.max(1, tasks);
+        ctx.shared.throughputCpuMsPerTask = { coordinator: cpu.cpuMs / Math.max(1, tasks), volunteers: volunteersCpuMsPerTask };
         const ceiling = ctx.shared.ceilingRoundTripsPerSecond;
         const taskCeiling = ctx.shared.ceilingTasksPerSecond;
         return {
@@ -53,6 +55,7 @@ export const throughput: Scenario = {
             { name: 'tasks/s (validated)', value: tasksPerSecond, unit: '/s', target: { op: '>=', value: 2000 }, digits: 0 },
             { name: 'coordinator CPU per task', value: cpu.cpuMs / Math.max(1, tasks), unit: 'ms', digits: 3 },
             { name: 'coordinator CPU', value: cpu.cores, unit: 'cores', digits: 2 },
+            { name: 'simulated volunteers CPU per task', value: volunteersCpuMsPerTask, unit: 'ms', digits: 3 },
             { name: 'messages/s', value: messagesPerSecond, unit: '/s', digits: 0 },
             ...(taskCeiling ? [{ name: 'tasks/s ÷ ceiling (same messages)', value: (100 * tasksPerSecond) / taskCeiling, unit: '%', digits: 1 }] : []),
             ...(ceiling ? [{ name: 'messages/s ÷ empty round trips/s', value: (100 * messagesPerSecond) / ceiling, unit: '%', digits: 1 }] : []),
