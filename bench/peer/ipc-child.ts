@@ -61,6 +61,19 @@ export class IpcChild {
     }
   }
 
+  /**
+   * Rejects as soon as it reports an error or exits, for racing against another child's answer:
+   * a worker that fails must end the run at once, not leave the validator waiting for its jobs.
+   */
+  async failure(): Promise<never> {
+    for (;;) {
+      const m = this.inbox.find((x) => x.type === 'error');
+      if (m && m.type === 'error') throw new Error(`${this.label}: ${m.message}`);
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`${this.label} exited (${this.child.exitCode ?? this.child.signalCode})`);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
   /** Asks it to close its connections and leave; SIGTERM, then SIGKILL, if it does not. */
   async close(): Promise<void> {
     this.send({ type: 'exit' });

@@ -63,11 +63,15 @@ export async function runPeer(o: PeerOptions): Promise<PeerRun> {
     });
     children.push(...workerProcs);
     await Promise.all(children.map((c) => c.receive('ready', 60_000)));
+    // Raced against the validator's answers; once a race is over, a later failure (an exit at
+    // the end) is nobody's business.
+    const workerFailures = workerProcs.map((w) => w.failure());
+    for (const f of workerFailures) f.catch(() => undefined);
     log(`peer ${o.variant}, durability ${o.durability}: redis-server on port ${server.port}, ${o.workers} workers × ${o.concurrency} in ${o.processes} processes`);
 
     if (o.warmUpUnits > 0) {
       driver.send({ type: 'run', phase: WARM_UP_PHASE, units: o.warmUpUnits });
-      await driver.receive('done', 120_000);
+      await Promise.race([driver.receive('done', 120_000), ...workerFailures]);
     }
     const counts = async () => {
       const all: Record<string, number> = {};
@@ -80,7 +84,7 @@ export async function runPeer(o: PeerOptions): Promise<PeerRun> {
     const countsBefore = await counts();
     const before = sampleAll(server, driver, workerProcs);
     driver.send({ type: 'run', phase: MEASURED_PHASE, units: o.units });
-    const done = await driver.receive('done', o.timeoutMs);
+    const done = await Promise.race([driver.receive('done', o.timeoutMs), ...workerFailures]);
     const after = sampleAll(server, driver, workerProcs);
     const countsAfter = await counts();
     if (!server.running) throw new Error(`redis-server died during the run:\n${server.log()}`);
