@@ -57,8 +57,12 @@ export async function runPeer(o: PeerOptions): Promise<PeerRun> {
     children.push(driver);
     const workerProcs = Array.from({ length: o.processes }, (_, p) => {
       const config: WorkersConfig = { port: server.port, concurrency: o.concurrency, workers: [] };
-      // Workers spread over processes as hosts are; within each, alternately on one replica queue and the other.
-      for (let w = p; w < o.workers; w += o.processes) config.workers.push({ name: `w${w}`, queue: REPLICA_QUEUES[w % REPLICA_QUEUES.length]! });
+      // Workers spread over processes as hosts are; within each, alternately on one replica queue
+      // and the other (counted within the process: by global number, with two processes, each
+      // process would serve one queue only).
+      for (let w = p; w < o.workers; w += o.processes) {
+        config.workers.push({ name: `w${w}`, queue: REPLICA_QUEUES[config.workers.length % REPLICA_QUEUES.length]! });
+      }
       return new IpcChild(`peer workers (process ${p})`, 'bench/peer/peer-workers.ts', config);
     });
     children.push(...workerProcs);
