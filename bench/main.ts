@@ -2,6 +2,7 @@
 // process for each scenario, drives it through its real API and volunteer protocol from other
 // processes over loopback, prints a table against the targets and writes every figure as JSON.
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cleanUpAll, ROOT, stopChildrenOnSignals } from './children.js';
@@ -89,6 +90,9 @@ async function main(): Promise<number> {
   const outcomes: ScenarioOutcome[] = o.scenarios.map((s) => ({ scenario: s.name, summary: s.summary, runs: [] }));
   const notes = new Set<string>([`coordinator flags not as in production: ${NON_PRODUCTION_REASON}`, `durability as the coordinator sets it: ${durabilitySetting()}`]);
   const started = Date.now();
+  // The machine may be shared: what else ran shows in the load average, kept beside the figures.
+  const loads: { run: number; scenario: string; before: number; after: number }[] = [];
+  const load1 = () => Math.round(loadavg()[0]! * 100) / 100;
 
   for (let run = 1; run <= o.runs; run++) {
     // Figures of one run feed later scenarios of the same run only.
@@ -96,25 +100,30 @@ async function main(): Promise<number> {
     for (const [i, s] of o.scenarios.entries()) {
       log(`run ${run}/${o.runs}: ${s.name} (${s.summary})`);
       const t0 = Date.now();
+      const loadBefore = load1();
       try {
         const result = await s.run({ quick: o.quick, load: o.load, run, shared, log, ...(o.profileDir ? { profileDir: o.profileDir } : {}) });
         outcomes[i]!.runs.push(result);
         for (const n of result.notes ?? []) notes.add(`${s.name}: ${n}`);
-        log(`  ${result.figures.map((f) => `${f.name} ${Number.isFinite(f.value) ? f.value.toFixed(f.digits ?? 1) : 'n/a'} ${f.unit}`).join('; ')} (${Math.round((Date.now() - t0) / 1000)} s)`);
+        log(`  ${result.figures.map((f) => `${f.name} ${Number.isFinite(f.value) ? f.value.toFixed(f.digits ?? 1) : 'n/a'} ${f.unit}`).join('; ')} (${Math.round((Date.now() - t0) / 1000)} s, load average ${loadBefore} → ${load1()})`);
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
         outcomes[i]!.runs.push({ error: message });
         log(`  failed: ${message}`);
       }
+      loads.push({ run, scenario: s.name, before: loadBefore, after: load1() });
     }
   }
 
+  const seen = loads.flatMap((l) => [l.before, l.after]);
+  notes.add(`load average (1 min, ${machine().cpuCount} cores) at the scenarios' starts and ends: ${Math.min(...seen)} to ${Math.max(...seen)}, the benchmark's own processes and any other work on the machine`);
   process.stdout.write(`\n${table(outcomes, o.runs)}\n\n${[...notes].map((n) => `* ${n}`).join('\n')}\n`);
   const doc = {
     machine: machine(),
     options: { runs: o.runs, quick: o.quick, load: o.load, scenarios: o.scenarios.map((s) => s.name), profileDir: o.profileDir ?? null },
     durationS: Math.round((Date.now() - started) / 1000),
     durability: durabilitySetting(),
+    loadAverages: loads,
     notes: [...notes],
     scenarios: outcomes.map((out) => ({ ...out, medians: medians(out) })),
   };
