@@ -30,6 +30,8 @@ export interface AppBundle {
   kind?: AppKind;
   /** Every file of the version by name, already checked against the signed manifest. */
   files: ReadonlyMap<string, Uint8Array>;
+  /** The version's bundle hash: a worker keeps a Python interpreter for one version (run-python.ts). */
+  version?: string;
 }
 
 export interface AppRun {
@@ -49,7 +51,7 @@ export interface TaskHost {
   log(level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
 }
 
-/** `bad_input` and `app_exit` (a non-zero exit code, in the message) are a WASI program's. */
+/** `bad_input` is a WASI program's; `app_exit` (a non-zero exit code, in the message) a WASI program's or a Python app's. */
 export type AppFailureCode = 'app_load_failed' | 'app_exception' | 'bad_output' | 'checkpoint_limit' | 'bad_input' | 'app_exit';
 
 export type AppOutcome = { ok: true; outputJson: string } | { ok: false; code: AppFailureCode; message: string };

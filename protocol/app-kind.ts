@@ -4,10 +4,10 @@
 // kind with a capability feature, so the coordinator never sends one to a volunteer that
 // cannot run it (an older client lists no such feature). docs/apps.md is the contract.
 
-export const APP_KINDS = ['javascript', 'wasi'] as const;
+export const APP_KINDS = ['javascript', 'wasi', 'python'] as const;
 export type AppKind = (typeof APP_KINDS)[number];
 /** The kinds a manifest names (JavaScript is the default, named by nothing). */
-export const MANIFEST_KINDS = ['wasi'] as const;
+export const MANIFEST_KINDS = ['wasi', 'python'] as const;
 
 /** The capability feature of a host that runs apps of `kind` (JavaScript needs none). */
 export function kindFeature(kind: Exclude<AppKind, 'javascript'>): string {
@@ -26,15 +26,18 @@ export function manifestKind(manifest: { kind?: AppKind | undefined }): AppKind 
 export function kindOfEntry(entry: string): AppKind | undefined {
   if (/\.m?js$/.test(entry)) return 'javascript';
   if (entry.endsWith('.wasm')) return 'wasi';
+  if (entry.endsWith('.py')) return 'python';
   return undefined;
 }
 
-/** The entry of a version when none is named: main.js, else main.mjs, else main.wasm, whichever it has. */
+/** The entry of a version when none is named: main.js, else main.mjs, else main.wasm, else main.py, whichever it has. */
 export function defaultEntry(names: readonly string[]): string {
-  return ['main.js', 'main.mjs', 'main.wasm'].find((n) => names.includes(n)) ?? 'main.js';
+  return ['main.js', 'main.mjs', 'main.wasm', 'main.py'].find((n) => names.includes(n)) ?? 'main.js';
 }
 
 /** What a researcher reads: "a JavaScript module", "a WASI program". */
 export function describeKind(kind: AppKind): string {
-  return kind === 'javascript' ? 'a JavaScript module' : 'a WASI program (wasm32-wasi, preview 1)';
+  if (kind === 'javascript') return 'a JavaScript module';
+  if (kind === 'wasi') return 'a WASI program (wasm32-wasi, preview 1)';
+  return 'a Python app (Pyodide, the standard library)';
 }

@@ -7,6 +7,8 @@ export interface RunJob {
   taskId: number;
   entry: string;
   kind?: AppKind;
+  /** The app version: a thread keeps a Python interpreter for the tasks of one version. */
+  appVersionHash?: string;
   files: [name: string, bytes: Uint8Array][];
   input: unknown;
   rngSeed: string;

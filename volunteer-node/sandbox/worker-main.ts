@@ -2,7 +2,9 @@
 // fresh Compartment. The main thread enforces CPU and memory limits from outside.
 import { readlinkSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { lockdownRealm } from '../../app-runtime/lockdown.js';
+import { setPythonAssets } from '../../app-runtime/run-python.js';
 import { runTask } from '../../app-runtime/run-task.js';
 import { TaskScope } from '../../app-runtime/task-scope.js';
 import type { FromWorker, ToWorker } from './messages.js';
@@ -11,6 +13,8 @@ const port = parentPort;
 if (!port) throw new Error('worker-main.ts runs as a worker thread');
 
 lockdownRealm();
+// Python apps: Pyodide from the daemon's own installation, loaded on this thread when a task needs it.
+setPythonAssets({ indexURL: fileURLToPath(new URL('.', import.meta.resolve('pyodide'))) });
 // A promise an app rejects and never handles is its own business, not the thread's end.
 process.on('unhandledRejection', () => {});
 
@@ -29,7 +33,12 @@ port.on('message', (m: ToWorker) => {
   const { taskId } = m;
   const scope = new TaskScope();
   void runTask(
-    { entry: m.entry, ...(m.kind === undefined ? {} : { kind: m.kind }), files: new Map(m.files) },
+    {
+      entry: m.entry,
+      ...(m.kind === undefined ? {} : { kind: m.kind }),
+      ...(m.appVersionHash === undefined ? {} : { version: m.appVersionHash }),
+      files: new Map(m.files),
+    },
     {
       input: m.input,
       rngSeed: m.rngSeed,

@@ -31,7 +31,7 @@ const api: SandboxApi = {
         let lastSent: Promise<unknown> = Promise.resolve();
         const remote = host as unknown as Record<'log' | 'progress', (...args: unknown[]) => Promise<unknown>>;
         const outcome = await runTask(
-          { entry: job.entry, ...(job.kind === undefined ? {} : { kind: job.kind }), files: job.files },
+          { entry: job.entry, ...(job.kind === undefined ? {} : { kind: job.kind }), version: job.appVersionHash, files: job.files },
           {
             input: job.input,
             rngSeed: job.rngSeed,

@@ -87,7 +87,7 @@ function retireButton(app: App, v: AppVersion, reload: () => void): HTMLButtonEl
 }
 
 /** What the upload found a version to be (protocol/app-kind.ts). */
-const KIND_LABELS: Record<AppKind, string> = { javascript: 'JavaScript module', wasi: 'WASI program' };
+const KIND_LABELS: Record<AppKind, string> = { javascript: 'JavaScript module', wasi: 'WASI program', python: 'Python app' };
 
 function versionsTable(app: App, reload: () => void): HTMLElement {
   const versions = [...app.versions].sort((a, b) => b.version - a.version);
