@@ -57,8 +57,9 @@ export class PythonRuntime {
         indexURL: assets.indexURL,
         // The `js` module: nothing (by default it is the worker's global object).
         jsglobals: harden(Object.create(null) as object),
-        // A fixed hash seed: set and dict iteration orders of strings agree between replicas.
-        env: { PYTHONHASHSEED: '0', HOME: '/home/pyodide', TZ: 'UTC', PYTHONDONTWRITEBYTECODE: '1' },
+        // A fixed hash seed: set and dict iteration orders of strings agree between replicas; a
+        // fixed locale (a browser's would be its language).
+        env: { PYTHONHASHSEED: '0', HOME: '/home/pyodide', TZ: 'UTC', LANG: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1' },
         stdout: (line) => runtime?.console?.log(line),
         stderr: (line) => runtime?.console?.warn(line),
         checkAPIVersion: true,

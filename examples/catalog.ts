@@ -8,9 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { readAppFolder } from '../common/app-folder.js';
 import { mandelbrotFpops, mandelbrotInputs, type MandelbrotInput } from './mandelbrot/inputs.js';
 import { collatzFpops, collatzInputs, type CollatzInput } from './collatz/inputs.js';
+import { piHexFpops, piHexInputs, type PiHexInput } from './pi-hex/inputs.js';
 import { primesFpops, primesInputs, type PrimesInput } from './primes/inputs.js';
 
-export type { CollatzInput, MandelbrotInput, PrimesInput };
+export type { CollatzInput, MandelbrotInput, PiHexInput, PrimesInput };
 
 export interface AppFile {
   name: string;
@@ -21,7 +22,7 @@ export interface ExampleApp<I> {
   name: string;
   description: string;
   requirements: { wasm?: boolean };
-  /** The files of one app version, by name; `main.js` (or `main.wasm`, a WASI program) is the entry. */
+  /** The files of one app version, by name; `main.js` (or `main.wasm`, a WASI program, or `main.py`, a Python app) is the entry. */
   files(): Promise<AppFile[]>;
   inputs(count: number): I[];
   fpops(input: I): number;
@@ -65,8 +66,23 @@ const collatz: ExampleApp<CollatzInput> = {
   fpops: collatzFpops,
 };
 
-export const EXAMPLES: { primes: ExampleApp<PrimesInput>; mandelbrot: ExampleApp<MandelbrotInput>; collatz: ExampleApp<CollatzInput> } = {
+const piHex: ExampleApp<PiHexInput> = {
+  name: 'pi-hex',
+  description: 'Hexadecimal digits of pi from any position (Bailey-Borwein-Plouffe): a Python app, standard library only.',
+  requirements: {},
+  files: () => folderFiles('pi-hex'),
+  inputs: (count) => piHexInputs(count),
+  fpops: piHexFpops,
+};
+
+export const EXAMPLES: {
+  primes: ExampleApp<PrimesInput>;
+  mandelbrot: ExampleApp<MandelbrotInput>;
+  collatz: ExampleApp<CollatzInput>;
+  piHex: ExampleApp<PiHexInput>;
+} = {
   primes,
   mandelbrot,
   collatz,
+  piHex,
 };

@@ -4,11 +4,19 @@
 // whether it runs another task (reuse.ts).
 import * as Comlink from 'comlink';
 import { lockdownRealm } from '../../../app-runtime/lockdown.js';
+import { setPythonAssets } from '../../../app-runtime/run-python.js';
 import { runTask } from '../../../app-runtime/run-task.js';
 import { TaskScope } from '../../../app-runtime/task-scope.js';
 import type { SandboxApi } from './messages.js';
 
+/** The Pyodide package's version, set by the build (vite.config.ts). */
+declare const __PYODIDE_VERSION__: string;
+
 lockdownRealm();
+// Python apps: Pyodide's files come from the coordinator, beside the page (volunteer-web/vite.config.ts).
+// From the worker's location (this script, in assets/): Vite would take a URL made from
+// import.meta.url for a file of its own to bundle.
+setPythonAssets({ indexURL: new URL(`../pyodide/${__PYODIDE_VERSION__}/`, self.location.href).href });
 // A promise an app rejects and never handles is its own business, not the worker's end.
 addEventListener('unhandledrejection', (e) => e.preventDefault());
 
