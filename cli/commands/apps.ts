@@ -94,8 +94,10 @@ The answer lists what went and what was left out, and why.
 
   --app ID                the app
   --exclude PATTERN       leave out what matches, after ${IGNORE_FILE} (repeatable)
-  --entry FILE            the entry: a JavaScript module or a WASI program (.wasm); by
-                          default main.js, else main.mjs, else main.wasm, whichever DIR has
+  --entry FILE            the entry: a JavaScript module, a WASI program (.wasm) or a
+                          Python app (.py, defining run(input, ctx)); by default
+                          main.js, else main.mjs, else main.wasm, else main.py,
+                          whichever DIR has
   --platform P            any (default) | node | browser
   --requirements JSON     what a volunteer needs, e.g. '{"wasm":true,"minMemoryMb":256}'
 ${jsonHelp()}
@@ -187,10 +189,11 @@ ${jsonHelp()}
     }
     ctx.print(
       formatTable(
-        ['VERSION', 'STATE', 'PLATFORM', 'FILES', 'SIZE', 'REQUIREMENTS', 'BUNDLE', 'CREATED'],
+        ['VERSION', 'STATE', 'KIND', 'PLATFORM', 'FILES', 'SIZE', 'REQUIREMENTS', 'BUNDLE', 'CREATED'],
         app.versions.map((ver) => [
           ver.version,
           versionState(ver),
+          ver.kind,
           ver.platform,
           ver.files.map((f) => f.name).join(','),
           formatBytes(ver.files.reduce((s, f) => s + f.size, 0)),

@@ -103,7 +103,7 @@ export class AppRegistry {
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       .map((f) => ({ name: f.name, sha256: this.blobs.put(f.bytes), size: f.bytes.length }));
     const kind = kindOfEntry(entry);
-    if (kind === undefined) throw new RegistryError(`the entry "${entry}" is not a kind of app this coordinator runs: a JavaScript module (.js, .mjs) or a WASI program (.wasm)`);
+    if (kind === undefined) throw new RegistryError(`the entry "${entry}" is not a kind of app this coordinator runs: a JavaScript module (.js, .mjs), a WASI program (.wasm) or a Python app (.py)`);
     // A JavaScript module's manifest names no kind, so it hashes as it always did.
     const manifest: AppManifest = kind === 'javascript' ? { entry, files } : { entry, files, kind };
     const bundleHash = jsonHash(manifest);

@@ -2,9 +2,11 @@
 // message, not every volunteer's failed task: every module parses (the same parser volunteers
 // load it with), imports only the version's own files, the entry has a default export, and every
 // WebAssembly file compiles; a WASI program's entry is a command that imports only WASI
-// preview 1 (what app-runtime/run-wasi.ts gives it).
+// preview 1 (what app-runtime/run-wasi.ts gives it); a Python app's files compile with the
+// volunteers' Python and its entry defines run (python-check.ts).
 import { ModuleSource } from '@endo/module-source';
 import { kindOfEntry, type AppKind } from '../../protocol/app-kind.js';
+import { pythonProblem } from './python-check.js';
 
 export interface VersionFile {
   name: string;
@@ -28,7 +30,7 @@ const wasm = (globalThis as unknown as {
 /** What the upload found: the version's kind, or what is wrong with it (naming the file, and line where the parser says). */
 export async function checkVersion(files: VersionFile[], entry: string): Promise<{ kind: AppKind } | { problem: string }> {
   const kind = kindOfEntry(entry);
-  if (kind === undefined) return { problem: `the entry "${entry}" is neither a JavaScript module (.js, .mjs) nor a WASI program (.wasm)` };
+  if (kind === undefined) return { problem: `the entry "${entry}" is neither a JavaScript module (.js, .mjs), a WASI program (.wasm) nor a Python app (.py)` };
   const names = new Set(files.map((f) => f.name));
   for (const f of files) {
     if (/\.m?js$/.test(f.name)) {
@@ -44,6 +46,10 @@ export async function checkVersion(files: VersionFile[], entry: string): Promise
       const problem = kind === 'wasi' && f.name === entry ? wasiProblem(f.name, compiled) : undefined;
       if (problem) return { problem };
     }
+  }
+  if (kind === 'python') {
+    const problem = await pythonProblem(files, entry);
+    if (problem) return { problem };
   }
   return { kind };
 }

@@ -137,7 +137,13 @@ describe('the researcher CLI against a real coordinator', () => {
       '  files     main.js (1.09 KiB)',
       '  left out  .vgignore (hidden), inputs.ts (.vgignore line 3: inputs.ts)',
     ]);
-    expect(expectExit(await cli(['apps', 'show', String(app.id)]), 0).stdout).toMatch(/^\s*1\s+in service\s+any\s+main\.js\s/m);
+    expect(expectExit(await cli(['apps', 'show', String(app.id)]), 0).stdout).toMatch(/^\s*1\s+in service\s+javascript\s+any\s+main\.js\s/m);
+
+    // a Python app: found by its main.py, compiled by the upload check, its kind shown
+    const piHex = json<{ id: number }>(await cli(['apps', 'create', '--project', String(project.id), 'pi-hex', '--json']));
+    const pythonUpload = expectExit(await cli(['apps', 'upload', '--app', String(piHex.id), join(EXAMPLES_DIR, 'pi-hex')]), 0).stdout.split('\n');
+    expect(pythonUpload[1]).toBe('  kind      a Python app (Pyodide, the standard library), entry main.py (what the coordinator found it to be)');
+    expect(expectExit(await cli(['apps', 'show', String(piHex.id)]), 0).stdout).toMatch(/^\s*1\s+in service\s+python\s+any\s+main\.py\s/m);
 
     const inputs = EXAMPLES.primes.inputs(12);
     const inputsFile = join(work, 'inputs.ndjson');

@@ -62,8 +62,8 @@ describe('the committed WASI programs', () => {
     expect(await checkVersion([{ name: 'main.wasm', bytes: foreign }], 'main.wasm')).toEqual({
       problem: 'main.wasm imports "env"."f": a WASI program may import only wasi_snapshot_preview1 (preview 1)',
     });
-    expect(await checkVersion([{ name: 'main.py', bytes: new Uint8Array() }], 'main.py')).toEqual({
-      problem: 'the entry "main.py" is neither a JavaScript module (.js, .mjs) nor a WASI program (.wasm)',
+    expect(await checkVersion([{ name: 'main.rb', bytes: new Uint8Array() }], 'main.rb')).toEqual({
+      problem: 'the entry "main.rb" is neither a JavaScript module (.js, .mjs), a WASI program (.wasm) nor a Python app (.py)',
     });
   });
 });

@@ -67,7 +67,7 @@ export function uploadVersionForm(app: App, onUploaded: () => void): HTMLElement
     ],
     { name: 'platform' },
   );
-  const entry = input({ name: 'entry', placeholder: 'main.js, else main.mjs, else main.wasm' });
+  const entry = input({ name: 'entry', placeholder: 'main.js, else main.mjs, else main.wasm, else main.py' });
   const requirements = input({ name: 'requirements', placeholder: '{"wasm":true,"minMemoryMb":256}', class: 'mono' });
   const chosen = h('div', { class: 'muted small' });
   files.addEventListener('change', () => {
