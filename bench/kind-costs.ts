@@ -1,7 +1,8 @@
 // What each kind of app costs a volunteer beyond its own computing: the real daemon, one
 // thread, runs tasks that compute next to nothing, one fresh daemon per kind. The first task's
 // elapsed time is what a kind costs to start on a worker (a JavaScript module loaded into a
-// compartment; a WASI program compiled and instantiated, as it is for every task); the rest
+// compartment; a WASI program compiled and instantiated, as it is for every task; Pyodide
+// loaded for a Python app, once per worker and app version); the rest
 // are its cost per task; the gap between tasks is the volunteer's own (the same for every kind).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +24,8 @@ const CASES: KindCase[] = [
   { kind: 'JavaScript', files: [{ name: 'main.js', content: TRIVIAL_APP }], line: trivialLine },
   // The collatz example on a range of two numbers: a 49 KB program that computes nothing much.
   { kind: 'WASI', files: [{ name: 'main.wasm', content: new Uint8Array(readFileSync(join(EXAMPLES_DIR, 'collatz', 'main.wasm'))) }], line: (i) => `{"stdin":"${i + 1} ${i + 3}","output":"json"}` },
+  // TRIVIAL_APP's twin: the interpreter reset between tasks is what is left to measure.
+  { kind: 'Python', files: [{ name: 'main.py', content: 'def run(input, ctx):\n    return {"n": input["n"], "square": input["n"] * input["n"]}\n' }], line: trivialLine },
 ];
 
 interface LogLine {

@@ -1,7 +1,7 @@
 // Volunteer efficiency: the real Node daemon runs tasks of about 100 ms of compute, and we
 // measure the share of each thread's wall time that went to app code: the elapsedMs each
 // result reports (read back through the API, and in the daemon's log with when it ended).
-// Then what each kind of app (JavaScript, WASI) costs to start on a worker and per task
+// Then what each kind of app (JavaScript, WASI, Python) costs to start on a worker and per task
 // (bench/kind-costs.ts).
 import { availableParallelism } from 'node:os';
 import { onJsonLines } from '../../common/json-lines.js';
