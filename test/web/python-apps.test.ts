@@ -120,7 +120,8 @@ describe.skipIf(skipBrowserTests('Python apps e2e'))('Python apps on the daemon 
     }
     expect(piHexReference(0, 16)).toBe('243F6A8885A308D3'); // pi = 3.243F6A8885A308D3... in hexadecimal
 
-    // The probe: the same report from both (else no quorum): every route refused, the seed's world.
+    // The probe: the same report from both (else no quorum): every route refused, the seed's
+    // world, the same bits of math.sin, exp and log.
     const [probed] = await details(probeBatch);
     expect(hosts(probed!)).toEqual(['chromium-tab', 'node-daemon']);
     expect(probed!.replicas.map((r) => r.validateState)).toEqual(['valid', 'valid']);
