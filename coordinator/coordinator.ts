@@ -26,7 +26,6 @@ import { volunteerPage } from './http/volunteer-page.js';
 import { DbStatsReader } from './ops/db-stats.js';
 import { CoordinatorMetrics, serveMetrics } from './ops/metrics.js';
 import { DATABASE_FILE_NAME } from './ops/sqlite-file.js';
-import { TimedGroupCommit } from './ops/timed-group-commit.js';
 import { GroupCommit } from './store/group-commit.js';
 import { DisconnectGrace } from './volunteers/disconnect-grace.js';
 import { attachVolunteerNamespace, onlineHostIds, onlineHostsByPlatform, socketNotifier, VOLUNTEER_NAMESPACE } from './volunteers/namespace.js';
@@ -57,7 +56,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     const { recorded } = await bindCoordinatorKey(core.store.sql, core.key.publicKey, Date.now());
     if (recorded) log.info('the database now belongs to this coordinator key', { coordinatorKey: core.key.publicKey });
   } catch (e) {
-    core.close();
+    await core.close();
     throw e;
   }
   const { tightened, failed } = core.dataDirModes;
@@ -83,24 +82,24 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     const seeded = await seedDemo(core, config.demoWorkunits);
     if (seeded) log.info('seeded demo project', { project: DEMO_PROJECT, workunits: seeded.workunits, batches: seeded.batches });
     const admin = (await core.accounts.list()).filter((a) => a.role === 'admin').sort((a, b) => a.id - b.id)[0];
-    if (admin) core.store.catalog.adoptOwnerless(admin.id);
+    if (admin) await core.store.catalog.adoptOwnerless(admin.id);
     // A submission cut short by a crash left a staged batch: it was never acknowledged.
-    for (const batchId of core.store.work.stagedBatches()) {
+    for (const batchId of await core.store.work.stagedBatches()) {
       await discardStaged(core.submission, batchId);
       log.warn('discarded a batch whose submission never finished', { batchId });
     }
   } catch (e) {
-    core.close();
+    await core.close();
     throw e;
   }
-  replicaMaker.add(core.store.work.batchesWithoutReplicas());
+  replicaMaker.add(await core.store.work.batchesWithoutReplicas());
   // A re-check of a caught host's results that a restart interrupted.
   core.recheckHosts().catch(recheckFailed);
   // And a correction of a project's credit to its lowered cap.
   core.correctCredit().catch(correctionFailed);
   // And the lowering of a project's queued work to its lowered priority bound.
   core.lowerPriorities().catch(loweringFailed);
-  for (const batchId of core.store.work.cancelledBatchesWithActiveWorkunits()) {
+  for (const batchId of await core.store.work.cancelledBatchesWithActiveWorkunits()) {
     log.warn('finishing a cancellation a restart interrupted', { batchId });
     core.cancelBatch(batchId).catch((e: unknown) => log.error('cancelling a batch failed', { batchId, ...errorFields(e) }));
   }
@@ -139,7 +138,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   app.get(
     '/readyz',
     // Migrations ran in Store.open, before anything listened: a database still open has them all.
-    readinessHandler(() => ({ database: core.store.db.open, migrations: core.store.db.open, key: core.key.publicKey.length === 64, accepting })),
+    readinessHandler(() => ({ database: core.store.open, migrations: core.store.open, key: core.key.publicKey.length === 64, accepting })),
   );
   app.use(volunteerRoutes({ ...core, coordinatorKey: core.key.publicKey, log }));
   const online = () => (nsp ? onlineHostIds(nsp) : new Set<number>());
@@ -184,7 +183,8 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const grace = new DisconnectGrace(
     config.disconnectGraceMs,
     (hostId) => nsp !== undefined && onlineHostIds(nsp).has(hostId),
-    (hostId) => core.service.giveUpHost(hostId),
+    // Asked again in the transaction: the host may have come back while it waited for the database.
+    (hostId) => core.store.transaction(async (tx) => (nsp !== undefined && onlineHostIds(nsp).has(hostId) ? 0 : core.service.giveUpHost(tx, hostId))),
     log,
   );
   const connects = new RateLimiter({ perSecond: config.connectRatePerIp, burst: config.connectRatePerIp * 5 });
@@ -193,10 +193,10 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     metrics?.refused('connect');
     next(new Error('rate_limited: too many connections from this address; slow down'));
   };
-  const commitOptions = { onNoticeError: (e: unknown) => log.error('telling hosts about committed work failed', errorFields(e)) };
-  const commits = metrics
-    ? new TimedGroupCommit(core.store, commitOptions, (n, seconds) => metrics.groupCommitted(n, seconds))
-    : new GroupCommit(core.store, commitOptions);
+  const commits = new GroupCommit(core.store, {
+    onNoticeError: (e: unknown) => log.error('telling hosts about committed work failed', errorFields(e)),
+    ...(metrics ? { observe: (n: number, seconds: number) => metrics!.groupCommitted(n, seconds) } : {}),
+  });
   // Before anything else a connection costs (the /admin namespace looks its credentials up).
   io.of(VOLUNTEER_NAMESPACE).use(limitConnections);
   io.of(ADMIN_NAMESPACE).use(limitConnections);
@@ -215,16 +215,20 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     ...(metrics ? { observe: metrics.volunteerMessage.bind(metrics) } : {}),
   });
   // After a restart nobody is connected yet: hosts holding tasks get the same grace to come back.
-  for (const hostId of core.store.work.hostsWithTasksInProgress()) grace.left(hostId);
+  for (const hostId of await core.store.work.hostsWithTasksInProgress()) grace.left(hostId);
   watch = attachAdminNamespace(io, { store: core.store, accounts: core.accounts, statusOf, origins, log });
 
+  let sweeping = false;
   const sweep = setInterval(() => {
-    try {
-      const n = core.service.sweepDeadlines();
-      if (n > 0) log.info('deadline sweep', { workunits: n });
-    } catch (e) {
-      log.error('deadline sweep failed', errorFields(e));
-    }
+    if (sweeping) return; // the last sweep is still going: no pile-up on a slow database
+    sweeping = true;
+    core.store
+      .transaction((tx) => core.service.sweepDeadlines(tx))
+      .then(
+        (n) => n > 0 && log.info('deadline sweep', { workunits: n }),
+        (e: unknown) => log.error('deadline sweep failed', errorFields(e)),
+      )
+      .finally(() => (sweeping = false));
   }, config.transitionIntervalMs);
   sweep.unref();
 
@@ -262,7 +266,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   } catch (e) {
     http.close();
     await stopAll();
-    core.close();
+    await core.close();
     throw e;
   }
   const port = (http.address() as AddressInfo).port;
@@ -282,11 +286,11 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       closing ??= (async () => {
         accepting = false; // /readyz answers 503 from now on
         // Answer what has arrived while the sockets are still open; refuse what comes after.
-        commits.close();
+        await commits.close();
         await stopAll();
         await new Promise<void>((resolve) => io.close(() => resolve()));
         http.closeAllConnections();
-        core.close();
+        await core.close();
         log.info('coordinator stopped');
       })();
       return closing;

@@ -74,7 +74,7 @@ export interface Core {
    */
   recheckHosts(): Promise<void>;
   /** Whether a host could take one of these replicas, quotas aside (for telling why a batch cannot move). */
-  couldTake(hostId: number, candidates: Candidate[], now: number): boolean;
+  couldTake(hostId: number, candidates: Candidate[], now: number): Promise<boolean>;
   /** Projects' credit caps, and the job that takes back credit granted above a lowered one. */
   creditCaps: CreditCorrection;
   /** Runs the credit corrections pending (call at start to resume); resolves when none is left. */
@@ -83,7 +83,7 @@ export interface Core {
   priorities: PriorityBounds;
   /** Runs the priority lowerings pending (call at start to resume); resolves when none is left. */
   lowerPriorities(): Promise<void>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export function createCore(
@@ -103,20 +103,20 @@ export function createCore(
   const { key, created } = loadOrCreateCoordinatorKey(options.dataDir, ed);
   const store = Store.open(join(options.dataDir, 'coordinator.sqlite'));
   const blobs = new BlobStore(join(options.dataDir, 'files'));
-  const outputs = new OutputFiles(store.catalog, blobs);
+  const outputs = new OutputFiles(blobs);
   const uploads = new OutputUploads(store, outputs, options.maxOutputBytes);
   const collector = new OutputCollector(store, blobs, options.uploadGraceMs, clock);
 
   const random = env.random ?? Math.random;
-  const credit = new CreditGranter(store, key, creditUnits(options.maxCreditPerResult));
+  const credit = new CreditGranter(key, creditUnits(options.maxCreditPerResult));
   const quota: QuotaPolicy = {
     newHostTasks: options.newHostTasks,
     newHostTasksPerDay: options.newHostTasksPerDay,
     maxInFlight: options.maxInFlightPerHost,
     maxTasksPerDay: options.maxTasksPerDayPerHost,
   };
-  const quotas = new QuotaKeeper(store.identities, quota);
-  const transitioner = new Transitioner(store, blobs, credit, quotas, {
+  const quotas = new QuotaKeeper(quota);
+  const transitioner = new Transitioner(blobs, credit, quotas, {
     distinctUsers: options.distinctUsers,
     trustThreshold: options.trustThreshold,
     recheckDelayMs: options.recheckDelayMs,
@@ -137,7 +137,7 @@ export function createCore(
   const recheck = new HostRecheck(store, transitioner, hosts, clock, onError);
   const onCorrectionError = env.onCorrectionError ?? ((e: unknown) => console.error('correcting a project’s credit failed', e));
   const creditCaps = new CreditCorrection(store, credit, hosts, clock, onCorrectionError);
-  const scheduler = new Scheduler(store, key, {
+  const scheduler = new Scheduler(key, {
     distinctUsers: options.distinctUsers,
     trustThreshold: options.trustThreshold,
     spotCheckRate: options.spotCheckRate,
@@ -147,8 +147,8 @@ export function createCore(
     holdTimeoutMs: options.holdTimeoutMs,
     random,
   });
-  const intake = new ResultIntake(store, ed, transitioner, outputs, uploads, quotas);
-  const service = new VolunteerService(store, scheduler, intake, transitioner, hosts, quotas, options.holdTimeoutMs, clock);
+  const intake = new ResultIntake(ed, transitioner, outputs, uploads, quotas);
+  const service = new VolunteerService(scheduler, intake, transitioner, hosts, quotas, options.holdTimeoutMs, clock);
   const priorities = new PriorityBounds(store, options.maxPriority, env.onPriorityError ?? ((e: unknown) => console.error('lowering a project’s priorities failed', e)));
   const submission = new Submission(store, blobs, transitioner, priorities, options.maxInputBytes);
   const repair = new Repair(store, transitioner);
@@ -172,7 +172,7 @@ export function createCore(
       let total = 0;
       for (;;) {
         const outbox = new Outbox();
-        const part = submission.cancelBatchPart(batchId, CANCEL_CHUNK, outbox, clock());
+        const part = await submission.cancelBatchPart(batchId, CANCEL_CHUNK, outbox, clock());
         outbox.flush(hosts);
         total += part.cancelled;
         if (part.done) return total;
@@ -183,7 +183,7 @@ export function createCore(
       let total = 0;
       for (;;) {
         const outbox = new Outbox();
-        const part = repair.retryPart(batchId, codes, CANCEL_CHUNK, outbox, clock());
+        const part = await repair.retryPart(batchId, codes, CANCEL_CHUNK, outbox, clock());
         outbox.flush(hosts);
         total += part.retried;
         if (part.done) return total;
@@ -192,17 +192,19 @@ export function createCore(
     },
     repair,
     recheckHosts: () => recheck.kick(),
-    couldTake: (hostId, candidates, now) => scheduler.couldTake(hostId, candidates, now),
+    couldTake: (hostId, candidates, now) => scheduler.couldTake(store, hostId, candidates, now),
     creditCaps,
     correctCredit: () => creditCaps.kick(),
     priorities,
     lowerPriorities: () => priorities.kick(),
-    close: () => {
+    close: async () => {
       recheck.stop();
       creditCaps.stop();
       priorities.stop();
       collector.stop();
-      store.close();
+      // A transaction of a job stopped mid-chunk ends before the database closes.
+      await store.transaction(async () => {}).catch(() => {});
+      await store.close();
     },
   };
 }

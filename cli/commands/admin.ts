@@ -35,7 +35,7 @@ async function withAccounts<T>(dataDir: string, fn: (accounts: Accounts) => Prom
     if (e instanceof AccountError) throw new Failure(e.message);
     throw e;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -14,27 +14,27 @@ export class Access {
     return account.role === 'admin' ? undefined : account.id;
   }
 
-  project(account: AccountRecord, id: number): ProjectRecord {
-    const p = this.store.catalog.projectById(id);
+  async project(account: AccountRecord, id: number): Promise<ProjectRecord> {
+    const p = await this.store.catalog.projectById(id);
     if (!p || !this.owns(account, p.ownerId)) throw new ApiError('not_found', `no project ${id}`);
     return p;
   }
 
-  app(account: AccountRecord, id: number): AppRecord {
-    const a = this.store.catalog.appById(id);
-    if (!a || !this.owns(account, this.store.catalog.projectById(a.projectId)?.ownerId ?? null)) throw new ApiError('not_found', `no app ${id}`);
+  async app(account: AccountRecord, id: number): Promise<AppRecord> {
+    const a = await this.store.catalog.appById(id);
+    if (!a || !this.owns(account, (await this.store.catalog.projectById(a.projectId))?.ownerId ?? null)) throw new ApiError('not_found', `no app ${id}`);
     return a;
   }
 
-  batch(account: AccountRecord, id: number): BatchRow {
-    const b = this.store.reports.batch(id);
+  async batch(account: AccountRecord, id: number): Promise<BatchRow> {
+    const b = await this.store.reports.batch(id);
     if (!b || !this.owns(account, b.ownerId)) throw new ApiError('not_found', `no batch ${id}`);
     return b;
   }
 
-  workunit(account: AccountRecord, workunitId: number): WorkunitDetailRow {
-    const wu = this.store.reports.workunit(workunitId);
-    const b = wu && this.store.reports.batch(wu.batchId);
+  async workunit(account: AccountRecord, workunitId: number): Promise<WorkunitDetailRow> {
+    const wu = await this.store.reports.workunit(workunitId);
+    const b = wu && (await this.store.reports.batch(wu.batchId));
     if (!wu || !b || !this.owns(account, b.ownerId)) throw new ApiError('not_found', `no work unit ${workunitId}`);
     return wu;
   }

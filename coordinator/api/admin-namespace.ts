@@ -83,7 +83,7 @@ export function attachAdminNamespace(
   }, CREDENTIAL_RECHECK_MS);
   sweep.unref();
 
-  nsp.on('connection', (socket: Socket) => {
+  nsp.on('connection', async (socket: Socket) => {
     socket.on('batch.watch', async (payload: unknown, ack: unknown) => {
       if (typeof ack !== 'function') return;
       const reply = ack as (reply: WatchAck) => void;
@@ -96,9 +96,9 @@ export function attachAdminNamespace(
       const msg = WatchSchema.safeParse(payload);
       if (!msg.success) return reply({ ok: false, error: { code: 'bad_request', message: describeIssues(msg.error) } });
       try {
-        const batch = access.batch(account, msg.data.batchId);
+        const batch = await access.batch(account, msg.data.batchId);
         void socket.join(room(batch.id));
-        reply({ ok: true, status: statusOf(batch, Date.now()) });
+        reply({ ok: true, status: (await statusOf(batch, Date.now())) });
       } catch (e) {
         if (e instanceof ApiError) return reply({ ok: false, error: { code: e.code, message: e.message } });
         log.error('batch.watch failed', errorFields(e));
@@ -112,12 +112,15 @@ export function attachAdminNamespace(
     });
   });
 
-  const push = (batchId: number) => {
+  /** Batches whose push is being computed: a change meanwhile waits for it, then for nextPush. */
+  const pushing = new Set<number>();
+  const push = async (batchId: number) => {
     timers.delete(batchId);
+    pushing.add(batchId);
     const started = Date.now();
     try {
-      const batch = store.reports.batch(batchId);
-      if (batch) nsp.to(room(batchId)).emit('batch.status', statusOf(batch, started) satisfies BatchStatus);
+      const batch = await store.reports.batch(batchId);
+      if (batch) nsp.to(room(batchId)).emit('batch.status', (await statusOf(batch, started)) satisfies BatchStatus);
     } catch (e) {
       log.error('batch status push failed', { batchId, ...errorFields(e) });
     }
@@ -125,13 +128,14 @@ export function attachAdminNamespace(
     // compute is pushed less often, so watching never takes more than ~1/COST_SHARE of the coordinator.
     const cost = Date.now() - started;
     nextPush.set(batchId, Date.now() + Math.max(PUSH_INTERVAL_MS, cost * COST_SHARE));
+    pushing.delete(batchId);
   };
 
   return {
     nsp,
     batchesChanged(batchIds) {
       for (const id of batchIds) {
-        if (timers.has(id) || !nsp.adapter.rooms.has(room(id))) continue;
+        if (timers.has(id) || pushing.has(id) || !nsp.adapter.rooms.has(room(id))) continue;
         const wait = Math.max(0, (nextPush.get(id) ?? 0) - Date.now());
         timers.set(id, setTimeout(() => push(id), wait));
       }

@@ -96,7 +96,7 @@ export function batchRoutes(deps: {
   const smallJson = jsonBody(16 * 1024);
 
   router.post('/apps/:id/batches', async (req, res) => {
-    const app = access.app(caller(res).account, parse(IdParam, req.params.id, 'app id'));
+    const app = await access.app(caller(res).account, parse(IdParam, req.params.id, 'app id'));
     let submitted: Submitted;
     if (req.is('application/x-ndjson') || req.is('application/jsonl')) {
       // Streamed, so it has no limit but its lines and work units: compressed, it would have none at all.
@@ -114,78 +114,78 @@ export function batchRoutes(deps: {
       throw new ApiError('unsupported_media_type', 'send the batch as application/json or application/x-ndjson');
     }
     if (submitted.created) deps.onCommitted(submitted.batchId);
-    const project = store.catalog.projectById(app.projectId);
+    const project = await store.catalog.projectById(app.projectId);
     const warnings = project?.status === 'paused' ? [`project ${project.name} is paused: no task of this batch is sent until it is resumed`] : [];
     res.status(submitted.created ? 201 : 200).json({ ...submitted, ...(warnings.length > 0 ? { warnings } : {}) } satisfies Submitted);
   });
 
-  router.get('/batches', (req, res) => {
+  router.get('/batches', async (req, res) => {
     const account = caller(res).account;
     const q = parse(ListQuerySchema, req.query, 'query');
     const now = Date.now();
-    const rows = store.reports.batches({ projectId: q.projectId, appId: q.appId, ownerId: access.ownerFilter(account), archived: q.archived }, q.limit);
-    res.json({ batches: rows.map((b) => deps.statusOf(b, now)) } satisfies BatchList);
+    const rows = await store.reports.batches({ projectId: q.projectId, appId: q.appId, ownerId: access.ownerFilter(account), archived: q.archived }, q.limit);
+    res.json({ batches: await Promise.all(rows.map((b) => deps.statusOf(b, now))) } satisfies BatchList);
   });
 
-  router.get('/batches/:id', (req, res) => {
-    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
-    res.json(deps.statusOf(b, Date.now()));
+  router.get('/batches/:id', async (req, res) => {
+    const b = await access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+    res.json((await deps.statusOf(b, Date.now())));
   });
 
-  router.get('/batches/:id/workunits', (req, res) => {
-    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+  router.get('/batches/:id/workunits', async (req, res) => {
+    const b = await access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
     const q = parse(WorkunitsQuerySchema, req.query, 'query');
-    const workunits = store.reports.workunits(b.id, q.status, q.after, q.limit);
+    const workunits = await store.reports.workunits(b.id, q.status, q.after, q.limit);
     res.json({ workunits, next: workunits.length === q.limit ? workunits[workunits.length - 1]!.seq : null } satisfies WorkunitPage);
   });
 
-  router.get('/workunits/:id', (req, res) => {
+  router.get('/workunits/:id', async (req, res) => {
     const id = parse(IdParam, req.params.id, 'work unit id');
-    const wu = access.workunit(caller(res).account, id);
-    res.json({ ...wu, replicas: store.reports.replicas(id) } satisfies WorkunitDetail);
+    const wu = await access.workunit(caller(res).account, id);
+    res.json({ ...wu, replicas: (await store.reports.replicas(id)) } satisfies WorkunitDetail);
   });
 
   // A replica's output, inline or uploaded as a file: uploaded outputs are not served to anyone
   // at /files (docs/protocol.md §5), only here, to whoever may see the work unit.
-  router.get('/workunits/:id/replicas/:replicaId/output', (req, res) => {
+  router.get('/workunits/:id/replicas/:replicaId/output', async (req, res) => {
     const id = parse(IdParam, req.params.id, 'work unit id');
-    access.workunit(caller(res).account, id);
+    await access.workunit(caller(res).account, id);
     const replicaId = parse(IdParam, req.params.replicaId, 'replica id');
-    const replica = store.work.replicaForResult(replicaId);
+    const replica = await store.work.replicaForResult(replicaId);
     if (!replica || replica.workunitId !== id) throw new ApiError('not_found', `no replica ${replicaId} in work unit ${id}`);
-    const { outputJson, outputHash } = store.work.output(replicaId);
+    const { outputJson, outputHash } = await store.work.output(replicaId);
     if (replica.outcome !== 'success' || outputHash === null) throw new ApiError('not_found', `replica ${replicaId} has no output (it did not succeed)`);
     res.type('application/json');
     if (outputJson !== null) return void res.send(outputJson);
     const path = outputs.pathOf(outputHash);
-    if (outputs.status(outputHash) !== 'canonical' || !existsSync(path)) {
+    if ((await outputs.status(store, outputHash)) !== 'canonical' || !existsSync(path)) {
       throw new ApiError('not_found', `the output file of replica ${replicaId} is not stored (any more): outputs no result can count on are removed`);
     }
     // dotfiles: the path is built from a checked hash, but the data dir may sit under ~/.local.
     res.sendFile(path, { dotfiles: 'allow' });
   });
 
-  router.get('/batches/:id/errors', (req, res) => {
-    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+  router.get('/batches/:id/errors', async (req, res) => {
+    const b = await access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
     const q = parse(ErrorsQuerySchema, req.query, 'query');
-    res.json({ byCode: store.reports.errorCodes(b.id), errors: store.reports.errors(b.id, q.limit) } satisfies BatchErrors);
+    res.json({ byCode: (await store.reports.errorCodes(b.id)), errors: (await store.reports.errors(b.id, q.limit)) } satisfies BatchErrors);
   });
 
-  router.get('/batches/:id/validation', (req, res) => {
-    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+  router.get('/batches/:id/validation', async (req, res) => {
+    const b = await access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
     const q = parse(ValidationQuerySchema, req.query, 'query');
-    res.json(validationView(store.reports, b.id, { all: q.filter === 'all', afterSeq: q.after, limit: q.limit }));
+    res.json((await validationView(store.reports, b.id, { all: q.filter === 'all', afterSeq: q.after, limit: q.limit })));
   });
 
   router.get('/batches/:id/results', async (req, res) => {
-    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+    const b = await access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
     const q = parse(ResultsQuerySchema, req.query, 'query');
     res.status(200);
     res.type('application/x-ndjson');
     res.setHeader('Content-Disposition', `attachment; filename="batch-${b.id}-results.ndjson"`);
     res.setHeader('Cache-Control', 'no-store');
     try {
-      for (const piece of resultPieces(store.reports, outputs, b.id, q.status === 'done')) {
+      for await (const piece of resultPieces(store, outputs, b.id, q.status === 'done')) {
         if (res.destroyed) return;
         if ('file' in piece) await pipeline(createReadStream(piece.file), res, { end: false });
         else if (!res.write(piece.text)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
@@ -199,29 +199,33 @@ export function batchRoutes(deps: {
   });
 
   router.post('/batches/:id/cancel', async (req, res) => {
-    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+    const b = await access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
     res.json({ cancelled: await deps.cancelBatch(b.id) } satisfies Cancelled);
   });
 
   router.post('/batches/:id/retry', smallJson, async (req, res) => {
-    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+    const b = await access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
     const { codes } = parse(RetryRequestSchema, req.body ?? {}, 'retry');
     res.json({ retried: await deps.retryBatch(b.id, codes) } satisfies Retried);
   });
 
-  router.patch('/batches/:id', smallJson, (req, res) => {
-    const b = access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
+  router.patch('/batches/:id', smallJson, async (req, res) => {
+    const b = await access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
     const change = parse(BatchChangeSchema, req.body, 'batch change');
     if (change.appVersion !== undefined) {
-      deps.repair.pin(b.id, b.appId, change.appVersion);
+      await deps.repair.pin(b.id, b.appId, change.appVersion);
       deps.workAvailable();
     }
     if (change.archived !== undefined) {
-      const open = store.reports.workunitCounts(b.id).active > 0 && !b.cancelled;
-      if (change.archived && open) throw new ApiError('conflict', `batch ${b.id} is still running: only a finished or cancelled batch can be archived`);
-      store.reports.setArchived(b.id, change.archived ? Date.now() : null);
+      // One transaction: a retry cannot reopen the batch between the check and the archiving.
+      await store.transaction(async (tx) => {
+        const now = (await tx.reports.batch(b.id))!;
+        const open = (await tx.reports.workunitCounts(b.id)).active > 0 && !now.cancelled;
+        if (change.archived && open) throw new ApiError('conflict', `batch ${b.id} is still running: only a finished or cancelled batch can be archived`);
+        await tx.reports.setArchived(b.id, change.archived ? Date.now() : null);
+      });
     }
-    res.json(deps.statusOf(store.reports.batch(b.id)!, Date.now()));
+    res.json((await deps.statusOf((await store.reports.batch(b.id))!, Date.now())));
   });
 
   return router;

@@ -15,10 +15,10 @@ const LeaderboardQuery = z.strictObject({ limit: z.coerce.number().int().min(1).
 export function hostRoutes(deps: { store: Store; onlineHostIds(): Set<number>; trustThreshold: number }): express.Router {
   const { store } = deps;
   const router = express.Router();
-  router.get('/hosts', (req, res) => {
+  router.get('/hosts', async (req, res) => {
     const q = parse(HostsQuerySchema, req.query, 'query');
     const online = deps.onlineHostIds();
-    const hosts = store.reports.hosts(q.online ? [...online] : undefined, q.limit).map((h): Host => ({
+    const hosts = (await store.reports.hosts(q.online ? [...online] : undefined, q.limit)).map((h): Host => ({
       ...h,
       online: online.has(h.id),
       tasksDone: h.nValid + h.nInvalid + h.nError,
@@ -31,11 +31,11 @@ export function hostRoutes(deps: { store: Store; onlineHostIds(): Set<number>; t
 
 export function leaderboardRoutes(store: Store): express.Router {
   const router = express.Router();
-  router.get('/leaderboards/:kind', (req, res) => {
+  router.get('/leaderboards/:kind', async (req, res) => {
     const { kind } = parse(LeaderboardParams, req.params, 'leaderboard');
     const { limit } = parse(LeaderboardQuery, req.query, 'query');
     res.setHeader('Cache-Control', 'public, max-age=10');
-    res.json({ kind, entries: store.reports.leaderboard(kind, limit).map((e, i) => ({ rank: i + 1, ...e })) } satisfies Leaderboard);
+    res.json({ kind, entries: (await store.reports.leaderboard(kind, limit)).map((e, i) => ({ rank: i + 1, ...e })) } satisfies Leaderboard);
   });
   return router;
 }

@@ -56,7 +56,7 @@ export function projectRoutes(deps: {
   const projectView = async ({ maxCreditMicro, creditCorrectionMicro, maxPriority, priorityLowering, ...p }: ProjectRecord): Promise<Project> => ({
     ...p,
     ownerName: p.ownerId === null ? null : ((await store.accounts.byId(p.ownerId))?.name ?? null),
-    workunits: store.reports.projectWorkunitCounts(p.id),
+    workunits: (await store.reports.projectWorkunitCounts(p.id)),
     creditCap: {
       maxPerResult: creditAmount(creditCaps.capOf({ maxCreditMicro })),
       isDefault: maxCreditMicro === null,
@@ -79,31 +79,31 @@ export function projectRoutes(deps: {
     broken: v.broken,
     retiredAt: v.retiredAt,
   });
-  const appView = (a: AppRecord): App => ({ ...a, versions: store.catalog.versionsOfApp(a.id).map(versionView) });
+  const appView = async (a: AppRecord): Promise<App> => ({ ...a, versions: (await store.catalog.versionsOfApp(a.id)).map(versionView) });
 
   router.get('/projects', async (_req, res) => {
-    res.json({ projects: await Promise.all(store.catalog.projects(access.ownerFilter(caller(res).account)).map(projectView)) } satisfies ProjectList);
+    res.json({ projects: await Promise.all((await store.catalog.projects(access.ownerFilter(caller(res).account))).map(projectView)) } satisfies ProjectList);
   });
 
   router.post('/projects', json, async (req, res) => {
     const spec = parse(ProjectSpecSchema, req.body, 'project');
-    const id = apps.createProject(spec, caller(res).account.id);
-    res.status(201).json(await projectView(store.catalog.projectById(id)!));
+    const id = await apps.createProject(spec, caller(res).account.id);
+    res.status(201).json(await projectView((await store.catalog.projectById(id))!));
   });
 
   router.get('/projects/:id', async (req, res) => {
-    const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
+    const p = await access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
     res.json({
       ...(await projectView(p)),
-      apps: store.catalog.appsOfProject(p.id).map(appView),
-      batches: store.reports.batches({ projectId: p.id }, 1000).map((b): ProjectBatch => ({ id: b.id, name: b.name, appId: b.appId, appName: b.appName, workunits: b.workunitCount, cancelled: b.cancelled, createdAt: b.createdAt })),
+      apps: await Promise.all((await store.catalog.appsOfProject(p.id)).map(appView)),
+      batches: (await store.reports.batches({ projectId: p.id }, 1000)).map((b): ProjectBatch => ({ id: b.id, name: b.name, appId: b.appId, appName: b.appName, workunits: b.workunitCount, cancelled: b.cancelled, createdAt: b.createdAt })),
     } satisfies ProjectDetail);
   });
 
   router.patch('/projects/:id', json, async (req, res) => {
-    const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
+    const p = await access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
     const change = parse(ProjectUpdateSchema, req.body, 'project change');
-    const updated = apps.updateProject(p.id, change);
+    const updated = await apps.updateProject(p.id, change);
     if (change.status === 'active') deps.workAvailable();
     res.json(await projectView(updated));
   });
@@ -111,9 +111,9 @@ export function projectRoutes(deps: {
   // Admins only: the cap is what stops a project from minting credit. Lowering it takes back what
   // was granted above it, in the background (creditCap.correcting says while).
   router.put('/projects/:id/credit-cap', requireAdmin, json, async (req, res) => {
-    const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
+    const p = await access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
     const { maxCreditPerResult } = parse(CreditCapBodySchema, req.body, 'credit cap');
-    const updated = creditCaps.setCap(p.id, maxCreditPerResult === null ? null : creditUnits(maxCreditPerResult));
+    const updated = await creditCaps.setCap(p.id, maxCreditPerResult === null ? null : creditUnits(maxCreditPerResult));
     if (!updated) throw new ApiError('not_found', `no project ${p.id}`);
     res.json(await projectView(updated));
   });
@@ -121,26 +121,26 @@ export function projectRoutes(deps: {
   // Admins only: the bound is what keeps one project's work from starving everyone else's.
   // Lowering it brings the project's queued work down to it, in the background.
   router.put('/projects/:id/priority-cap', requireAdmin, json, async (req, res) => {
-    const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
+    const p = await access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
     const { maxPriority } = parse(PriorityCapBodySchema, req.body, 'priority cap');
-    const updated = priorities.setMax(p.id, maxPriority);
+    const updated = await priorities.setMax(p.id, maxPriority);
     if (!updated) throw new ApiError('not_found', `no project ${p.id}`);
     res.json(await projectView(updated));
   });
 
-  router.post('/projects/:id/apps', json, (req, res) => {
-    const p = access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
+  router.post('/projects/:id/apps', json, async (req, res) => {
+    const p = await access.project(caller(res).account, parse(IdParam, req.params.id, 'project id'));
     const spec = parse(AppSpecSchema, req.body, 'app');
-    const app = apps.createApp(p.id, spec);
-    res.status(201).json(appView(store.catalog.appById(app.id)!));
+    const app = await apps.createApp(p.id, spec);
+    res.status(201).json(await appView((await store.catalog.appById(app.id))!));
   });
 
-  router.get('/apps/:id', (req, res) => {
-    res.json(appView(access.app(caller(res).account, parse(IdParam, req.params.id, 'app id'))));
+  router.get('/apps/:id', async (req, res) => {
+    res.json(await appView((await access.app(caller(res).account, parse(IdParam, req.params.id, 'app id')))));
   });
 
   router.post('/apps/:id/versions', async (req, res) => {
-    const app = access.app(caller(res).account, parse(IdParam, req.params.id, 'app id'));
+    const app = await access.app(caller(res).account, parse(IdParam, req.params.id, 'app id'));
     const upload = await readMultipart(req);
     const fields = parse(VersionFieldsSchema, upload.fields, 'app version');
     const stray = upload.files.find((f) => f.field !== 'files');
@@ -152,15 +152,15 @@ export function projectRoutes(deps: {
   });
 
   // Retiring a version stops new tasks with it; the newest version not retired is sent instead.
-  router.patch('/apps/:id/versions/:version', json, (req, res) => {
-    const app = access.app(caller(res).account, parse(IdParam, req.params.id, 'app id'));
+  router.patch('/apps/:id/versions/:version', json, async (req, res) => {
+    const app = await access.app(caller(res).account, parse(IdParam, req.params.id, 'app id'));
     const number = parse(IdParam, req.params.version, 'version');
     const { retired } = parse(VersionChangeSchema, req.body, 'version change');
-    const v = store.catalog.versionsOfApp(app.id).find((x) => x.version === number);
+    const v = (await store.catalog.versionsOfApp(app.id)).find((x) => x.version === number);
     if (!v) throw new ApiError('not_found', `app ${app.id} has no version ${number}`);
-    store.catalog.setVersionRetired(v.id, retired ? (v.retiredAt ?? Date.now()) : null);
+    await store.catalog.setVersionRetired(v.id, retired ? (v.retiredAt ?? Date.now()) : null);
     deps.workAvailable();
-    res.json(versionView(store.catalog.versionById(v.id)!));
+    res.json(versionView((await store.catalog.versionById(v.id))!));
   });
 
   return router;

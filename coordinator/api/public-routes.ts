@@ -49,12 +49,12 @@ export function publicRoutes(deps: { store: Store; log: Logger }): express.Route
     next();
   });
 
-  router.get('/public/projects', (req, res) => {
+  router.get('/public/projects', async (req, res) => {
     const { after, limit } = parse(ProjectsQuery, req.query, 'query');
-    const rows = store.publicData.projects(after, limit + 1);
+    const rows = await store.publicData.projects(after, limit + 1);
     const page = rows.slice(0, limit);
     const apps = new Map<number, Map<number, { name: string; platform: string | null }[]>>();
-    for (const a of store.publicData.appsOf(page.map((p) => p.id))) {
+    for (const a of (await store.publicData.appsOf(page.map((p) => p.id)))) {
       const ofProject = apps.get(a.projectId) ?? new Map<number, { name: string; platform: string | null }[]>();
       ofProject.set(a.appId, [...(ofProject.get(a.appId) ?? []), a]);
       apps.set(a.projectId, ofProject);
@@ -75,11 +75,11 @@ export function publicRoutes(deps: { store: Store; log: Logger }): express.Route
     res.json(body);
   });
 
-  router.get('/public/stats', (_req, res) => {
+  router.get('/public/stats', async (_req, res) => {
     const body: StatsIndex = {
       generatedAt: Date.now(),
       racHalfLifeMs: RAC_HALF_LIFE_MS,
-      counts: { users: store.publicData.count('users'), teams: store.publicData.count('teams'), hosts: store.publicData.count('hosts') },
+      counts: { users: (await store.publicData.count('users')), teams: (await store.publicData.count('teams')), hosts: (await store.publicData.count('hosts')) },
       files: Object.fromEntries(
         StatsKindSchema.options.flatMap((k) => [
           [`${k}.json`, `/api/v1/public/stats/${k}`],

@@ -88,7 +88,7 @@ export async function* statsExport(store: PublicStore, kind: StatsKind, format: 
   let after = 0;
   let first = true;
   for (;;) {
-    const rows = store.stats(kind, after, PAGE);
+    const rows = await store.stats(kind, after, PAGE);
     if (rows.length === 0) break;
     let chunk = '';
     for (const r of rows) {

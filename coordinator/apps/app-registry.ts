@@ -7,7 +7,7 @@ import { FileName, type AppManifest } from '../../protocol/messages.js';
 import type { BlobStore } from '../files/blob-store.js';
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
 import type { AppVersionRecord, ProjectRecord, Requirements, VersionPlatform } from '../store/catalog.js';
-import type { Store } from '../store/store.js';
+import type { Store, Tx } from '../store/store.js';
 import { ValidationSchema, type AppPolicy } from '../work/model.js';
 import { versionProblem } from './version-check.js';
 import { DomainError } from '../domain-error.js';
@@ -48,45 +48,48 @@ export class AppRegistry {
     private readonly key: CoordinatorKey,
   ) {}
 
-  createProject(spec: z.input<typeof ProjectSpecSchema>, ownerId: number | null = null, now = Date.now()): number {
+  async createProject(spec: z.input<typeof ProjectSpecSchema>, ownerId: number | null = null, now = Date.now(), within?: Tx): Promise<number> {
     const p = ProjectSpecSchema.parse(spec);
-    return this.store.transaction(() => {
-      if (this.store.catalog.projectByName(p.name)) throw new RegistryError(`a project named "${p.name}" already exists`, 'conflict');
-      return this.store.catalog.insertProject({ name: p.name, description: p.description, ownerId }, now);
+    return await this.store.within(within, async (tx) => {
+      if (await tx.catalog.projectByName(p.name)) throw new RegistryError(`a project named "${p.name}" already exists`, 'conflict');
+      return await tx.catalog.insertProject({ name: p.name, description: p.description, ownerId }, now);
     });
   }
 
-  updateProject(id: number, change: z.input<typeof ProjectUpdateSchema>): ProjectRecord {
+  async updateProject(id: number, change: z.input<typeof ProjectUpdateSchema>): Promise<ProjectRecord> {
     const c = ProjectUpdateSchema.parse(change);
-    return this.store.transaction(() => {
-      const p = this.store.catalog.projectById(id);
+    return await this.store.transaction(async (tx) => {
+      const p = await tx.catalog.projectById(id);
       if (!p) throw new RegistryError(`project ${id} does not exist`, 'not_found');
-      if (c.name !== undefined && c.name !== p.name && this.store.catalog.projectByName(c.name)) {
+      if (c.name !== undefined && c.name !== p.name && (await tx.catalog.projectByName(c.name))) {
         throw new RegistryError(`a project named "${c.name}" already exists`, 'conflict');
       }
-      this.store.catalog.updateProject({ ...p, ...c });
-      return this.store.catalog.projectById(id)!;
+      await tx.catalog.updateProject({ ...p, ...c });
+      return (await tx.catalog.projectById(id))!;
     });
   }
 
-  createApp(projectId: number, spec: z.input<typeof AppSpecSchema>, now = Date.now()): AppPolicy {
+  async createApp(projectId: number, spec: z.input<typeof AppSpecSchema>, now = Date.now(), within?: Tx): Promise<AppPolicy> {
     const a = AppSpecSchema.parse(spec);
-    if (!this.store.catalog.projectById(projectId)) throw new RegistryError(`project ${projectId} does not exist`, 'not_found');
-    if (this.store.catalog.appByName(projectId, a.name)) throw new RegistryError(`the project already has an app named "${a.name}"`, 'conflict');
-    const id = this.store.catalog.insertApp({ projectId, ...a }, now);
-    return { id, projectId, ...a };
+    return await this.store.within(within, async (tx) => {
+      if (!(await tx.catalog.projectById(projectId))) throw new RegistryError(`project ${projectId} does not exist`, 'not_found');
+      if (await tx.catalog.appByName(projectId, a.name)) throw new RegistryError(`the project already has an app named "${a.name}"`, 'conflict');
+      const id = await tx.catalog.insertApp({ projectId, ...a }, now);
+      return { id, projectId, ...a };
+    });
   }
 
   /**
    * Stores the files by hash, then records and signs the manifest. The bundle hash (SHA-256
    * of the manifest's canonical JSON) names exactly this code; tasks carry it.
    */
-  addVersion(
+  async addVersion(
     appId: number,
     v: { entry?: string; platform?: VersionPlatform; requirements?: Requirements; files: AppFileUpload[] },
     now = Date.now(),
-  ): AppVersionRecord {
-    if (!this.store.catalog.appById(appId)) throw new RegistryError(`app ${appId} does not exist`, 'not_found');
+    within?: Tx,
+  ): Promise<AppVersionRecord> {
+    if (!(await (within ?? this.store).catalog.appById(appId))) throw new RegistryError(`app ${appId} does not exist`, 'not_found');
     const entry = v.entry ?? defaultEntry(v.files.map((f) => f.name));
     if (v.files.length === 0 || v.files.length > MAX_APP_FILES) throw new RegistryError(`an app version has 1 to ${MAX_APP_FILES} files`);
     const names = new Set<string>();
@@ -108,9 +111,9 @@ export class AppRegistry {
     const manifest: AppManifest = kind === 'javascript' ? { entry, files } : { entry, files, kind };
     const bundleHash = jsonHash(manifest);
     const signature = this.key.sign('appVersion', manifest);
-    return this.store.transaction(() => {
-      for (const f of files) this.store.catalog.recordFile(f.sha256, f.size, now);
-      return this.store.catalog.insertVersion(
+    return await this.store.within(within, async (tx) => {
+      for (const f of files) await tx.catalog.recordFile(f.sha256, f.size, now);
+      return await tx.catalog.insertVersion(
         { appId, platform: v.platform ?? 'any', requirements, bundleHash, manifest, signature },
         now,
       );

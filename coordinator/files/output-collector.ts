@@ -50,15 +50,24 @@ export class OutputCollector {
     let after = 0;
     let removed = 0;
     for (;;) {
-      const page = this.store.uploads.privateFiles(after, PAGE, this.clock() - this.graceMs);
+      const page = await this.store.uploads.privateFiles(after, PAGE, this.clock() - this.graceMs);
       const garbage = page.filter((f) => f.garbage).map((f) => f.sha256);
       for (let i = 0; i < garbage.length && !this.stopped; i += REMOVE) {
         await nextTurn();
+        if (this.stopped) break;
         const before = this.clock() - this.graceMs;
         // Checked again as each is deleted: it may have come to be needed since the page was read.
-        const gone = this.store.transaction(() => garbage.slice(i, i + REMOVE).filter((sha256) => this.store.uploads.deleteIfGarbage(sha256, before)));
-        for (const sha256 of gone) this.blobs.remove(sha256);
-        removed += gone.length;
+        // Each file goes as its row's deletion commits, before anything waiting on the database
+        // runs: an upload of the same bytes after that finds no file, and stores it again.
+        removed += await this.store.transaction(async (tx) => {
+          let deleted = 0;
+          for (const sha256 of garbage.slice(i, i + REMOVE)) {
+            if (!(await tx.uploads.deleteIfGarbage(sha256, before))) continue;
+            tx.afterCommit(() => this.blobs.remove(sha256));
+            deleted++;
+          }
+          return deleted;
+        });
       }
       if (page.length < PAGE || this.stopped) return removed;
       after = page.at(-1)!.rowid;

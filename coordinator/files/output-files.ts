@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { CanonicalJsonCheck } from '../../protocol/canonical-check.js';
-import type { CatalogStore } from '../store/catalog.js';
+import type { Repositories } from '../store/store.js';
 import type { BlobStore } from './blob-store.js';
 
 /** Checked a slice at a time: a 64 MiB body takes one or two seconds of CPU. */
@@ -30,10 +30,7 @@ export interface ReceiveProblem {
 }
 
 export class OutputFiles {
-  constructor(
-    private readonly catalog: CatalogStore,
-    private readonly blobs: BlobStore,
-  ) {}
+  constructor(private readonly blobs: BlobStore) {}
 
   /**
    * Receives an output's bytes as they arrive, into a temp file: at most `maxBytes`, exactly
@@ -81,10 +78,10 @@ export class OutputFiles {
     return { temp, size };
   }
 
-  /** Keeps received bytes as the output file `sha256` (their hash); synchronous, so nothing sees it half-stored. */
-  keep(received: Received, sha256: string, now: number): void {
+  /** Keeps received bytes as the output file `sha256` (their hash); call in the transaction that records what it is for. */
+  async keep(r: Repositories, received: Received, sha256: string, now: number): Promise<void> {
     this.blobs.adopt(received.temp, sha256);
-    this.catalog.recordCanonicalFile(sha256, received.size, now);
+    await r.catalog.recordCanonicalFile(sha256, received.size, now);
   }
 
   /** Drops received bytes that are not to be kept. */
@@ -93,13 +90,13 @@ export class OutputFiles {
   }
 
   /** Whether a stored file may count as an output. A file never checked is checked now, once. */
-  status(sha256: string): OutputFileStatus {
-    const canonical = this.catalog.fileCanonical(sha256);
+  async status(r: Repositories, sha256: string): Promise<OutputFileStatus> {
+    const canonical = await r.catalog.fileCanonical(sha256);
     if (canonical === undefined) return 'missing';
     if (canonical === null) {
       const checked = this.checkStored(sha256);
       if (checked === undefined) return 'missing';
-      this.catalog.setFileCanonical(sha256, checked);
+      await r.catalog.setFileCanonical(sha256, checked);
       return checked ? 'canonical' : 'not_canonical';
     }
     return canonical ? 'canonical' : 'not_canonical';

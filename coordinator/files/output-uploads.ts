@@ -2,7 +2,7 @@
 // still report a result, once per task (the same file again is a retry), within
 // --max-output-bytes. Who uploads, and for which task, is checked from the headers before a byte
 // of the body is read, and again once it is in: the task may have ended meanwhile.
-import type { Store } from '../store/store.js';
+import type { Repositories, Store } from '../store/store.js';
 import { workunitTakesResults } from '../work/model.js';
 import type { OutputFiles } from './output-files.js';
 
@@ -20,8 +20,8 @@ export class OutputUploads {
   ) {}
 
   /** Why this host may not upload `sha256` as the output of task `taskId`, if it may not. */
-  refusal(hostId: number, taskId: number, sha256: string): UploadRefusal | undefined {
-    const r = this.store.work.replicaForResult(taskId);
+  async refusal(db: Repositories, hostId: number, taskId: number, sha256: string): Promise<UploadRefusal | undefined> {
+    const r = await db.work.replicaForResult(taskId);
     if (!r || r.hostId !== hostId) return { code: 'forbidden', message: `task ${taskId} was not assigned to this host` };
     if (r.resultHash !== null) {
       // A retry after the report went through (its answer lost): the file it names, and no other.
@@ -31,7 +31,7 @@ export class OutputUploads {
     if (r.outcome === 'aborted' || r.outcome === 'abandoned' || r.outcome === 'not_needed' || !workunitTakesResults(r.kind, r.workunitStatus)) {
       return { code: 'forbidden', message: `task ${taskId} takes no result any more (aborted, given back, or its work unit is finished)` };
     }
-    const previous = this.store.uploads.uploadOf(taskId);
+    const previous = await db.uploads.uploadOf(taskId);
     if (previous && previous.sha256 !== sha256) {
       return { code: 'conflict', message: `task ${taskId} already uploaded its output (${previous.sha256}); a task has one output` };
     }
@@ -42,21 +42,23 @@ export class OutputUploads {
   async upload(hostId: number, taskId: number, sha256: string, body: AsyncIterable<Uint8Array>, now: () => number): Promise<{ size: number } | UploadRefusal> {
     const received = await this.outputs.receive(body, sha256, this.maxBytes);
     if ('code' in received) return received;
-    // One turn of the event loop from here to the end: nothing else sees the file half-kept.
-    const refused = this.refusal(hostId, taskId, sha256);
+    // Checked again, and kept, in one transaction: the task may have ended while the body came.
+    const refused = await this.store.transaction(async (tx) => {
+      const refusal = await this.refusal(tx, hostId, taskId, sha256);
+      if (refusal) return refusal;
+      await this.outputs.keep(tx, received, sha256, now());
+      await tx.uploads.record(taskId, sha256, received.size, now());
+      return undefined;
+    });
     if (refused) {
       this.outputs.drop(received);
       return refused;
     }
-    this.store.transaction(() => {
-      this.outputs.keep(received, sha256, now());
-      this.store.uploads.record(taskId, sha256, received.size, now());
-    });
     return { size: received.size };
   }
 
   /** Whether `sha256` is the output task `taskId` uploaded (what a result may name as its file output). */
-  uploadedFor(taskId: number, sha256: string): boolean {
-    return this.store.uploads.uploadOf(taskId)?.sha256 === sha256;
+  async uploadedFor(db: Repositories, taskId: number, sha256: string): Promise<boolean> {
+    return (await db.uploads.uploadOf(taskId))?.sha256 === sha256;
   }
 }

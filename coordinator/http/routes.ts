@@ -58,10 +58,10 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
 
   // App files and large inputs, which volunteers need, to anyone. Uploaded outputs are not
   // served here: researchers get them through the API, which checks who they are.
-  router.get('/files/:hash', (req, res) => {
+  router.get('/files/:hash', async (req, res) => {
     const hash = Hex32.safeParse(req.params.hash);
     if (!hash.success) return sendError(res, 'bad_request', 'a file is named by its SHA-256: 64 lower-case hex digits');
-    if (store.catalog.publicFileSize(hash.data) === undefined || !blobs.has(hash.data)) return sendError(res, 'not_found', 'no such file');
+    if ((await store.catalog.publicFileSize(hash.data)) === undefined || !blobs.has(hash.data)) return sendError(res, 'not_found', 'no such file');
     res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
     res.setHeader('ETag', `"${hash.data}"`);
     res.type('application/octet-stream');
@@ -72,7 +72,7 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
   // Large outputs: a host uploads the output of a task of its own, signed, before reporting the
   // result. Who uploads, for which task, and how much, is checked from the headers before a byte
   // of the body is read.
-  const uploadAllowed = (req: Request, res: Response, next: NextFunction) => {
+  const uploadAllowed = async (req: Request, res: Response, next: NextFunction) => {
     const hash = Hex32.safeParse(req.params.hash);
     const hostKey = Hex32.safeParse(req.get('x-vg-host-key'));
     const taskId = TaskIdHeader.safeParse(req.get('x-vg-task-id'));
@@ -82,12 +82,12 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
     if (!hostKey.success || !signature.success || !taskId.success) {
       return sendError(res, 'unauthenticated', 'uploads need X-VG-Host-Key, X-VG-Task-Id and X-VG-Signature headers (see docs/protocol.md)');
     }
-    const host = store.identities.hostByKey(hostKey.data);
+    const host = await store.identities.hostByKey(hostKey.data);
     if (!host) return sendError(res, 'forbidden', 'unknown host key; connect as a volunteer first');
     if (!verifyBody(ed, hostKey.data, 'upload', { hostKey: hostKey.data, sha256: hash.data, taskId: taskId.data }, signature.data)) {
       return sendError(res, 'forbidden', 'the upload signature does not verify');
     }
-    const refused = uploads.refusal(host.id, taskId.data, hash.data);
+    const refused = await uploads.refusal(store, host.id, taskId.data, hash.data);
     if (refused) return sendError(res, refused.code, refused.message);
     if (Number(req.get('content-length')) > uploads.maxBytes) {
       return sendError(res, 'too_large', `the output is larger than ${uploads.maxBytes} bytes (the coordinator's --max-output-bytes)`);
@@ -124,28 +124,28 @@ export function volunteerRoutes(deps: RouteDeps): express.Router {
     res.status(201).json({ sha256, size: stored.size });
   });
 
-  router.get('/app-versions/:hash', (req, res) => {
+  router.get('/app-versions/:hash', async (req, res) => {
     const hash = Hex32.safeParse(req.params.hash);
     if (!hash.success) return sendError(res, 'bad_request', 'an app version is named by its bundle hash: 64 lower-case hex digits');
-    const v = store.catalog.versionByHash(hash.data);
+    const v = await store.catalog.versionByHash(hash.data);
     if (!v) return sendError(res, 'not_found', 'no such app version');
     res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
     res.json({ bundleHash: v.bundleHash, manifest: v.manifest, signature: v.signature, platform: v.platform, requirements: v.requirements });
   });
 
-  router.post('/api/v1/accounts', jsonBody(16 * 1024, 'bad_request'), (req, res) => {
+  router.post('/api/v1/accounts', jsonBody(16 * 1024, 'bad_request'), async (req, res) => {
     const spec = AccountSpecSchema.safeParse(req.body);
     if (!spec.success) return sendError(res, 'bad_request', z.prettifyError(spec.error));
-    res.status(201).json(registry.createAccount(spec.data));
+    res.status(201).json(await registry.createAccount(spec.data));
   });
 
-  router.get('/api/v1/ledger', (req, res) => {
+  router.get('/api/v1/ledger', async (req, res) => {
     const q = LedgerQuery.safeParse(req.query);
     if (!q.success) return sendError(res, 'bad_request', z.prettifyError(q.error));
-    const entries = store.ledger.entriesAfter(q.data.after, q.data.limit);
+    const entries = await store.ledger.entriesAfter(q.data.after, q.data.limit);
     // Read from the entry before, not copied from the first entry: a page then checks its own
     // first link, and entry 1 links to the genesis hash like any other entry to its predecessor.
-    const prevHash = entries.length > 0 ? (store.ledger.hashBefore(entries[0]!.entryId) ?? GENESIS_HASH) : null;
+    const prevHash = entries.length > 0 ? ((await store.ledger.hashBefore(entries[0]!.entryId)) ?? GENESIS_HASH) : null;
     const page: LedgerPage = { coordinatorKey, prevHash, entries };
     res.json(page);
   });

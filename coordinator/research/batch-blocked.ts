@@ -3,7 +3,7 @@
 // The facts are read here; `blockedReasons` decides, pure.
 import type { BlockedReason, ReplicaCounts } from '../../protocol/api.js';
 import type { BatchRow } from '../store/report-store.js';
-import type { Store } from '../store/store.js';
+import type { Repositories } from '../store/store.js';
 import type { Candidate } from '../store/work-store.js';
 
 /** Errors with no success at all, this many or more: every attempt fails. */
@@ -59,32 +59,32 @@ export function blockedReasons(f: BlockFacts): BlockedReason[] {
 }
 
 /** Reads the facts for a batch. `couldTake` says whether a connected host may take one of some replicas. */
-export function batchBlockage(
-  store: Store,
+export async function batchBlockage(
+  store: Repositories,
   batch: BatchRow,
   open: number,
   replicas: ReplicaCounts,
   onlineHostIds: Set<number>,
-  couldTake: (hostId: number, candidates: Candidate[]) => boolean,
-): BlockedReason[] {
+  couldTake: (hostId: number, candidates: Candidate[]) => Promise<boolean>,
+): Promise<BlockedReason[]> {
   if (open === 0) return [];
   const waiting = replicas.unsent > 0 && replicas.inProgress === 0;
   let takers: number | undefined;
   if (waiting && onlineHostIds.size > 0 && onlineHostIds.size <= MAX_HOSTS_TO_TRY) {
-    const candidates = store.work.batchCandidates(batch.id, CANDIDATES_TO_TRY);
-    takers = [...onlineHostIds].filter((id) => couldTake(id, candidates)).length;
+    const candidates = await store.work.batchCandidates(batch.id, CANDIDATES_TO_TRY);
+    takers = 0;
+    for (const id of onlineHostIds) if (await couldTake(id, candidates)) takers++;
   }
   let topError: BlockFacts['topError'];
   if (replicas.success === 0 && replicas.clientError > 0) {
-    const [code, count] = Object.entries(store.reports.errorCodes(batch.id)).sort((a, b) => b[1] - a[1])[0] ?? [];
-    const latest = store.reports.errors(batch.id, 20).find((e) => e.code === code);
+    const [code, count] = Object.entries(await store.reports.errorCodes(batch.id)).sort((a, b) => b[1] - a[1])[0] ?? [];
+    const latest = (await store.reports.errors(batch.id, 20)).find((e) => e.code === code);
     if (code !== undefined && count !== undefined) topError = { code, count, message: latest?.message ?? '' };
   }
   return blockedReasons({
     open,
     projectPaused: batch.projectPaused,
-    versions: store.catalog
-      .versionsOfApp(batch.appId)
+    versions: (await store.catalog.versionsOfApp(batch.appId))
       .filter((v) => v.retiredAt === null && (batch.pinnedVersionId === null || v.id === batch.pinnedVersionId))
       .map((v) => ({ version: v.version, broken: v.broken?.reason ?? null })),
     pinned: batch.pinnedVersionId !== null,

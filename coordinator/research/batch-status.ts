@@ -14,21 +14,21 @@ export function bucketSize(spanMs: number): number {
 }
 
 /** A batch's status as shown, given how to tell why it cannot move. */
-export type StatusOf = (batch: BatchRow, now: number) => BatchStatus;
+export type StatusOf = (batch: BatchRow, now: number) => Promise<BatchStatus>;
 
-export function batchStatus(
+export async function batchStatus(
   reports: ReportStore,
   batch: BatchRow,
   now: number,
-  blockage: (open: number, replicas: ReplicaCounts) => BlockedReason[] = () => [],
-): BatchStatus {
-  const counts = reports.workunitCounts(batch.id);
+  blockage: (open: number, replicas: ReplicaCounts) => Promise<BlockedReason[]> = async () => [],
+): Promise<BatchStatus> {
+  const counts = await reports.workunitCounts(batch.id);
   const total = counts.active + counts.done + counts.failed + counts.cancelled;
-  const replicas = reports.replicaCounts(batch.id);
+  const replicas = await reports.replicaCounts(batch.id);
 
   const open = counts.active > 0;
   const status: BatchState = batch.cancelled ? 'cancelled' : open ? 'active' : 'done';
-  const finishedAt = open ? null : reports.lastFinished(batch.id);
+  const finishedAt = open ? null : await reports.lastFinished(batch.id);
   const end = finishedAt ?? now;
 
   // Throughput over the last minute of the batch's life (or its whole life if shorter), in
@@ -36,12 +36,12 @@ export function batchStatus(
   const life = end - batch.createdAt;
   const fromSecond = Math.max(0, Math.ceil((life - THROUGHPUT_WINDOW_MS) / 1000));
   const windowMs = Math.max(1, life - fromSecond * 1000);
-  const perSecond = (reports.finishedSince(batch.id, fromSecond) * 1000) / windowMs;
+  const perSecond = ((await reports.finishedSince(batch.id, fromSecond)) * 1000) / windowMs;
   const etaMs = !open ? 0 : perSecond > 0 ? Math.round((counts.active / perSecond) * 1000) : null;
 
   const bucketMs = bucketSize(end - batch.createdAt);
   const byBucket = new Map<number, SeriesPoint>();
-  for (const row of reports.finishedSeries(batch.id, bucketMs / 1000)) {
+  for (const row of await reports.finishedSeries(batch.id, bucketMs / 1000)) {
     const b = Math.max(0, row.bucket); // a clock set back may finish one before its batch began
     const point = byBucket.get(b) ?? { t: batch.createdAt + b * bucketMs, done: 0, failed: 0 };
     point.done += row.done;
@@ -69,6 +69,6 @@ export function batchStatus(
     throughput: { workunitsPerSecond: Math.round(perSecond * 100) / 100, windowMs },
     etaMs,
     series: { bucketMs, points },
-    blocked: batch.cancelled ? [] : blockage(counts.active, replicas),
+    blocked: batch.cancelled ? [] : await blockage(counts.active, replicas),
   };
 }

@@ -4,7 +4,7 @@
 // a file goes in only if it is canonical JSON, so every line is one JSON object the coordinator
 // framed, whatever a volunteer uploaded.
 import type { OutputFiles } from '../files/output-files.js';
-import type { ReportStore } from '../store/report-store.js';
+import type { Repositories } from '../store/store.js';
 
 const PAGE = 500;
 /** Inline text is handed on once this long. */
@@ -13,11 +13,11 @@ const FLUSH_CHARS = 1024 * 1024;
 export type ResultPiece = { text: string } | { file: string };
 
 /** Pieces of NDJSON in seq order: text, and files whose bytes go between two texts. */
-export function* resultPieces(reports: ReportStore, outputs: OutputFiles, batchId: number, onlyDone: boolean): Generator<ResultPiece> {
+export async function* resultPieces(db: Repositories, outputs: OutputFiles, batchId: number, onlyDone: boolean): AsyncGenerator<ResultPiece> {
   let after = -1;
   let text = '';
   for (;;) {
-    const rows = reports.results(batchId, after, onlyDone, PAGE);
+    const rows = await db.reports.results(batchId, after, onlyDone, PAGE);
     for (const row of rows) {
       if (row.status !== 'done') {
         text += `${JSON.stringify({ seq: row.seq, workunitId: row.workunitId, status: row.status, error: row.errorReason ?? row.status })}\n`;
@@ -25,7 +25,7 @@ export function* resultPieces(reports: ReportStore, outputs: OutputFiles, batchI
         // Outputs are canonical JSON text already: inline ones as the coordinator encoded them,
         // files as checked (a result accepted before files were checked may name one that is not).
         const head = `{"seq":${row.seq},"workunitId":${row.workunitId},"status":"done","output":`;
-        const file = row.outputJson === null && row.outputHash !== null ? outputs.status(row.outputHash) : undefined;
+        const file = row.outputJson === null && row.outputHash !== null ? await outputs.status(db, row.outputHash) : undefined;
         if (file === undefined) {
           text += `${head}${row.outputJson ?? 'null'}}\n`;
         } else if (file === 'canonical') {

@@ -3,13 +3,14 @@
 import type { OutputGroup, ValidationView, ValidationWorkunit } from '../../protocol/api.js';
 import type { ReportStore } from '../store/report-store.js';
 
-export function validationView(reports: ReportStore, batchId: number, opts: { all: boolean; afterSeq: number; limit: number }): ValidationView {
-  const ids = reports.validationWorkunits(batchId, opts.all, opts.afterSeq, opts.limit);
-  const workunits = ids.map((id): ValidationWorkunit => {
-    const wu = reports.workunit(id)!;
+export async function validationView(reports: ReportStore, batchId: number, opts: { all: boolean; afterSeq: number; limit: number }): Promise<ValidationView> {
+  const ids = await reports.validationWorkunits(batchId, opts.all, opts.afterSeq, opts.limit);
+  const workunits: ValidationWorkunit[] = [];
+  for (const id of ids) {
+    const wu = (await reports.workunit(id))!;
     const groups = new Map<string, OutputGroup>();
     const errors: ValidationWorkunit['errors'] = [];
-    for (const r of reports.replicas(id)) {
+    for (const r of await reports.replicas(id)) {
       if (r.outcome === 'client_error') {
         errors.push({ replicaId: r.id, hostId: r.hostId, hostName: r.hostName, code: r.error?.code ?? 'unknown', message: r.error?.message ?? '' });
       }
@@ -20,7 +21,7 @@ export function validationView(reports: ReportStore, batchId: number, opts: { al
       if (group.output === null && r.output !== null) group.output = r.output;
       groups.set(r.outputHash, group);
     }
-    return {
+    workunits.push({
       id,
       seq: wu.seq,
       status: wu.status,
@@ -29,9 +30,9 @@ export function validationView(reports: ReportStore, batchId: number, opts: { al
       // The canonical group first, then the larger groups.
       groups: [...groups.values()].sort((a, b) => Number(b.canonical) - Number(a.canonical) || b.replicas.length - a.replicas.length),
       errors,
-    };
-  });
-  const hosts = reports.hostStats(batchId).map((h) => ({
+    });
+  }
+  const hosts = (await reports.hostStats(batchId)).map((h) => ({
     ...h,
     invalidRate: h.valid + h.invalid > 0 ? h.invalid / (h.valid + h.invalid) : 0,
     errorRate: h.results > 0 ? h.errors / h.results : 0,

@@ -1,5 +1,5 @@
 // Projects, apps, app versions and the index of content-addressed files.
-import type { Database, Statement } from 'better-sqlite3';
+import type { SqlExecutor } from './sql/sql.js';
 import type { Requirements, VersionPlatform } from '../../protocol/api.js';
 import type { AppManifest } from '../../protocol/messages.js';
 import type { AppPolicy, Validation } from '../work/model.js';
@@ -101,243 +101,235 @@ const toVersion = (r: VersionRow): AppVersionRecord => ({
   retiredAt: r.retired_at,
 });
 
+const SQL: Record<string, string> = {
+  insertProject: 'INSERT INTO projects (name, description, owner_id, created_at) VALUES (?, ?, ?, ?) RETURNING id',
+  projectByName: `SELECT ${PROJECT_COLUMNS} FROM projects WHERE name = ?`,
+  projectById: `SELECT ${PROJECT_COLUMNS} FROM projects WHERE id = ?`,
+  projects: `SELECT ${PROJECT_COLUMNS} FROM projects ORDER BY id`,
+  projectsOf: `SELECT ${PROJECT_COLUMNS} FROM projects WHERE owner_id = ? ORDER BY id`,
+  updateProject: 'UPDATE projects SET name = ?, description = ?, status = ? WHERE id = ?',
+  setOwnerIfNone: 'UPDATE projects SET owner_id = ? WHERE owner_id IS NULL',
+  setCreditCap: `UPDATE projects SET max_credit_micro = @cap, credit_correction_micro = @correction,
+    credit_correction_batch = 0, credit_correction_through = 0 WHERE id = @id`,
+  creditCapOfApp: 'SELECT p.max_credit_micro AS cap FROM apps a JOIN projects p ON p.id = a.project_id WHERE a.id = ?',
+  creditCorrections: `SELECT id AS projectId, credit_correction_micro AS capMicro, credit_correction_batch AS batchId,
+    credit_correction_through AS through FROM projects WHERE credit_correction_micro IS NOT NULL ORDER BY id`,
+  advanceCreditCorrection: `UPDATE projects SET credit_correction_batch = ?, credit_correction_through = ?
+    WHERE id = ? AND credit_correction_micro IS NOT NULL`,
+  finishCreditCorrection: `UPDATE projects SET credit_correction_micro = NULL, credit_correction_batch = 0,
+    credit_correction_through = 0 WHERE id = ?`,
+  setMaxPriority: `UPDATE projects SET max_priority = @max, priority_lowering = @lowering,
+    priority_lowering_batch = 0, priority_lowering_through = 0 WHERE id = @id`,
+  maxPriorityOfApp: 'SELECT p.max_priority AS max FROM apps a JOIN projects p ON p.id = a.project_id WHERE a.id = ?',
+  priorityLowerings: `SELECT id AS projectId, priority_lowering AS maxPriority, priority_lowering_batch AS batchId,
+    priority_lowering_through AS through FROM projects WHERE priority_lowering IS NOT NULL ORDER BY id`,
+  advancePriorityLowering: `UPDATE projects SET priority_lowering_batch = ?, priority_lowering_through = ?
+    WHERE id = ? AND priority_lowering IS NOT NULL`,
+  finishPriorityLowering: `UPDATE projects SET priority_lowering = NULL, priority_lowering_batch = 0,
+    priority_lowering_through = 0 WHERE id = ?`,
+  appsOfProject: 'SELECT * FROM apps WHERE project_id = ? ORDER BY id',
+  insertApp: `INSERT INTO apps (project_id, name, validation_json, homogeneous_redundancy,
+    adaptive_replication, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+  appById: 'SELECT * FROM apps WHERE id = ?',
+  appByName: 'SELECT * FROM apps WHERE project_id = ? AND name = ?',
+  nextVersion: 'SELECT COALESCE(MAX(version), 0) + 1 AS v FROM app_versions WHERE app_id = ?',
+  insertVersion: `INSERT INTO app_versions (app_id, version, platform, requirements_json, bundle_hash,
+    manifest_json, signature, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  versionsOfApp: 'SELECT * FROM app_versions WHERE app_id = ? ORDER BY version DESC',
+  versionByHash: 'SELECT * FROM app_versions WHERE bundle_hash = ? ORDER BY id LIMIT 1',
+  versionById: 'SELECT * FROM app_versions WHERE id = ?',
+  versionSucceeded: 'UPDATE app_versions SET succeeded = 1 WHERE id = ? AND succeeded = 0',
+  versionFailures: `SELECT v.succeeded,
+      (SELECT COUNT(*) FROM replicas r INDEXED BY replicas_version_errors WHERE r.app_version_id = v.id AND r.outcome = 'client_error'
+        AND json_extract(r.error_json, '$.code') = 'app_load_failed') AS loadFailures,
+      (SELECT COUNT(DISTINCT r.host_id) FROM replicas r INDEXED BY replicas_version_errors JOIN hosts h ON h.id = r.host_id
+        WHERE r.app_version_id = v.id AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') = 'app_load_failed'
+        AND h.n_valid > 0) AS provenHosts,
+      (SELECT COUNT(DISTINCT h.user_id) FROM replicas r INDEXED BY replicas_version_errors JOIN hosts h ON h.id = r.host_id
+        WHERE r.app_version_id = v.id AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') = 'app_load_failed'
+        AND h.n_valid > 0) AS provenUsers,
+      (SELECT json_extract(r.error_json, '$.message') FROM replicas r INDEXED BY replicas_version_errors
+        WHERE r.app_version_id = v.id AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') = 'app_load_failed'
+        ORDER BY r.received_at DESC LIMIT 1) AS lastMessage
+    FROM app_versions v WHERE v.id = ?`,
+  retire: 'UPDATE app_versions SET retired_at = ? WHERE id = ?',
+  markBroken: 'UPDATE app_versions SET broken_at = ?, broken_reason = ? WHERE id = ? AND broken_at IS NULL AND succeeded = 0',
+  // An app file or a large input is public, even if the same bytes came as an output first.
+  insertFile: `INSERT INTO files (sha256, size, created_at, public) VALUES (?, ?, ?, 1)
+    ON CONFLICT (sha256) DO UPDATE SET public = 1`,
+  // An output is private unless the same bytes are public already.
+  insertCanonicalFile: `INSERT INTO files (sha256, size, created_at, canonical_json, public) VALUES (?, ?, ?, 1, 0)
+    ON CONFLICT (sha256) DO UPDATE SET canonical_json = 1`,
+  fileSize: 'SELECT size FROM files WHERE sha256 = ?',
+  publicFileSize: 'SELECT size FROM files WHERE sha256 = ? AND public = 1',
+  fileCanonical: 'SELECT canonical_json AS canonical FROM files WHERE sha256 = ?',
+  setFileCanonical: 'UPDATE files SET canonical_json = ? WHERE sha256 = ?',
+};
+
 export class CatalogStore {
-  private readonly s: Record<string, Statement>;
+  constructor(private readonly sql: SqlExecutor) {}
 
-  constructor(db: Database) {
-    this.s = {
-      insertProject: db.prepare('INSERT INTO projects (name, description, owner_id, created_at) VALUES (?, ?, ?, ?)'),
-      projectByName: db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE name = ?`),
-      projectById: db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE id = ?`),
-      projects: db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects ORDER BY id`),
-      projectsOf: db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE owner_id = ? ORDER BY id`),
-      updateProject: db.prepare('UPDATE projects SET name = ?, description = ?, status = ? WHERE id = ?'),
-      setOwnerIfNone: db.prepare('UPDATE projects SET owner_id = ? WHERE owner_id IS NULL'),
-      setCreditCap: db.prepare(`UPDATE projects SET max_credit_micro = @cap, credit_correction_micro = @correction,
-        credit_correction_batch = 0, credit_correction_through = 0 WHERE id = @id`),
-      creditCapOfApp: db.prepare('SELECT p.max_credit_micro AS cap FROM apps a JOIN projects p ON p.id = a.project_id WHERE a.id = ?'),
-      creditCorrections: db.prepare(`SELECT id AS projectId, credit_correction_micro AS capMicro, credit_correction_batch AS batchId,
-        credit_correction_through AS through FROM projects WHERE credit_correction_micro IS NOT NULL ORDER BY id`),
-      advanceCreditCorrection: db.prepare(`UPDATE projects SET credit_correction_batch = ?, credit_correction_through = ?
-        WHERE id = ? AND credit_correction_micro IS NOT NULL`),
-      finishCreditCorrection: db.prepare(`UPDATE projects SET credit_correction_micro = NULL, credit_correction_batch = 0,
-        credit_correction_through = 0 WHERE id = ?`),
-      setMaxPriority: db.prepare(`UPDATE projects SET max_priority = @max, priority_lowering = @lowering,
-        priority_lowering_batch = 0, priority_lowering_through = 0 WHERE id = @id`),
-      maxPriorityOfApp: db.prepare('SELECT p.max_priority AS max FROM apps a JOIN projects p ON p.id = a.project_id WHERE a.id = ?'),
-      priorityLowerings: db.prepare(`SELECT id AS projectId, priority_lowering AS maxPriority, priority_lowering_batch AS batchId,
-        priority_lowering_through AS through FROM projects WHERE priority_lowering IS NOT NULL ORDER BY id`),
-      advancePriorityLowering: db.prepare(`UPDATE projects SET priority_lowering_batch = ?, priority_lowering_through = ?
-        WHERE id = ? AND priority_lowering IS NOT NULL`),
-      finishPriorityLowering: db.prepare(`UPDATE projects SET priority_lowering = NULL, priority_lowering_batch = 0,
-        priority_lowering_through = 0 WHERE id = ?`),
-      appsOfProject: db.prepare('SELECT * FROM apps WHERE project_id = ? ORDER BY id'),
-      insertApp: db.prepare(`INSERT INTO apps (project_id, name, validation_json, homogeneous_redundancy,
-        adaptive_replication, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
-      appById: db.prepare('SELECT * FROM apps WHERE id = ?'),
-      appByName: db.prepare('SELECT * FROM apps WHERE project_id = ? AND name = ?'),
-      nextVersion: db.prepare('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM app_versions WHERE app_id = ?'),
-      insertVersion: db.prepare(`INSERT INTO app_versions (app_id, version, platform, requirements_json, bundle_hash,
-        manifest_json, signature, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      versionsOfApp: db.prepare('SELECT * FROM app_versions WHERE app_id = ? ORDER BY version DESC'),
-      versionByHash: db.prepare('SELECT * FROM app_versions WHERE bundle_hash = ? ORDER BY id LIMIT 1'),
-      versionById: db.prepare('SELECT * FROM app_versions WHERE id = ?'),
-      versionSucceeded: db.prepare('UPDATE app_versions SET succeeded = 1 WHERE id = ? AND succeeded = 0'),
-      versionFailures: db.prepare(`SELECT v.succeeded,
-          (SELECT COUNT(*) FROM replicas r INDEXED BY replicas_version_errors WHERE r.app_version_id = v.id AND r.outcome = 'client_error'
-            AND json_extract(r.error_json, '$.code') = 'app_load_failed') AS loadFailures,
-          (SELECT COUNT(DISTINCT r.host_id) FROM replicas r INDEXED BY replicas_version_errors JOIN hosts h ON h.id = r.host_id
-            WHERE r.app_version_id = v.id AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') = 'app_load_failed'
-            AND h.n_valid > 0) AS provenHosts,
-          (SELECT COUNT(DISTINCT h.user_id) FROM replicas r INDEXED BY replicas_version_errors JOIN hosts h ON h.id = r.host_id
-            WHERE r.app_version_id = v.id AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') = 'app_load_failed'
-            AND h.n_valid > 0) AS provenUsers,
-          (SELECT json_extract(r.error_json, '$.message') FROM replicas r INDEXED BY replicas_version_errors
-            WHERE r.app_version_id = v.id AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') = 'app_load_failed'
-            ORDER BY r.received_at DESC LIMIT 1) AS lastMessage
-        FROM app_versions v WHERE v.id = ?`),
-      retire: db.prepare('UPDATE app_versions SET retired_at = ? WHERE id = ?'),
-      markBroken: db.prepare('UPDATE app_versions SET broken_at = ?, broken_reason = ? WHERE id = ? AND broken_at IS NULL AND succeeded = 0'),
-      // An app file or a large input is public, even if the same bytes came as an output first.
-      insertFile: db.prepare(`INSERT INTO files (sha256, size, created_at, public) VALUES (?, ?, ?, 1)
-        ON CONFLICT (sha256) DO UPDATE SET public = 1`),
-      // An output is private unless the same bytes are public already.
-      insertCanonicalFile: db.prepare(`INSERT INTO files (sha256, size, created_at, canonical_json, public) VALUES (?, ?, ?, 1, 0)
-        ON CONFLICT (sha256) DO UPDATE SET canonical_json = 1`),
-      fileSize: db.prepare('SELECT size FROM files WHERE sha256 = ?'),
-      publicFileSize: db.prepare('SELECT size FROM files WHERE sha256 = ? AND public = 1'),
-      fileCanonical: db.prepare('SELECT canonical_json AS canonical FROM files WHERE sha256 = ?'),
-      setFileCanonical: db.prepare('UPDATE files SET canonical_json = ? WHERE sha256 = ?'),
-    };
-  }
-
-  insertProject(p: { name: string; description: string; ownerId: number | null }, now: number): number {
-    return Number(this.s.insertProject!.run(p.name, p.description, p.ownerId, now).lastInsertRowid);
+  async insertProject(p: { name: string; description: string; ownerId: number | null }, now: number): Promise<number> {
+    return (await this.sql.get<{ id: number }>(SQL.insertProject!, [p.name, p.description, p.ownerId, now]))!.id;
   }
 
   /** All projects, or those of one owner. */
-  projects(ownerId?: number): ProjectRecord[] {
-    return (ownerId === undefined ? this.s.projects!.all() : this.s.projectsOf!.all(ownerId)) as ProjectRecord[];
+  async projects(ownerId?: number): Promise<ProjectRecord[]> {
+    return (ownerId === undefined ? (await this.sql.all(SQL.projects!)) : (await this.sql.all(SQL.projectsOf!, [ownerId]))) as ProjectRecord[];
   }
 
-  updateProject(p: Pick<ProjectRecord, 'id' | 'name' | 'description' | 'status'>): void {
-    this.s.updateProject!.run(p.name, p.description, p.status, p.id);
+  async updateProject(p: Pick<ProjectRecord, 'id' | 'name' | 'description' | 'status'>): Promise<void> {
+    (await this.sql.run(SQL.updateProject!, [p.name, p.description, p.status, p.id]));
   }
 
   /**
    * Sets a project's credit cap (null: the coordinator's default) and starts over the correction
    * that brings credit granted above `correctionMicro` down to it (null: none).
    */
-  setCreditCap(projectId: number, capMicro: number | null, correctionMicro: number | null): void {
-    this.s.setCreditCap!.run({ id: projectId, cap: capMicro, correction: correctionMicro });
+  async setCreditCap(projectId: number, capMicro: number | null, correctionMicro: number | null): Promise<void> {
+    (await this.sql.run(SQL.setCreditCap!, { id: projectId, cap: capMicro, correction: correctionMicro }));
   }
 
   /** The cap an admin set on the project of an app, in micro-credits; null: the coordinator's default. */
-  creditCapOfApp(appId: number): number | null {
-    return (this.s.creditCapOfApp!.get(appId) as { cap: number | null } | undefined)?.cap ?? null;
+  async creditCapOfApp(appId: number): Promise<number | null> {
+    return ((await this.sql.get(SQL.creditCapOfApp!, [appId])) as { cap: number | null } | undefined)?.cap ?? null;
   }
 
   /** Projects whose credit is being brought down to a lowered cap, and where each stands. */
-  creditCorrections(): CreditCorrectionState[] {
-    return this.s.creditCorrections!.all() as CreditCorrectionState[];
+  async creditCorrections(): Promise<CreditCorrectionState[]> {
+    return (await this.sql.all(SQL.creditCorrections!)) as CreditCorrectionState[];
   }
 
-  advanceCreditCorrection(projectId: number, batchId: number, through: number): void {
-    this.s.advanceCreditCorrection!.run(batchId, through, projectId);
+  async advanceCreditCorrection(projectId: number, batchId: number, through: number): Promise<void> {
+    (await this.sql.run(SQL.advanceCreditCorrection!, [batchId, through, projectId]));
   }
 
-  finishCreditCorrection(projectId: number): void {
-    this.s.finishCreditCorrection!.run(projectId);
+  async finishCreditCorrection(projectId: number): Promise<void> {
+    (await this.sql.run(SQL.finishCreditCorrection!, [projectId]));
   }
 
   /**
    * Sets the highest priority a project's work units may have (null: the coordinator's default)
    * and starts over the lowering of its queued work to `loweringTo` (null: none).
    */
-  setMaxPriority(projectId: number, max: number | null, loweringTo: number | null): void {
-    this.s.setMaxPriority!.run({ id: projectId, max, lowering: loweringTo });
+  async setMaxPriority(projectId: number, max: number | null, loweringTo: number | null): Promise<void> {
+    (await this.sql.run(SQL.setMaxPriority!, { id: projectId, max, lowering: loweringTo }));
   }
 
   /** The priority bound an admin set on the project of an app; null: the coordinator's default. */
-  maxPriorityOfApp(appId: number): number | null {
-    return (this.s.maxPriorityOfApp!.get(appId) as { max: number | null } | undefined)?.max ?? null;
+  async maxPriorityOfApp(appId: number): Promise<number | null> {
+    return ((await this.sql.get(SQL.maxPriorityOfApp!, [appId])) as { max: number | null } | undefined)?.max ?? null;
   }
 
   /** Projects whose queued work is being brought down to a lowered priority bound, and where each stands. */
-  priorityLowerings(): PriorityLoweringState[] {
-    return this.s.priorityLowerings!.all() as PriorityLoweringState[];
+  async priorityLowerings(): Promise<PriorityLoweringState[]> {
+    return (await this.sql.all(SQL.priorityLowerings!)) as PriorityLoweringState[];
   }
 
-  advancePriorityLowering(projectId: number, batchId: number, through: number): void {
-    this.s.advancePriorityLowering!.run(batchId, through, projectId);
+  async advancePriorityLowering(projectId: number, batchId: number, through: number): Promise<void> {
+    (await this.sql.run(SQL.advancePriorityLowering!, [batchId, through, projectId]));
   }
 
-  finishPriorityLowering(projectId: number): void {
-    this.s.finishPriorityLowering!.run(projectId);
+  async finishPriorityLowering(projectId: number): Promise<void> {
+    (await this.sql.run(SQL.finishPriorityLowering!, [projectId]));
   }
 
   /** Projects made before accounts existed (the demo) go to the first admin. */
-  adoptOwnerless(ownerId: number): number {
-    return this.s.setOwnerIfNone!.run(ownerId).changes;
+  async adoptOwnerless(ownerId: number): Promise<number> {
+    return (await this.sql.run(SQL.setOwnerIfNone!, [ownerId])).changes;
   }
 
-  appsOfProject(projectId: number): AppRecord[] {
-    return (this.s.appsOfProject!.all(projectId) as unknown[]).map((row) => toApp(row)!);
+  async appsOfProject(projectId: number): Promise<AppRecord[]> {
+    return ((await this.sql.all(SQL.appsOfProject!, [projectId])) as unknown[]).map((row) => toApp(row)!);
   }
 
-  projectByName(name: string): ProjectRecord | undefined {
-    return this.s.projectByName!.get(name) as ProjectRecord | undefined;
+  async projectByName(name: string): Promise<ProjectRecord | undefined> {
+    return (await this.sql.get(SQL.projectByName!, [name])) as ProjectRecord | undefined;
   }
 
-  projectById(id: number): ProjectRecord | undefined {
-    return this.s.projectById!.get(id) as ProjectRecord | undefined;
+  async projectById(id: number): Promise<ProjectRecord | undefined> {
+    return (await this.sql.get(SQL.projectById!, [id])) as ProjectRecord | undefined;
   }
 
-  insertApp(a: Omit<AppPolicy, 'id'>, now: number): number {
-    return Number(
-      this.s.insertApp!.run(a.projectId, a.name, JSON.stringify(a.validation), a.homogeneousRedundancy ? 1 : 0,
-        a.adaptiveReplication ? 1 : 0, now).lastInsertRowid,
-    );
+  async insertApp(a: Omit<AppPolicy, 'id'>, now: number): Promise<number> {
+    return (await this.sql.get<{ id: number }>(SQL.insertApp!, [a.projectId, a.name, JSON.stringify(a.validation), a.homogeneousRedundancy ? 1 : 0, a.adaptiveReplication ? 1 : 0, now]))!.id;
   }
 
-  appById(id: number): AppRecord | undefined {
-    return toApp(this.s.appById!.get(id));
+  async appById(id: number): Promise<AppRecord | undefined> {
+    return toApp((await this.sql.get(SQL.appById!, [id])));
   }
 
-  appByName(projectId: number, name: string): AppRecord | undefined {
-    return toApp(this.s.appByName!.get(projectId, name));
+  async appByName(projectId: number, name: string): Promise<AppRecord | undefined> {
+    return toApp((await this.sql.get(SQL.appByName!, [projectId, name])));
   }
 
-  insertVersion(v: Omit<AppVersionRecord, 'id' | 'version' | 'createdAt' | 'broken' | 'retiredAt'>, now: number): AppVersionRecord {
-    const version = (this.s.nextVersion!.get(v.appId) as { v: number }).v;
-    const id = Number(
-      this.s.insertVersion!.run(v.appId, version, v.platform, JSON.stringify(v.requirements), v.bundleHash,
-        JSON.stringify(v.manifest), v.signature, now).lastInsertRowid,
-    );
+  async insertVersion(v: Omit<AppVersionRecord, 'id' | 'version' | 'createdAt' | 'broken' | 'retiredAt'>, now: number): Promise<AppVersionRecord> {
+    const version = ((await this.sql.get(SQL.nextVersion!, [v.appId])) as { v: number }).v;
+    const id = (await this.sql.get<{ id: number }>(SQL.insertVersion!, [v.appId, version, v.platform, JSON.stringify(v.requirements), v.bundleHash, JSON.stringify(v.manifest), v.signature, now]))!.id;
     return { ...v, id, version, createdAt: now, broken: null, retiredAt: null };
   }
 
   /** Newest first. */
-  versionsOfApp(appId: number): AppVersionRecord[] {
-    return (this.s.versionsOfApp!.all(appId) as VersionRow[]).map(toVersion);
+  async versionsOfApp(appId: number): Promise<AppVersionRecord[]> {
+    return ((await this.sql.all(SQL.versionsOfApp!, [appId])) as VersionRow[]).map(toVersion);
   }
 
-  versionByHash(bundleHash: string): AppVersionRecord | undefined {
-    const row = this.s.versionByHash!.get(bundleHash) as VersionRow | undefined;
+  async versionByHash(bundleHash: string): Promise<AppVersionRecord | undefined> {
+    const row = (await this.sql.get(SQL.versionByHash!, [bundleHash])) as VersionRow | undefined;
     return row && toVersion(row);
   }
 
-  versionById(id: number): AppVersionRecord | undefined {
-    const row = this.s.versionById!.get(id) as VersionRow | undefined;
+  async versionById(id: number): Promise<AppVersionRecord | undefined> {
+    const row = (await this.sql.get(SQL.versionById!, [id])) as VersionRow | undefined;
     return row && toVersion(row);
   }
 
   /** The version produced a result: it is not broken, whatever happens later. */
-  markVersionSucceeded(versionId: number): void {
-    this.s.versionSucceeded!.run(versionId);
+  async markVersionSucceeded(versionId: number): Promise<void> {
+    (await this.sql.run(SQL.versionSucceeded!, [versionId]));
   }
 
-  versionFailures(versionId: number): VersionFailures {
-    const r = this.s.versionFailures!.get(versionId) as Omit<VersionFailures, 'succeeded'> & { succeeded: number };
+  async versionFailures(versionId: number): Promise<VersionFailures> {
+    const r = (await this.sql.get(SQL.versionFailures!, [versionId])) as Omit<VersionFailures, 'succeeded'> & { succeeded: number };
     return { ...r, succeeded: r.succeeded === 1 };
   }
 
   /** Retires a version (no task is sent with it), or brings it back with `null`. */
-  setVersionRetired(versionId: number, retiredAt: number | null): void {
-    this.s.retire!.run(retiredAt, versionId);
+  async setVersionRetired(versionId: number, retiredAt: number | null): Promise<void> {
+    (await this.sql.run(SQL.retire!, [retiredAt, versionId]));
   }
 
   /** Marks a version that never succeeded broken; false if it was already, or has succeeded meanwhile. */
-  markVersionBroken(versionId: number, reason: string, now: number): boolean {
-    return this.s.markBroken!.run(now, reason, versionId).changes === 1;
+  async markVersionBroken(versionId: number, reason: string, now: number): Promise<boolean> {
+    return (await this.sql.run(SQL.markBroken!, [now, reason, versionId])).changes === 1;
   }
 
-  recordFile(sha256: string, size: number, now: number): void {
-    this.s.insertFile!.run(sha256, size, now);
+  async recordFile(sha256: string, size: number, now: number): Promise<void> {
+    (await this.sql.run(SQL.insertFile!, [sha256, size, now]));
   }
 
   /** An uploaded output, whose bytes were checked to be exactly canonical JSON (migration 7); private (migration 12). */
-  recordCanonicalFile(sha256: string, size: number, now: number): void {
-    this.s.insertCanonicalFile!.run(sha256, size, now);
+  async recordCanonicalFile(sha256: string, size: number, now: number): Promise<void> {
+    (await this.sql.run(SQL.insertCanonicalFile!, [sha256, size, now]));
   }
 
-  fileSize(sha256: string): number | undefined {
-    return (this.s.fileSize!.get(sha256) as { size: number } | undefined)?.size;
+  async fileSize(sha256: string): Promise<number | undefined> {
+    return ((await this.sql.get(SQL.fileSize!, [sha256])) as { size: number } | undefined)?.size;
   }
 
   /** The size of a file anyone may download (an app file or a large input); undefined for an output or no file. */
-  publicFileSize(sha256: string): number | undefined {
-    return (this.s.publicFileSize!.get(sha256) as { size: number } | undefined)?.size;
+  async publicFileSize(sha256: string): Promise<number | undefined> {
+    return ((await this.sql.get(SQL.publicFileSize!, [sha256])) as { size: number } | undefined)?.size;
   }
 
   /** Whether a file is canonical JSON: null if it was never checked, undefined if there is no such file. */
-  fileCanonical(sha256: string): boolean | null | undefined {
-    const row = this.s.fileCanonical!.get(sha256) as { canonical: number | null } | undefined;
+  async fileCanonical(sha256: string): Promise<boolean | null | undefined> {
+    const row = (await this.sql.get(SQL.fileCanonical!, [sha256])) as { canonical: number | null } | undefined;
     return row && (row.canonical === null ? null : row.canonical === 1);
   }
 
-  setFileCanonical(sha256: string, canonical: boolean): void {
-    this.s.setFileCanonical!.run(canonical ? 1 : 0, sha256);
+  async setFileCanonical(sha256: string, canonical: boolean): Promise<void> {
+    (await this.sql.run(SQL.setFileCanonical!, [canonical ? 1 : 0, sha256]));
   }
 }
 

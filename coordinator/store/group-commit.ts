@@ -1,12 +1,14 @@
-// Group commit: the volunteer messages that arrive in one turn of the event loop share
+// Group commit: the volunteer messages that arrive while the previous group commits share
 // one durable commit (one fsync) instead of paying for one each, so many small messages
 // (a browser tab asks for one or two tasks at a time) cost about what one large one does.
 // Each message still runs alone in its own savepoint, and is answered only once the
-// shared commit is on disk: durability is what it was, only cheaper.
-import type { Store } from './store.js';
+// shared commit is on disk: durability is what it was, only cheaper. One group is in
+// flight at a time, so a connection's messages are answered in the order they came.
+import { TransactionLostError } from './sql/transaction-scope.js';
+import type { Store, Tx } from './store.js';
 
 interface Job {
-  fn: () => unknown;
+  fn: (tx: Tx) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -16,32 +18,40 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 /** Most messages in one commit: bounds how long the first of them waits for its answer. */
 export const DEFAULT_MAX_GROUP = 64;
 
+export interface GroupCommitOptions {
+  maxGroup?: number;
+  /** An after-commit callback (telling hosts) threw: the group is committed all the same. */
+  onNoticeError: (error: unknown) => void;
+  /** Each commit: how many messages it carried and how long it took (for the metrics). */
+  observe?: (messages: number, seconds: number) => void;
+}
+
 export class GroupCommit {
   private queue: Job[] = [];
   private scheduled = false;
   private closed = false;
+  /** The group being committed, if one is. */
+  private inFlight: Promise<void> | undefined;
   /** Commits made, and messages they carried: their ratio is the saving. */
   groups = 0;
   jobs = 0;
 
   constructor(
     private readonly store: Store,
-    private readonly options: {
-      maxGroup?: number;
-      /** An after-commit callback (telling hosts) threw: the group is committed all the same. */
-      onNoticeError: (error: unknown) => void;
-    },
+    private readonly options: GroupCommitOptions,
   ) {}
 
   /**
-   * Runs fn in a savepoint of the next group's transaction; resolves with its value once
-   * that transaction has committed, or rejects with what fn threw (its writes undone,
-   * the others' kept) or with the commit's own failure (nothing kept).
+   * Runs fn in a savepoint of a coming group's transaction; resolves with its value once that
+   * transaction has committed, or rejects with what fn threw (its writes undone, the others'
+   * kept) or with the commit's own failure (nothing kept). Never call it from inside a
+   * transaction and wait for it: the group cannot start until that transaction ends.
    */
-  run<T>(fn: () => T): Promise<T> {
+  run<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.closed) return reject(new Error('the coordinator is shutting down'));
       this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (this.inFlight) return; // joins the next group, started when this one is done
       if (this.queue.length >= (this.options.maxGroup ?? DEFAULT_MAX_GROUP)) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -51,37 +61,41 @@ export class GroupCommit {
     });
   }
 
-  /** Commits what is queued now, and refuses what comes later: for shutting down. */
-  close(): void {
+  /** Commits what is queued, and refuses what comes later; resolves once all of it is committed. */
+  async close(): Promise<void> {
     this.flush();
     this.closed = true;
+    while (this.inFlight) await this.inFlight;
   }
 
-  /** Commits what is queued now. */
+  /** Starts committing what is queued now, unless a group is in flight (then it follows that one). */
   flush(): void {
     this.scheduled = false;
-    const jobs = this.queue;
-    this.queue = [];
-    if (jobs.length === 0) return;
-    if (this.store.db.inTransaction) {
-      // Inside another transaction the group would be a savepoint: answering after it would
-      // acknowledge what is not on disk yet, and may never be.
-      const error = new Error('a group commit cannot run inside another transaction');
-      for (const job of jobs) job.reject(error);
-      return;
-    }
+    if (this.inFlight || this.queue.length === 0) return;
+    const max = this.options.maxGroup ?? DEFAULT_MAX_GROUP;
+    const jobs = this.queue.splice(0, max);
+    this.inFlight = this.commit(jobs)
+      .catch((error: unknown) => this.options.onNoticeError(error))
+      .finally(() => {
+        this.inFlight = undefined;
+        this.flush();
+      });
+  }
+
+  private async commit(jobs: Job[]): Promise<void> {
+    const started = process.hrtime.bigint();
     const outcomes: Outcome[] = [];
     let committed = false;
     try {
-      this.store.transaction(() => {
-        this.store.afterCommit(() => (committed = true));
+      await this.store.transaction(async (tx) => {
+        tx.afterCommit(() => (committed = true));
         for (const job of jobs) {
           try {
-            outcomes.push({ ok: true, value: this.store.transaction(job.fn) });
+            outcomes.push({ ok: true, value: await tx.savepoint(job.fn) });
           } catch (error) {
-            // SQLite rolls the whole transaction back on some errors (a full disk, I/O):
-            // then the jobs before this one are lost too, so the group fails as one.
-            if (!this.store.db.inTransaction) throw error;
+            // The database lost the whole transaction (a full disk, I/O, the connection): the
+            // jobs before this one are lost too, so the group fails as one.
+            if (error instanceof TransactionLostError) throw error;
             outcomes.push({ ok: false, error });
           }
         }
@@ -95,6 +109,7 @@ export class GroupCommit {
     }
     this.groups += 1;
     this.jobs += jobs.length;
+    this.options.observe?.(jobs.length, Number(process.hrtime.bigint() - started) / 1e9);
     jobs.forEach((job, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) job.resolve(outcome.value);

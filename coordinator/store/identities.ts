@@ -1,5 +1,5 @@
 // Users, teams and hosts: who computes, and the credit and trust they have earned.
-import type { Database, Statement } from 'better-sqlite3';
+import type { SqlExecutor } from './sql/sql.js';
 import type { Capabilities, Platform } from '../../protocol/messages.js';
 import type { Average } from '../work/credit.js';
 
@@ -100,177 +100,170 @@ function toHost(r: HostRow): HostRecord {
   };
 }
 
+const SQL: Record<string, string> = {
+  hostByKey: `SELECT ${HOST_COLUMNS} FROM hosts h JOIN users u ON u.id = h.user_id WHERE h.public_key = ?`,
+  hostById: `SELECT ${HOST_COLUMNS} FROM hosts h JOIN users u ON u.id = h.user_id WHERE h.id = ?`,
+  insertHost: `INSERT INTO hosts (public_key, user_id, name, platform_kind, platform_class, platform_json,
+    capabilities_json, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  updateHost: `UPDATE hosts SET user_id = ?, name = ?, platform_kind = ?, platform_class = ?, platform_json = ?,
+    capabilities_json = ?, last_seen_at = ? WHERE id = ?`,
+  insertUser: 'INSERT INTO users (name, account_key_hash, team_id, created_at) VALUES (?, ?, ?, ?) RETURNING id',
+  userById: 'SELECT id, name, team_id, total_credit_micro, rac, rac_time FROM users WHERE id = ?',
+  userByKeyHash: 'SELECT id, name, team_id, total_credit_micro, rac, rac_time FROM users WHERE account_key_hash = ?',
+  teamByName: 'SELECT id FROM teams WHERE name = ?',
+  insertTeam: 'INSERT INTO teams (name, created_at) VALUES (?, ?) RETURNING id',
+  // Trust only: n_valid, n_invalid and n_error are kept by triggers on replicas (migration 9).
+  trustValid: 'UPDATE hosts SET consecutive_valid = consecutive_valid + ? WHERE id = ?',
+  trustInvalid: 'UPDATE hosts SET consecutive_valid = 0 WHERE id = ?',
+  trustError: 'UPDATE hosts SET consecutive_valid = 0 WHERE id = ?',
+  checkPassed: `UPDATE hosts SET sentinels_passed = sentinels_passed + 1, consecutive_valid = consecutive_valid + 1,
+    distrusted_at = CASE WHEN consecutive_valid + 1 >= @threshold THEN NULL ELSE distrusted_at END WHERE id = @id`,
+  // A host already distrusted starts its way back over; one caught now is re-checked later.
+  checkFailed: `UPDATE hosts SET sentinels_failed = sentinels_failed + 1, consecutive_valid = 0,
+    recheck_pending = CASE WHEN distrusted_at IS NULL THEN 1 ELSE recheck_pending END,
+    recheck_at = CASE WHEN distrusted_at IS NULL THEN @recheckAt ELSE recheck_at END,
+    distrusted_at = COALESCE(distrusted_at, @now) WHERE id = @id`,
+  // Moved at most once a minute: a message is not worth a write of its own.
+  seen: 'UPDATE hosts SET last_seen_at = @now WHERE id = @id AND last_seen_at < @now - 60000',
+  // Written only when it moves: a host at the top (or bottom) costs no page write.
+  quotaLevel: `UPDATE hosts SET quota_level = MAX(@min, MIN(@max, quota_level + @step))
+    WHERE id = @id AND quota_level <> MAX(@min, MIN(@max, quota_level + @step))`,
+  appQuota: 'SELECT level, day, used FROM host_app_quotas WHERE host_id = ? AND app_id = ?',
+  // An app's level starts from its host's.
+  appQuotaLevel: `INSERT INTO host_app_quotas (host_id, app_id, level)
+    SELECT id, @app, MAX(@min, MIN(@max, quota_level + @step)) FROM hosts WHERE id = @id
+    ON CONFLICT (host_id, app_id) DO UPDATE SET level = MAX(@min, MIN(@max, level + @step))
+      WHERE level <> MAX(@min, MIN(@max, level + @step))`,
+  tookTasks: `INSERT INTO host_app_quotas (host_id, app_id, level, day, used)
+    SELECT id, @app, quota_level, @day, @n FROM hosts WHERE id = @id
+    ON CONFLICT (host_id, app_id) DO UPDATE SET used = CASE WHEN day = @day THEN used + @n ELSE @n END, day = @day`,
+  toRecheck: 'SELECT id FROM hosts WHERE recheck_pending = 1 AND COALESCE(recheck_at, 0) <= ? ORDER BY id',
+  nextRecheck: 'SELECT MIN(COALESCE(recheck_at, 0)) AS at FROM hosts WHERE recheck_pending = 1',
+  rechecked: 'UPDATE hosts SET recheck_pending = 0 WHERE id = ?',
+};
+for (const table of ['hosts', 'users', 'teams'] as const) {
+  SQL[`credit_${table}`] = `SELECT rac, rac_time FROM ${table} WHERE id = ?`;
+  SQL[`add_${table}`] = `UPDATE ${table} SET total_credit_micro = total_credit_micro + ?, rac = ?, rac_time = ? WHERE id = ?`;
+}
+
 export class IdentityStore {
-  private readonly s: Record<string, Statement>;
+  constructor(private readonly sql: SqlExecutor) {}
 
-  constructor(private readonly db: Database) {
-    this.s = {
-      hostByKey: db.prepare(`SELECT ${HOST_COLUMNS} FROM hosts h JOIN users u ON u.id = h.user_id WHERE h.public_key = ?`),
-      hostById: db.prepare(`SELECT ${HOST_COLUMNS} FROM hosts h JOIN users u ON u.id = h.user_id WHERE h.id = ?`),
-      insertHost: db.prepare(`INSERT INTO hosts (public_key, user_id, name, platform_kind, platform_class, platform_json,
-        capabilities_json, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      updateHost: db.prepare(`UPDATE hosts SET user_id = ?, name = ?, platform_kind = ?, platform_class = ?, platform_json = ?,
-        capabilities_json = ?, last_seen_at = ? WHERE id = ?`),
-      insertUser: db.prepare('INSERT INTO users (name, account_key_hash, team_id, created_at) VALUES (?, ?, ?, ?)'),
-      userById: db.prepare('SELECT id, name, team_id, total_credit_micro, rac, rac_time FROM users WHERE id = ?'),
-      userByKeyHash: db.prepare('SELECT id, name, team_id, total_credit_micro, rac, rac_time FROM users WHERE account_key_hash = ?'),
-      teamByName: db.prepare('SELECT id FROM teams WHERE name = ?'),
-      insertTeam: db.prepare('INSERT INTO teams (name, created_at) VALUES (?, ?)'),
-      // Trust only: n_valid, n_invalid and n_error are kept by triggers on replicas (migration 9).
-      trustValid: db.prepare('UPDATE hosts SET consecutive_valid = consecutive_valid + ? WHERE id = ?'),
-      trustInvalid: db.prepare('UPDATE hosts SET consecutive_valid = 0 WHERE id = ?'),
-      trustError: db.prepare('UPDATE hosts SET consecutive_valid = 0 WHERE id = ?'),
-      checkPassed: db.prepare(`UPDATE hosts SET sentinels_passed = sentinels_passed + 1, consecutive_valid = consecutive_valid + 1,
-        distrusted_at = CASE WHEN consecutive_valid + 1 >= @threshold THEN NULL ELSE distrusted_at END WHERE id = @id`),
-      // A host already distrusted starts its way back over; one caught now is re-checked later.
-      checkFailed: db.prepare(`UPDATE hosts SET sentinels_failed = sentinels_failed + 1, consecutive_valid = 0,
-        recheck_pending = CASE WHEN distrusted_at IS NULL THEN 1 ELSE recheck_pending END,
-        recheck_at = CASE WHEN distrusted_at IS NULL THEN @recheckAt ELSE recheck_at END,
-        distrusted_at = COALESCE(distrusted_at, @now) WHERE id = @id`),
-      // Moved at most once a minute: a message is not worth a write of its own.
-      seen: db.prepare('UPDATE hosts SET last_seen_at = @now WHERE id = @id AND last_seen_at < @now - 60000'),
-      // Written only when it moves: a host at the top (or bottom) costs no page write.
-      quotaLevel: db.prepare(`UPDATE hosts SET quota_level = MAX(@min, MIN(@max, quota_level + @step))
-        WHERE id = @id AND quota_level <> MAX(@min, MIN(@max, quota_level + @step))`),
-      appQuota: db.prepare('SELECT level, day, used FROM host_app_quotas WHERE host_id = ? AND app_id = ?'),
-      // An app's level starts from its host's.
-      appQuotaLevel: db.prepare(`INSERT INTO host_app_quotas (host_id, app_id, level)
-        SELECT id, @app, MAX(@min, MIN(@max, quota_level + @step)) FROM hosts WHERE id = @id
-        ON CONFLICT (host_id, app_id) DO UPDATE SET level = MAX(@min, MIN(@max, level + @step))
-          WHERE level <> MAX(@min, MIN(@max, level + @step))`),
-      tookTasks: db.prepare(`INSERT INTO host_app_quotas (host_id, app_id, level, day, used)
-        SELECT id, @app, quota_level, @day, @n FROM hosts WHERE id = @id
-        ON CONFLICT (host_id, app_id) DO UPDATE SET used = CASE WHEN day = @day THEN used + @n ELSE @n END, day = @day`),
-      toRecheck: db.prepare('SELECT id FROM hosts WHERE recheck_pending = 1 AND COALESCE(recheck_at, 0) <= ? ORDER BY id'),
-      nextRecheck: db.prepare('SELECT MIN(COALESCE(recheck_at, 0)) AS at FROM hosts WHERE recheck_pending = 1'),
-      rechecked: db.prepare('UPDATE hosts SET recheck_pending = 0 WHERE id = ?'),
-    };
-    for (const table of ['hosts', 'users', 'teams'] as const) {
-      this.s[`credit_${table}`] = db.prepare(`SELECT rac, rac_time FROM ${table} WHERE id = ?`);
-      this.s[`add_${table}`] = db.prepare(
-        `UPDATE ${table} SET total_credit_micro = total_credit_micro + ?, rac = ?, rac_time = ? WHERE id = ?`,
-      );
-    }
-  }
-
-  hostByKey(publicKey: string): HostRecord | undefined {
-    const row = this.s.hostByKey!.get(publicKey) as HostRow | undefined;
+  async hostByKey(publicKey: string): Promise<HostRecord | undefined> {
+    const row = (await this.sql.get(SQL.hostByKey!, [publicKey])) as HostRow | undefined;
     return row && toHost(row);
   }
 
-  hostById(id: number): HostRecord | undefined {
-    const row = this.s.hostById!.get(id) as HostRow | undefined;
+  async hostById(id: number): Promise<HostRecord | undefined> {
+    const row = (await this.sql.get(SQL.hostById!, [id])) as HostRow | undefined;
     return row && toHost(row);
   }
 
-  insertHost(h: { publicKey: string; userId: number; name: string | null; platform: Platform; platformClass: string; capabilities: Capabilities; now: number }): number {
-    const info = this.s.insertHost!.run(h.publicKey, h.userId, h.name, h.platform.kind, h.platformClass,
-      JSON.stringify(h.platform), JSON.stringify(h.capabilities), h.now, h.now);
-    return Number(info.lastInsertRowid);
+  async insertHost(h: { publicKey: string; userId: number; name: string | null; platform: Platform; platformClass: string; capabilities: Capabilities; now: number }): Promise<number> {
+    return (await this.sql.get<{ id: number }>(SQL.insertHost!, [h.publicKey, h.userId, h.name, h.platform.kind, h.platformClass, JSON.stringify(h.platform), JSON.stringify(h.capabilities), h.now, h.now]))!.id;
   }
 
-  updateHost(id: number, h: { userId: number; name: string | null; platform: Platform; platformClass: string; capabilities: Capabilities; now: number }): void {
-    this.s.updateHost!.run(h.userId, h.name, h.platform.kind, h.platformClass, JSON.stringify(h.platform),
-      JSON.stringify(h.capabilities), h.now, id);
+  async updateHost(id: number, h: { userId: number; name: string | null; platform: Platform; platformClass: string; capabilities: Capabilities; now: number }): Promise<void> {
+    (await this.sql.run(SQL.updateHost!, [h.userId, h.name, h.platform.kind, h.platformClass, JSON.stringify(h.platform), JSON.stringify(h.capabilities), h.now, id]));
   }
 
-  insertUser(u: { name: string; accountKeyHash: string | null; teamId: number | null; now: number }): number {
-    return Number(this.s.insertUser!.run(u.name, u.accountKeyHash, u.teamId, u.now).lastInsertRowid);
+  async insertUser(u: { name: string; accountKeyHash: string | null; teamId: number | null; now: number }): Promise<number> {
+    return (await this.sql.get<{ id: number }>(SQL.insertUser!, [u.name, u.accountKeyHash, u.teamId, u.now]))!.id;
   }
 
-  userById(id: number): UserRecord | undefined {
-    return toUser(this.s.userById!.get(id));
+  async userById(id: number): Promise<UserRecord | undefined> {
+    return toUser((await this.sql.get(SQL.userById!, [id])));
   }
 
-  userByAccountKeyHash(hash: string): UserRecord | undefined {
-    return toUser(this.s.userByKeyHash!.get(hash));
+  async userByAccountKeyHash(hash: string): Promise<UserRecord | undefined> {
+    return toUser((await this.sql.get(SQL.userByKeyHash!, [hash])));
   }
 
-  teamIdByName(name: string, now: number): number {
-    const row = this.s.teamByName!.get(name) as { id: number } | undefined;
-    return row ? row.id : Number(this.s.insertTeam!.run(name, now).lastInsertRowid);
+  async teamIdByName(name: string, now: number): Promise<number> {
+    const row = (await this.sql.get(SQL.teamByName!, [name])) as { id: number } | undefined;
+    return row ? row.id : (await this.sql.get<{ id: number }>(SQL.insertTeam!, [name, now]))!.id;
   }
 
   /**
    * Trust for adaptive replication: a valid result raises it by `weight` (0 for an unchecked
    * one). These record trust only: the counts of results follow the replicas (migration 9).
    */
-  recordValid(hostId: number, weight: 0 | 1): void {
-    this.s.trustValid!.run(weight, hostId);
+  async recordValid(hostId: number, weight: 0 | 1): Promise<void> {
+    (await this.sql.run(SQL.trustValid!, [weight, hostId]));
   }
 
   /** An invalid result: trust starts over. */
-  recordInvalid(hostId: number): void {
-    this.s.trustInvalid!.run(hostId);
+  async recordInvalid(hostId: number): Promise<void> {
+    (await this.sql.run(SQL.trustInvalid!, [hostId]));
   }
 
   /** A client error: trust starts over, as for an invalid result. */
-  recordError(hostId: number): void {
-    this.s.trustError!.run(hostId);
+  async recordError(hostId: number): Promise<void> {
+    (await this.sql.run(SQL.trustError!, [hostId]));
   }
 
   /**
    * A right answer to a check (a sentinel, or a result checked against its canonical one): trust,
    * and after `threshold` in a row a distrusted host is trusted again.
    */
-  recordCheckPassed(hostId: number, threshold: number): void {
-    this.s.checkPassed!.run({ id: hostId, threshold });
+  async recordCheckPassed(hostId: number, threshold: number): Promise<void> {
+    (await this.sql.run(SQL.checkPassed!, { id: hostId, threshold }));
   }
 
   /**
    * A wrong answer to a check: no trust, distrusted since `now` (if it was not already), and its
    * earlier valid results to be checked again from `recheckAt` on.
    */
-  recordCheckFailed(hostId: number, now: number, recheckAt: number): void {
-    this.s.checkFailed!.run({ id: hostId, now, recheckAt });
+  async recordCheckFailed(hostId: number, now: number, recheckAt: number): Promise<void> {
+    (await this.sql.run(SQL.checkFailed!, { id: hostId, now, recheckAt }));
   }
 
   /** Caught hosts whose re-check may run at `now`. */
   /** The host was heard from. */
-  seen(hostId: number, now: number): void {
-    this.s.seen!.run({ id: hostId, now });
+  async seen(hostId: number, now: number): Promise<void> {
+    (await this.sql.run(SQL.seen!, { id: hostId, now }));
   }
 
   /** Its allowance of tasks in flight doubles (+1) or halves (-1), within the levels given. */
-  stepQuota(hostId: number, step: 1 | -1, bounds: { min: number; max: number }): void {
-    this.s.quotaLevel!.run({ id: hostId, step, ...bounds });
+  async stepQuota(hostId: number, step: 1 | -1, bounds: { min: number; max: number }): Promise<void> {
+    (await this.sql.run(SQL.quotaLevel!, { id: hostId, step, ...bounds }));
   }
 
   /** Its tasks a day for an app, if it has taken any. */
-  appQuota(hostId: number, appId: number): AppQuota | undefined {
-    return this.s.appQuota!.get(hostId, appId) as AppQuota | undefined;
+  async appQuota(hostId: number, appId: number): Promise<AppQuota | undefined> {
+    return (await this.sql.get(SQL.appQuota!, [hostId, appId])) as AppQuota | undefined;
   }
 
   /** Its tasks a day for an app double (+1) or halve (-1), within the levels given. */
-  stepAppQuota(hostId: number, appId: number, step: 1 | -1, bounds: { min: number; max: number }): void {
-    this.s.appQuotaLevel!.run({ id: hostId, app: appId, step, ...bounds });
+  async stepAppQuota(hostId: number, appId: number, step: 1 | -1, bounds: { min: number; max: number }): Promise<void> {
+    (await this.sql.run(SQL.appQuotaLevel!, { id: hostId, app: appId, step, ...bounds }));
   }
 
   /** Counts tasks of an app given to the host against its quota for the day. */
-  tookTasks(hostId: number, appId: number, day: number, n: number): void {
-    if (n > 0) this.s.tookTasks!.run({ id: hostId, app: appId, day, n });
+  async tookTasks(hostId: number, appId: number, day: number, n: number): Promise<void> {
+    if (n > 0) (await this.sql.run(SQL.tookTasks!, { id: hostId, app: appId, day, n }));
   }
 
-  hostsToRecheck(now: number): number[] {
-    return (this.s.toRecheck!.all(now) as { id: number }[]).map((r) => r.id);
+  async hostsToRecheck(now: number): Promise<number[]> {
+    return ((await this.sql.all(SQL.toRecheck!, [now])) as { id: number }[]).map((r) => r.id);
   }
 
   /** When the next re-check falls due, if any is pending. */
-  nextRecheckAt(): number | undefined {
-    return (this.s.nextRecheck!.get() as { at: number | null }).at ?? undefined;
+  async nextRecheckAt(): Promise<number | undefined> {
+    return ((await this.sql.get(SQL.nextRecheck!)) as { at: number | null }).at ?? undefined;
   }
 
-  markRechecked(hostId: number): void {
-    this.s.rechecked!.run(hostId);
+  async markRechecked(hostId: number): Promise<void> {
+    (await this.sql.run(SQL.rechecked!, [hostId]));
   }
 
-  creditAverage(holder: CreditHolder, id: number): Average {
-    const row = this.s[`credit_${holder}`]!.get(id) as { rac: number; rac_time: number };
+  async creditAverage(holder: CreditHolder, id: number): Promise<Average> {
+    const row = (await this.sql.get(SQL[`credit_${holder}`]!, [id])) as { rac: number; rac_time: number };
     return { rac: row.rac, time: row.rac_time };
   }
 
-  addCredit(holder: CreditHolder, id: number, micro: number, avg: Average): void {
-    this.s[`add_${holder}`]!.run(micro, avg.rac, avg.time, id);
+  async addCredit(holder: CreditHolder, id: number, micro: number, avg: Average): Promise<void> {
+    (await this.sql.run(SQL[`add_${holder}`]!, [micro, avg.rac, avg.time, id]));
   }
 }
 

@@ -4,7 +4,7 @@
 // Unique indexes per kind keep grants and revocations to one each, whatever retries happen. Each
 // entry keeps the amount it was signed with and its exact units (micro-credits), which are what
 // every sum adds up.
-import type { Database, Statement } from 'better-sqlite3';
+import type { SqlExecutor } from './sql/sql.js';
 import type { CreditReceipt } from '../../protocol/messages.js';
 
 export type LedgerKind = 'grant' | 'revocation' | 'correction';
@@ -22,58 +22,55 @@ export interface LedgerEntry extends CreditReceipt {
 const RECEIPT_COLUMNS = `id AS entryId, replica_id AS taskId, workunit_id AS workunitId, host_key AS hostKey, amount,
   granted_at AS grantedAt, prev_hash AS prevHash, entry_hash AS entryHash, signature`;
 
-export class LedgerStore {
-  private readonly s: Record<string, Statement>;
+const SQL: Record<string, string> = {
+  last: 'SELECT id, entry_hash FROM credit_ledger ORDER BY id DESC LIMIT 1',
+  nextId: 'SELECT COALESCE(MAX(id), 0) + 1 AS id FROM credit_ledger',
+  insert: `INSERT INTO credit_ledger (id, kind, replica_id, workunit_id, host_id, host_key, user_id, team_id, amount, micro,
+    granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  granted: "SELECT 1 FROM credit_ledger WHERE replica_id = ? AND kind = 'grant'",
+  held: `SELECT SUM(micro) AS net, SUM(kind = 'grant') AS grants, SUM(kind = 'revocation') AS revocations
+    FROM credit_ledger WHERE replica_id = ?`,
+  after: `SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE id > ? ORDER BY id LIMIT ?`,
+  ofHostAfter: `SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE host_id = ? AND id > ? ORDER BY id LIMIT ?`,
+  hashBefore: 'SELECT entry_hash FROM credit_ledger WHERE id < ? ORDER BY id DESC LIMIT 1',
+};
 
-  constructor(db: Database) {
-    this.s = {
-      last: db.prepare('SELECT id, entry_hash FROM credit_ledger ORDER BY id DESC LIMIT 1'),
-      nextId: db.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS id FROM credit_ledger'),
-      insert: db.prepare(`INSERT INTO credit_ledger (id, kind, replica_id, workunit_id, host_id, host_key, user_id, team_id, amount, micro,
-        granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      granted: db.prepare("SELECT 1 FROM credit_ledger WHERE replica_id = ? AND kind = 'grant'"),
-      held: db.prepare(`SELECT SUM(micro) AS net, SUM(kind = 'grant') AS grants, SUM(kind = 'revocation') AS revocations
-        FROM credit_ledger WHERE replica_id = ?`),
-      after: db.prepare(`SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE id > ? ORDER BY id LIMIT ?`),
-      ofHostAfter: db.prepare(`SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE host_id = ? AND id > ? ORDER BY id LIMIT ?`),
-      hashBefore: db.prepare('SELECT entry_hash FROM credit_ledger WHERE id < ? ORDER BY id DESC LIMIT 1'),
-    };
-  }
+export class LedgerStore {
+  constructor(private readonly sql: SqlExecutor) {}
 
   /** The id and hash the next entry must link to. */
-  head(): { nextId: number; prevHash: string | undefined } {
-    const last = this.s.last!.get() as { id: number; entry_hash: string } | undefined;
+  async head(): Promise<{ nextId: number; prevHash: string | undefined }> {
+    const last = (await this.sql.get(SQL.last!)) as { id: number; entry_hash: string } | undefined;
     return { nextId: (last?.id ?? 0) + 1, prevHash: last?.entry_hash };
   }
 
-  hasGrant(replicaId: number): boolean {
-    return this.s.granted!.get(replicaId) !== undefined;
+  async hasGrant(replicaId: number): Promise<boolean> {
+    return (await this.sql.get(SQL.granted!, [replicaId])) !== undefined;
   }
 
   /**
    * What a replica holds, in micro-credits, while it has a grant not revoked: the grant less any
    * corrections. Undefined without a grant, or once revoked.
    */
-  unrevokedGrant(replicaId: number): number | undefined {
-    const r = this.s.held!.get(replicaId) as { net: number | null; grants: number | null; revocations: number | null };
+  async unrevokedGrant(replicaId: number): Promise<number | undefined> {
+    const r = (await this.sql.get(SQL.held!, [replicaId])) as { net: number | null; grants: number | null; revocations: number | null };
     return r.grants === 1 && r.revocations === 0 ? (r.net ?? 0) : undefined;
   }
 
-  append(e: LedgerEntry): void {
-    this.s.insert!.run(e.entryId, e.kind, e.replicaId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.micro, e.grantedAt,
-      e.prevHash, e.entryHash, e.signature);
+  async append(e: LedgerEntry): Promise<void> {
+    (await this.sql.run(SQL.insert!, [e.entryId, e.kind, e.replicaId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.micro, e.grantedAt, e.prevHash, e.entryHash, e.signature]));
   }
 
-  entriesAfter(afterId: number, limit: number): CreditReceipt[] {
-    return this.s.after!.all(afterId, limit) as CreditReceipt[];
+  async entriesAfter(afterId: number, limit: number): Promise<CreditReceipt[]> {
+    return (await this.sql.all(SQL.after!, [afterId, limit])) as CreditReceipt[];
   }
 
-  entriesOfHostAfter(hostId: number, afterId: number, limit: number): CreditReceipt[] {
-    return this.s.ofHostAfter!.all(hostId, afterId, limit) as CreditReceipt[];
+  async entriesOfHostAfter(hostId: number, afterId: number, limit: number): Promise<CreditReceipt[]> {
+    return (await this.sql.all(SQL.ofHostAfter!, [hostId, afterId, limit])) as CreditReceipt[];
   }
 
   /** Hash of the entry before `entryId` (to check a run of entries that starts mid-ledger). */
-  hashBefore(entryId: number): string | undefined {
-    return (this.s.hashBefore!.get(entryId) as { entry_hash: string } | undefined)?.entry_hash;
+  async hashBefore(entryId: number): Promise<string | undefined> {
+    return ((await this.sql.get(SQL.hashBefore!, [entryId])) as { entry_hash: string } | undefined)?.entry_hash;
   }
 }

@@ -1,7 +1,7 @@
 // What anyone may read without an account: the project list and the credit stats export.
 // Only public fields are selected here, so no route can leak more than these rows hold: no
 // account keys, no host keys or addresses, nothing of a host's trust (distrust, sentinels).
-import type { Database, Statement } from 'better-sqlite3';
+import type { SqlExecutor } from './sql/sql.js';
 import type { StatsKind } from '../../protocol/api.js';
 
 export interface PublicProjectRow {
@@ -48,53 +48,51 @@ const STATS: Record<StatsKind, string> = {
     FROM hosts WHERE id > ? ORDER BY id LIMIT ?`,
 };
 
-export class PublicStore {
-  private readonly s: Record<string, Statement>;
+const SQL: Record<string, string> = {
+  // Batches neither cancelled, archived nor staged count towards progress. Work waits when an
+  // active batch of an active project has unsent replicas other than its sentinels' (which
+  // must not show: a project whose regular work is all out would otherwise give them away).
+  projects: `SELECT p.id, p.name, p.description, r.name AS owner,
+      COUNT(b.id) AS batches, TOTAL(c.done) AS done, TOTAL(c.failed) AS failed,
+      TOTAL(c.active + c.done + c.failed + c.cancelled) AS total,
+      p.status = 'active' AND EXISTS (SELECT 1 FROM batches b2 JOIN batch_counts c2 ON c2.batch_id = b2.id
+        WHERE b2.project_id = p.id AND b2.status = 'active' AND b2.staged = 0 AND c2.r_unsent > (
+          SELECT COUNT(*) FROM workunits w INDEXED BY workunits_open_sentinels JOIN replicas rs ON rs.workunit_id = w.id
+          WHERE w.batch_id = b2.id AND w.expected_output_hash IS NOT NULL AND w.status = 'active' AND rs.status = 'unsent')) AS hasWork
+    FROM projects p LEFT JOIN researchers r ON r.id = p.owner_id
+    LEFT JOIN batches b ON b.project_id = p.id AND b.status = 'active' AND b.staged = 0 AND b.archived_at IS NULL
+    LEFT JOIN batch_counts c ON c.batch_id = b.id
+    WHERE p.id > ? GROUP BY p.id ORDER BY p.id LIMIT ?`,
+  apps: `SELECT a.project_id AS projectId, a.id AS appId, a.name, v.platform
+    FROM apps a LEFT JOIN app_versions v ON v.app_id = a.id AND v.retired_at IS NULL AND v.broken_at IS NULL
+    WHERE a.project_id IN (SELECT value FROM json_each(?)) ORDER BY a.project_id, a.id`,
+  count_users: 'SELECT COUNT(*) AS n FROM users',
+  count_teams: 'SELECT COUNT(*) AS n FROM teams',
+  count_hosts: 'SELECT COUNT(*) AS n FROM hosts',
+  stats_users: STATS.users,
+  stats_teams: STATS.teams,
+  stats_hosts: STATS.hosts,
+};
 
-  constructor(db: Database) {
-    this.s = {
-      // Batches neither cancelled, archived nor staged count towards progress. Work waits when an
-      // active batch of an active project has unsent replicas other than its sentinels' (which
-      // must not show: a project whose regular work is all out would otherwise give them away).
-      projects: db.prepare(`SELECT p.id, p.name, p.description, r.name AS owner,
-          COUNT(b.id) AS batches, TOTAL(c.done) AS done, TOTAL(c.failed) AS failed,
-          TOTAL(c.active + c.done + c.failed + c.cancelled) AS total,
-          p.status = 'active' AND EXISTS (SELECT 1 FROM batches b2 JOIN batch_counts c2 ON c2.batch_id = b2.id
-            WHERE b2.project_id = p.id AND b2.status = 'active' AND b2.staged = 0 AND c2.r_unsent > (
-              SELECT COUNT(*) FROM workunits w INDEXED BY workunits_open_sentinels JOIN replicas rs ON rs.workunit_id = w.id
-              WHERE w.batch_id = b2.id AND w.expected_output_hash IS NOT NULL AND w.status = 'active' AND rs.status = 'unsent')) AS hasWork
-        FROM projects p LEFT JOIN researchers r ON r.id = p.owner_id
-        LEFT JOIN batches b ON b.project_id = p.id AND b.status = 'active' AND b.staged = 0 AND b.archived_at IS NULL
-        LEFT JOIN batch_counts c ON c.batch_id = b.id
-        WHERE p.id > ? GROUP BY p.id ORDER BY p.id LIMIT ?`),
-      apps: db.prepare(`SELECT a.project_id AS projectId, a.id AS appId, a.name, v.platform
-        FROM apps a LEFT JOIN app_versions v ON v.app_id = a.id AND v.retired_at IS NULL AND v.broken_at IS NULL
-        WHERE a.project_id IN (SELECT value FROM json_each(?)) ORDER BY a.project_id, a.id`),
-      count_users: db.prepare('SELECT COUNT(*) AS n FROM users'),
-      count_teams: db.prepare('SELECT COUNT(*) AS n FROM teams'),
-      count_hosts: db.prepare('SELECT COUNT(*) AS n FROM hosts'),
-      stats_users: db.prepare(STATS.users),
-      stats_teams: db.prepare(STATS.teams),
-      stats_hosts: db.prepare(STATS.hosts),
-    };
-  }
+export class PublicStore {
+  constructor(private readonly sql: SqlExecutor) {}
 
   /** Projects after `afterId`, by id. */
-  projects(afterId: number, limit: number): PublicProjectRow[] {
-    return this.s.projects!.all(afterId, limit) as PublicProjectRow[];
+  async projects(afterId: number, limit: number): Promise<PublicProjectRow[]> {
+    return (await this.sql.all(SQL.projects!, [afterId, limit])) as PublicProjectRow[];
   }
 
   /** The apps of these projects, a row per usable version (platform null: none). */
-  appsOf(projectIds: number[]): PublicAppRow[] {
-    return this.s.apps!.all(JSON.stringify(projectIds)) as PublicAppRow[];
+  async appsOf(projectIds: number[]): Promise<PublicAppRow[]> {
+    return (await this.sql.all(SQL.apps!, [JSON.stringify(projectIds)])) as PublicAppRow[];
   }
 
-  count(kind: StatsKind): number {
-    return (this.s[`count_${kind}`]!.get() as { n: number }).n;
+  async count(kind: StatsKind): Promise<number> {
+    return ((await this.sql.get(SQL[`count_${kind}`]!)) as { n: number }).n;
   }
 
   /** A page of the stats export, by id. */
-  stats(kind: StatsKind, afterId: number, limit: number): StatsRow[] {
-    return this.s[`stats_${kind}`]!.all(afterId, limit) as StatsRow[];
+  async stats(kind: StatsKind, afterId: number, limit: number): Promise<StatsRow[]> {
+    return (await this.sql.all(SQL[`stats_${kind}`]!, [afterId, limit])) as StatsRow[];
   }
 }

@@ -1,6 +1,6 @@
 // Read-only views for researchers and admins: batch progress, work-unit detail, errors,
 // validation, results export, hosts and leaderboards. Staged batches are never visible.
-import type { Database, Statement } from 'better-sqlite3';
+import type { SqlExecutor } from './sql/sql.js';
 import { creditAmount, creditUnits } from '../../protocol/ledger.js';
 import type {
   BatchError,
@@ -102,93 +102,91 @@ const LEADERBOARD: Record<CreditHolder, string> = {
     LEFT JOIN teams t ON t.id = u.team_id ORDER BY h.total_credit_micro DESC, h.id LIMIT ?`,
 };
 
+const SQL: Record<string, string> = {
+  batch: `SELECT ${BATCH_COLUMNS} WHERE b.id = ? AND b.staged = 0`,
+  batches: `SELECT ${BATCH_COLUMNS} WHERE b.staged = 0 AND (@project IS NULL OR b.project_id = @project) AND (@app IS NULL OR b.app_id = @app)
+    AND (@owner IS NULL OR p.owner_id = @owner) AND (b.archived_at IS NOT NULL) = @archived ORDER BY b.id DESC LIMIT @limit`,
+  archive: 'UPDATE batches SET archived_at = ? WHERE id = ?',
+  // Counters kept by triggers (migration 4): a batch's status costs the same at any size.
+  workunitCounts: 'SELECT active, done, failed, cancelled FROM batch_counts WHERE batch_id = ?',
+  projectCounts: `SELECT TOTAL(c.active) AS active, TOTAL(c.done) AS done, TOTAL(c.failed) AS failed,
+    TOTAL(c.cancelled) AS cancelled FROM batch_counts c JOIN batches b ON b.id = c.batch_id WHERE b.project_id = ? AND b.staged = 0`,
+  replicaCounts: `SELECT r_unsent AS unsent, r_in_progress AS inProgress, r_success AS success,
+    r_client_error AS clientError, r_no_reply AS noReply, r_aborted AS aborted, r_abandoned AS abandoned,
+    r_not_needed AS notNeeded FROM batch_counts WHERE batch_id = ?`,
+  finishedSeries: `SELECT second / CAST(@seconds AS INTEGER) AS bucket, SUM(done) AS done, SUM(failed) AS failed
+    FROM batch_finished WHERE batch_id = @batch GROUP BY bucket`,
+  finishedSince: 'SELECT TOTAL(done + failed) AS n FROM batch_finished WHERE batch_id = ? AND second >= ?',
+  lastFinished: 'SELECT last_finished_at AS t FROM batch_counts WHERE batch_id = ?',
+  workunits: `SELECT id, seq, status, error_reason AS errorReason, finished_at AS finishedAt FROM workunits
+    WHERE batch_id = @batch AND (@status IS NULL OR status = @status) AND seq > @after ORDER BY seq LIMIT @limit`,
+  workunit: `SELECT w.id, w.batch_id AS batchId, w.app_id AS appId, w.seq, w.status, w.input_json AS inputJson,
+    w.input_hash AS inputHash, w.min_quorum AS minQuorum, w.target_nresults AS targetNresults, w.max_error_results AS maxErrorResults,
+    w.max_total_results AS maxTotalResults, w.max_success_results AS maxSuccessResults, w.delay_bound_ms AS delayBoundMs,
+    w.fpops_est AS fpopsEst, w.priority, w.canonical_replica_id AS canonicalReplicaId, w.error_reason AS errorReason,
+    w.created_at AS createdAt, w.finished_at AS finishedAt
+    FROM workunits w JOIN batches b ON b.id = w.batch_id WHERE w.id = ? AND b.staged = 0`,
+  replicasOf: `SELECT ${REPLICA_COLUMNS} WHERE r.workunit_id = ? ORDER BY r.id`,
+  errors: `SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.seq, r.host_id AS hostId, h.name AS hostName,
+    r.error_json AS errorJson, r.received_at AS at
+    FROM workunits w JOIN replicas r ON r.workunit_id = w.id LEFT JOIN hosts h ON h.id = r.host_id
+    WHERE w.batch_id = ? AND r.outcome = 'client_error' ORDER BY r.received_at DESC, r.id DESC LIMIT ?`,
+  errorCodes: `SELECT json_extract(r.error_json, '$.code') AS code, COUNT(*) AS n
+    FROM workunits w JOIN replicas r ON r.workunit_id = w.id WHERE w.batch_id = ? AND r.outcome = 'client_error' GROUP BY code`,
+  contested: `SELECT w.id FROM workunits w WHERE w.batch_id = @batch AND w.seq > @after AND (@all = 1 OR w.status = 'failed'
+    OR EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.validate_state = 'invalid')
+    OR (SELECT COUNT(DISTINCT r.output_hash) FROM replicas r WHERE r.workunit_id = w.id AND r.outcome = 'success') > 1)
+    ORDER BY w.seq LIMIT @limit`,
+  hostStats: `SELECT r.host_id AS hostId, h.name AS hostName, COUNT(*) AS results,
+    SUM(r.validate_state = 'valid') AS valid, SUM(r.validate_state = 'invalid') AS invalid, SUM(r.outcome = 'client_error') AS errors
+    FROM workunits w JOIN replicas r ON r.workunit_id = w.id LEFT JOIN hosts h ON h.id = r.host_id
+    WHERE w.batch_id = ? AND r.outcome IN ('success', 'client_error') GROUP BY r.host_id ORDER BY r.host_id`,
+  // A sentinel finished without a right answer (nobody drew it) gives its known one.
+  results: `SELECT w.seq, w.id AS workunitId, w.status, w.error_reason AS errorReason,
+    CASE WHEN r.id IS NULL THEN w.expected_output_json ELSE r.output_json END AS outputJson,
+    r.output_hash AS outputHash FROM workunits w LEFT JOIN replicas r ON r.id = w.canonical_replica_id
+    WHERE w.batch_id = @batch AND w.seq > @after AND w.status <> 'active' AND (@onlyDone = 0 OR w.status = 'done') ORDER BY w.seq LIMIT @limit`,
+  hosts: `SELECT h.id, h.name, u.name AS userName, t.name AS teamName, h.platform_json AS platformJson,
+    h.last_seen_at AS lastSeenAt, h.n_valid AS nValid, h.n_invalid AS nInvalid, h.n_error AS nError, h.total_credit_micro AS totalCreditMicro,
+    h.rac, h.consecutive_valid AS consecutiveValid, h.sentinels_passed AS sentinelsPassed,
+    h.sentinels_failed AS sentinelsFailed, h.distrusted_at AS distrustedAt
+    FROM hosts h JOIN users u ON u.id = h.user_id LEFT JOIN teams t ON t.id = u.team_id
+    WHERE @ids IS NULL OR h.id IN (SELECT value FROM json_each(@ids)) ORDER BY h.last_seen_at DESC LIMIT @limit`,
+  leaderboardUsers: LEADERBOARD.users,
+  leaderboardTeams: LEADERBOARD.teams,
+  leaderboardHosts: LEADERBOARD.hosts,
+};
+
 export class ReportStore {
-  private readonly s: Record<string, Statement>;
+  constructor(private readonly sql: SqlExecutor) {}
 
-  constructor(db: Database) {
-    this.s = {
-      batch: db.prepare(`SELECT ${BATCH_COLUMNS} WHERE b.id = ? AND b.staged = 0`),
-      batches: db.prepare(`SELECT ${BATCH_COLUMNS} WHERE b.staged = 0 AND (@project IS NULL OR b.project_id = @project) AND (@app IS NULL OR b.app_id = @app)
-        AND (@owner IS NULL OR p.owner_id = @owner) AND (b.archived_at IS NOT NULL) = @archived ORDER BY b.id DESC LIMIT @limit`),
-      archive: db.prepare('UPDATE batches SET archived_at = ? WHERE id = ?'),
-      // Counters kept by triggers (migration 4): a batch's status costs the same at any size.
-      workunitCounts: db.prepare('SELECT active, done, failed, cancelled FROM batch_counts WHERE batch_id = ?'),
-      projectCounts: db.prepare(`SELECT TOTAL(c.active) AS active, TOTAL(c.done) AS done, TOTAL(c.failed) AS failed,
-        TOTAL(c.cancelled) AS cancelled FROM batch_counts c JOIN batches b ON b.id = c.batch_id WHERE b.project_id = ? AND b.staged = 0`),
-      replicaCounts: db.prepare(`SELECT r_unsent AS unsent, r_in_progress AS inProgress, r_success AS success,
-        r_client_error AS clientError, r_no_reply AS noReply, r_aborted AS aborted, r_abandoned AS abandoned,
-        r_not_needed AS notNeeded FROM batch_counts WHERE batch_id = ?`),
-      finishedSeries: db.prepare(`SELECT second / CAST(@seconds AS INTEGER) AS bucket, SUM(done) AS done, SUM(failed) AS failed
-        FROM batch_finished WHERE batch_id = @batch GROUP BY bucket`),
-      finishedSince: db.prepare('SELECT TOTAL(done + failed) AS n FROM batch_finished WHERE batch_id = ? AND second >= ?'),
-      lastFinished: db.prepare('SELECT last_finished_at AS t FROM batch_counts WHERE batch_id = ?'),
-      workunits: db.prepare(`SELECT id, seq, status, error_reason AS errorReason, finished_at AS finishedAt FROM workunits
-        WHERE batch_id = @batch AND (@status IS NULL OR status = @status) AND seq > @after ORDER BY seq LIMIT @limit`),
-      workunit: db.prepare(`SELECT w.id, w.batch_id AS batchId, w.app_id AS appId, w.seq, w.status, w.input_json AS inputJson,
-        w.input_hash AS inputHash, w.min_quorum AS minQuorum, w.target_nresults AS targetNresults, w.max_error_results AS maxErrorResults,
-        w.max_total_results AS maxTotalResults, w.max_success_results AS maxSuccessResults, w.delay_bound_ms AS delayBoundMs,
-        w.fpops_est AS fpopsEst, w.priority, w.canonical_replica_id AS canonicalReplicaId, w.error_reason AS errorReason,
-        w.created_at AS createdAt, w.finished_at AS finishedAt
-        FROM workunits w JOIN batches b ON b.id = w.batch_id WHERE w.id = ? AND b.staged = 0`),
-      replicasOf: db.prepare(`SELECT ${REPLICA_COLUMNS} WHERE r.workunit_id = ? ORDER BY r.id`),
-      errors: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.seq, r.host_id AS hostId, h.name AS hostName,
-        r.error_json AS errorJson, r.received_at AS at
-        FROM workunits w JOIN replicas r ON r.workunit_id = w.id LEFT JOIN hosts h ON h.id = r.host_id
-        WHERE w.batch_id = ? AND r.outcome = 'client_error' ORDER BY r.received_at DESC, r.id DESC LIMIT ?`),
-      errorCodes: db.prepare(`SELECT json_extract(r.error_json, '$.code') AS code, COUNT(*) AS n
-        FROM workunits w JOIN replicas r ON r.workunit_id = w.id WHERE w.batch_id = ? AND r.outcome = 'client_error' GROUP BY code`),
-      contested: db.prepare(`SELECT w.id FROM workunits w WHERE w.batch_id = @batch AND w.seq > @after AND (@all = 1 OR w.status = 'failed'
-        OR EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.validate_state = 'invalid')
-        OR (SELECT COUNT(DISTINCT r.output_hash) FROM replicas r WHERE r.workunit_id = w.id AND r.outcome = 'success') > 1)
-        ORDER BY w.seq LIMIT @limit`),
-      hostStats: db.prepare(`SELECT r.host_id AS hostId, h.name AS hostName, COUNT(*) AS results,
-        SUM(r.validate_state = 'valid') AS valid, SUM(r.validate_state = 'invalid') AS invalid, SUM(r.outcome = 'client_error') AS errors
-        FROM workunits w JOIN replicas r ON r.workunit_id = w.id LEFT JOIN hosts h ON h.id = r.host_id
-        WHERE w.batch_id = ? AND r.outcome IN ('success', 'client_error') GROUP BY r.host_id ORDER BY r.host_id`),
-      // A sentinel finished without a right answer (nobody drew it) gives its known one.
-      results: db.prepare(`SELECT w.seq, w.id AS workunitId, w.status, w.error_reason AS errorReason,
-        CASE WHEN r.id IS NULL THEN w.expected_output_json ELSE r.output_json END AS outputJson,
-        r.output_hash AS outputHash FROM workunits w LEFT JOIN replicas r ON r.id = w.canonical_replica_id
-        WHERE w.batch_id = @batch AND w.seq > @after AND w.status <> 'active' AND (@onlyDone = 0 OR w.status = 'done') ORDER BY w.seq LIMIT @limit`),
-      hosts: db.prepare(`SELECT h.id, h.name, u.name AS userName, t.name AS teamName, h.platform_json AS platformJson,
-        h.last_seen_at AS lastSeenAt, h.n_valid AS nValid, h.n_invalid AS nInvalid, h.n_error AS nError, h.total_credit_micro AS totalCreditMicro,
-        h.rac, h.consecutive_valid AS consecutiveValid, h.sentinels_passed AS sentinelsPassed,
-        h.sentinels_failed AS sentinelsFailed, h.distrusted_at AS distrustedAt
-        FROM hosts h JOIN users u ON u.id = h.user_id LEFT JOIN teams t ON t.id = u.team_id
-        WHERE @ids IS NULL OR h.id IN (SELECT value FROM json_each(@ids)) ORDER BY h.last_seen_at DESC LIMIT @limit`),
-      leaderboardUsers: db.prepare(LEADERBOARD.users),
-      leaderboardTeams: db.prepare(LEADERBOARD.teams),
-      leaderboardHosts: db.prepare(LEADERBOARD.hosts),
-    };
-  }
-
-  batch(id: number): BatchRow | undefined {
-    const row = this.s.batch!.get(id) as RawBatchRow | undefined;
+  async batch(id: number): Promise<BatchRow | undefined> {
+    const row = (await this.sql.get(SQL.batch!, [id])) as RawBatchRow | undefined;
     return row && toBatchRow(row);
   }
 
   /** Newest first; archived ones only when asked for (and then only they). */
-  batches(filter: { projectId?: number; appId?: number; ownerId?: number; archived?: boolean }, limit: number): BatchRow[] {
+  async batches(filter: { projectId?: number; appId?: number; ownerId?: number; archived?: boolean }, limit: number): Promise<BatchRow[]> {
     const params = { project: filter.projectId ?? null, app: filter.appId ?? null, owner: filter.ownerId ?? null, archived: filter.archived ? 1 : 0, limit };
-    return (this.s.batches!.all(params) as RawBatchRow[]).map(toBatchRow);
+    return ((await this.sql.all(SQL.batches!, params)) as RawBatchRow[]).map(toBatchRow);
   }
 
   /** Archives a batch (null: brings it back into lists). */
-  setArchived(batchId: number, at: number | null): void {
-    this.s.archive!.run(at, batchId);
+  async setArchived(batchId: number, at: number | null): Promise<void> {
+    (await this.sql.run(SQL.archive!, [at, batchId]));
   }
 
-  workunitCounts(batchId: number): Record<WorkunitStatus, number> {
-    return (this.s.workunitCounts!.get(batchId) as Record<WorkunitStatus, number> | undefined) ?? { active: 0, done: 0, failed: 0, cancelled: 0 };
+  async workunitCounts(batchId: number): Promise<Record<WorkunitStatus, number>> {
+    return ((await this.sql.get(SQL.workunitCounts!, [batchId])) as Record<WorkunitStatus, number> | undefined) ?? { active: 0, done: 0, failed: 0, cancelled: 0 };
   }
 
-  projectWorkunitCounts(projectId: number): Record<WorkunitStatus, number> {
-    return this.s.projectCounts!.get(projectId) as Record<WorkunitStatus, number>;
+  async projectWorkunitCounts(projectId: number): Promise<Record<WorkunitStatus, number>> {
+    return (await this.sql.get(SQL.projectCounts!, [projectId])) as Record<WorkunitStatus, number>;
   }
 
-  replicaCounts(batchId: number): ReplicaCounts {
+  async replicaCounts(batchId: number): Promise<ReplicaCounts> {
     return (
-      (this.s.replicaCounts!.get(batchId) as ReplicaCounts | undefined) ?? {
+      ((await this.sql.get(SQL.replicaCounts!, [batchId])) as ReplicaCounts | undefined) ?? {
         unsent: 0, inProgress: 0, success: 0, clientError: 0, noReply: 0, aborted: 0, abandoned: 0, notNeeded: 0,
       }
     );
@@ -198,64 +196,64 @@ export class ReportStore {
    * Work units finished (and still done or failed) per bucket of `bucketSeconds` seconds of the
    * batch's life; a bucket with none is left out.
    */
-  finishedSeries(batchId: number, bucketSeconds: number): { bucket: number; done: number; failed: number }[] {
-    return this.s.finishedSeries!.all({ batch: batchId, seconds: bucketSeconds }) as { bucket: number; done: number; failed: number }[];
+  async finishedSeries(batchId: number, bucketSeconds: number): Promise<{ bucket: number; done: number; failed: number }[]> {
+    return (await this.sql.all(SQL.finishedSeries!, { batch: batchId, seconds: bucketSeconds })) as { bucket: number; done: number; failed: number }[];
   }
 
   /** Work units finished (and still done or failed) from second `fromSecond` of the batch's life. */
-  finishedSince(batchId: number, fromSecond: number): number {
-    return (this.s.finishedSince!.get(batchId, fromSecond) as { n: number }).n;
+  async finishedSince(batchId: number, fromSecond: number): Promise<number> {
+    return ((await this.sql.get(SQL.finishedSince!, [batchId, fromSecond])) as { n: number }).n;
   }
 
-  lastFinished(batchId: number): number | null {
-    return (this.s.lastFinished!.get(batchId) as { t: number | null } | undefined)?.t ?? null;
+  async lastFinished(batchId: number): Promise<number | null> {
+    return ((await this.sql.get(SQL.lastFinished!, [batchId])) as { t: number | null } | undefined)?.t ?? null;
   }
 
-  workunits(batchId: number, status: WorkunitStatus | undefined, afterSeq: number, limit: number): WorkunitSummary[] {
-    return this.s.workunits!.all({ batch: batchId, status: status ?? null, after: afterSeq, limit }) as WorkunitSummary[];
+  async workunits(batchId: number, status: WorkunitStatus | undefined, afterSeq: number, limit: number): Promise<WorkunitSummary[]> {
+    return (await this.sql.all(SQL.workunits!, { batch: batchId, status: status ?? null, after: afterSeq, limit })) as WorkunitSummary[];
   }
 
-  workunit(id: number): WorkunitDetailRow | undefined {
-    const row = this.s.workunit!.get(id) as (Omit<WorkunitDetailRow, 'input'> & { inputJson: string | null }) | undefined;
+  async workunit(id: number): Promise<WorkunitDetailRow | undefined> {
+    const row = (await this.sql.get(SQL.workunit!, [id])) as (Omit<WorkunitDetailRow, 'input'> & { inputJson: string | null }) | undefined;
     if (!row) return undefined;
     const { inputJson, ...rest } = row;
     return { ...rest, input: inputJson === null ? null : (JSON.parse(inputJson) as unknown) };
   }
 
-  replicas(workunitId: number): ReplicaDetail[] {
-    return (this.s.replicasOf!.all(workunitId) as ReplicaRow[]).map(toReplica);
+  async replicas(workunitId: number): Promise<ReplicaDetail[]> {
+    return ((await this.sql.all(SQL.replicasOf!, [workunitId])) as ReplicaRow[]).map(toReplica);
   }
 
-  errors(batchId: number, limit: number): BatchError[] {
-    return (this.s.errors!.all(batchId, limit) as (Omit<BatchError, 'code' | 'message'> & { errorJson: string | null })[]).map(({ errorJson, ...e }) => {
+  async errors(batchId: number, limit: number): Promise<BatchError[]> {
+    return ((await this.sql.all(SQL.errors!, [batchId, limit])) as (Omit<BatchError, 'code' | 'message'> & { errorJson: string | null })[]).map(({ errorJson, ...e }) => {
       const err = errorJson === null ? { code: 'unknown', message: '' } : (JSON.parse(errorJson) as ReplicaError);
       return { ...e, code: err.code, message: err.message };
     });
   }
 
-  errorCodes(batchId: number): Record<string, number> {
+  async errorCodes(batchId: number): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (const r of this.s.errorCodes!.all(batchId) as { code: string | null; n: number }[]) out[r.code ?? 'unknown'] = r.n;
+    for (const r of (await this.sql.all(SQL.errorCodes!, [batchId])) as { code: string | null; n: number }[]) out[r.code ?? 'unknown'] = r.n;
     return out;
   }
 
   /** Work units with disagreement, invalid results or failure (or all), by seq. */
-  validationWorkunits(batchId: number, all: boolean, afterSeq: number, limit: number): number[] {
-    return (this.s.contested!.all({ batch: batchId, after: afterSeq, all: all ? 1 : 0, limit }) as { id: number }[]).map((r) => r.id);
+  async validationWorkunits(batchId: number, all: boolean, afterSeq: number, limit: number): Promise<number[]> {
+    return ((await this.sql.all(SQL.contested!, { batch: batchId, after: afterSeq, all: all ? 1 : 0, limit })) as { id: number }[]).map((r) => r.id);
   }
 
-  hostStats(batchId: number): HostStats[] {
-    return this.s.hostStats!.all(batchId) as HostStats[];
+  async hostStats(batchId: number): Promise<HostStats[]> {
+    return (await this.sql.all(SQL.hostStats!, [batchId])) as HostStats[];
   }
 
   /** Finished work units after a seq, with their canonical output: a page of the results export. */
-  results(batchId: number, afterSeq: number, onlyDone: boolean, limit: number): ResultRow[] {
-    return this.s.results!.all({ batch: batchId, after: afterSeq, onlyDone: onlyDone ? 1 : 0, limit }) as ResultRow[];
+  async results(batchId: number, afterSeq: number, onlyDone: boolean, limit: number): Promise<ResultRow[]> {
+    return (await this.sql.all(SQL.results!, { batch: batchId, after: afterSeq, onlyDone: onlyDone ? 1 : 0, limit })) as ResultRow[];
   }
 
   /** Hosts most recently seen first; only those given when `ids` is set. */
-  hosts(ids: number[] | undefined, limit: number): HostView[] {
-    const rows = this.s.hosts!.all({ ids: ids === undefined ? null : JSON.stringify(ids), limit }) as (InMicro<Omit<HostView, 'platform'>> & { platformJson: string })[];
+  async hosts(ids: number[] | undefined, limit: number): Promise<HostView[]> {
+    const rows = (await this.sql.all(SQL.hosts!, { ids: ids === undefined ? null : JSON.stringify(ids), limit })) as (InMicro<Omit<HostView, 'platform'>> & { platformJson: string })[];
     return rows.map(({ platformJson, totalCreditMicro, rac, ...h }) => ({
       ...h,
       totalCredit: creditAmount(totalCreditMicro),
@@ -264,9 +262,9 @@ export class ReportStore {
     }));
   }
 
-  leaderboard(kind: CreditHolder, limit: number): LeaderboardRow[] {
-    const stmt = kind === 'users' ? this.s.leaderboardUsers : kind === 'teams' ? this.s.leaderboardTeams : this.s.leaderboardHosts;
-    return (stmt!.all(limit) as InMicro<LeaderboardRow>[]).map(({ totalCreditMicro, rac, ...e }) => ({
+  async leaderboard(kind: CreditHolder, limit: number): Promise<LeaderboardRow[]> {
+    const sql = kind === 'users' ? SQL.leaderboardUsers : kind === 'teams' ? SQL.leaderboardTeams : SQL.leaderboardHosts;
+    return ((await this.sql.all(sql!, [limit])) as InMicro<LeaderboardRow>[]).map(({ totalCreditMicro, rac, ...e }) => ({
       ...e,
       totalCredit: creditAmount(totalCreditMicro),
       rac: shownRac(rac),

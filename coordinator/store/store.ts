@@ -6,13 +6,16 @@ import { IdentityStore } from './identities.js';
 import { LedgerStore } from './ledger-store.js';
 import { PublicStore } from './public-store.js';
 import { ReportStore } from './report-store.js';
+import type { SqlDatabase, SqlExecutor, SqlTransaction, TransactionOptions } from './sql/sql.js';
 import { SqliteDatabase } from './sql/sqlite-database.js';
-import { runAfterCommit } from './sql/transaction-scope.js';
 import { UploadStore } from './upload-store.js';
 import { WorkStore } from './work-store.js';
 
-/** The one way into SQL: typed verbs grouped by what they touch, and transactions. */
-export class Store {
+/**
+ * The typed verbs, grouped by what they touch, on one connection: the database's (each
+ * statement on its own) or a transaction's (see Tx).
+ */
+export class Repositories {
   readonly identities: IdentityStore;
   readonly catalog: CatalogStore;
   readonly work: WorkStore;
@@ -22,66 +25,78 @@ export class Store {
   readonly uploads: UploadStore;
   /** What anyone may read: the public project list and stats export. */
   readonly publicData: PublicStore;
-  /**
-   * The same connection through the asynchronous store contract (coordinator/store/sql/), which
-   * the groups moved to it use (accounts so far) and which PostgreSQL implements too.
-   */
-  readonly sql: SqliteDatabase;
 
-  constructor(readonly db: Database) {
-    this.sql = new SqliteDatabase(db);
-    this.identities = new IdentityStore(db);
-    this.catalog = new CatalogStore(db);
-    this.work = new WorkStore(db);
-    this.ledger = new LedgerStore(db);
-    this.accounts = new AccountStore(this.sql);
-    this.reports = new ReportStore(db);
-    this.uploads = new UploadStore(db);
-    this.publicData = new PublicStore(db);
+  constructor(sql: SqlExecutor) {
+    this.identities = new IdentityStore(sql);
+    this.catalog = new CatalogStore(sql);
+    this.work = new WorkStore(sql);
+    this.ledger = new LedgerStore(sql);
+    this.accounts = new AccountStore(sql);
+    this.reports = new ReportStore(sql);
+    this.uploads = new UploadStore(sql);
+    this.publicData = new PublicStore(sql);
+  }
+}
+
+/** The repositories inside one transaction, and what to do once it commits. */
+export class Tx extends Repositories {
+  constructor(readonly sql: SqlTransaction) {
+    super(sql);
+  }
+
+  /**
+   * Runs cb once the outermost transaction has committed; never if it, or the savepoint cb was
+   * registered in, rolls back. For telling the world about what is durable, and nothing else.
+   */
+  afterCommit(cb: () => void): void {
+    this.sql.afterCommit(cb);
+  }
+
+  /** Runs fn in a savepoint: if it throws, only its own writes are undone, and the error rethrown. */
+  savepoint<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.sql.savepoint((sql) => fn(new Tx(sql)));
+  }
+}
+
+/** The one way into SQL: the repositories on the database, and transactions. */
+export class Store extends Repositories {
+  constructor(
+    readonly sql: SqlDatabase,
+    private readonly sqlite?: Database,
+  ) {
+    super(sql);
   }
 
   static open(file: string): Store {
-    return new Store(openDatabase(file));
+    const db = openDatabase(file);
+    return new Store(new SqliteDatabase(db), db);
   }
 
-  // One frame of after-commit callbacks per open (possibly nested) transaction.
-  private readonly frames: (() => void)[][] = [];
-
-  /**
-   * Runs fn in one transaction and commits durably before returning. A nested call is a
-   * savepoint of the outer one: if it throws, only its own writes are undone.
-   */
-  transaction<T>(fn: () => T): T {
-    // While the groups move to the asynchronous contract, a synchronous transaction must never
-    // start inside an asynchronous one that holds the connection between its statements: it
-    // would become a savepoint of the other's, and be undone with it.
-    if (this.sql.busy && this.frames.length === 0) throw new Error('a synchronous transaction started while an asynchronous one held the database');
-    const frame: (() => void)[] = [];
-    this.frames.push(frame);
-    let result: T;
-    try {
-      result = this.db.transaction(fn)();
-    } finally {
-      this.frames.pop();
-    }
-    const outer = this.frames.at(-1);
-    if (outer) outer.push(...frame);
-    else runAfterCommit(frame);
-    return result;
+  /** The embedded database underneath, for what only SQLite has (backups, page statistics). */
+  get db(): Database {
+    if (!this.sqlite) throw new Error('this store is not on SQLite');
+    return this.sqlite;
   }
 
-  /**
-   * Runs cb once the transaction open now has committed (at once outside one); never if
-   * it, or the savepoint cb was registered in, rolls back. For telling the world about
-   * what is durable, and nothing that is not.
-   */
-  afterCommit(cb: () => void): void {
-    const frame = this.frames.at(-1);
-    if (frame) frame.push(cb);
-    else cb();
+  /** Runs fn in one transaction and commits durably before resolving. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return this.sql.transaction((sql) => fn(new Tx(sql)), options);
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
+  /** fn in the transaction given, else in one of its own: for verbs that may be part of a larger transaction. */
+  within<T>(tx: Tx | undefined, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return tx ? fn(tx) : this.transaction(fn);
+  }
+
+  /** Whether the store is open (false once closed). */
+  get open(): boolean {
+    return this.sqlite ? this.sqlite.open : !this.closed;
+  }
+
+  private closed = false;
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.sql.close();
   }
 }

@@ -1,6 +1,6 @@
 // Uploaded outputs (migration 12): which task uploaded which file, and which private files
 // nothing refers to any more.
-import type { Database, Statement } from 'better-sqlite3';
+import type { SqlExecutor } from './sql/sql.js';
 
 export interface UploadRecord {
   sha256: string;
@@ -32,42 +32,40 @@ const GARBAGE = `(f.created_at < @before
     WHERE r.output_hash = f.sha256 AND r.output_json IS NULL AND r.output_hash IS NOT NULL
       AND r.outcome = 'success' AND r.forfeited = 0 AND w.status IN ('active', 'done')))`;
 
-export class UploadStore {
-  private readonly s: Record<string, Statement>;
+const SQL: Record<string, string> = {
+  uploadOf: 'SELECT sha256, size, uploaded_at AS uploadedAt FROM output_uploads WHERE replica_id = ?',
+  // The same file again (a retry) moves its time on; another file for the task changes nothing.
+  record: `INSERT INTO output_uploads (replica_id, sha256, size, uploaded_at) VALUES (@replica, @sha256, @size, @now)
+    ON CONFLICT (replica_id) DO UPDATE SET uploaded_at = excluded.uploaded_at WHERE sha256 = excluded.sha256`,
+  privateFiles: `SELECT f.rowid AS rowid, f.sha256, ${GARBAGE} AS garbage
+    FROM files f INDEXED BY files_private WHERE f.public = 0 AND f.rowid > @after ORDER BY f.rowid LIMIT @limit`,
+  // The check and the delete in one statement: nothing can come to need the file in between.
+  deleteGarbage: `DELETE FROM files AS f WHERE f.sha256 = @sha256 AND f.public = 0 AND ${GARBAGE}`,
+};
 
-  constructor(db: Database) {
-    this.s = {
-      uploadOf: db.prepare('SELECT sha256, size, uploaded_at AS uploadedAt FROM output_uploads WHERE replica_id = ?'),
-      // The same file again (a retry) moves its time on; another file for the task changes nothing.
-      record: db.prepare(`INSERT INTO output_uploads (replica_id, sha256, size, uploaded_at) VALUES (@replica, @sha256, @size, @now)
-        ON CONFLICT (replica_id) DO UPDATE SET uploaded_at = excluded.uploaded_at WHERE sha256 = excluded.sha256`),
-      privateFiles: db.prepare(`SELECT f.rowid AS rowid, f.sha256, ${GARBAGE} AS garbage
-        FROM files f INDEXED BY files_private WHERE f.public = 0 AND f.rowid > @after ORDER BY f.rowid LIMIT @limit`),
-      // The check and the delete in one statement: nothing can come to need the file in between.
-      deleteGarbage: db.prepare(`DELETE FROM files AS f WHERE f.sha256 = @sha256 AND f.public = 0 AND ${GARBAGE}`),
-    };
-  }
+export class UploadStore {
+  constructor(private readonly sql: SqlExecutor) {}
 
   /** The file a task uploaded, if it did. */
-  uploadOf(replicaId: number): UploadRecord | undefined {
-    return this.s.uploadOf!.get(replicaId) as UploadRecord | undefined;
+  async uploadOf(replicaId: number): Promise<UploadRecord | undefined> {
+    return (await this.sql.get(SQL.uploadOf!, [replicaId])) as UploadRecord | undefined;
   }
 
   /** Records a task's upload; false if the task had uploaded another file (the first stands). */
-  record(replicaId: number, sha256: string, size: number, now: number): boolean {
-    return this.s.record!.run({ replica: replicaId, sha256, size, now }).changes === 1;
+  async record(replicaId: number, sha256: string, size: number, now: number): Promise<boolean> {
+    return (await this.sql.run(SQL.record!, { replica: replicaId, sha256, size, now })).changes === 1;
   }
 
   /** The next `limit` private files after `afterRowid`, each with whether it is garbage at `before` (now − grace). */
-  privateFiles(afterRowid: number, limit: number, before: number): PrivateFile[] {
-    return (this.s.privateFiles!.all({ after: afterRowid, limit, before }) as (Omit<PrivateFile, 'garbage'> & { garbage: number })[]).map((f) => ({
+  async privateFiles(afterRowid: number, limit: number, before: number): Promise<PrivateFile[]> {
+    return ((await this.sql.all(SQL.privateFiles!, { after: afterRowid, limit, before })) as (Omit<PrivateFile, 'garbage'> & { garbage: number })[]).map((f) => ({
       ...f,
       garbage: f.garbage === 1,
     }));
   }
 
   /** Forgets a private file if it is garbage at `before` (now − grace); false if it is not (any more). */
-  deleteIfGarbage(sha256: string, before: number): boolean {
-    return this.s.deleteGarbage!.run({ sha256, before }).changes === 1;
+  async deleteIfGarbage(sha256: string, before: number): Promise<boolean> {
+    return (await this.sql.run(SQL.deleteGarbage!, { sha256, before })).changes === 1;
   }
 }

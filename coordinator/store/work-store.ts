@@ -1,5 +1,5 @@
 // Batches, work units and replicas: the rows the work lifecycle moves.
-import type { Database, Statement } from 'better-sqlite3';
+import type { SqlExecutor } from './sql/sql.js';
 import type { Replica, ReplicaKind, ReplicaOutcome, Replication, ValidateState, Workunit, WorkunitStatus } from '../work/model.js';
 
 export interface NewWorkunit extends Replication {
@@ -179,333 +179,326 @@ const countsAgainstHost = (r: string) =>
     OR (${r}.outcome = 'client_error' AND ${r}.app_version_id IN (SELECT id FROM app_versions WHERE broken_at IS NOT NULL))
     OR ${r}.id <= (SELECT retry_from FROM workunits WHERE id = ${r}.workunit_id)))`;
 
+const SQL: Record<string, string> = {
+  insertBatch: 'INSERT INTO batches (project_id, app_id, name, client_key, created_at, staged) VALUES (?, ?, ?, ?, ?, 1) RETURNING id',
+  batchByKey: 'SELECT id, staged, workunit_count FROM batches WHERE project_id = ? AND client_key = ?',
+  unstage: 'UPDATE batches SET staged = 0, workunit_count = ? WHERE id = ? AND staged = 1',
+  stagedBatches: 'SELECT id FROM batches WHERE staged = 1',
+  deleteStagedWorkunits: `DELETE FROM workunits WHERE id IN (SELECT w.id FROM workunits w JOIN batches b ON b.id = w.batch_id
+    WHERE w.batch_id = ? AND b.staged = 1 LIMIT ?)`,
+  deleteStagedBatch: 'DELETE FROM batches WHERE id = ? AND staged = 1',
+  // "+batch_id" keeps the planner on the primary key range: through workunits_batch_seq it
+  // sorted the whole batch for every chunk (45 ms a chunk at a million work units).
+  workunitsAfter: `SELECT id, status, priority, target_nresults, expected_output_hash IS NOT NULL AS sentinel
+    FROM workunits WHERE +batch_id = ? AND id > ? ORDER BY id LIMIT ?`,
+  setReplicasThrough: 'UPDATE batches SET replicas_through = ? WHERE id = ?',
+  replicasThrough: 'SELECT replicas_through FROM batches WHERE id = ? AND staged = 0',
+  batchesWithoutReplicas: `SELECT b.id FROM batches b WHERE b.staged = 0
+    AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.id > b.replicas_through) ORDER BY b.id`,
+  cancelBatch: "UPDATE batches SET status = 'cancelled' WHERE id = ?",
+  activeWorkunitsOfBatch: "SELECT id FROM workunits WHERE batch_id = ? AND status = 'active' ORDER BY id LIMIT ?",
+  // Failed work units of a batch, those with an error of one of @codes in their last attempt
+  // when codes are given (a JSON array; null: all).
+  failedWorkunits: `SELECT w.id FROM workunits w WHERE w.batch_id = @batch AND w.status = 'failed'
+      AND (@codes IS NULL OR EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.id > w.retry_from
+        AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') IN (SELECT value FROM json_each(@codes))))
+    ORDER BY w.id LIMIT @limit`,
+  retry: `UPDATE workunits SET status = 'active', canonical_replica_id = NULL, error_reason = NULL, finished_at = NULL,
+    retry_from = (SELECT COALESCE(MAX(id), 0) FROM replicas WHERE workunit_id = @id) WHERE id = @id AND status = 'failed'`,
+  pin: 'UPDATE batches SET app_version_id = ? WHERE id = ?',
+  cancelledWithActive: `SELECT b.id FROM batches b WHERE b.status = 'cancelled'
+    AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.status = 'active')`,
+  insertWorkunit: `INSERT INTO workunits (batch_id, seq, app_id, input_json, input_hash, min_quorum, target_nresults,
+    max_error_results, max_total_results, max_success_results, delay_bound_ms, fpops_est, priority, rng_seed, created_at,
+    expected_output_json, expected_output_hash)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  workunit: 'SELECT * FROM workunits WHERE id = ?',
+  finishWorkunit: `UPDATE workunits SET status = ?, canonical_replica_id = ?, error_reason = ?, finished_at = ?
+    WHERE id = ? AND status = 'active'`,
+  setHrClass: 'UPDATE workunits SET hr_class = ? WHERE id = ? AND hr_class IS NULL',
+  reduceQuorum: `UPDATE workunits SET full_min_quorum = min_quorum, full_target_nresults = target_nresults,
+    min_quorum = 1, target_nresults = 1 WHERE id = ?`,
+  insertReplica: "INSERT INTO replicas (workunit_id, priority, status, created_at, kind) VALUES (?, ?, 'unsent', ?, ?) RETURNING id",
+  replicasOf: `SELECT r.id, r.workunit_id, r.kind, r.status, r.outcome, r.validate_state, r.forfeited, r.host_id, h.user_id,
+    h.distrusted_at IS NOT NULL AS host_distrusted, v.broken_at IS NOT NULL AS version_broken, r.deadline, r.hold_until,
+    r.received_at, r.output_hash
+    FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN app_versions v ON v.id = r.app_version_id
+    WHERE r.workunit_id = ? ORDER BY r.id`,
+  // Sentinels' replicas wait in a queue of their own, drawn at the check rate.
+  candidates: `SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
+    w.batch_id AS batchId, w.hr_class AS hrClass, b.app_version_id AS pinnedVersionId
+    FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
+    JOIN projects p ON p.id = a.project_id JOIN batches b ON b.id = w.batch_id
+    WHERE r.status = 'unsent' AND r.kind <> 'sentinel' AND p.status = 'active'
+    ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`,
+  // One project's part of the same queue (a volunteer's resource shares pick the project).
+  projectCandidates: `SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
+    w.batch_id AS batchId, w.hr_class AS hrClass, b.app_version_id AS pinnedVersionId
+    FROM replicas r INDEXED BY replicas_unsent JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
+    JOIN projects p ON p.id = a.project_id JOIN batches b ON b.id = w.batch_id
+    WHERE r.status = 'unsent' AND r.kind <> 'sentinel' AND p.status = 'active' AND a.project_id = ?
+    ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`,
+  // From the batches' kept counts, so it costs one row per open batch (sentinels' unsent replicas included).
+  projectsWithUnsent: `SELECT DISTINCT b.project_id AS id FROM batches b JOIN batch_counts c ON c.batch_id = b.id
+    JOIN projects p ON p.id = b.project_id WHERE b.status = 'active' AND c.r_unsent > 0 AND p.status = 'active'`,
+  recentWork: 'SELECT project_id AS projectId, work, updated_at AS updatedAt FROM host_project_work WHERE host_id = ?',
+  setRecentWork: `INSERT INTO host_project_work (host_id, project_id, work, updated_at) VALUES (@host, @project, @work, @now)
+    ON CONFLICT (host_id, project_id) DO UPDATE SET work = excluded.work, updated_at = excluded.updated_at`,
+  // The batch's work units first (workunits_batch), then their unsent replicas.
+  batchCandidates: `SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
+    w.batch_id AS batchId, w.hr_class AS hrClass, b.app_version_id AS pinnedVersionId
+    FROM workunits w JOIN replicas r ON r.workunit_id = w.id JOIN apps a ON a.id = w.app_id JOIN batches b ON b.id = w.batch_id
+    WHERE w.batch_id = ? AND w.status = 'active' AND r.status = 'unsent' AND r.kind <> 'sentinel' LIMIT ?`,
+  sentinelCandidates: `SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
+    w.batch_id AS batchId, w.hr_class AS hrClass, b.app_version_id AS pinnedVersionId
+    FROM replicas r INDEXED BY replicas_unsent_sentinel JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
+    JOIN projects p ON p.id = a.project_id JOIN batches b ON b.id = w.batch_id
+    WHERE r.status = 'unsent' AND r.kind = 'sentinel' AND p.status = 'active'
+    ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`,
+  // Two seeks on the index: MIN and MAX in one query scan it whole.
+  doneRange: `SELECT
+    (SELECT id FROM workunits INDEXED BY workunits_done WHERE status = 'done' AND expected_output_hash IS NULL ORDER BY id LIMIT 1) AS low,
+    (SELECT id FROM workunits INDEXED BY workunits_done WHERE status = 'done' AND expected_output_hash IS NULL ORDER BY id DESC LIMIT 1) AS high`,
+  // Done work units from a point on (a bounded read wherever the point falls), keeping those a
+  // host could be checked on: decided by hosts none of which is distrusted, of an active batch
+  // and project, never checked before (a work unit goes to no more hosts than a reissued one
+  // would), and none of it this host's.
+  checkCandidates: `SELECT w.id AS workunitId, w.app_id AS appId, w.batch_id AS batchId, w.hr_class AS hrClass, w.priority,
+    b.app_version_id AS pinnedVersionId
+    FROM (SELECT id, batch_id, app_id, hr_class, priority, canonical_replica_id FROM workunits INDEXED BY workunits_done
+      WHERE status = 'done' AND expected_output_hash IS NULL AND id >= @from ORDER BY id LIMIT @scan) w
+    JOIN batches b ON b.id = w.batch_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
+    WHERE w.canonical_replica_id IS NOT NULL AND b.status = 'active' AND p.status = 'active'
+      AND NOT EXISTS (SELECT 1 FROM replicas r INDEXED BY replicas_check WHERE r.workunit_id = w.id AND r.kind = 'check')
+      AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.host_id = @host)
+      AND NOT EXISTS (SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id WHERE r.workunit_id = w.id
+        AND r.validate_state = 'valid' AND h.distrusted_at IS NOT NULL)
+    LIMIT @limit`,
+  // A replica counts against its host (and user) unless the host gave it back or lost it
+  // before it ever started: with two hosts, nobody else could take that work unit.
+  hostHasReplica: `SELECT 1 FROM replicas r WHERE r.workunit_id = ? AND r.host_id = ? AND ${countsAgainstHost('r')} LIMIT 1`,
+  userHasReplica: `SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id
+    WHERE r.workunit_id = ? AND h.user_id = ? AND ${countsAgainstHost('r')} LIMIT 1`,
+  sentCount: "SELECT COUNT(*) AS n FROM replicas WHERE workunit_id = ? AND status <> 'unsent'",
+  assign: `UPDATE replicas SET status = 'in_progress', host_id = @hostId, app_version_id = @appVersionId, sent_at = @sentAt,
+    deadline = @deadline, hold_until = @holdUntil, new_host = @newHost, task_signature = @taskSignature
+    WHERE id = @replicaId AND status = 'unsent'`,
+  newHostLoad: `SELECT c.r_new_host AS held, b.workunit_count AS workunits FROM batch_counts c JOIN batches b ON b.id = c.batch_id
+    WHERE c.batch_id = ?`,
+  taskSource: `SELECT r.id AS replicaId, w.id AS workunitId, w.input_json AS inputJson, w.input_hash AS inputHash,
+    w.rng_seed AS rngSeed, w.fpops_est AS fpopsEst, w.delay_bound_ms AS delayBoundMs, p.name AS projectName, a.name AS appName
+    FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
+    WHERE r.id = ?`,
+  forResult: `SELECT r.id, r.workunit_id AS workunitId, w.app_id AS appId, r.app_version_id AS appVersionId, r.kind,
+    r.host_id AS hostId, r.status, r.outcome,
+    r.result_hash AS resultHash, r.output_hash AS outputHash, w.status AS workunitStatus
+    FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE r.id = ?`,
+  recordResult: `UPDATE replicas SET status = 'over', outcome = ?, validate_state = ?, received_at = ?,
+    result_hash = ?, result_signature = ?, output_json = ?, output_hash = ?, error_json = ?, log_json = ?, cpu_time_ms = ?,
+    elapsed_ms = ?, progress = 1 WHERE id = ?`,
+  end: "UPDATE replicas SET status = 'over', outcome = ? WHERE id = ? AND status = ?",
+  hostOf: 'SELECT host_id FROM replicas WHERE id = ?',
+  setValidateState: 'UPDATE replicas SET validate_state = ? WHERE id = ?',
+  forfeit: "UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?",
+  setCredit: 'UPDATE replicas SET credit_micro = ? WHERE id = ?',
+  measured: `SELECT r.id AS replicaId, COALESCE(r.cpu_time_ms, 0) AS cpuTimeMs,
+    r.validate_state IS 'valid' AND r.forfeited = 0 AND h.distrusted_at IS NULL AS valid
+    FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.workunit_id = ? AND r.outcome = 'success' ORDER BY r.id`,
+  nextBatchOfProject: 'SELECT id FROM batches WHERE project_id = ? AND id >= ? ORDER BY id LIMIT 1',
+  // "+batch_id" keeps the planner on the primary key range, as for workunitsAfter.
+  workunitSpan: `SELECT MAX(id) AS last, COUNT(*) AS n FROM
+    (SELECT id FROM workunits WHERE +batch_id = ? AND id > ? ORDER BY id LIMIT ?)`,
+  creditedAbove: `SELECT r.id AS replicaId, r.workunit_id AS workunitId, r.host_id AS hostId
+    FROM workunits w JOIN replicas r ON r.workunit_id = w.id
+    WHERE +w.batch_id = ? AND w.id > ? AND w.id <= ? AND r.credit_micro > ? ORDER BY r.id`,
+  lowerWorkunitPriority: `UPDATE workunits SET priority = @max
+    WHERE +batch_id = @batch AND id > @after AND id <= @last AND status = 'active' AND priority > @max`,
+  lowerReplicaPriority: `UPDATE replicas SET priority = @max WHERE status = 'unsent' AND priority > @max
+    AND workunit_id IN (SELECT id FROM workunits WHERE +batch_id = @batch AND id > @after AND id <= @last)`,
+  output: 'SELECT output_json, output_hash FROM replicas WHERE id = ?',
+  expired: `SELECT id FROM (SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND deadline < @now
+      ORDER BY deadline LIMIT @limit)
+    UNION SELECT id FROM (SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND hold_until < @now
+      ORDER BY hold_until LIMIT @limit)`,
+  progress: `UPDATE replicas SET progress = @fraction, hold_until = @holdUntil
+    WHERE id = @id AND host_id = @hostId AND status = 'in_progress'`,
+  hostsWithTasks: "SELECT DISTINCT host_id AS id FROM replicas WHERE status = 'in_progress'",
+  inProgressOfHost: "SELECT id FROM replicas WHERE host_id = ? AND status = 'in_progress' ORDER BY id",
+  openRegularWork: `SELECT 1 FROM workunits WHERE batch_id = ? AND status = 'active'
+    AND expected_output_hash IS NULL LIMIT 1`,
+  // The planner prefers workunits_batch, which scans every open work unit of the batch.
+  openSentinels: `SELECT id FROM workunits INDEXED BY workunits_open_sentinels WHERE batch_id = ?
+    AND status = 'active' AND expected_output_hash IS NOT NULL ORDER BY id`,
+  expectedOutput: 'SELECT expected_output_json AS json FROM workunits WHERE id = ?',
+  pendingOfHost: `SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
+    WHERE r.host_id = ? AND r.validate_state = 'pending'`,
+  inProgressWithWorkunitOfHost: `SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
+    WHERE r.host_id = ? AND r.status = 'in_progress'`,
+  validRegularOfHost: `SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
+    JOIN workunits w ON w.id = r.workunit_id
+    WHERE r.host_id = ? AND r.validate_state = 'valid' AND w.expected_output_hash IS NULL
+    ORDER BY r.workunit_id LIMIT ?`,
+  reopen: `UPDATE workunits SET status = 'active', canonical_replica_id = NULL, error_reason = NULL, finished_at = NULL,
+    min_quorum = COALESCE(full_min_quorum, min_quorum), target_nresults = COALESCE(full_target_nresults, target_nresults),
+    full_min_quorum = NULL, full_target_nresults = NULL
+    WHERE id = ? AND status = 'done'`,
+  setCanonical: "UPDATE workunits SET canonical_replica_id = ? WHERE id = ? AND status = 'done'",
+  batchActive: "SELECT status = 'active' AS active FROM batches WHERE id = ?",
+  sentTask: `SELECT r.sent_at AS sentAt, r.deadline, r.task_signature AS signature, v.bundle_hash AS appVersionHash
+    FROM replicas r JOIN app_versions v ON v.id = r.app_version_id WHERE r.id = ? AND r.status = 'in_progress'`,
+};
+
 export class WorkStore {
-  private readonly s: Record<string, Statement>;
+  constructor(private readonly sql: SqlExecutor) {}
 
-  constructor(db: Database) {
-    this.s = {
-      insertBatch: db.prepare('INSERT INTO batches (project_id, app_id, name, client_key, created_at, staged) VALUES (?, ?, ?, ?, ?, 1)'),
-      batchByKey: db.prepare('SELECT id, staged, workunit_count FROM batches WHERE project_id = ? AND client_key = ?'),
-      unstage: db.prepare('UPDATE batches SET staged = 0, workunit_count = ? WHERE id = ? AND staged = 1'),
-      stagedBatches: db.prepare('SELECT id FROM batches WHERE staged = 1'),
-      deleteStagedWorkunits: db.prepare(`DELETE FROM workunits WHERE id IN (SELECT w.id FROM workunits w JOIN batches b ON b.id = w.batch_id
-        WHERE w.batch_id = ? AND b.staged = 1 LIMIT ?)`),
-      deleteStagedBatch: db.prepare('DELETE FROM batches WHERE id = ? AND staged = 1'),
-      // "+batch_id" keeps the planner on the primary key range: through workunits_batch_seq it
-      // sorted the whole batch for every chunk (45 ms a chunk at a million work units).
-      workunitsAfter: db.prepare(`SELECT id, status, priority, target_nresults, expected_output_hash IS NOT NULL AS sentinel
-        FROM workunits WHERE +batch_id = ? AND id > ? ORDER BY id LIMIT ?`),
-      setReplicasThrough: db.prepare('UPDATE batches SET replicas_through = ? WHERE id = ?'),
-      replicasThrough: db.prepare('SELECT replicas_through FROM batches WHERE id = ? AND staged = 0'),
-      batchesWithoutReplicas: db.prepare(`SELECT b.id FROM batches b WHERE b.staged = 0
-        AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.id > b.replicas_through) ORDER BY b.id`),
-      cancelBatch: db.prepare("UPDATE batches SET status = 'cancelled' WHERE id = ?"),
-      activeWorkunitsOfBatch: db.prepare("SELECT id FROM workunits WHERE batch_id = ? AND status = 'active' ORDER BY id LIMIT ?"),
-      // Failed work units of a batch, those with an error of one of @codes in their last attempt
-      // when codes are given (a JSON array; null: all).
-      failedWorkunits: db.prepare(`SELECT w.id FROM workunits w WHERE w.batch_id = @batch AND w.status = 'failed'
-          AND (@codes IS NULL OR EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.id > w.retry_from
-            AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') IN (SELECT value FROM json_each(@codes))))
-        ORDER BY w.id LIMIT @limit`),
-      retry: db.prepare(`UPDATE workunits SET status = 'active', canonical_replica_id = NULL, error_reason = NULL, finished_at = NULL,
-        retry_from = (SELECT COALESCE(MAX(id), 0) FROM replicas WHERE workunit_id = @id) WHERE id = @id AND status = 'failed'`),
-      pin: db.prepare('UPDATE batches SET app_version_id = ? WHERE id = ?'),
-      cancelledWithActive: db.prepare(`SELECT b.id FROM batches b WHERE b.status = 'cancelled'
-        AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.status = 'active')`),
-      insertWorkunit: db.prepare(`INSERT INTO workunits (batch_id, seq, app_id, input_json, input_hash, min_quorum, target_nresults,
-        max_error_results, max_total_results, max_success_results, delay_bound_ms, fpops_est, priority, rng_seed, created_at,
-        expected_output_json, expected_output_hash)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      workunit: db.prepare('SELECT * FROM workunits WHERE id = ?'),
-      finishWorkunit: db.prepare(`UPDATE workunits SET status = ?, canonical_replica_id = ?, error_reason = ?, finished_at = ?
-        WHERE id = ? AND status = 'active'`),
-      setHrClass: db.prepare('UPDATE workunits SET hr_class = ? WHERE id = ? AND hr_class IS NULL'),
-      reduceQuorum: db.prepare(`UPDATE workunits SET full_min_quorum = min_quorum, full_target_nresults = target_nresults,
-        min_quorum = 1, target_nresults = 1 WHERE id = ?`),
-      insertReplica: db.prepare("INSERT INTO replicas (workunit_id, priority, status, created_at, kind) VALUES (?, ?, 'unsent', ?, ?)"),
-      replicasOf: db.prepare(`SELECT r.id, r.workunit_id, r.kind, r.status, r.outcome, r.validate_state, r.forfeited, r.host_id, h.user_id,
-        h.distrusted_at IS NOT NULL AS host_distrusted, v.broken_at IS NOT NULL AS version_broken, r.deadline, r.hold_until,
-        r.received_at, r.output_hash
-        FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN app_versions v ON v.id = r.app_version_id
-        WHERE r.workunit_id = ? ORDER BY r.id`),
-      // Sentinels' replicas wait in a queue of their own, drawn at the check rate.
-      candidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
-        w.batch_id AS batchId, w.hr_class AS hrClass, b.app_version_id AS pinnedVersionId
-        FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
-        JOIN projects p ON p.id = a.project_id JOIN batches b ON b.id = w.batch_id
-        WHERE r.status = 'unsent' AND r.kind <> 'sentinel' AND p.status = 'active'
-        ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`),
-      // One project's part of the same queue (a volunteer's resource shares pick the project).
-      projectCandidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
-        w.batch_id AS batchId, w.hr_class AS hrClass, b.app_version_id AS pinnedVersionId
-        FROM replicas r INDEXED BY replicas_unsent JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
-        JOIN projects p ON p.id = a.project_id JOIN batches b ON b.id = w.batch_id
-        WHERE r.status = 'unsent' AND r.kind <> 'sentinel' AND p.status = 'active' AND a.project_id = ?
-        ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`),
-      // From the batches' kept counts, so it costs one row per open batch (sentinels' unsent replicas included).
-      projectsWithUnsent: db.prepare(`SELECT DISTINCT b.project_id AS id FROM batches b JOIN batch_counts c ON c.batch_id = b.id
-        JOIN projects p ON p.id = b.project_id WHERE b.status = 'active' AND c.r_unsent > 0 AND p.status = 'active'`),
-      recentWork: db.prepare('SELECT project_id AS projectId, work, updated_at AS updatedAt FROM host_project_work WHERE host_id = ?'),
-      setRecentWork: db.prepare(`INSERT INTO host_project_work (host_id, project_id, work, updated_at) VALUES (@host, @project, @work, @now)
-        ON CONFLICT (host_id, project_id) DO UPDATE SET work = excluded.work, updated_at = excluded.updated_at`),
-      // The batch's work units first (workunits_batch), then their unsent replicas.
-      batchCandidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
-        w.batch_id AS batchId, w.hr_class AS hrClass, b.app_version_id AS pinnedVersionId
-        FROM workunits w JOIN replicas r ON r.workunit_id = w.id JOIN apps a ON a.id = w.app_id JOIN batches b ON b.id = w.batch_id
-        WHERE w.batch_id = ? AND w.status = 'active' AND r.status = 'unsent' AND r.kind <> 'sentinel' LIMIT ?`),
-      sentinelCandidates: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, w.app_id AS appId, a.project_id AS projectId,
-        w.batch_id AS batchId, w.hr_class AS hrClass, b.app_version_id AS pinnedVersionId
-        FROM replicas r INDEXED BY replicas_unsent_sentinel JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id
-        JOIN projects p ON p.id = a.project_id JOIN batches b ON b.id = w.batch_id
-        WHERE r.status = 'unsent' AND r.kind = 'sentinel' AND p.status = 'active'
-        ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`),
-      // Two seeks on the index: MIN and MAX in one query scan it whole.
-      doneRange: db.prepare(`SELECT
-        (SELECT id FROM workunits INDEXED BY workunits_done WHERE status = 'done' AND expected_output_hash IS NULL ORDER BY id LIMIT 1) AS low,
-        (SELECT id FROM workunits INDEXED BY workunits_done WHERE status = 'done' AND expected_output_hash IS NULL ORDER BY id DESC LIMIT 1) AS high`),
-      // Done work units from a point on (a bounded read wherever the point falls), keeping those a
-      // host could be checked on: decided by hosts none of which is distrusted, of an active batch
-      // and project, never checked before (a work unit goes to no more hosts than a reissued one
-      // would), and none of it this host's.
-      checkCandidates: db.prepare(`SELECT w.id AS workunitId, w.app_id AS appId, w.batch_id AS batchId, w.hr_class AS hrClass, w.priority,
-        b.app_version_id AS pinnedVersionId
-        FROM (SELECT id, batch_id, app_id, hr_class, priority, canonical_replica_id FROM workunits INDEXED BY workunits_done
-          WHERE status = 'done' AND expected_output_hash IS NULL AND id >= @from ORDER BY id LIMIT @scan) w
-        JOIN batches b ON b.id = w.batch_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
-        WHERE w.canonical_replica_id IS NOT NULL AND b.status = 'active' AND p.status = 'active'
-          AND NOT EXISTS (SELECT 1 FROM replicas r INDEXED BY replicas_check WHERE r.workunit_id = w.id AND r.kind = 'check')
-          AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.host_id = @host)
-          AND NOT EXISTS (SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id WHERE r.workunit_id = w.id
-            AND r.validate_state = 'valid' AND h.distrusted_at IS NOT NULL)
-        LIMIT @limit`),
-      // A replica counts against its host (and user) unless the host gave it back or lost it
-      // before it ever started: with two hosts, nobody else could take that work unit.
-      hostHasReplica: db.prepare(`SELECT 1 FROM replicas r WHERE r.workunit_id = ? AND r.host_id = ? AND ${countsAgainstHost('r')} LIMIT 1`),
-      userHasReplica: db.prepare(`SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id
-        WHERE r.workunit_id = ? AND h.user_id = ? AND ${countsAgainstHost('r')} LIMIT 1`),
-      sentCount: db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE workunit_id = ? AND status <> 'unsent'"),
-      assign: db.prepare(`UPDATE replicas SET status = 'in_progress', host_id = @hostId, app_version_id = @appVersionId, sent_at = @sentAt,
-        deadline = @deadline, hold_until = @holdUntil, new_host = @newHost, task_signature = @taskSignature
-        WHERE id = @replicaId AND status = 'unsent'`),
-      newHostLoad: db.prepare(`SELECT c.r_new_host AS held, b.workunit_count AS workunits FROM batch_counts c JOIN batches b ON b.id = c.batch_id
-        WHERE c.batch_id = ?`),
-      taskSource: db.prepare(`SELECT r.id AS replicaId, w.id AS workunitId, w.input_json AS inputJson, w.input_hash AS inputHash,
-        w.rng_seed AS rngSeed, w.fpops_est AS fpopsEst, w.delay_bound_ms AS delayBoundMs, p.name AS projectName, a.name AS appName
-        FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
-        WHERE r.id = ?`),
-      forResult: db.prepare(`SELECT r.id, r.workunit_id AS workunitId, w.app_id AS appId, r.app_version_id AS appVersionId, r.kind,
-        r.host_id AS hostId, r.status, r.outcome,
-        r.result_hash AS resultHash, r.output_hash AS outputHash, w.status AS workunitStatus
-        FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE r.id = ?`),
-      recordResult: db.prepare(`UPDATE replicas SET status = 'over', outcome = ?, validate_state = ?, received_at = ?,
-        result_hash = ?, result_signature = ?, output_json = ?, output_hash = ?, error_json = ?, log_json = ?, cpu_time_ms = ?,
-        elapsed_ms = ?, progress = 1 WHERE id = ?`),
-      end: db.prepare("UPDATE replicas SET status = 'over', outcome = ? WHERE id = ? AND status = ?"),
-      hostOf: db.prepare('SELECT host_id FROM replicas WHERE id = ?'),
-      setValidateState: db.prepare('UPDATE replicas SET validate_state = ? WHERE id = ?'),
-      forfeit: db.prepare("UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?"),
-      setCredit: db.prepare('UPDATE replicas SET credit_micro = ? WHERE id = ?'),
-      measured: db.prepare(`SELECT r.id AS replicaId, COALESCE(r.cpu_time_ms, 0) AS cpuTimeMs,
-        r.validate_state IS 'valid' AND r.forfeited = 0 AND h.distrusted_at IS NULL AS valid
-        FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.workunit_id = ? AND r.outcome = 'success' ORDER BY r.id`),
-      nextBatchOfProject: db.prepare('SELECT id FROM batches WHERE project_id = ? AND id >= ? ORDER BY id LIMIT 1'),
-      // "+batch_id" keeps the planner on the primary key range, as for workunitsAfter.
-      workunitSpan: db.prepare(`SELECT MAX(id) AS last, COUNT(*) AS n FROM
-        (SELECT id FROM workunits WHERE +batch_id = ? AND id > ? ORDER BY id LIMIT ?)`),
-      creditedAbove: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId, r.host_id AS hostId
-        FROM workunits w JOIN replicas r ON r.workunit_id = w.id
-        WHERE +w.batch_id = ? AND w.id > ? AND w.id <= ? AND r.credit_micro > ? ORDER BY r.id`),
-      lowerWorkunitPriority: db.prepare(`UPDATE workunits SET priority = @max
-        WHERE +batch_id = @batch AND id > @after AND id <= @last AND status = 'active' AND priority > @max`),
-      lowerReplicaPriority: db.prepare(`UPDATE replicas SET priority = @max WHERE status = 'unsent' AND priority > @max
-        AND workunit_id IN (SELECT id FROM workunits WHERE +batch_id = @batch AND id > @after AND id <= @last)`),
-      output: db.prepare('SELECT output_json, output_hash FROM replicas WHERE id = ?'),
-      expired: db.prepare(`SELECT id FROM (SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND deadline < @now
-          ORDER BY deadline LIMIT @limit)
-        UNION SELECT id FROM (SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND hold_until < @now
-          ORDER BY hold_until LIMIT @limit)`),
-      progress: db.prepare(`UPDATE replicas SET progress = @fraction, hold_until = @holdUntil
-        WHERE id = @id AND host_id = @hostId AND status = 'in_progress'`),
-      hostsWithTasks: db.prepare("SELECT DISTINCT host_id AS id FROM replicas WHERE status = 'in_progress'"),
-      inProgressOfHost: db.prepare("SELECT id FROM replicas WHERE host_id = ? AND status = 'in_progress' ORDER BY id"),
-      openRegularWork: db.prepare(`SELECT 1 FROM workunits WHERE batch_id = ? AND status = 'active'
-        AND expected_output_hash IS NULL LIMIT 1`),
-      // The planner prefers workunits_batch, which scans every open work unit of the batch.
-      openSentinels: db.prepare(`SELECT id FROM workunits INDEXED BY workunits_open_sentinels WHERE batch_id = ?
-        AND status = 'active' AND expected_output_hash IS NOT NULL ORDER BY id`),
-      expectedOutput: db.prepare('SELECT expected_output_json AS json FROM workunits WHERE id = ?'),
-      pendingOfHost: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
-        WHERE r.host_id = ? AND r.validate_state = 'pending'`),
-      inProgressWithWorkunitOfHost: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
-        WHERE r.host_id = ? AND r.status = 'in_progress'`),
-      validRegularOfHost: db.prepare(`SELECT r.id AS replicaId, r.workunit_id AS workunitId FROM replicas r
-        JOIN workunits w ON w.id = r.workunit_id
-        WHERE r.host_id = ? AND r.validate_state = 'valid' AND w.expected_output_hash IS NULL
-        ORDER BY r.workunit_id LIMIT ?`),
-      reopen: db.prepare(`UPDATE workunits SET status = 'active', canonical_replica_id = NULL, error_reason = NULL, finished_at = NULL,
-        min_quorum = COALESCE(full_min_quorum, min_quorum), target_nresults = COALESCE(full_target_nresults, target_nresults),
-        full_min_quorum = NULL, full_target_nresults = NULL
-        WHERE id = ? AND status = 'done'`),
-      setCanonical: db.prepare("UPDATE workunits SET canonical_replica_id = ? WHERE id = ? AND status = 'done'"),
-      batchActive: db.prepare("SELECT status = 'active' AS active FROM batches WHERE id = ?"),
-      sentTask: db.prepare(`SELECT r.sent_at AS sentAt, r.deadline, r.task_signature AS signature, v.bundle_hash AS appVersionHash
-        FROM replicas r JOIN app_versions v ON v.id = r.app_version_id WHERE r.id = ? AND r.status = 'in_progress'`),
-    };
+  async insertBatch(b: { projectId: number; appId: number; name: string; clientKey: string | null; now: number }): Promise<number> {
+    return (await this.sql.get<{ id: number }>(SQL.insertBatch!, [b.projectId, b.appId, b.name, b.clientKey, b.now]))!.id;
   }
 
-  insertBatch(b: { projectId: number; appId: number; name: string; clientKey: string | null; now: number }): number {
-    return Number(this.s.insertBatch!.run(b.projectId, b.appId, b.name, b.clientKey, b.now).lastInsertRowid);
-  }
-
-  batchByClientKey(projectId: number, clientKey: string): { id: number; staged: boolean; workunits: number } | undefined {
-    const row = this.s.batchByKey!.get(projectId, clientKey) as { id: number; staged: number; workunit_count: number } | undefined;
+  async batchByClientKey(projectId: number, clientKey: string): Promise<{ id: number; staged: boolean; workunits: number } | undefined> {
+    const row = (await this.sql.get(SQL.batchByKey!, [projectId, clientKey])) as { id: number; staged: number; workunit_count: number } | undefined;
     return row && { id: row.id, staged: row.staged === 1, workunits: row.workunit_count };
   }
 
   /** Makes a staged batch visible; false if it was not staged. */
-  unstageBatch(batchId: number, workunits: number): boolean {
-    return this.s.unstage!.run(workunits, batchId).changes === 1;
+  async unstageBatch(batchId: number, workunits: number): Promise<boolean> {
+    return (await this.sql.run(SQL.unstage!, [workunits, batchId])).changes === 1;
   }
 
-  stagedBatches(): number[] {
-    return (this.s.stagedBatches!.all() as { id: number }[]).map((r) => r.id);
+  async stagedBatches(): Promise<number[]> {
+    return ((await this.sql.all(SQL.stagedBatches!)) as { id: number }[]).map((r) => r.id);
   }
 
   /** Deletes up to `limit` work units of a staged batch, then the batch once it is empty. Returns how many went. */
-  deleteStagedBatchPart(batchId: number, limit: number): number {
-    const n = this.s.deleteStagedWorkunits!.run(batchId, limit).changes;
-    if (n < limit) this.s.deleteStagedBatch!.run(batchId);
+  async deleteStagedBatchPart(batchId: number, limit: number): Promise<number> {
+    const n = (await this.sql.run(SQL.deleteStagedWorkunits!, [batchId, limit])).changes;
+    if (n < limit) (await this.sql.run(SQL.deleteStagedBatch!, [batchId]));
     return n;
   }
 
   /** Work units of a batch after an id, in id order: what the replica maker walks. */
-  workunitsAfter(batchId: number, afterId: number, limit: number): WorkunitToReplicate[] {
-    return this.s.workunitsAfter!.all(batchId, afterId, limit) as WorkunitToReplicate[];
+  async workunitsAfter(batchId: number, afterId: number, limit: number): Promise<WorkunitToReplicate[]> {
+    return (await this.sql.all(SQL.workunitsAfter!, [batchId, afterId, limit])) as WorkunitToReplicate[];
   }
 
-  replicasThrough(batchId: number): number | undefined {
-    return (this.s.replicasThrough!.get(batchId) as { replicas_through: number } | undefined)?.replicas_through;
+  async replicasThrough(batchId: number): Promise<number | undefined> {
+    return ((await this.sql.get(SQL.replicasThrough!, [batchId])) as { replicas_through: number } | undefined)?.replicas_through;
   }
 
-  setReplicasThrough(batchId: number, workunitId: number): void {
-    this.s.setReplicasThrough!.run(workunitId, batchId);
+  async setReplicasThrough(batchId: number, workunitId: number): Promise<void> {
+    (await this.sql.run(SQL.setReplicasThrough!, [workunitId, batchId]));
   }
 
-  batchesWithoutReplicas(): number[] {
-    return (this.s.batchesWithoutReplicas!.all() as { id: number }[]).map((r) => r.id);
+  async batchesWithoutReplicas(): Promise<number[]> {
+    return ((await this.sql.all(SQL.batchesWithoutReplicas!)) as { id: number }[]).map((r) => r.id);
   }
 
-  markBatchCancelled(batchId: number): void {
-    this.s.cancelBatch!.run(batchId);
+  async markBatchCancelled(batchId: number): Promise<void> {
+    (await this.sql.run(SQL.cancelBatch!, [batchId]));
   }
 
   /** Failed work units of a batch, in id order; with `codes`, those whose last attempt had an error of one of them. */
-  failedWorkunitsOfBatch(batchId: number, codes: string[] | undefined, limit: number): number[] {
-    return (this.s.failedWorkunits!.all({ batch: batchId, codes: codes ? JSON.stringify(codes) : null, limit }) as { id: number }[]).map((r) => r.id);
+  async failedWorkunitsOfBatch(batchId: number, codes: string[] | undefined, limit: number): Promise<number[]> {
+    return ((await this.sql.all(SQL.failedWorkunits!, { batch: batchId, codes: codes ? JSON.stringify(codes) : null, limit })) as { id: number }[]).map((r) => r.id);
   }
 
   /** A failed work unit open again, its replicas so far set aside (retry_from); false if it was not failed. */
-  retryWorkunit(id: number): boolean {
-    return this.s.retry!.run({ id }).changes === 1;
+  async retryWorkunit(id: number): Promise<boolean> {
+    return (await this.sql.run(SQL.retry!, { id })).changes === 1;
   }
 
   /** Pins a batch to an app version (null: the app's newest, as by default). */
-  pinBatch(batchId: number, versionId: number | null): void {
-    this.s.pin!.run(versionId, batchId);
+  async pinBatch(batchId: number, versionId: number | null): Promise<void> {
+    (await this.sql.run(SQL.pin!, [versionId, batchId]));
   }
 
-  activeWorkunitsOfBatch(batchId: number, limit: number): number[] {
-    return (this.s.activeWorkunitsOfBatch!.all(batchId, limit) as { id: number }[]).map((r) => r.id);
+  async activeWorkunitsOfBatch(batchId: number, limit: number): Promise<number[]> {
+    return ((await this.sql.all(SQL.activeWorkunitsOfBatch!, [batchId, limit])) as { id: number }[]).map((r) => r.id);
   }
 
   /** Batches whose cancellation a crash interrupted. */
-  cancelledBatchesWithActiveWorkunits(): number[] {
-    return (this.s.cancelledWithActive!.all() as { id: number }[]).map((r) => r.id);
+  async cancelledBatchesWithActiveWorkunits(): Promise<number[]> {
+    return ((await this.sql.all(SQL.cancelledWithActive!)) as { id: number }[]).map((r) => r.id);
   }
 
-  insertWorkunit(w: NewWorkunit, now: number): number {
-    return Number(
-      this.s.insertWorkunit!.run(w.batchId, w.seq, w.appId, w.inputJson, w.inputHash, w.minQuorum, w.targetNresults,
-        w.maxErrorResults, w.maxTotalResults, w.maxSuccessResults, w.delayBoundMs, w.fpopsEst, w.priority, w.rngSeed, now,
-        w.expectedOutputJson ?? null, w.expectedOutputHash ?? null)
-        .lastInsertRowid,
-    );
+  async insertWorkunit(w: NewWorkunit, now: number): Promise<number> {
+    return (await this.sql.get<{ id: number }>(SQL.insertWorkunit!, [w.batchId, w.seq, w.appId, w.inputJson, w.inputHash, w.minQuorum, w.targetNresults, w.maxErrorResults, w.maxTotalResults, w.maxSuccessResults, w.delayBoundMs, w.fpopsEst, w.priority, w.rngSeed, now, w.expectedOutputJson ?? null, w.expectedOutputHash ?? null]))!.id;
   }
 
-  workunit(id: number): Workunit | undefined {
-    const row = this.s.workunit!.get(id) as WorkunitRow | undefined;
+  async workunit(id: number): Promise<Workunit | undefined> {
+    const row = (await this.sql.get(SQL.workunit!, [id])) as WorkunitRow | undefined;
     return row && toWorkunit(row);
   }
 
   /** Moves an active work unit to a final state; false if it was not active. */
-  finishWorkunit(id: number, status: Exclude<WorkunitStatus, 'active'>, canonicalId: number | null, reason: string | null, now: number): boolean {
-    return this.s.finishWorkunit!.run(status, canonicalId, reason, now, id).changes === 1;
+  async finishWorkunit(id: number, status: Exclude<WorkunitStatus, 'active'>, canonicalId: number | null, reason: string | null, now: number): Promise<boolean> {
+    return (await this.sql.run(SQL.finishWorkunit!, [status, canonicalId, reason, now, id])).changes === 1;
   }
 
-  setHrClass(workunitId: number, hrClass: string): void {
-    this.s.setHrClass!.run(hrClass, workunitId);
+  async setHrClass(workunitId: number, hrClass: string): Promise<void> {
+    (await this.sql.run(SQL.setHrClass!, [hrClass, workunitId]));
   }
 
   /** Adaptive replication: quorum 1, keeping the submitted one for a reopen. */
-  reduceQuorumToOne(workunitId: number): void {
-    this.s.reduceQuorum!.run(workunitId);
+  async reduceQuorumToOne(workunitId: number): Promise<void> {
+    (await this.sql.run(SQL.reduceQuorum!, [workunitId]));
   }
 
-  insertReplicas(workunitId: number, priority: number, count: number, now: number, kind: ReplicaKind): void {
-    for (let i = 0; i < count; i++) this.insertReplica(workunitId, priority, now, kind);
+  async insertReplicas(workunitId: number, priority: number, count: number, now: number, kind: ReplicaKind): Promise<void> {
+    for (let i = 0; i < count; i++) await this.insertReplica(workunitId, priority, now, kind);
   }
 
-  insertReplica(workunitId: number, priority: number, now: number, kind: ReplicaKind): number {
-    return Number(this.s.insertReplica!.run(workunitId, priority, now, kind).lastInsertRowid);
+  async insertReplica(workunitId: number, priority: number, now: number, kind: ReplicaKind): Promise<number> {
+    return (await this.sql.get<{ id: number }>(SQL.insertReplica!, [workunitId, priority, now, kind]))!.id;
   }
 
   /** Whether a batch still has open work units other than sentinels. */
-  hasOpenRegularWork(batchId: number): boolean {
-    return this.s.openRegularWork!.get(batchId) !== undefined;
+  async hasOpenRegularWork(batchId: number): Promise<boolean> {
+    return (await this.sql.get(SQL.openRegularWork!, [batchId])) !== undefined;
   }
 
-  openSentinelsOfBatch(batchId: number): number[] {
-    return (this.s.openSentinels!.all(batchId) as { id: number }[]).map((r) => r.id);
+  async openSentinelsOfBatch(batchId: number): Promise<number[]> {
+    return ((await this.sql.all(SQL.openSentinels!, [batchId])) as { id: number }[]).map((r) => r.id);
   }
 
   /** A sentinel's known answer, as canonical JSON. */
-  expectedOutputJson(workunitId: number): string | null {
-    return (this.s.expectedOutput!.get(workunitId) as { json: string | null } | undefined)?.json ?? null;
+  async expectedOutputJson(workunitId: number): Promise<string | null> {
+    return ((await this.sql.get(SQL.expectedOutput!, [workunitId])) as { json: string | null } | undefined)?.json ?? null;
   }
 
   /** Some unsent replicas of one batch's open work units (not sentinels), whatever their project's state. */
-  batchCandidates(batchId: number, limit: number): Candidate[] {
-    return this.s.batchCandidates!.all(batchId, limit) as Candidate[];
+  async batchCandidates(batchId: number, limit: number): Promise<Candidate[]> {
+    return (await this.sql.all(SQL.batchCandidates!, [batchId, limit])) as Candidate[];
   }
 
   /** Unsent replicas of sentinels of active projects, highest priority first. */
-  sentinelCandidates(limit: number, offset: number): Candidate[] {
-    return this.s.sentinelCandidates!.all(limit, offset) as Candidate[];
+  async sentinelCandidates(limit: number, offset: number): Promise<Candidate[]> {
+    return (await this.sql.all(SQL.sentinelCandidates!, [limit, offset])) as Candidate[];
   }
 
   /** The lowest and highest ids of done regular work units, if there are any. */
-  doneRange(): { low: number; high: number } | undefined {
-    const r = this.s.doneRange!.get() as { low: number | null; high: number | null };
+  async doneRange(): Promise<{ low: number; high: number } | undefined> {
+    const r = (await this.sql.get(SQL.doneRange!)) as { low: number | null; high: number | null };
     return r.low === null || r.high === null ? undefined : { low: r.low, high: r.high };
   }
 
   /** Done work units, the first `scan` from `fromId` on, that `hostId` could be checked on. */
-  checkCandidates(hostId: number, fromId: number, scan: number, limit: number): CheckCandidate[] {
-    return this.s.checkCandidates!.all({ host: hostId, from: fromId, scan, limit }) as CheckCandidate[];
+  async checkCandidates(hostId: number, fromId: number, scan: number, limit: number): Promise<CheckCandidate[]> {
+    return (await this.sql.all(SQL.checkCandidates!, { host: hostId, from: fromId, scan, limit })) as CheckCandidate[];
   }
 
   /** The host's successful results still waiting for a verdict. */
-  pendingOfHost(hostId: number): HostReplica[] {
-    return this.s.pendingOfHost!.all(hostId) as HostReplica[];
+  async pendingOfHost(hostId: number): Promise<HostReplica[]> {
+    return (await this.sql.all(SQL.pendingOfHost!, [hostId])) as HostReplica[];
   }
 
-  inProgressWithWorkunitOfHost(hostId: number): HostReplica[] {
-    return this.s.inProgressWithWorkunitOfHost!.all(hostId) as HostReplica[];
+  async inProgressWithWorkunitOfHost(hostId: number): Promise<HostReplica[]> {
+    return (await this.sql.all(SQL.inProgressWithWorkunitOfHost!, [hostId])) as HostReplica[];
   }
 
   /** The host's results judged valid by a quorum (not sentinels), in work-unit order. */
-  validRegularOfHost(hostId: number, limit: number): HostReplica[] {
-    return this.s.validRegularOfHost!.all(hostId, limit) as HostReplica[];
+  async validRegularOfHost(hostId: number, limit: number): Promise<HostReplica[]> {
+    return (await this.sql.all(SQL.validRegularOfHost!, [hostId, limit])) as HostReplica[];
   }
 
   /**
@@ -513,20 +506,20 @@ export class WorkStore {
    * work unit adaptive replication had given one trusted host alone goes back to the quorum it
    * was submitted with: the host it trusted is the one that was caught.
    */
-  reopenWorkunit(id: number): boolean {
-    return this.s.reopen!.run(id).changes === 1;
+  async reopenWorkunit(id: number): Promise<boolean> {
+    return (await this.sql.run(SQL.reopen!, [id])).changes === 1;
   }
 
-  setCanonical(workunitId: number, replicaId: number): void {
-    this.s.setCanonical!.run(replicaId, workunitId);
+  async setCanonical(workunitId: number, replicaId: number): Promise<void> {
+    (await this.sql.run(SQL.setCanonical!, [replicaId, workunitId]));
   }
 
-  batchIsActive(batchId: number): boolean {
-    return (this.s.batchActive!.get(batchId) as { active: number } | undefined)?.active === 1;
+  async batchIsActive(batchId: number): Promise<boolean> {
+    return ((await this.sql.get(SQL.batchActive!, [batchId])) as { active: number } | undefined)?.active === 1;
   }
 
-  replicasOf(workunitId: number): Replica[] {
-    return (this.s.replicasOf!.all(workunitId) as {
+  async replicasOf(workunitId: number): Promise<Replica[]> {
+    return ((await this.sql.all(SQL.replicasOf!, [workunitId])) as {
       id: number; workunit_id: number; kind: ReplicaKind; status: Replica['status']; outcome: ReplicaOutcome | null;
       validate_state: ValidateState | null; forfeited: number; host_id: number | null; user_id: number | null;
       host_distrusted: number | null; version_broken: number | null; deadline: number | null; hold_until: number | null; received_at: number | null;
@@ -551,141 +544,140 @@ export class WorkStore {
   }
 
   /** Unsent replicas of active projects, highest priority first. */
-  candidates(limit: number, offset: number): Candidate[] {
-    return this.s.candidates!.all(limit, offset) as Candidate[];
+  async candidates(limit: number, offset: number): Promise<Candidate[]> {
+    return (await this.sql.all(SQL.candidates!, [limit, offset])) as Candidate[];
   }
 
   /** Unsent replicas of one active project (not sentinels), highest priority first. */
-  projectCandidates(projectId: number, limit: number, offset: number): Candidate[] {
-    return this.s.projectCandidates!.all(projectId, limit, offset) as Candidate[];
+  async projectCandidates(projectId: number, limit: number, offset: number): Promise<Candidate[]> {
+    return (await this.sql.all(SQL.projectCandidates!, [projectId, limit, offset])) as Candidate[];
   }
 
   /** Active projects with an active batch that has unsent replicas. */
-  projectsWithUnsentWork(): number[] {
-    return (this.s.projectsWithUnsent!.all() as { id: number }[]).map((r) => r.id);
+  async projectsWithUnsentWork(): Promise<number[]> {
+    return ((await this.sql.all(SQL.projectsWithUnsent!)) as { id: number }[]).map((r) => r.id);
   }
 
   /** Each project's recent work on a host, as last written (decay it to now: project-preferences.ts). */
-  recentWorkOfHost(hostId: number): RecentWork[] {
-    return this.s.recentWork!.all(hostId) as RecentWork[];
+  async recentWorkOfHost(hostId: number): Promise<RecentWork[]> {
+    return (await this.sql.all(SQL.recentWork!, [hostId])) as RecentWork[];
   }
 
-  setRecentWork(hostId: number, projectId: number, work: number, now: number): void {
-    this.s.setRecentWork!.run({ host: hostId, project: projectId, work, now });
+  async setRecentWork(hostId: number, projectId: number, work: number, now: number): Promise<void> {
+    (await this.sql.run(SQL.setRecentWork!, { host: hostId, project: projectId, work, now }));
   }
 
-  hostHasReplica(workunitId: number, hostId: number): boolean {
-    return this.s.hostHasReplica!.get(workunitId, hostId) !== undefined;
+  async hostHasReplica(workunitId: number, hostId: number): Promise<boolean> {
+    return (await this.sql.get(SQL.hostHasReplica!, [workunitId, hostId])) !== undefined;
   }
 
-  userHasReplica(workunitId: number, userId: number): boolean {
-    return this.s.userHasReplica!.get(workunitId, userId) !== undefined;
+  async userHasReplica(workunitId: number, userId: number): Promise<boolean> {
+    return (await this.sql.get(SQL.userHasReplica!, [workunitId, userId])) !== undefined;
   }
 
-  sentCount(workunitId: number): number {
-    return (this.s.sentCount!.get(workunitId) as { n: number }).n;
+  async sentCount(workunitId: number): Promise<number> {
+    return ((await this.sql.get(SQL.sentCount!, [workunitId])) as { n: number }).n;
   }
 
   /** Sends an unsent replica to a host; false if it was not unsent. `newHost`: the host was new then. */
-  assign(a: {
+  async assign(a: {
     replicaId: number; hostId: number; appVersionId: number; sentAt: number; deadline: number; holdUntil: number; newHost: boolean; taskSignature: string;
-  }): boolean {
-    return this.s.assign!.run({ ...a, newHost: a.newHost ? 1 : 0 }).changes === 1;
+  }): Promise<boolean> {
+    return (await this.sql.run(SQL.assign!, { ...a, newHost: a.newHost ? 1 : 0 })).changes === 1;
   }
 
   /** Tasks of a batch that hosts new when they took them hold now, and the batch's size. */
-  newHostLoad(batchId: number): { held: number; workunits: number } {
-    return (this.s.newHostLoad!.get(batchId) as { held: number; workunits: number } | undefined) ?? { held: 0, workunits: 0 };
+  async newHostLoad(batchId: number): Promise<{ held: number; workunits: number }> {
+    return ((await this.sql.get(SQL.newHostLoad!, [batchId])) as { held: number; workunits: number } | undefined) ?? { held: 0, workunits: 0 };
   }
 
-  taskSource(replicaId: number): TaskSource {
-    return this.s.taskSource!.get(replicaId) as TaskSource;
+  async taskSource(replicaId: number): Promise<TaskSource> {
+    return (await this.sql.get(SQL.taskSource!, [replicaId])) as TaskSource;
   }
 
-  replicaForResult(replicaId: number): ReplicaForResult | undefined {
-    return this.s.forResult!.get(replicaId) as ReplicaForResult | undefined;
+  async replicaForResult(replicaId: number): Promise<ReplicaForResult | undefined> {
+    return (await this.sql.get(SQL.forResult!, [replicaId])) as ReplicaForResult | undefined;
   }
 
-  recordResult(r: ResultRecord): void {
-    this.s.recordResult!.run(r.outcome, r.outcome === 'success' ? 'pending' : null, r.receivedAt, r.resultHash, r.signature,
-      r.outputJson, r.outputHash, r.errorJson, r.logJson, r.cpuTimeMs, r.elapsedMs, r.replicaId);
+  async recordResult(r: ResultRecord): Promise<void> {
+    (await this.sql.run(SQL.recordResult!, [r.outcome, r.outcome === 'success' ? 'pending' : null, r.receivedAt, r.resultHash, r.signature, r.outputJson, r.outputHash, r.errorJson, r.logJson, r.cpuTimeMs, r.elapsedMs, r.replicaId]));
   }
 
   /** Ends a replica that is in `from` state with an outcome; returns its host if it changed. */
-  endReplica(replicaId: number, from: 'unsent' | 'in_progress', outcome: ReplicaOutcome): { changed: boolean; hostId: number | null } {
-    const changed = this.s.end!.run(outcome, replicaId, from).changes === 1;
-    const row = this.s.hostOf!.get(replicaId) as { host_id: number | null } | undefined;
+  async endReplica(replicaId: number, from: 'unsent' | 'in_progress', outcome: ReplicaOutcome): Promise<{ changed: boolean; hostId: number | null }> {
+    const changed = (await this.sql.run(SQL.end!, [outcome, replicaId, from])).changes === 1;
+    const row = (await this.sql.get(SQL.hostOf!, [replicaId])) as { host_id: number | null } | undefined;
     return { changed, hostId: row?.host_id ?? null };
   }
 
-  setValidateState(replicaId: number, state: ValidateState): void {
-    this.s.setValidateState!.run(state, replicaId);
+  async setValidateState(replicaId: number, state: ValidateState): Promise<void> {
+    (await this.sql.run(SQL.setValidateState!, [state, replicaId]));
   }
 
   /** A caught host's result: invalid for good (see Replica.forfeited). */
-  forfeit(replicaId: number): void {
-    this.s.forfeit!.run(replicaId);
+  async forfeit(replicaId: number): Promise<void> {
+    (await this.sql.run(SQL.forfeit!, [replicaId]));
   }
 
   /** The replica's net credit, in micro-credits. */
-  setCredit(replicaId: number, micro: number): void {
-    this.s.setCredit!.run(micro, replicaId);
+  async setCredit(replicaId: number, micro: number): Promise<void> {
+    (await this.sql.run(SQL.setCredit!, [micro, replicaId]));
   }
 
   /** A work unit's successful results with their CPU times: what its credit is bounded by. */
-  measuredResults(workunitId: number): MeasuredResult[] {
-    return (this.s.measured!.all(workunitId) as (Omit<MeasuredResult, 'valid'> & { valid: number })[]).map((r) => ({ ...r, valid: r.valid === 1 }));
+  async measuredResults(workunitId: number): Promise<MeasuredResult[]> {
+    return ((await this.sql.all(SQL.measured!, [workunitId])) as (Omit<MeasuredResult, 'valid'> & { valid: number })[]).map((r) => ({ ...r, valid: r.valid === 1 }));
   }
 
   /** The first batch of a project with an id from `fromId` on. */
-  nextBatchOfProject(projectId: number, fromId: number): number | undefined {
-    return (this.s.nextBatchOfProject!.get(projectId, fromId) as { id: number } | undefined)?.id;
+  async nextBatchOfProject(projectId: number, fromId: number): Promise<number | undefined> {
+    return ((await this.sql.get(SQL.nextBatchOfProject!, [projectId, fromId])) as { id: number } | undefined)?.id;
   }
 
   /** The next (up to) `limit` work units of a batch after `afterId`, in id order: the last one's id, and how many. */
-  workunitSpan(batchId: number, afterId: number, limit: number): { last: number | null; n: number } {
-    return this.s.workunitSpan!.get(batchId, afterId, limit) as { last: number | null; n: number };
+  async workunitSpan(batchId: number, afterId: number, limit: number): Promise<{ last: number | null; n: number }> {
+    return (await this.sql.get(SQL.workunitSpan!, [batchId, afterId, limit])) as { last: number | null; n: number };
   }
 
   /** Replicas of the batch's work units with ids in (afterId, lastId] that hold more than `capMicro`. */
-  creditedAbove(batchId: number, afterId: number, lastId: number, capMicro: number): CreditedReplica[] {
-    return this.s.creditedAbove!.all(batchId, afterId, lastId, capMicro) as CreditedReplica[];
+  async creditedAbove(batchId: number, afterId: number, lastId: number, capMicro: number): Promise<CreditedReplica[]> {
+    return (await this.sql.all(SQL.creditedAbove!, [batchId, afterId, lastId, capMicro])) as CreditedReplica[];
   }
 
   /**
    * Brings the open work units of a batch with ids in (afterId, lastId], and their unsent
    * replicas, down to priority `max`; returns how many rows changed.
    */
-  lowerPriority(batchId: number, afterId: number, lastId: number, max: number): number {
+  async lowerPriority(batchId: number, afterId: number, lastId: number, max: number): Promise<number> {
     const args = { batch: batchId, after: afterId, last: lastId, max };
-    return this.s.lowerWorkunitPriority!.run(args).changes + this.s.lowerReplicaPriority!.run(args).changes;
+    return (await this.sql.run(SQL.lowerWorkunitPriority!, args)).changes + (await this.sql.run(SQL.lowerReplicaPriority!, args)).changes;
   }
 
-  output(replicaId: number): { outputJson: string | null; outputHash: string | null } {
-    const r = this.s.output!.get(replicaId) as { output_json: string | null; output_hash: string | null };
+  async output(replicaId: number): Promise<{ outputJson: string | null; outputHash: string | null }> {
+    const r = (await this.sql.get(SQL.output!, [replicaId])) as { output_json: string | null; output_hash: string | null };
     return { outputJson: r.output_json, outputHash: r.output_hash };
   }
 
   /** Work units with a replica past its deadline or its hold time. */
-  workunitsWithExpiredReplicas(now: number, limit: number): number[] {
-    return [...new Set((this.s.expired!.all({ now, limit }) as { id: number }[]).map((r) => r.id))];
+  async workunitsWithExpiredReplicas(now: number, limit: number): Promise<number[]> {
+    return [...new Set(((await this.sql.all(SQL.expired!, { now, limit })) as { id: number }[]).map((r) => r.id))];
   }
 
   /** Progress on a task in progress on this host; it may then hold it until `holdUntil`. */
-  setProgress(replicaId: number, hostId: number, fraction: number, holdUntil: number): boolean {
-    return this.s.progress!.run({ id: replicaId, hostId, fraction, holdUntil }).changes === 1;
+  async setProgress(replicaId: number, hostId: number, fraction: number, holdUntil: number): Promise<boolean> {
+    return (await this.sql.run(SQL.progress!, { id: replicaId, hostId, fraction, holdUntil })).changes === 1;
   }
 
   /** What was signed when an in-progress replica was sent, to send the same task again. */
-  sentTask(replicaId: number): { sentAt: number; deadline: number; signature: string; appVersionHash: string } | undefined {
-    return this.s.sentTask!.get(replicaId) as { sentAt: number; deadline: number; signature: string; appVersionHash: string } | undefined;
+  async sentTask(replicaId: number): Promise<{ sentAt: number; deadline: number; signature: string; appVersionHash: string } | undefined> {
+    return (await this.sql.get(SQL.sentTask!, [replicaId])) as { sentAt: number; deadline: number; signature: string; appVersionHash: string } | undefined;
   }
 
-  hostsWithTasksInProgress(): number[] {
-    return (this.s.hostsWithTasks!.all() as { id: number }[]).map((r) => r.id);
+  async hostsWithTasksInProgress(): Promise<number[]> {
+    return ((await this.sql.all(SQL.hostsWithTasks!)) as { id: number }[]).map((r) => r.id);
   }
 
-  inProgressOfHost(hostId: number): number[] {
-    return (this.s.inProgressOfHost!.all(hostId) as { id: number }[]).map((r) => r.id);
+  async inProgressOfHost(hostId: number): Promise<number[]> {
+    return ((await this.sql.all(SQL.inProgressOfHost!, [hostId])) as { id: number }[]).map((r) => r.id);
   }
 }

@@ -9,7 +9,7 @@ export class DisconnectGrace {
   constructor(
     private readonly graceMs: number,
     private readonly isOnline: (hostId: number) => boolean,
-    private readonly giveUp: (hostId: number) => number,
+    private readonly giveUp: (hostId: number) => Promise<number>,
     private readonly log: Logger,
   ) {}
 
@@ -25,12 +25,10 @@ export class DisconnectGrace {
     const timer = setTimeout(() => {
       this.timers.delete(hostId);
       if (this.isOnline(hostId)) return;
-      try {
-        const n = this.giveUp(hostId);
-        if (n > 0) this.log.info('reissuing the tasks of a host that went away', { hostId, tasks: n, graceMs: this.graceMs });
-      } catch (e) {
-        this.log.error('giving up a host’s tasks failed', { hostId, ...errorFields(e) });
-      }
+      this.giveUp(hostId).then(
+        (n) => n > 0 && this.log.info('reissuing the tasks of a host that went away', { hostId, tasks: n, graceMs: this.graceMs }),
+        (e: unknown) => this.log.error('giving up a host’s tasks failed', { hostId, ...errorFields(e) }),
+      );
     }, this.graceMs);
     timer.unref();
     this.timers.set(hostId, timer);

@@ -36,22 +36,22 @@ export class HostRegistry {
   }
 
   /** The id of the host with this key, if it has connected before. */
-  hostIdOf(hostKey: string): number | undefined {
-    return this.store.identities.hostByKey(hostKey)?.id;
+  async hostIdOf(hostKey: string): Promise<number | undefined> {
+    return (await this.store.identities.hostByKey(hostKey))?.id;
   }
 
   /** Creates or updates the host. Without an account key a new host gets an anonymous user of its own. */
-  register(hello: Hello, now: number): HostRecord {
-    return this.store.transaction(() => {
-      const { identities } = this.store;
-      const existing = identities.hostByKey(hello.hostKey);
+  async register(hello: Hello, now: number): Promise<HostRecord> {
+    return await this.store.transaction(async (tx) => {
+      const { identities } = tx;
+      const existing = await identities.hostByKey(hello.hostKey);
       let userId: number;
       if (hello.accountKey !== undefined) {
-        const user = identities.userByAccountKeyHash(hashKey(hello.accountKey));
+        const user = await identities.userByAccountKeyHash(hashKey(hello.accountKey));
         if (!user) throw new UnknownAccountError('no account has this account key');
         userId = user.id;
       } else {
-        userId = existing?.userId ?? identities.insertUser({ name: hello.name ?? 'anonymous', accountKeyHash: null, teamId: null, now });
+        userId = existing?.userId ?? (await identities.insertUser({ name: hello.name ?? 'anonymous', accountKeyHash: null, teamId: null, now }));
       }
       const fields = {
         userId,
@@ -61,17 +61,17 @@ export class HostRegistry {
         capabilities: hello.capabilities,
         now,
       };
-      const id = existing ? (identities.updateHost(existing.id, fields), existing.id) : identities.insertHost({ publicKey: hello.hostKey, ...fields });
-      return identities.hostById(id)!;
+      const id = existing ? ((await identities.updateHost(existing.id, fields)), existing.id) : (await identities.insertHost({ publicKey: hello.hostKey, ...fields }));
+      return (await identities.hostById(id))!;
     });
   }
 
   /** A volunteer account: its secret key links any number of hosts, so their credit adds up. */
-  createAccount(spec: z.infer<typeof AccountSpecSchema>, now = Date.now()): { userId: number; accountKey: string } {
+  async createAccount(spec: z.infer<typeof AccountSpecSchema>, now = Date.now()): Promise<{ userId: number; accountKey: string }> {
     const accountKey = randomBytes(24).toString('base64url');
-    const userId = this.store.transaction(() => {
-      const teamId = spec.team === undefined ? null : this.store.identities.teamIdByName(spec.team, now);
-      return this.store.identities.insertUser({ name: spec.name, accountKeyHash: hashKey(accountKey), teamId, now });
+    const userId = await this.store.transaction(async (tx) => {
+      const teamId = spec.team === undefined ? null : (await tx.identities.teamIdByName(spec.team, now));
+      return await tx.identities.insertUser({ name: spec.name, accountKeyHash: hashKey(accountKey), teamId, now });
     });
     return { userId, accountKey };
   }

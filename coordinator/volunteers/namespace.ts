@@ -18,6 +18,7 @@ import {
 } from '../../protocol/messages.js';
 import { errorFields, type Logger } from '../../common/log.js';
 import type { GroupCommit } from '../store/group-commit.js';
+import type { Tx } from '../store/store.js';
 import type { HostNotifier } from '../work/outbox.js';
 import { RateLimiter, type RateLimit } from '../http/rate-limit.js';
 import { UnknownAccountError, type HostRegistry } from './host-registry.js';
@@ -144,13 +145,13 @@ export function attachVolunteerNamespace(
     }
 
     /** A message of an authenticated host, handled in its turn's group commit as that host. */
-    function onHost<S extends z.ZodType>(event: string, schema: S, handler: (msg: z.infer<S>, hostId: number) => Reply<object>): void {
+    function onHost<S extends z.ZodType>(event: string, schema: S, handler: (msg: z.infer<S>, hostId: number, tx: Tx) => Promise<Reply<object>>): void {
       on(event, schema, (msg) => {
         // Captured now: a hello on this socket before the group runs must not change who this was.
         const hostId = session.hostId!;
-        return commits.run(() => {
-          service.seen(hostId);
-          return handler(msg, hostId);
+        return commits.run(async (tx) => {
+          await service.seen(tx, hostId);
+          return handler(msg, hostId, tx);
         });
       });
     }
@@ -183,19 +184,27 @@ export function attachVolunteerNamespace(
     on(
       'auth',
       AuthSchema,
-      ({ signature }) => {
+      async ({ signature }) => {
         const { hello, nonce } = session;
         if (!hello || !nonce) return fail('unauthenticated', 'send hello first to get a challenge');
         session.nonce = undefined; // one attempt per challenge
         if (!registry.proves(hello, nonce, signature)) return fail('unauthenticated', 'the challenge signature does not verify with hostKey');
-        const known = registry.hostIdOf(hello.hostKey);
+        const known = await registry.hostIdOf(hello.hostKey);
         const max = deps.connectionsPerHost;
         // This socket left any room at hello, so it is not among these.
         if (known !== undefined && max !== undefined && connectionsOf(known) >= max) {
           return fail('rate_limited', `this host already has ${max} connection${max === 1 ? '' : 's'} open; close one before opening another`);
         }
         try {
-          const host = registry.register(hello, Date.now());
+          const host = await registry.register(hello, Date.now());
+          // A hello on this socket while the host was registered starts over: that one wins.
+          if (session.hello !== hello) return fail('unauthenticated', 'a newer hello on this connection replaced this one; send auth for it');
+          // Closed while the host was registered: its disconnect has been handled already.
+          if (!socket.connected) return fail('unauthenticated', 'the connection closed');
+          // Checked again now, in the same turn as the join: another connection may have authenticated meanwhile.
+          if (max !== undefined && connectionsOf(host.id) >= max) {
+            return fail('rate_limited', `this host already has ${max} connection${max === 1 ? '' : 's'} open; close one before opening another`);
+          }
           session.hostId = host.id;
           session.roomHostId = host.id;
           void socket.join(hostRoom(host.id));
@@ -225,9 +234,9 @@ export function attachVolunteerNamespace(
 
     // Every message of an authenticated host goes through the group commit, reads included, so
     // a connection's messages are answered in the order they were sent.
-    onHost('tasks.request', TasksRequestSchema, ({ count, holding, preferences }, hostId) => {
-      const tasks = service.requestTasks(hostId, count, holding, preferences);
-      const abort = holding ? service.unwanted(hostId, holding) : [];
+    onHost('tasks.request', TasksRequestSchema, async ({ count, holding, preferences }, hostId, tx) => {
+      const tasks = await service.requestTasks(tx, hostId, count, holding, preferences);
+      const abort = holding ? await service.unwanted(tx, hostId, holding) : [];
       if (tasks.length === 0) void socket.join(IDLE_ROOM);
       else void socket.leave(IDLE_ROOM);
       return {
@@ -237,14 +246,14 @@ export function attachVolunteerNamespace(
         ...(tasks.length === 0 ? { retryAfterMs: deps.idleRetryMs ?? NO_WORK_RETRY_MS } : {}),
       };
     });
-    onHost('results.report', ResultsReportSchema, ({ results }, hostId) => ({ ok: true, results: service.reportResults(hostId, results) }));
-    onHost('tasks.progress', ProgressSchema, ({ updates }, hostId) => ({ ok: true, updated: service.progress(hostId, updates) }));
-    onHost('tasks.giveBack', GiveBackSchema, ({ taskIds }, hostId) => ({ ok: true, tasks: service.giveBack(hostId, taskIds) }));
-    onHost('credit.receipts', ReceiptsRequestSchema, ({ afterEntryId, limit }, hostId) => ({
+    onHost('results.report', ResultsReportSchema, async ({ results }, hostId, tx) => ({ ok: true, results: await service.reportResults(tx, hostId, results) }));
+    onHost('tasks.progress', ProgressSchema, async ({ updates }, hostId, tx) => ({ ok: true, updated: await service.progress(tx, hostId, updates) }));
+    onHost('tasks.giveBack', GiveBackSchema, async ({ taskIds }, hostId, tx) => ({ ok: true, tasks: await service.giveBack(tx, hostId, taskIds) }));
+    onHost('credit.receipts', ReceiptsRequestSchema, async ({ afterEntryId, limit }, hostId, tx) => ({
       ok: true,
-      receipts: service.receipts(hostId, afterEntryId, limit),
+      receipts: await service.receipts(tx, hostId, afterEntryId, limit),
     }));
-    onHost('heartbeat', EmptySchema, () => ({ ok: true, serverTime: Date.now() }));
+    onHost('heartbeat', EmptySchema, async () => ({ ok: true, serverTime: Date.now() }));
 
     socket.on('disconnect', (reason) => {
       const hostId = session.roomHostId;

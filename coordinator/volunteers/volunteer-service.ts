@@ -1,9 +1,8 @@
-// What volunteers can ask of the coordinator, one method per message: each runs its
-// transaction and, once that has committed, tells other hosts what changed (aborts,
-// credit). A method may run inside a larger transaction (group commit): it is then a
-// savepoint, and the telling waits for the outer commit.
+// What volunteers can ask of the coordinator, one method per message: each runs in the
+// transaction it is given (a savepoint of a group commit, usually) and, once that has
+// committed, tells other hosts what changed (aborts, credit).
 import type { CreditReceipt, Result, ResultAck, Task, VolunteerPreferences } from '../../protocol/messages.js';
-import type { Store } from '../store/store.js';
+import type { Tx } from '../store/store.js';
 import type { QuotaKeeper } from '../work/host-quota.js';
 import { workunitTakesResults } from '../work/model.js';
 import { Outbox, type HostNotifier } from '../work/outbox.js';
@@ -18,7 +17,6 @@ export interface GiveBackAck {
 
 export class VolunteerService {
   constructor(
-    private readonly store: Store,
     private readonly scheduler: Scheduler,
     private readonly intake: ResultIntake,
     private readonly transitioner: Transitioner,
@@ -29,12 +27,12 @@ export class VolunteerService {
   ) {}
 
   /** The host sent a message: it was seen now. */
-  seen(hostId: number): void {
-    this.store.identities.seen(hostId, this.clock());
+  async seen(tx: Tx, hostId: number): Promise<void> {
+    await tx.identities.seen(hostId, this.clock());
   }
 
-  requestTasks(hostId: number, count: number, holding?: number[], preferences?: VolunteerPreferences): Task[] {
-    return this.committed((outbox, now) => this.scheduler.assign(hostId, count, now, holding, outbox, preferences));
+  requestTasks(tx: Tx, hostId: number, count: number, holding?: number[], preferences?: VolunteerPreferences): Promise<Task[]> {
+    return this.committed(tx, (outbox, now) => this.scheduler.assign(tx, hostId, count, now, holding, outbox, preferences));
   }
 
   /**
@@ -42,36 +40,40 @@ export class VolunteerService {
    * given back, not this host's, or of a finished work unit. (A task past its deadline is
    * still wanted while its work unit is open.) Covers hosts that missed the abort push.
    */
-  unwanted(hostId: number, holding: number[]): number[] {
-    return holding.filter((taskId) => {
-      const r = this.store.work.replicaForResult(taskId);
-      if (!r || r.hostId !== hostId || !workunitTakesResults(r.kind, r.workunitStatus)) return true;
-      return r.outcome === 'aborted' || r.outcome === 'abandoned' || r.outcome === 'not_needed';
-    });
+  async unwanted(tx: Tx, hostId: number, holding: number[]): Promise<number[]> {
+    const unwanted: number[] = [];
+    for (const taskId of holding) {
+      const r = await tx.work.replicaForResult(taskId);
+      if (
+        !r || r.hostId !== hostId || !workunitTakesResults(r.kind, r.workunitStatus) ||
+        r.outcome === 'aborted' || r.outcome === 'abandoned' || r.outcome === 'not_needed'
+      ) unwanted.push(taskId);
+    }
+    return unwanted;
   }
 
-  reportResults(hostId: number, results: Result[]): ResultAck[] {
-    const host = this.store.identities.hostById(hostId);
+  async reportResults(tx: Tx, hostId: number, results: Result[]): Promise<ResultAck[]> {
+    const host = await tx.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
-    return this.committed((outbox, now) => this.intake.report(host, results, now, outbox));
+    return this.committed(tx, (outbox, now) => this.intake.report(tx, host, results, now, outbox));
   }
 
   /** A host hands tasks back (shutting down): they are reissued at once, not at the deadline. */
-  giveBack(hostId: number, taskIds: number[]): GiveBackAck[] {
-    return this.committed((outbox, now) => {
+  giveBack(tx: Tx, hostId: number, taskIds: number[]): Promise<GiveBackAck[]> {
+    return this.committed(tx, async (outbox, now) => {
       const acks: GiveBackAck[] = [];
       const touched = new Set<number>();
       for (const taskId of taskIds) {
-        const r = this.store.work.replicaForResult(taskId);
+        const r = await tx.work.replicaForResult(taskId);
         if (!r || r.hostId !== hostId || r.status !== 'in_progress') {
           acks.push({ taskId, status: 'not_in_progress' });
           continue;
         }
-        this.store.work.endReplica(taskId, 'in_progress', 'abandoned');
+        await tx.work.endReplica(taskId, 'in_progress', 'abandoned');
         touched.add(r.workunitId);
         acks.push({ taskId, status: 'given_back' });
       }
-      for (const id of touched) this.transitioner.transition(id, now, outbox);
+      for (const id of touched) await this.transitioner.transition(tx, id, now, outbox);
       return acks;
     });
   }
@@ -80,43 +82,43 @@ export class VolunteerService {
    * A host gone for good (its grace period passed): its tasks in progress get no reply and are
    * reissued. Its quota halves once for leaving, not once per task it held.
    */
-  giveUpHost(hostId: number): number {
-    return this.committed((outbox, now) => {
-      const ids = this.store.work.inProgressOfHost(hostId);
+  giveUpHost(tx: Tx, hostId: number): Promise<number> {
+    return this.committed(tx, async (outbox, now) => {
+      const ids = await tx.work.inProgressOfHost(hostId);
       const touched = new Set<number>();
       for (const id of ids) {
-        this.store.work.endReplica(id, 'in_progress', 'no_reply');
-        const r = this.store.work.replicaForResult(id);
+        await tx.work.endReplica(id, 'in_progress', 'no_reply');
+        const r = await tx.work.replicaForResult(id);
         if (r) touched.add(r.workunitId);
       }
-      if (ids.length > 0) this.quotas.failed(hostId);
-      for (const id of touched) this.transitioner.transition(id, now, outbox);
+      if (ids.length > 0) await this.quotas.failed(tx, hostId);
+      for (const id of touched) await this.transitioner.transition(tx, id, now, outbox);
       return ids.length;
     });
   }
 
   /** Progress on tasks: each may be held another hold timeout. */
-  progress(hostId: number, updates: { taskId: number; fraction: number }[]): number {
+  async progress(tx: Tx, hostId: number, updates: { taskId: number; fraction: number }[]): Promise<number> {
     const holdUntil = this.clock() + this.holdTimeoutMs;
-    return this.store.transaction(() => updates.filter((u) => this.store.work.setProgress(u.taskId, hostId, u.fraction, holdUntil)).length);
+    let updated = 0;
+    for (const u of updates) if (await tx.work.setProgress(u.taskId, hostId, u.fraction, holdUntil)) updated++;
+    return updated;
   }
 
-  receipts(hostId: number, afterEntryId: number, limit: number): CreditReceipt[] {
-    return this.store.ledger.entriesOfHostAfter(hostId, afterEntryId, limit);
+  receipts(tx: Tx, hostId: number, afterEntryId: number, limit: number): Promise<CreditReceipt[]> {
+    return tx.ledger.entriesOfHostAfter(hostId, afterEntryId, limit);
   }
 
   /** Deadline sweep, run on a timer. */
-  sweepDeadlines(): number {
-    return this.committed((outbox, now) => this.transitioner.sweepDeadlines(now, outbox));
+  sweepDeadlines(tx: Tx): Promise<number> {
+    return this.committed(tx, (outbox, now) => this.transitioner.sweepDeadlines(tx, now, outbox));
   }
 
-  private committed<T>(fn: (outbox: Outbox, now: number) => T): T {
+  /** Runs fn in the caller's transaction, and tells hosts what changed once that commits. */
+  private async committed<T>(tx: Tx, fn: (outbox: Outbox, now: number) => Promise<T>): Promise<T> {
     const outbox = new Outbox();
-    const now = this.clock();
-    return this.store.transaction(() => {
-      const result = fn(outbox, now);
-      this.store.afterCommit(() => outbox.flush(this.notifier));
-      return result;
-    });
+    const result = await fn(outbox, this.clock());
+    tx.afterCommit(() => outbox.flush(this.notifier));
+    return result;
   }
 }

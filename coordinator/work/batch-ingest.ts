@@ -14,7 +14,7 @@ export async function ingestBatch(
   chunks: AsyncIterable<RawWorkunit[]>,
   onProgress: (workunits: number) => void = () => {},
 ): Promise<Submitted> {
-  const stage = submission.begin(header);
+  const stage = await submission.begin(header);
   if (!('app' in stage)) {
     // Already submitted with this client key; the body is not needed.
     return stage;
@@ -22,12 +22,12 @@ export async function ingestBatch(
   try {
     for await (const chunk of chunks) {
       for (let i = 0; i < chunk.length; i += INGEST_CHUNK) {
-        submission.addChunk(stage, chunk.slice(i, i + INGEST_CHUNK));
+        await submission.addChunk(stage, chunk.slice(i, i + INGEST_CHUNK));
         onProgress(stage.count);
         await nextTurn();
       }
     }
-    return submission.commit(stage);
+    return await submission.commit(stage);
   } catch (e) {
     await discardStaged(submission, stage.batchId);
     throw e;
@@ -36,7 +36,7 @@ export async function ingestBatch(
 
 /** Deletes a staged batch a chunk at a time. */
 export async function discardStaged(submission: Submission, batchId: number): Promise<void> {
-  while (!submission.discardPart(batchId)) await nextTurn();
+  while (!(await submission.discardPart(batchId))) await nextTurn();
 }
 
 /** Creates the replicas of committed batches a chunk at a time; run after commits and at start. */
@@ -72,7 +72,7 @@ export class ReplicaMaker {
     while (this.pending.size > 0 && !this.stopped) {
       const [batchId] = this.pending;
       try {
-        const done = this.submission.makeReplicas(batchId!, INGEST_CHUNK);
+        const done = await this.submission.makeReplicas(batchId!, INGEST_CHUNK);
         this.onReplicasMade(batchId!);
         if (done) this.pending.delete(batchId!);
       } catch (e) {

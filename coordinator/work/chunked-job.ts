@@ -11,9 +11,9 @@ export class ChunkedJob<K> {
 
   constructor(
     /** The keys with work left, as the store has them now. */
-    private readonly pending: () => K[],
+    private readonly pending: () => Promise<K[]>,
     /** One chunk of one key's work, in its own transaction; true when that key is done. */
-    private readonly part: (key: K) => boolean,
+    private readonly part: (key: K) => Promise<boolean>,
   ) {}
 
   /** Runs what is pending (call at start to resume); resolves when none is left. */
@@ -37,9 +37,12 @@ export class ChunkedJob<K> {
   private async run(): Promise<void> {
     do {
       this.again = false;
-      for (const key of this.pending()) {
-        while (!this.stopped && !this.part(key)) await nextTurn();
-        if (this.stopped) return;
+      for (const key of await this.pending()) {
+        // A turn before each chunk: requests go first, and a stop meanwhile is seen in time.
+        do {
+          await nextTurn();
+          if (this.stopped) return;
+        } while (!(await this.part(key)));
       }
     } while (this.again && !this.stopped);
   }

@@ -5,7 +5,7 @@
 // in the project's row, so a crash resumes the job at the next start; grants made meanwhile are
 // already held to the new cap.
 import type { CreditCorrectionState, ProjectRecord } from '../store/catalog.js';
-import type { Store } from '../store/store.js';
+import type { Store, Tx } from '../store/store.js';
 import { ChunkedJob } from './chunked-job.js';
 import type { CreditGranter } from './credit-granter.js';
 import { Outbox, type HostNotifier } from './outbox.js';
@@ -15,7 +15,7 @@ const CHUNK = 500;
 
 export class CreditCorrection {
   private readonly job = new ChunkedJob(
-    () => this.store.catalog.creditCorrections().map((p) => p.projectId),
+    async () => (await this.store.catalog.creditCorrections()).map((p) => p.projectId),
     (projectId: number) => this.part(projectId),
   );
 
@@ -37,16 +37,16 @@ export class CreditCorrection {
    * every later grant to it, and starts taking back what was granted above it. Undefined for no
    * such project.
    */
-  setCap(projectId: number, capMicro: number | null): ProjectRecord | undefined {
-    const found = this.store.transaction(() => {
-      if (!this.store.catalog.projectById(projectId)) return false;
-      this.store.catalog.setCreditCap(projectId, capMicro, this.credit.effectiveCapMicro(capMicro));
+  async setCap(projectId: number, capMicro: number | null): Promise<ProjectRecord | undefined> {
+    const found = await this.store.transaction(async (tx) => {
+      if (!(await tx.catalog.projectById(projectId))) return false;
+      await tx.catalog.setCreditCap(projectId, capMicro, this.credit.effectiveCapMicro(capMicro));
       return true;
     });
     if (!found) return undefined;
-    // Its first chunk runs now: a small project is done before this returns.
-    this.kick().catch(this.onError);
-    return this.store.catalog.projectById(projectId);
+    // Its first chunk runs now: a small project is done before this returns; the job does the rest.
+    if (!(await this.part(projectId))) this.kick().catch(this.onError);
+    return await this.store.catalog.projectById(projectId);
   }
 
   /** Runs the corrections pending (call at start to resume); resolves when none is left. */
@@ -60,35 +60,35 @@ export class CreditCorrection {
   }
 
   /** One chunk of one project's correction; true when the project is done (or its cap changed: the run comes back to it). */
-  private part(projectId: number): boolean {
+  private async part(projectId: number): Promise<boolean> {
     const outbox = new Outbox();
-    const done = this.store.transaction(() => {
-      const state = this.store.catalog.creditCorrections().find((c) => c.projectId === projectId);
+    const done = await this.store.transaction(async (tx) => {
+      const state = (await tx.catalog.creditCorrections()).find((c) => c.projectId === projectId);
       if (!state) return true;
-      return this.chunk(state, outbox);
+      return this.chunk(tx, state, outbox);
     });
     outbox.flush(this.notifier);
     return done;
   }
 
-  private chunk(c: CreditCorrectionState, outbox: Outbox): boolean {
-    const { work, catalog } = this.store;
-    const batchId = work.nextBatchOfProject(c.projectId, c.batchId);
+  private async chunk(tx: Tx, c: CreditCorrectionState, outbox: Outbox): Promise<boolean> {
+    const { work, catalog } = tx;
+    const batchId = await work.nextBatchOfProject(c.projectId, c.batchId);
     if (batchId === undefined) {
-      catalog.finishCreditCorrection(c.projectId);
+      await catalog.finishCreditCorrection(c.projectId);
       return true;
     }
     const after = batchId === c.batchId ? c.through : 0;
-    const span = work.workunitSpan(batchId, after, CHUNK);
+    const span = await work.workunitSpan(batchId, after, CHUNK);
     if (span.last !== null) {
       const now = this.clock();
-      for (const r of work.creditedAbove(batchId, after, span.last, c.capMicro)) {
-        this.credit.correct(r.workunitId, r.replicaId, r.hostId, c.capMicro, now, outbox);
+      for (const r of (await work.creditedAbove(batchId, after, span.last, c.capMicro))) {
+        await this.credit.correct(tx, r.workunitId, r.replicaId, r.hostId, c.capMicro, now, outbox);
       }
     }
     // A batch is done when it had fewer than a chunk left: the next one starts from its first work unit.
-    if (span.n < CHUNK) catalog.advanceCreditCorrection(c.projectId, batchId + 1, 0);
-    else catalog.advanceCreditCorrection(c.projectId, batchId, span.last!);
+    if (span.n < CHUNK) await catalog.advanceCreditCorrection(c.projectId, batchId + 1, 0);
+    else await catalog.advanceCreditCorrection(c.projectId, batchId, span.last!);
     return false;
   }
 }

@@ -67,33 +67,35 @@ export function newHostCap(workunits: number, share: number, floor: number): num
 
 type Bounds = { min: number; max: number };
 
-/** Moves hosts' quota levels as their results are judged. */
+/** Moves hosts' quota levels as their results are judged, in the caller's transaction. */
 export class QuotaKeeper {
   private readonly bounds: Bounds;
 
-  constructor(
-    private readonly identities: {
-      stepQuota(hostId: number, step: 1 | -1, bounds: Bounds): void;
-      stepAppQuota(hostId: number, appId: number, step: 1 | -1, bounds: Bounds): void;
-    },
-    readonly policy: QuotaPolicy,
-  ) {
+  constructor(readonly policy: QuotaPolicy) {
     this.bounds = levelBounds(policy);
   }
 
   /** A valid result: both allowances double. */
-  valid(hostId: number, appId: number): void {
-    this.identities.stepQuota(hostId, 1, this.bounds);
-    this.identities.stepAppQuota(hostId, appId, 1, this.bounds);
+  async valid(tx: QuotaWriter, hostId: number, appId: number): Promise<void> {
+    await tx.identities.stepQuota(hostId, 1, this.bounds);
+    await tx.identities.stepAppQuota(hostId, appId, 1, this.bounds);
   }
 
   /** An invalid result, or a task left without a reply: fewer tasks in flight. */
-  failed(hostId: number): void {
-    this.identities.stepQuota(hostId, -1, this.bounds);
+  async failed(tx: QuotaWriter, hostId: number): Promise<void> {
+    await tx.identities.stepQuota(hostId, -1, this.bounds);
   }
 
   /** An error: fewer tasks of that app a day. */
-  error(hostId: number, appId: number): void {
-    this.identities.stepAppQuota(hostId, appId, -1, this.bounds);
+  async error(tx: QuotaWriter, hostId: number, appId: number): Promise<void> {
+    await tx.identities.stepAppQuota(hostId, appId, -1, this.bounds);
   }
+}
+
+/** What the keeper writes to. */
+export interface QuotaWriter {
+  identities: {
+    stepQuota(hostId: number, step: 1 | -1, bounds: Bounds): Promise<void>;
+    stepAppQuota(hostId: number, appId: number, step: 1 | -1, bounds: Bounds): Promise<void>;
+  };
 }

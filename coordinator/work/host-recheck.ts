@@ -55,35 +55,37 @@ export class HostRecheck {
     } finally {
       // In the same turn as the last look: a kick after it starts a new loop.
       this.running = undefined;
-      this.scheduleNext();
+      this.scheduleNext().catch(this.onError);
     }
   }
 
   private async run(): Promise<void> {
-    for (const hostId of this.store.identities.hostsToRecheck(this.clock())) {
-      while (!this.stopped && !this.part(hostId)) await nextTurn();
+    for (const hostId of (await this.store.identities.hostsToRecheck(this.clock()))) {
+      while (!this.stopped && !(await this.part(hostId))) await nextTurn();
       if (this.stopped) return;
     }
   }
 
-  private scheduleNext(): void {
+  private async scheduleNext(): Promise<void> {
     clearTimeout(this.timer);
-    if (this.stopped || !this.store.db.open) return;
-    const at = this.store.identities.nextRecheckAt();
-    if (at === undefined) return;
+    if (this.stopped || !this.store.open) return;
+    const at = await this.store.identities.nextRecheckAt();
+    // Stopped meanwhile, or another call armed one since: one timer at most, none after a stop.
+    clearTimeout(this.timer);
+    if (at === undefined || this.stopped) return;
     const delay = Math.min(MAX_TIMER_MS, Math.max(MIN_TIMER_MS, at - this.clock()));
     this.timer = setTimeout(() => void this.kick().catch(this.onError), delay);
     this.timer.unref();
   }
 
   /** One chunk of one host; true when the host is done. */
-  private part(hostId: number): boolean {
+  private async part(hostId: number): Promise<boolean> {
     const outbox = new Outbox();
-    const done = this.store.transaction(() => {
-      const { work, identities } = this.store;
-      const rows = work.validRegularOfHost(hostId, CHUNK);
-      for (const r of rows) this.transitioner.withdraw(r.workunitId, hostId, this.clock(), outbox);
-      if (rows.length < CHUNK) identities.markRechecked(hostId);
+    const done = await this.store.transaction(async (tx) => {
+      const { work, identities } = tx;
+      const rows = await work.validRegularOfHost(hostId, CHUNK);
+      for (const r of rows) await this.transitioner.withdraw(tx, r.workunitId, hostId, this.clock(), outbox);
+      if (rows.length < CHUNK) await identities.markRechecked(hostId);
       return rows.length < CHUNK;
     });
     outbox.flush(this.notifier);

@@ -6,7 +6,7 @@
 // work down to it, batch by batch, a chunk of work units per transaction, keeping its place in
 // the project's row so that a crash resumes it at the next start (as credit corrections do).
 import type { PriorityLoweringState, ProjectRecord } from '../store/catalog.js';
-import type { Store } from '../store/store.js';
+import type { Repositories, Store, Tx } from '../store/store.js';
 import { ChunkedJob } from './chunked-job.js';
 
 /** Work units looked at per transaction. */
@@ -20,7 +20,7 @@ export function priorityProblem(priority: number | undefined, max: number): stri
 
 export class PriorityBounds {
   private readonly job = new ChunkedJob(
-    () => this.store.catalog.priorityLowerings().map((p) => p.projectId),
+    async () => (await this.store.catalog.priorityLowerings()).map((p) => p.projectId),
     (projectId: number) => this.part(projectId),
   );
 
@@ -37,28 +37,28 @@ export class PriorityBounds {
   }
 
   /** The bound for work units of an app. */
-  maxOfApp(appId: number): number {
-    return this.store.catalog.maxPriorityOfApp(appId) ?? this.defaultMax;
+  async maxOfApp(appId: number, r: Repositories = this.store): Promise<number> {
+    return (await r.catalog.maxPriorityOfApp(appId)) ?? this.defaultMax;
   }
 
   /**
    * Sets a project's bound (null: back to the coordinator's default) and starts bringing its
    * queued work down to it. Undefined for no such project.
    */
-  setMax(projectId: number, max: number | null): ProjectRecord | undefined {
-    const found = this.store.transaction(() => {
-      const project = this.store.catalog.projectById(projectId);
+  async setMax(projectId: number, max: number | null): Promise<ProjectRecord | undefined> {
+    const found = await this.store.transaction(async (tx) => {
+      const project = await tx.catalog.projectById(projectId);
       if (!project) return false;
       const bound = max ?? this.defaultMax;
       // Raising a bound raises nothing; a lowering under way goes on to the new bound.
       const lower = bound < this.maxOf(project) || project.priorityLowering !== null;
-      this.store.catalog.setMaxPriority(projectId, max, lower ? bound : null);
+      await tx.catalog.setMaxPriority(projectId, max, lower ? bound : null);
       return true;
     });
     if (!found) return undefined;
-    // Its first chunk runs now: a small project is done before this returns.
-    this.kick().catch(this.onError);
-    return this.store.catalog.projectById(projectId);
+    // Its first chunk runs now: a small project is done before this returns; the job does the rest.
+    if (!(await this.part(projectId))) this.kick().catch(this.onError);
+    return await this.store.catalog.projectById(projectId);
   }
 
   /** Runs the lowerings pending (call at start to resume); resolves when none is left. */
@@ -72,33 +72,33 @@ export class PriorityBounds {
   }
 
   /** One chunk of one project's lowering; true when the project is done. */
-  private part(projectId: number): boolean {
-    return this.store.transaction(() => {
-      const state = this.store.catalog.priorityLowerings().find((p) => p.projectId === projectId);
-      return state ? this.chunk(state) : true;
+  private async part(projectId: number): Promise<boolean> {
+    return await this.store.transaction(async (tx) => {
+      const state = (await tx.catalog.priorityLowerings()).find((p) => p.projectId === projectId);
+      return state ? this.chunk(tx, state) : true;
     });
   }
 
-  private chunk(p: PriorityLoweringState): boolean {
-    const { work, catalog } = this.store;
-    const batchId = work.nextBatchOfProject(p.projectId, p.batchId);
+  private async chunk(tx: Tx, p: PriorityLoweringState): Promise<boolean> {
+    const { work, catalog } = tx;
+    const batchId = await work.nextBatchOfProject(p.projectId, p.batchId);
     if (batchId === undefined) {
-      catalog.finishPriorityLowering(p.projectId);
+      await catalog.finishPriorityLowering(p.projectId);
       return true;
     }
     const after = batchId === p.batchId ? p.through : 0;
-    const span = work.workunitSpan(batchId, after, CHUNK);
-    if (span.last !== null) work.lowerPriority(batchId, after, span.last, p.maxPriority);
+    const span = await work.workunitSpan(batchId, after, CHUNK);
+    if (span.last !== null) await work.lowerPriority(batchId, after, span.last, p.maxPriority);
     if (span.n === CHUNK) {
-      catalog.advancePriorityLowering(p.projectId, batchId, span.last!);
+      await catalog.advancePriorityLowering(p.projectId, batchId, span.last!);
       return false;
     }
     // That batch is done; so is the project if it was the last.
-    if (work.nextBatchOfProject(p.projectId, batchId + 1) === undefined) {
-      catalog.finishPriorityLowering(p.projectId);
+    if ((await work.nextBatchOfProject(p.projectId, batchId + 1)) === undefined) {
+      await catalog.finishPriorityLowering(p.projectId);
       return true;
     }
-    catalog.advancePriorityLowering(p.projectId, batchId + 1, 0);
+    await catalog.advancePriorityLowering(p.projectId, batchId + 1, 0);
     return false;
   }
 }

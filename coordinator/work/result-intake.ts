@@ -11,7 +11,7 @@ import { resultBody, verifyBody } from '../../protocol/signing.js';
 import type { OutputFiles } from '../files/output-files.js';
 import type { OutputUploads } from '../files/output-uploads.js';
 import type { HostRecord } from '../store/identities.js';
-import type { Store } from '../store/store.js';
+import type { Tx } from '../store/store.js';
 import type { QuotaKeeper } from './host-quota.js';
 import { workunitTakesResults } from './model.js';
 import { brokenReason } from './version-health.js';
@@ -20,7 +20,6 @@ import type { Transitioner } from './transitioner.js';
 
 export class ResultIntake {
   constructor(
-    private readonly store: Store,
     private readonly ed: Ed25519,
     private readonly transitioner: Transitioner,
     private readonly outputs: OutputFiles,
@@ -29,21 +28,22 @@ export class ResultIntake {
   ) {}
 
   /** Call inside a transaction; the acks are true once it commits. */
-  report(host: HostRecord, results: Result[], now: number, outbox: Outbox): ResultAck[] {
+  async report(tx: Tx, host: HostRecord, results: Result[], now: number, outbox: Outbox): Promise<ResultAck[]> {
     const touched = new Set<number>();
-    const acks = results.map((r) => this.intakeOne(host, r, now, touched));
-    for (const id of touched) this.transitioner.transition(id, now, outbox);
+    const acks: ResultAck[] = [];
+    for (const r of results) acks.push(await this.intakeOne(tx, host, r, now, touched));
+    for (const id of touched) await this.transitioner.transition(tx, id, now, outbox);
     return acks;
   }
 
-  private intakeOne(host: HostRecord, r: Result, now: number, touched: Set<number>): ResultAck {
+  private async intakeOne(tx: Tx, host: HostRecord, r: Result, now: number, touched: Set<number>): Promise<ResultAck> {
     const reject = (code: ResultRejection, message: string): ResultAck => ({ taskId: r.taskId, status: 'rejected', error: { code, message } });
     const body = resultBody(r);
     if (r.hostKey !== host.publicKey) return reject('not_assigned', `result names host ${r.hostKey.slice(0, 16)}…, not this host`);
     if (!verifyBody(this.ed, host.publicKey, 'result', body, r.signature)) {
       return reject('bad_signature', 'the result signature does not verify with this host’s key');
     }
-    const replica = this.store.work.replicaForResult(r.taskId);
+    const replica = await tx.work.replicaForResult(r.taskId);
     if (!replica || replica.hostId !== host.id || replica.workunitId !== r.workunitId) {
       return reject('not_assigned', `task ${r.taskId} of work unit ${r.workunitId} was not assigned to this host`);
     }
@@ -63,10 +63,10 @@ export class ResultIntake {
 
     let outputJson: string | null = null;
     if (r.outcome === 'success') {
-      const problem = this.checkOutput(r, (json) => (outputJson = json));
+      const problem = await this.checkOutput(tx, r, (json) => (outputJson = json));
       if (problem) return reject('bad_output', problem);
     }
-    this.store.work.recordResult({
+    (await tx.work.recordResult({
       replicaId: r.taskId,
       outcome: r.outcome === 'success' ? 'success' : 'client_error',
       receivedAt: now,
@@ -78,12 +78,12 @@ export class ResultIntake {
       logJson: r.log ? JSON.stringify({ lines: r.log, omitted: r.logOmitted ?? 0 }) : null,
       cpuTimeMs: r.cpuTimeMs,
       elapsedMs: r.elapsedMs,
-    });
+    }));
     if (r.outcome === 'error') {
-      this.store.identities.recordError(host.id);
-      this.quotas.error(host.id, replica.appId);
+      await tx.identities.recordError(host.id);
+      await this.quotas.error(tx, host.id, replica.appId);
     }
-    this.judgeVersion(replica.appVersionId, r, now);
+    await this.judgeVersion(tx, replica.appVersionId, r, now);
     touched.add(r.workunitId);
     return { taskId: r.taskId, status: 'accepted' };
   }
@@ -92,23 +92,23 @@ export class ResultIntake {
    * A version that has produced a result works; one that keeps failing to load on proven hosts is
    * broken, and no task is sent with it any more (the scheduler skips it).
    */
-  private judgeVersion(versionId: number | null, r: Result, now: number): void {
+  private async judgeVersion(tx: Tx, versionId: number | null, r: Result, now: number): Promise<void> {
     if (versionId === null) return;
-    const { catalog } = this.store;
-    if (r.outcome === 'success') return catalog.markVersionSucceeded(versionId);
+    const { catalog } = tx;
+    if (r.outcome === 'success') return await catalog.markVersionSucceeded(versionId);
     if (r.error?.code !== 'app_load_failed') return;
-    const reason = brokenReason(catalog.versionFailures(versionId));
-    if (reason) catalog.markVersionBroken(versionId, reason, now);
+    const reason = brokenReason((await catalog.versionFailures(versionId)));
+    if (reason) (await catalog.markVersionBroken(versionId, reason, now));
   }
 
   /** The output must be what outputHash names: inline, or uploaded as canonical JSON for this task before the report. */
-  private checkOutput(r: Result, keep: (json: string) => void): string | undefined {
+  private async checkOutput(tx: Tx, r: Result, keep: (json: string) => void): Promise<string | undefined> {
     if (r.output === undefined) {
       // Its own task's upload, not a file another task (or a researcher) stored.
-      if (!this.uploads.uploadedFor(r.taskId, r.outputHash!)) {
+      if (!(await this.uploads.uploadedFor(tx, r.taskId, r.outputHash!))) {
         return `output ${r.outputHash} is neither inline nor uploaded for task ${r.taskId} (PUT /files/${r.outputHash} with X-VG-Task-Id: ${r.taskId} first)`;
       }
-      const status = this.outputs.status(r.outputHash!);
+      const status = await this.outputs.status(tx, r.outputHash!);
       if (status === 'missing') return `output ${r.outputHash} is neither inline nor uploaded (PUT /files/${r.outputHash} first)`;
       if (status === 'not_canonical') return `file ${r.outputHash} is not canonical JSON, so it cannot be an output (upload the canonical JSON of the output)`;
       return undefined;

@@ -8,8 +8,8 @@ import type { Task, TaskBody, VolunteerPreferences } from '../../protocol/messag
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
 import type { AppVersionRecord } from '../store/catalog.js';
 import type { HostRecord } from '../store/identities.js';
-import type { Store } from '../store/store.js';
-import type { Candidate, TaskSource } from '../store/work-store.js';
+import type { Repositories, Tx } from '../store/store.js';
+import type { Candidate, CheckCandidate, TaskSource } from '../store/work-store.js';
 import { hostMeets, pickVersion, usable } from './app-matching.js';
 import { dailyRoom, inFlightRoom, newHostCap, quotaDay, type QuotaPolicy } from './host-quota.js';
 import type { Outbox } from './outbox.js';
@@ -60,9 +60,9 @@ interface Round {
   outbox: Outbox | undefined;
   /** The apps met so far in this round. */
   apps: Map<number, AppChoice>;
-  appFor(appId: number): AppChoice;
+  appFor(appId: number): Promise<AppChoice>;
   /** The version this host would run for a replica: its batch's pinned one, else the app's newest. */
-  versionFor(c: Offer): AppVersionRecord | undefined;
+  versionFor(c: Offer): Promise<AppVersionRecord | undefined>;
   /** For a new host: tasks of each batch new hosts may still take (read when first needed). */
   newHostRoom: Map<number, number> | undefined;
   /** The volunteer's preferences, when its request had any. */
@@ -101,7 +101,6 @@ const CHECK_LOOKS = 3;
 
 export class Scheduler {
   constructor(
-    private readonly store: Store,
     private readonly key: CoordinatorKey,
     private readonly options: SchedulerOptions,
   ) {}
@@ -111,15 +110,20 @@ export class Scheduler {
    * With `holding` (the task ids the host has), tasks the host lost (e.g. a reply that never
    * arrived because the coordinator crashed) are sent again first, as BOINC's "resend lost results".
    */
-  assign(hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Task[] {
-    const host = this.store.identities.hostById(hostId);
+  async assign(tx: Tx, hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Promise<Task[]> {
+    const host = await tx.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
-    const inProgress = this.store.work.inProgressOfHost(hostId);
-    const resent = holding ? this.resendLost(host, inProgress, new Set(holding), count, now) : [];
+    const inProgress = await tx.work.inProgressOfHost(hostId);
+    const resent = holding ? (await this.resendLost(tx, host, inProgress, new Set(holding), count, now)) : [];
     const resentCount = resent.length;
     const wanted = Math.min(count - resentCount, inFlightRoom(host.quotaLevel, inProgress.length, this.options.quota)) + resentCount;
-    const prefs = preferences && resolvePreferences(preferences, (name) => this.store.catalog.projectByName(name)?.id);
-    const round = this.round(host, now, resent, outbox, prefs);
+    const ids = new Map<string, number>();
+    for (const p of preferences?.projects ?? []) {
+      const id = (await tx.catalog.projectByName(p.project))?.id;
+      if (id !== undefined) ids.set(p.project, id);
+    }
+    const prefs = preferences && resolvePreferences(preferences, (name) => ids.get(name));
+    const round = await this.round(tx, host, now, resent, outbox, prefs);
     const apps = round.apps;
 
     // Every host, caught or not, gets the same mix: a check in `checkRate` of its slots,
@@ -128,23 +132,23 @@ export class Scheduler {
     // would be a check for sure.
     let checks = 0;
     for (let i = resentCount; i < wanted; i++) if (this.options.random() < this.options.checkRate) checks++;
-    if (prefs) this.assignByShare(round, wanted, checks);
+    if (prefs) (await this.assignByShare(tx, round, wanted, checks));
     else {
-      const regular = (limit: number, offset: number) => this.store.work.candidates(limit, offset);
+      const regular = (limit: number, offset: number) => tx.work.candidates(limit, offset);
       const before = round.tasks.length;
-      this.takeFrom(round, regular, wanted - checks);
-      const workFound = round.tasks.length > before || (before === wanted - checks && this.hasWork(round));
+      await this.takeFrom(tx, round, regular, wanted - checks);
+      const workFound = round.tasks.length > before || (before === wanted - checks && (await this.hasWork(tx, round)));
       if (checks > 0 && workFound) {
-        this.takeFrom(round, (limit, offset) => this.store.work.sentinelCandidates(limit, offset), wanted);
-        this.takeKnownAnswers(round, wanted);
+        await this.takeFrom(tx, round, (limit, offset) => tx.work.sentinelCandidates(limit, offset), wanted);
+        await this.takeKnownAnswers(tx, round, wanted);
         // Check slots nothing could fill get regular work.
-        this.takeFrom(round, regular, wanted);
+        await this.takeFrom(tx, round, regular, wanted);
       }
     }
-    for (const [appId, app] of apps) this.store.identities.tookTasks(hostId, appId, quotaDay(now), app.taken);
+    for (const [appId, app] of apps) (await tx.identities.tookTasks(hostId, appId, quotaDay(now), app.taken));
     if (round.sent.size > 0) {
-      const recent = this.recentWork(hostId, now);
-      for (const [projectId, work] of round.sent) this.store.work.setRecentWork(hostId, projectId, (recent.get(projectId) ?? 0) + work, now);
+      const recent = await this.recentWork(tx, hostId, now);
+      for (const [projectId, work] of round.sent) (await tx.work.setRecentWork(hostId, projectId, (recent.get(projectId) ?? 0) + work, now));
     }
     // Where a check sits in the list must not give it away, nor must a list in id order
     // tell that it has none: every list is shuffled.
@@ -156,11 +160,12 @@ export class Scheduler {
    * its class under homogeneous redundancy, and no replica of the work unit of its own (or its
    * user's). What a batch status uses to tell that no connected host may take its work.
    */
-  couldTake(hostId: number, candidates: Candidate[], now: number): boolean {
-    const host = this.store.identities.hostById(hostId);
+  async couldTake(tx: Repositories, hostId: number, candidates: Candidate[], now: number): Promise<boolean> {
+    const host = await tx.identities.hostById(hostId);
     if (!host) return false;
-    const round = this.round(host, now, [], undefined);
-    return candidates.some((c) => this.fits(round, c));
+    const round = await this.round(tx, host, now, [], undefined);
+    for (const c of candidates) if (await this.fits(tx, round, c)) return true;
+    return false;
   }
 
   /**
@@ -171,48 +176,48 @@ export class Scheduler {
    * under the same preferences and in the same proportions as its regular work, and where a
    * check goes tells nothing. A project with no work for this host is left out for the round.
    */
-  private assignByShare(round: Round, wanted: number, checks: number): void {
+  private async assignByShare(tx: Repositories, round: Round, wanted: number, checks: number): Promise<void> {
     const prefs = round.prefs!;
-    const recent = this.recentWork(round.host.id, round.now);
+    const recent = await this.recentWork(tx, round.host.id, round.now);
     const work = () => {
       const w = new Map(recent);
       for (const [p, sent] of round.sent) w.set(p, (w.get(p) ?? 0) + sent);
       return w;
     };
-    const open = new Set(this.store.work.projectsWithUnsentWork().filter((p) => projectAllowed(prefs, p)));
+    const open = new Set((await tx.work.projectsWithUnsentWork()).filter((p) => projectAllowed(prefs, p)));
     const cursors = new Map<number, ProjectCursor>();
     let checksLeft = checks;
     while (round.tasks.length < wanted && open.size > 0) {
       const projectId = projectOrder(prefs, open, work())[0]!;
       let cursor = cursors.get(projectId);
       if (!cursor) cursors.set(projectId, (cursor = { projectId, page: [], at: 0, offset: 0, takenFromPage: 0, pageSize: Math.min(PAGE, 2 * wanted + 8), scanned: 0, done: false }));
-      const next = this.peek(round, cursor);
+      const next = await this.peek(tx, round, cursor);
       if (!next) {
         open.delete(projectId);
         continue;
       }
       if (checksLeft > 0) {
         checksLeft--;
-        if (this.takeSentinelOf(round, projectId) || this.takeKnownAnswerOf(round, projectId)) continue;
+        if ((await this.takeSentinelOf(tx, round, projectId)) || (await this.takeKnownAnswerOf(tx, round, projectId))) continue;
       }
       cursor.at++;
       cursor.takenFromPage++;
-      this.newHostMayTake(round, next.batchId);
-      this.take(round, next.replicaId, next);
+      await this.newHostMayTake(tx, round, next.batchId);
+      await this.take(tx, round, next.replicaId, next);
     }
   }
 
   /** The next candidate of a project's queue this host may take, left in place; reads on as needed. */
-  private peek(round: Round, cursor: ProjectCursor): Candidate | undefined {
+  private async peek(tx: Repositories, round: Round, cursor: ProjectCursor): Promise<Candidate | undefined> {
     for (;;) {
       for (; cursor.at < cursor.page.length; cursor.at++) {
         const c = cursor.page[cursor.at]!;
-        if (this.mayTake(round, c) && this.newHostMayTake(round, c.batchId, false)) return c;
+        if ((await this.mayTake(tx, round, c)) && (await this.newHostMayTake(tx, round, c.batchId, false))) return c;
       }
       if (cursor.done || cursor.scanned >= MAX_SCANNED) return undefined;
       // Taken replicas leave the unsent set, so the next page starts that much earlier.
       cursor.offset += cursor.page.length - cursor.takenFromPage;
-      cursor.page = this.store.work.projectCandidates(cursor.projectId, cursor.pageSize, cursor.offset);
+      cursor.page = await tx.work.projectCandidates(cursor.projectId, cursor.pageSize, cursor.offset);
       cursor.scanned += cursor.page.length;
       cursor.at = 0;
       cursor.takenFromPage = 0;
@@ -222,13 +227,19 @@ export class Scheduler {
   }
 
   /** One of the project's sentinels this host may take, taken; false if none. */
-  private takeSentinelOf(round: Round, projectId: number): boolean {
+  private async takeSentinelOf(tx: Repositories, round: Round, projectId: number): Promise<boolean> {
     for (let offset = 0; offset < MAX_SCANNED; offset += PAGE) {
-      const page = this.store.work.sentinelCandidates(PAGE, offset);
-      const c = page.find((s) => s.projectId === projectId && this.mayTake(round, s) && this.newHostMayTake(round, s.batchId, false));
+      const page = await tx.work.sentinelCandidates(PAGE, offset);
+      let c: Candidate | undefined;
+      for (const s of page) {
+        if (s.projectId === projectId && (await this.mayTake(tx, round, s)) && (await this.newHostMayTake(tx, round, s.batchId, false))) {
+          c = s;
+          break;
+        }
+      }
       if (c) {
-        this.newHostMayTake(round, c.batchId);
-        this.take(round, c.replicaId, c);
+        await this.newHostMayTake(tx, round, c.batchId);
+        await this.take(tx, round, c.replicaId, c);
         return true;
       }
       if (page.length < PAGE) return false;
@@ -237,25 +248,29 @@ export class Scheduler {
   }
 
   /** As takeKnownAnswers, one done work unit of the project sent again as a check; false if none was found. */
-  private takeKnownAnswerOf(round: Round, projectId: number): boolean {
-    const { work } = this.store;
-    const range = work.doneRange();
+  private async takeKnownAnswerOf(tx: Repositories, round: Round, projectId: number): Promise<boolean> {
+    const { work } = tx;
+    const range = await work.doneRange();
     if (!range) return false;
     for (let looks = 0; looks < CHECK_LOOKS; looks++) {
       const from = range.low + Math.floor(this.options.random() * (range.high - range.low + 1));
-      const found = work
-        .checkCandidates(round.host.id, from, CHECK_WINDOW, 4)
-        .find((c) => round.appFor(c.appId).policy.projectId === projectId && this.mayTake(round, c));
+      let found: CheckCandidate | undefined;
+      for (const c of await work.checkCandidates(round.host.id, from, CHECK_WINDOW, 4)) {
+        if ((await round.appFor(c.appId)).policy.projectId === projectId && (await this.mayTake(tx, round, c))) {
+          found = c;
+          break;
+        }
+      }
       if (!found) continue;
-      this.take(round, work.insertReplica(found.workunitId, found.priority, round.now, 'check'), found);
+      await this.take(tx, round, (await work.insertReplica(found.workunitId, found.priority, round.now, 'check')), found);
       return true;
     }
     return false;
   }
 
   /** Each project's recent work on this host, decayed to now. */
-  private recentWork(hostId: number, now: number): Map<number, number> {
-    return new Map(this.store.work.recentWorkOfHost(hostId).map((r) => [r.projectId, decayWork(r.work, r.updatedAt, now)]));
+  private async recentWork(tx: Repositories, hostId: number, now: number): Promise<Map<number, number>> {
+    return new Map((await tx.work.recentWorkOfHost(hostId)).map((r) => [r.projectId, decayWork(r.work, r.updatedAt, now)]));
   }
 
   /** A host with too few valid results to be held to less than a share of each batch. */
@@ -263,17 +278,17 @@ export class Scheduler {
     return host.nValid < this.options.trustThreshold;
   }
 
-  private round(host: HostRecord, now: number, tasks: Task[], outbox: Outbox | undefined, prefs?: ResolvedPreferences): Round {
+  private async round(tx: Repositories, host: HostRecord, now: number, tasks: Task[], outbox: Outbox | undefined, prefs?: ResolvedPreferences): Promise<Round> {
     const apps = new Map<number, AppChoice>();
     const pinned = new Map<number, AppVersionRecord | undefined>();
-    const appFor = (appId: number): AppChoice => {
+    const appFor = async (appId: number): Promise<AppChoice> => {
       let app = apps.get(appId);
       if (!app) {
-        const policy = this.store.catalog.appById(appId)!;
-        const quota = this.store.identities.appQuota(host.id, appId) ?? { level: host.quotaLevel, day: 0, used: 0 };
+        const policy = (await tx.catalog.appById(appId))!;
+        const quota = (await tx.identities.appQuota(host.id, appId)) ?? { level: host.quotaLevel, day: 0, used: 0 };
         app = {
           policy,
-          version: pickVersion(this.store.catalog.versionsOfApp(appId), host.platformKind, host.capabilities),
+          version: pickVersion((await tx.catalog.versionsOfApp(appId)), host.platformKind, host.capabilities),
           dailyLeft: dailyRoom(quota, now, this.options.quota),
           taken: 0,
         };
@@ -288,10 +303,10 @@ export class Scheduler {
       outbox,
       apps,
       appFor,
-      versionFor: (c) => {
-        if (c.pinnedVersionId === null) return appFor(c.appId).version;
+      versionFor: async (c) => {
+        if (c.pinnedVersionId === null) return (await appFor(c.appId)).version;
         if (!pinned.has(c.pinnedVersionId)) {
-          const v = this.store.catalog.versionById(c.pinnedVersionId);
+          const v = await tx.catalog.versionById(c.pinnedVersionId);
           pinned.set(c.pinnedVersionId, v && usable(v) && hostMeets(host.platformKind, host.capabilities, v) ? v : undefined);
         }
         return pinned.get(c.pinnedVersionId);
@@ -303,20 +318,20 @@ export class Scheduler {
   }
 
   /** Takes candidates of a queue in its order until the round has `wanted` tasks. */
-  private takeFrom(round: Round, read: (limit: number, offset: number) => Candidate[], wanted: number): void {
+  private async takeFrom(tx: Repositories, round: Round, read: (limit: number, offset: number) => Promise<Candidate[]>, wanted: number): Promise<void> {
     const { tasks } = round;
     let offset = 0;
     // Most candidates can be taken (a host skips only work units it already has), so a host
     // asking for one task reads a few rows, not a page: the read grows only when skipping.
     let pageSize = Math.min(PAGE, 2 * (wanted - tasks.length) + 8);
     for (let scanned = 0; tasks.length < wanted && scanned < MAX_SCANNED; pageSize = Math.min(PAGE, pageSize * 4)) {
-      const page = read(pageSize, offset);
+      const page = await read(pageSize, offset);
       scanned += page.length;
       let taken = 0;
       for (const c of page) {
         if (tasks.length >= wanted) break;
-        if (!this.mayTake(round, c) || !this.newHostMayTake(round, c.batchId)) continue;
-        this.take(round, c.replicaId, c);
+        if (!(await this.mayTake(tx, round, c)) || !(await this.newHostMayTake(tx, round, c.batchId))) continue;
+        await this.take(tx, round, c.replicaId, c);
         taken++;
       }
       if (page.length < pageSize) break; // that was all of this queue
@@ -326,10 +341,10 @@ export class Scheduler {
   }
 
   /** Whether the regular queue has a replica this host may take. */
-  private hasWork(round: Round): boolean {
+  private async hasWork(tx: Repositories, round: Round): Promise<boolean> {
     for (let offset = 0; offset < MAX_SCANNED; offset += PAGE) {
-      const page = this.store.work.candidates(PAGE, offset);
-      if (page.some((c) => this.mayTake(round, c) && this.newHostMayTake(round, c.batchId, false))) return true;
+      const page = await tx.work.candidates(PAGE, offset);
+      for (const c of page) if ((await this.mayTake(tx, round, c)) && (await this.newHostMayTake(tx, round, c.batchId, false))) return true;
       if (page.length < PAGE) return false;
     }
     return false;
@@ -339,46 +354,52 @@ export class Scheduler {
    * Checks the coordinator makes on its own, sentinels or not: a new replica of a done work unit,
    * picked at random among those other hosts decided, whose answer the host's must match.
    */
-  private takeKnownAnswers(round: Round, wanted: number): void {
-    const { work } = this.store;
+  private async takeKnownAnswers(tx: Repositories, round: Round, wanted: number): Promise<void> {
+    const { work } = tx;
     const { tasks } = round;
-    const range = work.doneRange();
+    const range = await work.doneRange();
     if (!range) return;
     const { low, high } = range;
     for (let looks = 0; tasks.length < wanted && looks < CHECK_LOOKS * (wanted - tasks.length); looks++) {
       const from = low + Math.floor(this.options.random() * (high - low + 1));
-      const found = work.checkCandidates(round.host.id, from, CHECK_WINDOW, 4).find((c) => this.mayTake(round, c));
+      let found: CheckCandidate | undefined;
+      for (const c of await work.checkCandidates(round.host.id, from, CHECK_WINDOW, 4)) {
+        if (await this.mayTake(tx, round, c)) {
+          found = c;
+          break;
+        }
+      }
       if (!found) continue;
-      this.take(round, work.insertReplica(found.workunitId, found.priority, round.now, 'check'), found);
+      await this.take(tx, round, (await work.insertReplica(found.workunitId, found.priority, round.now, 'check')), found);
     }
   }
 
-  private mayTake(round: Round, c: Offer): boolean {
-    const app = round.appFor(c.appId);
+  private async mayTake(tx: Repositories, round: Round, c: Offer): Promise<boolean> {
+    const app = await round.appFor(c.appId);
     if (round.prefs && !projectAllowed(round.prefs, app.policy.projectId)) return false;
-    return app.dailyLeft > 0 && this.fits(round, c);
+    return app.dailyLeft > 0 && (await this.fits(tx, round, c));
   }
 
   /** Quotas aside, whether this host may take this replica. */
-  private fits(round: Round, c: Offer): boolean {
+  private async fits(tx: Repositories, round: Round, c: Offer): Promise<boolean> {
     const { host } = round;
-    const app = round.appFor(c.appId);
-    if (!round.versionFor(c)) return false;
+    const app = await round.appFor(c.appId);
+    if (!(await round.versionFor(c))) return false;
     if (app.policy.homogeneousRedundancy && c.hrClass !== null && c.hrClass !== host.platformClass) return false;
-    if (this.store.work.hostHasReplica(c.workunitId, host.id)) return false;
-    return !(this.options.distinctUsers && this.store.work.userHasReplica(c.workunitId, host.userId));
+    if ((await tx.work.hostHasReplica(c.workunitId, host.id))) return false;
+    return !(this.options.distinctUsers && (await tx.work.userHasReplica(c.workunitId, host.userId)));
   }
 
   /**
    * New hosts together hold at most a share of a batch's work units (a burst of fresh keys must
    * not sit on a batch). `use` counts the task as taken.
    */
-  private newHostMayTake(round: Round, batchId: number, use = true): boolean {
+  private async newHostMayTake(tx: Repositories, round: Round, batchId: number, use = true): Promise<boolean> {
     const rooms = round.newHostRoom;
     if (!rooms) return true;
     let left = rooms.get(batchId);
     if (left === undefined) {
-      const load = this.store.work.newHostLoad(batchId);
+      const load = await tx.work.newHostLoad(batchId);
       left = newHostCap(load.workunits, this.options.newHostShare, NEW_HOST_FLOOR) - load.held;
     }
     if (left <= 0) return false;
@@ -386,14 +407,14 @@ export class Scheduler {
     return true;
   }
 
-  private resendLost(host: HostRecord, inProgress: number[], holding: Set<number>, count: number, now: number): Task[] {
+  private async resendLost(tx: Repositories, host: HostRecord, inProgress: number[], holding: Set<number>, count: number, now: number): Promise<Task[]> {
     const tasks: Task[] = [];
     for (const replicaId of inProgress) {
       if (tasks.length >= count) break;
       if (holding.has(replicaId)) continue;
-      const sent = this.store.work.sentTask(replicaId);
+      const sent = await tx.work.sentTask(replicaId);
       if (!sent || sent.deadline < now) continue; // past its deadline: the transitioner reissues it
-      const src = this.store.work.taskSource(replicaId);
+      const src = await tx.work.taskSource(replicaId);
       const body: TaskBody = {
         taskId: replicaId,
         workunitId: src.workunitId,
@@ -416,19 +437,19 @@ export class Scheduler {
     return task;
   }
 
-  private take(round: Round, replicaId: number, c: Offer & { batchId: number }): void {
-    const { work } = this.store;
+  private async take(tx: Repositories, round: Round, replicaId: number, c: Offer & { batchId: number }): Promise<void> {
+    const { work } = tx;
     const { host, now } = round;
     const { workunitId, batchId } = c;
-    const choice = round.appFor(c.appId);
+    const choice = await round.appFor(c.appId);
     choice.dailyLeft--;
     choice.taken++;
     const { policy: app } = choice;
-    const version = round.versionFor(c);
-    if (app.homogeneousRedundancy) work.setHrClass(workunitId, host.platformClass);
-    if (app.adaptiveReplication) this.maybeReplicateOnce(replicaId, workunitId, host);
+    const version = await round.versionFor(c);
+    if (app.homogeneousRedundancy) (await work.setHrClass(workunitId, host.platformClass));
+    if (app.adaptiveReplication) (await this.maybeReplicateOnce(tx, replicaId, workunitId, host));
 
-    const src = work.taskSource(replicaId);
+    const src = await work.taskSource(replicaId);
     const body: TaskBody = {
       taskId: replicaId,
       workunitId,
@@ -441,7 +462,7 @@ export class Scheduler {
       issuedAt: now,
     };
     const signature = this.key.sign('task', body);
-    const assigned = work.assign({
+    const assigned = (await work.assign({
       replicaId,
       hostId: host.id,
       appVersionId: version!.id,
@@ -450,7 +471,7 @@ export class Scheduler {
       holdUntil: now + this.options.holdTimeoutMs,
       newHost: round.newHostRoom !== undefined,
       taskSignature: signature,
-    });
+    }));
     if (!assigned) throw new Error(`replica ${replicaId} was no longer unsent`);
     round.tasks.push(this.toTask(body, signature, src));
     round.sent.set(app.projectId, (round.sent.get(app.projectId) ?? 0) + src.fpopsEst);
@@ -461,16 +482,16 @@ export class Scheduler {
    * Adaptive replication: the first replica of a work unit sent to a trusted host may be the
    * only one (quorum 1), except for random spot checks. The other unsent replicas are dropped.
    */
-  private maybeReplicateOnce(replicaId: number, workunitId: number, host: HostRecord): void {
-    const { work } = this.store;
+  private async maybeReplicateOnce(tx: Repositories, replicaId: number, workunitId: number, host: HostRecord): Promise<void> {
+    const { work } = tx;
     if (host.consecutiveValid < this.options.trustThreshold) return;
-    if (work.sentCount(workunitId) > 0) return;
-    const wu = work.workunit(workunitId)!;
+    if ((await work.sentCount(workunitId)) > 0) return;
+    const wu = (await work.workunit(workunitId))!;
     if (wu.minQuorum <= 1 || wu.expectedOutputHash !== null) return;
     if (this.options.random() < this.options.spotCheckRate) return;
-    work.reduceQuorumToOne(workunitId);
-    for (const r of work.replicasOf(workunitId)) {
-      if (r.id !== replicaId && r.status === 'unsent') work.endReplica(r.id, 'unsent', 'not_needed');
+    await work.reduceQuorumToOne(workunitId);
+    for (const r of (await work.replicasOf(workunitId))) {
+      if (r.id !== replicaId && r.status === 'unsent') (await work.endReplica(r.id, 'unsent', 'not_needed'));
     }
   }
 }

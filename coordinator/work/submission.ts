@@ -14,7 +14,7 @@ import { sha256Hex } from '../../protocol/hash.js';
 import { MAX_FILE_BYTES, MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import type { Submitted } from '../../protocol/api.js';
 import type { BlobStore } from '../files/blob-store.js';
-import type { Store } from '../store/store.js';
+import type { Repositories, Store, Tx } from '../store/store.js';
 import { priorityProblem } from './priority-bounds.js';
 import { checkReplication, DEFAULT_REPLICATION, ReplicationSchema, type AppPolicy, type Replication } from './model.js';
 import type { Outbox } from './outbox.js';
@@ -89,7 +89,7 @@ export interface Stage {
 
 /** The highest priority a project's work units may ask for in the queue (priority-bounds.ts). */
 export interface PriorityPolicy {
-  maxOfApp(appId: number): number;
+  maxOfApp(appId: number, r?: Repositories): Promise<number>;
 }
 
 export class Submission {
@@ -103,37 +103,38 @@ export class Submission {
   ) {}
 
   /** Starts a batch, or returns the one already made with this client key. */
-  begin(header: BatchHeader, now = Date.now()): Stage | Submitted {
+  async begin(header: BatchHeader, now = Date.now(), within?: Tx): Promise<Stage | Submitted> {
+    const r = within ?? this.store;
     const parsed = BatchHeaderSchema.safeParse(header);
     if (!parsed.success) throw new SubmissionError(`invalid batch: ${describeIssues(parsed.error)}`);
     const h = parsed.data;
-    const app = this.store.catalog.appById(h.appId);
+    const app = await r.catalog.appById(h.appId);
     if (!app) throw new SubmissionError(`app ${h.appId} does not exist`, 'not_found');
-    if (this.store.catalog.versionsOfApp(app.id).length === 0) throw new SubmissionError(`app ${app.name} has no app version yet; upload one first`);
-    const problem = checkReplication({ ...DEFAULT_REPLICATION, ...h.replication }) ?? priorityProblem(h.replication.priority, this.priorities.maxOfApp(app.id));
+    if ((await r.catalog.versionsOfApp(app.id)).length === 0) throw new SubmissionError(`app ${app.name} has no app version yet; upload one first`);
+    const problem = checkReplication({ ...DEFAULT_REPLICATION, ...h.replication }) ?? priorityProblem(h.replication.priority, await this.priorities.maxOfApp(app.id, r));
     if (problem) throw new SubmissionError(`replication: ${problem}`);
-    return this.store.transaction(() => {
+    return await this.store.within(within, async (tx) => {
       if (h.clientKey !== undefined) {
-        const existing = this.store.work.batchByClientKey(app.projectId, h.clientKey);
+        const existing = await tx.work.batchByClientKey(app.projectId, h.clientKey);
         if (existing?.staged) throw new SubmissionError(`a batch with client key "${h.clientKey}" is still being submitted; retry when it is done`, 'conflict');
         if (existing) return { batchId: existing.id, created: false, workunits: existing.workunits };
       }
-      const batchId = this.store.work.insertBatch({ projectId: app.projectId, appId: app.id, name: h.name, clientKey: h.clientKey ?? null, now });
+      const batchId = await tx.work.insertBatch({ projectId: app.projectId, appId: app.id, name: h.name, clientKey: h.clientKey ?? null, now });
       if (h.appVersion !== undefined) {
-        const v = this.store.catalog.versionsOfApp(app.id).find((x) => x.version === h.appVersion);
+        const v = (await tx.catalog.versionsOfApp(app.id)).find((x) => x.version === h.appVersion);
         if (!v) throw new SubmissionError(`app ${app.name} has no version ${h.appVersion}`);
         if (v.broken || v.retiredAt !== null) throw new SubmissionError(`version ${h.appVersion} of app ${app.name} is ${v.broken ? 'broken' : 'retired'}`);
-        this.store.work.pinBatch(batchId, v.id);
+        await tx.work.pinBatch(batchId, v.id);
       }
       return { batchId, app, replication: h.replication, count: 0, sentinels: 0 };
     });
   }
 
   /** Validates and inserts work units into a staged batch, in one transaction. */
-  addChunk(stage: Stage, raw: RawWorkunit[], now = Date.now()): void {
+  async addChunk(stage: Stage, raw: RawWorkunit[], now = Date.now(), within?: Tx): Promise<void> {
     if (stage.count + raw.length > MAX_WORKUNITS_PER_BATCH) throw new SubmissionError(`a batch has at most ${MAX_WORKUNITS_PER_BATCH} work units`);
     // Read per chunk: an admin who lowers it while a batch streams in holds the rest to it.
-    const maxPriority = this.priorities.maxOfApp(stage.app.id);
+    const maxPriority = await this.priorities.maxOfApp(stage.app.id, within ?? this.store);
     // Encode, check and store large inputs before the transaction; blobs are idempotent.
     const prepared = raw.map(({ value, where }) => {
       // Nothing here recurses deeper than canonical JSON allows (64 levels): the schema stops at the
@@ -158,10 +159,10 @@ export class Submission {
     });
     // One draw of randomness for the chunk: a call per work unit was a sixth of ingest time.
     const seeds = randomBytes(32 * prepared.length);
-    this.store.transaction(() => {
+    await this.store.within(within, async (tx) => {
       for (const [i, p] of prepared.entries()) {
-        if (!p.inline) this.store.catalog.recordFile(p.inputHash, p.size, now);
-        this.store.work.insertWorkunit(
+        if (!p.inline) await tx.catalog.recordFile(p.inputHash, p.size, now);
+        await tx.work.insertWorkunit(
           {
             ...p.replication,
             batchId: stage.batchId,
@@ -181,61 +182,62 @@ export class Submission {
   }
 
   /** Makes the staged batch visible, all at once. */
-  commit(stage: Stage): Submitted {
+  async commit(stage: Stage, within?: Tx): Promise<Submitted> {
     if (stage.count === 0) throw new SubmissionError('a batch needs at least one work unit');
     // Sentinels stay open while their batch has work to check; a batch of only sentinels has none.
     if (stage.sentinels === stage.count) throw new SubmissionError('a batch needs at least one work unit without expectedOutput (sentinels are mixed into the rest of the batch)');
-    if (!this.store.work.unstageBatch(stage.batchId, stage.count)) throw new Error(`batch ${stage.batchId} is not staged`);
+    if (!(await (within ?? this.store).work.unstageBatch(stage.batchId, stage.count))) throw new Error(`batch ${stage.batchId} is not staged`);
     return { batchId: stage.batchId, created: true, workunits: stage.count };
   }
 
   /** Deletes part of a staged batch; true when nothing of it is left. */
-  discardPart(batchId: number, limit = 5000): boolean {
-    return this.store.transaction(() => this.store.work.deleteStagedBatchPart(batchId, limit)) < limit;
+  async discardPart(batchId: number, limit = 5000): Promise<boolean> {
+    return (await this.store.transaction(async (tx) => (await tx.work.deleteStagedBatchPart(batchId, limit)))) < limit;
   }
 
   /** Creates the first replicas of the next `limit` work units of a committed batch; true when none are left. */
-  makeReplicas(batchId: number, limit: number, now = Date.now()): boolean {
-    return this.store.transaction(() => {
-      const through = this.store.work.replicasThrough(batchId);
+  async makeReplicas(batchId: number, limit: number, now = Date.now(), within?: Tx): Promise<boolean> {
+    return await this.store.within(within, async (tx) => {
+      const through = await tx.work.replicasThrough(batchId);
       if (through === undefined) return true;
-      const wus = this.store.work.workunitsAfter(batchId, through, limit);
+      const wus = await tx.work.workunitsAfter(batchId, through, limit);
       for (const w of wus) {
         // Cancelled while waiting for its replicas: it gets none.
-        if (w.status === 'active') this.store.work.insertReplicas(w.id, w.priority, w.target_nresults, now, w.sentinel ? 'sentinel' : 'regular');
+        if (w.status === 'active') await tx.work.insertReplicas(w.id, w.priority, w.target_nresults, now, w.sentinel ? 'sentinel' : 'regular');
       }
-      if (wus.length > 0) this.store.work.setReplicasThrough(batchId, wus[wus.length - 1]!.id);
+      if (wus.length > 0) await tx.work.setReplicasThrough(batchId, wus[wus.length - 1]!.id);
       return wus.length < limit;
     });
   }
 
   /** A whole batch in one transaction: for small batches made in-process (the demo, tests). */
-  submitBatch(spec: BatchSpec, now = Date.now()): Submitted {
+  async submitBatch(spec: BatchSpec, now = Date.now(), within?: Tx): Promise<Submitted> {
     const { workunits, ...header } = spec;
-    return this.store.transaction(() => {
-      const stage = this.begin(header, now);
+    return await this.store.within(within, async (tx) => {
+      const stage = await this.begin(header, now, tx);
       if (!('app' in stage)) return stage;
-      this.addChunk(stage, workunits.map((value, i) => ({ value, where: `workunits[${i}]` })), now);
-      const submitted = this.commit(stage);
-      this.makeReplicas(stage.batchId, Number.MAX_SAFE_INTEGER, now);
+      await this.addChunk(stage, workunits.map((value, i) => ({ value, where: `workunits[${i}]` })), now, tx);
+      const submitted = await this.commit(stage, tx);
+      await this.makeReplicas(stage.batchId, Number.MAX_SAFE_INTEGER, now, tx);
       return submitted;
     });
   }
+
 
   /**
    * Cancels up to `limit` open work units of the batch, in one transaction; their replicas out on
    * hosts are aborted. The batch is marked cancelled with its first part, so a crash midway
    * leaves a cancelled batch with open work units, which the coordinator finishes at start.
    */
-  cancelBatchPart(batchId: number, limit: number, outbox: Outbox, now = Date.now()): { cancelled: number; done: boolean } {
-    return this.store.transaction(() => {
-      const ids = this.store.work.activeWorkunitsOfBatch(batchId, limit);
+  async cancelBatchPart(batchId: number, limit: number, outbox: Outbox, now = Date.now()): Promise<{ cancelled: number; done: boolean }> {
+    return await this.store.transaction(async (tx) => {
+      const ids = await tx.work.activeWorkunitsOfBatch(batchId, limit);
       for (const id of ids) {
-        this.store.work.finishWorkunit(id, 'cancelled', null, 'cancelled by the researcher', now);
-        this.transitioner.transition(id, now, outbox);
+        await tx.work.finishWorkunit(id, 'cancelled', null, 'cancelled by the researcher', now);
+        await this.transitioner.transition(tx, id, now, outbox);
       }
       // A batch that already finished stays done: there was nothing left to cancel.
-      if (ids.length > 0) this.store.work.markBatchCancelled(batchId);
+      if (ids.length > 0) await tx.work.markBatchCancelled(batchId);
       return { cancelled: ids.length, done: ids.length < limit };
     });
   }

@@ -74,14 +74,14 @@ describe('cancelling a big batch', () => {
     await coordinator.replicasReady();
 
     expect((await admin.post<{ cancelled: number }>(`/batches/${one}/cancel`, {})).body).toEqual({ cancelled: 3000 });
-    expect(coordinator.store.reports.workunitCounts(one)).toMatchObject({ active: 0, cancelled: 3000 });
+    expect((await coordinator.store.reports.workunitCounts(one))).toMatchObject({ active: 0, cancelled: 3000 });
 
     // As if the coordinator died after the first part of a cancellation.
-    expect(coordinator.submission.cancelBatchPart(two, 500, new Outbox())).toEqual({ cancelled: 500, done: false });
+    expect((await coordinator.submission.cancelBatchPart(two, 500, new Outbox()))).toEqual({ cancelled: 500, done: false });
     await coordinator.close();
     coordinator = await startTestCoordinator({ dataDir: dir });
     const c = coordinator;
-    await expect.poll(() => c.store.reports.workunitCounts(two), { timeout: 10_000 }).toMatchObject({ active: 0, cancelled: 3000 });
+    await expect.poll(async () => (await c.store.reports.workunitCounts(two)), { timeout: 10_000 }).toMatchObject({ active: 0, cancelled: 3000 });
     const unsent = c.store.db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE status = 'unsent'").get() as { n: number };
     expect(unsent.n).toBe(0);
   });

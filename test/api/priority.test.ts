@@ -16,7 +16,7 @@ afterEach(async () => {
   volunteers.splice(0).forEach((v) => v.close());
   await c?.dispose();
   c = undefined;
-  world?.close();
+  await world?.close();
   world = undefined;
 });
 
@@ -45,8 +45,8 @@ describe('work-unit priority', () => {
       await ada.post(path, { name: 'greedy', workunits: [{ input: 1 }, { input: 2, replication: { priority: 11 } }] }),
       400, 'bad_request', /^workunits\[1\]: priority 11 is above 10/,
     );
-    const nd = (query: Record<string, string | number>, body: string) =>
-      ada.request('POST', path, { body, contentType: 'application/x-ndjson', query: { name: 'greedy', ...query } });
+    const nd = async (query: Record<string, string | number>, body: string) =>
+      await ada.request('POST', path, { body, contentType: 'application/x-ndjson', query: { name: 'greedy', ...query } });
     expectError(await nd({ priority: 500 }, '1\n2\n'), 400, 'bad_request', /priority 500 is above 10/);
     expectError(await nd({ lines: 'workunits' }, '{"input":1}\n{"input":2,"replication":{"priority":99}}\n'), 400, 'bad_request', /^line 2: priority 99 is above 10/);
     expect(dbState(c.store.db)).toEqual(before);
@@ -88,9 +88,9 @@ describe('work-unit priority', () => {
     await c.replicasReady();
     const v = await TestVolunteer.connect(c.url);
     volunteers.push(v);
-    const batchOf = (workunitId: number) => c.store.work.workunit(workunitId)!.batchId;
+    const batchOf = async (workunitId: number) => (await c.store.work.workunit(workunitId))!.batchId;
     // Ada's work is ahead of Bob's: the volunteer gets hers.
-    expect((await v.requestTasks(4)).map((t) => batchOf(t.workunitId))).toEqual(Array(4).fill(adaBatch.body.batchId));
+    expect(await Promise.all((await v.requestTasks(4)).map(async (t) => (await batchOf(t.workunitId))))).toEqual(Array(4).fill(adaBatch.body.batchId));
 
     const lowered = await admin.put<Project>(`/projects/${adas.project.id}/priority-cap`, { maxPriority: 0 });
     expect(lowered.status).toBe(200);
@@ -101,29 +101,29 @@ describe('work-unit priority', () => {
       (SELECT COUNT(*) FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE w.batch_id = @b AND r.status = 'unsent' AND r.priority > 0) AS unsent`);
     // Open work units (so their reissues too) and unsent replicas come down.
     expect(above.get({ b: adaBatch.body.batchId })).toEqual({ workunits: 0, unsent: 0 });
-    expect((await v.requestTasks(1)).map((t) => batchOf(t.workunitId))).toEqual([bobBatch.body.batchId]);
+    expect(await Promise.all((await v.requestTasks(1)).map(async (t) => (await batchOf(t.workunitId))))).toEqual([bobBatch.body.batchId]);
   });
 });
 
 describe('lowering a priority bound', () => {
   it('resumes where it stopped when the coordinator starts again', async () => {
     world = createWorld({ maxPriority: 100 });
-    const app = world.addApp();
-    const projectId = world.core.store.catalog.appById(app)!.projectId;
-    world.submit(app, Array.from({ length: 1_100 }, (_, i) => ({ i })), { priority: 100 });
-    world.core.priorities.setMax(projectId, 3); // its first chunk runs at once
-    world.core.close(); // the coordinator stops (or crashes) with the rest to do
+    const app = await world.addApp();
+    const projectId = (await world.core.store.catalog.appById(app))!.projectId;
+    await world.submit(app, Array.from({ length: 1_100 }, (_, i) => ({ i })), { priority: 100 });
+    await world.core.priorities.setMax(projectId, 3); // its first chunk runs at once
+    await world.core.close(); // the coordinator stops (or crashes) with the rest to do
 
     const again = createCore({ ...WORLD_OPTIONS, dataDir: world.dataDir, maxPriority: 100 }, { abort: () => {}, credit: () => {} });
     try {
       const high = (table: 'workunits' | 'replicas') => (again.store.db.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE priority > 3`).get() as { n: number }).n;
       expect(high('workunits')).toBe(600);
-      expect(again.store.catalog.projectById(projectId)).toMatchObject({ maxPriority: 3, priorityLowering: 3 });
+      expect((await again.store.catalog.projectById(projectId))).toMatchObject({ maxPriority: 3, priorityLowering: 3 });
       await again.lowerPriorities(); // as a starting coordinator calls it
       expect([high('workunits'), high('replicas')]).toEqual([0, 0]);
-      expect(again.store.catalog.projectById(projectId)).toMatchObject({ maxPriority: 3, priorityLowering: null });
+      expect((await again.store.catalog.projectById(projectId))).toMatchObject({ maxPriority: 3, priorityLowering: null });
     } finally {
-      again.close();
+      await again.close();
     }
   });
 });

@@ -205,8 +205,8 @@ describe('the stats export', () => {
 
   it('streams every row of a large export once, as JSON and as BOINC-style XML, gzipped when asked', async () => {
     // Enough users to span several pages of the export.
-    c.store.transaction(() => {
-      for (let i = 0; i < 2_500; i++) c.store.identities.insertUser({ name: `u${i} <&> "x"\u0001`, accountKeyHash: null, teamId: null, now: 1_700_000_000_000 });
+    await c.store.transaction(async (tx) => {
+      for (let i = 0; i < 2_500; i++) await tx.identities.insertUser({ name: `u${i} <&> "x"\u0001`, accountKeyHash: null, teamId: null, now: 1_700_000_000_000 });
     });
     const json = await rawGet('/public/stats/users', { 'accept-encoding': 'gzip' });
     expect([json.status, json.headers['content-encoding'], json.headers['content-type']]).toEqual([200, 'gzip', 'application/json; charset=utf-8']);

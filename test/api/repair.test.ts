@@ -43,7 +43,7 @@ async function report(v: TestVolunteer, results: Awaited<ReturnType<TestVoluntee
 }
 const failed = (v: TestVolunteer, t: Task, code = 'app_exception') => buildResult(ed, v.seed, t, { error: { code, message: `${code}: odd input` } });
 const status = async (id: number) => (await ada.get<BatchStatus>(`/batches/${id}`)).body;
-const versionOf = (app: App, task: Task) => c.store.catalog.versionByHash(task.appVersionHash)!.version;
+const versionOf = async (app: App, task: Task) => (await c.store.catalog.versionByHash(task.appVersionHash))!.version;
 
 describe('repair', () => {
   it('retries the work units that failed with a code, once a fixed version is in; the rest stay as they were', async () => {
@@ -64,7 +64,7 @@ describe('repair', () => {
     // The same volunteer may take them again, with the new version; their old errors use up nothing.
     const again = await v.requestTasks(8);
     expect(again.map((t) => t.input).sort()).toEqual([1, 3]);
-    for (const t of again) expect(versionOf(app, t)).toBe(2);
+    for (const t of again) expect((await versionOf(app, t))).toBe(2);
     await report(v, await Promise.all(again.map((t) => v.compute(t))));
     expect((await status(batchId)).workunits).toMatchObject({ active: 0, done: 3, failed: 1 });
 
@@ -81,17 +81,17 @@ describe('repair', () => {
     const pinned = await submit(app, [1, 2, 3], { appVersion: 1, replication: { minQuorum: 1, targetNresults: 1 } });
     expect((await status(pinned)).appVersion).toBe(1);
     const [t1] = await v.requestTasks(1);
-    expect(versionOf(app, t1!)).toBe(1);
+    expect((await versionOf(app, t1!))).toBe(1);
 
     const unpinned = await ada.patch<BatchStatus>(`/batches/${pinned}`, { appVersion: null });
     expect(unpinned.body.appVersion).toBeNull();
     const [t2] = await v.requestTasks(1);
-    expect(versionOf(app, t2!)).toBe(2);
+    expect((await versionOf(app, t2!))).toBe(2);
 
     const retired = await ada.patch<AppVersion>(`/apps/${app.id}/versions/2`, { retired: true });
     expect(retired.body).toMatchObject({ version: 2, retiredAt: expect.any(Number), broken: null });
     const [t3] = await v.requestTasks(1);
-    expect(versionOf(app, t3!)).toBe(1);
+    expect((await versionOf(app, t3!))).toBe(1);
     // A retired version cannot be pinned; nor a version the app does not have.
     expectError(await ada.patch(`/batches/${pinned}`, { appVersion: 2 }), 409, 'conflict', /version 2 is retired/);
     expectError(await ada.patch(`/batches/${pinned}`, { appVersion: 9 }), 404, 'not_found', /no version 9/);

@@ -123,7 +123,7 @@ describe('leases on SQLite', () => {
       expect(await store.sql.transaction((tx) => leases.holds(tx, lease))).toBe(false);
       expect(await new Leases(store.sql, 'another', () => t).acquire('sweeper', 1_000)).toMatchObject({ fencing: 2 });
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

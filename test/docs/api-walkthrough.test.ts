@@ -50,9 +50,9 @@ describe.skipIf(!tools)('docs/api.md walk-through', () => {
     });
     expect(out).toContain('"version": 1');
     expect(out).toMatch(/"status": "active"/);
-    const project = coordinator.store.catalog.projectByName('prime-census');
+    const project = await coordinator.store.catalog.projectByName('prime-census');
     expect(project?.description).toBe('How many primes in each range?');
-    const batch = coordinator.store.reports.batches({ projectId: project!.id }, 10)[0]!;
+    const batch = (await coordinator.store.reports.batches({ projectId: project!.id }, 10))[0]!;
     expect(batch).toMatchObject({ name: 'first-census', clientKey: 'first-census', workunitCount: 3 });
     // Nothing is finished yet, so the download is empty but present.
     expect(readFileSync(join(cwd, 'results.ndjson'), 'utf8')).toBe('');

@@ -5,20 +5,20 @@ import type { Core } from '../../coordinator/core.js';
 import { PRIMES_DIR } from './world.js';
 
 /** A project with the primes example app from its folder; returns the app id. */
-export function addPrimesApp(c: Pick<Core, 'apps'>, projectName = 'primes'): number {
-  const projectId = c.apps.createProject({ name: projectName });
-  const app = c.apps.createApp(projectId, { name: 'primes' });
+export async function addPrimesApp(c: Pick<Core, 'apps'>, projectName = 'primes'): Promise<number> {
+  const projectId = await c.apps.createProject({ name: projectName });
+  const app = await c.apps.createApp(projectId, { name: 'primes' });
   const files = readdirSync(PRIMES_DIR).filter((f) => f.endsWith('.js')).map((name) => ({ name, bytes: readFileSync(join(PRIMES_DIR, name)) }));
-  c.apps.addVersion(app.id, { files });
+  await c.apps.addVersion(app.id, { files });
   return app.id;
 }
 
 /** A batch of these inputs at quorum 2 (unless overridden); returns its id. */
-export function submitInputs(c: Pick<Core, 'submission'>, appId: number, inputs: object[], replication: Record<string, number> = {}): number {
-  return c.submission.submitBatch({
+export async function submitInputs(c: Pick<Core, 'submission'>, appId: number, inputs: object[], replication: Record<string, number> = {}): Promise<number> {
+  return (await c.submission.submitBatch({
     appId,
     name: `batch of app ${appId}`,
     replication: { minQuorum: 2, targetNresults: 2, fpopsEst: 1e11, ...replication },
     workunits: inputs.map((input) => ({ input: input as Record<string, number> })),
-  }).batchId;
+  })).batchId;
 }

@@ -31,17 +31,17 @@ export const right = (t: Task) => ({ output: { echo: t.input } });
 /** What colluders agree on, and what a careless host returns. */
 export const forged = () => ({ output: { echo: 'forged' } });
 
-export function submit(w: World, appId: number, units: Unit[], replication: Partial<Replication> = {}): number {
-  return w.core.submission.submitBatch({ appId, name: 'sentinels', replication, workunits: units as never[] }, w.now()).batchId;
+export async function submit(w: World, appId: number, units: Unit[], replication: Partial<Replication> = {}): Promise<number> {
+  return (await w.core.submission.submitBatch({ appId, name: 'sentinels', replication, workunits: units as never[] }, w.now())).batchId;
 }
 
-export function answer(host: WorldHost, task: Task, outcome: { output: unknown }): void {
-  expect(host.report(host.result(task, outcome))).toEqual([{ taskId: task.taskId, status: 'accepted' }]);
+export async function answer(host: WorldHost, task: Task, outcome: { output: unknown }): Promise<void> {
+  expect((await host.report(host.result(task, outcome)))).toEqual([{ taskId: task.taskId, status: 'accepted' }]);
 }
 
-export const replicas = (w: World, wuId: number) => w.core.store.work.replicasOf(wuId);
-export const wu = (w: World, id: number) => w.core.store.work.workunit(id)!;
-export const replicaOf = (w: World, task: Task) => replicas(w, task.workunitId).find((r) => r.id === task.taskId)!;
+export const replicas = async (w: World, wuId: number) => (await w.core.store.work.replicasOf(wuId));
+export const wu = async (w: World, id: number) => (await w.core.store.work.workunit(id))!;
+export const replicaOf = async (w: World, task: Task) => (await replicas(w, task.workunitId)).find((r) => r.id === task.taskId)!;
 /** A replica's net credit in micro-credits (null before any ledger entry). */
 export const creditOf = (w: World, replicaId: number) =>
   (w.core.store.db.prepare('SELECT credit_micro AS c FROM replicas WHERE id = ?').get(replicaId) as { c: number | null }).c;
@@ -75,8 +75,8 @@ export function ledgerByReplica(w: World): Record<number, number[]> {
  * The chain verifies; every entry's amount is exactly its micro-credits; and every total (host,
  * user, team) and replica credit is exactly what the ledger's micro-credits sum to.
  */
-export function expectLedgerConsistent(w: World): void {
-  const entries = w.core.store.ledger.entriesAfter(0, 100_000);
+export async function expectLedgerConsistent(w: World): Promise<void> {
+  const entries = await w.core.store.ledger.entriesAfter(0, 100_000);
   expect(verifyLedgerChain(nodeEd25519(), w.core.key.publicKey, entries)).toBeUndefined();
   const db = w.core.store.db;
   const units = db.prepare('SELECT id, amount, micro FROM credit_ledger ORDER BY id').all() as { id: number; amount: number; micro: number }[];

@@ -37,9 +37,9 @@ export async function startTestCoordinator(overrides: Partial<Config> = {}, log?
 }
 
 /** Polls until check() is true, or fails after timeoutMs with what it was waiting for. */
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const until = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -153,9 +153,9 @@ export class TestVolunteer {
    * Requests, computes and reports until `done()` says stop or the connection drops. Results
    * stay in `pending` until acknowledged, so a lost connection loses none of them.
    */
-  async work(done: () => boolean, batchSize = 4): Promise<void> {
+  async work(done: () => boolean | Promise<boolean>, batchSize = 4): Promise<void> {
     try {
-      while (!done() && this.socket.connected) {
+      while (!(await done()) && this.socket.connected) {
         if (this.pending.length > 0) {
           await this.report(this.pending);
           this.pending = [];

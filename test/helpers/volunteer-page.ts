@@ -16,9 +16,9 @@ export async function ensurePageBuilt(): Promise<void> {
 }
 
 /** An app of one module, `main.js`; its id. */
-export function addApp(c: TestCoordinator, projectId: number, name: string, source: string): number {
-  const app = c.apps.createApp(projectId, { name });
-  c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(source) }] });
+export async function addApp(c: TestCoordinator, projectId: number, name: string, source: string): Promise<number> {
+  const app = await c.apps.createApp(projectId, { name });
+  await c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(source) }] });
   return app.id;
 }
 

@@ -27,7 +27,7 @@ export interface WorldHost {
   userId: number;
   publicKey: string;
   seed: string;
-  request(count: number): Task[];
+  request(count: number): Promise<Task[]>;
   report(...results: Result[]): ReturnType<Core['service']['reportResults']>;
   /** A signed result; it says the task took a minute of CPU unless told otherwise. */
   result(task: Task, outcome: Outcome, measured?: { cpuTimeMs: number; elapsedMs?: number }): Result;
@@ -40,11 +40,11 @@ export interface World {
   advance(ms: number): void;
   aborts: { hostId: number; taskIds: number[]; reason: string }[];
   credits: { hostId: number; receipts: CreditReceipt[] }[];
-  addHost(opts?: { platform?: Platform; capabilities?: Capabilities; accountKey?: string; name?: string }): WorldHost;
-  addApp(opts?: { validation?: Validation; homogeneousRedundancy?: boolean; adaptiveReplication?: boolean; platform?: VersionPlatform; requirements?: Requirements }): number;
-  submit(appId: number, inputs: unknown[], replication?: Partial<Replication>): number;
+  addHost(opts?: { platform?: Platform; capabilities?: Capabilities; accountKey?: string; name?: string }): Promise<WorldHost>;
+  addApp(opts?: { validation?: Validation; homogeneousRedundancy?: boolean; adaptiveReplication?: boolean; platform?: VersionPlatform; requirements?: Requirements }): Promise<number>;
+  submit(appId: number, inputs: unknown[], replication?: Partial<Replication>): Promise<number>;
   workunitIds(batchId: number): number[];
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** A world's core options, but for its data dir. */
@@ -75,10 +75,10 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
     advance: (ms) => void (now += ms),
     aborts,
     credits,
-    addHost(opts = {}) {
+    async addHost(opts = {}) {
       const seed = toHex(ed.randomSeed());
       const publicKey = toHex(ed.publicKeyFromSeed(fromHex(seed)));
-      const host = core.registry.register(
+      const host = await core.registry.register(
         {
           protocol: 2,
           hostKey: publicKey,
@@ -94,15 +94,15 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
         userId: host.userId,
         publicKey,
         seed,
-        request: (count) => core.service.requestTasks(host.id, count),
-        report: (...results) => core.service.reportResults(host.id, results),
+        request: (count) => core.store.transaction((tx) => core.service.requestTasks(tx, host.id, count)),
+        report: (...results) => core.store.transaction((tx) => core.service.reportResults(tx, host.id, results)),
         result: (task, outcome, measured = { cpuTimeMs: MINUTE_MS }) =>
           buildResult(ed, seed, task, outcome, { cpuTimeMs: measured.cpuTimeMs, elapsedMs: measured.elapsedMs ?? measured.cpuTimeMs }),
       };
     },
-    addApp(opts = {}) {
-      const projectId = core.apps.createProject({ name: `project ${++apps}` });
-      const app = core.apps.createApp(projectId, {
+    async addApp(opts = {}) {
+      const projectId = await core.apps.createProject({ name: `project ${++apps}` });
+      const app = await core.apps.createApp(projectId, {
         name: 'primes',
         validation: opts.validation,
         homogeneousRedundancy: opts.homogeneousRedundancy,
@@ -111,19 +111,19 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
       const files = readdirSync(PRIMES_DIR)
         .filter((f) => f.endsWith('.js'))
         .map((name) => ({ name, bytes: readFileSync(join(PRIMES_DIR, name)) }));
-      core.apps.addVersion(app.id, { files, platform: opts.platform, requirements: opts.requirements }, now);
+      await core.apps.addVersion(app.id, { files, platform: opts.platform, requirements: opts.requirements }, now);
       return app.id;
     },
-    submit(appId, inputs, replication = {}) {
-      return core.submission.submitBatch({ appId, name: 'test batch', replication, workunits: inputs.map((input) => ({ input: input as never })) }, now).batchId;
+    async submit(appId, inputs, replication = {}) {
+      return (await core.submission.submitBatch({ appId, name: 'test batch', replication, workunits: inputs.map((input) => ({ input: input as never })) }, now)).batchId;
     },
     workunitIds(batchId) {
       return (core.store.db.prepare('SELECT id FROM workunits WHERE batch_id = ? ORDER BY id').all(batchId) as { id: number }[]).map((r) => r.id);
     },
     /** Also checks that the counters triggers keep (batches', hosts') match the rows, whatever the test did. */
-    close() {
+    async close() {
       const problems = core.store.db.open ? counterProblems(core.store.db) : [];
-      core.close();
+      await core.close();
       rmSync(dataDir, { recursive: true, force: true });
       if (problems.length > 0) throw new Error(`counters drifted from the rows:\n${problems.join('\n')}`);
     },

@@ -90,20 +90,20 @@ describe('a batch that cannot move says why', () => {
     const warmUp = await submit(ada, appId, 4, 'warm-up');
     started('one');
     started('two');
-    await waitFor('the warm-up batch', () => c!.store.reports.workunitCounts(warmUp.batchId).done === 4, 60_000);
+    await waitFor('the warm-up batch', async () => (await c!.store.reports.workunitCounts(warmUp.batchId)).done === 4, 60_000);
 
     expect((await ada.upload(`/apps/${appId}/versions`, [{ name: 'main.js', content: BROKEN }])).status).toBe(201);
     const { batchId } = await submit(ada, appId, 6, 'broken');
-    await waitFor('the broken app’s status', () => c!.store.catalog.versionsOfApp(appId)[0]!.broken !== null, 60_000);
+    await waitFor('the broken app’s status', async () => (await c!.store.catalog.versionsOfApp(appId))[0]!.broken !== null, 60_000);
     const s = await statusOf(ada, batchId);
     expect(s.blocked).toContainEqual({ code: 'app_broken', message: expect.stringMatching(/^app version 2 is broken — it failed to load on every host that ran it .*config\.json is missing/) });
     // No task goes out with it any more.
-    const sent = c!.store.reports.replicaCounts(batchId);
+    const sent = (await c!.store.reports.replicaCounts(batchId));
     await new Promise((r) => setTimeout(r, 1500));
-    expect(c!.store.reports.replicaCounts(batchId).inProgress + c!.store.reports.replicaCounts(batchId).clientError).toBe(sent.inProgress + sent.clientError);
+    expect((await c!.store.reports.replicaCounts(batchId)).inProgress + (await c!.store.reports.replicaCounts(batchId)).clientError).toBe(sent.inProgress + sent.clientError);
 
     expect((await ada.upload(`/apps/${appId}/versions`, [{ name: 'main.js', content: TRIVIAL_MAIN }])).status).toBe(201);
-    await waitFor('the batch, with the fixed version', () => c!.store.reports.workunitCounts(batchId).active === 0, 60_000);
+    await waitFor('the batch, with the fixed version', async () => (await c!.store.reports.workunitCounts(batchId)).active === 0, 60_000);
     expect(codes(await statusOf(ada, batchId))).toEqual([]);
   }, 150_000);
 });

@@ -14,13 +14,13 @@ afterEach(async () => {
   coordinator = undefined;
 });
 
-function primesBatch(c: TestCoordinator, n: number): number {
-  return c.submission.submitBatch({
-    appId: addPrimesApp(c),
+async function primesBatch(c: TestCoordinator, n: number): Promise<number> {
+  return (await c.submission.submitBatch({
+    appId: (await addPrimesApp(c)),
     name: 'churn',
     replication: { minQuorum: 1, targetNresults: 1, delayBoundMs: 3600_000 },
     workunits: primesInputs(n, 1000, 10_000).map((input) => ({ input: { ...input } })),
-  }).batchId;
+  })).batchId;
 }
 
 const replicaRows = (c: TestCoordinator) =>
@@ -34,7 +34,7 @@ const replicaRows = (c: TestCoordinator) =>
 describe('disconnect grace', () => {
   it('reissues the tasks of a host gone longer than the grace period, and still takes its late results', async () => {
     coordinator = await startTestCoordinator({ disconnectGraceMs: 300 });
-    const batchId = primesBatch(coordinator, 3);
+    const batchId = await primesBatch(coordinator, 3);
     const leaver = await TestVolunteer.connect(coordinator.url, { name: 'leaver' });
     const tasks = await leaver.requestTasks(3);
     expect(tasks).toHaveLength(3);
@@ -50,7 +50,7 @@ describe('disconnect grace', () => {
     volunteers.push(back);
     const acks = await back.report(results);
     expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted', 'accepted']);
-    expect(coordinator.store.reports.workunitCounts(batchId)).toMatchObject({ done: 3, active: 0 });
+    expect((await coordinator.store.reports.workunitCounts(batchId))).toMatchObject({ done: 3, active: 0 });
     // The reissued replicas are no longer needed.
     expect(replicaRows(coordinator).filter((r) => r.status === 'unsent')).toEqual([]);
   });
@@ -58,7 +58,7 @@ describe('disconnect grace', () => {
   it('keeps the tasks of a host that reconnects within the grace period', async () => {
     const graceMs = 3000;
     coordinator = await startTestCoordinator({ disconnectGraceMs: graceMs });
-    primesBatch(coordinator, 2);
+    await primesBatch(coordinator, 2);
     const v = await TestVolunteer.connect(coordinator.url, { name: 'flaky' });
     const tasks = await v.requestTasks(2);
     v.close();

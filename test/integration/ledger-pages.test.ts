@@ -32,10 +32,10 @@ describe('GET /api/v1/ledger', () => {
   it('gives each page the hash its first entry links to, 64 zeros at entry 1, so pages verify one by one', async () => {
     coordinator = await startTestCoordinator();
     // Quorum 1: each accepted result is valid at once and earns one ledger entry.
-    const batchId = submitInputs(coordinator, addPrimesApp(coordinator), [1, 2, 3, 4, 5].map((i) => ({ from: i * 100, to: i * 100 + 50 })), { minQuorum: 1, targetNresults: 1 });
+    const batchId = await submitInputs(coordinator, (await addPrimesApp(coordinator)), [1, 2, 3, 4, 5].map((i) => ({ from: i * 100, to: i * 100 + 50 })), { minQuorum: 1, targetNresults: 1 });
     volunteer = await TestVolunteer.connect(coordinator.url);
-    await volunteer.work(() => coordinator!.store.reports.workunitCounts(batchId).done === 5);
-    expect(coordinator.store.ledger.entriesAfter(0, 100)).toHaveLength(5);
+    await volunteer.work(async () => (await coordinator!.store.reports.workunitCounts(batchId)).done === 5);
+    expect((await coordinator.store.ledger.entriesAfter(0, 100))).toHaveLength(5);
 
     const ed = tweetnaclEd25519();
     const pages: LedgerPage[] = [];

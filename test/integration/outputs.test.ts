@@ -42,16 +42,16 @@ async function volunteer(name: string): Promise<TestVolunteer> {
 }
 
 /** An app whose code does not matter (unless given): the tests report the outputs they choose. */
-function app(validation?: Validation, main = TRIVIAL_MAIN): number {
-  const projectId = c.apps.createProject({ name: `outputs ${Math.random()}` });
-  const a = c.apps.createApp(projectId, { name: 'app', validation });
-  c.apps.addVersion(a.id, { files: [{ name: 'main.js', bytes: utf8(main) }] });
+async function app(validation?: Validation, main = TRIVIAL_MAIN): Promise<number> {
+  const projectId = await c.apps.createProject({ name: `outputs ${Math.random()}` });
+  const a = await c.apps.createApp(projectId, { name: 'app', validation });
+  await c.apps.addVersion(a.id, { files: [{ name: 'main.js', bytes: utf8(main) }] });
   return a.id;
 }
 
-function batch(appId: number, n: number, replication: { minQuorum: number; targetNresults: number }): number {
+async function batch(appId: number, n: number, replication: { minQuorum: number; targetNresults: number }): Promise<number> {
   const workunits = Array.from({ length: n }, (_, i) => ({ input: { i } }));
-  return c.submission.submitBatch({ appId, name: 'outputs', replication, workunits }).batchId;
+  return (await c.submission.submitBatch({ appId, name: 'outputs', replication, workunits })).batchId;
 }
 
 /** Tasks in work-unit order. */
@@ -66,7 +66,7 @@ function upload(v: TestVolunteer, task: Task, bytes: Uint8Array, hash = sha256He
 
 /** A volunteer holding one task, for tests of what an upload may be. */
 async function holdingATask(name: string): Promise<{ v: TestVolunteer; task: Task }> {
-  batch(app(), 1, { minQuorum: 1, targetNresults: 1 });
+  await batch(await app(), 1, { minQuorum: 1, targetNresults: 1 });
   const v = await volunteer(name);
   const [task] = await tasks(v, 1);
   return { v, task: task! };
@@ -101,7 +101,7 @@ const forgery = (workunitId: number, seq: number) => utf8(`1}\n{"seq":${seq},"wo
 
 describe('uploaded outputs', () => {
   it('refuses an upload that would forge a line of the export, and the export has one line per work unit', async () => {
-    const batchId = batch(app(), 3, { minQuorum: 1, targetNresults: 1 });
+    const batchId = await batch(await app(), 3, { minQuorum: 1, targetNresults: 1 });
     const mallory = await volunteer('mallory');
     const [t0, t1, t2] = await tasks(mallory, 3);
     const forged = forgery(t1!.workunitId, 1);
@@ -162,7 +162,7 @@ describe('uploaded outputs', () => {
   });
 
   it('accepts a large canonical output end to end at quorum 2, and exports it whole', async () => {
-    const batchId = batch(app(), 2, { minQuorum: 2, targetNresults: 2 });
+    const batchId = await batch(await app(), 2, { minQuorum: 2, targetNresults: 2 });
     const [a, b] = [await volunteer('a'), await volunteer('b')];
     // Keys out of order and a non-ASCII string: what is uploaded is canonicalJson's encoding.
     const big = { z: [1.5, -0, 1e21, 'é😀\u2028'], a: 'x'.repeat(400_000) };
@@ -174,7 +174,7 @@ describe('uploaded outputs', () => {
       const acks = await v.report([buildResult(ed, v.seed, t0!, { output: big, inline: false }, TIMING), buildResult(ed, v.seed, t1!, { output: { small: true } }, TIMING)]);
       expect(acks.map((x) => x.status)).toEqual(['accepted', 'accepted']);
     }
-    expect(c.store.reports.workunitCounts(batchId)).toMatchObject({ done: 2, active: 0 });
+    expect((await c.store.reports.workunitCounts(batchId))).toMatchObject({ done: 2, active: 0 });
     const { text, lines } = await exported(batchId);
     expect(lines).toHaveLength(2);
     expect(lines[0]!.output).toEqual(JSON.parse(canonicalJson(big)));
@@ -186,11 +186,11 @@ describe('uploaded outputs', () => {
     const main = `export default async function run(input) {
       return { z: [1.50, -0, 1e21, 'é😀\\u2028\\u0001'], i: input.i, a: 'x'.repeat(300000) };
     }\n`;
-    const batchId = batch(app(undefined, main), 2, { minQuorum: 1, targetNresults: 1 });
+    const batchId = await batch(await app(undefined, main), 2, { minQuorum: 1, targetNresults: 1 });
     const dataDir = mkdtempSync(join(tmpdir(), 'vg-daemon-'));
     const daemon = VolunteerProcess.start(c.url, dataDir);
     try {
-      await waitFor('the batch done', () => c.store.reports.workunitCounts(batchId).done === 2, 50_000);
+      await waitFor('the batch done', async () => (await c.store.reports.workunitCounts(batchId)).done === 2, 50_000);
     } finally {
       await daemon.stop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -202,7 +202,7 @@ describe('uploaded outputs', () => {
   });
 
   it('a result names only its own task’s upload: not another task’s, nor a file stored otherwise', async () => {
-    batch(app(), 3, { minQuorum: 1, targetNresults: 1 });
+    await batch(await app(), 3, { minQuorum: 1, targetNresults: 1 });
     const v = await volunteer('v');
     const [t0, t1, t2] = await tasks(v, 3);
     const bytes = utf8(canonicalJson({ big: 'y'.repeat(300_000) }));
@@ -216,7 +216,7 @@ describe('uploaded outputs', () => {
   });
 
   it('an app file is not an output, even when its hash is named as one', async () => {
-    batch(app(), 1, { minQuorum: 1, targetNresults: 1 });
+    await batch(await app(), 1, { minQuorum: 1, targetNresults: 1 });
     const v = await volunteer('v');
     const [t0] = await tasks(v, 1);
     const [ack] = await v.report([resultNaming(v, t0!, sha256Hex(utf8(TRIVIAL_MAIN)))]);
@@ -226,7 +226,7 @@ describe('uploaded outputs', () => {
 
 describe('the results export', () => {
   it('never writes a stored output that is not canonical JSON (a result accepted before outputs were checked)', async () => {
-    const batchId = batch(app(), 3, { minQuorum: 1, targetNresults: 1 });
+    const batchId = await batch(await app(), 3, { minQuorum: 1, targetNresults: 1 });
     const v = await volunteer('v');
     const [t0, t1, t2] = await tasks(v, 3);
     const big = { text: 'o'.repeat(300_000) };
@@ -249,24 +249,24 @@ describe('the results export', () => {
 
 describe('a malformed stored output', () => {
   it('makes only its own result invalid: other hosts’ reports go through and the work unit completes', async () => {
-    const appId = app({ mode: 'tolerance', absEpsilon: 0.01, relEpsilon: 0 });
-    const batchId = batch(appId, 2, { minQuorum: 2, targetNresults: 2 });
+    const appId = await app({ mode: 'tolerance', absEpsilon: 0.01, relEpsilon: 0 });
+    const batchId = await batch(appId, 2, { minQuorum: 2, targetNresults: 2 });
     const [mallory, bob, carol] = [await volunteer('mallory'), await volunteer('bob'), await volunteer('carol')];
     const [m0, m1] = await tasks(mallory, 2);
     // Mallory's result for work unit 0 names a file that is not JSON, stored as a coordinator
     // without the upload check (or a legacy database) would have it.
     const bad = legacyFile(forgery(m1!.workunitId, 1));
-    c.store.work.recordResult({ replicaId: m0!.taskId, outcome: 'success', receivedAt: Date.now(), resultHash: 'a'.repeat(64), signature: 'b'.repeat(128),
+    await c.store.work.recordResult({ replicaId: m0!.taskId, outcome: 'success', receivedAt: Date.now(), resultHash: 'a'.repeat(64), signature: 'b'.repeat(128),
       outputJson: null, outputHash: bad, errorJson: null, logJson: null, cpuTimeMs: 1, elapsedMs: 1 });
 
     // Bob's report touches that work unit and another one: both results are taken.
     const [b0, b1] = await tasks(bob, 2);
     const acks = await bob.report([buildResult(ed, bob.seed, b0!, { output: { x: 1 } }, TIMING), buildResult(ed, bob.seed, b1!, { output: { x: 2 } }, TIMING)]);
     expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted']);
-    const replica = (id: number) => c.store.work.replicasOf(m0!.workunitId).find((r) => r.id === id)!;
-    expect(replica(m0!.taskId)).toMatchObject({ validateState: 'invalid', forfeited: true });
-    expect(c.store.identities.hostById(mallory.hostId)).toMatchObject({ nInvalid: 1, consecutiveValid: 0 });
-    expect(c.store.work.workunit(m0!.workunitId)!.status).toBe('active');
+    const replica = async (id: number) => (await c.store.work.replicasOf(m0!.workunitId)).find((r) => r.id === id)!;
+    expect((await replica(m0!.taskId))).toMatchObject({ validateState: 'invalid', forfeited: true });
+    expect((await c.store.identities.hostById(mallory.hostId))).toMatchObject({ nInvalid: 1, consecutiveValid: 0 });
+    expect((await c.store.work.workunit(m0!.workunitId))!.status).toBe('active');
 
     // A third host takes the replica made in its place; the two honest results agree within tolerance.
     const [c0] = await tasks(carol, 2);
@@ -274,8 +274,8 @@ describe('a malformed stored output', () => {
     expect((await carol.report([buildResult(ed, carol.seed, c0!, { output: { x: 1.001 } }, TIMING)]))[0]!.status).toBe('accepted');
     expect((await mallory.report([buildResult(ed, mallory.seed, m1!, { output: { x: 2.005 } }, TIMING)]))[0]!.status).toBe('accepted');
 
-    expect(c.store.reports.workunitCounts(batchId)).toMatchObject({ done: 2, active: 0, failed: 0 });
-    expect(c.store.work.replicasOf(m0!.workunitId).map((r) => [r.id, r.validateState])).toEqual([
+    expect((await c.store.reports.workunitCounts(batchId))).toMatchObject({ done: 2, active: 0, failed: 0 });
+    expect((await c.store.work.replicasOf(m0!.workunitId)).map((r) => [r.id, r.validateState])).toEqual([
       [m0!.taskId, 'invalid'],
       [b0!.taskId, 'valid'],
       [c0!.taskId, 'valid'],

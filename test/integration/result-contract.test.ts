@@ -26,13 +26,13 @@ async function join(): Promise<TestVolunteer> {
 }
 
 /** A batch of primes work units at quorum 1; returns its id. */
-function submit(c: TestCoordinator, ranges: [number, number][], replication: Record<string, number> = {}): number {
-  return c.submission.submitBatch({
-    appId: addPrimesApp(c),
+async function submit(c: TestCoordinator, ranges: [number, number][], replication: Record<string, number> = {}): Promise<number> {
+  return (await c.submission.submitBatch({
+    appId: (await addPrimesApp(c)),
     name: 'results',
     replication: { minQuorum: 1, targetNresults: 1, ...replication },
     workunits: ranges.map(([from, to]) => ({ input: { from, to } })),
-  }).batchId;
+  })).batchId;
 }
 
 /** A result signed over exactly these fields, whatever they are. */
@@ -44,7 +44,7 @@ const received = () => coordinator!.store.db.prepare('SELECT COUNT(*) AS n FROM 
 describe('results the schema refuses', () => {
   it('refuses a success that carries an error, and an error that carries an output, for the whole report; nothing is stored', async () => {
     coordinator = await startTestCoordinator();
-    const batchId = submit(coordinator, [[1, 100], [100, 200]]);
+    const batchId = await submit(coordinator, [[1, 100], [100, 200]]);
     const v = await join();
     const [t1, t2] = await v.requestTasks(2);
     const good = await v.compute(t1!);
@@ -66,8 +66,8 @@ describe('results the schema refuses', () => {
       expect(await v.send('results.report', { results: [good, bad] }), what).toMatchObject({ ok: false, error: { code: 'bad_request' } });
     }
     expect(received()).toEqual({ n: 0 });
-    expect(coordinator.store.identities.hostById(v.hostId)).toMatchObject({ nError: 0 });
-    expect(coordinator.store.reports.workunitCounts(batchId)).toMatchObject({ active: 2, done: 0 });
+    expect((await coordinator.store.identities.hostById(v.hostId))).toMatchObject({ nError: 0 });
+    expect((await coordinator.store.reports.workunitCounts(batchId))).toMatchObject({ active: 2, done: 0 });
     // The tasks are untouched: their proper results are accepted.
     expect((await v.report([good, other])).map((a) => a.status)).toEqual(['accepted', 'accepted']);
   });
@@ -87,7 +87,7 @@ async function nextTask(v: TestVolunteer): Promise<Task> {
 describe('which rejection wins (docs/protocol.md, results.report)', () => {
   it('answers the first check a result fails, in the documented order', async () => {
     coordinator = await startTestCoordinator();
-    submit(coordinator, [[1, 100], [100, 200]]);
+    await submit(coordinator, [[1, 100], [100, 200]]);
     const [a, b] = [await join(), await join()];
     const [ta1, ta2] = await a.requestTasks(2);
     expect(await a.send('tasks.giveBack', { taskIds: [ta1!.taskId], reason: 'test' })).toMatchObject({ ok: true, tasks: [{ status: 'given_back' }] });
@@ -95,7 +95,7 @@ describe('which rejection wins (docs/protocol.md, results.report)', () => {
     expect(tb1.workunitId).toBe(ta1!.workunitId);
     const gb1 = await b.compute(tb1);
     expect((await b.report([gb1]))[0]!.status).toBe('accepted'); // quorum 1: its work unit is done
-    expect(coordinator.store.work.workunit(tb1.workunitId)!.status).toBe('done');
+    expect((await coordinator.store.work.workunit(tb1.workunitId))!.status).toBe('done');
 
     const garbage = 'ab'.repeat(64);
     const body = (task: Task, hostKey: string) => ({ taskId: task.taskId, workunitId: task.workunitId, hostKey, outcome: 'success', outputHash: jsonHash({ x: 1 }), cpuTimeMs: 1, elapsedMs: 1 });
@@ -116,14 +116,14 @@ describe('which rejection wins (docs/protocol.md, results.report)', () => {
 
   it('6 before 7: a late result with a wrong output, for a work unit finished meanwhile, is workunit_finished', async () => {
     coordinator = await startTestCoordinator({ transitionIntervalMs: 50 });
-    submit(coordinator, [[1, 100]], { delayBoundMs: 1000 });
+    await submit(coordinator, [[1, 100]], { delayBoundMs: 1000 });
     const [slow, fast] = [await join(), await join()];
     const [late] = await slow.requestTasks(1);
-    const replica = () => coordinator!.store.work.replicasOf(late!.workunitId).find((r) => r.id === late!.taskId);
-    await waitFor('the deadline to pass', () => replica()?.outcome === 'no_reply', 10_000);
+    const replica = async () => (await coordinator!.store.work.replicasOf(late!.workunitId)).find((r) => r.id === late!.taskId);
+    await waitFor('the deadline to pass', async () => (await replica())?.outcome === 'no_reply', 10_000);
     const t = await nextTask(fast);
     expect((await fast.report([await fast.compute(t)]))[0]!.status).toBe('accepted');
-    expect(coordinator.store.work.workunit(late!.workunitId)!.status).toBe('done');
+    expect((await coordinator.store.work.workunit(late!.workunitId))!.status).toBe('done');
     expect((await slow.report([wrongOutput(slow, late!)]))[0]).toMatchObject({ status: 'rejected', error: { code: 'workunit_finished' } });
   });
 });
@@ -131,7 +131,7 @@ describe('which rejection wins (docs/protocol.md, results.report)', () => {
 describe('cpuTimeMs and elapsedMs', () => {
   it('accepts any number of milliseconds from 0 to 10^12, fractions included, and stores it as sent; refuses others', async () => {
     coordinator = await startTestCoordinator();
-    submit(coordinator, [[1, 100]]);
+    await submit(coordinator, [[1, 100]]);
     const v = await join();
     const [t] = await v.requestTasks(1);
     const { output } = await v.compute(t!);

@@ -22,14 +22,14 @@ async function join(c: TestCoordinator, opts: Parameters<typeof TestVolunteer.co
 }
 
 /** Four work units at quorum 2. */
-function batchOfFour(c: TestCoordinator): number {
-  const appId = addPrimesApp(c);
-  return c.submission.submitBatch({
+async function batchOfFour(c: TestCoordinator): Promise<number> {
+  const appId = await addPrimesApp(c);
+  return (await c.submission.submitBatch({
     appId,
     name: 'four',
     replication: { minQuorum: 2, targetNresults: 2 },
     workunits: [0, 1, 2, 3].map((i) => ({ input: { from: i * 100, to: i * 100 + 99 } })),
-  }).batchId;
+  })).batchId;
 }
 
 async function computeAndReport(v: TestVolunteer, tasks: Task[]): Promise<void> {
@@ -38,13 +38,13 @@ async function computeAndReport(v: TestVolunteer, tasks: Task[]): Promise<void> 
   expect(reply.ok && reply.results.map((r) => r.status)).toEqual(tasks.map(() => 'accepted'));
 }
 
-const done = (c: TestCoordinator, batchId: number) => c.store.reports.workunitCounts(batchId).done;
+const done = async (c: TestCoordinator, batchId: number) => (await c.store.reports.workunitCounts(batchId)).done;
 
 describe('two hosts, no one else', () => {
   it('a host that handed tasks back may take those work units again, so the batch finishes', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const batchId = batchOfFour(c);
+    const batchId = await batchOfFour(c);
     const [daemon, tab] = [await join(c, { name: 'daemon' }), await join(c, { name: 'tab' })];
     const mine = await daemon.requestTasks(4);
     const theirs = await tab.requestTasks(4);
@@ -54,45 +54,45 @@ describe('two hosts, no one else', () => {
     expect(back.ok && back.tasks.map((t) => t.status)).toEqual(['given_back', 'given_back']);
     await computeAndReport(daemon, mine);
     await computeAndReport(tab, theirs.slice(0, 2));
-    expect(done(c, batchId)).toBe(2);
+    expect(await done(c, batchId)).toBe(2);
 
     // Only the tab may take what is left (the daemon has a result for each): it must be offered it.
     expect(await daemon.requestTasks(4)).toEqual([]);
     const again = await tab.requestTasks(4);
     expect(again.map((t) => t.workunitId).sort()).toEqual(theirs.slice(2).map((t) => t.workunitId).sort());
     await computeAndReport(tab, again);
-    expect(done(c, batchId)).toBe(4);
+    expect(await done(c, batchId)).toBe(4);
   });
 
   it('a host whose tasks were given up before it started them may take them again when it comes back', async () => {
     coordinator = await startTestCoordinator({ disconnectGraceMs: 300 });
     const c = coordinator;
-    const batchId = batchOfFour(c);
+    const batchId = await batchOfFour(c);
     const daemon = await join(c, { name: 'daemon' });
     const tab = await join(c, { name: 'tab' });
     const mine = await daemon.requestTasks(4);
     const theirs = await tab.requestTasks(4);
     // The tab goes away before running anything; its tasks are given up after the grace period.
     tab.close();
-    await waitFor('the tab’s tasks given up', () => c.store.reports.replicaCounts(batchId).noReply === 4);
+    await waitFor('the tab’s tasks given up', async () => (await c.store.reports.replicaCounts(batchId)).noReply === 4);
     await computeAndReport(daemon, mine);
     const back = await join(c, { name: 'tab', seed: tab.seed, coordinatorKey: tab.coordinatorKey });
     const again = await back.requestTasks(4);
     expect(again.map((t) => t.workunitId).sort()).toEqual(theirs.map((t) => t.workunitId).sort());
     await computeAndReport(back, again);
-    expect(done(c, batchId)).toBe(4);
+    expect(await done(c, batchId)).toBe(4);
   });
 
   it('a host that started a task keeps it against it: its late result may still come', async () => {
     coordinator = await startTestCoordinator({ disconnectGraceMs: 300 });
     const c = coordinator;
-    const batchId = batchOfFour(c);
+    const batchId = await batchOfFour(c);
     const tab = await join(c, { name: 'tab' });
     const theirs = await tab.requestTasks(1);
     const progress = await tab.send('tasks.progress', { updates: [{ taskId: theirs[0]!.taskId, fraction: 0.5 }] });
     expect(progress.ok).toBe(true);
     tab.close();
-    await waitFor('the tab’s task given up', () => c.store.reports.replicaCounts(batchId).noReply === 1);
+    await waitFor('the tab’s task given up', async () => (await c.store.reports.replicaCounts(batchId)).noReply === 1);
     const back = await join(c, { name: 'tab', seed: tab.seed, coordinatorKey: tab.coordinatorKey });
     const again = await back.requestTasks(4);
     expect(again.map((t) => t.workunitId)).not.toContain(theirs[0]!.workunitId);

@@ -61,7 +61,7 @@ function output(tag: string, bytes = 300_000): { value: unknown; bytes: Uint8Arr
   const value = { tag, pad: 'o'.repeat(bytes) };
   return { value, bytes: utf8(canonicalJson(value)) };
 }
-const report = (v: TestVolunteer, t: Task, value: unknown) => v.report([buildResult(ed, v.seed, t, { output: value, inline: false }, TIMING)]);
+const report = async (v: TestVolunteer, t: Task, value: unknown) => (await v.report([buildResult(ed, v.seed, t, { output: value, inline: false }, TIMING)]));
 const fileRows = () => (c!.store.db.prepare('SELECT COUNT(*) AS n FROM files WHERE public = 0').get() as { n: number }).n;
 const blobExists = (hash: string) => c!.blobs.has(hash);
 
@@ -158,7 +158,7 @@ describe('uploaded outputs nothing needs', () => {
     const kept = await submit(3);
     const cancelled = await submit(1, 2);
     const forfeit = await submit(1, 2);
-    const batchOf = (t: Task) => c!.store.work.workunit(t.workunitId)!.batchId;
+    const batchOf = (t: Task) => (c!.store.db.prepare('SELECT batch_id AS b FROM workunits WHERE id = ?').get(t.workunitId) as { b: number }).b;
     const [v, w] = [await volunteer('v'), await volunteer('w')];
     const [t0, t1, t2] = await tasksOf(v, 3);
     const tc = (await tasksOf(v, 2)).find((t) => batchOf(t) === cancelled);
@@ -184,7 +184,7 @@ describe('uploaded outputs nothing needs', () => {
     // (The coordinator's own collector runs meanwhile too, every second with this grace period.)
     await c!.collectOutputs();
     expect(hashes.map(blobExists)).toEqual([true, false, true, false, false]);
-    expect(hashes.map((h) => c!.store.catalog.fileSize(h) !== undefined)).toEqual([true, false, true, false, false]);
+    expect(await Promise.all(hashes.map(async (h) => (await c!.store.catalog.fileSize(h)) !== undefined))).toEqual([true, false, true, false, false]);
     // What is kept still serves: the export, and the result still running.
     expect((await ada.get<string>(`/batches/${kept}/results`)).text).toContain(canonicalJson(outs[0]!.value));
     expect((await report(v, t2!, outs[2]!.value))[0]!.status).toBe('accepted');

@@ -28,7 +28,7 @@ async function join_(opts: Parameters<typeof TestVolunteer.connect>[1] = {}): Pr
   return v;
 }
 
-const primesApp = (c: TestCoordinator): number => addPrimesApp(c);
+const primesApp = async (c: TestCoordinator): Promise<number> => (await addPrimesApp(c));
 
 /** Independent of the app: a sieve, and the same checksum definition. */
 function expectedPrimes(from: number, to: number) {
@@ -42,23 +42,23 @@ function expectedPrimes(from: number, to: number) {
   return { from, to, count, checksum };
 }
 
-const counts = (c: TestCoordinator, batchId: number) => c.store.reports.workunitCounts(batchId);
+const counts = async (c: TestCoordinator, batchId: number) => (await c.store.reports.workunitCounts(batchId));
 
 describe('a batch end to end', () => {
   it('three volunteers complete a batch with correct canonical results and verifiable credit', async () => {
     coordinator = await startTestCoordinator();
-    const appId = primesApp(coordinator);
+    const appId = await primesApp(coordinator);
     const inputs = primesInputs(12, 2000, 100_000);
-    const { batchId } = coordinator.submission.submitBatch({
+    const { batchId } = await coordinator.submission.submitBatch({
       appId,
       name: 'e2e',
       replication: { minQuorum: 2, targetNresults: 2, fpopsEst: 1e12 },
       workunits: inputs.map((input) => ({ input: { ...input } })),
     });
     const vs = await Promise.all([join_({ name: 'a' }), join_({ name: 'b' }), join_({ name: 'c' })]);
-    const done = () => counts(coordinator!, batchId).done === inputs.length;
+    const done = async () => (await counts(coordinator!, batchId)).done === inputs.length;
     await Promise.all(vs.map((v) => v.work(done, 3)));
-    expect(counts(coordinator, batchId)).toEqual({ active: 0, done: 12, failed: 0, cancelled: 0 });
+    expect((await counts(coordinator, batchId))).toEqual({ active: 0, done: 12, failed: 0, cancelled: 0 });
 
     const rows = coordinator.store.db
       .prepare(`SELECT w.input_json AS input, r.output_json AS output FROM workunits w JOIN replicas r ON r.id = w.canonical_replica_id WHERE w.batch_id = ?`)
@@ -75,7 +75,7 @@ describe('a batch end to end', () => {
     expect(verifyLedgerChain(tweetnaclEd25519(), ledger.coordinatorKey, ledger.entries, GENESIS_HASH)).toBeUndefined();
     await waitFor('credit notices', () => vs.reduce((n, v) => n + v.receipts.length, 0) === 24);
     for (const v of vs) {
-      const host = coordinator.store.identities.hostById(v.hostId)!;
+      const host = (await coordinator.store.identities.hostById(v.hostId))!;
       const mine = ledger.entries.filter((e) => e.hostKey === v.publicKey);
       expect(mine.length).toBeGreaterThan(0);
       expect(host.totalCreditMicro).toBe(mine.reduce((sum, e) => sum + creditUnits(e.amount), 0));
@@ -83,7 +83,7 @@ describe('a batch end to end', () => {
       // Credit follows the CPU time measured: these tasks take a fraction of a millisecond.
       expect(host.rac > 0).toBe(host.totalCreditMicro > 0);
     }
-    expect(vs.some((v) => coordinator!.store.identities.hostById(v.hostId)!.totalCreditMicro > 0)).toBe(true);
+    expect((await Promise.all(vs.map(async (v) => (await coordinator!.store.identities.hostById(v.hostId))!.totalCreditMicro))).some((credit) => credit > 0)).toBe(true);
   });
 });
 
@@ -111,7 +111,7 @@ describe('the handshake and message validation', () => {
 
   it('answers malformed messages with bad_request and changes nothing', async () => {
     coordinator = await startTestCoordinator();
-    primesApp(coordinator);
+    await primesApp(coordinator);
     const v = await join_();
     for (const payload of [{ count: 'x' }, { count: 0 }, { count: 1000 }, { count: 1, extra: true }, null, 'str', [1]]) {
       expect(await v.send('tasks.request', payload)).toMatchObject({ ok: false, error: { code: 'bad_request' } });
@@ -129,7 +129,7 @@ describe('the handshake and message validation', () => {
 
   it('rejects forged, misdirected and replayed results over the wire', async () => {
     coordinator = await startTestCoordinator();
-    coordinator.submission.submitBatch({ appId: primesApp(coordinator), name: 'b', workunits: [{ input: { from: 1, to: 100 } }] });
+    await coordinator.submission.submitBatch({ appId: await primesApp(coordinator), name: 'b', workunits: [{ input: { from: 1, to: 100 } }] });
     const [alice, mallory] = [await join_(), await join_()];
     const [task] = await alice.requestTasks(1);
     await mallory.requestTasks(1);
@@ -151,8 +151,8 @@ describe('the handshake and message validation', () => {
 describe('pushes and side channels', () => {
   it('tells hosts to abort the tasks of a cancelled batch', async () => {
     coordinator = await startTestCoordinator();
-    const { batchId } = coordinator.submission.submitBatch({
-      appId: primesApp(coordinator),
+    const { batchId } = await coordinator.submission.submitBatch({
+      appId: await primesApp(coordinator),
       name: 'to cancel',
       workunits: primesInputs(3, 100).map((input) => ({ input: { ...input } })),
     });
@@ -171,8 +171,8 @@ describe('pushes and side channels', () => {
 
   it('answers a connection’s messages in the order they were sent: receipts asked right after a report include its credit', async () => {
     coordinator = await startTestCoordinator();
-    coordinator.submission.submitBatch({
-      appId: primesApp(coordinator),
+    await coordinator.submission.submitBatch({
+      appId: await primesApp(coordinator),
       name: 'order',
       replication: { minQuorum: 1, targetNresults: 1 },
       workunits: [{ input: { from: 1, to: 1000 } }],
@@ -191,8 +191,8 @@ describe('pushes and side channels', () => {
 
   it('reissues a task whose deadline passed, and still accepts the late result while the work unit is open', async () => {
     coordinator = await startTestCoordinator({ transitionIntervalMs: 50 });
-    coordinator.submission.submitBatch({
-      appId: primesApp(coordinator),
+    await coordinator.submission.submitBatch({
+      appId: await primesApp(coordinator),
       name: 'deadline',
       replication: { delayBoundMs: 2000 },
       workunits: [{ input: { from: 1, to: 1000 } }],
@@ -202,18 +202,18 @@ describe('pushes and side channels', () => {
     const [t] = await fast.requestTasks(1);
     await fast.report([await fast.compute(t!)]);
     const wuId = t!.workunitId;
-    const replicas = () => coordinator!.store.work.replicasOf(wuId);
-    await waitFor('deadline reissue', () => replicas().find((r) => r.id === late!.taskId)?.outcome === 'no_reply', 10_000);
+    const replicas = async () => (await coordinator!.store.work.replicasOf(wuId));
+    await waitFor('deadline reissue', async () => (await replicas()).find((r) => r.id === late!.taskId)?.outcome === 'no_reply', 10_000);
     // Reissued. (On a machine slow enough to take the fast host past its deadline too, its
     // replica was reissued as well: hence "at least".)
-    expect(replicas().filter((r) => r.status === 'unsent').length).toBeGreaterThanOrEqual(1);
+    expect((await replicas()).filter((r) => r.status === 'unsent').length).toBeGreaterThanOrEqual(1);
     expect((await slow.report([await slow.compute(late!)]))[0]!.status).toBe('accepted');
-    expect(coordinator.store.work.workunit(wuId)!.status).toBe('done');
+    expect((await coordinator.store.work.workunit(wuId))!.status).toBe('done');
   });
 
   it('accepts a large output uploaded by hash with a signed PUT', async () => {
     coordinator = await startTestCoordinator();
-    coordinator.submission.submitBatch({ appId: primesApp(coordinator), name: 'big', workunits: [{ input: { from: 1, to: 10 } }], replication: { minQuorum: 1, targetNresults: 1 } });
+    await coordinator.submission.submitBatch({ appId: await primesApp(coordinator), name: 'big', workunits: [{ input: { from: 1, to: 10 } }], replication: { minQuorum: 1, targetNresults: 1 } });
     const v = await join_();
     const [task] = await v.requestTasks(1);
     const output = { blob: 'x'.repeat(300_000) };
@@ -231,7 +231,7 @@ describe('pushes and side channels', () => {
     expect(((await wrong.json()) as { error: { message: string } }).error.message).toMatch(/hashes to/);
     expect((await put(headers)).status).toBe(201);
     expect((await v.report([result]))[0]!.status).toBe('accepted');
-    expect(coordinator.store.work.workunit(task!.workunitId)!.status).toBe('done');
+    expect((await coordinator.store.work.workunit(task!.workunitId))!.status).toBe('done');
     // An output is not served to anyone who asks: researchers get it through the API.
     expect((await fetch(`${coordinator.url}/files/${hash}`)).status).toBe(404);
   });
@@ -240,8 +240,8 @@ describe('pushes and side channels', () => {
     const dir = relative(process.cwd(), mkdtempSync(join(tmpdir(), 'vg-relative-')));
     expect(isAbsolute(dir)).toBe(false);
     coordinator = await startTestCoordinator({ dataDir: dir });
-    const appId = primesApp(coordinator);
-    const file = coordinator.store.catalog.versionsOfApp(appId)[0]!.manifest.files[0]!;
+    const appId = await primesApp(coordinator);
+    const file = (await coordinator.store.catalog.versionsOfApp(appId))[0]!.manifest.files[0]!;
     const r = await fetch(`${coordinator.url}/files/${file.sha256}`);
     expect(r.status).toBe(200);
     expect((await r.arrayBuffer()).byteLength).toBe(file.size);
@@ -251,8 +251,8 @@ describe('pushes and side channels', () => {
     const root = mkdtempSync(join(tmpdir(), 'vg-dot-'));
     onTestFinished(() => rmSync(root, { recursive: true, force: true }));
     coordinator = await startTestCoordinator({ dataDir: join(root, '.local', 'share', 'volunteer-grid') });
-    const appId = primesApp(coordinator);
-    const file = coordinator.store.catalog.versionsOfApp(appId)[0]!.manifest.files[0]!;
+    const appId = await primesApp(coordinator);
+    const file = (await coordinator.store.catalog.versionsOfApp(appId))[0]!.manifest.files[0]!;
     const r = await fetch(`${coordinator.url}/files/${file.sha256}`);
     expect(r.status).toBe(200);
     expect((await r.arrayBuffer()).byteLength).toBe(file.size);
@@ -260,12 +260,12 @@ describe('pushes and side channels', () => {
 
   it('sends inputs too large for a message as files by hash', async () => {
     coordinator = await startTestCoordinator();
-    const projectId = coordinator.apps.createProject({ name: 'echo' });
-    const app = coordinator.apps.createApp(projectId, { name: 'length' });
+    const projectId = await coordinator.apps.createProject({ name: 'echo' });
+    const app = await coordinator.apps.createApp(projectId, { name: 'length' });
     const code = 'export default async function run(input) { return { length: input.text.length }; }';
-    coordinator.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(code) }] });
+    await coordinator.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(code) }] });
     const input = { text: 'y'.repeat(400_000) };
-    coordinator.submission.submitBatch({ appId: app.id, name: 'large', workunits: [{ input }], replication: { minQuorum: 1, targetNresults: 1 } });
+    await coordinator.submission.submitBatch({ appId: app.id, name: 'large', workunits: [{ input }], replication: { minQuorum: 1, targetNresults: 1 } });
     const v = await join_();
     const [task] = await v.requestTasks(1);
     expect(task!.input).toBeUndefined();

@@ -63,6 +63,6 @@ describe('idle volunteers are told when work appears', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const r = await ada.post<Submitted>(`/apps/${app.id}/batches`, { name: 'first results fast', workunits: [{ input: 7 }], replication: { minQuorum: 1, targetNresults: 1 } });
     expect(r.status).toBe(201);
-    await waitFor('the first result', () => c!.store.reports.workunitCounts(r.body.batchId).done === 1, 30_000);
+    await waitFor('the first result', async () => (await c!.store.reports.workunitCounts(r.body.batchId)).done === 1, 30_000);
   }, 60_000);
 });

@@ -18,11 +18,11 @@ let out: string;
 beforeAll(async () => {
   c = await startTestCoordinator();
   out = mkdtempSync(join(tmpdir(), 'vg-backup-cli-'));
-  const appId = addPrimesApp(c);
-  const batchId = submitInputs(c, appId, Array.from({ length: 6 }, (_, i) => ({ from: i * 10, to: i * 10 + 10 })), { minQuorum: 1, targetNresults: 1 });
+  const appId = await addPrimesApp(c);
+  const batchId = await submitInputs(c, appId, Array.from({ length: 6 }, (_, i) => ({ from: i * 10, to: i * 10 + 10 })), { minQuorum: 1, targetNresults: 1 });
   await c.replicasReady();
   const host = await TestVolunteer.connect(c.url);
-  const done = () => c.store.reports.workunitCounts(batchId).done === 6;
+  const done = async () => (await c.store.reports.workunitCounts(batchId)).done === 6;
   await host.work(done);
   await waitFor('the batch to finish', done);
   host.close();

@@ -53,8 +53,8 @@ describe('metrics', () => {
   });
 
   it('move as a real batch does', async () => {
-    const appId = addPrimesApp(c);
-    const batchId = submitInputs(c, appId, Array.from({ length: 20 }, (_, i) => ({ from: i * 50, to: i * 50 + 50 })));
+    const appId = await addPrimesApp(c);
+    const batchId = await submitInputs(c, appId, Array.from({ length: 20 }, (_, i) => ({ from: i * 50, to: i * 50 + 50 })));
     await c.replicasReady();
     const start = await scrape();
     expect(value(start, 'vg_workunits{state="active"}')).toBe(20);
@@ -87,7 +87,7 @@ describe('metrics', () => {
     expect(value(reported, 'vg_volunteer_message_seconds_count{event="results.report"}')).toBe(1);
 
     // Both hosts finish the batch: every work unit done, every result judged valid and credited.
-    const done = () => c.store.reports.workunitCounts(batchId).done === 20;
+    const done = async () => (await c.store.reports.workunitCounts(batchId)).done === 20;
     await Promise.all([a.work(done), b.work(done)]);
     await waitFor('the batch to finish', done);
     const end = await scrape();
@@ -131,8 +131,8 @@ describe('metrics', () => {
       const text = await res.text();
       expect(text).toContain(`vg_rate_limited_total{limit="http"} ${refused}`);
 
-      const appId = addPrimesApp(limited);
-      submitInputs(limited, appId, [{ from: 0, to: 10 }], { minQuorum: 1, targetNresults: 1 });
+      const appId = await addPrimesApp(limited);
+      await submitInputs(limited, appId, [{ from: 0, to: 10 }], { minQuorum: 1, targetNresults: 1 });
       await limited.replicasReady();
       const failing = await TestVolunteer.connect(limited.url, { behaviour: 'failing' });
       volunteers.push(failing);

@@ -83,13 +83,13 @@ describe.skipIf(skipProxyTests('reverse proxy'))('behind the documented nginx co
   });
 
   it('lets the volunteer daemon connect over WebSockets and finish tasks', async () => {
-    const appId = addPrimesApp(c);
-    const batchId = submitInputs(c, appId, Array.from({ length: 6 }, (_, i) => ({ from: i * 100, to: i * 100 + 100 })), { minQuorum: 1, targetNresults: 1 });
+    const appId = await addPrimesApp(c);
+    const batchId = await submitInputs(c, appId, Array.from({ length: 6 }, (_, i) => ({ from: i * 100, to: i * 100 + 100 })), { minQuorum: 1, targetNresults: 1 });
     await c.replicasReady();
     const volunteer = VolunteerProcess.start(httpsUrl, join(dir, 'volunteer'), [], { NODE_EXTRA_CA_CERTS: cert });
     try {
       await volunteer.waitForLog('connected');
-      await waitFor('the batch to finish through the proxy', () => c.store.reports.workunitCounts(batchId).done === 6, 60_000);
+      await waitFor('the batch to finish through the proxy', async () => (await c.store.reports.workunitCounts(batchId)).done === 6, 60_000);
     } finally {
       expect(await volunteer.stop()).toBe(0);
     }

@@ -17,11 +17,11 @@ let c: TestCoordinator;
 
 beforeAll(async () => {
   c = await startTestCoordinator();
-  const appId = addPrimesApp(c);
-  const batchId = submitInputs(c, appId, Array.from({ length: 12 }, (_, i) => ({ from: i * 100, to: i * 100 + 100 })));
+  const appId = await addPrimesApp(c);
+  const batchId = await submitInputs(c, appId, Array.from({ length: 12 }, (_, i) => ({ from: i * 100, to: i * 100 + 100 })));
   await c.replicasReady();
   const hosts = [await TestVolunteer.connect(c.url), await TestVolunteer.connect(c.url)];
-  const done = () => c.store.reports.workunitCounts(batchId).done === 12;
+  const done = async () => (await c.store.reports.workunitCounts(batchId)).done === 12;
   await Promise.all(hosts.map((h) => h.work(done)));
   await waitFor('the batch to finish', done);
   hosts.forEach((h) => h.close());

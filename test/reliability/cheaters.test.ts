@@ -46,11 +46,11 @@ async function setUp(checkRate: number) {
   coordinator = await startTestCoordinator({ checkRate, transitionIntervalMs: 100 });
   appDir = mkdtempSync(join(tmpdir(), 'vg-cheaters-apps-'));
   const c = coordinator;
-  const projectId = c.apps.createProject({ name: 'cheaters' });
-  const app = c.apps.createApp(projectId, { name: 'affine' });
-  c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: Buffer.from(APP_MAIN) }] });
-  const submit = (name: string, regular: number[], sentinels: number[]) =>
-    c.submission.submitBatch({
+  const projectId = await c.apps.createProject({ name: 'cheaters' });
+  const app = await c.apps.createApp(projectId, { name: 'affine' });
+  await c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: Buffer.from(APP_MAIN) }] });
+  const submit = async (name: string, regular: number[], sentinels: number[]) =>
+    (await c.submission.submitBatch({
       appId: app.id,
       name,
       replication: REPLICATION,
@@ -58,14 +58,14 @@ async function setUp(checkRate: number) {
         ...regular.map((x) => ({ input: { x } })),
         ...sentinels.map((x) => ({ input: { x }, expectedOutput: expectedOutput({ x }) })),
       ],
-    }).batchId;
+    })).batchId;
   return { c, submit };
 }
 
-function addHost(c: TestCoordinator, role: Role, rnd: Seeded): HostClient {
+async function addHost(c: TestCoordinator, role: Role, rnd: Seeded): Promise<HostClient> {
   const n = hosts.length + 1;
   // One account per host: distinct users, so the quorum counts each cheater once.
-  const { accountKey } = c.registry.createAccount({ name: `${role}-${n}` });
+  const { accountKey } = await c.registry.createAccount({ name: `${role}-${n}` });
   const t = tamper(role, rnd);
   const host = new HostClient({ name: `${role}-${n}`, accountKey, appDir: appDir!, ...(t ? { tamper: t } : {}) });
   hosts.push({ host, role });
@@ -81,9 +81,11 @@ async function runUntil(list: HostClient[], url: string, done: () => boolean, ti
 }
 
 /** All work units settled and no caught host's results left to re-check. */
+// Read straight from the file: the hosts' stop checks are synchronous.
 function settled(c: TestCoordinator): boolean {
   const open = c.store.db.prepare("SELECT COUNT(*) AS n FROM workunits WHERE status = 'active'").get() as { n: number };
-  return open.n === 0 && c.store.identities.nextRecheckAt() === undefined;
+  const recheck = c.store.db.prepare('SELECT COUNT(*) AS n FROM hosts WHERE recheck_pending = 1').get() as { n: number };
+  return open.n === 0 && recheck.n === 0;
 }
 
 interface HostRow {
@@ -142,9 +144,9 @@ describe('cheating volunteers', () => {
     const { c, submit } = await setUp(0.25);
     const regular = Array.from({ length: 400 }, (_, i) => i);
     const sentinels = Array.from({ length: 40 }, (_, i) => 100_000 + i);
-    submit('mixed', rnd.shuffle([...regular]), sentinels);
+    await submit('mixed', rnd.shuffle([...regular]), sentinels);
     const roles: Role[] = rnd.shuffle([...Array<Role>(14).fill('honest'), ...Array<Role>(3).fill('garbage'), ...Array<Role>(3).fill('colluder')]);
-    const list = roles.map((role) => addHost(c, role, rnd));
+    const list = await Promise.all(roles.map((role) => addHost(c, role, rnd)));
 
     await runUntil(list, c.url, () => settled(c), 60_000);
 
@@ -162,11 +164,11 @@ describe('cheating volunteers', () => {
     const started = Date.now();
     const rnd = seeded('colluders');
     const { c, submit } = await setUp(0.5);
-    const colluders = [addHost(c, 'colluder', rnd), addHost(c, 'colluder', rnd)];
+    const colluders = [(await addHost(c, 'colluder', rnd)), (await addHost(c, 'colluder', rnd))];
 
     // Phase 1: only the colluders compute; with no sentinel anywhere, they decide every work unit.
-    const early = submit('early', Array.from({ length: 60 }, (_, i) => i), []);
-    await runUntil(colluders, c.url, () => c.store.reports.workunitCounts(early).done === 60, 30_000);
+    const early = await submit('early', Array.from({ length: 60 }, (_, i) => i), []);
+    await runUntil(colluders, c.url, () => (c.store.db.prepare("SELECT COUNT(*) AS n FROM workunits WHERE batch_id = ? AND status = 'done'").get(early) as { n: number }).n === 60, 30_000);
     const wrong = c.store.db.prepare(`SELECT COUNT(*) AS n FROM workunits w JOIN replicas r ON r.id = w.canonical_replica_id
       WHERE w.batch_id = ? AND r.output_json <> json_object('x', json_extract(w.input_json, '$.x'),
         'y', (json_extract(w.input_json, '$.x') * 7919 + 13) % 100003)`);
@@ -175,8 +177,8 @@ describe('cheating volunteers', () => {
     expect(granted).toBe(120);
 
     // Phase 2: a batch with sentinels, and honest volunteers.
-    submit('later', Array.from({ length: 100 }, (_, i) => 1000 + i), Array.from({ length: 20 }, (_, i) => 100_000 + i));
-    const honest = Array.from({ length: 6 }, () => addHost(c, 'honest', rnd));
+    await submit('later', Array.from({ length: 100 }, (_, i) => 1000 + i), Array.from({ length: 20 }, (_, i) => 100_000 + i));
+    const honest = await Promise.all(Array.from({ length: 6 }, () => addHost(c, 'honest', rnd)));
     await runUntil([...colluders, ...honest], c.url, () => settled(c), 60_000);
 
     const { revocations } = checkOutcome(c);
@@ -192,14 +194,14 @@ describe('cheating volunteers', () => {
     const started = Date.now();
     const rnd = seeded('colluders without sentinels');
     const { c, submit } = await setUp(0.1);
-    const batch = submit('no sentinels', rnd.shuffle(Array.from({ length: 600 }, (_, i) => i)), []);
-    const colluders = [addHost(c, 'colluder', rnd), addHost(c, 'colluder', rnd)];
-    const honest = Array.from({ length: 6 }, () => addHost(c, 'honest', rnd));
+    const batch = await submit('no sentinels', rnd.shuffle(Array.from({ length: 600 }, (_, i) => i)), []);
+    const colluders = [(await addHost(c, 'colluder', rnd)), (await addHost(c, 'colluder', rnd))];
+    const honest = await Promise.all(Array.from({ length: 6 }, () => addHost(c, 'honest', rnd)));
     await runUntil([...colluders, ...honest], c.url, () => settled(c), 60_000);
 
     const { revocations } = checkOutcome(c);
     const checks = (c.store.db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE kind = 'check'").get() as { n: number }).n;
-    expect(c.store.reports.workunitCounts(batch)).toEqual({ active: 0, done: 600, failed: 0, cancelled: 0 });
+    expect((await c.store.reports.workunitCounts(batch))).toEqual({ active: 0, done: 600, failed: 0, cancelled: 0 });
     const { problem } = await fetchAndVerifyLedger(c.url, c.key.publicKey);
     expect(problem).toBeUndefined();
     console.log(
@@ -211,12 +213,12 @@ describe('cheating volunteers', () => {
   it('a caught host learns nothing from being caught: the same mix of tasks, the same messages, never the list of sentinels', async () => {
     const rnd = seeded('caught host');
     const { c, submit } = await setUp(0.2);
-    submit('mixed', rnd.shuffle(Array.from({ length: 400 }, (_, i) => i)), Array.from({ length: 80 }, (_, i) => 100_000 + i));
+    await submit('mixed', rnd.shuffle(Array.from({ length: 400 }, (_, i) => i)), Array.from({ length: 80 }, (_, i) => 100_000 + i));
     const sentinelIds = new Set(
       (c.store.db.prepare('SELECT id FROM workunits WHERE expected_output_hash IS NOT NULL').all() as { id: number }[]).map((r) => r.id),
     );
-    const throwaway = addHost(c, 'garbage', rnd);
-    const honest = Array.from({ length: 5 }, () => addHost(c, 'honest', rnd));
+    const throwaway = await addHost(c, 'garbage', rnd);
+    const honest = await Promise.all(Array.from({ length: 5 }, () => addHost(c, 'honest', rnd)));
     const caughtAt = () => (c.store.db.prepare('SELECT distrusted_at AS at FROM hosts WHERE id = ?').get(throwaway.hostId) as { at: number | null }).at;
 
     // Until it is caught, then on to the end of the batch.

@@ -52,10 +52,10 @@ describe('volunteer churn', () => {
     const dir = appDir;
     const db = c.store.db;
 
-    const projectId = c.apps.createProject({ name: 'churn' });
-    const app = c.apps.createApp(projectId, { name: 'affine' });
-    c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: Buffer.from(APP_MAIN) }] });
-    const { batchId } = c.submission.submitBatch({
+    const projectId = await c.apps.createProject({ name: 'churn' });
+    const app = await c.apps.createApp(projectId, { name: 'affine' });
+    await c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: Buffer.from(APP_MAIN) }] });
+    const { batchId } = await c.submission.submitBatch({
       appId: app.id,
       name: 'churn',
       replication: { minQuorum: QUORUM, targetNresults: QUORUM, delayBoundMs: DEADLINE_MS },
@@ -63,8 +63,8 @@ describe('volunteer churn', () => {
     });
 
     let n = 0;
-    const host = (role: string) => {
-      const { accountKey } = c.registry.createAccount({ name: `${role}-${++n}`, ...(n % 3 === 0 ? {} : { team: n % 3 === 1 ? 'red' : 'blue' }) });
+    const host = async (role: string) => {
+      const { accountKey } = await c.registry.createAccount({ name: `${role}-${++n}`, ...(n % 3 === 0 ? {} : { team: n % 3 === 1 ? 'red' : 'blue' }) });
       const h = new HostClient({ name: `${role}-${n}`, accountKey, appDir: dir });
       hosts.push(h);
       return h;
@@ -77,7 +77,9 @@ describe('volunteer churn', () => {
       for (const { id } of watchNoReply.all() as { id: number }[]) if (!noReplyAt.has(id)) noReplyAt.set(id, Date.now());
     }, 20);
 
-    const doneCount = () => c.store.reports.workunitCounts(batchId).done;
+    // Read straight from the file, synchronously: the pacing checks below run in plain callbacks.
+    const doneQuery = db.prepare("SELECT COUNT(*) AS n FROM workunits WHERE batch_id = ? AND status = 'done'");
+    const doneCount = () => (doneQuery.get(batchId) as { n: number }).n;
     const progress = () => doneCount() / WORKUNITS;
     const allDone = () => doneCount() === WORKUNITS;
     const failures: unknown[] = [];
@@ -90,7 +92,7 @@ describe('volunteer churn', () => {
         await sleep(20);
       }
     };
-    const joinAt = (share: number) => until(`${Math.round(share * 100)}% of the batch`, () => progress() >= share);
+    const joinAt = async (share: number) => (await until(`${Math.round(share * 100)}% of the batch`, () => progress() >= share));
     const pace = () => rnd.int(2, 15);
     const role = (p: Promise<void>) => p.catch((e: unknown) => void failures.push(e));
     const workUntilDone = (h: HostClient) => h.work({ stop, batch: 4, computeDelayMs: pace });
@@ -107,14 +109,14 @@ describe('volunteer churn', () => {
     };
 
     // Steady volunteers, there from start to end.
-    const steady = [0, 1, 2].map(() => host('steady'));
+    const steady = await Promise.all([0, 1, 2].map(async () => (await host('steady'))));
     const steadyRuns = steady.map((h) => role((async () => {
       await h.connect(c.url);
       await workUntilDone(h);
     })()));
 
     // Flaky ones drop their connection now and then, mid-task, and are back within the grace period.
-    const flaky = [0, 1].map(() => host('flaky'));
+    const flaky = await Promise.all([0, 1].map(async () => (await host('flaky'))));
     const flakyAway: number[] = [];
     const flakyRuns = flaky.map((h) => role((async () => {
       while (!stop()) {
@@ -131,7 +133,8 @@ describe('volunteer churn', () => {
 
     // Vanishers leave mid-task and never come back.
     const vanished: Departure[] = [];
-    const vanisherRuns = [0, 1, 2].map(() => host('vanisher')).map((h) => role((async () => {
+    const vanisherRuns = [0, 1, 2].map(() => role((async () => {
+      const h = await host('vanisher');
       await joinAt(rnd.between(0, 0.4));
       vanished.push(await takeAndLeave(h, 'some'));
     })()));
@@ -139,7 +142,8 @@ describe('volunteer churn', () => {
     // Returners: back after the grace period while their work units are still open, back after
     // those are done, or back within the grace period; each reports what it computed.
     const lateOpen: { departure: Departure; acks: ResultAckRecord[] }[] = [];
-    const lateOpenRuns = [0, 1].map(() => host('late-open')).map((h) => role((async () => {
+    const lateOpenRuns = [0, 1].map(() => role((async () => {
+      const h = await host('late-open');
       await joinAt(rnd.between(0, 0.2));
       const d = await takeAndLeave(h, 'all');
       await until('its tasks to be reissued', () => d.tasks.every((t) => noReplyAt.has(t.taskId)));
@@ -152,7 +156,7 @@ describe('volunteer churn', () => {
     let lateFinished: { departure: Departure; acks: ResultAckRecord[] } | undefined;
     const finishedWorkunit = db.prepare("SELECT COUNT(*) AS n FROM workunits WHERE id = ? AND status = 'done'");
     const lateFinishedRun = role((async () => {
-      const h = host('late-finished');
+      const h = await host('late-finished');
       await joinAt(rnd.between(0, 0.2));
       const d = await takeAndLeave(h, 'all');
       await until('its work units to finish', () => d.tasks.every((t) => (finishedWorkunit.get(t.workunitId) as { n: number }).n === 1), 45_000);
@@ -164,7 +168,7 @@ describe('volunteer churn', () => {
     let withinGrace: Departure | undefined;
     let withinGraceBackAt = 0;
     const withinGraceRun = role((async () => {
-      const h = host('within-grace');
+      const h = await host('within-grace');
       await joinAt(rnd.between(0.1, 0.4));
       withinGrace = await takeAndLeave(h, 'all');
       await sleep(rnd.int(20, 150));
@@ -176,7 +180,7 @@ describe('volunteer churn', () => {
     // A silent host: stays connected, takes tasks and never answers until the batch is done.
     let silent: { departure: Departure; acks: ResultAckRecord[] } | undefined;
     const silentRun = role((async () => {
-      const h = host('silent');
+      const h = await host('silent');
       await h.connect(c.url);
       const tasks = await h.requestTasks(3);
       for (const t of tasks) h.pending.push(await h.compute(t));
@@ -187,7 +191,8 @@ describe('volunteer churn', () => {
     })());
 
     // Late joiners: new hosts once the batch is well under way.
-    const lateJoinRuns = [0, 1].map(() => host('late-joiner')).map((h) => role((async () => {
+    const lateJoinRuns = [0, 1].map(() => role((async () => {
+      const h = await host('late-joiner');
       await joinAt(rnd.between(0.4, 0.7));
       await h.connect(c.url);
       await workUntilDone(h);
@@ -201,7 +206,7 @@ describe('volunteer churn', () => {
     hosts.forEach((h) => h.disconnect());
 
     // Every work unit completed with the right canonical output.
-    expect(c.store.reports.workunitCounts(batchId)).toMatchObject({ done: WORKUNITS, active: 0, failed: 0 });
+    expect((await c.store.reports.workunitCounts(batchId))).toMatchObject({ done: WORKUNITS, active: 0, failed: 0 });
     expect(workunitProblems(db)).toEqual([]);
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
 

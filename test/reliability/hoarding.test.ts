@@ -39,18 +39,19 @@ describe('throwaway identities', () => {
     });
     const c = coordinator;
     appDir = mkdtempSync(join(tmpdir(), 'vg-hoarding-apps-'));
-    const projectId = c.apps.createProject({ name: 'hoarding' });
-    const app = c.apps.createApp(projectId, { name: 'affine' });
-    c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: Buffer.from(APP_MAIN) }] });
-    const submit = (name: string, n: number) =>
-      c.submission.submitBatch({ appId: app.id, name, workunits: Array.from({ length: n }, (_, x) => ({ input: { x } })) }).batchId;
-    const host = (name: string) => {
-      const { accountKey } = c.registry.createAccount({ name });
+    const projectId = await c.apps.createProject({ name: 'hoarding' });
+    const app = await c.apps.createApp(projectId, { name: 'affine' });
+    await c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: Buffer.from(APP_MAIN) }] });
+    const submit = async (name: string, n: number) =>
+      (await c.submission.submitBatch({ appId: app.id, name, workunits: Array.from({ length: n }, (_, x) => ({ input: { x } })) })).batchId;
+    const host = async (name: string) => {
+      const { accountKey } = await c.registry.createAccount({ name });
       const h = new HostClient({ name, accountKey, appDir: appDir! });
       clients.push(h);
       return h;
     };
-    const open = (batchId: number) => c.store.reports.workunitCounts(batchId).active;
+    // Read straight from the file: the hosts' stop checks are synchronous.
+    const open = (batchId: number) => (c.store.db.prepare("SELECT COUNT(*) AS n FROM workunits WHERE batch_id = ? AND status = 'active'").get(batchId) as { n: number }).n;
     const work = async (hosts: HostClient[], until: () => boolean, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
       await Promise.all(hosts.map((h) => h.work({ stop: () => until() || Date.now() > deadline, batch: 4 })));
@@ -58,16 +59,16 @@ describe('throwaway identities', () => {
     };
 
     // Volunteers who have already done good work.
-    const honest = [host('ada'), host('bea'), host('cy'), host('dot')];
+    const honest = [(await host('ada')), (await host('bea')), (await host('cy')), (await host('dot'))];
     await Promise.all(honest.map((h) => h.connect(c.url)));
-    const warmUp = submit('warm-up', 40);
+    const warmUp = await submit('warm-up', 40);
     await work(honest, () => open(warmUp) === 0, 30_000);
-    for (const h of honest) expect(c.store.identities.hostById(h.hostId)!.nValid).toBeGreaterThanOrEqual(3);
+    for (const h of honest) expect((await c.store.identities.hostById(h.hostId))!.nValid).toBeGreaterThanOrEqual(3);
 
     // The attack: twelve fresh keys grab all they can of a new batch, again and again (each alone
     // may hold 4: together 48, but new hosts together hold at most a tenth of the batch).
-    const batch = submit('target', 300);
-    const sybils = Array.from({ length: 12 }, (_, i) => host(`sybil-${i}`));
+    const batch = await submit('target', 300);
+    const sybils = await Promise.all(Array.from({ length: 12 }, (_, i) => host(`sybil-${i}`)));
     await Promise.all(sybils.map((h) => h.connect(c.url)));
     const grabAt = Date.now();
     for (let round = 0; round < 10; round++) {
@@ -75,7 +76,7 @@ describe('throwaway identities', () => {
     }
     // (A host that does not list what it holds is sent it again: count each task once.)
     const grabbed = sybils.reduce((n, s) => n + s.tasksSeen.size, 0);
-    const replicas = c.store.reports.replicaCounts(batch);
+    const replicas = await c.store.reports.replicaCounts(batch);
     console.log(`[hoarding] 12 fresh keys asked for 7,680 tasks of a 300-unit batch (600 replicas): they got ${grabbed}`);
     expect(grabbed).toBe(30);
     expect(c.store.db.prepare('SELECT r_new_host AS n FROM batch_counts WHERE batch_id = ?').get(batch)).toEqual({ n: grabbed });
@@ -93,7 +94,7 @@ describe('throwaway identities', () => {
     const theirs = db.prepare(`SELECT r.outcome, COUNT(*) AS n FROM replicas r WHERE r.host_id IN (${sybils.map((s) => s.hostId).join(',')})
       GROUP BY r.outcome`).all() as { outcome: string | null; n: number }[];
     expect(theirs.filter((r) => r.outcome !== 'no_reply' && r.outcome !== 'aborted')).toEqual([]);
-    for (const s of sybils.filter((x) => x.tasksSeen.size > 0)) expect(c.store.identities.hostById(s.hostId)!.quotaLevel).toBeLessThan(0);
+    for (const s of sybils.filter((x) => x.tasksSeen.size > 0)) expect((await c.store.identities.hostById(s.hostId))!.quotaLevel).toBeLessThan(0);
     console.log(`[hoarding] the batch finished ${Date.now() - grabAt} ms after the grab began; every result right; hoarded tasks taken back after ${HOLD_MS} ms`);
   }, 120_000);
 });

@@ -675,7 +675,7 @@ describe('hostile input', () => {
       expect((await v.report([good]))[0]!.status).toBe('accepted');
       legit.acceptedTaskIds.add(t1!.taskId);
       expect((await v.report([good]))[0]!.status).toBe('duplicate');
-      expect(c.store.work.workunit(t1!.workunitId)!.status).toBe('done'); // quorum 1
+      expect((await c.store.work.workunit(t1!.workunitId))!.status).toBe('done'); // quorum 1
       expect((await v.report([good, good]))!.map((a) => a.status)).toEqual(['duplicate', 'duplicate']);
       await reject('a different result after the work unit finished', buildResult(ed, v.seed, t1!, { output: { other: true } }), 'conflict');
       // The other task: finished by the legitimate result, the host's replay is a duplicate.
@@ -691,7 +691,7 @@ describe('hostile input', () => {
       expect(ledger.n, 'credit granted once').toBe(1);
     } finally {
       v.close();
-      w.close();
+      await w.close();
     }
   });
 
@@ -893,7 +893,7 @@ describe('hostile input', () => {
         if (typeof reply.status === 'number') r.onReply?.(reply as HttpReply);
       }
     };
-    await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)));
+    await Promise.all(Array.from({ length: 8 }, async (_, w) => (await worker(w))));
     expect(violations, violations.slice(0, 10).join('\n')).toEqual([]);
     expect(existsSync(join(c.dataDir, '..', 'x.js'))).toBe(false);
     await checkpoint();

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { batchStatus } from '../../coordinator/research/batch-status.js';
 import { MIGRATIONS, migrate } from '../../coordinator/store/migrations.js';
+import { SqliteDatabase } from '../../coordinator/store/sql/sqlite-database.js';
 import { ReportStore } from '../../coordinator/store/report-store.js';
 import { counterProblems } from '../helpers/batch-counters.js';
 
@@ -45,7 +46,7 @@ const finish = (id: number, status: 'done' | 'failed' | 'cancelled', at: number)
   db.prepare('UPDATE workunits SET status = ?, finished_at = ? WHERE id = ?').run(status, at, id);
 const endReplica = (id: number, outcome: string) => db.prepare("UPDATE replicas SET status = 'over', outcome = ? WHERE id = ?").run(outcome, id);
 
-it('backfills the counters of an existing database, then keeps them through every kind of change', () => {
+it('backfills the counters of an existing database, then keeps them through every kind of change', async () => {
   // A database as a coordinator before migration 4 left it: two batches in various states.
   batch(1);
   batch(2);
@@ -68,10 +69,10 @@ it('backfills the counters of an existing database, then keeps them through ever
   expect(counterProblems(db)).toEqual([]);
   migrate(db); // the later migrations, which the read side of today needs
   expect(counterProblems(db)).toEqual([]);
-  const reports = new ReportStore(db);
-  expect(reports.workunitCounts(1)).toEqual({ active: 1, done: 1, failed: 1, cancelled: 0 });
-  expect(reports.replicaCounts(2)).toEqual({ unsent: 0, inProgress: 0, success: 0, clientError: 0, noReply: 1, aborted: 1, abandoned: 0, notNeeded: 0 });
-  expect(reports.lastFinished(2)).toBe(T + 61_000);
+  const reports = new ReportStore(new SqliteDatabase(db));
+  expect(await reports.workunitCounts(1)).toEqual({ active: 1, done: 1, failed: 1, cancelled: 0 });
+  expect(await reports.replicaCounts(2)).toEqual({ unsent: 0, inProgress: 0, success: 0, clientError: 0, noReply: 1, aborted: 1, abandoned: 0, notNeeded: 0 });
+  expect(await reports.lastFinished(2)).toBe(T + 61_000);
 
   // The work of a running coordinator.
   endReplica(4, 'success');
@@ -81,12 +82,12 @@ it('backfills the counters of an existing database, then keeps them through ever
   finish(3, 'done', T + 3_200);
   db.prepare("UPDATE replicas SET validate_state = 'valid' WHERE id = 4").run(); // no counted column
   expect(counterProblems(db)).toEqual([]);
-  expect(reports.workunitCounts(1)).toEqual({ active: 0, done: 2, failed: 1, cancelled: 0 });
+  expect(await reports.workunitCounts(1)).toEqual({ active: 0, done: 2, failed: 1, cancelled: 0 });
 
   // A caught host's work unit reopened (its finish no longer counts), then decided again.
   db.prepare("UPDATE workunits SET status = 'active', finished_at = NULL WHERE id = 1").run();
   expect(counterProblems(db)).toEqual([]);
-  expect(reports.finishedSeries(1, 1)).toEqual(
+  expect(await reports.finishedSeries(1, 1)).toEqual(
     expect.arrayContaining([{ bucket: 1, done: 0, failed: 0 }, { bucket: 2, done: 0, failed: 1 }, { bucket: 3, done: 1, failed: 0 }]),
   );
   finish(1, 'done', T + 9_000);
@@ -105,7 +106,7 @@ it('backfills the counters of an existing database, then keeps them through ever
   expect(counterProblems(db)).toEqual([]);
 
   // What the researcher sees, from the counters alone.
-  const status = batchStatus(reports, reports.batch(1)!, T + 100_000);
+  const status = await batchStatus(reports, (await reports.batch(1))!, T + 100_000);
   expect(status).toMatchObject({
     status: 'done',
     finishedAt: T + 9_000,
@@ -122,15 +123,15 @@ it('backfills the counters of an existing database, then keeps them through ever
   ]);
 });
 
-it('counts a long batch’s throughput over its last minute, in whole seconds', () => {
+it('counts a long batch’s throughput over its last minute, in whole seconds', async () => {
   migrate(db);
   batch(1);
   // 30 finished in its first 31 s, 12 in the last 60 s of its 100 s life (from second 40 on).
   for (let i = 0; i < 30; i++) workunit(100 + i, 1, 'done', T + 1_000 + i * 1_000);
   for (let i = 0; i < 12; i++) workunit(200 + i, 1, 'done', T + 40_000 + i * 5_000);
   workunit(300, 1);
-  const reports = new ReportStore(db);
-  const status = batchStatus(reports, reports.batch(1)!, T + 100_000);
+  const reports = new ReportStore(new SqliteDatabase(db));
+  const status = await batchStatus(reports, (await reports.batch(1))!, T + 100_000);
   expect(status.throughput).toEqual({ windowMs: 60_000, workunitsPerSecond: 0.2 });
   expect(status.etaMs).toBe(5_000);
   expect(counterProblems(db)).toEqual([]);

@@ -11,6 +11,7 @@ import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import { GENESIS_HASH, ledgerEntryHash, verifyLedgerChain } from '../../protocol/ledger.js';
 import { loadOrCreateCoordinatorKey } from '../../coordinator/identity/coordinator-key.js';
 import { MIGRATIONS, migrate } from '../../coordinator/store/migrations.js';
+import { SqliteDatabase } from '../../coordinator/store/sql/sqlite-database.js';
 import { LedgerStore } from '../../coordinator/store/ledger-store.js';
 import { ReportStore } from '../../coordinator/store/report-store.js';
 
@@ -32,7 +33,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it('converts the ledger, totals and replica credit of an existing database to exact units', () => {
+it('converts the ledger, totals and replica credit of an existing database to exact units', async () => {
   const { key } = loadOrCreateCoordinatorKey(dir, ed);
   db.prepare("INSERT INTO teams (id, name, created_at, total_credit) VALUES (1, 'red', ?, ?)").run(T, 6.938893903907228e-18);
   db.prepare('INSERT INTO users (id, name, team_id, created_at, total_credit) VALUES (1, ?, 1, ?, ?)').run('u', T, 6.938893903907228e-18);
@@ -74,12 +75,12 @@ it('converts the ledger, totals and replica credit of an existing database to ex
     { id: 4, micro: 23_148 },
   ]);
   // The receipts are as they were signed: the chain still verifies.
-  const entries = new LedgerStore(db).entriesAfter(0, 100);
+  const entries = await new LedgerStore(new SqliteDatabase(db)).entriesAfter(0, 100);
   expect(entries.map((e) => e.amount)).toEqual(amounts.map(([, amount]) => amount));
   expect(verifyLedgerChain(ed, key.publicKey, entries)).toBeUndefined();
-  const reports = new ReportStore(db);
-  expect(reports.leaderboard('hosts', 10)[0]).toMatchObject({ totalCredit: 0.023148 });
-  expect(reports.replicas(1).map((r) => r.credit)).toEqual([0, 0, 0, 0.023148]);
+  const reports = new ReportStore(new SqliteDatabase(db));
+  expect((await reports.leaderboard('hosts', 10))[0]).toMatchObject({ totalCredit: 0.023148 });
+  expect((await reports.replicas(1)).map((r) => r.credit)).toEqual([0, 0, 0, 0.023148]);
   expect(() => db.prepare('UPDATE credit_ledger SET micro = 1').run()).toThrow(/append-only/);
 
   // Each entry says what it is; grants and revocations stay one per replica, corrections do not.

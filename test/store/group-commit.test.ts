@@ -1,4 +1,4 @@
-// Group commit on a real SQLite file: messages of one event-loop turn share a commit, each
+// Group commit on a real SQLite file: messages that arrive together share a commit, each
 // in its own savepoint; an answer comes only once the commit is on disk (a second
 // connection sees it), and what hosts are told waits for that commit too.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GroupCommit } from '../../coordinator/store/group-commit.js';
-import { Store } from '../../coordinator/store/store.js';
+import { Store, type Tx } from '../../coordinator/store/store.js';
 
 let dir: string;
 let file: string;
@@ -23,12 +23,12 @@ beforeEach(() => {
   noticeErrors = [];
   commits = new GroupCommit(store, { onNoticeError: (e) => noticeErrors.push(e) });
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const insert = (text: string) => Number(store.db.prepare('INSERT INTO notes (text) VALUES (?)').run(text).lastInsertRowid);
+const insert = async (tx: Tx, text: string) => (await tx.sql.get<{ id: number }>('INSERT INTO notes (text) VALUES (?) RETURNING id', [text]))!.id;
 /** What another connection (another process after a crash, say) finds on disk. */
 function onDisk(): string[] {
   const other = new Database(file, { readonly: true });
@@ -39,66 +39,71 @@ function onDisk(): string[] {
   }
 }
 
-describe('Store.afterCommit', () => {
-  it('runs callbacks after the outermost commit, in order, and at once outside a transaction', () => {
+describe('Store transactions and after-commit callbacks', () => {
+  it('runs callbacks after the outermost commit, in order', async () => {
     const seen: string[] = [];
-    store.afterCommit(() => seen.push('outside'));
-    expect(seen).toEqual(['outside']);
-    store.transaction(() => {
-      insert('a');
-      store.afterCommit(() => seen.push(`outer sees ${onDisk().join(',')}`));
-      store.transaction(() => {
-        insert('b');
-        store.afterCommit(() => seen.push('inner'));
+    await store.transaction(async (tx) => {
+      await insert(tx, 'a');
+      tx.afterCommit(() => seen.push(`outer sees ${onDisk().join(',')}`));
+      await tx.savepoint(async (inner) => {
+        await insert(inner, 'b');
+        inner.afterCommit(() => seen.push('inner'));
       });
-      expect(seen).toEqual(['outside']);
+      expect(seen).toEqual([]);
     });
-    expect(seen).toEqual(['outside', 'outer sees a,b', 'inner']);
+    expect(seen).toEqual(['outer sees a,b', 'inner']);
   });
 
-  it('drops the callbacks of a savepoint that rolls back, and of a transaction that rolls back', () => {
+  it('drops the callbacks of a savepoint that rolls back, and of a transaction that rolls back', async () => {
     const seen: string[] = [];
-    store.transaction(() => {
-      store.afterCommit(() => seen.push('kept'));
-      expect(() =>
-        store.transaction(() => {
-          insert('undone');
-          store.afterCommit(() => seen.push('dropped'));
+    await store.transaction(async (tx) => {
+      tx.afterCommit(() => seen.push('kept'));
+      await expect(
+        tx.savepoint(async (inner) => {
+          await insert(inner, 'undone');
+          inner.afterCommit(() => seen.push('dropped'));
           throw new Error('no');
         }),
-      ).toThrow('no');
+      ).rejects.toThrow('no');
     });
-    expect(() =>
-      store.transaction(() => {
-        store.afterCommit(() => seen.push('dropped too'));
+    await expect(
+      store.transaction(async (tx) => {
+        tx.afterCommit(() => seen.push('dropped too'));
         throw new Error('no');
       }),
-    ).toThrow('no');
+    ).rejects.toThrow('no');
     expect(seen).toEqual(['kept']);
     expect(onDisk()).toEqual([]);
   });
 
-  it('runs every callback after a commit even if one throws, then reports the first error', () => {
+  it('runs every callback after a commit even if one throws, then reports the first error', async () => {
     const seen: string[] = [];
-    expect(() =>
-      store.transaction(() => {
-        insert('a');
-        store.afterCommit(() => {
+    await expect(
+      store.transaction(async (tx) => {
+        await insert(tx, 'a');
+        tx.afterCommit(() => {
           throw new Error('first');
         });
-        store.afterCommit(() => seen.push('second'));
+        tx.afterCommit(() => seen.push('second'));
       }),
-    ).toThrow('first');
+    ).rejects.toThrow('first');
     expect(seen).toEqual(['second']);
     expect(onDisk()).toEqual(['a']);
+  });
+
+  it('refuses a statement on the database from inside a transaction, which would wait for it forever', async () => {
+    await expect(store.transaction(async () => (await store.identities.hostById(1)))).rejects.toThrow('would wait for that transaction forever');
+    await expect(store.transaction(async () => store.transaction(async () => 1))).rejects.toThrow('would wait for that transaction forever');
+    // Outside, the same statement runs.
+    expect(await store.identities.hostById(1)).toBeUndefined();
   });
 });
 
 describe('GroupCommit', () => {
-  it('gives the messages of one turn one commit, and answers only once it is on disk', async () => {
+  it('gives the messages that arrive together one commit, and answers only once it is on disk', async () => {
     const answered: string[][] = [];
     const runs = ['a', 'b', 'c'].map((text) =>
-      commits.run(() => insert(text)).then((id) => {
+      commits.run(async (tx) => (await insert(tx, text))).then((id) => {
         answered.push(onDisk());
         return id;
       }),
@@ -108,18 +113,34 @@ describe('GroupCommit', () => {
     expect(answered).toEqual([['a', 'b', 'c'], ['a', 'b', 'c'], ['a', 'b', 'c']]);
     expect({ groups: commits.groups, jobs: commits.jobs }).toEqual({ groups: 1, jobs: 3 });
 
-    await commits.run(() => insert('d'));
+    await commits.run(async (tx) => (await insert(tx, 'd')));
     expect({ groups: commits.groups, jobs: commits.jobs }).toEqual({ groups: 2, jobs: 4 });
+  });
+
+  it('gathers what arrives while a group commits into the next group, and answers in order', async () => {
+    const order: string[] = [];
+    const first = commits.run(async (tx) => {
+      await insert(tx, 'a');
+      return 'a';
+    });
+    // Let the first group start, then send more while it is in flight.
+    await new Promise((resolve) => setImmediate(resolve));
+    const more = ['b', 'c'].map((text) => commits.run(async (tx) => (await insert(tx, text), text)));
+    for (const p of [first, ...more]) void p.then((t) => order.push(t));
+    await Promise.all([first, ...more]);
+    expect(order).toEqual(['a', 'b', 'c']);
+    expect(onDisk()).toEqual(['a', 'b', 'c']);
+    expect(commits.groups).toBe(2);
   });
 
   it('undoes only the message that failed; the others of its group commit', async () => {
     const outcomes = await Promise.allSettled([
-      commits.run(() => insert('a')),
-      commits.run(() => {
-        insert('half done');
-        insert('a'); // UNIQUE: this message fails after writing
+      commits.run(async (tx) => (await insert(tx, 'a'))),
+      commits.run(async (tx) => {
+        await insert(tx, 'half done');
+        await insert(tx, 'a'); // UNIQUE: this message fails after writing
       }),
-      commits.run(() => insert('c')),
+      commits.run(async (tx) => (await insert(tx, 'c'))),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(String((outcomes[1] as PromiseRejectedResult).reason)).toContain('UNIQUE constraint failed');
@@ -129,12 +150,12 @@ describe('GroupCommit', () => {
   it('tells hosts only after the commit, and only about messages that were kept', async () => {
     const told: string[] = [];
     await Promise.allSettled([
-      commits.run(() => {
-        insert('a');
-        store.afterCommit(() => told.push(`a, with ${onDisk().join(',')} on disk`));
+      commits.run(async (tx) => {
+        await insert(tx, 'a');
+        tx.afterCommit(() => told.push(`a, with ${onDisk().join(',')} on disk`));
       }),
-      commits.run(() => {
-        store.afterCommit(() => told.push('never'));
+      commits.run(async (tx) => {
+        tx.afterCommit(() => told.push('never'));
         throw new Error('refused');
       }),
     ]);
@@ -142,11 +163,11 @@ describe('GroupCommit', () => {
   });
 
   it('answers a group whose notices fail as committed, and reports the notice error', async () => {
-    const id = await commits.run(() => {
-      store.afterCommit(() => {
+    const id = await commits.run(async (tx) => {
+      tx.afterCommit(() => {
         throw new Error('socket gone');
       });
-      return insert('a');
+      return await insert(tx, 'a');
     });
     expect(id).toBe(1);
     expect(onDisk()).toEqual(['a']);
@@ -155,44 +176,45 @@ describe('GroupCommit', () => {
 
   it('fails the whole group, keeping nothing, when the transaction itself is lost', async () => {
     const outcomes = await Promise.allSettled([
-      commits.run(() => insert('a')),
-      commits.run(() => {
+      commits.run(async (tx) => (await insert(tx, 'a'))),
+      commits.run(async () => {
         // What SQLite does on a full disk or an I/O error: it rolls the whole transaction back.
         store.db.exec('ROLLBACK');
         throw new Error('disk I/O error');
       }),
-      commits.run(() => insert('never run')),
+      commits.run(async (tx) => (await insert(tx, 'never run'))),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
     expect(onDisk()).toEqual([]);
     expect(store.db.inTransaction).toBe(false);
-    await commits.run(() => insert('later'));
+    await commits.run(async (tx) => (await insert(tx, 'later')));
     expect(onDisk()).toEqual(['later']);
   });
 
-  it('commits at once when a group is full, so the first message never waits on a crowd', async () => {
+  it('starts a group at once when it is full, so the first message never waits on a crowd', async () => {
     const small = new GroupCommit(store, { maxGroup: 2, onNoticeError: () => {} });
-    const first = small.run(() => insert('a'));
-    const second = small.run(() => insert('b'));
-    expect(onDisk()).toEqual(['a', 'b']); // committed inside the second run() call
-    const third = small.run(() => insert('c'));
-    await Promise.all([first, second, third]);
+    const first = small.run(async (tx) => (await insert(tx, 'a')));
+    const second = small.run(async (tx) => (await insert(tx, 'b')));
+    const third = small.run(async (tx) => (await insert(tx, 'c')));
+    await Promise.all([first, second]);
+    expect(onDisk().slice(0, 2)).toEqual(['a', 'b']);
+    await third;
     expect({ groups: small.groups, jobs: small.jobs }).toEqual({ groups: 2, jobs: 3 });
   });
 
-  it('refuses to answer from inside another transaction, where its commit would not be durable', async () => {
-    const run = commits.run(() => insert('a'));
-    store.transaction(() => commits.flush());
-    await expect(run).rejects.toThrow('a group commit cannot run inside another transaction');
-    expect(onDisk()).toEqual([]);
-  });
-
   it('commits what was queued when closed, and refuses what comes after', async () => {
-    const before = commits.run(() => insert('a'));
-    commits.close();
+    const before = commits.run(async (tx) => (await insert(tx, 'a')));
+    await commits.close();
     expect(onDisk()).toEqual(['a']);
     await expect(before).resolves.toBe(1);
-    await expect(commits.run(() => insert('b'))).rejects.toThrow('the coordinator is shutting down');
+    await expect(commits.run(async (tx) => (await insert(tx, 'b')))).rejects.toThrow('the coordinator is shutting down');
     expect(onDisk()).toEqual(['a']);
+  });
+
+  it('reports each commit to its observer: messages and seconds', async () => {
+    const seen: number[] = [];
+    const observed = new GroupCommit(store, { onNoticeError: () => {}, observe: (messages, seconds) => seen.push(messages, seconds >= 0 ? 1 : 0) });
+    await Promise.all(['a', 'b'].map((t) => observed.run(async (tx) => (await insert(tx, t)))));
+    expect(seen).toEqual([2, 1]);
   });
 });

@@ -10,7 +10,8 @@ import { utf8 } from '../../protocol/bytes.js';
 import { sha256Hex } from '../../protocol/hash.js';
 import { BlobStore } from '../../coordinator/files/blob-store.js';
 import { OutputFiles } from '../../coordinator/files/output-files.js';
-import { CatalogStore } from '../../coordinator/store/catalog.js';
+import { SqliteDatabase } from '../../coordinator/store/sql/sqlite-database.js';
+import { Repositories } from '../../coordinator/store/store.js';
 import { MIGRATIONS, migrate } from '../../coordinator/store/migrations.js';
 
 const T = 1_700_000_000_000;
@@ -37,24 +38,25 @@ function oldFile(text: string): string {
 }
 const mark = (hash: string) => (db.prepare('SELECT canonical_json AS c FROM files WHERE sha256 = ?').get(hash) as { c: number | null }).c;
 
-it('files stored before migration 7 are checked when first asked about, and the answer kept', () => {
+it('files stored before migration 7 are checked when first asked about, and the answer kept', async () => {
   const canonical = oldFile('{"a":[1,"x"]}');
   const spaced = oldFile('{"a": [1, "x"]}');
   const gone = oldFile('{"b":2}');
   rmSync(blobs.pathOf(gone));
   expect(migrate(db)).toContain(7);
-  const outputs = new OutputFiles(new CatalogStore(db), blobs);
+  const outputs = new OutputFiles(blobs);
+  const repos = new Repositories(new SqliteDatabase(db));
   expect([mark(canonical), mark(spaced), mark(gone)]).toEqual([null, null, null]);
 
-  expect(outputs.status(canonical)).toBe('canonical');
-  expect(outputs.status(spaced)).toBe('not_canonical');
-  expect(outputs.status(gone)).toBe('missing');
-  expect(outputs.status('0'.repeat(64))).toBe('missing');
+  expect(await outputs.status(repos, canonical)).toBe('canonical');
+  expect(await outputs.status(repos, spaced)).toBe('not_canonical');
+  expect(await outputs.status(repos, gone)).toBe('missing');
+  expect(await outputs.status(repos, '0'.repeat(64))).toBe('missing');
   expect([mark(canonical), mark(spaced), mark(gone)]).toEqual([1, 0, null]);
 
   // Kept: the blob is not read again.
   rmSync(blobs.pathOf(canonical));
-  expect(outputs.status(canonical)).toBe('canonical');
+  expect(await outputs.status(repos, canonical)).toBe('canonical');
 });
 
 /** An upload's body, in pieces as a socket would hand them over. */
@@ -66,10 +68,11 @@ it('an upload of an unchecked file marks it canonical; one that does not hash to
   const text = '{"a":1}';
   const hash = oldFile(text);
   migrate(db);
-  const outputs = new OutputFiles(new CatalogStore(db), blobs);
+  const outputs = new OutputFiles(blobs);
+  const repos = new Repositories(new SqliteDatabase(db));
   const received = await outputs.receive(pieces(utf8(text)), hash, 1024);
   if ('code' in received) throw new Error(received.message);
-  outputs.keep(received, hash, T);
+  await outputs.keep(repos, received, hash, T);
   expect(mark(hash)).toBe(1);
   expect(await outputs.receive(pieces(utf8('{"a":2}')), hash, 1024)).toEqual({ code: 'bad_request', message: expect.stringMatching(/hashes to/) });
   expect(readdirSync(join(dir, 'files', 'tmp'))).toEqual([]); // nothing left behind
@@ -77,7 +80,8 @@ it('an upload of an unchecked file marks it canonical; one that does not hash to
 
 it('checks an upload as it streams in, says where it is wrong, and stops at the size limit', async () => {
   migrate(db);
-  const outputs = new OutputFiles(new CatalogStore(db), blobs);
+  const outputs = new OutputFiles(blobs);
+  const repos = new Repositories(new SqliteDatabase(db));
   const spaced = utf8(`["${'x'.repeat(600_000)}", 1]`);
   expect(await outputs.receive(pieces(spaced), sha256Hex(spaced), 1024 * 1024)).toEqual({ code: 'bad_request', message: expect.stringMatching(/not canonical JSON .*: white space at byte 600004$/) });
   const fine = utf8(`["${'x'.repeat(600_000)}",1]`);

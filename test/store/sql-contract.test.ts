@@ -138,11 +138,13 @@ for (const backend of backends) {
     });
 
     it('never shows a statement outside a transaction what the transaction has not committed', async () => {
-      let outside: Promise<unknown> | undefined;
+      // Another request's read, started from outside the transaction once it has written.
+      let written!: () => void;
+      const outside = new Promise<void>((resolve) => (written = resolve)).then(() => db.get('SELECT name FROM items WHERE name = ?', ['uncommitted']));
       await expect(
         db.transaction(async (tx) => {
           await tx.run('INSERT INTO items (name, size) VALUES (?, ?)', ['uncommitted', 1]);
-          outside = db.get('SELECT name FROM items WHERE name = ?', ['uncommitted']);
+          written();
           await new Promise((resolve) => setTimeout(resolve, 20));
           throw new Error('rolled back');
         }),

@@ -76,9 +76,9 @@ async function closedPort(): Promise<number> {
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
 
 async function addPrimes(c: TestCoordinator, projectName = 'examples'): Promise<number> {
-  const projectId = c.apps.createProject({ name: projectName });
-  const app = c.apps.createApp(projectId, { name: 'primes' });
-  c.apps.addVersion(app.id, { files: await EXAMPLES.primes.files(), requirements: EXAMPLES.primes.requirements });
+  const projectId = await c.apps.createProject({ name: projectName });
+  const app = await c.apps.createApp(projectId, { name: 'primes' });
+  await c.apps.addVersion(app.id, { files: await EXAMPLES.primes.files(), requirements: EXAMPLES.primes.requirements });
   return app.id;
 }
 
@@ -195,7 +195,7 @@ describe('the companion', () => {
     coordinator = await startTestCoordinator();
     const appId = await addPrimes(coordinator);
     // A long task (many seconds of trial division, checkpointed every 10,000 numbers), then a short one.
-    submitInputs(coordinator, appId, [{ from: 30_000_000, to: 40_000_000 }, { from: 1, to: 1000 }], once);
+    await submitInputs(coordinator, appId, [{ from: 30_000_000, to: 40_000_000 }, { from: 1, to: 1000 }], once);
     const dataDir = tempDir();
     const d = startDaemon(coordinator.url, ['--prefetch', '0'], dataDir);
     await d.waitForLog('task started');
@@ -309,7 +309,7 @@ describe('the companion', () => {
 describe('preferences and schedule', () => {
   it('computes only in its compute hours, from the config file or the flag; a bad config stops it with a clear message', async () => {
     coordinator = await startTestCoordinator();
-    submitInputs(coordinator, await addPrimes(coordinator), [{ from: 1, to: 1000 }], once);
+    await submitInputs(coordinator, await addPrimes(coordinator), [{ from: 1, to: 1000 }], once);
     const dataDir = tempDir();
     const hours = hoursNotNow();
     writeFileSync(join(dataDir, 'volunteer.json'), JSON.stringify({ computeHours: hours, projects: [{ project: 'examples', share: 300 }] }));
@@ -345,7 +345,7 @@ describe('preferences and schedule', () => {
 
   it.skipIf(skipTerminalTests('daemon live display'))('Ctrl-C in the live display says what it finishes and hands back', async () => {
     coordinator = await startTestCoordinator();
-    submitInputs(coordinator, await addPrimes(coordinator), [{ from: 30_000_000, to: 36_000_000 }, { from: 36_000_000, to: 42_000_000 }], once);
+    await submitInputs(coordinator, await addPrimes(coordinator), [{ from: 30_000_000, to: 36_000_000 }, { from: 36_000_000, to: 42_000_000 }], once);
     const dataDir = tempDir();
     mkdirSync(dataDir, { recursive: true });
     const term = startInTerminal(coordinator.url, dataDir, ['--threads', '1', '--prefetch', '1', '--grace-seconds', '3']);
@@ -365,8 +365,8 @@ describe('project preferences reach the coordinator', () => {
     const alpha = await addPrimes(c, 'alpha');
     const beta = await addPrimes(c, 'beta');
     const small = (n: number, from: number) => Array.from({ length: n }, (_, i) => ({ from: from + i * 1000, to: from + (i + 1) * 1000 }));
-    submitInputs(c, alpha, small(3, 0), once);
-    submitInputs(c, beta, small(3, 0), once);
+    await submitInputs(c, alpha, small(3, 0), once);
+    await submitInputs(c, beta, small(3, 0), once);
     const dataDir = tempDir();
     writeFileSync(join(dataDir, 'volunteer.json'), JSON.stringify({ projects: [{ project: 'beta', share: 200 }], onlyListed: true }));
     const d = startDaemon(c.url, [], dataDir);
@@ -384,7 +384,7 @@ describe('project preferences reach the coordinator', () => {
     await d.companion('no-new-tasks', 'alpha');
     expect(await d.stop()).toBe(0);
     rmSync(join(dataDir, 'volunteer.json'));
-    submitInputs(c, beta, small(2, 100_000), once);
+    await submitInputs(c, beta, small(2, 100_000), once);
     const again = startDaemon(c.url, [], dataDir);
     await again.waitForLog('connected');
     expect((await again.companion('resume')).code).toBe(0);

@@ -92,8 +92,8 @@ async function expectedOutput(example: 'primes' | 'mandelbrot', input: unknown):
 }
 
 async function addExample(c: TestCoordinator, projectId: number, name: 'primes' | 'mandelbrot'): Promise<number> {
-  const app = c.apps.createApp(projectId, { name });
-  c.apps.addVersion(app.id, { files: await EXAMPLES[name].files(), requirements: EXAMPLES[name].requirements });
+  const app = await c.apps.createApp(projectId, { name });
+  await c.apps.addVersion(app.id, { files: await EXAMPLES[name].files(), requirements: EXAMPLES[name].requirements });
   return app.id;
 }
 
@@ -142,10 +142,10 @@ async function holdingCoordinator(port = 0): Promise<{ url: string; port: number
 describe('the volunteer daemon', () => {
   it('three daemons complete a batch of each example app with validated results and verifiable credit', async () => {
     coordinator = await startTestCoordinator();
-    const projectId = coordinator.apps.createProject({ name: 'examples' });
-    const primesBatch = submit(coordinator, await addExample(coordinator, projectId, 'primes'), primesInputs(10, 3000, 200_000));
+    const projectId = await coordinator.apps.createProject({ name: 'examples' });
+    const primesBatch = await submit(coordinator, await addExample(coordinator, projectId, 'primes'), primesInputs(10, 3000, 200_000));
     const mandelInputs = mandelbrotInputs(6, { width: 96, rowsPerStrip: 6, maxIter: 300 });
-    const mandelBatch = submit(coordinator, await addExample(coordinator, projectId, 'mandelbrot'), mandelInputs);
+    const mandelBatch = await submit(coordinator, await addExample(coordinator, projectId, 'mandelbrot'), mandelInputs);
 
     const ds = [0, 1, 2].map((i) => startDaemon(coordinator!.url, ['--name', `daemon-${i}`]));
     const db = dbOf(coordinator);
@@ -183,7 +183,7 @@ describe('the volunteer daemon', () => {
 
   it('reports hostile apps as client errors, refuses tampered bundles, and keeps working', async () => {
     coordinator = await startTestCoordinator();
-    const projectId = coordinator.apps.createProject({ name: 'hostile' });
+    const projectId = await coordinator.apps.createProject({ name: 'hostile' });
     const keyDir = tempDir('vg-daemon-');
     const hostile: Record<string, string> = {
       'host-error': `export default async (input, ctx) => { await ctx.file('missing.bin'); };`,
@@ -209,17 +209,17 @@ describe('the volunteer daemon', () => {
     };
     const hostileBatches: Record<string, number> = {};
     for (const [name, source] of Object.entries(hostile)) {
-      const app = coordinator.apps.createApp(projectId, { name });
-      coordinator.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(source) }] });
+      const app = await coordinator.apps.createApp(projectId, { name });
+      await coordinator.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(source) }] });
       // One attempt is enough to see the error: quorum 1, no retries.
-      hostileBatches[name] = submit(coordinator, app.id, [{ n: 1 }], { minQuorum: 1, targetNresults: 1, maxErrorResults: 1, maxTotalResults: 1 });
+      hostileBatches[name] = await submit(coordinator, app.id, [{ n: 1 }], { minQuorum: 1, targetNresults: 1, maxErrorResults: 1, maxTotalResults: 1 });
     }
     // A tampered app file on the coordinator's disk: the daemon must refuse to run it.
-    const tampered = coordinator.apps.createApp(projectId, { name: 'tampered' });
-    const version = coordinator.apps.addVersion(tampered.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode('export default async () => 1;') }] });
+    const tampered = await coordinator.apps.createApp(projectId, { name: 'tampered' });
+    const version = await coordinator.apps.addVersion(tampered.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode('export default async () => 1;') }] });
     const mainHash = version.manifest.files[0]!.sha256;
     writeFileSync(coordinator.blobs.pathOf(mainHash), 'export default async () => 2;'); // same size, other bytes
-    const tamperedBatch = submit(coordinator, tampered.id, [{ n: 1 }], { minQuorum: 1, targetNresults: 1, maxErrorResults: 1, maxTotalResults: 1 });
+    const tamperedBatch = await submit(coordinator, tampered.id, [{ n: 1 }], { minQuorum: 1, targetNresults: 1, maxErrorResults: 1, maxTotalResults: 1 });
 
     const daemon = startDaemon(coordinator.url, ['--max-cpu-seconds', '1.5', '--max-memory-mb', '96'], keyDir);
     const db = dbOf(coordinator);
@@ -243,7 +243,7 @@ describe('the volunteer daemon', () => {
     expect(outputs).not.toContain(key);
 
     // The same daemon still computes correct results afterwards.
-    const good = submit(coordinator, await addExample(coordinator, projectId, 'primes'), primesInputs(3, 2000, 50_000), { minQuorum: 1, targetNresults: 1 });
+    const good = await submit(coordinator, await addExample(coordinator, projectId, 'primes'), primesInputs(3, 2000, 50_000), { minQuorum: 1, targetNresults: 1 });
     await waitFor('the good batch', () => workunitStates(db, good).done === 3, 30_000);
     for (const { input, output } of canonicalOutputs(db, good)) expect(output).toBe(await expectedOutput('primes', input));
     expect(await daemon.stop()).toBe(0);
@@ -254,15 +254,15 @@ describe('the volunteer daemon', () => {
   it("runs a task after one that left work behind without that work's CPU", async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const projectId = c.apps.createProject({ name: 'leftovers' });
-    const add = (name: string, source: string) => {
-      const app = c.apps.createApp(projectId, { name });
-      c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(source) }] });
+    const projectId = await c.apps.createProject({ name: 'leftovers' });
+    const add = async (name: string, source: string) => {
+      const app = await c.apps.createApp(projectId, { name });
+      await c.apps.addVersion(app.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(source) }] });
       return app.id;
     };
     const once = { minQuorum: 1, targetNresults: 1, maxErrorResults: 1, maxTotalResults: 1 };
-    const leftover = submit(c, add('leftover', COMPILE_CHAIN_APP), [{ n: 1 }], once);
-    const innocent = submit(c, add('innocent', INNOCENT_APP), [{ n: 1 }, { n: 2 }], once);
+    const leftover = await submit(c, await add('leftover', COMPILE_CHAIN_APP), [{ n: 1 }], once);
+    const innocent = await submit(c, await add('innocent', INNOCENT_APP), [{ n: 1 }, { n: 2 }], once);
     const daemon = startDaemon(c.url, ['--max-cpu-seconds', '1.5']);
     const db = dbOf(c);
     await waitFor('every work unit over', () => workunitStates(db, leftover).done === 1 && (workunitStates(db, innocent).done ?? 0) + (workunitStates(db, innocent).failed ?? 0) === 2, 30_000);
@@ -277,24 +277,24 @@ describe('the volunteer daemon', () => {
   it('keeps its app cache within --max-disk-mb and stops an app that checkpoints without bound', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const projectId = c.apps.createProject({ name: 'disk' });
+    const projectId = await c.apps.createProject({ name: 'disk' });
     const KB = 1024;
     const pad = (n: number, seed: number) => new Uint8Array(n).fill(seed);
     // Four apps, each with a 400 KB file, each given a 300 KB input (inputs over 256 KiB travel as files).
     const batches: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const app = c.apps.createApp(projectId, { name: `app-${i}` });
-      c.apps.addVersion(app.id, {
+      const app = await c.apps.createApp(projectId, { name: `app-${i}` });
+      await c.apps.addVersion(app.id, {
         files: [
           { name: 'main.js', bytes: new TextEncoder().encode(`export default async (input, ctx) => (await ctx.file('pad.bin')).length + input.pad.length;`) },
           { name: 'pad.bin', bytes: pad(400 * KB, i + 1) },
         ],
       });
-      batches.push(submit(c, app.id, [{ pad: String(i).repeat(300 * KB) }], { minQuorum: 1, targetNresults: 1 }));
+      batches.push((await submit(c, app.id, [{ pad: String(i).repeat(300 * KB) }], { minQuorum: 1, targetNresults: 1 })));
     }
-    const flood = c.apps.createApp(projectId, { name: 'flood' });
-    c.apps.addVersion(flood.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(`export default async (input, ctx) => { for (let i = 0; ; i++) await ctx.checkpoint({ i, pad: 'x'.repeat(100000) }); };`) }] });
-    const floodBatch = submit(c, flood.id, [{ n: 1 }], { minQuorum: 1, targetNresults: 1, maxErrorResults: 1, maxTotalResults: 1 });
+    const flood = await c.apps.createApp(projectId, { name: 'flood' });
+    await c.apps.addVersion(flood.id, { files: [{ name: 'main.js', bytes: new TextEncoder().encode(`export default async (input, ctx) => { for (let i = 0; ; i++) await ctx.checkpoint({ i, pad: 'x'.repeat(100000) }); };`) }] });
+    const floodBatch = await submit(c, flood.id, [{ n: 1 }], { minQuorum: 1, targetNresults: 1, maxErrorResults: 1, maxTotalResults: 1 });
 
     const daemon = startDaemon(c.url, ['--max-disk-mb', '1', '--max-checkpoint-total-mb', '1']);
     const db = dbOf(c);
@@ -312,9 +312,9 @@ describe('the volunteer daemon', () => {
 
   it('resumes a task from its checkpoint after the daemon is killed with SIGKILL', async () => {
     coordinator = await startTestCoordinator();
-    const projectId = coordinator.apps.createProject({ name: 'long' });
+    const projectId = await coordinator.apps.createProject({ name: 'long' });
     // Seconds of trial division, checkpointed every 10,000 numbers.
-    const batch = submit(coordinator, await addExample(coordinator, projectId, 'primes'), [{ from: 30_000_000, to: 33_000_000 }], { minQuorum: 1, targetNresults: 1 });
+    const batch = await submit(coordinator, await addExample(coordinator, projectId, 'primes'), [{ from: 30_000_000, to: 33_000_000 }], { minQuorum: 1, targetNresults: 1 });
     const dataDir = tempDir('vg-daemon-');
     const first = startDaemon(coordinator.url, [], dataDir);
     await first.waitForLog('task started');
@@ -335,8 +335,8 @@ describe('the volunteer daemon', () => {
 
   it('gives running and queued tasks back on SIGTERM so they are reissued at once', async () => {
     coordinator = await startTestCoordinator();
-    const projectId = coordinator.apps.createProject({ name: 'stop' });
-    const batch = submit(coordinator, await addExample(coordinator, projectId, 'primes'), primesInputs(3, 3_000_000, 30_000_000), { minQuorum: 1, targetNresults: 1 });
+    const projectId = await coordinator.apps.createProject({ name: 'stop' });
+    const batch = await submit(coordinator, await addExample(coordinator, projectId, 'primes'), primesInputs(3, 3_000_000, 30_000_000), { minQuorum: 1, targetNresults: 1 });
     const daemon = startDaemon(coordinator.url, ['--grace-seconds', '0.5']);
     await daemon.waitForLog('task started');
     expect(await daemon.stop()).toBe(0);
@@ -352,8 +352,8 @@ describe('the volunteer daemon', () => {
 
   it('refuses a coordinator whose key is not the pinned or first-seen one, and runs nothing', async () => {
     coordinator = await startTestCoordinator();
-    const projectId = coordinator.apps.createProject({ name: 'keys' });
-    submit(coordinator, await addExample(coordinator, projectId, 'primes'), primesInputs(2, 1000, 10_000));
+    const projectId = await coordinator.apps.createProject({ name: 'keys' });
+    await submit(coordinator, await addExample(coordinator, projectId, 'primes'), primesInputs(2, 1000, 10_000));
 
     const pinned = startDaemon(coordinator.url, ['--coordinator-key', 'ab'.repeat(32)]);
     expect(await pinned.exited).toBe(1);

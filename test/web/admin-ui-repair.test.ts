@@ -278,7 +278,7 @@ describe.skipIf(skipBrowserTests('admin UI repair e2e'))('the admin UI: repairin
 
     // Version 3 failed to load on every volunteer that ran it (as the coordinator would mark it).
     const v3 = (await api.upload(`/apps/${app.id}/versions`, [{ name: 'main.js', content: TRIVIAL_MAIN }])).body;
-    expect(c.store.catalog.markVersionBroken(v3.id, 'main.js: SyntaxError: Unexpected token (line 2, column 16)', Date.now())).toBe(true);
+    expect((await c.store.catalog.markVersionBroken(v3.id, 'main.js: SyntaxError: Unexpected token (line 2, column 16)', Date.now()))).toBe(true);
     await open(h, `/projects/${project.id}`, 'repair');
     await expect.poll(() => row(3).textContent(), POLL).toContain('brokenmain.js: SyntaxError: Unexpected token (line 2, column 16)');
     expect(await appRegion.getByText('Version 3 is broken.').count()).toBe(1);

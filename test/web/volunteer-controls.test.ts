@@ -53,7 +53,7 @@ export default async function run(input, ctx) {
 const taskRows = (page: Page) =>
   page.evaluate(`Object.fromEntries([...document.querySelectorAll('#tasks tbody tr[data-task]')].map((tr) => [tr.dataset.task, [tr.querySelector('.task-state').textContent, tr.querySelector('.task-outcome').textContent, tr.dataset.state]]))`) as Promise<Record<string, [string, string, string]>>;
 
-describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page’s history and controls in Chromium', () => {
+describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page’s history and controls in Chromium', async () => {
   let browser: Browser | undefined;
   let coordinator: TestCoordinator | undefined;
   let context: BrowserContext | undefined;
@@ -101,12 +101,12 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
   it('lists every task with its outcome and explains errors, keeps the list across a reload, charts credit per project, and shows the ledger verified', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const alpha = c.apps.createProject({ name: 'Alpha <b>lab</b>' });
-    const beta = c.apps.createProject({ name: 'Beta' });
-    submitInputs(c, addApp(c, alpha, 'steady', STEADY_APP), [{ work: 10_000_000 }, { work: 10_000_001 }], ONE_REPLICA);
-    submitInputs(c, addApp(c, beta, 'quick', 'export default async (input) => input.n * 2;'), [{ n: 1 }, { n: 2 }], ONE_REPLICA);
-    submitInputs(c, addApp(c, beta, 'thrower', 'export default async (input) => { throw new Error(`bad input ${input.n}`); };'), [{ n: 7 }], ONE_REPLICA);
-    submitInputs(c, addApp(c, alpha, 'endless', 'export default async () => { for (;;) {} };'), [{ n: 1 }], ONE_REPLICA);
+    const alpha = await c.apps.createProject({ name: 'Alpha <b>lab</b>' });
+    const beta = await c.apps.createProject({ name: 'Beta' });
+    await submitInputs(c, (await addApp(c, alpha, 'steady', STEADY_APP)), [{ work: 10_000_000 }, { work: 10_000_001 }], ONE_REPLICA);
+    await submitInputs(c, (await addApp(c, beta, 'quick', 'export default async (input) => input.n * 2;')), [{ n: 1 }, { n: 2 }], ONE_REPLICA);
+    await submitInputs(c, (await addApp(c, beta, 'thrower', 'export default async (input) => { throw new Error(`bad input ${input.n}`); };')), [{ n: 7 }], ONE_REPLICA);
+    await submitInputs(c, (await addApp(c, alpha, 'endless', 'export default async () => { for (;;) {} };')), [{ n: 1 }], ONE_REPLICA);
 
     // Two cores; a task may compute for 12 s (the endless one; the others take well under a second).
     const page = await openPage({ cores: 2, maxTaskMinutes: 0.2 });
@@ -179,8 +179,8 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
   it('computes only in the chosen hours, kept across a reload', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const projectId = c.apps.createProject({ name: 'night owls' });
-    submitInputs(c, addApp(c, projectId, 'quick', 'export default async (input) => input.n + 1;'), [{ n: 1 }], ONE_REPLICA);
+    const projectId = await c.apps.createProject({ name: 'night owls' });
+    await submitInputs(c, (await addApp(c, projectId, 'quick', 'export default async (input) => input.n + 1;')), [{ n: 1 }], ONE_REPLICA);
     // In UTC, hours that leave out the present one (two hours ahead: the test cannot cross into them).
     const hour = new Date().getUTCHours();
     const page = await openPage({ scheduleMode: 'hours', fromHour: (hour + 2) % 24, toHour: (hour + 3) % 24 }, { timezoneId: 'UTC' });
@@ -208,14 +208,14 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
   it('computes only while the computer is idle, and says what the browser lets it know', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const projectId = c.apps.createProject({ name: 'idle hands' });
+    const projectId = await c.apps.createProject({ name: 'idle hands' });
     // Two tasks of about 2 s each, with a checkpoint per step, so a pause holds them there.
     const slow = `export default async (input, ctx) => {
       const s = ctx.resume ?? { step: 0 };
       while (s.step < 20) { let x = 0; for (let i = 0; i < 3e6; i++) x = (x + i) | 0; s.step++; ctx.progress(s.step / 20); await ctx.checkpoint(s); }
       return s.step;
     };`;
-    submitInputs(c, addApp(c, projectId, 'slow', slow), [{ n: 1 }, { n: 2 }], ONE_REPLICA);
+    await submitInputs(c, (await addApp(c, projectId, 'slow', slow)), [{ n: 1 }, { n: 2 }], ONE_REPLICA);
     // Three seconds without input (the page offers whole minutes; a test cannot wait for them).
     const page = await openPage({ cores: 1, scheduleMode: 'idle', idleMinutes: 0.05 });
     const support = await page.evaluate(`navigator.permissions.query({ name: 'idle-detection' }).then((p) => p.state, () => 'none')`);
@@ -243,15 +243,15 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
   it('suspends a project’s tasks here, computes only for the projects chosen, with their shares and no new tasks, and tells the coordinator with every request', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const alpha = c.apps.createProject({ name: 'Alpha' });
-    const beta = c.apps.createProject({ name: 'Beta' });
-    const delta = c.apps.createProject({ name: 'Delta' });
-    const slowApp = addApp(c, alpha, 'slow', SLOW_APP);
-    const quickA = addApp(c, alpha, 'quick', 'export default async (input) => input.n * 3;');
-    const quickB = addApp(c, beta, 'quick', 'export default async (input) => input.n * 5;');
-    const quickD = addApp(c, delta, 'quick', 'export default async (input) => input.n * 7;');
-    const slow = submitInputs(c, slowApp, [{ steps: 40, work: 4_000_000 }], ONE_REPLICA);
-    const b1 = submitInputs(c, quickB, [1, 2, 3].map((n) => ({ n })), ONE_REPLICA);
+    const alpha = await c.apps.createProject({ name: 'Alpha' });
+    const beta = await c.apps.createProject({ name: 'Beta' });
+    const delta = await c.apps.createProject({ name: 'Delta' });
+    const slowApp = await addApp(c, alpha, 'slow', SLOW_APP);
+    const quickA = await addApp(c, alpha, 'quick', 'export default async (input) => input.n * 3;');
+    const quickB = await addApp(c, beta, 'quick', 'export default async (input) => input.n * 5;');
+    const quickD = await addApp(c, delta, 'quick', 'export default async (input) => input.n * 7;');
+    const slow = await submitInputs(c, slowApp, [{ steps: 40, work: 4_000_000 }], ONE_REPLICA);
+    const b1 = await submitInputs(c, quickB, [1, 2, 3].map((n) => ({ n })), ONE_REPLICA);
 
     // What the page asks the coordinator for: the preferences of every tasks.request it sends.
     const sent: unknown[] = [];
@@ -296,8 +296,8 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
     await page.fill('#projects li[data-project="Alpha"] .project-share', '300');
     await page.press('#projects li[data-project="Alpha"] .project-share', 'Enter');
     await page.check('#projects li[data-project="Beta"] .project-nonew');
-    const a2 = submitInputs(c, quickA, [1, 2].map((n) => ({ n })), ONE_REPLICA);
-    const b2 = submitInputs(c, quickB, [4, 5].map((n) => ({ n })), ONE_REPLICA);
+    const a2 = await submitInputs(c, quickA, [1, 2].map((n) => ({ n })), ONE_REPLICA);
+    const b2 = await submitInputs(c, quickB, [4, 5].map((n) => ({ n })), ONE_REPLICA);
     await waitFor('Alpha’s new batch done', () => doneCount(c, a2) === 2, 20_000);
     expect(replicaCount(c, b2)).toBe(0);
     expect(sent.at(-1)).toEqual({ projects: [{ project: 'Alpha', share: 300 }, { project: 'Beta', noNewTasks: true }] });
@@ -307,10 +307,10 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
     await page.uncheck('#projects li[data-project="Beta"] .project-enabled');
     await page.uncheck('#new-projects');
     expect(await page.isChecked('#projects li[data-project="Delta"] .project-enabled')).toBe(true);
-    const epsilon = c.apps.createProject({ name: 'Epsilon' });
-    const e1 = submitInputs(c, addApp(c, epsilon, 'quick', 'export default async (input) => input.n * 11;'), [{ n: 1 }], ONE_REPLICA);
-    const d1 = submitInputs(c, quickD, [{ n: 1 }], ONE_REPLICA);
-    const a3 = submitInputs(c, quickA, [{ n: 3 }], ONE_REPLICA);
+    const epsilon = await c.apps.createProject({ name: 'Epsilon' });
+    const e1 = await submitInputs(c, (await addApp(c, epsilon, 'quick', 'export default async (input) => input.n * 11;')), [{ n: 1 }], ONE_REPLICA);
+    const d1 = await submitInputs(c, quickD, [{ n: 1 }], ONE_REPLICA);
+    const a3 = await submitInputs(c, quickA, [{ n: 3 }], ONE_REPLICA);
     await waitFor('Alpha’s and Delta’s new batches done', () => doneCount(c, a3) === 1 && doneCount(c, d1) === 1, 20_000);
     expect(replicaCount(c, e1)).toBe(0);
     expect(replicaCount(c, b2)).toBe(0);

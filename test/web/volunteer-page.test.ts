@@ -145,7 +145,7 @@ const activityLine = async (page: Page, text: string, timeout = 45_000) =>
 const workerRow = (page: Page) =>
   page.evaluate(`(({ sandbox, sandboxTasks, state }) => ({ sandbox: Number(sandbox), tasks: Number(sandboxTasks), state }))(document.querySelector('#workers .worker').dataset)`) as Promise<{ sandbox: number; tasks: number; state: string }>;
 
-describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in Chromium', () => {
+describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in Chromium', async () => {
   let browser: Browser | undefined;
   let coordinator: TestCoordinator | undefined;
   let context: BrowserContext | undefined;
@@ -206,16 +206,16 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
   it('computes both example apps beside a Node volunteer, with replicas validated across browser and Node', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const projectId = c.apps.createProject({ name: HOSTILE_PROJECT });
-    const primes = c.apps.createApp(projectId, { name: 'primes' });
-    c.apps.addVersion(primes.id, { files: await EXAMPLES.primes.files(), requirements: EXAMPLES.primes.requirements });
-    const mandel = c.apps.createApp(projectId, { name: 'mandelbrot' });
-    c.apps.addVersion(mandel.id, { files: await EXAMPLES.mandelbrot.files(), requirements: EXAMPLES.mandelbrot.requirements });
+    const projectId = await c.apps.createProject({ name: HOSTILE_PROJECT });
+    const primes = await c.apps.createApp(projectId, { name: 'primes' });
+    await c.apps.addVersion(primes.id, { files: await EXAMPLES.primes.files(), requirements: EXAMPLES.primes.requirements });
+    const mandel = await c.apps.createApp(projectId, { name: 'mandelbrot' });
+    await c.apps.addVersion(mandel.id, { files: await EXAMPLES.mandelbrot.files(), requirements: EXAMPLES.mandelbrot.requirements });
     // Big enough for progress to show, small enough for the whole test to take seconds.
     const primesIn = primesInputs(3, 150_000, 1_000_000_000);
     const mandelIn = mandelbrotInputs(3, { width: 96, rowsPerStrip: 6, maxIter: 300 });
-    const primesBatch = submit(c, primes.id, primesIn);
-    const mandelBatch = submit(c, mandel.id, mandelIn);
+    const primesBatch = await submit(c, primes.id, primesIn);
+    const mandelBatch = await submit(c, mandel.id, mandelIn);
 
     const dir = mkdtempSync(join(tmpdir(), 'vg-web-node-'));
     dirs.push(dir);
@@ -270,8 +270,8 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
   it('resumes a task from its checkpoint after a reload', async () => {
     coordinator = await startTestCoordinator({ disconnectGraceMs: 60_000 });
     const c = coordinator;
-    const projectId = c.apps.createProject({ name: 'reload' });
-    const batch = submit(c, addApp(c, projectId, 'slow', SLOW_APP), [{ steps: 80, work: 4_000_000 }], ONE_REPLICA);
+    const projectId = await c.apps.createProject({ name: 'reload' });
+    const batch = await submit(c, (await addApp(c, projectId, 'slow', SLOW_APP)), [{ steps: 80, work: 4_000_000 }], ONE_REPLICA);
 
     const page = await openPage();
     await start(page);
@@ -295,11 +295,11 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
   it('refuses a task with a bad signature, keeps app code in its sandbox, and stops an endless task at its time limit', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const projectId = c.apps.createProject({ name: 'hostile' });
+    const projectId = await c.apps.createProject({ name: 'hostile' });
     // If this ever ran, its result would be a success.
-    const tampered = submit(c, addApp(c, projectId, 'tampered', 'export default async () => "ran";'), [{ n: 1 }], ONE_REPLICA);
-    const endless = submit(c, addApp(c, projectId, 'endless', 'export default async () => { for (;;) {} };'), [{ n: 1 }], ONE_REPLICA);
-    const escape = submit(c, addApp(c, projectId, 'escape', ESCAPE_APP), [{ n: 1 }], ONE_REPLICA);
+    const tampered = await submit(c, (await addApp(c, projectId, 'tampered', 'export default async () => "ran";')), [{ n: 1 }], ONE_REPLICA);
+    const endless = await submit(c, (await addApp(c, projectId, 'endless', 'export default async () => { for (;;) {} };')), [{ n: 1 }], ONE_REPLICA);
+    const escape = await submit(c, (await addApp(c, projectId, 'escape', ESCAPE_APP)), [{ n: 1 }], ONE_REPLICA);
 
     // A man in the middle on the page's WebSocket changes one hex digit of the signature of the
     // 'tampered' app's tasks, in tasks.request replies (Socket.IO ack frames: 43/volunteer,<id>[…]).
@@ -346,19 +346,19 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
   it('lets nothing a task leaves behind reach the next; shows apps UTC only; reports name no file of the machine', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const projectId = c.apps.createProject({ name: 'privacy' });
-    const leftover = submit(c, addApp(c, projectId, 'leftover', COMPILE_CHAIN_APP), [{ n: 1 }], ONE_REPLICA);
-    const innocent = submit(c, addApp(c, projectId, 'innocent', INNOCENT_APP), [{ n: 1 }], ONE_REPLICA);
-    const clock = submit(
+    const projectId = await c.apps.createProject({ name: 'privacy' });
+    const leftover = await submit(c, (await addApp(c, projectId, 'leftover', COMPILE_CHAIN_APP)), [{ n: 1 }], ONE_REPLICA);
+    const innocent = await submit(c, (await addApp(c, projectId, 'innocent', INNOCENT_APP)), [{ n: 1 }], ONE_REPLICA);
+    const clock = await submit(
       c,
-      addApp(c, projectId, 'clock', `export default async () => {
+      (await addApp(c, projectId, 'clock', `export default async () => {
   const d = new Date(Date.UTC(2020, 6, 1, 12, 30, 15));
   return [d.getTimezoneOffset(), d.getHours(), String(d), d.toLocaleString(), new Date(2020, 6, 1).getTime(), Date.parse('2020-07-01T12:00'), typeof Intl];
-};`),
+};`)),
       [{ n: 1 }],
       ONE_REPLICA,
     );
-    const thrower = submit(c, addApp(c, projectId, 'thrower', `export default async (input, ctx) => {\n  await ctx.file('missing.bin');\n};`), [{ n: 1 }], ONE_REPLICA);
+    const thrower = await submit(c, (await addApp(c, projectId, 'thrower', `export default async (input, ctx) => {\n  await ctx.file('missing.bin');\n};`)), [{ n: 1 }], ONE_REPLICA);
 
     // One core, in a time zone far from UTC; a task may compute for 3 s.
     const page = await openPage({ cores: 1, maxTaskMinutes: 0.05 }, { timezoneId: 'America/New_York' });
@@ -390,11 +390,11 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
   it('runs consecutive tasks of one app version on one worker, each in a fresh compartment, another version on a fresh worker, and logs nothing to the console', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const projectId = c.apps.createProject({ name: 'reuse' });
+    const projectId = await c.apps.createProject({ name: 'reuse' });
     const inputs = [1, 2, 3, 4, 5, 6].map((n) => ({ n }));
-    const first = submit(c, addApp(c, projectId, 'reused', REUSED_APP), inputs, ONE_REPLICA);
+    const first = await submit(c, (await addApp(c, projectId, 'reused', REUSED_APP)), inputs, ONE_REPLICA);
     // Another app version, whose tasks come after those (higher work unit ids: fetched later).
-    const second = submit(c, addApp(c, projectId, 'reused-too', `${REUSED_APP}\n// another version`), inputs.slice(0, 2), ONE_REPLICA);
+    const second = await submit(c, (await addApp(c, projectId, 'reused-too', `${REUSED_APP}\n// another version`)), inputs.slice(0, 2), ONE_REPLICA);
 
     const page = await openPage({ cores: 1 });
     await start(page);
@@ -418,16 +418,16 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
   it('replaces a worker whose task left work going on or ran past its time; the tasks after it compute alone', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const projectId = c.apps.createProject({ name: 'leftovers' });
+    const projectId = await c.apps.createProject({ name: 'leftovers' });
     const modes = ['compile', 'microtasks', 'endless', 'innocent', 'innocent', 'innocent'];
     // The three that end a worker have the lowest work unit ids, so the page fetches them first
     // (two at a time, the next when one is over): the innocent ones run after at least two of them.
-    const batch = submit(c, addApp(c, projectId, 'mixed', MIXED_APP), modes.map((mode) => ({ mode })), ONE_REPLICA);
+    const batch = await submit(c, (await addApp(c, projectId, 'mixed', MIXED_APP)), modes.map((mode) => ({ mode })), ONE_REPLICA);
 
     // One core; a task may compute for 3 s.
     const page = await openPage({ cores: 1, maxTaskMinutes: 0.05 });
     // Caught as they appear: the activity list keeps only its latest lines.
-    const notes = ['left a WebAssembly compilation running', 'kept computing', 'failed: cpu_limit'].map((text) => activityLine(page, text));
+    const notes = ['left a WebAssembly compilation running', 'kept computing', 'failed: cpu_limit'].map(async (text) => (await activityLine(page, text)));
     void Promise.allSettled(notes); // awaited below, unless an assertion fails first
     await start(page);
     await waitFor('every work unit over', () => replicasOf(c, batch).filter((r) => r.status === 'over').length === modes.length, 45_000);
@@ -465,21 +465,21 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
   it('keeps its app cache in IndexedDB within its storage setting, and stops an app that checkpoints without bound', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const projectId = c.apps.createProject({ name: 'storage' });
+    const projectId = await c.apps.createProject({ name: 'storage' });
     const KB = 1024;
     // Four apps, each with a 400 KB file, each given a 300 KB input (inputs over 256 KiB travel as files).
     const batches: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const app = c.apps.createApp(projectId, { name: `app-${i}` });
-      c.apps.addVersion(app.id, {
+      const app = await c.apps.createApp(projectId, { name: `app-${i}` });
+      await c.apps.addVersion(app.id, {
         files: [
           { name: 'main.js', bytes: new TextEncoder().encode(`export default async (input, ctx) => (await ctx.file('pad.bin')).length + input.pad.length;`) },
           { name: 'pad.bin', bytes: new Uint8Array(400 * KB).fill(i + 1) },
         ],
       });
-      batches.push(submit(c, app.id, [{ pad: String(i).repeat(300 * KB) }], ONE_REPLICA));
+      batches.push((await submit(c, app.id, [{ pad: String(i).repeat(300 * KB) }], ONE_REPLICA)));
     }
-    const flood = submit(c, addApp(c, projectId, 'flood', `export default async (input, ctx) => { for (let i = 0; ; i++) await ctx.checkpoint({ i, pad: 'x'.repeat(100000) }); };`), [{ n: 1 }], ONE_REPLICA);
+    const flood = await submit(c, (await addApp(c, projectId, 'flood', `export default async (input, ctx) => { for (let i = 0; ; i++) await ctx.checkpoint({ i, pad: 'x'.repeat(100000) }); };`)), [{ n: 1 }], ONE_REPLICA);
 
     const page = await openPage({ cores: 1, maxDiskMb: 1, maxCheckpointTotalMb: 1 });
     await start(page);
@@ -505,9 +505,9 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
   it('holds a task at its checkpoint while paused, keeps to the CPU duty cycle, and stops an app that waits forever', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
-    const projectId = c.apps.createProject({ name: 'gentle' });
-    const slow = submit(c, addApp(c, projectId, 'slow', SLOW_APP), [{ steps: 60, work: 4_000_000 }], ONE_REPLICA);
-    const stalled = submit(c, addApp(c, projectId, 'stuck', 'export default async () => new Promise(() => {});'), [{ n: 1 }], ONE_REPLICA);
+    const projectId = await c.apps.createProject({ name: 'gentle' });
+    const slow = await submit(c, (await addApp(c, projectId, 'slow', SLOW_APP)), [{ steps: 60, work: 4_000_000 }], ONE_REPLICA);
+    const stalled = await submit(c, (await addApp(c, projectId, 'stuck', 'export default async () => new Promise(() => {});')), [{ n: 1 }], ONE_REPLICA);
 
     const page = await openPage({ cores: 2, dutyPercent: 50 });
     await start(page);
@@ -535,8 +535,8 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
     const graceMs = 3_000;
     coordinator = await startTestCoordinator({ disconnectGraceMs: graceMs });
     const c = coordinator;
-    const projectId = c.apps.createProject({ name: 'churn' });
-    const batch = submit(c, addApp(c, projectId, 'slow', SLOW_APP), [{ steps: 40, work: 4_000_000 }, { steps: 40, work: 4_000_000 }], {
+    const projectId = await c.apps.createProject({ name: 'churn' });
+    const batch = await submit(c, (await addApp(c, projectId, 'slow', SLOW_APP)), [{ steps: 40, work: 4_000_000 }, { steps: 40, work: 4_000_000 }], {
       ...ONE_REPLICA,
       maxTotalResults: 2, // the tab's "no reply" counts as one
     });

@@ -85,7 +85,7 @@ describe.skipIf(skipBrowserTests('WASI apps e2e'))('WASI programs on the daemon 
     const page = await openPage({ nickname: 'chromium-tab', cores: 1, maxTaskMinutes: 0.05 });
 
     const status = async (batchId: number) => (await ada.get<BatchStatus>(`/batches/${batchId}`)).body.status;
-    for (const b of [collatzBatch, probeBatch, exitBatch]) await expect.poll(() => status(b), { timeout: 90_000, interval: 500 }).toBe('done');
+    for (const b of [collatzBatch, probeBatch, exitBatch]) await expect.poll(async () => (await status(b)), { timeout: 90_000, interval: 500 }).toBe('done');
 
     const details = async (batchId: number) => {
       const { workunits } = (await ada.get<WorkunitPage>(`/batches/${batchId}/workunits`)).body;
@@ -137,11 +137,11 @@ describe.skipIf(skipBrowserTests('WASI apps e2e'))('WASI programs on the daemon 
     daemon = undefined;
     const one = { minQuorum: 1, targetNresults: 1, maxErrorResults: 0, maxTotalResults: 1 };
     const spin = await submit(probe.app.id, 'spin', [{ args: ['spin'] }], one);
-    await expect.poll(() => status(spin), { timeout: 30_000, interval: 500 }).toBe('done');
+    await expect.poll(async () => (await status(spin)), { timeout: 30_000, interval: 500 }).toBe('done');
     const [spun] = await details(spin);
     expect(spun!.replicas[0]).toMatchObject({ hostName: 'chromium-tab', outcome: 'client_error', error: { code: 'cpu_limit' } });
     const after = await submit(collatz.app.id, 'after', [{ stdin: '1 1000', output: 'json' }], one);
-    await expect.poll(() => status(after), { timeout: 30_000, interval: 500 }).toBe('done');
+    await expect.poll(async () => (await status(after)), { timeout: 30_000, interval: 500 }).toBe('done');
     expect((await details(after))[0]!.replicas[0]).toMatchObject({ hostName: 'chromium-tab', output: collatzReference(1, 1000) });
     expect(await page.evaluate('window.__pwned')).toBeUndefined();
   });

@@ -37,21 +37,18 @@ async function simulate(o: Scenario): Promise<Run> {
   // A simulation: durability is beside the point, and fsyncs would make it take minutes.
   world.core.store.db.pragma('synchronous = OFF');
   const w = world;
-  const app = w.addApp();
-  const batch = submit(w, app, Array.from({ length: (o.hosts * o.tasks) / 2 + 200 }, (_, i) => regular(String(i))));
+  const app = await w.addApp();
+  const batch = await submit(w, app, Array.from({ length: (o.hosts * o.tasks) / 2 + 200 }, (_, i) => regular(String(i))));
   // The colluders agree beforehand on which inputs to cheat on: hash-like, the same for all of them.
   const cheatOn = (t: Task) => ((Number((t.input as { r: string }).r) * 2654435761) % 1000) / 1000 < o.cheatShare;
-  const hosts: { host: WorldHost; colluder: boolean; done: number; caughtAfter?: number }[] = Array.from({ length: o.hosts }, (_, i) => ({
-    host: w.addHost(),
-    colluder: i < o.colluders,
-    done: 0,
-  }));
+  const hosts: { host: WorldHost; colluder: boolean; done: number; caughtAfter?: number }[] = [];
+  for (let i = 0; i < o.hosts; i++) hosts.push({ host: await w.addHost(), colluder: i < o.colluders, done: 0 });
   const distrusted = w.core.store.db.prepare('SELECT distrusted_at IS NOT NULL AS d FROM hosts WHERE id = ?');
   for (let round = 0; round < o.tasks; round++) {
     for (const h of rnd.shuffle([...hosts])) {
-      const [t] = h.host.request(1) as [Task | undefined];
+      const [t] = (await h.host.request(1)) as [Task | undefined];
       if (!t) continue;
-      answer(h.host, t, h.colluder && cheatOn(t) ? forged() : right(t));
+      await answer(h.host, t, h.colluder && cheatOn(t) ? forged() : right(t));
       h.done++;
       if (h.colluder && h.caughtAfter === undefined && (distrusted.get(h.host.id) as { d: number }).d === 1) h.caughtAfter = h.done;
     }

@@ -18,130 +18,130 @@ let world: World;
 afterEach(() => world?.close());
 
 /** Reports an output with the CPU time the host claims it took. */
-function answer(host: WorldHost, task: Task, output: unknown, cpuTimeMs: number): void {
-  expect(host.report(host.result(task, { output }, { cpuTimeMs }))).toEqual([{ taskId: task.taskId, status: 'accepted' }]);
+async function answer(host: WorldHost, task: Task, output: unknown, cpuTimeMs: number): Promise<void> {
+  expect((await host.report(host.result(task, { output }, { cpuTimeMs })))).toEqual([{ taskId: task.taskId, status: 'accepted' }]);
 }
 
-const ledgerAmounts = () => world.core.store.ledger.entriesAfter(0, 1000).map((e) => e.amount);
-const hostCredit = (hostId: number) => world.core.store.reports.hosts([hostId], 1)[0]!.totalCredit;
+const ledgerAmounts = async () => (await world.core.store.ledger.entriesAfter(0, 1000)).map((e) => e.amount);
+const hostCredit = async (hostId: number) => (await world.core.store.reports.hosts([hostId], 1))[0]!.totalCredit;
 
 describe('what a grant is bounded by', () => {
-  it('a researcher’s fpopsEst of 1e21 earns no more than the CPU time the quorum measured', () => {
+  it('a researcher’s fpopsEst of 1e21 earns no more than the CPU time the quorum measured', async () => {
     world = createWorld();
-    world.submit(world.addApp(), [{ n: 1 }], { fpopsEst: 1e21 });
-    const [a, b] = [world.addHost(), world.addHost()];
-    const [ta] = a.request(1);
-    const [tb] = b.request(1);
-    answer(a, ta!, 1, 2_000);
-    answer(b, tb!, 1, 3_000);
+    await world.submit((await world.addApp()), [{ n: 1 }], { fpopsEst: 1e21 });
+    const [a, b] = [(await world.addHost()), (await world.addHost())];
+    const [ta] = await a.request(1);
+    const [tb] = await b.request(1);
+    await answer(a, ta!, 1, 2_000);
+    await answer(b, tb!, 1, 3_000);
     // 2 s (the lower of the two) on the reference core of 10 GFLOPS: 2 × 200 × 10 / 86,400 credits.
-    expect(ledgerAmounts()).toEqual([0.046296, 0.046296]);
-    expect(world.core.store.reports.leaderboard('hosts', 10).map((e) => e.totalCredit)).toEqual([0.046296, 0.046296]);
-    expectLedgerConsistent(world);
+    expect((await ledgerAmounts())).toEqual([0.046296, 0.046296]);
+    expect((await world.core.store.reports.leaderboard('hosts', 10)).map((e) => e.totalCredit)).toEqual([0.046296, 0.046296]);
+    await expectLedgerConsistent(world);
   });
 
-  it('one host claiming more CPU time than its partner gains nothing', () => {
+  it('one host claiming more CPU time than its partner gains nothing', async () => {
     world = createWorld();
-    world.submit(world.addApp(), [{ n: 1 }], { fpopsEst: 1e21 });
-    const [honest, inflated] = [world.addHost(), world.addHost()];
-    const [th] = honest.request(1);
-    const [ti] = inflated.request(1);
-    answer(inflated, ti!, 1, 1e12);
-    answer(honest, th!, 1, 2_000);
-    expect([honest, inflated].map((h) => hostCredit(h.id))).toEqual([0.046296, 0.046296]);
+    await world.submit((await world.addApp()), [{ n: 1 }], { fpopsEst: 1e21 });
+    const [honest, inflated] = [(await world.addHost()), (await world.addHost())];
+    const [th] = await honest.request(1);
+    const [ti] = await inflated.request(1);
+    await answer(inflated, ti!, 1, 1e12);
+    await answer(honest, th!, 1, 2_000);
+    expect(await Promise.all([honest, inflated].map(async (h) => (await hostCredit(h.id))))).toEqual([0.046296, 0.046296]);
   });
 
-  it('nor does a host earn more than the CPU time it claims, when its partners claim more', () => {
+  it('nor does a host earn more than the CPU time it claims, when its partners claim more', async () => {
     world = createWorld();
-    world.submit(world.addApp(), [{ n: 1 }], { fpopsEst: 1e21, minQuorum: 3, targetNresults: 3 });
-    const hosts = [world.addHost(), world.addHost(), world.addHost()];
+    await world.submit((await world.addApp()), [{ n: 1 }], { fpopsEst: 1e21, minQuorum: 3, targetNresults: 3 });
+    const hosts = [(await world.addHost()), (await world.addHost()), (await world.addHost())];
     const times = [1_000, 2_000, 1e12];
-    hosts.forEach((h, i) => answer(h, h.request(1)[0]!, 1, times[i]!));
+    for (const [i, h] of hosts.entries()) await answer(h, (await h.request(1))[0]!, 1, times[i]!);
     // The lower median is 2 s; the host that measured 1 s gets 1 s.
-    expect(hosts.map((h) => hostCredit(h.id))).toEqual([0.023148, 0.046296, 0.046296]);
+    expect(await Promise.all(hosts.map(async (h) => (await hostCredit(h.id))))).toEqual([0.023148, 0.046296, 0.046296]);
   });
 
-  it('the researcher’s estimate binds when the hosts measured more', () => {
+  it('the researcher’s estimate binds when the hosts measured more', async () => {
     world = createWorld();
-    world.submit(world.addApp(), [{ n: 1 }]);
-    const [a, b] = [world.addHost(), world.addHost()];
-    answer(a, a.request(1)[0]!, 1, 3_600_000);
-    answer(b, b.request(1)[0]!, 1, 3_600_000);
-    expect(ledgerAmounts()).toEqual([CREDIT, CREDIT]); // 1e10 operations: a second of the reference core
+    await world.submit((await world.addApp()), [{ n: 1 }]);
+    const [a, b] = [(await world.addHost()), (await world.addHost())];
+    await answer(a, (await a.request(1))[0]!, 1, 3_600_000);
+    await answer(b, (await b.request(1))[0]!, 1, 3_600_000);
+    expect((await ledgerAmounts())).toEqual([CREDIT, CREDIT]); // 1e10 operations: a second of the reference core
   });
 
-  it('a result accepted alone (adaptive replication) is bounded by its own CPU time', () => {
+  it('a result accepted alone (adaptive replication) is bounded by its own CPU time', async () => {
     world = createWorld();
-    const app = world.addApp({ adaptiveReplication: true });
-    world.submit(app, [0, 1, 2]);
-    const trusted = world.addHost();
+    const app = await world.addApp({ adaptiveReplication: true });
+    await world.submit(app, [0, 1, 2]);
+    const trusted = await world.addHost();
     for (let i = 0; i < 3; i++) {
-      const partner = world.addHost();
-      answer(trusted, trusted.request(1)[0]!, i, 1_000);
-      answer(partner, partner.request(1)[0]!, i, 1_000);
+      const partner = await world.addHost();
+      await answer(trusted, (await trusted.request(1))[0]!, i, 1_000);
+      await answer(partner, (await partner.request(1))[0]!, i, 1_000);
     }
-    world.submit(app, [{ alone: true }], { fpopsEst: 1e21 });
-    const [solo] = trusted.request(1);
-    expect(wu(world, solo!.workunitId)).toMatchObject({ minQuorum: 1 });
-    answer(trusted, solo!, 'x', 5_000);
-    expect(wu(world, solo!.workunitId).status).toBe('done');
-    expect(ledgerAmounts().at(-1)).toBe(0.115741); // 5 s of the reference core
+    await world.submit(app, [{ alone: true }], { fpopsEst: 1e21 });
+    const [solo] = await trusted.request(1);
+    expect((await wu(world, solo!.workunitId))).toMatchObject({ minQuorum: 1 });
+    await answer(trusted, solo!, 'x', 5_000);
+    expect((await wu(world, solo!.workunitId)).status).toBe('done');
+    expect((await ledgerAmounts()).at(-1)).toBe(0.115741); // 5 s of the reference core
   });
 
-  it('a check that agrees earns no more than its own CPU time, nor than the quorum it agrees with measured', () => {
+  it('a check that agrees earns no more than its own CPU time, nor than the quorum it agrees with measured', async () => {
     const { world: w, roll } = lotteryWorld();
     world = w;
-    const app = world.addApp();
-    const batch = submit(world, app, [regular('w', { fpopsEst: 1e21 }), regular('v', { fpopsEst: 1e21 }), regular('x'), regular('y')]);
+    const app = await world.addApp();
+    const batch = await submit(world, app, [regular('w', { fpopsEst: 1e21 }), regular('v', { fpopsEst: 1e21 }), regular('x'), regular('y')]);
     const [wId, vId] = world.workunitIds(batch) as [number, number];
-    const [a, b, c, d] = [world.addHost(), world.addHost(), world.addHost(), world.addHost()];
+    const [a, b, c, d] = [(await world.addHost()), (await world.addHost()), (await world.addHost()), (await world.addHost())];
     roll.value = REGULAR;
-    for (const h of [a, b]) for (const t of h.request(2)) answer(h, t, right(t).output, 2_000);
-    expect([wu(world, wId).status, wu(world, vId).status]).toEqual(['done', 'done']);
+    for (const h of [a, b]) for (const t of (await h.request(2))) await answer(h, t, right(t).output, 2_000);
+    expect([(await wu(world, wId)).status, (await wu(world, vId)).status]).toEqual(['done', 'done']);
     roll.value = SENTINEL; // a check: no sentinel waits, so a done work unit is sent again (each once)
-    const [tc] = c.request(1);
-    expect(replicaOf(world, tc!)).toMatchObject({ kind: 'check', workunitId: wId });
-    answer(c, tc!, right(tc!).output, 1e12);
-    const [td] = d.request(1);
-    expect(replicaOf(world, td!)).toMatchObject({ kind: 'check', workunitId: vId });
-    answer(d, td!, right(td!).output, 1_000);
-    expect([a, b, c, d].map((h) => hostCredit(h.id))).toEqual([0.092592, 0.092592, 0.046296, 0.023148]);
-    expectLedgerConsistent(world);
+    const [tc] = await c.request(1);
+    expect((await replicaOf(world, tc!))).toMatchObject({ kind: 'check', workunitId: wId });
+    await answer(c, tc!, right(tc!).output, 1e12);
+    const [td] = await d.request(1);
+    expect((await replicaOf(world, td!))).toMatchObject({ kind: 'check', workunitId: vId });
+    await answer(d, td!, right(td!).output, 1_000);
+    expect(await Promise.all([a, b, c, d].map(async (h) => (await hostCredit(h.id))))).toEqual([0.092592, 0.092592, 0.046296, 0.023148]);
+    await expectLedgerConsistent(world);
   });
 });
 
 describe('a project’s credit cap', () => {
-  it('holds every grant to it, whatever the hosts measured', () => {
+  it('holds every grant to it, whatever the hosts measured', async () => {
     world = createWorld();
-    const app = world.addApp();
-    const projectId = world.core.store.catalog.appById(app)!.projectId;
-    expect(world.core.creditCaps.setCap(projectId, 10_000)).toMatchObject({ maxCreditMicro: 10_000, creditCorrectionMicro: null });
-    world.submit(app, [{ n: 1 }], { fpopsEst: 1e21 });
-    const [a, b] = [world.addHost(), world.addHost()];
-    answer(a, a.request(1)[0]!, 1, 1e12);
-    answer(b, b.request(1)[0]!, 1, 1e12);
-    expect(ledgerAmounts()).toEqual([0.01, 0.01]);
+    const app = await world.addApp();
+    const projectId = (await world.core.store.catalog.appById(app))!.projectId;
+    expect((await world.core.creditCaps.setCap(projectId, 10_000))).toMatchObject({ maxCreditMicro: 10_000, creditCorrectionMicro: null });
+    await world.submit(app, [{ n: 1 }], { fpopsEst: 1e21 });
+    const [a, b] = [(await world.addHost()), (await world.addHost())];
+    await answer(a, (await a.request(1))[0]!, 1, 1e12);
+    await answer(b, (await b.request(1))[0]!, 1, 1e12);
+    expect((await ledgerAmounts())).toEqual([0.01, 0.01]);
   });
 
-  it('colluding hosts that both inflate their CPU time are held by the coordinator’s default cap', () => {
+  it('colluding hosts that both inflate their CPU time are held by the coordinator’s default cap', async () => {
     world = createWorld({ maxCreditPerResult: 50 });
-    world.submit(world.addApp(), [{ n: 1 }], { fpopsEst: 1e21 });
-    const [a, b] = [world.addHost(), world.addHost()];
-    answer(a, a.request(1)[0]!, 1, 1e12);
-    answer(b, b.request(1)[0]!, 1, 1e12);
-    expect(ledgerAmounts()).toEqual([50, 50]);
+    await world.submit((await world.addApp()), [{ n: 1 }], { fpopsEst: 1e21 });
+    const [a, b] = [(await world.addHost()), (await world.addHost())];
+    await answer(a, (await a.request(1))[0]!, 1, 1e12);
+    await answer(b, (await b.request(1))[0]!, 1, 1e12);
+    expect((await ledgerAmounts())).toEqual([50, 50]);
   });
 });
 
 describe('lowering a project’s cap', () => {
   /** One host credited for every work unit of a batch at quorum 1, each result claiming `cpuTimeMs`. */
-  function creditBatch(app: number, n: number, cpuTimeMs: number): number {
-    const batch = world.submit(app, Array.from({ length: n }, (_, i) => i), { fpopsEst: 1e21, minQuorum: 1, targetNresults: 1 });
-    const host = world.addHost();
+  async function creditBatch(app: number, n: number, cpuTimeMs: number): Promise<number> {
+    const batch = await world.submit(app, Array.from({ length: n }, (_, i) => i), { fpopsEst: 1e21, minQuorum: 1, targetNresults: 1 });
+    const host = await world.addHost();
     for (let left = n; left > 0; ) {
-      const tasks = host.request(100);
+      const tasks = await host.request(100);
       expect(tasks.length).toBeGreaterThan(0);
-      const acks = host.report(...tasks.map((t) => host.result(t, { output: t.input }, { cpuTimeMs })));
+      const acks = await host.report(...tasks.map((t) => host.result(t, { output: t.input }, { cpuTimeMs })));
       expect(acks.every((a) => a.status === 'accepted')).toBe(true);
       left -= tasks.length;
     }
@@ -150,17 +150,17 @@ describe('lowering a project’s cap', () => {
 
   it('takes back what was granted above it with signed corrections, a chunk per transaction, and only in that project', async () => {
     world = createWorld({ maxInFlightPerHost: 1000 });
-    const app = world.addApp();
-    const other = world.addApp();
-    const projectId = world.core.store.catalog.appById(app)!.projectId;
-    const big = creditBatch(app, 1_100, 10_000); // 10 s each: 0.231481 credits
-    const small = creditBatch(app, 3, 1_000); // 1 s each: 0.023148, under the cap to come
-    const elsewhere = creditBatch(other, 2, 10_000);
-    expect([big, small, elsewhere].map(hostCredit)).toEqual([254.629100, 0.069444, 0.462962]);
-    const granted = world.core.store.ledger.entriesAfter(0, 10_000).length;
+    const app = await world.addApp();
+    const other = await world.addApp();
+    const projectId = (await world.core.store.catalog.appById(app))!.projectId;
+    const big = await creditBatch(app, 1_100, 10_000); // 10 s each: 0.231481 credits
+    const small = await creditBatch(app, 3, 1_000); // 1 s each: 0.023148, under the cap to come
+    const elsewhere = await creditBatch(other, 2, 10_000);
+    expect(await Promise.all([big, small, elsewhere].map(hostCredit))).toEqual([254.629100, 0.069444, 0.462962]);
+    const granted = (await world.core.store.ledger.entriesAfter(0, 10_000)).length;
     world.credits.length = 0;
 
-    world.core.creditCaps.setCap(projectId, 100_000); // 0.1 credits
+    await world.core.creditCaps.setCap(projectId, 100_000); // 0.1 credits
     // The job runs in the background, a chunk of work units per turn of the event loop.
     await new Promise((resolve) => setImmediate(resolve));
     const partway = world.core.store.db
@@ -168,92 +168,92 @@ describe('lowering a project’s cap', () => {
       .get(projectId) as { cap: number | null; through: number };
     expect(partway.cap).toBe(100_000);
     expect(partway.through).toBeGreaterThan(0);
-    expect(world.core.store.ledger.entriesAfter(granted, 10_000).length).toBeLessThan(1_100);
+    expect((await world.core.store.ledger.entriesAfter(granted, 10_000)).length).toBeLessThan(1_100);
 
     await world.core.correctCredit();
-    const corrections = world.core.store.ledger.entriesAfter(granted, 10_000);
+    const corrections = await world.core.store.ledger.entriesAfter(granted, 10_000);
     expect(corrections).toHaveLength(1_100);
     expect(new Set(corrections.map((e) => e.amount))).toEqual(new Set([-0.131481]));
-    expect([big, small, elsewhere].map(hostCredit)).toEqual([110, 0.069444, 0.462962]);
-    expect(world.core.store.catalog.projectById(projectId)).toMatchObject({ maxCreditMicro: 100_000, creditCorrectionMicro: null });
+    expect(await Promise.all([big, small, elsewhere].map(hostCredit))).toEqual([110, 0.069444, 0.462962]);
+    expect((await world.core.store.catalog.projectById(projectId))).toMatchObject({ maxCreditMicro: 100_000, creditCorrectionMicro: null });
     // Each host is told, with the receipts it can check and add up.
     expect(world.credits.flatMap((c) => c.receipts)).toHaveLength(1_100);
-    expectLedgerConsistent(world);
+    await expectLedgerConsistent(world);
     expect(creditProblems(world.core.store.db)).toEqual([]);
 
     // Again: nothing more to take back.
-    world.core.creditCaps.setCap(projectId, 100_000);
+    await world.core.creditCaps.setCap(projectId, 100_000);
     await world.core.correctCredit();
-    expect(world.core.store.ledger.entriesAfter(granted, 10_000)).toHaveLength(1_100);
+    expect((await world.core.store.ledger.entriesAfter(granted, 10_000))).toHaveLength(1_100);
   });
 
   it('resumes where it stopped when the coordinator starts again', async () => {
     world = createWorld({ maxInFlightPerHost: 1000 });
-    const app = world.addApp();
-    const projectId = world.core.store.catalog.appById(app)!.projectId;
-    const host = creditBatch(app, 1_100, 10_000);
-    const granted = world.core.store.ledger.entriesAfter(0, 10_000).length;
-    world.core.creditCaps.setCap(projectId, 100_000); // its first chunk runs at once
-    world.core.close(); // the coordinator stops (or crashes) with the rest to do
+    const app = await world.addApp();
+    const projectId = (await world.core.store.catalog.appById(app))!.projectId;
+    const host = await creditBatch(app, 1_100, 10_000);
+    const granted = (await world.core.store.ledger.entriesAfter(0, 10_000)).length;
+    await world.core.creditCaps.setCap(projectId, 100_000); // its first chunk runs at once
+    await world.core.close(); // the coordinator stops (or crashes) with the rest to do
 
     const again = createCore(
       { ...WORLD_OPTIONS, dataDir: world.dataDir, maxInFlightPerHost: 100, maxCreditPerResult: 1000 },
       { abort: () => {}, credit: () => {} },
     );
     try {
-      expect(again.store.ledger.entriesAfter(granted, 10_000)).toHaveLength(500);
+      expect((await again.store.ledger.entriesAfter(granted, 10_000))).toHaveLength(500);
       await again.correctCredit(); // as a starting coordinator calls it
-      expect(again.store.ledger.entriesAfter(granted, 10_000)).toHaveLength(1_100);
-      expect(again.store.reports.hosts([host], 1)[0]!.totalCredit).toBe(110);
-      expect(again.store.catalog.projectById(projectId)!.creditCorrectionMicro).toBeNull();
+      expect((await again.store.ledger.entriesAfter(granted, 10_000))).toHaveLength(1_100);
+      expect((await again.store.reports.hosts([host], 1))[0]!.totalCredit).toBe(110);
+      expect((await again.store.catalog.projectById(projectId))!.creditCorrectionMicro).toBeNull();
       expect(creditProblems(again.store.db)).toEqual([]);
       expect(hostCounterProblems(again.store.db)).toEqual([]);
     } finally {
-      again.close();
+      await again.close();
     }
   });
 
   it('a result revoked after its correction loses only what it still held: exactly nothing is left', async () => {
     const { world: w, roll } = lotteryWorld();
     world = w;
-    const app = world.addApp();
-    const projectId = world.core.store.catalog.appById(app)!.projectId;
-    const decided = submit(world, app, [regular('w', { priority: 1, fpopsEst: 1e21 })]);
-    submit(world, app, [regular('x'), sentinel(1)]);
+    const app = await world.addApp();
+    const projectId = (await world.core.store.catalog.appById(app))!.projectId;
+    const decided = await submit(world, app, [regular('w', { priority: 1, fpopsEst: 1e21 })]);
+    await submit(world, app, [regular('x'), sentinel(1)]);
     const [wId] = world.workunitIds(decided) as [number];
-    const [cheat, honest] = [world.addHost(), world.addHost()];
-    for (const h of [cheat, honest]) answer(h, h.request(1)[0]!, { echo: { r: 'w' } }, 10_000);
-    expect(wu(world, wId).status).toBe('done');
+    const [cheat, honest] = [(await world.addHost()), (await world.addHost())];
+    for (const h of [cheat, honest]) await answer(h, (await h.request(1))[0]!, { echo: { r: 'w' } }, 10_000);
+    expect((await wu(world, wId)).status).toBe('done');
 
-    world.core.creditCaps.setCap(projectId, 100_000);
+    await world.core.creditCaps.setCap(projectId, 100_000);
     await world.core.correctCredit();
-    expect([cheat, honest].map((h) => hostCredit(h.id))).toEqual([0.1, 0.1]);
+    expect(await Promise.all([cheat, honest].map(async (h) => (await hostCredit(h.id))))).toEqual([0.1, 0.1]);
 
     roll.value = SENTINEL;
-    const [ts] = cheat.request(1);
-    answerRight(cheat, ts!, forged());
+    const [ts] = await cheat.request(1);
+    await answerRight(cheat, ts!, forged());
     await world.core.recheckHosts();
-    const cheatReplica = replicas(world, wId).find((r) => r.hostId === cheat.id)!;
+    const cheatReplica = (await replicas(world, wId)).find((r) => r.hostId === cheat.id)!;
     expect(ledgerByReplica(world)[cheatReplica.id]).toEqual([0.231481, -0.131481, -0.1]);
-    expect(hostCredit(cheat.id)).toBe(0);
-    expect(hostCredit(honest.id)).toBe(0.1);
-    expectLedgerConsistent(world);
+    expect((await hostCredit(cheat.id))).toBe(0);
+    expect((await hostCredit(honest.id))).toBe(0.1);
+    await expectLedgerConsistent(world);
   });
 
   it('is for an existing project only; raising it takes nothing back', async () => {
     world = createWorld();
-    const app = world.addApp();
-    const projectId = world.core.store.catalog.appById(app)!.projectId;
-    expect(world.core.creditCaps.setCap(9_999, 1)).toBeUndefined();
-    world.submit(app, [{ n: 1 }], { fpopsEst: 1e21 });
-    const [a, b] = [world.addHost(), world.addHost()];
-    answer(a, a.request(1)[0]!, 1, 10_000);
-    answer(b, b.request(1)[0]!, 1, 10_000);
-    world.core.creditCaps.setCap(projectId, 500_000_000);
+    const app = await world.addApp();
+    const projectId = (await world.core.store.catalog.appById(app))!.projectId;
+    expect((await world.core.creditCaps.setCap(9_999, 1))).toBeUndefined();
+    await world.submit(app, [{ n: 1 }], { fpopsEst: 1e21 });
+    const [a, b] = [(await world.addHost()), (await world.addHost())];
+    await answer(a, (await a.request(1))[0]!, 1, 10_000);
+    await answer(b, (await b.request(1))[0]!, 1, 10_000);
+    await world.core.creditCaps.setCap(projectId, 500_000_000);
     await world.core.correctCredit();
-    world.core.creditCaps.setCap(projectId, null); // back to the coordinator's default
+    await world.core.creditCaps.setCap(projectId, null); // back to the coordinator's default
     await world.core.correctCredit();
-    expect(ledgerAmounts()).toEqual([0.231481, 0.231481]);
+    expect((await ledgerAmounts())).toEqual([0.231481, 0.231481]);
   });
 });
 
@@ -264,15 +264,15 @@ describe('lowering a project’s cap', () => {
 async function caughtAfterThreeGrants() {
   const { world: w, roll } = lotteryWorld();
   world = w;
-  const app = world.addApp();
-  const decided = submit(world, app, ['1', '2', '3'].map((t) => regular(t, { priority: 1 })));
-  submit(world, app, [regular('x'), sentinel(1)]);
-  const [cheat, honest] = [world.addHost(), world.addHost()];
-  for (const h of [cheat, honest]) for (const t of h.request(3)) answerRight(h, t, right(t));
-  expect(world.workunitIds(decided).map((id) => wu(world, id).status)).toEqual(['done', 'done', 'done']);
+  const app = await world.addApp();
+  const decided = await submit(world, app, ['1', '2', '3'].map((t) => regular(t, { priority: 1 })));
+  await submit(world, app, [regular('x'), sentinel(1)]);
+  const [cheat, honest] = [(await world.addHost()), (await world.addHost())];
+  for (const h of [cheat, honest]) for (const t of (await h.request(3))) await answerRight(h, t, right(t));
+  expect(await Promise.all(world.workunitIds(decided).map(async (id) => (await wu(world, id)).status))).toEqual(['done', 'done', 'done']);
   roll.value = SENTINEL;
-  const [ts] = cheat.request(1);
-  answerRight(cheat, ts!, forged());
+  const [ts] = await cheat.request(1);
+  await answerRight(cheat, ts!, forged());
   await world.core.recheckHosts();
   return { decided, cheat, honest };
 }
@@ -280,8 +280,8 @@ async function caughtAfterThreeGrants() {
 describe('exact amounts', () => {
   it('a host whose three grants are all taken back has exactly nothing', async () => {
     const { cheat } = await caughtAfterThreeGrants();
-    expect(hostCredit(cheat.id)).toBe(0);
-    expect(world.core.store.reports.leaderboard('users', 10).find((e) => e.id === cheat.userId)!.totalCredit).toBe(0);
+    expect((await hostCredit(cheat.id))).toBe(0);
+    expect((await world.core.store.reports.leaderboard('users', 10)).find((e) => e.id === cheat.userId)!.totalCredit).toBe(0);
   });
 });
 
@@ -290,10 +290,10 @@ describe('host counters', () => {
     const { decided, cheat, honest } = await caughtAfterThreeGrants();
     // The cheat's three results are invalid now, as is its sentinel; the honest host's wait for
     // a new partner: pending, neither valid nor invalid.
-    expect(world.core.store.reports.hosts([cheat.id], 1)[0]).toMatchObject({ nValid: 0, nInvalid: 4, nError: 0 });
-    expect(world.workunitIds(decided).map((id) => replicas(world, id).find((r) => r.hostId === honest.id)!.validateState)).toEqual(['pending', 'pending', 'pending']);
-    expect(world.core.store.reports.hosts([honest.id], 1)[0]).toMatchObject({ nValid: 0, nInvalid: 0, nError: 0 });
-    expect(world.core.store.reports.hostStats(decided)).toEqual([
+    expect((await world.core.store.reports.hosts([cheat.id], 1))[0]).toMatchObject({ nValid: 0, nInvalid: 4, nError: 0 });
+    expect(await Promise.all(world.workunitIds(decided).map(async (id) => (await replicas(world, id)).find((r) => r.hostId === honest.id)!.validateState))).toEqual(['pending', 'pending', 'pending']);
+    expect((await world.core.store.reports.hosts([honest.id], 1))[0]).toMatchObject({ nValid: 0, nInvalid: 0, nError: 0 });
+    expect((await world.core.store.reports.hostStats(decided))).toEqual([
       { hostId: cheat.id, hostName: null, results: 3, valid: 0, invalid: 3, errors: 0 },
       { hostId: honest.id, hostName: null, results: 3, valid: 0, invalid: 0, errors: 0 },
     ]);

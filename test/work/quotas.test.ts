@@ -47,132 +47,139 @@ function quotaWorld(options: Partial<CoreOptions> = {}): World {
   return world;
 }
 
-const level = (w: World, host: WorldHost) => w.core.store.identities.hostById(host.id)!.quotaLevel;
+const level = async (w: World, host: WorldHost) => (await w.core.store.identities.hostById(host.id))!.quotaLevel;
 
 /** Each host computes `n` work units of a batch of its own, rightly, and they are valid. */
-function establish(w: World, hosts: WorldHost[], n: number): void {
-  const app = w.addApp();
+async function establish(w: World, hosts: WorldHost[], n: number): Promise<void> {
+  const app = await w.addApp();
   for (const h of hosts) {
-    submit(w, app, Array.from({ length: n }, (_, i) => regular(`warm-up ${h.id}.${i}`)), { minQuorum: 1, targetNresults: 1 });
-    for (const t of h.request(n)) answer(h, t, right(t));
+    await submit(w, app, Array.from({ length: n }, (_, i) => regular(`warm-up ${h.id}.${i}`)), { minQuorum: 1, targetNresults: 1 });
+    for (const t of (await h.request(n))) await answer(h, t, right(t));
   }
 }
 
 describe('a host’s allowance', () => {
-  it('tasks in flight: start small, double with each valid result, halve with each invalid one', () => {
+  it('tasks in flight: start small, double with each valid result, halve with each invalid one', async () => {
     quotaWorld();
-    const app = world.addApp();
-    const disputed = world.workunitIds(submit(world, app, [regular('disputed')], { priority: 1 }))[0]!;
-    submit(world, app, Array.from({ length: 40 }, (_, i) => regular(String(i))), { minQuorum: 1, targetNresults: 1 });
-    const host = world.addHost();
-    const first = host.request(64);
+    const app = await world.addApp();
+    const disputed = world.workunitIds((await submit(world, app, [regular('disputed')], { priority: 1 })))[0]!;
+    await submit(world, app, Array.from({ length: 40 }, (_, i) => regular(String(i))), { minQuorum: 1, targetNresults: 1 });
+    const host = await world.addHost();
+    const first = await host.request(64);
     expect(first).toHaveLength(4);
     const mine = first.find((t) => t.workunitId === disputed)!;
     const plain = first.filter((t) => t !== mine);
-    answer(host, plain[0]!, right(plain[0]!));
-    expect(level(world, host)).toBe(1);
+    await answer(host, plain[0]!, right(plain[0]!));
+    expect((await level(world, host))).toBe(1);
     // Now 8 may be held: 3 still out, so 5 more.
-    expect(host.request(64)).toHaveLength(5);
+    expect((await host.request(64))).toHaveLength(5);
 
     // Outvoted: an invalid result halves it, back to 4 (it holds 7).
-    answer(host, mine, { output: 'wrong' });
-    for (const other of [world.addHost(), world.addHost()]) {
-      const [o] = other.request(1);
+    await answer(host, mine, { output: 'wrong' });
+    for (const other of [(await world.addHost()), (await world.addHost())]) {
+      const [o] = await other.request(1);
       expect(o!.workunitId).toBe(disputed);
-      answer(other, o!, right(o!));
+      await answer(other, o!, right(o!));
     }
-    expect(world.core.store.work.replicasOf(disputed).find((r) => r.id === mine.taskId)!.validateState).toBe('invalid');
-    expect(level(world, host)).toBe(0);
-    expect(host.request(64)).toEqual([]);
+    expect((await world.core.store.work.replicasOf(disputed)).find((r) => r.id === mine.taskId)!.validateState).toBe('invalid');
+    expect((await level(world, host))).toBe(0);
+    expect((await host.request(64))).toEqual([]);
   });
 
-  it('tasks a day, per app: stop at the quota, start again the next day; one app’s errors leave the others alone', () => {
+  it('tasks a day, per app: stop at the quota, start again the next day; one app’s errors leave the others alone', async () => {
     quotaWorld({ newHostTasks: 50, newHostTasksPerDay: 4, newHostShare: 1 });
-    const [broken, good] = [world.addApp(), world.addApp()];
-    submit(world, broken, Array.from({ length: 40 }, (_, i) => regular(`b${i}`)));
-    submit(world, good, Array.from({ length: 40 }, (_, i) => regular(`g${i}`)));
-    const host = world.addHost();
-    const appOf = (t: { workunitId: number }) => world.core.store.work.workunit(t.workunitId)!.appId;
-    const taken = host.request(64);
+    const [broken, good] = [(await world.addApp()), (await world.addApp())];
+    await submit(world, broken, Array.from({ length: 40 }, (_, i) => regular(`b${i}`)));
+    await submit(world, good, Array.from({ length: 40 }, (_, i) => regular(`g${i}`)));
+    const host = await world.addHost();
+    const appIds = new Map<number, number>();
+    for (const id of world.workunitIds(1).concat(world.workunitIds(2))) appIds.set(id, (await world.core.store.work.workunit(id))!.appId);
+    const appOf = (t: { workunitId: number }) => appIds.get(t.workunitId)!;
+    const taken = await host.request(64);
     expect(taken.filter((t) => appOf(t) === broken)).toHaveLength(4);
     expect(taken.filter((t) => appOf(t) === good)).toHaveLength(4);
-    expect(host.request(64)).toEqual([]);
+    expect((await host.request(64))).toEqual([]);
     // The broken app's tasks fail: that app's quota halves, twice.
     for (const t of taken.filter((x) => appOf(x) === broken).slice(0, 2)) {
-      expect(host.report(host.result(t, { error: { code: 'app_exception', message: 'boom' } }))[0]!.status).toBe('accepted');
+      expect((await host.report(host.result(t, { error: { code: 'app_exception', message: 'boom' } })))[0]!.status).toBe('accepted');
     }
     world.advance(DAY);
-    const next = host.request(64);
+    const next = await host.request(64);
     expect(next.filter((t) => appOf(t) === broken)).toHaveLength(1);
     expect(next.filter((t) => appOf(t) === good)).toHaveLength(4);
   });
 });
 
 describe('fresh keys', () => {
-  it('a burst of them holds no more than the new-host share of a batch; established hosts take the rest', () => {
+  it('a burst of them holds no more than the new-host share of a batch; established hosts take the rest', async () => {
     quotaWorld();
-    const veterans = [world.addHost(), world.addHost()];
-    establish(world, veterans, 3);
-    for (const v of veterans) expect(world.core.store.identities.hostById(v.id)!.nValid).toBeGreaterThanOrEqual(3);
+    const veterans = [(await world.addHost()), (await world.addHost())];
+    await establish(world, veterans, 3);
+    for (const v of veterans) expect((await world.core.store.identities.hostById(v.id))!.nValid).toBeGreaterThanOrEqual(3);
 
-    const app = world.addApp();
-    const batch = submit(world, app, Array.from({ length: 300 }, (_, i) => regular(String(i))));
-    const sybils = Array.from({ length: 20 }, () => world.addHost());
-    const held = sybils.reduce((n, s) => n + s.request(64).length, 0);
+    const app = await world.addApp();
+    const batch = await submit(world, app, Array.from({ length: 300 }, (_, i) => regular(String(i))));
+    const sybils = await Promise.all(Array.from({ length: 20 }, async () => (await world.addHost())));
+    let held = 0;
+    for (const s of sybils) held += (await s.request(64)).length;
     // A tenth of 300 work units, whatever the number of keys.
     expect(held).toBe(30);
-    expect(sybils.reduce((n, s) => n + s.request(64).length, 0)).toBe(0);
+    let more = 0;
+    for (const s of sybils) more += (await s.request(64)).length;
+    expect(more).toBe(0);
     const load = world.core.store.db.prepare('SELECT r_new_host AS n FROM batch_counts WHERE batch_id = ?').get(batch) as { n: number };
     expect(load.n).toBe(30);
     // The established hosts are not held back by it.
-    expect(veterans[0]!.request(64).length).toBeGreaterThan(4);
+    expect((await veterans[0]!.request(64)).length).toBeGreaterThan(4);
   });
 
-  it('a small batch on a new platform runs: new hosts may always hold the floor', () => {
+  it('a small batch on a new platform runs: new hosts may always hold the floor', async () => {
     quotaWorld();
-    const app = world.addApp();
-    submit(world, app, Array.from({ length: 10 }, (_, i) => regular(String(i))));
-    const hosts = Array.from({ length: 6 }, () => world.addHost());
-    expect(hosts.reduce((n, h) => n + h.request(64).length, 0)).toBe(NEW_HOST_FLOOR);
+    const app = await world.addApp();
+    await submit(world, app, Array.from({ length: 10 }, (_, i) => regular(String(i))));
+    const hosts = await Promise.all(Array.from({ length: 6 }, async () => (await world.addHost())));
+    let taken = 0;
+    for (const h of hosts) taken += (await h.request(64)).length;
+    expect(taken).toBe(NEW_HOST_FLOOR);
   });
 
-  it('tasks held without progress are taken back well before their deadline and reissued; progress keeps them', () => {
+  it('tasks held without progress are taken back well before their deadline and reissued; progress keeps them', async () => {
     quotaWorld();
-    const app = world.addApp();
-    const batch = submit(world, app, Array.from({ length: 8 }, (_, i) => regular(String(i))), { delayBoundMs: DAY });
-    const [hoarder, worker] = [world.addHost(), world.addHost()];
-    const hoarded = hoarder.request(4);
-    const working = worker.request(4);
+    const app = await world.addApp();
+    const batch = await submit(world, app, Array.from({ length: 8 }, (_, i) => regular(String(i))), { delayBoundMs: DAY });
+    const [hoarder, worker] = [(await world.addHost()), (await world.addHost())];
+    const hoarded = await hoarder.request(4);
+    const working = await worker.request(4);
     expect(hoarded).toHaveLength(4);
     world.advance(HOUR / 2);
-    expect(world.core.service.progress(worker.id, working.map((t) => ({ taskId: t.taskId, fraction: 0.5 })))).toBe(4);
+    expect((await world.core.store.transaction(async (tx) => (await world.core.service.progress(tx, worker.id, working.map((t) => ({ taskId: t.taskId, fraction: 0.5 }))))))).toBe(4);
     world.advance(HOUR / 2 + 1);
-    world.core.service.sweepDeadlines();
+    await world.core.store.transaction(async (tx) => (await world.core.service.sweepDeadlines(tx)));
 
     const states = (tasks: { taskId: number; workunitId: number }[]) =>
-      tasks.map((t) => world.core.store.work.replicasOf(t.workunitId).find((r) => r.id === t.taskId)!.outcome);
-    expect(states(hoarded)).toEqual(['no_reply', 'no_reply', 'no_reply', 'no_reply']);
-    expect(states(working)).toEqual([null, null, null, null]);
+      Promise.all(tasks.map(async (t) => (await world.core.store.work.replicasOf(t.workunitId)).find((r) => r.id === t.taskId)!.outcome));
+    expect(await states(hoarded)).toEqual(['no_reply', 'no_reply', 'no_reply', 'no_reply']);
+    expect(await states(working)).toEqual([null, null, null, null]);
     // Halved once per task it sat on; the work units have new replicas for others.
-    expect(level(world, hoarder)).toBe(-4);
-    for (const t of hoarded) expect(world.core.store.work.replicasOf(t.workunitId).filter((r) => r.status === 'unsent').length).toBeGreaterThan(0);
+    expect((await level(world, hoarder))).toBe(-4);
+    for (const t of hoarded) expect((await world.core.store.work.replicasOf(t.workunitId)).filter((r) => r.status === 'unsent').length).toBeGreaterThan(0);
     // A late result still counts while its work unit is open.
-    answer(hoarder, hoarded[0]!, right(hoarded[0]!));
-    expect(world.core.store.reports.workunitCounts(batch).active).toBe(8);
+    await answer(hoarder, hoarded[0]!, right(hoarded[0]!));
+    expect((await world.core.store.reports.workunitCounts(batch)).active).toBe(8);
   });
 });
 
 describe('lastSeenAt', () => {
-  it('follows the host’s messages, written at most once a minute', () => {
+  it('follows the host’s messages, written at most once a minute', async () => {
     quotaWorld();
-    const host = world.addHost();
+    const host = await world.addHost();
     const seen = () => world.core.store.db.prepare('SELECT last_seen_at AS t FROM hosts WHERE id = ?').get(host.id) as { t: number };
     const start = seen().t;
     world.advance(30_000);
-    world.core.service.seen(host.id);
+    await world.core.store.transaction(async (tx) => (await world.core.service.seen(tx, host.id)));
     expect(seen().t).toBe(start);
     world.advance(31_000);
-    world.core.service.seen(host.id);
+    await world.core.store.transaction(async (tx) => (await world.core.service.seen(tx, host.id)));
     expect(seen().t).toBe(world.now());
   });
 });

@@ -28,19 +28,19 @@ function lottery(): { roll: { value: number } } {
 
 let world: World;
 let tempDir: string | undefined;
-afterEach(() => {
-  world?.close();
+afterEach(async () => {
+  await world?.close();
   if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   tempDir = undefined;
 });
 
 
 describe('submission', () => {
-  it('stores a sentinel’s expected output as canonical JSON and its hash', () => {
+  it('stores a sentinel’s expected output as canonical JSON and its hash', async () => {
     world = createWorld();
-    const app = world.addApp();
+    const app = await world.addApp();
     const expected = { b: 2, a: [1, 'x'] };
-    const batch = submit(world, app, [regular('0'), { input: { s: 1 }, expectedOutput: expected }]);
+    const batch = await submit(world, app, [regular('0'), { input: { s: 1 }, expectedOutput: expected }]);
     const rows = world.core.store.db
       .prepare('SELECT expected_output_json AS json, expected_output_hash AS hash FROM workunits WHERE batch_id = ? ORDER BY id')
       .all(batch);
@@ -49,93 +49,93 @@ describe('submission', () => {
       { json: canonicalJson(expected), hash: jsonHash(expected) },
     ]);
     const [plain, known] = world.workunitIds(batch);
-    expect(wu(world, plain!).expectedOutputHash).toBeNull();
-    expect(wu(world, known!).expectedOutputHash).toBe(jsonHash(expected));
+    expect((await wu(world, plain!)).expectedOutputHash).toBeNull();
+    expect((await wu(world, known!)).expectedOutputHash).toBe(jsonHash(expected));
   });
 
-  it('refuses a batch made only of sentinels, leaving no rows', () => {
+  it('refuses a batch made only of sentinels, leaving no rows', async () => {
     world = createWorld();
-    const app = world.addApp();
-    const attempt = () => submit(world, app, [sentinel(1), sentinel(2)]);
-    expect(attempt).toThrow(SubmissionError);
-    expect(attempt).toThrow(/at least one work unit without expectedOutput/);
+    const app = await world.addApp();
+    const attempt = async () => (await submit(world, app, [sentinel(1), sentinel(2)]));
+    await expect(attempt).rejects.toThrow(SubmissionError);
+    await expect(attempt).rejects.toThrow(/at least one work unit without expectedOutput/);
     const db = world.core.store.db;
     expect(db.prepare('SELECT COUNT(*) AS n FROM batches').get()).toEqual({ n: 0 });
     expect(db.prepare('SELECT COUNT(*) AS n FROM workunits').get()).toEqual({ n: 0 });
     expect(db.prepare('SELECT COUNT(*) AS n FROM replicas').get()).toEqual({ n: 0 });
   });
 
-  it('refuses an expected output too large to keep inline, naming the work unit', () => {
+  it('refuses an expected output too large to keep inline, naming the work unit', async () => {
     world = createWorld();
-    const app = world.addApp();
+    const app = await world.addApp();
     const huge = { input: { s: 1 }, expectedOutput: 'x'.repeat(MAX_INLINE_JSON_BYTES) };
-    expect(() => submit(world, app, [regular('0'), huge])).toThrow(/^workunits\[1\]: expectedOutput is larger than 262144 bytes/);
+    await expect(submit(world, app, [regular('0'), huge])).rejects.toThrow(/^workunits\[1\]: expectedOutput is larger than 262144 bytes/);
     expect(world.core.store.db.prepare('SELECT COUNT(*) AS n FROM workunits').get()).toEqual({ n: 0 });
   });
 });
 
 describe('mixing sentinels into tasks', () => {
-  it('sentinels wait in a queue of their own, drawn at the check rate: each goes to as many hosts as a regular work unit', () => {
+  it('sentinels wait in a queue of their own, drawn at the check rate: each goes to as many hosts as a regular work unit', async () => {
     const { roll } = lottery();
-    const app = world.addApp();
+    const app = await world.addApp();
     // In batch order the sentinels come first: they must still not go out as regular work.
-    const batch = submit(world, app, [sentinel(1), sentinel(2), regular('0'), regular('1'), regular('2')]);
+    const batch = await submit(world, app, [sentinel(1), sentinel(2), regular('0'), regular('1'), regular('2')]);
     const ids = world.workunitIds(batch);
     const sentinelIds = ids.slice(0, 2);
     const regularIds = ids.slice(2);
-    const made = sentinelIds.flatMap((id) => replicas(world, id).map((r) => r.id));
+    const made = (await Promise.all(sentinelIds.map(async (id) => (await replicas(world, id)).map((r) => r.id)))).flat();
     const workunitsOf = (tasks: Task[]) => tasks.map((t) => t.workunitId).sort((x, y) => x - y);
-    const [a, b, c] = [world.addHost(), world.addHost(), world.addHost()];
+    const [a, b, c] = [(await world.addHost()), (await world.addHost()), (await world.addHost())];
 
     roll.value = REGULAR;
-    expect(workunitsOf(a.request(3))).toEqual(regularIds);
+    expect(workunitsOf((await a.request(3)))).toEqual(regularIds);
     roll.value = SENTINEL;
-    const tb = b.request(2);
-    const tc = c.request(2);
+    const tb = await b.request(2);
+    const tc = await c.request(2);
     expect(workunitsOf(tb)).toEqual(sentinelIds);
     expect(workunitsOf(tc)).toEqual(sentinelIds);
     // The replicas made with the batch, and no more: a sentinel is no one's check twice over.
     expect([...tb, ...tc].map((t) => t.taskId).sort((x, y) => x - y)).toEqual(made);
-    const d = world.addHost();
-    expect(workunitsOf(d.request(5))).toEqual(regularIds);
-    for (const id of sentinelIds) expect(replicas(world, id)).toHaveLength(2);
+    const d = await world.addHost();
+    expect(workunitsOf((await d.request(5)))).toEqual(regularIds);
+    for (const id of sentinelIds) expect((await replicas(world, id))).toHaveLength(2);
   });
 
-  it('at check rate 0 sentinels are never handed out, and finish with their batch without failing it', () => {
+  it('at check rate 0 sentinels are never handed out, and finish with their batch without failing it', async () => {
     world = createWorld({ checkRate: 0 });
-    const app = world.addApp();
-    const batch = submit(world, app, [regular('0'), sentinel(1)]);
+    const app = await world.addApp();
+    const batch = await submit(world, app, [regular('0'), sentinel(1)]);
     const [regularId, sentinelId] = world.workunitIds(batch) as [number, number];
-    const [a, b] = [world.addHost(), world.addHost()];
-    const ta = a.request(5);
-    const tb = b.request(5);
+    const [a, b] = [(await world.addHost()), (await world.addHost())];
+    const ta = await a.request(5);
+    const tb = await b.request(5);
     expect(ta.map((t) => t.workunitId)).toEqual([regularId]);
     expect(tb.map((t) => t.workunitId)).toEqual([regularId]);
-    answer(a, ta[0]!, right(ta[0]!));
-    answer(b, tb[0]!, right(tb[0]!));
-    expect(wu(world, sentinelId)).toMatchObject({ status: 'done', canonicalReplicaId: null, errorReason: null });
-    expect(replicas(world, sentinelId).map((r) => r.outcome)).toEqual(['not_needed', 'not_needed']);
-    expect(world.core.store.reports.workunitCounts(batch)).toEqual({ active: 0, done: 2, failed: 0, cancelled: 0 });
+    await answer(a, ta[0]!, right(ta[0]!));
+    await answer(b, tb[0]!, right(tb[0]!));
+    expect((await wu(world, sentinelId))).toMatchObject({ status: 'done', canonicalReplicaId: null, errorReason: null });
+    expect((await replicas(world, sentinelId)).map((r) => r.outcome)).toEqual(['not_needed', 'not_needed']);
+    expect((await world.core.store.reports.workunitCounts(batch))).toEqual({ active: 0, done: 2, failed: 0, cancelled: 0 });
   });
 });
 
 describe('a caught host is not told', () => {
   it('keeps getting the same mix: regular work when no check is drawn, not the open sentinels of every batch', async () => {
     const { roll } = lottery();
-    const app = world.addApp();
-    const batch = submit(world, app, [...['0', '1', '2', '3'].map((t) => regular(t)), ...[1, 2, 3, 4, 5, 6].map((n) => sentinel(n))]);
+    const app = await world.addApp();
+    const batch = await submit(world, app, [...['0', '1', '2', '3'].map((t) => regular(t)), ...[1, 2, 3, 4, 5, 6].map((n) => sentinel(n))]);
     const sentinelIds = world.workunitIds(batch).slice(4);
-    const cheat = world.addHost();
+    const cheat = await world.addHost();
     roll.value = SENTINEL;
-    const [first] = cheat.request(1);
+    const [first] = await cheat.request(1);
     expect(sentinelIds).toContain(first!.workunitId);
-    answer(cheat, first!, forged());
+    await answer(cheat, first!, forged());
     await world.core.recheckHosts();
     expect(hostRow(world, cheat.id).distrusted_at).toBe(world.now());
 
     // Today's lottery says "no check": a caught host gets regular work like anyone.
     roll.value = REGULAR;
-    const after = cheat.request(10);
+    const after = await cheat.request(10);
     expect(after.map((t) => t.workunitId).filter((id) => sentinelIds.includes(id))).toEqual([]);
     expect(after).toHaveLength(4);
     // Nothing was aborted, nothing said.
@@ -144,24 +144,24 @@ describe('a caught host is not told', () => {
 
   it('its tasks stay with it and its results are accepted, but count for nothing: its work units are done by others', async () => {
     const { roll } = lottery();
-    const app = world.addApp();
+    const app = await world.addApp();
     // R1's budget has room for two results only: neither the forfeited nor the ignored one may use it up.
     // r3 is there so that there is regular work left for the cheat: a check comes only then.
-    const batch = submit(world, app, [regular('1', { maxTotalResults: 2 }), regular('2', { maxTotalResults: 2 }), regular('3'), sentinel(1)]);
+    const batch = await submit(world, app, [regular('1', { maxTotalResults: 2 }), regular('2', { maxTotalResults: 2 }), regular('3'), sentinel(1)]);
     const [r1, r2, r3, s] = world.workunitIds(batch) as [number, number, number, number];
-    const cheat = world.addHost();
+    const cheat = await world.addHost();
 
     roll.value = REGULAR;
-    const [t1, t2] = cheat.request(2);
+    const [t1, t2] = await cheat.request(2);
     expect([t1!.workunitId, t2!.workunitId]).toEqual([r1, r2]);
-    answer(cheat, t1!, right(t1!)); // waiting for a second result
+    await answer(cheat, t1!, right(t1!)); // waiting for a second result
     roll.value = SENTINEL;
-    const [ts] = cheat.request(1);
+    const [ts] = await cheat.request(1);
     expect(ts!.workunitId).toBe(s);
-    answer(cheat, ts!, forged());
+    await answer(cheat, ts!, forged());
     await world.core.recheckHosts();
 
-    expect(replicaOf(world, ts!)).toMatchObject({ outcome: 'success', validateState: 'invalid' });
+    expect((await replicaOf(world, ts!))).toMatchObject({ outcome: 'success', validateState: 'invalid' });
     expect(hostRow(world, cheat.id)).toEqual({
       consecutive_valid: 0,
       n_valid: 0,
@@ -173,102 +173,102 @@ describe('a caught host is not told', () => {
       total_credit_micro: 0,
     });
     // Its waiting result is forfeited, its task out is kept; each work unit got a replacement.
-    expect(replicas(world, r1).map((r) => [r.hostId, r.status, r.outcome, r.validateState])).toEqual([
+    expect((await replicas(world, r1)).map((r) => [r.hostId, r.status, r.outcome, r.validateState])).toEqual([
       [cheat.id, 'over', 'success', 'invalid'],
       [null, 'unsent', null, null],
       [null, 'unsent', null, null],
     ]);
-    expect(replicas(world, r2).map((r) => [r.hostId, r.status])).toEqual([
+    expect((await replicas(world, r2)).map((r) => [r.hostId, r.status])).toEqual([
       [cheat.id, 'in_progress'],
       [null, 'unsent'],
       [null, 'unsent'],
     ]);
     expect(world.aborts).toEqual([]);
     // Its result for r2 is accepted as anyone's, and forfeited.
-    answer(cheat, t2!, right(t2!));
-    expect(replicaOf(world, t2!)).toMatchObject({ outcome: 'success', validateState: 'invalid', forfeited: true });
+    await answer(cheat, t2!, right(t2!));
+    expect((await replicaOf(world, t2!))).toMatchObject({ outcome: 'success', validateState: 'invalid', forfeited: true });
 
     roll.value = REGULAR;
-    const [h1, h2] = [world.addHost(), world.addHost()];
+    const [h1, h2] = [(await world.addHost()), (await world.addHost())];
     for (const h of [h1, h2]) {
-      const tasks = h.request(3);
+      const tasks = await h.request(3);
       expect(tasks.map((t) => t.workunitId).sort()).toEqual([r1, r2, r3]);
-      for (const t of tasks) answer(h, t, right(t));
+      for (const t of tasks) await answer(h, t, right(t));
     }
-    expect(wu(world, r1).status).toBe('done');
-    expect(wu(world, r2).status).toBe('done');
+    expect((await wu(world, r1)).status).toBe('done');
+    expect((await wu(world, r2)).status).toBe('done');
     expect(world.credits.filter((c) => c.hostId === cheat.id)).toEqual([]);
     expect(hostRow(world, h1.id).total_credit_micro).toBe(3 * CREDIT_MICRO);
     expect(ledgerByReplica(world)[t1!.taskId]).toBeUndefined();
-    expectLedgerConsistent(world);
+    await expectLedgerConsistent(world);
   });
 
-  it('sees the same abort a regular work unit’s straggler sees when its sentinel is decided', () => {
+  it('sees the same abort a regular work unit’s straggler sees when its sentinel is decided', async () => {
     const { roll } = lottery();
-    const app = world.addApp();
-    const batch = submit(world, app, [regular('0'), regular('1'), sentinel(1)]);
+    const app = await world.addApp();
+    const batch = await submit(world, app, [regular('0'), regular('1'), sentinel(1)]);
     const s = world.workunitIds(batch)[2]!;
-    const [a, b] = [world.addHost(), world.addHost()];
+    const [a, b] = [(await world.addHost()), (await world.addHost())];
     roll.value = SENTINEL;
-    const [ta] = a.request(1);
-    const [tb] = b.request(1);
+    const [ta] = await a.request(1);
+    const [tb] = await b.request(1);
     expect([ta!.workunitId, tb!.workunitId]).toEqual([s, s]);
-    answer(a, ta!, right(ta!));
+    await answer(a, ta!, right(ta!));
     // a is a quorum of one right answer short; b's answer makes it (no credit before).
     expect(world.credits).toEqual([]);
-    answer(b, tb!, right(tb!));
-    expect(wu(world, s)).toMatchObject({ status: 'done', canonicalReplicaId: ta!.taskId });
+    await answer(b, tb!, right(tb!));
+    expect((await wu(world, s))).toMatchObject({ status: 'done', canonicalReplicaId: ta!.taskId });
     expect(world.credits.map((x) => x.hostId).sort()).toEqual([a.id, b.id].sort());
   });
 });
 
 describe('judging sentinels', () => {
-  it('a right answer is valid on arrival and counts as a passed check; its credit waits for a quorum of right answers', () => {
+  it('a right answer is valid on arrival and counts as a passed check; its credit waits for a quorum of right answers', async () => {
     const { roll } = lottery();
-    const app = world.addApp();
-    const batch = submit(world, app, [regular('0'), sentinel(1)]);
+    const app = await world.addApp();
+    const batch = await submit(world, app, [regular('0'), sentinel(1)]);
     const sentinelId = world.workunitIds(batch)[1]!;
-    const [host, other] = [world.addHost(), world.addHost()];
+    const [host, other] = [(await world.addHost()), (await world.addHost())];
     roll.value = SENTINEL;
-    const [t] = host.request(1);
+    const [t] = await host.request(1);
     expect(t!.workunitId).toBe(sentinelId);
-    answer(host, t!, right(t!));
+    await answer(host, t!, right(t!));
 
-    expect(replicaOf(world, t!)).toMatchObject({ outcome: 'success', validateState: 'valid' });
+    expect((await replicaOf(world, t!))).toMatchObject({ outcome: 'success', validateState: 'valid' });
     expect(creditOf(world, t!.taskId)).toBeNull();
     expect(hostRow(world, host.id)).toMatchObject({ consecutive_valid: 1, n_valid: 1, sentinels_passed: 1, distrusted_at: null, total_credit_micro: 0 });
     expect(world.credits).toEqual([]);
-    expect(wu(world, sentinelId)).toMatchObject({ status: 'active', canonicalReplicaId: null });
+    expect((await wu(world, sentinelId))).toMatchObject({ status: 'active', canonicalReplicaId: null });
 
-    const [t2] = other.request(1);
-    answer(other, t2!, right(t2!));
-    expect(wu(world, sentinelId)).toMatchObject({ status: 'done', canonicalReplicaId: t!.taskId });
+    const [t2] = await other.request(1);
+    await answer(other, t2!, right(t2!));
+    expect((await wu(world, sentinelId))).toMatchObject({ status: 'done', canonicalReplicaId: t!.taskId });
     expect(ledgerByReplica(world)).toEqual({ [t!.taskId]: [CREDIT], [t2!.taskId]: [CREDIT] });
     expect(hostRow(world, host.id).total_credit_micro).toBe(CREDIT_MICRO);
-    expectLedgerConsistent(world);
+    await expectLedgerConsistent(world);
   });
 
-  it('a wrong answer is replaced by another replica, as a regular disagreement would be', () => {
+  it('a wrong answer is replaced by another replica, as a regular disagreement would be', async () => {
     const { roll } = lottery();
-    const app = world.addApp();
-    const batch = submit(world, app, [regular('0'), sentinel(1)]);
+    const app = await world.addApp();
+    const batch = await submit(world, app, [regular('0'), sentinel(1)]);
     const s = world.workunitIds(batch)[1]!;
-    const [cheat, h1, h2] = [world.addHost(), world.addHost(), world.addHost()];
+    const [cheat, h1, h2] = [(await world.addHost()), (await world.addHost()), (await world.addHost())];
     roll.value = SENTINEL;
-    const [tc] = cheat.request(1);
-    answer(cheat, tc!, forged());
-    expect(replicas(world, s).map((r) => [r.hostId, r.status])).toEqual([
+    const [tc] = await cheat.request(1);
+    await answer(cheat, tc!, forged());
+    expect((await replicas(world, s)).map((r) => [r.hostId, r.status])).toEqual([
       [cheat.id, 'over'],
       [null, 'unsent'],
       [null, 'unsent'],
     ]);
     for (const h of [h1, h2]) {
-      const [t] = h.request(1);
+      const [t] = await h.request(1);
       expect(t!.workunitId).toBe(s);
-      answer(h, t!, right(t!));
+      await answer(h, t!, right(t!));
     }
-    expect(wu(world, s).status).toBe('done');
-    expect(replicas(world, s).map((r) => r.validateState)).toEqual(['invalid', 'valid', 'valid']);
+    expect((await wu(world, s)).status).toBe('done');
+    expect((await replicas(world, s)).map((r) => r.validateState)).toEqual(['invalid', 'valid', 'valid']);
   });
 });
 
@@ -276,30 +276,30 @@ describe('judging sentinels', () => {
 describe('taking back what a caught host decided', () => {
   it('colluders who won a quorum lose it: revoked, reopened, decided again by honest hosts', async () => {
     const { roll } = lottery();
-    const app = world.addApp();
-    const decided = submit(world, app, [regular('w', { priority: 1 })]);
-    const checks = submit(world, app, [regular('x'), sentinel(1)]);
+    const app = await world.addApp();
+    const decided = await submit(world, app, [regular('w', { priority: 1 })]);
+    const checks = await submit(world, app, [regular('x'), sentinel(1)]);
     const w = world.workunitIds(decided)[0]!;
     const s = world.workunitIds(checks)[1]!;
-    const [c1, c2, h1, h2] = [world.addHost(), world.addHost(), world.addHost(), world.addHost()];
+    const [c1, c2, h1, h2] = [(await world.addHost()), (await world.addHost()), (await world.addHost()), (await world.addHost())];
 
-    const [tc1] = c1.request(1);
-    const [tc2] = c2.request(1);
+    const [tc1] = await c1.request(1);
+    const [tc2] = await c2.request(1);
     expect([tc1!.workunitId, tc2!.workunitId]).toEqual([w, w]);
-    answer(c1, tc1!, forged());
-    answer(c2, tc2!, forged());
-    expect(wu(world, w)).toMatchObject({ status: 'done', canonicalReplicaId: tc1!.taskId });
+    await answer(c1, tc1!, forged());
+    await answer(c2, tc2!, forged());
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: tc1!.taskId });
     expect(ledgerByReplica(world)).toEqual({ [tc1!.taskId]: [CREDIT], [tc2!.taskId]: [CREDIT] });
 
     roll.value = SENTINEL;
-    const [ts] = c1.request(1);
+    const [ts] = await c1.request(1);
     expect(ts!.workunitId).toBe(s);
-    answer(c1, ts!, forged());
+    await answer(c1, ts!, forged());
     await world.core.recheckHosts();
 
     expect(hostRow(world, c1.id)).toMatchObject({ distrusted_at: world.now(), recheck_pending: 0, total_credit_micro: 0 });
-    expect(wu(world, w)).toMatchObject({ status: 'active', canonicalReplicaId: null, errorReason: null, finishedAt: null });
-    expect(replicas(world, w).map((r) => [r.hostId, r.outcome, r.validateState])).toEqual([
+    expect((await wu(world, w))).toMatchObject({ status: 'active', canonicalReplicaId: null, errorReason: null, finishedAt: null });
+    expect((await replicas(world, w)).map((r) => [r.hostId, r.outcome, r.validateState])).toEqual([
       [c1.id, 'success', 'invalid'],
       [c2.id, 'success', 'pending'], // still holding its credit until judged again
       [null, null, null],
@@ -312,19 +312,19 @@ describe('taking back what a caught host decided', () => {
       [tc1!.taskId, CREDIT],
       [tc1!.taskId, -CREDIT],
     ]);
-    expectLedgerConsistent(world);
+    await expectLedgerConsistent(world);
 
     roll.value = REGULAR;
-    const [th1] = h1.request(1);
+    const [th1] = await h1.request(1);
     expect(th1!.workunitId).toBe(w);
-    answer(h1, th1!, right(th1!));
-    expect(wu(world, w).status).toBe('active'); // one right, one forged: no quorum yet
-    const [th2] = h2.request(1);
+    await answer(h1, th1!, right(th1!));
+    expect((await wu(world, w)).status).toBe('active'); // one right, one forged: no quorum yet
+    const [th2] = await h2.request(1);
     expect(th2!.workunitId).toBe(w);
-    answer(h2, th2!, right(th2!));
+    await answer(h2, th2!, right(th2!));
 
-    expect(wu(world, w)).toMatchObject({ status: 'done', canonicalReplicaId: th1!.taskId });
-    const states = Object.fromEntries(replicas(world, w).map((r) => [r.hostId, r.validateState]));
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: th1!.taskId });
+    const states = Object.fromEntries((await replicas(world, w)).map((r) => [r.hostId, r.validateState]));
     expect(states).toEqual({ [c1.id]: 'invalid', [c2.id]: 'invalid', [h1.id]: 'valid', [h2.id]: 'valid' });
     expect(ledgerByReplica(world)).toEqual({
       [tc1!.taskId]: [CREDIT, -CREDIT],
@@ -335,32 +335,32 @@ describe('taking back what a caught host decided', () => {
     expect([c1, c2, h1, h2].map((h) => hostRow(world, h.id).total_credit_micro)).toEqual([0, 0, CREDIT_MICRO, CREDIT_MICRO]);
     expect(hostRow(world, c2.id)).toMatchObject({ n_invalid: 1, consecutive_valid: 0, distrusted_at: null });
     expect(world.credits.filter((c) => c.hostId === c2.id).flatMap((c) => c.receipts).map((r) => r.amount)).toEqual([CREDIT, -CREDIT]);
-    expect(world.core.store.ledger.entriesAfter(0, 100).filter((e) => e.amount < 0)).toHaveLength(2);
-    expectLedgerConsistent(world);
+    expect((await world.core.store.ledger.entriesAfter(0, 100)).filter((e) => e.amount < 0)).toHaveLength(2);
+    await expectLedgerConsistent(world);
   });
 
   it('the re-check waits a random delay after the catch, so when the credit goes does not point at the report that gave the host away', async () => {
     const made = lotteryWorld({ recheckDelayMs: 600_000 });
     world = made.world;
     const { roll } = made;
-    const app = world.addApp();
-    const decided = submit(world, app, [regular('w', { priority: 1 })]);
-    submit(world, app, [regular('x'), regular('y'), sentinel(1)]);
+    const app = await world.addApp();
+    const decided = await submit(world, app, [regular('w', { priority: 1 })]);
+    await submit(world, app, [regular('x'), regular('y'), sentinel(1)]);
     const w = world.workunitIds(decided)[0]!;
-    const [c1, c2] = [world.addHost(), world.addHost()];
+    const [c1, c2] = [(await world.addHost()), (await world.addHost())];
     roll.value = REGULAR;
-    const [tc1] = c1.request(1);
-    const [tc2] = c2.request(1);
-    answer(c1, tc1!, forged());
-    answer(c2, tc2!, forged());
+    const [tc1] = await c1.request(1);
+    const [tc2] = await c2.request(1);
+    await answer(c1, tc1!, forged());
+    await answer(c2, tc2!, forged());
     roll.value = SENTINEL; // also the draw of the delay: 0.1 of 10 minutes
-    const [ts] = c1.request(1);
-    answer(c1, ts!, forged());
+    const [ts] = await c1.request(1);
+    await answer(c1, ts!, forged());
     const caughtAt = world.now();
     await world.core.recheckHosts();
     // Caught, but nothing it can see has moved yet.
     expect(hostRow(world, c1.id)).toMatchObject({ distrusted_at: caughtAt, recheck_pending: 1, total_credit_micro: CREDIT_MICRO });
-    expect(wu(world, w).status).toBe('done');
+    expect((await wu(world, w)).status).toBe('done');
     expect(world.credits.filter((x) => x.hostId === c1.id).flatMap((x) => x.receipts).map((r) => r.amount)).toEqual([CREDIT]);
 
     world.advance(60_000 - 1);
@@ -369,39 +369,39 @@ describe('taking back what a caught host decided', () => {
     world.advance(1);
     await world.core.recheckHosts();
     expect(hostRow(world, c1.id)).toMatchObject({ recheck_pending: 0, total_credit_micro: 0 });
-    expect(wu(world, w).status).toBe('active');
-    expectLedgerConsistent(world);
+    expect((await wu(world, w)).status).toBe('active');
+    await expectLedgerConsistent(world);
   });
 
   it('a work unit whose quorum holds without the caught host stays done; only its replica is revoked', async () => {
     const { roll } = lottery();
-    const app = world.addApp();
-    const decided = submit(world, app, [regular('w', { priority: 1 })]);
-    submit(world, app, [regular('x'), sentinel(1)]);
+    const app = await world.addApp();
+    const decided = await submit(world, app, [regular('w', { priority: 1 })]);
+    await submit(world, app, [regular('x'), sentinel(1)]);
     const w = world.workunitIds(decided)[0]!;
     // a and b answer alike but count once (one user), so the quorum takes a third result and
     // the work unit ends with three valid ones: without a, b and c still make a quorum.
-    const { accountKey } = world.core.registry.createAccount({ name: 'alice' });
-    const [a, b, c] = [world.addHost({ accountKey }), world.addHost(), world.addHost()];
-    const [ta] = a.request(1);
-    const [tb] = b.request(1);
-    world.core.registry.register({ protocol: 2, hostKey: b.publicKey, platform: { kind: 'node', engine: 'v8' }, capabilities: { wasm: true }, accountKey }, world.now());
-    expect(world.core.store.identities.hostById(b.id)!.userId).toBe(a.userId);
-    answer(a, ta!, right(ta!));
-    answer(b, tb!, right(tb!));
-    expect(wu(world, w).status).toBe('active');
-    const [tc] = c.request(1);
-    answer(c, tc!, right(tc!));
-    expect(wu(world, w)).toMatchObject({ status: 'done', canonicalReplicaId: ta!.taskId });
-    expect(replicas(world, w).map((r) => r.validateState)).toEqual(['valid', 'valid', 'valid']);
+    const { accountKey } = await world.core.registry.createAccount({ name: 'alice' });
+    const [a, b, c] = [(await world.addHost({ accountKey })), (await world.addHost()), (await world.addHost())];
+    const [ta] = await a.request(1);
+    const [tb] = await b.request(1);
+    await world.core.registry.register({ protocol: 2, hostKey: b.publicKey, platform: { kind: 'node', engine: 'v8' }, capabilities: { wasm: true }, accountKey }, world.now());
+    expect((await world.core.store.identities.hostById(b.id))!.userId).toBe(a.userId);
+    await answer(a, ta!, right(ta!));
+    await answer(b, tb!, right(tb!));
+    expect((await wu(world, w)).status).toBe('active');
+    const [tc] = await c.request(1);
+    await answer(c, tc!, right(tc!));
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: ta!.taskId });
+    expect((await replicas(world, w)).map((r) => r.validateState)).toEqual(['valid', 'valid', 'valid']);
 
     roll.value = SENTINEL;
-    const [ts] = a.request(1);
-    answer(a, ts!, forged());
+    const [ts] = await a.request(1);
+    await answer(a, ts!, forged());
     await world.core.recheckHosts();
 
-    expect(wu(world, w)).toMatchObject({ status: 'done', canonicalReplicaId: tb!.taskId });
-    expect(replicas(world, w).map((r) => [r.hostId, r.validateState])).toEqual([
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: tb!.taskId });
+    expect((await replicas(world, w)).map((r) => [r.hostId, r.validateState])).toEqual([
       [a.id, 'invalid'],
       [b.id, 'valid'],
       [c.id, 'valid'],
@@ -412,168 +412,168 @@ describe('taking back what a caught host decided', () => {
       [tc!.taskId]: [CREDIT],
     });
     expect([a, b, c].map((h) => hostRow(world, h.id).total_credit_micro)).toEqual([0, CREDIT_MICRO, CREDIT_MICRO]);
-    expect(world.core.store.identities.userById(a.userId)!.totalCreditMicro).toBe(CREDIT_MICRO);
-    expectLedgerConsistent(world);
+    expect((await world.core.store.identities.userById(a.userId))!.totalCreditMicro).toBe(CREDIT_MICRO);
+    await expectLedgerConsistent(world);
   });
 
   it('in a cancelled batch a work unit whose quorum no longer holds fails instead of reopening', async () => {
     const { roll } = lottery();
-    const app = world.addApp();
-    const decided = submit(world, app, [regular('w', { priority: 1 }), regular('w2')]);
-    submit(world, app, [regular('x'), sentinel(1)]);
+    const app = await world.addApp();
+    const decided = await submit(world, app, [regular('w', { priority: 1 }), regular('w2')]);
+    await submit(world, app, [regular('x'), sentinel(1)]);
     const [w, w2] = world.workunitIds(decided) as [number, number];
-    const [c1, c2] = [world.addHost(), world.addHost()];
-    const [tc1] = c1.request(1);
-    const [tc2] = c2.request(1);
-    answer(c1, tc1!, forged());
-    answer(c2, tc2!, forged());
-    expect(wu(world, w).status).toBe('done');
+    const [c1, c2] = [(await world.addHost()), (await world.addHost())];
+    const [tc1] = await c1.request(1);
+    const [tc2] = await c2.request(1);
+    await answer(c1, tc1!, forged());
+    await answer(c2, tc2!, forged());
+    expect((await wu(world, w)).status).toBe('done');
     expect(await world.core.cancelBatch(decided)).toBe(1);
-    expect(wu(world, w2).status).toBe('cancelled');
+    expect((await wu(world, w2)).status).toBe('cancelled');
 
     roll.value = SENTINEL;
-    const [ts] = c1.request(1);
-    answer(c1, ts!, forged());
+    const [ts] = await c1.request(1);
+    await answer(c1, ts!, forged());
     await world.core.recheckHosts();
 
-    expect(wu(world, w)).toMatchObject({
+    expect((await wu(world, w))).toMatchObject({
       status: 'failed',
       canonicalReplicaId: null,
       errorReason: expect.stringMatching(/canonical result was withdrawn .* after the batch was cancelled/),
     });
-    expect(replicas(world, w)).toHaveLength(2); // nothing reissued
-    expect(replicaOf(world, tc1!).validateState).toBe('invalid');
+    expect((await replicas(world, w))).toHaveLength(2); // nothing reissued
+    expect((await replicaOf(world, tc1!)).validateState).toBe('invalid');
     expect(ledgerByReplica(world)).toEqual({ [tc1!.taskId]: [CREDIT, -CREDIT], [tc2!.taskId]: [CREDIT] });
-    expectLedgerConsistent(world);
+    await expectLedgerConsistent(world);
   });
 
   it('a result forfeited by a host that later earned its trust back still counts for nothing when its work unit is re-checked', async () => {
     const { roll } = lottery();
-    const app = world.addApp();
+    const app = await world.addApp();
     // y keeps the batch open, so its sentinels stay open throughout.
-    const batch = submit(world, app, [regular('w', { priority: 1 }), regular('y'), ...[1, 2, 3, 4, 5].map((n) => sentinel(n))]);
+    const batch = await submit(world, app, [regular('w', { priority: 1 }), regular('y'), ...[1, 2, 3, 4, 5].map((n) => sentinel(n))]);
     const w = world.workunitIds(batch)[0]!;
-    const [x, c, h] = [world.addHost(), world.addHost(), world.addHost()];
+    const [x, c, h] = [(await world.addHost()), (await world.addHost()), (await world.addHost())];
 
     // x answers w (rightly, as it happens), then fails a sentinel: its w result is forfeited.
-    const [tx] = x.request(1);
+    const [tx] = await x.request(1);
     expect(tx!.workunitId).toBe(w);
-    answer(x, tx!, right(tx!));
+    await answer(x, tx!, right(tx!));
     roll.value = SENTINEL;
-    const [bad] = x.request(1);
-    answer(x, bad!, forged());
+    const [bad] = await x.request(1);
+    await answer(x, bad!, forged());
     await world.core.recheckHosts();
-    expect(replicaOf(world, tx!).validateState).toBe('invalid');
+    expect((await replicaOf(world, tx!)).validateState).toBe('invalid');
 
     // c and h decide w without it.
     roll.value = REGULAR;
-    const [tc] = c.request(1);
-    const [th] = h.request(1);
-    answer(c, tc!, right(tc!));
-    answer(h, th!, right(th!));
-    expect(wu(world, w)).toMatchObject({ status: 'done', canonicalReplicaId: tc!.taskId });
-    expect(replicaOf(world, tx!).validateState).toBe('invalid');
+    const [tc] = await c.request(1);
+    const [th] = await h.request(1);
+    await answer(c, tc!, right(tc!));
+    await answer(h, th!, right(th!));
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: tc!.taskId });
+    expect((await replicaOf(world, tx!)).validateState).toBe('invalid');
 
     // x earns its trust back on three sentinels, drawn at the check rate like anyone's.
     roll.value = SENTINEL;
     for (let i = 0; i < 3; i++) {
-      const [t] = x.request(1);
-      answer(x, t!, right(t!));
+      const [t] = await x.request(1);
+      await answer(x, t!, right(t!));
     }
     expect(hostRow(world, x.id).distrusted_at).toBeNull();
 
     // c is caught: without it, w has h's result only (x's was forfeited), so it must reopen.
     roll.value = SENTINEL;
-    const [tcs] = c.request(1);
-    answer(c, tcs!, forged());
+    const [tcs] = await c.request(1);
+    await answer(c, tcs!, forged());
     await world.core.recheckHosts();
 
-    expect(replicaOf(world, tx!).validateState).toBe('invalid');
+    expect((await replicaOf(world, tx!)).validateState).toBe('invalid');
     expect(ledgerByReplica(world)[tx!.taskId]).toBeUndefined();
     // No credit: what it did while distrusted counted for nothing. Its invalid results are its
     // rows: the sentinel it failed, its forfeited w, and the three right answers it gave while
     // distrusted (forfeited too).
     expect(hostRow(world, x.id)).toMatchObject({ n_valid: 0, n_invalid: 5, consecutive_valid: 3, total_credit_micro: 0 });
-    expect(wu(world, w)).toMatchObject({ status: 'active', canonicalReplicaId: null });
-    expect(replicaOf(world, th!).validateState).toBe('pending');
-    expectLedgerConsistent(world);
+    expect((await wu(world, w))).toMatchObject({ status: 'active', canonicalReplicaId: null });
+    expect((await replicaOf(world, th!)).validateState).toBe('pending');
+    await expectLedgerConsistent(world);
   });
 
   it('a work unit adaptive replication gave a trusted host alone reopens at the quorum it was submitted with', async () => {
     const { roll } = lottery(); // trustThreshold 3, no spot checks
-    const app = world.addApp({ adaptiveReplication: true });
+    const app = await world.addApp({ adaptiveReplication: true });
     // y keeps the batch open, so its sentinels stay open throughout.
-    const batch = submit(world, app, [regular('w', { priority: 1 }), regular('y'), ...[1, 2, 3, 4].map((n) => sentinel(n))]);
+    const batch = await submit(world, app, [regular('w', { priority: 1 }), regular('y'), ...[1, 2, 3, 4].map((n) => sentinel(n))]);
     const w = world.workunitIds(batch)[0]!;
-    const [c, h1, h2] = [world.addHost(), world.addHost(), world.addHost()];
+    const [c, h1, h2] = [(await world.addHost()), (await world.addHost()), (await world.addHost())];
 
     // c earns trust on three sentinels, then gets w alone and decides it with a forged answer.
     roll.value = SENTINEL;
     for (let i = 0; i < 3; i++) {
-      const [t] = c.request(1);
-      answer(c, t!, right(t!));
+      const [t] = await c.request(1);
+      await answer(c, t!, right(t!));
     }
     expect(hostRow(world, c.id).consecutive_valid).toBe(3);
     roll.value = REGULAR;
-    const [tw] = c.request(1);
+    const [tw] = await c.request(1);
     expect(tw!.workunitId).toBe(w);
-    expect(wu(world, w)).toMatchObject({ minQuorum: 1, targetNresults: 1, submittedQuorum: 2 });
-    answer(c, tw!, forged());
-    expect(wu(world, w)).toMatchObject({ status: 'done', canonicalReplicaId: tw!.taskId });
+    expect((await wu(world, w))).toMatchObject({ minQuorum: 1, targetNresults: 1, submittedQuorum: 2 });
+    await answer(c, tw!, forged());
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: tw!.taskId });
 
     // Caught on the fourth sentinel: w is open again at quorum 2, where one answer decides nothing.
     roll.value = SENTINEL;
-    const [ts] = c.request(1);
-    answer(c, ts!, forged());
+    const [ts] = await c.request(1);
+    await answer(c, ts!, forged());
     await world.core.recheckHosts();
-    expect(wu(world, w)).toMatchObject({ status: 'active', canonicalReplicaId: null, minQuorum: 2, targetNresults: 2, submittedQuorum: 2 });
+    expect((await wu(world, w))).toMatchObject({ status: 'active', canonicalReplicaId: null, minQuorum: 2, targetNresults: 2, submittedQuorum: 2 });
     expect(ledgerByReplica(world)[tw!.taskId]).toEqual([CREDIT, -CREDIT]);
 
     roll.value = REGULAR;
-    const [t1] = h1.request(1);
+    const [t1] = await h1.request(1);
     expect(t1!.workunitId).toBe(w);
-    answer(h1, t1!, right(t1!));
-    expect(wu(world, w).status).toBe('active');
-    const [t2] = h2.request(1);
+    await answer(h1, t1!, right(t1!));
+    expect((await wu(world, w)).status).toBe('active');
+    const [t2] = await h2.request(1);
     expect(t2!.workunitId).toBe(w);
-    answer(h2, t2!, right(t2!));
-    expect(wu(world, w)).toMatchObject({ status: 'done', canonicalReplicaId: t1!.taskId });
-    expect(replicas(world, w).map((r) => [r.hostId, r.outcome, r.validateState])).toEqual([
+    await answer(h2, t2!, right(t2!));
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: t1!.taskId });
+    expect((await replicas(world, w)).map((r) => [r.hostId, r.outcome, r.validateState])).toEqual([
       [c.id, 'success', 'invalid'],
       [null, 'not_needed', null],
       [h1.id, 'success', 'valid'],
       [h2.id, 'success', 'valid'],
     ]);
-    expectLedgerConsistent(world);
+    await expectLedgerConsistent(world);
   });
 });
 
 describe('reinstatement', () => {
   it('a distrusted host that answers trustThreshold checks right is trusted again; meanwhile nothing it returns counts', async () => {
     const { roll } = lottery(); // trustThreshold 3
-    const app = world.addApp();
-    const batch = submit(world, app, [regular('0'), regular('1'), ...[1, 2, 3, 4].map((n) => sentinel(n))]);
+    const app = await world.addApp();
+    const batch = await submit(world, app, [regular('0'), regular('1'), ...[1, 2, 3, 4].map((n) => sentinel(n))]);
     const [r0, r1] = world.workunitIds(batch) as [number, number];
-    const host = world.addHost();
+    const host = await world.addHost();
     roll.value = SENTINEL;
-    const [bad] = host.request(1);
-    answer(host, bad!, forged());
+    const [bad] = await host.request(1);
+    await answer(host, bad!, forged());
     await world.core.recheckHosts();
     const caughtAt = world.now();
 
     // Regular work as before; its result forfeited.
     roll.value = REGULAR;
-    const [t0] = host.request(1);
+    const [t0] = await host.request(1);
     expect(t0!.workunitId).toBe(r0);
-    answer(host, t0!, right(t0!));
-    expect(replicaOf(world, t0!)).toMatchObject({ validateState: 'invalid', forfeited: true });
+    await answer(host, t0!, right(t0!));
+    expect((await replicaOf(world, t0!))).toMatchObject({ validateState: 'invalid', forfeited: true });
 
     roll.value = SENTINEL;
     for (let passed = 1; passed <= 3; passed++) {
       world.advance(1000);
-      const tasks = host.request(1);
+      const tasks = await host.request(1);
       expect(tasks).toHaveLength(1);
-      answer(host, tasks[0]!, right(tasks[0]!));
+      await answer(host, tasks[0]!, right(tasks[0]!));
       expect(hostRow(world, host.id)).toMatchObject({
         sentinels_passed: passed,
         sentinels_failed: 1,
@@ -584,54 +584,55 @@ describe('reinstatement', () => {
     }
     // Trusted again: its results count.
     roll.value = REGULAR;
-    const [next] = host.request(1);
+    const [next] = await host.request(1);
     expect(next!.workunitId).toBe(r1);
-    answer(host, next!, right(next!));
-    expect(replicaOf(world, next!)).toMatchObject({ validateState: 'pending', forfeited: false });
-    expectLedgerConsistent(world);
+    await answer(host, next!, right(next!));
+    expect((await replicaOf(world, next!))).toMatchObject({ validateState: 'pending', forfeited: false });
+    await expectLedgerConsistent(world);
   });
 });
 
 describe('finishing sentinels', () => {
-  it('when the batch’s last regular work unit finishes: done with its right answers credited, or with none; never failed', () => {
+  it('when the batch’s last regular work unit finishes: done with its right answers credited, or with none; never failed', async () => {
     const { roll } = lottery();
-    const app = world.addApp();
-    const batch = submit(world, app, [regular('w'), sentinel(1), sentinel(2), sentinel(3)]);
+    const app = await world.addApp();
+    const batch = await submit(world, app, [regular('w'), sentinel(1), sentinel(2), sentinel(3)]);
     const [w, s1, s2, s3] = world.workunitIds(batch) as [number, number, number, number];
-    const [a, b, h1, h2] = [world.addHost(), world.addHost(), world.addHost(), world.addHost()];
+    const [a, b, h1, h2] = [(await world.addHost()), (await world.addHost()), (await world.addHost()), (await world.addHost())];
     const byWorkunit = (tasks: Task[]) => Object.fromEntries(tasks.map((t) => [t.workunitId, t])) as Record<number, Task>;
 
     roll.value = SENTINEL;
-    const ta = byWorkunit(a.request(2));
+    const ta = byWorkunit((await a.request(2)));
     expect(Object.keys(ta).map(Number).sort()).toEqual([s1, s2]);
-    answer(a, ta[s1]!, right(ta[s1]!));
-    const tb = byWorkunit(b.request(1));
+    await answer(a, ta[s1]!, right(ta[s1]!));
+    const tb = byWorkunit((await b.request(1)));
     expect(Object.keys(tb).map(Number)).toEqual([s1]);
-    answer(b, tb[s1]!, forged());
+    await answer(b, tb[s1]!, forged());
     expect(world.aborts).toEqual([]);
-    for (const id of [s1, s2, s3]) expect(wu(world, id).status).toBe('active');
+    for (const id of [s1, s2, s3]) expect((await wu(world, id)).status).toBe('active');
 
     roll.value = REGULAR;
-    const [t1] = h1.request(1);
-    const [t2] = h2.request(1);
+    const [t1] = await h1.request(1);
+    const [t2] = await h2.request(1);
     expect([t1!.workunitId, t2!.workunitId]).toEqual([w, w]);
-    answer(h1, t1!, right(t1!));
-    expect(wu(world, s1).status).toBe('active');
-    answer(h2, t2!, right(t2!));
-    expect(wu(world, w).status).toBe('done');
+    await answer(h1, t1!, right(t1!));
+    expect((await wu(world, s1)).status).toBe('active');
+    await answer(h2, t2!, right(t2!));
+    expect((await wu(world, w)).status).toBe('done');
 
     // s1: a's right answer, short of a quorum, is credited now; s2 drawn by a, unanswered; s3 never drawn.
-    expect(wu(world, s1)).toMatchObject({ status: 'done', canonicalReplicaId: ta[s1]!.taskId, errorReason: null });
-    expect(wu(world, s2)).toMatchObject({ status: 'done', canonicalReplicaId: null, errorReason: null });
-    expect(wu(world, s3)).toMatchObject({ status: 'done', canonicalReplicaId: null, errorReason: null });
-    expect(world.core.store.reports.workunitCounts(batch)).toEqual({ active: 0, done: 4, failed: 0, cancelled: 0 });
-    expect(replicas(world, s2).map((r) => [r.hostId, r.outcome])).toEqual([
+    expect((await wu(world, s1))).toMatchObject({ status: 'done', canonicalReplicaId: ta[s1]!.taskId, errorReason: null });
+    expect((await wu(world, s2))).toMatchObject({ status: 'done', canonicalReplicaId: null, errorReason: null });
+    expect((await wu(world, s3))).toMatchObject({ status: 'done', canonicalReplicaId: null, errorReason: null });
+    expect((await world.core.store.reports.workunitCounts(batch))).toEqual({ active: 0, done: 4, failed: 0, cancelled: 0 });
+    expect((await replicas(world, s2)).map((r) => [r.hostId, r.outcome])).toEqual([
       [a.id, 'aborted'],
       [null, 'not_needed'],
     ]);
-    expect(replicas(world, s3).map((r) => r.outcome)).toEqual(['not_needed', 'not_needed']);
+    expect((await replicas(world, s3)).map((r) => r.outcome)).toEqual(['not_needed', 'not_needed']);
     // The download has a line for each; a sentinel nobody answered right gives its known answer.
-    const text = [...resultPieces(world.core.store.reports, world.core.outputs, batch, true)].map((p) => ('text' in p ? p.text : '')).join('');
+    let text = '';
+    for await (const p of resultPieces(world.core.store, world.core.outputs, batch, true)) if ('text' in p) text += p.text;
     expect(text.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
       { seq: 0, workunitId: w, status: 'done', output: { echo: { r: 'w' } } },
       { seq: 1, workunitId: s1, status: 'done', output: { echo: { s: 1 } } },
@@ -645,7 +646,7 @@ describe('finishing sentinels', () => {
       [t1!.taskId]: [CREDIT],
       [t2!.taskId]: [CREDIT],
     });
-    expectLedgerConsistent(world);
+    await expectLedgerConsistent(world);
   });
 });
 

@@ -2,6 +2,7 @@
 // transaction at a time. Statements run synchronously underneath; a transaction holds the
 // connection across its awaits, and statements from outside it wait for it to end, so nothing
 // ever reads or writes inside someone else's transaction.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Database, Statement } from 'better-sqlite3';
 import { ConflictError, ConstraintError, type RunResult, type SqlDatabase, type SqlParams, type SqlTransaction, type SqlValue, type TransactionOptions } from './sql.js';
 import { retryConflicts, runAfterCommit, TransactionLostError, TransactionScope } from './transaction-scope.js';
@@ -13,6 +14,11 @@ export class SqliteDatabase implements SqlDatabase {
   private readonly statements = new Map<string, Statement>();
   private held = false;
   private readonly waiting: (() => void)[] = [];
+  /**
+   * Set in a transaction's own async context: a statement or transaction on the database from
+   * there would wait for that transaction to end, which waits for it: a deadlock, refused loudly.
+   */
+  private readonly inside = new AsyncLocalStorage<{ open: boolean }>();
 
   constructor(readonly db: Database) {}
 
@@ -37,11 +43,19 @@ export class SqliteDatabase implements SqlDatabase {
     return retryConflicts(() => this.once(fn), options.retries ?? 0);
   }
 
+  /** Closes once the transaction in progress, and those waiting for the connection, are done. */
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    await this.acquire();
+    try {
+      if (this.db.open) this.db.close();
+    } finally {
+      this.release();
+    }
   }
 
   private async once<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    this.refuseInside('a transaction');
     await this.acquire();
     const scope = new TransactionScope();
     let result: T;
@@ -50,7 +64,13 @@ export class SqliteDatabase implements SqlDatabase {
       // (busy_timeout) instead of failing at its first write.
       this.exec('BEGIN IMMEDIATE');
       try {
-        result = await fn(new SqliteTransaction(this, scope, 0));
+        const context = { open: true };
+        try {
+          result = await this.inside.run(context, () => fn(new SqliteTransaction(this, scope, 0)));
+        } finally {
+          // Timers and promises started in it keep the context: only while it is open do they count as inside.
+          context.open = false;
+        }
         this.exec('COMMIT');
       } catch (error) {
         if (this.db.inTransaction) this.exec('ROLLBACK');
@@ -65,6 +85,7 @@ export class SqliteDatabase implements SqlDatabase {
 
   /** A statement from outside any transaction: at once when the connection is free, else after. */
   private outside<T>(statement: () => T): Promise<T> {
+    if (this.held) this.refuseInside('a statement');
     if (!this.held) {
       try {
         return Promise.resolve(statement());
@@ -79,6 +100,12 @@ export class SqliteDatabase implements SqlDatabase {
         this.release();
       }
     });
+  }
+
+  private refuseInside(what: string): void {
+    if (this.inside.getStore()?.open) {
+      throw new Error(`${what} on the database from inside a transaction would wait for that transaction forever: use the transaction's executor (tx)`);
+    }
   }
 
   private acquire(): Promise<void> {
