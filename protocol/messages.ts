@@ -106,6 +106,37 @@ export const TasksRequestSchema = z.strictObject({
 });
 export type TasksRequest = z.infer<typeof TasksRequestSchema>;
 
+/** Apps a `daily` limit names at most. */
+export const MAX_LIMITED_APPS = 16;
+
+/**
+ * Why a tasks.request reply has fewer tasks than asked for, when it is this host's own quota
+ * (absent otherwise: no work for it, or nothing to say). Only what the host could work out from
+ * the tasks it was sent, the results it reported and the documented quota rules: its limits never
+ * depend on anything it is not told. Objects are not strict: a later coordinator may say more.
+ */
+export const TaskLimitSchema = z.discriminatedUnion('by', [
+  z.object({
+    /** The host holds all the tasks it may have in flight; each valid result doubles that. */
+    by: z.literal('in_flight'),
+    /** Tasks the host holds once this reply's are counted. */
+    held: z.number().int().nonnegative(),
+    /** Tasks it may hold at once now. */
+    allowed: z.number().int().positive(),
+  }),
+  z.object({
+    /** The apps that have work for this host took all the tasks it may take of them today. */
+    by: z.literal('daily'),
+    apps: z
+      .array(z.object({ project: ShortText(200), app: ShortText(200), allowed: z.number().int().positive(), used: z.number().int().nonnegative() }))
+      .min(1)
+      .max(MAX_LIMITED_APPS),
+    /** When the quota day ends and the counts start again (00:00 UTC). */
+    resetsAt: Millis,
+  }),
+]);
+export type TaskLimit = z.infer<typeof TaskLimitSchema>;
+
 /** The fields of a task that the coordinator signs (domain "task"). */
 export const TaskBodySchema = z.strictObject({
   taskId: Id,

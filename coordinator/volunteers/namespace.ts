@@ -235,7 +235,7 @@ export function attachVolunteerNamespace(
     // Every message of an authenticated host goes through the group commit, reads included, so
     // a connection's messages are answered in the order they were sent.
     onHost('tasks.request', TasksRequestSchema, async ({ count, holding, preferences }, hostId, tx) => {
-      const tasks = await service.requestTasks(tx, hostId, count, holding, preferences);
+      const { tasks, limited } = await service.requestTasks(tx, hostId, count, holding, preferences);
       const abort = holding ? await service.unwanted(tx, hostId, holding) : [];
       if (tasks.length === 0) void socket.join(IDLE_ROOM);
       else void socket.leave(IDLE_ROOM);
@@ -244,6 +244,7 @@ export function attachVolunteerNamespace(
         tasks,
         ...(abort.length > 0 ? { abort: { taskIds: abort, reason: 'no longer wanted: aborted, given back or finished' } } : {}),
         ...(tasks.length === 0 ? { retryAfterMs: deps.idleRetryMs ?? NO_WORK_RETRY_MS } : {}),
+        ...(limited ? { limited } : {}),
       };
     });
     onHost('results.report', ResultsReportSchema, async ({ results }, hostId, tx) => ({ ok: true, results: await service.reportResults(tx, hostId, results) }));

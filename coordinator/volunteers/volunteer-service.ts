@@ -7,7 +7,7 @@ import type { QuotaKeeper } from '../work/host-quota.js';
 import { workunitTakesResults } from '../work/model.js';
 import { Outbox, type HostNotifier } from '../work/outbox.js';
 import type { ResultIntake } from '../work/result-intake.js';
-import type { Scheduler } from '../work/scheduler.js';
+import type { Assignment, Scheduler } from '../work/scheduler.js';
 import type { Transitioner } from '../work/transitioner.js';
 
 export interface GiveBackAck {
@@ -31,8 +31,9 @@ export class VolunteerService {
     await tx.identities.seen(hostId, this.clock());
   }
 
-  requestTasks(tx: Tx, hostId: number, count: number, holding?: number[], preferences?: VolunteerPreferences): Promise<Task[]> {
-    return this.committed(tx, (outbox, now) => this.scheduler.assign(tx, hostId, count, now, holding, outbox, preferences));
+  /** New tasks for the host, and why there are fewer than it asked for when its own quota is why. */
+  requestTasks(tx: Tx, hostId: number, count: number, holding?: number[], preferences?: VolunteerPreferences): Promise<Assignment> {
+    return this.committed(tx, (outbox, now) => this.scheduler.assignWithLimit(tx, hostId, count, now, holding, outbox, preferences));
   }
 
   /**

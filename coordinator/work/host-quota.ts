@@ -23,6 +23,11 @@ export function quotaDay(now: number): number {
   return Math.floor(now / MS_PER_DAY);
 }
 
+/** When the quota day of `now` ends (00:00 UTC next), and the daily counts start again. */
+export function quotaDayEnds(now: number): number {
+  return (quotaDay(now) + 1) * MS_PER_DAY;
+}
+
 /** Lowest and highest levels: one task at the bottom, the configured maximums at the top. */
 export function levelBounds(p: QuotaPolicy): { min: number; max: number } {
   const up = (from: number, to: number) => Math.max(0, Math.ceil(Math.log2(to / from)));

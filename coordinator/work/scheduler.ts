@@ -4,14 +4,14 @@
 // A volunteer's project preferences (which projects, resource shares) are decided by the pure
 // rules of project-preferences.ts; `assignByShare` below only applies them.
 import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
-import type { Task, TaskBody, VolunteerPreferences } from '../../protocol/messages.js';
+import { MAX_LIMITED_APPS, type Task, type TaskBody, type TaskLimit, type VolunteerPreferences } from '../../protocol/messages.js';
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
 import type { AppVersionRecord } from '../store/catalog.js';
 import type { HostRecord } from '../store/identities.js';
 import type { Repositories, Tx } from '../store/store.js';
 import type { Candidate, CheckCandidate, TaskSource } from '../store/work-store.js';
 import { hostMeets, pickVersion, usable } from './app-matching.js';
-import { dailyRoom, inFlightRoom, newHostCap, quotaDay, type QuotaPolicy } from './host-quota.js';
+import { dailyAllowance, dailyRoom, inFlightAllowance, inFlightRoom, newHostCap, quotaDay, quotaDayEnds, type QuotaPolicy } from './host-quota.js';
 import type { Outbox } from './outbox.js';
 import type { AppPolicy } from './model.js';
 import { decayWork, projectAllowed, projectOrder, resolvePreferences, type ResolvedPreferences } from './project-preferences.js';
@@ -47,6 +47,15 @@ interface AppChoice {
   /** Tasks of this app the host may still take today, and how many it took in this round. */
   dailyLeft: number;
   taken: number;
+  /** Tasks of this app it may take a day, and took today before this round. */
+  dailyAllowed: number;
+  usedBefore: number;
+}
+
+/** The tasks of one request, and why there are fewer than asked for when this host's quota is why. */
+export interface Assignment {
+  tasks: Task[];
+  limited?: TaskLimit;
 }
 
 /** What the scheduler needs of a replica it may give: which work unit, app, batch and version. */
@@ -69,6 +78,8 @@ interface Round {
   prefs: ResolvedPreferences | undefined;
   /** Work (fpops) each project sent the host in this round. */
   sent: Map<number, number>;
+  /** Apps with regular work this host could have taken but for its daily quota. */
+  dailyBlocked: Set<number>;
 }
 
 /** Where a round is in one project's queue (assignByShare reads each project's queue on its own). */
@@ -111,6 +122,11 @@ export class Scheduler {
    * arrived because the coordinator crashed) are sent again first, as BOINC's "resend lost results".
    */
   async assign(tx: Tx, hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Promise<Task[]> {
+    return (await this.assignWithLimit(tx, hostId, count, now, holding, outbox, preferences)).tasks;
+  }
+
+  /** As `assign`, and says when the host's own quota is why it has fewer tasks than it asked for. */
+  async assignWithLimit(tx: Tx, hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Promise<Assignment> {
     const host = await tx.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
     const inProgress = await tx.work.inProgressOfHost(hostId);
@@ -136,13 +152,13 @@ export class Scheduler {
     else {
       const regular = (limit: number, offset: number) => tx.work.candidates(limit, offset);
       const before = round.tasks.length;
-      await this.takeFrom(tx, round, regular, wanted - checks);
+      await this.takeFrom(tx, round, regular, wanted - checks, true);
       const workFound = round.tasks.length > before || (before === wanted - checks && (await this.hasWork(tx, round)));
       if (checks > 0 && workFound) {
-        await this.takeFrom(tx, round, (limit, offset) => tx.work.sentinelCandidates(limit, offset), wanted);
+        await this.takeFrom(tx, round, (limit, offset) => tx.work.sentinelCandidates(limit, offset), wanted, false);
         await this.takeKnownAnswers(tx, round, wanted);
         // Check slots nothing could fill get regular work.
-        await this.takeFrom(tx, round, regular, wanted);
+        await this.takeFrom(tx, round, regular, wanted, true);
       }
     }
     for (const [appId, app] of apps) (await tx.identities.tookTasks(hostId, appId, quotaDay(now), app.taken));
@@ -152,7 +168,39 @@ export class Scheduler {
     }
     // Where a check sits in the list must not give it away, nor must a list in id order
     // tell that it has none: every list is shuffled.
-    return shuffle(round.tasks, this.options.random);
+    const tasks = shuffle(round.tasks, this.options.random);
+    const limited = await this.limitOf(tx, round, { count, wanted, held: inProgress.length + tasks.length - resentCount });
+    return limited ? { tasks, limited } : { tasks };
+  }
+
+  /**
+   * Why the round has fewer tasks than asked for, when this host's own quota is why: its tasks in
+   * flight, else the daily quota of the apps whose regular work it was refused. Both depend only
+   * on its quota levels and counts, which follow from what it was sent and reported and the
+   * documented rules (docs/protocol.md), never on whether it is distrusted or which tasks were
+   * checks: a caught host and an honest one at the same levels and counts get the same answer.
+   * A daily block is noted on regular work only (see noteDailyBlock), so a sentinel waiting
+   * behind a spent quota does not show.
+   *
+   * The new-host share is not reported: a cap on what all new hosts together hold of a batch
+   * depends on other hosts' tasks, which this host cannot know or act on, and whether it still
+   * counts as new is a count of its results that validated; its request then reads as "no work
+   * now", which it is for this host, and `tasks.available` tells it when that changes.
+   */
+  private async limitOf(tx: Repositories, round: Round, r: { count: number; wanted: number; held: number }): Promise<TaskLimit | undefined> {
+    if (round.tasks.length >= r.count) return undefined;
+    // The in-flight cap cut the request, and the round took all the cap left room for.
+    if (r.wanted < r.count && round.tasks.length === r.wanted) {
+      return { by: 'in_flight', held: r.held, allowed: inFlightAllowance(round.host.quotaLevel, this.options.quota) };
+    }
+    if (round.dailyBlocked.size === 0) return undefined;
+    const apps: Extract<TaskLimit, { by: 'daily' }>['apps'] = [];
+    for (const appId of [...round.dailyBlocked].sort((a, b) => a - b).slice(0, MAX_LIMITED_APPS)) {
+      const app = (await round.appFor(appId));
+      const project = (await tx.catalog.projectById(app.policy.projectId))!;
+      apps.push({ project: project.name, app: app.policy.name, allowed: app.dailyAllowed, used: app.usedBefore + app.taken });
+    }
+    return { by: 'daily', apps, resetsAt: quotaDayEnds(round.now) };
   }
 
   /**
@@ -212,7 +260,8 @@ export class Scheduler {
     for (;;) {
       for (; cursor.at < cursor.page.length; cursor.at++) {
         const c = cursor.page[cursor.at]!;
-        if ((await this.mayTake(tx, round, c)) && (await this.newHostMayTake(tx, round, c.batchId, false))) return c;
+        if (!(await this.mayTake(tx, round, c))) await this.noteDailyBlock(tx, round, c);
+        else if (await this.newHostMayTake(tx, round, c.batchId, false)) return c;
       }
       if (cursor.done || cursor.scanned >= MAX_SCANNED) return undefined;
       // Taken replicas leave the unsent set, so the next page starts that much earlier.
@@ -291,6 +340,8 @@ export class Scheduler {
           version: pickVersion((await tx.catalog.versionsOfApp(appId)), host.platformKind, host.capabilities),
           dailyLeft: dailyRoom(quota, now, this.options.quota),
           taken: 0,
+          dailyAllowed: dailyAllowance(quota.level, this.options.quota),
+          usedBefore: quota.day === quotaDay(now) ? quota.used : 0,
         };
         apps.set(appId, app);
       }
@@ -314,11 +365,12 @@ export class Scheduler {
       newHostRoom: this.isNew(host) ? new Map() : undefined,
       prefs,
       sent: new Map(),
+      dailyBlocked: new Set(),
     };
   }
 
-  /** Takes candidates of a queue in its order until the round has `wanted` tasks. */
-  private async takeFrom(tx: Repositories, round: Round, read: (limit: number, offset: number) => Promise<Candidate[]>, wanted: number): Promise<void> {
+  /** Takes candidates of a queue in its order until the round has `wanted` tasks; `regular`: the queue of regular work. */
+  private async takeFrom(tx: Repositories, round: Round, read: (limit: number, offset: number) => Promise<Candidate[]>, wanted: number, regular: boolean): Promise<void> {
     const { tasks } = round;
     let offset = 0;
     // Most candidates can be taken (a host skips only work units it already has), so a host
@@ -330,7 +382,11 @@ export class Scheduler {
       let taken = 0;
       for (const c of page) {
         if (tasks.length >= wanted) break;
-        if (!(await this.mayTake(tx, round, c)) || !(await this.newHostMayTake(tx, round, c.batchId))) continue;
+        if (!(await this.mayTake(tx, round, c))) {
+          if (regular) await this.noteDailyBlock(tx, round, c);
+          continue;
+        }
+        if (!(await this.newHostMayTake(tx, round, c.batchId))) continue;
         await this.take(tx, round, c.replicaId, c);
         taken++;
       }
@@ -344,7 +400,10 @@ export class Scheduler {
   private async hasWork(tx: Repositories, round: Round): Promise<boolean> {
     for (let offset = 0; offset < MAX_SCANNED; offset += PAGE) {
       const page = await tx.work.candidates(PAGE, offset);
-      for (const c of page) if ((await this.mayTake(tx, round, c)) && (await this.newHostMayTake(tx, round, c.batchId, false))) return true;
+      for (const c of page) {
+        if (!(await this.mayTake(tx, round, c))) await this.noteDailyBlock(tx, round, c);
+        else if (await this.newHostMayTake(tx, round, c.batchId, false)) return true;
+      }
       if (page.length < PAGE) return false;
     }
     return false;
@@ -378,6 +437,18 @@ export class Scheduler {
     const app = await round.appFor(c.appId);
     if (round.prefs && !projectAllowed(round.prefs, app.policy.projectId)) return false;
     return app.dailyLeft > 0 && (await this.fits(tx, round, c));
+  }
+
+  /**
+   * A regular replica this host may not take: notes its app when the daily quota is all that
+   * stands in the way. Called for regular work only: a sentinel or check met behind a spent
+   * quota must not show in the reply (limitOf).
+   */
+  private async noteDailyBlock(tx: Repositories, round: Round, c: Offer): Promise<void> {
+    if (round.dailyBlocked.has(c.appId)) return;
+    const app = await round.appFor(c.appId);
+    if (app.dailyLeft > 0 || (round.prefs && !projectAllowed(round.prefs, app.policy.projectId))) return;
+    if (await this.fits(tx, round, c)) round.dailyBlocked.add(c.appId);
   }
 
   /** Quotas aside, whether this host may take this replica. */

@@ -12,6 +12,7 @@ import type { Requirements, VersionPlatform } from '../../coordinator/store/cata
 import { DEFAULT_MAX_CREDIT_PER_RESULT, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_OUTPUT_BYTES } from '../../coordinator/config.js';
 import { createCore, type Core, type CoreOptions } from '../../coordinator/core.js';
 import type { Replication, Validation } from '../../coordinator/work/model.js';
+import type { Assignment } from '../../coordinator/work/scheduler.js';
 import { counterProblems } from './batch-counters.js';
 
 export const PRIMES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'primes');
@@ -28,6 +29,8 @@ export interface WorldHost {
   publicKey: string;
   seed: string;
   request(count: number): Promise<Task[]>;
+  /** The whole reply: the tasks, and the quota that limited them if one did. */
+  requestWithLimit(count: number, holding?: number[]): Promise<Assignment>;
   report(...results: Result[]): ReturnType<Core['service']['reportResults']>;
   /** A signed result; it says the task took a minute of CPU unless told otherwise. */
   result(task: Task, outcome: Outcome, measured?: { cpuTimeMs: number; elapsedMs?: number }): Result;
@@ -94,7 +97,8 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
         userId: host.userId,
         publicKey,
         seed,
-        request: (count) => core.store.transaction((tx) => core.service.requestTasks(tx, host.id, count)),
+        request: (count) => core.store.transaction(async (tx) => (await core.service.requestTasks(tx, host.id, count)).tasks),
+        requestWithLimit: (count, holding) => core.store.transaction((tx) => core.service.requestTasks(tx, host.id, count, holding)),
         report: (...results) => core.store.transaction((tx) => core.service.reportResults(tx, host.id, results)),
         result: (task, outcome, measured = { cpuTimeMs: MINUTE_MS }) =>
           buildResult(ed, seed, task, outcome, { cpuTimeMs: measured.cpuTimeMs, elapsedMs: measured.elapsedMs ?? measured.cpuTimeMs }),

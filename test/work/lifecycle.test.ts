@@ -102,11 +102,11 @@ describe('scheduler', () => {
     const host = await world.addHost();
     const [kept, lost] = await host.request(2);
     expect((await host.request(1))).toHaveLength(1); // without a list, nothing is resent
-    const again = await world.core.store.transaction((tx) => world.core.service.requestTasks(tx, host.id, 5, [kept!.taskId]));
+    const { tasks: again } = await host.requestWithLimit(5, [kept!.taskId]);
     expect(again.map((t) => t.taskId)).toContain(lost!.taskId);
     expect(again.find((t) => t.taskId === lost!.taskId)).toEqual(lost);
     world.advance(25 * HOUR);
-    expect((await world.core.store.transaction((tx) => world.core.service.requestTasks(tx, host.id, 5, [])))).toEqual([]);
+    expect((await host.requestWithLimit(5, [])).tasks).toEqual([]);
   });
 
   it('bounds the tasks one host holds at once', async () => {

@@ -169,6 +169,41 @@ describe('fresh keys', () => {
   });
 });
 
+describe('what a reply says of the quota (tasks.request `limited`)', () => {
+  it('tasks in flight, and each app’s tasks a day with when the day ends; nothing for no work or the new-host share', async () => {
+    quotaWorld({ newHostTasks: 4, newHostTasksPerDay: 3, newHostShare: 1, holdTimeoutMs: 2 * DAY });
+    const app = await world.addApp();
+    await submit(world, app, Array.from({ length: 20 }, (_, i) => regular(String(i))), { minQuorum: 1, targetNresults: 1 });
+    const host = await world.addHost();
+    // Three tasks of the app today, of four it may hold.
+    const dayEnds = (Math.floor(world.now() / DAY) + 1) * DAY;
+    const first = await host.requestWithLimit(64);
+    expect(first.tasks).toHaveLength(3);
+    expect(first.limited).toEqual({ by: 'daily', apps: [{ project: 'project 1', app: 'primes', allowed: 3, used: 3 }], resetsAt: dayEnds });
+    expect((await host.requestWithLimit(64))).toEqual({ tasks: [], limited: first.limited });
+    // The next day the four it may hold are the limit.
+    world.advance(dayEnds - world.now());
+    const next = await host.requestWithLimit(64);
+    expect(next.tasks).toHaveLength(1);
+    expect(next.limited).toEqual({ by: 'in_flight', held: 4, allowed: 4 });
+    expect((await host.requestWithLimit(64))).toEqual({ tasks: [], limited: next.limited });
+    // Asking for no more than the quotas allow leaves nothing to say.
+    expect((await (await world.addHost()).requestWithLimit(3)).limited).toBeUndefined();
+  });
+
+  it('says nothing when there is no work for the host, nor when new hosts hold their share of a batch', async () => {
+    quotaWorld({ newHostTasks: 50, newHostShare: 0.1 });
+    const idle = await (await world.addHost()).requestWithLimit(8);
+    expect(idle).toEqual({ tasks: [] });
+    const app = await world.addApp();
+    await submit(world, app, Array.from({ length: 100 }, (_, i) => regular(String(i))));
+    // The floor (16) of a 100-unit batch, then nothing: "no work now" for this host.
+    const some = await (await world.addHost()).requestWithLimit(40);
+    expect([some.tasks.length, some.limited]).toEqual([NEW_HOST_FLOOR, undefined]);
+    expect((await (await world.addHost()).requestWithLimit(40))).toEqual({ tasks: [] });
+  });
+});
+
 describe('lastSeenAt', () => {
   it('follows the host’s messages, written at most once a minute', async () => {
     quotaWorld();

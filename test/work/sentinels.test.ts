@@ -14,14 +14,15 @@ import type { Task } from '../../protocol/messages.js';
 import { MIGRATIONS, migrate } from '../../coordinator/store/migrations.js';
 import { resultPieces } from '../../coordinator/research/results-export.js';
 import { SubmissionError } from '../../coordinator/work/submission.js';
-import { createWorld, type World } from '../helpers/world.js';
+import type { CoreOptions } from '../../coordinator/core.js';
+import { createWorld, type World, type WorldHost } from '../helpers/world.js';
 import {
   answer, creditOf, CREDIT, CREDIT_MICRO, expectLedgerConsistent, forged, hostRow, ledgerByReplica, lotteryWorld, REGULAR, regular, replicaOf, replicas, right,
   sentinel, SENTINEL, submit, wu,
 } from '../helpers/judging.js';
 
-function lottery(): { roll: { value: number } } {
-  const made = lotteryWorld();
+function lottery(options: Partial<CoreOptions> = {}): { roll: { value: number } } {
+  const made = lotteryWorld(options);
   world = made.world;
   return made;
 }
@@ -141,6 +142,41 @@ describe('a caught host is not told', () => {
     // Nothing was aborted, nothing said.
     expect(world.aborts).toEqual([]);
   });
+
+  // What a reply says of the host's quota (tasks.request's `limited`) is a function of its quota
+  // levels and counts alone: a caught host, with sentinels open and checks drawn, hears what an
+  // honest host at the same levels and counts hears.
+  for (const [what, quotas, expected] of [
+    ['in flight', { newHostTasks: 2, newHostTasksPerDay: 100 }, { by: 'in_flight', held: 2, allowed: 2 }],
+    ['a day', { newHostTasks: 4, newHostTasksPerDay: 3 }, { by: 'daily', apps: [{ project: 'project 1', app: 'primes', allowed: 3, used: 3 }] }],
+  ] as const) {
+    it(`its quota reads as an honest host's at the same levels: tasks ${what}`, async () => {
+      const { roll } = lottery(quotas);
+      const app = await world.addApp();
+      await submit(world, app, [...Array.from({ length: 12 }, (_, i) => regular(String(i))), ...[1, 2, 3, 4, 5, 6].map((n) => sentinel(n))]);
+      const [cheat, honest] = [await world.addHost(), await world.addHost()];
+      roll.value = SENTINEL;
+      const [first] = await cheat.request(1);
+      await answer(cheat, first!, forged());
+      await world.core.recheckHosts();
+      expect(hostRow(world, cheat.id).distrusted_at).toBe(world.now());
+      roll.value = REGULAR;
+      const [own] = await honest.request(1);
+      await answer(honest, own!, right(own!)); // waits for a quorum: no level changes
+      const state = async (h: WorldHost) => [(await world.core.store.identities.hostById(h.id))!.quotaLevel, await world.core.store.identities.appQuota(h.id, app)];
+      expect(await state(cheat)).toEqual(await state(honest));
+
+      // Every slot a check, where a check can go: the caught host's sentinels stay hidden.
+      roll.value = SENTINEL;
+      for (let i = 0; i < 2; i++) {
+        const [c, h] = [await cheat.requestWithLimit(10), await honest.requestWithLimit(10)];
+        expect(c.tasks.length).toBe(h.tasks.length);
+        expect(c.limited).toEqual(h.limited);
+        expect(c.limited).toMatchObject(expected);
+      }
+      expect(world.aborts).toEqual([]);
+    });
+  }
 
   it('its tasks stay with it and its results are accepted, but count for nothing: its work units are done by others', async () => {
     const { roll } = lottery();
