@@ -10,7 +10,7 @@ import type { AppKind } from '../protocol/app-kind.js';
 import { utf8 } from '../protocol/bytes.js';
 import { canonicalJson } from '../protocol/canonical.js';
 import { MAX_ERROR_MESSAGE_CHARS, MAX_INLINE_JSON_BYTES } from '../protocol/limits.js';
-import { TaskSchema, type VolunteerPreferences, type AbortNotice, type Result, type ResultAck, type Task } from '../protocol/messages.js';
+import { TaskLimitSchema, TaskSchema, type TaskLimit, type VolunteerPreferences, type AbortNotice, type Result, type ResultAck, type Task } from '../protocol/messages.js';
 import { buildResult, type Outcome } from '../protocol/results.js';
 import { taskProblem } from '../protocol/verify.js';
 import { UploadRefused, VerificationError, type CacheUse } from './app-cache.js';
@@ -109,6 +109,8 @@ export interface EngineEvents<C> {
   fetchFailed(error: Error): void;
   /** An ask for work was answered, with this many tasks. */
   asked(received: number): void;
+  /** The host's own quota began to keep work back (or another of its quotas did); see `limited`. */
+  limited(limit: TaskLimit): void;
   creditAdded(added: number, rejected: number, credit: C): void;
   creditFetchFailed(error: Error): void;
   /** A task verified and journalled: it is this host's now. */
@@ -207,6 +209,8 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
   private readonly progressTimer: TimerId;
   /** The last ask for work came back empty. */
   waitingForWork = false;
+  /** The host's own quota, when the last ask for work said it is why fewer tasks came (docs/protocol.md, `limited`). */
+  limited: TaskLimit | undefined;
   /** When the engine asks for work next, while it waits to (the clock's ms). */
   nextAskAt: number | undefined;
 
@@ -340,7 +344,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     this.requesting = true;
     try {
       const preferences = this.o.preferences?.();
-      const reply = await this.link!.call<{ tasks: unknown[]; abort?: AbortNotice; retryAfterMs?: number }>('tasks.request', {
+      const reply = await this.link!.call<{ tasks: unknown[]; abort?: AbortNotice; retryAfterMs?: number; limited?: unknown }>('tasks.request', {
         count: Math.min(want, session.limits.maxTasksPerRequest),
         holding: [...this.held.keys(), ...this.completing, ...this.unreported.keys()],
         ...(preferences ? { preferences } : {}),
@@ -348,6 +352,10 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
       if (reply.abort) await this.abort(reply.abort.taskIds, reply.abort.reason);
       for (const raw of reply.tasks) await this.accept(raw, session.coordinatorKey);
       this.waitingForWork = reply.tasks.length === 0;
+      // Display only: a `limited` this client cannot read (a later coordinator's) is as none.
+      const limited = reply.limited === undefined ? undefined : TaskLimitSchema.safeParse(reply.limited).data;
+      if (limited && limited.by !== this.limited?.by) this.events.limited?.(limited);
+      this.limited = limited;
       this.requesting = false;
       this.events.asked?.(reply.tasks.length);
       this.changed();

@@ -14,6 +14,7 @@ import { AppCache } from '../volunteer-core/app-cache.js';
 import { CoordinatorLink } from '../volunteer-core/coordinator-link.js';
 import { syncCrypto } from '../volunteer-core/crypto.js';
 import { TaskEngine, type SandboxRunner } from '../volunteer-core/task-engine.js';
+import { describeLimit } from '../volunteer-core/quota-limit.js';
 import { fileAppStore } from './app-store.js';
 import { CreditBook } from './credit-book.js';
 import { loadOrCreateHostKey, trustCoordinatorKey, type HostIdentity } from './identity.js';
@@ -145,6 +146,7 @@ export class Daemon {
           log.warn('asking for work failed; trying again', { error: e.message });
         },
         asked: () => (this.fetchError = undefined),
+        limited: (limit) => log.info('quota reached', { reason: describeLimit(limit) }),
         creditAdded: (added, rejected, credit) => {
           if (added > 0) log.info('credit granted', { receipts: added, total: Number(credit.total.toFixed(6)) });
           if (rejected > 0) log.warn('ignored credit receipts that do not verify', { rejected });
@@ -263,6 +265,8 @@ export class Daemon {
     const next = this.engine.nextAskAt;
     const ask = next === undefined ? '' : `; asks again in ${seconds(next - Date.now())}`;
     if (this.fetchError) return `asking for work failed: ${this.fetchError.message}${ask}`;
+    const limited = this.engine.limited;
+    if (limited) return `${describeLimit(limited)}${ask}`;
     if (this.engine.waitingForWork) {
       const only = this.preferences();
       const limits = only?.onlyListed ? ' from the listed projects' : '';

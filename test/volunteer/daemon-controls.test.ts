@@ -400,3 +400,21 @@ describe('project preferences reach the coordinator', () => {
     expect(await again.stop()).toBe(0);
   }, 240_000);
 });
+
+describe('an idle thread says which of its quotas keeps work back', () => {
+  it('tasks in flight: the status, its words, and one log line', async () => {
+    // A new host may hold one task: the second thread waits, and says why.
+    coordinator = await startTestCoordinator({ newHostTasks: 1, newHostShare: 1 });
+    await submitInputs(coordinator, await addPrimes(coordinator), [{ from: 30_000_000, to: 36_000_000 }, { from: 36_000_000, to: 42_000_000 }], once);
+    const dataDir = tempDir();
+    const d = startDaemon(coordinator.url, ['--threads', '2', '--prefetch', '0'], dataDir);
+    await d.waitForLog('task started');
+    const words = 'quota: holds 1 of 1 tasks it may have in flight; more as results are validated';
+    await expect.poll(async () => (await companionJson<{ status: Status }>(dataDir, 'status')).status.idle, { timeout: 20_000 }).toMatch(
+      new RegExp(`^${words.replace(/[.;]/g, '\\$&')}; asks again in \\d+ s$`),
+    );
+    expect((await d.companion('status')).stdout).toContain(`threads       2: 1 running; idle: ${words}`);
+    await d.waitForLog('quota reached');
+    expect(d.logged('quota reached')).toEqual([expect.objectContaining({ reason: words })]);
+  }, 120_000);
+});

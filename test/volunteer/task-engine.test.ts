@@ -495,6 +495,27 @@ describe('the volunteer task engine', () => {
     expect(reported(link).map((r) => r.taskId)).toEqual([1]);
   });
 
+  it('keeps the quota a reply says limited it (one event per kind), and reads one it cannot parse as none', async () => {
+    const limits: unknown[] = [];
+    const { engine, link, clock } = setup({ events: { limited: (l) => limits.push(l) } });
+    const inFlight = { by: 'in_flight', held: 2, allowed: 2 };
+    link.handlers['tasks.request'] = () => ({ tasks: [], retryAfterMs: 60_000, limited: inFlight });
+    link.connect();
+    await clock.advance(100);
+    expect(engine.limited).toEqual(inFlight);
+    engine.fill();
+    await settle();
+    expect(limits).toEqual([inFlight]); // said once, not at every ask
+    link.handlers['tasks.request'] = () => ({ tasks: [], retryAfterMs: 60_000, limited: { by: 'weekly', left: 0 } });
+    engine.fill();
+    await settle();
+    expect(engine.limited).toBeUndefined();
+    link.handlers['tasks.request'] = () => ({ tasks: [], retryAfterMs: 60_000 });
+    engine.fill();
+    await settle();
+    expect([engine.limited, engine.waitingForWork]).toEqual([undefined, true]);
+  });
+
   it('starts each task once when starting one calls dispatch again (a sandbox pool reporting a free slot)', async () => {
     const { engine, link, runner, clock } = setup({ slots: 3, capacity: 3 });
     const run = runner.run.bind(runner);
