@@ -11,6 +11,7 @@ import { RUNNABLE_KIND_FEATURES } from '../../protocol/app-kind.js';
 import { AppCache } from '../../volunteer-core/app-cache.js';
 import { CallError, CoordinatorLink } from '../../volunteer-core/coordinator-link.js';
 import { Emitter } from '../../volunteer-core/emitter.js';
+import { describeLimit } from '../../volunteer-core/quota-limit.js';
 import { TaskEngine, type HeldTask } from '../../volunteer-core/task-engine.js';
 import { ACTIVE_STATES, acknowledged, creditOutcomes, finishedRun, recordFor, remainingMs, type TaskRecord } from '../../volunteer-core/task-history.js';
 import { idbAppStore } from './app-store.js';
@@ -62,6 +63,8 @@ export type Phase = 'stopped' | 'connecting' | 'computing' | 'waiting' | 'paused
 export interface VolunteerView {
   phase: Phase;
   pauseReasons: string[];
+  /** Which of this browser's quotas keeps work back, in words, when the coordinator said one does (tasks.request `limited`). */
+  limited?: string;
   connected: boolean;
   hostId?: number;
   userId?: number;
@@ -427,6 +430,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
     return {
       phase: this.phase(),
       pauseReasons: this.pauseReasons(),
+      ...(this.engine.limited ? { limited: describeLimit(this.engine.limited) } : {}),
       connected: session !== undefined,
       ...(session ? { hostId: session.hostId, userId: session.userId } : {}),
       workers,

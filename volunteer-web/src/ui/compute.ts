@@ -7,6 +7,7 @@ import type { Volunteer, VolunteerView, WorkerView } from '../volunteer.js';
 import type { Section } from './section.js';
 import { explainError } from '../../../volunteer-core/task-history.js';
 import { isError } from './tasks.js';
+import { computingNote, waitingLine } from '../waiting-words.js';
 
 export function statusLine(v: Volunteer, view: VolunteerView): string {
   const cores = v.settings.cores;
@@ -17,9 +18,9 @@ export function statusLine(v: Volunteer, view: VolunteerView): string {
     case 'connecting':
       return 'Connecting to the coordinator…';
     case 'computing':
-      return `Computing on ${cores} core${cores === 1 ? '' : 's'}${duty}. Thank you!`;
+      return `Computing on ${cores} core${cores === 1 ? '' : 's'}${duty}. Thank you!${computingNote(view.limited)}`;
     case 'waiting':
-      return 'Connected. There is no work right now; checking again shortly.';
+      return waitingLine(view.limited);
     case 'paused':
       return `Paused while ${view.pauseReasons.join(' and ')}.`;
     case 'blocked':
