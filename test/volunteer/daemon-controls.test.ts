@@ -417,4 +417,12 @@ describe('an idle thread says which of its quotas keeps work back', () => {
     await d.waitForLog('quota reached');
     expect(d.logged('quota reached')).toEqual([expect.objectContaining({ reason: words })]);
   }, 120_000);
+
+  it.skipIf(skipTerminalTests('daemon live display'))('tasks in flight: the live display says it on the idle thread’s line', async () => {
+    coordinator = await startTestCoordinator({ newHostTasks: 1, newHostShare: 1 });
+    await submitInputs(coordinator, await addPrimes(coordinator), [{ from: 30_000_000, to: 36_000_000 }, { from: 36_000_000, to: 42_000_000 }], once);
+    const term = startInTerminal(coordinator.url, tempDir(), ['--prefetch', '0'], 160);
+    await term.waitForScreen('the quota on the idle thread', (r) =>
+      r.some((l) => /^ {2}\[[12]\] idle: quota: holds 1 of 1 tasks it may have in flight; more as results are validated; asks again in \d+ s$/.test(l)), 30_000);
+  }, 120_000);
 });
