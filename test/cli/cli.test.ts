@@ -185,7 +185,7 @@ describe('the researcher CLI against a real coordinator', () => {
     // a token made elsewhere can be saved as it is
     expect(expectExit(await cli(['token', 'set', '--url', coordinator.url, '--token', env.VG_TOKEN!]), 0).stdout).toContain('token of admin (admin)');
     expect(expectExit(await cli(['whoami']), 0).stdout).toContain(`admin (admin) at ${coordinator.url}`);
-  }, 60_000);
+  }, 180_000); // a dozen CLI and daemon processes: 20 s on a quiet machine, over 60 s on a loaded one
 
   it('refuses a batch with a bad NDJSON line, naming the line, and creates nothing', async () => {
     const project = json<{ id: number }>(await cli(['projects', 'create', 'cli-bad-lines', '--json'], { env }));
