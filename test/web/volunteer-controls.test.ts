@@ -1,7 +1,8 @@
 // The volunteer page's history and controls in real headless Chromium against a real
 // coordinator: the task list (kept in IndexedDB) with each task's outcome and errors explained,
 // credit over time per project from the verified receipts, the verified ledger view, worker
-// cards whose label is their bar's, and the schedule (hours, idle).
+// cards whose label is their bar's, the schedule (hours, idle), and the status line naming the
+// quota that keeps more tasks back.
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -240,6 +241,26 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
     await waitFor('both tasks computed', () => overCount(c).n === 2, 45_000);
     expect(pageErrors).toEqual([]);
   }, 90_000);
+  it('names the in-flight quota in the status line while it holds back more tasks', async () => {
+    // A new host may hold one task in flight: two cores ask for more, and the reply names the quota.
+    coordinator = await startTestCoordinator({ newHostTasks: 1, newHostShare: 1 });
+    const c = coordinator;
+    const projectId = await c.apps.createProject({ name: 'quota' });
+    const batch = await submitInputs(c, (await addApp(c, projectId, 'slow', SLOW_APP)), [1, 2, 3].map(() => ({ steps: 60, work: 4_000_000 })), ONE_REPLICA);
+    const page = await openPage({ cores: 2 });
+    await start(page);
+    // The unit test's words (test/volunteer/page-status.test.ts), as the daemon says them.
+    const words = 'quota: holds 1 of 1 tasks it may have in flight; more as results are validated';
+    await expect.poll(() => page.textContent('#status'), { timeout: 30_000 }).toBe(`Computing on 2 cores. Thank you! More tasks later: ${words}.`);
+    expect(readDb(c, (db) => (db.prepare(`SELECT COUNT(*) AS n FROM replicas WHERE status = 'in_progress'`).get() as { n: number }).n)).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, 'volunteer-quota.png'), fullPage: true });
+
+    // One at a time, every task done; with nothing left the quota is no longer what holds work back.
+    await waitFor('every task done', () => doneCount(c, batch) === 3, 90_000);
+    await expect.poll(() => page.textContent('#status'), { timeout: 30_000 }).toBe('Connected. There is no work right now; checking again shortly.');
+    expect(pageErrors).toEqual([]);
+    expect(cspViolations).toEqual([]);
+  }, 180_000);
   it('suspends a project’s tasks here, computes only for the projects chosen, with their shares and no new tasks, and tells the coordinator with every request', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
