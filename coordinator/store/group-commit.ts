@@ -109,11 +109,12 @@ export class GroupCommit {
     }
     this.groups += 1;
     this.jobs += jobs.length;
-    this.options.observe?.(jobs.length, Number(process.hrtime.bigint() - started) / 1e9);
     jobs.forEach((job, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) job.resolve(outcome.value);
       else job.reject(outcome.error);
     });
+    // After the answers: an observer that throws must not leave a message unanswered.
+    this.options.observe?.(jobs.length, Number(process.hrtime.bigint() - started) / 1e9);
   }
 }

@@ -211,6 +211,19 @@ describe('GroupCommit', () => {
     expect(onDisk()).toEqual(['a']);
   });
 
+  it('answers every message even when the observer throws, and goes on committing', async () => {
+    const errors: unknown[] = [];
+    const failing = new GroupCommit(store, {
+      onNoticeError: (e) => errors.push(e),
+      observe: () => {
+        throw new Error('metrics gone');
+      },
+    });
+    expect(await Promise.all(['a', 'b'].map((t) => failing.run((tx) => insert(tx, t))))).toEqual([1, 2]);
+    expect(await failing.run((tx) => insert(tx, 'c'))).toBe(3);
+    await expect.poll(() => errors.map(String)).toEqual(['Error: metrics gone', 'Error: metrics gone']);
+  });
+
   it('reports each commit to its observer: messages and seconds', async () => {
     const seen: number[] = [];
     const observed = new GroupCommit(store, { onNoticeError: () => {}, observe: (messages, seconds) => seen.push(messages, seconds >= 0 ? 1 : 0) });
