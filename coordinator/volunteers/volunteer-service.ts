@@ -33,7 +33,7 @@ export class VolunteerService {
 
   /** New tasks for the host, and why there are fewer than it asked for when its own quota is why. */
   requestTasks(tx: Tx, hostId: number, count: number, holding?: number[], preferences?: VolunteerPreferences): Promise<Assignment> {
-    return this.committed(tx, (outbox, now) => this.scheduler.assignWithLimit(tx, hostId, count, now, holding, outbox, preferences));
+    return this.committed(tx, (outbox, now) => this.scheduler.assign(tx, hostId, count, now, holding, outbox, preferences));
   }
 
   /**

@@ -120,13 +120,9 @@ export class Scheduler {
    * Call inside a transaction: the assignments and the tasks describing them commit together.
    * With `holding` (the task ids the host has), tasks the host lost (e.g. a reply that never
    * arrived because the coordinator crashed) are sent again first, as BOINC's "resend lost results".
+   * With the tasks comes which of the host's own quotas kept it from more, if one did (limitOf).
    */
-  async assign(tx: Tx, hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Promise<Task[]> {
-    return (await this.assignWithLimit(tx, hostId, count, now, holding, outbox, preferences)).tasks;
-  }
-
-  /** As `assign`, and says when the host's own quota is why it has fewer tasks than it asked for. */
-  async assignWithLimit(tx: Tx, hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Promise<Assignment> {
+  async assign(tx: Tx, hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Promise<Assignment> {
     const host = await tx.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
     const inProgress = await tx.work.inProgressOfHost(hostId);
