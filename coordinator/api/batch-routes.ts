@@ -129,7 +129,7 @@ export function batchRoutes(deps: {
 
   router.get('/batches/:id', async (req, res) => {
     const b = await access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
-    res.json((await deps.statusOf(b, Date.now())));
+    res.json(await deps.statusOf(b, Date.now()));
   });
 
   router.get('/batches/:id/workunits', async (req, res) => {
@@ -174,7 +174,7 @@ export function batchRoutes(deps: {
   router.get('/batches/:id/validation', async (req, res) => {
     const b = await access.batch(caller(res).account, parse(IdParam, req.params.id, 'batch id'));
     const q = parse(ValidationQuerySchema, req.query, 'query');
-    res.json((await validationView(store.reports, b.id, { all: q.filter === 'all', afterSeq: q.after, limit: q.limit })));
+    res.json(await validationView(store.reports, b.id, { all: q.filter === 'all', afterSeq: q.after, limit: q.limit }));
   });
 
   router.get('/batches/:id/results', async (req, res) => {

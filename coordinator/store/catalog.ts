@@ -179,7 +179,7 @@ export class CatalogStore {
   }
 
   async updateProject(p: Pick<ProjectRecord, 'id' | 'name' | 'description' | 'status'>): Promise<void> {
-    (await this.sql.run(SQL.updateProject!, [p.name, p.description, p.status, p.id]));
+    await this.sql.run(SQL.updateProject!, [p.name, p.description, p.status, p.id]);
   }
 
   /**
@@ -187,7 +187,7 @@ export class CatalogStore {
    * that brings credit granted above `correctionMicro` down to it (null: none).
    */
   async setCreditCap(projectId: number, capMicro: number | null, correctionMicro: number | null): Promise<void> {
-    (await this.sql.run(SQL.setCreditCap!, { id: projectId, cap: capMicro, correction: correctionMicro }));
+    await this.sql.run(SQL.setCreditCap!, { id: projectId, cap: capMicro, correction: correctionMicro });
   }
 
   /** The cap an admin set on the project of an app, in micro-credits; null: the coordinator's default. */
@@ -201,11 +201,11 @@ export class CatalogStore {
   }
 
   async advanceCreditCorrection(projectId: number, batchId: number, through: number): Promise<void> {
-    (await this.sql.run(SQL.advanceCreditCorrection!, [batchId, through, projectId]));
+    await this.sql.run(SQL.advanceCreditCorrection!, [batchId, through, projectId]);
   }
 
   async finishCreditCorrection(projectId: number): Promise<void> {
-    (await this.sql.run(SQL.finishCreditCorrection!, [projectId]));
+    await this.sql.run(SQL.finishCreditCorrection!, [projectId]);
   }
 
   /**
@@ -213,7 +213,7 @@ export class CatalogStore {
    * and starts over the lowering of its queued work to `loweringTo` (null: none).
    */
   async setMaxPriority(projectId: number, max: number | null, loweringTo: number | null): Promise<void> {
-    (await this.sql.run(SQL.setMaxPriority!, { id: projectId, max, lowering: loweringTo }));
+    await this.sql.run(SQL.setMaxPriority!, { id: projectId, max, lowering: loweringTo });
   }
 
   /** The priority bound an admin set on the project of an app; null: the coordinator's default. */
@@ -227,11 +227,11 @@ export class CatalogStore {
   }
 
   async advancePriorityLowering(projectId: number, batchId: number, through: number): Promise<void> {
-    (await this.sql.run(SQL.advancePriorityLowering!, [batchId, through, projectId]));
+    await this.sql.run(SQL.advancePriorityLowering!, [batchId, through, projectId]);
   }
 
   async finishPriorityLowering(projectId: number): Promise<void> {
-    (await this.sql.run(SQL.finishPriorityLowering!, [projectId]));
+    await this.sql.run(SQL.finishPriorityLowering!, [projectId]);
   }
 
   /** Projects made before accounts existed (the demo) go to the first admin. */
@@ -256,11 +256,11 @@ export class CatalogStore {
   }
 
   async appById(id: number): Promise<AppRecord | undefined> {
-    return toApp((await this.sql.get(SQL.appById!, [id])));
+    return toApp(await this.sql.get(SQL.appById!, [id]));
   }
 
   async appByName(projectId: number, name: string): Promise<AppRecord | undefined> {
-    return toApp((await this.sql.get(SQL.appByName!, [projectId, name])));
+    return toApp(await this.sql.get(SQL.appByName!, [projectId, name]));
   }
 
   async insertVersion(v: Omit<AppVersionRecord, 'id' | 'version' | 'createdAt' | 'broken' | 'retiredAt'>, now: number): Promise<AppVersionRecord> {
@@ -286,7 +286,7 @@ export class CatalogStore {
 
   /** The version produced a result: it is not broken, whatever happens later. */
   async markVersionSucceeded(versionId: number): Promise<void> {
-    (await this.sql.run(SQL.versionSucceeded!, [versionId]));
+    await this.sql.run(SQL.versionSucceeded!, [versionId]);
   }
 
   async versionFailures(versionId: number): Promise<VersionFailures> {
@@ -296,7 +296,7 @@ export class CatalogStore {
 
   /** Retires a version (no task is sent with it), or brings it back with `null`. */
   async setVersionRetired(versionId: number, retiredAt: number | null): Promise<void> {
-    (await this.sql.run(SQL.retire!, [retiredAt, versionId]));
+    await this.sql.run(SQL.retire!, [retiredAt, versionId]);
   }
 
   /** Marks a version that never succeeded broken; false if it was already, or has succeeded meanwhile. */
@@ -305,12 +305,12 @@ export class CatalogStore {
   }
 
   async recordFile(sha256: string, size: number, now: number): Promise<void> {
-    (await this.sql.run(SQL.insertFile!, [sha256, size, now]));
+    await this.sql.run(SQL.insertFile!, [sha256, size, now]);
   }
 
   /** An uploaded output, whose bytes were checked to be exactly canonical JSON (migration 7); private (migration 12). */
   async recordCanonicalFile(sha256: string, size: number, now: number): Promise<void> {
-    (await this.sql.run(SQL.insertCanonicalFile!, [sha256, size, now]));
+    await this.sql.run(SQL.insertCanonicalFile!, [sha256, size, now]);
   }
 
   async fileSize(sha256: string): Promise<number | undefined> {
@@ -329,7 +329,7 @@ export class CatalogStore {
   }
 
   async setFileCanonical(sha256: string, canonical: boolean): Promise<void> {
-    (await this.sql.run(SQL.setFileCanonical!, [canonical ? 1 : 0, sha256]));
+    await this.sql.run(SQL.setFileCanonical!, [canonical ? 1 : 0, sha256]);
   }
 }
 

@@ -164,7 +164,7 @@ export class IdentityStore {
   }
 
   async updateHost(id: number, h: { userId: number; name: string | null; platform: Platform; platformClass: string; capabilities: Capabilities; now: number }): Promise<void> {
-    (await this.sql.run(SQL.updateHost!, [h.userId, h.name, h.platform.kind, h.platformClass, JSON.stringify(h.platform), JSON.stringify(h.capabilities), h.now, id]));
+    await this.sql.run(SQL.updateHost!, [h.userId, h.name, h.platform.kind, h.platformClass, JSON.stringify(h.platform), JSON.stringify(h.capabilities), h.now, id]);
   }
 
   async insertUser(u: { name: string; accountKeyHash: string | null; teamId: number | null; now: number }): Promise<number> {
@@ -172,11 +172,11 @@ export class IdentityStore {
   }
 
   async userById(id: number): Promise<UserRecord | undefined> {
-    return toUser((await this.sql.get(SQL.userById!, [id])));
+    return toUser(await this.sql.get(SQL.userById!, [id]));
   }
 
   async userByAccountKeyHash(hash: string): Promise<UserRecord | undefined> {
-    return toUser((await this.sql.get(SQL.userByKeyHash!, [hash])));
+    return toUser(await this.sql.get(SQL.userByKeyHash!, [hash]));
   }
 
   async teamIdByName(name: string, now: number): Promise<number> {
@@ -189,17 +189,17 @@ export class IdentityStore {
    * one). These record trust only: the counts of results follow the replicas (migration 9).
    */
   async recordValid(hostId: number, weight: 0 | 1): Promise<void> {
-    (await this.sql.run(SQL.trustValid!, [weight, hostId]));
+    await this.sql.run(SQL.trustValid!, [weight, hostId]);
   }
 
   /** An invalid result: trust starts over. */
   async recordInvalid(hostId: number): Promise<void> {
-    (await this.sql.run(SQL.trustInvalid!, [hostId]));
+    await this.sql.run(SQL.trustInvalid!, [hostId]);
   }
 
   /** A client error: trust starts over, as for an invalid result. */
   async recordError(hostId: number): Promise<void> {
-    (await this.sql.run(SQL.trustError!, [hostId]));
+    await this.sql.run(SQL.trustError!, [hostId]);
   }
 
   /**
@@ -207,7 +207,7 @@ export class IdentityStore {
    * and after `threshold` in a row a distrusted host is trusted again.
    */
   async recordCheckPassed(hostId: number, threshold: number): Promise<void> {
-    (await this.sql.run(SQL.checkPassed!, { id: hostId, threshold }));
+    await this.sql.run(SQL.checkPassed!, { id: hostId, threshold });
   }
 
   /**
@@ -215,18 +215,18 @@ export class IdentityStore {
    * earlier valid results to be checked again from `recheckAt` on.
    */
   async recordCheckFailed(hostId: number, now: number, recheckAt: number): Promise<void> {
-    (await this.sql.run(SQL.checkFailed!, { id: hostId, now, recheckAt }));
+    await this.sql.run(SQL.checkFailed!, { id: hostId, now, recheckAt });
   }
 
   /** Caught hosts whose re-check may run at `now`. */
   /** The host was heard from. */
   async seen(hostId: number, now: number): Promise<void> {
-    (await this.sql.run(SQL.seen!, { id: hostId, now }));
+    await this.sql.run(SQL.seen!, { id: hostId, now });
   }
 
   /** Its allowance of tasks in flight doubles (+1) or halves (-1), within the levels given. */
   async stepQuota(hostId: number, step: 1 | -1, bounds: { min: number; max: number }): Promise<void> {
-    (await this.sql.run(SQL.quotaLevel!, { id: hostId, step, ...bounds }));
+    await this.sql.run(SQL.quotaLevel!, { id: hostId, step, ...bounds });
   }
 
   /** Its tasks a day for an app, if it has taken any. */
@@ -236,12 +236,12 @@ export class IdentityStore {
 
   /** Its tasks a day for an app double (+1) or halve (-1), within the levels given. */
   async stepAppQuota(hostId: number, appId: number, step: 1 | -1, bounds: { min: number; max: number }): Promise<void> {
-    (await this.sql.run(SQL.appQuotaLevel!, { id: hostId, app: appId, step, ...bounds }));
+    await this.sql.run(SQL.appQuotaLevel!, { id: hostId, app: appId, step, ...bounds });
   }
 
   /** Counts tasks of an app given to the host against its quota for the day. */
   async tookTasks(hostId: number, appId: number, day: number, n: number): Promise<void> {
-    if (n > 0) (await this.sql.run(SQL.tookTasks!, { id: hostId, app: appId, day, n }));
+    if (n > 0) await this.sql.run(SQL.tookTasks!, { id: hostId, app: appId, day, n });
   }
 
   async hostsToRecheck(now: number): Promise<number[]> {
@@ -254,7 +254,7 @@ export class IdentityStore {
   }
 
   async markRechecked(hostId: number): Promise<void> {
-    (await this.sql.run(SQL.rechecked!, [hostId]));
+    await this.sql.run(SQL.rechecked!, [hostId]);
   }
 
   async creditAverage(holder: CreditHolder, id: number): Promise<Average> {
@@ -263,7 +263,7 @@ export class IdentityStore {
   }
 
   async addCredit(holder: CreditHolder, id: number, micro: number, avg: Average): Promise<void> {
-    (await this.sql.run(SQL[`add_${holder}`]!, [micro, avg.rac, avg.time, id]));
+    await this.sql.run(SQL[`add_${holder}`]!, [micro, avg.rac, avg.time, id]);
   }
 }
 

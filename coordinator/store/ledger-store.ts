@@ -58,7 +58,7 @@ export class LedgerStore {
   }
 
   async append(e: LedgerEntry): Promise<void> {
-    (await this.sql.run(SQL.insert!, [e.entryId, e.kind, e.replicaId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.micro, e.grantedAt, e.prevHash, e.entryHash, e.signature]));
+    await this.sql.run(SQL.insert!, [e.entryId, e.kind, e.replicaId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.micro, e.grantedAt, e.prevHash, e.entryHash, e.signature]);
   }
 
   async entriesAfter(afterId: number, limit: number): Promise<CreditReceipt[]> {

@@ -173,7 +173,7 @@ export class ReportStore {
 
   /** Archives a batch (null: brings it back into lists). */
   async setArchived(batchId: number, at: number | null): Promise<void> {
-    (await this.sql.run(SQL.archive!, [at, batchId]));
+    await this.sql.run(SQL.archive!, [at, batchId]);
   }
 
   async workunitCounts(batchId: number): Promise<Record<WorkunitStatus, number>> {

@@ -372,7 +372,7 @@ export class WorkStore {
   /** Deletes up to `limit` work units of a staged batch, then the batch once it is empty. Returns how many went. */
   async deleteStagedBatchPart(batchId: number, limit: number): Promise<number> {
     const n = (await this.sql.run(SQL.deleteStagedWorkunits!, [batchId, limit])).changes;
-    if (n < limit) (await this.sql.run(SQL.deleteStagedBatch!, [batchId]));
+    if (n < limit) await this.sql.run(SQL.deleteStagedBatch!, [batchId]);
     return n;
   }
 
@@ -386,7 +386,7 @@ export class WorkStore {
   }
 
   async setReplicasThrough(batchId: number, workunitId: number): Promise<void> {
-    (await this.sql.run(SQL.setReplicasThrough!, [workunitId, batchId]));
+    await this.sql.run(SQL.setReplicasThrough!, [workunitId, batchId]);
   }
 
   async batchesWithoutReplicas(): Promise<number[]> {
@@ -394,7 +394,7 @@ export class WorkStore {
   }
 
   async markBatchCancelled(batchId: number): Promise<void> {
-    (await this.sql.run(SQL.cancelBatch!, [batchId]));
+    await this.sql.run(SQL.cancelBatch!, [batchId]);
   }
 
   /** Failed work units of a batch, in id order; with `codes`, those whose last attempt had an error of one of them. */
@@ -409,7 +409,7 @@ export class WorkStore {
 
   /** Pins a batch to an app version (null: the app's newest, as by default). */
   async pinBatch(batchId: number, versionId: number | null): Promise<void> {
-    (await this.sql.run(SQL.pin!, [versionId, batchId]));
+    await this.sql.run(SQL.pin!, [versionId, batchId]);
   }
 
   async activeWorkunitsOfBatch(batchId: number, limit: number): Promise<number[]> {
@@ -436,12 +436,12 @@ export class WorkStore {
   }
 
   async setHrClass(workunitId: number, hrClass: string): Promise<void> {
-    (await this.sql.run(SQL.setHrClass!, [hrClass, workunitId]));
+    await this.sql.run(SQL.setHrClass!, [hrClass, workunitId]);
   }
 
   /** Adaptive replication: quorum 1, keeping the submitted one for a reopen. */
   async reduceQuorumToOne(workunitId: number): Promise<void> {
-    (await this.sql.run(SQL.reduceQuorum!, [workunitId]));
+    await this.sql.run(SQL.reduceQuorum!, [workunitId]);
   }
 
   async insertReplicas(workunitId: number, priority: number, count: number, now: number, kind: ReplicaKind): Promise<void> {
@@ -511,7 +511,7 @@ export class WorkStore {
   }
 
   async setCanonical(workunitId: number, replicaId: number): Promise<void> {
-    (await this.sql.run(SQL.setCanonical!, [replicaId, workunitId]));
+    await this.sql.run(SQL.setCanonical!, [replicaId, workunitId]);
   }
 
   async batchIsActive(batchId: number): Promise<boolean> {
@@ -564,7 +564,7 @@ export class WorkStore {
   }
 
   async setRecentWork(hostId: number, projectId: number, work: number, now: number): Promise<void> {
-    (await this.sql.run(SQL.setRecentWork!, { host: hostId, project: projectId, work, now }));
+    await this.sql.run(SQL.setRecentWork!, { host: hostId, project: projectId, work, now });
   }
 
   async hostHasReplica(workunitId: number, hostId: number): Promise<boolean> {
@@ -600,7 +600,7 @@ export class WorkStore {
   }
 
   async recordResult(r: ResultRecord): Promise<void> {
-    (await this.sql.run(SQL.recordResult!, [r.outcome, r.outcome === 'success' ? 'pending' : null, r.receivedAt, r.resultHash, r.signature, r.outputJson, r.outputHash, r.errorJson, r.logJson, r.cpuTimeMs, r.elapsedMs, r.replicaId]));
+    await this.sql.run(SQL.recordResult!, [r.outcome, r.outcome === 'success' ? 'pending' : null, r.receivedAt, r.resultHash, r.signature, r.outputJson, r.outputHash, r.errorJson, r.logJson, r.cpuTimeMs, r.elapsedMs, r.replicaId]);
   }
 
   /** Ends a replica that is in `from` state with an outcome; returns its host if it changed. */
@@ -611,17 +611,17 @@ export class WorkStore {
   }
 
   async setValidateState(replicaId: number, state: ValidateState): Promise<void> {
-    (await this.sql.run(SQL.setValidateState!, [state, replicaId]));
+    await this.sql.run(SQL.setValidateState!, [state, replicaId]);
   }
 
   /** A caught host's result: invalid for good (see Replica.forfeited). */
   async forfeit(replicaId: number): Promise<void> {
-    (await this.sql.run(SQL.forfeit!, [replicaId]));
+    await this.sql.run(SQL.forfeit!, [replicaId]);
   }
 
   /** The replica's net credit, in micro-credits. */
   async setCredit(replicaId: number, micro: number): Promise<void> {
-    (await this.sql.run(SQL.setCredit!, [micro, replicaId]));
+    await this.sql.run(SQL.setCredit!, [micro, replicaId]);
   }
 
   /** A work unit's successful results with their CPU times: what its credit is bounded by. */

@@ -35,7 +35,7 @@ export class CreditGranter {
     if (due.length === 0) return;
     const measured = await tx.work.measuredResults(wu.id);
     const validCpuMs = measured.filter((r) => r.valid).map((r) => r.cpuTimeMs);
-    const capMicro = this.effectiveCapMicro((await tx.catalog.creditCapOfApp(wu.appId)));
+    const capMicro = this.effectiveCapMicro(await tx.catalog.creditCapOfApp(wu.appId));
     for (const { replicaId, hostId } of due) {
       const ownCpuMs = measured.find((r) => r.replicaId === replicaId)?.cpuTimeMs ?? 0;
       const micro = grantMicro({ fpopsEst: wu.fpopsEst, ownCpuMs, validCpuMs, capMicro });
@@ -94,7 +94,7 @@ export class CreditGranter {
     await ledger.append({ ...receipt, kind, replicaId, hostId: host.id, userId: host.userId, teamId: host.teamId, micro });
     await this.addTo(tx, 'hosts', host.id, micro, now);
     await this.addTo(tx, 'users', host.userId, micro, now);
-    if (host.teamId !== null) (await this.addTo(tx, 'teams', host.teamId, micro, now));
+    if (host.teamId !== null) await this.addTo(tx, 'teams', host.teamId, micro, now);
     outbox.receipt(host.id, receipt);
   }
 

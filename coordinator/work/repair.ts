@@ -26,7 +26,7 @@ export class Repair {
       if (!(await tx.work.batchIsActive(batchId))) throw new RepairError(`batch ${batchId} was cancelled: its work units cannot be retried`, 'conflict');
       const ids = await tx.work.failedWorkunitsOfBatch(batchId, codes, limit);
       for (const id of ids) {
-        if ((await tx.work.retryWorkunit(id))) await this.transitioner.transition(tx, id, now, outbox);
+        if (await tx.work.retryWorkunit(id)) await this.transitioner.transition(tx, id, now, outbox);
       }
       return { retried: ids.length, done: ids.length < limit };
     });

@@ -97,8 +97,8 @@ export class ResultIntake {
     const { catalog } = tx;
     if (r.outcome === 'success') return await catalog.markVersionSucceeded(versionId);
     if (r.error?.code !== 'app_load_failed') return;
-    const reason = brokenReason((await catalog.versionFailures(versionId)));
-    if (reason) (await catalog.markVersionBroken(versionId, reason, now));
+    const reason = brokenReason(await catalog.versionFailures(versionId));
+    if (reason) await catalog.markVersionBroken(versionId, reason, now);
   }
 
   /** The output must be what outputHash names: inline, or uploaded as canonical JSON for this task before the report. */

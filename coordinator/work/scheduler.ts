@@ -144,7 +144,7 @@ export class Scheduler {
     // would be a check for sure.
     let checks = 0;
     for (let i = resentCount; i < wanted; i++) if (this.options.random() < this.options.checkRate) checks++;
-    if (prefs) (await this.assignByShare(tx, round, wanted, checks));
+    if (prefs) await this.assignByShare(tx, round, wanted, checks);
     else {
       const regular = (limit: number, offset: number) => tx.work.candidates(limit, offset);
       const before = round.tasks.length;
@@ -157,10 +157,10 @@ export class Scheduler {
         await this.takeFrom(tx, round, regular, wanted, true);
       }
     }
-    for (const [appId, app] of apps) (await tx.identities.tookTasks(hostId, appId, quotaDay(now), app.taken));
+    for (const [appId, app] of apps) await tx.identities.tookTasks(hostId, appId, quotaDay(now), app.taken);
     if (round.sent.size > 0) {
       const recent = await this.recentWork(tx, hostId, now);
-      for (const [projectId, work] of round.sent) (await tx.work.setRecentWork(hostId, projectId, (recent.get(projectId) ?? 0) + work, now));
+      for (const [projectId, work] of round.sent) await tx.work.setRecentWork(hostId, projectId, (recent.get(projectId) ?? 0) + work, now);
     }
     // Where a check sits in the list must not give it away, nor must a list in id order
     // tell that it has none: every list is shuffled.
@@ -192,7 +192,7 @@ export class Scheduler {
     if (round.dailyBlocked.size === 0) return undefined;
     const apps: Extract<TaskLimit, { by: 'daily' }>['apps'] = [];
     for (const appId of [...round.dailyBlocked].sort((a, b) => a - b).slice(0, MAX_LIMITED_APPS)) {
-      const app = (await round.appFor(appId));
+      const app = await round.appFor(appId);
       const project = (await tx.catalog.projectById(app.policy.projectId))!;
       apps.push({ project: project.name, app: app.policy.name, allowed: app.dailyAllowed, used: app.usedBefore + app.taken });
     }
@@ -453,7 +453,7 @@ export class Scheduler {
     const app = await round.appFor(c.appId);
     if (!(await round.versionFor(c))) return false;
     if (app.policy.homogeneousRedundancy && c.hrClass !== null && c.hrClass !== host.platformClass) return false;
-    if ((await tx.work.hostHasReplica(c.workunitId, host.id))) return false;
+    if (await tx.work.hostHasReplica(c.workunitId, host.id)) return false;
     return !(this.options.distinctUsers && (await tx.work.userHasReplica(c.workunitId, host.userId)));
   }
 
@@ -513,8 +513,8 @@ export class Scheduler {
     choice.taken++;
     const { policy: app } = choice;
     const version = await round.versionFor(c);
-    if (app.homogeneousRedundancy) (await work.setHrClass(workunitId, host.platformClass));
-    if (app.adaptiveReplication) (await this.maybeReplicateOnce(tx, replicaId, workunitId, host));
+    if (app.homogeneousRedundancy) await work.setHrClass(workunitId, host.platformClass);
+    if (app.adaptiveReplication) await this.maybeReplicateOnce(tx, replicaId, workunitId, host);
 
     const src = await work.taskSource(replicaId);
     const body: TaskBody = {
@@ -558,7 +558,7 @@ export class Scheduler {
     if (this.options.random() < this.options.spotCheckRate) return;
     await work.reduceQuorumToOne(workunitId);
     for (const r of (await work.replicasOf(workunitId))) {
-      if (r.id !== replicaId && r.status === 'unsent') (await work.endReplica(r.id, 'unsent', 'not_needed'));
+      if (r.id !== replicaId && r.status === 'unsent') await work.endReplica(r.id, 'unsent', 'not_needed');
     }
   }
 }
