@@ -8,7 +8,7 @@ import { loadPyodide, type PyodideAPI } from 'pyodide';
 import { canonicalJson } from '../protocol/canonical.js';
 import { PYTHON_DRIVER } from './python-driver.js';
 import { PythonWorld } from './python-world.js';
-import { appConsole, DEFAULT_CHECKPOINT_LIMITS, type AppBundle, type AppConsole, type AppFailureCode, type AppOutcome, type AppRun, type TaskHost } from './run-app.js';
+import { appConsole, checkpointOverLimit, DEFAULT_CHECKPOINT_LIMITS, type AppBundle, type AppConsole, type AppFailureCode, type AppOutcome, type AppRun, type TaskHost } from './run-app.js';
 import { seededRandom } from './prng.js';
 
 /** Where the Pyodide files are: a folder on disk (the daemon) or a URL ending in / (the page). */
@@ -110,12 +110,7 @@ export class PythonRuntime {
         if (typeof json !== 'string') return 'a checkpoint is JSON text';
         const canonical = canonicalJson(JSON.parse(json));
         const bytes = new TextEncoder().encode(canonical).length;
-        const over =
-          bytes > limits.bytes
-            ? `a checkpoint of ${bytes} bytes is over the volunteer's limit of ${limits.bytes} bytes`
-            : checkpointed + bytes > limits.totalBytes
-              ? `this task's checkpoints would come to ${checkpointed + bytes} bytes, over the volunteer's limit of ${limits.totalBytes} bytes for one task`
-              : undefined;
+        const over = checkpointOverLimit(bytes, checkpointed, limits);
         if (over) {
           failed = { ok: false, code: 'checkpoint_limit', message: over };
           return over;

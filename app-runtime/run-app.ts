@@ -20,6 +20,15 @@ export interface CheckpointLimits {
 }
 /** 16 MiB each (the one limit there was before volunteers could choose), and 64 of those for one run of a task. */
 export const DEFAULT_CHECKPOINT_LIMITS: CheckpointLimits = { bytes: 16 * 1024 * 1024, totalBytes: 1024 * 1024 * 1024 };
+
+/** Why a checkpoint of `bytes` may not be kept after `sofar` bytes of this task's, if it may not: one rule for every kind of app. */
+export function checkpointOverLimit(bytes: number, sofar: number, limits: CheckpointLimits): string | undefined {
+  if (bytes > limits.bytes) return `a checkpoint of ${bytes} bytes is over the volunteer's limit of ${limits.bytes} bytes`;
+  if (sofar + bytes > limits.totalBytes) {
+    return `this task's checkpoints would come to ${sofar + bytes} bytes, over the volunteer's limit of ${limits.totalBytes} bytes for one task`;
+  }
+  return undefined;
+}
 const MAX_LOG_LINES = 200;
 const PROGRESS_INTERVAL_MS = 100;
 const PROGRESS_PER_INTERVAL = 20;
@@ -184,12 +193,8 @@ function makeCtx(
       scope.settle(async () => {
         const json = canonicalJson(state);
         const bytes = new TextEncoder().encode(json).length;
-        if (bytes > limits.bytes) {
-          return fail('checkpoint_limit', `a checkpoint of ${bytes} bytes is over the volunteer's limit of ${limits.bytes} bytes`);
-        }
-        if (checkpointed + bytes > limits.totalBytes) {
-          return fail('checkpoint_limit', `this task's checkpoints would come to ${checkpointed + bytes} bytes, over the volunteer's limit of ${limits.totalBytes} bytes for one task`);
-        }
+        const over = checkpointOverLimit(bytes, checkpointed, limits);
+        if (over) return fail('checkpoint_limit', over);
         checkpointed += bytes;
         await host.checkpoint(json);
       }),

@@ -16,7 +16,7 @@
 import { ConsoleStdout, Directory, File, Inode, OpenFile, PreopenDirectory, WASI, WASIProcExit, wasi as defs } from '@bjorn3/browser_wasi_shim';
 import { canonicalJson } from '../protocol/canonical.js';
 import { seededWords } from './prng.js';
-import { appConsole, DEFAULT_CHECKPOINT_LIMITS, type AppBundle, type AppOutcome, type AppRun, type TaskHost } from './run-app.js';
+import { appConsole, checkpointOverLimit, DEFAULT_CHECKPOINT_LIMITS, type AppBundle, type AppOutcome, type AppRun, type TaskHost } from './run-app.js';
 import { TaskScope } from './task-scope.js';
 import { CHECKPOINT_FILE, fromBase64, toBase64, wasiInput } from './wasi-input.js';
 
@@ -193,12 +193,7 @@ function checkpointSaver(root: PreopenDirectory, run: AppRun, host: TaskHost, re
       if (!(f instanceof File) || (last && same(last, f.data))) return;
       const json = JSON.stringify({ wasiCheckpoint: toBase64(f.data) });
       const size = new TextEncoder().encode(json).length;
-      const over =
-        size > limits.bytes
-          ? `a checkpoint of ${size} bytes is over the volunteer's limit of ${limits.bytes} bytes`
-          : total + size > limits.totalBytes
-            ? `this task's checkpoints would come to ${total + size} bytes, over the volunteer's limit of ${limits.totalBytes} bytes for one task`
-            : undefined;
+      const over = checkpointOverLimit(size, total, limits);
       if (over) {
         state.failed = { ok: false, code: 'checkpoint_limit', message: over };
         throw new WASIProcExit(-1); // ends the program now; the failure above is the outcome
