@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { TestCoordinator } from './test-coordinator.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -30,4 +31,16 @@ export function readDb<T>(c: TestCoordinator, fn: (db: Database.Database) => T):
   } finally {
     db.close();
   }
+}
+
+/** A new browser context with these page settings saved, the page opened at `url` and started (Pause showing). */
+export async function openStartedPage(browser: Browser, url: string, settings: object): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  await context.addInitScript(`localStorage.setItem('volunteer-grid.settings', ${JSON.stringify(JSON.stringify(settings))})`);
+  const page = await context.newPage();
+  await page.goto(`${url}/`);
+  await page.waitForSelector('#toggle');
+  await page.click('#toggle');
+  await page.waitForFunction(`document.querySelector('#toggle').textContent === 'Pause'`);
+  return { context, page };
 }

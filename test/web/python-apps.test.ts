@@ -17,7 +17,7 @@ import type { App, AppVersion, BatchStatus, Submitted, WorkunitDetail, WorkunitP
 import { ApiClient, newApp, newResearcher } from '../helpers/api-client.js';
 import { launchChromium, skipBrowserTests } from '../helpers/chromium.js';
 import { PYTHON_PROBE } from '../helpers/python-probe.js';
-import { ensurePageBuilt } from '../helpers/volunteer-page.js';
+import { ensurePageBuilt, openStartedPage } from '../helpers/volunteer-page.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { VolunteerProcess } from '../helpers/volunteer-process.js';
 
@@ -55,14 +55,9 @@ describe.skipIf(skipBrowserTests('Python apps e2e'))('Python apps on the daemon 
   });
 
   async function openPage(settings: object): Promise<Page> {
-    context = await browser!.newContext();
-    await context.addInitScript(`localStorage.setItem('volunteer-grid.settings', ${JSON.stringify(JSON.stringify(settings))})`);
-    const page = await context.newPage();
-    await page.goto(`${c!.url}/`);
-    await page.waitForSelector('#toggle');
-    await page.click('#toggle');
-    await page.waitForFunction(`document.querySelector('#toggle').textContent === 'Pause'`);
-    return page;
+    const opened = await openStartedPage(browser!, c!.url, settings);
+    context = opened.context;
+    return opened.page;
   }
 
   it('computes the example and the probe at cross-platform quorums, and reports exits', { timeout: 240_000 }, async () => {

@@ -15,7 +15,7 @@ import { collatzReference } from '../../examples/collatz/inputs.js';
 import type { App, AppVersion, BatchStatus, Submitted, WorkunitDetail, WorkunitPage } from '../../protocol/api.js';
 import { ApiClient, newApp, newResearcher } from '../helpers/api-client.js';
 import { launchChromium, skipBrowserTests } from '../helpers/chromium.js';
-import { ensurePageBuilt } from '../helpers/volunteer-page.js';
+import { ensurePageBuilt, openStartedPage } from '../helpers/volunteer-page.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { VolunteerProcess } from '../helpers/volunteer-process.js';
 import { PROBE_WASM } from '../helpers/wasi-probe.js';
@@ -45,14 +45,9 @@ describe.skipIf(skipBrowserTests('WASI apps e2e'))('WASI programs on the daemon 
   });
 
   async function openPage(settings: object): Promise<Page> {
-    context = await browser!.newContext();
-    await context.addInitScript(`localStorage.setItem('volunteer-grid.settings', ${JSON.stringify(JSON.stringify(settings))})`);
-    const page = await context.newPage();
-    await page.goto(`${c!.url}/`);
-    await page.waitForSelector('#toggle');
-    await page.click('#toggle');
-    await page.waitForFunction(`document.querySelector('#toggle').textContent === 'Pause'`);
-    return page;
+    const opened = await openStartedPage(browser!, c!.url, settings);
+    context = opened.context;
+    return opened.page;
   }
 
   it('computes the example and the probe at cross-platform quorums, and reports exits and time limits', { timeout: 150_000 }, async () => {
