@@ -75,6 +75,31 @@ for (const backend of backends) {
       expect(await db.run('UPDATE items SET note = ? WHERE size < ?', ['small', 100])).toEqual({ changes: 1 });
     });
 
+    it('means the same by the SQLite words the store uses: typed parameters, MAX/MIN of values, JSON, planner hints', async () => {
+      const now = 1_796_622_510_507; // a time in milliseconds: beyond a 32-bit integer
+      await db.run('CREATE INDEX IF NOT EXISTS items_size ON items(size)');
+      expect(await db.get('SELECT ? - 60000 AS before, CAST(? AS INTEGER) / 2 AS half, ? * 2 AS twice', [now, 7, 0.25])).toEqual({ before: now - 60000, half: 3, twice: 0.5 });
+      expect(await db.get('SELECT ? AS huge', [1e21])).toEqual({ huge: 1e21 });
+      expect(await db.get('SELECT MAX(@low, MIN(@high, 5 + @step)) AS clamped, MAX(1, 2, 3) AS most', { low: 0, high: 6, step: 4 })).toEqual({ clamped: 6, most: 3 });
+      const json = await db.get<{ code: string; nested: string }>(
+        `SELECT json_extract(?, '$.code') AS code, json_extract(?, '$.at.line') AS nested`,
+        ['{"code":"app_load_failed","at":{"line":"7"}}', '{"at":{"line":"7"}}'],
+      );
+      expect(json).toEqual({ code: 'app_load_failed', nested: '7' });
+      await db.run('INSERT INTO items (name, size) VALUES (?, ?), (?, ?), (?, ?)', ['j1', 11, 'j2', 12, 'j3', 13]);
+      const listed = await db.all<{ name: string }>(
+        'SELECT name FROM items INDEXED BY items_size WHERE CAST(@ids AS TEXT) IS NULL OR size IN (SELECT CAST(value AS BIGINT) FROM json_each(@ids)) ORDER BY size',
+        { ids: '[11,13]' },
+      );
+      expect(listed.map((r) => r.name)).toEqual(['j1', 'j3']);
+      const all = await db.all<{ name: string }>(
+        'SELECT name FROM items WHERE (CAST(@ids AS TEXT) IS NULL OR size IN (SELECT CAST(value AS BIGINT) FROM json_each(@ids))) AND size BETWEEN @min AND @max ORDER BY size',
+        { ids: null, min: 10, max: 20 },
+      );
+      expect(all.map((r) => r.name)).toEqual(['j1', 'j2', 'j3']);
+      await db.run("DELETE FROM items WHERE name IN ('j1', 'j2', 'j3')");
+    });
+
     it('says which constraint a statement broke, and refuses wrong parameters', async () => {
       await expect(db.run('INSERT INTO items (name, size) VALUES (?, ?)', ['a', 1])).rejects.toMatchObject({ constructor: ConstraintError, constraint: 'unique' });
       await expect(db.run('INSERT INTO items (name, size) VALUES (?, ?)', ['neg', -1])).rejects.toMatchObject({ constraint: 'check' });

@@ -123,7 +123,8 @@ export class PostgresDatabase implements SqlDatabase {
       this.statements.set(sql, statement);
     }
     try {
-      return await on.query<T & pg.QueryResultRow>(statement.text, statement.values(params ?? []).map(bindValue));
+      const values = statement.values(params ?? []);
+      return await on.query<T & pg.QueryResultRow>(statement.text(values), values.map(bindValue));
     } catch (error) {
       throw translateError(error);
     }
