@@ -47,7 +47,7 @@ export class OutputCollector {
   }
 
   private async pass(): Promise<number> {
-    let after = 0;
+    let after = this.store.uploads.firstFile;
     let removed = 0;
     for (;;) {
       const page = await this.store.uploads.privateFiles(after, PAGE, this.clock() - this.graceMs);
@@ -70,7 +70,7 @@ export class OutputCollector {
         });
       }
       if (page.length < PAGE || this.stopped) return removed;
-      after = page.at(-1)!.rowid;
+      after = page.at(-1)!.cursor;
       await nextTurn();
     }
   }

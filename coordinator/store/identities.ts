@@ -132,11 +132,12 @@ const SQL: Record<string, string> = {
   // An app's level starts from its host's.
   appQuotaLevel: `INSERT INTO host_app_quotas (host_id, app_id, level)
     SELECT id, @app, MAX(@min, MIN(@max, quota_level + @step)) FROM hosts WHERE id = @id
-    ON CONFLICT (host_id, app_id) DO UPDATE SET level = MAX(@min, MIN(@max, level + @step))
-      WHERE level <> MAX(@min, MIN(@max, level + @step))`,
+    ON CONFLICT (host_id, app_id) DO UPDATE SET level = MAX(@min, MIN(@max, host_app_quotas.level + @step))
+      WHERE host_app_quotas.level <> MAX(@min, MIN(@max, host_app_quotas.level + @step))`,
   tookTasks: `INSERT INTO host_app_quotas (host_id, app_id, level, day, used)
     SELECT id, @app, quota_level, @day, @n FROM hosts WHERE id = @id
-    ON CONFLICT (host_id, app_id) DO UPDATE SET used = CASE WHEN day = @day THEN used + @n ELSE @n END, day = @day`,
+    ON CONFLICT (host_id, app_id) DO UPDATE
+      SET used = CASE WHEN host_app_quotas.day = @day THEN host_app_quotas.used + @n ELSE @n END, day = @day`,
   toRecheck: 'SELECT id FROM hosts WHERE recheck_pending = 1 AND COALESCE(recheck_at, 0) <= ? ORDER BY id',
   nextRecheck: 'SELECT MIN(COALESCE(recheck_at, 0)) AS at FROM hosts WHERE recheck_pending = 1',
   rechecked: 'UPDATE hosts SET recheck_pending = 0 WHERE id = ?',

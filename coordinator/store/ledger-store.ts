@@ -28,7 +28,7 @@ const SQL: Record<string, string> = {
   insert: `INSERT INTO credit_ledger (id, kind, replica_id, workunit_id, host_id, host_key, user_id, team_id, amount, micro,
     granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   granted: "SELECT 1 FROM credit_ledger WHERE replica_id = ? AND kind = 'grant'",
-  held: `SELECT SUM(micro) AS net, SUM(kind = 'grant') AS grants, SUM(kind = 'revocation') AS revocations
+  held: `SELECT SUM(micro) AS net, COUNT(*) FILTER (WHERE kind = 'grant') AS grants, COUNT(*) FILTER (WHERE kind = 'revocation') AS revocations
     FROM credit_ledger WHERE replica_id = ?`,
   after: `SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE id > ? ORDER BY id LIMIT ?`,
   ofHostAfter: `SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE host_id = ? AND id > ? ORDER BY id LIMIT ?`,

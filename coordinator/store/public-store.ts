@@ -53,19 +53,20 @@ const SQL: Record<string, string> = {
   // active batch of an active project has unsent replicas other than its sentinels' (which
   // must not show: a project whose regular work is all out would otherwise give them away).
   projects: `SELECT p.id, p.name, p.description, r.name AS owner,
-      COUNT(b.id) AS batches, TOTAL(c.done) AS done, TOTAL(c.failed) AS failed,
-      TOTAL(c.active + c.done + c.failed + c.cancelled) AS total,
-      p.status = 'active' AND EXISTS (SELECT 1 FROM batches b2 JOIN batch_counts c2 ON c2.batch_id = b2.id
-        WHERE b2.project_id = p.id AND b2.status = 'active' AND b2.staged = 0 AND c2.r_unsent > (
+      COUNT(DISTINCT b.id) AS batches, COALESCE(SUM(c.done), 0) AS done, COALESCE(SUM(c.failed), 0) AS failed,
+      COALESCE(SUM(c.active + c.done + c.failed + c.cancelled), 0) AS total,
+      p.status = 'active' AND EXISTS (SELECT 1 FROM batches b2
+        WHERE b2.project_id = p.id AND b2.status = 'active' AND b2.staged = 0
+        AND (SELECT SUM(c2.r_unsent) FROM batch_counts c2 WHERE c2.batch_id = b2.id) > (
           SELECT COUNT(*) FROM workunits w INDEXED BY workunits_open_sentinels JOIN replicas rs ON rs.workunit_id = w.id
           WHERE w.batch_id = b2.id AND w.expected_output_hash IS NOT NULL AND w.status = 'active' AND rs.status = 'unsent')) AS hasWork
     FROM projects p LEFT JOIN researchers r ON r.id = p.owner_id
     LEFT JOIN batches b ON b.project_id = p.id AND b.status = 'active' AND b.staged = 0 AND b.archived_at IS NULL
     LEFT JOIN batch_counts c ON c.batch_id = b.id
-    WHERE p.id > ? GROUP BY p.id ORDER BY p.id LIMIT ?`,
+    WHERE p.id > ? GROUP BY p.id, r.name ORDER BY p.id LIMIT ?`,
   apps: `SELECT a.project_id AS projectId, a.id AS appId, a.name, v.platform
     FROM apps a LEFT JOIN app_versions v ON v.app_id = a.id AND v.retired_at IS NULL AND v.broken_at IS NULL
-    WHERE a.project_id IN (SELECT value FROM json_each(?)) ORDER BY a.project_id, a.id`,
+    WHERE a.project_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) ORDER BY a.project_id, a.id`,
   count_users: 'SELECT COUNT(*) AS n FROM users',
   count_teams: 'SELECT COUNT(*) AS n FROM teams',
   count_hosts: 'SELECT COUNT(*) AS n FROM hosts',

@@ -104,22 +104,25 @@ const LEADERBOARD: Record<CreditHolder, string> = {
 
 const SQL: Record<string, string> = {
   batch: `SELECT ${BATCH_COLUMNS} WHERE b.id = ? AND b.staged = 0`,
-  batches: `SELECT ${BATCH_COLUMNS} WHERE b.staged = 0 AND (@project IS NULL OR b.project_id = @project) AND (@app IS NULL OR b.app_id = @app)
-    AND (@owner IS NULL OR p.owner_id = @owner) AND (b.archived_at IS NOT NULL) = @archived ORDER BY b.id DESC LIMIT @limit`,
+  batches: `SELECT ${BATCH_COLUMNS} WHERE b.staged = 0 AND (CAST(@project AS BIGINT) IS NULL OR b.project_id = @project) AND (CAST(@app AS BIGINT) IS NULL OR b.app_id = @app)
+    AND (CAST(@owner AS BIGINT) IS NULL OR p.owner_id = @owner) AND (b.archived_at IS NOT NULL) = (@archived = 1) ORDER BY b.id DESC LIMIT @limit`,
   archive: 'UPDATE batches SET archived_at = ? WHERE id = ?',
-  // Counters kept by triggers (migration 4): a batch's status costs the same at any size.
-  workunitCounts: 'SELECT active, done, failed, cancelled FROM batch_counts WHERE batch_id = ?',
-  projectCounts: `SELECT TOTAL(c.active) AS active, TOTAL(c.done) AS done, TOTAL(c.failed) AS failed,
-    TOTAL(c.cancelled) AS cancelled FROM batch_counts c JOIN batches b ON b.id = c.batch_id WHERE b.project_id = ? AND b.staged = 0`,
-  replicaCounts: `SELECT r_unsent AS unsent, r_in_progress AS inProgress, r_success AS success,
-    r_client_error AS clientError, r_no_reply AS noReply, r_aborted AS aborted, r_abandoned AS abandoned,
-    r_not_needed AS notNeeded FROM batch_counts WHERE batch_id = ?`,
+  // Counters kept by triggers (migration 4): a batch's status costs the same at any size. On
+  // PostgreSQL a batch's counts are spread over slots, and its counts are their sums.
+  workunitCounts: `SELECT COALESCE(SUM(active), 0) AS active, COALESCE(SUM(done), 0) AS done, COALESCE(SUM(failed), 0) AS failed,
+    COALESCE(SUM(cancelled), 0) AS cancelled FROM batch_counts WHERE batch_id = ?`,
+  projectCounts: `SELECT COALESCE(SUM(c.active), 0) AS active, COALESCE(SUM(c.done), 0) AS done, COALESCE(SUM(c.failed), 0) AS failed,
+    COALESCE(SUM(c.cancelled), 0) AS cancelled FROM batch_counts c JOIN batches b ON b.id = c.batch_id WHERE b.project_id = ? AND b.staged = 0`,
+  replicaCounts: `SELECT COALESCE(SUM(r_unsent), 0) AS unsent, COALESCE(SUM(r_in_progress), 0) AS inProgress,
+    COALESCE(SUM(r_success), 0) AS success, COALESCE(SUM(r_client_error), 0) AS clientError, COALESCE(SUM(r_no_reply), 0) AS noReply,
+    COALESCE(SUM(r_aborted), 0) AS aborted, COALESCE(SUM(r_abandoned), 0) AS abandoned, COALESCE(SUM(r_not_needed), 0) AS notNeeded
+    FROM batch_counts WHERE batch_id = ?`,
   finishedSeries: `SELECT second / CAST(@seconds AS INTEGER) AS bucket, SUM(done) AS done, SUM(failed) AS failed
     FROM batch_finished WHERE batch_id = @batch GROUP BY bucket`,
-  finishedSince: 'SELECT TOTAL(done + failed) AS n FROM batch_finished WHERE batch_id = ? AND second >= ?',
-  lastFinished: 'SELECT last_finished_at AS t FROM batch_counts WHERE batch_id = ?',
+  finishedSince: 'SELECT COALESCE(SUM(done + failed), 0) AS n FROM batch_finished WHERE batch_id = ? AND second >= ?',
+  lastFinished: 'SELECT MAX(last_finished_at) AS t FROM batch_counts WHERE batch_id = ?',
   workunits: `SELECT id, seq, status, error_reason AS errorReason, finished_at AS finishedAt FROM workunits
-    WHERE batch_id = @batch AND (@status IS NULL OR status = @status) AND seq > @after ORDER BY seq LIMIT @limit`,
+    WHERE batch_id = @batch AND (CAST(@status AS TEXT) IS NULL OR status = @status) AND seq > @after ORDER BY seq LIMIT @limit`,
   workunit: `SELECT w.id, w.batch_id AS batchId, w.app_id AS appId, w.seq, w.status, w.input_json AS inputJson,
     w.input_hash AS inputHash, w.min_quorum AS minQuorum, w.target_nresults AS targetNresults, w.max_error_results AS maxErrorResults,
     w.max_total_results AS maxTotalResults, w.max_success_results AS maxSuccessResults, w.delay_bound_ms AS delayBoundMs,
@@ -138,9 +141,10 @@ const SQL: Record<string, string> = {
     OR (SELECT COUNT(DISTINCT r.output_hash) FROM replicas r WHERE r.workunit_id = w.id AND r.outcome = 'success') > 1)
     ORDER BY w.seq LIMIT @limit`,
   hostStats: `SELECT r.host_id AS hostId, h.name AS hostName, COUNT(*) AS results,
-    SUM(r.validate_state = 'valid') AS valid, SUM(r.validate_state = 'invalid') AS invalid, SUM(r.outcome = 'client_error') AS errors
+    COUNT(*) FILTER (WHERE r.validate_state = 'valid') AS valid, COUNT(*) FILTER (WHERE r.validate_state = 'invalid') AS invalid,
+    COUNT(*) FILTER (WHERE r.outcome = 'client_error') AS errors
     FROM workunits w JOIN replicas r ON r.workunit_id = w.id LEFT JOIN hosts h ON h.id = r.host_id
-    WHERE w.batch_id = ? AND r.outcome IN ('success', 'client_error') GROUP BY r.host_id ORDER BY r.host_id`,
+    WHERE w.batch_id = ? AND r.outcome IN ('success', 'client_error') GROUP BY r.host_id, h.name ORDER BY r.host_id`,
   // A sentinel finished without a right answer (nobody drew it) gives its known one.
   results: `SELECT w.seq, w.id AS workunitId, w.status, w.error_reason AS errorReason,
     CASE WHEN r.id IS NULL THEN w.expected_output_json ELSE r.output_json END AS outputJson,
@@ -151,7 +155,7 @@ const SQL: Record<string, string> = {
     h.rac, h.consecutive_valid AS consecutiveValid, h.sentinels_passed AS sentinelsPassed,
     h.sentinels_failed AS sentinelsFailed, h.distrusted_at AS distrustedAt
     FROM hosts h JOIN users u ON u.id = h.user_id LEFT JOIN teams t ON t.id = u.team_id
-    WHERE @ids IS NULL OR h.id IN (SELECT value FROM json_each(@ids)) ORDER BY h.last_seen_at DESC LIMIT @limit`,
+    WHERE CAST(@ids AS TEXT) IS NULL OR h.id IN (SELECT CAST(value AS BIGINT) FROM json_each(@ids)) ORDER BY h.last_seen_at DESC LIMIT @limit`,
   leaderboardUsers: LEADERBOARD.users,
   leaderboardTeams: LEADERBOARD.teams,
   leaderboardHosts: LEADERBOARD.hosts,

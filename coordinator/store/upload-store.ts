@@ -8,9 +8,13 @@ export interface UploadRecord {
   uploadedAt: number;
 }
 
+/** Where a walk over the private files is: SQLite's rowid, PostgreSQL's key (files have no row number there). */
+export type FileCursor = number | string;
+
 /** A private file as the collector sees it: whether anything still needs it. */
 export interface PrivateFile {
-  rowid: number;
+  /** Pass it to privateFiles for the files after this one. */
+  cursor: FileCursor;
   sha256: string;
   /** Nothing refers to it any more, and it is older than the grace period. */
   garbage: boolean;
@@ -37,8 +41,10 @@ const SQL: Record<string, string> = {
   // The same file again (a retry) moves its time on; another file for the task changes nothing.
   record: `INSERT INTO output_uploads (replica_id, sha256, size, uploaded_at) VALUES (@replica, @sha256, @size, @now)
     ON CONFLICT (replica_id) DO UPDATE SET uploaded_at = excluded.uploaded_at WHERE sha256 = excluded.sha256`,
-  privateFiles: `SELECT f.rowid AS rowid, f.sha256, ${GARBAGE} AS garbage
+  privateFiles: `SELECT f.rowid AS cursor, f.sha256, ${GARBAGE} AS garbage
     FROM files f INDEXED BY files_private WHERE f.public = 0 AND f.rowid > @after ORDER BY f.rowid LIMIT @limit`,
+  privateFilesByKey: `SELECT f.sha256 AS cursor, f.sha256, ${GARBAGE} AS garbage
+    FROM files f WHERE f.public = 0 AND f.sha256 > @after ORDER BY f.sha256 LIMIT @limit`,
   // The check and the delete in one statement: nothing can come to need the file in between.
   deleteGarbage: `DELETE FROM files AS f WHERE f.sha256 = @sha256 AND f.public = 0 AND ${GARBAGE}`,
 };
@@ -56,9 +62,15 @@ export class UploadStore {
     return (await this.sql.run(SQL.record!, { replica: replicaId, sha256, size, now })).changes === 1;
   }
 
-  /** The next `limit` private files after `afterRowid`, each with whether it is garbage at `before` (now − grace). */
-  async privateFiles(afterRowid: number, limit: number, before: number): Promise<PrivateFile[]> {
-    return ((await this.sql.all(SQL.privateFiles!, { after: afterRowid, limit, before })) as (Omit<PrivateFile, 'garbage'> & { garbage: number })[]).map((f) => ({
+  /** Where a walk over the private files starts. */
+  get firstFile(): FileCursor {
+    return this.sql.dialect === 'sqlite' ? 0 : '';
+  }
+
+  /** The next `limit` private files after `after`, each with whether it is garbage at `before` (now − grace). */
+  async privateFiles(after: FileCursor, limit: number, before: number): Promise<PrivateFile[]> {
+    const statement = this.sql.dialect === 'sqlite' ? SQL.privateFiles! : SQL.privateFilesByKey!;
+    return ((await this.sql.all(statement, { after, limit, before })) as (Omit<PrivateFile, 'garbage'> & { garbage: number })[]).map((f) => ({
       ...f,
       garbage: f.garbage === 1,
     }));

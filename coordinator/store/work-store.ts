@@ -200,7 +200,7 @@ const SQL: Record<string, string> = {
   // Failed work units of a batch, those with an error of one of @codes in their last attempt
   // when codes are given (a JSON array; null: all).
   failedWorkunits: `SELECT w.id FROM workunits w WHERE w.batch_id = @batch AND w.status = 'failed'
-      AND (@codes IS NULL OR EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.id > w.retry_from
+      AND (CAST(@codes AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.id > w.retry_from
         AND r.outcome = 'client_error' AND json_extract(r.error_json, '$.code') IN (SELECT value FROM json_each(@codes))))
     ORDER BY w.id LIMIT @limit`,
   retry: `UPDATE workunits SET status = 'active', canonical_replica_id = NULL, error_reason = NULL, finished_at = NULL,
@@ -239,8 +239,8 @@ const SQL: Record<string, string> = {
     WHERE r.status = 'unsent' AND r.kind <> 'sentinel' AND p.status = 'active' AND a.project_id = ?
     ORDER BY r.priority DESC, r.id LIMIT ? OFFSET ?`,
   // From the batches' kept counts, so it costs one row per open batch (sentinels' unsent replicas included).
-  projectsWithUnsent: `SELECT DISTINCT b.project_id AS id FROM batches b JOIN batch_counts c ON c.batch_id = b.id
-    JOIN projects p ON p.id = b.project_id WHERE b.status = 'active' AND c.r_unsent > 0 AND p.status = 'active'`,
+  projectsWithUnsent: `SELECT DISTINCT b.project_id AS id FROM batches b JOIN projects p ON p.id = b.project_id
+    WHERE b.status = 'active' AND p.status = 'active' AND (SELECT SUM(c.r_unsent) FROM batch_counts c WHERE c.batch_id = b.id) > 0`,
   recentWork: 'SELECT project_id AS projectId, work, updated_at AS updatedAt FROM host_project_work WHERE host_id = ?',
   setRecentWork: `INSERT INTO host_project_work (host_id, project_id, work, updated_at) VALUES (@host, @project, @work, @now)
     ON CONFLICT (host_id, project_id) DO UPDATE SET work = excluded.work, updated_at = excluded.updated_at`,
@@ -283,8 +283,8 @@ const SQL: Record<string, string> = {
   assign: `UPDATE replicas SET status = 'in_progress', host_id = @hostId, app_version_id = @appVersionId, sent_at = @sentAt,
     deadline = @deadline, hold_until = @holdUntil, new_host = @newHost, task_signature = @taskSignature
     WHERE id = @replicaId AND status = 'unsent'`,
-  newHostLoad: `SELECT c.r_new_host AS held, b.workunit_count AS workunits FROM batch_counts c JOIN batches b ON b.id = c.batch_id
-    WHERE c.batch_id = ?`,
+  newHostLoad: `SELECT (SELECT COALESCE(SUM(c.r_new_host), 0) FROM batch_counts c WHERE c.batch_id = b.id) AS held,
+    b.workunit_count AS workunits FROM batches b WHERE b.id = ?`,
   taskSource: `SELECT r.id AS replicaId, w.id AS workunitId, w.input_json AS inputJson, w.input_hash AS inputHash,
     w.rng_seed AS rngSeed, w.fpops_est AS fpopsEst, w.delay_bound_ms AS delayBoundMs, p.name AS projectName, a.name AS appName
     FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
@@ -302,12 +302,12 @@ const SQL: Record<string, string> = {
   forfeit: "UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?",
   setCredit: 'UPDATE replicas SET credit_micro = ? WHERE id = ?',
   measured: `SELECT r.id AS replicaId, COALESCE(r.cpu_time_ms, 0) AS cpuTimeMs,
-    r.validate_state IS 'valid' AND r.forfeited = 0 AND h.distrusted_at IS NULL AS valid
+    COALESCE(r.validate_state = 'valid', FALSE) AND r.forfeited = 0 AND h.distrusted_at IS NULL AS valid
     FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.workunit_id = ? AND r.outcome = 'success' ORDER BY r.id`,
   nextBatchOfProject: 'SELECT id FROM batches WHERE project_id = ? AND id >= ? ORDER BY id LIMIT 1',
   // "+batch_id" keeps the planner on the primary key range, as for workunitsAfter.
   workunitSpan: `SELECT MAX(id) AS last, COUNT(*) AS n FROM
-    (SELECT id FROM workunits WHERE +batch_id = ? AND id > ? ORDER BY id LIMIT ?)`,
+    (SELECT id FROM workunits WHERE +batch_id = ? AND id > ? ORDER BY id LIMIT ?) AS span`,
   creditedAbove: `SELECT r.id AS replicaId, r.workunit_id AS workunitId, r.host_id AS hostId
     FROM workunits w JOIN replicas r ON r.workunit_id = w.id
     WHERE +w.batch_id = ? AND w.id > ? AND w.id <= ? AND r.credit_micro > ? ORDER BY r.id`,
@@ -317,9 +317,9 @@ const SQL: Record<string, string> = {
     AND workunit_id IN (SELECT id FROM workunits WHERE +batch_id = @batch AND id > @after AND id <= @last)`,
   output: 'SELECT output_json, output_hash FROM replicas WHERE id = ?',
   expired: `SELECT id FROM (SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND deadline < @now
-      ORDER BY deadline LIMIT @limit)
+      ORDER BY deadline LIMIT @limit) AS late
     UNION SELECT id FROM (SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND hold_until < @now
-      ORDER BY hold_until LIMIT @limit)`,
+      ORDER BY hold_until LIMIT @limit) AS silent`,
   progress: `UPDATE replicas SET progress = @fraction, hold_until = @holdUntil
     WHERE id = @id AND host_id = @hostId AND status = 'in_progress'`,
   hostsWithTasks: "SELECT DISTINCT host_id AS id FROM replicas WHERE status = 'in_progress'",
