@@ -18,6 +18,11 @@ export const ConfigSchema = z.strictObject({
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('localhost'),
   dataDir: z.string().min(1).default('./data'),
+  /** PostgreSQL instead of the data dir's SQLite file (postgres://user@host:port/db). */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a PostgreSQL URL starts with postgres:// (or postgresql://)')
+    .optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** How often the transitioner looks for missed deadlines. */
   transitionIntervalMs: z.coerce.number().int().min(10).max(3_600_000).default(5_000),
@@ -98,6 +103,7 @@ const FLAGS: Record<string, FlagSpec> = {
   port: { env: ['VG_PORT', 'PORT'] },
   host: { env: ['VG_HOST'] },
   'data-dir': { env: ['VG_DATA_DIR'] },
+  'database-url': { env: ['VG_DATABASE_URL'] },
   'log-level': { env: ['VG_LOG_LEVEL'] },
   'transition-interval-ms': { env: ['VG_TRANSITION_INTERVAL_MS'] },
   'demo-workunits': { env: ['VG_DEMO_WORKUNITS'] },
@@ -142,6 +148,9 @@ export const USAGE = `Usage: npm start -- [options]
   --port N                    HTTP and Socket.IO port (env VG_PORT or PORT; default 8080; 0 picks a free port)
   --host NAME                 interface to listen on (env VG_HOST; default localhost)
   --data-dir DIR              database, key and files (env VG_DATA_DIR; default ./data)
+  --database-url URL          keep the database on PostgreSQL (postgres://user@host:port/db) instead of
+                              the data dir's SQLite file; the key and files stay in the data dir
+                              (env VG_DATABASE_URL; default: SQLite)
   --log-level LEVEL           debug | info | warn | error | silent (env VG_LOG_LEVEL; default info)
   --transition-interval-ms N  deadline sweep period (env VG_TRANSITION_INTERVAL_MS; default 5000)
   --demo-workunits N          work units of the demo's primes batch, seeded into an empty data dir with a

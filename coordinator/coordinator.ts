@@ -11,6 +11,7 @@ import { ADMIN_NAMESPACE, attachAdminNamespace, type BatchWatch } from './api/ad
 import { API_PREFIX, apiRouter } from './api/api-router.js';
 import type { Config } from './config.js';
 import { createCore, type Core } from './core.js';
+import { Store } from './store/store.js';
 import { bindCoordinatorKey } from './identity/key-binding.js';
 import { DEMO_PROJECT, seedDemo } from './demo/seed-demo.js';
 import { batchBlockage } from './research/batch-blocked.js';
@@ -50,7 +51,11 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const recheckFailed = (e: unknown) => log.error('re-checking a caught host failed', errorFields(e));
   const correctionFailed = (e: unknown) => log.error('correcting a project’s credit failed', errorFields(e));
   const loweringFailed = (e: unknown) => log.error('lowering a project’s priorities failed', errorFields(e));
-  const core = createCore(config, notifier, { onError: recheckFailed, onCorrectionError: correctionFailed, onPriorityError: loweringFailed });
+  // PostgreSQL when asked for (--database-url), else the data dir's SQLite file.
+  const store = config.databaseUrl
+    ? await Store.openPostgres(config.databaseUrl, (e) => log.warn('a pooled PostgreSQL connection failed; the pool replaces it', errorFields(e)))
+    : undefined;
+  const core = createCore(config, notifier, { onError: recheckFailed, onCorrectionError: correctionFailed, onPriorityError: loweringFailed, store });
   if (core.keyCreated) log.info('created coordinator key', { dataDir: config.dataDir });
   try {
     const { recorded } = await bindCoordinatorKey(core.store.sql, core.key.publicKey, Date.now());
@@ -109,16 +114,16 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   let metrics: CoordinatorMetrics | undefined;
   if (config.metricsPort !== undefined) {
     try {
-      stats = new DbStatsReader(join(config.dataDir, DATABASE_FILE_NAME));
+      stats = config.databaseUrl ? DbStatsReader.on(core.store.sql) : DbStatsReader.onSqliteFile(join(config.dataDir, DATABASE_FILE_NAME));
     } catch (e) {
       log.error('metrics: cannot read the database; work units, verdicts and the ledger are left out', errorFields(e));
     }
     const reader = stats;
     metrics = new CoordinatorMetrics({
       hostsByPlatform: () => (nsp ? onlineHostsByPlatform(nsp) : new Map()),
-      dbStats: () => {
+      dbStats: async () => {
         try {
-          return reader?.read();
+          return await reader?.read();
         } catch (e) {
           log.warn('reading the metrics from the database failed', errorFields(e));
           return undefined;
@@ -248,13 +253,13 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       metricsServer.server.closeAllConnections();
       await new Promise<void>((resolve) => metricsServer!.server.close(() => resolve()));
     }
-    stats?.close();
+    await stats?.close();
     clearInterval(sweep);
     clearInterval(collect);
     replicaMaker.stop();
     await replicaMaker.idle();
     watch?.close();
-    grace.close();
+    await grace.close();
   };
 
   try {

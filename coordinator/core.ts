@@ -14,6 +14,7 @@ import { OutputCollector } from './files/output-collector.js';
 import { OutputFiles } from './files/output-files.js';
 import { OutputUploads } from './files/output-uploads.js';
 import { loadOrCreateCoordinatorKey, type CoordinatorKey } from './identity/coordinator-key.js';
+import { DATABASE_FILE_NAME } from './ops/sqlite-file.js';
 import { Store } from './store/store.js';
 import type { Candidate } from './store/work-store.js';
 import { HostRegistry } from './volunteers/host-registry.js';
@@ -95,13 +96,15 @@ export function createCore(
     onError?: (e: unknown) => void;
     onCorrectionError?: (e: unknown) => void;
     onPriorityError?: (e: unknown) => void;
+    /** The store to work on (PostgreSQL: Store.openPostgres); default the data dir's SQLite file. */
+    store?: Store;
   } = {},
 ): Core {
   const dataDirModes = secureDataDir(options.dataDir);
   const clock = env.clock ?? Date.now;
   const ed = nodeEd25519();
   const { key, created } = loadOrCreateCoordinatorKey(options.dataDir, ed);
-  const store = Store.open(join(options.dataDir, 'coordinator.sqlite'));
+  const store = env.store ?? Store.open(join(options.dataDir, DATABASE_FILE_NAME));
   const blobs = new BlobStore(join(options.dataDir, 'files'));
   const outputs = new OutputFiles(blobs);
   const uploads = new OutputUploads(store, outputs, options.maxOutputBytes);

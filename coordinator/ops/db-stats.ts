@@ -1,8 +1,10 @@
 // What the metrics read from the database at each scrape: a few sums of counters that triggers
 // keep (batch_counts, the hosts' result counts) and the ledger's last id, so a scrape costs the
-// same for ten work units or a million. A read-only connection of its own on the SQLite file,
-// apart from the store: the metrics need none of its methods.
-import type Database from 'better-sqlite3';
+// same for ten work units or a million. On SQLite, through a read-only connection of its own on
+// the file (a scrape never waits behind the store's writes); on PostgreSQL, through the store's
+// pool. The same statements on both.
+import type { SqlDatabase } from '../store/sql/sql.js';
+import { SqliteDatabase } from '../store/sql/sqlite-database.js';
 import { openReadOnly } from './sqlite-file.js';
 
 export interface DbStats {
@@ -13,35 +15,48 @@ export interface DbStats {
   ledgerEntries: number;
 }
 
+/** One statement, so one consistent snapshot on both backends without a transaction. */
+const STATS = `SELECT
+  (SELECT COALESCE(SUM(active), 0) FROM batch_counts) AS active,
+  (SELECT COALESCE(SUM(done), 0) FROM batch_counts) AS done,
+  (SELECT COALESCE(SUM(failed), 0) FROM batch_counts) AS failed,
+  (SELECT COALESCE(SUM(cancelled), 0) FROM batch_counts) AS cancelled,
+  (SELECT COALESCE(SUM(r_in_progress), 0) FROM batch_counts) AS "inFlight",
+  (SELECT COALESCE(SUM(n_valid), 0) FROM hosts) AS valid,
+  (SELECT COALESCE(SUM(n_invalid), 0) FROM hosts) AS invalid,
+  (SELECT COALESCE(SUM(n_error), 0) FROM hosts) AS "clientError",
+  (SELECT COALESCE(MAX(id), 0) FROM credit_ledger) AS ledger`;
+
+type StatsRow = DbStats['workunits'] & DbStats['results'] & { inFlight: number; ledger: number };
+
 export class DbStatsReader {
-  private readonly db: Database.Database;
-  private readonly counts: Database.Statement;
-  private readonly verdicts: Database.Statement;
-  private readonly ledger: Database.Statement;
+  private constructor(
+    private readonly db: SqlDatabase,
+    private readonly owned: boolean,
+  ) {}
 
-  constructor(file: string) {
-    this.db = openReadOnly(file);
-    this.counts = this.db.prepare(`SELECT COALESCE(SUM(active), 0) AS active, COALESCE(SUM(done), 0) AS done, COALESCE(SUM(failed), 0) AS failed,
-      COALESCE(SUM(cancelled), 0) AS cancelled, COALESCE(SUM(r_in_progress), 0) AS inFlight FROM batch_counts`);
-    this.verdicts = this.db.prepare(`SELECT COALESCE(SUM(n_valid), 0) AS valid, COALESCE(SUM(n_invalid), 0) AS invalid, COALESCE(SUM(n_error), 0) AS clientError FROM hosts`);
-    this.ledger = this.db.prepare('SELECT COALESCE(MAX(id), 0) AS n FROM credit_ledger');
+  /** A read-only connection of its own on a coordinator's SQLite file. */
+  static onSqliteFile(file: string): DbStatsReader {
+    return new DbStatsReader(new SqliteDatabase(openReadOnly(file)), true);
   }
 
-  read(): DbStats {
-    return this.db.transaction(() => {
-      const c = this.counts.get() as { active: number; done: number; failed: number; cancelled: number; inFlight: number };
-      const v = this.verdicts.get() as DbStats['results'];
-      const l = this.ledger.get() as { n: number };
-      return {
-        workunits: { active: c.active, done: c.done, failed: c.failed, cancelled: c.cancelled },
-        replicasInFlight: c.inFlight,
-        results: v,
-        ledgerEntries: l.n,
-      };
-    })();
+  /** Through a database the coordinator already has open (PostgreSQL's pool). */
+  static on(db: SqlDatabase): DbStatsReader {
+    return new DbStatsReader(db, false);
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
+  /** One consistent read of every count. */
+  async read(): Promise<DbStats> {
+    const r = (await this.db.get<StatsRow>(STATS))!;
+    return {
+      workunits: { active: r.active, done: r.done, failed: r.failed, cancelled: r.cancelled },
+      replicasInFlight: r.inFlight,
+      results: { valid: r.valid, invalid: r.invalid, clientError: r.clientError },
+      ledgerEntries: r.ledger,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await this.db.close();
   }
 }

@@ -13,7 +13,7 @@ export interface MetricSources {
   /** Hosts with an authenticated connection, by platform class. */
   hostsByPlatform(): Map<string, number>;
   /** The database's counts (undefined when it cannot be read now: the gauges keep their last values). */
-  dbStats(): DbStats | undefined;
+  dbStats(): Promise<DbStats | undefined>;
 }
 
 export type Refusal = 'http' | 'connect' | 'message';
@@ -92,19 +92,41 @@ export class CoordinatorMetrics {
     for (const status of ['accepted', 'duplicate', 'rejected']) this.resultsReceived.inc({ status }, 0);
     this.resultErrors.inc({ code: 'other' }, 0);
 
-    // Read from the database at scrape time, one read for all of them.
+    // Read from the database at scrape time, one read for all of them: prom-client collects
+    // every metric at once, and those collected together share the read in flight.
     let stats: DbStats | undefined;
+    // Verdicts are reached inside the work layer, by whichever result completes a quorum: counted
+    // here as the growth of the totals the database keeps, from this start on.
+    const validated = new Counter({ name: 'vg_results_validated_total', help: 'Results judged valid (since this start)', registers, collect: () => refresh() });
+    const invalid = new Counter({ name: 'vg_results_invalid_total', help: 'Results judged invalid (since this start)', registers, collect: () => refresh() });
     let verdictsSeen: DbStats['results'] | undefined;
-    const refresh = () => {
-      stats = sources.dbStats() ?? stats;
+    const judged = (r: DbStats['results']) => {
+      // The first read is the baseline; a withdrawn verdict lowers a total, so growth is counted from the highest seen.
+      if (verdictsSeen) {
+        if (r.valid > verdictsSeen.valid) validated.inc(r.valid - verdictsSeen.valid);
+        if (r.invalid > verdictsSeen.invalid) invalid.inc(r.invalid - verdictsSeen.invalid);
+      }
+      verdictsSeen = { valid: Math.max(r.valid, verdictsSeen?.valid ?? 0), invalid: Math.max(r.invalid, verdictsSeen?.invalid ?? 0), clientError: r.clientError };
     };
+    let reading: Promise<void> | undefined;
+    const refresh = (): Promise<void> =>
+      (reading ??= sources
+        .dbStats()
+        .then((s) => {
+          if (!s) return;
+          stats = s;
+          judged(s.results);
+        })
+        .finally(() => (reading = undefined)));
+    // The baseline: what the database held when the metrics began.
+    void refresh();
     new Gauge({
       name: 'vg_workunits',
       help: 'Work units by state',
       labelNames: ['state'],
       registers,
-      collect() {
-        refresh();
+      async collect() {
+        await refresh();
         if (!stats) return;
         for (const [state, n] of Object.entries(stats.workunits)) this.set({ state }, n);
       },
@@ -113,7 +135,8 @@ export class CoordinatorMetrics {
       name: 'vg_replicas_in_flight',
       help: 'Replicas sent to a host and not yet reported',
       registers,
-      collect() {
+      async collect() {
+        await refresh();
         if (stats) this.set(stats.replicasInFlight);
       },
     });
@@ -121,41 +144,23 @@ export class CoordinatorMetrics {
       name: 'vg_ledger_entries',
       help: 'Entries in the credit ledger',
       registers,
-      collect() {
+      async collect() {
+        await refresh();
         if (stats) this.set(stats.ledgerEntries);
       },
     });
-    // Verdicts are reached inside the work layer, by whichever result completes a quorum: counted
-    // here as the growth of the totals the database keeps, from this start on.
-    const validated = new Counter({ name: 'vg_results_validated_total', help: 'Results judged valid (since this start)', registers });
-    const invalid = new Counter({ name: 'vg_results_invalid_total', help: 'Results judged invalid (since this start)', registers });
-    const grow = (counter: Counter, now: number, was: number) => {
-      if (now > was) counter.inc(now - was);
-    };
-    const initial = sources.dbStats();
-    verdictsSeen = initial?.results;
-    stats = initial;
     new Gauge({
       name: 'vg_results_judged',
       help: 'Results kept as valid, invalid or client error now (all time)',
       labelNames: ['verdict'],
       registers,
-      collect() {
+      async collect() {
+        await refresh();
         if (!stats) return;
         const r = stats.results;
         this.set({ verdict: 'valid' }, r.valid);
         this.set({ verdict: 'invalid' }, r.invalid);
         this.set({ verdict: 'client_error' }, r.clientError);
-        if (verdictsSeen) {
-          grow(validated, r.valid, verdictsSeen.valid);
-          grow(invalid, r.invalid, verdictsSeen.invalid);
-        }
-        // A withdrawn verdict lowers the total: growth is counted from the highest seen.
-        verdictsSeen = {
-          valid: Math.max(r.valid, verdictsSeen?.valid ?? 0),
-          invalid: Math.max(r.invalid, verdictsSeen?.invalid ?? 0),
-          clientError: r.clientError,
-        };
       },
     });
   }

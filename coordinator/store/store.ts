@@ -2,11 +2,13 @@ import type { Database } from 'better-sqlite3';
 import { AccountStore } from './account-store.js';
 import { CatalogStore } from './catalog.js';
 import { openDatabase } from './database.js';
+import { migratePostgres } from './postgres/migrate.js';
 import { IdentityStore } from './identities.js';
 import { LedgerStore } from './ledger-store.js';
 import { PublicStore } from './public-store.js';
 import { ReportStore } from './report-store.js';
 import type { SqlDatabase, SqlExecutor, SqlTransaction, TransactionOptions } from './sql/sql.js';
+import { PostgresDatabase } from './sql/postgres-database.js';
 import { SqliteDatabase } from './sql/sqlite-database.js';
 import { UploadStore } from './upload-store.js';
 import { WorkStore } from './work-store.js';
@@ -70,6 +72,21 @@ export class Store extends Repositories {
   static open(file: string): Store {
     const db = openDatabase(file);
     return new Store(new SqliteDatabase(db), db);
+  }
+
+  /**
+   * The store on PostgreSQL, migrated (instances starting together take turns). onIdleError
+   * hears of pooled connections the server dropped; the pool replaces them.
+   */
+  static async openPostgres(url: string, onIdleError?: (error: Error) => void): Promise<Store> {
+    const db = new PostgresDatabase({ connectionString: url, onIdleError });
+    try {
+      await migratePostgres(db);
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
+    return new Store(db);
   }
 
   /** The embedded database underneath, for what only SQLite has (backups, page statistics). */

@@ -5,6 +5,8 @@ import { errorFields, type Logger } from '../../common/log.js';
 
 export class DisconnectGrace {
   private readonly timers = new Map<number, NodeJS.Timeout>();
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
 
   constructor(
     private readonly graceMs: number,
@@ -21,21 +23,27 @@ export class DisconnectGrace {
 
   /** The host's last connection closed (or, at start, it held tasks): start its grace period. */
   left(hostId: number): void {
-    if (this.timers.has(hostId)) return;
+    // Closing disconnects every socket: those hosts did not go away, the coordinator did.
+    if (this.closed || this.timers.has(hostId)) return;
     const timer = setTimeout(() => {
       this.timers.delete(hostId);
       if (this.isOnline(hostId)) return;
-      this.giveUp(hostId).then(
+      const giving = this.giveUp(hostId).then(
         (n) => n > 0 && this.log.info('reissuing the tasks of a host that went away', { hostId, tasks: n, graceMs: this.graceMs }),
         (e: unknown) => this.log.error('giving up a host’s tasks failed', { hostId, ...errorFields(e) }),
       );
+      this.running.add(giving);
+      void giving.finally(() => this.running.delete(giving));
     }, this.graceMs);
     timer.unref();
     this.timers.set(hostId, timer);
   }
 
-  close(): void {
+  /** Starts no more grace periods, and resolves once the hosts being given up now are. */
+  async close(): Promise<void> {
+    this.closed = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    await Promise.all(this.running);
   }
 }

@@ -34,6 +34,8 @@ async function volunteer(): Promise<TestVolunteer> {
 async function submit(app: App, inputs: unknown[], extra: Record<string, unknown> = {}): Promise<number> {
   const r = await ada.post<Submitted>(`/apps/${app.id}/batches`, { name: 'repair', workunits: inputs.map((input) => ({ input })), ...extra });
   expect(r.status).toBe(201);
+  // Its replicas are made after the submission is acknowledged.
+  await c.replicasReady();
   return r.body.batchId;
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ConfigSchema, type Config } from '../../coordinator/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
 import { createLogger, type Logger } from '../../common/log.js';
+import { createTestDatabase, type TestDatabase } from './postgres.js';
 
 /** The first admin's password in test coordinators (name: admin). */
 export const TEST_ADMIN_PASSWORD = 'test-admin-password';
@@ -15,10 +16,21 @@ export interface TestCoordinator extends RunningCoordinator {
   dispose(): Promise<void>;
 }
 
+/** Which database test coordinators use: VG_TEST_BACKEND=postgres (the postgres test project) or SQLite. */
+export const TEST_BACKEND: 'sqlite' | 'postgres' = process.env.VG_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+
+/** On PostgreSQL, each data dir's own database: a coordinator started again on a data dir finds its database. */
+const databases = new Map<string, TestDatabase>();
+
 /** `log` receives the coordinator's log (default: none unless VG_TEST_LOG is set). */
 export async function startTestCoordinator(overrides: Partial<Config> = {}, log?: Logger): Promise<TestCoordinator> {
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'vg-coordinator-'));
-  const config = ConfigSchema.parse({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', transitionIntervalMs: 100, demoWorkunits: 0, adminPassword: TEST_ADMIN_PASSWORD,
+  let database = databases.get(dataDir);
+  if (TEST_BACKEND === 'postgres' && !database && overrides.databaseUrl === undefined) {
+    database = await createTestDatabase();
+    databases.set(dataDir, database);
+  }
+  const config = ConfigSchema.parse({ port: 0, host: '127.0.0.1', dataDir, databaseUrl: database?.url, logLevel: 'silent', transitionIntervalMs: 100, demoWorkunits: 0, adminPassword: TEST_ADMIN_PASSWORD,
     // Tests drive many clients from one address as fast as they can: no rate limits unless asked.
     httpRatePerIp: 0, connectRatePerIp: 0, messageRatePerSocket: 0, messageRatePerHost: 0, connectionsPerIp: 0,
     // A caught host's re-check runs at once unless a test asks for the delay; checks (done work
@@ -32,6 +44,10 @@ export async function startTestCoordinator(overrides: Partial<Config> = {}, log?
     async dispose() {
       await running.close();
       rmSync(dataDir, { recursive: true, force: true });
+      if (database) {
+        databases.delete(dataDir);
+        await database.drop();
+      }
     },
   });
 }

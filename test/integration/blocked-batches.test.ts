@@ -60,6 +60,8 @@ describe('a batch that cannot move says why', () => {
   it('no volunteer connected; then the two connected have computed what is left', async () => {
     const { ada, appId } = await setUp();
     const { batchId } = await submit(ada, appId, 2, 'few hosts');
+    // Said once its replicas are made (they are made after the submission is acknowledged).
+    await waitFor('no_hosts', async () => codes(await statusOf(ada, batchId)).length > 0);
     expect(codes(await statusOf(ada, batchId))).toEqual(['no_hosts']);
     const [a, b] = [await TestVolunteer.connect(c!.url, { name: 'a' }), await TestVolunteer.connect(c!.url, { name: 'b' })];
     volunteers.push(a, b);
