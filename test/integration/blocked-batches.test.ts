@@ -1,7 +1,7 @@
 // A batch that cannot move says why, through the API a researcher reads and the CLI's status:
-// its project paused, no volunteer connected, the connected ones all excluded, or an app that
-// fails to load on every real daemon that runs it (then marked broken, and no task goes out
-// with it until a fixed version comes).
+// its project paused, no volunteer connected, the connected ones all excluded (by what they
+// computed, or by the app failing on them), or an app that fails to load on every real daemon
+// that runs it (then marked broken, and no task goes out with it until a fixed version comes).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,14 @@ async function submit(ada: ApiClient, appId: number, n: number, name: string): P
   return r.body;
 }
 
+function started(name: string): VolunteerProcess {
+  const dir = mkdtempSync(join(tmpdir(), `vg-blocked-${name}-`));
+  dirs.push(dir);
+  const d = VolunteerProcess.start(c!.url, dir, ['--name', name]);
+  daemons.push(d);
+  return d;
+}
+
 const statusOf = async (ada: ApiClient, batchId: number) => (await ada.get<BatchStatus>(`/batches/${batchId}`)).body;
 const codes = (s: BatchStatus) => s.blocked.map((b) => b.code);
 
@@ -79,15 +87,27 @@ describe('a batch that cannot move says why', () => {
     expect(s.blocked).toEqual([{ code: 'no_eligible_hosts', message: expect.stringMatching(/^none of the 2 connected volunteers may take what is left/) }]);
   });
 
+  it('an app that fails to load on two new daemons: every attempt fails with its error, and no host is said to have computed it', async () => {
+    const { ada, appId } = await setUp();
+    expect((await ada.upload(`/apps/${appId}/versions`, [{ name: 'main.js', content: BROKEN }])).status).toBe(201);
+    const { batchId } = await submit(ada, appId, 4, 'broken on new hosts');
+    started('one');
+    started('two');
+    // Each daemon fails each work unit once; neither may take it again, and nobody else is there.
+    await waitFor('the batch blocked', async () => codes(await statusOf(ada, batchId)).includes('no_eligible_hosts'), 60_000);
+    const s = await statusOf(ada, batchId);
+    expect(s.workunits).toMatchObject({ active: 4, done: 0 });
+    expect(s.blocked).toEqual([
+      { code: 'no_eligible_hosts', message: expect.stringMatching(/^none of the 2 connected volunteers may take what is left: the app failed on each of them \(app_load_failed: .*config\.json is missing.*\), and a work unit is not sent again to a volunteer it failed on\. Upload a fixed version/) },
+      { code: 'all_failing', message: expect.stringMatching(/^every attempt so far failed \(8\); most often app_load_failed \(8\): .*config\.json is missing/) },
+    ]);
+    for (const b of s.blocked) expect(b.message).not.toMatch(/computed/);
+    // Not marked broken: hosts with no valid result anywhere cannot get a version marked broken.
+    expect((await c!.store.catalog.versionsOfApp(appId))[0]!.broken).toBeNull();
+  }, 90_000);
+
   it('an app that fails to load on both real daemons is marked broken, and the batch says so; a fixed version runs it', async () => {
     const { ada, appId } = await setUp();
-    const started = (name: string) => {
-      const dir = mkdtempSync(join(tmpdir(), `vg-blocked-${name}-`));
-      dirs.push(dir);
-      const d = VolunteerProcess.start(c!.url, dir, ['--name', name]);
-      daemons.push(d);
-      return d;
-    };
     // Two volunteers that have done good work before.
     const warmUp = await submit(ada, appId, 4, 'warm-up');
     started('one');
