@@ -1,18 +1,28 @@
 // Work that must never stall: against the real coordinator over real Socket.IO connections, with
-// as few volunteers as a new researcher has. A host that handed a task back, or lost it before it
-// ever started, may take that work unit again: with two hosts, nobody else can.
+// as few volunteers as a new researcher has, as protocol clients and as real daemons. A host that
+// handed a task back, or lost it before it ever started, may take that work unit again: with two
+// hosts, nobody else can.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { primesInputs } from '../../examples/primes/inputs.js';
 import type { Task } from '../../protocol/messages.js';
-import { addPrimesApp } from '../helpers/batches.js';
+import { addPrimesApp, submitInputs } from '../helpers/batches.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
+import { VolunteerProcess } from '../helpers/volunteer-process.js';
 
 let coordinator: TestCoordinator | undefined;
 const volunteers: TestVolunteer[] = [];
+const daemons: VolunteerProcess[] = [];
+const dirs: string[] = [];
 afterEach(async () => {
   volunteers.splice(0).forEach((v) => v.close());
+  await Promise.all(daemons.splice(0).map((d) => d.kill9()));
   await coordinator?.dispose();
   coordinator = undefined;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 async function join(c: TestCoordinator, opts: Parameters<typeof TestVolunteer.connect>[1] = {}): Promise<TestVolunteer> {
@@ -97,4 +107,36 @@ describe('two hosts, no one else', () => {
     const again = await back.requestTasks(4);
     expect(again.map((t) => t.workunitId)).not.toContain(theirs[0]!.workunitId);
   });
+});
+
+describe('two real daemons, no one else', () => {
+  const daemon = (c: TestCoordinator, name: string, dataDir?: string): VolunteerProcess => {
+    const dir = dataDir ?? mkdtempSync(joinPath(tmpdir(), `vg-stuck-${name}-`));
+    if (!dataDir) dirs.push(dir);
+    // No grace: a SIGTERM hands back even the task that is running.
+    const d = VolunteerProcess.start(c.url, dir, ['--name', name, '--grace-seconds', '0']);
+    daemons.push(d);
+    return d;
+  };
+
+  it('one stopped with SIGTERM after starting tasks hands them back; restarted on its data dir, it takes them again and the batch completes', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    // Four work units at quorum 2, each a second or so of computing.
+    const batchId = await submitInputs(c, await addPrimesApp(c), primesInputs(4, 600_000, 20_000_000));
+    const one = daemon(c, 'one');
+    daemon(c, 'two');
+    await one.waitForLog('task started');
+    expect(await one.stop()).toBe(0);
+    const handedBack = one.logged('gave tasks back').reduce((n, l) => n + (l.tasks as number), 0);
+    expect(handedBack).toBeGreaterThan(0);
+    expect((await c.store.reports.replicaCounts(batchId)).abandoned).toBe(handedBack);
+
+    daemon(c, 'one', one.dataDir);
+    await waitFor('every work unit done', async () => (await c.store.reports.workunitCounts(batchId)).done === 4, 60_000);
+    // The restarted daemon computed a work unit it had handed back: nobody else could.
+    const workunits = (await c.store.reports.workunits(batchId, undefined, 0, 10)).map((w) => w.id);
+    const ofOne = await Promise.all(workunits.map(async (id) => (await c.store.reports.replicas(id)).filter((r) => r.hostName === 'one').map((r) => r.outcome)));
+    expect(ofOne.some((outcomes) => outcomes.includes('abandoned') && outcomes.includes('success'))).toBe(true);
+  }, 90_000);
 });
