@@ -314,7 +314,7 @@ describe('the researcher CLI against a real coordinator', () => {
     expect(expectExit(await cli(['archive', String(batchId), '--undo'], { env }), 0).stdout).toBe(`batch ${batchId} "fixable" is back in lists\n`);
   }, 90_000);
 
-  it('pauses a project, cancels a batch, and wait reports the cancellation', async () => {
+  it('pauses a project: submit warns, status and wait say the batch cannot move; cancels it, and wait reports the cancellation', async () => {
     const project = json<{ id: number }>(await cli(['projects', 'create', 'cli-cancel', '--json'], { env }));
     expect(expectExit(await cli(['projects', 'pause', String(project.id)], { env }), 0).stdout).toContain('is paused');
     const app = json<{ id: number }>(await cli(['apps', 'create', '--project', String(project.id), 'primes', '--json'], { env }));
@@ -324,7 +324,15 @@ describe('the researcher CLI against a real coordinator', () => {
     expectExit(await cli(['apps', 'upload', '--app', String(app.id), appDir], { env }), 0);
     const file = join(work, 'cancel.ndjson');
     writeFileSync(file, ndjson(EXAMPLES.primes.inputs(5)));
-    const { batchId } = json<{ batchId: number }>(await cli(['submit', '--app', String(app.id), '--inputs', file, '--name', 'to cancel', '--json'], { env }));
+    // Submitting to a paused project works, with a warning; status and wait say why it cannot move.
+    const submitted = await cli(['submit', '--app', String(app.id), '--inputs', file, '--name', 'to cancel', '--json'], { env });
+    const { batchId } = json<{ batchId: number }>(submitted);
+    expect(submitted.stderr).toContain('warning: project cli-cancel is paused: no task of this batch is sent until it is resumed\n');
+    const paused = 'the project is paused: no task of it is sent until it is resumed';
+    expect(expectExit(await cli(['status', String(batchId)], { env }), 0).stdout).toContain(`\n  blocked     ${paused}\n`);
+    const stuck = expectExit(await cli(['wait', String(batchId), '--timeout', '1'], { env }), 1);
+    expect(stuck.stderr).toContain(`batch ${batchId} cannot move: ${paused}`);
+    expect(stuck.stderr).toContain(`error: timed out after 1s: batch ${batchId} has 0 of 5 work units finished`);
     expect(expectExit(await cli(['cancel', String(batchId)], { env }), 0).stdout).toBe(`cancelled 5 work units of batch ${batchId}\n`);
     const waited = expectExit(await cli(['wait', String(batchId)], { env }), 1);
     expect(waited.stderr).toContain(`error: batch ${batchId} was cancelled: 5 of 5 work units cancelled`);
