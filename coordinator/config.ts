@@ -96,6 +96,8 @@ export const ConfigSchema = z.strictObject({
   metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
   /** The interface of the metrics listener: loopback unless the operator opens it on purpose. */
   metricsHost: z.string().min(1).default('127.0.0.1'),
+  /** On SIGTERM, /readyz answers 503 and everything else is served as before for this long, then connections close. */
+  shutdownDrainMs: z.coerce.number().int().min(0).max(600_000).default(2_000),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -141,6 +143,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'allowed-origins': { env: ['VG_ALLOWED_ORIGINS'] },
   'metrics-port': { env: ['VG_METRICS_PORT'] },
   'metrics-host': { env: ['VG_METRICS_HOST'] },
+  'shutdown-drain-ms': { env: ['VG_SHUTDOWN_DRAIN_MS'] },
 };
 
 export const USAGE = `Usage: npm start -- [options]
@@ -205,6 +208,9 @@ export const USAGE = `Usage: npm start -- [options]
                               (env VG_METRICS_PORT; default: no metrics; never on the public --port)
   --metrics-host NAME         the metrics listener's interface (env VG_METRICS_HOST; default 127.0.0.1:
                               keep it off the public network, or behind a firewall)
+  --shutdown-drain-ms N       on SIGTERM or SIGINT, answer /readyz with 503 and serve everything else as
+                              before for N ms, so a load balancer stops sending new clients, then close
+                              every connection and exit (env VG_SHUTDOWN_DRAIN_MS; default 2000; 0: at once)
   --help                      this text
 `;
 

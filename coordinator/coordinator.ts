@@ -1,6 +1,7 @@
 // Runs the coordinator: the core, plus HTTP routes, the researcher API, the admin UI and the
 // Socket.IO namespaces on one server, the deadline timer and the replica maker.
 import { createServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
@@ -21,13 +22,14 @@ import { addressGroup, clientAddress, trustFunction } from './http/client-addres
 import { OriginPolicy } from './http/origin-policy.js';
 import { rateLimitByAddress, RateLimiter } from './http/rate-limit.js';
 import { limitConnectionsPerAddress, watchBodyProgress } from './http/slow-clients.js';
-import { readinessHandler } from './http/readiness.js';
+import { readiness, readinessHandler } from './http/readiness.js';
 import { volunteerRoutes } from './http/routes.js';
 import { volunteerPage } from './http/volunteer-page.js';
 import { DbStatsReader } from './ops/db-stats.js';
 import { CoordinatorMetrics, serveMetrics } from './ops/metrics.js';
 import { DATABASE_FILE_NAME } from './ops/sqlite-file.js';
 import { GroupCommit } from './store/group-commit.js';
+import { appliedSchemaVersion, knownSchemaVersion } from './store/schema-version.js';
 import { DisconnectGrace } from './volunteers/disconnect-grace.js';
 import { attachVolunteerNamespace, onlineHostIds, onlineHostsByPlatform, socketNotifier, VOLUNTEER_NAMESPACE } from './volunteers/namespace.js';
 import { discardStaged, ReplicaMaker } from './work/batch-ingest.js';
@@ -140,10 +142,13 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   app.disable('x-powered-by');
   app.set('trust proxy', trust);
   app.use(rateLimitByAddress(new RateLimiter({ perSecond: config.httpRatePerIp, burst: config.httpRatePerIp * 5 }), trust, () => metrics?.refused('http')));
+  const knownSchema = knownSchemaVersion(core.store.sql.dialect);
   app.get(
     '/readyz',
-    // Migrations ran in Store.open, before anything listened: a database still open has them all.
-    readinessHandler(() => ({ database: core.store.open, migrations: core.store.open, key: core.key.publicKey.length === 64, accepting })),
+    readinessHandler(async () => {
+      const applied = await appliedSchemaVersion(core.store.sql).catch(() => undefined);
+      return readiness(applied, knownSchema, core.key.publicKey.length === 64, accepting);
+    }),
   );
   app.use(volunteerRoutes({ ...core, coordinatorKey: core.key.publicKey, log }));
   const online = () => (nsp ? onlineHostIds(nsp) : new Set<number>());
@@ -290,6 +295,12 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     close() {
       closing ??= (async () => {
         accepting = false; // /readyz answers 503 from now on
+        // Everything is served as before for the drain, so a load balancer polling /readyz sees the
+        // 503 and sends new clients elsewhere before these connections close.
+        if (config.shutdownDrainMs > 0) {
+          log.info('draining before closing connections: /readyz answers 503', { drainMs: config.shutdownDrainMs });
+          await sleep(config.shutdownDrainMs);
+        }
         // Answer what has arrived while the sockets are still open; refuse what comes after.
         await commits.close();
         await stopAll();

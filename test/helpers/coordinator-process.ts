@@ -11,13 +11,16 @@ export interface CoordinatorProcess {
   output: string[];
   /** SIGKILL: no chance to flush or close anything. */
   kill9(): Promise<void>;
+  /** SIGTERM; resolves with the exit code. */
   stop(): Promise<number | null>;
+  exited: Promise<number | null>;
 }
 
+/** `args` come last, so they may set what is given here (no shutdown drain, unless asked for). */
 export async function spawnCoordinator(dataDir: string, args: string[] = []): Promise<CoordinatorProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'coordinator', 'main.ts'), '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...args],
+    ['--import', 'tsx', join(ROOT, 'coordinator', 'main.ts'), '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--shutdown-drain-ms', '0', ...args],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output: string[] = [];
@@ -41,6 +44,7 @@ export async function spawnCoordinator(dataDir: string, args: string[] = []): Pr
     url,
     child,
     output,
+    exited,
     async kill9() {
       child.kill('SIGKILL');
       await exited;

@@ -36,6 +36,8 @@ export async function startTestCoordinator(overrides: Partial<Config> = {}, log?
     // A caught host's re-check runs at once unless a test asks for the delay; checks (done work
     // units sent again) only where a test asks for them, so that a host's tasks are its batch's.
     recheckDelayMs: 0, checkRate: 0,
+    // Closed at once: nothing polls a test coordinator's /readyz while it stops.
+    shutdownDrainMs: 0,
     // Every host here starts new: quotas out of the way unless a test asks for them.
     newHostTasks: 256, newHostTasksPerDay: 1_000_000, newHostShare: 1, ...overrides });
   const running = await startCoordinator(config, log ?? createLogger(process.env.VG_TEST_LOG ? 'debug' : 'silent'));
