@@ -1,7 +1,8 @@
 // `admin verify` on a real data dir: a coordinator's, after a batch ran to the end, passes; the
 // same dir damaged in the ways a disk or a hand can damage it fails, naming each damage.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
@@ -12,6 +13,7 @@ import { runCli } from '../helpers/cli-process.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ed = nodeEd25519();
 let c: TestCoordinator;
 
@@ -46,6 +48,10 @@ describe('admin verify', () => {
     expect(good.stdout).toMatch(/ok +credit ledger: 24 entries/);
     expect(good.stdout).toMatch(/ok +files: [1-9]\d* stored files/);
     expect(good.stdout).toMatch(/all checks passed/);
+    // The operator's guide shows the same database line (its schema version included).
+    const guide = readFileSync(join(ROOT, 'docs', 'deploy.md'), 'utf8');
+    const documented = /^ok +database integrity: .*$/m.exec(guide)?.[0];
+    expect(good.stdout.split('\n')).toContain(documented);
 
     // A stored file's bytes changed (same size), a counter out of step, a ledger amount edited.
     const db = new Database(join(c.dataDir, 'coordinator.sqlite'), { readonly: true });
