@@ -35,11 +35,21 @@ const SQL: Record<string, string> = {
   hashBefore: 'SELECT entry_hash FROM credit_ledger WHERE id < ? ORDER BY id DESC LIMIT 1',
 };
 
+/** The advisory lock key of the ledger's end on PostgreSQL ("vg-ledger"; the coordinator's own constant). */
+const LEDGER_LOCK = 0x76672d6c;
+
 export class LedgerStore {
   constructor(private readonly sql: SqlExecutor) {}
 
   /** The id and hash the next entry must link to. */
+  /**
+   * The chain's end, to append to. On PostgreSQL the caller's transaction first takes the
+   * ledger's turn (an advisory lock until it ends): instances appending at once would both take
+   * the same next entry. One turn for the whole chain is its serial point (see
+   * docs/architecture.md: the sequencer that takes it out of message transactions).
+   */
   async head(): Promise<{ nextId: number; prevHash: string | undefined }> {
+    if (this.sql.dialect === 'postgres') await this.sql.run(`SELECT pg_advisory_xact_lock(${LEDGER_LOCK})`);
     const last = (await this.sql.get(SQL.last!)) as { id: number; entry_hash: string } | undefined;
     return { nextId: (last?.id ?? 0) + 1, prevHash: last?.entry_hash };
   }

@@ -213,6 +213,8 @@ const SQL: Record<string, string> = {
     expected_output_json, expected_output_hash)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
   workunit: 'SELECT * FROM workunits WHERE id = ?',
+  // PostgreSQL only: SQLite's one writer already keeps judges of one work unit apart.
+  workunitForUpdate: 'SELECT * FROM workunits WHERE id = ? FOR UPDATE',
   finishWorkunit: `UPDATE workunits SET status = ?, canonical_replica_id = ?, error_reason = ?, finished_at = ?
     WHERE id = ? AND status = 'active'`,
   setHrClass: 'UPDATE workunits SET hr_class = ? WHERE id = ? AND hr_class IS NULL',
@@ -427,6 +429,15 @@ export class WorkStore {
 
   async workunit(id: number): Promise<Workunit | undefined> {
     const row = (await this.sql.get(SQL.workunit!, [id])) as WorkunitRow | undefined;
+    return row && toWorkunit(row);
+  }
+
+  /**
+   * The work unit, locked until the transaction ends: whoever judges it next (another instance)
+   * waits, then sees what this transaction committed. Take it before reading its replicas.
+   */
+  async lockWorkunit(id: number): Promise<Workunit | undefined> {
+    const row = (await this.sql.get(this.sql.dialect === 'postgres' ? SQL.workunitForUpdate! : SQL.workunit!, [id])) as WorkunitRow | undefined;
     return row && toWorkunit(row);
   }
 

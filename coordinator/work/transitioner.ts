@@ -45,7 +45,8 @@ export class Transitioner {
   ) {}
 
   async transition(tx: Tx, workunitId: number, now: number, outbox: Outbox): Promise<void> {
-    const wu = await tx.work.workunit(workunitId);
+    // Locked first: instances judging one work unit at once take turns, each seeing the last's results.
+    const wu = await tx.work.lockWorkunit(workunitId);
     if (!wu) return;
     outbox.batchChanged(wu.batchId);
     // A work unit retried starts again: what came before counts for nothing.
@@ -75,7 +76,7 @@ export class Transitioner {
    */
   async withdraw(tx: Tx, workunitId: number, caughtHostId: number, now: number, outbox: Outbox): Promise<void> {
     const { work } = tx;
-    const wu = await work.workunit(workunitId);
+    const wu = await work.lockWorkunit(workunitId);
     if (!wu || wu.expectedOutputHash !== null) return;
     outbox.batchChanged(wu.batchId);
     const replicas = await work.replicasOf(workunitId);

@@ -1,0 +1,149 @@
+// Two coordinator instances on one PostgreSQL database, scripted: the two results of a quorum-2
+// work unit are recorded and judged on both at once, each in a transaction the other cannot see
+// yet. On SQLite one writer made this impossible; here the work unit's row lock must make it so:
+// the work unit is validated exactly once, with both results valid and each credited once.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromHex, toHex } from '../../protocol/bytes.js';
+import { nodeEd25519 } from '../../protocol/ed25519-node.js';
+import type { Task } from '../../protocol/messages.js';
+import { buildResult } from '../../protocol/results.js';
+import { createCore, type Core } from '../../coordinator/core.js';
+import { Store } from '../../coordinator/store/store.js';
+import { createTestDatabase, skipPostgresTests, type TestDatabase } from '../helpers/postgres.js';
+import { PRIMES_DIR, WORLD_OPTIONS } from '../helpers/world.js';
+
+const skip = await skipPostgresTests('two instances judging one work unit');
+const ed = nodeEd25519();
+const NOW = 1_700_000_000_000;
+
+/** A promise and the function that settles it: a point one transaction waits at until the script says go. */
+function latch(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
+
+describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
+  let database: TestDatabase;
+  let dataDir: string;
+  let a: Core;
+  let b: Core;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    dataDir = mkdtempSync(join(tmpdir(), 'vg-race-'));
+    const open = async () =>
+      createCore({ dataDir, ...WORLD_OPTIONS }, { abort: () => {}, credit: () => {} }, { clock: () => NOW, store: await Store.openPostgres(database.url) });
+    a = await open();
+    b = await open();
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await database?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function host(core: Core): Promise<{ id: number; seed: string }> {
+    const seed = toHex(ed.randomSeed());
+    const hostKey = toHex(ed.publicKeyFromSeed(fromHex(seed)));
+    const h = await core.registry.register({ protocol: 2, hostKey, platform: { kind: 'node', engine: 'v8' }, capabilities: { wasm: true } }, NOW);
+    return { id: h.id, seed };
+  }
+
+  const output = { primes: [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47], count: 15 };
+
+  /** An app of its own (a version known to work), a batch of `n` work units at quorum 2, and two hosts. */
+  async function setUp(name: string, n: number) {
+    const projectId = await a.apps.createProject({ name });
+    const app = await a.apps.createApp(projectId, { name: 'primes' });
+    const files = readdirSync(PRIMES_DIR).filter((f) => f.endsWith('.js')).map((file) => ({ name: file, bytes: readFileSync(join(PRIMES_DIR, file)) }));
+    await a.apps.addVersion(app.id, { files }, NOW);
+    // A version known to work, as most are: its first result does not write the version's row
+    // (which would make the two instances wait for each other by chance).
+    await a.store.sql.run('UPDATE app_versions SET succeeded = 1 WHERE app_id = ?', [app.id]);
+    const workunits = Array.from({ length: n }, () => ({ input: { from: 1, to: 50 } }));
+    await a.submission.submitBatch({ appId: app.id, name, replication: { minQuorum: 2, targetNresults: 2 }, workunits }, NOW);
+    return [await host(a), await host(b)] as const;
+  }
+
+  const tasks = async (core: Core, h: { id: number }, n: number): Promise<Task[]> =>
+    core.store.transaction(async (tx) => (await core.service.requestTasks(tx, h.id, n)).tasks);
+  const result = (h: { seed: string }, t: Task) => buildResult(ed, h.seed, t, { output }, { cpuTimeMs: 1000, elapsedMs: 1000 });
+
+  /**
+   * Runs first on one instance up to `hold` and keeps its transaction open; meanwhile second on
+   * the other; then lets the first commit. Says whether second finished before that (it did not wait).
+   */
+  async function interleave<T>(first: (hold: Promise<void>) => Promise<T>, second: () => Promise<T>): Promise<{ first: T; second: T; secondDidNotWait: boolean }> {
+    const release = latch();
+    const reached = latch();
+    const one = first(release.wait.then(() => undefined)).finally(() => reached.open());
+    void one.catch(() => undefined);
+    await Promise.race([reached.wait, new Promise((r) => setTimeout(r, 300))]);
+    const two = second();
+    const secondDidNotWait = await Promise.race([two.then(() => true, () => true), new Promise<false>((r) => setTimeout(() => r(false), 500))]);
+    release.open();
+    return { first: await one, second: await two, secondDidNotWait };
+  }
+
+  it('validates a work unit whose two results are judged at once on two instances exactly once', async () => {
+    const [one, two] = await setUp('race', 1);
+    const [t1, t2] = [(await tasks(a, one, 1))[0]!, (await tasks(b, two, 1))[0]!];
+    expect(t1.workunitId).toBe(t2.workunitId);
+    // Instance a records and judges its result and holds its transaction open. Instance b does
+    // the same meanwhile: it must not judge on what it sees (a's result is not committed) but
+    // wait for the work unit; without the lock it judged alone, and nobody saw the quorum.
+    const run = await interleave(
+      (hold) => a.store.transaction(async (tx) => {
+        const acks = await a.service.reportResults(tx, one.id, [result(one, t1)]);
+        await hold;
+        return acks;
+      }),
+      () => b.store.transaction((tx) => b.service.reportResults(tx, two.id, [result(two, t2)])),
+    );
+    expect([...run.first, ...run.second].map((x) => x.status)).toEqual(['accepted', 'accepted']);
+    const wu = await a.store.sql.get<{ status: string; canonical: number | null }>('SELECT status, canonical_replica_id AS canonical FROM workunits WHERE id = ?', [t1.workunitId]);
+    const states = await a.store.sql.all<{ state: string }>('SELECT validate_state AS state FROM replicas WHERE workunit_id = ? ORDER BY id', [t1.workunitId]);
+    const grants = await a.store.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM credit_ledger WHERE workunit_id = ? AND kind = 'grant'", [t1.workunitId]);
+    expect({ wu, states: states.map((s) => s.state), grants: grants!.n, secondDidNotWait: run.secondDidNotWait }).toEqual({
+      wu: { status: 'done', canonical: expect.any(Number) },
+      states: ['valid', 'valid'],
+      grants: 2,
+      secondDidNotWait: false,
+    });
+  });
+
+  it('appends the credit of work units validated at once on two instances to one chain, in turn', async () => {
+    // Two work units with no host in common, each one result short of its quorum, one on each instance.
+    const [one, two] = await setUp('ledger', 2);
+    const [three, four] = [await host(a), await host(b)];
+    // Replicas go out in order: one and two share the first work unit, three and four the second.
+    const [w1, v1, w2, v2] = [(await tasks(a, one, 1))[0]!, (await tasks(a, two, 1))[0]!, (await tasks(b, three, 1))[0]!, (await tasks(b, four, 1))[0]!];
+    expect([v1.workunitId, v2.workunitId]).toEqual([w1.workunitId, w2.workunitId]);
+    expect(w1.workunitId).not.toBe(w2.workunitId);
+    await a.store.transaction((tx) => a.service.reportResults(tx, one.id, [result(one, w1)]));
+    await b.store.transaction((tx) => b.service.reportResults(tx, three.id, [result(three, w2)]));
+    const before = (await a.store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM credit_ledger'))!.n;
+    // Both complete their quorum and grant at once: both would take the same next entry of the chain.
+    const run = await interleave(
+      (hold) => a.store.transaction(async (tx) => {
+        const acks = await a.service.reportResults(tx, two.id, [result(two, v1)]);
+        await hold;
+        return acks;
+      }),
+      () => b.store.transaction((tx) => b.service.reportResults(tx, four.id, [result(four, v2)])),
+    );
+    expect([...run.first, ...run.second].map((x) => x.status)).toEqual(['accepted', 'accepted']);
+    const entries = await a.store.sql.all<{ id: number; prev: string; hash: string }>('SELECT id, prev_hash AS prev, entry_hash AS hash FROM credit_ledger ORDER BY id');
+    expect(entries.length).toBe(before + 4);
+    entries.forEach((e, i) => {
+      expect(e.id).toBe(i + 1);
+      if (i > 0) expect(e.prev).toBe(entries[i - 1]!.hash);
+    });
+    expect(run.secondDidNotWait).toBe(false);
+  });
+});
