@@ -18,6 +18,13 @@ export const ConfigSchema = z.strictObject({
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('localhost'),
   dataDir: z.string().min(1).default('./data'),
+  /** Redis for cluster mode (redis://host:port): pushes and presence across instances. */
+  redisUrl: z
+    .string()
+    .regex(/^rediss?:\/\//, 'a Redis URL starts with redis:// (or rediss://)')
+    .optional(),
+  /** What this platform's channels in Redis are named after: two platforms may share one Redis. */
+  redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').default('vg'),
   /** PostgreSQL instead of the data dir's SQLite file (postgres://user@host:port/db). */
   databaseUrl: z
     .string()
@@ -106,6 +113,8 @@ const FLAGS: Record<string, FlagSpec> = {
   host: { env: ['VG_HOST'] },
   'data-dir': { env: ['VG_DATA_DIR'] },
   'database-url': { env: ['VG_DATABASE_URL'] },
+  'redis-url': { env: ['VG_REDIS_URL'] },
+  'redis-prefix': { env: ['VG_REDIS_PREFIX'] },
   'log-level': { env: ['VG_LOG_LEVEL'] },
   'transition-interval-ms': { env: ['VG_TRANSITION_INTERVAL_MS'] },
   'demo-workunits': { env: ['VG_DEMO_WORKUNITS'] },
@@ -154,6 +163,11 @@ export const USAGE = `Usage: npm start -- [options]
   --database-url URL          keep the database on PostgreSQL (postgres://user@host:port/db) instead of
                               the data dir's SQLite file; the key and files stay in the data dir
                               (env VG_DATABASE_URL; default: SQLite)
+  --redis-url URL             cluster mode: Redis (redis://host:port) carries pushes to volunteers and
+                              researchers, and who is connected, across the instances sharing the
+                              database (env VG_REDIS_URL; default: none, one instance)
+  --redis-prefix NAME         what this platform's Redis channels are named after (env VG_REDIS_PREFIX;
+                              default vg)
   --log-level LEVEL           debug | info | warn | error | silent (env VG_LOG_LEVEL; default info)
   --transition-interval-ms N  deadline sweep period (env VG_TRANSITION_INTERVAL_MS; default 5000)
   --demo-workunits N          work units of the demo's primes batch, seeded into an empty data dir with a

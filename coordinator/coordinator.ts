@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
+import { createShardedAdapter } from '@socket.io/redis-adapter';
 import { Server as SocketServer, type Namespace, type Socket } from 'socket.io';
 import { MAX_MESSAGE_BYTES } from '../protocol/limits.js';
 import { createLogger, errorFields, type Logger } from '../common/log.js';
@@ -31,8 +32,13 @@ import { DATABASE_FILE_NAME } from './ops/sqlite-file.js';
 import { GroupCommit } from './store/group-commit.js';
 import { appliedSchemaVersion, knownSchemaVersion } from './store/schema-version.js';
 import { DisconnectGrace } from './volunteers/disconnect-grace.js';
-import { attachVolunteerNamespace, onlineHostIds, onlineHostsByPlatform, socketNotifier, VOLUNTEER_NAMESPACE } from './volunteers/namespace.js';
+import { attachVolunteerNamespace, onlineHostsByPlatform, socketNotifier, VOLUNTEER_NAMESPACE } from './volunteers/namespace.js';
+import { clusterPresence, localPresence } from './volunteers/presence.js';
+import { connectRedis, type RedisLink } from './cluster/redis-link.js';
 import { discardStaged, ReplicaMaker } from './work/batch-ingest.js';
+
+/** Between instances (serverSideEmit): batches whose status changed, for each instance's watchers. */
+const BATCHES_CHANGED = 'batches.changed';
 
 export interface RunningCoordinator extends Omit<Core, 'close'> {
   url: string;
@@ -49,7 +55,13 @@ export interface RunningCoordinator extends Omit<Core, 'close'> {
 export async function startCoordinator(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningCoordinator> {
   let nsp: Namespace | undefined;
   let watch: BatchWatch | undefined;
-  const notifier = { ...socketNotifier(() => nsp), batchesChanged: (ids: number[]) => watch?.batchesChanged(ids) };
+  // Batches whose status changed: told to this instance's watchers, and in a cluster to the others'.
+  let changedElsewhere: ((ids: number[]) => void) | undefined;
+  const batchesChanged = (ids: number[]) => {
+    watch?.batchesChanged(ids);
+    changedElsewhere?.(ids);
+  };
+  const notifier = { ...socketNotifier(() => nsp), batchesChanged };
   const recheckFailed = (e: unknown) => log.error('re-checking a caught host failed', errorFields(e));
   const correctionFailed = (e: unknown) => log.error('correcting a project’s credit failed', errorFields(e));
   const loweringFailed = (e: unknown) => log.error('lowering a project’s priorities failed', errorFields(e));
@@ -77,7 +89,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     core.submission,
     (e) => log.error('creating replicas failed', errorFields(e)),
     (batchId) => {
-      watch?.batchesChanged([batchId]);
+      batchesChanged([batchId]);
       notifier.workAvailable();
     },
   );
@@ -110,6 +122,18 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     log.warn('finishing a cancellation a restart interrupted', { batchId });
     core.cancelBatch(batchId).catch((e: unknown) => log.error('cancelling a batch failed', { batchId, ...errorFields(e) }));
   }
+
+  // Cluster mode (--redis-url): pushes, and questions about who is connected, go to every instance.
+  let redis: RedisLink | undefined;
+  if (config.redisUrl) {
+    try {
+      redis = await connectRedis(config.redisUrl, log);
+    } catch (e) {
+      await core.close();
+      throw e;
+    }
+  }
+  const presence = redis ? clusterPresence(() => nsp) : localPresence(() => nsp);
 
   // Metrics only when asked for (--metrics-port), on a listener of their own.
   let stats: DbStatsReader | undefined;
@@ -151,10 +175,9 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     }),
   );
   app.use(volunteerRoutes({ ...core, coordinatorKey: core.key.publicKey, log }));
-  const online = () => (nsp ? onlineHostIds(nsp) : new Set<number>());
   const statusOf: StatusOf = (batch, now) =>
-    batchStatus(core.store.reports, batch, now, (open, replicas) =>
-      batchBlockage(core.store, batch, open, replicas, online(), (hostId, candidates) => core.couldTake(hostId, candidates, now)),
+    batchStatus(core.store.reports, batch, now, async (open, replicas) =>
+      batchBlockage(core.store, batch, open, replicas, await presence.onlineHostIds(), (hostId, candidates) => core.couldTake(hostId, candidates, now)),
     );
   app.use(
     API_PREFIX,
@@ -167,7 +190,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       origins,
       maxInputBytes: config.maxInputBytes,
       onCommitted: (batchId) => replicaMaker.add([batchId]),
-      onlineHostIds: online,
+      onlineHostIds: () => presence.onlineHostIds(),
       statusOf,
       workAvailable: () => notifier.workAvailable(),
     }),
@@ -187,14 +210,20 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   // A connection that goes quiet is cut after two minutes of silence.
   http.setTimeout(120_000);
   limitConnectionsPerAddress(http, config.connectionsPerIp, trust);
-  const io = new SocketServer(http, { maxHttpBufferSize: MAX_MESSAGE_BYTES, serveClient: false, cors: { origin: '*' } });
+  const io = new SocketServer(http, {
+    maxHttpBufferSize: MAX_MESSAGE_BYTES,
+    serveClient: false,
+    cors: { origin: '*' },
+    // Redis 7's sharded Pub/Sub: a push to a room reaches its sockets on every instance.
+    ...(redis ? { adapter: createShardedAdapter(redis.pub, redis.sub, { channelPrefix: `${config.redisPrefix}:socket.io` }) } : {}),
+  });
   // After Socket.IO took the server's request listeners: its long-polling requests are watched too.
   watchBodyProgress(http, { windowMs: config.bodyTimeoutMs, minBytesPerSecond: config.bodyMinBytesPerSecond });
   const grace = new DisconnectGrace(
     config.disconnectGraceMs,
-    (hostId) => nsp !== undefined && onlineHostIds(nsp).has(hostId),
+    (hostId) => presence.isOnline(hostId),
     // Asked again in the transaction: the host may have come back while it waited for the database.
-    (hostId) => core.store.transaction(async (tx) => (nsp !== undefined && onlineHostIds(nsp).has(hostId) ? 0 : core.service.giveUpHost(tx, hostId))),
+    (hostId) => core.store.transaction(async (tx) => ((await presence.isOnline(hostId)) ? 0 : core.service.giveUpHost(tx, hostId))),
     log,
   );
   const connects = new RateLimiter({ perSecond: config.connectRatePerIp, burst: config.connectRatePerIp * 5 });
@@ -227,6 +256,13 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   // After a restart nobody is connected yet: hosts holding tasks get the same grace to come back.
   for (const hostId of await core.store.work.hostsWithTasksInProgress()) grace.left(hostId);
   watch = attachAdminNamespace(io, { store: core.store, accounts: core.accounts, statusOf, origins, log });
+  if (redis) {
+    const admin = io.of(ADMIN_NAMESPACE);
+    changedElsewhere = (ids) => admin.serverSideEmit(BATCHES_CHANGED, ids);
+    admin.on(BATCHES_CHANGED, (ids: unknown) => {
+      if (Array.isArray(ids) && ids.every((id) => Number.isSafeInteger(id))) watch?.batchesChanged(ids as number[]);
+    });
+  }
 
   let sweeping = false;
   const sweep = setInterval(() => {
@@ -276,6 +312,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   } catch (e) {
     http.close();
     await stopAll();
+    await redis?.close();
     await core.close();
     throw e;
   }
@@ -305,6 +342,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
         await commits.close();
         await stopAll();
         await new Promise<void>((resolve) => io.close(() => resolve()));
+        await redis?.close();
         http.closeAllConnections();
         await core.close();
         log.info('coordinator stopped');

@@ -46,7 +46,7 @@ export interface ApiDeps {
   retryBatch(batchId: number, codes?: string[]): Promise<number>;
   repair: Repair;
   onCommitted(batchId: number): void;
-  onlineHostIds(): Set<number>;
+  onlineHostIds(): Promise<Set<number>>;
   statusOf: StatusOf;
   workAvailable(): void;
 }

@@ -12,12 +12,12 @@ const HostsQuerySchema = z.strictObject({
 const LeaderboardParams = z.strictObject({ kind: z.enum(['users', 'teams', 'hosts']) });
 const LeaderboardQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(50) });
 
-export function hostRoutes(deps: { store: Store; onlineHostIds(): Set<number>; trustThreshold: number }): express.Router {
+export function hostRoutes(deps: { store: Store; onlineHostIds(): Promise<Set<number>>; trustThreshold: number }): express.Router {
   const { store } = deps;
   const router = express.Router();
   router.get('/hosts', async (req, res) => {
     const q = parse(HostsQuerySchema, req.query, 'query');
-    const online = deps.onlineHostIds();
+    const online = await deps.onlineHostIds();
     const hosts = (await store.reports.hosts(q.online ? [...online] : undefined, q.limit)).map((h): Host => ({
       ...h,
       online: online.has(h.id),

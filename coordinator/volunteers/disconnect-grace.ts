@@ -10,7 +10,8 @@ export class DisconnectGrace {
 
   constructor(
     private readonly graceMs: number,
-    private readonly isOnline: (hostId: number) => boolean,
+    /** Asked of every instance in a cluster: the host may have come back to another one. */
+    private readonly isOnline: (hostId: number) => Promise<boolean>,
     private readonly giveUp: (hostId: number) => Promise<number>,
     private readonly log: Logger,
   ) {}
@@ -27,11 +28,20 @@ export class DisconnectGrace {
     if (this.closed || this.timers.has(hostId)) return;
     const timer = setTimeout(() => {
       this.timers.delete(hostId);
-      if (this.isOnline(hostId)) return;
-      const giving = this.giveUp(hostId).then(
-        (n) => n > 0 && this.log.info('reissuing the tasks of a host that went away', { hostId, tasks: n, graceMs: this.graceMs }),
-        (e: unknown) => this.log.error('giving up a host’s tasks failed', { hostId, ...errorFields(e) }),
-      );
+      const giving = this.isOnline(hostId)
+        .then(
+          (online) => (online ? 0 : this.giveUp(hostId)),
+          (e: unknown) => {
+            // Not every instance answered: the host may be on the one that did not. Wait another grace period.
+            this.log.warn('could not tell whether a host came back; asking again after the grace period', { hostId, ...errorFields(e) });
+            if (!this.closed) this.left(hostId);
+            return 0;
+          },
+        )
+        .then(
+          (n) => n > 0 && this.log.info('reissuing the tasks of a host that went away', { hostId, tasks: n, graceMs: this.graceMs }),
+          (e: unknown) => this.log.error('giving up a host’s tasks failed', { hostId, ...errorFields(e) }),
+        );
       this.running.add(giving);
       void giving.finally(() => this.running.delete(giving));
     }, this.graceMs);

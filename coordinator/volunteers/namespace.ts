@@ -36,7 +36,7 @@ const AVAILABLE_PUSH_MS = 500;
 
 const fail = (code: ErrorCode, message: string): Reply<never> => ({ ok: false, error: { code, message } });
 const EmptySchema = z.strictObject({}).default({});
-const hostRoom = (hostId: number) => `host:${hostId}`;
+export const hostRoom = (hostId: number) => `host:${hostId}`;
 
 interface Session {
   nonce?: string;
@@ -276,14 +276,7 @@ export function attachVolunteerNamespace(
   return nsp;
 }
 
-/** Hosts with at least one authenticated connection now. */
-export function onlineHostIds(nsp: Namespace): Set<number> {
-  const ids = new Set<number>();
-  for (const name of nsp.adapter.rooms.keys()) if (name.startsWith('host:')) ids.add(Number(name.slice(5)));
-  return ids;
-}
-
-/** Hosts with at least one authenticated connection now, by platform class. */
+/** Hosts with at least one authenticated connection to this instance now, by platform class. */
 export function onlineHostsByPlatform(nsp: Namespace): Map<string, number> {
   const platformOf = new Map<number, string>();
   for (const socket of nsp.sockets.values()) {

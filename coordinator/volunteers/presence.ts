@@ -1,0 +1,56 @@
+// Which hosts are connected now. On one instance, its own sockets say; in a cluster a host may be
+// connected to any instance, and the Socket.IO adapter asks them all (fetchSockets, through
+// Redis). A disconnect grace that asked only its own instance would give up the tasks of a host
+// that moved to another one.
+import type { Namespace } from 'socket.io';
+import { hostRoom } from './namespace.js';
+
+export interface Presence {
+  /** Whether the host has an authenticated connection to any instance now. Rejects when an instance did not answer in time. */
+  isOnline(hostId: number): Promise<boolean>;
+  /** The hosts with an authenticated connection to any instance now. */
+  onlineHostIds(): Promise<Set<number>>;
+}
+
+/** This instance's own sockets: all there is without a cluster. */
+export function localPresence(nsp: () => Namespace | undefined): Presence {
+  const ids = () => {
+    const found = new Set<number>();
+    for (const name of nsp()?.adapter.rooms.keys() ?? []) if (name.startsWith('host:')) found.add(Number(name.slice(5)));
+    return found;
+  };
+  return {
+    isOnline: async (hostId) => (nsp()?.adapter.rooms.get(hostRoom(hostId))?.size ?? 0) > 0,
+    onlineHostIds: async () => ids(),
+  };
+}
+
+/** How long a cluster-wide list of online hosts is reused: status pages ask for it often. */
+const LIST_REUSE_MS = 1_000;
+
+/** Every instance's sockets, through the adapter. */
+export function clusterPresence(nsp: () => Namespace | undefined): Presence {
+  let list: { at: number; ids: Promise<Set<number>> } | undefined;
+  return {
+    async isOnline(hostId) {
+      const n = nsp();
+      return n !== undefined && (await n.in(hostRoom(hostId)).fetchSockets()).length > 0;
+    },
+    onlineHostIds() {
+      const n = nsp();
+      if (!n) return Promise.resolve(new Set());
+      if (list && Date.now() - list.at < LIST_REUSE_MS) return list.ids;
+      const ids = n.fetchSockets().then((sockets) => {
+        const found = new Set<number>();
+        for (const s of sockets) {
+          const hostId = (s.data as { hostId?: number } | undefined)?.hostId;
+          if (hostId !== undefined && s.rooms.has(hostRoom(hostId))) found.add(hostId);
+        }
+        return found;
+      });
+      list = { at: Date.now(), ids };
+      ids.catch(() => (list = undefined));
+      return ids;
+    },
+  };
+}
