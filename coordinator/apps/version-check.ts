@@ -1,11 +1,11 @@
 // An app version is checked when it is uploaded, so that a mistake is the researcher's error
 // message, not every volunteer's failed task: every module parses (the same parser volunteers
-// load it with), imports only the version's own files, the entry has a default export, and every
-// WebAssembly file compiles; a WASI program's entry is a command that imports only WASI
-// preview 1 (what app-runtime/run-wasi.ts gives it); a Python app's files compile with the
-// volunteers' Python and its entry defines run (python-check.ts).
-import { ModuleSource } from '@endo/module-source';
+// load it with, in a worker thread: module-check.ts), imports only the version's own files, the
+// entry has a default export, and every WebAssembly file compiles; a WASI program's entry is a
+// command that imports only WASI preview 1 (what app-runtime/run-wasi.ts gives it); a Python
+// app's files compile with the volunteers' Python and its entry defines run (python-check.ts).
 import { kindOfEntry, type AppKind } from '../../protocol/app-kind.js';
+import { ModuleChecker } from './module-check.js';
 import { pythonProblem } from './python-check.js';
 
 export interface VersionFile {
@@ -13,6 +13,7 @@ export interface VersionFile {
   bytes: Uint8Array;
 }
 
+const modules = new ModuleChecker();
 const OWN_FILE = /^\.\/([A-Za-z0-9_][A-Za-z0-9._-]*)$/;
 /** Node's WebAssembly (the project's TypeScript libraries describe its types, not the global). */
 interface WasmDescriptor {
@@ -34,7 +35,8 @@ export async function checkVersion(files: VersionFile[], entry: string): Promise
   const names = new Set(files.map((f) => f.name));
   for (const f of files) {
     if (/\.m?js$/.test(f.name)) {
-      const problem = moduleProblem(f, names, kind === 'javascript' && f.name === entry);
+      const parsed = await modules.parse(f);
+      const problem = 'problem' in parsed ? parsed.problem : moduleProblem(f.name, parsed, names, kind === 'javascript' && f.name === entry);
       if (problem) return { problem };
     } else if (f.name.endsWith('.wasm')) {
       let compiled: object;
@@ -72,28 +74,15 @@ function wasiProblem(name: string, module: object): string | undefined {
   return undefined;
 }
 
-function moduleProblem(f: VersionFile, names: Set<string>, isEntry: boolean): string | undefined {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(f.bytes);
-  } catch {
-    return `${f.name}: not UTF-8 text`;
-  }
-  let source: ModuleSource;
-  try {
-    source = new ModuleSource(text, f.name);
-  } catch (e) {
-    // The parser says "Error transforming source in main.js: Unexpected token (3:7)": line 3, column 7.
-    const message = (e as Error).message.replace(/^Error transforming source in [^:]*: /, '');
-    return `${f.name}: ${message.replace(/\((\d+):(\d+)\)$/, '(line $1, column $2)')}`;
-  }
-  for (const specifier of source.imports) {
+/** A parsed module imports only the version's own files; the entry has a default export. */
+function moduleProblem(name: string, module: { imports: string[]; exports: string[] }, names: Set<string>, isEntry: boolean): string | undefined {
+  for (const specifier of module.imports) {
     const own = OWN_FILE.exec(specifier)?.[1];
-    if (own === undefined) return `${f.name} imports "${specifier}": app code may import only its own files, as "./name.js"`;
-    if (!names.has(own)) return `${f.name} imports "${specifier}", which is not among the version's files`;
+    if (own === undefined) return `${name} imports "${specifier}": app code may import only its own files, as "./name.js"`;
+    if (!names.has(own)) return `${name} imports "${specifier}", which is not among the version's files`;
   }
-  if (isEntry && !source.exports.includes('default')) {
-    return `${f.name} has no default export: the entry must export default async function run(input, ctx)`;
+  if (isEntry && !module.exports.includes('default')) {
+    return `${name} has no default export: the entry must export default async function run(input, ctx)`;
   }
   return undefined;
 }

@@ -1,12 +1,13 @@
 // Request bodies cannot hold the coordinator, against the real one: each route bounds its body
 // after decoding (a gzip bomb stops at the limit), nothing is parsed whole that could take the
 // event loop for long (a JSON batch over 4 MiB must come as NDJSON; deep nesting is refused as
-// the bytes arrive, before anything parses them), and honest large batches still go through.
+// the bytes arrive, before anything parses them), honest large batches still go through, and an
+// app version's JavaScript is parsed off the event loop, within a heap and a time limit.
 // The coordinator runs in this process: a probe timer measures how long its event loop was held
 // and how much memory grew while it answered.
 import { createGzip, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API, ApiClient, expectError, newApp, newResearcher, type Reply, type Submitted } from '../helpers/api-client.js';
+import { API, ApiClient, expectError, newApp, newResearcher, TRIVIAL_MAIN, type Reply, type Submitted } from '../helpers/api-client.js';
 import { probeEventLoop } from '../helpers/event-loop-probe.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, type TestCoordinator } from '../helpers/test-coordinator.js';
 
@@ -152,5 +153,38 @@ describe('an NDJSON body', () => {
     expect(m.result.status).toBe(201);
     expect(m.maxGapMs).toBeLessThan(MAX_GAP_MS);
     expect(m.turns).toBeGreaterThan(2);
+  });
+});
+
+describe('an app version', () => {
+  /** Modules of `bytes` made of `line(i)` for i = 0, 1, …, after an entry's default export. */
+  const moduleOf = (bytes: number, line: (i: number) => string) => {
+    const lines = ['export default async () => 1;\n'];
+    for (let i = 0, n = 0; n < bytes; i++) n += lines[lines.push(line(i)) - 1]!.length;
+    return lines.join('');
+  };
+
+  it('of several MiB of JavaScript is checked without holding the event loop', { timeout: 120_000 }, async () => {
+    const { app } = await newApp(ada, 'large-module');
+    // A table of strings, as an app might carry its data: 4 MiB, two thousand exports.
+    const text = moduleOf(4 * MiB, (i) => `export const s${i} = "${'x'.repeat(2000)}";\n`);
+    const m = await probeEventLoop(() => ada.upload(`/apps/${app.id}/versions`, [{ name: 'main.js', content: text }]));
+    console.log(`a 4 MiB module of strings: ${m.ms} ms, longest stall ${m.maxGapMs} ms, RSS grew ${(m.rssGrowthBytes / MiB).toFixed(0)} MiB`);
+    expect(m.result.status, m.result.text).toBe(201);
+    expect(m.maxGapMs).toBeLessThan(MAX_GAP_MS);
+  });
+
+  it('with a module too large to check is refused naming it, without holding the event loop, and the coordinator goes on', { timeout: 120_000 }, async () => {
+    const { app } = await newApp(ada, 'dense-module');
+    // Dense code: a thousand numbers a line, 4 MiB of it. Parsed on the event loop, before, it held
+    // the loop 12–26 s and grew the heap by 2 GiB; 16 MiB ran the coordinator out of memory.
+    const dense = moduleOf(4 * MiB, (i) => `export const a${i} = [${'1,'.repeat(1000)}0];\n`);
+    const files = [{ name: 'main.js', content: "import { a0 } from './data.js';\nexport default async () => a0.length;\n" }, { name: 'data.js', content: dense }];
+    const m = await probeEventLoop(() => ada.upload(`/apps/${app.id}/versions`, files));
+    console.log(`a 4 MiB module of dense code: ${m.ms} ms, longest stall ${m.maxGapMs} ms, RSS grew ${(m.rssGrowthBytes / MiB).toFixed(0)} MiB`);
+    expectError(m.result, 400, 'bad_request', /^the app version was refused: data\.js is too large to check: /);
+    expect(m.maxGapMs).toBeLessThan(MAX_GAP_MS);
+    // The coordinator goes on: the next upload is checked and stored.
+    expect((await ada.upload(`/apps/${app.id}/versions`, [{ name: 'main.js', content: TRIVIAL_MAIN }])).status).toBe(201);
   });
 });

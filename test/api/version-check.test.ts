@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModuleChecker } from '../../coordinator/apps/module-check.js';
 import { ApiClient, dbState, expectError, newApp, newResearcher, TRIVIAL_MAIN, type App } from '../helpers/api-client.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { PRIMES_DIR } from '../helpers/world.js';
@@ -21,6 +22,7 @@ afterAll(async () => {
   await c?.dispose();
 });
 
+const MiB = 1024 * 1024;
 const upload = (files: { name: string; content: string | Uint8Array }[]) => ada.upload(`/apps/${app.id}/versions`, files);
 
 describe('an app version is checked at upload', () => {
@@ -45,5 +47,42 @@ describe('an app version is checked at upload', () => {
     expect(ok.status).toBe(201);
     const primes = await upload(['main.js'].map((name) => ({ name, content: readFileSync(join(PRIMES_DIR, name)) })));
     expect(primes.status).toBe(201);
+  });
+});
+
+describe('the module check', () => {
+  const enc = new TextEncoder();
+  const dense = (bytes: number) =>
+    enc.encode(`export default 1;\n${Array.from({ length: Math.ceil(bytes / 2000) }, (_, i) => `export const a${i} = [${'1,'.repeat(1000)}0];\n`).join('')}`);
+
+  it('answers checks sent together, one at a time', async () => {
+    const checker = new ModuleChecker();
+    try {
+      const [a, b] = await Promise.all([
+        checker.parse({ name: 'a.js', bytes: enc.encode("import { x } from './b.js';\nexport default async () => x;\n") }),
+        checker.parse({ name: 'b.js', bytes: enc.encode('export const x = (;\n') }),
+      ]);
+      expect(a).toEqual({ imports: ['./b.js'], exports: ['default'] });
+      expect(b).toEqual({ problem: 'b.js: Unexpected token (line 1, column 18)' });
+    } finally {
+      await checker.close();
+    }
+  });
+
+  it('refuses a module over its heap or its time, naming it, and checks the next one in a fresh worker', { timeout: 60_000 }, async () => {
+    const small = new ModuleChecker({ heapMb: 128, checkMs: 60_000 });
+    try {
+      expect(await small.parse({ name: 'data.js', bytes: dense(MiB) })).toEqual({ problem: 'data.js is too large to check: parsing it needs more than 128 MB of memory' });
+      expect(await small.parse({ name: 'main.js', bytes: enc.encode('export default 1;\n') })).toEqual({ imports: [], exports: ['default'] });
+    } finally {
+      await small.close();
+    }
+    // Too short a time for any module (the worker's start counts for the first check).
+    const hasty = new ModuleChecker({ heapMb: 512, checkMs: 1 });
+    try {
+      expect(await hasty.parse({ name: 'main.js', bytes: enc.encode('export default 1;\n') })).toEqual({ problem: 'main.js is too large to check: parsing it took longer than 0.001 s' });
+    } finally {
+      await hasty.close();
+    }
   });
 });
