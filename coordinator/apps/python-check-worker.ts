@@ -2,11 +2,9 @@
 // compiles every .py file (compile() only parses and compiles: no app code runs) and looks for
 // the entry's top-level `run`. Answers one problem or none per version.
 import { fileURLToPath } from 'node:url';
-import { parentPort } from 'node:worker_threads';
 import { loadPyodide } from 'pyodide';
-
-const port = parentPort;
-if (!port) throw new Error('python-check-worker.ts runs as a worker thread');
+import { answerChecks } from './check-worker.js';
+import type { PythonRequest } from './python-check.js';
 
 const CHECK = String.raw`
 import ast, json
@@ -41,13 +39,10 @@ check
 const pyodide = await loadPyodide({ indexURL: fileURLToPath(new URL('.', import.meta.resolve('pyodide'))), stdout: () => {}, stderr: () => {} });
 const check = pyodide.runPython(CHECK) as (files: string, entry: string) => string | undefined;
 
-port.on('message', (m: { id: number; files: Record<string, string>; entry: string }) => {
-  let problem: string | undefined;
+answerChecks(({ files, entry }: PythonRequest): string | null => {
   try {
-    problem = check(JSON.stringify(m.files), m.entry) ?? undefined;
+    return check(JSON.stringify(files), entry) ?? null;
   } catch (e) {
-    problem = `the Python check failed: ${e instanceof Error ? e.message : String(e)}`;
+    return `the Python check failed: ${e instanceof Error ? e.message : String(e)}`;
   }
-  port.postMessage({ id: m.id, problem });
 });
-port.postMessage({ ready: true });
