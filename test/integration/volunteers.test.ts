@@ -291,3 +291,24 @@ describe('pushes and side channels', () => {
     expect(wellKnown.coordinatorKey).toBe(coordinator.key.publicKey);
   });
 });
+
+describe('a host’s lastSeenAt', () => {
+  it('follows its messages over a real connection, not only its handshake', async () => {
+    coordinator = await startTestCoordinator();
+    const db = coordinator.store.db;
+    const v = await join_({ name: 'seen' });
+    const seen = () => (db.prepare('SELECT last_seen_at AS t FROM hosts WHERE id = ?').get(v.hostId) as { t: number }).t;
+    // As if its last message were two minutes ago: it is written at most once a minute.
+    const awayFor = (ms: number) => db.prepare('UPDATE hosts SET last_seen_at = ? WHERE id = ?').run(Date.now() - ms, v.hostId);
+
+    awayFor(120_000);
+    let before = Date.now();
+    expect(await v.requestTasks(1)).toEqual([]);
+    expect(seen()).toBeGreaterThanOrEqual(before);
+
+    awayFor(120_000);
+    before = Date.now();
+    expect((await v.send('heartbeat', {})).ok).toBe(true);
+    expect(seen()).toBeGreaterThanOrEqual(before);
+  });
+});
