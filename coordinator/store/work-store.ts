@@ -55,10 +55,12 @@ export interface CreditedReplica extends HostReplica {
   hostId: number;
 }
 
-/** A successful result with the CPU time it reported, and whether it stands as valid now. */
+/** A successful result with the CPU time it reported, when its task was sent and its result received, and whether it stands as valid now. */
 export interface MeasuredResult {
   replicaId: number;
   cpuTimeMs: number;
+  sentAt: number | null;
+  receivedAt: number | null;
   /** Valid, not forfeited, of a host not distrusted: one a grant may rest on. */
   valid: boolean;
 }
@@ -303,7 +305,7 @@ const SQL: Record<string, string> = {
   setValidateState: 'UPDATE replicas SET validate_state = ? WHERE id = ?',
   forfeit: "UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?",
   setCredit: 'UPDATE replicas SET credit_micro = ? WHERE id = ?',
-  measured: `SELECT r.id AS replicaId, COALESCE(r.cpu_time_ms, 0) AS cpuTimeMs,
+  measured: `SELECT r.id AS replicaId, COALESCE(r.cpu_time_ms, 0) AS cpuTimeMs, r.sent_at AS sentAt, r.received_at AS receivedAt,
     COALESCE(r.validate_state = 'valid', FALSE) AND r.forfeited = 0 AND h.distrusted_at IS NULL AS valid
     FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.workunit_id = ? AND r.outcome = 'success' ORDER BY r.id`,
   nextBatchOfProject: 'SELECT id FROM batches WHERE project_id = ? AND id >= ? ORDER BY id LIMIT 1',

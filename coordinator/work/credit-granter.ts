@@ -7,7 +7,7 @@ import type { CoordinatorKey } from '../identity/coordinator-key.js';
 import type { HostRecord } from '../store/identities.js';
 import type { LedgerKind } from '../store/ledger-store.js';
 import type { Tx } from '../store/store.js';
-import { addToAverage, grantMicro } from './credit.js';
+import { addToAverage, creditableCpuMs, grantMicro } from './credit.js';
 import type { Workunit } from './model.js';
 import type { Outbox } from './outbox.js';
 
@@ -24,8 +24,9 @@ export class CreditGranter {
   }
 
   /**
-   * Credits valid replicas, once each: what the work unit's valid results measured, within the
-   * researcher's estimate and the project's cap (credit.ts, grantMicro). Call once their
+   * Credits valid replicas, once each: what the work unit's valid results measured (each within
+   * the time its task was out), within the researcher's estimate and the project's cap (credit.ts,
+   * creditableCpuMs and grantMicro). Call once their
    * validate states are set: the valid ones are what the grant rests on.
    */
   async grant(tx: Tx, wu: Workunit, grants: { replicaId: number; hostId: number }[], now: number, outbox: Outbox): Promise<void> {
@@ -33,7 +34,8 @@ export class CreditGranter {
     const due: typeof grants = [];
     for (const g of grants) if (!(await tx.ledger.hasGrant(g.replicaId))) due.push(g);
     if (due.length === 0) return;
-    const measured = await tx.work.measuredResults(wu.id);
+    // Each result's CPU time no more than its task was out: a claim beyond that is not work done.
+    const measured = (await tx.work.measuredResults(wu.id)).map((r) => ({ ...r, cpuTimeMs: creditableCpuMs(r) }));
     const validCpuMs = measured.filter((r) => r.valid).map((r) => r.cpuTimeMs);
     const capMicro = this.effectiveCapMicro(await tx.catalog.creditCapOfApp(wu.appId));
     for (const { replicaId, hostId } of due) {

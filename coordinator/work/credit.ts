@@ -41,13 +41,25 @@ export function lowerMedian(values: readonly number[]): number {
   return sorted[(sorted.length - 1) >> 1]!;
 }
 
+/**
+ * The CPU time a result is paid for: what its host says it used, but no more than the time the
+ * coordinator saw its task out, from sending the task to receiving the result. A task runs on one
+ * thread (a JavaScript compartment, a WASI program or a Python interpreter in one worker; the
+ * daemon counts that thread's CPU alone), so it cannot use more CPU than that, whatever the host
+ * claims. Without both times the coordinator vouches for nothing.
+ */
+export function creditableCpuMs(r: { cpuTimeMs: number; sentAt: number | null; receivedAt: number | null }): number {
+  if (r.sentAt === null || r.receivedAt === null) return 0;
+  return Math.min(r.cpuTimeMs, Math.max(0, r.receivedAt - r.sentAt));
+}
+
 export interface GrantBounds {
   /** The researcher's estimate of the work unit's operations. */
   fpopsEst: number;
-  /** The CPU time the credited result reported. */
+  /** The CPU time the credited result reported (creditableCpuMs: within the time its task was out). */
   ownCpuMs: number;
   /**
-   * The CPU times of the work unit's valid results, the credited one among them: the quorum
+   * The CPU times of the work unit's valid results (each within the time its task was out), the credited one among them: the quorum
    * that accepted it (or the canonical result's quorum and the checks that agreed with it).
    * Just its own for a result accepted alone.
    */
@@ -61,7 +73,8 @@ export interface GrantBounds {
  * than the work the valid results measured (the lower median of their CPU times, and the result's
  * own: no host earns more than it says it did) on the reference core, nor than the project's cap.
  * So neither a huge fpopsEst nor one host's inflated CPU time mints credit; colluding hosts that
- * all inflate theirs are held by the cap (BOINC's CreditNew bounds its grants the same ways).
+ * all inflate theirs are held by the time they held the task (creditableCpuMs) and by the cap
+ * (BOINC's CreditNew bounds its grants the same ways).
  */
 export function grantMicro(b: GrantBounds): number {
   const measured = Math.min(b.ownCpuMs, lowerMedian(b.validCpuMs.length > 0 ? b.validCpuMs : [b.ownCpuMs]));

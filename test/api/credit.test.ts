@@ -1,19 +1,25 @@
 // Credit that cannot be minted, through the real HTTP API and real volunteer sockets: a
 // researcher's fpopsEst of 1e21 earns its hosts what they measured, not billions on the public
 // leaderboards; only an admin sets a project's credit cap, which the project shows, and lowering
-// it takes back what was granted above it with receipts the volunteers can add up exactly.
+// it takes back what was granted above it with receipts the volunteers can add up exactly; and
+// volunteers claiming days of CPU time for tasks they held for moments earn those moments.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
-import { verifyLedgerChain } from '../../protocol/ledger.js';
+import { creditAmount, verifyLedgerChain } from '../../protocol/ledger.js';
+import { microForCpuMs } from '../../coordinator/work/credit.js';
 import type { CreditReceipt, LedgerPage } from '../../protocol/messages.js';
 import { buildResult } from '../../protocol/results.js';
 import { CreditTally } from '../../volunteer-core/credit-receipts.js';
 import { ApiClient, expectError, newApp, newResearcher, type Leaderboard, type Project, type ProjectDetail, type Submitted } from '../helpers/api-client.js';
+import { sentEarlier } from '../helpers/held-tasks.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 
 const ed = nodeEd25519();
-/** Each volunteer says every task took 2 s of CPU: 2 × 200 × 10 / 86,400 credits on the reference core. */
+/**
+ * Each volunteer says every task took 2 s of CPU (2 × 200 × 10 / 86,400 credits on the reference
+ * core), and held it 2.5 s: credit pays no more than the coordinator saw a task out.
+ */
 const TIMING = { cpuTimeMs: 2_000, elapsedMs: 2_500 };
 const EARNED = 0.046296;
 
@@ -49,6 +55,7 @@ describe('credit through the API', () => {
     for (const v of volunteers) {
       const tasks = await v.requestTasks(3);
       expect(tasks).toHaveLength(3);
+      sentEarlier(c.store.db, tasks, TIMING.elapsedMs);
       const acks = await v.report(tasks.map((t) => buildResult(ed, v.seed, t, { output: { echo: t.input } }, TIMING)));
       expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted', 'accepted']);
     }
@@ -105,5 +112,39 @@ describe('credit through the API', () => {
     await c.correctCredit();
     expect((await ledger()).entries).toHaveLength(12);
     expect(await hostTotals()).toEqual([0.03, 0.03]);
+  });
+});
+
+describe('volunteers claiming more CPU time than they held their tasks', () => {
+  it('earn no more than the time between sending each task and receiving its result', async () => {
+    const c = await startTestCoordinator();
+    const volunteers: TestVolunteer[] = [];
+    try {
+      const admin = await ApiClient.withToken(c.url, 'admin', TEST_ADMIN_PASSWORD);
+      const ada = await newResearcher(admin, 'ada');
+      const { app } = await newApp(ada, 'inflated');
+      const submitted = await ada.post<Submitted>(`/apps/${app.id}/batches`, { name: 'claimed for days', replication: { fpopsEst: 1e21 }, workunits: [{ input: 1 }] });
+      expect(submitted.status).toBe(201);
+      await c.replicasReady();
+      volunteers.push(await TestVolunteer.connect(c.url, { name: 'a' }), await TestVolunteer.connect(c.url, { name: 'b' }));
+      // Two colluders agree on the output and each claim 11 days of CPU (a million seconds), at once.
+      const lie = { cpuTimeMs: 1e9, elapsedMs: 1e9 };
+      const started = Date.now();
+      const tasks = await Promise.all(volunteers.map((v) => v.requestTasks(1)));
+      const acks = await Promise.all(volunteers.map((v, i) => v.report([buildResult(ed, v.seed, tasks[i]![0]!, { output: { echo: 1 } }, lie)])));
+      const held = Date.now() - started;
+      expect(acks.flat().map((a) => a.status)).toEqual(['accepted', 'accepted']);
+      await waitFor('the receipts', () => volunteers.every((v) => v.receipts.length === 1));
+      // Each earns at most what the time it held its task is worth on the reference core, not the
+      // 1,000 credits of the cap the claim would reach.
+      for (const v of volunteers) {
+        expect(v.receipts[0]!.amount).toBeLessThanOrEqual(creditAmount(microForCpuMs(held)));
+        expect(v.receipts[0]!.amount).toBeLessThan(1);
+      }
+      console.log(`two hosts claimed 1e9 ms of CPU for tasks held about ${held} ms: granted ${volunteers.map((v) => v.receipts[0]!.amount).join(', ')} credits`);
+    } finally {
+      volunteers.forEach((v) => v.close());
+      await c.dispose();
+    }
   });
 });

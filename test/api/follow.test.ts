@@ -11,6 +11,7 @@ import { jsonHash } from '../../protocol/hash.js';
 import { signBody } from '../../protocol/signing.js';
 import type { Task } from '../../protocol/messages.js';
 import { buildResult, type Outcome } from '../../protocol/results.js';
+import { sentEarlier } from '../helpers/held-tasks.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 import {
@@ -39,10 +40,15 @@ const FPOPS = 8.64e12;
 const CREDIT = 20;
 const BAD_IDS = ['abc', '-1', '0', '1.5', '99999999999999999999'];
 
-/** Requests tasks and reports the chosen outcome for those whose seq is listed; the rest stay held. */
-async function answer(v: TestVolunteer, seqOf: (t: Task) => number, outcomes: Record<number, Outcome>, want = 8): Promise<Task[]> {
+/**
+ * Requests tasks and reports the chosen outcome for those whose seq is listed, as if after the
+ * time TIMING says they took; the rest stay held.
+ */
+async function answer(c: TestCoordinator, v: TestVolunteer, seqOf: (t: Task) => number, outcomes: Record<number, Outcome>, want = 8): Promise<Task[]> {
   const tasks = await v.requestTasks(want);
-  const results = tasks.filter((t) => outcomes[seqOf(t)] !== undefined).map((t) => buildResult(ed, v.seed, t, outcomes[seqOf(t)]!, TIMING));
+  const answered = tasks.filter((t) => outcomes[seqOf(t)] !== undefined);
+  sentEarlier(c.store.db, answered, TIMING.elapsedMs);
+  const results = answered.map((t) => buildResult(ed, v.seed, t, outcomes[seqOf(t)]!, TIMING));
   if (results.length > 0) {
     const acks = await v.report(results);
     expect(acks.map((a) => a.status)).toEqual(results.map(() => 'accepted'));
@@ -95,11 +101,11 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
 
     // seq 0: alice and bert disagree, cara sides with alice. seq 1: alice and bert agree.
     // seq 2: two client errors (more than maxErrorResults 1): failed. seq 3: held by alice and bert.
-    held.alice = await answer(alice, seqOf, { 0: { output: { v: 1 } }, 1: { output: { n: 1, a: [2, 1] } }, 2: { error: { code: 'app_exception', message: 'boom at n=2' } } });
+    held.alice = await answer(c, alice, seqOf, { 0: { output: { v: 1 } }, 1: { output: { n: 1, a: [2, 1] } }, 2: { error: { code: 'app_exception', message: 'boom at n=2' } } });
     expect(held.alice.map(seqOf).sort()).toEqual([0, 1, 2, 3]);
-    held.bert = await answer(bert, seqOf, { 0: { output: { v: 2 } }, 1: { output: { a: [2, 1], n: 1 } }, 2: { error: { code: 'cpu_limit', message: 'used more than 60 s of CPU' } } });
+    held.bert = await answer(c, bert, seqOf, { 0: { output: { v: 2 } }, 1: { output: { a: [2, 1], n: 1 } }, 2: { error: { code: 'cpu_limit', message: 'used more than 60 s of CPU' } } });
     expect(held.bert.map(seqOf).sort()).toEqual([0, 1, 2, 3]);
-    held.cara = await answer(cara, seqOf, { 0: { output: { v: 1 } } });
+    held.cara = await answer(c, cara, seqOf, { 0: { output: { v: 1 } } });
     expect(held.cara.map(seqOf)).toEqual([0]);
   });
   afterAll(async () => {

@@ -31,8 +31,13 @@ export interface WorldHost {
   request(count: number): Promise<Task[]>;
   /** The whole reply: the tasks, and the quota that limited them if one did. */
   requestWithLimit(count: number, holding?: number[]): Promise<Assignment>;
+  /**
+   * Reports, no sooner than the wall time each result says it took (`elapsedMs`) after its task
+   * was sent: the world's clock moves on to then if it is not there yet, as a host computing would
+   * have waited (credit pays no more CPU time than the coordinator saw a task out).
+   */
   report(...results: Result[]): ReturnType<Core['service']['reportResults']>;
-  /** A signed result; it says the task took a minute of CPU unless told otherwise. */
+  /** A signed result; it says the task took a minute of CPU (and of wall time) unless told otherwise. */
   result(task: Task, outcome: Outcome, measured?: { cpuTimeMs: number; elapsedMs?: number }): Result;
 }
 
@@ -99,7 +104,13 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
         seed,
         request: (count) => core.store.transaction(async (tx) => (await core.service.requestTasks(tx, host.id, count)).tasks),
         requestWithLimit: (count, holding) => core.store.transaction((tx) => core.service.requestTasks(tx, host.id, count, holding)),
-        report: (...results) => core.store.transaction((tx) => core.service.reportResults(tx, host.id, results)),
+        report: (...results) => {
+          for (const r of results) {
+            const sent = core.store.db.prepare('SELECT sent_at AS t FROM replicas WHERE id = ?').get(r.taskId) as { t: number | null } | undefined;
+            if (typeof sent?.t === 'number') now = Math.max(now, sent.t + Math.ceil(r.elapsedMs));
+          }
+          return core.store.transaction((tx) => core.service.reportResults(tx, host.id, results));
+        },
         result: (task, outcome, measured = { cpuTimeMs: MINUTE_MS }) =>
           buildResult(ed, seed, task, outcome, { cpuTimeMs: measured.cpuTimeMs, elapsedMs: measured.elapsedMs ?? measured.cpuTimeMs }),
       };

@@ -1,6 +1,7 @@
 // Credit that cannot be minted, through the real store with a hand-driven clock: a grant follows
-// the CPU time the work unit's valid results measured (not the researcher's fpopsEst alone) and
-// its project's cap, an admin who lowers the cap takes back what was granted above it, amounts
+// the CPU time the work unit's valid results measured (not the researcher's fpopsEst alone), each
+// no more than its task was out (a world host reports when its elapsedMs has passed), and its
+// project's cap, an admin who lowers the cap takes back what was granted above it, amounts
 // are exact micro-credits, and a host's counters are a recount of its replicas whatever was
 // taken back later.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,10 +18,16 @@ import {
 let world: World;
 afterEach(() => world?.close());
 
-/** Reports an output with the CPU time the host claims it took. */
-async function answer(host: WorldHost, task: Task, output: unknown, cpuTimeMs: number): Promise<void> {
-  expect((await host.report(host.result(task, { output }, { cpuTimeMs })))).toEqual([{ taskId: task.taskId, status: 'accepted' }]);
+/**
+ * Reports an output with the CPU time the host claims it took, after the wall time it really
+ * held the task (`elapsedMs`: as long as the CPU time it claims, unless it lies).
+ */
+async function answer(host: WorldHost, task: Task, output: unknown, cpuTimeMs: number, elapsedMs = cpuTimeMs): Promise<void> {
+  expect((await host.report(host.result(task, { output }, { cpuTimeMs, elapsedMs })))).toEqual([{ taskId: task.taskId, status: 'accepted' }]);
 }
+/** A lie: 31 years of CPU time. */
+const YEARS = 1e12;
+const DAY_MS = 86_400_000;
 
 const ledgerAmounts = async () => (await world.core.store.ledger.entriesAfter(0, 1000)).map((e) => e.amount);
 const hostCredit = async (hostId: number) => (await world.core.store.reports.hosts([hostId], 1))[0]!.totalCredit;
@@ -40,13 +47,33 @@ describe('what a grant is bounded by', () => {
     await expectLedgerConsistent(world);
   });
 
+  it('a host claiming more CPU time than its task was out earns no more than that time, alone or with colluders', async () => {
+    world = createWorld();
+    const app = await world.addApp();
+    // Alone (a quorum of one): 31 years claimed for a task answered 3 s after it was sent.
+    await world.submit(app, [{ n: 1 }], { fpopsEst: 1e21, minQuorum: 1, targetNresults: 1 });
+    const solo = await world.addHost();
+    await answer(solo, (await solo.request(1))[0]!, 1, YEARS, 3_000);
+    expect((await ledgerAmounts())).toEqual([0.069444]); // 3 s of the reference core, not the cap of 1,000
+    // Two colluders agreeing on the lie: each within the time it held its task, the grant the lower of the two.
+    await world.submit(app, [{ n: 2 }], { fpopsEst: 1e21 });
+    const [a, b] = [(await world.addHost()), (await world.addHost())];
+    const [ta] = await a.request(1);
+    world.advance(2_000);
+    const [tb] = await b.request(1);
+    await answer(a, ta!, 2, YEARS, 4_000); // out 4 s
+    await answer(b, tb!, 2, YEARS, 2_000); // out 2 s
+    expect((await ledgerAmounts()).slice(1)).toEqual([0.046296, 0.046296]);
+    await expectLedgerConsistent(world);
+  });
+
   it('one host claiming more CPU time than its partner gains nothing', async () => {
     world = createWorld();
     await world.submit((await world.addApp()), [{ n: 1 }], { fpopsEst: 1e21 });
     const [honest, inflated] = [(await world.addHost()), (await world.addHost())];
     const [th] = await honest.request(1);
     const [ti] = await inflated.request(1);
-    await answer(inflated, ti!, 1, 1e12);
+    await answer(inflated, ti!, 1, YEARS, 5_000);
     await answer(honest, th!, 1, 2_000);
     expect(await Promise.all([honest, inflated].map(async (h) => (await hostCredit(h.id))))).toEqual([0.046296, 0.046296]);
   });
@@ -55,8 +82,8 @@ describe('what a grant is bounded by', () => {
     world = createWorld();
     await world.submit((await world.addApp()), [{ n: 1 }], { fpopsEst: 1e21, minQuorum: 3, targetNresults: 3 });
     const hosts = [(await world.addHost()), (await world.addHost()), (await world.addHost())];
-    const times = [1_000, 2_000, 1e12];
-    for (const [i, h] of hosts.entries()) await answer(h, (await h.request(1))[0]!, 1, times[i]!);
+    const times = [1_000, 2_000, YEARS];
+    for (const [i, h] of hosts.entries()) await answer(h, (await h.request(1))[0]!, 1, times[i]!, Math.min(times[i]!, 3_000));
     // The lower median is 2 s; the host that measured 1 s gets 1 s.
     expect(await Promise.all(hosts.map(async (h) => (await hostCredit(h.id))))).toEqual([0.023148, 0.046296, 0.046296]);
   });
@@ -101,7 +128,7 @@ describe('what a grant is bounded by', () => {
     roll.value = SENTINEL; // a check: no sentinel waits, so a done work unit is sent again (each once)
     const [tc] = await c.request(1);
     expect((await replicaOf(world, tc!))).toMatchObject({ kind: 'check', workunitId: wId });
-    await answer(c, tc!, right(tc!).output, 1e12);
+    await answer(c, tc!, right(tc!).output, YEARS, 5_000);
     const [td] = await d.request(1);
     expect((await replicaOf(world, td!))).toMatchObject({ kind: 'check', workunitId: vId });
     await answer(d, td!, right(td!).output, 1_000);
@@ -118,17 +145,18 @@ describe('a project’s credit cap', () => {
     expect((await world.core.creditCaps.setCap(projectId, 10_000))).toMatchObject({ maxCreditMicro: 10_000, creditCorrectionMicro: null });
     await world.submit(app, [{ n: 1 }], { fpopsEst: 1e21 });
     const [a, b] = [(await world.addHost()), (await world.addHost())];
-    await answer(a, (await a.request(1))[0]!, 1, 1e12);
-    await answer(b, (await b.request(1))[0]!, 1, 1e12);
+    await answer(a, (await a.request(1))[0]!, 1, YEARS, 60_000);
+    await answer(b, (await b.request(1))[0]!, 1, YEARS, 60_000);
     expect((await ledgerAmounts())).toEqual([0.01, 0.01]);
   });
 
-  it('colluding hosts that both inflate their CPU time are held by the coordinator’s default cap', async () => {
+  it('colluding hosts that both inflate their CPU time are held by the coordinator’s default cap, for tasks they held long', async () => {
     world = createWorld({ maxCreditPerResult: 50 });
     await world.submit((await world.addApp()), [{ n: 1 }], { fpopsEst: 1e21 });
     const [a, b] = [(await world.addHost()), (await world.addHost())];
-    await answer(a, (await a.request(1))[0]!, 1, 1e12);
-    await answer(b, (await b.request(1))[0]!, 1, 1e12);
+    // A day out is worth 2,000 credits of the reference core: the cap binds.
+    await answer(a, (await a.request(1))[0]!, 1, YEARS, DAY_MS);
+    await answer(b, (await b.request(1))[0]!, 1, YEARS, DAY_MS);
     expect((await ledgerAmounts())).toEqual([50, 50]);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   addToAverage,
   COBBLESTONES_PER_FLOP,
+  creditableCpuMs,
   creditForFpops,
   decayAverage,
   grantMicro,
@@ -84,6 +85,34 @@ describe('grantMicro', () => {
   it('bounds a result accepted alone by its own CPU time', () => {
     expect(grantMicro({ ...bounds, ownCpuMs: 5_000, validCpuMs: [5_000] })).toBe(115_741);
     expect(grantMicro({ ...bounds, ownCpuMs: 5_000, validCpuMs: [] })).toBe(115_741);
+  });
+});
+
+describe('creditableCpuMs', () => {
+  const sentAt = T0;
+
+  it('is the CPU time a host claims, no more than the coordinator saw its task out', () => {
+    expect(creditableCpuMs({ cpuTimeMs: 2_000, sentAt, receivedAt: sentAt + 2_500 })).toBe(2_000);
+    expect(creditableCpuMs({ cpuTimeMs: 1e12, sentAt, receivedAt: sentAt + 3_000 })).toBe(3_000);
+    expect(creditableCpuMs({ cpuTimeMs: 2_000, sentAt, receivedAt: sentAt + 2_000 })).toBe(2_000);
+    expect(creditableCpuMs({ cpuTimeMs: 12.5, sentAt, receivedAt: sentAt + 40 })).toBe(12.5);
+  });
+
+  it('is nothing when the coordinator saw no time pass, or has no record of when', () => {
+    expect(creditableCpuMs({ cpuTimeMs: 2_000, sentAt, receivedAt: sentAt })).toBe(0);
+    // The clock set back between the two.
+    expect(creditableCpuMs({ cpuTimeMs: 2_000, sentAt, receivedAt: sentAt - 5_000 })).toBe(0);
+    expect(creditableCpuMs({ cpuTimeMs: 2_000, sentAt: null, receivedAt: sentAt })).toBe(0);
+    expect(creditableCpuMs({ cpuTimeMs: 2_000, sentAt, receivedAt: null })).toBe(0);
+  });
+
+  it('bounds colluders who all inflate their CPU time by the time each held its task', () => {
+    const results = [
+      { cpuTimeMs: 1e12, sentAt, receivedAt: sentAt + 4_000 },
+      { cpuTimeMs: 1e12, sentAt: sentAt + 1_000, receivedAt: sentAt + 3_000 },
+    ].map(creditableCpuMs);
+    expect(results).toEqual([4_000, 2_000]);
+    expect(grantMicro({ fpopsEst: 1e21, ownCpuMs: results[0]!, validCpuMs: results, capMicro: 1_000_000_000 })).toBe(microForCpuMs(2_000));
   });
 });
 
