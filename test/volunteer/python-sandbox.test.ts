@@ -3,7 +3,7 @@
 // through Pyodide's JavaScript bridge, ctypes, gc, os.system, sockets and HTTP finds each
 // refused, and reads clocks and randomness drawn from the seed alone; a task leaves nothing for
 // the next one on the same interpreter; failures end as their codes, and the pool runs the next
-// task after each.
+// task after each; and on a machine in New York, the app sees UTC only.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -231,3 +231,51 @@ describe('Python apps over the CPU limit', () => {
   }, 180_000);
 });
 
+
+describe("the volunteer's time zone: a Python app sees UTC only", () => {
+  let pool: SandboxPool;
+  const zone = process.env.TZ;
+  beforeAll(() => {
+    // Set before the worker starts: a zone far from UTC, with summer time.
+    process.env.TZ = 'America/New_York';
+    pool = new SandboxPool({ threads: 1, maxMemoryMb: 512, maxCpuMs: 120_000, log: createLogger('silent') });
+  });
+  afterAll(async () => {
+    await pool.close();
+    if (zone === undefined) delete process.env.TZ;
+    else process.env.TZ = zone;
+  });
+
+  // 2020-07-01 12:30:15 UTC: 08:30:15 summer time in New York; and a winter instant.
+  const ZONE_PROBE = `
+import time, datetime, os
+
+def run(input, ctx):
+    summer, winter = time.localtime(1593606615), time.localtime(1577881815)
+    return {
+        "timezone": [time.timezone, time.altzone, time.daylight, list(time.tzname)],
+        "localtime": [[t.tm_hour, t.tm_isdst, t.tm_zone, t.tm_gmtoff] for t in (summer, winter)],
+        "strftime": time.strftime("%H:%M:%S %z %Z", summer),
+        "mktime": time.mktime(time.gmtime(1593606615)),
+        "astimezone": datetime.datetime.fromtimestamp(1593606615).astimezone().isoformat(),
+        "ctime": time.ctime(1593606615),
+        "TZ": os.environ.get("TZ"),
+    }
+`;
+
+  it('time, datetime and the environment show no offset, whatever the machine’s zone', async () => {
+    expect(new Date(Date.UTC(2020, 6, 1)).getTimezoneOffset()).toBe(240); // this process is in New York now
+    const r = await pool.run(job({ 'main.py': ZONE_PROBE }, {}), recorder().events);
+    expect(r.outcome.ok, JSON.stringify(r.outcome)).toBe(true);
+    // (Pyodide's C library names the zone from the offset the realm's Date gives it: none.)
+    expect(JSON.parse((r.outcome as { outputJson: string }).outputJson)).toEqual({
+      timezone: [0, 0, 0, ['UTC-0000', 'UTC-0000']],
+      localtime: [[12, 0, 'UTC-0000', 0], [12, 0, 'UTC-0000', 0]],
+      strftime: '12:30:15 +0000 UTC-0000',
+      mktime: 1593606615,
+      astimezone: '2020-07-01T12:30:15+00:00',
+      ctime: 'Wed Jul  1 12:30:15 2020',
+      TZ: 'UTC',
+    });
+  }, 180_000);
+});

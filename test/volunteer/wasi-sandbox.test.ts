@@ -3,7 +3,7 @@
 // reference does and resumes from its checkpoint file; a hostile probe learns nothing of the
 // machine (no host file, no environment, clocks and randomness from the seed alone); a
 // non-zero exit, a trap, an endless loop and unbounded memory each end as their failure, and
-// the pool runs the next task after each.
+// the pool runs the next task after each; on a machine in New York, local time is UTC.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,5 +129,33 @@ describe('WASI programs in the daemon sandbox', () => {
     } finally {
       await small.close();
     }
+  });
+});
+
+describe("the volunteer's time zone: a WASI program sees UTC only", () => {
+  let pool: SandboxPool;
+  const zone = process.env.TZ;
+  beforeAll(() => {
+    // Set before the worker starts: a zone far from UTC, with summer time.
+    process.env.TZ = 'America/New_York';
+    pool = new SandboxPool({ threads: 1, maxMemoryMb: 128, maxCpuMs: 20_000, log: createLogger('silent') });
+  });
+  afterAll(async () => {
+    await pool.close();
+    if (zone === undefined) delete process.env.TZ;
+    else process.env.TZ = zone;
+  });
+
+  // WASI preview 1 has no time zones (wasi-libc has no tzset, timezone or tzname): a program could
+  // learn the machine's zone only from its environment or the machine's files, and has neither.
+  it('local time is UTC in summer and winter, whatever the machine’s zone', async () => {
+    expect(new Date(Date.UTC(2020, 6, 1)).getTimezoneOffset()).toBe(240); // this process is in New York now
+    const r = await pool.run(job(PROBE_WASM, { args: ['zone'], output: 'json' }), recorder().events);
+    expect(r.outcome.ok, JSON.stringify(r.outcome)).toBe(true);
+    expect(JSON.parse((r.outcome as { outputJson: string }).outputJson)).toEqual({
+      local: [[12, 0, 0, 'UTC'], [12, 0, 0, 'UTC']],
+      strftime: '12:30:15 +0000 UTC',
+      mktime: 1593606615,
+    });
   });
 });
