@@ -55,7 +55,7 @@ describe('credit through the API', () => {
     for (const v of volunteers) {
       const tasks = await v.requestTasks(3);
       expect(tasks).toHaveLength(3);
-      sentEarlier(c.store.db, tasks, TIMING.elapsedMs);
+      await sentEarlier(c.store.sql, tasks, TIMING.elapsedMs);
       const acks = await v.report(tasks.map((t) => buildResult(ed, v.seed, t, { output: { echo: t.input } }, TIMING)));
       expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted', 'accepted']);
     }

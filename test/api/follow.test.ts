@@ -47,7 +47,7 @@ const BAD_IDS = ['abc', '-1', '0', '1.5', '99999999999999999999'];
 async function answer(c: TestCoordinator, v: TestVolunteer, seqOf: (t: Task) => number, outcomes: Record<number, Outcome>, want = 8): Promise<Task[]> {
   const tasks = await v.requestTasks(want);
   const answered = tasks.filter((t) => outcomes[seqOf(t)] !== undefined);
-  sentEarlier(c.store.db, answered, TIMING.elapsedMs);
+  await sentEarlier(c.store.sql, answered, TIMING.elapsedMs);
   const results = answered.map((t) => buildResult(ed, v.seed, t, outcomes[seqOf(t)]!, TIMING));
   if (results.length > 0) {
     const acks = await v.report(results);
