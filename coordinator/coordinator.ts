@@ -94,6 +94,19 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     },
   );
 
+  // A submission cut short by a crash left a staged batch: it was never acknowledged. On SQLite
+  // any staged batch found at start is such a one. On PostgreSQL another instance may be taking
+  // that submission now; a submission lives no longer than the request that carries it, so a
+  // batch staged before that is abandoned (and looked for again as uploads are collected).
+  const submissionLifetimeMs = (config.requestTimeoutMs > 0 ? config.requestTimeoutMs : 24 * 3_600_000) + 60_000;
+  const discardAbandoned = async () => {
+    const before = config.databaseUrl ? Date.now() - submissionLifetimeMs : Number.MAX_SAFE_INTEGER;
+    for (const batchId of await core.store.work.stagedBatches(before)) {
+      await discardStaged(core.submission, batchId);
+      log.warn('discarded a batch whose submission never finished', { batchId });
+    }
+  };
+
   let firstAdmin: RunningCoordinator['firstAdmin'];
   try {
     firstAdmin = await core.accounts.ensureFirstAdmin(config.adminPassword);
@@ -102,11 +115,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     if (seeded) log.info('seeded demo project', { project: DEMO_PROJECT, workunits: seeded.workunits, batches: seeded.batches });
     const admin = (await core.accounts.list()).filter((a) => a.role === 'admin').sort((a, b) => a.id - b.id)[0];
     if (admin) await core.store.catalog.adoptOwnerless(admin.id);
-    // A submission cut short by a crash left a staged batch: it was never acknowledged.
-    for (const batchId of await core.store.work.stagedBatches()) {
-      await discardStaged(core.submission, batchId);
-      log.warn('discarded a batch whose submission never finished', { batchId });
-    }
+    await discardAbandoned();
   } catch (e) {
     await core.close();
     throw e;
@@ -284,6 +293,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       (n) => n > 0 && log.info('removed uploaded outputs nothing needs', { files: n }),
       (e: unknown) => log.error('removing uploaded outputs failed', errorFields(e)),
     );
+    if (config.databaseUrl) discardAbandoned().catch((e: unknown) => log.error('discarding abandoned submissions failed', errorFields(e)));
   }, Math.max(1000, Math.min(600_000, Math.floor(config.uploadGraceMs / 2))));
   collect.unref();
 

@@ -185,7 +185,7 @@ const SQL: Record<string, string> = {
   insertBatch: 'INSERT INTO batches (project_id, app_id, name, client_key, created_at, staged) VALUES (?, ?, ?, ?, ?, 1) RETURNING id',
   batchByKey: 'SELECT id, staged, workunit_count FROM batches WHERE project_id = ? AND client_key = ?',
   unstage: 'UPDATE batches SET staged = 0, workunit_count = ? WHERE id = ? AND staged = 1',
-  stagedBatches: 'SELECT id FROM batches WHERE staged = 1',
+  stagedBatches: 'SELECT id FROM batches WHERE staged = 1 AND created_at < ?',
   deleteStagedWorkunits: `DELETE FROM workunits WHERE id IN (SELECT w.id FROM workunits w JOIN batches b ON b.id = w.batch_id
     WHERE w.batch_id = ? AND b.staged = 1 LIMIT ?)`,
   deleteStagedBatch: 'DELETE FROM batches WHERE id = ? AND staged = 1',
@@ -195,6 +195,8 @@ const SQL: Record<string, string> = {
     FROM workunits WHERE +batch_id = ? AND id > ? ORDER BY id LIMIT ?`,
   setReplicasThrough: 'UPDATE batches SET replicas_through = ? WHERE id = ?',
   replicasThrough: 'SELECT replicas_through FROM batches WHERE id = ? AND staged = 0',
+  // PostgreSQL only: instances making one batch's replicas at once take turns.
+  replicasThroughForUpdate: 'SELECT replicas_through FROM batches WHERE id = ? AND staged = 0 FOR UPDATE',
   batchesWithoutReplicas: `SELECT b.id FROM batches b WHERE b.staged = 0
     AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.id > b.replicas_through) ORDER BY b.id`,
   cancelBatch: "UPDATE batches SET status = 'cancelled' WHERE id = ?",
@@ -369,8 +371,9 @@ export class WorkStore {
     return (await this.sql.run(SQL.unstage!, [workunits, batchId])).changes === 1;
   }
 
-  async stagedBatches(): Promise<number[]> {
-    return ((await this.sql.all(SQL.stagedBatches!)) as { id: number }[]).map((r) => r.id);
+  /** Batches still being submitted, begun before `before` (all of them by default). */
+  async stagedBatches(before = Number.MAX_SAFE_INTEGER): Promise<number[]> {
+    return ((await this.sql.all(SQL.stagedBatches!, [before])) as { id: number }[]).map((r) => r.id);
   }
 
   /** Deletes up to `limit` work units of a staged batch, then the batch once it is empty. Returns how many went. */
@@ -385,8 +388,13 @@ export class WorkStore {
     return (await this.sql.all(SQL.workunitsAfter!, [batchId, afterId, limit])) as WorkunitToReplicate[];
   }
 
-  async replicasThrough(batchId: number): Promise<number | undefined> {
-    return ((await this.sql.get(SQL.replicasThrough!, [batchId])) as { replicas_through: number } | undefined)?.replicas_through;
+  /**
+   * The last work unit of the batch that has its replicas, locked until the transaction ends:
+   * another instance making the same batch's replicas waits, then starts where this one stopped.
+   */
+  async lockReplicasThrough(batchId: number): Promise<number | undefined> {
+    const statement = this.sql.dialect === 'postgres' ? SQL.replicasThroughForUpdate! : SQL.replicasThrough!;
+    return ((await this.sql.get(statement, [batchId])) as { replicas_through: number } | undefined)?.replicas_through;
   }
 
   async setReplicasThrough(batchId: number, workunitId: number): Promise<void> {

@@ -198,7 +198,7 @@ export class Submission {
   /** Creates the first replicas of the next `limit` work units of a committed batch; true when none are left. */
   async makeReplicas(batchId: number, limit: number, now = Date.now(), within?: Tx): Promise<boolean> {
     return await this.store.within(within, async (tx) => {
-      const through = await tx.work.replicasThrough(batchId);
+      const through = await tx.work.lockReplicasThrough(batchId);
       if (through === undefined) return true;
       const wus = await tx.work.workunitsAfter(batchId, through, limit);
       for (const w of wus) {

@@ -1,7 +1,9 @@
-// Two coordinator instances on one PostgreSQL database, scripted: the two results of a quorum-2
-// work unit are recorded and judged on both at once, each in a transaction the other cannot see
-// yet. On SQLite one writer made this impossible; here the work unit's row lock must make it so:
-// the work unit is validated exactly once, with both results valid and each credited once.
+// Two coordinator instances on one PostgreSQL database, scripted: one holds its transaction open
+// while the other does the same thing. On SQLite one writer made each of these impossible; on
+// PostgreSQL a row lock or a rule must: the two results of a quorum-2 work unit judged at once
+// validate it exactly once; credit granted at once on both is appended to one chain in turn; a
+// batch's replicas made at once are made once; and an instance starting while another takes a
+// submission leaves that staged batch alone.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import { buildResult } from '../../protocol/results.js';
 import { createCore, type Core } from '../../coordinator/core.js';
 import { Store } from '../../coordinator/store/store.js';
 import { createTestDatabase, skipPostgresTests, type TestDatabase } from '../helpers/postgres.js';
+import { startTestCoordinator } from '../helpers/test-coordinator.js';
 import { PRIMES_DIR, WORLD_OPTIONS } from '../helpers/world.js';
 
 const skip = await skipPostgresTests('two instances judging one work unit');
@@ -145,5 +148,49 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
       if (i > 0) expect(e.prev).toBe(entries[i - 1]!.hash);
     });
     expect(run.secondDidNotWait).toBe(false);
+  });
+
+  it('makes the replicas of a batch once when two instances make them at once', async () => {
+    const projectId = await a.apps.createProject({ name: 'replicas' });
+    const app = await a.apps.createApp(projectId, { name: 'primes' });
+    const files = readdirSync(PRIMES_DIR).filter((f) => f.endsWith('.js')).map((file) => ({ name: file, bytes: readFileSync(join(PRIMES_DIR, file)) }));
+    await a.apps.addVersion(app.id, { files }, NOW);
+    // A batch committed but without replicas yet, as a submission leaves it (ReplicaMaker's work).
+    const stage = await a.submission.begin({ appId: app.id, name: 'replicas', replication: { minQuorum: 2, targetNresults: 2 } }, NOW);
+    if (!('batchId' in stage) || !('app' in stage)) throw new Error('the batch was not staged');
+    await a.submission.addChunk(stage, Array.from({ length: 20 }, (_, i) => ({ value: { input: { from: i, to: i + 10 } }, where: `workunits[${i}]` })), NOW);
+    await a.submission.commit(stage);
+    const run = await interleave(
+      (hold) => a.store.transaction(async (tx) => {
+        await a.submission.makeReplicas(stage.batchId, 100, NOW, tx);
+        await hold;
+        return 0;
+      }),
+      async () => ((await b.submission.makeReplicas(stage.batchId, 100, NOW)) ? 0 : 1),
+    );
+    const perWorkunit = await a.store.sql.all<{ n: number }>(
+      'SELECT COUNT(r.id) AS n FROM workunits w LEFT JOIN replicas r ON r.workunit_id = w.id WHERE w.batch_id = ? GROUP BY w.id',
+      [stage.batchId],
+    );
+    expect({ counts: [...new Set(perWorkunit.map((r) => r.n))], workunits: perWorkunit.length, secondDidNotWait: run.secondDidNotWait }).toEqual({ counts: [2], workunits: 20, secondDidNotWait: false });
+  });
+
+  it('leaves alone a batch another instance is still submitting, and discards one whose submission outlived any request', async () => {
+    const projectId = await a.apps.createProject({ name: 'staged' });
+    const app = await a.apps.createApp(projectId, { name: 'primes' });
+    const files = readdirSync(PRIMES_DIR).filter((f) => f.endsWith('.js')).map((file) => ({ name: file, bytes: readFileSync(join(PRIMES_DIR, file)) }));
+    await a.apps.addVersion(app.id, { files }, NOW);
+    // Instance a is in the middle of a submission (staged, not committed) when another instance starts.
+    const stage = await a.submission.begin({ appId: app.id, name: 'streaming in', replication: {} }, Date.now());
+    if (!('app' in stage)) throw new Error('the batch was not staged');
+    await a.submission.addChunk(stage, [{ value: { input: { from: 1, to: 9 } }, where: 'workunits[0]' }], Date.now());
+    const staged = async () => (await a.store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM batches WHERE id = ?', [stage.batchId]))!.n;
+    const startAnother = async () => (await startTestCoordinator({ dataDir, databaseUrl: database.url })).close();
+    await startAnother();
+    expect(await staged()).toBe(1);
+    // Begun longer ago than any request may last (--request-timeout-ms, an hour by default): abandoned.
+    await a.store.sql.run('UPDATE batches SET created_at = created_at - ? WHERE id = ?', [2 * 3_600_000, stage.batchId]);
+    await startAnother();
+    expect(await staged()).toBe(0);
   });
 });
