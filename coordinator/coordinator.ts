@@ -37,6 +37,9 @@ import { clusterPresence, localPresence } from './volunteers/presence.js';
 import { connectRedis, type RedisLink } from './cluster/redis-link.js';
 import { discardStaged, ReplicaMaker } from './work/batch-ingest.js';
 
+/** How often instances sharing PostgreSQL look for submissions a dead instance left staged. */
+const ABANDONED_SUBMISSIONS_MS = 5_000;
+
 /** Between instances (serverSideEmit): batches whose status changed, for each instance's watchers. */
 const BATCHES_CHANGED = 'batches.changed';
 
@@ -95,15 +98,13 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   );
 
   // A submission cut short by a crash left a staged batch: it was never acknowledged. On SQLite
-  // any staged batch found at start is such a one. On PostgreSQL another instance may be taking
-  // that submission now; a submission lives no longer than the request that carries it, so a
-  // batch staged before that is abandoned (and looked for again as uploads are collected).
-  const submissionLifetimeMs = (config.requestTimeoutMs > 0 ? config.requestTimeoutMs : 24 * 3_600_000) + 60_000;
+  // any staged batch found at start is such a one; on PostgreSQL one whose instance is gone
+  // (cluster/staged-batches.ts), looked for again every few seconds: an instance may die any time.
   const discardAbandoned = async () => {
-    const before = config.databaseUrl ? Date.now() - submissionLifetimeMs : Number.MAX_SAFE_INTEGER;
-    for (const batchId of await core.store.work.stagedBatches(before)) {
-      await discardStaged(core.submission, batchId);
-      log.warn('discarded a batch whose submission never finished', { batchId });
+    for (const { id, createdAt } of await core.store.work.stagedBatches()) {
+      if (!(await core.stagedBatches.abandoned(id, createdAt, Date.now()))) continue;
+      await discardStaged(core.submission, id);
+      log.warn('discarded a batch whose submission never finished', { batchId: id });
     }
   };
 
@@ -293,9 +294,17 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       (n) => n > 0 && log.info('removed uploaded outputs nothing needs', { files: n }),
       (e: unknown) => log.error('removing uploaded outputs failed', errorFields(e)),
     );
-    if (config.databaseUrl) discardAbandoned().catch((e: unknown) => log.error('discarding abandoned submissions failed', errorFields(e)));
   }, Math.max(1000, Math.min(600_000, Math.floor(config.uploadGraceMs / 2))));
   collect.unref();
+  let discarding = false;
+  const abandonedSweep = setInterval(() => {
+    if (!config.databaseUrl || discarding) return;
+    discarding = true;
+    discardAbandoned()
+      .catch((e: unknown) => log.error('discarding abandoned submissions failed', errorFields(e)))
+      .finally(() => (discarding = false));
+  }, ABANDONED_SUBMISSIONS_MS);
+  abandonedSweep.unref();
 
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   const stopAll = async () => {
@@ -307,6 +316,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     await stats?.close();
     clearInterval(sweep);
     clearInterval(collect);
+    clearInterval(abandonedSweep);
     replicaMaker.stop();
     await replicaMaker.idle();
     watch?.close();

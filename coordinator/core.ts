@@ -1,5 +1,6 @@
 // The coordinator without its network: store, keys, files and the work lifecycle, wired.
 // The server adds HTTP and Socket.IO on top; tests drive it directly with their own clock.
+import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Ed25519 } from '../protocol/ed25519.js';
@@ -14,6 +15,8 @@ import { OutputCollector } from './files/output-collector.js';
 import { OutputFiles } from './files/output-files.js';
 import { OutputUploads } from './files/output-uploads.js';
 import { loadOrCreateCoordinatorKey, type CoordinatorKey } from './identity/coordinator-key.js';
+import { Leases } from './cluster/leases.js';
+import { LeasedStagedBatches, SOLE_KEEPER, type StagedBatchKeeper } from './cluster/staged-batches.js';
 import { DATABASE_FILE_NAME } from './ops/sqlite-file.js';
 import { Store } from './store/store.js';
 import type { Candidate } from './store/work-store.js';
@@ -84,6 +87,8 @@ export interface Core {
   priorities: PriorityBounds;
   /** Runs the priority lowerings pending (call at start to resume); resolves when none is left. */
   lowerPriorities(): Promise<void>;
+  /** Who holds a submission in progress: on PostgreSQL a lease per staged batch, so instances leave each other's alone. */
+  stagedBatches: StagedBatchKeeper;
   close(): Promise<void>;
 }
 
@@ -200,6 +205,7 @@ export function createCore(
     correctCredit: () => creditCaps.kick(),
     priorities,
     lowerPriorities: () => priorities.kick(),
+    stagedBatches: store.sql.dialect === 'postgres' ? new LeasedStagedBatches(new Leases(store.sql, randomUUID())) : SOLE_KEEPER,
     close: async () => {
       recheck.stop();
       creditCaps.stop();

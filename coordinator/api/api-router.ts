@@ -5,6 +5,7 @@ import type { Logger } from '../../common/log.js';
 import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import type { AccountService } from '../accounts/account-service.js';
 import type { AppRegistry } from '../apps/app-registry.js';
+import type { StagedBatchKeeper } from '../cluster/staged-batches.js';
 import type { OutputFiles } from '../files/output-files.js';
 import type { StatusOf } from '../research/batch-status.js';
 import type { TrustFn } from '../http/client-address.js';
@@ -45,6 +46,7 @@ export interface ApiDeps {
   cancelBatch(batchId: number): Promise<number>;
   retryBatch(batchId: number, codes?: string[]): Promise<number>;
   repair: Repair;
+  stagedBatches: StagedBatchKeeper;
   onCommitted(batchId: number): void;
   onlineHostIds(): Promise<Set<number>>;
   statusOf: StatusOf;

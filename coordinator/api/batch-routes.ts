@@ -6,6 +6,7 @@ import { errorFields, type Logger } from '../../common/log.js';
 import express from 'express';
 import { z } from 'zod';
 import { BatchChangeSchema, RetryRequestSchema, type BatchErrors, type BatchList, type Cancelled, type Retried, type Submitted, type WorkunitDetail, type WorkunitPage } from '../../protocol/api.js';
+import type { StagedBatchKeeper } from '../cluster/staged-batches.js';
 import type { OutputFiles } from '../files/output-files.js';
 import type { StatusOf } from '../research/batch-status.js';
 import { resultPieces } from '../research/results-export.js';
@@ -78,6 +79,8 @@ async function* arrayChunks(items: unknown[]): AsyncGenerator<RawWorkunit[]> {
 
 export function batchRoutes(deps: {
   store: Store;
+  /** Who holds a submission in progress (cluster/staged-batches.ts). */
+  stagedBatches: StagedBatchKeeper;
   outputs: OutputFiles;
   submission: Submission;
   access: Access;
@@ -104,12 +107,12 @@ export function batchRoutes(deps: {
         throw new ApiError('unsupported_media_type', 'send an NDJSON batch uncompressed (no Content-Encoding)');
       }
       const { name, clientKey, lines, appVersion, ...replication } = parse(NdjsonQuerySchema, req.query, 'batch parameters');
-      submitted = await ingestBatch(submission, { appId: app.id, name, clientKey, replication, appVersion }, ndjsonWorkunits(req, INGEST_CHUNK, lines, deps.maxLineChars));
+      submitted = await ingestBatch(submission, { appId: app.id, name, clientKey, replication, appVersion }, ndjsonWorkunits(req, INGEST_CHUNK, lines, deps.maxLineChars), undefined, deps.stagedBatches);
       if (!submitted.created) req.resume();
     } else if (req.is('application/json')) {
       const body = await readJson(req, MAX_JSON_BATCH_BYTES, JSON_BATCH_TOO_LARGE);
       const { workunits, ...header } = parse(JsonBatchSchema, body, 'batch');
-      submitted = await ingestBatch(submission, { ...header, appId: app.id }, arrayChunks(workunits));
+      submitted = await ingestBatch(submission, { ...header, appId: app.id }, arrayChunks(workunits), undefined, deps.stagedBatches);
     } else {
       throw new ApiError('unsupported_media_type', 'send the batch as application/json or application/x-ndjson');
     }

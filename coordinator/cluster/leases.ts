@@ -77,6 +77,18 @@ export class Leases {
     return row !== undefined;
   }
 
+  /** Removes a lease this holder still has under its number (one that names a thing that is done). */
+  async forget(lease: Lease): Promise<void> {
+    await this.db.run('DELETE FROM leases WHERE name = ? AND holder = ? AND fencing = ?', [lease.name, this.holder, lease.fencing]);
+  }
+
+  /** Whether the lease has expired, by the database's clock on PostgreSQL; undefined when there is none. */
+  async expired(name: string): Promise<boolean | undefined> {
+    const t = now(this.db, this.clock);
+    const row = await this.db.get<{ expired: number }>(`SELECT expires_at <= ${t.expr} AS expired FROM leases WHERE name = ?`, [...t.params, name]);
+    return row && row.expired === 1;
+  }
+
   async current(name: string): Promise<Lease | undefined> {
     const row = await this.db.get<{ holder: string; fencing: number; expires_at: number }>('SELECT holder, fencing, expires_at FROM leases WHERE name = ?', [name]);
     return row && { name, holder: row.holder, fencing: row.fencing, expiresAt: row.expires_at };

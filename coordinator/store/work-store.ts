@@ -185,7 +185,7 @@ const SQL: Record<string, string> = {
   insertBatch: 'INSERT INTO batches (project_id, app_id, name, client_key, created_at, staged) VALUES (?, ?, ?, ?, ?, 1) RETURNING id',
   batchByKey: 'SELECT id, staged, workunit_count FROM batches WHERE project_id = ? AND client_key = ?',
   unstage: 'UPDATE batches SET staged = 0, workunit_count = ? WHERE id = ? AND staged = 1',
-  stagedBatches: 'SELECT id FROM batches WHERE staged = 1 AND created_at < ?',
+  stagedBatches: 'SELECT id, created_at AS createdAt FROM batches WHERE staged = 1 ORDER BY id',
   deleteStagedWorkunits: `DELETE FROM workunits WHERE id IN (SELECT w.id FROM workunits w JOIN batches b ON b.id = w.batch_id
     WHERE w.batch_id = ? AND b.staged = 1 LIMIT ?)`,
   deleteStagedBatch: 'DELETE FROM batches WHERE id = ? AND staged = 1',
@@ -371,9 +371,9 @@ export class WorkStore {
     return (await this.sql.run(SQL.unstage!, [workunits, batchId])).changes === 1;
   }
 
-  /** Batches still being submitted, begun before `before` (all of them by default). */
-  async stagedBatches(before = Number.MAX_SAFE_INTEGER): Promise<number[]> {
-    return ((await this.sql.all(SQL.stagedBatches!, [before])) as { id: number }[]).map((r) => r.id);
+  /** Batches still being submitted, and when each was begun. */
+  async stagedBatches(): Promise<{ id: number; createdAt: number }[]> {
+    return await this.sql.all<{ id: number; createdAt: number }>(SQL.stagedBatches!);
   }
 
   /** Deletes up to `limit` work units of a staged batch, then the batch once it is empty. Returns how many went. */

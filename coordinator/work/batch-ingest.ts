@@ -2,6 +2,7 @@
 // validated and inserted in its own short transaction, with a turn of the event loop between
 // chunks, into a staged batch that becomes visible only when the last chunk is in.
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { SOLE_KEEPER, type StagedBatchKeeper } from '../cluster/staged-batches.js';
 import type { BatchHeader, RawWorkunit, Submission, Submitted } from './submission.js';
 
 /** Work units per transaction: a few tens of milliseconds of work. */
@@ -13,12 +14,15 @@ export async function ingestBatch(
   header: BatchHeader,
   chunks: AsyncIterable<RawWorkunit[]>,
   onProgress: (workunits: number) => void = () => {},
+  keeper: StagedBatchKeeper = SOLE_KEEPER,
 ): Promise<Submitted> {
   const stage = await submission.begin(header);
   if (!('app' in stage)) {
     // Already submitted with this client key; the body is not needed.
     return stage;
   }
+  // Other instances leave it alone while this one holds it (cluster/staged-batches.ts).
+  const release = await keeper.hold(stage.batchId);
   try {
     for await (const chunk of chunks) {
       for (let i = 0; i < chunk.length; i += INGEST_CHUNK) {
@@ -31,6 +35,8 @@ export async function ingestBatch(
   } catch (e) {
     await discardStaged(submission, stage.batchId);
     throw e;
+  } finally {
+    await release();
   }
 }
 

@@ -175,22 +175,24 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     expect({ counts: [...new Set(perWorkunit.map((r) => r.n))], workunits: perWorkunit.length, secondDidNotWait: run.secondDidNotWait }).toEqual({ counts: [2], workunits: 20, secondDidNotWait: false });
   });
 
-  it('leaves alone a batch another instance is still submitting, and discards one whose submission outlived any request', async () => {
+  it('leaves alone a batch another instance is still submitting, and discards one whose instance died', async () => {
     const projectId = await a.apps.createProject({ name: 'staged' });
     const app = await a.apps.createApp(projectId, { name: 'primes' });
     const files = readdirSync(PRIMES_DIR).filter((f) => f.endsWith('.js')).map((file) => ({ name: file, bytes: readFileSync(join(PRIMES_DIR, file)) }));
     await a.apps.addVersion(app.id, { files }, NOW);
-    // Instance a is in the middle of a submission (staged, not committed) when another instance starts.
+    // Instance a is in the middle of a submission (staged, not committed, its lease held) when another instance starts.
     const stage = await a.submission.begin({ appId: app.id, name: 'streaming in', replication: {} }, Date.now());
     if (!('app' in stage)) throw new Error('the batch was not staged');
+    const release = await a.stagedBatches.hold(stage.batchId);
     await a.submission.addChunk(stage, [{ value: { input: { from: 1, to: 9 } }, where: 'workunits[0]' }], Date.now());
     const staged = async () => (await a.store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM batches WHERE id = ?', [stage.batchId]))!.n;
     const startAnother = async () => (await startTestCoordinator({ dataDir, databaseUrl: database.url })).close();
     await startAnother();
     expect(await staged()).toBe(1);
-    // Begun longer ago than any request may last (--request-timeout-ms, an hour by default): abandoned.
-    await a.store.sql.run('UPDATE batches SET created_at = created_at - ? WHERE id = ?', [2 * 3_600_000, stage.batchId]);
+    // Instance a dies: its lease is no longer renewed and lapses. The next instance to look clears the batch.
+    await a.store.sql.run("UPDATE leases SET expires_at = 0 WHERE name = 'submission:' || ?", [String(stage.batchId)]);
     await startAnother();
     expect(await staged()).toBe(0);
+    await release();
   });
 });
