@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TEST_BACKEND, testDatabaseOf } from './postgres.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -16,11 +17,17 @@ export interface CoordinatorProcess {
   exited: Promise<number | null>;
 }
 
-/** `args` come last, so they may set what is given here (no shutdown drain, unless asked for). */
+/**
+ * `args` come last, so they may set what is given here (no shutdown drain, unless asked for).
+ * On PostgreSQL (the postgres test project) the coordinator keeps its database in the data dir's
+ * own (testDatabaseOf): made at the first start on the data dir, the same at every restart; the
+ * test drops it with dropTestDatabaseOf when it removes the data dir.
+ */
 export async function spawnCoordinator(dataDir: string, args: string[] = []): Promise<CoordinatorProcess> {
+  const database = TEST_BACKEND === 'postgres' && !args.includes('--database-url') ? ['--database-url', (await testDatabaseOf(dataDir)).url] : [];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'coordinator', 'main.ts'), '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--shutdown-drain-ms', '0', ...args],
+    ['--import', 'tsx', join(ROOT, 'coordinator', 'main.ts'), '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--shutdown-drain-ms', '0', ...database, ...args],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output: string[] = [];

@@ -3,7 +3,11 @@
 // touched. Under CI=true a missing server fails the suite; elsewhere the suite is skipped and
 // says how to start one.
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import pg from 'pg';
+
+/** Which database test coordinators use: VG_TEST_BACKEND=postgres (the postgres test project) or SQLite. */
+export const TEST_BACKEND: 'sqlite' | 'postgres' = process.env.VG_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
 
 /** A database on the server the tests may create others from. */
 export const POSTGRES_ADMIN_URL = process.env.VG_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -59,6 +63,39 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     name,
     drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
+}
+
+/**
+ * On PostgreSQL, each data dir's own database, as SQLite's file lies in it: made the first time
+ * a coordinator starts on the data dir (in this process or as a child), found again when one
+ * starts on it again, dropped with dropTestDatabaseOf when the test removes the data dir.
+ */
+const ofDataDir = new Map<string, Promise<TestDatabase>>();
+
+export function testDatabaseOf(dataDir: string): Promise<TestDatabase> {
+  const key = resolve(dataDir);
+  let database = ofDataDir.get(key);
+  if (!database) {
+    database = createTestDatabase();
+    ofDataDir.set(key, database);
+    // A failed creation is not remembered: the next start tries again.
+    database.catch(() => ofDataDir.delete(key));
+  }
+  return database;
+}
+
+/** The data dir's database if one was made for it, else undefined (it is on SQLite). */
+export function existingTestDatabaseOf(dataDir: string): Promise<TestDatabase> | undefined {
+  return ofDataDir.get(resolve(dataDir));
+}
+
+/** Drops the data dir's database, if it has one (whatever is still connected is ended). */
+export async function dropTestDatabaseOf(dataDir: string): Promise<void> {
+  const key = resolve(dataDir);
+  const database = ofDataDir.get(key);
+  if (!database) return;
+  ofDataDir.delete(key);
+  await (await database.catch(() => undefined))?.drop();
 }
 
 async function admin(sql: string): Promise<void> {

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { ConfigSchema, type Config } from '../../coordinator/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
 import { createLogger, type Logger } from '../../common/log.js';
-import { createTestDatabase, type TestDatabase } from './postgres.js';
+import { dropTestDatabaseOf, TEST_BACKEND, testDatabaseOf } from './postgres.js';
+
+export { TEST_BACKEND };
 
 /** The first admin's password in test coordinators (name: admin). */
 export const TEST_ADMIN_PASSWORD = 'test-admin-password';
@@ -16,20 +18,11 @@ export interface TestCoordinator extends RunningCoordinator {
   dispose(): Promise<void>;
 }
 
-/** Which database test coordinators use: VG_TEST_BACKEND=postgres (the postgres test project) or SQLite. */
-export const TEST_BACKEND: 'sqlite' | 'postgres' = process.env.VG_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
-
-/** On PostgreSQL, each data dir's own database: a coordinator started again on a data dir finds its database. */
-const databases = new Map<string, TestDatabase>();
-
 /** `log` receives the coordinator's log (default: none unless VG_TEST_LOG is set). */
 export async function startTestCoordinator(overrides: Partial<Config> = {}, log?: Logger): Promise<TestCoordinator> {
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'vg-coordinator-'));
-  let database = databases.get(dataDir);
-  if (TEST_BACKEND === 'postgres' && !database && overrides.databaseUrl === undefined) {
-    database = await createTestDatabase();
-    databases.set(dataDir, database);
-  }
+  // On PostgreSQL, the data dir's own database: a coordinator started again on a data dir finds it.
+  const database = TEST_BACKEND === 'postgres' && overrides.databaseUrl === undefined ? await testDatabaseOf(dataDir) : undefined;
   const config = ConfigSchema.parse({ port: 0, host: '127.0.0.1', dataDir, databaseUrl: database?.url, logLevel: 'silent', transitionIntervalMs: 100, demoWorkunits: 0, adminPassword: TEST_ADMIN_PASSWORD,
     // Tests drive many clients from one address as fast as they can: no rate limits unless asked.
     httpRatePerIp: 0, connectRatePerIp: 0, messageRatePerSocket: 0, messageRatePerHost: 0, connectionsPerIp: 0,
@@ -46,10 +39,7 @@ export async function startTestCoordinator(overrides: Partial<Config> = {}, log?
     async dispose() {
       await running.close();
       rmSync(dataDir, { recursive: true, force: true });
-      if (database) {
-        databases.delete(dataDir);
-        await database.drop();
-      }
+      if (database) await dropTestDatabaseOf(dataDir);
     },
   });
 }

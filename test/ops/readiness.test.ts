@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCoordinator, type CoordinatorProcess } from '../helpers/coordinator-process.js';
+import { dropTestDatabaseOf } from '../helpers/postgres.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { MIGRATIONS } from '../../coordinator/store/migrations.js';
 
@@ -54,6 +55,7 @@ describe('graceful shutdown', () => {
   afterAll(async () => {
     if (proc?.child.exitCode === null) await proc.kill9();
     rmSync(dataDir, { recursive: true, force: true });
+    await dropTestDatabaseOf(dataDir);
   });
 
   it('on SIGTERM, /readyz answers 503 while everything else is still served for the drain, then the coordinator exits 0', async () => {
