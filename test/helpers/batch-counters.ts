@@ -2,7 +2,8 @@
 // checked against a recount of the rows: used by the in-process world at every close and by the
 // reliability tests after crashes. The checks are `admin verify`'s own (coordinator/ops/recount.ts).
 import type Database from 'better-sqlite3';
-import { batchCounterProblems, hostCounterProblems } from '../../coordinator/ops/recount.js';
+import { batchCounterProblems, batchCounterProblemsIn, hostCounterProblems, hostCounterProblemsIn } from '../../coordinator/ops/recount.js';
+import type { SqlExecutor } from '../../coordinator/store/sql/sql.js';
 
 export { hostCounterProblems };
 
@@ -13,4 +14,9 @@ export { hostCounterProblems };
  */
 export function counterProblems(db: Database.Database): string[] {
   return [...batchCounterProblems(db), ...hostCounterProblems(db)];
+}
+
+/** counterProblems through the store contract, on SQLite or PostgreSQL (a batch's counts are the sums of its slots). */
+export async function counterProblemsIn(sql: SqlExecutor): Promise<string[]> {
+  return [...(await batchCounterProblemsIn(sql)), ...(await hostCounterProblemsIn(sql))];
 }

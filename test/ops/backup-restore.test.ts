@@ -7,6 +7,8 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { SqlExecutor } from '../../coordinator/store/sql/sql.js';
+import { SqliteDatabase } from '../../coordinator/store/sql/sqlite-database.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BatchStatus, Submitted } from '../../protocol/api.js';
 import { ApiClient } from '../helpers/api-client.js';
@@ -42,10 +44,11 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function readDb<T>(dataDir: string, fn: (db: Database.Database) => T): T {
+/** The data dir's SQLite file, read-only: as better-sqlite3 gives it, and through the store contract (the reliability checks). */
+async function readDb<T>(dataDir: string, fn: (db: Database.Database, sql: SqlExecutor) => T | Promise<T>): Promise<T> {
   const db = new Database(join(dataDir, 'coordinator.sqlite'), { readonly: true, fileMustExist: true });
   try {
-    return fn(db);
+    return await fn(db, new SqliteDatabase(db));
   } finally {
     db.close();
   }
@@ -139,10 +142,10 @@ describe('admin backup and restore', () => {
     expect(over.code).toBe(1);
     expect(over.stderr).toMatch(/is not empty/);
 
-    readDb(dataDir, (db) => {
+    await readDb(dataDir, async (db, sql) => {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      expect(ackProblems(db, ackedBefore)).toEqual([]);
-      expect(creditProblems(db)).toEqual([]);
+      expect(await ackProblems(sql, ackedBefore)).toEqual([]);
+      expect(await creditProblems(sql)).toEqual([]);
       expect(counterProblems(db)).toEqual([]);
       expect(db.prepare("SELECT name FROM sqlite_master WHERE name IN ('sqlar', 'vg_backup')").all()).toEqual([]);
     });
@@ -173,10 +176,10 @@ describe('admin backup and restore', () => {
     expect(lines.filter((l) => l.status !== 'done' || JSON.stringify(l.output) !== JSON.stringify(expectedOutput({ x: l.seq })))).toEqual([]);
 
     expect(await proc.stop()).toBe(0);
-    readDb(dataDir, (db) => {
-      expect(ackProblems(db, ackedBefore)).toEqual([]);
-      expect(workunitProblems(db)).toEqual([]);
-      expect(creditProblems(db)).toEqual([]);
+    await readDb(dataDir, async (_db, sql) => {
+      expect(await ackProblems(sql, ackedBefore)).toEqual([]);
+      expect(await workunitProblems(sql)).toEqual([]);
+      expect(await creditProblems(sql)).toEqual([]);
     });
     const verified = await runCli(['admin', 'verify', '--data-dir', dataDir]);
     expect(verified.code, verified.stdout).toBe(0);

@@ -97,13 +97,13 @@ interface HostRow {
   distrusted_at: number | null;
 }
 
-function checkOutcome(c: TestCoordinator): { revocations: number; sentinelTasks: number } {
+async function checkOutcome(c: TestCoordinator): Promise<{ revocations: number; sentinelTasks: number }> {
   const db = c.store.db;
-  expect(workunitProblems(db)).toEqual([]);
+  expect(await workunitProblems(c.store.sql)).toEqual([]);
   expect(db.prepare("SELECT status, COUNT(*) AS n FROM workunits GROUP BY status").all()).toEqual([
     { status: 'done', n: (db.prepare('SELECT COUNT(*) AS n FROM workunits').get() as { n: number }).n },
   ]);
-  expect(creditProblems(db)).toEqual([]);
+  expect(await creditProblems(c.store.sql)).toEqual([]);
   expect(counterProblems(db)).toEqual([]);
   const hostRow = db.prepare('SELECT id, total_credit_micro, consecutive_valid, sentinels_passed, sentinels_failed, distrusted_at FROM hosts WHERE id = ?');
   const replicasOf = db.prepare(`SELECT r.validate_state AS v, COUNT(*) AS n FROM replicas r WHERE r.host_id = ? AND r.outcome = 'success'
@@ -150,7 +150,7 @@ describe('cheating volunteers', () => {
 
     await runUntil(list, c.url, () => settled(c), 60_000);
 
-    const { revocations, sentinelTasks } = checkOutcome(c);
+    const { revocations, sentinelTasks } = await checkOutcome(c);
     const { problem } = await fetchAndVerifyLedger(c.url, c.key.publicKey);
     expect(problem).toBeUndefined();
     const replicas = (c.store.db.prepare('SELECT COUNT(*) AS n FROM replicas WHERE host_id IS NOT NULL').get() as { n: number }).n;
@@ -181,7 +181,7 @@ describe('cheating volunteers', () => {
     const honest = await Promise.all(Array.from({ length: 6 }, () => addHost(c, 'honest', rnd)));
     await runUntil([...colluders, ...honest], c.url, () => settled(c), 60_000);
 
-    const { revocations } = checkOutcome(c);
+    const { revocations } = await checkOutcome(c);
     // Every grant of the first batch was the colluders' and was taken back.
     expect(revocations).toBeGreaterThanOrEqual(120);
     expect(wrong.get(early)).toEqual({ n: 0 });
@@ -199,7 +199,7 @@ describe('cheating volunteers', () => {
     const honest = await Promise.all(Array.from({ length: 6 }, () => addHost(c, 'honest', rnd)));
     await runUntil([...colluders, ...honest], c.url, () => settled(c), 60_000);
 
-    const { revocations } = checkOutcome(c);
+    const { revocations } = await checkOutcome(c);
     const checks = (c.store.db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE kind = 'check'").get() as { n: number }).n;
     expect((await c.store.reports.workunitCounts(batch))).toEqual({ active: 0, done: 600, failed: 0, cancelled: 0 });
     const { problem } = await fetchAndVerifyLedger(c.url, c.key.publicKey);
@@ -239,7 +239,7 @@ describe('cheating volunteers', () => {
     for (const a of throwaway.aborts) expect(honestReasons).toContain(a.reason);
     const honestAnswers = new Set(honest.flatMap((h) => h.acks.map((a) => `${a.status}/${a.code ?? ''}`)));
     for (const a of throwaway.acks) expect(honestAnswers).toContain(`${a.status}/${a.code ?? ''}`);
-    checkOutcome(c);
+    await checkOutcome(c);
     console.log(
       `[caught host] ${seenBefore} tasks until caught, ${after.length} after (${sentinelsAfter} sentinels, ${openSentinels} were open); ` +
         `aborts ${throwaway.aborts.length}, all of kinds honest hosts saw too`,

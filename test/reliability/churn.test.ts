@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Task } from '../../protocol/messages.js';
+import { DatabaseReader } from '../helpers/database-reader.js';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
-import { ackProblems, APP_MAIN, creditProblems, fetchAndVerifyLedger, workunitProblems } from './db-checks.js';
-import { counterProblems } from '../helpers/batch-counters.js';
+import { ackProblems, APP_MAIN, creditProblems, fetchAndVerifyLedger, integrityProblems, workunitProblems } from './db-checks.js';
+import { counterProblemsIn } from '../helpers/batch-counters.js';
 import { HostClient, type ResultAckRecord } from './host-client.js';
 import { seeded } from './seeded-random.js';
 
@@ -24,6 +25,7 @@ const STALL_SLACK_MS = 1500;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let coordinator: TestCoordinator | undefined;
+let reader: DatabaseReader | undefined;
 let appDir: string | undefined;
 const hosts: HostClient[] = [];
 let shutDown = false;
@@ -31,6 +33,7 @@ let shutDown = false;
 afterAll(async () => {
   shutDown = true;
   hosts.forEach((h) => h.disconnect());
+  await reader?.close();
   await coordinator?.dispose();
   if (appDir) rmSync(appDir, { recursive: true, force: true });
 });
@@ -50,7 +53,9 @@ describe('volunteer churn', () => {
     const c = coordinator;
     appDir = mkdtempSync(join(tmpdir(), 'vg-churn-apps-'));
     const dir = appDir;
-    const db = c.store.db;
+    // The test's own connection: on SQLite the coordinator's file read-only, on PostgreSQL its database.
+    reader = await DatabaseReader.open(c.dataDir);
+    const db = reader;
 
     const projectId = await c.apps.createProject({ name: 'churn' });
     const app = await c.apps.createApp(projectId, { name: 'affine' });
@@ -70,16 +75,29 @@ describe('volunteer churn', () => {
       return h;
     };
 
-    // When each replica was first seen given up ("no reply"), by the grace period or a deadline.
+    // Watched every 20 ms: when each replica was first seen given up ("no reply", by the grace
+    // period or a deadline; the time the read came back, never before it was so), and which work
+    // units are done. The pacing checks below run in plain callbacks: they read the last look.
     const noReplyAt = new Map<number, number>();
-    const watchNoReply = db.prepare("SELECT id FROM replicas WHERE outcome = 'no_reply'");
-    const monitor = setInterval(() => {
-      for (const { id } of watchNoReply.all() as { id: number }[]) if (!noReplyAt.has(id)) noReplyAt.set(id, Date.now());
-    }, 20);
+    let doneWorkunits = new Set<number>();
+    const look = () =>
+      db.read(async (sql) => {
+        const noReply = await sql.all<{ id: number }>("SELECT id FROM replicas WHERE outcome = 'no_reply'");
+        const done = await sql.all<{ id: number }>("SELECT id FROM workunits WHERE batch_id = ? AND status = 'done'", [batchId]);
+        const at = Date.now();
+        for (const { id } of noReply) if (!noReplyAt.has(id)) noReplyAt.set(id, at);
+        doneWorkunits = new Set(done.map((w) => w.id));
+      });
+    let watching = true;
+    const monitor = (async () => {
+      while (watching) {
+        await look();
+        await sleep(20);
+      }
+    })();
+    await look();
 
-    // Read straight from the file, synchronously: the pacing checks below run in plain callbacks.
-    const doneQuery = db.prepare("SELECT COUNT(*) AS n FROM workunits WHERE batch_id = ? AND status = 'done'");
-    const doneCount = () => (doneQuery.get(batchId) as { n: number }).n;
+    const doneCount = () => doneWorkunits.size;
     const progress = () => doneCount() / WORKUNITS;
     const allDone = () => doneCount() === WORKUNITS;
     const failures: unknown[] = [];
@@ -154,12 +172,11 @@ describe('volunteer churn', () => {
       await workUntilDone(h);
     })()));
     let lateFinished: { departure: Departure; acks: ResultAckRecord[] } | undefined;
-    const finishedWorkunit = db.prepare("SELECT COUNT(*) AS n FROM workunits WHERE id = ? AND status = 'done'");
     const lateFinishedRun = role((async () => {
       const h = await host('late-finished');
       await joinAt(rnd.between(0, 0.2));
       const d = await takeAndLeave(h, 'all');
-      await until('its work units to finish', () => d.tasks.every((t) => (finishedWorkunit.get(t.workunitId) as { n: number }).n === 1), 45_000);
+      await until('its work units to finish', () => d.tasks.every((t) => doneWorkunits.has(t.workunitId)), 45_000);
       await h.connect(c.url);
       await h.report(h.pending);
       lateFinished = { departure: d, acks: [...h.acks] };
@@ -201,23 +218,34 @@ describe('volunteer churn', () => {
     const everyone = [...steadyRuns, ...flakyRuns, ...vanisherRuns, ...lateOpenRuns, lateFinishedRun, withinGraceRun, silentRun, ...lateJoinRuns];
     await Promise.race([Promise.all(everyone), until('the batch to finish', allDone, 45_000).catch((e: unknown) => void failures.push(e))]);
     await Promise.all(everyone);
-    clearInterval(monitor);
+    watching = false;
+    await monitor;
     expect(failures).toEqual([]);
     hosts.forEach((h) => h.disconnect());
 
-    // Every work unit completed with the right canonical output.
+    // Every work unit completed with the right canonical output. What follows reads one snapshot
+    // of the database: the checks, and the rows the acknowledgements are compared with.
     expect((await c.store.reports.workunitCounts(batchId))).toMatchObject({ done: WORKUNITS, active: 0, failed: 0 });
-    expect(workunitProblems(db)).toEqual([]);
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-
-    const replica = db.prepare('SELECT id, workunit_id AS wu, kind, status, outcome, validate_state AS v, host_id AS hostId FROM replicas WHERE id = ?');
     type Row = { id: number; wu: number; kind: string; status: string; outcome: string | null; v: string | null; hostId: number };
-    const laterReplicas = db.prepare('SELECT COUNT(*) AS n FROM replicas WHERE workunit_id = ? AND id > ?');
-    const finishedAt = db.prepare('SELECT status, finished_at AS at FROM workunits WHERE id = ?');
-    const credited = db.prepare('SELECT COUNT(*) AS n FROM credit_ledger WHERE replica_id = ?');
+    const seen = await db.read(async (sql) => ({
+      workunitProblems: await workunitProblems(sql),
+      integrityProblems: await integrityProblems(sql),
+      creditProblems: await creditProblems(sql),
+      counterProblems: await counterProblemsIn(sql),
+      ackProblems: await ackProblems(sql, hosts.flatMap((h) => h.acks)),
+      replicas: await sql.all<Row>('SELECT id, workunit_id AS wu, kind, status, outcome, validate_state AS v, host_id AS hostId FROM replicas ORDER BY id'),
+      workunits: await sql.all<{ id: number; status: string; at: number | null }>('SELECT id, status, finished_at AS at FROM workunits'),
+      credited: await sql.all<{ id: number; n: number }>('SELECT replica_id AS id, COUNT(*) AS n FROM credit_ledger GROUP BY replica_id'),
+    }));
+    expect(seen.workunitProblems).toEqual([]);
+    expect(seen.integrityProblems).toEqual([]);
+
+    const replicas = new Map(seen.replicas.map((r) => [r.id, r]));
+    const replica = (id: number) => replicas.get(id)!;
+    const finishedAt = new Map(seen.workunits.map(({ id, ...w }) => [id, w]));
+    const credited = new Map(seen.credited.map((r) => [r.id, r.n]));
     // A task given up is made again; a check given up leaves nothing to redo (its work unit is done).
-    const reissued = (t: Task) =>
-      (replica.get(t.taskId) as Row).kind === 'check' || (laterReplicas.get(t.workunitId, t.taskId) as { n: number }).n > 0;
+    const reissued = (t: Task) => replica(t.taskId).kind === 'check' || seen.replicas.some((r) => r.wu === t.workunitId && r.id > t.taskId);
 
     // Vanished hosts' unfinished tasks: given up after the grace period, well before their
     // deadline, and reissued.
@@ -260,15 +288,15 @@ describe('volunteer churn', () => {
     // Every acknowledgement agrees with when its work unit finished: accepted while open (and
     // then counted: valid and credited), refused as finished only once it was done.
     const acks = hosts.flatMap((h) => h.acks);
-    expect(ackProblems(db, acks)).toEqual([]);
+    expect(seen.ackProblems).toEqual([]);
     const inconsistent: string[] = [];
     for (const a of acks) {
-      const wu = finishedAt.get(a.workunitId) as { status: string; at: number | null };
-      const r = replica.get(a.taskId) as Row;
+      const wu = finishedAt.get(a.workunitId)!;
+      const r = replica(a.taskId);
       if (a.status === 'accepted') {
         // A check is a done work unit sent again: its results come after the finish by design.
         if (wu.at !== null && wu.at < a.sentAt && r.kind !== 'check') inconsistent.push(`task ${a.taskId} accepted at ${a.sentAt}+, its work unit finished at ${wu.at}`);
-        if (r.v !== 'valid' || (credited.get(a.taskId) as { n: number }).n !== 1) inconsistent.push(`accepted task ${a.taskId} was not counted: ${r.v}`);
+        if (r.v !== 'valid' || (credited.get(a.taskId) ?? 0) !== 1) inconsistent.push(`accepted task ${a.taskId} was not counted: ${r.v}`);
       } else if (a.code === 'workunit_finished' || a.code === 'aborted') {
         if (wu.status !== 'done' || wu.at === null || wu.at > a.ackedAt) inconsistent.push(`task ${a.taskId} refused (${a.code}) at ${a.ackedAt}, its work unit: ${JSON.stringify(wu)}`);
       } else inconsistent.push(`task ${a.taskId}: ${a.status} ${a.code ?? ''}`);
@@ -281,18 +309,20 @@ describe('volunteer churn', () => {
     for (const a of lateAccepted) expect(noReplyAt.get(a.taskId)!).toBeLessThan(a.sentAt);
     // …those after their work units finished were refused as such (a check, a done work unit
     // sent again, takes its result whenever it comes).
-    const refusal = (t: Task) => ((replica.get(t.taskId) as Row).kind === 'check' ? undefined : 'workunit_finished');
+    const refusal = (t: Task) => (replica(t.taskId).kind === 'check' ? undefined : 'workunit_finished');
     expect(lateFinished!.acks.map((a) => a.code)).toEqual(lateFinished!.departure.tasks.map(refusal));
     expect(silent!.acks.map((a) => a.code)).toEqual(silent!.departure.tasks.map(refusal));
 
     // Credit: one ledger row per valid replica, totals are the ledger's sums, the chain verifies.
-    expect(creditProblems(db)).toEqual([]);
-    expect(counterProblems(db)).toEqual([]);
+    expect(seen.creditProblems).toEqual([]);
+    expect(seen.counterProblems).toEqual([]);
     const ledger = await fetchAndVerifyLedger(c.url, steady[0]!.coordinatorKey!);
     expect(ledger.problem).toBeUndefined();
-    expect(ledger.entries.length).toBe((db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE validate_state = 'valid'").get() as { n: number }).n);
+    expect(ledger.entries.length).toBe(seen.replicas.filter((r) => r.v === 'valid').length);
 
-    const outcomes = db.prepare('SELECT outcome, COUNT(*) AS n FROM replicas GROUP BY outcome ORDER BY outcome').all() as { outcome: string | null; n: number }[];
+    const byOutcome = new Map<string | null, number>();
+    for (const r of seen.replicas) byOutcome.set(r.outcome, (byOutcome.get(r.outcome) ?? 0) + 1);
+    const outcomes = [...byOutcome].map(([outcome, n]) => ({ outcome, n })).sort((x, y) => (x.outcome ?? '').localeCompare(y.outcome ?? ''));
     const count = (s: string) => acks.filter((a) => (a.code ?? a.status) === s).length;
     console.log(
       `[churn] seed ${rnd.seed}: ${hosts.length} hosts, ${hosts.reduce((k, h) => k + h.connections, 0)} connections ` +

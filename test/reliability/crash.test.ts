@@ -1,15 +1,18 @@
-// Crash: kill -9 the coordinator (a real child process on a file-backed SQLite database) again
-// and again at random moments of a 2,000-unit batch at quorum 2, restarting it on the same port
-// and data dir each time, while volunteer hosts keep working and report again whatever was never
-// acknowledged. Nothing acknowledged may be lost, nothing finished or credited twice.
+// Crash: kill -9 the coordinator (a real child process, on a file-backed SQLite database or, in
+// the postgres project, on PostgreSQL) again and again at random moments of a 2,000-unit batch at
+// quorum 2, restarting it on the same port and data dir each time, while volunteer hosts keep
+// working and report again whatever was never acknowledged. Nothing acknowledged may be lost,
+// nothing finished or credited twice.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { SqlExecutor } from '../../coordinator/store/sql/sql.js';
 import type { BatchStatus, Submitted } from '../../protocol/api.js';
 import { ApiClient } from '../helpers/api-client.js';
 import { spawnCoordinator, type CoordinatorProcess } from '../helpers/coordinator-process.js';
+import { DatabaseReader } from '../helpers/database-reader.js';
+import { dropTestDatabaseOf } from '../helpers/postgres.js';
 import {
   ackProblems,
   APP_MAIN,
@@ -18,11 +21,12 @@ import {
   expectedOutput,
   fetchAndVerifyLedger,
   givenBackProblems,
+  integrityProblems,
   receiptProblems,
   snapshotProblems,
   workunitProblems,
 } from './db-checks.js';
-import { counterProblems } from '../helpers/batch-counters.js';
+import { counterProblemsIn } from '../helpers/batch-counters.js';
 import { HostClient } from './host-client.js';
 import { seeded } from './seeded-random.js';
 
@@ -53,7 +57,10 @@ afterAll(async () => {
   shutDown = true;
   hosts.forEach((h) => h.disconnect());
   if (proc) await proc.kill9(); // a no-op if it has exited
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  for (const d of tempDirs) {
+    rmSync(d, { recursive: true, force: true });
+    await dropTestDatabaseOf(d);
+  }
 });
 
 function tempDir(prefix: string): string {
@@ -62,12 +69,13 @@ function tempDir(prefix: string): string {
   return d;
 }
 
-function readDb<T>(dataDir: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(join(dataDir, 'coordinator.sqlite'), { readonly: true, fileMustExist: true });
+/** One snapshot of the data dir's database (SQLite's file, or its PostgreSQL database), read on a connection of the test's own. */
+async function readDb<T>(dataDir: string, fn: (sql: SqlExecutor) => Promise<T>): Promise<T> {
+  const reader = await DatabaseReader.open(dataDir);
   try {
-    return fn(db);
+    return await reader.read(fn);
   } finally {
-    db.close();
+    await reader.close();
   }
 }
 
@@ -82,17 +90,17 @@ async function waitUntil(what: string, check: () => boolean, timeoutMs: number, 
 }
 
 /** What a batch that does not finish is waiting for: its open work units and the hosts' state. */
-function describeStuck(dataDir: string, hs: HostClient[]): string {
-  const open = readDb(dataDir, (db) =>
-    db
-      .prepare(
-        `SELECT w.id, w.status, json_group_array(json_object('id', r.id, 'status', r.status, 'outcome', r.outcome, 'host', r.host_id, 'v', r.validate_state)) AS replicas
-         FROM workunits w JOIN replicas r ON r.workunit_id = w.id WHERE w.status = 'active' GROUP BY w.id LIMIT 20`,
-      )
-      .all(),
+async function describeStuck(dataDir: string, hs: HostClient[]): Promise<string> {
+  const rows = await readDb(dataDir, (sql) =>
+    sql.all<{ workunit: number; id: number; status: string; outcome: string | null; host: number | null; v: string | null }>(
+      `SELECT r.workunit_id AS workunit, r.id, r.status, r.outcome, r.host_id AS host, r.validate_state AS v FROM replicas r
+       WHERE r.workunit_id IN (SELECT id FROM workunits WHERE status = 'active' ORDER BY id LIMIT 20) ORDER BY r.workunit_id, r.id`,
+    ),
   );
+  const open = new Map<number, unknown[]>();
+  for (const { workunit, ...replica } of rows) open.set(workunit, [...(open.get(workunit) ?? []), replica]);
   const state = hs.map((h) => `${h.opts.name} host ${h.hostId}: connected ${h.connected}, held ${h.held.map((t) => t.taskId)}, pending ${h.pending.map((r) => r.taskId)}`);
-  return `open work units: ${JSON.stringify(open, null, 1)}\n${state.join('\n')}`;
+  return `open work units: ${JSON.stringify([...open].map(([id, replicas]) => ({ id, replicas })), null, 1)}\n${state.join('\n')}`;
 }
 
 describe('coordinator crashes', () => {
@@ -152,7 +160,7 @@ describe('coordinator crashes', () => {
     } else expect([200, 201], submitted.text).toContain(submitted.status);
     expect(submitted.body.workunits).toBe(WORKUNITS);
     const batchId = submitted.body.batchId;
-    readDb(dataDir, (db) => expect(db.prepare('SELECT id FROM batches').all()).toEqual([{ id: batchId }]));
+    expect(await readDb(dataDir, (sql) => sql.all('SELECT id FROM batches'))).toEqual([{ id: batchId }]);
 
     // Progress as the researcher sees it; unanswered while the coordinator is down.
     let done = 0;
@@ -207,15 +215,15 @@ describe('coordinator crashes', () => {
       crashLog.push(`kill at ${accepted()} accepted results, ${Date.now() - started} ms`);
 
       // The dead coordinator's database, as it was left: whole, and holding everything acknowledged.
-      readDb(dataDir, (db) => {
-        expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-        expect(ackProblems(db, allAcks())).toEqual([]);
-        expect(givenBackProblems(db, hosts.flatMap((h) => h.givenBack))).toEqual([]);
-        expect(creditProblems(db)).toEqual([]);
-        expect(counterProblems(db)).toEqual([]);
-        expect(workunitProblems(db)).toEqual([]);
-        expect((db.prepare('SELECT COUNT(*) AS n FROM workunits WHERE batch_id = ?').get(batchId) as { n: number }).n).toBe(WORKUNITS);
-        const snap = doneSnapshot(db);
+      await readDb(dataDir, async (sql) => {
+        expect(await integrityProblems(sql)).toEqual([]);
+        expect(await ackProblems(sql, allAcks())).toEqual([]);
+        expect(await givenBackProblems(sql, hosts.flatMap((h) => h.givenBack))).toEqual([]);
+        expect(await creditProblems(sql)).toEqual([]);
+        expect(await counterProblemsIn(sql)).toEqual([]);
+        expect(await workunitProblems(sql)).toEqual([]);
+        expect((await sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM workunits WHERE batch_id = ?', [batchId]))!.n).toBe(WORKUNITS);
+        const snap = await doneSnapshot(sql);
         if (snapshots.length > 0) expect(snapshotProblems(snapshots[snapshots.length - 1]!, snap)).toEqual([]);
         snapshots.push(snap);
       });
@@ -227,7 +235,7 @@ describe('coordinator crashes', () => {
     await waitUntil('the batch to complete', () => finished, 60_000, failed).catch(async (e: unknown) => {
       const p = proc!;
       await p.kill9();
-      console.log(describeStuck(dataDir, hosts), p.output.join('').split('\n').filter((l) => /warn|error/.test(l)).slice(-20).join('\n'));
+      console.log(await describeStuck(dataDir, hosts), p.output.join('').split('\n').filter((l) => /warn|error/.test(l)).slice(-20).join('\n'));
       throw e;
     });
     await Promise.all(working);
@@ -249,22 +257,22 @@ describe('coordinator crashes', () => {
     expect(await proc.stop()).toBe(0);
 
     const acks = allAcks();
-    readDb(dataDir, (db) => {
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      expect(db.prepare('SELECT status, COUNT(*) AS n FROM workunits GROUP BY status').all()).toEqual([{ status: 'done', n: WORKUNITS }]);
-      expect(workunitProblems(db)).toEqual([]);
+    await readDb(dataDir, async (sql) => {
+      expect(await integrityProblems(sql)).toEqual([]);
+      expect(await sql.all('SELECT status, COUNT(*) AS n FROM workunits GROUP BY status')).toEqual([{ status: 'done', n: WORKUNITS }]);
+      expect(await workunitProblems(sql)).toEqual([]);
       // Every acknowledged result is there as reported; given-back tasks stayed given back.
-      expect(ackProblems(db, acks)).toEqual([]);
-      expect(givenBackProblems(db, hosts.flatMap((h) => h.givenBack))).toEqual([]);
+      expect(await ackProblems(sql, acks)).toEqual([]);
+      expect(await givenBackProblems(sql, hosts.flatMap((h) => h.givenBack))).toEqual([]);
       // Done once: what was done at any crash is still done the same way.
-      const final = doneSnapshot(db);
+      const final = await doneSnapshot(sql);
       for (const s of snapshots) expect(snapshotProblems(s, final)).toEqual([]);
       // Credit once: one ledger row per valid replica, totals are the ledger's sums.
-      expect(db.prepare("SELECT COUNT(*) AS n FROM replicas WHERE validate_state = 'valid'").get()).toEqual({ n: WORKUNITS * QUORUM });
-      expect(db.prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT replica_id) AS d FROM credit_ledger').get()).toEqual({ n: WORKUNITS * QUORUM, d: WORKUNITS * QUORUM });
-      expect(creditProblems(db)).toEqual([]);
-      expect(receiptProblems(db, hosts.flatMap((h) => h.receipts))).toEqual([]);
-      expect((db.prepare('SELECT COUNT(*) AS n FROM teams WHERE total_credit_micro > 0').get() as { n: number }).n).toBe(2);
+      expect(await sql.get("SELECT COUNT(*) AS n FROM replicas WHERE validate_state = 'valid'")).toEqual({ n: WORKUNITS * QUORUM });
+      expect(await sql.get('SELECT COUNT(*) AS n, COUNT(DISTINCT replica_id) AS d FROM credit_ledger')).toEqual({ n: WORKUNITS * QUORUM, d: WORKUNITS * QUORUM });
+      expect(await creditProblems(sql)).toEqual([]);
+      expect(await receiptProblems(sql, hosts.flatMap((h) => h.receipts))).toEqual([]);
+      expect((await sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM teams WHERE total_credit_micro > 0'))!.n).toBe(2);
     });
 
     // Every result was accepted once (or, when that reply was lost, recognised as a duplicate

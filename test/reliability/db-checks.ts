@@ -1,6 +1,8 @@
 // What must hold in a coordinator's database after crashes and churn, as lists of problems
-// (empty when all is well), so a failure names every offending row at once.
-import type Database from 'better-sqlite3';
+// (empty when all is well), so a failure names every offending row at once. Each check reads
+// through the store contract, so it runs on SQLite and on PostgreSQL alike; give it one snapshot
+// (DatabaseReader.read, or a transaction) when the coordinator may be writing meanwhile.
+import type { SqlExecutor } from '../../coordinator/store/sql/sql.js';
 import { verifyLedgerChain } from '../../protocol/ledger.js';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import type { CreditReceipt } from '../../protocol/messages.js';
@@ -13,14 +15,8 @@ export const expectedOutput = (input: { x: number }) => ({ x: input.x, y: (input
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** Done work units have exactly one canonical replica: theirs, successful, valid, with the right output. */
-export function workunitProblems(db: Database.Database): string[] {
-  const rows = db
-    .prepare(
-      `SELECT w.id, w.status, w.canonical_replica_id AS canonical, w.input_json AS input, w.finished_at AS finishedAt,
-              r.workunit_id AS replicaWorkunit, r.outcome, r.validate_state AS validateState, r.output_json AS output
-       FROM workunits w LEFT JOIN replicas r ON r.id = w.canonical_replica_id`,
-    )
-    .all() as {
+export async function workunitProblems(sql: SqlExecutor): Promise<string[]> {
+  const rows = await sql.all<{
     id: number;
     status: string;
     canonical: number | null;
@@ -30,7 +26,11 @@ export function workunitProblems(db: Database.Database): string[] {
     outcome: string | null;
     validateState: string | null;
     output: string | null;
-  }[];
+  }>(
+    `SELECT w.id, w.status, w.canonical_replica_id AS canonical, w.input_json AS input, w.finished_at AS finishedAt,
+              r.workunit_id AS replicaWorkunit, r.outcome, r.validate_state AS validateState, r.output_json AS output
+       FROM workunits w LEFT JOIN replicas r ON r.id = w.canonical_replica_id`,
+  );
   const problems: string[] = [];
   for (const w of rows) {
     if (w.status !== 'done') {
@@ -56,16 +56,14 @@ export function workunitProblems(db: Database.Database): string[] {
  * every valid replica has a grant; ledger rows name the replica's host, work unit, user and
  * team; and every holder's total is its ledger sum.
  */
-export function creditProblems(db: Database.Database): string[] {
+export async function creditProblems(sql: SqlExecutor): Promise<string[]> {
   const problems: string[] = [];
-  const rows = db
-    .prepare(
-      `SELECT l.id, l.kind, l.replica_id AS replica, r.validate_state AS v, r.host_id AS rh, l.host_id AS lh, r.workunit_id AS rw,
+  const rows = await sql.all<{ id: number; kind: string; replica: number; v: string | null; rh: number; lh: number; rw: number; lw: number; credit: number | null; amount: number; lu: number; hu: number; lt: number | null; ut: number | null }>(
+    `SELECT l.id, l.kind, l.replica_id AS replica, r.validate_state AS v, r.host_id AS rh, l.host_id AS lh, r.workunit_id AS rw,
               l.workunit_id AS lw, r.credit_micro AS credit, l.micro AS amount, l.user_id AS lu, h.user_id AS hu, l.team_id AS lt, u.team_id AS ut
        FROM credit_ledger l JOIN replicas r ON r.id = l.replica_id JOIN hosts h ON h.id = l.host_id JOIN users u ON u.id = h.user_id
        ORDER BY l.id`,
-    )
-    .all() as { id: number; kind: string; replica: number; v: string | null; rh: number; lh: number; rw: number; lw: number; credit: number | null; amount: number; lu: number; hu: number; lt: number | null; ut: number | null }[];
+  );
   const byReplica = new Map<number, typeof rows>();
   for (const r of rows) {
     byReplica.set(r.replica, [...(byReplica.get(r.replica) ?? []), r]);
@@ -89,30 +87,32 @@ export function creditProblems(db: Database.Database): string[] {
       if (grant!.credit !== 0) problems.push(`replica ${replica} had its credit revoked, yet records ${grant!.credit}`);
     }
   }
-  const missing = db
-    .prepare("SELECT r.id FROM replicas r LEFT JOIN credit_ledger l ON l.replica_id = r.id AND l.kind = 'grant' WHERE r.validate_state = 'valid' AND l.id IS NULL")
-    .all() as { id: number }[];
+  const missing = await sql.all<{ id: number }>(
+    "SELECT r.id FROM replicas r LEFT JOIN credit_ledger l ON l.replica_id = r.id AND l.kind = 'grant' WHERE r.validate_state = 'valid' AND l.id IS NULL",
+  );
   for (const r of missing) problems.push(`valid replica ${r.id} has no ledger row`);
-  const count = db.prepare('SELECT COUNT(*) AS n FROM credit_ledger').get() as { n: number };
-  const orphans = db.prepare('SELECT COUNT(*) AS n FROM credit_ledger l LEFT JOIN replicas r ON r.id = l.replica_id WHERE r.id IS NULL').get() as { n: number };
+  const count = (await sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM credit_ledger'))!;
+  const orphans = (await sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM credit_ledger l LEFT JOIN replicas r ON r.id = l.replica_id WHERE r.id IS NULL'))!;
   if (orphans.n > 0) problems.push(`${orphans.n} of ${count.n} ledger rows credit no replica`);
   for (const [table, column] of [['hosts', 'host_id'], ['users', 'user_id'], ['teams', 'team_id']] as const) {
-    const rows = db
-      .prepare(`SELECT t.id, t.total_credit_micro AS total, COALESCE(l.s, 0) AS sum FROM ${table} t
-                LEFT JOIN (SELECT ${column} AS id, SUM(micro) AS s FROM credit_ledger GROUP BY ${column}) l ON l.id = t.id`)
-      .all() as { id: number; total: number; sum: number }[];
+    const rows = await sql.all<{ id: number; total: number; sum: number }>(
+      `SELECT t.id, t.total_credit_micro AS total, COALESCE(l.s, 0) AS sum FROM ${table} t
+       LEFT JOIN (SELECT ${column} AS id, SUM(micro) AS s FROM credit_ledger GROUP BY ${column}) l ON l.id = t.id`,
+    );
     for (const r of rows) if (r.total !== r.sum) problems.push(`${table} ${r.id}: total_credit_micro ${r.total}, ledger sum ${r.sum}`);
   }
   return problems;
 }
 
 /** Every result the coordinator acknowledged (accepted, or a duplicate of one it had) is stored as reported. */
-export function ackProblems(db: Database.Database, acks: ResultAckRecord[]): string[] {
-  const stmt = db.prepare('SELECT result_hash AS hash, host_id AS hostId FROM replicas WHERE id = ?');
+export async function ackProblems(sql: SqlExecutor, acks: ResultAckRecord[]): Promise<string[]> {
+  // Every replica at once: thousands of acks, one round trip.
+  const rows = await sql.all<{ id: number; hash: string | null; hostId: number | null }>('SELECT id, result_hash AS hash, host_id AS hostId FROM replicas');
+  const byId = new Map(rows.map((r) => [r.id, r]));
   const problems: string[] = [];
   for (const a of acks) {
     if (a.status === 'rejected') continue;
-    const row = stmt.get(a.taskId) as { hash: string | null; hostId: number | null } | undefined;
+    const row = byId.get(a.taskId);
     if (!row) problems.push(`task ${a.taskId} (${a.status}) is not in the database`);
     else if (row.hash !== a.resultHash) problems.push(`task ${a.taskId} was acknowledged ${a.status} with hash ${a.resultHash.slice(0, 12)}…, the database has ${row.hash}`);
     else if (row.hostId !== a.hostId) problems.push(`task ${a.taskId} belongs to host ${row.hostId}, not ${a.hostId}`);
@@ -121,12 +121,13 @@ export function ackProblems(db: Database.Database, acks: ResultAckRecord[]): str
 }
 
 /** Every task the coordinator said it took back stays taken back. */
-export function givenBackProblems(db: Database.Database, records: GiveBackRecord[]): string[] {
-  const stmt = db.prepare('SELECT status, outcome, result_hash AS hash FROM replicas WHERE id = ?');
+export async function givenBackProblems(sql: SqlExecutor, records: GiveBackRecord[]): Promise<string[]> {
+  const rows = await sql.all<{ id: number; status: string; outcome: string | null; hash: string | null }>('SELECT id, status, outcome, result_hash AS hash FROM replicas');
+  const byId = new Map(rows.map(({ id, ...r }) => [id, r]));
   const problems: string[] = [];
   for (const g of records) {
     if (g.status !== 'given_back') continue;
-    const row = stmt.get(g.taskId) as { status: string; outcome: string | null; hash: string | null } | undefined;
+    const row = byId.get(g.taskId);
     if (!row || row.status !== 'over' || row.outcome !== 'abandoned' || row.hash !== null)
       problems.push(`task ${g.taskId} was given back, the database has ${JSON.stringify(row)}`);
   }
@@ -134,8 +135,8 @@ export function givenBackProblems(db: Database.Database, records: GiveBackRecord
 }
 
 /** Done work units with their canonical replica and finish time: once done, these never change. */
-export function doneSnapshot(db: Database.Database): Map<number, string> {
-  const rows = db.prepare("SELECT id, canonical_replica_id AS c, finished_at AS f FROM workunits WHERE status = 'done'").all() as { id: number; c: number | null; f: number | null }[];
+export async function doneSnapshot(sql: SqlExecutor): Promise<Map<number, string>> {
+  const rows = await sql.all<{ id: number; c: number | null; f: number | null }>("SELECT id, canonical_replica_id AS c, finished_at AS f FROM workunits WHERE status = 'done'");
   return new Map(rows.map((r) => [r.id, `canonical ${r.c} at ${r.f}`]));
 }
 
@@ -149,14 +150,27 @@ export function snapshotProblems(before: Map<number, string>, after: Map<number,
 }
 
 /** Credit receipts pushed to hosts are in the ledger, unchanged. */
-export function receiptProblems(db: Database.Database, receipts: CreditReceipt[]): string[] {
-  const stmt = db.prepare('SELECT replica_id AS taskId, entry_hash AS entryHash FROM credit_ledger WHERE id = ?');
+export async function receiptProblems(sql: SqlExecutor, receipts: CreditReceipt[]): Promise<string[]> {
+  const rows = await sql.all<{ id: number; taskId: number; entryHash: string }>('SELECT id, replica_id AS taskId, entry_hash AS entryHash FROM credit_ledger');
+  const byId = new Map(rows.map(({ id, ...r }) => [id, r]));
   const problems: string[] = [];
   for (const r of receipts) {
-    const row = stmt.get(r.entryId) as { taskId: number; entryHash: string } | undefined;
+    const row = byId.get(r.entryId);
     if (!row || row.taskId !== r.taskId || row.entryHash !== r.entryHash) problems.push(`receipt ${r.entryId} for task ${r.taskId} is not in the ledger as sent: ${JSON.stringify(row)}`);
   }
   return problems;
+}
+
+/**
+ * SQLite's own check of its file (pages, indexes, constraints), which the coordinator's process
+ * writes itself and may be killed in the middle of writing. Nothing to ask on PostgreSQL: there
+ * the coordinator is a client, the server writes its files, and a client killed mid-transaction
+ * leaves nothing of it (the server rolls it back); its own crash recovery is not under test here.
+ */
+export async function integrityProblems(sql: SqlExecutor): Promise<string[]> {
+  if (sql.dialect !== 'sqlite') return [];
+  const lines = (await sql.all<{ integrity_check: string }>('PRAGMA integrity_check(100)')).map((r) => r.integrity_check);
+  return lines.length === 1 && lines[0] === 'ok' ? [] : lines;
 }
 
 /** The whole public ledger, page by page, and whether its chain verifies with the coordinator key. */

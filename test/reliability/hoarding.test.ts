@@ -95,7 +95,7 @@ describe('throwaway identities', () => {
     // They sit; the established volunteers work, and the batch finishes long before any deadline.
     await work(honest, () => open(batch) === 0, 60_000);
     const db = c.store.db;
-    expect(workunitProblems(db)).toEqual([]);
+    expect(await workunitProblems(c.store.sql)).toEqual([]);
     const wrong = (db.prepare(`SELECT w.input_json AS input, r.output_json AS output FROM workunits w JOIN replicas r ON r.id = w.canonical_replica_id
       WHERE w.batch_id = ?`).all(batch) as { input: string; output: string }[])
       .filter((row) => JSON.stringify(JSON.parse(row.output)) !== JSON.stringify(expectedOutput(JSON.parse(row.input) as { x: number })));

@@ -207,7 +207,7 @@ describe('lowering a project’s cap', () => {
     // Each host is told, with the receipts it can check and add up.
     expect(world.credits.flatMap((c) => c.receipts)).toHaveLength(1_100);
     await expectLedgerConsistent(world);
-    expect(creditProblems(world.core.store.db)).toEqual([]);
+    expect(await creditProblems(world.core.store.sql)).toEqual([]);
 
     // Again: nothing more to take back.
     await world.core.creditCaps.setCap(projectId, 100_000);
@@ -234,7 +234,7 @@ describe('lowering a project’s cap', () => {
       expect((await again.store.ledger.entriesAfter(granted, 10_000))).toHaveLength(1_100);
       expect((await again.store.reports.hosts([host], 1))[0]!.totalCredit).toBe(110);
       expect((await again.store.catalog.projectById(projectId))!.creditCorrectionMicro).toBeNull();
-      expect(creditProblems(again.store.db)).toEqual([]);
+      expect(await creditProblems(again.store.sql)).toEqual([]);
       expect(hostCounterProblems(again.store.db)).toEqual([]);
     } finally {
       await again.close();
