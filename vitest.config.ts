@@ -21,6 +21,8 @@ const ON_POSTGRES = [
   'test/api/repair.test.ts',
   'test/ops/metrics.test.ts',
   'test/ops/readiness.test.ts',
+  'test/reliability/crash.test.ts',
+  'test/reliability/churn.test.ts',
 ];
 
 const POSTGRES_URL = process.env.VG_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
