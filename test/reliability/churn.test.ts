@@ -89,12 +89,6 @@ describe('volunteer churn', () => {
         doneWorkunits = new Set(done.map((w) => w.id));
       });
     let watching = true;
-    const monitor = (async () => {
-      while (watching) {
-        await look();
-        await sleep(20);
-      }
-    })();
     await look();
 
     const doneCount = () => doneWorkunits.size;
@@ -113,6 +107,13 @@ describe('volunteer churn', () => {
     const joinAt = async (share: number) => (await until(`${Math.round(share * 100)}% of the batch`, () => progress() >= share));
     const pace = () => rnd.int(2, 15);
     const role = (p: Promise<void>) => p.catch((e: unknown) => void failures.push(e));
+    // A failed look stops everyone (stop() sees the failure) instead of leaving them on a stale one.
+    const monitor = role((async () => {
+      while (watching) {
+        await look();
+        await sleep(20);
+      }
+    })());
     const workUntilDone = (h: HostClient) => h.work({ stop, batch: 4, computeDelayMs: pace });
 
     /** Takes a few tasks, computes `computed` of them, and disconnects. */
