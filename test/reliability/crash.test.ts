@@ -159,7 +159,13 @@ describe('coordinator crashes', () => {
     proc = await spawnCoordinator(dataDir, restartArgs);
     const discarded = proc.output.join('').includes('discarded a batch whose submission never finished');
     crashLog.push(`kill during the submission (reply ${firstReply ? firstReply.status : 'lost'}${discarded ? ', staged batch discarded' : ''}), ${Date.now() - started} ms`);
-    const submitted = await admin.post<Submitted>(`/apps/${app.body.id}/batches`, batch);
+    // As docs/api.md says to: a submission a crash cut short may still count as in progress
+    // (409) until the coordinator clears it — at once on SQLite, once its lease lapses on PostgreSQL.
+    let submitted = await admin.post<Submitted>(`/apps/${app.body.id}/batches`, batch);
+    for (const until = Date.now() + 60_000; submitted.status === 409 && Date.now() < until; ) {
+      await sleep(1_000);
+      submitted = await admin.post<Submitted>(`/apps/${app.body.id}/batches`, batch);
+    }
     if (firstReply?.status === 201) {
       expect(submitted.status, submitted.text).toBe(200);
       expect(submitted.body.batchId).toBe(firstReply.body.batchId);
