@@ -49,9 +49,18 @@ export class LedgerStore {
    * docs/architecture.md: the sequencer that takes it out of message transactions).
    */
   async head(): Promise<{ nextId: number; prevHash: string | undefined }> {
-    if (this.sql.dialect === 'postgres') await this.sql.run(`SELECT pg_advisory_xact_lock(${LEDGER_LOCK})`);
+    await this.takeTurn();
     const last = (await this.sql.get(SQL.last!)) as { id: number; entry_hash: string } | undefined;
     return { nextId: (last?.id ?? 0) + 1, prevHash: last?.entry_hash };
+  }
+
+  /**
+   * Takes the ledger's turn for the rest of the transaction (PostgreSQL; SQLite's one writer has it
+   * already). Taken again, it is already held. Take it before reading what a replica holds when
+   * what is appended depends on it: another instance may be appending for that replica.
+   */
+  async takeTurn(): Promise<void> {
+    if (this.sql.dialect === 'postgres') await this.sql.run(`SELECT pg_advisory_xact_lock(${LEDGER_LOCK})`);
   }
 
   async hasGrant(replicaId: number): Promise<boolean> {

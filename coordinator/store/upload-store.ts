@@ -40,7 +40,7 @@ const SQL: Record<string, string> = {
   uploadOf: 'SELECT sha256, size, uploaded_at AS uploadedAt FROM output_uploads WHERE replica_id = ?',
   // The same file again (a retry) moves its time on; another file for the task changes nothing.
   record: `INSERT INTO output_uploads (replica_id, sha256, size, uploaded_at) VALUES (@replica, @sha256, @size, @now)
-    ON CONFLICT (replica_id) DO UPDATE SET uploaded_at = excluded.uploaded_at WHERE sha256 = excluded.sha256`,
+    ON CONFLICT (replica_id) DO UPDATE SET uploaded_at = excluded.uploaded_at WHERE output_uploads.sha256 = excluded.sha256`,
   privateFiles: `SELECT f.rowid AS cursor, f.sha256, ${GARBAGE} AS garbage
     FROM files f INDEXED BY files_private WHERE f.public = 0 AND f.rowid > @after ORDER BY f.rowid LIMIT @limit`,
   privateFilesByKey: `SELECT f.sha256 AS cursor, f.sha256, ${GARBAGE} AS garbage

@@ -196,7 +196,8 @@ const SQL: Record<string, string> = {
   setReplicasThrough: 'UPDATE batches SET replicas_through = ? WHERE id = ?',
   replicasThrough: 'SELECT replicas_through FROM batches WHERE id = ? AND staged = 0',
   // PostgreSQL only: instances making one batch's replicas at once take turns.
-  replicasThroughForUpdate: 'SELECT replicas_through FROM batches WHERE id = ? AND staged = 0 FOR UPDATE',
+  // NO KEY UPDATE: the counting triggers' foreign-key checks (KEY SHARE) on the batch go on meanwhile.
+  replicasThroughForUpdate: 'SELECT replicas_through FROM batches WHERE id = ? AND staged = 0 FOR NO KEY UPDATE',
   batchesWithoutReplicas: `SELECT b.id FROM batches b WHERE b.staged = 0
     AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.id > b.replicas_through) ORDER BY b.id`,
   cancelBatch: "UPDATE batches SET status = 'cancelled' WHERE id = ?",
@@ -218,7 +219,7 @@ const SQL: Record<string, string> = {
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
   workunit: 'SELECT * FROM workunits WHERE id = ?',
   // PostgreSQL only: SQLite's one writer already keeps judges of one work unit apart.
-  workunitForUpdate: 'SELECT * FROM workunits WHERE id = ? FOR UPDATE',
+  workunitForUpdate: 'SELECT * FROM workunits WHERE id = ? FOR NO KEY UPDATE',
   finishWorkunit: `UPDATE workunits SET status = ?, canonical_replica_id = ?, error_reason = ?, finished_at = ?
     WHERE id = ? AND status = 'active'`,
   setHrClass: 'UPDATE workunits SET hr_class = ? WHERE id = ? AND hr_class IS NULL',
@@ -301,7 +302,7 @@ const SQL: Record<string, string> = {
     FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE r.id = ?`,
   recordResult: `UPDATE replicas SET status = 'over', outcome = ?, validate_state = ?, received_at = ?,
     result_hash = ?, result_signature = ?, output_json = ?, output_hash = ?, error_json = ?, log_json = ?, cpu_time_ms = ?,
-    elapsed_ms = ?, progress = 1 WHERE id = ?`,
+    elapsed_ms = ?, progress = 1 WHERE id = ? AND result_hash IS NULL`,
   end: "UPDATE replicas SET status = 'over', outcome = ? WHERE id = ? AND status = ?",
   hostOf: 'SELECT host_id FROM replicas WHERE id = ?',
   setValidateState: 'UPDATE replicas SET validate_state = ? WHERE id = ?',
@@ -620,8 +621,12 @@ export class WorkStore {
     return (await this.sql.get(SQL.forResult!, [replicaId])) as ReplicaForResult | undefined;
   }
 
-  async recordResult(r: ResultRecord): Promise<void> {
-    await this.sql.run(SQL.recordResult!, [r.outcome, r.outcome === 'success' ? 'pending' : null, r.receivedAt, r.resultHash, r.signature, r.outputJson, r.outputHash, r.errorJson, r.logJson, r.cpuTimeMs, r.elapsedMs, r.replicaId]);
+  /**
+   * Records the replica's result; false if it already has one (another instance recorded one
+   * meanwhile: the row's update waited for it, and a result is written once).
+   */
+  async recordResult(r: ResultRecord): Promise<boolean> {
+    return (await this.sql.run(SQL.recordResult!, [r.outcome, r.outcome === 'success' ? 'pending' : null, r.receivedAt, r.resultHash, r.signature, r.outputJson, r.outputHash, r.errorJson, r.logJson, r.cpuTimeMs, r.elapsedMs, r.replicaId])).changes === 1;
   }
 
   /** Ends a replica that is in `from` state with an outcome; returns its host if it changed. */

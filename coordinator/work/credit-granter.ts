@@ -52,6 +52,8 @@ export class CreditGranter {
    * and its sums stay the totals. Nothing happens for a replica without an unrevoked grant.
    */
   async revoke(tx: Tx, workunitId: number, replicaId: number, hostId: number, now: number, outbox: Outbox): Promise<void> {
+    // The ledger's turn first: what the replica holds must not change before its entry is appended.
+    await tx.ledger.takeTurn();
     const held = await tx.ledger.unrevokedGrant(replicaId);
     if (held === undefined || held === 0) return;
     await this.append(tx, 'revocation', workunitId, replicaId, (await this.host(tx, hostId, replicaId)), -held, now, outbox);
@@ -63,6 +65,7 @@ export class CreditGranter {
    * back the excess. State-based, so running it again changes nothing.
    */
   async correct(tx: Tx, workunitId: number, replicaId: number, hostId: number, capMicro: number, now: number, outbox: Outbox): Promise<void> {
+    await tx.ledger.takeTurn();
     const held = await tx.ledger.unrevokedGrant(replicaId);
     if (held === undefined || held <= capMicro) return;
     await this.append(tx, 'correction', workunitId, replicaId, (await this.host(tx, hostId, replicaId)), capMicro - held, now, outbox);

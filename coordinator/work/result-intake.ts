@@ -66,7 +66,7 @@ export class ResultIntake {
       const problem = await this.checkOutput(tx, r, (json) => (outputJson = json));
       if (problem) return reject('bad_output', problem);
     }
-    (await tx.work.recordResult({
+    const recorded = await tx.work.recordResult({
       replicaId: r.taskId,
       outcome: r.outcome === 'success' ? 'success' : 'client_error',
       receivedAt: now,
@@ -78,7 +78,12 @@ export class ResultIntake {
       logJson: r.log ? JSON.stringify({ lines: r.log, omitted: r.logOmitted ?? 0 }) : null,
       cpuTimeMs: r.cpuTimeMs,
       elapsedMs: r.elapsedMs,
-    }));
+    });
+    if (!recorded) {
+      // Another instance recorded a result for this task after we read it: the same, or another.
+      const stored = await tx.work.replicaForResult(r.taskId);
+      return stored?.resultHash === resultHash ? { taskId: r.taskId, status: 'duplicate' } : reject('conflict', `task ${r.taskId} already has a different result`);
+    }
     if (r.outcome === 'error') {
       await tx.identities.recordError(host.id);
       await this.quotas.error(tx, host.id, replica.appId);

@@ -81,12 +81,17 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
    * Runs first on one instance up to `hold` and keeps its transaction open; meanwhile second on
    * the other; then lets the first commit. Says whether second finished before that (it did not wait).
    */
-  async function interleave<T>(first: (hold: Promise<void>) => Promise<T>, second: () => Promise<T>): Promise<{ first: T; second: T; secondDidNotWait: boolean }> {
+  async function interleave<T>(first: (hold: () => Promise<void>) => Promise<T>, second: () => Promise<T>): Promise<{ first: T; second: T; secondDidNotWait: boolean }> {
     const release = latch();
     const reached = latch();
-    const one = first(release.wait.then(() => undefined)).finally(() => reached.open());
+    // `first` calls hold() once it has done its part: that is when `second` starts.
+    const hold = () => {
+      reached.open();
+      return release.wait;
+    };
+    const one = first(hold).finally(() => reached.open());
     void one.catch(() => undefined);
-    await Promise.race([reached.wait, new Promise((r) => setTimeout(r, 300))]);
+    await reached.wait;
     const two = second();
     const secondDidNotWait = await Promise.race([two.then(() => true, () => true), new Promise<false>((r) => setTimeout(() => r(false), 500))]);
     release.open();
@@ -103,7 +108,7 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     const run = await interleave(
       (hold) => a.store.transaction(async (tx) => {
         const acks = await a.service.reportResults(tx, one.id, [result(one, t1)]);
-        await hold;
+        await hold();
         return acks;
       }),
       () => b.store.transaction((tx) => b.service.reportResults(tx, two.id, [result(two, t2)])),
@@ -135,7 +140,7 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     const run = await interleave(
       (hold) => a.store.transaction(async (tx) => {
         const acks = await a.service.reportResults(tx, two.id, [result(two, v1)]);
-        await hold;
+        await hold();
         return acks;
       }),
       () => b.store.transaction((tx) => b.service.reportResults(tx, four.id, [result(four, v2)])),
@@ -163,7 +168,7 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     const run = await interleave(
       (hold) => a.store.transaction(async (tx) => {
         await a.submission.makeReplicas(stage.batchId, 100, NOW, tx);
-        await hold;
+        await hold();
         return 0;
       }),
       async () => ((await b.submission.makeReplicas(stage.batchId, 100, NOW)) ? 0 : 1),
@@ -194,5 +199,24 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     await startAnother();
     expect(await staged()).toBe(0);
     await release();
+  });
+
+  it('keeps the first result of a task when the host sends another to the other instance at once', async () => {
+    const [one] = await setUp('swap', 1);
+    const [t] = await tasks(a, one, 1);
+    const honest = result(one, t!);
+    const forged = buildResult(ed, one.seed, t!, { output: { primes: [4, 6, 8], count: 3 } }, { cpuTimeMs: 1000, elapsedMs: 1000 });
+    const run = await interleave(
+      (hold) => a.store.transaction(async (tx) => {
+        const acks = await a.service.reportResults(tx, one.id, [honest]);
+        await hold();
+        return acks;
+      }),
+      () => b.store.transaction((tx) => b.service.reportResults(tx, one.id, [forged])),
+    );
+    expect(run.first.map((x) => x.status)).toEqual(['accepted']);
+    expect(run.second.map((x) => [x.status, x.error?.code])).toEqual([['rejected', 'conflict']]);
+    const stored = await a.store.sql.get<{ output: string }>('SELECT output_json AS output FROM replicas WHERE workunit_id = ? AND host_id = ?', [t!.workunitId, one.id]);
+    expect(JSON.parse(stored!.output)).toEqual(output);
   });
 });
