@@ -32,14 +32,28 @@ export class OutputCollector {
     private readonly clock: () => number,
   ) {}
 
-  /** One pass over the private files; resolves with how many were removed. A pass under way is joined. */
+  /**
+   * A whole pass over the private files, begun after this call; resolves with how many were
+   * removed. With a pass under way, the next one starts when it ends (callers meanwhile share
+   * it): the pass under way may have walked past files stored since it began (on PostgreSQL
+   * files are walked in key order, not in the order they came).
+   */
   collect(): Promise<number> {
     if (this.stopped) return Promise.resolve(0);
-    this.running ??= this.pass().finally(() => {
+    if (this.running) {
+      this.next ??= this.running.then(() => {
+        this.next = undefined;
+        return this.collect();
+      });
+      return this.next;
+    }
+    this.running = this.pass().finally(() => {
       this.running = undefined;
     });
     return this.running;
   }
+
+  private next: Promise<number> | undefined;
 
   /** Stops after the chunk in hand (the coordinator is closing). */
   stop(): void {

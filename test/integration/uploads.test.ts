@@ -62,7 +62,7 @@ function output(tag: string, bytes = 300_000): { value: unknown; bytes: Uint8Arr
   return { value, bytes: utf8(canonicalJson(value)) };
 }
 const report = async (v: TestVolunteer, t: Task, value: unknown) => (await v.report([buildResult(ed, v.seed, t, { output: value, inline: false }, TIMING)]));
-const fileRows = () => (c!.store.db.prepare('SELECT COUNT(*) AS n FROM files WHERE public = 0').get() as { n: number }).n;
+const fileRows = async () => (await c!.store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM files WHERE public = 0'))!.n;
 const blobExists = (hash: string) => c!.blobs.has(hash);
 
 describe('uploads', () => {
@@ -71,7 +71,7 @@ describe('uploads', () => {
     await submit(1);
     const [owner, stranger] = [await volunteer('owner'), await volunteer('stranger')];
     const [task] = await tasksOf(owner, 1);
-    const before = fileRows();
+    const before = await fileRows();
     // What a key that connected once could do: store file after file, for tasks it never had.
     for (let i = 0; i < 10; i++) {
       const { bytes } = output(`flood-${i}`, MiB);
@@ -82,7 +82,7 @@ describe('uploads', () => {
     const { bytes } = output('not-yours');
     const r = await stranger.upload(task!.taskId, bytes);
     expect(r.status).toBe(403);
-    expect(fileRows()).toBe(before);
+    expect(await fileRows()).toBe(before);
     expect(readdirSync(join(c!.dataDir, 'files', 'tmp'))).toEqual([]);
   });
 
@@ -158,12 +158,13 @@ describe('uploaded outputs nothing needs', () => {
     const kept = await submit(3);
     const cancelled = await submit(1, 2);
     const forfeit = await submit(1, 2);
-    const batchOf = (t: Task) => (c!.store.db.prepare('SELECT batch_id AS b FROM workunits WHERE id = ?').get(t.workunitId) as { b: number }).b;
+    const batchOf = async (t: Task) => (await c!.store.sql.get<{ b: number }>('SELECT batch_id AS b FROM workunits WHERE id = ?', [t.workunitId]))!.b;
     const [v, w] = [await volunteer('v'), await volunteer('w')];
     const [t0, t1, t2] = await tasksOf(v, 3);
-    const tc = (await tasksOf(v, 2)).find((t) => batchOf(t) === cancelled);
-    const tw = (await tasksOf(w, 4)).find((t) => batchOf(t) === forfeit);
-    expect([t0, t1, t2].map((t) => batchOf(t!))).toEqual([kept, kept, kept]);
+    const inBatch = async (ts: Task[], batchId: number) => { for (const t of ts) if ((await batchOf(t)) === batchId) return t; return undefined; };
+    const tc = await inBatch(await tasksOf(v, 2), cancelled);
+    const tw = await inBatch(await tasksOf(w, 4), forfeit);
+    expect(await Promise.all([t0, t1, t2].map((t) => batchOf(t!)))).toEqual([kept, kept, kept]);
     const outs = [output('reported'), output('given-back'), output('still-running'), output('cancelled'), output('forfeited')];
     const pairs = [[v, t0, outs[0]], [v, t1, outs[1]], [v, t2, outs[2]], [v, tc, outs[3]], [w, tw, outs[4]]] as const;
     for (const [host, t, o] of pairs) expect((await host.upload(t!.taskId, o!.bytes)).status).toBe(201);
@@ -172,7 +173,7 @@ describe('uploaded outputs nothing needs', () => {
     // (its host caught cheating), so that it never counts again.
     expect((await report(v, tc!, outs[3]!.value))[0]!.status).toBe('accepted');
     expect((await report(w, tw!, outs[4]!.value))[0]!.status).toBe('accepted');
-    c!.store.db.prepare("UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?").run(tw!.taskId);
+    await c!.store.sql.run("UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?", [tw!.taskId]);
     await v.send('tasks.giveBack', { taskIds: [t1!.taskId], reason: 'test' });
     expect((await ada.post(`/batches/${cancelled}/cancel`, {})).status).toBe(200);
 
@@ -193,17 +194,16 @@ describe('uploaded outputs nothing needs', () => {
   it('are removed a chunk at a time, the coordinator serving meanwhile', { timeout: 60_000 }, async () => {
     await setup({ uploadGraceMs: 0 });
     // Outputs stored before anything collected them, that nothing refers to.
-    const insert = c!.store.db.prepare('INSERT INTO files (sha256, size, created_at, canonical_json, public) VALUES (?, ?, 0, 1, 0)');
     const hashes: string[] = [];
     for (let i = 0; i < 1_200; i++) {
       const bytes = utf8(canonicalJson({ i }));
       hashes.push(c!.blobs.put(bytes));
-      insert.run(hashes.at(-1), bytes.length);
+      await c!.store.sql.run('INSERT INTO files (sha256, size, created_at, canonical_json, public) VALUES (?, ?, 0, 1, 0)', [hashes.at(-1)!, bytes.length]);
     }
     const m = await probeEventLoop(() => c!.collectOutputs());
     console.log(`collected 1,200 unreferenced outputs: ${m.ms} ms, longest stall ${m.maxGapMs} ms, ${m.turns} probe turns`);
     expect(hashes.filter(blobExists)).toEqual([]);
-    expect(c!.store.db.prepare('SELECT COUNT(*) AS n FROM files').get()).toEqual({ n: 1 }); // the app's file
+    expect(await c!.store.sql.get('SELECT COUNT(*) AS n FROM files')).toEqual({ n: 1 }); // the app's file
     // A few at a time: the probe ran in between, and never waited long.
     expect(m.turns).toBeGreaterThan(10);
     expect(m.maxGapMs).toBeLessThan(800);
