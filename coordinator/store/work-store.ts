@@ -287,6 +287,9 @@ const SQL: Record<string, string> = {
   userHasReplica: `SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id
     WHERE r.workunit_id = ? AND h.user_id = ? AND ${countsAgainstHost('r')} LIMIT 1`,
   sentCount: "SELECT COUNT(*) AS n FROM replicas WHERE workunit_id = ? AND status <> 'unsent'",
+  unsent: "SELECT 1 AS ok FROM replicas WHERE id = ? AND status = 'unsent'",
+  // PostgreSQL: a replica another instance is taking now is skipped, not waited for.
+  claimUnsent: "SELECT 1 AS ok FROM replicas WHERE id = ? AND status = 'unsent' FOR NO KEY UPDATE SKIP LOCKED",
   assign: `UPDATE replicas SET status = 'in_progress', host_id = @hostId, app_version_id = @appVersionId, sent_at = @sentAt,
     deadline = @deadline, hold_until = @holdUntil, new_host = @newHost, task_signature = @taskSignature
     WHERE id = @replicaId AND status = 'unsent'`,
@@ -619,6 +622,14 @@ export class WorkStore {
 
   async replicaForResult(replicaId: number): Promise<ReplicaForResult | undefined> {
     return (await this.sql.get(SQL.forResult!, [replicaId])) as ReplicaForResult | undefined;
+  }
+
+  /**
+   * Whether the replica is still unsent, and (PostgreSQL) this transaction's to send until it
+   * ends: one another instance is sending now counts as taken. Call before writing anything for it.
+   */
+  async claimUnsent(replicaId: number): Promise<boolean> {
+    return (await this.sql.get(this.sql.dialect === 'postgres' ? SQL.claimUnsent! : SQL.unsent!, [replicaId])) !== undefined;
   }
 
   /**

@@ -284,8 +284,7 @@ export class Scheduler {
       }
       if (c) {
         await this.newHostMayTake(tx, round, c.batchId);
-        await this.take(tx, round, c.replicaId, c);
-        return true;
+        return await this.take(tx, round, c.replicaId, c);
       }
       if (page.length < PAGE) return false;
     }
@@ -383,8 +382,7 @@ export class Scheduler {
           continue;
         }
         if (!(await this.newHostMayTake(tx, round, c.batchId))) continue;
-        await this.take(tx, round, c.replicaId, c);
-        taken++;
+        if (await this.take(tx, round, c.replicaId, c)) taken++;
       }
       if (page.length < pageSize) break; // that was all of this queue
       // Taken replicas leave the unsent set, so the next page starts that much earlier.
@@ -504,10 +502,12 @@ export class Scheduler {
     return task;
   }
 
-  private async take(tx: Repositories, round: Round, replicaId: number, c: Offer & { batchId: number }): Promise<void> {
+  /** Sends the replica to the host; false when it was taken meanwhile (by another instance), and nothing was written. */
+  private async take(tx: Repositories, round: Round, replicaId: number, c: Offer & { batchId: number }): Promise<boolean> {
     const { work } = tx;
     const { host, now } = round;
     const { workunitId, batchId } = c;
+    if (!(await work.claimUnsent(replicaId))) return false;
     const choice = await round.appFor(c.appId);
     choice.dailyLeft--;
     choice.taken++;
@@ -543,6 +543,7 @@ export class Scheduler {
     round.tasks.push(this.toTask(body, signature, src));
     round.sent.set(app.projectId, (round.sent.get(app.projectId) ?? 0) + src.fpopsEst);
     round.outbox?.batchChanged(batchId);
+    return true;
   }
 
   /**
