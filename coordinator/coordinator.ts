@@ -143,7 +143,8 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       throw e;
     }
   }
-  const presence = redis ? clusterPresence(() => nsp) : localPresence(() => nsp);
+  const localOnline = localPresence(() => nsp);
+  const presence = redis ? clusterPresence(() => nsp) : localOnline;
 
   // Metrics only when asked for (--metrics-port), on a listener of their own.
   let stats: DbStatsReader | undefined;
@@ -232,8 +233,9 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const grace = new DisconnectGrace(
     config.disconnectGraceMs,
     (hostId) => presence.isOnline(hostId),
-    // Asked again in the transaction: the host may have come back while it waited for the database.
-    (hostId) => core.store.transaction(async (tx) => ((await presence.isOnline(hostId)) ? 0 : core.service.giveUpHost(tx, hostId))),
+    // Asked again in the transaction, of this instance (no I/O while it holds a connection): the
+    // host may have come back while the transaction waited for the database.
+    (hostId) => core.store.transaction(async (tx) => ((await localOnline.isOnline(hostId)) ? 0 : core.service.giveUpHost(tx, hostId))),
     log,
   );
   const connects = new RateLimiter({ perSecond: config.connectRatePerIp, burst: config.connectRatePerIp * 5 });

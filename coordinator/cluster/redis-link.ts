@@ -17,9 +17,20 @@ export interface RedisLink {
 /** How long a failing Redis goes unmentioned in the log after it was last mentioned. */
 const WARN_EVERY_MS = 30_000;
 
+/** How long the first connection may take: an instance that cannot reach Redis says so and stops. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
 export async function connectRedis(url: string, log: Logger): Promise<RedisLink> {
-  const pub = createClient({ url, socket: { reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 5_000) } });
-  const sub = pub.duplicate();
+  let connected = false;
+  const socket = {
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    // Until the first connection: give up (connect() rejects with why). After: keep trying.
+    reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(100 * 2 ** retries, 5_000) : cause),
+  };
+  // Commands fail at once while Redis is away instead of queueing without bound and arriving
+  // late: a push between instances is then lost, as Redis may lose it anyway.
+  const pub = createClient({ url, socket, disableOfflineQueue: true });
+  const sub = createClient({ url, socket });
   let warnedAt = -Infinity;
   for (const [role, client] of [['publish', pub], ['subscribe', sub]] as const) {
     // Without a listener a lost connection would crash the process; the client reconnects by itself.
@@ -31,6 +42,7 @@ export async function connectRedis(url: string, log: Logger): Promise<RedisLink>
   }
   try {
     await Promise.all([pub.connect(), sub.connect()]);
+    connected = true;
   } catch (e) {
     await Promise.allSettled([pub.quit(), sub.quit()]);
     throw new Error(`cannot connect to Redis at ${redact(url)}: ${(e as Error).message}`);

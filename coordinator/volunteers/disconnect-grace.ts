@@ -3,6 +3,9 @@
 // Its results are still accepted if they arrive while their work units are open.
 import { errorFields, type Logger } from '../../common/log.js';
 
+/** The most a closing coordinator waits for hosts being given up (one stuck asking who is connected must not hold it). */
+const CLOSE_WAIT_MS = 5_000;
+
 export class DisconnectGrace {
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private readonly running = new Set<Promise<unknown>>();
@@ -49,11 +52,13 @@ export class DisconnectGrace {
     this.timers.set(hostId, timer);
   }
 
-  /** Starts no more grace periods, and resolves once the hosts being given up now are. */
+  /** Starts no more grace periods, and resolves once the hosts being given up now are (or after a few seconds). */
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    await Promise.all(this.running);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.running), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 }

@@ -27,20 +27,33 @@ export function localPresence(nsp: () => Namespace | undefined): Presence {
 
 /** How long a cluster-wide list of online hosts is reused: status pages ask for it often. */
 const LIST_REUSE_MS = 1_000;
+/** How long the other instances have to answer (one silent or Redis away must not hang a request). */
+const ASK_TIMEOUT_MS = 2_000;
 
-/** Every instance's sockets, through the adapter. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer from every instance within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Every instance's sockets, through the adapter. Whether one host is online rejects when not
+ * every instance answered in time (the caller waits and asks again); the list of online hosts
+ * falls back to this instance's own then (it feeds status pages, which must answer).
+ */
 export function clusterPresence(nsp: () => Namespace | undefined): Presence {
+  const local = localPresence(nsp);
   let list: { at: number; ids: Promise<Set<number>> } | undefined;
   return {
     async isOnline(hostId) {
       const n = nsp();
-      return n !== undefined && (await n.in(hostRoom(hostId)).fetchSockets()).length > 0;
+      return n !== undefined && (await within(n.in(hostRoom(hostId)).fetchSockets(), ASK_TIMEOUT_MS, 'who is connected')).length > 0;
     },
     onlineHostIds() {
       const n = nsp();
       if (!n) return Promise.resolve(new Set());
       if (list && Date.now() - list.at < LIST_REUSE_MS) return list.ids;
-      const ids = n.fetchSockets().then((sockets) => {
+      const ids = within(n.fetchSockets(), ASK_TIMEOUT_MS, 'who is connected').then((sockets) => {
         const found = new Set<number>();
         for (const s of sockets) {
           const hostId = (s.data as { hostId?: number } | undefined)?.hostId;
@@ -48,9 +61,9 @@ export function clusterPresence(nsp: () => Namespace | undefined): Presence {
         }
         return found;
       });
-      list = { at: Date.now(), ids };
-      ids.catch(() => (list = undefined));
-      return ids;
+      const answer = ids.catch(() => local.onlineHostIds());
+      list = { at: Date.now(), ids: answer };
+      return answer;
     },
   };
 }

@@ -122,3 +122,18 @@ describe.skipIf(skip)('two instances on one database and one Redis', () => {
     expect((await adaOnB.get<BatchStatus>(`/batches/${batchId}`)).body.status).toBe('done');
   });
 });
+
+describe.skipIf(skip)('an instance whose Redis does not answer', () => {
+  it('does not start, and says why, within seconds', async () => {
+    const database = await createTestDatabase();
+    const dataDir = mkdtempSync(join(tmpdir(), 'vg-noredis-'));
+    try {
+      const started = Date.now();
+      await expect(startTestCoordinator({ dataDir, databaseUrl: database.url, redisUrl: 'redis://127.0.0.1:1' })).rejects.toThrow(/cannot connect to Redis at redis:\/\/127\.0\.0\.1:1/);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
