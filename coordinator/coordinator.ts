@@ -37,6 +37,10 @@ import { clusterPresence, localPresence } from './volunteers/presence.js';
 import { connectRedis, type RedisLink } from './cluster/redis-link.js';
 import { discardStaged, ReplicaMaker } from './work/batch-ingest.js';
 
+/** How long /readyz waits for the database before answering from its last answer, and how old that may be. */
+const READY_WAIT_MS = 500;
+const READY_STALE_MS = 30_000;
+
 /** How often instances sharing PostgreSQL look for submissions a dead instance left staged. */
 const ABANDONED_SUBMISSIONS_MS = 5_000;
 
@@ -178,11 +182,18 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   app.set('trust proxy', trust);
   app.use(rateLimitByAddress(new RateLimiter({ perSecond: config.httpRatePerIp, burst: config.httpRatePerIp * 5 }), trust, () => metrics?.refused('http')));
   const knownSchema = knownSchemaVersion(core.store.sql.dialect);
+  let lastApplied: { version: number; at: number } | undefined;
   app.get(
     '/readyz',
     readinessHandler(async () => {
-      const applied = await appliedSchemaVersion(core.store.sql).catch(() => undefined);
-      return readiness(applied, knownSchema, core.key.publicKey.length === 64, accepting);
+      // SQLite's one connection may be held by a long transaction: a probe gets the last answer
+      // after half a second rather than wait (a database that stopped answering reads as down).
+      const asked = appliedSchemaVersion(core.store.sql).then(
+        (v) => (lastApplied = { version: v, at: Date.now() }),
+        () => (lastApplied = undefined),
+      );
+      const answer = await Promise.race([asked.then(() => lastApplied), sleep(READY_WAIT_MS).then(() => (lastApplied && Date.now() - lastApplied.at < READY_STALE_MS ? lastApplied : undefined))]);
+      return readiness(answer?.version, knownSchema, core.key.publicKey.length === 64, accepting);
     }),
   );
   app.use(volunteerRoutes({ ...core, coordinatorKey: core.key.publicKey, log }));

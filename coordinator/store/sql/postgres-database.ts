@@ -32,6 +32,8 @@ export interface PostgresOptions {
   max?: number;
   /** A connection is given up after this long unused (default 30 s). */
   idleTimeoutMillis?: number;
+  /** How long to wait for a connection, from the pool or a new one (default 10 s). */
+  connectionTimeoutMillis?: number;
   /** Called when an idle connection fails (the server went away): the pool replaces it. */
   onIdleError?: (error: Error) => void;
 }
@@ -46,6 +48,8 @@ export class PostgresDatabase implements SqlDatabase {
       connectionString: options.connectionString,
       max: options.max ?? 10,
       idleTimeoutMillis: options.idleTimeoutMillis ?? 30_000,
+      // A server that does not answer fails the request that waited, instead of holding it for ever.
+      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
       types,
     });
     // Without a listener, an idle connection's error (a restarted server) would crash the process.
