@@ -287,7 +287,6 @@ const SQL: Record<string, string> = {
   userHasReplica: `SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id
     WHERE r.workunit_id = ? AND h.user_id = ? AND ${countsAgainstHost('r')} LIMIT 1`,
   sentCount: "SELECT COUNT(*) AS n FROM replicas WHERE workunit_id = ? AND status <> 'unsent'",
-  unsent: "SELECT 1 AS ok FROM replicas WHERE id = ? AND status = 'unsent'",
   // PostgreSQL: a replica another instance is taking now is skipped, not waited for.
   claimUnsent: "SELECT 1 AS ok FROM replicas WHERE id = ? AND status = 'unsent' FOR NO KEY UPDATE SKIP LOCKED",
   assign: `UPDATE replicas SET status = 'in_progress', host_id = @hostId, app_version_id = @appVersionId, sent_at = @sentAt,
@@ -629,7 +628,9 @@ export class WorkStore {
    * ends: one another instance is sending now counts as taken. Call before writing anything for it.
    */
   async claimUnsent(replicaId: number): Promise<boolean> {
-    return (await this.sql.get(this.sql.dialect === 'postgres' ? SQL.claimUnsent! : SQL.unsent!, [replicaId])) !== undefined;
+    // On SQLite the candidates were read in this transaction, which nothing else can write in.
+    if (this.sql.dialect === 'sqlite') return true;
+    return (await this.sql.get(SQL.claimUnsent!, [replicaId])) !== undefined;
   }
 
   /**
