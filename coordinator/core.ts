@@ -98,6 +98,8 @@ export function createCore(
   env: {
     clock?: () => number;
     random?: () => number;
+    /** Draws task ids (default: unguessable ones); a seeded simulation passes its own. */
+    taskIds?: () => number;
     onError?: (e: unknown) => void;
     onCorrectionError?: (e: unknown) => void;
     onPriorityError?: (e: unknown) => void;
@@ -154,6 +156,7 @@ export function createCore(
     newHostShare: options.newHostShare,
     holdTimeoutMs: options.holdTimeoutMs,
     random,
+    taskIds: env.taskIds,
   });
   const intake = new ResultIntake(ed, transitioner, outputs, uploads, quotas);
   const service = new VolunteerService(scheduler, intake, transitioner, hosts, quotas, options.holdTimeoutMs, clock);

@@ -79,7 +79,7 @@ function checkKey(dir: string, ed: Ed25519): { check: Check; publicKey?: string 
 function checkLedger(db: Database.Database, ed: Ed25519, publicKey: string | undefined): Check {
   const name = 'credit ledger';
   if (!publicKey) return { name, summary: 'not checked', problems: ['no coordinator key to check the signatures against'] };
-  const page = db.prepare(`SELECT id AS entryId, replica_id AS taskId, workunit_id AS workunitId, host_key AS hostKey, amount,
+  const page = db.prepare(`SELECT id AS entryId, COALESCE(task_id, replica_id) AS taskId, workunit_id AS workunitId, host_key AS hostKey, amount,
     granted_at AS grantedAt, prev_hash AS prevHash, entry_hash AS entryHash, signature FROM credit_ledger WHERE id > ? ORDER BY id LIMIT ?`);
   let prev = GENESIS_HASH;
   let after = 0;

@@ -19,14 +19,15 @@ export interface LedgerEntry extends CreditReceipt {
   micro: number;
 }
 
-const RECEIPT_COLUMNS = `id AS entryId, replica_id AS taskId, workunit_id AS workunitId, host_key AS hostKey, amount,
+// Entries from before migration 17 named the task by its replica's id.
+const RECEIPT_COLUMNS = `id AS entryId, COALESCE(task_id, replica_id) AS taskId, workunit_id AS workunitId, host_key AS hostKey, amount,
   granted_at AS grantedAt, prev_hash AS prevHash, entry_hash AS entryHash, signature`;
 
 const SQL: Record<string, string> = {
   last: 'SELECT id, entry_hash FROM credit_ledger ORDER BY id DESC LIMIT 1',
   nextId: 'SELECT COALESCE(MAX(id), 0) + 1 AS id FROM credit_ledger',
-  insert: `INSERT INTO credit_ledger (id, kind, replica_id, workunit_id, host_id, host_key, user_id, team_id, amount, micro,
-    granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insert: `INSERT INTO credit_ledger (id, kind, replica_id, task_id, workunit_id, host_id, host_key, user_id, team_id, amount, micro,
+    granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   granted: "SELECT 1 FROM credit_ledger WHERE replica_id = ? AND kind = 'grant'",
   held: `SELECT SUM(micro) AS net, COUNT(*) FILTER (WHERE kind = 'grant') AS grants, COUNT(*) FILTER (WHERE kind = 'revocation') AS revocations
     FROM credit_ledger WHERE replica_id = ?`,
@@ -77,7 +78,7 @@ export class LedgerStore {
   }
 
   async append(e: LedgerEntry): Promise<void> {
-    await this.sql.run(SQL.insert!, [e.entryId, e.kind, e.replicaId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.micro, e.grantedAt, e.prevHash, e.entryHash, e.signature]);
+    await this.sql.run(SQL.insert!, [e.entryId, e.kind, e.replicaId, e.taskId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.micro, e.grantedAt, e.prevHash, e.entryHash, e.signature]);
   }
 
   async entriesAfter(afterId: number, limit: number): Promise<CreditReceipt[]> {

@@ -707,6 +707,23 @@ CREATE TABLE host_project_work (
     name: 'the coordinator key the database belongs to',
     sql: IDENTITY_TABLE,
   },
+  {
+    version: 17,
+    name: 'task ids that say nothing: random, drawn when a replica is assigned',
+    sql: `
+-- The id a host knows its task by, drawn at random when the replica is assigned (scheduler.ts):
+-- unlike the replica's own id, it tells nothing of when or why the replica was made, so a check
+-- or a sentinel cannot be told from regular work by its id (docs/security.md). Tasks sent before
+-- this migration keep the id they were sent with, their replica's own: task_id = id marks them
+-- (they named their work unit's real id too; see coordinator/work/task-ids.ts).
+ALTER TABLE replicas ADD COLUMN task_id INTEGER;
+UPDATE replicas SET task_id = id WHERE host_id IS NOT NULL;
+CREATE UNIQUE INDEX replicas_task ON replicas(task_id) WHERE task_id IS NOT NULL;
+-- The task id a ledger entry was signed with; NULL for entries written before, whose task id
+-- was their replica's id.
+ALTER TABLE credit_ledger ADD COLUMN task_id INTEGER;
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

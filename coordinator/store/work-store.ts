@@ -1,6 +1,7 @@
 // Batches, work units and replicas: the rows the work lifecycle moves.
 import type { SqlExecutor } from './sql/sql.js';
 import type { Replica, ReplicaKind, ReplicaOutcome, Replication, ValidateState, Workunit, WorkunitStatus } from '../work/model.js';
+import type { TaskIds } from '../work/task-ids.js';
 
 export interface NewWorkunit extends Replication {
   batchId: number;
@@ -290,7 +291,7 @@ const SQL: Record<string, string> = {
   // PostgreSQL: a replica another instance is taking now is skipped, not waited for.
   claimUnsent: "SELECT 1 AS ok FROM replicas WHERE id = ? AND status = 'unsent' FOR NO KEY UPDATE SKIP LOCKED",
   assign: `UPDATE replicas SET status = 'in_progress', host_id = @hostId, app_version_id = @appVersionId, sent_at = @sentAt,
-    deadline = @deadline, hold_until = @holdUntil, new_host = @newHost, task_signature = @taskSignature
+    deadline = @deadline, hold_until = @holdUntil, new_host = @newHost, task_signature = @taskSignature, task_id = @taskId
     WHERE id = @replicaId AND status = 'unsent'`,
   newHostLoad: `SELECT (SELECT COALESCE(SUM(c.r_new_host), 0) FROM batch_counts c WHERE c.batch_id = b.id) AS held,
     b.workunit_count AS workunits FROM batches b WHERE b.id = ?`,
@@ -306,7 +307,7 @@ const SQL: Record<string, string> = {
     result_hash = ?, result_signature = ?, output_json = ?, output_hash = ?, error_json = ?, log_json = ?, cpu_time_ms = ?,
     elapsed_ms = ?, progress = 1 WHERE id = ? AND result_hash IS NULL`,
   end: "UPDATE replicas SET status = 'over', outcome = ? WHERE id = ? AND status = ?",
-  hostOf: 'SELECT host_id FROM replicas WHERE id = ?',
+  hostOf: 'SELECT host_id, task_id FROM replicas WHERE id = ?',
   setValidateState: 'UPDATE replicas SET validate_state = ? WHERE id = ?',
   forfeit: "UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?",
   setCredit: 'UPDATE replicas SET credit_micro = ? WHERE id = ?',
@@ -330,7 +331,7 @@ const SQL: Record<string, string> = {
     UNION SELECT id FROM (SELECT workunit_id AS id FROM replicas WHERE status = 'in_progress' AND hold_until < @now
       ORDER BY hold_until LIMIT @limit) AS silent`,
   progress: `UPDATE replicas SET progress = @fraction, hold_until = @holdUntil
-    WHERE id = @id AND host_id = @hostId AND status = 'in_progress'`,
+    WHERE task_id = @taskId AND host_id = @hostId AND status = 'in_progress'`,
   hostsWithTasks: "SELECT DISTINCT host_id AS id FROM replicas WHERE status = 'in_progress'",
   inProgressOfHost: "SELECT id FROM replicas WHERE host_id = ? AND status = 'in_progress' ORDER BY id",
   openRegularWork: `SELECT 1 FROM workunits WHERE batch_id = ? AND status = 'active'
@@ -355,6 +356,12 @@ const SQL: Record<string, string> = {
   batchActive: "SELECT status = 'active' AS active FROM batches WHERE id = ?",
   sentTask: `SELECT r.sent_at AS sentAt, r.deadline, r.task_signature AS signature, v.bundle_hash AS appVersionHash
     FROM replicas r JOIN app_versions v ON v.id = r.app_version_id WHERE r.id = ? AND r.status = 'in_progress'`,
+  // Task ids (task-ids.ts): a host names its tasks by them, never by replica id.
+  taskIdTaken: 'SELECT 1 FROM replicas WHERE task_id = ?',
+  replicaOfTask: 'SELECT id AS replicaId, task_id AS taskId, workunit_id AS workunitId FROM replicas WHERE task_id = ? AND host_id = ?',
+  taskOfReplica: 'SELECT id AS replicaId, task_id AS taskId, workunit_id AS workunitId FROM replicas WHERE id = ?',
+  inProgressTasksOfHost: `SELECT id AS replicaId, task_id AS taskId, workunit_id AS workunitId FROM replicas
+    WHERE host_id = ? AND status = 'in_progress' ORDER BY id`,
 };
 
 export class WorkStore {
@@ -605,7 +612,7 @@ export class WorkStore {
 
   /** Sends an unsent replica to a host; false if it was not unsent. `newHost`: the host was new then. */
   async assign(a: {
-    replicaId: number; hostId: number; appVersionId: number; sentAt: number; deadline: number; holdUntil: number; newHost: boolean; taskSignature: string;
+    replicaId: number; taskId: number; hostId: number; appVersionId: number; sentAt: number; deadline: number; holdUntil: number; newHost: boolean; taskSignature: string;
   }): Promise<boolean> {
     return (await this.sql.run(SQL.assign!, { ...a, newHost: a.newHost ? 1 : 0 })).changes === 1;
   }
@@ -641,11 +648,11 @@ export class WorkStore {
     return (await this.sql.run(SQL.recordResult!, [r.outcome, r.outcome === 'success' ? 'pending' : null, r.receivedAt, r.resultHash, r.signature, r.outputJson, r.outputHash, r.errorJson, r.logJson, r.cpuTimeMs, r.elapsedMs, r.replicaId])).changes === 1;
   }
 
-  /** Ends a replica that is in `from` state with an outcome; returns its host if it changed. */
-  async endReplica(replicaId: number, from: 'unsent' | 'in_progress', outcome: ReplicaOutcome): Promise<{ changed: boolean; hostId: number | null }> {
+  /** Ends a replica that is in `from` state with an outcome; returns its host, and the id the host knows it by, if it changed. */
+  async endReplica(replicaId: number, from: 'unsent' | 'in_progress', outcome: ReplicaOutcome): Promise<{ changed: boolean; hostId: number | null; taskId: number | null }> {
     const changed = (await this.sql.run(SQL.end!, [outcome, replicaId, from])).changes === 1;
-    const row = (await this.sql.get(SQL.hostOf!, [replicaId])) as { host_id: number | null } | undefined;
-    return { changed, hostId: row?.host_id ?? null };
+    const row = (await this.sql.get(SQL.hostOf!, [replicaId])) as { host_id: number | null; task_id: number | null } | undefined;
+    return { changed, hostId: row?.host_id ?? null, taskId: row?.task_id ?? null };
   }
 
   async setValidateState(replicaId: number, state: ValidateState): Promise<void> {
@@ -701,9 +708,9 @@ export class WorkStore {
     return [...new Set(((await this.sql.all(SQL.expired!, { now, limit })) as { id: number }[]).map((r) => r.id))];
   }
 
-  /** Progress on a task in progress on this host; it may then hold it until `holdUntil`. */
-  async setProgress(replicaId: number, hostId: number, fraction: number, holdUntil: number): Promise<boolean> {
-    return (await this.sql.run(SQL.progress!, { id: replicaId, hostId, fraction, holdUntil })).changes === 1;
+  /** Progress on a task (by its task id) in progress on this host; it may then hold it until `holdUntil`. */
+  async setProgress(taskId: number, hostId: number, fraction: number, holdUntil: number): Promise<boolean> {
+    return (await this.sql.run(SQL.progress!, { taskId, hostId, fraction, holdUntil })).changes === 1;
   }
 
   /** What was signed when an in-progress replica was sent, to send the same task again. */
@@ -717,5 +724,26 @@ export class WorkStore {
 
   async inProgressOfHost(hostId: number): Promise<number[]> {
     return ((await this.sql.all(SQL.inProgressOfHost!, [hostId])) as { id: number }[]).map((r) => r.id);
+  }
+
+  /** Whether a task id is already some replica's (a draw that is must be drawn again). */
+  async taskIdTaken(taskId: number): Promise<boolean> {
+    return (await this.sql.get(SQL.taskIdTaken!, [taskId])) !== undefined;
+  }
+
+  /** The replica a host's task id names, if that task is this host's: how a host's word is taken. */
+  async replicaOfTask(hostId: number, taskId: number): Promise<TaskIds | undefined> {
+    return (await this.sql.get(SQL.replicaOfTask!, [taskId, hostId])) as TaskIds | undefined;
+  }
+
+  /** A sent replica's task ids (undefined for one never sent: it has no task id). */
+  async taskOfReplica(replicaId: number): Promise<TaskIds | undefined> {
+    const r = (await this.sql.get(SQL.taskOfReplica!, [replicaId])) as (Omit<TaskIds, 'taskId'> & { taskId: number | null }) | undefined;
+    return r && r.taskId !== null ? { ...r, taskId: r.taskId } : undefined;
+  }
+
+  /** The host's tasks in progress, in replica order. */
+  async inProgressTasksOfHost(hostId: number): Promise<TaskIds[]> {
+    return (await this.sql.all(SQL.inProgressTasksOfHost!, [hostId])) as TaskIds[];
   }
 }

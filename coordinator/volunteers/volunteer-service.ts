@@ -44,9 +44,10 @@ export class VolunteerService {
   async unwanted(tx: Tx, hostId: number, holding: number[]): Promise<number[]> {
     const unwanted: number[] = [];
     for (const taskId of holding) {
-      const r = await tx.work.replicaForResult(taskId);
+      const ids = await tx.work.replicaOfTask(hostId, taskId);
+      const r = ids && (await tx.work.replicaForResult(ids.replicaId));
       if (
-        !r || r.hostId !== hostId || !workunitTakesResults(r.kind, r.workunitStatus) ||
+        !r || !workunitTakesResults(r.kind, r.workunitStatus) ||
         r.outcome === 'aborted' || r.outcome === 'abandoned' || r.outcome === 'not_needed'
       ) unwanted.push(taskId);
     }
@@ -65,12 +66,13 @@ export class VolunteerService {
       const acks: GiveBackAck[] = [];
       const touched = new Set<number>();
       for (const taskId of taskIds) {
-        const r = await tx.work.replicaForResult(taskId);
-        if (!r || r.hostId !== hostId || r.status !== 'in_progress') {
+        const ids = await tx.work.replicaOfTask(hostId, taskId);
+        const r = ids && (await tx.work.replicaForResult(ids.replicaId));
+        if (!r || r.status !== 'in_progress') {
           acks.push({ taskId, status: 'not_in_progress' });
           continue;
         }
-        await tx.work.endReplica(taskId, 'in_progress', 'abandoned');
+        await tx.work.endReplica(r.id, 'in_progress', 'abandoned');
         touched.add(r.workunitId);
         acks.push({ taskId, status: 'given_back' });
       }

@@ -81,7 +81,9 @@ export function planChecks(
     return plan;
   }
   const checks = replicas.filter((r) => r.kind === 'check' && counts(r));
-  const inFlight = checks.filter((r) => r.status === 'unsent' || (r.status === 'in_progress' && !plan.expire.includes(r.id))).length;
+  // A distrusted host's arbiter out is waited for as anyone's (transition-rules.ts says why).
+  const out = (r: Replica) => r.status === 'unsent' || (r.status === 'in_progress' && !plan.expire.includes(r.id));
+  const inFlight = replicas.filter((r) => r.kind === 'check' && out(r)).length;
   const used = checks.filter((r) => r.outcome !== 'abandoned' && r.outcome !== 'not_needed' && r.outcome !== 'aborted').length;
   const room = need + SPARE_ARBITERS - used;
   plan.create = Math.max(0, Math.min(need - verdict.largestGroup - inFlight, room));

@@ -85,7 +85,8 @@ export class CreditGranter {
     const head = await ledger.head();
     const content = {
       entryId: head.nextId,
-      taskId: replicaId,
+      // The id its host knows the task by (task-ids.ts), as every receipt names it.
+      taskId: (await tx.work.taskOfReplica(replicaId))?.taskId ?? replicaId,
       workunitId,
       hostKey: host.publicKey,
       // A decimal number of credits, as receipts have always carried: micro / 10⁶ prints as

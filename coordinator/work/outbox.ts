@@ -20,6 +20,7 @@ export class Outbox {
   private readonly distrusted = new Set<number>();
   private work = false;
 
+  /** `taskId`: the id the host knows the task by (task-ids.ts), not its replica's. */
   abort(hostId: number, taskId: number, reason: string): void {
     const key = `${hostId}\u0000${reason}`;
     const entry = this.aborts.get(key) ?? { hostId, reason, taskIds: [] };

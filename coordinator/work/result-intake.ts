@@ -14,6 +14,7 @@ import type { HostRecord } from '../store/identities.js';
 import type { Tx } from '../store/store.js';
 import type { QuotaKeeper } from './host-quota.js';
 import { workunitTakesResults } from './model.js';
+import { workunitRef } from './task-ids.js';
 import { brokenReason } from './version-health.js';
 import type { Outbox } from './outbox.js';
 import type { Transitioner } from './transitioner.js';
@@ -43,9 +44,11 @@ export class ResultIntake {
     if (!verifyBody(this.ed, host.publicKey, 'result', body, r.signature)) {
       return reject('bad_signature', 'the result signature does not verify with this host’s key');
     }
-    const replica = await tx.work.replicaForResult(r.taskId);
-    if (!replica || replica.hostId !== host.id || replica.workunitId !== r.workunitId) {
-      return reject('not_assigned', `task ${r.taskId} of work unit ${r.workunitId} was not assigned to this host`);
+    // The host names its task by the task id it was sent, and repeats the task's `workunitId`.
+    const ids = await tx.work.replicaOfTask(host.id, r.taskId);
+    const replica = ids && (await tx.work.replicaForResult(ids.replicaId));
+    if (!ids || !replica || workunitRef(ids) !== r.workunitId) {
+      return reject('not_assigned', `task ${r.taskId} (workunitId ${r.workunitId}) was not assigned to this host`);
     }
     const resultHash = jsonHash(body);
     if (replica.resultHash !== null) {
@@ -57,17 +60,17 @@ export class ResultIntake {
       return reject('aborted', `task ${r.taskId} was ${replica.outcome === 'abandoned' ? 'given back' : 'aborted'}`);
     }
     if (!workunitTakesResults(replica.kind, replica.workunitStatus)) {
-      return reject('workunit_finished', `work unit ${r.workunitId} is ${replica.workunitStatus}; the result is no longer needed`);
+      return reject('workunit_finished', `the work unit of task ${r.taskId} is ${replica.workunitStatus}; the result is no longer needed`);
     }
     // In progress, or past its deadline ("no reply") while the work unit is open: accepted.
 
     let outputJson: string | null = null;
     if (r.outcome === 'success') {
-      const problem = await this.checkOutput(tx, r, (json) => (outputJson = json));
+      const problem = await this.checkOutput(tx, r, ids.replicaId, (json) => (outputJson = json));
       if (problem) return reject('bad_output', problem);
     }
     const recorded = await tx.work.recordResult({
-      replicaId: r.taskId,
+      replicaId: ids.replicaId,
       outcome: r.outcome === 'success' ? 'success' : 'client_error',
       receivedAt: now,
       resultHash,
@@ -81,7 +84,7 @@ export class ResultIntake {
     });
     if (!recorded) {
       // Another instance recorded a result for this task after we read it: the same, or another.
-      const stored = await tx.work.replicaForResult(r.taskId);
+      const stored = await tx.work.replicaForResult(ids.replicaId);
       return stored?.resultHash === resultHash ? { taskId: r.taskId, status: 'duplicate' } : reject('conflict', `task ${r.taskId} already has a different result`);
     }
     if (r.outcome === 'error') {
@@ -89,7 +92,7 @@ export class ResultIntake {
       await this.quotas.error(tx, host.id, replica.appId);
     }
     await this.judgeVersion(tx, replica.appVersionId, r, now);
-    touched.add(r.workunitId);
+    touched.add(replica.workunitId);
     return { taskId: r.taskId, status: 'accepted' };
   }
 
@@ -107,10 +110,10 @@ export class ResultIntake {
   }
 
   /** The output must be what outputHash names: inline, or uploaded as canonical JSON for this task before the report. */
-  private async checkOutput(tx: Tx, r: Result, keep: (json: string) => void): Promise<string | undefined> {
+  private async checkOutput(tx: Tx, r: Result, replicaId: number, keep: (json: string) => void): Promise<string | undefined> {
     if (r.output === undefined) {
       // Its own task's upload, not a file another task (or a researcher) stored.
-      if (!(await this.uploads.uploadedFor(tx, r.taskId, r.outputHash!))) {
+      if (!(await this.uploads.uploadedFor(tx, replicaId, r.outputHash!))) {
         return `output ${r.outputHash} is neither inline nor uploaded for task ${r.taskId} (PUT /files/${r.outputHash} with X-VG-Task-Id: ${r.taskId} first)`;
       }
       const status = await this.outputs.status(tx, r.outputHash!);

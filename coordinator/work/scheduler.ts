@@ -14,6 +14,7 @@ import { hostMeets, pickVersion, usable } from './app-matching.js';
 import { dailyAllowance, dailyRoom, inFlightAllowance, inFlightRoom, newHostCap, quotaDay, quotaDayEnds, type QuotaPolicy } from './host-quota.js';
 import type { Outbox } from './outbox.js';
 import type { AppPolicy } from './model.js';
+import { randomTaskId, workunitRef, type TaskIds } from './task-ids.js';
 import { decayWork, projectAllowed, projectOrder, resolvePreferences, type ResolvedPreferences } from './project-preferences.js';
 
 export interface SchedulerOptions {
@@ -35,6 +36,8 @@ export interface SchedulerOptions {
    */
   checkRate: number;
   random: () => number;
+  /** Draws task ids; by default unguessable (randomTaskId). A simulation passes a seeded one. */
+  taskIds?: () => number;
 }
 
 /** New hosts together may always hold this many tasks of a batch, however small it is. */
@@ -125,7 +128,7 @@ export class Scheduler {
   async assign(tx: Tx, hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Promise<Assignment> {
     const host = await tx.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
-    const inProgress = await tx.work.inProgressOfHost(hostId);
+    const inProgress = await tx.work.inProgressTasksOfHost(hostId);
     const resent = holding ? (await this.resendLost(tx, host, inProgress, new Set(holding), count, now)) : [];
     const resentCount = resent.length;
     const wanted = Math.min(count - resentCount, inFlightRoom(host.quotaLevel, inProgress.length, this.options.quota)) + resentCount;
@@ -472,17 +475,19 @@ export class Scheduler {
     return true;
   }
 
-  private async resendLost(tx: Repositories, host: HostRecord, inProgress: number[], holding: Set<number>, count: number, now: number): Promise<Task[]> {
+  /** `holding`: the task ids the host says it has. */
+  private async resendLost(tx: Repositories, host: HostRecord, inProgress: TaskIds[], holding: Set<number>, count: number, now: number): Promise<Task[]> {
     const tasks: Task[] = [];
-    for (const replicaId of inProgress) {
+    for (const ids of inProgress) {
       if (tasks.length >= count) break;
-      if (holding.has(replicaId)) continue;
-      const sent = await tx.work.sentTask(replicaId);
+      if (holding.has(ids.taskId)) continue;
+      const sent = await tx.work.sentTask(ids.replicaId);
       if (!sent || sent.deadline < now) continue; // past its deadline: the transitioner reissues it
-      const src = await tx.work.taskSource(replicaId);
+      const src = await tx.work.taskSource(ids.replicaId);
+      // The same body as was signed, ids included.
       const body: TaskBody = {
-        taskId: replicaId,
-        workunitId: src.workunitId,
+        taskId: ids.taskId,
+        workunitId: workunitRef(ids),
         hostKey: host.publicKey,
         appVersionHash: sent.appVersionHash,
         inputHash: src.inputHash,
@@ -517,9 +522,10 @@ export class Scheduler {
     if (app.adaptiveReplication) await this.maybeReplicateOnce(tx, replicaId, workunitId, host);
 
     const src = await work.taskSource(replicaId);
+    const taskId = await this.drawTaskId(tx, replicaId);
     const body: TaskBody = {
-      taskId: replicaId,
-      workunitId,
+      taskId,
+      workunitId: workunitRef({ replicaId, taskId, workunitId }),
       hostKey: host.publicKey,
       appVersionHash: version!.bundleHash,
       inputHash: src.inputHash,
@@ -531,6 +537,7 @@ export class Scheduler {
     const signature = this.key.sign('task', body);
     const assigned = (await work.assign({
       replicaId,
+      taskId,
       hostId: host.id,
       appVersionId: version!.id,
       sentAt: now,
@@ -544,6 +551,19 @@ export class Scheduler {
     round.sent.set(app.projectId, (round.sent.get(app.projectId) ?? 0) + src.fpopsEst);
     round.outbox?.batchChanged(batchId);
     return true;
+  }
+
+  /**
+   * A task id no replica has: random, so it tells nothing of the replica's age or kind. Never its
+   * replica's own id, which marks a task sent before migration 17 (workunitRef). Two instances
+   * drawing the same one at once (about never) are stopped by the unique index: one request fails
+   * and its host asks again.
+   */
+  private async drawTaskId(tx: Repositories, replicaId: number): Promise<number> {
+    for (;;) {
+      const id = (this.options.taskIds ?? randomTaskId)();
+      if (id !== replicaId && !(await tx.work.taskIdTaken(id))) return id;
+    }
   }
 
   /**

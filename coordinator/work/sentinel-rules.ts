@@ -57,8 +57,9 @@ export function planSentinel(
     stopAll();
     return plan;
   }
-  // Short of a quorum of right answers: as many replicas out as could make it up.
-  const inFlight = unsent.length + running().filter(counts).length;
+  // Short of a quorum of right answers: as many replicas out as could make it up. A distrusted
+  // host's task out is waited for as anyone's (transition-rules.ts says why).
+  const inFlight = unsent.length + running().length;
   const counted = replicas.filter((r) => r.outcome !== 'abandoned' && r.outcome !== 'not_needed' && r.outcome !== 'aborted' && counts(r)).length;
   plan.create = Math.max(0, Math.min(wu.minQuorum - support - inFlight, wu.maxTotalResults - counted));
   return plan;

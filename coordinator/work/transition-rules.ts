@@ -28,9 +28,8 @@ export function planTransition(wu: Workunit, replicas: Replica[], now: number, v
   const unsent = replicas.filter((r) => r.status === 'unsent');
   const running = (): Replica[] => replicas.filter((r) => r.status === 'in_progress' && !plan.expire.includes(r.id));
   // A distrusted (caught) host is not told: it keeps its tasks, and what it returns is recorded,
-  // but neither its results nor its tasks out count, so the work unit goes on without them.
+  // but its results do not count, so the work unit goes on without them.
   const counts = (r: Replica) => !r.forfeited && !r.hostDistrusted;
-  const outstanding = (): Replica[] => running().filter(counts);
 
   const stopAll = () => {
     plan.abort = running().map((r) => r.id);
@@ -60,7 +59,11 @@ export function planTransition(wu: Workunit, replicas: Replica[], now: number, v
       r.outcome !== 'abandoned' && r.outcome !== 'not_needed' && r.outcome !== 'aborted' && counts(r) &&
       !(r.outcome === 'client_error' && r.versionBroken),
   ).length;
-  const inFlight = unsent.length + outstanding().length;
+  // A distrusted host's tasks out are waited for as anyone's, though: a replacement made beside
+  // each would often finish first, and the abort that followed would tell it, more often than an
+  // honest host in its place, that it was caught. Its task is replaced once it reports (its
+  // result forfeited) or expires.
+  const inFlight = unsent.length + running().length;
 
   let largestGroup = 0;
   let inconclusive = false;

@@ -336,7 +336,8 @@ export class Transitioner {
    * A host failed a check. Nothing it can see changes: its tasks stay with it and keep coming in
    * the same mix, so that being caught tells it nothing about which task was a check. But its
    * results no longer count: those waiting for a quorum are forfeited (no credit), its tasks out
-   * are replaced, and after a random delay a background job re-checks what its results decided.
+   * are replaced once it reports them or they expire (not before: see transition-rules.ts), and
+   * after a random delay a background job re-checks what its results decided.
    */
   private async catchHost(tx: Tx, hostId: number, now: number, outbox: Outbox): Promise<void> {
     const { work, identities } = tx;
@@ -382,8 +383,8 @@ export class Transitioner {
   private async stop(tx: Tx, abort: number[], cancelUnsent: number[], reason: string, outbox: Outbox): Promise<void> {
     const { work } = tx;
     for (const id of abort) {
-      const { changed, hostId } = await work.endReplica(id, 'in_progress', 'aborted');
-      if (changed && hostId !== null) outbox.abort(hostId, id, reason);
+      const { changed, hostId, taskId } = await work.endReplica(id, 'in_progress', 'aborted');
+      if (changed && hostId !== null && taskId !== null) outbox.abort(hostId, taskId, reason);
     }
     for (const id of cancelUnsent) await work.endReplica(id, 'unsent', 'not_needed');
   }

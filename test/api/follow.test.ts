@@ -12,6 +12,7 @@ import { signBody } from '../../protocol/signing.js';
 import type { Task } from '../../protocol/messages.js';
 import { buildResult, type Outcome } from '../../protocol/results.js';
 import { sentEarlier } from '../helpers/held-tasks.js';
+import { workunitOfTask } from '../helpers/task-ids.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 import {
@@ -40,12 +41,16 @@ const FPOPS = 8.64e12;
 const CREDIT = 20;
 const BAD_IDS = ['abc', '-1', '0', '1.5', '99999999999999999999'];
 
+/** The work unit of each task `answer` was sent (a task names none), for `seqOf`, which is synchronous. */
+const workunitOfTaskId = new Map<number, number>();
+
 /**
  * Requests tasks and reports the chosen outcome for those whose seq is listed, as if after the
  * time TIMING says they took; the rest stay held.
  */
 async function answer(c: TestCoordinator, v: TestVolunteer, seqOf: (t: Task) => number, outcomes: Record<number, Outcome>, want = 8): Promise<Task[]> {
   const tasks = await v.requestTasks(want);
+  for (const t of tasks) workunitOfTaskId.set(t.taskId, await workunitOfTask(c, t));
   const answered = tasks.filter((t) => outcomes[seqOf(t)] !== undefined);
   await sentEarlier(c.store.sql, answered, TIMING.elapsedMs);
   const results = answered.map((t) => buildResult(ed, v.seed, t, outcomes[seqOf(t)]!, TIMING));
@@ -70,7 +75,7 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
   const users: Record<string, number> = {};
   const held: Record<string, Task[]> = {};
   const state = () => dbState(c.store.db);
-  const seqOf = (t: Task) => wuIds.indexOf(t.workunitId);
+  const seqOf = (t: Task) => wuIds.indexOf(workunitOfTaskId.get(t.taskId)!);
 
   beforeAll(async () => {
     c = await startTestCoordinator();
@@ -617,7 +622,8 @@ describe('a batch with agreeing, disagreeing, failing and open work units', () =
       await c.replicasReady();
       const wu = (await ada.get<{ workunits: WorkunitSummary[] }>(`/batches/${b.body.batchId}/workunits`)).body.workunits[0]!;
       const tasks = await cara.requestTasks(4);
-      const task = tasks.find((t) => t.workunitId === wu.id)!;
+      const workunits = await Promise.all(tasks.map((t) => workunitOfTask(c, t)));
+      const task = tasks[workunits.indexOf(wu.id)]!;
       await cara.report([buildResult(ed, cara.seed, task, { output: 'done' }, TIMING)]);
       expect((await ada.get<BatchStatus>(`/batches/${b.body.batchId}`)).body.status).toBe('done');
       const r = await ada.post<{ cancelled: number }>(`/batches/${b.body.batchId}/cancel`);
@@ -715,8 +721,8 @@ describe('outputs and inputs too large to store inline', () => {
       expect(acks.map((a) => a.status)).toEqual(['accepted']);
 
       const results = await admin.get<string>(`/batches/${b.body.batchId}/results`);
-      expect(results.text).toBe(`{"seq":0,"workunitId":${task!.workunitId},"status":"done","output":${canonicalJson(output)}}\n`);
-      const detail = await admin.get<WorkunitDetail>(`/workunits/${task!.workunitId}`);
+      expect(results.text).toBe(`{"seq":0,"workunitId":${await workunitOfTask(c, task!)},"status":"done","output":${canonicalJson(output)}}\n`);
+      const detail = await admin.get<WorkunitDetail>(`/workunits/${await workunitOfTask(c, task!)}`);
       expect(detail.body.inputHash).toBe(jsonHash(bigInput));
       expect(detail.body.replicas).toEqual([expect.objectContaining({ outcome: 'success', validateState: 'valid', outputHash: jsonHash(output), output: null })]);
       // docs/api.md promises `input` in the detail; a large input is stored as a file and shows as null.

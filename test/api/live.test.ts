@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import type { Task } from '../../protocol/messages.js';
 import { buildResult } from '../../protocol/results.js';
+import { workunitOfTask } from '../helpers/task-ids.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 import { ApiClient, newApp, newResearcher, PASSWORD, type App, type BatchStatus, type Submitted } from '../helpers/api-client.js';
@@ -78,7 +79,8 @@ async function volunteer(name: string): Promise<TestVolunteer> {
 async function tasksOf(batchId: number, tasks: Task[]): Promise<Task[]> {
   const r = await ada.get<{ workunits: { id: number }[] }>(`/batches/${batchId}/workunits`, { limit: 1000 });
   const ids = new Set(r.body.workunits.map((w) => w.id));
-  return tasks.filter((t) => ids.has(t.workunitId));
+  const workunits = await Promise.all(tasks.map((t) => workunitOfTask(c, t)));
+  return tasks.filter((_, i) => ids.has(workunits[i]!));
 }
 
 const report = (v: TestVolunteer, tasks: Task[]) => v.report(tasks.map((t) => buildResult(ed, v.seed, t, { output: { ok: t.input } })));

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCore } from '../../coordinator/core.js';
 import { ApiClient, dbState, expectError, newApp, newResearcher, type Project, type Submitted } from '../helpers/api-client.js';
+import { workunitOfTask } from '../helpers/task-ids.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 import { createWorld, WORLD_OPTIONS, type World } from '../helpers/world.js';
@@ -90,7 +91,7 @@ describe('work-unit priority', () => {
     volunteers.push(v);
     const batchOf = async (workunitId: number) => (await c.store.work.workunit(workunitId))!.batchId;
     // Ada's work is ahead of Bob's: the volunteer gets hers.
-    expect(await Promise.all((await v.requestTasks(4)).map(async (t) => (await batchOf(t.workunitId))))).toEqual(Array(4).fill(adaBatch.body.batchId));
+    expect(await Promise.all((await v.requestTasks(4)).map(async (t) => (await batchOf(await workunitOfTask(c, t)))))).toEqual(Array(4).fill(adaBatch.body.batchId));
 
     const lowered = await admin.put<Project>(`/projects/${adas.project.id}/priority-cap`, { maxPriority: 0 });
     expect(lowered.status).toBe(200);
@@ -101,7 +102,7 @@ describe('work-unit priority', () => {
       (SELECT COUNT(*) FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE w.batch_id = @b AND r.status = 'unsent' AND r.priority > 0) AS unsent`);
     // Open work units (so their reissues too) and unsent replicas come down.
     expect(above.get({ b: adaBatch.body.batchId })).toEqual({ workunits: 0, unsent: 0 });
-    expect(await Promise.all((await v.requestTasks(1)).map(async (t) => (await batchOf(t.workunitId))))).toEqual([bobBatch.body.batchId]);
+    expect(await Promise.all((await v.requestTasks(1)).map(async (t) => (await batchOf(await workunitOfTask(c, t)))))).toEqual([bobBatch.body.batchId]);
   });
 });
 

@@ -10,6 +10,7 @@ import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import { jsonHash } from '../../protocol/hash.js';
 import { verifyBody } from '../../protocol/signing.js';
 import { appVersionProblem } from '../../protocol/verify.js';
+import { workunitOfTask } from '../helpers/task-ids.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 import { spawnCoordinator } from '../helpers/coordinator-process.js';
@@ -147,7 +148,7 @@ describe('projects', () => {
       await ada.patch(`/projects/${project.id}`, { status: 'active' });
       const tasks = (await v.requestTasks(16)).filter((t) => t.project === 'pausable');
       expect(tasks).toHaveLength(2);
-      expect(new Set(tasks.map((t) => t.workunitId)).size).toBe(2);
+      expect(new Set(await Promise.all(tasks.map((t) => workunitOfTask(c, t)))).size).toBe(2);
     } finally {
       v.close();
     }

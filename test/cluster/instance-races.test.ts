@@ -15,6 +15,7 @@ import { buildResult } from '../../protocol/results.js';
 import { createCore, type Core } from '../../coordinator/core.js';
 import { Store } from '../../coordinator/store/store.js';
 import { createTestDatabase, skipPostgresTests, type TestDatabase } from '../helpers/postgres.js';
+import { workunitOfTask } from '../helpers/task-ids.js';
 import { startTestCoordinator } from '../helpers/test-coordinator.js';
 import { PRIMES_DIR, WORLD_OPTIONS } from '../helpers/world.js';
 
@@ -101,7 +102,8 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
   it('validates a work unit whose two results are judged at once on two instances exactly once', async () => {
     const [one, two] = await setUp('race', 1);
     const [t1, t2] = [(await tasks(a, one, 1))[0]!, (await tasks(b, two, 1))[0]!];
-    expect(t1.workunitId).toBe(t2.workunitId);
+    const wuId = await workunitOfTask(a, t1);
+    expect(await workunitOfTask(a, t2)).toBe(wuId);
     // Instance a records and judges its result and holds its transaction open. Instance b does
     // the same meanwhile: it must not judge on what it sees (a's result is not committed) but
     // wait for the work unit; without the lock it judged alone, and nobody saw the quorum.
@@ -114,9 +116,9 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
       () => b.store.transaction((tx) => b.service.reportResults(tx, two.id, [result(two, t2)])),
     );
     expect([...run.first, ...run.second].map((x) => x.status)).toEqual(['accepted', 'accepted']);
-    const wu = await a.store.sql.get<{ status: string; canonical: number | null }>('SELECT status, canonical_replica_id AS canonical FROM workunits WHERE id = ?', [t1.workunitId]);
-    const states = await a.store.sql.all<{ state: string }>('SELECT validate_state AS state FROM replicas WHERE workunit_id = ? ORDER BY id', [t1.workunitId]);
-    const grants = await a.store.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM credit_ledger WHERE workunit_id = ? AND kind = 'grant'", [t1.workunitId]);
+    const wu = await a.store.sql.get<{ status: string; canonical: number | null }>('SELECT status, canonical_replica_id AS canonical FROM workunits WHERE id = ?', [wuId]);
+    const states = await a.store.sql.all<{ state: string }>('SELECT validate_state AS state FROM replicas WHERE workunit_id = ? ORDER BY id', [wuId]);
+    const grants = await a.store.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM credit_ledger WHERE workunit_id = ? AND kind = 'grant'", [wuId]);
     expect({ wu, states: states.map((s) => s.state), grants: grants!.n, secondDidNotWait: run.secondDidNotWait }).toEqual({
       wu: { status: 'done', canonical: expect.any(Number) },
       states: ['valid', 'valid'],
@@ -131,8 +133,9 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     const [three, four] = [await host(a), await host(b)];
     // Replicas go out in order: one and two share the first work unit, three and four the second.
     const [w1, v1, w2, v2] = [(await tasks(a, one, 1))[0]!, (await tasks(a, two, 1))[0]!, (await tasks(b, three, 1))[0]!, (await tasks(b, four, 1))[0]!];
-    expect([v1.workunitId, v2.workunitId]).toEqual([w1.workunitId, w2.workunitId]);
-    expect(w1.workunitId).not.toBe(w2.workunitId);
+    const [wu1, wu2] = [await workunitOfTask(a, w1), await workunitOfTask(a, w2)];
+    expect([await workunitOfTask(a, v1), await workunitOfTask(a, v2)]).toEqual([wu1, wu2]);
+    expect(wu1).not.toBe(wu2);
     await a.store.transaction((tx) => a.service.reportResults(tx, one.id, [result(one, w1)]));
     await b.store.transaction((tx) => b.service.reportResults(tx, three.id, [result(three, w2)]));
     const before = (await a.store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM credit_ledger'))!.n;
@@ -216,7 +219,7 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     );
     expect(run.first.map((x) => x.status)).toEqual(['accepted']);
     expect(run.second.map((x) => [x.status, x.error?.code])).toEqual([['rejected', 'conflict']]);
-    const stored = await a.store.sql.get<{ output: string }>('SELECT output_json AS output FROM replicas WHERE workunit_id = ? AND host_id = ?', [t!.workunitId, one.id]);
+    const stored = await a.store.sql.get<{ output: string }>('SELECT output_json AS output FROM replicas WHERE workunit_id = ? AND host_id = ?', [await workunitOfTask(a, t!), one.id]);
     expect(JSON.parse(stored!.output)).toEqual(output);
   });
 });

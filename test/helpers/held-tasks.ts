@@ -6,6 +6,6 @@ import type { SqlExecutor } from '../../coordinator/store/sql/sql.js';
 /** As if the coordinator had sent these tasks `ms` earlier than it did (their deadline and hold time with it), on either backend. */
 export async function sentEarlier(sql: SqlExecutor, tasks: { taskId: number }[], ms: number): Promise<void> {
   for (const t of tasks) {
-    await sql.run('UPDATE replicas SET sent_at = sent_at - @ms, deadline = deadline - @ms, hold_until = hold_until - @ms WHERE id = @id', { ms, id: t.taskId });
+    await sql.run('UPDATE replicas SET sent_at = sent_at - @ms, deadline = deadline - @ms, hold_until = hold_until - @ms WHERE task_id = @id', { ms, id: t.taskId });
   }
 }

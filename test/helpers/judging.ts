@@ -41,7 +41,7 @@ export async function answer(host: WorldHost, task: Task, outcome: { output: unk
 
 export const replicas = async (w: World, wuId: number) => (await w.core.store.work.replicasOf(wuId));
 export const wu = async (w: World, id: number) => (await w.core.store.work.workunit(id))!;
-export const replicaOf = async (w: World, task: Task) => (await replicas(w, task.workunitId)).find((r) => r.id === task.taskId)!;
+export const replicaOf = async (w: World, task: Task) => (await replicas(w, w.workunitOf(task))).find((r) => r.id === w.replicaIdOf(task))!;
 /** A replica's net credit in micro-credits (null before any ledger entry). */
 export const creditOf = (w: World, replicaId: number) =>
   (w.core.store.db.prepare('SELECT credit_micro AS c FROM replicas WHERE id = ?').get(replicaId) as { c: number | null }).c;
@@ -63,9 +63,13 @@ export function hostRow(w: World, hostId: number): HostRow {
     .get(hostId) as HostRow;
 }
 
-/** The ledger as replica id → the amounts of its entries, in order. */
-export function ledgerByReplica(w: World): Record<number, number[]> {
-  const rows = w.core.store.db.prepare('SELECT replica_id AS r, amount FROM credit_ledger ORDER BY id').all() as { r: number; amount: number }[];
+/** The ledger as task id (what receipts name) → the amounts of its entries, in order. */
+export const ledgerByTask = (w: World) => ledgerBy(w, 'COALESCE(task_id, replica_id)');
+/** The same by replica id. */
+export const ledgerByReplica = (w: World) => ledgerBy(w, 'replica_id');
+
+function ledgerBy(w: World, key: string): Record<number, number[]> {
+  const rows = w.core.store.db.prepare(`SELECT ${key} AS r, amount FROM credit_ledger ORDER BY id`).all() as { r: number; amount: number }[];
   const out: Record<number, number[]> = {};
   for (const { r, amount } of rows) (out[r] ??= []).push(amount);
   return out;

@@ -52,6 +52,10 @@ export interface World {
   addApp(opts?: { validation?: Validation; homogeneousRedundancy?: boolean; adaptiveReplication?: boolean; platform?: VersionPlatform; requirements?: Requirements }): Promise<number>;
   submit(appId: number, inputs: unknown[], replication?: Partial<Replication>): Promise<number>;
   workunitIds(batchId: number): number[];
+  /** The work unit a task is of: a task names none (coordinator/work/task-ids.ts). */
+  workunitOf(task: Pick<Task, 'taskId'>): number;
+  /** The replica a task is: its task id is not the replica's. */
+  replicaIdOf(task: Pick<Task, 'taskId'>): number;
   close(): Promise<void>;
 }
 
@@ -64,7 +68,8 @@ export const WORLD_OPTIONS: Omit<CoreOptions, 'dataDir'> = {
   maxOutputBytes: DEFAULT_MAX_OUTPUT_BYTES, uploadGraceMs: 3_600_000,
 };
 
-export function createWorld(options: Partial<CoreOptions> = {}, random: () => number = () => 0.5): World {
+/** `taskIds`: a seeded draw of task ids, for a simulation that must come out the same every run. */
+export function createWorld(options: Partial<CoreOptions> = {}, random: () => number = () => 0.5, taskIds?: () => number): World {
   const dataDir = mkdtempSync(join(tmpdir(), 'vg-world-'));
   let now = 1_700_000_000_000;
   const aborts: World['aborts'] = [];
@@ -72,9 +77,14 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
   const core = createCore(
     { dataDir, ...WORLD_OPTIONS, ...options },
     { abort: (hostId, taskIds, reason) => aborts.push({ hostId, taskIds, reason }), credit: (hostId, receipts) => credits.push({ hostId, receipts }) },
-    { clock: () => now, random },
+    { clock: () => now, random, taskIds },
   );
   let apps = 0;
+  const taskRowOf = (taskId: number): { id: number; workunit_id: number } => {
+    const row = core.store.db.prepare('SELECT id, workunit_id FROM replicas WHERE task_id = ?').get(taskId) as { id: number; workunit_id: number } | undefined;
+    if (!row) throw new Error(`no replica has task id ${taskId}`);
+    return row;
+  };
 
   return {
     core,
@@ -106,7 +116,7 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
         requestWithLimit: (count, holding) => core.store.transaction((tx) => core.service.requestTasks(tx, host.id, count, holding)),
         report: (...results) => {
           for (const r of results) {
-            const sent = core.store.db.prepare('SELECT sent_at AS t FROM replicas WHERE id = ?').get(r.taskId) as { t: number | null } | undefined;
+            const sent = core.store.db.prepare('SELECT sent_at AS t FROM replicas WHERE task_id = ?').get(r.taskId) as { t: number | null } | undefined;
             if (typeof sent?.t === 'number') now = Math.max(now, sent.t + Math.ceil(r.elapsedMs));
           }
           return core.store.transaction((tx) => core.service.reportResults(tx, host.id, results));
@@ -135,6 +145,10 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
     workunitIds(batchId) {
       return (core.store.db.prepare('SELECT id FROM workunits WHERE batch_id = ? ORDER BY id').all(batchId) as { id: number }[]).map((r) => r.id);
     },
+    // Read synchronously from the world's SQLite file (test/helpers/task-ids.ts reads through the
+    // store's SQL, on either backend, but asynchronously).
+    workunitOf: (task) => taskRowOf(task.taskId).workunit_id,
+    replicaIdOf: (task) => taskRowOf(task.taskId).id,
     /** Also checks that the counters triggers keep (batches', hosts') match the rows, whatever the test did. */
     async close() {
       const problems = core.store.db.open ? counterProblems(core.store.db) : [];

@@ -24,8 +24,9 @@ async function primesBatch(c: TestCoordinator, n: number): Promise<number> {
 }
 
 const replicaRows = (c: TestCoordinator) =>
-  c.store.db.prepare('SELECT id, status, outcome, host_id AS hostId FROM replicas ORDER BY id').all() as {
+  c.store.db.prepare('SELECT id, task_id AS taskId, status, outcome, host_id AS hostId FROM replicas ORDER BY id').all() as {
     id: number;
+    taskId: number | null;
     status: string;
     outcome: string | null;
     hostId: number | null;
@@ -43,7 +44,7 @@ describe('disconnect grace', () => {
 
     // Long before the one-hour deadline, the three replicas get "no reply" and are reissued.
     await waitFor('reissue after the grace period', () => replicaRows(coordinator!).filter((r) => r.status === 'unsent').length === 3, 10_000);
-    expect(replicaRows(coordinator).filter((r) => r.outcome === 'no_reply').map((r) => r.id)).toEqual(tasks.map((t) => t.taskId).sort((a, b) => a - b));
+    expect(replicaRows(coordinator).filter((r) => r.outcome === 'no_reply').map((r) => r.taskId).sort()).toEqual(tasks.map((t) => t.taskId).sort());
 
     // The leaver comes back (same key) with its results: they are accepted, the work units finish.
     const back = await TestVolunteer.connect(coordinator.url, { name: 'leaver', seed: leaver.seed });
@@ -73,6 +74,6 @@ describe('disconnect grace', () => {
     }
     await new Promise((r) => setTimeout(r, graceMs + 500));
     expect(replicaRows(coordinator).map((r) => r.status)).toEqual(['in_progress', 'in_progress']);
-    expect(replicaRows(coordinator).map((r) => r.id)).toEqual(tasks.map((t) => t.taskId).sort((a, b) => a - b));
+    expect(replicaRows(coordinator).map((r) => r.taskId).sort()).toEqual(tasks.map((t) => t.taskId).sort());
   });
 });

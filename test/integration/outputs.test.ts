@@ -16,6 +16,7 @@ import { signBody } from '../../protocol/signing.js';
 import type { Validation } from '../../coordinator/work/model.js';
 import { ApiClient, TRIVIAL_MAIN } from '../helpers/api-client.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { taskRow } from '../helpers/task-ids.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 import { VolunteerProcess } from '../helpers/volunteer-process.js';
 
@@ -54,9 +55,16 @@ async function batch(appId: number, n: number, replication: { minQuorum: number;
   return (await c.submission.submitBatch({ appId, name: 'outputs', replication, workunits })).batchId;
 }
 
+/** The rows behind the tasks `tasks` was sent (a task names neither), looked up as they came. */
+const rowOfTask = new Map<number, { id: number; workunit_id: number }>();
+const wuOf = (t: Task) => rowOfTask.get(t.taskId)!.workunit_id;
+const replicaOf = (t: Task) => rowOfTask.get(t.taskId)!.id;
+
 /** Tasks in work-unit order. */
 async function tasks(v: TestVolunteer, n: number): Promise<Task[]> {
-  return (await v.requestTasks(n)).sort((a, b) => a.workunitId - b.workunitId);
+  const sent = await v.requestTasks(n);
+  for (const t of sent) rowOfTask.set(t.taskId, await taskRow(c, t.taskId));
+  return sent.sort((a, b) => wuOf(a) - wuOf(b));
 }
 
 /** PUT /files/{hash} as the output of a task of the host's, signed as the protocol asks. */
@@ -104,7 +112,7 @@ describe('uploaded outputs', () => {
     const batchId = await batch(await app(), 3, { minQuorum: 1, targetNresults: 1 });
     const mallory = await volunteer('mallory');
     const [t0, t1, t2] = await tasks(mallory, 3);
-    const forged = forgery(t1!.workunitId, 1);
+    const forged = forgery(wuOf(t1!), 1);
 
     const put = await upload(mallory, t0!, forged);
     expect(put.status).toBe(400);
@@ -121,14 +129,14 @@ describe('uploaded outputs', () => {
     expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted']);
     // t1 is still open: it is left out, and nothing speaks for it.
     expect((await exported(batchId)).lines).toEqual([
-      { seq: 0, workunitId: t0!.workunitId, status: 'done', output: { n: 0 } },
-      { seq: 2, workunitId: t2!.workunitId, status: 'done', output: big },
+      { seq: 0, workunitId: wuOf(t0!), status: 'done', output: { n: 0 } },
+      { seq: 2, workunitId: wuOf(t2!), status: 'done', output: big },
     ]);
 
     expect((await mallory.report([buildResult(ed, mallory.seed, t1!, { output: [1, 'one'] }, TIMING)]))[0]!.status).toBe('accepted');
     const { text, lines } = await exported(batchId);
-    expect(lines.map((l) => [l.seq, l.workunitId])).toEqual([0, 1, 2].map((i) => [i, [t0, t1, t2][i]!.workunitId]));
-    expect(text.split('\n')[2]).toBe(`{"seq":2,"workunitId":${t2!.workunitId},"status":"done","output":${canonicalJson(big)}}`);
+    expect(lines.map((l) => [l.seq, l.workunitId])).toEqual([0, 1, 2].map((i) => [i, wuOf([t0, t1, t2][i]!)]));
+    expect(text.split('\n')[2]).toBe(`{"seq":2,"workunitId":${wuOf(t2!)},"status":"done","output":${canonicalJson(big)}}`);
   });
 
   it.each([
@@ -234,14 +242,14 @@ describe('the results export', () => {
     const acks = await v.report([t0!, t2!].map((t) => buildResult(ed, v.seed, t, { output: big, inline: false }, TIMING)));
     expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted']);
     // As a database from before the check could hold it: the canonical result names a forged file.
-    const forged = legacyFile(forgery(t1!.workunitId, 1));
-    c.store.db.prepare('UPDATE replicas SET output_hash = ? WHERE id = ?').run(forged, t0!.taskId);
+    const forged = legacyFile(forgery(wuOf(t1!), 1));
+    c.store.db.prepare('UPDATE replicas SET output_hash = ? WHERE id = ?').run(forged, replicaOf(t0!));
 
     const { text, lines } = await exported(batchId);
     expect(text).not.toContain('666');
     expect(lines).toEqual([
-      { seq: 0, workunitId: t0!.workunitId, status: 'done', error: expect.stringMatching(/not canonical JSON/) },
-      { seq: 2, workunitId: t2!.workunitId, status: 'done', output: big },
+      { seq: 0, workunitId: wuOf(t0!), status: 'done', error: expect.stringMatching(/not canonical JSON/) },
+      { seq: 2, workunitId: wuOf(t2!), status: 'done', output: big },
     ]);
     expect(fileRow(forged)).toMatchObject({ canonical_json: 0 });
   });
@@ -255,35 +263,35 @@ describe('a malformed stored output', () => {
     const [m0, m1] = await tasks(mallory, 2);
     // Mallory's result for work unit 0 names a file that is not JSON, stored as a coordinator
     // without the upload check (or a legacy database) would have it.
-    const bad = legacyFile(forgery(m1!.workunitId, 1));
-    await c.store.work.recordResult({ replicaId: m0!.taskId, outcome: 'success', receivedAt: Date.now(), resultHash: 'a'.repeat(64), signature: 'b'.repeat(128),
+    const bad = legacyFile(forgery(wuOf(m1!), 1));
+    await c.store.work.recordResult({ replicaId: replicaOf(m0!), outcome: 'success', receivedAt: Date.now(), resultHash: 'a'.repeat(64), signature: 'b'.repeat(128),
       outputJson: null, outputHash: bad, errorJson: null, logJson: null, cpuTimeMs: 1, elapsedMs: 1 });
 
     // Bob's report touches that work unit and another one: both results are taken.
     const [b0, b1] = await tasks(bob, 2);
     const acks = await bob.report([buildResult(ed, bob.seed, b0!, { output: { x: 1 } }, TIMING), buildResult(ed, bob.seed, b1!, { output: { x: 2 } }, TIMING)]);
     expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted']);
-    const replica = async (id: number) => (await c.store.work.replicasOf(m0!.workunitId)).find((r) => r.id === id)!;
-    expect((await replica(m0!.taskId))).toMatchObject({ validateState: 'invalid', forfeited: true });
+    const replica = async (id: number) => (await c.store.work.replicasOf(wuOf(m0!))).find((r) => r.id === id)!;
+    expect((await replica(replicaOf(m0!)))).toMatchObject({ validateState: 'invalid', forfeited: true });
     expect((await c.store.identities.hostById(mallory.hostId))).toMatchObject({ nInvalid: 1, consecutiveValid: 0 });
-    expect((await c.store.work.workunit(m0!.workunitId))!.status).toBe('active');
+    expect((await c.store.work.workunit(wuOf(m0!)))!.status).toBe('active');
 
     // A third host takes the replica made in its place; the two honest results agree within tolerance.
     const [c0] = await tasks(carol, 2);
-    expect(c0!.workunitId).toBe(m0!.workunitId);
+    expect(wuOf(c0!)).toBe(wuOf(m0!));
     expect((await carol.report([buildResult(ed, carol.seed, c0!, { output: { x: 1.001 } }, TIMING)]))[0]!.status).toBe('accepted');
     expect((await mallory.report([buildResult(ed, mallory.seed, m1!, { output: { x: 2.005 } }, TIMING)]))[0]!.status).toBe('accepted');
 
     expect((await c.store.reports.workunitCounts(batchId))).toMatchObject({ done: 2, active: 0, failed: 0 });
-    expect((await c.store.work.replicasOf(m0!.workunitId)).map((r) => [r.id, r.validateState])).toEqual([
-      [m0!.taskId, 'invalid'],
-      [b0!.taskId, 'valid'],
-      [c0!.taskId, 'valid'],
+    expect((await c.store.work.replicasOf(wuOf(m0!))).map((r) => [r.id, r.validateState])).toEqual([
+      [replicaOf(m0!), 'invalid'],
+      [replicaOf(b0!), 'valid'],
+      [replicaOf(c0!), 'valid'],
     ]);
     expect((await exported(batchId)).lines).toEqual([
-      { seq: 0, workunitId: m0!.workunitId, status: 'done', output: { x: 1 } },
+      { seq: 0, workunitId: wuOf(m0!), status: 'done', output: { x: 1 } },
       // Ties go to the earliest replica: Mallory's, whose other result is a fair one.
-      { seq: 1, workunitId: m1!.workunitId, status: 'done', output: { x: 2.005 } },
+      { seq: 1, workunitId: wuOf(m1!), status: 'done', output: { x: 2.005 } },
     ]);
   });
 });

@@ -57,7 +57,7 @@ describe('coordinator crash', () => {
     expect(doneCount()).toBeLessThan(workunits);
 
     // Every acknowledged result survived the crash, exactly as reported.
-    const stored = readDb((db) => new Map((db.prepare('SELECT id, result_hash FROM replicas WHERE result_hash IS NOT NULL').all() as { id: number; result_hash: string }[]).map((r) => [r.id, r.result_hash])));
+    const stored = readDb((db) => new Map((db.prepare('SELECT task_id AS id, result_hash FROM replicas WHERE result_hash IS NOT NULL').all() as { id: number; result_hash: string }[]).map((r) => [r.id, r.result_hash])));
     for (const r of ackedBeforeCrash) expect(stored.get(r.taskId)).toBe(jsonHash(resultBody(r)));
 
     // Restart on the same data dir; the same hosts come back with their unacknowledged results.
@@ -74,7 +74,7 @@ describe('coordinator crash', () => {
       expect(db.prepare('SELECT status, COUNT(*) AS n FROM workunits GROUP BY status').all()).toEqual([{ status: 'done', n: workunits }]);
       // Still there after the restart and the rest of the batch.
       for (const r of ackedBeforeCrash) {
-        expect(db.prepare('SELECT result_hash FROM replicas WHERE id = ?').get(r.taskId)).toEqual({ result_hash: jsonHash(resultBody(r)) });
+        expect(db.prepare('SELECT result_hash FROM replicas WHERE task_id = ?').get(r.taskId)).toEqual({ result_hash: jsonHash(resultBody(r)) });
       }
       // Credit: one ledger entry per valid replica, and the totals are the ledger's sums.
       // Two per work unit, and a passed check (a done work unit sent again to test a host) earns one too.
@@ -87,7 +87,7 @@ describe('coordinator crash', () => {
       const userMismatch = db.prepare(`SELECT u.id FROM users u LEFT JOIN (SELECT user_id, SUM(micro) AS s FROM credit_ledger GROUP BY user_id) l
         ON l.user_id = u.id WHERE u.total_credit_micro <> COALESCE(l.s, 0)`).all();
       expect(userMismatch).toEqual([]);
-      const entries = db.prepare(`SELECT id AS entryId, replica_id AS taskId, workunit_id AS workunitId, host_key AS hostKey, amount,
+      const entries = db.prepare(`SELECT id AS entryId, COALESCE(task_id, replica_id) AS taskId, workunit_id AS workunitId, host_key AS hostKey, amount,
         granted_at AS grantedAt, prev_hash AS prevHash, entry_hash AS entryHash, signature FROM credit_ledger ORDER BY id`).all() as CreditReceipt[];
       expect(verifyLedgerChain(tweetnaclEd25519(), firstKey, entries)).toBeUndefined();
     });

@@ -8,6 +8,7 @@ import { buildResult } from '../../protocol/results.js';
 import { signBody } from '../../protocol/signing.js';
 import { addPrimesApp } from '../helpers/batches.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { replicaOfTask, workunitOfTask } from '../helpers/task-ids.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 
 const ed = tweetnaclEd25519();
@@ -92,10 +93,10 @@ describe('which rejection wins (docs/protocol.md, results.report)', () => {
     const [ta1, ta2] = await a.requestTasks(2);
     expect(await a.send('tasks.giveBack', { taskIds: [ta1!.taskId], reason: 'test' })).toMatchObject({ ok: true, tasks: [{ status: 'given_back' }] });
     const tb1 = await nextTask(b); // the given-back work unit, reissued
-    expect(tb1.workunitId).toBe(ta1!.workunitId);
+    expect(await workunitOfTask(coordinator, tb1)).toBe(await workunitOfTask(coordinator, ta1!));
     const gb1 = await b.compute(tb1);
     expect((await b.report([gb1]))[0]!.status).toBe('accepted'); // quorum 1: its work unit is done
-    expect((await coordinator.store.work.workunit(tb1.workunitId))!.status).toBe('done');
+    expect((await coordinator.store.work.workunit(await workunitOfTask(coordinator, tb1)))!.status).toBe('done');
 
     const garbage = 'ab'.repeat(64);
     const body = (task: Task, hostKey: string) => ({ taskId: task.taskId, workunitId: task.workunitId, hostKey, outcome: 'success', outputHash: jsonHash({ x: 1 }), cpuTimeMs: 1, elapsedMs: 1 });
@@ -119,11 +120,12 @@ describe('which rejection wins (docs/protocol.md, results.report)', () => {
     await submit(coordinator, [[1, 100]], { delayBoundMs: 1000 });
     const [slow, fast] = [await join(), await join()];
     const [late] = await slow.requestTasks(1);
-    const replica = async () => (await coordinator!.store.work.replicasOf(late!.workunitId)).find((r) => r.id === late!.taskId);
+    const [lateWorkunit, lateReplica] = [await workunitOfTask(coordinator, late!), await replicaOfTask(coordinator, late!)];
+    const replica = async () => (await coordinator!.store.work.replicasOf(lateWorkunit)).find((r) => r.id === lateReplica);
     await waitFor('the deadline to pass', async () => (await replica())?.outcome === 'no_reply', 10_000);
     const t = await nextTask(fast);
     expect((await fast.report([await fast.compute(t)]))[0]!.status).toBe('accepted');
-    expect((await coordinator.store.work.workunit(late!.workunitId))!.status).toBe('done');
+    expect((await coordinator.store.work.workunit(lateWorkunit))!.status).toBe('done');
     expect((await slow.report([wrongOutput(slow, late!)]))[0]).toMatchObject({ status: 'rejected', error: { code: 'workunit_finished' } });
   });
 });
@@ -148,6 +150,6 @@ describe('cpuTimeMs and elapsedMs', () => {
     expect(received()).toEqual({ n: 0 });
     const result = buildResult(ed, v.seed, t!, { output }, { cpuTimeMs: 12.5, elapsedMs: 1e12 });
     expect((await v.report([result]))[0]!.status).toBe('accepted');
-    expect(coordinator.store.db.prepare('SELECT cpu_time_ms AS cpu, elapsed_ms AS elapsed FROM replicas WHERE id = ?').get(t!.taskId)).toEqual({ cpu: 12.5, elapsed: 1e12 });
+    expect(coordinator.store.db.prepare('SELECT cpu_time_ms AS cpu, elapsed_ms AS elapsed FROM replicas WHERE id = ?').get(await replicaOfTask(coordinator, t!))).toEqual({ cpu: 12.5, elapsed: 1e12 });
   });
 });

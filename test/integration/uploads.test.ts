@@ -17,6 +17,7 @@ import { signBody } from '../../protocol/signing.js';
 import { ApiClient, expectError, newApp, newResearcher, type Submitted } from '../helpers/api-client.js';
 import { probeEventLoop } from '../helpers/event-loop-probe.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { replicaOfTask, workunitOfTask } from '../helpers/task-ids.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 
 const ed = nodeEd25519();
@@ -55,7 +56,12 @@ async function volunteer(name: string): Promise<TestVolunteer> {
   return v;
 }
 
-const tasksOf = async (v: TestVolunteer, n: number) => (await v.requestTasks(n)).sort((a, b) => a.taskId - b.taskId);
+/** Tasks in the order of their replicas (task ids say nothing of it). */
+const tasksOf = async (v: TestVolunteer, n: number) => {
+  const tasks = await v.requestTasks(n);
+  const replicas = new Map(await Promise.all(tasks.map(async (t) => [t.taskId, await replicaOfTask(c!, t)] as const)));
+  return tasks.sort((a, b) => replicas.get(a.taskId)! - replicas.get(b.taskId)!);
+};
 /** A canonical output of about `bytes` bytes, and its bytes. */
 function output(tag: string, bytes = 300_000): { value: unknown; bytes: Uint8Array } {
   const value = { tag, pad: 'o'.repeat(bytes) };
@@ -137,7 +143,9 @@ describe('uploads', () => {
 
     expect((await fetch(`${c!.url}/files/${hash}`)).status).toBe(404);
     expect((await fetch(`${c!.url}/files/${jsonHash(bigInput)}`)).status).toBe(200);
-    const path = `/workunits/${task!.workunitId}/replicas/${task!.taskId}/output`;
+    // Researchers name replicas by their own ids, which hosts never see.
+    const [wuId, replicaId] = [await workunitOfTask(c!, task!), await replicaOfTask(c!, task!)];
+    const path = `/workunits/${wuId}/replicas/${replicaId}/output`;
     for (const who of [ada, admin]) {
       const r = await who.get<string>(path);
       expect(r.status).toBe(200);
@@ -146,7 +154,7 @@ describe('uploads', () => {
     const bob = await newResearcher(admin, 'bob');
     expectError(await bob.get(path), 404, 'not_found');
     expectError(await ApiClient.anonymous(c!.url).get(path), 401, 'unauthenticated');
-    expectError(await ada.get(`/workunits/${task!.workunitId}/replicas/${task!.taskId + 999}/output`), 404, 'not_found');
+    expectError(await ada.get(`/workunits/${wuId}/replicas/${replicaId + 999}/output`), 404, 'not_found');
     // The results export still has it.
     expect((await ada.get<string>(`/batches/${batchId}/results`)).text).toContain(canonicalJson(out.value));
   });
@@ -158,7 +166,7 @@ describe('uploaded outputs nothing needs', () => {
     const kept = await submit(3);
     const cancelled = await submit(1, 2);
     const forfeit = await submit(1, 2);
-    const batchOf = async (t: Task) => (await c!.store.sql.get<{ b: number }>('SELECT batch_id AS b FROM workunits WHERE id = ?', [t.workunitId]))!.b;
+    const batchOf = async (t: Task) => (await c!.store.sql.get<{ b: number }>('SELECT batch_id AS b FROM workunits WHERE id = ?', [await workunitOfTask(c!, t)]))!.b;
     const [v, w] = [await volunteer('v'), await volunteer('w')];
     const [t0, t1, t2] = await tasksOf(v, 3);
     const inBatch = async (ts: Task[], batchId: number) => { for (const t of ts) if ((await batchOf(t)) === batchId) return t; return undefined; };
@@ -173,7 +181,7 @@ describe('uploaded outputs nothing needs', () => {
     // (its host caught cheating), so that it never counts again.
     expect((await report(v, tc!, outs[3]!.value))[0]!.status).toBe('accepted');
     expect((await report(w, tw!, outs[4]!.value))[0]!.status).toBe('accepted');
-    await c!.store.sql.run("UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?", [tw!.taskId]);
+    await c!.store.sql.run("UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?", [await replicaOfTask(c!, tw!)]);
     await v.send('tasks.giveBack', { taskIds: [t1!.taskId], reason: 'test' });
     expect((await ada.post(`/batches/${cancelled}/cancel`, {})).status).toBe(200);
 

@@ -11,6 +11,7 @@ import { buildResult } from '../../protocol/results.js';
 import { signBody } from '../../protocol/signing.js';
 import { primesInputs } from '../../examples/primes/inputs.js';
 import { addPrimesApp } from '../helpers/batches.js';
+import { replicaOfTask, workunitOfTask } from '../helpers/task-ids.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 
@@ -201,9 +202,10 @@ describe('pushes and side channels', () => {
     const [late] = await slow.requestTasks(1);
     const [t] = await fast.requestTasks(1);
     await fast.report([await fast.compute(t!)]);
-    const wuId = t!.workunitId;
+    const wuId = await workunitOfTask(coordinator, t!);
+    const lateReplica = await replicaOfTask(coordinator, late!);
     const replicas = async () => (await coordinator!.store.work.replicasOf(wuId));
-    await waitFor('deadline reissue', async () => (await replicas()).find((r) => r.id === late!.taskId)?.outcome === 'no_reply', 10_000);
+    await waitFor('deadline reissue', async () => (await replicas()).find((r) => r.id === lateReplica)?.outcome === 'no_reply', 10_000);
     // Reissued. (On a machine slow enough to take the fast host past its deadline too, its
     // replica was reissued as well: hence "at least".)
     expect((await replicas()).filter((r) => r.status === 'unsent').length).toBeGreaterThanOrEqual(1);
@@ -231,7 +233,7 @@ describe('pushes and side channels', () => {
     expect(((await wrong.json()) as { error: { message: string } }).error.message).toMatch(/hashes to/);
     expect((await put(headers)).status).toBe(201);
     expect((await v.report([result]))[0]!.status).toBe('accepted');
-    expect((await coordinator.store.work.workunit(task!.workunitId))!.status).toBe('done');
+    expect((await coordinator.store.work.workunit(await workunitOfTask(coordinator, task!)))!.status).toBe('done');
     // An output is not served to anyone who asks: researchers get it through the API.
     expect((await fetch(`${coordinator.url}/files/${hash}`)).status).toBe(404);
   });

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Task } from '../../protocol/messages.js';
+import { workunitOfTask } from '../helpers/task-ids.js';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { APP_MAIN, creditProblems, expectedOutput, fetchAndVerifyLedger, workunitProblems } from './db-checks.js';
 import { counterProblems } from '../helpers/batch-counters.js';
@@ -229,7 +230,7 @@ describe('cheating volunteers', () => {
     await runUntil([throwaway, ...honest], c.url, () => settled(c), 60_000);
 
     const after = [...throwaway.tasksSeen.values()].slice(seenBefore);
-    const sentinelsAfter = after.filter((t) => sentinelIds.has(t.workunitId)).length;
+    const sentinelsAfter = (await Promise.all(after.map((t) => workunitOfTask(c, t)))).filter((w) => sentinelIds.has(w)).length;
     // Today's fix: before it, a caught host got nothing but sentinels, every open one.
     expect(after.length).toBeGreaterThan(20);
     expect(sentinelsAfter / after.length).toBeLessThan(0.5);

@@ -75,18 +75,25 @@ describe('volunteer churn', () => {
       return h;
     };
 
-    // Watched every 20 ms: when each replica was first seen given up ("no reply", by the grace
-    // period or a deadline; the time the read came back, never before it was so), and which work
-    // units are done. The pacing checks below run in plain callbacks: they read the last look.
+    // Watched every 20 ms: when each task was first seen given up ("no reply", by the grace period
+    // or a deadline; the time the read came back, never before it was so), which work units are
+    // done, and the tasks of those (a task names no work unit). The pacing checks below run in plain
+    // callbacks: they read the last look.
     const noReplyAt = new Map<number, number>();
     let doneWorkunits = new Set<number>();
+    let doneTasks = new Set<number>();
     const look = () =>
       db.read(async (sql) => {
-        const noReply = await sql.all<{ id: number }>("SELECT id FROM replicas WHERE outcome = 'no_reply'");
+        const noReply = await sql.all<{ id: number }>("SELECT task_id AS id FROM replicas WHERE outcome = 'no_reply' AND task_id IS NOT NULL");
         const done = await sql.all<{ id: number }>("SELECT id FROM workunits WHERE batch_id = ? AND status = 'done'", [batchId]);
+        const tasks = await sql.all<{ taskId: number }>(
+          "SELECT r.task_id AS taskId FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE w.batch_id = ? AND w.status = 'done' AND r.task_id IS NOT NULL",
+          [batchId],
+        );
         const at = Date.now();
         for (const { id } of noReply) if (!noReplyAt.has(id)) noReplyAt.set(id, at);
         doneWorkunits = new Set(done.map((w) => w.id));
+        doneTasks = new Set(tasks.map((t) => t.taskId));
       });
     let watching = true;
     await look();
@@ -177,7 +184,7 @@ describe('volunteer churn', () => {
       const h = await host('late-finished');
       await joinAt(rnd.between(0, 0.2));
       const d = await takeAndLeave(h, 'all');
-      await until('its work units to finish', () => d.tasks.every((t) => doneWorkunits.has(t.workunitId)), 45_000);
+      await until('its work units to finish', () => d.tasks.every((t) => doneTasks.has(t.taskId)), 45_000);
       await h.connect(c.url);
       await h.report(h.pending);
       lateFinished = { departure: d, acks: [...h.acks] };
@@ -234,19 +241,22 @@ describe('volunteer churn', () => {
       creditProblems: await creditProblems(sql),
       counterProblems: await counterProblemsIn(sql),
       ackProblems: await ackProblems(sql, hosts.flatMap((h) => h.acks)),
-      replicas: await sql.all<Row>('SELECT id, workunit_id AS wu, kind, status, outcome, validate_state AS v, host_id AS hostId FROM replicas ORDER BY id'),
+      replicas: await sql.all<Row & { taskId: number | null }>('SELECT id, task_id AS taskId, workunit_id AS wu, kind, status, outcome, validate_state AS v, host_id AS hostId FROM replicas ORDER BY id'),
       workunits: await sql.all<{ id: number; status: string; at: number | null }>('SELECT id, status, finished_at AS at FROM workunits'),
       credited: await sql.all<{ id: number; n: number }>('SELECT replica_id AS id, COUNT(*) AS n FROM credit_ledger GROUP BY replica_id'),
     }));
     expect(seen.workunitProblems).toEqual([]);
     expect(seen.integrityProblems).toEqual([]);
 
-    const replicas = new Map(seen.replicas.map((r) => [r.id, r]));
+    const replicas = new Map(seen.replicas.map((r) => [r.taskId, r]));
     const replica = (id: number) => replicas.get(id)!;
     const finishedAt = new Map(seen.workunits.map(({ id, ...w }) => [id, w]));
     const credited = new Map(seen.credited.map((r) => [r.id, r.n]));
     // A task given up is made again; a check given up leaves nothing to redo (its work unit is done).
-    const reissued = (t: Task) => replica(t.taskId).kind === 'check' || seen.replicas.some((r) => r.wu === t.workunitId && r.id > t.taskId);
+    const reissued = (t: Task) => {
+      const r = replica(t.taskId);
+      return r.kind === 'check' || seen.replicas.some((o) => o.wu === r.wu && o.id > r.id);
+    };
 
     // Vanished hosts' unfinished tasks: given up after the grace period, well before their
     // deadline, and reissued.
@@ -292,12 +302,12 @@ describe('volunteer churn', () => {
     expect(seen.ackProblems).toEqual([]);
     const inconsistent: string[] = [];
     for (const a of acks) {
-      const wu = finishedAt.get(a.workunitId)!;
       const r = replica(a.taskId);
+      const wu = finishedAt.get(r.wu)!;
       if (a.status === 'accepted') {
         // A check is a done work unit sent again: its results come after the finish by design.
         if (wu.at !== null && wu.at < a.sentAt && r.kind !== 'check') inconsistent.push(`task ${a.taskId} accepted at ${a.sentAt}+, its work unit finished at ${wu.at}`);
-        if (r.v !== 'valid' || (credited.get(a.taskId) ?? 0) !== 1) inconsistent.push(`accepted task ${a.taskId} was not counted: ${r.v}`);
+        if (r.v !== 'valid' || (credited.get(r.id) ?? 0) !== 1) inconsistent.push(`accepted task ${a.taskId} was not counted: ${r.v}`);
       } else if (a.code === 'workunit_finished' || a.code === 'aborted') {
         if (wu.status !== 'done' || wu.at === null || wu.at > a.ackedAt) inconsistent.push(`task ${a.taskId} refused (${a.code}) at ${a.ackedAt}, its work unit: ${JSON.stringify(wu)}`);
       } else inconsistent.push(`task ${a.taskId}: ${a.status} ${a.code ?? ''}`);

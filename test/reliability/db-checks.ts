@@ -106,9 +106,9 @@ export async function creditProblems(sql: SqlExecutor): Promise<string[]> {
 
 /** Every result the coordinator acknowledged (accepted, or a duplicate of one it had) is stored as reported. */
 export async function ackProblems(sql: SqlExecutor, acks: ResultAckRecord[]): Promise<string[]> {
-  // Every replica at once: thousands of acks, one round trip.
-  const rows = await sql.all<{ id: number; hash: string | null; hostId: number | null }>('SELECT id, result_hash AS hash, host_id AS hostId FROM replicas');
-  const byId = new Map(rows.map((r) => [r.id, r]));
+  // Every task at once: thousands of acks, one round trip.
+  const rows = await sql.all<{ taskId: number; hash: string | null; hostId: number | null }>('SELECT task_id AS taskId, result_hash AS hash, host_id AS hostId FROM replicas WHERE task_id IS NOT NULL');
+  const byId = new Map(rows.map((r) => [r.taskId, r]));
   const problems: string[] = [];
   for (const a of acks) {
     if (a.status === 'rejected') continue;
@@ -122,8 +122,8 @@ export async function ackProblems(sql: SqlExecutor, acks: ResultAckRecord[]): Pr
 
 /** Every task the coordinator said it took back stays taken back. */
 export async function givenBackProblems(sql: SqlExecutor, records: GiveBackRecord[]): Promise<string[]> {
-  const rows = await sql.all<{ id: number; status: string; outcome: string | null; hash: string | null }>('SELECT id, status, outcome, result_hash AS hash FROM replicas');
-  const byId = new Map(rows.map(({ id, ...r }) => [id, r]));
+  const rows = await sql.all<{ taskId: number; status: string; outcome: string | null; hash: string | null }>('SELECT task_id AS taskId, status, outcome, result_hash AS hash FROM replicas WHERE task_id IS NOT NULL');
+  const byId = new Map(rows.map(({ taskId, ...r }) => [taskId, r]));
   const problems: string[] = [];
   for (const g of records) {
     if (g.status !== 'given_back') continue;
@@ -151,7 +151,7 @@ export function snapshotProblems(before: Map<number, string>, after: Map<number,
 
 /** Credit receipts pushed to hosts are in the ledger, unchanged. */
 export async function receiptProblems(sql: SqlExecutor, receipts: CreditReceipt[]): Promise<string[]> {
-  const rows = await sql.all<{ id: number; taskId: number; entryHash: string }>('SELECT id, replica_id AS taskId, entry_hash AS entryHash FROM credit_ledger');
+  const rows = await sql.all<{ id: number; taskId: number; entryHash: string }>('SELECT id, COALESCE(task_id, replica_id) AS taskId, entry_hash AS entryHash FROM credit_ledger');
   const byId = new Map(rows.map(({ id, ...r }) => [id, r]));
   const problems: string[] = [];
   for (const r of receipts) {

@@ -20,6 +20,7 @@ import { buildResult } from '../../protocol/results.js';
 import { signBody, type SigningDomain } from '../../protocol/signing.js';
 import { spawnCoordinator } from '../helpers/coordinator-process.js';
 import { ApiClient, newApp, newResearcher, type App, type Project } from '../helpers/api-client.js';
+import { workunitOfTask } from '../helpers/task-ids.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 import { mostAllowed } from '../helpers/token-bucket.js';
@@ -110,7 +111,7 @@ interface Snapshot {
   files: Set<string>;
   replicas: Map<number, string>;
   workunits: Map<number, string>;
-  ledgerReplicaIds: Set<number>;
+  ledgerTaskIds: Set<number>;
   teams: Set<string>;
 }
 
@@ -146,7 +147,7 @@ function snapshot(): Snapshot {
     // progress is display only (a host may report progress on its own tasks).
     replicas: new Map(all<Record<string, unknown>>('SELECT * FROM replicas').map(({ progress: _p, ...r }) => [r.id as number, JSON.stringify(r)])),
     workunits: new Map(all<Record<string, unknown>>('SELECT * FROM workunits').map((w) => [w.id as number, JSON.stringify(w)])),
-    ledgerReplicaIds: new Set(all<{ r: number }>('SELECT replica_id AS r FROM credit_ledger').map((r) => r.r)),
+    ledgerTaskIds: new Set(all<{ t: number }>('SELECT COALESCE(task_id, replica_id) AS t FROM credit_ledger').map((r) => r.t)),
     teams: new Set(all<{ n: string }>('SELECT name AS n FROM teams').map((r) => r.n)),
   };
 }
@@ -166,13 +167,13 @@ function unexplainedChanges(now: Snapshot): string[] {
   const legitHosts = new Set([...legit.hostIds]);
   for (const [id, row] of now.replicas) {
     if (before.replicas.get(id) === row) continue;
-    const r = JSON.parse(row) as { host_id: number | null; status: string; result_hash: string | null };
-    const explained = legit.acceptedTaskIds.has(id) || (r.host_id !== null && legitHosts.has(r.host_id) && r.result_hash === null) || (!before.replicas.has(id) && r.status === 'unsent');
+    const r = JSON.parse(row) as { task_id: number | null; host_id: number | null; status: string; result_hash: string | null };
+    const explained = (r.task_id !== null && legit.acceptedTaskIds.has(r.task_id)) || (r.host_id !== null && legitHosts.has(r.host_id) && r.result_hash === null) || (!before.replicas.has(id) && r.status === 'unsent');
     if (!explained) problems.push(`replica ${id} changed without legitimate work: ${before.replicas.get(id) ?? '(new)'} → ${row}`);
   }
-  const legitWorkunits = new Set([...now.replicas.values()].map((r) => JSON.parse(r) as { id: number; workunit_id: number }).filter((r) => legit.acceptedTaskIds.has(r.id)).map((r) => r.workunit_id));
+  const legitWorkunits = new Set([...now.replicas.values()].map((r) => JSON.parse(r) as { task_id: number | null; workunit_id: number }).filter((r) => r.task_id !== null && legit.acceptedTaskIds.has(r.task_id)).map((r) => r.workunit_id));
   for (const [id, row] of now.workunits) if (before.workunits.get(id) !== row && !legitWorkunits.has(id)) problems.push(`work unit ${id} changed: ${row}`);
-  for (const r of now.ledgerReplicaIds) if (!before.ledgerReplicaIds.has(r) && !legit.acceptedTaskIds.has(r)) problems.push(`credit for replica ${r}, which no legitimate result earned`);
+  for (const t of now.ledgerTaskIds) if (!before.ledgerTaskIds.has(t) && !legit.acceptedTaskIds.has(t)) problems.push(`credit for task ${t}, which no legitimate result earned`);
   for (const t of ['researchers', 'sessions', 'api_tokens', 'projects', 'apps', 'app_versions', 'batches', 'workunits', 'schema_migrations']) {
     if (now.tables[t] !== before.tables[t]) problems.push(`${t}: ${now.tables[t]} rows, expected ${before.tables[t]}`);
   }
@@ -675,7 +676,7 @@ describe('hostile input', () => {
       expect((await v.report([good]))[0]!.status).toBe('accepted');
       legit.acceptedTaskIds.add(t1!.taskId);
       expect((await v.report([good]))[0]!.status).toBe('duplicate');
-      expect((await c.store.work.workunit(t1!.workunitId))!.status).toBe('done'); // quorum 1
+      expect((await c.store.work.workunit(await workunitOfTask(c, t1!)))!.status).toBe('done'); // quorum 1
       expect((await v.report([good, good]))!.map((a) => a.status)).toEqual(['duplicate', 'duplicate']);
       await reject('a different result after the work unit finished', buildResult(ed, v.seed, t1!, { output: { other: true } }), 'conflict');
       // The other task: finished by the legitimate result, the host's replay is a duplicate.
@@ -687,7 +688,7 @@ describe('hostile input', () => {
       expect((await w.report([gu]))[0]!.status).toBe('accepted');
       legit.acceptedTaskIds.add(u1!.taskId);
       await reject('another host’s accepted result, replayed', gu, 'not_assigned');
-      const ledger = c.store.db.prepare('SELECT COUNT(*) AS n FROM credit_ledger WHERE replica_id = ?').get(t1!.taskId) as { n: number };
+      const ledger = c.store.db.prepare('SELECT COUNT(*) AS n FROM credit_ledger WHERE task_id = ?').get(t1!.taskId) as { n: number };
       expect(ledger.n, 'credit granted once').toBe(1);
     } finally {
       v.close();
@@ -926,7 +927,7 @@ describe('hostile input', () => {
     expect(c.store.db.pragma('foreign_key_check')).toEqual([]);
     // The hosts' tasks went through the whole fuzz untouched: their real results are accepted now.
     for (const [v, tasks] of [[A, tasksA], [B, tasksB]] as const) {
-      for (const t of tasks) expect(c.store.db.prepare('SELECT status, result_hash FROM replicas WHERE id = ?').get(t.taskId)).toEqual({ status: 'in_progress', result_hash: null });
+      for (const t of tasks) expect(c.store.db.prepare('SELECT status, result_hash FROM replicas WHERE task_id = ?').get(t.taskId)).toEqual({ status: 'in_progress', result_hash: null });
       const results = [];
       for (const t of tasks) results.push(await v.compute(t)); // one at a time: compute() caches the app unsafely
       const acks = await v.report(results);

@@ -53,9 +53,9 @@ const countDone = (c: TestCoordinator, batchId: number) =>
 function replicasOf(c: TestCoordinator, batchId: number) {
   return readDb(c, (db) =>
     db
-      .prepare(`SELECT r.id, r.workunit_id AS wu, r.status, r.outcome, r.error_json AS error, r.output_json AS output, h.platform_kind AS kind
+      .prepare(`SELECT r.id, r.task_id AS taskId, r.workunit_id AS wu, r.status, r.outcome, r.error_json AS error, r.output_json AS output, h.platform_kind AS kind
         FROM replicas r JOIN workunits w ON w.id = r.workunit_id LEFT JOIN hosts h ON h.id = r.host_id WHERE w.batch_id = ? ORDER BY r.id`)
-      .all(batchId) as { id: number; wu: number; status: string; outcome: string | null; error: string | null; output: string | null; kind: string | null }[],
+      .all(batchId) as { id: number; taskId: number | null; wu: number; status: string; outcome: string | null; error: string | null; output: string | null; kind: string | null }[],
   );
 }
 
@@ -455,9 +455,9 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
     expect(row.sandbox).toBe(4);
     expect(row.tasks).toBeGreaterThanOrEqual(1);
     expect(await Promise.all(notes)).toEqual([
-      `Task ${compile!.id} left a WebAssembly compilation running after it ended; its sandbox was replaced.`,
-      `Task ${microtasks!.id} kept computing after it ended; its sandbox was replaced.`,
-      `Task ${endless!.id} (mixed) failed: cpu_limit.`,
+      `Task ${compile!.taskId} left a WebAssembly compilation running after it ended; its sandbox was replaced.`,
+      `Task ${microtasks!.taskId} kept computing after it ended; its sandbox was replaced.`,
+      `Task ${endless!.taskId} (mixed) failed: cpu_limit.`,
     ]);
     expect(pageErrors).toEqual([]);
   }, 60_000);

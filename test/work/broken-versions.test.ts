@@ -63,7 +63,7 @@ describe('broken app versions', () => {
     expect((await version(world, app)).broken).toBeNull();
     for (const h of await provenHosts(3)) {
       for (const t of await h.request(2)) {
-        if ((await world.core.store.work.workunit(t.workunitId))!.appId !== app) continue;
+        if ((await world.core.store.work.workunit(world.workunitOf(t)))!.appId !== app) continue;
         await fail(h, t, { error: { code: 'app_exception', message: 'TypeError: input.x is undefined' } });
       }
     }

@@ -133,6 +133,12 @@ describe('planChecks', () => {
     expect(p.create).toBe(2);
   });
 
+  it('waits for a distrusted host’s arbiter out as for anyone’s (a second one beside it would tell it)', () => {
+    const out = { ...checkOut(5), hostDistrusted: true };
+    expect(plan(workunit(), [decided(1, 'A'), decided(2, 'A'), check(3, 'B'), checkOut(4), out]).create).toBe(0);
+    expect(plan(workunit(), [decided(1, 'A'), decided(2, 'A'), check(3, 'B'), checkOut(4)]).create).toBe(1);
+  });
+
   it('stops a regular replica still out on a done work unit, as any finish does', () => {
     const p = plan(workunit(), [decided(1, 'A'), decided(2, 'A'), replica(3, { status: 'in_progress', outcome: null, validateState: null }),
       replica(4, { status: 'unsent', outcome: null, validateState: null, hostId: null, userId: null })]);

@@ -7,7 +7,7 @@ import type { Task } from '../../protocol/messages.js';
 import { resultPieces } from '../../coordinator/research/results-export.js';
 import type { World, WorldHost } from '../helpers/world.js';
 import {
-  answer, CREDIT, CREDIT_MICRO, expectLedgerConsistent, forged, hostRow, ledgerByReplica, lotteryWorld, REGULAR, regular, replicaOf, replicas, right,
+  answer, CREDIT, CREDIT_MICRO, expectLedgerConsistent, forged, hostRow, ledgerByTask, lotteryWorld, REGULAR, regular, replicaOf, replicas, right,
   SENTINEL as CHECK, submit, wu,
 } from '../helpers/judging.js';
 
@@ -44,7 +44,7 @@ describe('checks of done work units', () => {
 
     roll.value = CHECK;
     const [t] = await c.request(1);
-    expect(t!.workunitId).toBe(w);
+    expect(world.workunitOf(t!)).toBe(w);
     expect((await replicaOf(world, t!))).toMatchObject({ kind: 'check', hostId: c.id, status: 'in_progress' });
     await answer(c, t!, right(t!));
     expect((await replicaOf(world, t!))).toMatchObject({ validateState: 'valid' });
@@ -78,7 +78,7 @@ describe('checks of done work units', () => {
 
     roll.value = CHECK;
     const [t] = await liar.request(1);
-    expect(t!.workunitId).toBe(w);
+    expect(world.workunitOf(t!)).toBe(w);
     await answer(liar, t!, forged());
     // Nobody judged yet: two arbiters go out, ahead of other work.
     expect((await replicaOf(world, t!)).validateState).toBe('pending');
@@ -93,14 +93,14 @@ describe('checks of done work units', () => {
 
     roll.value = REGULAR;
     const arbiters = await decide([h1, h2], right);
-    expect(arbiters.map((x) => x.workunitId)).toEqual([w, w]);
+    expect(arbiters.map((x) => world.workunitOf(x))).toEqual([w, w]);
     await world.core.recheckHosts();
 
-    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: ta!.taskId });
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(ta!) });
     expect((await replicaOf(world, t!)).validateState).toBe('invalid');
     expect(hostRow(world, liar.id)).toMatchObject({ sentinels_failed: 1, distrusted_at: world.now(), total_credit_micro: 0 });
     for (const x of arbiters) expect((await replicaOf(world, x))).toMatchObject({ validateState: 'valid' });
-    expect(ledgerByReplica(world)[t!.taskId]).toBeUndefined();
+    expect(ledgerByTask(world)[t!.taskId]).toBeUndefined();
     expect([h1, h2].map((h) => hostRow(world, h.id).total_credit_micro)).toEqual([CREDIT_MICRO, CREDIT_MICRO]);
     expect(world.aborts).toEqual([]);
     await expectLedgerConsistent(world);
@@ -114,21 +114,21 @@ describe('checks of done work units', () => {
     const [c1, c2, h, h1, h2, h3] = [(await world.addHost()), (await world.addHost()), (await world.addHost()), (await world.addHost()), (await world.addHost()), (await world.addHost())];
     roll.value = REGULAR;
     const [tc1, tc2] = await decide([c1, c2], forged);
-    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: tc1!.taskId });
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(tc1!) });
 
     roll.value = CHECK;
     const [t] = await h.request(1);
-    expect(t!.workunitId).toBe(w);
+    expect(world.workunitOf(t!)).toBe(w);
     await answer(h, t!, right(t!));
     roll.value = REGULAR;
     // Two arbiters make three against two: not yet four; a third one settles it.
     const arbiters = await decide([h1, h2], right);
-    expect((await wu(world, w)).canonicalReplicaId).toBe(tc1!.taskId);
+    expect((await wu(world, w)).canonicalReplicaId).toBe(world.replicaIdOf(tc1!));
     arbiters.push(...(await decide([h3], right)));
-    expect(arbiters.map((x) => x.workunitId)).toEqual([w, w, w]);
+    expect(arbiters.map((x) => world.workunitOf(x))).toEqual([w, w, w]);
     await world.core.recheckHosts();
 
-    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: t!.taskId });
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(t!) });
     expect((await replicas(world, w)).map((r) => [r.hostId, r.validateState])).toEqual([
       [c1.id, 'invalid'],
       [c2.id, 'invalid'],
@@ -138,8 +138,8 @@ describe('checks of done work units', () => {
       [h3.id, 'valid'],
     ]);
     for (const c of [c1, c2]) expect(hostRow(world, c.id)).toMatchObject({ distrusted_at: world.now(), total_credit_micro: 0 });
-    expect(ledgerByReplica(world)[tc1!.taskId]).toEqual([CREDIT, -CREDIT]);
-    expect(ledgerByReplica(world)[tc2!.taskId]).toEqual([CREDIT, -CREDIT]);
+    expect(ledgerByTask(world)[tc1!.taskId]).toEqual([CREDIT, -CREDIT]);
+    expect(ledgerByTask(world)[tc2!.taskId]).toEqual([CREDIT, -CREDIT]);
     expect([h, h1, h2, h3].map((x) => hostRow(world, x.id).total_credit_micro)).toEqual([CREDIT_MICRO, CREDIT_MICRO, CREDIT_MICRO, CREDIT_MICRO]);
 
     // The researcher's download has the right answer.

@@ -109,9 +109,9 @@ describe('what a grant is bounded by', () => {
     }
     await world.submit(app, [{ alone: true }], { fpopsEst: 1e21 });
     const [solo] = await trusted.request(1);
-    expect((await wu(world, solo!.workunitId))).toMatchObject({ minQuorum: 1 });
+    expect((await wu(world, world.workunitOf(solo!)))).toMatchObject({ minQuorum: 1 });
     await answer(trusted, solo!, 'x', 5_000);
-    expect((await wu(world, solo!.workunitId)).status).toBe('done');
+    expect((await wu(world, world.workunitOf(solo!))).status).toBe('done');
     expect((await ledgerAmounts()).at(-1)).toBe(0.115741); // 5 s of the reference core
   });
 

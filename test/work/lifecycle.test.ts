@@ -61,7 +61,7 @@ describe('scheduler', () => {
     world = createWorld();
     await world.submit((await world.addApp()), inputs(3), { minQuorum: 2, targetNresults: 3 });
     const tasks = (await (await world.addHost()).request(10));
-    expect(new Set(tasks.map((t) => t.workunitId)).size).toBe(3);
+    expect(new Set(tasks.map((t) => world.workunitOf(t))).size).toBe(3);
     expect(tasks).toHaveLength(3);
   });
 
@@ -128,12 +128,12 @@ describe('validation and credit', () => {
     // A day at 1 GFLOPS is 2.4 hours of the 10-GFLOPS reference core: as much CPU time as the estimate.
     const measured = { cpuTimeMs: 2.4 * 3_600_000 };
     expect((await a.report(a.result(ta!, { output: { count: 4 } }, measured)))).toEqual([{ taskId: ta!.taskId, status: 'accepted' }]);
-    expect((await wu(world, ta!.workunitId)).status).toBe('active');
+    expect((await wu(world, world.workunitOf(ta!))).status).toBe('active');
     await b.report(b.result(tb!, { output: { count: 4 } }, measured));
 
-    const done = await wu(world, ta!.workunitId);
+    const done = await wu(world, world.workunitOf(ta!));
     expect(done.status).toBe('done');
-    expect(done.canonicalReplicaId).toBe(ta!.taskId);
+    expect(done.canonicalReplicaId).toBe(world.replicaIdOf(ta!));
     expect((await replicas(world, done.id)).map((r) => r.validateState)).toEqual(['valid', 'valid']);
     expect(creditForFpops(86_400e9)).toBe(200);
     for (const h of [a, b]) {
@@ -159,13 +159,13 @@ describe('validation and credit', () => {
     const [tc] = await cheat.request(1);
     await honest1.report(honest1.result(t1!, { output: 42 }));
     await cheat.report(cheat.result(tc!, { output: 41 }));
-    const wuId = t1!.workunitId;
+    const wuId = world.workunitOf(t1!);
     expect((await wu(world, wuId)).status).toBe('active');
     expect((await replicas(world, wuId)).filter((r) => r.status === 'unsent')).toHaveLength(1);
 
     const [t2] = await honest2.request(1);
     await honest2.report(honest2.result(t2!, { output: 42 }));
-    expect((await wu(world, wuId))).toMatchObject({ status: 'done', canonicalReplicaId: t1!.taskId });
+    expect((await wu(world, wuId))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(t1!) });
     const states = Object.fromEntries((await replicas(world, wuId)).map((r) => [r.hostId, r.validateState]));
     expect(states).toEqual({ [honest1.id]: 'valid', [cheat.id]: 'invalid', [honest2.id]: 'valid' });
     expect((await world.core.store.identities.hostById(cheat.id))).toMatchObject({ totalCreditMicro: 0, nInvalid: 1, consecutiveValid: 0 });
@@ -180,7 +180,7 @@ describe('validation and credit', () => {
     const [tb] = await b.request(1);
     await a.report(a.result(ta!, { output: { x: 1.0, label: 'pi' } }));
     await b.report(b.result(tb!, { output: { x: 1.0 + 1e-12, label: 'pi' } }));
-    expect((await wu(world, ta!.workunitId)).status).toBe('done');
+    expect((await wu(world, world.workunitOf(ta!))).status).toBe('done');
   });
 
   it('no consensus after max_success_results fails the work unit with that reason', async () => {
@@ -206,10 +206,10 @@ describe('deadlines, errors and aborts', () => {
     const [tb] = await b.request(1);
     world.advance(HOUR + 1);
     expect((await world.core.store.transaction((tx) => world.core.service.sweepDeadlines(tx)))).toBe(1);
-    const wuId = ts!.workunitId;
+    const wuId = world.workunitOf(ts!);
     expect((await replicas(world, wuId)).map((r) => r.outcome)).toEqual(['no_reply', 'no_reply', null, null]);
     const [tc] = await c.request(1);
-    expect(tc!.workunitId).toBe(wuId);
+    expect(world.workunitOf(tc!)).toBe(wuId);
 
     expect((await slow.report(slow.result(ts!, { output: 7 })))[0]!.status).toBe('accepted');
     await c.report(c.result(tc!, { output: 7 }));
@@ -227,7 +227,7 @@ describe('deadlines, errors and aborts', () => {
     const err = { error: { code: 'crash', message: 'boom' } };
     const h1 = await world.addHost();
     await h1.report(h1.result((await h1.request(1))[0]!, err));
-    const wuId = tb!.workunitId;
+    const wuId = world.workunitOf(tb!);
     expect((await wu(world, wuId)).status).toBe('active');
     const h2 = await world.addHost();
     await h2.report(h2.result((await h2.request(1))[0]!, err));
@@ -263,7 +263,7 @@ describe('deadlines, errors and aborts', () => {
     const [tb] = await b.request(1);
     await a.report(a.result(ta!, { output: 1 }));
     await b.report(b.result(tb!, { output: 1 }));
-    expect((await wu(world, t!.workunitId)).status).toBe('done');
+    expect((await wu(world, world.workunitOf(t!))).status).toBe('done');
   });
 });
 
@@ -285,7 +285,7 @@ describe('result checks', () => {
     expect((await a.report(wrongOutput))[0]).toMatchObject({ status: 'rejected', error: { code: 'bad_output' } });
 
     expect((await a.report(a.result({ ...ta!, taskId: 9999 }, { output: 1 })))[0]).toMatchObject({ error: { code: 'not_assigned' } });
-    expect((await replicas(world, ta!.workunitId)).every((r) => r.receivedAt === null)).toBe(true);
+    expect((await replicas(world, world.workunitOf(ta!))).every((r) => r.receivedAt === null)).toBe(true);
   });
 
   it('a different result for an already reported task is a conflict and changes nothing', async () => {
@@ -295,7 +295,7 @@ describe('result checks', () => {
     const [t] = await a.request(1);
     await a.report(a.result(t!, { output: 1 }));
     expect((await a.report(a.result(t!, { output: 2 })))[0]).toMatchObject({ status: 'rejected', error: { code: 'conflict' } });
-    expect((await replicas(world, t!.workunitId))[0]!.outputHash).toBe(a.result(t!, { output: 1 }).outputHash);
+    expect((await replicas(world, world.workunitOf(t!)))[0]!.outputHash).toBe(a.result(t!, { output: 1 }).outputHash);
   });
 });
 
@@ -321,17 +321,17 @@ describe('adaptive replication', () => {
 
     const batch = await world.submit(app, inputs(2));
     const [solo] = await trusted.request(1);
-    expect((await wu(world, solo!.workunitId))).toMatchObject({ minQuorum: 1, targetNresults: 1 });
-    expect((await replicas(world, solo!.workunitId)).map((r) => r.outcome)).toEqual([null, 'not_needed']);
+    expect((await wu(world, world.workunitOf(solo!)))).toMatchObject({ minQuorum: 1, targetNresults: 1 });
+    expect((await replicas(world, world.workunitOf(solo!))).map((r) => r.outcome)).toEqual([null, 'not_needed']);
     await trusted.report(trusted.result(solo!, { output: 'x' }));
-    expect((await wu(world, solo!.workunitId)).status).toBe('done');
+    expect((await wu(world, world.workunitOf(solo!))).status).toBe('done');
     // An unchecked result earns credit but no trust.
     expect((await world.core.store.identities.hostById(trusted.id))).toMatchObject({ consecutiveValid: 3, nValid: 4 });
 
     roll = 0.1; // below the spot-check rate: replicated as usual
     const [checked] = await trusted.request(1);
-    expect(checked!.workunitId).toBe(world.workunitIds(batch)[1]);
-    expect((await wu(world, checked!.workunitId)).minQuorum).toBe(2);
+    expect(world.workunitOf(checked!)).toBe(world.workunitIds(batch)[1]);
+    expect((await wu(world, world.workunitOf(checked!))).minQuorum).toBe(2);
     const [a, b] = [(await world.addHost()), (await world.addHost())];
     await a.report(a.result((await a.request(1))[0]!, { output: 'right' }));
     await trusted.report(trusted.result(checked!, { output: 'wrong' }));
@@ -341,7 +341,7 @@ describe('adaptive replication', () => {
     roll = 0.9;
     await world.submit(app, inputs(1));
     const [after] = await trusted.request(1);
-    expect((await wu(world, after!.workunitId)).minQuorum).toBe(2);
+    expect((await wu(world, world.workunitOf(after!))).minQuorum).toBe(2);
   });
 
   it('is off for apps that do not ask for it', async () => {
@@ -352,7 +352,7 @@ describe('adaptive replication', () => {
     await earnTrust(world, host, 1);
     await world.submit(app, inputs(1));
     const [t] = await host.request(1);
-    expect((await wu(world, t!.workunitId)).minQuorum).toBe(2);
+    expect((await wu(world, world.workunitOf(t!))).minQuorum).toBe(2);
   });
 });
 

@@ -67,7 +67,7 @@ describe('a host’s allowance', () => {
     const host = await world.addHost();
     const first = await host.request(64);
     expect(first).toHaveLength(4);
-    const mine = first.find((t) => t.workunitId === disputed)!;
+    const mine = first.find((t) => world.workunitOf(t) === disputed)!;
     const plain = first.filter((t) => t !== mine);
     await answer(host, plain[0]!, right(plain[0]!));
     expect((await level(world, host))).toBe(1);
@@ -78,10 +78,10 @@ describe('a host’s allowance', () => {
     await answer(host, mine, { output: 'wrong' });
     for (const other of [(await world.addHost()), (await world.addHost())]) {
       const [o] = await other.request(1);
-      expect(o!.workunitId).toBe(disputed);
+      expect(world.workunitOf(o!)).toBe(disputed);
       await answer(other, o!, right(o!));
     }
-    expect((await world.core.store.work.replicasOf(disputed)).find((r) => r.id === mine.taskId)!.validateState).toBe('invalid');
+    expect((await world.core.store.work.replicasOf(disputed)).find((r) => r.id === world.replicaIdOf(mine))!.validateState).toBe('invalid');
     expect((await level(world, host))).toBe(0);
     expect((await host.request(64))).toEqual([]);
   });
@@ -94,7 +94,7 @@ describe('a host’s allowance', () => {
     const host = await world.addHost();
     const appIds = new Map<number, number>();
     for (const id of world.workunitIds(1).concat(world.workunitIds(2))) appIds.set(id, (await world.core.store.work.workunit(id))!.appId);
-    const appOf = (t: { workunitId: number }) => appIds.get(t.workunitId)!;
+    const appOf = (t: { taskId: number }) => appIds.get(world.workunitOf(t))!;
     const taken = await host.request(64);
     expect(taken.filter((t) => appOf(t) === broken)).toHaveLength(4);
     expect(taken.filter((t) => appOf(t) === good)).toHaveLength(4);
@@ -157,12 +157,12 @@ describe('fresh keys', () => {
     await world.core.store.transaction(async (tx) => (await world.core.service.sweepDeadlines(tx)));
 
     const states = (tasks: { taskId: number; workunitId: number }[]) =>
-      Promise.all(tasks.map(async (t) => (await world.core.store.work.replicasOf(t.workunitId)).find((r) => r.id === t.taskId)!.outcome));
+      Promise.all(tasks.map(async (t) => (await world.core.store.work.replicasOf(world.workunitOf(t))).find((r) => r.id === world.replicaIdOf(t))!.outcome));
     expect(await states(hoarded)).toEqual(['no_reply', 'no_reply', 'no_reply', 'no_reply']);
     expect(await states(working)).toEqual([null, null, null, null]);
     // Halved once per task it sat on; the work units have new replicas for others.
     expect((await level(world, hoarder))).toBe(-4);
-    for (const t of hoarded) expect((await world.core.store.work.replicasOf(t.workunitId)).filter((r) => r.status === 'unsent').length).toBeGreaterThan(0);
+    for (const t of hoarded) expect((await world.core.store.work.replicasOf(world.workunitOf(t))).filter((r) => r.status === 'unsent').length).toBeGreaterThan(0);
     // A late result still counts while its work unit is open.
     await answer(hoarder, hoarded[0]!, right(hoarded[0]!));
     expect((await world.core.store.reports.workunitCounts(batch)).active).toBe(8);

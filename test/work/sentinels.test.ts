@@ -17,7 +17,7 @@ import { SubmissionError } from '../../coordinator/work/submission.js';
 import type { CoreOptions } from '../../coordinator/core.js';
 import { createWorld, type World, type WorldHost } from '../helpers/world.js';
 import {
-  answer, creditOf, CREDIT, CREDIT_MICRO, expectLedgerConsistent, forged, hostRow, ledgerByReplica, lotteryWorld, REGULAR, regular, replicaOf, replicas, right,
+  answer, creditOf, CREDIT, CREDIT_MICRO, expectLedgerConsistent, forged, hostRow, ledgerByTask, lotteryWorld, REGULAR, regular, replicaOf, replicas, right,
   sentinel, SENTINEL, submit, wu,
 } from '../helpers/judging.js';
 
@@ -85,7 +85,7 @@ describe('mixing sentinels into tasks', () => {
     const sentinelIds = ids.slice(0, 2);
     const regularIds = ids.slice(2);
     const made = (await Promise.all(sentinelIds.map(async (id) => (await replicas(world, id)).map((r) => r.id)))).flat();
-    const workunitsOf = (tasks: Task[]) => tasks.map((t) => t.workunitId).sort((x, y) => x - y);
+    const workunitsOf = (tasks: Task[]) => tasks.map((t) => world.workunitOf(t)).sort((x, y) => x - y);
     const [a, b, c] = [(await world.addHost()), (await world.addHost()), (await world.addHost())];
 
     roll.value = REGULAR;
@@ -96,7 +96,7 @@ describe('mixing sentinels into tasks', () => {
     expect(workunitsOf(tb)).toEqual(sentinelIds);
     expect(workunitsOf(tc)).toEqual(sentinelIds);
     // The replicas made with the batch, and no more: a sentinel is no one's check twice over.
-    expect([...tb, ...tc].map((t) => t.taskId).sort((x, y) => x - y)).toEqual(made);
+    expect([...tb, ...tc].map((t) => world.replicaIdOf(t)).sort((x, y) => x - y)).toEqual(made);
     const d = await world.addHost();
     expect(workunitsOf((await d.request(5)))).toEqual(regularIds);
     for (const id of sentinelIds) expect((await replicas(world, id))).toHaveLength(2);
@@ -110,8 +110,8 @@ describe('mixing sentinels into tasks', () => {
     const [a, b] = [(await world.addHost()), (await world.addHost())];
     const ta = await a.request(5);
     const tb = await b.request(5);
-    expect(ta.map((t) => t.workunitId)).toEqual([regularId]);
-    expect(tb.map((t) => t.workunitId)).toEqual([regularId]);
+    expect(ta.map((t) => world.workunitOf(t))).toEqual([regularId]);
+    expect(tb.map((t) => world.workunitOf(t))).toEqual([regularId]);
     await answer(a, ta[0]!, right(ta[0]!));
     await answer(b, tb[0]!, right(tb[0]!));
     expect((await wu(world, sentinelId))).toMatchObject({ status: 'done', canonicalReplicaId: null, errorReason: null });
@@ -129,7 +129,7 @@ describe('a caught host is not told', () => {
     const cheat = await world.addHost();
     roll.value = SENTINEL;
     const [first] = await cheat.request(1);
-    expect(sentinelIds).toContain(first!.workunitId);
+    expect(sentinelIds).toContain(world.workunitOf(first!));
     await answer(cheat, first!, forged());
     await world.core.recheckHosts();
     expect(hostRow(world, cheat.id).distrusted_at).toBe(world.now());
@@ -137,7 +137,7 @@ describe('a caught host is not told', () => {
     // Today's lottery says "no check": a caught host gets regular work like anyone.
     roll.value = REGULAR;
     const after = await cheat.request(10);
-    expect(after.map((t) => t.workunitId).filter((id) => sentinelIds.includes(id))).toEqual([]);
+    expect(after.map((t) => world.workunitOf(t)).filter((id) => sentinelIds.includes(id))).toEqual([]);
     expect(after).toHaveLength(4);
     // Nothing was aborted, nothing said.
     expect(world.aborts).toEqual([]);
@@ -189,11 +189,11 @@ describe('a caught host is not told', () => {
 
     roll.value = REGULAR;
     const [t1, t2] = await cheat.request(2);
-    expect([t1!.workunitId, t2!.workunitId]).toEqual([r1, r2]);
+    expect([world.workunitOf(t1!), world.workunitOf(t2!)]).toEqual([r1, r2]);
     await answer(cheat, t1!, right(t1!)); // waiting for a second result
     roll.value = SENTINEL;
     const [ts] = await cheat.request(1);
-    expect(ts!.workunitId).toBe(s);
+    expect(world.workunitOf(ts!)).toBe(s);
     await answer(cheat, ts!, forged());
     await world.core.recheckHosts();
 
@@ -208,7 +208,8 @@ describe('a caught host is not told', () => {
       recheck_pending: 0, // the re-check ran (nothing of it was valid)
       total_credit_micro: 0,
     });
-    // Its waiting result is forfeited, its task out is kept; each work unit got a replacement.
+    // Its waiting result is forfeited and replaced; its task out is kept, and waited for as an
+    // honest host's would be (a replacement beside it would finish first, and the abort tell).
     expect((await replicas(world, r1)).map((r) => [r.hostId, r.status, r.outcome, r.validateState])).toEqual([
       [cheat.id, 'over', 'success', 'invalid'],
       [null, 'unsent', null, null],
@@ -217,25 +218,25 @@ describe('a caught host is not told', () => {
     expect((await replicas(world, r2)).map((r) => [r.hostId, r.status])).toEqual([
       [cheat.id, 'in_progress'],
       [null, 'unsent'],
-      [null, 'unsent'],
     ]);
     expect(world.aborts).toEqual([]);
-    // Its result for r2 is accepted as anyone's, and forfeited.
+    // Its result for r2 is accepted as anyone's, forfeited, and replaced.
     await answer(cheat, t2!, right(t2!));
     expect((await replicaOf(world, t2!))).toMatchObject({ outcome: 'success', validateState: 'invalid', forfeited: true });
+    expect((await replicas(world, r2)).map((r) => r.status)).toEqual(['over', 'unsent', 'unsent']);
 
     roll.value = REGULAR;
     const [h1, h2] = [(await world.addHost()), (await world.addHost())];
     for (const h of [h1, h2]) {
       const tasks = await h.request(3);
-      expect(tasks.map((t) => t.workunitId).sort()).toEqual([r1, r2, r3]);
+      expect(tasks.map((t) => world.workunitOf(t)).sort()).toEqual([r1, r2, r3]);
       for (const t of tasks) await answer(h, t, right(t));
     }
     expect((await wu(world, r1)).status).toBe('done');
     expect((await wu(world, r2)).status).toBe('done');
     expect(world.credits.filter((c) => c.hostId === cheat.id)).toEqual([]);
     expect(hostRow(world, h1.id).total_credit_micro).toBe(3 * CREDIT_MICRO);
-    expect(ledgerByReplica(world)[t1!.taskId]).toBeUndefined();
+    expect(ledgerByTask(world)[t1!.taskId]).toBeUndefined();
     await expectLedgerConsistent(world);
   });
 
@@ -248,12 +249,12 @@ describe('a caught host is not told', () => {
     roll.value = SENTINEL;
     const [ta] = await a.request(1);
     const [tb] = await b.request(1);
-    expect([ta!.workunitId, tb!.workunitId]).toEqual([s, s]);
+    expect([world.workunitOf(ta!), world.workunitOf(tb!)]).toEqual([s, s]);
     await answer(a, ta!, right(ta!));
     // a is a quorum of one right answer short; b's answer makes it (no credit before).
     expect(world.credits).toEqual([]);
     await answer(b, tb!, right(tb!));
-    expect((await wu(world, s))).toMatchObject({ status: 'done', canonicalReplicaId: ta!.taskId });
+    expect((await wu(world, s))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(ta!) });
     expect(world.credits.map((x) => x.hostId).sort()).toEqual([a.id, b.id].sort());
   });
 });
@@ -267,19 +268,19 @@ describe('judging sentinels', () => {
     const [host, other] = [(await world.addHost()), (await world.addHost())];
     roll.value = SENTINEL;
     const [t] = await host.request(1);
-    expect(t!.workunitId).toBe(sentinelId);
+    expect(world.workunitOf(t!)).toBe(sentinelId);
     await answer(host, t!, right(t!));
 
     expect((await replicaOf(world, t!))).toMatchObject({ outcome: 'success', validateState: 'valid' });
-    expect(creditOf(world, t!.taskId)).toBeNull();
+    expect(creditOf(world, world.replicaIdOf(t!))).toBeNull();
     expect(hostRow(world, host.id)).toMatchObject({ consecutive_valid: 1, n_valid: 1, sentinels_passed: 1, distrusted_at: null, total_credit_micro: 0 });
     expect(world.credits).toEqual([]);
     expect((await wu(world, sentinelId))).toMatchObject({ status: 'active', canonicalReplicaId: null });
 
     const [t2] = await other.request(1);
     await answer(other, t2!, right(t2!));
-    expect((await wu(world, sentinelId))).toMatchObject({ status: 'done', canonicalReplicaId: t!.taskId });
-    expect(ledgerByReplica(world)).toEqual({ [t!.taskId]: [CREDIT], [t2!.taskId]: [CREDIT] });
+    expect((await wu(world, sentinelId))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(t!) });
+    expect(ledgerByTask(world)).toEqual({ [t!.taskId]: [CREDIT], [t2!.taskId]: [CREDIT] });
     expect(hostRow(world, host.id).total_credit_micro).toBe(CREDIT_MICRO);
     await expectLedgerConsistent(world);
   });
@@ -300,7 +301,7 @@ describe('judging sentinels', () => {
     ]);
     for (const h of [h1, h2]) {
       const [t] = await h.request(1);
-      expect(t!.workunitId).toBe(s);
+      expect(world.workunitOf(t!)).toBe(s);
       await answer(h, t!, right(t!));
     }
     expect((await wu(world, s)).status).toBe('done');
@@ -321,15 +322,15 @@ describe('taking back what a caught host decided', () => {
 
     const [tc1] = await c1.request(1);
     const [tc2] = await c2.request(1);
-    expect([tc1!.workunitId, tc2!.workunitId]).toEqual([w, w]);
+    expect([world.workunitOf(tc1!), world.workunitOf(tc2!)]).toEqual([w, w]);
     await answer(c1, tc1!, forged());
     await answer(c2, tc2!, forged());
-    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: tc1!.taskId });
-    expect(ledgerByReplica(world)).toEqual({ [tc1!.taskId]: [CREDIT], [tc2!.taskId]: [CREDIT] });
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(tc1!) });
+    expect(ledgerByTask(world)).toEqual({ [tc1!.taskId]: [CREDIT], [tc2!.taskId]: [CREDIT] });
 
     roll.value = SENTINEL;
     const [ts] = await c1.request(1);
-    expect(ts!.workunitId).toBe(s);
+    expect(world.workunitOf(ts!)).toBe(s);
     await answer(c1, ts!, forged());
     await world.core.recheckHosts();
 
@@ -340,8 +341,8 @@ describe('taking back what a caught host decided', () => {
       [c2.id, 'success', 'pending'], // still holding its credit until judged again
       [null, null, null],
     ]);
-    expect(ledgerByReplica(world)).toEqual({ [tc1!.taskId]: [CREDIT, -CREDIT], [tc2!.taskId]: [CREDIT] });
-    expect(creditOf(world, tc1!.taskId)).toBe(0);
+    expect(ledgerByTask(world)).toEqual({ [tc1!.taskId]: [CREDIT, -CREDIT], [tc2!.taskId]: [CREDIT] });
+    expect(creditOf(world, world.replicaIdOf(tc1!))).toBe(0);
     expect(hostRow(world, c2.id).total_credit_micro).toBe(CREDIT_MICRO);
     const c1Receipts = world.credits.filter((c) => c.hostId === c1.id).flatMap((c) => c.receipts);
     expect(c1Receipts.map((r) => [r.taskId, r.amount])).toEqual([
@@ -352,17 +353,17 @@ describe('taking back what a caught host decided', () => {
 
     roll.value = REGULAR;
     const [th1] = await h1.request(1);
-    expect(th1!.workunitId).toBe(w);
+    expect(world.workunitOf(th1!)).toBe(w);
     await answer(h1, th1!, right(th1!));
     expect((await wu(world, w)).status).toBe('active'); // one right, one forged: no quorum yet
     const [th2] = await h2.request(1);
-    expect(th2!.workunitId).toBe(w);
+    expect(world.workunitOf(th2!)).toBe(w);
     await answer(h2, th2!, right(th2!));
 
-    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: th1!.taskId });
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(th1!) });
     const states = Object.fromEntries((await replicas(world, w)).map((r) => [r.hostId, r.validateState]));
     expect(states).toEqual({ [c1.id]: 'invalid', [c2.id]: 'invalid', [h1.id]: 'valid', [h2.id]: 'valid' });
-    expect(ledgerByReplica(world)).toEqual({
+    expect(ledgerByTask(world)).toEqual({
       [tc1!.taskId]: [CREDIT, -CREDIT],
       [tc2!.taskId]: [CREDIT, -CREDIT],
       [th1!.taskId]: [CREDIT],
@@ -428,7 +429,7 @@ describe('taking back what a caught host decided', () => {
     expect((await wu(world, w)).status).toBe('active');
     const [tc] = await c.request(1);
     await answer(c, tc!, right(tc!));
-    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: ta!.taskId });
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(ta!) });
     expect((await replicas(world, w)).map((r) => r.validateState)).toEqual(['valid', 'valid', 'valid']);
 
     roll.value = SENTINEL;
@@ -436,13 +437,13 @@ describe('taking back what a caught host decided', () => {
     await answer(a, ts!, forged());
     await world.core.recheckHosts();
 
-    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: tb!.taskId });
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(tb!) });
     expect((await replicas(world, w)).map((r) => [r.hostId, r.validateState])).toEqual([
       [a.id, 'invalid'],
       [b.id, 'valid'],
       [c.id, 'valid'],
     ]);
-    expect(ledgerByReplica(world)).toEqual({
+    expect(ledgerByTask(world)).toEqual({
       [ta!.taskId]: [CREDIT, -CREDIT],
       [tb!.taskId]: [CREDIT],
       [tc!.taskId]: [CREDIT],
@@ -479,7 +480,7 @@ describe('taking back what a caught host decided', () => {
     });
     expect((await replicas(world, w))).toHaveLength(2); // nothing reissued
     expect((await replicaOf(world, tc1!)).validateState).toBe('invalid');
-    expect(ledgerByReplica(world)).toEqual({ [tc1!.taskId]: [CREDIT, -CREDIT], [tc2!.taskId]: [CREDIT] });
+    expect(ledgerByTask(world)).toEqual({ [tc1!.taskId]: [CREDIT, -CREDIT], [tc2!.taskId]: [CREDIT] });
     await expectLedgerConsistent(world);
   });
 
@@ -493,7 +494,7 @@ describe('taking back what a caught host decided', () => {
 
     // x answers w (rightly, as it happens), then fails a sentinel: its w result is forfeited.
     const [tx] = await x.request(1);
-    expect(tx!.workunitId).toBe(w);
+    expect(world.workunitOf(tx!)).toBe(w);
     await answer(x, tx!, right(tx!));
     roll.value = SENTINEL;
     const [bad] = await x.request(1);
@@ -507,7 +508,7 @@ describe('taking back what a caught host decided', () => {
     const [th] = await h.request(1);
     await answer(c, tc!, right(tc!));
     await answer(h, th!, right(th!));
-    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: tc!.taskId });
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(tc!) });
     expect((await replicaOf(world, tx!)).validateState).toBe('invalid');
 
     // x earns its trust back on three sentinels, drawn at the check rate like anyone's.
@@ -525,7 +526,7 @@ describe('taking back what a caught host decided', () => {
     await world.core.recheckHosts();
 
     expect((await replicaOf(world, tx!)).validateState).toBe('invalid');
-    expect(ledgerByReplica(world)[tx!.taskId]).toBeUndefined();
+    expect(ledgerByTask(world)[tx!.taskId]).toBeUndefined();
     // No credit: what it did while distrusted counted for nothing. Its invalid results are its
     // rows: the sentinel it failed, its forfeited w, and the three right answers it gave while
     // distrusted (forfeited too).
@@ -552,10 +553,10 @@ describe('taking back what a caught host decided', () => {
     expect(hostRow(world, c.id).consecutive_valid).toBe(3);
     roll.value = REGULAR;
     const [tw] = await c.request(1);
-    expect(tw!.workunitId).toBe(w);
+    expect(world.workunitOf(tw!)).toBe(w);
     expect((await wu(world, w))).toMatchObject({ minQuorum: 1, targetNresults: 1, submittedQuorum: 2 });
     await answer(c, tw!, forged());
-    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: tw!.taskId });
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(tw!) });
 
     // Caught on the fourth sentinel: w is open again at quorum 2, where one answer decides nothing.
     roll.value = SENTINEL;
@@ -563,17 +564,17 @@ describe('taking back what a caught host decided', () => {
     await answer(c, ts!, forged());
     await world.core.recheckHosts();
     expect((await wu(world, w))).toMatchObject({ status: 'active', canonicalReplicaId: null, minQuorum: 2, targetNresults: 2, submittedQuorum: 2 });
-    expect(ledgerByReplica(world)[tw!.taskId]).toEqual([CREDIT, -CREDIT]);
+    expect(ledgerByTask(world)[tw!.taskId]).toEqual([CREDIT, -CREDIT]);
 
     roll.value = REGULAR;
     const [t1] = await h1.request(1);
-    expect(t1!.workunitId).toBe(w);
+    expect(world.workunitOf(t1!)).toBe(w);
     await answer(h1, t1!, right(t1!));
     expect((await wu(world, w)).status).toBe('active');
     const [t2] = await h2.request(1);
-    expect(t2!.workunitId).toBe(w);
+    expect(world.workunitOf(t2!)).toBe(w);
     await answer(h2, t2!, right(t2!));
-    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: t1!.taskId });
+    expect((await wu(world, w))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(t1!) });
     expect((await replicas(world, w)).map((r) => [r.hostId, r.outcome, r.validateState])).toEqual([
       [c.id, 'success', 'invalid'],
       [null, 'not_needed', null],
@@ -600,7 +601,7 @@ describe('reinstatement', () => {
     // Regular work as before; its result forfeited.
     roll.value = REGULAR;
     const [t0] = await host.request(1);
-    expect(t0!.workunitId).toBe(r0);
+    expect(world.workunitOf(t0!)).toBe(r0);
     await answer(host, t0!, right(t0!));
     expect((await replicaOf(world, t0!))).toMatchObject({ validateState: 'invalid', forfeited: true });
 
@@ -621,7 +622,7 @@ describe('reinstatement', () => {
     // Trusted again: its results count.
     roll.value = REGULAR;
     const [next] = await host.request(1);
-    expect(next!.workunitId).toBe(r1);
+    expect(world.workunitOf(next!)).toBe(r1);
     await answer(host, next!, right(next!));
     expect((await replicaOf(world, next!))).toMatchObject({ validateState: 'pending', forfeited: false });
     await expectLedgerConsistent(world);
@@ -635,7 +636,7 @@ describe('finishing sentinels', () => {
     const batch = await submit(world, app, [regular('w'), sentinel(1), sentinel(2), sentinel(3)]);
     const [w, s1, s2, s3] = world.workunitIds(batch) as [number, number, number, number];
     const [a, b, h1, h2] = [(await world.addHost()), (await world.addHost()), (await world.addHost()), (await world.addHost())];
-    const byWorkunit = (tasks: Task[]) => Object.fromEntries(tasks.map((t) => [t.workunitId, t])) as Record<number, Task>;
+    const byWorkunit = (tasks: Task[]) => Object.fromEntries(tasks.map((t) => [world.workunitOf(t), t])) as Record<number, Task>;
 
     roll.value = SENTINEL;
     const ta = byWorkunit((await a.request(2)));
@@ -650,14 +651,14 @@ describe('finishing sentinels', () => {
     roll.value = REGULAR;
     const [t1] = await h1.request(1);
     const [t2] = await h2.request(1);
-    expect([t1!.workunitId, t2!.workunitId]).toEqual([w, w]);
+    expect([world.workunitOf(t1!), world.workunitOf(t2!)]).toEqual([w, w]);
     await answer(h1, t1!, right(t1!));
     expect((await wu(world, s1)).status).toBe('active');
     await answer(h2, t2!, right(t2!));
     expect((await wu(world, w)).status).toBe('done');
 
     // s1: a's right answer, short of a quorum, is credited now; s2 drawn by a, unanswered; s3 never drawn.
-    expect((await wu(world, s1))).toMatchObject({ status: 'done', canonicalReplicaId: ta[s1]!.taskId, errorReason: null });
+    expect((await wu(world, s1))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(ta[s1]!), errorReason: null });
     expect((await wu(world, s2))).toMatchObject({ status: 'done', canonicalReplicaId: null, errorReason: null });
     expect((await wu(world, s3))).toMatchObject({ status: 'done', canonicalReplicaId: null, errorReason: null });
     expect((await world.core.store.reports.workunitCounts(batch))).toEqual({ active: 0, done: 4, failed: 0, cancelled: 0 });
@@ -677,7 +678,7 @@ describe('finishing sentinels', () => {
     ]);
     // The same words a straggler of a decided regular work unit gets.
     expect(world.aborts).toEqual([{ hostId: a.id, taskIds: [ta[s2]!.taskId], reason: 'work unit already has a canonical result' }]);
-    expect(ledgerByReplica(world)).toEqual({
+    expect(ledgerByTask(world)).toEqual({
       [ta[s1]!.taskId]: [CREDIT],
       [t1!.taskId]: [CREDIT],
       [t2!.taskId]: [CREDIT],

@@ -463,11 +463,16 @@ describe('planTransition', () => {
       expectNothingStopped(p);
     });
 
-    it('does not wait for their tasks out: a replica is made beside each, which is not aborted', () => {
+    it('waits for their tasks out as for anyone’s: a replica made beside one would finish first, and its abort tell', () => {
       const p = plan(workunit(), [success(1, 'A'), caught(inProgress(2))]);
-      expect(p.create).toBe(1);
+      expect(p.create).toBe(0);
       expect(p.forfeit).toEqual([]);
       expectNothingStopped(p);
+      // Replaced once it reports (its result forfeited) or misses its deadline.
+      const reported = plan(workunit(), [success(1, 'A'), caught(success(2, 'A'))]);
+      expect([reported.create, reported.forfeit]).toEqual([1, [2]]);
+      const late = plan(workunit(), [success(1, 'A'), caught(inProgress(2, NOW - 1))]);
+      expect([late.create, late.expire]).toEqual([1, [2]]);
     });
 
     it('does not let their errors or their results use up the budgets', () => {

@@ -16,7 +16,7 @@ const TOLERANCE = { mode: 'tolerance', absEpsilon: 0.01, relEpsilon: 0 } as cons
 async function storeLegacyResult(w: World, task: Task, bytes: Uint8Array): Promise<string> {
   const hash = w.core.blobs.put(bytes);
   await w.core.store.catalog.recordFile(hash, bytes.length, w.now());
-  await w.core.store.work.recordResult({ replicaId: task.taskId, outcome: 'success', receivedAt: w.now(), resultHash: 'a'.repeat(64), signature: 'b'.repeat(128),
+  await w.core.store.work.recordResult({ replicaId: w.replicaIdOf(task), outcome: 'success', receivedAt: w.now(), resultHash: 'a'.repeat(64), signature: 'b'.repeat(128),
     outputJson: null, outputHash: hash, errorJson: null, logJson: null, cpuTimeMs: 1, elapsedMs: 1 });
   return hash;
 }
@@ -25,7 +25,7 @@ async function answer(host: WorldHost, task: Task, output: unknown): Promise<voi
   expect((await host.report(host.result(task, { output })))).toEqual([{ taskId: task.taskId, status: 'accepted' }]);
 }
 
-const replica = async (w: World, task: Task) => (await w.core.store.work.replicasOf(task.workunitId)).find((r) => r.id === task.taskId)!;
+const replica = async (w: World, task: Task) => (await w.core.store.work.replicasOf(w.workunitOf(task))).find((r) => r.id === w.replicaIdOf(task))!;
 
 describe('an unreadable output', () => {
   it('whose file is gone: that result is forfeited, the others validate', async () => {
@@ -40,7 +40,7 @@ describe('an unreadable output', () => {
     expect(await replica(world, ta!)).toMatchObject({ validateState: 'invalid', forfeited: true });
     const [tc] = await c.request(1);
     await answer(c, tc!, { x: 1.001 });
-    expect((await world.core.store.work.workunit(ta!.workunitId))).toMatchObject({ status: 'done', canonicalReplicaId: tb!.taskId });
+    expect((await world.core.store.work.workunit(world.workunitOf(ta!)))).toMatchObject({ status: 'done', canonicalReplicaId: world.replicaIdOf(tb!) });
     expect((await world.core.store.identities.hostById(a.id))).toMatchObject({ nInvalid: 1, nValid: 0 });
   });
 
@@ -53,7 +53,7 @@ describe('an unreadable output', () => {
     expect(ta!.input).toEqual({ s: 1 });
     await storeLegacyResult(world, ta!, utf8('1}\n{"forged":true'));
     const [tb] = await b.request(1);
-    expect(tb!.workunitId).toBe(ta!.workunitId);
+    expect(world.workunitOf(tb!)).toBe(world.workunitOf(ta!));
     await answer(b, tb!, { x: 1.001 });
     expect((await replica(world, ta!)).validateState).toBe('invalid');
     expect((await replica(world, tb!)).validateState).toBe('valid');

@@ -26,6 +26,17 @@ CREATE TABLE host_project_work (
   },
   { version: 15, name: 'leases for jobs one instance runs at a time', sql: LEASES_TABLE },
   { version: 16, name: 'the coordinator key the database belongs to', sql: IDENTITY_TABLE },
+  {
+    version: 17,
+    name: 'task ids that say nothing: random, drawn when a replica is assigned',
+    sql: `
+-- SQLite's migration 17, which says why.
+ALTER TABLE replicas ADD COLUMN task_id BIGINT;
+UPDATE replicas SET task_id = id WHERE host_id IS NOT NULL;
+CREATE UNIQUE INDEX replicas_task ON replicas(task_id) WHERE task_id IS NOT NULL;
+ALTER TABLE credit_ledger ADD COLUMN task_id BIGINT;
+`,
+  },
 ];
 
 /** Applies what is missing; returns the versions it applied (none when another instance did). */
