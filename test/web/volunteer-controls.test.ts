@@ -227,7 +227,13 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
     const moving = setInterval(() => void page.mouse.move(100 + Math.random() * 300, 100 + Math.random() * 300).catch(() => {}), 200);
     try {
       await page.waitForFunction(`document.querySelector('#status').textContent === 'Paused while you are using this computer.'`, null, { timeout: 10_000 });
-      await page.waitForFunction(`document.querySelector('#workers .worker').dataset.state === 'paused'`, null, { timeout: 10_000 });
+      // Nothing computes any more: a task under way stops at its next checkpoint ('paused'), and
+      // none starts (on a loaded machine the worker may have finished its task before the input came).
+      await page.waitForFunction(
+        `[...document.querySelectorAll('#workers .worker')].every((w) => w.dataset.state !== 'running' && w.dataset.state !== 'pausing')`,
+        null,
+        { timeout: 20_000 },
+      );
       // Without idle detection the page says that only its own input counts.
       const note = await page.textContent('#idle-support');
       if (support === 'granted') expect(note).toMatch(/^This browser tells the page when nobody has used the computer/);
