@@ -4,7 +4,7 @@
 // validate it exactly once; credit granted at once on both is appended to one chain in turn; a
 // batch's replicas made at once are made once; and an instance starting while another takes a
 // submission leaves that staged batch alone.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,10 +14,11 @@ import type { Task } from '../../protocol/messages.js';
 import { buildResult } from '../../protocol/results.js';
 import { createCore, type Core } from '../../coordinator/core.js';
 import { Store } from '../../coordinator/store/store.js';
+import { addPrimesApp } from '../helpers/batches.js';
 import { createTestDatabase, skipPostgresTests, type TestDatabase } from '../helpers/postgres.js';
 import { workunitOfTask } from '../helpers/task-ids.js';
 import { startTestCoordinator } from '../helpers/test-coordinator.js';
-import { PRIMES_DIR, WORLD_OPTIONS } from '../helpers/world.js';
+import { WORLD_OPTIONS } from '../helpers/world.js';
 
 const skip = await skipPostgresTests('two instances judging one work unit');
 const ed = nodeEd25519();
@@ -62,10 +63,7 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
 
   /** An app of its own (a version known to work), a batch of `n` work units at quorum 2, and two hosts. */
   async function setUp(name: string, n: number) {
-    const projectId = await a.apps.createProject({ name });
-    const app = await a.apps.createApp(projectId, { name: 'primes' });
-    const files = readdirSync(PRIMES_DIR).filter((f) => f.endsWith('.js')).map((file) => ({ name: file, bytes: readFileSync(join(PRIMES_DIR, file)) }));
-    await a.apps.addVersion(app.id, { files }, NOW);
+    const app = { id: await addPrimesApp(a, name) };
     // A version known to work, as most are: its first result does not write the version's row
     // (which would make the two instances wait for each other by chance).
     await a.store.sql.run('UPDATE app_versions SET succeeded = 1 WHERE app_id = ?', [app.id]);
@@ -159,10 +157,7 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
   });
 
   it('makes the replicas of a batch once when two instances make them at once', async () => {
-    const projectId = await a.apps.createProject({ name: 'replicas' });
-    const app = await a.apps.createApp(projectId, { name: 'primes' });
-    const files = readdirSync(PRIMES_DIR).filter((f) => f.endsWith('.js')).map((file) => ({ name: file, bytes: readFileSync(join(PRIMES_DIR, file)) }));
-    await a.apps.addVersion(app.id, { files }, NOW);
+    const app = { id: await addPrimesApp(a, 'replicas') };
     // A batch committed but without replicas yet, as a submission leaves it (ReplicaMaker's work).
     const stage = await a.submission.begin({ appId: app.id, name: 'replicas', replication: { minQuorum: 2, targetNresults: 2 } }, NOW);
     if (!('batchId' in stage) || !('app' in stage)) throw new Error('the batch was not staged');
@@ -184,10 +179,7 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
   });
 
   it('leaves alone a batch another instance is still submitting, and discards one whose instance died', async () => {
-    const projectId = await a.apps.createProject({ name: 'staged' });
-    const app = await a.apps.createApp(projectId, { name: 'primes' });
-    const files = readdirSync(PRIMES_DIR).filter((f) => f.endsWith('.js')).map((file) => ({ name: file, bytes: readFileSync(join(PRIMES_DIR, file)) }));
-    await a.apps.addVersion(app.id, { files }, NOW);
+    const app = { id: await addPrimesApp(a, 'staged') };
     // Instance a is in the middle of a submission (staged, not committed, its lease held) when another instance starts.
     const stage = await a.submission.begin({ appId: app.id, name: 'streaming in', replication: {} }, Date.now());
     if (!('app' in stage)) throw new Error('the batch was not staged');
