@@ -129,21 +129,30 @@ export function attachAdminNamespace(
     const cost = Date.now() - started;
     nextPush.set(batchId, Date.now() + Math.max(PUSH_INTERVAL_MS, cost * COST_SHARE));
     pushing.delete(batchId);
+    // A change that came while this status was read may not be in it: one more push, in turn.
+    if (changedWhilePushing.delete(batchId)) schedule(batchId);
+  };
+  const changedWhilePushing = new Set<number>();
+  const schedule = (id: number) => {
+    if (timers.has(id) || !nsp.adapter.rooms.has(room(id))) return;
+    if (pushing.has(id)) {
+      changedWhilePushing.add(id);
+      return;
+    }
+    const wait = Math.max(0, (nextPush.get(id) ?? 0) - Date.now());
+    timers.set(id, setTimeout(() => push(id), wait));
   };
 
   return {
     nsp,
     batchesChanged(batchIds) {
-      for (const id of batchIds) {
-        if (timers.has(id) || pushing.has(id) || !nsp.adapter.rooms.has(room(id))) continue;
-        const wait = Math.max(0, (nextPush.get(id) ?? 0) - Date.now());
-        timers.set(id, setTimeout(() => push(id), wait));
-      }
+      for (const id of batchIds) schedule(id);
     },
     close() {
       clearInterval(sweep);
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
+      changedWhilePushing.clear();
     },
   };
 }
