@@ -17,6 +17,8 @@ import { identify, type CredentialSource } from './auth.js';
 export const ADMIN_NAMESPACE = '/admin';
 export const PUSH_INTERVAL_MS = 500;
 const COST_SHARE = 20;
+/** However slow a status is to read (a busy database), a watcher hears of changes this often. */
+export const MAX_PUSH_INTERVAL_MS = 3000;
 /** How often open connections' credentials are checked again. */
 export const CREDENTIAL_RECHECK_MS = 30_000;
 
@@ -125,9 +127,10 @@ export function attachAdminNamespace(
       log.error('batch status push failed', { batchId, ...errorFields(e) });
     }
     // A status reads counters, but its series grows with the batch's life: one that is slow to
-    // compute is pushed less often, so watching never takes more than ~1/COST_SHARE of the coordinator.
+    // compute is pushed less often, so watching never takes more than ~1/COST_SHARE of the coordinator;
+    // the cost is wall time, which on PostgreSQL is mostly waiting, so the slowing is capped.
     const cost = Date.now() - started;
-    nextPush.set(batchId, Date.now() + Math.max(PUSH_INTERVAL_MS, cost * COST_SHARE));
+    nextPush.set(batchId, Date.now() + Math.min(MAX_PUSH_INTERVAL_MS, Math.max(PUSH_INTERVAL_MS, cost * COST_SHARE)));
     pushing.delete(batchId);
     // A change that came while this status was read may not be in it: one more push, in turn.
     if (changedWhilePushing.delete(batchId)) schedule(batchId);

@@ -10,6 +10,7 @@ import { workunitOfTask } from '../helpers/task-ids.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 import { ApiClient, newApp, newResearcher, PASSWORD, type App, type BatchStatus, type Submitted } from '../helpers/api-client.js';
+import { MAX_PUSH_INTERVAL_MS } from '../../coordinator/api/admin-namespace.js';
 
 type Ack = { ok: true; status: BatchStatus } | { ok: false; error: { code: string; message: string } };
 
@@ -173,7 +174,7 @@ describe('batch.watch', () => {
     await waitFor('the first push', () => pushes.length > 0, 5000);
     const start = Date.now();
     for (const t of mine) await report(v, [t]); // one change per result
-    await waitFor('the final push', () => pushes.some((p) => p.status.id === batchId && p.status.workunits.done === 40), 5000);
+    await waitFor('the final push', () => pushes.some((p) => p.status.id === batchId && p.status.workunits.done === 40), MAX_PUSH_INTERVAL_MS + 5000);
     const elapsed = Math.max(1000, Date.now() - start);
     const during = pushes.filter((p) => p.at >= start).length;
     // One push per 500 ms at most (plus one at the edge of the window).
