@@ -21,7 +21,9 @@ import { batchStatus, type StatusOf } from './research/batch-status.js';
 import { adminUi } from './http/admin-ui.js';
 import { addressGroup, clientAddress, trustFunction } from './http/client-address.js';
 import { OriginPolicy } from './http/origin-policy.js';
-import { rateLimitByAddress, RateLimiter } from './http/rate-limit.js';
+import { rateLimitByAddress, whenTaken } from './http/rate-limit.js';
+import { limiterFactory } from './cluster/shared-rate-limit.js';
+import { SharedLoginThrottle } from './cluster/shared-login-throttle.js';
 import { limitConnectionsPerAddress, watchBodyProgress } from './http/slow-clients.js';
 import { readiness, readinessHandler } from './http/readiness.js';
 import { volunteerRoutes } from './http/routes.js';
@@ -147,6 +149,8 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       throw e;
     }
   }
+  // Per-client budgets: one per client across the cluster, not one per instance it reaches.
+  const limiter = limiterFactory(redis?.pub, config.redisPrefix, log);
   const localOnline = localPresence(() => nsp);
   const presence = redis ? clusterPresence(() => nsp) : localOnline;
 
@@ -180,7 +184,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', trust);
-  app.use(rateLimitByAddress(new RateLimiter({ perSecond: config.httpRatePerIp, burst: config.httpRatePerIp * 5 }), trust, () => metrics?.refused('http')));
+  app.use(rateLimitByAddress(limiter('http', { perSecond: config.httpRatePerIp, burst: config.httpRatePerIp * 5 }), trust, () => metrics?.refused('http')));
   const knownSchema = knownSchemaVersion(core.store.sql.dialect);
   let lastApplied: { version: number; at: number } | undefined;
   app.get(
@@ -210,6 +214,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       secureCookies: config.secureCookies,
       trust,
       origins,
+      ...(redis ? { loginGate: new SharedLoginThrottle(redis.pub, config.redisPrefix, log) } : {}),
       maxInputBytes: config.maxInputBytes,
       onCommitted: (batchId) => replicaMaker.add([batchId]),
       onlineHostIds: () => presence.onlineHostIds(),
@@ -249,11 +254,13 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     (hostId) => core.store.transaction(async (tx) => ((await localOnline.isOnline(hostId)) ? 0 : core.service.giveUpHost(tx, hostId))),
     log,
   );
-  const connects = new RateLimiter({ perSecond: config.connectRatePerIp, burst: config.connectRatePerIp * 5 });
+  const connects = limiter('connect', { perSecond: config.connectRatePerIp, burst: config.connectRatePerIp * 5 });
   const limitConnections = (socket: Socket, next: (err?: Error) => void) => {
-    if (connects.take(addressGroup(clientAddress(socket.handshake.address, socket.handshake.headers, trust)))) return next();
-    metrics?.refused('connect');
-    next(new Error('rate_limited: too many connections from this address; slow down'));
+    const refused = () => {
+      metrics?.refused('connect');
+      next(new Error('rate_limited: too many connections from this address; slow down'));
+    };
+    whenTaken(connects.take(addressGroup(clientAddress(socket.handshake.address, socket.handshake.headers, trust))), next, refused, () => next());
   };
   const commits = new GroupCommit(core.store, {
     onNoticeError: (e: unknown) => log.error('telling hosts about committed work failed', errorFields(e)),
@@ -271,6 +278,8 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     presence: grace,
     messageLimit: { perSecond: config.messageRatePerSocket, burst: config.messageRatePerSocket * 5 },
     hostMessageLimit: { perSecond: config.messageRatePerHost, burst: config.messageRatePerHost * 5 },
+    sharedLimiter: limiter,
+    connectionsEverywhere: (hostId) => presence.connectionsOf(hostId),
     connectionsPerHost: config.connectionsPerHost,
     idleRetryMs: config.idleRetryMs,
     maxOutputBytes: config.maxOutputBytes,

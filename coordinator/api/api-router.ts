@@ -23,6 +23,7 @@ import { hostRoutes, leaderboardRoutes } from './host-routes.js';
 import { projectRoutes } from './project-routes.js';
 import { publicRoutes } from './public-routes.js';
 import { sessionRoutes } from './session-routes.js';
+import type { LoginGate } from './login-throttle.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -41,6 +42,8 @@ export interface ApiDeps {
   trust: TrustFn;
   /** Which pages may use the session cookie (coordinator/http/origin-policy.ts). */
   origins: OriginPolicy;
+  /** Counts failed logins: shared by a cluster's instances; this instance's own when absent. */
+  loginGate?: LoginGate;
   /** The largest work-unit input (--max-input-bytes). */
   maxInputBytes: number;
   cancelBatch(batchId: number): Promise<number>;
@@ -60,7 +63,7 @@ export function apiRouter(deps: ApiDeps): express.Router {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
-  router.use(sessionRoutes(deps.accounts, { secureCookies: deps.secureCookies, trust: deps.trust, origins: deps.origins }));
+  router.use(sessionRoutes(deps.accounts, { secureCookies: deps.secureCookies, trust: deps.trust, origins: deps.origins, ...(deps.loginGate ? { throttle: deps.loginGate } : {}) }));
   router.use(leaderboardRoutes(deps.store));
   router.use(publicRoutes({ store: deps.store, log: deps.log }));
   router.use(requireAccount(deps.accounts, deps.origins));

@@ -95,7 +95,38 @@ export interface LoginAttempt {
   pair: string;
 }
 
-export class LoginThrottle {
+/**
+ * What the login route asks before and tells after each password check: this instance's own
+ * counts (LoginThrottle), or counts every instance of a cluster shares (cluster/shared-login-throttle.ts).
+ */
+export interface LoginGate {
+  /** Throws rate_limited (with Retry-After) when over a limit; then call end() exactly once. */
+  begin(name: string, address: string): LoginAttempt | Promise<LoginAttempt>;
+  end(attempt: LoginAttempt, ok: boolean): void | Promise<void>;
+}
+
+/** Which count refused an attempt: the same words whichever throttle counted. */
+export type LoginLimitName = 'pair' | 'address' | 'account' | 'inFlight';
+
+export function loginRefusal(which: LoginLimitName, waitMs: number): ApiError {
+  if (which === 'inFlight') return new ApiError('rate_limited', 'too many logins at once; try again in a moment', 1);
+  const s = Math.max(1, Math.ceil(waitMs / 1000));
+  const message = {
+    pair: 'too many failed logins for this account from your address',
+    address: 'too many failed logins from your address',
+    account: 'too many failed logins for this account, from several addresses; an address you logged in from before still may',
+  }[which];
+  return new ApiError('rate_limited', `${message}; try again in ${s < 90 ? `${s} seconds` : `${Math.ceil(s / 60)} minutes`}`, s);
+}
+
+/** The keys an attempt is counted under (an account's name in any case, an address's group). */
+export function loginAttempt(name: string, address: string): LoginAttempt {
+  const account = name.toLowerCase();
+  const group = addressGroup(address);
+  return { account, address: group, pair: `${account}\n${group}` };
+}
+
+export class LoginThrottle implements LoginGate {
   private readonly limits: LoginLimits;
   private readonly pairs: Counts;
   private readonly addresses: Counts;
@@ -117,27 +148,21 @@ export class LoginThrottle {
    * or not, so a refusal does not tell which names exist.
    */
   begin(name: string, address: string, now = Date.now()): LoginAttempt {
-    const account = name.toLowerCase();
-    const group = addressGroup(address);
-    const attempt = { account, address: group, pair: `${account}\n${group}` };
+    const attempt = loginAttempt(name, address);
     const known = (this.known.get(attempt.pair) ?? -Infinity) > now - this.limits.knownForMs;
-    const refuse = (until: number, message: string): never => {
-      const s = Math.max(1, Math.ceil((until - now) / 1000));
-      throw new ApiError('rate_limited', `${message}; try again in ${s < 90 ? `${s} seconds` : `${Math.ceil(s / 60)} minutes`}`, s);
-    };
     const pair = this.pairs.blockedUntil(attempt.pair, now);
-    if (pair !== undefined) refuse(pair, 'too many failed logins for this account from your address');
+    if (pair !== undefined) throw loginRefusal('pair', pair - now);
     if (!known) {
-      const byAddress = this.addresses.blockedUntil(group, now);
-      if (byAddress !== undefined) refuse(byAddress, 'too many failed logins from your address');
-      const byAccount = this.accounts.blockedUntil(account, now);
-      if (byAccount !== undefined) refuse(byAccount, 'too many failed logins for this account, from several addresses; an address you logged in from before still may');
+      const byAddress = this.addresses.blockedUntil(attempt.address, now);
+      if (byAddress !== undefined) throw loginRefusal('address', byAddress - now);
+      const byAccount = this.accounts.blockedUntil(attempt.account, now);
+      if (byAccount !== undefined) throw loginRefusal('account', byAccount - now);
     }
-    if (this.inFlight >= this.limits.maxInFlight) throw new ApiError('rate_limited', 'too many logins at once; try again in a moment', 1);
+    if (this.inFlight >= this.limits.maxInFlight) throw loginRefusal('inFlight', 0);
     this.inFlight++;
     this.pairs.begin(attempt.pair);
-    this.addresses.begin(group);
-    this.accounts.begin(account);
+    this.addresses.begin(attempt.address);
+    this.accounts.begin(attempt.account);
     return attempt;
   }
 

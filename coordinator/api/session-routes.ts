@@ -10,7 +10,7 @@ import { IdParam } from './params.js';
 import { clientAddress, type TrustFn } from '../http/client-address.js';
 import type { OriginPolicy } from '../http/origin-policy.js';
 import { caller, httpSource, identify, requireAccount, requireAdmin, SESSION_COOKIE } from './auth.js';
-import { LoginThrottle } from './login-throttle.js';
+import { LoginThrottle, type LoginGate } from './login-throttle.js';
 
 const LoginSchema = z.strictObject({ name: z.string().min(1).max(64), password: z.string().min(1).max(1000) });
 const PasswordChangeSchema = z.strictObject({ currentPassword: z.string().min(1).max(1000), newPassword: Password });
@@ -27,12 +27,14 @@ export interface SessionOptions {
   trust: TrustFn;
   /** Which pages may log in and use the session cookie. */
   origins: OriginPolicy;
+  /** Counts failed logins (this instance's own counts when absent). */
+  throttle?: LoginGate;
 }
 
 export function sessionRoutes(accounts: AccountService, options: SessionOptions): express.Router {
   const { secureCookies, trust, origins } = options;
   const router = express.Router();
-  const throttle = new LoginThrottle();
+  const throttle = options.throttle ?? new LoginThrottle();
   const json = jsonBody(16 * 1024);
   const signedIn = requireAccount(accounts, origins);
   const cookie = (value: string, maxAgeS: number) =>
@@ -43,12 +45,12 @@ export function sessionRoutes(accounts: AccountService, options: SessionOptions)
     const refused = origins.refusal(httpSource(req));
     if (refused !== undefined) throw new ApiError('forbidden', refused);
     const { name, password } = parse(LoginSchema, req.body, 'login');
-    const attempt = throttle.begin(name, clientAddress(req.socket.remoteAddress, req.headers, trust));
+    const attempt = await throttle.begin(name, clientAddress(req.socket.remoteAddress, req.headers, trust));
     let session: Session | undefined;
     try {
       session = await accounts.login(name, password);
     } finally {
-      throttle.end(attempt, session !== undefined);
+      await throttle.end(attempt, session !== undefined);
     }
     if (!session) throw new ApiError('unauthenticated', 'wrong name or password');
     res.setHeader('Set-Cookie', cookie(session.token, Math.floor(SESSION_TTL_MS / 1000)));

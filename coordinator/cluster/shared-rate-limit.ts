@@ -2,17 +2,13 @@
 // Redis, so a client spreading its requests over N coordinators gets one budget, not N. One Lua
 // script takes a token atomically, by Redis's clock. Redis carries only what may be lost: when it
 // does not answer, each instance limits on its own (the local bucket) until it does again.
-import { createHash } from 'node:crypto';
 import { errorFields, type Logger } from '../../common/log.js';
-import type { RateLimit, RateLimiter } from '../http/rate-limit.js';
+import { RateLimiter, type RateLimit, type TokenBucket } from '../http/rate-limit.js';
+import { RedisScript, type ScriptRunner } from './redis-script.js';
 
-/** What the limiter needs of a Redis client (node-redis v5's, or anything with the same calls). */
-export interface ScriptRunner {
-  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-}
+export type { ScriptRunner } from './redis-script.js';
 
-const TAKE_TOKEN = `
+const TAKE_TOKEN = new RedisScript(`
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -29,13 +25,12 @@ end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return ok
-`;
-const TAKE_TOKEN_SHA = createHash('sha1').update(TAKE_TOKEN).digest('hex');
+`);
 
 /** How long a failing Redis goes unmentioned in the log after it was last mentioned. */
 const WARN_EVERY_MS = 60_000;
 
-export class SharedRateLimiter {
+export class SharedRateLimiter implements TokenBucket {
   private warnedAt = -Infinity;
 
   constructor(
@@ -50,19 +45,13 @@ export class SharedRateLimiter {
   ) {}
 
   /** Takes one token for the key from the budget all instances share; false when none is left. */
-  async take(key: string): Promise<boolean> {
-    if (this.limit.perSecond <= 0) return true;
-    const options = { keys: [this.prefix + key], arguments: [String(this.limit.perSecond), String(this.limit.burst)] };
+  take(key: string): boolean | Promise<boolean> {
+    return this.limit.perSecond <= 0 || this.takeShared(key);
+  }
+
+  private async takeShared(key: string): Promise<boolean> {
     try {
-      let reply: unknown;
-      try {
-        reply = await this.redis.evalSha(TAKE_TOKEN_SHA, options);
-      } catch (error) {
-        // The first call on a server (or after it restarted) loads the script.
-        if (!String((error as Error).message).includes('NOSCRIPT')) throw error;
-        reply = await this.redis.eval(TAKE_TOKEN, options);
-      }
-      return reply === 1;
+      return (await TAKE_TOKEN.run(this.redis, [this.prefix + key], [String(this.limit.perSecond), String(this.limit.burst)])) === 1;
     } catch (error) {
       const now = this.clock();
       if (now - this.warnedAt >= WARN_EVERY_MS) {
@@ -76,4 +65,12 @@ export class SharedRateLimiter {
   retryAfterSeconds(): number {
     return this.local.retryAfterSeconds();
   }
+}
+
+/** Makes the limiter named `name`: shared through Redis in a cluster, this instance's own otherwise. */
+export type LimiterFactory = (name: string, limit: RateLimit) => TokenBucket;
+
+export function limiterFactory(redis: ScriptRunner | undefined, prefix: string, log: Logger): LimiterFactory {
+  if (!redis) return (_name, limit) => new RateLimiter(limit);
+  return (name, limit) => new SharedRateLimiter(redis, `${prefix}:rate:${name}:`, limit, new RateLimiter(limit), log);
 }

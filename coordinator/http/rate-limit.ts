@@ -10,7 +10,17 @@ export interface RateLimit {
   burst: number;
 }
 
-export class RateLimiter {
+/**
+ * A budget per key. This instance's own (RateLimiter) answers at once; one shared by every
+ * instance of a cluster (cluster/shared-rate-limit.ts) answers once Redis has.
+ */
+export interface TokenBucket {
+  take(key: string): boolean | Promise<boolean>;
+  /** Seconds until a key that was refused has a token again. */
+  retryAfterSeconds(): number;
+}
+
+export class RateLimiter implements TokenBucket {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(
@@ -44,11 +54,20 @@ export class RateLimiter {
 }
 
 /** HTTP requests per client address (behind trusted proxies, the one they name): 429 with Retry-After when over. */
-export function rateLimitByAddress(limiter: RateLimiter, trust: TrustFn, onRefused?: () => void) {
+export function rateLimitByAddress(limiter: TokenBucket, trust: TrustFn, onRefused?: () => void) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (limiter.take(addressGroup(clientAddress(req.socket.remoteAddress, req.headers, trust)))) return next();
-    onRefused?.();
-    res.setHeader('Retry-After', String(limiter.retryAfterSeconds()));
-    res.status(429).json({ error: { code: 'rate_limited', message: 'too many requests from this address; slow down' } });
+    const refuse = () => {
+      onRefused?.();
+      res.setHeader('Retry-After', String(limiter.retryAfterSeconds()));
+      res.status(429).json({ error: { code: 'rate_limited', message: 'too many requests from this address; slow down' } });
+    };
+    whenTaken(limiter.take(addressGroup(clientAddress(req.socket.remoteAddress, req.headers, trust))), next, refuse, next);
   };
+}
+
+/** Goes on at once with a local answer, or once a shared one came (never synchronously waits). */
+export function whenTaken(taken: boolean | Promise<boolean>, ok: () => void, refused: () => void, failed: (e: unknown) => void): void {
+  if (taken === true) ok();
+  else if (taken === false) refused();
+  else taken.then((t) => (t ? ok() : refused()), failed);
 }

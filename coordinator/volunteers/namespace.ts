@@ -20,7 +20,7 @@ import { errorFields, type Logger } from '../../common/log.js';
 import type { GroupCommit } from '../store/group-commit.js';
 import type { Tx } from '../store/store.js';
 import type { HostNotifier } from '../work/outbox.js';
-import { RateLimiter, type RateLimit } from '../http/rate-limit.js';
+import { RateLimiter, whenTaken, type RateLimit, type TokenBucket } from '../http/rate-limit.js';
 import { UnknownAccountError, type HostRegistry } from './host-registry.js';
 import type { VolunteerService } from './volunteer-service.js';
 
@@ -60,8 +60,12 @@ export function attachVolunteerNamespace(
     messageLimit?: RateLimit;
     /** Per host, over all its connections: more connections buy no more messages. */
     hostMessageLimit?: RateLimit;
+    /** Makes the per-host limiter: in a cluster its budget is shared by every instance (a host may connect to several). */
+    sharedLimiter?: (name: string, limit: RateLimit) => TokenBucket;
     /** Connections one host may have authenticated at once (unlimited when absent). */
     connectionsPerHost?: number;
+    /** A host's connections to every instance (a cluster's count); this instance's own rooms when absent. */
+    connectionsEverywhere?: (hostId: number) => Promise<number>;
     /** What a host that found no work is told to wait (NO_WORK_RETRY_MS by default). */
     idleRetryMs?: number;
     /** The largest output a task may upload (--max-output-bytes), told to hosts at auth. */
@@ -72,7 +76,8 @@ export function attachVolunteerNamespace(
 ): Namespace {
   const { registry, service, commits, coordinatorKey, log } = deps;
   const nsp = io.of(VOLUNTEER_NAMESPACE);
-  const hostMessages = new RateLimiter(deps.hostMessageLimit ?? { perSecond: 0, burst: 0 });
+  const hostLimit = deps.hostMessageLimit ?? { perSecond: 0, burst: 0 };
+  const hostMessages = deps.sharedLimiter?.('host-messages', hostLimit) ?? new RateLimiter(hostLimit);
   const connectionsOf = (hostId: number) => nsp.adapter.rooms.get(hostRoom(hostId))?.size ?? 0;
 
   nsp.on('connection', (socket: Socket) => {
@@ -117,30 +122,32 @@ export function attachVolunteerNamespace(
         if (!messages.take('socket')) return reply(fail('rate_limited', `too many messages on this connection; slow down`));
         if (args.length > 2) return reply(fail('bad_request', `"${event}" takes one payload, not ${args.length - 1}`));
         if (needsAuth && session.hostId === undefined) return reply(fail('unauthenticated', `send hello and auth before "${event}"`));
-        if (session.hostId !== undefined && !hostMessages.take(String(session.hostId))) {
-          return reply(fail('rate_limited', 'too many messages from this host over all its connections; slow down'));
-        }
-        const payload = args.length === 2 ? args[0] : undefined;
-        // Checked without recursion first: the schema recurses once per level.
-        if (nestsDeeperThan(payload, MAX_MESSAGE_NESTING)) return reply(fail('bad_request', `${event}: nested deeper than ${MAX_MESSAGE_NESTING} levels`));
-        let parsed: z.ZodSafeParseResult<z.infer<S>>;
-        try {
-          parsed = schema.safeParse(payload);
-        } catch (e) {
-          return reply(fail('bad_request', `${event}: the message could not be checked (${(e as Error).message})`));
-        }
-        if (!parsed.success) return reply(fail('bad_request', `${event}: ${z.prettifyError(parsed.error)}`));
         const failed = (e: unknown) => {
           log.error('volunteer message failed', { event, hostId: session.hostId, ...errorFields(e) });
           reply(fail('internal', `the coordinator could not handle "${event}"; nothing was changed, try again`));
         };
-        try {
-          const answer = handler(parsed.data);
-          if (answer instanceof Promise) answer.then(reply, failed);
-          else reply(answer);
-        } catch (e) {
-          failed(e);
-        }
+        const handle = () => {
+          const payload = args.length === 2 ? args[0] : undefined;
+          // Checked without recursion first: the schema recurses once per level.
+          if (nestsDeeperThan(payload, MAX_MESSAGE_NESTING)) return reply(fail('bad_request', `${event}: nested deeper than ${MAX_MESSAGE_NESTING} levels`));
+          let parsed: z.ZodSafeParseResult<z.infer<S>>;
+          try {
+            parsed = schema.safeParse(payload);
+          } catch (e) {
+            return reply(fail('bad_request', `${event}: the message could not be checked (${(e as Error).message})`));
+          }
+          if (!parsed.success) return reply(fail('bad_request', `${event}: ${z.prettifyError(parsed.error)}`));
+          try {
+            const answer = handler(parsed.data);
+            if (answer instanceof Promise) answer.then(reply, failed);
+            else reply(answer);
+          } catch (e) {
+            failed(e);
+          }
+        };
+        if (session.hostId === undefined) return handle();
+        // A shared budget answers through Redis, in the order asked: a connection's messages keep their order.
+        whenTaken(hostMessages.take(String(session.hostId)), handle, () => reply(fail('rate_limited', 'too many messages from this host over all its connections; slow down')), failed);
       });
     }
 
@@ -192,7 +199,8 @@ export function attachVolunteerNamespace(
         const known = await registry.hostIdOf(hello.hostKey);
         const max = deps.connectionsPerHost;
         // This socket left any room at hello, so it is not among these.
-        if (known !== undefined && max !== undefined && connectionsOf(known) >= max) {
+        const everywhere = deps.connectionsEverywhere ?? (async (id: number) => connectionsOf(id));
+        if (known !== undefined && max !== undefined && (await everywhere(known)) >= max) {
           return fail('rate_limited', `this host already has ${max} connection${max === 1 ? '' : 's'} open; close one before opening another`);
         }
         try {

@@ -10,6 +10,8 @@ export interface Presence {
   isOnline(hostId: number): Promise<boolean>;
   /** The hosts with an authenticated connection to any instance now. */
   onlineHostIds(): Promise<Set<number>>;
+  /** How many authenticated connections the host has to all instances now (this instance's alone when the others are slow to say). */
+  connectionsOf(hostId: number): Promise<number>;
 }
 
 /** This instance's own sockets: all there is without a cluster. */
@@ -22,6 +24,7 @@ export function localPresence(nsp: () => Namespace | undefined): Presence {
   return {
     isOnline: async (hostId) => (nsp()?.adapter.rooms.get(hostRoom(hostId))?.size ?? 0) > 0,
     onlineHostIds: async () => ids(),
+    connectionsOf: async (hostId) => nsp()?.adapter.rooms.get(hostRoom(hostId))?.size ?? 0,
   };
 }
 
@@ -48,6 +51,15 @@ export function clusterPresence(nsp: () => Namespace | undefined): Presence {
     async isOnline(hostId) {
       const n = nsp();
       return n !== undefined && (await within(n.in(hostRoom(hostId)).fetchSockets(), ASK_TIMEOUT_MS, 'who is connected')).length > 0;
+    },
+    async connectionsOf(hostId) {
+      const n = nsp();
+      if (!n) return 0;
+      // A limit, not a safety property: an instance slow to answer must not keep a host out.
+      return within(n.in(hostRoom(hostId)).fetchSockets(), ASK_TIMEOUT_MS, 'who is connected').then(
+        (sockets) => sockets.length,
+        () => local.connectionsOf(hostId),
+      );
     },
     onlineHostIds() {
       const n = nsp();
