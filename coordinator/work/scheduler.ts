@@ -128,6 +128,8 @@ export class Scheduler {
   async assign(tx: Tx, hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Promise<Assignment> {
     const host = await tx.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
+    // Before reading what the host holds: its caps and one replica per host (and user) hold across instances.
+    await tx.identities.takeSendingTurn(host, this.options.distinctUsers);
     const inProgress = await tx.work.inProgressTasksOfHost(hostId);
     const resent = holding ? (await this.resendLost(tx, host, inProgress, new Set(holding), count, now)) : [];
     const resentCount = resent.length;

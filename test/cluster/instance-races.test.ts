@@ -52,10 +52,10 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function host(core: Core): Promise<{ id: number; seed: string }> {
+  async function host(core: Core, accountKey?: string): Promise<{ id: number; seed: string }> {
     const seed = toHex(ed.randomSeed());
     const hostKey = toHex(ed.publicKeyFromSeed(fromHex(seed)));
-    const h = await core.registry.register({ protocol: 2, hostKey, platform: { kind: 'node', engine: 'v8' }, capabilities: { wasm: true } }, NOW);
+    const h = await core.registry.register({ protocol: 2, hostKey, platform: { kind: 'node', engine: 'v8' }, capabilities: { wasm: true }, ...(accountKey ? { accountKey } : {}) }, NOW);
     return { id: h.id, seed };
   }
 
@@ -213,5 +213,71 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     expect(run.second.map((x) => [x.status, x.error?.code])).toEqual([['rejected', 'conflict']]);
     const stored = await a.store.sql.get<{ output: string }>('SELECT output_json AS output FROM replicas WHERE workunit_id = ? AND host_id = ?', [await workunitOfTask(a, t!), one.id]);
     expect(JSON.parse(stored!.output)).toEqual(output);
+  });
+
+  /** Replicas a host holds now, and of how many work units. */
+  async function holding(hostId: number): Promise<{ tasks: number; workunits: number }> {
+    const row = await a.store.sql.get<{ tasks: number; workunits: number }>(
+      "SELECT COUNT(*) AS tasks, COUNT(DISTINCT workunit_id) AS workunits FROM replicas WHERE host_id = ? AND status = 'in_progress'",
+      [hostId],
+    );
+    return { tasks: Number(row!.tasks), workunits: Number(row!.workunits) };
+  }
+
+  it('keeps a host within its in-flight allowance when it asks both instances at once', async () => {
+    const [one] = await setUp('in-flight', 150);
+    // The world's allowance is 100 tasks in flight; a asks for all it may have and holds.
+    const run = await interleave(
+      (hold) => a.store.transaction(async (tx) => {
+        const got = await a.service.requestTasks(tx, one.id, 1000);
+        await hold();
+        return got.tasks;
+      }),
+      () => tasks(b, one, 1000),
+    );
+    expect({ first: run.first.length, second: run.second.length, secondDidNotWait: run.secondDidNotWait }).toEqual({ first: 100, second: 0, secondDidNotWait: false });
+    expect(await holding(one.id)).toEqual({ tasks: 100, workunits: 100 });
+  });
+
+  /** Work units two hosts both hold a replica of. */
+  async function shared(h1: number, h2: number): Promise<number> {
+    const row = await a.store.sql.get<{ n: number }>(
+      "SELECT COUNT(DISTINCT r1.workunit_id) AS n FROM replicas r1 JOIN replicas r2 ON r2.workunit_id = r1.workunit_id WHERE r1.host_id = ? AND r2.host_id = ? AND r1.status = 'in_progress' AND r2.status = 'in_progress'",
+      [h1, h2],
+    );
+    return Number(row!.n);
+  }
+
+  it('sends a host one replica of a work unit when it asks both instances at once', async () => {
+    // Quorum 2: each work unit has a second replica this host must not get. Each instance is
+    // asked for as many as it may give, so b sees every work unit a took.
+    const [one] = await setUp('one-per-host', 40);
+    const run = await interleave(
+      (hold) => a.store.transaction(async (tx) => {
+        const got = await a.service.requestTasks(tx, one.id, 50);
+        await hold();
+        return got.tasks;
+      }),
+      () => tasks(b, one, 50),
+    );
+    expect(run.first.length + run.second.length).toBeGreaterThan(0);
+    const held = await holding(one.id);
+    expect(held.workunits).toBe(held.tasks);
+  });
+
+  it("sends one user's two hosts, one on each instance, one replica of a work unit between them", async () => {
+    await setUp('one-per-user', 40);
+    const { accountKey } = await a.registry.createAccount({ name: 'twin-owner' });
+    const [h1, h2] = [await host(a, accountKey), await host(b, accountKey)];
+    const run = await interleave(
+      (hold) => a.store.transaction(async (tx) => {
+        const got = await a.service.requestTasks(tx, h1.id, 50);
+        await hold();
+        return got.tasks;
+      }),
+      () => tasks(b, h2, 50),
+    );
+    expect(run.first.length + run.second.length).toBeGreaterThan(0);
+    expect(await shared(h1.id, h2.id)).toBe(0);
   });
 });
