@@ -25,6 +25,7 @@ const ON_POSTGRES = [
   'test/reliability/crash.test.ts',
   'test/reliability/churn.test.ts',
   'test/reliability/cheaters.test.ts',
+  'test/security/fuzz.test.ts',
 ];
 
 const POSTGRES_URL = process.env.VG_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -90,7 +90,7 @@ beforeAll(async () => {
   tasksB = await B.requestTasks(3);
   expect(tasksA).toHaveLength(3);
   expect(tasksB).toHaveLength(3);
-  before = snapshot();
+  before = await snapshot();
 }, 60_000);
 
 afterAll(async () => {
@@ -115,41 +115,52 @@ interface Snapshot {
   teams: Set<string>;
 }
 
-function snapshot(): Snapshot {
-  const db = c.store.db;
-  const all = <T>(sql: string) => db.prepare(sql).all() as T[];
+async function snapshot(): Promise<Snapshot> {
+  const sql = c.store.sql;
+  const all = <T extends object>(query: string) => sql.all<T>(query);
   const tables: Record<string, number> = {};
-  for (const { name } of all<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)) {
-    tables[name] = (db.prepare(`SELECT COUNT(*) AS n FROM "${name}"`).get() as { n: number }).n;
+  const names =
+    sql.dialect === 'postgres'
+      ? `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
+      : `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`;
+  for (const { name } of await all<{ name: string }>(names)) {
+    tables[name] = Number((await sql.get<{ n: number }>(`SELECT COUNT(*) AS n FROM "${name}"`))!.n);
   }
-  const digest = (sql: string, leaveOut: string[] = []) =>
-    jsonHash(all<Record<string, unknown>>(sql).map((row) => Object.fromEntries(Object.entries(row).filter(([k]) => !leaveOut.includes(k)))));
+  const digest = async (query: string, leaveOut: string[] = []) =>
+    jsonHash((await all<Record<string, unknown>>(query)).map((row) => Object.fromEntries(Object.entries(row).filter(([k]) => !leaveOut.includes(k)))));
   return {
     tables,
     // Rows no fuzz message may touch at all (times of use excluded: reading with a token is fine).
     digests: {
-      researchers: digest('SELECT id, name, role, disabled, password_hash FROM researchers ORDER BY id'),
-      sessions: digest('SELECT token_hash, researcher_id, csrf_token, expires_at FROM sessions ORDER BY token_hash'),
-      apiTokens: digest('SELECT id, token_hash, researcher_id, name FROM api_tokens ORDER BY id'),
-      projects: digest('SELECT * FROM projects ORDER BY id'),
-      apps: digest('SELECT * FROM apps ORDER BY id'),
+      researchers: await digest('SELECT id, name, role, disabled, password_hash FROM researchers ORDER BY id'),
+      sessions: await digest('SELECT token_hash, researcher_id, csrf_token, expires_at FROM sessions ORDER BY token_hash'),
+      apiTokens: await digest('SELECT id, token_hash, researcher_id, name FROM api_tokens ORDER BY id'),
+      projects: await digest('SELECT * FROM projects ORDER BY id'),
+      apps: await digest('SELECT * FROM apps ORDER BY id'),
       // A version's first result marks it as working (legitimate work does that); nothing may break it.
-      appVersions: digest('SELECT * FROM app_versions ORDER BY id', ['succeeded']),
-      batches: digest('SELECT id, project_id, app_id, name, client_key, status, staged, workunit_count FROM batches ORDER BY id'),
-      schema: digest('SELECT * FROM schema_migrations ORDER BY version'),
+      appVersions: await digest('SELECT * FROM app_versions ORDER BY id', ['succeeded']),
+      batches: await digest('SELECT id, project_id, app_id, name, client_key, status, staged, workunit_count FROM batches ORDER BY id'),
+      schema: await digest('SELECT * FROM schema_migrations ORDER BY version'),
     },
-    hostKeys: new Set(all<{ k: string }>('SELECT public_key AS k FROM hosts').map((r) => r.k)),
+    hostKeys: new Set((await all<{ k: string }>('SELECT public_key AS k FROM hosts')).map((r) => r.k)),
     // A host's identity and record, without last_seen_at (every legitimate auth updates it).
     hosts: new Map(
-      all<Record<string, unknown>>('SELECT * FROM hosts').map(({ last_seen_at: _seen, ...h }) => [h.id as number, JSON.stringify(h)]),
+      (await all<Record<string, unknown>>('SELECT * FROM hosts')).map(({ last_seen_at: _seen, ...h }) => [h.id as number, JSON.stringify(h)]),
     ),
-    files: new Set(all<{ h: string }>('SELECT sha256 AS h FROM files').map((r) => r.h)),
+    files: new Set((await all<{ h: string }>('SELECT sha256 AS h FROM files')).map((r) => r.h)),
     // progress is display only (a host may report progress on its own tasks).
-    replicas: new Map(all<Record<string, unknown>>('SELECT * FROM replicas').map(({ progress: _p, ...r }) => [r.id as number, JSON.stringify(r)])),
-    workunits: new Map(all<Record<string, unknown>>('SELECT * FROM workunits').map((w) => [w.id as number, JSON.stringify(w)])),
-    ledgerTaskIds: new Set(all<{ t: number }>('SELECT COALESCE(task_id, replica_id) AS t FROM credit_ledger').map((r) => r.t)),
-    teams: new Set(all<{ n: string }>('SELECT name AS n FROM teams').map((r) => r.n)),
+    replicas: new Map((await all<Record<string, unknown>>('SELECT * FROM replicas')).map(({ progress: _p, ...r }) => [r.id as number, JSON.stringify(r)])),
+    workunits: new Map((await all<Record<string, unknown>>('SELECT * FROM workunits')).map((w) => [w.id as number, JSON.stringify(w)])),
+    ledgerTaskIds: new Set((await all<{ t: number }>('SELECT COALESCE(task_id, replica_id) AS t FROM credit_ledger')).map((r) => r.t)),
+    teams: new Set((await all<{ n: string }>('SELECT name AS n FROM teams')).map((r) => r.n)),
   };
+}
+
+/** The database file is whole and its references hold (SQLite; PostgreSQL enforces its constraints as it writes). */
+async function expectIntact(): Promise<void> {
+  if (c.store.sql.dialect !== 'sqlite') return;
+  expect((await c.store.sql.get<{ integrity_check: string }>('PRAGMA integrity_check'))!.integrity_check).toBe('ok');
+  expect(await c.store.sql.all('PRAGMA foreign_key_check')).toEqual([]);
 }
 
 /** Every difference between the snapshot and now must be legitimate work. */
@@ -688,8 +699,8 @@ describe('hostile input', () => {
       expect((await w.report([gu]))[0]!.status).toBe('accepted');
       legit.acceptedTaskIds.add(u1!.taskId);
       await reject('another host’s accepted result, replayed', gu, 'not_assigned');
-      const ledger = c.store.db.prepare('SELECT COUNT(*) AS n FROM credit_ledger WHERE task_id = ?').get(t1!.taskId) as { n: number };
-      expect(ledger.n, 'credit granted once').toBe(1);
+      const ledger = await c.store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM credit_ledger WHERE task_id = ?', [t1!.taskId]);
+      expect(Number(ledger!.n), 'credit granted once').toBe(1);
     } finally {
       v.close();
       await w.close();
@@ -723,8 +734,8 @@ describe('hostile input', () => {
   }, 60_000);
 
   it(`HTTP: ${HTTP_REQUESTS} random requests to files, app versions, accounts, the ledger and the researcher API`, async () => {
-    const knownFile = (c.store.db.prepare('SELECT sha256 FROM files LIMIT 1').get() as { sha256: string }).sha256;
-    const knownVersion = (c.store.db.prepare('SELECT bundle_hash FROM app_versions LIMIT 1').get() as { bundle_hash: string }).bundle_hash;
+    const knownFile = (await c.store.sql.get<{ sha256: string }>('SELECT sha256 FROM files LIMIT 1'))!.sha256;
+    const knownVersion = (await c.store.sql.get<{ bundle_hash: string }>('SELECT bundle_hash FROM app_versions LIMIT 1'))!.bundle_hash;
     const stranger = newKey(new Rng(SEED ^ 77));
     const TRAVERSAL = [
       '..%2F..%2Fcoordinator-key.json',
@@ -920,14 +931,13 @@ describe('hostile input', () => {
 
   it('afterwards: the coordinator answers, legitimate work is accepted, and the database changed only by legitimate work', async () => {
     await checkpoint();
-    const now = snapshot();
+    const now = await snapshot();
     const problems = unexplainedChanges(now);
     expect(problems, problems.join('\n')).toEqual([]);
-    expect(c.store.db.pragma('integrity_check', { simple: true })).toBe('ok');
-    expect(c.store.db.pragma('foreign_key_check')).toEqual([]);
+    await expectIntact();
     // The hosts' tasks went through the whole fuzz untouched: their real results are accepted now.
     for (const [v, tasks] of [[A, tasksA], [B, tasksB]] as const) {
-      for (const t of tasks) expect(c.store.db.prepare('SELECT status, result_hash FROM replicas WHERE task_id = ?').get(t.taskId)).toEqual({ status: 'in_progress', result_hash: null });
+      for (const t of tasks) expect(await c.store.sql.get('SELECT status, result_hash FROM replicas WHERE task_id = ?', [t.taskId])).toEqual({ status: 'in_progress', result_hash: null });
       const results = [];
       for (const t of tasks) results.push(await v.compute(t)); // one at a time: compute() caches the app unsafely
       const acks = await v.report(results);
@@ -936,7 +946,7 @@ describe('hostile input', () => {
     // No prototype pollution in this process (the coordinator runs in it).
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(protoBefore);
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
-    expect(c.store.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    await expectIntact();
   });
 });
 
