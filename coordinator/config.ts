@@ -1,6 +1,7 @@
 // Configuration from command-line flags, then environment variables, then defaults.
 import { z } from 'zod';
 import { loadOptions, type FlagSpec, type Loaded } from '../common/cli-options.js';
+import { InstanceUrlsSchema } from './cluster/instance-urls.js';
 import { TrustProxySchema } from './http/client-address.js';
 import { AllowedOriginsSchema } from './http/origin-policy.js';
 import { MAX_FILE_BYTES } from '../protocol/limits.js';
@@ -25,6 +26,8 @@ export const ConfigSchema = z.strictObject({
     .optional(),
   /** What this platform's channels in Redis are named after: two platforms may share one Redis. */
   redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').default('vg'),
+  /** The public URL of every instance (this one included), listed in the discovery document for volunteers to spread over. */
+  clusterUrls: InstanceUrlsSchema.optional(),
   /** PostgreSQL instead of the data dir's SQLite file (postgres://user@host:port/db). */
   databaseUrl: z
     .string()
@@ -105,6 +108,16 @@ export const ConfigSchema = z.strictObject({
   metricsHost: z.string().min(1).default('127.0.0.1'),
   /** On SIGTERM, /readyz answers 503 and everything else is served as before for this long, then connections close. */
   shutdownDrainMs: z.coerce.number().int().min(0).max(600_000).default(2_000),
+}).superRefine((c, ctx) => {
+  // Volunteers move between the listed instances: each must see the others' hosts (Redis) and
+  // work (one database), or a host that failed over would have its tasks reissued as gone.
+  if ((c.clusterUrls?.length ?? 0) > 1 && (c.redisUrl === undefined || c.databaseUrl === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['clusterUrls'],
+      message: 'several instance URLs need the instances to share one PostgreSQL database (--database-url) and one Redis (--redis-url)',
+    });
+  }
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -115,6 +128,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'database-url': { env: ['VG_DATABASE_URL'] },
   'redis-url': { env: ['VG_REDIS_URL'] },
   'redis-prefix': { env: ['VG_REDIS_PREFIX'] },
+  'cluster-urls': { env: ['VG_CLUSTER_URLS'] },
   'log-level': { env: ['VG_LOG_LEVEL'] },
   'transition-interval-ms': { env: ['VG_TRANSITION_INTERVAL_MS'] },
   'demo-workunits': { env: ['VG_DEMO_WORKUNITS'] },
@@ -168,6 +182,12 @@ export const USAGE = `Usage: npm start -- [options]
                               database (env VG_REDIS_URL; default: none, one instance)
   --redis-prefix NAME         what this platform's Redis channels are named after (env VG_REDIS_PREFIX;
                               default vg)
+  --cluster-urls LIST         cluster mode: the public URL of every instance, this one included
+                              (scheme://host[:port], comma-separated, the same list on each); the discovery
+                              document lists them, and volunteers spread over them and fail over between
+                              them. Several need --database-url and --redis-url. Leave it out behind a
+                              load balancer that is the one URL volunteers use (env VG_CLUSTER_URLS;
+                              default: volunteers know only the URL they were given)
   --log-level LEVEL           debug | info | warn | error | silent (env VG_LOG_LEVEL; default info)
   --transition-interval-ms N  deadline sweep period (env VG_TRANSITION_INTERVAL_MS; default 5000)
   --demo-workunits N          work units of the demo's primes batch, seeded into an empty data dir with a

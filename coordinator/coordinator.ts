@@ -27,6 +27,7 @@ import { SharedLoginThrottle } from './cluster/shared-login-throttle.js';
 import { limitConnectionsPerAddress, watchBodyProgress } from './http/slow-clients.js';
 import { readiness, readinessHandler } from './http/readiness.js';
 import { volunteerRoutes } from './http/routes.js';
+import { volunteerCors } from './http/volunteer-cors.js';
 import { volunteerPage } from './http/volunteer-page.js';
 import { DbStatsReader } from './ops/db-stats.js';
 import { CoordinatorMetrics, serveMetrics } from './ops/metrics.js';
@@ -189,6 +190,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   let lastApplied: { version: number; at: number } | undefined;
   app.get(
     '/readyz',
+    volunteerCors, // volunteers on another instance look before moving back here
     readinessHandler(async () => {
       // SQLite's one connection may be held by a long transaction: a probe gets the last answer
       // after half a second rather than wait (a database that stopped answering reads as down).
@@ -200,7 +202,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       return readiness(answer?.version, knownSchema, core.key.publicKey.length === 64, accepting);
     }),
   );
-  app.use(volunteerRoutes({ ...core, coordinatorKey: core.key.publicKey, log }));
+  app.use(volunteerRoutes({ ...core, coordinatorKey: core.key.publicKey, ...(config.clusterUrls ? { instances: config.clusterUrls } : {}), log }));
   const statusOf: StatusOf = (batch, now) =>
     batchStatus(core.store.reports, batch, now, async (open, replicas) =>
       batchBlockage(core.store, batch, open, replicas, await presence.onlineHostIds(), (hostId, candidates) => core.couldTake(hostId, candidates, now)),
@@ -223,7 +225,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     }),
   );
   app.use('/admin', adminUi());
-  app.use(volunteerPage());
+  app.use(volunteerPage(config.clusterUrls ?? []));
   app.use((req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } });
   });

@@ -3,6 +3,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { MAX_FILE_BYTES, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from '../../protocol/limits.js';
+import { WELL_KNOWN_PATH, type WellKnown } from '../../protocol/discovery.js';
 import { GENESIS_HASH } from '../../protocol/ledger.js';
 import { Hex32, Hex64, type LedgerPage } from '../../protocol/messages.js';
 import { verifyBody } from '../../protocol/signing.js';
@@ -16,8 +17,9 @@ import type { Logger } from '../../common/log.js';
 import type { Store } from '../store/store.js';
 import { AccountSpecSchema, type HostRegistry } from '../volunteers/host-registry.js';
 import { VOLUNTEER_NAMESPACE } from '../volunteers/namespace.js';
+import { volunteerCors } from './volunteer-cors.js';
 
-export const WELL_KNOWN_PATH = '/.well-known/volunteer-grid.json';
+export { WELL_KNOWN_PATH };
 
 interface RouteDeps {
   store: Store;
@@ -26,6 +28,8 @@ interface RouteDeps {
   registry: HostRegistry;
   ed: Ed25519;
   coordinatorKey: string;
+  /** Every instance's public URL (--cluster-urls), when several serve this coordinator. */
+  instances?: readonly string[];
   log: Logger;
 }
 
@@ -39,17 +43,20 @@ const LedgerQuery = z.strictObject({
 });
 
 export function volunteerRoutes(deps: RouteDeps): express.Router {
-  const { store, blobs, uploads, registry, ed, coordinatorKey, log } = deps;
+  const { store, blobs, uploads, registry, ed, coordinatorKey, instances, log } = deps;
   const router = express.Router();
+  router.use([WELL_KNOWN_PATH, '/files', '/app-versions'], volunteerCors);
 
+  const wellKnown: WellKnown = {
+    software: 'volunteer-grid',
+    protocol: PROTOCOL_VERSION,
+    coordinatorKey,
+    volunteerNamespace: VOLUNTEER_NAMESPACE,
+    limits: { maxMessageBytes: MAX_MESSAGE_BYTES, maxFileBytes: MAX_FILE_BYTES, maxOutputBytes: uploads.maxBytes },
+    ...(instances === undefined ? {} : { instances: [...instances] }),
+  };
   router.get(WELL_KNOWN_PATH, (_req, res) => {
-    res.json({
-      software: 'volunteer-grid',
-      protocol: PROTOCOL_VERSION,
-      coordinatorKey,
-      volunteerNamespace: VOLUNTEER_NAMESPACE,
-      limits: { maxMessageBytes: MAX_MESSAGE_BYTES, maxFileBytes: MAX_FILE_BYTES, maxOutputBytes: uploads.maxBytes },
-    });
+    res.json(wellKnown);
   });
 
   router.get('/healthz', (_req, res) => {
