@@ -8,6 +8,8 @@ export interface FlagSpec {
   env: readonly string[];
   /** A flag without a value (e.g. --help). Others take a string the schema coerces. */
   boolean?: boolean;
+  /** A flag that may be given several times: the schema gets every value, as an array. */
+  multiple?: boolean;
 }
 
 export type Loaded<T> = { options: T } | { message: string; exitCode: number };
@@ -22,9 +24,9 @@ export function loadOptions<S extends z.ZodType>(
   argv: string[],
   env: NodeJS.ProcessEnv,
 ): Loaded<z.infer<S>> {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
-    const options = Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, { type: v.boolean ? 'boolean' : 'string' } as const]));
+    const options = Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, { type: v.boolean ? 'boolean' : 'string', multiple: v.multiple === true } as const]));
     values = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, strict: true }).values;
   } catch (e) {
     return { message: `${(e as Error).message}\n\n${usage}`, exitCode: 2 };

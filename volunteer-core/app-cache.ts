@@ -65,8 +65,8 @@ export class AppCache {
 
   constructor(
     private readonly store: AppStore,
-    /** The coordinator's base URL; '' for the page's own origin. */
-    private readonly baseUrl: string,
+    /** The base URL of the coordinator instance the volunteer is on now: files come from, and go to, that one. */
+    private readonly baseUrl: () => string,
     private readonly crypto: VolunteerCrypto,
     private readonly coordinatorKey: string,
     private readonly host: { publicKey: string; seed: string },
@@ -104,7 +104,7 @@ export class AppCache {
     const sha256 = await this.crypto.sha256Hex(bytes);
     const proof: UploadProof = { hostKey: this.host.publicKey, sha256, taskId };
     const signature = await this.crypto.sign(this.host.seed, 'upload', proof);
-    const res = await fetch(`${this.baseUrl}/files/${sha256}`, {
+    const res = await fetch(`${this.baseUrl()}/files/${sha256}`, {
       method: 'PUT',
       headers: {
         'content-type': 'application/octet-stream',
@@ -203,7 +203,7 @@ export class AppCache {
   }
 
   private async get(path: string): Promise<Response> {
-    const res = await fetch(`${this.baseUrl}${path}`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    const res = await fetch(`${this.baseUrl()}${path}`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
     if (res.status === 404) throw new VerificationError('bad_app', `the coordinator has no ${path}`);
     if (!res.ok) throw new Error(`GET ${path} failed: HTTP ${res.status}`);
     return res;

@@ -74,7 +74,7 @@ function said(r: ControlRequest): string {
 
 export function formatStatus(s: Status): string {
   const c = s.connection;
-  const retry = 'retryInMs' in c && c.retryInMs !== undefined ? `; next try in ${Math.ceil(c.retryInMs / 1000)} s` : '';
+  const retry = 'retryInMs' in c && c.retryInMs !== undefined ? `; next try${c.instance === undefined ? '' : ` at ${c.instance}`} in ${Math.ceil(c.retryInMs / 1000)} s` : '';
   const connection =
     c.state === 'connected'
       ? 'connected'
@@ -83,6 +83,7 @@ export function formatStatus(s: Status): string {
         : `connecting${c.problem ? `: ${c.problem}` : ''}${retry}`;
   const lines = [
     `coordinator   ${s.url} — ${connection}`,
+    ...(s.instances ? [`instances     ${s.instances.map((u) => (u === s.url ? `${u} (this one)` : u)).join(', ')} (this host's order)`] : []),
     `host key      ${s.hostKey} (pid ${s.pid})`,
     `computing     ${s.paused.length > 0 ? `no: ${s.paused.join('; ')}` : 'yes'}${s.schedule ? ` (compute hours ${s.schedule})` : ''}`,
     `new tasks     ${s.noNewTasks ? 'none (allow-new-tasks to ask again)' : s.noNewTasksProjects.length > 0 ? `not from ${s.noNewTasksProjects.join(', ')}` : 'yes'}`,

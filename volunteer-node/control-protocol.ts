@@ -28,15 +28,21 @@ export const isCompanionCommand = (arg: string | undefined): arg is ControlComma
 
 const Count = z.number().int().nonnegative();
 
+/** With several coordinator instances: the one it is on, or tries next. */
+const Instance = z.string().optional();
+
 export const ConnectionSchema = z.discriminatedUnion('state', [
-  z.strictObject({ state: z.literal('connected') }),
+  z.strictObject({ state: z.literal('connected'), instance: Instance }),
   /** Not connected: the last attempt's problem, if one failed, and when the next try is. */
-  z.strictObject({ state: z.literal('connecting'), problem: z.string().optional(), retryInMs: Count.optional() }),
-  z.strictObject({ state: z.literal('lost'), reason: z.string(), sinceMs: Count, problem: z.string().optional(), retryInMs: Count.optional() }),
+  z.strictObject({ state: z.literal('connecting'), problem: z.string().optional(), retryInMs: Count.optional(), instance: Instance }),
+  z.strictObject({ state: z.literal('lost'), reason: z.string(), sinceMs: Count, problem: z.string().optional(), retryInMs: Count.optional(), instance: Instance }),
 ]);
 
 export const StatusSchema = z.strictObject({
+  /** The coordinator instance it is on, or tries next. */
   url: z.string(),
+  /** With several instances: this host's order of them, first choice first. */
+  instances: z.array(z.string()).optional(),
   hostKey: z.string(),
   pid: Count,
   threads: Count,

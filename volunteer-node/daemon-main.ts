@@ -54,7 +54,7 @@ try {
   );
   daemon = started = new Daemon(
     {
-      url: o.url,
+      urls: o.url,
       dataDir,
       threads: o.threads,
       prefetch: o.prefetch ?? o.threads,
@@ -78,10 +78,10 @@ try {
   process.stderr.write(`volunteer failed to start: ${(e as Error).message}\n`);
   process.exit(1);
 }
-log.info('volunteer starting', { url: o.url, hostKey: daemon.host.publicKey, threads: o.threads, dataDir, control: `${dataDir}/control.sock` });
+log.info('volunteer starting', { url: o.url.join(','), hostKey: daemon.host.publicKey, threads: o.threads, dataDir, control: `${dataDir}/control.sock` });
 if (live) {
   process.stdout.write(
-    `volunteer-grid volunteer → ${o.url}\n  host key ${daemon.host.publicKey}\n  ${o.threads} threads, data in ${dataDir}; Ctrl-C to stop\n` +
+    `volunteer-grid volunteer → ${o.url.join(', ')}\n  host key ${daemon.host.publicKey}\n  ${o.threads} threads, data in ${dataDir}; Ctrl-C to stop\n` +
       `  volunteer-grid-volunteer status | pause | resume | tasks | credit --data-dir ${o.dataDir}\n\n`,
   );
   display = new LiveDisplay(() => daemon.view(), o.threads);

@@ -33,7 +33,8 @@ const FLUSH_MS = 10_000;
 const SCHEDULE_CHECK_MS = 15_000;
 
 export interface DaemonOptions {
-  url: string;
+  /** The coordinator's URLs as given (--url): one, or several of its instances. */
+  urls: string[];
   dataDir: string;
   threads: number;
   /** Tasks fetched ahead beyond one per thread, so no thread waits for the network. */
@@ -115,7 +116,6 @@ export class Daemon {
     this.state = new DaemonState(options.dataDir);
     if (this.host.created) log.info('created host key', { hostKey: this.host.publicKey, dataDir: options.dataDir });
     const crypto = syncCrypto(ed);
-    const baseUrl = options.url.replace(/\/$/, '');
     const pool = new SandboxPool({ threads: options.threads, maxMemoryMb: options.maxMemoryMb, maxCpuMs: options.maxCpuMs, log, onIdle: () => this.engine.dispatch() });
     this.pool = pool;
     const runner: SandboxRunner = {
@@ -132,7 +132,7 @@ export class Daemon {
       journal: new TaskJournal(join(options.dataDir, 'journal'), log),
       runner,
       openApps: (coordinatorKey, inUse) =>
-        new AppCache(fileAppStore(options.dataDir), baseUrl, crypto, coordinatorKey, this.host, { maxBytes: options.maxDiskBytes, inUse }),
+        new AppCache(fileAppStore(options.dataDir), () => this.link.url, crypto, coordinatorKey, this.host, { maxBytes: options.maxDiskBytes, inUse }),
       openCredit: (coordinatorKey) => new CreditBook(options.dataDir, crypto, coordinatorKey, this.host.publicKey),
       capacity: () => options.threads + options.prefetch,
       checkpointLimits: () => options.checkpointLimits,
@@ -140,7 +140,7 @@ export class Daemon {
       preferences: () => this.preferences(),
       events: {
         restored: (tasks, unreportedResults) => log.info('restored from the journal', { tasks, unreportedResults }),
-        connected: (s) => log.info('connected', { hostId: s.hostId, userId: s.userId, threads: options.threads }),
+        connected: (s) => log.info('connected', { hostId: s.hostId, userId: s.userId, threads: options.threads, instance: s.url }),
         fetchFailed: (e) => {
           this.fetchError = { message: e.message };
           log.warn('asking for work failed; trying again', { error: e.message });
@@ -174,7 +174,7 @@ export class Daemon {
     });
 
     this.link = new CoordinatorLink({
-      url: options.url,
+      urls: options.urls,
       crypto,
       host: this.host,
       platform: { kind: 'node', engine: 'v8', os: process.platform, arch: process.arch },
@@ -184,7 +184,7 @@ export class Daemon {
         ...(options.accountKey === undefined ? {} : { accountKey: options.accountKey }),
       }),
       trust: (key) => {
-        if (trustCoordinatorKey(options.dataDir, options.url, key, options.coordinatorKey).firstUse) {
+        if (trustCoordinatorKey(options.dataDir, this.link.url, key, options.coordinatorKey).firstUse) {
           log.info('trusting the coordinator key on first use', { coordinatorKey: key });
         }
       },
@@ -232,10 +232,17 @@ export class Daemon {
   }
 
   private connectionView(): ConnectionView {
-    if (this.engine.session !== undefined) return { state: 'connected' };
+    // Which instance, only when there is a choice: with one URL the header says where.
+    const instance = this.link.instances.length > 1 ? { instance: this.link.url } : {};
+    if (this.engine.session !== undefined) return { state: 'connected', ...instance };
     const p = this.link.problem;
     const retry = p ? { problem: p.problem, retryInMs: Math.max(0, Math.round(p.retryAt - Date.now())) } : {};
-    return this.lost ? { state: 'lost', reason: this.lost.reason, sinceMs: Date.now() - this.lost.at, ...retry } : { state: 'connecting', ...retry };
+    return this.lost ? { state: 'lost', reason: this.lost.reason, sinceMs: Date.now() - this.lost.at, ...retry, ...instance } : { state: 'connecting', ...retry, ...instance };
+  }
+
+  /** The instances in this host's order, first choice first. */
+  get instances(): readonly string[] {
+    return this.link.instances;
   }
 
   private pauseReasons(): string[] {
@@ -314,7 +321,8 @@ export class Daemon {
     const s = this.state.value;
     const preferences = this.preferences();
     return {
-      url: this.options.url,
+      url: this.link.url,
+      ...(this.link.instances.length > 1 ? { instances: [...this.link.instances] } : {}),
       hostKey: this.host.publicKey,
       pid: process.pid,
       threads: this.options.threads,

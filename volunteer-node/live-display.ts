@@ -60,13 +60,13 @@ export function frame(v: DaemonView, threads: number, now: number): string[] {
   const c = v.connection;
   const state =
     c.state === 'connected'
-      ? `${GREEN}● connected${RESET}`
+      ? `${GREEN}● connected${c.instance === undefined ? '' : ` to ${c.instance}`}${RESET}`
       : c.problem !== undefined
         ? `${RED}○ not connected${RESET}`
         : `${YELLOW}○ ${c.state === 'lost' ? 'reconnecting' : 'connecting'}${RESET}`;
   const lines = [`${state}  done ${v.done}  errors ${v.errors}  queued ${v.queued}  unreported ${v.unreported}  credit ${v.credit.toFixed(2)}`];
   // Why it is not connected, on a line of its own so the counts above stay in view.
-  const retry = c.state !== 'connected' && c.retryInMs !== undefined ? `; next try in ${Math.ceil(c.retryInMs / 1000)} s` : '';
+  const retry = c.state !== 'connected' && c.retryInMs !== undefined ? `; next try${c.instance === undefined ? '' : ` ${c.instance}`} in ${Math.ceil(c.retryInMs / 1000)} s` : '';
   if (c.state === 'lost') lines.push(`  lost the coordinator ${formatSince(c.sinceMs)} ago: ${c.reason}${c.problem && c.problem !== c.reason ? `; ${c.problem}` : ''}; retrying${retry.replace(/^; /, ', ')}`);
   else if (c.state === 'connecting' && c.problem !== undefined) lines.push(`  cannot connect: ${c.problem}${retry}`);
   if (v.stopping) lines.push(`  ${YELLOW}${describeStopping(v.stopping, now)}${RESET}`);

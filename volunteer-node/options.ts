@@ -4,8 +4,17 @@ import { z } from 'zod';
 import { loadOptions, type FlagSpec, type Loaded } from '../common/cli-options.js';
 import { Hex32 } from '../protocol/messages.js';
 
+const CoordinatorUrl = z.url({ protocol: /^https?$/, error: 'the coordinator URL, e.g. http://localhost:8080' });
+
+/** --url given once or more, each a URL or a comma-separated list of them. */
+const CoordinatorUrls = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (typeof v === 'string' ? [v] : v).flatMap((u) => u.split(',')).map((u) => u.trim()).filter((u) => u !== ''))
+  .pipe(z.array(CoordinatorUrl).min(1, 'the coordinator URL, e.g. http://localhost:8080'));
+
 export const OptionsSchema = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'the coordinator URL, e.g. http://localhost:8080' }),
+  /** The coordinator's URLs as given: one, or several instances of it (the discovery document may list more). */
+  url: CoordinatorUrls,
   threads: z.coerce.number().int().min(1).max(1024).default(availableParallelism()),
   dataDir: z.string().min(1).default('./volunteer-data'),
   name: z.string().trim().min(1).max(64).optional(),
@@ -30,7 +39,7 @@ export type Options = z.infer<typeof OptionsSchema>;
 
 const env = (name: string): FlagSpec => ({ env: [`VG_VOLUNTEER_${name}`] });
 const FLAGS: Record<string, FlagSpec> = {
-  url: env('URL'),
+  url: { ...env('URL'), multiple: true },
   threads: env('THREADS'),
   'data-dir': env('DATA_DIR'),
   name: env('NAME'),
@@ -54,7 +63,10 @@ const FLAGS: Record<string, FlagSpec> = {
 export const USAGE = `Usage: volunteer-grid-volunteer --url http://coordinator:8080 [options]
    (or npm run volunteer -- --url … from a clone)
 
-  --url URL               the coordinator (env VG_VOLUNTEER_URL)
+  --url URL               the coordinator (env VG_VOLUNTEER_URL). When it runs several instances,
+                          give them as a list or --url again (URL,URL,...), or one of them: the
+                          volunteer learns the rest from its discovery document, picks one by its
+                          host key and fails over to the next when that one fails
   --threads N             tasks run at once (default: the number of cores, ${availableParallelism()} here)
   --data-dir DIR          key, trusted coordinator key, app cache, journal (default ./volunteer-data)
   --name NAME             how this machine is shown on leaderboards

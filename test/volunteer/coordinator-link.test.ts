@@ -27,7 +27,7 @@ function openLink(url: string, seed: string) {
   const events: string[] = [];
   const warnings: string[] = [];
   const opened = new CoordinatorLink({
-    url,
+    urls: [url],
     crypto: syncCrypto(ed),
     host: { seed, publicKey: toHex(ed.publicKeyFromSeed(Buffer.from(seed, 'hex'))) },
     platform: { kind: 'node', engine: 'v8' },

@@ -153,6 +153,7 @@ class ScriptedLink extends Emitter<LinkEvents> implements EngineLink {
       hostId: 1,
       userId: 1,
       coordinatorKey: coordinator.publicKey,
+      url: 'http://coordinator.test',
       limits: { maxMessageBytes: 1024 * 1024, maxTasksPerRequest: 8, maxResultsPerReport, heartbeatIntervalMs: 30_000, ...(maxOutputBytes === undefined ? {} : { maxOutputBytes }) },
     };
     this.emit('ready', this.session);

@@ -2,7 +2,7 @@
 // page and keeps it in step with the volunteer. Only one tab of a browser volunteers at a time
 // (they would share one host key and one journal); others wait their turn.
 import './styles.css';
-import { z } from 'zod';
+import { fetchWellKnown } from '../../volunteer-core/discovery.js';
 import { browserCrypto } from './crypto.js';
 import { h, s } from './dom.js';
 import { Idb } from './idb.js';
@@ -182,15 +182,10 @@ function platform(): { engine: string; os?: string } {
   return { engine, ...(os ? { os } : {}) };
 }
 
-const WellKnown = z.object({ coordinatorKey: z.string().regex(/^[0-9a-f]{64}$/) });
-
 /** The key the coordinator announces, to show before this browser has trusted one. */
 async function announcedKey(): Promise<string | undefined> {
-  try {
-    return WellKnown.parse(await (await fetch('/.well-known/volunteer-grid.json')).json()).coordinatorKey;
-  } catch {
-    return undefined;
-  }
+  const found = await fetchWellKnown(location.origin);
+  return 'coordinatorKey' in found ? found.coordinatorKey : undefined;
 }
 
 void main();

@@ -66,6 +66,8 @@ export interface VolunteerView {
   /** Which of this browser's quotas keeps work back, in words, when the coordinator said one does (tasks.request `limited`). */
   limited?: string;
   connected: boolean;
+  /** With several coordinator instances: the one it is on (or tries next), its place in this browser's order from 1, and how many there are. */
+  instance?: { url: string; rank?: number; of: number };
   hostId?: number;
   userId?: number;
   workers: WorkerView[];
@@ -134,7 +136,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
         abort: (taskId, reason) => void pool.abort(taskId, reason),
       },
       openApps: (coordinatorKey, inUse) =>
-        new AppCache(idbAppStore(db), '', crypto, coordinatorKey, host, {
+        new AppCache(idbAppStore(db), () => this.link?.url ?? location.origin, crypto, coordinatorKey, host, {
           get maxBytes() {
             return settings.maxDiskMb * MB; // a change applies from the next write
           },
@@ -150,7 +152,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
       events: {
         changed: () => this.changed(),
         restored: (tasks, results) => this.note('info', `Picked up where this tab left off: ${tasks} task(s), ${results} result(s) to report.`),
-        connected: () => this.note('info', 'Connected to the coordinator.'),
+        connected: (s) => this.note('info', (this.link?.instances.length ?? 1) > 1 ? `Connected to the coordinator at ${s.url}.` : 'Connected to the coordinator.'),
         lost: () => this.note('warn', 'Lost the connection to the coordinator; reconnecting…'),
         creditAdded: (added, rejected, book) => {
           this.creditToHistory(book);
@@ -432,6 +434,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
       pauseReasons: this.pauseReasons(),
       ...(this.engine.limited ? { limited: describeLimit(this.engine.limited) } : {}),
       connected: session !== undefined,
+      ...(this.link && this.link.instances.length > 1 ? { instance: { url: this.link.url, ...(this.link.rank === undefined ? {} : { rank: this.link.rank }), of: this.link.instances.length } } : {}),
       ...(session ? { hostId: session.hostId, userId: session.userId } : {}),
       workers,
       queued: held.filter((h) => h.state !== 'running').length,
@@ -523,7 +526,9 @@ export class Volunteer extends Emitter<{ change: undefined }> {
 
   private connect(): void {
     if (this.link) return;
+    // The page's own origin; its discovery document may list the coordinator's other instances.
     const link = new CoordinatorLink({
+      urls: [location.origin],
       crypto: this.crypto,
       host: this.host,
       platform: { kind: 'browser', engine: this.platform.engine, ...(this.platform.os ? { os: this.platform.os } : {}) },
@@ -544,6 +549,11 @@ export class Volunteer extends Emitter<{ change: undefined }> {
       },
     });
     this.link = link;
+    link.on('moved', (m) =>
+      m.kind === 'failover'
+        ? this.note('warn', `The coordinator instance at ${m.from} failed (${m.reason}); moving to ${m.to}.`)
+        : this.note('info', `Moving back to the coordinator instance at ${m.to}.`),
+    );
     link.on('fatal', (e) => {
       if (e instanceof CoordinatorKeyMismatch) this.keyMismatch = e;
       else if (e instanceof CallError && e.code === 'unauthenticated' && this.settings.accountKey) {

@@ -87,6 +87,8 @@ export function trustSection(hostKey: string, ed25519: string, announced: () => 
   const coordinator = h('code', { class: 'fingerprint', id: 'coordinator-fingerprint' });
   const since = h('span', { class: 'muted small' });
   const full = h('code', { class: 'full-key' });
+  const instance = h('code', { class: 'fingerprint', id: 'coordinator-instance' });
+  const instanceLine = h('div', { class: 'keyline', hidden: true }, h('span', { class: 'keylabel' }, 'Instance'), instance);
   return {
     el: h(
       'section',
@@ -95,13 +97,22 @@ export function trustSection(hostKey: string, ed25519: string, announced: () => 
       h('p', { class: 'muted small' }, 'Tasks and apps run only if they carry a valid signature of this coordinator key. This browser remembers the key the first time and refuses any other afterwards.'),
       h('div', { class: 'keyline' }, h('span', { class: 'keylabel' }, 'Coordinator key'), coordinator, since),
       h('details', { class: 'advanced' }, h('summary', null, 'Full key and checks'), full, h('p', { class: 'muted small' }, `Signatures are checked with ${ed25519 === 'webcrypto' ? 'the browser’s own Ed25519 (WebCrypto)' : 'tweetnacl (this browser has no WebCrypto Ed25519 here)'}.`)),
-      h('div', { class: 'keyline' }, h('span', { class: 'keylabel' }, 'This browser'), h('code', { class: 'fingerprint', id: 'host-fingerprint' }, fingerprint(hostKey))),
+      h('div', { class: 'keyline' }, h('span', { class: 'keylabel' }, 'This browser'), h('code', { class: 'fingerprint', id: 'host-fingerprint', 'data-key': hostKey }, fingerprint(hostKey))),
+      instanceLine,
     ),
     update(view) {
       const key = view.trust?.coordinatorKey ?? announced();
       setText(coordinator, key ? fingerprint(key) : '…');
       setText(full, key ?? '');
       setText(since, view.trust ? `trusted since ${date(view.trust.firstSeen)}` : key ? 'trusted when you start' : '');
+      // Which of the coordinator's instances this browser uses, when it runs several.
+      instanceLine.hidden = view.instance === undefined;
+      if (view.instance) {
+        const { url, rank, of } = view.instance;
+        setText(instance, `${url} (${rank === undefined ? 'not in the list' : rank === 1 ? 'first choice' : `choice ${rank}`} of ${of}${view.connected ? '' : ', connecting'})`);
+        instance.dataset.url = url;
+        instance.dataset.connected = String(view.connected);
+      }
     },
   };
 }
