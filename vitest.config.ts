@@ -26,6 +26,8 @@ const ON_POSTGRES = [
   'test/reliability/churn.test.ts',
   'test/reliability/cheaters.test.ts',
   'test/security/fuzz.test.ts',
+  // Cluster suites that need the postgres project (they skip themselves on the sqlite one).
+  'test/cluster/volunteer-failover.test.ts',
 ];
 
 const POSTGRES_URL = process.env.VG_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
