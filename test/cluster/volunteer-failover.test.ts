@@ -4,16 +4,14 @@
 // them is on is killed with SIGKILL mid-batch; that daemon says it fails over, carries on on
 // another instance with the tasks it held, and the batch completes with every result present.
 // On the postgres project only: it is a cluster, and needs PostgreSQL and Redis.
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ApiClient, newResearcher, type BatchStatus, type Submitted } from '../helpers/api-client.js';
-import { spawnCoordinator, type CoordinatorProcess } from '../helpers/coordinator-process.js';
-import { createTestDatabase, skipPostgresTests, TEST_BACKEND, type TestDatabase } from '../helpers/postgres.js';
-import { REDIS_URL, skipRedisTests } from '../helpers/redis.js';
+import { ApiClient, newResearcher, type BatchStatus } from '../helpers/api-client.js';
+import { loopApp, startCluster, submitLoopBatch, type TestCluster } from '../helpers/cluster.js';
+import { skipPostgresTests, TEST_BACKEND } from '../helpers/postgres.js';
+import { skipRedisTests } from '../helpers/redis.js';
 import { TEST_ADMIN_PASSWORD, waitFor } from '../helpers/test-coordinator.js';
 import { VolunteerProcess, type LogLine } from '../helpers/volunteer-process.js';
 
@@ -21,80 +19,26 @@ const skip = TEST_BACKEND !== 'postgres' || (await skipPostgresTests('volunteer 
 
 const WORKUNITS = 40;
 /** Long enough that a kill lands mid-batch on any machine, short enough for two daemons of one thread. */
-const LOOPS = 3_000_000;
-const APP = `export default async function run(input) {
-  let x = input.seed;
-  for (let i = 0; i < ${LOOPS}; i++) x = (x * 31 + i) % 1000003;
-  return { x };
-}
-`;
-const expected = (seed: number) => {
-  let x = seed;
-  for (let i = 0; i < LOOPS; i++) x = (x * 31 + i) % 1000003;
-  return { x };
-};
-
-/** Ports free now, for instances that must know each other's URLs before they start. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
+const APP = loopApp(3_000_000);
 
 describe.skipIf(skip)('volunteers across three coordinator instances', () => {
   const dirs: string[] = [];
-  const instances: CoordinatorProcess[] = [];
   const daemons: VolunteerProcess[] = [];
-  let database: TestDatabase | undefined;
+  let cluster: TestCluster | undefined;
   afterAll(async () => {
     await Promise.all(daemons.map((d) => d.kill9()));
-    await Promise.all(instances.map((c) => (c.child.exitCode === null && c.child.signalCode === null ? c.kill9() : undefined)));
-    await database?.drop();
+    await cluster?.close();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('a daemon whose instance is killed mid-batch fails over to another, and the batch completes with every result', async () => {
-    database = await createTestDatabase();
-    // One data dir for all: the coordinator key and the stored files every instance shares.
-    const dataDir = mkdtempSync(join(tmpdir(), 'vg-failover-'));
-    dirs.push(dataDir);
-    const urls = (await freePorts(3)).map((p) => `http://127.0.0.1:${p}`);
-    const args = (url: string) => [
-      '--port', new URL(url).port,
-      '--database-url', database!.url,
-      '--redis-url', REDIS_URL,
-      '--redis-prefix', `vg-test-${randomBytes(4).toString('hex')}`,
-      '--cluster-urls', urls.join(','),
-      '--admin-password', TEST_ADMIN_PASSWORD,
-      '--demo-workunits', '0',
-      '--transition-interval-ms', '200',
-      // Two daemons, new hosts both, from one address: no quota or rate limit in the way.
-      '--new-host-tasks', '256', '--new-host-share', '1',
-      '--http-rate-per-ip', '0', '--connect-rate-per-ip', '0', '--message-rate-per-socket', '0', '--message-rate-per-host', '0',
-    ];
-    // The first alone (it makes the key every instance shares), then the others together.
-    instances.push(await spawnCoordinator(dataDir, args(urls[0]!)));
-    instances.push(...(await Promise.all(urls.slice(1).map((u) => spawnCoordinator(dataDir, args(u))))));
+    cluster = await startCluster(3);
+    const { urls, instances } = cluster;
     expect(instances.map((c) => c.url)).toEqual(urls);
 
     const admin = await ApiClient.withToken(urls[0]!, 'admin', TEST_ADMIN_PASSWORD);
     const ada = await newResearcher(admin, 'ada');
-    const project = await ada.post<{ id: number }>('/projects', { name: 'failover' });
-    const app = await ada.post<{ id: number }>(`/projects/${project.body.id}/apps`, { name: 'loop' });
-    expect((await ada.upload(`/apps/${app.body.id}/versions`, [{ name: 'main.js', content: APP }])).status).toBe(201);
-    const submitted = await ada.post<Submitted>(`/apps/${app.body.id}/batches`, {
-      name: 'failover',
-      replication: { minQuorum: 2, targetNresults: 2 },
-      workunits: Array.from({ length: WORKUNITS }, (_, i) => ({ input: { seed: i } })),
-    });
-    expect(submitted.status).toBe(201);
-    const batchId = submitted.body.batchId;
+    const batchId = await submitLoopBatch(ada, APP.source, WORKUNITS, { minQuorum: 2, targetNresults: 2 });
 
     // One given a single instance, one given two as a list: both learn the third from the document.
     for (const url of [urls[0]!, `${urls[1]},${urls[2]}`]) {
@@ -134,7 +78,7 @@ describe.skipIf(skip)('volunteers across three coordinator instances', () => {
     expect(results).toHaveLength(WORKUNITS);
     for (const r of results) {
       expect(r.status).toBe('done');
-      expect(r.output).toEqual(expected(r.seq));
+      expect(r.output).toEqual(APP.output(r.seq));
     }
     // Nothing either daemon held was refused or lost on the way: no result rejected, no fatal error.
     for (const d of [first, second]) {
