@@ -33,6 +33,11 @@ const RETRY_MAX_MS = 30_000;
 const FAILOVER_MS = 500;
 /** How often a host on another instance than its first choice looks whether that one is back (×0.5–1.5). */
 const RETURN_CHECK_MS = 60_000;
+/**
+ * How often a connected host reads the document again (×0.5–1.5): an instance added to the list
+ * gets the hosts that rank it first without waiting for them to reconnect. Long: every host asks.
+ */
+const LIST_REFRESH_MS = 30 * 60_000;
 /** How long the start waits for the discovery document before connecting without it. */
 const DISCOVERY_WAIT_MS = 3_000;
 /** How often a move waits to see no call in flight. */
@@ -104,6 +109,8 @@ export interface LinkOptions {
   failoverMs?: number;
   /** How often, away from its first choice, the link looks whether that one is ready again (×0.5–1.5); default 60 s. */
   returnCheckMs?: number;
+  /** How often, connected, it reads the discovery document again (×0.5–1.5); default 30 min. */
+  listRefreshMs?: number;
 }
 
 /** Why the link is not connected, and when it tries again. */
@@ -155,6 +162,7 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private returnCheck: ReturnType<typeof setTimeout> | undefined;
+  private listRefresh: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   /** Failed rounds in a row (every instance failed): what the wait backs off by. */
   private rounds = 0;
@@ -233,6 +241,7 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
     this.closed = true;
     clearTimeout(this.retry);
     clearTimeout(this.returnCheck);
+    clearTimeout(this.listRefresh);
     this.drop('this volunteer closed it', true);
   }
 
@@ -263,6 +272,18 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
     this.log.info('coordinator instances', { instances: order, from });
     this.emit('instances', this.cursor.instances);
     this.watchFirstChoice();
+  }
+
+  /** Connected: reads the document again now and then, from the instance it is on. */
+  private refreshListLater(): void {
+    clearTimeout(this.listRefresh);
+    if (this.closed || this.options.discover === false) return;
+    this.listRefresh = setTimeout(() => {
+      const on = this.session?.url;
+      if (on === undefined) return;
+      void this.learnInstances(on).finally(() => this.refreshListLater());
+    }, (this.options.listRefreshMs ?? LIST_REFRESH_MS) * (0.5 + Math.random()));
+    unref(this.listRefresh);
   }
 
   /** Away from its first choice and connected: looks now and then whether that one is ready again. */
@@ -345,6 +366,7 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
     this.session = undefined;
     clearTimeout(this.returnCheck);
     this.returnCheck = undefined;
+    clearTimeout(this.listRefresh);
     if (!was || this.closed) return;
     if (!quietly) this.log.warn('lost the coordinator; reconnecting', { reason: why, instance: this.cursor.url });
     this.emit('lost', why);
@@ -425,6 +447,7 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
       this.startHeartbeat(auth.limits.heartbeatIntervalMs);
       this.emit('ready', this.session);
       if (this.options.discover !== false) void this.learnInstances(url);
+      this.refreshListLater();
       this.watchFirstChoice();
     } catch (e) {
       if (socket !== this.socket) return;

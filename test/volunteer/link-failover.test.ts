@@ -76,7 +76,7 @@ async function start(instances: () => string[], port = 0): Promise<StandIn> {
   return s;
 }
 
-function openLink(urls: string[], seed = toHex(ed.randomSeed())) {
+function openLink(urls: string[], seed = toHex(ed.randomSeed()), listRefreshMs?: number) {
   const sessions: Session[] = [];
   const moves: InstanceMove[] = [];
   const events: string[] = [];
@@ -91,6 +91,7 @@ function openLink(urls: string[], seed = toHex(ed.randomSeed())) {
     failoverMs: 100,
     retryFirstMs: 100,
     returnCheckMs: 200,
+    ...(listRefreshMs === undefined ? {} : { listRefreshMs }),
   });
   opened.on('ready', (s) => sessions.push(s));
   opened.on('moved', (m) => moves.push(m));
@@ -161,6 +162,22 @@ describe('a link over several coordinator instances', () => {
     await start(() => urls, port);
     await waitFor(() => l.sessions.length === 2, 15_000);
     expect(l.sessions[1]!.url).toBe(secondUrl);
+  });
+
+  it('reads the list again while connected, and moves to an instance added to it that it ranks first', async () => {
+    const listed: string[] = [];
+    const a = await start(() => listed);
+    const b = await start(() => listed);
+    const seed = toHex(ed.randomSeed());
+    const [firstUrl, secondUrl] = instanceOrder(toHex(ed.publicKeyFromSeed(Buffer.from(seed, 'hex'))), [a.url, b.url]) as [string, string];
+    listed.push(secondUrl); // its first choice is not there yet
+    const l = openLink([secondUrl], seed, 200);
+    await waitFor(() => l.sessions.length === 1);
+    expect(l.sessions[0]!.url).toBe(secondUrl);
+    listed.push(firstUrl);
+    await waitFor(() => l.sessions.length === 2);
+    expect(l.sessions[1]!.url).toBe(firstUrl);
+    expect(l.moves).toEqual([{ kind: 'return', from: secondUrl, to: firstUrl, reason: 'its first-choice instance is ready again' }]);
   });
 
   it('without a list, uses the URLs it was given, ranked by its key', async () => {
