@@ -149,8 +149,6 @@ export type LinkEvents = {
   retrying: LinkProblem;
   /** It moves to another instance. */
   moved: InstanceMove;
-  /** The instances it knows changed (the discovery document listed others): this host's order. */
-  instances: readonly string[];
 };
 
 export class CoordinatorLink extends Emitter<LinkEvents> {
@@ -255,7 +253,6 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
       if ('coordinatorKey' in found && found.instances) {
         this.cursor = new InstanceCursor(connectionOrder(this.options.host.publicKey, this.given, found.instances));
         this.log.info('coordinator instances', { instances: [...this.cursor.instances], from: first });
-        this.emit('instances', this.cursor.instances);
       } else if ('error' in found) this.log.debug('no list of instances at the start; trying the URLs given', { problem: found.error });
     }
     if (!this.closed) this.open();
@@ -270,7 +267,6 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
     if (order.join() === this.cursor.instances.join()) return;
     this.cursor.reorder(order);
     this.log.info('coordinator instances', { instances: order, from });
-    this.emit('instances', this.cursor.instances);
     this.watchFirstChoice();
   }
 

@@ -8,12 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Status } from '../../volunteer-node/control-protocol.js';
 import { ApiClient, newResearcher, type BatchStatus } from '../helpers/api-client.js';
 import { loopApp, startCluster, submitLoopBatch, type TestCluster } from '../helpers/cluster.js';
 import { skipPostgresTests, TEST_BACKEND } from '../helpers/postgres.js';
 import { skipRedisTests } from '../helpers/redis.js';
 import { TEST_ADMIN_PASSWORD, waitFor } from '../helpers/test-coordinator.js';
-import { VolunteerProcess, type LogLine } from '../helpers/volunteer-process.js';
+import { companionJson, VolunteerProcess, type LogLine } from '../helpers/volunteer-process.js';
 
 const skip = TEST_BACKEND !== 'postgres' || (await skipPostgresTests('volunteer failover')) || (await skipRedisTests('volunteer failover'));
 
@@ -69,6 +70,11 @@ describe.skipIf(skip)('volunteers across three coordinator instances', () => {
     await waitFor('the first daemon connected elsewhere', () => first.lines.slice(after).some((l) => l.msg === 'connected' && l.instance !== killed), 30_000);
     const moved = first.lines.slice(after).find((l: LogLine) => l.msg === 'connected')!;
     expect(moved.instance).not.toBe(killed);
+    // Its status says where it is now, and its order of the three.
+    const { status: now } = await companionJson<{ status: Status }>(first.dataDir, 'status');
+    expect(now.url).toBe(moved.instance);
+    expect(now.connection).toEqual({ state: 'connected', instance: moved.instance });
+    expect(now.instances).toEqual(first.logged('coordinator instances')[0]!.instances);
 
     // Every work unit needs both hosts (quorum 2 of 2): the batch completes only if the first
     // daemon carried on, reporting what it held and computed to the instance it reached.
