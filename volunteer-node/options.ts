@@ -8,7 +8,7 @@ const CoordinatorUrl = z.url({ protocol: /^https?$/, error: 'the coordinator URL
 
 /** --url given once or more, each a URL or a comma-separated list of them. */
 const CoordinatorUrls = z
-  .union([z.string(), z.array(z.string())])
+  .union([z.string(), z.array(z.string())], { error: 'the coordinator URL, e.g. http://localhost:8080 (or several: URL,URL)' })
   .transform((v) => (typeof v === 'string' ? [v] : v).flatMap((u) => u.split(',')).map((u) => u.trim()).filter((u) => u !== ''))
   .pipe(z.array(CoordinatorUrl).min(1, 'the coordinator URL, e.g. http://localhost:8080'));
 
