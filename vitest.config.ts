@@ -9,6 +9,7 @@ import pg from 'pg';
 const ON_POSTGRES = [
   'test/integration/app-log.test.ts',
   'test/integration/blocked-batches.test.ts',
+  'test/integration/files-dir.test.ts',
   'test/integration/ledger-pages.test.ts',
   'test/integration/page-headers.test.ts',
   'test/integration/rate-limits.test.ts',

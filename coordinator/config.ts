@@ -19,6 +19,8 @@ export const ConfigSchema = z.strictObject({
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('localhost'),
   dataDir: z.string().min(1).default('./data'),
+  /** The content-addressed files (default: the data dir's files/): a directory every instance shares in a cluster. */
+  filesDir: z.string().min(1).optional(),
   /** Redis for cluster mode (redis://host:port): pushes and presence across instances. */
   redisUrl: z
     .string()
@@ -125,6 +127,7 @@ const FLAGS: Record<string, FlagSpec> = {
   port: { env: ['VG_PORT', 'PORT'] },
   host: { env: ['VG_HOST'] },
   'data-dir': { env: ['VG_DATA_DIR'] },
+  'files-dir': { env: ['VG_FILES_DIR'] },
   'database-url': { env: ['VG_DATABASE_URL'] },
   'redis-url': { env: ['VG_REDIS_URL'] },
   'redis-prefix': { env: ['VG_REDIS_PREFIX'] },
@@ -174,9 +177,11 @@ export const USAGE = `Usage: npm start -- [options]
   --port N                    HTTP and Socket.IO port (env VG_PORT or PORT; default 8080; 0 picks a free port)
   --host NAME                 interface to listen on (env VG_HOST; default localhost)
   --data-dir DIR              database, key and files (env VG_DATA_DIR; default ./data)
+  --files-dir DIR             the stored files (app files, large inputs, uploaded outputs), content-
+                              addressed: in a cluster, one directory every instance shares, e.g. an NFS
+                              mount (env VG_FILES_DIR; default DATA_DIR/files)
   --database-url URL          keep the database on PostgreSQL (postgres://user@host:port/db) instead of
-                              the data dir's SQLite file; the key and files stay in the data dir
-                              (env VG_DATABASE_URL; default: SQLite)
+                              the data dir's SQLite file (env VG_DATABASE_URL; default: SQLite)
   --redis-url URL             cluster mode: Redis (redis://host:port) carries pushes to volunteers and
                               researchers, and who is connected, across the instances sharing the
                               database (env VG_REDIS_URL; default: none, one instance)

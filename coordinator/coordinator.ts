@@ -362,7 +362,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   }
   const port = (http.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  log.info('coordinator listening', { url, coordinatorKey: core.key.publicKey, dataDir: config.dataDir });
+  log.info('coordinator listening', { url, coordinatorKey: core.key.publicKey, dataDir: config.dataDir, filesDir: core.blobs.root });
   if (metricsServer) log.info('metrics served', { url: metricsServer.url });
 
   let closing: Promise<void> | undefined;

@@ -9,7 +9,7 @@ import { creditUnits } from '../protocol/ledger.js';
 import { AccountService } from './accounts/account-service.js';
 import { AppRegistry } from './apps/app-registry.js';
 import type { Config } from './config.js';
-import { BlobStore } from './files/blob-store.js';
+import { BlobStore, filesDirOf } from './files/blob-store.js';
 import { secureDataDir, type DataDirModes } from './files/data-dir.js';
 import { OutputCollector } from './files/output-collector.js';
 import { OutputFiles } from './files/output-files.js';
@@ -39,7 +39,7 @@ const CANCEL_CHUNK = 500;
 
 export type CoreOptions = Pick<
   Config,
-  | 'dataDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'checkRate' | 'recheckDelayMs' | 'maxInFlightPerHost'
+  | 'dataDir' | 'filesDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'checkRate' | 'recheckDelayMs' | 'maxInFlightPerHost'
   | 'newHostTasks' | 'newHostTasksPerDay' | 'maxTasksPerDayPerHost' | 'newHostShare' | 'holdTimeoutMs' | 'maxCreditPerResult'
   | 'maxPriority' | 'maxInputBytes' | 'maxOutputBytes' | 'uploadGraceMs'
 >;
@@ -112,7 +112,7 @@ export function createCore(
   const ed = nodeEd25519();
   const { key, created } = loadOrCreateCoordinatorKey(options.dataDir, ed);
   const store = env.store ?? Store.open(join(options.dataDir, DATABASE_FILE_NAME));
-  const blobs = new BlobStore(join(options.dataDir, 'files'));
+  const blobs = new BlobStore(filesDirOf(options));
   const outputs = new OutputFiles(blobs);
   const uploads = new OutputUploads(store, outputs, options.maxOutputBytes);
   const collector = new OutputCollector(store, blobs, options.uploadGraceMs, clock);

@@ -18,6 +18,7 @@ try {
       `  coordinator public key: ${coordinator.key.publicKey}\n` +
       `  served at ${coordinator.url}/.well-known/volunteer-grid.json\n` +
       `  data dir: ${config.dataDir}\n` +
+      `  files dir: ${coordinator.blobs.root}\n` +
       `  admin UI: ${coordinator.url}/admin\n\n`,
   );
   if (coordinator.firstAdmin?.generated) {

@@ -7,6 +7,7 @@ import { Failure } from '../failure.js';
 import { Text } from '../options.js';
 
 const DATA_DIR_FLAG = { env: ['VG_DATA_DIR'] };
+const FILES_DIR_FLAG = { env: ['VG_FILES_DIR'] };
 
 async function ed25519() {
   return (await import('../../protocol/ed25519-node.js')).nodeEd25519();
@@ -26,12 +27,13 @@ const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 export const backup = defineCommand({
   words: ['admin', 'backup'],
   summary: "back up a coordinator's data dir, while it runs (database and files; the key if asked)",
-  usage: `Usage: volunteer-grid admin backup --data-dir DIR --out FILE [--include-key]
+  usage: `Usage: volunteer-grid admin backup --data-dir DIR --out FILE [--files-dir FILES] [--include-key]
 
 Run on the coordinator's machine, while it runs or not: a consistent copy of DIR/coordinator.sqlite
-(SQLite's online backup API) and every stored file, in one file (an SQLite database; \`sqlite3 FILE
--Atv\` lists the files in it). It holds every input, result and password hash: keep it as safe as
-the data dir.
+(SQLite's online backup API) and every stored file it names, read from DIR/files or the
+--files-dir the coordinator was given, in one file (an SQLite database; \`sqlite3 FILE -Atv\`
+lists the files in it). It holds every input, result and password hash: keep it as safe as the
+data dir.
 
 The coordinator's signing key (DIR/coordinator-key.json) is NOT in the backup unless you ask: keep
 a copy of it apart (it never changes), somewhere a lost or stolen backup does not take it along.
@@ -40,16 +42,17 @@ ledger no longer verifies and every volunteer refuses the coordinator.
 
   --data-dir DIR          the coordinator's data dir (env VG_DATA_DIR)
   --out FILE              the backup to write (never overwritten)
+  --files-dir FILES       the coordinator's --files-dir, if it has one (env VG_FILES_DIR; default DIR/files)
   --include-key           put the signing key in the backup too
 `,
-  flags: { 'data-dir': DATA_DIR_FLAG, out: flag(), 'include-key': flag(true) },
-  schema: z.strictObject({ dataDir: Text(), out: Text(), includeKey: z.boolean().default(false) }),
+  flags: { 'data-dir': DATA_DIR_FLAG, out: flag(), 'files-dir': FILES_DIR_FLAG, 'include-key': flag(true) },
+  schema: z.strictObject({ dataDir: Text(), out: Text(), filesDir: Text().optional(), includeKey: z.boolean().default(false) }),
   async run(o, ctx) {
     const { takeBackup } = await import('../../coordinator/ops/backup.js');
     const ed = await ed25519();
-    const r = await step(() => takeBackup(o.dataDir, o.out, { includeKey: o.includeKey }, ed));
+    const r = await step(() => takeBackup(o.dataDir, o.out, { includeKey: o.includeKey, ...(o.filesDir === undefined ? {} : { filesDir: o.filesDir }) }, ed));
     ctx.print(`backup written to ${r.out} (${mib(statSync(r.out).size)})`);
-    ctx.print(`  database schema version ${r.schemaVersion}, ${r.files} files (${mib(r.bytes)})${r.collected > 0 ? `, ${r.collected} unneeded uploads removed meanwhile left out` : ''}`);
+    ctx.print(`  database schema version ${r.schemaVersion}, ${r.files} files (${mib(r.bytes)}) from ${r.filesDir}${r.collected > 0 ? `, ${r.collected} unneeded uploads removed meanwhile left out` : ''}`);
     ctx.print(`  coordinator key ${r.coordinatorKey}`);
     ctx.print(
       r.keyIncluded
@@ -63,27 +66,32 @@ ledger no longer verifies and every volunteer refuses the coordinator.
 export const restore = defineCommand({
   words: ['admin', 'restore'],
   summary: 'restore a backup into an empty data dir, then check it',
-  usage: `Usage: volunteer-grid admin restore --backup FILE --data-dir DIR [--key KEYFILE]
+  usage: `Usage: volunteer-grid admin restore --backup FILE --data-dir DIR [--files-dir FILES] [--key KEYFILE]
 
 Brings back a backup made by \`admin backup\` into DIR, which must be empty or new (the
-coordinator stopped), then checks the result as \`admin verify\` does. The key is taken from
---key, else from the backup; it must be the key the backup's ledger was signed with.
+coordinator stopped), then checks the result as \`admin verify\` does. The stored files go to
+DIR/files, or to --files-dir, which may hold files already (content-addressed: a file there is
+the same bytes). The key is taken from --key, else from the backup; it must be the key the
+backup's ledger was signed with, and is written to DIR/coordinator-key.json.
 
   --backup FILE           the backup
   --data-dir DIR          the data dir to restore into (env VG_DATA_DIR)
+  --files-dir FILES       where the files go, for a coordinator started with --files-dir FILES
+                          (env VG_FILES_DIR; default DIR/files)
   --key KEYFILE           the coordinator-key.json kept apart (for a backup without the key)
 `,
-  flags: { backup: flag(), 'data-dir': DATA_DIR_FLAG, key: flag() },
-  schema: z.strictObject({ backup: Text(), dataDir: Text(), key: Text().optional() }),
+  flags: { backup: flag(), 'data-dir': DATA_DIR_FLAG, 'files-dir': FILES_DIR_FLAG, key: flag() },
+  schema: z.strictObject({ backup: Text(), dataDir: Text(), filesDir: Text().optional(), key: Text().optional() }),
   async run(o, ctx) {
     const [{ restoreBackup }, { verifyDataDir, formatVerifyReport }] = await Promise.all([
       import('../../coordinator/ops/restore.js'),
       import('../../coordinator/ops/verify.js'),
     ]);
     const ed = await ed25519();
-    const r = await step(() => restoreBackup(o.backup, o.dataDir, o.key === undefined ? {} : { keyFile: o.key }, ed));
-    ctx.print(`restored the backup of ${r.createdAt} into ${r.dataDir}: ${r.files} files, key from ${r.keyFrom}`);
-    const report = await verifyDataDir(r.dataDir, ed);
+    const where = o.filesDir === undefined ? {} : { filesDir: o.filesDir };
+    const r = await step(() => restoreBackup(o.backup, o.dataDir, { ...where, ...(o.key === undefined ? {} : { keyFile: o.key }) }, ed));
+    ctx.print(`restored the backup of ${r.createdAt} into ${r.dataDir}: ${r.files} files into ${r.filesDir}, key from ${r.keyFrom}`);
+    const report = await verifyDataDir(r.dataDir, ed, where);
     ctx.stdout.write(formatVerifyReport(report));
     return report.ok ? 0 : 1;
   },
@@ -92,21 +100,22 @@ coordinator stopped), then checks the result as \`admin verify\` does. The key i
 export const verify = defineCommand({
   words: ['admin', 'verify'],
   summary: "check a data dir: database integrity, the ledger against the key, counters, files",
-  usage: `Usage: volunteer-grid admin verify --data-dir DIR
+  usage: `Usage: volunteer-grid admin verify --data-dir DIR [--files-dir FILES]
 
 Checks DIR as it lies on disk (best with the coordinator stopped; beside a running one it reads
 one consistent snapshot): SQLite's integrity_check; the credit ledger's hash chain and every
 signature against the coordinator key in DIR; the counters kept by triggers (batches, hosts,
-credit totals) against a recount; every stored file present, of its size, with its hash.
-Prints a line per check and exits 0 when all pass, 1 when any fails.
+credit totals) against a recount; every stored file present in DIR/files (or --files-dir), of its
+size, with its hash. Prints a line per check and exits 0 when all pass, 1 when any fails.
 
   --data-dir DIR          the coordinator's data dir (env VG_DATA_DIR)
+  --files-dir FILES       the coordinator's --files-dir, if it has one (env VG_FILES_DIR; default DIR/files)
 `,
-  flags: { 'data-dir': DATA_DIR_FLAG },
-  schema: z.strictObject({ dataDir: Text() }),
+  flags: { 'data-dir': DATA_DIR_FLAG, 'files-dir': FILES_DIR_FLAG },
+  schema: z.strictObject({ dataDir: Text(), filesDir: Text().optional() }),
   async run(o, ctx) {
     const { verifyDataDir, formatVerifyReport } = await import('../../coordinator/ops/verify.js');
-    const report = await verifyDataDir(o.dataDir, await ed25519());
+    const report = await verifyDataDir(o.dataDir, await ed25519(), o.filesDir === undefined ? {} : { filesDir: o.filesDir });
     ctx.stdout.write(formatVerifyReport(report));
     return report.ok ? 0 : 1;
   },

@@ -5,14 +5,20 @@ import { dirname, join, resolve } from 'node:path';
 
 const HASH = /^[0-9a-f]{64}$/;
 
-/** Where the blob `sha256` lives under a blob root (`files/` of the data dir); only ever built from a validated hash. */
+/** The files directory unless --files-dir names another: `files/` in the data dir. */
+export function filesDirOf(o: { dataDir: string; filesDir?: string | undefined }): string {
+  return resolve(o.filesDir ?? join(o.dataDir, 'files'));
+}
+
+/** Where the blob `sha256` lives under a blob root (the files directory); only ever built from a validated hash. */
 export function blobPath(root: string, sha256: string): string {
   if (!HASH.test(sha256)) throw new Error('not a SHA-256 hex digest');
   return join(root, sha256.slice(0, 2), sha256);
 }
 
 export class BlobStore {
-  private readonly root: string;
+  /** The files directory, absolute. */
+  readonly root: string;
   private readonly tmp: string;
 
   constructor(root: string) {

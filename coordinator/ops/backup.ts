@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import { syncDir } from '../../common/durable-file.js';
-import { blobPath } from '../files/blob-store.js';
+import { blobPath, filesDirOf } from '../files/blob-store.js';
 import { KEY_FILE_NAME, parseCoordinatorKeyFile } from '../identity/coordinator-key.js';
 import { FILES_PREFIX, FORMAT_VERSION, INFO_TABLE, infoRows, KEY_ENTRY, SQLAR_TABLE, type BackupInfo } from './backup-format.js';
 import { isReferenced, storedFiles } from './file-references.js';
@@ -17,12 +17,15 @@ import { databasePath, integrityProblems, openReadOnly, schemaVersion } from './
 
 export interface BackupResult extends BackupInfo {
   out: string;
+  /** Where the files were read from. */
+  filesDir: string;
   /** Unneeded uploads the collector removed while the backup ran: left out, and forgotten in the copy. */
   collected: number;
 }
 
-export async function takeBackup(dataDir: string, outFile: string, options: { includeKey: boolean }, ed: Ed25519): Promise<BackupResult> {
+export async function takeBackup(dataDir: string, outFile: string, options: { includeKey: boolean; filesDir?: string }, ed: Ed25519): Promise<BackupResult> {
   const dir = resolve(dataDir);
+  const root = filesDirOf({ dataDir: dir, filesDir: options.filesDir });
   const out = resolve(outFile);
   if (existsSync(out)) throw new Error(`${out} already exists; choose another name (a backup never overwrites a file)`);
   const keyFile = join(dir, KEY_FILE_NAME);
@@ -55,7 +58,6 @@ export async function takeBackup(dataDir: string, outFile: string, options: { in
       let files = 0;
       let bytes = 0;
       let collected = 0;
-      const root = join(dir, 'files');
       for (const { sha256, size } of storedFiles(copy)) {
         const path = blobPath(root, sha256);
         if (!existsSync(path)) {
@@ -84,7 +86,7 @@ export async function takeBackup(dataDir: string, outFile: string, options: { in
       };
       const put = copy.prepare('INSERT INTO vg_backup (key, value) VALUES (?, ?)');
       copy.transaction(() => infoRows(info).forEach(([k, v]) => put.run(k, v)))();
-      result = { ...info, out, collected };
+      result = { ...info, out, filesDir: root, collected };
     } finally {
       copy.close();
     }

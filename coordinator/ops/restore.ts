@@ -8,13 +8,15 @@ import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import { syncDir, writeFileDurably } from '../../common/durable-file.js';
-import { blobPath } from '../files/blob-store.js';
+import { blobPath, filesDirOf } from '../files/blob-store.js';
 import { KEY_FILE_NAME, parseCoordinatorKeyFile } from '../identity/coordinator-key.js';
 import { FILES_PREFIX, KEY_ENTRY, readInfo, type BackupInfo } from './backup-format.js';
 import { DATABASE_FILE_NAME, integrityProblems, openReadOnly } from './sqlite-file.js';
 
 export interface RestoreResult extends BackupInfo {
   dataDir: string;
+  /** Where the files went: the data dir's files/, or the directory --files-dir named. */
+  filesDir: string;
   /** Where the key came from: the backup, or the file given. */
   keyFrom: string;
 }
@@ -37,9 +39,15 @@ function infoOf(db: Database.Database, file: string): BackupInfo {
   return info;
 }
 
-export function restoreBackup(backupFile: string, dataDir: string, options: { keyFile?: string }, ed: Ed25519): RestoreResult {
+/**
+ * Restores into `dataDir`, which must be empty or new. The files go to `options.filesDir` if
+ * given, which may hold files already (a directory the instances of a cluster share): they are
+ * content-addressed, so one already there is the same bytes, written again unchanged.
+ */
+export function restoreBackup(backupFile: string, dataDir: string, options: { keyFile?: string; filesDir?: string }, ed: Ed25519): RestoreResult {
   const file = resolve(backupFile);
   const dir = resolve(dataDir);
+  const root = filesDirOf({ dataDir: dir, filesDir: options.filesDir });
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     throw new Error(`${dir} is not empty: restore only into an empty or new data dir (move the old one aside first)`);
   }
@@ -81,7 +89,6 @@ export function restoreBackup(backupFile: string, dataDir: string, options: { ke
     chmodSync(partial, 0o600);
     const db = new Database(partial);
     try {
-      const root = join(dir, 'files');
       const entries = db.prepare('SELECT name, sz, data FROM sqlar WHERE name LIKE ? ORDER BY name').iterate(`${FILES_PREFIX}%`) as Iterable<{
         name: string;
         sz: number;
@@ -114,10 +121,10 @@ export function restoreBackup(backupFile: string, dataDir: string, options: { ke
     rmSync(partial, { force: true });
     throw e;
   }
-  return { ...info, dataDir: dir, keyFrom };
+  return { ...info, dataDir: dir, filesDir: root, keyFrom };
 }
 
-/** Writes blobs owner-only and durably (a fresh data dir: nothing to collide with). */
+/** Writes blobs owner-only and durably; one already there is replaced by the same bytes, atomically. */
 function writeBlobs(blobs: { path: string; data: Buffer }[]): void {
   for (const { path, data } of blobs) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });

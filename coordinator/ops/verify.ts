@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import { GENESIS_HASH, verifyLedgerChain } from '../../protocol/ledger.js';
 import type { CreditReceipt } from '../../protocol/messages.js';
-import { blobPath } from '../files/blob-store.js';
+import { blobPath, filesDirOf } from '../files/blob-store.js';
 import { KEY_FILE_NAME, parseCoordinatorKeyFile } from '../identity/coordinator-key.js';
 import { storedFiles, unrecordedReferences } from './file-references.js';
 import { counterProblems } from './recount.js';
@@ -23,6 +23,8 @@ export interface Check {
 
 export interface VerifyReport {
   dataDir: string;
+  /** Where the files were looked for (the data dir's files/ unless --files-dir named another). */
+  filesDir: string;
   checks: Check[];
   ok: boolean;
 }
@@ -33,8 +35,9 @@ const LEDGER_PAGE = 5000;
 /** Most problems listed per check (the count says how many there were). */
 const SHOWN = 20;
 
-export async function verifyDataDir(dataDir: string, ed: Ed25519): Promise<VerifyReport> {
+export async function verifyDataDir(dataDir: string, ed: Ed25519, options: { filesDir?: string } = {}): Promise<VerifyReport> {
   const dir = resolve(dataDir);
+  const filesDir = filesDirOf({ dataDir: dir, filesDir: options.filesDir });
   const checks: Check[] = [];
   const keyCheck = checkKey(dir, ed);
   checks.push(keyCheck.check);
@@ -43,12 +46,12 @@ export async function verifyDataDir(dataDir: string, ed: Ed25519): Promise<Verif
     db = openReadOnly(databasePath(dir));
   } catch (e) {
     checks.push({ name: 'database', summary: databasePath(dir), problems: [(e as Error).message] });
-    return { dataDir: dir, checks, ok: false };
+    return { dataDir: dir, filesDir, checks, ok: false };
   }
   try {
     const integrity = integrityProblems(db);
     checks.push({ name: 'database integrity', summary: `PRAGMA integrity_check, schema version ${schemaVersion(db)}`, problems: integrity });
-    if (integrity.length > 0) return { dataDir: dir, checks, ok: false };
+    if (integrity.length > 0) return { dataDir: dir, filesDir, checks, ok: false };
     // One read transaction: every check sees the same snapshot, even beside a live coordinator.
     const files = db.transaction(() => {
       checks.push(checkLedger(db, ed, keyCheck.publicKey));
@@ -56,11 +59,11 @@ export async function verifyDataDir(dataDir: string, ed: Ed25519): Promise<Verif
       checks.push({ name: 'counters', summary: 'batch, host and credit counters against a recount of their rows', problems: counters });
       return { rows: storedFiles(db), unrecorded: unrecordedReferences(db) };
     })();
-    checks.push(await checkFiles(dir, files.rows, files.unrecorded));
+    checks.push(await checkFiles(filesDir, files.rows, files.unrecorded));
   } finally {
     db.close();
   }
-  return { dataDir: dir, checks, ok: checks.every((c) => c.problems.length === 0) };
+  return { dataDir: dir, filesDir, checks, ok: checks.every((c) => c.problems.length === 0) };
 }
 
 function checkKey(dir: string, ed: Ed25519): { check: Check; publicKey?: string } {
@@ -96,8 +99,7 @@ function checkLedger(db: Database.Database, ed: Ed25519, publicKey: string | und
   return { name, summary: `${count} entries, chain and signatures verified with the coordinator key`, problems: [] };
 }
 
-async function checkFiles(dir: string, rows: { sha256: string; size: number }[], unrecorded: string[]): Promise<Check> {
-  const root = join(dir, 'files');
+async function checkFiles(root: string, rows: { sha256: string; size: number }[], unrecorded: string[]): Promise<Check> {
   const problems = unrecorded.map((sha) => `file ${sha} is named by the database but has no row in files`);
   let bytes = 0;
   for (const { sha256, size } of rows) {
@@ -131,6 +133,7 @@ export function fileHash(path: string): Promise<string> {
 /** The report as the operator reads it: a line per check, its problems under it. */
 export function formatVerifyReport(report: VerifyReport): string {
   const lines = [`data dir ${report.dataDir}`];
+  if (report.filesDir !== filesDirOf({ dataDir: report.dataDir })) lines.push(`files dir ${report.filesDir}`);
   for (const c of report.checks) {
     lines.push(`${c.problems.length === 0 ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.summary}`);
     for (const p of c.problems.slice(0, SHOWN)) lines.push(`        ${p}`);
