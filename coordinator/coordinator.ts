@@ -313,7 +313,14 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   sweep.unref();
 
   // Uploaded outputs nothing needs any more: looked for every ten minutes, or twice per grace period if shorter.
+  // Temp files of uploads a crash cut short (this instance's or another's sharing the files) go then too.
   const collect = setInterval(() => {
+    try {
+      const temps = core.blobs.removeStaleTemps();
+      if (temps > 0) log.info('removed temp files of uploads a crash cut short', { files: temps });
+    } catch (e) {
+      log.error('removing stale temp files failed', errorFields(e));
+    }
     core.collectOutputs().then(
       (n) => n > 0 && log.info('removed uploaded outputs nothing needs', { files: n }),
       (e: unknown) => log.error('removing uploaded outputs failed', errorFields(e)),

@@ -1,9 +1,20 @@
-// Content-addressed files on disk (app files, large inputs and outputs), indexed in SQLite.
+// Content-addressed files on disk (app files, large inputs and outputs), indexed in the database.
+// The files directory may be shared by several instances (--files-dir on a shared mount): a file
+// is only ever written whole under its hash, by rename, so two instances storing the same bytes
+// store the same file; what is in tmp/ may be another instance's upload in progress.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 const HASH = /^[0-9a-f]{64}$/;
+
+/**
+ * A temp file nothing wrote to for this long is a crash's leftover, of this instance or another.
+ * An upload in progress writes as its body comes (one that stalls is cut by --body-timeout-ms,
+ * 30 s by default), and bytes received wait in their temp file only for the transaction that
+ * keeps them: a day is far beyond both, and leftovers still go.
+ */
+export const STALE_TEMP_MS = 24 * 3_600_000;
 
 /** The files directory unless --files-dir names another: `files/` in the data dir. */
 export function filesDirOf(o: { dataDir: string; filesDir?: string | undefined }): string {
@@ -26,9 +37,30 @@ export class BlobStore {
     this.root = resolve(root);
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
     this.tmp = join(this.root, 'tmp');
-    // Uploads a crash cut short left their bytes here: none of them was recorded.
-    rmSync(this.tmp, { recursive: true, force: true });
     mkdirSync(this.tmp, { recursive: true, mode: 0o700 });
+    // Not the whole of tmp/: another instance sharing the files may be receiving an upload.
+    this.removeStaleTemps();
+  }
+
+  /**
+   * Removes the temp files nothing wrote to for STALE_TEMP_MS: bytes of uploads a crash cut
+   * short, none of them recorded. At start, and now and then (an instance may run for months
+   * while another's crash leaves its temp files). Returns how many it removed.
+   */
+  removeStaleTemps(now = Date.now()): number {
+    let removed = 0;
+    for (const name of readdirSync(this.tmp)) {
+      const path = join(this.tmp, name);
+      try {
+        if (statSync(path).mtimeMs > now - STALE_TEMP_MS) continue;
+        rmSync(path, { recursive: true, force: true });
+        removed++;
+      } catch (e) {
+        // Kept or removed meanwhile by its instance, or by another one sweeping.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    return removed;
   }
 
   /** A fresh path for bytes being received, on the blobs' own file system (so that adopt renames). */
@@ -76,11 +108,10 @@ export class BlobStore {
     if (expected !== undefined && expected !== sha256) {
       throw new Error(`content hashes to ${sha256}, not ${expected}`);
     }
-    const path = this.pathOf(sha256);
-    if (existsSync(path)) return sha256;
+    if (existsSync(this.pathOf(sha256))) return sha256;
+    // In tmp/, so that a crash's leftover is found and removed there.
+    const tmp = this.tempPath();
     // Owner-only, as the whole data dir (files/data-dir.ts): inputs and results are researchers'.
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`;
     const fd = openSync(tmp, 'w', 0o600);
     try {
       writeSync(fd, bytes);
@@ -88,7 +119,7 @@ export class BlobStore {
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, path);
+    this.adopt(tmp, sha256);
     return sha256;
   }
 
