@@ -58,6 +58,8 @@ export interface Core {
   uploads: OutputUploads;
   /** Removes uploaded outputs nothing needs any more (one pass; resolves with how many). */
   collectOutputs(): Promise<number>;
+  /** What collectOutputs runs: one file removed, in a transaction of the caller's. */
+  collector: OutputCollector;
   apps: AppRegistry;
   accounts: AccountService;
   submission: Submission;
@@ -174,6 +176,7 @@ export function createCore(
     outputs,
     uploads,
     collectOutputs: () => collector.collect(),
+    collector,
     apps: new AppRegistry(store, blobs, key),
     accounts: new AccountService(store.sql, clock),
     submission,

@@ -4,7 +4,7 @@ import { jsonHash } from '../../protocol/hash.js';
 import { MAX_APP_FILES, MAX_FILE_BYTES } from '../../protocol/limits.js';
 import { defaultEntry, kindOfEntry } from '../../protocol/app-kind.js';
 import { FileName, type AppManifest } from '../../protocol/messages.js';
-import type { BlobStore } from '../files/blob-store.js';
+import type { BlobStore, Incoming } from '../files/blob-store.js';
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
 import type { AppVersionRecord, ProjectRecord, Requirements, VersionPlatform } from '../store/catalog.js';
 import type { Store, Tx } from '../store/store.js';
@@ -102,22 +102,29 @@ export class AppRegistry {
     if (!names.has(entry)) throw new RegistryError(`the entry file "${entry}" is not among the files`);
     const requirements = RequirementsSchema.parse(v.requirements ?? {});
 
-    const files = [...v.files]
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      .map((f) => ({ name: f.name, sha256: this.blobs.put(f.bytes), size: f.bytes.length }));
     const kind = kindOfEntry(entry);
     if (kind === undefined) throw new RegistryError(`the entry "${entry}" is not a kind of app this coordinator runs: a JavaScript module (.js, .mjs), a WASI program (.wasm) or a Python app (.py)`);
-    // A JavaScript module's manifest names no kind, so it hashes as it always did.
-    const manifest: AppManifest = kind === 'javascript' ? { entry, files } : { entry, files, kind };
-    const bundleHash = jsonHash(manifest);
-    const signature = this.key.sign('appVersion', manifest);
-    return await this.store.within(within, async (tx) => {
-      for (const f of files) await tx.catalog.recordFile(f.sha256, f.size, now);
-      return await tx.catalog.insertVersion(
-        { appId, platform: v.platform ?? 'any', requirements, bundleHash, manifest, signature },
-        now,
-      );
-    });
+    // Written to temp files before the transaction; put in place in it (BlobStore.keep).
+    const staged: { name: string; size: number; incoming: Incoming }[] = [];
+    try {
+      for (const f of [...v.files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+        staged.push({ name: f.name, size: f.bytes.length, incoming: this.blobs.stage(f.bytes) });
+      }
+      const files = staged.map((f) => ({ name: f.name, sha256: f.incoming.sha256, size: f.size }));
+      // A JavaScript module's manifest names no kind, so it hashes as it always did.
+      const manifest: AppManifest = kind === 'javascript' ? { entry, files } : { entry, files, kind };
+      const bundleHash = jsonHash(manifest);
+      const signature = this.key.sign('appVersion', manifest);
+      return await this.store.within(within, async (tx) => {
+        for (const f of staged) await this.blobs.keep(f.incoming, () => tx.catalog.recordFile(f.incoming.sha256, f.size, now));
+        return await tx.catalog.insertVersion(
+          { appId, platform: v.platform ?? 'any', requirements, bundleHash, manifest, signature },
+          now,
+        );
+      });
+    } finally {
+      for (const f of staged) this.blobs.drop(f.incoming);
+    }
   }
 }
 

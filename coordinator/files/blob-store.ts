@@ -2,6 +2,12 @@
 // The files directory may be shared by several instances (--files-dir on a shared mount): a file
 // is only ever written whole under its hash, by rename, so two instances storing the same bytes
 // store the same file; what is in tmp/ may be another instance's upload in progress.
+//
+// Invariant: a committed row of `files` has its blob on disk. The database is the referee
+// between storing and removing the same bytes, on any instance: storing takes the file's row
+// first and only then looks for the blob and puts it in place (keep), in the transaction that
+// records it; removing (files/output-collector.ts) takes the row, deletes it and unlinks the blob
+// before it commits. Whichever takes the row second sees what the first did.
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -20,6 +26,9 @@ export const STALE_TEMP_MS = 24 * 3_600_000;
 export function filesDirOf(o: { dataDir: string; filesDir?: string | undefined }): string {
   return resolve(o.filesDir ?? join(o.dataDir, 'files'));
 }
+
+/** Bytes on their way in: written to a temp file, or still in hand when their blob was stored already. */
+export type Incoming = { sha256: string; temp: string } | { sha256: string; bytes: Uint8Array };
 
 /** Where the blob `sha256` lives under a blob root (the files directory); only ever built from a validated hash. */
 export function blobPath(root: string, sha256: string): string {
@@ -84,7 +93,7 @@ export class BlobStore {
     syncDir(dirname(path));
   }
 
-  /** Deletes a blob, if it is there. */
+  /** Deletes a blob, if it is there: only while holding its row, whose deletion has not committed (see the header). */
   remove(sha256: string): void {
     rmSync(this.pathOf(sha256), { force: true });
   }
@@ -102,25 +111,62 @@ export class BlobStore {
     return existsSync(this.pathOf(sha256));
   }
 
-  /** Writes durably (fsync, then atomic rename) and returns the hash. Idempotent. */
+  /**
+   * Writes bytes to a temp file, synced, for keep() to put in place: the slow part, outside any
+   * transaction. Bytes whose blob is there already are not written again (an app version that
+   * keeps most of its files); keep() writes them if it went meanwhile.
+   */
+  stage(bytes: Uint8Array): Incoming {
+    const sha256 = BlobStore.hash(bytes);
+    if (this.has(sha256)) return { sha256, bytes };
+    return { sha256, temp: this.writeTemp(bytes) };
+  }
+
+  /**
+   * Keeps incoming bytes as the blob of their hash, in the transaction that records them:
+   * `record` writes the file's row, which holds it until this transaction ends; only then is the
+   * blob looked for and put in place, so a removal of the same bytes has either finished (no
+   * blob: these are put there) or waits for this transaction.
+   */
+  async keep(incoming: Incoming, record: () => Promise<void>): Promise<void> {
+    await record();
+    if ('temp' in incoming) this.adopt(incoming.temp, incoming.sha256);
+    else if (!this.has(incoming.sha256)) this.adopt(this.writeTemp(incoming.bytes), incoming.sha256);
+  }
+
+  /** Drops incoming bytes that were not kept (nothing if they were). */
+  drop(incoming: Incoming): void {
+    if ('temp' in incoming) rmSync(incoming.temp, { force: true });
+  }
+
+  /**
+   * Writes durably (fsync, then atomic rename) and returns the hash. Idempotent. Outside a
+   * transaction: for bytes no row names yet (tests, tools); the coordinator stores with keep().
+   */
   put(bytes: Uint8Array, expected?: string): string {
     const sha256 = BlobStore.hash(bytes);
     if (expected !== undefined && expected !== sha256) {
       throw new Error(`content hashes to ${sha256}, not ${expected}`);
     }
-    if (existsSync(this.pathOf(sha256))) return sha256;
-    // In tmp/, so that a crash's leftover is found and removed there.
+    if (!this.has(sha256)) this.adopt(this.writeTemp(bytes), sha256);
+    return sha256;
+  }
+
+  /** A new temp file holding the bytes, synced; in tmp/, where a crash's leftover is found and removed. */
+  private writeTemp(bytes: Uint8Array): string {
     const tmp = this.tempPath();
     // Owner-only, as the whole data dir (files/data-dir.ts): inputs and results are researchers'.
     const fd = openSync(tmp, 'w', 0o600);
     try {
       writeSync(fd, bytes);
       fsyncSync(fd);
-    } finally {
+    } catch (e) {
       closeSync(fd);
+      rmSync(tmp, { force: true });
+      throw e;
     }
-    this.adopt(tmp, sha256);
-    return sha256;
+    closeSync(fd);
+    return tmp;
   }
 
   read(sha256: string): Buffer {

@@ -4,19 +4,22 @@
 // which). Off the hot path: private files are read a page at a time, and the garbage among them
 // removed a few per turn of the event loop.
 //
-// Invariant: a file's row is deleted by the statement that checks nothing needs it, and its blob
-// unlinked in the same turn; an upload keeps its blob and records it in one turn too, so neither
-// sees the other half done. That holds in one process; several coordinators sharing the files
-// would also need an upload to lock the file's row until its blob is in place.
+// Invariant: a committed row has its blob (files/blob-store.ts), whichever instance stores or
+// removes the same bytes at once. A file is removed in a transaction that first takes its row —
+// waiting for one that is storing the same bytes, which holds it — then checks and deletes it in
+// one statement, and unlinks the blob before committing: storing waits for the row, then finds
+// no blob and puts its own. If that commit fails after the unlink, the row is left without its
+// blob; it was garbage, so nothing reads it, and the next pass, or the next store of those
+// bytes, mends it.
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Store } from '../store/store.js';
+import type { Store, Tx } from '../store/store.js';
 import type { BlobStore } from './blob-store.js';
 
 /** Private files looked at per read. */
 const PAGE = 500;
 /**
- * Files removed per turn of the event loop: the check and the delete of each are one SQL
- * statement, its blob unlinked in the same turn (an unlink took about a millisecond here).
+ * Files removed per turn of the event loop, in one transaction: each is a lock, a check-and-
+ * delete and an unlink (an unlink took about a millisecond here).
  */
 const REMOVE = 16;
 
@@ -60,6 +63,16 @@ export class OutputCollector {
     this.stopped = true;
   }
 
+  /** Removes a private file, its row and its blob, if it is garbage at `before` (now − grace); false if it is not (any more). */
+  async removeIfGarbage(tx: Tx, sha256: string, before: number): Promise<boolean> {
+    if (!(await tx.uploads.lockPrivateFile(sha256))) return false;
+    if (!(await tx.uploads.deleteIfGarbage(sha256, before))) return false;
+    // While the row is held: unlinked after the commit, an instance storing the same bytes
+    // meanwhile would find the blob, keep none of its own, and then lose it.
+    this.blobs.remove(sha256);
+    return true;
+  }
+
   private async pass(): Promise<number> {
     let after = this.store.uploads.firstFile;
     let removed = 0;
@@ -71,15 +84,9 @@ export class OutputCollector {
         if (this.stopped) break;
         const before = this.clock() - this.graceMs;
         // Checked again as each is deleted: it may have come to be needed since the page was read.
-        // Each file goes as its row's deletion commits, before anything waiting on the database
-        // runs: an upload of the same bytes after that finds no file, and stores it again.
         removed += await this.store.transaction(async (tx) => {
           let deleted = 0;
-          for (const sha256 of garbage.slice(i, i + REMOVE)) {
-            if (!(await tx.uploads.deleteIfGarbage(sha256, before))) continue;
-            tx.afterCommit(() => this.blobs.remove(sha256));
-            deleted++;
-          }
+          for (const sha256 of garbage.slice(i, i + REMOVE)) if (await this.removeIfGarbage(tx, sha256, before)) deleted++;
           return deleted;
         });
       }

@@ -80,11 +80,10 @@ export class OutputFiles {
 
   /** Keeps received bytes as the output file `sha256` (their hash); call in the transaction that records what it is for. */
   async keep(r: Repositories, received: Received, sha256: string, now: number): Promise<void> {
-    this.blobs.adopt(received.temp, sha256);
-    await r.catalog.recordCanonicalFile(sha256, received.size, now);
+    await this.blobs.keep({ sha256, temp: received.temp }, () => r.catalog.recordCanonicalFile(sha256, received.size, now));
   }
 
-  /** Drops received bytes that are not to be kept. */
+  /** Drops received bytes that were not kept (nothing if they were). */
   drop(received: Received): void {
     rmSync(received.temp, { force: true });
   }

@@ -51,18 +51,19 @@ export class OutputUploads {
     const received = await this.outputs.receive(body, sha256, this.maxBytes);
     if ('code' in received) return received;
     // Checked again, and kept, in one transaction: the task may have ended while the body came.
-    const refused = await this.store.transaction(async (tx) => {
-      const allowed = await this.check(tx, hostId, taskId, sha256);
-      if ('code' in allowed) return allowed;
-      await this.outputs.keep(tx, received, sha256, now());
-      await tx.uploads.record(allowed.replicaId, sha256, received.size, now());
-      return undefined;
-    });
-    if (refused) {
-      this.outputs.drop(received);
-      return refused;
+    let refused: UploadRefusal | undefined;
+    try {
+      refused = await this.store.transaction(async (tx) => {
+        const allowed = await this.check(tx, hostId, taskId, sha256);
+        if ('code' in allowed) return allowed;
+        await this.outputs.keep(tx, received, sha256, now());
+        await tx.uploads.record(allowed.replicaId, sha256, received.size, now());
+        return undefined;
+      });
+    } finally {
+      this.outputs.drop(received); // nothing left of it once kept
     }
-    return { size: received.size };
+    return refused ?? { size: received.size };
   }
 
   /** Whether `sha256` is the output a replica's task uploaded (what a result may name as its file output). */

@@ -45,6 +45,8 @@ const SQL: Record<string, string> = {
     FROM files f INDEXED BY files_private WHERE f.public = 0 AND f.rowid > @after ORDER BY f.rowid LIMIT @limit`,
   privateFilesByKey: `SELECT f.sha256 AS cursor, f.sha256, ${GARBAGE} AS garbage
     FROM files f WHERE f.public = 0 AND f.sha256 > @after ORDER BY f.sha256 LIMIT @limit`,
+  privateFile: 'SELECT 1 AS ok FROM files WHERE sha256 = ? AND public = 0',
+  privateFileForUpdate: 'SELECT 1 AS ok FROM files WHERE sha256 = ? AND public = 0 FOR UPDATE',
   // The check and the delete in one statement: nothing can come to need the file in between.
   deleteGarbage: `DELETE FROM files AS f WHERE f.sha256 = @sha256 AND f.public = 0 AND ${GARBAGE}`,
 };
@@ -76,7 +78,18 @@ export class UploadStore {
     }));
   }
 
-  /** Forgets a private file if it is garbage at `before` (now − grace); false if it is not (any more). */
+  /**
+   * Takes a private file's row until the transaction ends; false if there is none. On
+   * PostgreSQL this waits for a transaction storing the same bytes (it holds the row: BlobStore.keep),
+   * and the statements after it see what that one committed. A DELETE that waited instead would
+   * judge on its own snapshot, from before: it rechecks only the row it deletes, not the uploads
+   * that made the file needed, and deleted a file just uploaded again.
+   */
+  async lockPrivateFile(sha256: string): Promise<boolean> {
+    return (await this.sql.get(this.sql.dialect === 'postgres' ? SQL.privateFileForUpdate! : SQL.privateFile!, [sha256])) !== undefined;
+  }
+
+  /** Forgets a private file if it is garbage at `before` (now − grace); false if it is not (any more). Take its row first (lockPrivateFile). */
   async deleteIfGarbage(sha256: string, before: number): Promise<boolean> {
     return (await this.sql.run(SQL.deleteGarbage!, { sha256, before })).changes === 1;
   }

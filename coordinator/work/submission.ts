@@ -13,7 +13,7 @@ import { canonicalJson, type JsonValue } from '../../protocol/canonical.js';
 import { sha256Hex } from '../../protocol/hash.js';
 import { MAX_FILE_BYTES, MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import type { Submitted } from '../../protocol/api.js';
-import type { BlobStore } from '../files/blob-store.js';
+import type { BlobStore, Incoming } from '../files/blob-store.js';
 import type { Repositories, Store, Tx } from '../store/store.js';
 import { priorityProblem } from './priority-bounds.js';
 import { checkReplication, DEFAULT_REPLICATION, ReplicationSchema, type AppPolicy, type Replication } from './model.js';
@@ -79,6 +79,16 @@ function expectedOutput(value: unknown, where: string): { json: string; hash: st
 }
 
 /** A batch being written. */
+/** A work unit ready to insert: checked, its input encoded, and staged when it travels as a file. */
+interface Prepared {
+  replication: Replication;
+  inputJson: string | null;
+  inputHash: string;
+  size: number;
+  incoming?: Incoming;
+  expected: { json: string; hash: string } | undefined;
+}
+
 export interface Stage {
   batchId: number;
   app: AppPolicy;
@@ -135,33 +145,46 @@ export class Submission {
     if (stage.count + raw.length > MAX_WORKUNITS_PER_BATCH) throw new SubmissionError(`a batch has at most ${MAX_WORKUNITS_PER_BATCH} work units`);
     // Read per chunk: an admin who lowers it while a batch streams in holds the rest to it.
     const maxPriority = await this.priorities.maxOfApp(stage.app.id, within ?? this.store);
-    // Encode, check and store large inputs before the transaction; blobs are idempotent.
-    const prepared = raw.map(({ value, where }) => {
-      // Nothing here recurses deeper than canonical JSON allows (64 levels): the schema stops at the
-      // input and the expected output, and canonicalJson refuses deeper nesting as it meets it.
-      const w = WorkunitSpecSchema.safeParse(value);
-      if (!w.success) throw new SubmissionError(`${where}: ${describeIssues(w.error)}`);
-      const replication: Replication = { ...DEFAULT_REPLICATION, ...stage.replication, ...w.data.replication };
-      const problem = checkReplication(replication) ?? priorityProblem(replication.priority, maxPriority);
-      if (problem) throw new SubmissionError(`${where}: ${problem}`);
-      let json: string;
-      try {
-        json = canonicalJson(w.data.input);
-      } catch (e) {
-        throw new SubmissionError(`${where}: input cannot be encoded: ${(e as Error).message}`);
-      }
-      const bytes = utf8(json);
-      if (bytes.length > this.maxInputBytes) throw new SubmissionError(`${where}: the input is larger than ${this.maxInputBytes} bytes (the coordinator's --max-input-bytes)`);
-      const inline = bytes.length <= MAX_INLINE_JSON_BYTES;
-      const inputHash = inline ? sha256Hex(bytes) : this.blobs.put(bytes);
-      const expected = w.data.expectedOutput === undefined ? undefined : expectedOutput(w.data.expectedOutput, where);
-      return { replication, inputJson: inline ? json : null, inputHash, size: bytes.length, inline, expected };
-    });
+    // Encode and check before the transaction, and write large inputs to temp files; they are
+    // put in place in it (BlobStore.keep), and whatever was not kept goes after.
+    const staged: Incoming[] = [];
+    try {
+      await this.insertChunk(stage, raw.map(({ value, where }) => this.prepare(stage, value, where, maxPriority, staged)), now, within);
+    } finally {
+      for (const s of staged) this.blobs.drop(s);
+    }
+  }
+
+  /** A work unit checked and encoded, its input staged if it is large (`staged` collects what was). */
+  private prepare(stage: Stage, value: unknown, where: string, maxPriority: number, staged: Incoming[]): Prepared {
+    // Nothing here recurses deeper than canonical JSON allows (64 levels): the schema stops at the
+    // input and the expected output, and canonicalJson refuses deeper nesting as it meets it.
+    const w = WorkunitSpecSchema.safeParse(value);
+    if (!w.success) throw new SubmissionError(`${where}: ${describeIssues(w.error)}`);
+    const replication: Replication = { ...DEFAULT_REPLICATION, ...stage.replication, ...w.data.replication };
+    const problem = checkReplication(replication) ?? priorityProblem(replication.priority, maxPriority);
+    if (problem) throw new SubmissionError(`${where}: ${problem}`);
+    let json: string;
+    try {
+      json = canonicalJson(w.data.input);
+    } catch (e) {
+      throw new SubmissionError(`${where}: input cannot be encoded: ${(e as Error).message}`);
+    }
+    const bytes = utf8(json);
+    if (bytes.length > this.maxInputBytes) throw new SubmissionError(`${where}: the input is larger than ${this.maxInputBytes} bytes (the coordinator's --max-input-bytes)`);
+    const expected = w.data.expectedOutput === undefined ? undefined : expectedOutput(w.data.expectedOutput, where);
+    if (bytes.length <= MAX_INLINE_JSON_BYTES) return { replication, inputJson: json, inputHash: sha256Hex(bytes), size: bytes.length, expected };
+    const incoming = this.blobs.stage(bytes);
+    staged.push(incoming);
+    return { replication, inputJson: null, inputHash: incoming.sha256, size: bytes.length, incoming, expected };
+  }
+
+  private async insertChunk(stage: Stage, prepared: Prepared[], now: number, within: Tx | undefined): Promise<void> {
     // One draw of randomness for the chunk: a call per work unit was a sixth of ingest time.
     const seeds = randomBytes(32 * prepared.length);
     await this.store.within(within, async (tx) => {
       for (const [i, p] of prepared.entries()) {
-        if (!p.inline) await tx.catalog.recordFile(p.inputHash, p.size, now);
+        if (p.incoming) await this.blobs.keep(p.incoming, () => tx.catalog.recordFile(p.inputHash, p.size, now));
         await tx.work.insertWorkunit(
           {
             ...p.replication,
