@@ -9,7 +9,7 @@
 // records it; removing (files/output-collector.ts) takes the row, deletes it and unlinks the blob
 // before it commits. Whichever takes the row second sees what the first did.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 const HASH = /^[0-9a-f]{64}$/;
@@ -79,15 +79,13 @@ export class BlobStore {
 
   /**
    * Moves a complete, synced temp file into place as the blob `sha256` (whose hash the caller
-   * checked); if the blob is already there the temp file goes. Synchronous, so that nothing
-   * else on the event loop sees the blob half-stored.
+   * checked), over the blob if it is there already: the same bytes, replaced atomically (a
+   * reader keeps what it opened). Not asked first whether it is there: on a shared mount the
+   * answer may come from the client's cache, and say yes of a blob another instance removed.
+   * Synchronous, so that nothing else on the event loop sees the blob half-stored.
    */
   adopt(tempPath: string, sha256: string): void {
     const path = this.pathOf(sha256);
-    if (existsSync(path)) {
-      unlinkSync(tempPath);
-      return;
-    }
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     renameSync(tempPath, path);
     syncDir(dirname(path));
@@ -131,7 +129,22 @@ export class BlobStore {
   async keep(incoming: Incoming, record: () => Promise<void>): Promise<void> {
     await record();
     if ('temp' in incoming) this.adopt(incoming.temp, incoming.sha256);
-    else if (!this.has(incoming.sha256)) this.adopt(this.writeTemp(incoming.bytes), incoming.sha256);
+    else if (!this.opens(incoming.sha256)) this.adopt(this.writeTemp(incoming.bytes), incoming.sha256);
+  }
+
+  /**
+   * Whether the blob is there, asked of the file system itself: opening a file revalidates what
+   * an NFS client cached about it (close-to-open consistency), where a stat may be answered from
+   * the cache.
+   */
+  private opens(sha256: string): boolean {
+    try {
+      closeSync(openSync(this.pathOf(sha256), 'r'));
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
   }
 
   /** Drops incoming bytes that were not kept (nothing if they were). */

@@ -1,6 +1,7 @@
 // The files directory may be shared by several instances: one starting, or sweeping now and then,
 // removes only temp files nothing wrote to for a day (a crash's leftovers, its own or another's),
-// never another instance's upload in progress.
+// never another instance's upload in progress; and keeping bytes puts their blob in place
+// whatever another instance did with it since they were staged.
 import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,5 +50,33 @@ describe('temp files in a shared files directory', () => {
     expect(blobs.read(hash).toString()).toBe('stored');
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);
     expect(readdirSync(join(root, hash.slice(0, 2)))).toEqual([hash]);
+  });
+});
+
+describe('keeping staged bytes', () => {
+  it('puts the blob in place after the row is written, even when it went since the bytes were staged', async () => {
+    const blobs = new BlobStore(root);
+    const bytes = utf8('kept');
+    const hash = blobs.put(bytes);
+    const incoming = blobs.stage(bytes); // there already: nothing written, the bytes kept in hand
+    expect(incoming).toEqual({ sha256: hash, bytes });
+    blobs.remove(hash); // another instance removed it meanwhile (it held the row then)
+    const order: string[] = [];
+    await blobs.keep(incoming, async () => void order.push(`row, blob there: ${blobs.has(hash)}`));
+    order.push(`kept, blob there: ${blobs.has(hash)}`);
+    expect(order).toEqual(['row, blob there: false', 'kept, blob there: true']);
+    expect(blobs.read(hash).toString()).toBe('kept');
+  });
+
+  it('replaces a blob already there with the same bytes, and leaves nothing in tmp/', async () => {
+    const blobs = new BlobStore(root);
+    const one = blobs.stage(utf8('twice'));
+    const two = blobs.stage(utf8('twice')); // staged twice at once, as two instances might
+    await blobs.keep(one, async () => {});
+    await blobs.keep(two, async () => {});
+    blobs.drop(one);
+    blobs.drop(two);
+    expect(blobs.read(one.sha256).toString()).toBe('twice');
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
   });
 });
