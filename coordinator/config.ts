@@ -21,6 +21,8 @@ export const ConfigSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
   /** The content-addressed files (default: the data dir's files/): a directory every instance shares in a cluster. */
   filesDir: z.string().min(1).optional(),
+  /** The coordinator key (default: the data dir's, made at the first start): the one file every instance is given in a cluster. */
+  keyFile: z.string().min(1).optional(),
   /** Redis for cluster mode (redis://host:port): pushes and presence across instances. */
   redisUrl: z
     .string()
@@ -128,6 +130,7 @@ const FLAGS: Record<string, FlagSpec> = {
   host: { env: ['VG_HOST'] },
   'data-dir': { env: ['VG_DATA_DIR'] },
   'files-dir': { env: ['VG_FILES_DIR'] },
+  'key-file': { env: ['VG_KEY_FILE'] },
   'database-url': { env: ['VG_DATABASE_URL'] },
   'redis-url': { env: ['VG_REDIS_URL'] },
   'redis-prefix': { env: ['VG_REDIS_PREFIX'] },
@@ -180,6 +183,10 @@ export const USAGE = `Usage: npm start -- [options]
   --files-dir DIR             the stored files (app files, large inputs, uploaded outputs), content-
                               addressed: in a cluster, one directory every instance shares, e.g. an NFS
                               mount (env VG_FILES_DIR; default DATA_DIR/files)
+  --key-file FILE             the coordinator's signing key: in a cluster, one file every instance is
+                              given, made once by \`volunteer-grid admin init-key --key-file FILE\`;
+                              it must exist (env VG_KEY_FILE; default DATA_DIR/coordinator-key.json,
+                              made at the first start)
   --database-url URL          keep the database on PostgreSQL (postgres://user@host:port/db) instead of
                               the data dir's SQLite file (env VG_DATABASE_URL; default: SQLite)
   --redis-url URL             cluster mode: Redis (redis://host:port) carries pushes to volunteers and

@@ -79,8 +79,17 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const store = config.databaseUrl
     ? await Store.openPostgres(config.databaseUrl, (e) => log.warn('a pooled PostgreSQL connection failed; the pool replaces it', errorFields(e)))
     : undefined;
-  const core = createCore(config, notifier, { onError: recheckFailed, onCorrectionError: correctionFailed, onPriorityError: loweringFailed, store });
-  if (core.keyCreated) log.info('created coordinator key', { dataDir: config.dataDir });
+  let core: Core;
+  try {
+    core = createCore(config, notifier, { onError: recheckFailed, onCorrectionError: correctionFailed, onPriorityError: loweringFailed, store });
+  } catch (e) {
+    await store?.close(); // a key file missing or unreadable: nothing was started on it
+    throw e;
+  }
+  if (core.keyCreated) log.info('created coordinator key', { keyFile: core.keyFile });
+  if (core.keyFileMode !== undefined) {
+    log.warn('other users can read the coordinator key file: it signs tasks and credit in the coordinator’s name (chmod 600 it)', { keyFile: core.keyFile, mode: core.keyFileMode });
+  }
   try {
     const { recorded } = await bindCoordinatorKey(core.store.sql, core.key.publicKey, Date.now());
     if (recorded) log.info('the database now belongs to this coordinator key', { coordinatorKey: core.key.publicKey });

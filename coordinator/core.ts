@@ -14,7 +14,7 @@ import { secureDataDir, type DataDirModes } from './files/data-dir.js';
 import { OutputCollector } from './files/output-collector.js';
 import { OutputFiles } from './files/output-files.js';
 import { OutputUploads } from './files/output-uploads.js';
-import { loadOrCreateCoordinatorKey, type CoordinatorKey } from './identity/coordinator-key.js';
+import { keyFileOf, loadCoordinatorKey, type CoordinatorKey } from './identity/coordinator-key.js';
 import { Leases } from './cluster/leases.js';
 import { LeasedStagedBatches, SOLE_KEEPER, type StagedBatchKeeper } from './cluster/staged-batches.js';
 import { DATABASE_FILE_NAME } from './ops/sqlite-file.js';
@@ -39,7 +39,7 @@ const CANCEL_CHUNK = 500;
 
 export type CoreOptions = Pick<
   Config,
-  | 'dataDir' | 'filesDir' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'checkRate' | 'recheckDelayMs' | 'maxInFlightPerHost'
+  | 'dataDir' | 'filesDir' | 'keyFile' | 'distinctUsers' | 'trustThreshold' | 'spotCheckRate' | 'checkRate' | 'recheckDelayMs' | 'maxInFlightPerHost'
   | 'newHostTasks' | 'newHostTasksPerDay' | 'maxTasksPerDayPerHost' | 'newHostShare' | 'holdTimeoutMs' | 'maxCreditPerResult'
   | 'maxPriority' | 'maxInputBytes' | 'maxOutputBytes' | 'uploadGraceMs'
 >;
@@ -47,7 +47,11 @@ export type CoreOptions = Pick<
 export interface Core {
   ed: Ed25519;
   key: CoordinatorKey;
+  /** Where the key was read from (--key-file, else the data dir's). */
+  keyFile: string;
   keyCreated: boolean;
+  /** The key file's mode when other users may read it (a --key-file; the data dir's is tightened). */
+  keyFileMode?: string;
   /** What this start found readable by other users in the data dir, and tightened. */
   dataDirModes: DataDirModes;
   store: Store;
@@ -112,7 +116,9 @@ export function createCore(
   const dataDirModes = secureDataDir(options.dataDir);
   const clock = env.clock ?? Date.now;
   const ed = nodeEd25519();
-  const { key, created } = loadOrCreateCoordinatorKey(options.dataDir, ed);
+  // The data dir's own key is made at the first start; one named by --key-file must exist (admin init-key).
+  const keyFile = keyFileOf(options);
+  const { key, created, looseMode } = loadCoordinatorKey(keyFile, ed, { create: options.keyFile === undefined });
   const store = env.store ?? Store.open(join(options.dataDir, DATABASE_FILE_NAME));
   const blobs = new BlobStore(filesDirOf(options));
   const outputs = new OutputFiles(blobs);
@@ -169,7 +175,9 @@ export function createCore(
   return {
     ed,
     key,
+    keyFile,
     keyCreated: created,
+    ...(looseMode === undefined ? {} : { keyFileMode: looseMode }),
     dataDirModes,
     store,
     blobs,

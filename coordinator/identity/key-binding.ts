@@ -13,7 +13,8 @@ export class KeyMismatchError extends Error {
   ) {
     super(
       `this database belongs to the coordinator key ${databaseKey}, but this instance holds ${instanceKey}: ` +
-        'start it with the platform\'s key file (every instance shares one), or with the data dir it was created with',
+        'give every instance the platform\'s one key file (--key-file FILE, made once by `volunteer-grid admin init-key --key-file FILE`), ' +
+        'or start it with the data dir whose key it is',
     );
   }
 }

@@ -5,12 +5,12 @@
 // the output collector removed an unneeded upload since, which the copy then forgets too.
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import { syncDir } from '../../common/durable-file.js';
 import { blobPath, filesDirOf } from '../files/blob-store.js';
-import { KEY_FILE_NAME, parseCoordinatorKeyFile } from '../identity/coordinator-key.js';
+import { keyFileOf, parseCoordinatorKeyFile } from '../identity/coordinator-key.js';
 import { FILES_PREFIX, FORMAT_VERSION, INFO_TABLE, infoRows, KEY_ENTRY, SQLAR_TABLE, type BackupInfo } from './backup-format.js';
 import { isReferenced, storedFiles } from './file-references.js';
 import { databasePath, integrityProblems, openReadOnly, schemaVersion } from './sqlite-file.js';
@@ -19,17 +19,19 @@ export interface BackupResult extends BackupInfo {
   out: string;
   /** Where the files were read from. */
   filesDir: string;
+  /** Where the key was read from. */
+  keyFile: string;
   /** Unneeded uploads the collector removed while the backup ran: left out, and forgotten in the copy. */
   collected: number;
 }
 
-export async function takeBackup(dataDir: string, outFile: string, options: { includeKey: boolean; filesDir?: string }, ed: Ed25519): Promise<BackupResult> {
+export async function takeBackup(dataDir: string, outFile: string, options: { includeKey: boolean; filesDir?: string; keyFile?: string }, ed: Ed25519): Promise<BackupResult> {
   const dir = resolve(dataDir);
   const root = filesDirOf({ dataDir: dir, filesDir: options.filesDir });
   const out = resolve(outFile);
   if (existsSync(out)) throw new Error(`${out} already exists; choose another name (a backup never overwrites a file)`);
-  const keyFile = join(dir, KEY_FILE_NAME);
-  if (!existsSync(keyFile)) throw new Error(`no coordinator key in ${dir} (looked for ${keyFile})`);
+  const keyFile = keyFileOf({ dataDir: dir, keyFile: options.keyFile });
+  if (!existsSync(keyFile)) throw new Error(`no coordinator key at ${keyFile}${options.keyFile === undefined ? ' (a coordinator started with --key-file: give it here too)' : ''}`);
   const keyText = readFileSync(keyFile, 'utf8');
   const { publicKey } = parseCoordinatorKeyFile(keyText, keyFile, ed);
 
@@ -86,7 +88,7 @@ export async function takeBackup(dataDir: string, outFile: string, options: { in
       };
       const put = copy.prepare('INSERT INTO vg_backup (key, value) VALUES (?, ?)');
       copy.transaction(() => infoRows(info).forEach(([k, v]) => put.run(k, v)))();
-      result = { ...info, out, filesDir: root, collected };
+      result = { ...info, out, filesDir: root, keyFile, collected };
     } finally {
       copy.close();
     }

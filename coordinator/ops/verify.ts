@@ -3,13 +3,13 @@
 // file against its hash — and says what it found, check by check.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import { GENESIS_HASH, verifyLedgerChain } from '../../protocol/ledger.js';
 import type { CreditReceipt } from '../../protocol/messages.js';
 import { blobPath, filesDirOf } from '../files/blob-store.js';
-import { KEY_FILE_NAME, parseCoordinatorKeyFile } from '../identity/coordinator-key.js';
+import { keyFileOf, parseCoordinatorKeyFile } from '../identity/coordinator-key.js';
 import { storedFiles, unrecordedReferences } from './file-references.js';
 import { counterProblems } from './recount.js';
 import { databasePath, integrityProblems, openReadOnly, schemaVersion } from './sqlite-file.js';
@@ -35,11 +35,11 @@ const LEDGER_PAGE = 5000;
 /** Most problems listed per check (the count says how many there were). */
 const SHOWN = 20;
 
-export async function verifyDataDir(dataDir: string, ed: Ed25519, options: { filesDir?: string } = {}): Promise<VerifyReport> {
+export async function verifyDataDir(dataDir: string, ed: Ed25519, options: { filesDir?: string; keyFile?: string } = {}): Promise<VerifyReport> {
   const dir = resolve(dataDir);
   const filesDir = filesDirOf({ dataDir: dir, filesDir: options.filesDir });
   const checks: Check[] = [];
-  const keyCheck = checkKey(dir, ed);
+  const keyCheck = checkKey(keyFileOf({ dataDir: dir, keyFile: options.keyFile }), ed);
   checks.push(keyCheck.check);
   let db: Database.Database;
   try {
@@ -66,10 +66,9 @@ export async function verifyDataDir(dataDir: string, ed: Ed25519, options: { fil
   return { dataDir: dir, filesDir, checks, ok: checks.every((c) => c.problems.length === 0) };
 }
 
-function checkKey(dir: string, ed: Ed25519): { check: Check; publicKey?: string } {
-  const file = join(dir, KEY_FILE_NAME);
+function checkKey(file: string, ed: Ed25519): { check: Check; publicKey?: string } {
   if (!existsSync(file)) {
-    return { check: { name: 'coordinator key', summary: file, problems: [`no key file: the ledger cannot be checked without ${KEY_FILE_NAME}`] } };
+    return { check: { name: 'coordinator key', summary: file, problems: ['no key file: the ledger cannot be checked without it (a coordinator started with --key-file: give it here too)'] } };
   }
   try {
     const { publicKey } = parseCoordinatorKeyFile(readFileSync(file, 'utf8'), file, ed);

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import { GENESIS_HASH, ledgerEntryHash, verifyLedgerChain } from '../../protocol/ledger.js';
-import { loadOrCreateCoordinatorKey } from '../../coordinator/identity/coordinator-key.js';
+import { keyFileOf, loadCoordinatorKey } from '../../coordinator/identity/coordinator-key.js';
 import { MIGRATIONS, migrate } from '../../coordinator/store/migrations.js';
 import { SqliteDatabase } from '../../coordinator/store/sql/sqlite-database.js';
 import { LedgerStore } from '../../coordinator/store/ledger-store.js';
@@ -34,7 +34,7 @@ afterEach(() => {
 });
 
 it('converts the ledger, totals and replica credit of an existing database to exact units', async () => {
-  const { key } = loadOrCreateCoordinatorKey(dir, ed);
+  const { key } = loadCoordinatorKey(keyFileOf({ dataDir: dir }), ed, { create: true });
   db.prepare("INSERT INTO teams (id, name, created_at, total_credit) VALUES (1, 'red', ?, ?)").run(T, 6.938893903907228e-18);
   db.prepare('INSERT INTO users (id, name, team_id, created_at, total_credit) VALUES (1, ?, 1, ?, ?)').run('u', T, 6.938893903907228e-18);
   db.prepare(`INSERT INTO hosts (id, public_key, user_id, platform_kind, platform_class, platform_json, capabilities_json, created_at,
