@@ -5,8 +5,7 @@
 //
 // Invariant: a committed row of `files` has its blob on disk. The database is the referee
 // between storing and removing the same bytes, on any instance: storing takes the file's row
-// first and only then looks for the blob and puts it in place (keep), in the transaction that
-// records it; removing (files/output-collector.ts) takes the row, deletes it and unlinks the blob
+// first and only then puts the blob in place (keep), in the transaction that records it; removing (files/output-collector.ts) takes the row, deletes it and unlinks the blob
 // before it commits. Whichever takes the row second sees what the first did.
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
@@ -123,8 +122,8 @@ export class BlobStore {
   /**
    * Keeps incoming bytes as the blob of their hash, in the transaction that records them:
    * `record` writes the file's row, which holds it until this transaction ends; only then is the
-   * blob looked for and put in place, so a removal of the same bytes has either finished (no
-   * blob: these are put there) or waits for this transaction.
+   * blob put in place, so a removal of the same bytes has either finished (its unlink done) or
+   * waits for this transaction.
    */
   async keep(incoming: Incoming, record: () => Promise<void>): Promise<void> {
     await record();
