@@ -38,6 +38,11 @@ export const ConfigSchema = z.strictObject({
     .regex(/^postgres(ql)?:\/\//, 'a PostgreSQL URL starts with postgres:// (or postgresql://)')
     .optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /**
+   * The background jobs' leases (deadline sweep, re-checks, output collection…): each runs on one
+   * instance at a time, and another takes it over this long after that one stops renewing (dies).
+   */
+  leaseTtlMs: z.coerce.number().int().min(300).max(600_000).default(10_000),
   /** How often the transitioner looks for missed deadlines. */
   transitionIntervalMs: z.coerce.number().int().min(10).max(3_600_000).default(5_000),
   /** Work units of the demo's primes batch, seeded when the data dir is empty, beside at most 48 Mandelbrot strips (0: no demo). */
@@ -136,6 +141,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'redis-prefix': { env: ['VG_REDIS_PREFIX'] },
   'cluster-urls': { env: ['VG_CLUSTER_URLS'] },
   'log-level': { env: ['VG_LOG_LEVEL'] },
+  'lease-ttl-ms': { env: ['VG_LEASE_TTL_MS'] },
   'transition-interval-ms': { env: ['VG_TRANSITION_INTERVAL_MS'] },
   'demo-workunits': { env: ['VG_DEMO_WORKUNITS'] },
   'distinct-users': { env: ['VG_DISTINCT_USERS'] },
@@ -201,6 +207,9 @@ export const USAGE = `Usage: npm start -- [options]
                               load balancer that is the one URL volunteers use (env VG_CLUSTER_URLS;
                               default: volunteers know only the URL they were given)
   --log-level LEVEL           debug | info | warn | error | silent (env VG_LOG_LEVEL; default info)
+  --lease-ttl-ms N            background jobs (deadline sweep, re-checks, output collection…) run on one
+                              instance at a time under a lease; another instance takes a job over N ms
+                              after its holder stops renewing, i.e. dies (env VG_LEASE_TTL_MS; default 10000)
   --transition-interval-ms N  deadline sweep period (env VG_TRANSITION_INTERVAL_MS; default 5000)
   --demo-workunits N          work units of the demo's primes batch, seeded into an empty data dir with a
                               Mandelbrot batch of at most 48 (env VG_DEMO_WORKUNITS; default 500; 0: no demo)

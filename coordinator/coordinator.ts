@@ -12,6 +12,9 @@ import { createLogger, errorFields, type Logger } from '../common/log.js';
 import { ADMIN_NAMESPACE, attachAdminNamespace, type BatchWatch } from './api/admin-namespace.js';
 import { API_PREFIX, apiRouter } from './api/api-router.js';
 import type { Config } from './config.js';
+import { addBackgroundJobs, discardAbandoned } from './background-jobs.js';
+import { UNFENCED } from './cluster/fence.js';
+import { SingletonJobs } from './cluster/singleton-jobs.js';
 import { createCore, type Core } from './core.js';
 import { Store } from './store/store.js';
 import { bindCoordinatorKey } from './identity/key-binding.js';
@@ -38,14 +41,11 @@ import { DisconnectGrace } from './volunteers/disconnect-grace.js';
 import { attachVolunteerNamespace, onlineHostsByPlatform, socketNotifier, VOLUNTEER_NAMESPACE } from './volunteers/namespace.js';
 import { clusterPresence, localPresence } from './volunteers/presence.js';
 import { connectRedis, type RedisLink } from './cluster/redis-link.js';
-import { discardStaged, ReplicaMaker } from './work/batch-ingest.js';
+import { ReplicaMaker } from './work/batch-ingest.js';
 
 /** How long /readyz waits for the database before answering from its last answer, and how old that may be. */
 const READY_WAIT_MS = 500;
 const READY_STALE_MS = 30_000;
-
-/** How often instances sharing PostgreSQL look for submissions a dead instance left staged. */
-const ABANDONED_SUBMISSIONS_MS = 5_000;
 
 /** Between instances (serverSideEmit): batches whose status changed, for each instance's watchers. */
 const BATCHES_CHANGED = 'batches.changed';
@@ -79,9 +79,12 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const store = config.databaseUrl
     ? await Store.openPostgres(config.databaseUrl, (e) => log.warn('a pooled PostgreSQL connection failed; the pool replaces it', errorFields(e)))
     : undefined;
+  // The background jobs, each run by one instance at a time under a lease (background-jobs.ts);
+  // handed to the core before they start, so that what it kicks reaches them.
+  const jobs = new SingletonJobs({ ttlMs: config.leaseTtlMs, intervalMs: Math.floor(config.leaseTtlMs / 4) }, log);
   let core: Core;
   try {
-    core = createCore(config, notifier, { onError: recheckFailed, onCorrectionError: correctionFailed, onPriorityError: loweringFailed, store });
+    core = createCore(config, notifier, { onError: recheckFailed, onCorrectionError: correctionFailed, onPriorityError: loweringFailed, store, jobs });
   } catch (e) {
     await store?.close(); // a key file missing or unreadable: nothing was started on it
     throw e;
@@ -113,17 +116,6 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     },
   );
 
-  // A submission cut short by a crash left a staged batch: it was never acknowledged. On SQLite
-  // any staged batch found at start is such a one; on PostgreSQL one whose instance is gone
-  // (cluster/staged-batches.ts), looked for again every few seconds: an instance may die any time.
-  const discardAbandoned = async () => {
-    for (const { id, createdAt } of await core.store.work.stagedBatches()) {
-      if (!(await core.stagedBatches.abandoned(id, createdAt, Date.now()))) continue;
-      await discardStaged(core.submission, id);
-      log.warn('discarded a batch whose submission never finished', { batchId: id });
-    }
-  };
-
   let firstAdmin: RunningCoordinator['firstAdmin'];
   try {
     firstAdmin = await core.accounts.ensureFirstAdmin(config.adminPassword);
@@ -132,22 +124,17 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     if (seeded) log.info('seeded demo project', { project: DEMO_PROJECT, workunits: seeded.workunits, batches: seeded.batches });
     const admin = (await core.accounts.list()).filter((a) => a.role === 'admin').sort((a, b) => a.id - b.id)[0];
     if (admin) await core.store.catalog.adoptOwnerless(admin.id);
-    await discardAbandoned();
+    // On SQLite a staged batch found at start is a crash's leftover; on PostgreSQL the
+    // abandoned-submissions job looks for those whose instance is gone, from time to time.
+    if (core.store.sql.dialect === 'sqlite') await discardAbandoned(core, UNFENCED, log);
   } catch (e) {
     await core.close();
     throw e;
   }
   replicaMaker.add(await core.store.work.batchesWithoutReplicas());
-  // A re-check of a caught host's results that a restart interrupted.
-  core.recheckHosts().catch(recheckFailed);
-  // And a correction of a project's credit to its lowered cap.
-  core.correctCredit().catch(correctionFailed);
-  // And the lowering of a project's queued work to its lowered priority bound.
-  core.lowerPriorities().catch(loweringFailed);
-  for (const batchId of await core.store.work.cancelledBatchesWithActiveWorkunits()) {
-    log.warn('finishing a cancellation a restart interrupted', { batchId });
-    core.cancelBatch(batchId).catch((e: unknown) => log.error('cancelling a batch failed', { batchId, ...errorFields(e) }));
-  }
+  // What a restart (or a dead instance) left — re-checks, credit corrections, priority
+  // lowerings, cancellations — is resumed by the jobs' first turns, wherever their leases go.
+  addBackgroundJobs(jobs, core, config, Math.floor(config.leaseTtlMs / 4), log);
 
   // Cluster mode (--redis-url): pushes, and questions about who is connected, go to every instance.
   let redis: RedisLink | undefined;
@@ -307,44 +294,10 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     });
   }
 
-  let sweeping = false;
-  const sweep = setInterval(() => {
-    if (sweeping) return; // the last sweep is still going: no pile-up on a slow database
-    sweeping = true;
-    core.store
-      .transaction((tx) => core.service.sweepDeadlines(tx))
-      .then(
-        (n) => n > 0 && log.info('deadline sweep', { workunits: n }),
-        (e: unknown) => log.error('deadline sweep failed', errorFields(e)),
-      )
-      .finally(() => (sweeping = false));
-  }, config.transitionIntervalMs);
-  sweep.unref();
-
-  // Uploaded outputs nothing needs any more: looked for every ten minutes, or twice per grace period if shorter.
-  // Temp files of uploads a crash cut short (this instance's or another's sharing the files) go then too.
-  const collect = setInterval(() => {
-    try {
-      const temps = core.blobs.removeStaleTemps();
-      if (temps > 0) log.info('removed temp files of uploads a crash cut short', { files: temps });
-    } catch (e) {
-      log.error('removing stale temp files failed', errorFields(e));
-    }
-    core.collectOutputs().then(
-      (n) => n > 0 && log.info('removed uploaded outputs nothing needs', { files: n }),
-      (e: unknown) => log.error('removing uploaded outputs failed', errorFields(e)),
-    );
-  }, Math.max(1000, Math.min(600_000, Math.floor(config.uploadGraceMs / 2))));
-  collect.unref();
-  let discarding = false;
-  const abandonedSweep = setInterval(() => {
-    if (!config.databaseUrl || discarding) return;
-    discarding = true;
-    discardAbandoned()
-      .catch((e: unknown) => log.error('discarding abandoned submissions failed', errorFields(e)))
-      .finally(() => (discarding = false));
-  }, ABANDONED_SUBMISSIONS_MS);
-  abandonedSweep.unref();
+  // The jobs start once there is somewhere to tell hosts what they do. On SQLite a lease found
+  // at start is this coordinator's previous run's (one coordinator per file): ended, not waited out.
+  if (core.store.sql.dialect === 'sqlite') await core.leases.endOthers();
+  await jobs.start(core.leases);
 
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   const stopAll = async () => {
@@ -354,9 +307,9 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
       await new Promise<void>((resolve) => metricsServer!.server.close(() => resolve()));
     }
     await stats?.close();
-    clearInterval(sweep);
-    clearInterval(collect);
-    clearInterval(abandonedSweep);
+    // After the drain: the jobs ran on meanwhile. Their leases are given up, so that another
+    // instance takes each over at once rather than after --lease-ttl-ms.
+    await jobs.stop();
     replicaMaker.stop();
     await replicaMaker.idle();
     watch?.close();
@@ -378,7 +331,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   }
   const port = (http.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  log.info('coordinator listening', { url, coordinatorKey: core.key.publicKey, dataDir: config.dataDir, filesDir: core.blobs.root });
+  log.info('coordinator listening', { url, coordinatorKey: core.key.publicKey, dataDir: config.dataDir, filesDir: core.blobs.root, instance: core.instance });
   if (metricsServer) log.info('metrics served', { url: metricsServer.url });
 
   let closing: Promise<void> | undefined;

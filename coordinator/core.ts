@@ -1,6 +1,5 @@
 // The coordinator without its network: store, keys, files and the work lifecycle, wired.
 // The server adds HTTP and Socket.IO on top; tests drive it directly with their own clock.
-import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Ed25519 } from '../protocol/ed25519.js';
@@ -15,8 +14,12 @@ import { OutputCollector } from './files/output-collector.js';
 import { OutputFiles } from './files/output-files.js';
 import { OutputUploads } from './files/output-uploads.js';
 import { keyFileOf, loadCoordinatorKey, type CoordinatorKey } from './identity/coordinator-key.js';
+import type { Fence } from './cluster/fence.js';
+import { instanceName } from './cluster/instance-name.js';
+import { localControl, type JobControls } from './cluster/job-control.js';
 import { Leases } from './cluster/leases.js';
 import { LeasedStagedBatches, SOLE_KEEPER, type StagedBatchKeeper } from './cluster/staged-batches.js';
+import { LeasedHolds, LocalHolds } from './cluster/work-holds.js';
 import { DATABASE_FILE_NAME } from './ops/sqlite-file.js';
 import { Store } from './store/store.js';
 import type { Candidate } from './store/work-store.js';
@@ -24,6 +27,7 @@ import { HostRegistry } from './volunteers/host-registry.js';
 import { VolunteerService } from './volunteers/volunteer-service.js';
 import { CreditCorrection } from './work/credit-correction.js';
 import { CreditGranter } from './work/credit-granter.js';
+import { Cancellations } from './work/cancellation.js';
 import { HostRecheck } from './work/host-recheck.js';
 import { PriorityBounds } from './work/priority-bounds.js';
 import { QuotaKeeper, type QuotaPolicy } from './work/host-quota.js';
@@ -34,8 +38,8 @@ import { Scheduler } from './work/scheduler.js';
 import { Submission } from './work/submission.js';
 import { Transitioner } from './work/transitioner.js';
 
-/** Work units cancelled per transaction. */
-const CANCEL_CHUNK = 500;
+/** Work units retried per transaction. */
+const RETRY_CHUNK = 500;
 
 export type CoreOptions = Pick<
   Config,
@@ -60,8 +64,8 @@ export interface Core {
   outputs: OutputFiles;
   /** Uploads of outputs: by a host, for a task of its own, once, within --max-output-bytes. */
   uploads: OutputUploads;
-  /** Removes uploaded outputs nothing needs any more (one pass; resolves with how many). */
-  collectOutputs(): Promise<number>;
+  /** Removes uploaded outputs nothing needs any more (one pass, fenced when given a fence; resolves with how many). */
+  collectOutputs(fence?: Fence): Promise<number>;
   /** What collectOutputs runs: one file removed, in a transaction of the caller's. */
   collector: OutputCollector;
   apps: AppRegistry;
@@ -74,27 +78,33 @@ export interface Core {
    * and tells hosts to abort their tasks after each chunk commits. Resolves with how many.
    */
   cancelBatch(batchId: number): Promise<number>;
+  /** Cancellations: and those cut short, which the resume job finishes. */
+  cancellations: Cancellations;
   /** Opens a batch's failed work units again (those that failed with one of `codes`, if given), a chunk at a time. Resolves with how many. */
   retryBatch(batchId: number, codes?: string[]): Promise<number>;
   repair: Repair;
   /**
-   * Re-checks the earlier results of caught hosts whose re-check is due (started by itself when
-   * one is caught, and again when the next falls due; call it at start to resume). Resolves when
-   * no host due is left to re-check.
+   * Re-checks the earlier results of caught hosts whose re-check is due: unfenced by itself (a
+   * core on its own, which also kicks it when a host is caught), or as a turn under a lease with
+   * its fence. Resolves when no host due is left to re-check.
    */
-  recheckHosts(): Promise<void>;
+  recheckHosts(fence?: Fence): Promise<void>;
   /** Whether a host could take one of these replicas, quotas aside (for telling why a batch cannot move). */
   couldTake(hostId: number, candidates: Candidate[], now: number): Promise<boolean>;
   /** Projects' credit caps, and the job that takes back credit granted above a lowered one. */
   creditCaps: CreditCorrection;
-  /** Runs the credit corrections pending (call at start to resume); resolves when none is left. */
-  correctCredit(): Promise<void>;
+  /** Runs the credit corrections pending (fenced when given a fence); resolves when none is left. */
+  correctCredit(fence?: Fence): Promise<void>;
   /** Projects' priority bounds, and the job that brings queued work down to a lowered one. */
   priorities: PriorityBounds;
-  /** Runs the priority lowerings pending (call at start to resume); resolves when none is left. */
-  lowerPriorities(): Promise<void>;
+  /** Runs the priority lowerings pending (fenced when given a fence); resolves when none is left. */
+  lowerPriorities(fence?: Fence): Promise<void>;
   /** Who holds a submission in progress: on PostgreSQL a lease per staged batch, so instances leave each other's alone. */
   stagedBatches: StagedBatchKeeper;
+  /** This instance, as leases name their holder: unique among the instances sharing the database. */
+  instance: string;
+  /** Leases on the database: which instance runs each background job. */
+  leases: Leases;
   close(): Promise<void>;
 }
 
@@ -111,6 +121,10 @@ export function createCore(
     onPriorityError?: (e: unknown) => void;
     /** The store to work on (PostgreSQL: Store.openPostgres); default the data dir's SQLite file. */
     store?: Store;
+    /** This instance's name in leases (default: host, process and a random part). */
+    instance?: string;
+    /** Where the background jobs that events kick run (a coordinator's leases); default: in this process, unfenced. */
+    jobs?: JobControls;
   } = {},
 ): Core {
   const dataDirModes = secureDataDir(options.dataDir);
@@ -149,12 +163,13 @@ export function createCore(
     workAvailable: () => notifier.workAvailable?.(),
     hostsDistrusted: (hostIds) => {
       notifier.hostsDistrusted?.(hostIds);
-      recheck.kick().catch(onError);
+      recheckControl.kick();
     },
   };
-  const recheck = new HostRecheck(store, transitioner, hosts, clock, onError);
+  const recheck = new HostRecheck(store, transitioner, hosts, clock);
+  const recheckControl = env.jobs?.control('host-recheck') ?? localControl(() => recheck.kick(), onError);
   const onCorrectionError = env.onCorrectionError ?? ((e: unknown) => console.error('correcting a project’s credit failed', e));
-  const creditCaps = new CreditCorrection(store, credit, hosts, clock, onCorrectionError);
+  const creditCaps = new CreditCorrection(store, credit, hosts, clock, onCorrectionError, env.jobs?.control('credit-correction'));
   const scheduler = new Scheduler(key, {
     distinctUsers: options.distinctUsers,
     trustThreshold: options.trustThreshold,
@@ -168,9 +183,15 @@ export function createCore(
   });
   const intake = new ResultIntake(ed, transitioner, outputs, uploads, quotas);
   const service = new VolunteerService(scheduler, intake, transitioner, hosts, quotas, options.holdTimeoutMs, clock);
-  const priorities = new PriorityBounds(store, options.maxPriority, env.onPriorityError ?? ((e: unknown) => console.error('lowering a project’s priorities failed', e)));
+  const onPriorityError = env.onPriorityError ?? ((e: unknown) => console.error('lowering a project’s priorities failed', e));
+  const priorities = new PriorityBounds(store, options.maxPriority, onPriorityError, env.jobs?.control('priority-lowering'));
   const submission = new Submission(store, blobs, transitioner, priorities, options.maxInputBytes);
   const repair = new Repair(store, transitioner);
+  const instance = env.instance ?? instanceName();
+  const leases = new Leases(store.sql, instance);
+  // Work an instance has in hand: on PostgreSQL a lease each, so that the others leave it alone.
+  const holds = store.sql.dialect === 'postgres' ? new LeasedHolds(leases) : new LocalHolds();
+  const cancellations = new Cancellations(store, submission, hosts, holds, clock);
 
   return {
     ed,
@@ -183,29 +204,20 @@ export function createCore(
     blobs,
     outputs,
     uploads,
-    collectOutputs: () => collector.collect(),
+    collectOutputs: (fence) => collector.collect(fence),
     collector,
     apps: new AppRegistry(store, blobs, key),
     accounts: new AccountService(store.sql, clock),
     submission,
     registry: new HostRegistry(store, ed, key.publicKey),
     service,
-    async cancelBatch(batchId) {
-      let total = 0;
-      for (;;) {
-        const outbox = new Outbox();
-        const part = await submission.cancelBatchPart(batchId, CANCEL_CHUNK, outbox, clock());
-        outbox.flush(hosts);
-        total += part.cancelled;
-        if (part.done) return total;
-        await nextTurn();
-      }
-    },
+    cancelBatch: (batchId) => cancellations.cancel(batchId),
+    cancellations,
     async retryBatch(batchId, codes) {
       let total = 0;
       for (;;) {
         const outbox = new Outbox();
-        const part = await repair.retryPart(batchId, codes, CANCEL_CHUNK, outbox, clock());
+        const part = await repair.retryPart(batchId, codes, RETRY_CHUNK, outbox, clock());
         outbox.flush(hosts);
         total += part.retried;
         if (part.done) return total;
@@ -213,13 +225,15 @@ export function createCore(
       }
     },
     repair,
-    recheckHosts: () => recheck.kick(),
+    recheckHosts: (fence) => (fence ? recheck.run(fence) : recheck.kick()),
     couldTake: (hostId, candidates, now) => scheduler.couldTake(store, hostId, candidates, now),
     creditCaps,
-    correctCredit: () => creditCaps.kick(),
+    correctCredit: (fence) => (fence ? creditCaps.run(fence) : creditCaps.kick()),
     priorities,
-    lowerPriorities: () => priorities.kick(),
-    stagedBatches: store.sql.dialect === 'postgres' ? new LeasedStagedBatches(new Leases(store.sql, randomUUID())) : SOLE_KEEPER,
+    lowerPriorities: (fence) => (fence ? priorities.run(fence) : priorities.kick()),
+    stagedBatches: store.sql.dialect === 'postgres' ? new LeasedStagedBatches(holds) : SOLE_KEEPER,
+    instance,
+    leases,
     close: async () => {
       recheck.stop();
       creditCaps.stop();

@@ -12,6 +12,7 @@
 // blob; it was garbage, so nothing reads it, and the next pass, or the next store of those
 // bytes, mends it.
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { UNFENCED, type Fence } from '../cluster/fence.js';
 import type { Store, Tx } from '../store/store.js';
 import type { BlobStore } from './blob-store.js';
 
@@ -39,18 +40,19 @@ export class OutputCollector {
    * A whole pass over the private files, begun after this call; resolves with how many were
    * removed. With a pass under way, the next one starts when it ends (callers meanwhile share
    * it): the pass under way may have walked past files stored since it began (on PostgreSQL
-   * files are walked in key order, not in the order they came).
+   * files are walked in key order, not in the order they came). Each deletion asks the fence in
+   * its transaction (a coordinator's lease on the job); the pass ends at the first refusal.
    */
-  collect(): Promise<number> {
+  collect(fence: Fence = UNFENCED): Promise<number> {
     if (this.stopped) return Promise.resolve(0);
     if (this.running) {
       this.next ??= this.running.then(() => {
         this.next = undefined;
-        return this.collect();
+        return this.collect(fence);
       });
       return this.next;
     }
-    this.running = this.pass().finally(() => {
+    this.running = this.pass(fence).finally(() => {
       this.running = undefined;
     });
     return this.running;
@@ -73,24 +75,29 @@ export class OutputCollector {
     return true;
   }
 
-  private async pass(): Promise<number> {
+  private async pass(fence: Fence): Promise<number> {
     let after = this.store.uploads.firstFile;
     let removed = 0;
+    let fenced = false;
     for (;;) {
       const page = await this.store.uploads.privateFiles(after, PAGE, this.clock() - this.graceMs);
       const garbage = page.filter((f) => f.garbage).map((f) => f.sha256);
-      for (let i = 0; i < garbage.length && !this.stopped; i += REMOVE) {
+      for (let i = 0; i < garbage.length && !this.stopped && !fenced; i += REMOVE) {
         await nextTurn();
         if (this.stopped) break;
         const before = this.clock() - this.graceMs;
         // Checked again as each is deleted: it may have come to be needed since the page was read.
         removed += await this.store.transaction(async (tx) => {
+          if (!(await fence(tx.sql))) {
+            fenced = true;
+            return 0;
+          }
           let deleted = 0;
           for (const sha256 of garbage.slice(i, i + REMOVE)) if (await this.removeIfGarbage(tx, sha256, before)) deleted++;
           return deleted;
         });
       }
-      if (page.length < PAGE || this.stopped) return removed;
+      if (page.length < PAGE || this.stopped || fenced) return removed;
       after = page.at(-1)!.cursor;
       await nextTurn();
     }

@@ -2,6 +2,7 @@
 // validated and inserted in its own short transaction, with a turn of the event loop between
 // chunks, into a staged batch that becomes visible only when the last chunk is in.
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { UNFENCED, type Fence } from '../cluster/fence.js';
 import { SOLE_KEEPER, type StagedBatchKeeper } from '../cluster/staged-batches.js';
 import type { BatchHeader, RawWorkunit, Submission, Submitted } from './submission.js';
 
@@ -40,9 +41,13 @@ export async function ingestBatch(
   }
 }
 
-/** Deletes a staged batch a chunk at a time. */
-export async function discardStaged(submission: Submission, batchId: number): Promise<void> {
-  while (!(await submission.discardPart(batchId))) await nextTurn();
+/** Deletes a staged batch a chunk at a time, each asking the fence; false when it refused (a part may be left). */
+export async function discardStaged(submission: Submission, batchId: number, fence: Fence = UNFENCED): Promise<boolean> {
+  for (;;) {
+    const step = await submission.discardPart(batchId, fence);
+    if (step !== 'more') return step === 'done';
+    await nextTurn();
+  }
 }
 
 /** Creates the replicas of committed batches a chunk at a time; run after commits and at start. */

@@ -4,6 +4,8 @@
 // chunk appends a signed correction for every replica above the cap and records where it got to
 // in the project's row, so a crash resumes the job at the next start; grants made meanwhile are
 // already held to the new cap.
+import type { Fence, Step } from '../cluster/fence.js';
+import { localControl, type JobControl } from '../cluster/job-control.js';
 import type { CreditCorrectionState, ProjectRecord } from '../store/catalog.js';
 import type { Store, Tx } from '../store/store.js';
 import { ChunkedJob } from './chunked-job.js';
@@ -16,16 +18,21 @@ const CHUNK = 500;
 export class CreditCorrection {
   private readonly job = new ChunkedJob(
     async () => (await this.store.catalog.creditCorrections()).map((p) => p.projectId),
-    (projectId: number) => this.part(projectId),
+    (projectId: number, fence: Fence) => this.part(projectId, fence),
   );
+  private readonly control: JobControl;
 
   constructor(
     private readonly store: Store,
     private readonly credit: CreditGranter,
     private readonly notifier: HostNotifier,
     private readonly clock: () => number,
-    private readonly onError: (e: unknown) => void,
-  ) {}
+    onError: (e: unknown) => void,
+    /** Where the job runs (a coordinator's lease); default: in this process. */
+    control?: JobControl,
+  ) {
+    this.control = control ?? localControl(() => this.kick(), onError);
+  }
 
   /** A project's cap in micro-credits: the one an admin set, or the coordinator's default. */
   capOf(project: Pick<ProjectRecord, 'maxCreditMicro'>): number {
@@ -44,14 +51,20 @@ export class CreditCorrection {
       return true;
     });
     if (!found) return undefined;
-    // Its first chunk runs now: a small project is done before this returns; the job does the rest.
-    if (!(await this.part(projectId))) this.kick().catch(this.onError);
+    // Its first chunk runs now where this instance runs the job: a small project is done before
+    // this returns. The job does the rest (another instance's finds the project's row).
+    if ((await this.part(projectId, this.control.fence)) === 'more') this.control.kick();
     return await this.store.catalog.projectById(projectId);
   }
 
-  /** Runs the corrections pending (call at start to resume); resolves when none is left. */
+  /** Runs the corrections pending, unfenced (a core on its own); resolves when none is left. */
   kick(): Promise<void> {
     return this.job.kick();
+  }
+
+  /** A turn under a lease: the corrections pending, each chunk fenced. */
+  run(fence: Fence): Promise<void> {
+    return this.job.run(fence);
   }
 
   /** Stops after the chunk in hand (the coordinator is closing); the next start resumes. */
@@ -59,16 +72,17 @@ export class CreditCorrection {
     this.job.stop();
   }
 
-  /** One chunk of one project's correction; true when the project is done (or its cap changed: the run comes back to it). */
-  private async part(projectId: number): Promise<boolean> {
+  /** One chunk of one project's correction; done when the project is (or its cap changed: the run comes back to it). */
+  private async part(projectId: number, fence: Fence): Promise<Step> {
     const outbox = new Outbox();
-    const done = await this.store.transaction(async (tx) => {
+    const step = await this.store.transaction(async (tx): Promise<Step> => {
+      if (!(await fence(tx.sql))) return 'fenced';
       const state = (await tx.catalog.creditCorrections()).find((c) => c.projectId === projectId);
-      if (!state) return true;
-      return this.chunk(tx, state, outbox);
+      if (!state) return 'done';
+      return (await this.chunk(tx, state, outbox)) ? 'done' : 'more';
     });
     outbox.flush(this.notifier);
-    return done;
+    return step;
   }
 
   private async chunk(tx: Tx, c: CreditCorrectionState, outbox: Outbox): Promise<boolean> {

@@ -5,6 +5,8 @@
 // surprised by the order their work runs in. Lowering a bound also brings the project's queued
 // work down to it, batch by batch, a chunk of work units per transaction, keeping its place in
 // the project's row so that a crash resumes it at the next start (as credit corrections do).
+import type { Fence, Step } from '../cluster/fence.js';
+import { localControl, type JobControl } from '../cluster/job-control.js';
 import type { PriorityLoweringState, ProjectRecord } from '../store/catalog.js';
 import type { Repositories, Store, Tx } from '../store/store.js';
 import { ChunkedJob } from './chunked-job.js';
@@ -21,15 +23,20 @@ export function priorityProblem(priority: number | undefined, max: number): stri
 export class PriorityBounds {
   private readonly job = new ChunkedJob(
     async () => (await this.store.catalog.priorityLowerings()).map((p) => p.projectId),
-    (projectId: number) => this.part(projectId),
+    (projectId: number, fence: Fence) => this.part(projectId, fence),
   );
+  private readonly control: JobControl;
 
   constructor(
     private readonly store: Store,
     /** The bound of projects whose admin set none (--max-priority). */
     private readonly defaultMax: number,
-    private readonly onError: (e: unknown) => void,
-  ) {}
+    onError: (e: unknown) => void,
+    /** Where the job runs (a coordinator's lease); default: in this process. */
+    control?: JobControl,
+  ) {
+    this.control = control ?? localControl(() => this.kick(), onError);
+  }
 
   /** A project's bound: the one an admin set, or the coordinator's default. */
   maxOf(project: Pick<ProjectRecord, 'maxPriority'>): number {
@@ -56,14 +63,20 @@ export class PriorityBounds {
       return true;
     });
     if (!found) return undefined;
-    // Its first chunk runs now: a small project is done before this returns; the job does the rest.
-    if (!(await this.part(projectId))) this.kick().catch(this.onError);
+    // Its first chunk runs now where this instance runs the job: a small project is done before
+    // this returns. The job does the rest (another instance's finds the project's row).
+    if ((await this.part(projectId, this.control.fence)) === 'more') this.control.kick();
     return await this.store.catalog.projectById(projectId);
   }
 
-  /** Runs the lowerings pending (call at start to resume); resolves when none is left. */
+  /** Runs the lowerings pending, unfenced (a core on its own); resolves when none is left. */
   kick(): Promise<void> {
     return this.job.kick();
+  }
+
+  /** A turn under a lease: the lowerings pending, each chunk fenced. */
+  run(fence: Fence): Promise<void> {
+    return this.job.run(fence);
   }
 
   /** Stops after the chunk in hand (the coordinator is closing); the next start resumes. */
@@ -71,11 +84,12 @@ export class PriorityBounds {
     this.job.stop();
   }
 
-  /** One chunk of one project's lowering; true when the project is done. */
-  private async part(projectId: number): Promise<boolean> {
-    return await this.store.transaction(async (tx) => {
+  /** One chunk of one project's lowering; done when the project is. */
+  private async part(projectId: number, fence: Fence): Promise<Step> {
+    return await this.store.transaction(async (tx): Promise<Step> => {
+      if (!(await fence(tx.sql))) return 'fenced';
       const state = (await tx.catalog.priorityLowerings()).find((p) => p.projectId === projectId);
-      return state ? this.chunk(tx, state) : true;
+      return !state || (await this.chunk(tx, state)) ? 'done' : 'more';
     });
   }
 

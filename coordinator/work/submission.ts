@@ -13,6 +13,7 @@ import { canonicalJson, type JsonValue } from '../../protocol/canonical.js';
 import { sha256Hex } from '../../protocol/hash.js';
 import { MAX_FILE_BYTES, MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import type { Submitted } from '../../protocol/api.js';
+import { UNFENCED, type Fence, type Step } from '../cluster/fence.js';
 import type { BlobStore, Incoming } from '../files/blob-store.js';
 import type { Repositories, Store, Tx } from '../store/store.js';
 import { priorityProblem } from './priority-bounds.js';
@@ -213,9 +214,12 @@ export class Submission {
     return { batchId: stage.batchId, created: true, workunits: stage.count };
   }
 
-  /** Deletes part of a staged batch; true when nothing of it is left. */
-  async discardPart(batchId: number, limit = 5000): Promise<boolean> {
-    return (await this.store.transaction(async (tx) => (await tx.work.deleteStagedBatchPart(batchId, limit)))) < limit;
+  /** Deletes part of a staged batch, if the fence allows: done when nothing of it is left. */
+  async discardPart(batchId: number, fence: Fence = UNFENCED, limit = 5000): Promise<Step> {
+    return await this.store.transaction(async (tx) => {
+      if (!(await fence(tx.sql))) return 'fenced';
+      return (await tx.work.deleteStagedBatchPart(batchId, limit)) < limit ? 'done' : 'more';
+    });
   }
 
   /** Creates the first replicas of the next `limit` work units of a committed batch; true when none are left. */
@@ -252,8 +256,9 @@ export class Submission {
    * hosts are aborted. The batch is marked cancelled with its first part, so a crash midway
    * leaves a cancelled batch with open work units, which the coordinator finishes at start.
    */
-  async cancelBatchPart(batchId: number, limit: number, outbox: Outbox, now = Date.now()): Promise<{ cancelled: number; done: boolean }> {
+  async cancelBatchPart(batchId: number, limit: number, outbox: Outbox, now = Date.now(), fence: Fence = UNFENCED): Promise<{ cancelled: number; done: boolean; fenced?: true }> {
     return await this.store.transaction(async (tx) => {
+      if (!(await fence(tx.sql))) return { cancelled: 0, done: false, fenced: true };
       const ids = await tx.work.activeWorkunitsOfBatch(batchId, limit);
       for (const id of ids) {
         await tx.work.finishWorkunit(id, 'cancelled', null, 'cancelled by the researcher', now);
