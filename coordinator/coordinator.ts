@@ -163,6 +163,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     const reader = stats;
     metrics = new CoordinatorMetrics({
       hostsByPlatform: () => (nsp ? onlineHostsByPlatform(nsp) : new Map()),
+      leasesHeld: () => jobs.held(),
       dbStats: async () => {
         try {
           return await reader?.read();

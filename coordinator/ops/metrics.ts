@@ -14,6 +14,8 @@ export interface MetricSources {
   hostsByPlatform(): Map<string, number>;
   /** The database's counts (undefined when it cannot be read now: the gauges keep their last values). */
   dbStats(): Promise<DbStats | undefined>;
+  /** Each background job, and whether this instance holds its lease (runs it) now. */
+  leasesHeld?(): Map<string, boolean>;
 }
 
 export type Refusal = 'http' | 'connect' | 'message';
@@ -46,6 +48,15 @@ export class CoordinatorMetrics {
       collect() {
         this.reset();
         for (const [platform, n] of sources.hostsByPlatform()) this.set({ platform }, n);
+      },
+    });
+    new Gauge({
+      name: 'vg_lease_held',
+      help: 'Whether this instance holds the lease of a background job, and so runs it (1) or not (0); of several instances, one holds each',
+      labelNames: ['job'],
+      registers,
+      collect() {
+        for (const [job, held] of sources.leasesHeld?.() ?? []) this.set({ job }, held ? 1 : 0);
       },
     });
     this.tasksAssigned = new Counter({ name: 'vg_tasks_assigned_total', help: 'Tasks sent to hosts in answer to tasks.request', registers });

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addPrimesApp, submitInputs } from '../helpers/batches.js';
-import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { startTestCoordinator, TEST_BACKEND, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 
 let c: TestCoordinator;
@@ -108,6 +108,16 @@ describe('metrics', () => {
       if (tries > 200) throw new Error('the host that left is still counted');
       await new Promise((r) => setTimeout(r, 25));
     }
+  });
+
+  it('say which background jobs this instance runs: alone, all of them', async () => {
+    const held = [...(await scrape()).entries()].filter(([k]) => k.startsWith('vg_lease_held{'));
+    expect(held.map(([k]) => k).sort()).toEqual(
+      [...['deadline-sweep', 'host-recheck', 'credit-correction', 'priority-lowering', 'output-collection', 'cancellations'], ...(TEST_BACKEND === 'postgres' ? ['abandoned-submissions'] : [])]
+        .map((job) => `vg_lease_held{job="${job}"}`)
+        .sort(),
+    );
+    expect(held.every(([, v]) => v === 1)).toBe(true);
   });
 
   it('are every metric the sample Grafana dashboard queries', async () => {
