@@ -30,6 +30,7 @@ const ON_POSTGRES = [
   // Cluster suites that need the postgres project (they skip themselves on the sqlite one).
   'test/cluster/volunteer-failover.test.ts',
   'test/web/page-failover.test.ts',
+  'test/cluster/leased-jobs.test.ts',
 ];
 
 const POSTGRES_URL = process.env.VG_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
