@@ -72,9 +72,6 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     changedElsewhere?.(ids);
   };
   const notifier = { ...socketNotifier(() => nsp), batchesChanged };
-  const recheckFailed = (e: unknown) => log.error('re-checking a caught host failed', errorFields(e));
-  const correctionFailed = (e: unknown) => log.error('correcting a project’s credit failed', errorFields(e));
-  const loweringFailed = (e: unknown) => log.error('lowering a project’s priorities failed', errorFields(e));
   // PostgreSQL when asked for (--database-url), else the data dir's SQLite file.
   const store = config.databaseUrl
     ? await Store.openPostgres(config.databaseUrl, (e) => log.warn('a pooled PostgreSQL connection failed; the pool replaces it', errorFields(e)))
@@ -82,9 +79,10 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   // The background jobs, each run by one instance at a time under a lease (background-jobs.ts);
   // handed to the core before they start, so that what it kicks reaches them.
   const jobs = new SingletonJobs({ ttlMs: config.leaseTtlMs, intervalMs: Math.floor(config.leaseTtlMs / 4) }, log);
+  // (A turn that fails is logged by its LeasedJob, with the job's name.)
   let core: Core;
   try {
-    core = createCore(config, notifier, { onError: recheckFailed, onCorrectionError: correctionFailed, onPriorityError: loweringFailed, store, jobs });
+    core = createCore(config, notifier, { store, jobs });
   } catch (e) {
     await store?.close(); // a key file missing or unreadable: nothing was started on it
     throw e;
