@@ -67,7 +67,7 @@ export function rateLimitByAddress(limiter: TokenBucket, trust: TrustFn, onRefus
 
 /** Goes on at once with a local answer, or once a shared one came (never synchronously waits). */
 export function whenTaken(taken: boolean | Promise<boolean>, ok: () => void, refused: () => void, failed: (e: unknown) => void): void {
-  if (taken === true) ok();
-  else if (taken === false) refused();
-  else taken.then((t) => (t ? ok() : refused()), failed);
+  if (typeof taken !== 'boolean') taken.then((t) => (t ? ok() : refused()), failed);
+  else if (taken) ok();
+  else refused();
 }
