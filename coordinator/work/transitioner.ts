@@ -44,9 +44,21 @@ export class Transitioner {
     private readonly options: TransitionerOptions,
   ) {}
 
+  /**
+   * The ledger's turn, then the work unit's lock. Judging may append to the ledger while holding
+   * work units, so a transaction that took a work unit and then waited for the turn could wait on
+   * one that holds the turn and waits for that work unit (PostgreSQL broke such deadlocks between
+   * a group of messages and the host re-check by failing one: "internal, try again"). Taking the
+   * turn first orders every judging transaction the same way; SQLite's one writer has it already.
+   */
+  private async lock(tx: Tx, workunitId: number) {
+    await tx.ledger.takeTurn();
+    return tx.work.lockWorkunit(workunitId);
+  }
+
   async transition(tx: Tx, workunitId: number, now: number, outbox: Outbox): Promise<void> {
     // Locked first: instances judging one work unit at once take turns, each seeing the last's results.
-    const wu = await tx.work.lockWorkunit(workunitId);
+    const wu = await this.lock(tx, workunitId);
     if (!wu) return;
     outbox.batchChanged(wu.batchId);
     // A work unit retried starts again: what came before counts for nothing.
@@ -76,7 +88,7 @@ export class Transitioner {
    */
   async withdraw(tx: Tx, workunitId: number, caughtHostId: number, now: number, outbox: Outbox): Promise<void> {
     const { work } = tx;
-    const wu = await work.lockWorkunit(workunitId);
+    const wu = await this.lock(tx, workunitId);
     if (!wu || wu.expectedOutputHash !== null) return;
     outbox.batchChanged(wu.batchId);
     const replicas = await work.replicasOf(workunitId);
