@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchStatus, Submitted } from '../helpers/api-client.js';
 import { ApiClient, newResearcher, type App } from '../helpers/api-client.js';
+import { runCli } from '../helpers/cli-process.js';
 import { spawnCoordinator, type CoordinatorProcess } from '../helpers/coordinator-process.js';
 import { skipHaproxyTests, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 import { freePort, selfSignedCert, substitute } from '../helpers/nginx.js';
@@ -45,13 +46,18 @@ describe.skipIf(skip)('a cluster behind the documented HAProxy config', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vg-haproxy-'));
     database = await createTestDatabase();
-    // One data dir for both instances: the key and the stored files they share.
-    const dataDir = join(dir, 'coordinator');
-    mkdirSync(dataDir);
+    // As docs/deploy.md lays it out: a data dir each, one files directory and one key file
+    // (made once with admin init-key) that every instance is given.
+    const keyFile = join(dir, 'coordinator-key.json');
+    const made = await runCli(['admin', 'init-key', '--key-file', keyFile]);
+    expect(made.code, made.stderr).toBe(0);
     const args = ['--database-url', database.url, '--redis-url', REDIS_URL, '--redis-prefix', redisPrefix, '--trust-proxy', 'loopback',
+      '--files-dir', join(dir, 'files'), '--key-file', keyFile,
       '--demo-workunits', '0', '--admin-password', TEST_ADMIN_PASSWORD, '--check-rate', '0', '--disconnect-grace-ms', '2000'];
-    instances.push(await spawnCoordinator(dataDir, args));
-    instances.push(await spawnCoordinator(dataDir, args));
+    for (const name of ['coordinator-1', 'coordinator-2']) {
+      mkdirSync(join(dir, name));
+      instances.push(await spawnCoordinator(join(dir, name), args));
+    }
 
     const keys = selfSignedCert(dir);
     cert = keys.cert;
