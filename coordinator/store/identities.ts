@@ -147,10 +147,6 @@ for (const table of ['hosts', 'users', 'teams'] as const) {
   SQL[`add_${table}`] = `UPDATE ${table} SET total_credit_micro = total_credit_micro + ?, rac = ?, rac_time = ? WHERE id = ?`;
 }
 
-/** Advisory lock classes (two-key form, apart from the one-key locks) of sending to a host and to a user's hosts. */
-const HOST_SENDING_LOCK = 0x76676873;
-const USER_SENDING_LOCK = 0x76677573;
-
 export class IdentityStore {
   constructor(private readonly sql: SqlExecutor) {}
 
@@ -162,19 +158,6 @@ export class IdentityStore {
   async hostById(id: number): Promise<HostRecord | undefined> {
     const row = (await this.sql.get(SQL.hostById!, [id])) as HostRow | undefined;
     return row && toHost(row);
-  }
-
-  /**
-   * Takes, until the transaction ends, the turn to send tasks to this host — or, with `wholeUser`,
-   * to every host of its user (PostgreSQL; SQLite's one writer has it already). What a host may
-   * be sent depends on what it, or its user's other hosts, already hold: another instance sending
-   * to the same host or user at once would not see that yet. An advisory lock, not the host's row,
-   * so that judging results (which writes host rows under a work unit's lock) never waits for it.
-   */
-  async takeSendingTurn(host: { id: number; userId: number }, wholeUser: boolean): Promise<void> {
-    if (this.sql.dialect !== 'postgres') return;
-    // The key's second half is an int4: ids past it share turns with others, which only serialises them.
-    await this.sql.run(`SELECT pg_advisory_xact_lock(${wholeUser ? USER_SENDING_LOCK : HOST_SENDING_LOCK}, (? % 2147483647)::int)`, [wholeUser ? host.userId : host.id]);
   }
 
   async insertHost(h: { publicKey: string; userId: number; name: string | null; platform: Platform; platformClass: string; capabilities: Capabilities; now: number }): Promise<number> {

@@ -128,8 +128,12 @@ export class Scheduler {
   async assign(tx: Tx, hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Promise<Assignment> {
     const host = await tx.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
-    // Before reading what the host holds: its caps and one replica per host (and user) hold across instances.
-    await tx.identities.takeSendingTurn(host, this.options.distinctUsers);
+    // Before reading what the host (and its user's other hosts) hold, so that its caps and one
+    // replica per host and user hold across instances: the ledger's turn, which judging takes first
+    // too. One turn for both, taken before any other lock, so no two transactions can each hold
+    // what the other waits for (a turn per host or user deadlocked with judging: one group sending
+    // to a user's host then judging, another judging then sending to the same user's other host).
+    await tx.ledger.takeTurn();
     const inProgress = await tx.work.inProgressTasksOfHost(hostId);
     const resent = holding ? (await this.resendLost(tx, host, inProgress, new Set(holding), count, now)) : [];
     const resentCount = resent.length;
