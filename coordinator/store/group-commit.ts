@@ -89,6 +89,10 @@ export class GroupCommit {
     try {
       await this.store.transaction(async (tx) => {
         tx.afterCommit(() => (committed = true));
+        // The ledger's turn before any message's first lock: a message's locks last as long as its
+        // group, so one that took a host's row and then waited for the turn (to judge) could wait
+        // on a transaction holding the turn and waiting for that row. (A no-op on SQLite.)
+        await tx.ledger.takeTurn();
         for (const job of jobs) {
           try {
             outcomes.push({ ok: true, value: await tx.savepoint(job.fn) });
