@@ -3,8 +3,8 @@
 // .ci/run does).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
+import { untilListening } from './nginx.js';
 
 const BINARY = '/usr/sbin/haproxy';
 
@@ -31,15 +31,7 @@ export async function startHaproxy(dir: string, config: string, listening: numbe
   child.stdout!.on('data', (c: Buffer) => output.push(c.toString()));
   child.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const until = Date.now() + 10_000;
-  for (const port of listening) {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`haproxy exited: ${output.join('')}`);
-      if (await connects(port)) break;
-      if (Date.now() > until) throw new Error(`haproxy did not listen on ${port}: ${output.join('')}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  await untilListening('haproxy', child, listening, () => output.join(''));
   return {
     child,
     output,
@@ -50,15 +42,4 @@ export async function startHaproxy(dir: string, config: string, listening: numbe
       clearTimeout(late);
     },
   };
-}
-
-function connects(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }

@@ -2,7 +2,7 @@
 // prefix. Never installed by a test: `apt-get install -y nginx-light` (CI's .ci/run does).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 
 const CANDIDATES = ['/usr/sbin/nginx', '/usr/bin/nginx'];
@@ -84,16 +84,7 @@ http {
   child.stdout!.on('data', (c: Buffer) => output.push(c.toString()));
   child.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // Up when every port answers a TCP connect.
-  const until = Date.now() + 10_000;
-  for (const port of listening) {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`nginx exited: ${output.join('')}${readLog(dir)}`);
-      if (await connects(port)) break;
-      if (Date.now() > until) throw new Error(`nginx did not listen on ${port}: ${output.join('')}${readLog(dir)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  await untilListening('nginx', child, listening, () => output.join('') + readLog(dir));
   return {
     child,
     output,
@@ -109,15 +100,26 @@ function readLog(dir: string): string {
   return existsSync(f) ? readFileSync(f, 'utf8') : '';
 }
 
+/** Resolves once every port answers a TCP connect; throws with what the server said if it exits or takes over 10 s. */
+export async function untilListening(name: string, child: ChildProcess, ports: number[], said: () => string): Promise<void> {
+  const until = Date.now() + 10_000;
+  for (const port of ports) {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${name} exited: ${said()}`);
+      if (await connects(port)) break;
+      if (Date.now() > until) throw new Error(`${name} did not listen on ${port}: ${said()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 function connects(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    import('node:net').then(({ connect }) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
     });
+    s.once('error', () => resolve(false));
   });
 }
