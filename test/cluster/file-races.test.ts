@@ -17,7 +17,7 @@ import { Store } from '../../coordinator/store/store.js';
 import { addPrimesApp } from '../helpers/batches.js';
 import { createTestDatabase, skipPostgresTests, type TestDatabase } from '../helpers/postgres.js';
 import { replicaOfTask } from '../helpers/task-ids.js';
-import { waitFor } from '../helpers/test-coordinator.js';
+import { interleave as interleaveOn } from '../helpers/interleave.js';
 import { WORLD_OPTIONS } from '../helpers/world.js';
 
 const skip = await skipPostgresTests('two instances sharing stored files');
@@ -28,11 +28,6 @@ const GRACE = WORLD_OPTIONS.uploadGraceMs;
 const BEFORE = NOW - GRACE;
 
 /** A promise and the function that settles it. */
-function latch(): { wait: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((resolve) => (open = resolve));
-  return { wait, open };
-}
 
 describe.skipIf(skip)('two instances sharing one files directory and one PostgreSQL database', () => {
   let database: TestDatabase;
@@ -72,31 +67,7 @@ describe.skipIf(skip)('two instances sharing one files directory and one Postgre
     return sha256;
   }
 
-  /** Sessions of this database waiting for a lock. */
-  const lockWaiters = async () =>
-    (await a.store.sql.get<{ n: number }>("SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))!.n;
-
-  /**
-   * Runs `first` up to hold() and keeps its transaction open; starts `second`, and lets `first`
-   * commit once `second` has finished or is waiting for a lock (on what `first` holds).
-   */
-  async function interleave<T, U>(first: (hold: () => Promise<void>) => Promise<T>, second: () => Promise<U>): Promise<{ first: T; second: U; secondWaited: boolean }> {
-    const release = latch();
-    const reached = latch();
-    const one = first(() => {
-      reached.open();
-      return release.wait;
-    }).finally(() => reached.open());
-    void one.catch(() => undefined);
-    await reached.wait;
-    let settled = false;
-    const two = second().finally(() => (settled = true));
-    void two.catch(() => undefined);
-    await waitFor('the second instance to finish, or wait for the first', async () => settled || (await lockWaiters()) > 0);
-    const secondWaited = !settled;
-    release.open();
-    return { first: await one, second: await two, secondWaited };
-  }
+  const interleave = <T, U>(first: (hold: () => Promise<void>) => Promise<T>, second: () => Promise<U>) => interleaveOn(a.store.sql, first, second);
 
   /** Instance a's collector removes the file, and holds its transaction open. */
   const collectOnA = (sha256: string) => (hold: () => Promise<void>) =>
