@@ -295,6 +295,8 @@ const SQL: Record<string, string> = {
     WHERE id = @replicaId AND status = 'unsent'`,
   newHostLoad: `SELECT (SELECT COALESCE(SUM(c.r_new_host), 0) FROM batch_counts c WHERE c.batch_id = b.id) AS held,
     b.workunit_count AS workunits FROM batches b WHERE b.id = ?`,
+  newHostLoads: `SELECT b.id AS batchId, (SELECT COALESCE(SUM(c.r_new_host), 0) FROM batch_counts c WHERE c.batch_id = b.id) AS held,
+    b.workunit_count AS workunits FROM batches b WHERE b.status = 'active'`,
   taskSource: `SELECT r.id AS replicaId, w.id AS workunitId, w.input_json AS inputJson, w.input_hash AS inputHash,
     w.rng_seed AS rngSeed, w.fpops_est AS fpopsEst, w.delay_bound_ms AS delayBoundMs, p.name AS projectName, a.name AS appName
     FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
@@ -620,6 +622,11 @@ export class WorkStore {
   /** Tasks of a batch that hosts new when they took them hold now, and the batch's size. */
   async newHostLoad(batchId: number): Promise<{ held: number; workunits: number }> {
     return ((await this.sql.get(SQL.newHostLoad!, [batchId])) as { held: number; workunits: number } | undefined) ?? { held: 0, workunits: 0 };
+  }
+
+  /** The same, for every active batch at once. */
+  async newHostLoads(): Promise<{ batchId: number; held: number; workunits: number }[]> {
+    return ((await this.sql.all(SQL.newHostLoads!)) as { batchId: number; held: number | string; workunits: number | string }[]).map((r) => ({ batchId: Number(r.batchId), held: Number(r.held), workunits: Number(r.workunits) }));
   }
 
   async taskSource(replicaId: number): Promise<TaskSource> {

@@ -265,10 +265,10 @@ export class Scheduler {
     for (;;) {
       for (; cursor.at < cursor.page.length; cursor.at++) {
         const c = cursor.page[cursor.at]!;
-        if (!(await this.mayTake(tx, round, c))) await this.noteDailyBlock(tx, round, c);
-        else if (await this.newHostMayTake(tx, round, c.batchId, false)) return c;
+        if (await this.mayTakeOffer(tx, round, c)) return c;
+        await this.noteDailyBlock(tx, round, c);
       }
-      if (cursor.done || cursor.scanned >= MAX_SCANNED) return undefined;
+      if (cursor.done || cursor.scanned >= MAX_SCANNED || this.noRoomLeft(round, cursor.page)) return undefined;
       // Taken replicas leave the unsent set, so the next page starts that much earlier.
       cursor.offset += cursor.page.length - cursor.takenFromPage;
       cursor.page = await tx.work.projectCandidates(cursor.projectId, cursor.pageSize, cursor.offset);
@@ -286,7 +286,7 @@ export class Scheduler {
       const page = await tx.work.sentinelCandidates(PAGE, offset);
       let c: Candidate | undefined;
       for (const s of page) {
-        if (s.projectId === projectId && (await this.mayTake(tx, round, s)) && (await this.newHostMayTake(tx, round, s.batchId, false))) {
+        if (s.projectId === projectId && (await this.mayTakeOffer(tx, round, s))) {
           c = s;
           break;
         }
@@ -366,7 +366,7 @@ export class Scheduler {
         }
         return pinned.get(c.pinnedVersionId);
       },
-      newHostRoom: this.isNew(host) ? new Map() : undefined,
+      newHostRoom: this.isNew(host) ? await this.newHostRooms(tx) : undefined,
       prefs,
       sent: new Map(),
       dailyBlocked: new Set(),
@@ -386,14 +386,14 @@ export class Scheduler {
       let taken = 0;
       for (const c of page) {
         if (tasks.length >= wanted) break;
-        if (!(await this.mayTake(tx, round, c))) {
+        if (!(await this.mayTakeOffer(tx, round, c))) {
           if (regular) await this.noteDailyBlock(tx, round, c);
           continue;
         }
-        if (!(await this.newHostMayTake(tx, round, c.batchId))) continue;
+        await this.newHostMayTake(tx, round, c.batchId);
         if (await this.take(tx, round, c.replicaId, c)) taken++;
       }
-      if (page.length < pageSize) break; // that was all of this queue
+      if (page.length < pageSize || this.noRoomLeft(round, page)) break; // that was all of this queue, or all it may take
       // Taken replicas leave the unsent set, so the next page starts that much earlier.
       offset += page.length - taken;
     }
@@ -404,10 +404,10 @@ export class Scheduler {
     for (let offset = 0; offset < MAX_SCANNED; offset += PAGE) {
       const page = await tx.work.candidates(PAGE, offset);
       for (const c of page) {
-        if (!(await this.mayTake(tx, round, c))) await this.noteDailyBlock(tx, round, c);
-        else if (await this.newHostMayTake(tx, round, c.batchId, false)) return true;
+        if (await this.mayTakeOffer(tx, round, c)) return true;
+        await this.noteDailyBlock(tx, round, c);
       }
-      if (page.length < PAGE) return false;
+      if (page.length < PAGE || this.noRoomLeft(round, page)) return false;
     }
     return false;
   }
@@ -434,6 +434,16 @@ export class Scheduler {
       if (!found) continue;
       await this.take(tx, round, (await work.insertReplica(found.workunitId, found.priority, round.now, 'check')), found);
     }
+  }
+
+  /**
+   * Whether the host may take this replica of a batch, counting the new-host share without
+   * using it. The share first: it is known without a query once read for the batch, and when a
+   * batch's share is spent every replica of it would otherwise cost the queries of `fits` (on
+   * PostgreSQL, thousands of round trips a request: seconds).
+   */
+  private async mayTakeOffer(tx: Repositories, round: Round, c: Offer & { batchId: number }): Promise<boolean> {
+    return (await this.newHostMayTake(tx, round, c.batchId, false)) && (await this.mayTake(tx, round, c));
   }
 
   private async mayTake(tx: Repositories, round: Round, c: Offer): Promise<boolean> {
@@ -475,10 +485,28 @@ export class Scheduler {
     if (left === undefined) {
       const load = await tx.work.newHostLoad(batchId);
       left = newHostCap(load.workunits, this.options.newHostShare, NEW_HOST_FLOOR) - load.held;
+      // Kept when spent too: every other replica of the batch met in this round is refused
+      // without reading the batch again.
+      rooms.set(batchId, left);
     }
     if (left <= 0) return false;
     rooms.set(batchId, use ? left - 1 : left);
     return true;
+  }
+
+  /** What a new host may still take of each active batch (the new hosts' share left), read in one query. */
+  private async newHostRooms(tx: Repositories): Promise<Map<number, number>> {
+    return new Map((await tx.work.newHostLoads()).map((l) => [l.batchId, newHostCap(l.workunits, this.options.newHostShare, NEW_HOST_FLOOR) - l.held]));
+  }
+
+  /**
+   * A new host facing batches whose new-host share is all spent: reading on through the queue
+   * would only refuse every replica in it (up to MAX_SCANNED, a page read each 256 on PostgreSQL).
+   * A batch made since the round began is not in the map: read on then.
+   */
+  private noRoomLeft(round: Round, page: readonly Candidate[]): boolean {
+    const rooms = round.newHostRoom;
+    return rooms !== undefined && page.every((c) => rooms.has(c.batchId)) && [...rooms.values()].every((left) => left <= 0);
   }
 
   /** `holding`: the task ids the host says it has. */
