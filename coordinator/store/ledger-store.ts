@@ -61,7 +61,9 @@ export class LedgerStore {
    * what is appended depends on it: another instance may be appending for that replica.
    */
   async takeTurn(): Promise<void> {
-    if (this.sql.dialect === 'postgres') await this.sql.run(`SELECT pg_advisory_xact_lock(${LEDGER_LOCK})`);
+    if (this.sql.dialect !== 'postgres') return;
+    if (this.sql.advisoryXactLock) await this.sql.advisoryXactLock(LEDGER_LOCK);
+    else await this.sql.run(`SELECT pg_advisory_xact_lock(${LEDGER_LOCK})`);
   }
 
   async hasGrant(replicaId: number): Promise<boolean> {

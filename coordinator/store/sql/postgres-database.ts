@@ -164,6 +164,13 @@ class PostgresTransaction implements SqlTransaction {
     this.scope.afterCommit(this.depth, cb);
   }
 
+  async advisoryXactLock(key: number): Promise<void> {
+    if (this.scope.heldLocks.has(key)) return;
+    await this.run(`SELECT pg_advisory_xact_lock(${Math.trunc(key)})`);
+    // One taken in a savepoint is let go if the savepoint rolls back: only the outermost level's are kept.
+    if (this.depth === 0) this.scope.heldLocks.add(key);
+  }
+
   async savepoint<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     this.scope.checkDepth(this.depth);
     const name = this.scope.enter();

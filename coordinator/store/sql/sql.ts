@@ -22,6 +22,11 @@ export interface SqlExecutor {
   /** The first row, or undefined. */
   get<T>(sql: string, params?: SqlParams): Promise<T | undefined>;
   run(sql: string, params?: SqlParams): Promise<RunResult>;
+  /**
+   * PostgreSQL, in a transaction: takes a transaction-level advisory lock, unless the
+   * transaction itself (outside any savepoint) already holds it — then no round trip.
+   */
+  advisoryXactLock?(key: number): Promise<void>;
 }
 
 /** A transaction in progress: statements, nested savepoints, and what to do once it commits. */

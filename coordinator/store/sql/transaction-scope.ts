@@ -17,6 +17,8 @@ export class TransactionScope {
   /** One frame of after-commit callbacks per open level: 0 the transaction, then each savepoint. */
   private readonly frames: (() => void)[][] = [[]];
   private savepoints = 0;
+  /** Advisory locks the transaction took outside any savepoint: held until it ends, whatever its savepoints do. */
+  readonly heldLocks = new Set<number>();
 
   /** The level that may run statements now: the innermost open one. */
   get depth(): number {
