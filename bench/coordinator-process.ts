@@ -5,7 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, removeDir, spawnTs, stopChild, tempDir } from './children.js';
+import { exited, ROOT, removeDir, spawnTs, stopChild, tempDir } from './children.js';
 import { sampleProcess, type ProcSample } from './proc-stats.js';
 
 export const ADMIN_PASSWORD = 'bench-admin-password-1';
@@ -18,6 +18,10 @@ export interface CoordinatorOptions {
   /** Write a V8 CPU profile into this folder when the coordinator exits. */
   cpuProfileDir?: string;
   extraArgs?: string[];
+  /** A data dir the caller owns and removes (instances of a cluster share one: the key, the files). Else a temp dir of its own. */
+  dataDir?: string;
+  /** Default 0: any free port. */
+  port?: number;
 }
 
 export class CoordinatorProcess {
@@ -26,13 +30,14 @@ export class CoordinatorProcess {
     readonly child: ChildProcess,
     readonly dataDir: string,
     private readonly output: string[],
+    private readonly ownsDataDir: boolean,
   ) {}
 
   static async start(opts: CoordinatorOptions = {}): Promise<CoordinatorProcess> {
-    const dataDir = tempDir('coordinator');
+    const dataDir = opts.dataDir ?? tempDir('coordinator');
     const child = spawnTs(
       'coordinator/main.ts',
-      ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--demo-workunits', '0', '--log-level', 'warn', ...NON_PRODUCTION_FLAGS, ...(opts.extraArgs ?? [])],
+      ['--port', String(opts.port ?? 0), '--host', '127.0.0.1', '--data-dir', dataDir, '--demo-workunits', '0', '--log-level', 'warn', ...NON_PRODUCTION_FLAGS, ...(opts.extraArgs ?? [])],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, VG_ADMIN_PASSWORD: ADMIN_PASSWORD },
@@ -63,10 +68,10 @@ export class CoordinatorProcess {
           reject(new Error(`the coordinator exited with ${code} while starting:\n${output.join('')}`));
         });
       });
-      return new CoordinatorProcess(url, child, dataDir, output);
+      return new CoordinatorProcess(url, child, dataDir, output, !opts.dataDir);
     } catch (e) {
       await stopChild(child);
-      removeDir(dataDir);
+      if (!opts.dataDir) removeDir(dataDir);
       throw e;
     }
   }
@@ -92,10 +97,18 @@ export class CoordinatorProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** SIGTERM (so a CPU profile gets written), then removes its data dir. */
+  /** SIGTERM (so a CPU profile gets written), then removes its data dir if it made it. */
   async stop(): Promise<void> {
     await stopChild(this.child, 20_000);
-    removeDir(this.dataDir);
+    if (this.ownsDataDir) removeDir(this.dataDir);
+  }
+
+  /** SIGKILL: the instance dies as a crashed machine's would, with no hand-over. */
+  async kill9(): Promise<void> {
+    if (!this.running) return;
+    const gone = exited(this.child);
+    this.child.kill('SIGKILL');
+    await gone;
   }
 }
 

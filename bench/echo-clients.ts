@@ -4,7 +4,7 @@
 // a simulated volunteer does on the wire, "tasks.request" for N and "results.report" of N
 // made-up results of the real size. Usage: node --import tsx bench/echo-clients.ts '<SimConfig>'
 import { io, type Socket } from 'socket.io-client';
-import type { FromSim, SimConfig, SimStats, ToSim } from './sim-messages.js';
+import { emptySimStats, type FromSim, type SimConfig, type SimStats, type ToSim } from './sim-messages.js';
 
 const send = (m: FromSim) => process.send?.(m);
 const config = JSON.parse(process.argv[2] ?? '{}') as SimConfig;
@@ -18,9 +18,7 @@ let cpuAtStart = process.cpuUsage();
 
 const hex = (bytes: number) => 'cd'.repeat(bytes);
 
-function fresh(): SimStats {
-  return { requests: { at: [], ms: [], n: [] }, reports: { at: [], ms: [], n: [] }, tasks: 0, accepted: 0, rejected: 0, empty: 0, errors: [], errorCount: 0, cpuMs: 0 };
-}
+const fresh = emptySimStats;
 
 async function connectAll(): Promise<void> {
   const started = Date.now();

@@ -17,11 +17,12 @@ import { latency } from './scenarios/latency.js';
 import { peer } from './scenarios/peer.js';
 import { throughput } from './scenarios/throughput.js';
 import { DEFAULT_LOAD } from './scenarios/load.js';
+import { cluster, DEFAULT_CLUSTER_SIZES } from './scenarios/cluster.js';
 
 // In this order: the ceiling and the throughput set what the latency run paces itself by, and
 // the peer (BullMQ) runs right after the throughput it is compared with, so that with --runs N
 // the two alternate.
-const SCENARIOS: Scenario[] = [ceiling, throughput, peer, latency, connections, ingest, efficiency];
+const SCENARIOS: Scenario[] = [ceiling, throughput, peer, latency, connections, ingest, efficiency, cluster];
 
 const USAGE = `Usage: npm run bench -- [options]
 
@@ -32,6 +33,13 @@ const USAGE = `Usage: npm run bench -- [options]
   --out FILE         where to write the JSON results (default bench/bench-results.json)
   --hosts N          simulated hosts at full load (default ${DEFAULT_LOAD.hosts}, over ${DEFAULT_LOAD.processes} processes)
   --tasks-per-message N  tasks per tasks.request and results per results.report at full load (default ${DEFAULT_LOAD.tasksPerMessage}, at most 64)
+  --backend NAME     the database of the scenarios' coordinators: sqlite (default: one coordinator on its
+                     embedded file) or postgres (a fresh database on VG_BENCH_POSTGRES_URL, default
+                     postgres://postgres@127.0.0.1:5432/postgres, and a redis-server of the benchmark's own);
+                     throughput then also runs SQLite in the same scenario, as the baseline
+  --coordinators N   coordinator instances sharing that database (default 1; more need --backend postgres);
+                     simulated hosts are spread over them
+  --cluster-sizes L  the cluster scenario's instance counts on PostgreSQL, e.g. 1,2,4 (the default)
   --profile DIR      each coordinator writes a V8 CPU profile into DIR/<scenario>-run<N>/
                      (summarise one with: npx tsx bench/profile-summary.ts FILE.cpuprofile)
   --help             this text
@@ -47,6 +55,9 @@ function options() {
       profile: { type: 'string' },
       hosts: { type: 'string', default: String(DEFAULT_LOAD.hosts) },
       'tasks-per-message': { type: 'string', default: String(DEFAULT_LOAD.tasksPerMessage) },
+      backend: { type: 'string', default: 'sqlite' },
+      coordinators: { type: 'string', default: '1' },
+      'cluster-sizes': { type: 'string', default: DEFAULT_CLUSTER_SIZES.join(',') },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -57,6 +68,13 @@ function options() {
   if (!Number.isInteger(hosts) || hosts < 2 || hosts > 1000) throw new Error(`--hosts takes a whole number from 2 to 1000, not "${values.hosts}"`);
   const perMessage = Number(values['tasks-per-message']);
   if (!Number.isInteger(perMessage) || perMessage < 1 || perMessage > 64) throw new Error(`--tasks-per-message takes a whole number from 1 to 64, not "${values['tasks-per-message']}"`);
+  const backend = values.backend;
+  if (backend !== 'sqlite' && backend !== 'postgres') throw new Error(`--backend takes sqlite or postgres, not "${backend}"`);
+  const coordinators = Number(values.coordinators);
+  if (!Number.isInteger(coordinators) || coordinators < 1 || coordinators > 8) throw new Error(`--coordinators takes a whole number from 1 to 8, not "${values.coordinators}"`);
+  if (coordinators > 1 && backend === 'sqlite') throw new Error('--coordinators above 1 needs --backend postgres: instances share one PostgreSQL database, never one SQLite file');
+  const clusterSizes = values['cluster-sizes'].split(',').map((x) => Number(x.trim()));
+  if (clusterSizes.length === 0 || clusterSizes.some((n) => !Number.isInteger(n) || n < 1 || n > 8)) throw new Error(`--cluster-sizes takes instance counts from 1 to 8 separated by commas, not "${values['cluster-sizes']}"`);
   const names = values.scenario ?? [];
   const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; there are ${SCENARIOS.map((s) => s.name).join(', ')}`);
@@ -71,6 +89,8 @@ function options() {
     out: resolve(values.out),
     profileDir: values.profile ? resolve(values.profile) : undefined,
     load: { ...DEFAULT_LOAD, hosts, tasksPerMessage: perMessage },
+    deployment: { backend, coordinators } as const,
+    clusterSizes: [...new Set(clusterSizes)].sort((a, b) => a - b),
   };
 }
 
@@ -102,7 +122,7 @@ async function main(): Promise<number> {
       const t0 = Date.now();
       const loadBefore = load1();
       try {
-        const result = await s.run({ quick: o.quick, load: o.load, run, shared, log, ...(o.profileDir ? { profileDir: o.profileDir } : {}) });
+        const result = await s.run({ quick: o.quick, load: o.load, deployment: o.deployment, clusterSizes: o.clusterSizes, run, shared, log, ...(o.profileDir ? { profileDir: o.profileDir } : {}) });
         outcomes[i]!.runs.push(result);
         for (const n of result.notes ?? []) notes.add(`${s.name}: ${n}`);
         log(`  ${result.figures.map((f) => `${f.name} ${Number.isFinite(f.value) ? f.value.toFixed(f.digits ?? 1) : 'n/a'} ${f.unit}`).join('; ')} (${Math.round((Date.now() - t0) / 1000)} s, load average ${loadBefore} → ${load1()})`);
@@ -120,7 +140,7 @@ async function main(): Promise<number> {
   process.stdout.write(`\n${table(outcomes, o.runs)}\n\n${[...notes].map((n) => `* ${n}`).join('\n')}\n`);
   const doc = {
     machine: machine(),
-    options: { runs: o.runs, quick: o.quick, load: o.load, scenarios: o.scenarios.map((s) => s.name), profileDir: o.profileDir ?? null },
+    options: { runs: o.runs, quick: o.quick, load: o.load, deployment: o.deployment, clusterSizes: o.clusterSizes, scenarios: o.scenarios.map((s) => s.name), profileDir: o.profileDir ?? null },
     durationS: Math.round((Date.now() - started) / 1000),
     durability: durabilitySetting(),
     loadAverages: loads,

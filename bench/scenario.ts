@@ -2,7 +2,8 @@
 // issue sets one, plus details for the JSON file. Also the one way scenarios get a coordinator.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_PASSWORD, CoordinatorProcess } from './coordinator-process.js';
+import { ADMIN_PASSWORD } from './coordinator-process.js';
+import { Deployment, type DeploymentOptions } from './deployment.js';
 import { ResearchClient } from './research-client.js';
 import type { Load } from './scenarios/load.js';
 
@@ -53,6 +54,10 @@ export interface ScenarioContext {
   shared: Shared;
   /** When set, each coordinator writes a V8 CPU profile under this folder. */
   profileDir?: string;
+  /** What scenarios run against (--backend, --coordinators): one SQLite coordinator unless told. */
+  deployment: Omit<DeploymentOptions, 'cpuProfileDir'>;
+  /** The cluster scenario's instance counts (--cluster-sizes). */
+  clusterSizes: number[];
   log(line: string): void;
 }
 
@@ -69,22 +74,26 @@ export function passes(f: Figure): boolean | undefined {
   return f.target.op === '>=' ? f.value >= f.target.value : f.value <= f.target.value;
 }
 
-/** Runs `fn` against a fresh coordinator (logged in as its admin), and stops it however `fn` ends. */
+/**
+ * Runs `fn` against a fresh deployment (the context's, unless `deployment` says otherwise),
+ * logged in as its admin on its first instance, and stops it however `fn` ends.
+ */
 export async function withCoordinator<T>(
   ctx: ScenarioContext,
   scenario: string,
-  fn: (c: CoordinatorProcess, research: ResearchClient) => Promise<T>,
+  fn: (coordinator: Deployment, research: ResearchClient) => Promise<T>,
+  deployment: Omit<DeploymentOptions, 'cpuProfileDir'> = ctx.deployment,
 ): Promise<T> {
   let cpuProfileDir: string | undefined;
   if (ctx.profileDir) {
     cpuProfileDir = join(ctx.profileDir, `${scenario}-run${ctx.run}`);
     mkdirSync(cpuProfileDir, { recursive: true });
   }
-  const coordinator = await CoordinatorProcess.start(cpuProfileDir ? { cpuProfileDir } : {});
+  const coordinator = await Deployment.start({ ...deployment, ...(cpuProfileDir ? { cpuProfileDir } : {}) });
   try {
     const research = await ResearchClient.login(coordinator.url, 'admin', ADMIN_PASSWORD);
     const result = await fn(coordinator, research);
-    if (!coordinator.running) throw new Error(`the coordinator died during the scenario:\n${coordinator.problems().slice(0, 5).join('\n')}`);
+    if (!coordinator.running) throw new Error(`a coordinator died during the scenario:\n${coordinator.problems().slice(0, 5).join('\n')}`);
     return result;
   } finally {
     await coordinator.stop();

@@ -2,10 +2,12 @@
 // every host is connected and authenticated, tells them to work and to stop, merges figures.
 import type { ChildProcess } from 'node:child_process';
 import { spawnTs, stopChild } from './children.js';
-import type { FromSim, SimConfig, SimStats, WorkMode } from './sim-messages.js';
+import { emptySimStats, type FromSim, type SimConfig, type SimStats, type WorkMode } from './sim-messages.js';
 
 export interface FleetOptions {
   url: string;
+  /** Every instance of a cluster: hosts are spread over them and fail over between them. */
+  urls?: string[];
   /** The process to run: simulated volunteers (default) or bench/echo-clients.ts for the ceiling. */
   entry?: string;
   processes: number;
@@ -36,6 +38,7 @@ export class SimFleet {
       const hosts = Math.floor(o.hosts / o.processes) + (p < o.hosts % o.processes ? 1 : 0);
       const config: SimConfig = {
         url: o.url,
+        ...(o.urls ? { urls: o.urls } : {}),
         hosts,
         connectConcurrency: o.connectConcurrency ?? 32,
         namePrefix: `${o.namePrefix}-p${p}`,
@@ -120,17 +123,8 @@ export class SimFleet {
 }
 
 function mergeStats(all: SimStats[]): SimStats {
-  const merged: SimStats = {
-    requests: { at: [], ms: [], n: [] },
-    reports: { at: [], ms: [], n: [] },
-    tasks: 0,
-    accepted: 0,
-    rejected: 0,
-    empty: 0,
-    errors: [],
-    errorCount: 0,
-    cpuMs: 0,
-  };
+  const merged = emptySimStats();
+
   for (const s of all) {
     for (const key of ['requests', 'reports'] as const) {
       // push(...) of a long array overflows the stack: append in a loop.
@@ -147,6 +141,7 @@ function mergeStats(all: SimStats[]): SimStats {
     merged.errors.push(...s.errors);
     merged.errorCount += s.errorCount;
     merged.cpuMs += s.cpuMs;
+    for (const f of s.failoverMs) merged.failoverMs.push(f);
   }
   return merged;
 }

@@ -21,6 +21,8 @@ export class SimHost {
   private coordinatorKey = '';
   private socket: Socket | undefined;
   private checked = 0;
+  /** When its connection last dropped by itself (not closed by us), epoch ms. */
+  lostAt: number | undefined;
 
   constructor(
     readonly name: string,
@@ -37,6 +39,7 @@ export class SimHost {
 
   /** Connects and proves its key; throws with the reason when it could not. */
   async connect(url: string): Promise<void> {
+    this.close();
     const socket = io(`${url}/volunteer`, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: 30_000 });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
@@ -45,6 +48,9 @@ export class SimHost {
       socket.once('disconnect', (reason) => reject(new Error(`connect: ${reason}`)));
     });
     socket.off('connect_error').off('disconnect');
+    socket.once('disconnect', () => {
+      if (this.socket === socket) this.lostAt = Date.now();
+    });
     const hello = await this.call<{ challenge: string; coordinatorKey: string }>('hello', {
       protocol: 2,
       hostKey: this.publicKey,

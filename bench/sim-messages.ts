@@ -3,6 +3,11 @@
 
 export interface SimConfig {
   url: string;
+  /**
+   * Every instance of a cluster (url among them): host i starts on urls[i mod n] and, when its
+   * connection drops, moves to the next that answers, as the reference clients fail over.
+   */
+  urls?: string[];
   hosts: number;
   /** Connections being opened at once, per process. */
   connectConcurrency: number;
@@ -39,6 +44,12 @@ export interface SimStats {
   errorCount: number;
   /** This process's own CPU time while working, ms. */
   cpuMs: number;
+  /** For each host whose connection dropped while working: ms from the drop to its next task from another instance. */
+  failoverMs: number[];
+}
+
+export function emptySimStats(): SimStats {
+  return { requests: { at: [], ms: [], n: [] }, reports: { at: [], ms: [], n: [] }, tasks: 0, accepted: 0, rejected: 0, empty: 0, errors: [], errorCount: 0, cpuMs: 0, failoverMs: [] };
 }
 
 export type FromSim =

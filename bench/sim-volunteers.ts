@@ -4,7 +4,7 @@
 import type { Result } from '../protocol/messages.js';
 import { MAX_RESULTS_PER_REPORT } from '../protocol/limits.js';
 import { SimHost } from './sim-host.js';
-import type { FromSim, Samples, SimConfig, SimStats, ToSim, WorkMode } from './sim-messages.js';
+import { emptySimStats, type FromSim, type Samples, type SimConfig, type SimStats, type ToSim, type WorkMode } from './sim-messages.js';
 
 const send = (m: FromSim) => process.send?.(m);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -18,16 +18,15 @@ if (!process.send) {
 // The benchmark is gone: nothing left to report to.
 process.on('disconnect', () => process.exit(0));
 
+const urls = config.urls ?? [config.url];
 const hosts: SimHost[] = [];
+/** The instance each host is on now, as an index into urls. */
+const instanceOf = new Map<SimHost, number>();
 let stopping = false;
 let working: Promise<void>[] = [];
-const stats = emptyStats();
+const stats = emptySimStats();
 let cpuAtStart = process.cpuUsage();
 
-function emptyStats(): SimStats {
-  const samples = (): Samples => ({ at: [], ms: [], n: [] });
-  return { requests: samples(), reports: samples(), tasks: 0, accepted: 0, rejected: 0, empty: 0, errors: [], errorCount: 0, cpuMs: 0 };
-}
 
 function noteError(e: unknown): void {
   stats.errorCount++;
@@ -44,8 +43,9 @@ async function connectAll(): Promise<void> {
       const i = next++;
       const host = new SimHost(`${config.namePrefix}-${i}`, config.verifyEvery);
       try {
-        await host.connect(config.url);
+        await host.connect(urls[i % urls.length]!);
         hosts.push(host);
+        instanceOf.set(host, i % urls.length);
       } catch (e) {
         failed++;
         host.close();
@@ -96,9 +96,17 @@ async function work(host: SimHost, mode: WorkMode): Promise<void> {
   let next = performance.now() + Math.random() * intervalMs;
   let idleMs = 10;
   if (intervalMs > 0) await sleep(next - performance.now());
-  while (!stopping && host.connected) {
+  while (!stopping && (host.connected || urls.length > 1)) {
     try {
+      if (!host.connected) {
+        await failOver(host);
+        continue;
+      }
       const got = await cycle(host, mode.count);
+      if (got && host.lostAt !== undefined) {
+        stats.failoverMs.push(Date.now() - host.lostAt);
+        host.lostAt = undefined;
+      }
       // A host that gets nothing asks again soon (the documented retryAfterMs, 10 s, would
       // only measure idleness), backing off so idle hosts do not load the coordinator.
       if (!got) {
@@ -121,11 +129,28 @@ async function work(host: SimHost, mode: WorkMode): Promise<void> {
   }
 }
 
+/** Moves a host whose connection dropped to the next instance that takes it. */
+async function failOver(host: SimHost): Promise<void> {
+  host.lostAt ??= Date.now();
+  for (let k = 1; k <= urls.length && !stopping; k++) {
+    const i = (instanceOf.get(host)! + k) % urls.length;
+    try {
+      await host.connect(urls[i]!);
+      instanceOf.set(host, i);
+      return;
+    } catch {
+      host.close();
+    }
+  }
+  // None answered: try again shortly (the reference clients back off the same way).
+  await sleep(200);
+}
+
 process.on('message', (m: ToSim) => {
   switch (m.type) {
     case 'work':
       stopping = false;
-      Object.assign(stats, emptyStats());
+      Object.assign(stats, emptySimStats());
       cpuAtStart = process.cpuUsage();
       working = hosts.map((h) => work(h, m.mode));
       break;

@@ -3,9 +3,9 @@
 // (127.0.0.1:6379) is never touched: other engineers' tests use it, and a benchmark that set
 // `appendfsync always` there, or flushed it, would change what they measure.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createClient } from 'redis';
 import { exited, removeDir, spawnTracked, tempDir } from '../children.js';
+import { freePorts } from '../ports.js';
 import { sampleProcess, type ProcSample } from '../proc-stats.js';
 
 /** The binary: VG_REDIS_SERVER, else `redis-server` on the PATH (Debian puts it in /usr/bin). */
@@ -30,17 +30,6 @@ export function redisServerVersion(): string {
   return /v=(\S+)/.exec(r.stdout ?? '')?.[1] ?? 'unknown';
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 function durabilityArgs(d: Durability): string[] {
   // No RDB snapshots in either: a BGSAVE forked in the middle of a run would be measured as
   // noise, and durability is the AOF's job. AOF rewrites keep Redis's defaults (a rewrite is
@@ -62,7 +51,7 @@ export class RedisServer {
     // Another process may take the port between our probe and Redis's bind: try a few.
     let lastError: Error | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const port = await freePort();
+      const port = (await freePorts(1))[0]!;
       const dir = tempDir('redis');
       const child = spawnTracked(
         REDIS_SERVER,

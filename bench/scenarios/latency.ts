@@ -3,7 +3,7 @@
 // throughput run of the same run reached less than the target, also at half of what it reached.
 import { TRIVIAL_APP, trivialLine } from '../apps.js';
 import { cpuDelta } from '../proc-stats.js';
-import type { CoordinatorProcess } from '../coordinator-process.js';
+import type { Deployment } from '../deployment.js';
 import { SimFleet } from '../sim-fleet.js';
 import { max, percentile, round, sum, within } from '../stats.js';
 import { sleep, withCoordinator, type Figure, type Scenario } from '../scenario.js';
@@ -36,7 +36,7 @@ export const latency: Scenario = {
       const batch = await research.submit(appId, 'latency', workunits, trivialLine, { minQuorum: 2, targetNresults: 2 });
       // Replicas are made after the submission is acknowledged; measure once they all exist.
       await research.waitReplicas(batch.batchId, 2 * workunits, 60_000);
-      const { fleet, ready } = await SimFleet.start({ url: coordinator.url, processes: ctx.load.processes, hosts: ctx.load.hosts, namePrefix: 'lat' });
+      const { fleet, ready } = await SimFleet.start({ url: coordinator.url, urls: coordinator.urls, processes: ctx.load.processes, hosts: ctx.load.hosts, namePrefix: 'lat' });
       try {
         if (ready.failed > 0) throw new Error(`${ready.failed} hosts could not connect: ${ready.errors[0]}`);
         const figures: Figure[] = [];
@@ -59,7 +59,7 @@ export const latency: Scenario = {
   },
 };
 
-async function measure(fleet: SimFleet, coordinator: CoordinatorProcess, pace: Pace, perRequest: number, hosts: number, measureMs: number) {
+async function measure(fleet: SimFleet, coordinator: Deployment, pace: Pace, perRequest: number, hosts: number, measureMs: number) {
   fleet.work({ kind: 'paced', count: perRequest, tasksPerSecondPerHost: pace.tasksPerSecond / hosts });
   await sleep(WARM_MS);
   const from = Date.now();
