@@ -15,6 +15,7 @@ const ON_POSTGRES = [
   'test/integration/rate-limits.test.ts',
   'test/integration/stuck-work.test.ts',
   'test/integration/uploads.test.ts',
+  'test/integration/verdicts.test.ts',
   'test/api/client-address.test.ts',
   'test/api/credit.test.ts',
   'test/api/live.test.ts',

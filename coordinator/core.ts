@@ -159,6 +159,7 @@ export function createCore(
   const hosts: HostNotifier = {
     abort: (hostId, taskIds, reason) => notifier.abort(hostId, taskIds, reason),
     credit: (hostId, receipts) => notifier.credit(hostId, receipts),
+    judged: (hostId, verdicts) => notifier.judged?.(hostId, verdicts),
     batchesChanged: (batchIds) => notifier.batchesChanged?.(batchIds),
     workAvailable: () => notifier.workAvailable?.(),
     hostsDistrusted: (hostIds) => {

@@ -11,6 +11,8 @@ export const MAX_INLINE_JSON_BYTES = 256 * 1024;
 export const MAX_FILE_BYTES = 64 * 1024 * 1024;
 export const MAX_TASKS_PER_REQUEST = 64;
 export const MAX_RESULTS_PER_REPORT = 64;
+/** Task ids one results.verdicts may ask about. */
+export const MAX_VERDICTS_PER_REQUEST = 64;
 /** Longest `holding` list in tasks.request (and so the most tasks a host can hold usefully). */
 export const MAX_TASKS_HELD = 10_000;
 export const MAX_APP_FILES = 64;

@@ -14,6 +14,7 @@ import {
   MAX_RESULTS_PER_REPORT,
   MAX_TASKS_HELD,
   MAX_TASKS_PER_REQUEST,
+  MAX_VERDICTS_PER_REQUEST,
   PROTOCOL_VERSION,
 } from './limits.js';
 
@@ -232,6 +233,34 @@ export const ResultsReportSchema = z.strictObject({
 
 export const ResultStatusSchema = z.enum(['accepted', 'duplicate', 'rejected']);
 export type ResultStatus = z.infer<typeof ResultStatusSchema>;
+
+// ---- verdicts ----
+
+/**
+ * What came of a reported result, as its host may be told (docs/protocol.md, results.verdicts):
+ * `pending` not judged (or not to be told), `valid` credited (a receipt says so), `invalid` it
+ * lost its quorum vote or its credit was revoked, `error` it was an error result, `unknown` no
+ * result of this host's for that id.
+ */
+export const RESULT_VERDICTS = ['pending', 'valid', 'invalid', 'error', 'unknown'] as const;
+export const ResultVerdictSchema = z.enum(RESULT_VERDICTS);
+export type ResultVerdict = z.infer<typeof ResultVerdictSchema>;
+
+/** The host asks what came of results it reported (the catch-up path: stateless, idempotent). */
+export const VerdictsRequestSchema = z.strictObject({
+  taskIds: z.array(Id).min(1).max(MAX_VERDICTS_PER_REQUEST),
+});
+
+/** One task's verdict. Not strict: a later coordinator may say more. */
+export const TaskVerdictSchema = z.object({ taskId: Id, verdict: ResultVerdictSchema });
+export type TaskVerdict = z.infer<typeof TaskVerdictSchema>;
+
+/** The reply: one verdict per id asked about, in the order asked. */
+export const VerdictsReplySchema = z.object({ verdicts: z.array(TaskVerdictSchema).max(MAX_VERDICTS_PER_REQUEST) });
+
+/** Pushed (`results.judged`) when results of this host were judged and it may be told at once. */
+export const ResultsJudgedSchema = z.object({ verdicts: z.array(TaskVerdictSchema).min(1).max(MAX_VERDICTS_PER_REQUEST) });
+export type ResultsJudged = z.infer<typeof ResultsJudgedSchema>;
 
 // ---- credit ----
 

@@ -724,6 +724,20 @@ CREATE UNIQUE INDEX replicas_task ON replicas(task_id) WHERE task_id IS NOT NULL
 ALTER TABLE credit_ledger ADD COLUMN task_id INTEGER;
 `,
   },
+  {
+    version: 18,
+    name: 'results a host is told lost their quorum vote',
+    sql: `
+-- 1 once a result lost its quorum vote while its host's results counted: its host is told it is
+-- invalid (results.verdicts, docs/protocol.md), and stays told, whatever is judged again later
+-- (a verdict that went back to pending would tell the host a partner had been caught). Results
+-- found wrong by a check or a sentinel are never marked: their hosts are caught, and are not told.
+-- Before this migration only the rules of the regular quorum left a result invalid and not
+-- forfeited on a regular replica.
+ALTER TABLE replicas ADD COLUMN lost_quorum INTEGER NOT NULL DEFAULT 0;
+UPDATE replicas SET lost_quorum = 1 WHERE kind = 'regular' AND validate_state = 'invalid' AND forfeited = 0;
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

@@ -51,6 +51,17 @@ export interface HostReplica {
   workunitId: number;
 }
 
+/** What decides what a host is told of one of its results (work/host-verdicts.ts). */
+export interface HostResultFacts {
+  taskId: number;
+  outcome: ReplicaOutcome | null;
+  /** It lost its quorum vote while its host's results counted (migration 18). */
+  lostQuorum: boolean;
+  /** The ledger holds a grant for it, and a revocation. */
+  granted: boolean;
+  revoked: boolean;
+}
+
 /** A credited replica, with its work unit and host. */
 export interface CreditedReplica extends HostReplica {
   hostId: number;
@@ -364,6 +375,15 @@ const SQL: Record<string, string> = {
   taskOfReplica: 'SELECT id AS replicaId, task_id AS taskId, workunit_id AS workunitId FROM replicas WHERE id = ?',
   inProgressTasksOfHost: `SELECT id AS replicaId, task_id AS taskId, workunit_id AS workunitId FROM replicas
     WHERE host_id = ? AND status = 'in_progress' ORDER BY id`,
+  // Once: a result told invalid stays told (migration 18).
+  markLostQuorum: 'UPDATE replicas SET lost_quorum = 1 WHERE id = ? AND lost_quorum = 0 AND task_id IS NOT NULL RETURNING task_id AS taskId',
+  // What a host may be told of its results (work/host-verdicts.ts): one statement for up to 64
+  // task ids, each found by its unique index and only among the host's own; whether the ledger
+  // holds a grant or a revocation for it, by the ledger's index on replica_id.
+  resultsOfHost: `SELECT r.task_id AS taskId, r.outcome, r.lost_quorum AS lostQuorum,
+    EXISTS (SELECT 1 FROM credit_ledger l WHERE l.replica_id = r.id AND l.kind = 'grant') AS granted,
+    EXISTS (SELECT 1 FROM credit_ledger l WHERE l.replica_id = r.id AND l.kind = 'revocation') AS revoked
+    FROM replicas r WHERE r.task_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) AND r.host_id = ?`,
 };
 
 export class WorkStore {
@@ -747,6 +767,26 @@ export class WorkStore {
   async taskOfReplica(replicaId: number): Promise<TaskIds | undefined> {
     const r = (await this.sql.get(SQL.taskOfReplica!, [replicaId])) as (Omit<TaskIds, 'taskId'> & { taskId: number | null }) | undefined;
     return r && r.taskId !== null ? { ...r, taskId: r.taskId } : undefined;
+  }
+
+  /**
+   * Marks a result as having lost its quorum vote, once; returns the id its host knows its task
+   * by when this marked it (so the host is told once), undefined when it was marked already.
+   */
+  async markLostQuorum(replicaId: number): Promise<number | undefined> {
+    return (await this.sql.get<{ taskId: number }>(SQL.markLostQuorum!, [replicaId]))?.taskId;
+  }
+
+  /** What the ledger and the replica rows say of the host's results named by these task ids; ids that are not the host's are left out. */
+  async resultsOfHost(hostId: number, taskIds: number[]): Promise<HostResultFacts[]> {
+    const rows = (await this.sql.all(SQL.resultsOfHost!, [JSON.stringify(taskIds), hostId])) as {
+      taskId: number;
+      outcome: ReplicaOutcome | null;
+      lostQuorum: number;
+      granted: number;
+      revoked: number;
+    }[];
+    return rows.map((r) => ({ taskId: Number(r.taskId), outcome: r.outcome, lostQuorum: r.lostQuorum === 1, granted: r.granted === 1, revoked: r.revoked === 1 }));
   }
 
   /** The host's tasks in progress, in replica order. */

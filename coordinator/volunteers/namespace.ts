@@ -3,7 +3,15 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import { z } from 'zod';
 import { nestsDeeperThan } from '../../protocol/json-depth.js';
-import { MAX_FILE_BYTES, MAX_MESSAGE_BYTES, MAX_MESSAGE_NESTING, MAX_RESULTS_PER_REPORT, MAX_TASKS_PER_REQUEST, PROTOCOL_VERSION } from '../../protocol/limits.js';
+import {
+  MAX_FILE_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_MESSAGE_NESTING,
+  MAX_RESULTS_PER_REPORT,
+  MAX_TASKS_PER_REQUEST,
+  MAX_VERDICTS_PER_REQUEST,
+  PROTOCOL_VERSION,
+} from '../../protocol/limits.js';
 import {
   AuthSchema,
   GiveBackSchema,
@@ -12,6 +20,7 @@ import {
   ReceiptsRequestSchema,
   ResultsReportSchema,
   TasksRequestSchema,
+  VerdictsRequestSchema,
   type ErrorCode,
   type Hello,
   type Reply,
@@ -262,6 +271,7 @@ export function attachVolunteerNamespace(
       ok: true,
       receipts: await service.receipts(tx, hostId, afterEntryId, limit),
     }));
+    onHost('results.verdicts', VerdictsRequestSchema, async ({ taskIds }, hostId, tx) => ({ ok: true, verdicts: await service.verdicts(tx, hostId, taskIds) }));
     onHost('heartbeat', EmptySchema, async () => ({ ok: true, serverTime: Date.now() }));
 
     socket.on('disconnect', (reason) => {
@@ -320,6 +330,12 @@ export function socketNotifier(nsp: () => Namespace | undefined): HostNotifier &
     },
     credit(hostId, receipts) {
       nsp()?.to(hostRoom(hostId)).emit('credit.granted', { receipts });
+    },
+    judged(hostId, verdicts) {
+      // In pushes no longer than a results.verdicts reply.
+      for (let i = 0; i < verdicts.length; i += MAX_VERDICTS_PER_REQUEST) {
+        nsp()?.to(hostRoom(hostId)).emit('results.judged', { verdicts: verdicts.slice(i, i + MAX_VERDICTS_PER_REQUEST) });
+      }
     },
   };
 }

@@ -1,9 +1,10 @@
 // What volunteers can ask of the coordinator, one method per message: each runs in the
 // transaction it is given (a savepoint of a group commit, usually) and, once that has
-// committed, tells other hosts what changed (aborts, credit).
-import type { CreditReceipt, Result, ResultAck, Task, VolunteerPreferences } from '../../protocol/messages.js';
+// committed, tells other hosts what changed (aborts, credit, results found invalid).
+import type { CreditReceipt, Result, ResultAck, Task, TaskVerdict, VolunteerPreferences } from '../../protocol/messages.js';
 import type { Tx } from '../store/store.js';
 import type { QuotaKeeper } from '../work/host-quota.js';
+import { verdictOf } from '../work/host-verdicts.js';
 import { workunitTakesResults } from '../work/model.js';
 import { Outbox, type HostNotifier } from '../work/outbox.js';
 import type { ResultIntake } from '../work/result-intake.js';
@@ -110,6 +111,15 @@ export class VolunteerService {
 
   receipts(tx: Tx, hostId: number, afterEntryId: number, limit: number): Promise<CreditReceipt[]> {
     return tx.ledger.entriesOfHostAfter(hostId, afterEntryId, limit);
+  }
+
+  /**
+   * What came of these tasks' results, as their host may be told (work/host-verdicts.ts): one
+   * verdict per id, in the order asked; `unknown` for an id that is not one of this host's tasks.
+   */
+  async verdicts(tx: Tx, hostId: number, taskIds: number[]): Promise<TaskVerdict[]> {
+    const facts = new Map((await tx.work.resultsOfHost(hostId, [...new Set(taskIds)])).map((f) => [f.taskId, f]));
+    return taskIds.map((taskId) => ({ taskId, verdict: verdictOf(facts.get(taskId)) }));
   }
 
   /** Deadline sweep, run on a timer. */

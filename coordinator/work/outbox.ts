@@ -1,10 +1,12 @@
 // What the hosts must be told once a transaction has committed: never before, so a host is
 // never told of an abort or a credit grant that a crash could undo.
-import type { CreditReceipt } from '../../protocol/messages.js';
+import type { CreditReceipt, TaskVerdict } from '../../protocol/messages.js';
 
 export interface HostNotifier {
   abort(hostId: number, taskIds: number[], reason: string): void;
   credit(hostId: number, receipts: CreditReceipt[]): void;
+  /** Results of the host judged as it may be told at once (host-verdicts.ts): a lost quorum vote. */
+  judged?(hostId: number, verdicts: TaskVerdict[]): void;
   /** Batches whose work units or replicas changed: for researchers watching them live. */
   batchesChanged?(batchIds: number[]): void;
   /** Hosts caught by a sentinel, whose earlier results must now be checked again. */
@@ -16,6 +18,7 @@ export interface HostNotifier {
 export class Outbox {
   private readonly aborts = new Map<string, { hostId: number; reason: string; taskIds: number[] }>();
   private readonly receipts = new Map<number, CreditReceipt[]>();
+  private readonly verdicts = new Map<number, TaskVerdict[]>();
   private readonly batches = new Set<number>();
   private readonly distrusted = new Set<number>();
   private work = false;
@@ -32,6 +35,13 @@ export class Outbox {
     const list = this.receipts.get(hostId) ?? [];
     list.push(receipt);
     this.receipts.set(hostId, list);
+  }
+
+  /** `taskId`: the id the host knows the task by. */
+  judged(hostId: number, taskId: number, verdict: TaskVerdict['verdict']): void {
+    const list = this.verdicts.get(hostId) ?? [];
+    list.push({ taskId, verdict });
+    this.verdicts.set(hostId, list);
   }
 
   batchChanged(batchId: number): void {
@@ -53,8 +63,10 @@ export class Outbox {
     this.work = false;
     for (const a of this.aborts.values()) notifier.abort(a.hostId, a.taskIds, a.reason);
     for (const [hostId, list] of this.receipts) notifier.credit(hostId, list);
+    for (const [hostId, list] of this.verdicts) notifier.judged?.(hostId, list);
     this.aborts.clear();
     this.receipts.clear();
+    this.verdicts.clear();
     this.batches.clear();
     this.distrusted.clear();
   }

@@ -241,6 +241,12 @@ export class Transitioner {
       await work.setValidateState(id, 'invalid');
       await identities.recordInvalid(r.hostId!);
       await this.quotas.failed(tx, r.hostId!);
+      // It lost its quorum vote while its host's results counted (a quorum never counts a caught
+      // host's): its host is told, once (host-verdicts.ts). Not again after a work unit reopened
+      // and judged anew: a second word would say that a partner had been caught.
+      if (r.hostDistrusted || r.forfeited) continue;
+      const taskId = await work.markLostQuorum(id);
+      if (taskId !== undefined) outbox.judged(r.hostId!, taskId, 'invalid');
     }
     await this.credit.grant(tx, wu, verdict.valid.map((id) => ({ replicaId: id, hostId: byId.get(id)!.hostId! })), now, outbox);
   }

@@ -10,7 +10,7 @@ import { canonicalJson } from '../../protocol/canonical.js';
 import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
 import { sha256Hex } from '../../protocol/hash.js';
-import type { AbortNotice, Capabilities, CreditReceipt, Platform, Reply, Result, ResultAck, Task } from '../../protocol/messages.js';
+import type { AbortNotice, Capabilities, CreditReceipt, Platform, Reply, Result, ResultAck, ResultVerdict, Task, TaskVerdict } from '../../protocol/messages.js';
 import { buildResult, type Outcome } from '../../protocol/results.js';
 import { signBody } from '../../protocol/signing.js';
 import { appVersionProblem, fileProblem, taskProblem, type SignedAppVersion } from '../../protocol/verify.js';
@@ -33,6 +33,8 @@ export interface VolunteerOptions {
 export class TestVolunteer {
   readonly aborts: AbortNotice[] = [];
   readonly receipts: CreditReceipt[] = [];
+  /** Verdicts pushed with results.judged, as they came. */
+  readonly judged: TaskVerdict[] = [];
   readonly accepted: Result[] = [];
   /** Computed but not yet acknowledged: reported again (idempotently) after a reconnect. */
   pending: Result[] = [];
@@ -52,6 +54,7 @@ export class TestVolunteer {
   ) {
     socket.on('tasks.abort', (n: AbortNotice) => this.aborts.push(n));
     socket.on('credit.granted', (m: { receipts: CreditReceipt[] }) => this.receipts.push(...m.receipts));
+    socket.on('results.judged', (m: { verdicts: TaskVerdict[] }) => this.judged.push(...m.verdicts));
   }
 
   /** Connects, says hello and proves its key. Throws with the coordinator's message on refusal. */
@@ -130,6 +133,18 @@ export class TestVolunteer {
       }
     }
     return buildResult(ed, this.seed, task, outcome, { cpuTimeMs: elapsed, elapsedMs: elapsed });
+  }
+
+  /** A signed result of this task with `output`, whatever the task asked (a wrong answer, on purpose). */
+  resultWith(task: Task, output: unknown): Result {
+    return buildResult(ed, this.seed, task, { output }, { cpuTimeMs: 1, elapsedMs: 1 });
+  }
+
+  /** results.verdicts: what came of these tasks, as the coordinator tells this host. */
+  async verdicts(taskIds: number[]): Promise<Record<number, ResultVerdict>> {
+    const reply = await this.send<{ verdicts: TaskVerdict[] }>('results.verdicts', { taskIds });
+    if (!reply.ok) throw new Error(`results.verdicts: ${reply.error.message}`);
+    return Object.fromEntries(reply.verdicts.map((v) => [v.taskId, v.verdict]));
   }
 
   /** PUT /files/{hash}: the output of one of this host's tasks, signed as the protocol asks (docs/protocol.md §5). */

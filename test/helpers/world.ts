@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromHex, toHex } from '../../protocol/bytes.js';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
-import type { Capabilities, CreditReceipt, Platform, Result, Task } from '../../protocol/messages.js';
+import type { Capabilities, CreditReceipt, Platform, Result, ResultVerdict, Task, TaskVerdict } from '../../protocol/messages.js';
 import { buildResult, type Outcome } from '../../protocol/results.js';
 import type { Requirements, VersionPlatform } from '../../coordinator/store/catalog.js';
 import { DEFAULT_MAX_CREDIT_PER_RESULT, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_OUTPUT_BYTES } from '../../coordinator/config.js';
@@ -39,6 +39,8 @@ export interface WorldHost {
   report(...results: Result[]): ReturnType<Core['service']['reportResults']>;
   /** A signed result; it says the task took a minute of CPU (and of wall time) unless told otherwise. */
   result(task: Task, outcome: Outcome, measured?: { cpuTimeMs: number; elapsedMs?: number }): Result;
+  /** results.verdicts: what the host is told of these tasks, by task id. */
+  verdicts(...tasks: Pick<Task, 'taskId'>[]): Promise<Record<number, ResultVerdict>>;
 }
 
 export interface World {
@@ -48,6 +50,8 @@ export interface World {
   advance(ms: number): void;
   aborts: { hostId: number; taskIds: number[]; reason: string }[];
   credits: { hostId: number; receipts: CreditReceipt[] }[];
+  /** results.judged pushes, as the hosts would be told them. */
+  judged: { hostId: number; verdicts: TaskVerdict[] }[];
   addHost(opts?: { platform?: Platform; capabilities?: Capabilities; accountKey?: string; name?: string }): Promise<WorldHost>;
   addApp(opts?: { validation?: Validation; homogeneousRedundancy?: boolean; adaptiveReplication?: boolean; platform?: VersionPlatform; requirements?: Requirements }): Promise<number>;
   submit(appId: number, inputs: unknown[], replication?: Partial<Replication>): Promise<number>;
@@ -74,9 +78,14 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
   let now = 1_700_000_000_000;
   const aborts: World['aborts'] = [];
   const credits: World['credits'] = [];
+  const judged: World['judged'] = [];
   const core = createCore(
     { dataDir, ...WORLD_OPTIONS, ...options },
-    { abort: (hostId, taskIds, reason) => aborts.push({ hostId, taskIds, reason }), credit: (hostId, receipts) => credits.push({ hostId, receipts }) },
+    {
+      abort: (hostId, taskIds, reason) => aborts.push({ hostId, taskIds, reason }),
+      credit: (hostId, receipts) => credits.push({ hostId, receipts }),
+      judged: (hostId, verdicts) => judged.push({ hostId, verdicts }),
+    },
     { clock: () => now, random, taskIds },
   );
   let apps = 0;
@@ -93,6 +102,7 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
     advance: (ms) => void (now += ms),
     aborts,
     credits,
+    judged,
     async addHost(opts = {}) {
       const seed = toHex(ed.randomSeed());
       const publicKey = toHex(ed.publicKeyFromSeed(fromHex(seed)));
@@ -123,6 +133,10 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
         },
         result: (task, outcome, measured = { cpuTimeMs: MINUTE_MS }) =>
           buildResult(ed, seed, task, outcome, { cpuTimeMs: measured.cpuTimeMs, elapsedMs: measured.elapsedMs ?? measured.cpuTimeMs }),
+        verdicts: async (...tasks) => {
+          const told = await core.store.transaction((tx) => core.service.verdicts(tx, host.id, tasks.map((t) => t.taskId)));
+          return Object.fromEntries(told.map((v) => [v.taskId, v.verdict]));
+        },
       };
     },
     async addApp(opts = {}) {

@@ -335,6 +335,21 @@ const gens: Record<string, Gen> = {
     return { args: [breakIt(rng, { taskIds: `[${unknownId(rng)}]`, reason: q('x'.repeat(rng.chance(0.5) ? 201 : 5)) }, { taskIds: 'array', reason: 'string' }, ['taskIds', 'reason'])], expect: 'error' };
   },
 
+  'results.verdicts': (rng, h) => {
+    if (rng.chance(0.4)) {
+      // Valid, but naming tasks that are not this host's: each is unknown, as an id no task has.
+      const ids = Array.from({ length: rng.int(1, 64) }, () => (rng.chance(0.5) ? String(rng.pick(h.otherTasks).taskId) : unknownId(rng)));
+      return {
+        args: [obj({ taskIds: `[${ids.join(',')}]` })],
+        expect: (r) => {
+          const verdicts = (r as { ok?: boolean; verdicts?: { verdict: string }[] }).verdicts;
+          return (r as { ok?: boolean }).ok === true && verdicts?.length === ids.length && verdicts.every((v) => v.verdict === 'unknown') ? undefined : 'told a verdict of another host’s task';
+        },
+      };
+    }
+    return { args: [breakIt(rng, { taskIds: `[${unknownId(rng)}]` }, { taskIds: 'array' }, ['taskIds'])], expect: 'error' };
+  },
+
   'credit.receipts': (rng) => {
     if (rng.chance(0.3)) return { args: [obj({ afterEntryId: String(rng.int(0, 1e9)), limit: String(rng.int(1, 500)) })], expect: (r) => ((r as { ok?: boolean }).ok === true ? undefined : 'a valid receipts request failed') };
     return { args: [breakIt(rng, { afterEntryId: '0', limit: rng.pick(['0', '501', '100']) }, { afterEntryId: 'number', limit: 'number' }, [])], expect: 'error' };
@@ -710,7 +725,7 @@ describe('hostile input', () => {
   it('oversized frames and malformed packets drop the connection; the coordinator stays up', async () => {
     const rng = new Rng(SEED ^ 0xf8a3e);
     const cases: { label: string; transports?: ('websocket' | 'polling')[]; send(s: RawSocket): void }[] = [];
-    for (const event of ['hello', 'auth', 'tasks.request', 'results.report', 'tasks.progress', 'tasks.giveBack', 'credit.receipts', 'heartbeat']) {
+    for (const event of ['hello', 'auth', 'tasks.request', 'results.report', 'tasks.progress', 'tasks.giveBack', 'results.verdicts', 'credit.receipts', 'heartbeat']) {
       cases.push({ label: `${event} over 1 MiB`, send: (s) => void s.send(event, [obj({ pad: q('p'.repeat(1_100_000)) })], 5000) });
     }
     cases.push({ label: '4 MiB', send: (s) => void s.send('heartbeat', [q('p'.repeat(4 * 1024 * 1024))], 5000) });

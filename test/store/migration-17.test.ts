@@ -39,7 +39,7 @@ describe('migration 17', () => {
         VALUES (1, 1, 1, '1', '${'c'.repeat(64)}', 2, 2, 1, 4, 2, 1000, 1, 0, 's', 0);
       INSERT INTO replicas (id, workunit_id, priority, status, created_at, host_id, sent_at, deadline)
         VALUES (7, 1, 0, 'in_progress', 0, 1, 0, 1000), (8, 1, 0, 'unsent', 0, NULL, NULL, NULL);`);
-    expect(migrate(db)).toEqual([17]);
+    expect(migrate(db, MIGRATIONS.filter((m) => m.version <= 17))).toEqual([17]);
     expect(db.prepare('SELECT id, task_id AS taskId FROM replicas ORDER BY id').all()).toEqual([{ id: 7, taskId: 7 }, { id: 8, taskId: null }]);
     expect((db.prepare("SELECT name FROM pragma_table_info('credit_ledger') WHERE name = 'task_id'").get())).toEqual({ name: 'task_id' });
     db.close();

@@ -37,6 +37,15 @@ CREATE UNIQUE INDEX replicas_task ON replicas(task_id) WHERE task_id IS NOT NULL
 ALTER TABLE credit_ledger ADD COLUMN task_id BIGINT;
 `,
   },
+  {
+    version: 18,
+    name: 'results a host is told lost their quorum vote',
+    sql: `
+-- SQLite's migration 18, which says why.
+ALTER TABLE replicas ADD COLUMN lost_quorum BIGINT NOT NULL DEFAULT 0;
+UPDATE replicas SET lost_quorum = 1 WHERE kind = 'regular' AND validate_state = 'invalid' AND forfeited = 0;
+`,
+  },
 ];
 
 /** Applies what is missing; returns the versions it applied (none when another instance did). */
