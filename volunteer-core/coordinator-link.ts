@@ -13,7 +13,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
 import { PROTOCOL_VERSION } from '../protocol/limits.js';
-import { Hex32, type AbortNotice, type Capabilities, type CreditReceipt, type Platform } from '../protocol/messages.js';
+import { Hex32, ResultsJudgedSchema, type AbortNotice, type Capabilities, type CreditReceipt, type Platform, type TaskVerdict } from '../protocol/messages.js';
 import { unref } from './clock.js';
 import { describeConnectError } from './connect-problem.js';
 import type { VolunteerCrypto } from './crypto.js';
@@ -143,6 +143,8 @@ export type LinkEvents = {
   fatal: Error;
   abort: AbortNotice;
   credit: CreditReceipt[];
+  /** Results of this host were judged (results.judged): a lost quorum vote, told at once. */
+  judged: TaskVerdict[];
   /** The coordinator says there may be work for a host that found none: ask again now. */
   available: void;
   /** An attempt to connect or handshake failed: why, and when the next one is. */
@@ -344,6 +346,11 @@ export class CoordinatorLink extends Emitter<LinkEvents> {
     socket.on('tasks.abort', (n: AbortNotice) => this.emit('abort', n));
     socket.on('credit.granted', (m: { receipts: CreditReceipt[] }) => this.emit('credit', m.receipts));
     socket.on('tasks.available', () => this.emit('available', undefined));
+    // Checked here, as every reply is where it is used: a push this client cannot read is as none.
+    socket.on('results.judged', (m: unknown) => {
+      const parsed = ResultsJudgedSchema.safeParse(m);
+      if (parsed.success) this.emit('judged', parsed.data.verdicts);
+    });
   }
 
   /**

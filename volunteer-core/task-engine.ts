@@ -9,8 +9,19 @@ import type { AppBundle, AppOutcome, CheckpointLimits, TaskHost } from '../app-r
 import type { AppKind } from '../protocol/app-kind.js';
 import { utf8 } from '../protocol/bytes.js';
 import { canonicalJson } from '../protocol/canonical.js';
-import { MAX_ERROR_MESSAGE_CHARS, MAX_INLINE_JSON_BYTES } from '../protocol/limits.js';
-import { TaskLimitSchema, TaskSchema, type TaskLimit, type VolunteerPreferences, type AbortNotice, type Result, type ResultAck, type Task } from '../protocol/messages.js';
+import { MAX_ERROR_MESSAGE_CHARS, MAX_INLINE_JSON_BYTES, MAX_VERDICTS_PER_REQUEST } from '../protocol/limits.js';
+import {
+  TaskLimitSchema,
+  TaskSchema,
+  TaskVerdictSchema,
+  type TaskLimit,
+  type TaskVerdict,
+  type VolunteerPreferences,
+  type AbortNotice,
+  type Result,
+  type ResultAck,
+  type Task,
+} from '../protocol/messages.js';
 import { buildResult, type Outcome } from '../protocol/results.js';
 import { taskProblem } from '../protocol/verify.js';
 import { UploadRefused, VerificationError, type CacheUse } from './app-cache.js';
@@ -27,6 +38,12 @@ const GIVE_BACK_CHUNK = 64;
 /** Room a report's envelope (Socket.IO framing, the event name, the ack id) takes besides its results. */
 const REPORT_OVERHEAD_BYTES = 4096;
 const RECEIPTS_PAGE = 500;
+/**
+ * How often (×0.5–1.5) a connected host asks what came of results still waiting for their
+ * verdict, 64 at a time, those asked longest ago first; and once after every connect. A lost
+ * quorum vote is pushed when it is judged: asking is the catch-up for pushes missed meanwhile.
+ */
+const VERDICTS_MS = 60_000;
 
 // ---- the adapters ----
 
@@ -96,7 +113,7 @@ export interface EngineLink {
   call<T extends object>(event: string, payload: unknown): Promise<T>;
   /** Sends without waiting for the answer. */
   fire(event: string, payload: unknown): void;
-  on<K extends 'ready' | 'lost' | 'abort' | 'credit' | 'available'>(event: K, listener: (value: LinkEvents[K]) => void): () => void;
+  on<K extends 'ready' | 'lost' | 'abort' | 'credit' | 'available' | 'judged'>(event: K, listener: (value: LinkEvents[K]) => void): () => void;
 }
 
 /** What happened, for the daemon's log or the page's activity list. Every one is optional. */
@@ -113,6 +130,8 @@ export interface EngineEvents<C> {
   limited(limit: TaskLimit): void;
   creditAdded(added: number, rejected: number, credit: C): void;
   creditFetchFailed(error: Error): void;
+  /** What came of reported results, pushed or asked for (results.judged, results.verdicts). */
+  judged(verdicts: TaskVerdict[]): void;
   /** A task verified and journalled: it is this host's now. */
   received(task: Task): void;
   refused(taskId: number, code: string, message: string): void;
@@ -153,6 +172,8 @@ export interface EngineOptions<C extends CreditStore> {
   mayStart?(task: Task): boolean;
   /** Which projects to compute for, sent with every tasks.request (docs/protocol.md). */
   preferences?(): VolunteerPreferences | undefined;
+  /** Tasks whose results were reported and still wait for their verdict (the task list's pending validation). */
+  awaitingVerdict?(): Iterable<number>;
   /** For spreading requests in time; Math.random by default. */
   random?: () => number;
   events?: Partial<EngineEvents<C>>;
@@ -206,6 +227,12 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
   private stopping = false;
   private fillTimer: TimerId | undefined;
   private reportTimer: TimerId | undefined;
+  private verdictTimer: TimerId | undefined;
+  private askingVerdicts = false;
+  /** When each task awaiting its verdict was last asked about: those asked longest ago go first. */
+  private readonly verdictAskedAt = new Map<number, number>();
+  /** The session whose coordinator does not know results.verdicts (older than it): not asked again on it. */
+  private verdictsUnknownTo: Session | undefined;
   private readonly progressTimer: TimerId;
   /** The last ask for work came back empty. */
   waitingForWork = false;
@@ -239,10 +266,13 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     link.on('ready', (s) => void this.onReady(s));
     link.on('lost', (reason) => {
       this.current = undefined;
+      this.clock.clearTimeout(this.verdictTimer);
+      this.verdictTimer = undefined;
       this.events.lost?.(reason);
     });
     link.on('abort', (n: AbortNotice) => void this.abort(n.taskIds, n.reason));
     link.on('credit', (receipts) => void this.addCredit(receipts));
+    link.on('judged', (verdicts) => this.judged(verdicts));
     // Told there may be work: ask within a second (spread, so a thousand idle hosts do not ask
     // in the same millisecond) instead of at the end of the wait the last empty answer set.
     link.on('available', () => {
@@ -296,7 +326,9 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     this.creditStore ??= await this.o.openCredit(session.coordinatorKey);
     this.events.connected?.(session);
     for (const h of this.held.values()) if (h.state === 'preparing' && h.attempts === 0) void this.prepare(h);
-    void this.catchUpCredit();
+    // Receipts first: what they make valid need not be asked about.
+    void this.catchUpCredit().then(() => this.askVerdicts());
+    this.scheduleVerdicts();
     this.scheduleReport(0);
     this.fill();
   }
@@ -311,6 +343,53 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     } catch (e) {
       this.events.creditFetchFailed?.(asError(e)); // caught up next time
     }
+  }
+
+  // ---- verdicts ----
+
+  private scheduleVerdicts(): void {
+    this.clock.clearTimeout(this.verdictTimer);
+    const wait = Math.round(VERDICTS_MS * (0.5 + (this.o.random ?? Math.random)()));
+    this.verdictTimer = this.clock.setTimeout(() => {
+      this.verdictTimer = undefined;
+      void this.askVerdicts().finally(() => this.current && !this.stopping && this.scheduleVerdicts());
+    }, wait);
+  }
+
+  /**
+   * Asks what came of results still waiting for their verdict (results.verdicts), at most 64, those
+   * asked longest ago first. Nothing to ask, no connection, or a coordinator from before the
+   * message (it answers bad_request; asked again only after the next connect): nothing is sent.
+   */
+  async askVerdicts(): Promise<void> {
+    const session = this.current;
+    if (!session || this.askingVerdicts || this.verdictsUnknownTo === session) return;
+    const awaiting = new Set(this.o.awaitingVerdict?.() ?? []);
+    for (const id of this.verdictAskedAt.keys()) if (!awaiting.has(id)) this.verdictAskedAt.delete(id);
+    if (awaiting.size === 0) return;
+    const taskIds = [...awaiting].sort((a, b) => (this.verdictAskedAt.get(a) ?? -1) - (this.verdictAskedAt.get(b) ?? -1)).slice(0, MAX_VERDICTS_PER_REQUEST);
+    this.askingVerdicts = true;
+    try {
+      const reply = await this.link!.call<{ verdicts?: unknown }>('results.verdicts', { taskIds });
+      const now = this.clock.now();
+      for (const id of taskIds) this.verdictAskedAt.set(id, now);
+      // Each verdict checked on its own: one this client cannot read (a later coordinator's) is left out.
+      const verdicts = (Array.isArray(reply.verdicts) ? reply.verdicts : []).flatMap((v: unknown) => {
+        const parsed = TaskVerdictSchema.safeParse(v);
+        return parsed.success && awaiting.has(parsed.data.taskId) ? [parsed.data] : [];
+      });
+      if (verdicts.length > 0) this.judged(verdicts);
+    } catch (e) {
+      if (e instanceof CallError && e.code === 'bad_request') this.verdictsUnknownTo = session;
+      // Anything else (the connection lost, a timeout): asked again at the next turn.
+    } finally {
+      this.askingVerdicts = false;
+    }
+  }
+
+  private judged(verdicts: TaskVerdict[]): void {
+    this.events.judged?.(verdicts);
+    this.changed();
   }
 
   private async addCredit(receipts: unknown[]): Promise<void> {
@@ -665,6 +744,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
   stopTaking(): void {
     this.stopping = true;
     this.clock.clearTimeout(this.fillTimer);
+    this.clock.clearTimeout(this.verdictTimer);
     this.clock.clearInterval(this.progressTimer);
   }
 

@@ -1,9 +1,10 @@
 // A volunteer's task list, as BOINC Manager's Tasks tab shows it: each task it was given, where
 // it stands (fetched, running, reporting), and once over what came of it (valid and its credit,
 // invalid, an error and why, pending validation, not taken, aborted, handed back). Pure rules:
-// the page keeps the records in IndexedDB, and feeds them what the task engine says happened.
+// the page keeps the records in IndexedDB and the daemon in a file, and both feed them what the
+// task engine says happened.
 import { creditAmount, creditUnits } from '../protocol/ledger.js';
-import type { CreditReceipt, ResultAck } from '../protocol/messages.js';
+import type { CreditReceipt, ResultAck, ResultVerdict } from '../protocol/messages.js';
 
 export type TaskState =
   /** Verified and journalled, waiting for a sandbox (or its app). */
@@ -11,7 +12,7 @@ export type TaskState =
   | 'running'
   /** Over here; its signed result waits to be reported. */
   | 'reporting'
-  /** Reported; the coordinator has not granted credit for it yet. */
+  /** Reported; the coordinator has not judged it yet (or has not said). */
   | 'pending'
   | 'valid'
   | 'invalid'
@@ -67,6 +68,21 @@ export function acknowledged(r: TaskRecord, ack: Pick<ResultAck, 'status' | 'err
   // Credit may have come before the acknowledgement (a report cut short and sent again).
   return r.state === 'valid' || r.state === 'invalid' ? r : { ...r, state: 'pending' };
 }
+
+/**
+ * What the coordinator told of a reported result (results.verdicts, or pushed with
+ * results.judged): valid, or invalid (it lost its quorum vote: "Completed, marked as invalid").
+ * It changes only a success still waiting for its verdict — one being reported too, since a push
+ * may come before the report's acknowledgement; the receipts, signed, have the last word on credit.
+ */
+export function judged(r: TaskRecord, verdict: ResultVerdict): TaskRecord {
+  if (r.error || (r.state !== 'pending' && r.state !== 'reporting')) return r;
+  if (verdict === 'invalid' || verdict === 'valid') return { ...r, state: verdict };
+  return r;
+}
+
+/** Tasks whose results wait for their verdict: what the engine asks about (awaitingVerdict). */
+export const awaitingVerdict = (records: Iterable<Pick<TaskRecord, 'taskId' | 'state'>>): number[] => [...records].filter((r) => r.state === 'pending').map((r) => r.taskId);
 
 /**
  * What this host's receipts say of its tasks: a task with a grant is valid (credit: the sum of

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { creditSeries, DAY_MS, racAt } from '../../volunteer-core/credit-history.js';
 import { defaultChoice, preferencesFor, type ProjectChoice } from '../../volunteer-core/project-choices.js';
 import { scheduleBlocks, type Schedule } from '../../volunteer-core/schedule.js';
-import { acknowledged, creditOutcomes, explainError, finishedRun, overflow, recordFor, remainingMs, type TaskRecord } from '../../volunteer-core/task-history.js';
+import { acknowledged, awaitingVerdict, creditOutcomes, explainError, finishedRun, judged, overflow, recordFor, remainingMs, type TaskRecord } from '../../volunteer-core/task-history.js';
 
 const task = (taskId: number, app = 'a') => ({ taskId, workunitId: taskId, project: 'p', app, deadline: 0 });
 
@@ -33,6 +33,25 @@ describe('task history', () => {
       { taskId: 3, amount: -1 }, // a correction to a lower cap: still valid
     ]);
     expect(Object.fromEntries(out)).toEqual({ 1: { state: 'valid', credit: 2 }, 2: { state: 'invalid', credit: 0 }, 3: { state: 'valid', credit: 4 } });
+  });
+
+  it('marks a reported result invalid when it lost its quorum vote, told before its acknowledgement or after; nothing else moves', () => {
+    const done = finishedRun(recordFor(task(1), 100), { elapsedMs: 500 }, 200);
+    const pending = acknowledged(done, { status: 'accepted' }, 300);
+    expect(awaitingVerdict([pending, done, { taskId: 2, state: 'valid' }])).toEqual([1]);
+    expect(judged(pending, 'invalid').state).toBe('invalid');
+    expect(judged(pending, 'valid').state).toBe('valid');
+    for (const v of ['pending', 'unknown', 'error'] as const) expect(judged(pending, v)).toBe(pending);
+    // Pushed before the report's acknowledgement: the acknowledgement keeps it.
+    expect(acknowledged(judged(done, 'invalid'), { status: 'accepted' }, 300).state).toBe('invalid');
+    // An error result, or a task over otherwise, is what it is.
+    const failed = acknowledged(finishedRun(recordFor(task(3), 100), { elapsedMs: 1, error: { code: 'cpu_limit', message: 'x' } }, 200), { status: 'accepted' }, 300);
+    expect(judged(failed, 'invalid')).toBe(failed);
+    const valid = { ...pending, state: 'valid' as const, credit: 2 };
+    expect(judged(valid, 'invalid')).toBe(valid);
+    // Receipts have the last word: a result judged again and credited after all is valid.
+    const [outcome] = creditOutcomes([{ taskId: 1, amount: 2 }]).values();
+    expect(outcome).toEqual({ state: 'valid', credit: 2 });
   });
 
   it('estimates the time left from progress, else from the same app’s finished tasks', () => {

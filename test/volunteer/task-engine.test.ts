@@ -8,7 +8,7 @@ import { canonicalJson } from '../../protocol/canonical.js';
 import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
 import { jsonHash } from '../../protocol/hash.js';
 import { MAX_RESULT_LOG_CHARS, MAX_RESULT_LOG_LINES } from '../../protocol/limits.js';
-import { ResultSchema, type Result, type ResultAck, type Task } from '../../protocol/messages.js';
+import { ResultSchema, type Result, type ResultAck, type Task, type TaskVerdict } from '../../protocol/messages.js';
 import { resultBody, signBody, taskBody, verifyBody } from '../../protocol/signing.js';
 import { UploadRefused, VerificationError } from '../../volunteer-core/app-cache.js';
 import type { Clock, TimerId } from '../../volunteer-core/clock.js';
@@ -216,7 +216,7 @@ const settle = async () => {
 
 const BUNDLE: AppBundle = { entry: 'main.js', files: new Map([['main.js', new Uint8Array([1])]]) };
 
-function setup(options: { slots?: number; capacity?: number; apps?: Partial<AppSource>; events?: Partial<EngineEvents<CreditStore>> } = {}) {
+function setup(options: { slots?: number; capacity?: number; apps?: Partial<AppSource>; events?: Partial<EngineEvents<CreditStore>>; awaitingVerdict?: () => number[] } = {}) {
   const journal = new MemoryJournal();
   const runner = new ManualRunner(options.slots ?? 1);
   const link = new ScriptedLink();
@@ -234,6 +234,7 @@ function setup(options: { slots?: number; capacity?: number; apps?: Partial<AppS
     clock,
     retryMs: RETRY_MS,
     ...(options.events ? { events: options.events } : {}),
+    ...(options.awaitingVerdict ? { awaitingVerdict: options.awaitingVerdict } : {}),
   });
   engine.attach(link);
   return { engine, journal, runner, link, clock };
@@ -714,6 +715,72 @@ describe('the volunteer task engine', () => {
     runner.running(7).finish(success(42));
     await clock.advance(100);
     expect(reported(link)).toMatchObject([{ taskId: 7, outcome: 'success' }]);
+  });
+});
+
+describe('verdicts', () => {
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  const asked = (link: ScriptedLink) => link.made('results.verdicts').map((c) => c.payload.taskIds as number[]);
+
+  it('asks what came of results waiting for their verdict: after the receipts on connecting, then about every minute, 64 at a time, those asked longest ago first', async () => {
+    let awaiting = range(1, 100);
+    const told: TaskVerdict[][] = [];
+    const { link, clock } = setup({ awaitingVerdict: () => awaiting, events: { judged: (v) => told.push(v) } });
+    link.handlers['results.verdicts'] = (p) => ({
+      // One verdict the engine cannot read (a later coordinator's word) and one for a task it did not ask about: left out.
+      verdicts: [...(p.taskIds as number[]).map((taskId) => ({ taskId, verdict: taskId === 5 ? 'invalid' : 'pending' })), { taskId: 6, verdict: 'overturned' }, { taskId: 999, verdict: 'valid' }],
+    });
+    link.connect();
+    await clock.advance(100);
+    expect(link.calls.map((c) => c.event).filter((e) => e === 'credit.receipts' || e === 'results.verdicts')).toEqual(['credit.receipts', 'results.verdicts']);
+    expect(asked(link)).toEqual([range(1, 64)]);
+    expect(told).toHaveLength(1);
+    expect(told[0]!.find((v) => v.taskId === 5)).toEqual({ taskId: 5, verdict: 'invalid' });
+    expect(told[0]!.map((v) => v.taskId)).toEqual(range(1, 64));
+
+    // Within 30 to 90 s: the 36 never asked first, then the longest asked.
+    await clock.advance(29_000);
+    expect(asked(link)).toHaveLength(1);
+    await clock.advance(61_000);
+    expect(asked(link)).toHaveLength(2);
+    expect(asked(link)[1]).toEqual([...range(65, 100), ...range(1, 28)]);
+
+    // Nothing waits: nothing is sent.
+    awaiting = [];
+    await clock.advance(180_000);
+    expect(asked(link)).toHaveLength(2);
+  });
+
+  it('hands on a pushed verdict at once; stops asking while disconnected, and asks again once connected', async () => {
+    const told: TaskVerdict[][] = [];
+    const { link, clock } = setup({ awaitingVerdict: () => [7], events: { judged: (v) => told.push(v) } });
+    link.handlers['results.verdicts'] = () => ({ verdicts: [{ taskId: 7, verdict: 'pending' }] });
+    link.connect();
+    await clock.advance(100);
+    link.send('judged', [{ taskId: 7, verdict: 'invalid' }]);
+    expect(told.at(-1)).toEqual([{ taskId: 7, verdict: 'invalid' }]);
+
+    link.send('lost', 'the network went away');
+    link.session = undefined;
+    await clock.advance(600_000);
+    expect(asked(link)).toHaveLength(1);
+    link.connect();
+    await clock.advance(100);
+    expect(asked(link)).toHaveLength(2);
+  });
+
+  it('a coordinator from before results.verdicts (bad_request): not asked again until the next connect, and nothing else changes', async () => {
+    const { link, clock } = setup({ awaitingVerdict: () => [7] });
+    link.handlers['results.verdicts'] = () => {
+      throw new CallError('bad_request', 'unknown event "results.verdicts"; docs/protocol.md lists the messages');
+    };
+    link.connect();
+    await clock.advance(300_000);
+    expect(asked(link)).toEqual([[7]]);
+    expect(link.made('tasks.request').length).toBeGreaterThan(0);
+    link.connect();
+    await clock.advance(100);
+    expect(asked(link)).toEqual([[7], [7]]);
   });
 });
 
