@@ -1,5 +1,6 @@
 // The volunteer page's history and controls in real headless Chromium against a real
-// coordinator: the task list (kept in IndexedDB) with each task's outcome and errors explained,
+// coordinator: the task list (kept in IndexedDB) with each task's outcome and errors explained
+// (a result that lost its quorum vote marked invalid, once the page asks what came of it),
 // credit over time per project from the verified receipts, the verified ledger view, worker
 // cards whose label is their bar's, the schedule (hours, idle), and the status line naming the
 // quota that keeps more tasks back.
@@ -12,10 +13,13 @@ import { launchChromium, skipBrowserTests } from '../helpers/chromium.js';
 import { ensurePageBuilt, addApp, readDb } from '../helpers/volunteer-page.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { submitInputs } from '../helpers/batches.js';
+import { TestVolunteer } from '../helpers/test-volunteer.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const ONE_REPLICA = { minQuorum: 1, targetNresults: 1, maxErrorResults: 1, maxTotalResults: 1 };
+/** Three replicas at once, two that agree decide: the page's, and two other hosts'. */
+const QUORUM_2_OF_3 = { minQuorum: 2, targetNresults: 3, maxErrorResults: 1, maxTotalResults: 3, maxSuccessResults: 3 };
 
 /** Reports 29% (0.29 × 100 is 28.999999999999996), then computes for a fraction of a second. */
 const STEADY_APP = `
@@ -99,7 +103,7 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
     await page.waitForFunction(`document.querySelector('#toggle').textContent === 'Pause'`);
   }
 
-  it('lists every task with its outcome and explains errors, keeps the list across a reload, charts credit per project, and shows the ledger verified', async () => {
+  it('lists every task with its outcome and explains errors, marks a result outvoted invalid, keeps the list across a reload, charts credit per project, and shows the ledger verified', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
     const alpha = await c.apps.createProject({ name: 'Alpha <b>lab</b>' });
@@ -108,9 +112,10 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
     await submitInputs(c, (await addApp(c, beta, 'quick', 'export default async (input) => input.n * 2;')), [{ n: 1 }, { n: 2 }], ONE_REPLICA);
     await submitInputs(c, (await addApp(c, beta, 'thrower', 'export default async (input) => { throw new Error(`bad input ${input.n}`); };')), [{ n: 7 }], ONE_REPLICA);
     await submitInputs(c, (await addApp(c, alpha, 'endless', 'export default async () => { for (;;) {} };')), [{ n: 1 }], ONE_REPLICA);
+    const outvoted = await submitInputs(c, (await addApp(c, beta, 'majority', 'export default async (input) => ({ v: input.n });')), [{ n: 3 }], QUORUM_2_OF_3);
 
     // Two cores; a task may compute for 12 s (the endless one; the others take well under a second).
-    const page = await openPage({ cores: 2, maxTaskMinutes: 0.2 });
+    let page = await openPage({ cores: 2, maxTaskMinutes: 0.2 });
     await start(page);
 
     // A worker card at 0.29 says 29%, as its bar shows (it said 28%).
@@ -119,17 +124,48 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
     const label = await (await page.waitForFunction(`${card}?.querySelector('.worker-pct').textContent`, null, { timeout: 20_000 })).jsonValue();
     expect(label).toBe('29%');
 
-    await waitFor('every task over', () => overCount(c).n === 6, 45_000);
-    // Valid once the receipts arrived; the errors said in words, with their own message.
-    await page.waitForFunction(`document.querySelectorAll('#tasks tbody tr[data-state="valid"]').length === 4 && document.querySelectorAll('#tasks tbody tr[data-state="error"]').length === 2`, null, { timeout: 15_000 });
+    await waitFor('every task over', () => overCount(c).n === 7, 45_000);
+    // Valid once the receipts arrived; the errors said in words, with their own message; the
+    // task of the quorum waits for the other two volunteers' results.
+    await page.waitForFunction(
+      `document.querySelectorAll('#tasks tbody tr[data-state="valid"]').length === 4 && document.querySelectorAll('#tasks tbody tr[data-state="error"]').length === 2 && document.querySelectorAll('#tasks tbody tr[data-state="pending"]').length === 1`,
+      null,
+      { timeout: 15_000 },
+    );
+    const waiting = Object.values(await taskRows(page)).find(([, , state]) => state === 'pending')!;
+    expect(waiting.slice(0, 2)).toEqual(['Pending validation', 'Reported; waiting for another volunteer’s result to compare']);
+
+    // The tab closes; meanwhile two other volunteers agree on another answer, and the page's
+    // result loses the vote. Opened again, the page asks what came of it: invalid.
+    await page.close();
+    const others = [await TestVolunteer.connect(c.url, { behaviour: 'colluder' }), await TestVolunteer.connect(c.url, { behaviour: 'colluder' })];
+    try {
+      for (const v of others) {
+        const [task] = await v.requestTasks(1);
+        expect(task).toBeDefined();
+        expect((await v.report([await v.compute(task!)]))[0]!.status).toBe('accepted');
+      }
+    } finally {
+      for (const v of others) v.close();
+    }
+    await waitFor('the quorum decided', () => doneCount(c, outvoted) === 1, 10_000);
+    page = await context!.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
+    await page.goto(`${c.url}/`);
+    await page.waitForFunction(`document.querySelectorAll('#tasks tbody tr[data-state="invalid"]').length === 1`, null, { timeout: 15_000 });
     const rows = await taskRows(page);
-    expect(Object.values(rows).map(([state]) => state).sort()).toEqual(['Error', 'Error', 'Valid', 'Valid', 'Valid', 'Valid']);
+    expect(Object.values(rows).map(([state]) => state).sort()).toEqual(['Error', 'Error', 'Invalid', 'Valid', 'Valid', 'Valid', 'Valid']);
+    expect(Object.values(rows).find(([, , state]) => state === 'invalid')!.slice(0, 2)).toEqual(['Invalid', 'No credit: the result did not match the others for this work unit']);
+    await page.screenshot({ path: join(ARTIFACTS, 'volunteer-task-invalid.png'), fullPage: true });
     const errors = Object.values(rows).filter(([, , state]) => state === 'error').map(([, outcome]) => outcome).sort();
     expect(errors[0]).toMatch(/^app_exception: the app threw an error .*Error: bad input 7/);
     expect(errors[1]).toMatch(/^cpu_limit: the task computed longer than your limit allows .*more than 12 s/);
     for (const [state, outcome] of Object.values(rows)) if (state === 'Valid') expect(outcome).toMatch(/^\+[\d.]+ credit/);
     const projects = await page.evaluate(`[...document.querySelectorAll('#tasks tbody tr[data-task] td:first-child .name')].map((e) => e.textContent).sort()`);
-    expect(projects).toEqual(['Alpha <b>lab</b>', 'Alpha <b>lab</b>', 'Alpha <b>lab</b>', 'Beta', 'Beta', 'Beta']);
+    expect(projects).toEqual(['Alpha <b>lab</b>', 'Alpha <b>lab</b>', 'Alpha <b>lab</b>', 'Beta', 'Beta', 'Beta', 'Beta']);
 
     // The error count leads to the errors, explained.
     expect(await page.textContent('#latest-error')).toMatch(/Latest error: task \d+ \((Beta · thrower|Alpha <b>lab<\/b> · endless)\), (app_exception|cpu_limit): /);
@@ -150,13 +186,13 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
 
     // The list is in IndexedDB: a reload shows the same tasks and outcomes.
     await page.reload();
-    await page.waitForFunction(`document.querySelectorAll('#tasks tbody tr[data-task]').length === 6`, null, { timeout: 10_000 });
+    await page.waitForFunction(`document.querySelectorAll('#tasks tbody tr[data-task]').length === 7`, null, { timeout: 10_000 });
     expect(await taskRows(page)).toEqual(rows);
 
     // The ledger link: a readable, verified view.
     await page.click('#ledger-link');
     await page.waitForFunction(`document.querySelector('#ledger-status').dataset.kind === 'ok'`, null, { timeout: 10_000 });
-    expect(await page.textContent('#ledger-status')).toMatch(/^Verified: entries 1 to 4 form one unbroken chain, every entry signed by the coordinator key [0-9a-f ]+, the key this browser trusts\.$/);
+    expect(await page.textContent('#ledger-status')).toMatch(/^Verified: entries 1 to 6 form one unbroken chain, every entry signed by the coordinator key [0-9a-f ]+, the key this browser trusts\.$/);
     expect(await page.evaluate(`document.querySelectorAll('#ledger tbody tr.mine').length`)).toBe(4);
     expect(await page.isVisible('#tasks')).toBe(false);
     await page.screenshot({ path: join(ARTIFACTS, 'volunteer-ledger.png'), fullPage: true });
@@ -176,7 +212,7 @@ describe.skipIf(skipBrowserTests('volunteer page controls'))('the volunteer page
     await page.click('#ledger-link');
     await page.waitForFunction(`document.querySelector('#ledger-status').dataset.kind === 'danger'`, null, { timeout: 10_000 });
     expect(await page.textContent('#ledger-status')).toBe('The ledger does not verify: entry 3 hash does not match its content. Do not rely on its figures.');
-  }, 90_000);
+  }, 120_000);
   it('computes only in the chosen hours, kept across a reload', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;

@@ -13,7 +13,7 @@ import { CallError, CoordinatorLink } from '../../volunteer-core/coordinator-lin
 import { Emitter } from '../../volunteer-core/emitter.js';
 import { describeLimit } from '../../volunteer-core/quota-limit.js';
 import { TaskEngine, type HeldTask } from '../../volunteer-core/task-engine.js';
-import { ACTIVE_STATES, acknowledged, creditOutcomes, finishedRun, recordFor, remainingMs, type TaskRecord } from '../../volunteer-core/task-history.js';
+import { ACTIVE_STATES, acknowledged, awaitingVerdict, creditOutcomes, finishedRun, judged, recordFor, remainingMs, type TaskRecord } from '../../volunteer-core/task-history.js';
 import { idbAppStore } from './app-store.js';
 import { CreditBook } from './credit-book.js';
 import type { BrowserCrypto } from './crypto.js';
@@ -149,6 +149,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
       preferences: () => preferencesFor(this.settings.projects, this.settings.newProjects),
       checkpointLimits: () => ({ bytes: Math.round(settings.maxCheckpointMb * MB), totalBytes: Math.round(settings.maxCheckpointTotalMb * MB) }),
       canFetch: () => this.computing && !this.leaving,
+      awaitingVerdict: () => awaitingVerdict(history.list()),
       events: {
         changed: () => this.changed(),
         restored: (tasks, results) => this.note('info', `Picked up where this tab left off: ${tasks} task(s), ${results} result(s) to report.`),
@@ -158,6 +159,13 @@ export class Volunteer extends Emitter<{ change: undefined }> {
           this.creditToHistory(book);
           if (added > 0) this.note('info', `Credit granted for ${added} valid result${added === 1 ? '' : 's'}.`);
           if (rejected > 0) this.note('warn', `Ignored ${rejected} credit receipt(s) that do not verify.`);
+        },
+        judged: (verdicts) => {
+          for (const { taskId, verdict } of verdicts) {
+            const before = history.get(taskId)?.state;
+            const after = history.update(taskId, (r) => judged(r, verdict))?.state;
+            if (after === 'invalid' && before !== 'invalid') this.note('warn', `Task ${taskId}: other volunteers agreed on a different result, so this one earns no credit.`);
+          }
         },
         received: (task) => {
           if (!history.get(task.taskId)) history.put(recordFor(task, Date.now()));
