@@ -3,6 +3,7 @@
 // invalid, an error and why, pending validation, not taken, aborted, handed back). Pure rules:
 // the page keeps the records in IndexedDB and the daemon in a file, and both feed them what the
 // task engine says happened.
+import { z } from 'zod';
 import { creditAmount, creditUnits } from '../protocol/ledger.js';
 import type { CreditReceipt, ResultAck, ResultVerdict } from '../protocol/messages.js';
 
@@ -21,6 +22,8 @@ export type TaskState =
   | 'not_taken'
   | 'aborted'
   | 'given_back';
+
+export const TASK_STATES = ['fetched', 'running', 'reporting', 'pending', 'valid', 'invalid', 'error', 'not_taken', 'aborted', 'given_back'] as const satisfies readonly TaskState[];
 
 export const ACTIVE_STATES: ReadonlySet<TaskState> = new Set(['fetched', 'running', 'reporting']);
 
@@ -41,6 +44,24 @@ export interface TaskRecord {
   /** For 'valid' (and a revoked grant): the credit its receipts add up to. */
   credit?: number;
 }
+
+const Err = z.object({ code: z.string().max(200), message: z.string().max(4000) });
+
+/** A record as the page (IndexedDB) and the daemon (a file) read it back: one that does not match is left out. */
+export const TaskRecordSchema = z.object({
+  taskId: z.number().int().positive(),
+  workunitId: z.number().int().positive(),
+  project: z.string().max(200),
+  app: z.string().max(200),
+  state: z.enum(TASK_STATES),
+  receivedAt: z.number(),
+  deadline: z.number(),
+  elapsedMs: z.number().nonnegative(),
+  progress: z.number().min(0).max(1),
+  finishedAt: z.number().optional(),
+  error: Err.optional(),
+  credit: z.number().optional(),
+});
 
 export const recordFor = (task: { taskId: number; workunitId: number; project: string; app: string; deadline: number }, now: number): TaskRecord => ({
   taskId: task.taskId,
@@ -103,6 +124,11 @@ export function creditOutcomes(receipts: Iterable<Pick<CreditReceipt, 'taskId' |
     out.set(taskId, { state: t.taken && t.units <= 0 ? 'invalid' : 'valid', credit: creditAmount(Math.max(0, t.units)) });
   }
   return out;
+}
+
+/** A task as its receipts say (creditOutcomes): valid and its credit, or invalid; unchanged if it says so already. */
+export function credited(r: TaskRecord, o: { state: 'valid' | 'invalid'; credit: number }, now: number): TaskRecord {
+  return r.state === o.state && r.credit === o.credit ? r : { ...r, state: o.state, credit: o.credit, finishedAt: r.finishedAt ?? now };
 }
 
 /**

@@ -10,7 +10,9 @@ import { callControl, ControlError } from './control-socket.js';
 const USAGE = `Usage: volunteer-grid-volunteer COMMAND [--data-dir DIR] [--json]
 
   status                     what the running volunteer does, and why it is idle if it is
-  tasks                      the tasks it holds: running, queued, being prepared
+  tasks                      the tasks it holds (running, queued, being prepared), then the
+                             latest it finished and what came of them (pending validation,
+                             valid, invalid, an error…)
   credit                     its credit, from the signed receipts it keeps, per day
   pause | resume             stop computing (running tasks stop and resume later from their
                              last checkpoint; tasks not begun are given back) | go on
@@ -102,9 +104,31 @@ function describePreferences(p: Status['preferences']): string {
   return `${listed.join(', ') || 'none listed'}${p.onlyListed ? '; only these' : '; others at share 100'}`;
 }
 
+const HELD: ReadonlySet<TaskInfo['state']> = new Set(['preparing', 'queued', 'running']);
+
+/** A task's state in words: what came of it once it is over (BOINC Manager's "Completed, marked as invalid"). */
+function stateWords(t: TaskInfo): string {
+  switch (t.state) {
+    case 'pending':
+      return 'pending validation';
+    case 'valid':
+      return `valid, ${(t.credit ?? 0).toFixed(2)} credit`;
+    case 'invalid':
+      return 'invalid: other volunteers agreed on another result';
+    case 'error':
+      return `error: ${t.error?.code ?? 'unknown'}`;
+    case 'not_taken':
+      return `not taken: ${t.error?.code ?? 'rejected'}`;
+    case 'given_back':
+      return 'handed back';
+    default:
+      return t.state;
+  }
+}
+
 export function formatTasks(tasks: TaskInfo[]): string {
   if (tasks.length === 0) return 'No tasks held.\n';
-  const rows = tasks.map((t) => [String(t.taskId), `${t.project}/${t.app}`, t.state, `${(t.progress * 100).toFixed(0)}%`, t.checkpointed ? 'yes' : 'no']);
+  const rows = tasks.map((t) => [String(t.taskId), `${t.project}/${t.app}`, stateWords(t), `${(t.progress * 100).toFixed(0)}%`, HELD.has(t.state) ? (t.checkpointed ? 'yes' : 'no') : '-']);
   return table(['TASK', 'PROJECT/APP', 'STATE', 'DONE', 'CHECKPOINT'], rows);
 }
 

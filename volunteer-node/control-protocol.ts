@@ -70,9 +70,18 @@ export const TaskInfoSchema = z.strictObject({
   taskId: Count,
   project: z.string(),
   app: z.string(),
-  state: z.enum(['preparing', 'queued', 'running']),
+  /**
+   * Held: preparing, queued, running. Over (the latest the daemon keeps): reporting, pending
+   * (validation), valid, invalid (its result lost the quorum vote, or its credit was taken back),
+   * error, not_taken, aborted, given_back.
+   */
+  state: z.enum(['preparing', 'queued', 'running', 'reporting', 'pending', 'valid', 'invalid', 'error', 'not_taken', 'aborted', 'given_back']),
   progress: z.number().min(0).max(1),
   checkpointed: z.boolean(),
+  /** Valid: the credit its receipts add up to. */
+  credit: z.number().optional(),
+  /** An error, a result not taken, an abort or a give-back: its code and message. */
+  error: z.strictObject({ code: z.string(), message: z.string() }).optional(),
 });
 export type TaskInfo = z.infer<typeof TaskInfoSchema>;
 

@@ -6,6 +6,7 @@ import { creditAmount, creditUnits } from '../protocol/ledger.js';
 import type { CreditReceipt } from '../protocol/messages.js';
 import type { VolunteerCrypto } from '../volunteer-core/crypto.js';
 import { checkReceipts, CreditTally } from '../volunteer-core/credit-receipts.js';
+import { creditOutcomes } from '../volunteer-core/task-history.js';
 import type { CreditStore } from '../volunteer-core/task-engine.js';
 
 export class CreditBook implements CreditStore {
@@ -15,6 +16,8 @@ export class CreditBook implements CreditStore {
   private readonly seen = new Set<number>();
   /** When each receipt was granted and its amount in micro-credits, for the credit per day. */
   private readonly grants: { at: number; units: number }[] = [];
+  /** Each task's receipts (their amounts), for what the receipts say of it. */
+  private readonly byTask = new Map<number, Pick<CreditReceipt, 'taskId' | 'amount'>[]>();
 
   constructor(
     dataDir: string,
@@ -37,6 +40,12 @@ export class CreditBook implements CreditStore {
   /** The sum of the receipts, in credits. */
   get total(): number {
     return this.tally.total;
+  }
+
+  /** What the receipts say of a task: valid and its credit, invalid (taken back), or nothing (none names it). */
+  outcomeOf(taskId: number): { state: 'valid' | 'invalid'; credit: number } | undefined {
+    const entries = this.byTask.get(taskId);
+    return entries && creditOutcomes(entries).get(taskId);
   }
 
   /** The receipts kept, the last grant, and credit per UTC day over the last `days` days (oldest first). */
@@ -76,6 +85,9 @@ export class CreditBook implements CreditStore {
     this.seen.add(r.entryId);
     this.tally.add(r);
     this.grants.push({ at: r.grantedAt, units: creditUnits(r.amount) });
+    const entries = this.byTask.get(r.taskId) ?? [];
+    entries.push({ taskId: r.taskId, amount: r.amount });
+    this.byTask.set(r.taskId, entries);
     this.lastEntryId = Math.max(this.lastEntryId, r.entryId);
   }
 }

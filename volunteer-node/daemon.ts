@@ -2,7 +2,8 @@
 // credit, worker threads for its sandboxes, Node's crypto and a structured log. What is the
 // daemon's own: the data dir and its host key, the coordinator key pinned or trusted on first
 // use, its owner's controls (pause, no new tasks, compute hours, project preferences; the
-// control socket), counters kept across restarts, why it is idle, and stopping (give queued
+// control socket), counters kept across restarts, the task list (what came of each task: its
+// receipts, and the verdicts the coordinator tells), why it is idle, and stopping (give queued
 // work back, let running tasks finish within a grace period, flush results).
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import type { Server } from 'node:net';
@@ -15,6 +16,7 @@ import { CoordinatorLink } from '../volunteer-core/coordinator-link.js';
 import { syncCrypto } from '../volunteer-core/crypto.js';
 import { TaskEngine, type SandboxRunner } from '../volunteer-core/task-engine.js';
 import { describeLimit } from '../volunteer-core/quota-limit.js';
+import { ACTIVE_STATES, acknowledged, awaitingVerdict, credited, finishedRun, judged, recordFor } from '../volunteer-core/task-history.js';
 import { fileAppStore } from './app-store.js';
 import { CreditBook } from './credit-book.js';
 import { loadOrCreateHostKey, trustCoordinatorKey, type HostIdentity } from './identity.js';
@@ -27,6 +29,7 @@ import { nextChange, withinHours, type ComputeHours } from './compute-hours.js';
 import type { ProjectPreference } from './config-file.js';
 import type { ControlRequest, CreditInfo, Status, TaskInfo } from './control-protocol.js';
 import { DaemonState } from './daemon-state.js';
+import { TaskHistoryFile } from './task-history.js';
 
 const FLUSH_MS = 10_000;
 /** How often the compute hours are looked at. */
@@ -98,6 +101,7 @@ export class Daemon {
   private readonly link: CoordinatorLink;
   private stopping: StoppingView | undefined;
   private readonly state: DaemonState;
+  private readonly history: TaskHistoryFile;
   private fatal: ((e: Error) => void) | undefined;
   private lost: { reason: string; at: number } | undefined;
   /** Paused now (by the owner or the compute hours). */
@@ -114,6 +118,8 @@ export class Daemon {
     privateDataDir(options.dataDir, log);
     this.host = loadOrCreateHostKey(options.dataDir, ed);
     this.state = new DaemonState(options.dataDir);
+    this.history = new TaskHistoryFile(options.dataDir);
+    const history = this.history;
     if (this.host.created) log.info('created host key', { hostKey: this.host.publicKey, dataDir: options.dataDir });
     const crypto = syncCrypto(ed);
     const pool = new SandboxPool({ threads: options.threads, maxMemoryMb: options.maxMemoryMb, maxCpuMs: options.maxCpuMs, log, onIdle: () => this.engine.dispatch() });
@@ -138,6 +144,7 @@ export class Daemon {
       checkpointLimits: () => options.checkpointLimits,
       canFetch: () => !this.pausedNow && !this.state.value.noNewTasks,
       preferences: () => this.preferences(),
+      awaitingVerdict: () => awaitingVerdict(history.list()),
       events: {
         restored: (tasks, unreportedResults) => log.info('restored from the journal', { tasks, unreportedResults }),
         connected: (s) => log.info('connected', { hostId: s.hostId, userId: s.userId, threads: options.threads, instance: s.url }),
@@ -150,22 +157,49 @@ export class Daemon {
         creditAdded: (added, rejected, credit) => {
           if (added > 0) log.info('credit granted', { receipts: added, total: Number(credit.total.toFixed(6)) });
           if (rejected > 0) log.warn('ignored credit receipts that do not verify', { rejected });
+          for (const r of history.list()) this.creditToHistory(r.taskId);
         },
         creditFetchFailed: (e) => log.debug('could not fetch credit receipts', { error: e.message }),
-        refused: (taskId, code, reason) => log.warn('refused a task', { taskId, code, reason }),
+        judged: (verdicts) => {
+          for (const { taskId, verdict } of verdicts) {
+            const before = history.get(taskId)?.state;
+            if (history.update(taskId, (r) => judged(r, verdict))?.state === 'invalid' && before !== 'invalid') {
+              log.info('result marked invalid: other volunteers agreed on a different result', { taskId });
+            }
+          }
+        },
+        received: (task) => {
+          if (!history.get(task.taskId)) history.put(recordFor(task, Date.now()));
+        },
+        refused: (taskId, code, reason) => {
+          log.warn('refused a task', { taskId, code, reason });
+          history.update(taskId, (r) => finishedRun(r, { elapsedMs: 0, error: { code, message: reason } }, Date.now()));
+        },
         prepareRetry: (taskId, e) => log.warn('could not fetch what a task needs; trying again', { taskId, error: e.message }),
-        started: (task, resumed) => log.info(resumed ? 'task resumed from its checkpoint' : 'task started', { taskId: task.taskId, app: task.app, project: task.project }),
+        started: (task, resumed) => {
+          log.info(resumed ? 'task resumed from its checkpoint' : 'task started', { taskId: task.taskId, app: task.app, project: task.project });
+          history.update(task.taskId, (r) => ({ ...r, state: 'running' }));
+        },
+        suspended: (task, f) => history.update(task.taskId, (r) => ({ ...r, state: 'fetched', elapsedMs: r.elapsedMs + f.elapsedMs })),
         finished: (task, f) => {
           const timing = { cpuTimeMs: f.cpuTimeMs, elapsedMs: f.elapsedMs };
           if (f.outcome.ok) log.info('task finished', { taskId: task.taskId, ...timing });
           else log.warn('task failed', { taskId: task.taskId, code: f.outcome.code, error: f.outcome.message, ...timing });
+          const error = f.outcome.ok ? {} : { error: { code: f.outcome.code, message: f.outcome.message } };
+          history.update(task.taskId, (r) => finishedRun(r, { elapsedMs: f.elapsedMs, ...error }, Date.now()));
         },
         resultSaved: (r) => this.state.count(r.outcome === 'error' ? 'error' : 'done'),
-        aborted: (taskId, reason) => log.info('task aborted by the coordinator', { taskId, reason }),
+        aborted: (taskId, reason) => {
+          log.info('task aborted by the coordinator', { taskId, reason });
+          history.update(taskId, (r) => ({ ...r, state: 'aborted', finishedAt: Date.now(), error: { code: 'aborted', message: reason } }));
+        },
         reportFailed: (e, unreported) => log.warn('reporting results failed; they are kept and sent again', { error: e.message, unreported }),
         acknowledged: (ack) => {
           if (ack.status === 'rejected') log.warn('result rejected', { taskId: ack.taskId, code: ack.error?.code, reason: ack.error?.message });
           else log.debug('result acknowledged', { taskId: ack.taskId, status: ack.status });
+          history.update(ack.taskId, (r) => acknowledged(r, ack, Date.now()));
+          // Credit may have come before the acknowledgement.
+          this.creditToHistory(ack.taskId);
         },
         gaveBack: (tasks) => log.info('gave tasks back', { tasks }),
         giveBackFailed: (e) => log.warn('could not give tasks back; they stay in the journal', { error: e.message }),
@@ -199,9 +233,32 @@ export class Daemon {
     this.scheduleTimer.unref();
     // The journal is read before the engine hears of a session; attach() picks up one that came first.
     void this.engine.restore().then(
-      () => this.engine.attach(this.link),
+      () => {
+        // A task the list shows in progress that the journal no longer has went back (or was
+        // lost with a crash before it was journalled): it is over for this host.
+        for (const r of history.list()) {
+          if (ACTIVE_STATES.has(r.state) && !this.engine.hasTask(r.taskId)) this.markGivenBack(r.taskId, 'this volunteer no longer held it when it started again');
+        }
+        this.engine.attach(this.link);
+      },
       (e: unknown) => this.fatal?.(e instanceof Error ? e : new Error(String(e))),
     );
+  }
+
+  /** What the receipts say of a task, into the task list. */
+  private creditToHistory(taskId: number): void {
+    const o = this.engine.credit?.outcomeOf(taskId);
+    if (o) this.history.update(taskId, (r) => credited(r, o, Date.now()));
+  }
+
+  private markGivenBack(taskId: number, reason: string): void {
+    this.history.update(taskId, (r) => ({ ...r, state: 'given_back', finishedAt: r.finishedAt ?? Date.now(), error: { code: 'given_back', message: reason } }));
+  }
+
+  /** Gives tasks back; those the coordinator took back are marked so in the task list. */
+  private async giveBack(taskIds: number[], reason: string): Promise<void> {
+    await this.engine.giveBack(taskIds, reason);
+    for (const id of taskIds) if (!this.engine.hasTask(id)) this.markGivenBack(id, reason);
   }
 
   /** Resolves never; rejects when the coordinator refuses this volunteer for good. */
@@ -308,7 +365,7 @@ export class Daemon {
       this.log.info('paused', { reasons });
       // Tasks not begun go back to be computed elsewhere meanwhile; begun ones wait here.
       const notBegun = this.engine.heldTasks().filter((h) => h.state !== 'running' && !h.checkpointed).map((h) => h.task.taskId);
-      void this.engine.giveBack(notBegun, 'the volunteer paused');
+      void this.giveBack(notBegun, 'the volunteer paused');
     } else {
       this.log.info('computing again', {});
       this.engine.dispatch();
@@ -378,10 +435,26 @@ export class Daemon {
     return { ok: true, status: this.status() };
   }
 
+  /** The tasks it holds, then the latest it is done with (newest first) and what came of them. */
   private tasks(): TaskInfo[] {
-    return this.engine
-      .heldTasks()
-      .map((h) => ({ taskId: h.task.taskId, project: h.task.project, app: h.task.app, state: h.state, progress: h.progress, checkpointed: h.checkpointed }));
+    const held = this.engine.heldTasks();
+    const heldIds = new Set(held.map((h) => h.task.taskId));
+    const over = this.history
+      .list()
+      .filter((r) => !heldIds.has(r.taskId) && r.state !== 'fetched' && r.state !== 'running')
+      .map(
+        (r): TaskInfo => ({
+          taskId: r.taskId,
+          project: r.project,
+          app: r.app,
+          state: r.state as Exclude<typeof r.state, 'fetched' | 'running'>,
+          progress: r.progress,
+          checkpointed: false,
+          ...(r.credit === undefined ? {} : { credit: r.credit }),
+          ...(r.error === undefined ? {} : { error: r.error }),
+        }),
+      );
+    return [...held.map((h): TaskInfo => ({ taskId: h.task.taskId, project: h.task.project, app: h.task.app, state: h.state, progress: h.progress, checkpointed: h.checkpointed })), ...over];
   }
 
   private creditInfo(): CreditInfo {
@@ -408,12 +481,12 @@ export class Daemon {
       graceSeconds: this.options.graceMs / 1000,
       message: describeStopping(this.stopping, Date.now()),
     });
-    await engine.giveBack(waiting, 'the volunteer is stopping');
+    await this.giveBack(waiting, 'the volunteer is stopping');
 
     while (running() > 0 && Date.now() < deadline) await sleep(100);
     const late = engine.heldTasks().map((h) => h.task.taskId);
     this.stopping = { ...this.stopping, finishing: 0, handingBack: waiting.length + late.length };
-    await engine.giveBack(late, 'the volunteer stopped before the task finished');
+    await this.giveBack(late, 'the volunteer stopped before the task finished');
 
     const flushUntil = Date.now() + FLUSH_MS;
     while (engine.unreportedCount > 0 && engine.session && Date.now() < flushUntil) {
@@ -423,6 +496,7 @@ export class Daemon {
     if (engine.unreportedCount > 0) this.log.warn('results kept on disk for the next start', { unreported: engine.unreportedCount });
     this.link.close();
     this.state.flush();
+    this.history.flush();
     await this.pool.close();
   }
 }

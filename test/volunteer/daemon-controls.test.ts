@@ -2,7 +2,8 @@
 // (log lines, the companion's status, the live display in a real terminal); the companion
 // (`volunteer-grid-volunteer status | pause | …`) controls the running daemon over a socket only
 // the owner can open; Ctrl-C says what it waits for; counters survive a restart; the compute
-// hours and the config file are obeyed. Real daemons as child processes, a real coordinator.
+// hours and the config file are obeyed; the task list says what came of each task (a result
+// outvoted is invalid). Real daemons as child processes, a real coordinator.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
@@ -15,7 +16,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLES } from '../../examples/catalog.js';
 import type { CreditInfo, Status, TaskInfo } from '../../volunteer-node/control-protocol.js';
 import { submitInputs } from '../helpers/batches.js';
+import { workunitOfTask } from '../helpers/task-ids.js';
 import { skipTerminalTests, Terminal } from '../helpers/terminal.js';
+import { TestVolunteer } from '../helpers/test-volunteer.js';
 import { startTestCoordinator, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { companionJson, runCompanion, VolunteerProcess } from '../helpers/volunteer-process.js';
 
@@ -251,6 +254,46 @@ describe('the companion', () => {
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/no volunteer is running with the data dir .* \((no control\.sock there|its socket is left over)\)/);
   }, 300_000);
+
+  it('lists what came of the tasks it finished: a result two other volunteers outvoted is invalid, told while it runs or asked for once it starts again', async () => {
+    coordinator = await startTestCoordinator();
+    const c = coordinator;
+    const appId = await addPrimes(c);
+    // Three replicas of each work unit at once; two that agree decide.
+    await submitInputs(c, appId, [{ from: 1, to: 1000 }, { from: 1000, to: 2000 }], { minQuorum: 2, targetNresults: 3, maxErrorResults: 1, maxTotalResults: 3, maxSuccessResults: 3 });
+    const dataDir = tempDir();
+    const listed = async () => (await companionJson<{ tasks: TaskInfo[] }>(dataDir, 'tasks')).tasks;
+    const stateOf = async (taskId: number) => (await listed()).find((t) => t.taskId === taskId)?.state;
+    const d = startDaemon(coordinator.url, ['--prefetch', '0'], dataDir);
+    await expect.poll(async () => (await listed()).filter((t) => t.state === 'pending').length, { timeout: 60_000 }).toBe(2);
+    const mine = new Map(await Promise.all((await listed()).map(async (t) => [await workunitOfTask(c, t), t.taskId] as const)));
+    expect((await d.companion('tasks')).stdout).toMatch(/^TASK +PROJECT\/APP +STATE +DONE +CHECKPOINT\n(\d+ +examples\/primes +pending validation +100% +-\n){2}$/);
+
+    // Two other volunteers agree on another answer, one work unit while the daemon runs…
+    const others = [await TestVolunteer.connect(c.url, { behaviour: 'colluder' }), await TestVolunteer.connect(c.url, { behaviour: 'colluder' })];
+    try {
+      const theirs = await Promise.all(others.map(async (v) => new Map(await Promise.all((await v.requestTasks(2)).map(async (t) => [await workunitOfTask(c, t), t] as const)))));
+      const [first, second] = [...mine.keys()];
+      const decide = async (wu: number) => {
+        for (const [i, v] of others.entries()) expect((await v.report([await v.compute(theirs[i]!.get(wu)!)]))[0]!.status).toBe('accepted');
+      };
+      await decide(first!);
+      await d.waitForLog('result marked invalid: other volunteers agreed on a different result', (l) => l.taskId === mine.get(first!));
+      expect(await stateOf(mine.get(first!)!)).toBe('invalid');
+      expect(await stateOf(mine.get(second!)!)).toBe('pending');
+      expect((await d.companion('tasks')).stdout).toMatch(new RegExp(`^${mine.get(first!)} +examples/primes +invalid: other volunteers agreed on another result +100% +-$`, 'm'));
+
+      // …and the other while it is stopped: started again, it asks, and is told.
+      expect(await d.stop()).toBe(0);
+      await decide(second!);
+      const again = startDaemon(coordinator.url, ['--prefetch', '0'], dataDir);
+      await again.waitForLog('result marked invalid: other volunteers agreed on a different result', (l) => l.taskId === mine.get(second!));
+      expect((await listed()).map((t) => t.state)).toEqual(['invalid', 'invalid']);
+      expect(await again.stop()).toBe(0);
+    } finally {
+      for (const v of others) v.close();
+    }
+  }, 180_000);
 
   it('talks only through a socket only the owner can open, refuses bad requests, and one data dir has one daemon', async () => {
     const port = await closedPort();

@@ -2,27 +2,10 @@
 // says what each event does to one), the latest MAX_RECORDS kept. Written as things happen,
 // without waiting for the disk: the list is for the volunteer to read, the journal is what
 // keeps tasks and results safe.
-import { z } from 'zod';
-import { overflow, type TaskRecord } from '../../volunteer-core/task-history.js';
+import { overflow, TaskRecordSchema, type TaskRecord } from '../../volunteer-core/task-history.js';
 import type { Idb } from './idb.js';
 
 export const MAX_RECORDS = 500;
-
-const Err = z.object({ code: z.string().max(200), message: z.string().max(4000) });
-const RecordSchema = z.object({
-  taskId: z.number().int().positive(),
-  workunitId: z.number().int().positive(),
-  project: z.string().max(200),
-  app: z.string().max(200),
-  state: z.enum(['fetched', 'running', 'reporting', 'pending', 'valid', 'invalid', 'error', 'not_taken', 'aborted', 'given_back']),
-  receivedAt: z.number(),
-  deadline: z.number(),
-  elapsedMs: z.number().nonnegative(),
-  progress: z.number().min(0).max(1),
-  finishedAt: z.number().optional(),
-  error: Err.optional(),
-  credit: z.number().optional(),
-});
 
 export class TaskHistory {
   private readonly records = new Map<number, TaskRecord>();
@@ -32,7 +15,7 @@ export class TaskHistory {
   static async load(db: Idb): Promise<TaskHistory> {
     const h = new TaskHistory(db);
     for (const v of await db.all<unknown>('history')) {
-      const r = RecordSchema.safeParse(v);
+      const r = TaskRecordSchema.safeParse(v);
       if (r.success) h.records.set(r.data.taskId, r.data as TaskRecord);
     }
     return h;

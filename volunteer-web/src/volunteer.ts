@@ -13,7 +13,7 @@ import { CallError, CoordinatorLink } from '../../volunteer-core/coordinator-lin
 import { Emitter } from '../../volunteer-core/emitter.js';
 import { describeLimit } from '../../volunteer-core/quota-limit.js';
 import { TaskEngine, type HeldTask } from '../../volunteer-core/task-engine.js';
-import { ACTIVE_STATES, acknowledged, awaitingVerdict, creditOutcomes, finishedRun, judged, recordFor, remainingMs, type TaskRecord } from '../../volunteer-core/task-history.js';
+import { ACTIVE_STATES, acknowledged, awaitingVerdict, credited, creditOutcomes, finishedRun, judged, recordFor, remainingMs, type TaskRecord } from '../../volunteer-core/task-history.js';
 import { idbAppStore } from './app-store.js';
 import { CreditBook } from './credit-book.js';
 import type { BrowserCrypto } from './crypto.js';
@@ -270,9 +270,7 @@ export class Volunteer extends Emitter<{ change: undefined }> {
 
   /** Valid or invalid, and the credit, from the receipts: for tasks the history lists. */
   private creditToHistory(book: CreditBook): void {
-    for (const [taskId, o] of creditOutcomes(book.all())) {
-      this.history.update(taskId, (r) => (r.state === o.state && r.credit === o.credit ? r : { ...r, state: o.state, credit: o.credit, finishedAt: r.finishedAt ?? Date.now() }));
-    }
+    for (const [taskId, o] of creditOutcomes(book.all())) this.history.update(taskId, (r) => credited(r, o, Date.now()));
   }
 
   setCores(n: number): void {
