@@ -14,6 +14,7 @@ import { API_PREFIX, apiRouter } from './api/api-router.js';
 import type { Config } from './config.js';
 import { addBackgroundJobs, discardAbandoned } from './background-jobs.js';
 import { UNFENCED } from './cluster/fence.js';
+import { InstanceLease } from './cluster/instance-lease.js';
 import { SingletonJobs } from './cluster/singleton-jobs.js';
 import { createCore, type Core } from './core.js';
 import { Store } from './store/store.js';
@@ -105,6 +106,15 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   if (failed.length > 0) {
     log.error('other users can still read part of the data dir: fix its owner or modes by hand', { dataDir: config.dataDir, failed: failed.slice(0, 100) });
   }
+  // Instances sharing PostgreSQL: this one is alive while it holds its lease, taken before it
+  // takes any host or batch, so that the others take up what it leaves if it dies.
+  const instanceLease = core.store.sql.dialect === 'postgres' ? new InstanceLease(core.leases, config.leaseTtlMs, Math.floor(config.leaseTtlMs / 4), log) : undefined;
+  try {
+    await instanceLease?.start();
+  } catch (e) {
+    await core.close();
+    throw e;
+  }
   const replicaMaker = new ReplicaMaker(
     core.submission,
     (e) => log.error('creating replicas failed', errorFields(e)),
@@ -126,6 +136,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     // abandoned-submissions job looks for those whose instance is gone, from time to time.
     if (core.store.sql.dialect === 'sqlite') await discardAbandoned(core, UNFENCED, log);
   } catch (e) {
+    await instanceLease?.end();
     await core.close();
     throw e;
   }
@@ -140,6 +151,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     try {
       redis = await connectRedis(config.redisUrl, log);
     } catch (e) {
+      await instanceLease?.end();
       await core.close();
       throw e;
     }
@@ -313,6 +325,8 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     await replicaMaker.idle();
     watch?.close();
     await grace.close();
+    // Last: the others count its hosts' grace periods from now, and take up its batches at once.
+    await instanceLease?.end();
   };
 
   try {

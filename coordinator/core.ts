@@ -186,9 +186,10 @@ export function createCore(
   const service = new VolunteerService(scheduler, intake, transitioner, hosts, quotas, options.holdTimeoutMs, clock);
   const onPriorityError = env.onPriorityError ?? ((e: unknown) => console.error('lowering a project’s priorities failed', e));
   const priorities = new PriorityBounds(store, options.maxPriority, onPriorityError, env.jobs?.control('priority-lowering'));
-  const submission = new Submission(store, blobs, transitioner, priorities, options.maxInputBytes);
-  const repair = new Repair(store, transitioner);
   const instance = env.instance ?? instanceName();
+  // Batches and hosts name the instance they are on (migration 18), for when it dies (cluster/orphans.ts).
+  const submission = new Submission(store, blobs, transitioner, priorities, options.maxInputBytes, instance);
+  const repair = new Repair(store, transitioner);
   const leases = new Leases(store.sql, instance);
   // Work an instance has in hand: on PostgreSQL a lease each, so that the others leave it alone.
   const holds = store.sql.dialect === 'postgres' ? new LeasedHolds(leases) : new LocalHolds();
@@ -210,7 +211,7 @@ export function createCore(
     apps: new AppRegistry(store, blobs, key),
     accounts: new AccountService(store.sql, clock),
     submission,
-    registry: new HostRegistry(store, ed, key.publicKey),
+    registry: new HostRegistry(store, ed, key.publicKey, instance),
     service,
     cancelBatch: (batchId) => cancellations.cancel(batchId),
     cancellations,

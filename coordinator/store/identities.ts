@@ -104,9 +104,9 @@ const SQL: Record<string, string> = {
   hostByKey: `SELECT ${HOST_COLUMNS} FROM hosts h JOIN users u ON u.id = h.user_id WHERE h.public_key = ?`,
   hostById: `SELECT ${HOST_COLUMNS} FROM hosts h JOIN users u ON u.id = h.user_id WHERE h.id = ?`,
   insertHost: `INSERT INTO hosts (public_key, user_id, name, platform_kind, platform_class, platform_json,
-    capabilities_json, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    capabilities_json, created_at, last_seen_at, instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
   updateHost: `UPDATE hosts SET user_id = ?, name = ?, platform_kind = ?, platform_class = ?, platform_json = ?,
-    capabilities_json = ?, last_seen_at = ? WHERE id = ?`,
+    capabilities_json = ?, last_seen_at = ?, instance = ? WHERE id = ?`,
   insertUser: 'INSERT INTO users (name, account_key_hash, team_id, created_at) VALUES (?, ?, ?, ?) RETURNING id',
   userById: 'SELECT id, name, team_id, total_credit_micro, rac, rac_time FROM users WHERE id = ?',
   userByKeyHash: 'SELECT id, name, team_id, total_credit_micro, rac, rac_time FROM users WHERE account_key_hash = ?',
@@ -160,12 +160,13 @@ export class IdentityStore {
     return row && toHost(row);
   }
 
-  async insertHost(h: { publicKey: string; userId: number; name: string | null; platform: Platform; platformClass: string; capabilities: Capabilities; now: number }): Promise<number> {
-    return (await this.sql.get<{ id: number }>(SQL.insertHost!, [h.publicKey, h.userId, h.name, h.platform.kind, h.platformClass, JSON.stringify(h.platform), JSON.stringify(h.capabilities), h.now, h.now]))!.id;
+  /** `instance`: the instance the host is connecting to (migration 18). */
+  async insertHost(h: { publicKey: string; userId: number; name: string | null; platform: Platform; platformClass: string; capabilities: Capabilities; now: number; instance: string | null }): Promise<number> {
+    return (await this.sql.get<{ id: number }>(SQL.insertHost!, [h.publicKey, h.userId, h.name, h.platform.kind, h.platformClass, JSON.stringify(h.platform), JSON.stringify(h.capabilities), h.now, h.now, h.instance]))!.id;
   }
 
-  async updateHost(id: number, h: { userId: number; name: string | null; platform: Platform; platformClass: string; capabilities: Capabilities; now: number }): Promise<void> {
-    await this.sql.run(SQL.updateHost!, [h.userId, h.name, h.platform.kind, h.platformClass, JSON.stringify(h.platform), JSON.stringify(h.capabilities), h.now, id]);
+  async updateHost(id: number, h: { userId: number; name: string | null; platform: Platform; platformClass: string; capabilities: Capabilities; now: number; instance: string | null }): Promise<void> {
+    await this.sql.run(SQL.updateHost!, [h.userId, h.name, h.platform.kind, h.platformClass, JSON.stringify(h.platform), JSON.stringify(h.capabilities), h.now, h.instance, id]);
   }
 
   async insertUser(u: { name: string; accountKeyHash: string | null; teamId: number | null; now: number }): Promise<number> {

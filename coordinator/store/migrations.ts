@@ -38,6 +38,20 @@ CREATE TABLE coordinator_identity (
 );
 `;
 
+/**
+ * Which instance (as leases name it: cluster/instance-name.ts) last authenticated a connection of
+ * a host, and which began a batch and makes its replicas. Instances sharing PostgreSQL each hold
+ * a lease while they live (cluster/instance-lease.ts): a host holding tasks or a batch short of
+ * replicas whose instance's lease lapsed was left by an instance that died, and another takes it
+ * up (cluster/orphans.ts), and a host left with nothing to take up is named by none. NULL: none,
+ * or not since this migration. The same on both backends.
+ */
+export const INSTANCE_COLUMNS = `
+ALTER TABLE hosts ADD COLUMN instance TEXT;
+CREATE INDEX hosts_instance ON hosts(instance) WHERE instance IS NOT NULL;
+ALTER TABLE batches ADD COLUMN instance TEXT;
+`;
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -737,6 +751,11 @@ ALTER TABLE credit_ledger ADD COLUMN task_id INTEGER;
 ALTER TABLE replicas ADD COLUMN lost_quorum INTEGER NOT NULL DEFAULT 0;
 UPDATE replicas SET lost_quorum = 1 WHERE kind = 'regular' AND validate_state = 'invalid' AND forfeited = 0;
 `,
+  },
+  {
+    version: 19,
+    name: 'the instance a host is connected to and a batch is submitted on',
+    sql: INSTANCE_COLUMNS,
   },
 ];
 

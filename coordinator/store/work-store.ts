@@ -194,7 +194,7 @@ const countsAgainstHost = (r: string) =>
     OR ${r}.id <= (SELECT retry_from FROM workunits WHERE id = ${r}.workunit_id)))`;
 
 const SQL: Record<string, string> = {
-  insertBatch: 'INSERT INTO batches (project_id, app_id, name, client_key, created_at, staged) VALUES (?, ?, ?, ?, ?, 1) RETURNING id',
+  insertBatch: 'INSERT INTO batches (project_id, app_id, name, client_key, created_at, staged, instance) VALUES (?, ?, ?, ?, ?, 1, ?) RETURNING id',
   batchByKey: 'SELECT id, staged, workunit_count FROM batches WHERE project_id = ? AND client_key = ?',
   unstage: 'UPDATE batches SET staged = 0, workunit_count = ? WHERE id = ? AND staged = 1',
   stagedBatches: 'SELECT id, created_at AS createdAt FROM batches WHERE staged = 1 ORDER BY id',
@@ -389,8 +389,9 @@ const SQL: Record<string, string> = {
 export class WorkStore {
   constructor(private readonly sql: SqlExecutor) {}
 
-  async insertBatch(b: { projectId: number; appId: number; name: string; clientKey: string | null; now: number }): Promise<number> {
-    return (await this.sql.get<{ id: number }>(SQL.insertBatch!, [b.projectId, b.appId, b.name, b.clientKey, b.now]))!.id;
+  /** `instance`: the instance submitting it, which makes its replicas (migration 18). */
+  async insertBatch(b: { projectId: number; appId: number; name: string; clientKey: string | null; now: number; instance: string | null }): Promise<number> {
+    return (await this.sql.get<{ id: number }>(SQL.insertBatch!, [b.projectId, b.appId, b.name, b.clientKey, b.now, b.instance]))!.id;
   }
 
   async batchByClientKey(projectId: number, clientKey: string): Promise<{ id: number; staged: boolean; workunits: number } | undefined> {

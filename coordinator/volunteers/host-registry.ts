@@ -24,6 +24,8 @@ export class HostRegistry {
     private readonly store: Store,
     private readonly ed: Ed25519,
     private readonly coordinatorKey: string,
+    /** This instance, recorded as the one the host is connected to (null: a core on its own). */
+    private readonly instance: string | null = null,
   ) {}
 
   newChallenge(): string {
@@ -40,7 +42,10 @@ export class HostRegistry {
     return (await this.store.identities.hostByKey(hostKey))?.id;
   }
 
-  /** Creates or updates the host. Without an account key a new host gets an anonymous user of its own. */
+  /**
+   * Creates or updates the host, as connected to this instance. Without an account key a new host
+   * gets an anonymous user of its own.
+   */
   async register(hello: Hello, now: number): Promise<HostRecord> {
     return await this.store.transaction(async (tx) => {
       const { identities } = tx;
@@ -60,6 +65,7 @@ export class HostRegistry {
         platformClass: platformClass(hello.platform),
         capabilities: hello.capabilities,
         now,
+        instance: this.instance,
       };
       const id = existing ? ((await identities.updateHost(existing.id, fields)), existing.id) : (await identities.insertHost({ publicKey: hello.hostKey, ...fields }));
       return (await identities.hostById(id))!;

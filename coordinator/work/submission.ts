@@ -111,6 +111,8 @@ export class Submission {
     private readonly priorities: PriorityPolicy,
     /** The largest input, as canonical JSON (--max-input-bytes). */
     private readonly maxInputBytes: number = MAX_FILE_BYTES,
+    /** This instance, recorded on the batches it begins: it makes their replicas (null: a core on its own). */
+    private readonly instance: string | null = null,
   ) {}
 
   /** Starts a batch, or returns the one already made with this client key. */
@@ -130,7 +132,7 @@ export class Submission {
         if (existing?.staged) throw new SubmissionError(`a batch with client key "${h.clientKey}" is still being submitted; retry when it is done`, 'conflict');
         if (existing) return { batchId: existing.id, created: false, workunits: existing.workunits };
       }
-      const batchId = await tx.work.insertBatch({ projectId: app.projectId, appId: app.id, name: h.name, clientKey: h.clientKey ?? null, now });
+      const batchId = await tx.work.insertBatch({ projectId: app.projectId, appId: app.id, name: h.name, clientKey: h.clientKey ?? null, now, instance: this.instance });
       if (h.appVersion !== undefined) {
         const v = (await tx.catalog.versionsOfApp(app.id)).find((x) => x.version === h.appVersion);
         if (!v) throw new SubmissionError(`app ${app.name} has no version ${h.appVersion}`);

@@ -2,7 +2,7 @@
 // once against one database: a transaction-scoped advisory lock lets one of them migrate while the
 // others wait, then find nothing left to do. DDL is transactional on PostgreSQL, so a migration
 // is applied whole or not at all.
-import { IDENTITY_TABLE, LEASES_TABLE, type Migration } from '../migrations.js';
+import { IDENTITY_TABLE, INSTANCE_COLUMNS, LEASES_TABLE, type Migration } from '../migrations.js';
 import type { SqlDatabase } from '../sql/sql.js';
 import { POSTGRES_BASELINE, POSTGRES_BASELINE_VERSION } from './schema.js';
 
@@ -46,6 +46,7 @@ ALTER TABLE replicas ADD COLUMN lost_quorum BIGINT NOT NULL DEFAULT 0;
 UPDATE replicas SET lost_quorum = 1 WHERE kind = 'regular' AND validate_state = 'invalid' AND forfeited = 0;
 `,
   },
+  { version: 19, name: 'the instance a host is connected to and a batch is submitted on', sql: INSTANCE_COLUMNS },
 ];
 
 /** Applies what is missing; returns the versions it applied (none when another instance did). */
