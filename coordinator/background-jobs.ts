@@ -9,18 +9,27 @@ import type { Fence } from './cluster/fence.js';
 import type { SingletonJobs } from './cluster/singleton-jobs.js';
 import type { Config } from './config.js';
 import type { Core } from './core.js';
+import { giveUpOrphanedHosts } from './cluster/orphans.js';
 import { discardStaged } from './work/batch-ingest.js';
 
 /** How often the holder looks for submissions and cancellations a dead instance left (their holds last 15 s). */
 const LEFTOVERS_MS = 5_000;
 
-export type BackgroundJobsConfig = Pick<Config, 'transitionIntervalMs' | 'uploadGraceMs'>;
+export type BackgroundJobsConfig = Pick<Config, 'transitionIntervalMs' | 'uploadGraceMs' | 'disconnectGraceMs'>;
+
+/** What the jobs that take up a dead instance's work need of the server around the core. */
+export interface ServerEdges {
+  /** Which hosts are connected to any instance; rejects when an instance did not answer. */
+  onlineEverywhere(): Promise<Set<number>>;
+  /** When this instance took its own lease, by the database's clock: hosts could come back to it since. */
+  upSince: number;
+}
 
 /** What the jobs work on: a core (a running coordinator is one too). */
 type JobCore = Omit<Core, 'close'>;
 
 /** The jobs, each under its lease name. `pollMs` is how often the kicked ones look for work recorded elsewhere. */
-export function addBackgroundJobs(jobs: Pick<SingletonJobs, 'add'>, core: JobCore, config: BackgroundJobsConfig, pollMs: number, log: Logger): void {
+export function addBackgroundJobs(jobs: Pick<SingletonJobs, 'add'>, core: JobCore, config: BackgroundJobsConfig, pollMs: number, edges: ServerEdges, log: Logger): void {
   jobs.add('deadline-sweep', {
     turnIntervalMs: config.transitionIntervalMs,
     turn: async (fence) => {
@@ -46,8 +55,13 @@ export function addBackgroundJobs(jobs: Pick<SingletonJobs, 'add'>, core: JobCor
   });
   jobs.add('cancellations', { turnIntervalMs: LEFTOVERS_MS, turn: (fence) => finishCancellations(core, fence, log) });
   // On SQLite the one coordinator discards staged batches at start only: later ones are its own.
+  // Likewise its hosts' grace periods are its own (timers, given again at start); on PostgreSQL
+  // another instance takes up a dead one's (cluster/orphans.ts) once its lease lapsed and the
+  // grace period ended.
   if (core.store.sql.dialect === 'postgres') {
     jobs.add('abandoned-submissions', { turnIntervalMs: LEFTOVERS_MS, turn: (fence) => discardAbandoned(core, fence, log) });
+    const hosts = { onlineEverywhere: () => edges.onlineEverywhere(), graceMs: config.disconnectGraceMs, upSince: edges.upSince, log };
+    jobs.add('orphaned-hosts', { turnIntervalMs: pollMs, turn: (fence) => giveUpOrphanedHosts(core, hosts, fence) });
   }
 }
 

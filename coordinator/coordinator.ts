@@ -141,9 +141,6 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     throw e;
   }
   replicaMaker.add(await core.store.work.batchesWithoutReplicas());
-  // What a restart (or a dead instance) left — re-checks, credit corrections, priority
-  // lowerings, cancellations — is resumed by the jobs' first turns, wherever their leases go.
-  addBackgroundJobs(jobs, core, config, Math.floor(config.leaseTtlMs / 4), log);
 
   // Cluster mode (--redis-url): pushes, and questions about who is connected, go to every instance.
   let redis: RedisLink | undefined;
@@ -160,6 +157,13 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const limiter = limiterFactory(redis?.pub, config.redisPrefix, log);
   const localOnline = localPresence(() => nsp);
   const presence = redis ? clusterPresence(() => nsp) : localOnline;
+  // What a restart (or a dead instance) left — re-checks, credit corrections, priority
+  // lowerings, cancellations, hosts gone — is resumed by the jobs' first turns, wherever their
+  // leases go.
+  addBackgroundJobs(jobs, core, config, Math.floor(config.leaseTtlMs / 4), {
+    onlineEverywhere: () => presence.onlineEverywhere(),
+    upSince: instanceLease?.since ?? 0,
+  }, log);
 
   // Metrics only when asked for (--metrics-port), on a listener of their own.
   let stats: DbStatsReader | undefined;

@@ -98,6 +98,12 @@ export class Leases {
     return row && row.expired === 1;
   }
 
+  /** Now, by the clock leases expire by: the database's on PostgreSQL, this process's on SQLite. */
+  async now(): Promise<number> {
+    const t = now(this.db, this.clock);
+    return Number((await this.db.get<{ now: number }>(`SELECT ${t.expr} AS now`, t.params))!.now);
+  }
+
   async current(name: string): Promise<Lease | undefined> {
     const row = await this.db.get<{ holder: string; fencing: number; expires_at: number }>('SELECT holder, fencing, expires_at FROM leases WHERE name = ?', [name]);
     return row && { name, holder: row.holder, fencing: row.fencing, expiresAt: row.expires_at };

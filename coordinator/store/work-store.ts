@@ -346,6 +346,19 @@ const SQL: Record<string, string> = {
   progress: `UPDATE replicas SET progress = @fraction, hold_until = @holdUntil
     WHERE task_id = @taskId AND host_id = @hostId AND status = 'in_progress'`,
   hostsWithTasks: "SELECT DISTINCT host_id AS id FROM replicas WHERE status = 'in_progress'",
+  // What instances that died left (cluster/orphans.ts): @prefix and an instance's name make its
+  // lease's name (cluster/instance-lease.ts); a lease that expired by @now was its holder's last.
+  // Hosts are found from the leases (hosts_instance), and those left with no task are named by
+  // no instance any more, so that few hosts name a dead one.
+  hostsOfLapsedInstances: `SELECT h.id AS hostId, h.instance, l.expires_at AS lapsedAt FROM leases l
+    JOIN hosts h ON h.instance = substr(l.name, CAST(@from AS INTEGER))
+    WHERE l.name LIKE @pattern AND l.expires_at <= @now
+    AND EXISTS (SELECT 1 FROM replicas r WHERE r.host_id = h.id AND r.status = 'in_progress') ORDER BY h.id`,
+  forgetIdleHostsOfLapsedInstances: `UPDATE hosts SET instance = NULL
+    WHERE instance IN (SELECT substr(l.name, CAST(@from AS INTEGER)) FROM leases l WHERE l.name LIKE @pattern AND l.expires_at <= @now)
+    AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.host_id = hosts.id AND r.status = 'in_progress')`,
+  hostOnLapsedInstance: `SELECT 1 AS x FROM hosts h JOIN leases l ON l.name = CAST(@prefix AS TEXT) || h.instance
+    WHERE h.id = @id AND h.instance = @instance AND l.expires_at <= @lapsedBy`,
   inProgressOfHost: "SELECT id FROM replicas WHERE host_id = ? AND status = 'in_progress' ORDER BY id",
   openRegularWork: `SELECT 1 FROM workunits WHERE batch_id = ? AND status = 'active'
     AND expected_output_hash IS NULL LIMIT 1`,
@@ -750,6 +763,21 @@ export class WorkStore {
     return ((await this.sql.all(SQL.hostsWithTasks!)) as { id: number }[]).map((r) => r.id);
   }
 
+  /** Hosts holding tasks whose instance's lease (`prefix` + its name) lapsed by `now`, and when it did. */
+  async hostsOfLapsedInstances(prefix: string, now: number): Promise<{ hostId: number; instance: string; lapsedAt: number }[]> {
+    return await this.sql.all<{ hostId: number; instance: string; lapsedAt: number }>(SQL.hostsOfLapsedInstances!, { ...lapsedLeases(prefix), now });
+  }
+
+  /** Hosts holding no task whose instance's lease lapsed by `now` are no longer named after it; how many. */
+  async forgetIdleHostsOfLapsedInstances(prefix: string, now: number): Promise<number> {
+    return (await this.sql.run(SQL.forgetIdleHostsOfLapsedInstances!, { ...lapsedLeases(prefix), now })).changes;
+  }
+
+  /** Whether the host is still on that instance, and its lease lapsed by `lapsedBy`. */
+  async hostOnLapsedInstance(prefix: string, hostId: number, instance: string, lapsedBy: number): Promise<boolean> {
+    return (await this.sql.get(SQL.hostOnLapsedInstance!, { prefix, id: hostId, instance, lapsedBy })) !== undefined;
+  }
+
   async inProgressOfHost(hostId: number): Promise<number[]> {
     return ((await this.sql.all(SQL.inProgressOfHost!, [hostId])) as { id: number }[]).map((r) => r.id);
   }
@@ -794,4 +822,10 @@ export class WorkStore {
   async inProgressTasksOfHost(hostId: number): Promise<TaskIds[]> {
     return (await this.sql.all(SQL.inProgressTasksOfHost!, [hostId])) as TaskIds[];
   }
+}
+
+/** Instances' leases, by their name's prefix: the pattern that finds them, and where the instance's name starts. */
+function lapsedLeases(prefix: string): { pattern: string; from: number } {
+  if (/[%_\\]/.test(prefix)) throw new Error(`a lease prefix for LIKE must not hold % _ or \\: ${prefix}`);
+  return { pattern: `${prefix}%`, from: prefix.length + 1 };
 }

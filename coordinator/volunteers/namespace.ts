@@ -216,8 +216,13 @@ export function attachVolunteerNamespace(
           const host = await registry.register(hello, Date.now());
           // A hello on this socket while the host was registered starts over: that one wins.
           if (session.hello !== hello) return fail('unauthenticated', 'a newer hello on this connection replaced this one; send auth for it');
-          // Closed while the host was registered: its disconnect has been handled already.
-          if (!socket.connected) return fail('unauthenticated', 'the connection closed');
+          // Closed while the host was registered: its disconnect has been handled already. The
+          // host now names this instance as its own (another takes it up only once this one is
+          // gone), so its grace period runs here, unless it has another connection here.
+          if (!socket.connected) {
+            if (!nsp.adapter.rooms.has(hostRoom(host.id))) deps.presence?.left(host.id);
+            return fail('unauthenticated', 'the connection closed');
+          }
           // Checked again now, in the same turn as the join: another connection may have authenticated meanwhile.
           if (max !== undefined && connectionsOf(host.id) >= max) {
             return fail('rate_limited', `this host already has ${max} connection${max === 1 ? '' : 's'} open; close one before opening another`);

@@ -8,8 +8,10 @@ import { hostRoom } from './namespace.js';
 export interface Presence {
   /** Whether the host has an authenticated connection to any instance now. Rejects when an instance did not answer in time. */
   isOnline(hostId: number): Promise<boolean>;
-  /** The hosts with an authenticated connection to any instance now. */
+  /** The hosts with an authenticated connection to any instance now (this instance's alone when the others are slow to say). */
   onlineHostIds(): Promise<Set<number>>;
+  /** The same, for deciding to give hosts up: rejects when an instance did not answer in time. */
+  onlineEverywhere(): Promise<Set<number>>;
   /** How many authenticated connections the host has to all instances now (this instance's alone when the others are slow to say). */
   connectionsOf(hostId: number): Promise<number>;
 }
@@ -24,6 +26,7 @@ export function localPresence(nsp: () => Namespace | undefined): Presence {
   return {
     isOnline: async (hostId) => (nsp()?.adapter.rooms.get(hostRoom(hostId))?.size ?? 0) > 0,
     onlineHostIds: async () => ids(),
+    onlineEverywhere: async () => ids(),
     connectionsOf: async (hostId) => nsp()?.adapter.rooms.get(hostRoom(hostId))?.size ?? 0,
   };
 }
@@ -40,13 +43,24 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /**
- * Every instance's sockets, through the adapter. Whether one host is online rejects when not
- * every instance answered in time (the caller waits and asks again); the list of online hosts
- * falls back to this instance's own then (it feeds status pages, which must answer).
+ * Every instance's sockets, through the adapter. Whether one host is online, and which are when
+ * hosts are to be given up, reject when not every instance answered in time (the caller waits
+ * and asks again); the list of online hosts for status pages falls back to this instance's own
+ * then (they must answer).
  */
 export function clusterPresence(nsp: () => Namespace | undefined): Presence {
   const local = localPresence(nsp);
   let list: { at: number; ids: Promise<Set<number>> } | undefined;
+  const everywhere = async (): Promise<Set<number>> => {
+    const n = nsp();
+    const found = new Set<number>();
+    if (!n) return found;
+    for (const s of await within(n.fetchSockets(), ASK_TIMEOUT_MS, 'who is connected')) {
+      const hostId = (s.data as { hostId?: number } | undefined)?.hostId;
+      if (hostId !== undefined && s.rooms.has(hostRoom(hostId))) found.add(hostId);
+    }
+    return found;
+  };
   return {
     async isOnline(hostId) {
       const n = nsp();
@@ -61,19 +75,10 @@ export function clusterPresence(nsp: () => Namespace | undefined): Presence {
         () => local.connectionsOf(hostId),
       );
     },
+    onlineEverywhere: everywhere,
     onlineHostIds() {
-      const n = nsp();
-      if (!n) return Promise.resolve(new Set());
       if (list && Date.now() - list.at < LIST_REUSE_MS) return list.ids;
-      const ids = within(n.fetchSockets(), ASK_TIMEOUT_MS, 'who is connected').then((sockets) => {
-        const found = new Set<number>();
-        for (const s of sockets) {
-          const hostId = (s.data as { hostId?: number } | undefined)?.hostId;
-          if (hostId !== undefined && s.rooms.has(hostRoom(hostId))) found.add(hostId);
-        }
-        return found;
-      });
-      const answer = ids.catch(() => local.onlineHostIds());
+      const answer = everywhere().catch(() => local.onlineHostIds());
       list = { at: Date.now(), ids: answer };
       return answer;
     },

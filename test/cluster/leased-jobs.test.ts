@@ -23,8 +23,9 @@ import { replicaOfTask } from '../helpers/task-ids.js';
 import { startTestCoordinator, TEST_BACKEND, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 
-/** Every job, by its lease name (abandoned submissions are looked for on PostgreSQL only). */
-const JOBS = ['deadline-sweep', 'host-recheck', 'credit-correction', 'priority-lowering', 'output-collection', 'cancellations', ...(TEST_BACKEND === 'postgres' ? ['abandoned-submissions'] : [])].sort();
+/** Every job, by its lease name (what a dead instance left is looked for on PostgreSQL only). */
+const ON_POSTGRES = ['abandoned-submissions', 'orphaned-hosts'];
+const JOBS = ['deadline-sweep', 'host-recheck', 'credit-correction', 'priority-lowering', 'output-collection', 'cancellations', ...(TEST_BACKEND === 'postgres' ? ON_POSTGRES : [])].sort();
 const IN_JOBS = `name IN (${JOBS.map(() => '?').join(', ')})`;
 
 const volunteers: TestVolunteer[] = [];
@@ -68,12 +69,13 @@ describe('background jobs whose lease was taken from under their holder', () => 
     // Work for every job, made after the theft so that the coordinator's own jobs cannot do it.
     const appId = await addPrimesApp(c);
     const projectId = (await c.store.catalog.appById(appId))!.projectId;
-    await submitInputs(c, appId, [{ from: 1, to: 10 }], { minQuorum: 1, targetNresults: 1 });
-    const cancelled = await submitInputs(c, appId, [{ from: 1, to: 5 }, { from: 5, to: 10 }], { minQuorum: 1, targetNresults: 1 });
-    await c.replicasReady();
+    await submitInputs(c, appId, [{ from: 1, to: 10 }, { from: 10, to: 20 }], { minQuorum: 1, targetNresults: 1 });
     const v = await TestVolunteer.connect(c.url);
-    volunteers.push(v);
+    const left = await TestVolunteer.connect(c.url);
+    volunteers.push(v, left);
     const [task] = await v.requestTasks(1);
+    const [leftTask] = await left.requestTasks(1);
+    const cancelled = await submitInputs(c, appId, [{ from: 1, to: 5 }, { from: 5, to: 10 }], { minQuorum: 1, targetNresults: 1 });
     const replicaId = await replicaOfTask(c, task!);
     await c.store.sql.run('UPDATE replicas SET deadline = 1 WHERE id = ?', [replicaId]); // its deadline passed
     await c.store.sql.run("UPDATE batches SET status = 'cancelled' WHERE id = ?", [cancelled]); // a cancellation cut short
@@ -87,6 +89,13 @@ describe('background jobs whose lease was taken from under their holder', () => 
     const begun = TEST_BACKEND === 'postgres' ? await c.submission.begin({ appId, name: 'left staged' }) : undefined;
     const staged = begun && 'app' in begun ? begun.batchId : undefined;
     if (staged !== undefined) await c.store.sql.run('UPDATE batches SET created_at = 0 WHERE id = ?', [staged]);
+    // A host whose instance died a long time ago, its tasks held since (PostgreSQL: on SQLite there is one instance).
+    let leftReplica: number | undefined;
+    if (TEST_BACKEND === 'postgres') {
+      await c.store.sql.run("INSERT INTO leases (name, holder, fencing, acquired_at, expires_at) VALUES ('instance:dead', 'dead', 1, 0, 1)");
+      await c.store.sql.run("UPDATE hosts SET instance = 'dead' WHERE id = ?", [left.hostId]);
+      leftReplica = await replicaOfTask(c, leftTask!);
+    }
 
     const state = async () => ({
       'deadline-sweep': (await c.store.sql.get<{ status: string }>('SELECT status FROM replicas WHERE id = ?', [replicaId]))!.status,
@@ -96,20 +105,31 @@ describe('background jobs whose lease was taken from under their holder', () => 
       'priority-lowering': (await c.store.catalog.projectById(projectId))!.priorityLowering,
       'output-collection': (await c.store.catalog.fileSize(orphan)) !== undefined && c.blobs.has(orphan),
       ...(staged !== undefined ? { 'abandoned-submissions': (await c.store.work.stagedBatches()).some((b) => b.id === staged) } : {}),
+      ...(leftReplica !== undefined ? { 'orphaned-hosts': (await c.store.sql.get<{ status: string }>('SELECT status FROM replicas WHERE id = ?', [leftReplica]))!.status } : {}),
     });
-    const pending = { 'deadline-sweep': 'in_progress', cancellations: 2, 'host-recheck': 1, 'credit-correction': 1, 'priority-lowering': 0, 'output-collection': true, ...(staged !== undefined ? { 'abandoned-submissions': true } : {}) };
+    const orphans = TEST_BACKEND === 'postgres';
+    const pending = {
+      'deadline-sweep': 'in_progress', cancellations: 2, 'host-recheck': 1, 'credit-correction': 1, 'priority-lowering': 0, 'output-collection': true,
+      ...(orphans ? { 'abandoned-submissions': true, 'orphaned-hosts': 'in_progress' } : {}),
+    };
     expect(await state()).toEqual(pending);
 
     // The jobs' own turns, as a coordinator runs them.
     const turns = new Map<string, JobSpec['turn']>();
-    addBackgroundJobs({ add: (name, spec) => turns.set(name, spec.turn) }, c, { transitionIntervalMs: 100, uploadGraceMs: 0 }, 1000, createLogger('silent'));
+    // No host is online as far as these turns know.
+    const edges = { onlineEverywhere: async () => new Set<number>(), upSince: 0 };
+    addBackgroundJobs({ add: (name, spec) => turns.set(name, spec.turn) }, c, { transitionIntervalMs: 100, uploadGraceMs: 0, disconnectGraceMs: 1000 }, 1000, edges, createLogger('silent'));
     expect([...turns.keys()].sort()).toEqual(JOBS);
 
     for (const [job, turn] of turns) await turn(oldFence(job));
     expect(await state()).toEqual(pending);
 
     for (const [job, turn] of turns) await turn(newFence(job));
-    expect(await state()).toEqual({ 'deadline-sweep': 'over', cancellations: 0, 'host-recheck': 0, 'credit-correction': null, 'priority-lowering': null, 'output-collection': false, ...(staged !== undefined ? { 'abandoned-submissions': false } : {}) });
+    expect(await state()).toEqual({
+      'deadline-sweep': 'over', cancellations: 0, 'host-recheck': 0, 'credit-correction': null, 'priority-lowering': null, 'output-collection': false,
+      ...(orphans ? { 'abandoned-submissions': false, 'orphaned-hosts': 'over' } : {}),
+    });
+    if (leftReplica !== undefined) expect((await c.store.sql.get<{ outcome: string }>('SELECT outcome FROM replicas WHERE id = ?', [leftReplica]))!.outcome).toBe('no_reply');
     expect((await c.store.sql.get<{ outcome: string }>('SELECT outcome FROM replicas WHERE id = ?', [replicaId]))!.outcome).toBe('no_reply');
   });
 });
