@@ -9,7 +9,7 @@ import type { Fence } from './cluster/fence.js';
 import type { SingletonJobs } from './cluster/singleton-jobs.js';
 import type { Config } from './config.js';
 import type { Core } from './core.js';
-import { giveUpOrphanedHosts } from './cluster/orphans.js';
+import { giveUpOrphanedHosts, resumeOrphanedBatches } from './cluster/orphans.js';
 import { discardStaged } from './work/batch-ingest.js';
 
 /** How often the holder looks for submissions and cancellations a dead instance left (their holds last 15 s). */
@@ -21,6 +21,8 @@ export type BackgroundJobsConfig = Pick<Config, 'transitionIntervalMs' | 'upload
 export interface ServerEdges {
   /** Which hosts are connected to any instance; rejects when an instance did not answer. */
   onlineEverywhere(): Promise<Set<number>>;
+  /** Replicas were made for the batch: its watchers and idle hosts are told. */
+  onReplicasMade(batchId: number): void;
   /** When this instance took its own lease, by the database's clock: hosts could come back to it since. */
   upSince: number;
 }
@@ -55,13 +57,14 @@ export function addBackgroundJobs(jobs: Pick<SingletonJobs, 'add'>, core: JobCor
   });
   jobs.add('cancellations', { turnIntervalMs: LEFTOVERS_MS, turn: (fence) => finishCancellations(core, fence, log) });
   // On SQLite the one coordinator discards staged batches at start only: later ones are its own.
-  // Likewise its hosts' grace periods are its own (timers, given again at start); on PostgreSQL
-  // another instance takes up a dead one's (cluster/orphans.ts) once its lease lapsed and the
-  // grace period ended.
+  // Likewise its hosts' grace periods and its batches' replicas are its own (timers, and the
+  // replica maker, resumed at start); on PostgreSQL another instance takes up a dead one's
+  // (cluster/orphans.ts), as soon as its lease lapsed and, for a host, its grace period ended.
   if (core.store.sql.dialect === 'postgres') {
     jobs.add('abandoned-submissions', { turnIntervalMs: LEFTOVERS_MS, turn: (fence) => discardAbandoned(core, fence, log) });
     const hosts = { onlineEverywhere: () => edges.onlineEverywhere(), graceMs: config.disconnectGraceMs, upSince: edges.upSince, log };
     jobs.add('orphaned-hosts', { turnIntervalMs: pollMs, turn: (fence) => giveUpOrphanedHosts(core, hosts, fence) });
+    jobs.add('orphaned-batches', { turnIntervalMs: pollMs, turn: (fence) => resumeOrphanedBatches(core, fence, log, edges.onReplicasMade) });
   }
 }
 

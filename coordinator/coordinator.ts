@@ -115,14 +115,11 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     await core.close();
     throw e;
   }
-  const replicaMaker = new ReplicaMaker(
-    core.submission,
-    (e) => log.error('creating replicas failed', errorFields(e)),
-    (batchId) => {
-      batchesChanged([batchId]);
-      notifier.workAvailable();
-    },
-  );
+  const replicasMade = (batchId: number) => {
+    batchesChanged([batchId]);
+    notifier.workAvailable();
+  };
+  const replicaMaker = new ReplicaMaker(core.submission, (e) => log.error('creating replicas failed', errorFields(e)), replicasMade);
 
   let firstAdmin: RunningCoordinator['firstAdmin'];
   try {
@@ -158,10 +155,11 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
   const localOnline = localPresence(() => nsp);
   const presence = redis ? clusterPresence(() => nsp) : localOnline;
   // What a restart (or a dead instance) left — re-checks, credit corrections, priority
-  // lowerings, cancellations, hosts gone — is resumed by the jobs' first turns, wherever their
-  // leases go.
+  // lowerings, cancellations, hosts gone and batches short of replicas — is resumed by the jobs'
+  // first turns, wherever their leases go.
   addBackgroundJobs(jobs, core, config, Math.floor(config.leaseTtlMs / 4), {
     onlineEverywhere: () => presence.onlineEverywhere(),
+    onReplicasMade: replicasMade,
     upSince: instanceLease?.since ?? 0,
   }, log);
 

@@ -1,4 +1,4 @@
-// What an instance that died left, taken up by the instances still alive: leased jobs.
+// What an instance that died left, taken up by the instances still alive: two leased jobs.
 //
 // An instance gives up the tasks of a host whose last connection to it closed once the host has
 // been gone for the grace period (volunteers/disconnect-grace.ts), and makes the replicas of the
@@ -10,9 +10,14 @@
 //   every instance), are given up as the timer would have: their tasks end as "no reply" and
 //   are reissued. A host that came back to another instance names that one now, and is left
 //   alone; one holding no task is named by none.
+// - `orphaned-batches`: committed batches short of replicas whose instance's lease lapsed get
+//   the rest, a chunk per transaction. Making a batch's replicas locks its progress row, so the
+//   dead instance's last chunk (still open in the database) and this one never both count.
 // Each transaction asks the job's fence first. Time is the database's, as the leases' is.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { errorFields, type Logger } from '../../common/log.js';
 import type { Core } from '../core.js';
+import { INGEST_CHUNK } from '../work/batch-ingest.js';
 import type { Fence } from './fence.js';
 import { INSTANCE_LEASE_PREFIX } from './instance-lease.js';
 
@@ -38,7 +43,7 @@ export function toGiveUp(due: OrphanedHost[], online: ReadonlySet<number>): Orph
   return due.filter((h) => !online.has(h.hostId));
 }
 
-type OrphanCore = Pick<Core, 'store' | 'leases' | 'service'>;
+type OrphanCore = Pick<Core, 'store' | 'leases' | 'service' | 'submission'>;
 
 export interface OrphanedHostsDeps {
   /** Which hosts are connected to any instance; rejects when an instance did not answer. */
@@ -77,5 +82,23 @@ export async function giveUpOrphanedHosts(core: OrphanCore, deps: OrphanedHostsD
     });
     if (tasks === undefined) return;
     if (tasks > 0) deps.log.info('gave up the tasks of a host whose instance is gone', { hostId: h.hostId, instance: h.instance, tasks, graceMs: deps.graceMs });
+  }
+}
+
+/** One turn of `orphaned-batches`; `onReplicasMade` after each chunk (watchers and idle hosts are told). */
+export async function resumeOrphanedBatches(core: OrphanCore, fence: Fence, log: Logger, onReplicasMade: (batchId: number) => void): Promise<void> {
+  const now = await core.leases.now();
+  for (const { id, instance } of await core.store.work.batchesOfLapsedInstances(INSTANCE_LEASE_PREFIX, now)) {
+    log.warn('making the replicas of a batch whose instance is gone', { batchId: id, instance });
+    let workunits = 0;
+    for (;;) {
+      const part = await core.submission.makeReplicaPart(id, INGEST_CHUNK, fence);
+      if (part.step === 'fenced') return;
+      workunits += part.workunits;
+      if (part.workunits > 0) onReplicasMade(id);
+      if (part.step === 'done') break;
+      await nextTurn();
+    }
+    log.info('made the replicas of a batch whose instance is gone', { batchId: id, instance, workunits });
   }
 }

@@ -359,6 +359,10 @@ const SQL: Record<string, string> = {
     AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.host_id = hosts.id AND r.status = 'in_progress')`,
   hostOnLapsedInstance: `SELECT 1 AS x FROM hosts h JOIN leases l ON l.name = CAST(@prefix AS TEXT) || h.instance
     WHERE h.id = @id AND h.instance = @instance AND l.expires_at <= @lapsedBy`,
+  // A batch no instance names, or whose instance has no lease, is no live instance's either.
+  batchesOfLapsedInstances: `SELECT b.id, b.instance FROM batches b LEFT JOIN leases l ON l.name = CAST(@prefix AS TEXT) || b.instance
+    WHERE b.staged = 0 AND (l.expires_at IS NULL OR l.expires_at <= @now)
+    AND EXISTS (SELECT 1 FROM workunits w WHERE w.batch_id = b.id AND w.id > b.replicas_through) ORDER BY b.id`,
   inProgressOfHost: "SELECT id FROM replicas WHERE host_id = ? AND status = 'in_progress' ORDER BY id",
   openRegularWork: `SELECT 1 FROM workunits WHERE batch_id = ? AND status = 'active'
     AND expected_output_hash IS NULL LIMIT 1`,
@@ -776,6 +780,11 @@ export class WorkStore {
   /** Whether the host is still on that instance, and its lease lapsed by `lapsedBy`. */
   async hostOnLapsedInstance(prefix: string, hostId: number, instance: string, lapsedBy: number): Promise<boolean> {
     return (await this.sql.get(SQL.hostOnLapsedInstance!, { prefix, id: hostId, instance, lapsedBy })) !== undefined;
+  }
+
+  /** Committed batches short of replicas whose instance's lease lapsed by `now` (or that name none, or one without a lease). */
+  async batchesOfLapsedInstances(prefix: string, now: number): Promise<{ id: number; instance: string | null }[]> {
+    return await this.sql.all<{ id: number; instance: string | null }>(SQL.batchesOfLapsedInstances!, { prefix, now });
   }
 
   async inProgressOfHost(hostId: number): Promise<number[]> {

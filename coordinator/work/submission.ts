@@ -226,17 +226,32 @@ export class Submission {
 
   /** Creates the first replicas of the next `limit` work units of a committed batch; true when none are left. */
   async makeReplicas(batchId: number, limit: number, now = Date.now(), within?: Tx): Promise<boolean> {
-    return await this.store.within(within, async (tx) => {
-      const through = await tx.work.lockReplicasThrough(batchId);
-      if (through === undefined) return true;
-      const wus = await tx.work.workunitsAfter(batchId, through, limit);
-      for (const w of wus) {
-        // Cancelled while waiting for its replicas: it gets none.
-        if (w.status === 'active') await tx.work.insertReplicas(w.id, w.priority, w.target_nresults, now, w.sentinel ? 'sentinel' : 'regular');
-      }
-      if (wus.length > 0) await tx.work.setReplicasThrough(batchId, wus[wus.length - 1]!.id);
-      return wus.length < limit;
+    return (await this.store.within(within, (tx) => this.replicate(tx, batchId, limit, now))).done;
+  }
+
+  /**
+   * makeReplicas for a job under a lease (another instance's batch, left when it died): the fence
+   * asked first in the transaction; how many work units got their replicas.
+   */
+  async makeReplicaPart(batchId: number, limit: number, fence: Fence, now = Date.now()): Promise<{ step: Step; workunits: number }> {
+    return await this.store.transaction(async (tx) => {
+      if (!(await fence(tx.sql))) return { step: 'fenced', workunits: 0 };
+      const { done, workunits } = await this.replicate(tx, batchId, limit, now);
+      return { step: done ? 'done' : 'more', workunits };
     });
+  }
+
+  private async replicate(tx: Tx, batchId: number, limit: number, now: number): Promise<{ done: boolean; workunits: number }> {
+    // Locked: another instance making this batch's replicas waits, then starts where this one stopped.
+    const through = await tx.work.lockReplicasThrough(batchId);
+    if (through === undefined) return { done: true, workunits: 0 };
+    const wus = await tx.work.workunitsAfter(batchId, through, limit);
+    for (const w of wus) {
+      // Cancelled while waiting for its replicas: it gets none.
+      if (w.status === 'active') await tx.work.insertReplicas(w.id, w.priority, w.target_nresults, now, w.sentinel ? 'sentinel' : 'regular');
+    }
+    if (wus.length > 0) await tx.work.setReplicasThrough(batchId, wus[wus.length - 1]!.id);
+    return { done: wus.length < limit, workunits: wus.length };
   }
 
   /** A whole batch in one transaction: for small batches made in-process (the demo, tests). */

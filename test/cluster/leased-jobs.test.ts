@@ -24,7 +24,7 @@ import { startTestCoordinator, TEST_BACKEND, waitFor, type TestCoordinator } fro
 import { TestVolunteer } from '../helpers/test-volunteer.js';
 
 /** Every job, by its lease name (what a dead instance left is looked for on PostgreSQL only). */
-const ON_POSTGRES = ['abandoned-submissions', 'orphaned-hosts'];
+const ON_POSTGRES = ['abandoned-submissions', 'orphaned-hosts', 'orphaned-batches'];
 const JOBS = ['deadline-sweep', 'host-recheck', 'credit-correction', 'priority-lowering', 'output-collection', 'cancellations', ...(TEST_BACKEND === 'postgres' ? ON_POSTGRES : [])].sort();
 const IN_JOBS = `name IN (${JOBS.map(() => '?').join(', ')})`;
 
@@ -89,12 +89,19 @@ describe('background jobs whose lease was taken from under their holder', () => 
     const begun = TEST_BACKEND === 'postgres' ? await c.submission.begin({ appId, name: 'left staged' }) : undefined;
     const staged = begun && 'app' in begun ? begun.batchId : undefined;
     if (staged !== undefined) await c.store.sql.run('UPDATE batches SET created_at = 0 WHERE id = ?', [staged]);
-    // A host whose instance died a long time ago, its tasks held since (PostgreSQL: on SQLite there is one instance).
+    // A host whose instance died a long time ago (its tasks held since), and a batch that
+    // instance committed but made no replica of (PostgreSQL: on SQLite there is one instance).
     let leftReplica: number | undefined;
+    let unreplicated: number | undefined;
     if (TEST_BACKEND === 'postgres') {
       await c.store.sql.run("INSERT INTO leases (name, holder, fencing, acquired_at, expires_at) VALUES ('instance:dead', 'dead', 1, 0, 1)");
       await c.store.sql.run("UPDATE hosts SET instance = 'dead' WHERE id = ?", [left.hostId]);
       leftReplica = await replicaOfTask(c, leftTask!);
+      const stage = await c.submission.begin({ appId, name: 'no replicas', replication: { minQuorum: 1, targetNresults: 1 } });
+      if (!('app' in stage)) throw new Error('not begun');
+      await c.submission.addChunk(stage, [{ value: { input: { from: 1, to: 3 } }, where: 'line 1' }]);
+      unreplicated = (await c.submission.commit(stage)).batchId;
+      await c.store.sql.run("UPDATE batches SET instance = 'dead' WHERE id = ?", [unreplicated]);
     }
 
     const state = async () => ({
@@ -106,18 +113,19 @@ describe('background jobs whose lease was taken from under their holder', () => 
       'output-collection': (await c.store.catalog.fileSize(orphan)) !== undefined && c.blobs.has(orphan),
       ...(staged !== undefined ? { 'abandoned-submissions': (await c.store.work.stagedBatches()).some((b) => b.id === staged) } : {}),
       ...(leftReplica !== undefined ? { 'orphaned-hosts': (await c.store.sql.get<{ status: string }>('SELECT status FROM replicas WHERE id = ?', [leftReplica]))!.status } : {}),
+      ...(unreplicated !== undefined ? { 'orphaned-batches': (await c.store.work.batchesWithoutReplicas()).includes(unreplicated) } : {}),
     });
     const orphans = TEST_BACKEND === 'postgres';
     const pending = {
       'deadline-sweep': 'in_progress', cancellations: 2, 'host-recheck': 1, 'credit-correction': 1, 'priority-lowering': 0, 'output-collection': true,
-      ...(orphans ? { 'abandoned-submissions': true, 'orphaned-hosts': 'in_progress' } : {}),
+      ...(orphans ? { 'abandoned-submissions': true, 'orphaned-hosts': 'in_progress', 'orphaned-batches': true } : {}),
     };
     expect(await state()).toEqual(pending);
 
     // The jobs' own turns, as a coordinator runs them.
     const turns = new Map<string, JobSpec['turn']>();
     // No host is online as far as these turns know.
-    const edges = { onlineEverywhere: async () => new Set<number>(), upSince: 0 };
+    const edges = { onlineEverywhere: async () => new Set<number>(), onReplicasMade: () => undefined, upSince: 0 };
     addBackgroundJobs({ add: (name, spec) => turns.set(name, spec.turn) }, c, { transitionIntervalMs: 100, uploadGraceMs: 0, disconnectGraceMs: 1000 }, 1000, edges, createLogger('silent'));
     expect([...turns.keys()].sort()).toEqual(JOBS);
 
@@ -127,7 +135,7 @@ describe('background jobs whose lease was taken from under their holder', () => 
     for (const [job, turn] of turns) await turn(newFence(job));
     expect(await state()).toEqual({
       'deadline-sweep': 'over', cancellations: 0, 'host-recheck': 0, 'credit-correction': null, 'priority-lowering': null, 'output-collection': false,
-      ...(orphans ? { 'abandoned-submissions': false, 'orphaned-hosts': 'over' } : {}),
+      ...(orphans ? { 'abandoned-submissions': false, 'orphaned-hosts': 'over', 'orphaned-batches': false } : {}),
     });
     if (leftReplica !== undefined) expect((await c.store.sql.get<{ outcome: string }>('SELECT outcome FROM replicas WHERE id = ?', [leftReplica]))!.outcome).toBe('no_reply');
     expect((await c.store.sql.get<{ outcome: string }>('SELECT outcome FROM replicas WHERE id = ?', [replicaId]))!.outcome).toBe('no_reply');

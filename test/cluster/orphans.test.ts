@@ -1,7 +1,9 @@
 // What an instance killed with SIGKILL leaves behind in the database, taken up by another one
 // without waiting for a restart: the tasks of hosts it had that never came back (its disconnect
-// grace timers died with it). Real coordinator processes on one PostgreSQL database and one
-// Redis (test/helpers/cluster.ts).
+// grace timers died with it), and the replicas of a batch it was making. Real coordinator
+// processes on one PostgreSQL database and one Redis (test/helpers/cluster.ts).
+import { request } from 'node:http';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PostgresDatabase } from '../../coordinator/store/sql/postgres-database.js';
 import { ApiClient, newApp, newResearcher, type Submitted } from '../helpers/api-client.js';
@@ -35,12 +37,14 @@ function logLines(p: CoordinatorProcess): Record<string, unknown>[] {
 describe.skipIf(skip)('an instance killed with SIGKILL', () => {
   let cluster: TestCluster | undefined;
   let db: PostgresDatabase | undefined;
+  let locker: pg.Client | undefined;
   const volunteers: TestVolunteer[] = [];
   afterEach(async () => {
     volunteers.splice(0).forEach((v) => v.close());
+    await locker?.end().catch(() => undefined);
     await db?.close();
     await cluster?.close();
-    db = cluster = undefined;
+    locker = db = cluster = undefined;
   });
 
   /** A batch of `n` work units whose tasks nothing but giving their host up reissues in time; resolves once its replicas are made. */
@@ -129,5 +133,66 @@ describe.skipIf(skip)('an instance killed with SIGKILL', () => {
     await waitFor('the tasks of the host that never came back given up', async () => (await states(db, goneTasks)).every((s) => s === 'over/no_reply'), 30_000);
     expect(Date.now() - startedAt).toBeGreaterThan(grace / 2);
     expect(await states(db, backTasks)).toEqual(['in_progress/null', 'in_progress/null']);
+  });
+
+  it('has another instance make the replicas of a batch it was making, none twice', { timeout: 180_000 }, async () => {
+    // The body comes in bursts the test paces (no slow-client cut-off in the way).
+    const { a, b, ada, appId, db } = await start(['--body-timeout-ms', '0']);
+    // 2,000 work units a chunk (INGEST_CHUNK) in and out: streamed as NDJSON, so the test knows
+    // which work units a's second chunk of replicas needs, and holds one of them before a commits.
+    const N = 4001;
+    const lines = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `${from + i}\n`).join('');
+    const req = request(`${a.url}/api/v1/apps/${appId}/batches?name=killed&minQuorum=1&targetNresults=2`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${ada.token}` },
+    });
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      req.once('error', reject);
+      req.once('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+    });
+    const workunits = async (batchId: number) => (await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM workunits WHERE batch_id = ?', [batchId]))!.n;
+    // The line after the 2,000th closes the first chunk.
+    req.write(lines(0, 2001));
+    let batchId = 0;
+    await waitFor('the first chunk in', async () => {
+      batchId = (await db.get<{ id: number }>("SELECT id FROM batches WHERE name = 'killed'"))?.id ?? 0;
+      return batchId > 0 && (await workunits(batchId)) === 2000;
+    });
+    req.write(lines(2001, 4001));
+    await waitFor('the second chunk in', async () => (await workunits(batchId)) === 4000);
+
+    // The first work unit of the second chunk, held: a's replicas for it wait (their foreign key).
+    locker = new pg.Client({ connectionString: cluster!.database.url });
+    await locker.connect();
+    await locker.query('BEGIN');
+    // (Found first, then locked alone: FOR UPDATE under an OFFSET locks the rows skipped too.)
+    const ids = (await db.all<{ id: number }>('SELECT id FROM workunits WHERE batch_id = ? ORDER BY id LIMIT 2001', [batchId])).map((w) => Number(w.id));
+    const firstChunkEnd = ids[1999]!;
+    expect((await locker.query('SELECT id FROM workunits WHERE id = $1 FOR UPDATE', [ids[2000]])).rowCount).toBe(1);
+    req.end(lines(4001, N));
+    const submitted = await response;
+    expect(submitted.status).toBe(201);
+    expect(JSON.parse(submitted.body)).toMatchObject({ batchId, created: true, workunits: N });
+    await waitFor('a’s first chunk of replicas made', async () => Number((await db.get<{ t: number }>('SELECT replicas_through AS t FROM batches WHERE id = ?', [batchId]))!.t) === firstChunkEnd);
+    await waitFor('a’s second chunk waiting for the held work unit', async () =>
+      (await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))!.n >= 1);
+
+    // a dies in the middle of its second chunk; the work unit is let go.
+    await a.kill9();
+    await locker.query('ROLLBACK');
+
+    const perWorkunit = async () =>
+      db.all<{ n: number }>('SELECT COUNT(r.id) AS n FROM workunits w LEFT JOIN replicas r ON r.workunit_id = w.id WHERE w.batch_id = ? GROUP BY w.id', [batchId]);
+    await waitFor('b to make the rest', async () => (await perWorkunit()).every((x) => Number(x.n) > 0), 30_000);
+    // Each work unit has its two replicas: none made twice, by a before it died or by b after.
+    const counts = (await perWorkunit()).map((x) => Number(x.n));
+    expect(counts.length).toBe(N);
+    expect(counts.every((n) => n === 2)).toBe(true);
+    expect(logLines(b).some((l) => l.msg === 'made the replicas of a batch whose instance is gone' && l.batchId === batchId)).toBe(true);
   });
 });
