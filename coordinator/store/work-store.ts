@@ -193,6 +193,11 @@ const countsAgainstHost = (r: string) =>
     OR (${r}.outcome = 'client_error' AND ${r}.app_version_id IN (SELECT id FROM app_versions WHERE broken_at IS NOT NULL))
     OR ${r}.id <= (SELECT retry_from FROM workunits WHERE id = ${r}.workunit_id)))`;
 
+/** Hosts holding no task that name an instance whose lease lapsed by @now. */
+const idleHostsOfLapsedInstances = `SELECT h.id FROM hosts h
+  WHERE h.instance IN (SELECT substr(l.name, CAST(@from AS INTEGER)) FROM leases l WHERE l.name LIKE @pattern AND l.expires_at <= @now)
+  AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.host_id = h.id AND r.status = 'in_progress')`;
+
 const SQL: Record<string, string> = {
   insertBatch: 'INSERT INTO batches (project_id, app_id, name, client_key, created_at, staged, instance) VALUES (?, ?, ?, ?, ?, 1, ?) RETURNING id',
   batchByKey: 'SELECT id, staged, workunit_count FROM batches WHERE project_id = ? AND client_key = ?',
@@ -354,9 +359,9 @@ const SQL: Record<string, string> = {
     JOIN hosts h ON h.instance = substr(l.name, CAST(@from AS INTEGER))
     WHERE l.name LIKE @pattern AND l.expires_at <= @now
     AND EXISTS (SELECT 1 FROM replicas r WHERE r.host_id = h.id AND r.status = 'in_progress') ORDER BY h.id`,
-  forgetIdleHostsOfLapsedInstances: `UPDATE hosts SET instance = NULL
-    WHERE instance IN (SELECT substr(l.name, CAST(@from AS INTEGER)) FROM leases l WHERE l.name LIKE @pattern AND l.expires_at <= @now)
-    AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.host_id = hosts.id AND r.status = 'in_progress')`,
+  forgetIdleHostsOfLapsedInstances: `UPDATE hosts SET instance = NULL WHERE id IN (${idleHostsOfLapsedInstances})`,
+  // PostgreSQL only: a host row another transaction holds (credit granted to it) is left for the next turn, not waited for.
+  forgetIdleHostsOfLapsedInstancesSkipLocked: `UPDATE hosts SET instance = NULL WHERE id IN (${idleHostsOfLapsedInstances} FOR NO KEY UPDATE OF h SKIP LOCKED)`,
   hostOnLapsedInstance: `SELECT 1 AS x FROM hosts h JOIN leases l ON l.name = CAST(@prefix AS TEXT) || h.instance
     WHERE h.id = @id AND h.instance = @instance AND l.expires_at <= @lapsedBy`,
   // A batch no instance names, or whose instance has no lease, is no live instance's either.
@@ -774,7 +779,8 @@ export class WorkStore {
 
   /** Hosts holding no task whose instance's lease lapsed by `now` are no longer named after it; how many. */
   async forgetIdleHostsOfLapsedInstances(prefix: string, now: number): Promise<number> {
-    return (await this.sql.run(SQL.forgetIdleHostsOfLapsedInstances!, { ...lapsedLeases(prefix), now })).changes;
+    const statement = this.sql.dialect === 'postgres' ? SQL.forgetIdleHostsOfLapsedInstancesSkipLocked! : SQL.forgetIdleHostsOfLapsedInstances!;
+    return (await this.sql.run(statement, { ...lapsedLeases(prefix), now })).changes;
   }
 
   /** Whether the host is still on that instance, and its lease lapsed by `lapsedBy`. */
