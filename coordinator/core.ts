@@ -187,7 +187,7 @@ export function createCore(
   const onPriorityError = env.onPriorityError ?? ((e: unknown) => console.error('lowering a project’s priorities failed', e));
   const priorities = new PriorityBounds(store, options.maxPriority, onPriorityError, env.jobs?.control('priority-lowering'));
   const instance = env.instance ?? instanceName();
-  // Batches and hosts name the instance they are on (migration 18), for when it dies (cluster/orphans.ts).
+  // Batches and hosts name the instance they are on (migration 19), for when it dies (cluster/orphans.ts).
   const submission = new Submission(store, blobs, transitioner, priorities, options.maxInputBytes, instance);
   const repair = new Repair(store, transitioner);
   const leases = new Leases(store.sql, instance);

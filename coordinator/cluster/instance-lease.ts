@@ -1,6 +1,6 @@
 // That this instance is alive, as the database sees it: a lease named after the instance, held
 // from before it serves anything until it stops, renewed on a timer. Hosts and batches name the
-// instance they are on (migration 18); once its lease has lapsed, the instance is gone and what
+// instance they are on (migration 19); once its lease has lapsed, the instance is gone and what
 // it left — hosts holding tasks that never came back, batches short of replicas — is taken up by
 // the instances still alive (cluster/orphans.ts). A lease that lapsed because the database was
 // out of reach is taken again when it answers: its holder never let anything go.

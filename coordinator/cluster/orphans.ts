@@ -3,7 +3,7 @@
 // An instance gives up the tasks of a host whose last connection to it closed once the host has
 // been gone for the grace period (volunteers/disconnect-grace.ts), and makes the replicas of the
 // batches submitted to it (work/batch-ingest.ts's ReplicaMaker). Both live in its memory and die
-// with it. Hosts and batches name their instance (migration 18), and every instance holds a lease
+// with it. Hosts and batches name their instance (migration 19), and every instance holds a lease
 // while it lives (instance-lease.ts), so the database tells what a dead one left:
 // - `orphaned-hosts`: hosts holding tasks whose instance's lease lapsed at least a grace period
 //   ago (and this instance has been up that long), and that no instance has online (asked of

@@ -160,7 +160,7 @@ export class IdentityStore {
     return row && toHost(row);
   }
 
-  /** `instance`: the instance the host is connecting to (migration 18). */
+  /** `instance`: the instance the host is connecting to (migration 19). */
   async insertHost(h: { publicKey: string; userId: number; name: string | null; platform: Platform; platformClass: string; capabilities: Capabilities; now: number; instance: string | null }): Promise<number> {
     return (await this.sql.get<{ id: number }>(SQL.insertHost!, [h.publicKey, h.userId, h.name, h.platform.kind, h.platformClass, JSON.stringify(h.platform), JSON.stringify(h.capabilities), h.now, h.now, h.instance]))!.id;
   }

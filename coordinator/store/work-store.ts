@@ -411,7 +411,7 @@ const SQL: Record<string, string> = {
 export class WorkStore {
   constructor(private readonly sql: SqlExecutor) {}
 
-  /** `instance`: the instance submitting it, which makes its replicas (migration 18). */
+  /** `instance`: the instance submitting it, which makes its replicas (migration 19). */
   async insertBatch(b: { projectId: number; appId: number; name: string; clientKey: string | null; now: number; instance: string | null }): Promise<number> {
     return (await this.sql.get<{ id: number }>(SQL.insertBatch!, [b.projectId, b.appId, b.name, b.clientKey, b.now, b.instance]))!.id;
   }
