@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { ApiClient, Submitted } from './api-client.js';
 import { spawnCoordinator, type CoordinatorProcess } from './coordinator-process.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
-import { REDIS_URL } from './redis.js';
+import { connectRedis, deleteKeys, REDIS_URL } from './redis.js';
 import { TEST_ADMIN_PASSWORD } from './test-coordinator.js';
 
 export interface TestCluster {
@@ -17,7 +17,9 @@ export interface TestCluster {
   instances: CoordinatorProcess[];
   database: TestDatabase;
   dataDir: string;
-  /** Kills what still runs, drops the database, removes the data dir. */
+  /** Starts instance `index` again (after it was killed or stopped), on its port, with its arguments; it replaces the old one in `instances`. */
+  restart(index: number): Promise<CoordinatorProcess>;
+  /** Kills what still runs, drops the database, removes the data dir and the instances' Redis keys. */
   close(): Promise<void>;
 }
 
@@ -34,9 +36,14 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
+export interface ClusterOptions {
+  /** The PostgreSQL server to make the database on (a URL to a database there one may create others from); default the machine's. */
+  postgresAdminUrl?: string;
+}
+
 /** `n` instances listing each other, with the test admin password, no demo and no limits in the way of test clients. */
-export async function startCluster(n: number, extraArgs: string[] = []): Promise<TestCluster> {
-  const database = await createTestDatabase();
+export async function startCluster(n: number, extraArgs: string[] = [], options: ClusterOptions = {}): Promise<TestCluster> {
+  const database = await createTestDatabase(options.postgresAdminUrl);
   const dataDir = mkdtempSync(join(tmpdir(), 'vg-cluster-'));
   const urls = (await freePorts(n)).map((p) => `http://127.0.0.1:${p}`);
   const prefix = `vg-test-${randomBytes(4).toString('hex')}`;
@@ -55,10 +62,20 @@ export async function startCluster(n: number, extraArgs: string[] = []): Promise
     ...extraArgs,
   ];
   const instances: CoordinatorProcess[] = [];
+  const restart = async (index: number) => {
+    const old = instances[index];
+    if (old && old.child.exitCode === null && old.child.signalCode === null) throw new Error(`instance ${index} is still running`);
+    const started = await spawnCoordinator(dataDir, args(urls[index]!));
+    instances[index] = started;
+    return started;
+  };
   const close = async () => {
     await Promise.all(instances.map((c) => (c.child.exitCode === null && c.child.signalCode === null ? c.kill9() : undefined)));
     await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
+    // What the instances kept in Redis under their prefix (login counts and the like).
+    const redis = await connectRedis().catch(() => undefined);
+    if (redis) await deleteKeys(redis, prefix).finally(() => redis.quit());
   };
   try {
     // The first alone (it makes the key every instance shares), then the others together.
@@ -71,7 +88,7 @@ export async function startCluster(n: number, extraArgs: string[] = []): Promise
     await close();
     throw e;
   }
-  return { urls, instances, database, dataDir, close };
+  return { urls, instances, database, dataDir, restart, close };
 }
 
 /** An app that loops `loops` times on its input's seed: long enough to be killed in the middle of. */

@@ -22,6 +22,11 @@ export class DatabaseReader {
     return new DatabaseReader(new SqliteDatabase(openReadOnly(databasePath(dataDir))));
   }
 
+  /** On a PostgreSQL database by its URL (a cluster's, which no data dir owns). */
+  static postgres(url: string): DatabaseReader {
+    return new DatabaseReader(new PostgresDatabase({ connectionString: url, max: 1 }));
+  }
+
   get dialect(): Dialect {
     return this.db.dialect;
   }

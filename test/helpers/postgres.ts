@@ -52,16 +52,19 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A new, empty database named for this process and a random suffix. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * A new, empty database named for this process and a random suffix, on the machine's server or
+ * the one `adminUrl` names (a server of the test's own: test/helpers/postgres-server.ts).
+ */
+export async function createTestDatabase(adminUrl = POSTGRES_ADMIN_URL): Promise<TestDatabase> {
   const name = `vg_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(POSTGRES_ADMIN_URL);
+  await admin(adminUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     name,
-    drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    drop: () => admin(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
 
@@ -98,8 +101,8 @@ export async function dropTestDatabaseOf(dataDir: string): Promise<void> {
   await (await database.catch(() => undefined))?.drop();
 }
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+async function admin(adminUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
     await client.query(sql);
