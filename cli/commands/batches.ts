@@ -123,7 +123,8 @@ export const wait = defineCommand({
 
 Shows a live progress bar, driven by the coordinator's pushes, until the batch ends. Exits 0 when
 every work unit is done; 1 when the batch was cancelled, some work units failed, or the timeout
-passed first.
+passed first. With several coordinator instances, it follows the batch on another when the one
+it is on stops answering.
 
   --timeout SECONDS       give up after this long (default: wait for ever)
   --json                  print the final batch status as JSON
@@ -136,7 +137,9 @@ passed first.
     let last = await getStatus(ctx, o.batch);
     const { credentials } = ctx.connect();
     // Loaded here: socket.io-client takes a noticeable part of a second to load, and only wait needs it.
-    const { watchBatch } = await import('../batch-watch.js');
+    const { otherInstances, watchBatch } = await import('../batch-watch.js');
+    // With several coordinator instances, the others to follow the batch on if this one goes away.
+    const others = last.status === 'active' ? await otherInstances(credentials.url) : [];
     const bar = new ProgressBar({ label: `batch ${o.batch}`, format: formatCount, total: last.workunits.total, out: ctx.stderr });
     let lost = false;
     let saidBlocked = '';
@@ -188,7 +191,11 @@ passed first.
           clearTimeout(timer);
           reject(error);
         },
-      });
+        moved(from, to) {
+          bar.clear();
+          ctx.stderr.write(`${from} does not answer; following batch ${o.batch} on ${to}\n`);
+        },
+      }, others);
     }).catch((e: unknown) => {
       bar.clear();
       throw e;
