@@ -3,18 +3,19 @@
 // daemons given every URL, which pick theirs by rendezvous hashing, and logging hosts that
 // record every acknowledgement), a batch of thousands of work units at quorum 2. Mid-batch, one
 // instance is killed with SIGKILL three times (and restarted each time), then the PostgreSQL
-// server is restarted once. After each, what can be checked while the others write is checked on
-// one snapshot; at the end all of it: every acknowledged result present, no work unit finished
-// twice, one ledger entry per valid replica, totals equal the ledger, the chain verifies,
-// counters equal a recount, the batch complete with the right outputs, and the killed instance's
-// volunteers at work elsewhere. Researchers' clients follow the batch throughout: `volunteer-grid
-// wait` on an instance never killed and on the one killed first, and live watchers (the CLI's
-// own batch-watch) on all three.
+// server is restarted once (a fast shutdown or a crash, by the seed). After each, what can be
+// checked while the others write is checked on one snapshot; at the end all of it: every
+// acknowledged result present, no work unit finished twice, one ledger entry per valid replica,
+// totals equal the ledger, the chain verifies, counters equal a recount, the batch complete with
+// the right outputs, and the killed instance's volunteers at work elsewhere. Researchers' clients
+// follow the batch throughout: `volunteer-grid wait` on an instance never killed and on the one
+// killed first, and live watchers (the CLI's own batch-watch) started on all three; those on a
+// killed instance follow the batch on another.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { watchBatch } from '../../cli/batch-watch.js';
+import { otherInstances, watchBatch } from '../../cli/batch-watch.js';
 import type { SqlExecutor } from '../../coordinator/store/sql/sql.js';
 import type { BatchStatus, Submitted } from '../../protocol/api.js';
 import { ApiClient, newResearcher } from '../helpers/api-client.js';
@@ -153,14 +154,27 @@ describe.skipIf(skip)('three coordinator instances, kill -9 and a PostgreSQL res
     clis.push(waitSteady, waitVictim);
     const pushes = new Map<string, { at: number; done: number }[]>(urls.map((u) => [u, []]));
     const connectionEvents = new Map<string, { at: number; lost: boolean }[]>(urls.map((u) => [u, []]));
+    // Watchers by the instance each started on: where it is now, and its moves.
+    const watcherOn = new Map(urls.map((u) => [u, u]));
+    const watcherMoves = new Map<string, { at: number; from: string; to: string }[]>(urls.map((u) => [u, []]));
     const watchFailures: string[] = [];
     for (const url of urls) {
       watches.push(
-        watchBatch(url, ada.token!, batchId, {
-          status: (s) => pushes.get(url)!.push({ at: Date.now(), done: s.workunits.done }),
-          connection: (lost) => connectionEvents.get(url)!.push({ at: Date.now(), lost }),
-          failed: (e) => watchFailures.push(`${url}: ${e.message}`),
-        }),
+        watchBatch(
+          url,
+          ada.token!,
+          batchId,
+          {
+            status: (s) => pushes.get(url)!.push({ at: Date.now(), done: s.workunits.done }),
+            connection: (lost) => connectionEvents.get(url)!.push({ at: Date.now(), lost }),
+            failed: (e) => watchFailures.push(`${url}: ${e.message}`),
+            moved: (from, to) => {
+              watcherOn.set(url, to);
+              watcherMoves.get(url)!.push({ at: Date.now(), from, to });
+            },
+          },
+          await otherInstances(url),
+        ),
       );
     }
 
@@ -240,7 +254,7 @@ describe.skipIf(skip)('three coordinator instances, kill -9 and a PostgreSQL res
         } catch {
           // busy; again
         }
-        await sleep(250);
+        await sleep(500);
       }
     })();
     const sec = (at: number) => `${((at - started) / 1000).toFixed(1)} s`;
@@ -264,10 +278,12 @@ describe.skipIf(skip)('three coordinator instances, kill -9 and a PostgreSQL res
         ...[waitSteady, waitVictim].map((w, i) => `wait ${i === 0 ? 'on the instance never killed' : 'on the instance killed first'}, last lines:\n  ${w.lines.slice(-6).map((l) => `${((l.at - started) / 1000).toFixed(1)} s ${l.line}`).join('\n  ')}`),
         `pushes: ${urls.map((u) => `${u}: ${pushes.get(u)!.length}, last at ${sec(pushes.get(u)!.at(-1)?.at ?? started)} with ${pushes.get(u)!.at(-1)?.done}`).join('; ')}`,
         `longest gaps between pushes: ${urls.map((u) => `${u}: ${longestGaps(pushes.get(u)!.map((p) => p.at)).map(([from, to]) => `${sec(from)}–${sec(to)}`).join(', ')}`).join('; ')}`,
+        `watchers' moves: ${urls.map((u) => `${u}: ${watcherMoves.get(u)!.map((m) => `${sec(m.at)} to ${m.to}`).join(', ')}`).join('; ')}`,
         `watchers' connections lost and back: ${urls.map((u) => `${u}: ${connectionEvents.get(u)!.map((e) => `${e.lost ? 'lost' : 'back'} ${sec(e.at)}`).join(', ')}`).join('; ')}`,
       ].join('\n');
     };
-    const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 120_000) => {
+    // Progress waits are bounded by the test's own timeout: on a loaded machine the batch crawls.
+    const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = TIMEOUT_MS) => {
       const deadline = Date.now() + timeoutMs;
       while (!(await check())) {
         if (failures.length > 0) throw failures[0];
@@ -307,7 +323,7 @@ describe.skipIf(skip)('three coordinator instances, kill -9 and a PostgreSQL res
     };
 
     // The kills.
-    const kills: { victim: string; killedAt: number; failoverMs: number[]; restartMs: number; hostsMoved: number }[] = [];
+    const kills: { victim: string; killedAt: number; failoverMs: number[]; restartMs: number; hostsMoved: number; blindMs: number[] }[] = [];
     // Who is on an instance now: daemons by their latest "connected", logging hosts by their latest connection.
     const lastConnected = (d: VolunteerProcess) => d.logged('connected').at(-1)?.instance;
     const daemonsNowOn = (url: string) => daemons.filter((d) => lastConnected(d) === url);
@@ -323,6 +339,7 @@ describe.skipIf(skip)('three coordinator instances, kill -9 and a PostgreSQL res
       const index = urls.indexOf(victim);
       const itsDaemons = daemonsNowOn(victim);
       const itsHosts = hostsNowOn(victim);
+      const itsWatchers = urls.filter((w) => watcherOn.get(w) === victim);
       const linesBefore = new Map(daemons.map((d) => [d, d.lines.length]));
       const resultsBefore = new Map(await Promise.all(itsDaemons.map(async (d) => [d, await resultsOf(hostIdOf.get(d)!)] as const)));
       const doneBefore = done;
@@ -346,6 +363,13 @@ describe.skipIf(skip)('three coordinator instances, kill -9 and a PostgreSQL res
         () => itsHosts.every((h) => hostAt.get(h)!.some((a) => a.url !== victim && a.since > killedAt) && h.acks.some((a) => a.status === 'accepted' && a.sentAt > killedAt)),
         30_000,
       );
+      // Live watchers on it follow the batch on another instance, and hear of its progress there.
+      await until(
+        "the killed instance's watchers on another instance",
+        () => itsWatchers.every((w) => watcherMoves.get(w)!.some((m) => m.from === victim && m.at > killedAt) && pushes.get(w)!.some((p) => p.at > killedAt && p.done > doneBefore)),
+        30_000,
+      );
+      const blindMs = itsWatchers.map((w) => pushes.get(w)!.find((p) => p.at > killedAt)!.at - killedAt);
       // And the batch goes on without it.
       await until('progress without the killed instance', () => done >= doneBefore + 20, 60_000);
       for (const d of itsDaemons) await until(`daemon host ${hostIdOf.get(d)} computing elsewhere`, async () => (await resultsOf(hostIdOf.get(d)!)) > resultsBefore.get(d)!, 60_000);
@@ -353,7 +377,7 @@ describe.skipIf(skip)('three coordinator instances, kill -9 and a PostgreSQL res
       const restartStarted = Date.now();
       await c.restart(index);
       const restartMs = Date.now() - restartStarted;
-      kills.push({ victim, killedAt, failoverMs, restartMs, hostsMoved: itsHosts.length });
+      kills.push({ victim, killedAt, failoverMs, restartMs, hostsMoved: itsHosts.length, blindMs });
       note(`restarted ${victim} in ${restartMs} ms; its daemons failed over in ${failoverMs.join(', ') || '-'} ms`);
     }
 
@@ -362,9 +386,11 @@ describe.skipIf(skip)('three coordinator instances, kill -9 and a PostgreSQL res
     const doneBeforePg = done;
     const acksBeforePg = acks().length;
     expect(finished, 'the batch finished before the PostgreSQL restart').toBe(false);
-    const pgDownMs = await server.restart('fast');
+    // A clean restart (fast: clients told, a checkpoint) or a crash (immediate: connections cut, recovery at the start), by the seed.
+    const pgMode = rnd.next() < 0.5 ? 'fast' : 'immediate';
+    const pgDownMs = await server.restart(pgMode);
     const pgBackAt = Date.now();
-    note(`PostgreSQL restarted (fast) at ${doneBeforePg} done: ${pgDownMs} ms without it`);
+    note(`PostgreSQL restarted (${pgMode}) at ${doneBeforePg} done: ${pgDownMs} ms without it`);
     await until('results accepted again after the PostgreSQL restart', () => acks().slice(acksBeforePg).some((a) => a.status === 'accepted' && a.sentAt > pgBackAt), 60_000);
     const resumeMs = Date.now() - pgBackAt;
     await until('progress after the PostgreSQL restart', () => done > doneBeforePg + 20, 60_000);
@@ -372,7 +398,7 @@ describe.skipIf(skip)('three coordinator instances, kill -9 and a PostgreSQL res
     await checkNow('the PostgreSQL restart');
 
     // The batch completes.
-    await until('the batch done', () => finished, 180_000);
+    await until('the batch done', () => finished);
     note('the batch is done');
     await Promise.all(working);
     expect(failures).toEqual([]);
@@ -389,7 +415,7 @@ describe.skipIf(skip)('three coordinator instances, kill -9 and a PostgreSQL res
       expect(run.stdout).toMatch(new RegExp(`^batch ${batchId} done: ${WORKUNITS.toLocaleString('en-US')} work units`));
     }
     // The `wait` on the instance never killed showed progress after every kill and the PostgreSQL
-    // restart; the one on the killed instance said it was reconnecting, and carried on once it was back.
+    // restart; the one on the instance killed first said it followed the batch on another, and did.
     const progress = (run: RunningCli) =>
       run.lines.flatMap((l) => {
         const m = l.stream === 'stderr' ? / ([\d,]+) of ([\d,]+)/.exec(l.line) : null;
@@ -399,8 +425,10 @@ describe.skipIf(skip)('three coordinator instances, kill -9 and a PostgreSQL res
       const before = progress(waitSteady).filter((p) => p.at <= at).at(-1)?.finished ?? 0;
       expect(progress(waitSteady).some((p) => p.at > at && p.finished > before), `wait on ${steady} after ${new Date(at).toISOString()}`).toBe(true);
     }
-    expect(waitVictim.lines.some((l) => l.line.includes('reconnecting'))).toBe(true);
-    expect(progress(waitVictim).some((p) => p.at > killTimes[0]! && !p.line.includes('reconnecting'))).toBe(true);
+    const moved = waitVictim.lines.find((l) => l.line.startsWith(`${victimA} does not answer; following batch ${batchId} on http://`));
+    expect(moved, 'the wait on the instance killed first moved to another').toBeDefined();
+    expect(moved!.at).toBeGreaterThan(killTimes[0]!);
+    expect(progress(waitVictim).some((p) => p.at > moved!.at && p.finished > (progress(waitVictim).filter((q) => q.at < moved!.at).at(-1)?.finished ?? 0))).toBe(true);
     // Each live watcher heard of the batch done, including those on instances that died (once back).
     expect(watchFailures).toEqual([]);
     const lastPush = (url: string) => pushes.get(url)!.at(-1);
@@ -457,13 +485,12 @@ describe.skipIf(skip)('three coordinator instances, kill -9 and a PostgreSQL res
     const firstWork = pushes.get(steady)!.find((p) => p.done > 0)!.at;
     const steadyGap = Math.max(...longestGaps(pushes.get(steady)!.filter((p) => p.at >= firstWork).map((p) => p.at)).map(([from, to]) => to - from));
     /** How long a watcher on the killed instance heard nothing: from the kill to its first push after the restart. */
-    const blind = kills.map((k) => (pushes.get(k.victim)!.find((p) => p.at > k.killedAt)?.at ?? NaN) - k.killedAt);
     const count = (s: string) => all.filter((a) => a.status === s).length;
     console.log(
       `[${SUITE}] ${WORKUNITS} work units at quorum ${QUORUM}, ${DAEMONS} daemons and ${HOSTS} logging hosts, done in ${t()}; ` +
         `${all.length} acks to logging hosts (${count('accepted')} accepted, ${count('duplicate')} duplicates), ${transient.length} calls answered "try again" or lost; ` +
-        `kills: ${kills.map((k, i) => `${k.victim} (daemons failed over in ${k.failoverMs.join('/') || '-'} ms, ${k.hostsMoved} logging hosts moved, restarted in ${k.restartMs} ms, its watcher blind for ${blind[i]} ms)`).join('; ')}; ` +
-        `PostgreSQL down ${pgDownMs} ms, results accepted again ${resumeMs} ms after; longest gap between pushes on ${steady} once work began: ${steadyGap} ms\n  ${timeline.join('\n  ')}`,
+        `kills: ${kills.map((k) => `${k.victim} (daemons failed over in ${k.failoverMs.join('/') || '-'} ms, ${k.hostsMoved} logging hosts moved, restarted in ${k.restartMs} ms, watchers on it heard nothing for ${k.blindMs.join('/') || '-'} ms)`).join('; ')}; ` +
+        `PostgreSQL restarted (${pgMode}), down ${pgDownMs} ms, results accepted again ${resumeMs} ms after; longest gap between pushes on ${steady} once work began: ${steadyGap} ms\n  ${timeline.join('\n  ')}`,
     );
     passed = true;
   }, TIMEOUT_MS);
