@@ -406,9 +406,14 @@ describe.skipIf(skip)('three coordinator instances, kill -9 and a PostgreSQL res
     await readiness;
     for (const [i, p] of c.instances.entries()) expect(p.child.exitCode, `instance ${urls[i]} exited`).toBeNull();
 
-    // The researcher's `wait`s end with the batch, on the instance never killed and on the one killed twice.
-    const exited = (run: RunningCli, url: string) =>
-      Promise.race([run.exited, sleep(60_000).then(() => Promise.reject(new Error(`wait on ${url} did not end with the batch:\n${run.lines.map((l) => `${new Date(l.at).toISOString()} ${l.line}`).join('\n')}`)))]);
+    // The researcher's `wait`s end with the batch, on the instance never killed and on the one killed first.
+    const exited = async (run: RunningCli, url: string) => {
+      const late = setTimeout(() => run.kill(), 60_000);
+      const result = await run.exited;
+      clearTimeout(late);
+      if (result.code === null) throw new Error(`wait on ${url} did not end with the batch:\n${run.lines.map((l) => `${new Date(l.at).toISOString()} ${l.line}`).join('\n')}`);
+      return result;
+    };
     const [steadyRun, victimRun] = await Promise.all([exited(waitSteady, steady), exited(waitVictim, victimA)]);
     for (const [run, url] of [[steadyRun, steady], [victimRun, victimA]] as const) {
       expect(run.code, `wait on ${url}: ${run.stderr}`).toBe(0);
