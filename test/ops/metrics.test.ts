@@ -113,7 +113,7 @@ describe('metrics', () => {
   it('say which background jobs this instance runs: alone, all of them', async () => {
     const held = [...(await scrape()).entries()].filter(([k]) => k.startsWith('vg_lease_held{'));
     expect(held.map(([k]) => k).sort()).toEqual(
-      [...['deadline-sweep', 'host-recheck', 'credit-correction', 'priority-lowering', 'output-collection', 'cancellations'], ...(TEST_BACKEND === 'postgres' ? ['abandoned-submissions'] : [])]
+      [...['deadline-sweep', 'host-recheck', 'credit-correction', 'priority-lowering', 'output-collection', 'cancellations'], ...(TEST_BACKEND === 'postgres' ? ['abandoned-submissions', 'orphaned-hosts', 'orphaned-batches'] : [])]
         .map((job) => `vg_lease_held{job="${job}"}`)
         .sort(),
     );
