@@ -94,9 +94,12 @@ export class PostgresDatabase implements SqlDatabase {
       // A connection that failed is not given back to be used again. (When it failed during
       // COMMIT, whether the transaction committed is unknown: nothing was acknowledged, and
       // everything retried is idempotent.)
-      discard = isConnectionError(error);
+      // A stale prepared statement stays on its connection: that connection goes too.
+      const stale = !isConnectionError(error) && isStalePlan(error);
+      discard = stale || isConnectionError(error);
       if (!discard) await this.command(client, 'ROLLBACK').catch(() => (discard = true));
-      throw discard && !(error instanceof TransactionLostError) ? new TransactionLostError('the connection to PostgreSQL was lost', error) : error;
+      if (stale || !discard || error instanceof TransactionLostError) throw error;
+      throw new TransactionLostError('the connection to PostgreSQL was lost', error);
     } finally {
       client.off('error', ignore);
       client.release(discard);
@@ -133,6 +136,10 @@ export class PostgresDatabase implements SqlDatabase {
     return name;
   }
 
+  /**
+   * On a pool (outside a transaction) statements go unnamed: a prepared one left on a pooled
+   * connection could not be told apart from the others if it went stale (below).
+   */
   async query<T>(on: pg.Pool | pg.PoolClient, sql: string, params: SqlParams | undefined): Promise<pg.QueryResult<T & pg.QueryResultRow>> {
     let statement = this.statements.get(sql);
     if (!statement) {
@@ -144,7 +151,9 @@ export class PostgresDatabase implements SqlDatabase {
       const text = statement.text(values);
       // Named, so each connection parses and plans it once, not at every call: planning was most
       // of PostgreSQL's CPU per task on the volunteers' hot path.
-      return await on.query<T & pg.QueryResultRow>({ name: this.statementName(text), text, values: values.map(bindValue) });
+      const bound = values.map(bindValue);
+      if (on === this.pool) return await on.query<T & pg.QueryResultRow>(text, bound);
+      return await on.query<T & pg.QueryResultRow>({ name: this.statementName(text), text, values: bound });
     } catch (error) {
       throw translateError(error);
     }
@@ -225,6 +234,16 @@ function isConnectionError(error: unknown): boolean {
   return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNRESET' || code === 'ECONNREFUSED' || code === 'EPIPE';
 }
 
+/**
+ * A statement prepared on a connection before another instance's migration changed the columns
+ * it returns (`SELECT *` after `ADD COLUMN`, in a rolling upgrade): PostgreSQL refuses it from
+ * then on, on that connection.
+ */
+function isStalePlan(error: unknown): boolean {
+  const e = (error as { cause?: unknown }).cause ?? error;
+  return (e as { code?: unknown }).code === '0A000' && /cached plan/i.test((e as Error).message ?? '');
+}
+
 function translateError(error: unknown): unknown {
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return error;
@@ -236,5 +255,7 @@ function translateError(error: unknown): unknown {
   if (code.startsWith('23')) return new ConstraintError('other', message, error);
   // serialization_failure, deadlock_detected: the transaction may succeed if tried again.
   if (code === '40001' || code === '40P01') return new ConflictError(message, error);
+  // On a fresh connection (its own is discarded) the statement is prepared again.
+  if (isStalePlan(error)) return new ConflictError(message, error);
   return error;
 }
