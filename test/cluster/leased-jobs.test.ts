@@ -17,7 +17,7 @@ import { PostgresDatabase } from '../../coordinator/store/sql/postgres-database.
 import type { SqlExecutor } from '../../coordinator/store/sql/sql.js';
 import { ApiClient, newApp, newResearcher, type Submitted } from '../helpers/api-client.js';
 import { addPrimesApp, submitInputs } from '../helpers/batches.js';
-import { spawnCoordinator, type CoordinatorProcess } from '../helpers/coordinator-process.js';
+import { logLines, spawnCoordinator, type CoordinatorProcess } from '../helpers/coordinator-process.js';
 import { dropTestDatabaseOf, testDatabaseOf } from '../helpers/postgres.js';
 import { replicaOfTask } from '../helpers/task-ids.js';
 import { startTestCoordinator, TEST_BACKEND, waitFor, type TestCoordinator } from '../helpers/test-coordinator.js';
@@ -142,20 +142,6 @@ describe('background jobs whose lease was taken from under their holder', () => 
   });
 });
 
-/** The coordinator's structured log lines so far. */
-function logLines(p: CoordinatorProcess): Record<string, unknown>[] {
-  return p.output
-    .join('')
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
-}
 const field = (p: CoordinatorProcess, msg: string, name: string) => logLines(p).find((l) => l.msg === msg)?.[name] as string;
 const taken = (p: CoordinatorProcess) => logLines(p).filter((l) => l.msg === 'took a lease: this instance runs the job');
 

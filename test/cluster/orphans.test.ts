@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PostgresDatabase } from '../../coordinator/store/sql/postgres-database.js';
 import { ApiClient, newApp, newResearcher, type Submitted } from '../helpers/api-client.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
-import { spawnCoordinator, type CoordinatorProcess } from '../helpers/coordinator-process.js';
+import { logLines, spawnCoordinator, type CoordinatorProcess } from '../helpers/coordinator-process.js';
 import { skipPostgresTests } from '../helpers/postgres.js';
 import { skipRedisTests } from '../helpers/redis.js';
 import { TEST_ADMIN_PASSWORD, waitFor } from '../helpers/test-coordinator.js';
@@ -18,21 +18,6 @@ const skip = (await skipPostgresTests('orphans')) || (await skipRedisTests('orph
 const GRACE_MS = 3_000;
 const LEASE_TTL_MS = 2_000;
 const HOUR = 3_600_000;
-
-/** The coordinator's structured log lines so far. */
-function logLines(p: CoordinatorProcess): Record<string, unknown>[] {
-  return p.output
-    .join('')
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
-}
 
 describe.skipIf(skip)('an instance killed with SIGKILL', () => {
   let cluster: TestCluster | undefined;

@@ -62,3 +62,18 @@ export async function spawnCoordinator(dataDir: string, args: string[] = []): Pr
     },
   };
 }
+
+/** The coordinator's structured log lines so far. */
+export function logLines(p: CoordinatorProcess): Record<string, unknown>[] {
+  return p.output
+    .join('')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
