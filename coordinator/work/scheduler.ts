@@ -145,6 +145,8 @@ export class Scheduler {
     }
     const prefs = preferences && resolvePreferences(preferences, (name) => ids.get(name));
     const round = await this.round(tx, host, now, resent, outbox, prefs);
+    // Every active batch's room at once, so that noRoomLeft can tell when none is left.
+    if (round.newHostRoom) for (const [batchId, left] of await this.newHostRooms(tx)) round.newHostRoom.set(batchId, left);
     const apps = round.apps;
 
     // Every host, caught or not, gets the same mix: a check in `checkRate` of its slots,
@@ -366,7 +368,7 @@ export class Scheduler {
         }
         return pinned.get(c.pinnedVersionId);
       },
-      newHostRoom: this.isNew(host) ? await this.newHostRooms(tx) : undefined,
+      newHostRoom: this.isNew(host) ? new Map() : undefined,
       prefs,
       sent: new Map(),
       dailyBlocked: new Set(),
