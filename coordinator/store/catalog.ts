@@ -166,6 +166,8 @@ const SQL: Record<string, string> = {
   setFileCanonical: 'UPDATE files SET canonical_json = ? WHERE sha256 = ?',
 };
 
+const CAP_MEMO = 'credit-cap.app.';
+
 export class CatalogStore {
   constructor(private readonly sql: SqlExecutor) {}
 
@@ -188,11 +190,20 @@ export class CatalogStore {
    */
   async setCreditCap(projectId: number, capMicro: number | null, correctionMicro: number | null): Promise<void> {
     await this.sql.run(SQL.setCreditCap!, { id: projectId, cap: capMicro, correction: correctionMicro });
+    for (const key of [...(this.sql.memo?.keys() ?? [])]) if (key.startsWith(CAP_MEMO)) this.sql.memo!.delete(key);
   }
 
-  /** The cap an admin set on the project of an app, in micro-credits; null: the coordinator's default. */
+  /**
+   * The cap an admin set on the project of an app, in micro-credits; null: the coordinator's
+   * default. Read once a transaction (every grant reads it): one changed meanwhile by another
+   * transaction is as if it had changed a moment later, which the credit correction takes care of.
+   */
   async creditCapOfApp(appId: number): Promise<number | null> {
-    return ((await this.sql.get(SQL.creditCapOfApp!, [appId])) as { cap: number | null } | undefined)?.cap ?? null;
+    const key = `${CAP_MEMO}${appId}`;
+    if (this.sql.memo?.has(key)) return this.sql.memo.get(key) as number | null;
+    const cap = ((await this.sql.get(SQL.creditCapOfApp!, [appId])) as { cap: number | null } | undefined)?.cap ?? null;
+    this.sql.memo?.set(key, cap);
+    return cap;
   }
 
   /** Projects whose credit is being brought down to a lowered cap, and where each stands. */

@@ -228,7 +228,20 @@ export class IdentityStore {
 
   /** Its allowance of tasks in flight doubles (+1) or halves (-1), within the levels given. */
   async stepQuota(hostId: number, step: 1 | -1, bounds: { min: number; max: number }): Promise<void> {
-    await this.sql.run(SQL.quotaLevel!, { id: hostId, step, ...bounds });
+    await this.stepOnce(`quota.${hostId}`, step, () => this.sql.run(SQL.quotaLevel!, { id: hostId, step, ...bounds }));
+  }
+
+  /**
+   * A step that moved nothing (the level is at its bound) moves nothing again until a step the
+   * other way: the transaction remembers it, so a host at the top costs no statement per valid
+   * result. Levels move only here (and a host's app level starts from its host level when made).
+   */
+  private async stepOnce(level: string, step: 1 | -1, run: () => Promise<{ changes: number }>): Promise<void> {
+    const memo = this.sql.memo;
+    if (memo?.get(`${level}.${step}`) === true) return;
+    const { changes } = await run();
+    memo?.delete(`${level}.${-step}`);
+    if (changes === 0) memo?.set(`${level}.${step}`, true);
   }
 
   /** Its tasks a day for an app, if it has taken any. */
@@ -238,7 +251,7 @@ export class IdentityStore {
 
   /** Its tasks a day for an app double (+1) or halve (-1), within the levels given. */
   async stepAppQuota(hostId: number, appId: number, step: 1 | -1, bounds: { min: number; max: number }): Promise<void> {
-    await this.sql.run(SQL.appQuotaLevel!, { id: hostId, app: appId, step, ...bounds });
+    await this.stepOnce(`quota.${hostId}.app.${appId}`, step, () => this.sql.run(SQL.appQuotaLevel!, { id: hostId, app: appId, step, ...bounds }));
   }
 
   /** Counts tasks of an app given to the host against its quota for the day. */
@@ -259,13 +272,21 @@ export class IdentityStore {
     await this.sql.run(SQL.rechecked!, [hostId]);
   }
 
+  /**
+   * A holder's recent average. Only addCredit writes it, under the ledger's turn (PostgreSQL) or
+   * the one writer (SQLite): in a transaction, what it wrote last is still what the row holds, so
+   * a host or user credited again in the same transaction costs no read.
+   */
   async creditAverage(holder: CreditHolder, id: number): Promise<Average> {
+    const known = this.sql.memo?.get(`average.${holder}.${id}`) as Average | undefined;
+    if (known) return known;
     const row = (await this.sql.get(SQL[`credit_${holder}`]!, [id])) as { rac: number; rac_time: number };
     return { rac: row.rac, time: row.rac_time };
   }
 
   async addCredit(holder: CreditHolder, id: number, micro: number, avg: Average): Promise<void> {
     await this.sql.run(SQL[`add_${holder}`]!, [micro, avg.rac, avg.time, id]);
+    this.sql.memo?.set(`average.${holder}.${id}`, avg);
   }
 }
 

@@ -29,6 +29,7 @@ const SQL: Record<string, string> = {
   insert: `INSERT INTO credit_ledger (id, kind, replica_id, task_id, workunit_id, host_id, host_key, user_id, team_id, amount, micro,
     granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   granted: "SELECT 1 FROM credit_ledger WHERE replica_id = ? AND kind = 'grant'",
+  grantedAmong: "SELECT replica_id AS id FROM credit_ledger WHERE kind = 'grant' AND replica_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))",
   held: `SELECT SUM(micro) AS net, COUNT(*) FILTER (WHERE kind = 'grant') AS grants, COUNT(*) FILTER (WHERE kind = 'revocation') AS revocations
     FROM credit_ledger WHERE replica_id = ?`,
   after: `SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE id > ? ORDER BY id LIMIT ?`,
@@ -36,21 +37,31 @@ const SQL: Record<string, string> = {
   hashBefore: 'SELECT entry_hash FROM credit_ledger WHERE id < ? ORDER BY id DESC LIMIT 1',
 };
 
+export interface LedgerHead {
+  nextId: number;
+  prevHash: string | undefined;
+}
+
+const HEAD_MEMO = 'ledger.head';
+
 /** The advisory lock key of the ledger's end on PostgreSQL ("vg-ledger"; the coordinator's own constant). */
 const LEDGER_LOCK = 0x76672d6c;
 
 export class LedgerStore {
   constructor(private readonly sql: SqlExecutor) {}
 
-  /** The id and hash the next entry must link to. */
   /**
    * The chain's end, to append to. On PostgreSQL the caller's transaction first takes the
    * ledger's turn (an advisory lock until it ends): instances appending at once would both take
    * the same next entry. One turn for the whole chain is its serial point (see
    * docs/architecture.md: the sequencer that takes it out of message transactions).
    */
-  async head(): Promise<{ nextId: number; prevHash: string | undefined }> {
+  async head(): Promise<LedgerHead> {
     await this.takeTurn();
+    // Held by the turn (PostgreSQL) or the one writer (SQLite): the end this transaction appended
+    // last is still the end. A grant a task costs a read less.
+    const known = this.sql.memo?.get(HEAD_MEMO) as LedgerHead | undefined;
+    if (known) return known;
     const last = (await this.sql.get(SQL.last!)) as { id: number; entry_hash: string } | undefined;
     return { nextId: (last?.id ?? 0) + 1, prevHash: last?.entry_hash };
   }
@@ -70,6 +81,12 @@ export class LedgerStore {
     return (await this.sql.get(SQL.granted!, [replicaId])) !== undefined;
   }
 
+  /** Those of the replicas the ledger holds a grant for. */
+  async grantedAmong(replicaIds: readonly number[]): Promise<Set<number>> {
+    if (replicaIds.length === 0) return new Set();
+    return new Set(((await this.sql.all(SQL.grantedAmong!, [JSON.stringify(replicaIds)])) as { id: number }[]).map((r) => r.id));
+  }
+
   /**
    * What a replica holds, in micro-credits, while it has a grant not revoked: the grant less any
    * corrections. Undefined without a grant, or once revoked.
@@ -81,6 +98,7 @@ export class LedgerStore {
 
   async append(e: LedgerEntry): Promise<void> {
     await this.sql.run(SQL.insert!, [e.entryId, e.kind, e.replicaId, e.taskId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.micro, e.grantedAt, e.prevHash, e.entryHash, e.signature]);
+    this.sql.memo?.set(HEAD_MEMO, { nextId: e.entryId + 1, prevHash: e.entryHash } satisfies LedgerHead);
   }
 
   async entriesAfter(afterId: number, limit: number): Promise<CreditReceipt[]> {

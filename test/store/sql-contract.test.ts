@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LedgerStore } from '../../coordinator/store/ledger-store.js';
 import { PostgresDatabase } from '../../coordinator/store/sql/postgres-database.js';
 import { ConflictError, ConstraintError, type SqlDatabase } from '../../coordinator/store/sql/sql.js';
 import { SqliteDatabase } from '../../coordinator/store/sql/sqlite-database.js';
@@ -149,6 +150,58 @@ for (const backend of backends) {
       expect(told).toEqual(['kept']);
       const names = (await db.all<{ name: string }>("SELECT name FROM items WHERE name LIKE 's-%' ORDER BY name")).map((r) => r.name);
       expect(names).toEqual(['s-kept', 's-outer']);
+    });
+
+    it('keeps a memo for the whole transaction, shared by its savepoints and forgotten when one rolls back', async () => {
+      expect(db.memo).toBeUndefined();
+      await db.transaction(async (tx) => {
+        tx.memo!.set('a', 1);
+        await tx.savepoint(async (sp) => {
+          expect(sp.memo!.get('a')).toBe(1);
+          sp.memo!.set('b', 2);
+        });
+        expect(tx.memo!.get('b')).toBe(2);
+        await expect(
+          tx.savepoint(async (sp) => {
+            sp.memo!.set('c', 3);
+            throw new Error('undone');
+          }),
+        ).rejects.toThrow('undone');
+        // What was learnt before the savepoint may rest on what it undid: all of it goes.
+        expect([...tx.memo!.keys()]).toEqual([]);
+      });
+      await db.transaction(async (tx) => expect(tx.memo!.size).toBe(0));
+    });
+
+    it('links each ledger entry to the last one kept, whatever a savepoint in between undid', async () => {
+      await db.run(`CREATE TABLE credit_ledger (id BIGINT PRIMARY KEY, kind TEXT NOT NULL, replica_id BIGINT, task_id BIGINT, workunit_id BIGINT,
+        host_id BIGINT, host_key TEXT, user_id BIGINT, team_id BIGINT, amount REAL, micro BIGINT, granted_at BIGINT, prev_hash TEXT,
+        entry_hash TEXT NOT NULL, signature TEXT)`);
+      const entry = (id: number, prevHash: string | undefined) => ({
+        entryId: id, kind: 'grant' as const, replicaId: id, taskId: id, workunitId: id, hostId: 1, hostKey: 'k', userId: 1, teamId: null,
+        amount: 1, micro: 1_000_000, grantedAt: 0, prevHash: prevHash ?? 'genesis', entryHash: `hash-${id}`, signature: 's',
+      });
+      const appendAtHead = async (ledger: LedgerStore) => {
+        const head = await ledger.head();
+        await ledger.append(entry(head.nextId, head.prevHash));
+        return head;
+      };
+      await db.transaction(async (tx) => {
+        expect(await appendAtHead(new LedgerStore(tx))).toEqual({ nextId: 1, prevHash: undefined });
+        // The end this transaction appended is known without reading it again, in a savepoint too.
+        await tx.savepoint(async (sp) => expect(await appendAtHead(new LedgerStore(sp))).toEqual({ nextId: 2, prevHash: 'hash-1' }));
+        await expect(
+          tx.savepoint(async (sp) => {
+            await appendAtHead(new LedgerStore(sp));
+            throw new Error('the message failed after its grant');
+          }),
+        ).rejects.toThrow('the message failed');
+        // Entry 3 was undone: the next one is 3 again, linked to 2.
+        expect(await appendAtHead(new LedgerStore(tx))).toEqual({ nextId: 3, prevHash: 'hash-2' });
+      });
+      const chain = await db.all<{ id: number; prev_hash: string }>('SELECT id, prev_hash FROM credit_ledger ORDER BY id');
+      expect(chain).toEqual([{ id: 1, prev_hash: 'genesis' }, { id: 2, prev_hash: 'hash-1' }, { id: 3, prev_hash: 'hash-2' }]);
+      await db.run('DROP TABLE credit_ledger');
     });
 
     it('refuses a statement of an outer level while a savepoint is open', async () => {

@@ -86,6 +86,27 @@ describe('a host’s allowance', () => {
     expect((await host.request(64))).toEqual([]);
   });
 
+  it('in one transaction, a level at its top stays there, then follows a step down and back up (nothing remembered wrongly)', async () => {
+    quotaWorld();
+    const [host] = [await world.addHost()];
+    const app = await world.addApp();
+    const bounds = levelBounds(POLICY);
+    const appLevel = async () => (await world.core.store.identities.appQuota(host!.id, app))?.level;
+    await world.core.store.transaction(async (tx) => {
+      for (let i = 0; i < bounds.max + 3; i++) await tx.identities.stepQuota(host!.id, 1, bounds);
+      for (let i = 0; i < bounds.max + 3; i++) await tx.identities.stepAppQuota(host!.id, app, 1, bounds);
+      await tx.identities.stepQuota(host!.id, -1, bounds);
+      await tx.identities.stepAppQuota(host!.id, app, -1, bounds);
+      await tx.identities.stepAppQuota(host!.id, app, -1, bounds);
+      expect((await tx.identities.hostById(host!.id))!.quotaLevel).toBe(bounds.max - 1);
+      expect((await tx.identities.appQuota(host!.id, app))!.level).toBe(bounds.max - 2);
+      await tx.identities.stepQuota(host!.id, 1, bounds);
+      await tx.identities.stepAppQuota(host!.id, app, 1, bounds);
+    });
+    expect(await level(world, host!)).toBe(bounds.max);
+    expect(await appLevel()).toBe(bounds.max - 1);
+  });
+
   it('tasks a day, per app: stop at the quota, start again the next day; one app’s errors leave the others alone', async () => {
     quotaWorld({ newHostTasks: 50, newHostTasksPerDay: 4, newHostShare: 1 });
     const [broken, good] = [(await world.addApp()), (await world.addApp())];

@@ -185,6 +185,10 @@ class PostgresTransaction implements SqlTransaction {
     return { changes: (await this.database.query(this.client, sql, params)).rowCount ?? 0 };
   }
 
+  get memo(): Map<string, unknown> {
+    return this.scope.memo;
+  }
+
   afterCommit(cb: () => void): void {
     this.scope.afterCommit(this.depth, cb);
   }

@@ -27,6 +27,11 @@ export interface SqlExecutor {
    * transaction itself (outside any savepoint) already holds it — then no round trip.
    */
   advisoryXactLock?(key: number): Promise<void>;
+  /**
+   * In a transaction: values it may reuse for the rest of it, shared by its savepoints and
+   * forgotten when any of them rolls back. Absent outside a transaction.
+   */
+  readonly memo?: Map<string, unknown>;
 }
 
 /** A transaction in progress: statements, nested savepoints, and what to do once it commits. */

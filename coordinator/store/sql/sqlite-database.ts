@@ -180,6 +180,10 @@ class SqliteTransaction implements SqlTransaction {
     return this.database.runNow(sql, params);
   }
 
+  get memo(): Map<string, unknown> {
+    return this.scope.memo;
+  }
+
   afterCommit(cb: () => void): void {
     this.scope.afterCommit(this.depth, cb);
   }

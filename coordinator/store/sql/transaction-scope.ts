@@ -19,6 +19,11 @@ export class TransactionScope {
   private savepoints = 0;
   /** Advisory locks the transaction took outside any savepoint: held until it ends, whatever its savepoints do. */
   readonly heldLocks = new Set<number>();
+  /**
+   * What the transaction has learnt and may reuse (the ledger's end it appended last): forgotten
+   * whenever any of its savepoints rolls back, since what was learnt there may be undone.
+   */
+  readonly memo = new Map<string, unknown>();
 
   /** The level that may run statements now: the innermost open one. */
   get depth(): number {
@@ -51,6 +56,7 @@ export class TransactionScope {
   leave(kept: boolean): void {
     const frame = this.frames.pop()!;
     if (kept) this.frames.at(-1)!.push(...frame);
+    else this.memo.clear();
   }
 
   /** The callbacks to run now that the transaction has committed. */
