@@ -77,6 +77,24 @@ export interface MeasuredResult {
   valid: boolean;
 }
 
+/** Whom a replica's credit goes to: its host, the host's user and the user's team. */
+export interface CreditHolders {
+  hostId: number;
+  hostKey: string;
+  userId: number;
+  teamId: number | null;
+}
+
+/** A measured result, with what a grant to it needs besides. */
+export interface CreditFact extends MeasuredResult {
+  /** The id its host knows the task by (null for a replica sent before task ids were drawn). */
+  taskId: number | null;
+  /** Undefined when its host is gone. */
+  holder: CreditHolders | undefined;
+  /** The ledger holds a grant for it already. */
+  granted: boolean;
+}
+
 /** A work unit as the replica maker walks them. */
 export interface WorkunitToReplicate {
   id: number;
@@ -115,6 +133,14 @@ export interface ReplicaForResult {
   /** The output the stored result names, if any. */
   outputHash: string | null;
   workunitStatus: WorkunitStatus;
+}
+
+/** A host's task, as result intake reads it. */
+export interface TaskReplica {
+  ids: TaskIds;
+  replica: ReplicaForResult;
+  /** The version it was sent with has produced a result before. */
+  versionSucceeded: boolean;
 }
 
 export interface ResultRecord {
@@ -303,6 +329,10 @@ const SQL: Record<string, string> = {
   hostHasReplica: `SELECT 1 FROM replicas r WHERE r.workunit_id = ? AND r.host_id = ? AND ${countsAgainstHost('r')} LIMIT 1`,
   userHasReplica: `SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id
     WHERE r.workunit_id = ? AND h.user_id = ? AND ${countsAgainstHost('r')} LIMIT 1`,
+  // The same two questions for a page of candidates at once; @user null: hosts only.
+  heldAmong: `SELECT DISTINCT r.workunit_id AS id FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id
+    WHERE r.workunit_id IN (SELECT CAST(value AS BIGINT) FROM json_each(@ids)) AND r.host_id IS NOT NULL
+    AND (r.host_id = @host OR h.user_id = CAST(@user AS BIGINT)) AND ${countsAgainstHost('r')}`,
   sentCount: "SELECT COUNT(*) AS n FROM replicas WHERE workunit_id = ? AND status <> 'unsent'",
   // PostgreSQL: a replica another instance is taking now is skipped, not waited for.
   claimUnsent: "SELECT 1 AS ok FROM replicas WHERE id = ? AND status = 'unsent' FOR NO KEY UPDATE SKIP LOCKED",
@@ -321,6 +351,11 @@ const SQL: Record<string, string> = {
     r.host_id AS hostId, r.status, r.outcome,
     r.result_hash AS resultHash, r.output_hash AS outputHash, w.status AS workunitStatus
     FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE r.id = ?`,
+  forResults: `SELECT r.id, r.task_id AS taskId, r.workunit_id AS workunitId, w.app_id AS appId, r.app_version_id AS appVersionId,
+    r.kind, r.host_id AS hostId, r.status, r.outcome, r.result_hash AS resultHash, r.output_hash AS outputHash,
+    w.status AS workunitStatus, COALESCE(v.succeeded, 0) AS versionSucceeded
+    FROM replicas r JOIN workunits w ON w.id = r.workunit_id LEFT JOIN app_versions v ON v.id = r.app_version_id
+    WHERE r.task_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) AND +r.host_id = ?`,
   recordResult: `UPDATE replicas SET status = 'over', outcome = ?, validate_state = ?, received_at = ?,
     result_hash = ?, result_signature = ?, output_json = ?, output_hash = ?, error_json = ?, log_json = ?, cpu_time_ms = ?,
     elapsed_ms = ?, progress = 1 WHERE id = ? AND result_hash IS NULL`,
@@ -329,9 +364,12 @@ const SQL: Record<string, string> = {
   setValidateState: 'UPDATE replicas SET validate_state = ? WHERE id = ?',
   forfeit: "UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?",
   setCredit: 'UPDATE replicas SET credit_micro = ? WHERE id = ?',
-  measured: `SELECT r.id AS replicaId, COALESCE(r.cpu_time_ms, 0) AS cpuTimeMs, r.sent_at AS sentAt, r.received_at AS receivedAt,
-    COALESCE(r.validate_state = 'valid', FALSE) AND r.forfeited = 0 AND h.distrusted_at IS NULL AS valid
-    FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.workunit_id = ? AND r.outcome = 'success' ORDER BY r.id`,
+  creditFacts: `SELECT r.id AS replicaId, COALESCE(r.cpu_time_ms, 0) AS cpuTimeMs, r.sent_at AS sentAt, r.received_at AS receivedAt,
+    COALESCE(r.validate_state = 'valid', FALSE) AND r.forfeited = 0 AND h.distrusted_at IS NULL AS valid,
+    r.task_id AS taskId, r.host_id AS hostId, h.public_key AS hostKey, h.user_id AS userId, u.team_id AS teamId,
+    EXISTS (SELECT 1 FROM credit_ledger l WHERE l.replica_id = r.id AND l.kind = 'grant') AS granted
+    FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN users u ON u.id = h.user_id
+    WHERE r.workunit_id = ? AND r.outcome = 'success' ORDER BY r.id`,
   nextBatchOfProject: 'SELECT id FROM batches WHERE project_id = ? AND id >= ? ORDER BY id LIMIT 1',
   // "+batch_id" keeps the planner on the primary key range, as for workunitsAfter.
   workunitSpan: `SELECT MAX(id) AS last, COUNT(*) AS n FROM
@@ -392,7 +430,7 @@ const SQL: Record<string, string> = {
   sentTask: `SELECT r.sent_at AS sentAt, r.deadline, r.task_signature AS signature, v.bundle_hash AS appVersionHash
     FROM replicas r JOIN app_versions v ON v.id = r.app_version_id WHERE r.id = ? AND r.status = 'in_progress'`,
   // Task ids (task-ids.ts): a host names its tasks by them, never by replica id.
-  taskIdTaken: 'SELECT 1 FROM replicas WHERE task_id = ?',
+  takenTaskIds: 'SELECT task_id AS id FROM replicas WHERE task_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))',
   replicaOfTask: 'SELECT id AS replicaId, task_id AS taskId, workunit_id AS workunitId FROM replicas WHERE task_id = ? AND host_id = ?',
   taskOfReplica: 'SELECT id AS replicaId, task_id AS taskId, workunit_id AS workunitId FROM replicas WHERE id = ?',
   inProgressTasksOfHost: `SELECT id AS replicaId, task_id AS taskId, workunit_id AS workunitId FROM replicas
@@ -405,7 +443,7 @@ const SQL: Record<string, string> = {
   resultsOfHost: `SELECT r.task_id AS taskId, r.outcome, r.lost_quorum AS lostQuorum,
     EXISTS (SELECT 1 FROM credit_ledger l WHERE l.replica_id = r.id AND l.kind = 'grant') AS granted,
     EXISTS (SELECT 1 FROM credit_ledger l WHERE l.replica_id = r.id AND l.kind = 'revocation') AS revoked
-    FROM replicas r WHERE r.task_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) AND r.host_id = ?`,
+    FROM replicas r WHERE r.task_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) AND +r.host_id = ?`,
 };
 
 export class WorkStore {
@@ -647,6 +685,16 @@ export class WorkStore {
     return (await this.sql.get(SQL.hostHasReplica!, [workunitId, hostId])) !== undefined;
   }
 
+  /**
+   * Those of the work units the host has a replica of that keeps it from another (as
+   * hostHasReplica), or with `userId`, any host of that user has (as userHasReplica).
+   */
+  async heldAmong(workunitIds: readonly number[], hostId: number, userId: number | null): Promise<Set<number>> {
+    if (workunitIds.length === 0) return new Set();
+    const rows = (await this.sql.all(SQL.heldAmong!, { ids: JSON.stringify([...new Set(workunitIds)]), host: hostId, user: userId })) as { id: number }[];
+    return new Set(rows.map((r) => r.id));
+  }
+
   async userHasReplica(workunitId: number, userId: number): Promise<boolean> {
     return (await this.sql.get(SQL.userHasReplica!, [workunitId, userId])) !== undefined;
   }
@@ -678,6 +726,17 @@ export class WorkStore {
 
   async replicaForResult(replicaId: number): Promise<ReplicaForResult | undefined> {
     return (await this.sql.get(SQL.forResult!, [replicaId])) as ReplicaForResult | undefined;
+  }
+
+  /**
+   * The replicas the host's task ids name, by task id (those that are not this host's tasks are
+   * missing), with what taking a result for each needs: one statement for a whole report.
+   */
+  async replicasForResults(hostId: number, taskIds: readonly number[]): Promise<Map<number, TaskReplica>> {
+    if (taskIds.length === 0) return new Map();
+    type Row = ReplicaForResult & { taskId: number; versionSucceeded: number };
+    const rows = (await this.sql.all(SQL.forResults!, [JSON.stringify([...new Set(taskIds)]), hostId])) as Row[];
+    return new Map(rows.map(({ taskId, versionSucceeded, ...replica }) => [taskId, { ids: { replicaId: replica.id, taskId, workunitId: replica.workunitId }, replica, versionSucceeded: versionSucceeded === 1 }]));
   }
 
   /**
@@ -719,9 +778,18 @@ export class WorkStore {
     await this.sql.run(SQL.setCredit!, [micro, replicaId]);
   }
 
-  /** A work unit's successful results with their CPU times: what its credit is bounded by. */
-  async measuredResults(workunitId: number): Promise<MeasuredResult[]> {
-    return ((await this.sql.all(SQL.measured!, [workunitId])) as (Omit<MeasuredResult, 'valid'> & { valid: number })[]).map((r) => ({ ...r, valid: r.valid === 1 }));
+  /**
+   * A work unit's successful results with their CPU times (what its credit is bounded by), whom
+   * each would be credited to, and whether it already was: all a grant reads, in one statement.
+   */
+  async creditFacts(workunitId: number): Promise<CreditFact[]> {
+    type Row = Omit<CreditFact, 'valid' | 'granted' | 'holder'> & { valid: number; granted: number; hostId: number | null; hostKey: string | null; userId: number | null; teamId: number | null };
+    return ((await this.sql.all(SQL.creditFacts!, [workunitId])) as Row[]).map(({ valid, granted, hostId, hostKey, userId, teamId, ...r }) => ({
+      ...r,
+      valid: valid === 1,
+      granted: granted === 1,
+      holder: hostId !== null && hostKey !== null && userId !== null ? { hostId, hostKey, userId, teamId } : undefined,
+    }));
   }
 
   /** The first batch of a project with an id from `fromId` on. */
@@ -797,9 +865,11 @@ export class WorkStore {
     return ((await this.sql.all(SQL.inProgressOfHost!, [hostId])) as { id: number }[]).map((r) => r.id);
   }
 
-  /** Whether a task id is already some replica's (a draw that is must be drawn again). */
-  async taskIdTaken(taskId: number): Promise<boolean> {
-    return (await this.sql.get(SQL.taskIdTaken!, [taskId])) !== undefined;
+  /** Those of the task ids no replica has yet (one that some replica has must be drawn again). */
+  async freeTaskIds(taskIds: readonly number[]): Promise<number[]> {
+    if (taskIds.length === 0) return [];
+    const taken = new Set(((await this.sql.all(SQL.takenTaskIds!, [JSON.stringify(taskIds)])) as { id: number }[]).map((r) => r.id));
+    return taskIds.filter((id) => !taken.has(id));
   }
 
   /** The replica a host's task id names, if that task is this host's: how a host's word is taken. */

@@ -4,12 +4,15 @@
 import { creditAmount, GENESIS_HASH, ledgerEntryHash } from '../../protocol/ledger.js';
 import type { CreditReceipt } from '../../protocol/messages.js';
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
-import type { HostRecord } from '../store/identities.js';
+import type { CreditHolders } from '../store/work-store.js';
 import type { LedgerKind } from '../store/ledger-store.js';
 import type { Tx } from '../store/store.js';
 import { addToAverage, creditableCpuMs, grantMicro } from './credit.js';
 import type { Workunit } from './model.js';
 import type { Outbox } from './outbox.js';
+
+/** Whom an entry credits, and the task id its receipt names. */
+type Holders = CreditHolders & { taskId: number };
 
 export class CreditGranter {
   constructor(
@@ -30,18 +33,19 @@ export class CreditGranter {
    * validate states are set: the valid ones are what the grant rests on.
    */
   async grant(tx: Tx, wu: Workunit, grants: { replicaId: number; hostId: number }[], now: number, outbox: Outbox): Promise<void> {
-    // Written once, whatever retries happen.
-    const due: typeof grants = [];
-    for (const g of grants) if (!(await tx.ledger.hasGrant(g.replicaId))) due.push(g);
-    if (due.length === 0) return;
+    if (grants.length === 0) return;
     // Each result's CPU time no more than its task was out: a claim beyond that is not work done.
-    const measured = (await tx.work.measuredResults(wu.id)).map((r) => ({ ...r, cpuTimeMs: creditableCpuMs(r) }));
-    const validCpuMs = measured.filter((r) => r.valid).map((r) => r.cpuTimeMs);
+    const facts = new Map((await tx.work.creditFacts(wu.id)).map((r) => [r.replicaId, { ...r, cpuTimeMs: creditableCpuMs(r) }]));
+    // Written once, whatever retries happen.
+    const due = grants.filter((g) => facts.get(g.replicaId)?.granted !== true);
+    if (due.length === 0) return;
+    const validCpuMs = [...facts.values()].filter((r) => r.valid).map((r) => r.cpuTimeMs);
     const capMicro = this.effectiveCapMicro(await tx.catalog.creditCapOfApp(wu.appId));
     for (const { replicaId, hostId } of due) {
-      const ownCpuMs = measured.find((r) => r.replicaId === replicaId)?.cpuTimeMs ?? 0;
-      const micro = grantMicro({ fpopsEst: wu.fpopsEst, ownCpuMs, validCpuMs, capMicro });
-      await this.append(tx, 'grant', wu.id, replicaId, (await this.host(tx, hostId, replicaId)), micro, now, outbox);
+      const fact = facts.get(replicaId);
+      const micro = grantMicro({ fpopsEst: wu.fpopsEst, ownCpuMs: fact?.cpuTimeMs ?? 0, validCpuMs, capMicro });
+      const holders = fact?.holder?.hostId === hostId ? { ...fact.holder, taskId: fact.taskId ?? replicaId } : await this.holders(tx, hostId, replicaId);
+      await this.append(tx, 'grant', wu.id, replicaId, holders, micro, now, outbox);
       await tx.work.setCredit(replicaId, micro);
     }
   }
@@ -56,7 +60,7 @@ export class CreditGranter {
     await tx.ledger.takeTurn();
     const held = await tx.ledger.unrevokedGrant(replicaId);
     if (held === undefined || held === 0) return;
-    await this.append(tx, 'revocation', workunitId, replicaId, (await this.host(tx, hostId, replicaId)), -held, now, outbox);
+    await this.append(tx, 'revocation', workunitId, replicaId, await this.holders(tx, hostId, replicaId), -held, now, outbox);
     await tx.work.setCredit(replicaId, 0);
   }
 
@@ -68,27 +72,29 @@ export class CreditGranter {
     await tx.ledger.takeTurn();
     const held = await tx.ledger.unrevokedGrant(replicaId);
     if (held === undefined || held <= capMicro) return;
-    await this.append(tx, 'correction', workunitId, replicaId, (await this.host(tx, hostId, replicaId)), capMicro - held, now, outbox);
+    await this.append(tx, 'correction', workunitId, replicaId, await this.holders(tx, hostId, replicaId), capMicro - held, now, outbox);
     await tx.work.setCredit(replicaId, capMicro);
   }
 
-  private async host(tx: Tx, hostId: number, replicaId: number): Promise<HostRecord> {
+  /** Whom a replica's entry credits, and the task id its receipt names. */
+  private async holders(tx: Tx, hostId: number, replicaId: number): Promise<Holders> {
     const host = await tx.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} of replica ${replicaId} does not exist`);
-    return host;
+    // The id its host knows the task by (task-ids.ts), as every receipt names it.
+    const taskId = (await tx.work.taskOfReplica(replicaId))?.taskId ?? replicaId;
+    return { hostId: host.id, hostKey: host.publicKey, userId: host.userId, teamId: host.teamId, taskId };
   }
 
   /** Appends a signed entry of `micro` micro-credits (whole units: sums stay exact). */
-  private async append(tx: Tx, kind: LedgerKind, workunitId: number, replicaId: number, host: HostRecord, micro: number, now: number, outbox: Outbox): Promise<void> {
+  private async append(tx: Tx, kind: LedgerKind, workunitId: number, replicaId: number, to: Holders, micro: number, now: number, outbox: Outbox): Promise<void> {
     if (!Number.isSafeInteger(micro)) throw new Error(`credit of ${micro} micro-credits is not a whole number of them`);
     const { ledger } = tx;
     const head = await ledger.head();
     const content = {
       entryId: head.nextId,
-      // The id its host knows the task by (task-ids.ts), as every receipt names it.
-      taskId: (await tx.work.taskOfReplica(replicaId))?.taskId ?? replicaId,
+      taskId: to.taskId,
       workunitId,
-      hostKey: host.publicKey,
+      hostKey: to.hostKey,
       // A decimal number of credits, as receipts have always carried: micro / 10⁶ prints as
       // exactly that decimal, so a client gets the units back with round(amount × 10⁶).
       amount: creditAmount(micro),
@@ -97,11 +103,11 @@ export class CreditGranter {
     };
     const body = { ...content, entryHash: ledgerEntryHash(content) };
     const receipt: CreditReceipt = { ...body, signature: this.key.sign('creditReceipt', body) };
-    await ledger.append({ ...receipt, kind, replicaId, hostId: host.id, userId: host.userId, teamId: host.teamId, micro });
-    await this.addTo(tx, 'hosts', host.id, micro, now);
-    await this.addTo(tx, 'users', host.userId, micro, now);
-    if (host.teamId !== null) await this.addTo(tx, 'teams', host.teamId, micro, now);
-    outbox.receipt(host.id, receipt);
+    await ledger.append({ ...receipt, kind, replicaId, hostId: to.hostId, userId: to.userId, teamId: to.teamId, micro });
+    await this.addTo(tx, 'hosts', to.hostId, micro, now);
+    await this.addTo(tx, 'users', to.userId, micro, now);
+    if (to.teamId !== null) await this.addTo(tx, 'teams', to.teamId, micro, now);
+    outbox.receipt(to.hostId, receipt);
   }
 
   private async addTo(tx: Tx, holder: 'hosts' | 'users' | 'teams', id: number, micro: number, now: number): Promise<void> {

@@ -11,6 +11,7 @@ import { resultBody, verifyBody } from '../../protocol/signing.js';
 import type { OutputFiles } from '../files/output-files.js';
 import type { OutputUploads } from '../files/output-uploads.js';
 import type { HostRecord } from '../store/identities.js';
+import type { TaskReplica } from '../store/work-store.js';
 import type { Tx } from '../store/store.js';
 import type { QuotaKeeper } from './host-quota.js';
 import { workunitTakesResults } from './model.js';
@@ -32,12 +33,13 @@ export class ResultIntake {
   async report(tx: Tx, host: HostRecord, results: Result[], now: number, outbox: Outbox): Promise<ResultAck[]> {
     const touched = new Set<number>();
     const acks: ResultAck[] = [];
-    for (const r of results) acks.push(await this.intakeOne(tx, host, r, now, touched));
+    const tasks = await tx.work.replicasForResults(host.id, results.map((r) => r.taskId));
+    for (const r of results) acks.push(await this.intakeOne(tx, host, r, tasks.get(r.taskId), now, touched));
     for (const id of touched) await this.transitioner.transition(tx, id, now, outbox);
     return acks;
   }
 
-  private async intakeOne(tx: Tx, host: HostRecord, r: Result, now: number, touched: Set<number>): Promise<ResultAck> {
+  private async intakeOne(tx: Tx, host: HostRecord, r: Result, task: TaskReplica | undefined, now: number, touched: Set<number>): Promise<ResultAck> {
     const reject = (code: ResultRejection, message: string): ResultAck => ({ taskId: r.taskId, status: 'rejected', error: { code, message } });
     const body = resultBody(r);
     if (r.hostKey !== host.publicKey) return reject('not_assigned', `result names host ${r.hostKey.slice(0, 16)}…, not this host`);
@@ -45,8 +47,9 @@ export class ResultIntake {
       return reject('bad_signature', 'the result signature does not verify with this host’s key');
     }
     // The host names its task by the task id it was sent, and repeats the task's `workunitId`.
-    const ids = await tx.work.replicaOfTask(host.id, r.taskId);
-    const replica = ids && (await tx.work.replicaForResult(ids.replicaId));
+    // Read with the report's other tasks before any was taken: a task named twice in one report
+    // finds its result recorded by the first (recordResult refuses it, and it reads again below).
+    const { ids, replica, versionSucceeded } = task ?? {};
     if (!ids || !replica || workunitRef(ids) !== r.workunitId) {
       return reject('not_assigned', `task ${r.taskId} (workunitId ${r.workunitId}) was not assigned to this host`);
     }
@@ -91,7 +94,7 @@ export class ResultIntake {
       await tx.identities.recordError(host.id);
       await this.quotas.error(tx, host.id, replica.appId);
     }
-    await this.judgeVersion(tx, replica.appVersionId, r, now);
+    if (!(r.outcome === 'success' && versionSucceeded)) await this.judgeVersion(tx, replica.appVersionId, r, now);
     touched.add(replica.workunitId);
     return { taskId: r.taskId, status: 'accepted' };
   }

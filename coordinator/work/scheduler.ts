@@ -83,6 +83,15 @@ interface Round {
   sent: Map<number, number>;
   /** Apps with regular work this host could have taken but for its daily quota. */
   dailyBlocked: Set<number>;
+  /**
+   * Work units whether this host (or, with distinct users, its user) already has a replica that
+   * keeps it from another: read a page of candidates at a time (learnHeld), then kept as it takes.
+   */
+  held: Map<number, boolean>;
+  /** Task ids drawn for this round that no replica has (drawTaskId). */
+  freeTaskIds: number[];
+  /** How many tasks the round is for: the task ids drawn at once. */
+  wanted: number;
 }
 
 /** Where a round is in one project's queue (assignByShare reads each project's queue on its own). */
@@ -145,6 +154,7 @@ export class Scheduler {
     }
     const prefs = preferences && resolvePreferences(preferences, (name) => ids.get(name));
     const round = await this.round(tx, host, now, resent, outbox, prefs);
+    round.wanted = wanted;
     // Every active batch's room at once, so that noRoomLeft can tell when none is left.
     if (round.newHostRoom) for (const [batchId, left] of await this.newHostRooms(tx)) round.newHostRoom.set(batchId, left);
     const apps = round.apps;
@@ -219,6 +229,7 @@ export class Scheduler {
     const host = await tx.identities.hostById(hostId);
     if (!host) return false;
     const round = await this.round(tx, host, now, [], undefined);
+    await this.learnHeld(tx, round, candidates);
     for (const c of candidates) if (await this.fits(tx, round, c)) return true;
     return false;
   }
@@ -274,6 +285,7 @@ export class Scheduler {
       // Taken replicas leave the unsent set, so the next page starts that much earlier.
       cursor.offset += cursor.page.length - cursor.takenFromPage;
       cursor.page = await tx.work.projectCandidates(cursor.projectId, cursor.pageSize, cursor.offset);
+      await this.learnHeld(tx, round, cursor.page);
       cursor.scanned += cursor.page.length;
       cursor.at = 0;
       cursor.takenFromPage = 0;
@@ -286,6 +298,7 @@ export class Scheduler {
   private async takeSentinelOf(tx: Repositories, round: Round, projectId: number): Promise<boolean> {
     for (let offset = 0; offset < MAX_SCANNED; offset += PAGE) {
       const page = await tx.work.sentinelCandidates(PAGE, offset);
+      await this.learnHeld(tx, round, page.filter((s) => s.projectId === projectId));
       let c: Candidate | undefined;
       for (const s of page) {
         if (s.projectId === projectId && (await this.mayTakeOffer(tx, round, s))) {
@@ -372,6 +385,9 @@ export class Scheduler {
       prefs,
       sent: new Map(),
       dailyBlocked: new Set(),
+      held: new Map(),
+      freeTaskIds: [],
+      wanted: 1,
     };
   }
 
@@ -384,6 +400,7 @@ export class Scheduler {
     let pageSize = Math.min(PAGE, 2 * (wanted - tasks.length) + 8);
     for (let scanned = 0; tasks.length < wanted && scanned < MAX_SCANNED; pageSize = Math.min(PAGE, pageSize * 4)) {
       const page = await read(pageSize, offset);
+      await this.learnHeld(tx, round, page);
       scanned += page.length;
       let taken = 0;
       for (const c of page) {
@@ -405,6 +422,7 @@ export class Scheduler {
   private async hasWork(tx: Repositories, round: Round): Promise<boolean> {
     for (let offset = 0; offset < MAX_SCANNED; offset += PAGE) {
       const page = await tx.work.candidates(PAGE, offset);
+      await this.learnHeld(tx, round, page);
       for (const c of page) {
         if (await this.mayTakeOffer(tx, round, c)) return true;
         await this.noteDailyBlock(tx, round, c);
@@ -472,8 +490,20 @@ export class Scheduler {
     const app = await round.appFor(c.appId);
     if (!(await round.versionFor(c))) return false;
     if (app.policy.homogeneousRedundancy && c.hrClass !== null && c.hrClass !== host.platformClass) return false;
-    if (await tx.work.hostHasReplica(c.workunitId, host.id)) return false;
-    return !(this.options.distinctUsers && (await tx.work.userHasReplica(c.workunitId, host.userId)));
+    let held = round.held.get(c.workunitId);
+    if (held === undefined) {
+      held = (await tx.work.hostHasReplica(c.workunitId, host.id)) || (this.options.distinctUsers && (await tx.work.userHasReplica(c.workunitId, host.userId)));
+      round.held.set(c.workunitId, held);
+    }
+    return !held;
+  }
+
+  /** Reads, in one statement, which of a page's work units the host (or its user) has: fits then needs no statement of its own. */
+  private async learnHeld(tx: Repositories, round: Round, page: readonly Offer[]): Promise<void> {
+    const unknown = page.map((c) => c.workunitId).filter((id) => !round.held.has(id));
+    if (unknown.length === 0) return;
+    const held = await tx.work.heldAmong(unknown, round.host.id, this.options.distinctUsers ? round.host.userId : null);
+    for (const id of unknown) round.held.set(id, held.has(id));
   }
 
   /**
@@ -549,6 +579,8 @@ export class Scheduler {
     const { host, now } = round;
     const { workunitId, batchId } = c;
     if (!(await work.claimUnsent(replicaId))) return false;
+    // Its other replicas are not for this host (nor, with distinct users, its user) any more.
+    round.held.set(workunitId, true);
     const choice = await round.appFor(c.appId);
     choice.dailyLeft--;
     choice.taken++;
@@ -558,7 +590,7 @@ export class Scheduler {
     if (app.adaptiveReplication) await this.maybeReplicateOnce(tx, replicaId, workunitId, host);
 
     const src = await work.taskSource(replicaId);
-    const taskId = await this.drawTaskId(tx, replicaId);
+    const taskId = await this.drawTaskId(tx, round, replicaId);
     const body: TaskBody = {
       taskId,
       workunitId: workunitRef({ replicaId, taskId, workunitId }),
@@ -595,10 +627,17 @@ export class Scheduler {
    * drawing the same one at once (about never) are stopped by the unique index: one request fails
    * and its host asks again.
    */
-  private async drawTaskId(tx: Repositories, replicaId: number): Promise<number> {
+  private async drawTaskId(tx: Repositories, round: Round, replicaId: number): Promise<number> {
     for (;;) {
-      const id = (this.options.taskIds ?? randomTaskId)();
-      if (id !== replicaId && !(await tx.work.taskIdTaken(id))) return id;
+      // As many as the round may send, checked in one statement rather than one a task.
+      if (round.freeTaskIds.length === 0) {
+        const drawn = new Set<number>();
+        while (drawn.size < Math.max(1, round.wanted - round.tasks.length)) drawn.add((this.options.taskIds ?? randomTaskId)());
+        round.freeTaskIds = await tx.work.freeTaskIds([...drawn]);
+      }
+      // None left when every one drawn was some replica's: drawn again.
+      const id = round.freeTaskIds.pop();
+      if (id !== undefined && id !== replicaId) return id;
     }
   }
 

@@ -223,12 +223,13 @@ export class Transitioner {
     const byId = new Map(replicas.map((r) => [r.id, r]));
     // A single unchecked result (adaptive replication) says nothing about a host's reliability.
     const checked = wu.minQuorum > 1 ? 1 : 0;
-    for (const id of verdict.valid) {
+    const newlyValid = verdict.valid.filter((id) => byId.get(id)!.validateState !== 'valid');
+    const granted = await ledger.grantedAmong(newlyValid);
+    for (const id of newlyValid) {
       const r = byId.get(id)!;
-      if (r.validateState === 'valid') continue;
-      (await work.setValidateState(id, 'valid')); // perhaps invalid before, outvoted by a cheater
+      await work.setValidateState(id, 'valid'); // perhaps invalid before, outvoted by a cheater
       // A result validated again after its work unit was reopened raised trust the first time.
-      if (!(await ledger.hasGrant(id))) {
+      if (!granted.has(id)) {
         await identities.recordValid(r.hostId!, checked);
         await this.quotas.valid(tx, r.hostId!, wu.appId);
       }
