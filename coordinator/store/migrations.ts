@@ -757,6 +757,16 @@ UPDATE replicas SET lost_quorum = 1 WHERE kind = 'regular' AND validate_state = 
     name: 'the instance a host is connected to and a batch is submitted on',
     sql: INSTANCE_COLUMNS,
   },
+  {
+    version: 20,
+    name: 'counting triggers that write each change once, and only when a count changes',
+    sql: `
+-- PostgreSQL's counting triggers now add a change to a batch's or a host's counts as one delta,
+-- and none when it is zero (postgres/schema.ts, COUNTS_ONCE). SQLite's already did: nothing to
+-- change here; the number is kept so both backends number their migrations alike.
+SELECT 1;
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

@@ -174,4 +174,11 @@ async function play(db: SqlDatabase): Promise<void> {
   await db.run("UPDATE workunits SET status = 'active', finished_at = NULL WHERE id = 2");
   await db.run('DELETE FROM replicas WHERE id = 61');
   await db.run("INSERT INTO replicas (id, workunit_id, priority, status, created_at, host_id, outcome, validate_state) VALUES (99, 1, 0, 'over', 1000, 2, 'success', 'valid')");
+  // A finished work unit whose finish moves to another second, and one taken away finished.
+  await db.run('UPDATE workunits SET finished_at = 9100 WHERE id = 1');
+  await db.run('DELETE FROM replicas WHERE workunit_id = 4');
+  await db.run('DELETE FROM workunits WHERE id = 4');
+  // A change that moves no count, and one that moves a host's only.
+  await db.run('UPDATE replicas SET new_host = 1 WHERE id = 30');
+  await db.run("UPDATE replicas SET validate_state = 'valid' WHERE id = 31");
 }

@@ -4,7 +4,7 @@
 // is applied whole or not at all.
 import { IDENTITY_TABLE, INSTANCE_COLUMNS, LEASES_TABLE, type Migration } from '../migrations.js';
 import type { SqlDatabase } from '../sql/sql.js';
-import { POSTGRES_BASELINE, POSTGRES_BASELINE_VERSION } from './schema.js';
+import { COUNTS_ONCE, POSTGRES_BASELINE, POSTGRES_BASELINE_VERSION } from './schema.js';
 
 /** Any constant the coordinator alone uses as an advisory lock key ("vg-migrate"). */
 const MIGRATION_LOCK = 0x76672d6d;
@@ -47,6 +47,7 @@ UPDATE replicas SET lost_quorum = 1 WHERE kind = 'regular' AND validate_state = 
 `,
   },
   { version: 19, name: 'the instance a host is connected to and a batch is submitted on', sql: INSTANCE_COLUMNS },
+  { version: 20, name: 'counting triggers that write each change once, and only when a count changes', sql: COUNTS_ONCE },
 ];
 
 /** Applies what is missing; returns the versions it applied (none when another instance did). */

@@ -388,3 +388,120 @@ CREATE TRIGGER replica_counts_update AFTER UPDATE OF status, outcome, new_host, 
     OR OLD.host_id IS DISTINCT FROM NEW.host_id)
   EXECUTE FUNCTION vg_replica_counts();
 `;
+
+/**
+ * Migration 20: the counting triggers above wrote a replica's change as two upserts of its
+ * batch's slot (the old row taken away, the new one added) and two updates of its host, even
+ * when no count moved (a verdict moves no batch count; a task sent moves no host count). The
+ * group commit changes hundreds of replicas of one batch and a few hosts in one transaction, and
+ * every write of a row already written in the same transaction walks all its versions made so
+ * far (none can be pruned before the commit): those writes were a third of PostgreSQL's time per
+ * validated task, and the longer a transaction, the dearer each. Now a change is one delta, new
+ * minus old, written once, and not at all when it is zero: the counts stay what a recount gives.
+ */
+export const COUNTS_ONCE = `
+CREATE FUNCTION vg_replica_batch_counts(r replicas) RETURNS INTEGER[] LANGUAGE sql IMMUTABLE AS $$
+  SELECT ARRAY[(r.status = 'unsent')::int, (r.status = 'in_progress')::int,
+    (r.status = 'over' AND r.outcome IS NOT DISTINCT FROM 'success')::int,
+    (r.status = 'over' AND r.outcome IS NOT DISTINCT FROM 'client_error')::int,
+    (r.status = 'over' AND r.outcome IS NOT DISTINCT FROM 'no_reply')::int,
+    (r.status = 'over' AND r.outcome IS NOT DISTINCT FROM 'aborted')::int,
+    (r.status = 'over' AND r.outcome IS NOT DISTINCT FROM 'abandoned')::int,
+    (r.status = 'over' AND r.outcome IS NOT DISTINCT FROM 'not_needed')::int,
+    (r.status = 'in_progress' AND r.new_host = 1)::int]
+$$;
+
+CREATE FUNCTION vg_replica_host_counts(r replicas) RETURNS INTEGER[] LANGUAGE sql IMMUTABLE AS $$
+  SELECT ARRAY[(r.validate_state IS NOT DISTINCT FROM 'valid')::int, (r.validate_state IS NOT DISTINCT FROM 'invalid')::int,
+    (r.outcome IS NOT DISTINCT FROM 'client_error')::int]
+$$;
+
+-- Element by element, new minus old (either may be NULL: nothing).
+CREATE FUNCTION vg_count_delta(n INTEGER[], o INTEGER[]) RETURNS INTEGER[] LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  d INTEGER[] := COALESCE(n, array_fill(0, ARRAY[array_length(o, 1)]));
+BEGIN
+  IF o IS NOT NULL THEN
+    FOR i IN 1 .. array_length(o, 1) LOOP d[i] := d[i] - o[i]; END LOOP;
+  END IF;
+  RETURN d;
+END $$;
+
+-- Adds a delta to the batch of a work unit (this connection's slot): one write, none for zero.
+CREATE FUNCTION vg_add_replica_counts(workunit BIGINT, d INTEGER[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF d = ARRAY[0, 0, 0, 0, 0, 0, 0, 0, 0] THEN RETURN; END IF;
+  INSERT INTO batch_counts AS c (batch_id, slot, r_unsent, r_in_progress, r_success, r_client_error, r_no_reply, r_aborted, r_abandoned, r_not_needed, r_new_host)
+  SELECT w.batch_id, vg_count_slot(), d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9]
+  FROM workunits w WHERE w.id = workunit
+  ON CONFLICT (batch_id, slot) DO UPDATE SET r_unsent = c.r_unsent + excluded.r_unsent,
+    r_in_progress = c.r_in_progress + excluded.r_in_progress, r_success = c.r_success + excluded.r_success,
+    r_client_error = c.r_client_error + excluded.r_client_error, r_no_reply = c.r_no_reply + excluded.r_no_reply,
+    r_aborted = c.r_aborted + excluded.r_aborted, r_abandoned = c.r_abandoned + excluded.r_abandoned,
+    r_not_needed = c.r_not_needed + excluded.r_not_needed, r_new_host = c.r_new_host + excluded.r_new_host;
+END $$;
+
+-- Adds a delta to a host's counts of valid, invalid and client-error results; none for zero.
+CREATE FUNCTION vg_add_host_counts(host BIGINT, d INTEGER[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF host IS NULL OR d = ARRAY[0, 0, 0] THEN RETURN; END IF;
+  UPDATE hosts SET n_valid = n_valid + d[1], n_invalid = n_invalid + d[2], n_error = n_error + d[3] WHERE id = host;
+END $$;
+
+-- OLD is NULL on INSERT and NEW on DELETE: then a delta is the other row's counts, or their negation.
+CREATE OR REPLACE FUNCTION vg_replica_counts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND OLD.workunit_id = NEW.workunit_id THEN
+    PERFORM vg_add_replica_counts(NEW.workunit_id, vg_count_delta(vg_replica_batch_counts(NEW), vg_replica_batch_counts(OLD)));
+  ELSE
+    IF TG_OP <> 'INSERT' THEN PERFORM vg_add_replica_counts(OLD.workunit_id, vg_count_delta(NULL, vg_replica_batch_counts(OLD))); END IF;
+    IF TG_OP <> 'DELETE' THEN PERFORM vg_add_replica_counts(NEW.workunit_id, vg_replica_batch_counts(NEW)); END IF;
+  END IF;
+  IF TG_OP = 'UPDATE' AND OLD.host_id IS NOT DISTINCT FROM NEW.host_id THEN
+    PERFORM vg_add_host_counts(NEW.host_id, vg_count_delta(vg_replica_host_counts(NEW), vg_replica_host_counts(OLD)));
+  ELSE
+    IF TG_OP <> 'INSERT' THEN PERFORM vg_add_host_counts(OLD.host_id, vg_count_delta(NULL, vg_replica_host_counts(OLD))); END IF;
+    IF TG_OP <> 'DELETE' THEN PERFORM vg_add_host_counts(NEW.host_id, vg_replica_host_counts(NEW)); END IF;
+  END IF;
+  RETURN NULL;
+END $$;
+
+-- A work unit's change likewise: one upsert of its batch's counts, and a finished second taken
+-- back or added only where one is (finished_at moves with a finish, a retry or a repair).
+CREATE OR REPLACE FUNCTION vg_workunit_counts() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  o workunits := CASE WHEN TG_OP <> 'INSERT' THEN OLD END;
+  n workunits := CASE WHEN TG_OP <> 'DELETE' THEN NEW END;
+  created BIGINT;
+BEGIN
+  IF TG_OP = 'UPDATE' AND o.batch_id <> n.batch_id THEN
+    PERFORM vg_count_workunit(o, -1);
+    PERFORM vg_count_workunit(n, 1);
+    RETURN NULL;
+  END IF;
+  INSERT INTO batch_counts AS c (batch_id, slot, active, done, failed, cancelled, last_finished_at)
+  VALUES (COALESCE(n.batch_id, o.batch_id), vg_count_slot(),
+    COALESCE((n.status = 'active')::int, 0) - COALESCE((o.status = 'active')::int, 0),
+    COALESCE((n.status = 'done')::int, 0) - COALESCE((o.status = 'done')::int, 0),
+    COALESCE((n.status = 'failed')::int, 0) - COALESCE((o.status = 'failed')::int, 0),
+    COALESCE((n.status = 'cancelled')::int, 0) - COALESCE((o.status = 'cancelled')::int, 0),
+    n.finished_at)
+  ON CONFLICT (batch_id, slot) DO UPDATE SET active = c.active + excluded.active, done = c.done + excluded.done,
+    failed = c.failed + excluded.failed, cancelled = c.cancelled + excluded.cancelled,
+    last_finished_at = GREATEST(c.last_finished_at, excluded.last_finished_at);
+  IF (o.status IN ('done', 'failed') AND o.finished_at IS NOT NULL) OR (n.status IN ('done', 'failed') AND n.finished_at IS NOT NULL) THEN
+    SELECT created_at INTO created FROM batches WHERE id = COALESCE(n.batch_id, o.batch_id);
+    IF o.status IN ('done', 'failed') AND o.finished_at IS NOT NULL THEN
+      INSERT INTO batch_finished AS f (batch_id, second, slot, done, failed)
+      VALUES (o.batch_id, (o.finished_at - created) / 1000, vg_count_slot(), -(o.status = 'done')::int, -(o.status = 'failed')::int)
+      ON CONFLICT (batch_id, second, slot) DO UPDATE SET done = f.done + excluded.done, failed = f.failed + excluded.failed;
+    END IF;
+    IF n.status IN ('done', 'failed') AND n.finished_at IS NOT NULL THEN
+      INSERT INTO batch_finished AS f (batch_id, second, slot, done, failed)
+      VALUES (n.batch_id, (n.finished_at - created) / 1000, vg_count_slot(), (n.status = 'done')::int, (n.status = 'failed')::int)
+      ON CONFLICT (batch_id, second, slot) DO UPDATE SET done = f.done + excluded.done, failed = f.failed + excluded.failed;
+    END IF;
+  END IF;
+  RETURN NULL;
+END $$;
+`;
