@@ -224,6 +224,37 @@ const idleHostsOfLapsedInstances = `SELECT h.id FROM hosts h
   WHERE h.instance IN (SELECT substr(l.name, CAST(@from AS INTEGER)) FROM leases l WHERE l.name LIKE @pattern AND l.expires_at <= @now)
   AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.host_id = h.id AND r.status = 'in_progress')`;
 
+/** What judging reads of a replica (Replica). */
+const REPLICA_COLUMNS = `r.id, r.workunit_id, r.kind, r.status, r.outcome, r.validate_state, r.forfeited, r.host_id, h.user_id,
+    h.distrusted_at IS NOT NULL AS host_distrusted, v.broken_at IS NOT NULL AS version_broken, r.deadline, r.hold_until,
+    r.received_at, r.output_hash
+    FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN app_versions v ON v.id = r.app_version_id`;
+
+interface ReplicaRow {
+  id: number; workunit_id: number; kind: ReplicaKind; status: Replica['status']; outcome: ReplicaOutcome | null;
+  validate_state: ValidateState | null; forfeited: number; host_id: number | null; user_id: number | null;
+  host_distrusted: number | null; version_broken: number | null; deadline: number | null; hold_until: number | null; received_at: number | null;
+  output_hash: string | null;
+}
+
+const toReplica = (r: ReplicaRow): Replica => ({
+  id: r.id,
+  workunitId: r.workunit_id,
+  kind: r.kind,
+  status: r.status,
+  outcome: r.outcome,
+  validateState: r.validate_state,
+  forfeited: r.forfeited === 1,
+  hostId: r.host_id,
+  userId: r.user_id,
+  hostDistrusted: r.host_distrusted === 1,
+  versionBroken: r.version_broken === 1,
+  deadline: r.deadline,
+  holdUntil: r.hold_until,
+  receivedAt: r.received_at,
+  outputHash: r.output_hash,
+});
+
 const SQL: Record<string, string> = {
   insertBatch: 'INSERT INTO batches (project_id, app_id, name, client_key, created_at, staged, instance) VALUES (?, ?, ?, ?, ?, 1, ?) RETURNING id',
   batchByKey: 'SELECT id, staged, workunit_count FROM batches WHERE project_id = ? AND client_key = ?',
@@ -269,11 +300,11 @@ const SQL: Record<string, string> = {
   reduceQuorum: `UPDATE workunits SET full_min_quorum = min_quorum, full_target_nresults = target_nresults,
     min_quorum = 1, target_nresults = 1 WHERE id = ?`,
   insertReplica: "INSERT INTO replicas (workunit_id, priority, status, created_at, kind) VALUES (?, ?, 'unsent', ?, ?) RETURNING id",
-  replicasOf: `SELECT r.id, r.workunit_id, r.kind, r.status, r.outcome, r.validate_state, r.forfeited, r.host_id, h.user_id,
-    h.distrusted_at IS NOT NULL AS host_distrusted, v.broken_at IS NOT NULL AS version_broken, r.deadline, r.hold_until,
-    r.received_at, r.output_hash
-    FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN app_versions v ON v.id = r.app_version_id
-    WHERE r.workunit_id = ? ORDER BY r.id`,
+  replicasOf: `SELECT ${REPLICA_COLUMNS} WHERE r.workunit_id = ? ORDER BY r.id`,
+  replicasOfMany: `SELECT ${REPLICA_COLUMNS} WHERE r.workunit_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) ORDER BY r.id`,
+  workunitsOf: 'SELECT * FROM workunits WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) ORDER BY id',
+  // PostgreSQL only, as workunitForUpdate; in id order, as every taker of several does.
+  workunitsOfForUpdate: 'SELECT * FROM workunits WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) ORDER BY id FOR NO KEY UPDATE',
   // Sentinels' replicas wait in a queue of their own, drawn at the check rate.
   // A project is 'active' or 'paused', a batch 'active' or 'cancelled' (CHECK): these queries
   // say which they leave out. PostgreSQL, before it has sampled a table (one of a few rows, such
@@ -639,28 +670,22 @@ export class WorkStore {
   }
 
   async replicasOf(workunitId: number): Promise<Replica[]> {
-    return ((await this.sql.all(SQL.replicasOf!, [workunitId])) as {
-      id: number; workunit_id: number; kind: ReplicaKind; status: Replica['status']; outcome: ReplicaOutcome | null;
-      validate_state: ValidateState | null; forfeited: number; host_id: number | null; user_id: number | null;
-      host_distrusted: number | null; version_broken: number | null; deadline: number | null; hold_until: number | null; received_at: number | null;
-      output_hash: string | null;
-    }[]).map((r) => ({
-      id: r.id,
-      workunitId: r.workunit_id,
-      kind: r.kind,
-      status: r.status,
-      outcome: r.outcome,
-      validateState: r.validate_state,
-      forfeited: r.forfeited === 1,
-      hostId: r.host_id,
-      userId: r.user_id,
-      hostDistrusted: r.host_distrusted === 1,
-      versionBroken: r.version_broken === 1,
-      deadline: r.deadline,
-      holdUntil: r.hold_until,
-      receivedAt: r.received_at,
-      outputHash: r.output_hash,
-    }));
+    return ((await this.sql.all(SQL.replicasOf!, [workunitId])) as ReplicaRow[]).map(toReplica);
+  }
+
+  /**
+   * Several work units, locked as lockWorkunit locks one (in id order), and then their replicas:
+   * two statements for what judging a report's work units reads first. The replicas are read once
+   * every lock is held, so they include what whoever held one last committed.
+   */
+  async lockWorkunitsWithReplicas(ids: readonly number[]): Promise<Map<number, { wu: Workunit; replicas: Replica[] }>> {
+    const found = new Map<number, { wu: Workunit; replicas: Replica[] }>();
+    if (ids.length === 0) return found;
+    const list = JSON.stringify([...new Set(ids)].sort((a, b) => a - b));
+    const rows = (await this.sql.all(this.sql.dialect === 'postgres' ? SQL.workunitsOfForUpdate! : SQL.workunitsOf!, [list])) as WorkunitRow[];
+    for (const row of rows) found.set(row.id, { wu: toWorkunit(row), replicas: [] });
+    for (const r of (await this.sql.all(SQL.replicasOfMany!, [list])) as ReplicaRow[]) found.get(r.workunit_id)?.replicas.push(toReplica(r));
+    return found;
   }
 
   /** Unsent replicas of active projects, highest priority first. */

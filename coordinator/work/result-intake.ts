@@ -35,7 +35,7 @@ export class ResultIntake {
     const acks: ResultAck[] = [];
     const tasks = await tx.work.replicasForResults(host.id, results.map((r) => r.taskId));
     for (const r of results) acks.push(await this.intakeOne(tx, host, r, tasks.get(r.taskId), now, touched));
-    for (const id of touched) await this.transitioner.transition(tx, id, now, outbox);
+    await this.transitioner.transitionAll(tx, touched, now, outbox);
     return acks;
   }
 

@@ -34,8 +34,23 @@ export interface TransitionerOptions {
   random: () => number;
 }
 
+/**
+ * A report's open regular work units, locked and read at once (transitionAll). Each is served to
+ * its own turn of the loop only, and none once anything wider than judging one regular work unit
+ * has run (a sentinel, a check, a caught host, another work unit judged in between): what that
+ * wrote may be what an entry read before.
+ */
+interface ReadAhead {
+  rows: Map<number, { wu: Workunit; replicas: Replica[] }>;
+  /** The work unit whose turn it is. */
+  next: number | undefined;
+  stale: boolean;
+}
+
 export class Transitioner {
   private readonly apps = new Map<number, AppPolicy>();
+  /** Per transaction (its Tx): at most one read-ahead at a time. */
+  private readonly readAhead = new WeakMap<Tx, ReadAhead>();
 
   constructor(
     private readonly blobs: BlobStore,
@@ -56,13 +71,54 @@ export class Transitioner {
     return tx.work.lockWorkunit(workunitId);
   }
 
+  /**
+   * Transitions the work units, in the order given, as transition does each: those open for
+   * validation locked and read in two statements for all of them, not two each.
+   */
+  async transitionAll(tx: Tx, workunitIds: Iterable<number>, now: number, outbox: Outbox): Promise<void> {
+    const ids = [...workunitIds];
+    if (ids.length < 2 || this.readAhead.has(tx)) {
+      for (const id of ids) await this.transition(tx, id, now, outbox);
+      return;
+    }
+    await tx.ledger.takeTurn();
+    const rows = await tx.work.lockWorkunitsWithReplicas(ids);
+    for (const [id, row] of rows) if (row.wu.status !== 'active' || row.wu.expectedOutputHash !== null) rows.delete(id);
+    const ahead: ReadAhead = { rows, next: undefined, stale: false };
+    this.readAhead.set(tx, ahead);
+    try {
+      for (const id of ids) {
+        ahead.next = id;
+        await this.transition(tx, id, now, outbox);
+      }
+    } finally {
+      this.readAhead.delete(tx);
+    }
+  }
+
+  /** The work unit as transitionAll read it, if it may be used for this turn; else none from now on. */
+  private readAheadFor(tx: Tx, workunitId: number): { wu: Workunit; replicas: Replica[] } | undefined {
+    const ahead = this.readAhead.get(tx);
+    if (!ahead) return undefined;
+    const row = ahead.next === workunitId && !ahead.stale ? ahead.rows.get(workunitId) : undefined;
+    ahead.next = undefined;
+    if (!row) ahead.stale = true;
+    return row;
+  }
+
+  private readAheadIsStale(tx: Tx): void {
+    const ahead = this.readAhead.get(tx);
+    if (ahead) ahead.stale = true;
+  }
+
   async transition(tx: Tx, workunitId: number, now: number, outbox: Outbox): Promise<void> {
+    const ahead = this.readAheadFor(tx, workunitId);
     // Locked first: instances judging one work unit at once take turns, each seeing the last's results.
-    const wu = await this.lock(tx, workunitId);
+    const wu = ahead?.wu ?? (await this.lock(tx, workunitId));
     if (!wu) return;
     outbox.batchChanged(wu.batchId);
     // A work unit retried starts again: what came before counts for nothing.
-    const replicas = (await tx.work.replicasOf(workunitId)).filter((r) => r.id > wu.retryFrom);
+    const replicas = (ahead?.replicas ?? (await tx.work.replicasOf(workunitId))).filter((r) => r.id > wu.retryFrom);
     const app = await this.app(tx, wu.appId);
     if (wu.expectedOutputHash !== null) return await this.judgeSentinel(tx, app, wu, replicas, now, outbox);
     if (wu.status === 'done') return await this.judgeChecks(tx, app, wu, replicas, now, outbox);
@@ -88,6 +144,7 @@ export class Transitioner {
    */
   async withdraw(tx: Tx, workunitId: number, caughtHostId: number, now: number, outbox: Outbox): Promise<void> {
     const { work } = tx;
+    this.readAheadIsStale(tx);
     const wu = await this.lock(tx, workunitId);
     if (!wu || wu.expectedOutputHash !== null) return;
     outbox.batchChanged(wu.batchId);
@@ -337,6 +394,8 @@ export class Transitioner {
    */
   private async judge(tx: Tx, answers: { replica: Replica; right: boolean }[], appId: number, now: number): Promise<Set<number>> {
     const { work, identities } = tx;
+    // A check answered moves its host's trust, which every work unit it has a result in reads.
+    this.readAheadIsStale(tx);
     const caught = new Set<number>();
     for (const { replica: r, right } of answers) {
       const hostId = r.hostId!;
@@ -360,6 +419,7 @@ export class Transitioner {
    */
   private async catchHost(tx: Tx, hostId: number, now: number, outbox: Outbox): Promise<void> {
     const { work, identities } = tx;
+    this.readAheadIsStale(tx);
     await identities.recordCheckFailed(hostId, now, now + Math.floor(this.options.random() * this.options.recheckDelayMs));
     outbox.hostDistrusted(hostId);
     const touched = new Set<number>();
