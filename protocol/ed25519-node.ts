@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import type { Ed25519 } from './ed25519.js';
+import type { Ed25519, Ed25519AsyncVerify } from './ed25519.js';
 import { ED25519_PUBLIC_KEY_BYTES, ED25519_SEED_BYTES, ED25519_SIGNATURE_BYTES } from './ed25519.js';
 
 // DER prefixes that wrap a raw Ed25519 key as PKCS#8 / SPKI (RFC 8410).
@@ -9,7 +9,7 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const MAX_CACHED_KEYS = 50_000;
 
 /** Node's built-in Ed25519 (about 100× tweetnacl); byte-compatible with tweetnacl and RFC 8032. */
-export function nodeEd25519(): Ed25519 {
+export function nodeEd25519(): Ed25519 & Ed25519AsyncVerify {
   // Parsing a key costs more than verifying with it: keep recent ones.
   const publicKeys = new Map<string, KeyObject>();
   const privateKeys = new Map<string, KeyObject>();
@@ -32,6 +32,18 @@ export function nodeEd25519(): Ed25519 {
     );
   };
 
+  /** The key to verify with; undefined when no valid signature can exist (wrong lengths, not a point). */
+  const publicKeyOf = (publicKey: Uint8Array, signature: Uint8Array): KeyObject | undefined => {
+    if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES || signature.length !== ED25519_SIGNATURE_BYTES) return undefined;
+    try {
+      return cached(publicKeys, publicKey, () =>
+        createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' }),
+      );
+    } catch {
+      return undefined; // not a point on the curve: no valid signature can exist
+    }
+  };
+
   return {
     publicKeyFromSeed(seed) {
       const der = createPublicKey(privateKey(seed)).export({ format: 'der', type: 'spki' });
@@ -41,15 +53,25 @@ export function nodeEd25519(): Ed25519 {
       return new Uint8Array(sign(null, message, privateKey(seed)));
     },
     verify(message, signature, publicKey) {
-      if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES || signature.length !== ED25519_SIGNATURE_BYTES) return false;
+      const key = publicKeyOf(publicKey, signature);
+      if (!key) return false;
       try {
-        const key = cached(publicKeys, publicKey, () =>
-          createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' }),
-        );
         return verify(null, message, key, signature);
       } catch {
-        return false; // not a point on the curve: no valid signature can exist
+        return false; // a key OpenSSL refuses to verify with: no valid signature can exist
       }
+    },
+    verifyAsync(message, signature, publicKey) {
+      const key = publicKeyOf(publicKey, signature);
+      if (!key) return Promise.resolve(false);
+      return new Promise((resolve) => {
+        try {
+          // With a callback, the check itself runs in libuv's thread pool, not on this thread.
+          verify(null, message, key, signature, (error, valid) => resolve(!error && valid));
+        } catch {
+          resolve(false);
+        }
+      });
     },
     randomSeed() {
       return new Uint8Array(randomBytes(ED25519_SEED_BYTES));

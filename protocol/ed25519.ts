@@ -9,6 +9,15 @@ export interface Ed25519 {
   randomSeed(): Uint8Array;
 }
 
+/**
+ * Verifying on other threads (Node's thread pool), so a busy coordinator uses the machine's other
+ * cores. A separate interface because browsers (tweetnacl) have no such pool: only the coordinator asks for it.
+ */
+export interface Ed25519AsyncVerify {
+  /** Resolves false, never rejects, for a signature or key that is malformed or not on the curve. */
+  verifyAsync(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): Promise<boolean>;
+}
+
 export const ED25519_SEED_BYTES = 32;
 export const ED25519_PUBLIC_KEY_BYTES = 32;
 export const ED25519_SIGNATURE_BYTES = 64;

@@ -2,7 +2,7 @@
 // signature made for one purpose (a task) can never be replayed as another (a result).
 import { fromHex, toHex, utf8 } from './bytes.js';
 import { canonicalJson } from './canonical.js';
-import type { Ed25519 } from './ed25519.js';
+import type { Ed25519, Ed25519AsyncVerify } from './ed25519.js';
 import { jsonHash } from './hash.js';
 import type {
   AppManifest,
@@ -39,15 +39,29 @@ export function verifyBody(
   body: unknown,
   signatureHex: string,
 ): boolean {
-  let signature: Uint8Array;
-  let publicKey: Uint8Array;
+  const keys = decodeKeys(publicKeyHex, signatureHex);
+  return keys !== undefined && ed.verify(signingBytes(domain, body), keys.signature, keys.publicKey);
+}
+
+/** verifyBody on another thread: the signing bytes are made here, the check runs elsewhere. */
+export async function verifyBodyAsync(
+  ed: Ed25519AsyncVerify,
+  publicKeyHex: string,
+  domain: SigningDomain,
+  body: unknown,
+  signatureHex: string,
+): Promise<boolean> {
+  const keys = decodeKeys(publicKeyHex, signatureHex);
+  return keys !== undefined && (await ed.verifyAsync(signingBytes(domain, body), keys.signature, keys.publicKey));
+}
+
+/** Undefined when either is not hex: no signature can verify. */
+function decodeKeys(publicKeyHex: string, signatureHex: string): { publicKey: Uint8Array; signature: Uint8Array } | undefined {
   try {
-    signature = fromHex(signatureHex);
-    publicKey = fromHex(publicKeyHex);
+    return { signature: fromHex(signatureHex), publicKey: fromHex(publicKeyHex) };
   } catch {
-    return false;
+    return undefined;
   }
-  return ed.verify(signingBytes(domain, body), signature, publicKey);
 }
 
 // Each signed document carries its signature beside its body; these pick the body out.

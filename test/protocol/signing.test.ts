@@ -6,7 +6,7 @@ import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
 import { jsonHash } from '../../protocol/hash.js';
 import { GENESIS_HASH, ledgerEntryHash, verifyLedgerChain } from '../../protocol/ledger.js';
 import type { CreditReceipt, TaskBody } from '../../protocol/messages.js';
-import { inputMatches, signBody, signingBytes, taskBody, verifyBody } from '../../protocol/signing.js';
+import { inputMatches, signBody, signingBytes, taskBody, verifyBody, verifyBodyAsync } from '../../protocol/signing.js';
 
 const node = nodeEd25519();
 const tweet = tweetnaclEd25519();
@@ -73,6 +73,52 @@ describe('Ed25519: Node built-in and tweetnacl are interchangeable', () => {
   it('an inline input is checked against the signed input hash', () => {
     expect(inputMatches({ to: 10, from: 1 }, task.inputHash)).toBe(true);
     expect(inputMatches({ from: 1, to: 11 }, task.inputHash)).toBe(false);
+  });
+});
+
+describe('Ed25519 verified on the thread pool (the coordinator checks result signatures so)', () => {
+  const message = signingBytes('result', { taskId: 1 });
+  const signature = node.sign(message, fromHex(seed));
+  const key = fromHex(publicKey);
+  // y = 2 gives no point on the curve (x² would be a non-square): no signature can verify with it.
+  const notAPoint = fromHex('02' + '00'.repeat(31));
+
+  it('accepts a real signature, and agrees with the synchronous check', async () => {
+    await expect(node.verifyAsync(message, signature, key)).resolves.toBe(true);
+    expect(node.verify(message, signature, key)).toBe(true);
+  });
+
+  it('resolves false for a wrong signature, another message or another key', async () => {
+    const wrong = signature.slice();
+    wrong[0]! ^= 1;
+    const other = node.publicKeyFromSeed(node.randomSeed());
+    await expect(node.verifyAsync(message, wrong, key)).resolves.toBe(false);
+    await expect(node.verifyAsync(signingBytes('result', { taskId: 2 }), signature, key)).resolves.toBe(false);
+    await expect(node.verifyAsync(message, signature, other)).resolves.toBe(false);
+  });
+
+  it('resolves false, never rejects, for a key or signature of the wrong length or a key off the curve', async () => {
+    await expect(node.verifyAsync(message, signature, key.subarray(0, 31))).resolves.toBe(false);
+    await expect(node.verifyAsync(message, signature, new Uint8Array([...key, 0]))).resolves.toBe(false);
+    await expect(node.verifyAsync(message, signature.subarray(0, 63), key)).resolves.toBe(false);
+    await expect(node.verifyAsync(message, signature, notAPoint)).resolves.toBe(false);
+    expect(node.verify(message, signature, notAPoint)).toBe(false);
+  });
+
+  it('verifyBodyAsync: a signed body verifies; a tampered one, another domain or hex that is not hex does not', async () => {
+    const signed = signBody(node, seed, 'task', task);
+    await expect(verifyBodyAsync(node, publicKey, 'task', task, signed)).resolves.toBe(true);
+    await expect(verifyBodyAsync(node, publicKey, 'task', { ...task, taskId: 8 }, signed)).resolves.toBe(false);
+    await expect(verifyBodyAsync(node, publicKey, 'result', task, signed)).resolves.toBe(false);
+    await expect(verifyBodyAsync(node, 'zz', 'task', task, signed)).resolves.toBe(false);
+    await expect(verifyBodyAsync(node, publicKey, 'task', task, 'not hex')).resolves.toBe(false);
+  });
+
+  it('many at once each get their own verdict', async () => {
+    const bodies = Array.from({ length: 64 }, (_, i) => ({ taskId: i }));
+    const signatures = bodies.map((body, i) => (i % 3 === 0 ? '00'.repeat(64) : signBody(node, seed, 'result', body)));
+    const verdicts = await Promise.all(bodies.map((body, i) => verifyBodyAsync(node, publicKey, 'result', body, signatures[i]!)));
+    expect(verdicts).toEqual(bodies.map((_, i) => i % 3 !== 0));
   });
 });
 
