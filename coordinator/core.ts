@@ -182,8 +182,8 @@ export function createCore(
     random,
     taskIds: env.taskIds,
   });
-  const intake = new ResultIntake(ed, transitioner, outputs, uploads, quotas);
-  const service = new VolunteerService(scheduler, intake, transitioner, hosts, quotas, options.holdTimeoutMs, clock);
+  const intake = new ResultIntake(transitioner, outputs, uploads, quotas);
+  const service = new VolunteerService(scheduler, intake, ed, transitioner, hosts, quotas, options.holdTimeoutMs, clock);
   const onPriorityError = env.onPriorityError ?? ((e: unknown) => console.error('lowering a project’s priorities failed', e));
   const priorities = new PriorityBounds(store, options.maxPriority, onPriorityError, env.jobs?.control('priority-lowering'));
   const instance = env.instance ?? instanceName();

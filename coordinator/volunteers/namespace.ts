@@ -165,11 +165,61 @@ export function attachVolunteerNamespace(
       on(event, schema, (msg) => {
         // Captured now: a hello on this socket before the group runs must not change who this was.
         const hostId = session.hostId!;
-        return commits.run(async (tx) => {
-          await service.seen(tx, hostId);
-          return handler(msg, hostId, tx);
-        });
+        return inTurn(() =>
+          commits.run(async (tx) => {
+            await service.seen(tx, hostId);
+            return handler(msg, hostId, tx);
+          }),
+        );
       });
+    }
+
+    /**
+     * As onHost, after a step that needs no transaction (checking signatures on other threads): it
+     * starts as the message arrives, and the message joins a group once it is done, so neither
+     * that group's transaction nor the messages sharing it wait for the step.
+     */
+    function onHostAfter<S extends z.ZodType, P>(
+      event: string,
+      schema: S,
+      before: (msg: z.infer<S>) => Promise<P>,
+      handler: (msg: z.infer<S>, hostId: number, tx: Tx, prepared: P) => Promise<Reply<object>>,
+    ): void {
+      on(event, schema, (msg) => {
+        const hostId = session.hostId!;
+        const prepared = before(msg).then(
+          (value) => ({ ok: true as const, value }),
+          (error: unknown) => ({ ok: false as const, error }),
+        );
+        return inTurnAfter(prepared, () =>
+          commits.run(async (tx) => {
+            await service.seen(tx, hostId);
+            const step = await prepared;
+            // Failed as it would have inside the transaction, where the step once ran: this
+            // message's savepoint undone, its failure answered in its turn.
+            if (!step.ok) throw step.error;
+            return handler(msg, hostId, tx, step.value);
+          }),
+        );
+      });
+    }
+
+    // A connection's messages join the group commit in the order they came, so they are answered
+    // in that order: one waiting for a step before its transaction (onHostAfter) holds back the
+    // connection's later messages until it has joined. With none waiting, a message joins at once.
+    let queued = 0;
+    let tail: Promise<void> = Promise.resolve();
+    /** Calls enter (which must join the group commit at once) in this connection's turn, once `ready` has settled (it never rejects). */
+    function inTurnAfter<T>(ready: Promise<unknown>, enter: () => Promise<T>): Promise<T> {
+      queued += 1;
+      const turn = Promise.all([tail, ready]).then(() => void (queued -= 1));
+      tail = turn;
+      // Registered before the next message's wait on `turn`, so this message joins first.
+      return turn.then(enter);
+    }
+    /** Calls enter at once when none of the connection's messages waits for its turn, else after them. */
+    function inTurn<T>(enter: () => Promise<T>): Promise<T> {
+      return queued === 0 ? enter() : inTurnAfter(Promise.resolve(), enter);
     }
 
     on(
@@ -269,7 +319,12 @@ export function attachVolunteerNamespace(
         ...(limited ? { limited } : {}),
       };
     });
-    onHost('results.report', ResultsReportSchema, async ({ results }, hostId, tx) => ({ ok: true, results: await service.reportResults(tx, hostId, results) }));
+    onHostAfter(
+      'results.report',
+      ResultsReportSchema,
+      ({ results }) => service.verifyResults(results),
+      async ({ results }, hostId, tx, signed) => ({ ok: true, results: await service.reportResults(tx, hostId, results, signed) }),
+    );
     onHost('tasks.progress', ProgressSchema, async ({ updates }, hostId, tx) => ({ ok: true, updated: await service.progress(tx, hostId, updates) }));
     onHost('tasks.giveBack', GiveBackSchema, async ({ taskIds }, hostId, tx) => ({ ok: true, tasks: await service.giveBack(tx, hostId, taskIds) }));
     onHost('credit.receipts', ReceiptsRequestSchema, async ({ afterEntryId, limit }, hostId, tx) => ({

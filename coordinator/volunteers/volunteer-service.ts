@@ -1,6 +1,7 @@
 // What volunteers can ask of the coordinator, one method per message: each runs in the
 // transaction it is given (a savepoint of a group commit, usually) and, once that has
 // committed, tells other hosts what changed (aborts, credit, results found invalid).
+import type { Ed25519AsyncVerify } from '../../protocol/ed25519.js';
 import type { CreditReceipt, Result, ResultAck, Task, TaskVerdict, VolunteerPreferences } from '../../protocol/messages.js';
 import type { Tx } from '../store/store.js';
 import type { QuotaKeeper } from '../work/host-quota.js';
@@ -8,6 +9,7 @@ import { verdictOf } from '../work/host-verdicts.js';
 import { workunitTakesResults } from '../work/model.js';
 import { Outbox, type HostNotifier } from '../work/outbox.js';
 import type { ResultIntake } from '../work/result-intake.js';
+import { verifyResultSignatures, type SignatureVerdicts } from '../work/result-signatures.js';
 import type { Assignment, Scheduler } from '../work/scheduler.js';
 import type { Transitioner } from '../work/transitioner.js';
 
@@ -20,6 +22,7 @@ export class VolunteerService {
   constructor(
     private readonly scheduler: Scheduler,
     private readonly intake: ResultIntake,
+    private readonly ed: Ed25519AsyncVerify,
     private readonly transitioner: Transitioner,
     private readonly notifier: HostNotifier,
     private readonly quotas: QuotaKeeper,
@@ -55,10 +58,15 @@ export class VolunteerService {
     return unwanted;
   }
 
-  async reportResults(tx: Tx, hostId: number, results: Result[]): Promise<ResultAck[]> {
+  /** Before reportResults, outside any transaction: its results' signatures, checked on other threads. */
+  verifyResults(results: readonly Result[]): Promise<SignatureVerdicts> {
+    return verifyResultSignatures(this.ed, results);
+  }
+
+  async reportResults(tx: Tx, hostId: number, results: Result[], signed: SignatureVerdicts): Promise<ResultAck[]> {
     const host = await tx.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
-    return this.committed(tx, (outbox, now) => this.intake.report(tx, host, results, now, outbox));
+    return this.committed(tx, (outbox, now) => this.intake.report(tx, host, results, signed, now, outbox));
   }
 
   /** A host hands tasks back (shutting down): they are reissued at once, not at the deadline. */

@@ -5,9 +5,8 @@ import { canonicalJson } from '../../protocol/canonical.js';
 import { utf8 } from '../../protocol/bytes.js';
 import { jsonHash, sha256Hex } from '../../protocol/hash.js';
 import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
-import type { Ed25519 } from '../../protocol/ed25519.js';
 import type { Result, ResultAck, ResultRejection } from '../../protocol/messages.js';
-import { resultBody, verifyBody } from '../../protocol/signing.js';
+import { resultBody } from '../../protocol/signing.js';
 import type { OutputFiles } from '../files/output-files.js';
 import type { OutputUploads } from '../files/output-uploads.js';
 import type { HostRecord } from '../store/identities.js';
@@ -18,32 +17,36 @@ import { workunitTakesResults } from './model.js';
 import { workunitRef } from './task-ids.js';
 import { brokenReason } from './version-health.js';
 import type { Outbox } from './outbox.js';
+import type { SignatureVerdicts } from './result-signatures.js';
 import type { Transitioner } from './transitioner.js';
 
 export class ResultIntake {
   constructor(
-    private readonly ed: Ed25519,
     private readonly transitioner: Transitioner,
     private readonly outputs: OutputFiles,
     private readonly uploads: OutputUploads,
     private readonly quotas: QuotaKeeper,
   ) {}
 
-  /** Call inside a transaction; the acks are true once it commits. */
-  async report(tx: Tx, host: HostRecord, results: Result[], now: number, outbox: Outbox): Promise<ResultAck[]> {
+  /**
+   * Call inside a transaction; the acks are true once it commits. The signatures were checked
+   * before it began (verifyResultSignatures): `signed` holds their verdicts.
+   */
+  async report(tx: Tx, host: HostRecord, results: Result[], signed: SignatureVerdicts, now: number, outbox: Outbox): Promise<ResultAck[]> {
+    if (signed.length !== results.length) throw new Error(`${signed.length} signature verdicts for ${results.length} results`);
     const touched = new Set<number>();
     const acks: ResultAck[] = [];
     const tasks = await tx.work.replicasForResults(host.id, results.map((r) => r.taskId));
-    for (const r of results) acks.push(await this.intakeOne(tx, host, r, tasks.get(r.taskId), now, touched));
+    for (const [i, r] of results.entries()) acks.push(await this.intakeOne(tx, host, r, signed[i]!, tasks.get(r.taskId), now, touched));
     await this.transitioner.transitionAll(tx, touched, now, outbox);
     return acks;
   }
 
-  private async intakeOne(tx: Tx, host: HostRecord, r: Result, task: TaskReplica | undefined, now: number, touched: Set<number>): Promise<ResultAck> {
+  private async intakeOne(tx: Tx, host: HostRecord, r: Result, signed: boolean, task: TaskReplica | undefined, now: number, touched: Set<number>): Promise<ResultAck> {
     const reject = (code: ResultRejection, message: string): ResultAck => ({ taskId: r.taskId, status: 'rejected', error: { code, message } });
     const body = resultBody(r);
     if (r.hostKey !== host.publicKey) return reject('not_assigned', `result names host ${r.hostKey.slice(0, 16)}…, not this host`);
-    if (!verifyBody(this.ed, host.publicKey, 'result', body, r.signature)) {
+    if (!signed) {
       return reject('bad_signature', 'the result signature does not verify with this host’s key');
     }
     // The host names its task by the task id it was sent, and repeats the task's `workunitId`.

@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../protocol/bytes.js';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
-import type { Task } from '../../protocol/messages.js';
+import type { Result, Task } from '../../protocol/messages.js';
 import { buildResult } from '../../protocol/results.js';
 import { createCore, type Core } from '../../coordinator/core.js';
 import { discardAbandoned } from '../../coordinator/background-jobs.js';
 import { UNFENCED } from '../../coordinator/cluster/fence.js';
 import { createLogger } from '../../common/log.js';
-import { Store } from '../../coordinator/store/store.js';
+import { Store, type Tx } from '../../coordinator/store/store.js';
 import { addPrimesApp } from '../helpers/batches.js';
 import { createTestDatabase, skipPostgresTests, type TestDatabase } from '../helpers/postgres.js';
 import { workunitOfTask } from '../helpers/task-ids.js';
@@ -74,6 +74,11 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
   const tasks = async (core: Core, h: { id: number }, n: number): Promise<Task[]> =>
     core.store.transaction(async (tx) => (await core.service.requestTasks(tx, h.id, n)).tasks);
   const result = (h: { seed: string }, t: Task) => buildResult(ed, h.seed, t, { output }, { cpuTimeMs: 1000, elapsedMs: 1000 });
+  /** A report of r as a transaction's work: its signature checked first, before any transaction, as a coordinator does. */
+  const reporting = async (core: Core, h: { id: number }, r: Result) => {
+    const signed = await core.service.verifyResults([r]);
+    return (tx: Tx) => core.service.reportResults(tx, h.id, [r], signed);
+  };
 
   /**
    * Runs first on one instance up to `hold` and keeps its transaction open; meanwhile second on
@@ -89,13 +94,14 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     // Instance a records and judges its result and holds its transaction open. Instance b does
     // the same meanwhile: it must not judge on what it sees (a's result is not committed) but
     // wait for the work unit; without the lock it judged alone, and nobody saw the quorum.
+    const [first, second] = [await reporting(a, one, result(one, t1)), await reporting(b, two, result(two, t2))];
     const run = await interleave(
       (hold) => a.store.transaction(async (tx) => {
-        const acks = await a.service.reportResults(tx, one.id, [result(one, t1)]);
+        const acks = await first(tx);
         await hold();
         return acks;
       }),
-      () => b.store.transaction((tx) => b.service.reportResults(tx, two.id, [result(two, t2)])),
+      () => b.store.transaction(second),
     );
     expect([...run.first, ...run.second].map((x) => x.status)).toEqual(['accepted', 'accepted']);
     const wu = await a.store.sql.get<{ status: string; canonical: number | null }>('SELECT status, canonical_replica_id AS canonical FROM workunits WHERE id = ?', [wuId]);
@@ -118,17 +124,18 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     const [wu1, wu2] = [await workunitOfTask(a, w1), await workunitOfTask(a, w2)];
     expect([await workunitOfTask(a, v1), await workunitOfTask(a, v2)]).toEqual([wu1, wu2]);
     expect(wu1).not.toBe(wu2);
-    await a.store.transaction((tx) => a.service.reportResults(tx, one.id, [result(one, w1)]));
-    await b.store.transaction((tx) => b.service.reportResults(tx, three.id, [result(three, w2)]));
+    await a.store.transaction(await reporting(a, one, result(one, w1)));
+    await b.store.transaction(await reporting(b, three, result(three, w2)));
     const before = (await a.store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM credit_ledger'))!.n;
     // Both complete their quorum and grant at once: both would take the same next entry of the chain.
+    const [first, second] = [await reporting(a, two, result(two, v1)), await reporting(b, four, result(four, v2))];
     const run = await interleave(
       (hold) => a.store.transaction(async (tx) => {
-        const acks = await a.service.reportResults(tx, two.id, [result(two, v1)]);
+        const acks = await first(tx);
         await hold();
         return acks;
       }),
-      () => b.store.transaction((tx) => b.service.reportResults(tx, four.id, [result(four, v2)])),
+      () => b.store.transaction(second),
     );
     expect([...run.first, ...run.second].map((x) => x.status)).toEqual(['accepted', 'accepted']);
     const entries = await a.store.sql.all<{ id: number; prev: string; hash: string }>('SELECT id, prev_hash AS prev, entry_hash AS hash FROM credit_ledger ORDER BY id');
@@ -193,13 +200,14 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     const [t] = await tasks(a, one, 1);
     const honest = result(one, t!);
     const forged = buildResult(ed, one.seed, t!, { output: { primes: [4, 6, 8], count: 3 } }, { cpuTimeMs: 1000, elapsedMs: 1000 });
+    const [first, second] = [await reporting(a, one, honest), await reporting(b, one, forged)];
     const run = await interleave(
       (hold) => a.store.transaction(async (tx) => {
-        const acks = await a.service.reportResults(tx, one.id, [honest]);
+        const acks = await first(tx);
         await hold();
         return acks;
       }),
-      () => b.store.transaction((tx) => b.service.reportResults(tx, one.id, [forged])),
+      () => b.store.transaction(second),
     );
     expect(run.first.map((x) => x.status)).toEqual(['accepted']);
     expect(run.second.map((x) => [x.status, x.error?.code])).toEqual([['rejected', 'conflict']]);

@@ -124,12 +124,14 @@ export function createWorld(options: Partial<CoreOptions> = {}, random: () => nu
         seed,
         request: (count) => core.store.transaction(async (tx) => (await core.service.requestTasks(tx, host.id, count)).tasks),
         requestWithLimit: (count, holding) => core.store.transaction((tx) => core.service.requestTasks(tx, host.id, count, holding)),
-        report: (...results) => {
+        report: async (...results) => {
           for (const r of results) {
             const sent = core.store.db.prepare('SELECT sent_at AS t FROM replicas WHERE task_id = ?').get(r.taskId) as { t: number | null } | undefined;
             if (typeof sent?.t === 'number') now = Math.max(now, sent.t + Math.ceil(r.elapsedMs));
           }
-          return core.store.transaction((tx) => core.service.reportResults(tx, host.id, results));
+          // Signatures first, outside the transaction, as the volunteer namespace checks them.
+          const signed = await core.service.verifyResults(results);
+          return core.store.transaction((tx) => core.service.reportResults(tx, host.id, results, signed));
         },
         result: (task, outcome, measured = { cpuTimeMs: MINUTE_MS }) =>
           buildResult(ed, seed, task, outcome, { cpuTimeMs: measured.cpuTimeMs, elapsedMs: measured.elapsedMs ?? measured.cpuTimeMs }),

@@ -181,13 +181,20 @@ describe('pushes and side channels', () => {
     const v = await join_();
     const [t] = await v.requestTasks(1);
     const result = await v.compute(t!);
-    // Sent back to back, without waiting: the report is a write, the receipts a read.
-    const [report, receipts] = await Promise.all([
-      v.send<{ results: ResultAck[] }>('results.report', { results: [result] }),
-      v.send<{ receipts: CreditReceipt[] }>('credit.receipts', { afterEntryId: 0 }),
+    // Sent back to back, without waiting: the report is a write, the receipts a read. (The report
+    // waits for its signatures to be checked on other threads before it joins a group; the
+    // messages after it wait for it, and are answered after it.)
+    const answered: string[] = [];
+    const sent = <T extends object>(event: string, payload: object) => v.send<T>(event, payload).finally(() => answered.push(event));
+    const [, report, receipts] = await Promise.all([
+      sent<object>('heartbeat', {}),
+      sent<{ results: ResultAck[] }>('results.report', { results: [result] }),
+      sent<{ receipts: CreditReceipt[] }>('credit.receipts', { afterEntryId: 0 }),
+      sent<object>('heartbeat', {}),
     ]);
     expect(report.ok && report.results.map((a) => a.status)).toEqual(['accepted']);
     expect(receipts.ok && receipts.receipts.map((r) => r.taskId)).toEqual([t!.taskId]);
+    expect(answered).toEqual(['heartbeat', 'results.report', 'credit.receipts', 'heartbeat']);
   });
 
   it('reissues a task whose deadline passed, and still accepts the late result while the work unit is open', async () => {
