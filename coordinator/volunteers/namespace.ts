@@ -187,10 +187,14 @@ export function attachVolunteerNamespace(
     ): void {
       on(event, schema, (msg) => {
         const hostId = session.hostId!;
-        const prepared = before(msg).then(
-          (value) => ({ ok: true as const, value }),
-          (error: unknown) => ({ ok: false as const, error }),
-        );
+        // Settled either way, never rejected: a failure is thrown in the transaction, below.
+        const prepared = (async () => {
+          try {
+            return { ok: true as const, value: await before(msg) };
+          } catch (error) {
+            return { ok: false as const, error };
+          }
+        })();
         return inTurnAfter(prepared, () =>
           commits.run(async (tx) => {
             await service.seen(tx, hostId);

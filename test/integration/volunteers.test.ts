@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
-import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
 import { jsonHash } from '../../protocol/hash.js';
 import { creditUnits, GENESIS_HASH, verifyLedgerChain } from '../../protocol/ledger.js';
@@ -195,6 +195,31 @@ describe('pushes and side channels', () => {
     expect(report.ok && report.results.map((a) => a.status)).toEqual(['accepted']);
     expect(receipts.ok && receipts.receipts.map((r) => r.taskId)).toEqual([t!.taskId]);
     expect(answered).toEqual(['heartbeat', 'results.report', 'credit.receipts', 'heartbeat']);
+  });
+
+  it('answers a report whose signatures could not be checked as a failure, in its turn, and changes nothing', async () => {
+    coordinator = await startTestCoordinator();
+    await coordinator.submission.submitBatch({
+      appId: await primesApp(coordinator),
+      name: 'check-failed',
+      replication: { minQuorum: 1, targetNresults: 1 },
+      workunits: [{ input: { from: 1, to: 1000 } }],
+    });
+    const v = await join_();
+    const [t] = await v.requestTasks(1);
+    const result = await v.compute(t!);
+    vi.spyOn(coordinator.service, 'verifyResults').mockRejectedValueOnce(new Error('the thread pool is gone'));
+    const answered: string[] = [];
+    const sent = <T extends object>(event: string, payload: object) => v.send<T>(event, payload).finally(() => answered.push(event));
+    const [failed, receipts] = await Promise.all([
+      sent<{ results: ResultAck[] }>('results.report', { results: [result] }),
+      sent<{ receipts: CreditReceipt[] }>('credit.receipts', { afterEntryId: 0 }),
+    ]);
+    expect(failed).toMatchObject({ ok: false, error: { code: 'internal' } });
+    expect(receipts).toEqual({ ok: true, receipts: [] });
+    expect(answered).toEqual(['results.report', 'credit.receipts']);
+    // Sent again, it is checked and taken as if for the first time.
+    expect((await v.report([result]))[0]!.status).toBe('accepted');
   });
 
   it('reissues a task whose deadline passed, and still accepts the late result while the work unit is open', async () => {
