@@ -240,6 +240,33 @@ describe('a caught host is not told', () => {
     await expectLedgerConsistent(world);
   });
 
+  it('caught in the same report as a result that agrees with a colluder’s: that result is judged after the catch and decides nothing', async () => {
+    const { roll } = lottery();
+    const app = await world.addApp();
+    const batch = await submit(world, app, [regular('1'), regular('2'), sentinel(1)]);
+    const [r1, , s] = world.workunitIds(batch) as [number, number, number];
+    const [colluder, cheat] = [await world.addHost(), await world.addHost()];
+    roll.value = REGULAR;
+    const [c1] = await colluder.request(1);
+    expect(world.workunitOf(c1!)).toBe(r1);
+    await answer(colluder, c1!, forged()); // waiting for a second result
+    const [t1] = await cheat.request(1);
+    expect(world.workunitOf(t1!)).toBe(r1);
+    roll.value = SENTINEL;
+    const [ts] = await cheat.request(1);
+    expect(world.workunitOf(ts!)).toBe(s);
+    // One report: the wrong sentinel answer first, then the forged result that agrees with the colluder's.
+    const acks = await cheat.report(cheat.result(ts!, forged()), cheat.result(t1!, forged()));
+    expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted']);
+    expect(hostRow(world, cheat.id).distrusted_at).toBe(world.now());
+    // Read before the catch, r1 held two agreeing results; judged after it, only the colluder's counts.
+    expect((await wu(world, r1)).status).toBe('active');
+    expect((await replicaOf(world, t1!))).toMatchObject({ validateState: 'invalid', forfeited: true });
+    expect((await replicaOf(world, c1!))).toMatchObject({ validateState: 'pending' });
+    expect(world.credits.filter((c) => c.hostId === cheat.id || c.hostId === colluder.id)).toEqual([]);
+    await expectLedgerConsistent(world);
+  });
+
   it('sees the same abort a regular work unit’s straggler sees when its sentinel is decided', async () => {
     const { roll } = lottery();
     const app = await world.addApp();
