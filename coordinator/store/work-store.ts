@@ -224,8 +224,8 @@ const idleHostsOfLapsedInstances = `SELECT h.id FROM hosts h
   WHERE h.instance IN (SELECT substr(l.name, CAST(@from AS INTEGER)) FROM leases l WHERE l.name LIKE @pattern AND l.expires_at <= @now)
   AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.host_id = h.id AND r.status = 'in_progress')`;
 
-/** What judging reads of a replica (Replica). */
-const REPLICA_COLUMNS = `r.id, r.workunit_id, r.kind, r.status, r.outcome, r.validate_state, r.forfeited, r.host_id, h.user_id,
+/** What judging reads of replicas (Replica), and from where. */
+const JUDGED_REPLICAS = `r.id, r.workunit_id, r.kind, r.status, r.outcome, r.validate_state, r.forfeited, r.host_id, h.user_id,
     h.distrusted_at IS NOT NULL AS host_distrusted, v.broken_at IS NOT NULL AS version_broken, r.deadline, r.hold_until,
     r.received_at, r.output_hash
     FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN app_versions v ON v.id = r.app_version_id`;
@@ -300,8 +300,8 @@ const SQL: Record<string, string> = {
   reduceQuorum: `UPDATE workunits SET full_min_quorum = min_quorum, full_target_nresults = target_nresults,
     min_quorum = 1, target_nresults = 1 WHERE id = ?`,
   insertReplica: "INSERT INTO replicas (workunit_id, priority, status, created_at, kind) VALUES (?, ?, 'unsent', ?, ?) RETURNING id",
-  replicasOf: `SELECT ${REPLICA_COLUMNS} WHERE r.workunit_id = ? ORDER BY r.id`,
-  replicasOfMany: `SELECT ${REPLICA_COLUMNS} WHERE r.workunit_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) ORDER BY r.id`,
+  replicasOf: `SELECT ${JUDGED_REPLICAS} WHERE r.workunit_id = ? ORDER BY r.id`,
+  replicasOfMany: `SELECT ${JUDGED_REPLICAS} WHERE r.workunit_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) ORDER BY r.id`,
   workunitsOf: 'SELECT * FROM workunits WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) ORDER BY id',
   // PostgreSQL only, as workunitForUpdate; in id order, as every taker of several does.
   workunitsOfForUpdate: 'SELECT * FROM workunits WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) ORDER BY id FOR NO KEY UPDATE',

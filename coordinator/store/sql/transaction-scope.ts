@@ -20,8 +20,9 @@ export class TransactionScope {
   /** Advisory locks the transaction took outside any savepoint: held until it ends, whatever its savepoints do. */
   readonly heldLocks = new Set<number>();
   /**
-   * What the transaction has learnt and may reuse (the ledger's end it appended last): forgotten
-   * whenever any of its savepoints rolls back, since what was learnt there may be undone.
+   * What the transaction has learnt and may reuse (the ledger's end it appended, averages and
+   * levels it wrote): forgotten whenever any of its savepoints rolls back, since what was learnt
+   * there may be undone.
    */
   readonly memo = new Map<string, unknown>();
 
