@@ -170,22 +170,28 @@ describe('pushes and side channels', () => {
     expect(reply.ok && reply.abort?.taskIds.sort()).toEqual(tasks.map((t) => t.taskId).sort());
   });
 
-  it('answers a connection’s messages in the order they were sent: receipts asked right after a report include its credit', async () => {
-    coordinator = await startTestCoordinator();
-    await coordinator.submission.submitBatch({
-      appId: await primesApp(coordinator),
-      name: 'order',
+  /** A volunteer holding the result of a one-task batch, and a way to send messages noting the order they are answered in. */
+  async function oneResultToReport(name: string) {
+    const c = (coordinator = await startTestCoordinator());
+    await c.submission.submitBatch({
+      appId: await primesApp(c),
+      name,
       replication: { minQuorum: 1, targetNresults: 1 },
       workunits: [{ input: { from: 1, to: 1000 } }],
     });
     const v = await join_();
     const [t] = await v.requestTasks(1);
     const result = await v.compute(t!);
+    const answered: string[] = [];
+    const sent = <T extends object>(event: string, payload: object) => v.send<T>(event, payload).finally(() => answered.push(event));
+    return { c, v, t: t!, result, answered, sent };
+  }
+
+  it('answers a connection’s messages in the order they were sent: receipts asked right after a report include its credit', async () => {
+    const { t, result, answered, sent } = await oneResultToReport('order');
     // Sent back to back, without waiting: the report is a write, the receipts a read. (The report
     // waits for its signatures to be checked on other threads before it joins a group; the
     // messages after it wait for it, and are answered after it.)
-    const answered: string[] = [];
-    const sent = <T extends object>(event: string, payload: object) => v.send<T>(event, payload).finally(() => answered.push(event));
     const [, report, receipts] = await Promise.all([
       sent<object>('heartbeat', {}),
       sent<{ results: ResultAck[] }>('results.report', { results: [result] }),
@@ -193,24 +199,13 @@ describe('pushes and side channels', () => {
       sent<object>('heartbeat', {}),
     ]);
     expect(report.ok && report.results.map((a) => a.status)).toEqual(['accepted']);
-    expect(receipts.ok && receipts.receipts.map((r) => r.taskId)).toEqual([t!.taskId]);
+    expect(receipts.ok && receipts.receipts.map((r) => r.taskId)).toEqual([t.taskId]);
     expect(answered).toEqual(['heartbeat', 'results.report', 'credit.receipts', 'heartbeat']);
   });
 
   it('answers a report whose signatures could not be checked as a failure, in its turn, and changes nothing', async () => {
-    coordinator = await startTestCoordinator();
-    await coordinator.submission.submitBatch({
-      appId: await primesApp(coordinator),
-      name: 'check-failed',
-      replication: { minQuorum: 1, targetNresults: 1 },
-      workunits: [{ input: { from: 1, to: 1000 } }],
-    });
-    const v = await join_();
-    const [t] = await v.requestTasks(1);
-    const result = await v.compute(t!);
-    vi.spyOn(coordinator.service, 'verifyResults').mockRejectedValueOnce(new Error('the thread pool is gone'));
-    const answered: string[] = [];
-    const sent = <T extends object>(event: string, payload: object) => v.send<T>(event, payload).finally(() => answered.push(event));
+    const { c, v, result, answered, sent } = await oneResultToReport('check-failed');
+    vi.spyOn(c.service, 'verifyResults').mockRejectedValueOnce(new Error('the thread pool is gone'));
     const [failed, receipts] = await Promise.all([
       sent<{ results: ResultAck[] }>('results.report', { results: [result] }),
       sent<{ receipts: CreditReceipt[] }>('credit.receipts', { afterEntryId: 0 }),
