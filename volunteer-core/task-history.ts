@@ -157,6 +157,45 @@ export function overflow(records: readonly TaskRecord[], max: number): number[] 
     .map((r) => r.taskId);
 }
 
+/**
+ * A task list in memory: a record per task, the latest `max` kept (overflow). The page and the
+ * daemon each keep it their own way (stored: IndexedDB, a file).
+ */
+export abstract class TaskList {
+  protected readonly records = new Map<number, TaskRecord>();
+
+  constructor(private readonly max: number) {}
+
+  get(taskId: number): TaskRecord | undefined {
+    return this.records.get(taskId);
+  }
+
+  /** Newest first. */
+  list(): TaskRecord[] {
+    return [...this.records.values()].sort((a, b) => b.receivedAt - a.receivedAt || b.taskId - a.taskId);
+  }
+
+  /** Stores a record (new or changed), then drops the oldest finished ones past the most kept. */
+  put(r: TaskRecord): void {
+    this.records.set(r.taskId, r);
+    const dropped = overflow([...this.records.values()], this.max);
+    for (const id of dropped) this.records.delete(id);
+    this.stored(r, dropped);
+  }
+
+  /** Changes a record that exists; returns it. */
+  update(taskId: number, change: (r: TaskRecord) => TaskRecord): TaskRecord | undefined {
+    const r = this.records.get(taskId);
+    if (!r) return undefined;
+    const next = change(r);
+    if (next !== r) this.put(next);
+    return next;
+  }
+
+  /** A record was stored (new or changed) and the tasks `dropped` were let go: keep it so. */
+  protected abstract stored(r: TaskRecord, dropped: readonly number[]): void;
+}
+
 /** What an error code means, in the words a volunteer reads (docs/apps.md and docs/protocol.md). */
 const ERROR_WORDS: Record<string, string> = {
   app_exception: 'the app threw an error (a bug in the app or its input; another volunteer gets the task)',

@@ -7,18 +7,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileDurably } from '../common/durable-file.js';
-import { overflow, TaskRecordSchema, type TaskRecord } from '../volunteer-core/task-history.js';
+import { TaskList, TaskRecordSchema, type TaskRecord } from '../volunteer-core/task-history.js';
 
 export const MAX_RECORDS = 200;
 const FLUSH_MS = 1_000;
 
-export class TaskHistoryFile {
+export class TaskHistoryFile extends TaskList {
   readonly file: string;
-  private readonly records = new Map<number, TaskRecord>();
   private timer: NodeJS.Timeout | undefined;
 
   /** Reads the file; records that do not parse (or a file that does not) are left out: it is a list to read, not a ledger. */
   constructor(dataDir: string) {
+    super(MAX_RECORDS);
     this.file = join(dataDir, 'history.json');
     if (!existsSync(this.file)) return;
     let raw: unknown;
@@ -34,29 +34,9 @@ export class TaskHistoryFile {
     }
   }
 
-  get(taskId: number): TaskRecord | undefined {
-    return this.records.get(taskId);
-  }
-
-  /** Newest first. */
-  list(): TaskRecord[] {
-    return [...this.records.values()].sort((a, b) => b.receivedAt - a.receivedAt || b.taskId - a.taskId);
-  }
-
-  /** Stores a record (new or changed), drops the oldest finished ones past MAX_RECORDS, and writes within a second. */
-  put(r: TaskRecord): void {
-    this.records.set(r.taskId, r);
-    for (const id of overflow([...this.records.values()], MAX_RECORDS)) this.records.delete(id);
+  /** Written within a second of a change. */
+  protected stored(): void {
     this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
-  }
-
-  /** Changes a record that exists; returns it. */
-  update(taskId: number, change: (r: TaskRecord) => TaskRecord): TaskRecord | undefined {
-    const r = this.records.get(taskId);
-    if (!r) return undefined;
-    const next = change(r);
-    if (next !== r) this.put(next);
-    return next;
   }
 
   flush(): void {
