@@ -137,6 +137,11 @@ export class VolunteerService {
 
   /** Runs fn in the caller's transaction, and tells hosts what changed once that commits. */
   private async committed<T>(tx: Tx, fn: (outbox: Outbox, now: number) => Promise<T>): Promise<T> {
+    // The ledger's turn before any lock (as the group commit takes it): a host given up in a
+    // transaction of its own ended its replicas (row locks) and then waited for the turn, while the
+    // group holding the turn waited for one of those replicas (the host's late result): a deadlock
+    // PostgreSQL broke by failing a message ("internal, try again"). Held already, it costs nothing.
+    await tx.ledger.takeTurn();
     const outbox = new Outbox();
     const result = await fn(outbox, this.clock());
     tx.afterCommit(() => outbox.flush(this.notifier));
