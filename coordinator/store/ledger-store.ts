@@ -29,7 +29,6 @@ const SQL: Record<string, string> = {
   insert: `INSERT INTO credit_ledger (id, kind, replica_id, task_id, workunit_id, host_id, host_key, user_id, team_id, amount, micro,
     granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   granted: "SELECT 1 FROM credit_ledger WHERE replica_id = ? AND kind = 'grant'",
-  grantedAmong: "SELECT replica_id AS id FROM credit_ledger WHERE kind = 'grant' AND replica_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))",
   held: `SELECT SUM(micro) AS net, COUNT(*) FILTER (WHERE kind = 'grant') AS grants, COUNT(*) FILTER (WHERE kind = 'revocation') AS revocations
     FROM credit_ledger WHERE replica_id = ?`,
   after: `SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE id > ? ORDER BY id LIMIT ?`,
@@ -79,12 +78,6 @@ export class LedgerStore {
 
   async hasGrant(replicaId: number): Promise<boolean> {
     return (await this.sql.get(SQL.granted!, [replicaId])) !== undefined;
-  }
-
-  /** Those of the replicas the ledger holds a grant for. */
-  async grantedAmong(replicaIds: readonly number[]): Promise<Set<number>> {
-    if (replicaIds.length === 0) return new Set();
-    return new Set(((await this.sql.all(SQL.grantedAmong!, [JSON.stringify(replicaIds)])) as { id: number }[]).map((r) => r.id));
   }
 
   /**

@@ -399,8 +399,11 @@ const SQL: Record<string, string> = {
   end: "UPDATE replicas SET status = 'over', outcome = ? WHERE id = ? AND status = ?",
   hostOf: 'SELECT host_id, task_id FROM replicas WHERE id = ?',
   setValidateState: 'UPDATE replicas SET validate_state = ? WHERE id = ?',
+  setValidateStates: 'UPDATE replicas SET validate_state = ? WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))',
   forfeit: "UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?",
   setCredit: 'UPDATE replicas SET credit_micro = ? WHERE id = ?',
+  setCredits: `UPDATE replicas SET credit_micro = CAST(json_extract(j.value, '$.micro') AS BIGINT)
+    FROM json_each(?) AS j WHERE replicas.id = CAST(json_extract(j.value, '$.id') AS BIGINT)`,
   creditFacts: `SELECT r.id AS replicaId, COALESCE(r.cpu_time_ms, 0) AS cpuTimeMs, r.sent_at AS sentAt, r.received_at AS receivedAt,
     COALESCE(r.validate_state = 'valid', FALSE) AND r.forfeited = 0 AND h.distrusted_at IS NULL AS valid,
     r.task_id AS taskId, r.host_id AS hostId, h.public_key AS hostKey, h.user_id AS userId, u.team_id AS teamId,
@@ -799,6 +802,13 @@ export class WorkStore {
     await this.sql.run(SQL.setValidateState!, [state, replicaId]);
   }
 
+  /** As setValidateState for several replicas, in one statement (a round trip on PostgreSQL). */
+  async setValidateStates(replicaIds: readonly number[], state: ValidateState): Promise<void> {
+    if (replicaIds.length === 0) return;
+    if (replicaIds.length === 1) return this.setValidateState(replicaIds[0]!, state);
+    await this.sql.run(SQL.setValidateStates!, [state, JSON.stringify(replicaIds)]);
+  }
+
   /** A caught host's result: invalid for good (see Replica.forfeited). */
   async forfeit(replicaId: number): Promise<void> {
     await this.sql.run(SQL.forfeit!, [replicaId]);
@@ -807,6 +817,13 @@ export class WorkStore {
   /** The replica's net credit, in micro-credits. */
   async setCredit(replicaId: number, micro: number): Promise<void> {
     await this.sql.run(SQL.setCredit!, [micro, replicaId]);
+  }
+
+  /** As setCredit for several replicas, in one statement. */
+  async setCredits(credits: readonly { replicaId: number; micro: number }[]): Promise<void> {
+    if (credits.length === 0) return;
+    if (credits.length === 1) return this.setCredit(credits[0]!.replicaId, credits[0]!.micro);
+    await this.sql.run(SQL.setCredits!, [JSON.stringify(credits.map((c) => ({ id: c.replicaId, micro: c.micro })))]);
   }
 
   /**

@@ -4,7 +4,7 @@
 import { creditAmount, GENESIS_HASH, ledgerEntryHash } from '../../protocol/ledger.js';
 import type { CreditReceipt } from '../../protocol/messages.js';
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
-import type { CreditHolders } from '../store/work-store.js';
+import type { CreditFact, CreditHolders } from '../store/work-store.js';
 import type { LedgerKind } from '../store/ledger-store.js';
 import type { Tx } from '../store/store.js';
 import { addToAverage, creditableCpuMs, grantMicro } from './credit.js';
@@ -32,22 +32,32 @@ export class CreditGranter {
    * creditableCpuMs and grantMicro). Call once their
    * validate states are set: the valid ones are what the grant rests on.
    */
-  async grant(tx: Tx, wu: Workunit, grants: { replicaId: number; hostId: number }[], now: number, outbox: Outbox): Promise<void> {
+  async grant(tx: Tx, wu: Workunit, grants: { replicaId: number; hostId: number }[], now: number, outbox: Outbox, known?: CreditFact[]): Promise<void> {
     if (grants.length === 0) return;
     // Each result's CPU time no more than its task was out: a claim beyond that is not work done.
-    const facts = new Map((await tx.work.creditFacts(wu.id)).map((r) => [r.replicaId, { ...r, cpuTimeMs: creditableCpuMs(r) }]));
+    const facts = new Map((known ?? (await this.facts(tx, wu.id))).map((r) => [r.replicaId, { ...r, cpuTimeMs: creditableCpuMs(r) }]));
     // Written once, whatever retries happen.
     const due = grants.filter((g) => facts.get(g.replicaId)?.granted !== true);
     if (due.length === 0) return;
     const validCpuMs = [...facts.values()].filter((r) => r.valid).map((r) => r.cpuTimeMs);
     const capMicro = this.effectiveCapMicro(await tx.catalog.creditCapOfApp(wu.appId));
+    const credits: { replicaId: number; micro: number }[] = [];
     for (const { replicaId, hostId } of due) {
       const fact = facts.get(replicaId);
       const micro = grantMicro({ fpopsEst: wu.fpopsEst, ownCpuMs: fact?.cpuTimeMs ?? 0, validCpuMs, capMicro });
       const holders = fact?.holder?.hostId === hostId ? { ...fact.holder, taskId: fact.taskId ?? replicaId } : await this.holders(tx, hostId, replicaId);
       await this.append(tx, 'grant', wu.id, replicaId, holders, micro, now, outbox);
-      await tx.work.setCredit(replicaId, micro);
+      credits.push({ replicaId, micro });
     }
+    await tx.work.setCredits(credits);
+  }
+
+  /**
+   * What a grant of the work unit's results rests on (creditFacts). Read it once every validate
+   * state of the verdict is written: which results are valid is part of it.
+   */
+  facts(tx: Tx, workunitId: number): Promise<CreditFact[]> {
+    return tx.work.creditFacts(workunitId);
   }
 
   /**

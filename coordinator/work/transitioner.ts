@@ -276,21 +276,12 @@ export class Transitioner {
 
   /** Records a verdict: validate states, trust and credit. Idempotent for replicas already settled. */
   private async settle(tx: Tx, wu: Workunit, replicas: Replica[], verdict: Extract<Verdict, { kind: 'canonical' }>, now: number, outbox: Outbox): Promise<void> {
-    const { work, identities, ledger } = tx;
+    const { work, identities } = tx;
     const byId = new Map(replicas.map((r) => [r.id, r]));
     // A single unchecked result (adaptive replication) says nothing about a host's reliability.
     const checked = wu.minQuorum > 1 ? 1 : 0;
     const newlyValid = verdict.valid.filter((id) => byId.get(id)!.validateState !== 'valid');
-    const granted = await ledger.grantedAmong(newlyValid);
-    for (const id of newlyValid) {
-      const r = byId.get(id)!;
-      await work.setValidateState(id, 'valid'); // perhaps invalid before, outvoted by a cheater
-      // A result validated again after its work unit was reopened raised trust the first time.
-      if (!granted.has(id)) {
-        await identities.recordValid(r.hostId!, checked);
-        await this.quotas.valid(tx, r.hostId!, wu.appId);
-      }
-    }
+    await work.setValidateStates(newlyValid, 'valid'); // perhaps invalid before, outvoted by a cheater
     for (const id of verdict.invalid) {
       const r = byId.get(id)!;
       if (r.validateState === 'invalid') continue;
@@ -306,7 +297,18 @@ export class Transitioner {
       const taskId = await work.markLostQuorum(id);
       if (taskId !== undefined) outbox.judged(r.hostId!, taskId, 'invalid');
     }
-    await this.credit.grant(tx, wu, verdict.valid.map((id) => ({ replicaId: id, hostId: byId.get(id)!.hostId! })), now, outbox);
+    // Read once every validate state is written (the grant rests on which are valid): whether
+    // each result was granted before, and all the grant needs.
+    const facts = await this.credit.facts(tx, wu.id);
+    const granted = new Set(facts.filter((f) => f.granted).map((f) => f.replicaId));
+    for (const id of newlyValid) {
+      // A result validated again after its work unit was reopened raised trust the first time.
+      if (granted.has(id)) continue;
+      const r = byId.get(id)!;
+      await identities.recordValid(r.hostId!, checked);
+      await this.quotas.valid(tx, r.hostId!, wu.appId);
+    }
+    await this.credit.grant(tx, wu, verdict.valid.map((id) => ({ replicaId: id, hostId: byId.get(id)!.hostId! })), now, outbox, facts);
   }
 
   private async judgeSentinel(tx: Tx, app: AppPolicy, wu: Workunit, replicas: Replica[], now: number, outbox: Outbox): Promise<void> {
