@@ -5,21 +5,53 @@ import { creditAmount, GENESIS_HASH, ledgerEntryHash } from '../../protocol/ledg
 import type { CreditReceipt } from '../../protocol/messages.js';
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
 import type { CreditFact, CreditHolders } from '../store/work-store.js';
+import type { CreditHolder } from '../store/identities.js';
 import type { LedgerKind } from '../store/ledger-store.js';
 import type { Tx } from '../store/store.js';
-import { addToAverage, creditableCpuMs, grantMicro } from './credit.js';
+import { addToAverage, creditableCpuMs, grantMicro, type Average } from './credit.js';
 import type { Workunit } from './model.js';
 import type { Outbox } from './outbox.js';
 
 /** Whom an entry credits, and the task id its receipt names. */
 type Holders = CreditHolders & { taskId: number };
 
+/** What a holder's totals gain within a run of grants (CreditGranter.totalsOnce): written once at its end. */
+interface PendingCredit {
+  micro: number;
+  avg: Average;
+}
+
 export class CreditGranter {
+  /** Per transaction (its Tx), while totalsOnce runs: each holder's credit not written yet. */
+  private readonly pending = new WeakMap<Tx, Map<CreditHolder, Map<number, PendingCredit>>>();
+
   constructor(
     private readonly key: CoordinatorKey,
     /** The most credit per result, in micro-credits, of a project whose admin set no cap. */
     private readonly defaultCapMicro: number,
   ) {}
+
+  /**
+   * Runs `fn` (which grants, revokes or corrects) with the hosts', users' and teams' totals and
+   * averages kept in memory and written at its end, one statement per kind of holder on
+   * PostgreSQL rather than one per entry: a report's grants credit its host once for all its
+   * results. The averages come out exactly as entry by entry (the same additions, in order).
+   * What fn reads of those totals in between is their value before it began, so fn must not
+   * read them, and must not open a savepoint (one rolled back would leave its credit here).
+   * When fn throws nothing is written: the caller's savepoint undoes what it did.
+   */
+  async totalsOnce<T>(tx: Tx, fn: () => Promise<T>): Promise<T> {
+    if (this.pending.has(tx)) return fn();
+    const pending = new Map<CreditHolder, Map<number, PendingCredit>>();
+    this.pending.set(tx, pending);
+    try {
+      const out = await fn();
+      for (const [holder, credits] of pending) await tx.identities.addCredits(holder, [...credits].map(([id, c]) => ({ id, ...c })));
+      return out;
+    } finally {
+      this.pending.delete(tx);
+    }
+  }
 
   /** A project's cap in micro-credits: the one an admin set, or the coordinator's default. */
   effectiveCapMicro(projectCapMicro: number | null): number {
@@ -120,8 +152,15 @@ export class CreditGranter {
     outbox.receipt(to.hostId, receipt);
   }
 
-  private async addTo(tx: Tx, holder: 'hosts' | 'users' | 'teams', id: number, micro: number, now: number): Promise<void> {
-    const avg = addToAverage((await tx.identities.creditAverage(holder, id)), creditAmount(micro), now);
-    await tx.identities.addCredit(holder, id, micro, avg);
+  private async addTo(tx: Tx, holder: CreditHolder, id: number, micro: number, now: number): Promise<void> {
+    const held = this.pending.get(tx);
+    if (!held) {
+      await tx.identities.addCredit(holder, id, micro, addToAverage(await tx.identities.creditAverage(holder, id), creditAmount(micro), now));
+      return;
+    }
+    let ofKind = held.get(holder);
+    if (!ofKind) held.set(holder, (ofKind = new Map()));
+    const before = ofKind.get(id) ?? { micro: 0, avg: await tx.identities.creditAverage(holder, id) };
+    ofKind.set(id, { micro: before.micro + micro, avg: addToAverage(before.avg, creditAmount(micro), now) });
   }
 }

@@ -87,10 +87,13 @@ export class Transitioner {
     const ahead: ReadAhead = { rows, next: undefined, stale: false };
     this.readAhead.set(tx, ahead);
     try {
-      for (const id of ids) {
-        ahead.next = id;
-        await this.transition(tx, id, now, outbox);
-      }
+      // Nothing here reads a holder's totals, nor opens a savepoint.
+      await this.credit.totalsOnce(tx, async () => {
+        for (const id of ids) {
+          ahead.next = id;
+          await this.transition(tx, id, now, outbox);
+        }
+      });
     } finally {
       this.readAhead.delete(tx);
     }

@@ -5,7 +5,7 @@ import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import { creditAmount, creditUnits, verifyLedgerChain } from '../../protocol/ledger.js';
 import type { Task } from '../../protocol/messages.js';
 import type { CoreOptions } from '../../coordinator/core.js';
-import { microForFpops } from '../../coordinator/work/credit.js';
+import { addToAverage, microForFpops, type Average } from '../../coordinator/work/credit.js';
 import { DEFAULT_REPLICATION, type Replication } from '../../coordinator/work/model.js';
 import { createWorld, type World, type WorldHost } from './world.js';
 
@@ -94,6 +94,14 @@ export async function expectLedgerConsistent(w: World): Promise<void> {
         FROM ${table} t`)
       .all() as { id: number; total: number; sum: number }[];
     for (const r of rows) expect(r.total, `${table} ${r.id}`).toBe(r.sum);
+    // Each holder's recent average is its entries added in ledger order, to the last bit.
+    const replayed = new Map<number, Average>();
+    for (const e of db.prepare(`SELECT ${column} AS holder, amount, granted_at AS at FROM credit_ledger WHERE ${column} IS NOT NULL ORDER BY id`).all() as { holder: number; amount: number; at: number }[]) {
+      replayed.set(e.holder, addToAverage(replayed.get(e.holder) ?? { rac: 0, time: 0 }, e.amount, e.at));
+    }
+    for (const r of db.prepare(`SELECT id, rac, rac_time AS time FROM ${table}`).all() as { id: number; rac: number; time: number }[]) {
+      expect({ rac: r.rac, time: r.time }, `${table} ${r.id}: recent average`).toEqual(replayed.get(r.id) ?? { rac: 0, time: 0 });
+    }
   }
   const perReplica = db
     .prepare('SELECT r.id, r.credit_micro AS credit, SUM(l.micro) AS net FROM credit_ledger l JOIN replicas r ON r.id = l.replica_id GROUP BY r.id')

@@ -313,6 +313,31 @@ describe('exact amounts', () => {
   });
 });
 
+describe('a report’s grants', () => {
+  it('credit a host and its user for many results at once exactly as one by one: totals the ledger’s sums, averages its entries in order', async () => {
+    world = createWorld();
+    const appId = await world.addApp();
+    const { accountKey } = await world.core.registry.createAccount({ name: 'two-hosts' });
+    const laptop = await world.addHost({ accountKey });
+    const desktop = await world.addHost({ accountKey });
+    const [c, d] = [await world.addHost(), await world.addHost()];
+    await submit(world, appId, Array.from({ length: 8 }, (_, i) => regular(`g${i}`)));
+    const mine = [...(await laptop.request(4)), ...(await desktop.request(4))];
+    // The other replica of each: to two more users, reported first and waiting for a partner.
+    const theirs = [...(await c.request(4)), ...(await d.request(4))];
+    expect(new Set([...mine, ...theirs].map((t) => world.workunitOf(t))).size).toBe(8);
+    for (const [host, tasks] of [[c, theirs.slice(0, 4)], [d, theirs.slice(4)]] as const) await host.report(...tasks.map((t) => host.result(t, right(t))));
+    // Each report decides four work units: its host, its user and four partners credited in one transaction.
+    world.advance(3 * 3_600_000);
+    expect((await laptop.report(...mine.slice(0, 4).map((t) => laptop.result(t, right(t))))).every((r) => r.status === 'accepted')).toBe(true);
+    world.advance(5 * 3_600_000);
+    expect((await desktop.report(...mine.slice(4).map((t) => desktop.result(t, right(t))))).every((r) => r.status === 'accepted')).toBe(true);
+    expect(world.core.store.db.prepare("SELECT COUNT(*) AS n FROM credit_ledger WHERE kind = 'grant'").get()).toEqual({ n: 16 });
+    expect((await hostCredit(laptop.id))).toBe(4 * CREDIT);
+    await expectLedgerConsistent(world);
+  });
+});
+
 describe('host counters', () => {
   it('follow the rows when valid results are taken back, and agree with the validation view', async () => {
     const { decided, cheat, honest } = await caughtAfterThreeGrants();
