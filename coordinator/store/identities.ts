@@ -147,7 +147,8 @@ for (const table of ['hosts', 'users', 'teams'] as const) {
   SQL[`add_${table}`] = `UPDATE ${table} SET total_credit_micro = total_credit_micro + ?, rac = ?, rac_time = ? WHERE id = ?`;
   SQL[`add_many_${table}`] = `UPDATE ${table} SET total_credit_micro = total_credit_micro + CAST(json_extract(j.value, '$.micro') AS BIGINT),
     rac = CAST(json_extract(j.value, '$.rac') AS DOUBLE PRECISION), rac_time = CAST(json_extract(j.value, '$.time') AS BIGINT)
-    FROM json_each(?) AS j WHERE ${table}.id = CAST(json_extract(j.value, '$.id') AS BIGINT)`;
+    FROM json_each(@credits) AS j WHERE ${table}.id = CAST(json_extract(j.value, '$.id') AS BIGINT)
+    AND ${table}.id IN (SELECT CAST(json_extract(value, '$.id') AS BIGINT) FROM json_each(@credits))`;
 }
 
 export class IdentityStore {
@@ -304,7 +305,7 @@ export class IdentityStore {
     }
     if (credits.length === 0) return;
     // JSON carries a double as the shortest text that reads back as the same double.
-    await this.sql.run(SQL[`add_many_${holder}`]!, [JSON.stringify(credits.map((c) => ({ id: c.id, micro: c.micro, rac: c.avg.rac, time: c.avg.time })))]);
+    await this.sql.run(SQL[`add_many_${holder}`]!, { credits: JSON.stringify(credits.map((c) => ({ id: c.id, micro: c.micro, rac: c.avg.rac, time: c.avg.time }))) });
     for (const c of credits) this.sql.memo?.set(`average.${holder}.${c.id}`, c.avg);
   }
 }

@@ -402,8 +402,10 @@ const SQL: Record<string, string> = {
   setValidateStates: 'UPDATE replicas SET validate_state = ? WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))',
   forfeit: "UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?",
   setCredit: 'UPDATE replicas SET credit_micro = ? WHERE id = ?',
+  // The list twice: joined for the values, and as an id list (looked up by index on PostgreSQL).
   setCredits: `UPDATE replicas SET credit_micro = CAST(json_extract(j.value, '$.micro') AS BIGINT)
-    FROM json_each(?) AS j WHERE replicas.id = CAST(json_extract(j.value, '$.id') AS BIGINT)`,
+    FROM json_each(@credits) AS j WHERE replicas.id = CAST(json_extract(j.value, '$.id') AS BIGINT)
+    AND replicas.id IN (SELECT CAST(json_extract(value, '$.id') AS BIGINT) FROM json_each(@credits))`,
   creditFacts: `SELECT r.id AS replicaId, COALESCE(r.cpu_time_ms, 0) AS cpuTimeMs, r.sent_at AS sentAt, r.received_at AS receivedAt,
     COALESCE(r.validate_state = 'valid', FALSE) AND r.forfeited = 0 AND h.distrusted_at IS NULL AS valid,
     r.task_id AS taskId, r.host_id AS hostId, h.public_key AS hostKey, h.user_id AS userId, u.team_id AS teamId,
@@ -823,7 +825,7 @@ export class WorkStore {
   async setCredits(credits: readonly { replicaId: number; micro: number }[]): Promise<void> {
     if (credits.length === 0) return;
     if (credits.length === 1) return this.setCredit(credits[0]!.replicaId, credits[0]!.micro);
-    await this.sql.run(SQL.setCredits!, [JSON.stringify(credits.map((c) => ({ id: c.replicaId, micro: c.micro })))]);
+    await this.sql.run(SQL.setCredits!, { credits: JSON.stringify(credits.map((c) => ({ id: c.replicaId, micro: c.micro }))) });
   }
 
   /**

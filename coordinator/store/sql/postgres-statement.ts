@@ -122,6 +122,11 @@ function typedText(parts: readonly string[], slots: readonly number[]): (values:
  * `LEAST(...)` (the one-argument aggregates stay), `json_extract(x, '$.a.b')` → `(x)::json #>> '{a,b}'`
  * (text, as the store reads it), `json_each(x)` → `json_array_elements_text(x)` (its column is
  * `value` on both).
+ *
+ * And `IN (SELECT … FROM json_each(x) …)` → `= ANY(ARRAY(SELECT …))`, the same rows: PostgreSQL
+ * takes a JSON array's elements to be 100 rows, and against a table it thinks smaller than some
+ * ten thousand rows (any table before its first ANALYZE) it then joins by reading the whole
+ * table; an array it takes to be 10 elements, and looks them up by index.
  */
 export function sqliteFunctions(sql: string): string {
   let out = '';
@@ -139,6 +144,17 @@ export function sqliteFunctions(sql: string): string {
       out += sql.slice(i, stop);
       i = stop;
       continue;
+    }
+    const inList = /^IN\s*\(\s*SELECT\b/i.exec(sql.slice(i, i + 16));
+    if (inList && !/[A-Za-z0-9_.]/.test(sql[i - 1] ?? '') && !/\bNOT\s*$/i.test(out)) {
+      const open = sql.indexOf('(', i) + 1;
+      const { args, end } = callArguments(sql, open);
+      const query = args.join(',');
+      if (/\bFROM\s+json_each\s*\(/i.test(query)) {
+        out += `= ANY(ARRAY(${sqliteFunctions(query)}))`;
+        i = end;
+        continue;
+      }
     }
     const call = /^(MAX|MIN|json_extract|json_each)\s*\(/i.exec(sql.slice(i, i + 16));
     if (call && !/[A-Za-z0-9_.]/.test(sql[i - 1] ?? '')) {
