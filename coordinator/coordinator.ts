@@ -17,6 +17,7 @@ import { UNFENCED } from './cluster/fence.js';
 import { InstanceLease } from './cluster/instance-lease.js';
 import { SingletonJobs } from './cluster/singleton-jobs.js';
 import { createCore, type Core } from './core.js';
+import { PlannerStatistics } from './store/postgres/planner-statistics.js';
 import { Store } from './store/store.js';
 import { bindCoordinatorKey } from './identity/key-binding.js';
 import { DEMO_PROJECT, seedDemo } from './demo/seed-demo.js';
@@ -115,7 +116,9 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     await core.close();
     throw e;
   }
+  const plannerStatistics = new PlannerStatistics(core.store.sql, log);
   const replicasMade = (batchId: number) => {
+    plannerStatistics.changed();
     batchesChanged([batchId]);
     notifier.workAvailable();
   };
@@ -325,6 +328,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     await jobs.stop();
     replicaMaker.stop();
     await replicaMaker.idle();
+    await plannerStatistics.close();
     watch?.close();
     await grace.close();
     // Last: the others count its hosts' grace periods from now, and take up its batches at once.
