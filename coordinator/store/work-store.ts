@@ -396,6 +396,16 @@ const SQL: Record<string, string> = {
   recordResult: `UPDATE replicas SET status = 'over', outcome = ?, validate_state = ?, received_at = ?,
     result_hash = ?, result_signature = ?, output_json = ?, output_hash = ?, error_json = ?, log_json = ?, cpu_time_ms = ?,
     elapsed_ms = ?, progress = 1 WHERE id = ? AND result_hash IS NULL`,
+  // PostgreSQL's words only (SQLite records one result a statement: no round trips to save).
+  // Each result's fields read once by json_to_recordset; its ids as an array, for the index.
+  recordResultsPostgres: `UPDATE replicas SET status = 'over', outcome = j.outcome, validate_state = j.validate, received_at = j.received_at,
+    result_hash = j.result_hash, result_signature = j.signature, output_json = j.output_json, output_hash = j.output_hash,
+    error_json = j.error_json, log_json = j.log_json, cpu_time_ms = j.cpu_time_ms, elapsed_ms = j.elapsed_ms, progress = 1
+    FROM json_to_recordset(CAST(@records AS json)) AS j(replica_id BIGINT, outcome TEXT, validate TEXT, received_at BIGINT,
+      result_hash TEXT, signature TEXT, output_json TEXT, output_hash TEXT, error_json TEXT, log_json TEXT,
+      cpu_time_ms DOUBLE PRECISION, elapsed_ms DOUBLE PRECISION)
+    WHERE replicas.id = j.replica_id AND replicas.id = ANY(CAST(@ids AS BIGINT[])) AND replicas.result_hash IS NULL
+    RETURNING replicas.id AS id`,
   end: "UPDATE replicas SET status = 'over', outcome = ? WHERE id = ? AND status = ?",
   hostOf: 'SELECT host_id, task_id FROM replicas WHERE id = ?',
   setValidateState: 'UPDATE replicas SET validate_state = ? WHERE id = ?',
@@ -791,6 +801,27 @@ export class WorkStore {
    */
   async recordResult(r: ResultRecord): Promise<boolean> {
     return (await this.sql.run(SQL.recordResult!, [r.outcome, r.outcome === 'success' ? 'pending' : null, r.receivedAt, r.resultHash, r.signature, r.outputJson, r.outputHash, r.errorJson, r.logJson, r.cpuTimeMs, r.elapsedMs, r.replicaId])).changes === 1;
+  }
+
+  /**
+   * As recordResult for several replicas (each named once): the ids of those recorded. On
+   * PostgreSQL one statement (a round trip a result is what a report's transaction waits for).
+   */
+  async recordResults(records: readonly ResultRecord[]): Promise<Set<number>> {
+    const recorded = new Set<number>();
+    if (this.sql.dialect === 'sqlite' || records.length === 1) {
+      for (const r of records) if (await this.recordResult(r)) recorded.add(r.replicaId);
+      return recorded;
+    }
+    if (records.length === 0) return recorded;
+    const rows = records.map((r) => ({
+      replica_id: r.replicaId, outcome: r.outcome, validate: r.outcome === 'success' ? 'pending' : null, received_at: r.receivedAt,
+      result_hash: r.resultHash, signature: r.signature, output_json: r.outputJson, output_hash: r.outputHash, error_json: r.errorJson,
+      log_json: r.logJson, cpu_time_ms: r.cpuTimeMs, elapsed_ms: r.elapsedMs,
+    }));
+    const params = { records: JSON.stringify(rows), ids: `{${records.map((r) => r.replicaId).join(',')}}` };
+    for (const { id } of (await this.sql.all(SQL.recordResultsPostgres!, params)) as { id: number }[]) recorded.add(id);
+    return recorded;
   }
 
   /** Ends a replica that is in `from` state with an outcome; returns its host, and the id the host knows it by, if it changed. */

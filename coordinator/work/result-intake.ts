@@ -10,7 +10,7 @@ import { resultBody } from '../../protocol/signing.js';
 import type { OutputFiles } from '../files/output-files.js';
 import type { OutputUploads } from '../files/output-uploads.js';
 import type { HostRecord } from '../store/identities.js';
-import type { TaskReplica } from '../store/work-store.js';
+import type { ReplicaForResult, ResultRecord, TaskReplica } from '../store/work-store.js';
 import type { Tx } from '../store/store.js';
 import type { QuotaKeeper } from './host-quota.js';
 import { workunitTakesResults } from './model.js';
@@ -19,6 +19,14 @@ import { brokenReason } from './version-health.js';
 import type { Outbox } from './outbox.js';
 import type { SignatureVerdicts } from './result-signatures.js';
 import type { Transitioner } from './transitioner.js';
+
+/** A result that passed its checks, with what recording it needs and what follows. */
+interface Accepted {
+  result: Result;
+  record: ResultRecord;
+  replica: ReplicaForResult;
+  versionSucceeded: boolean;
+}
 
 export class ResultIntake {
   constructor(
@@ -34,15 +42,21 @@ export class ResultIntake {
    */
   async report(tx: Tx, host: HostRecord, results: Result[], signed: SignatureVerdicts, now: number, outbox: Outbox): Promise<ResultAck[]> {
     if (signed.length !== results.length) throw new Error(`${signed.length} signature verdicts for ${results.length} results`);
+    const tasks = await tx.work.replicasForResults(host.id, results.map((r) => r.taskId));
+    // Checked one by one, recorded together (one statement on PostgreSQL), then what follows each.
+    const checked: (ResultAck | Accepted)[] = [];
+    const recording = new Map<number, Accepted>();
+    for (const [i, r] of results.entries()) checked.push(await this.check(tx, host, r, signed[i]!, tasks.get(r.taskId), now, recording));
+    const recorded = await tx.work.recordResults([...recording.values()].map((a) => a.record));
     const touched = new Set<number>();
     const acks: ResultAck[] = [];
-    const tasks = await tx.work.replicasForResults(host.id, results.map((r) => r.taskId));
-    for (const [i, r] of results.entries()) acks.push(await this.intakeOne(tx, host, r, signed[i]!, tasks.get(r.taskId), now, touched));
+    for (const c of checked) acks.push('record' in c ? await this.recorded(tx, host, c, recorded.has(c.record.replicaId), now, touched) : c);
     await this.transitioner.transitionAll(tx, touched, now, outbox);
     return acks;
   }
 
-  private async intakeOne(tx: Tx, host: HostRecord, r: Result, signed: boolean, task: TaskReplica | undefined, now: number, touched: Set<number>): Promise<ResultAck> {
+  /** A result checked against its task: rejected, a duplicate, or to be recorded. */
+  private async check(tx: Tx, host: HostRecord, r: Result, signed: boolean, task: TaskReplica | undefined, now: number, recording: Map<number, Accepted>): Promise<ResultAck | Accepted> {
     const reject = (code: ResultRejection, message: string): ResultAck => ({ taskId: r.taskId, status: 'rejected', error: { code, message } });
     const body = resultBody(r);
     if (r.hostKey !== host.publicKey) return reject('not_assigned', `result names host ${r.hostKey.slice(0, 16)}…, not this host`);
@@ -50,17 +64,16 @@ export class ResultIntake {
       return reject('bad_signature', 'the result signature does not verify with this host’s key');
     }
     // The host names its task by the task id it was sent, and repeats the task's `workunitId`.
-    // Read with the report's other tasks before any was taken: a task named twice in one report
-    // finds its result recorded by the first (recordResult refuses it, and it reads again below).
+    // Read with the report's other tasks before any was taken.
     const { ids, replica, versionSucceeded } = task ?? {};
     if (!ids || !replica || workunitRef(ids) !== r.workunitId) {
       return reject('not_assigned', `task ${r.taskId} (workunitId ${r.workunitId}) was not assigned to this host`);
     }
     const resultHash = jsonHash(body);
-    if (replica.resultHash !== null) {
-      return replica.resultHash === resultHash
-        ? { taskId: r.taskId, status: 'duplicate' }
-        : reject('conflict', `task ${r.taskId} already has a different result`);
+    // A task named twice in one report: the first is the one recorded.
+    const earlier = recording.get(ids.replicaId)?.record.resultHash ?? replica.resultHash;
+    if (earlier !== null) {
+      return earlier === resultHash ? { taskId: r.taskId, status: 'duplicate' } : reject('conflict', `task ${r.taskId} already has a different result`);
     }
     if (replica.outcome === 'aborted' || replica.outcome === 'abandoned' || replica.outcome === 'not_needed') {
       return reject('aborted', `task ${r.taskId} was ${replica.outcome === 'abandoned' ? 'given back' : 'aborted'}`);
@@ -75,23 +88,37 @@ export class ResultIntake {
       const problem = await this.checkOutput(tx, r, ids.replicaId, (json) => (outputJson = json));
       if (problem) return reject('bad_output', problem);
     }
-    const recorded = await tx.work.recordResult({
-      replicaId: ids.replicaId,
-      outcome: r.outcome === 'success' ? 'success' : 'client_error',
-      receivedAt: now,
-      resultHash,
-      signature: r.signature,
-      outputJson,
-      outputHash: r.outputHash ?? null,
-      errorJson: r.error ? JSON.stringify(r.error) : null,
-      logJson: r.log ? JSON.stringify({ lines: r.log, omitted: r.logOmitted ?? 0 }) : null,
-      cpuTimeMs: r.cpuTimeMs,
-      elapsedMs: r.elapsedMs,
-    });
+    const accepted: Accepted = {
+      result: r,
+      record: {
+        replicaId: ids.replicaId,
+        outcome: r.outcome === 'success' ? 'success' : 'client_error',
+        receivedAt: now,
+        resultHash,
+        signature: r.signature,
+        outputJson,
+        outputHash: r.outputHash ?? null,
+        errorJson: r.error ? JSON.stringify(r.error) : null,
+        logJson: r.log ? JSON.stringify({ lines: r.log, omitted: r.logOmitted ?? 0 }) : null,
+        cpuTimeMs: r.cpuTimeMs,
+        elapsedMs: r.elapsedMs,
+      },
+      replica,
+      versionSucceeded: versionSucceeded === true,
+    };
+    recording.set(ids.replicaId, accepted);
+    return accepted;
+  }
+
+  /** What follows a result's record: its ack, and what it tells of its host and app version. */
+  private async recorded(tx: Tx, host: HostRecord, a: Accepted, recorded: boolean, now: number, touched: Set<number>): Promise<ResultAck> {
+    const { result: r, record, replica, versionSucceeded } = a;
     if (!recorded) {
       // Another instance recorded a result for this task after we read it: the same, or another.
-      const stored = await tx.work.replicaForResult(ids.replicaId);
-      return stored?.resultHash === resultHash ? { taskId: r.taskId, status: 'duplicate' } : reject('conflict', `task ${r.taskId} already has a different result`);
+      const stored = await tx.work.replicaForResult(record.replicaId);
+      return stored?.resultHash === record.resultHash
+        ? { taskId: r.taskId, status: 'duplicate' }
+        : { taskId: r.taskId, status: 'rejected', error: { code: 'conflict', message: `task ${r.taskId} already has a different result` } };
     }
     if (r.outcome === 'error') {
       await tx.identities.recordError(host.id);
