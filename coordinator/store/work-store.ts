@@ -118,6 +118,15 @@ export interface TaskSource {
   appName: string;
 }
 
+/** What differs between the tasks of one assignment (WorkStore.assign). */
+export interface AssignedTask {
+  replicaId: number;
+  taskId: number;
+  appVersionId: number;
+  deadline: number;
+  taskSignature: string;
+}
+
 /** A replica with what a result report must be checked against. */
 export interface ReplicaForResult {
   id: number;
@@ -296,7 +305,8 @@ const SQL: Record<string, string> = {
   workunitForUpdate: 'SELECT * FROM workunits WHERE id = ? FOR NO KEY UPDATE',
   finishWorkunit: `UPDATE workunits SET status = ?, canonical_replica_id = ?, error_reason = ?, finished_at = ?
     WHERE id = ? AND status = 'active'`,
-  setHrClass: 'UPDATE workunits SET hr_class = ? WHERE id = ? AND hr_class IS NULL',
+  // The class of the first host sent a replica of each, for homogeneous redundancy.
+  setHrClass: 'UPDATE workunits SET hr_class = ? WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) AND hr_class IS NULL',
   reduceQuorum: `UPDATE workunits SET full_min_quorum = min_quorum, full_target_nresults = target_nresults,
     min_quorum = 1, target_nresults = 1 WHERE id = ?`,
   insertReplica: "INSERT INTO replicas (workunit_id, priority, status, created_at, kind) VALUES (?, ?, 'unsent', ?, ?) RETURNING id",
@@ -371,11 +381,18 @@ const SQL: Record<string, string> = {
     WHERE r.workunit_id IN (SELECT CAST(value AS BIGINT) FROM json_each(@ids)) AND r.host_id IS NOT NULL
     AND (r.host_id = @host OR h.user_id = CAST(@user AS BIGINT)) AND ${countsAgainstHost('r')}`,
   sentCount: "SELECT COUNT(*) AS n FROM replicas WHERE workunit_id = ? AND status <> 'unsent'",
-  // PostgreSQL: a replica another instance is taking now is skipped, not waited for.
-  claimUnsent: "SELECT 1 AS ok FROM replicas WHERE id = ? AND status = 'unsent' FOR NO KEY UPDATE SKIP LOCKED",
-  assign: `UPDATE replicas SET status = 'in_progress', host_id = @hostId, app_version_id = @appVersionId, sent_at = @sentAt,
-    deadline = @deadline, hold_until = @holdUntil, new_host = @newHost, task_signature = @taskSignature, task_id = @taskId
-    WHERE id = @replicaId AND status = 'unsent'`,
+  // PostgreSQL only: a replica another instance is taking now is skipped, not waited for (so
+  // rows locked at once in any order wait for nothing and deadlock with nothing).
+  claimUnsent: `SELECT id FROM replicas WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) AND status = 'unsent'
+    FOR NO KEY UPDATE SKIP LOCKED`,
+  // A round's tasks to one host in one statement: what differs by task comes as a JSON array of
+  // rows (@tasks), what they share as parameters.
+  assign: `UPDATE replicas SET status = 'in_progress', host_id = @hostId, app_version_id = t.app_version_id, sent_at = @sentAt,
+    deadline = t.deadline, hold_until = @holdUntil, new_host = @newHost, task_signature = t.task_signature, task_id = t.task_id
+    FROM (SELECT CAST(json_extract(value, '$.replicaId') AS BIGINT) AS replica_id, CAST(json_extract(value, '$.taskId') AS BIGINT) AS task_id,
+      CAST(json_extract(value, '$.appVersionId') AS BIGINT) AS app_version_id, CAST(json_extract(value, '$.deadline') AS BIGINT) AS deadline,
+      CAST(json_extract(value, '$.taskSignature') AS TEXT) AS task_signature FROM json_each(@tasks)) AS t
+    WHERE replicas.id = t.replica_id AND replicas.status = 'unsent'`,
   newHostLoad: `SELECT (SELECT COALESCE(SUM(c.r_new_host), 0) FROM batch_counts c WHERE c.batch_id = b.id) AS held,
     b.workunit_count AS workunits FROM batches b WHERE b.id = ?`,
   newHostLoads: `SELECT b.id AS batchId, (SELECT COALESCE(SUM(c.r_new_host), 0) FROM batch_counts c WHERE c.batch_id = b.id) AS held,
@@ -384,6 +401,10 @@ const SQL: Record<string, string> = {
     w.rng_seed AS rngSeed, w.fpops_est AS fpopsEst, w.delay_bound_ms AS delayBoundMs, p.name AS projectName, a.name AS appName
     FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
     WHERE r.id = ?`,
+  taskSources: `SELECT r.id AS replicaId, w.id AS workunitId, w.input_json AS inputJson, w.input_hash AS inputHash,
+    w.rng_seed AS rngSeed, w.fpops_est AS fpopsEst, w.delay_bound_ms AS delayBoundMs, p.name AS projectName, a.name AS appName
+    FROM replicas r JOIN workunits w ON w.id = r.workunit_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
+    WHERE r.id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))`,
   forResult: `SELECT r.id, r.workunit_id AS workunitId, w.app_id AS appId, r.app_version_id AS appVersionId, r.kind,
     r.host_id AS hostId, r.status, r.outcome,
     r.result_hash AS resultHash, r.output_hash AS outputHash, w.status AS workunitStatus
@@ -601,8 +622,10 @@ export class WorkStore {
     return (await this.sql.run(SQL.finishWorkunit!, [status, canonicalId, reason, now, id])).changes === 1;
   }
 
-  async setHrClass(workunitId: number, hrClass: string): Promise<void> {
-    await this.sql.run(SQL.setHrClass!, [hrClass, workunitId]);
+  /** Homogeneous redundancy: these work units' class, where none was set yet. */
+  async setHrClass(workunitIds: readonly number[], hrClass: string): Promise<void> {
+    if (workunitIds.length === 0) return;
+    await this.sql.run(SQL.setHrClass!, [hrClass, JSON.stringify(workunitIds)]);
   }
 
   /** Adaptive replication: quorum 1, keeping the submitted one for a reopen. */
@@ -749,11 +772,14 @@ export class WorkStore {
     return ((await this.sql.get(SQL.sentCount!, [workunitId])) as { n: number }).n;
   }
 
-  /** Sends an unsent replica to a host; false if it was not unsent. `newHost`: the host was new then. */
-  async assign(a: {
-    replicaId: number; taskId: number; hostId: number; appVersionId: number; sentAt: number; deadline: number; holdUntil: number; newHost: boolean; taskSignature: string;
-  }): Promise<boolean> {
-    return (await this.sql.run(SQL.assign!, { ...a, newHost: a.newHost ? 1 : 0 })).changes === 1;
+  /**
+   * Sends unsent replicas to a host, one task each, in one statement; returns how many it sent
+   * (one that was not unsent is not written). `newHost`: the host was new then.
+   */
+  async assign(a: { hostId: number; sentAt: number; holdUntil: number; newHost: boolean; tasks: readonly AssignedTask[] }): Promise<number> {
+    if (a.tasks.length === 0) return 0;
+    const tasks = JSON.stringify(a.tasks.map((t) => ({ replicaId: t.replicaId, taskId: t.taskId, appVersionId: t.appVersionId, deadline: t.deadline, taskSignature: t.taskSignature })));
+    return (await this.sql.run(SQL.assign!, { hostId: a.hostId, sentAt: a.sentAt, holdUntil: a.holdUntil, newHost: a.newHost ? 1 : 0, tasks })).changes;
   }
 
   /** Tasks of a batch that hosts new when they took them hold now, and the batch's size. */
@@ -768,6 +794,13 @@ export class WorkStore {
 
   async taskSource(replicaId: number): Promise<TaskSource> {
     return (await this.sql.get(SQL.taskSource!, [replicaId])) as TaskSource;
+  }
+
+  /** The same for several replicas, in one statement, by replica id. */
+  async taskSources(replicaIds: readonly number[]): Promise<Map<number, TaskSource>> {
+    if (replicaIds.length === 0) return new Map();
+    const rows = (await this.sql.all(SQL.taskSources!, [JSON.stringify(replicaIds)])) as TaskSource[];
+    return new Map(rows.map((r) => [r.replicaId, r]));
   }
 
   async replicaForResult(replicaId: number): Promise<ReplicaForResult | undefined> {
@@ -786,13 +819,15 @@ export class WorkStore {
   }
 
   /**
-   * Whether the replica is still unsent, and (PostgreSQL) this transaction's to send until it
-   * ends: one another instance is sending now counts as taken. Call before writing anything for it.
+   * Those of the replicas that are still unsent and (PostgreSQL) this transaction's to send until
+   * it ends, in one statement: one another instance is sending now counts as taken. Call before
+   * writing anything for them. A replica this transaction claimed before is claimed again.
    */
-  async claimUnsent(replicaId: number): Promise<boolean> {
-    // On SQLite the candidates were read in this transaction, which nothing else can write in.
-    if (this.sql.dialect === 'sqlite') return true;
-    return (await this.sql.get(SQL.claimUnsent!, [replicaId])) !== undefined;
+  async claimUnsent(replicaIds: readonly number[]): Promise<Set<number>> {
+    // On SQLite the candidates were read in this transaction, which nothing else can write in
+    // (and assign checks that each was still unsent).
+    if (this.sql.dialect === 'sqlite' || replicaIds.length === 0) return new Set(replicaIds);
+    return new Set(((await this.sql.all(SQL.claimUnsent!, [JSON.stringify(replicaIds)])) as { id: number }[]).map((r) => r.id));
   }
 
   /**

@@ -578,7 +578,7 @@ export class Scheduler {
     const { work } = tx;
     const { host, now } = round;
     const { workunitId, batchId } = c;
-    if (!(await work.claimUnsent(replicaId))) return false;
+    if (!(await work.claimUnsent([replicaId])).has(replicaId)) return false;
     // Its other replicas are not for this host (nor, with distinct users, its user) any more.
     round.held.set(workunitId, true);
     const choice = await round.appFor(c.appId);
@@ -586,7 +586,7 @@ export class Scheduler {
     choice.taken++;
     const { policy: app } = choice;
     const version = await round.versionFor(c);
-    if (app.homogeneousRedundancy) await work.setHrClass(workunitId, host.platformClass);
+    if (app.homogeneousRedundancy) await work.setHrClass([workunitId], host.platformClass);
     if (app.adaptiveReplication) await this.maybeReplicateOnce(tx, replicaId, workunitId, host);
 
     const src = await work.taskSource(replicaId);
@@ -603,18 +603,14 @@ export class Scheduler {
       issuedAt: now,
     };
     const signature = this.key.sign('task', body);
-    const assigned = (await work.assign({
-      replicaId,
-      taskId,
+    const assigned = await work.assign({
       hostId: host.id,
-      appVersionId: version!.id,
       sentAt: now,
-      deadline: body.deadline,
       holdUntil: now + this.options.holdTimeoutMs,
       newHost: round.newHostRoom !== undefined,
-      taskSignature: signature,
-    }));
-    if (!assigned) throw new Error(`replica ${replicaId} was no longer unsent`);
+      tasks: [{ replicaId, taskId, appVersionId: version!.id, deadline: body.deadline, taskSignature: signature }],
+    });
+    if (assigned !== 1) throw new Error(`replica ${replicaId} was no longer unsent`);
     round.tasks.push(this.toTask(body, signature, src));
     round.sent.set(app.projectId, (round.sent.get(app.projectId) ?? 0) + src.fpopsEst);
     round.outbox?.batchChanged(batchId);
