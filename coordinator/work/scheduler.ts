@@ -268,8 +268,7 @@ export class Scheduler {
       }
       cursor.at++;
       cursor.takenFromPage++;
-      await this.newHostMayTake(tx, round, next.batchId);
-      await this.take(tx, round, next.replicaId, next);
+      await this.take(tx, round, next.replicaId, next, true);
     }
   }
 
@@ -307,8 +306,7 @@ export class Scheduler {
         }
       }
       if (c) {
-        await this.newHostMayTake(tx, round, c.batchId);
-        return await this.take(tx, round, c.replicaId, c);
+        return await this.take(tx, round, c.replicaId, c, true);
       }
       if (page.length < PAGE) return false;
     }
@@ -330,7 +328,7 @@ export class Scheduler {
         }
       }
       if (!found) continue;
-      await this.take(tx, round, (await work.insertReplica(found.workunitId, found.priority, round.now, 'check')), found);
+      await this.take(tx, round, (await work.insertReplica(found.workunitId, found.priority, round.now, 'check')), found, false);
       return true;
     }
     return false;
@@ -409,8 +407,7 @@ export class Scheduler {
           if (regular) await this.noteDailyBlock(tx, round, c);
           continue;
         }
-        await this.newHostMayTake(tx, round, c.batchId);
-        if (await this.take(tx, round, c.replicaId, c)) taken++;
+        if (await this.take(tx, round, c.replicaId, c, true)) taken++;
       }
       if (page.length < pageSize || this.noRoomLeft(round, page)) break; // that was all of this queue, or all it may take
       // Taken replicas leave the unsent set, so the next page starts that much earlier.
@@ -452,7 +449,7 @@ export class Scheduler {
         }
       }
       if (!found) continue;
-      await this.take(tx, round, (await work.insertReplica(found.workunitId, found.priority, round.now, 'check')), found);
+      await this.take(tx, round, (await work.insertReplica(found.workunitId, found.priority, round.now, 'check')), found, false);
     }
   }
 
@@ -573,12 +570,16 @@ export class Scheduler {
     return task;
   }
 
-  /** Sends the replica to the host; false when it was taken meanwhile (by another instance), and nothing was written. */
-  private async take(tx: Repositories, round: Round, replicaId: number, c: Offer & { batchId: number }): Promise<boolean> {
+  /**
+   * Sends the replica to the host; false when it was taken meanwhile (by another instance), and
+   * nothing was written or counted. `newHostRoom`: it counts against the new hosts' share of its batch.
+   */
+  private async take(tx: Repositories, round: Round, replicaId: number, c: Offer & { batchId: number }, newHostRoom: boolean): Promise<boolean> {
     const { work } = tx;
     const { host, now } = round;
     const { workunitId, batchId } = c;
     if (!(await work.claimUnsent([replicaId])).has(replicaId)) return false;
+    if (newHostRoom) await this.newHostMayTake(tx, round, batchId);
     // Its other replicas are not for this host (nor, with distinct users, its user) any more.
     round.held.set(workunitId, true);
     const choice = await round.appFor(c.appId);

@@ -2,8 +2,9 @@
 // while the other does the same thing. On SQLite one writer made each of these impossible; on
 // PostgreSQL a row lock or a rule must: the two results of a quorum-2 work unit judged at once
 // validate it exactly once; credit granted at once on both is appended to one chain in turn; a
-// batch's replicas made at once are made once; and an instance starting while another takes a
-// submission leaves that staged batch alone.
+// batch's replicas made at once are made once; an instance starting while another takes a
+// submission leaves that staged batch alone; and replicas another instance is sending are
+// skipped without waiting, and count against nothing of the host that did not get them.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { fromHex, toHex } from '../../protocol/bytes.js';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import type { Result, Task } from '../../protocol/messages.js';
 import { buildResult } from '../../protocol/results.js';
-import { createCore, type Core } from '../../coordinator/core.js';
+import { createCore, type Core, type CoreOptions } from '../../coordinator/core.js';
 import { discardAbandoned } from '../../coordinator/background-jobs.js';
 import { UNFENCED } from '../../coordinator/cluster/fence.js';
 import { createLogger } from '../../common/log.js';
@@ -39,8 +40,6 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     dataDir = mkdtempSync(join(tmpdir(), 'vg-race-'));
-    const open = async () =>
-      createCore({ dataDir, ...WORLD_OPTIONS }, { abort: () => {}, credit: () => {} }, { clock: () => NOW, store: await Store.openPostgres(database.url) });
     a = await open();
     b = await open();
   });
@@ -50,6 +49,10 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
+
+  /** An instance on the test's database, with the world's options but for `options`. */
+  const open = async (options: Partial<CoreOptions> = {}) =>
+    createCore({ dataDir, ...WORLD_OPTIONS, ...options }, { abort: () => {}, credit: () => {} }, { clock: () => NOW, store: await Store.openPostgres(database.url) });
 
   async function host(core: Core, accountKey?: string): Promise<{ id: number; seed: string }> {
     const seed = toHex(ed.randomSeed());
@@ -279,5 +282,87 @@ describe.skipIf(skip)('two instances on one PostgreSQL database', () => {
     );
     expect(run.first.length + run.second.length).toBeGreaterThan(0);
     expect(await shared(h1.id, h2.id)).toBe(0);
+  });
+  /**
+   * A batch of `n` work units at `quorum` whose replicas come first in the queue (a priority above
+   * the other tests' batches): its replicas' ids in the queue's order.
+   */
+  async function queued(core: Core, name: string, n: number, quorum: number, priority: number): Promise<{ batchId: number; queue: { id: number; workunitId: number }[] }> {
+    const appId = await addPrimesApp(core, name);
+    await core.store.sql.run('UPDATE app_versions SET succeeded = 1 WHERE app_id = ?', [appId]);
+    const workunits = Array.from({ length: n }, (_, i) => ({ input: { from: i, to: i + 50 } }));
+    const { batchId } = await core.submission.submitBatch({ appId, name, replication: { minQuorum: quorum, targetNresults: quorum, priority }, workunits }, NOW);
+    const queue = await core.store.sql.all<{ id: number; workunitId: number }>(
+      "SELECT r.id, r.workunit_id AS workunitId FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE w.batch_id = ? AND r.status = 'unsent' ORDER BY r.priority DESC, r.id",
+      [batchId],
+    );
+    return { batchId, queue };
+  }
+
+  /**
+   * Instance b locks these replicas, as while sending them, until `send` has run; then sends them
+   * to a host of its own. Says what `send` returned, whether it waited for b, and whether b could
+   * still send every one of them (else this instance sent one too).
+   */
+  async function whileLocked<T>(replicaIds: number[], send: () => Promise<T>): Promise<{ sent: T; waited: boolean; otherSentAll: boolean }> {
+    const other = await host(b);
+    const list = replicaIds.map(() => '?').join(', ');
+    const run = await interleave(
+      (hold) => b.store.transaction(async (tx) => {
+        await tx.sql.all(`SELECT id FROM replicas WHERE id IN (${list}) FOR NO KEY UPDATE`, replicaIds);
+        await hold();
+        return (await tx.sql.run(`UPDATE replicas SET status = 'in_progress', host_id = ? WHERE id IN (${list}) AND status = 'unsent'`, [other.id, ...replicaIds])).changes;
+      }),
+      send,
+    );
+    return { sent: run.second, waited: run.secondWaited, otherSentAll: run.first === replicaIds.length };
+  }
+
+  /** The host's tasks of the batch: replica ids and work units. */
+  async function sentOf(hostId: number, batchId: number): Promise<{ replicas: number[]; workunits: number }> {
+    const rows = await a.store.sql.all<{ id: number; workunitId: number }>(
+      'SELECT r.id, r.workunit_id AS workunitId FROM replicas r JOIN workunits w ON w.id = r.workunit_id WHERE w.batch_id = ? AND r.host_id = ?',
+      [batchId, hostId],
+    );
+    return { replicas: rows.map((r) => r.id), workunits: new Set(rows.map((r) => r.workunitId)).size };
+  }
+
+  it('skips replicas another instance is sending, without waiting, and sends a replica of their work unit instead', async () => {
+    // Quorum 2: a work unit's two replicas are next to each other in the queue. The first replica
+    // of the first work unit and the second of the third are another instance's.
+    const { batchId, queue } = await queued(a, 'claimed-elsewhere', 10, 2, 900);
+    const locked = [queue[0]!.id, queue[5]!.id];
+    const one = await host(a);
+    const run = await whileLocked(locked, () => tasks(a, one, 10));
+    const mine = await sentOf(one.id, batchId);
+    // Every work unit, one replica each, none of them one the other instance had.
+    expect({ tasks: run.sent.length, mine: mine.replicas.length, workunits: mine.workunits, overlap: mine.replicas.filter((id) => locked.includes(id)), waited: run.waited, otherSentAll: run.otherSentAll }).toEqual({
+      tasks: 10, mine: 10, workunits: 10, overlap: [], waited: false, otherSentAll: true,
+    });
+  });
+
+  it('counts no new-host room and no daily quota for replicas another instance was sending', async () => {
+    // New hosts together may hold 16 of a 40-work-unit batch (share 0.25, floor 16), and a host 5 of an app's tasks a day.
+    const c = await open({ newHostShare: 0.25 });
+    const d = await open({ newHostTasksPerDay: 5 });
+    try {
+      const room = await queued(c, 'room-elsewhere', 40, 1, 901);
+      const first = await host(c);
+      const roomRun = await whileLocked([room.queue[0]!.id, room.queue[3]!.id], () => tasks(c, first, 40));
+      const daily = await queued(d, 'daily-elsewhere', 10, 1, 902);
+      const second = await host(d);
+      const dailyRun = await whileLocked([daily.queue[0]!.id, daily.queue[2]!.id], () => tasks(d, second, 10));
+      const used = await a.store.sql.get<{ used: number }>('SELECT q.used FROM host_app_quotas q JOIN batches b ON b.app_id = q.app_id WHERE q.host_id = ? AND b.id = ?', [second.id, daily.batchId]);
+      expect({
+        room: (await sentOf(first.id, room.batchId)).replicas.length,
+        daily: (await sentOf(second.id, daily.batchId)).replicas.length,
+        used: Number(used?.used),
+        waited: [roomRun.waited, dailyRun.waited],
+        otherSentAll: [roomRun.otherSentAll, dailyRun.otherSentAll],
+      }).toEqual({ room: 16, daily: 5, used: 5, waited: [false, false], otherSentAll: [true, true] });
+    } finally {
+      await c.close();
+      await d.close();
+    }
   });
 });
