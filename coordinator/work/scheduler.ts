@@ -9,7 +9,7 @@ import type { CoordinatorKey } from '../identity/coordinator-key.js';
 import type { AppVersionRecord } from '../store/catalog.js';
 import type { HostRecord } from '../store/identities.js';
 import type { Repositories, Tx } from '../store/store.js';
-import type { Candidate, CheckCandidate, TaskSource } from '../store/work-store.js';
+import type { AssignedTask, Candidate, CheckCandidate, TaskSource } from '../store/work-store.js';
 import { hostMeets, pickVersion, usable } from './app-matching.js';
 import { dailyAllowance, dailyRoom, inFlightAllowance, inFlightRoom, newHostCap, quotaDay, quotaDayEnds, type QuotaPolicy } from './host-quota.js';
 import type { Outbox } from './outbox.js';
@@ -400,19 +400,54 @@ export class Scheduler {
       const page = await read(pageSize, offset);
       await this.learnHeld(tx, round, page);
       scanned += page.length;
-      let taken = 0;
-      for (const c of page) {
-        if (tasks.length >= wanted) break;
-        if (!(await this.mayTakeOffer(tx, round, c))) {
-          if (regular) await this.noteDailyBlock(tx, round, c);
-          continue;
-        }
-        if (await this.take(tx, round, c.replicaId, c, true)) taken++;
-      }
+      const taken = await this.takePage(tx, round, page, wanted, regular);
       if (page.length < pageSize || this.noRoomLeft(round, page)) break; // that was all of this queue, or all it may take
       // Taken replicas leave the unsent set, so the next page starts that much earlier.
       offset += page.length - taken;
     }
+  }
+
+  /**
+   * Takes what the round may of a page, in its order, in a few statements rather than a few a
+   * task: picks in memory what taking one at a time would take, then claims them all in one
+   * statement and sends them all at once. When another instance claimed some first, they are left
+   * out, every pick of that pass is undone (with what it noted of daily quotas) and the page is
+   * picked again from its start: the tasks sent are those taking one at a time would have sent
+   * (a replica claimed in a pass undone and not picked again stays unsent, locked until the
+   * transaction ends, as one another instance is sending). Returns how many were sent.
+   */
+  private async takePage(tx: Repositories, round: Round, page: readonly Candidate[], wanted: number, regular: boolean): Promise<number> {
+    const lost = new Set<number>();
+    for (;;) {
+      const blocked = new Set(round.dailyBlocked);
+      const picks = await this.pick(tx, round, page, wanted, regular, lost);
+      const claimed = await tx.work.claimUnsent(picks.map((c) => c.replicaId));
+      if (picks.every((c) => claimed.has(c.replicaId))) {
+        await this.send(tx, round, picks);
+        return picks.length;
+      }
+      for (const c of picks) {
+        if (!claimed.has(c.replicaId)) lost.add(c.replicaId);
+        await this.unuse(round, c);
+      }
+      round.dailyBlocked = blocked;
+    }
+  }
+
+  /** The candidates of a page the round would take one at a time, in its order, but for `lost`; each counted as taken (use). */
+  private async pick(tx: Repositories, round: Round, page: readonly Candidate[], wanted: number, regular: boolean, lost: ReadonlySet<number>): Promise<Candidate[]> {
+    const picks: Candidate[] = [];
+    for (const c of page) {
+      if (round.tasks.length + picks.length >= wanted) break;
+      if (lost.has(c.replicaId)) continue;
+      if (!(await this.mayTakeOffer(tx, round, c))) {
+        if (regular) await this.noteDailyBlock(tx, round, c);
+        continue;
+      }
+      await this.use(tx, round, c, true);
+      picks.push(c);
+    }
+    return picks;
   }
 
   /** Whether the regular queue has a replica this host may take. */
@@ -575,62 +610,104 @@ export class Scheduler {
    * nothing was written or counted. `newHostRoom`: it counts against the new hosts' share of its batch.
    */
   private async take(tx: Repositories, round: Round, replicaId: number, c: Offer & { batchId: number }, newHostRoom: boolean): Promise<boolean> {
+    if (!(await tx.work.claimUnsent([replicaId])).has(replicaId)) return false;
+    await this.use(tx, round, c, newHostRoom);
+    await this.send(tx, round, [{ ...c, replicaId }]);
+    return true;
+  }
+
+  /**
+   * Counts a replica the round takes as the host's: its work unit's other replicas are not for
+   * this host (nor, with distinct users, its user) any more, it uses a task of its app's daily
+   * quota and, with `newHostRoom`, of the new hosts' share of its batch. The host may take it (mayTake).
+   */
+  private async use(tx: Repositories, round: Round, c: Offer & { batchId: number }, newHostRoom: boolean): Promise<void> {
+    round.held.set(c.workunitId, true);
+    const app = await round.appFor(c.appId);
+    app.dailyLeft--;
+    app.taken++;
+    if (newHostRoom) await this.newHostMayTake(tx, round, c.batchId);
+  }
+
+  /** Undoes use (with the new hosts' share), for a replica another instance claimed first: as if the round had never met it. */
+  private async unuse(round: Round, c: Offer & { batchId: number }): Promise<void> {
+    // Taken only when not held (fits).
+    round.held.set(c.workunitId, false);
+    const app = await round.appFor(c.appId);
+    app.dailyLeft++;
+    app.taken--;
+    const rooms = round.newHostRoom;
+    const left = rooms?.get(c.batchId);
+    if (rooms && left !== undefined) rooms.set(c.batchId, left + 1);
+  }
+
+  /**
+   * Sends claimed replicas the round counts as taken (use) to the host, in their order, in a few
+   * statements whatever their number: their work units' class under homogeneous redundancy in
+   * one, their sources in one, their assignments in one. Adaptive replication decides one work
+   * unit at a time (a few statements each, and a random draw each, in order). Each task is signed
+   * on its own.
+   */
+  private async send(tx: Repositories, round: Round, picks: readonly (Offer & { batchId: number; replicaId: number })[]): Promise<void> {
+    if (picks.length === 0) return;
     const { work } = tx;
     const { host, now } = round;
-    const { workunitId, batchId } = c;
-    if (!(await work.claimUnsent([replicaId])).has(replicaId)) return false;
-    if (newHostRoom) await this.newHostMayTake(tx, round, batchId);
-    // Its other replicas are not for this host (nor, with distinct users, its user) any more.
-    round.held.set(workunitId, true);
-    const choice = await round.appFor(c.appId);
-    choice.dailyLeft--;
-    choice.taken++;
-    const { policy: app } = choice;
-    const version = await round.versionFor(c);
-    if (app.homogeneousRedundancy) await work.setHrClass([workunitId], host.platformClass);
-    if (app.adaptiveReplication) await this.maybeReplicateOnce(tx, replicaId, workunitId, host);
+    const sending: { c: (typeof picks)[number]; app: AppPolicy }[] = [];
+    for (const c of picks) sending.push({ c, app: (await round.appFor(c.appId)).policy });
+    await work.setHrClass(sending.filter((s) => s.app.homogeneousRedundancy).map((s) => s.c.workunitId), host.platformClass);
+    for (const { c, app } of sending) if (app.adaptiveReplication) await this.maybeReplicateOnce(tx, c.replicaId, c.workunitId, host);
 
-    const src = await work.taskSource(replicaId);
-    const taskId = await this.drawTaskId(tx, round, replicaId);
-    const body: TaskBody = {
-      taskId,
-      workunitId: workunitRef({ replicaId, taskId, workunitId }),
-      hostKey: host.publicKey,
-      appVersionHash: version!.bundleHash,
-      inputHash: src.inputHash,
-      deadline: now + src.delayBoundMs,
-      rngSeed: src.rngSeed,
-      fpopsEst: src.fpopsEst,
-      issuedAt: now,
-    };
-    const signature = this.key.sign('task', body);
-    const assigned = await work.assign({
-      hostId: host.id,
-      sentAt: now,
-      holdUntil: now + this.options.holdTimeoutMs,
-      newHost: round.newHostRoom !== undefined,
-      tasks: [{ replicaId, taskId, appVersionId: version!.id, deadline: body.deadline, taskSignature: signature }],
+    const sources = await work.taskSources(picks.map((c) => c.replicaId));
+    const drawn = new Set<number>();
+    const rows: AssignedTask[] = [];
+    const tasks: Task[] = [];
+    for (const { c } of sending) {
+      const { replicaId, workunitId } = c;
+      const src = sources.get(replicaId);
+      if (!src) throw new Error(`replica ${replicaId} was claimed but its work unit could not be read`);
+      const version = await round.versionFor(c);
+      if (!version) throw new Error(`replica ${replicaId} was taken for host ${host.id} without a version it runs`);
+      const taskId = await this.drawTaskId(tx, round, replicaId, drawn);
+      drawn.add(taskId);
+      const body: TaskBody = {
+        taskId,
+        workunitId: workunitRef({ replicaId, taskId, workunitId }),
+        hostKey: host.publicKey,
+        appVersionHash: version.bundleHash,
+        inputHash: src.inputHash,
+        deadline: now + src.delayBoundMs,
+        rngSeed: src.rngSeed,
+        fpopsEst: src.fpopsEst,
+        issuedAt: now,
+      };
+      const signature = this.key.sign('task', body);
+      rows.push({ replicaId, taskId, appVersionId: version.id, deadline: body.deadline, taskSignature: signature });
+      tasks.push(this.toTask(body, signature, src));
+    }
+    const assigned = await work.assign({ hostId: host.id, sentAt: now, holdUntil: now + this.options.holdTimeoutMs, newHost: round.newHostRoom !== undefined, tasks: rows });
+    if (assigned !== rows.length) throw new Error(`${rows.length - assigned} of replicas ${rows.map((r) => r.replicaId).join(', ')} were no longer unsent`);
+    sending.forEach(({ c, app }, i) => {
+      const task = tasks[i]!;
+      round.tasks.push(task);
+      round.sent.set(app.projectId, (round.sent.get(app.projectId) ?? 0) + task.fpopsEst);
+      round.outbox?.batchChanged(c.batchId);
     });
-    if (assigned !== 1) throw new Error(`replica ${replicaId} was no longer unsent`);
-    round.tasks.push(this.toTask(body, signature, src));
-    round.sent.set(app.projectId, (round.sent.get(app.projectId) ?? 0) + src.fpopsEst);
-    round.outbox?.batchChanged(batchId);
-    return true;
   }
 
   /**
    * A task id no replica has: random, so it tells nothing of the replica's age or kind. Never its
    * replica's own id, which marks a task sent before migration 17 (workunitRef). Two instances
    * drawing the same one at once (about never) are stopped by the unique index: one request fails
-   * and its host asks again.
+   * and its host asks again. `unwritten`: those drawn for tasks of this round not written yet.
    */
-  private async drawTaskId(tx: Repositories, round: Round, replicaId: number): Promise<number> {
+  private async drawTaskId(tx: Repositories, round: Round, replicaId: number, unwritten: ReadonlySet<number>): Promise<number> {
     for (;;) {
       // As many as the round may send, checked in one statement rather than one a task.
       if (round.freeTaskIds.length === 0) {
         const drawn = new Set<number>();
-        while (drawn.size < Math.max(1, round.wanted - round.tasks.length)) drawn.add((this.options.taskIds ?? randomTaskId)());
-        round.freeTaskIds = await tx.work.freeTaskIds([...drawn]);
+        while (drawn.size < Math.max(1, round.wanted - round.tasks.length - unwritten.size)) drawn.add((this.options.taskIds ?? randomTaskId)());
+        // Those drawn for tasks not written yet are some replica's too.
+        round.freeTaskIds = (await tx.work.freeTaskIds([...drawn])).filter((id) => !unwritten.has(id));
       }
       // None left when every one drawn was some replica's: drawn again.
       const id = round.freeTaskIds.pop();
