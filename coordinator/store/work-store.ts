@@ -386,13 +386,15 @@ const SQL: Record<string, string> = {
   claimUnsent: `SELECT id FROM replicas WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) AND status = 'unsent'
     FOR NO KEY UPDATE SKIP LOCKED`,
   // A round's tasks to one host in one statement: what differs by task comes as a JSON array of
-  // rows (@tasks), what they share as parameters.
+  // rows (@tasks), what they share as parameters. The ids named again as a list, so that
+  // PostgreSQL looks them up by index (postgres-statement.ts, sqliteFunctions).
   assign: `UPDATE replicas SET status = 'in_progress', host_id = @hostId, app_version_id = t.app_version_id, sent_at = @sentAt,
     deadline = t.deadline, hold_until = @holdUntil, new_host = @newHost, task_signature = t.task_signature, task_id = t.task_id
     FROM (SELECT CAST(json_extract(value, '$.replicaId') AS BIGINT) AS replica_id, CAST(json_extract(value, '$.taskId') AS BIGINT) AS task_id,
       CAST(json_extract(value, '$.appVersionId') AS BIGINT) AS app_version_id, CAST(json_extract(value, '$.deadline') AS BIGINT) AS deadline,
       CAST(json_extract(value, '$.taskSignature') AS TEXT) AS task_signature FROM json_each(@tasks)) AS t
-    WHERE replicas.id = t.replica_id AND replicas.status = 'unsent'`,
+    WHERE replicas.id = t.replica_id AND replicas.status = 'unsent'
+    AND replicas.id IN (SELECT CAST(json_extract(value, '$.replicaId') AS BIGINT) FROM json_each(@tasks))`,
   newHostLoad: `SELECT (SELECT COALESCE(SUM(c.r_new_host), 0) FROM batch_counts c WHERE c.batch_id = b.id) AS held,
     b.workunit_count AS workunits FROM batches b WHERE b.id = ?`,
   newHostLoads: `SELECT b.id AS batchId, (SELECT COALESCE(SUM(c.r_new_host), 0) FROM batch_counts c WHERE c.batch_id = b.id) AS held,
