@@ -114,6 +114,7 @@ const SQL: Record<string, string> = {
   insertTeam: 'INSERT INTO teams (name, created_at) VALUES (?, ?) RETURNING id',
   // Trust only: n_valid, n_invalid and n_error are kept by triggers on replicas (migration 9).
   trustValid: 'UPDATE hosts SET consecutive_valid = consecutive_valid + ? WHERE id = ?',
+  trustValidOfHosts: 'UPDATE hosts SET consecutive_valid = consecutive_valid + ? WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))',
   trustInvalid: 'UPDATE hosts SET consecutive_valid = 0 WHERE id = ?',
   trustError: 'UPDATE hosts SET consecutive_valid = 0 WHERE id = ?',
   checkPassed: `UPDATE hosts SET sentinels_passed = sentinels_passed + 1, consecutive_valid = consecutive_valid + 1,
@@ -195,7 +196,17 @@ export class IdentityStore {
    * one). These record trust only: the counts of results follow the replicas (migration 9).
    */
   async recordValid(hostId: number, weight: 0 | 1): Promise<void> {
+    if (weight === 0) return;
     await this.sql.run(SQL.trustValid!, [weight, hostId]);
+  }
+
+  /** As recordValid for a valid result of each host (a verdict's), in one statement. */
+  async recordValidOfHosts(hostIds: readonly number[], weight: 0 | 1): Promise<void> {
+    if (weight === 0 || hostIds.length === 0) return;
+    // One result a host: a host named twice would be raised once.
+    if (new Set(hostIds).size !== hostIds.length) throw new Error(`a verdict credits host ${hostIds.find((h, i) => hostIds.indexOf(h) !== i)} twice`);
+    if (hostIds.length === 1) return this.recordValid(hostIds[0]!, weight);
+    await this.sql.run(SQL.trustValidOfHosts!, [weight, JSON.stringify(hostIds)]);
   }
 
   /** An invalid result: trust starts over. */

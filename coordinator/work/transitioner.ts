@@ -304,13 +304,10 @@ export class Transitioner {
     // each result was granted before, and all the grant needs.
     const facts = await this.credit.facts(tx, wu.id);
     const granted = new Set(facts.filter((f) => f.granted).map((f) => f.replicaId));
-    for (const id of newlyValid) {
-      // A result validated again after its work unit was reopened raised trust the first time.
-      if (granted.has(id)) continue;
-      const r = byId.get(id)!;
-      await identities.recordValid(r.hostId!, checked);
-      await this.quotas.valid(tx, r.hostId!, wu.appId);
-    }
+    // A result validated again after its work unit was reopened raised trust the first time.
+    const trusted = newlyValid.filter((id) => !granted.has(id)).map((id) => byId.get(id)!.hostId!);
+    await identities.recordValidOfHosts(trusted, checked);
+    for (const hostId of trusted) await this.quotas.valid(tx, hostId, wu.appId);
     await this.credit.grant(tx, wu, verdict.valid.map((id) => ({ replicaId: id, hostId: byId.get(id)!.hostId! })), now, outbox, facts);
   }
 
