@@ -1,39 +1,23 @@
 // Accounts behave the same on both backends of the store contract, and instances racing on one
 // PostgreSQL database create the first admin once.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountError, AccountService } from '../../coordinator/accounts/account-service.js';
 import { migratePostgres } from '../../coordinator/store/postgres/migrate.js';
 import { PostgresDatabase } from '../../coordinator/store/sql/postgres-database.js';
 import type { SqlDatabase } from '../../coordinator/store/sql/sql.js';
-import { Store } from '../../coordinator/store/store.js';
 import { createTestDatabase, skipPostgresTests } from '../helpers/postgres.js';
+import { storeBackends } from '../helpers/store-backends.js';
 
 const skipPostgres = await skipPostgresTests('accounts on PostgreSQL');
 
-const backends: { name: string; skip: boolean; open(): Promise<{ db: SqlDatabase; dispose(): Promise<void> }> }[] = [
-  {
-    name: 'SQLite',
-    skip: false,
-    async open() {
-      const dir = mkdtempSync(join(tmpdir(), 'vg-accounts-'));
-      const store = Store.open(join(dir, 'coordinator.sqlite'));
-      return { db: store.sql, dispose: async () => (store.close(), rmSync(dir, { recursive: true, force: true })) };
-    },
+// The accounts run on the store's SQL layer, as AccountService does.
+const backends = storeBackends(skipPostgres).map((b) => ({
+  ...b,
+  open: async () => {
+    const { store, dispose } = await b.open();
+    return { db: store.sql, dispose };
   },
-  {
-    name: 'PostgreSQL',
-    skip: skipPostgres,
-    async open() {
-      const database = await createTestDatabase();
-      const db = new PostgresDatabase({ connectionString: database.url, max: 4 });
-      await migratePostgres(db);
-      return { db, dispose: async () => (await db.close(), await database.drop()) };
-    },
-  },
-];
+}));
 
 for (const backend of backends) {
   describe.skipIf(backend.skip)(`accounts on ${backend.name}`, () => {

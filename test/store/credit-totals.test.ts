@@ -1,12 +1,10 @@
 // Holders' credit written for several at once (a report's grants, CreditGranter.totalsOnce) on
 // both backends: totals add up exactly and each recent average is stored as the very double it
 // was computed as (on PostgreSQL it travels as JSON text), and the transaction remembers it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../coordinator/store/store.js';
-import { createTestDatabase, skipPostgresTests, type TestDatabase } from '../helpers/postgres.js';
+import { skipPostgresTests } from '../helpers/postgres.js';
+import { storeBackends } from '../helpers/store-backends.js';
 
 const skipPostgres = await skipPostgresTests('credit totals on PostgreSQL');
 const T = 1_796_622_510_507;
@@ -14,26 +12,7 @@ const T = 1_796_622_510_507;
 // Doubles whose shortest decimal text has 17 digits, a subnormal, and a whole number.
 const AVERAGES = [0.1 + 0.2, 1 / 3, 5e-324, 2 ** 53 + 2, 123.456e-7];
 
-const backends = [
-  {
-    name: 'SQLite',
-    skip: false,
-    async open() {
-      const dir = mkdtempSync(join(tmpdir(), 'vg-credit-totals-'));
-      const store = Store.open(join(dir, 'coordinator.sqlite'));
-      return { store, dispose: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    skip: skipPostgres,
-    async open() {
-      const database: TestDatabase = await createTestDatabase();
-      const store = await Store.openPostgres(database.url);
-      return { store, dispose: async () => (await store.close(), await database.drop()) };
-    },
-  },
-];
+const backends = storeBackends(skipPostgres);
 
 for (const backend of backends) {
   describe.skipIf(backend.skip)(`holders' credit written together on ${backend.name}`, () => {

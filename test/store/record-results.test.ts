@@ -1,37 +1,16 @@
 // A report's results recorded together (WorkStore.recordResults; one statement on PostgreSQL):
 // every field stored as one recorded alone would store it, and a replica whose result another
 // instance recorded first is left as it is and not counted as recorded.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../coordinator/store/store.js';
 import type { ResultRecord } from '../../coordinator/store/work-store.js';
-import { createTestDatabase, skipPostgresTests, type TestDatabase } from '../helpers/postgres.js';
+import { skipPostgresTests } from '../helpers/postgres.js';
+import { storeBackends } from '../helpers/store-backends.js';
 
 const skipPostgres = await skipPostgresTests('recording results on PostgreSQL');
 const T = 1_796_622_510_507;
 
-const backends = [
-  {
-    name: 'SQLite',
-    skip: false,
-    async open() {
-      const dir = mkdtempSync(join(tmpdir(), 'vg-record-results-'));
-      const store = Store.open(join(dir, 'coordinator.sqlite'));
-      return { store, dispose: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    skip: skipPostgres,
-    async open() {
-      const database: TestDatabase = await createTestDatabase();
-      const store = await Store.openPostgres(database.url);
-      return { store, dispose: async () => (await store.close(), await database.drop()) };
-    },
-  },
-];
+const backends = storeBackends(skipPostgres);
 
 const COLUMNS = `id, status, outcome, validate_state AS validateState, received_at AS receivedAt, result_hash AS resultHash,
   result_signature AS signature, output_json AS outputJson, output_hash AS outputHash, error_json AS errorJson, log_json AS logJson,
