@@ -37,8 +37,8 @@ export interface TransitionerOptions {
 /**
  * A report's open regular work units, locked and read at once (transitionAll). Each is served to
  * its own turn of the loop only, and none once anything wider than judging one regular work unit
- * has run (a sentinel, a check, a caught host, another work unit judged in between): what that
- * wrote may be what an entry read before.
+ * has run (a sentinel, a check, a caught host, another work unit judged in between) until those
+ * still to come are read again: what that wrote may be what an entry read before.
  */
 interface ReadAhead {
   rows: Map<number, { wu: Workunit; replicas: Replica[] }>;
@@ -82,14 +82,18 @@ export class Transitioner {
       return;
     }
     await tx.ledger.takeTurn();
-    const rows = await tx.work.lockWorkunitsWithReplicas(ids);
-    for (const [id, row] of rows) if (row.wu.status !== 'active' || row.wu.expectedOutputHash !== null) rows.delete(id);
-    const ahead: ReadAhead = { rows, next: undefined, stale: false };
+    const ahead: ReadAhead = { rows: await this.readOpen(tx, ids), next: undefined, stale: false };
     this.readAhead.set(tx, ahead);
     try {
       // Nothing here reads a holder's totals, nor opens a savepoint.
       await this.credit.totalsOnce(tx, async () => {
-        for (const id of ids) {
+        for (const [i, id] of ids.entries()) {
+          // After a wider step the open ones still to come are read again, together: one check in a
+          // report must not cost every work unit after it two statements of its own.
+          if (ahead.stale && ahead.rows.has(id)) {
+            ahead.rows = await this.readOpen(tx, ids.slice(i).filter((later) => ahead.rows.has(later)));
+            ahead.stale = false;
+          }
           ahead.next = id;
           await this.transition(tx, id, now, outbox);
         }
@@ -99,7 +103,14 @@ export class Transitioner {
     }
   }
 
-  /** The work unit as transitionAll read it, if it may be used for this turn; else none from now on. */
+  /** The work units open for validation among ids (active, not sentinels), locked and read with their replicas. */
+  private async readOpen(tx: Tx, ids: readonly number[]): Promise<ReadAhead['rows']> {
+    const rows = await tx.work.lockWorkunitsWithReplicas(ids);
+    for (const [id, row] of rows) if (row.wu.status !== 'active' || row.wu.expectedOutputHash !== null) rows.delete(id);
+    return rows;
+  }
+
+  /** The work unit as transitionAll read it, if it may be used for this turn; else none until it is read again. */
   private readAheadFor(tx: Tx, workunitId: number): { wu: Workunit; replicas: Replica[] } | undefined {
     const ahead = this.readAhead.get(tx);
     if (!ahead) return undefined;

@@ -2,7 +2,8 @@
 // as an ordinary task, to compare a host's answer with the one other hosts agreed on. Disputes are
 // settled by arbiters at a larger quorum, and the losing side is caught — a lying host, or the
 // colluders whose wrong answer had been accepted (the researcher's result is then put right).
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { WorkStore } from '../../coordinator/store/work-store.js';
 import type { Task } from '../../protocol/messages.js';
 import { resultPieces } from '../../coordinator/research/results-export.js';
 import type { World, WorldHost } from '../helpers/world.js';
@@ -147,6 +148,45 @@ describe('checks of done work units', () => {
     for await (const p of resultPieces(world.core.store, world.core.outputs, batch, true)) if ('text' in p) text += p.text;
     const line = text.split('\n').map((l) => (l ? JSON.parse(l) : null)).find((l) => l?.workunitId === w);
     expect(line).toEqual({ seq: 0, workunitId: w, status: 'done', output: { echo: { r: 'w' } } });
+    await expectLedgerConsistent(world);
+  });
+});
+
+describe('a report with a check among its results', () => {
+  it('reads the open work units after the check again together, not each on its own, and judges them all', async () => {
+    const { roll } = lottery();
+    const app = await world.addApp();
+    const batch = await submit(world, app, ['w', 'x1', 'x2', 'x3', 'x4'].map((tag) => regular(tag)));
+    const [w, ...xs] = world.workunitIds(batch) as [number, ...number[]];
+    const [a, b, c, d] = [(await world.addHost()), (await world.addHost()), (await world.addHost()), (await world.addHost())];
+    roll.value = REGULAR;
+    await decide([a, b], right);
+    expect((await wu(world, w)).status).toBe('done');
+    roll.value = CHECK;
+    const [check] = await c.request(1);
+    expect(world.workunitOf(check!)).toBe(w);
+    roll.value = REGULAR;
+    const ofC = await c.request(4);
+    const ofD = await d.request(4);
+    expect(ofC.map((t) => world.workunitOf(t)).sort()).toEqual([...xs].sort());
+    for (const t of ofD) await answer(d, t, right(t));
+
+    // The check first: judging it moves c's trust, which the work units after it read.
+    const lockOne = vi.spyOn(WorkStore.prototype, 'lockWorkunit');
+    const lockMany = vi.spyOn(WorkStore.prototype, 'lockWorkunitsWithReplicas');
+    try {
+      const acks = await c.report(c.result(check!, right(check!)), ...ofC.map((t) => c.result(t, right(t))));
+      expect(acks.map((x) => x.status)).toEqual(['accepted', 'accepted', 'accepted', 'accepted', 'accepted']);
+      // The check's own work unit alone on its own; the four read before it and once after it.
+      expect(lockOne.mock.calls.map(([id]) => id)).toEqual([w]);
+      expect(lockMany.mock.calls.map(([ids]) => [...ids].sort())).toEqual([[w, ...xs].sort(), [...xs].sort()]);
+    } finally {
+      lockOne.mockRestore();
+      lockMany.mockRestore();
+    }
+    for (const x of xs) expect((await wu(world, x)).status).toBe('done');
+    expect((await replicaOf(world, check!))).toMatchObject({ validateState: 'valid' });
+    expect(hostRow(world, c.id)).toMatchObject({ sentinels_passed: 1 });
     await expectLedgerConsistent(world);
   });
 });
