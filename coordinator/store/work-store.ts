@@ -264,6 +264,27 @@ const toReplica = (r: ReplicaRow): Replica => ({
   outputHash: r.output_hash,
 });
 
+/** Rows of one multi-row insert on PostgreSQL: a few hundred kilobytes of JSON. */
+const REPLICA_ROWS_PER_STATEMENT = 5000;
+const INSERT_BYTES_PER_STATEMENT = 4 * 1024 * 1024;
+
+/** Consecutive runs of items whose sizes add up to at most INSERT_BYTES_PER_STATEMENT (each at least one item). */
+function* bySize<T>(items: readonly T[], size: (item: T) => number): Generator<T[]> {
+  let run: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const b = size(item);
+    if (run.length > 0 && bytes + b > INSERT_BYTES_PER_STATEMENT) {
+      yield run;
+      run = [];
+      bytes = 0;
+    }
+    run.push(item);
+    bytes += b;
+  }
+  if (run.length > 0) yield run;
+}
+
 const SQL: Record<string, string> = {
   insertBatch: 'INSERT INTO batches (project_id, app_id, name, client_key, created_at, staged, instance) VALUES (?, ?, ?, ?, ?, 1, ?) RETURNING id',
   batchByKey: 'SELECT id, staged, workunit_count FROM batches WHERE project_id = ? AND client_key = ?',
@@ -310,6 +331,19 @@ const SQL: Record<string, string> = {
   reduceQuorum: `UPDATE workunits SET full_min_quorum = min_quorum, full_target_nresults = target_nresults,
     min_quorum = 1, target_nresults = 1 WHERE id = ?`,
   insertReplica: "INSERT INTO replicas (workunit_id, priority, status, created_at, kind) VALUES (?, ?, 'unsent', ?, ?) RETURNING id",
+  // PostgreSQL only: many rows in one statement, in the order given (ids follow it).
+  insertReplicasPostgres: `INSERT INTO replicas (workunit_id, priority, status, created_at, kind)
+    SELECT j.w, j.p, 'unsent', @now, j.k FROM json_to_recordset(CAST(@rows AS json)) AS j(i BIGINT, w BIGINT, p BIGINT, k TEXT) ORDER BY j.i`,
+  insertWorkunitsPostgres: `INSERT INTO workunits (batch_id, seq, app_id, input_json, input_hash, min_quorum, target_nresults,
+    max_error_results, max_total_results, max_success_results, delay_bound_ms, fpops_est, priority, rng_seed, created_at,
+    expected_output_json, expected_output_hash)
+    SELECT j.batch_id, j.seq, j.app_id, j.input_json, j.input_hash, j.min_quorum, j.target_nresults, j.max_error_results,
+      j.max_total_results, j.max_success_results, j.delay_bound_ms, j.fpops_est, j.priority, j.rng_seed, @now,
+      j.expected_output_json, j.expected_output_hash
+    FROM json_to_recordset(CAST(@rows AS json)) AS j(batch_id BIGINT, seq BIGINT, app_id BIGINT, input_json TEXT, input_hash TEXT,
+      min_quorum BIGINT, target_nresults BIGINT, max_error_results BIGINT, max_total_results BIGINT, max_success_results BIGINT,
+      delay_bound_ms BIGINT, fpops_est DOUBLE PRECISION, priority BIGINT, rng_seed TEXT, expected_output_json TEXT, expected_output_hash TEXT)
+    ORDER BY j.seq`,
   replicasOf: `SELECT ${JUDGED_REPLICAS} WHERE r.workunit_id = ? ORDER BY r.id`,
   replicasOfMany: `SELECT ${JUDGED_REPLICAS} WHERE r.workunit_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) ORDER BY r.id`,
   workunitsOf: 'SELECT * FROM workunits WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) ORDER BY id',
@@ -635,8 +669,41 @@ export class WorkStore {
     await this.sql.run(SQL.reduceQuorum!, [workunitId]);
   }
 
+  /**
+   * As insertWorkunit for each, in the order given. On PostgreSQL a statement per few megabytes of
+   * them rather than one each: ingest was a round trip per work unit.
+   */
+  async insertWorkunits(ws: readonly NewWorkunit[], now: number): Promise<void> {
+    if (this.sql.dialect === 'sqlite') {
+      for (const w of ws) await this.insertWorkunit(w, now);
+      return;
+    }
+    for (const part of bySize(ws, (w) => 512 + (w.inputJson?.length ?? 0) + (w.expectedOutputJson?.length ?? 0))) {
+      const rows = part.map((w) => ({
+        batch_id: w.batchId, seq: w.seq, app_id: w.appId, input_json: w.inputJson, input_hash: w.inputHash, min_quorum: w.minQuorum,
+        target_nresults: w.targetNresults, max_error_results: w.maxErrorResults, max_total_results: w.maxTotalResults,
+        max_success_results: w.maxSuccessResults, delay_bound_ms: w.delayBoundMs, fpops_est: w.fpopsEst, priority: w.priority,
+        rng_seed: w.rngSeed, expected_output_json: w.expectedOutputJson ?? null, expected_output_hash: w.expectedOutputHash ?? null,
+      }));
+      await this.sql.run(SQL.insertWorkunitsPostgres!, { rows: JSON.stringify(rows), now });
+    }
+  }
+
   async insertReplicas(workunitId: number, priority: number, count: number, now: number, kind: ReplicaKind): Promise<void> {
-    for (let i = 0; i < count; i++) await this.insertReplica(workunitId, priority, now, kind);
+    await this.insertReplicaSets([{ workunitId, priority, count, kind }], now);
+  }
+
+  /** `count` new unsent replicas of each work unit, in the order given; on PostgreSQL in one statement per thousands. */
+  async insertReplicaSets(sets: readonly { workunitId: number; priority: number; count: number; kind: ReplicaKind }[], now: number): Promise<void> {
+    const rows = sets.flatMap((s) => Array.from({ length: s.count }, () => s));
+    if (this.sql.dialect === 'sqlite' || rows.length === 1) {
+      for (const r of rows) await this.insertReplica(r.workunitId, r.priority, now, r.kind);
+      return;
+    }
+    for (let i = 0; i < rows.length; i += REPLICA_ROWS_PER_STATEMENT) {
+      const part = rows.slice(i, i + REPLICA_ROWS_PER_STATEMENT).map((r, j) => ({ i: j, w: r.workunitId, p: r.priority, k: r.kind }));
+      await this.sql.run(SQL.insertReplicasPostgres!, { rows: JSON.stringify(part), now });
+    }
   }
 
   async insertReplica(workunitId: number, priority: number, now: number, kind: ReplicaKind): Promise<number> {

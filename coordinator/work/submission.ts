@@ -185,26 +185,24 @@ export class Submission {
   private async insertChunk(stage: Stage, prepared: Prepared[], now: number, within: Tx | undefined): Promise<void> {
     // One draw of randomness for the chunk: a call per work unit was a sixth of ingest time.
     const seeds = randomBytes(32 * prepared.length);
+    const rows = prepared.map((p, i) => ({
+      ...p.replication,
+      batchId: stage.batchId,
+      seq: stage.count + i,
+      appId: stage.app.id,
+      inputJson: p.inputJson,
+      inputHash: p.inputHash,
+      rngSeed: seeds.toString('hex', 32 * i, 32 * (i + 1)),
+      expectedOutputJson: p.expected?.json ?? null,
+      expectedOutputHash: p.expected?.hash ?? null,
+    }));
     await this.store.within(within, async (tx) => {
-      for (const [i, p] of prepared.entries()) {
-        if (p.incoming) await this.blobs.keep(p.incoming, () => tx.catalog.recordFile(p.inputHash, p.size, now));
-        await tx.work.insertWorkunit(
-          {
-            ...p.replication,
-            batchId: stage.batchId,
-            seq: stage.count++,
-            appId: stage.app.id,
-            inputJson: p.inputJson,
-            inputHash: p.inputHash,
-            rngSeed: seeds.toString('hex', 32 * i, 32 * (i + 1)),
-            expectedOutputJson: p.expected?.json ?? null,
-            expectedOutputHash: p.expected?.hash ?? null,
-          },
-          now,
-        );
-        if (p.expected) stage.sentinels++;
-      }
+      for (const p of prepared) if (p.incoming) await this.blobs.keep(p.incoming, () => tx.catalog.recordFile(p.inputHash, p.size, now));
+      await tx.work.insertWorkunits(rows, now);
     });
+    // Counted once the chunk is in: a chunk that failed leaves the stage as it was.
+    stage.count += prepared.length;
+    stage.sentinels += prepared.filter((p) => p.expected).length;
   }
 
   /** Makes the staged batch visible, all at once. */
@@ -246,10 +244,9 @@ export class Submission {
     const through = await tx.work.lockReplicasThrough(batchId);
     if (through === undefined) return { done: true, workunits: 0 };
     const wus = await tx.work.workunitsAfter(batchId, through, limit);
-    for (const w of wus) {
-      // Cancelled while waiting for its replicas: it gets none.
-      if (w.status === 'active') await tx.work.insertReplicas(w.id, w.priority, w.target_nresults, now, w.sentinel ? 'sentinel' : 'regular');
-    }
+    // Cancelled while waiting for its replicas: it gets none.
+    const sets = wus.filter((w) => w.status === 'active').map((w) => ({ workunitId: w.id, priority: w.priority, count: w.target_nresults, kind: w.sentinel ? 'sentinel' as const : 'regular' as const }));
+    await tx.work.insertReplicaSets(sets, now);
     if (wus.length > 0) await tx.work.setReplicasThrough(batchId, wus[wus.length - 1]!.id);
     return { done: wus.length < limit, workunits: wus.length };
   }
