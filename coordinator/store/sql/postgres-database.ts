@@ -6,6 +6,7 @@ import pg from 'pg';
 import { ConflictError, ConstraintError, type RunResult, type SqlDatabase, type SqlParams, type SqlTransaction, type SqlValue, type TransactionOptions } from './sql.js';
 import { toPostgres, type PostgresStatement } from './postgres-statement.js';
 import { retryConflicts, runAfterCommit, TransactionLostError, TransactionScope } from './transaction-scope.js';
+import type { HeldWrite } from './write-behind.js';
 
 const INT8 = 20;
 const BOOL = 16;
@@ -88,7 +89,9 @@ export class PostgresDatabase implements SqlDatabase {
     let discard = false;
     try {
       await this.command(client, 'BEGIN');
-      result = await fn(new PostgresTransaction(this, client, scope, 0));
+      const tx = new PostgresTransaction(this, client, scope, 0);
+      result = await fn(tx);
+      await tx.writeHeld();
       await this.command(client, 'COMMIT');
     } catch (error) {
       // A connection that failed is not given back to be used again. (When it failed during
@@ -171,18 +174,43 @@ class PostgresTransaction implements SqlTransaction {
   ) {}
 
   async all<T>(sql: string, params?: SqlParams): Promise<T[]> {
-    this.scope.checkDepth(this.depth);
+    await this.before();
     return (await this.database.query<T>(this.client, sql, params)).rows;
   }
 
   async get<T>(sql: string, params?: SqlParams): Promise<T | undefined> {
-    this.scope.checkDepth(this.depth);
+    await this.before();
     return (await this.database.query<T>(this.client, sql, params)).rows[0];
   }
 
   async run(sql: string, params?: SqlParams): Promise<RunResult> {
-    this.scope.checkDepth(this.depth);
+    await this.before();
     return { changes: (await this.database.query(this.client, sql, params)).rowCount ?? 0 };
+  }
+
+  hold<K, V>(kind: HeldWrite<K, V>, key: K, value: V): void {
+    this.scope.checkDepth(this.depth);
+    this.scope.behind.hold(kind, key, value);
+  }
+
+  /** Writes what is held, before anything else runs: what runs next sees it. */
+  async writeHeld(): Promise<void> {
+    this.scope.checkDepth(this.depth);
+    if (this.scope.behind.empty || this.writing) return;
+    this.writing = true;
+    try {
+      await this.scope.behind.flush(this);
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Set while held writes are being written: their own statements go straight on. */
+  private writing = false;
+
+  private async before(): Promise<void> {
+    this.scope.checkDepth(this.depth);
+    if (!this.writing) await this.writeHeld();
   }
 
   get memo(): Map<string, unknown> {
@@ -201,15 +229,20 @@ class PostgresTransaction implements SqlTransaction {
   }
 
   async savepoint<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
-    this.scope.checkDepth(this.depth);
+    // What this level holds is written at this level, not in the savepoint (undone with it).
+    await this.writeHeld();
     const name = this.scope.enter();
     await this.database.command(this.client, `SAVEPOINT ${name}`);
     try {
-      const result = await fn(new PostgresTransaction(this.database, this.client, this.scope, this.depth + 1));
+      const inner = new PostgresTransaction(this.database, this.client, this.scope, this.depth + 1);
+      const result = await fn(inner);
+      await inner.writeHeld();
       await this.database.command(this.client, `RELEASE SAVEPOINT ${name}`);
       this.scope.leave(true);
       return result;
     } catch (error) {
+      // What the savepoint held goes with it.
+      this.scope.behind.discard();
       this.scope.leave(false);
       if (isConnectionError(error)) throw new TransactionLostError('the connection to PostgreSQL was lost', error);
       try {

@@ -1,6 +1,7 @@
 // The store contract's lowest layer: SQL statements run on one of two backends, SQLite (the
 // embedded default) or PostgreSQL (the cluster), through one asynchronous interface. Statements
 // are written once with `?` placeholders; each backend binds them its own way.
+import type { HeldWrite } from './write-behind.js';
 
 /** What a statement may be bound to. Booleans are stored as 0/1 on both backends. */
 export type SqlValue = string | number | bigint | boolean | null | Uint8Array;
@@ -32,6 +33,12 @@ export interface SqlExecutor {
    * forgotten when any of them rolls back. Absent outside a transaction.
    */
   readonly memo?: Map<string, unknown>;
+  /**
+   * PostgreSQL, in a transaction: writes to hold back and send together (write-behind.ts), each
+   * before whatever statement runs next. Absent where every statement goes at once (SQLite,
+   * which has no round trips to save, and outside a transaction).
+   */
+  hold?<K, V>(kind: HeldWrite<K, V>, key: K, value: V): void;
 }
 
 /** A transaction in progress: statements, nested savepoints, and what to do once it commits. */

@@ -1,6 +1,7 @@
 // What both backends keep for an open transaction: its nested savepoints, which of them may run
 // statements now, and the after-commit callbacks of each.
 import { ConflictError } from './sql.js';
+import { WriteBehind } from './write-behind.js';
 
 /** A transaction lost as a whole (connection gone, disk full, I/O error): nothing in it was kept. */
 export class TransactionLostError extends Error {
@@ -25,6 +26,8 @@ export class TransactionScope {
    * there may be undone.
    */
   readonly memo = new Map<string, unknown>();
+  /** Writes held back (PostgreSQL): always of the innermost level, written before it opens another or ends. */
+  readonly behind = new WriteBehind();
 
   /** The level that may run statements now: the innermost open one. */
   get depth(): number {
