@@ -1,5 +1,6 @@
 // Users, teams and hosts: who computes, and the credit and trust they have earned.
 import type { SqlExecutor } from './sql/sql.js';
+import type { HeldWrite } from './sql/write-behind.js';
 import type { Capabilities, Platform } from '../../protocol/messages.js';
 import type { Average } from '../work/credit.js';
 
@@ -100,7 +101,20 @@ function toHost(r: HostRow): HostRecord {
   };
 }
 
+/** Valid results raising hosts' trust, held (PostgreSQL) and written in one statement: each host's raises add up. */
+const TRUST_VALID: HeldWrite<number, number> = {
+  name: 'trust raised',
+  merge: (held, next) => held + next,
+  async write(sql, held) {
+    const rows = [...held].map(([id, n]) => ({ id, n }));
+    await sql.run(SQL.trustValidMany!, { rows: JSON.stringify(rows), ids: `{${[...held.keys()].join(',')}}` });
+  },
+};
+
 const SQL: Record<string, string> = {
+  // PostgreSQL only (held writes): the ids as an array too, for the index.
+  trustValidMany: `UPDATE hosts SET consecutive_valid = consecutive_valid + j.n FROM json_to_recordset(CAST(@rows AS json)) AS j(id BIGINT, n BIGINT)
+    WHERE hosts.id = j.id AND hosts.id = ANY(CAST(@ids AS BIGINT[]))`,
   hostByKey: `SELECT ${HOST_COLUMNS} FROM hosts h JOIN users u ON u.id = h.user_id WHERE h.public_key = ?`,
   hostById: `SELECT ${HOST_COLUMNS} FROM hosts h JOIN users u ON u.id = h.user_id WHERE h.id = ?`,
   insertHost: `INSERT INTO hosts (public_key, user_id, name, platform_kind, platform_class, platform_json,
@@ -145,6 +159,7 @@ const SQL: Record<string, string> = {
 };
 for (const table of ['hosts', 'users', 'teams'] as const) {
   SQL[`credit_${table}`] = `SELECT rac, rac_time FROM ${table} WHERE id = ?`;
+  SQL[`credits_${table}`] = `SELECT id, rac, rac_time FROM ${table} WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))`;
   SQL[`add_${table}`] = `UPDATE ${table} SET total_credit_micro = total_credit_micro + ?, rac = ?, rac_time = ? WHERE id = ?`;
   SQL[`add_many_${table}`] = `UPDATE ${table} SET total_credit_micro = total_credit_micro + CAST(json_extract(j.value, '$.micro') AS BIGINT),
     rac = CAST(json_extract(j.value, '$.rac') AS DOUBLE PRECISION), rac_time = CAST(json_extract(j.value, '$.time') AS BIGINT)
@@ -205,6 +220,10 @@ export class IdentityStore {
     if (weight === 0 || hostIds.length === 0) return;
     // One result a host: a host named twice would be raised once.
     if (new Set(hostIds).size !== hostIds.length) throw new Error(`a verdict credits host ${hostIds.find((h, i) => hostIds.indexOf(h) !== i)} twice`);
+    if (this.sql.hold) {
+      for (const id of hostIds) this.sql.hold(TRUST_VALID, id, weight);
+      return;
+    }
     if (hostIds.length === 1) return this.recordValid(hostIds[0]!, weight);
     await this.sql.run(SQL.trustValidOfHosts!, [weight, JSON.stringify(hostIds)]);
   }
@@ -297,6 +316,19 @@ export class IdentityStore {
     if (known) return known;
     const row = (await this.sql.get(SQL[`credit_${holder}`]!, [id])) as { rac: number; rac_time: number };
     return { rac: row.rac, time: row.rac_time };
+  }
+
+  /**
+   * Reads the recent averages of these holders into the transaction's memo, in one statement:
+   * creditAverage then costs none for them. Only under the ledger's turn (see creditAverage).
+   */
+  async knowAverages(holder: CreditHolder, ids: Iterable<number>): Promise<void> {
+    const memo = this.sql.memo;
+    if (!memo) return;
+    const unknown = [...new Set(ids)].filter((id) => !memo.has(`average.${holder}.${id}`));
+    if (unknown.length < 2) return;
+    const rows = (await this.sql.all(SQL[`credits_${holder}`]!, [JSON.stringify(unknown)])) as { id: number; rac: number; rac_time: number }[];
+    for (const r of rows) memo.set(`average.${holder}.${r.id}`, { rac: r.rac, time: r.rac_time } satisfies Average);
   }
 
   async addCredit(holder: CreditHolder, id: number, micro: number, avg: Average): Promise<void> {

@@ -5,6 +5,7 @@
 // entry keeps the amount it was signed with and its exact units (micro-credits), which are what
 // every sum adds up.
 import type { SqlExecutor } from './sql/sql.js';
+import type { HeldWrite } from './sql/write-behind.js';
 import type { CreditReceipt } from '../../protocol/messages.js';
 
 export type LedgerKind = 'grant' | 'revocation' | 'correction';
@@ -28,12 +29,34 @@ const SQL: Record<string, string> = {
   nextId: 'SELECT COALESCE(MAX(id), 0) + 1 AS id FROM credit_ledger',
   insert: `INSERT INTO credit_ledger (id, kind, replica_id, task_id, workunit_id, host_id, host_key, user_id, team_id, amount, micro,
     granted_at, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  // PostgreSQL only (held writes). JSON carries each amount as the shortest text that reads back as the same double.
+  insertMany: `INSERT INTO credit_ledger (id, kind, replica_id, task_id, workunit_id, host_id, host_key, user_id, team_id, amount, micro,
+    granted_at, prev_hash, entry_hash, signature)
+    SELECT j.id, j.kind, j.replica_id, j.task_id, j.workunit_id, j.host_id, j.host_key, j.user_id, j.team_id, j.amount, j.micro,
+      j.granted_at, j.prev_hash, j.entry_hash, j.signature
+    FROM json_to_recordset(CAST(@rows AS json)) AS j(id BIGINT, kind TEXT, replica_id BIGINT, task_id BIGINT, workunit_id BIGINT, host_id BIGINT,
+      host_key TEXT, user_id BIGINT, team_id BIGINT, amount DOUBLE PRECISION, micro BIGINT, granted_at BIGINT, prev_hash TEXT, entry_hash TEXT,
+      signature TEXT)
+    ORDER BY j.id`,
   granted: "SELECT 1 FROM credit_ledger WHERE replica_id = ? AND kind = 'grant'",
   held: `SELECT SUM(micro) AS net, COUNT(*) FILTER (WHERE kind = 'grant') AS grants, COUNT(*) FILTER (WHERE kind = 'revocation') AS revocations
     FROM credit_ledger WHERE replica_id = ?`,
   after: `SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE id > ? ORDER BY id LIMIT ?`,
   ofHostAfter: `SELECT ${RECEIPT_COLUMNS} FROM credit_ledger WHERE host_id = ? AND id > ? ORDER BY id LIMIT ?`,
   hashBefore: 'SELECT entry_hash FROM credit_ledger WHERE id < ? ORDER BY id DESC LIMIT 1',
+};
+
+/** Entries appended, held (PostgreSQL) and inserted in one statement, in the order appended. */
+const ENTRIES: HeldWrite<number, LedgerEntry> = {
+  name: 'ledger entries',
+  async write(sql, held) {
+    const rows = [...held.values()].map((e) => ({
+      id: e.entryId, kind: e.kind, replica_id: e.replicaId, task_id: e.taskId, workunit_id: e.workunitId, host_id: e.hostId, host_key: e.hostKey,
+      user_id: e.userId, team_id: e.teamId, amount: e.amount, micro: e.micro, granted_at: e.grantedAt, prev_hash: e.prevHash, entry_hash: e.entryHash,
+      signature: e.signature,
+    }));
+    await sql.run(SQL.insertMany!, { rows: JSON.stringify(rows) });
+  },
 };
 
 export interface LedgerHead {
@@ -90,7 +113,8 @@ export class LedgerStore {
   }
 
   async append(e: LedgerEntry): Promise<void> {
-    await this.sql.run(SQL.insert!, [e.entryId, e.kind, e.replicaId, e.taskId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.micro, e.grantedAt, e.prevHash, e.entryHash, e.signature]);
+    if (this.sql.hold) this.sql.hold(ENTRIES, e.entryId, e);
+    else await this.sql.run(SQL.insert!, [e.entryId, e.kind, e.replicaId, e.taskId, e.workunitId, e.hostId, e.hostKey, e.userId, e.teamId, e.amount, e.micro, e.grantedAt, e.prevHash, e.entryHash, e.signature]);
     this.sql.memo?.set(HEAD_MEMO, { nextId: e.entryId + 1, prevHash: e.entryHash } satisfies LedgerHead);
   }
 

@@ -1,5 +1,6 @@
 // Batches, work units and replicas: the rows the work lifecycle moves.
 import type { SqlExecutor } from './sql/sql.js';
+import type { HeldWrite } from './sql/write-behind.js';
 import type { Replica, ReplicaKind, ReplicaOutcome, Replication, ValidateState, Workunit, WorkunitStatus } from '../work/model.js';
 import type { TaskIds } from '../work/task-ids.js';
 
@@ -93,6 +94,17 @@ export interface CreditFact extends MeasuredResult {
   holder: CreditHolders | undefined;
   /** The ledger holds a grant for it already. */
   granted: boolean;
+}
+
+type CreditFactRow = Omit<CreditFact, 'valid' | 'granted' | 'holder'> & { valid: number; granted: number; hostId: number | null; hostKey: string | null; userId: number | null; teamId: number | null };
+
+function toCreditFact({ valid, granted, hostId, hostKey, userId, teamId, ...r }: CreditFactRow): CreditFact {
+  return {
+    ...r,
+    valid: valid === 1,
+    granted: granted === 1,
+    holder: hostId !== null && hostKey !== null && userId !== null ? { hostId, hostKey, userId, teamId } : undefined,
+  };
 }
 
 /** A work unit as the replica maker walks them. */
@@ -263,6 +275,45 @@ const toReplica = (r: ReplicaRow): Replica => ({
   receivedAt: r.received_at,
   outputHash: r.output_hash,
 });
+
+/** An id list as a PostgreSQL array literal (ids are integers). */
+const idArray = (ids: Iterable<number>): string => `{${[...ids].join(',')}}`;
+
+/** Validate states set, held (PostgreSQL): the last one set for a replica, written a statement per state. */
+const VALIDATE_STATES: HeldWrite<number, ValidateState> = {
+  name: 'validate states',
+  async write(sql, held) {
+    const byState = new Map<ValidateState, number[]>();
+    for (const [id, state] of held) byState.set(state, [...(byState.get(state) ?? []), id]);
+    for (const [state, ids] of byState) await sql.run(SQL.setValidateStatesPostgres!, { state, ids: idArray(ids) });
+  },
+};
+
+/** Replicas' credits set, held (PostgreSQL): the last one set for each, in one statement. */
+const CREDITS: HeldWrite<number, number> = {
+  name: 'credits',
+  async write(sql, held) {
+    await sql.run(SQL.setCredits!, { credits: JSON.stringify([...held].map(([id, micro]) => ({ id, micro }))) });
+  },
+};
+
+interface WorkunitEnd {
+  status: Exclude<WorkunitStatus, 'active'>;
+  canonicalId: number | null;
+  reason: string | null;
+  at: number;
+}
+
+/** Work units finished, held (PostgreSQL): each ends once, as finishWorkunit alone would end it, in one statement. */
+const WORKUNIT_ENDS: HeldWrite<number, WorkunitEnd> = {
+  name: 'work units finished',
+  // The first end wins, as the second statement (status no longer active) would change nothing.
+  merge: (held) => held,
+  async write(sql, held) {
+    const rows = [...held].map(([id, e]) => ({ id, status: e.status, canonical: e.canonicalId, reason: e.reason, at: e.at }));
+    await sql.run(SQL.finishWorkunitsPostgres!, { rows: JSON.stringify(rows), ids: idArray(held.keys()) });
+  },
+};
 
 /** Rows of one multi-row insert on PostgreSQL: a few hundred kilobytes of JSON. */
 const REPLICA_ROWS_PER_STATEMENT = 5000;
@@ -467,6 +518,11 @@ const SQL: Record<string, string> = {
   hostOf: 'SELECT host_id, task_id FROM replicas WHERE id = ?',
   setValidateState: 'UPDATE replicas SET validate_state = ? WHERE id = ?',
   setValidateStates: 'UPDATE replicas SET validate_state = ? WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))',
+  // PostgreSQL only (held writes).
+  setValidateStatesPostgres: 'UPDATE replicas SET validate_state = @state WHERE id = ANY(CAST(@ids AS BIGINT[]))',
+  finishWorkunitsPostgres: `UPDATE workunits SET status = j.status, canonical_replica_id = j.canonical, error_reason = j.reason, finished_at = j.at
+    FROM json_to_recordset(CAST(@rows AS json)) AS j(id BIGINT, status TEXT, canonical BIGINT, reason TEXT, at BIGINT)
+    WHERE workunits.id = j.id AND workunits.id = ANY(CAST(@ids AS BIGINT[])) AND workunits.status = 'active'`,
   forfeit: "UPDATE replicas SET validate_state = 'invalid', forfeited = 1 WHERE id = ?",
   setCredit: 'UPDATE replicas SET credit_micro = ? WHERE id = ?',
   // The list twice: joined for the values, and as an id list (looked up by index on PostgreSQL).
@@ -479,6 +535,12 @@ const SQL: Record<string, string> = {
     EXISTS (SELECT 1 FROM credit_ledger l WHERE l.replica_id = r.id AND l.kind = 'grant') AS granted
     FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN users u ON u.id = h.user_id
     WHERE r.workunit_id = ? AND r.outcome = 'success' ORDER BY r.id`,
+  creditFactsOf: `SELECT r.workunit_id AS workunitId, r.id AS replicaId, COALESCE(r.cpu_time_ms, 0) AS cpuTimeMs, r.sent_at AS sentAt, r.received_at AS receivedAt,
+    COALESCE(r.validate_state = 'valid', FALSE) AND r.forfeited = 0 AND h.distrusted_at IS NULL AS valid,
+    r.task_id AS taskId, r.host_id AS hostId, h.public_key AS hostKey, h.user_id AS userId, u.team_id AS teamId,
+    EXISTS (SELECT 1 FROM credit_ledger l WHERE l.replica_id = r.id AND l.kind = 'grant') AS granted
+    FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN users u ON u.id = h.user_id
+    WHERE r.workunit_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) AND r.outcome = 'success' ORDER BY r.id`,
   nextBatchOfProject: 'SELECT id FROM batches WHERE project_id = ? AND id >= ? ORDER BY id LIMIT 1',
   // "+batch_id" keeps the planner on the primary key range, as for workunitsAfter.
   workunitSpan: `SELECT MAX(id) AS last, COUNT(*) AS n FROM
@@ -653,9 +715,10 @@ export class WorkStore {
     return row && toWorkunit(row);
   }
 
-  /** Moves an active work unit to a final state; false if it was not active. */
-  async finishWorkunit(id: number, status: Exclude<WorkunitStatus, 'active'>, canonicalId: number | null, reason: string | null, now: number): Promise<boolean> {
-    return (await this.sql.run(SQL.finishWorkunit!, [status, canonicalId, reason, now, id])).changes === 1;
+  /** Moves an active work unit to a final state; one that is not active stays as it is. */
+  async finishWorkunit(id: number, status: Exclude<WorkunitStatus, 'active'>, canonicalId: number | null, reason: string | null, now: number): Promise<void> {
+    if (this.sql.hold) this.sql.hold(WORKUNIT_ENDS, id, { status, canonicalId, reason, at: now });
+    else await this.sql.run(SQL.finishWorkunit!, [status, canonicalId, reason, now, id]);
   }
 
   /** Homogeneous redundancy: these work units' class, where none was set yet. */
@@ -942,6 +1005,10 @@ export class WorkStore {
   /** As setValidateState for several replicas, in one statement (a round trip on PostgreSQL). */
   async setValidateStates(replicaIds: readonly number[], state: ValidateState): Promise<void> {
     if (replicaIds.length === 0) return;
+    if (this.sql.hold) {
+      for (const id of replicaIds) this.sql.hold(VALIDATE_STATES, id, state);
+      return;
+    }
     if (replicaIds.length === 1) return this.setValidateState(replicaIds[0]!, state);
     await this.sql.run(SQL.setValidateStates!, [state, JSON.stringify(replicaIds)]);
   }
@@ -959,6 +1026,10 @@ export class WorkStore {
   /** As setCredit for several replicas, in one statement. */
   async setCredits(credits: readonly { replicaId: number; micro: number }[]): Promise<void> {
     if (credits.length === 0) return;
+    if (this.sql.hold) {
+      for (const c of credits) this.sql.hold(CREDITS, c.replicaId, c.micro);
+      return;
+    }
     if (credits.length === 1) return this.setCredit(credits[0]!.replicaId, credits[0]!.micro);
     await this.sql.run(SQL.setCredits!, { credits: JSON.stringify(credits.map((c) => ({ id: c.replicaId, micro: c.micro }))) });
   }
@@ -968,13 +1039,19 @@ export class WorkStore {
    * each would be credited to, and whether it already was: all a grant reads, in one statement.
    */
   async creditFacts(workunitId: number): Promise<CreditFact[]> {
-    type Row = Omit<CreditFact, 'valid' | 'granted' | 'holder'> & { valid: number; granted: number; hostId: number | null; hostKey: string | null; userId: number | null; teamId: number | null };
-    return ((await this.sql.all(SQL.creditFacts!, [workunitId])) as Row[]).map(({ valid, granted, hostId, hostKey, userId, teamId, ...r }) => ({
-      ...r,
-      valid: valid === 1,
-      granted: granted === 1,
-      holder: hostId !== null && hostKey !== null && userId !== null ? { hostId, hostKey, userId, teamId } : undefined,
-    }));
+    return ((await this.sql.all(SQL.creditFacts!, [workunitId])) as CreditFactRow[]).map(toCreditFact);
+  }
+
+  /** creditFacts of each of these work units (those with a successful result), in one statement. */
+  async creditFactsOf(workunitIds: readonly number[]): Promise<Map<number, CreditFact[]>> {
+    const facts = new Map<number, CreditFact[]>();
+    if (workunitIds.length === 0) return facts;
+    for (const { workunitId, ...row } of (await this.sql.all(SQL.creditFactsOf!, [JSON.stringify(workunitIds)])) as (CreditFactRow & { workunitId: number })[]) {
+      let of = facts.get(workunitId);
+      if (!of) facts.set(workunitId, (of = []));
+      of.push(toCreditFact(row));
+    }
+    return facts;
   }
 
   /** The first batch of a project with an id from `fromId` on. */

@@ -82,18 +82,50 @@ export class QuotaKeeper {
 
   /** A valid result: both allowances double. */
   async valid(tx: QuotaWriter, hostId: number, appId: number): Promise<void> {
-    await tx.identities.stepQuota(hostId, 1, this.bounds);
-    await tx.identities.stepAppQuota(hostId, appId, 1, this.bounds);
+    await this.step(tx, async () => {
+      await tx.identities.stepQuota(hostId, 1, this.bounds);
+      await tx.identities.stepAppQuota(hostId, appId, 1, this.bounds);
+    });
   }
 
   /** An invalid result, or a task left without a reply: fewer tasks in flight. */
   async failed(tx: QuotaWriter, hostId: number): Promise<void> {
-    await tx.identities.stepQuota(hostId, -1, this.bounds);
+    await this.step(tx, () => tx.identities.stepQuota(hostId, -1, this.bounds));
   }
 
   /** An error: fewer tasks of that app a day. */
   async error(tx: QuotaWriter, hostId: number, appId: number): Promise<void> {
-    await tx.identities.stepAppQuota(hostId, appId, -1, this.bounds);
+    await this.step(tx, () => tx.identities.stepAppQuota(hostId, appId, -1, this.bounds));
+  }
+
+  /** Per transaction (its Tx), while stepsAfter runs: the steps not taken yet, in order. */
+  private readonly later = new WeakMap<QuotaWriter, (() => Promise<void>)[]>();
+
+  /**
+   * Runs fn with the levels' steps it takes kept back and taken at its end, in the order it took
+   * them (so they land exactly where they would have): a step's statement in the middle of judging
+   * a report would make PostgreSQL write everything held before it (sql/write-behind.ts). fn must
+   * not read levels, nor open a savepoint. When fn throws no step is taken: the caller's savepoint
+   * undoes what it did.
+   */
+  async stepsAfter<T>(tx: QuotaWriter, fn: () => Promise<T>): Promise<T> {
+    if (this.later.has(tx)) return fn();
+    const steps: (() => Promise<void>)[] = [];
+    this.later.set(tx, steps);
+    try {
+      const out = await fn();
+      this.later.delete(tx);
+      for (const step of steps) await step();
+      return out;
+    } finally {
+      this.later.delete(tx);
+    }
+  }
+
+  private async step(tx: QuotaWriter, take: () => Promise<void>): Promise<void> {
+    const steps = this.later.get(tx);
+    if (steps) steps.push(take);
+    else await take();
   }
 }
 

@@ -4,6 +4,7 @@
 // caught cheater took part in. Callers run it inside their transaction.
 import type { BlobStore } from '../files/blob-store.js';
 import type { Tx } from '../store/store.js';
+import type { CreditFact } from '../store/work-store.js';
 import type { CreditGranter } from './credit-granter.js';
 import type { AppPolicy, Replica, Workunit } from './model.js';
 import { planChecks } from './check-rules.js';
@@ -42,6 +43,10 @@ export interface TransitionerOptions {
  */
 interface ReadAhead {
   rows: Map<number, { wu: Workunit; replicas: Replica[] }>;
+  /** What granting their credit reads, of the same work units, read with them. */
+  facts: Map<number, CreditFact[]>;
+  /** Batches seen with no open sentinel: judging a report opens none. */
+  noSentinels: Set<number>;
   /** The work unit whose turn it is. */
   next: number | undefined;
   stale: boolean;
@@ -82,42 +87,51 @@ export class Transitioner {
       return;
     }
     await tx.ledger.takeTurn();
-    const ahead: ReadAhead = { rows: await this.readOpen(tx, ids), next: undefined, stale: false };
+    const ahead: ReadAhead = { ...(await this.readOpen(tx, ids)), noSentinels: new Set(), next: undefined, stale: false };
     this.readAhead.set(tx, ahead);
     try {
-      // Nothing here reads a holder's totals, nor opens a savepoint.
-      await this.credit.totalsOnce(tx, async () => {
+      // Nothing here reads a holder's totals or a quota level, nor opens a savepoint; so the loop
+      // reads nothing for a plain verdict, and on PostgreSQL its writes go together at its end.
+      await this.quotas.stepsAfter(tx, () => this.credit.totalsOnce(tx, async () => {
         for (const [i, id] of ids.entries()) {
           // After a wider step the open ones still to come are read again, together: one check in a
           // report must not cost every work unit after it two statements of its own.
           if (ahead.stale && ahead.rows.has(id)) {
-            ahead.rows = await this.readOpen(tx, ids.slice(i).filter((later) => ahead.rows.has(later)));
+            Object.assign(ahead, await this.readOpen(tx, ids.slice(i).filter((later) => ahead.rows.has(later))));
             ahead.stale = false;
           }
           ahead.next = id;
           await this.transition(tx, id, now, outbox);
         }
-      });
+      }));
     } finally {
       this.readAhead.delete(tx);
     }
   }
 
-  /** The work units open for validation among ids (active, not sentinels), locked and read with their replicas. */
-  private async readOpen(tx: Tx, ids: readonly number[]): Promise<ReadAhead['rows']> {
+  /**
+   * The work units open for validation among ids (active, not sentinels), locked and read with
+   * their replicas and credit facts, and the recent averages of whom those would credit.
+   */
+  private async readOpen(tx: Tx, ids: readonly number[]): Promise<Pick<ReadAhead, 'rows' | 'facts'>> {
     const rows = await tx.work.lockWorkunitsWithReplicas(ids);
     for (const [id, row] of rows) if (row.wu.status !== 'active' || row.wu.expectedOutputHash !== null) rows.delete(id);
-    return rows;
+    const facts = await tx.work.creditFactsOf([...rows.keys()]);
+    const holders = [...facts.values()].flat().flatMap((f) => (f.holder ? [f.holder] : []));
+    await tx.identities.knowAverages('hosts', holders.map((h) => h.hostId));
+    await tx.identities.knowAverages('users', holders.map((h) => h.userId));
+    await tx.identities.knowAverages('teams', holders.flatMap((h) => (h.teamId === null ? [] : [h.teamId])));
+    return { rows, facts };
   }
 
   /** The work unit as transitionAll read it, if it may be used for this turn; else none until it is read again. */
-  private readAheadFor(tx: Tx, workunitId: number): { wu: Workunit; replicas: Replica[] } | undefined {
+  private readAheadFor(tx: Tx, workunitId: number): { wu: Workunit; replicas: Replica[]; facts: CreditFact[] } | undefined {
     const ahead = this.readAhead.get(tx);
     if (!ahead) return undefined;
     const row = ahead.next === workunitId && !ahead.stale ? ahead.rows.get(workunitId) : undefined;
     ahead.next = undefined;
     if (!row) ahead.stale = true;
-    return row;
+    return row && { ...row, facts: ahead.facts.get(workunitId) ?? [] };
   }
 
   private readAheadIsStale(tx: Tx): void {
@@ -140,7 +154,9 @@ export class Transitioner {
     const loaded = wu.status === 'active' ? await this.load(tx, app, replicas) : { candidates: new Map(), unreadable: new Set<number>() };
     const plan = planTransition(wu, replicas, now, (successes) => this.validate(app, wu, successes, loaded));
     await this.forfeitUnreadable(tx, replicas, loaded);
-    await this.apply(tx, wu, replicas, plan, now, outbox);
+    // The facts read ahead hold while no result has been forfeited since.
+    const facts = loaded.unreadable.size === 0 && plan.forfeit.length === 0 ? ahead?.facts : undefined;
+    await this.apply(tx, wu, replicas, plan, now, outbox, facts);
   }
 
   /** Transitions work units whose replicas missed their deadline. Returns how many it handled. */
@@ -266,11 +282,11 @@ export class Transitioner {
     return { ok: true, output: undefined };
   }
 
-  private async apply(tx: Tx, wu: Workunit, replicas: Replica[], plan: TransitionPlan, now: number, outbox: Outbox): Promise<void> {
+  private async apply(tx: Tx, wu: Workunit, replicas: Replica[], plan: TransitionPlan, now: number, outbox: Outbox, factsBefore?: CreditFact[]): Promise<void> {
     const { work } = tx;
     await this.expire(tx, plan.expire);
     for (const id of plan.forfeit) await work.forfeit(id);
-    if (plan.verdict) await this.settle(tx, wu, replicas, plan.verdict, now, outbox);
+    if (plan.verdict) await this.settle(tx, wu, replicas, plan.verdict, now, outbox, factsBefore);
     if (plan.finish) {
       const reason = plan.finish.status === 'failed' ? plan.finish.reason : null;
       await work.finishWorkunit(wu.id, plan.finish.status, plan.verdict?.canonicalId ?? null, reason, now);
@@ -288,8 +304,11 @@ export class Transitioner {
     if (plan.finish) await this.finishSentinelsIfDone(tx, wu.batchId, now, outbox);
   }
 
-  /** Records a verdict: validate states, trust and credit. Idempotent for replicas already settled. */
-  private async settle(tx: Tx, wu: Workunit, replicas: Replica[], verdict: Extract<Verdict, { kind: 'canonical' }>, now: number, outbox: Outbox): Promise<void> {
+  /**
+   * Records a verdict: validate states, trust and credit. Idempotent for replicas already settled.
+   * factsBefore: the work unit's credit facts as read with `replicas`, if nothing changed them since.
+   */
+  private async settle(tx: Tx, wu: Workunit, replicas: Replica[], verdict: Extract<Verdict, { kind: 'canonical' }>, now: number, outbox: Outbox, factsBefore?: CreditFact[]): Promise<void> {
     const { work, identities } = tx;
     const byId = new Map(replicas.map((r) => [r.id, r]));
     // A single unchecked result (adaptive replication) says nothing about a host's reliability.
@@ -312,8 +331,9 @@ export class Transitioner {
       if (taskId !== undefined) outbox.judged(r.hostId!, taskId, 'invalid');
     }
     // Read once every validate state is written (the grant rests on which are valid): whether
-    // each result was granted before, and all the grant needs.
-    const facts = await this.credit.facts(tx, wu.id);
+    // each result was granted before, and all the grant needs. Or, when nothing was taken back,
+    // known without reading: as read before, with the verdict's valid results now valid.
+    const facts = factsBefore && verdict.invalid.length === 0 ? validAfter(factsBefore, byId, verdict.valid) : await this.credit.facts(tx, wu.id);
     const granted = new Set(facts.filter((f) => f.granted).map((f) => f.replicaId));
     // A result validated again after its work unit was reopened raised trust the first time.
     const trusted = newlyValid.filter((id) => !granted.has(id)).map((id) => byId.get(id)!.hostId!);
@@ -468,9 +488,12 @@ export class Transitioner {
   /** Sentinels finish when the rest of their batch has. */
   private async finishSentinelsIfDone(tx: Tx, batchId: number, now: number, outbox: Outbox): Promise<void> {
     const { work } = tx;
+    const noSentinels = this.readAhead.get(tx)?.noSentinels;
+    if (noSentinels?.has(batchId)) return;
     // Its open sentinels first: most batches have none, found in a small index, while asking for
     // open regular work walks the batch's index entries of work units finished since the last vacuum.
     const sentinels = await work.openSentinelsOfBatch(batchId);
+    if (sentinels.length === 0) noSentinels?.add(batchId);
     if (sentinels.length === 0 || (await work.hasOpenRegularWork(batchId))) return;
     for (const id of sentinels) await this.transition(tx, id, now, outbox);
   }
@@ -483,4 +506,19 @@ export class Transitioner {
     }
     for (const id of cancelUnsent) await work.endReplica(id, 'unsent', 'not_needed');
   }
+}
+
+/**
+ * A work unit's credit facts as creditFacts would read them once `valid` are set valid: each
+ * counts as valid when its state is, and its result was not forfeited nor its host distrusted.
+ */
+function validAfter(before: CreditFact[], byId: ReadonlyMap<number, Replica>, valid: readonly number[]): CreditFact[] {
+  const nowValid = new Set(valid);
+  return before.map((f) => {
+    const r = byId.get(f.replicaId);
+    // Before the work unit's retry: nothing here changes it.
+    if (!r) return f;
+    const state = nowValid.has(r.id) ? 'valid' : r.validateState;
+    return { ...f, valid: state === 'valid' && !r.forfeited && !r.hostDistrusted };
+  });
 }
