@@ -7,3 +7,4 @@ export * from './messages.js';
 export * from './signing.js';
 export * from './ledger.js';
 export * from './results.js';
+export * from './signed-lists.js';

@@ -1,7 +1,13 @@
 // Explicit bounds shared by the coordinator and every volunteer. docs/protocol.md lists them.
 
-/** 2: uploads name their task (X-VG-Task-Id), results may carry the app's log. docs/protocol.md §1. */
+/**
+ * 2: uploads name their task (X-VG-Task-Id), results may carry the app's log. docs/protocol.md.
+ * 3 (not yet spoken): a reply's tasks and a report's results are signed once, as a list (signed-lists.ts).
+ */
 export const PROTOCOL_VERSION = 2;
+/** What a coordinator speaks: 2 for clients not yet updated, answered as before. */
+export const SUPPORTED_PROTOCOL_VERSIONS = [2, 3] as const;
+export type ProtocolVersion = (typeof SUPPORTED_PROTOCOL_VERSIONS)[number];
 
 /** Largest Socket.IO message the coordinator accepts (its maxHttpBufferSize). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;

@@ -15,7 +15,7 @@ import {
   MAX_TASKS_HELD,
   MAX_TASKS_PER_REQUEST,
   MAX_VERDICTS_PER_REQUEST,
-  PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
 } from './limits.js';
 
 export const Hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits');
@@ -52,7 +52,7 @@ export const CapabilitiesSchema = z.strictObject({
 export type Capabilities = z.infer<typeof CapabilitiesSchema>;
 
 export const HelloSchema = z.strictObject({
-  protocol: z.literal(PROTOCOL_VERSION),
+  protocol: z.literal(SUPPORTED_PROTOCOL_VERSIONS),
   hostKey: Hex32,
   platform: PlatformSchema,
   capabilities: CapabilitiesSchema.default({}),
@@ -154,14 +154,30 @@ export const TaskBodySchema = z.strictObject({
 });
 export type TaskBody = z.infer<typeof TaskBodySchema>;
 
-export const TaskSchema = TaskBodySchema.extend({
+/** A task as protocol 3 sends it: signed through its reply's task list, not on its own. */
+export const UnsignedTaskSchema = TaskBodySchema.extend({
   input: JsonValueSchema.optional(),
-  signature: Hex64,
   /** Display only, not signed: what the volunteer is computing for. */
   project: ShortText(200),
   app: ShortText(200),
 });
+export type UnsignedTask = z.infer<typeof UnsignedTaskSchema>;
+
+/** A task as protocol 2 sends it: with the coordinator's signature of its own (domain "task"). */
+export const TaskSchema = UnsignedTaskSchema.extend({ signature: Hex64 });
 export type Task = z.infer<typeof TaskSchema>;
+
+/**
+ * Signed by the coordinator (domain "taskList"), protocol 3: the tasks of one tasks.request reply,
+ * each by the hash of its signed fields (jsonHash(taskBody)), in the reply's order, for one host.
+ */
+export const TaskListBodySchema = z.strictObject({
+  hostKey: Hex32,
+  taskHashes: z.array(Hex32).min(1).max(MAX_TASKS_PER_REQUEST),
+});
+export type TaskListBody = z.infer<typeof TaskListBodySchema>;
+export const SignedTaskListSchema = TaskListBodySchema.extend({ signature: Hex64 });
+export type SignedTaskList = z.infer<typeof SignedTaskListSchema>;
 
 export const ProgressSchema = z.strictObject({
   updates: z
@@ -208,11 +224,8 @@ export const ResultBodySchema = z.strictObject({
 });
 export type ResultBody = z.infer<typeof ResultBodySchema>;
 
-export const ResultSchema = ResultBodySchema.extend({
-  /** Inline output; absent when it was uploaded with PUT /files/{outputHash}. */
-  output: JsonValueSchema.optional(),
-  signature: Hex64,
-}).superRefine((r, ctx) => {
+/** One outcome per result, and the log within its bounds: checked on results with or without a signature. */
+function refineResult(r: z.infer<typeof UnsignedResultFields>, ctx: z.RefinementCtx): void {
   // One outcome per result: a success with an error (or an error with an output) would be
   // stored as one thing and shown as the other.
   const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -224,11 +237,42 @@ export const ResultSchema = ResultBodySchema.extend({
   const logChars = (r.log ?? []).reduce((n, l) => n + l.text.length, 0);
   if (logChars > MAX_RESULT_LOG_CHARS) issue('log', `a result's log is at most ${MAX_RESULT_LOG_CHARS} characters, not ${logChars}`);
   if (r.logOmitted !== undefined && r.log === undefined) issue('logOmitted', 'logOmitted goes with a log');
+}
+
+const UnsignedResultFields = ResultBodySchema.extend({
+  /** Inline output; absent when it was uploaded with PUT /files/{outputHash}. */
+  output: JsonValueSchema.optional(),
 });
+
+/** A result as protocol 3 reports it: signed through its report's result list, not on its own. */
+export const UnsignedResultSchema = UnsignedResultFields.superRefine(refineResult);
+export type UnsignedResult = z.infer<typeof UnsignedResultSchema>;
+
+/** A result as protocol 2 reports it: with the host's signature of its own (domain "result"). */
+export const ResultSchema = UnsignedResultFields.extend({ signature: Hex64 }).superRefine(refineResult);
 export type Result = z.infer<typeof ResultSchema>;
 
+/** Protocol 2's report: each result signed on its own. */
 export const ResultsReportSchema = z.strictObject({
   results: z.array(ResultSchema).min(1).max(MAX_RESULTS_PER_REPORT),
+});
+
+/**
+ * Signed by the host (domain "resultList"), protocol 3: the results of one results.report, each by
+ * the hash of its signed fields (jsonHash(resultBody)), in the report's order.
+ */
+export const ResultListBodySchema = z.strictObject({
+  hostKey: Hex32,
+  resultHashes: z.array(Hex32).min(1).max(MAX_RESULTS_PER_REPORT),
+});
+export type ResultListBody = z.infer<typeof ResultListBodySchema>;
+export const SignedResultListSchema = ResultListBodySchema.extend({ signature: Hex64 });
+export type SignedResultList = z.infer<typeof SignedResultListSchema>;
+
+/** Protocol 3's report: its results and the one signature over them. */
+export const ResultsReportV3Schema = z.strictObject({
+  results: z.array(UnsignedResultSchema).min(1).max(MAX_RESULTS_PER_REPORT),
+  resultList: SignedResultListSchema,
 });
 
 export const ResultStatusSchema = z.enum(['accepted', 'duplicate', 'rejected']);

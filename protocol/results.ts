@@ -3,8 +3,8 @@ import type { Ed25519 } from './ed25519.js';
 import type { AppLog } from './app-log.js';
 import { jsonHash } from './hash.js';
 import { MAX_MEASURED_MS } from './limits.js';
-import type { Result, ResultBody, TaskBody } from './messages.js';
-import { signBody } from './signing.js';
+import type { Result, ResultBody, TaskBody, UnsignedResult } from './messages.js';
+import { resultBody, signBody } from './signing.js';
 
 /** A task either produced an output or failed with an error, never both (the schema refuses both). */
 export type Outcome =
@@ -12,29 +12,37 @@ export type Outcome =
   | { error: { code: string; message: string }; output?: never; inline?: never };
 
 /**
- * Builds and signs a result for a task. With `inline: false` the output is left out of the
- * message: upload it first with PUT /files/{outputHash}.
+ * Builds a result for a task, unsigned: protocol 3 signs a report's results together
+ * (signed-lists.ts). With `inline: false` the output is left out of the message: upload it first
+ * with PUT /files/{outputHash}.
  */
+export function buildUnsignedResult(
+  task: Pick<TaskBody, 'taskId' | 'workunitId' | 'hostKey'>,
+  outcome: Outcome,
+  measuredMs: { cpuTimeMs: number; elapsedMs: number } = { cpuTimeMs: 0, elapsedMs: 0 },
+  log?: AppLog,
+): UnsignedResult {
+  const { taskId, workunitId, hostKey } = task;
+  const timing = { cpuTimeMs: measured(measuredMs.cpuTimeMs), elapsedMs: measured(measuredMs.elapsedMs) };
+  const logged = log && log.lines.length > 0 ? { log: log.lines, ...(log.omitted > 0 ? { logOmitted: log.omitted } : {}) } : {};
+  // An error carries no output, even from a caller that passed one along.
+  if (outcome.error !== undefined) return { taskId, workunitId, hostKey, outcome: 'error', error: outcome.error, ...timing, ...logged };
+  const result: UnsignedResult = { taskId, workunitId, hostKey, outcome: 'success', outputHash: jsonHash(outcome.output), ...timing, ...logged };
+  if (outcome.inline !== false) result.output = outcome.output as UnsignedResult['output'];
+  return result;
+}
+
+/** As buildUnsignedResult, signed on its own as protocol 2 reports it. */
 export function buildResult(
   ed: Ed25519,
   hostSeedHex: string,
   task: Pick<TaskBody, 'taskId' | 'workunitId' | 'hostKey'>,
   outcome: Outcome,
-  measuredMs: { cpuTimeMs: number; elapsedMs: number } = { cpuTimeMs: 0, elapsedMs: 0 },
+  measuredMs?: { cpuTimeMs: number; elapsedMs: number },
   log?: AppLog,
 ): Result {
-  const { taskId, workunitId, hostKey } = task;
-  const timing = { cpuTimeMs: measured(measuredMs.cpuTimeMs), elapsedMs: measured(measuredMs.elapsedMs) };
-  const logged = log && log.lines.length > 0 ? { log: log.lines, ...(log.omitted > 0 ? { logOmitted: log.omitted } : {}) } : {};
-  if (outcome.error !== undefined) {
-    // An error carries no output, even from a caller that passed one along.
-    const body: ResultBody = { taskId, workunitId, hostKey, outcome: 'error', error: outcome.error, ...timing, ...logged };
-    return { ...body, signature: signBody(ed, hostSeedHex, 'result', body) };
-  }
-  const body: ResultBody = { taskId, workunitId, hostKey, outcome: 'success', outputHash: jsonHash(outcome.output), ...timing, ...logged };
-  const result: Result = { ...body, signature: signBody(ed, hostSeedHex, 'result', body) };
-  if (outcome.inline !== false) result.output = outcome.output as Result['output'];
-  return result;
+  const result = buildUnsignedResult(task, outcome, measuredMs, log);
+  return { ...result, signature: signBody(ed, hostSeedHex, 'result', resultBody(result)) };
 }
 
 /**

@@ -20,6 +20,9 @@ export const SIGNING_DOMAINS = {
   appVersion: 'volunteer-grid/v1/app-version',
   creditReceipt: 'volunteer-grid/v1/credit-receipt',
   upload: 'volunteer-grid/v1/upload',
+  // Protocol 3: one signature over a reply's tasks, or a report's results (signed-lists.ts).
+  taskList: 'volunteer-grid/v3/task-list',
+  resultList: 'volunteer-grid/v3/result-list',
 } as const;
 
 export type SigningDomain = keyof typeof SIGNING_DOMAINS;
