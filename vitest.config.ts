@@ -12,6 +12,7 @@ const ON_POSTGRES = [
   'test/integration/files-dir.test.ts',
   'test/integration/ledger-pages.test.ts',
   'test/integration/page-headers.test.ts',
+  'test/integration/protocol-v3.test.ts',
   'test/integration/rate-limits.test.ts',
   'test/integration/stuck-work.test.ts',
   'test/integration/uploads.test.ts',

@@ -767,6 +767,28 @@ UPDATE replicas SET lost_quorum = 1 WHERE kind = 'regular' AND validate_state = 
 SELECT 1;
 `,
   },
+  {
+    version: 21,
+    name: 'protocol 3: a report\'s one signature, kept with the results it covers',
+    sql: `
+-- Protocol 3's reports are signed once, over the list of their results' hashes (docs/protocol.md):
+-- the list is kept, one row a report, and each result it covers names it, so that anyone may
+-- check again that the host signed a stored result (its result_hash is in result_hashes, and the
+-- signature verifies with the host's key over {hostKey, resultHashes}). Results signed on their
+-- own (protocol 2) name none and keep result_signature. Tasks sent under protocol 3 have no
+-- task_signature (their reply's list was signed, and nothing needs it again: a lost one is sent
+-- in a new signed list, or signed again for a protocol-2 client, to the same bytes).
+CREATE TABLE result_lists (
+  id INTEGER PRIMARY KEY,
+  host_id INTEGER NOT NULL REFERENCES hosts(id),
+  received_at INTEGER NOT NULL,
+  signature TEXT NOT NULL,
+  -- jsonHash of each result's signed fields, a JSON array in the report's order.
+  result_hashes TEXT NOT NULL
+);
+ALTER TABLE replicas ADD COLUMN result_list_id INTEGER REFERENCES result_lists(id);
+`,
+  },
 ];
 
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): number[] {

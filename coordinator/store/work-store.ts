@@ -136,7 +136,8 @@ export interface AssignedTask {
   taskId: number;
   appVersionId: number;
   deadline: number;
-  taskSignature: string;
+  /** Its own signature (protocol 2); null when its reply's list was signed instead (protocol 3). */
+  taskSignature: string | null;
 }
 
 /** A replica with what a result report must be checked against. */
@@ -169,7 +170,10 @@ export interface ResultRecord {
   outcome: 'success' | 'client_error';
   receivedAt: number;
   resultHash: string;
-  signature: string;
+  /** Its own signature (protocol 2); null when its report's list signed it (protocol 3: resultListId). */
+  signature: string | null;
+  /** The result list (result_lists) whose signature covers it, protocol 3; absent when signed on its own. */
+  resultListId?: number;
   outputJson: string | null;
   outputHash: string | null;
   errorJson: string | null;
@@ -502,15 +506,17 @@ const SQL: Record<string, string> = {
     FROM replicas r JOIN workunits w ON w.id = r.workunit_id LEFT JOIN app_versions v ON v.id = r.app_version_id
     WHERE r.task_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) AND +r.host_id = ?`,
   recordResult: `UPDATE replicas SET status = 'over', outcome = ?, validate_state = ?, received_at = ?,
-    result_hash = ?, result_signature = ?, output_json = ?, output_hash = ?, error_json = ?, log_json = ?, cpu_time_ms = ?,
+    result_hash = ?, result_signature = ?, result_list_id = ?, output_json = ?, output_hash = ?, error_json = ?, log_json = ?, cpu_time_ms = ?,
     elapsed_ms = ?, progress = 1 WHERE id = ? AND result_hash IS NULL`,
+  // A protocol-3 report's signature and what it signs, once per report (the replicas it recorded name it).
+  recordResultList: `INSERT INTO result_lists (host_id, received_at, signature, result_hashes) VALUES (?, ?, ?, ?) RETURNING id`,
   // PostgreSQL's words only (SQLite records one result a statement: no round trips to save).
   // Each result's fields read once by json_to_recordset; its ids as an array, for the index.
   recordResultsPostgres: `UPDATE replicas SET status = 'over', outcome = j.outcome, validate_state = j.validate, received_at = j.received_at,
-    result_hash = j.result_hash, result_signature = j.signature, output_json = j.output_json, output_hash = j.output_hash,
+    result_hash = j.result_hash, result_signature = j.signature, result_list_id = j.result_list_id, output_json = j.output_json, output_hash = j.output_hash,
     error_json = j.error_json, log_json = j.log_json, cpu_time_ms = j.cpu_time_ms, elapsed_ms = j.elapsed_ms, progress = 1
     FROM json_to_recordset(CAST(@records AS json)) AS j(replica_id BIGINT, outcome TEXT, validate TEXT, received_at BIGINT,
-      result_hash TEXT, signature TEXT, output_json TEXT, output_hash TEXT, error_json TEXT, log_json TEXT,
+      result_hash TEXT, signature TEXT, result_list_id BIGINT, output_json TEXT, output_hash TEXT, error_json TEXT, log_json TEXT,
       cpu_time_ms DOUBLE PRECISION, elapsed_ms DOUBLE PRECISION)
     WHERE replicas.id = j.replica_id AND replicas.id = ANY(CAST(@ids AS BIGINT[])) AND replicas.result_hash IS NULL
     RETURNING replicas.id AS id`,
@@ -967,7 +973,7 @@ export class WorkStore {
    * meanwhile: the row's update waited for it, and a result is written once).
    */
   async recordResult(r: ResultRecord): Promise<boolean> {
-    return (await this.sql.run(SQL.recordResult!, [r.outcome, r.outcome === 'success' ? 'pending' : null, r.receivedAt, r.resultHash, r.signature, r.outputJson, r.outputHash, r.errorJson, r.logJson, r.cpuTimeMs, r.elapsedMs, r.replicaId])).changes === 1;
+    return (await this.sql.run(SQL.recordResult!, [r.outcome, r.outcome === 'success' ? 'pending' : null, r.receivedAt, r.resultHash, r.signature, r.resultListId ?? null, r.outputJson, r.outputHash, r.errorJson, r.logJson, r.cpuTimeMs, r.elapsedMs, r.replicaId])).changes === 1;
   }
 
   /**
@@ -983,12 +989,21 @@ export class WorkStore {
     if (records.length === 0) return recorded;
     const rows = records.map((r) => ({
       replica_id: r.replicaId, outcome: r.outcome, validate: r.outcome === 'success' ? 'pending' : null, received_at: r.receivedAt,
-      result_hash: r.resultHash, signature: r.signature, output_json: r.outputJson, output_hash: r.outputHash, error_json: r.errorJson,
+      result_hash: r.resultHash, signature: r.signature, result_list_id: r.resultListId ?? null, output_json: r.outputJson, output_hash: r.outputHash, error_json: r.errorJson,
       log_json: r.logJson, cpu_time_ms: r.cpuTimeMs, elapsed_ms: r.elapsedMs,
     }));
     const params = { records: JSON.stringify(rows), ids: `{${records.map((r) => r.replicaId).join(',')}}` };
     for (const { id } of (await this.sql.all(SQL.recordResultsPostgres!, params)) as { id: number }[]) recorded.add(id);
     return recorded;
+  }
+
+  /**
+   * A protocol-3 report's result list, kept so that its results' signature can be checked again
+   * (the host's key, the hashes in the report's order, the signature): its id, for the results it
+   * covers to name. One statement a report, whatever its number of results.
+   */
+  async recordResultList(l: { hostId: number; receivedAt: number; signature: string; resultHashes: readonly string[] }): Promise<number> {
+    return Number((await this.sql.get<{ id: number | string }>(SQL.recordResultList!, [l.hostId, l.receivedAt, l.signature, JSON.stringify(l.resultHashes)]))!.id);
   }
 
   /** Ends a replica that is in `from` state with an outcome; returns its host, and the id the host knows it by, if it changed. */
@@ -1094,8 +1109,9 @@ export class WorkStore {
   }
 
   /** What was signed when an in-progress replica was sent, to send the same task again. */
-  async sentTask(replicaId: number): Promise<{ sentAt: number; deadline: number; signature: string; appVersionHash: string } | undefined> {
-    return (await this.sql.get(SQL.sentTask!, [replicaId])) as { sentAt: number; deadline: number; signature: string; appVersionHash: string } | undefined;
+  /** `signature`: null for a task sent under protocol 3 (its list was signed). */
+  async sentTask(replicaId: number): Promise<{ sentAt: number; deadline: number; signature: string | null; appVersionHash: string } | undefined> {
+    return (await this.sql.get(SQL.sentTask!, [replicaId])) as { sentAt: number; deadline: number; signature: string | null; appVersionHash: string } | undefined;
   }
 
   async hostsWithTasksInProgress(): Promise<number[]> {

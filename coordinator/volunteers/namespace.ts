@@ -10,7 +10,8 @@ import {
   MAX_RESULTS_PER_REPORT,
   MAX_TASKS_PER_REQUEST,
   MAX_VERDICTS_PER_REQUEST,
-  PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type ProtocolVersion,
 } from '../../protocol/limits.js';
 import {
   AuthSchema,
@@ -19,6 +20,7 @@ import {
   ProgressSchema,
   ReceiptsRequestSchema,
   ResultsReportSchema,
+  ResultsReportV3Schema,
   TasksRequestSchema,
   VerdictsRequestSchema,
   type ErrorCode,
@@ -50,6 +52,8 @@ export const hostRoom = (hostId: number) => `host:${hostId}`;
 interface Session {
   nonce?: string;
   hello?: Hello;
+  /** The version its hello spoke: how its tasks and results are signed (one by one in 2, as a list in 3). */
+  protocol?: ProtocolVersion;
   hostId?: number;
   /** The host whose room (pushes, presence, connection count) this socket is in. */
   roomHostId?: number;
@@ -107,9 +111,10 @@ export function attachVolunteerNamespace(
       else socket.emit('protocol.error', { code: 'bad_request', message });
     });
 
+    /** `schema` may be chosen when a message arrives: a message's shape may depend on the session's protocol version. */
     function on<S extends z.ZodType>(
       event: string,
-      schema: S,
+      schema: S | (() => S),
       handler: (msg: z.infer<S>) => Reply<object> | Promise<Reply<object>>,
       needsAuth = true,
     ): void {
@@ -141,7 +146,7 @@ export function attachVolunteerNamespace(
           if (nestsDeeperThan(payload, MAX_MESSAGE_NESTING)) return reply(fail('bad_request', `${event}: nested deeper than ${MAX_MESSAGE_NESTING} levels`));
           let parsed: z.ZodSafeParseResult<z.infer<S>>;
           try {
-            parsed = schema.safeParse(payload);
+            parsed = (typeof schema === 'function' ? schema() : schema).safeParse(payload);
           } catch (e) {
             return reply(fail('bad_request', `${event}: the message could not be checked (${(e as Error).message})`));
           }
@@ -161,14 +166,19 @@ export function attachVolunteerNamespace(
     }
 
     /** A message of an authenticated host, handled in its turn's group commit as that host. */
-    function onHost<S extends z.ZodType>(event: string, schema: S, handler: (msg: z.infer<S>, hostId: number, tx: Tx) => Promise<Reply<object>>): void {
+    function onHost<S extends z.ZodType>(
+      event: string,
+      schema: S | (() => S),
+      handler: (msg: z.infer<S>, hostId: number, tx: Tx, protocol: ProtocolVersion) => Promise<Reply<object>>,
+    ): void {
       on(event, schema, (msg) => {
-        // Captured now: a hello on this socket before the group runs must not change who this was.
+        // Captured now: a hello on this socket before the group runs must not change who this was, nor what it spoke.
         const hostId = session.hostId!;
+        const protocol = session.protocol!;
         return inTurn(() =>
           commits.run(async (tx) => {
             await service.seen(tx, hostId);
-            return handler(msg, hostId, tx);
+            return handler(msg, hostId, tx, protocol);
           }),
         );
       });
@@ -181,7 +191,7 @@ export function attachVolunteerNamespace(
      */
     function onHostAfter<S extends z.ZodType, P>(
       event: string,
-      schema: S,
+      schema: S | (() => S),
       before: (msg: z.infer<S>) => Promise<P>,
       handler: (msg: z.infer<S>, hostId: number, tx: Tx, prepared: P) => Promise<Reply<object>>,
     ): void {
@@ -231,22 +241,24 @@ export function attachVolunteerNamespace(
       z.unknown(),
       (raw) => {
         const version = (raw as { protocol?: unknown } | null)?.protocol;
-        if (version !== PROTOCOL_VERSION) {
-          const older = typeof version === 'number' && version < PROTOCOL_VERSION;
+        if (!SUPPORTED_PROTOCOL_VERSIONS.includes(version as ProtocolVersion)) {
+          const older = typeof version === 'number' && version < SUPPORTED_PROTOCOL_VERSIONS[0];
           return fail(
             'unsupported_protocol',
-            `this coordinator speaks protocol ${PROTOCOL_VERSION}, not ${String(version)}` +
+            `this coordinator speaks protocol ${SUPPORTED_PROTOCOL_VERSIONS.join(' or ')}, not ${String(version)}` +
               (older ? ': update this volunteer (a page: reload it; the daemon: update its clone or package and start it again)' : ''),
           );
         }
         const parsed = HelloSchema.safeParse(raw);
         if (!parsed.success) return fail('bad_request', `hello: ${z.prettifyError(parsed.error)}`);
         session.hello = parsed.data;
+        session.protocol = parsed.data.protocol;
         session.nonce = registry.newChallenge();
         session.hostId = undefined;
         leaveHostRoom(); // until auth says who this socket is now
         void socket.leave(IDLE_ROOM);
-        return { ok: true, challenge: session.nonce, coordinatorKey, protocol: PROTOCOL_VERSION };
+        // The version it spoke: a protocol-2 client is answered as before.
+        return { ok: true, challenge: session.nonce, coordinatorKey, protocol: parsed.data.protocol };
       },
       false,
     );
@@ -310,23 +322,29 @@ export function attachVolunteerNamespace(
 
     // Every message of an authenticated host goes through the group commit, reads included, so
     // a connection's messages are answered in the order they were sent.
-    onHost('tasks.request', TasksRequestSchema, async ({ count, holding, preferences }, hostId, tx) => {
-      const { tasks, limited } = await service.requestTasks(tx, hostId, count, holding, preferences);
+    onHost('tasks.request', TasksRequestSchema, async ({ count, holding, preferences }, hostId, tx, protocol) => {
+      // Protocol 3: the tasks unsigned and one signature of their list; 2: each task signed.
+      const assigned = protocol === 3
+        ? await service.requestTaskList(tx, hostId, count, holding, preferences)
+        : await service.requestTasks(tx, hostId, count, holding, preferences);
+      const { tasks, limited } = assigned;
       const abort = holding ? await service.unwanted(tx, hostId, holding) : [];
       if (tasks.length === 0) void socket.join(IDLE_ROOM);
       else void socket.leave(IDLE_ROOM);
       return {
         ok: true,
         tasks,
+        ...('taskList' in assigned && assigned.taskList ? { taskList: assigned.taskList } : {}),
         ...(abort.length > 0 ? { abort: { taskIds: abort, reason: 'no longer wanted: aborted, given back or finished' } } : {}),
         ...(tasks.length === 0 ? { retryAfterMs: deps.idleRetryMs ?? NO_WORK_RETRY_MS } : {}),
         ...(limited ? { limited } : {}),
       };
     });
+    // The report's shape is the session's version's, chosen as it arrives (a hello meanwhile changes nothing for it).
     onHostAfter(
       'results.report',
-      ResultsReportSchema,
-      ({ results }) => service.verifyResults(results),
+      () => (session.protocol === 3 ? ResultsReportV3Schema : ResultsReportSchema),
+      (report) => ('resultList' in report ? service.verifyResultList(report.results, report.resultList) : service.verifyResults(report.results)),
       async ({ results }, hostId, tx, signed) => ({ ok: true, results: await service.reportResults(tx, hostId, results, signed) }),
     );
     onHost('tasks.progress', ProgressSchema, async ({ updates }, hostId, tx) => ({ ok: true, updated: await service.progress(tx, hostId, updates) }));

@@ -2,15 +2,15 @@
 // transaction it is given (a savepoint of a group commit, usually) and, once that has
 // committed, tells other hosts what changed (aborts, credit, results found invalid).
 import type { Ed25519AsyncVerify } from '../../protocol/ed25519.js';
-import type { CreditReceipt, Result, ResultAck, Task, TaskVerdict, VolunteerPreferences } from '../../protocol/messages.js';
+import type { CreditReceipt, Result, ResultAck, SignedResultList, TaskVerdict, UnsignedResult, VolunteerPreferences } from '../../protocol/messages.js';
 import type { Tx } from '../store/store.js';
 import type { QuotaKeeper } from '../work/host-quota.js';
 import { verdictOf } from '../work/host-verdicts.js';
 import { workunitTakesResults } from '../work/model.js';
 import { Outbox, type HostNotifier } from '../work/outbox.js';
-import type { ResultIntake } from '../work/result-intake.js';
-import { verifyResultSignatures, type SignatureVerdicts } from '../work/result-signatures.js';
-import type { Assignment, Scheduler } from '../work/scheduler.js';
+import type { ReportedResult, ResultIntake } from '../work/result-intake.js';
+import { verifyResultList, verifyResultSignatures, type SignatureVerdicts } from '../work/result-signatures.js';
+import type { Assignment, ListedAssignment, Scheduler } from '../work/scheduler.js';
 import type { Transitioner } from '../work/transitioner.js';
 
 export interface GiveBackAck {
@@ -40,6 +40,11 @@ export class VolunteerService {
     return this.committed(tx, (outbox, now) => this.scheduler.assign(tx, hostId, count, now, holding, outbox, preferences));
   }
 
+  /** As requestTasks, for protocol 3: the tasks under one signature of their list. */
+  requestTaskList(tx: Tx, hostId: number, count: number, holding?: number[], preferences?: VolunteerPreferences): Promise<ListedAssignment> {
+    return this.committed(tx, (outbox, now) => this.scheduler.assignListed(tx, hostId, count, now, holding, outbox, preferences));
+  }
+
   /**
    * Of the tasks a host says it holds, those whose results are no longer wanted: aborted,
    * given back, not this host's, or of a finished work unit. (A task past its deadline is
@@ -63,7 +68,12 @@ export class VolunteerService {
     return verifyResultSignatures(this.ed, results);
   }
 
-  async reportResults(tx: Tx, hostId: number, results: Result[], signed: SignatureVerdicts): Promise<ResultAck[]> {
+  /** As verifyResults, for protocol 3: the report's one signature, over its list of results. */
+  verifyResultList(results: readonly UnsignedResult[], list: SignedResultList): Promise<SignatureVerdicts> {
+    return verifyResultList(this.ed, results, list);
+  }
+
+  async reportResults(tx: Tx, hostId: number, results: readonly ReportedResult[], signed: SignatureVerdicts): Promise<ResultAck[]> {
     const host = await tx.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
     return this.committed(tx, (outbox, now) => this.intake.report(tx, host, results, signed, now, outbox));

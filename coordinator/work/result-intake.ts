@@ -5,7 +5,7 @@ import { canonicalJson } from '../../protocol/canonical.js';
 import { utf8 } from '../../protocol/bytes.js';
 import { jsonHash, sha256Hex } from '../../protocol/hash.js';
 import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
-import type { Result, ResultAck, ResultRejection } from '../../protocol/messages.js';
+import type { ResultAck, ResultRejection, UnsignedResult } from '../../protocol/messages.js';
 import { resultBody } from '../../protocol/signing.js';
 import type { OutputFiles } from '../files/output-files.js';
 import type { OutputUploads } from '../files/output-uploads.js';
@@ -20,9 +20,12 @@ import type { Outbox } from './outbox.js';
 import type { SignatureVerdicts } from './result-signatures.js';
 import type { Transitioner } from './transitioner.js';
 
+/** A result as reported: with its own signature (protocol 2), or without (protocol 3: its report's list signs it). */
+export type ReportedResult = UnsignedResult & { signature?: string };
+
 /** A result that passed its checks, with what recording it needs and what follows. */
 interface Accepted {
-  result: Result;
+  result: UnsignedResult;
   record: ResultRecord;
   replica: ReplicaForResult;
   versionSucceeded: boolean;
@@ -38,15 +41,22 @@ export class ResultIntake {
 
   /**
    * Call inside a transaction; the acks are true once it commits. The signatures were checked
-   * before it began (verifyResultSignatures): `signed` holds their verdicts.
+   * before it began (result-signatures.ts): `signatures` holds their verdicts. Results signed on
+   * their own (protocol 2) carry their signature; a report signed as a list (protocol 3) keeps its
+   * list, once, when it records any of them.
    */
-  async report(tx: Tx, host: HostRecord, results: Result[], signed: SignatureVerdicts, now: number, outbox: Outbox): Promise<ResultAck[]> {
+  async report(tx: Tx, host: HostRecord, results: readonly ReportedResult[], signatures: SignatureVerdicts, now: number, outbox: Outbox): Promise<ResultAck[]> {
+    const { signed, list } = signatures;
     if (signed.length !== results.length) throw new Error(`${signed.length} signature verdicts for ${results.length} results`);
     const tasks = await tx.work.replicasForResults(host.id, results.map((r) => r.taskId));
     // Checked one by one, recorded together (one statement on PostgreSQL), then what follows each.
     const checked: (ResultAck | Accepted)[] = [];
     const recording = new Map<number, Accepted>();
     for (const [i, r] of results.entries()) checked.push(await this.check(tx, host, r, signed[i]!, tasks.get(r.taskId), now, recording));
+    if (list && recording.size > 0) {
+      const resultListId = await tx.work.recordResultList({ hostId: host.id, receivedAt: now, signature: list.signature, resultHashes: list.resultHashes });
+      for (const a of recording.values()) a.record.resultListId = resultListId;
+    }
     const recorded = await tx.work.recordResults([...recording.values()].map((a) => a.record));
     const touched = new Set<number>();
     const acks: ResultAck[] = [];
@@ -56,11 +66,13 @@ export class ResultIntake {
   }
 
   /** A result checked against its task: rejected, a duplicate, or to be recorded. */
-  private async check(tx: Tx, host: HostRecord, r: Result, signed: boolean, task: TaskReplica | undefined, now: number, recording: Map<number, Accepted>): Promise<ResultAck | Accepted> {
+  private async check(tx: Tx, host: HostRecord, r: ReportedResult, signed: boolean, task: TaskReplica | undefined, now: number, recording: Map<number, Accepted>): Promise<ResultAck | Accepted> {
     const reject = (code: ResultRejection, message: string): ResultAck => ({ taskId: r.taskId, status: 'rejected', error: { code, message } });
     const body = resultBody(r);
     if (r.hostKey !== host.publicKey) return reject('not_assigned', `result names host ${r.hostKey.slice(0, 16)}…, not this host`);
     if (!signed) {
+      // Protocol 3: the report's one signature, over its list of results.
+      if (r.signature === undefined) return reject('bad_signature', 'the report’s signature does not verify with this host’s key, or its list does not name this result at its place');
       return reject('bad_signature', 'the result signature does not verify with this host’s key');
     }
     // The host names its task by the task id it was sent, and repeats the task's `workunitId`.
@@ -95,7 +107,7 @@ export class ResultIntake {
         outcome: r.outcome === 'success' ? 'success' : 'client_error',
         receivedAt: now,
         resultHash,
-        signature: r.signature,
+        signature: r.signature ?? null,
         outputJson,
         outputHash: r.outputHash ?? null,
         errorJson: r.error ? JSON.stringify(r.error) : null,
@@ -133,7 +145,7 @@ export class ResultIntake {
    * A version that has produced a result works; one that keeps failing to load on proven hosts is
    * broken, and no task is sent with it any more (the scheduler skips it).
    */
-  private async judgeVersion(tx: Tx, versionId: number | null, r: Result, now: number): Promise<void> {
+  private async judgeVersion(tx: Tx, versionId: number | null, r: UnsignedResult, now: number): Promise<void> {
     if (versionId === null) return;
     const { catalog } = tx;
     if (r.outcome === 'success') return await catalog.markVersionSucceeded(versionId);
@@ -143,7 +155,7 @@ export class ResultIntake {
   }
 
   /** The output must be what outputHash names: inline, or uploaded as canonical JSON for this task before the report. */
-  private async checkOutput(tx: Tx, r: Result, replicaId: number, keep: (json: string) => void): Promise<string | undefined> {
+  private async checkOutput(tx: Tx, r: UnsignedResult, replicaId: number, keep: (json: string) => void): Promise<string | undefined> {
     if (r.output === undefined) {
       // Its own task's upload, not a file another task (or a researcher) stored.
       if (!(await this.uploads.uploadedFor(tx, replicaId, r.outputHash!))) {

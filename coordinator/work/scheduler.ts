@@ -1,10 +1,21 @@
 // Assigns unsent replicas to a host (BOINC's scheduler): at most one replica of a work unit
 // per host (and per user), a matching app version, homogeneous redundancy, adaptive
-// replication, checks mixed in unannounced; commits the assignment and returns the signed tasks.
+// replication, checks mixed in unannounced; commits the assignment and returns the tasks, signed
+// one by one (protocol 2) or under one signature of their list (protocol 3).
 // A volunteer's project preferences (which projects, resource shares) are decided by the pure
 // rules of project-preferences.ts; `assignByShare` below only applies them.
 import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
-import { MAX_LIMITED_APPS, type Task, type TaskBody, type TaskLimit, type VolunteerPreferences } from '../../protocol/messages.js';
+import {
+  MAX_LIMITED_APPS,
+  type SignedTaskList,
+  type Task,
+  type TaskBody,
+  type TaskLimit,
+  type UnsignedTask,
+  type VolunteerPreferences,
+} from '../../protocol/messages.js';
+import { taskListBody } from '../../protocol/signed-lists.js';
+import { taskBody } from '../../protocol/signing.js';
 import type { CoordinatorKey } from '../identity/coordinator-key.js';
 import type { AppVersionRecord } from '../store/catalog.js';
 import type { HostRecord } from '../store/identities.js';
@@ -61,6 +72,22 @@ export interface Assignment {
   limited?: TaskLimit;
 }
 
+/** Protocol 3's: the tasks unsigned, and the coordinator's one signature of their list (none when there are none). */
+export interface ListedAssignment {
+  tasks: UnsignedTask[];
+  taskList?: SignedTaskList;
+  limited?: TaskLimit;
+}
+
+/**
+ * How a round signs its tasks: `each` on its own (protocol 2), its signature stored with the
+ * assignment and sent again with a lost task; `list` not at all, the caller signs the list.
+ */
+type TaskSigning = 'each' | 'list';
+
+/** A task of a round: under `each`, its own signature (absent for a lost task sent before under `list`). */
+type RoundTask = UnsignedTask & { signature?: string };
+
 /** What the scheduler needs of a replica it may give: which work unit, app, batch and version. */
 type Offer = Pick<Candidate, 'workunitId' | 'appId' | 'hrClass' | 'pinnedVersionId'>;
 
@@ -68,7 +95,8 @@ type Offer = Pick<Candidate, 'workunitId' | 'appId' | 'hrClass' | 'pinnedVersion
 interface Round {
   host: HostRecord;
   now: number;
-  tasks: Task[];
+  tasks: RoundTask[];
+  signing: TaskSigning;
   outbox: Outbox | undefined;
   /** The apps met so far in this round. */
   apps: Map<number, AppChoice>;
@@ -135,6 +163,35 @@ export class Scheduler {
    * With the tasks comes which of the host's own quotas kept it from more, if one did (limitOf).
    */
   async assign(tx: Tx, hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Promise<Assignment> {
+    const { tasks, limited, host: _host } = await this.assignRound(tx, hostId, count, now, holding, outbox, preferences, 'each');
+    // A lost task sent again that was first sent under protocol 3 has no signature stored: signed
+    // now, to the same bytes it would have had (Ed25519 is deterministic, and the body is the same).
+    const signed = tasks.map((t) => ({ ...t, signature: t.signature ?? this.key.sign('task', taskBody(t)) }));
+    return limited ? { tasks: signed, limited } : { tasks: signed };
+  }
+
+  /** As assign, for protocol 3: the tasks are not signed one by one, their list is (domain taskList). */
+  async assignListed(tx: Tx, hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Promise<ListedAssignment> {
+    const { tasks, limited, host } = await this.assignRound(tx, hostId, count, now, holding, outbox, preferences, 'list');
+    const listed: ListedAssignment = { tasks };
+    if (tasks.length > 0) {
+      const body = taskListBody(host.publicKey, tasks);
+      listed.taskList = { ...body, signature: this.key.sign('taskList', body) };
+    }
+    if (limited) listed.limited = limited;
+    return listed;
+  }
+
+  private async assignRound(
+    tx: Tx,
+    hostId: number,
+    count: number,
+    now: number,
+    holding: number[] | undefined,
+    outbox: Outbox | undefined,
+    preferences: VolunteerPreferences | undefined,
+    signing: TaskSigning,
+  ): Promise<{ tasks: RoundTask[]; limited?: TaskLimit; host: HostRecord }> {
     const host = await tx.identities.hostById(hostId);
     if (!host) throw new Error(`host ${hostId} does not exist`);
     // Before reading what the host (and its user's other hosts) hold, so that its caps and one
@@ -144,7 +201,7 @@ export class Scheduler {
     // to a user's host then judging, another judging then sending to the same user's other host).
     await tx.ledger.takeTurn();
     const inProgress = await tx.work.inProgressTasksOfHost(hostId);
-    const resent = holding ? (await this.resendLost(tx, host, inProgress, new Set(holding), count, now)) : [];
+    const resent = holding ? (await this.resendLost(tx, host, inProgress, new Set(holding), count, now, signing)) : [];
     const resentCount = resent.length;
     const wanted = Math.min(count - resentCount, inFlightRoom(host.quotaLevel, inProgress.length, this.options.quota)) + resentCount;
     const ids = new Map<string, number>();
@@ -153,7 +210,7 @@ export class Scheduler {
       if (id !== undefined) ids.set(p.project, id);
     }
     const prefs = preferences && resolvePreferences(preferences, (name) => ids.get(name));
-    const round = await this.round(tx, host, now, resent, outbox, prefs);
+    const round = await this.round(tx, host, now, resent, signing, outbox, prefs);
     round.wanted = wanted;
     // Every active batch's room at once, so that noRoomLeft can tell when none is left.
     if (round.newHostRoom) for (const [batchId, left] of await this.newHostRooms(tx)) round.newHostRoom.set(batchId, left);
@@ -187,7 +244,7 @@ export class Scheduler {
     // tell that it has none: every list is shuffled.
     const tasks = shuffle(round.tasks, this.options.random);
     const limited = await this.limitOf(tx, round, { count, wanted, held: inProgress.length + tasks.length - resentCount });
-    return limited ? { tasks, limited } : { tasks };
+    return limited ? { tasks, limited, host } : { tasks, host };
   }
 
   /**
@@ -228,7 +285,7 @@ export class Scheduler {
   async couldTake(tx: Repositories, hostId: number, candidates: Candidate[], now: number): Promise<boolean> {
     const host = await tx.identities.hostById(hostId);
     if (!host) return false;
-    const round = await this.round(tx, host, now, [], undefined);
+    const round = await this.round(tx, host, now, [], 'list', undefined);
     await this.learnHeld(tx, round, candidates);
     for (const c of candidates) if (await this.fits(tx, round, c)) return true;
     return false;
@@ -344,7 +401,7 @@ export class Scheduler {
     return host.nValid < this.options.trustThreshold;
   }
 
-  private async round(tx: Repositories, host: HostRecord, now: number, tasks: Task[], outbox: Outbox | undefined, prefs?: ResolvedPreferences): Promise<Round> {
+  private async round(tx: Repositories, host: HostRecord, now: number, tasks: RoundTask[], signing: TaskSigning, outbox: Outbox | undefined, prefs?: ResolvedPreferences): Promise<Round> {
     const apps = new Map<number, AppChoice>();
     const pinned = new Map<number, AppVersionRecord | undefined>();
     const appFor = async (appId: number): Promise<AppChoice> => {
@@ -368,6 +425,7 @@ export class Scheduler {
       host,
       now,
       tasks,
+      signing,
       outbox,
       apps,
       appFor,
@@ -574,8 +632,8 @@ export class Scheduler {
   }
 
   /** `holding`: the task ids the host says it has. */
-  private async resendLost(tx: Repositories, host: HostRecord, inProgress: TaskIds[], holding: Set<number>, count: number, now: number): Promise<Task[]> {
-    const tasks: Task[] = [];
+  private async resendLost(tx: Repositories, host: HostRecord, inProgress: TaskIds[], holding: Set<number>, count: number, now: number, signing: TaskSigning): Promise<RoundTask[]> {
+    const tasks: RoundTask[] = [];
     for (const ids of inProgress) {
       if (tasks.length >= count) break;
       if (holding.has(ids.taskId)) continue;
@@ -594,13 +652,14 @@ export class Scheduler {
         fpopsEst: src.fpopsEst,
         issuedAt: sent.sentAt,
       };
-      tasks.push(this.toTask(body, sent.signature, src));
+      // Under `list` it goes into the reply's signed list; under `each` with the signature it was sent with, if any.
+      tasks.push(this.toTask(body, signing === 'each' ? sent.signature : null, src));
     }
     return tasks;
   }
 
-  private toTask(body: TaskBody, signature: string, src: TaskSource): Task {
-    const task: Task = { ...body, signature, project: src.projectName, app: src.appName };
+  private toTask(body: TaskBody, signature: string | null, src: TaskSource): RoundTask {
+    const task: RoundTask = signature === null ? { ...body, project: src.projectName, app: src.appName } : { ...body, signature, project: src.projectName, app: src.appName };
     if (src.inputJson !== null && src.inputJson.length <= MAX_INLINE_JSON_BYTES) task.input = JSON.parse(src.inputJson);
     return task;
   }
@@ -645,8 +704,8 @@ export class Scheduler {
    * Sends claimed replicas the round counts as taken (use) to the host, in their order, in a few
    * statements whatever their number: their work units' class under homogeneous redundancy in
    * one, their sources in one, their assignments in one. Adaptive replication decides one work
-   * unit at a time (a few statements each, and a random draw each, in order). Each task is signed
-   * on its own.
+   * unit at a time (a few statements each, and a random draw each, in order). Under `each` every
+   * task is signed on its own and its signature stored; under `list` none is (assignListed signs the list).
    */
   private async send(tx: Repositories, round: Round, picks: readonly (Offer & { batchId: number; replicaId: number })[]): Promise<void> {
     if (picks.length === 0) return;
@@ -660,7 +719,7 @@ export class Scheduler {
     const sources = await work.taskSources(picks.map((c) => c.replicaId));
     const drawn = new Set<number>();
     const rows: AssignedTask[] = [];
-    const tasks: Task[] = [];
+    const tasks: RoundTask[] = [];
     for (const { c } of sending) {
       const { replicaId, workunitId } = c;
       const src = sources.get(replicaId);
@@ -680,7 +739,7 @@ export class Scheduler {
         fpopsEst: src.fpopsEst,
         issuedAt: now,
       };
-      const signature = this.key.sign('task', body);
+      const signature = round.signing === 'each' ? this.key.sign('task', body) : null;
       rows.push({ replicaId, taskId, appVersionId: version.id, deadline: body.deadline, taskSignature: signature });
       tasks.push(this.toTask(body, signature, src));
     }

@@ -10,10 +10,27 @@ import { canonicalJson } from '../../protocol/canonical.js';
 import { MAX_INLINE_JSON_BYTES } from '../../protocol/limits.js';
 import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
 import { sha256Hex } from '../../protocol/hash.js';
-import type { AbortNotice, Capabilities, CreditReceipt, Platform, Reply, Result, ResultAck, ResultVerdict, Task, TaskVerdict } from '../../protocol/messages.js';
+import type {
+  AbortNotice,
+  Capabilities,
+  CreditReceipt,
+  Platform,
+  Reply,
+  Result,
+  ResultAck,
+  ResultVerdict,
+  SignedResultList,
+  SignedTaskList,
+  Task,
+  TaskVerdict,
+  UnsignedResult,
+  UnsignedTask,
+} from '../../protocol/messages.js';
+import type { ProtocolVersion } from '../../protocol/limits.js';
 import { buildResult, type Outcome } from '../../protocol/results.js';
+import { signResultList } from '../../protocol/signed-lists.js';
 import { signBody } from '../../protocol/signing.js';
-import { appVersionProblem, fileProblem, taskProblem, type SignedAppVersion } from '../../protocol/verify.js';
+import { appVersionProblem, fileProblem, listedTaskProblems, taskProblem, type SignedAppVersion } from '../../protocol/verify.js';
 
 const ed = tweetnaclEd25519();
 
@@ -28,6 +45,14 @@ export interface VolunteerOptions {
   accountKey?: string;
   behaviour?: Behaviour;
   coordinatorKey?: string;
+  /** The protocol it speaks (2 by default: most suites check what every version does the same way). */
+  protocol?: ProtocolVersion;
+}
+
+/** A protocol-3 result: its own signature dropped, the report's list signs it. */
+export function unsigned(r: Result | UnsignedResult): UnsignedResult {
+  const { signature: _signature, ...rest } = r as Result;
+  return rest;
 }
 
 export class TestVolunteer {
@@ -71,7 +96,7 @@ export class TestVolunteer {
     let v: TestVolunteer | undefined;
     try {
       const hello = await call<{ challenge: string; coordinatorKey: string }>(socket, 'hello', {
-        protocol: 2,
+        protocol: opts.protocol ?? 2,
         hostKey: publicKey,
         platform: opts.platform ?? { kind: 'node', engine: 'v8' },
         capabilities: opts.capabilities ?? { wasm: true, cores: 1 },
@@ -108,7 +133,25 @@ export class TestVolunteer {
     return reply.tasks;
   }
 
-  async compute(task: Task): Promise<Result> {
+  /** Protocol 3: requests tasks and checks their list (one signature) and each task; the list as it came. */
+  async requestListedTasks(count: number, holding?: number[]): Promise<{ tasks: UnsignedTask[]; taskList?: SignedTaskList }> {
+    const reply = await this.send<{ tasks: UnsignedTask[]; taskList?: SignedTaskList }>('tasks.request', { count, holding });
+    if (!reply.ok) throw new Error(`tasks.request: ${reply.error.message}`);
+    listedTaskProblems(ed, this.coordinatorKey, this.publicKey, reply.tasks, reply.taskList).forEach((problem, i) => {
+      if (problem) throw new Error(`task ${reply.tasks[i]!.taskId}: ${problem}`);
+    });
+    return { tasks: reply.tasks, ...(reply.taskList ? { taskList: reply.taskList } : {}) };
+  }
+
+  /** Protocol 3: reports results under one list signature (`resultList` replaces the one this host would sign). */
+  async reportListed(results: readonly (Result | UnsignedResult)[], resultList?: SignedResultList): Promise<ResultAck[]> {
+    const plain = results.map(unsigned);
+    const reply = await this.send<{ results: ResultAck[] }>('results.report', { results: plain, resultList: resultList ?? signResultList(ed, this.seed, this.publicKey, plain) });
+    if (!reply.ok) throw new Error(`results.report: ${reply.error.message}`);
+    return reply.results;
+  }
+
+  async compute(task: UnsignedTask): Promise<Result> {
     // To the fraction of a millisecond: credit follows the time measured, and these tasks are short.
     const started = performance.now();
     let outcome: Outcome;
@@ -136,7 +179,7 @@ export class TestVolunteer {
   }
 
   /** A signed result of this task with `output`, whatever the task asked (a wrong answer, on purpose). */
-  resultWith(task: Task, output: unknown): Result {
+  resultWith(task: UnsignedTask, output: unknown): Result {
     return buildResult(ed, this.seed, task, { output }, { cpuTimeMs: 1, elapsedMs: 1 });
   }
 

@@ -99,7 +99,7 @@ describe('the handshake and message validation', () => {
     // A volunteer from before protocol 2 is told to update, not left retrying.
     expect(await send('hello', { protocol: 1, hostKey: v.publicKey, platform: { kind: 'node' } })).toMatchObject({
       ok: false,
-      error: { code: 'unsupported_protocol', message: expect.stringMatching(/speaks protocol 2, not 1: update this volunteer/) },
+      error: { code: 'unsupported_protocol', message: expect.stringMatching(/speaks protocol 2 or 3, not 1: update this volunteer/) },
     });
     expect(await send('hello', { protocol: 2, hostKey: 'nope' })).toMatchObject({ ok: false, error: { code: 'bad_request', message: expect.stringMatching(/hostKey/) } });
     // A new hello drops the session: nothing is allowed until auth succeeds again.

@@ -485,7 +485,7 @@ function helloText(rng: Rng, hostKey = rng.hex(64), extra: Record<string, string
   const v = { ...valid };
   switch (rng.int(0, 9)) {
     case 0:
-      return obj({ ...v, protocol: rng.pick(['0', '1', '3', `"${PROTOCOL_VERSION}"`, 'null', '1.5', '1e309', '[]']) });
+      return obj({ ...v, protocol: rng.pick(['0', '1', '4', `"${PROTOCOL_VERSION}"`, 'null', '1.5', '1e309', '[]']) });
     case 1:
       return obj({ ...v, hostKey: q(rng.pick([hostKey.toUpperCase(), hostKey.slice(1), `${hostKey}0`, 'z'.repeat(64), '']) ) });
     case 2:
