@@ -1,10 +1,11 @@
 // Explicit bounds shared by the coordinator and every volunteer. docs/protocol.md lists them.
 
 /**
- * 2: uploads name their task (X-VG-Task-Id), results may carry the app's log. docs/protocol.md.
- * 3 (not yet spoken): a reply's tasks and a report's results are signed once, as a list (signed-lists.ts).
+ * What the reference clients speak. 3: a reply's tasks and a report's results are signed once,
+ * as a list (signed-lists.ts). 2: uploads name their task (X-VG-Task-Id), results may carry the
+ * app's log. docs/protocol.md.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** What a coordinator speaks: 2 for clients not yet updated, answered as before. */
 export const SUPPORTED_PROTOCOL_VERSIONS = [2, 3] as const;
 export type ProtocolVersion = (typeof SUPPORTED_PROTOCOL_VERSIONS)[number];

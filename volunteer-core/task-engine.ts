@@ -11,19 +11,21 @@ import { utf8 } from '../protocol/bytes.js';
 import { canonicalJson } from '../protocol/canonical.js';
 import { MAX_ERROR_MESSAGE_CHARS, MAX_INLINE_JSON_BYTES, MAX_VERDICTS_PER_REQUEST } from '../protocol/limits.js';
 import {
+  SignedTaskListSchema,
   TaskLimitSchema,
-  TaskSchema,
   TaskVerdictSchema,
+  UnsignedTaskSchema,
   type TaskLimit,
   type TaskVerdict,
   type VolunteerPreferences,
   type AbortNotice,
-  type Result,
   type ResultAck,
-  type Task,
+  type UnsignedResult,
+  type UnsignedTask,
 } from '../protocol/messages.js';
-import { buildResult, type Outcome } from '../protocol/results.js';
-import { taskProblem } from '../protocol/verify.js';
+import { buildUnsignedResult, type Outcome } from '../protocol/results.js';
+import { resultListBody } from '../protocol/signed-lists.js';
+import { listedTaskProblems } from '../protocol/verify.js';
 import { UploadRefused, VerificationError, type CacheUse } from './app-cache.js';
 import { realClock, type Clock, type TimerId } from './clock.js';
 import { CallError, type LinkEvents, type Session } from './coordinator-link.js';
@@ -49,14 +51,14 @@ const VERDICTS_MS = 60_000;
 
 /** Every task held, its last checkpoint, and every result until acknowledged. */
 export interface TaskJournal {
-  saveTask(task: Task): Promise<void>;
+  saveTask(task: UnsignedTask): Promise<void>;
   saveCheckpoint(taskId: number, stateJson: string): Promise<void>;
   checkpoint(taskId: number): Promise<string | undefined>;
-  saveResult(result: Result): Promise<void>;
+  saveResult(result: UnsignedResult): Promise<void>;
   /** Drops everything about a task: acknowledged, aborted or given back. */
   forget(taskId: number): Promise<void>;
-  tasks(): Promise<Task[]>;
-  results(): Promise<Result[]>;
+  tasks(): Promise<UnsignedTask[]>;
+  results(): Promise<UnsignedResult[]>;
 }
 
 /** Verified app versions and inputs (volunteer-core/app-cache.ts), and the upload of large outputs. */
@@ -133,22 +135,22 @@ export interface EngineEvents<C> {
   /** What came of reported results, pushed or asked for (results.judged, results.verdicts). */
   judged(verdicts: TaskVerdict[]): void;
   /** A task verified and journalled: it is this host's now. */
-  received(task: Task): void;
+  received(task: UnsignedTask): void;
   refused(taskId: number, code: string, message: string): void;
   prepareRetry(taskId: number, error: Error): void;
-  started(task: Task, resumed: boolean): void;
-  finished(task: Task, f: Finished): void;
+  started(task: UnsignedTask, resumed: boolean): void;
+  finished(task: UnsignedTask, f: Finished): void;
   /** A run stopped early (paused, fewer cores, its project suspended): it resumes from its checkpoint. */
-  suspended(task: Task, f: Finished): void;
+  suspended(task: UnsignedTask, f: Finished): void;
   /** A result is signed and journalled. */
-  resultSaved(result: Result): void;
+  resultSaved(result: UnsignedResult): void;
   aborted(taskId: number, reason: string): void;
   reportFailed(error: Error, unreported: number): void;
   /** The coordinator answered for a result; `result` and `task` when this run still knew them. */
-  acknowledged(ack: ResultAck, result: Result | undefined, task: Pick<Task, 'project' | 'app'> | undefined): void;
+  acknowledged(ack: ResultAck, result: UnsignedResult | undefined, task: Pick<UnsignedTask, 'project' | 'app'> | undefined): void;
   gaveBack(count: number): void;
   giveBackFailed(error: Error): void;
-  appLog(task: Task, level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
+  appLog(task: UnsignedTask, level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
 }
 
 export interface EngineOptions<C extends CreditStore> {
@@ -169,7 +171,7 @@ export interface EngineOptions<C extends CreditStore> {
   /** Whether to ask for work now (besides being connected and not stopping). */
   canFetch?(): boolean;
   /** Whether a task that is ready may start now (the page holds a suspended project's tasks). */
-  mayStart?(task: Task): boolean;
+  mayStart?(task: UnsignedTask): boolean;
   /** Which projects to compute for, sent with every tasks.request (docs/protocol.md). */
   preferences?(): VolunteerPreferences | undefined;
   /** Tasks whose results were reported and still wait for their verdict (the task list's pending validation). */
@@ -186,7 +188,7 @@ export interface EngineOptions<C extends CreditStore> {
 export type HeldState = 'preparing' | 'queued' | 'running';
 
 interface Held {
-  task: Task;
+  task: UnsignedTask;
   state: HeldState;
   bundle?: AppBundle;
   input?: unknown;
@@ -200,7 +202,7 @@ interface Held {
 }
 
 export interface HeldTask {
-  task: Task;
+  task: UnsignedTask;
   state: HeldState;
   progress: number;
   checkpointed: boolean;
@@ -208,11 +210,11 @@ export interface HeldTask {
   resumed: boolean;
 }
 
-type RefusedTask = Pick<Task, 'taskId' | 'workunitId' | 'hostKey'> & Partial<Pick<Task, 'project' | 'app'>>;
+type RefusedTask = Pick<UnsignedTask, 'taskId' | 'workunitId' | 'hostKey'> & Partial<Pick<UnsignedTask, 'project' | 'app'>>;
 
 export class TaskEngine<C extends CreditStore = CreditStore> {
   private readonly held = new Map<number, Held>();
-  private readonly unreported = new Map<number, { result: Result; task?: Pick<Task, 'project' | 'app'> }>();
+  private readonly unreported = new Map<number, { result: UnsignedResult; task?: Pick<UnsignedTask, 'project' | 'app'> }>();
   /** Tasks over whose results are being signed and journalled: no longer held, not yet unreported. */
   private readonly completing = new Set<number>();
   private readonly clock: Clock;
@@ -423,13 +425,13 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     this.requesting = true;
     try {
       const preferences = this.o.preferences?.();
-      const reply = await this.link!.call<{ tasks: unknown[]; abort?: AbortNotice; retryAfterMs?: number; limited?: unknown }>('tasks.request', {
+      const reply = await this.link!.call<{ tasks: unknown[]; taskList?: unknown; abort?: AbortNotice; retryAfterMs?: number; limited?: unknown }>('tasks.request', {
         count: Math.min(want, session.limits.maxTasksPerRequest),
         holding: [...this.held.keys(), ...this.completing, ...this.unreported.keys()],
         ...(preferences ? { preferences } : {}),
       });
       if (reply.abort) await this.abort(reply.abort.taskIds, reply.abort.reason);
-      for (const raw of reply.tasks) await this.accept(raw, session.coordinatorKey);
+      if (reply.tasks.length > 0) await this.accept(reply.tasks, reply.taskList, session.coordinatorKey);
       this.waitingForWork = reply.tasks.length === 0;
       // Display only: a `limited` this client cannot read (a later coordinator's) is as none.
       const limited = reply.limited === undefined ? undefined : TaskLimitSchema.safeParse(reply.limited).data;
@@ -449,26 +451,44 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     }
   }
 
-  /** Verifies a task (schema, coordinator signature, addressed to this host, inline input) before taking it. */
-  private async accept(raw: unknown, coordinatorKey: string): Promise<void> {
+  /**
+   * Verifies a reply's tasks (schema, the coordinator's one signature of their list, each task at
+   * its place in it, addressed to this host, inline input) before taking them. A malformed task
+   * leaves the list unmatched: then none is taken, and each is refused (reported as an error, so
+   * that it goes to another host).
+   */
+  private async accept(raws: unknown[], rawList: unknown, coordinatorKey: string): Promise<void> {
     const { host, crypto, journal } = this.o;
-    const parsed = TaskSchema.safeParse(raw);
-    if (!parsed.success) {
-      const t = raw as Partial<Task> | null;
-      if (t && Number.isSafeInteger(t.taskId) && Number.isSafeInteger(t.workunitId)) {
-        await this.refuse({ taskId: t.taskId!, workunitId: t.workunitId!, hostKey: host.publicKey }, 'bad_signature', 'the task is malformed');
+    const parsed = raws.map((raw) => UnsignedTaskSchema.safeParse(raw));
+    const list = SignedTaskListSchema.safeParse(rawList);
+    if (!list.success || parsed.some((p) => !p.success)) {
+      for (const [i, p] of parsed.entries()) {
+        const t = (p.success ? p.data : raws[i]) as Partial<UnsignedTask> | null;
+        if (t && Number.isSafeInteger(t.taskId) && Number.isSafeInteger(t.workunitId) && !this.holds(t.taskId!)) {
+          await this.refuse({ taskId: t.taskId!, workunitId: t.workunitId!, hostKey: host.publicKey }, 'bad_signature', p.success ? 'the task list is malformed, or another task of its reply is' : 'the task is malformed');
+        }
       }
       return;
     }
-    const task = parsed.data;
-    if (this.held.has(task.taskId) || this.completing.has(task.taskId) || this.unreported.has(task.taskId)) return;
-    const problem = await crypto.check((ed) => taskProblem(ed, coordinatorKey, host.publicKey, task));
-    if (problem) return this.refuse(task, 'bad_signature', problem);
-    await journal.saveTask(task);
-    const h: Held = { task, state: 'preparing', progress: 0, attempts: 0, resumed: false };
-    this.held.set(task.taskId, h);
-    this.events.received?.(task);
-    void this.prepare(h);
+    const tasks = parsed.map((p) => p.data!);
+    const problems = await crypto.check((ed) => listedTaskProblems(ed, coordinatorKey, host.publicKey, tasks, list.data));
+    for (const [i, task] of tasks.entries()) {
+      if (this.holds(task.taskId)) continue;
+      const problem = problems[i];
+      if (problem) {
+        await this.refuse(task, 'bad_signature', problem);
+        continue;
+      }
+      await journal.saveTask(task);
+      const h: Held = { task, state: 'preparing', progress: 0, attempts: 0, resumed: false };
+      this.held.set(task.taskId, h);
+      this.events.received?.(task);
+      void this.prepare(h);
+    }
+  }
+
+  private holds(taskId: number): boolean {
+    return this.held.has(taskId) || this.completing.has(taskId) || this.unreported.has(taskId);
   }
 
   /** Fetches and verifies the app version and input; the task runs only if both verify. */
@@ -579,12 +599,12 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
   }
 
   /**
-   * Signs the result and journals it before anything else: from here it survives a crash or a
+   * Builds the result and journals it before anything else: from here it survives a crash or a
    * reload. An error's message names no file of this machine: it goes to the coordinator and
    * the researcher.
    */
   private async complete(task: RefusedTask, outcome: Outcome, timing: { cpuTimeMs: number; elapsedMs: number }, log?: AppLog): Promise<void> {
-    const { crypto, host, journal } = this.o;
+    const { journal } = this.o;
     if ('error' in outcome && outcome.error) {
       outcome = { error: { code: outcome.error.code, message: redactPaths(outcome.error.message).slice(0, MAX_ERROR_MESSAGE_CHARS) } };
     }
@@ -592,9 +612,10 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     // Named in `holding` meanwhile: an ask for work that left it out would have the coordinator
     // send it again as lost, and it would run twice.
     this.completing.add(task.taskId);
-    let result: Result;
+    let result: UnsignedResult;
     try {
-      result = await crypto.signWith(host.seed, (ed) => buildResult(ed, host.seed, task, outcome, rounded, log));
+      // Unsigned: the report it goes in is signed as a whole (protocol 3).
+      result = buildUnsignedResult(task, outcome, rounded, log);
       await journal.saveResult(result);
       this.unreported.set(task.taskId, { result, ...(task.project !== undefined && task.app !== undefined ? { task: { project: task.project, app: task.app } } : {}) });
     } finally {
@@ -637,7 +658,10 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
       while (this.current && this.unreported.size > 0) {
         const batch = [...this.unreported.values()].slice(0, this.current.limits.maxResultsPerReport);
         const wire = fitInMessage(await Promise.all(batch.map(({ result }) => this.toWire(result))), this.current.limits.maxMessageBytes);
-        const { results } = await this.link!.call<{ results: ResultAck[] }>('results.report', { results: wire });
+        // One signature for the report, over its results' list in the order sent.
+        const body = resultListBody(this.o.host.publicKey, wire);
+        const resultList = { ...body, signature: await this.o.crypto.sign(this.o.host.seed, 'resultList', body) };
+        const { results } = await this.link!.call<{ results: ResultAck[] }>('results.report', { results: wire, resultList });
         for (const ack of results) await this.acknowledged(ack);
       }
     } catch (e) {
@@ -656,7 +680,7 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
    * take (over its --max-output-bytes, or refused for good) becomes an error result instead, so
    * that the task is given to another host rather than reported forever.
    */
-  private async toWire(r: Result): Promise<Result> {
+  private async toWire(r: UnsignedResult): Promise<UnsignedResult> {
     if (r.output === undefined) return r;
     const json = canonicalJson(r.output);
     const size = utf8(json).length;
@@ -674,13 +698,13 @@ export class TaskEngine<C extends CreditStore = CreditStore> {
     return rest;
   }
 
-  /** Signs and journals an error result in place of a success that cannot be reported. */
-  private async replaceWithError(r: Result, code: string, message: string): Promise<Result> {
-    const { crypto, host, journal } = this.o;
+  /** Journals an error result in place of a success that cannot be reported. */
+  private async replaceWithError(r: UnsignedResult, code: string, message: string): Promise<UnsignedResult> {
+    const { journal } = this.o;
     const timing = { cpuTimeMs: r.cpuTimeMs, elapsedMs: r.elapsedMs };
     const error = { code, message: message.slice(0, MAX_ERROR_MESSAGE_CHARS) };
     const log = r.log ? { lines: r.log, omitted: r.logOmitted ?? 0 } : undefined;
-    const replaced = await crypto.signWith(host.seed, (ed) => buildResult(ed, host.seed, r, { error }, timing, log));
+    const replaced = buildUnsignedResult(r, { error }, timing, log);
     await journal.saveResult(replaced);
     const entry = this.unreported.get(r.taskId);
     if (entry) entry.result = replaced;
@@ -762,7 +786,7 @@ const isDisconnect = (e: unknown): boolean => e instanceof CallError && e.code =
  * output and log are bounded well under a message), so that several large inline outputs are
  * reported over several messages instead of one the coordinator would refuse.
  */
-function fitInMessage(results: Result[], maxMessageBytes: number): Result[] {
+function fitInMessage(results: UnsignedResult[], maxMessageBytes: number): UnsignedResult[] {
   const room = maxMessageBytes - REPORT_OVERHEAD_BYTES;
   let bytes = 0;
   let n = 0;

@@ -4,7 +4,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileDurably } from '../common/durable-file.js';
-import { ResultSchema, TaskSchema, type Result, type Task } from '../protocol/messages.js';
+import type { UnsignedResult, UnsignedTask } from '../protocol/messages.js';
+import { KeptResultSchema, KeptTaskSchema } from '../volunteer-core/kept.js';
 import type { Logger } from '../common/log.js';
 import type { TaskJournal as Journal } from '../volunteer-core/task-engine.js';
 
@@ -19,7 +20,7 @@ export class TaskJournal implements Journal {
     for (const kind of KINDS) mkdirSync(join(dir, kind), { recursive: true });
   }
 
-  async saveTask(task: Task): Promise<void> {
+  async saveTask(task: UnsignedTask): Promise<void> {
     writeFileDurably(this.path('tasks', task.taskId), JSON.stringify(task));
   }
 
@@ -32,7 +33,7 @@ export class TaskJournal implements Journal {
     return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
   }
 
-  async saveResult(result: Result): Promise<void> {
+  async saveResult(result: UnsignedResult): Promise<void> {
     writeFileDurably(this.path('results', result.taskId), JSON.stringify(result));
   }
 
@@ -41,12 +42,12 @@ export class TaskJournal implements Journal {
     for (const kind of KINDS) rmSync(this.path(kind, taskId), { force: true });
   }
 
-  async tasks(): Promise<Task[]> {
-    return this.load('tasks', (v) => TaskSchema.parse(v));
+  async tasks(): Promise<UnsignedTask[]> {
+    return this.load('tasks', (v) => KeptTaskSchema.parse(v));
   }
 
-  async results(): Promise<Result[]> {
-    return this.load('results', (v) => ResultSchema.parse(v));
+  async results(): Promise<UnsignedResult[]> {
+    return this.load('results', (v) => KeptResultSchema.parse(v));
   }
 
   private load<T>(kind: (typeof KINDS)[number], parse: (v: unknown) => T): T[] {

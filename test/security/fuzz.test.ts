@@ -15,7 +15,7 @@ import { fromHex, toHex } from '../../protocol/bytes.js';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import { jsonHash, sha256Hex } from '../../protocol/hash.js';
 import { ERROR_CODES, RESULT_REJECTIONS, type Reply, type ResultAck, type Task } from '../../protocol/messages.js';
-import { PROTOCOL_VERSION } from '../../protocol/limits.js';
+import type { ProtocolVersion } from '../../protocol/limits.js';
 import { buildResult } from '../../protocol/results.js';
 import { signBody, type SigningDomain } from '../../protocol/signing.js';
 import { spawnCoordinator } from '../helpers/coordinator-process.js';
@@ -34,6 +34,12 @@ const HTTP_REQUESTS = 3000;
 const SAFE_OUTPUT_DEPTH = 300;
 const NEAR_LIMIT = 1_000_000; // characters: under maxHttpBufferSize (1 MiB) with the packet framing
 const ed = nodeEd25519(); // fast signing: the fuzzer signs thousands of proofs and results
+/**
+ * The version the fuzzed sessions speak: its reports are protocol 2's (each result signed), which
+ * the coordinator still takes; protocol 3's one signature a report is checked by
+ * test/protocol/signed-lists.test.ts and test/integration/protocol-v3.test.ts.
+ */
+const PROTOCOL_VERSION: ProtocolVersion = 2;
 
 console.log(`fuzz seed ${SEED}: replay with FUZZ_SEED=${SEED} npx vitest run test/security/fuzz.test.ts`);
 

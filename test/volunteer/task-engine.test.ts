@@ -8,8 +8,9 @@ import { canonicalJson } from '../../protocol/canonical.js';
 import { tweetnaclEd25519 } from '../../protocol/ed25519-tweetnacl.js';
 import { jsonHash } from '../../protocol/hash.js';
 import { MAX_RESULT_LOG_CHARS, MAX_RESULT_LOG_LINES } from '../../protocol/limits.js';
-import { ResultSchema, type Result, type ResultAck, type Task, type TaskVerdict } from '../../protocol/messages.js';
-import { resultBody, signBody, taskBody, verifyBody } from '../../protocol/signing.js';
+import { ResultsReportV3Schema, UnsignedResultSchema, type ResultAck, type TaskVerdict, type UnsignedResult, type UnsignedTask } from '../../protocol/messages.js';
+import { resultListVerdicts, taskListBody } from '../../protocol/signed-lists.js';
+import { signBody, verifyBody } from '../../protocol/signing.js';
 import { UploadRefused, VerificationError } from '../../volunteer-core/app-cache.js';
 import type { Clock, TimerId } from '../../volunteer-core/clock.js';
 import { CallError, type LinkEvents, type Session } from '../../volunteer-core/coordinator-link.js';
@@ -39,7 +40,8 @@ const host = keyPair();
 const APP_HASH = 'a'.repeat(64);
 const RETRY_MS = 1_000;
 
-function signedTask(taskId: number, overrides: Partial<Task> = {}): Task {
+/** A task as the coordinator sends it (protocol 3): its reply's list signs it (ScriptedLink.offer). */
+function aTask(taskId: number, overrides: Partial<UnsignedTask> = {}): UnsignedTask {
   const input = { n: taskId };
   const body = {
     taskId,
@@ -52,14 +54,19 @@ function signedTask(taskId: number, overrides: Partial<Task> = {}): Task {
     fpopsEst: 1e9,
     issuedAt: Date.now(),
   };
-  return { ...body, input, signature: signBody(ed, coordinator.seed, 'task', taskBody(body)), project: 'demo', app: 'primes', ...overrides };
+  return { ...body, input, project: 'demo', app: 'primes', ...overrides };
+}
+
+function signedList(tasks: readonly UnsignedTask[], seed = coordinator.seed) {
+  const body = taskListBody(host.publicKey, tasks);
+  return { ...body, signature: signBody(ed, seed, 'taskList', body) };
 }
 
 class MemoryJournal implements TaskJournal {
-  readonly taskMap = new Map<number, Task>();
+  readonly taskMap = new Map<number, UnsignedTask>();
   readonly checkpoints = new Map<number, string>();
-  readonly resultMap = new Map<number, Result>();
-  async saveTask(task: Task) {
+  readonly resultMap = new Map<number, UnsignedResult>();
+  async saveTask(task: UnsignedTask) {
     this.taskMap.set(task.taskId, task);
   }
   async saveCheckpoint(taskId: number, json: string) {
@@ -68,7 +75,7 @@ class MemoryJournal implements TaskJournal {
   async checkpoint(taskId: number) {
     return this.checkpoints.get(taskId);
   }
-  async saveResult(result: Result) {
+  async saveResult(result: UnsignedResult) {
     this.resultMap.set(result.taskId, result);
   }
   async forget(taskId: number) {
@@ -134,7 +141,8 @@ class ScriptedLink extends Emitter<LinkEvents> implements EngineLink {
     'credit.receipts': () => ({ receipts: [] }),
     'tasks.progress': () => ({}),
     'tasks.giveBack': () => ({}),
-    'results.report': (p) => ({ results: (p.results as Result[]).map((r): ResultAck => ({ taskId: r.taskId, status: 'accepted' })) }),
+    // Every report is protocol 3's: its results under one signature of the host's.
+    'results.report': (p) => ({ results: ResultsReportV3Schema.parse(p).results.map((r): ResultAck => ({ taskId: r.taskId, status: 'accepted' })) }),
   };
 
   async call<T extends object>(event: string, payload: unknown): Promise<T> {
@@ -167,13 +175,13 @@ class ScriptedLink extends Emitter<LinkEvents> implements EngineLink {
     return this.calls.filter((c) => c.event === event);
   }
 
-  /** Answers the next ask for work with these tasks, later ones with none. */
-  offer(tasks: unknown[]): void {
+  /** Answers the next ask for work with these tasks and the coordinator's signature of their list (or `taskList`), later ones with none. */
+  offer(tasks: unknown[], taskList?: unknown): void {
     let given = false;
     this.handlers['tasks.request'] = () => {
       if (given) return { tasks: [], retryAfterMs: 60_000 };
       given = true;
-      return { tasks };
+      return { tasks, taskList: taskList ?? signedList(tasks as UnsignedTask[]) };
     };
   }
 }
@@ -241,13 +249,13 @@ function setup(options: { slots?: number; capacity?: number; apps?: Partial<AppS
 }
 
 const success = (value: unknown): Finished => ({ outcome: { ok: true, outputJson: JSON.stringify(value) }, cpuTimeMs: 10, elapsedMs: 12 });
-const reported = (link: ScriptedLink) => link.made('results.report').flatMap((c) => c.payload.results as Result[]);
+const reported = (link: ScriptedLink) => link.made('results.report').flatMap((c) => c.payload.results as UnsignedResult[]);
 
 describe('the volunteer task engine', () => {
-  it('refuses a task whose signature does not verify: a client error result, nothing run', async () => {
+  it('refuses a task whose list’s signature does not verify: a client error result, nothing run', async () => {
     const { link, runner, clock, journal } = setup();
-    const forged = signedTask(1, { signature: 'c'.repeat(128) });
-    link.offer([forged]);
+    const forged = aTask(1);
+    link.offer([forged], signedList([forged], keyPair().seed));
     link.connect();
     await clock.advance(100);
     expect(runner.runs).toHaveLength(0);
@@ -259,7 +267,7 @@ describe('the volunteer task engine', () => {
   it('refuses a task issued to another host, and a malformed one that still names a task', async () => {
     const { link, runner, clock } = setup();
     const other = keyPair();
-    link.offer([signedTask(1, { hostKey: other.publicKey }), { taskId: 2, workunitId: 1002, nonsense: true }]);
+    link.offer([aTask(1, { hostKey: other.publicKey }), { taskId: 2, workunitId: 1002, nonsense: true }]);
     link.connect();
     await clock.advance(100);
     expect(runner.runs).toHaveLength(0);
@@ -279,10 +287,10 @@ describe('the volunteer task engine', () => {
         },
       },
     });
-    const badApp = signedTask(1);
+    const badApp = aTask(1);
     const appBody = { ...badApp, appVersionHash: 'd'.repeat(64) };
-    const withBadApp = { ...appBody, signature: signBody(ed, coordinator.seed, 'task', taskBody(appBody)) };
-    const { input: _input, ...withBadInput } = signedTask(2); // input by hash: fetched, and it does not match
+    const withBadApp = appBody;
+    const { input: _input, ...withBadInput } = aTask(2); // input by hash: fetched, and it does not match
     link.offer([withBadApp, withBadInput]);
     link.connect();
     await clock.advance(100);
@@ -301,7 +309,7 @@ describe('the volunteer task engine', () => {
         },
       },
     });
-    link.offer([signedTask(1)]);
+    link.offer([aTask(1)]);
     link.connect();
     await clock.advance(RETRY_MS * 10);
     expect(tries).toBe(5);
@@ -311,13 +319,13 @@ describe('the volunteer task engine', () => {
 
   it('journals a task before it runs and its signed result before it reports it', async () => {
     const { link, runner, clock, journal } = setup();
-    let journalledAtReport: Result | undefined;
+    let journalledAtReport: UnsignedResult | undefined;
     const accept = link.handlers['results.report']!;
     link.handlers['results.report'] = (p) => {
       journalledAtReport = journal.resultMap.get(1);
       return accept(p);
     };
-    link.offer([signedTask(1)]);
+    link.offer([aTask(1)]);
     link.connect();
     await clock.advance(100);
     expect(journal.taskMap.has(1)).toBe(true);
@@ -339,7 +347,7 @@ describe('the volunteer task engine', () => {
 
   it('reports what the app logged in its run with the result, signed, without the machine’s paths', async () => {
     const { link, runner, clock } = setup();
-    link.offer([signedTask(1), signedTask(2)]);
+    link.offer([aTask(1), aTask(2)]);
     link.connect();
     await clock.advance(100);
     const one = runner.running(1);
@@ -359,14 +367,18 @@ describe('the volunteer task engine', () => {
       ],
     });
     expect(failed!.logOmitted).toBeUndefined();
-    expect(verifyBody(ed, host.publicKey, 'result', resultBody(failed!), failed!.signature)).toBe(true);
-    expect(verifyBody(ed, host.publicKey, 'result', { ...resultBody(failed!), log: [] }, failed!.signature)).toBe(false);
+    // Signed with the report: its list covers the log, so a log changed on the way is refused.
+    const { results, resultList } = ResultsReportV3Schema.parse(link.made('results.report')[0]!.payload);
+    expect(results[0]).toEqual(failed);
+    const verified = verifyBody(ed, host.publicKey, 'resultList', { hostKey: resultList.hostKey, resultHashes: resultList.resultHashes }, resultList.signature);
+    expect(resultListVerdicts(verified, resultList, results)).toEqual(results.map(() => true));
+    expect(resultListVerdicts(verified, resultList, [{ ...results[0]!, log: [] }, ...results.slice(1)])[0]).toBe(false);
     expect(quiet).not.toHaveProperty('log');
   });
 
   it('keeps the last lines of a long log within the protocol’s bounds, and says how many came before', async () => {
     const { link, runner, clock } = setup();
-    link.offer([signedTask(1), signedTask(2)]);
+    link.offer([aTask(1), aTask(2)]);
     link.connect();
     await clock.advance(100);
     const many = runner.running(1);
@@ -386,12 +398,12 @@ describe('the volunteer task engine', () => {
     expect(chars).toBeLessThanOrEqual(MAX_RESULT_LOG_CHARS);
     expect(second!.log!.at(-1)!.text.startsWith('40 ')).toBe(true);
     expect(second!.logOmitted! + second!.log!.length).toBe(40);
-    for (const r of [first, second]) expect(ResultSchema.safeParse(r).success).toBe(true);
+    for (const r of [first, second]) expect(UnsignedResultSchema.safeParse(r).success).toBe(true);
   });
 
   it('reports large inline outputs over several messages, each within the coordinator’s message size', async () => {
     const { link, runner, clock } = setup({ slots: 8, capacity: 8 });
-    link.offer(Array.from({ length: 8 }, (_, i) => signedTask(i + 1)));
+    link.offer(Array.from({ length: 8 }, (_, i) => aTask(i + 1)));
     link.connect();
     await clock.advance(100);
     // Just under the inline bound each: eight of them are about 2 MB, one message is 1 MiB.
@@ -406,7 +418,7 @@ describe('the volunteer task engine', () => {
   it('uploads a large output as the output of its task before reporting it without the output', async () => {
     const uploads: { json: string; taskId: number }[] = [];
     const { link, runner, clock } = setup({ apps: { uploadOutput: async (json, taskId) => void uploads.push({ json, taskId }) } });
-    link.offer([signedTask(1)]);
+    link.offer([aTask(1)]);
     link.connect();
     await clock.advance(100);
     const big = { text: 'x'.repeat(300_000) };
@@ -421,7 +433,7 @@ describe('the volunteer task engine', () => {
   it('reports an output over the coordinator’s limit as an error, uploading nothing: the task goes to another host', async () => {
     let uploaded = 0;
     const { link, runner, clock, journal } = setup({ apps: { uploadOutput: async () => void uploaded++ } });
-    link.offer([signedTask(1)]);
+    link.offer([aTask(1)]);
     link.connect(64, 400_000);
     await clock.advance(100);
     runner.running(1).finish(success({ text: 'x'.repeat(500_000) }));
@@ -439,7 +451,7 @@ describe('the volunteer task engine', () => {
         },
       },
     });
-    link.offer([signedTask(1)]);
+    link.offer([aTask(1)]);
     link.connect();
     await clock.advance(100);
     runner.running(1).finish(success({ text: 'x'.repeat(300_000) }));
@@ -456,7 +468,7 @@ describe('the volunteer task engine', () => {
         },
       },
     });
-    link.offer([signedTask(1)]);
+    link.offer([aTask(1)]);
     link.connect();
     await clock.advance(100);
     runner.running(1).finish(success({ text: 'x'.repeat(300_000) }));
@@ -479,7 +491,7 @@ describe('the volunteer task engine', () => {
       await new Promise<void>((resolve) => (release = resolve));
       await save(r);
     };
-    const task = signedTask(1);
+    const task = aTask(1);
     link.offer([task]);
     link.connect();
     await clock.advance(100);
@@ -525,7 +537,7 @@ describe('the volunteer task engine', () => {
       engine.dispatch(); // the pool's onIdle fires while the task is being started
       return run(job, events);
     };
-    link.offer([signedTask(1), signedTask(2), signedTask(3)]);
+    link.offer([aTask(1), aTask(2), aTask(3)]);
     link.connect();
     await clock.advance(100);
     expect(runner.runs.map((r) => r.job.taskId).sort()).toEqual([1, 2, 3]);
@@ -548,7 +560,7 @@ describe('the volunteer task engine', () => {
     expect(engine.unreportedCount).toBe(5);
 
     await clock.advance(RETRY_MS + 100);
-    const sizes = link.made('results.report').map((c) => (c.payload.results as Result[]).length);
+    const sizes = link.made('results.report').map((c) => (c.payload.results as UnsignedResult[]).length);
     expect(sizes).toEqual([2, 2, 2, 1]);
     expect(new Set(reported(link).slice(2).map((r) => r.taskId))).toEqual(new Set([1, 2, 3, 4, 5]));
     expect(engine.unreportedCount).toBe(0);
@@ -615,7 +627,7 @@ describe('the volunteer task engine', () => {
 
   it('stops a running task the coordinator aborts, forgets it, and reports nothing for it', async () => {
     const { engine, link, runner, clock, journal } = setup({ capacity: 1 });
-    link.offer([signedTask(1)]);
+    link.offer([aTask(1)]);
     link.connect();
     await clock.advance(100);
     runner.running(1);
@@ -632,7 +644,7 @@ describe('the volunteer task engine', () => {
 
   it('gives tasks back: running ones are stopped, all are forgotten; without a connection they stay', async () => {
     const { engine, link, runner, clock, journal } = setup({ slots: 1, capacity: 3 });
-    link.offer([signedTask(1), signedTask(2), signedTask(3)]);
+    link.offer([aTask(1), aTask(2), aTask(3)]);
     link.connect();
     await clock.advance(100);
     expect(engine.heldTasks().map((h) => [h.task.taskId, h.state])).toEqual([
@@ -661,7 +673,7 @@ describe('the volunteer task engine', () => {
 
   it('hands tasks back without waiting (a page going away) and forgets them', async () => {
     const { engine, link, clock, journal } = setup({ slots: 0, capacity: 2 });
-    link.offer([signedTask(1), signedTask(2)]);
+    link.offer([aTask(1), aTask(2)]);
     link.connect();
     await clock.advance(100);
     engine.handBack([1, 2], 'the browser tab closed');
@@ -682,8 +694,8 @@ describe('the volunteer task engine', () => {
         },
       },
     });
-    const appBody = { ...signedTask(3), appVersionHash: 'd'.repeat(64) };
-    link.offer([signedTask(1), signedTask(2), { ...appBody, signature: signBody(ed, coordinator.seed, 'task', taskBody(appBody)) }]);
+    const appBody = { ...aTask(3), appVersionHash: 'd'.repeat(64) };
+    link.offer([aTask(1), aTask(2), appBody]);
     link.connect();
     await clock.advance(100);
     const failed = (message: string): Finished => ({ outcome: { ok: false, code: 'app_exception', message }, cpuTimeMs: 1, elapsedMs: 1 });
@@ -700,7 +712,7 @@ describe('the volunteer task engine', () => {
 
   it('resumes a restored task from its journalled checkpoint, and requeues a suspended one', async () => {
     const { engine, link, runner, clock, journal } = setup({ capacity: 1 });
-    await journal.saveTask(signedTask(7));
+    await journal.saveTask(aTask(7));
     await journal.saveCheckpoint(7, '{"step":5}');
     await engine.restore();
     link.connect();
@@ -784,7 +796,7 @@ describe('verdicts', () => {
   });
 });
 
-async function resultFor(taskId: number): Promise<Result> {
-  const { buildResult } = await import('../../protocol/results.js');
-  return buildResult(ed, host.seed, signedTask(taskId), { output: taskId }, { cpuTimeMs: 1, elapsedMs: 1 });
+async function resultFor(taskId: number): Promise<UnsignedResult> {
+  const { buildUnsignedResult } = await import('../../protocol/results.js');
+  return buildUnsignedResult(aTask(taskId), { output: taskId }, { cpuTimeMs: 1, elapsedMs: 1 });
 }

@@ -2,14 +2,15 @@
 // each, and every finished result until the coordinator has acknowledged it, in IndexedDB.
 // Checkpoints and results are written with strict durability. The browser twin of
 // volunteer-node/task-journal.ts.
-import { ResultSchema, TaskSchema, type Result, type Task } from '../../protocol/messages.js';
+import type { UnsignedResult, UnsignedTask } from '../../protocol/messages.js';
+import { KeptResultSchema, KeptTaskSchema } from '../../volunteer-core/kept.js';
 import type { TaskJournal as Journal } from '../../volunteer-core/task-engine.js';
 import type { Idb } from './idb.js';
 
 export class TaskJournal implements Journal {
   constructor(private readonly db: Idb) {}
 
-  saveTask(task: Task): Promise<void> {
+  saveTask(task: UnsignedTask): Promise<void> {
     return this.db.put('tasks', task.taskId, task, true);
   }
 
@@ -22,7 +23,7 @@ export class TaskJournal implements Journal {
     return typeof json === 'string' ? json : undefined;
   }
 
-  saveResult(result: Result): Promise<void> {
+  saveResult(result: UnsignedResult): Promise<void> {
     return this.db.put('results', result.taskId, result, true);
   }
 
@@ -31,16 +32,16 @@ export class TaskJournal implements Journal {
     return this.db.delete(['tasks', 'checkpoints', 'results'], taskId);
   }
 
-  async tasks(): Promise<Task[]> {
+  async tasks(): Promise<UnsignedTask[]> {
     return (await this.db.all<unknown>('tasks')).flatMap((v) => {
-      const t = TaskSchema.safeParse(v);
+      const t = KeptTaskSchema.safeParse(v);
       return t.success ? [t.data] : [];
     });
   }
 
-  async results(): Promise<Result[]> {
+  async results(): Promise<UnsignedResult[]> {
     return (await this.db.all<unknown>('results')).flatMap((v) => {
-      const r = ResultSchema.safeParse(v);
+      const r = KeptResultSchema.safeParse(v);
       return r.success ? [r.data] : [];
     });
   }
