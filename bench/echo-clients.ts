@@ -2,7 +2,8 @@
 // and figures as bench/sim-volunteers.ts. Each connection loops without computing or signing:
 // with a work mode of count 0 it sends "echo" and waits for the ack; with count N it does what
 // a simulated volunteer does on the wire, "tasks.request" for N and "results.report" of N
-// made-up results of the real size. Usage: node --import tsx bench/echo-clients.ts '<SimConfig>'
+// made-up results of the real size, shaped as protocol 3 sends them (no signature of their own,
+// one list signature a report). Usage: node --import tsx bench/echo-clients.ts '<SimConfig>'
 import { io, type Socket } from 'socket.io-client';
 import { emptySimStats, type FromSim, type SimConfig, type SimStats, type ToSim } from './sim-messages.js';
 
@@ -69,9 +70,9 @@ async function loop(socket: Socket, count: number): Promise<void> {
         cpuTimeMs: 0,
         elapsedMs: 0,
         output: { n: t.taskId, square: t.taskId * t.taskId },
-        signature: hex(64),
       }));
-      await timed(stats.reports, results.length, () => s.emitWithAck('results.report', { results }));
+      const resultList = { hostKey: hex(32), resultHashes: results.map(() => hex(32)), signature: hex(64) };
+      await timed(stats.reports, results.length, () => s.emitWithAck('results.report', { results, resultList }));
       stats.tasks += results.length;
     } catch (e) {
       stats.errorCount++;

@@ -1,7 +1,7 @@
 // The ceiling: a plain Socket.IO server with the coordinator's settings and no application
 // behind it. It answers at once: "echo" with a tiny ack, and "tasks.request"/"results.report"
-// with acks shaped and sized like the coordinator's (made-up tasks and acks), so a ceiling can be
-// measured for the very messages the throughput run sends. Prints its URL on stdout.
+// with acks shaped and sized like the coordinator's to a protocol-3 host (made-up tasks, their
+// signed list, acks), so a ceiling can be measured for the very messages the throughput run sends. Prints its URL on stdout.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
@@ -9,7 +9,7 @@ import { MAX_MESSAGE_BYTES } from '../protocol/limits.js';
 
 const hex = (bytes: number) => 'ab'.repeat(bytes);
 
-/** A task as the coordinator sends one: nine signed fields, the inline input, names, signature. */
+/** A task as the coordinator sends one (protocol 3): nine signed fields, the inline input, names; its list is signed. */
 function fakeTask(taskId: number): object {
   return {
     taskId,
@@ -22,7 +22,6 @@ function fakeTask(taskId: number): object {
     fpopsEst: 1e10,
     issuedAt: Date.now(),
     input: { n: taskId },
-    signature: hex(64),
     project: 'bench-trivial',
     app: 'bench-trivial',
   };
@@ -40,7 +39,8 @@ io.of('/volunteer').on('connection', (socket) => {
   socket.on('echo', (...args: unknown[]) => ackOf(args)?.({ ok: true }));
   socket.on('tasks.request', (...args: unknown[]) => {
     const count = Math.min(64, Number((args[0] as { count?: unknown } | undefined)?.count) || 1);
-    ackOf(args)?.({ ok: true, tasks: Array.from({ length: count }, () => fakeTask(nextTaskId++)) });
+    const tasks = Array.from({ length: count }, () => fakeTask(nextTaskId++));
+    ackOf(args)?.({ ok: true, tasks, taskList: { hostKey: hex(32), taskHashes: tasks.map(() => hex(32)), signature: hex(64) } });
   });
   socket.on('results.report', (...args: unknown[]) => {
     const results = ((args[0] as { results?: { taskId: number }[] } | undefined)?.results ?? []).map((r) => ({ taskId: r.taskId, status: 'accepted' }));

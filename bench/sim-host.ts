@@ -1,14 +1,17 @@
 // One simulated volunteer host: its own Ed25519 key and its own Socket.IO connection, speaking
-// the documented protocol (docs/protocol.md): hello, auth, tasks.request, results.report. It
-// computes the trivial app's output directly, with no sandbox, and signs real results.
+// the documented protocol (docs/protocol.md, version 3): hello, auth, tasks.request,
+// results.report. It computes the trivial app's output directly, with no sandbox, and signs each
+// report's list of results as a real host does.
 import { io, type Socket } from 'socket.io-client';
 import { protocolCall } from '../common/socket-call.js';
 import { fromHex, toHex } from '../protocol/bytes.js';
 import { nodeEd25519 } from '../protocol/ed25519-node.js';
-import type { Result, ResultAck, Task } from '../protocol/messages.js';
-import { buildResult } from '../protocol/results.js';
+import { PROTOCOL_VERSION } from '../protocol/limits.js';
+import type { ResultAck, SignedTaskList, UnsignedResult, UnsignedTask } from '../protocol/messages.js';
+import { buildUnsignedResult } from '../protocol/results.js';
+import { signResultList } from '../protocol/signed-lists.js';
 import { signBody } from '../protocol/signing.js';
-import { taskProblem } from '../protocol/verify.js';
+import { listedTaskProblems } from '../protocol/verify.js';
 import { trivialOutput } from './apps.js';
 
 const ed = nodeEd25519();
@@ -26,7 +29,11 @@ export class SimHost {
 
   constructor(
     readonly name: string,
-    /** Check the coordinator's signature on one task in this many (0: never); the host key always. */
+    /**
+     * Check the coordinator's signature about once in this many tasks (0: never): a reply's one
+     * list signature, and each of its tasks against the list, when one of its tasks is the Nth
+     * since the last check (as many checks a task as protocol 2's one task in N). The host key always.
+     */
     private readonly verifyEvery: number,
   ) {
     this.seed = toHex(ed.randomSeed());
@@ -52,7 +59,7 @@ export class SimHost {
       if (this.socket === socket) this.lostAt = Date.now();
     });
     const hello = await this.call<{ challenge: string; coordinatorKey: string }>('hello', {
-      protocol: 2,
+      protocol: PROTOCOL_VERSION,
       hostKey: this.publicKey,
       platform: { kind: 'node', engine: 'v8' },
       capabilities: { cores: 1, wasm: true },
@@ -64,24 +71,27 @@ export class SimHost {
   }
 
   /** Asks for tasks; it holds none when it asks (it reports everything first). */
-  async request(count: number): Promise<Task[]> {
-    const { tasks } = await this.call<{ tasks: Task[] }>('tasks.request', { count, holding: [] });
-    for (const t of tasks) {
-      if (t.hostKey !== this.publicKey) throw new Error(`task ${t.taskId} was issued to another host`);
-      if (this.verifyEvery > 0 && this.checked++ % this.verifyEvery === 0) {
-        const problem = taskProblem(ed, this.coordinatorKey, this.publicKey, t);
-        if (problem) throw new Error(`task ${t.taskId}: ${problem}`);
-      }
+  async request(count: number): Promise<UnsignedTask[]> {
+    const { tasks, taskList } = await this.call<{ tasks: UnsignedTask[]; taskList?: SignedTaskList }>('tasks.request', { count, holding: [] });
+    for (const t of tasks) if (t.hostKey !== this.publicKey) throw new Error(`task ${t.taskId} was issued to another host`);
+    const before = this.checked;
+    this.checked += tasks.length;
+    if (this.verifyEvery > 0 && Math.ceil(this.checked / this.verifyEvery) > Math.ceil(before / this.verifyEvery)) {
+      listedTaskProblems(ed, this.coordinatorKey, this.publicKey, tasks, taskList).forEach((problem, i) => {
+        if (problem) throw new Error(`task ${tasks[i]!.taskId}: ${problem}`);
+      });
     }
     return tasks;
   }
 
-  compute(task: Task): Result {
-    return buildResult(ed, this.seed, task, { output: trivialOutput(task.input) }, { cpuTimeMs: 0, elapsedMs: 0 });
+  compute(task: UnsignedTask): UnsignedResult {
+    return buildUnsignedResult(task, { output: trivialOutput(task.input) }, { cpuTimeMs: 0, elapsedMs: 0 });
   }
 
-  async report(results: Result[]): Promise<ResultAck[]> {
-    return (await this.call<{ results: ResultAck[] }>('results.report', { results })).results;
+  /** One signature for the report: over its results' list. */
+  async report(results: UnsignedResult[]): Promise<ResultAck[]> {
+    const resultList = signResultList(ed, this.seed, this.publicKey, results);
+    return (await this.call<{ results: ResultAck[] }>('results.report', { results, resultList })).results;
   }
 
   close(): void {

@@ -12,7 +12,7 @@ export interface SimConfig {
   /** Connections being opened at once, per process. */
   connectConcurrency: number;
   namePrefix: string;
-  /** Check the coordinator's signature on one task in this many (0: never). */
+  /** Check the coordinator's signature about once in this many tasks (0: never): the list of the reply with the Nth task (sim-host.ts). */
   verifyEvery: number;
 }
 

@@ -1,7 +1,7 @@
 // A process of simulated volunteers (run as a child of bench/main.ts): connects many hosts,
 // each with its own key and connection, then works as told and reports its figures over IPC.
 // Usage: node --import tsx bench/sim-volunteers.ts '<SimConfig as JSON>'
-import type { Result } from '../protocol/messages.js';
+import type { UnsignedResult } from '../protocol/messages.js';
 import { MAX_RESULTS_PER_REPORT } from '../protocol/limits.js';
 import { SimHost } from './sim-host.js';
 import { emptySimStats, type FromSim, type Samples, type SimConfig, type SimStats, type ToSim, type WorkMode } from './sim-messages.js';
@@ -68,7 +68,7 @@ async function cycle(host: SimHost, count: number): Promise<boolean> {
     return false;
   }
   stats.tasks += tasks.length;
-  const results: Result[] = tasks.map((t) => host.compute(t));
+  const results: UnsignedResult[] = tasks.map((t) => host.compute(t));
   for (let i = 0; i < results.length; i += MAX_RESULTS_PER_REPORT) {
     const chunk = results.slice(i, i + MAX_RESULTS_PER_REPORT);
     const rAt = Date.now();
