@@ -292,7 +292,7 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
     expect(pageErrors).toEqual([]);
   }, 60_000);
 
-  it('refuses a task with a bad signature, keeps app code in its sandbox, and stops an endless task at its time limit', async () => {
+  it('refuses a task its signed list does not name, keeps app code in its sandbox, and stops an endless task at its time limit', async () => {
     coordinator = await startTestCoordinator();
     const c = coordinator;
     const projectId = await c.apps.createProject({ name: 'hostile' });
@@ -301,8 +301,9 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
     const endless = await submit(c, (await addApp(c, projectId, 'endless', 'export default async () => { for (;;) {} };')), [{ n: 1 }], ONE_REPLICA);
     const escape = await submit(c, (await addApp(c, projectId, 'escape', ESCAPE_APP)), [{ n: 1 }], ONE_REPLICA);
 
-    // A man in the middle on the page's WebSocket changes one hex digit of the signature of the
-    // 'tampered' app's tasks, in tasks.request replies (Socket.IO ack frames: 43/volunteer,<id>[…]).
+    // A man in the middle on the page's WebSocket changes one hex digit of a signed field (the
+    // seed) of the 'tampered' app's tasks, in tasks.request replies (Socket.IO ack frames:
+    // 43/volunteer,<id>[…]): the reply's signed task list no longer names it.
     const page = await openPage({ maxTaskMinutes: 0.02 });
     let tamperedTasks = 0;
     await page.routeWebSocket(/\/socket\.io\//, (ws: WebSocketRoute) => {
@@ -310,10 +311,10 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
       ws.onMessage((m) => server.send(m));
       server.onMessage((m) => {
         const frame = typeof m === 'string' ? /^(43\/volunteer,\d+)(\[.*)$/s.exec(m) : null;
-        const reply = frame ? (JSON.parse(frame[2]!) as [{ tasks?: { app: string; signature: string }[] }]) : undefined;
+        const reply = frame ? (JSON.parse(frame[2]!) as [{ tasks?: { app: string; rngSeed: string }[] }]) : undefined;
         for (const task of reply?.[0]?.tasks ?? []) {
           if (task.app !== 'tampered') continue;
-          task.signature = (task.signature[0] === '0' ? '1' : '0') + task.signature.slice(1);
+          task.rngSeed = (task.rngSeed[0] === '0' ? '1' : '0') + task.rngSeed.slice(1);
           tamperedTasks++;
         }
         ws.send(reply ? `${frame![1]}${JSON.stringify(reply)}` : m);
@@ -328,7 +329,7 @@ describe.skipIf(skipBrowserTests('volunteer page e2e'))('the volunteer page in C
     expect(tamperedTasks).toBe(1);
     const [refused] = replicasOf(c, tampered);
     expect(refused).toMatchObject({ outcome: 'client_error', kind: 'browser', output: null });
-    expect(JSON.parse(refused!.error!)).toEqual({ code: 'bad_signature', message: 'the task signature does not verify with the coordinator key' });
+    expect(JSON.parse(refused!.error!)).toEqual({ code: 'bad_signature', message: expect.stringMatching(/^task \d+ is not the one the task list signs at its place$/) });
     const [stopped] = replicasOf(c, endless);
     expect(JSON.parse(stopped!.error!)).toMatchObject({ code: 'cpu_limit' });
     // Nothing of the worker's global (the Function constructors evaluate strict code in the
