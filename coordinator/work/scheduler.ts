@@ -163,7 +163,7 @@ export class Scheduler {
    * With the tasks comes which of the host's own quotas kept it from more, if one did (limitOf).
    */
   async assign(tx: Tx, hostId: number, count: number, now: number, holding?: number[], outbox?: Outbox, preferences?: VolunteerPreferences): Promise<Assignment> {
-    const { tasks, limited, host: _host } = await this.assignRound(tx, hostId, count, now, holding, outbox, preferences, 'each');
+    const { tasks, limited } = await this.assignRound(tx, hostId, count, now, holding, outbox, preferences, 'each');
     // A lost task sent again that was first sent under protocol 3 has no signature stored: signed
     // now, to the same bytes it would have had (Ed25519 is deterministic, and the body is the same).
     const signed = tasks.map((t) => ({ ...t, signature: t.signature ?? this.key.sign('task', taskBody(t)) }));
@@ -285,7 +285,7 @@ export class Scheduler {
   async couldTake(tx: Repositories, hostId: number, candidates: Candidate[], now: number): Promise<boolean> {
     const host = await tx.identities.hostById(hostId);
     if (!host) return false;
-    const round = await this.round(tx, host, now, [], 'list', undefined);
+    const round = await this.round(tx, host, now, [], 'list', undefined); // sends nothing: how it would sign is moot
     await this.learnHeld(tx, round, candidates);
     for (const c of candidates) if (await this.fits(tx, round, c)) return true;
     return false;
