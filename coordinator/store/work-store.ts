@@ -288,7 +288,11 @@ const VALIDATE_STATES: HeldWrite<number, ValidateState> = {
   name: 'validate states',
   async write(sql, held) {
     const byState = new Map<ValidateState, number[]>();
-    for (const [id, state] of held) byState.set(state, [...(byState.get(state) ?? []), id]);
+    for (const [id, state] of held) {
+      const ids = byState.get(state);
+      if (ids) ids.push(id);
+      else byState.set(state, [id]);
+    }
     for (const [state, ids] of byState) await sql.run(SQL.setValidateStatesPostgres!, { state, ids: idArray(ids) });
   },
 };
