@@ -1,13 +1,15 @@
 // `admin verify`: checks a data dir as it lies on disk — the database's integrity, the ledger
-// chain against the coordinator's key, the kept counters against a recount, and every stored
-// file against its hash — and says what it found, check by check.
+// chain against the coordinator's key, protocol-3 results against the lists their hosts signed,
+// the kept counters against a recount, and every stored file against its hash — and says what it
+// found, check by check.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Ed25519 } from '../../protocol/ed25519.js';
 import { GENESIS_HASH, verifyLedgerChain } from '../../protocol/ledger.js';
-import type { CreditReceipt } from '../../protocol/messages.js';
+import type { CreditReceipt, ResultListBody } from '../../protocol/messages.js';
+import { verifyBody } from '../../protocol/signing.js';
 import { blobPath, filesDirOf } from '../files/blob-store.js';
 import { keyFileOf, parseCoordinatorKeyFile } from '../identity/coordinator-key.js';
 import { storedFiles, unrecordedReferences } from './file-references.js';
@@ -55,6 +57,7 @@ export async function verifyDataDir(dataDir: string, ed: Ed25519, options: { fil
     // One read transaction: every check sees the same snapshot, even beside a live coordinator.
     const files = db.transaction(() => {
       checks.push(checkLedger(db, ed, keyCheck.publicKey));
+      checks.push(checkResultLists(db, ed));
       const counters = counterProblems(db);
       checks.push({ name: 'counters', summary: 'batch, host and credit counters against a recount of their rows', problems: counters });
       return { rows: storedFiles(db), unrecorded: unrecordedReferences(db) };
@@ -96,6 +99,32 @@ function checkLedger(db: Database.Database, ed: Ed25519, publicKey: string | und
     after = entries.at(-1)!.entryId;
   }
   return { name, summary: `${count} entries, chain and signatures verified with the coordinator key`, problems: [] };
+}
+
+/**
+ * Protocol 3 keeps a report's one signature with the list of its results' hashes (result_lists):
+ * each list must verify with its host's key, and each result kept under it must be in it.
+ */
+function checkResultLists(db: Database.Database, ed: Ed25519): Check {
+  const problems: string[] = [];
+  let lists = 0;
+  const rows = db.prepare(`SELECT l.id, l.signature, l.result_hashes AS hashes, h.public_key AS hostKey
+    FROM result_lists l JOIN hosts h ON h.id = l.host_id ORDER BY l.id`);
+  for (const l of rows.iterate() as Iterable<{ id: number; signature: string; hashes: string; hostKey: string }>) {
+    lists += 1;
+    const body: ResultListBody = { hostKey: l.hostKey, resultHashes: JSON.parse(l.hashes) as string[] };
+    if (!verifyBody(ed, l.hostKey, 'resultList', body, l.signature)) problems.push(`result list ${l.id}: its signature is not its host's`);
+  }
+  let results = 0;
+  const kept = db.prepare(`SELECT r.id, r.result_hash AS hash, r.result_list_id AS listId, l.result_hashes AS hashes
+    FROM replicas r JOIN result_lists l ON l.id = r.result_list_id ORDER BY r.id`);
+  for (const r of kept.iterate() as Iterable<{ id: number; hash: string | null; listId: number; hashes: string }>) {
+    results += 1;
+    if (r.hash === null || !(JSON.parse(r.hashes) as string[]).includes(r.hash)) {
+      problems.push(`replica ${r.id}: its result is not one of those result list ${r.listId} signed`);
+    }
+  }
+  return { name: 'result lists', summary: `${lists} lists of ${results} results checked against their hosts' signatures`, problems };
 }
 
 async function checkFiles(root: string, rows: { sha256: string; size: number }[], unrecorded: string[]): Promise<Check> {

@@ -24,7 +24,16 @@ beforeAll(async () => {
   await c.replicasReady();
   const hosts = [await TestVolunteer.connect(c.url), await TestVolunteer.connect(c.url)];
   const done = async () => (await c.store.reports.workunitCounts(batchId)).done === 12;
-  await Promise.all(hosts.map((h) => h.work(done)));
+  // One more host on protocol 3, whose reports keep their one signature and list.
+  const listed = await TestVolunteer.connect(c.url, { protocol: 3 });
+  hosts.push(listed);
+  for (let round = 0; round < 2; round++) {
+    const { tasks } = await listed.requestListedTasks(3);
+    const results = [];
+    for (const t of tasks) results.push(await listed.compute(t));
+    expect((await listed.reportListed(results)).map((a) => a.status)).toEqual(results.map(() => 'accepted'));
+  }
+  await Promise.all(hosts.slice(0, 2).map((h) => h.work(done)));
   await waitFor('the batch to finish', done);
   hosts.forEach((h) => h.close());
   await c.close(); // the data dir stays: verify reads it as it lies on disk
@@ -47,6 +56,7 @@ describe('admin verify', () => {
     expect(good.code, good.stdout + good.stderr).toBe(0);
     expect(good.stdout).toMatch(/ok +credit ledger: 24 entries/);
     expect(good.stdout).toMatch(/ok +files: [1-9]\d* stored files/);
+    expect(good.stdout).toMatch(/ok +result lists: 2 lists of 6 results checked/);
     expect(good.stdout).toMatch(/all checks passed/);
     // The operator's guide shows the same database line (its schema version included).
     const guide = readFileSync(join(ROOT, 'docs', 'deploy.md'), 'utf8');
@@ -61,13 +71,17 @@ describe('admin verify', () => {
     writeFileSync(blob, Buffer.alloc(file.size, 0x20));
     tamper('UPDATE batch_counts SET done = done + 1');
     tamper(`DROP TRIGGER credit_ledger_append_only_update; UPDATE credit_ledger SET amount = amount + 1 WHERE id = 5`);
+    // A kept result changed, and a list's signature no longer its host's.
+    tamper("UPDATE replicas SET result_hash = 'f' || substr(result_hash, 2) WHERE id = (SELECT MIN(id) FROM replicas WHERE result_list_id IS NOT NULL)");
+    tamper("UPDATE result_lists SET signature = '00' || substr(signature, 3) WHERE id = (SELECT MAX(id) FROM result_lists)");
 
     const bad = await runCli(['admin', 'verify', '--data-dir', c.dataDir]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/FAIL +credit ledger.*\n +entry 5: hash does not match its content/);
     expect(bad.stdout).toMatch(/FAIL +counters.*\n +batch 1: done kept 13, counted 12/);
     expect(bad.stdout).toContain(`file ${file.sha256} hashes to`);
-    expect(bad.stdout).toMatch(/3 of 5 checks failed/);
+    expect(bad.stdout).toMatch(/FAIL +result lists.*\n +result list 2: its signature is not its host's\n +replica \d+: its result is not one of those result list 1 signed/);
+    expect(bad.stdout).toMatch(/4 of 6 checks failed/);
 
     // Another key than the one the ledger was signed with.
     const keyFile = join(c.dataDir, 'coordinator-key.json');
