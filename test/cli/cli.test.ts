@@ -337,7 +337,7 @@ describe('the researcher CLI against a real coordinator', () => {
     const waited = expectExit(await cli(['wait', String(batchId)], { env }), 1);
     expect(waited.stderr).toContain(`error: batch ${batchId} was cancelled: 5 of 5 work units cancelled`);
     expect(expectExit(await cli(['projects', 'resume', String(project.id)], { env }), 0).stdout).toContain('is active');
-  });
+  }, 90_000); // ten CLI processes one after another: 21–26 s on a quiet machine, over 30 s on a loaded one
 
   it('an admin sets a project’s credit cap, and puts it back to the default; projects list shows it', async () => {
     const project = json<{ id: number }>(await cli(['projects', 'create', 'cli-credit', '--json'], { env }));
