@@ -14,15 +14,16 @@ import { API_ERROR_CODES } from '../../protocol/api.js';
 import { fromHex, toHex } from '../../protocol/bytes.js';
 import { nodeEd25519 } from '../../protocol/ed25519-node.js';
 import { jsonHash, sha256Hex } from '../../protocol/hash.js';
-import { ERROR_CODES, RESULT_REJECTIONS, type Reply, type ResultAck, type Task } from '../../protocol/messages.js';
+import { ERROR_CODES, RESULT_REJECTIONS, type Reply, type ResultAck, type SignedResultList, type SignedTaskList, type Task, type UnsignedResult, type UnsignedTask } from '../../protocol/messages.js';
 import type { ProtocolVersion } from '../../protocol/limits.js';
-import { buildResult } from '../../protocol/results.js';
-import { signBody, type SigningDomain } from '../../protocol/signing.js';
+import { buildResult, buildUnsignedResult } from '../../protocol/results.js';
+import { resultBody, signBody, type SigningDomain } from '../../protocol/signing.js';
+import { listedTaskProblems } from '../../protocol/verify.js';
 import { spawnCoordinator } from '../helpers/coordinator-process.js';
 import { ApiClient, newApp, newResearcher, type App, type Project } from '../helpers/api-client.js';
 import { workunitOfTask } from '../helpers/task-ids.js';
 import { startTestCoordinator, TEST_ADMIN_PASSWORD, type TestCoordinator } from '../helpers/test-coordinator.js';
-import { TestVolunteer } from '../helpers/test-volunteer.js';
+import { TestVolunteer, unsigned } from '../helpers/test-volunteer.js';
 import { mostAllowed } from '../helpers/token-bucket.js';
 import { bigArray, closeHttpAgent, deep, HOSTILE_KEYS, httpRaw, junk, obj, q, RawSocket, Rng, seg, str, wrongType, type AckOutcome, type HttpReply } from './fuzz-kit.js';
 
@@ -35,11 +36,11 @@ const SAFE_OUTPUT_DEPTH = 300;
 const NEAR_LIMIT = 1_000_000; // characters: under maxHttpBufferSize (1 MiB) with the packet framing
 const ed = nodeEd25519(); // fast signing: the fuzzer signs thousands of proofs and results
 /**
- * The version the fuzzed sessions speak: its reports are protocol 2's (each result signed), which
- * the coordinator still takes; protocol 3's one signature a report is checked by
- * test/protocol/signed-lists.test.ts and test/integration/protocol-v3.test.ts.
+ * The versions fuzzed sessions speak: A and B protocol 2 (each result signed on its own), C and D
+ * protocol 3 (one signature a report, over its list of results). The coordinator takes both.
  */
 const PROTOCOL_VERSION: ProtocolVersion = 2;
+const LISTED: ProtocolVersion = 3;
 
 console.log(`fuzz seed ${SEED}: replay with FUZZ_SEED=${SEED} npx vitest run test/security/fuzz.test.ts`);
 
@@ -55,14 +56,29 @@ let batchId: number;
 let malloryTokenId: number;
 let A: TestVolunteer;
 let B: TestVolunteer;
+let C: TestVolunteer;
+let D: TestVolunteer;
 let tasksA: Task[];
 let tasksB: Task[];
+let tasksC: UnsignedTask[];
+let tasksD: UnsignedTask[];
 let coordinatorSecret: string;
 let before: Snapshot;
 let protoBefore: string[];
 
 /** What legitimate work changed: the DB may differ from the snapshot by exactly this. */
-const legit = { hostIds: new Set<number>(), acceptedTaskIds: new Set<number>(), accountsCreated: 0, teamNames: new Set<string>() };
+const legit = {
+  hostIds: new Set<number>(),
+  acceptedTaskIds: new Set<number>(),
+  /** Tasks sent to a fuzzed host by a legitimate tasks.request: assigned, maybe never reported. */
+  assignedTaskIds: new Set<number>(),
+  /** Fuzzed hosts whose own results were accepted: their records (counts, credit) change. */
+  creditedHostIds: new Set<number>(),
+  /** Signatures of protocol-3 reports that had a result accepted: each may leave one result_lists row. */
+  resultLists: new Set<string>(),
+  accountsCreated: 0,
+  teamNames: new Set<string>(),
+};
 /** Every failed expectation, with enough to replay it. */
 const violations: string[] = [];
 const counts: Record<string, number> = {};
@@ -85,23 +101,26 @@ beforeAll(async () => {
   const batch = await owner.post<{ batchId: number }>(`/apps/${app.id}/batches`, {
     name: 'legit',
     replication: { minQuorum: 1, targetNresults: 1 },
-    workunits: Array.from({ length: 40 }, (_, i) => ({ input: { n: i } })),
+    // Enough for the hosts' tasks, the checkpoints and the legitimate protocol-3 rounds.
+    workunits: Array.from({ length: 80 }, (_, i) => ({ input: { n: i } })),
   });
   expect(batch.status, batch.text).toBe(201);
   batchId = batch.body.batchId;
   await c.replicasReady();
   A = await TestVolunteer.connect(c.url, { name: 'fuzz-a' });
   B = await TestVolunteer.connect(c.url, { name: 'fuzz-b' });
+  C = await TestVolunteer.connect(c.url, { name: 'fuzz-c', protocol: LISTED });
+  D = await TestVolunteer.connect(c.url, { name: 'fuzz-d', protocol: LISTED });
   tasksA = await A.requestTasks(3);
   tasksB = await B.requestTasks(3);
-  expect(tasksA).toHaveLength(3);
-  expect(tasksB).toHaveLength(3);
+  tasksC = (await C.requestListedTasks(3)).tasks;
+  tasksD = (await D.requestListedTasks(3)).tasks;
+  for (const tasks of [tasksA, tasksB, tasksC, tasksD]) expect(tasks).toHaveLength(3);
   before = await snapshot();
 }, 60_000);
 
 afterAll(async () => {
-  A?.close();
-  B?.close();
+  for (const v of [A, B, C, D]) v?.close();
   closeHttpAgent();
   await c?.dispose();
   console.log(`fuzz seed ${SEED}; ${Object.values(counts).reduce((a, b) => a + b, 0)} hostile inputs in ${((Date.now() - started) / 1000).toFixed(1)} s:`, counts);
@@ -119,6 +138,18 @@ interface Snapshot {
   workunits: Map<number, string>;
   ledgerTaskIds: Set<number>;
   teams: Set<string>;
+  /** Protocol 3's report signatures, by id. */
+  resultLists: Map<number, { hostId: number; signature: string; hashes: string[] }>;
+}
+
+interface ReplicaRow {
+  id: number;
+  task_id: number | null;
+  host_id: number | null;
+  status: string;
+  result_hash: string | null;
+  result_signature: string | null;
+  result_list_id: number | null;
 }
 
 async function snapshot(): Promise<Snapshot> {
@@ -159,6 +190,12 @@ async function snapshot(): Promise<Snapshot> {
     workunits: new Map((await all<Record<string, unknown>>('SELECT * FROM workunits')).map((w) => [w.id as number, JSON.stringify(w)])),
     ledgerTaskIds: new Set((await all<{ t: number }>('SELECT COALESCE(task_id, replica_id) AS t FROM credit_ledger')).map((r) => r.t)),
     teams: new Set((await all<{ n: string }>('SELECT name AS n FROM teams')).map((r) => r.n)),
+    resultLists: new Map(
+      (await all<{ id: number; host_id: number; signature: string; result_hashes: string }>('SELECT id, host_id, signature, result_hashes FROM result_lists')).map((l) => [
+        Number(l.id),
+        { hostId: Number(l.host_id), signature: l.signature, hashes: JSON.parse(l.result_hashes) as string[] },
+      ]),
+    ),
   };
 }
 
@@ -175,7 +212,7 @@ function unexplainedChanges(now: Snapshot): string[] {
   for (const [k, v] of Object.entries(before.digests)) if (now.digests[k] !== v) problems.push(`${k} rows changed`);
   const newHosts = [...now.hosts.keys()].filter((id) => !before.hosts.has(id));
   for (const id of newHosts) if (!legit.hostIds.has(id)) problems.push(`host ${id} was created by no legitimate auth`);
-  for (const [id, row] of before.hosts) if (now.hosts.get(id) !== row && !legit.hostIds.has(id)) problems.push(`host ${id} changed: ${now.hosts.get(id)}`);
+  for (const [id, row] of before.hosts) if (now.hosts.get(id) !== row && !legit.hostIds.has(id) && !legit.creditedHostIds.has(id)) problems.push(`host ${id} changed: ${now.hosts.get(id)}`);
   const expectUsers = before.tables.users! + newHosts.length + legit.accountsCreated;
   if (now.tables.users !== expectUsers) problems.push(`users: ${now.tables.users}, expected ${expectUsers}`);
   for (const t of now.teams) if (!before.teams.has(t) && !legit.teamNames.has(t)) problems.push(`team ${JSON.stringify(t)} from no created account`);
@@ -184,26 +221,60 @@ function unexplainedChanges(now: Snapshot): string[] {
   const legitHosts = new Set([...legit.hostIds]);
   for (const [id, row] of now.replicas) {
     if (before.replicas.get(id) === row) continue;
-    const r = JSON.parse(row) as { task_id: number | null; host_id: number | null; status: string; result_hash: string | null };
-    const explained = (r.task_id !== null && legit.acceptedTaskIds.has(r.task_id)) || (r.host_id !== null && legitHosts.has(r.host_id) && r.result_hash === null) || (!before.replicas.has(id) && r.status === 'unsent');
+    const r = JSON.parse(row) as ReplicaRow;
+    const explained =
+      (r.task_id !== null && legit.acceptedTaskIds.has(r.task_id)) ||
+      (r.task_id !== null && legit.assignedTaskIds.has(r.task_id) && r.result_hash === null) ||
+      (r.host_id !== null && legitHosts.has(r.host_id) && r.result_hash === null) ||
+      (!before.replicas.has(id) && r.status === 'unsent');
     if (!explained) problems.push(`replica ${id} changed without legitimate work: ${before.replicas.get(id) ?? '(new)'} → ${row}`);
   }
   const legitWorkunits = new Set([...now.replicas.values()].map((r) => JSON.parse(r) as { task_id: number | null; workunit_id: number }).filter((r) => r.task_id !== null && legit.acceptedTaskIds.has(r.task_id)).map((r) => r.workunit_id));
   for (const [id, row] of now.workunits) if (before.workunits.get(id) !== row && !legitWorkunits.has(id)) problems.push(`work unit ${id} changed: ${row}`);
   for (const t of now.ledgerTaskIds) if (!before.ledgerTaskIds.has(t) && !legit.acceptedTaskIds.has(t)) problems.push(`credit for task ${t}, which no legitimate result earned`);
+  // Protocol 3: a result_lists row comes only from a report that had a result accepted (one row
+  // each), never changes, and covers what is kept under it.
+  for (const [id, l] of before.resultLists) if (JSON.stringify(now.resultLists.get(id)) !== JSON.stringify(l)) problems.push(`result list ${id} changed`);
+  const newLists = [...now.resultLists].filter(([id]) => !before.resultLists.has(id));
+  for (const [id, l] of newLists) if (!legit.resultLists.has(l.signature)) problems.push(`result list ${id} from no accepted protocol-3 report`);
+  if (newLists.length !== legit.resultLists.size) problems.push(`result_lists: ${newLists.length} new rows, expected ${legit.resultLists.size} (one a report with a result accepted)`);
+  const kept = new Set<number>();
+  for (const row of now.replicas.values()) {
+    const r = JSON.parse(row) as ReplicaRow;
+    if (r.result_list_id === null) continue;
+    kept.add(Number(r.result_list_id));
+    const l = now.resultLists.get(Number(r.result_list_id));
+    if (!l || l.hostId !== Number(r.host_id) || r.result_signature !== null || r.result_hash === null || !l.hashes.includes(r.result_hash)) {
+      problems.push(`replica ${r.id} is kept under result list ${r.result_list_id}, which does not name it: ${row}`);
+    }
+  }
+  for (const [id] of newLists) if (!kept.has(id)) problems.push(`result list ${id} covers no result kept`);
   for (const t of ['researchers', 'sessions', 'api_tokens', 'projects', 'apps', 'app_versions', 'batches', 'workunits', 'schema_migrations']) {
     if (now.tables[t] !== before.tables[t]) problems.push(`${t}: ${now.tables[t]} rows, expected ${before.tables[t]}`);
   }
   return problems;
 }
 
-/** The coordinator answers, and a fresh volunteer does a unit of work that is accepted. */
+let checkpoints = 0;
+/** The coordinator answers, and a fresh volunteer does a unit of work that is accepted (protocol 2 and 3 in turn). */
 async function checkpoint(): Promise<void> {
   const health = await httpRaw(c.url, 'GET', '/healthz');
   expect(health.status).toBe(200);
-  const v = await TestVolunteer.connect(c.url, { name: 'checkpoint' });
+  const protocol = checkpoints++ % 2 === 0 ? PROTOCOL_VERSION : LISTED;
+  const v = await TestVolunteer.connect(c.url, { name: 'checkpoint', protocol });
   try {
     legit.hostIds.add(v.hostId);
+    if (protocol === LISTED) {
+      const [task] = (await v.requestListedTasks(1)).tasks;
+      expect(task, 'a fresh volunteer gets a task').toBeDefined();
+      const results = [unsigned(await v.compute(task!))];
+      const list = signList(v, v.publicKey, results.map(hashOf));
+      // Counted before it is sent: a snapshot taken meanwhile must not find its row unexplained.
+      legit.resultLists.add(list.signature);
+      legit.acceptedTaskIds.add(task!.taskId);
+      expect((await v.reportListed(results, list))[0]!.status).toBe('accepted');
+      return;
+    }
     const [task] = await v.requestTasks(1);
     expect(task, 'a fresh volunteer gets a task').toBeDefined();
     const acks = await v.report([await v.compute(task!)]);
@@ -247,10 +318,12 @@ function checkHttp(what: string, sent: string, r: HttpReply | { status: 'timeout
 // ---- Socket.IO message generators ----
 
 interface Hosts {
+  /** The session's protocol: the other host speaks the same. */
+  protocol: ProtocolVersion;
   own: TestVolunteer;
   other: TestVolunteer;
-  ownTasks: Task[];
-  otherTasks: Task[];
+  ownTasks: UnsignedTask[];
+  otherTasks: UnsignedTask[];
 }
 
 /** A message built to fail, as text, for an event that needs auth. */
@@ -367,6 +440,9 @@ const gens: Record<string, Gen> = {
   }),
 
   'results.report': (rng, h) => {
+    if (h.protocol === LISTED) return rng.chance(0.55) ? semanticallyBadListedReport(rng, h) : { args: [hostileListedReport(rng, h)], expect: 'error' };
+    // Protocol 3's shape on a protocol-2 session is malformed, however well signed (and its outputs right).
+    if (rng.chance(0.05)) return { args: [JSON.stringify(listedReport(h, h.ownTasks.slice(0, rng.int(1, 3))))], expect: 'error' };
     if (rng.chance(0.55)) return semanticallyBadReport(rng, h);
     const valid = resultFields(rng, h, rng.pick([...h.ownTasks, ...h.otherTasks]), h.own);
     // Not `output`: any JSON is a valid output.
@@ -397,7 +473,7 @@ const gens: Record<string, Gen> = {
   },
 };
 
-function resultFields(rng: Rng, h: Hosts, task: Task, signer: TestVolunteer): Record<string, string> {
+function resultFields(rng: Rng, h: Hosts, task: UnsignedTask, signer: TestVolunteer): Record<string, string> {
   const output = rng.chance(0.1) ? deep(rng, rng.int(1, SAFE_OUTPUT_DEPTH)) : junk(rng, 3);
   const body = { taskId: task.taskId, workunitId: task.workunitId, hostKey: h.own.publicKey, outcome: 'success' as const, outputHash: rng.hex(64), cpuTimeMs: 1, elapsedMs: 1 };
   return {
@@ -462,19 +538,26 @@ function semanticallyBadReport(rng: Rng, h: Hosts): { args: string[]; expect: (r
     text = `[${texts[0]!}]`;
     expected.splice(1);
   }
-  return {
-    args: [obj({ results: text })],
-    expect: (reply) => {
-      const acks = (reply as { ok?: boolean; results?: ResultAck[] }).results;
-      if ((reply as { ok?: boolean }).ok !== true || !acks || acks.length !== expected.length) return 'a schema-valid report was not answered with one ack per result';
-      for (let i = 0; i < acks.length; i++) {
-        const a = acks[i]!;
-        if (a.status !== 'rejected') return `result ${i} was ${a.status}`;
-        if (!a.error || !(RESULT_REJECTIONS as readonly string[]).includes(a.error.code) || typeof a.error.message !== 'string') return `result ${i}: unclear rejection`;
-        if (a.error.code !== expected[i]) return `result ${i}: rejected as ${a.error.code}, expected ${expected[i]}`;
+  return { args: [obj({ results: text })], expect: expectAcks(expected) };
+}
+
+/** One ack per result, each as predicted: `accepted`, `duplicate`, or the code of its rejection. */
+function expectAcks(expected: readonly string[]): (reply: unknown) => string | undefined {
+  return (reply) => {
+    const acks = (reply as { ok?: boolean; results?: ResultAck[] }).results;
+    if ((reply as { ok?: boolean }).ok !== true || !acks || acks.length !== expected.length) return 'a schema-valid report was not answered with one ack per result';
+    for (let i = 0; i < acks.length; i++) {
+      const a = acks[i]!;
+      const want = expected[i]!;
+      if (want === 'accepted' || want === 'duplicate') {
+        if (a.status !== want) return `result ${i} was ${a.status}${a.error ? ` (${a.error.code})` : ''}, expected ${want}`;
+        continue;
       }
-      return undefined;
-    },
+      if (a.status !== 'rejected') return `result ${i} was ${a.status}, expected rejected as ${want}`;
+      if (!a.error || !(RESULT_REJECTIONS as readonly string[]).includes(a.error.code) || typeof a.error.message !== 'string') return `result ${i}: unclear rejection`;
+      if (a.error.code !== want) return `result ${i}: rejected as ${a.error.code}, expected ${want}`;
+    }
+    return undefined;
   };
 }
 
@@ -482,6 +565,217 @@ function fieldsOf(body: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(body)) if (v !== undefined) out[k] = JSON.stringify(v);
   return out;
+}
+
+// ---- protocol 3: a report's results signed as one list ----
+
+const hashOf = (r: UnsignedResult): string => jsonHash(resultBody(r));
+
+/** A result list naming `hostKey`, as `signer` signs it (domain "resultList" unless told). */
+function signList(signer: { seed: string }, hostKey: string, resultHashes: string[], domain: SigningDomain = 'resultList'): SignedResultList {
+  return { hostKey, resultHashes, signature: signBody(ed, signer.seed, domain, { hostKey, resultHashes }) };
+}
+
+/** A protocol-3 report of these tasks that the coordinator would accept on a protocol-3 session: right outputs, honest list. */
+function listedReport(h: Hosts, tasks: readonly UnsignedTask[]): { results: UnsignedResult[]; resultList: SignedResultList } {
+  const results = tasks.map((t, i) => buildUnsignedResult({ ...t, hostKey: h.own.publicKey }, { output: { listed: i } }, { cpuTimeMs: 1, elapsedMs: 1 }));
+  return { results, resultList: signList(h.own, h.own.publicKey, results.map(hashOf)) };
+}
+
+/** Malformed protocol-3 reports: each must be a bad_request. */
+function hostileListedReport(rng: Rng, h: Hosts): string {
+  const { results, resultList } = listedReport(h, Array.from({ length: rng.int(1, 3) }, () => rng.pick([...h.ownTasks, ...h.otherTasks])));
+  const listFields = { hostKey: q(resultList.hostKey), resultHashes: JSON.stringify(resultList.resultHashes), signature: q(resultList.signature) };
+  const resultsText = JSON.stringify(results);
+  const hash = resultList.resultHashes[0]!;
+  switch (rng.int(0, 6)) {
+    case 0:
+      return obj({ results: resultsText, resultList: breakIt(rng, listFields, { hostKey: 'string', resultHashes: 'array', signature: 'string' }, ['hostKey', 'resultHashes', 'signature']) });
+    case 1:
+      return breakIt(rng, { results: resultsText, resultList: obj(listFields) }, { results: 'array', resultList: 'object' }, ['results', 'resultList']);
+    case 2: {
+      // Protocol 2's shape on a protocol-3 session: results signed on their own, with the list or without.
+      const signed = results.map((r) => ({ ...r, signature: signBody(ed, h.own.seed, 'result', resultBody(r)) }));
+      return obj({ results: JSON.stringify(signed), ...(rng.chance(0.5) ? { resultList: obj(listFields) } : {}) });
+    }
+    case 3: {
+      // More hashes than a report may hold (64), signed: as many results as hashes, or not.
+      const n = rng.pick([65, 1000, 10_000]);
+      const hashes = bigArray(n, q(hash));
+      const many = n === 65 && rng.chance(0.5) ? `[${Array.from({ length: 65 }, () => JSON.stringify(results[0])).join(',')}]` : resultsText;
+      return obj({ results: many, resultList: obj({ ...listFields, resultHashes: hashes, signature: q(signBody(ed, h.own.seed, 'resultList', { hostKey: h.own.publicKey, resultHashes: Array(Math.min(n, 1000)).fill(hash) })) }) });
+    }
+    case 4: {
+      // A hash, key or signature that is not lowercase hex of its length, signed as sent.
+      const bad = rng.pick([hash.toUpperCase(), hash.slice(1), `${hash}0`, 'g'.repeat(64), '', 1, null]);
+      const hashes: unknown[] = [...resultList.resultHashes];
+      hashes[rng.int(0, hashes.length - 1)] = bad;
+      const which = rng.int(0, 2);
+      const hostKey = which === 1 ? rng.pick([h.own.publicKey.toUpperCase(), h.own.publicKey.slice(2), '']) : h.own.publicKey;
+      const body = { hostKey, resultHashes: which === 0 ? hashes : resultList.resultHashes };
+      const signature = which === 2 ? rng.pick([resultList.signature.slice(1), resultList.signature.toUpperCase(), `${resultList.signature}00`]) : signBody(ed, h.own.seed, 'resultList', body);
+      return JSON.stringify({ results, resultList: { ...body, signature } });
+    }
+    case 5: {
+      // A malformed result under a good list.
+      const types = { taskId: 'number', workunitId: 'number', hostKey: 'string', outcome: 'string', outputHash: 'string', cpuTimeMs: 'number', elapsedMs: 'number' } as const;
+      const broken = breakIt(rng, fieldsOf(results[0]! as unknown as Record<string, unknown>), types, ['taskId', 'workunitId', 'hostKey', 'outcome', 'cpuTimeMs', 'elapsedMs']);
+      return obj({ results: `[${broken}]`, resultList: obj(listFields) });
+    }
+    default:
+      // No results, or a list that is not an object.
+      return rng.chance(0.5) ? obj({ results: '[]', resultList: obj(listFields) }) : obj({ results: resultsText, resultList: rng.pick(['null', '[]', q(resultList.signature), JSON.stringify(resultList.resultHashes)]) });
+  }
+}
+
+/** How a well-formed protocol-3 report's list goes wrong (or, for `honest` and `altered`, does not). */
+const LIST_KINDS = ['honest', 'altered', 'otherSigner', 'otherHost', 'otherHostOwnSig', 'reordered', 'signedOverOther', 'longer', 'shorter', 'otherDomain', 'randomSig', 'flipped'] as const;
+type ListKind = (typeof LIST_KINDS)[number];
+/** Lists whose signature verifies over what is sent (the others cover no result). */
+const VERIFYING: readonly ListKind[] = ['honest', 'altered', 'otherHost', 'reordered', 'longer', 'shorter'];
+
+/**
+ * Protocol-3 reports that pass the schema and whose every result must be rejected, with the code
+ * predicted here from docs/protocol.md §4: a list that does not verify, counts other results or
+ * names another host covers none of them (bad_signature); a verified list covers each result that
+ * hashes to its entry at its place. Under a list that covers them our own tasks' results fail on
+ * their output; under one that covers none they are right in every other way, so a list trusted
+ * wrongly shows as an accepted result, and as a change no legitimate work explains.
+ */
+function semanticallyBadListedReport(rng: Rng, h: Hosts): { args: string[]; expect: (reply: unknown) => string | undefined } {
+  const kind = rng.pick(LIST_KINDS);
+  // 'shorter' and 'reordered' need two results; 'longer' a hash to spare under the limit (64).
+  const n = rng.chance(0.05) ? (kind === 'longer' ? 63 : 64) : rng.int(kind === 'shorter' || kind === 'reordered' ? 2 : 1, 4);
+  const covering = kind === 'honest' || kind === 'altered';
+  const altered = kind === 'altered' ? rng.int(0, n - 1) : -1;
+  const results: UnsignedResult[] = [];
+  const ours: boolean[] = []; // our task, under its own work unit
+  const right: boolean[] = [];
+  for (let i = 0; i < n; i++) {
+    // An exact copy (a task named twice), only where it cannot land on its own hash's place.
+    if (i > 0 && kind !== 'reordered' && kind !== 'altered' && rng.chance(0.15)) {
+      const j = rng.int(0, i - 1);
+      results.push(results[j]!);
+      ours.push(ours[j]!);
+      right.push(right[j]!);
+      continue;
+    }
+    const k = rng.int(0, 5); // 0-2: our task, 3: the other host's, 4: an unknown id, 5: our task named with another work unit
+    const task = k <= 2 || k === 5 ? rng.pick(h.ownTasks) : k === 3 ? rng.pick(h.otherTasks) : undefined;
+    const taskId = task?.taskId ?? rng.int(1, 2 ** 40);
+    const workunitId = task && k !== 5 ? task.workunitId : rng.int(1, 2 ** 40);
+    const keyKind = rng.int(0, 9); // 0: the other host's key, 1: a random key, else our own
+    const hostKey = keyKind === 0 ? h.other.publicKey : keyKind === 1 ? rng.hex(64) : h.own.publicKey;
+    // cpuTimeMs differs from result to result: no two hash alike unless copied.
+    const timing = { cpuTimeMs: i + rng.next(), elapsedMs: rng.int(0, 1e6) };
+    const isRight = !covering || i === altered;
+    let r: UnsignedResult;
+    if (isRight) {
+      r = buildUnsignedResult({ taskId, workunitId, hostKey }, rng.chance(0.3) ? { error: { code: 'app_error', message: `fuzz ${rng.hex(8)}` } } : { output: { fuzz: rng.int(0, 1e6) } }, timing);
+    } else {
+      // An output that is not the one its hash names, or none (never uploaded).
+      const { output: _o, ...withoutOutput } = buildUnsignedResult({ taskId, workunitId, hostKey }, { output: { fuzz: rng.int(0, 1e6) } }, timing);
+      r = rng.chance(0.5) ? { ...withoutOutput, output: { fuzz: -1 } } : withoutOutput;
+    }
+    results.push(r);
+    ours.push(task !== undefined && k !== 3 && k !== 5);
+    right.push(isRight);
+  }
+  const hashes = results.map(hashOf);
+  const { own, other } = h;
+  let list: SignedResultList;
+  switch (kind) {
+    case 'honest':
+    case 'altered':
+      list = signList(own, own.publicKey, hashes);
+      break;
+    case 'otherSigner':
+      list = signList(other, own.publicKey, hashes);
+      break;
+    case 'otherHost':
+      list = signList(other, other.publicKey, hashes); // verifies, but names another host
+      break;
+    case 'otherHostOwnSig':
+      list = signList(own, other.publicKey, hashes);
+      break;
+    case 'reordered':
+      list = signList(own, own.publicKey, [...hashes.slice(1), hashes[0]!]);
+      break;
+    case 'signedOverOther':
+      list = { ...signList(own, own.publicKey, hashes.map((x, i) => (i === n - 1 ? rng.hex(64) : x))), resultHashes: hashes };
+      break;
+    case 'longer':
+      list = signList(own, own.publicKey, [...hashes, rng.chance(0.5) ? rng.hex(64) : hashes[0]!]);
+      break;
+    case 'shorter':
+      list = signList(own, own.publicKey, rng.chance(0.5) ? hashes.slice(0, -1) : hashes.slice(1));
+      break;
+    case 'otherDomain':
+      list = signList(own, own.publicKey, hashes, rng.pick(['result', 'taskList', 'task', 'auth'] as const));
+      break;
+    case 'randomSig':
+      list = { ...signList(own, own.publicKey, hashes), signature: rng.hex(128) };
+      break;
+    case 'flipped': {
+      const l = signList(own, own.publicKey, hashes);
+      list = { ...l, signature: (l.signature[0] === '0' ? '1' : '0') + l.signature.slice(1) };
+      break;
+    }
+  }
+  // Changed after the host signed: that result alone is not covered.
+  if (altered >= 0) results[altered] = { ...results[altered]!, cpuTimeMs: results[altered]!.cpuTimeMs + 1 };
+  const whole = VERIFYING.includes(kind) && list.resultHashes.length === n;
+  const expected = results.map((r, i) => {
+    if (r.hostKey !== own.publicKey) return 'not_assigned';
+    const covered = whole && r.hostKey === list.hostKey && hashOf(r) === list.resultHashes[i];
+    if (!covered) return 'bad_signature';
+    if (!ours[i]) return 'not_assigned';
+    if (right[i]) throw new Error(`fuzzer bug: a ${kind} list covers a right result ${i} of our own task`);
+    return 'bad_output';
+  });
+  return { args: [JSON.stringify({ results, resultList: list })], expect: expectAcks(expected) };
+}
+
+/**
+ * Legitimate protocol-3 work on a fuzzed session: new tasks, reported under the host's list; now
+ * and then with a result changed after signing (refused alone), a task reported twice (the copy a
+ * duplicate, another result a conflict) or another host's task (not_assigned). What is accepted,
+ * and its list, counts as legitimate before it is sent.
+ */
+async function legitListedRound(rng: Rng, s: RawSocket, h: Hosts, check: (event: string, sent: string, o: AckOutcome, expectation: (r: unknown) => string | undefined) => void): Promise<void> {
+  const ask = obj({ count: String(rng.int(1, 3)) });
+  const o = await s.send('tasks.request', [ask]);
+  count('socket: legitimate protocol-3 work');
+  const reply = o.kind === 'reply' ? (o.reply as { ok?: boolean; tasks?: UnsignedTask[]; taskList?: SignedTaskList }) : undefined;
+  if (reply?.ok !== true || !reply.tasks) return violation('tasks.request: a valid protocol-3 request failed', ask, o);
+  const tasks = reply.tasks;
+  for (const t of tasks) legit.assignedTaskIds.add(t.taskId);
+  const problem = listedTaskProblems(ed, h.own.coordinatorKey, h.own.publicKey, tasks, reply.taskList).find((p) => p !== undefined);
+  if (problem) return violation(`tasks.request: a protocol-3 answer does not check: ${problem}`, ask, reply);
+  if (tasks.length === 0) return; // none left, or the host holds its most
+  const results = tasks.map((t) => buildUnsignedResult(t, { output: { legit: t.taskId } }, { cpuTimeMs: 1, elapsedMs: 1 }));
+  if (rng.chance(0.3)) results.push(results[0]!);
+  if (rng.chance(0.2)) results.push(buildUnsignedResult(tasks[0]!, { output: { again: true } }, { cpuTimeMs: 2, elapsedMs: 2 }));
+  if (rng.chance(0.2)) results.push(buildUnsignedResult({ ...rng.pick(h.otherTasks), hostKey: h.own.publicKey }, { output: 1 }, { cpuTimeMs: 1, elapsedMs: 1 }));
+  const list = signList(h.own, h.own.publicKey, results.map(hashOf));
+  const altered = rng.chance(0.3) ? rng.int(0, results.length - 1) : -1;
+  if (altered >= 0) results[altered] = { ...results[altered]!, cpuTimeMs: results[altered]!.cpuTimeMs + 1 };
+  const recorded = new Map<number, string>();
+  const expected = results.map((r, i) => {
+    if (i === altered) return 'bad_signature';
+    if (!tasks.some((t) => t.taskId === r.taskId)) return 'not_assigned';
+    const earlier = recorded.get(r.taskId);
+    if (earlier !== undefined) return earlier === hashOf(r) ? 'duplicate' : 'conflict';
+    recorded.set(r.taskId, hashOf(r));
+    return 'accepted';
+  });
+  results.forEach((r, i) => expected[i] === 'accepted' && legit.acceptedTaskIds.add(r.taskId));
+  if (expected.includes('accepted')) {
+    legit.resultLists.add(list.signature);
+    legit.creditedHostIds.add(h.own.hostId);
+  }
+  const text = JSON.stringify({ results, resultList: list });
+  check('results.report', text, await s.send('results.report', [text]), expectAcks(expected));
 }
 
 /** hello, as an unauthenticated client would send it; may be valid (then it only issues a challenge). */
@@ -586,7 +880,7 @@ async function anonymousRound(rng: Rng, s: RawSocket, check: (event: string, sen
   }
   // Any other event before auth.
   const event = rng.pick(Object.keys(gens));
-  const text = rng.chance(0.5) ? junk(rng, 3) : gens[event]!(rng, { own: A, other: B, ownTasks: tasksA, otherTasks: tasksB }).args[0]!;
+  const text = rng.chance(0.5) ? junk(rng, 3) : gens[event]!(rng, { protocol: PROTOCOL_VERSION, own: A, other: B, ownTasks: tasksA, otherTasks: tasksB }).args[0]!;
   const o = await s.send(event, [text]);
   count('socket: events before auth');
   check(event, text, o, 'unauth');
@@ -602,7 +896,9 @@ describe('hostile input', () => {
       const s = await RawSocket.connect(c.url);
       if (authAs) {
         // A legitimate login of a known host on a second connection.
-        const h = (await s.send('hello', [obj({ protocol: String(PROTOCOL_VERSION), hostKey: q(authAs.publicKey), platform: obj({ kind: q('node'), engine: q('v8') }), capabilities: obj({ wasm: 'true', cores: '1' }), name: q(authAs === A ? 'fuzz-a' : 'fuzz-b') })])) as { kind: 'reply'; reply: { challenge: string; coordinatorKey: string } };
+        const protocol = authAs === C || authAs === D ? LISTED : PROTOCOL_VERSION;
+        const name = authAs === A ? 'fuzz-a' : authAs === B ? 'fuzz-b' : authAs === C ? 'fuzz-c' : 'fuzz-d';
+        const h = (await s.send('hello', [obj({ protocol: String(protocol), hostKey: q(authAs.publicKey), platform: obj({ kind: q('node'), engine: q('v8') }), capabilities: obj({ wasm: 'true', cores: '1' }), name: q(name) })])) as { kind: 'reply'; reply: { challenge: string; coordinatorKey: string } };
         const sig = signBody(ed, authAs.seed, 'auth', { nonce: h.reply.challenge, hostKey: authAs.publicKey, coordinatorKey: h.reply.coordinatorKey });
         const a = await s.send('auth', [obj({ signature: q(sig) })]);
         expect((a as { reply: { ok: boolean } }).reply.ok).toBe(true);
@@ -626,18 +922,26 @@ describe('hostile input', () => {
       if (expectation === 'unauth' && r.error.code !== 'unauthenticated') violation(`${event}: expected unauthenticated`, sent, r);
     };
 
-    // Three anonymous connections, and one for each of the two hosts holding tasks.
+    // Three anonymous connections, and one for each of the four hosts holding tasks (A and B on protocol 2, C and D on 3).
     for (let i = 0; i < 3; i++) await reconnect(i);
-    await reconnect(3, A);
-    await reconnect(4, B);
-    const perWorker = Math.ceil(SOCKET_MESSAGES / 5);
+    const sessions: (Hosts | undefined)[] = [
+      undefined,
+      undefined,
+      undefined,
+      { protocol: PROTOCOL_VERSION, own: A, other: B, ownTasks: tasksA, otherTasks: tasksB },
+      { protocol: PROTOCOL_VERSION, own: B, other: A, ownTasks: tasksB, otherTasks: tasksA },
+      { protocol: LISTED, own: C, other: D, ownTasks: tasksC, otherTasks: tasksD },
+      { protocol: LISTED, own: D, other: C, ownTasks: tasksD, otherTasks: tasksC },
+    ];
+    for (let i = 3; i < sessions.length; i++) await reconnect(i, sessions[i]!.own);
+    const perWorker = Math.ceil(SOCKET_MESSAGES / sessions.length);
     const checkpoints: Promise<void>[] = [];
     let sent = 0;
 
     const worker = async (i: number) => {
       const rng = new Rng(SEED + i * 7919);
-      const authedAs = i === 3 ? A : i === 4 ? B : undefined;
-      const hosts: Hosts | undefined = authedAs === A ? { own: A, other: B, ownTasks: tasksA, otherTasks: tasksB } : authedAs === B ? { own: B, other: A, ownTasks: tasksB, otherTasks: tasksA } : undefined;
+      const hosts = sessions[i];
+      const authedAs = hosts?.own;
       for (let n = 0; n < perWorker; n++) {
         let s = sockets[i]!;
         if (s.disconnected) s = await reconnect(i, authedAs);
@@ -654,6 +958,10 @@ describe('hostile input', () => {
           await anonymousRound(rng, s, check);
           continue;
         }
+        if (hosts.protocol === LISTED && rng.chance(0.006)) {
+          await legitListedRound(rng, s, hosts, check);
+          continue;
+        }
         const event = rng.pick(Object.keys(gens));
         const { args, expect: expectation } = gens[event]!(rng, hosts);
         if (args.join(',').length > NEAR_LIMIT) continue; // oversized frames have their own test
@@ -661,7 +969,7 @@ describe('hostile input', () => {
         check(event, args.join(','), await s.send(event, args), expectation);
       }
     };
-    await Promise.all([0, 1, 2, 3, 4].map(worker));
+    await Promise.all(sessions.map((_, i) => worker(i)));
     await Promise.all(checkpoints);
 
     // Every message without an ack got its protocol.error (those on dropped connections aside).
@@ -957,13 +1265,23 @@ describe('hostile input', () => {
     expect(problems, problems.join('\n')).toEqual([]);
     await expectIntact();
     // The hosts' tasks went through the whole fuzz untouched: their real results are accepted now.
-    for (const [v, tasks] of [[A, tasksA], [B, tasksB]] as const) {
+    for (const [v, tasks] of [[A, tasksA], [B, tasksB], [C, tasksC], [D, tasksD]] as const) {
       for (const t of tasks) expect(await c.store.sql.get('SELECT status, result_hash FROM replicas WHERE task_id = ?', [t.taskId])).toEqual({ status: 'in_progress', result_hash: null });
       const results = [];
       for (const t of tasks) results.push(await v.compute(t)); // one at a time: compute() caches the app unsafely
-      const acks = await v.report(results);
+      for (const t of tasks) legit.acceptedTaskIds.add(t.taskId);
+      legit.creditedHostIds.add(v.hostId);
+      let acks: ResultAck[];
+      if (v === C || v === D) {
+        const list = signList(v, v.publicKey, results.map((r) => hashOf(unsigned(r))));
+        legit.resultLists.add(list.signature);
+        acks = await v.reportListed(results, list);
+      } else acks = await v.report(results);
       expect(acks.map((a) => a.status)).toEqual(['accepted', 'accepted', 'accepted']);
     }
+    // The protocol-3 hosts' reports left one list each, which covers their results.
+    const after = unexplainedChanges(await snapshot());
+    expect(after, after.join('\n')).toEqual([]);
     // No prototype pollution in this process (the coordinator runs in it).
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(protoBefore);
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
