@@ -83,6 +83,8 @@ const legit = {
 const violations: string[] = [];
 const counts: Record<string, number> = {};
 const count = (category: string, n = 1) => (counts[category] = (counts[category] ?? 0) + n);
+/** Protocol-3 reports generated, by the way their list goes wrong (a breakdown of counts, not more inputs). */
+const listKinds: Record<string, number> = {};
 const started = Date.now();
 
 function violation(what: string, sent: string, got: unknown): void {
@@ -123,7 +125,7 @@ afterAll(async () => {
   for (const v of [A, B, C, D]) v?.close();
   closeHttpAgent();
   await c?.dispose();
-  console.log(`fuzz seed ${SEED}; ${Object.values(counts).reduce((a, b) => a + b, 0)} hostile inputs in ${((Date.now() - started) / 1000).toFixed(1)} s:`, counts);
+  console.log(`fuzz seed ${SEED}; ${Object.values(counts).reduce((a, b) => a + b, 0)} hostile inputs in ${((Date.now() - started) / 1000).toFixed(1)} s:`, counts, 'protocol-3 lists:', listKinds);
 });
 
 // ---- the database, before and after ----
@@ -644,6 +646,7 @@ const VERIFYING: readonly ListKind[] = ['honest', 'altered', 'otherHost', 'reord
  */
 function semanticallyBadListedReport(rng: Rng, h: Hosts): { args: string[]; expect: (reply: unknown) => string | undefined } {
   const kind = rng.pick(LIST_KINDS);
+  listKinds[kind] = (listKinds[kind] ?? 0) + 1;
   // 'shorter' and 'reordered' need two results; 'longer' a hash to spare under the limit (64).
   const n = rng.chance(0.05) ? (kind === 'longer' ? 63 : 64) : rng.int(kind === 'shorter' || kind === 'reordered' ? 2 : 1, 4);
   const covering = kind === 'honest' || kind === 'altered';
