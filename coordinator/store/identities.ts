@@ -1,6 +1,7 @@
 // Users, teams and hosts: who computes, and the credit and trust they have earned.
 import type { SqlExecutor } from './sql/sql.js';
 import type { HeldWrite } from './sql/write-behind.js';
+import { idArray } from './work-store.js';
 import type { Capabilities, Platform } from '../../protocol/messages.js';
 import type { Average } from '../work/credit.js';
 
@@ -107,7 +108,7 @@ const TRUST_VALID: HeldWrite<number, number> = {
   merge: (held, next) => held + next,
   async write(sql, held) {
     const rows = [...held].map(([id, n]) => ({ id, n }));
-    await sql.run(SQL.trustValidMany!, { rows: JSON.stringify(rows), ids: `{${[...held.keys()].join(',')}}` });
+    await sql.run(SQL.trustValidMany!, { rows: JSON.stringify(rows), ids: idArray(held.keys()) });
   },
 };
 

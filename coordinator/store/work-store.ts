@@ -281,7 +281,7 @@ const toReplica = (r: ReplicaRow): Replica => ({
 });
 
 /** An id list as a PostgreSQL array literal (ids are integers). */
-const idArray = (ids: Iterable<number>): string => `{${[...ids].join(',')}}`;
+export const idArray = (ids: Iterable<number>): string => `{${[...ids].join(',')}}`;
 
 /** Validate states set, held (PostgreSQL): the last one set for a replica, written a statement per state. */
 const VALIDATE_STATES: HeldWrite<number, ValidateState> = {
@@ -539,12 +539,6 @@ const SQL: Record<string, string> = {
   setCredits: `UPDATE replicas SET credit_micro = CAST(json_extract(j.value, '$.micro') AS BIGINT)
     FROM json_each(@credits) AS j WHERE replicas.id = CAST(json_extract(j.value, '$.id') AS BIGINT)
     AND replicas.id IN (SELECT CAST(json_extract(value, '$.id') AS BIGINT) FROM json_each(@credits))`,
-  creditFacts: `SELECT r.id AS replicaId, COALESCE(r.cpu_time_ms, 0) AS cpuTimeMs, r.sent_at AS sentAt, r.received_at AS receivedAt,
-    COALESCE(r.validate_state = 'valid', FALSE) AND r.forfeited = 0 AND h.distrusted_at IS NULL AS valid,
-    r.task_id AS taskId, r.host_id AS hostId, h.public_key AS hostKey, h.user_id AS userId, u.team_id AS teamId,
-    EXISTS (SELECT 1 FROM credit_ledger l WHERE l.replica_id = r.id AND l.kind = 'grant') AS granted
-    FROM replicas r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN users u ON u.id = h.user_id
-    WHERE r.workunit_id = ? AND r.outcome = 'success' ORDER BY r.id`,
   creditFactsOf: `SELECT r.workunit_id AS workunitId, r.id AS replicaId, COALESCE(r.cpu_time_ms, 0) AS cpuTimeMs, r.sent_at AS sentAt, r.received_at AS receivedAt,
     COALESCE(r.validate_state = 'valid', FALSE) AND r.forfeited = 0 AND h.distrusted_at IS NULL AS valid,
     r.task_id AS taskId, r.host_id AS hostId, h.public_key AS hostKey, h.user_id AS userId, u.team_id AS teamId,
@@ -996,7 +990,7 @@ export class WorkStore {
       result_hash: r.resultHash, signature: r.signature, result_list_id: r.resultListId ?? null, output_json: r.outputJson, output_hash: r.outputHash, error_json: r.errorJson,
       log_json: r.logJson, cpu_time_ms: r.cpuTimeMs, elapsed_ms: r.elapsedMs,
     }));
-    const params = { records: JSON.stringify(rows), ids: `{${records.map((r) => r.replicaId).join(',')}}` };
+    const params = { records: JSON.stringify(rows), ids: idArray(records.map((r) => r.replicaId)) };
     for (const { id } of (await this.sql.all(SQL.recordResultsPostgres!, params)) as { id: number }[]) recorded.add(id);
     return recorded;
   }
@@ -1058,7 +1052,7 @@ export class WorkStore {
    * each would be credited to, and whether it already was: all a grant reads, in one statement.
    */
   async creditFacts(workunitId: number): Promise<CreditFact[]> {
-    return ((await this.sql.all(SQL.creditFacts!, [workunitId])) as CreditFactRow[]).map(toCreditFact);
+    return (await this.creditFactsOf([workunitId])).get(workunitId) ?? [];
   }
 
   /** creditFacts of each of these work units (those with a successful result), in one statement. */
