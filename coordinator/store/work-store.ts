@@ -344,6 +344,26 @@ function* bySize<T>(items: readonly T[], size: (item: T) => number): Generator<T
   if (run.length > 0) yield run;
 }
 
+/**
+ * Done work units from a point on (a bounded read wherever the point falls), keeping those a
+ * host could be checked on: decided by hosts none of which is distrusted, of an active batch
+ * and project, never checked before (a work unit goes to no more hosts than a reissued one
+ * would), and none of it this host's. Exported for the test of its plan.
+ *
+ * The work unit's replicas are read once, by work unit, for all three questions: a count is never
+ * made a join, so PostgreSQL cannot plan it as anti-joins that, from statistics taken while the
+ * batch was open, read a whole partial index (every valid replica) for each work unit.
+ */
+export const CHECK_CANDIDATES_SQL = `SELECT w.id AS workunitId, w.app_id AS appId, w.batch_id AS batchId, w.hr_class AS hrClass, w.priority,
+    b.app_version_id AS pinnedVersionId
+    FROM (SELECT id, batch_id, app_id, hr_class, priority, canonical_replica_id FROM workunits INDEXED BY workunits_done
+      WHERE status = 'done' AND expected_output_hash IS NULL AND id >= @from ORDER BY id LIMIT @scan) w
+    JOIN batches b ON b.id = w.batch_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
+    WHERE w.canonical_replica_id IS NOT NULL AND b.status <> 'cancelled' AND p.status <> 'paused'
+      AND (SELECT COUNT(*) FROM replicas r WHERE r.workunit_id = w.id AND (r.kind = 'check' OR r.host_id = @host
+        OR (r.validate_state = 'valid' AND EXISTS (SELECT 1 FROM hosts h WHERE h.id = r.host_id AND h.distrusted_at IS NOT NULL)))) = 0
+    LIMIT @limit`;
+
 const SQL: Record<string, string> = {
   insertBatch: 'INSERT INTO batches (project_id, app_id, name, client_key, created_at, staged, instance) VALUES (?, ?, ?, ?, ?, 1, ?) RETURNING id',
   batchByKey: 'SELECT id, staged, workunit_count FROM batches WHERE project_id = ? AND client_key = ?',
@@ -449,21 +469,7 @@ const SQL: Record<string, string> = {
   doneRange: `SELECT
     (SELECT id FROM workunits INDEXED BY workunits_done WHERE status = 'done' AND expected_output_hash IS NULL ORDER BY id LIMIT 1) AS low,
     (SELECT id FROM workunits INDEXED BY workunits_done WHERE status = 'done' AND expected_output_hash IS NULL ORDER BY id DESC LIMIT 1) AS high`,
-  // Done work units from a point on (a bounded read wherever the point falls), keeping those a
-  // host could be checked on: decided by hosts none of which is distrusted, of an active batch
-  // and project, never checked before (a work unit goes to no more hosts than a reissued one
-  // would), and none of it this host's.
-  checkCandidates: `SELECT w.id AS workunitId, w.app_id AS appId, w.batch_id AS batchId, w.hr_class AS hrClass, w.priority,
-    b.app_version_id AS pinnedVersionId
-    FROM (SELECT id, batch_id, app_id, hr_class, priority, canonical_replica_id FROM workunits INDEXED BY workunits_done
-      WHERE status = 'done' AND expected_output_hash IS NULL AND id >= @from ORDER BY id LIMIT @scan) w
-    JOIN batches b ON b.id = w.batch_id JOIN apps a ON a.id = w.app_id JOIN projects p ON p.id = a.project_id
-    WHERE w.canonical_replica_id IS NOT NULL AND b.status <> 'cancelled' AND p.status <> 'paused'
-      AND NOT EXISTS (SELECT 1 FROM replicas r INDEXED BY replicas_check WHERE r.workunit_id = w.id AND r.kind = 'check')
-      AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.workunit_id = w.id AND r.host_id = @host)
-      AND NOT EXISTS (SELECT 1 FROM replicas r JOIN hosts h ON h.id = r.host_id WHERE r.workunit_id = w.id
-        AND r.validate_state = 'valid' AND h.distrusted_at IS NOT NULL)
-    LIMIT @limit`,
+  checkCandidates: CHECK_CANDIDATES_SQL,
   // A replica counts against its host (and user) unless the host gave it back or lost it
   // before it ever started: with two hosts, nobody else could take that work unit.
   hostHasReplica: `SELECT 1 FROM replicas r WHERE r.workunit_id = ? AND r.host_id = ? AND ${countsAgainstHost('r')} LIMIT 1`,
