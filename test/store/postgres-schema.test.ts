@@ -9,7 +9,7 @@ import { POSTGRES_BASELINE_VERSION } from '../../coordinator/store/postgres/sche
 import { MIGRATIONS } from '../../coordinator/store/migrations.js';
 import { counterProblemsIn } from '../../coordinator/ops/recount.js';
 import { PostgresDatabase } from '../../coordinator/store/sql/postgres-database.js';
-import { ConstraintError, type SqlDatabase } from '../../coordinator/store/sql/sql.js';
+import { ConstraintError, type SqlDatabase, type SqlExecutor } from '../../coordinator/store/sql/sql.js';
 import { SqliteDatabase } from '../../coordinator/store/sql/sqlite-database.js';
 import { createTestDatabase, skipPostgresTests, type TestDatabase } from '../helpers/postgres.js';
 
@@ -85,6 +85,35 @@ describe.skipIf(skip)('the PostgreSQL schema', () => {
       );
       await expect(db.run('UPDATE credit_ledger SET amount = 2')).rejects.toBeInstanceOf(ConstraintError);
       await expect(db.run('DELETE FROM credit_ledger')).rejects.toBeInstanceOf(ConstraintError);
+    }
+  });
+
+  it('moves the counts once a statement: one write of a batch’s slot and of each host, however many replicas it changed', async () => {
+    const fresh = await createTestDatabase();
+    const db = new PostgresDatabase({ connectionString: fresh.url, max: 2 });
+    try {
+      await migratePostgres(db);
+      await seed(db);
+      // This transaction's own writes to a table so far (PostgreSQL counts them as it goes).
+      const writes = async (tx: SqlExecutor, table: string) =>
+        Number((await tx.get<{ n: string }>(`SELECT n_tup_ins + n_tup_upd AS n FROM pg_stat_xact_user_tables WHERE relname = '${table}'`))!.n);
+      await db.transaction(async (tx) => {
+        const before = { counts: await writes(tx, 'batch_counts'), hosts: await writes(tx, 'hosts') };
+        // Twelve replicas of one batch sent to two hosts, then judged, in two statements.
+        await tx.run("UPDATE replicas SET status = 'in_progress', host_id = (id % 2) + 1, sent_at = 2000");
+        await tx.run("UPDATE replicas SET status = 'over', outcome = 'success', validate_state = 'valid', received_at = 3000");
+        // A statement that moves no count writes nothing.
+        await tx.run('UPDATE replicas SET cpu_time_ms = 5');
+        expect(await writes(tx, 'batch_counts')).toBe(before.counts + 2);
+        // Sent moves no host count; judged moves both hosts' once.
+        expect(await writes(tx, 'hosts')).toBe(before.hosts + 2);
+      });
+      const hosts = await db.all<{ id: number; nValid: string }>('SELECT id, n_valid AS "nValid" FROM hosts ORDER BY id');
+      expect(hosts.map((h) => Number(h.nValid))).toEqual([6, 6]);
+      expect(await counterProblemsIn(db)).toEqual([]);
+    } finally {
+      await db.close();
+      await fresh.drop();
     }
   });
 

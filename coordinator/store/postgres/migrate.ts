@@ -4,7 +4,7 @@
 // is applied whole or not at all.
 import { IDENTITY_TABLE, INSTANCE_COLUMNS, LEASES_TABLE, type Migration } from '../migrations.js';
 import type { SqlDatabase } from '../sql/sql.js';
-import { COUNTS_ONCE, POSTGRES_BASELINE, POSTGRES_BASELINE_VERSION } from './schema.js';
+import { COUNTS_BY_STATEMENT, COUNTS_ONCE, POSTGRES_BASELINE, POSTGRES_BASELINE_VERSION } from './schema.js';
 
 /** Any constant the coordinator alone uses as an advisory lock key ("vg-migrate"). */
 const MIGRATION_LOCK = 0x76672d6d;
@@ -63,6 +63,7 @@ CREATE TABLE result_lists (
 ALTER TABLE replicas ADD COLUMN result_list_id BIGINT REFERENCES result_lists(id);
 `,
   },
+  { version: 22, name: "a replica's counts moved once a statement, not once a row", sql: COUNTS_BY_STATEMENT },
 ];
 
 /** Applies what is missing; returns the versions it applied (none when another instance did). */

@@ -505,3 +505,91 @@ BEGIN
   RETURN NULL;
 END $$;
 `;
+
+/**
+ * Migration 22: a replica's counting trigger ran once a row (COUNTS_ONCE), and a message's
+ * statements change tens of replicas at once (held writes, multi-row updates): each row's change
+ * was a function call, an upsert of its batch's slot and an update of its host, and each write
+ * of a slot already written in the transaction walks every version of it made so far. Now the
+ * counts move once a statement: its changed rows (transition tables) are summed by batch and by
+ * host, and each sum that is not zero is written once. The counts stay what a recount gives.
+ * (An UPDATE trigger with transition tables may not name its columns: rows whose counted
+ * columns did not change are left out by the function instead, so a credit's update costs a
+ * comparison and writes nothing.)
+ */
+export const COUNTS_BY_STATEMENT = `
+DROP TRIGGER replica_counts_insert_delete ON replicas;
+DROP TRIGGER replica_counts_update ON replicas;
+DROP FUNCTION vg_replica_counts();
+DROP FUNCTION vg_add_replica_counts(BIGINT, INTEGER[]);
+DROP FUNCTION vg_add_host_counts(BIGINT, INTEGER[]);
+DROP FUNCTION vg_replica_batch_counts(replicas);
+DROP FUNCTION vg_replica_host_counts(replicas);
+DROP FUNCTION vg_count_delta(INTEGER[], INTEGER[]);
+
+-- A replica's row as it is now (sign 1) or as it was (sign -1), in what the counts read of it.
+CREATE TYPE vg_replica_change AS (sign INTEGER, workunit_id BIGINT, host_id BIGINT, status TEXT, outcome TEXT,
+  new_host BIGINT, validate_state TEXT);
+
+-- Adds a statement's changes to its batches' counts (this connection's slot) and its hosts'.
+CREATE FUNCTION vg_add_replica_changes(changes vg_replica_change[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO batch_counts AS c (batch_id, slot, r_unsent, r_in_progress, r_success, r_client_error, r_no_reply, r_aborted, r_abandoned, r_not_needed, r_new_host)
+  SELECT d.batch_id, vg_count_slot(), d.unsent, d.in_progress, d.success, d.client_error, d.no_reply, d.aborted, d.abandoned, d.not_needed, d.new_host
+  FROM (SELECT w.batch_id,
+      SUM(x.sign * (x.status = 'unsent')::int) AS unsent,
+      SUM(x.sign * (x.status = 'in_progress')::int) AS in_progress,
+      SUM(x.sign * (x.status = 'over' AND x.outcome IS NOT DISTINCT FROM 'success')::int) AS success,
+      SUM(x.sign * (x.status = 'over' AND x.outcome IS NOT DISTINCT FROM 'client_error')::int) AS client_error,
+      SUM(x.sign * (x.status = 'over' AND x.outcome IS NOT DISTINCT FROM 'no_reply')::int) AS no_reply,
+      SUM(x.sign * (x.status = 'over' AND x.outcome IS NOT DISTINCT FROM 'aborted')::int) AS aborted,
+      SUM(x.sign * (x.status = 'over' AND x.outcome IS NOT DISTINCT FROM 'abandoned')::int) AS abandoned,
+      SUM(x.sign * (x.status = 'over' AND x.outcome IS NOT DISTINCT FROM 'not_needed')::int) AS not_needed,
+      SUM(x.sign * (x.status = 'in_progress' AND x.new_host = 1)::int) AS new_host
+    FROM unnest(changes) AS x JOIN workunits w ON w.id = x.workunit_id
+    GROUP BY w.batch_id) d
+  WHERE (d.unsent, d.in_progress, d.success, d.client_error, d.no_reply, d.aborted, d.abandoned, d.not_needed, d.new_host)
+    <> (0, 0, 0, 0, 0, 0, 0, 0, 0)
+  ORDER BY d.batch_id
+  ON CONFLICT (batch_id, slot) DO UPDATE SET r_unsent = c.r_unsent + excluded.r_unsent,
+    r_in_progress = c.r_in_progress + excluded.r_in_progress, r_success = c.r_success + excluded.r_success,
+    r_client_error = c.r_client_error + excluded.r_client_error, r_no_reply = c.r_no_reply + excluded.r_no_reply,
+    r_aborted = c.r_aborted + excluded.r_aborted, r_abandoned = c.r_abandoned + excluded.r_abandoned,
+    r_not_needed = c.r_not_needed + excluded.r_not_needed, r_new_host = c.r_new_host + excluded.r_new_host;
+  UPDATE hosts h SET n_valid = h.n_valid + d.valid, n_invalid = h.n_invalid + d.invalid, n_error = h.n_error + d.error
+  FROM (SELECT x.host_id,
+      SUM(x.sign * (x.validate_state IS NOT DISTINCT FROM 'valid')::int) AS valid,
+      SUM(x.sign * (x.validate_state IS NOT DISTINCT FROM 'invalid')::int) AS invalid,
+      SUM(x.sign * (x.outcome IS NOT DISTINCT FROM 'client_error')::int) AS error
+    FROM unnest(changes) AS x WHERE x.host_id IS NOT NULL GROUP BY x.host_id) d
+  WHERE h.id = d.host_id AND (d.valid, d.invalid, d.error) <> (0, 0, 0);
+END $$;
+
+CREATE FUNCTION vg_replica_counts_of_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  changes vg_replica_change[];
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    changes := ARRAY(SELECT ROW(1, n.workunit_id, n.host_id, n.status, n.outcome, n.new_host, n.validate_state)::vg_replica_change
+      FROM vg_new_replicas n);
+  ELSIF TG_OP = 'DELETE' THEN
+    changes := ARRAY(SELECT ROW(-1, o.workunit_id, o.host_id, o.status, o.outcome, o.new_host, o.validate_state)::vg_replica_change
+      FROM vg_old_replicas o);
+  ELSE
+    changes := ARRAY(SELECT c.change FROM vg_new_replicas n JOIN vg_old_replicas o ON o.id = n.id
+      CROSS JOIN LATERAL (VALUES (ROW(1, n.workunit_id, n.host_id, n.status, n.outcome, n.new_host, n.validate_state)::vg_replica_change),
+        (ROW(-1, o.workunit_id, o.host_id, o.status, o.outcome, o.new_host, o.validate_state)::vg_replica_change)) AS c(change)
+      WHERE (n.workunit_id, n.host_id, n.status, n.outcome, n.new_host, n.validate_state)
+        IS DISTINCT FROM (o.workunit_id, o.host_id, o.status, o.outcome, o.new_host, o.validate_state));
+  END IF;
+  IF cardinality(changes) > 0 THEN PERFORM vg_add_replica_changes(changes); END IF;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER replica_counts_insert AFTER INSERT ON replicas REFERENCING NEW TABLE AS vg_new_replicas
+  FOR EACH STATEMENT EXECUTE FUNCTION vg_replica_counts_of_statement();
+CREATE TRIGGER replica_counts_update AFTER UPDATE ON replicas REFERENCING OLD TABLE AS vg_old_replicas NEW TABLE AS vg_new_replicas
+  FOR EACH STATEMENT EXECUTE FUNCTION vg_replica_counts_of_statement();
+CREATE TRIGGER replica_counts_delete AFTER DELETE ON replicas REFERENCING OLD TABLE AS vg_old_replicas
+  FOR EACH STATEMENT EXECUTE FUNCTION vg_replica_counts_of_statement();
+`;
