@@ -378,18 +378,32 @@ export class Scheduler {
     for (let looks = 0; looks < CHECK_LOOKS; looks++) {
       const from = range.low + Math.floor(this.options.random() * (range.high - range.low + 1));
       let found: CheckCandidate | undefined;
-      for (const c of await work.checkCandidates(round.host.id, from, CHECK_WINDOW, 4)) {
+      const candidates = await work.checkCandidates(round.host.id, from, CHECK_WINDOW, 4);
+      await this.learnHeld(tx, round, candidates);
+      for (const c of candidates) {
         if ((await round.appFor(c.appId)).policy.projectId === projectId && (await this.mayTake(tx, round, c))) {
           found = c;
           break;
         }
       }
       if (!found) continue;
-      await this.take(tx, round, (await work.insertReplica(found.workunitId, found.priority, round.now, 'check')), found, false);
+      await this.send(tx, round, [await this.makeCheck(tx, round, found)]);
       return true;
     }
     return false;
   }
+
+  /**
+   * A new replica of a done work unit, counted as the host's (use). Made in this transaction, it
+   * is seen by no other until the commit: it needs no claim before it is sent, and checks found
+   * in one round are sent together (a few statements whatever their number: send).
+   */
+  private async makeCheck(tx: Repositories, round: Round, c: CheckCandidate): Promise<CheckCandidate & { replicaId: number }> {
+    const replicaId = await tx.work.insertReplica(c.workunitId, c.priority, round.now, 'check');
+    await this.use(tx, round, c, false);
+    return { ...c, replicaId };
+  }
+
 
   /** Each project's recent work on this host, decayed to now. */
   private async recentWork(tx: Repositories, hostId: number, now: number): Promise<Map<number, number>> {
@@ -532,18 +546,24 @@ export class Scheduler {
     const range = await work.doneRange();
     if (!range) return;
     const { low, high } = range;
-    for (let looks = 0; tasks.length < wanted && looks < CHECK_LOOKS * (wanted - tasks.length); looks++) {
+    // Sent together once found: the host's held work units (round.held) and quotas are counted as each is made.
+    const made: (CheckCandidate & { replicaId: number })[] = [];
+    const left = () => wanted - tasks.length - made.length;
+    for (let looks = 0; left() > 0 && looks < CHECK_LOOKS * (wanted - tasks.length); looks++) {
       const from = low + Math.floor(this.options.random() * (high - low + 1));
       let found: CheckCandidate | undefined;
-      for (const c of await work.checkCandidates(round.host.id, from, CHECK_WINDOW, 4)) {
+      const candidates = await work.checkCandidates(round.host.id, from, CHECK_WINDOW, 4);
+      await this.learnHeld(tx, round, candidates);
+      for (const c of candidates) {
         if (await this.mayTake(tx, round, c)) {
           found = c;
           break;
         }
       }
       if (!found) continue;
-      await this.take(tx, round, (await work.insertReplica(found.workunitId, found.priority, round.now, 'check')), found, false);
+      made.push(await this.makeCheck(tx, round, found));
     }
+    await this.send(tx, round, made);
   }
 
   /**

@@ -55,6 +55,39 @@ describe('checks of done work units', () => {
     await expectLedgerConsistent(world);
   });
 
+  it('several checks in one request are sent together: made in its transaction, none is claimed, and their sources are read at once', async () => {
+    const { roll } = lottery();
+    const app = await world.addApp();
+    const batch = await submit(world, app, ['w1', 'w2', 'w3', 'x'].map((tag) => regular(tag)));
+    const done = world.workunitIds(batch).slice(0, 3);
+    const [a, b, c] = [(await world.addHost()), (await world.addHost()), (await world.addHost())];
+    roll.value = REGULAR;
+    for (let i = 0; i < 3; i++) await decide([a, b], right);
+    for (const w of done) expect((await wu(world, w)).status).toBe('done');
+
+    roll.value = CHECK;
+    const claims = vi.spyOn(WorkStore.prototype, 'claimUnsent');
+    const sources = vi.spyOn(WorkStore.prototype, 'taskSources');
+    try {
+      const tasks = await c.request(3);
+      expect(tasks.map((t) => world.workunitOf(t)).sort()).toEqual([...done].sort());
+      const made: number[] = [];
+      for (const t of tasks) {
+        const r = await replicaOf(world, t);
+        expect(r).toMatchObject({ kind: 'check', hostId: c.id, status: 'in_progress' });
+        made.push(r.id);
+      }
+      expect(claims.mock.calls.flatMap(([ids]) => [...ids]).filter((id) => made.includes(id))).toEqual([]);
+      expect(sources.mock.calls.map(([ids]) => ids.length)).toEqual([3]);
+      for (const t of tasks) await answer(c, t, right(t));
+    } finally {
+      claims.mockRestore();
+      sources.mockRestore();
+    }
+    expect(hostRow(world, c.id)).toMatchObject({ sentinels_passed: 3, total_credit_micro: 3 * CREDIT_MICRO });
+    await expectLedgerConsistent(world);
+  });
+
   it('no check comes when there is no other work for the host: a lone task would give itself away', async () => {
     const { roll } = lottery();
     const app = await world.addApp();
