@@ -112,10 +112,22 @@ const TRUST_VALID: HeldWrite<number, number> = {
   },
 };
 
+/** Checks passed by hosts not distrusted, by host: its trust and count of checks passed raised, held (PostgreSQL). */
+const CHECKS_PASSED: HeldWrite<number, number> = {
+  name: 'checks passed',
+  merge: (held, next) => held + next,
+  async write(sql, held) {
+    const rows = [...held].map(([id, n]) => ({ id, n }));
+    await sql.run(SQL.checksPassedMany!, { rows: JSON.stringify(rows), ids: idArray(held.keys()) });
+  },
+};
+
 const SQL: Record<string, string> = {
   // PostgreSQL only (held writes): the ids as an array too, for the index.
   trustValidMany: `UPDATE hosts SET consecutive_valid = consecutive_valid + j.n FROM json_to_recordset(CAST(@rows AS json)) AS j(id BIGINT, n BIGINT)
     WHERE hosts.id = j.id AND hosts.id = ANY(CAST(@ids AS BIGINT[]))`,
+  checksPassedMany: `UPDATE hosts SET sentinels_passed = sentinels_passed + j.n, consecutive_valid = consecutive_valid + j.n
+    FROM json_to_recordset(CAST(@rows AS json)) AS j(id BIGINT, n BIGINT) WHERE hosts.id = j.id AND hosts.id = ANY(CAST(@ids AS BIGINT[]))`,
   hostByKey: `SELECT ${HOST_COLUMNS} FROM hosts h JOIN users u ON u.id = h.user_id WHERE h.public_key = ?`,
   hostById: `SELECT ${HOST_COLUMNS} FROM hosts h JOIN users u ON u.id = h.user_id WHERE h.id = ?`,
   insertHost: `INSERT INTO hosts (public_key, user_id, name, platform_kind, platform_class, platform_json,
@@ -243,7 +255,10 @@ export class IdentityStore {
    * A right answer to a check (a sentinel, or a result checked against its canonical one): trust,
    * and after `threshold` in a row a distrusted host is trusted again.
    */
-  async recordCheckPassed(hostId: number, threshold: number): Promise<void> {
+  async recordCheckPassed(hostId: number, threshold: number, distrusted: boolean): Promise<void> {
+    // A host not distrusted (as this transaction read it) has no trust to win back: on PostgreSQL
+    // its counts are raised with the report's other writes, not by a statement of their own.
+    if (this.sql.hold && !distrusted) return this.sql.hold(CHECKS_PASSED, hostId, 1);
     await this.sql.run(SQL.checkPassed!, { id: hostId, threshold });
   }
 

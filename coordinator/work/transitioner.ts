@@ -36,10 +36,11 @@ export interface TransitionerOptions {
 }
 
 /**
- * A report's open regular work units, locked and read at once (transitionAll). Each is served to
- * its own turn of the loop only, and none once anything wider than judging one regular work unit
- * has run (a sentinel, a check, a caught host, another work unit judged in between) until those
- * still to come are read again: what that wrote may be what an entry read before.
+ * A report's regular work units, open or done (a done one's new results are checks), locked and
+ * read at once (transitionAll). Each is served to its own turn of the loop only, and none once
+ * anything wider than judging one such work unit has run (a sentinel, a check that did more than
+ * pass a trusted host, a caught host, another work unit judged in between) until those still to
+ * come are read again: what that wrote may be what an entry read before.
  */
 interface ReadAhead {
   rows: Map<number, { wu: Workunit; replicas: Replica[] }>;
@@ -110,12 +111,12 @@ export class Transitioner {
   }
 
   /**
-   * The work units open for validation among ids (active, not sentinels), locked and read with
-   * their replicas and credit facts, and the recent averages of whom those would credit.
+   * The regular work units among ids open for validation or done (their checks' turn), locked
+   * and read with their replicas and credit facts, and the recent averages of whom those would credit.
    */
   private async readOpen(tx: Tx, ids: readonly number[]): Promise<Pick<ReadAhead, 'rows' | 'facts'>> {
     const rows = await tx.work.lockWorkunitsWithReplicas(ids);
-    for (const [id, row] of rows) if (row.wu.status !== 'active' || row.wu.expectedOutputHash !== null) rows.delete(id);
+    for (const [id, row] of rows) if (!['active', 'done'].includes(row.wu.status) || row.wu.expectedOutputHash !== null) rows.delete(id);
     const facts = await tx.work.creditFactsOf([...rows.keys()]);
     const holders = [...facts.values()].flat().flatMap((f) => (f.holder ? [f.holder] : []));
     await tx.identities.knowAverages('hosts', holders.map((h) => h.hostId));
@@ -149,7 +150,7 @@ export class Transitioner {
     const replicas = (ahead?.replicas ?? (await tx.work.replicasOf(workunitId))).filter((r) => r.id > wu.retryFrom);
     const app = await this.app(tx, wu.appId);
     if (wu.expectedOutputHash !== null) return await this.judgeSentinel(tx, app, wu, replicas, now, outbox);
-    if (wu.status === 'done') return await this.judgeChecks(tx, app, wu, replicas, now, outbox);
+    if (wu.status === 'done') return await this.judgeChecks(tx, app, wu, replicas, now, outbox, ahead?.facts);
     // Only an open work unit is validated: a finished one's outputs (up to 64 MiB each) stay unread.
     const loaded = wu.status === 'active' ? await this.load(tx, app, replicas) : { candidates: new Map(), unreadable: new Set<number>() };
     const plan = planTransition(wu, replicas, now, (successes) => this.validate(app, wu, successes, loaded));
@@ -367,7 +368,8 @@ export class Transitioner {
     for (const hostId of caught) await this.catchHost(tx, hostId, now, outbox);
   }
 
-  private async judgeChecks(tx: Tx, app: AppPolicy, wu: Workunit, replicas: Replica[], now: number, outbox: Outbox): Promise<void> {
+  /** factsBefore: the work unit's credit facts as read with `replicas` (read ahead), if nothing changed them since. */
+  private async judgeChecks(tx: Tx, app: AppPolicy, wu: Workunit, replicas: Replica[], now: number, outbox: Outbox, factsBefore?: CreditFact[]): Promise<void> {
     const { work, identities } = tx;
     const byId = new Map(replicas.map((r) => [r.id, r]));
     const canonical = await this.candidate(tx, app, byId.get(wu.canonicalReplicaId!)!);
@@ -388,6 +390,11 @@ export class Transitioner {
       now,
     ));
     const credited = plan.passed.filter((id) => !byId.get(id)!.hostDistrusted);
+    // Checks of trusted hosts that agreed, and nothing else: nothing another work unit reads has
+    // changed, nor has anything of this one but the passed checks' validity (validAfter).
+    const plain = !plan.overturn && caught.size === 0 && loaded.unreadable.size === 0 &&
+      [plan.failed, plan.judgedDistrusted, plan.unsettled, plan.expire, plan.abort, plan.cancelUnsent].every((ids) => ids.length === 0) && plan.create === 0;
+    if (!plain) this.readAheadIsStale(tx);
     if (plan.overturn) {
       // The answer that had been accepted lost: every result is judged again by the new verdict.
       const { valid, invalid, canonicalId } = plan.overturn;
@@ -402,7 +409,7 @@ export class Transitioner {
         const r = byId.get(id)!;
         if (r.validateState === 'valid') continue;
         await work.setValidateState(id, 'valid');
-        if (r.kind === 'check') await identities.recordCheckPassed(r.hostId!, this.options.trustThreshold);
+        if (r.kind === 'check') await identities.recordCheckPassed(r.hostId!, this.options.trustThreshold, r.hostDistrusted);
         else if (!(await tx.ledger.hasGrant(id))) await identities.recordValid(r.hostId!, 1);
         await this.quotas.valid(tx, r.hostId!, wu.appId);
       }
@@ -410,7 +417,8 @@ export class Transitioner {
       await work.setCanonical(wu.id, canonicalId);
     }
     for (const id of plan.unsettled) await work.setValidateState(id, 'invalid');
-    await this.credit.grant(tx, wu, credited.map((id) => ({ replicaId: id, hostId: byId.get(id)!.hostId! })), now, outbox);
+    const facts = plain && factsBefore ? validAfter(factsBefore, byId, credited) : undefined;
+    await this.credit.grant(tx, wu, credited.map((id) => ({ replicaId: id, hostId: byId.get(id)!.hostId! })), now, outbox, facts);
     // Arbiters go out ahead of the work unit's peers: a dispute holds results and credit back.
     if (plan.create > 0) {
       await work.insertReplicas(wu.id, wu.priority + 1, plan.create, now, 'check');
@@ -427,15 +435,18 @@ export class Transitioner {
    */
   private async judge(tx: Tx, answers: { replica: Replica; right: boolean }[], appId: number, now: number): Promise<Set<number>> {
     const { work, identities } = tx;
-    // A check answered moves its host's trust, which every work unit it has a result in reads.
-    this.readAheadIsStale(tx);
+    // A wrong answer, or any of a distrusted host's, may change whether the host is trusted, which
+    // every work unit it has a result in reads. A right one of a trusted host changes nothing
+    // those read (its counts of checks and valid results): what was read ahead still holds.
+    if (answers.some(({ replica: r, right }) => !right || r.hostDistrusted)) this.readAheadIsStale(tx);
     const caught = new Set<number>();
     for (const { replica: r, right } of answers) {
       const hostId = r.hostId!;
       if (r.hostDistrusted) await work.forfeit(r.id);
-      else await work.setValidateState(r.id, right ? 'valid' : 'invalid');
+      else if (right) await work.setValidateStates([r.id], 'valid');
+      else await work.setValidateState(r.id, 'invalid');
       if (right) {
-        await identities.recordCheckPassed(hostId, this.options.trustThreshold);
+        await identities.recordCheckPassed(hostId, this.options.trustThreshold, r.hostDistrusted);
         await this.quotas.valid(tx, hostId, appId);
       } else if (r.hostDistrusted) await identities.recordCheckFailed(hostId, now, now);
       else caught.add(hostId);

@@ -105,3 +105,31 @@ describe('writes held back', () => {
     });
   });
 });
+
+// A check passed by a host not distrusted is held on PostgreSQL (identities' CHECKS_PASSED): the
+// same counts as the statement SQLite runs, and a distrusted host's, whose trust may come back,
+// goes at once after what was held before it.
+for (const backend of storeBackends(skipPostgres)) {
+  describe.skipIf(backend.skip)(`checks passed on ${backend.name}`, () => {
+    it('raise a trusted host’s counts as the statement would, held or not; a distrusted host wins its trust back', async () => {
+      const { store, dispose } = await backend.open();
+      try {
+        await store.sql.run("INSERT INTO users (id, name, created_at) VALUES (1, 'u', 0)");
+        await store.sql.run(`INSERT INTO hosts (id, public_key, user_id, platform_kind, platform_class, platform_json, capabilities_json, created_at, last_seen_at,
+          consecutive_valid, distrusted_at) VALUES (1, 'h1', 1, 'node', 'node', '{}', '{}', 0, 0, 4, NULL), (2, 'h2', 1, 'node', 'node', '{}', '{}', 0, 0, 2, 5)`);
+        const seen = await store.transaction(async (tx) => {
+          await tx.identities.recordCheckPassed(1, 3, false);
+          await tx.identities.recordCheckPassed(1, 3, false);
+          await tx.identities.recordCheckPassed(2, 3, true);
+          return tx.sql.all('SELECT id, sentinels_passed AS passed, consecutive_valid AS valid, distrusted_at AS distrusted FROM hosts ORDER BY id');
+        });
+        expect(seen.map((r) => Object.fromEntries(Object.entries(r as object).map(([k, v]) => [k, v === null ? null : Number(v)])))).toEqual([
+          { id: 1, passed: 2, valid: 6, distrusted: null },
+          { id: 2, passed: 1, valid: 3, distrusted: null },
+        ]);
+      } finally {
+        await dispose();
+      }
+    });
+  });
+}

@@ -186,7 +186,8 @@ describe('checks of done work units', () => {
 });
 
 describe('a report with a check among its results', () => {
-  it('reads the open work units after the check again together, not each on its own, and judges them all', async () => {
+  /** Work units w (done) and x1..x4 (open), c holding a check of w and one replica of each x, d the other. */
+  async function reportWithCheck(): Promise<{ w: number; xs: number[]; c: WorldHost; check: Task; ofC: Task[] }> {
     const { roll } = lottery();
     const app = await world.addApp();
     const batch = await submit(world, app, ['w', 'x1', 'x2', 'x3', 'x4'].map((tag) => regular(tag)));
@@ -203,23 +204,44 @@ describe('a report with a check among its results', () => {
     const ofD = await d.request(4);
     expect(ofC.map((t) => world.workunitOf(t)).sort()).toEqual([...xs].sort());
     for (const t of ofD) await answer(d, t, right(t));
+    return { w, xs, c, check: check!, ofC };
+  }
 
-    // The check first: judging it moves c's trust, which the work units after it read.
+  it('reads the checked work unit with the open ones, once: a check a trusted host passes changes nothing they read', async () => {
+    const { w, xs, c, check, ofC } = await reportWithCheck();
     const lockOne = vi.spyOn(WorkStore.prototype, 'lockWorkunit');
     const lockMany = vi.spyOn(WorkStore.prototype, 'lockWorkunitsWithReplicas');
     try {
-      const acks = await c.report(c.result(check!, right(check!)), ...ofC.map((t) => c.result(t, right(t))));
+      const acks = await c.report(c.result(check, right(check)), ...ofC.map((t) => c.result(t, right(t))));
       expect(acks.map((x) => x.status)).toEqual(['accepted', 'accepted', 'accepted', 'accepted', 'accepted']);
-      // The check's own work unit alone on its own; the four read before it and once after it.
-      expect(lockOne.mock.calls.map(([id]) => id)).toEqual([w]);
-      expect(lockMany.mock.calls.map(([ids]) => [...ids].sort())).toEqual([[w, ...xs].sort(), [...xs].sort()]);
+      expect(lockOne).not.toHaveBeenCalled();
+      expect(lockMany.mock.calls.map(([ids]) => [...ids].sort())).toEqual([[w, ...xs].sort()]);
     } finally {
       lockOne.mockRestore();
       lockMany.mockRestore();
     }
     for (const x of xs) expect((await wu(world, x)).status).toBe('done');
-    expect((await replicaOf(world, check!))).toMatchObject({ validateState: 'valid' });
-    expect(hostRow(world, c.id)).toMatchObject({ sentinels_passed: 1 });
+    expect((await replicaOf(world, check))).toMatchObject({ validateState: 'valid' });
+    expect(hostRow(world, c.id)).toMatchObject({ sentinels_passed: 1, consecutive_valid: 5, total_credit_micro: 5 * CREDIT_MICRO });
+    await expectLedgerConsistent(world);
+  });
+
+  it('after a check that opened a dispute, reads the open work units still to come again together, not each on its own', async () => {
+    const { w, xs, c, check, ofC } = await reportWithCheck();
+    const lockOne = vi.spyOn(WorkStore.prototype, 'lockWorkunit');
+    const lockMany = vi.spyOn(WorkStore.prototype, 'lockWorkunitsWithReplicas');
+    try {
+      const acks = await c.report(c.result(check, forged()), ...ofC.map((t) => c.result(t, right(t))));
+      expect(acks.map((x) => x.status)).toEqual(['accepted', 'accepted', 'accepted', 'accepted', 'accepted']);
+      // Arbiters made for the check's work unit: the rest is read again, together.
+      expect(lockOne).not.toHaveBeenCalled();
+      expect(lockMany.mock.calls.map(([ids]) => [...ids].sort())).toEqual([[w, ...xs].sort(), [...xs].sort()]);
+    } finally {
+      lockOne.mockRestore();
+      lockMany.mockRestore();
+    }
+    expect((await replicas(world, w)).filter((r) => r.kind === 'check' && r.status === 'unsent').length).toBeGreaterThan(0);
+    for (const x of xs) expect((await wu(world, x)).status).toBe('done');
     await expectLedgerConsistent(world);
   });
 });
