@@ -342,7 +342,7 @@ export class IdentityStore {
     const memo = this.sql.memo;
     if (!memo) return;
     const unknown = [...new Set(ids)].filter((id) => !memo.has(`average.${holder}.${id}`));
-    if (unknown.length < 2) return;
+    if (unknown.length === 0) return;
     const rows = (await this.sql.all(SQL[`credits_${holder}`]!, [JSON.stringify(unknown)])) as { id: number; rac: number; rac_time: number }[];
     for (const r of rows) memo.set(`average.${holder}.${r.id}`, { rac: r.rac, time: r.rac_time } satisfies Average);
   }

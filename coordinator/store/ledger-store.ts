@@ -80,12 +80,14 @@ export class LedgerStore {
    */
   async head(): Promise<LedgerHead> {
     await this.takeTurn();
-    // Held by the turn (PostgreSQL) or the one writer (SQLite): the end this transaction appended
-    // last is still the end. A grant a task costs a read less.
+    // Held by the turn (PostgreSQL) or the one writer (SQLite): the end this transaction read or
+    // appended last is still the end. A grant a task costs a read less.
     const known = this.sql.memo?.get(HEAD_MEMO) as LedgerHead | undefined;
     if (known) return known;
     const last = (await this.sql.get(SQL.last!)) as { id: number; entry_hash: string } | undefined;
-    return { nextId: (last?.id ?? 0) + 1, prevHash: last?.entry_hash };
+    const head: LedgerHead = { nextId: (last?.id ?? 0) + 1, prevHash: last?.entry_hash };
+    this.sql.memo?.set(HEAD_MEMO, head);
+    return head;
   }
 
   /**

@@ -89,6 +89,15 @@ export class Transitioner {
     }
     await tx.ledger.takeTurn();
     const ahead: ReadAhead = { ...(await this.readOpen(tx, ids)), noSentinels: new Set(), next: undefined, stale: false };
+    // Whether the open work units' batches have open sentinels (what finishing one of them asks),
+    // read before judging writes anything: asked in between, it would send the writes held so far.
+    const open = new Set([...ahead.rows.values()].filter((r) => r.wu.status === 'active').map((r) => r.wu.batchId));
+    for (const batchId of open) if ((await tx.work.openSentinelsOfBatch(batchId)).length === 0) ahead.noSentinels.add(batchId);
+    // Likewise what granting credit reads once a transaction: the ledger's end, the apps' caps.
+    if (ahead.rows.size > 0) {
+      await tx.ledger.head();
+      for (const appId of new Set([...ahead.rows.values()].map((r) => r.wu.appId))) await tx.catalog.creditCapOfApp(appId);
+    }
     this.readAhead.set(tx, ahead);
     try {
       // Nothing here reads a holder's totals or a quota level, nor opens a savepoint; so the loop
