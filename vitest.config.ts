@@ -10,6 +10,7 @@ const ON_POSTGRES = [
   'test/integration/app-log.test.ts',
   'test/integration/blocked-batches.test.ts',
   'test/integration/files-dir.test.ts',
+  'test/integration/held-writes.test.ts',
   'test/integration/ledger-pages.test.ts',
   'test/integration/page-headers.test.ts',
   'test/integration/protocol-v3.test.ts',
