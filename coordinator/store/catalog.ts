@@ -167,6 +167,13 @@ const SQL: Record<string, string> = {
 };
 
 const CAP_MEMO = 'credit-cap.app.';
+/**
+ * An app, and an app's versions, read once a transaction (every task request reads its apps'):
+ * one changed meanwhile by another transaction is as if it had changed a moment later. What this
+ * transaction writes of a version forgets them.
+ */
+const APP_MEMO = 'catalog.app.';
+const VERSIONS_MEMO = 'catalog.versions.';
 
 export class CatalogStore {
   constructor(private readonly sql: SqlExecutor) {}
@@ -267,7 +274,11 @@ export class CatalogStore {
   }
 
   async appById(id: number): Promise<AppRecord | undefined> {
-    return toApp(await this.sql.get(SQL.appById!, [id]));
+    const key = `${APP_MEMO}${id}`;
+    if (this.sql.memo?.has(key)) return this.sql.memo.get(key) as AppRecord | undefined;
+    const app = toApp(await this.sql.get(SQL.appById!, [id]));
+    if (app) this.sql.memo?.set(key, app);
+    return app;
   }
 
   async appByName(projectId: number, name: string): Promise<AppRecord | undefined> {
@@ -277,12 +288,21 @@ export class CatalogStore {
   async insertVersion(v: Omit<AppVersionRecord, 'id' | 'version' | 'createdAt' | 'broken' | 'retiredAt'>, now: number): Promise<AppVersionRecord> {
     const version = ((await this.sql.get(SQL.nextVersion!, [v.appId])) as { v: number }).v;
     const id = (await this.sql.get<{ id: number }>(SQL.insertVersion!, [v.appId, version, v.platform, JSON.stringify(v.requirements), v.bundleHash, JSON.stringify(v.manifest), v.signature, now]))!.id;
+    this.forgetVersions();
     return { ...v, id, version, createdAt: now, broken: null, retiredAt: null };
   }
 
   /** Newest first. */
-  async versionsOfApp(appId: number): Promise<AppVersionRecord[]> {
-    return ((await this.sql.all(SQL.versionsOfApp!, [appId])) as VersionRow[]).map(toVersion);
+  async versionsOfApp(appId: number): Promise<readonly AppVersionRecord[]> {
+    const key = `${VERSIONS_MEMO}${appId}`;
+    if (this.sql.memo?.has(key)) return this.sql.memo.get(key) as readonly AppVersionRecord[];
+    const versions = ((await this.sql.all(SQL.versionsOfApp!, [appId])) as VersionRow[]).map(toVersion);
+    this.sql.memo?.set(key, versions);
+    return versions;
+  }
+
+  private forgetVersions(): void {
+    for (const key of [...(this.sql.memo?.keys() ?? [])]) if (key.startsWith(VERSIONS_MEMO)) this.sql.memo!.delete(key);
   }
 
   async versionByHash(bundleHash: string): Promise<AppVersionRecord | undefined> {
@@ -297,7 +317,7 @@ export class CatalogStore {
 
   /** The version produced a result: it is not broken, whatever happens later. */
   async markVersionSucceeded(versionId: number): Promise<void> {
-    await this.sql.run(SQL.versionSucceeded!, [versionId]);
+    if ((await this.sql.run(SQL.versionSucceeded!, [versionId])).changes > 0) this.forgetVersions();
   }
 
   async versionFailures(versionId: number): Promise<VersionFailures> {
@@ -308,11 +328,14 @@ export class CatalogStore {
   /** Retires a version (no task is sent with it), or brings it back with `null`. */
   async setVersionRetired(versionId: number, retiredAt: number | null): Promise<void> {
     await this.sql.run(SQL.retire!, [retiredAt, versionId]);
+    this.forgetVersions();
   }
 
   /** Marks a version that never succeeded broken; false if it was already, or has succeeded meanwhile. */
   async markVersionBroken(versionId: number, reason: string, now: number): Promise<boolean> {
-    return (await this.sql.run(SQL.markBroken!, [now, reason, versionId])).changes === 1;
+    const changed = (await this.sql.run(SQL.markBroken!, [now, reason, versionId])).changes === 1;
+    if (changed) this.forgetVersions();
+    return changed;
   }
 
   async recordFile(sha256: string, size: number, now: number): Promise<void> {

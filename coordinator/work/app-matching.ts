@@ -33,7 +33,7 @@ export function usable(v: AppVersionRecord): boolean {
  * newest first), unless it is broken: then none, rather than an older one the researcher meant
  * to replace. (Retiring a version is how a researcher goes back to an older one.)
  */
-export function pickVersion(versions: AppVersionRecord[], platformKind: Platform['kind'], caps: Capabilities): AppVersionRecord | undefined {
+export function pickVersion(versions: readonly AppVersionRecord[], platformKind: Platform['kind'], caps: Capabilities): AppVersionRecord | undefined {
   const newest = versions.find((v) => v.retiredAt === null && hostMeets(platformKind, caps, v));
   return newest && usable(newest) ? newest : undefined;
 }
