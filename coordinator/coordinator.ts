@@ -277,6 +277,7 @@ export async function startCoordinator(config: Config, log: Logger = createLogge
     whenTaken(connects.take(addressGroup(clientAddress(socket.handshake.address, socket.handshake.headers, trust))), next, refused, () => next());
   };
   const commits = new GroupCommit(core.store, {
+    beforeCommit: (tx) => core.service.writeHeard(tx),
     onNoticeError: (e: unknown) => log.error('telling hosts about committed work failed', errorFields(e)),
     ...(metrics ? { observe: (n: number, seconds: number) => metrics!.groupCommitted(n, seconds) } : {}),
   });

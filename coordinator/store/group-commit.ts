@@ -22,6 +22,11 @@ export interface GroupCommitOptions {
   maxGroup?: number;
   /** An after-commit callback (telling hosts) threw: the group is committed all the same. */
   onNoticeError: (error: unknown) => void;
+  /**
+   * Runs in each group's transaction after its messages, before the commit (the hosts heard from
+   * written as seen). If it throws, the group fails as one, as its commit would.
+   */
+  beforeCommit?: (tx: Tx) => Promise<void>;
   /** Each commit: how many messages it carried and how long it took (for the metrics). */
   observe?: (messages: number, seconds: number) => void;
 }
@@ -103,6 +108,7 @@ export class GroupCommit {
             outcomes.push({ ok: false, error });
           }
         }
+        await this.options.beforeCommit?.(tx);
       });
     } catch (error) {
       if (!committed) {

@@ -152,7 +152,8 @@ const SQL: Record<string, string> = {
     recheck_at = CASE WHEN distrusted_at IS NULL THEN @recheckAt ELSE recheck_at END,
     distrusted_at = COALESCE(distrusted_at, @now) WHERE id = @id`,
   // Moved at most once a minute: a message is not worth a write of its own.
-  seen: 'UPDATE hosts SET last_seen_at = @now WHERE id = @id AND last_seen_at < @now - 60000',
+  seen: `UPDATE hosts SET last_seen_at = @now WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(@ids))
+    AND last_seen_at < @now - 60000`,
   // Written only when it moves: a host at the top (or bottom) costs no page write.
   quotaLevel: `UPDATE hosts SET quota_level = MAX(@min, MIN(@max, quota_level + @step))
     WHERE id = @id AND quota_level <> MAX(@min, MIN(@max, quota_level + @step))`,
@@ -270,10 +271,10 @@ export class IdentityStore {
     await this.sql.run(SQL.checkFailed!, { id: hostId, now, recheckAt });
   }
 
-  /** Caught hosts whose re-check may run at `now`. */
-  /** The host was heard from. */
-  async seen(hostId: number, now: number): Promise<void> {
-    await this.sql.run(SQL.seen!, { id: hostId, now });
+  /** The hosts were heard from at `now`. */
+  async seen(hostIds: Iterable<number>, now: number): Promise<void> {
+    const ids = [...hostIds];
+    if (ids.length > 0) await this.sql.run(SQL.seen!, { ids: JSON.stringify(ids), now });
   }
 
   /** Its allowance of tasks in flight doubles (+1) or halves (-1), within the levels given. */

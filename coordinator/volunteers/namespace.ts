@@ -177,7 +177,7 @@ export function attachVolunteerNamespace(
         const protocol = session.protocol!;
         return inTurn(() =>
           commits.run(async (tx) => {
-            await service.seen(tx, hostId);
+            service.heard(hostId);
             return handler(msg, hostId, tx, protocol);
           }),
         );
@@ -207,7 +207,7 @@ export function attachVolunteerNamespace(
         })();
         return inTurnAfter(prepared, () =>
           commits.run(async (tx) => {
-            await service.seen(tx, hostId);
+            service.heard(hostId);
             const step = await prepared;
             // Failed as it would have inside the transaction, where the step once ran: this
             // message's savepoint undone, its failure answered in its turn.

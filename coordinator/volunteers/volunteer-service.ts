@@ -30,9 +30,23 @@ export class VolunteerService {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** The host sent a message: it was seen now. */
-  async seen(tx: Tx, hostId: number): Promise<void> {
-    await tx.identities.seen(hostId, this.clock());
+  /** Hosts heard from since their last_seen_at was last written (writeHeard). */
+  private readonly heardFrom = new Set<number>();
+
+  /** The host sent a message: it is seen now, written with the group's commit (writeHeard). */
+  heard(hostId: number): void {
+    this.heardFrom.add(hostId);
+  }
+
+  /**
+   * Writes when the hosts heard from were seen, in one statement (at most once a minute a host):
+   * a group commit's last step, where it was one statement a message.
+   */
+  async writeHeard(tx: Tx): Promise<void> {
+    if (this.heardFrom.size === 0) return;
+    const ids = [...this.heardFrom];
+    this.heardFrom.clear();
+    await tx.identities.seen(ids, this.clock());
   }
 
   /** New tasks for the host, and why there are fewer than it asked for when its own quota is why. */

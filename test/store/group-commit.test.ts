@@ -224,6 +224,26 @@ describe('GroupCommit', () => {
     await expect.poll(() => errors.map(String)).toEqual(['Error: metrics gone', 'Error: metrics gone']);
   });
 
+  it('runs its last step once a group, after the messages and in their transaction; when it fails, the group fails as one', async () => {
+    const steps: string[][] = [];
+    let fail = false;
+    const sealed = new GroupCommit(store, {
+      onNoticeError: () => {},
+      beforeCommit: async (tx) => {
+        steps.push((await tx.sql.all<{ text: string }>('SELECT text FROM notes ORDER BY id')).map((r) => r.text));
+        if (fail) throw new Error('the last step failed');
+        await insert(tx, `sealed ${steps.length}`);
+      },
+    });
+    expect(await Promise.all(['a', 'b'].map((t) => sealed.run((tx) => insert(tx, t))))).toEqual([1, 2]);
+    expect(steps).toEqual([['a', 'b']]);
+    expect(onDisk()).toEqual(['a', 'b', 'sealed 1']);
+    fail = true;
+    const failed = ['c', 'd'].map((t) => sealed.run((tx) => insert(tx, t)));
+    for (const r of failed) await expect(r).rejects.toThrow('the last step failed');
+    expect(onDisk()).toEqual(['a', 'b', 'sealed 1']);
+  });
+
   it('reports each commit to its observer: messages and seconds', async () => {
     const seen: number[] = [];
     const observed = new GroupCommit(store, { onNoticeError: () => {}, observe: (messages, seconds) => seen.push(messages, seconds >= 0 ? 1 : 0) });

@@ -226,16 +226,24 @@ describe('what a reply says of the quota (tasks.request `limited`)', () => {
 });
 
 describe('lastSeenAt', () => {
-  it('follows the host’s messages, written at most once a minute', async () => {
+  it('follows the host’s messages, written at most once a minute, for all the hosts heard from at once', async () => {
     quotaWorld();
-    const host = await world.addHost();
-    const seen = () => world.core.store.db.prepare('SELECT last_seen_at AS t FROM hosts WHERE id = ?').get(host.id) as { t: number };
-    const start = seen().t;
+    const [host, other] = [await world.addHost(), await world.addHost()];
+    const seen = (h: { id: number }) => (world.core.store.db.prepare('SELECT last_seen_at AS t FROM hosts WHERE id = ?').get(h.id) as { t: number }).t;
+    const heard = async (...hosts: { id: number }[]) => {
+      for (const h of hosts) world.core.service.heard(h.id);
+      await world.core.store.transaction(async (tx) => world.core.service.writeHeard(tx));
+    };
+    const start = seen(host);
     world.advance(30_000);
-    await world.core.store.transaction(async (tx) => (await world.core.service.seen(tx, host.id)));
-    expect(seen().t).toBe(start);
+    await heard(host, other);
+    expect([seen(host), seen(other)]).toEqual([start, start]);
     world.advance(31_000);
-    await world.core.store.transaction(async (tx) => (await world.core.service.seen(tx, host.id)));
-    expect(seen().t).toBe(world.now());
+    await heard(host, other, host);
+    expect([seen(host), seen(other)]).toEqual([world.now(), world.now()]);
+    // Written once: heard from no one since, nothing is written.
+    world.advance(61_000);
+    await world.core.store.transaction(async (tx) => world.core.service.writeHeard(tx));
+    expect(seen(host)).toBe(world.now() - 61_000);
   });
 });
