@@ -404,7 +404,6 @@ export class Scheduler {
     return { ...c, replicaId };
   }
 
-
   /** Each project's recent work on this host, decayed to now. */
   private async recentWork(tx: Repositories, hostId: number, now: number): Promise<Map<number, number>> {
     return new Map((await tx.work.recentWorkOfHost(hostId)).map((r) => [r.projectId, decayWork(r.work, r.updatedAt, now)]));
