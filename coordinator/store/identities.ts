@@ -102,25 +102,25 @@ function toHost(r: HostRow): HostRecord {
   };
 }
 
-/** Valid results raising hosts' trust, held (PostgreSQL) and written in one statement: each host's raises add up. */
-const TRUST_VALID: HeldWrite<number, number> = {
-  name: 'trust raised',
-  merge: (held, next) => held + next,
-  async write(sql, held) {
-    const rows = [...held].map(([id, n]) => ({ id, n }));
-    await sql.run(SQL.trustValidMany!, { rows: JSON.stringify(rows), ids: idArray(held.keys()) });
-  },
-};
+/**
+ * Counts of hosts raised, held (PostgreSQL) and written in one statement: each host's raises add
+ * up. `statement` takes @rows ({id, n} each) and @ids.
+ */
+function hostRaises(name: string, statement: string): HeldWrite<number, number> {
+  return {
+    name,
+    merge: (held, next) => held + next,
+    async write(sql, held) {
+      const rows = [...held].map(([id, n]) => ({ id, n }));
+      await sql.run(SQL[statement]!, { rows: JSON.stringify(rows), ids: idArray(held.keys()) });
+    },
+  };
+}
 
-/** Checks passed by hosts not distrusted, by host: its trust and count of checks passed raised, held (PostgreSQL). */
-const CHECKS_PASSED: HeldWrite<number, number> = {
-  name: 'checks passed',
-  merge: (held, next) => held + next,
-  async write(sql, held) {
-    const rows = [...held].map(([id, n]) => ({ id, n }));
-    await sql.run(SQL.checksPassedMany!, { rows: JSON.stringify(rows), ids: idArray(held.keys()) });
-  },
-};
+/** Valid results raising hosts' trust. */
+const TRUST_VALID = hostRaises('trust raised', 'trustValidMany');
+/** Checks passed by hosts not distrusted: their trust and count of checks passed. */
+const CHECKS_PASSED = hostRaises('checks passed', 'checksPassedMany');
 
 const SQL: Record<string, string> = {
   // PostgreSQL only (held writes): the ids as an array too, for the index.
