@@ -1,7 +1,6 @@
 // Users, teams and hosts: who computes, and the credit and trust they have earned.
 import type { SqlExecutor } from './sql/sql.js';
-import type { HeldWrite } from './sql/write-behind.js';
-import { idArray } from './work-store.js';
+import { idArray, type HeldWrite } from './sql/write-behind.js';
 import type { Capabilities, Platform } from '../../protocol/messages.js';
 import type { Average } from '../work/credit.js';
 

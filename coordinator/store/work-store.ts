@@ -1,6 +1,6 @@
 // Batches, work units and replicas: the rows the work lifecycle moves.
 import type { SqlExecutor } from './sql/sql.js';
-import type { HeldWrite } from './sql/write-behind.js';
+import { idArray, type HeldWrite } from './sql/write-behind.js';
 import type { Replica, ReplicaKind, ReplicaOutcome, Replication, ValidateState, Workunit, WorkunitStatus } from '../work/model.js';
 import type { TaskIds } from '../work/task-ids.js';
 
@@ -279,9 +279,6 @@ const toReplica = (r: ReplicaRow): Replica => ({
   receivedAt: r.received_at,
   outputHash: r.output_hash,
 });
-
-/** An id list as a PostgreSQL array literal (ids are integers). */
-export const idArray = (ids: Iterable<number>): string => `{${[...ids].join(',')}}`;
 
 /** Validate states set, held (PostgreSQL): the last one set for a replica, written a statement per state. */
 const VALIDATE_STATES: HeldWrite<number, ValidateState> = {

@@ -6,6 +6,9 @@
 // order (one that reads, one whose result is needed) are never held.
 import type { SqlExecutor } from './sql.js';
 
+/** An id list as a PostgreSQL array literal (ids are integers), as held writes bind their keys. */
+export const idArray = (ids: Iterable<number>): string => `{${[...ids].join(',')}}`;
+
 /** One kind of held write: how held values merge, and the statement(s) that write them all. */
 export interface HeldWrite<K, V> {
   readonly name: string;
